@@ -1,0 +1,3 @@
+module github.com/midge-mqtt/midge
+
+go 1.26

@@ -1,0 +1,108 @@
+// Package cli implements midge's commands: the broker and the Mosquitto-style
+// client tools. Each command is a function of its arguments and Streams, so it
+// can be run and tested without a process of its own.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+)
+
+// Streams are the standard streams a command reads and writes.
+type Streams struct {
+	In  io.Reader
+	Out io.Writer
+	Err io.Writer
+}
+
+// OSStreams returns the process's standard input, output and error.
+func OSStreams() Streams { return Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr} }
+
+// command is one midge subcommand.
+type command struct {
+	name    string   // as typed after "midge"
+	argv0   []string // program names that select it when midge runs through a link
+	summary string   // one line for "midge help"
+	// run executes the command with its arguments (without the command name)
+	// and returns the process exit status. prog is the name to use in messages.
+	run func(ctx context.Context, prog string, args []string, st Streams) int
+}
+
+// commands lists every command midge has, in the order "midge help" shows them.
+func commands() []command {
+	return []command{
+		{name: "version", summary: "print midge's version", run: runVersion},
+		{name: "help", summary: "list the commands", run: nil}, // handled in Main
+	}
+}
+
+// Version is midge's version, printed by "midge version" and in $SYS.
+const Version = "0.1.0"
+
+// Main runs the command selected by argv (as os.Args) and returns the exit
+// status. When the program's own name is one of Mosquitto's (mosquitto,
+// mosquitto_pub, ...) that tool runs with all of argv[1:]; otherwise the first
+// argument names the command.
+func Main(argv []string, st Streams) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, argv, st)
+}
+
+func run(ctx context.Context, argv []string, st Streams) int {
+	prog := "midge"
+	if len(argv) > 0 {
+		prog = filepath.Base(argv[0])
+		prog = strings.TrimSuffix(prog, ".exe")
+	}
+	cmds := commands()
+	for _, c := range cmds {
+		for _, name := range c.argv0 {
+			if prog == name {
+				return c.run(ctx, prog, argv[1:], st)
+			}
+		}
+	}
+	if len(argv) < 2 {
+		usage(st.Err, cmds)
+		return 2
+	}
+	name, args := argv[1], argv[2:]
+	switch name {
+	case "help", "-h", "--help":
+		usage(st.Out, cmds)
+		return 0
+	case "-v", "--version":
+		name = "version"
+	}
+	for _, c := range cmds {
+		if c.name == name && c.run != nil {
+			return c.run(ctx, "midge "+name, args, st)
+		}
+	}
+	fmt.Fprintf(st.Err, "midge: unknown command %q; run 'midge help' for the list\n", name)
+	return 2
+}
+
+func usage(w io.Writer, cmds []command) {
+	fmt.Fprintf(w, "midge %s: an MQTT 3.1, 3.1.1 and 5.0 broker and client tools\n\nUsage: midge <command> [arguments]\n\nCommands:\n", Version)
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-8s %s", c.name, c.summary)
+		if len(c.argv0) > 0 {
+			fmt.Fprintf(w, " (also run as %s)", strings.Join(c.argv0, ", "))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "\nRun 'midge <command> --help' for a command's options.\n")
+}
+
+func runVersion(_ context.Context, _ string, _ []string, st Streams) int {
+	fmt.Fprintf(st.Out, "midge version %s\n", Version)
+	return 0
+}

@@ -1,0 +1,141 @@
+package packet
+
+// Pingreq is the PINGREQ packet (3.12).
+type Pingreq struct{}
+
+// Type returns TypePingreq.
+func (*Pingreq) Type() Type                         { return TypePingreq }
+func (*Pingreq) flags() byte                        { return 0 }
+func (*Pingreq) size(byte) int                      { return 0 }
+func (*Pingreq) check(byte) error                   { return nil }
+func (*Pingreq) appendBody(b []byte, _ byte) []byte { return b }
+
+// Pingresp is the PINGRESP packet (3.13).
+type Pingresp struct{}
+
+// Type returns TypePingresp.
+func (*Pingresp) Type() Type                         { return TypePingresp }
+func (*Pingresp) flags() byte                        { return 0 }
+func (*Pingresp) size(byte) int                      { return 0 }
+func (*Pingresp) check(byte) error                   { return nil }
+func (*Pingresp) appendBody(b []byte, _ byte) []byte { return b }
+
+// Disconnect is the DISCONNECT packet (3.14). In 3.1/3.1.1 it has no fields.
+type Disconnect struct {
+	ReasonCode ReasonCode // MQTT 5
+	Properties Properties // MQTT 5: Session Expiry Interval, Reason String, User Property, Server Reference
+}
+
+// Type returns TypeDisconnect.
+func (*Disconnect) Type() Type  { return TypeDisconnect }
+func (*Disconnect) flags() byte { return 0 }
+
+func (p *Disconnect) size(v byte) int {
+	if v != Version5 || p.ReasonCode == NormalDisconnection && p.Properties.Empty() {
+		return 0 // 3.14.2.1: may be omitted
+	}
+	if p.Properties.Empty() {
+		return 1
+	}
+	return 1 + p.Properties.fullSize(inDisconnect)
+}
+
+func (p *Disconnect) check(v byte) error {
+	if v == Version5 {
+		if !p.ReasonCode.ValidFor(TypeDisconnect, v) {
+			return encodeErr("DISCONNECT reason code 0x%02x", byte(p.ReasonCode))
+		}
+		return p.Properties.check(inDisconnect)
+	}
+	return nil
+}
+
+func (p *Disconnect) appendBody(b []byte, v byte) []byte {
+	switch n := p.size(v); {
+	case n == 1:
+		b = append(b, byte(p.ReasonCode))
+	case n > 1:
+		b = append(b, byte(p.ReasonCode))
+		b = p.Properties.appendTo(b, inDisconnect)
+	}
+	return b
+}
+
+func decodeDisconnect(body []byte, v byte) (*Disconnect, error) {
+	p := &Disconnect{}
+	if v != Version5 {
+		if len(body) != 0 {
+			return nil, malformed("DISCONNECT with a body") // 3.14 (3.1.1): no variable header
+		}
+		return p, nil
+	}
+	d := decoder{b: body}
+	if d.remaining() > 0 {
+		p.ReasonCode = ReasonCode(d.byte("reason code"))
+		if !p.ReasonCode.ValidFor(TypeDisconnect, v) {
+			return nil, malformed("DISCONNECT reason code 0x" + hex2(byte(p.ReasonCode)))
+		}
+		if d.remaining() > 0 {
+			d.properties(&p.Properties, inDisconnect)
+		}
+	}
+	d.end("DISCONNECT")
+	if d.err != nil {
+		return nil, d.err
+	}
+	return p, nil
+}
+
+// Auth is the MQTT 5 AUTH packet (3.15).
+type Auth struct {
+	ReasonCode ReasonCode // Success, ContinueAuthentication or ReAuthenticate
+	Properties Properties // Authentication Method and Data, Reason String, User Property
+}
+
+// Type returns TypeAuth.
+func (*Auth) Type() Type  { return TypeAuth }
+func (*Auth) flags() byte { return 0 }
+
+func (p *Auth) size(byte) int {
+	if p.ReasonCode == Success && p.Properties.Empty() {
+		return 0 // 3.15.2.1: may be omitted
+	}
+	return 1 + p.Properties.fullSize(inAuth)
+}
+
+func (p *Auth) check(v byte) error {
+	if v != Version5 {
+		return encodeErr("AUTH exists only in MQTT 5")
+	}
+	if !p.ReasonCode.ValidFor(TypeAuth, v) {
+		return encodeErr("AUTH reason code 0x%02x", byte(p.ReasonCode))
+	}
+	return p.Properties.check(inAuth)
+}
+
+func (p *Auth) appendBody(b []byte, v byte) []byte {
+	if p.size(v) == 0 {
+		return b
+	}
+	b = append(b, byte(p.ReasonCode))
+	return p.Properties.appendTo(b, inAuth)
+}
+
+func decodeAuth(body []byte) (*Auth, error) {
+	d := decoder{b: body}
+	p := &Auth{}
+	if d.remaining() > 0 {
+		p.ReasonCode = ReasonCode(d.byte("reason code"))
+		if !p.ReasonCode.ValidFor(TypeAuth, Version5) {
+			return nil, malformed("AUTH reason code 0x" + hex2(byte(p.ReasonCode)))
+		}
+		if d.remaining() > 0 {
+			d.properties(&p.Properties, inAuth)
+		}
+	}
+	d.end("AUTH")
+	if d.err != nil {
+		return nil, d.err
+	}
+	return p, nil
+}

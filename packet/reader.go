@@ -1,0 +1,171 @@
+package packet
+
+import (
+	"errors"
+	"io"
+)
+
+// DefaultReadBufferSize is the read buffer a Reader allocates when it has
+// none: enough for typical small packets, so that a burst of them costs one
+// read system call.
+const DefaultReadBufferSize = 2048
+
+// maxKeptBuffer is the largest body buffer a Reader keeps after a packet;
+// larger ones are dropped so a single big packet does not pin memory.
+const maxKeptBuffer = 64 << 10
+
+// Reader reads control packets from a byte stream. It buffers its input;
+// Buffered reports how much is waiting. A Reader is not safe for concurrent
+// use.
+type Reader struct {
+	src     io.Reader
+	buf     []byte // buffered input: buf[r:w] is unread
+	r, w    int
+	bufSize int
+	body    []byte // scratch for bodies larger than buf
+	// Version is the protocol version used to decode packets other than
+	// CONNECT. The receiver sets it once CONNECT is known.
+	Version byte
+	// MaxSize is the largest packet, fixed header included, that ReadPacket
+	// accepts; 0 means the protocol maximum.
+	MaxSize int
+}
+
+// NewReader returns a Reader reading from src with a read buffer of size
+// bytes (DefaultReadBufferSize if size <= 0, at least 16). The buffer is allocated on the
+// first read and can be given back with Release while no input is buffered.
+func NewReader(src io.Reader, size int) *Reader {
+	if size <= 0 {
+		size = DefaultReadBufferSize
+	}
+	size = max(size, 16) // room for any fixed header
+	return &Reader{src: src, bufSize: size}
+}
+
+// Buffered returns the number of bytes read from the stream but not yet
+// consumed.
+func (r *Reader) Buffered() int { return r.w - r.r }
+
+// Release drops the Reader's buffers if nothing is buffered, so that an idle
+// connection holds no read memory. It reports whether it did.
+func (r *Reader) Release() bool {
+	if r.w != r.r {
+		return false
+	}
+	r.buf, r.body, r.r, r.w = nil, nil, 0, 0
+	return true
+}
+
+// fill reads more input until at least n bytes are buffered. n must not
+// exceed the buffer size.
+func (r *Reader) fill(n int) error {
+	if r.buf == nil {
+		r.buf = make([]byte, r.bufSize)
+	}
+	if r.w-r.r >= n {
+		return nil
+	}
+	if r.r > 0 && r.r+n > len(r.buf) {
+		copy(r.buf, r.buf[r.r:r.w])
+		r.w -= r.r
+		r.r = 0
+	}
+	for r.w-r.r < n {
+		m, err := r.src.Read(r.buf[r.w:])
+		r.w += m
+		if err != nil {
+			if r.w-r.r >= n {
+				return nil
+			}
+			if errors.Is(err, io.EOF) && r.w-r.r > 0 {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// ReadHeader reads a fixed header. It returns ErrTooLarge if the packet
+// would exceed MaxSize, having consumed only the header, and a malformed
+// error for a Remaining Length longer than four bytes (1.5.5).
+func (r *Reader) ReadHeader() (FixedHeader, error) {
+	if err := r.fill(2); err != nil {
+		return FixedHeader{}, err
+	}
+	var h FixedHeader
+	b0 := r.buf[r.r]
+	h.Type = Type(b0 >> 4)
+	h.Flags = b0 & 0x0f
+	var rem uint32
+	n := 1
+	for {
+		if err := r.fill(n + 1); err != nil {
+			return FixedHeader{}, err
+		}
+		c := r.buf[r.r+n]
+		rem |= uint32(c&0x7f) << (7 * (n - 1))
+		n++
+		if c&0x80 == 0 {
+			break
+		}
+		if n == 5 {
+			return FixedHeader{}, malformed("remaining length longer than 4 bytes") // 1.5.5
+		}
+	}
+	r.r += n
+	h.Remaining = int(rem)
+	if max := r.MaxSize; max > 0 && n+h.Remaining > max {
+		return h, &Error{Code: PacketTooLarge, Reason: h.Type.String() + " of " + itoa(n+h.Remaining) + " bytes exceeds the maximum packet size " + itoa(max)}
+	}
+	return h, nil
+}
+
+// ReadBody reads the body of the packet whose header ReadHeader returned.
+// The returned slice is valid only until the next read call.
+func (r *Reader) ReadBody(h FixedHeader) ([]byte, error) {
+	n := h.Remaining
+	if n <= r.bufSize {
+		if err := r.fill(n); err != nil {
+			return nil, err
+		}
+		b := r.buf[r.r : r.r+n]
+		r.r += n
+		return b, nil
+	}
+	if cap(r.body) < n {
+		r.body = make([]byte, n)
+	}
+	b := r.body[:n]
+	c := copy(b, r.buf[r.r:r.w])
+	r.r += c
+	if _, err := io.ReadFull(r.src, b[c:]); err != nil {
+		if errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return b, nil
+}
+
+// ReadPacket reads and decodes one control packet. It returns ErrTooLarge
+// without reading the body if the packet exceeds MaxSize; decoding errors are
+// *Error values (see Decode, which also describes what is returned with a
+// CONNECT error); I/O errors are returned as they are, io.ErrUnexpectedEOF
+// for a stream that ends inside a packet. The packet does not alias the
+// Reader's buffers.
+func (r *Reader) ReadPacket() (Packet, error) {
+	h, err := r.ReadHeader()
+	if err != nil {
+		return nil, err
+	}
+	body, err := r.ReadBody(h)
+	if err != nil {
+		return nil, err
+	}
+	p, err := Decode(h, body, r.Version)
+	if cap(r.body) > maxKeptBuffer {
+		r.body = nil
+	}
+	return p, err
+}

@@ -1,0 +1,353 @@
+package packet
+
+// Retain Handling values of a subscription (3.8.3.1).
+const (
+	RetainSendOnSubscribe       byte = 0 // send retained messages at subscribe
+	RetainSendIfNewSubscription byte = 1 // only if the subscription did not exist
+	RetainDoNotSend             byte = 2 // never at subscribe
+)
+
+// Subscription is one Topic Filter of a SUBSCRIBE with its options.
+type Subscription struct {
+	Filter            string
+	QoS               byte // maximum QoS
+	NoLocal           bool // MQTT 5
+	RetainAsPublished bool // MQTT 5
+	RetainHandling    byte // MQTT 5: RetainSendOnSubscribe ...
+}
+
+// Subscribe is the SUBSCRIBE packet (3.8).
+type Subscribe struct {
+	PacketID      uint16
+	Subscriptions []Subscription
+	Properties    Properties // MQTT 5: one Subscription Identifier, User Property
+}
+
+// Type returns TypeSubscribe.
+func (*Subscribe) Type() Type  { return TypeSubscribe }
+func (*Subscribe) flags() byte { return 0x02 } // [MQTT-3.8.1-1]
+
+func (p *Subscribe) size(v byte) int {
+	n := 2
+	if v == Version5 {
+		n += p.Properties.fullSize(inSubscribe)
+	}
+	for _, s := range p.Subscriptions {
+		n += 2 + len(s.Filter) + 1
+	}
+	return n
+}
+
+func (p *Subscribe) check(v byte) error {
+	if p.PacketID == 0 || len(p.Subscriptions) == 0 {
+		return encodeErr("SUBSCRIBE needs a packet identifier and a filter")
+	}
+	for _, s := range p.Subscriptions {
+		if !ValidTopicFilter(s.Filter) || s.QoS > 2 || s.RetainHandling > 2 {
+			return encodeErr("SUBSCRIBE filter %q or its options invalid", s.Filter)
+		}
+	}
+	if v == Version5 {
+		if len(p.Properties.SubscriptionIDs) > 1 {
+			return encodeErr("SUBSCRIBE with more than one Subscription Identifier")
+		}
+		return p.Properties.check(inSubscribe)
+	}
+	return nil
+}
+
+func (p *Subscribe) appendBody(b []byte, v byte) []byte {
+	b = appendUint16(b, p.PacketID)
+	if v == Version5 {
+		b = p.Properties.appendTo(b, inSubscribe)
+	}
+	for _, s := range p.Subscriptions {
+		b = appendString(b, s.Filter)
+		o := s.QoS
+		if v == Version5 {
+			if s.NoLocal {
+				o |= 0x04
+			}
+			if s.RetainAsPublished {
+				o |= 0x08
+			}
+			o |= s.RetainHandling << 4
+		}
+		b = append(b, o)
+	}
+	return b
+}
+
+func decodeSubscribe(body []byte, v byte) (*Subscribe, error) {
+	d := decoder{b: body}
+	p := &Subscribe{}
+	p.PacketID = d.uint16("packet identifier")
+	if d.err == nil && p.PacketID == 0 {
+		return nil, protocolErr("SUBSCRIBE packet identifier 0") // [MQTT-2.2.1-3]
+	}
+	if v == Version5 {
+		d.properties(&p.Properties, inSubscribe)
+		if d.err == nil && len(p.Properties.SubscriptionIDs) > 1 {
+			return nil, protocolErr("SUBSCRIBE with more than one Subscription Identifier") // 3.8.2.1.2
+		}
+	}
+	for d.err == nil && d.remaining() > 0 {
+		var s Subscription
+		s.Filter = d.string("topic filter")
+		o := d.byte("subscription options")
+		if d.err != nil {
+			break
+		}
+		if !ValidTopicFilter(s.Filter) {
+			return nil, malformed("SUBSCRIBE invalid topic filter " + quote(s.Filter)) // [MQTT-4.7.1-1], [MQTT-4.7.1-2], [MQTT-4.8.2-1]
+		}
+		s.QoS = o & 0x03
+		if s.QoS == 3 {
+			return nil, malformed("SUBSCRIBE QoS 3") // [MQTT-3.8.3-4] (3.1.1), 3.8.3.1
+		}
+		if v == Version5 {
+			if o&0xc0 != 0 {
+				return nil, malformed("SUBSCRIBE reserved option bits set") // [MQTT-3.8.3-5]
+			}
+			s.NoLocal = o&0x04 != 0
+			s.RetainAsPublished = o&0x08 != 0
+			s.RetainHandling = o >> 4 & 0x03
+			if s.RetainHandling == 3 {
+				return nil, protocolErr("SUBSCRIBE Retain Handling 3") // 3.8.3.1
+			}
+		} else if o&0xfc != 0 {
+			return nil, malformed("SUBSCRIBE reserved option bits set") // [MQTT-3-8.3-4] (3.1.1)
+		}
+		p.Subscriptions = append(p.Subscriptions, s)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(p.Subscriptions) == 0 {
+		// [MQTT-3.8.3-3]: a SUBSCRIBE with no payload is a protocol violation.
+		return nil, protocolErr("SUBSCRIBE without topic filters")
+	}
+	return p, nil
+}
+
+// Suback is the SUBACK packet (3.9).
+type Suback struct {
+	PacketID    uint16
+	ReasonCodes []ReasonCode // one per filter of the SUBSCRIBE, in order
+	Properties  Properties   // MQTT 5: Reason String, User Property
+}
+
+// Type returns TypeSuback.
+func (*Suback) Type() Type  { return TypeSuback }
+func (*Suback) flags() byte { return 0 }
+
+func (p *Suback) size(v byte) int {
+	n := 2 + len(p.ReasonCodes)
+	if v == Version5 {
+		n += p.Properties.fullSize(inSuback)
+	}
+	return n
+}
+
+func (p *Suback) check(v byte) error {
+	if p.PacketID == 0 || len(p.ReasonCodes) == 0 {
+		return encodeErr("SUBACK needs a packet identifier and a reason code")
+	}
+	for _, c := range p.ReasonCodes {
+		if !c.ValidFor(TypeSuback, v) {
+			return encodeErr("SUBACK reason code 0x%02x", byte(c))
+		}
+	}
+	if v == Version5 {
+		return p.Properties.check(inSuback)
+	}
+	return nil
+}
+
+func (p *Suback) appendBody(b []byte, v byte) []byte {
+	b = appendUint16(b, p.PacketID)
+	if v == Version5 {
+		b = p.Properties.appendTo(b, inSuback)
+	}
+	for _, c := range p.ReasonCodes {
+		b = append(b, byte(c))
+	}
+	return b
+}
+
+func decodeSuback(body []byte, v byte) (*Suback, error) {
+	d := decoder{b: body}
+	p := &Suback{}
+	p.PacketID = d.uint16("packet identifier")
+	if v == Version5 {
+		d.properties(&p.Properties, inSuback)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if p.PacketID == 0 {
+		return nil, protocolErr("SUBACK packet identifier 0")
+	}
+	for _, c := range d.rest() {
+		rc := ReasonCode(c)
+		if !rc.ValidFor(TypeSuback, v) {
+			return nil, malformed("SUBACK reason code 0x" + hex2(c))
+		}
+		p.ReasonCodes = append(p.ReasonCodes, rc)
+	}
+	if len(p.ReasonCodes) == 0 {
+		return nil, protocolErr("SUBACK without reason codes")
+	}
+	return p, nil
+}
+
+// Unsubscribe is the UNSUBSCRIBE packet (3.10).
+type Unsubscribe struct {
+	PacketID   uint16
+	Filters    []string
+	Properties Properties // MQTT 5: User Property
+}
+
+// Type returns TypeUnsubscribe.
+func (*Unsubscribe) Type() Type  { return TypeUnsubscribe }
+func (*Unsubscribe) flags() byte { return 0x02 } // [MQTT-3.10.1-1]
+
+func (p *Unsubscribe) size(v byte) int {
+	n := 2
+	if v == Version5 {
+		n += p.Properties.fullSize(inUnsubscribe)
+	}
+	for _, f := range p.Filters {
+		n += 2 + len(f)
+	}
+	return n
+}
+
+func (p *Unsubscribe) check(v byte) error {
+	if p.PacketID == 0 || len(p.Filters) == 0 {
+		return encodeErr("UNSUBSCRIBE needs a packet identifier and a filter")
+	}
+	for _, f := range p.Filters {
+		if !ValidTopicFilter(f) {
+			return encodeErr("UNSUBSCRIBE filter %q", f)
+		}
+	}
+	if v == Version5 {
+		return p.Properties.check(inUnsubscribe)
+	}
+	return nil
+}
+
+func (p *Unsubscribe) appendBody(b []byte, v byte) []byte {
+	b = appendUint16(b, p.PacketID)
+	if v == Version5 {
+		b = p.Properties.appendTo(b, inUnsubscribe)
+	}
+	for _, f := range p.Filters {
+		b = appendString(b, f)
+	}
+	return b
+}
+
+func decodeUnsubscribe(body []byte, v byte) (*Unsubscribe, error) {
+	d := decoder{b: body}
+	p := &Unsubscribe{}
+	p.PacketID = d.uint16("packet identifier")
+	if d.err == nil && p.PacketID == 0 {
+		return nil, protocolErr("UNSUBSCRIBE packet identifier 0") // [MQTT-2.2.1-3]
+	}
+	if v == Version5 {
+		d.properties(&p.Properties, inUnsubscribe)
+	}
+	for d.err == nil && d.remaining() > 0 {
+		f := d.string("topic filter")
+		if d.err == nil && !ValidTopicFilter(f) {
+			return nil, malformed("UNSUBSCRIBE invalid topic filter " + quote(f))
+		}
+		p.Filters = append(p.Filters, f)
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(p.Filters) == 0 {
+		return nil, protocolErr("UNSUBSCRIBE without topic filters") // [MQTT-3.10.3-2]
+	}
+	return p, nil
+}
+
+// Unsuback is the UNSUBACK packet (3.11).
+type Unsuback struct {
+	PacketID    uint16
+	ReasonCodes []ReasonCode // MQTT 5 only: one per filter, in order
+	Properties  Properties   // MQTT 5: Reason String, User Property
+}
+
+// Type returns TypeUnsuback.
+func (*Unsuback) Type() Type  { return TypeUnsuback }
+func (*Unsuback) flags() byte { return 0 }
+
+func (p *Unsuback) size(v byte) int {
+	if v != Version5 {
+		return 2
+	}
+	return 2 + p.Properties.fullSize(inUnsuback) + len(p.ReasonCodes)
+}
+
+func (p *Unsuback) check(v byte) error {
+	if p.PacketID == 0 {
+		return encodeErr("UNSUBACK without packet identifier")
+	}
+	if v == Version5 {
+		if len(p.ReasonCodes) == 0 {
+			return encodeErr("UNSUBACK without reason codes")
+		}
+		for _, c := range p.ReasonCodes {
+			if !c.ValidFor(TypeUnsuback, v) {
+				return encodeErr("UNSUBACK reason code 0x%02x", byte(c))
+			}
+		}
+		return p.Properties.check(inUnsuback)
+	}
+	return nil
+}
+
+func (p *Unsuback) appendBody(b []byte, v byte) []byte {
+	b = appendUint16(b, p.PacketID)
+	if v == Version5 {
+		b = p.Properties.appendTo(b, inUnsuback)
+		for _, c := range p.ReasonCodes {
+			b = append(b, byte(c))
+		}
+	}
+	return b
+}
+
+func decodeUnsuback(body []byte, v byte) (*Unsuback, error) {
+	d := decoder{b: body}
+	p := &Unsuback{}
+	p.PacketID = d.uint16("packet identifier")
+	if d.err == nil && p.PacketID == 0 {
+		return nil, protocolErr("UNSUBACK packet identifier 0")
+	}
+	if v == Version5 {
+		d.properties(&p.Properties, inUnsuback)
+		if d.err != nil {
+			return nil, d.err
+		}
+		for _, c := range d.rest() {
+			rc := ReasonCode(c)
+			if !rc.ValidFor(TypeUnsuback, v) {
+				return nil, malformed("UNSUBACK reason code 0x" + hex2(c))
+			}
+			p.ReasonCodes = append(p.ReasonCodes, rc)
+		}
+		if len(p.ReasonCodes) == 0 {
+			return nil, protocolErr("UNSUBACK without reason codes")
+		}
+	}
+	d.end("UNSUBACK")
+	if d.err != nil {
+		return nil, d.err
+	}
+	return p, nil
+}
