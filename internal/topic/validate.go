@@ -1,0 +1,192 @@
+package topic
+
+import (
+	"errors"
+	"strings"
+	"unicode/utf8"
+)
+
+// MaxLen is the maximum length in bytes of a topic name or topic filter,
+// including any "$share/{ShareName}/" prefix [MQTT-4.7.3-3].
+const MaxLen = 65535
+
+// SharePrefix starts every shared-subscription filter (MQTT 5.0 §4.8.2).
+const SharePrefix = "$share/"
+
+// Errors returned by [ValidName], [ValidFilter], [ParseShared] and
+// [Index.Subscribe]. Each is a distinct sentinel: compare with errors.Is. The
+// broker maps all of them to reason code 0x90 Topic Name invalid (for a name)
+// or 0x8F Topic Filter invalid (for a filter), or closes a 3.1.1 connection.
+var (
+	// ErrEmpty is returned for an empty name or filter [MQTT-4.7.3-1].
+	ErrEmpty = errors.New("topic: empty topic name or filter")
+
+	// ErrTooLong is returned for a name or filter longer than MaxLen bytes
+	// [MQTT-4.7.3-3].
+	ErrTooLong = errors.New("topic: longer than 65535 bytes")
+
+	// ErrBadUTF8 is returned for a name or filter that is not well-formed
+	// UTF-8, including encoded UTF-16 surrogates and overlong encodings
+	// ([MQTT-1.5.3-1] in 3.1.1, [MQTT-1.5.4-1] in 5.0).
+	ErrBadUTF8 = errors.New("topic: not valid UTF-8")
+
+	// ErrNull is returned for a name or filter that contains U+0000
+	// [MQTT-4.7.3-2] ([MQTT-1.5.3-2] in 3.1.1, [MQTT-1.5.4-2] in 5.0).
+	ErrNull = errors.New("topic: contains U+0000")
+
+	// ErrWildcardInName is returned for a topic name that contains '+' or
+	// '#' [MQTT-4.7.1-1].
+	ErrWildcardInName = errors.New("topic: wildcard in topic name")
+
+	// ErrBadWildcard is returned for a filter with a '+' that is not a whole
+	// level [MQTT-4.7.1-3], or a '#' that is not the whole last level
+	// [MQTT-4.7.1-2].
+	ErrBadWildcard = errors.New("topic: wildcard is not a whole level or '#' is not last")
+
+	// ErrBadShare is returned for a filter that starts with "$share/" but
+	// has an empty ShareName, a ShareName containing '+' or '#', or no topic
+	// filter after the ShareName [MQTT-4.8.2-1] [MQTT-4.8.2-2].
+	ErrBadShare = errors.New("topic: malformed shared subscription")
+)
+
+// ValidName reports whether name is a valid topic name for a PUBLISH or a
+// will: non-empty [MQTT-4.7.3-1], at most MaxLen bytes [MQTT-4.7.3-3],
+// well-formed UTF-8 without U+0000 [MQTT-4.7.3-2], and free of wildcards
+// [MQTT-4.7.1-1]. It returns nil or one of ErrEmpty, ErrTooLong, ErrBadUTF8,
+// ErrNull or ErrWildcardInName.
+//
+// Names that start with '$' are valid here; whether a client may publish to
+// them is the broker's policy. Control characters and Unicode non-characters,
+// which the specification says SHOULD NOT appear ([MQTT-1.5.4] in 5.0), are
+// accepted.
+func ValidName(name string) error {
+	if name == "" {
+		return ErrEmpty // [MQTT-4.7.3-1]
+	}
+	if len(name) > MaxLen {
+		return ErrTooLong // [MQTT-4.7.3-3]
+	}
+	for i := 0; i < len(name); {
+		c := name[i]
+		if c < utf8.RuneSelf {
+			switch c {
+			case 0:
+				return ErrNull // [MQTT-4.7.3-2]
+			case '+', '#':
+				return ErrWildcardInName // [MQTT-4.7.1-1]
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(name[i:])
+		if r == utf8.RuneError && size == 1 {
+			return ErrBadUTF8 // [MQTT-1.5.4-1]; surrogates are rejected by the decoder
+		}
+		i += size
+	}
+	return nil
+}
+
+// ValidFilter reports whether filter is a valid topic filter for a SUBSCRIBE
+// or UNSUBSCRIBE: non-empty [MQTT-4.7.3-1], at most MaxLen bytes
+// [MQTT-4.7.3-3], well-formed UTF-8 without U+0000 [MQTT-4.7.3-2], with '+'
+// only as a whole level [MQTT-4.7.1-3] and '#' only as the whole last level
+// [MQTT-4.7.1-2]. A filter starting with "$share/" must also be a valid shared
+// subscription; see ParseShared. It returns nil or one of ErrEmpty,
+// ErrTooLong, ErrBadUTF8, ErrNull, ErrBadWildcard or ErrBadShare.
+func ValidFilter(filter string) error {
+	if strings.HasPrefix(filter, SharePrefix) {
+		_, _, _, err := ParseShared(filter)
+		return err
+	}
+	return validPlain(filter)
+}
+
+// validPlain validates filter as a filter without any $share prefix.
+func validPlain(filter string) error {
+	if filter == "" {
+		return ErrEmpty // [MQTT-4.7.3-1]
+	}
+	if len(filter) > MaxLen {
+		return ErrTooLong // [MQTT-4.7.3-3]
+	}
+	start := 0 // index of the first byte of the current level
+	for i := 0; i < len(filter); {
+		c := filter[i]
+		if c < utf8.RuneSelf {
+			switch c {
+			case 0:
+				return ErrNull // [MQTT-4.7.3-2]
+			case '/':
+				start = i + 1
+			case '+':
+				if i != start || (i+1 < len(filter) && filter[i+1] != '/') {
+					return ErrBadWildcard // [MQTT-4.7.1-3]
+				}
+			case '#':
+				if i != start || i+1 != len(filter) {
+					return ErrBadWildcard // [MQTT-4.7.1-2]
+				}
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(filter[i:])
+		if r == utf8.RuneError && size == 1 {
+			return ErrBadUTF8 // [MQTT-1.5.4-1]
+		}
+		i += size
+	}
+	return nil
+}
+
+// ParseShared splits a shared-subscription filter "$share/{ShareName}/{filter}"
+// into its ShareName (group) and topic filter (inner), and validates both.
+//
+// If filter does not start with "$share/" it is not shared: ParseShared
+// returns "", filter, false, nil without validating it. Otherwise shared is
+// true and err is nil only if the whole filter is at most MaxLen bytes, the
+// ShareName is at least one character [MQTT-4.8.2-1] and contains no '/', '+'
+// or '#' [MQTT-4.8.2-2], is followed by '/' and a non-empty topic filter
+// [MQTT-4.8.2-2], and that filter is valid as ValidFilter defines it. The
+// inner filter is validated as a plain filter: "$share/a/$share/b/c" is group
+// "a" on the filter "$share/b/c". On error group and inner are empty and the
+// error is ErrBadShare, or the error the inner filter or ShareName fails with
+// (ErrBadWildcard, ErrBadUTF8, ErrNull, ErrTooLong).
+//
+// group and inner are substrings of filter.
+func ParseShared(filter string) (group, inner string, shared bool, err error) {
+	if !strings.HasPrefix(filter, SharePrefix) {
+		return "", filter, false, nil
+	}
+	if len(filter) > MaxLen {
+		return "", "", true, ErrTooLong // [MQTT-4.7.3-3]
+	}
+	rest := filter[len(SharePrefix):]
+	group, inner, ok := strings.Cut(rest, "/")
+	if !ok || group == "" || inner == "" {
+		return "", "", true, ErrBadShare // [MQTT-4.8.2-1] [MQTT-4.8.2-2]
+	}
+	if strings.ContainsAny(group, "+#") {
+		return "", "", true, ErrBadShare // [MQTT-4.8.2-2]
+	}
+	if strings.IndexByte(group, 0) >= 0 {
+		return "", "", true, ErrNull // [MQTT-4.7.3-2]
+	}
+	if !utf8.ValidString(group) {
+		return "", "", true, ErrBadUTF8 // [MQTT-1.5.4-1]
+	}
+	if err := validPlain(inner); err != nil {
+		return "", "", true, err
+	}
+	return group, inner, true, nil
+}
+
+// Levels returns the number of levels in a topic name or filter: one more
+// than the number of '/' separators, so "a", "/" and "a/b/#" have 1, 2 and 3
+// levels. It counts s as given; pass the inner filter of a shared
+// subscription to count only its topic levels. The broker uses it to enforce a
+// limit on topic depth.
+func Levels(s string) int {
+	return strings.Count(s, "/") + 1
+}
