@@ -1,5 +1,7 @@
 package topic
 
+import "iter"
+
 // smallKids is the most literal children a trie node keeps in a slice. Most
 // nodes of a real topic tree have one or a few children, and a short slice
 // costs far less memory than a map (a Go map with one entry takes about 250
@@ -88,21 +90,21 @@ func (c *children[T]) len() int {
 	return len(c.list)
 }
 
-// each calls fn for every child, in no particular order, until fn returns
-// false. It reports whether every call returned true.
-func (c *children[T]) each(fn func(level string, n *T) bool) bool {
-	if c.m != nil {
-		for l, n := range c.m {
-			if !fn(l, n) {
-				return false
+// all returns an iterator over the children, in no particular order.
+func (c *children[T]) all() iter.Seq2[string, *T] {
+	return func(yield func(string, *T) bool) {
+		if c.m != nil {
+			for l, n := range c.m {
+				if !yield(l, n) {
+					return
+				}
+			}
+			return
+		}
+		for _, k := range c.list {
+			if !yield(k.level, k.n) {
+				return
 			}
 		}
-		return true
 	}
-	for _, k := range c.list {
-		if !fn(k.level, k.n) {
-			return false
-		}
-	}
-	return true
 }

@@ -10,10 +10,9 @@ func (ix *Index[S]) Nodes() int {
 
 func (n *node[S]) count() int {
 	c := 0
-	n.kids.each(func(_ string, k *node[S]) bool {
+	for _, k := range n.kids.all() {
 		c += 1 + k.count()
-		return true
-	})
+	}
 	if n.plus != nil {
 		c += 1 + n.plus.count()
 	}
@@ -39,9 +38,8 @@ func (r *Retained[V]) Nodes() int {
 
 func (n *rnode[V]) count() int {
 	c := 0
-	n.kids.each(func(_ string, k *rnode[V]) bool {
+	for _, k := range n.kids.all() {
 		c += 1 + k.count()
-		return true
-	})
+	}
 	return c
 }

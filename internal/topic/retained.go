@@ -33,8 +33,10 @@ type item[V any] struct {
 	val  V
 }
 
-// maxPooled bounds the snapshot buffers kept for reuse.
-const maxPooled = 4096
+// maxPooled bounds the snapshot buffers kept for reuse, in items. Without
+// reuse a wide match allocates its snapshot anew and the garbage collector
+// then rescans the trie; the pool still releases idle buffers at GC.
+const maxPooled = 1 << 16
 
 // Set stores v as the retained message of the topic name, replacing any
 // previous one. name should be a valid topic name (see ValidName); Set does
@@ -212,15 +214,14 @@ func (n *rnode[V]) match(filter string, root bool, out []item[V]) []item[V] {
 			if n.has {
 				out = append(out, item[V]{n.name, n.val}) // the parent level
 			}
-			n.kids.each(func(l string, c *rnode[V]) bool {
+			for l, c := range n.kids.all() {
 				if !root || !strings.HasPrefix(l, "$") {
 					out = c.all(out)
 				}
-				return true
-			})
+			}
 			return out
 		case "+":
-			n.kids.each(func(l string, c *rnode[V]) bool {
+			for l, c := range n.kids.all() {
 				switch {
 				case root && strings.HasPrefix(l, "$"):
 				case more:
@@ -228,8 +229,7 @@ func (n *rnode[V]) match(filter string, root bool, out []item[V]) []item[V] {
 				case c.has:
 					out = append(out, item[V]{c.name, c.val})
 				}
-				return true
-			})
+			}
 			return out
 		}
 		c := n.kids.get(level)
@@ -251,9 +251,8 @@ func (n *rnode[V]) all(out []item[V]) []item[V] {
 	if n.has {
 		out = append(out, item[V]{n.name, n.val})
 	}
-	n.kids.each(func(_ string, c *rnode[V]) bool {
+	for _, c := range n.kids.all() {
 		out = c.all(out)
-		return true
-	})
+	}
 	return out
 }
