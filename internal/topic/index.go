@@ -89,10 +89,13 @@ func NewIndex[S comparable]() *Index[S] {
 // The Index keeps its own copy of filter, so filter may alias a buffer the
 // caller reuses.
 func (ix *Index[S]) Subscribe(sub S, filter string, o Options) (existed bool, err error) {
-	if err := ValidFilter(filter); err != nil {
+	group, inner, shared, err := ParseShared(filter) // validates a shared filter
+	if err == nil && !shared {
+		err = validPlain(filter)
+	}
+	if err != nil {
 		return false, err
 	}
-	group, inner, shared, _ := ParseShared(filter)
 
 	ix.mu.Lock()
 	defer ix.mu.Unlock()

@@ -8,10 +8,11 @@ import (
 // Retained is the index of retained messages: at most one value per topic
 // name, found by name or by topic filter. V is the broker's message type.
 //
-// The zero Retained is empty and ready to use. A Retained is safe for
-// concurrent use; lookups share a read lock. Match and Range take a snapshot
-// of what they visit and call their callback after releasing the lock, so a
-// callback may call any method of the Retained, and may take its time.
+// The zero Retained is empty and ready to use; a Retained must not be copied
+// after first use. A Retained is safe for concurrent use; lookups share a
+// read lock. Match and Range take a snapshot of what they visit and call
+// their callback after releasing the lock, so a callback may call any method
+// of the Retained, and may take its time.
 type Retained[V any] struct {
 	mu    sync.RWMutex
 	root  rnode[V]  // guarded by mu
