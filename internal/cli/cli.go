@@ -37,6 +37,7 @@ type command struct {
 // commands lists every command midge has, in the order "midge help" shows them.
 func commands() []command {
 	return []command{
+		{name: "broker", argv0: []string{"mosquitto"}, summary: "run the MQTT broker", run: runBroker},
 		{name: "version", summary: "print midge's version", run: runVersion},
 		{name: "help", summary: "list the commands", run: nil}, // handled in Main
 	}

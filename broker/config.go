@@ -1,0 +1,224 @@
+package broker
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"time"
+)
+
+// Config configures a Server. The zero value is a valid configuration: a
+// broker with Mosquitto 2's defaults that, started with ListenAndServe,
+// listens on 127.0.0.1:1883 and [::1]:1883 and admits anonymous clients
+// (Mosquitto's "local only" mode).
+//
+// Numeric limits follow one rule: zero means Mosquitto's default. Where
+// Mosquitto gives 0 a meaning of its own (no limit, disabled), write a
+// negative number (Unlimited). Each field names its mosquitto.conf option.
+type Config struct {
+	// Listeners are the network endpoints ListenAndServe opens. If empty,
+	// ListenAndServe listens on 127.0.0.1:1883 and [::1]:1883 and anonymous
+	// clients are allowed whatever AllowAnonymous says.
+	Listeners []Listener
+
+	// AllowAnonymous admits clients that connect without a user name
+	// (allow_anonymous). Mosquitto 2's default is false once listeners are
+	// configured.
+	AllowAnonymous bool
+	// Authenticator checks user names and passwords (password_file). If nil,
+	// every client that passes the anonymous rule is admitted.
+	Authenticator Authenticator
+	// Authorizer decides who may publish and receive what (acl_file). If nil,
+	// everything is allowed except publishing to $SYS.
+	Authorizer Authorizer
+	// ACLCheckSubscribe refuses a SUBSCRIBE whose filter the client may never
+	// read (midge's acl_check_subscribe; Mosquitto 2.0 grants it and checks
+	// each message at delivery, which is still done).
+	ACLCheckSubscribe bool
+
+	// DenyZeroLengthClientID refuses MQTT 3.1.1 and 5 clients with an empty
+	// client identifier (allow_zero_length_clientid false); by default they
+	// are assigned one.
+	DenyZeroLengthClientID bool
+	// AutoIDPrefix prefixes assigned client identifiers (auto_id_prefix,
+	// default "auto-").
+	AutoIDPrefix string
+
+	// MaxInflightMessages is the number of outgoing QoS 1 and 2 messages a
+	// client may have unacknowledged (max_inflight_messages, default 20;
+	// Unlimited for no limit besides the client's Receive Maximum). It is
+	// also the Receive Maximum the server announces to MQTT 5 clients.
+	MaxInflightMessages int
+	// MaxInflightBytes bounds the payload bytes of those messages
+	// (max_inflight_bytes, default 0: no limit).
+	MaxInflightBytes int
+	// MaxQueuedMessages bounds the messages queued for a client beyond those
+	// in flight (max_queued_messages, default 1000; Unlimited for none).
+	// When it is reached new messages are dropped and counted, QoS 0 first.
+	MaxQueuedMessages int
+	// MaxQueuedBytes bounds the payload bytes of queued messages
+	// (max_queued_bytes, default 0: no limit).
+	MaxQueuedBytes int
+	// QueueQoS0Messages queues QoS 0 messages for offline persistent sessions
+	// (queue_qos0_messages, default false).
+	QueueQoS0Messages bool
+	// MessageSizeLimit is the largest PUBLISH payload accepted
+	// (message_size_limit, default 0: 268435455). A larger one is dropped;
+	// MQTT 5 QoS 1/2 publishers get reason code 0x97 (Quota exceeded).
+	MessageSizeLimit int
+	// MaxPacketSize is the largest packet accepted from a client
+	// (max_packet_size, default 0: 268435460). It is announced to MQTT 5
+	// clients; a larger packet closes the connection (MQTT 5: 0x95).
+	MaxPacketSize int
+	// MaxKeepalive is the largest keep alive a client may ask for, in seconds
+	// (max_keepalive, default 65535). MQTT 5 clients asking for more, or for 0,
+	// are told this value as Server Keep Alive; 3.1.1 clients are refused.
+	MaxKeepalive int
+	// MaxQoS is the highest QoS supported (max_qos, default 2; write
+	// QoS0Only for 0).
+	MaxQoS int
+	// MaxTopicAlias is the Topic Alias Maximum announced to MQTT 5 clients
+	// (max_topic_alias, default 10; Unlimited for Mosquitto's 0: no aliases).
+	MaxTopicAlias int
+	// UpgradeOutgoingQoS delivers messages at the subscription's QoS even if
+	// published with a lower one (upgrade_outgoing_qos, default false).
+	UpgradeOutgoingQoS bool
+	// RetainUnavailable disables retained messages (retain_available false).
+	RetainUnavailable bool
+	// PersistentClientExpiration ends persistent sessions of MQTT 3.1.1
+	// clients (and MQTT 5 clients asking for no expiry) that stay offline
+	// longer than this (persistent_client_expiration, default 0: never).
+	PersistentClientExpiration time.Duration
+	// AllowDuplicateMessages sends a client one copy of a message per
+	// matching subscription (allow_duplicate_messages, default false: one copy
+	// at the highest QoS of its matching subscriptions, with all their
+	// Subscription Identifiers).
+	AllowDuplicateMessages bool
+	// MaxConnections bounds the connections across all listeners
+	// (max_connections, default 0: no limit). Listener.MaxConnections bounds
+	// one listener.
+	MaxConnections int
+
+	// SysInterval is how often $SYS/broker/... is published (sys_interval,
+	// default 10s; Unlimited, i.e. negative, disables it).
+	SysInterval time.Duration
+	// ConnectTimeout is how long a new connection may take to send CONNECT
+	// (default 10s).
+	ConnectTimeout time.Duration
+	// WriteTimeout bounds one write to a client; a client that does not read
+	// for this long is disconnected (default 30s).
+	WriteTimeout time.Duration
+	// QuietConnections stops logging connects and disconnects
+	// (connection_messages false).
+	QuietConnections bool
+
+	// Logger receives the server's logs. If nil, logs are discarded.
+	Logger *slog.Logger
+	// Now returns the current time; if nil, time.Now. Tests inject a clock.
+	Now func() time.Time
+}
+
+// Unlimited, written into a numeric Config field, selects Mosquitto's 0
+// meaning for that option (no limit, or disabled).
+const Unlimited = -1
+
+// QoS0Only, written into Config.MaxQoS, selects max_qos 0.
+const QoS0Only = -1
+
+// Listener is a network endpoint clients connect to.
+type Listener struct {
+	// Name identifies the listener in logs; if empty, its address.
+	Name string
+	// Network is "tcp" (the default), "tcp4", "tcp6" or "unix".
+	Network string
+	// Address is host:port, or a socket path for "unix". An empty host
+	// listens on every interface.
+	Address string
+	// TLS, if set, makes this a TLS listener.
+	TLS *tls.Config
+	// MaxConnections bounds this listener's connections (max_connections,
+	// default 0: no limit).
+	MaxConnections int
+	// MountPoint is prepended to every topic of clients of this listener
+	// (mount_point), isolating them from others.
+	MountPoint string
+	// Security, if set, replaces Config's AllowAnonymous, Authenticator and
+	// Authorizer for clients of this listener (per_listener_settings true).
+	Security *Security
+	// UseUsernameAsClientID replaces the client identifier with the user name
+	// (use_username_as_clientid); clients without one are refused.
+	UseUsernameAsClientID bool
+	// UseIdentityAsUsername takes the user name from the TLS client
+	// certificate's Common Name (use_identity_as_username), and
+	// UseSubjectAsUsername from its whole subject (use_subject_as_username);
+	// the password is not checked.
+	UseIdentityAsUsername bool
+	UseSubjectAsUsername  bool
+}
+
+// Security is who may connect and what they may do.
+type Security struct {
+	AllowAnonymous bool          // allow_anonymous
+	Authenticator  Authenticator // password_file; nil admits every user name
+	Authorizer     Authorizer    // acl_file; nil allows everything but $SYS writes
+}
+
+// limits holds Config's limits with defaults applied.
+type limits struct {
+	maxInflight      int // 0 = no limit
+	maxInflightBytes int
+	maxQueued        int // 0 = no limit
+	maxQueuedBytes   int
+	messageSizeLimit int
+	maxPacketSize    int
+	maxKeepalive     int
+	maxQoS           byte
+	maxTopicAlias    uint16
+	sysInterval      time.Duration // 0 = disabled
+	connectTimeout   time.Duration
+	writeTimeout     time.Duration
+	autoIDPrefix     string
+}
+
+func orDefault(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+func (c *Config) limits() limits {
+	l := limits{
+		maxInflight:      orDefault(c.MaxInflightMessages, 20),
+		maxInflightBytes: max(c.MaxInflightBytes, 0),
+		maxQueued:        orDefault(c.MaxQueuedMessages, 1000),
+		maxQueuedBytes:   max(c.MaxQueuedBytes, 0),
+		messageSizeLimit: max(c.MessageSizeLimit, 0),
+		maxPacketSize:    max(c.MaxPacketSize, 0),
+		maxKeepalive:     orDefault(c.MaxKeepalive, 65535),
+		maxQoS:           byte(orDefault(c.MaxQoS, 2)),
+		maxTopicAlias:    uint16(min(orDefault(c.MaxTopicAlias, 10), 65535)),
+		sysInterval:      time.Duration(orDefault(int(c.SysInterval), int(10*time.Second))),
+		connectTimeout:   time.Duration(orDefault(int(c.ConnectTimeout), int(10*time.Second))),
+		writeTimeout:     time.Duration(orDefault(int(c.WriteTimeout), int(30*time.Second))),
+		autoIDPrefix:     c.AutoIDPrefix,
+	}
+	if c.MaxQoS < 0 {
+		l.maxQoS = 0
+	}
+	if l.maxQoS > 2 {
+		l.maxQoS = 2
+	}
+	if l.maxKeepalive > 65535 {
+		l.maxKeepalive = 65535
+	}
+	if l.autoIDPrefix == "" {
+		l.autoIDPrefix = "auto-"
+	}
+	if l.maxPacketSize == 0 || l.maxPacketSize > 268435460 {
+		l.maxPacketSize = 268435460
+	}
+	return l
+}

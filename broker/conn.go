@@ -1,0 +1,270 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"runtime/debug"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/midge-mqtt/midge/internal/topic"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// conn is one client network connection. Its reader goroutine (serve) reads
+// and handles packets; a writer goroutine, started on demand by wake and gone
+// when there is nothing to write, is the only writer of nc.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	ln     *listener
+	log    *slog.Logger
+	r      *packet.Reader
+	remote string // host:port of the peer, as Mosquitto logs it
+
+	// Set while handling CONNECT, read-only afterwards.
+	version     byte
+	sess        *session
+	client      Client
+	keepAlive   time.Duration // read timeout: 1.5 times the keep alive, 0 for none
+	receiveMax  uint16        // the client's Receive Maximum
+	maxOut      int           // the client's Maximum Packet Size, 0 for none
+	aliasMaxOut uint16        // the client's Topic Alias Maximum
+	problemInfo bool          // the client's Request Problem Information
+	mount       string        // listener mount point
+	connectedAt time.Time
+	will        *Message // published when the connection ends abnormally
+	willDelay   uint32   // Will Delay Interval, seconds
+	takenOver   bool     // guarded by sess.mu: another connection took the client identifier
+
+	// Reader-owned.
+	aliasIn []string // inbound topic aliases, index alias-1
+	inPub   packet.Publish
+	matches topic.Matches[*session]
+
+	// Guarded by sess.mu.
+	ctrl          []outItem // control packets waiting for the writer
+	closing       bool      // a DISCONNECT was queued: write it and close
+	resendPending bool      // in-flight messages must be resent first
+
+	// Writer state, guarded by wmu.
+	wmu     sync.Mutex
+	wcond   sync.Cond
+	writing bool // a writer goroutine runs
+	dirty   bool // wake was called while it ran
+	dead    bool // the connection is closed: no new writer
+
+	// Writer-owned.
+	batch    []outItem
+	aliasOut map[string]uint16
+	pub      packet.Publish // reused for every PUBLISH written
+	ackOut   packet.Ack     // reused for every acknowledgement written
+
+	closeOnce sync.Once
+	// disconnect records how the connection ended, for the will and the log.
+	// Written by the reader before close, or under closeOnce.
+	graceful    bool                   // DISCONNECT 0x00: the will is discarded [MQTT-3.1.2-10]
+	closeReason string                 // log text, written by the reader
+	kickReason  atomic.Pointer[string] // why another goroutine closed the connection
+}
+
+func newConn(srv *Server, nc net.Conn, ln *listener) *conn {
+	c := &conn{srv: srv, nc: nc, ln: ln, remote: nc.RemoteAddr().String()}
+	c.wcond.L = &c.wmu
+	c.r = packet.NewReader(readerFunc(c.read), 0)
+	c.r.MaxSize = srv.lim.maxPacketSize
+	c.log = srv.log.With("remote", c.remote)
+	c.mount = ln.cfg.MountPoint
+	return c
+}
+
+// readerFunc adapts a function to io.Reader.
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
+
+// read reads from the network with the keep alive deadline
+// [MQTT-3.1.2-22]: one and a half times the keep alive, reset by every read.
+func (c *conn) read(b []byte) (int, error) {
+	if c.keepAlive > 0 {
+		c.nc.SetReadDeadline(time.Now().Add(c.keepAlive))
+	}
+	n, err := c.nc.Read(b)
+	if n > 0 {
+		c.srv.stats.bytesIn.Add(uint64(n))
+	}
+	return n, err
+}
+
+// errClose ends the read loop without a protocol error.
+var errClose = errors.New("close")
+
+// serve runs the connection until it closes.
+func (c *conn) serve(ctx context.Context) {
+	defer c.finish()
+	defer func() {
+		if v := recover(); v != nil {
+			c.log.Error("internal error handling client; closing its connection",
+				"client_id", c.client.ID, "panic", v, "stack", string(debug.Stack()))
+			c.closeReason = "internal error"
+		}
+	}()
+	if !c.srv.cfg.QuietConnections {
+		c.log.Info(fmt.Sprintf("New connection from %s on port %s.", c.remote, c.ln.port))
+	}
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.lim.connectTimeout))
+	h, err := c.r.ReadHeader()
+	if err == nil && h.Type != packet.TypeConnect {
+		err = fmt.Errorf("first packet is %v, not CONNECT", h.Type) // [MQTT-3.1.0-1]
+	}
+	var body []byte
+	if err == nil {
+		body, err = c.r.ReadBody(h)
+	}
+	if err != nil {
+		c.closeReason = "no CONNECT: " + err.Error()
+		if errors.Is(err, packet.ErrTooLarge) {
+			c.closeReason = "CONNECT too large"
+		}
+		return
+	}
+	p, err := packet.Decode(h, body, 0)
+	cp, _ := p.(*packet.Connect)
+	if !c.handleConnect(ctx, cp, err) {
+		return
+	}
+	c.nc.SetReadDeadline(time.Time{})
+	for {
+		if err := c.readPacket(ctx); err != nil {
+			c.readFailed(err)
+			return
+		}
+	}
+}
+
+// readPacket reads and handles one packet.
+func (c *conn) readPacket(ctx context.Context) error {
+	h, err := c.r.ReadHeader()
+	if err != nil {
+		return err
+	}
+	body, err := c.r.ReadBody(h)
+	if err != nil {
+		return err
+	}
+	c.srv.stats.msgsIn.Add(1)
+	if h.Type == packet.TypePublish {
+		if err := c.inPub.Decode(h.Flags, body, c.version); err != nil {
+			return err
+		}
+		return c.handlePublish(ctx, &c.inPub)
+	}
+	p, err := packet.Decode(h, body, c.version)
+	if err != nil {
+		return err
+	}
+	return c.handle(ctx, p)
+}
+
+// readFailed closes the connection after the read loop failed with err:
+// silently for network errors, with DISCONNECT and the reason code for
+// protocol errors in MQTT 5 [MQTT-4.13.1-1].
+func (c *conn) readFailed(err error) {
+	var pe *packet.Error
+	switch {
+	case errors.Is(err, errClose):
+	case errors.As(err, &pe):
+		c.closeReason = "protocol error: " + pe.Error()
+		c.disconnect(pe.Code)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		c.closeReason = "keep alive timeout"
+		if !c.srv.cfg.QuietConnections {
+			c.log.Info(fmt.Sprintf("Client %s has exceeded timeout, disconnecting.", c.client.ID))
+		}
+		c.disconnect(packet.KeepAliveTimeout)
+	case errors.Is(err, io.EOF):
+		if c.closeReason == "" {
+			c.closeReason = "closed its connection"
+		}
+	default:
+		if c.closeReason == "" {
+			c.closeReason = "socket error: " + err.Error()
+		}
+	}
+}
+
+// disconnect queues a DISCONNECT with code for an MQTT 5 client and closes
+// the connection once it is written; for earlier versions it closes at once.
+func (c *conn) disconnect(code packet.ReasonCode) {
+	s := c.sess
+	if s == nil || c.version != packet.Version5 {
+		c.close()
+		return
+	}
+	s.mu.Lock()
+	if !c.closing {
+		c.closing = true
+		c.ctrl = append(c.ctrl, outItem{kind: outPacket, pkt: &packet.Disconnect{ReasonCode: code}})
+	}
+	s.mu.Unlock()
+	c.wake()
+	// The writer closes nc after writing; bound the wait for a peer that
+	// does not read.
+	time.AfterFunc(c.srv.lim.writeTimeout, c.close)
+}
+
+// kick closes the connection from outside its reader (shutdown, takeover,
+// administrative action), telling an MQTT 5 client why.
+func (c *conn) kick(why string, code packet.ReasonCode) {
+	c.kickReason.CompareAndSwap(nil, &why)
+	c.disconnect(code)
+}
+
+// reason returns why the connection ended, for the log.
+func (c *conn) reason() string {
+	if r := c.kickReason.Load(); r != nil {
+		return *r
+	}
+	return c.closeReason
+}
+
+// close closes the network connection; the reader and writer then end.
+func (c *conn) close() {
+	c.closeOnce.Do(func() {
+		c.nc.Close()
+	})
+}
+
+// finish runs when the reader ends: it closes the connection, waits for the
+// writer, detaches the session and publishes or schedules the will.
+func (c *conn) finish() {
+	closing := false
+	if s := c.sess; s != nil {
+		s.mu.Lock()
+		closing = c.closing
+		s.mu.Unlock()
+	}
+	if !closing {
+		// Nothing left to say: unblock a writer stuck on a peer that does
+		// not read. With a DISCONNECT queued, the writer closes after it.
+		c.close()
+	}
+	c.wmu.Lock()
+	c.dead = true
+	for c.writing {
+		c.wcond.Wait()
+	}
+	c.wmu.Unlock()
+	c.close()
+	c.r.Release()
+	if c.sess != nil {
+		c.srv.detach(c)
+	}
+	c.srv.dropConn(c)
+}

@@ -1,0 +1,303 @@
+package broker
+
+import (
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// outKind says what an outItem writes.
+type outKind byte
+
+const (
+	outPublish outKind = iota // a PUBLISH of d (id and dup set for QoS 1/2)
+	outPubrel                 // a PUBREL for id
+	outAck                    // a PUBACK, PUBREC or PUBCOMP: ack, id, code
+	outPacket                 // pkt
+)
+
+// outItem is one packet waiting to be written. Items are values so that
+// queueing an acknowledgement or a delivery allocates nothing.
+type outItem struct {
+	kind outKind
+	ack  packet.Type
+	code packet.ReasonCode
+	id   uint16
+	dup  bool
+	d    delivery
+	pkt  packet.Packet
+}
+
+// Batching bounds: one write carries at most this many packets or about
+// this many bytes, so latency and buffer memory stay bounded under load.
+const (
+	maxBatchItems = 512
+	maxBatchBytes = 64 << 10
+)
+
+// writeBufs pools write buffers; an idle connection holds none.
+var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+// queueCtrl queues a control packet for the writer. It drops it if the
+// connection is closing.
+func (c *conn) queueCtrl(it outItem) {
+	s := c.sess
+	s.mu.Lock()
+	if c.closing {
+		s.mu.Unlock()
+		return
+	}
+	c.ctrl = append(c.ctrl, it)
+	s.mu.Unlock()
+	c.wake()
+}
+
+// queueAck queues a PUBACK, PUBREC, PUBREL or PUBCOMP.
+func (c *conn) queueAck(t packet.Type, id uint16, code packet.ReasonCode) {
+	c.queueCtrl(outItem{kind: outAck, ack: t, id: id, code: code})
+}
+
+// wake makes sure a writer goroutine will look at the queues. It never
+// blocks on the network.
+func (c *conn) wake() {
+	c.wmu.Lock()
+	switch {
+	case c.dead:
+	case c.writing:
+		c.dirty = true
+	default:
+		c.writing = true
+		go c.writeLoop()
+	}
+	c.wmu.Unlock()
+}
+
+// writeLoop writes what is queued and returns when nothing is left.
+func (c *conn) writeLoop() {
+	bp := writeBufs.Get().(*[]byte)
+	buf := (*bp)[:0]
+	// release gives back the buffer; it must run before the writer
+	// announces its end, when another writer may start.
+	release := func() {
+		if cap(buf) <= 256<<10 {
+			*bp = buf[:0]
+			writeBufs.Put(bp)
+		}
+		clear(c.batch)
+		c.batch = c.batch[:0]
+	}
+	s := c.sess
+	for {
+		c.wmu.Lock()
+		c.dirty = false
+		c.wmu.Unlock()
+
+		s.mu.Lock()
+		c.batch = c.collectLocked(c.batch[:0])
+		closing := c.closing
+		s.mu.Unlock()
+
+		if len(c.batch) > 0 {
+			buf = buf[:0]
+			for i := range c.batch {
+				buf = c.encode(buf, &c.batch[i])
+			}
+			clear(c.batch)
+			if len(buf) > 0 {
+				c.nc.SetWriteDeadline(time.Now().Add(c.srv.lim.writeTimeout))
+				n, err := c.nc.Write(buf)
+				c.srv.stats.bytesOut.Add(uint64(n))
+				if err != nil {
+					c.close()
+					release()
+					c.exitWriter()
+					return
+				}
+			}
+			continue
+		}
+		if closing {
+			c.close() // the DISCONNECT is written
+		}
+		c.wmu.Lock()
+		if c.dirty && !c.dead {
+			c.wmu.Unlock()
+			continue
+		}
+		release()
+		c.writing = false
+		c.wcond.Broadcast()
+		c.wmu.Unlock()
+		return
+	}
+}
+
+// exitWriter marks the writer gone after a write error.
+func (c *conn) exitWriter() {
+	c.wmu.Lock()
+	c.writing = false
+	c.dead = true
+	c.wcond.Broadcast()
+	c.wmu.Unlock()
+}
+
+// collectLocked moves what may be written now into batch: control packets,
+// then in-flight messages to resend after a reconnect [MQTT-4.4.0-1], then
+// queued messages as far as the in-flight window allows. c.sess.mu must be
+// held.
+func (c *conn) collectLocked(batch []outItem) []outItem {
+	s := c.sess
+	if s.conn != c && !c.closing {
+		return batch // taken over or detached: nothing more for this connection
+	}
+	batch = append(batch, c.ctrl...)
+	clear(c.ctrl)
+	c.ctrl = c.ctrl[:0]
+	if c.closing {
+		return batch
+	}
+	if c.resendPending {
+		c.resendPending = false
+		for _, f := range s.order {
+			if f.done || f.sent {
+				continue
+			}
+			f.sent = true
+			if f.state == awaitPubcomp {
+				batch = append(batch, outItem{kind: outPubrel, id: f.id})
+			} else {
+				batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: f.id, dup: f.dup})
+				f.dup = true
+			}
+		}
+	}
+	var now time.Time
+	bytes := 0
+	for s.queueLen() > 0 && len(batch) < maxBatchItems && bytes < maxBatchBytes {
+		d := &s.queue[s.qhead]
+		if !d.msg.Expiry.IsZero() {
+			if now.IsZero() {
+				now = c.srv.now()
+			}
+			if d.msg.expired(now) {
+				s.popLocked() // [MQTT-3.3.2-5]
+				continue
+			}
+		}
+		bytes += len(d.msg.Topic) + d.msg.size() + 8
+		if d.qos == 0 {
+			batch = append(batch, outItem{kind: outPublish, d: s.popLocked()})
+		} else {
+			if !s.windowOpenLocked(c, d.msg.size()) {
+				break
+			}
+			f := s.addInflightLocked(s.popLocked())
+			f.dup = true // any later send is a resend
+			batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: f.id})
+		}
+	}
+	return batch
+}
+
+// encode appends the packet for it to buf.
+func (c *conn) encode(buf []byte, it *outItem) []byte {
+	var p packet.Packet
+	switch it.kind {
+	case outPublish:
+		return c.encodePublish(buf, it)
+	case outPubrel:
+		c.ackOut = packet.Ack{Kind: packet.TypePubrel, PacketID: it.id}
+		p = &c.ackOut
+	case outAck:
+		c.ackOut = packet.Ack{Kind: it.ack, PacketID: it.id, ReasonCode: it.code}
+		p = &c.ackOut
+	case outPacket:
+		p = it.pkt
+	}
+	if c.maxOut > 0 && packet.Size(p, c.version) > c.maxOut {
+		return buf // [MQTT-3.1.2-24]; our control packets carry no optional properties to strip
+	}
+	out, err := packet.Append(buf, p, c.version)
+	if err != nil {
+		c.log.Error("encoding failed", "packet", p.Type(), "err", err)
+		return buf
+	}
+	c.srv.stats.msgsOut.Add(1)
+	return out
+}
+
+// encodePublish appends a PUBLISH for it.d to buf, with this connection's
+// topic alias, the remaining expiry and the subscription identifiers.
+func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
+	m := it.d.msg
+	p := &c.pub
+	*p = packet.Publish{
+		Dup:      it.dup,
+		QoS:      it.d.qos,
+		Retain:   it.d.retain,
+		Topic:    strings.TrimPrefix(m.Topic, c.mount),
+		PacketID: it.id,
+		Payload:  m.Payload,
+	}
+	if c.version == packet.Version5 {
+		if m.Properties != nil {
+			p.Properties = *m.Properties
+		}
+		if !m.Expiry.IsZero() {
+			p.Properties.SetUint(packet.PropMessageExpiry, m.remaining(c.srv.now())) // [MQTT-3.3.2-6]
+		}
+		p.Properties.SubscriptionIDs = it.d.subIDs // [MQTT-3.3.4-3]
+		c.applyAlias(p)
+	}
+	if c.maxOut > 0 && packet.Size(p, c.version) > c.maxOut {
+		// [MQTT-3.1.2-25]: discard and behave as if sent; the client never
+		// acknowledges it, so forget it.
+		c.srv.stats.dropped.Add(1)
+		if it.id != 0 {
+			c.forgetInflight(it.id)
+		}
+		return buf
+	}
+	out, err := packet.Append(buf, p, c.version)
+	if err != nil {
+		c.log.Error("encoding PUBLISH failed", "topic", m.Topic, "err", err)
+		return buf
+	}
+	c.srv.stats.msgsOut.Add(1)
+	c.srv.stats.pubOut.Add(1)
+	return out
+}
+
+// applyAlias uses a topic alias for p if the client allows them: a topic
+// gets the next free alias the first time it is sent; after that only the
+// alias is sent [MQTT-3.3.2-?] (3.3.2.3.4). Aliases are never reassigned.
+func (c *conn) applyAlias(p *packet.Publish) {
+	if c.aliasMaxOut == 0 {
+		return
+	}
+	if a, ok := c.aliasOut[p.Topic]; ok {
+		p.Properties.SetUint(packet.PropTopicAlias, uint32(a))
+		p.Topic = ""
+		return
+	}
+	if len(c.aliasOut) < int(c.aliasMaxOut) {
+		if c.aliasOut == nil {
+			c.aliasOut = make(map[string]uint16)
+		}
+		a := uint16(len(c.aliasOut) + 1)
+		c.aliasOut[p.Topic] = a
+		p.Properties.SetUint(packet.PropTopicAlias, uint32(a))
+	}
+}
+
+// forgetInflight drops the in-flight message id that could not be sent.
+func (c *conn) forgetInflight(id uint16) {
+	s := c.sess
+	s.mu.Lock()
+	if f := s.byID[id]; f != nil {
+		s.removeInflightLocked(f)
+	}
+	s.mu.Unlock()
+}

@@ -1,0 +1,256 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// handleConnect processes the CONNECT (or its decoding error) and reports
+// whether the connection was accepted.
+func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr error) bool {
+	if decodeErr != nil {
+		c.refuseDecode(cp, decodeErr)
+		return false
+	}
+	v := cp.ProtocolVersion
+	c.version = v
+	c.r.Version = v
+	props := &cp.Properties
+
+	id := cp.ClientID
+	assigned := false
+	if id == "" {
+		switch {
+		case v == packet.Version31:
+			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier in MQTT 3.1")
+		case v == packet.Version311 && !cp.CleanStart:
+			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier without clean session") // [MQTT-3.1.3-8] (3.1.1)
+		case c.srv.cfg.DenyZeroLengthClientID:
+			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier refused")
+		}
+		id = c.srv.lim.autoIDPrefix + newUUID()
+		assigned = true
+	}
+	c.client = Client{
+		ID: id, Username: cp.Username, HasUsername: cp.HasUsername,
+		Remote: c.nc.RemoteAddr(), Listener: c.ln.name, Version: v,
+		CommonName: c.ln.commonName(c.nc),
+	}
+
+	keepAlive := int(cp.KeepAlive)
+	serverKeepAlive := -1
+	if maxKA := c.srv.lim.maxKeepalive; maxKA < 65535 && (keepAlive > maxKA || keepAlive == 0) {
+		if v != packet.Version5 {
+			// Mosquitto refuses 3.1.1 clients it cannot tell its limit to.
+			return c.refuse(packet.ClientIdentifierNotValid, fmt.Sprintf("keep alive %d exceeds max_keepalive %d", keepAlive, maxKA))
+		}
+		keepAlive, serverKeepAlive = maxKA, maxKA
+	}
+	if keepAlive > 0 {
+		c.keepAlive = time.Duration(keepAlive) * 1500 * time.Millisecond // [MQTT-3.1.2-22]
+	}
+
+	if v == packet.Version5 && props.Has(packet.PropAuthMethod) {
+		// Enhanced authentication is not supported [MQTT-3.2.2-? (4.12)].
+		return c.refuse(packet.BadAuthenticationMethod, "unsupported authentication method "+props.AuthMethod)
+	}
+	if lc := &c.ln.cfg; lc.UseIdentityAsUsername || lc.UseSubjectAsUsername {
+		// The certificate is the credential: no password check.
+		name := c.ln.certIdentity(c.nc, lc.UseSubjectAsUsername)
+		if name == "" {
+			return c.refuse(packet.BadUserNameOrPassword, "no client certificate identity")
+		}
+		c.client.Username, c.client.HasUsername = name, true
+	} else if cp.HasUsername {
+		if a := c.ln.security(c.srv).Authenticator; a != nil {
+			ok, err := a.Authenticate(ctx, &c.client, cp.Password, cp.HasPassword)
+			if err != nil {
+				c.log.Error("authentication failed", "client_id", id, "err", err)
+				return c.refuse(packet.ServerUnavailable, "authentication error")
+			}
+			if !ok {
+				return c.refuse(packet.BadUserNameOrPassword, "bad user name or password")
+			}
+		}
+	} else if !c.ln.allowAnonymous(c.srv) {
+		return c.refuse(packet.NotAuthorized, "anonymous clients not allowed")
+	}
+
+	if c.ln.cfg.UseUsernameAsClientID {
+		if !c.client.HasUsername {
+			return c.refuse(packet.NotAuthorized, "use_username_as_clientid without a user name")
+		}
+		c.client.ID, assigned = c.client.Username, false
+		id = c.client.ID
+	}
+
+	var will *Message
+	var willDelay uint32
+	if w := cp.Will; w != nil {
+		topicName := c.mount + w.Topic
+		if isSysTopic(topicName) || !c.authorize(ctx, topicName, Write) {
+			return c.refuse(packet.NotAuthorized, "will topic not authorised")
+		}
+		qos := w.QoS
+		if qos > c.srv.lim.maxQoS {
+			if v == packet.Version5 {
+				return c.refuse(packet.QoSNotSupported, "will QoS above max_qos") // [MQTT-3.2.2-12]
+			}
+			qos = c.srv.lim.maxQoS
+		}
+		retain := w.Retain
+		if retain && c.srv.cfg.RetainUnavailable {
+			if v == packet.Version5 {
+				return c.refuse(packet.RetainNotSupported, "will retain not supported") // [MQTT-3.2.2-13]
+			}
+			retain = false
+		}
+		now := c.srv.now()
+		will = &Message{Topic: topicName, Payload: w.Payload, QoS: qos, Retain: retain,
+			Publisher: id, Received: now}
+		if v == packet.Version5 {
+			will.Properties = forwardedProperties(&w.Properties)
+			if w.Properties.Has(packet.PropMessageExpiry) {
+				will.Expiry = now.Add(time.Duration(w.Properties.MessageExpiry) * time.Second)
+			}
+			willDelay = w.Properties.WillDelay
+		}
+	}
+
+	c.receiveMax = 65535
+	if props.Has(packet.PropReceiveMaximum) {
+		c.receiveMax = props.ReceiveMaximum
+	}
+	if props.Has(packet.PropMaximumPacketSize) {
+		c.maxOut = int(props.MaximumPacketSize)
+	}
+	c.aliasMaxOut = props.TopicAliasMaximum
+	c.problemInfo = !props.Has(packet.PropRequestProblemInfo) || props.RequestProblemInfo == 1
+
+	expiry := uint32(0)
+	switch {
+	case v == packet.Version5:
+		expiry = props.SessionExpiry
+	case !cp.CleanStart:
+		expiry = neverExpires
+	}
+
+	ack := &packet.Connack{}
+	if v == packet.Version5 {
+		ap := &ack.Properties
+		lim := &c.srv.lim
+		if lim.maxInflight > 0 && lim.maxInflight < 65535 {
+			ap.SetUint(packet.PropReceiveMaximum, uint32(lim.maxInflight))
+		}
+		if lim.maxQoS < 2 {
+			ap.SetUint(packet.PropMaximumQoS, uint32(lim.maxQoS))
+		}
+		if c.srv.cfg.RetainUnavailable {
+			ap.SetUint(packet.PropRetainAvailable, 0)
+		}
+		if lim.maxPacketSize < 268435460 {
+			ap.SetUint(packet.PropMaximumPacketSize, uint32(lim.maxPacketSize))
+		}
+		if assigned {
+			ap.SetString(packet.PropAssignedClientID, id) // [MQTT-3.2.2-16]
+		}
+		if lim.maxTopicAlias > 0 {
+			ap.SetUint(packet.PropTopicAliasMaximum, uint32(lim.maxTopicAlias))
+		}
+		if serverKeepAlive >= 0 {
+			ap.SetUint(packet.PropServerKeepAlive, uint32(serverKeepAlive)) // [MQTT-3.2.2-21]
+		}
+	}
+	c.connectedAt = c.srv.now()
+	c.srv.attach(c, cp.CleanStart, expiry, will, willDelay, ack)
+	if !c.srv.cfg.QuietConnections {
+		user := ""
+		if cp.HasUsername {
+			user = fmt.Sprintf(", u'%s'", cp.Username)
+		}
+		pv := map[byte]int{3: 1, 4: 2, 5: 5}[v]
+		clean := 0
+		if cp.CleanStart {
+			clean = 1
+		}
+		c.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).", c.remote, id, pv, clean, keepAlive, user),
+			"client_id", id)
+	}
+	return true
+}
+
+// refuseDecode answers a CONNECT that could not be decoded.
+func (c *conn) refuseDecode(cp *packet.Connect, err error) {
+	var pe *packet.Error
+	errors.As(err, &pe)
+	c.closeReason = "bad CONNECT: " + err.Error()
+	if cp == nil || cp.ProtocolVersion == 0 {
+		if errors.Is(err, packet.ErrUnsupportedVersion) && cp != nil && (cp.ProtocolName == "MQTT" || cp.ProtocolName == "MQIsdp") {
+			// [MQTT-3.1.2-2]: CONNACK 0x01, in the 3.1.1 form every client
+			// version reads, then close.
+			c.log.Info(fmt.Sprintf("Invalid protocol version in CONNECT from %s.", c.remote))
+			c.writeNow(&packet.Connack{ReasonCode: packet.ConnackV3UnacceptableProtocolVersion}, packet.Version311)
+		}
+		return
+	}
+	if cp.ProtocolVersion == packet.Version5 && pe != nil {
+		code := pe.Code
+		if !code.ValidFor(packet.TypeConnack, packet.Version5) {
+			code = packet.UnspecifiedError
+		}
+		c.writeNow(&packet.Connack{ReasonCode: code}, packet.Version5) // [MQTT-4.13.1-1]
+	}
+}
+
+// refuse sends a CONNACK refusing the connection with code (translated for
+// 3.1/3.1.1 clients) and reports false.
+func (c *conn) refuse(code packet.ReasonCode, why string) bool {
+	c.closeReason = why
+	rc := code
+	if c.version != packet.Version5 {
+		rc = packet.ConnackV3(code)
+		if code == packet.BadUserNameOrPassword {
+			// Mosquitto answers a wrong password with "not authorised".
+			rc = packet.ConnackV3NotAuthorized
+		}
+	}
+	if !c.srv.cfg.QuietConnections {
+		id := c.client.ID
+		if id == "" {
+			id = "<unknown>"
+		}
+		c.log.Info(fmt.Sprintf("Client %s disconnected, %s.", id, why))
+	}
+	c.writeNow(&packet.Connack{ReasonCode: rc}, c.version)
+	return false
+}
+
+// writeNow writes p synchronously; only for use before the session is
+// attached, when no writer goroutine can run.
+func (c *conn) writeNow(p packet.Packet, v byte) {
+	b, err := packet.Append(nil, p, v)
+	if err != nil {
+		c.log.Error("encoding failed", "packet", p.Type(), "err", err)
+		return
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.lim.writeTimeout))
+	if n, err := c.nc.Write(b); err == nil {
+		c.srv.stats.bytesOut.Add(uint64(n))
+		c.srv.stats.msgsOut.Add(1)
+	}
+}
+
+// newUUID returns a random (version 4) UUID in its lower-case text form, as
+// Mosquitto's auto_id_prefix identifiers use.
+func newUUID() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
+}

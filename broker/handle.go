@@ -1,0 +1,334 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/midge-mqtt/midge/internal/topic"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// handle processes one packet other than PUBLISH.
+func (c *conn) handle(ctx context.Context, p packet.Packet) error {
+	switch p := p.(type) {
+	case *packet.Ack:
+		return c.handleAck(p)
+	case *packet.Subscribe:
+		return c.handleSubscribe(ctx, p)
+	case *packet.Unsubscribe:
+		c.handleUnsubscribe(p)
+		return nil
+	case *packet.Pingreq:
+		c.queueCtrl(outItem{kind: outPacket, pkt: &packet.Pingresp{}}) // [MQTT-3.12.4-1]
+		return nil
+	case *packet.Disconnect:
+		return c.handleDisconnect(p)
+	case *packet.Connect:
+		return &packet.Error{Code: packet.ProtocolError, Reason: "second CONNECT"} // [MQTT-3.1.0-2]
+	case *packet.Auth:
+		// AUTH is only valid with an Authentication Method, which CONNECT
+		// did not carry (4.12) [MQTT-4.12.0-? ]: a protocol error.
+		return &packet.Error{Code: packet.ProtocolError, Reason: "AUTH without authentication method"}
+	default:
+		return &packet.Error{Code: packet.ProtocolError, Reason: p.Type().String() + " sent by a client"}
+	}
+}
+
+// handlePublish processes a PUBLISH from the client. p is reused for the
+// next packet; handlePublish takes ownership of its Topic and Payload.
+func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
+	srv := c.srv
+	v := c.version
+	if v == packet.Version5 {
+		pr := &p.Properties
+		if pr.Has(packet.PropSubscriptionID) {
+			return &packet.Error{Code: packet.ProtocolError, Reason: "PUBLISH from a client with a Subscription Identifier"} // [MQTT-3.3.4-6]
+		}
+		if pr.Has(packet.PropTopicAlias) {
+			a := pr.TopicAlias
+			if int(a) > int(srv.lim.maxTopicAlias) {
+				return &packet.Error{Code: packet.TopicAliasInvalid, Reason: fmt.Sprintf("topic alias %d above the maximum %d", a, srv.lim.maxTopicAlias)} // [MQTT-3.3.2-9]
+			}
+			if p.Topic == "" {
+				if int(a) > len(c.aliasIn) || c.aliasIn[a-1] == "" {
+					return &packet.Error{Code: packet.ProtocolError, Reason: fmt.Sprintf("unknown topic alias %d", a)} // 3.3.2.3.4
+				}
+				p.Topic = c.aliasIn[a-1]
+			} else {
+				if c.aliasIn == nil {
+					c.aliasIn = make([]string, srv.lim.maxTopicAlias)
+				}
+				c.aliasIn[a-1] = p.Topic
+			}
+		}
+	}
+	if p.QoS > srv.lim.maxQoS {
+		return &packet.Error{Code: packet.QoSNotSupported, Reason: fmt.Sprintf("PUBLISH QoS %d above max_qos", p.QoS)} // [MQTT-3.2.2-11]
+	}
+	if p.Retain && srv.cfg.RetainUnavailable {
+		return &packet.Error{Code: packet.RetainNotSupported, Reason: "retained PUBLISH with retain_available false"} // [MQTT-3.2.2-14]
+	}
+	s := c.sess
+	if p.QoS == 2 {
+		s.mu.Lock()
+		if _, dup := s.inboundQoS2[p.PacketID]; dup {
+			// A retransmission of a message already received: acknowledge
+			// again, do not deliver again [MQTT-4.3.3-9] (v5).
+			s.mu.Unlock()
+			c.queueAck(packet.TypePubrec, p.PacketID, packet.Success)
+			return nil
+		}
+		if v == packet.Version5 && srv.lim.maxInflight > 0 && len(s.inboundQoS2) >= srv.lim.maxInflight {
+			s.mu.Unlock()
+			return &packet.Error{Code: packet.ReceiveMaximumExceeded, Reason: "more unacknowledged QoS 2 PUBLISHes than Receive Maximum"} // [MQTT-3.3.4-8]
+		}
+		if s.inboundQoS2 == nil {
+			s.inboundQoS2 = make(map[uint16]struct{})
+		}
+		s.inboundQoS2[p.PacketID] = struct{}{}
+		s.mu.Unlock()
+	}
+	srv.stats.pubIn.Add(1)
+
+	code := packet.Success
+	name := c.mount + p.Topic
+	switch {
+	case srv.lim.messageSizeLimit > 0 && len(p.Payload) > srv.lim.messageSizeLimit:
+		c.log.Info(fmt.Sprintf("Dropped too large PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
+			c.client.ID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, p.Topic, len(p.Payload)))
+		code = packet.ImplementationSpecificError
+	case isSysTopic(name) || strings.HasPrefix(name, "$share/") || !c.authorize(ctx, name, Write):
+		c.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
+			c.client.ID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, p.Topic, len(p.Payload)))
+		code = packet.NotAuthorized
+	case v == packet.Version5 && p.Properties.Has(packet.PropPayloadFormat) && p.Properties.PayloadFormat == 1 && !utf8.Valid(p.Payload):
+		if p.QoS == 0 {
+			return &packet.Error{Code: packet.PayloadFormatInvalid, Reason: "payload is not UTF-8 as its Payload Format Indicator says"} // [MQTT-3.3.2-?] 3.3.2.3.2
+		}
+		code = packet.PayloadFormatInvalid
+	}
+	if code == packet.Success {
+		now := srv.now()
+		m := &Message{Topic: name, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain,
+			Publisher: c.client.ID, Received: now}
+		if v == packet.Version5 {
+			m.Properties = forwardedProperties(&p.Properties)
+			if p.Properties.Has(packet.PropMessageExpiry) {
+				m.Expiry = now.Add(time.Duration(p.Properties.MessageExpiry) * time.Second)
+			}
+		}
+		if !srv.publish(m, s) && v == packet.Version5 {
+			code = packet.NoMatchingSubscribers
+		}
+	}
+	switch p.QoS {
+	case 1:
+		c.queueAck(packet.TypePuback, p.PacketID, code)
+	case 2:
+		if code.IsError() {
+			// A refused QoS 2 message ends its flow here (4.3.3).
+			s.mu.Lock()
+			delete(s.inboundQoS2, p.PacketID)
+			s.mu.Unlock()
+		}
+		c.queueAck(packet.TypePubrec, p.PacketID, code)
+	}
+	return nil
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// isSysTopic reports whether name is in the $SYS tree, which clients may not
+// publish to.
+func isSysTopic(name string) bool { return name == "$SYS" || strings.HasPrefix(name, "$SYS/") }
+
+// handleAck processes PUBACK, PUBREC, PUBREL and PUBCOMP.
+func (c *conn) handleAck(p *packet.Ack) error {
+	s := c.sess
+	switch p.Kind {
+	case packet.TypePuback, packet.TypePubcomp:
+		s.ack(p.Kind, p.PacketID) // an unknown identifier is ignored
+	case packet.TypePubrec:
+		if p.ReasonCode.IsError() {
+			// The receiver refused the message: the flow ends without PUBREL.
+			s.mu.Lock()
+			if f := s.byID[p.PacketID]; f != nil && f.state == awaitPubrec {
+				s.removeInflightLocked(f)
+			}
+			more := s.queueLen() > 0
+			s.mu.Unlock()
+			if more {
+				c.wake()
+			}
+			return nil
+		}
+		code := packet.Success
+		if !s.ack(packet.TypePubrec, p.PacketID) {
+			code = packet.PacketIdentifierNotFound
+		}
+		c.queueAck(packet.TypePubrel, p.PacketID, code) // [MQTT-4.3.3-?] send PUBREL
+	case packet.TypePubrel:
+		s.mu.Lock()
+		_, ok := s.inboundQoS2[p.PacketID]
+		delete(s.inboundQoS2, p.PacketID)
+		s.mu.Unlock()
+		code := packet.Success
+		if !ok {
+			code = packet.PacketIdentifierNotFound
+		}
+		c.queueAck(packet.TypePubcomp, p.PacketID, code) // [MQTT-4.3.3-11]
+	}
+	return nil
+}
+
+// handleSubscribe processes a SUBSCRIBE: it answers with SUBACK, then sends
+// the retained messages the new subscriptions ask for.
+func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
+	srv := c.srv
+	s := c.sess
+	var subID uint32
+	if ids := p.Properties.SubscriptionIDs; len(ids) > 0 {
+		subID = ids[0]
+	}
+	type granted struct {
+		filter string // as stored: mount point applied, $share prefix kept
+		inner  string // the filter to match retained messages, "" for shared
+		opts   topic.Options
+	}
+	grants := make([]granted, 0, len(p.Subscriptions))
+	codes := make([]packet.ReasonCode, len(p.Subscriptions))
+	for i, sub := range p.Subscriptions {
+		group, inner, shared, _ := topic.ParseShared(sub.Filter)
+		if !shared {
+			inner = sub.Filter
+		}
+		if shared && sub.NoLocal {
+			return &packet.Error{Code: packet.ProtocolError, Reason: "No Local on a shared subscription"} // [MQTT-3.8.3-4]
+		}
+		inner = c.mount + inner
+		if !c.authorize(ctx, inner, Subscribe) {
+			codes[i] = packet.NotAuthorized
+			if c.version != packet.Version5 {
+				codes[i] = packet.SubackFailureV3
+			}
+			continue
+		}
+		qos := min(sub.QoS, srv.lim.maxQoS)
+		codes[i] = packet.ReasonCode(qos) // Granted QoS 0/1/2 [MQTT-3.9.3-1]
+		g := granted{filter: inner, inner: inner, opts: topic.Options{
+			QoS: qos, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
+			RetainHandling: sub.RetainHandling, ID: subID,
+		}}
+		if shared {
+			g.filter = "$share/" + group + "/" + inner
+			g.inner = "" // retained messages are not sent for shared subscriptions (4.8.2)
+		}
+		grants = append(grants, g)
+	}
+	// SUBACK goes first so that no PUBLISH for these filters precedes it.
+	c.queueCtrl(outItem{kind: outPacket, pkt: &packet.Suback{PacketID: p.PacketID, ReasonCodes: codes}})
+	for _, g := range grants {
+		existed, err := srv.index.Subscribe(s, g.filter, g.opts) // replaces an identical filter [MQTT-3.8.4-3]
+		if err != nil {
+			c.log.Error("subscribe failed", "filter", g.filter, "err", err)
+			continue
+		}
+		s.mu.Lock()
+		s.subs[g.filter] = g.opts
+		s.subCount.Store(int32(len(s.subs)))
+		s.mu.Unlock()
+		if g.inner == "" || srv.cfg.RetainUnavailable {
+			continue
+		}
+		switch g.opts.RetainHandling {
+		case packet.RetainDoNotSend:
+			continue
+		case packet.RetainSendIfNewSubscription:
+			if existed {
+				continue
+			}
+		}
+		srv.sendRetained(ctx, c, g.inner, g.opts)
+	}
+	return nil
+}
+
+// sendRetained queues the retained messages matching filter for c's session
+// [MQTT-3.3.1-9] (v5), [MQTT-3.8.4-4].
+func (srv *Server) sendRetained(ctx context.Context, c *conn, filter string, o topic.Options) {
+	now := srv.now()
+	var subIDs []uint32
+	if o.ID != 0 {
+		subIDs = []uint32{o.ID}
+	}
+	var expired []string
+	srv.retained.Match(filter, func(name string, m *Message) bool {
+		if m.expired(now) {
+			expired = append(expired, name)
+			return true
+		}
+		if !c.authorize(ctx, name, Read) {
+			return true
+		}
+		qos := min(m.QoS, o.QoS)
+		if srv.cfg.UpgradeOutgoingQoS {
+			qos = o.QoS
+		}
+		c.sess.deliver(delivery{msg: m, qos: qos, retain: true, subIDs: subIDs})
+		return true
+	})
+	for _, name := range expired {
+		srv.dropExpiredRetained(name, now)
+	}
+}
+
+// handleUnsubscribe processes an UNSUBSCRIBE [MQTT-3.10.4-4].
+func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
+	s := c.sess
+	codes := make([]packet.ReasonCode, len(p.Filters))
+	for i, f := range p.Filters {
+		if group, inner, shared, _ := topic.ParseShared(f); shared {
+			f = "$share/" + group + "/" + c.mount + inner
+		} else {
+			f = c.mount + f
+		}
+		existed := c.srv.index.Unsubscribe(s, f)
+		s.mu.Lock()
+		delete(s.subs, f)
+		s.subCount.Store(int32(len(s.subs)))
+		s.mu.Unlock()
+		if !existed {
+			codes[i] = packet.NoSubscriptionExisted
+		}
+	}
+	ack := &packet.Unsuback{PacketID: p.PacketID}
+	if c.version == packet.Version5 {
+		ack.ReasonCodes = codes
+	}
+	c.queueCtrl(outItem{kind: outPacket, pkt: ack})
+}
+
+// handleDisconnect processes a client's DISCONNECT and ends the read loop.
+func (c *conn) handleDisconnect(p *packet.Disconnect) error {
+	s := c.sess
+	if c.version == packet.Version5 && p.Properties.Has(packet.PropSessionExpiry) {
+		s.mu.Lock()
+		if s.expiry == 0 && p.Properties.SessionExpiry != 0 {
+			s.mu.Unlock()
+			return &packet.Error{Code: packet.ProtocolError, Reason: "DISCONNECT sets a Session Expiry Interval on a session that had none"} // [MQTT-3.14.2-2]
+		}
+		s.expiry = p.Properties.SessionExpiry
+		s.mu.Unlock()
+	}
+	c.graceful = p.ReasonCode == packet.NormalDisconnection // 0x04 keeps the will [MQTT-3.14.4-3]
+	c.closeReason = "disconnected"
+	return errClose
+}

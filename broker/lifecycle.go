@@ -1,0 +1,244 @@
+package broker
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// attach binds the accepted connection c to its session: it takes over a
+// connection that holds the client identifier [MQTT-3.1.4-3], resumes or
+// discards the existing session [MQTT-3.1.2-4], [MQTT-3.1.2-5], and queues
+// the CONNACK ahead of anything else for c.
+func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message, willDelay uint32, ack *packet.Connack) {
+	id := c.client.ID
+	var (
+		old       *conn
+		endedWill *Message
+		orphans   []delivery
+		present   bool
+	)
+	srv.mu.Lock()
+	s := srv.sessions[id]
+	if s != nil {
+		s.mu.Lock()
+		if old = s.conn; old != nil {
+			s.conn = nil
+			if old.version == packet.Version5 {
+				// [MQTT-3.1.4-3]: DISCONNECT 0x8E, then close.
+				old.closing = true
+				old.ctrl = append(old.ctrl, outItem{kind: outPacket, pkt: &packet.Disconnect{ReasonCode: packet.SessionTakenOver}})
+			}
+			old.takenOver = true
+		}
+		// A new connection before the will delay elapsed cancels the will
+		// [MQTT-3.1.3-9]; a session that ends publishes it.
+		pending := s.will
+		s.will = nil
+		s.stopTimersLocked()
+		if cleanStart {
+			orphans = s.endLocked()
+			endedWill = pending
+		} else {
+			present = true // [MQTT-3.2.2-3] (v5 3.2.2.1.1)
+			s.resetForResumeLocked()
+		}
+		s.mu.Unlock()
+		if cleanStart {
+			srv.index.UnsubscribeAll(s)
+			s = nil
+		}
+	}
+	if s == nil {
+		s = newSession(srv, id)
+		srv.sessions[id] = s
+	}
+	s.mu.Lock()
+	s.conn = c
+	s.version = c.version
+	s.expiry = expiry
+	s.ident.Store(&identity{client: c.client, sec: c.ln.security(srv)})
+	c.sess = s
+	c.will, c.willDelay = will, willDelay
+	c.resendPending = present
+	ack.SessionPresent = present
+	c.ctrl = append(c.ctrl, outItem{kind: outPacket, pkt: ack})
+	s.mu.Unlock()
+	srv.mu.Unlock()
+
+	if n := srv.stats.connected.Add(1); n > srv.stats.maxConnected.Load() {
+		srv.stats.maxConnected.Store(n)
+	}
+	if old != nil {
+		if !srv.cfg.QuietConnections {
+			srv.log.Info(fmt.Sprintf("Client %s already connected, closing old connection.", id))
+		}
+		if old.version == packet.Version5 {
+			old.wake()
+			time.AfterFunc(srv.lim.writeTimeout, old.close)
+		} else {
+			old.close()
+		}
+	}
+	if endedWill != nil {
+		srv.publish(endedWill, nil)
+	}
+	srv.redistribute(orphans)
+	c.wake()
+}
+
+// endLocked marks s ended and clears its state, returning the shared
+// subscription deliveries to offer elsewhere. The caller removes s from the
+// index (outside s.mu) and from srv.sessions. s.mu must be held.
+func (s *session) endLocked() []delivery {
+	s.ended = true
+	s.stopTimersLocked()
+	orphans := s.clearStateLocked()
+	s.subs = nil
+	s.subCount.Store(0)
+	return orphans
+}
+
+// detach unbinds c from its session when c closes: the session ends (Session
+// Expiry Interval 0) or waits offline for a reconnect, and c's will is
+// published now, later (Will Delay Interval), or not at all (DISCONNECT
+// 0x00).
+func (srv *Server) detach(c *conn) {
+	s := c.sess
+	srv.stats.connected.Add(-1)
+	srv.mu.Lock()
+	s.mu.Lock()
+	takenOver := c.takenOver
+	will := c.will
+	if c.graceful {
+		will = nil // [MQTT-3.1.2-10]
+	}
+	c.will = nil
+	var (
+		orphans []delivery
+		publish *Message
+		ended   bool
+	)
+	switch {
+	case takenOver:
+		// The new connection continues (or replaced) the session. With a
+		// Will Delay Interval the will is cancelled by the reconnect
+		// [MQTT-3.1.3-9]; otherwise it is published now, as is the will of
+		// a session the new connection discarded.
+		if will != nil && (willDelayCancels(c.willDelay) && !s.ended) {
+			will = nil
+		}
+		publish = will
+	case s.expiry == 0:
+		s.conn = nil
+		orphans = s.endLocked()
+		ended = true
+		if srv.sessions[s.id] == s {
+			delete(srv.sessions, s.id)
+		}
+		publish = will // the session ends: the will is due whatever its delay
+	default:
+		s.conn = nil
+		s.resetForResumeLocked()
+		if will != nil {
+			if c.willDelay == 0 {
+				publish = will
+			} else {
+				s.will = will
+				if uint64(c.willDelay) < uint64(s.expiry) {
+					s.willTimer = time.AfterFunc(time.Duration(c.willDelay)*time.Second, func() { srv.fireWill(s) })
+				} // else the will waits for the session to end [MQTT-3.1.3-9]
+			}
+		}
+		srv.scheduleExpiryLocked(s)
+	}
+	s.mu.Unlock()
+	srv.mu.Unlock()
+	if ended {
+		srv.index.UnsubscribeAll(s)
+	}
+	if !srv.cfg.QuietConnections && c.reason() != "" {
+		srv.logDisconnect(c)
+	}
+	if publish != nil {
+		srv.publish(publish, nil)
+	}
+	srv.redistribute(orphans)
+}
+
+// willDelayCancels reports whether a will with this delay is cancelled by a
+// new connection: only a delayed will waits for one.
+func willDelayCancels(delay uint32) bool { return delay > 0 }
+
+// logDisconnect logs the end of a client connection in Mosquitto's words.
+func (srv *Server) logDisconnect(c *conn) {
+	id := c.client.ID
+	switch c.reason() {
+	case "disconnected":
+		srv.log.Info(fmt.Sprintf("Client %s disconnected.", id))
+	case "closed its connection":
+		srv.log.Info(fmt.Sprintf("Client %s closed its connection.", id))
+	case "keep alive timeout":
+		// already logged when detected
+	default:
+		srv.log.Info(fmt.Sprintf("Client %s disconnected: %s.", id, c.reason()))
+	}
+}
+
+// scheduleExpiryLocked starts the timer that ends offline session s. s.mu
+// must be held.
+func (srv *Server) scheduleExpiryLocked(s *session) {
+	var d time.Duration
+	switch {
+	case s.expiry == neverExpires:
+		if srv.cfg.PersistentClientExpiration <= 0 {
+			return
+		}
+		d = srv.cfg.PersistentClientExpiration
+	default:
+		d = time.Duration(s.expiry) * time.Second
+	}
+	s.expireTimer = time.AfterFunc(d, func() { srv.expire(s) })
+}
+
+// expire ends session s if it is still offline [MQTT-4.1.0-? ] (session
+// expiry), publishing its pending will.
+func (srv *Server) expire(s *session) {
+	srv.mu.Lock()
+	s.mu.Lock()
+	if s.conn != nil || s.ended {
+		s.mu.Unlock()
+		srv.mu.Unlock()
+		return
+	}
+	will := s.will
+	s.will = nil
+	orphans := s.endLocked()
+	if srv.sessions[s.id] == s {
+		delete(srv.sessions, s.id)
+	}
+	s.mu.Unlock()
+	srv.mu.Unlock()
+	srv.index.UnsubscribeAll(s)
+	srv.log.Info(fmt.Sprintf("Expiring client %s due to timeout.", s.id))
+	if will != nil {
+		srv.publish(will, nil)
+	}
+	srv.redistribute(orphans)
+}
+
+// fireWill publishes the delayed will of offline session s.
+func (srv *Server) fireWill(s *session) {
+	s.mu.Lock()
+	will := s.will
+	s.will = nil
+	s.willTimer = nil
+	if s.conn != nil {
+		will = nil
+	}
+	s.mu.Unlock()
+	if will != nil {
+		srv.publish(will, nil)
+	}
+}

@@ -1,0 +1,88 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// Message is an application message as the broker routes it. A Message is
+// immutable once published: every subscriber's delivery shares it.
+type Message struct {
+	Topic   string
+	Payload []byte
+	QoS     byte
+	Retain  bool
+	// Properties are the MQTT 5 properties forwarded to subscribers: Payload
+	// Format Indicator, Content Type, Response Topic, Correlation Data and
+	// User Properties. Nil if there are none. The Message Expiry Interval is
+	// kept as Expiry instead, and Topic Alias and Subscription Identifiers
+	// are per connection.
+	Properties *packet.Properties
+	// Expiry is when the message expires; zero means never.
+	Expiry time.Time
+	// Publisher is the client identifier of the publisher, "" for messages
+	// the broker makes itself ($SYS, API).
+	Publisher string
+	// Received is when the broker received the message.
+	Received time.Time
+}
+
+// size approximates the memory a queued message holds, for max_queued_bytes
+// and max_inflight_bytes (which Mosquitto counts as payload bytes).
+func (m *Message) size() int { return len(m.Payload) }
+
+// expired reports whether m has expired at now.
+func (m *Message) expired(now time.Time) bool {
+	return !m.Expiry.IsZero() && !now.Before(m.Expiry)
+}
+
+// remaining returns the Message Expiry Interval to send at now: the seconds
+// left, rounded up, at least 1.
+func (m *Message) remaining(now time.Time) uint32 {
+	d := m.Expiry.Sub(now)
+	s := (d + time.Second - 1) / time.Second
+	return uint32(max(s, 1))
+}
+
+// forwardedProperties extracts the properties a PUBLISH passes on to
+// subscribers unchanged [MQTT-3.3.2-4], [MQTT-3.3.2-15], [MQTT-3.3.2-16],
+// [MQTT-3.3.2-17], [MQTT-3.3.2-20]; nil if there are none.
+func forwardedProperties(in *packet.Properties) *packet.Properties {
+	keep := []packet.PropertyID{packet.PropPayloadFormat, packet.PropContentType,
+		packet.PropResponseTopic, packet.PropCorrelationData}
+	var out *packet.Properties
+	for _, id := range keep {
+		if in.Has(id) {
+			if out == nil {
+				out = &packet.Properties{}
+			}
+			switch id {
+			case packet.PropPayloadFormat:
+				out.SetUint(id, uint32(in.PayloadFormat))
+			case packet.PropCorrelationData:
+				out.CorrelationData = in.CorrelationData
+				out.Set(id)
+			default:
+				out.SetString(id, stringProp(in, id))
+			}
+		}
+	}
+	if len(in.User) > 0 {
+		if out == nil {
+			out = &packet.Properties{}
+		}
+		out.User = in.User
+	}
+	return out
+}
+
+func stringProp(p *packet.Properties, id packet.PropertyID) string {
+	switch id {
+	case packet.PropContentType:
+		return p.ContentType
+	case packet.PropResponseTopic:
+		return p.ResponseTopic
+	}
+	return ""
+}

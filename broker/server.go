@@ -1,0 +1,380 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/midge-mqtt/midge/internal/topic"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.
+var ErrServerClosed = errors.New("broker: server closed")
+
+// Server is an MQTT broker. Create it with New, start it with Serve or
+// ListenAndServe and stop it with Shutdown. Its methods are safe for
+// concurrent use.
+type Server struct {
+	cfg      Config
+	lim      limits
+	security Security // Config's, for listeners without their own
+	log      *slog.Logger
+	now      func() time.Time
+
+	index    *topic.Index[*session]
+	retained *topic.Retained[*Message]
+	stats    stats
+	started  time.Time
+	routes   sync.Pool // *routeScratch
+
+	mu        sync.Mutex // guards the fields below
+	sessions  map[string]*session
+	conns     map[*conn]struct{}
+	listeners map[*listener]struct{}
+	closed    bool
+	sysStop   chan struct{}
+
+	wg sync.WaitGroup // accept loops, connections and the $SYS publisher
+}
+
+// stats are the counters behind $SYS and the metrics.
+type stats struct {
+	msgsIn, msgsOut   atomic.Uint64 // control packets
+	bytesIn, bytesOut atomic.Uint64
+	pubIn, pubOut     atomic.Uint64 // PUBLISH packets
+	pubRouted         atomic.Uint64 // messages routed
+	dropped           atomic.Uint64 // messages dropped for a client
+	connected         atomic.Int64  // clients connected now
+	maxConnected      atomic.Int64
+	connections       atomic.Int64 // open network connections
+}
+
+// New returns a Server for cfg. It does not start listening.
+func New(cfg Config) *Server {
+	s := &Server{
+		cfg:       cfg,
+		lim:       cfg.limits(),
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		index:     topic.NewIndex[*session](),
+		retained:  &topic.Retained[*Message]{},
+		sessions:  make(map[string]*session),
+		conns:     make(map[*conn]struct{}),
+		listeners: make(map[*listener]struct{}),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	s.started = s.now()
+	s.security = Security{AllowAnonymous: cfg.AllowAnonymous, Authenticator: cfg.Authenticator, Authorizer: cfg.Authorizer}
+	s.routes.New = func() any { return &routeScratch{} }
+	return s
+}
+
+// listener is a listening socket and its settings.
+type listener struct {
+	cfg          Listener
+	name         string
+	port         string
+	ln           net.Listener
+	localDefault bool // one of the default local-only listeners
+	conns        atomic.Int64
+}
+
+func newListener(cfg Listener, ln net.Listener, localDefault bool) *listener {
+	l := &listener{cfg: cfg, ln: ln, name: cfg.Name, localDefault: localDefault}
+	addr := ln.Addr().String()
+	if l.name == "" {
+		l.name = addr
+	}
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		l.port = port
+	} else {
+		l.port = addr
+	}
+	return l
+}
+
+// security returns the rules for clients of l.
+func (l *listener) security(srv *Server) *Security {
+	if l.cfg.Security != nil {
+		return l.cfg.Security
+	}
+	return &srv.security
+}
+
+// allowAnonymous reports whether clients without a user name may connect.
+func (l *listener) allowAnonymous(srv *Server) bool {
+	return l.localDefault || l.security(srv).AllowAnonymous
+}
+
+// commonName returns the common name of nc's verified client certificate.
+func (l *listener) commonName(nc net.Conn) string { return l.certIdentity(nc, false) }
+
+// certIdentity returns the Common Name, or with subject the whole subject
+// in RFC 2253 form, of nc's verified TLS client certificate; "" if none.
+func (l *listener) certIdentity(nc net.Conn, subject bool) string {
+	tc, ok := nc.(*tls.Conn)
+	if !ok {
+		return ""
+	}
+	st := tc.ConnectionState()
+	if len(st.PeerCertificates) == 0 {
+		return ""
+	}
+	if subject {
+		return st.PeerCertificates[0].Subject.String()
+	}
+	return st.PeerCertificates[0].Subject.CommonName
+}
+
+// Addrs returns the addresses the server listens on.
+func (srv *Server) Addrs() []net.Addr {
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	var out []net.Addr
+	for l := range srv.listeners {
+		out = append(out, l.ln.Addr())
+	}
+	return out
+}
+
+// ListenAndServe opens the configured listeners (or the default local-only
+// ones) and serves them until Shutdown, when it returns ErrServerClosed. It
+// returns an error at once if a listener cannot be opened. ctx is the parent
+// of every connection's context.
+func (srv *Server) ListenAndServe(ctx context.Context) error {
+	cfgs := srv.cfg.Listeners
+	local := len(cfgs) == 0
+	if local {
+		cfgs = []Listener{{Network: "tcp4", Address: "127.0.0.1:1883"}, {Network: "tcp6", Address: "[::1]:1883"}}
+	}
+	var lns []*listener
+	for i, lc := range cfgs {
+		network := lc.Network
+		if network == "" {
+			network = "tcp"
+		}
+		ln, err := net.Listen(network, lc.Address)
+		if err != nil {
+			if local && i == 1 {
+				srv.log.Warn("IPv6 loopback unavailable; listening on 127.0.0.1 only", "err", err)
+				continue
+			}
+			for _, l := range lns {
+				l.ln.Close()
+			}
+			return fmt.Errorf("broker: listen on %s: %w", lc.Address, err)
+		}
+		if lc.TLS != nil {
+			ln = tls.NewListener(ln, lc.TLS)
+		}
+		lns = append(lns, newListener(lc, ln, local))
+	}
+	if local {
+		srv.log.Info("Starting in local only mode. Connections will only be possible from clients running on this machine.")
+	}
+	errc := make(chan error, len(lns))
+	for _, l := range lns {
+		srv.log.Info(fmt.Sprintf("Opening ipv%s listen socket on port %s.", ipVersion(l.ln.Addr()), l.port))
+		go func() { errc <- srv.serve(ctx, l) }()
+	}
+	var first error
+	for range lns {
+		if err := <-errc; first == nil || errors.Is(first, ErrServerClosed) {
+			first = err
+		}
+	}
+	return first
+}
+
+func ipVersion(a net.Addr) string {
+	if ta, ok := a.(*net.TCPAddr); ok && ta.IP.To4() == nil {
+		return "6"
+	}
+	return "4"
+}
+
+// Serve accepts connections on ln and serves them until Shutdown, when it
+// returns ErrServerClosed; otherwise it returns the error that stopped
+// accepting. The connections are served with cfg's settings (TLS, if set, is
+// applied by the caller's ln). ctx is the parent of every connection's
+// context.
+func (srv *Server) Serve(ctx context.Context, ln net.Listener, cfg Listener) error {
+	return srv.serve(ctx, newListener(cfg, ln, false))
+}
+
+func (srv *Server) serve(ctx context.Context, l *listener) error {
+	srv.mu.Lock()
+	if srv.closed {
+		srv.mu.Unlock()
+		l.ln.Close()
+		return ErrServerClosed
+	}
+	srv.listeners[l] = struct{}{}
+	if srv.sysStop == nil && srv.lim.sysInterval > 0 {
+		srv.sysStop = make(chan struct{})
+		srv.wg.Add(1)
+		go srv.sysLoop(srv.sysStop)
+	}
+	srv.wg.Add(1)
+	srv.mu.Unlock()
+	defer srv.wg.Done()
+
+	var delay time.Duration
+	for {
+		nc, err := l.ln.Accept()
+		if err != nil {
+			srv.mu.Lock()
+			closed := srv.closed
+			srv.mu.Unlock()
+			if closed {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.EMFILE) || errors.Is(err, syscall.ENFILE) {
+				// Back off on temporary errors such as EMFILE, as net/http does.
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				srv.log.Error("accept failed; retrying", "listener", l.name, "err", err, "delay", delay)
+				time.Sleep(delay)
+				continue
+			}
+			return fmt.Errorf("broker: accept on %s: %w", l.name, err)
+		}
+		delay = 0
+		if !srv.admit(l) {
+			nc.Close()
+			continue
+		}
+		c := newConn(srv, nc, l)
+		srv.mu.Lock()
+		if srv.closed {
+			srv.mu.Unlock()
+			srv.release(l)
+			nc.Close()
+			return ErrServerClosed
+		}
+		srv.conns[c] = struct{}{}
+		srv.wg.Add(1)
+		srv.mu.Unlock()
+		go c.serve(ctx)
+	}
+}
+
+// admit counts a new connection on l against the limits.
+func (srv *Server) admit(l *listener) bool {
+	n := srv.stats.connections.Add(1)
+	ln := l.conns.Add(1)
+	if srv.cfg.MaxConnections > 0 && n > int64(srv.cfg.MaxConnections) ||
+		l.cfg.MaxConnections > 0 && ln > int64(l.cfg.MaxConnections) {
+		srv.release(l)
+		srv.log.Warn("connection refused: max_connections reached", "listener", l.name)
+		return false
+	}
+	return true
+}
+
+func (srv *Server) release(l *listener) {
+	srv.stats.connections.Add(-1)
+	l.conns.Add(-1)
+}
+
+// dropConn forgets a finished connection.
+func (srv *Server) dropConn(c *conn) {
+	srv.mu.Lock()
+	delete(srv.conns, c)
+	srv.mu.Unlock()
+	srv.release(c.ln)
+	srv.wg.Done()
+}
+
+// Shutdown stops the server gracefully: it closes the listeners, disconnects
+// every client (MQTT 5 clients with reason code 0x8B, Server shutting down),
+// publishes the wills that are due, and waits for every goroutine to end or
+// for ctx to be done, returning ctx's error in that case.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.mu.Lock()
+	if srv.closed {
+		srv.mu.Unlock()
+		return srv.wait(ctx)
+	}
+	srv.closed = true
+	for l := range srv.listeners {
+		l.ln.Close()
+	}
+	if srv.sysStop != nil {
+		close(srv.sysStop)
+	}
+	conns := make([]*conn, 0, len(srv.conns))
+	for c := range srv.conns {
+		conns = append(conns, c)
+	}
+	srv.mu.Unlock()
+	for _, c := range conns {
+		c.shutdown()
+	}
+	err := srv.wait(ctx)
+	// Sessions do not outlive the process: their pending wills are due now.
+	srv.mu.Lock()
+	var wills []*Message
+	for _, s := range srv.sessions {
+		s.mu.Lock()
+		if s.will != nil {
+			wills = append(wills, s.will)
+			s.will = nil
+		}
+		s.stopTimersLocked()
+		s.mu.Unlock()
+	}
+	srv.mu.Unlock()
+	for _, w := range wills {
+		srv.publish(w, nil)
+	}
+	return err
+}
+
+func (srv *Server) wait(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() { srv.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// shutdown disconnects c because the server stops.
+func (c *conn) shutdown() {
+	if c.sess == nil {
+		c.close()
+		return
+	}
+	c.kick("server shutting down", packet.ServerShuttingDown)
+}
+
+// authorize asks the Authorizer of c's listener, if any.
+func (c *conn) authorize(ctx context.Context, topicName string, a Access) bool {
+	az := c.ln.security(c.srv).Authorizer
+	return az == nil || az.Authorize(ctx, &c.client, topicName, a)
+}
+
+// logDrop logs that messages are being dropped for a client, as Mosquitto
+// does, the first time and then every 10,000th time.
+func (srv *Server) logDrop(id string, n uint64) {
+	if n == 1 || n%10000 == 0 {
+		srv.log.Warn(fmt.Sprintf("Outgoing messages are being dropped for client %s.", id), "dropped", n)
+	}
+}

@@ -1,0 +1,237 @@
+// Package testutil starts brokers on 127.0.0.1:0 and drives them with
+// raw-packet clients, for tests that must see exactly what goes over the
+// wire.
+package testutil
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// Timeout bounds every wait in these helpers.
+const Timeout = 5 * time.Second
+
+// Broker is a running broker.Server with one TCP listener on 127.0.0.1.
+type Broker struct {
+	*broker.Server
+	Addr string // host:port of the listener
+	done chan error
+}
+
+// StartBroker starts a Server for cfg on 127.0.0.1:0 and shuts it down when
+// the test ends. Its logs go to t.Log. If cfg.Logger is nil and the
+// MIDGE_TEST_LOG environment variable is unset, only warnings and errors are
+// logged.
+func StartBroker(t testing.TB, cfg broker.Config) *Broker {
+	t.Helper()
+	if cfg.Logger == nil {
+		level := slog.LevelWarn
+		if os.Getenv("MIDGE_TEST_LOG") != "" {
+			level = slog.LevelDebug
+		}
+		cfg.Logger = slog.New(slog.NewTextHandler(&tWriter{t: t}, &slog.HandlerOptions{Level: level}))
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &Broker{Server: broker.New(cfg), Addr: ln.Addr().String(), done: make(chan error, 1)}
+	go func() { b.done <- b.Serve(context.Background(), ln, broker.Listener{}) }()
+	t.Cleanup(func() { b.Stop(t) })
+	return b
+}
+
+// Stop shuts the broker down and checks that Serve returned
+// ErrServerClosed. It may be called more than once.
+func (b *Broker) Stop(t testing.TB) {
+	ctx, cancel := context.WithTimeout(context.Background(), Timeout)
+	defer cancel()
+	if err := b.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
+	select {
+	case err, ok := <-b.done:
+		if ok && !errors.Is(err, broker.ErrServerClosed) {
+			t.Errorf("Serve returned %v, want ErrServerClosed", err)
+		}
+		close(b.done)
+	default:
+	}
+}
+
+// tWriter sends log lines to t.Log until the test ends.
+type tWriter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *tWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		func() {
+			defer func() {
+				if recover() != nil { // logging after the test ended
+					w.done = true
+				}
+			}()
+			w.t.Log(strings.TrimRight(string(p), "\n"))
+		}()
+	}
+	return len(p), nil
+}
+
+// Client is a raw MQTT client: it sends and receives single packets and
+// checks nothing on its own, so tests can break the protocol on purpose.
+type Client struct {
+	t  testing.TB
+	nc net.Conn
+	r  *packet.Reader
+	// Version is the protocol version used to encode and decode.
+	Version byte
+}
+
+// Dial connects to addr without sending anything. The connection is closed
+// when the test ends.
+func Dial(t testing.TB, addr string, version byte) *Client {
+	t.Helper()
+	nc, err := net.DialTimeout("tcp", addr, Timeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	c := &Client{t: t, nc: nc, r: packet.NewReader(nc, 0), Version: version}
+	c.r.Version = version
+	return c
+}
+
+// Connect dials addr, sends CONNECT for client id with clean start and the
+// given version, and expects a successful CONNACK, which it returns.
+func Connect(t testing.TB, addr string, version byte, id string) (*Client, *packet.Connack) {
+	t.Helper()
+	c := Dial(t, addr, version)
+	ack := c.Connect(&packet.Connect{ClientID: id, CleanStart: true, KeepAlive: 60})
+	if ack.ReasonCode != packet.Success {
+		t.Fatalf("CONNACK %v for %q", ack.ReasonCode, id)
+	}
+	return c, ack
+}
+
+// Connect sends cp (with c.Version filled in) and returns the CONNACK.
+func (c *Client) Connect(cp *packet.Connect) *packet.Connack {
+	c.t.Helper()
+	if cp.ProtocolVersion == 0 {
+		cp.ProtocolVersion = c.Version
+	}
+	c.Send(cp)
+	return Expect[*packet.Connack](c)
+}
+
+// Send writes p encoded for c.Version.
+func (c *Client) Send(p packet.Packet) {
+	c.t.Helper()
+	b, err := packet.Append(nil, p, c.Version)
+	if err != nil {
+		c.t.Fatalf("encode %v: %v", p.Type(), err)
+	}
+	c.SendRaw(b)
+}
+
+// SendRaw writes b as it is.
+func (c *Client) SendRaw(b []byte) {
+	c.t.Helper()
+	c.nc.SetWriteDeadline(time.Now().Add(Timeout))
+	if _, err := c.nc.Write(b); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
+// Read reads the next packet within d.
+func (c *Client) Read(d time.Duration) (packet.Packet, error) {
+	c.nc.SetReadDeadline(time.Now().Add(d))
+	return c.r.ReadPacket()
+}
+
+// Next returns the next packet, failing the test if none arrives within
+// Timeout.
+func (c *Client) Next() packet.Packet {
+	c.t.Helper()
+	p, err := c.Read(Timeout)
+	if err != nil {
+		c.t.Fatalf("reading a packet: %v", err)
+	}
+	return p
+}
+
+// Expect reads the next packet and fails the test unless it is a T.
+func Expect[T packet.Packet](c *Client) T {
+	c.t.Helper()
+	p := c.Next()
+	v, ok := p.(T)
+	if !ok {
+		var zero T
+		c.t.Fatalf("got %v %+v, want %T", p.Type(), p, zero)
+	}
+	return v
+}
+
+// ExpectNothing fails the test if a packet arrives within d.
+func (c *Client) ExpectNothing(d time.Duration) {
+	c.t.Helper()
+	p, err := c.Read(d)
+	if err == nil {
+		c.t.Fatalf("unexpected %v %+v", p.Type(), p)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		c.t.Fatalf("connection failed instead of staying quiet: %v", err)
+	}
+}
+
+// ExpectClosed fails the test unless the server closes the connection within
+// Timeout. Packets before the close are returned.
+func (c *Client) ExpectClosed() []packet.Packet {
+	c.t.Helper()
+	var got []packet.Packet
+	for {
+		p, err := c.Read(Timeout)
+		if err == nil {
+			got = append(got, p)
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.t.Fatalf("connection still open after %v (got %d packets)", Timeout, len(got))
+		}
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !strings.Contains(err.Error(), "reset") {
+			c.t.Logf("connection ended with %v", err)
+		}
+		return got
+	}
+}
+
+// Close closes the network connection without DISCONNECT.
+func (c *Client) Close() { c.nc.Close() }
+
+// Subscribe subscribes to filter at qos and expects a SUBACK granting it.
+func (c *Client) Subscribe(id uint16, filter string, qos byte) *packet.Suback {
+	c.t.Helper()
+	c.Send(&packet.Subscribe{PacketID: id, Subscriptions: []packet.Subscription{{Filter: filter, QoS: qos}}})
+	ack := Expect[*packet.Suback](c)
+	if ack.PacketID != id || len(ack.ReasonCodes) != 1 || ack.ReasonCodes[0] != packet.ReasonCode(qos) {
+		c.t.Fatalf("SUBACK %+v for %q QoS %d", ack, filter, qos)
+	}
+	return ack
+}
