@@ -1,0 +1,368 @@
+package auth
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Access is what a client asks to do with a topic.
+type Access uint8
+
+// The kinds of access, with the values of Mosquitto's MOSQ_ACL_* constants.
+const (
+	// Read is receiving a message published to a topic name.
+	Read Access = 1 << iota
+	// Write is publishing a message to a topic name.
+	Write
+	// Subscribe is subscribing to a topic filter. Mosquitto 2.0's ACL file
+	// grants every SUBSCRIBE and checks Read as each message is delivered;
+	// see ACL.CanEverRead for a check at subscription time.
+	Subscribe
+)
+
+// String returns the access kind's name: "read", "write" or "subscribe".
+func (a Access) String() string {
+	switch a {
+	case Read:
+		return "read"
+	case Write:
+		return "write"
+	case Subscribe:
+		return "subscribe"
+	}
+	return "Access(" + strconv.Itoa(int(a)) + ")"
+}
+
+// ACL is a parsed Mosquitto ACL file. It is immutable and safe for concurrent
+// use.
+//
+// The file has these lines ("#" starts a comment only as a line's first byte;
+// words are separated by spaces, not tabs):
+//
+//	user NAME                    the topic lines below apply to the client with username NAME
+//	topic [ACCESS] FILTER        a rule for the current user, or for clients
+//	                             without a username if no user line came before
+//	pattern [ACCESS] FILTER      a rule for every client, where %c in FILTER
+//	                             stands for the client id and %u for the username
+//
+// ACCESS is read, write, readwrite (the default) or deny. Allowed decides as
+// Mosquitto 2.0 does:
+//
+//  1. The client's own rules: those under "user NAME" for its username, or the
+//     topic lines before the first user line if it has no username (a client
+//     whose username has no user line has no own rules). A matching deny rule
+//     refuses; else a matching rule that grants the access allows.
+//  2. If there are pattern lines and the username or client id contains '+' or
+//     '#', the access is refused (a '/' is allowed, and %c or %u then spans
+//     levels, as in Mosquitto).
+//  3. The patterns, with %c and %u replaced wherever they appear (patterns
+//     with %u are skipped for a client without a username): a matching deny
+//     pattern refuses, else a matching pattern that grants the access allows.
+//  4. Otherwise the access is refused; so is everything when the file has no
+//     rules.
+//
+// A filter whose first character is not '$' does not match topics that start
+// with '$': "#" does not grant "$SYS/...". So a deny rule refuses only within
+// its stage: the client's own allow rule wins over a deny pattern.
+type ACL struct {
+	anon     ruleSet            // topic lines before the first user line
+	users    map[string]ruleSet // topic lines under "user NAME"
+	patterns ruleSet
+}
+
+// ruleSet is a list of rules with its deny rules apart, since Mosquitto
+// checks every deny rule of a list before its other rules.
+type ruleSet struct {
+	deny, allow []rule
+}
+
+// rule is one topic or pattern line.
+type rule struct {
+	filter string // as written
+	access Access // Read|Write; 0 for deny
+	// parts is a pattern's filter cut at %c and %u: the text between them,
+	// and vars[k] ('c' or 'u') between parts[k] and parts[k+1].
+	parts []string
+	vars  []byte
+	user  bool // the pattern has %u
+}
+
+// LoadACLFile reads and parses the ACL file at path. See ParseACL.
+func LoadACLFile(path string) (*ACL, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseACL(f, path)
+}
+
+// ParseACL parses an ACL file read from r; name is used in errors. It accepts
+// exactly what Mosquitto 2.0's aclfile__parse accepts: trailing blanks are
+// ignored, a line whose first byte is '#' is a comment, and a line that is not
+// blank must start (after spaces) with "topic", "pattern" or "user". A line
+// Mosquitto refuses to start with is a *SyntaxError: an unknown first word, a
+// topic or pattern line without a filter, an unknown access, an invalid
+// filter, a user line without a name.
+func ParseACL(r io.Reader, name string) (*ACL, error) {
+	a := &ACL{users: make(map[string]ruleSet)}
+	user, haveUser := "", false
+	err := lines(r, name, func(n int, line string) error {
+		bad := func(format string, args ...any) error {
+			return &SyntaxError{File: name, Line: n, Msg: fmt.Sprintf(format, args...)}
+		}
+		line = strings.TrimRightFunc(line, isSpace)
+		if line == "" || line[0] == '#' {
+			return nil
+		}
+		word, rest := spaceToken(line)
+		switch word {
+		case "":
+			return nil
+		case "topic", "pattern":
+			access, rest := spaceToken(rest)
+			if access == "" {
+				return bad("%s line without a topic filter", word)
+			}
+			// strtok's remainder starts after the one space that ended
+			// access; a line of two words has the second as its filter.
+			filter := trimBlanks(rest)
+			if rest == "" {
+				filter, access = access, "readwrite"
+			}
+			r := rule{filter: filter}
+			switch access {
+			case "read":
+				r.access = Read
+			case "write":
+				r.access = Write
+			case "readwrite":
+				r.access = Read | Write
+			case "deny":
+			default:
+				return bad("invalid access %q (want read, write, readwrite or deny)", access)
+			}
+			if !validFilter(filter) {
+				return bad("invalid topic filter %q", filter)
+			}
+			if word == "topic" {
+				set := a.anon
+				if haveUser {
+					set = a.users[user]
+				}
+				set.add(r)
+				if haveUser {
+					a.users[user] = set
+				} else {
+					a.anon = set
+				}
+				return nil
+			}
+			r.parts, r.vars = splitPattern(filter)
+			r.user = strings.Contains(filter, "%u")
+			a.patterns.add(r)
+			return nil
+		case "user":
+			if rest == "" {
+				return bad("user line without a username")
+			}
+			user, haveUser = trimBlanks(rest), true
+			return nil
+		}
+		return bad("unknown keyword %q (want topic, pattern or user)", word)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// spaceToken returns the first run of non-space bytes of s and what follows
+// the space after it, as strtok(s, " ") then strtok(NULL, "") do. Only ' '
+// separates: a tab is part of a word, as in Mosquitto.
+func spaceToken(s string) (word, rest string) {
+	s = strings.TrimLeft(s, " ")
+	word, rest, _ = strings.Cut(s, " ")
+	return word, rest
+}
+
+func (s *ruleSet) add(r rule) {
+	if r.access == 0 {
+		s.deny = append(s.deny, r)
+	} else {
+		s.allow = append(s.allow, r)
+	}
+}
+
+// splitPattern cuts a pattern at each %c and %u, as Mosquitto replaces them:
+// scanning left to right, "%c" or "%u" is replaced and the scan goes on after
+// it ("%%c" is a '%' then the client id).
+func splitPattern(p string) (parts []string, vars []byte) {
+	start := 0
+	for i := 0; i+1 < len(p); i++ {
+		if p[i] == '%' && (p[i+1] == 'c' || p[i+1] == 'u') {
+			parts = append(parts, p[start:i])
+			vars = append(vars, p[i+1])
+			start = i + 2
+			i++
+		}
+	}
+	return append(parts, p[start:]), vars
+}
+
+// Allowed reports whether a client may read (receive) or write (publish) a
+// message with topic name topic, or subscribe (acc Subscribe, always true as
+// in Mosquitto 2.0). hasUsername is false for a client that connected without
+// a username. It allocates nothing unless a pattern has more than four
+// substitutions.
+func (a *ACL) Allowed(username string, hasUsername bool, clientID, topic string, acc Access) bool {
+	switch acc {
+	case Read, Write:
+	case Subscribe:
+		return true
+	default:
+		return false
+	}
+	own := a.anon
+	if hasUsername {
+		own = a.users[username]
+	}
+	for i := range own.deny {
+		if matchFilter(own.deny[i].filter, topic) {
+			return false
+		}
+	}
+	for i := range own.allow {
+		if own.allow[i].access&acc != 0 && matchFilter(own.allow[i].filter, topic) {
+			return true
+		}
+	}
+	if !a.patternsApply(username, hasUsername, clientID) {
+		return false
+	}
+	for i := range a.patterns.deny {
+		if p := &a.patterns.deny[i]; (hasUsername || !p.user) && p.matches(clientID, username, topic) {
+			return false
+		}
+	}
+	for i := range a.patterns.allow {
+		p := &a.patterns.allow[i]
+		if p.access&acc != 0 && (hasUsername || !p.user) && p.matches(clientID, username, topic) {
+			return true
+		}
+	}
+	return false
+}
+
+// patternsApply reports whether the patterns are looked at for this client:
+// there are some, and neither the username nor the client id contains '+' or
+// '#' (Mosquitto refuses such a client outright at this stage).
+func (a *ACL) patternsApply(username string, hasUsername bool, clientID string) bool {
+	if len(a.patterns.deny) == 0 && len(a.patterns.allow) == 0 {
+		return false
+	}
+	if hasUsername && strings.ContainsAny(username, "+#") {
+		return false
+	}
+	return !strings.ContainsAny(clientID, "+#")
+}
+
+// matches reports whether the pattern, with the client id and username put
+// in, matches topic.
+func (p *rule) matches(clientID, username, topic string) bool {
+	var buf [9]string
+	segs := buf[:0]
+	for k, part := range p.parts {
+		if k > 0 {
+			if p.vars[k-1] == 'c' {
+				segs = append(segs, clientID)
+			} else {
+				segs = append(segs, username)
+			}
+		}
+		segs = append(segs, part)
+	}
+	return matchSegs(segs, topic)
+}
+
+// expand returns the pattern with the client id and username put in.
+func (p *rule) expand(clientID, username string) string {
+	var b strings.Builder
+	for k, part := range p.parts {
+		if k > 0 {
+			if p.vars[k-1] == 'c' {
+				b.WriteString(clientID)
+			} else {
+				b.WriteString(username)
+			}
+		}
+		b.WriteString(part)
+	}
+	return b.String()
+}
+
+// CanEverRead reports whether a subscription to filter could ever deliver a
+// message to the client: whether some topic that filter matches is one
+// Allowed would let it read. It is for refusing, at SUBSCRIBE time, a filter
+// that can never deliver anything (midge's acl_check_subscribe); Mosquitto
+// itself grants every subscription and checks each delivery.
+//
+// The answer errs towards true: a topic counts as denied only if a single
+// deny rule covers everything the allowing rule and the filter have in
+// common, not if several deny rules together do. Since each delivery is
+// still checked with Allowed, a true answer never leaks a message. An invalid
+// filter gives false.
+func (a *ACL) CanEverRead(username string, hasUsername bool, clientID, filter string) bool {
+	if filter == "" || !validFilter(filter) {
+		return false
+	}
+	f := levels(filter)
+	own := a.anon
+	if hasUsername {
+		own = a.users[username]
+	}
+	ownDeny := make([][]string, len(own.deny))
+	for i, r := range own.deny {
+		ownDeny[i] = levels(r.filter)
+	}
+	for _, r := range own.allow {
+		if r.access&Read == 0 {
+			continue
+		}
+		if m, ok := meet(f, levels(r.filter)); ok && !coveredByAny(m, ownDeny) {
+			return true
+		}
+	}
+	if !a.patternsApply(username, hasUsername, clientID) {
+		return false
+	}
+	deny := ownDeny
+	for _, p := range a.patterns.deny {
+		if hasUsername || !p.user {
+			deny = append(deny, levels(p.expand(clientID, username)))
+		}
+	}
+	for _, p := range a.patterns.allow {
+		if p.access&Read == 0 || (!hasUsername && p.user) {
+			continue
+		}
+		if m, ok := meet(f, levels(p.expand(clientID, username))); ok && !coveredByAny(m, deny) {
+			return true
+		}
+	}
+	return false
+}
+
+// coveredByAny reports whether one of the filters in ds matches every topic m
+// matches.
+func coveredByAny(m []string, ds [][]string) bool {
+	for _, d := range ds {
+		if covers(d, m) {
+			return true
+		}
+	}
+	return false
+}

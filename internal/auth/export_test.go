@@ -1,0 +1,4 @@
+package auth
+
+// MatchFilterForTest exposes the topic matcher to the external tests.
+var MatchFilterForTest = matchFilter
