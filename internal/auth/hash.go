@@ -164,6 +164,14 @@ func VerifyHash(encoded, password string) (bool, error) {
 	return h.verify(password), nil
 }
 
+// CheckHash returns nil if encoded is a hash in one of the formats Mosquitto
+// writes, and otherwise an error matching ErrBadHash that says what is wrong.
+// Unlike VerifyHash it does no hashing, so it is cheap.
+func CheckHash(encoded string) error {
+	_, err := parseHash(encoded)
+	return err
+}
+
 // compute derives keyLen bytes from password with h's algorithm, salt and
 // parameters.
 func (h *hash) compute(password string, keyLen int) ([]byte, error) {

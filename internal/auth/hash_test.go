@@ -47,6 +47,9 @@ func TestVerifyHashVectors(t *testing.T) {
 			if err != nil || !ok {
 				t.Errorf("VerifyHash(right password) = %v, %v; want true", ok, err)
 			}
+			if err := auth.CheckHash(v.encoded); err != nil {
+				t.Errorf("CheckHash = %v", err)
+			}
 			for _, wrong := range []string{"", v.password + "x", strings.ToUpper(v.password), v.password[1:]} {
 				if wrong == v.password {
 					continue
@@ -188,6 +191,9 @@ func TestVerifyHashMalformed(t *testing.T) {
 		ok, err := auth.VerifyHash(enc, "")
 		if ok || !errors.Is(err, auth.ErrBadHash) {
 			t.Errorf("VerifyHash(%q) = %v, %v; want an error matching ErrBadHash", enc, ok, err)
+		}
+		if err := auth.CheckHash(enc); !errors.Is(err, auth.ErrBadHash) {
+			t.Errorf("CheckHash(%q) = %v; want an error matching ErrBadHash", enc, err)
 		}
 	}
 }
