@@ -49,9 +49,8 @@ type conn struct {
 	matches topic.Matches[*session]
 
 	// Guarded by sess.mu.
-	ctrl          []outItem // control packets waiting for the writer
-	closing       bool      // a DISCONNECT was queued: write it and close
-	resendPending bool      // in-flight messages must be resent first
+	ctrl    []outItem // control packets waiting for the writer
+	closing bool      // a DISCONNECT was queued: write it and close
 
 	// Writer state, guarded by wmu.
 	wmu     sync.Mutex

@@ -22,12 +22,20 @@ const (
 // queueing an acknowledgement or a delivery allocates nothing.
 type outItem struct {
 	kind outKind
-	ack  packet.Type
-	code packet.ReasonCode
-	id   uint16
-	dup  bool
-	d    delivery
-	pkt  packet.Packet
+	// at orders a control packet after the deliveries queued before it:
+	// it is written once every delivery with a lower seq has been, unless
+	// the in-flight window holds those back (acknowledgements never wait
+	// for the window).
+	at uint64
+	// resend marks the CONNACK of a resumed session: in-flight messages are
+	// resent right after it [MQTT-4.4.0-1].
+	resend bool
+	ack    packet.Type
+	code   packet.ReasonCode
+	id     uint16
+	dup    bool
+	d      delivery
+	pkt    packet.Packet
 }
 
 // Batching bounds: one write carries at most this many packets or about
@@ -49,6 +57,7 @@ func (c *conn) queueCtrl(it outItem) {
 		s.mu.Unlock()
 		return
 	}
+	it.at = s.enqSeq
 	c.ctrl = append(c.ctrl, it)
 	s.mu.Unlock()
 	c.wake()
@@ -143,40 +152,77 @@ func (c *conn) exitWriter() {
 	c.wmu.Unlock()
 }
 
-// collectLocked moves what may be written now into batch: control packets,
-// then in-flight messages to resend after a reconnect [MQTT-4.4.0-1], then
-// queued messages as far as the in-flight window allows. c.sess.mu must be
-// held.
+// collectLocked moves what may be written now into batch, in the order it
+// was queued: control packets interleaved with deliveries, in-flight messages
+// resent after a resumed session's CONNACK [MQTT-4.4.0-1], and deliveries of
+// QoS 1 and 2 as far as the in-flight window allows. c.sess.mu must be held.
 func (c *conn) collectLocked(batch []outItem) []outItem {
 	s := c.sess
 	if s.conn != c && !c.closing {
 		return batch // taken over or detached: nothing more for this connection
 	}
-	batch = append(batch, c.ctrl...)
-	clear(c.ctrl)
-	c.ctrl = c.ctrl[:0]
 	if c.closing {
+		batch = append(batch, c.ctrl...)
+		clear(c.ctrl)
+		c.ctrl = c.ctrl[:0]
 		return batch
 	}
-	if c.resendPending {
-		c.resendPending = false
-		for _, f := range s.order {
-			if f.done || f.sent {
-				continue
-			}
-			f.sent = true
-			if f.state == awaitPubcomp {
-				batch = append(batch, outItem{kind: outPubrel, id: f.id})
-			} else {
-				batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: f.id, dup: f.dup})
-				f.dup = true
-			}
+	bytes := 0
+	n := 0
+	for ; n < len(c.ctrl) && len(batch) < maxBatchItems && bytes < maxBatchBytes; n++ {
+		it := &c.ctrl[n]
+		var blocked bool
+		batch, bytes, blocked = c.collectQueueLocked(batch, bytes, it.at)
+		if !blocked && (len(batch) >= maxBatchItems || bytes >= maxBatchBytes) {
+			break // deliveries before it remain: the item must wait for them
+		}
+		batch = append(batch, *it)
+		if it.resend {
+			batch = c.collectResendsLocked(batch)
 		}
 	}
+	if n > 0 {
+		rest := copy(c.ctrl, c.ctrl[n:])
+		clear(c.ctrl[rest:])
+		c.ctrl = c.ctrl[:rest]
+	}
+	if len(c.ctrl) == 0 {
+		batch, _, _ = c.collectQueueLocked(batch, bytes, ^uint64(0))
+	}
+	return batch
+}
+
+// collectResendsLocked appends the in-flight messages not yet sent on this
+// connection: PUBLISH with DUP, or PUBREL for QoS 2 messages whose PUBREC
+// arrived.
+func (c *conn) collectResendsLocked(batch []outItem) []outItem {
+	for _, f := range c.sess.order {
+		if f.done || f.sent {
+			continue
+		}
+		f.sent = true
+		if f.state == awaitPubcomp {
+			batch = append(batch, outItem{kind: outPubrel, id: f.id})
+		} else {
+			batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: f.id, dup: f.dup})
+			f.dup = true
+		}
+	}
+	return batch
+}
+
+// collectQueueLocked appends queued deliveries with seq below before, while
+// the batch has room. It reports whether it stopped because the in-flight
+// window is full (the deliveries left then do not hold back control
+// packets).
+func (c *conn) collectQueueLocked(batch []outItem, bytes int, before uint64) ([]outItem, int, bool) {
+	s := c.sess
 	var now time.Time
-	bytes := 0
 	for s.queueLen() > 0 && len(batch) < maxBatchItems && bytes < maxBatchBytes {
 		d := &s.queue[s.qhead]
+		if d.seq >= before {
+			return batch, bytes, false
+		}
 		if !d.msg.Expiry.IsZero() {
 			if now.IsZero() {
 				now = c.srv.now()
@@ -186,19 +232,19 @@ func (c *conn) collectLocked(batch []outItem) []outItem {
 				continue
 			}
 		}
+		if d.qos > 0 && !s.windowOpenLocked(c, d.msg.size()) {
+			return batch, bytes, true
+		}
 		bytes += len(d.msg.Topic) + d.msg.size() + 8
 		if d.qos == 0 {
 			batch = append(batch, outItem{kind: outPublish, d: s.popLocked()})
-		} else {
-			if !s.windowOpenLocked(c, d.msg.size()) {
-				break
-			}
-			f := s.addInflightLocked(s.popLocked())
-			f.dup = true // any later send is a resend
-			batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: f.id})
+			continue
 		}
+		f := s.addInflightLocked(s.popLocked())
+		f.dup = true // any later send is a resend
+		batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: f.id})
 	}
-	return batch
+	return batch, bytes, false
 }
 
 // encode appends the packet for it to buf.

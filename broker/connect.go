@@ -190,11 +190,17 @@ func (c *conn) refuseDecode(cp *packet.Connect, err error) {
 	errors.As(err, &pe)
 	c.closeReason = "bad CONNECT: " + err.Error()
 	if cp == nil || cp.ProtocolVersion == 0 {
-		if errors.Is(err, packet.ErrUnsupportedVersion) && cp != nil && (cp.ProtocolName == "MQTT" || cp.ProtocolName == "MQIsdp") {
+		return
+	}
+	if errors.Is(err, packet.ErrUnsupportedVersion) {
+		if cp.ProtocolName == "MQTT" || cp.ProtocolName == "MQIsdp" {
 			// [MQTT-3.1.2-2]: CONNACK 0x01, in the 3.1.1 form every client
-			// version reads, then close.
-			c.log.Info(fmt.Sprintf("Invalid protocol version in CONNECT from %s.", c.remote))
+			// version reads, then close. A wrong protocol name is just
+			// closed [MQTT-3.1.2-1].
+			c.log.Info(fmt.Sprintf("Invalid protocol version %d in CONNECT from %s.", cp.ProtocolVersion, c.remote))
 			c.writeNow(&packet.Connack{ReasonCode: packet.ConnackV3UnacceptableProtocolVersion}, packet.Version311)
+		} else {
+			c.log.Info(fmt.Sprintf("Invalid protocol %q in CONNECT from %s.", cp.ProtocolName, c.remote))
 		}
 		return
 	}

@@ -61,9 +61,10 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	s.ident.Store(&identity{client: c.client, sec: c.ln.security(srv)})
 	c.sess = s
 	c.will, c.willDelay = will, willDelay
-	c.resendPending = present
 	ack.SessionPresent = present
-	c.ctrl = append(c.ctrl, outItem{kind: outPacket, pkt: ack})
+	// CONNACK goes before everything queued for the session (at 0), and
+	// the in-flight messages follow it.
+	c.ctrl = append(c.ctrl, outItem{kind: outPacket, pkt: ack, resend: present})
 	s.mu.Unlock()
 	srv.mu.Unlock()
 

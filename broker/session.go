@@ -17,6 +17,7 @@ type identity struct {
 
 // delivery is one message on its way to one session.
 type delivery struct {
+	seq    uint64 // position in the session's queue order, see collectLocked
 	msg    *Message
 	qos    byte
 	retain bool
@@ -77,6 +78,9 @@ type session struct {
 	queue       []delivery
 	qhead       int
 	queuedBytes int
+	// enqSeq numbers deliveries as they are queued, so that control packets
+	// queued after a delivery are written after it (see collectLocked).
+	enqSeq uint64
 
 	// order lists in-flight messages in the order they were first sent;
 	// byID finds them by packet identifier.
@@ -136,6 +140,8 @@ func (s *session) deliver(d delivery) {
 		}
 		s.srv.stats.dropped.Add(1)
 	}
+	d.seq = s.enqSeq
+	s.enqSeq++
 	s.queue = append(s.queue, d)
 	s.queuedBytes += d.msg.size()
 	s.mu.Unlock()

@@ -1,0 +1,181 @@
+package broker_test
+
+import (
+	"context"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/testutil"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// open is a configuration that admits anonymous clients.
+func open() broker.Config { return broker.Config{AllowAnonymous: true} }
+
+// start starts a broker with cfg (anonymous clients admitted unless cfg
+// configures security).
+func start(t *testing.T, cfg broker.Config) *testutil.Broker {
+	t.Helper()
+	return testutil.StartBroker(t, cfg)
+}
+
+// connect connects a client with protocol version v and client id, clean
+// start.
+func connect(t *testing.T, b *testutil.Broker, v byte, id string) *testutil.Client {
+	t.Helper()
+	c, _ := testutil.Connect(t, b.Addr, v, id)
+	return c
+}
+
+// connectWith sends cp and returns the client and its CONNACK.
+func connectWith(t *testing.T, b *testutil.Broker, cp *packet.Connect) (*testutil.Client, *packet.Connack) {
+	t.Helper()
+	c := testutil.Dial(t, b.Addr, cp.ProtocolVersion)
+	return c, c.Connect(cp)
+}
+
+func expectPublish(t *testing.T, c *testutil.Client, topicName, payload string) *packet.Publish {
+	t.Helper()
+	p := testutil.Expect[*packet.Publish](c)
+	if p.Topic != topicName || string(p.Payload) != payload {
+		t.Fatalf("got PUBLISH %q %q, want %q %q", p.Topic, p.Payload, topicName, payload)
+	}
+	return p
+}
+
+func expectAck(t *testing.T, c *testutil.Client, kind packet.Type, id uint16) *packet.Ack {
+	t.Helper()
+	a := testutil.Expect[*packet.Ack](c)
+	if a.Kind != kind || a.PacketID != id {
+		t.Fatalf("got %v id %d, want %v id %d", a.Kind, a.PacketID, kind, id)
+	}
+	return a
+}
+
+func expectDisconnect(t *testing.T, c *testutil.Client, code packet.ReasonCode) {
+	t.Helper()
+	got := c.ExpectClosed()
+	if len(got) == 0 {
+		t.Fatalf("closed without DISCONNECT, want DISCONNECT %v", code)
+	}
+	d, ok := got[len(got)-1].(*packet.Disconnect)
+	if !ok || d.ReasonCode != code {
+		t.Fatalf("last packet %+v, want DISCONNECT %v", got[len(got)-1], code)
+	}
+}
+
+// pub publishes at qos and completes the QoS handshake on the publisher's
+// side, returning the PUBACK/PUBREC reason code.
+func pub(t *testing.T, c *testutil.Client, id uint16, topicName, payload string, qos byte, retain bool) packet.ReasonCode {
+	t.Helper()
+	p := &packet.Publish{Topic: topicName, Payload: []byte(payload), QoS: qos, Retain: retain}
+	if qos > 0 {
+		p.PacketID = id
+	}
+	c.Send(p)
+	switch qos {
+	case 1:
+		return expectAck(t, c, packet.TypePuback, id).ReasonCode
+	case 2:
+		rc := expectAck(t, c, packet.TypePubrec, id).ReasonCode
+		if !rc.IsError() {
+			c.Send(&packet.Ack{Kind: packet.TypePubrel, PacketID: id})
+			expectAck(t, c, packet.TypePubcomp, id)
+		}
+		return rc
+	}
+	return packet.Success
+}
+
+// ackAll acknowledges p as a subscriber would.
+func ackAll(t *testing.T, c *testutil.Client, p *packet.Publish) {
+	t.Helper()
+	switch p.QoS {
+	case 1:
+		c.Send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
+	case 2:
+		c.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: p.PacketID})
+		expectAck(t, c, packet.TypePubrel, p.PacketID)
+		c.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: p.PacketID})
+	}
+}
+
+// subscribe subscribes with full options and expects the given codes.
+func subscribe(t *testing.T, c *testutil.Client, id uint16, subs []packet.Subscription, props packet.Properties, want ...packet.ReasonCode) {
+	t.Helper()
+	c.Send(&packet.Subscribe{PacketID: id, Subscriptions: subs, Properties: props})
+	ack := testutil.Expect[*packet.Suback](c)
+	if ack.PacketID != id || len(ack.ReasonCodes) != len(want) {
+		t.Fatalf("SUBACK %+v, want id %d codes %v", ack, id, want)
+	}
+	for i := range want {
+		if ack.ReasonCodes[i] != want[i] {
+			t.Fatalf("SUBACK codes %v, want %v", ack.ReasonCodes, want)
+		}
+	}
+}
+
+// sync makes sure the broker handled everything c sent before: it sends a
+// PINGREQ and waits for the PINGRESP, returning other packets read first.
+func ping(t *testing.T, c *testutil.Client) []packet.Packet {
+	t.Helper()
+	c.Send(&packet.Pingreq{})
+	var before []packet.Packet
+	for {
+		p := c.Next()
+		if _, ok := p.(*packet.Pingresp); ok {
+			return before
+		}
+		before = append(before, p)
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testutil.Timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// users is an Authenticator with a fixed table.
+type users map[string]string
+
+func (u users) Authenticate(_ context.Context, c *broker.Client, pw []byte, has bool) (bool, error) {
+	want, ok := u[c.Username]
+	return ok && has && string(pw) == want, nil
+}
+
+// rules is an Authorizer from a function.
+type rules func(c *broker.Client, topic string, a broker.Access) bool
+
+func (r rules) Authorize(_ context.Context, c *broker.Client, topic string, a broker.Access) bool {
+	return r(c, topic, a)
+}
+
+// panicky is an Authorizer that panics on a chosen topic.
+type panicky struct{ topic string }
+
+func (p panicky) Authorize(_ context.Context, _ *broker.Client, topic string, _ broker.Access) bool {
+	if topic == p.topic {
+		panic("authorizer exploded")
+	}
+	return true
+}
+
+// rawDial opens a TCP connection without a protocol.
+func rawDial(t *testing.T, addr string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	return nc
+}
