@@ -18,6 +18,7 @@ type SyntaxError struct {
 	Err  error  // the underlying error, such as one matching ErrBadHash, or nil
 }
 
+// Error returns "FILE:LINE: what is wrong".
 func (e *SyntaxError) Error() string {
 	return e.File + ":" + strconv.Itoa(e.Line) + ": " + e.Msg
 }
