@@ -313,8 +313,9 @@ func (p *rule) expand(clientID, username string) string {
 // The answer errs towards true: a topic counts as denied only if a single
 // deny rule covers everything the allowing rule and the filter have in
 // common, not if several deny rules together do. Since each delivery is
-// still checked with Allowed, a true answer never leaks a message. An invalid
-// filter gives false.
+// still checked with Allowed, a true answer never leaks a message. filter is
+// the filter as matched, without a shared subscription's "$share/NAME/"
+// prefix. An invalid filter gives false.
 func (a *ACL) CanEverRead(username string, hasUsername bool, clientID, filter string) bool {
 	if filter == "" || !validFilter(filter) {
 		return false

@@ -7,7 +7,9 @@ package cli
 //
 //   - The file is rewritten whole into a temporary file in its directory and
 //     renamed over the old one, so a crash leaves the old file or the new one,
-//     never a mix; Mosquitto rewrites in place from a backup copy.
+//     never a mix; Mosquitto rewrites in place from a backup copy. (Only when
+//     the directory is not writable but the file is does midge rewrite in
+//     place too.)
 //   - A new file is created 0600, as Mosquitto 2.1 does (2.0 leaves it to the
 //     umask, usually 0644): it holds password hashes, and $6$ or $7$ with
 //     few iterations is cheap to attack offline. An existing file keeps its
@@ -535,7 +537,9 @@ func readForUpdate(path string) ([]byte, error) {
 
 // writeFileAtomic replaces the file at path with data: it writes a temporary
 // file in the same directory, syncs it and renames it over path. A new file
-// is 0600; an existing one keeps its mode and, if allowed, its owner.
+// is 0600; an existing one keeps its mode and, if allowed, its owner. If the
+// directory may not be written but the file may, the file is rewritten in
+// place instead.
 func writeFileAtomic(path string, data []byte) (err error) {
 	perm := fs.FileMode(0o600)
 	uid, gid := -1, -1
@@ -547,6 +551,11 @@ func writeFileAtomic(path string, data []byte) (err error) {
 	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if errors.Is(err, fs.ErrPermission) && uid >= 0 {
+		// The directory is not ours to write (say /etc/mosquitto) but the
+		// file is: rewrite it in place, as mosquitto_passwd always does.
+		return writeInPlace(path, data)
+	}
 	if err != nil {
 		return err
 	}
@@ -585,6 +594,23 @@ func writeFileAtomic(path string, data []byte) (err error) {
 // trimBlanks trims C's isspace characters at both ends, as Mosquitto's
 // misc__trimblanks does.
 func trimBlanks(s string) string { return strings.Trim(s, " \t\n\v\f\r") }
+
+// writeInPlace truncates the file at path and writes data to it.
+func writeInPlace(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
 
 // strerror returns the C library's message for err's errno ("No such file
 // or directory"), as Mosquitto prints it, or err's own message.
