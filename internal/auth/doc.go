@@ -25,6 +25,11 @@
 // An ACL file is evaluated exactly as Mosquitto 2.0's default ACL check
 // (src/security_default.c) evaluates it; see ACL for the rules.
 //
+// # The broker
+//
+// *PasswordFile implements broker.Authenticator, and *ACL (and
+// SubscribeChecker, for acl_check_subscribe) implement broker.Authorizer.
+//
 // # Concurrency
 //
 // A *PasswordFile and an *ACL are immutable once loaded and safe for
