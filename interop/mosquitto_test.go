@@ -1,0 +1,381 @@
+package interop_test
+
+import (
+	"slices"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+)
+
+// mqttVersions are the protocol versions of mosquitto_pub and mosquitto_sub
+// (-V).
+var mqttVersions = []struct{ name, flag string }{
+	{"v5", "mqttv5"},
+	{"v311", "mqttv311"},
+	{"v31", "mqttv31"},
+}
+
+// msgFormat is the -F format the tests give mosquitto_sub: the QoS, the
+// retain flag, the topic and the payload after a "MSG " prefix that sets
+// messages apart from the -d debug lines.
+const msgFormat = `MSG %q %r %t %p\n`
+
+// cat returns a new slice of a's elements followed by b.
+func cat(a []string, b ...string) []string { return slices.Concat(a, b) }
+
+// startSub starts mosquitto_sub on 127.0.0.1:port with args.
+func startSub(t *testing.T, port string, args ...string) *proc {
+	t.Helper()
+	return startMosquitto(t, "mosquitto_sub", cat([]string{"-h", "127.0.0.1", "-p", port}, args...)...)
+}
+
+// mosqSub starts mosquitto_sub -d on 127.0.0.1:port with args and waits
+// until the broker has acknowledged its subscriptions.
+func mosqSub(t *testing.T, port string, args ...string) *proc {
+	t.Helper()
+	p := startSub(t, port, cat([]string{"-d"}, args...)...)
+	p.waitLine("Subscribed (mid:")
+	return p
+}
+
+// mosqPub runs mosquitto_pub -d on 127.0.0.1:port with args to completion
+// and returns its output lines.
+func mosqPub(t *testing.T, port string, args ...string) []string {
+	t.Helper()
+	return startMosquitto(t, "mosquitto_pub", cat([]string{"-d", "-h", "127.0.0.1", "-p", port}, args...)...).wait()
+}
+
+// messages waits for n lines printed with msgFormat and returns them
+// without the prefix.
+func messages(p *proc, n int) []string {
+	p.t.Helper()
+	return msgs(p.waitLines(n, func(l string) bool { return strings.HasPrefix(l, "MSG ") }))
+}
+
+// msgs returns the lines printed with msgFormat, without the prefix.
+func msgs(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		if m, ok := strings.CutPrefix(l, "MSG "); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// payloadLines returns the lines that are not mosquitto's -d debug output.
+func payloadLines(lines []string) []string {
+	var out []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "Client ") || strings.HasPrefix(l, "Subscribed (mid:") {
+			continue
+		}
+		out = append(out, l)
+	}
+	return out
+}
+
+// wantLines fails the test unless got has the lines of want, in order.
+func wantLines(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !slices.Equal(got, want) {
+		t.Errorf("%s:\n got  %q\n want %q", what, got, want)
+	}
+}
+
+// wantContains fails the test unless some line of lines contains each of
+// subs, in that order.
+func wantContains(t *testing.T, what string, lines []string, subs ...string) {
+	t.Helper()
+	i := 0
+	for _, l := range lines {
+		if i < len(subs) && strings.Contains(l, subs[i]) {
+			i++
+		}
+	}
+	if i < len(subs) {
+		t.Errorf("%s: no line with %q (in order) in\n  %s", what, subs[i], strings.Join(lines, "\n  "))
+	}
+}
+
+// TestMosquittoQoS publishes with mosquitto_pub at QoS 0, 1 and 2 to
+// mosquitto_sub subscribers at QoS 0, 1 and 2, and checks each message
+// arrives once at the lower of the two QoS with the full handshake on both
+// sides.
+func TestMosquittoQoS(t *testing.T) {
+	t.Parallel()
+	needMosquittoClients(t)
+	for _, v := range mqttVersions {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+			var subs [3]*proc
+			for q := range subs {
+				subs[q] = mosqSub(t, port, "-V", v.flag, "-i", "sub"+itoa(q)+"-"+v.name, "-q", itoa(q), "-t", "qos/#", "-F", msgFormat)
+			}
+			flows := [3][]string{
+				{"sending PUBLISH (d0, q0, r0, m1, 'qos/0', ... (2 bytes))", "sending DISCONNECT"},
+				{"sending PUBLISH (d0, q1, r0, m1, 'qos/1', ... (2 bytes))", "received PUBACK (Mid: 1", "sending DISCONNECT"},
+				{"sending PUBLISH (d0, q2, r0, m1, 'qos/2', ... (2 bytes))", "received PUBREC (Mid: 1", "sending PUBREL (m1)", "received PUBCOMP (Mid: 1", "sending DISCONNECT"},
+			}
+			for q := range 3 {
+				out := mosqPub(t, port, "-V", v.flag, "-q", itoa(q), "-t", "qos/"+itoa(q), "-m", "m"+itoa(q))
+				wantContains(t, "mosquitto_pub -q "+itoa(q), out, flows[q]...)
+			}
+			for sq, sub := range subs {
+				var want []string
+				for pq := range 3 {
+					want = append(want, itoa(min(pq, sq))+" 0 qos/"+itoa(pq)+" m"+itoa(pq))
+				}
+				wantLines(t, "mosquitto_sub -q "+itoa(sq), messages(sub, 3), want)
+			}
+			// The subscriber's side of the QoS 1 and 2 handshakes.
+			subs[1].waitLine("sending PUBACK")
+			subs[2].waitLine("sending PUBCOMP")
+			wantContains(t, "mosquitto_sub -q 2", subs[2].lines(),
+				"received PUBLISH (d0, q1, r0, m", "sending PUBACK",
+				"received PUBLISH (d0, q2, r0, m", "sending PUBREC", "received PUBREL", "sending PUBCOMP")
+		})
+	}
+}
+
+// TestMosquittoRetained sets, receives, replaces and clears retained
+// messages with mosquitto_pub -r and mosquitto_sub -v, -C and
+// --retained-only.
+func TestMosquittoRetained(t *testing.T) {
+	t.Parallel()
+	needMosquittoClients(t)
+	for _, v := range mqttVersions {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+			V := []string{"-V", v.flag}
+			mosqPub(t, port, cat(V, "-r", "-q", "1", "-t", "ret/a", "-m", "A")...)
+			mosqPub(t, port, cat(V, "-r", "-t", "ret/b", "-m", "B")...)
+
+			// A new subscriber gets both at once (-v prints "topic payload"),
+			// and -C 2 makes it exit after them.
+			first := startSub(t, port, cat(V, "-v", "-C", "2", "-t", "ret/#")...).wait()
+			slices.Sort(first)
+			wantLines(t, "mosquitto_sub -v -C 2", first, []string{"ret/a A", "ret/b B"})
+
+			// With the retain flag set, at the QoS they were published with.
+			sub := mosqSub(t, port, cat(V, "-q", "2", "-t", "ret/#", "-F", msgFormat)...)
+			got := messages(sub, 2)
+			slices.Sort(got)
+			wantLines(t, "retained messages on subscribe", got, []string{"0 1 ret/b B", "1 1 ret/a A"})
+
+			// A subscriber that is already there gets a new retained message
+			// with the retain flag clear [MQTT-3.3.1-9] (MQTT 5: Retain As
+			// Published is 0 [MQTT-3.3.1-12]), and so the empty message that
+			// clears it [MQTT-3.3.1-10] (3.1.1: "processed as normal").
+			mosqPub(t, port, cat(V, "-r", "-q", "1", "-t", "ret/a", "-m", "A2")...)
+			mosqPub(t, port, cat(V, "-r", "-n", "-t", "ret/b")...)
+			wantLines(t, "live messages to a subscriber", messages(sub, 4)[2:], []string{"1 0 ret/a A2", "0 0 ret/b "})
+
+			// --retained-only prints the retained messages and exits at the
+			// first message that is not: ret/b is gone, ret/a replaced.
+			only := mosqSub(t, port, cat(V, "--retained-only", "-v", "-t", "ret/#")...)
+			mosqPub(t, port, cat(V, "-t", "ret/live", "-m", "live")...)
+			wantLines(t, "mosquitto_sub --retained-only", payloadLines(only.wait()), []string{"ret/a A2"})
+
+			// Clearing the last one leaves nothing: a new subscriber's first
+			// message is a live one.
+			mosqPub(t, port, cat(V, "-r", "-n", "-t", "ret/a")...)
+			empty := mosqSub(t, port, cat(V, "-C", "1", "-v", "-t", "ret/#")...)
+			mosqPub(t, port, cat(V, "-t", "ret/live", "-m", "live")...)
+			wantLines(t, "mosquitto_sub after clearing", payloadLines(empty.wait()), []string{"ret/live live"})
+		})
+	}
+}
+
+// TestMosquittoCount checks that mosquitto_sub -C n exits with status 0
+// after n messages.
+func TestMosquittoCount(t *testing.T) {
+	t.Parallel()
+	needMosquittoClients(t)
+	_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	sub := mosqSub(t, port, "-C", "3", "-v", "-q", "1", "-t", "count/#")
+	for i := range 3 {
+		mosqPub(t, port, "-q", "1", "-t", "count/"+itoa(i), "-m", "n"+itoa(i))
+	}
+	wantLines(t, "mosquitto_sub -C 3", payloadLines(sub.wait()), []string{"count/0 n0", "count/1 n1", "count/2 n2"})
+}
+
+// TestMosquittoWill kills a mosquitto_sub that has a will with SIGKILL and
+// checks another subscriber gets the will, retained; and that a client that
+// disconnects normally has its will discarded [MQTT-3.1.2-10] (MQTT 5
+// [MQTT-3.1.2-8]).
+func TestMosquittoWill(t *testing.T) {
+	t.Parallel()
+	needMosquittoClients(t)
+	for _, v := range mqttVersions {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			b, port := startBroker(t, broker.Config{AllowAnonymous: true})
+			V := []string{"-V", v.flag}
+			format := msgFormat
+			if v.flag == "mqttv5" {
+				format = `MSG %q %r %t %p %P\n`
+			}
+			watcher := mosqSub(t, port, cat(V, "-q", "1", "-t", "will/#", "-F", format)...)
+
+			victimArgs := cat(V, "-i", "victim-"+v.name, "-t", "x/y",
+				"--will-topic", "will/"+v.name, "--will-payload", "gone", "--will-qos", "1", "--will-retain")
+			if v.flag == "mqttv5" {
+				victimArgs = append(victimArgs, "-D", "will", "user-property", "why", "killed")
+			}
+			victim := mosqSub(t, port, victimArgs...)
+			victim.kill(syscall.SIGKILL)
+			want := "1 0 will/" + v.name + " gone"
+			if v.flag == "mqttv5" {
+				want += " why:killed"
+			}
+			wantLines(t, "will of a killed client", messages(watcher, 1), []string{want})
+
+			// It was retained (--will-retain).
+			late := startSub(t, port, cat(V, "-C", "1", "-F", msgFormat, "-t", "will/"+v.name)...).wait()
+			wantLines(t, "retained will", msgs(late), []string{"0 1 will/" + v.name + " gone"})
+
+			// A client that sends DISCONNECT loses its will.
+			startSub(t, port, cat(V, "-i", "polite-"+v.name, "-E", "-t", "x/y",
+				"--will-topic", "will/polite", "--will-payload", "polite")...).wait()
+			waitSys(t, b, "clients/connected", "1") // the watcher only
+			mosqPub(t, port, cat(V, "-q", "1", "-t", "will/marker", "-m", "marker")...)
+			got := messages(watcher, 2)[1]
+			if !strings.HasPrefix(got, "1 0 will/marker marker") {
+				t.Errorf("after a normal disconnect the watcher got %q, want the marker", got)
+			}
+		})
+	}
+}
+
+// TestMosquittoPersistentSession disconnects a persistent subscriber
+// (mosquitto_sub -c -i id -q 1), publishes, and checks the messages arrive
+// in order when it reconnects; and that a clean session discards them.
+func TestMosquittoPersistentSession(t *testing.T) {
+	t.Parallel()
+	needMosquittoClients(t)
+	for _, v := range mqttVersions {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			b, port := startBroker(t, broker.Config{AllowAnonymous: true})
+			V := []string{"-V", v.flag}
+			id := "persist-" + v.name
+			sub := cat(V, "-i", id, "-q", "1", "-t", "p/#")
+			startSub(t, port, cat(sub, "-c", "-E")...).wait()
+			waitSys(t, b, "clients/connected", "0")
+			mosqPub(t, port, cat(V, "-q", "1", "-t", "p/1", "-m", "m1")...)
+			mosqPub(t, port, cat(V, "-q", "2", "-t", "p/2", "-m", "m2")...)
+			mosqPub(t, port, cat(V, "-q", "1", "-t", "p/3", "-m", "m3")...)
+			back := startSub(t, port, cat(sub, "-c", "-C", "3", "-F", msgFormat)...)
+			wantLines(t, "messages queued while offline", messages(back, 3), []string{"1 0 p/1 m1", "1 0 p/2 m2", "1 0 p/3 m3"})
+			back.wait()
+
+			// A clean session ends the stored one: what is published while
+			// it is away is not kept for it.
+			startSub(t, port, cat(sub, "-E")...).wait()
+			waitSys(t, b, "clients/connected", "0")
+			mosqPub(t, port, cat(V, "-q", "1", "-t", "p/lost", "-m", "lost")...)
+			again := mosqSub(t, port, cat(sub, "-c", "-C", "1", "-F", msgFormat)...)
+			mosqPub(t, port, cat(V, "-q", "1", "-t", "p/marker", "-m", "marker")...)
+			wantLines(t, "after a clean session", messages(again, 1), []string{"1 0 p/marker marker"})
+		})
+	}
+}
+
+// fakeClock is a settable broker clock for message expiry.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// TestMosquittoV5Properties sends PUBLISH properties with mosquitto_pub -D
+// and checks mosquitto_sub -F prints them as sent [MQTT-3.3.2-15]
+// [MQTT-3.3.2-16] [MQTT-3.3.2-17] [MQTT-3.3.2-18] [MQTT-3.3.2-20], with the
+// message expiry counted down [MQTT-3.3.2-6], and that expired messages are
+// not delivered, retained or queued [MQTT-3.3.2-5].
+func TestMosquittoV5Properties(t *testing.T) {
+	t.Parallel()
+	needMosquittoClients(t)
+	V5 := []string{"-V", "mqttv5"}
+	props := []string{
+		"-D", "PUBLISH", "user-property", "k", "v",
+		"-D", "PUBLISH", "user-property", "k", "v2",
+		"-D", "PUBLISH", "user-property", "key 2", "value 2",
+		"-D", "PUBLISH", "content-type", "text/plain; charset=utf-8",
+		"-D", "PUBLISH", "message-expiry-interval", "60",
+		"-D", "PUBLISH", "response-topic", "reply/here",
+		"-D", "PUBLISH", "correlation-data", "corr-1",
+		"-D", "PUBLISH", "payload-format-indicator", "1",
+	}
+
+	t.Run("delivered", func(t *testing.T) {
+		t.Parallel()
+		clock := newFakeClock()
+		_, port := startBroker(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
+		format := `MSG %t|%P|%C|%E|%R|%D|%F|%q|%p\n`
+		sub5 := mosqSub(t, port, cat(V5, "-q", "1", "-t", "props/#", "-F", format)...)
+		sub3 := mosqSub(t, port, "-V", "mqttv311", "-q", "1", "-t", "props/#", "-F", format)
+		for q := range 3 {
+			mosqPub(t, port, append(cat(V5, "-q", itoa(q), "-t", "props/"+itoa(q), "-m", "hello"), props...)...)
+		}
+		var want5, want3 []string
+		for q := range 3 {
+			want5 = append(want5, "props/"+itoa(q)+"|k:v k:v2 key 2:value 2|text/plain; charset=utf-8|60|reply/here|corr-1|1|"+itoa(min(q, 1))+"|hello")
+			want3 = append(want3, "props/"+itoa(q)+"|||||||"+itoa(min(q, 1))+"|hello")
+		}
+		wantLines(t, "MQTT 5 subscriber", messages(sub5, 3), want5)
+		wantLines(t, "MQTT 3.1.1 subscriber (no properties)", messages(sub3, 3), want3)
+	})
+
+	t.Run("retained-expiry", func(t *testing.T) {
+		t.Parallel()
+		clock := newFakeClock()
+		_, port := startBroker(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
+		mosqPub(t, port, cat(V5, "-r", "-t", "exp/short", "-m", "s", "-D", "PUBLISH", "message-expiry-interval", "10")...)
+		mosqPub(t, port, cat(V5, "-r", "-t", "exp/long", "-m", "l", "-D", "PUBLISH", "message-expiry-interval", "30")...)
+		mosqPub(t, port, cat(V5, "-r", "-t", "exp/never", "-m", "n")...)
+		clock.Advance(11 * time.Second)
+		sub := mosqSub(t, port, cat(V5, "--retained-only", "-t", "exp/#", "-F", `MSG %t %E %p\n`)...)
+		mosqPub(t, port, cat(V5, "-t", "exp/live", "-m", "live")...)
+		got := messages(sub, 2)
+		slices.Sort(got)
+		wantLines(t, "retained messages 11s later", got, []string{"exp/long 19 l", "exp/never  n"})
+		sub.wait()
+	})
+
+	t.Run("queued-expiry", func(t *testing.T) {
+		t.Parallel()
+		clock := newFakeClock()
+		b, port := startBroker(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
+		sub := cat(V5, "-c", "-i", "expiring", "-q", "1", "-t", "q/#")
+		startSub(t, port, cat(sub, "-E")...).wait()
+		waitSys(t, b, "clients/connected", "0")
+		mosqPub(t, port, cat(V5, "-q", "1", "-t", "q/old", "-m", "old", "-D", "PUBLISH", "message-expiry-interval", "5")...)
+		mosqPub(t, port, cat(V5, "-q", "1", "-t", "q/soon", "-m", "soon", "-D", "PUBLISH", "message-expiry-interval", "50")...)
+		mosqPub(t, port, cat(V5, "-q", "1", "-t", "q/keep", "-m", "keep")...)
+		clock.Advance(6 * time.Second)
+		back := startSub(t, port, cat(sub, "-C", "2", "-F", `MSG %t %E %p\n`)...)
+		wantLines(t, "queued messages 6s later", messages(back, 2), []string{"q/soon 44 soon", "q/keep  keep"})
+		back.wait()
+	})
+}
