@@ -48,16 +48,22 @@ const (
 // writeBufs pools write buffers; an idle connection holds none.
 var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
-// queueCtrl queues a control packet for the writer. It drops it if the
-// connection is closing.
-func (c *conn) queueCtrl(it outItem) {
+// queueCtrl queues a control packet for the writer, after the deliveries
+// queued so far. It drops it if the connection is closing.
+func (c *conn) queueCtrl(it outItem) { c.queueCtrlAt(it, ^uint64(0)) }
+
+// queueCtrlAt queues a control packet to be written after the deliveries
+// queued before position at (a value of the session's enqSeq read earlier),
+// or after all queued so far if at is later. Control packets keep their
+// order among themselves.
+func (c *conn) queueCtrlAt(it outItem, at uint64) {
 	s := c.sess
 	s.mu.Lock()
 	if c.closing {
 		s.mu.Unlock()
 		return
 	}
-	it.at = s.enqSeq
+	it.at = min(at, s.enqSeq)
 	c.ctrl = append(c.ctrl, it)
 	s.mu.Unlock()
 	c.wake()

@@ -233,18 +233,27 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 		}
 		grants = append(grants, g)
 	}
-	// SUBACK goes first so that no PUBLISH for these filters precedes it.
-	c.queueCtrl(outItem{kind: outPacket, pkt: &packet.Suback{PacketID: p.PacketID, ReasonCodes: codes}})
-	for _, g := range grants {
-		existed, err := srv.index.Subscribe(s, g.filter, g.opts) // replaces an identical filter [MQTT-3.8.4-3]
+	// The subscriptions take effect before SUBACK is sent, so a client
+	// holding its SUBACK misses nothing published after; SUBACK still goes
+	// ahead of every PUBLISH they produce: it takes its place in the queue
+	// from before they existed.
+	s.mu.Lock()
+	at := s.enqSeq
+	s.mu.Unlock()
+	existed := make([]bool, len(grants))
+	for i, g := range grants {
+		var err error
+		existed[i], err = srv.index.Subscribe(s, g.filter, g.opts) // replaces an identical filter [MQTT-3.8.4-3]
 		if err != nil {
-			c.log.Error("subscribe failed", "filter", g.filter, "err", err)
-			continue
+			return &packet.Error{Code: packet.TopicFilterInvalid, Reason: err.Error()}
 		}
 		s.mu.Lock()
 		s.subs[g.filter] = g.opts
 		s.subCount.Store(int32(len(s.subs)))
 		s.mu.Unlock()
+	}
+	c.queueCtrlAt(outItem{kind: outPacket, pkt: &packet.Suback{PacketID: p.PacketID, ReasonCodes: codes}}, at)
+	for i, g := range grants {
 		if g.inner == "" || srv.cfg.RetainUnavailable {
 			continue
 		}
@@ -252,7 +261,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 		case packet.RetainDoNotSend:
 			continue
 		case packet.RetainSendIfNewSubscription:
-			if existed {
+			if existed[i] {
 				continue
 			}
 		}

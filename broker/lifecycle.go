@@ -107,7 +107,6 @@ func (s *session) endLocked() []delivery {
 // 0x00).
 func (srv *Server) detach(c *conn) {
 	s := c.sess
-	srv.stats.connected.Add(-1)
 	srv.mu.Lock()
 	s.mu.Lock()
 	takenOver := c.takenOver
@@ -156,6 +155,7 @@ func (srv *Server) detach(c *conn) {
 	}
 	s.mu.Unlock()
 	srv.mu.Unlock()
+	srv.stats.connected.Add(-1) // after the session let go of c
 	if ended {
 		srv.index.UnsubscribeAll(s)
 	}

@@ -178,6 +178,7 @@ func TestOfflineQueue(t *testing.T) {
 		s.Subscribe(1, "q/#", 2)
 		s.Send(&packet.Disconnect{})
 		s.ExpectClosed()
+		eventually(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 		p := connect(t, b, 4, "p")
 		pub(t, p, 1, "q/0", "zero", 0, false)
 		pub(t, p, 2, "q/1", "one", 1, false)
