@@ -1,0 +1,340 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/auth"
+)
+
+// build turns the parsed state into p.res, recording every remaining error.
+func (p *parser) build() {
+	res := p.res
+	cfg := &res.Config
+	if p.logDestsSet {
+		res.Log.Dests = p.logDests
+	}
+	if res.LogTypesSet {
+		res.Log.Types = p.logTypes
+	}
+	res.LocalOnly = len(p.listeners) == 0
+	if p.def != nil && p.localOnly {
+		p.warnf(p.def.l.Pos, "this default listener listens on every interface; unlike Mosquitto, midge admits anonymous clients there only with allow_anonymous true")
+	}
+	for name, pl := range p.plugins {
+		if pl.kind != "" && !pl.used {
+			p.warnf(pl.pos, "plugin %q is loaded but no listener uses it (plugin_use)", name)
+		}
+	}
+
+	// The global scope.
+	gs := p.makeScope("", p.global, res.LocalOnly)
+	res.Scopes = append(res.Scopes, gs)
+	cfg.AllowAnonymous = gs.AllowAnonymous
+	cfg.Authenticator = gs.Password
+	cfg.Authorizer = gs.ACL
+	cfg.ACLCheckSubscribe = p.aclCheckSubscribe
+	if p.perListener {
+		// Every listener has its own scope; the global one only serves a
+		// listener added by the caller (-p).
+		cfg.AllowAnonymous = res.LocalOnly
+	}
+
+	var (
+		qos      = uniform{what: "max_qos", def: 2}
+		alias    = uniform{what: "max_topic_alias", def: 10}
+		autoID   = uniform{what: "auto_id_prefix"}
+		zeroLen  = uniform{what: "allow_zero_length_clientid", def: 1}
+		globalID = p.global.autoID
+	)
+	if globalID == "" {
+		globalID = "auto-"
+	}
+	globalZero := 1
+	if p.global.zeroLen != nil && !*p.global.zeroLen {
+		globalZero = 0
+	}
+	for _, ls := range p.listeners {
+		l := &ls.l
+		bl := broker.Listener{
+			MaxConnections:        max(ls.maxConnections, 0),
+			MountPoint:            ls.mountPoint,
+			UseUsernameAsClientID: ls.useUsername,
+		}
+		var err string
+		bl.Network, bl.Address, err = l.address()
+		if err != "" {
+			p.errorf(l.Pos, "%s", err)
+		}
+		p.checkListenerSupport(ls)
+
+		// Security.
+		key := listenerKey(*l)
+		switch {
+		case p.perListener:
+			sc := p.makeScope(key, ls.sec, false)
+			if l.AllowAnonymous != nil {
+				sc.AllowAnonymous = *l.AllowAnonymous
+			}
+			l.Scope = sc
+			res.Scopes = append(res.Scopes, sc)
+			bl.Security = &broker.Security{AllowAnonymous: sc.AllowAnonymous, Authenticator: sc.Password, Authorizer: sc.ACL}
+		case ls.sec != nil && (ls.sec.passwordFile != "" || ls.sec.aclFile != ""):
+			// plugin_use: this listener's plugin files, the global ones
+			// for what it has none of.
+			merged := *ls.sec
+			if merged.passwordFile == "" {
+				merged.passwordFile, merged.passwordPos = p.global.passwordFile, p.global.passwordPos
+			}
+			if merged.aclFile == "" {
+				merged.aclFile, merged.aclPos = p.global.aclFile, p.global.aclPos
+			}
+			merged.anon = p.global.anon
+			if l.AllowAnonymous != nil {
+				merged.anon = l.AllowAnonymous
+			}
+			sc := p.makeScope(key, &merged, false)
+			l.Scope = sc
+			res.Scopes = append(res.Scopes, sc)
+			bl.Security = &broker.Security{AllowAnonymous: sc.AllowAnonymous, Authenticator: sc.Password, Authorizer: sc.ACL}
+		case l.AllowAnonymous != nil:
+			bl.Security = &broker.Security{AllowAnonymous: *l.AllowAnonymous, Authenticator: gs.Password, Authorizer: gs.ACL}
+		}
+
+		// Options Mosquitto sets per listener and the broker globally.
+		qos.add(ls.maxQoS, ls.maxQoSPos, l.Pos)
+		alias.add(ls.maxTopicAlias, ls.aliasPos, l.Pos)
+		id, idPos := globalID, p.global.autoIDPos
+		zero, zeroPos := globalZero, p.global.zeroLenPos
+		if p.perListener {
+			id, idPos, zero, zeroPos = "auto-", Position{}, 1, Position{}
+		}
+		if ls.sec != nil {
+			if ls.sec.autoID != "" {
+				id, idPos = ls.sec.autoID, ls.sec.autoIDPos
+			}
+			if ls.sec.zeroLen != nil {
+				zero, zeroPos = b2i(*ls.sec.zeroLen), ls.sec.zeroLenPos
+			}
+		}
+		autoID.addString(id, idPos, l.Pos)
+		zeroLen.add(zero, zeroPos, l.Pos)
+
+		cfg.Listeners = append(cfg.Listeners, bl)
+		res.Listeners = append(res.Listeners, *l)
+	}
+	if len(p.listeners) == 0 {
+		autoID.addString(globalID, p.global.autoIDPos, Position{})
+		zeroLen.add(globalZero, p.global.zeroLenPos, Position{})
+	}
+	for _, u := range []*uniform{&qos, &alias, &autoID, &zeroLen} {
+		if u.err != nil {
+			p.errs = append(p.errs, u.err)
+		}
+	}
+	switch v := qos.value(); v {
+	case 0:
+		cfg.MaxQoS = broker.QoS0Only
+	case 2:
+	default:
+		cfg.MaxQoS = v
+	}
+	switch v := alias.value(); v {
+	case 0:
+		cfg.MaxTopicAlias = broker.Unlimited // Mosquitto's 0: no topic aliases
+	case 10:
+	default:
+		cfg.MaxTopicAlias = v
+	}
+	if s := autoID.s; s != "" && s != "auto-" {
+		cfg.AutoIDPrefix = s
+	}
+	cfg.DenyZeroLengthClientID = zeroLen.value() == 0
+}
+
+// checkListenerSupport refuses what a listener asks for that midge cannot
+// serve yet.
+func (p *parser) checkListenerSupport(ls *lstate) {
+	l := &ls.l
+	t := &l.TLS
+	switch {
+	case t.Engine != "" || t.EngineKpassSHA1 != "" || t.Keyform == "engine":
+		p.refuse(t.Pos, "tls_engine", "OpenSSL engines do not exist in Go's TLS")
+	case t.PSKHint != "":
+		p.refuse(t.Pos, "psk_hint", "TLS-PSK is not available in Go's TLS")
+	case t.Set():
+		p.refuse(t.Pos, tlsOptionAt(t), "TLS listeners are not yet supported")
+	}
+	if l.Protocol == "websockets" {
+		p.refuse(l.Pos, "protocol websockets", "websockets listeners are not yet supported")
+	} else if l.HTTPDir != "" || len(l.WebsocketsOrigins) > 0 {
+		p.errorf(l.Pos, "http_dir and websockets_origin need protocol websockets")
+	}
+}
+
+// tlsOptionAt names the TLS option that made a listener a TLS listener.
+func tlsOptionAt(t *TLS) string {
+	switch {
+	case t.CertFile != "":
+		return "certfile"
+	case t.KeyFile != "":
+		return "keyfile"
+	case t.CAFile != "":
+		return "cafile"
+	case t.CAPath != "":
+		return "capath"
+	}
+	return "TLS"
+}
+
+// address returns the network and address to listen on.
+func (l *Listener) address() (network, address, problem string) {
+	if l.Socket != "" {
+		return "unix", l.Socket, ""
+	}
+	network = "tcp"
+	switch l.Domain {
+	case "ipv4":
+		network = "tcp4"
+	case "ipv6":
+		network = "tcp6"
+	}
+	if ip := net.ParseIP(l.Host); ip != nil {
+		v4 := ip.To4() != nil
+		switch {
+		case v4 && l.Domain == "ipv6", !v4 && l.Domain == "ipv4":
+			return "", "", fmt.Sprintf("socket_domain %s does not match the bind address %s", l.Domain, l.Host)
+		case v4:
+			network = "tcp4"
+		default:
+			network = "tcp6"
+		}
+	}
+	return network, net.JoinHostPort(l.Host, strconv.Itoa(l.Port)), ""
+}
+
+// listenerKey identifies a listener across reloads, as Mosquitto matches
+// them: by port and bind address, or by socket path.
+func listenerKey(l Listener) string {
+	if l.Socket != "" {
+		return "unix:" + l.Socket
+	}
+	return net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
+}
+
+// makeScope builds a Scope from s (nil: all defaults), loading its files.
+func (p *parser) makeScope(name string, s *scopeState, anonDefault bool) *Scope {
+	sc := &Scope{Name: name, AllowAnonymous: anonDefault, CheckSubscribe: p.aclCheckSubscribe}
+	if s != nil {
+		if s.anon != nil {
+			sc.AllowAnonymous = *s.anon
+		}
+		sc.PasswordFile, sc.PasswordPos = s.passwordFile, s.passwordPos
+		sc.ACLFile, sc.ACLPos = s.aclFile, s.aclPos
+	}
+	pf, acl, errs := sc.load()
+	p.errs = append(p.errs, errs...)
+	sc.Password = NewPasswordAuth(pf)
+	sc.ACL = NewACLAuth(acl, sc.CheckSubscribe)
+	return sc
+}
+
+// load reads the scope's password and ACL files.
+func (sc *Scope) load() (*auth.PasswordFile, *auth.ACL, []error) {
+	var (
+		pf   *auth.PasswordFile
+		acl  *auth.ACL
+		errs []error
+		err  error
+	)
+	if sc.PasswordFile != "" {
+		if pf, err = auth.LoadPasswordFile(sc.PasswordFile); err != nil {
+			errs = append(errs, fileError(sc.PasswordPos, "password_file", sc.PasswordFile, err))
+		}
+	}
+	if sc.ACLFile != "" {
+		if acl, err = auth.LoadACLFile(sc.ACLFile); err != nil {
+			errs = append(errs, fileError(sc.ACLPos, "acl_file", sc.ACLFile, err))
+		}
+	}
+	return pf, acl, errs
+}
+
+// fileError describes a password or ACL file that cannot be used.
+func fileError(pos Position, option, path string, err error) error {
+	var se *auth.SyntaxError
+	if errors.As(err, &se) {
+		return &Error{Pos: Position{File: se.File, Line: se.Line}, Msg: se.Msg + " (" + option + " at " + pos.String() + ")", Err: err}
+	}
+	msg := fmt.Sprintf("%s %s: %s", option, path, errText(err))
+	if strings.Contains(path, " #") {
+		msg += " ('#' starts a comment only at the beginning of a line)"
+	}
+	return &Error{Pos: pos, Msg: msg, Err: err}
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// uniform checks that an option Mosquitto sets per listener has one value on
+// every listener, since the broker has one setting for all.
+type uniform struct {
+	what string
+	def  int
+	set  bool
+	v    int
+	s    string
+	pos  Position
+	lpos Position
+	err  error
+}
+
+func (u *uniform) add(v int, pos, lpos Position) {
+	if v < 0 {
+		v = u.def
+	}
+	if !u.set {
+		u.set, u.v, u.pos, u.lpos = true, v, pos, lpos
+		return
+	}
+	if v != u.v && u.err == nil {
+		u.err = u.mismatch(strconv.Itoa(v), strconv.Itoa(u.v), pos, lpos)
+	}
+}
+
+func (u *uniform) addString(s string, pos, lpos Position) {
+	if !u.set {
+		u.set, u.s, u.pos, u.lpos = true, s, pos, lpos
+		return
+	}
+	if s != u.s && u.err == nil {
+		u.err = u.mismatch(strconv.Quote(s), strconv.Quote(u.s), pos, lpos)
+	}
+}
+
+func (u *uniform) mismatch(v, other string, pos, lpos Position) error {
+	at := pos
+	if at.File == "" {
+		at = lpos
+	}
+	if at.File == "" {
+		at = u.pos
+	}
+	return &Error{Pos: at, Err: ErrNotSupported, Msg: fmt.Sprintf(
+		"%s %s for the listener at %s but %s for the one at %s: midge applies one %s to every listener", u.what, v, lpos, other, u.lpos, u.what)}
+}
+
+func (u *uniform) value() int {
+	if !u.set {
+		return u.def
+	}
+	return u.v
+}

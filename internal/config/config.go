@@ -1,0 +1,204 @@
+package config
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/logging"
+)
+
+// ErrNotSupported is matched (errors.Is) by the errors for options midge
+// refuses because it does not implement them.
+var ErrNotSupported = errors.New("config: option not supported by midge")
+
+// Position is a line of a configuration file.
+type Position struct {
+	File string // as given to Load or found by include_dir
+	Line int    // 1-based; 0 when the position is the file itself
+}
+
+// String returns "FILE:LINE", or "FILE" when Line is 0.
+func (p Position) String() string {
+	if p.Line == 0 {
+		return p.File
+	}
+	return p.File + ":" + strconv.Itoa(p.Line)
+}
+
+// Error is one problem found in a configuration file. Its message is
+// "FILE:LINE: what is wrong".
+type Error struct {
+	Pos Position
+	Msg string
+	Err error // the underlying error (ErrNotSupported, an auth.SyntaxError...), or nil
+}
+
+func (e *Error) Error() string { return e.Pos.String() + ": " + e.Msg }
+
+// Unwrap returns the underlying error.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Warning is something in a configuration file that is accepted but worth
+// telling the user: a deprecated option, an option that has no effect in
+// midge, text ignored at the end of a line.
+type Warning struct {
+	Pos Position
+	Msg string
+}
+
+// String returns "FILE:LINE: message".
+func (w Warning) String() string { return w.Pos.String() + ": " + w.Msg }
+
+// Result is a loaded configuration. Config is ready for broker.New (except
+// Logger and Now, which the caller sets); the other fields are the settings
+// Mosquitto applies around the broker. Listeners[i] describes
+// Config.Listeners[i].
+type Result struct {
+	// Config is the broker configuration. Its Authenticator and Authorizer
+	// (and each listener's Security) are PasswordAuth and ACLAuth values,
+	// always set, so Reload can swap the files in.
+	Config broker.Config
+	// Listeners are the listeners' settings as written, in the order of
+	// Config.Listeners.
+	Listeners []Listener
+	// LocalOnly is set when the file configures no listener: the broker then
+	// listens on the loopback addresses only, port 1883 (or the -p ports),
+	// and admits anonymous clients.
+	LocalOnly bool
+
+	// PIDFile is the pid_file to write, "" for none.
+	PIDFile string
+	// User is the user to switch to when started as root (user); "" means
+	// Mosquitto's default, "mosquitto" (or "nobody" if it does not exist).
+	User string
+	// Log holds log_dest, log_type, log_timestamp, log_timestamp_format and
+	// log_facility. LogTypesSet says whether log_type appeared (-v and -q
+	// override it).
+	Log         logging.Options
+	LogTypesSet bool
+	// Persistence holds the persistence options, for the store.
+	Persistence Persistence
+	// CheckRetainSource is check_retain_source (default true).
+	CheckRetainSource bool
+	// PerListenerSettings is per_listener_settings.
+	PerListenerSettings bool
+
+	// Scopes are the security scopes: the global one first, then one per
+	// listener that has its own (per_listener_settings true). Reload swaps
+	// their files.
+	Scopes []*Scope
+
+	// Files are the configuration files read, the main one first, for
+	// reloading.
+	Files []string
+	// Warnings are accepted oddities to log at start-up.
+	Warnings []Warning
+}
+
+// Persistence is the persistence configuration, for the store.
+type Persistence struct {
+	Enabled          bool          // persistence
+	Location         string        // persistence_location, "" for the working directory
+	File             string        // persistence_file, default "mosquitto.db"
+	AutosaveInterval time.Duration // autosave_interval, default 30 minutes; 0 saves only at exit and on SIGUSR1
+	// AutosaveOnChanges (autosave_on_changes) makes AutosaveChanges the
+	// number of changes between saves instead of AutosaveInterval.
+	AutosaveOnChanges bool
+	AutosaveChanges   int
+}
+
+// Path returns the database path: Location joined with File.
+func (p Persistence) Path() string {
+	if p.Location == "" {
+		return p.File
+	}
+	return filepath.Join(p.Location, p.File)
+}
+
+// Listener is a listener as configured.
+type Listener struct {
+	Pos      Position // the listener line, or the first option that created the default listener
+	Default  bool     // the default listener (port, bind_address, or options before any listener)
+	Port     int
+	Host     string // bind address, "" for all
+	Socket   string // unix socket path (listener 0 PATH)
+	Domain   string // socket_domain: "", "ipv4" or "ipv6"
+	Protocol string // "mqtt" (the default) or "websockets"
+	// AllowAnonymous is listener_allow_anonymous, nil if unset.
+	AllowAnonymous *bool
+	// TLS holds the TLS options, for the TLS listener engine.
+	TLS TLS
+	// HTTPDir and WebsocketsOrigins are the websockets options.
+	HTTPDir           string
+	WebsocketsOrigins []string
+	// Scope is the listener's own security scope with
+	// per_listener_settings true, else nil.
+	Scope *Scope
+}
+
+// TLS holds a listener's certificate options as written. midge does not
+// serve TLS yet: a listener with any of them is refused at load time.
+type TLS struct {
+	CAFile, CAPath, CertFile, KeyFile string
+	Ciphers, CiphersTLS13             string
+	CRLFile, DHParamFile              string
+	Version                           string // tls_version
+	Keyform, Engine, EngineKpassSHA1  string
+	PSKHint                           string
+	RequireCertificate                bool
+	UseIdentityAsUsername             bool
+	UseSubjectAsUsername              bool
+	DisableClientCertDateChecks       bool
+	Pos                               Position // the first TLS option
+}
+
+// Set reports whether any TLS option was given.
+func (t *TLS) Set() bool { return t.Pos.File != "" }
+
+// Scope is the security configuration of the broker (per_listener_settings
+// false) or of one listener: anonymous access, password and ACL files.
+type Scope struct {
+	Name           string // "" for the global scope, else the listener's address
+	AllowAnonymous bool
+	PasswordFile   string   // path, "" for none
+	PasswordPos    Position // where it was set
+	ACLFile        string
+	ACLPos         Position
+	CheckSubscribe bool // acl_check_subscribe
+
+	// Password and ACL are what the broker calls; Reload swaps their files.
+	Password *PasswordAuth
+	ACL      *ACLAuth
+}
+
+// Load reads the configuration file at path and everything it includes.
+func Load(path string) (*Result, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, &Error{Pos: Position{File: path}, Msg: "Unable to open config file: " + errText(err), Err: err}
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		return nil, &Error{Pos: Position{File: path}, Msg: "Config file is a directory."}
+	}
+	return parse(f, path, true)
+}
+
+// Parse reads a configuration from r; name is used in errors and is the
+// main file's name. include_dir lines are followed on the file system.
+func Parse(r io.Reader, name string) (*Result, error) { return parse(r, name, false) }
+
+// errText returns err's text without the operation and path that os errors
+// repeat.
+func errText(err error) string {
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

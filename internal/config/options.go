@@ -1,0 +1,914 @@
+package config
+
+import (
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/logging"
+)
+
+// handler applies one option line; rest is the text after the option name.
+type handler func(p *parser, pos Position, name, rest string)
+
+// bridgeOptions are the options of a bridge ("connection") section. midge
+// has no bridges yet: a connection line is refused once and the options of
+// its section are skipped; elsewhere each is refused.
+var bridgeOptions = map[string]struct{}{
+	"address": {}, "addresses": {}, "bridge_alpn": {}, "bridge_attempt_unsubscribe": {},
+	"bridge_bind_address": {}, "bridge_cafile": {}, "bridge_capath": {}, "bridge_certfile": {},
+	"bridge_ciphers": {}, "bridge_ciphers_tls1.3": {}, "bridge_identity": {}, "bridge_insecure": {},
+	"bridge_keyfile": {}, "bridge_max_packet_size": {}, "bridge_max_topic_alias": {}, "bridge_mptcp": {},
+	"bridge_outgoing_retain": {}, "bridge_protocol_version": {}, "bridge_psk": {},
+	"bridge_receive_maximum": {}, "bridge_reload_type": {}, "bridge_require_ocsp": {},
+	"bridge_session_expiry_interval": {}, "bridge_tcp_keepalive": {}, "bridge_tcp_user_timeout": {},
+	"bridge_tls_use_os_certs": {}, "bridge_tls_version": {}, "cleansession": {}, "clientid": {},
+	"idle_timeout": {}, "keepalive_interval": {}, "local_cleansession": {}, "local_clientid": {},
+	"local_password": {}, "local_username": {}, "notification_topic": {}, "notifications": {},
+	"notifications_local_only": {}, "password": {}, "remote_clientid": {}, "remote_password": {},
+	"remote_username": {}, "restart_timeout": {}, "round_robin": {}, "start_type": {},
+	"threshold": {}, "topic": {}, "try_private": {}, "username": {},
+}
+
+// KnownOptions returns the names of every option the parser knows: those it
+// implements and those it refuses by name. plugin_opt_* and auth_opt_* are
+// listed as such.
+func KnownOptions() []string {
+	var out []string
+	for n := range optionHandlers() {
+		out = append(out, n)
+	}
+	for n := range bridgeOptions {
+		out = append(out, n)
+	}
+	return append(out, "include_dir", "plugin_opt_*", "auth_opt_*")
+}
+
+// optionHandlers returns the handler of each option but include_dir, the
+// bridge options and the plugin_opt_*/auth_opt_* family.
+func optionHandlers() map[string]handler {
+	cfg := func(p *parser) *broker.Config { return &p.res.Config }
+	boolOpt := func(set func(p *parser, v bool)) handler {
+		return func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.boolean(pos, name, rest); ok {
+				set(p, v)
+			}
+		}
+	}
+	refused := func(why string) handler {
+		return func(p *parser, pos Position, name, _ string) { p.refuse(pos, name, why) }
+	}
+	m := map[string]handler{
+		// Security, global or per listener.
+		"allow_anonymous": func(p *parser, pos Position, name, rest string) {
+			s, ok := p.scope(pos, name)
+			if !ok {
+				return
+			}
+			if v, ok := p.boolean(pos, name, rest); ok {
+				s.anon = &v
+			}
+		},
+		"allow_zero_length_clientid": func(p *parser, pos Position, name, rest string) {
+			s, ok := p.scope(pos, name)
+			if !ok {
+				return
+			}
+			if v, ok := p.boolean(pos, name, rest); ok {
+				s.zeroLen, s.zeroLenPos = &v, pos
+			}
+		},
+		"auto_id_prefix": func(p *parser, pos Position, name, rest string) {
+			s, ok := p.scope(pos, name)
+			if !ok {
+				return
+			}
+			if v, ok := p.str(pos, name, rest); ok && p.once(pos, "auto_id_prefix "+p.scopeKey(s), name) {
+				if len(v) > 50 {
+					p.errorf(pos, "auto_id_prefix longer than 50 bytes")
+					return
+				}
+				s.autoID, s.autoIDPos = v, pos
+			}
+		},
+		"password_file": func(p *parser, pos Position, name, rest string) {
+			s, ok := p.scope(pos, name)
+			if !ok {
+				return
+			}
+			if v, ok := p.str(pos, name, rest); ok {
+				p.replaced(pos, "password_file "+p.scopeKey(s), name)
+				s.passwordFile, s.passwordPos = v, pos
+			}
+		},
+		"acl_file": func(p *parser, pos Position, name, rest string) {
+			s, ok := p.scope(pos, name)
+			if !ok {
+				return
+			}
+			if v, ok := p.str(pos, name, rest); ok {
+				p.replaced(pos, "acl_file "+p.scopeKey(s), name)
+				s.aclFile, s.aclPos = v, pos
+			}
+		},
+		"acl_check_subscribe": boolOpt(func(p *parser, v bool) { p.aclCheckSubscribe = v }),
+		"per_listener_settings": func(p *parser, pos Position, name, rest string) {
+			v, ok := p.boolean(pos, name, rest)
+			if !ok || p.perListener {
+				return // once true it stays true, as in Mosquitto
+			}
+			if v && p.secUsed.File != "" {
+				p.errorf(pos, "per_listener_settings must be set before any other security option (%s)", p.secUsed)
+				return
+			}
+			p.perListener = v
+			p.res.PerListenerSettings = v
+		},
+		"psk_file":          refused("TLS-PSK is not available in Go's TLS"),
+		"clientid_prefixes": refused("it is deprecated in Mosquitto; use an ACL file"),
+
+		// Plugins: the acl-file and password-file plugins of Mosquitto 2.1.
+		"plugin":      (*parser).pluginLine,
+		"auth_plugin": (*parser).pluginLine,
+		"global_plugin": func(p *parser, pos Position, name, rest string) {
+			p.pluginLine(pos, name, rest)
+		},
+		"plugin_load": (*parser).pluginLoad,
+		"plugin_use":  (*parser).pluginUse,
+		"auth_plugin_deny_special_chars": func(p *parser, pos Position, name, rest string) {
+			if p.curPlugin == nil {
+				p.errorf(pos, "%s must follow a plugin line", name)
+				return
+			}
+			p.boolean(pos, name, rest) // the acl-file plugin refuses + and # in names anyway
+		},
+
+		// Limits and behaviour.
+		"allow_duplicate_messages": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.boolean(pos, name, rest); ok {
+				cfg(p).AllowDuplicateMessages = v
+				p.warnf(pos, "allow_duplicate_messages is deprecated in Mosquitto")
+			}
+		},
+		"autosave_interval": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.integer(pos, name, rest); ok {
+				v = max(v, 0)
+				p.res.Persistence.AutosaveInterval = time.Duration(v) * time.Second
+				p.res.Persistence.AutosaveChanges = v
+			}
+		},
+		"autosave_on_changes": boolOpt(func(p *parser, v bool) { p.res.Persistence.AutosaveOnChanges = v }),
+		"check_retain_source": boolOpt(func(p *parser, v bool) { p.res.CheckRetainSource = v }),
+		"connection_messages": boolOpt(func(p *parser, v bool) { cfg(p).QuietConnections = !v }),
+		"enable_control_api": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.boolean(pos, name, rest); ok && v {
+				p.refuse(pos, name, "midge has no $CONTROL API")
+			}
+		},
+		"global_max_clients": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.integer(pos, name, rest); ok && v >= 0 {
+				p.refuse(pos, name, "a limit on sessions is not implemented yet (max_connections and global_max_connections are)")
+			}
+		},
+		"global_max_connections": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.integer(pos, name, rest); ok {
+				cfg(p).MaxConnections = max(v, 0)
+			}
+		},
+		"max_inflight_bytes": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.integer(pos, name, rest); ok {
+				cfg(p).MaxInflightBytes = max(v, 0)
+			}
+		},
+		"max_inflight_messages": func(p *parser, pos Position, name, rest string) {
+			v, ok := p.integer(pos, name, rest)
+			switch {
+			case !ok:
+			case v > 65535:
+				p.errorf(pos, "max_inflight_messages must be at most 65535, not %d", v)
+			case v <= 0 || v == 65535:
+				cfg(p).MaxInflightMessages = broker.Unlimited
+			default:
+				cfg(p).MaxInflightMessages = v
+			}
+		},
+		"max_keepalive": func(p *parser, pos Position, name, rest string) {
+			v, ok := p.integer(pos, name, rest)
+			switch {
+			case !ok:
+			case v < 0 || v > 65535:
+				p.errorf(pos, "invalid max_keepalive value %d: must be 0 to 65535", v)
+			default:
+				cfg(p).MaxKeepalive = v // 0: no limit (2.1), the broker's default
+			}
+		},
+		"max_packet_size": func(p *parser, pos Position, name, rest string) {
+			v, ok := p.integer(pos, name, rest)
+			switch {
+			case !ok:
+			case v < 20:
+				p.errorf(pos, "invalid max_packet_size value %d: must be at least 20", v)
+			default:
+				cfg(p).MaxPacketSize = v
+			}
+		},
+		"max_queued_bytes": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.integer(pos, name, rest); ok {
+				cfg(p).MaxQueuedBytes = max(v, 0)
+			}
+		},
+		"max_queued_messages": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.integer(pos, name, rest); ok {
+				if v <= 0 {
+					cfg(p).MaxQueuedMessages = broker.Unlimited
+				} else {
+					cfg(p).MaxQueuedMessages = v
+				}
+			}
+		},
+		"memory_limit": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.integer(pos, name, rest); ok && v != 0 {
+				p.refuse(pos, name, "a hard heap limit cannot be enforced by the Go runtime (see GOMEMLIMIT)")
+			}
+		},
+		"message_size_limit": func(p *parser, pos Position, name, rest string) {
+			v, ok := p.integer(pos, name, rest)
+			switch {
+			case !ok:
+			case v < 0 || v > 268435455:
+				p.errorf(pos, "invalid message_size_limit value %d: must be 0 to 268435455", v)
+			default:
+				cfg(p).MessageSizeLimit = v
+			}
+		},
+		"persistence":          boolOpt(func(p *parser, v bool) { p.res.Persistence.Enabled = v }),
+		"retained_persistence": boolOpt(func(p *parser, v bool) { p.res.Persistence.Enabled = v }),
+		"persistence_file": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
+				p.res.Persistence.File = v
+			}
+		},
+		"persistence_location": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
+				p.res.Persistence.Location = v
+			}
+		},
+		"persistent_client_expiration": func(p *parser, pos Position, name, rest string) {
+			t, ok := p.token(pos, name, rest)
+			if !ok {
+				return
+			}
+			d, err := expiration(t)
+			if err != "" {
+				p.errorf(pos, "invalid persistent_client_expiration %q: %s", t, err)
+				return
+			}
+			cfg(p).PersistentClientExpiration = d
+		},
+		"pid_file": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
+				p.res.PIDFile = v
+			}
+		},
+		"queue_qos0_messages":  boolOpt(func(p *parser, v bool) { cfg(p).QueueQoS0Messages = v }),
+		"retain_available":     boolOpt(func(p *parser, v bool) { cfg(p).RetainUnavailable = !v }),
+		"upgrade_outgoing_qos": boolOpt(func(p *parser, v bool) { cfg(p).UpgradeOutgoingQoS = v }),
+		"retain_expiry_interval": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.integer(pos, name, rest); ok {
+				if v < 1 {
+					p.errorf(pos, "retain_expiry_interval must be at least 1")
+					return
+				}
+				p.warnf(pos, "retain_expiry_interval has no effect in midge: expired retained messages are dropped when they are next matched")
+			}
+		},
+		"retry_interval": func(p *parser, pos Position, name, _ string) {
+			p.warnf(pos, "the retry_interval option is no longer available (Mosquitto ignores it too)")
+		},
+		"set_tcp_nodelay": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.boolean(pos, name, rest); ok && !v {
+				p.warnf(pos, "set_tcp_nodelay false has no effect: midge always disables Nagle's algorithm (Go's default)")
+			}
+		},
+		"sys_interval": func(p *parser, pos Position, name, rest string) {
+			v, ok := p.integer(pos, name, rest)
+			switch {
+			case !ok:
+			case v < 0 || v > 65535:
+				p.errorf(pos, "invalid sys_interval value %d: must be 0 to 65535", v)
+			case v == 0:
+				cfg(p).SysInterval = broker.Unlimited // disabled
+			default:
+				cfg(p).SysInterval = time.Duration(v) * time.Second
+			}
+		},
+		"user": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.str(pos, name, rest); ok {
+				p.res.User = v
+			}
+		},
+		"websockets_log_level": func(p *parser, pos Position, name, rest string) {
+			if _, ok := p.integer(pos, name, rest); ok {
+				p.warnf(pos, "websockets_log_level has no effect: midge has no websockets listeners yet")
+			}
+		},
+		"websockets_headers_size": packetBufferSize,
+		"packet_buffer_size":      packetBufferSize,
+
+		// Logging.
+		"log_dest":      (*parser).logDest,
+		"log_type":      (*parser).logType,
+		"log_timestamp": boolOpt(func(p *parser, v bool) { p.res.Log.NoTimestamp = !v }),
+		"log_timestamp_format": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
+				p.res.Log.TimestampFormat = v
+			}
+		},
+		"log_facility": func(p *parser, pos Position, name, rest string) {
+			v, ok := p.integer(pos, name, rest)
+			switch {
+			case !ok:
+			case v < 0 || v > 7:
+				p.errorf(pos, "invalid log_facility value %d: must be 0 to 7 (local0 to local7)", v)
+			default:
+				p.res.Log.SyslogFacility = "local" + strconv.Itoa(v)
+			}
+		},
+
+		// Listeners.
+		"listener": (*parser).listenerLine,
+		"port": func(p *parser, pos Position, name, rest string) {
+			p.localOnly = false
+			v, ok := p.integer(pos, name, rest)
+			if !ok {
+				return
+			}
+			if v < 1 || v > 65535 {
+				p.errorf(pos, "invalid port value %d", v)
+				return
+			}
+			l := p.defaultListener(pos, name)
+			if prev, dup := p.seen["port"]; dup {
+				p.warnf(pos, "default listener port given again (first at %s); the last one is used", prev)
+			}
+			p.seen["port"] = pos
+			l.l.Port = v
+			p.cur = l
+		},
+		"bind_address": func(p *parser, pos Position, name, rest string) {
+			p.localOnly = false
+			v, ok := p.str(pos, name, rest)
+			if !ok || !p.once(pos, name, name) {
+				return
+			}
+			l := p.defaultListener(pos, name)
+			l.l.Host = v
+			p.cur = l
+		},
+		"bind_interface": func(p *parser, pos Position, name, rest string) {
+			if _, ok := p.listener(pos, name, false); ok {
+				p.refuse(pos, name, "binding to a network interface is not implemented yet; use a bind address on the listener line")
+			}
+		},
+		"max_connections": func(p *parser, pos Position, name, rest string) {
+			l, ok := p.listener(pos, name, false)
+			if !ok {
+				return
+			}
+			if v, ok := p.integer(pos, name, rest); ok {
+				l.maxConnections = max(v, -1)
+				if v < 0 {
+					l.maxConnections = -1
+				}
+			}
+		},
+		"max_qos":     maxQoS,
+		"maximum_qos": maxQoS,
+		"max_topic_alias": func(p *parser, pos Position, name, rest string) {
+			l, ok := p.listener(pos, name, false)
+			if !ok {
+				return
+			}
+			v, ok := p.integer(pos, name, rest)
+			switch {
+			case !ok:
+			case v < 0 || v > 65535:
+				p.errorf(pos, "invalid max_topic_alias value %d: must be 0 to 65535", v)
+			default:
+				l.maxTopicAlias, l.aliasPos = v, pos
+			}
+		},
+		"max_topic_alias_broker": func(p *parser, pos Position, name, rest string) {
+			if _, ok := p.listener(pos, name, true); !ok {
+				return
+			}
+			v, ok := p.integer(pos, name, rest)
+			switch {
+			case !ok:
+			case v < 0 || v > 65535:
+				p.errorf(pos, "invalid max_topic_alias_broker value %d: must be 0 to 65535", v)
+			case v > 0:
+				p.warnf(pos, "max_topic_alias_broker has no effect: midge does not assign topic aliases to messages it sends")
+			}
+		},
+		"mount_point": func(p *parser, pos Position, name, rest string) {
+			l, ok := p.listener(pos, name, true)
+			if !ok {
+				return
+			}
+			v, ok := p.str(pos, name, rest)
+			if !ok {
+				return
+			}
+			if strings.ContainsAny(v, "+#") {
+				p.errorf(pos, "invalid mount_point %q: it must not contain a wildcard", v)
+				return
+			}
+			p.replaced(pos, "mount_point "+l.l.Pos.String(), name)
+			l.mountPoint = v
+		},
+		"listener_allow_anonymous": func(p *parser, pos Position, name, rest string) {
+			l, ok := p.listener(pos, name, true)
+			if !ok {
+				return
+			}
+			if v, ok := p.boolean(pos, name, rest); ok {
+				l.l.AllowAnonymous = &v
+			}
+		},
+		"listener_auto_id_prefix": func(p *parser, pos Position, name, rest string) {
+			l, ok := p.listener(pos, name, true)
+			if !ok {
+				return
+			}
+			v, ok := p.str(pos, name, rest)
+			if !ok || !p.once(pos, "listener_auto_id_prefix "+l.l.Pos.String(), name) {
+				return
+			}
+			if len(v) > 50 {
+				p.errorf(pos, "listener_auto_id_prefix longer than 50 bytes")
+				return
+			}
+			if l.sec == nil {
+				l.sec = &scopeState{pos: pos}
+			}
+			l.sec.autoID, l.sec.autoIDPos = v, pos
+		},
+		"protocol": func(p *parser, pos Position, name, rest string) {
+			l, ok := p.listener(pos, name, false)
+			if !ok {
+				return
+			}
+			v, ok := p.token(pos, name, rest)
+			if !ok {
+				return
+			}
+			switch v {
+			case "mqtt", "websockets":
+				l.l.Protocol = v
+			case "http_api":
+				p.refuse(pos, "protocol http_api", "midge has no HTTP API listener yet")
+			default:
+				p.errorf(pos, "invalid protocol value %q: want mqtt or websockets", v)
+			}
+		},
+		"socket_domain": func(p *parser, pos Position, name, rest string) {
+			l, ok := p.listener(pos, name, false)
+			if !ok {
+				return
+			}
+			v, ok := p.token(pos, name, rest)
+			if !ok {
+				return
+			}
+			if v != "ipv4" && v != "ipv6" {
+				p.errorf(pos, "invalid socket_domain value %q: want ipv4 or ipv6", v)
+				return
+			}
+			l.l.Domain = v
+		},
+		"use_username_as_clientid": func(p *parser, pos Position, name, rest string) {
+			l, ok := p.listener(pos, name, false)
+			if !ok {
+				return
+			}
+			if v, ok := p.boolean(pos, name, rest); ok {
+				l.useUsername = v
+			}
+		},
+		"accept_protocol_versions": func(p *parser, pos Position, name, rest string) {
+			if _, ok := p.listener(pos, name, true); !ok {
+				return
+			}
+			vs := strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || blank(r) })
+			set := map[string]bool{}
+			for _, v := range vs {
+				if strings.HasPrefix(v, "#") {
+					break
+				}
+				set[v] = true
+			}
+			if len(set) == 0 {
+				p.errorf(pos, "empty accept_protocol_versions value")
+			} else if !(set["3"] && set["4"] && set["5"]) {
+				p.refuse(pos, name, "limiting a listener to some protocol versions is not implemented yet")
+			}
+		},
+		"enable_proxy_protocol": func(p *parser, pos Position, name, rest string) {
+			if _, ok := p.listener(pos, name, true); ok {
+				p.refuse(pos, name, "the PROXY protocol is not implemented yet")
+			}
+		},
+		"proxy_protocol_v2_require_tls": func(p *parser, pos Position, name, rest string) {
+			if _, ok := p.listener(pos, name, true); ok {
+				p.refuse(pos, name, "the PROXY protocol is not implemented yet")
+			}
+		},
+		"mptcp": func(p *parser, pos Position, name, rest string) {
+			if _, ok := p.listener(pos, name, true); !ok {
+				return
+			}
+			if v, ok := p.boolean(pos, name, rest); ok && v {
+				p.refuse(pos, name, "Multipath TCP listeners are not implemented yet")
+			}
+		},
+		"http_dir": func(p *parser, pos Position, name, rest string) {
+			if l, ok := p.listener(pos, name, true); ok {
+				if v, ok := p.str(pos, name, rest); ok {
+					l.l.HTTPDir = v
+				}
+			}
+		},
+		"websockets_origin": func(p *parser, pos Position, name, rest string) {
+			if l, ok := p.listener(pos, name, true); ok {
+				if v, ok := p.str(pos, name, rest); ok {
+					l.l.WebsocketsOrigins = append(l.l.WebsocketsOrigins, v)
+				}
+			}
+		},
+
+		// TLS: parsed for the TLS engine, refused for now (see build).
+		"cafile":                          tlsString(func(t *TLS) *string { return &t.CAFile }),
+		"capath":                          tlsString(func(t *TLS) *string { return &t.CAPath }),
+		"certfile":                        tlsString(func(t *TLS) *string { return &t.CertFile }),
+		"keyfile":                         tlsString(func(t *TLS) *string { return &t.KeyFile }),
+		"ciphers":                         tlsString(func(t *TLS) *string { return &t.Ciphers }),
+		"ciphers_tls1.3":                  tlsString(func(t *TLS) *string { return &t.CiphersTLS13 }),
+		"crlfile":                         tlsString(func(t *TLS) *string { return &t.CRLFile }),
+		"dhparamfile":                     tlsString(func(t *TLS) *string { return &t.DHParamFile }),
+		"tls_version":                     tlsString(func(t *TLS) *string { return &t.Version }),
+		"tls_keyform":                     tlsString(func(t *TLS) *string { return &t.Keyform }),
+		"tls_engine":                      tlsString(func(t *TLS) *string { return &t.Engine }),
+		"tls_engine_kpass_sha1":           tlsString(func(t *TLS) *string { return &t.EngineKpassSHA1 }),
+		"psk_hint":                        tlsString(func(t *TLS) *string { return &t.PSKHint }),
+		"require_certificate":             tlsBool(func(t *TLS) *bool { return &t.RequireCertificate }),
+		"use_identity_as_username":        tlsBool(func(t *TLS) *bool { return &t.UseIdentityAsUsername }),
+		"use_subject_as_username":         tlsBool(func(t *TLS) *bool { return &t.UseSubjectAsUsername }),
+		"disable_client_cert_date_checks": tlsBool(func(t *TLS) *bool { return &t.DisableClientCertDateChecks }),
+	}
+	m["connection"] = func(p *parser, pos Position, name, rest string) {
+		p.refuse(pos, name, "bridges are not implemented yet")
+		p.inBridge = true
+	}
+	return m
+}
+
+func packetBufferSize(p *parser, pos Position, name, rest string) {
+	v, ok := p.integer(pos, name, rest)
+	switch {
+	case !ok:
+	case v < 0 || v > 65535:
+		p.errorf(pos, "invalid %s value %d: must be 0 to 65535", name, v)
+	default:
+		p.warnf(pos, "%s has no effect in midge: its read buffers grow as needed", name)
+	}
+}
+
+func maxQoS(p *parser, pos Position, name, rest string) {
+	l, ok := p.listener(pos, name, false)
+	if !ok {
+		return
+	}
+	v, ok := p.integer(pos, name, rest)
+	switch {
+	case !ok:
+	case v < 0 || v > 2:
+		p.errorf(pos, "invalid %s value %d: must be 0, 1 or 2", name, v)
+	default:
+		l.maxQoS, l.maxQoSPos = v, pos
+	}
+}
+
+func tlsString(field func(*TLS) *string) handler {
+	return func(p *parser, pos Position, name, rest string) {
+		l, ok := p.listener(pos, name, false)
+		if !ok {
+			return
+		}
+		if v, ok := p.str(pos, name, rest); ok {
+			*field(&l.l.TLS) = v
+			if l.l.TLS.Pos.File == "" {
+				l.l.TLS.Pos = pos
+			}
+		}
+	}
+}
+
+func tlsBool(field func(*TLS) *bool) handler {
+	return func(p *parser, pos Position, name, rest string) {
+		l, ok := p.listener(pos, name, false)
+		if !ok {
+			return
+		}
+		if v, ok := p.boolean(pos, name, rest); ok {
+			*field(&l.l.TLS) = v
+			if v && l.l.TLS.Pos.File == "" {
+				l.l.TLS.Pos = pos
+			}
+		}
+	}
+}
+
+// expiration parses persistent_client_expiration: a number followed by s
+// (Mosquitto 2.1), h, d, w, m (30 days) or y (365 days).
+func expiration(t string) (time.Duration, string) {
+	if len(t) < 2 {
+		return 0, "want a number followed by s, h, d, w, m or y"
+	}
+	var unit time.Duration
+	switch t[len(t)-1] {
+	case 's':
+		unit = time.Second
+	case 'h':
+		unit = time.Hour
+	case 'd':
+		unit = 24 * time.Hour
+	case 'w':
+		unit = 7 * 24 * time.Hour
+	case 'm':
+		unit = 30 * 24 * time.Hour
+	case 'y':
+		unit = 365 * 24 * time.Hour
+	default:
+		return 0, "want a number followed by s, h, d, w, m or y"
+	}
+	n, err := strconv.Atoi(t[:len(t)-1])
+	if err != nil || n <= 0 {
+		return 0, "the number must be a positive integer"
+	}
+	if n > int(1<<62/unit) {
+		return 0, "too long"
+	}
+	return time.Duration(n) * unit, ""
+}
+
+// listenerLine handles "listener PORT [ADDRESS|SOCKET]".
+func (p *parser) listenerLine(pos Position, name, rest string) {
+	p.localOnly = false
+	f := strings.FieldsFunc(rest, blank)
+	if len(f) == 0 {
+		p.errorf(pos, "empty listener value")
+		return
+	}
+	port, err := strconv.Atoi(f[0])
+	if err != nil || port < 0 || port > 65535 {
+		p.errorf(pos, "invalid listener port %q", f[0])
+		return
+	}
+	host := ""
+	if len(f) > 1 && !strings.HasPrefix(f[1], "#") {
+		host = f[1]
+		if len(f) > 2 && !strings.HasPrefix(f[2], "#") {
+			p.warnf(pos, "listener: text after the address ignored: %q", strings.Join(f[2:], " "))
+		}
+	}
+	l := Listener{Pos: pos, Port: port}
+	if port == 0 {
+		if host == "" {
+			p.errorf(pos, "a listener with port 0 must give a unix socket path")
+			return
+		}
+		l.Socket = host
+	} else {
+		l.Host = host
+	}
+	for _, o := range p.listeners {
+		if !o.l.Default && o.l.Port == l.Port && o.l.Host == l.Host && o.l.Socket == l.Socket {
+			p.errorf(pos, "listener %s is already defined at %s", strings.TrimSpace(f[0]+" "+host), o.l.Pos)
+			return
+		}
+	}
+	ls := newListener(l)
+	p.listeners = append(p.listeners, ls)
+	p.cur = ls
+	p.curPlugin = nil
+}
+
+// logDest handles "log_dest stdout|stderr|syslog|topic|file PATH|none".
+// Mosquitto collects every log_dest line; "none" clears those before it.
+func (p *parser) logDest(pos Position, name, rest string) {
+	f := strings.FieldsFunc(rest, blank)
+	if len(f) == 0 {
+		p.errorf(pos, "empty log_dest value")
+		return
+	}
+	t := f[0]
+	if t != "file" && len(f) > 1 && !strings.HasPrefix(f[1], "#") {
+		p.warnf(pos, "log_dest: text after the value ignored: %q", strings.Join(f[1:], " "))
+	}
+	d, ok := logging.ParseDest(t)
+	if !ok {
+		if t == "dlt" || t == "android" {
+			p.refuse(pos, name+" "+t, "there is no "+t+" logging in midge")
+		} else {
+			p.errorf(pos, "invalid log_dest value %q: want stdout, stderr, file, syslog, topic or none", t)
+		}
+		return
+	}
+	p.logDestsSet = true
+	switch {
+	case t == "none":
+		p.logDests = 0
+	case d == logging.File:
+		if p.logFilePos.File != "" {
+			p.errorf(pos, "duplicate \"log_dest file\" value (first at %s)", p.logFilePos)
+			return
+		}
+		path := strings.TrimFunc(strings.TrimPrefix(strings.TrimLeftFunc(rest, blank), "file"), blank)
+		if path == "" {
+			p.errorf(pos, "empty \"log_dest file\" value")
+			return
+		}
+		p.logFilePos = pos
+		p.res.Log.File = path
+		p.logDests |= d
+	default:
+		p.logDests |= d
+	}
+}
+
+// logType handles "log_type TYPE"; Mosquitto collects every log_type line.
+func (p *parser) logType(pos Position, name, rest string) {
+	t, ok := p.token(pos, name, rest)
+	if !ok {
+		return
+	}
+	ty, ok := logging.ParseType(t)
+	if !ok {
+		p.errorf(pos, "invalid log_type value %q", t)
+		return
+	}
+	p.res.LogTypesSet = true
+	switch t {
+	case "none", "all":
+		p.logTypes = ty
+	default:
+		p.logTypes |= ty
+	}
+}
+
+// pluginKind returns "password_file" or "acl_file" for Mosquitto 2.1's
+// password-file and acl-file plugins, by file name.
+func pluginKind(path string) string {
+	base := filepath.Base(strings.ReplaceAll(path, `\`, "/"))
+	base = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".so"), ".dll"), ".dylib")
+	base = strings.TrimPrefix(base, "lib")
+	switch base {
+	case "mosquitto_password_file":
+		return "password_file"
+	case "mosquitto_acl_file":
+		return "acl_file"
+	}
+	return ""
+}
+
+// pluginLine handles plugin, auth_plugin and global_plugin.
+func (p *parser) pluginLine(pos Position, name, rest string) {
+	path, ok := p.str(pos, name, rest)
+	if !ok {
+		return
+	}
+	pl := &plugin{kind: pluginKind(path), pos: pos}
+	p.curPlugin = pl
+	if pl.kind == "" {
+		p.refusePlugin(pos, name, path)
+		return
+	}
+	if name == "global_plugin" {
+		pl.scope = p.global
+		if p.global.pos.File == "" {
+			p.global.pos = pos
+		}
+		return
+	}
+	s, ok := p.scope(pos, name)
+	if !ok {
+		pl.kind = "" // reported; skip its options
+		return
+	}
+	pl.scope = s
+}
+
+func (p *parser) refusePlugin(pos Position, name, path string) {
+	why := "midge cannot load Mosquitto plugins; it has the acl-file and password-file plugins built in"
+	if strings.Contains(filepath.Base(path), "dynamic_security") {
+		why = "the dynamic security plugin is not implemented; use password_file and acl_file"
+	}
+	p.refuse(pos, name+" "+path, why)
+}
+
+// pluginLoad handles "plugin_load NAME PATH" (Mosquitto 2.1).
+func (p *parser) pluginLoad(pos Position, name, rest string) {
+	f := strings.FieldsFunc(rest, blank)
+	if len(f) < 2 {
+		p.errorf(pos, "plugin_load needs a name and a path")
+		return
+	}
+	if prev, dup := p.plugins[f[0]]; dup {
+		p.errorf(pos, "duplicate plugin name %q (first at %s)", f[0], prev.pos)
+		return
+	}
+	path := strings.TrimFunc(strings.TrimPrefix(strings.TrimLeftFunc(rest, blank), f[0]), blank)
+	pl := &plugin{kind: pluginKind(path), name: f[0], pos: pos}
+	p.plugins[f[0]] = pl
+	p.curPlugin = pl
+	if pl.kind == "" {
+		p.refusePlugin(pos, name, path)
+	}
+}
+
+// pluginUse handles "plugin_use NAME" in a listener (Mosquitto 2.1): the
+// named plugin's file applies to this listener.
+func (p *parser) pluginUse(pos Position, name, rest string) {
+	l, ok := p.listener(pos, name, true)
+	if !ok {
+		return
+	}
+	n, ok := p.str(pos, name, rest)
+	if !ok {
+		return
+	}
+	pl, found := p.plugins[n]
+	if !found {
+		p.errorf(pos, "plugin %q not previously loaded with plugin_load", n)
+		return
+	}
+	pl.used = true
+	p.curPlugin = pl
+	if pl.kind == "" {
+		return
+	}
+	if l.sec == nil {
+		l.sec = &scopeState{pos: pos}
+	}
+	if pl.scope == nil {
+		pl.scope = l.sec
+	}
+	if pl.file != "" {
+		p.setPluginFile(pl, l.sec, pl.file, pl.filePos)
+	} else {
+		// Options given later apply to every listener using it.
+		pl.users = append(pl.users, l.sec)
+	}
+}
+
+// pluginOpt handles plugin_opt_* and auth_opt_* lines.
+func (p *parser) pluginOpt(pos Position, name, rest string) {
+	pl := p.curPlugin
+	if pl == nil {
+		p.errorf(pos, "%s must follow a plugin line", name)
+		return
+	}
+	if pl.kind == "" {
+		return // the plugin was refused already
+	}
+	key := strings.TrimPrefix(strings.TrimPrefix(name, "plugin_opt_"), "auth_opt_")
+	if key != pl.kind {
+		p.errorf(pos, "unknown option %s for the %s plugin (it takes plugin_opt_%s)", name, strings.ReplaceAll(pl.kind, "_", "-"), pl.kind)
+		return
+	}
+	v, ok := p.str(pos, name, rest)
+	if !ok {
+		return
+	}
+	pl.file, pl.filePos = v, pos
+	if pl.scope != nil {
+		p.setPluginFile(pl, pl.scope, v, pos)
+	}
+	for _, s := range pl.users {
+		p.setPluginFile(pl, s, v, pos)
+	}
+}
+
+func (p *parser) setPluginFile(pl *plugin, s *scopeState, file string, pos Position) {
+	switch pl.kind {
+	case "password_file":
+		p.replaced(pos, "password_file "+p.scopeKey(s), "password file")
+		s.passwordFile, s.passwordPos = file, pos
+	case "acl_file":
+		p.replaced(pos, "acl_file "+p.scopeKey(s), "ACL file")
+		s.aclFile, s.aclPos = file, pos
+	}
+}

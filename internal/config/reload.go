@@ -1,0 +1,105 @@
+package config
+
+import (
+	"fmt"
+	"slices"
+)
+
+// Reload applies next, a configuration just loaded again (SIGHUP), to cur,
+// the one the broker runs with: the password and ACL files of each scope of
+// next replace those of the scope of cur with the same Name, atomically, so
+// connected clients stay connected and new checks use the new files. Log
+// settings are copied into cur for the caller to apply.
+//
+// It returns notes on the changes that need a restart because the broker
+// cannot apply them while running (listeners, as in Mosquitto, and the
+// options listed in docs/mosquitto-compat.md).
+func Reload(cur, next *Result) []string {
+	var notes []string
+	byName := make(map[string]*Scope, len(next.Scopes))
+	for _, sc := range next.Scopes {
+		byName[sc.Name] = sc
+	}
+	for _, sc := range cur.Scopes {
+		n := byName[sc.Name]
+		if n == nil {
+			notes = append(notes, fmt.Sprintf("listener %s is gone from the configuration; it keeps running until a restart", sc.Name))
+			continue
+		}
+		delete(byName, sc.Name)
+		sc.Password.Store(n.Password.File())
+		sc.ACL.Store(n.ACL.ACL(), n.CheckSubscribe)
+		sc.PasswordFile, sc.PasswordPos = n.PasswordFile, n.PasswordPos
+		sc.ACLFile, sc.ACLPos = n.ACLFile, n.ACLPos
+		sc.CheckSubscribe = n.CheckSubscribe
+		if sc.AllowAnonymous != n.AllowAnonymous {
+			notes = append(notes, fmt.Sprintf("allow_anonymous changed%s: restart midge to apply it", scopeName(sc)))
+		}
+	}
+	for name := range byName {
+		notes = append(notes, fmt.Sprintf("new listener %s: restart midge to open it (Mosquitto cannot add listeners on reload either)", name))
+	}
+	if len(cur.Listeners) != len(next.Listeners) {
+		notes = append(notes, "the listeners changed: restart midge to apply it (Mosquitto cannot add or remove listeners on reload either)")
+	} else {
+		for i := range cur.Listeners {
+			a, b := cur.Listeners[i], next.Listeners[i]
+			if listenerKey(a) != listenerKey(b) || cur.Config.Listeners[i] != next.Config.Listeners[i] && !sameListener(cur, next, i) {
+				notes = append(notes, fmt.Sprintf("listener %s changed: restart midge to apply it", listenerKey(b)))
+			}
+		}
+	}
+	a, b := cur.Config, next.Config
+	changed := func(name string, differ bool) {
+		if differ {
+			notes = append(notes, name+" changed: restart midge to apply it")
+		}
+	}
+	changed("max_inflight_messages", a.MaxInflightMessages != b.MaxInflightMessages)
+	changed("max_inflight_bytes", a.MaxInflightBytes != b.MaxInflightBytes)
+	changed("max_queued_messages", a.MaxQueuedMessages != b.MaxQueuedMessages)
+	changed("max_queued_bytes", a.MaxQueuedBytes != b.MaxQueuedBytes)
+	changed("queue_qos0_messages", a.QueueQoS0Messages != b.QueueQoS0Messages)
+	changed("message_size_limit", a.MessageSizeLimit != b.MessageSizeLimit)
+	changed("max_packet_size", a.MaxPacketSize != b.MaxPacketSize)
+	changed("max_keepalive", a.MaxKeepalive != b.MaxKeepalive)
+	changed("max_qos", a.MaxQoS != b.MaxQoS)
+	changed("max_topic_alias", a.MaxTopicAlias != b.MaxTopicAlias)
+	changed("upgrade_outgoing_qos", a.UpgradeOutgoingQoS != b.UpgradeOutgoingQoS)
+	changed("retain_available", a.RetainUnavailable != b.RetainUnavailable)
+	changed("persistent_client_expiration", a.PersistentClientExpiration != b.PersistentClientExpiration)
+	changed("allow_duplicate_messages", a.AllowDuplicateMessages != b.AllowDuplicateMessages)
+	changed("global_max_connections", a.MaxConnections != b.MaxConnections)
+	changed("sys_interval", a.SysInterval != b.SysInterval)
+	changed("connection_messages", a.QuietConnections != b.QuietConnections)
+	changed("allow_zero_length_clientid", a.DenyZeroLengthClientID != b.DenyZeroLengthClientID)
+	changed("auto_id_prefix", a.AutoIDPrefix != b.AutoIDPrefix)
+	changed("per_listener_settings", cur.PerListenerSettings != next.PerListenerSettings)
+	changed("persistence options", cur.Persistence != next.Persistence)
+	changed("check_retain_source", cur.CheckRetainSource != next.CheckRetainSource)
+	if next.PIDFile != cur.PIDFile || next.User != cur.User {
+		notes = append(notes, "pid_file and user are not reloaded (as in Mosquitto)")
+	}
+	cur.Log, cur.LogTypesSet = next.Log, next.LogTypesSet
+	cur.Files = slices.Clone(next.Files)
+	cur.Warnings = next.Warnings
+	return notes
+}
+
+// sameListener reports whether listener i differs between cur and next only
+// by its Security pointers, which are rebuilt on every load.
+func sameListener(cur, next *Result, i int) bool {
+	a, b := cur.Config.Listeners[i], next.Config.Listeners[i]
+	if (a.Security == nil) != (b.Security == nil) {
+		return false
+	}
+	a.Security, b.Security = nil, nil
+	return a == b
+}
+
+func scopeName(sc *Scope) string {
+	if sc.Name == "" {
+		return ""
+	}
+	return " for listener " + sc.Name
+}
