@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"net"
 	"os/exec"
 	"strconv"
@@ -77,7 +78,7 @@ func startLocalhostBroker(t *testing.T, cfg broker.Config) (*testutil.Broker, st
 		b, port := startBroker(t, cfg)
 		ln, err := net.Listen("tcp6", net.JoinHostPort("::1", port))
 		if errors.Is(err, syscall.EADDRINUSE) {
-			b.Stop(t) // the port is taken on ::1: try another
+			shutdown(t, b) // the port is taken on ::1: try another
 			continue
 		}
 		if err != nil {
@@ -88,7 +89,7 @@ func startLocalhostBroker(t *testing.T, cfg broker.Config) (*testutil.Broker, st
 		done := make(chan error, 1)
 		go func() { done <- b.Serve(context.Background(), ln, broker.Listener{}) }()
 		t.Cleanup(func() {
-			b.Stop(t)
+			shutdown(t, b)
 			if err := <-done; !errors.Is(err, broker.ErrServerClosed) {
 				t.Errorf("Serve on [::1]:%s returned %v, want ErrServerClosed", port, err)
 			}
@@ -97,6 +98,17 @@ func startLocalhostBroker(t *testing.T, cfg broker.Config) (*testutil.Broker, st
 	}
 	t.Fatal("found no port free on both 127.0.0.1 and ::1")
 	return nil, ""
+}
+
+// shutdown shuts b down before the end of the test. (testutil's Stop, which
+// StartBroker's cleanup calls, panics when called twice.)
+func shutdown(t *testing.T, b *testutil.Broker) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := b.Shutdown(ctx); err != nil {
+		t.Errorf("Shutdown: %v", err)
+	}
 }
 
 // waitFor polls cond until it holds, failing the test after waitTimeout.
@@ -141,20 +153,28 @@ type proc struct {
 // startMosquitto starts a mosquitto client tool with line-buffered output.
 func startMosquitto(t *testing.T, tool string, args ...string) *proc {
 	t.Helper()
-	return startProc(t, "stdbuf", append([]string{"-oL", tool}, args...)...)
+	return startProc(t, nil, "stdbuf", append([]string{"-oL", tool}, args...)...)
+}
+
+// startMosquittoInput is startMosquitto with stdin read from input.
+func startMosquittoInput(t *testing.T, input string, tool string, args ...string) *proc {
+	t.Helper()
+	return startProc(t, strings.NewReader(input), "stdbuf", append([]string{"-oL", tool}, args...)...)
 }
 
 // startPython runs a script from testdata with Debian's python3,
 // unbuffered.
 func startPython(t *testing.T, script string, args ...string) *proc {
 	t.Helper()
-	return startProc(t, python, append([]string{"-u", "testdata/" + script}, args...)...)
+	return startProc(t, nil, python, append([]string{"-u", "testdata/" + script}, args...)...)
 }
 
-func startProc(t *testing.T, name string, args ...string) *proc {
+// startProc starts name with args and stdin (if not nil).
+func startProc(t *testing.T, stdin io.Reader, name string, args ...string) *proc {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), procTimeout)
 	cmd := exec.CommandContext(ctx, name, args...)
+	cmd.Stdin = stdin
 	cmd.WaitDelay = time.Second
 	p := &proc{t: t, name: strings.Join(args, " "), cmd: cmd, done: make(chan struct{}), wake: make(chan struct{})}
 	cmd.Stdout = stdoutWriter{p}
@@ -311,6 +331,14 @@ func (p *proc) waitExit(code int) {
 	}
 }
 
+// signal sends sig to the process.
+func (p *proc) signal(sig syscall.Signal) {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		p.t.Fatalf("signal %v to %s: %v", sig, p.name, err)
+	}
+}
+
 // kill sends sig to the process and waits for it to end.
 func (p *proc) kill(sig syscall.Signal) {
 	p.t.Helper()
@@ -322,13 +350,6 @@ func (p *proc) kill(sig syscall.Signal) {
 	case <-time.After(waitTimeout):
 		p.t.Fatalf("%s still running %v after %v\n%s", p.name, waitTimeout, sig, p.output())
 	}
-}
-
-// run runs a tool to completion and returns its stdout lines, failing the
-// test unless it exits with status 0.
-func run(t *testing.T, p *proc) []string {
-	t.Helper()
-	return p.wait()
 }
 
 // itoa is strconv.Itoa, for building argument lists.

@@ -152,10 +152,13 @@ func TestMosquittoRetained(t *testing.T) {
 	for _, v := range mqttVersions {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
-			_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+			b, port := startBroker(t, broker.Config{AllowAnonymous: true})
 			V := []string{"-V", v.flag}
 			mosqPub(t, port, cat(V, "-r", "-q", "1", "-t", "ret/a", "-m", "A")...)
 			mosqPub(t, port, cat(V, "-r", "-t", "ret/b", "-m", "B")...)
+			// A QoS 0 PUBLISH has no acknowledgement: it has been handled
+			// once the publisher's connection has.
+			waitSys(t, b, "clients/connected", "0")
 
 			// A new subscriber gets both at once (-v prints "topic payload"),
 			// and -C 2 makes it exit after them.
@@ -186,6 +189,7 @@ func TestMosquittoRetained(t *testing.T) {
 			// Clearing the last one leaves nothing: a new subscriber's first
 			// message is a live one.
 			mosqPub(t, port, cat(V, "-r", "-n", "-t", "ret/a")...)
+			waitSys(t, b, "clients/connected", "1") // sub
 			empty := mosqSub(t, port, cat(V, "-C", "1", "-v", "-t", "ret/#")...)
 			mosqPub(t, port, cat(V, "-t", "ret/live", "-m", "live")...)
 			wantLines(t, "mosquitto_sub after clearing", payloadLines(empty.wait()), []string{"ret/live live"})
@@ -350,10 +354,11 @@ func TestMosquittoV5Properties(t *testing.T) {
 	t.Run("retained-expiry", func(t *testing.T) {
 		t.Parallel()
 		clock := newFakeClock()
-		_, port := startBroker(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
+		b, port := startBroker(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
 		mosqPub(t, port, cat(V5, "-r", "-t", "exp/short", "-m", "s", "-D", "PUBLISH", "message-expiry-interval", "10")...)
 		mosqPub(t, port, cat(V5, "-r", "-t", "exp/long", "-m", "l", "-D", "PUBLISH", "message-expiry-interval", "30")...)
 		mosqPub(t, port, cat(V5, "-r", "-t", "exp/never", "-m", "n")...)
+		waitSys(t, b, "clients/connected", "0") // the QoS 0 PUBLISHes are handled
 		clock.Advance(11 * time.Second)
 		sub := mosqSub(t, port, cat(V5, "--retained-only", "-t", "exp/#", "-F", `MSG %t %E %p\n`)...)
 		mosqPub(t, port, cat(V5, "-t", "exp/live", "-m", "live")...)
