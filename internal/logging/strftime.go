@@ -144,7 +144,7 @@ func conv(c byte, t time.Time) (string, bool, bool) {
 		return two(hour12), true, true
 	case 'j':
 		d := t.YearDay()
-		return two(d/100) + strconv.Itoa(d%100/10) + strconv.Itoa(d%10), true, true
+		return strconv.Itoa(d/100) + strconv.Itoa(d%100/10) + strconv.Itoa(d%10), true, true
 	case 'k':
 		return spaced(t.Hour()), true, true
 	case 'l':
