@@ -164,6 +164,10 @@ func (c *conn) readPacket(ctx context.Context) error {
 		}
 		return c.handlePublish(ctx, &c.inPub)
 	}
+	if h.Type == packet.TypeConnect {
+		// Whether or not it decodes [MQTT-3.1.0-2].
+		return &packet.Error{Code: packet.ProtocolError, Reason: "second CONNECT"}
+	}
 	p, err := packet.Decode(h, body, c.version)
 	if err != nil {
 		return err

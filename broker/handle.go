@@ -26,8 +26,6 @@ func (c *conn) handle(ctx context.Context, p packet.Packet) error {
 		return nil
 	case *packet.Disconnect:
 		return c.handleDisconnect(p)
-	case *packet.Connect:
-		return &packet.Error{Code: packet.ProtocolError, Reason: "second CONNECT"} // [MQTT-3.1.0-2]
 	case *packet.Auth:
 		// AUTH is only valid with an Authentication Method, which CONNECT
 		// did not carry (4.12) [MQTT-4.12.0-? ]: a protocol error.
