@@ -3,88 +3,519 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/config"
+	"github.com/midge-mqtt/midge/internal/logging"
 )
 
-// brokerOptions are the command-line options of "midge broker" (the
-// mosquitto binary's flags).
+// Exit statuses of "midge broker", as the mosquitto binary's: 3
+// (MOSQ_ERR_INVAL) for a bad command line or configuration, 1 when the
+// broker cannot start (listeners, pid file, user).
+const (
+	exitOK      = 0
+	exitFailure = 1
+	exitInvalid = 3
+)
+
+// maxPorts is how many -p options Mosquitto accepts (CMD_PORT_LIMIT).
+const maxPorts = 10
+
+// brokerOptions are the command-line options of "midge broker", the
+// mosquitto binary's flags.
 type brokerOptions struct {
-	ports   []int // -p, repeatable
-	verbose bool  // -v
+	configFile string   // -c, --config-file
+	ports      []int    // -p, --port (repeatable, loopback only)
+	daemon     bool     // -d, --daemon
+	verbose    bool     // -v, --verbose: log_type all
+	quiet      bool     // -q, --quiet: log_type none (overrides -v)
+	testConfig bool     // --test-config
+	help       bool     // -h, --help
+	version    bool     // --version
+	raw        []string // the arguments as given, for -d to start again
 }
 
-func parseBrokerArgs(prog string, args []string, st Streams) (brokerOptions, error) {
-	var o brokerOptions
-	fs := flag.NewFlagSet(prog, flag.ContinueOnError)
-	fs.SetOutput(st.Err)
-	fs.Func("p", "listen on `port` (repeatable)", func(s string) error {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 || n > 65535 {
-			return fmt.Errorf("invalid port %q", s)
+// errUsage is a command line the broker refuses; its text is printed before
+// the usage.
+type errUsage struct{ msg string }
+
+func (e *errUsage) Error() string { return e.msg }
+
+// parseBrokerArgs parses the mosquitto binary's flags. Like mosquitto it
+// takes no other arguments and does not combine flags ("-dv" is unknown).
+func parseBrokerArgs(args []string) (brokerOptions, error) {
+	o := brokerOptions{raw: args}
+	next := func(i int, what string) (string, error) {
+		if i+1 >= len(args) {
+			return "", &errUsage{fmt.Sprintf("%s argument given, but no %s specified.", args[i], what)}
 		}
-		o.ports = append(o.ports, n)
-		return nil
-	})
-	fs.BoolVar(&o.verbose, "v", false, "verbose: log every message type")
-	if err := fs.Parse(args); err != nil {
-		return o, err
+		return args[i+1], nil
 	}
-	if fs.NArg() > 0 {
-		return o, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	for i := 0; i < len(args); i++ {
+		switch a := args[i]; a {
+		case "-c", "--config-file":
+			v, err := next(i, "config file")
+			if err != nil {
+				return o, err
+			}
+			o.configFile = v
+			i++
+		case "-d", "--daemon":
+			o.daemon = true
+		case "-h", "--help":
+			o.help = true
+		case "--version":
+			o.version = true
+		case "-p", "--port":
+			v, err := next(i, "port")
+			if err != nil {
+				return o, err
+			}
+			n, perr := strconv.Atoi(v)
+			if perr != nil || n < 1 || n > 65535 {
+				return o, fmt.Errorf("Invalid port specified (%s).", v)
+			}
+			if len(o.ports) == maxPorts {
+				return o, fmt.Errorf("Only %d ports can be specified on the command line.", maxPorts)
+			}
+			o.ports = append(o.ports, n)
+			i++
+		case "-q", "--quiet":
+			o.quiet = true
+		case "-v", "--verbose":
+			o.verbose = true
+		case "--test-config":
+			o.testConfig = true
+		case "--tls-keylog":
+			return o, errors.New("TLS support not available so --tls-keylog is not available.")
+		default:
+			return o, &errUsage{fmt.Sprintf("Unknown option '%s'.", a)}
+		}
 	}
 	return o, nil
 }
 
+// brokerUsage prints mosquitto's usage text, adapted.
+func brokerUsage(w io.Writer, prog string) {
+	fmt.Fprintf(w, `midge version %s (%s)
+
+%s is an MQTT v5.0/v3.1.1/v3.1 broker, a drop-in for mosquitto.
+
+Usage: %s [-c config_file] [-d] [-h] [-p port] [-q] [-v] [--test-config]
+
+ -c : specify the broker config file.
+ -d : put the broker into the background after starting.
+ -h : display this help.
+ -p : start the broker listening on the specified port.
+      Not recommended in conjunction with the -c option.
+ -q : quiet mode - disable all logging types. This overrides
+      any logging options given in the config file, and -v.
+ -v : verbose mode - enable all logging types. This overrides
+      any logging options given in the config file.
+ --test-config : test config file and exit
+
+See https://mosquitto.org/ for the configuration file format (mosquitto.conf(5)).
+
+`, broker.Version, prog, prog, prog)
+}
+
+// runBroker is "midge broker" / "mosquitto": it parses args, then runs the
+// broker until ctx is done or SIGINT/SIGTERM, and returns the exit status.
 func runBroker(ctx context.Context, prog string, args []string, st Streams) int {
-	o, err := parseBrokerArgs(prog, args, st)
+	o, err := parseBrokerArgs(args)
 	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+		logErr(st.Err, "Error: "+err.Error())
+		var ue *errUsage
+		if errors.As(err, &ue) {
+			brokerUsage(st.Out, prog)
 		}
-		fmt.Fprintln(st.Err, "Error:", err)
-		return 1
+		return exitInvalid
 	}
-	level := slog.LevelInfo
-	if o.verbose {
-		level = slog.LevelDebug
+	switch {
+	case o.help:
+		brokerUsage(st.Out, prog)
+		return exitInvalid // as mosquitto -h
+	case o.version:
+		fmt.Fprintf(st.Out, "midge version %s\n", broker.Version)
+		return exitOK
 	}
-	log := slog.New(slog.NewTextHandler(st.Err, &slog.HandlerOptions{Level: level}))
-	var cfg broker.Config
-	cfg.Logger = log
-	for _, p := range o.ports {
-		// Mosquitto: -p without a config file listens on every address
-		// only in local mode... it binds the port on all interfaces but,
-		// since 2.0, only with allow_anonymous false. Listening on loopback
-		// keeps the local-only promise.
-		cfg.Listeners = append(cfg.Listeners,
-			broker.Listener{Network: "tcp4", Address: net.JoinHostPort("127.0.0.1", strconv.Itoa(p))})
+	return runBrokerOptions(ctx, prog, o, st, brokerHooks{dropPrivileges: true, signals: true})
+}
+
+// brokerHooks let tests run the broker in-process without touching the test
+// process's identity or signal handlers.
+type brokerHooks struct {
+	dropPrivileges bool               // switch user when root (user option)
+	signals        bool               // handle SIGHUP, SIGUSR1, SIGUSR2
+	started        func(b *brokerRun) // called once the broker serves
+	listen         func(network, address string) (net.Listener, error)
+}
+
+// logErr writes a line as Mosquitto writes errors before its log is set up:
+// to stderr, with a Unix timestamp.
+func logErr(w io.Writer, msg string) {
+	fmt.Fprintf(w, "%d: %s\n", time.Now().Unix(), msg)
+}
+
+// loadConfig reads the configuration of o: the -c file, or the defaults.
+func loadConfig(o brokerOptions) (*config.Result, error) {
+	if o.configFile == "" {
+		return config.Parse(strings.NewReader(""), "")
 	}
-	if len(o.ports) > 0 {
-		cfg.AllowAnonymous = true
+	return config.Load(o.configFile)
+}
+
+// printConfigErrors writes each problem of err on its own line.
+func printConfigErrors(w io.Writer, err error) {
+	var errs []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	} else {
+		errs = []error{err}
+	}
+	for _, e := range errs {
+		logErr(w, "Error: "+e.Error())
+	}
+}
+
+// logOptions returns the logging options of res with -v and -q applied.
+func logOptions(res *config.Result, o brokerOptions) logging.Options {
+	lo := res.Log
+	switch {
+	case o.quiet:
+		lo.Types = logging.None
+	case o.verbose:
+		lo.Types = logging.All
+	}
+	return lo
+}
+
+func runBrokerOptions(ctx context.Context, prog string, o brokerOptions, st Streams, hooks brokerHooks) int {
+	res, err := loadConfig(o)
+	if o.testConfig {
+		switch {
+		case o.configFile == "":
+			logErr(st.Err, "Please provide a configuration file to test.")
+			return exitInvalid
+		case err != nil:
+			printConfigErrors(st.Err, err)
+			return exitInvalid
+		}
+		for _, w := range res.Warnings {
+			logErr(st.Err, "Warning: "+w.String())
+		}
+		logErr(st.Err, "Configuration file is OK.")
+		return exitOK
+	}
+	if err != nil {
+		printConfigErrors(st.Err, err)
+		return exitInvalid
+	}
+	if o.daemon && os.Getenv(daemonEnv) == "" {
+		if code := daemonize(prog, o, st); code >= 0 {
+			return code
+		}
+	}
+	ready := daemonReady(st)
+
+	b := &brokerRun{opts: o, res: res, prog: prog, hooks: hooks, stdout: st.Out}
+	if code, ok := b.start(ctx, ready.stderr()); !ok {
+		ready.fail()
+		return code
+	}
+	defer b.stop()
+	ready.done()
+	if hooks.started != nil {
+		hooks.started(b)
+	}
+	notifySystemd("READY=1")
+	return b.wait(ctx)
+}
+
+// brokerRun is a running broker with the process settings around it.
+type brokerRun struct {
+	opts  brokerOptions
+	prog  string
+	hooks brokerHooks
+
+	mu  sync.Mutex // guards res (Reload updates it)
+	res *config.Result
+
+	handler *logging.Handler
+	log     *slog.Logger
+	srv     atomic.Pointer[broker.Server]
+	lns     []openListener
+	errc    chan error
+	pidFile string
+	stdout  io.Writer // log_dest stdout and SIGUSR2's output
+}
+
+// openListener is a listening socket and its settings.
+type openListener struct {
+	ln  net.Listener
+	cfg broker.Listener
+}
+
+// start sets up logging, opens the listeners, writes the pid file, drops
+// privileges and starts serving. It returns the exit status and false on
+// failure. errOut receives start-up errors before logging is set up.
+func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
+	res := b.res
+	env := logging.Env{Stdout: b.streamsOut(), Stderr: errOut, Publish: b.publishLog}
+	h, err := logging.New(logOptions(res, b.opts), env)
+	if err != nil {
+		// Mosquitto falls back to errors on stderr and carries on.
+		fallback := logging.Options{Types: logging.Error, Dests: logging.Stderr}
+		h, _ = logging.New(fallback, env)
+		b.handler, b.log = h, slog.New(h)
+		b.log.Error("Error: " + err.Error())
+	} else {
+		b.handler, b.log = h, slog.New(h)
+	}
+	b.log.Info(fmt.Sprintf("midge version %s starting", broker.Version))
+	if b.opts.configFile != "" {
+		b.log.Info(fmt.Sprintf("Config loaded from %s.", b.opts.configFile))
+	} else {
+		b.log.Info("Using default config.")
+	}
+	for _, w := range res.Warnings {
+		b.log.Warn("Warning: " + w.String())
+	}
+
+	cfg := res.Config
+	cfg.Logger = b.log
+	if err := b.openListeners(&cfg); err != nil {
+		b.log.Error("Error: " + err.Error())
+		b.log.Error("Error: Unable to start any listening sockets, exiting.")
+		b.handler.Close()
+		return exitFailure, false
+	}
+	if res.PIDFile != "" {
+		if err := os.WriteFile(res.PIDFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+			b.log.Error("Error: Unable to write pid file: " + err.Error())
+			b.closeListeners()
+			b.handler.Close()
+			return exitFailure, false
+		}
+		b.pidFile = res.PIDFile
+	}
+	if b.hooks.dropPrivileges {
+		if err := dropPrivileges(res.User, b.log); err != nil {
+			b.log.Error("Error: " + err.Error())
+			b.closeListeners()
+			b.removePID()
+			b.handler.Close()
+			return exitFailure, false
+		}
 	}
 	srv := broker.New(cfg)
-	log.Info(fmt.Sprintf("midge version %s starting", broker.Version))
-	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe(ctx) }()
-	select {
-	case err := <-errc:
-		log.Error(err.Error())
-		return 1
-	case <-ctx.Done():
+	b.srv.Store(srv)
+	b.errc = make(chan error, len(b.lns))
+	for _, ol := range b.lns {
+		go func() { b.errc <- srv.Serve(ctx, ol.ln, ol.cfg) }()
 	}
-	log.Info(fmt.Sprintf("midge version %s terminating", broker.Version))
-	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		log.Error("shutdown: " + err.Error())
-		return 1
+	b.log.Info(fmt.Sprintf("midge version %s running", broker.Version))
+	return exitOK, true
+}
+
+// streamsOut is the writer for log_dest stdout.
+func (b *brokerRun) streamsOut() io.Writer {
+	if os.Getenv(daemonEnv) != "" {
+		return io.Discard
 	}
-	return 0
+	return b.stdout
+}
+
+// publishLog is the logging hook for log_dest topic.
+func (b *brokerRun) publishLog(topic string, line []byte) {
+	if srv := b.srv.Load(); srv != nil {
+		srv.PublishLog(topic, line)
+	}
+}
+
+// openListeners opens the configured listeners, or the local-only ones
+// (127.0.0.1 and ::1, port 1883 or the -p ports), logging as Mosquitto does,
+// and fills cfg.Listeners accordingly.
+func (b *brokerRun) openListeners(cfg *broker.Config) error {
+	listen := b.hooks.listen
+	if listen == nil {
+		listen = net.Listen
+	}
+	type want struct {
+		cfg      broker.Listener
+		optional bool // may fail (no IPv6)
+	}
+	var wants []want
+	res := b.res
+	if res.LocalOnly {
+		b.log.Info("Starting in local only mode. Connections will only be possible from clients running on this machine.")
+		b.log.Info("Create a configuration file which defines a listener to allow remote access.")
+		b.log.Info("For more details see https://mosquitto.org/documentation/authentication-methods/")
+		ports := b.opts.ports
+		if len(ports) == 0 {
+			ports = []int{1883}
+		}
+		for _, p := range ports {
+			ps := strconv.Itoa(p)
+			wants = append(wants,
+				want{cfg: broker.Listener{Network: "tcp4", Address: net.JoinHostPort("127.0.0.1", ps)}},
+				want{cfg: broker.Listener{Network: "tcp6", Address: net.JoinHostPort("::1", ps)}, optional: true})
+		}
+	} else {
+		if len(b.opts.ports) > 0 {
+			b.log.Warn("Warning: -p is ignored because the configuration file defines listeners.")
+		}
+		for _, l := range res.Config.Listeners {
+			wants = append(wants, want{cfg: l})
+		}
+	}
+	var opened []broker.Listener
+	for _, w := range wants {
+		ln, err := listen(w.cfg.Network, w.cfg.Address)
+		if err != nil {
+			if w.optional {
+				b.log.Warn(fmt.Sprintf("Warning: %s", err))
+				continue
+			}
+			b.closeListeners()
+			return err
+		}
+		for _, line := range openingLines(w.cfg, ln.Addr()) {
+			b.log.Info(line)
+		}
+		b.lns = append(b.lns, openListener{ln: ln, cfg: w.cfg})
+		opened = append(opened, w.cfg)
+	}
+	cfg.Listeners = opened
+	return nil
+}
+
+// openingLines are Mosquitto's "Opening ... listen socket" lines for a
+// listener: a dual-stack socket is reported as the two sockets Mosquitto
+// opens.
+func openingLines(l broker.Listener, a net.Addr) []string {
+	if l.Network == "unix" {
+		return []string{fmt.Sprintf("Opening unix listen socket on path %s.", l.Address)}
+	}
+	port := ""
+	if ta, ok := a.(*net.TCPAddr); ok {
+		port = strconv.Itoa(ta.Port)
+	}
+	host, _, _ := net.SplitHostPort(l.Address)
+	switch {
+	case l.Network == "tcp4":
+		return []string{"Opening ipv4 listen socket on port " + port + "."}
+	case l.Network == "tcp6":
+		return []string{"Opening ipv6 listen socket on port " + port + "."}
+	case host == "":
+		return []string{"Opening ipv4 listen socket on port " + port + ".", "Opening ipv6 listen socket on port " + port + "."}
+	}
+	if ta, ok := a.(*net.TCPAddr); ok && ta.IP.To4() == nil {
+		return []string{"Opening ipv6 listen socket on port " + port + "."}
+	}
+	return []string{"Opening ipv4 listen socket on port " + port + "."}
+}
+
+func (b *brokerRun) closeListeners() {
+	for _, ol := range b.lns {
+		ol.ln.Close()
+	}
+	b.lns = nil
+}
+
+func (b *brokerRun) removePID() {
+	if b.pidFile != "" {
+		if err := os.Remove(b.pidFile); err != nil && !errors.Is(err, os.ErrNotExist) {
+			b.log.Warn("Warning: Unable to remove pid file: " + err.Error())
+		}
+		b.pidFile = ""
+	}
+}
+
+// wait serves until ctx is done or a listener fails, handling signals, and
+// returns the exit status.
+func (b *brokerRun) wait(ctx context.Context) int {
+	sigs, stopSignals := b.signalChannels()
+	defer stopSignals()
+	for {
+		select {
+		case <-ctx.Done():
+			return exitOK
+		case err := <-b.errc:
+			if errors.Is(err, broker.ErrServerClosed) {
+				return exitOK
+			}
+			b.log.Error("Error: " + err.Error())
+			return exitFailure
+		case <-sigs.reload:
+			b.reload()
+		case <-sigs.persist:
+			b.log.Info("Received SIGUSR1: persistence sync requested (midge keeps no on-disk store yet).")
+		case <-sigs.tree:
+			if srv := b.srv.Load(); srv != nil {
+				srv.WriteSubscriptions(b.stdout)
+			}
+		}
+	}
+}
+
+// stop shuts the broker down and cleans up.
+func (b *brokerRun) stop() {
+	b.log.Info(fmt.Sprintf("midge version %s terminating", broker.Version))
+	if srv := b.srv.Load(); srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := srv.Shutdown(sctx); err != nil {
+			b.log.Error("Error: shutdown: " + err.Error())
+		}
+		cancel()
+	}
+	b.closeListeners()
+	b.removePID()
+	b.handler.Close()
+}
+
+// reload re-reads the configuration (SIGHUP). A configuration with errors is
+// reported and the running one kept; Mosquitto 2.1 exits instead.
+func (b *brokerRun) reload() {
+	b.log.Info("Reloading config.")
+	if b.opts.configFile == "" {
+		return
+	}
+	next, err := config.Load(b.opts.configFile)
+	if err != nil {
+		var errs []error
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		} else {
+			errs = []error{err}
+		}
+		for _, e := range errs {
+			b.log.Error("Error: " + e.Error())
+		}
+		b.log.Error("Error: configuration not reloaded; the running configuration is kept.")
+		return
+	}
+	b.mu.Lock()
+	notes := config.Reload(b.res, next)
+	lo := logOptions(b.res, b.opts)
+	b.mu.Unlock()
+	if err := b.handler.Reconfigure(lo); err != nil {
+		b.log.Error("Error: " + err.Error())
+	}
+	for _, w := range next.Warnings {
+		b.log.Warn("Warning: " + w.String())
+	}
+	for _, n := range notes {
+		b.log.Warn("Warning: " + n)
+	}
 }
