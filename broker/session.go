@@ -262,14 +262,16 @@ func (s *session) resetForResumeLocked() {
 // clearStateLocked discards subscriptions' queue and in-flight state, for a
 // Clean Start or a session that ends. It returns the deliveries that came
 // through shared subscriptions and were not completed, to be offered to
-// other members of their groups.
+// other members of their groups: the queued ones and the QoS 1 ones in
+// flight.
 func (s *session) clearStateLocked() (orphans []delivery) {
 	for _, f := range s.order {
 		if f.done {
 			continue
 		}
-		// A QoS 2 message whose PUBREC arrived belongs to the receiver now.
-		if f.group != nil && f.state != awaitPubcomp {
+		// A QoS 2 message whose delivery started is completed with this
+		// client or not at all [MQTT-4.8.2-4], [MQTT-4.8.2-5].
+		if f.group != nil && f.qos < 2 {
 			orphans = append(orphans, f.delivery)
 		}
 	}
