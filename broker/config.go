@@ -111,6 +111,16 @@ type Config struct {
 	// (connection_messages false).
 	QuietConnections bool
 
+	// Store, if set, persists retained messages, persistent sessions and
+	// their messages (persistence true): a QoS 1 or 2 message is
+	// acknowledged only once it is durable, so it survives a crash. If nil,
+	// everything lives in memory.
+	Store Store
+	// PersistenceInterval, if positive, commits to the Store every interval
+	// instead of before each acknowledgement (midge's persistence_sync
+	// periodic): faster, but a crash loses up to an interval of messages.
+	PersistenceInterval time.Duration
+
 	// Logger receives the server's logs. If nil, logs are discarded.
 	Logger *slog.Logger
 	// Now returns the current time; if nil, time.Now. Tests inject a clock.

@@ -43,6 +43,9 @@ type conn struct {
 	willDelay   uint32   // Will Delay Interval, seconds
 	takenOver   bool     // guarded by sess.mu: another connection took the client identifier
 
+	// durablePending counts this client's PUBLISHes waiting for the store.
+	durablePending atomic.Int32
+
 	// Reader-owned.
 	aliasIn []string // inbound topic aliases, index alias-1
 	inPub   packet.Publish
@@ -51,6 +54,7 @@ type conn struct {
 	// Guarded by sess.mu.
 	ctrl    []outItem // control packets waiting for the writer
 	closing bool      // a DISCONNECT was queued: write it and close
+	hold    bool      // nothing may be written yet (the session is being stored)
 
 	// Writer state, guarded by wmu.
 	wmu     sync.Mutex

@@ -164,8 +164,8 @@ func (c *conn) exitWriter() {
 // QoS 1 and 2 as far as the in-flight window allows. c.sess.mu must be held.
 func (c *conn) collectLocked(batch []outItem) []outItem {
 	s := c.sess
-	if s.conn != c && !c.closing {
-		return batch // taken over or detached: nothing more for this connection
+	if s.conn != c && !c.closing || c.hold {
+		return batch // taken over, detached, or CONNACK not due yet
 	}
 	if c.closing {
 		batch = append(batch, c.ctrl...)
@@ -238,7 +238,7 @@ func (c *conn) collectQueueLocked(batch []outItem, bytes int, before uint64) ([]
 				continue
 			}
 		}
-		if d.qos > 0 && !s.windowOpenLocked(c, d.msg.size()) {
+		if d.qos > 0 && !s.windowOpenLocked(c, d) {
 			return batch, bytes, true
 		}
 		bytes += len(d.msg.Topic) + d.msg.size() + 8
@@ -247,8 +247,12 @@ func (c *conn) collectQueueLocked(batch []outItem, bytes int, before uint64) ([]
 			continue
 		}
 		f := s.addInflightLocked(s.popLocked())
+		if f.released {
+			batch = append(batch, outItem{kind: outPubrel, id: f.id}) // after a restart [MQTT-4.4.0-1]
+			continue
+		}
+		batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: f.id, dup: f.delivery.dup})
 		f.dup = true // any later send is a resend
-		batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: f.id})
 	}
 	return batch, bytes, false
 }

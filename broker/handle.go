@@ -108,9 +108,10 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		}
 		code = packet.PayloadFormatInvalid
 	}
+	var m *Message
 	if code == packet.Success {
 		now := srv.now()
-		m := &Message{Topic: name, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain,
+		m = &Message{Topic: name, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain,
 			Publisher: c.client.ID, Received: now}
 		if v == packet.Version5 {
 			m.Properties = forwardedProperties(&p.Properties)
@@ -118,23 +119,71 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 				m.Expiry = now.Add(time.Duration(p.Properties.MessageExpiry) * time.Second)
 			}
 		}
-		if !srv.publish(m, s) && v == packet.Version5 {
+	}
+	qos, id := p.QoS, p.PacketID
+	if srv.commit == nil || m == nil && c.durablePending.Load() == 0 ||
+		m != nil && qos == 0 && !m.Retain && c.durablePending.Load() == 0 {
+		// Nothing to make durable and nothing durable ahead of it.
+		if m != nil && !srv.publish(m, s) && v == packet.Version5 {
 			code = packet.NoMatchingSubscribers
 		}
+		c.ackPublish(qos, id, code)
+		return nil
 	}
-	switch p.QoS {
+	// With a Store: acknowledge once the message is durable in every
+	// persistent session it goes to; acknowledgements keep the order of the
+	// PUBLISHes [MQTT-4.6.0-2], so a refused message waits its turn too.
+	c.durablePending.Add(1)
+	finish := func(matched bool, err error) {
+		c.durablePending.Add(-1)
+		switch {
+		case err != nil:
+			if qos > 0 && v != packet.Version5 {
+				// 3.1.1 has no way to refuse: close, and the client
+				// resends after reconnecting.
+				c.kick("persistence failed", packet.UnspecifiedError)
+				return
+			}
+			code = packet.QuotaExceeded
+		case m != nil && !matched && v == packet.Version5:
+			code = packet.NoMatchingSubscribers
+		}
+		c.ackPublish(qos, id, code)
+	}
+	if m == nil {
+		srv.commit.add(nil, func(err error) { finish(false, nil) })
+		return nil
+	}
+	var keepInbound bool
+	if qos == 2 {
+		s.mu.Lock()
+		keepInbound = s.persistentLocked()
+		s.mu.Unlock()
+	}
+	srv.publishDurable(m, s, func(b *Batch) {
+		if keepInbound {
+			b.PutInbound(s.id, id) // a resent PUBLISH after a restart is recognised
+		}
+	}, finish)
+	return nil
+}
+
+// ackPublish answers a client's PUBLISH: PUBACK for QoS 1, PUBREC for QoS 2
+// (forgetting the packet identifier of a refused QoS 2 message, whose flow
+// ends there, 4.3.3).
+func (c *conn) ackPublish(qos byte, id uint16, code packet.ReasonCode) {
+	switch qos {
 	case 1:
-		c.queueAck(packet.TypePuback, p.PacketID, code)
+		c.queueAck(packet.TypePuback, id, code)
 	case 2:
 		if code.IsError() {
-			// A refused QoS 2 message ends its flow here (4.3.3).
+			s := c.sess
 			s.mu.Lock()
-			delete(s.inboundQoS2, p.PacketID)
+			delete(s.inboundQoS2, id)
 			s.mu.Unlock()
 		}
-		c.queueAck(packet.TypePubrec, p.PacketID, code)
+		c.queueAck(packet.TypePubrec, id, code)
 	}
-	return nil
 }
 
 func b2i(b bool) int {
@@ -160,6 +209,10 @@ func (c *conn) handleAck(p *packet.Ack) error {
 			s.mu.Lock()
 			if f := s.byID[p.PacketID]; f != nil && f.state == awaitPubrec {
 				s.removeInflightLocked(f)
+				if f.stored {
+					seq := f.storeSeq
+					c.srv.commit.add(func(b *Batch) { b.DeleteDelivery(s.id, seq) }, nil)
+				}
 			}
 			more := s.queueLen() > 0
 			s.mu.Unlock()
@@ -169,18 +222,42 @@ func (c *conn) handleAck(p *packet.Ack) error {
 			return nil
 		}
 		code := packet.Success
-		if !s.ack(packet.TypePubrec, p.PacketID) {
+		found, release := s.ack(packet.TypePubrec, p.PacketID)
+		if !found {
 			code = packet.PacketIdentifierNotFound
+		}
+		if release != nil {
+			// The PUBREC is durable before PUBREL goes out: after a crash the
+			// broker resends PUBREL, never the PUBLISH the client completed.
+			seq, id := release.storeSeq, p.PacketID
+			c.srv.commit.add(func(b *Batch) { b.ReleaseDelivery(s.id, seq) }, func(err error) {
+				if err == nil {
+					c.queueAck(packet.TypePubrel, id, packet.Success)
+				}
+			})
+			return nil
 		}
 		c.queueAck(packet.TypePubrel, p.PacketID, code) // [MQTT-4.3.3-?] send PUBREL
 	case packet.TypePubrel:
 		s.mu.Lock()
 		_, ok := s.inboundQoS2[p.PacketID]
 		delete(s.inboundQoS2, p.PacketID)
+		persistent := s.persistentLocked()
 		s.mu.Unlock()
 		code := packet.Success
 		if !ok {
 			code = packet.PacketIdentifierNotFound
+		}
+		if ok && persistent {
+			// Forget the identifier durably before PUBCOMP: the client may
+			// reuse it for a new message as soon as it has PUBCOMP.
+			id := p.PacketID
+			c.srv.commit.add(func(b *Batch) { b.DeleteInbound(s.id, id) }, func(err error) {
+				if err == nil {
+					c.queueAck(packet.TypePubcomp, id, packet.Success)
+				}
+			})
+			return nil
 		}
 		c.queueAck(packet.TypePubcomp, p.PacketID, code) // [MQTT-4.3.3-11]
 	}
@@ -250,6 +327,23 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 		s.subCount.Store(int32(len(s.subs)))
 		s.mu.Unlock()
 	}
+	if err := c.storeSession(); err != nil {
+		// Not durable: refuse what was asked rather than promise it.
+		for i, g := range grants {
+			srv.index.Unsubscribe(s, g.filter)
+			s.mu.Lock()
+			delete(s.subs, g.filter)
+			s.subCount.Store(int32(len(s.subs)))
+			s.mu.Unlock()
+			grants[i].inner = ""
+		}
+		for i := range codes {
+			codes[i] = packet.UnspecifiedError
+			if c.version != packet.Version5 {
+				codes[i] = packet.SubackFailureV3
+			}
+		}
+	}
 	c.queueCtrlAt(outItem{kind: outPacket, pkt: &packet.Suback{PacketID: p.PacketID, ReasonCodes: codes}}, at)
 	for i, g := range grants {
 		if g.inner == "" || srv.cfg.RetainUnavailable {
@@ -316,11 +410,41 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 			codes[i] = packet.NoSubscriptionExisted
 		}
 	}
+	if err := c.storeSession(); err != nil {
+		for i := range codes {
+			codes[i] = packet.UnspecifiedError
+		}
+	}
 	ack := &packet.Unsuback{PacketID: p.PacketID}
 	if c.version == packet.Version5 {
 		ack.ReasonCodes = codes
 	}
 	c.queueCtrl(outItem{kind: outPacket, pkt: ack})
+}
+
+// storeSession writes the session's record (its subscriptions) to the store
+// and waits until it is durable, if the session is persistent.
+func (c *conn) storeSession() error {
+	srv := c.srv
+	if srv.commit == nil {
+		return nil
+	}
+	s := c.sess
+	s.mu.Lock()
+	var rec *StoredSession
+	if s.persistentLocked() || s.inStore {
+		rec = s.storedSessionLocked(time.Time{}, c.will, c.willDelay)
+		s.inStore = true
+	}
+	s.mu.Unlock()
+	if rec == nil {
+		return nil
+	}
+	err := srv.commit.wait(func(b *Batch) { b.PutSession(rec) })
+	if err != nil {
+		c.log.Error("persistence: cannot store subscriptions", "client_id", s.id, "err", err)
+	}
+	return err
 }
 
 // handleDisconnect processes a client's DISCONNECT and ends the read loop.

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"fmt"
 	"time"
 
@@ -18,11 +19,13 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		endedWill *Message
 		orphans   []delivery
 		present   bool
+		dropOld   bool // the old session was in the store and ends
 	)
 	srv.mu.Lock()
 	s := srv.sessions[id]
 	if s != nil {
 		s.mu.Lock()
+		dropOld = cleanStart && s.inStore
 		if old = s.conn; old != nil {
 			s.conn = nil
 			if old.version == packet.Version5 {
@@ -65,8 +68,45 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	// CONNACK goes before everything queued for the session (at 0), and
 	// the in-flight messages follow it.
 	c.ctrl = append(c.ctrl, outItem{kind: outPacket, pkt: ack, resend: present})
+	var record *StoredSession
+	if srv.commit != nil && (s.persistentLocked() || s.inStore) {
+		// The session must be durable before CONNACK says it exists: hold
+		// the writer until it is.
+		record = s.storedSessionLocked(time.Time{}, will, willDelay)
+		s.inStore = true
+		c.hold = true
+		s.loading = present
+	}
 	s.mu.Unlock()
 	srv.mu.Unlock()
+
+	if srv.commit != nil && (record != nil || dropOld) {
+		err := srv.commit.wait(func(b *Batch) {
+			if dropOld {
+				b.DeleteSession(id)
+			}
+			if record != nil {
+				b.PutSession(record)
+			}
+		})
+		s.mu.Lock()
+		c.hold = false
+		if err != nil {
+			srv.log.Error("persistence: cannot store the session; refusing the client", "client_id", id, "err", err)
+			ack.SessionPresent = false
+			ack.ReasonCode = packet.ServerUnavailable
+			if c.version != packet.Version5 {
+				ack.ReasonCode = packet.ConnackV3ServerUnavailable
+			}
+			c.closing = true
+			s.loading = false
+		}
+		loading := s.loading
+		s.mu.Unlock()
+		if loading {
+			srv.commit.fence(func(error) { srv.reload(c) })
+		}
+	}
 
 	if n := srv.stats.connected.Add(1); n > srv.stats.maxConnected.Load() {
 		srv.stats.maxConnected.Store(n)
@@ -86,6 +126,72 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		srv.publish(endedWill, nil)
 	}
 	srv.redistribute(orphans)
+	c.wake()
+}
+
+// offloadLocked drops the queue and in-flight messages of a persistent
+// session going offline: they are in the store, and a session waiting for
+// its client should cost little memory. It counts the stored deliveries for
+// max_queued_messages. s.mu must be held.
+func (s *session) offloadLocked() {
+	n := 0
+	for _, f := range s.order {
+		if !f.done && f.stored {
+			n++
+		}
+	}
+	for i := s.qhead; i < len(s.queue); i++ {
+		if s.queue[i].stored {
+			n++
+		}
+	}
+	s.storedQueued = n
+	s.queue, s.qhead, s.queuedBytes = nil, 0, 0
+	s.order, s.byID, s.inflightBytes = nil, nil, 0
+}
+
+// reload reads a resumed session's queue back from the store. It runs as a
+// commit fence: after every delivery committed before the reconnect, before
+// any committed after it.
+func (srv *Server) reload(c *conn) {
+	s := c.sess
+	s.mu.Lock()
+	if s.conn != c || s.ended {
+		s.loading = false
+		s.mu.Unlock()
+		return
+	}
+	sentUpTo := s.sentUpTo
+	s.mu.Unlock()
+	var loaded []delivery
+	err := srv.cfg.Store.LoadQueue(context.Background(), s.id, func(sd *StoredDelivery) error {
+		d := delivery{msg: sd.Msg, qos: sd.QoS, retain: sd.Retain, subIDs: sd.SubIDs,
+			storeSeq: sd.Seq, seqID: true, stored: true, released: sd.Released, dup: sd.Seq < sentUpTo}
+		if sd.Group != "" {
+			d.group = srv.index.Group(sd.Group)
+		}
+		loaded = append(loaded, d)
+		return nil
+	})
+	if err != nil {
+		srv.log.Error("persistence: cannot load a session's queue", "client_id", s.id, "err", err)
+	}
+	s.mu.Lock()
+	s.loading = false
+	s.storedQueued = 0
+	if s.conn == c {
+		for i := range loaded {
+			d := &loaded[i]
+			if d.seqID && d.storeSeq >= s.storeSeq {
+				s.storeSeq = d.storeSeq + 1
+			}
+			d.seq = s.enqSeq
+			s.enqSeq++
+			s.queue = append(s.queue, *d)
+			s.queuedBytes += d.msg.size()
+		}
+	}
+	s.mu.Unlock()
 	c.wake()
 }
 
@@ -132,15 +238,30 @@ func (srv *Server) detach(c *conn) {
 		publish = will
 	case s.expiry == 0:
 		s.conn = nil
+		inStore := s.inStore
 		orphans = s.endLocked()
 		ended = true
 		if srv.sessions[s.id] == s {
 			delete(srv.sessions, s.id)
 		}
+		if inStore {
+			srv.commit.add(func(b *Batch) { b.DeleteSession(s.id) }, nil)
+		}
 		publish = will // the session ends: the will is due whatever its delay
 	default:
 		s.conn = nil
 		s.resetForResumeLocked()
+		if srv.commit != nil {
+			// The store holds the queue while the client is away: keep
+			// only the count in memory.
+			s.offloadLocked()
+			var w *Message
+			if will != nil && c.willDelay > 0 {
+				w = will
+			}
+			rec := s.storedSessionLocked(srv.now(), w, c.willDelay)
+			srv.commit.add(func(b *Batch) { b.PutSession(rec) }, nil)
+		}
 		if will != nil {
 			if c.willDelay == 0 {
 				publish = will
@@ -151,7 +272,7 @@ func (srv *Server) detach(c *conn) {
 				} // else the will waits for the session to end [MQTT-3.1.3-9]
 			}
 		}
-		srv.scheduleExpiryLocked(s)
+		srv.scheduleExpiryFromLocked(s, srv.now())
 	}
 	s.mu.Unlock()
 	srv.mu.Unlock()
@@ -187,9 +308,9 @@ func (srv *Server) logDisconnect(c *conn) {
 	}
 }
 
-// scheduleExpiryLocked starts the timer that ends offline session s. s.mu
-// must be held.
-func (srv *Server) scheduleExpiryLocked(s *session) {
+// scheduleExpiryFromLocked starts the timer that ends s, offline since
+// since. s.mu must be held.
+func (srv *Server) scheduleExpiryFromLocked(s *session, since time.Time) {
 	var d time.Duration
 	switch {
 	case s.expiry == neverExpires:
@@ -200,7 +321,8 @@ func (srv *Server) scheduleExpiryLocked(s *session) {
 	default:
 		d = time.Duration(s.expiry) * time.Second
 	}
-	s.expireTimer = time.AfterFunc(d, func() { srv.expire(s) })
+	d -= srv.now().Sub(since)
+	s.expireTimer = time.AfterFunc(max(d, 0), func() { srv.expire(s) })
 }
 
 // expire ends session s if it is still offline [MQTT-4.1.0-? ] (session
@@ -215,6 +337,7 @@ func (srv *Server) expire(s *session) {
 	}
 	will := s.will
 	s.will = nil
+	inStore := s.inStore
 	orphans := s.endLocked()
 	if srv.sessions[s.id] == s {
 		delete(srv.sessions, s.id)
@@ -222,6 +345,9 @@ func (srv *Server) expire(s *session) {
 	s.mu.Unlock()
 	srv.mu.Unlock()
 	srv.index.UnsubscribeAll(s)
+	if inStore {
+		srv.commit.add(func(b *Batch) { b.DeleteSession(s.id) }, nil)
+	}
 	srv.log.Info(fmt.Sprintf("Expiring client %s due to timeout.", s.id))
 	if will != nil {
 		srv.publish(will, nil)
@@ -237,6 +363,10 @@ func (srv *Server) fireWill(s *session) {
 	s.willTimer = nil
 	if s.conn != nil {
 		will = nil
+	}
+	if will != nil && s.inStore && !s.ended {
+		rec := s.storedSessionLocked(srv.now(), nil, 0)
+		srv.commit.add(func(b *Batch) { b.PutSession(rec) }, nil)
 	}
 	s.mu.Unlock()
 	if will != nil {

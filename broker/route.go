@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/topic"
@@ -10,6 +11,7 @@ import (
 // routeScratch is the reusable memory of one publish: the matches and the
 // per-session merge of overlapping subscriptions.
 type routeScratch struct {
+	out     []routed
 	m       topic.Matches[*session]
 	targets []target
 	index   map[*session]int
@@ -24,20 +26,127 @@ type target struct {
 	subIDs []uint32
 }
 
-// publish routes m to every matching subscription and, if m is retained,
-// stores or clears the retained message. from is the publishing session (nil
-// for the broker), for No Local. It reports whether any subscription matched.
-// It never blocks on a subscriber.
+// routed is one delivery decided by routing.
+type routed struct {
+	s *session
+	d delivery
+}
+
+// publish routes m to every matching subscription now and, if m is
+// retained, stores or clears the retained message. from is the publishing
+// session (nil for the broker), for No Local. It reports whether any
+// subscription matched. It never blocks on a subscriber. With a Store, what
+// needs keeping (the retained message, deliveries to persistent sessions) is
+// written without waiting; publishDurable is the path that waits.
 func (srv *Server) publish(m *Message, from *session) bool {
-	if m.Retain && !srv.cfg.RetainUnavailable {
-		if len(m.Payload) == 0 {
-			srv.retained.Delete(m.Topic) // [MQTT-3.3.1-6], [MQTT-3.3.1-7]
-		} else {
-			srv.retained.Set(m.Topic, m) // [MQTT-3.3.1-5]
-		}
+	srv.applyRetained(m)
+	if srv.commit != nil && m.Retain && storable(m.Topic) && !srv.cfg.RetainUnavailable {
+		srv.commit.add(func(b *Batch) {
+			if len(m.Payload) == 0 {
+				b.DeleteRetained(m.Topic)
+			} else {
+				b.PutRetained(m)
+			}
+		}, nil)
 	}
 	rs := srv.routes.Get().(*routeScratch)
 	defer srv.routes.Put(rs)
+	matched := srv.route(m, from, rs)
+	for i := range rs.out {
+		rs.out[i].s.deliver(rs.out[i].d)
+	}
+	clear(rs.out)
+	rs.out = rs.out[:0]
+	return matched
+}
+
+// publishDurable routes m and writes the deliveries to persistent sessions
+// (and m itself if it is retained) to the store; once that is durable it
+// delivers m and calls done (if not nil) with the outcome. On a store error
+// nothing is delivered. It reports whether any subscription matched.
+func (srv *Server) publishDurable(m *Message, from *session, extra func(*Batch), done func(matched bool, err error)) bool {
+	rs := srv.routes.Get().(*routeScratch)
+	matched := srv.route(m, from, rs)
+	out := slices.Clone(rs.out)
+	clear(rs.out)
+	rs.out = rs.out[:0]
+	srv.routes.Put(rs)
+	srv.commit.add(func(b *Batch) {
+		if m.Retain && storable(m.Topic) && !srv.cfg.RetainUnavailable {
+			if len(m.Payload) == 0 {
+				b.DeleteRetained(m.Topic)
+			} else {
+				b.PutRetained(m)
+			}
+		}
+		for i := range out {
+			out[i].s.prepareDurable(&out[i].d, b)
+		}
+		if extra != nil {
+			extra(b)
+		}
+	}, func(err error) {
+		if err != nil {
+			for i := range out {
+				out[i].s.abandonDurable(&out[i].d)
+			}
+		} else {
+			srv.applyRetained(m)
+			for i := range out {
+				out[i].s.deliver(out[i].d)
+			}
+		}
+		if done != nil {
+			done(matched, err)
+		}
+	})
+	return matched
+}
+
+// prepareDurable gives d its store sequence number and, for a persistent
+// session, writes it to b, as part of a publish that waits for durability.
+// It runs under the committer's lock, so sequence numbers follow commit
+// order.
+func (s *session) prepareDurable(d *delivery, b *Batch) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended || !s.persistentLocked() || !storable(d.msg.Topic) {
+		return
+	}
+	if d.qos == 0 && (s.conn != nil || !s.srv.cfg.QueueQoS0Messages) {
+		return
+	}
+	if s.conn == nil && s.srv.lim.maxQueued > 0 && s.storedQueued >= s.srv.lim.maxQueued {
+		return // full: deliver will drop and count it
+	}
+	d.storeSeq, d.seqID, d.stored = s.storeSeq, true, true
+	s.storeSeq++
+	b.PutDelivery(s.id, d.record())
+}
+
+// abandonDurable undoes prepareDurable after a failed commit.
+func (s *session) abandonDurable(d *delivery) {
+	d.stored = false
+}
+
+// applyRetained stores or clears the retained message of m's topic, if m is
+// retained [MQTT-3.3.1-5], [MQTT-3.3.1-6], [MQTT-3.3.1-7].
+func (srv *Server) applyRetained(m *Message) {
+	if !m.Retain || srv.cfg.RetainUnavailable {
+		return
+	}
+	if len(m.Payload) == 0 {
+		srv.retained.Delete(m.Topic)
+	} else {
+		srv.retained.Set(m.Topic, m)
+	}
+}
+
+// route decides who receives m: it fills rs.out with one delivery per
+// session (merging overlapping subscriptions unless allow_duplicate_messages)
+// and one per matching shared subscription group, and reports whether
+// anything matched.
+func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 	srv.index.Match(m.Topic, &rs.m)
 	matched := len(rs.m.Subs) > 0 || len(rs.m.Shared) > 0
 	ctx := context.Background()
@@ -83,11 +192,13 @@ func (srv *Server) publish(m *Message, from *session) bool {
 		if !t.s.canRead(ctx, m.Topic) {
 			continue
 		}
-		t.s.deliver(delivery{msg: m, qos: t.qos, retain: t.retain, subIDs: t.subIDs})
+		rs.out = append(rs.out, routed{s: t.s, d: delivery{msg: m, qos: t.qos, retain: t.retain, subIDs: t.subIDs}})
 	}
 	clear(rs.targets)
 	for _, g := range rs.m.Shared {
-		srv.deliverShared(ctx, g, m, nil)
+		if r, ok := srv.pickShared(ctx, g, m, nil); ok {
+			rs.out = append(rs.out, r)
+		}
 	}
 	clear(rs.m.Subs)
 	clear(rs.m.Shared)
@@ -118,9 +229,9 @@ func (s *session) canRead(ctx context.Context, name string) bool {
 	return a == nil || a.Authorize(ctx, &id.client, name, Read)
 }
 
-// deliverShared gives m to one member of shared subscription group g,
+// pickShared chooses the member of shared subscription group g that gets m,
 // preferring connected members and skipping except, round robin (4.8.2).
-func (srv *Server) deliverShared(ctx context.Context, g *topic.Group[*session], m *Message, except *session) bool {
+func (srv *Server) pickShared(ctx context.Context, g *topic.Group[*session], m *Message, except *session) (routed, bool) {
 	pick := func(online bool) (topic.Entry[*session], bool) {
 		return g.Next(func(s *session) bool {
 			if s == except || online && !s.online() {
@@ -134,7 +245,7 @@ func (srv *Server) deliverShared(ctx context.Context, g *topic.Group[*session], 
 		e, ok = pick(false) // queue for an offline persistent member
 	}
 	if !ok {
-		return false
+		return routed{}, false
 	}
 	qos := min(m.QoS, e.QoS)
 	if srv.cfg.UpgradeOutgoingQoS {
@@ -144,8 +255,7 @@ func (srv *Server) deliverShared(ctx context.Context, g *topic.Group[*session], 
 	if e.ID != 0 {
 		ids = []uint32{e.ID}
 	}
-	e.Sub.deliver(delivery{msg: m, qos: qos, retain: m.Retain && e.RetainAsPublished, subIDs: ids, group: g})
-	return true
+	return routed{s: e.Sub, d: delivery{msg: m, qos: qos, retain: m.Retain && e.RetainAsPublished, subIDs: ids, group: g}}, true
 }
 
 // redistribute offers the unacknowledged shared-subscription messages of an
@@ -153,10 +263,12 @@ func (srv *Server) deliverShared(ctx context.Context, g *topic.Group[*session], 
 func (srv *Server) redistribute(orphans []delivery) {
 	ctx := context.Background()
 	for _, d := range orphans {
-		if d.msg.expired(srv.now()) {
+		if d.group == nil || d.msg.expired(srv.now()) {
 			continue
 		}
-		srv.deliverShared(ctx, d.group, d.msg, nil)
+		if r, ok := srv.pickShared(ctx, d.group, d.msg, nil); ok {
+			r.s.deliver(r.d)
+		}
 	}
 }
 

@@ -34,7 +34,11 @@ type Server struct {
 	retained *topic.Retained[*Message]
 	stats    stats
 	started  time.Time
-	routes   sync.Pool // *routeScratch
+	routes   sync.Pool  // *routeScratch
+	commit   *committer // nil without a Store
+
+	startOnce sync.Once
+	startErr  error
 
 	mu        sync.Mutex // guards the fields below
 	sessions  map[string]*session
@@ -79,6 +83,9 @@ func New(cfg Config) *Server {
 	}
 	s.started = s.now()
 	s.security = Security{AllowAnonymous: cfg.AllowAnonymous, Authenticator: cfg.Authenticator, Authorizer: cfg.Authorizer}
+	if cfg.Store != nil {
+		s.commit = newCommitter(s, cfg.Store, cfg.PersistenceInterval)
+	}
 	s.routes.New = func() any { return &routeScratch{} }
 	return s
 }
@@ -216,7 +223,17 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener, cfg Listener) err
 	return srv.serve(ctx, newListener(cfg, ln, false))
 }
 
+// start restores the persisted state once, before the first connection.
+func (srv *Server) start(ctx context.Context) error {
+	srv.startOnce.Do(func() { srv.startErr = srv.restore(ctx) })
+	return srv.startErr
+}
+
 func (srv *Server) serve(ctx context.Context, l *listener) error {
+	if err := srv.start(ctx); err != nil {
+		l.ln.Close()
+		return err
+	}
 	srv.mu.Lock()
 	if srv.closed {
 		srv.mu.Unlock()
@@ -341,6 +358,9 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.mu.Unlock()
 	for _, w := range wills {
 		srv.publish(w, nil)
+	}
+	if srv.commit != nil {
+		srv.commit.close() // the caller may close the Store now
 	}
 	return err
 }

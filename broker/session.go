@@ -22,6 +22,15 @@ type delivery struct {
 	qos    byte
 	retain bool
 	subIDs []uint32
+	// With a Store, QoS 1 and 2 deliveries to persistent sessions are
+	// numbered by storeSeq, which is their key in the store and gives their
+	// packet identifier, so that after a restart they are resent with the
+	// same one.
+	storeSeq uint64
+	seqID    bool // storeSeq is set
+	stored   bool // written to the store
+	released bool // loaded from the store after its PUBREC: resend PUBREL
+	dup      bool // loaded from the store and sent before: set DUP
 	// group is the shared subscription the message came through, nil for an
 	// ordinary subscription; a message of a session that ends unacknowledged
 	// is given to another member [MQTT-4.8.2-?] (4.8.2 "SHOULD send ... to
@@ -89,6 +98,17 @@ type session struct {
 	inflightBytes int
 	nextID        uint16
 
+	// With a Store: storeSeq is the next store sequence number;
+	// storedQueued counts deliveries stored while offline (they are not in
+	// memory); sentUpTo is the highest storeSeq written to the client, for
+	// DUP after a reconnect; loading is set while a resumed session's queue
+	// is read back from the store.
+	storeSeq     uint64
+	storedQueued int
+	sentUpTo     uint64
+	loading      bool
+	inStore      bool // a record of the session has been written to the store
+
 	// inboundQoS2 holds the packet identifiers of QoS 2 PUBLISHes received
 	// whose PUBREL has not arrived: a PUBLISH with one of them is a
 	// retransmission and is not delivered again [MQTT-4.3.3-9 (v5)].
@@ -115,40 +135,102 @@ func (s *session) queueLen() int { return len(s.queue) - s.qhead }
 func (s *session) inflightLen() int { return len(s.byID) }
 
 // deliver queues d for the session, dropping it if the session cannot take
-// it. It never blocks on the network.
+// it. It never blocks on the network. With a Store, a QoS 1 or 2 delivery to
+// a persistent session is written to it (without waiting) unless it was
+// already.
 func (s *session) deliver(d delivery) {
-	lim := &s.srv.lim
 	s.mu.Lock()
-	if s.ended {
-		s.mu.Unlock()
-		return
-	}
-	c := s.conn
-	if c == nil && d.qos == 0 && !s.srv.cfg.QueueQoS0Messages {
-		s.mu.Unlock()
-		return // QoS 0 messages are not queued for offline sessions (3.1.2.4)
-	}
-	if lim.maxQueued > 0 && s.queueLen() >= lim.maxQueued ||
-		lim.maxQueuedBytes > 0 && s.queuedBytes+d.msg.size() > lim.maxQueuedBytes {
-		if !s.makeRoomLocked(d) {
-			s.dropped++
-			n := s.dropped
-			s.mu.Unlock()
-			s.srv.stats.dropped.Add(1)
-			s.srv.logDrop(s.id, n)
-			return
-		}
-		s.srv.stats.dropped.Add(1)
-	}
-	d.seq = s.enqSeq
-	s.enqSeq++
-	s.queue = append(s.queue, d)
-	s.queuedBytes += d.msg.size()
+	c, ok := s.enqueueLocked(&d)
 	s.mu.Unlock()
-	if c != nil {
+	if ok && c != nil {
 		c.wake()
 	}
 }
+
+// enqueueLocked queues d: in memory for a connected session, in the store
+// only for an offline persistent one. It returns the connection to wake and
+// whether d was taken. s.mu must be held.
+func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
+	lim := &s.srv.lim
+	if s.ended {
+		if d.stored {
+			s.srv.commit.add(func(b *Batch) { b.DeleteDelivery(s.id, d.storeSeq) }, nil)
+		}
+		return nil, false
+	}
+	c := s.conn
+	persistent := s.persistentLocked()
+	if c == nil && d.qos == 0 && !s.srv.cfg.QueueQoS0Messages {
+		return nil, false // QoS 0 messages are not queued for offline sessions (3.1.2.4)
+	}
+	if persistent && (d.qos > 0 || c == nil) && !d.seqID {
+		d.storeSeq, d.seqID = s.storeSeq, true
+		s.storeSeq++
+	}
+	if c == nil && persistent {
+		// Offline with a Store: the queue lives on disk only.
+		if !d.stored {
+			if lim.maxQueued > 0 && s.storedQueued >= lim.maxQueued {
+				s.dropLocked()
+				return nil, false
+			}
+			s.storeDeliveryLocked(d)
+		}
+		s.storedQueued++
+		return nil, true
+	}
+	if c != nil && s.loading && d.stored {
+		return nil, true // committed before the reload: the reload brings it
+	}
+	if lim.maxQueued > 0 && s.queueLen() >= lim.maxQueued ||
+		lim.maxQueuedBytes > 0 && s.queuedBytes+d.msg.size() > lim.maxQueuedBytes {
+		if !s.makeRoomLocked(*d) {
+			s.dropLocked()
+			if d.stored {
+				s.srv.commit.add(func(b *Batch) { b.DeleteDelivery(s.id, d.storeSeq) }, nil)
+			}
+			return nil, false
+		}
+		s.srv.stats.dropped.Add(1)
+	}
+	if persistent && d.seqID && !d.stored && storable(d.msg.Topic) {
+		s.storeDeliveryLocked(d)
+	}
+	d.seq = s.enqSeq
+	s.enqSeq++
+	s.queue = append(s.queue, *d)
+	s.queuedBytes += d.msg.size()
+	return c, true
+}
+
+// dropLocked counts a delivery dropped because the session's queue is full.
+func (s *session) dropLocked() {
+	s.dropped++
+	s.srv.stats.dropped.Add(1)
+	s.srv.logDrop(s.id, s.dropped)
+}
+
+// storeDeliveryLocked writes d to the store without waiting. s.mu must be
+// held.
+func (s *session) storeDeliveryLocked(d *delivery) {
+	d.stored = true
+	sd := d.record()
+	s.srv.commit.add(func(b *Batch) { b.PutDelivery(s.id, sd) }, nil)
+}
+
+// record returns the store record of d.
+func (d *delivery) record() *StoredDelivery {
+	sd := &StoredDelivery{Seq: d.storeSeq, Msg: d.msg, QoS: d.qos, Retain: d.retain, SubIDs: d.subIDs}
+	if d.group != nil {
+		sd.Group = d.group.Filter()
+	}
+	return sd
+}
+
+// packetIDFor returns the packet identifier a persistent delivery with
+// store sequence number seq uses: derived from seq, so it is the same after
+// a restart.
+func packetIDFor(seq uint64) uint16 { return uint16(seq%65535) + 1 }
 
 // makeRoomLocked drops the oldest queued QoS 0 message to make room for d, a
 // QoS 1 or 2 message, and reports whether it did: overflow drops QoS 0 first.
@@ -206,9 +288,19 @@ func (s *session) addInflightLocked(d delivery) *inflight {
 	if s.byID == nil {
 		s.byID = make(map[uint16]*inflight)
 	}
-	f := &inflight{delivery: d, id: s.allocIDLocked(), sent: true}
+	id := packetIDFor(d.storeSeq)
+	if !d.seqID {
+		id = s.allocIDLocked()
+	}
+	f := &inflight{delivery: d, id: id, sent: true}
 	if d.qos == 2 {
 		f.state = awaitPubrec
+	}
+	if d.released {
+		f.state = awaitPubcomp
+	}
+	if d.seqID && d.storeSeq >= s.sentUpTo {
+		s.sentUpTo = d.storeSeq + 1
 	}
 	s.byID[f.id] = f
 	s.order = append(s.order, f)
@@ -237,11 +329,19 @@ func (s *session) removeInflightLocked(f *inflight) {
 	}
 }
 
-// windowOpenLocked reports whether another QoS 1/2 message of size n may be
-// sent on connection c: within the client's Receive Maximum
-// [MQTT-3.3.4-9], max_inflight_messages and max_inflight_bytes.
-func (s *session) windowOpenLocked(c *conn, n int) bool {
+// windowOpenLocked reports whether another QoS 1/2 delivery d may be sent on
+// connection c: within the client's Receive Maximum [MQTT-3.3.4-9],
+// max_inflight_messages and max_inflight_bytes, and, for a delivery whose
+// packet identifier derives from its store sequence, once that identifier
+// is free.
+func (s *session) windowOpenLocked(c *conn, d *delivery) bool {
 	lim := &s.srv.lim
+	n := d.msg.size()
+	if d.seqID {
+		if _, used := s.byID[packetIDFor(d.storeSeq)]; used {
+			return false
+		}
+	}
 	inf := s.inflightLen()
 	if inf >= int(c.receiveMax) || lim.maxInflight > 0 && inf >= lim.maxInflight {
 		return false
@@ -309,22 +409,30 @@ func (s *session) online() bool {
 // neverExpires is the Session Expiry Interval meaning "never" (3.1.2.11.2).
 const neverExpires = 0xFFFFFFFF
 
-// ackInbound handles a PUBACK, PUBREC or PUBCOMP from the client for an
-// outgoing message, and reports the reason code to answer a PUBREC with
-// (PUBREL) and whether the window opened.
-func (s *session) ack(kind packet.Type, id uint16) (found bool) {
+// ack handles a PUBACK, PUBREC or PUBCOMP from the client for an outgoing
+// message and reports whether the packet identifier was in flight in the
+// right state. A PUBACK or PUBCOMP ends the flow (and deletes a stored
+// delivery, without waiting); for a PUBREC the caller sends PUBREL, after
+// release has made the new state durable for a stored delivery.
+func (s *session) ack(kind packet.Type, id uint16) (found bool, release *inflight) {
 	s.mu.Lock()
 	f := s.byID[id]
 	switch {
 	case f == nil:
-		found = false
 	case kind == packet.TypePuback && f.state == awaitPuback,
 		kind == packet.TypePubcomp && f.state == awaitPubcomp:
 		s.removeInflightLocked(f)
+		if f.stored {
+			seq := f.storeSeq
+			s.srv.commit.add(func(b *Batch) { b.DeleteDelivery(s.id, seq) }, nil)
+		}
 		found = true
 	case kind == packet.TypePubrec && (f.state == awaitPubrec || f.state == awaitPubcomp):
 		f.state = awaitPubcomp
 		found = true
+		if f.stored {
+			release = f
+		}
 	}
 	c := s.conn
 	more := s.queueLen() > 0
@@ -332,5 +440,11 @@ func (s *session) ack(kind packet.Type, id uint16) (found bool) {
 	if found && more && c != nil {
 		c.wake()
 	}
-	return found
+	return found, release
+}
+
+// subOptions converts a stored subscription to index options.
+func subOptions(sub StoredSubscription) topic.Options {
+	return topic.Options{QoS: sub.QoS, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
+		RetainHandling: sub.RetainHandling, ID: sub.ID}
 }

@@ -335,3 +335,20 @@ func (s *subscriber) removeAt(i int) {
 		s.filters = append([]string(nil), s.filters...)
 	}
 }
+
+// Group returns the shared subscription group of filter
+// ("$share/{ShareName}/{filter}"), or nil if it has no members or filter is
+// not a shared filter. The broker uses it to find the group of a message
+// restored from its store.
+func (ix *Index[S]) Group(filter string) *Group[S] {
+	group, inner, shared, err := ParseShared(filter)
+	if err != nil || !shared {
+		return nil
+	}
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	if n := ix.root.lookup(inner); n != nil {
+		return n.group(group)
+	}
+	return nil
+}

@@ -494,3 +494,19 @@ func TestIndexConcurrent(t *testing.T) {
 		t.Errorf("Len %d Nodes %d Owners %d, want 0", ix.Len(), ix.Nodes(), ix.Owners())
 	}
 }
+
+func TestIndexGroup(t *testing.T) {
+	ix := topic.NewIndex[string]()
+	if _, err := ix.Subscribe("a", "$share/g/x/+", topic.Options{QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	g := ix.Group("$share/g/x/+")
+	if g == nil || g.Name() != "g" || len(g.Members()) != 1 {
+		t.Fatalf("Group = %+v", g)
+	}
+	for _, f := range []string{"$share/h/x/+", "x/+", "$share/g/x", "$share/g"} {
+		if g := ix.Group(f); g != nil {
+			t.Errorf("Group(%q) = %v, want nil", f, g.Filter())
+		}
+	}
+}

@@ -1,0 +1,285 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+)
+
+// committer is the broker's single writer to its Store. Callers add changes
+// and a completion function in order; the committer merges everything
+// pending into one batch, commits it once, and then runs the completions in
+// the order they were added. Many clients' writes thus share one fsync
+// (group commit), and per-client order is kept: a publisher's PUBACKs and
+// the deliveries of its messages follow the order of its PUBLISHes.
+//
+// In periodic mode (Config.PersistenceInterval > 0) commits happen on a
+// timer and nobody waits for them.
+type committer struct {
+	srv      *Server
+	store    Store
+	interval time.Duration
+	kick     chan struct{} // a commit is wanted (buffered, 1)
+	stop     chan struct{} // closed by close
+	flushed  chan struct{} // closed when the loop has ended
+
+	mu     sync.Mutex
+	segs   []*segment // guarded by mu: pending work, in order; never empty
+	closed bool       // guarded by mu
+	free   []*segment // guarded by mu: emptied segments for reuse
+}
+
+// segment is changes committed together and the completions that wait for
+// them. A fence ends a segment, so nothing added after it is committed
+// before its completion has run.
+type segment struct {
+	batch Batch
+	dones []func(error)
+}
+
+func newCommitter(srv *Server, st Store, interval time.Duration) *committer {
+	c := &committer{srv: srv, store: st, interval: interval, segs: []*segment{{}},
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), flushed: make(chan struct{})}
+	go c.loop()
+	return c
+}
+
+// add queues the changes fill makes and calls done (if not nil) with the
+// commit's outcome once they are durable, or at once in periodic mode. fill
+// runs under the committer's lock, so the order of its changes matches the
+// order of add calls. done runs on the committer's goroutine: it must not
+// block, nor wait for another add.
+func (c *committer) add(fill func(b *Batch), done func(error)) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		if done != nil {
+			done(ErrStoreClosed)
+		}
+		return
+	}
+	seg := c.segs[len(c.segs)-1]
+	if fill != nil {
+		fill(&seg.batch)
+	}
+	if c.interval > 0 {
+		c.mu.Unlock()
+		if done != nil {
+			done(nil) // periodic: acknowledgements do not wait
+		}
+		return
+	}
+	seg.dones = append(seg.dones, done)
+	c.mu.Unlock()
+	c.poke()
+}
+
+func (c *committer) poke() {
+	select {
+	case c.kick <- struct{}{}:
+	default:
+	}
+}
+
+// fence queues done to run once everything added before it is committed,
+// and before anything added after it is: later changes go into a later
+// commit. done gets the outcome of the commit before it.
+func (c *committer) fence(done func(error)) {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		done(ErrStoreClosed)
+		return
+	}
+	seg := c.segs[len(c.segs)-1]
+	seg.dones = append(seg.dones, done)
+	var next *segment
+	if n := len(c.free); n > 0 {
+		next, c.free = c.free[n-1], c.free[:n-1]
+	} else {
+		next = &segment{}
+	}
+	c.segs = append(c.segs, next)
+	c.mu.Unlock()
+	c.poke()
+}
+
+// wait adds the changes and waits until they are durable (in periodic mode,
+// until they are queued).
+func (c *committer) wait(fill func(b *Batch)) error {
+	if c.interval > 0 {
+		c.add(fill, nil)
+		return nil
+	}
+	ch := make(chan error, 1)
+	c.add(fill, func(err error) { ch <- err })
+	return <-ch
+}
+
+// loop commits what is pending until close.
+func (c *committer) loop() {
+	defer close(c.flushed)
+	var tick <-chan time.Time
+	if c.interval > 0 {
+		t := time.NewTicker(c.interval)
+		defer t.Stop()
+		tick = t.C
+	}
+	stopping := false
+	for {
+		if !stopping {
+			select {
+			case <-c.kick:
+			case <-tick:
+			case <-c.stop:
+				stopping = true
+			}
+		}
+		c.mu.Lock()
+		segs := c.segs
+		var fresh *segment
+		if n := len(c.free); n > 0 {
+			fresh, c.free = c.free[n-1], c.free[:n-1]
+		} else {
+			fresh = &segment{}
+		}
+		c.segs = []*segment{fresh}
+		c.mu.Unlock()
+
+		for _, seg := range segs {
+			var err error
+			if seg.batch.Len() > 0 {
+				err = c.store.Commit(context.Background(), &seg.batch, true)
+				if err != nil {
+					c.srv.log.Error("persistence: commit failed; messages that needed it are refused", "err", err, "changes", seg.batch.Len())
+				}
+			}
+			for _, done := range seg.dones {
+				if done != nil {
+					done(err)
+				}
+			}
+			seg.batch.Reset()
+			clear(seg.dones)
+			seg.dones = seg.dones[:0]
+		}
+		c.mu.Lock()
+		c.free = append(c.free, segs...)
+		empty := len(c.segs) == 1 && c.segs[0].batch.Len() == 0 && len(c.segs[0].dones) == 0
+		c.mu.Unlock()
+		if stopping && empty {
+			return
+		}
+	}
+}
+
+// close commits what is pending and stops the loop. Later adds fail with
+// ErrStoreClosed.
+func (c *committer) close() {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		<-c.flushed
+		return
+	}
+	c.closed = true
+	c.mu.Unlock()
+	close(c.stop)
+	<-c.flushed
+}
+
+// persistent reports whether session s is kept in the store: a store is
+// configured and the session outlives its connection. s.mu must be held.
+func (s *session) persistentLocked() bool { return s.srv.commit != nil && s.expiry > 0 }
+
+// storedSessionLocked returns the record of s. s.mu must be held.
+func (s *session) storedSessionLocked(offline time.Time, will *Message, willDelay uint32) *StoredSession {
+	ss := &StoredSession{ClientID: s.id, Version: s.version, Expiry: s.expiry, OfflineSince: offline,
+		Will: will, WillDelay: willDelay}
+	for f, o := range s.subs {
+		ss.Subscriptions = append(ss.Subscriptions, StoredSubscription{Filter: f, QoS: o.QoS, NoLocal: o.NoLocal,
+			RetainAsPublished: o.RetainAsPublished, RetainHandling: o.RetainHandling, ID: o.ID})
+	}
+	return ss
+}
+
+// storable reports whether a message on name belongs in the store: $SYS
+// messages are made anew by every broker.
+func storable(name string) bool { return !strings.HasPrefix(name, "$SYS") }
+
+// restore loads the store's state into an empty server, once, before the
+// first connection: retained messages, sessions (offline, with expiry and
+// will timers running from when they went offline) and inbound QoS 2
+// identifiers. Session queues stay on disk until their client returns.
+func (srv *Server) restore(ctx context.Context) error {
+	if srv.cfg.Store == nil {
+		return nil
+	}
+	now := srv.now()
+	nRet, nSess := 0, 0
+	err := srv.cfg.Store.Load(ctx, Loader{
+		Retained: func(m *Message) error {
+			if m.expired(now) {
+				return nil
+			}
+			srv.retained.Set(m.Topic, m)
+			nRet++
+			return nil
+		},
+		Session: func(ss *StoredSession) error {
+			s := newSession(srv, ss.ClientID)
+			s.version = ss.Version
+			s.expiry = ss.Expiry
+			s.storeSeq = ss.NextSeq
+			s.storedQueued = ss.Queued
+			for _, sub := range ss.Subscriptions {
+				o := subOptions(sub)
+				if _, err := srv.index.Subscribe(s, sub.Filter, o); err != nil {
+					return fmt.Errorf("session %q: subscription %q: %w", ss.ClientID, sub.Filter, err)
+				}
+				s.subs[sub.Filter] = o
+			}
+			s.subCount.Store(int32(len(s.subs)))
+			offline := ss.OfflineSince
+			if offline.IsZero() {
+				offline = now // it was connected when the broker stopped
+			}
+			srv.mu.Lock()
+			srv.sessions[s.id] = s
+			srv.mu.Unlock()
+			s.mu.Lock()
+			s.inStore = true
+			if ss.Will != nil {
+				s.will, s.willDelay = ss.Will, ss.WillDelay
+				due := offline.Add(time.Duration(ss.WillDelay) * time.Second)
+				s.willTimer = time.AfterFunc(max(due.Sub(now), 0), func() { srv.fireWill(s) })
+			}
+			srv.scheduleExpiryFromLocked(s, offline)
+			s.mu.Unlock()
+			nSess++
+			return nil
+		},
+		Inbound: func(clientID string, id uint16) error {
+			srv.mu.Lock()
+			s := srv.sessions[clientID]
+			srv.mu.Unlock()
+			if s == nil {
+				return nil // the session is gone; so is the flow
+			}
+			s.mu.Lock()
+			if s.inboundQoS2 == nil {
+				s.inboundQoS2 = make(map[uint16]struct{})
+			}
+			s.inboundQoS2[id] = struct{}{}
+			s.mu.Unlock()
+			return nil
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("broker: restoring from the store: %w", err)
+	}
+	srv.log.Info(fmt.Sprintf("Restored %d retained messages and %d persistent sessions from the store.", nRet, nSess))
+	return nil
+}
