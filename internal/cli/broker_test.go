@@ -135,6 +135,7 @@ func TestServeInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, "the connection to be logged", func() bool { return strings.Contains(readOrEmpty(logf), "New connection from 127.0.0.1:") })
 	c.Close()
 	if pid := readOrEmpty(filepath.Join(dir, "m.pid")); pid != strconv.Itoa(os.Getpid()) {
 		t.Errorf("pid file %q", pid)
