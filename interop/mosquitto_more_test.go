@@ -215,3 +215,39 @@ func TestMosquittoRemoveRetained(t *testing.T) {
 	mosqPub(t, port, "-t", "rm/live", "-m", "live")
 	wantLines(t, "retained messages left", payloadLines(left.wait()), []string{"keep/c keep/c"})
 }
+
+// TestMosquittoOverlappingSubscriptionIdentifier subscribes mosquitto_sub
+// (MQTT 5) to two overlapping filters with a Subscription Identifier, as
+// "mosquitto_sub -t 'a/#' -t 'a/b' -D SUBSCRIBE subscription-identifier 42"
+// does. libmosquitto refuses a PUBLISH that has the same property twice,
+// User Property excepted (mosquitto_property_check_all:
+// MOSQ_ERR_DUPLICATE_PROPERTY), Subscription Identifier included, so it
+// closes the connection on a single copy that carries both subscriptions'
+// identifiers, as [MQTT-3.3.4-4] allows. Mosquitto sends MQTT 5 clients one
+// copy per matching subscription, each with its identifier
+// [MQTT-3.3.4-5]; the message must reach the client.
+func TestMosquittoOverlappingSubscriptionIdentifier(t *testing.T) {
+	t.Parallel()
+	needMosquittoClients(t)
+	_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	sub := mosqSub(t, port, "-V", "mqttv5", "-q", "1", "-t", "ov/#", "-t", "ov/b", "-D", "SUBSCRIBE", "subscription-identifier", "42", "-F", `MSG %S %q %t %p\n`)
+	mosqPub(t, port, "-V", "mqttv5", "-q", "1", "-t", "ov/b", "-m", "x")
+	connacks := func() int {
+		n := 0
+		for _, l := range sub.lines() {
+			if strings.Contains(l, "received CONNACK") {
+				n++
+			}
+		}
+		return n
+	}
+	waitFor(t, "the message or a reconnection", func() bool { return len(msgs(sub.lines())) > 0 || connacks() > 1 })
+	if connacks() > 1 {
+		t.Fatalf("mosquitto_sub lost its connection on the PUBLISH and reconnected; output:\n%s", sub.output())
+	}
+	for _, m := range msgs(sub.lines()) {
+		if m != "42 1 ov/b x" {
+			t.Errorf("got %q, want \"42 1 ov/b x\"", m)
+		}
+	}
+}

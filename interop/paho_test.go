@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/testutil"
+	"github.com/midge-mqtt/midge/packet"
 )
 
 // pahoVersions are the protocol versions of testdata/pahoclient.py
@@ -436,4 +438,73 @@ func TestMosquittoRequestResponse(t *testing.T) {
 		"-D", "PUBLISH", "correlation-data", "c-42").wait()
 	wantLines(t, "mosquitto_rr", out, []string{"re: what time is it"})
 	wantMsgs(t, "the request", pahoMessages(responder, 1), []pahoMsg{{Topic: "req/time", Payload: "what time is it", Props: pahoProps{ResponseTopic: "resp/time", CorrelationData: "c-42"}}})
+}
+
+// TestPahoSessionTakeover connects a second client with a connected one's
+// client identifier: the first is disconnected [MQTT-3.1.4-2] (MQTT 5:
+// with DISCONNECT 0x8E Session taken over [MQTT-3.1.4-3]) and its will is
+// published, as Mosquitto does.
+func TestPahoSessionTakeover(t *testing.T) {
+	t.Parallel()
+	needPaho(t)
+	for _, v := range pahoVersions {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+			P := []string{"--protocol", v.flag}
+			watcher := pahoSub(t, port, cat(P, "--sub", "will/#:1")...)
+			first := pahoSub(t, port, cat(P, "--id", "same", "--sub", "x:1", "--will-topic", "will/first", "--will-payload", "taken over")...)
+			second := startPaho(t, port, "sub", cat(P, "--id", "same", "--sub", "x:1", "--exit-after-subscribe")...).wait()
+			wantContains(t, "second client", second, "CONNECTED 0 0", "SUBSCRIBED 1 1", "DONE")
+			first.waitLine("DISCONNECTED ")
+			wantMsgs(t, "will of the first client", pahoMessages(watcher, 1), []pahoMsg{{Topic: "will/first", Payload: "taken over"}})
+		})
+	}
+	t.Run("v5-reason-code", func(t *testing.T) {
+		t.Parallel()
+		b, port := startBroker(t, broker.Config{AllowAnonymous: true})
+		first, _ := testutil.Connect(t, b.Addr, packet.Version5, "same")
+		startPaho(t, port, "sub", "--protocol", "5", "--id", "same", "--exit-after-connect").wait()
+		d := testutil.Expect[*packet.Disconnect](first)
+		if d.ReasonCode != packet.SessionTakenOver {
+			t.Errorf("DISCONNECT to the first client: reason %v, want %v", d.ReasonCode, packet.SessionTakenOver)
+		}
+		first.ExpectClosed()
+	})
+}
+
+// TestClientTopicAliasMaximum connects mosquitto_sub and paho announcing a
+// Topic Alias Maximum of 10 in CONNECT and checks each message arrives
+// under its topic name. Neither libmosquitto 2.0 (handle__publish refuses
+// an empty topic: "A network protocol error", the client exits) nor paho
+// 1.6 (on_message gets topic "") resolves topic aliases the server sends,
+// although both let the application announce a maximum, and so break
+// [MQTT-3.3.2-10]. Mosquitto never sends aliases to clients, so these
+// clients work with it. The protocol lets a server use aliases up to the
+// client's maximum [MQTT-3.3.2-11]; a drop-in for Mosquitto must not, at
+// least by default.
+func TestClientTopicAliasMaximum(t *testing.T) {
+	t.Parallel()
+	needMosquittoClients(t)
+	needPaho(t)
+	_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	mosq := mosqSub(t, port, "-V", "mqttv5", "-q", "1", "-t", "ta/#", "-D", "CONNECT", "topic-alias-maximum", "10", "-F", msgFormat)
+	paho := pahoSub(t, port, "--protocol", "5", "--topic-alias-maximum", "10", "--sub", "ta/#:1")
+	startMosquittoInput(t, "a\nb\nc\n", "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-V", "mqttv5", "-q", "1", "-l", "-t", "ta/x").wait()
+
+	got := pahoMessages(paho, 3)
+	for i, m := range got {
+		if m.Topic != "ta/x" {
+			t.Errorf("paho message %d (%q): topic %q, want \"ta/x\" (properties %+v)", i, m.Payload, m.Topic, m.Props)
+		}
+	}
+	waitFor(t, "3 messages or mosquitto_sub's exit", func() bool {
+		select {
+		case <-mosq.done:
+			return true
+		default:
+			return len(msgs(mosq.lines())) >= 3
+		}
+	})
+	wantLines(t, "mosquitto_sub", msgs(mosq.lines()), []string{"1 0 ta/x a", "1 0 ta/x b", "1 0 ta/x c"})
 }

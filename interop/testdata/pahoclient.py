@@ -19,6 +19,7 @@ It prints one line per event, so the Go test can wait for each:
     MSG <json: topic, payload, qos, retain, props>
     PUBLISHED <mid>
     PINGRESP
+    DISCONNECTED <rc or reason code>
     DONE
 
 The network loop is driven by hand (client.loop) in one thread, so that the
@@ -95,6 +96,7 @@ def main():
     ap.add_argument("--no-clean", action="store_true",
                     help="clean_session=False (3.1, 3.1.1) or clean_start=False (5)")
     ap.add_argument("--session-expiry", type=int, help="MQTT 5 Session Expiry Interval")
+    ap.add_argument("--topic-alias-maximum", type=int, help="MQTT 5 Topic Alias Maximum")
     ap.add_argument("--will-topic")
     ap.add_argument("--will-payload", default="")
     ap.add_argument("--will-qos", type=int, default=0)
@@ -192,6 +194,10 @@ def main():
     def on_publish(c, userdata, mid):
         out("PUBLISHED", mid)
 
+    def on_disconnect(c, userdata, rc, props=None):
+        out("DISCONNECTED", getattr(rc, "value", rc))
+        state["done"] = True
+
     def on_log(c, userdata, level, buf):
         if buf.startswith("Received PINGRESP"):
             out("PINGRESP")
@@ -205,6 +211,7 @@ def main():
     client.on_subscribe = on_subscribe
     client.on_message = on_message
     client.on_publish = on_publish
+    client.on_disconnect = on_disconnect
 
     if args.will_topic is not None:
         client.will_set(args.will_topic, args.will_payload, args.will_qos, args.will_retain,
@@ -213,9 +220,12 @@ def main():
     kw = {}
     if v5:
         kw["clean_start"] = not args.no_clean
+        cp = Properties(PacketTypes.CONNECT)
         if args.session_expiry is not None:
-            cp = Properties(PacketTypes.CONNECT)
             cp.SessionExpiryInterval = args.session_expiry
+            kw["properties"] = cp
+        if args.topic_alias_maximum is not None:
+            cp.TopicAliasMaximum = args.topic_alias_maximum
             kw["properties"] = cp
     client.connect(args.host, args.port, args.keepalive, **kw)
 
