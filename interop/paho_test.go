@@ -508,3 +508,30 @@ func TestClientTopicAliasMaximum(t *testing.T) {
 	})
 	wantLines(t, "mosquitto_sub", msgs(mosq.lines()), []string{"1 0 ta/x a", "1 0 ta/x b", "1 0 ta/x c"})
 }
+
+// TestManyRetained publishes 1,500 retained QoS 0 messages with paho and
+// subscribes to them all with mosquitto_sub, as a dashboard subscribing to
+// "#" does. Every retained message must be sent on subscribe
+// [MQTT-3.3.1-6] (MQTT 5 [MQTT-3.3.1-9]); Mosquitto 2.0 sends all of them,
+// since its max_queued_messages (1,000) bounds QoS 1 and 2 messages waiting
+// beyond those in flight, and QoS 0 ones only by the packets not yet written
+// to the socket.
+func TestManyRetained(t *testing.T) {
+	t.Parallel()
+	needMosquittoClients(t)
+	needPaho(t)
+	b, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	const n = 1500
+	pahoPub(t, port, "--topic", "many", "--payload", "v", "--retain", "--repeat", itoa(n))
+	waitSys(t, b, "clients/connected", "0") // its QoS 0 PUBLISHes are handled
+	sub := mosqSub(t, port, "--retained-only", "-t", "many/#", "-F", `MSG %t\n`)
+	mosqPub(t, port, "-t", "many/live", "-m", "live")
+	got := msgs(sub.wait())
+	if len(got) != n {
+		t.Errorf("mosquitto_sub --retained-only got %d retained messages, want %d", len(got), n)
+	}
+	slices.Sort(got)
+	if got = slices.Compact(got); len(got) != n {
+		t.Errorf("%d distinct topics, want %d", len(got), n)
+	}
+}

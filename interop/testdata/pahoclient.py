@@ -3,7 +3,7 @@
     pahoclient.py sub --port P [options] --sub FILTER:QOS[:nl][:rap][:rh=N] ...
                       [--count N | --exit-after-subscribe | --pings N]
                       [--then-pub TOPIC=PAYLOAD] [--unsub FILTER] [--reply]
-    pahoclient.py pub --port P [options] --topic T --payload X [--qos Q] [--retain] [properties]
+    pahoclient.py pub --port P [options] --topic T --payload X [--qos Q] [--retain] [--repeat N] [properties]
 
 nl, rap and rh are the MQTT 5 subscription options No Local, Retain As
 Published and Retain Handling. --then-pub publishes (QoS 1) once subscribed,
@@ -116,6 +116,8 @@ def main():
     ap.add_argument("--payload", default="")
     ap.add_argument("--qos", type=int, default=0)
     ap.add_argument("--retain", action="store_true")
+    ap.add_argument("--repeat", type=int, default=0,
+                    help="publish to TOPIC/0 ... TOPIC/N-1 instead of TOPIC")
     # MQTT 5 PUBLISH (and will) properties
     ap.add_argument("--user-prop", action="append", metavar="KEY=VALUE")
     ap.add_argument("--content-type")
@@ -240,9 +242,13 @@ def main():
     if state["rc"] != 0:
         sys.exit(3)
     if args.mode == "pub":
-        info = client.publish(args.topic, args.payload, args.qos, args.retain,
-                              properties=publish_props(args, PacketTypes.PUBLISH))
-        loop_until(info.is_published)
+        topics = [args.topic]
+        if args.repeat:
+            topics = ["%s/%d" % (args.topic, i) for i in range(args.repeat)]
+        infos = [client.publish(t, args.payload, args.qos, args.retain,
+                                properties=publish_props(args, PacketTypes.PUBLISH))
+                 for t in topics]
+        loop_until(lambda: all(i.is_published() for i in infos))
     else:
         loop_until(lambda: state["done"])
     client.disconnect()
