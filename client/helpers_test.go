@@ -1,0 +1,461 @@
+package client_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/testutil"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// timeout bounds every wait in these tests.
+const timeout = 10 * time.Second
+
+// mosquittoPath is Debian's Mosquitto 2.0.11, which the client must
+// interoperate with.
+const mosquittoPath = "/usr/sbin/mosquitto"
+
+// server is a broker the tests run against.
+type server struct {
+	name string
+	addr string
+}
+
+// servers starts midge in-process and a real Mosquitto, each on its own
+// port. extra lines go into Mosquitto's configuration; cfg configures
+// midge.
+func servers(t *testing.T, cfg broker.Config, extra ...string) []server {
+	t.Helper()
+	cfg.AllowAnonymous = true
+	return []server{
+		{"midge", testutil.StartBroker(t, cfg).Addr},
+		{"mosquitto", startMosquitto(t, extra...)},
+	}
+}
+
+// startMosquitto runs /usr/sbin/mosquitto on a free port of 127.0.0.1 with
+// anonymous access and the extra configuration lines, waits until it
+// accepts connections and stops it when the test ends. It fails the test
+// if Mosquitto is not installed.
+func startMosquitto(t *testing.T, extra ...string) string {
+	t.Helper()
+	if _, err := os.Stat(mosquittoPath); err != nil {
+		t.Fatalf("%s is required for the interoperability tests (apt-get install mosquitto): %v", mosquittoPath, err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	_, port, _ := net.SplitHostPort(addr)
+	ln.Close()
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "mosquitto.conf")
+	lines := []string{
+		"listener " + port + " 127.0.0.1",
+		"persistence false",
+		"log_dest stderr",
+		"log_type error",
+		"log_type warning",
+	}
+	if !slices.ContainsFunc(extra, func(l string) bool { return strings.HasPrefix(l, "allow_anonymous") }) {
+		lines = append(lines, "allow_anonymous true")
+	}
+	lines = append(lines, extra...)
+	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(mosquittoPath, "-c", conf)
+	var out lockedBuffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting mosquitto: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		<-exited
+		if t.Failed() && out.Len() > 0 {
+			t.Logf("mosquitto output:\n%s", out.String())
+		}
+	})
+	deadline := time.Now().Add(timeout)
+	for {
+		nc, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			nc.Close()
+			return addr
+		}
+		select {
+		case <-exited:
+			t.Fatalf("mosquitto exited: %s", out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mosquitto not accepting on %s: %v\n%s", addr, err, out.String())
+		}
+		time.Sleep(10 * time.Millisecond) // polling interval, not a wait for a condition
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
+func (b *lockedBuffer) Len() int       { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Len() }
+
+// testContext returns a context that ends with the test or after timeout.
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// testLogger sends the client's logs to t.Log.
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type tWriter struct{ t *testing.T }
+
+func (w tWriter) Write(p []byte) (int, error) {
+	defer func() { recover() }() // a log line after the test ended
+	w.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// dial connects with opts (Logger defaulted) and closes the client when the
+// test ends.
+func dial(t *testing.T, opts client.Options) (*client.Client, *packet.Connack) {
+	t.Helper()
+	if opts.Logger == nil {
+		opts.Logger = testLogger(t)
+	}
+	c, ack, err := client.Dial(testContext(t), opts)
+	if err != nil {
+		t.Fatalf("Dial %s: %v", opts.Address, err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c, ack
+}
+
+// inbox collects the messages a client receives.
+type inbox struct {
+	ch chan *client.Message
+}
+
+func newInbox() *inbox { return &inbox{ch: make(chan *client.Message, 10000)} }
+
+func (b *inbox) handler(m *client.Message) { b.ch <- m }
+
+// next returns the next message or fails the test.
+func (b *inbox) next(t *testing.T) *client.Message {
+	t.Helper()
+	select {
+	case m := <-b.ch:
+		return m
+	case <-time.After(timeout):
+		t.Fatal("no message")
+		return nil
+	}
+}
+
+// none fails the test if a message arrives within d.
+func (b *inbox) none(t *testing.T, d time.Duration) {
+	t.Helper()
+	select {
+	case m := <-b.ch:
+		t.Fatalf("unexpected message %q %q", m.Topic, m.Payload)
+	case <-time.After(d):
+	}
+}
+
+// waitFor polls cond until it holds, failing the test after timeout.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval
+	}
+}
+
+// connTracker is an Options.Dial that records the connections it makes, so
+// that a test can break them.
+type connTracker struct {
+	addr  string
+	mu    sync.Mutex
+	conns []net.Conn
+	fail  bool // refuse new connections
+}
+
+func (d *connTracker) dial(ctx context.Context) (net.Conn, error) {
+	d.mu.Lock()
+	fail := d.fail
+	d.mu.Unlock()
+	if fail {
+		return nil, errors.New("dial refused by the test")
+	}
+	var nd net.Dialer
+	nc, err := nd.DialContext(ctx, "tcp", d.addr)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.conns = append(d.conns, nc)
+	d.mu.Unlock()
+	return nc, nil
+}
+
+// count returns how many connections were made.
+func (d *connTracker) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.conns)
+}
+
+// breakLast closes the last connection, as a network failure would.
+func (d *connTracker) breakLast() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.conns[len(d.conns)-1].Close()
+}
+
+// fakeServer is a scripted MQTT server: the test accepts connections and
+// exchanges single packets on them.
+type fakeServer struct {
+	t     *testing.T
+	ln    net.Listener
+	Addr  string
+	conns chan net.Conn
+}
+
+func newFakeServer(t *testing.T) *fakeServer {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return serveFake(t, ln)
+}
+
+func serveFake(t *testing.T, ln net.Listener) *fakeServer {
+	s := &fakeServer{t: t, ln: ln, Addr: ln.Addr().String(), conns: make(chan net.Conn, 16)}
+	go func() {
+		for {
+			nc, err := ln.Accept()
+			if err != nil {
+				close(s.conns)
+				return
+			}
+			s.conns <- nc
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for nc := range s.conns {
+			nc.Close()
+		}
+	})
+	return s
+}
+
+// accept returns the next connection, read with protocol version v.
+func (s *fakeServer) accept(v byte) *rawConn {
+	s.t.Helper()
+	select {
+	case nc, ok := <-s.conns:
+		if !ok {
+			s.t.Fatal("listener closed")
+		}
+		s.t.Cleanup(func() { nc.Close() })
+		r := packet.NewReader(nc, 0)
+		r.Version = v
+		return &rawConn{t: s.t, nc: nc, r: r, v: v}
+	case <-time.After(timeout):
+		s.t.Fatal("no connection")
+		return nil
+	}
+}
+
+// handshake accepts a connection, expects CONNECT and answers with ack
+// (Success if nil). It returns the connection and the CONNECT.
+func (s *fakeServer) handshake(v byte, ack *packet.Connack) (*rawConn, *packet.Connect) {
+	s.t.Helper()
+	rc := s.accept(v)
+	cp := expect[*packet.Connect](rc)
+	if cp.ProtocolVersion != v {
+		s.t.Fatalf("CONNECT version %d, want %d", cp.ProtocolVersion, v)
+	}
+	if ack == nil {
+		ack = &packet.Connack{}
+	}
+	rc.send(ack)
+	return rc, cp
+}
+
+// dial runs client.Dial with opts (Address and Logger filled in) against
+// the fake server, answering the CONNECT with ack (Success if nil). The
+// client is closed when the test ends.
+func (s *fakeServer) dial(opts client.Options, ack *packet.Connack) (*client.Client, *rawConn, *packet.Connect) {
+	s.t.Helper()
+	opts.Address = s.Addr
+	if opts.Logger == nil {
+		opts.Logger = testLogger(s.t)
+	}
+	v := opts.ProtocolVersion
+	if v == 0 {
+		v = packet.Version311
+	}
+	type result struct {
+		c   *client.Client
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		c, _, err := client.Dial(testContext(s.t), opts)
+		res <- result{c, err}
+	}()
+	rc, cp := s.handshake(v, ack)
+	r := <-res
+	if r.err != nil {
+		s.t.Fatalf("Dial: %v", r.err)
+	}
+	s.t.Cleanup(func() { r.c.Close() })
+	return r.c, rc, cp
+}
+
+// rawConn is the server side of one scripted connection.
+type rawConn struct {
+	t  *testing.T
+	nc net.Conn
+	r  *packet.Reader
+	v  byte
+}
+
+func (c *rawConn) send(p packet.Packet) {
+	c.t.Helper()
+	b, err := packet.Append(nil, p, c.v)
+	if err != nil {
+		c.t.Fatalf("encoding %v: %v", p.Type(), err)
+	}
+	c.nc.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := c.nc.Write(b); err != nil {
+		c.t.Fatalf("writing %v: %v", p.Type(), err)
+	}
+}
+
+// read reads the next packet within d.
+func (c *rawConn) read(d time.Duration) (packet.Packet, error) {
+	c.nc.SetReadDeadline(time.Now().Add(d))
+	return c.r.ReadPacket()
+}
+
+// next returns the next packet, skipping PINGREQs (answered) unless
+// pings is set.
+func (c *rawConn) next() packet.Packet {
+	c.t.Helper()
+	for {
+		p, err := c.read(timeout)
+		if err != nil {
+			c.t.Fatalf("reading: %v", err)
+		}
+		if _, ok := p.(*packet.Pingreq); ok {
+			c.send(&packet.Pingresp{})
+			continue
+		}
+		return p
+	}
+}
+
+// expect reads the next packet (answering PINGREQs) and fails unless it is
+// a T.
+func expect[T packet.Packet](c *rawConn) T {
+	c.t.Helper()
+	p := c.next()
+	v, ok := p.(T)
+	if !ok {
+		var zero T
+		c.t.Fatalf("got %v %+v, want %T", p.Type(), p, zero)
+	}
+	return v
+}
+
+// quiet fails the test if a packet other than PINGREQ arrives within d.
+func (c *rawConn) quiet(d time.Duration) {
+	c.t.Helper()
+	end := time.Now().Add(d)
+	for {
+		p, err := c.read(time.Until(end))
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return
+		}
+		if err != nil {
+			c.t.Fatalf("connection failed instead of staying quiet: %v", err)
+		}
+		if _, ok := p.(*packet.Pingreq); ok {
+			continue
+		}
+		c.t.Fatalf("unexpected %v %+v", p.Type(), p)
+	}
+}
+
+// closed expects the client to close the connection, returning the packets
+// it sent before.
+func (c *rawConn) closed() []packet.Packet {
+	c.t.Helper()
+	var got []packet.Packet
+	for {
+		p, err := c.read(timeout)
+		if err == nil {
+			got = append(got, p)
+			continue
+		}
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			c.t.Fatalf("connection still open (got %d packets)", len(got))
+		}
+		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !strings.Contains(err.Error(), "reset") {
+			c.t.Logf("connection ended with %v", err)
+		}
+		return got
+	}
+}
+
+// versions are the protocol versions, named for subtests.
+var versions = []struct {
+	name string
+	v    byte
+}{{"v3.1", packet.Version31}, {"v3.1.1", packet.Version311}, {"v5", packet.Version5}}
+
+// uniqueID returns a client identifier (or topic prefix) that fits MQTT
+// 3.1's 23 characters when tag has at most 14.
+func uniqueID(tag string) string { return fmt.Sprintf("%s-%08x", tag, rand.Uint32()) }
