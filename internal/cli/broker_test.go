@@ -5,6 +5,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -162,15 +163,22 @@ func readOrEmpty(path string) string {
 	return string(b)
 }
 
-// freePort returns a TCP port that was free a moment ago.
+// freePort returns a TCP port that was free on every interface a moment
+// ago. It is taken below Linux's ephemeral range (32768 and up), so that the
+// clients the tests start cannot be given it for their own end meanwhile.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 1000 {
+		p := strconv.Itoa(20000 + rand.IntN(12000))
+		ln, err := net.Listen("tcp", ":"+p)
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return p
 	}
-	defer ln.Close()
-	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	t.Fatal("no free port")
+	return ""
 }
 
 var (
@@ -272,6 +280,19 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 }
 
+// waitLog waits for text in the log file, and shows the log if it does not
+// come.
+func waitLog(t *testing.T, logf, text string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !strings.Contains(readOrEmpty(logf), text) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %q in the log:\n%s", text, readOrEmpty(logf))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // startBinary runs the built broker with args and stops it at the end of
 // the test.
 func startBinary(t *testing.T, args ...string) *exec.Cmd {
@@ -321,7 +342,7 @@ func TestTutorial(t *testing.T) {
 			}
 			startBinary(t, "-c", conf)
 			logf := filepath.Join(dir, "log", "mosquitto.log")
-			waitFor(t, "the broker to run", func() bool { return strings.Contains(readOrEmpty(logf), "running") })
+			waitLog(t, logf, "running")
 
 			got := make(chan string, 1)
 			sc := exec.Command(sub, append([]string{"-d", "-h", "localhost", "-p", port, "-t", "test/topic", "-C", "1", "-W", "10"}, auth...)...)
@@ -410,7 +431,7 @@ func TestReload(t *testing.T) {
 	setPassword(t, pw, "alice", "a-pass", true)
 	cmd := startBinary(t, "-c", conf)
 	logf := filepath.Join(dir, "log", "mosquitto.log")
-	waitFor(t, "the broker to run", func() bool { return strings.Contains(readOrEmpty(logf), "running") })
+	waitLog(t, logf, "running")
 
 	var subOut bytes.Buffer
 	var subMu sync.Mutex
