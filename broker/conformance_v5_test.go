@@ -119,6 +119,14 @@ func TestConformanceV5MalformedAndProtocolErrors(t *testing.T) {
 		{"1.5.4-2 U+0000 in topic", []byte{0x30, 5, 0, 2, 'a', 0, 0}, packet.MalformedPacket},
 		{"1.5.5-1 remaining length not minimal", []byte{0xC0, 0x80, 0x00}, packet.MalformedPacket},
 		{"1.5.7-1 user property not UTF-8", []byte{0x30, 11, 0, 1, 'a', 7, 0x26, 0, 1, 0xFF, 0, 1, 'v'}, packet.MalformedPacket},
+		{"3.3.2-13 Response Topic not UTF-8", []byte{0x30, 9, 0, 1, 'a', 5, 0x08, 0, 2, 0xC3, 0x28}, packet.MalformedPacket},
+		{"3.3.2-19 Content Type not UTF-8", []byte{0x30, 9, 0, 1, 'a', 5, 0x03, 0, 2, 0xC3, 0x28}, packet.MalformedPacket},
+		{"3.8.3-1 SUBSCRIBE filter not UTF-8", []byte{0x82, 9, 0, 1, 0, 0, 3, 0xED, 0xA0, 0x80, 0}, packet.MalformedPacket},
+		{"3.10.3-1 UNSUBSCRIBE filter not UTF-8", []byte{0xA2, 7, 0, 1, 0, 0, 2, 0xC3, 0x28}, packet.MalformedPacket},
+		{"4.7.1-2 + not a whole level", []byte{0x82, 8, 0, 1, 0, 0, 2, 'a', '+', 0}, packet.MalformedPacket},
+		{"4.7.3-1 empty topic filter", []byte{0x82, 6, 0, 1, 0, 0, 0, 0}, packet.MalformedPacket},
+		{"4.8.2-1 $share without a filter", []byte{0x82, 14, 0, 1, 0, 0, 8, '$', 's', 'h', 'a', 'r', 'e', '/', 'g', 0}, packet.MalformedPacket},
+		{"4.8.2-2 + in a ShareName", []byte{0x82, 16, 0, 1, 0, 0, 10, '$', 's', 'h', 'a', 'r', 'e', '/', '+', '/', 'x', 0}, packet.MalformedPacket},
 		{"2.2.1-3 packet identifier 0", []byte{0x32, 6, 0, 1, 'a', 0, 0, 0}, packet.ProtocolError},
 		{"4.7.3-1 empty topic without alias", []byte{0x30, 3, 0, 0, 0}, packet.ProtocolError},
 		{"3.3.2-2 wildcard in topic name", []byte{0x30, 4, 0, 1, '#', 0}, packet.TopicNameInvalid},
@@ -137,6 +145,53 @@ func TestConformanceV5MalformedAndProtocolErrors(t *testing.T) {
 			lenient := strings.Contains(tc.name, "reason code 0x03")
 			if d.ReasonCode != tc.want && !(lenient && d.ReasonCode == packet.MalformedPacket) {
 				t.Errorf("DISCONNECT %v, want %v", d.ReasonCode, tc.want)
+			}
+		})
+	}
+}
+
+// A CONNECT that does not match the format of 3.1 gets CONNACK 0x81 and a
+// close [MQTT-3.1.4-1], [MQTT-4.13.1-1].
+func TestConformanceV5BadConnect(t *testing.T) {
+	b := start(t, open())
+	hdr := func(flags byte) []byte { return []byte{0, 4, 'M', 'Q', 'T', 'T', 5, flags, 0, 60, 0} }
+	str := func(s string) []byte { return append([]byte{0, byte(len(s))}, s...) }
+	bad := []byte{0, 2, 0xC3, 0x28}
+	cat := func(parts ...[]byte) []byte {
+		var body []byte
+		for _, p := range parts {
+			body = append(body, p...)
+		}
+		return append([]byte{0x10, byte(len(body))}, body...)
+	}
+	noProps := []byte{0}
+	cases := []struct {
+		name string
+		raw  []byte
+	}{
+		{"3.1.2-11 will QoS without will flag", cat(hdr(0x0A), str("x"))},
+		{"3.1.2-13 will retain without will flag", cat(hdr(0x22), str("x"))},
+		{"3.1.2-12 will QoS 3", cat(hdr(0x1E), str("x"), noProps, str("w"), str("m"))},
+		{"3.1.2-9 will payload missing", cat(hdr(0x06), str("x"), noProps, str("w"))},
+		{"3.1.2-17 user name missing", cat(hdr(0x82), str("x"))},
+		{"3.1.2-19 password missing", cat(hdr(0xC2), str("x"), str("u"))},
+		{"3.1.2-16 user name without the flag", cat(hdr(0x02), str("x"), str("u"))},
+		{"3.1.2-18 password without the flag", cat(hdr(0x82), str("x"), str("u"), str("pw"))},
+		{"3.1.3-3 no client identifier", cat(hdr(0x02))},
+		{"3.1.3-4 client identifier not UTF-8", cat(hdr(0x02), bad)},
+		{"3.1.3-11 will topic not UTF-8", cat(hdr(0x06), str("x"), noProps, bad, str("m"))},
+		{"3.1.3-12 user name not UTF-8", cat(hdr(0x82), str("x"), bad)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := testutil.Dial(t, b.Addr, 5)
+			c.SendRaw(tc.raw)
+			got := c.ExpectClosed()
+			if len(got) != 1 {
+				t.Fatalf("got %v, want CONNACK 0x81 and a close", got)
+			}
+			if ack, ok := got[0].(*packet.Connack); !ok || ack.ReasonCode != packet.MalformedPacket {
+				t.Errorf("got %+v, want CONNACK 0x81", got[0])
 			}
 		})
 	}
@@ -833,5 +888,66 @@ func TestConformanceV5SharedRetainHandling(t *testing.T) {
 		if m := expectPublish(t, s, "sh", "live"); !m.Retain {
 			t.Error("Retain As Published on a shared subscription: RETAIN cleared")
 		}
+	}
+}
+
+// The session is not discarded while its connection is open, whatever its
+// Session Expiry Interval [MQTT-4.1.0-1].
+func TestConformanceV5SessionKeptWhileConnected(t *testing.T) {
+	t.Parallel()
+	b := start(t, open())
+	c, _ := connectWith(t, b, &packet.Connect{ProtocolVersion: 5, ClientID: "kept", Properties: expiryProps(1)})
+	c.Subscribe(1, "k", 0)
+	c.ExpectNothing(1500 * time.Millisecond)
+	p := connect(t, b, 5, "p")
+	pub(t, p, 0, "k", "still", 0, false)
+	expectPublish(t, c, "k", "still")
+}
+
+// Message expiry is not applied to a QoS 2 PUBLISH already sent: it is
+// resent after its expiry [MQTT-4.3.3-7]; as receiver the server completes
+// the QoS 2 flow of an expired message [MQTT-4.3.3-13].
+func TestConformanceV5NoExpiryOnceSent(t *testing.T) {
+	clock := newClock()
+	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Now: clock.Now})
+	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "s", Properties: expiryProps(600)}
+	s, _ := connectWith(t, b, persistent)
+	s.Subscribe(1, "x", 2)
+	p := connect(t, b, 5, "p")
+	m := &packet.Publish{Topic: "x", QoS: 2, PacketID: 1, Payload: []byte("short")}
+	m.Properties.SetUint(packet.PropMessageExpiry, 2)
+	p.Send(m)
+	expectAck(t, p, packet.TypePubrec, 1)
+	got := expectPublish(t, s, "x", "short")
+	clock.Advance(10 * time.Second)
+	p.Send(&packet.Ack{Kind: packet.TypePubrel, PacketID: 1})
+	expectAck(t, p, packet.TypePubcomp, 1)
+	s.Close()
+	s, _ = connectWith(t, b, persistent)
+	again := expectPublish(t, s, "x", "short")
+	if !again.Dup || again.PacketID != got.PacketID {
+		t.Errorf("resent %+v, want DUP and id %d", again, got.PacketID)
+	}
+	ackAll(t, s, again)
+}
+
+// A QoS 2 message to a shared subscription member whose connection breaks is
+// completed with that member when it reconnects [MQTT-4.8.2-4].
+func TestConformanceV5SharedQoS2CompletedOnReconnect(t *testing.T) {
+	b := start(t, open())
+	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "m", Properties: expiryProps(60)}
+	m, _ := connectWith(t, b, persistent)
+	m.Subscribe(1, "$share/g/s2", 2)
+	p := connect(t, b, 5, "p")
+	pub(t, p, 1, "s2", "two", 2, false)
+	got := expectPublish(t, m, "s2", "two")
+	m.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: got.PacketID})
+	expectAck(t, m, packet.TypePubrel, got.PacketID)
+	m.Close()
+	m, _ = connectWith(t, b, persistent)
+	expectAck(t, m, packet.TypePubrel, got.PacketID)
+	m.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: got.PacketID})
+	if extra := ping(t, m); len(extra) != 0 {
+		t.Errorf("unexpected %v", extra)
 	}
 }
