@@ -78,7 +78,9 @@ func TestOptionsMapOntoConfig(t *testing.T) {
 		}},
 		{"log_type", "log_type error\nlog_type subscribe", func(r *config.Result) bool { return r.Log.Types == logging.Error|logging.Subscribe && r.LogTypesSet }},
 		{"log_type all", "log_type all", func(r *config.Result) bool { return r.Log.Types == logging.All }},
-		{"log_type default", "", func(r *config.Result) bool { return r.Log.Types == logging.DefaultTypes && r.Log.Dests == logging.Stderr }},
+		{"log_type default", "", func(r *config.Result) bool {
+			return r.Log.Types == logging.DefaultTypes && r.Log.Dests == logging.Stderr
+		}},
 		{"log_timestamp", "log_timestamp false", func(r *config.Result) bool { return r.Log.NoTimestamp }},
 		{"log_timestamp_format", "log_timestamp_format %Y-%m-%dT%H:%M:%S", func(r *config.Result) bool { return r.Log.TimestampFormat == "%Y-%m-%dT%H:%M:%S" }},
 		{"log_facility", "log_facility 5", func(r *config.Result) bool { return r.Log.SyslogFacility == "local5" }},
@@ -89,7 +91,9 @@ func TestOptionsMapOntoConfig(t *testing.T) {
 		}},
 		{"tabs and blanks", "\tqueue_qos0_messages\ttrue\t\n   # indented comment", func(r *config.Result) bool { return r.Config.QueueQoS0Messages }},
 		{"byte order mark", "\uFEFFqueue_qos0_messages true", func(r *config.Result) bool { return r.Config.QueueQoS0Messages }},
-		{"local only", "", func(r *config.Result) bool { return r.LocalOnly && r.Config.AllowAnonymous && len(r.Config.Listeners) == 0 }},
+		{"local only", "", func(r *config.Result) bool {
+			return r.LocalOnly && r.Config.AllowAnonymous && len(r.Config.Listeners) == 0
+		}},
 		{"local only, anonymous refused", "allow_anonymous false", func(r *config.Result) bool { return r.LocalOnly && !r.Config.AllowAnonymous }},
 		{"listener: anonymous refused by default", "listener 1883", func(r *config.Result) bool { return !r.LocalOnly && !r.Config.AllowAnonymous }},
 		{"set_tcp_nodelay", "set_tcp_nodelay true", func(r *config.Result) bool { return len(r.Warnings) == 0 }},
