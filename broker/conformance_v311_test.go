@@ -33,6 +33,7 @@ func TestConformanceV311ViolationsClose(t *testing.T) {
 		{"3-8.3-4 SUBSCRIBE reserved bits", []byte{0x82, 6, 0, 1, 0, 1, 'a', 0x04}},
 		{"3.8.3-3 SUBSCRIBE without filters", []byte{0x82, 2, 0, 1}},
 		{"3.10.3-2 UNSUBSCRIBE without filters", []byte{0xA2, 2, 0, 1}},
+		{"3.10.3-1 UNSUBSCRIBE filter not UTF-8", []byte{0xA2, 6, 0, 1, 0, 2, 0xC3, 0x28}},
 		{"1.5.3-1 ill-formed UTF-8 topic", []byte{0x30, 4, 0, 2, 0xC3, 0x28}},
 		{"1.5.3-1 surrogate in filter", []byte{0x82, 8, 0, 1, 0, 3, 0xED, 0xA0, 0x80, 0}},
 		{"1.5.3-2 U+0000 in topic", []byte{0x30, 4, 0, 2, 'a', 0}},
@@ -84,6 +85,12 @@ func TestConformanceV311BadConnectNoConnack(t *testing.T) {
 		{"3.1.3-4 client identifier not UTF-8", cat(hdr(0x02), []byte{0, 2, 0xC3, 0x28})},
 		{"3.1.3-11 user name not UTF-8", cat(hdr(0x82), str("x"), []byte{0, 2, 0xC3, 0x28})},
 		{"3.1.3-1 payload field missing", cat(hdr(0x06), str("x"), str("w"))},
+		{"3.1.3-3 no client identifier", cat(hdr(0x02))},
+		{"3.1.3-10 will topic not UTF-8", cat(hdr(0x06), str("x"), []byte{0, 2, 0xC3, 0x28}, str("m"))},
+		{"3.1.2-19 user name missing", cat(hdr(0x82), str("x"))},
+		{"3.1.2-21 password missing", cat(hdr(0xC2), str("x"), str("u"))},
+		{"3.1.2-18 user name without the flag", cat(hdr(0x02), str("x"), str("u"))},
+		{"3.1.2-20 password without the flag", cat(hdr(0x82), str("x"), str("u"), str("pw"))},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,6 +238,16 @@ func TestConformanceV311Resubscribe(t *testing.T) {
 	}
 	if extra := ping(t, s); len(extra) != 0 {
 		t.Errorf("two subscriptions after resubscribing: %v", extra)
+	}
+	// Several filters, one UNSUBACK [MQTT-3.10.4-6], also for a filter
+	// with no subscription [MQTT-3.10.4-5].
+	s.Send(&packet.Unsubscribe{PacketID: 3, Filters: []string{"none", "rs"}})
+	if ua := testutil.Expect[*packet.Unsuback](s); ua.PacketID != 3 {
+		t.Errorf("UNSUBACK %+v", ua)
+	}
+	pub(t, p, 3, "rs", "gone", 1, false)
+	if extra := ping(t, s); len(extra) != 0 {
+		t.Errorf("delivered after unsubscribing: %v", extra)
 	}
 }
 
