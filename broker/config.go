@@ -79,6 +79,11 @@ type Config struct {
 	// MaxTopicAlias is the Topic Alias Maximum announced to MQTT 5 clients
 	// (max_topic_alias, default 10; Unlimited for Mosquitto's 0: no aliases).
 	MaxTopicAlias int
+	// TopicAliasesOut lets the server send MQTT 5 clients topic aliases
+	// within the Topic Alias Maximum they announce (midge's
+	// topic_alias_out true). Off by default, as in Mosquitto: libmosquitto
+	// 2.0 and paho-mqtt 1.6 announce a maximum but cannot take aliases.
+	TopicAliasesOut bool
 	// UpgradeOutgoingQoS delivers messages at the subscription's QoS even if
 	// published with a lower one (upgrade_outgoing_qos, default false).
 	UpgradeOutgoingQoS bool
@@ -199,6 +204,18 @@ func orDefault(v, def int) int {
 	return v
 }
 
+// durationOr is orDefault for durations (which do not fit an int on 32-bit
+// systems).
+func durationOr(v, def time.Duration) time.Duration {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
 func (c *Config) limits() limits {
 	l := limits{
 		maxInflight:      orDefault(c.MaxInflightMessages, 20),
@@ -210,9 +227,9 @@ func (c *Config) limits() limits {
 		maxKeepalive:     orDefault(c.MaxKeepalive, 65535),
 		maxQoS:           byte(orDefault(c.MaxQoS, 2)),
 		maxTopicAlias:    uint16(min(orDefault(c.MaxTopicAlias, 10), 65535)),
-		sysInterval:      time.Duration(orDefault(int(c.SysInterval), int(10*time.Second))),
-		connectTimeout:   time.Duration(orDefault(int(c.ConnectTimeout), int(10*time.Second))),
-		writeTimeout:     time.Duration(orDefault(int(c.WriteTimeout), int(30*time.Second))),
+		sysInterval:      durationOr(c.SysInterval, 10*time.Second),
+		connectTimeout:   durationOr(c.ConnectTimeout, 10*time.Second),
+		writeTimeout:     durationOr(c.WriteTimeout, 30*time.Second),
 		autoIDPrefix:     c.AutoIDPrefix,
 	}
 	if c.MaxQoS < 0 {

@@ -74,7 +74,9 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 				return c.refuse(packet.ServerUnavailable, "authentication error")
 			}
 			if !ok {
-				return c.refuse(packet.BadUserNameOrPassword, "bad user name or password")
+				// 0x87 as Mosquitto answers: the data is not malformed, the
+				// client is just not allowed in (0x86 is for malformed data).
+				return c.refuse(packet.NotAuthorized, "bad user name or password")
 			}
 		}
 	} else if !c.ln.allowAnonymous(c.srv) {
@@ -129,7 +131,9 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	if props.Has(packet.PropMaximumPacketSize) {
 		c.maxOut = int(props.MaximumPacketSize)
 	}
-	c.aliasMaxOut = props.TopicAliasMaximum
+	if c.srv.cfg.TopicAliasesOut {
+		c.aliasMaxOut = props.TopicAliasMaximum
+	}
 	c.problemInfo = !props.Has(packet.PropRequestProblemInfo) || props.RequestProblemInfo == 1
 
 	expiry := uint32(0)
@@ -220,10 +224,6 @@ func (c *conn) refuse(code packet.ReasonCode, why string) bool {
 	rc := code
 	if c.version != packet.Version5 {
 		rc = packet.ConnackV3(code)
-		if code == packet.BadUserNameOrPassword {
-			// Mosquitto answers a wrong password with "not authorised".
-			rc = packet.ConnackV3NotAuthorized
-		}
 	}
 	if !c.srv.cfg.QuietConnections {
 		id := c.client.ID

@@ -147,8 +147,8 @@ func TestClientIdentifier(t *testing.T) {
 }
 
 // Authentication: anonymous clients refused unless allowed; wrong passwords
-// refused with "not authorised" (3.1.1) / 0x86 (5); an unsupported
-// Authentication Method gets 0x8C.
+// refused with "not authorised" (3.1.1) / 0x87 (5), as Mosquitto answers;
+// an unsupported Authentication Method gets 0x8C.
 func TestAuthentication(t *testing.T) {
 	b := start(t, broker.Config{Authenticator: users{"alice": "secret"}})
 	cases := []struct {
@@ -162,8 +162,8 @@ func TestAuthentication(t *testing.T) {
 		{v: 4, want: packet.ConnackV3NotAuthorized},
 		{v: 5, want: packet.NotAuthorized},
 		{v: 4, user: "alice", pw: "wrong", hasPW: true, want: packet.ConnackV3NotAuthorized},
-		{v: 5, user: "alice", pw: "wrong", hasPW: true, want: packet.BadUserNameOrPassword},
-		{v: 5, user: "bob", pw: "secret", hasPW: true, want: packet.BadUserNameOrPassword},
+		{v: 5, user: "alice", pw: "wrong", hasPW: true, want: packet.NotAuthorized},
+		{v: 5, user: "bob", pw: "secret", hasPW: true, want: packet.NotAuthorized},
 		{v: 3, user: "alice", pw: "secret", hasPW: true, want: packet.Success},
 		{v: 4, user: "alice", pw: "secret", hasPW: true, want: packet.Success},
 		{v: 5, user: "alice", pw: "secret", hasPW: true, want: packet.Success},

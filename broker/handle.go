@@ -383,7 +383,7 @@ func (srv *Server) sendRetained(ctx context.Context, c *conn, filter string, o t
 		if srv.cfg.UpgradeOutgoingQoS {
 			qos = o.QoS
 		}
-		c.sess.deliver(delivery{msg: m, qos: qos, retain: true, subIDs: subIDs})
+		c.sess.deliver(delivery{msg: m, qos: qos, retain: true, subIDs: subIDs, onSubscribe: true})
 		return true
 	})
 	for _, name := range expired {

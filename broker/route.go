@@ -164,12 +164,17 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 		}
 		retain := m.Retain && e.RetainAsPublished // [MQTT-3.3.1-12], [MQTT-3.3.1-13]
 		if merge {
-			if i, ok := rs.index[e.Sub]; ok {
+			if i, ok := rs.index[e.Sub]; ok && (e.ID == 0 || len(rs.targets[i].subIDs) == 0) {
+				// One copy at the highest QoS [MQTT-3.3.4-2] carrying the
+				// identifier, if any [MQTT-3.3.4-4]. Subscriptions that each
+				// have an identifier get a copy each instead [MQTT-3.3.4-5]:
+				// libmosquitto, like Mosquitto's own tools, refuses a
+				// PUBLISH that repeats the Subscription Identifier.
 				t := &rs.targets[i]
-				t.qos = max(t.qos, qos) // [MQTT-3.3.4-2]
+				t.qos = max(t.qos, qos)
 				t.retain = t.retain || retain
 				if e.ID != 0 {
-					t.subIDs = append(t.subIDs, e.ID) // [MQTT-3.3.4-4]
+					t.subIDs = []uint32{e.ID}
 				}
 				continue
 			}

@@ -31,6 +31,10 @@ type delivery struct {
 	stored   bool // written to the store
 	released bool // loaded from the store after its PUBREC: resend PUBREL
 	dup      bool // loaded from the store and sent before: set DUP
+	// onSubscribe marks a retained message sent for a new subscription:
+	// every one must be sent [MQTT-3.3.1-9], so max_queued_messages does
+	// not apply.
+	onSubscribe bool
 	// group is the shared subscription the message came through, nil for an
 	// ordinary subscription; a message of a session that ends unacknowledged
 	// is given to another member [MQTT-4.8.2-?] (4.8.2 "SHOULD send ... to
@@ -182,8 +186,8 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 	if c != nil && s.loading && d.stored {
 		return nil, true // committed before the reload: the reload brings it
 	}
-	if lim.maxQueued > 0 && s.queueLen() >= lim.maxQueued ||
-		lim.maxQueuedBytes > 0 && s.queuedBytes+d.msg.size() > lim.maxQueuedBytes {
+	if !d.onSubscribe && (lim.maxQueued > 0 && s.queueLen() >= lim.maxQueued ||
+		lim.maxQueuedBytes > 0 && s.queuedBytes+d.msg.size() > lim.maxQueuedBytes) {
 		if !s.makeRoomLocked(*d) {
 			s.dropLocked()
 			if d.stored {

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 
@@ -114,27 +115,43 @@ func TestResubscribeAndUnsubscribe(t *testing.T) {
 	}
 }
 
-// Overlapping subscriptions: one copy at the highest QoS with every
-// Subscription Identifier [MQTT-3.3.4-2], [MQTT-3.3.4-4]; with
-// allow_duplicate_messages, one copy per subscription.
+// Overlapping subscriptions: one copy at the highest QoS, with the
+// Subscription Identifier if one of them has it [MQTT-3.3.4-2],
+// [MQTT-3.3.4-4]; subscriptions that each have an identifier get a copy
+// each [MQTT-3.3.4-5]; with allow_duplicate_messages, one copy per
+// subscription.
 func TestOverlappingSubscriptions(t *testing.T) {
 	b := start(t, open())
 	s := connect(t, b, 5, "s")
 	var id1, id2 packet.Properties
 	id1.SubscriptionIDs = []uint32{11}
 	id2.SubscriptionIDs = []uint32{22}
-	subscribe(t, s, 1, []packet.Subscription{{Filter: "o/+", QoS: 0}}, id1, 0)
+	subscribe(t, s, 1, []packet.Subscription{{Filter: "o/+", QoS: 0}}, packet.Properties{}, 0)
 	subscribe(t, s, 2, []packet.Subscription{{Filter: "o/#", QoS: 2}}, id2, 2)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "o/x", "m", 1, false)
 	got := expectPublish(t, s, "o/x", "m")
-	ids := slices.Sorted(slices.Values(got.Properties.SubscriptionIDs))
-	if got.QoS != 1 || !slices.Equal(ids, []uint32{11, 22}) {
-		t.Errorf("got QoS %d ids %v, want QoS 1 ids [11 22]", got.QoS, ids)
+	if got.QoS != 1 || !slices.Equal(got.Properties.SubscriptionIDs, []uint32{22}) {
+		t.Errorf("got QoS %d ids %v, want QoS 1 ids [22]", got.QoS, got.Properties.SubscriptionIDs)
 	}
 	ackAll(t, s, got)
 	if extra := ping(t, s); len(extra) != 0 {
 		t.Errorf("extra copies: %v", extra)
+	}
+
+	subscribe(t, s, 3, []packet.Subscription{{Filter: "o/+", QoS: 0}}, id1, 0) // now both have one
+	pub(t, p, 2, "o/x", "n", 1, false)
+	copies := map[uint32]byte{}
+	for range 2 {
+		m := expectPublish(t, s, "o/x", "n")
+		if len(m.Properties.SubscriptionIDs) != 1 {
+			t.Fatalf("ids %v, want one", m.Properties.SubscriptionIDs)
+		}
+		copies[m.Properties.SubscriptionIDs[0]] = m.QoS
+		ackAll(t, s, m)
+	}
+	if len(copies) != 2 || copies[11] != 0 || copies[22] != 1 {
+		t.Errorf("copies by identifier and QoS: %v, want 11 at 0 and 22 at 1", copies)
 	}
 
 	b = start(t, broker.Config{AllowAnonymous: true, AllowDuplicateMessages: true})
@@ -244,4 +261,46 @@ func TestNoLocal(t *testing.T) {
 	raw[1] = byte(len(raw) - 2)
 	c.SendRaw(raw)
 	expectDisconnect(t, c, packet.ProtocolError)
+}
+
+// Subscriptions that each carry an identifier get a copy each: a PUBLISH
+// repeating the Subscription Identifier is refused by libmosquitto
+// [MQTT-3.3.4-5].
+func TestOverlappingIdentifiersGetCopies(t *testing.T) {
+	b := start(t, open())
+	s := connect(t, b, 5, "s")
+	var id packet.Properties
+	id.SubscriptionIDs = []uint32{42}
+	subscribe(t, s, 1, []packet.Subscription{{Filter: "ov/#", QoS: 1}, {Filter: "ov/b", QoS: 1}}, id, 1, 1)
+	p := connect(t, b, 5, "p")
+	pub(t, p, 1, "ov/b", "m", 1, false)
+	for range 2 {
+		m := expectPublish(t, s, "ov/b", "m")
+		if !slices.Equal(m.Properties.SubscriptionIDs, []uint32{42}) {
+			t.Errorf("ids %v, want [42]", m.Properties.SubscriptionIDs)
+		}
+		ackAll(t, s, m)
+	}
+	if extra := ping(t, s); len(extra) != 0 {
+		t.Errorf("extra copies: %v", extra)
+	}
+}
+
+// Every retained message is sent on subscribe, however many there are
+// [MQTT-3.3.1-9] (v5), [MQTT-3.3.1-6] (3.1.1): max_queued_messages does not
+// cut them off.
+func TestManyRetainedOnSubscribe(t *testing.T) {
+	cfg := open()
+	cfg.MaxQueuedMessages = 10
+	b := start(t, cfg)
+	p := connect(t, b, 4, "p")
+	const n = 50
+	for i := range n {
+		pub(t, p, uint16(i+1), fmt.Sprint("many/", i), "r", 1, true)
+	}
+	s := connect(t, b, 4, "s")
+	s.Subscribe(1, "many/#", 0)
+	for range n {
+		testutil.Expect[*packet.Publish](s)
+	}
 }

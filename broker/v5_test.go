@@ -39,9 +39,12 @@ func TestTopicAliasInbound(t *testing.T) {
 	expectDisconnect(t, p, packet.TopicAliasInvalid)
 }
 
-// Outbound topic aliases within the client's Topic Alias Maximum.
+// Outbound topic aliases within the client's Topic Alias Maximum, when
+// enabled (topic_alias_out); by default none are sent, as by Mosquitto.
 func TestTopicAliasOutbound(t *testing.T) {
-	b := start(t, open())
+	cfg := open()
+	cfg.TopicAliasesOut = true
+	b := start(t, cfg)
 	cp := &packet.Connect{ProtocolVersion: 5, ClientID: "s", CleanStart: true}
 	cp.Properties.SetUint(packet.PropTopicAliasMaximum, 1)
 	s, _ := connectWith(t, b, cp)
@@ -62,6 +65,18 @@ func TestTopicAliasOutbound(t *testing.T) {
 		}
 		if m.Topic != w.topic || alias != w.alias {
 			t.Errorf("message %d: topic %q alias %d, want %q alias %d", i, m.Topic, alias, w.topic, w.alias)
+		}
+	}
+
+	b = start(t, open())
+	s, _ = connectWith(t, b, cp)
+	s.Subscribe(1, "t/#", 0)
+	p = connect(t, b, 4, "p")
+	pub(t, p, 0, "t/a", "x", 0, false)
+	pub(t, p, 0, "t/a", "y", 0, false)
+	for _, want := range []string{"x", "y"} {
+		if m := expectPublish(t, s, "t/a", want); m.Properties.Has(packet.PropTopicAlias) {
+			t.Error("topic alias sent without topic_alias_out")
 		}
 	}
 }

@@ -25,8 +25,9 @@ const Timeout = 5 * time.Second
 // Broker is a running broker.Server with one TCP listener on 127.0.0.1.
 type Broker struct {
 	*broker.Server
-	Addr string // host:port of the listener
-	done chan error
+	Addr     string // host:port of the listener
+	done     chan error
+	stopOnce sync.Once
 }
 
 // StartBroker starts a Server for cfg on 127.0.0.1:0 and shuts it down when
@@ -60,14 +61,11 @@ func (b *Broker) Stop(t testing.TB) {
 	if err := b.Shutdown(ctx); err != nil {
 		t.Errorf("Shutdown: %v", err)
 	}
-	select {
-	case err, ok := <-b.done:
-		if ok && !errors.Is(err, broker.ErrServerClosed) {
+	b.stopOnce.Do(func() {
+		if err := <-b.done; !errors.Is(err, broker.ErrServerClosed) {
 			t.Errorf("Serve returned %v, want ErrServerClosed", err)
 		}
-		close(b.done)
-	default:
-	}
+	})
 }
 
 // tWriter sends log lines to t.Log until the test ends.
