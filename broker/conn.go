@@ -13,7 +13,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/midge-mqtt/midge/internal/topic"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -47,9 +46,16 @@ type conn struct {
 	durablePending atomic.Int32
 
 	// Reader-owned.
-	aliasIn []string // inbound topic aliases, index alias-1
-	inPub   packet.Publish
-	matches topic.Matches[*session]
+	aliasIn    []string // inbound topic aliases, index alias-1
+	ctx        context.Context
+	lastRead   time.Time // when data last arrived, for keep alive
+	atBoundary bool      // the next read starts a packet: the connection may park
+
+	// Parking (see poller): an idle connection has no reader goroutine.
+	fd      int        // socket descriptor, -1 if the connection cannot park
+	pmu     sync.Mutex // guards parked and kaTimer
+	parked  bool
+	kaTimer *time.Timer // while parked: fires at the keep alive deadline
 
 	// Guarded by sess.mu.
 	ctrl    []outItem // control packets waiting for the writer
@@ -64,10 +70,8 @@ type conn struct {
 	dead    bool // the connection is closed: no new writer
 
 	// Writer-owned.
-	batch    []outItem
 	aliasOut map[string]uint16
-	pub      packet.Publish // reused for every PUBLISH written
-	ackOut   packet.Ack     // reused for every acknowledgement written
+	w        *writeScratch // while a writer runs
 
 	closeOnce sync.Once
 	// disconnect records how the connection ended, for the will and the log.
@@ -78,12 +82,13 @@ type conn struct {
 }
 
 func newConn(srv *Server, nc net.Conn, ln *listener) *conn {
-	c := &conn{srv: srv, nc: nc, ln: ln, remote: nc.RemoteAddr().String()}
+	c := &conn{srv: srv, nc: nc, ln: ln, remote: nc.RemoteAddr().String(), fd: -1}
 	c.wcond.L = &c.wmu
 	c.r = packet.NewReader(readerFunc(c.read), 0)
 	c.r.MaxSize = srv.lim.maxPacketSize
 	c.log = srv.log.With("remote", c.remote)
 	c.mount = ln.cfg.MountPoint
+	c.fd = socketFD(nc)
 	return c
 }
 
@@ -92,32 +97,79 @@ type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
 
+// parkAfter is how long a connection may sit idle at a packet boundary
+// before it parks: long enough that a busy client never parks between its
+// packets, short enough that idle ones cost little.
+const parkAfter = 200 * time.Millisecond
+
 // read reads from the network with the keep alive deadline
-// [MQTT-3.1.2-22]: one and a half times the keep alive, reset by every read.
+// [MQTT-3.1.2-22]: one and a half times the keep alive since data last
+// arrived. At a packet boundary of a connection that can park, it waits at
+// most parkAfter and then reports errPark.
 func (c *conn) read(b []byte) (int, error) {
-	if c.keepAlive > 0 {
-		c.nc.SetReadDeadline(time.Now().Add(c.keepAlive))
+	if c.lastRead.IsZero() {
+		// Reading CONNECT: the handshake's deadline applies.
+		n, err := c.nc.Read(b)
+		c.srv.stats.bytesIn.Add(uint64(n))
+		return n, err
 	}
+	var dl time.Time
+	if c.keepAlive > 0 {
+		dl = c.lastRead.Add(c.keepAlive)
+	}
+	parking := false
+	if c.atBoundary && c.fd >= 0 {
+		if g := time.Now().Add(parkAfter); dl.IsZero() || g.Before(dl) {
+			dl, parking = g, true
+		}
+	}
+	c.nc.SetReadDeadline(dl)
 	n, err := c.nc.Read(b)
 	if n > 0 {
+		c.lastRead = time.Now()
 		c.srv.stats.bytesIn.Add(uint64(n))
+	}
+	if parking && n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, errPark
 	}
 	return n, err
 }
 
-// errClose ends the read loop without a protocol error.
-var errClose = errors.New("close")
+// errClose ends the read loop without a protocol error; errPark ends it
+// because the connection is idle and may park.
+var (
+	errClose = errors.New("close")
+	errPark  = errors.New("park")
+)
 
-// serve runs the connection until it closes.
+// serve runs the connection: the CONNECT handshake, then run.
 func (c *conn) serve(ctx context.Context) {
-	defer c.finish()
-	defer func() {
-		if v := recover(); v != nil {
-			c.log.Error("internal error handling client; closing its connection",
-				"client_id", c.client.ID, "panic", v, "stack", string(debug.Stack()))
-			c.closeReason = "internal error"
-		}
+	c.ctx = ctx
+	ok := false
+	func() {
+		defer c.recoverPanic()
+		ok = c.handshake(ctx)
 	}()
+	if !ok {
+		c.finish()
+		return
+	}
+	c.run()
+}
+
+// recoverPanic turns a panic in this connection's code into its close. It
+// must be deferred directly: recover works only there.
+func (c *conn) recoverPanic() {
+	if v := recover(); v != nil {
+		c.log.Error("internal error handling client; closing its connection",
+			"client_id", c.client.ID, "panic", v, "stack", string(debug.Stack()))
+		c.closeReason = "internal error"
+	}
+}
+
+// handshake reads and answers the CONNECT and reports whether the client was
+// accepted.
+func (c *conn) handshake(ctx context.Context) bool {
 	if !c.srv.cfg.QuietConnections {
 		c.log.Info(fmt.Sprintf("New connection from %s on port %s.", c.remote, c.ln.port))
 	}
@@ -135,25 +187,108 @@ func (c *conn) serve(ctx context.Context) {
 		if errors.Is(err, packet.ErrTooLarge) {
 			c.closeReason = "CONNECT too large"
 		}
-		return
+		return false
 	}
 	p, err := packet.Decode(h, body, 0)
 	cp, _ := p.(*packet.Connect)
 	if !c.handleConnect(ctx, cp, err) {
-		return
+		return false
 	}
-	c.nc.SetReadDeadline(time.Time{})
+	c.lastRead = time.Now()
+	return true
+}
+
+// run reads and handles packets until the connection ends, when it calls
+// finish, or parks, when it returns and the poller calls run again later.
+func (c *conn) run() {
+	parked := false
+	defer func() {
+		if !parked {
+			c.finish()
+		}
+	}()
+	defer c.recoverPanic() // runs first
+	var pub packet.Publish // decoded in place, message after message
 	for {
-		if err := c.readPacket(ctx); err != nil {
+		err := c.readPacket(c.ctx, &pub)
+		if errors.Is(err, errPark) {
+			if parked = c.park(); parked {
+				return
+			}
+			continue
+		}
+		if err != nil {
 			c.readFailed(err)
 			return
 		}
 	}
 }
 
-// readPacket reads and handles one packet.
-func (c *conn) readPacket(ctx context.Context) error {
+// timedOut ends a parked connection whose keep alive expired.
+func (c *conn) timedOut() {
+	defer c.finish()
+	defer c.recoverPanic()
+	c.readFailed(os.ErrDeadlineExceeded)
+}
+
+// unpark reasons.
+const (
+	unparkReadable = iota // the socket has data or was closed
+	unparkTimeout         // the keep alive expired
+	unparkKick            // the server closes the connection
+)
+
+// park ends the reader goroutine of an idle connection: its read buffer is
+// given back and the poller watches the socket. It reports false if the
+// connection cannot park now (data is buffered, no poller).
+func (c *conn) park() bool {
+	p := c.srv.getPoller()
+	if p == nil || !c.r.Release() {
+		return false
+	}
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if c.keepAlive > 0 && time.Since(c.lastRead) >= c.keepAlive {
+		return false // the read will time out now
+	}
+	c.parked = true
+	if err := p.add(c); err != nil {
+		c.parked = false
+		c.fd = -1 // do not try again
+		return false
+	}
+	if c.keepAlive > 0 {
+		c.kaTimer = time.AfterFunc(c.keepAlive-time.Since(c.lastRead), func() { c.unpark(unparkTimeout) })
+	}
+	return true
+}
+
+// unpark gives a parked connection a reader goroutine again.
+func (c *conn) unpark(why int) {
+	c.pmu.Lock()
+	if !c.parked {
+		c.pmu.Unlock()
+		return
+	}
+	c.parked = false
+	c.srv.poller.remove(c)
+	if c.kaTimer != nil {
+		c.kaTimer.Stop()
+		c.kaTimer = nil
+	}
+	c.pmu.Unlock()
+	if why == unparkTimeout {
+		go c.timedOut()
+		return
+	}
+	go c.run()
+}
+
+// readPacket reads and handles one packet. pub is scratch for PUBLISH.
+func (c *conn) readPacket(ctx context.Context, pub *packet.Publish) error {
+	c.atBoundary = c.r.Buffered() == 0
 	h, err := c.r.ReadHeader()
+	c.atBoundary = false
 	if err != nil {
 		return err
 	}
@@ -163,10 +298,10 @@ func (c *conn) readPacket(ctx context.Context) error {
 	}
 	c.srv.stats.msgsIn.Add(1)
 	if h.Type == packet.TypePublish {
-		if err := c.inPub.Decode(h.Flags, body, c.version); err != nil {
+		if err := pub.Decode(h.Flags, body, c.version); err != nil {
 			return err
 		}
-		return c.handlePublish(ctx, &c.inPub)
+		return c.handlePublish(ctx, pub)
 	}
 	if h.Type == packet.TypeConnect {
 		// Whether or not it decodes [MQTT-3.1.0-2].
@@ -231,6 +366,7 @@ func (c *conn) disconnect(code packet.ReasonCode) {
 func (c *conn) kick(why string, code packet.ReasonCode) {
 	c.kickReason.CompareAndSwap(nil, &why)
 	c.disconnect(code)
+	c.unpark(unparkKick)
 }
 
 // reason returns why the connection ended, for the log.
@@ -251,6 +387,14 @@ func (c *conn) close() {
 // finish runs when the reader ends: it closes the connection, waits for the
 // writer, detaches the session and publishes or schedules the will.
 func (c *conn) finish() {
+	detached := false
+	if c.graceful && c.sess != nil {
+		// The client said DISCONNECT: settle its session before it sees
+		// the connection close, so that a reconnect right after finds the
+		// session as the DISCONNECT left it.
+		c.srv.detach(c)
+		detached = true
+	}
 	closing := false
 	if s := c.sess; s != nil {
 		s.mu.Lock()
@@ -270,7 +414,7 @@ func (c *conn) finish() {
 	c.wmu.Unlock()
 	c.close()
 	c.r.Release()
-	if c.sess != nil {
+	if c.sess != nil && !detached {
 		c.srv.detach(c)
 	}
 	c.srv.dropConn(c)

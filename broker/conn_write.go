@@ -45,8 +45,17 @@ const (
 	maxBatchBytes = 64 << 10
 )
 
-// writeBufs pools write buffers; an idle connection holds none.
-var writeBufs = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+// writeScratch is what a running writer needs: a write buffer, the batch
+// and packets reused for encoding. Writers take one from a pool and give it
+// back when they end, so an idle connection holds none.
+type writeScratch struct {
+	buf   []byte
+	batch []outItem
+	pub   packet.Publish // reused for every PUBLISH written
+	ack   packet.Ack     // reused for every acknowledgement written
+}
+
+var writeScratches = sync.Pool{New: func() any { return &writeScratch{buf: make([]byte, 0, 16<<10)} }}
 
 // queueCtrl queues a control packet for the writer, after the deliveries
 // queued so far. It drops it if the connection is closing.
@@ -91,17 +100,19 @@ func (c *conn) wake() {
 
 // writeLoop writes what is queued and returns when nothing is left.
 func (c *conn) writeLoop() {
-	bp := writeBufs.Get().(*[]byte)
-	buf := (*bp)[:0]
-	// release gives back the buffer; it must run before the writer
+	w := writeScratches.Get().(*writeScratch)
+	c.w = w
+	// release gives back the scratch; it must run before the writer
 	// announces its end, when another writer may start.
 	release := func() {
-		if cap(buf) <= 256<<10 {
-			*bp = buf[:0]
-			writeBufs.Put(bp)
+		clear(w.batch)
+		w.batch = w.batch[:0]
+		w.pub = packet.Publish{}
+		c.w = nil
+		if cap(w.buf) <= 256<<10 {
+			w.buf = w.buf[:0]
+			writeScratches.Put(w)
 		}
-		clear(c.batch)
-		c.batch = c.batch[:0]
 	}
 	s := c.sess
 	for {
@@ -110,19 +121,19 @@ func (c *conn) writeLoop() {
 		c.wmu.Unlock()
 
 		s.mu.Lock()
-		c.batch = c.collectLocked(c.batch[:0])
+		w.batch = c.collectLocked(w.batch[:0])
 		closing := c.closing
 		s.mu.Unlock()
 
-		if len(c.batch) > 0 {
-			buf = buf[:0]
-			for i := range c.batch {
-				buf = c.encode(buf, &c.batch[i])
+		if len(w.batch) > 0 {
+			w.buf = w.buf[:0]
+			for i := range w.batch {
+				w.buf = c.encode(w.buf, &w.batch[i])
 			}
-			clear(c.batch)
-			if len(buf) > 0 {
+			clear(w.batch)
+			if len(w.buf) > 0 {
 				c.nc.SetWriteDeadline(time.Now().Add(c.srv.lim.writeTimeout))
-				n, err := c.nc.Write(buf)
+				n, err := c.nc.Write(w.buf)
 				c.srv.stats.bytesOut.Add(uint64(n))
 				if err != nil {
 					c.close()
@@ -264,11 +275,11 @@ func (c *conn) encode(buf []byte, it *outItem) []byte {
 	case outPublish:
 		return c.encodePublish(buf, it)
 	case outPubrel:
-		c.ackOut = packet.Ack{Kind: packet.TypePubrel, PacketID: it.id}
-		p = &c.ackOut
+		c.w.ack = packet.Ack{Kind: packet.TypePubrel, PacketID: it.id}
+		p = &c.w.ack
 	case outAck:
-		c.ackOut = packet.Ack{Kind: it.ack, PacketID: it.id, ReasonCode: it.code}
-		p = &c.ackOut
+		c.w.ack = packet.Ack{Kind: it.ack, PacketID: it.id, ReasonCode: it.code}
+		p = &c.w.ack
 	case outPacket:
 		p = it.pkt
 	}
@@ -288,7 +299,7 @@ func (c *conn) encode(buf []byte, it *outItem) []byte {
 // topic alias, the remaining expiry and the subscription identifiers.
 func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
 	m := it.d.msg
-	p := &c.pub
+	p := &c.w.pub
 	*p = packet.Publish{
 		Dup:      it.dup,
 		QoS:      it.d.qos,

@@ -36,6 +36,8 @@ type Server struct {
 	started  time.Time
 	routes   sync.Pool  // *routeScratch
 	commit   *committer // nil without a Store
+	pollOnce sync.Once
+	poller   *poller // watches parked connections; nil until needed or where unsupported
 
 	startOnce sync.Once
 	startErr  error
@@ -86,6 +88,7 @@ func New(cfg Config) *Server {
 	if cfg.Store != nil {
 		s.commit = newCommitter(s, cfg.Store, cfg.PersistenceInterval)
 	}
+
 	s.routes.New = func() any { return &routeScratch{} }
 	return s
 }
@@ -362,7 +365,25 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	if srv.commit != nil {
 		srv.commit.close() // the caller may close the Store now
 	}
+	srv.pollOnce.Do(func() {}) // no poller after this
+	if srv.poller != nil {
+		srv.poller.close()
+	}
 	return err
+}
+
+// getPoller returns the poller, starting it on first use; nil if parking is
+// not possible (unsupported system, or the server is shutting down).
+func (srv *Server) getPoller() *poller {
+	srv.pollOnce.Do(func() {
+		p, err := newPoller(srv)
+		if err != nil {
+			srv.log.Debug("idle connections keep their goroutine: no poller", "err", err)
+			return
+		}
+		srv.poller = p
+	})
+	return srv.poller
 }
 
 func (srv *Server) wait(ctx context.Context) error {
