@@ -56,8 +56,13 @@ func (r *Reader) Release() bool {
 	return true
 }
 
+// maxEmptyReads is how many reads in a row may return no data and no error
+// before fill gives up with io.ErrNoProgress, as bufio does.
+const maxEmptyReads = 100
+
 // fill reads more input until at least n bytes are buffered. n must not
-// exceed the buffer size.
+// exceed the buffer size. It returns io.EOF only when the stream ended with
+// nothing buffered, io.ErrUnexpectedEOF when it ended with fewer than n bytes.
 func (r *Reader) fill(n int) error {
 	if r.buf == nil {
 		r.buf = make([]byte, r.bufSize)
@@ -70,7 +75,7 @@ func (r *Reader) fill(n int) error {
 		r.w -= r.r
 		r.r = 0
 	}
-	for r.w-r.r < n {
+	for empty := 0; r.w-r.r < n; {
 		m, err := r.src.Read(r.buf[r.w:])
 		r.w += m
 		if err != nil {
@@ -82,13 +87,22 @@ func (r *Reader) fill(n int) error {
 			}
 			return err
 		}
+		if m > 0 {
+			empty = 0
+		} else if empty++; empty >= maxEmptyReads {
+			return io.ErrNoProgress
+		}
 	}
 	return nil
 }
 
-// ReadHeader reads a fixed header. It returns ErrTooLarge if the packet
-// would exceed MaxSize, having consumed only the header, and a malformed
-// error for a Remaining Length longer than four bytes (1.5.5).
+// ReadHeader reads a fixed header. It returns a malformed error for a
+// Remaining Length longer than four bytes (1.5.5) or, once Version is 5, not
+// in its shortest form [MQTT-1.5.5-1]. It returns the header and an error
+// matching ErrTooLarge if the packet would exceed MaxSize, having consumed
+// only the header: the body is neither read nor allocated, and the Reader
+// cannot be used any further. At the end of the stream between two packets
+// it returns io.EOF; inside a header, io.ErrUnexpectedEOF.
 func (r *Reader) ReadHeader() (FixedHeader, error) {
 	if err := r.fill(2); err != nil {
 		return FixedHeader{}, err
@@ -107,6 +121,9 @@ func (r *Reader) ReadHeader() (FixedHeader, error) {
 		rem |= uint32(c&0x7f) << (7 * (n - 1))
 		n++
 		if c&0x80 == 0 {
+			if n > 2 && c == 0 && r.Version == Version5 {
+				return FixedHeader{}, malformed("remaining length not in its shortest form") // [MQTT-1.5.5-1]
+			}
 			break
 		}
 		if n == 5 {
@@ -121,30 +138,54 @@ func (r *Reader) ReadHeader() (FixedHeader, error) {
 	return h, nil
 }
 
+// minBodyChunk is the first allocation for a body larger than the read
+// buffer; the buffer then doubles as input arrives, so that memory follows
+// what the peer has sent, not what its Remaining Length announces.
+const minBodyChunk = 64 << 10
+
 // ReadBody reads the body of the packet whose header ReadHeader returned.
-// The returned slice is valid only until the next read call.
+// The returned slice is valid only until the next read call. A stream that
+// ends inside the body gives io.ErrUnexpectedEOF. After an error the Reader
+// is positioned inside the packet and cannot be used any further.
 func (r *Reader) ReadBody(h FixedHeader) ([]byte, error) {
 	n := h.Remaining
 	if n <= r.bufSize {
 		if err := r.fill(n); err != nil {
+			if err == io.EOF {
+				err = io.ErrUnexpectedEOF
+			}
 			return nil, err
 		}
 		b := r.buf[r.r : r.r+n]
 		r.r += n
 		return b, nil
 	}
-	if cap(r.body) < n {
-		r.body = make([]byte, n)
+	b := r.body[:0]
+	if cap(b) < n {
+		b = make([]byte, 0, min(n, max(minBodyChunk, cap(b))))
 	}
-	b := r.body[:n]
-	c := copy(b, r.buf[r.r:r.w])
-	r.r += c
-	if _, err := io.ReadFull(r.src, b[c:]); err != nil {
-		if errors.Is(err, io.EOF) {
-			err = io.ErrUnexpectedEOF
+	b = append(b, r.buf[r.r:r.w]...) // fewer than n bytes: n > len(r.buf)
+	r.r = r.w
+	for empty := 0; len(b) < n; {
+		if len(b) == cap(b) {
+			b = append(make([]byte, 0, min(n, 2*cap(b))), b...)
 		}
-		return nil, err
+		m, err := r.src.Read(b[len(b):min(n, cap(b))])
+		b = b[:len(b)+m]
+		if err != nil && len(b) < n {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			r.body = b[:0]
+			return nil, err
+		}
+		if m > 0 {
+			empty = 0
+		} else if empty++; empty >= maxEmptyReads {
+			return nil, io.ErrNoProgress
+		}
 	}
+	r.body = b
 	return b, nil
 }
 
