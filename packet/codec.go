@@ -142,7 +142,9 @@ func (d *decoder) uint32(what string) uint32 {
 	return v
 }
 
-// varint reads a variable byte integer of at most four bytes (1.5.5).
+// varint reads a variable byte integer of at most four bytes that uses the
+// minimum number of bytes for its value [MQTT-1.5.5-1]. Variable byte
+// integers inside a body exist only in MQTT 5, so the rule always applies.
 func (d *decoder) varint(what string) uint32 {
 	if d.err != nil {
 		return 0
@@ -157,6 +159,10 @@ func (d *decoder) varint(what string) uint32 {
 		d.i++
 		v |= uint32(c&0x7f) << (7 * n)
 		if c&0x80 == 0 {
+			if n > 0 && c == 0 {
+				d.fail(malformed(what + ": variable byte integer not in its shortest form")) // [MQTT-1.5.5-1]
+				return 0
+			}
 			return v
 		}
 	}
@@ -193,11 +199,11 @@ func (d *decoder) string(what string) string {
 	return string(s)
 }
 
-// binary reads Binary Data and copies it. An empty value decodes as a
-// non-nil empty slice so that presence survives a round trip.
+// binary reads Binary Data and copies it. An empty value decodes as nil:
+// presence is told by the flags or the property set, never by the slice.
 func (d *decoder) binary(what string) []byte {
 	s := d.rawBytes(what)
-	if d.err != nil {
+	if d.err != nil || len(s) == 0 {
 		return nil
 	}
 	return append(make([]byte, 0, len(s)), s...)

@@ -68,6 +68,9 @@ func (p *Connect) check(v byte) error {
 	if p.ProtocolVersion != v {
 		return encodeErr("CONNECT protocol version %d encoded as version %d", p.ProtocolVersion, v)
 	}
+	if name := protocolName(p); name != "MQIsdp" && v == Version31 || name != "MQTT" && v != Version31 {
+		return encodeErr("CONNECT protocol name %q with version %d", name, v) // [MQTT-3.1.2-1]
+	}
 	if !ValidString(protocolName(p)) || len(p.ClientID) > 65535 || !ValidString(p.ClientID) ||
 		(p.HasUsername && !ValidString(p.Username)) || len(p.Password) > 65535 {
 		return encodeErr("CONNECT string field invalid or too long")
@@ -83,9 +86,15 @@ func (p *Connect) check(v byte) error {
 			if err := w.Properties.check(inWill); err != nil {
 				return err
 			}
+			if w.Properties.Has(PropResponseTopic) && !ValidTopicName(w.Properties.ResponseTopic) {
+				return encodeErr("CONNECT will Response Topic %q", w.Properties.ResponseTopic)
+			}
 		}
 	}
 	if v == Version5 {
+		if p.Properties.Has(PropAuthData) && !p.Properties.Has(PropAuthMethod) {
+			return encodeErr("CONNECT Authentication Data without Authentication Method") // 3.1.2.11.10
+		}
 		return p.Properties.check(inConnect)
 	}
 	return nil
@@ -138,7 +147,8 @@ func (p *Connect) appendBody(b []byte, v byte) []byte {
 
 // decodeConnect decodes a CONNECT body. On error it returns the packet as far
 // as it was decoded, so that the receiver knows the protocol version to answer
-// in (ProtocolVersion is 0 when not even that could be read).
+// in: ProtocolVersion is the level the client sent (without the bridge bit)
+// even when it is unsupported, and 0 when not even that could be read.
 func decodeConnect(body []byte) (*Connect, error) {
 	d := decoder{b: body}
 	p := &Connect{}
@@ -149,10 +159,10 @@ func decodeConnect(body []byte) (*Connect, error) {
 	}
 	p.Bridge = level&0x80 != 0
 	level &^= 0x80
+	p.ProtocolVersion = level
 	switch {
 	case p.ProtocolName == "MQIsdp" && level == Version31,
 		p.ProtocolName == "MQTT" && (level == Version311 || level == Version5):
-		p.ProtocolVersion = level
 	case p.ProtocolName == "MQIsdp" || p.ProtocolName == "MQTT":
 		// [MQTT-3.1.2-2]: answer CONNACK 0x01 (0x84) and close.
 		return p, &Error{Code: UnsupportedProtocolVersion, Reason: "unsupported protocol level " + itoa(int(level))}
@@ -186,6 +196,9 @@ func decodeConnect(body []byte) (*Connect, error) {
 	}
 	if v == Version5 {
 		d.properties(&p.Properties, inConnect)
+		if d.err == nil && p.Properties.Has(PropAuthData) && !p.Properties.Has(PropAuthMethod) {
+			return p, protocolErr("CONNECT Authentication Data without Authentication Method") // 3.1.2.11.10
+		}
 	}
 	p.ClientID = d.string("client identifier")
 	if willFlag {
@@ -199,7 +212,7 @@ func decodeConnect(body []byte) (*Connect, error) {
 			d.fail(&Error{Code: TopicNameInvalid, Reason: "invalid will topic " + quote(w.Topic)})
 		}
 		if d.err == nil && w.Properties.Has(PropResponseTopic) && !ValidTopicName(w.Properties.ResponseTopic) {
-			d.fail(protocolErr("will Response Topic is not a valid topic name"))
+			d.fail(protocolErr("will Response Topic is not a valid topic name")) // [MQTT-3.3.2-14]
 		}
 		p.Will = w
 	}
@@ -215,6 +228,8 @@ func decodeConnect(body []byte) (*Connect, error) {
 
 // Connack is the CONNACK packet (3.2).
 type Connack struct {
+	// SessionPresent is the Session Present flag. MQTT 3.1 has no such flag:
+	// Append leaves it out and the decoder reports false.
 	SessionPresent bool
 	// ReasonCode is the MQTT 5 reason code, or for 3.1/3.1.1 the return code
 	// (ConnackV3Accepted ...; see ConnackV3).
@@ -236,6 +251,9 @@ func (p *Connack) size(v byte) int {
 func (p *Connack) check(v byte) error {
 	if !p.ReasonCode.ValidFor(TypeConnack, v) {
 		return encodeErr("CONNACK reason code 0x%02x", byte(p.ReasonCode))
+	}
+	if p.SessionPresent && p.ReasonCode != Success && v != Version31 {
+		return encodeErr("CONNACK Session Present with reason code 0x%02x", byte(p.ReasonCode)) // [MQTT-3.2.2-6]
 	}
 	if v == Version5 {
 		return p.Properties.check(inConnack)
@@ -263,12 +281,19 @@ func decodeConnack(body []byte, v byte) (*Connack, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	if f&0xfe != 0 {
-		return nil, malformed("CONNACK reserved flags set") // [MQTT-3.2.2-1]
+	// In MQTT 3.1 the first byte is reserved and not used: it is ignored.
+	if v != Version31 {
+		if f&0xfe != 0 {
+			return nil, malformed("CONNACK reserved flags set") // [MQTT-3.2.2-1]
+		}
+		p.SessionPresent = f&1 != 0
 	}
-	p.SessionPresent = f&1 != 0
 	if !p.ReasonCode.ValidFor(TypeConnack, v) {
-		return nil, malformed("CONNACK invalid reason code")
+		return nil, protocolErr("CONNACK reason code 0x" + hex2(byte(p.ReasonCode))) // [MQTT-3.2.2-8]
+	}
+	if p.SessionPresent && p.ReasonCode != Success {
+		// [MQTT-3.2.2-6]; [MQTT-3.2.2-4] in 3.1.1.
+		return nil, protocolErr("CONNACK Session Present with reason code 0x" + hex2(byte(p.ReasonCode)))
 	}
 	if v == Version5 {
 		d.properties(&p.Properties, inConnack)

@@ -73,7 +73,7 @@ func decodeDisconnect(body []byte, v byte) (*Disconnect, error) {
 	if d.remaining() > 0 {
 		p.ReasonCode = ReasonCode(d.byte("reason code"))
 		if !p.ReasonCode.ValidFor(TypeDisconnect, v) {
-			return nil, malformed("DISCONNECT reason code 0x" + hex2(byte(p.ReasonCode)))
+			return nil, protocolErr("DISCONNECT reason code 0x" + hex2(byte(p.ReasonCode))) // [MQTT-3.14.2-1]
 		}
 		if d.remaining() > 0 {
 			d.properties(&p.Properties, inDisconnect)
@@ -86,7 +86,9 @@ func decodeDisconnect(body []byte, v byte) (*Disconnect, error) {
 	return p, nil
 }
 
-// Auth is the MQTT 5 AUTH packet (3.15).
+// Auth is the MQTT 5 AUTH packet (3.15). The decoder does not require the
+// Authentication Method: whether it is present and equal to the CONNECT's
+// is for the receiver to check [MQTT-4.12.0-5].
 type Auth struct {
 	ReasonCode ReasonCode // Success, ContinueAuthentication or ReAuthenticate
 	Properties Properties // Authentication Method and Data, Reason String, User Property
@@ -124,14 +126,15 @@ func (p *Auth) appendBody(b []byte, v byte) []byte {
 func decodeAuth(body []byte) (*Auth, error) {
 	d := decoder{b: body}
 	p := &Auth{}
+	// Reason Code and Property Length are omitted together or not at all:
+	// only a Remaining Length of 0 stands for Success without properties
+	// (3.15.2.1); unlike DISCONNECT there is no one-byte form.
 	if d.remaining() > 0 {
 		p.ReasonCode = ReasonCode(d.byte("reason code"))
 		if !p.ReasonCode.ValidFor(TypeAuth, Version5) {
-			return nil, malformed("AUTH reason code 0x" + hex2(byte(p.ReasonCode)))
+			return nil, protocolErr("AUTH reason code 0x" + hex2(byte(p.ReasonCode))) // [MQTT-3.15.2-1]
 		}
-		if d.remaining() > 0 {
-			d.properties(&p.Properties, inAuth)
-		}
+		d.properties(&p.Properties, inAuth)
 	}
 	d.end("AUTH")
 	if d.err != nil {

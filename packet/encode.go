@@ -10,8 +10,13 @@ func Size(p Packet, v byte) int {
 
 // Append appends p encoded for protocol version v to dst and returns the
 // extended slice. It returns an error wrapping ErrEncode, and dst unchanged,
-// if p cannot be encoded for v (a field out of range, a property v does not
-// have, a packet larger than MaxRemainingLength). Encoding into a dst with
+// if p cannot be encoded for v: a field out of range, an invalid string or
+// topic, a property not allowed in that packet or with a value the decoder
+// would refuse, a packet larger than MaxRemainingLength, AUTH before MQTT 5.
+// Fields that version v does not have are left out, not refused: properties,
+// acknowledgement and UNSUBACK reason codes, and subscription options other
+// than QoS before MQTT 5, and Session Present in MQTT 3.1. Acknowledgements,
+// DISCONNECT and AUTH take their shortest form. Encoding into a dst with
 // enough capacity allocates nothing.
 func Append(dst []byte, p Packet, v byte) ([]byte, error) {
 	if v < Version31 || v > Version5 {
@@ -34,11 +39,15 @@ func Append(dst []byte, p Packet, v byte) ([]byte, error) {
 
 // Decode decodes one packet from its fixed header and body for protocol
 // version v. For a CONNECT, v is ignored (the packet names its own version)
-// and on error the partly decoded *Connect is returned with the error, so the
-// receiver can answer in the right version; for every other type a non-nil
-// error comes with a nil Packet. The packet does not alias body.
+// and a *Connect is returned even with an error, decoded as far as it could
+// be, so the receiver can answer in the right version; for every other type
+// a non-nil error comes with a nil Packet. The packet does not alias body.
 func Decode(h FixedHeader, body []byte, v byte) (Packet, error) {
 	if err := checkFlags(h, v); err != nil {
+		if h.Type == TypeConnect {
+			p, _ := decodeConnect(body)
+			return p, err
+		}
 		return nil, err
 	}
 	switch h.Type {

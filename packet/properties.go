@@ -88,9 +88,11 @@ func (p *Properties) Has(id PropertyID) bool {
 	return id < 64 && p.present&(1<<id) != 0
 }
 
-// Set marks property id present; its value is the field's.
+// Set marks property id present; its value is the field's. It does nothing
+// for User Property and Subscription Identifier, which are present when their
+// slices are non-empty.
 func (p *Properties) Set(id PropertyID) {
-	if id < 64 {
+	if id < 64 && id != PropUser && id != PropSubscriptionID {
 		p.present |= 1 << id
 	}
 }
@@ -430,7 +432,8 @@ func (p *Properties) appendTo(b []byte, pl place) []byte {
 }
 
 // check reports whether the properties can be encoded at pl: every present
-// property allowed there, lengths within 65535 bytes, values in range.
+// property allowed there, lengths within 65535 bytes, values in the range the
+// decoder accepts.
 func (p *Properties) check(pl place) error {
 	if p.Empty() {
 		return nil
@@ -442,6 +445,9 @@ func (p *Properties) check(pl place) error {
 		info := propTable[id]
 		if info.places&pl == 0 {
 			return encodeErr("property %s not allowed in %s", info.name, pl)
+		}
+		if r := p.valueProblem(id); r != "" {
+			return encodeErr("%s", r)
 		}
 		switch info.kind {
 		case kindString:
@@ -458,6 +464,9 @@ func (p *Properties) check(pl place) error {
 					return encodeErr("subscription identifier %d out of range", v)
 				}
 			}
+			if len(p.SubscriptionIDs) > 1 && pl != inPublish {
+				return encodeErr("more than one Subscription Identifier in %s", pl)
+			}
 		case kindPair:
 			for _, u := range p.User {
 				if !ValidString(u.Key) || !ValidString(u.Value) {
@@ -469,7 +478,7 @@ func (p *Properties) check(pl place) error {
 	return nil
 }
 
-// decodeProperties reads a length-prefixed property set allowed at pl into p,
+// properties reads a length-prefixed property set allowed at pl into p,
 // validating identifiers, repeats and values (2.2.2.2, 3.x.2.x).
 func (d *decoder) properties(p *Properties, pl place) {
 	n := d.varint("property length")
@@ -513,9 +522,11 @@ func (d *decoder) properties(p *Properties, pl place) {
 		case kindVarint:
 			v := sub.varint(info.name)
 			if sub.err == nil && v == 0 {
-				sub.fail(protocolErr("Subscription Identifier 0")) // 3.8.2.1.2
+				sub.fail(protocolErr("Subscription Identifier 0")) // 3.8.2.1.2, 3.3.2.3.8
 			}
-			p.SubscriptionIDs = append(p.SubscriptionIDs, v)
+			if sub.err == nil {
+				p.SubscriptionIDs = append(p.SubscriptionIDs, v)
+			}
 		case kindString:
 			p.SetString(id, sub.string(info.name))
 		case kindBinary:
@@ -528,41 +539,43 @@ func (d *decoder) properties(p *Properties, pl place) {
 			p.Set(id)
 		case kindPair:
 			k := sub.string("user property name")
-			v := sub.string("user property value")
-			p.User = append(p.User, UserProperty{k, v})
+			v := sub.string("user property value") // [MQTT-1.5.7-1]
+			if sub.err == nil {
+				p.User = append(p.User, UserProperty{k, v})
+			}
 		}
 		if sub.err == nil {
-			sub.fail(p.checkValue(id))
+			if r := p.valueProblem(id); r != "" {
+				sub.fail(protocolErr(r))
+			}
 		}
 	}
 	d.i = end
 	d.fail(sub.err)
 }
 
-// checkValue validates the range of one decoded property value.
-func (p *Properties) checkValue(id PropertyID) error {
+// valueProblem returns why the value of property id is out of range (a
+// Protocol Error when received), or "" if it is fine. Subscription
+// Identifiers are checked where they are read and encoded.
+func (p *Properties) valueProblem(id PropertyID) string {
 	switch id {
 	case PropPayloadFormat, PropRequestProblemInfo, PropRequestResponseInfo, PropMaximumQoS,
 		PropRetainAvailable, PropWildcardSubAvailable, PropSubscriptionIDAvailable, PropSharedSubAvailable:
 		if p.uintValue(id) > 1 {
-			return protocolErr("property " + id.String() + " must be 0 or 1")
+			return "property " + id.String() + " must be 0 or 1" // 3.1.2.11.6-7, 3.2.2.3.4-5, 3.2.2.3.11-13, 3.3.2.3.2
 		}
 	case PropReceiveMaximum:
 		if p.ReceiveMaximum == 0 {
-			return protocolErr("Receive Maximum 0") // 3.1.2.11.3
+			return "Receive Maximum 0" // 3.1.2.11.3, 3.2.2.3.3
 		}
 	case PropMaximumPacketSize:
 		if p.MaximumPacketSize == 0 {
-			return protocolErr("Maximum Packet Size 0") // 3.1.2.11.4
+			return "Maximum Packet Size 0" // 3.1.2.11.4, 3.2.2.3.6
 		}
 	case PropTopicAlias:
 		if p.TopicAlias == 0 {
-			return protocolErr("Topic Alias 0") // [MQTT-3.3.2-8]
-		}
-	case PropSubscriptionID:
-		if v := p.SubscriptionIDs[len(p.SubscriptionIDs)-1]; v > MaxSubscriptionID {
-			return malformed("Subscription Identifier out of range")
+			return "Topic Alias 0" // [MQTT-3.3.2-8]
 		}
 	}
-	return nil
+	return ""
 }

@@ -49,6 +49,9 @@ func (p *Publish) check(v byte) error {
 		return encodeErr("PUBLISH topic %q", p.Topic)
 	}
 	if v == Version5 {
+		if p.Properties.Has(PropResponseTopic) && !ValidTopicName(p.Properties.ResponseTopic) {
+			return encodeErr("PUBLISH Response Topic %q", p.Properties.ResponseTopic) // [MQTT-3.3.2-14]
+		}
 		return p.Properties.check(inPublish)
 	}
 	return nil
@@ -191,7 +194,8 @@ func decodeAck(t Type, body []byte, v byte) (*Ack, error) {
 	if v == Version5 && d.remaining() > 0 {
 		p.ReasonCode = ReasonCode(d.byte("reason code"))
 		if !p.ReasonCode.ValidFor(t, v) {
-			return nil, malformed(t.String() + " reason code 0x" + hex2(byte(p.ReasonCode)))
+			// [MQTT-3.4.2-1], [MQTT-3.5.2-1], [MQTT-3.6.2-1], [MQTT-3.7.2-1]
+			return nil, protocolErr(t.String() + " reason code 0x" + hex2(byte(p.ReasonCode)))
 		}
 		if d.remaining() > 0 {
 			d.properties(&p.Properties, inPubAck)

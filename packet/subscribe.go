@@ -1,5 +1,7 @@
 package packet
 
+import "strings"
+
 // Retain Handling values of a subscription (3.8.3.1).
 const (
 	RetainSendOnSubscribe       byte = 0 // send retained messages at subscribe
@@ -45,6 +47,9 @@ func (p *Subscribe) check(v byte) error {
 	for _, s := range p.Subscriptions {
 		if !ValidTopicFilter(s.Filter) || s.QoS > 2 || s.RetainHandling > 2 {
 			return encodeErr("SUBSCRIBE filter %q or its options invalid", s.Filter)
+		}
+		if v == Version5 && s.NoLocal && strings.HasPrefix(s.Filter, "$share/") {
+			return encodeErr("SUBSCRIBE No Local on shared subscription %q", s.Filter) // [MQTT-3.8.3-4]
 		}
 	}
 	if v == Version5 {
@@ -102,12 +107,12 @@ func decodeSubscribe(body []byte, v byte) (*Subscribe, error) {
 			return nil, malformed("SUBSCRIBE invalid topic filter " + quote(s.Filter)) // [MQTT-4.7.1-1], [MQTT-4.7.1-2], [MQTT-4.8.2-1]
 		}
 		s.QoS = o & 0x03
-		if s.QoS == 3 {
-			return nil, malformed("SUBSCRIBE QoS 3") // [MQTT-3.8.3-4] (3.1.1), 3.8.3.1
-		}
 		if v == Version5 {
 			if o&0xc0 != 0 {
 				return nil, malformed("SUBSCRIBE reserved option bits set") // [MQTT-3.8.3-5]
+			}
+			if s.QoS == 3 {
+				return nil, protocolErr("SUBSCRIBE Maximum QoS 3") // 3.8.3.1
 			}
 			s.NoLocal = o&0x04 != 0
 			s.RetainAsPublished = o&0x08 != 0
@@ -115,8 +120,11 @@ func decodeSubscribe(body []byte, v byte) (*Subscribe, error) {
 			if s.RetainHandling == 3 {
 				return nil, protocolErr("SUBSCRIBE Retain Handling 3") // 3.8.3.1
 			}
-		} else if o&0xfc != 0 {
-			return nil, malformed("SUBSCRIBE reserved option bits set") // [MQTT-3-8.3-4] (3.1.1)
+			if s.NoLocal && strings.HasPrefix(s.Filter, "$share/") {
+				return nil, protocolErr("SUBSCRIBE No Local on a shared subscription") // [MQTT-3.8.3-4]
+			}
+		} else if o&0xfc != 0 || s.QoS == 3 {
+			return nil, malformed("SUBSCRIBE reserved option bits set or QoS 3") // [MQTT-3-8.3-4] (3.1.1)
 		}
 		p.Subscriptions = append(p.Subscriptions, s)
 	}
@@ -191,7 +199,7 @@ func decodeSuback(body []byte, v byte) (*Suback, error) {
 	for _, c := range d.rest() {
 		rc := ReasonCode(c)
 		if !rc.ValidFor(TypeSuback, v) {
-			return nil, malformed("SUBACK reason code 0x" + hex2(c))
+			return nil, protocolErr("SUBACK reason code 0x" + hex2(c)) // [MQTT-3.9.3-2]
 		}
 		p.ReasonCodes = append(p.ReasonCodes, rc)
 	}
@@ -337,7 +345,7 @@ func decodeUnsuback(body []byte, v byte) (*Unsuback, error) {
 		for _, c := range d.rest() {
 			rc := ReasonCode(c)
 			if !rc.ValidFor(TypeUnsuback, v) {
-				return nil, malformed("UNSUBACK reason code 0x" + hex2(c))
+				return nil, protocolErr("UNSUBACK reason code 0x" + hex2(c)) // [MQTT-3.11.3-2]
 			}
 			p.ReasonCodes = append(p.ReasonCodes, rc)
 		}
