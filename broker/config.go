@@ -30,10 +30,6 @@ type Config struct {
 	// Authorizer decides who may publish and receive what (acl_file). If nil,
 	// everything is allowed except publishing to $SYS.
 	Authorizer Authorizer
-	// ACLCheckSubscribe refuses a SUBSCRIBE whose filter the client may never
-	// read (midge's acl_check_subscribe; Mosquitto 2.0 grants it and checks
-	// each message at delivery, which is still done).
-	ACLCheckSubscribe bool
 
 	// DenyZeroLengthClientID refuses MQTT 3.1.1 and 5 clients with an empty
 	// client identifier (allow_zero_length_clientid false); by default they
@@ -79,11 +75,12 @@ type Config struct {
 	// MaxTopicAlias is the Topic Alias Maximum announced to MQTT 5 clients
 	// (max_topic_alias, default 10; Unlimited for Mosquitto's 0: no aliases).
 	MaxTopicAlias int
-	// TopicAliasesOut lets the server send MQTT 5 clients topic aliases
-	// within the Topic Alias Maximum they announce (midge's
-	// topic_alias_out true). Off by default, as in Mosquitto: libmosquitto
-	// 2.0 and paho-mqtt 1.6 announce a maximum but cannot take aliases.
-	TopicAliasesOut bool
+	// MaxTopicAliasOut is how many topic aliases the server may assign to
+	// the topics it sends an MQTT 5 client, within the Topic Alias Maximum
+	// the client announces (max_topic_alias_broker; default 0: none, as
+	// Mosquitto 2.0 sends none, and libmosquitto 2.0 and paho-mqtt 1.6
+	// announce a maximum but cannot take aliases).
+	MaxTopicAliasOut int
 	// UpgradeOutgoingQoS delivers messages at the subscription's QoS even if
 	// published with a lower one (upgrade_outgoing_qos, default false).
 	UpgradeOutgoingQoS bool
@@ -93,6 +90,11 @@ type Config struct {
 	// clients (and MQTT 5 clients asking for no expiry) that stay offline
 	// longer than this (persistent_client_expiration, default 0: never).
 	PersistentClientExpiration time.Duration
+	// SkipRetainSourceCheck sends retained messages to new subscribers
+	// without checking that their publisher may still publish to the topic
+	// (check_retain_source false; by default the check is made, with the
+	// publisher's rights as the Authorizer now sees them).
+	SkipRetainSourceCheck bool
 	// AllowDuplicateMessages sends a client one copy of a message per
 	// matching subscription (allow_duplicate_messages, default false: one copy
 	// at the highest QoS of its matching subscriptions, with all their

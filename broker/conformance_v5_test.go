@@ -571,7 +571,7 @@ func TestConformanceV5WillProperties(t *testing.T) {
 // [MQTT-3.3.2-7], in either direction.
 func TestConformanceV5TopicAliasNotCarriedOver(t *testing.T) {
 	cfg := open()
-	cfg.TopicAliasesOut = true
+	cfg.MaxTopicAliasOut = 10
 	b := start(t, cfg)
 	cp := &packet.Connect{ProtocolVersion: 5, ClientID: "ta", Properties: expiryProps(60)}
 	cp.Properties.SetUint(packet.PropTopicAliasMaximum, 5)

@@ -334,6 +334,7 @@ func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
 	}
 	c.srv.stats.msgsOut.Add(1)
 	c.srv.stats.pubOut.Add(1)
+	c.srv.stats.pubBytesOut.Add(uint64(len(m.Payload)))
 	return out
 }
 

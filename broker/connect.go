@@ -13,6 +13,7 @@ import (
 // handleConnect processes the CONNECT (or its decoding error) and reports
 // whether the connection was accepted.
 func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr error) bool {
+	c.srv.stats.connectsReceived.Add(1)
 	if decodeErr != nil {
 		c.refuseDecode(cp, decodeErr)
 		return false
@@ -131,9 +132,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	if props.Has(packet.PropMaximumPacketSize) {
 		c.maxOut = int(props.MaximumPacketSize)
 	}
-	if c.srv.cfg.TopicAliasesOut {
-		c.aliasMaxOut = props.TopicAliasMaximum
-	}
+	c.aliasMaxOut = uint16(min(int(props.TopicAliasMaximum), max(c.srv.cfg.MaxTopicAliasOut, 0)))
 	c.problemInfo = !props.Has(packet.PropRequestProblemInfo) || props.RequestProblemInfo == 1
 
 	expiry := uint32(0)

@@ -90,6 +90,7 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		s.mu.Unlock()
 	}
 	srv.stats.pubIn.Add(1)
+	srv.stats.pubBytesIn.Add(uint64(len(p.Payload)))
 
 	code := packet.Success
 	name := c.mount + p.Topic
@@ -113,6 +114,9 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		now := srv.now()
 		m = &Message{Topic: name, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain,
 			Publisher: c.client.ID, Received: now}
+		if p.Retain {
+			m.source = s.ident.Load()
+		}
 		if v == packet.Version5 {
 			m.Properties = forwardedProperties(&p.Properties)
 			if p.Properties.Has(packet.PropMessageExpiry) {
@@ -192,6 +196,11 @@ func b2i(b bool) int {
 	}
 	return 0
 }
+
+// logTypeKey is the log attribute that names a record's Mosquitto log type
+// (internal/logging.TypeKey), for the "subscribe" and "unsubscribe" types
+// log_type selects.
+const logTypeKey = "log_type"
 
 // isSysTopic reports whether name is in the $SYS tree, which clients may not
 // publish to.
@@ -297,6 +306,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 			continue
 		}
 		qos := min(sub.QoS, srv.lim.maxQoS)
+		c.log.Info(fmt.Sprintf("%s %d %s", c.client.ID, sub.QoS, sub.Filter), logTypeKey, "subscribe")
 		codes[i] = packet.ReasonCode(qos) // Granted QoS 0/1/2 [MQTT-3.9.3-1]
 		g := granted{filter: inner, inner: inner, opts: topic.Options{
 			QoS: qos, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
@@ -376,7 +386,7 @@ func (srv *Server) sendRetained(ctx context.Context, c *conn, filter string, o t
 			expired = append(expired, name)
 			return true
 		}
-		if !c.authorize(ctx, name, Read) {
+		if !c.authorize(ctx, name, Read) || !srv.retainSourceAllowed(ctx, m) {
 			return true
 		}
 		qos := min(m.QoS, o.QoS)
@@ -391,11 +401,23 @@ func (srv *Server) sendRetained(ctx context.Context, c *conn, filter string, o t
 	}
 }
 
+// retainSourceAllowed reports whether the publisher of retained message m
+// may still publish to its topic (check_retain_source, Mosquitto's
+// default): a retained message whose publisher lost that right is not sent
+// to new subscribers.
+func (srv *Server) retainSourceAllowed(ctx context.Context, m *Message) bool {
+	if srv.cfg.SkipRetainSourceCheck || m.source == nil || m.source.sec.Authorizer == nil {
+		return true
+	}
+	return m.source.sec.Authorizer.Authorize(ctx, &m.source.client, m.Topic, Write)
+}
+
 // handleUnsubscribe processes an UNSUBSCRIBE [MQTT-3.10.4-4].
 func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 	s := c.sess
 	codes := make([]packet.ReasonCode, len(p.Filters))
 	for i, f := range p.Filters {
+		c.log.Info(fmt.Sprintf("%s %s", c.client.ID, f), logTypeKey, "unsubscribe")
 		if group, inner, shared, _ := topic.ParseShared(f); shared {
 			f = "$share/" + group + "/" + c.mount + inner
 		} else {

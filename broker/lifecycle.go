@@ -348,6 +348,7 @@ func (srv *Server) expire(s *session) {
 	if inStore {
 		srv.commit.add(func(b *Batch) { b.DeleteSession(s.id) }, nil)
 	}
+	srv.stats.expired.Add(1)
 	srv.log.Info(fmt.Sprintf("Expiring client %s due to timeout.", s.id))
 	if will != nil {
 		srv.publish(will, nil)

@@ -26,6 +26,10 @@ type Message struct {
 	Publisher string
 	// Received is when the broker received the message.
 	Received time.Time
+
+	// source is who published a retained message, for check_retain_source;
+	// nil when unknown (restored from the store, made by the broker).
+	source *identity
 }
 
 // size approximates the memory a queued message holds, for max_queued_bytes

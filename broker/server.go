@@ -59,6 +59,11 @@ type stats struct {
 	pubIn, pubOut     atomic.Uint64 // PUBLISH packets
 	pubRouted         atomic.Uint64 // messages routed
 	dropped           atomic.Uint64 // messages dropped for a client
+	pubBytesIn        atomic.Uint64 // PUBLISH payload bytes received
+	pubBytesOut       atomic.Uint64 // PUBLISH payload bytes sent
+	socketsAccepted   atomic.Uint64 // network connections accepted
+	connectsReceived  atomic.Uint64 // CONNECT packets received
+	expired           atomic.Uint64 // sessions ended by their expiry
 	connected         atomic.Int64  // clients connected now
 	maxConnected      atomic.Int64
 	connections       atomic.Int64 // open network connections
@@ -274,6 +279,7 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 			return fmt.Errorf("broker: accept on %s: %w", l.name, err)
 		}
 		delay = 0
+		srv.stats.socketsAccepted.Add(1)
 		if !srv.admit(l) {
 			nc.Close()
 			continue

@@ -3,6 +3,7 @@ package broker_test
 import (
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
@@ -302,5 +303,30 @@ func TestManyRetainedOnSubscribe(t *testing.T) {
 	s.Subscribe(1, "many/#", 0)
 	for range n {
 		testutil.Expect[*packet.Publish](s)
+	}
+}
+
+// check_retain_source: a retained message is not sent to new subscribers
+// once its publisher may no longer publish to the topic.
+func TestRetainSourceCheck(t *testing.T) {
+	var revoked atomic.Bool
+	az := rules(func(c *broker.Client, topic string, a broker.Access) bool {
+		return !(revoked.Load() && a == broker.Write && c.ID == "p")
+	})
+	for _, skip := range []bool{false, true} {
+		cfg := open()
+		cfg.Authorizer = az
+		cfg.SkipRetainSourceCheck = skip
+		b := start(t, cfg)
+		revoked.Store(false)
+		p := connect(t, b, 4, "p")
+		pub(t, p, 1, "rs", "kept", 1, true)
+		revoked.Store(true)
+		s := connect(t, b, 4, "s")
+		s.Subscribe(1, "rs", 1)
+		got := ping(t, s)
+		if skip != (len(got) == 1) {
+			t.Errorf("check skipped %v: got %v", skip, got)
+		}
 	}
 }

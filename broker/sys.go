@@ -75,11 +75,8 @@ var sysCounters = []sysCounter{
 	{"publish/sent", func(s *Server) (uint64, bool) { return s.stats.pubOut.Load(), true }},
 	{"bytes/received", func(s *Server) (uint64, bool) { return s.stats.bytesIn.Load(), true }},
 	{"bytes/sent", func(s *Server) (uint64, bool) { return s.stats.bytesOut.Load(), true }},
-	// Mosquitto's sockets (connections accepted) and connections (CONNECT
-	// packets received) loads need cumulative counters the broker does not
-	// keep yet: stats.socketsAccepted and stats.connectsReceived.
-	{"sockets", func(*Server) (uint64, bool) { return 0, false }},
-	{"connections", func(*Server) (uint64, bool) { return 0, false }},
+	{"sockets", func(s *Server) (uint64, bool) { return s.stats.socketsAccepted.Load(), true }},
+	{"connections", func(s *Server) (uint64, bool) { return s.stats.connectsReceived.Load(), true }},
 }
 
 // sysLoadWindows are the averaging windows of the load averages.
@@ -116,6 +113,9 @@ func (srv *Server) SysValues() map[string]string {
 		"$SYS/broker/publish/messages/received": u(st.pubIn.Load()),
 		"$SYS/broker/publish/messages/sent":     u(st.pubOut.Load()),
 		"$SYS/broker/publish/messages/dropped":  u(st.dropped.Load()),
+		"$SYS/broker/publish/bytes/received":    u(st.pubBytesIn.Load()),
+		"$SYS/broker/publish/bytes/sent":        u(st.pubBytesOut.Load()),
+		"$SYS/broker/clients/expired":           u(st.expired.Load()),
 		"$SYS/broker/subscriptions/count":       i(int64(srv.index.Len())),
 		"$SYS/broker/retained messages/count":   i(int64(retained)),
 		// Mosquitto's message store holds retained and queued messages;

@@ -40,10 +40,10 @@ func TestTopicAliasInbound(t *testing.T) {
 }
 
 // Outbound topic aliases within the client's Topic Alias Maximum, when
-// enabled (topic_alias_out); by default none are sent, as by Mosquitto.
+// enabled (max_topic_alias_broker); by default none are sent, as by Mosquitto.
 func TestTopicAliasOutbound(t *testing.T) {
 	cfg := open()
-	cfg.TopicAliasesOut = true
+	cfg.MaxTopicAliasOut = 10
 	b := start(t, cfg)
 	cp := &packet.Connect{ProtocolVersion: 5, ClientID: "s", CleanStart: true}
 	cp.Properties.SetUint(packet.PropTopicAliasMaximum, 1)

@@ -37,7 +37,7 @@ func (p *parser) build() {
 	cfg.AllowAnonymous = gs.AllowAnonymous
 	cfg.Authenticator = gs.Password
 	cfg.Authorizer = gs.ACL
-	cfg.ACLCheckSubscribe = p.aclCheckSubscribe
+	cfg.SkipRetainSourceCheck = !res.CheckRetainSource
 	if p.perListener {
 		// Every listener has its own scope; the global one only serves a
 		// listener added by the caller (-p).

@@ -68,7 +68,7 @@ func TestOptionsMapOntoConfig(t *testing.T) {
 		{"sys_interval 0", "sys_interval 0", func(r *config.Result) bool { return r.Config.SysInterval < 0 }},
 		{"upgrade_outgoing_qos", "upgrade_outgoing_qos 1", func(r *config.Result) bool { return r.Config.UpgradeOutgoingQoS }},
 		{"user", "user nobody", func(r *config.Result) bool { return r.User == "nobody" }},
-		{"acl_check_subscribe", "acl_check_subscribe true", func(r *config.Result) bool { return r.Config.ACLCheckSubscribe }},
+		{"acl_check_subscribe", "acl_check_subscribe true", func(r *config.Result) bool { return r.Scopes[0].CheckSubscribe }},
 		{"log_dest", "log_dest stdout\nlog_dest syslog\nlog_dest topic", func(r *config.Result) bool {
 			return r.Log.Dests == logging.Stdout|logging.Syslog|logging.Topic
 		}},

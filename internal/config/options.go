@@ -409,8 +409,8 @@ func optionHandlers() map[string]handler {
 			case !ok:
 			case v < 0 || v > 65535:
 				p.errorf(pos, "invalid max_topic_alias_broker value %d: must be 0 to 65535", v)
-			case v > 0:
-				p.warnf(pos, "max_topic_alias_broker has no effect: midge does not assign topic aliases to messages it sends")
+			default:
+				p.res.Config.MaxTopicAliasOut = v
 			}
 		},
 		"mount_point": func(p *parser, pos Position, name, rest string) {
