@@ -3,6 +3,7 @@ module github.com/midge-mqtt/midge
 go 1.26.0
 
 require (
+	go.etcd.io/bbolt v1.4.3
 	golang.org/x/crypto v0.59.0
 	golang.org/x/term v0.48.0
 )

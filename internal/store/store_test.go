@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"path/filepath"
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
@@ -14,7 +15,22 @@ func openMemory(tb testing.TB, dir string) broker.Store {
 	return s
 }
 
+func openBolt(tb testing.TB, dir string) broker.Store {
+	tb.Helper()
+	s, err := store.OpenBolt(filepath.Join(dir, "midge.db"), store.BoltOptions{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { s.Close() })
+	return s
+}
+
 func TestMemory(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, storetest.Factory{Open: openMemory})
+}
+
+func TestBolt(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, storetest.Factory{Open: openBolt, Persistent: true})
 }

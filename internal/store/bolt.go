@@ -1,0 +1,631 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/midge-mqtt/midge/broker"
+)
+
+var _ broker.Store = (*Bolt)(nil)
+
+// FormatVersion is the version of the store file layout this midge writes
+// and the newest it reads. It is kept in the meta bucket.
+const FormatVersion = 1
+
+// Buckets and meta keys of the store file.
+var (
+	bucketMeta     = []byte("meta")     // format, created-by
+	bucketRetained = []byte("retained") // topic → retained record
+	bucketSessions = []byte("sessions") // client id → session record
+	bucketQueue    = []byte("queue")    // client id, 0x00, big-endian seq → delivery record
+	bucketInbound  = []byte("inbound")  // client id, 0x00, big-endian packet id → inbound record
+	dataBuckets    = [][]byte{bucketRetained, bucketSessions, bucketQueue, bucketInbound}
+
+	keyFormat    = []byte("format")     // FormatVersion in decimal
+	keyCreatedBy = []byte("created-by") // BoltOptions.CreatedBy of the midge that made the file
+)
+
+// Scans read at most this much in one read transaction, then call the
+// caller's functions outside it.
+const (
+	chunkItems = 256
+	chunkBytes = 4 << 20
+)
+
+// BoltOptions configures OpenBolt. The zero value is valid.
+type BoltOptions struct {
+	// LockTimeout bounds the wait for the file lock another process holds.
+	// If zero, 1s.
+	LockTimeout time.Duration
+	// CreatedBy is recorded in a new store file, such as "midge 1.2.0".
+	// If empty, "midge".
+	CreatedBy string
+	// FileMode is the permission of a new store file. If zero, 0600.
+	FileMode fs.FileMode
+}
+
+func (o BoltOptions) withDefaults() BoltOptions {
+	if o.LockTimeout <= 0 {
+		o.LockTimeout = time.Second
+	}
+	if o.CreatedBy == "" {
+		o.CreatedBy = "midge"
+	}
+	if o.FileMode == 0 {
+		o.FileMode = 0o600
+	}
+	return o
+}
+
+// Bolt is the on-disk broker.Store: one bbolt file (a copy-on-write B+tree
+// with two meta pages; a crash leaves the last committed transaction).
+//
+// Every Commit is one bbolt transaction, and bbolt makes every transaction
+// durable (fdatasync) before Commit returns, whatever Commit's sync
+// argument says: sync is a hint this store does not need. bbolt's NoSync
+// mode is never used, because a crash with it can leave a torn meta page
+// and a corrupt file. Group commit, many clients' changes in one Commit,
+// is what makes this cheap, and it is the broker's job.
+//
+// A Bolt is safe for concurrent use. Load and LoadQueue read in short read
+// transactions of up to 256 records and call the caller's functions between
+// them, outside any transaction, so the functions may Commit; a record
+// present for the whole scan is seen exactly once, in key order, and
+// changes committed during the scan may or may not be seen.
+type Bolt struct {
+	path string
+
+	mu sync.RWMutex // held for reading by every operation, for writing by Close
+	db *bolt.DB     // guarded by mu: nil once closed
+}
+
+// OpenBolt opens the store file at path, creating it if it does not exist
+// (its directory must). It returns an error that says what to do when:
+//   - the directory is missing, not writable or not a directory, or path is
+//     a directory (the error wraps the OS error, so errors.Is(err,
+//     fs.ErrPermission) and the like work);
+//   - another process holds the file for longer than opts.LockTimeout
+//     (wraps ErrInUse);
+//   - the file is damaged, not a midge store, or was written by a newer
+//     midge (wraps ErrCorrupt). The file is left as it is; MoveAside moves
+//     it out of the way.
+func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
+	opts = opts.withDefaults()
+	if err := checkPath(path); err != nil {
+		return nil, err
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		// Check an existing file read-only first: bbolt may write to a
+		// file as it opens it for writing, and a file midge refuses must
+		// be left as it is.
+		db, err := openDB(path, opts, true)
+		if err != nil {
+			return nil, err
+		}
+		ro := &Bolt{path: path, db: db}
+		_, err = ro.check()
+		_ = ro.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	db, err := openDB(path, opts, false)
+	if err != nil {
+		return nil, err
+	}
+	s := &Bolt{path: path, db: db}
+	fresh, err := s.check()
+	if err == nil && fresh {
+		err = s.create(opts)
+	}
+	if err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Path returns the path of the store file.
+func (s *Bolt) Path() string { return s.path }
+
+// checkPath gives a clear error for the usual mistakes with the location.
+func checkPath(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return locationErr(dir, false, err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("store: persistence_location %s: %w: it must be a directory", dir, syscall.ENOTDIR)
+	}
+	fi, err = os.Stat(path)
+	switch {
+	case err == nil && fi.IsDir():
+		return fmt.Errorf("store: %s: %w: the store is a file in persistence_location, named by persistence_file",
+			path, syscall.EISDIR)
+	case err == nil && !fi.Mode().IsRegular():
+		return fmt.Errorf("store: %s is not a regular file", path)
+	case err != nil && !errors.Is(err, fs.ErrNotExist):
+		return locationErr(path, true, err)
+	}
+	return nil
+}
+
+// locationErr describes err, from stat or open of the store's directory
+// (file false) or file, with a hint.
+func locationErr(name string, file bool, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	hint := ""
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		hint = ": create the directory, or set persistence_location to one that exists"
+	case errors.Is(err, syscall.EROFS):
+		hint = ": the file system is mounted read-only; set persistence_location to a writable one"
+	case errors.Is(err, fs.ErrPermission):
+		hint = fmt.Sprintf(": let the user midge runs as (uid %d) read and write it, or set persistence_location elsewhere",
+			os.Getuid())
+	}
+	if file {
+		return fmt.Errorf("store %s: %w%s", name, err, hint)
+	}
+	return fmt.Errorf("store: persistence_location %s: %w%s", name, err, hint)
+}
+
+// openDB opens the bbolt file. bbolt may panic on a damaged file; that
+// becomes an error, and the lock taken before the panic is released (the
+// file stays mapped, and so its lock held, until the process ends
+// otherwise).
+func openDB(path string, opts BoltOptions, readOnly bool) (db *bolt.DB, err error) {
+	var files []*os.File
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			for _, f := range files {
+				unlock(f)
+				_ = f.Close()
+			}
+			db, err = nil, &corruptError{path: path, kind: damaged, detail: fmt.Sprint(r)}
+		}
+	}()
+	db, err = bolt.Open(path, opts.FileMode, &bolt.Options{
+		Timeout:      opts.LockTimeout,
+		ReadOnly:     readOnly,
+		FreelistType: bolt.FreelistMapType,
+		// The freelist is written with every transaction (the default).
+		// Without it bbolt rebuilds the freelist at open by walking the
+		// file in a goroutine that panics, killing the process, if a
+		// page is damaged.
+		NoFreelistSync: false,
+		OpenFile: func(name string, flag int, mode os.FileMode) (*os.File, error) {
+			f, err := os.OpenFile(name, flag, mode)
+			if err == nil {
+				files = append(files, f)
+			}
+			return f, err
+		},
+	})
+	switch {
+	case err == nil:
+		return db, nil
+	case errors.Is(err, berrors.ErrTimeout):
+		return nil, fmt.Errorf("store %s is in use by another process (is another midge running with the same persistence_location?): stop it, or set persistence_location elsewhere: %w",
+			path, ErrInUse)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrChecksum),
+		errors.Is(err, berrors.ErrVersionMismatch), errors.Is(err, berrors.ErrInvalidMapping):
+		return nil, &corruptError{path: path, kind: damaged, err: err}
+	case errors.Is(err, fs.ErrPermission), errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.EROFS):
+		return nil, locationErr(path, true, err)
+	}
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, fmt.Errorf("store: %s: %w", path, err)
+	}
+	// Other errors come from reading the file's first pages.
+	return nil, &corruptError{path: path, kind: damaged, err: err}
+}
+
+// check checks the layout and format version of the store file, and
+// reports whether it is a new, empty bbolt file.
+func (s *Bolt) check() (fresh bool, err error) {
+	err = s.view(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			var names []string
+			_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+				names = append(names, strconv.Quote(string(name)))
+				return nil
+			})
+			if len(names) > 0 {
+				return &corruptError{path: s.path, kind: foreign,
+					detail: "it is a bbolt file with buckets " + strings.Join(names, ", ")}
+			}
+			fresh = true
+			return nil
+		}
+		v := meta.Get(keyFormat)
+		n, err := strconv.Atoi(string(v))
+		if err != nil || n < 1 {
+			return &corruptError{path: s.path, kind: damaged, detail: fmt.Sprintf("format version %q", v)}
+		}
+		if n > FormatVersion {
+			return &corruptError{path: s.path, kind: newer, detail: fmt.Sprintf(
+				"store format %d, created by %q; this midge reads format %d", n, meta.Get(keyCreatedBy), FormatVersion)}
+		}
+		for _, name := range dataBuckets {
+			if tx.Bucket(name) == nil {
+				return &corruptError{path: s.path, kind: damaged, detail: fmt.Sprintf("bucket %q missing", name)}
+			}
+		}
+		return nil
+	})
+	return fresh, err
+}
+
+// create lays out a new store in an empty bbolt file.
+func (s *Bolt) create(opts BoltOptions) error {
+	return s.update(func(tx *bolt.Tx) error {
+		meta, err := tx.CreateBucket(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(keyFormat, []byte(strconv.Itoa(FormatVersion))); err != nil {
+			return err
+		}
+		if err := meta.Put(keyCreatedBy, []byte(opts.CreatedBy)); err != nil {
+			return err
+		}
+		for _, name := range dataBuckets {
+			if _, err := tx.CreateBucket(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// view runs fn in a read transaction. A panic in bbolt (it panics on some
+// damaged pages), or a fault reading the mapped file, becomes an error
+// wrapping ErrCorrupt.
+func (s *Bolt) view(fn func(*bolt.Tx) error) (err error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return broker.ErrStoreClosed
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer s.recoverCorrupt(&err)
+	return s.db.View(fn)
+}
+
+// update runs fn in a write transaction, as view does.
+func (s *Bolt) update(fn func(*bolt.Tx) error) (err error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return broker.ErrStoreClosed
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer s.recoverCorrupt(&err)
+	return s.db.Update(fn)
+}
+
+// recoverCorrupt turns a panic into an error wrapping ErrCorrupt. bbolt
+// rolls back the transaction as the panic passes.
+func (s *Bolt) recoverCorrupt(err *error) {
+	if r := recover(); r != nil {
+		*err = &corruptError{path: s.path, kind: damaged, detail: fmt.Sprint(r)}
+	}
+}
+
+// damaged returns an error wrapping ErrCorrupt for a bad record.
+func (s *Bolt) damaged(err error) error {
+	return &corruptError{path: s.path, kind: damaged, err: err}
+}
+
+// Commit applies b in one bbolt transaction, made durable before Commit
+// returns whatever sync says. It returns an error wrapping ErrInvalidOp,
+// having applied nothing, if an op of b cannot be stored; the error of the
+// write if the transaction failed (such as no space left on the device),
+// after which the store is unchanged and still usable; and
+// broker.ErrStoreClosed after Close.
+func (s *Bolt) Commit(ctx context.Context, b *broker.Batch, sync bool) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if b.Len() == 0 {
+		// Nothing to write, and every earlier commit is durable already.
+		s.mu.RLock()
+		defer s.mu.RUnlock()
+		if s.db == nil {
+			return broker.ErrStoreClosed
+		}
+		return nil
+	}
+	ps, err := prepare(b)
+	if err != nil {
+		return err
+	}
+	err = s.update(func(tx *bolt.Tx) error { return s.apply(tx, ps) })
+	if err != nil && !errors.Is(err, broker.ErrStoreClosed) && !errors.Is(err, ErrCorrupt) {
+		err = s.writeErr("commit", err)
+	}
+	return err
+}
+
+// apply applies prepared ops in tx.
+func (s *Bolt) apply(tx *bolt.Tx, ps []prepared) error {
+	ret, sess, q, in := tx.Bucket(bucketRetained), tx.Bucket(bucketSessions), tx.Bucket(bucketQueue), tx.Bucket(bucketInbound)
+	if ret == nil || sess == nil || q == nil || in == nil {
+		return &corruptError{path: s.path, kind: damaged, detail: "a bucket is missing"}
+	}
+	for i := range ps {
+		p := &ps[i]
+		var err error
+		switch p.kind {
+		case broker.OpPutRetained:
+			err = ret.Put(p.key, p.rec)
+		case broker.OpDeleteRetained:
+			err = ret.Delete(p.key)
+		case broker.OpPutSession:
+			err = sess.Put(p.key, p.rec)
+		case broker.OpDeleteSession:
+			err = sess.Delete(p.key[:len(p.key)-1])
+			if err == nil {
+				err = deletePrefix(q, p.key)
+			}
+			if err == nil {
+				err = deletePrefix(in, p.key)
+			}
+		case broker.OpPutDelivery:
+			err = q.Put(p.key, p.rec)
+		case broker.OpDeleteDelivery:
+			err = q.Delete(p.key)
+		case broker.OpReleaseDelivery:
+			if v := q.Get(p.key); v != nil {
+				// A malformed record is left for LoadQueue to report.
+				if r, rerr := releasedRecord(v); rerr == nil {
+					err = q.Put(p.key, r)
+				}
+			}
+		case broker.OpPutInbound:
+			err = in.Put(p.key, p.rec)
+		case broker.OpDeleteInbound:
+			err = in.Delete(p.key)
+		}
+		if err != nil {
+			return fmt.Errorf("op %d (%s): %w", i, kindName(p.kind), err)
+		}
+	}
+	return nil
+}
+
+// deletePrefix deletes every key of b that starts with prefix.
+func deletePrefix(b *bolt.Bucket, prefix []byte) error {
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeErr describes a failed write or sync.
+func (s *Bolt) writeErr(what string, err error) error {
+	hint := ""
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || strings.Contains(err.Error(), "no space left") {
+		hint = " (free space on the device: the store is unchanged and usable again once there is room)"
+	}
+	return fmt.Errorf("store %s: %s: %w%s", s.path, what, err, hint)
+}
+
+// Load calls l's functions, in this order, for every retained message in
+// topic order, every session in client identifier order (with NextSeq and
+// Queued computed from its queue; NextSeq is 0 for an empty queue), and
+// every inbound packet identifier in client identifier, then identifier
+// order. A nil function skips its kind. It stops at the first error a
+// function returns and returns it. A damaged file or record yields an error
+// wrapping ErrCorrupt.
+func (s *Bolt) Load(ctx context.Context, l broker.Loader) error {
+	if l.Retained != nil {
+		err := scan(ctx, s, bucketRetained, nil, func(_ *bolt.Tx, k, v []byte) (*broker.Message, error) {
+			m, err := decodeRetained(v)
+			if err == nil && m.Topic != string(k) {
+				err = fmt.Errorf("%w: topic %q in the record", errRecord, m.Topic)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("retained message %q: %w", k, err)
+			}
+			return m, nil
+		}, l.Retained)
+		if err != nil {
+			return err
+		}
+	}
+	if l.Session != nil {
+		err := scan(ctx, s, bucketSessions, nil, func(tx *bolt.Tx, k, v []byte) (*broker.StoredSession, error) {
+			ss, err := decodeSession(string(k), v)
+			if err != nil {
+				return nil, fmt.Errorf("session %q: %w", k, err)
+			}
+			ss.NextSeq, ss.Queued, err = queueStats(tx.Bucket(bucketQueue), ss.ClientID)
+			if err != nil {
+				return nil, fmt.Errorf("session %q: %w", k, err)
+			}
+			return ss, nil
+		}, l.Session)
+		if err != nil {
+			return err
+		}
+	}
+	if l.Inbound != nil {
+		type inbound struct {
+			id  string
+			pid uint16
+		}
+		err := scan(ctx, s, bucketInbound, nil, func(_ *bolt.Tx, k, _ []byte) (inbound, error) {
+			id, pid, ok := splitInboundKey(k)
+			if !ok {
+				return inbound{}, fmt.Errorf("%w: inbound key %q", errRecord, k)
+			}
+			return inbound{id, pid}, nil
+		}, func(in inbound) error { return l.Inbound(in.id, in.pid) })
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// queueStats returns one more than the highest sequence number queued for
+// clientID (0 if none) and the number queued, reading only keys.
+func queueStats(q *bolt.Bucket, clientID string) (next uint64, n int, err error) {
+	prefix := prefixKey(clientID)
+	c := q.Cursor()
+	var last []byte
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if len(k) != len(prefix)+8 {
+			return 0, 0, fmt.Errorf("%w: queue key %q", errRecord, k)
+		}
+		last = k
+		n++
+	}
+	if last != nil {
+		next = seqOf(last) + 1
+	}
+	return next, n, nil
+}
+
+// LoadQueue calls fn for each delivery queued for clientID, in sequence
+// order, and returns the first error fn returns. A damaged file or record
+// yields an error wrapping ErrCorrupt; a client identifier that cannot be
+// stored (empty, or with NUL) one wrapping ErrInvalidOp.
+func (s *Bolt) LoadQueue(ctx context.Context, clientID string, fn func(*broker.StoredDelivery) error) error {
+	if err := checkClientID(clientID); err != nil {
+		return fmt.Errorf("%w: LoadQueue: %w", ErrInvalidOp, err)
+	}
+	prefix := prefixKey(clientID)
+	return scan(ctx, s, bucketQueue, prefix, func(_ *bolt.Tx, k, v []byte) (*broker.StoredDelivery, error) {
+		if len(k) != len(prefix)+8 {
+			return nil, fmt.Errorf("%w: queue key %q", errRecord, k)
+		}
+		d, err := decodeDelivery(seqOf(k), v)
+		if err != nil {
+			return nil, fmt.Errorf("delivery %d of %q: %w", seqOf(k), clientID, err)
+		}
+		return d, nil
+	}, fn)
+}
+
+// scan decodes the records of bucket whose keys start with prefix, in key
+// order, in read transactions of at most chunkItems records or chunkBytes
+// bytes, and calls emit for each outside the transaction. Errors from
+// decode wrap ErrCorrupt; errors from emit are returned as they are.
+func scan[T any](ctx context.Context, s *Bolt, bucket, prefix []byte,
+	decode func(tx *bolt.Tx, k, v []byte) (T, error), emit func(T) error) error {
+	var after []byte // the last key decoded
+	items := make([]T, 0, 16)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		items = items[:0]
+		done := false
+		err := s.view(func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucket)
+			if b == nil {
+				return s.damaged(fmt.Errorf("bucket %q missing", bucket))
+			}
+			c := b.Cursor()
+			var k, v []byte
+			if after == nil {
+				k, v = c.Seek(prefix)
+			} else if k, v = c.Seek(after); bytes.Equal(k, after) {
+				k, v = c.Next()
+			}
+			size := 0
+			for ; k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+				if len(items) == chunkItems || size >= chunkBytes {
+					return nil
+				}
+				if v == nil {
+					return s.damaged(fmt.Errorf("%w: nested bucket %q in %q", errRecord, k, bucket))
+				}
+				it, err := decode(tx, k, v)
+				if err != nil {
+					return s.damaged(err)
+				}
+				items = append(items, it)
+				size += len(k) + len(v)
+				after = append(after[:0], k...)
+			}
+			done = true
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		for _, it := range items {
+			if err := emit(it); err != nil {
+				return err
+			}
+		}
+		if done {
+			return nil
+		}
+	}
+}
+
+// Sync makes committed batches durable; as every Commit already is, it
+// only flushes the file once more. After Close it returns
+// broker.ErrStoreClosed.
+func (s *Bolt) Sync(ctx context.Context) error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.db == nil {
+		return broker.ErrStoreClosed
+	}
+	if err := s.db.Sync(); err != nil {
+		return s.writeErr("sync", err)
+	}
+	return nil
+}
+
+// Close releases the file and its lock; every committed batch is durable
+// already. It waits for running operations; later ones return
+// broker.ErrStoreClosed. Closing again does nothing and returns nil.
+func (s *Bolt) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if err != nil {
+		return fmt.Errorf("store %s: close: %w", s.path, err)
+	}
+	return nil
+}

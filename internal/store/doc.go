@@ -1,0 +1,42 @@
+// Package store implements broker.Store: Memory, in memory, for tests and
+// embedders, and Bolt, on disk, on go.etcd.io/bbolt. Both keep the same
+// records (see record.go for the encoding) and pass one conformance suite,
+// storetest.Run.
+//
+// # Durability
+//
+// Every Bolt Commit is one bbolt transaction, made durable (fdatasync of
+// the pages, then of the meta page) before Commit returns: a batch
+// committed when Commit returns survives kill -9 and power loss, and a
+// batch whose Commit did not return is either wholly there or wholly
+// absent. Commit's sync argument is therefore a hint that Bolt does not
+// need; the cost of an fsync per Commit is shared by grouping many
+// clients' changes into one Batch, which the broker does. bbolt's NoSync
+// mode is never used: a crash with it can leave a torn meta page.
+//
+// # Layout of the file
+//
+// One bbolt file with five buckets:
+//
+//	meta      "format" → FormatVersion in decimal, "created-by" → BoltOptions.CreatedBy
+//	retained  topic → retained record
+//	sessions  client id → session record
+//	queue     client id, 0x00, big-endian uint64 seq → delivery record
+//	inbound   client id, 0x00, big-endian uint16 packet id → 0x01
+//
+// Client identifiers cannot contain NUL (Commit refuses them), so the 0x00
+// separator keeps one client's keys apart from those of every other, and
+// key order is sequence order within a client.
+//
+// # When the file cannot be used
+//
+// OpenBolt refuses, with an error that says what to do, a missing or
+// unwritable location, a file another process holds (ErrInUse), and a file
+// that is damaged, not a midge store, or from a newer midge (ErrCorrupt).
+// Load and LoadQueue report damage they find later as ErrCorrupt too: bbolt
+// panics on some damaged pages, and those panics are recovered. A refused
+// file is never changed or removed; MoveAside, which `midge broker
+// --recover` runs, renames it to FILE.corrupt-<time> so that the next start
+// begins with an empty store. A Commit that fails to write (a full disk)
+// returns the error and leaves the store as it was and usable.
+package store

@@ -1,0 +1,4 @@
+package store
+
+// MoveAsideAt is MoveAside at a given time.
+var MoveAsideAt = moveAside

@@ -1,0 +1,61 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// MoveAside renames the store file at path to path.corrupt-<time> (UTC,
+// such as midge.db.corrupt-20250102T150405Z, with a counter added if that
+// name is taken) and returns the new name, so that the next OpenBolt starts
+// with an empty store while the old file is kept for inspection or repair.
+// It is what `midge broker --recover` runs after OpenBolt or Load failed
+// with ErrCorrupt. It fails, moving nothing, with an error wrapping
+// ErrInUse if another process holds the file open as a store, and with one
+// wrapping fs.ErrNotExist if there is no file.
+func MoveAside(path string) (string, error) {
+	return moveAside(path, time.Now())
+}
+
+func moveAside(path string, now time.Time) (string, error) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return "", fmt.Errorf("store: move aside: %w", err)
+	}
+	defer f.Close()
+	// Hold the lock a running store holds, so that the file of a running
+	// midge is never moved.
+	if err := tryLock(f); err != nil {
+		if errors.Is(err, ErrInUse) {
+			return "", fmt.Errorf("store %s is in use by another process; stop it before moving the file aside: %w", path, ErrInUse)
+		}
+		return "", fmt.Errorf("store: move aside %s: lock: %w", path, err)
+	}
+	base := path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
+	dst := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
+			break
+		} else if err != nil {
+			return "", fmt.Errorf("store: move aside %s: %w", path, err)
+		}
+		dst = fmt.Sprintf("%s-%d", base, i)
+	}
+	if err := os.Rename(path, dst); err != nil {
+		return "", fmt.Errorf("store: move aside %s: %w", path, err)
+	}
+	syncDir(filepath.Dir(path))
+	return dst, nil
+}
+
+// syncDir makes a rename in dir durable, where the system allows it.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		_ = d.Close()
+	}
+}
