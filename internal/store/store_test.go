@@ -34,3 +34,11 @@ func TestBolt(t *testing.T) {
 	t.Parallel()
 	storetest.Run(t, storetest.Factory{Open: openBolt, Persistent: true})
 }
+
+func BenchmarkMemory(b *testing.B) {
+	storetest.Bench(b, storetest.Factory{Open: openMemory})
+}
+
+func BenchmarkBolt(b *testing.B) {
+	storetest.Bench(b, storetest.Factory{Open: openBolt, Persistent: true})
+}
