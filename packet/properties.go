@@ -1,6 +1,9 @@
 package packet
 
-import "strconv"
+import (
+	"math/bits"
+	"strconv"
+)
 
 // PropertyID identifies an MQTT 5 property (2.2.2.2).
 type PropertyID byte
@@ -90,9 +93,9 @@ func (p *Properties) Has(id PropertyID) bool {
 
 // Set marks property id present; its value is the field's. It does nothing
 // for User Property and Subscription Identifier, which are present when their
-// slices are non-empty.
+// slices are non-empty, nor for an identifier that is not a property.
 func (p *Properties) Set(id PropertyID) {
-	if id < 64 && id != PropUser && id != PropSubscriptionID {
+	if _, ok := id.info(); ok && id != PropUser && id != PropSubscriptionID {
 		p.present |= 1 << id
 	}
 }
@@ -261,16 +264,20 @@ var propTable = [0x2B]propInfo{
 	PropSharedSubAvailable:      {"Shared Subscription Available", kindByte, inConnack},
 }
 
-// propOrder is the order in which Append writes properties: by identifier.
-var propOrder = func() []PropertyID {
-	var ids []PropertyID
-	for id, info := range propTable {
-		if info.name != "" {
-			ids = append(ids, PropertyID(id))
-		}
+// mask returns the set of present properties as a bit set (bit n for
+// identifier n), User Property and Subscription Identifier included. Walking
+// its bits from the lowest gives the order in which Append writes
+// properties: by identifier.
+func (p *Properties) mask() uint64 {
+	m := p.present
+	if len(p.SubscriptionIDs) > 0 {
+		m |= 1 << PropSubscriptionID
 	}
-	return ids
-}()
+	if len(p.User) > 0 {
+		m |= 1 << PropUser
+	}
+	return m
+}
 
 func (id PropertyID) info() (propInfo, bool) {
 	if int(id) < len(propTable) && propTable[id].name != "" {
@@ -360,9 +367,10 @@ func (p *Properties) size(pl place) int {
 		return 0
 	}
 	n := 0
-	for _, id := range propOrder {
+	for m := p.mask(); m != 0; m &= m - 1 {
+		id := PropertyID(bits.TrailingZeros64(m))
 		info := propTable[id]
-		if info.places&pl == 0 || !p.Has(id) {
+		if info.places&pl == 0 {
 			continue
 		}
 		switch info.kind {
@@ -398,12 +406,10 @@ func (p *Properties) fullSize(pl place) int {
 // appendTo appends the length-prefixed properties allowed at pl.
 func (p *Properties) appendTo(b []byte, pl place) []byte {
 	b = appendVarint(b, uint32(p.size(pl)))
-	if p.Empty() {
-		return b
-	}
-	for _, id := range propOrder {
+	for m := p.mask(); m != 0; m &= m - 1 {
+		id := PropertyID(bits.TrailingZeros64(m))
 		info := propTable[id]
-		if info.places&pl == 0 || !p.Has(id) {
+		if info.places&pl == 0 {
 			continue
 		}
 		switch info.kind {
@@ -435,13 +441,8 @@ func (p *Properties) appendTo(b []byte, pl place) []byte {
 // property allowed there, lengths within 65535 bytes, values in the range the
 // decoder accepts.
 func (p *Properties) check(pl place) error {
-	if p.Empty() {
-		return nil
-	}
-	for _, id := range propOrder {
-		if !p.Has(id) {
-			continue
-		}
+	for m := p.mask(); m != 0; m &= m - 1 {
+		id := PropertyID(bits.TrailingZeros64(m))
 		info := propTable[id]
 		if info.places&pl == 0 {
 			return encodeErr("property %s not allowed in %s", info.name, pl)
