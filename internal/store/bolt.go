@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -101,8 +102,9 @@ type Bolt struct {
 //     fs.ErrPermission) and the like work);
 //   - another process holds the file for longer than opts.LockTimeout
 //     (wraps ErrInUse);
-//   - the file is damaged, not a midge store, or was written by a newer
-//     midge (wraps ErrCorrupt). The file is left as it is; MoveAside moves
+//   - the file is damaged, not a midge store (Mosquitto's mosquitto.db is
+//     recognized and named), or was written by a newer midge (wraps
+//     ErrCorrupt). The file is left as it is; MoveAside moves
 //     it out of the way.
 func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	opts = opts.withDefaults()
@@ -110,6 +112,9 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		return nil, err
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		if isMosquittoFile(path) {
+			return nil, &corruptError{path: path, kind: mosquitto}
+		}
 		// Check an existing file read-only first: bbolt may write to a
 		// file as it opens it for writing, and a file midge refuses must
 		// be left as it is.
@@ -138,6 +143,22 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		return nil, err
 	}
 	return s, nil
+}
+
+// mosquittoMagic starts Mosquitto's persistence file (mosquitto.db), which
+// a mosquitto.conf used as it is points midge at.
+var mosquittoMagic = []byte("\x00\xb5\x00mosquitto db")
+
+// isMosquittoFile reports whether the file at path is Mosquitto's.
+func isMosquittoFile(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, len(mosquittoMagic))
+	_, err = io.ReadFull(f, b)
+	return err == nil && bytes.Equal(b, mosquittoMagic)
 }
 
 // Path returns the path of the store file.

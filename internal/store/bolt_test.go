@@ -182,6 +182,10 @@ var corruptCases = []corruptCase{
 	{name: "text file", says: "is corrupt", make: func(t *testing.T, path string) {
 		os.WriteFile(path, []byte("persistence true\n"), 0o600)
 	}},
+	{name: "Mosquitto's file", says: "is a Mosquitto persistence file, which midge does not read", make: func(t *testing.T, path string) {
+		// The start of a mosquitto.db written by Mosquitto 2.0.
+		os.WriteFile(path, []byte("\x00\xb5\x00mosquitto db\x00\x00\x00\x00\x00\x00\x00\x06\x00\x00\x00\x01"), 0o600)
+	}},
 	{name: "short file", says: "is corrupt", make: func(t *testing.T, path string) {
 		os.WriteFile(path, bytes.Repeat([]byte{0xAB}, 4096), 0o600)
 	}},

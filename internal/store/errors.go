@@ -7,7 +7,7 @@ import (
 
 // ErrCorrupt is wrapped by the errors OpenBolt, Load and LoadQueue return
 // when the store file cannot be used as it is: it is damaged, it is not a
-// midge store, or a newer midge wrote it. The file is never changed or
+// midge store (such as Mosquitto's mosquitto.db), or a newer midge wrote it. The file is never changed or
 // removed because of it: the operator decides, and MoveAside (what
 // `midge broker --recover` runs) moves the file out of the way so that the
 // next start begins with an empty store.
@@ -22,9 +22,10 @@ var ErrInUse = errors.New("store: in use by another process")
 type problem byte
 
 const (
-	damaged problem = iota // the file is damaged
-	foreign                // the file is not a midge store
-	newer                  // a newer midge wrote the file
+	damaged   problem = iota // the file is damaged
+	foreign                  // the file is not a midge store
+	newer                    // a newer midge wrote the file
+	mosquitto                // the file is Mosquitto's persistence file
 )
 
 // corruptError says what is wrong with the store at path and what the
@@ -45,6 +46,8 @@ func (e *corruptError) Error() string {
 		what = fmt.Sprintf("%s is not a midge store", e.path)
 	case newer:
 		what = fmt.Sprintf("store %s was written by a newer midge", e.path)
+	case mosquitto:
+		what = fmt.Sprintf("%s is a Mosquitto persistence file, which midge does not read", e.path)
 	}
 	if e.detail != "" {
 		what += " (" + e.detail + ")"
@@ -54,9 +57,13 @@ func (e *corruptError) Error() string {
 	}
 	hint := "; the file has been left as it is: to start with an empty store, move it aside " +
 		"(midge broker --recover renames it to " + e.path + ".corrupt-<time>)"
-	if e.kind == newer {
+	switch e.kind {
+	case newer:
 		hint = "; run that version of midge, or move the file aside " +
 			"(midge broker --recover renames it to " + e.path + ".corrupt-<time>) to start with an empty store"
+	case mosquitto:
+		hint = "; the file has been left as it is: set persistence_file to another name, such as midge.db, " +
+			"or move it aside (midge broker --recover renames it to " + e.path + ".corrupt-<time>)"
 	}
 	return what + hint
 }
