@@ -53,7 +53,7 @@ func benchSubscriber(b *testing.B, srv *Server, id, filter string, qos byte, v b
 	if _, err := srv.index.Subscribe(c.sess, filter, topic.Options{QoS: qos}); err != nil {
 		b.Fatal(err)
 	}
-	c.sess.subs[filter] = topic.Options{QoS: qos}
+	c.sess.subs.set(filter, topic.Options{QoS: qos})
 	c.sess.subCount.Store(1)
 	return nc
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"os"
 	"runtime/debug"
@@ -23,7 +22,6 @@ type conn struct {
 	srv    *Server
 	nc     net.Conn
 	ln     *listener
-	log    *slog.Logger
 	r      *packet.Reader
 	remote string // host:port of the peer, as Mosquitto logs it
 
@@ -84,9 +82,9 @@ type conn struct {
 func newConn(srv *Server, nc net.Conn, ln *listener) *conn {
 	c := &conn{srv: srv, nc: nc, ln: ln, remote: nc.RemoteAddr().String(), fd: -1}
 	c.wcond.L = &c.wmu
-	c.r = packet.NewReader(readerFunc(c.read), 0)
+	c.r = packet.NewReader(readerFunc(c.read), readBufferSize)
+	c.r.SetBufferPool(srv.readBufs)
 	c.r.MaxSize = srv.lim.maxPacketSize
-	c.log = srv.log.With("remote", c.remote)
 	c.mount = ln.cfg.MountPoint
 	c.fd = socketFD(nc)
 	return c
@@ -161,7 +159,7 @@ func (c *conn) serve(ctx context.Context) {
 // must be deferred directly: recover works only there.
 func (c *conn) recoverPanic() {
 	if v := recover(); v != nil {
-		c.log.Error("internal error handling client; closing its connection",
+		c.srv.log.Error("internal error handling client; closing its connection",
 			"client_id", c.client.ID, "panic", v, "stack", string(debug.Stack()))
 		c.closeReason = "internal error"
 	}
@@ -171,7 +169,7 @@ func (c *conn) recoverPanic() {
 // accepted.
 func (c *conn) handshake(ctx context.Context) bool {
 	if !c.srv.cfg.QuietConnections {
-		c.log.Info(fmt.Sprintf("New connection from %s on port %s.", c.remote, c.ln.port))
+		c.srv.log.Info(fmt.Sprintf("New connection from %s on port %s.", c.remote, c.ln.port))
 	}
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.lim.connectTimeout))
 	h, err := c.r.ReadHeader()
@@ -327,7 +325,7 @@ func (c *conn) readFailed(err error) {
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.closeReason = "keep alive timeout"
 		if !c.srv.cfg.QuietConnections {
-			c.log.Info(fmt.Sprintf("Client %s has exceeded timeout, disconnecting.", c.client.ID))
+			c.srv.log.Info(fmt.Sprintf("Client %s has exceeded timeout, disconnecting.", c.client.ID))
 		}
 		c.disconnect(packet.KeepAliveTimeout)
 	case errors.Is(err, io.EOF):

@@ -180,8 +180,7 @@ func (c *conn) collectLocked(batch []outItem) []outItem {
 	}
 	if c.closing {
 		batch = append(batch, c.ctrl...)
-		clear(c.ctrl)
-		c.ctrl = c.ctrl[:0]
+		c.ctrl = nil
 		return batch
 	}
 	bytes := 0
@@ -202,6 +201,9 @@ func (c *conn) collectLocked(batch []outItem) []outItem {
 		rest := copy(c.ctrl, c.ctrl[n:])
 		clear(c.ctrl[rest:])
 		c.ctrl = c.ctrl[:rest]
+		if rest == 0 {
+			c.ctrl = nil // an idle connection keeps no queue memory
+		}
 	}
 	if len(c.ctrl) == 0 {
 		batch, _, _ = c.collectQueueLocked(batch, bytes, ^uint64(0))
@@ -288,7 +290,7 @@ func (c *conn) encode(buf []byte, it *outItem) []byte {
 	}
 	out, err := packet.Append(buf, p, c.version)
 	if err != nil {
-		c.log.Error("encoding failed", "packet", p.Type(), "err", err)
+		c.srv.log.Error("encoding failed", "packet", p.Type(), "err", err)
 		return buf
 	}
 	c.srv.stats.msgsOut.Add(1)
@@ -329,7 +331,7 @@ func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
 	}
 	out, err := packet.Append(buf, p, c.version)
 	if err != nil {
-		c.log.Error("encoding PUBLISH failed", "topic", m.Topic, "err", err)
+		c.srv.log.Error("encoding PUBLISH failed", "topic", m.Topic, "err", err)
 		return buf
 	}
 	c.srv.stats.msgsOut.Add(1)

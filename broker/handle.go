@@ -96,11 +96,11 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 	name := c.mount + p.Topic
 	switch {
 	case srv.lim.messageSizeLimit > 0 && len(p.Payload) > srv.lim.messageSizeLimit:
-		c.log.Info(fmt.Sprintf("Dropped too large PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
+		c.srv.log.Info(fmt.Sprintf("Dropped too large PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c.client.ID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, p.Topic, len(p.Payload)))
 		code = packet.ImplementationSpecificError
 	case isSysTopic(name) || strings.HasPrefix(name, "$share/") || !c.authorize(ctx, name, Write):
-		c.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
+		c.srv.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c.client.ID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, p.Topic, len(p.Payload)))
 		code = packet.NotAuthorized
 	case v == packet.Version5 && p.Properties.Has(packet.PropPayloadFormat) && p.Properties.PayloadFormat == 1 && !utf8.Valid(p.Payload):
@@ -306,7 +306,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 			continue
 		}
 		qos := min(sub.QoS, srv.lim.maxQoS)
-		c.log.Info(fmt.Sprintf("%s %d %s", c.client.ID, sub.QoS, sub.Filter), logTypeKey, "subscribe")
+		c.srv.log.Info(fmt.Sprintf("%s %d %s", c.client.ID, sub.QoS, sub.Filter), logTypeKey, "subscribe")
 		codes[i] = packet.ReasonCode(qos) // Granted QoS 0/1/2 [MQTT-3.9.3-1]
 		g := granted{filter: inner, inner: inner, opts: topic.Options{
 			QoS: qos, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
@@ -333,8 +333,8 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 			return &packet.Error{Code: packet.TopicFilterInvalid, Reason: err.Error()}
 		}
 		s.mu.Lock()
-		s.subs[g.filter] = g.opts
-		s.subCount.Store(int32(len(s.subs)))
+		s.subs.set(g.filter, g.opts)
+		s.subCount.Store(int32(s.subs.len()))
 		s.mu.Unlock()
 	}
 	if err := c.storeSession(); err != nil {
@@ -342,8 +342,8 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 		for i, g := range grants {
 			srv.index.Unsubscribe(s, g.filter)
 			s.mu.Lock()
-			delete(s.subs, g.filter)
-			s.subCount.Store(int32(len(s.subs)))
+			s.subs.delete(g.filter)
+			s.subCount.Store(int32(s.subs.len()))
 			s.mu.Unlock()
 			grants[i].inner = ""
 		}
@@ -417,7 +417,7 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 	s := c.sess
 	codes := make([]packet.ReasonCode, len(p.Filters))
 	for i, f := range p.Filters {
-		c.log.Info(fmt.Sprintf("%s %s", c.client.ID, f), logTypeKey, "unsubscribe")
+		c.srv.log.Info(fmt.Sprintf("%s %s", c.client.ID, f), logTypeKey, "unsubscribe")
 		if group, inner, shared, _ := topic.ParseShared(f); shared {
 			f = "$share/" + group + "/" + c.mount + inner
 		} else {
@@ -425,8 +425,8 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 		}
 		existed := c.srv.index.Unsubscribe(s, f)
 		s.mu.Lock()
-		delete(s.subs, f)
-		s.subCount.Store(int32(len(s.subs)))
+		s.subs.delete(f)
+		s.subCount.Store(int32(s.subs.len()))
 		s.mu.Unlock()
 		if !existed {
 			codes[i] = packet.NoSubscriptionExisted
@@ -464,7 +464,7 @@ func (c *conn) storeSession() error {
 	}
 	err := srv.commit.wait(func(b *Batch) { b.PutSession(rec) })
 	if err != nil {
-		c.log.Error("persistence: cannot store subscriptions", "client_id", s.id, "err", err)
+		c.srv.log.Error("persistence: cannot store subscriptions", "client_id", s.id, "err", err)
 	}
 	return err
 }

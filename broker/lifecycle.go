@@ -202,7 +202,7 @@ func (s *session) endLocked() []delivery {
 	s.ended = true
 	s.stopTimersLocked()
 	orphans := s.clearStateLocked()
-	s.subs = nil
+	s.subs = subSet{}
 	s.subCount.Store(0)
 	return orphans
 }

@@ -198,7 +198,7 @@ func (s *session) persistentLocked() bool { return s.srv.commit != nil && s.expi
 func (s *session) storedSessionLocked(offline time.Time, will *Message, willDelay uint32) *StoredSession {
 	ss := &StoredSession{ClientID: s.id, Version: s.version, Expiry: s.expiry, OfflineSince: offline,
 		Will: will, WillDelay: willDelay}
-	for f, o := range s.subs {
+	for f, o := range s.subs.all {
 		ss.Subscriptions = append(ss.Subscriptions, StoredSubscription{Filter: f, QoS: o.QoS, NoLocal: o.NoLocal,
 			RetainAsPublished: o.RetainAsPublished, RetainHandling: o.RetainHandling, ID: o.ID})
 	}
@@ -239,9 +239,9 @@ func (srv *Server) restore(ctx context.Context) error {
 				if _, err := srv.index.Subscribe(s, sub.Filter, o); err != nil {
 					return fmt.Errorf("session %q: subscription %q: %w", ss.ClientID, sub.Filter, err)
 				}
-				s.subs[sub.Filter] = o
+				s.subs.set(sub.Filter, o)
 			}
-			s.subCount.Store(int32(len(s.subs)))
+			s.subCount.Store(int32(s.subs.len()))
 			offline := ss.OfflineSince
 			if offline.IsZero() {
 				offline = now // it was connected when the broker stopped

@@ -34,7 +34,8 @@ type Server struct {
 	retained *topic.Retained[*Message]
 	stats    stats
 	started  time.Time
-	routes   sync.Pool  // *routeScratch
+	routes   sync.Pool // *routeScratch
+	readBufs *bufPool
 	commit   *committer // nil without a Store
 	pollOnce sync.Once
 	poller   *poller // watches parked connections; nil until needed or where unsupported
@@ -95,6 +96,7 @@ func New(cfg Config) *Server {
 	}
 
 	s.routes.New = func() any { return &routeScratch{} }
+	s.readBufs = newBufPool(512)
 	return s
 }
 

@@ -85,7 +85,7 @@ type session struct {
 	// version is the protocol level of the last connection.
 	version byte
 	// subs are the session's subscriptions, filter (as subscribed) to options.
-	subs map[string]topic.Options
+	subs subSet
 
 	// queue holds deliveries not yet handed to the writer: queue[qhead:].
 	queue       []delivery
@@ -128,7 +128,7 @@ type session struct {
 }
 
 func newSession(srv *Server, id string) *session {
-	return &session{srv: srv, id: id, subs: make(map[string]topic.Options)}
+	return &session{srv: srv, id: id}
 }
 
 // queueLen returns the number of queued deliveries. s.mu must be held.
@@ -451,4 +451,85 @@ func (s *session) ack(kind packet.Type, id uint16) (found bool, release *infligh
 func subOptions(sub StoredSubscription) topic.Options {
 	return topic.Options{QoS: sub.QoS, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
 		RetainHandling: sub.RetainHandling, ID: sub.ID}
+}
+
+// subSet is a session's subscriptions by filter. Most sessions hold a few,
+// so it is a slice until it grows past smallSubs, then a map: a map for one
+// subscription costs ten times its entry.
+type subSet struct {
+	small []subEntry
+	big   map[string]topic.Options
+}
+
+type subEntry struct {
+	filter string
+	opts   topic.Options
+}
+
+const smallSubs = 16
+
+// set adds or replaces the subscription to filter.
+func (ss *subSet) set(filter string, o topic.Options) {
+	if ss.big != nil {
+		ss.big[filter] = o
+		return
+	}
+	for i := range ss.small {
+		if ss.small[i].filter == filter {
+			ss.small[i].opts = o
+			return
+		}
+	}
+	if len(ss.small) < smallSubs {
+		ss.small = append(ss.small, subEntry{filter, o})
+		return
+	}
+	ss.big = make(map[string]topic.Options, 2*smallSubs)
+	for _, e := range ss.small {
+		ss.big[e.filter] = e.opts
+	}
+	ss.big[filter] = o
+	ss.small = nil
+}
+
+// delete removes the subscription to filter, if any.
+func (ss *subSet) delete(filter string) {
+	if ss.big != nil {
+		delete(ss.big, filter)
+		return
+	}
+	for i := range ss.small {
+		if ss.small[i].filter == filter {
+			ss.small = append(ss.small[:i], ss.small[i+1:]...)
+			if len(ss.small) == 0 {
+				ss.small = nil
+			}
+			return
+		}
+	}
+}
+
+// len returns the number of subscriptions.
+func (ss *subSet) len() int {
+	if ss.big != nil {
+		return len(ss.big)
+	}
+	return len(ss.small)
+}
+
+// all yields every subscription.
+func (ss *subSet) all(yield func(filter string, o topic.Options) bool) {
+	if ss.big != nil {
+		for f, o := range ss.big {
+			if !yield(f, o) {
+				return
+			}
+		}
+		return
+	}
+	for _, e := range ss.small {
+		if !yield(e.filter, e.opts) {
+			return
+		}
+	}
 }

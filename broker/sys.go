@@ -258,7 +258,7 @@ func (srv *Server) WriteSubscriptions(w io.Writer) error {
 	var rows []row
 	for _, s := range sessions {
 		s.mu.Lock()
-		for f, o := range s.subs {
+		for f, o := range s.subs.all {
 			rows = append(rows, row{id: s.id, filter: f, qos: o.QoS})
 		}
 		s.mu.Unlock()

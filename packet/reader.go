@@ -23,6 +23,7 @@ type Reader struct {
 	r, w    int
 	bufSize int
 	body    []byte // scratch for bodies larger than buf
+	pool    BufferPool
 	// Version is the protocol version used to decode packets other than
 	// CONNECT. The receiver sets it once CONNECT is known.
 	Version byte
@@ -32,8 +33,9 @@ type Reader struct {
 }
 
 // NewReader returns a Reader reading from src with a read buffer of size
-// bytes (DefaultReadBufferSize if size <= 0, at least 16). The buffer is allocated on the
-// first read and can be given back with Release while no input is buffered.
+// bytes (DefaultReadBufferSize if size <= 0, at least 16). The buffer is
+// allocated (or taken from the BufferPool) on the first read and can be
+// given back with Release while no input is buffered.
 func NewReader(src io.Reader, size int) *Reader {
 	if size <= 0 {
 		size = DefaultReadBufferSize
@@ -46,11 +48,28 @@ func NewReader(src io.Reader, size int) *Reader {
 // consumed.
 func (r *Reader) Buffered() int { return r.w - r.r }
 
+// BufferPool supplies read buffers to Readers and takes them back, so that
+// many connections that read now and then share a few buffers. Get must
+// return a slice of the size the Reader was made with; Put gets back what Get
+// returned. Implementations must be safe for concurrent use.
+type BufferPool interface {
+	Get() []byte
+	Put([]byte)
+}
+
+// SetBufferPool makes the Reader take its read buffer from p when it needs
+// one and give it back on Release. It must be called before the first read.
+func (r *Reader) SetBufferPool(p BufferPool) { r.pool = p }
+
 // Release drops the Reader's buffers if nothing is buffered, so that an idle
-// connection holds no read memory. It reports whether it did.
+// connection holds no read memory; the read buffer goes back to the
+// BufferPool, if any. It reports whether it did.
 func (r *Reader) Release() bool {
 	if r.w != r.r {
 		return false
+	}
+	if r.pool != nil && r.buf != nil {
+		r.pool.Put(r.buf)
 	}
 	r.buf, r.body, r.r, r.w = nil, nil, 0, 0
 	return true
@@ -65,7 +84,11 @@ const maxEmptyReads = 100
 // nothing buffered, io.ErrUnexpectedEOF when it ended with fewer than n bytes.
 func (r *Reader) fill(n int) error {
 	if r.buf == nil {
-		r.buf = make([]byte, r.bufSize)
+		if r.pool != nil {
+			r.buf = r.pool.Get()[:r.bufSize]
+		} else {
+			r.buf = make([]byte, r.bufSize)
+		}
 	}
 	if r.w-r.r >= n {
 		return nil
