@@ -197,7 +197,7 @@ func (s *session) persistentLocked() bool { return s.srv.commit != nil && s.expi
 // storedSessionLocked returns the record of s. s.mu must be held.
 func (s *session) storedSessionLocked(offline time.Time, will *Message, willDelay uint32) *StoredSession {
 	ss := &StoredSession{ClientID: s.id, Version: s.version, Expiry: s.expiry, OfflineSince: offline,
-		Will: will, WillDelay: willDelay}
+		Will: will, WillDelay: willDelay, SentUpTo: s.sentUpTo}
 	for f, o := range s.subs.all {
 		ss.Subscriptions = append(ss.Subscriptions, StoredSubscription{Filter: f, QoS: o.QoS, NoLocal: o.NoLocal,
 			RetainAsPublished: o.RetainAsPublished, RetainHandling: o.RetainHandling, ID: o.ID})
@@ -232,7 +232,8 @@ func (srv *Server) restore(ctx context.Context) error {
 			s := newSession(srv, ss.ClientID)
 			s.version = ss.Version
 			s.expiry = ss.Expiry
-			s.storeSeq = ss.NextSeq
+			s.storeSeq = max(ss.NextSeq, ss.SentUpTo)
+			s.sentUpTo = ss.SentUpTo
 			s.storedQueued = ss.Queued
 			for _, sub := range ss.Subscriptions {
 				o := subOptions(sub)

@@ -20,7 +20,9 @@ import (
 type Store interface {
 	// Load calls the Loader's functions for every stored retained message,
 	// session and inbound QoS 2 packet identifier, at start-up. Session
-	// queues are read later with LoadQueue.
+	// queues are read later with LoadQueue. The functions may call Commit;
+	// a scan is not a snapshot, but sees every record that exists throughout
+	// it exactly once.
 	Load(ctx context.Context, l Loader) error
 	// LoadQueue calls fn for each stored delivery of the session, in
 	// sequence order.
@@ -59,8 +61,13 @@ type StoredSession struct {
 	WillDelay uint32 // Will Delay Interval, seconds
 	// Subscriptions as subscribed (mount point applied, "$share/..." kept).
 	Subscriptions []StoredSubscription
+	// SentUpTo is one more than the highest queue sequence number written
+	// to the client when the record was made: deliveries below it are
+	// resent with DUP set [MQTT-3.3.1-1].
+	SentUpTo uint64
 	// NextSeq is one more than the highest queue sequence number stored for
-	// the session; the Store computes it in Load and ignores it in Commit.
+	// the session (0 if its queue is empty); the Store computes it in Load
+	// and ignores it in Commit.
 	NextSeq uint64
 	// Queued is the number of deliveries stored for the session; the Store
 	// computes it in Load and ignores it in Commit.

@@ -55,6 +55,7 @@ const (
 const (
 	sessOffline = 1 << iota
 	sessWill
+	sessSent // SentUpTo follows the offline time
 )
 
 // Delivery flags.
@@ -146,11 +147,17 @@ func (e *encoder) appendSession(b []byte, s *broker.StoredSession) ([]byte, erro
 	if s.Will != nil {
 		flags |= sessWill
 	}
+	if s.SentUpTo != 0 {
+		flags |= sessSent
+	}
 	b = append(b, recordV1, s.Version, flags)
 	b = binary.AppendUvarint(b, uint64(s.Expiry))
 	b = binary.AppendUvarint(b, uint64(s.WillDelay))
 	if flags&sessOffline != 0 {
 		b = binary.AppendVarint(b, s.OfflineSince.UnixNano())
+	}
+	if flags&sessSent != 0 {
+		b = binary.AppendUvarint(b, s.SentUpTo)
 	}
 	if s.Will != nil {
 		var err error
@@ -385,10 +392,13 @@ func decodeSession(clientID string, rec []byte) (*broker.StoredSession, error) {
 	if flags&sessOffline != 0 {
 		s.OfflineSince = d.time("offline time")
 	}
+	if flags&sessSent != 0 {
+		s.SentUpTo = d.uvarint("sent up to")
+	}
 	if flags&sessWill != 0 {
 		s.Will = d.message()
 	}
-	if flags&^(sessOffline|sessWill) != 0 {
+	if flags&^(sessOffline|sessWill|sessSent) != 0 {
 		d.fail("session flags")
 	}
 	n := d.uvarint("subscription count")

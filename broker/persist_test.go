@@ -1,0 +1,283 @@
+package broker_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/internal/testutil"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// stores runs f against the memory store and the disk store; restart gives
+// f a fresh broker on the same data (after a clean shutdown of the last).
+func stores(t *testing.T, f func(t *testing.T, restart func() *testutil.Broker)) {
+	for _, kind := range []string{"memory", "bolt"} {
+		t.Run(kind, func(t *testing.T) {
+			var st broker.Store
+			var path string
+			open := func() broker.Store {
+				if kind == "memory" {
+					if st == nil {
+						st = store.NewMemory()
+					}
+					return st
+				}
+				if path == "" {
+					path = t.TempDir() + "/midge.db"
+				}
+				s, err := store.OpenBolt(path, store.BoltOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			var cur *testutil.Broker
+			var curStore broker.Store
+			restart := func() *testutil.Broker {
+				if cur != nil {
+					cur.Stop(t)
+					if kind != "memory" {
+						if err := curStore.Close(); err != nil {
+							t.Fatal(err)
+						}
+					}
+				}
+				curStore = open()
+				cfg := open_()
+				cfg.Store = curStore
+				cur = testutil.StartBroker(t, cfg)
+				return cur
+			}
+			t.Cleanup(func() {
+				if curStore != nil {
+					curStore.Close()
+				}
+			})
+			f(t, restart)
+		})
+	}
+}
+
+// open_ is open() under another name: open is shadowed in stores.
+func open_() broker.Config { return open() }
+
+// Retained messages survive a restart.
+func TestPersistRetained(t *testing.T) {
+	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
+		b := restart()
+		p := connect(t, b, 5, "p")
+		pub(t, p, 1, "keep/a", "A", 1, true)
+		pub(t, p, 2, "keep/b", "B", 2, true)
+		pub(t, p, 3, "keep/b", "", 1, true) // cleared
+		b = restart()
+		s := connect(t, b, 5, "s")
+		s.Subscribe(1, "keep/#", 1)
+		m := expectPublish(t, s, "keep/a", "A")
+		if !m.Retain || m.QoS != 1 {
+			t.Errorf("restored retained %+v", m)
+		}
+		ackAll(t, s, m)
+		if extra := ping(t, s); len(extra) != 0 {
+			t.Errorf("cleared retained message came back: %v", extra)
+		}
+	})
+}
+
+// A persistent session keeps its subscriptions and the messages queued for
+// it across a restart, in order.
+func TestPersistSessionQueue(t *testing.T) {
+	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
+		b := restart()
+		persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
+		s, _ := connectWith(t, b, persistent)
+		s.Subscribe(1, "q/#", 2)
+		s.Send(&packet.Disconnect{})
+		s.ExpectClosed()
+		p := connect(t, b, 4, "p")
+		pub(t, p, 1, "q/1", "one", 1, false)
+		pub(t, p, 2, "q/2", "two", 2, false)
+		pub(t, p, 3, "q/3", "three", 1, false)
+		b = restart()
+		s, ack := connectWith(t, b, persistent)
+		if !ack.SessionPresent {
+			t.Fatal("session lost across the restart")
+		}
+		var got []*packet.Publish
+		for _, want := range []string{"one", "two", "three"} {
+			m := testutil.Expect[*packet.Publish](s)
+			if string(m.Payload) != want {
+				t.Fatalf("got %q, want %q", m.Payload, want)
+			}
+			got = append(got, m)
+		}
+		for _, m := range got {
+			ackAll(t, s, m)
+		}
+		// Still subscribed after the restart.
+		p = connect(t, b, 4, "p")
+		pub(t, p, 4, "q/4", "four", 1, false)
+		ackAll(t, s, expectPublish(t, s, "q/4", "four"))
+		// Everything acknowledged: nothing comes back after another restart.
+		s.Send(&packet.Disconnect{})
+		s.ExpectClosed()
+		b = restart()
+		s, _ = connectWith(t, b, persistent)
+		if extra := ping(t, s); len(extra) != 0 {
+			t.Errorf("acknowledged messages redelivered: %v", extra)
+		}
+	})
+}
+
+// QoS 2 across a restart: a PUBLISH whose PUBREC never came is resent with
+// the same packet identifier and DUP; one whose PUBREC came gets PUBREL, not
+// the PUBLISH again.
+func TestPersistQoS2Outbound(t *testing.T) {
+	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
+		b := restart()
+		persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
+		s, _ := connectWith(t, b, persistent)
+		s.Subscribe(1, "x/#", 2)
+		p := connect(t, b, 5, "p")
+		pub(t, p, 1, "x/released", "r", 2, false)
+		pub(t, p, 2, "x/pending", "p", 2, false)
+		rel := expectPublish(t, s, "x/released", "r")
+		pend := expectPublish(t, s, "x/pending", "p")
+		s.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: rel.PacketID})
+		expectAck(t, s, packet.TypePubrel, rel.PacketID)
+		s.Close()
+		b = restart()
+		s, _ = connectWith(t, b, persistent)
+		got := map[string]packet.Packet{}
+		for range 2 {
+			switch m := s.Next().(type) {
+			case *packet.Ack:
+				got["pubrel"] = m
+			case *packet.Publish:
+				got[m.Topic] = m
+			}
+		}
+		if a, ok := got["pubrel"].(*packet.Ack); !ok || a.Kind != packet.TypePubrel || a.PacketID != rel.PacketID {
+			t.Errorf("released message: got %+v, want PUBREL %d", got["pubrel"], rel.PacketID)
+		}
+		if m, ok := got["x/pending"].(*packet.Publish); !ok || m.PacketID != pend.PacketID || !m.Dup {
+			t.Errorf("pending message: got %+v, want PUBLISH id %d with DUP", got["x/pending"], pend.PacketID)
+		}
+		if _, ok := got["x/released"]; ok {
+			t.Error("a released QoS 2 message was sent again")
+		}
+	})
+}
+
+// An inbound QoS 2 message is delivered once even when its publisher
+// resends it after a restart.
+func TestPersistQoS2Inbound(t *testing.T) {
+	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
+		b := restart()
+		subp := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
+		s, _ := connectWith(t, b, subp)
+		s.Subscribe(1, "in", 2)
+		s.Send(&packet.Disconnect{})
+		s.ExpectClosed()
+		pubp := &packet.Connect{ProtocolVersion: 5, ClientID: "pub", Properties: expiryProps(3600)}
+		p, _ := connectWith(t, b, pubp)
+		p.Send(&packet.Publish{Topic: "in", QoS: 2, PacketID: 7, Payload: []byte("once")})
+		expectAck(t, p, packet.TypePubrec, 7)
+		p.Close()
+		b = restart()
+		p, ack := connectWith(t, b, pubp)
+		if !ack.SessionPresent {
+			t.Fatal("publisher session lost")
+		}
+		p.Send(&packet.Publish{Topic: "in", QoS: 2, PacketID: 7, Dup: true, Payload: []byte("once")})
+		expectAck(t, p, packet.TypePubrec, 7)
+		p.Send(&packet.Ack{Kind: packet.TypePubrel, PacketID: 7})
+		expectAck(t, p, packet.TypePubcomp, 7)
+		s, _ = connectWith(t, b, subp)
+		ackAll(t, s, expectPublish(t, s, "in", "once"))
+		if extra := ping(t, s); len(extra) != 0 {
+			t.Errorf("delivered twice: %v", extra)
+		}
+	})
+}
+
+// A delayed will of a persistent session is kept across a restart and
+// published when due.
+func TestPersistWill(t *testing.T) {
+	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
+		b := restart()
+		cp := willConnect(5, "w", 1, 3600)
+		c, _ := connectWith(t, b, cp)
+		c.Close()
+		eventually(t, "the disconnect", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
+		b = restart()
+		watch := connect(t, b, 5, "watch")
+		watch.Subscribe(1, "will/#", 1)
+		expectPublish(t, watch, "will/w", "gone")
+	})
+}
+
+// failing wraps a Store and fails commits while fail is set.
+type failing struct {
+	broker.Store
+	fail atomic.Bool
+}
+
+func (f *failing) Commit(ctx context.Context, b *broker.Batch, sync bool) error {
+	if f.fail.Load() {
+		return errors.New("disk full")
+	}
+	return f.Store.Commit(ctx, b, sync)
+}
+
+// When the store cannot take a message, MQTT 5 publishers get 0x97 instead
+// of an acknowledgement of what was not kept, 3.1.1 publishers are
+// disconnected, and the broker keeps serving.
+func TestPersistCommitFailure(t *testing.T) {
+	st := &failing{Store: store.NewMemory()}
+	cfg := open()
+	cfg.Store = st
+	b := testutil.StartBroker(t, cfg)
+	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
+	s, _ := connectWith(t, b, persistent)
+	s.Subscribe(1, "f", 1)
+	p5 := connect(t, b, 5, "p5")
+	p4 := connect(t, b, 4, "p4")
+	st.fail.Store(true)
+	if rc := pub(t, p5, 1, "f", "lost", 1, false); rc != packet.QuotaExceeded {
+		t.Errorf("PUBACK %v, want 0x97", rc)
+	}
+	p4.Send(&packet.Publish{Topic: "f", QoS: 1, PacketID: 1, Payload: []byte("lost")})
+	p4.ExpectClosed()
+	st.fail.Store(false)
+	pub(t, p5, 2, "f", "kept", 1, false)
+	ackAll(t, s, expectPublish(t, s, "f", "kept"))
+	if extra := ping(t, s); len(extra) != 0 {
+		t.Errorf("refused message delivered: %v", extra)
+	}
+}
+
+// PUBACKs keep the order of the PUBLISHes while the store is slow.
+func TestPersistAckOrder(t *testing.T) {
+	cfg := open()
+	cfg.Store = store.NewMemory()
+	b := testutil.StartBroker(t, cfg)
+	p := connect(t, b, 5, "p")
+	for i := range 50 {
+		qos := byte(1)
+		if i%5 == 0 {
+			qos = 2 // 10 open QoS 2 flows: within the Receive Maximum of 20
+		}
+		m := &packet.Publish{Topic: "o", QoS: qos, PacketID: uint16(i + 1), Retain: i%3 == 0, Payload: []byte("x")}
+		p.Send(m)
+	}
+	for i := range 50 {
+		a := testutil.Expect[*packet.Ack](p)
+		if a.PacketID != uint16(i+1) {
+			t.Fatalf("ack %d for packet %d", i, a.PacketID)
+		}
+	}
+}
