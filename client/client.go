@@ -36,7 +36,8 @@ type Client struct {
 	ended       bool                // guarded by mu: the client is finished; err says why
 	err         error               // guarded by mu
 	clientID    string              // guarded by mu: the identifier to connect with (assigned by the server if empty)
-	flights     map[uint16]*flight  // guarded by mu: packet identifiers in use
+	ids         []*flight           // guarded by mu: flights by packet identifier - 1; grows by doubling when full
+	used        int                 // guarded by mu: flights in ids
 	head, tail  *flight             // guarded by mu: flights in the order they were first sent
 	nextID      uint16              // guarded by mu: the last packet identifier taken
 	inflight    int                 // guarded by mu: QoS 1/2 publishes awaiting acknowledgement
@@ -64,7 +65,6 @@ func Dial(ctx context.Context, opts Options) (*Client, *packet.Connack, error) {
 	}
 	c := &Client{
 		s:        s,
-		flights:  make(map[uint16]*flight),
 		qos2In:   make(map[uint16]struct{}),
 		clientID: s.ClientID,
 		runDone:  make(chan struct{}),

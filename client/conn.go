@@ -57,6 +57,7 @@ type conn struct {
 	writerDone chan struct{} // closed when the writer goroutine has returned
 
 	aliasIn   []string     // reader only: the server's topic aliases, index alias-1
+	rack      packet.Ack   // reader only: scratch for shortAck
 	inUnacked atomic.Int32 // QoS 1/2 messages received and not yet acknowledged to the end
 
 	lastSent atomic.Int64 // clock() of the last write
@@ -337,8 +338,10 @@ func (cn *conn) readLoop() error {
 			}
 			continue
 		}
-		p, err := packet.Decode(h, body, cn.v)
-		if err != nil {
+		var p packet.Packet
+		if a := cn.shortAck(h, body); a != nil {
+			p = a // the common acknowledgement, decoded without allocating
+		} else if p, err = packet.Decode(h, body, cn.v); err != nil {
 			return cn.protocolError(err)
 		}
 		if hook != nil {
@@ -348,6 +351,37 @@ func (cn *conn) readLoop() error {
 			return cn.protocolError(err)
 		}
 	}
+}
+
+// shortAck decodes a PUBACK, PUBREC, PUBREL or PUBCOMP without properties
+// into a scratch Ack, valid until the next packet, so that the
+// acknowledgements of a stream of publishes cost no allocation. It returns
+// nil for anything else, including every malformed acknowledgement, which
+// packet.Decode then reports.
+func (cn *conn) shortAck(h packet.FixedHeader, body []byte) *packet.Ack {
+	if h.Type < packet.TypePuback || h.Type > packet.TypePubcomp || len(body) < 2 {
+		return nil
+	}
+	if flags := h.Flags; h.Type == packet.TypePubrel && flags != 0x02 || h.Type != packet.TypePubrel && flags != 0 {
+		return nil
+	}
+	id := uint16(body[0])<<8 | uint16(body[1])
+	code := packet.Success
+	switch {
+	case id == 0:
+		return nil
+	case len(body) == 2:
+	case cn.v == packet.Version5 && (len(body) == 3 || len(body) == 4 && body[3] == 0):
+		// A reason code, and maybe an empty property length (3.4.2.1).
+		code = packet.ReasonCode(body[2])
+		if !code.ValidFor(h.Type, cn.v) {
+			return nil
+		}
+	default:
+		return nil
+	}
+	cn.rack = packet.Ack{Kind: h.Type, PacketID: id, ReasonCode: code}
+	return &cn.rack
 }
 
 // readError turns a read error into the connection's end.

@@ -95,7 +95,7 @@ func (c *Client) send(ctx context.Context, m *Message, done func(error), wait bo
 			return nil, nil, fmt.Errorf("client: retained message and the server has Retain Available 0: %w", ErrNotSupported) // [MQTT-3.2.2-14]
 		}
 		var ch chan struct{}
-		if m.QoS > 0 && (c.inflight >= c.window || len(c.flights) >= 65535) {
+		if m.QoS > 0 && (c.inflight >= c.window || c.used >= maxIDs) {
 			if c.windowCh == nil {
 				c.windowCh = make(chan struct{})
 			}

@@ -45,9 +45,6 @@ type result struct {
 	err error
 }
 
-// maxFreeFlights bounds the recycled flights a client keeps.
-const maxFreeFlights = 1024
-
 // subRecord is a granted subscription, to restore when the server lost
 // the session.
 type subRecord struct {
@@ -67,31 +64,52 @@ func (c *Client) newFlightLocked() *flight {
 	return &flight{}
 }
 
+// recycleLocked keeps f for reuse: as many flights as the most ever
+// outstanding at once, like the identifier table.
 func (c *Client) recycleLocked(f *flight) {
 	ch := f.ch
 	*f = flight{ch: ch}
-	if len(c.free) < maxFreeFlights {
+	if len(c.free) < len(c.ids) {
 		c.free = append(c.free, f)
 	}
 }
 
-// nextIDLocked takes an unused packet identifier. The caller has checked
-// that one is free.
+// maxIDs is the number of packet identifiers (1 to 65535).
+const maxIDs = 65535
+
+// nextIDLocked returns an unused packet identifier; the caller has checked
+// that one is free (c.used < maxIDs). Identifiers are taken in turn from
+// 1 to len(c.ids), so the table stays as small as the most flights ever
+// outstanding at once, and finding a free one takes one step as long as
+// acknowledgements come roughly in order.
 func (c *Client) nextIDLocked() uint16 {
+	if c.used == len(c.ids) {
+		n := min(max(2*len(c.ids), 32), maxIDs)
+		c.ids = append(c.ids, make([]*flight, n-len(c.ids))...)
+	}
 	for {
 		c.nextID++
-		if c.nextID == 0 {
+		if c.nextID == 0 || int(c.nextID) > len(c.ids) {
 			c.nextID = 1
 		}
-		if _, used := c.flights[c.nextID]; !used {
+		if c.ids[c.nextID-1] == nil {
 			return c.nextID
 		}
 	}
 }
 
+// flightLocked returns the flight using packet identifier id, or nil.
+func (c *Client) flightLocked(id uint16) *flight {
+	if id == 0 || int(id) > len(c.ids) {
+		return nil
+	}
+	return c.ids[id-1]
+}
+
 // addLocked registers f under its identifier, last in sending order.
 func (c *Client) addLocked(f *flight) {
-	c.flights[f.id] = f
+	c.ids[f.id-1] = f
+	c.used++
 	f.prev, f.next = c.tail, nil
 	if c.tail != nil {
 		c.tail.next = f
@@ -108,7 +126,8 @@ func (c *Client) addLocked(f *flight) {
 // gets it through f.ch; for an asynchronous one completeLocked returns the
 // callback to call (after unlocking) with err.
 func (c *Client) completeLocked(f *flight, err error) func(error) {
-	delete(c.flights, f.id)
+	c.ids[f.id-1] = nil
+	c.used--
 	if f.prev != nil {
 		f.prev.next = f.next
 	} else {
@@ -213,7 +232,7 @@ func (c *Client) resubscribeLocked(cn *conn) {
 		for ; i < len(c.subs) && c.subs[i].props == props; i++ {
 			p.Subscriptions = append(p.Subscriptions, c.subs[i].sub)
 		}
-		if len(c.flights) >= 65535 {
+		if c.used >= maxIDs {
 			return
 		}
 		p.PacketID = c.nextIDLocked()
@@ -254,7 +273,7 @@ func (c *Client) handleAck(cn *conn, a *packet.Ack) {
 		err = &ReasonError{Type: a.Kind, Code: a.ReasonCode, Properties: a.Properties}
 	}
 	c.mu.Lock()
-	f := c.flights[a.PacketID]
+	f := c.flightLocked(a.PacketID)
 	switch {
 	case f == nil || f.kind != kindPublish:
 		c.mu.Unlock()
@@ -288,7 +307,7 @@ func (c *Client) handleAck(cn *conn, a *packet.Ack) {
 // UNSUBACK.
 func (c *Client) handleResponse(id uint16, t packet.Type, p packet.Packet) {
 	c.mu.Lock()
-	f := c.flights[id]
+	f := c.flightLocked(id)
 	want := kindSubscribe
 	if t == packet.TypeUnsuback {
 		want = kindUnsubscribe

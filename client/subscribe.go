@@ -94,7 +94,7 @@ func (c *Client) request(ctx context.Context, kind flightKind, p packet.Packet) 
 		if err != nil {
 			return nil, err
 		}
-		if len(c.flights) < 65535 {
+		if c.used < maxIDs {
 			break
 		}
 		if c.windowCh == nil {
