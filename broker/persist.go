@@ -83,6 +83,22 @@ func (c *committer) poke() {
 	}
 }
 
+// flush commits everything added so far now, in periodic mode too, and
+// waits for it.
+func (c *committer) flush() error {
+	ch := make(chan error, 1)
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return ErrStoreClosed
+	}
+	seg := c.segs[len(c.segs)-1]
+	seg.dones = append(seg.dones, func(err error) { ch <- err })
+	c.mu.Unlock()
+	c.poke()
+	return <-ch
+}
+
 // fence queues done to run once everything added before it is committed,
 // and before anything added after it is: later changes go into a later
 // commit. done gets the outcome of the commit before it.
@@ -192,7 +208,15 @@ func (c *committer) close() {
 
 // persistent reports whether session s is kept in the store: a store is
 // configured and the session outlives its connection. s.mu must be held.
-func (s *session) persistentLocked() bool { return s.srv.commit != nil && s.expiry > 0 }
+func (s *session) persistentLocked() bool {
+	return s.srv.commit != nil && s.expiry > 0 && len(s.id) <= maxStoredKey
+}
+
+// maxStoredKey bounds client identifiers and retained topics the broker
+// puts in its store: on-disk stores limit key sizes (bbolt to 32 KiB), and
+// one change a store refuses would fail every change committed with it. A
+// session or retained message beyond it lives in memory only.
+const maxStoredKey = 32 << 10 / 2
 
 // storedSessionLocked returns the record of s. s.mu must be held.
 func (s *session) storedSessionLocked(offline time.Time, will *Message, willDelay uint32) *StoredSession {
@@ -207,7 +231,9 @@ func (s *session) storedSessionLocked(offline time.Time, will *Message, willDela
 
 // storable reports whether a message on name belongs in the store: $SYS
 // messages are made anew by every broker.
-func storable(name string) bool { return !strings.HasPrefix(name, "$SYS") }
+func storable(name string) bool {
+	return !strings.HasPrefix(name, "$SYS") && len(name) <= maxStoredKey
+}
 
 // restore loads the store's state into an empty server, once, before the
 // first connection: retained messages, sessions (offline, with expiry and

@@ -233,6 +233,26 @@ func (srv *Server) Serve(ctx context.Context, ln net.Listener, cfg Listener) err
 	return srv.serve(ctx, newListener(cfg, ln, false))
 }
 
+// Flush commits every change waiting for the Store and asks the Store to
+// make everything durable (SIGUSR1). With PersistenceInterval zero,
+// everything acknowledged is durable already. Without a Store it does
+// nothing.
+func (srv *Server) Flush(ctx context.Context) error {
+	if srv.commit == nil {
+		return nil
+	}
+	if err := srv.commit.flush(); err != nil {
+		return err
+	}
+	return srv.cfg.Store.Sync(ctx)
+}
+
+// Start restores the state kept in Config.Store, once; Serve and
+// ListenAndServe call it before accepting anything. Calling it first lets a
+// program tell a damaged store from a network failure. It returns the same
+// error every time.
+func (srv *Server) Start(ctx context.Context) error { return srv.start(ctx) }
+
 // start restores the persisted state once, before the first connection.
 func (srv *Server) start(ctx context.Context) error {
 	srv.startOnce.Do(func() { srv.startErr = srv.restore(ctx) })

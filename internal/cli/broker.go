@@ -17,6 +17,7 @@ import (
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/logging"
+	"github.com/midge-mqtt/midge/internal/store"
 )
 
 // Exit statuses of "midge broker", as the mosquitto binary's: 3
@@ -40,6 +41,7 @@ type brokerOptions struct {
 	verbose    bool     // -v, --verbose: log_type all
 	quiet      bool     // -q, --quiet: log_type none (overrides -v)
 	testConfig bool     // --test-config
+	recover    bool     // --recover: move a damaged store aside (midge's own)
 	help       bool     // -h, --help
 	version    bool     // --version
 	raw        []string // the arguments as given, for -d to start again
@@ -96,6 +98,8 @@ func parseBrokerArgs(args []string) (brokerOptions, error) {
 			o.verbose = true
 		case "--test-config":
 			o.testConfig = true
+		case "--recover":
+			o.recover = true
 		case "--tls-keylog":
 			return o, errors.New("TLS support not available so --tls-keylog is not available.")
 		default:
@@ -111,7 +115,7 @@ func brokerUsage(w io.Writer, prog string) {
 
 %s is an MQTT v5.0/v3.1.1/v3.1 broker, a drop-in for mosquitto.
 
-Usage: %s [-c config_file] [-d] [-h] [-p port] [-q] [-v] [--test-config]
+Usage: %s [-c config_file] [-d] [-h] [-p port] [-q] [-v] [--test-config] [--recover]
 
  -c : specify the broker config file.
  -d : put the broker into the background after starting.
@@ -123,6 +127,8 @@ Usage: %s [-c config_file] [-d] [-h] [-p port] [-q] [-v] [--test-config]
  -v : verbose mode - enable all logging types. This overrides
       any logging options given in the config file.
  --test-config : test config file and exit
+ --recover : if the persistence store is damaged, move it aside
+             (to FILE.corrupt-<time>) and start with an empty one.
 
 See https://mosquitto.org/ for the configuration file format (mosquitto.conf(5)).
 
@@ -257,7 +263,9 @@ type brokerRun struct {
 	lns     []openListener
 	errc    chan error
 	pidFile string
-	stdout  io.Writer // log_dest stdout and SIGUSR2's output
+	stdout  io.Writer    // log_dest stdout and SIGUSR2's output
+	store   broker.Store // the persistence store, nil without persistence
+	storeAt string       // its path
 }
 
 // openListener is a listening socket and its settings.
@@ -318,7 +326,14 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 			return exitFailure, false
 		}
 	}
-	srv := broker.New(cfg)
+	srv, err := b.openStore(ctx, cfg)
+	if err != nil {
+		b.log.Error("Error: " + err.Error())
+		b.closeListeners()
+		b.removePID()
+		b.handler.Close()
+		return exitFailure, false
+	}
 	b.srv.Store(srv)
 	b.errc = make(chan error, len(b.lns))
 	for _, ol := range b.lns {
@@ -326,6 +341,46 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 	}
 	b.log.Info(fmt.Sprintf("midge version %s running", broker.Version))
 	return exitOK, true
+}
+
+// openStore opens the persistence store, if persistence is on, and returns
+// a server that has restored its state from it. With --recover a damaged
+// store is moved aside and an empty one started; without, the damage is
+// reported and nothing is changed.
+func (b *brokerRun) openStore(ctx context.Context, cfg broker.Config) (*broker.Server, error) {
+	p := b.res.Persistence
+	if !p.Enabled {
+		return broker.New(cfg), nil
+	}
+	path := p.Path()
+	for attempt := 0; ; attempt++ {
+		st, err := store.OpenBolt(path, store.BoltOptions{CreatedBy: "midge " + broker.Version})
+		var srv *broker.Server
+		if err == nil {
+			cfg.Store = st
+			if p.Periodic {
+				cfg.PersistenceInterval = p.SyncInterval
+			}
+			srv = broker.New(cfg)
+			if err = srv.Start(ctx); err != nil {
+				srv.Shutdown(ctx)
+				st.Close()
+			}
+		}
+		if err == nil {
+			b.store, b.storeAt = st, path
+			b.log.Info(fmt.Sprintf("Persistence store %s opened.", path))
+			return srv, nil
+		}
+		if !errors.Is(err, store.ErrCorrupt) || !b.opts.recover || attempt > 0 {
+			return nil, err
+		}
+		moved, merr := store.MoveAside(path)
+		if merr != nil {
+			return nil, fmt.Errorf("%w; moving it aside failed: %v", err, merr)
+		}
+		b.log.Warn(fmt.Sprintf("Warning: %v; moved it to %s and starting with an empty store.", err, moved))
+	}
 }
 
 // streamsOut is the writer for log_dest stdout.
@@ -460,7 +515,7 @@ func (b *brokerRun) wait(ctx context.Context) int {
 		case <-sigs.reload:
 			b.reload()
 		case <-sigs.persist:
-			b.log.Info("Received SIGUSR1: persistence sync requested (midge keeps no on-disk store yet).")
+			b.syncStore()
 		case <-sigs.tree:
 			if srv := b.srv.Load(); srv != nil {
 				srv.WriteSubscriptions(b.stdout)
@@ -479,9 +534,32 @@ func (b *brokerRun) stop() {
 		}
 		cancel()
 	}
+	if b.store != nil {
+		if err := b.store.Close(); err != nil {
+			b.log.Error("Error: closing the persistence store: " + err.Error())
+		}
+	}
 	b.closeListeners()
 	b.removePID()
 	b.handler.Close()
+}
+
+// syncStore makes everything committed durable now (SIGUSR1). With
+// persistence_sync always everything acknowledged already is; this matters
+// for periodic mode.
+func (b *brokerRun) syncStore() {
+	if b.store == nil {
+		b.log.Info("Received SIGUSR1: persistence is off, nothing to save.")
+		return
+	}
+	b.log.Info(fmt.Sprintf("Saving in-memory database to %s.", b.storeAt))
+	srv := b.srv.Load()
+	if srv == nil {
+		return
+	}
+	if err := srv.Flush(context.Background()); err != nil {
+		b.log.Error("Error: saving the persistence store: " + err.Error())
+	}
 }
 
 // reload re-reads the configuration (SIGHUP). A configuration with errors is

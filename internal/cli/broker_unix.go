@@ -28,7 +28,7 @@ func dropPrivileges(name string, log *slog.Logger) error {
 		name = "mosquitto"
 	}
 	if name == "root" {
-		log.Warn("Warning: Mosquitto should not be run as root/administrator.")
+		log.Warn("Warning: midge should not be run as root/administrator.")
 		return nil
 	}
 	u, err := user.Lookup(name)

@@ -101,11 +101,24 @@ type Result struct {
 }
 
 // Persistence is the persistence configuration, for the store.
+//
+// midge writes its store as things happen, so autosave_interval and
+// autosave_on_changes are accepted and change nothing. persistence_sync
+// (midge's own) says whether an acknowledgement waits for the disk.
 type Persistence struct {
-	Enabled          bool          // persistence
-	Location         string        // persistence_location, "" for the working directory
-	File             string        // persistence_file, default "mosquitto.db"
-	AutosaveInterval time.Duration // autosave_interval, default 30 minutes; 0 saves only at exit and on SIGUSR1
+	Enabled  bool   // persistence
+	Location string // persistence_location, "" for the working directory
+	// File is persistence_file, default "midge.db": not Mosquitto's
+	// mosquitto.db, which may sit in the same directory in another format.
+	File string
+	// Periodic is persistence_sync periodic: commits every SyncInterval
+	// instead of before each acknowledgement (persistence_sync always, the
+	// default). Faster; a crash loses up to SyncInterval of messages.
+	Periodic     bool
+	SyncInterval time.Duration // persistence_sync_interval, default 1 second
+	// AutosaveInterval is autosave_interval (Mosquitto's default 30
+	// minutes); kept for --test-config, unused.
+	AutosaveInterval time.Duration
 	// AutosaveOnChanges (autosave_on_changes) makes AutosaveChanges the
 	// number of changes between saves instead of AutosaveInterval.
 	AutosaveOnChanges bool

@@ -40,7 +40,15 @@ func TestOptionsMapOntoConfig(t *testing.T) {
 		{"autosave_interval", "autosave_interval 60", func(r *config.Result) bool { return r.Persistence.AutosaveInterval == time.Minute }},
 		{"autosave_interval negative", "autosave_interval -5", func(r *config.Result) bool { return r.Persistence.AutosaveInterval == 0 }},
 		{"autosave_on_changes", "autosave_on_changes true", func(r *config.Result) bool { return r.Persistence.AutosaveOnChanges }},
-		{"check_retain_source", "check_retain_source false", func(r *config.Result) bool { return !r.CheckRetainSource }},
+		{"check_retain_source", "check_retain_source false", func(r *config.Result) bool { return !r.CheckRetainSource && r.Config.SkipRetainSourceCheck }},
+		{"persistence defaults", "persistence true", func(r *config.Result) bool {
+			p := r.Persistence
+			return p.Enabled && p.File == "midge.db" && !p.Periodic && p.SyncInterval == time.Second
+		}},
+		{"persistence_sync", "persistence_sync periodic\npersistence_sync_interval 5", func(r *config.Result) bool {
+			return r.Persistence.Periodic && r.Persistence.SyncInterval == 5*time.Second
+		}},
+		{"max_topic_alias_broker", "listener 1883\nmax_topic_alias_broker 7", func(r *config.Result) bool { return r.Config.MaxTopicAliasOut == 7 }},
 		{"connection_messages", "connection_messages false", func(r *config.Result) bool { return r.Config.QuietConnections }},
 		{"global_max_connections", "global_max_connections 50", func(r *config.Result) bool { return r.Config.MaxConnections == 50 }},
 		{"max_inflight_bytes", "max_inflight_bytes 1000", func(r *config.Result) bool { return r.Config.MaxInflightBytes == 1000 }},
@@ -251,6 +259,8 @@ func TestErrors(t *testing.T) {
 		{"max_inflight_messages 70000", "m.conf:1: max_inflight_messages must be at most 65535, not 70000"},
 		{"max_packet_size 10", "m.conf:1: invalid max_packet_size value 10: must be at least 20"},
 		{"max_qos 3", "m.conf:1: invalid max_qos value 3: must be 0, 1 or 2"},
+		{"persistence_sync sometimes", `m.conf:1: invalid persistence_sync value "sometimes": use always or periodic`},
+		{"persistence_sync_interval 0", "m.conf:1: invalid persistence_sync_interval 0: must be at least 1 (seconds)"},
 		{"max_keepalive 70000", "m.conf:1: invalid max_keepalive value 70000: must be 0 to 65535"},
 		{"sys_interval -1", "m.conf:1: invalid sys_interval value -1: must be 0 to 65535"},
 		{"message_size_limit 268435456", "m.conf:1: invalid message_size_limit value 268435456: must be 0 to 268435455"},

@@ -250,6 +250,29 @@ func optionHandlers() map[string]handler {
 				p.res.Persistence.File = v
 			}
 		},
+		"persistence_sync": func(p *parser, pos Position, name, rest string) {
+			v, ok := p.str(pos, name, rest)
+			if !ok {
+				return
+			}
+			switch v {
+			case "always":
+				p.res.Persistence.Periodic = false
+			case "periodic":
+				p.res.Persistence.Periodic = true
+			default:
+				p.errorf(pos, "invalid persistence_sync value %q: use always or periodic", v)
+			}
+		},
+		"persistence_sync_interval": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.integer(pos, name, rest); ok {
+				if v < 1 {
+					p.errorf(pos, "invalid persistence_sync_interval %d: must be at least 1 (seconds)", v)
+					return
+				}
+				p.res.Persistence.SyncInterval = time.Duration(v) * time.Second
+			}
+		},
 		"persistence_location": func(p *parser, pos Position, name, rest string) {
 			if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
 				p.res.Persistence.Location = v

@@ -91,7 +91,7 @@ func parse(r io.Reader, name string, onDisk bool) (*Result, error) {
 		res: &Result{
 			Log:               logging.Defaults(),
 			CheckRetainSource: true,
-			Persistence:       Persistence{File: "mosquitto.db", AutosaveInterval: 1800 * time.Second},
+			Persistence:       Persistence{File: "midge.db", SyncInterval: time.Second, AutosaveInterval: 1800 * time.Second},
 		},
 		mainName:  name,
 		onDisk:    onDisk,
