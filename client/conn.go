@@ -244,7 +244,7 @@ func (cn *conn) writeLoop() {
 		case <-cn.wake:
 		case <-tick:
 			if err := cn.keepAliveTick(timer); err != nil {
-				cn.fail(err)
+				cn.fail(fmt.Errorf("%w: %w", ErrConnectionLost, err))
 				return
 			}
 			continue
@@ -267,12 +267,15 @@ func (cn *conn) writeLoop() {
 			_, err = cn.nc.Write(buf)
 			cn.lastSent.Store(cn.clock())
 		}
+		if err != nil {
+			err = fmt.Errorf("%w: write: %w", ErrConnectionLost, err)
+		}
 		if fw != nil {
 			fw.err = err
 			close(fw.done)
 		}
 		if err != nil {
-			cn.fail(fmt.Errorf("%w: write: %w", ErrConnectionLost, err))
+			cn.fail(err)
 			return
 		}
 		if cap(buf) <= maxKeptWriteBuffer {
@@ -440,6 +443,9 @@ func (cn *conn) handlePublish(m *Message) error {
 		} else {
 			cn.aliasIn[a-1] = m.Topic
 		}
+		// The alias belongs to this connection: the application gets the
+		// topic, and can publish the Message again as it is.
+		m.Properties.Clear(packet.PropTopicAlias)
 	}
 	if m.QoS == 0 {
 		return c.deliver(cn, item{m: m})

@@ -16,8 +16,10 @@ import "github.com/midge-mqtt/midge/packet"
 //	                              Content Type, Response Topic, Correlation Data,
 //	                              User Property, Topic Alias, Subscription Identifiers (received)
 //
-// A received message has its topic filled in even when the server sent only
-// a Topic Alias (Properties still shows the alias). For Publish, an MQTT 5
+// A received message has its full topic even when the server sent only a
+// Topic Alias, and no Topic Alias property: aliases are a matter of the
+// connection (OnPacket sees them), so a received Message can be published
+// again as it is (its Subscription Identifiers are not sent). For Publish, an MQTT 5
 // Topic Alias in Properties is sent as it is: with a Topic, it sets the
 // alias for this connection; with an empty Topic, it uses the alias set
 // before (the client re-sends the full topic when it must retransmit the

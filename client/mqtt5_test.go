@@ -216,6 +216,9 @@ func TestTopicAliasReceive(t *testing.T) {
 			if got := m.Topic + " " + string(m.Payload); got != w {
 				t.Errorf("got %q, want %q", got, w)
 			}
+			if m.Properties.Has(packet.PropTopicAlias) {
+				t.Errorf("received message keeps its Topic Alias %d", m.Properties.TopicAlias)
+			}
 		}
 		// Alias above our maximum: DISCONNECT 0x94 [MQTT-3.3.2-10].
 		rc.send(withAlias("d", 3, "bad"))

@@ -33,10 +33,7 @@ func (c *Client) Publish(ctx context.Context, m *Message) error {
 	if f == nil {
 		select {
 		case <-fw.done:
-			if fw.err != nil {
-				return fmt.Errorf("%w: %w", ErrConnectionLost, fw.err)
-			}
-			return nil
+			return fw.err
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -55,10 +52,12 @@ func (c *Client) Publish(ctx context.Context, m *Message) error {
 // If PublishAsync returns nil, done (if not nil) is called exactly once
 // with the outcome: for QoS 0 before PublishAsync returns, with nil; for
 // QoS 1 and 2 when the acknowledgement arrives (or the client ends), on
-// the client's reader goroutine. done must be quick and must not block; it
-// may call PublishAsync. If PublishAsync returns an error, done is not
-// called. m must not be modified until done is called (for QoS 0, until
-// PublishAsync returns).
+// the client's reader goroutine. done must be quick and must not block: it
+// must not call the Client's methods, since each of them may wait for
+// something only the goroutine running done can bring (hand the work to
+// another goroutine instead, as with a channel). If PublishAsync returns
+// an error, done is not called. m must not be modified until done is
+// called (for QoS 0, until PublishAsync returns).
 func (c *Client) PublishAsync(ctx context.Context, m *Message, done func(error)) error {
 	f, _, err := c.send(ctx, m, done, false)
 	if err != nil {

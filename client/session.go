@@ -329,7 +329,10 @@ func (c *Client) handleResponse(id uint16, t packet.Type, p packet.Packet) {
 			}
 		}
 	case *packet.Unsuback:
-		for _, filter := range f.req.(*packet.Unsubscribe).Filters {
+		for i, filter := range f.req.(*packet.Unsubscribe).Filters {
+			if i < len(r.ReasonCodes) && r.ReasonCodes[i].IsError() {
+				continue // MQTT 5: not unsubscribed
+			}
 			c.forgetLocked(filter)
 		}
 	}
@@ -351,6 +354,9 @@ func (cn *conn) encodePublishLocked(m *Message, id uint16, dup bool, resend stri
 	defer func() { *p = packet.Publish{} }() // do not keep the caller's memory
 	p.PacketID, p.Dup = id, dup
 	topic := p.Topic
+	// A message received and published again must not carry the
+	// Subscription Identifiers it was delivered with [MQTT-3.3.4-6].
+	p.Properties.SubscriptionIDs = nil
 	var newAlias uint16 // an alias this PUBLISH sets, committed once it is encoded
 	if cn.v == packet.Version5 {
 		if resend != "" {
