@@ -17,6 +17,10 @@ import (
 //
 // A Client runs two goroutines per network connection, a reader and a
 // writer, and one more to run OnMessage when it is set; none per message.
+//
+// Lock order: Client.mu before conn.wmu; inbox.mu is never held with
+// either. conn.fail takes Client.mu and conn.wmu, so it is never called with
+// them held.
 type Client struct {
 	s  settings
 	ep endpoint

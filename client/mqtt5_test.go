@@ -605,3 +605,41 @@ func TestOnPacket(t *testing.T) {
 		})
 	}
 }
+
+// TestTopicAliasResend checks that publishes sent with only an alias are
+// resent with their topic on a new connection, where the old aliases do
+// not exist.
+func TestTopicAliasResend(t *testing.T) {
+	t.Parallel()
+	fs := newFakeServer(t)
+	ack := &packet.Connack{}
+	ack.Properties.SetUint(packet.PropTopicAliasMaximum, 5)
+	c, rc, _ := fs.dial(client.Options{ProtocolVersion: packet.Version5, ClientID: "aliases", AutoTopicAlias: true, Reconnect: fastReconnect}, ack)
+	ctx := testContext(t)
+	done := make(chan error, 2)
+	for range 2 {
+		if err := c.PublishAsync(ctx, &client.Message{Topic: "long/topic/name", QoS: 1}, func(err error) { done <- err }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if p := expect[*packet.Publish](rc); p.Topic != "long/topic/name" || p.Properties.TopicAlias != 1 {
+		t.Fatalf("first: topic %q alias %d", p.Topic, p.Properties.TopicAlias)
+	}
+	if p := expect[*packet.Publish](rc); p.Topic != "" || p.Properties.TopicAlias != 1 {
+		t.Fatalf("second: topic %q alias %d", p.Topic, p.Properties.TopicAlias)
+	}
+	rc.nc.Close()
+	rc, _ = fs.handshake(packet.Version5, &packet.Connack{SessionPresent: true}) // no aliases this time
+	for range 2 {
+		p := expect[*packet.Publish](rc)
+		if !p.Dup || p.Topic != "long/topic/name" || p.Properties.Has(packet.PropTopicAlias) {
+			t.Fatalf("resent: dup %v topic %q alias %d", p.Dup, p.Topic, p.Properties.TopicAlias)
+		}
+		rc.send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
+	}
+	for range 2 {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -90,9 +90,12 @@ type Options struct {
 	// OnMessage receives the application messages the server sends, in the
 	// order they arrive, one at a time, on a goroutine of the client's own
 	// (never concurrently with itself, OnConnectionLost or OnReconnect). It
-	// may call any method of the Client, including Publish and Subscribe.
-	// The Message is the callee's. If nil, messages are acknowledged and
-	// discarded.
+	// may call any method of the Client, including Publish and Subscribe;
+	// but those wait for replies that the reader reads only while fewer than
+	// MaxPendingMessages QoS 0 messages wait for OnMessage, so a handler
+	// that must not stall under a flood of QoS 0 messages hands such calls
+	// to another goroutine. The Message is the callee's. If nil, messages
+	// are acknowledged and discarded.
 	OnMessage func(*Message)
 	// AckOnReceipt acknowledges QoS 1 and 2 messages (PUBACK, PUBREC) as
 	// soon as they are read, before OnMessage runs. By default they are

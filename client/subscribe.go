@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -57,7 +59,9 @@ func (c *Client) Subscribe(ctx context.Context, subs ...Subscription) (*packet.S
 // modified or kept.
 func (c *Client) SubscribePacket(ctx context.Context, p *packet.Subscribe) (*packet.Suback, error) {
 	q := *p
-	q.Subscriptions = append([]packet.Subscription(nil), p.Subscriptions...)
+	q.Subscriptions = slices.Clone(p.Subscriptions)
+	q.Properties.User = slices.Clone(p.Properties.User)
+	q.Properties.SubscriptionIDs = slices.Clone(p.Properties.SubscriptionIDs)
 	resp, err := c.request(ctx, kindSubscribe, &q)
 	if err != nil {
 		return nil, err
@@ -76,7 +80,8 @@ func (c *Client) Unsubscribe(ctx context.Context, filters ...string) (*packet.Un
 // MQTT 5 User Property. p is not modified or kept.
 func (c *Client) UnsubscribePacket(ctx context.Context, p *packet.Unsubscribe) (*packet.Unsuback, error) {
 	q := *p
-	q.Filters = append([]string(nil), p.Filters...)
+	q.Filters = slices.Clone(p.Filters)
+	q.Properties.User = slices.Clone(p.Properties.User)
 	resp, err := c.request(ctx, kindUnsubscribe, &q)
 	if err != nil {
 		return nil, err
@@ -115,9 +120,14 @@ func (c *Client) request(ctx context.Context, kind flightKind, p packet.Packet) 
 	case *packet.Unsubscribe:
 		q.PacketID = id
 	}
-	cn.wmu.Lock()
-	err := cn.appendLocked(p)
-	cn.wmu.Unlock()
+	var err error
+	if n := packet.Size(p, cn.v); cn.maxPacket > 0 && n > cn.maxPacket {
+		err = fmt.Errorf("client: %v of %d bytes exceeds the server's Maximum Packet Size %d: %w", p.Type(), n, cn.maxPacket, packet.ErrTooLarge)
+	} else {
+		cn.wmu.Lock()
+		err = cn.appendLocked(p)
+		cn.wmu.Unlock()
+	}
 	if err != nil {
 		c.mu.Unlock()
 		return nil, err
