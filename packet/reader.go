@@ -167,9 +167,10 @@ func (r *Reader) ReadHeader() (FixedHeader, error) {
 const minBodyChunk = 64 << 10
 
 // ReadBody reads the body of the packet whose header ReadHeader returned.
-// The returned slice is valid only until the next read call. A stream that
-// ends inside the body gives io.ErrUnexpectedEOF. After an error the Reader
-// is positioned inside the packet and cannot be used any further.
+// The returned slice is valid only until the next read call or Release
+// (which may hand the buffer to another Reader through the BufferPool). A
+// stream that ends inside the body gives io.ErrUnexpectedEOF. After an error
+// the Reader is positioned inside the packet and cannot be used any further.
 func (r *Reader) ReadBody(h FixedHeader) ([]byte, error) {
 	n := h.Remaining
 	if n <= r.bufSize {
