@@ -143,7 +143,8 @@ const QoS0Only = -1
 
 // Listener is a network endpoint clients connect to.
 type Listener struct {
-	// Name identifies the listener in logs; if empty, its address.
+	// Name identifies the listener in logs and in stored sessions; if
+	// empty, Address (or the bound address if that is empty too).
 	Name string
 	// Network is "tcp" (the default), "tcp4", "tcp6" or "unix".
 	Network string

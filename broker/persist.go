@@ -222,6 +222,9 @@ const maxStoredKey = 32 << 10 / 2
 func (s *session) storedSessionLocked(offline time.Time, will *Message, willDelay uint32) *StoredSession {
 	ss := &StoredSession{ClientID: s.id, Version: s.version, Expiry: s.expiry, OfflineSince: offline,
 		Will: will, WillDelay: willDelay, SentUpTo: s.sentUpTo}
+	if id := s.ident.Load(); id != nil {
+		ss.Username, ss.HasUsername, ss.Listener = id.client.Username, id.client.HasUsername, id.client.Listener
+	}
 	for f, o := range s.subs.all {
 		ss.Subscriptions = append(ss.Subscriptions, StoredSubscription{Filter: f, QoS: o.QoS, NoLocal: o.NoLocal,
 			RetainAsPublished: o.RetainAsPublished, RetainHandling: o.RetainHandling, ID: o.ID})
@@ -257,6 +260,11 @@ func (srv *Server) restore(ctx context.Context) error {
 		Session: func(ss *StoredSession) error {
 			s := newSession(srv, ss.ClientID)
 			s.version = ss.Version
+			s.ident.Store(&identity{
+				client: Client{ID: ss.ClientID, Username: ss.Username, HasUsername: ss.HasUsername,
+					Listener: ss.Listener, Version: ss.Version},
+				sec: srv.securityOf(ss.Listener),
+			})
 			s.expiry = ss.Expiry
 			s.storeSeq = max(ss.NextSeq, ss.SentUpTo)
 			s.sentUpTo = ss.SentUpTo

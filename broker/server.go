@@ -114,6 +114,12 @@ func newListener(cfg Listener, ln net.Listener, localDefault bool) *listener {
 	l := &listener{cfg: cfg, ln: ln, name: cfg.Name, localDefault: localDefault}
 	addr := ln.Addr().String()
 	if l.name == "" {
+		// The configured address is stable across restarts, which a
+		// stored session's listener name relies on; the bound one may
+		// not be (port 0).
+		l.name = cfg.Address
+	}
+	if l.name == "" {
 		l.name = addr
 	}
 	if _, port, err := net.SplitHostPort(addr); err == nil {
@@ -432,6 +438,19 @@ func (c *conn) shutdown() {
 		return
 	}
 	c.kick("server shutting down", packet.ServerShuttingDown)
+}
+
+// securityOf returns the rules of the listener named name, as a session
+// restored from the store last used it; Config's if there is no such
+// listener (it may have been removed from the configuration).
+func (srv *Server) securityOf(name string) *Security {
+	for i := range srv.cfg.Listeners {
+		l := &srv.cfg.Listeners[i]
+		if (l.Name == name || l.Address == name) && l.Security != nil {
+			return l.Security
+		}
+	}
+	return &srv.security
 }
 
 // authorize asks the Authorizer of c's listener, if any.

@@ -50,8 +50,13 @@ type Loader struct {
 // StoredSession is a persistent session as stored.
 type StoredSession struct {
 	ClientID string
-	Version  byte   // protocol level of the last connection
-	Expiry   uint32 // Session Expiry Interval, seconds; 0xFFFFFFFF: never
+	Version  byte // protocol level of the last connection
+	// Username, HasUsername and Listener identify the last connection's
+	// client, so that its rights can be checked while it is away.
+	Username    string
+	HasUsername bool
+	Listener    string
+	Expiry      uint32 // Session Expiry Interval, seconds; 0xFFFFFFFF: never
 	// OfflineSince is when the session went offline; zero if it was
 	// connected when last written (then the restart time counts).
 	OfflineSince time.Time

@@ -55,7 +55,9 @@ const (
 const (
 	sessOffline = 1 << iota
 	sessWill
-	sessSent // SentUpTo follows the offline time
+	sessSent     // SentUpTo follows the offline time
+	sessUser     // Username follows SentUpTo
+	sessListener // Listener follows Username
 )
 
 // Delivery flags.
@@ -150,6 +152,12 @@ func (e *encoder) appendSession(b []byte, s *broker.StoredSession) ([]byte, erro
 	if s.SentUpTo != 0 {
 		flags |= sessSent
 	}
+	if s.HasUsername {
+		flags |= sessUser
+	}
+	if s.Listener != "" {
+		flags |= sessListener
+	}
 	b = append(b, recordV1, s.Version, flags)
 	b = binary.AppendUvarint(b, uint64(s.Expiry))
 	b = binary.AppendUvarint(b, uint64(s.WillDelay))
@@ -158,6 +166,12 @@ func (e *encoder) appendSession(b []byte, s *broker.StoredSession) ([]byte, erro
 	}
 	if flags&sessSent != 0 {
 		b = binary.AppendUvarint(b, s.SentUpTo)
+	}
+	if flags&sessUser != 0 {
+		b = appendString(b, s.Username)
+	}
+	if flags&sessListener != 0 {
+		b = appendString(b, s.Listener)
 	}
 	if s.Will != nil {
 		var err error
@@ -395,10 +409,16 @@ func decodeSession(clientID string, rec []byte) (*broker.StoredSession, error) {
 	if flags&sessSent != 0 {
 		s.SentUpTo = d.uvarint("sent up to")
 	}
+	if flags&sessUser != 0 {
+		s.Username, s.HasUsername = d.string("user name"), true
+	}
+	if flags&sessListener != 0 {
+		s.Listener = d.string("listener")
+	}
 	if flags&sessWill != 0 {
 		s.Will = d.message()
 	}
-	if flags&^(sessOffline|sessWill|sessSent) != 0 {
+	if flags&^(sessOffline|sessWill|sessSent|sessUser|sessListener) != 0 {
 		d.fail("session flags")
 	}
 	n := d.uvarint("subscription count")

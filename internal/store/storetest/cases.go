@@ -72,7 +72,7 @@ func fullMsg(topic, payload string) *broker.Message {
 
 func fullSession(id string) *broker.StoredSession {
 	return &broker.StoredSession{ClientID: id, Version: 5, Expiry: 0xFFFFFFFF,
-		OfflineSince: time.Unix(1700000100, 5), Will: fullMsg("will/"+id, "gone"), WillDelay: 30, SentUpTo: 42,
+		OfflineSince: time.Unix(1700000100, 5), Will: fullMsg("will/"+id, "gone"), WillDelay: 30, SentUpTo: 42, Username: "user-" + id, HasUsername: true, Listener: "0.0.0.0:1883",
 		Subscriptions: []broker.StoredSubscription{
 			{Filter: "a/+/c", QoS: 2, NoLocal: true, RetainAsPublished: true, RetainHandling: 2, ID: 268435455},
 			{Filter: "$share/g/x/#", QoS: 1, RetainHandling: 1},

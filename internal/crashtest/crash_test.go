@@ -1,0 +1,540 @@
+package crashtest_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// TestCrashKeepsAcknowledgedMessages runs the broker as a child process with
+// persistence on and kills it with SIGKILL at a random moment of each cycle
+// while a QoS 1 and a QoS 2 publisher send numbered messages to persistent
+// subscribers (two always connected, one connected every third cycle). After
+// the last cycle it checks that every message the broker acknowledged
+// (PUBACK, PUBREC) reached every subscription, and that no QoS 2 message
+// reached a QoS 2 subscription twice. MIDGE_CRASH_CYCLES sets the number of
+// cycles (default 20); MIDGE_CRASH_SEED repeats a run.
+func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
+	cycles := envInt(t, "MIDGE_CRASH_CYCLES", 20)
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("MIDGE_CRASH_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d (MIDGE_CRASH_SEED), %d cycles", seed, cycles)
+	rng := rand.New(rand.NewPCG(seed, seed))
+
+	bin := buildMidge(t)
+	dir := t.TempDir()
+	port := freePort(t)
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	conf := filepath.Join(dir, "midge.conf")
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s\nuser %s\nlog_dest stderr\nmax_queued_messages 1000000\n",
+		port, dir, u.Username)
+	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	pubs := []*publisher{{id: "pub1", qos: 1}, {id: "pub2", qos: 2}}
+	subs := []*subscriber{{id: "sub1", qos: 1, every: 1}, {id: "sub2", qos: 2, every: 1}, {id: "sub3", qos: 2, every: 3}}
+	for _, s := range subs {
+		s.counts = make(map[string]int)
+		s.await = make(map[uint16]bool)
+	}
+	for _, p := range pubs {
+		p.inflight = make(map[uint16]int)
+		p.released = make(map[uint16]bool)
+		p.acked = make(map[int]bool)
+	}
+
+	for cycle := range cycles {
+		b := startBroker(t, bin, conf, addr)
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		for _, s := range subs {
+			if cycle%s.every == 0 {
+				wg.Add(1)
+				go func() { defer wg.Done(); s.run(ctx, addr, "") }()
+			}
+		}
+		if cycle == 0 {
+			// Messages published before a subscription exists are not
+			// the subscriber's: start publishing once all have one.
+			for _, s := range subs {
+				s.waitSubscribed(ctx)
+			}
+		}
+		for _, p := range pubs {
+			wg.Add(1)
+			go func() { defer wg.Done(); p.run(ctx, addr, false) }()
+		}
+		// The crash comes at a random moment: this sleep is the workload's
+		// length, not a wait for a condition.
+		time.Sleep(time.Duration(50+rng.IntN(450)) * time.Millisecond)
+		b.kill(t)
+		cancel()
+		wg.Wait()
+	}
+
+	// A last run without a crash: everyone reconnects, publishers finish
+	// their flows and send an end marker, subscribers read up to both
+	// markers.
+	b := startBroker(t, bin, conf, addr)
+	defer b.kill(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, s := range subs {
+		wg.Add(1)
+		go func() { defer wg.Done(); s.run(ctx, addr, "pub1,pub2") }()
+	}
+	for _, s := range subs {
+		s.waitSubscribed(ctx)
+	}
+	for _, p := range pubs {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.run(ctx, addr, true) }()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("final drain did not finish: %v\nbroker log:\n%s", ctx.Err(), b.log())
+	}
+
+	total := 0
+	for _, p := range pubs {
+		total += len(p.acked)
+		for _, s := range subs {
+			missing := 0
+			for seq := range p.acked {
+				if s.counts[key(p.id, seq)] == 0 {
+					missing++
+				}
+			}
+			if missing > 0 {
+				var lost []int
+				for seq := range p.acked {
+					if s.counts[key(p.id, seq)] == 0 {
+						lost = append(lost, seq)
+					}
+				}
+				slices.Sort(lost)
+				t.Errorf("%s lost %d of the %d messages the broker acknowledged to %s: %v", s.id, missing, len(p.acked), p.id, ranges(lost))
+			}
+		}
+	}
+	for _, s := range subs {
+		if s.qos < 2 {
+			continue
+		}
+		for k, n := range s.counts {
+			if strings.HasPrefix(k, "pub2:") && n > 1 {
+				t.Errorf("%s received QoS 2 message %s %d times", s.id, k, n)
+			}
+		}
+	}
+	t.Logf("%d cycles, %d acknowledged messages checked against %d subscriptions", cycles, total, len(subs))
+	if t.Failed() {
+		for _, line := range strings.Split(b.log(), "\n") {
+			if strings.Contains(line, "Error") || strings.Contains(line, "rror:") || strings.Contains(line, "persistence") {
+				t.Log(line)
+			}
+		}
+	}
+}
+
+// ranges writes sorted numbers as ranges, "1-5 9".
+func ranges(ns []int) string {
+	var b strings.Builder
+	for i := 0; i < len(ns); {
+		j := i
+		for j+1 < len(ns) && ns[j+1] == ns[j]+1 {
+			j++
+		}
+		if b.Len() > 0 {
+			b.WriteByte(' ')
+		}
+		if i == j {
+			fmt.Fprint(&b, ns[i])
+		} else {
+			fmt.Fprintf(&b, "%d-%d", ns[i], ns[j])
+		}
+		i = j + 1
+	}
+	return b.String()
+}
+
+func key(pub string, seq int) string { return pub + ":" + strconv.Itoa(seq) }
+
+// publisher sends numbered messages at one QoS, keeping its MQTT session
+// state across connections as a client must.
+type publisher struct {
+	id       string
+	qos      byte
+	mu       sync.Mutex
+	next     int
+	nextID   uint16
+	inflight map[uint16]int  // packet id → seq, waiting for PUBACK/PUBREC
+	released map[uint16]bool // QoS 2 ids whose PUBREC came, waiting for PUBCOMP
+	acked    map[int]bool    // seqs the broker acknowledged
+}
+
+// run connects and publishes until ctx ends or the connection fails. With
+// finish, it only completes its open flows and then sends the end marker.
+func (p *publisher) run(ctx context.Context, addr string, finish bool) {
+	c, err := dial(ctx, addr, p.id, "")
+	if err != nil {
+		return
+	}
+	defer c.close()
+	p.mu.Lock()
+	for id := range p.released {
+		c.send(&packet.Ack{Kind: packet.TypePubrel, PacketID: id})
+	}
+	for id, seq := range p.inflight {
+		c.send(&packet.Publish{Topic: "crash/" + p.id, QoS: p.qos, PacketID: id, Dup: true, Payload: []byte(key(p.id, seq))})
+	}
+	p.mu.Unlock()
+	if err := c.flush(); err != nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { // reader: acknowledgements
+		defer close(done)
+		for {
+			pk, err := c.r.ReadPacket()
+			if err != nil {
+				return
+			}
+			a, ok := pk.(*packet.Ack)
+			if !ok {
+				continue
+			}
+			p.mu.Lock()
+			switch a.Kind {
+			case packet.TypePuback:
+				if seq, ok := p.inflight[a.PacketID]; ok {
+					p.acked[seq] = true
+					delete(p.inflight, a.PacketID)
+				}
+			case packet.TypePubrec:
+				if seq, ok := p.inflight[a.PacketID]; ok {
+					p.acked[seq] = true
+					delete(p.inflight, a.PacketID)
+				}
+				p.released[a.PacketID] = true
+				c.send(&packet.Ack{Kind: packet.TypePubrel, PacketID: a.PacketID})
+			case packet.TypePubcomp:
+				delete(p.released, a.PacketID)
+			}
+			p.mu.Unlock()
+			c.flush()
+		}
+	}()
+	for ctx.Err() == nil {
+		p.mu.Lock()
+		open := len(p.inflight) + len(p.released)
+		if finish {
+			if open == 0 {
+				p.mu.Unlock()
+				c.send(&packet.Publish{Topic: "crash/" + p.id, QoS: 1, PacketID: 65535, Payload: []byte("END")})
+				c.flush()
+				break
+			}
+			p.mu.Unlock()
+		} else if open < 16 {
+			p.nextID = p.nextID%60000 + 1
+			for p.inflight[p.nextID] != 0 || p.released[p.nextID] {
+				p.nextID = p.nextID%60000 + 1
+			}
+			p.next++
+			p.inflight[p.nextID] = p.next
+			c.send(&packet.Publish{Topic: "crash/" + p.id, QoS: p.qos, PacketID: p.nextID, Payload: []byte(key(p.id, p.next))})
+			p.mu.Unlock()
+			if c.flush() != nil {
+				break
+			}
+			continue
+		} else {
+			p.mu.Unlock()
+		}
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if finish {
+		select { // wait for the marker's PUBACK, or the end
+		case <-done:
+		case <-ctx.Done():
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// subscriber receives at one QoS with a persistent session, acting as a
+// QoS 2 receiver must: a PUBLISH whose packet identifier awaits PUBREL is a
+// retransmission and is not counted again.
+type subscriber struct {
+	id         string
+	qos        byte
+	every      int // connected in one cycle of every
+	mu         sync.Mutex
+	counts     map[string]int  // payload → deliveries
+	await      map[uint16]bool // QoS 2 ids received, PUBREL not yet
+	subscribed chan struct{}
+	confirmed  bool // a SUBACK arrived: the subscription is the broker's to keep
+}
+
+func (s *subscriber) run(ctx context.Context, addr, until string) {
+	s.mu.Lock()
+	s.subscribed = make(chan struct{})
+	s.mu.Unlock()
+	c, err := dial(ctx, addr, s.id, "subscribe")
+	if err != nil {
+		return
+	}
+	defer c.close()
+	s.mu.Lock()
+	confirmed := s.confirmed
+	s.mu.Unlock()
+	if !c.present || !confirmed {
+		c.send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "crash/#", QoS: s.qos}}})
+		if c.flush() != nil {
+			return
+		}
+	} else {
+		close(s.subscribed)
+	}
+	ends := map[string]bool{}
+	want := 0
+	if until != "" {
+		want = len(strings.Split(until, ","))
+	}
+	go func() { <-ctx.Done(); c.close() }()
+	for {
+		pk, err := c.r.ReadPacket()
+		if err != nil {
+			return
+		}
+		switch pk := pk.(type) {
+		case *packet.Suback:
+			s.mu.Lock()
+			s.confirmed = true
+			s.mu.Unlock()
+			close(s.subscribed)
+		case *packet.Publish:
+			body := string(pk.Payload)
+			s.mu.Lock()
+			switch pk.QoS {
+			case 0, 1:
+				s.counts[body]++
+				if pk.QoS == 1 {
+					c.send(&packet.Ack{Kind: packet.TypePuback, PacketID: pk.PacketID})
+				}
+			case 2:
+				if !s.await[pk.PacketID] {
+					s.await[pk.PacketID] = true
+					s.counts[body]++
+				}
+				c.send(&packet.Ack{Kind: packet.TypePubrec, PacketID: pk.PacketID})
+			}
+			s.mu.Unlock()
+			if body == "END" {
+				ends[strings.TrimPrefix(pk.Topic, "crash/")] = true
+			}
+		case *packet.Ack:
+			if pk.Kind == packet.TypePubrel {
+				s.mu.Lock()
+				delete(s.await, pk.PacketID)
+				s.mu.Unlock()
+				c.send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: pk.PacketID})
+			}
+		}
+		if c.flush() != nil {
+			return
+		}
+		if want > 0 && len(ends) == want {
+			return
+		}
+	}
+}
+
+func (s *subscriber) waitSubscribed(ctx context.Context) {
+	s.mu.Lock()
+	ch := s.subscribed
+	s.mu.Unlock()
+	for ch == nil && ctx.Err() == nil {
+		time.Sleep(time.Millisecond)
+		s.mu.Lock()
+		ch = s.subscribed
+		s.mu.Unlock()
+	}
+	select {
+	case <-ch:
+	case <-ctx.Done():
+	}
+}
+
+// client is a raw MQTT 3.1.1 connection with a persistent session.
+type client struct {
+	nc      net.Conn
+	r       *packet.Reader
+	wmu     sync.Mutex
+	w       *bufio.Writer
+	present bool
+	once    sync.Once
+}
+
+func dial(ctx context.Context, addr, id, _ string) (*client, error) {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{nc: nc, r: packet.NewReader(nc, 0), w: bufio.NewWriter(nc)}
+	c.r.Version = packet.Version311
+	c.send(&packet.Connect{ProtocolVersion: packet.Version311, ClientID: id, CleanStart: false, KeepAlive: 60})
+	if err := c.flush(); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	pk, err := c.r.ReadPacket()
+	nc.SetReadDeadline(time.Time{})
+	ack, ok := pk.(*packet.Connack)
+	if err != nil || !ok || ack.ReasonCode != 0 {
+		nc.Close()
+		return nil, fmt.Errorf("connect %s: %v %v", id, pk, err)
+	}
+	c.present = ack.SessionPresent
+	return c, nil
+}
+
+func (c *client) send(p packet.Packet) {
+	b, err := packet.Append(nil, p, packet.Version311)
+	if err != nil {
+		panic(err)
+	}
+	c.wmu.Lock()
+	c.w.Write(b)
+	c.wmu.Unlock()
+}
+
+func (c *client) flush() error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.w.Flush()
+}
+
+func (c *client) close() { c.once.Do(func() { c.nc.Close() }) }
+
+// broker is the child process.
+type broker struct {
+	cmd    *exec.Cmd
+	stderr *strings.Builder
+	mu     *sync.Mutex
+}
+
+func startBroker(t *testing.T, bin, conf, addr string) *broker {
+	t.Helper()
+	var mu sync.Mutex
+	logs := &strings.Builder{}
+	cmd := exec.Command(bin, "broker", "-c", conf)
+	cmd.Stderr = lockedWriter{logs, &mu}
+	cmd.Stdout = lockedWriter{logs, &mu}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	b := &broker{cmd: cmd, stderr: logs, mu: &mu}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		nc, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			nc.Close()
+			return b
+		}
+		if time.Now().After(deadline) {
+			b.kill(t)
+			t.Fatalf("broker did not start: %v\n%s", err, b.log())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (b *broker) kill(t *testing.T) {
+	if b.cmd.ProcessState != nil {
+		return
+	}
+	b.cmd.Process.Kill() // SIGKILL
+	b.cmd.Wait()
+}
+
+func (b *broker) log() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.stderr.String()
+}
+
+type lockedWriter struct {
+	b  *strings.Builder
+	mu *sync.Mutex
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+// buildMidge builds the midge binary into a temporary directory.
+func buildMidge(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "midge")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// freePort returns a port that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+func envInt(t *testing.T, name string, def int) int {
+	if s := os.Getenv(name); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			t.Fatalf("%s=%q: want a positive number", name, s)
+		}
+		return n
+	}
+	return def
+}
+
