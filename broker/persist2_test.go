@@ -3,6 +3,10 @@ package broker_test
 import (
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/store"
 
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
@@ -35,4 +39,65 @@ func TestPersistOfflineAcrossRestarts(t *testing.T) {
 			ackAll(t, s, expectPublish(t, s, "o/x", fmt.Sprint(i)))
 		}
 	})
+}
+
+// Expiry keeps working across a restart: a session expires on time counted
+// from when it went offline, and messages expire while stored.
+func TestPersistExpiry(t *testing.T) {
+	clock := newClock()
+	for _, kind := range []string{"memory", "bolt"} {
+		t.Run(kind, func(t *testing.T) {
+			var st broker.Store = store.NewMemory()
+			path := t.TempDir() + "/midge.db"
+			open := func() broker.Store {
+				if kind == "memory" {
+					return st
+				}
+				s, err := store.OpenBolt(path, store.BoltOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			start := func(s broker.Store) *testutil.Broker {
+				cfg := open_()
+				cfg.Store = s
+				cfg.Now = clock.Now
+				return testutil.StartBroker(t, cfg)
+			}
+			s1 := open()
+			b := start(s1)
+			short := &packet.Connect{ProtocolVersion: 5, ClientID: "short", Properties: expiryProps(1)}
+			long := &packet.Connect{ProtocolVersion: 5, ClientID: "long", Properties: expiryProps(3600)}
+			for _, cp := range []*packet.Connect{short, long} {
+				c, _ := connectWith(t, b, cp)
+				c.Subscribe(1, "e/#", 1)
+				c.Send(&packet.Disconnect{})
+				c.ExpectClosed()
+			}
+			p := connect(t, b, 5, "p")
+			m := &packet.Publish{Topic: "e/gone", QoS: 1, PacketID: 1, Payload: []byte("x")}
+			m.Properties.SetUint(packet.PropMessageExpiry, 10)
+			p.Send(m)
+			expectAck(t, p, packet.TypePuback, 1)
+			pub(t, p, 2, "e/kept", "y", 1, false)
+			b.Stop(t)
+			if kind != "memory" {
+				s1.Close()
+			}
+			clock.Advance(30 * time.Second) // both the message and "short" are past due
+			s2 := open()
+			t.Cleanup(func() { s2.Close() }) // after the broker's own cleanup
+			b = start(s2)
+			eventually(t, "the short session to expire", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
+			c, ack := connectWith(t, b, long)
+			if !ack.SessionPresent {
+				t.Fatal("the long session expired")
+			}
+			ackAll(t, c, expectPublish(t, c, "e/kept", "y"))
+			if extra := ping(t, c); len(extra) != 0 {
+				t.Errorf("expired message delivered after the restart: %v", extra)
+			}
+		})
+	}
 }
