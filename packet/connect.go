@@ -152,7 +152,18 @@ func (p *Connect) appendBody(b []byte, v byte) []byte {
 func decodeConnect(body []byte) (*Connect, error) {
 	d := decoder{b: body}
 	p := &Connect{}
-	p.ProtocolName = d.string("protocol name")
+	// The two names the decoder accepts are not allocated.
+	switch name := d.rawBytes("protocol name"); {
+	case d.err != nil:
+	case string(name) == "MQTT":
+		p.ProtocolName = "MQTT"
+	case string(name) == "MQIsdp":
+		p.ProtocolName = "MQIsdp"
+	case !validUTF8(name):
+		d.fail(malformed("protocol name: not a well-formed UTF-8 string")) // [MQTT-1.5.4-1]
+	default:
+		p.ProtocolName = string(name)
+	}
 	level := d.byte("protocol level")
 	if d.err != nil {
 		return p, d.err
