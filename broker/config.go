@@ -151,7 +151,12 @@ type Listener struct {
 	// Address is host:port, or a socket path for "unix". An empty host
 	// listens on every interface.
 	Address string
-	// TLS, if set, makes this a TLS listener.
+	// Interface, if set, binds the socket to that network interface
+	// (bind_interface; Linux only).
+	Interface string
+	// TLS, if set, makes this a TLS listener: Serve and ListenAndServe run
+	// the handshake. Use GetConfigForClient to change certificates while
+	// serving (SIGHUP).
 	TLS *tls.Config
 	// MaxConnections bounds this listener's connections (max_connections,
 	// default 0: no limit).
@@ -165,6 +170,18 @@ type Listener struct {
 	// UseUsernameAsClientID replaces the client identifier with the user name
 	// (use_username_as_clientid); clients without one are refused.
 	UseUsernameAsClientID bool
+	// WebSocket serves MQTT over WebSockets on this listener (protocol
+	// websockets), with TLS if TLS is set (wss).
+	WebSocket bool
+	// HTTPDir is a directory whose files are served to plain HTTP requests
+	// on a WebSocket listener (http_dir).
+	HTTPDir string
+	// WebSocketOrigins are the Origin values a WebSocket client may send
+	// (websockets_origin); if empty, any.
+	WebSocketOrigins []string
+	// WebSocketHeadersSize bounds the HTTP headers of a WebSocket upgrade
+	// (websockets_headers_size, default 4096 bytes).
+	WebSocketHeadersSize int
 	// UseIdentityAsUsername takes the user name from the TLS client
 	// certificate's Common Name (use_identity_as_username), and
 	// UseSubjectAsUsername from its whole subject (use_subject_as_username);

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,9 @@ type conn struct {
 	ln     *listener
 	r      *packet.Reader
 	remote string // host:port of the peer, as Mosquitto logs it
+	// tlsState is the TLS state of a WebSocket over TLS; a plain TLS
+	// connection's is read from nc.
+	tlsState *tls.ConnectionState
 
 	// Set while handling CONNECT, read-only afterwards.
 	version     byte

@@ -40,7 +40,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	c.client = Client{
 		ID: id, Username: cp.Username, HasUsername: cp.HasUsername,
 		Remote: c.nc.RemoteAddr(), Listener: c.ln.name, Version: v,
-		CommonName: c.ln.commonName(c.nc),
+		CommonName: c.certIdentity(false),
 	}
 
 	keepAlive := int(cp.KeepAlive)
@@ -62,7 +62,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	}
 	if lc := &c.ln.cfg; lc.UseIdentityAsUsername || lc.UseSubjectAsUsername {
 		// The certificate is the credential: no password check.
-		name := c.ln.certIdentity(c.nc, lc.UseSubjectAsUsername)
+		name := c.certIdentity(lc.UseSubjectAsUsername)
 		if name == "" {
 			return c.refuse(packet.BadUserNameOrPassword, "no client certificate identity")
 		}
@@ -71,7 +71,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		if a := c.ln.security(c.srv).Authenticator; a != nil {
 			ok, err := a.Authenticate(ctx, &c.client, cp.Password, cp.HasPassword)
 			if err != nil {
-				c.log.Error("authentication failed", "client_id", id, "err", err)
+				c.srv.log.Error("authentication failed", "client_id", id, "err", err)
 				return c.refuse(packet.ServerUnavailable, "authentication error")
 			}
 			if !ok {
@@ -181,7 +181,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		if cp.CleanStart {
 			clean = 1
 		}
-		c.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).", c.remote, id, pv, clean, keepAlive, user),
+		c.srv.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).", c.remote, id, pv, clean, keepAlive, user),
 			"client_id", id)
 	}
 	return true
@@ -200,10 +200,10 @@ func (c *conn) refuseDecode(cp *packet.Connect, err error) {
 			// [MQTT-3.1.2-2]: CONNACK 0x01, in the 3.1.1 form every client
 			// version reads, then close. A wrong protocol name is just
 			// closed [MQTT-3.1.2-1].
-			c.log.Info(fmt.Sprintf("Invalid protocol version %d in CONNECT from %s.", cp.ProtocolVersion, c.remote))
+			c.srv.log.Info(fmt.Sprintf("Invalid protocol version %d in CONNECT from %s.", cp.ProtocolVersion, c.remote))
 			c.writeNow(&packet.Connack{ReasonCode: packet.ConnackV3UnacceptableProtocolVersion}, packet.Version311)
 		} else {
-			c.log.Info(fmt.Sprintf("Invalid protocol %q in CONNECT from %s.", cp.ProtocolName, c.remote))
+			c.srv.log.Info(fmt.Sprintf("Invalid protocol %q in CONNECT from %s.", cp.ProtocolName, c.remote))
 		}
 		return
 	}
@@ -229,7 +229,7 @@ func (c *conn) refuse(code packet.ReasonCode, why string) bool {
 		if id == "" {
 			id = "<unknown>"
 		}
-		c.log.Info(fmt.Sprintf("Client %s disconnected, %s.", id, why))
+		c.srv.log.Info(fmt.Sprintf("Client %s disconnected, %s.", id, why))
 	}
 	c.writeNow(&packet.Connack{ReasonCode: rc}, c.version)
 	return false
@@ -240,7 +240,7 @@ func (c *conn) refuse(code packet.ReasonCode, why string) bool {
 func (c *conn) writeNow(p packet.Packet, v byte) {
 	b, err := packet.Append(nil, p, v)
 	if err != nil {
-		c.log.Error("encoding failed", "packet", p.Type(), "err", err)
+		c.srv.log.Error("encoding failed", "packet", p.Type(), "err", err)
 		return
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.srv.lim.writeTimeout))

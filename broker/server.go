@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -108,6 +109,7 @@ type listener struct {
 	ln           net.Listener
 	localDefault bool // one of the default local-only listeners
 	conns        atomic.Int64
+	http         *http.Server // a WebSocket listener's; guarded by Server.mu
 }
 
 func newListener(cfg Listener, ln net.Listener, localDefault bool) *listener {
@@ -143,18 +145,11 @@ func (l *listener) allowAnonymous(srv *Server) bool {
 	return l.localDefault || l.security(srv).AllowAnonymous
 }
 
-// commonName returns the common name of nc's verified client certificate.
-func (l *listener) commonName(nc net.Conn) string { return l.certIdentity(nc, false) }
-
 // certIdentity returns the Common Name, or with subject the whole subject
-// in RFC 2253 form, of nc's verified TLS client certificate; "" if none.
-func (l *listener) certIdentity(nc net.Conn, subject bool) string {
-	tc, ok := nc.(*tls.Conn)
-	if !ok {
-		return ""
-	}
-	st := tc.ConnectionState()
-	if len(st.PeerCertificates) == 0 {
+// in RFC 2253 form, of c's verified TLS client certificate; "" if none.
+func (c *conn) certIdentity(subject bool) string {
+	st := c.tlsConnectionState()
+	if st == nil || len(st.PeerCertificates) == 0 {
 		return ""
 	}
 	if subject {
@@ -186,11 +181,7 @@ func (srv *Server) ListenAndServe(ctx context.Context) error {
 	}
 	var lns []*listener
 	for i, lc := range cfgs {
-		network := lc.Network
-		if network == "" {
-			network = "tcp"
-		}
-		ln, err := net.Listen(network, lc.Address)
+		ln, err := Listen(ctx, lc)
 		if err != nil {
 			if local && i == 1 {
 				srv.log.Warn("IPv6 loopback unavailable; listening on 127.0.0.1 only", "err", err)
@@ -200,9 +191,6 @@ func (srv *Server) ListenAndServe(ctx context.Context) error {
 				l.ln.Close()
 			}
 			return fmt.Errorf("broker: listen on %s: %w", lc.Address, err)
-		}
-		if lc.TLS != nil {
-			ln = tls.NewListener(ln, lc.TLS)
 		}
 		lns = append(lns, newListener(lc, ln, local))
 	}
@@ -232,9 +220,9 @@ func ipVersion(a net.Addr) string {
 
 // Serve accepts connections on ln and serves them until Shutdown, when it
 // returns ErrServerClosed; otherwise it returns the error that stopped
-// accepting. The connections are served with cfg's settings (TLS, if set, is
-// applied by the caller's ln). ctx is the parent of every connection's
-// context.
+// accepting. The connections are served with cfg's settings: TLS if
+// cfg.TLS is set, WebSockets if cfg.WebSocket. ctx is the parent of every
+// connection's context.
 func (srv *Server) Serve(ctx context.Context, ln net.Listener, cfg Listener) error {
 	return srv.serve(ctx, newListener(cfg, ln, false))
 }
@@ -270,6 +258,9 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 		l.ln.Close()
 		return err
 	}
+	if l.cfg.TLS != nil {
+		l.ln = tls.NewListener(l.ln, l.cfg.TLS) // before anyone else sees l
+	}
 	srv.mu.Lock()
 	if srv.closed {
 		srv.mu.Unlock()
@@ -286,6 +277,9 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 	srv.mu.Unlock()
 	defer srv.wg.Done()
 
+	if l.cfg.WebSocket {
+		return srv.serveWebSocket(ctx, l)
+	}
 	var delay time.Duration
 	for {
 		nc, err := l.ln.Accept()
@@ -367,6 +361,9 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	srv.closed = true
 	for l := range srv.listeners {
 		l.ln.Close()
+		if l.http != nil {
+			l.http.Close() // requests for files; upgraded connections are ours
+		}
 	}
 	if srv.sysStop != nil {
 		close(srv.sysStop)

@@ -402,9 +402,11 @@ func (b *brokerRun) publishLog(topic string, line []byte) {
 // (127.0.0.1 and ::1, port 1883 or the -p ports), logging as Mosquitto does,
 // and fills cfg.Listeners accordingly.
 func (b *brokerRun) openListeners(cfg *broker.Config) error {
-	listen := b.hooks.listen
-	if listen == nil {
-		listen = net.Listen
+	listen := func(l broker.Listener) (net.Listener, error) {
+		if b.hooks.listen != nil {
+			return b.hooks.listen(l.Network, l.Address)
+		}
+		return broker.Listen(context.Background(), l)
 	}
 	type want struct {
 		cfg      broker.Listener
@@ -436,7 +438,7 @@ func (b *brokerRun) openListeners(cfg *broker.Config) error {
 	}
 	var opened []broker.Listener
 	for _, w := range wants {
-		ln, err := listen(w.cfg.Network, w.cfg.Address)
+		ln, err := listen(w.cfg)
 		if err != nil {
 			if w.optional {
 				b.log.Warn(fmt.Sprintf("Warning: %s", err))
@@ -585,8 +587,12 @@ func (b *brokerRun) reload() {
 	}
 	b.mu.Lock()
 	notes := config.Reload(b.res, next)
+	tlsErrs := config.ReloadTLS(b.res)
 	lo := logOptions(b.res, b.opts)
 	b.mu.Unlock()
+	for _, err := range tlsErrs {
+		b.log.Error("Error: " + err.Error() + "; the certificates in use are kept.")
+	}
 	if err := b.handler.Reconfigure(lo); err != nil {
 		b.log.Error("Error: " + err.Error())
 	}

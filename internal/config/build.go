@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/midge-mqtt/midge/internal/tlsconf"
 	"net"
 	"strconv"
 	"strings"
@@ -61,6 +62,7 @@ func (p *parser) build() {
 	for _, ls := range p.listeners {
 		l := &ls.l
 		bl := broker.Listener{
+			Interface:             l.Interface,
 			MaxConnections:        max(ls.maxConnections, 0),
 			MountPoint:            ls.mountPoint,
 			UseUsernameAsClientID: ls.useUsername,
@@ -70,7 +72,7 @@ func (p *parser) build() {
 		if err != "" {
 			p.errorf(l.Pos, "%s", err)
 		}
-		p.checkListenerSupport(ls)
+		p.checkListenerSupport(ls, &bl)
 
 		// Security.
 		key := listenerKey(*l)
@@ -156,9 +158,9 @@ func (p *parser) build() {
 	cfg.DenyZeroLengthClientID = zeroLen.value() == 0
 }
 
-// checkListenerSupport refuses what a listener asks for that midge cannot
-// serve yet.
-func (p *parser) checkListenerSupport(ls *lstate) {
+// checkListenerSupport builds a listener's TLS and WebSocket settings into
+// bl, and refuses what Go's TLS cannot do.
+func (p *parser) checkListenerSupport(ls *lstate, bl *broker.Listener) {
 	l := &ls.l
 	t := &l.TLS
 	switch {
@@ -167,10 +169,34 @@ func (p *parser) checkListenerSupport(ls *lstate) {
 	case t.PSKHint != "":
 		p.refuse(t.Pos, "psk_hint", "TLS-PSK is not available in Go's TLS")
 	case t.Set():
-		p.refuse(t.Pos, tlsOptionAt(t), "TLS listeners are not yet supported")
+		if t.DHParamFile != "" {
+			p.warnf(t.Pos, "dhparamfile has no effect: Go's TLS uses only elliptic-curve key exchange")
+		}
+		if t.CiphersTLS13 != "" {
+			p.warnf(t.Pos, "ciphers_tls1.3 has no effect: Go's TLS always offers all three TLS 1.3 suites")
+		}
+		srv, err := tlsconf.New(tlsconf.Settings{
+			CAFile: t.CAFile, CAPath: t.CAPath, CertFile: t.CertFile, KeyFile: t.KeyFile, CRLFile: t.CRLFile,
+			Version: t.Version, Ciphers: t.Ciphers, RequireCertificate: t.RequireCertificate,
+			DisableClientCertDateChecks: t.DisableClientCertDateChecks,
+		})
+		if err != nil {
+			p.errorf(t.Pos, "%v", err)
+			break
+		}
+		l.TLSServer = srv
+		bl.TLS = srv.Config()
+		if (t.UseIdentityAsUsername || t.UseSubjectAsUsername) && !t.RequireCertificate {
+			p.warnf(t.Pos, "use_identity_as_username and use_subject_as_username need require_certificate true; without it no client has a certificate to name it")
+		}
+		bl.UseIdentityAsUsername = t.UseIdentityAsUsername
+		bl.UseSubjectAsUsername = t.UseSubjectAsUsername
 	}
 	if l.Protocol == "websockets" {
-		p.refuse(l.Pos, "protocol websockets", "websockets listeners are not yet supported")
+		bl.WebSocket = true
+		bl.HTTPDir = l.HTTPDir
+		bl.WebSocketOrigins = l.WebsocketsOrigins
+		bl.WebSocketHeadersSize = ls.wsHeadersSize
 	} else if l.HTTPDir != "" || len(l.WebsocketsOrigins) > 0 {
 		p.errorf(l.Pos, "http_dir and websockets_origin need protocol websockets")
 	}

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"github.com/midge-mqtt/midge/internal/tlsconf"
 	"io"
 	"os"
 	"path/filepath"
@@ -135,17 +136,21 @@ func (p Persistence) Path() string {
 
 // Listener is a listener as configured.
 type Listener struct {
-	Pos      Position // the listener line, or the first option that created the default listener
-	Default  bool     // the default listener (port, bind_address, or options before any listener)
-	Port     int
-	Host     string // bind address, "" for all
-	Socket   string // unix socket path (listener 0 PATH)
-	Domain   string // socket_domain: "", "ipv4" or "ipv6"
-	Protocol string // "mqtt" (the default) or "websockets"
+	Pos     Position // the listener line, or the first option that created the default listener
+	Default bool     // the default listener (port, bind_address, or options before any listener)
+	Port    int
+	Host    string // bind address, "" for all
+	Socket  string // unix socket path (listener 0 PATH)
+	// Interface is bind_interface: the network interface to bind to.
+	Interface string
+	Domain    string // socket_domain: "", "ipv4" or "ipv6"
+	Protocol  string // "mqtt" (the default) or "websockets"
 	// AllowAnonymous is listener_allow_anonymous, nil if unset.
 	AllowAnonymous *bool
-	// TLS holds the TLS options, for the TLS listener engine.
-	TLS TLS
+	// TLS holds the TLS options; TLSServer is the TLS configuration built
+	// from them (nil for a plain listener), reloadable with ReloadTLS.
+	TLS       TLS
+	TLSServer *tlsconf.Server
 	// HTTPDir and WebsocketsOrigins are the websockets options.
 	HTTPDir           string
 	WebsocketsOrigins []string

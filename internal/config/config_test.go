@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/logging"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 func parse(t *testing.T, text string) (*config.Result, error) {
@@ -48,6 +50,7 @@ func TestOptionsMapOntoConfig(t *testing.T) {
 		{"persistence_sync", "persistence_sync periodic\npersistence_sync_interval 5", func(r *config.Result) bool {
 			return r.Persistence.Periodic && r.Persistence.SyncInterval == 5*time.Second
 		}},
+		{"bind_interface", "listener 1883\nbind_interface eth0", func(r *config.Result) bool { return r.Config.Listeners[0].Interface == "eth0" }},
 		{"max_topic_alias_broker", "listener 1883\nmax_topic_alias_broker 7", func(r *config.Result) bool { return r.Config.MaxTopicAliasOut == 7 }},
 		{"connection_messages", "connection_messages false", func(r *config.Result) bool { return r.Config.QuietConnections }},
 		{"global_max_connections", "global_max_connections 50", func(r *config.Result) bool { return r.Config.MaxConnections == 50 }},
@@ -142,7 +145,7 @@ socket_domain ipv6
 		{Network: "unix", Address: "/run/midge.sock"},
 		{Network: "tcp6", Address: "localhost:1885"},
 	}
-	if !slices.Equal(r.Config.Listeners, want) {
+	if !reflect.DeepEqual(r.Config.Listeners, want) {
 		t.Errorf("listeners\n got %+v\nwant %+v", r.Config.Listeners, want)
 	}
 	if r.Listeners[0].Pos.Line != 2 || r.Listeners[3].Socket != "/run/midge.sock" {
@@ -154,14 +157,14 @@ func TestDefaultListener(t *testing.T) {
 	t.Parallel()
 	r := mustParse(t, "port 1884\nbind_address 127.0.0.1\nmax_connections 3\n")
 	want := []broker.Listener{{Network: "tcp4", Address: "127.0.0.1:1884", MaxConnections: 3}}
-	if !slices.Equal(r.Config.Listeners, want) || r.LocalOnly {
+	if !reflect.DeepEqual(r.Config.Listeners, want) || r.LocalOnly {
 		t.Errorf("got %+v local %v", r.Config.Listeners, r.LocalOnly)
 	}
 	// A listener option before any listener creates the default listener
 	// on 1883, as Mosquitto does, besides the explicit one.
 	r = mustParse(t, "max_connections 10\nlistener 1884\n")
 	want = []broker.Listener{{Network: "tcp", Address: ":1883", MaxConnections: 10}, {Network: "tcp", Address: ":1884"}}
-	if !slices.Equal(r.Config.Listeners, want) || len(r.Warnings) == 0 {
+	if !reflect.DeepEqual(r.Config.Listeners, want) || len(r.Warnings) == 0 {
 		t.Errorf("got %+v warnings %v", r.Config.Listeners, r.Warnings)
 	}
 }
@@ -259,6 +262,9 @@ func TestErrors(t *testing.T) {
 		{"max_inflight_messages 70000", "m.conf:1: max_inflight_messages must be at most 65535, not 70000"},
 		{"max_packet_size 10", "m.conf:1: invalid max_packet_size value 10: must be at least 20"},
 		{"max_qos 3", "m.conf:1: invalid max_qos value 3: must be 0, 1 or 2"},
+		{"listener 8883\ncertfile /c.pem\nkeyfile /k.pem", "m.conf:2: certfile: open /c.pem: no such file or directory"},
+		{"listener 8883\ncafile /ca.pem", "m.conf:2: a TLS listener needs both certfile and keyfile"},
+		{"listener 9001\nhttp_dir /www", "m.conf:1: http_dir and websockets_origin need protocol websockets"},
 		{"persistence_sync sometimes", `m.conf:1: invalid persistence_sync value "sometimes": use always or periodic`},
 		{"persistence_sync_interval 0", "m.conf:1: invalid persistence_sync_interval 0: must be at least 1 (seconds)"},
 		{"max_keepalive 70000", "m.conf:1: invalid max_keepalive value 70000: must be 0 to 65535"},
@@ -308,11 +314,8 @@ func TestErrors(t *testing.T) {
 func TestRefused(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ text, option string }{
-		{"listener 8883\ncertfile /c.pem\nkeyfile /k.pem", "m.conf:2: option certfile"},
-		{"listener 8883\ncafile /ca.pem", "m.conf:2: option cafile"},
 		{"listener 8883\npsk_hint hint", "m.conf:2: option psk_hint"},
 		{"listener 8883\ntls_engine pkcs11", "m.conf:2: option tls_engine"},
-		{"listener 9001\nprotocol websockets", "m.conf:1: option protocol websockets"},
 		{"listener 9001\nprotocol http_api", "m.conf:2: option protocol http_api"},
 		{"connection br\naddress 10.0.0.1\ntopic # both", "m.conf:1: option connection"},
 		{"address 10.0.0.1", "m.conf:1: option address"},
@@ -323,7 +326,6 @@ func TestRefused(t *testing.T) {
 		{"memory_limit 1000000", "m.conf:1: option memory_limit"},
 		{"global_max_clients 10", "m.conf:1: option global_max_clients"},
 		{"enable_control_api true", "m.conf:1: option enable_control_api"},
-		{"bind_interface eth0", "m.conf:1: option bind_interface"},
 		{"listener 1883\naccept_protocol_versions 5", "m.conf:2: option accept_protocol_versions"},
 		{"listener 1883\nenable_proxy_protocol 2", "m.conf:2: option enable_proxy_protocol"},
 		{"listener 1883\nmptcp true", "m.conf:2: option mptcp"},
@@ -438,4 +440,34 @@ func RewritePaths(t *testing.T, text, dir string) string {
 		"/var/lib/mosquitto/", dir+"/lib/",
 		"/var/log/mosquitto/", dir+"/log/",
 	).Replace(text)
+}
+
+// TLS and WebSocket listeners become broker listeners with a tls.Config and
+// the WebSocket settings.
+func TestTLSAndWebSocketListeners(t *testing.T) {
+	t.Parallel()
+	pki := testutil.NewPKI(t, "ca")
+	c := pki.Server("broker")
+	text := "listener 8883\ncertfile " + c.CertFile + "\nkeyfile " + c.KeyFile + "\ncafile " + pki.CAFile +
+		"\nrequire_certificate true\nuse_identity_as_username true\n" +
+		"listener 9001 127.0.0.1\nprotocol websockets\nhttp_dir /var/www\nwebsockets_origin https://example.com\nwebsockets_headers_size 2048\n" +
+		"listener 9443\nprotocol websockets\ncertfile " + c.CertFile + "\nkeyfile " + c.KeyFile + "\n"
+	r := mustParse(t, text)
+	ls := r.Config.Listeners
+	if len(ls) != 3 {
+		t.Fatalf("listeners %+v", ls)
+	}
+	if ls[0].TLS == nil || ls[0].WebSocket || !ls[0].UseIdentityAsUsername || r.Listeners[0].TLSServer == nil {
+		t.Errorf("TLS listener %+v", ls[0])
+	}
+	if ls[1].TLS != nil || !ls[1].WebSocket || ls[1].HTTPDir != "/var/www" ||
+		!slices.Equal(ls[1].WebSocketOrigins, []string{"https://example.com"}) || ls[1].WebSocketHeadersSize != 2048 {
+		t.Errorf("WebSocket listener %+v", ls[1])
+	}
+	if ls[2].TLS == nil || !ls[2].WebSocket {
+		t.Errorf("wss listener %+v", ls[2])
+	}
+	if errs := config.ReloadTLS(r); len(errs) != 0 {
+		t.Errorf("ReloadTLS: %v", errs)
+	}
 }

@@ -334,11 +334,22 @@ func optionHandlers() map[string]handler {
 		},
 		"websockets_log_level": func(p *parser, pos Position, name, rest string) {
 			if _, ok := p.integer(pos, name, rest); ok {
-				p.warnf(pos, "websockets_log_level has no effect: midge has no websockets listeners yet")
+				p.warnf(pos, "websockets_log_level has no effect: midge logs WebSocket connections like MQTT ones")
 			}
 		},
-		"websockets_headers_size": packetBufferSize,
-		"packet_buffer_size":      packetBufferSize,
+		"websockets_headers_size": func(p *parser, pos Position, name, rest string) {
+			v, ok := p.integer(pos, name, rest)
+			switch {
+			case !ok:
+			case v < 0 || v > 65535:
+				p.errorf(pos, "invalid %s value %d: must be 0 to 65535", name, v)
+			default:
+				if l, ok := p.listener(pos, name, true); ok {
+					l.wsHeadersSize = v
+				}
+			}
+		},
+		"packet_buffer_size": packetBufferSize,
 
 		// Logging.
 		"log_dest":      (*parser).logDest,
@@ -391,8 +402,12 @@ func optionHandlers() map[string]handler {
 			p.cur = l
 		},
 		"bind_interface": func(p *parser, pos Position, name, rest string) {
-			if _, ok := p.listener(pos, name, false); ok {
-				p.refuse(pos, name, "binding to a network interface is not implemented yet; use a bind address on the listener line")
+			l, ok := p.listener(pos, name, false)
+			if !ok {
+				return
+			}
+			if v, ok := p.str(pos, name, rest); ok {
+				l.l.Interface = v
 			}
 		},
 		"max_connections": func(p *parser, pos Position, name, rest string) {
@@ -572,7 +587,7 @@ func optionHandlers() map[string]handler {
 			}
 		},
 
-		// TLS: parsed for the TLS engine, refused for now (see build).
+		// TLS: built into a tls.Config per listener (see checkListenerSupport).
 		"cafile":                          tlsString(func(t *TLS) *string { return &t.CAFile }),
 		"capath":                          tlsString(func(t *TLS) *string { return &t.CAPath }),
 		"certfile":                        tlsString(func(t *TLS) *string { return &t.CertFile }),

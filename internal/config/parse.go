@@ -71,6 +71,7 @@ type lstate struct {
 	aliasPos       Position
 	mountPoint     string
 	useUsername    bool
+	wsHeadersSize  int // websockets_headers_size, 0 for the default
 }
 
 // plugin is a plugin/global_plugin/plugin_load line midge understands: the

@@ -44,7 +44,7 @@ func Reload(cur, next *Result) []string {
 	} else {
 		for i := range cur.Listeners {
 			a, b := cur.Listeners[i], next.Listeners[i]
-			if listenerKey(a) != listenerKey(b) || cur.Config.Listeners[i] != next.Config.Listeners[i] && !sameListener(cur, next, i) {
+			if listenerKey(a) != listenerKey(b) || !sameListener(cur, next, i) {
 				notes = append(notes, fmt.Sprintf("listener %s changed: restart midge to apply it", listenerKey(b)))
 			}
 		}
@@ -90,11 +90,32 @@ func Reload(cur, next *Result) []string {
 // by its Security pointers, which are rebuilt on every load.
 func sameListener(cur, next *Result, i int) bool {
 	a, b := cur.Config.Listeners[i], next.Config.Listeners[i]
-	if (a.Security == nil) != (b.Security == nil) {
-		return false
+	ta, tb := cur.Listeners[i].TLS, next.Listeners[i].TLS
+	ta.Pos, tb.Pos = Position{}, Position{}
+	// The TLS files' contents reload by themselves (ReloadTLS); their
+	// names and the other options need a restart.
+	return (a.Security == nil) == (b.Security == nil) && a.Name == b.Name && a.Network == b.Network &&
+		a.Address == b.Address && a.MaxConnections == b.MaxConnections && a.MountPoint == b.MountPoint &&
+		a.UseUsernameAsClientID == b.UseUsernameAsClientID && a.UseIdentityAsUsername == b.UseIdentityAsUsername &&
+		a.UseSubjectAsUsername == b.UseSubjectAsUsername && a.WebSocket == b.WebSocket && a.HTTPDir == b.HTTPDir &&
+		slices.Equal(a.WebSocketOrigins, b.WebSocketOrigins) && a.WebSocketHeadersSize == b.WebSocketHeadersSize &&
+		(a.TLS == nil) == (b.TLS == nil) && ta == tb
+}
+
+// ReloadTLS reads the certificates, keys and revocation lists of cur's TLS
+// listeners again (SIGHUP); connections keep the ones they started with. It
+// returns one error per listener whose files are broken, which keeps its
+// old ones.
+func ReloadTLS(cur *Result) []error {
+	var errs []error
+	for i := range cur.Listeners {
+		if s := cur.Listeners[i].TLSServer; s != nil {
+			if err := s.Reload(); err != nil {
+				errs = append(errs, fmt.Errorf("%s: listener %s: %w", cur.Listeners[i].TLS.Pos, listenerKey(cur.Listeners[i]), err))
+			}
+		}
 	}
-	a.Security, b.Security = nil, nil
-	return a == b
+	return errs
 }
 
 func scopeName(sc *Scope) string {

@@ -1,0 +1,141 @@
+package broker
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"strings"
+
+	"github.com/coder/websocket"
+)
+
+// webSocketProtocols are the subprotocols MQTT over WebSockets uses: "mqtt"
+// [MQTT-6.0.0-3], and "mqttv3.1" for MQTT 3.1 clients.
+var webSocketProtocols = []string{"mqtt", "mqttv3.1"}
+
+// serveWebSocket serves MQTT over WebSockets on l: an HTTP server whose
+// requests that upgrade with an MQTT subprotocol become connections, in
+// binary frames that may split or join packets [MQTT-6.0.0-1],
+// [MQTT-6.0.0-2]; other requests get the files of HTTPDir, if set, as
+// Mosquitto serves them. It returns when the listener closes.
+func (srv *Server) serveWebSocket(ctx context.Context, l *listener) error {
+	mux := http.NewServeMux()
+	var files http.Handler = http.NotFoundHandler()
+	if l.cfg.HTTPDir != "" {
+		files = http.FileServer(http.Dir(l.cfg.HTTPDir))
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if !isUpgrade(r) {
+			files.ServeHTTP(w, r)
+			return
+		}
+		srv.acceptWebSocket(ctx, l, w, r)
+	})
+	hs := &http.Server{
+		Handler:           mux,
+		MaxHeaderBytes:    l.cfg.WebSocketHeadersSize,
+		ReadHeaderTimeout: srv.lim.connectTimeout,
+		ErrorLog:          log.New(io.Discard, "", 0),
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+	}
+	if hs.MaxHeaderBytes <= 0 {
+		hs.MaxHeaderBytes = 4096
+	}
+	srv.mu.Lock()
+	l.http = hs
+	srv.mu.Unlock()
+	err := hs.Serve(l.ln)
+	srv.mu.Lock()
+	closed := srv.closed
+	srv.mu.Unlock()
+	if closed || errors.Is(err, http.ErrServerClosed) {
+		return ErrServerClosed
+	}
+	return fmt.Errorf("broker: websockets on %s: %w", l.name, err)
+}
+
+// isUpgrade reports whether r asks to become a WebSocket.
+func isUpgrade(r *http.Request) bool {
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket") &&
+		strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
+}
+
+// acceptWebSocket upgrades r and serves the MQTT connection on it until it
+// ends. A request offering subprotocols none of which is MQTT's is refused;
+// one offering none is accepted, as Mosquitto accepts it.
+func (srv *Server) acceptWebSocket(ctx context.Context, l *listener, w http.ResponseWriter, r *http.Request) {
+	if offered := r.Header.Values("Sec-WebSocket-Protocol"); len(offered) > 0 && !offersMQTT(offered) {
+		srv.log.Info(fmt.Sprintf("Refused WebSocket connection from %s: subprotocol %q is not mqtt.", r.RemoteAddr, strings.Join(offered, ", ")))
+		http.Error(w, "the WebSocket subprotocol must be mqtt", http.StatusBadRequest)
+		return
+	}
+	srv.stats.socketsAccepted.Add(1)
+	if !srv.admit(l) {
+		http.Error(w, "too many connections", http.StatusServiceUnavailable)
+		return
+	}
+	opts := &websocket.AcceptOptions{
+		Subprotocols:    webSocketProtocols,
+		CompressionMode: websocket.CompressionDisabled,
+	}
+	if len(l.cfg.WebSocketOrigins) == 0 {
+		opts.InsecureSkipVerify = true // any Origin, as Mosquitto without websockets_origin
+	} else {
+		opts.OriginPatterns = l.cfg.WebSocketOrigins
+	}
+	ws, err := websocket.Accept(w, r, opts)
+	if err != nil {
+		srv.release(l)
+		srv.log.Info(fmt.Sprintf("Refused WebSocket connection from %s: %v.", r.RemoteAddr, err))
+		return
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	nc := websocket.NetConn(cctx, ws, websocket.MessageBinary)
+	c := newConn(srv, nc, l)
+	c.tlsState = r.TLS
+	srv.mu.Lock()
+	if srv.closed {
+		srv.mu.Unlock()
+		srv.release(l)
+		nc.Close()
+		return
+	}
+	srv.conns[c] = struct{}{}
+	srv.wg.Add(1)
+	srv.mu.Unlock()
+	c.serve(ctx) // the request's goroutine carries the connection
+}
+
+// offersMQTT reports whether a Sec-WebSocket-Protocol list names an MQTT
+// subprotocol.
+func offersMQTT(values []string) bool {
+	for _, v := range values {
+		for _, p := range strings.Split(v, ",") {
+			p = strings.TrimSpace(p)
+			for _, want := range webSocketProtocols {
+				if strings.EqualFold(p, want) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// tlsConnectionState returns the TLS state of c's connection, if it has one.
+func (c *conn) tlsConnectionState() *tls.ConnectionState {
+	if c.tlsState != nil {
+		return c.tlsState
+	}
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		return &st
+	}
+	return nil
+}
