@@ -147,6 +147,7 @@ func (srv *Server) applyRetained(m *Message) {
 // and one per matching shared subscription group, and reports whether
 // anything matched.
 func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
+	srv.notify(m)
 	srv.index.Match(m.Topic, &rs.m)
 	matched := len(rs.m.Subs) > 0 || len(rs.m.Shared) > 0
 	ctx := context.Background()

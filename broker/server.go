@@ -44,6 +44,9 @@ type Server struct {
 	startOnce sync.Once
 	startErr  error
 
+	obsMu     sync.Mutex                  // serializes changes to observers
+	observers atomic.Pointer[[]*observer] // see Observe
+
 	mu        sync.Mutex // guards the fields below
 	sessions  map[string]*session
 	conns     map[*conn]struct{}

@@ -1,0 +1,272 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/midge-mqtt/midge/internal/topic"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// This file is the broker's administrative API, for dashboards and
+// embedding programs: what sessions exist, what flows, and a few actions.
+// All of it is safe for concurrent use.
+
+// SessionInfo describes a session at one moment.
+type SessionInfo struct {
+	ClientID    string
+	Connected   bool
+	Username    string
+	HasUsername bool
+	Remote      string // the client's address while connected
+	Listener    string
+	Version     byte          // protocol level: 3, 4 or 5
+	KeepAlive   time.Duration // as enforced (1.5 times the client's), 0 for none
+	Expiry      uint32        // Session Expiry Interval, seconds; 0xFFFFFFFF never
+	ConnectedAt time.Time     // of the current connection; zero if offline
+	// Subscriptions as subscribed, sorted by filter.
+	Subscriptions []SubscriptionInfo
+	Queued        int    // messages waiting to be sent (for offline persistent sessions: in the store)
+	Inflight      int    // QoS 1 and 2 messages sent and not yet acknowledged
+	Dropped       uint64 // messages dropped because its queue was full
+}
+
+// SubscriptionInfo is one subscription of a session.
+type SubscriptionInfo struct {
+	Filter            string
+	QoS               byte
+	NoLocal           bool
+	RetainAsPublished bool
+	RetainHandling    byte
+	ID                uint32
+}
+
+// Sessions returns every session, sorted by client identifier.
+func (srv *Server) Sessions() []SessionInfo {
+	srv.mu.Lock()
+	ss := make([]*session, 0, len(srv.sessions))
+	for _, s := range srv.sessions {
+		ss = append(ss, s)
+	}
+	srv.mu.Unlock()
+	out := make([]SessionInfo, 0, len(ss))
+	for _, s := range ss {
+		if info, ok := s.info(); ok {
+			out = append(out, info)
+		}
+	}
+	slices.SortFunc(out, func(a, b SessionInfo) int { return cmpString(a.ClientID, b.ClientID) })
+	return out
+}
+
+// Session returns the session of clientID.
+func (srv *Server) Session(clientID string) (SessionInfo, bool) {
+	srv.mu.Lock()
+	s := srv.sessions[clientID]
+	srv.mu.Unlock()
+	if s == nil {
+		return SessionInfo{}, false
+	}
+	return s.info()
+}
+
+func cmpString(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// info describes s; false if it has ended.
+func (s *session) info() (SessionInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return SessionInfo{}, false
+	}
+	info := SessionInfo{ClientID: s.id, Version: s.version, Expiry: s.expiry,
+		Queued: s.queueLen() + s.storedQueued, Inflight: s.inflightLen(), Dropped: s.dropped}
+	if id := s.ident.Load(); id != nil {
+		info.Username, info.HasUsername, info.Listener = id.client.Username, id.client.HasUsername, id.client.Listener
+	}
+	if c := s.conn; c != nil {
+		info.Connected = true
+		info.Remote = c.remote
+		info.KeepAlive = c.keepAlive
+		info.ConnectedAt = c.connectedAt
+	}
+	for f, o := range s.subs.all {
+		info.Subscriptions = append(info.Subscriptions, SubscriptionInfo{Filter: f, QoS: o.QoS, NoLocal: o.NoLocal,
+			RetainAsPublished: o.RetainAsPublished, RetainHandling: o.RetainHandling, ID: o.ID})
+	}
+	slices.SortFunc(info.Subscriptions, func(a, b SubscriptionInfo) int { return cmpString(a.Filter, b.Filter) })
+	return info, true
+}
+
+// Disconnect closes the connection of clientID, telling an MQTT 5 client
+// why with reason code 0x98 (Administrative action). Its session stays as
+// its expiry says. It reports whether the client was connected.
+func (srv *Server) Disconnect(clientID string) bool {
+	srv.mu.Lock()
+	s := srv.sessions[clientID]
+	srv.mu.Unlock()
+	if s == nil {
+		return false
+	}
+	s.mu.Lock()
+	c := s.conn
+	s.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.kick("administrative action", packet.AdministrativeAction)
+	return true
+}
+
+// ErrInvalidTopic is returned by Publish for a topic name a client could
+// not publish to.
+var ErrInvalidTopic = errors.New("broker: invalid topic name")
+
+// Publish routes m as the broker itself publishes ($SYS aside): to every
+// matching subscription, stored as retained if m.Retain (an empty payload
+// clears it). With a Store it returns once m is durable where it must be.
+// m must not be changed afterwards.
+func (srv *Server) Publish(ctx context.Context, m *Message) error {
+	if !packet.ValidTopicName(m.Topic) || isSysTopic(m.Topic) {
+		return ErrInvalidTopic
+	}
+	if m.Received.IsZero() {
+		m.Received = srv.now()
+	}
+	if srv.commit == nil {
+		srv.publish(m, nil)
+		return nil
+	}
+	done := make(chan error, 1)
+	srv.publishDurable(m, nil, nil, func(_ bool, err error) { done <- err })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// RetainedMessages calls fn for each retained message whose topic filter
+// matches, until fn returns false. "#" visits all but $SYS.
+func (srv *Server) RetainedMessages(filter string, fn func(*Message) bool) {
+	srv.retained.Match(filter, func(_ string, m *Message) bool { return fn(m) })
+}
+
+// DeleteRetained removes the retained messages whose topics filter
+// matches and returns how many it removed.
+func (srv *Server) DeleteRetained(ctx context.Context, filter string) (int, error) {
+	if err := topic.ValidFilter(filter); err != nil {
+		return 0, err
+	}
+	var names []string
+	srv.retained.Match(filter, func(name string, _ *Message) bool {
+		names = append(names, name)
+		return true
+	})
+	for _, name := range names {
+		if err := srv.Publish(ctx, &Message{Topic: name, Retain: true}); err != nil {
+			return 0, err
+		}
+	}
+	return len(names), nil
+}
+
+// Observe registers fn to see every message routed, after the publisher's
+// rights were checked, in publishing order per publisher. fn runs on the
+// publishing goroutine, so it must not block: copy or sample, and hand work
+// to a goroutine of your own. The Message must not be changed. Observers
+// cost one atomic load per message when none is registered. The returned
+// function removes fn.
+func (srv *Server) Observe(fn func(*Message)) (remove func()) {
+	o := &observer{fn: fn}
+	srv.obsMu.Lock()
+	next := append(slices.Clone(srv.observersLocked()), o)
+	srv.observers.Store(&next)
+	srv.obsMu.Unlock()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			srv.obsMu.Lock()
+			cur := srv.observersLocked()
+			next := make([]*observer, 0, len(cur))
+			for _, x := range cur {
+				if x != o {
+					next = append(next, x)
+				}
+			}
+			srv.observers.Store(&next)
+			srv.obsMu.Unlock()
+		})
+	}
+}
+
+// observer is one registered Observe function.
+type observer struct{ fn func(*Message) }
+
+func (srv *Server) observersLocked() []*observer {
+	if p := srv.observers.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// notify calls the observers with m.
+func (srv *Server) notify(m *Message) {
+	p := srv.observers.Load()
+	if p == nil {
+		return
+	}
+	for _, o := range *p {
+		o.fn(m)
+	}
+}
+
+// Stats are the broker's counters, as $SYS publishes them.
+type Stats struct {
+	Uptime           time.Duration
+	ClientsConnected int64
+	ClientsMaximum   int64
+	Sessions         int
+	Subscriptions    int
+	Retained         int
+	MessagesIn       uint64 // control packets received
+	MessagesOut      uint64 // control packets sent
+	BytesIn          uint64
+	BytesOut         uint64
+	PublishIn        uint64 // PUBLISH packets received
+	PublishOut       uint64 // PUBLISH packets sent
+	PublishBytesIn   uint64
+	PublishBytesOut  uint64
+	Dropped          uint64 // messages dropped for full queues or too large for a client
+	SocketsAccepted  uint64
+	ConnectsReceived uint64
+	SessionsExpired  uint64
+}
+
+// Stats returns the current counters.
+func (srv *Server) Stats() Stats {
+	st := &srv.stats
+	srv.mu.Lock()
+	n := len(srv.sessions)
+	srv.mu.Unlock()
+	return Stats{
+		Uptime: srv.now().Sub(srv.started), ClientsConnected: st.connected.Load(), ClientsMaximum: st.maxConnected.Load(),
+		Sessions: n, Subscriptions: srv.index.Len(), Retained: srv.retained.Len(),
+		MessagesIn: st.msgsIn.Load(), MessagesOut: st.msgsOut.Load(), BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
+		PublishIn: st.pubIn.Load(), PublishOut: st.pubOut.Load(), PublishBytesIn: st.pubBytesIn.Load(),
+		PublishBytesOut: st.pubBytesOut.Load(), Dropped: st.dropped.Load(), SocketsAccepted: st.socketsAccepted.Load(),
+		ConnectsReceived: st.connectsReceived.Load(), SessionsExpired: st.expired.Load(),
+	}
+}
