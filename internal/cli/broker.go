@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -154,6 +155,14 @@ func runBroker(ctx context.Context, prog string, args []string, st Streams) int 
 	case o.version:
 		fmt.Fprintf(st.Out, "midge version %s\n", broker.Version)
 		return exitOK
+	}
+	if path := os.Getenv("MIDGE_CPUPROFILE"); path != "" {
+		// For performance work (docs/performance.md): a CPU profile of the
+		// whole run, written when the broker exits.
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer func() { pprof.StopCPUProfile(); f.Close() }()
+		}
 	}
 	return runBrokerOptions(ctx, prog, o, st, brokerHooks{dropPrivileges: true, signals: true})
 }
