@@ -20,12 +20,12 @@ pattern deny devices/%c/locked
 pattern read users/%u/#
 `)
 	tests := []struct {
-		name                   string
-		user                   string
-		hasUser                bool
-		client, topic          string
-		acc                    auth.Access
-		allowed                bool
+		name                 string
+		user                 string
+		hasUser              bool
+		client, topic        string
+		acc                  auth.Access
+		allowed              bool
 		rule, section, inWhy string
 	}{
 		{name: "own allow", user: "alice", hasUser: true, client: "c", topic: "home/kitchen/t", acc: auth.Write,
