@@ -22,7 +22,13 @@ func (p *parser) build() {
 	if res.LogTypesSet {
 		res.Log.Types = p.logTypes
 	}
-	res.LocalOnly = len(p.listeners) == 0
+	mqttListeners := 0
+	for _, ls := range p.listeners {
+		if ls.l.Protocol != "http_api" {
+			mqttListeners++
+		}
+	}
+	res.LocalOnly = mqttListeners == 0
 	if p.def != nil && p.localOnly {
 		p.warnf(p.def.l.Pos, "this default listener listens on every interface; unlike Mosquitto, midge admits anonymous clients there only with allow_anonymous true")
 	}
@@ -61,6 +67,10 @@ func (p *parser) build() {
 	}
 	for _, ls := range p.listeners {
 		l := &ls.l
+		if l.Protocol == "http_api" {
+			p.buildHTTPListener(ls, gs)
+			continue
+		}
 		bl := broker.Listener{
 			Interface:             l.Interface,
 			MaxConnections:        max(ls.maxConnections, 0),
@@ -129,7 +139,7 @@ func (p *parser) build() {
 		cfg.Listeners = append(cfg.Listeners, bl)
 		res.Listeners = append(res.Listeners, *l)
 	}
-	if len(p.listeners) == 0 {
+	if mqttListeners == 0 {
 		autoID.addString(globalID, p.global.autoIDPos, Position{})
 		zeroLen.add(globalZero, p.global.zeroLenPos, Position{})
 	}
@@ -197,9 +207,60 @@ func (p *parser) checkListenerSupport(ls *lstate, bl *broker.Listener) {
 		bl.HTTPDir = l.HTTPDir
 		bl.WebSocketOrigins = l.WebsocketsOrigins
 		bl.WebSocketHeadersSize = ls.wsHeadersSize
-	} else if l.HTTPDir != "" || len(l.WebsocketsOrigins) > 0 {
+	} else if l.Protocol == "http_api" && len(l.WebsocketsOrigins) > 0 {
+		p.errorf(l.Pos, "websockets_origin needs protocol websockets")
+	} else if l.Protocol != "http_api" && (l.HTTPDir != "" || len(l.WebsocketsOrigins) > 0) {
 		p.errorf(l.Pos, "http_dir and websockets_origin need protocol websockets")
 	}
+}
+
+// buildHTTPListener adds an http_api listener to res.HTTPListeners with its
+// TLS configuration and security scope. It refuses one that would serve
+// everybody without a login: no password file and an address other than
+// loopback.
+func (p *parser) buildHTTPListener(ls *lstate, global *Scope) {
+	l := &ls.l
+	if _, _, err := l.address(); err != "" {
+		p.errorf(l.Pos, "%s", err)
+	}
+	var bl broker.Listener
+	p.checkListenerSupport(ls, &bl)
+	if ls.maxConnections >= 0 || ls.mountPoint != "" || ls.useUsername || ls.maxQoS >= 0 || ls.maxTopicAlias >= 0 || ls.wsHeadersSize > 0 {
+		p.warnf(l.Pos, "max_connections, mount_point, use_username_as_clientid, max_qos, max_topic_alias and websockets_headers_size have no effect on an http_api listener")
+	}
+	sc := global
+	switch {
+	case p.perListener:
+		sc = p.makeScope(listenerKey(*l), ls.sec, false)
+		p.res.Scopes = append(p.res.Scopes, sc)
+	case ls.sec != nil && (ls.sec.passwordFile != "" || ls.sec.aclFile != ""):
+		// plugin_use, as for an MQTT listener.
+		merged := *ls.sec
+		if merged.passwordFile == "" {
+			merged.passwordFile, merged.passwordPos = p.global.passwordFile, p.global.passwordPos
+		}
+		if merged.aclFile == "" {
+			merged.aclFile, merged.aclPos = p.global.aclFile, p.global.aclPos
+		}
+		sc = p.makeScope(listenerKey(*l), &merged, false)
+		p.res.Scopes = append(p.res.Scopes, sc)
+	}
+	l.Scope = sc
+	if sc.PasswordFile == "" && !l.loopback() {
+		p.errorf(l.Pos, "listener %s (protocol http_api) has no password_file, so anyone who can reach it could read every message, publish and disconnect clients without logging in: "+
+			"set password_file (its users log in to the dashboard), or bind the listener to a loopback address (listener %d 127.0.0.1)", listenerKey(*l), l.Port)
+	}
+	p.res.HTTPListeners = append(p.res.HTTPListeners, *l)
+}
+
+// loopback reports whether the listener is reachable from this machine
+// only: bound to a loopback address or "localhost", or a unix socket.
+func (l *Listener) loopback() bool {
+	if l.Socket != "" || l.Host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(l.Host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // tlsOptionAt names the TLS option that made a listener a TLS listener.

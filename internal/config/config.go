@@ -67,10 +67,20 @@ type Result struct {
 	// Listeners are the listeners' settings as written, in the order of
 	// Config.Listeners.
 	Listeners []Listener
-	// LocalOnly is set when the file configures no listener: the broker then
-	// listens on the loopback addresses only, port 1883 (or the -p ports),
-	// and admits anonymous clients.
+	// LocalOnly is set when the file configures no MQTT listener: the broker
+	// then listens on the loopback addresses only, port 1883 (or the -p
+	// ports), and admits anonymous clients.
 	LocalOnly bool
+
+	// HTTPListeners are the listeners with protocol http_api, which serve
+	// the dashboard, the JSON API and /metrics (package web). They are not in
+	// Config.Listeners. Each has its Scope set: its own with
+	// per_listener_settings true, else the global one, whose password file
+	// says who may log in. One without a password file must be bound to a
+	// loopback address, or Load refuses it.
+	HTTPListeners []Listener
+	// HTTPAPI holds the settings of the http_api listeners.
+	HTTPAPI HTTPAPI
 
 	// PIDFile is the pid_file to write, "" for none.
 	PIDFile string
@@ -134,6 +144,18 @@ func (p Persistence) Path() string {
 	return filepath.Join(p.Location, p.File)
 }
 
+// HTTPAPI holds midge's own options for the http_api listeners.
+type HTTPAPI struct {
+	// Admins are the users of the password file who may act through the
+	// dashboard and API (publish anywhere, delete retained messages,
+	// disconnect clients, see clients and test the ACL): http_api_admin
+	// NAME..., which may be repeated.
+	Admins []string
+	// History is how many messages of each topic the dashboard keeps
+	// (http_api_history, default 50).
+	History int
+}
+
 // Listener is a listener as configured.
 type Listener struct {
 	Pos     Position // the listener line, or the first option that created the default listener
@@ -144,14 +166,15 @@ type Listener struct {
 	// Interface is bind_interface: the network interface to bind to.
 	Interface string
 	Domain    string // socket_domain: "", "ipv4" or "ipv6"
-	Protocol  string // "mqtt" (the default) or "websockets"
+	Protocol  string // "mqtt" (the default), "websockets" or "http_api"
 	// AllowAnonymous is listener_allow_anonymous, nil if unset.
 	AllowAnonymous *bool
 	// TLS holds the TLS options; TLSServer is the TLS configuration built
 	// from them (nil for a plain listener), reloadable with ReloadTLS.
 	TLS       TLS
 	TLSServer *tlsconf.Server
-	// HTTPDir and WebsocketsOrigins are the websockets options.
+	// HTTPDir and WebsocketsOrigins are the websockets options; HTTPDir
+	// also serves files on an http_api listener.
 	HTTPDir           string
 	WebsocketsOrigins []string
 	// Scope is the listener's own security scope with

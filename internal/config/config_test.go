@@ -316,7 +316,6 @@ func TestRefused(t *testing.T) {
 	tests := []struct{ text, option string }{
 		{"listener 8883\npsk_hint hint", "m.conf:2: option psk_hint"},
 		{"listener 8883\ntls_engine pkcs11", "m.conf:2: option tls_engine"},
-		{"listener 9001\nprotocol http_api", "m.conf:2: option protocol http_api"},
 		{"connection br\naddress 10.0.0.1\ntopic # both", "m.conf:1: option connection"},
 		{"address 10.0.0.1", "m.conf:1: option address"},
 		{"plugin /usr/lib/mosquitto_dynamic_security.so", "m.conf:1: option plugin /usr/lib/mosquitto_dynamic_security.so"},

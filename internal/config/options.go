@@ -351,6 +351,31 @@ func optionHandlers() map[string]handler {
 		},
 		"packet_buffer_size": packetBufferSize,
 
+		// The dashboard and HTTP API (protocol http_api): midge's own.
+		"http_api_admin": func(p *parser, pos Position, name, rest string) {
+			n := 0
+			for _, u := range strings.FieldsFunc(rest, blank) {
+				if strings.HasPrefix(u, "#") {
+					break
+				}
+				p.res.HTTPAPI.Admins = append(p.res.HTTPAPI.Admins, u)
+				n++
+			}
+			if n == 0 {
+				p.errorf(pos, "empty %s value", name)
+			}
+		},
+		"http_api_history": func(p *parser, pos Position, name, rest string) {
+			v, ok := p.integer(pos, name, rest)
+			switch {
+			case !ok:
+			case v < 1 || v > 10000:
+				p.errorf(pos, "invalid http_api_history value %d: must be 1 to 10000", v)
+			default:
+				p.res.HTTPAPI.History = v
+			}
+		},
+
 		// Logging.
 		"log_dest":      (*parser).logDest,
 		"log_type":      (*parser).logType,
@@ -507,9 +532,13 @@ func optionHandlers() map[string]handler {
 			case "mqtt", "websockets":
 				l.l.Protocol = v
 			case "http_api":
-				p.refuse(pos, "protocol http_api", "midge has no HTTP API listener yet")
+				if l == p.def {
+					p.errorf(pos, "protocol http_api must follow a listener line")
+					return
+				}
+				l.l.Protocol = v
 			default:
-				p.errorf(pos, "invalid protocol value %q: want mqtt or websockets", v)
+				p.errorf(pos, "invalid protocol value %q: want mqtt, websockets or http_api", v)
 			}
 		},
 		"socket_domain": func(p *parser, pos Position, name, rest string) {

@@ -93,6 +93,7 @@ func parse(r io.Reader, name string, onDisk bool) (*Result, error) {
 			Log:               logging.Defaults(),
 			CheckRetainSource: true,
 			Persistence:       Persistence{File: "midge.db", SyncInterval: time.Second, AutosaveInterval: 1800 * time.Second},
+			HTTPAPI:           HTTPAPI{History: 50},
 		},
 		mainName:  name,
 		onDisk:    onDisk,

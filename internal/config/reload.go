@@ -49,6 +49,9 @@ func Reload(cur, next *Result) []string {
 			}
 		}
 	}
+	if !slices.EqualFunc(cur.HTTPListeners, next.HTTPListeners, sameHTTPListener) {
+		notes = append(notes, "the http_api listeners changed: restart midge to apply it")
+	}
 	a, b := cur.Config, next.Config
 	changed := func(name string, differ bool) {
 		if differ {
@@ -80,6 +83,8 @@ func Reload(cur, next *Result) []string {
 	if next.PIDFile != cur.PIDFile || next.User != cur.User {
 		notes = append(notes, "pid_file and user are not reloaded (as in Mosquitto)")
 	}
+	changed("http_api_history", cur.HTTPAPI.History != next.HTTPAPI.History)
+	cur.HTTPAPI.Admins = slices.Clone(next.HTTPAPI.Admins)
 	cur.Log, cur.LogTypesSet = next.Log, next.LogTypesSet
 	cur.Files = slices.Clone(next.Files)
 	cur.Warnings = next.Warnings
@@ -102,16 +107,26 @@ func sameListener(cur, next *Result, i int) bool {
 		(a.TLS == nil) == (b.TLS == nil) && ta == tb
 }
 
+// sameHTTPListener reports whether two http_api listeners are the same but
+// for their Scope and TLSServer pointers, which are rebuilt on every load.
+func sameHTTPListener(a, b Listener) bool {
+	a.TLS.Pos, b.TLS.Pos = Position{}, Position{}
+	return listenerKey(a) == listenerKey(b) && a.Interface == b.Interface && a.Domain == b.Domain &&
+		a.HTTPDir == b.HTTPDir && a.TLS == b.TLS
+}
+
 // ReloadTLS reads the certificates, keys and revocation lists of cur's TLS
 // listeners again (SIGHUP); connections keep the ones they started with. It
 // returns one error per listener whose files are broken, which keeps its
 // old ones.
 func ReloadTLS(cur *Result) []error {
 	var errs []error
-	for i := range cur.Listeners {
-		if s := cur.Listeners[i].TLSServer; s != nil {
-			if err := s.Reload(); err != nil {
-				errs = append(errs, fmt.Errorf("%s: listener %s: %w", cur.Listeners[i].TLS.Pos, listenerKey(cur.Listeners[i]), err))
+	for _, ls := range [][]Listener{cur.Listeners, cur.HTTPListeners} {
+		for i := range ls {
+			if s := ls[i].TLSServer; s != nil {
+				if err := s.Reload(); err != nil {
+					errs = append(errs, fmt.Errorf("%s: listener %s: %w", ls[i].TLS.Pos, listenerKey(ls[i]), err))
+				}
 			}
 		}
 	}
