@@ -3,8 +3,8 @@
 package broker
 
 import (
-	"errors"
 	"net"
+	"os"
 	"sync"
 	"syscall"
 )
@@ -18,55 +18,61 @@ import (
 // connection is reported at most once per park.
 type poller struct {
 	epfd int
-	stop [2]int // a pipe: a byte written to stop[1] ends the loop
+	file *os.File // epfd inside Go's netpoller: waiting holds no thread
 	done chan struct{}
 	mu   sync.Mutex
 	fds  map[int32]*conn // guarded by mu: parked connections by descriptor
 }
 
-// newPoller opens the epoll set and starts its goroutine.
+// newPoller opens the epoll set and starts its goroutine. The epoll
+// descriptor is itself watched by Go's netpoller (it is readable when
+// events are pending), so the goroutine waits like any network read instead
+// of blocking a thread in epoll_wait, which on one processor would stall
+// every other goroutine until the runtime took the processor back.
 func newPoller(srv *Server) (*poller, error) {
 	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
 	}
-	p := &poller{epfd: fd, fds: make(map[int32]*conn), done: make(chan struct{})}
-	if err := syscall.Pipe2(p.stop[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+	if err := syscall.SetNonblock(fd, true); err != nil {
 		syscall.Close(fd)
 		return nil, err
 	}
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(p.stop[0])}
-	if err := syscall.EpollCtl(fd, syscall.EPOLL_CTL_ADD, p.stop[0], &ev); err != nil {
-		syscall.Close(fd)
-		syscall.Close(p.stop[0])
-		syscall.Close(p.stop[1])
+	p := &poller{epfd: fd, file: os.NewFile(uintptr(fd), "midge-poller"), fds: make(map[int32]*conn), done: make(chan struct{})}
+	rc, err := p.file.SyscallConn()
+	if err != nil {
+		p.file.Close()
 		return nil, err
 	}
-	go p.loop(srv)
+	go p.loop(srv, rc)
 	return p, nil
 }
 
 // loop waits for parked connections to become readable until the epoll set
 // is closed.
-func (p *poller) loop(srv *Server) {
+func (p *poller) loop(srv *Server, rc syscall.RawConn) {
 	defer close(p.done)
 	events := make([]syscall.EpollEvent, 128)
 	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
-		if err != nil {
-			if errors.Is(err, syscall.EINTR) {
-				continue
+		var n int
+		var werr error
+		err := rc.Read(func(fd uintptr) bool {
+			n, werr = syscall.EpollWait(int(fd), events, 0)
+			if werr == syscall.EINTR || werr == nil && n == 0 {
+				return false // nothing yet: wait in the netpoller
 			}
-			srv.log.Error("poller failed; parked connections stay parked", "err", err)
+			return true
+		})
+		if err != nil {
+			return // closed
+		}
+		if werr != nil {
+			srv.log.Error("poller failed; parked connections stay parked", "err", werr)
 			return
 		}
 		for i := range n {
-			fd := events[i].Fd
-			if fd == int32(p.stop[0]) {
-				return
-			}
 			p.mu.Lock()
-			c := p.fds[fd]
+			c := p.fds[events[i].Fd]
 			p.mu.Unlock()
 			if c != nil {
 				c.unpark(unparkReadable)
@@ -104,11 +110,8 @@ func (p *poller) remove(c *conn) {
 // close stops the poller and waits for its goroutine. Parked connections
 // must have been unparked.
 func (p *poller) close() {
-	syscall.Write(p.stop[1], []byte{0})
+	p.file.Close()
 	<-p.done
-	syscall.Close(p.epfd)
-	syscall.Close(p.stop[0])
-	syscall.Close(p.stop[1])
 }
 
 // socketFD returns the descriptor of a plain TCP or Unix socket, or -1 for
