@@ -170,7 +170,10 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		}
 	}
 	c.connectedAt = c.srv.now()
-	c.srv.attach(c, cp.CleanStart, expiry, will, willDelay, ack)
+	if err := c.srv.attach(c, cp.CleanStart, expiry, will, willDelay, ack); err != nil {
+		c.closeReason = "persistence failed: " + err.Error()
+		return false
+	}
 	if !c.srv.cfg.QuietConnections {
 		user := ""
 		if cp.HasUsername {

@@ -11,8 +11,10 @@ import (
 // attach binds the accepted connection c to its session: it takes over a
 // connection that holds the client identifier [MQTT-3.1.4-3], resumes or
 // discards the existing session [MQTT-3.1.2-4], [MQTT-3.1.2-5], and queues
-// the CONNACK ahead of anything else for c.
-func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message, willDelay uint32, ack *packet.Connack) {
+// the CONNACK ahead of anything else for c. If the session cannot be made
+// durable, the CONNACK refuses the client (Server unavailable) and attach
+// returns the error: the connection must not go on.
+func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message, willDelay uint32, ack *packet.Connack) error {
 	id := c.client.ID
 	var (
 		old       *conn
@@ -80,6 +82,7 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	s.mu.Unlock()
 	srv.mu.Unlock()
 
+	var failed error
 	if srv.commit != nil && (record != nil || dropOld) {
 		err := srv.commit.wait(func(b *Batch) {
 			if dropOld {
@@ -100,6 +103,7 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 			}
 			c.closing = true
 			s.loading = false
+			failed = err
 		}
 		loading := s.loading
 		s.mu.Unlock()
@@ -127,6 +131,7 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	}
 	srv.redistribute(orphans)
 	c.wake()
+	return failed
 }
 
 // offloadLocked drops the queue and in-flight messages of a persistent

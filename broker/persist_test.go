@@ -281,3 +281,33 @@ func TestPersistAckOrder(t *testing.T) {
 		}
 	}
 }
+
+// A session that cannot be made durable is refused at CONNECT (Server
+// unavailable), and the connection closes.
+func TestPersistConnectFailure(t *testing.T) {
+	st := &failing{Store: store.NewMemory()}
+	cfg := open()
+	cfg.Store = st
+	b := testutil.StartBroker(t, cfg)
+	st.fail.Store(true)
+	for _, v := range []byte{4, 5} {
+		cp := &packet.Connect{ProtocolVersion: v, ClientID: "p", Properties: expiryProps(60)}
+		if v == 4 {
+			cp.Properties = packet.Properties{}
+		}
+		c, ack := connectWith(t, b, cp)
+		want := packet.ServerUnavailable
+		if v == 4 {
+			want = packet.ConnackV3ServerUnavailable
+		}
+		if ack.ReasonCode != want || ack.SessionPresent {
+			t.Errorf("v%d: CONNACK %v present %v", v, ack.ReasonCode, ack.SessionPresent)
+		}
+		c.Send(&packet.Pingreq{})
+		if got := c.ExpectClosed(); len(got) != 0 {
+			t.Errorf("v%d: answered %v after refusing", v, got)
+		}
+	}
+	st.fail.Store(false)
+	connect(t, b, 5, "ok") // a clean session needs no store
+}
