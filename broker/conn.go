@@ -379,9 +379,14 @@ func (c *conn) reason() string {
 	return c.closeReason
 }
 
-// close closes the network connection; the reader and writer then end.
+// close closes the network connection; the reader and writer then end. A
+// parked connection is unparked first, while its descriptor is still its
+// own: closing would drop it from the poller's epoll set without an event
+// (leaving nobody to finish the connection), and the number could be reused
+// by a new connection before the poller forgets it.
 func (c *conn) close() {
 	c.closeOnce.Do(func() {
+		c.unpark(unparkKick)
 		c.nc.Close()
 	})
 }

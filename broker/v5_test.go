@@ -361,3 +361,34 @@ func TestShutdownLeavesNoGoroutines(t *testing.T) {
 	b.Stop(t)
 	checkNoLeaks()
 }
+
+// Shutdown reaches parked (idle) connections: each is disconnected and
+// nothing is left running.
+func TestShutdownParkedConnections(t *testing.T) {
+	checkNoLeaks := leakCheck(t)
+	b := testutil.StartBroker(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited})
+	var cs []*testutil.Client
+	for i := range 20 {
+		cs = append(cs, connect(t, b, byte(4+i%2), fmt.Sprint("idle", i)))
+	}
+	// Idle longer than a connection waits before parking.
+	time.Sleep(400 * time.Millisecond) // the idleness under test, not a wait for a condition
+	for _, c := range cs {
+		ping(t, c) // a parked connection wakes for its client
+	}
+	time.Sleep(400 * time.Millisecond)
+	done := make(chan struct{})
+	go func() { b.Stop(t); close(done) }()
+	for i, c := range cs {
+		got := c.ExpectClosed()
+		if i%2 == 1 && (len(got) != 1 || got[0].(*packet.Disconnect).ReasonCode != packet.ServerShuttingDown) {
+			t.Errorf("MQTT 5 client %d got %v", i, got)
+		}
+	}
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Shutdown hangs on parked connections")
+	}
+	checkNoLeaks()
+}
