@@ -188,6 +188,26 @@ type Listener struct {
 	// the password is not checked.
 	UseIdentityAsUsername bool
 	UseSubjectAsUsername  bool
+
+	// The options below override Config's for clients of this listener;
+	// their zero values inherit it.
+
+	// MaxQoS replaces Config.MaxQoS (max_qos in a listener section).
+	MaxQoS int
+	// MaxTopicAlias replaces Config.MaxTopicAlias (max_topic_alias).
+	MaxTopicAlias int
+	// AutoIDPrefix replaces Config.AutoIDPrefix (auto_id_prefix with
+	// per_listener_settings, or listener_auto_id_prefix).
+	AutoIDPrefix string
+	// AllowZeroLengthClientID, if set, replaces Config's
+	// DenyZeroLengthClientID (allow_zero_length_clientid with
+	// per_listener_settings, or listener_allow_zero_length_clientid).
+	AllowZeroLengthClientID *bool
+	// ProtocolVersions, if set, are the protocol levels this listener
+	// accepts (accept_protocol_versions): 3 for MQTT 3.1, 4 for 3.1.1, 5 for
+	// 5.0. Clients of other versions are refused with "unsupported protocol
+	// version".
+	ProtocolVersions []byte
 }
 
 // Security is who may connect and what they may do.

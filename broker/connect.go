@@ -22,6 +22,9 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	c.version = v
 	c.r.Version = v
 	props := &cp.Properties
+	if !c.ln.accepts(v) {
+		return c.refuse(packet.UnsupportedProtocolVersion, fmt.Sprintf("protocol version %d not accepted on this listener", v))
+	}
 
 	id := cp.ClientID
 	assigned := false
@@ -31,10 +34,10 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier in MQTT 3.1")
 		case v == packet.Version311 && !cp.CleanStart:
 			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier without clean session") // [MQTT-3.1.3-8] (3.1.1)
-		case c.srv.cfg.DenyZeroLengthClientID:
+		case c.ln.denyEmptyID:
 			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier refused")
 		}
-		id = c.srv.lim.autoIDPrefix + newUUID()
+		id = c.ln.autoIDPrefix + newUUID()
 		assigned = true
 	}
 	c.client = Client{
@@ -100,11 +103,11 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 			return c.refuse(packet.NotAuthorized, "will topic not authorised")
 		}
 		qos := w.QoS
-		if qos > c.srv.lim.maxQoS {
+		if qos > c.ln.maxQoS {
 			if v == packet.Version5 {
 				return c.refuse(packet.QoSNotSupported, "will QoS above max_qos") // [MQTT-3.2.2-12]
 			}
-			qos = c.srv.lim.maxQoS
+			qos = c.ln.maxQoS
 		}
 		retain := w.Retain
 		if retain && c.srv.cfg.RetainUnavailable {
@@ -150,8 +153,8 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		if lim.maxInflight > 0 && lim.maxInflight < 65535 {
 			ap.SetUint(packet.PropReceiveMaximum, uint32(lim.maxInflight))
 		}
-		if lim.maxQoS < 2 {
-			ap.SetUint(packet.PropMaximumQoS, uint32(lim.maxQoS))
+		if c.ln.maxQoS < 2 {
+			ap.SetUint(packet.PropMaximumQoS, uint32(c.ln.maxQoS))
 		}
 		if c.srv.cfg.RetainUnavailable {
 			ap.SetUint(packet.PropRetainAvailable, 0)
@@ -162,8 +165,8 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		if assigned {
 			ap.SetString(packet.PropAssignedClientID, id) // [MQTT-3.2.2-16]
 		}
-		if lim.maxTopicAlias > 0 {
-			ap.SetUint(packet.PropTopicAliasMaximum, uint32(lim.maxTopicAlias))
+		if c.ln.maxTopicAlias > 0 {
+			ap.SetUint(packet.PropTopicAliasMaximum, uint32(c.ln.maxTopicAlias))
 		}
 		if serverKeepAlive >= 0 {
 			ap.SetUint(packet.PropServerKeepAlive, uint32(serverKeepAlive)) // [MQTT-3.2.2-21]

@@ -47,8 +47,8 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		}
 		if pr.Has(packet.PropTopicAlias) {
 			a := pr.TopicAlias
-			if int(a) > int(srv.lim.maxTopicAlias) {
-				return &packet.Error{Code: packet.TopicAliasInvalid, Reason: fmt.Sprintf("topic alias %d above the maximum %d", a, srv.lim.maxTopicAlias)} // [MQTT-3.3.2-9]
+			if int(a) > int(c.ln.maxTopicAlias) {
+				return &packet.Error{Code: packet.TopicAliasInvalid, Reason: fmt.Sprintf("topic alias %d above the maximum %d", a, c.ln.maxTopicAlias)} // [MQTT-3.3.2-9]
 			}
 			if p.Topic == "" {
 				if int(a) > len(c.aliasIn) || c.aliasIn[a-1] == "" {
@@ -57,13 +57,13 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 				p.Topic = c.aliasIn[a-1]
 			} else {
 				if c.aliasIn == nil {
-					c.aliasIn = make([]string, srv.lim.maxTopicAlias)
+					c.aliasIn = make([]string, c.ln.maxTopicAlias)
 				}
 				c.aliasIn[a-1] = p.Topic
 			}
 		}
 	}
-	if p.QoS > srv.lim.maxQoS {
+	if p.QoS > c.ln.maxQoS {
 		return &packet.Error{Code: packet.QoSNotSupported, Reason: fmt.Sprintf("PUBLISH QoS %d above max_qos", p.QoS)} // [MQTT-3.2.2-11]
 	}
 	if p.Retain && srv.cfg.RetainUnavailable {
@@ -305,7 +305,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 			}
 			continue
 		}
-		qos := min(sub.QoS, srv.lim.maxQoS)
+		qos := min(sub.QoS, c.ln.maxQoS)
 		c.srv.log.Info(fmt.Sprintf("%s %d %s", c.client.ID, sub.QoS, sub.Filter), logTypeKey, "subscribe")
 		codes[i] = packet.ReasonCode(qos) // Granted QoS 0/1/2 [MQTT-3.9.3-1]
 		g := granted{filter: inner, inner: inner, opts: topic.Options{

@@ -113,10 +113,36 @@ type listener struct {
 	localDefault bool // one of the default local-only listeners
 	conns        atomic.Int64
 	http         *http.Server // a WebSocket listener's; guarded by Server.mu
+
+	// Config's options with this listener's overrides applied.
+	maxQoS        byte
+	maxTopicAlias uint16
+	autoIDPrefix  string
+	denyEmptyID   bool
+	versions      uint8 // bit v set: protocol level v accepted; 0: all
 }
 
-func newListener(cfg Listener, ln net.Listener, localDefault bool) *listener {
-	l := &listener{cfg: cfg, ln: ln, name: cfg.Name, localDefault: localDefault}
+func (srv *Server) newListener(cfg Listener, ln net.Listener, localDefault bool) *listener {
+	l := &listener{cfg: cfg, ln: ln, name: cfg.Name, localDefault: localDefault,
+		maxQoS: srv.lim.maxQoS, maxTopicAlias: srv.lim.maxTopicAlias,
+		autoIDPrefix: srv.lim.autoIDPrefix, denyEmptyID: srv.cfg.DenyZeroLengthClientID}
+	if cfg.MaxQoS != 0 {
+		l.maxQoS = byte(min(max(cfg.MaxQoS, 0), 2))
+	}
+	if cfg.MaxTopicAlias != 0 {
+		l.maxTopicAlias = uint16(min(max(cfg.MaxTopicAlias, 0), 65535))
+	}
+	if cfg.AutoIDPrefix != "" {
+		l.autoIDPrefix = cfg.AutoIDPrefix
+	}
+	if cfg.AllowZeroLengthClientID != nil {
+		l.denyEmptyID = !*cfg.AllowZeroLengthClientID
+	}
+	for _, v := range cfg.ProtocolVersions {
+		if v < 8 {
+			l.versions |= 1 << v
+		}
+	}
 	addr := ln.Addr().String()
 	if l.name == "" {
 		// The configured address is stable across restarts, which a
@@ -133,6 +159,11 @@ func newListener(cfg Listener, ln net.Listener, localDefault bool) *listener {
 		l.port = addr
 	}
 	return l
+}
+
+// accepts reports whether l serves clients of protocol level v.
+func (l *listener) accepts(v byte) bool {
+	return l.versions == 0 || v < 8 && l.versions&(1<<v) != 0
 }
 
 // security returns the rules for clients of l.
@@ -195,7 +226,7 @@ func (srv *Server) ListenAndServe(ctx context.Context) error {
 			}
 			return fmt.Errorf("broker: listen on %s: %w", lc.Address, err)
 		}
-		lns = append(lns, newListener(lc, ln, local))
+		lns = append(lns, srv.newListener(lc, ln, local))
 	}
 	if local {
 		srv.log.Info("Starting in local only mode. Connections will only be possible from clients running on this machine.")
@@ -227,7 +258,7 @@ func ipVersion(a net.Addr) string {
 // cfg.TLS is set, WebSockets if cfg.WebSocket. ctx is the parent of every
 // connection's context.
 func (srv *Server) Serve(ctx context.Context, ln net.Listener, cfg Listener) error {
-	return srv.serve(ctx, newListener(cfg, ln, false))
+	return srv.serve(ctx, srv.newListener(cfg, ln, false))
 }
 
 // Flush commits every change waiting for the Store and asks the Store to

@@ -51,20 +51,14 @@ func (p *parser) build() {
 		cfg.AllowAnonymous = res.LocalOnly
 	}
 
-	var (
-		qos      = uniform{what: "max_qos", def: 2}
-		alias    = uniform{what: "max_topic_alias", def: 10}
-		autoID   = uniform{what: "auto_id_prefix"}
-		zeroLen  = uniform{what: "allow_zero_length_clientid", def: 1}
-		globalID = p.global.autoID
-	)
+	globalID := p.global.autoID
 	if globalID == "" {
 		globalID = "auto-"
 	}
-	globalZero := 1
-	if p.global.zeroLen != nil && !*p.global.zeroLen {
-		globalZero = 0
+	if globalID != "auto-" {
+		cfg.AutoIDPrefix = globalID
 	}
+	cfg.DenyZeroLengthClientID = p.global.zeroLen != nil && !*p.global.zeroLen
 	for _, ls := range p.listeners {
 		l := &ls.l
 		if l.Protocol == "http_api" {
@@ -117,55 +111,44 @@ func (p *parser) build() {
 			bl.Security = &broker.Security{AllowAnonymous: *l.AllowAnonymous, Authenticator: gs.Password, Authorizer: gs.ACL}
 		}
 
-		// Options Mosquitto sets per listener and the broker globally.
-		qos.add(ls.maxQoS, ls.maxQoSPos, l.Pos)
-		alias.add(ls.maxTopicAlias, ls.aliasPos, l.Pos)
-		id, idPos := globalID, p.global.autoIDPos
-		zero, zeroPos := globalZero, p.global.zeroLenPos
+		// Options Mosquitto sets per listener.
+		switch ls.maxQoS {
+		case -1, 2:
+		case 0:
+			bl.MaxQoS = broker.QoS0Only
+		default:
+			bl.MaxQoS = ls.maxQoS
+		}
+		switch ls.maxTopicAlias {
+		case -1:
+		case 0:
+			bl.MaxTopicAlias = broker.Unlimited // Mosquitto's 0: no topic aliases
+		default:
+			bl.MaxTopicAlias = ls.maxTopicAlias
+		}
+		bl.ProtocolVersions = ls.versions
 		if p.perListener {
-			id, idPos, zero, zeroPos = "auto-", Position{}, 1, Position{}
-		}
-		if ls.sec != nil {
-			if ls.sec.autoID != "" {
-				id, idPos = ls.sec.autoID, ls.sec.autoIDPos
+			// Each listener has its own auto_id_prefix and
+			// allow_zero_length_clientid, defaulting to Mosquitto's.
+			id, zero := "auto-", true
+			if ls.sec != nil {
+				if ls.sec.autoID != "" {
+					id = ls.sec.autoID
+				}
+				if ls.sec.zeroLen != nil {
+					zero = *ls.sec.zeroLen
+				}
 			}
-			if ls.sec.zeroLen != nil {
-				zero, zeroPos = b2i(*ls.sec.zeroLen), ls.sec.zeroLenPos
-			}
+			bl.AutoIDPrefix, bl.AllowZeroLengthClientID = id, &zero
+		} else if ls.sec != nil {
+			// listener_auto_id_prefix, listener_allow_zero_length_clientid.
+			bl.AutoIDPrefix = ls.sec.autoID
+			bl.AllowZeroLengthClientID = ls.sec.zeroLen
 		}
-		autoID.addString(id, idPos, l.Pos)
-		zeroLen.add(zero, zeroPos, l.Pos)
 
 		cfg.Listeners = append(cfg.Listeners, bl)
 		res.Listeners = append(res.Listeners, *l)
 	}
-	if mqttListeners == 0 {
-		autoID.addString(globalID, p.global.autoIDPos, Position{})
-		zeroLen.add(globalZero, p.global.zeroLenPos, Position{})
-	}
-	for _, u := range []*uniform{&qos, &alias, &autoID, &zeroLen} {
-		if u.err != nil {
-			p.errs = append(p.errs, u.err)
-		}
-	}
-	switch v := qos.value(); v {
-	case 0:
-		cfg.MaxQoS = broker.QoS0Only
-	case 2:
-	default:
-		cfg.MaxQoS = v
-	}
-	switch v := alias.value(); v {
-	case 0:
-		cfg.MaxTopicAlias = broker.Unlimited // Mosquitto's 0: no topic aliases
-	case 10:
-	default:
-		cfg.MaxTopicAlias = v
-	}
-	if s := autoID.s; s != "" && s != "auto-" {
-		cfg.AutoIDPrefix = s
-	}
-	cfg.DenyZeroLengthClientID = zeroLen.value() == 0
 }
 
 // checkListenerSupport builds a listener's TLS and WebSocket settings into
@@ -369,59 +352,4 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// uniform checks that an option Mosquitto sets per listener has one value on
-// every listener, since the broker has one setting for all.
-type uniform struct {
-	what string
-	def  int
-	set  bool
-	v    int
-	s    string
-	pos  Position
-	lpos Position
-	err  error
-}
-
-func (u *uniform) add(v int, pos, lpos Position) {
-	if v < 0 {
-		v = u.def
-	}
-	if !u.set {
-		u.set, u.v, u.pos, u.lpos = true, v, pos, lpos
-		return
-	}
-	if v != u.v && u.err == nil {
-		u.err = u.mismatch(strconv.Itoa(v), strconv.Itoa(u.v), pos, lpos)
-	}
-}
-
-func (u *uniform) addString(s string, pos, lpos Position) {
-	if !u.set {
-		u.set, u.s, u.pos, u.lpos = true, s, pos, lpos
-		return
-	}
-	if s != u.s && u.err == nil {
-		u.err = u.mismatch(strconv.Quote(s), strconv.Quote(u.s), pos, lpos)
-	}
-}
-
-func (u *uniform) mismatch(v, other string, pos, lpos Position) error {
-	at := pos
-	if at.File == "" {
-		at = lpos
-	}
-	if at.File == "" {
-		at = u.pos
-	}
-	return &Error{Pos: at, Err: ErrNotSupported, Msg: fmt.Sprintf(
-		"%s %s for the listener at %s but %s for the one at %s: midge applies one %s to every listener", u.what, v, lpos, other, u.lpos, u.what)}
-}
-
-func (u *uniform) value() int {
-	if !u.set {
-		return u.def
-	}
-	return u.v
 }

@@ -51,6 +51,19 @@ func TestOptionsMapOntoConfig(t *testing.T) {
 			return r.Persistence.Periodic && r.Persistence.SyncInterval == 5*time.Second
 		}},
 		{"bind_interface", "listener 1883\nbind_interface eth0", func(r *config.Result) bool { return r.Config.Listeners[0].Interface == "eth0" }},
+		{"per-listener options", "listener 1883\nmax_qos 1\nmax_topic_alias 0\naccept_protocol_versions 4, 5\nlistener 1884\nmax_topic_alias 3", func(r *config.Result) bool {
+			a, b := r.Config.Listeners[0], r.Config.Listeners[1]
+			return a.MaxQoS == 1 && a.MaxTopicAlias == broker.Unlimited && slices.Equal(a.ProtocolVersions, []byte{4, 5}) &&
+				b.MaxQoS == 0 && b.MaxTopicAlias == 3 && b.ProtocolVersions == nil && r.Config.MaxQoS == 0
+		}},
+		{"max_qos 0", "listener 1883\nmax_qos 0", func(r *config.Result) bool { return r.Config.Listeners[0].MaxQoS == broker.QoS0Only }},
+		{"per-listener client ids", "per_listener_settings true\nlistener 1883\nauto_id_prefix a-\nallow_zero_length_clientid false\nlistener 1884", func(r *config.Result) bool {
+			a, b := r.Config.Listeners[0], r.Config.Listeners[1]
+			return a.AutoIDPrefix == "a-" && !*a.AllowZeroLengthClientID && b.AutoIDPrefix == "auto-" && *b.AllowZeroLengthClientID
+		}},
+		{"listener_auto_id_prefix", "auto_id_prefix g-\nlistener 1883\nlistener_auto_id_prefix l-\nlistener 1884", func(r *config.Result) bool {
+			return r.Config.AutoIDPrefix == "g-" && r.Config.Listeners[0].AutoIDPrefix == "l-" && r.Config.Listeners[1].AutoIDPrefix == ""
+		}},
 		{"max_topic_alias_broker", "listener 1883\nmax_topic_alias_broker 7", func(r *config.Result) bool { return r.Config.MaxTopicAliasOut == 7 }},
 		{"connection_messages", "connection_messages false", func(r *config.Result) bool { return r.Config.QuietConnections }},
 		{"global_max_connections", "global_max_connections 50", func(r *config.Result) bool { return r.Config.MaxConnections == 50 }},
@@ -219,7 +232,7 @@ func TestListenerScopeIsPerFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// max_qos in a.conf went to the default listener on 1883.
-	if len(r.Config.Listeners) != 2 || r.Config.Listeners[1].Address != ":1883" || r.Config.MaxQoS != 1 {
+	if len(r.Config.Listeners) != 2 || r.Config.Listeners[1].Address != ":1883" || r.Config.Listeners[1].MaxQoS != 1 {
 		t.Errorf("got %+v", r.Config.Listeners)
 	}
 	if !slices.Equal(r.Files, []string{main, filepath.Join(inc, "a.conf")}) {
@@ -295,7 +308,9 @@ func TestErrors(t *testing.T) {
 		{"plugin_use acl", "m.conf:1: plugin_use must follow a listener line"},
 		{"listener 1883\nplugin_use acl", `m.conf:2: plugin "acl" not previously loaded with plugin_load`},
 		{"password_file /nonexistent-midge/pw", "m.conf:1: password_file /nonexistent-midge/pw: no such file or directory"},
-		{"listener 1883\nmax_qos 1\nlistener 1884", "m.conf:3: max_qos 2 for the listener at m.conf:3 but 1 for the one at m.conf:1: midge applies one max_qos to every listener"},
+		{"listener 1883\naccept_protocol_versions 3,6", `m.conf:2: invalid accept_protocol_versions value "6": must be 3 (MQTT 3.1), 4 (3.1.1) or 5, separated by commas`},
+		{"listener 1883\naccept_protocol_versions ,", "m.conf:2: empty accept_protocol_versions value"},
+		{"accept_protocol_versions 5", "m.conf:1: accept_protocol_versions must follow a listener line"},
 		{"auto_id_prefix " + strings.Repeat("x", 51), "m.conf:1: auto_id_prefix longer than 50 bytes"},
 	}
 	for _, tt := range tests {
@@ -325,7 +340,6 @@ func TestRefused(t *testing.T) {
 		{"memory_limit 1000000", "m.conf:1: option memory_limit"},
 		{"global_max_clients 10", "m.conf:1: option global_max_clients"},
 		{"enable_control_api true", "m.conf:1: option enable_control_api"},
-		{"listener 1883\naccept_protocol_versions 5", "m.conf:2: option accept_protocol_versions"},
 		{"listener 1883\nenable_proxy_protocol 2", "m.conf:2: option enable_proxy_protocol"},
 		{"listener 1883\nmptcp true", "m.conf:2: option mptcp"},
 		{"log_dest dlt", "m.conf:1: option log_dest dlt"},

@@ -2,6 +2,7 @@ package config
 
 import (
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -566,22 +567,30 @@ func optionHandlers() map[string]handler {
 			}
 		},
 		"accept_protocol_versions": func(p *parser, pos Position, name, rest string) {
-			if _, ok := p.listener(pos, name, true); !ok {
+			l, ok := p.listener(pos, name, true)
+			if !ok {
 				return
 			}
-			vs := strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || blank(r) })
-			set := map[string]bool{}
-			for _, v := range vs {
-				if strings.HasPrefix(v, "#") {
+			var vs []byte
+			for _, f := range strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || blank(r) }) {
+				if strings.HasPrefix(f, "#") {
 					break
 				}
-				set[v] = true
+				switch f {
+				case "3", "4", "5":
+					if v := f[0] - '0'; !slices.Contains(vs, v) {
+						vs = append(vs, v)
+					}
+				default:
+					p.errorf(pos, "invalid accept_protocol_versions value %q: must be 3 (MQTT 3.1), 4 (3.1.1) or 5, separated by commas", f)
+					return
+				}
 			}
-			if len(set) == 0 {
+			if len(vs) == 0 {
 				p.errorf(pos, "empty accept_protocol_versions value")
-			} else if !(set["3"] && set["4"] && set["5"]) {
-				p.refuse(pos, name, "limiting a listener to some protocol versions is not implemented yet")
+				return
 			}
+			l.versions = vs
 		},
 		"enable_proxy_protocol": func(p *parser, pos Position, name, rest string) {
 			if _, ok := p.listener(pos, name, true); ok {

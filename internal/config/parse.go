@@ -71,7 +71,8 @@ type lstate struct {
 	aliasPos       Position
 	mountPoint     string
 	useUsername    bool
-	wsHeadersSize  int // websockets_headers_size, 0 for the default
+	wsHeadersSize  int    // websockets_headers_size, 0 for the default
+	versions       []byte // accept_protocol_versions; nil for all
 }
 
 // plugin is a plugin/global_plugin/plugin_load line midge understands: the
