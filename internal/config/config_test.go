@@ -484,3 +484,20 @@ func TestTLSAndWebSocketListeners(t *testing.T) {
 		t.Errorf("ReloadTLS: %v", errs)
 	}
 }
+
+// A listener option changed on reload is reported as needing a restart; an
+// unchanged configuration reports nothing.
+func TestReloadNotesListenerOptions(t *testing.T) {
+	t.Parallel()
+	const base = "listener 1883\nallow_anonymous true\n"
+	cur := mustParse(t, base+"max_qos 1\n")
+	if notes := config.Reload(cur, mustParse(t, base+"max_qos 1\n")); len(notes) != 0 {
+		t.Errorf("unchanged: %v", notes)
+	}
+	for _, change := range []string{"max_qos 2\n", "max_qos 1\naccept_protocol_versions 5\n", "max_qos 1\nmax_topic_alias 2\n"} {
+		notes := config.Reload(cur, mustParse(t, base+change))
+		if len(notes) != 1 || !strings.Contains(notes[0], "listener :1883 changed") {
+			t.Errorf("%q: notes %q", change, notes)
+		}
+	}
+}

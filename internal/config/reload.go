@@ -104,7 +104,14 @@ func sameListener(cur, next *Result, i int) bool {
 		a.UseUsernameAsClientID == b.UseUsernameAsClientID && a.UseIdentityAsUsername == b.UseIdentityAsUsername &&
 		a.UseSubjectAsUsername == b.UseSubjectAsUsername && a.WebSocket == b.WebSocket && a.HTTPDir == b.HTTPDir &&
 		slices.Equal(a.WebSocketOrigins, b.WebSocketOrigins) && a.WebSocketHeadersSize == b.WebSocketHeadersSize &&
-		(a.TLS == nil) == (b.TLS == nil) && ta == tb
+		(a.TLS == nil) == (b.TLS == nil) && ta == tb && a.MaxQoS == b.MaxQoS && a.MaxTopicAlias == b.MaxTopicAlias &&
+		a.AutoIDPrefix == b.AutoIDPrefix && equalPtr(a.AllowZeroLengthClientID, b.AllowZeroLengthClientID) &&
+		slices.Equal(a.ProtocolVersions, b.ProtocolVersions)
+}
+
+// equalPtr reports whether a and b are both nil or point to equal values.
+func equalPtr[T comparable](a, b *T) bool {
+	return a == b || a != nil && b != nil && *a == *b
 }
 
 // sameHTTPListener reports whether two http_api listeners are the same but
