@@ -1,0 +1,307 @@
+package web
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Passwords checks the logins of a listener: the broker's password file.
+// *auth.PasswordFile implements it.
+type Passwords interface {
+	// Check reports whether password is username's.
+	Check(username, password string) bool
+	// Users returns the usernames, sorted.
+	Users() []string
+}
+
+// ACL decides what a user may read and publish, and explains why (the ACL
+// tester). write is false for read (receive) access.
+type ACL interface {
+	Allowed(username string, hasUsername bool, clientID, topic string, write bool) bool
+	Explain(username string, hasUsername bool, clientID, topic string, write bool) Decision
+}
+
+// Decision is an ACL's answer with its reason, as the ACL tester shows it.
+type Decision struct {
+	Allowed bool   `json:"allowed"`
+	Rule    string `json:"rule,omitempty"`    // the deciding line, "topic read home/#"
+	Section string `json:"section,omitempty"` // where it is: `user "alice"`, "patterns"...
+	Reason  string `json:"reason"`
+}
+
+// HandlerConfig is the security of one listener.
+type HandlerConfig struct {
+	// Passwords returns the password file in use (it may change on reload);
+	// nil, or a nil result, means no file. If Passwords is nil the listener
+	// runs without logins and everybody is an administrator: Handler
+	// refuses that unless Local.
+	Passwords func() Passwords
+	// Admins returns the users who may act on the broker (http_api_admin).
+	Admins func() []string
+	// ACL returns the ACL that limits what users who are not administrators
+	// see and publish; nil, or a nil result, means no ACL: they see
+	// everything but can change nothing but by publishing.
+	ACL func() ACL
+	// Local says the listener can only be reached from this machine: bound
+	// to a loopback address or a unix socket.
+	Local bool
+	// LoopbackTCP says it is a TCP listener on a loopback address: without
+	// logins, requests must then name a loopback host (against DNS
+	// rebinding).
+	LoopbackTCP bool
+	// TLS says the listener serves HTTPS: cookies get the Secure flag.
+	TLS bool
+	// HTTPDir, if set, is a directory whose files are served at paths that
+	// are not the dashboard's (http_dir).
+	HTTPDir string
+	// SessionIdle ends a login session unused this long (default 12h).
+	SessionIdle time.Duration
+}
+
+// principal is who makes a request.
+type principal struct {
+	user  string
+	admin bool
+	open  bool   // no logins configured
+	basic bool   // HTTP Basic credentials: reading only
+	csrf  string // the token actions must carry
+	token string // the session cookie, for logout
+}
+
+// session is a login.
+type session struct {
+	user     string
+	csrf     string
+	created  time.Time
+	lastSeen time.Time
+}
+
+// sessions are a listener's logins, by the SHA-256 of their cookie.
+type sessions struct {
+	mu   sync.Mutex // guards m
+	m    map[[32]byte]*session
+	idle time.Duration
+	now  func() time.Time
+}
+
+// maxSessions bounds the logins kept; the least recently used go first.
+const maxSessions = 10000
+
+func newToken() string {
+	b := make([]byte, 32)
+	rand.Read(b) // never fails (crypto/rand)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func (ss *sessions) create(user string) (token string, s *session) {
+	token = newToken()
+	now := ss.now()
+	s = &session{user: user, csrf: newToken(), created: now, lastSeen: now}
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if len(ss.m) >= maxSessions {
+		var oldest [32]byte
+		var at time.Time
+		for k, v := range ss.m {
+			if at.IsZero() || v.lastSeen.Before(at) {
+				oldest, at = k, v.lastSeen
+			}
+		}
+		delete(ss.m, oldest)
+	}
+	ss.m[sha256.Sum256([]byte(token))] = s
+	return token, s
+}
+
+// get returns the session of token, refreshing it, or nil.
+func (ss *sessions) get(token string) *session {
+	if token == "" {
+		return nil
+	}
+	k := sha256.Sum256([]byte(token))
+	now := ss.now()
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	s := ss.m[k]
+	if s == nil {
+		return nil
+	}
+	if now.Sub(s.lastSeen) > ss.idle {
+		delete(ss.m, k)
+		return nil
+	}
+	s.lastSeen = now
+	return s
+}
+
+func (ss *sessions) valid(token string) bool {
+	k := sha256.Sum256([]byte(token))
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	_, ok := ss.m[k]
+	return ok
+}
+
+func (ss *sessions) delete(token string) {
+	ss.mu.Lock()
+	delete(ss.m, sha256.Sum256([]byte(token)))
+	ss.mu.Unlock()
+}
+
+// deleteUser ends every session of user.
+func (ss *sessions) deleteUser(user string) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for k, s := range ss.m {
+		if s.user == user {
+			delete(ss.m, k)
+		}
+	}
+}
+
+// cookieName returns the session cookie's name: with TLS the __Host- prefix
+// makes browsers insist on Secure, Path=/ and no Domain.
+func (h *handler) cookieName() string {
+	if h.cfg.TLS {
+		return "__Host-midge_session"
+	}
+	return "midge_session"
+}
+
+func (h *handler) setCookie(w http.ResponseWriter, token string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{Name: h.cookieName(), Value: token, Path: "/", MaxAge: maxAge,
+		HttpOnly: true, Secure: h.cfg.TLS, SameSite: http.SameSiteStrictMode})
+}
+
+// passwords returns the password file in use, nil if none.
+func (h *handler) passwords() Passwords {
+	if h.cfg.Passwords == nil {
+		return nil
+	}
+	return h.cfg.Passwords()
+}
+
+func (h *handler) isAdmin(user string) bool {
+	return h.cfg.Admins != nil && slices.Contains(h.cfg.Admins(), user)
+}
+
+// userExists reports whether user is still in the password file (it may
+// have been reloaded since the login).
+func (h *handler) userExists(user string) bool {
+	pw := h.passwords()
+	if pw == nil {
+		return false
+	}
+	h.usersMu.Lock()
+	defer h.usersMu.Unlock()
+	if pw != h.usersOf {
+		h.usersOf, h.users = pw, pw.Users()
+	}
+	_, ok := slices.BinarySearch(h.users, user)
+	return ok
+}
+
+// identify returns who makes r, or nil if nobody logged in.
+func (h *handler) identify(r *http.Request) *principal {
+	if h.open {
+		return &principal{admin: true, open: true, csrf: h.openToken}
+	}
+	if c, err := r.Cookie(h.cookieName()); err == nil {
+		if s := h.sessions.get(c.Value); s != nil {
+			if !h.userExists(s.user) {
+				h.sessions.delete(c.Value)
+				return nil
+			}
+			return &principal{user: s.user, admin: h.isAdmin(s.user), csrf: s.csrf, token: c.Value}
+		}
+	}
+	if u, p, ok := r.BasicAuth(); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		if h.checkPassword(u, p) {
+			return &principal{user: u, admin: h.isAdmin(u), basic: true}
+		}
+	}
+	return nil
+}
+
+// checkPassword checks a login, at most two at a time: a password hash
+// (PBKDF2, Argon2id) costs CPU time and memory on purpose.
+func (h *handler) checkPassword(user, password string) bool {
+	pw := h.passwords()
+	if pw == nil {
+		return false
+	}
+	h.loginSem <- struct{}{}
+	defer func() { <-h.loginSem }()
+	return pw.Check(user, password)
+}
+
+// sameOrigin reports whether a request that changes something comes from
+// the dashboard's own pages: its Origin, if any, is this server, and the
+// browser does not call it cross-site. Requests from programs (no Origin,
+// no Sec-Fetch-Site) pass; they still need the CSRF token.
+func sameOrigin(r *http.Request) bool {
+	if o := r.Header.Get("Origin"); o != "" {
+		u, err := url.Parse(o)
+		if err != nil || !strings.EqualFold(u.Host, r.Host) {
+			return false
+		}
+		scheme := "http"
+		if r.TLS != nil {
+			scheme = "https"
+		}
+		if u.Scheme != scheme {
+			return false
+		}
+	}
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "", "same-origin", "none":
+		return true
+	}
+	return false
+}
+
+// csrfHeader is the request header that carries the CSRF token: a header
+// a page of another site cannot set without the server's consent (CORS),
+// which midge never gives.
+const csrfHeader = "X-CSRF-Token"
+
+// checkAction reports whether p may make r, a request that changes
+// something: same origin, and the token of p's session.
+func checkAction(r *http.Request, p *principal) (ok bool, why string) {
+	if !sameOrigin(r) {
+		return false, "cross-origin request refused"
+	}
+	if p.basic {
+		return false, "actions need a login session (POST /api/v1/login), not Basic credentials"
+	}
+	t := r.Header.Get(csrfHeader)
+	if t == "" || subtle.ConstantTimeCompare([]byte(t), []byte(p.csrf)) != 1 {
+		return false, "missing or wrong " + csrfHeader + " header"
+	}
+	return true, ""
+}
+
+// loopbackHost reports whether the Host header names this machine: a
+// loopback address or localhost. A listener without logins checks it so
+// that a web page whose name resolves to 127.0.0.1 (DNS rebinding) cannot
+// use it.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") || strings.HasSuffix(strings.ToLower(host), ".localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}

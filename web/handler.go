@@ -1,0 +1,221 @@
+package web
+
+import (
+	"compress/gzip"
+	"embed"
+	"encoding/json"
+	"errors"
+	"io"
+	"io/fs"
+	"net/http"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+//go:embed ui
+var uiFiles embed.FS
+
+// ErrOpenListener is returned by Handler for a listener without logins that
+// is not local: anybody who can reach it could read every message, publish
+// and disconnect clients.
+var ErrOpenListener = errors.New("web: a listener without logins (no password file) must be bound to a loopback address")
+
+// handler serves one listener.
+type handler struct {
+	s         *Server
+	cfg       HandlerConfig
+	open      bool   // no logins: everybody is an administrator
+	openToken string // the CSRF token of an open listener
+	sessions  *sessions
+	loginSem  chan struct{}
+
+	usersMu sync.Mutex // guards usersOf and users
+	usersOf Passwords  // the file users was read from
+	users   []string
+
+	mux *http.ServeMux
+}
+
+// Handler returns the HTTP handler of one listener: the dashboard at /, its
+// JSON API under /api/v1/, /metrics in Prometheus' text format, /healthz,
+// and the files of HTTPDir at other paths. It returns ErrOpenListener for a
+// listener without logins (cfg.Passwords nil) that is not Local.
+func (s *Server) Handler(cfg HandlerConfig) (http.Handler, error) {
+	if cfg.Passwords == nil && !cfg.Local {
+		return nil, ErrOpenListener
+	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = 12 * time.Hour
+	}
+	h := &handler{
+		s: s, cfg: cfg, open: cfg.Passwords == nil, openToken: newToken(),
+		sessions: &sessions{m: make(map[[32]byte]*session), idle: cfg.SessionIdle, now: s.cfg.Now},
+		loginSem: make(chan struct{}, 2),
+		mux:      http.NewServeMux(),
+	}
+	ui, err := fs.Sub(uiFiles, "ui")
+	if err != nil {
+		return nil, err
+	}
+	m := h.mux
+	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		io.WriteString(w, "ok\n")
+	})
+	metrics := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
+	m.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		if h.identify(r) == nil {
+			w.Header().Set("WWW-Authenticate", `Basic realm="midge", charset="UTF-8"`)
+			http.Error(w, "log in: Basic credentials of the password file", http.StatusUnauthorized)
+			return
+		}
+		metrics.ServeHTTP(w, r)
+	})
+	m.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		http.ServeFileFS(w, r, ui, "index.html")
+	})
+	static := http.StripPrefix("/ui/", http.FileServerFS(ui))
+	m.Handle("GET /ui/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		static.ServeHTTP(w, r)
+	}))
+
+	m.HandleFunc("GET /api/v1/me", h.me)
+	m.HandleFunc("POST /api/v1/login", h.login)
+	h.api("POST /api/v1/logout", false, h.logout)
+	h.api("GET /api/v1/topics", false, h.topics)
+	h.api("GET /api/v1/topic", false, h.topic)
+	h.api("POST /api/v1/publish", false, h.publish)
+	h.api("GET /api/v1/stats", false, h.stats)
+	h.api("GET /api/v1/events", false, h.events)
+	h.api("POST /api/v1/retained/delete", true, h.deleteRetained)
+	h.api("GET /api/v1/clients", true, h.clients)
+	h.api("POST /api/v1/disconnect", true, h.disconnect)
+	h.api("POST /api/v1/acl", true, h.aclCheck)
+	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
+	})
+	var files http.Handler = http.NotFoundHandler()
+	if cfg.HTTPDir != "" {
+		files = http.FileServerFS(noListing{os.DirFS(cfg.HTTPDir)})
+	}
+	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+	return h, nil
+}
+
+// ServeHTTP adds the security headers and, on a loopback listener without
+// logins, refuses requests that do not name a loopback host.
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hd := w.Header()
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Referrer-Policy", "no-referrer")
+	if r.URL.Path == "/" || strings.HasPrefix(r.URL.Path, "/ui/") || strings.HasPrefix(r.URL.Path, "/api/") {
+		// The dashboard's own pages; http_dir's files get no policy of ours.
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+		hd.Set("X-Frame-Options", "DENY")
+	}
+	if h.open && h.cfg.LoopbackTCP && !loopbackHost(r.Host) {
+		writeError(w, http.StatusForbidden, "this listener has no logins and answers only to localhost, 127.0.0.1 or [::1]")
+		return
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// api registers an endpoint that needs a login (an administrator's if
+// admin); requests other than GET must also pass checkAction.
+func (h *handler) api(pattern string, admin bool, fn func(http.ResponseWriter, *http.Request, *principal)) {
+	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-store")
+		p := h.identify(r)
+		if p == nil {
+			writeError(w, http.StatusUnauthorized, "log in first")
+			return
+		}
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			if ok, why := checkAction(r, p); !ok {
+				h.s.log.Warn("web: refused "+r.Method+" "+r.URL.Path+": "+why, "user", p.user, "remote", r.RemoteAddr)
+				writeError(w, http.StatusForbidden, why)
+				return
+			}
+		}
+		if admin && !p.admin {
+			writeError(w, http.StatusForbidden, "only administrators (http_api_admin) may do this")
+			return
+		}
+		fn(w, r, p)
+	})
+}
+
+// noListing serves the files of a directory but no directory listings and
+// no dot files.
+type noListing struct{ fs.FS }
+
+func (n noListing) Open(name string) (fs.File, error) {
+	for _, part := range strings.Split(name, "/") {
+		if strings.HasPrefix(part, ".") && part != "." {
+			return nil, fs.ErrNotExist
+		}
+	}
+	f, err := n.FS.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err == nil && st.IsDir() {
+		idx, err := n.FS.Open(path.Join(name, "index.html"))
+		if err != nil {
+			f.Close()
+			return nil, fs.ErrNotExist
+		}
+		idx.Close()
+	}
+	return f, nil
+}
+
+// writeJSON writes v, compressed when large and the client takes gzip.
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, err.Error())
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	if len(b) > 8<<10 && r != nil && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		h.Set("Content-Encoding", "gzip")
+		h.Add("Vary", "Accept-Encoding")
+		w.WriteHeader(status)
+		zw := gzip.NewWriter(w)
+		zw.Write(b)
+		zw.Close()
+		return
+	}
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, nil, status, map[string]string{"error": msg})
+}
+
+// readJSON decodes the request body, at most max bytes, into v.
+func readJSON(w http.ResponseWriter, r *http.Request, max int64, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, max))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeError(w, http.StatusBadRequest, "bad JSON body: "+err.Error())
+		return false
+	}
+	return true
+}
