@@ -400,7 +400,11 @@ func TestAdminOnly(t *testing.T) {
 	if st := a.do("POST", "/api/v1/publish", map[string]any{"topic": "office/door", "payload": "open", "retain": true}, nil); st != 200 {
 		t.Errorf("alice publishes: %d", st)
 	}
-	waitFor(t, "both topics", func() bool { _, s1 := a.topic("office/door"); _, s2 := a.topic("home/bob/lamp"); return s1 == 200 && s2 == 200 })
+	waitFor(t, "both topics", func() bool {
+		_, s1 := a.topic("office/door")
+		_, s2 := a.topic("home/bob/lamp")
+		return s1 == 200 && s2 == 200
+	})
 	if _, st := b.topic("office/door"); st != 404 {
 		t.Errorf("bob reads office/door: %d, want 404", st)
 	}
