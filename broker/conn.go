@@ -54,10 +54,12 @@ type conn struct {
 	atBoundary bool      // the next read starts a packet: the connection may park
 
 	// Parking (see poller): an idle connection has no reader goroutine.
-	fd      int        // socket descriptor, -1 if the connection cannot park
-	pmu     sync.Mutex // guards parked and kaTimer
-	parked  bool
-	kaTimer *time.Timer // while parked: fires at the keep alive deadline
+	fd        int           // socket descriptor, -1 if the connection cannot park
+	parkDelay time.Duration // idle time before parking; changed only while unparking
+	pmu       sync.Mutex    // guards parked, parkedAt and kaTimer
+	parked    bool
+	parkedAt  int64       // when it last parked, Unix nanoseconds
+	kaTimer   *time.Timer // while parked: fires at the keep alive deadline
 
 	// Guarded by sess.mu.
 	ctrl    []outItem // control packets waiting for the writer
@@ -84,7 +86,7 @@ type conn struct {
 }
 
 func newConn(srv *Server, nc net.Conn, ln *listener) *conn {
-	c := &conn{srv: srv, nc: nc, ln: ln, remote: nc.RemoteAddr().String(), fd: -1}
+	c := &conn{srv: srv, nc: nc, ln: ln, remote: nc.RemoteAddr().String(), fd: -1, parkDelay: minParkDelay}
 	c.wcond.L = &c.wmu
 	c.r = packet.NewReader(readerFunc(c.read), readBufferSize)
 	c.r.SetBufferPool(srv.readBufs)
@@ -99,15 +101,24 @@ type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
 
-// parkAfter is how long a connection may sit idle at a packet boundary
-// before it parks: long enough that a busy client never parks between its
-// packets, short enough that idle ones cost little.
-const parkAfter = 200 * time.Millisecond
+// A connection parks after sitting idle at a packet boundary for its park
+// delay. The delay starts at minParkDelay, so that connections that go
+// quiet after connecting, the common case of a device fleet, hold no
+// goroutine or buffer for long (and a burst of connects does not leave
+// thousands of goroutine stacks behind). A connection woken again within
+// chattyWake of parking doubles its delay, up to maxParkDelay, so that a
+// client sending every few tens of milliseconds stops parking between its
+// packets; one that stays parked longer starts again from minParkDelay.
+const (
+	minParkDelay = 20 * time.Millisecond
+	maxParkDelay = time.Second
+	chattyWake   = time.Second
+)
 
 // read reads from the network with the keep alive deadline
 // [MQTT-3.1.2-22]: one and a half times the keep alive since data last
 // arrived. At a packet boundary of a connection that can park, it waits at
-// most parkAfter and then reports errPark.
+// most its park delay and then reports errPark.
 func (c *conn) read(b []byte) (int, error) {
 	if c.lastRead.IsZero() {
 		// Reading CONNECT: the handshake's deadline applies.
@@ -121,7 +132,7 @@ func (c *conn) read(b []byte) (int, error) {
 	}
 	parking := false
 	if c.atBoundary && c.fd >= 0 {
-		if g := time.Now().Add(parkAfter); dl.IsZero() || g.Before(dl) {
+		if g := time.Now().Add(c.parkDelay); dl.IsZero() || g.Before(dl) {
 			dl, parking = g, true
 		}
 	}
@@ -254,6 +265,7 @@ func (c *conn) park() bool {
 		return false // the read will time out now
 	}
 	c.parked = true
+	c.parkedAt = time.Now().UnixNano()
 	if err := p.add(c); err != nil {
 		c.parked = false
 		c.fd = -1 // do not try again
@@ -277,6 +289,11 @@ func (c *conn) unpark(why int) {
 	if c.kaTimer != nil {
 		c.kaTimer.Stop()
 		c.kaTimer = nil
+	}
+	if time.Duration(time.Now().UnixNano()-c.parkedAt) < chattyWake {
+		c.parkDelay = min(2*c.parkDelay, maxParkDelay)
+	} else {
+		c.parkDelay = minParkDelay
 	}
 	c.pmu.Unlock()
 	if why == unparkTimeout {
