@@ -275,6 +275,7 @@ type brokerRun struct {
 	stdout  io.Writer    // log_dest stdout and SIGUSR2's output
 	store   broker.Store // the persistence store, nil without persistence
 	storeAt string       // its path
+	web     webRun       // the http_api listeners (broker_web.go)
 }
 
 // openListener is a listening socket and its settings.
@@ -317,6 +318,12 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		b.handler.Close()
 		return exitFailure, false
 	}
+	if err := b.openWebListeners(); err != nil {
+		b.log.Error("Error: " + err.Error())
+		b.closeListeners()
+		b.handler.Close()
+		return exitFailure, false
+	}
 	if res.PIDFile != "" {
 		if err := os.WriteFile(res.PIDFile, []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
 			b.log.Error("Error: Unable to write pid file: " + err.Error())
@@ -344,10 +351,11 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		return exitFailure, false
 	}
 	b.srv.Store(srv)
-	b.errc = make(chan error, len(b.lns))
+	b.errc = make(chan error, len(b.lns)+len(b.web.lns))
 	for _, ol := range b.lns {
 		go func() { b.errc <- srv.Serve(ctx, ol.ln, ol.cfg) }()
 	}
+	b.startWeb(srv)
 	b.log.Info(fmt.Sprintf("midge version %s running", broker.Version))
 	return exitOK, true
 }
@@ -497,6 +505,7 @@ func (b *brokerRun) closeListeners() {
 		ol.ln.Close()
 	}
 	b.lns = nil
+	b.closeWebListeners()
 }
 
 func (b *brokerRun) removePID() {
@@ -538,6 +547,7 @@ func (b *brokerRun) wait(ctx context.Context) int {
 // stop shuts the broker down and cleans up.
 func (b *brokerRun) stop() {
 	b.log.Info(fmt.Sprintf("midge version %s terminating", broker.Version))
+	b.stopWeb()
 	if srv := b.srv.Load(); srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := srv.Shutdown(sctx); err != nil {

@@ -261,6 +261,13 @@ func tlsOptionAt(t *TLS) string {
 	return "TLS"
 }
 
+// NetworkAddress returns the network ("tcp", "tcp4", "tcp6" or "unix") and
+// the address to listen on.
+func (l *Listener) NetworkAddress() (network, address string) {
+	network, address, _ = l.address()
+	return network, address
+}
+
 // address returns the network and address to listen on.
 func (l *Listener) address() (network, address, problem string) {
 	if l.Socket != "" {
