@@ -177,6 +177,7 @@ func (s *subscriber) onMessage(m *client.Message) {
 	s.mu.Lock()
 	again := s.record(m.Payload, now, m.QoS, false)
 	s.mu.Unlock()
+	s.r.kick()
 	if again {
 		select {
 		case s.reconn <- struct{}{}:

@@ -424,7 +424,9 @@ type subLink interface {
 
 // record counts one PUBLISH whose payload arrived at now. atRel says that
 // a QoS 2 delivery completes at its PUBREL (the wire engine sees it), not
-// here. It reports whether the subscriber should now reconnect.
+// here. The caller is to kick waiting publishers afterwards (at once, or
+// once per batch of packets). It reports whether the subscriber should now
+// reconnect.
 func (s *subscriber) record(payload []byte, now int64, qos byte, atRel bool) bool {
 	r := s.r
 	s.packets++
@@ -467,8 +469,7 @@ func (s *subscriber) record(payload []byte, now int64, qos byte, atRel bool) boo
 	s.unique++
 	n := r.unique.Add(1)
 	if qos < 2 || !atRel {
-		r.completed.Add(1)
-		r.kick()
+		r.completed.Add(1) // the caller kicks the publishers
 	}
 	switch {
 	case r.expected > 0 && n == r.expected:

@@ -703,9 +703,14 @@ func (s *subscriber) redialWire() (*wireConn, error) {
 // nil when the subscriber is to reconnect, or why c failed.
 func (s *subscriber) wireRead(c *wireConn) error {
 	r := s.r
-	pending := 0
+	pending := 0 // acknowledgements not yet written
+	done := 0    // deliveries completed since the last kick
 	var now int64
 	for {
+		if done > 0 && (done >= wireAckBatch || c.r.Buffered() == 0) {
+			r.kick() // once per batch of packets, not per message
+			done = 0
+		}
 		if pending > 0 && (pending >= wireAckBatch || c.r.Buffered() == 0) {
 			if err := c.flush(); err != nil {
 				return err
@@ -728,6 +733,9 @@ func (s *subscriber) wireRead(c *wireConn) error {
 				return err
 			}
 			again := s.record(payload, now, qos, true)
+			if qos < 2 {
+				done++
+			}
 			switch qos {
 			case 1:
 				c.appendAck(packet.TypePuback, id)
@@ -737,6 +745,7 @@ func (s *subscriber) wireRead(c *wireConn) error {
 				pending++
 			}
 			if again {
+				r.kick()
 				return nil
 			}
 		case packet.TypePubrel:
@@ -747,7 +756,7 @@ func (s *subscriber) wireRead(c *wireConn) error {
 			c.appendAck(packet.TypePubcomp, id)
 			pending++
 			r.completed.Add(1)
-			r.kick()
+			done++
 		case packet.TypeSuback:
 			p, err := packet.Decode(h, body, c.v)
 			if err == nil {
