@@ -78,7 +78,7 @@ Messages:
   -q QOS              0, 1 or 2 (default 0)
   -s BYTES            payload size, at least 24 (default 64)
   -C, --count N       pub, pubsub: messages in total (default 100000);
-                      sub: stop when each subscriber has received N (default 0: at -d)
+                      sub: stop when each subscriber has received N (default 0: at -d or ^C)
   -R RATE             publish rate in msg/s over all publishers (default 0: as fast
                       as flow control allows)
   --client-rate RATE  publish rate in msg/s per publisher, instead of -R
@@ -175,7 +175,7 @@ type benchTarget struct {
 	url    string // for the client engine: the URL it dials
 }
 
-// errHelp asks for the usage.
+// errBenchHelp asks for the usage.
 var errBenchHelp = errors.New("help requested")
 
 // parseBenchArgs parses the arguments of "midge bench" (after the command

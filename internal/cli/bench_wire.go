@@ -104,7 +104,6 @@ func (d *benchDialer) connectPacket(id string) *packet.Connect {
 // benchConnectError is a CONNACK that refused the connection.
 type benchConnectError struct {
 	code packet.ReasonCode
-	v    byte
 }
 
 func (e *benchConnectError) Error() string {
@@ -150,7 +149,7 @@ func dialWire(ctx context.Context, d *benchDialer, i int, id string, bufSize int
 		return fail(fmt.Errorf("%v instead of CONNACK", p.Type()))
 	}
 	if ack.ReasonCode != packet.Success {
-		return fail(&benchConnectError{code: ack.ReasonCode, v: c.v})
+		return fail(&benchConnectError{code: ack.ReasonCode})
 	}
 	if !stop() {
 		return fail(context.Cause(ctx))
