@@ -1,0 +1,256 @@
+package interop_test
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// binDir holds the midge binary built for this test run; TestMain removes
+// it.
+var binDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "midge-interop-bin-") })
+
+// midgeBinary builds cmd/midge once for the tests that run it as a process
+// and returns its path.
+var midgeBinary = sync.OnceValues(func() (string, error) {
+	dir, err := binDir()
+	if err != nil {
+		return "", err
+	}
+	// The broker drops root privileges to the mosquitto user: it must still
+	// be able to run the file.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "midge")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./cmd/midge: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dir, err := binDir(); err == nil {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+// worldDir makes a directory for a broker's configuration and files that
+// the broker can still read after it drops root privileges to the
+// mosquitto user (it reads them again on SIGHUP). It is removed when the
+// test ends.
+func worldDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "midge-interop-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// writeFile writes text to dir/name, readable by everyone, and returns its
+// path.
+func writeFile(t *testing.T, dir, name, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// copyFile copies src to dir/name, readable by everyone, and returns the
+// new path.
+func copyFile(t *testing.T, src, dir, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeFile(t, dir, name, string(b))
+}
+
+// replaceFile replaces dst by the contents of src atomically (a rename),
+// so that a reload never sees half a file.
+func replaceFile(t *testing.T, src, dst string) {
+	t.Helper()
+	b, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmp := dst + ".new"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// freePorts returns n different TCP ports that were free on every address
+// a moment ago (a listener without an address listens on all of them, and
+// a port may be the local port of connections on other addresses).
+// startMidge tries again with new ports if one is taken meanwhile.
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	ports := make([]string, n)
+	for i := range ports {
+		ln, err := net.Listen("tcp", ":0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close() // all open until all are chosen, so they differ
+		_, ports[i], _ = net.SplitHostPort(ln.Addr().String())
+	}
+	return ports
+}
+
+// midgeLogPrefix starts every mosquitto.conf the tests write: the log goes
+// to standard output, where startMidge reads it line by line.
+const midgeLogPrefix = "log_dest stdout\nlog_type all\n"
+
+// mosquittoEnv names a mosquitto binary (/usr/sbin/mosquitto) to run
+// instead of midge in the tests that start a broker process, to check what
+// the tests expect against Mosquitto itself.
+const mosquittoEnv = "MIDGE_INTEROP_MOSQUITTO"
+
+// startMidge runs "midge broker -c dir/mosquitto.conf" with the file conf
+// makes for nports free ports, and waits until it serves. It returns the
+// broker process, whose stdout lines are the log, and the ports. If a port
+// was taken in the meantime, it tries again with others.
+func startMidge(t *testing.T, dir string, nports int, conf func(ports []string) string) (*proc, []string) {
+	t.Helper()
+	cmd := []string{"", "broker"}
+	if mosq := os.Getenv(mosquittoEnv); mosq != "" {
+		cmd = []string{"stdbuf", "-oL", mosq} // Mosquitto buffers a piped stdout
+	} else {
+		bin, err := midgeBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd[0] = bin
+	}
+	for attempt := 0; ; attempt++ {
+		ports := freePorts(t, nports)
+		text := midgeLogPrefix + conf(ports)
+		path := writeFile(t, dir, "mosquitto.conf", text)
+		p := startProc(t, nil, cmd[0], append(cmd[1:], "-c", path)...)
+		if p.waitRunning() {
+			return p, ports
+		}
+		// A port taken meanwhile: midge says "address already in use",
+		// Mosquitto's WebSocket listeners only "Unable to start any
+		// listening sockets".
+		if out := p.output(); attempt < 3 && (strings.Contains(out, "address already in use") ||
+			strings.Contains(out, "Unable to start any listening sockets")) {
+			continue
+		}
+		t.Fatalf("midge broker -c %s did not start:\n%s\nconfiguration:\n%s", path, p.output(), text)
+	}
+}
+
+// waitRunning waits for the broker's "version ... running" log line and reports
+// whether it came before the process exited.
+func (p *proc) waitRunning() bool {
+	p.t.Helper()
+	timer := time.NewTimer(waitTimeout)
+	defer timer.Stop()
+	for {
+		p.mu.Lock()
+		wake := p.wake
+		p.mu.Unlock()
+		for _, l := range p.lines() {
+			if strings.Contains(l, " version ") && strings.HasSuffix(l, " running") {
+				return true
+			}
+		}
+		select {
+		case <-wake:
+		case <-p.done:
+			return false
+		case <-timer.C:
+			p.t.Fatalf("midge not running after %v\n%s", waitTimeout, p.output())
+		}
+	}
+}
+
+// countLines returns how many of the stdout lines so far contain s.
+func (p *proc) countLines(s string) int {
+	n := 0
+	for _, l := range p.lines() {
+		if strings.Contains(l, s) {
+			n++
+		}
+	}
+	return n
+}
+
+// mark returns how many stdout lines the process has printed so far, for
+// waitAfter.
+func (p *proc) mark() int { return len(p.lines()) }
+
+// waitAfter waits up to d for a stdout line after the first mark ones that
+// contains every one of subs, and returns it; it fails the test if none
+// comes.
+func (p *proc) waitAfter(mark int, d time.Duration, subs ...string) string {
+	p.t.Helper()
+	l, ok := p.lineAfter(mark, d, func(l string) bool { return containsAll(l, subs) })
+	if !ok {
+		p.t.Fatalf("%s printed no line with %q within %v\n%s", p.name, subs, d, p.output())
+	}
+	return l
+}
+
+// lineAfter waits up to d for a stdout line after the first mark ones that
+// satisfies match.
+func (p *proc) lineAfter(mark int, d time.Duration, match func(string) bool) (string, bool) {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	find := func() (string, bool) {
+		lines := p.lines()
+		for _, l := range lines[min(mark, len(lines)):] {
+			if match(l) {
+				return l, true
+			}
+		}
+		return "", false
+	}
+	for {
+		p.mu.Lock()
+		wake := p.wake
+		p.mu.Unlock()
+		if l, ok := find(); ok {
+			return l, true
+		}
+		select {
+		case <-wake:
+		case <-p.done:
+			return find()
+		case <-timer.C:
+			return "", false
+		}
+	}
+}
+
+// containsAll reports whether s contains every one of subs.
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
