@@ -173,12 +173,18 @@ function refreshDetailSoon() {
 function selectTopic(path, setHash = true) {
   state.selected = path;
   if (setHash) history.replaceState(null, '', `#/topics/${encodeURIComponent(path)}`);
-  $('#publish-form').topic.value = path;
+  if (!path.startsWith('$')) $('#publish-form').topic.value = path;
   loadDetail(path);
 }
 
 async function loadDetail(path) {
   let d = null;
+  const n = view.tree.get(path);
+  if (n && !n.hasValue) { // a branch: nothing was published to it
+    state.detail = null;
+    renderDetail(path, null);
+    return;
+  }
   try {
     d = await api(`/api/v1/topic?name=${encodeURIComponent(path)}`);
   } catch (err) {
@@ -200,7 +206,7 @@ function renderDetail(path, d) {
     if (d.retained) badges.append(h('span', { class: 'badge ret' }, 'retained'));
   }
   box.append(badges);
-  const admin = state.me && state.me.admin;
+  const admin = state.me && state.me.admin && !/^\$SYS(\/|$)/.test(path);
   const actions = h('div', { class: 'actions' });
   if (d && d.history.length) {
     const last = d.history[d.history.length - 1];

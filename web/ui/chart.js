@@ -13,7 +13,7 @@ function el(name, attrs, parent) {
 // lineChart returns an SVG element drawing series [{name, color, points:
 // [[ms, value], ...]}]. format formats y values.
 export function lineChart(series, { width = 640, height = 200, format = shortNumber, title = '' } = {}) {
-  const pad = { l: 52, r: 12, t: title ? 22 : 10, b: 22 };
+  const pad = { l: 66, r: 12, t: title ? 22 : 10, b: 22 };
   const svg = el('svg', { viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': title || 'chart' });
   if (title) {
     const t = el('text', { x: pad.l, y: 14, class: 'axis-label' }, svg);
@@ -46,7 +46,7 @@ export function lineChart(series, { width = 640, height = 200, format = shortNum
   }
   for (const [i, anchor] of [[0, 'start'], [0.5, 'middle'], [1, 'end']]) {
     const t = el('text', { x: pad.l + w * i, y: height - 6, 'text-anchor': anchor, class: 'axis-label' }, svg);
-    t.textContent = clock(x0 + (x1 - x0) * i);
+    t.textContent = clock(x0 + (x1 - x0) * i, x1 - x0 < 10000);
   }
   for (const s of series) {
     if (s.points.length === 0) continue;
@@ -59,9 +59,11 @@ export function lineChart(series, { width = 640, height = 200, format = shortNum
   return svg;
 }
 
-export function clock(ms) {
+// clock formats a time of day; fine adds milliseconds, for short spans.
+export function clock(ms, fine = false) {
   const d = new Date(ms);
-  return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const t = d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  return fine ? `${t}.${String(d.getMilliseconds()).padStart(3, '0')}` : t;
 }
 
 export function shortNumber(v) {

@@ -178,7 +178,7 @@ export class TreeView {
       row.style.top = `${i * ROW}px`;
       row.node = n;
       fill(row, n, n === this.selected, this.filter !== '');
-      const fresh = now - n.flash < FLASH_MS;
+      const fresh = n.flash > 0 && now - n.flash < FLASH_MS;
       if (fresh && row.flashed !== n.flash) {
         row.classList.remove('flash');
         void row.offsetWidth; // restart the animation

@@ -1,0 +1,147 @@
+// The browser end-to-end test of midge's dashboard, run by web/e2e_test.go
+// (go test ./web -run Browser), which starts midge and passes:
+//
+//   MIDGE_URL        the http_api listener, http://127.0.0.1:PORT
+//   MIDGE_USER, MIDGE_PASSWORD   an administrator of the password file
+//   MQTT_PORT, MQTT_USER, MQTT_PASSWORD   for Debian's mosquitto_pub
+//   ARTIFACTS        where to save the screenshots
+//   CHROMIUM         the browser, /usr/bin/chromium
+//
+// It logs in, publishes with mosquitto_pub, finds the topic in the tree with
+// its value, opens its history and chart, publishes from the page (the Go
+// test checks a subscriber got it), and looks at the clients page.
+import { chromium } from 'playwright-core';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const env = (k) => {
+  const v = process.env[k];
+  if (!v) throw new Error(`${k} is not set`);
+  return v;
+};
+const url = env('MIDGE_URL');
+const artifacts = env('ARTIFACTS');
+mkdirSync(artifacts, { recursive: true });
+
+function pub(topic, message, ...extra) {
+  execFileSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', env('MQTT_PORT'), '-u', env('MQTT_USER'), '-P', env('MQTT_PASSWORD'),
+    '-i', 'livingroom-sensor', '-t', topic, '-m', message, ...extra], { stdio: 'inherit', timeout: 10000 });
+}
+
+const step = (s) => console.log(`e2e: ${s}`);
+const profile = mkdtempSync(join(tmpdir(), 'midge-e2e-chromium-'));
+const ctx = await chromium.launchPersistentContext(profile, {
+  executablePath: env('CHROMIUM'),
+  headless: true,
+  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
+    '--disable-component-update', '--disable-sync'],
+  viewport: { width: 1440, height: 900 },
+});
+const page = ctx.pages()[0] || await ctx.newPage();
+page.setDefaultTimeout(15000);
+const problems = [];
+page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+page.on('console', (m) => {
+  // The wrong password's 401 is expected; anything else is a bug.
+  if (m.type() === 'error' && !m.text().includes('status of 401')) problems.push(`console: ${m.text()}`);
+});
+page.on('dialog', (d) => d.accept());
+
+try {
+  step('log in');
+  await page.goto(url);
+  await page.locator('#login-form').waitFor();
+  await page.fill('#login-form input[name=username]', env('MIDGE_USER'));
+  await page.fill('#login-form input[name=password]', 'wrong password');
+  await page.click('#login-form button[type=submit]');
+  await page.locator('#login-error', { hasText: 'wrong username or password' }).waitFor();
+  await page.fill('#login-form input[name=password]', env('MIDGE_PASSWORD'));
+  await page.click('#login-form button[type=submit]');
+  await page.locator('#nav').waitFor();
+  await page.locator('#live.on').waitFor();
+
+  step('publish with mosquitto_pub');
+  for (const v of ['21.5', '21.9', '22.6', '22.1', '22.4']) pub('home/livingroom/temperature', v);
+  pub('home/livingroom/climate', '{"temperature":22.4,"humidity":41,"battery":{"level":87}}', '-r');
+  pub('home/livingroom/climate', '{"temperature":22.6,"humidity":43,"battery":{"level":87}}', '-r');
+  pub('home/kitchen/light', 'on', '-r');
+  pub('home/kitchen/power', '1830');
+  pub('garden/soil/moisture', '31');
+  pub('devices/relay/raw', '00ff7f', '-r'); // text, but shown as sent
+
+  step('find home/livingroom/temperature in the tree');
+  await page.fill('#search', 'livingroom');
+  await page.locator('#tree .row', { hasText: 'temperature' }).locator('.value', { hasText: /^22\.4$/ }).waitFor();
+  const named = (name) => page.locator('#tree .row').filter({ has: page.locator('.name', { hasText: new RegExp(`^${name}$`) }) });
+  await page.fill('#search', '');
+  await named('garden').waitFor(); // the whole tree again
+  // Open the branches by hand, as a person would.
+  await named('home').locator('.twisty').click();
+  await named('livingroom').locator('.twisty').click();
+  await named('temperature').click();
+  await page.locator('#detail-topic', { hasText: 'home/livingroom/temperature' }).waitFor();
+  await page.locator('#detail-value', { hasText: '22.4' }).waitFor();
+  await page.locator('#detail .badge', { hasText: '5 messages seen' }).waitFor();
+  await page.screenshot({ path: join(artifacts, 'tree.png') });
+
+  step('history and chart');
+  await page.locator('#history .item').nth(4).waitFor();
+  await page.locator('#history-chart svg path.series').waitFor();
+  const points = await page.locator('#history-chart svg circle').count();
+  if (points !== 5) throw new Error(`chart has ${points} points, want 5`);
+  await page.locator('#history .diff .add', { hasText: '22.4' }).first().waitFor();
+  await page.locator('#history-chart').screenshot({ path: join(artifacts, 'history-chart.png') });
+
+  step('JSON values: pretty-printed, a chart per numeric field');
+  await named('climate').click();
+  await page.locator('#detail-value', { hasText: '"humidity": 43' }).waitFor();
+  await page.locator('#history-chart .legend label', { hasText: 'battery.level' }).waitFor();
+  await page.screenshot({ path: join(artifacts, 'history.png'), fullPage: true });
+
+  step('publish from the page');
+  await page.fill('#publish-form input[name=topic]', 'home/livingroom/setpoint');
+  await page.fill('#publish-form textarea[name=payload]', '23.5');
+  await page.selectOption('#publish-form select[name=qos]', '1');
+  await page.click('#publish-form button[type=submit]');
+  await page.locator('#publish-result', { hasText: 'published to home/livingroom/setpoint' }).waitFor();
+  await page.fill('#search', 'setpoint');
+  await page.locator('#tree .row', { hasText: 'setpoint' }).locator('.value', { hasText: '23.5' }).waitFor();
+  await page.fill('#search', '');
+
+  step('clients');
+  await page.click('#nav a[data-page=clients]');
+  await page.locator('#clients tbody tr', { hasText: 'e2e-subscriber' }).waitFor();
+  await page.locator('#clients tbody tr', { hasText: 'MQTT 5.0' }).waitFor();
+  await page.screenshot({ path: join(artifacts, 'clients.png') });
+
+  step('statistics');
+  await page.click('#nav a[data-page=stats]');
+  await page.locator('#stat-charts svg').first().waitFor();
+  await page.locator('#sys td', { hasText: '$SYS/broker/uptime' }).waitFor();
+  await page.screenshot({ path: join(artifacts, 'stats.png') });
+
+  step('ACL tester');
+  await page.click('#nav a[data-page=acl]');
+  await page.fill('#acl-form input[name=username]', env('MQTT_USER'));
+  await page.fill('#acl-form input[name=clientId]', 'livingroom-sensor');
+  await page.fill('#acl-form input[name=topic]', 'garden/soil/moisture');
+  await page.check('#acl-form input[value=write]');
+  await page.click('#acl-form button[type=submit]');
+  await page.locator('#acl-result .verdict').waitFor();
+  await page.screenshot({ path: join(artifacts, 'acl.png') });
+
+  if (problems.length) throw new Error(problems.join('\n'));
+  step(`screenshots in ${artifacts}`);
+  await ctx.close();
+  rmSync(profile, { recursive: true, force: true });
+  console.log('e2e: ok');
+} catch (err) {
+  console.error(`e2e: FAILED: ${err.stack || err}`);
+  if (problems.length) console.error(problems.join('\n'));
+  try { await page.screenshot({ path: join(artifacts, 'failure.png'), fullPage: true }); } catch { /* closed */ }
+  await ctx.close();
+  rmSync(profile, { recursive: true, force: true });
+  process.exit(1);
+}

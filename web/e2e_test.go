@@ -1,0 +1,166 @@
+package web_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// chromiumPath is Debian's Chromium, which the end-to-end test drives.
+const chromiumPath = "/usr/bin/chromium"
+
+// TestBrowserEndToEnd runs midge (the binary) with a password file and an
+// http_api listener, and drives the dashboard in headless Chromium through
+// web/e2e/e2e.mjs (playwright-core): log in, see a topic published with
+// mosquitto_pub, its history and chart, publish from the page to a
+// subscriber, and the clients page. The screenshots go to
+// web/e2e/artifacts/. It fails, not skips, when a tool is missing.
+func TestBrowserEndToEnd(t *testing.T) {
+	var missing []string
+	if _, err := os.Stat(chromiumPath); err != nil {
+		missing = append(missing, "Chromium ("+chromiumPath+"): apt-get install -y chromium")
+	}
+	if _, err := exec.LookPath("node"); err != nil {
+		missing = append(missing, "Node.js: apt-get install -y nodejs npm")
+	}
+	if _, err := exec.LookPath("mosquitto_pub"); err != nil {
+		missing = append(missing, "mosquitto_pub: apt-get install -y mosquitto-clients")
+	}
+	if _, err := os.Stat("e2e/node_modules/playwright-core/package.json"); err != nil {
+		missing = append(missing, "playwright-core: npm ci --prefix web/e2e")
+	}
+	if len(missing) > 0 {
+		t.Fatalf("the browser test needs (scripts/test installs them):\n  %s", strings.Join(missing, "\n  "))
+	}
+	t.Parallel()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "midge")
+	build := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+
+	// The password file: alice administers the dashboard, sensor is a
+	// device.
+	var pw strings.Builder
+	for _, u := range []string{"alice", "sensor"} {
+		h, err := auth.HashPassword(u+"-secret", auth.SHA512PBKDF2, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pw.WriteString(u + ":" + h + "\n")
+	}
+	os.WriteFile(filepath.Join(dir, "passwd"), []byte(pw.String()), 0o600)
+	mqttPort, httpPort := freeLocalPort(t), freeLocalPort(t)
+	conf := filepath.Join(dir, "midge.conf")
+	os.WriteFile(conf, []byte(fmt.Sprintf(`log_dest stdout
+log_type all
+password_file %s/passwd
+http_api_admin alice
+http_api_history 20
+listener %d 127.0.0.1
+listener %d 127.0.0.1
+protocol http_api
+`, dir, mqttPort, httpPort)), 0o644)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	midge := exec.CommandContext(ctx, bin, "broker", "-c", conf)
+	midge.Cancel = func() error { return midge.Process.Signal(syscall.SIGTERM) }
+	midge.WaitDelay = 10 * time.Second
+	out, err := midge.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	midge.Stderr = midge.Stdout
+	if err := midge.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ready, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			line := sc.Text()
+			t.Log("midge: " + line)
+			if strings.Contains(line, "midge version") && strings.HasSuffix(line, "running") {
+				close(ready)
+			}
+		}
+	}()
+	defer func() {
+		cancel()
+		midge.Wait()
+	}()
+	select {
+	case <-ready:
+	case <-exited:
+		t.Fatal("midge exited")
+	case <-ctx.Done():
+		t.Fatal("midge did not start")
+	}
+
+	// A subscriber for what the page publishes.
+	got := make(chan *client.Message, 16)
+	sub, _, err := client.Dial(ctx, client.Options{Address: "127.0.0.1:" + strconv.Itoa(mqttPort), ClientID: "e2e-subscriber",
+		ProtocolVersion: packet.Version5, Username: "sensor", Password: []byte("sensor-secret"),
+		OnMessage: func(m *client.Message) { got <- m }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	if _, err := sub.Subscribe(ctx, client.Subscription{Filter: "home/livingroom/setpoint", QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+
+	artifacts, _ := filepath.Abs("e2e/artifacts")
+	os.RemoveAll(artifacts)
+	node := exec.CommandContext(ctx, "node", "e2e/e2e.mjs")
+	node.Env = append(os.Environ(),
+		"MIDGE_URL=http://127.0.0.1:"+strconv.Itoa(httpPort), "MIDGE_USER=alice", "MIDGE_PASSWORD=alice-secret",
+		"MQTT_PORT="+strconv.Itoa(mqttPort), "MQTT_USER=sensor", "MQTT_PASSWORD=sensor-secret",
+		"ARTIFACTS="+artifacts, "CHROMIUM="+chromiumPath)
+	nodeOut, err := node.CombinedOutput()
+	t.Logf("e2e.mjs:\n%s", nodeOut)
+	if err != nil {
+		t.Fatalf("the browser test failed (%v); screenshots in %s", err, artifacts)
+	}
+	select {
+	case m := <-got:
+		if m.Topic != "home/livingroom/setpoint" || string(m.Payload) != "23.5" || m.QoS != 1 {
+			t.Errorf("subscriber got %s %q QoS %d", m.Topic, m.Payload, m.QoS)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the subscriber did not get the page's message")
+	}
+	for _, f := range []string{"tree.png", "history-chart.png", "clients.png"} {
+		if st, err := os.Stat(filepath.Join(artifacts, f)); err != nil || st.Size() < 1000 {
+			t.Errorf("screenshot %s: %v", f, err)
+		}
+	}
+	t.Logf("screenshots in %s", artifacts)
+}
+
+// freeLocalPort returns a port free on 127.0.0.1 a moment ago.
+func freeLocalPort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
