@@ -97,9 +97,9 @@ func (s *session) info() (SessionInfo, bool) {
 	}
 	if c := s.conn; c != nil {
 		info.Connected = true
-		info.Remote = c.remote
+		info.Remote = c.remoteAddr()
 		info.KeepAlive = c.keepAlive
-		info.ConnectedAt = c.connectedAt
+		info.ConnectedAt = time.Unix(0, c.connectedAt)
 	}
 	for f, o := range s.subs.all {
 		info.Subscriptions = append(info.Subscriptions, SubscriptionInfo{Filter: f, QoS: o.QoS, NoLocal: o.NoLocal,

@@ -20,11 +20,10 @@ import (
 // and handles packets; a writer goroutine, started on demand by wake and gone
 // when there is nothing to write, is the only writer of nc.
 type conn struct {
-	srv    *Server
-	nc     net.Conn
-	ln     *listener
-	r      *packet.Reader
-	remote string // host:port of the peer, as Mosquitto logs it
+	srv *Server
+	nc  net.Conn
+	ln  *listener
+	r   *packet.Reader
 	// tlsState is the TLS state of a WebSocket over TLS; a plain TLS
 	// connection's is read from nc.
 	tlsState *tls.ConnectionState
@@ -39,10 +38,10 @@ type conn struct {
 	aliasMaxOut uint16        // the client's Topic Alias Maximum
 	problemInfo bool          // the client's Request Problem Information
 	mount       string        // listener mount point
-	connectedAt time.Time
-	will        *Message // published when the connection ends abnormally
-	willDelay   uint32   // Will Delay Interval, seconds
-	takenOver   bool     // guarded by sess.mu: another connection took the client identifier
+	connectedAt int64         // Unix nanoseconds by Server.now
+	will        *Message      // published when the connection ends abnormally
+	willDelay   uint32        // Will Delay Interval, seconds
+	takenOver   bool          // guarded by sess.mu: another connection took the client identifier
 
 	// durablePending counts this client's PUBLISHes waiting for the store.
 	durablePending atomic.Int32
@@ -50,16 +49,17 @@ type conn struct {
 	// Reader-owned.
 	aliasIn    []string // inbound topic aliases, index alias-1
 	ctx        context.Context
-	lastRead   time.Time // when data last arrived, for keep alive
-	atBoundary bool      // the next read starts a packet: the connection may park
+	lastRead   time.Duration // when data last arrived (Server.mono), for keep alive; 0 before CONNECT
+	atBoundary bool          // the next read starts a packet: the connection may park
 
 	// Parking (see poller): an idle connection has no reader goroutine.
-	fd        int           // socket descriptor, -1 if the connection cannot park
+	fd        int32         // socket descriptor, -1 if the connection cannot park
 	parkDelay time.Duration // idle time before parking; changed only while unparking
-	pmu       sync.Mutex    // guards parked, parkedAt and kaTimer
+	pmu       sync.Mutex    // guards parked and parkedAt
 	parked    bool
-	parkedAt  int64       // when it last parked, Unix nanoseconds
-	kaTimer   *time.Timer // while parked: fires at the keep alive deadline
+	parkedAt  int64 // when it last parked, Unix nanoseconds
+	kaSlot    int64 // while parked: its keep alive slot in poller.deadlines, 0 if none
+	kaIndex   int32 // its index in the slot; both guarded by deadlines.mu
 
 	// Guarded by sess.mu.
 	ctrl    []outItem // control packets waiting for the writer
@@ -67,11 +67,11 @@ type conn struct {
 	hold    bool      // nothing may be written yet (the session is being stored)
 
 	// Writer state, guarded by wmu.
-	wmu     sync.Mutex
-	wcond   sync.Cond
-	writing bool // a writer goroutine runs
-	dirty   bool // wake was called while it ran
-	dead    bool // the connection is closed: no new writer
+	wmu        sync.Mutex
+	writing    bool          // a writer goroutine runs
+	dirty      bool          // wake was called while it ran
+	dead       bool          // the connection is closed: no new writer
+	writerGone chan struct{} // closed when the writer exits, if finish waits for it
 
 	// Writer-owned.
 	aliasOut map[string]uint16
@@ -86,15 +86,17 @@ type conn struct {
 }
 
 func newConn(srv *Server, nc net.Conn, ln *listener) *conn {
-	c := &conn{srv: srv, nc: nc, ln: ln, remote: nc.RemoteAddr().String(), fd: -1, parkDelay: minParkDelay}
-	c.wcond.L = &c.wmu
+	c := &conn{srv: srv, nc: nc, ln: ln, fd: -1, parkDelay: minParkDelay}
 	c.r = packet.NewReader(readerFunc(c.read), readBufferSize)
 	c.r.SetBufferPool(srv.readBufs)
 	c.r.MaxSize = srv.lim.maxPacketSize
 	c.mount = ln.cfg.MountPoint
-	c.fd = socketFD(nc)
+	c.fd = int32(socketFD(nc))
 	return c
 }
+
+// remoteAddr returns the peer's host:port, as Mosquitto logs it.
+func (c *conn) remoteAddr() string { return c.nc.RemoteAddr().String() }
 
 // readerFunc adapts a function to io.Reader.
 type readerFunc func([]byte) (int, error)
@@ -120,7 +122,7 @@ const (
 // arrived. At a packet boundary of a connection that can park, it waits at
 // most its park delay and then reports errPark.
 func (c *conn) read(b []byte) (int, error) {
-	if c.lastRead.IsZero() {
+	if c.lastRead == 0 {
 		// Reading CONNECT: the handshake's deadline applies.
 		n, err := c.nc.Read(b)
 		c.srv.stats.bytesIn.Add(uint64(n))
@@ -128,7 +130,7 @@ func (c *conn) read(b []byte) (int, error) {
 	}
 	var dl time.Time
 	if c.keepAlive > 0 {
-		dl = c.lastRead.Add(c.keepAlive)
+		dl = c.srv.monoTime(c.lastRead + c.keepAlive)
 	}
 	parking := false
 	if c.atBoundary && c.fd >= 0 {
@@ -139,7 +141,7 @@ func (c *conn) read(b []byte) (int, error) {
 	c.nc.SetReadDeadline(dl)
 	n, err := c.nc.Read(b)
 	if n > 0 {
-		c.lastRead = time.Now()
+		c.lastRead = c.srv.mono()
 		c.srv.stats.bytesIn.Add(uint64(n))
 	}
 	if parking && n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
@@ -184,7 +186,7 @@ func (c *conn) recoverPanic() {
 // accepted.
 func (c *conn) handshake(ctx context.Context) bool {
 	if !c.srv.cfg.QuietConnections {
-		c.srv.log.Info(fmt.Sprintf("New connection from %s on port %s.", c.remote, c.ln.port))
+		c.srv.log.Info(fmt.Sprintf("New connection from %s on port %s.", c.remoteAddr(), c.ln.port))
 	}
 	c.nc.SetReadDeadline(time.Now().Add(c.srv.lim.connectTimeout))
 	h, err := c.r.ReadHeader()
@@ -207,7 +209,7 @@ func (c *conn) handshake(ctx context.Context) bool {
 	if !c.handleConnect(ctx, cp, err) {
 		return false
 	}
-	c.lastRead = time.Now()
+	c.lastRead = c.srv.mono()
 	return true
 }
 
@@ -261,7 +263,8 @@ func (c *conn) park() bool {
 	}
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
-	if c.keepAlive > 0 && time.Since(c.lastRead) >= c.keepAlive {
+	idle := c.srv.mono() - c.lastRead
+	if c.keepAlive > 0 && idle >= c.keepAlive {
 		return false // the read will time out now
 	}
 	c.parked = true
@@ -272,7 +275,7 @@ func (c *conn) park() bool {
 		return false
 	}
 	if c.keepAlive > 0 {
-		c.kaTimer = time.AfterFunc(c.keepAlive-time.Since(c.lastRead), func() { c.unpark(unparkTimeout) })
+		p.deadlines.add(c, c.lastRead+c.keepAlive)
 	}
 	return true
 }
@@ -284,12 +287,16 @@ func (c *conn) unpark(why int) {
 		c.pmu.Unlock()
 		return
 	}
+	if why == unparkTimeout && c.srv.mono()-c.lastRead < c.keepAlive {
+		// Woken and parked again since the deadline was taken: keep
+		// (or put) the new deadline in the schedule.
+		c.srv.poller.deadlines.add(c, c.lastRead+c.keepAlive)
+		c.pmu.Unlock()
+		return
+	}
 	c.parked = false
 	c.srv.poller.remove(c)
-	if c.kaTimer != nil {
-		c.kaTimer.Stop()
-		c.kaTimer = nil
-	}
+	c.srv.poller.deadlines.remove(c)
 	if time.Duration(time.Now().UnixNano()-c.parkedAt) < chattyWake {
 		c.parkDelay = min(2*c.parkDelay, maxParkDelay)
 	} else {
@@ -432,10 +439,14 @@ func (c *conn) finish() {
 	}
 	c.wmu.Lock()
 	c.dead = true
-	for c.writing {
-		c.wcond.Wait()
+	if c.writing {
+		gone := make(chan struct{})
+		c.writerGone = gone
+		c.wmu.Unlock()
+		<-gone
+	} else {
+		c.wmu.Unlock()
 	}
-	c.wmu.Unlock()
 	c.close()
 	c.r.Release()
 	if c.sess != nil && !detached {

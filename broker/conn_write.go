@@ -153,8 +153,7 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		release()
-		c.writing = false
-		c.wcond.Broadcast()
+		c.writerExitedLocked()
 		c.wmu.Unlock()
 		return
 	}
@@ -163,10 +162,19 @@ func (c *conn) writeLoop() {
 // exitWriter marks the writer gone after a write error.
 func (c *conn) exitWriter() {
 	c.wmu.Lock()
-	c.writing = false
 	c.dead = true
-	c.wcond.Broadcast()
+	c.writerExitedLocked()
 	c.wmu.Unlock()
+}
+
+// writerExitedLocked marks the writer gone and wakes finish if it waits
+// for that. c.wmu must be held.
+func (c *conn) writerExitedLocked() {
+	c.writing = false
+	if c.writerGone != nil {
+		close(c.writerGone)
+		c.writerGone = nil
+	}
 }
 
 // collectLocked moves what may be written now into batch, in the order it

@@ -172,7 +172,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 			ap.SetUint(packet.PropServerKeepAlive, uint32(serverKeepAlive)) // [MQTT-3.2.2-21]
 		}
 	}
-	c.connectedAt = c.srv.now()
+	c.connectedAt = c.srv.now().UnixNano()
 	if err := c.srv.attach(c, cp.CleanStart, expiry, will, willDelay, ack); err != nil {
 		c.closeReason = "persistence failed: " + err.Error()
 		return false
@@ -187,7 +187,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		if cp.CleanStart {
 			clean = 1
 		}
-		c.srv.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).", c.remote, id, pv, clean, keepAlive, user),
+		c.srv.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).", c.remoteAddr(), id, pv, clean, keepAlive, user),
 			"client_id", id)
 	}
 	return true
@@ -206,10 +206,10 @@ func (c *conn) refuseDecode(cp *packet.Connect, err error) {
 			// [MQTT-3.1.2-2]: CONNACK 0x01, in the 3.1.1 form every client
 			// version reads, then close. A wrong protocol name is just
 			// closed [MQTT-3.1.2-1].
-			c.srv.log.Info(fmt.Sprintf("Invalid protocol version %d in CONNECT from %s.", cp.ProtocolVersion, c.remote))
+			c.srv.log.Info(fmt.Sprintf("Invalid protocol version %d in CONNECT from %s.", cp.ProtocolVersion, c.remoteAddr()))
 			c.writeNow(&packet.Connack{ReasonCode: packet.ConnackV3UnacceptableProtocolVersion}, packet.Version311)
 		} else {
-			c.srv.log.Info(fmt.Sprintf("Invalid protocol %q in CONNECT from %s.", cp.ProtocolName, c.remote))
+			c.srv.log.Info(fmt.Sprintf("Invalid protocol %q in CONNECT from %s.", cp.ProtocolName, c.remoteAddr()))
 		}
 		return
 	}

@@ -22,6 +22,8 @@ type poller struct {
 	done chan struct{}
 	mu   sync.Mutex
 	fds  map[int32]*conn // guarded by mu: parked connections by descriptor
+
+	deadlines deadlines // keep alive deadlines of parked connections
 }
 
 // newPoller opens the epoll set and starts its goroutine. The epoll
@@ -38,7 +40,8 @@ func newPoller(srv *Server) (*poller, error) {
 		syscall.Close(fd)
 		return nil, err
 	}
-	p := &poller{epfd: fd, file: os.NewFile(uintptr(fd), "midge-poller"), fds: make(map[int32]*conn), done: make(chan struct{})}
+	p := &poller{epfd: fd, file: os.NewFile(uintptr(fd), "midge-poller"), fds: make(map[int32]*conn), done: make(chan struct{}),
+		deadlines: deadlines{srv: srv}}
 	rc, err := p.file.SyscallConn()
 	if err != nil {
 		p.file.Close()
@@ -84,12 +87,12 @@ func (p *poller) loop(srv *Server, rc syscall.RawConn) {
 // add registers c's descriptor.
 func (p *poller) add(c *conn) error {
 	p.mu.Lock()
-	p.fds[int32(c.fd)] = c
+	p.fds[c.fd] = c
 	p.mu.Unlock()
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(c.fd)}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: c.fd}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(c.fd), &ev); err != nil {
 		p.mu.Lock()
-		delete(p.fds, int32(c.fd))
+		delete(p.fds, c.fd)
 		p.mu.Unlock()
 		return err
 	}
@@ -99,10 +102,10 @@ func (p *poller) add(c *conn) error {
 // remove unregisters c's descriptor. It is called once per add, by whoever
 // unparks c, before c's descriptor can be closed and reused.
 func (p *poller) remove(c *conn) {
-	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, c.fd, nil)
+	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(c.fd), nil)
 	p.mu.Lock()
-	if p.fds[int32(c.fd)] == c {
-		delete(p.fds, int32(c.fd))
+	if p.fds[c.fd] == c {
+		delete(p.fds, c.fd)
 	}
 	p.mu.Unlock()
 }
@@ -112,6 +115,7 @@ func (p *poller) remove(c *conn) {
 func (p *poller) close() {
 	p.file.Close()
 	<-p.done
+	p.deadlines.stop()
 }
 
 // socketFD returns the descriptor of a plain TCP or Unix socket, or -1 for

@@ -11,7 +11,7 @@ var errNoPoller = errors.New("no poller on this system")
 
 // poller is not available on this system: connections are never parked
 // and each keeps its reader goroutine.
-type poller struct{}
+type poller struct{ deadlines deadlines }
 
 func newPoller(*Server) (*poller, error) { return nil, errNoPoller }
 func (p *poller) add(*conn) error        { return errNoPoller }

@@ -35,6 +35,7 @@ type Server struct {
 	retained *topic.Retained[*Message]
 	stats    stats
 	started  time.Time
+	epoch    time.Time // monotonic reference for mono
 	routes   sync.Pool // *routeScratch
 	readBufs *bufPool
 	commit   *committer // nil without a Store
@@ -94,6 +95,7 @@ func New(cfg Config) *Server {
 		s.now = time.Now
 	}
 	s.started = s.now()
+	s.epoch = time.Now()
 	s.security = Security{AllowAnonymous: cfg.AllowAnonymous, Authenticator: cfg.Authenticator, Authorizer: cfg.Authorizer}
 	if cfg.Store != nil {
 		s.commit = newCommitter(s, cfg.Store, cfg.PersistenceInterval)
@@ -103,6 +105,13 @@ func New(cfg Config) *Server {
 	s.readBufs = newBufPool(512)
 	return s
 }
+
+// mono returns the time on the monotonic clock, as a duration since the
+// server was created: 8 bytes where a connection stores it.
+func (srv *Server) mono() time.Duration { return max(time.Since(srv.epoch), 1) }
+
+// monoTime converts a mono reading back into a time, for deadlines.
+func (srv *Server) monoTime(d time.Duration) time.Time { return srv.epoch.Add(d) }
 
 // listener is a listening socket and its settings.
 type listener struct {

@@ -1,0 +1,64 @@
+package broker
+
+import (
+	"slices"
+	"testing"
+	"time"
+)
+
+// The deadline schedule keeps each connection in one slot, removes it
+// exactly (also from the middle of a slot), and hands out those due in
+// order of slot, never early.
+func TestDeadlines(t *testing.T) {
+	srv := New(Config{})
+	d := &deadlines{srv: srv}
+	d.stop() // no timer: due is driven by hand
+	cs := make([]*conn, 6)
+	for i := range cs {
+		cs[i] = &conn{fd: int32(i)}
+	}
+	at := func(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
+	d.add(cs[0], at(1000))
+	d.add(cs[1], at(1000))
+	d.add(cs[2], at(1050)) // the same slot as 1000..1099 rounds up to 1100
+	d.add(cs[3], at(250))
+	d.add(cs[4], at(5000))
+	d.add(cs[5], at(1000))
+	d.add(cs[5], at(9000)) // already scheduled: ignored
+
+	d.remove(cs[0]) // from the middle of its slot
+	d.remove(cs[0]) // twice is harmless
+	if cs[0].kaSlot != 0 {
+		t.Fatal("removed connection still has a slot")
+	}
+	ids := func(got []*conn) []int32 {
+		var out []int32
+		for _, c := range got {
+			out = append(out, c.fd)
+		}
+		slices.Sort(out)
+		return out
+	}
+	if got := d.due(at(200)); len(got) != 0 {
+		t.Errorf("due at 200 ms: %v, want none", ids(got))
+	}
+	if got := ids(d.due(at(300))); !slices.Equal(got, []int32{3}) {
+		t.Errorf("due at 300 ms: %v, want [3]", got)
+	}
+	if got := ids(d.due(at(999))); len(got) != 0 {
+		t.Errorf("due at 999 ms: %v, want none (never early)", got)
+	}
+	if got := ids(d.due(at(1000))); !slices.Equal(got, []int32{1, 5}) {
+		t.Errorf("due at 1000 ms: %v, want [1 5]", got)
+	}
+	if got := ids(d.due(at(1100))); !slices.Equal(got, []int32{2}) {
+		t.Errorf("due at 1100 ms: %v, want [2]", got)
+	}
+	d.add(cs[0], at(3000)) // scheduled again after removal
+	if got := ids(d.due(at(6000))); !slices.Equal(got, []int32{0, 4}) {
+		t.Errorf("due at 6000 ms: %v, want [0 4]", got)
+	}
+	if len(d.slots) != 0 {
+		t.Errorf("%d slots left", len(d.slots))
+	}
+}
