@@ -93,7 +93,10 @@ func (r *Reader) fill(n int) error {
 	if r.w-r.r >= n {
 		return nil
 	}
-	if r.r > 0 && r.r+n > len(r.buf) {
+	if r.r == r.w {
+		// Empty: read into the whole buffer, not what is left at its end.
+		r.r, r.w = 0, 0
+	} else if r.r > 0 && r.r+n > len(r.buf) {
 		copy(r.buf, r.buf[r.r:r.w])
 		r.w -= r.r
 		r.r = 0

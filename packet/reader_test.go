@@ -305,3 +305,42 @@ func TestReadErrorPassedThrough(t *testing.T) {
 		}
 	}
 }
+
+// sizesReader serves its chunks one Read at a time and records the room
+// each Read was given.
+type sizesReader struct {
+	chunks [][]byte
+	room   []int
+}
+
+func (s *sizesReader) Read(p []byte) (int, error) {
+	s.room = append(s.room, len(p))
+	if len(s.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, s.chunks[0])
+	s.chunks = s.chunks[1:]
+	return n, nil
+}
+
+// Once everything buffered is consumed, the next read gets the whole
+// buffer, not what is left at its end: a client's batch of packets arrives
+// in one read system call, not two.
+func TestEmptyBufferRestartsAtItsStart(t *testing.T) {
+	pub := func(payload string) []byte {
+		b, _ := packet.Append(nil, &packet.Publish{Topic: "t", Payload: []byte(payload)}, packet.Version311)
+		return b
+	}
+	first := pub("0123456789") // 15 bytes
+	src := &sizesReader{chunks: [][]byte{first, bytes.Repeat(pub("x"), 10)}}
+	r := packet.NewReader(src, 64)
+	r.Version = packet.Version311
+	for i := range 11 {
+		if _, err := r.ReadPacket(); err != nil {
+			t.Fatalf("packet %d: %v", i, err)
+		}
+	}
+	if len(src.room) != 2 || src.room[0] != 64 || src.room[1] != 64 {
+		t.Errorf("reads were given %v bytes of room, want [64 64]", src.room)
+	}
+}
