@@ -20,11 +20,14 @@ func TestDeadlines(t *testing.T) {
 	at := func(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
 	d.add(cs[0], at(1000))
 	d.add(cs[1], at(1000))
-	d.add(cs[2], at(1050)) // the same slot as 1000..1099 rounds up to 1100
+	d.add(cs[2], at(1050)) // rounds up to the 1100 ms slot, after the 1000 ms one
 	d.add(cs[3], at(250))
 	d.add(cs[4], at(5000))
 	d.add(cs[5], at(1000))
 	d.add(cs[5], at(9000)) // already scheduled: ignored
+	if d.armed != 3 {
+		t.Errorf("timer armed for slot %d, want 3: the earliest, though added after later ones", d.armed)
+	}
 
 	d.remove(cs[0]) // from the middle of its slot
 	d.remove(cs[0]) // twice is harmless
@@ -48,6 +51,9 @@ func TestDeadlines(t *testing.T) {
 	if got := ids(d.due(at(999))); len(got) != 0 {
 		t.Errorf("due at 999 ms: %v, want none (never early)", got)
 	}
+	if d.armed != 10 {
+		t.Errorf("after 300 ms, timer armed for slot %d, want 10", d.armed)
+	}
 	if got := ids(d.due(at(1000))); !slices.Equal(got, []int32{1, 5}) {
 		t.Errorf("due at 1000 ms: %v, want [1 5]", got)
 	}
@@ -58,7 +64,7 @@ func TestDeadlines(t *testing.T) {
 	if got := ids(d.due(at(6000))); !slices.Equal(got, []int32{0, 4}) {
 		t.Errorf("due at 6000 ms: %v, want [0 4]", got)
 	}
-	if len(d.slots) != 0 {
+	if len(d.slots) != 0 || d.armed != 0 {
 		t.Errorf("%d slots left", len(d.slots))
 	}
 }
