@@ -79,6 +79,7 @@ try {
   await named('garden').waitFor(); // the whole tree again
   // Open the branches by hand, as a person would.
   await named('home').locator('.twisty').click();
+  await named('kitchen').waitFor();
   await named('livingroom').locator('.twisty').click();
   await named('temperature').click();
   await page.locator('#detail-topic', { hasText: 'home/livingroom/temperature' }).waitFor();

@@ -88,7 +88,8 @@ export class TreeView {
     this.onSelect = onSelect;
     this.tree = new TopicTree();
     this.rows = [];
-    this.pool = [];
+    this.rowOf = new Map(); // node -> its row element, for the nodes on screen
+    this.free = [];         // row elements not in use
     this.filter = '';
     this.showSys = true;
     this.selected = null;
@@ -170,10 +171,27 @@ export class TreeView {
     const first = Math.max(0, Math.floor(el.scrollTop / ROW) - 5);
     const last = Math.min(this.rows.length, Math.ceil((el.scrollTop + el.clientHeight) / ROW) + 5);
     const now = performance.now();
-    let k = 0;
-    for (let i = first; i < last; i++, k++) {
-      const row = this.row(k);
-      const n = this.rows[i];
+    // A row element keeps showing the same node while that node is on
+    // screen, so that a click (or a test's element handle) never lands on
+    // another topic because the rows moved in between.
+    const shown = new Map();
+    for (let i = first; i < last; i++) shown.set(this.rows[i], i);
+    for (const [n, row] of this.rowOf) {
+      if (!shown.has(n)) {
+        this.rowOf.delete(n);
+        row.hidden = true;
+        row.node = null;
+        this.free.push(row);
+      }
+    }
+    for (const [n, i] of shown) {
+      let row = this.rowOf.get(n);
+      if (!row) {
+        row = this.free.pop() || this.newRow();
+        row.flashed = 0;
+        row.classList.remove('flash');
+        this.rowOf.set(n, row);
+      }
       row.hidden = false;
       row.style.top = `${i * ROW}px`;
       row.node = n;
@@ -188,19 +206,15 @@ export class TreeView {
         row.classList.remove('flash');
       }
     }
-    for (; k < this.pool.length; k++) this.pool[k].hidden = true;
   }
 
-  row(k) {
-    while (this.pool.length <= k) {
-      const r = document.createElement('div');
-      r.className = 'row';
-      r.setAttribute('role', 'treeitem');
-      r.innerHTML = '<span class="twisty"></span><span class="name"></span><span class="counts"></span><span class="ret" hidden>R</span><span class="value"></span>';
-      this.el.appendChild(r);
-      this.pool.push(r);
-    }
-    return this.pool[k];
+  newRow() {
+    const r = document.createElement('div');
+    r.className = 'row';
+    r.setAttribute('role', 'treeitem');
+    r.innerHTML = '<span class="twisty"></span><span class="name"></span><span class="counts"></span><span class="ret" hidden>R</span><span class="value"></span>';
+    this.el.appendChild(r);
+    return r;
   }
 
   click(e) {
