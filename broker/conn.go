@@ -95,8 +95,27 @@ func newConn(srv *Server, nc net.Conn, ln *listener) *conn {
 	return c
 }
 
-// remoteAddr returns the peer's host:port, as Mosquitto logs it.
-func (c *conn) remoteAddr() string { return c.nc.RemoteAddr().String() }
+// remoteAddr returns the peer's host:port, as Mosquitto logs it; for a
+// Unix socket, whose peers have no address, the socket's path and port 0.
+func (c *conn) remoteAddr() string {
+	if a, ok := c.nc.RemoteAddr().(*net.UnixAddr); ok && (a.Name == "" || a.Name == "@") {
+		return c.ln.ln.Addr().String() + ":0"
+	}
+	return c.nc.RemoteAddr().String()
+}
+
+// logUnknown logs the end of a connection that was not accepted before
+// anything identified its client, as Mosquitto does.
+func (c *conn) logUnknown(err error) {
+	if c.srv.cfg.QuietConnections {
+		return
+	}
+	if errors.Is(err, io.EOF) {
+		c.srv.log.Info("Client <unknown> closed its connection.")
+		return
+	}
+	c.srv.log.Info(fmt.Sprintf("Client <unknown> disconnected: %s.", c.closeReason))
+}
 
 // readerFunc adapts a function to io.Reader.
 type readerFunc func([]byte) (int, error)
@@ -202,6 +221,7 @@ func (c *conn) handshake(ctx context.Context) bool {
 		if errors.Is(err, packet.ErrTooLarge) {
 			c.closeReason = "CONNECT too large"
 		}
+		c.logUnknown(err)
 		return false
 	}
 	p, err := packet.Decode(h, body, 0)

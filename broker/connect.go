@@ -179,8 +179,8 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	}
 	if !c.srv.cfg.QuietConnections {
 		user := ""
-		if cp.HasUsername {
-			user = fmt.Sprintf(", u'%s'", cp.Username)
+		if c.client.HasUsername {
+			user = fmt.Sprintf(", u'%s'", c.client.Username) // the certificate's with use_identity_as_username
 		}
 		pv := map[byte]int{3: 1, 4: 2, 5: 5}[v]
 		clean := 0
@@ -198,6 +198,9 @@ func (c *conn) refuseDecode(cp *packet.Connect, err error) {
 	var pe *packet.Error
 	errors.As(err, &pe)
 	c.closeReason = "bad CONNECT: " + err.Error()
+	if !errors.Is(err, packet.ErrUnsupportedVersion) {
+		c.logUnknown(err)
+	}
 	if cp == nil || cp.ProtocolVersion == 0 {
 		return
 	}

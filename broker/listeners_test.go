@@ -170,6 +170,31 @@ func TestWebSocketListener(t *testing.T) {
 	}
 }
 
+// websockets_headers_size bounds the request line and headers of an
+// upgrade exactly: a request over it gets 431, one under it is served.
+func TestWebSocketHeadersSize(t *testing.T) {
+	_, addrs := serveListeners(t, open(), broker.Listener{WebSocket: true, WebSocketHeadersSize: 1024})
+	get := func(cookie int) int {
+		req, _ := http.NewRequest("GET", "http://"+addrs[0]+"/", nil)
+		req.Header.Set("Cookie", strings.Repeat("c", cookie))
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	if code := get(1100); code != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("1,100-byte cookie: status %d, want 431", code)
+	}
+	if code := get(8000); code != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("8,000-byte cookie: status %d, want 431", code)
+	}
+	if code := get(700); code != http.StatusNotFound {
+		t.Errorf("700-byte cookie: status %d, want 404 (served, no http_dir)", code)
+	}
+}
+
 // connect_ connects a raw TCP client to addr.
 func connect_(t *testing.T, addr, id string) *testutil.Client {
 	c, _ := testutil.Connect(t, addr, 4, id)

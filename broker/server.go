@@ -162,9 +162,12 @@ func (srv *Server) newListener(cfg Listener, ln net.Listener, localDefault bool)
 	if l.name == "" {
 		l.name = addr
 	}
-	if _, port, err := net.SplitHostPort(addr); err == nil {
+	switch _, port, err := net.SplitHostPort(addr); {
+	case err == nil:
 		l.port = port
-	} else {
+	case ln.Addr().Network() == "unix":
+		l.port = "0" // as Mosquitto logs a Unix socket listener
+	default:
 		l.port = addr
 	}
 	return l
@@ -242,7 +245,11 @@ func (srv *Server) ListenAndServe(ctx context.Context) error {
 	}
 	errc := make(chan error, len(lns))
 	for _, l := range lns {
-		srv.log.Info(fmt.Sprintf("Opening ipv%s listen socket on port %s.", ipVersion(l.ln.Addr()), l.port))
+		if a := l.ln.Addr(); a.Network() == "unix" {
+			srv.log.Info(fmt.Sprintf("Opening unix listen socket on path %s.", a))
+		} else {
+			srv.log.Info(fmt.Sprintf("Opening ipv%s listen socket on port %s.", ipVersion(a), l.port))
+		}
 		go func() { errc <- srv.serve(ctx, l) }()
 	}
 	var first error

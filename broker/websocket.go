@@ -29,7 +29,16 @@ func (srv *Server) serveWebSocket(ctx context.Context, l *listener) error {
 	if l.cfg.HTTPDir != "" {
 		files = http.FileServer(http.Dir(l.cfg.HTTPDir))
 	}
+	limit := l.cfg.WebSocketHeadersSize
+	if limit <= 0 {
+		limit = 4096
+	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if n := headerBytes(r); n > limit {
+			srv.log.Info(fmt.Sprintf("Refused HTTP request from %s: its headers of %d bytes exceed websockets_headers_size %d.", r.RemoteAddr, n, limit))
+			http.Error(w, "request headers too large", http.StatusRequestHeaderFieldsTooLarge)
+			return
+		}
 		if !isUpgrade(r) {
 			files.ServeHTTP(w, r)
 			return
@@ -37,14 +46,13 @@ func (srv *Server) serveWebSocket(ctx context.Context, l *listener) error {
 		srv.acceptWebSocket(ctx, l, w, r)
 	})
 	hs := &http.Server{
-		Handler:           mux,
-		MaxHeaderBytes:    l.cfg.WebSocketHeadersSize,
+		Handler: mux,
+		// The handler enforces limit exactly (and logs); Go's own bound,
+		// checked before any handler runs, only stops a flood.
+		MaxHeaderBytes:    max(16*limit, 64<<10),
 		ReadHeaderTimeout: srv.lim.connectTimeout,
 		ErrorLog:          log.New(io.Discard, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
-	if hs.MaxHeaderBytes <= 0 {
-		hs.MaxHeaderBytes = 4096
 	}
 	srv.mu.Lock()
 	l.http = hs
@@ -57,6 +65,21 @@ func (srv *Server) serveWebSocket(ctx context.Context, l *listener) error {
 		return ErrServerClosed
 	}
 	return fmt.Errorf("broker: websockets on %s: %w", l.name, err)
+}
+
+// headerBytes returns the size of r's request line and headers as they
+// arrived, near enough: each header line is counted as "Key: value\r\n".
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + 1 + len(r.RequestURI) + 1 + len(r.Proto) + 2
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + 2 + len(v) + 2
+		}
+	}
+	if r.Host != "" && r.Header.Get("Host") == "" {
+		n += len("Host: ") + len(r.Host) + 2 // Go moves Host out of Header
+	}
+	return n + 2
 }
 
 // isUpgrade reports whether r asks to become a WebSocket.

@@ -189,7 +189,7 @@ func (p *parser) checkListenerSupport(ls *lstate, bl *broker.Listener) {
 		bl.WebSocket = true
 		bl.HTTPDir = l.HTTPDir
 		bl.WebSocketOrigins = l.WebsocketsOrigins
-		bl.WebSocketHeadersSize = ls.wsHeadersSize
+		bl.WebSocketHeadersSize = p.wsHeadersSize
 	} else if l.Protocol == "http_api" && len(l.WebsocketsOrigins) > 0 {
 		p.errorf(l.Pos, "websockets_origin needs protocol websockets")
 	} else if l.Protocol != "http_api" && (l.HTTPDir != "" || len(l.WebsocketsOrigins) > 0) {
@@ -208,8 +208,8 @@ func (p *parser) buildHTTPListener(ls *lstate, global *Scope) {
 	}
 	var bl broker.Listener
 	p.checkListenerSupport(ls, &bl)
-	if ls.maxConnections >= 0 || ls.mountPoint != "" || ls.useUsername || ls.maxQoS >= 0 || ls.maxTopicAlias >= 0 || ls.wsHeadersSize > 0 {
-		p.warnf(l.Pos, "max_connections, mount_point, use_username_as_clientid, max_qos, max_topic_alias and websockets_headers_size have no effect on an http_api listener")
+	if ls.maxConnections >= 0 || ls.mountPoint != "" || ls.useUsername || ls.maxQoS >= 0 || ls.maxTopicAlias >= 0 {
+		p.warnf(l.Pos, "max_connections, mount_point, use_username_as_clientid, max_qos and max_topic_alias have no effect on an http_api listener")
 	}
 	sc := global
 	switch {

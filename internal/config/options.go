@@ -345,9 +345,8 @@ func optionHandlers() map[string]handler {
 			case v < 0 || v > 65535:
 				p.errorf(pos, "invalid %s value %d: must be 0 to 65535", name, v)
 			default:
-				if l, ok := p.listener(pos, name, true); ok {
-					l.wsHeadersSize = v
-				}
+				// A global option in Mosquitto, wherever it is written.
+				p.wsHeadersSize = v
 			}
 		},
 		"packet_buffer_size": packetBufferSize,

@@ -42,6 +42,7 @@ type parser struct {
 	inBridge  bool               // inside a refused "connection" block
 
 	aclCheckSubscribe bool
+	wsHeadersSize     int // websockets_headers_size, global; 0 for the default
 
 	handlers map[string]handler
 }
@@ -71,7 +72,6 @@ type lstate struct {
 	aliasPos       Position
 	mountPoint     string
 	useUsername    bool
-	wsHeadersSize  int    // websockets_headers_size, 0 for the default
 	versions       []byte // accept_protocol_versions; nil for all
 }
 
