@@ -64,11 +64,14 @@ func TestBrowserEndToEnd(t *testing.T) {
 		pw.WriteString(u + ":" + h + "\n")
 	}
 	os.WriteFile(filepath.Join(dir, "passwd"), []byte(pw.String()), 0o600)
+	os.WriteFile(filepath.Join(dir, "acl"), []byte("user alice\ntopic readwrite #\n"+
+		"user sensor\ntopic write home/#\ntopic write garden/#\ntopic write devices/#\ntopic read home/livingroom/setpoint\n"), 0o644)
 	mqttPort, httpPort := freeLocalPort(t), freeLocalPort(t)
 	conf := filepath.Join(dir, "midge.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`log_dest stdout
 log_type all
 password_file %s/passwd
+acl_file %[1]s/acl
 http_api_admin alice
 http_api_history 20
 listener %d 127.0.0.1

@@ -127,10 +127,14 @@ try {
   await page.click('#nav a[data-page=acl]');
   await page.fill('#acl-form input[name=username]', env('MQTT_USER'));
   await page.fill('#acl-form input[name=clientId]', 'livingroom-sensor');
-  await page.fill('#acl-form input[name=topic]', 'garden/soil/moisture');
+  await page.fill('#acl-form input[name=topic]', 'home/livingroom/setpoint');
   await page.check('#acl-form input[value=write]');
   await page.click('#acl-form button[type=submit]');
-  await page.locator('#acl-result .verdict').waitFor();
+  await page.locator('#acl-result.allowed', { hasText: 'topic write home/#' }).waitFor();
+  await page.check('#acl-form input[value=read]');
+  await page.fill('#acl-form input[name=topic]', 'home/kitchen/light');
+  await page.click('#acl-form button[type=submit]');
+  await page.locator('#acl-result.denied .verdict', { hasText: 'Denied' }).waitFor();
   await page.screenshot({ path: join(artifacts, 'acl.png') });
 
   if (problems.length) throw new Error(problems.join('\n'));
