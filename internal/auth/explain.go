@@ -48,6 +48,7 @@ func (a *ACL) Explain(username string, hasUsername bool, clientID, topic string,
 	}
 	ownNote := "no topic line " + section + " matches"
 	if hasUsername {
+		ownNote = "no topic line under " + section + " matches"
 		if _, ok := a.users[username]; !ok {
 			ownNote = "there is no user line for " + strconv.Quote(username)
 		}
