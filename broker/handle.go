@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -202,6 +203,16 @@ func b2i(b bool) int {
 // log_type selects.
 const logTypeKey = "log_type"
 
+// logTyped logs a record of a Mosquitto log type that is off by default
+// ("subscribe", "unsubscribe") at debug level, formatting it only if the
+// handler may want it: a handler that selects none of those types says so
+// in Enabled, which costs a subscription nothing.
+func (srv *Server) logTyped(typ, format string, args ...any) {
+	if srv.log.Enabled(context.Background(), slog.LevelDebug) {
+		srv.log.Debug(fmt.Sprintf(format, args...), logTypeKey, typ)
+	}
+}
+
 // isSysTopic reports whether name is in the $SYS tree, which clients may not
 // publish to.
 func isSysTopic(name string) bool { return name == "$SYS" || strings.HasPrefix(name, "$SYS/") }
@@ -306,7 +317,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 			continue
 		}
 		qos := min(sub.QoS, c.ln.maxQoS)
-		c.srv.log.Info(fmt.Sprintf("%s %d %s", c.client.ID, sub.QoS, sub.Filter), logTypeKey, "subscribe")
+		c.srv.logTyped("subscribe", "%s %d %s", c.client.ID, sub.QoS, sub.Filter)
 		codes[i] = packet.ReasonCode(qos) // Granted QoS 0/1/2 [MQTT-3.9.3-1]
 		g := granted{filter: inner, inner: inner, opts: topic.Options{
 			QoS: qos, NoLocal: sub.NoLocal, RetainAsPublished: sub.RetainAsPublished,
@@ -417,7 +428,7 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 	s := c.sess
 	codes := make([]packet.ReasonCode, len(p.Filters))
 	for i, f := range p.Filters {
-		c.srv.log.Info(fmt.Sprintf("%s %s", c.client.ID, f), logTypeKey, "unsubscribe")
+		c.srv.logTyped("unsubscribe", "%s %s", c.client.ID, f)
 		if group, inner, shared, _ := topic.ParseShared(f); shared {
 			f = "$share/" + group + "/" + c.mount + inner
 		} else {

@@ -1,12 +1,17 @@
 package broker_test
 
 import (
+	"bytes"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -329,4 +334,56 @@ func TestRetainSourceCheck(t *testing.T) {
 			t.Errorf("check skipped %v: got %v", skip, got)
 		}
 	}
+}
+
+// log_type subscribe and unsubscribe log "ID QOS FILTER" and "ID FILTER",
+// as Mosquitto does; with the default types they are not logged.
+func TestSubscribeLogType(t *testing.T) {
+	for _, tc := range []struct {
+		types logging.Type
+		want  []string
+	}{
+		{logging.Subscribe | logging.Unsubscribe, []string{"logger 1 log/#", "logger log/#"}},
+		{logging.DefaultTypes, nil},
+	} {
+		var out syncBuffer
+		h, err := logging.New(logging.Options{Types: tc.types, Dests: logging.Stderr, NoTimestamp: true}, logging.Env{Stderr: &out})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := start(t, broker.Config{AllowAnonymous: true, Logger: slog.New(h), QuietConnections: true})
+		c := connect(t, b, packet.Version5, "logger")
+		c.Subscribe(1, "log/#", 1)
+		c.Send(&packet.Unsubscribe{PacketID: 2, Filters: []string{"log/#"}})
+		testutil.Expect[*packet.Unsuback](c)
+		b.Stop(t)
+		h.Close()
+		var got []string
+		for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+			if strings.HasPrefix(l, "logger ") {
+				got = append(got, l)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("log_type %v: lines %q, want %q", tc.types, got, tc.want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
