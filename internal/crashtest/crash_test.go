@@ -537,4 +537,3 @@ func envInt(t *testing.T, name string, def int) int {
 	}
 	return def
 }
-
