@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net"
 	"time"
 
 	"github.com/midge-mqtt/midge/packet"
@@ -57,6 +58,9 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	}
 	if keepAlive > 0 {
 		c.keepAlive = time.Duration(keepAlive) * 1500 * time.Millisecond // [MQTT-3.1.2-22]
+	} else if tc, ok := c.nc.(*net.TCPConn); ok {
+		// Without a keep alive only TCP can tell that the peer is gone.
+		tc.SetKeepAliveConfig(net.KeepAliveConfig{Enable: true})
 	}
 
 	if v == packet.Version5 && props.Has(packet.PropAuthMethod) {

@@ -23,7 +23,11 @@ func Listen(ctx context.Context, l Listener) (net.Listener, error) {
 			os.Remove(l.Address) // a socket left by a process that is gone
 		}
 	}
-	var lc net.ListenConfig
+	// No TCP keep-alive by default: MQTT's own keep alive finds dead
+	// peers, and Go's default costs four setsockopt calls per accepted
+	// connection. A client that asks for no keep alive gets TCP's (see
+	// handleConnect).
+	lc := net.ListenConfig{KeepAlive: -1}
 	if l.Interface != "" {
 		if network == "unix" {
 			return nil, errors.New("bind_interface applies to TCP listeners only")
