@@ -243,9 +243,9 @@ func (c *conn) run() {
 		}
 	}()
 	defer c.recoverPanic() // runs first
-	var pub packet.Publish // decoded in place, message after message
+	var scratch readScratch // packets decoded in place, one after another
 	for {
-		err := c.readPacket(c.ctx, &pub)
+		err := c.readPacket(c.ctx, &scratch)
 		if errors.Is(err, errPark) {
 			if parked = c.park(); parked {
 				return
@@ -330,8 +330,16 @@ func (c *conn) unpark(why int) {
 	go c.run()
 }
 
-// readPacket reads and handles one packet. pub is scratch for PUBLISH.
-func (c *conn) readPacket(ctx context.Context, pub *packet.Publish) error {
+// readScratch holds the packets a reader decodes most, reused from one
+// packet to the next so that reading them allocates nothing.
+type readScratch struct {
+	pub packet.Publish
+	ack packet.Ack
+}
+
+// readPacket reads and handles one packet, decoding PUBLISH and the
+// acknowledgements into rs.
+func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 	c.atBoundary = c.r.Buffered() == 0
 	h, err := c.r.ReadHeader()
 	c.atBoundary = false
@@ -343,11 +351,17 @@ func (c *conn) readPacket(ctx context.Context, pub *packet.Publish) error {
 		return err
 	}
 	c.srv.stats.msgsIn.Add(1)
-	if h.Type == packet.TypePublish {
-		if err := pub.Decode(h.Flags, body, c.version); err != nil {
+	switch h.Type {
+	case packet.TypePublish:
+		if err := rs.pub.Decode(h.Flags, body, c.version); err != nil {
 			return err
 		}
-		return c.handlePublish(ctx, pub)
+		return c.handlePublish(ctx, &rs.pub)
+	case packet.TypePuback, packet.TypePubrec, packet.TypePubrel, packet.TypePubcomp:
+		if err := rs.ack.Decode(h, body, c.version); err != nil {
+			return err
+		}
+		return c.handleAck(&rs.ack)
 	}
 	if h.Type == packet.TypeConnect {
 		// Whether or not it decodes [MQTT-3.1.0-2].

@@ -164,3 +164,21 @@ func BenchmarkEncodeAck(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDecodeAck decodes a PUBACK into a reused Ack, as the broker reads
+// a subscriber's acknowledgements: no allocation.
+func BenchmarkDecodeAck(b *testing.B) {
+	for _, v := range []byte{packet.Version311, packet.Version5} {
+		b.Run(map[byte]string{4: "v311", 5: "v5"}[v], func(b *testing.B) {
+			b.ReportAllocs()
+			wire, _ := packet.Append(nil, &packet.Ack{Kind: packet.TypePuback, PacketID: 7, ReasonCode: packet.NoMatchingSubscribers}, v)
+			h := packet.FixedHeader{Type: packet.TypePuback, Remaining: len(wire) - 2}
+			var p packet.Ack
+			for b.Loop() {
+				if err := p.Decode(h, wire[2:], v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

@@ -182,30 +182,50 @@ func (p *Ack) appendBody(b []byte, v byte) []byte {
 }
 
 func decodeAck(t Type, body []byte, v byte) (*Ack, error) {
+	p := &Ack{}
+	if err := p.decodeBody(t, body, v); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Decode decodes a PUBACK, PUBREC, PUBREL or PUBCOMP with fixed header h
+// and body into p, as Decode would, so that a receiver can reuse one Ack
+// for every acknowledgement instead of allocating each.
+func (p *Ack) Decode(h FixedHeader, body []byte, v byte) error {
+	switch h.Type {
+	case TypePuback, TypePubrec, TypePubrel, TypePubcomp:
+	default:
+		return malformed(h.Type.String() + " is not an acknowledgement")
+	}
+	if err := checkFlags(h, v); err != nil {
+		return err
+	}
+	return p.decodeBody(h.Type, body, v)
+}
+
+func (p *Ack) decodeBody(t Type, body []byte, v byte) error {
 	d := decoder{b: body}
-	p := &Ack{Kind: t}
+	*p = Ack{Kind: t}
 	p.PacketID = d.uint16("packet identifier")
 	if d.err != nil {
-		return nil, d.err
+		return d.err
 	}
 	if p.PacketID == 0 {
-		return nil, protocolErr(t.String() + " packet identifier 0") // [MQTT-2.2.1-3]
+		return protocolErr(t.String() + " packet identifier 0") // [MQTT-2.2.1-3]
 	}
 	if v == Version5 && d.remaining() > 0 {
 		p.ReasonCode = ReasonCode(d.byte("reason code"))
 		if !p.ReasonCode.ValidFor(t, v) {
 			// [MQTT-3.4.2-1], [MQTT-3.5.2-1], [MQTT-3.6.2-1], [MQTT-3.7.2-1]
-			return nil, protocolErr(t.String() + " reason code 0x" + hex2(byte(p.ReasonCode)))
+			return protocolErr(t.String() + " reason code 0x" + hex2(byte(p.ReasonCode)))
 		}
 		if d.remaining() > 0 {
 			d.properties(&p.Properties, inPubAck)
 		}
 	}
 	d.end(t.String())
-	if d.err != nil {
-		return nil, d.err
-	}
-	return p, nil
+	return d.err
 }
 
 func hex2(c byte) string {

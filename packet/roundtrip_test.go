@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"reflect"
 	"slices"
 	"testing"
 
@@ -340,6 +341,56 @@ func TestRoundTrip(t *testing.T) {
 					}
 				})
 			}
+		}
+	}
+}
+
+// Ack.Decode decodes what Decode does into a reused Ack, and refuses what
+// Decode refuses: other packet types, wrong flags, identifier 0.
+func TestAckDecodeInPlace(t *testing.T) {
+	var p packet.Ack
+	for _, v := range []byte{packet.Version311, packet.Version5} {
+		for _, kind := range []packet.Type{packet.TypePuback, packet.TypePubrec, packet.TypePubrel, packet.TypePubcomp} {
+			want := &packet.Ack{Kind: kind, PacketID: 42}
+			if v == packet.Version5 {
+				want.ReasonCode = packet.UnspecifiedError
+				if kind == packet.TypePubrel || kind == packet.TypePubcomp {
+					want.ReasonCode = packet.PacketIdentifierNotFound
+				}
+				want.Properties.SetString(packet.PropReasonString, "why")
+			}
+			wire, err := packet.Append(nil, want, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := packet.FixedHeader{Type: kind, Flags: wire[0] & 0x0f, Remaining: len(wire) - 2}
+			p.Properties.SetString(packet.PropReasonString, "left over")
+			if err := p.Decode(h, wire[2:], v); err != nil {
+				t.Fatalf("v%d %v: %v", v, kind, err)
+			}
+			got, err := packet.Decode(h, wire[2:], v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(&p, got) || p.PacketID != 42 || p.ReasonCode != want.ReasonCode || p.Properties.ReasonString != want.Properties.ReasonString {
+				t.Errorf("v%d %v: in place %+v, Decode %+v", v, kind, p, got)
+			}
+		}
+	}
+	bad := []struct {
+		name string
+		h    packet.FixedHeader
+		body []byte
+	}{
+		{"not an ack", packet.FixedHeader{Type: packet.TypeSubscribe, Flags: 2, Remaining: 2}, []byte{0, 1}},
+		{"PUBREL flags 0", packet.FixedHeader{Type: packet.TypePubrel, Remaining: 2}, []byte{0, 1}},
+		{"PUBACK flags 2", packet.FixedHeader{Type: packet.TypePuback, Flags: 2, Remaining: 2}, []byte{0, 1}},
+		{"identifier 0", packet.FixedHeader{Type: packet.TypePuback, Remaining: 2}, []byte{0, 0}},
+		{"truncated", packet.FixedHeader{Type: packet.TypePuback, Remaining: 1}, []byte{0}},
+	}
+	for _, tc := range bad {
+		if err := p.Decode(tc.h, tc.body, packet.Version311); err == nil {
+			t.Errorf("%s: decoded", tc.name)
 		}
 	}
 }
