@@ -242,7 +242,7 @@ func (c *conn) run() {
 			c.finish()
 		}
 	}()
-	defer c.recoverPanic() // runs first
+	defer c.recoverPanic()  // runs first
 	var scratch readScratch // packets decoded in place, one after another
 	for {
 		err := c.readPacket(c.ctx, &scratch)
