@@ -136,7 +136,9 @@ var ErrInvalidTopic = errors.New("broker: invalid topic name")
 // Publish routes m as the broker itself publishes ($SYS aside): to every
 // matching subscription, stored as retained if m.Retain (an empty payload
 // clears it). With a Store it returns once m is durable where it must be.
-// m must not be changed afterwards.
+// m.Publisher may name who asked for it (a dashboard user, say "web:alice"):
+// observers see it, and nothing else depends on it. m must not be changed
+// afterwards.
 func (srv *Server) Publish(ctx context.Context, m *Message) error {
 	if !packet.ValidTopicName(m.Topic) || isSysTopic(m.Topic) {
 		return ErrInvalidTopic
@@ -253,6 +255,9 @@ type Stats struct {
 	SocketsAccepted  uint64
 	ConnectsReceived uint64
 	SessionsExpired  uint64
+	// ListenerConnections counts the open connections of each listener, by
+	// name.
+	ListenerConnections map[string]int64
 }
 
 // Stats returns the current counters.
@@ -260,8 +265,12 @@ func (srv *Server) Stats() Stats {
 	st := &srv.stats
 	srv.mu.Lock()
 	n := len(srv.sessions)
+	perListener := make(map[string]int64, len(srv.listeners))
+	for l := range srv.listeners {
+		perListener[l.name] += l.conns.Load()
+	}
 	srv.mu.Unlock()
-	return Stats{
+	return Stats{ListenerConnections: perListener,
 		Uptime: srv.now().Sub(srv.started), ClientsConnected: st.connected.Load(), ClientsMaximum: st.maxConnected.Load(),
 		Sessions: n, Subscriptions: srv.index.Len(), Retained: srv.retained.Len(),
 		MessagesIn: st.msgsIn.Load(), MessagesOut: st.msgsOut.Load(), BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),

@@ -40,10 +40,11 @@ func TestAdminSessionsAndDisconnect(t *testing.T) {
 func TestAdminPublishRetainedAndObserve(t *testing.T) {
 	b := start(t, open())
 	var mu sync.Mutex
-	var seen []string
+	var seen, publishers []string
 	remove := b.Observe(func(m *broker.Message) {
 		mu.Lock()
 		seen = append(seen, m.Topic+"="+string(m.Payload))
+		publishers = append(publishers, m.Publisher)
 		mu.Unlock()
 	})
 	sub := connect(t, b, 4, "s")
@@ -52,7 +53,7 @@ func TestAdminPublishRetainedAndObserve(t *testing.T) {
 	for _, m := range []*broker.Message{
 		{Topic: "home/kitchen/temp", Payload: []byte("21"), QoS: 1, Retain: true},
 		{Topic: "home/hall/temp", Payload: []byte("19"), Retain: true},
-		{Topic: "home/x", Payload: []byte("live")},
+		{Topic: "home/x", Payload: []byte("live"), Publisher: "web:alice"},
 	} {
 		if err := b.Publish(ctx, m); err != nil {
 			t.Fatal(err)
@@ -84,6 +85,8 @@ func TestAdminPublishRetainedAndObserve(t *testing.T) {
 	defer mu.Unlock()
 	if len(seen) < 3 || seen[0] != "home/kitchen/temp=21" || seen[2] != "home/x=live" {
 		t.Errorf("observed %v", seen)
+	} else if publishers[0] != "" || publishers[2] != "web:alice" {
+		t.Errorf("observed publishers %q, want the one Publish was given", publishers)
 	}
 	for _, s := range seen {
 		if s == "home/after=" {
@@ -93,6 +96,14 @@ func TestAdminPublishRetainedAndObserve(t *testing.T) {
 	st := b.Stats()
 	if st.ClientsConnected != 1 || st.Sessions != 1 || st.Subscriptions != 1 || st.PublishOut < 3 {
 		t.Errorf("stats %+v", st)
+	}
+	if len(st.ListenerConnections) != 1 {
+		t.Errorf("connections by listener %v, want one listener", st.ListenerConnections)
+	}
+	for name, n := range st.ListenerConnections {
+		if n != 1 {
+			t.Errorf("listener %s: %d connections, want 1", name, n)
+		}
 	}
 }
 
