@@ -71,7 +71,7 @@ func newCollector(s *Server) *collector {
 		return float64(s.topics.bytes)
 	})
 	gauge("midge_web_event_streams", "Dashboard pages receiving live updates.", func(_ *broker.Stats, s *Server) float64 { return float64(s.subscribers()) })
-	c.perListener = prometheus.NewDesc("midge_listener_clients_connected", "Clients connected now, by listener.", []string{"listener"}, nil)
+	c.perListener = prometheus.NewDesc("midge_listener_clients_connected", "Network connections open now, by listener.", []string{"listener"}, nil)
 	return c
 }
 
@@ -89,13 +89,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for _, m := range c.metrics {
 		ch <- prometheus.MustNewConstMetric(m.desc, m.kind, m.value(&st, c.s))
 	}
-	byListener := map[string]int{}
-	for _, si := range c.s.broker.Sessions() {
-		if si.Connected {
-			byListener[si.Listener]++
-		}
-	}
-	for l, n := range byListener {
+	for l, n := range st.ListenerConnections {
 		ch <- prometheus.MustNewConstMetric(c.perListener, prometheus.GaugeValue, float64(n), l)
 	}
 }

@@ -88,7 +88,7 @@ type Server struct {
 	broker *broker.Server
 	log    *slog.Logger
 
-	queue   chan observed
+	queue   chan *broker.Message
 	dropped atomic.Uint64 // messages the queue had no room for
 	seen    atomic.Uint64 // messages observed
 	applied atomic.Uint64 // messages added to the topics
@@ -97,12 +97,6 @@ type Server struct {
 	topics *topics
 	stats  []statsSample // ring of StatsPoints, oldest at statsHead once full
 	head   int
-
-	// own maps the messages the dashboard is publishing to who does, for
-	// the observer; owning counts them, so that the observer looks only
-	// while there are some.
-	own    sync.Map // *broker.Message -> string
-	owning atomic.Int32
 
 	subsMu sync.Mutex // guards subs
 	subs   map[*subscriber]struct{}
@@ -125,7 +119,7 @@ func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	s := &Server{
 		cfg: cfg, broker: cfg.Broker, log: cfg.Logger,
-		queue:  make(chan observed, cfg.QueueLen),
+		queue:  make(chan *broker.Message, cfg.QueueLen),
 		topics: newTopics(cfg.History, cfg.MaxTopics, cfg.MaxPayload, cfg.MaxHistoryBytes),
 		subs:   make(map[*subscriber]struct{}),
 		stop:   make(chan struct{}), done: make(chan struct{}),
@@ -169,39 +163,22 @@ func (s *Server) Close() error {
 // queue was full.
 func (s *Server) Dropped() uint64 { return s.dropped.Load() }
 
-// observed is a routed message on its way to the aggregator.
-type observed struct {
-	m   *broker.Message
-	who string // the dashboard user who published it, "" if none
-}
-
 // observe runs on the broker's publishing goroutines: it hands m to the
 // aggregator without blocking (a Message is immutable, so the pointer is
 // enough).
 func (s *Server) observe(m *broker.Message) {
 	s.seen.Add(1)
-	o := observed{m: m}
-	if m.Publisher == "" && s.owning.Load() > 0 {
-		if who, ok := s.own.Load(m); ok {
-			o.who = who.(string)
-		}
-	}
 	select {
-	case s.queue <- o:
+	case s.queue <- m:
 	default:
 		s.dropped.Add(1)
 	}
 }
 
-// publishAs publishes m for the dashboard user who, so that the topic's
-// history names them as its publisher.
+// publishAs publishes m for the dashboard user who ("web:alice"), so that
+// the topic's history names them as its publisher.
 func (s *Server) publishAs(ctx context.Context, m *broker.Message, who string) error {
-	s.owning.Add(1)
-	s.own.Store(m, who)
-	defer func() {
-		s.own.Delete(m)
-		s.owning.Add(-1)
-	}()
+	m.Publisher = who
 	return s.broker.Publish(ctx, m)
 }
 
@@ -243,12 +220,8 @@ func (s *Server) run() {
 }
 
 // apply adds a message to the topics. s.mu must be held.
-func (s *Server) apply(o observed) {
-	pub := o.m.Publisher
-	if o.who != "" {
-		pub = o.who
-	}
-	s.topics.add(o.m, pub, false)
+func (s *Server) apply(m *broker.Message) {
+	s.topics.add(m, m.Publisher, false)
 	s.applied.Add(1)
 }
 
