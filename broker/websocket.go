@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/coder/websocket"
+	"github.com/midge-mqtt/midge/internal/httpfiles"
 )
 
 // webSocketProtocols are the subprotocols MQTT over WebSockets uses: "mqtt"
@@ -27,7 +28,7 @@ func (srv *Server) serveWebSocket(ctx context.Context, l *listener) error {
 	mux := http.NewServeMux()
 	var files http.Handler = http.NotFoundHandler()
 	if l.cfg.HTTPDir != "" {
-		files = http.FileServer(http.Dir(l.cfg.HTTPDir))
+		files = httpfiles.Handler(l.cfg.HTTPDir) // no listings, as Mosquitto's
 	}
 	limit := l.cfg.WebSocketHeadersSize
 	if limit <= 0 {

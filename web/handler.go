@@ -8,12 +8,11 @@ import (
 	"io"
 	"io/fs"
 	"net/http"
-	"os"
-	"path"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/httpfiles"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -103,7 +102,7 @@ func (s *Server) Handler(cfg HandlerConfig) (http.Handler, error) {
 	})
 	var files http.Handler = http.NotFoundHandler()
 	if cfg.HTTPDir != "" {
-		files = http.FileServerFS(noListing{os.DirFS(cfg.HTTPDir)})
+		files = httpfiles.Handler(cfg.HTTPDir)
 	}
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -156,31 +155,6 @@ func (h *handler) api(pattern string, admin bool, fn func(http.ResponseWriter, *
 		}
 		fn(w, r, p)
 	})
-}
-
-// noListing serves the files of a directory but no directory listings and
-// no dot files.
-type noListing struct{ fs.FS }
-
-func (n noListing) Open(name string) (fs.File, error) {
-	for _, part := range strings.Split(name, "/") {
-		if strings.HasPrefix(part, ".") && part != "." {
-			return nil, fs.ErrNotExist
-		}
-	}
-	f, err := n.FS.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	if st, err := f.Stat(); err == nil && st.IsDir() {
-		idx, err := n.FS.Open(path.Join(name, "index.html"))
-		if err != nil {
-			f.Close()
-			return nil, fs.ErrNotExist
-		}
-		idx.Close()
-	}
-	return f, nil
 }
 
 // writeJSON writes v, compressed when large and the client takes gzip.
