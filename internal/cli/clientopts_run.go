@@ -293,6 +293,11 @@ func connectFailure(err error) (string, int) {
 	switch {
 	case errors.As(err, &setup):
 		return "Unable to connect (A TLS error occurred.).\n", 1
+	case isVerifyError(err):
+		// libmosquitto reports a certificate it does not trust either way,
+		// depending on whether the handshake finished inside
+		// mosquitto_connect; against a local server it mostly does.
+		return "Unable to connect (A TLS error occurred.).\n", 1
 	case isTLSError(err):
 		return "Error: A TLS error occurred.\n", exitTLS
 	case errors.As(err, &dnsErr), errors.As(err, &addrErr):

@@ -10,8 +10,12 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
+
+// hashedName is the name of a certificate in an OpenSSL CA directory.
+var hashedName = regexp.MustCompile(`^[0-9a-f]{8}\.[0-9]+$`)
 
 // tlsSetupError is a TLS configuration that fails when connecting, as
 // libmosquitto fails in net__init_ssl_ctx: debug is its log line (shown
@@ -105,9 +109,14 @@ func (c *clientConfig) loadTLS(conf *tls.Config) error {
 			}
 		}
 		if c.capath != nil {
+			// OpenSSL looks certificates up by subject hash: only files
+			// named as c_rehash names them ("1a2b3c4d.0") are seen.
 			entries, err := os.ReadDir(*c.capath)
 			if err == nil {
 				for _, e := range entries {
+					if !hashedName.MatchString(e.Name()) {
+						continue
+					}
 					if pem, err := os.ReadFile(filepath.Join(*c.capath, e.Name())); err == nil {
 						pool.AppendCertsFromPEM(pem)
 					}
@@ -124,6 +133,16 @@ func (c *clientConfig) loadTLS(conf *tls.Config) error {
 		conf.Certificates = []tls.Certificate{cert}
 	}
 	return nil
+}
+
+// isVerifyError reports whether err is a server certificate that could not
+// be verified.
+func isVerifyError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci)
 }
 
 // isTLSError reports whether err comes from the TLS layer.

@@ -296,7 +296,7 @@ func (p *pubSession) lines(ctx context.Context, cl *client.Client) int {
 		b   []byte
 		err error
 	}
-	in := make(chan line)
+	in := make(chan line, 64) // read ahead, as fgets on a buffered stdin does
 	go func() {
 		send := func(l line) bool {
 			select {

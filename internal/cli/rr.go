@@ -41,7 +41,8 @@ func rrRun(ctx context.Context, prog string, cfg *clientConfig, st Streams) int 
 		return 1
 	}
 	// Mosquitto 2.0.11's rr never reads -f's file or -s's input and sends
-	// an empty request instead; midge sends them.
+	// an empty request instead; midge sends them. (It also prints retained
+	// responses despite -R; midge does not.)
 	switch cfg.pubMode {
 	case msgStdinFile:
 		in := st.In
@@ -70,6 +71,11 @@ func rrRun(ctx context.Context, prog string, cfg *clientConfig, st Streams) int 
 	}
 	r := newReceiver(s)
 	published := false
+	r.onSent = func(p packet.Packet) {
+		if _, ok := p.(*packet.Publish); ok && published {
+			r.s.open()
+		}
+	}
 	r.onMessage = func(m *outMessage) {
 		if !r.processing || m.retain && cfg.noRetain {
 			return
@@ -116,6 +122,8 @@ func rrRun(ctx context.Context, prog string, cfg *clientConfig, st Streams) int 
 		}
 		if !published {
 			published = true
+			// libmosquitto sends the request before it reads on.
+			r.s.shut()
 			r.ask(request{publish: m})
 		}
 	}

@@ -63,6 +63,7 @@ type receiver struct {
 	clearing   int                      // clearing publishes not yet acknowledged
 	onSuback   func(ack *packet.Suback) // the tool's my_subscribe_callback
 	onConnack  func(ack *packet.Connack)
+	onSent     func(p packet.Packet) // the tool's view of what is sent
 
 	reqMu sync.Mutex
 	reqs  []request     // guarded by reqMu: what the run's goroutine must do
@@ -109,6 +110,9 @@ func (r *receiver) take() []request {
 // onPacket is the tool's part of the hook. s.outMu is held.
 func (r *receiver) onPacket(dir client.Direction, p packet.Packet) {
 	if dir == client.Sent {
+		if r.onSent != nil {
+			r.onSent(p)
+		}
 		switch p := p.(type) {
 		case *packet.Publish:
 			if len(r.deferred) > 0 && p.Retain && len(p.Payload) == 0 && p.Topic == r.deferred[0].topic {
@@ -336,9 +340,10 @@ func (r *receiver) dialFailed(ctx context.Context, err error, mqttV3Text bool) i
 		} else {
 			r.s.errorf("Connection error: %s\n", reasonString(ce.Code))
 		}
-		if r.cfg.debug && r.cfg.protocol == 5 {
-			// libmosquitto answers the refusal with DISCONNECT; midge's
-			// client closes at once, so only the line is left to print.
+		if r.cfg.debug {
+			// sub and rr answer the refusal with DISCONNECT (the socket
+			// is closing, so it goes nowhere); midge's client has closed
+			// the connection already, so only the line is left to print.
 			r.s.write([]byte("Client " + r.s.displayID + " sending DISCONNECT\n"))
 		}
 		return int(ce.Code)
@@ -389,7 +394,12 @@ func (r *receiver) loop(ctx context.Context, cl *client.Client, sends []func(), 
 					cl.Close()
 					return 0
 				case q.publish != nil:
-					cl.PublishAsync(ctx, q.publish, nil)
+					if err := cl.PublishAsync(ctx, q.publish, nil); err != nil {
+						r.s.open()
+						r.s.errorf("Error: %s\n", publishErrorText(err))
+						cl.Close()
+						return 1
+					}
 				case q.clear != "":
 					clearing++
 					err := cl.PublishAsync(ctx, &client.Message{Topic: q.clear, QoS: 1, Retain: true}, func(error) {
@@ -436,4 +446,17 @@ func (r *receiver) loop(ctx context.Context, cl *client.Client, sends []func(), 
 			return exitConnLost
 		}
 	}
+}
+
+// publishErrorText is mosquitto_strerror for why a publish failed.
+func publishErrorText(err error) string {
+	switch {
+	case errors.Is(err, client.ErrNotSupported):
+		return "Requested QoS not supported on server."
+	case errors.Is(err, packet.ErrTooLarge):
+		return "Packet larger than supported by the server."
+	case errors.Is(err, client.ErrConnectionLost), errors.Is(err, client.ErrClosed):
+		return "The connection was lost."
+	}
+	return "Invalid function arguments provided."
 }
