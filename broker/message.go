@@ -30,6 +30,11 @@ type Message struct {
 	// source is who published a retained message, for check_retain_source;
 	// nil when unknown (restored from the store, made by the broker).
 	source *identity
+	// id names the message in the Store once a delivery of it has been
+	// committed, 0 before: every stored delivery of the message shares it
+	// (StoredDelivery.ID). Only the committer's goroutine reads or writes
+	// it, see committer.number.
+	id uint64
 }
 
 // size approximates the memory a queued message holds, for max_queued_bytes

@@ -2,9 +2,11 @@ package broker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +31,10 @@ type committer struct {
 	segs   []*segment // guarded by mu: pending work, in order; never empty
 	closed bool       // guarded by mu
 	free   []*segment // guarded by mu: emptied segments for reuse
+
+	// lastMsgID is the message id given last (see number); restore seeds
+	// it with the highest id the Store holds.
+	lastMsgID atomic.Uint64
 }
 
 // segment is changes committed together and the completions that wait for
@@ -167,6 +173,7 @@ func (c *committer) loop() {
 		for _, seg := range segs {
 			var err error
 			if seg.batch.Len() > 0 {
+				c.number(&seg.batch)
 				err = c.store.Commit(context.Background(), &seg.batch, true)
 				if err != nil {
 					c.srv.log.Error("persistence: commit failed; messages that needed it are refused", "err", err, "changes", seg.batch.Len())
@@ -188,6 +195,30 @@ func (c *committer) loop() {
 		if stopping && empty {
 			return
 		}
+	}
+}
+
+// number gives every delivery b puts the id of its message, numbering a
+// message the first time a delivery of it is committed; later deliveries
+// of the same *Message (a fan-out, a retained message sent on subscribe, a
+// shared subscription's message given to another member, a will) reuse
+// the id, so that the Store keeps the message once. A message whose last
+// stored delivery is gone keeps its id: the Store no longer holds the id,
+// so the next PutDelivery stores the message again under it. Ids only
+// grow, from the highest the Store held at start-up, so an id never names
+// two messages. It runs on the loop's goroutine only, which is what makes
+// Message.id safe to use without a lock.
+func (c *committer) number(b *Batch) {
+	for i := range b.Ops {
+		op := &b.Ops[i]
+		if op.Kind != OpPutDelivery || op.Delivery == nil || op.Delivery.Msg == nil || op.Delivery.ID != 0 {
+			continue
+		}
+		m := op.Delivery.Msg
+		if m.id == 0 {
+			m.id = c.lastMsgID.Add(1)
+		}
+		op.Delivery.ID = m.id
 	}
 }
 
@@ -248,7 +279,15 @@ func (srv *Server) restore(ctx context.Context) error {
 	}
 	now := srv.now()
 	nRet, nSess := 0, 0
+	seeded := false
 	err := srv.cfg.Store.Load(ctx, Loader{
+		MaxMessageID: func(id uint64) error {
+			if id > srv.commit.lastMsgID.Load() {
+				srv.commit.lastMsgID.Store(id)
+			}
+			seeded = true
+			return nil
+		},
 		Retained: func(m *Message) error {
 			if m.expired(now) {
 				return nil
@@ -312,6 +351,9 @@ func (srv *Server) restore(ctx context.Context) error {
 			return nil
 		},
 	})
+	if err == nil && !seeded {
+		err = errors.New("the store did not report its highest message id (Loader.MaxMessageID)")
+	}
 	if err != nil {
 		return fmt.Errorf("broker: restoring from the store: %w", err)
 	}

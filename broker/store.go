@@ -14,6 +14,16 @@ import (
 // Store applying batches in order (a later synced commit makes earlier ones
 // durable too).
 //
+// A message queued for many sessions is stored once: each StoredDelivery
+// names its message by StoredDelivery.ID, and the Store keeps one copy of
+// the message per id with a count of the deliveries that name it. A
+// PutDelivery whose id the Store does not hold stores the delivery's
+// message; one whose id it holds adds a reference and ignores the message;
+// deleting a delivery (DeleteDelivery, DeleteSession, or a PutDelivery
+// that replaces it) drops a reference, and the message goes with the last.
+// The broker numbers messages above the highest id the Store reports at
+// start-up (Loader.MaxMessageID), so an id never names two messages.
+//
 // Implementations must be safe for concurrent use. The broker calls Commit
 // from one goroutine at a time, so group commit (many clients' writes sharing
 // one fsync) is the broker's job, not the Store's.
@@ -25,7 +35,8 @@ type Store interface {
 	// it exactly once.
 	Load(ctx context.Context, l Loader) error
 	// LoadQueue calls fn for each stored delivery of the session, in
-	// sequence order.
+	// sequence order, with its message (and ID) filled in. Deliveries of
+	// one message may share one *Message within a call.
 	LoadQueue(ctx context.Context, clientID string, fn func(*StoredDelivery) error) error
 	// Commit applies b atomically and in order after every earlier Commit.
 	// With sync it returns only once b (and so everything before it) is
@@ -42,9 +53,15 @@ var ErrStoreClosed = errors.New("broker: store closed")
 
 // Loader receives the stored state at start-up.
 type Loader struct {
-	Retained func(*Message) error
-	Session  func(*StoredSession) error
-	Inbound  func(clientID string, packetID uint16) error
+	// MaxMessageID is called once, before the other functions, with the
+	// highest message id the store holds, 0 if it holds none. The broker
+	// numbers the messages it stores from the next id on; a Store must call
+	// it, and restoring fails if it does not, since an id given to a new
+	// message while the Store still holds it would name the old message.
+	MaxMessageID func(id uint64) error
+	Retained     func(*Message) error
+	Session      func(*StoredSession) error
+	Inbound      func(clientID string, packetID uint16) error
 }
 
 // StoredSession is a persistent session as stored.
@@ -91,7 +108,13 @@ type StoredSubscription struct {
 
 // StoredDelivery is one message queued for (or in flight to) a session.
 type StoredDelivery struct {
-	Seq    uint64 // position in the session's queue; also yields its packet identifier
+	Seq uint64 // position in the session's queue; also yields its packet identifier
+	// ID names Msg in the store: every delivery of one message has the same
+	// ID, and the store keeps the message once. It is never 0; the broker
+	// sets it as it commits.
+	ID uint64
+	// Msg is the message. The store keeps it only if it holds no message
+	// with ID yet: deliveries with one ID must carry the same message.
 	Msg    *Message
 	QoS    byte
 	Retain bool
@@ -118,9 +141,9 @@ const (
 	OpPutRetained     OpKind = iota + 1 // Msg
 	OpDeleteRetained                    // Topic
 	OpPutSession                        // Session
-	OpDeleteSession                     // ClientID: the session, its queue and inbound identifiers
-	OpPutDelivery                       // ClientID, Delivery
-	OpDeleteDelivery                    // ClientID, Seq
+	OpDeleteSession                     // ClientID: the session, its queue and inbound identifiers; drops its messages' references
+	OpPutDelivery                       // ClientID, Delivery: stores Delivery.Msg unless Delivery.ID is stored, adds a reference
+	OpDeleteDelivery                    // ClientID, Seq; drops its message's reference
 	OpReleaseDelivery                   // ClientID, Seq: mark Released
 	OpPutInbound                        // ClientID, PacketID
 	OpDeleteInbound                     // ClientID, PacketID
@@ -161,17 +184,22 @@ func (b *Batch) PutSession(s *StoredSession) {
 	b.Ops = append(b.Ops, Op{Kind: OpPutSession, ClientID: s.ClientID, Session: s})
 }
 
-// DeleteSession removes the session, its queue and its inbound identifiers.
+// DeleteSession removes the session, its queue and its inbound
+// identifiers, and the messages no other session's delivery names.
 func (b *Batch) DeleteSession(clientID string) {
 	b.Ops = append(b.Ops, Op{Kind: OpDeleteSession, ClientID: clientID})
 }
 
-// PutDelivery stores d in the queue of clientID.
+// PutDelivery stores d in the queue of clientID, replacing the delivery
+// with d.Seq if there is one, and d.Msg under d.ID unless a message with
+// that id is stored already. Many PutDelivery calls for one ID in a batch
+// store the message once.
 func (b *Batch) PutDelivery(clientID string, d *StoredDelivery) {
 	b.Ops = append(b.Ops, Op{Kind: OpPutDelivery, ClientID: clientID, Seq: d.Seq, Delivery: d})
 }
 
-// DeleteDelivery removes delivery seq from the queue of clientID.
+// DeleteDelivery removes delivery seq from the queue of clientID, and its
+// message if no other delivery names it.
 func (b *Batch) DeleteDelivery(clientID string, seq uint64) {
 	b.Ops = append(b.Ops, Op{Kind: OpDeleteDelivery, ClientID: clientID, Seq: seq})
 }

@@ -3,7 +3,9 @@ package store
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/midge-mqtt/midge/broker"
 )
@@ -15,78 +17,226 @@ import (
 // whose properties cannot be encoded. No op of such a batch is applied.
 var ErrInvalidOp = errors.New("store: invalid op")
 
-// prepared is an op validated and encoded, ready to apply. key and rec are
-// slices of the batch's arena; apply must not modify them.
+// prepared is an op validated and encoded, ready to apply. Its key and
+// record are spans of the batch's arena (see preparedBatch.key, rec).
 type prepared struct {
-	kind broker.OpKind
-	id   string // client identifier or topic
-	key  []byte // session, retained, queue or inbound key; the key prefix for OpDeleteSession
-	rec  []byte // record to put, nil for deletes
+	kind   broker.OpKind
+	k0, k1 int    // key: session, retained, queue or inbound key; the key prefix for OpDeleteSession
+	r1     int    // record to put: arena[k1:r1], empty for deletes
+	msg    uint64 // OpPutDelivery: the id of the delivery's message
 }
 
-// prepare validates and encodes every op of b before anything is applied,
-// so that applying cannot fail on the caller's data. Keys and records are
-// encoded into one arena.
-func prepare(b *broker.Batch) ([]prepared, error) {
-	ps := make([]prepared, len(b.Ops))
-	type span struct{ k0, k1, r0, r1 int }
-	spans := make([]span, len(b.Ops))
-	var arena []byte
-	var e encoder
+// preparedMsg is a message that a batch's PutDelivery ops bring, encoded
+// as a stored message record.
+type preparedMsg struct {
+	id     uint64
+	r0, r1 int
+}
+
+// preparedBatch is a Batch validated and encoded. Its memory is reused
+// from one Commit to the next (see batchPool); nothing in it may be kept
+// after the Commit that prepared it, and the stores copy what they keep.
+type preparedBatch struct {
+	ops   []prepared
+	msgs  []preparedMsg  // one per message id the batch's puts name, in order of first use
+	msgAt map[uint64]int // message id → index in msgs
+	arena []byte
+	e     encoder
+	refs  refChanges // filled as the batch is applied
+}
+
+// key returns the key of p. The caller must not modify it.
+func (pb *preparedBatch) key(p *prepared) []byte { return pb.arena[p.k0:p.k1:p.k1] }
+
+// rec returns the record p puts, nil for a delete. The caller must not
+// modify it.
+func (pb *preparedBatch) rec(p *prepared) []byte {
+	if p.r1 == p.k1 {
+		return nil
+	}
+	return pb.arena[p.k1:p.r1:p.r1]
+}
+
+// message returns the stored message record that the batch brings for id,
+// nil if none of its puts names id.
+func (pb *preparedBatch) message(id uint64) []byte {
+	i, ok := pb.msgAt[id]
+	if !ok {
+		return nil
+	}
+	m := &pb.msgs[i]
+	return pb.arena[m.r0:m.r1:m.r1]
+}
+
+// batchPool keeps preparedBatches between Commits, so that the encode
+// buffers of a large fan-out are not allocated anew for each. A pooled
+// batch is dropped if it grew past maxPooledArena or maxPooledOps; the
+// pool itself lets go of what it holds at garbage collections.
+type batchPool struct{ p sync.Pool }
+
+const (
+	maxPooledArena = 16 << 20
+	maxPooledOps   = 256 << 10
+)
+
+func (bp *batchPool) get() *preparedBatch {
+	if pb, ok := bp.p.Get().(*preparedBatch); ok {
+		return pb
+	}
+	return &preparedBatch{msgAt: make(map[uint64]int)}
+}
+
+func (bp *batchPool) put(pb *preparedBatch) {
+	if cap(pb.arena) > maxPooledArena || cap(pb.ops) > maxPooledOps {
+		return
+	}
+	pb.ops = pb.ops[:0]
+	pb.msgs = pb.msgs[:0]
+	clear(pb.msgAt)
+	pb.arena = pb.arena[:0]
+	pb.refs.reset()
+	bp.p.Put(pb)
+}
+
+// prepare validates and encodes every op of b into pb before anything is
+// applied, so that applying cannot fail on the caller's data. Keys and
+// records are encoded into one arena; each message the batch's puts name
+// is encoded once, however many deliveries name it.
+func (pb *preparedBatch) prepare(b *broker.Batch) error {
+	pb.ops = slices.Grow(pb.ops[:0], len(b.Ops))[:len(b.Ops)]
+	if need := estimate(b); cap(pb.arena) < need {
+		pb.arena = make([]byte, 0, need)
+	}
+	arena := pb.arena[:0]
+	lastMsg := uint64(0) // the message id of the last put, whose message is encoded
 	for i := range b.Ops {
 		op := &b.Ops[i]
-		p := &ps[i]
-		p.kind = op.Kind
+		p := &pb.ops[i]
+		*p = prepared{kind: op.Kind}
 		if err := checkOp(op); err != nil {
-			return nil, fmt.Errorf("%w: op %d (%s): %w", ErrInvalidOp, i, kindName(op.Kind), err)
+			return fmt.Errorf("%w: op %d (%s): %w", ErrInvalidOp, i, kindName(op.Kind), err)
 		}
-		sp := &spans[i]
-		sp.k0 = len(arena)
+		p.k0 = len(arena)
 		switch op.Kind {
 		case broker.OpPutRetained:
-			p.id = op.Msg.Topic
 			arena = append(arena, op.Msg.Topic...)
 		case broker.OpDeleteRetained:
-			p.id = op.Topic
 			arena = append(arena, op.Topic...)
 		case broker.OpPutSession:
-			p.id = op.ClientID
 			arena = append(arena, op.ClientID...)
 		case broker.OpDeleteSession:
-			p.id = op.ClientID
 			arena = append(append(arena, op.ClientID...), 0)
 		case broker.OpPutDelivery, broker.OpDeleteDelivery, broker.OpReleaseDelivery:
-			p.id = op.ClientID
 			arena = appendQueueKey(arena, op.ClientID, op.Seq)
 		case broker.OpPutInbound, broker.OpDeleteInbound:
-			p.id = op.ClientID
 			arena = appendInboundKey(arena, op.ClientID, op.PacketID)
 		}
-		sp.k1 = len(arena)
-		sp.r0 = len(arena)
+		p.k1 = len(arena)
 		var err error
 		switch op.Kind {
 		case broker.OpPutRetained:
-			arena, err = e.appendMessage(append(arena, recordV1), op.Msg)
+			arena, err = pb.e.appendMessage(append(arena, recordV1), op.Msg)
 		case broker.OpPutSession:
-			arena, err = e.appendSession(arena, op.Session)
+			arena, err = pb.e.appendSession(arena, op.Session)
 		case broker.OpPutDelivery:
-			arena, err = e.appendDelivery(arena, op.Delivery)
+			arena = appendDelivery(arena, op.Delivery)
 		case broker.OpPutInbound:
 			arena = append(arena, recordV1)
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: op %d (%s): %w", ErrInvalidOp, i, kindName(op.Kind), err)
+			return fmt.Errorf("%w: op %d (%s): %w", ErrInvalidOp, i, kindName(op.Kind), err)
 		}
-		sp.r1 = len(arena)
-	}
-	for i, sp := range spans {
-		ps[i].key = arena[sp.k0:sp.k1:sp.k1]
-		if sp.r1 > sp.r0 {
-			ps[i].rec = arena[sp.r0:sp.r1:sp.r1]
+		p.r1 = len(arena)
+		if op.Kind == broker.OpPutDelivery {
+			id := op.Delivery.ID
+			p.msg = id
+			if id == lastMsg {
+				continue
+			}
+			lastMsg = id
+			if _, ok := pb.msgAt[id]; ok {
+				continue
+			}
+			r0 := len(arena)
+			arena, err = pb.e.appendMessage(append(arena, recordV1), op.Delivery.Msg)
+			if err != nil {
+				return fmt.Errorf("%w: op %d (%s): %w", ErrInvalidOp, i, kindName(op.Kind), err)
+			}
+			pb.msgAt[id] = len(pb.msgs)
+			pb.msgs = append(pb.msgs, preparedMsg{id: id, r0: r0, r1: len(arena)})
 		}
 	}
-	return ps, nil
+	pb.arena = arena
+	return nil
+}
+
+// estimate returns about the arena size prepare needs for b's keys and
+// delivery records, so that a large batch's arena is allocated once.
+func estimate(b *broker.Batch) int {
+	n := 0
+	for i := range b.Ops {
+		op := &b.Ops[i]
+		n += len(op.ClientID) + len(op.Topic) + 16
+		if d := op.Delivery; d != nil {
+			n += 8 + len(d.Group) + 5*len(d.SubIDs)
+		}
+	}
+	return n
+}
+
+// refChanges sums what a batch does to the reference counts of stored
+// messages, by message id. Consecutive changes to one id, a fan-out's,
+// cost no map access.
+type refChanges struct {
+	delta map[uint64]int64
+	last  uint64 // the id of pending
+	n     int64  // pending change to last
+	ids   []uint64
+}
+
+// add changes the count of id by n.
+func (r *refChanges) add(id uint64, n int64) {
+	if id != r.last {
+		r.flush()
+		r.last = id
+	}
+	r.n += n
+}
+
+func (r *refChanges) flush() {
+	if r.n == 0 {
+		return
+	}
+	if r.delta == nil {
+		r.delta = make(map[uint64]int64)
+	}
+	r.delta[r.last] += r.n
+	r.n = 0
+}
+
+// each calls fn with every id whose count changed and the change, in
+// increasing id order, and returns the first error fn returns.
+func (r *refChanges) each(fn func(id uint64, delta int64) error) error {
+	r.flush()
+	r.ids = r.ids[:0]
+	for id, d := range r.delta {
+		if d != 0 {
+			r.ids = append(r.ids, id)
+		}
+	}
+	slices.Sort(r.ids)
+	for _, id := range r.ids {
+		if err := fn(id, r.delta[id]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *refChanges) reset() {
+	clear(r.delta)
+	r.last, r.n = 0, 0
+	r.ids = r.ids[:0]
 }
 
 // checkOp reports what makes op unstorable, or nil.
@@ -114,6 +264,9 @@ func checkOp(op *broker.Op) error {
 	case broker.OpPutDelivery:
 		if op.Delivery == nil || op.Delivery.Msg == nil {
 			return errors.New("no delivery or no message")
+		}
+		if op.Delivery.ID == 0 {
+			return errors.New("delivery without a message id")
 		}
 		if op.Delivery.Seq != op.Seq {
 			return fmt.Errorf("delivery %d stored as %d", op.Delivery.Seq, op.Seq)

@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -25,8 +26,10 @@ import (
 var _ broker.Store = (*Bolt)(nil)
 
 // FormatVersion is the version of the store file layout this midge writes
-// and the newest it reads. It is kept in the meta bucket.
-const FormatVersion = 1
+// and the newest it reads. It is kept in the meta bucket. Format 2 keeps
+// each queued message once, in the messages bucket, where format 1 kept a
+// copy in every delivery record; OpenBolt upgrades a format 1 file to 2.
+const FormatVersion = 2
 
 // Buckets and meta keys of the store file.
 var (
@@ -35,7 +38,10 @@ var (
 	bucketSessions = []byte("sessions") // client id → session record
 	bucketQueue    = []byte("queue")    // client id, 0x00, big-endian seq → delivery record
 	bucketInbound  = []byte("inbound")  // client id, 0x00, big-endian packet id → inbound record
-	dataBuckets    = [][]byte{bucketRetained, bucketSessions, bucketQueue, bucketInbound}
+	bucketMessages = []byte("messages") // big-endian message id → stored message record
+	bucketRefs     = []byte("refs")     // big-endian message id → reference count record
+	dataBucketsV1  = [][]byte{bucketRetained, bucketSessions, bucketQueue, bucketInbound}
+	dataBuckets    = [][]byte{bucketRetained, bucketSessions, bucketQueue, bucketInbound, bucketMessages, bucketRefs}
 
 	keyFormat    = []byte("format")     // FormatVersion in decimal
 	keyCreatedBy = []byte("created-by") // BoltOptions.CreatedBy of the midge that made the file
@@ -89,7 +95,8 @@ func (o BoltOptions) withDefaults() BoltOptions {
 // present for the whole scan is seen exactly once, in key order, and
 // changes committed during the scan may or may not be seen.
 type Bolt struct {
-	path string
+	path  string
+	batch batchPool // encode buffers, reused between Commits
 
 	mu sync.RWMutex // held for reading by every operation, for writing by Close
 	db *bolt.DB     // guarded by mu: nil once closed
@@ -106,6 +113,10 @@ type Bolt struct {
 //     recognized and named), or was written by a newer midge (wraps
 //     ErrCorrupt). The file is left as it is; MoveAside moves
 //     it out of the way.
+//
+// A file of an older format (FormatVersion 1) is upgraded in place, in one
+// transaction, before OpenBolt returns: a crash during the upgrade leaves
+// the old file, which the next OpenBolt upgrades again.
 func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	opts = opts.withDefaults()
 	if err := checkPath(path); err != nil {
@@ -134,9 +145,13 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		return nil, err
 	}
 	s := &Bolt{path: path, db: db}
-	fresh, err := s.check()
-	if err == nil && fresh {
+	version, err := s.check()
+	switch {
+	case err != nil:
+	case version == 0:
 		err = s.create(opts)
+	case version < FormatVersion:
+		err = s.upgrade()
 	}
 	if err != nil {
 		_ = s.Close()
@@ -264,8 +279,8 @@ func openDB(path string, opts BoltOptions, readOnly bool) (db *bolt.DB, err erro
 }
 
 // check checks the layout and format version of the store file, and
-// reports whether it is a new, empty bbolt file.
-func (s *Bolt) check() (fresh bool, err error) {
+// returns the version, 0 for a new, empty bbolt file.
+func (s *Bolt) check() (version int, err error) {
 	err = s.view(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bucketMeta)
 		if meta == nil {
@@ -278,7 +293,6 @@ func (s *Bolt) check() (fresh bool, err error) {
 				return &corruptError{path: s.path, kind: foreign,
 					detail: "it is a bbolt file with buckets " + strings.Join(names, ", ")}
 			}
-			fresh = true
 			return nil
 		}
 		v := meta.Get(keyFormat)
@@ -290,14 +304,19 @@ func (s *Bolt) check() (fresh bool, err error) {
 			return &corruptError{path: s.path, kind: newer, detail: fmt.Sprintf(
 				"store format %d, created by %q; this midge reads format %d", n, meta.Get(keyCreatedBy), FormatVersion)}
 		}
-		for _, name := range dataBuckets {
+		need := dataBuckets
+		if n == 1 {
+			need = dataBucketsV1
+		}
+		for _, name := range need {
 			if tx.Bucket(name) == nil {
 				return &corruptError{path: s.path, kind: damaged, detail: fmt.Sprintf("bucket %q missing", name)}
 			}
 		}
+		version = n
 		return nil
 	})
-	return fresh, err
+	return version, err
 }
 
 // create lays out a new store in an empty bbolt file.
@@ -380,59 +399,145 @@ func (s *Bolt) Commit(ctx context.Context, b *broker.Batch, sync bool) error {
 		}
 		return nil
 	}
-	ps, err := prepare(b)
-	if err != nil {
+	pb := s.batch.get()
+	defer s.batch.put(pb)
+	if err := pb.prepare(b); err != nil {
 		return err
 	}
-	err = s.update(func(tx *bolt.Tx) error { return s.apply(tx, ps) })
+	err := s.update(func(tx *bolt.Tx) error { return s.apply(tx, pb) })
 	if err != nil && !errors.Is(err, broker.ErrStoreClosed) && !errors.Is(err, ErrCorrupt) {
 		err = s.writeErr("commit", err)
 	}
 	return err
 }
 
-// apply applies prepared ops in tx.
-func (s *Bolt) apply(tx *bolt.Tx, ps []prepared) error {
+// apply applies prepared ops in tx, in order, then the reference count
+// changes they add up to.
+func (s *Bolt) apply(tx *bolt.Tx, pb *preparedBatch) error {
 	ret, sess, q, in := tx.Bucket(bucketRetained), tx.Bucket(bucketSessions), tx.Bucket(bucketQueue), tx.Bucket(bucketInbound)
-	if ret == nil || sess == nil || q == nil || in == nil {
+	msgs, refs := tx.Bucket(bucketMessages), tx.Bucket(bucketRefs)
+	if ret == nil || sess == nil || q == nil || in == nil || msgs == nil || refs == nil {
 		return &corruptError{path: s.path, kind: damaged, detail: "a bucket is missing"}
 	}
-	for i := range ps {
-		p := &ps[i]
+	// One cursor for every look-up of a queue record: Seek starts from the
+	// root each time and sees this transaction's changes, and a reused
+	// cursor does not allocate.
+	qc := q.Cursor()
+	lookup := func(key []byte) []byte {
+		k, v := qc.Seek(key)
+		if !bytes.Equal(k, key) {
+			return nil
+		}
+		return v
+	}
+	rc := &pb.refs
+	for i := range pb.ops {
+		p := &pb.ops[i]
+		key := pb.key(p)
 		var err error
 		switch p.kind {
 		case broker.OpPutRetained:
-			err = ret.Put(p.key, p.rec)
+			err = ret.Put(key, pb.rec(p))
 		case broker.OpDeleteRetained:
-			err = ret.Delete(p.key)
+			err = ret.Delete(key)
 		case broker.OpPutSession:
-			err = sess.Put(p.key, p.rec)
+			err = sess.Put(key, pb.rec(p))
 		case broker.OpDeleteSession:
-			err = sess.Delete(p.key[:len(p.key)-1])
+			err = sess.Delete(key[:len(key)-1])
 			if err == nil {
-				err = deletePrefix(q, p.key)
+				err = deleteQueue(q, key, rc)
 			}
 			if err == nil {
-				err = deletePrefix(in, p.key)
+				err = deletePrefix(in, key)
 			}
 		case broker.OpPutDelivery:
-			err = q.Put(p.key, p.rec)
+			if old := lookup(key); old != nil {
+				// A record that cannot be read names no message we can
+				// tell; its count is left as it is.
+				if id, rerr := deliveryMessageID(old); rerr == nil {
+					rc.add(id, -1)
+				}
+			}
+			err = q.Put(key, pb.rec(p))
+			rc.add(p.msg, 1)
 		case broker.OpDeleteDelivery:
-			err = q.Delete(p.key)
+			if old := lookup(key); old != nil {
+				if id, rerr := deliveryMessageID(old); rerr == nil {
+					rc.add(id, -1)
+				}
+				err = qc.Delete()
+			}
 		case broker.OpReleaseDelivery:
-			if v := q.Get(p.key); v != nil {
+			if v := lookup(key); v != nil {
 				// A malformed record is left for LoadQueue to report.
 				if r, rerr := releasedRecord(v); rerr == nil {
-					err = q.Put(p.key, r)
+					err = q.Put(key, r)
 				}
 			}
 		case broker.OpPutInbound:
-			err = in.Put(p.key, p.rec)
+			err = in.Put(key, pb.rec(p))
 		case broker.OpDeleteInbound:
-			err = in.Delete(p.key)
+			err = in.Delete(key)
 		}
 		if err != nil {
 			return fmt.Errorf("op %d (%s): %w", i, kindName(p.kind), err)
+		}
+	}
+	// Keys and records must stay valid until the transaction ends: they
+	// are appended to the arena, which is not written over before then.
+	return rc.each(func(id uint64, delta int64) error {
+		k0 := len(pb.arena)
+		pb.arena = appendMessageID(pb.arena, id)
+		key := pb.arena[k0:len(pb.arena):len(pb.arena)]
+		var n int64
+		if v := refs.Get(key); v != nil {
+			// A count that cannot be read is taken as 0: the message
+			// goes unless this batch adds references, and a delivery
+			// left without it is reported by LoadQueue.
+			if c, err := decodeRefs(v); err == nil && c <= 1<<62 {
+				n = int64(c)
+			}
+		}
+		n += delta
+		if n <= 0 {
+			if err := refs.Delete(key); err != nil {
+				return fmt.Errorf("message %d: %w", id, err)
+			}
+			if err := msgs.Delete(key); err != nil {
+				return fmt.Errorf("message %d: %w", id, err)
+			}
+			return nil
+		}
+		r0 := len(pb.arena)
+		pb.arena = appendRefs(pb.arena, uint64(n))
+		if err := refs.Put(key, pb.arena[r0:len(pb.arena):len(pb.arena)]); err != nil {
+			return fmt.Errorf("message %d: %w", id, err)
+		}
+		if msgs.Get(key) == nil {
+			if rec := pb.message(id); rec != nil {
+				if err := msgs.Put(key, rec); err != nil {
+					return fmt.Errorf("message %d: %w", id, err)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// deleteQueue deletes every queue record whose key starts with prefix,
+// dropping the references they hold.
+func deleteQueue(q *bolt.Bucket, prefix []byte, rc *refChanges) error {
+	var keys [][]byte
+	c := q.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if id, err := deliveryMessageID(v); err == nil {
+			rc.add(id, -1)
+		}
+		keys = append(keys, bytes.Clone(k))
+	}
+	for _, k := range keys {
+		if err := q.Delete(k); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -462,7 +567,8 @@ func (s *Bolt) writeErr(what string, err error) error {
 	return fmt.Errorf("store %s: %s: %w%s", s.path, what, err, hint)
 }
 
-// Load calls l's functions, in this order, for every retained message in
+// Load calls l's functions, in this order: MaxMessageID once, with the
+// highest message id in the store; then for every retained message in
 // topic order, every session in client identifier order (with NextSeq and
 // Queued computed from its queue; NextSeq is 0 for an empty queue), and
 // every inbound packet identifier in client identifier, then identifier
@@ -470,32 +576,61 @@ func (s *Bolt) writeErr(what string, err error) error {
 // function returns and returns it. A damaged file or record yields an error
 // wrapping ErrCorrupt.
 func (s *Bolt) Load(ctx context.Context, l broker.Loader) error {
+	if l.MaxMessageID != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var maxID uint64
+		err := s.view(func(tx *bolt.Tx) error {
+			for _, name := range [][]byte{bucketMessages, bucketRefs} {
+				b := tx.Bucket(name)
+				if b == nil {
+					return s.damaged(fmt.Errorf("bucket %q missing", name))
+				}
+				k, _ := b.Cursor().Last()
+				if k == nil {
+					continue
+				}
+				if len(k) != 8 {
+					return s.damaged(fmt.Errorf("%w: key %q in bucket %q", errRecord, k, name))
+				}
+				maxID = max(maxID, binary.BigEndian.Uint64(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if err := l.MaxMessageID(maxID); err != nil {
+			return err
+		}
+	}
 	if l.Retained != nil {
-		err := scan(ctx, s, bucketRetained, nil, func(_ *bolt.Tx, k, v []byte) (*broker.Message, error) {
-			m, err := decodeRetained(v)
+		err := scan(ctx, s, bucketRetained, nil, func(_ *bolt.Tx, k, v []byte) (*broker.Message, int, error) {
+			m, err := decodeMessage(v)
 			if err == nil && m.Topic != string(k) {
 				err = fmt.Errorf("%w: topic %q in the record", errRecord, m.Topic)
 			}
 			if err != nil {
-				return nil, fmt.Errorf("retained message %q: %w", k, err)
+				return nil, 0, fmt.Errorf("retained message %q: %w", k, err)
 			}
-			return m, nil
+			return m, len(k) + len(v), nil
 		}, l.Retained)
 		if err != nil {
 			return err
 		}
 	}
 	if l.Session != nil {
-		err := scan(ctx, s, bucketSessions, nil, func(tx *bolt.Tx, k, v []byte) (*broker.StoredSession, error) {
+		err := scan(ctx, s, bucketSessions, nil, func(tx *bolt.Tx, k, v []byte) (*broker.StoredSession, int, error) {
 			ss, err := decodeSession(string(k), v)
 			if err != nil {
-				return nil, fmt.Errorf("session %q: %w", k, err)
+				return nil, 0, fmt.Errorf("session %q: %w", k, err)
 			}
 			ss.NextSeq, ss.Queued, err = queueStats(tx.Bucket(bucketQueue), ss.ClientID)
 			if err != nil {
-				return nil, fmt.Errorf("session %q: %w", k, err)
+				return nil, 0, fmt.Errorf("session %q: %w", k, err)
 			}
-			return ss, nil
+			return ss, len(k) + len(v), nil
 		}, l.Session)
 		if err != nil {
 			return err
@@ -506,12 +641,12 @@ func (s *Bolt) Load(ctx context.Context, l broker.Loader) error {
 			id  string
 			pid uint16
 		}
-		err := scan(ctx, s, bucketInbound, nil, func(_ *bolt.Tx, k, _ []byte) (inbound, error) {
+		err := scan(ctx, s, bucketInbound, nil, func(_ *bolt.Tx, k, v []byte) (inbound, int, error) {
 			id, pid, ok := splitInboundKey(k)
 			if !ok {
-				return inbound{}, fmt.Errorf("%w: inbound key %q", errRecord, k)
+				return inbound{}, 0, fmt.Errorf("%w: inbound key %q", errRecord, k)
 			}
-			return inbound{id, pid}, nil
+			return inbound{id, pid}, len(k) + len(v), nil
 		}, func(in inbound) error { return l.Inbound(in.id, in.pid) })
 		if err != nil {
 			return err
@@ -540,32 +675,85 @@ func queueStats(q *bolt.Bucket, clientID string) (next uint64, n int, err error)
 }
 
 // LoadQueue calls fn for each delivery queued for clientID, in sequence
-// order, and returns the first error fn returns. A damaged file or record
-// yields an error wrapping ErrCorrupt; a client identifier that cannot be
-// stored (empty, or with NUL) one wrapping ErrInvalidOp.
+// order, with its message, and returns the first error fn returns.
+// Consecutive deliveries of one message share one *Message. A damaged file
+// or record, or a delivery whose message is missing, yields an error
+// wrapping ErrCorrupt; a client identifier that cannot be stored (empty,
+// or with NUL) one wrapping ErrInvalidOp.
 func (s *Bolt) LoadQueue(ctx context.Context, clientID string, fn func(*broker.StoredDelivery) error) error {
 	if err := checkClientID(clientID); err != nil {
 		return fmt.Errorf("%w: LoadQueue: %w", ErrInvalidOp, err)
 	}
 	prefix := prefixKey(clientID)
-	return scan(ctx, s, bucketQueue, prefix, func(_ *bolt.Tx, k, v []byte) (*broker.StoredDelivery, error) {
+	var mc messageCache
+	var mr messageReader
+	return scan(ctx, s, bucketQueue, prefix, func(tx *bolt.Tx, k, v []byte) (*broker.StoredDelivery, int, error) {
 		if len(k) != len(prefix)+8 {
-			return nil, fmt.Errorf("%w: queue key %q", errRecord, k)
+			return nil, 0, fmt.Errorf("%w: queue key %q", errRecord, k)
 		}
 		d, err := decodeDelivery(seqOf(k), v)
 		if err != nil {
-			return nil, fmt.Errorf("delivery %d of %q: %w", seqOf(k), clientID, err)
+			return nil, 0, fmt.Errorf("delivery %d of %q: %w", seqOf(k), clientID, err)
 		}
-		return d, nil
+		size := len(k) + len(v)
+		if d.Msg = mc.get(d.ID); d.Msg == nil {
+			rec, err := mr.get(tx, d.ID)
+			if err != nil {
+				return nil, 0, err
+			}
+			if d.Msg, err = mc.decode(d.ID, rec); err != nil {
+				return nil, 0, fmt.Errorf("delivery %d of %q: %w", d.Seq, clientID, err)
+			}
+			size += len(rec)
+		}
+		return d, size, nil
 	}, fn)
+}
+
+// messageReader reads stored message records by id, in the read
+// transactions of a scan.
+type messageReader struct {
+	tx  *bolt.Tx     // the transaction c belongs to
+	c   *bolt.Cursor // a cursor of the messages bucket, reused: Get makes one for each call
+	at  []byte       // the key c is at, nil if none
+	key [8]byte
+}
+
+// get returns the record of message id in tx, nil if there is none.
+// Deliveries queued in order name their messages in increasing id order,
+// so it looks at the key after the last one before it seeks.
+func (r *messageReader) get(tx *bolt.Tx, id uint64) ([]byte, error) {
+	if tx != r.tx {
+		b := tx.Bucket(bucketMessages)
+		if b == nil {
+			return nil, fmt.Errorf("bucket %q missing", bucketMessages)
+		}
+		r.tx, r.c, r.at = tx, b.Cursor(), nil
+	}
+	want := appendMessageID(r.key[:0], id)
+	if r.at != nil && bytes.Compare(r.at, want) < 0 {
+		k, v := r.c.Next()
+		if r.at = k; bytes.Equal(k, want) {
+			return v, nil
+		}
+		if k != nil && bytes.Compare(k, want) > 0 {
+			return nil, nil
+		}
+	}
+	k, v := r.c.Seek(want)
+	if r.at = k; !bytes.Equal(k, want) {
+		return nil, nil
+	}
+	return v, nil
 }
 
 // scan decodes the records of bucket whose keys start with prefix, in key
 // order, in read transactions of at most chunkItems records or chunkBytes
-// bytes, and calls emit for each outside the transaction. Errors from
-// decode wrap ErrCorrupt; errors from emit are returned as they are.
+// bytes (as decode counts them), and calls emit for each outside the
+// transaction. Errors from decode wrap ErrCorrupt; errors from emit are
+// returned as they are.
 func scan[T any](ctx context.Context, s *Bolt, bucket, prefix []byte,
-	decode func(tx *bolt.Tx, k, v []byte) (T, error), emit func(T) error) error {
+	decode func(tx *bolt.Tx, k, v []byte) (T, int, error), emit func(T) error) error {
 	var after []byte // the last key decoded
 	items := make([]T, 0, 16)
 	for {
@@ -594,12 +782,12 @@ func scan[T any](ctx context.Context, s *Bolt, bucket, prefix []byte,
 				if v == nil {
 					return s.damaged(fmt.Errorf("%w: nested bucket %q in %q", errRecord, k, bucket))
 				}
-				it, err := decode(tx, k, v)
+				it, n, err := decode(tx, k, v)
 				if err != nil {
 					return s.damaged(err)
 				}
 				items = append(items, it)
-				size += len(k) + len(v)
+				size += n
 				after = append(after[:0], k...)
 			}
 			done = true

@@ -23,7 +23,7 @@ import (
 )
 
 func delivery(seq uint64, payload []byte) *broker.StoredDelivery {
-	return &broker.StoredDelivery{Seq: seq, QoS: 1,
+	return &broker.StoredDelivery{Seq: seq, ID: seq + 1, QoS: 1,
 		Msg: &broker.Message{Topic: "t", Payload: payload, QoS: 1, Received: time.Unix(1, 0)}}
 }
 
@@ -55,7 +55,7 @@ func countQueue(t *testing.T, s broker.Store, id string) (int, error) {
 
 func loadAll(s broker.Store) error {
 	nop := func(*broker.Message) error { return nil }
-	return s.Load(context.Background(), broker.Loader{Retained: nop,
+	return s.Load(context.Background(), broker.Loader{MaxMessageID: func(uint64) error { return nil }, Retained: nop,
 		Session: func(*broker.StoredSession) error { return nil },
 		Inbound: func(string, uint16) error { return nil }})
 }
@@ -221,7 +221,7 @@ var corruptCases = []corruptCase{
 	{name: "malformed delivery", says: "delivery 7", make: func(t *testing.T, path string) {
 		populated(t, path)
 		withBolt(t, path, func(tx *bolt.Tx) error {
-			return tx.Bucket([]byte("queue")).Put([]byte("c\x00\x00\x00\x00\x00\x00\x00\x00\x07"), []byte{1, 0, 1, 200})
+			return tx.Bucket([]byte("queue")).Put([]byte("c\x00\x00\x00\x00\x00\x00\x00\x00\x07"), []byte{2, 0, 1, 200})
 		})
 	}},
 	{name: "foreign bbolt file", says: "is not a midge store", make: func(t *testing.T, path string) {
@@ -235,9 +235,39 @@ var corruptCases = []corruptCase{
 		populated(t, path)
 		withBolt(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte("x")) })
 	}},
-	{name: "newer format", newer: true, says: "written by a newer midge (store format 2", make: func(t *testing.T, path string) {
+	{name: "newer format", newer: true, says: "written by a newer midge (store format 3", make: func(t *testing.T, path string) {
 		populated(t, path)
-		withBolt(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte("2")) })
+		withBolt(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte("3")) })
+	}},
+	{name: "missing message", says: "message 8 missing", make: func(t *testing.T, path string) {
+		populated(t, path)
+		withBolt(t, path, func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("messages")).Delete([]byte{0, 0, 0, 0, 0, 0, 0, 8})
+		})
+	}},
+	{name: "malformed message", says: "message 9", make: func(t *testing.T, path string) {
+		populated(t, path)
+		withBolt(t, path, func(tx *bolt.Tx) error {
+			return tx.Bucket([]byte("messages")).Put([]byte{0, 0, 0, 0, 0, 0, 0, 9}, []byte{1, 0})
+		})
+	}},
+	{name: "bad message key", says: `key "x" in bucket "messages"`, make: func(t *testing.T, path string) {
+		populated(t, path)
+		withBolt(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("messages")).Put([]byte("x"), []byte{1}) })
+	}},
+	{name: "format 1 delivery in a format 2 store", says: "unknown record format 1", make: func(t *testing.T, path string) {
+		populated(t, path)
+		withBolt(t, path, func(tx *bolt.Tx) error {
+			rec, err := store.EncodeDeliveryV1(delivery(7, []byte("x")))
+			if err != nil {
+				return err
+			}
+			return tx.Bucket([]byte("queue")).Put([]byte("c\x00\x00\x00\x00\x00\x00\x00\x00\x07"), rec)
+		})
+	}},
+	{name: "missing messages bucket", says: `bucket "messages" missing`, make: func(t *testing.T, path string) {
+		populated(t, path)
+		withBolt(t, path, func(tx *bolt.Tx) error { return tx.DeleteBucket([]byte("messages")) })
 	}},
 }
 
@@ -358,11 +388,11 @@ func TestBoltMeta(t *testing.T) {
 	db.View(func(tx *bolt.Tx) error {
 		var names []string
 		tx.ForEach(func(name []byte, _ *bolt.Bucket) error { names = append(names, string(name)); return nil })
-		if got := strings.Join(names, " "); got != "inbound meta queue retained sessions" {
+		if got := strings.Join(names, " "); got != "inbound messages meta queue refs retained sessions" {
 			t.Errorf("buckets %q", got)
 		}
 		meta := tx.Bucket([]byte("meta"))
-		if f, c := string(meta.Get([]byte("format"))), string(meta.Get([]byte("created-by"))); f != "1" || c != "midge 9.9" {
+		if f, c := string(meta.Get([]byte("format"))), string(meta.Get([]byte("created-by"))); f != "2" || c != "midge 9.9" {
 			t.Errorf("meta format %q, created-by %q", f, c)
 		}
 		return nil

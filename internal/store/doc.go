@@ -16,17 +16,32 @@
 //
 // # Layout of the file
 //
-// One bbolt file with five buckets:
+// One bbolt file with seven buckets:
 //
 //	meta      "format" → FormatVersion in decimal, "created-by" → BoltOptions.CreatedBy
 //	retained  topic → retained record
 //	sessions  client id → session record
-//	queue     client id, 0x00, big-endian uint64 seq → delivery record
+//	queue     client id, 0x00, big-endian uint64 seq → delivery record (message id, per-session fields)
+//	messages  big-endian uint64 message id → stored message record
+//	refs      big-endian uint64 message id → number of delivery records naming it
 //	inbound   client id, 0x00, big-endian uint16 packet id → 0x01
 //
 // Client identifiers cannot contain NUL (Commit refuses them), so the 0x00
 // separator keeps one client's keys apart from those of every other, and
 // key order is sequence order within a client.
+//
+// # One copy of each queued message
+//
+// A message queued for many sessions is stored once, in messages, under
+// the id the broker gives it (broker.StoredDelivery.ID); each delivery
+// record names it, and refs counts the records that do. Commit sums what a
+// batch does to the counts and applies the sums at its end, in the same
+// transaction: a message the batch's puts name that is not stored is
+// written once however many puts name it, and a message whose count
+// reaches zero is deleted. Counts live apart from the messages so that a
+// change of count rewrites a few bytes, not the message. Store format 1,
+// which kept a copy of the message in every delivery record, is upgraded
+// by OpenBolt (see FormatVersion).
 //
 // # When the file cannot be used
 //

@@ -33,7 +33,7 @@ func ExampleOpenBolt() {
 	ctx := context.Background()
 	var b broker.Batch
 	b.PutSession(&broker.StoredSession{ClientID: "sensor-1", Version: 5, Expiry: 3600})
-	b.PutDelivery("sensor-1", &broker.StoredDelivery{Seq: 41, QoS: 1,
+	b.PutDelivery("sensor-1", &broker.StoredDelivery{Seq: 41, ID: 1, QoS: 1,
 		Msg: &broker.Message{Topic: "cmd/sensor-1", Payload: []byte("reboot"), QoS: 1}})
 	if err := s.Commit(ctx, &b, true); err != nil {
 		fmt.Println(err)

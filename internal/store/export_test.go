@@ -1,4 +1,28 @@
 package store
 
+import (
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/midge-mqtt/midge/broker"
+)
+
 // MoveAsideAt is MoveAside at a given time.
 var MoveAsideAt = moveAside
+
+// EncodeDeliveryV1 encodes d as a delivery record of store format 1.
+func EncodeDeliveryV1(d *broker.StoredDelivery) ([]byte, error) { return appendDeliveryV1(nil, d) }
+
+// Bucket returns the keys and values of a bucket of s, nil if there is no
+// such bucket.
+func Bucket(s *Bolt, name string) map[string]string {
+	var kv map[string]string
+	s.view(func(tx *bolt.Tx) error {
+		b := tx.Bucket([]byte(name))
+		if b == nil {
+			return nil
+		}
+		kv = make(map[string]string)
+		return b.ForEach(func(k, v []byte) error { kv[string(k)] = string(v); return nil })
+	})
+	return kv
+}

@@ -23,12 +23,22 @@ var _ broker.Store = (*Memory)(nil)
 // functions with no lock held, so the functions may Commit; they see a
 // snapshot taken when the call began.
 type Memory struct {
+	batch batchPool // encode buffers, reused between Commits
+
 	mu       sync.RWMutex
 	closed   bool                         // guarded by mu
 	retained map[string][]byte            // guarded by mu: topic → retained record
 	sessions map[string][]byte            // guarded by mu: client id → session record
 	queues   map[string]map[uint64][]byte // guarded by mu: client id → seq → delivery record
 	inbound  map[string]map[uint16]bool   // guarded by mu: client id → packet ids
+	messages map[uint64]*memMessage       // guarded by mu: message id → stored message
+}
+
+// memMessage is a stored message and the number of delivery records that
+// name it.
+type memMessage struct {
+	rec  []byte // stored message record; never changed in place
+	refs int64
 }
 
 // NewMemory returns an empty Memory store.
@@ -38,6 +48,7 @@ func NewMemory() *Memory {
 		sessions: make(map[string][]byte),
 		queues:   make(map[string]map[uint64][]byte),
 		inbound:  make(map[string]map[uint16]bool),
+		messages: make(map[uint64]*memMessage),
 	}
 }
 
@@ -49,8 +60,9 @@ func (s *Memory) Commit(ctx context.Context, b *broker.Batch, sync bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	ps, err := prepare(b)
-	if err != nil {
+	pb := s.batch.get()
+	defer s.batch.put(pb)
+	if err := pb.prepare(b); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -58,69 +70,103 @@ func (s *Memory) Commit(ctx context.Context, b *broker.Batch, sync bool) error {
 	if s.closed {
 		return broker.ErrStoreClosed
 	}
-	for i := range ps {
-		s.applyLocked(&ps[i])
+	for i := range pb.ops {
+		s.applyLocked(pb, &pb.ops[i], &b.Ops[i])
 	}
+	_ = pb.refs.each(func(id uint64, delta int64) error {
+		m := s.messages[id]
+		var n int64
+		if m != nil {
+			n = m.refs
+		}
+		switch n += delta; {
+		case n <= 0:
+			delete(s.messages, id)
+		case m != nil:
+			m.refs = n
+		default:
+			if rec := pb.message(id); rec != nil {
+				s.messages[id] = &memMessage{rec: clone(rec), refs: n}
+			}
+		}
+		return nil
+	})
 	return nil
 }
 
-// applyLocked applies one prepared op. s.mu must be held for writing.
-// Records are copied out of the batch's arena, so that one long-lived
-// record does not keep a whole batch alive.
-func (s *Memory) applyLocked(p *prepared) {
+// applyLocked applies one prepared op, p of op, collecting its changes to
+// reference counts in pb.refs. s.mu must be held for writing. Records are
+// copied out of the batch's arena, which is reused.
+func (s *Memory) applyLocked(pb *preparedBatch, p *prepared, op *broker.Op) {
 	switch p.kind {
 	case broker.OpPutRetained:
-		s.retained[p.id] = clone(p.rec)
+		s.retained[op.Msg.Topic] = clone(pb.rec(p))
 	case broker.OpDeleteRetained:
-		delete(s.retained, p.id)
+		delete(s.retained, op.Topic)
 	case broker.OpPutSession:
-		s.sessions[p.id] = clone(p.rec)
+		s.sessions[op.ClientID] = clone(pb.rec(p))
 	case broker.OpDeleteSession:
-		delete(s.sessions, p.id)
-		delete(s.queues, p.id)
-		delete(s.inbound, p.id)
+		for _, rec := range s.queues[op.ClientID] {
+			if id, err := deliveryMessageID(rec); err == nil {
+				pb.refs.add(id, -1)
+			}
+		}
+		delete(s.sessions, op.ClientID)
+		delete(s.queues, op.ClientID)
+		delete(s.inbound, op.ClientID)
 	case broker.OpPutDelivery:
-		q := s.queues[p.id]
+		q := s.queues[op.ClientID]
 		if q == nil {
 			q = make(map[uint64][]byte)
-			s.queues[p.id] = q
+			s.queues[op.ClientID] = q
 		}
-		q[seqOf(p.key)] = clone(p.rec)
+		if old, ok := q[op.Seq]; ok {
+			if id, err := deliveryMessageID(old); err == nil {
+				pb.refs.add(id, -1)
+			}
+		}
+		q[op.Seq] = clone(pb.rec(p))
+		pb.refs.add(p.msg, 1)
 	case broker.OpDeleteDelivery:
-		if q := s.queues[p.id]; q != nil {
-			delete(q, seqOf(p.key))
+		if q := s.queues[op.ClientID]; q != nil {
+			if old, ok := q[op.Seq]; ok {
+				if id, err := deliveryMessageID(old); err == nil {
+					pb.refs.add(id, -1)
+				}
+				delete(q, op.Seq)
+			}
 			if len(q) == 0 {
-				delete(s.queues, p.id)
+				delete(s.queues, op.ClientID)
 			}
 		}
 	case broker.OpReleaseDelivery:
-		q := s.queues[p.id]
-		seq := seqOf(p.key)
-		if rec, ok := q[seq]; ok {
+		q := s.queues[op.ClientID]
+		if rec, ok := q[op.Seq]; ok {
 			// Records are never changed in place: a Load may be decoding
 			// this one.
 			if r, err := releasedRecord(rec); err == nil {
-				q[seq] = r
+				q[op.Seq] = r
 			}
 		}
 	case broker.OpPutInbound:
-		ids := s.inbound[p.id]
+		ids := s.inbound[op.ClientID]
 		if ids == nil {
 			ids = make(map[uint16]bool)
-			s.inbound[p.id] = ids
+			s.inbound[op.ClientID] = ids
 		}
-		ids[pidOf(p.key)] = true
+		ids[op.PacketID] = true
 	case broker.OpDeleteInbound:
-		if ids := s.inbound[p.id]; ids != nil {
-			delete(ids, pidOf(p.key))
+		if ids := s.inbound[op.ClientID]; ids != nil {
+			delete(ids, op.PacketID)
 			if len(ids) == 0 {
-				delete(s.inbound, p.id)
+				delete(s.inbound, op.ClientID)
 			}
 		}
 	}
 }
 
-// Load calls l's functions, in this order, for every retained message in
+// Load calls l's functions, in this order: MaxMessageID once, with the
+// highest message id in the store; then for every retained message in
 // topic order, every session in client identifier order (with NextSeq and
 // Queued computed from its queue), and every inbound packet identifier in
 // client identifier, then identifier order. A nil function skips its kind.
@@ -137,6 +183,10 @@ func (s *Memory) Load(ctx context.Context, l broker.Loader) error {
 	if s.closed {
 		s.mu.RUnlock()
 		return broker.ErrStoreClosed
+	}
+	var maxID uint64
+	for id := range s.messages {
+		maxID = max(maxID, id)
 	}
 	var retained [][]byte
 	if l.Retained != nil {
@@ -162,11 +212,19 @@ func (s *Memory) Load(ctx context.Context, l broker.Loader) error {
 	}
 	s.mu.RUnlock()
 
+	if l.MaxMessageID != nil {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := l.MaxMessageID(maxID); err != nil {
+			return err
+		}
+	}
 	for _, rec := range retained {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		m, err := decodeRetained(rec)
+		m, err := decodeMessage(rec)
 		if err != nil {
 			return fmt.Errorf("store: retained message: %w", err)
 		}
@@ -201,9 +259,10 @@ func (s *Memory) Load(ctx context.Context, l broker.Loader) error {
 }
 
 // LoadQueue calls fn for each delivery queued for clientID, in sequence
-// order, and returns the first error fn returns. A client identifier that
-// cannot be stored (empty, or with NUL) yields an error wrapping
-// ErrInvalidOp.
+// order, with its message, and returns the first error fn returns.
+// Consecutive deliveries of one message share one *Message. A client
+// identifier that cannot be stored (empty, or with NUL) yields an error
+// wrapping ErrInvalidOp.
 func (s *Memory) LoadQueue(ctx context.Context, clientID string, fn func(*broker.StoredDelivery) error) error {
 	if err := checkClientID(clientID); err != nil {
 		return fmt.Errorf("%w: LoadQueue: %w", ErrInvalidOp, err)
@@ -216,19 +275,30 @@ func (s *Memory) LoadQueue(ctx context.Context, clientID string, fn func(*broker
 	q := s.queues[clientID]
 	seqs := slices.Sorted(maps.Keys(q))
 	recs := make([][]byte, len(seqs))
+	msgs := make([][]byte, len(seqs)) // the message records the deliveries name, as they are now
 	for i, seq := range seqs {
 		recs[i] = q[seq]
+		if id, err := deliveryMessageID(recs[i]); err == nil {
+			if m := s.messages[id]; m != nil {
+				msgs[i] = m.rec
+			}
+		}
 	}
 	s.mu.RUnlock()
 
+	var mc messageCache
 	for i, seq := range seqs {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		d, err := decodeDelivery(seq, recs[i])
+		if err == nil && mc.get(d.ID) == nil {
+			_, err = mc.decode(d.ID, msgs[i])
+		}
 		if err != nil {
 			return fmt.Errorf("store: delivery %d of %q: %w", seq, clientID, err)
 		}
+		d.Msg = mc.get(d.ID)
 		if err := fn(d); err != nil {
 			return err
 		}
@@ -252,7 +322,7 @@ func (s *Memory) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.closed = true
-	s.retained, s.sessions, s.queues, s.inbound = nil, nil, nil, nil
+	s.retained, s.sessions, s.queues, s.inbound, s.messages = nil, nil, nil, nil, nil
 	return nil
 }
 

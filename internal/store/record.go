@@ -13,9 +13,10 @@ import (
 // Records are a compact binary encoding shared by both stores (the memory
 // store keeps encoded records too, so that both behave alike and the
 // caller's values are never aliased). Every record starts with a format
-// byte, recordV1. Lengths and integers are unsigned varints
-// (encoding/binary's Uvarint), times are signed varints of Unix nanoseconds
-// and present only when their flag bit is set, so a zero time stays zero.
+// byte: recordV2 for delivery records, recordV1 for the others. Lengths and
+// integers are unsigned varints (encoding/binary's Uvarint), times are
+// signed varints of Unix nanoseconds and present only when their flag bit
+// is set, so a zero time stays zero.
 //
 //	message   := flags(1) qos(1) str(topic) str(publisher)
 //	             [varint(expiry)] [varint(received)] [bytes(properties)] bytes(payload)
@@ -23,25 +24,38 @@ import (
 //	             properties: the MQTT 5 property section of a PUBLISH as
 //	             packet.Append writes it, with its own length prefix
 //	retained  := 0x01 message
+//	stored    := 0x01 message      (a queued message, by id)
+//	refs      := 0x01 uvarint(n)   (n > 0 delivery records name the message)
 //	session   := 0x01 version(1) flags(1) uvarint(expiry) uvarint(willDelay)
 //	             [varint(offlineSince)] [message(will)] uvarint(n) n*sub
 //	             flags: 1 offlineSince, 2 will
 //	sub       := str(filter) options(1) uvarint(id)
 //	             options: qos | noLocal<<2 | retainAsPublished<<3 | retainHandling<<4
-//	delivery  := 0x01 flags(1) qos(1) str(group) uvarint(n) n*uvarint(subID) message
+//	delivery  := 0x02 flags(1) qos(1) uvarint(message id) str(group) uvarint(n) n*uvarint(subID)
 //	             flags: 1 retain, 2 released (always at offset 1: ReleaseDelivery
 //	             flips it without decoding the record)
 //	inbound   := 0x01
 //	str, bytes := uvarint(len) len*byte
 //
+// Store format 1 (see FormatVersion) had no message table: its delivery
+// records held their message,
+//
+//	deliveryV1 := 0x01 flags(1) qos(1) str(group) uvarint(n) n*uvarint(subID) message
+//
+// and OpenBolt rewrites them as format 2 (see upgrade).
+//
 // The key of a session is its client identifier; queue and inbound keys are
 // the client identifier, a 0x00 byte and the big-endian sequence number or
-// packet identifier. Client identifiers cannot contain NUL, so the keys of
-// client "a" (prefix "a\x00") never share a prefix with those of "ab" or
-// "a/b", and byte order of the keys is sequence order within a client.
+// packet identifier; the key of a stored message and of its reference count
+// is its big-endian id. Client identifiers cannot contain NUL, so the keys
+// of client "a" (prefix "a\x00") never share a prefix with those of "ab"
+// or "a/b", and byte order of the keys is sequence order within a client.
 
-// recordV1 is the format byte that starts every record this version writes.
-const recordV1 = 1
+// The format bytes that start records.
+const (
+	recordV1 = 1 // every record but deliveries; deliveries of store format 1
+	recordV2 = 2 // deliveries, which name their message by id
+)
 
 // Message flags.
 const (
@@ -200,8 +214,9 @@ func (e *encoder) appendSession(b []byte, s *broker.StoredSession) ([]byte, erro
 	return b, nil
 }
 
-// appendDelivery appends d encoded as a delivery record.
-func (e *encoder) appendDelivery(b []byte, d *broker.StoredDelivery) ([]byte, error) {
+// appendDelivery appends d encoded as a delivery record: its message by
+// id only.
+func appendDelivery(b []byte, d *broker.StoredDelivery) []byte {
 	var flags byte
 	if d.Retain {
 		flags |= delRetain
@@ -209,25 +224,54 @@ func (e *encoder) appendDelivery(b []byte, d *broker.StoredDelivery) ([]byte, er
 	if d.Released {
 		flags |= delReleased
 	}
-	b = append(b, recordV1, flags, d.QoS)
+	b = append(b, recordV2, flags, d.QoS)
+	b = binary.AppendUvarint(b, d.ID)
 	b = appendString(b, d.Group)
 	b = binary.AppendUvarint(b, uint64(len(d.SubIDs)))
 	for _, id := range d.SubIDs {
 		b = binary.AppendUvarint(b, uint64(id))
 	}
-	return e.appendMessage(b, d.Msg)
+	return b
+}
+
+// deliveryMessageID returns the message id of delivery record rec.
+func deliveryMessageID(rec []byte) (uint64, error) {
+	if len(rec) < 4 || rec[0] != recordV2 {
+		return 0, fmt.Errorf("delivery: %w", errRecord)
+	}
+	id, n := binary.Uvarint(rec[3:])
+	if n <= 0 {
+		return 0, fmt.Errorf("delivery: %w: bad message id", errRecord)
+	}
+	return id, nil
 }
 
 // releasedRecord returns a copy of delivery record rec with the Released
 // flag set.
 func releasedRecord(rec []byte) ([]byte, error) {
-	if len(rec) < 3 || rec[0] != recordV1 {
+	if len(rec) < 3 || rec[0] != recordV2 {
 		return nil, fmt.Errorf("delivery: %w", errRecord)
 	}
 	out := append([]byte(nil), rec...)
 	out[1] |= delReleased
 	return out, nil
 }
+
+// appendRefs appends a reference count record.
+func appendRefs(b []byte, n uint64) []byte {
+	return binary.AppendUvarint(append(b, recordV1), n)
+}
+
+// decodeRefs decodes a reference count record.
+func decodeRefs(rec []byte) (uint64, error) {
+	d := decoder{b: rec}
+	d.version(recordV1)
+	n := d.uvarint("reference count")
+	return n, d.end()
+}
+
+// appendMessageID appends the key of message id.
+func appendMessageID(b []byte, id uint64) []byte { return binary.BigEndian.AppendUint64(b, id) }
 
 func appendString(b []byte, s string) []byte {
 	b = binary.AppendUvarint(b, uint64(len(s)))
@@ -319,9 +363,9 @@ func (d *decoder) bytes(what string) []byte {
 	return append([]byte(nil), s...)
 }
 
-// version reads and checks the format byte.
-func (d *decoder) version() {
-	if v := d.byte("format byte"); d.err == nil && v != recordV1 {
+// version reads the format byte and checks that it is want.
+func (d *decoder) version(want byte) {
+	if v := d.byte("format byte"); d.err == nil && v != want {
 		d.err = fmt.Errorf("%w: unknown record format %d", errRecord, v)
 		d.b = nil
 	}
@@ -383,10 +427,10 @@ func decodeProperties(raw []byte) (*packet.Properties, error) {
 	return &p, nil
 }
 
-// decodeRetained decodes a retained record.
-func decodeRetained(rec []byte) (*broker.Message, error) {
+// decodeMessage decodes a retained or stored message record.
+func decodeMessage(rec []byte) (*broker.Message, error) {
 	d := decoder{b: rec}
-	d.version()
+	d.version(recordV1)
 	m := d.message()
 	if err := d.end(); err != nil {
 		return nil, err
@@ -397,7 +441,7 @@ func decodeRetained(rec []byte) (*broker.Message, error) {
 // decodeSession decodes a session record of clientID.
 func decodeSession(clientID string, rec []byte) (*broker.StoredSession, error) {
 	d := decoder{b: rec}
-	d.version()
+	d.version(recordV1)
 	s := &broker.StoredSession{ClientID: clientID}
 	s.Version = d.byte("session version")
 	flags := d.byte("session flags")
@@ -447,15 +491,44 @@ func decodeSession(clientID string, rec []byte) (*broker.StoredSession, error) {
 	return s, nil
 }
 
-// decodeDelivery decodes a delivery record with sequence number seq.
+// decodeDelivery decodes a delivery record with sequence number seq. The
+// StoredDelivery has ID set and Msg nil.
 func decodeDelivery(seq uint64, rec []byte) (*broker.StoredDelivery, error) {
 	d := decoder{b: rec}
-	d.version()
+	d.version(recordV2)
+	sd := d.deliveryFields(seq, true)
+	if err := d.end(); err != nil {
+		return nil, err
+	}
+	return sd, nil
+}
+
+// decodeDeliveryV1 decodes a delivery record of store format 1, which holds
+// its message; the StoredDelivery's ID is 0.
+func decodeDeliveryV1(seq uint64, rec []byte) (*broker.StoredDelivery, error) {
+	d := decoder{b: rec}
+	d.version(recordV1)
+	sd := d.deliveryFields(seq, false)
+	sd.Msg = d.message()
+	if err := d.end(); err != nil {
+		return nil, err
+	}
+	return sd, nil
+}
+
+// deliveryFields decodes the fields of a delivery record after its format
+// byte, the message id only if withID.
+func (d *decoder) deliveryFields(seq uint64, withID bool) *broker.StoredDelivery {
 	sd := &broker.StoredDelivery{Seq: seq}
 	flags := d.byte("delivery flags")
 	sd.Retain = flags&delRetain != 0
 	sd.Released = flags&delReleased != 0
 	sd.QoS = d.byte("delivery QoS")
+	if withID {
+		if sd.ID = d.uvarint("message id"); sd.ID == 0 {
+			d.fail("message id")
+		}
+	}
 	sd.Group = d.string("delivery group")
 	n := d.uvarint("subscription identifier count")
 	if n > uint64(len(d.b)) {
@@ -470,11 +543,7 @@ func decodeDelivery(seq uint64, rec []byte) (*broker.StoredDelivery, error) {
 	if flags&^(delRetain|delReleased) != 0 {
 		d.fail("delivery flags")
 	}
-	sd.Msg = d.message()
-	if err := d.end(); err != nil {
-		return nil, err
-	}
-	return sd, nil
+	return sd
 }
 
 // prefixKey returns the prefix of clientID's queue and inbound keys.
@@ -511,3 +580,35 @@ func seqOf(k []byte) uint64 { return binary.BigEndian.Uint64(k[len(k)-8:]) }
 
 // pidOf returns the packet identifier at the end of an inbound key.
 func pidOf(k []byte) uint16 { return binary.BigEndian.Uint16(k[len(k)-2:]) }
+
+// messageCache shares one decoded *Message between consecutive deliveries
+// of a message within one LoadQueue call: a session's deliveries of one
+// message (overlapping subscriptions with allow_duplicate_messages) are
+// queued one after another. Keeping every message decoded in the call
+// would cost a map entry for each, for a rare gain.
+type messageCache struct {
+	lastID uint64
+	last   *broker.Message
+}
+
+// get returns the message decoded last if its id is id, else nil.
+func (c *messageCache) get(id uint64) *broker.Message {
+	if id == c.lastID {
+		return c.last
+	}
+	return nil
+}
+
+// decode decodes the stored message record rec of id and keeps the
+// message for get. A nil rec is a message missing from the store.
+func (c *messageCache) decode(id uint64, rec []byte) (*broker.Message, error) {
+	if rec == nil {
+		return nil, fmt.Errorf("%w: message %d missing", errRecord, id)
+	}
+	m, err := decodeMessage(rec)
+	if err != nil {
+		return nil, fmt.Errorf("message %d: %w", id, err)
+	}
+	c.lastID, c.last = id, m
+	return m, nil
+}

@@ -23,7 +23,7 @@ func Bench(b *testing.B, f Factory) {
 
 // benchDelivery is a delivery whose record is about 200 bytes.
 func benchDelivery(seq uint64) *broker.StoredDelivery {
-	return &broker.StoredDelivery{Seq: seq, QoS: 1, Msg: &broker.Message{
+	return &broker.StoredDelivery{Seq: seq, ID: seq + 1, QoS: 1, Msg: &broker.Message{
 		Topic: "sensors/building-1/floor-2/room-3/temperature", Payload: make([]byte, 120), QoS: 1,
 		Publisher: "sensor-0001", Received: time.Unix(1700000000, 0)}}
 }

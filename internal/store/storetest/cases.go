@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -81,8 +82,18 @@ func fullSession(id string) *broker.StoredSession {
 		}}
 }
 
+// delivery returns delivery seq of client id, with a message of its own
+// whose id derives from id and seq.
 func delivery(id string, seq uint64) *broker.StoredDelivery {
-	return &broker.StoredDelivery{Seq: seq, Msg: msg("q/"+id, fmt.Sprintf("%s#%d", id, seq)), QoS: 1}
+	return &broker.StoredDelivery{Seq: seq, ID: msgID(id, seq), Msg: msg("q/"+id, fmt.Sprintf("%s#%d", id, seq)), QoS: 1}
+}
+
+// msgID returns a message id for delivery seq of client id: different
+// pairs of the tests' get different ids (FNV-1a, 64 bits), never 0.
+func msgID(id string, seq uint64) uint64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "%s\x00%d", id, seq)
+	return h.Sum64() | 1
 }
 
 func wantDeliveries(t *testing.T, s broker.Store, id string, want []*broker.StoredDelivery) {
@@ -100,7 +111,7 @@ func wantDeliveries(t *testing.T, s broker.Store, id string, want []*broker.Stor
 
 func testEmpty(t *testing.T, h *harness) {
 	h.check(t, func(t *testing.T, s broker.Store) {
-		if st := load(t, s); len(st.retained)+len(st.sessions)+len(st.inbound) != 0 {
+		if st := load(t, s); len(st.retained)+len(st.sessions)+len(st.inbound) != 0 || st.maxID != 0 {
 			t.Errorf("new store loads %+v", st)
 		}
 		if ds := loadQueue(t, s, "nobody"); len(ds) != 0 {
@@ -283,6 +294,7 @@ func testDeleteAndRelease(t *testing.T, h *harness) {
 		b.ReleaseDelivery(id, 5)
 		ds[5] = delivery(id, 5)
 		ds[5].Msg.Payload = []byte("replaced")
+		ds[5].ID++ // another message
 		b.PutDelivery(id, ds[5])
 	})
 	ds[3].Released, ds[4].Released = true, true
@@ -475,6 +487,8 @@ func testBadBatch(t *testing.T, h *harness) {
 		"no message":               {Kind: broker.OpPutRetained},
 		"no session":               {Kind: broker.OpPutSession, ClientID: "x"},
 		"no delivery":              {Kind: broker.OpPutDelivery, ClientID: "x"},
+		"no message id":            {Kind: broker.OpPutDelivery, ClientID: "x", Seq: 1, Delivery: &broker.StoredDelivery{Seq: 1, Msg: msg("t", "x")}},
+		"delivery without message": {Kind: broker.OpPutDelivery, ClientID: "x", Seq: 1, Delivery: &broker.StoredDelivery{Seq: 1, ID: 1}},
 		"unknown kind":             {Kind: 200, ClientID: "x"},
 		"zero kind":                {ClientID: "x"},
 		"bad properties":           {Kind: broker.OpPutRetained, Msg: &broker.Message{Topic: "t", Properties: badProps}},
@@ -768,14 +782,14 @@ func testPayloads(t *testing.T, h *harness) {
 	bigMsg.Payload = big
 	ss := fullSession("s")
 	ss.Will.Payload = big
-	d := &broker.StoredDelivery{Seq: 1, Msg: bigMsg, QoS: 2}
+	d := &broker.StoredDelivery{Seq: 1, ID: 1, Msg: bigMsg, QoS: 2}
 	h.commit(t, true, func(b *broker.Batch) {
 		b.PutRetained(empty)
 		b.PutRetained(nilPayload)
 		b.PutRetained(bigMsg)
 		b.PutSession(ss)
 		b.PutDelivery("s", d)
-		b.PutDelivery("s", &broker.StoredDelivery{Seq: 2, Msg: empty})
+		b.PutDelivery("s", &broker.StoredDelivery{Seq: 2, ID: 2, Msg: empty})
 	})
 	h.check(t, func(t *testing.T, s broker.Store) {
 		st := load(t, s)
@@ -788,7 +802,7 @@ func testPayloads(t *testing.T, h *harness) {
 		if len(st.sessions) != 1 || diffSession(st.sessions[0], ss) != "" {
 			t.Errorf("session with a 1 MB will")
 		}
-		wantDeliveries(t, s, "s", []*broker.StoredDelivery{d, {Seq: 2, Msg: empty}})
+		wantDeliveries(t, s, "s", []*broker.StoredDelivery{d, {Seq: 2, ID: 2, Msg: empty}})
 	})
 }
 
@@ -829,7 +843,7 @@ func testEveryProperty(t *testing.T, h *harness) {
 	h.commit(t, true, func(b *broker.Batch) {
 		for i, m := range ms {
 			b.PutRetained(m)
-			b.PutDelivery("d", &broker.StoredDelivery{Seq: uint64(i), Msg: m, QoS: 1})
+			b.PutDelivery("d", &broker.StoredDelivery{Seq: uint64(i), ID: uint64(i) + 1, Msg: m, QoS: 1})
 		}
 	})
 	h.check(t, func(t *testing.T, s broker.Store) {

@@ -83,6 +83,7 @@ func (h *harness) reopen(t testing.TB) {
 
 // state is everything Load returns, in the order it returned it.
 type state struct {
+	maxID    uint64 // what MaxMessageID reported
 	retained []*broker.Message
 	sessions []*broker.StoredSession
 	inbound  []inbound
@@ -96,16 +97,33 @@ type inbound struct {
 func load(t testing.TB, s broker.Store) state {
 	t.Helper()
 	var st state
+	calls, others := 0, 0
 	err := s.Load(context.Background(), broker.Loader{
-		Retained: func(m *broker.Message) error { st.retained = append(st.retained, m); return nil },
-		Session:  func(ss *broker.StoredSession) error { st.sessions = append(st.sessions, ss); return nil },
+		MaxMessageID: func(id uint64) error {
+			if others > 0 {
+				t.Errorf("Load called MaxMessageID after %d other functions", others)
+			}
+			st.maxID = id
+			calls++
+			return nil
+		},
+		Retained: func(m *broker.Message) error { others++; st.retained = append(st.retained, m); return nil },
+		Session: func(ss *broker.StoredSession) error {
+			others++
+			st.sessions = append(st.sessions, ss)
+			return nil
+		},
 		Inbound: func(id string, pid uint16) error {
+			others++
 			st.inbound = append(st.inbound, inbound{id, pid})
 			return nil
 		},
 	})
 	if err != nil {
 		t.Fatalf("Load: %v", err)
+	}
+	if calls != 1 {
+		t.Errorf("Load called MaxMessageID %d times, want once", calls)
 	}
 	return st
 }
@@ -230,10 +248,11 @@ func diffSession(got, want *broker.StoredSession) string {
 
 func diffDelivery(got, want *broker.StoredDelivery) string {
 	var d []string
-	if got.Seq != want.Seq || got.QoS != want.QoS || got.Retain != want.Retain || got.Released != want.Released ||
-		got.Group != want.Group {
-		d = append(d, fmt.Sprintf("Seq %d QoS %d Retain %v Released %v Group %q, want %d %d %v %v %q",
-			got.Seq, got.QoS, got.Retain, got.Released, got.Group, want.Seq, want.QoS, want.Retain, want.Released, want.Group))
+	if got.Seq != want.Seq || got.ID != want.ID || got.QoS != want.QoS || got.Retain != want.Retain ||
+		got.Released != want.Released || got.Group != want.Group {
+		d = append(d, fmt.Sprintf("Seq %d ID %d QoS %d Retain %v Released %v Group %q, want %d %d %d %v %v %q",
+			got.Seq, got.ID, got.QoS, got.Retain, got.Released, got.Group,
+			want.Seq, want.ID, want.QoS, want.Retain, want.Released, want.Group))
 	}
 	if !slices.Equal(got.SubIDs, want.SubIDs) {
 		d = append(d, fmt.Sprintf("SubIDs %v, want %v", got.SubIDs, want.SubIDs))
