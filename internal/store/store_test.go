@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"path/filepath"
 	"testing"
 
@@ -41,4 +42,22 @@ func BenchmarkMemory(b *testing.B) {
 
 func BenchmarkBolt(b *testing.B) {
 	storetest.Bench(b, storetest.Factory{Open: openBolt, Persistent: true})
+}
+
+// FuzzMessageTable runs scripts of queue changes (see storetest.CheckScript)
+// against both stores and compares them with a model of what they hold.
+func FuzzMessageTable(f *testing.F) {
+	f.Add([]byte{0, 0x00, 0, 0x01, 4, 0, 1, 0x00, 4, 0, 0, 0x01})
+	f.Add([]byte{0, 0x10, 0, 0x11, 0, 0x12, 2, 0x11, 4, 0, 3, 0x01, 0, 0x11, 4, 0, 1, 0x10, 1, 0x12, 0, 0x13})
+	f.Add([]byte{0, 0x35, 0, 0x36, 4, 0, 1, 0x35, 0, 0x36, 4, 0, 3, 0x02, 0, 0x35})
+	f.Fuzz(func(t *testing.T, script []byte) {
+		if len(script) > 400 {
+			return
+		}
+		for name, s := range map[string]broker.Store{"memory": openMemory(t, ""), "bolt": openBolt(t, t.TempDir())} {
+			if err := storetest.CheckScript(context.Background(), s, script); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+	})
 }

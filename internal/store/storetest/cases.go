@@ -37,6 +37,12 @@ var cases = []struct {
 	{"Payloads", testPayloads},
 	{"EveryProperty", testEveryProperty},
 	{"Canceled", testCanceled},
+	{"SharedMessages", testSharedMessages},
+	{"MessageCounts", testMessageCounts},
+	{"MessageCascade", testMessageCascade},
+	{"ReleaseShared", testReleaseShared},
+	{"LargeFanout", testLargeFanout},
+	{"RandomScripts", testRandomScripts},
 }
 
 // Client identifiers that are prefixes of each other or close to the 0x00
