@@ -37,6 +37,11 @@ type committer struct {
 	lastMsgID atomic.Uint64
 }
 
+// maxKeptOps bounds the batch memory a segment keeps for reuse: a fan-out
+// to 100,000 offline sessions makes a batch of 100,000 ops (8 MB), which
+// is given back rather than held until the next one.
+const maxKeptOps = 4096
+
 // segment is changes committed together and the completions that wait for
 // them. A fence ends a segment, so nothing added after it is committed
 // before its completion has run.
@@ -185,6 +190,9 @@ func (c *committer) loop() {
 				}
 			}
 			seg.batch.Reset()
+			if cap(seg.batch.Ops) > maxKeptOps {
+				seg.batch.Ops = nil
+			}
 			clear(seg.dones)
 			seg.dones = seg.dones[:0]
 		}
