@@ -39,9 +39,9 @@ func commands() []command {
 	return []command{
 		{name: "broker", argv0: []string{"mosquitto"}, summary: "run the MQTT broker", run: runBroker},
 		{name: "passwd", argv0: []string{"mosquitto_passwd"}, summary: "manage a password file (mosquitto_passwd)", run: runPasswd},
-		{name: "pub", argv0: []string{"mosquitto_pub"}, summary: "publish a message (mosquitto_pub)", run: runPub},
-		{name: "sub", argv0: []string{"mosquitto_sub"}, summary: "subscribe and print messages (mosquitto_sub)", run: runSub},
-		{name: "rr", argv0: []string{"mosquitto_rr"}, summary: "send a request, print the response (mosquitto_rr)", run: runRR},
+		{name: "pub", argv0: []string{"mosquitto_pub"}, summary: "publish messages", run: runPub},
+		{name: "sub", argv0: []string{"mosquitto_sub"}, summary: "subscribe and print what arrives", run: runSub},
+		{name: "rr", argv0: []string{"mosquitto_rr"}, summary: "send a request and print its response", run: runRR},
 		{name: "bench", summary: "load and latency benchmark of an MQTT broker (like emqtt-bench)", run: runBench},
 		{name: "version", summary: "print midge's version", run: runVersion},
 		{name: "help", summary: "list the commands", run: nil}, // handled in Main

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/midge-mqtt/midge/client"
 	"github.com/midge-mqtt/midge/packet"
@@ -88,15 +87,15 @@ func rrRun(ctx context.Context, prog string, cfg *clientConfig, st Streams) int 
 	if !ok {
 		return 1
 	}
-	cl, _, err := client.Dial(ctx, opts)
+	dctx, timeout, stop := cfg.deadline(ctx)
+	defer stop()
+	cl, _, err := client.Dial(dctx, opts)
 	if err != nil {
+		if ctx.Err() == nil && dctx.Err() != nil {
+			s.errorf("Timed out\n")
+			return exitTimeout
+		}
 		return r.dialFailed(ctx, err, false)
-	}
-	var timeout <-chan time.Time
-	if cfg.timeout > 0 {
-		t := time.NewTimer(time.Duration(cfg.timeout) * time.Second)
-		defer t.Stop()
-		timeout = t.C
 	}
 	opt := byte(0) // 2.0.11 subscribes with no options; 2.1's flags set some
 	if cfg.rrSubOpts {

@@ -283,15 +283,14 @@ func subRun(ctx context.Context, cfg *clientConfig, st Streams) int {
 	if len(cfg.unsubTopics) > 0 {
 		s.shut()
 	}
-	cl, _, err := client.Dial(ctx, opts)
+	dctx, timeout, stop := cfg.deadline(ctx)
+	defer stop()
+	cl, _, err := client.Dial(dctx, opts)
 	if err != nil {
+		if ctx.Err() == nil && dctx.Err() != nil {
+			return 255 // -W ran out before the CONNACK: exit(-1), silently
+		}
 		return r.dialFailed(ctx, err, true)
-	}
-	var timeout <-chan time.Time
-	if cfg.timeout > 0 {
-		t := time.NewTimer(time.Duration(cfg.timeout) * time.Second)
-		defer t.Stop()
-		timeout = t.C
 	}
 	subs := make([]packet.Subscription, len(cfg.topics))
 	for i, f := range cfg.topics {
@@ -312,6 +311,19 @@ func subRun(ctx context.Context, cfg *clientConfig, st Streams) int {
 		sends = append(sends, func() { cl.UnsubscribePacket(ctx, up) })
 	}
 	return r.loop(ctx, cl, sends, timeout)
+}
+
+// deadline starts -W's clock, which runs from before the CONNACK as
+// alarm() does: it returns the context to connect with, the channel that
+// fires when the time is up, and a function that releases the timer.
+func (c *clientConfig) deadline(ctx context.Context) (context.Context, <-chan time.Time, func()) {
+	if c.timeout <= 0 {
+		return ctx, nil, func() {}
+	}
+	d := time.Duration(c.timeout) * time.Second
+	dctx, cancel := context.WithTimeout(ctx, d)
+	t := time.NewTimer(d)
+	return dctx, t.C, func() { t.Stop(); cancel() }
 }
 
 // subscription returns the subscription to filter with the options byte
