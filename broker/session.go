@@ -144,11 +144,28 @@ func (s *session) inflightLen() int { return len(s.byID) }
 // already.
 func (s *session) deliver(d delivery) {
 	s.mu.Lock()
+	queued := s.queueLen() > 0
 	c, ok := s.enqueueLocked(&d)
+	if ok && c != nil && queued && s.headBlockedLocked(c) {
+		// The writer stopped at a head the in-flight window holds back, and
+		// the acknowledgement that opens it wakes the writer: waking it now
+		// would only start a goroutine that finds nothing to send.
+		c = nil
+	}
 	s.mu.Unlock()
 	if ok && c != nil {
 		c.wake()
 	}
+}
+
+// headBlockedLocked reports whether the first queued delivery waits for
+// the in-flight window of connection c. s.mu must be held.
+func (s *session) headBlockedLocked(c *conn) bool {
+	if s.queueLen() == 0 {
+		return false
+	}
+	head := &s.queue[s.qhead]
+	return head.qos > 0 && !s.windowOpenLocked(c, head)
 }
 
 // enqueueLocked queues d: in memory for a connected session, in the store
