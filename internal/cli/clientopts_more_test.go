@@ -211,3 +211,37 @@ func mqStartMidgeWS(t *testing.T) string {
 	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	return port
 }
+
+// readOnly is an Authorizer that lets clients subscribe and read, not write.
+type readOnly struct{}
+
+func (readOnly) Authorize(_ context.Context, _ *broker.Client, _ string, a broker.Access) bool {
+	return a != broker.Write
+}
+
+// TestPublishRefused compares pub when the broker refuses a publish (an
+// MQTT 5 PUBACK with a failure code) or supports only QoS 1 (MQTT 5 says so
+// in the CONNACK; a 3.1.1 client is disconnected).
+func TestPublishRefused(t *testing.T) {
+	t.Parallel()
+	dir := mqWorldDir(t)
+	acl := filepath.Join(dir, "acl")
+	os.WriteFile(acl, []byte("topic read #\n"), 0o644)
+	brokers := []mqBroker{
+		mqStartMosquitto(t, "acl_file "+acl, "max_qos 1"),
+		mqStartMidgeBroker(t, broker.Config{AllowAnonymous: true, Authorizer: readOnly{}, MaxQoS: 1}),
+	}
+	for _, b := range brokers {
+		for _, v := range [][]string{{"-q", "1", "-V", "5", "-d"}, {"-q", "1", "-V", "5", "--repeat", "2"},
+			{"-q", "2", "-V", "5", "-d"}, {"-q", "2", "-V", "5", "--repeat", "2"}, {"-q", "2", "-d"}, {"-q", "2", "--quiet"}} {
+			args := mqArgs(b.port, append([]string{"-t", "a", "-m", "x"}, v...)...)
+			t.Run(b.name+"/"+strings.Join(v, "_"), func(t *testing.T) {
+				t.Parallel()
+				home := mqHome(t)
+				want := mqStartDebian(t, "mosquitto_pub", home, "", nil, args...)
+				got := mqStartMidge(t, toolPub, home, "", nil, args...)
+				mqCompare(t, want, got, nil)
+			})
+		}
+	}
+}

@@ -35,8 +35,8 @@ const (
 	exitSignal   = 130
 )
 
-// mqttGateTimeout bounds the wait at session.gate.
-const mqttGateTimeout = 10 * time.Second
+// gateTimeout bounds the wait at session.gate.
+const gateTimeout = 10 * time.Second
 
 // session is one run of pub, sub or rr.
 type session struct {
@@ -433,7 +433,7 @@ func (s *session) hook(dir client.Direction, p packet.Packet) {
 		if gate != nil {
 			// Safe to wait here: received packets reach the hook from the
 			// reader with no lock of the client's held.
-			t := time.NewTimer(mqttGateTimeout)
+			t := time.NewTimer(gateTimeout)
 			select {
 			case <-gate:
 			case <-t.C:

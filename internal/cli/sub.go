@@ -54,7 +54,6 @@ type receiver struct {
 	pr  *printer
 
 	processing bool                     // process_messages
-	connacked  bool                     // a CONNACK was received
 	count      int                      // messages printed, for -C
 	pending    map[uint16]*outMessage   // QoS 1 and 2 messages awaiting their PUBACK or PUBCOMP
 	aliases    map[uint16]string        // the server's topic aliases
@@ -62,8 +61,7 @@ type receiver struct {
 	deferred   []*outMessage            // messages to print once their clearing PUBLISH is queued
 	clearing   int                      // clearing publishes not yet acknowledged
 	onSuback   func(ack *packet.Suback) // the tool's my_subscribe_callback
-	onConnack  func(ack *packet.Connack)
-	onSent     func(p packet.Packet) // the tool's view of what is sent
+	onSent     func(p packet.Packet)    // the tool's view of what is sent
 
 	reqMu sync.Mutex
 	reqs  []request     // guarded by reqMu: what the run's goroutine must do
@@ -138,13 +136,7 @@ func (r *receiver) onPacket(dir client.Direction, p packet.Packet) {
 	}
 	switch p := p.(type) {
 	case *packet.Connack:
-		if p.ReasonCode == packet.Success {
-			r.connacked = true
-			r.aliases = nil
-		}
-		if r.onConnack != nil {
-			r.onConnack(p)
-		}
+		r.aliases = nil // aliases are the connection's
 	case *packet.Publish:
 		m := &outMessage{topic: p.Topic, payload: bytes.Clone(p.Payload), qos: p.QoS,
 			retain: p.Retain, mid: p.PacketID, props: p.Properties}
@@ -223,6 +215,9 @@ func (r *receiver) subMessage(m *outMessage) {
 // printCounted prints m and counts it for -C. s.outMu is held.
 func (r *receiver) printCounted(m *outMessage) {
 	c := r.cfg
+	if !r.processing {
+		return // a deferred message after -C was reached
+	}
 	if !r.print(m) {
 		r.processing = false
 		r.ask(request{stop: true})
