@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/client"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -185,4 +187,63 @@ func FuzzParseArgs(f *testing.F) {
 			parseToolArgs(tl, args, noEnv)
 		}
 	})
+}
+
+func TestDebugLines(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	s := &session{cfg: &clientConfig{debug: true, protocol: 5}, st: Streams{Out: &out}, displayID: "(null)"}
+	ack := &packet.Connack{}
+	ack.Properties.SetString(packet.PropAssignedClientID, "auto-1")
+	sub := &packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{
+		{Filter: "a", QoS: 1}, {Filter: "b/#", QoS: 2, NoLocal: true, RetainAsPublished: true, RetainHandling: 2}}}
+	for _, step := range []struct {
+		dir client.Direction
+		p   packet.Packet
+	}{
+		{client.Sent, &packet.Connect{}},
+		{client.Received, ack},
+		{client.Sent, sub},
+		{client.Received, &packet.Suback{PacketID: 1, ReasonCodes: []packet.ReasonCode{1, 0x80}}},
+		{client.Sent, &packet.Publish{Topic: "t", Payload: []byte("abc")}},
+		{client.Sent, &packet.Publish{Topic: "", QoS: 0, Payload: nil}},
+		{client.Sent, &packet.Publish{Topic: "t", QoS: 2, PacketID: 9, Retain: true, Dup: true}},
+		{client.Received, &packet.Ack{Kind: packet.TypePubrec, PacketID: 9}},
+		{client.Sent, &packet.Ack{Kind: packet.TypePubrel, PacketID: 9}},
+		{client.Received, &packet.Ack{Kind: packet.TypePubcomp, PacketID: 9, ReasonCode: 0x92}},
+		{client.Received, &packet.Publish{Topic: "in", QoS: 1, PacketID: 4, Payload: []byte("x")}},
+		{client.Sent, &packet.Ack{Kind: packet.TypePuback, PacketID: 4}},
+		{client.Sent, &packet.Unsubscribe{PacketID: 10, Filters: []string{"x", "y"}}},
+		{client.Received, &packet.Unsuback{PacketID: 10}},
+		{client.Sent, &packet.Pingreq{}},
+		{client.Received, &packet.Pingresp{}},
+		{client.Received, &packet.Disconnect{ReasonCode: 0x8e}},
+		{client.Sent, &packet.Disconnect{}},
+	} {
+		s.hook(step.dir, step.p)
+	}
+	want := `Client (null) sending CONNECT
+Client auto-1 received CONNACK (0)
+Client auto-1 sending SUBSCRIBE (Mid: 1, Topic: a, QoS: 1, Options: 0x00)
+Client auto-1 sending SUBSCRIBE (Mid: 1, Topic: b/#, QoS: 2, Options: 0x2c)
+Client auto-1 received SUBACK
+Client auto-1 sending PUBLISH (d0, q0, r0, m2, 't', ... (3 bytes))
+Client auto-1 sending PUBLISH (d0, q0, r0, m3, '(null)', ... (0 bytes))
+Client auto-1 sending PUBLISH (d1, q2, r1, m9, 't', ... (0 bytes))
+Client auto-1 received PUBREC (Mid: 9)
+Client auto-1 sending PUBREL (m9)
+Client auto-1 received PUBCOMP (Mid: 9, RC:146)
+Client auto-1 received PUBLISH (d0, q1, r0, m4, 'in', ... (1 bytes))
+Client auto-1 sending PUBACK (m4, rc0)
+Client auto-1 sending UNSUBSCRIBE (Mid: 10, Topic: x)
+Client auto-1 sending UNSUBSCRIBE (Mid: 10, Topic: y)
+Client auto-1 received UNSUBACK
+Client auto-1 sending PINGREQ
+Client auto-1 received PINGRESP
+Received DISCONNECT (142)
+Client auto-1 sending DISCONNECT
+`
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
 }
