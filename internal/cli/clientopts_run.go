@@ -45,9 +45,10 @@ type session struct {
 	tap  *propTap // nil before MQTT 5
 	name string   // mosquitto_pub, ... for messages
 
-	outMu     sync.Mutex // serializes writes to st.Out, and guards the fields below
-	displayID string     // the client id debug lines show
-	mid       uint16     // libmosquitto's last message id
+	outMu     sync.Mutex          // serializes writes to st.Out, and guards the fields below
+	displayID string              // the client id debug lines show
+	mid       uint16              // libmosquitto's last message id
+	order     []packet.PropertyID // the wire order of the properties of the PUBLISH being received
 	// onPacket is the tool's part of the OnPacket hook, called with outMu
 	// held after the debug line, so that what it prints stays in order.
 	onPacket func(dir client.Direction, p packet.Packet)
@@ -444,8 +445,15 @@ func (s *session) hook(dir client.Direction, p packet.Packet) {
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
 	if dir == client.Received {
-		if ack, ok := p.(*packet.Connack); ok && s.cfg.protocol == 5 && ack.Properties.Has(packet.PropAssignedClientID) {
-			s.displayID = display(ack.Properties.AssignedClientID)
+		switch p := p.(type) {
+		case *packet.Connack:
+			if s.cfg.protocol == 5 && p.Properties.Has(packet.PropAssignedClientID) {
+				s.displayID = display(p.Properties.AssignedClientID)
+			}
+		case *packet.Publish:
+			if s.tap != nil {
+				s.order = s.tap.next() // taken for every PUBLISH, to stay in step
+			}
 		}
 	}
 	if dir == client.Sent {

@@ -140,9 +140,7 @@ func (r *receiver) onPacket(dir client.Direction, p packet.Packet) {
 	case *packet.Publish:
 		m := &outMessage{topic: p.Topic, payload: bytes.Clone(p.Payload), qos: p.QoS,
 			retain: p.Retain, mid: p.PacketID, props: p.Properties}
-		if r.s.tap != nil {
-			m.order = r.s.tap.next()
-		}
+		m.order = r.s.order
 		if p.Properties.Has(packet.PropTopicAlias) {
 			a := p.Properties.TopicAlias
 			if r.aliases == nil {
