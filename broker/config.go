@@ -217,6 +217,34 @@ type Security struct {
 	Authorizer     Authorizer    // acl_file; nil allows everything but $SYS writes
 }
 
+// options are the Config a server runs with, which Reload replaces, and its
+// limits with defaults applied. Code reads them through Server.opt, once per
+// decision that needs consistent values.
+type options struct {
+	Config
+	limits
+}
+
+// opt returns the options in force.
+func (srv *Server) opt() *options { return srv.opts.Load() }
+
+// Reload applies cfg to the running server, as a SIGHUP makes Mosquitto
+// re-read its configuration: limits, queueing and retained-message options,
+// connection logging, and the listener defaults of new connections take
+// effect at once (a connection keeps what its CONNACK announced). The
+// listeners themselves, the Store and PersistenceInterval, the security
+// settings (AllowAnonymous, Authenticator, Authorizer: swap what they read
+// instead), Logger and Now are kept from New's Config.
+func (srv *Server) Reload(cfg Config) {
+	old := srv.opt()
+	cfg.Listeners = old.Listeners
+	cfg.Store, cfg.PersistenceInterval = old.Store, old.PersistenceInterval
+	cfg.AllowAnonymous, cfg.Authenticator, cfg.Authorizer = old.AllowAnonymous, old.Authenticator, old.Authorizer
+	cfg.Logger, cfg.Now = old.Logger, old.Now
+	srv.opts.Store(&options{Config: cfg, limits: cfg.limits()})
+	srv.reloaded()
+}
+
 // limits holds Config's limits with defaults applied.
 type limits struct {
 	maxInflight      int // 0 = no limit

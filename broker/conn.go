@@ -30,6 +30,8 @@ type conn struct {
 
 	// Set while handling CONNECT, read-only afterwards.
 	version     byte
+	maxQoS      byte   // this connection's Maximum QoS
+	aliasMaxIn  uint16 // the Topic Alias Maximum announced to the client
 	sess        *session
 	client      Client
 	keepAlive   time.Duration // read timeout: 1.5 times the keep alive, 0 for none
@@ -89,7 +91,7 @@ func newConn(srv *Server, nc net.Conn, ln *listener) *conn {
 	c := &conn{srv: srv, nc: nc, ln: ln, fd: -1, parkDelay: minParkDelay}
 	c.r = packet.NewReader(readerFunc(c.read), readBufferSize)
 	c.r.SetBufferPool(srv.readBufs)
-	c.r.MaxSize = srv.lim.maxPacketSize
+	c.r.MaxSize = srv.opt().maxPacketSize
 	c.mount = ln.cfg.MountPoint
 	c.fd = int32(socketFD(nc))
 	return c
@@ -107,7 +109,7 @@ func (c *conn) remoteAddr() string {
 // logUnknown logs the end of a connection that was not accepted before
 // anything identified its client, as Mosquitto does.
 func (c *conn) logUnknown(err error) {
-	if c.srv.cfg.QuietConnections {
+	if c.srv.opt().QuietConnections {
 		return
 	}
 	if errors.Is(err, io.EOF) {
@@ -204,10 +206,10 @@ func (c *conn) recoverPanic() {
 // handshake reads and answers the CONNECT and reports whether the client was
 // accepted.
 func (c *conn) handshake(ctx context.Context) bool {
-	if !c.srv.cfg.QuietConnections {
+	if !c.srv.opt().QuietConnections {
 		c.srv.log.Info(fmt.Sprintf("New connection from %s on port %s.", c.remoteAddr(), c.ln.port))
 	}
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.lim.connectTimeout))
+	c.nc.SetReadDeadline(time.Now().Add(c.srv.opt().connectTimeout))
 	h, err := c.r.ReadHeader()
 	if err == nil && h.Type != packet.TypeConnect {
 		err = fmt.Errorf("first packet is %v, not CONNECT", h.Type) // [MQTT-3.1.0-1]
@@ -386,7 +388,7 @@ func (c *conn) readFailed(err error) {
 		c.disconnect(pe.Code)
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.closeReason = "keep alive timeout"
-		if !c.srv.cfg.QuietConnections {
+		if !c.srv.opt().QuietConnections {
 			c.srv.log.Info(fmt.Sprintf("Client %s has exceeded timeout, disconnecting.", c.client.ID))
 		}
 		c.disconnect(packet.KeepAliveTimeout)
@@ -418,7 +420,7 @@ func (c *conn) disconnect(code packet.ReasonCode) {
 	c.wake()
 	// The writer closes nc after writing; bound the wait for a peer that
 	// does not read.
-	time.AfterFunc(c.srv.lim.writeTimeout, c.close)
+	time.AfterFunc(c.srv.opt().writeTimeout, c.close)
 }
 
 // kick closes the connection from outside its reader (shutdown, takeover,

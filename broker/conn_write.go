@@ -132,7 +132,7 @@ func (c *conn) writeLoop() {
 			}
 			clear(w.batch)
 			if len(w.buf) > 0 {
-				c.nc.SetWriteDeadline(time.Now().Add(c.srv.lim.writeTimeout))
+				c.nc.SetWriteDeadline(time.Now().Add(c.srv.opt().writeTimeout))
 				n, err := c.nc.Write(w.buf)
 				c.srv.stats.bytesOut.Add(uint64(n))
 				if err != nil {

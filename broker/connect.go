@@ -19,8 +19,10 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		c.refuseDecode(cp, decodeErr)
 		return false
 	}
+	o := c.srv.opt()
 	v := cp.ProtocolVersion
 	c.version = v
+	c.maxQoS, c.aliasMaxIn = c.ln.maxQoS(o), c.ln.maxTopicAlias(o)
 	c.r.Version = v
 	props := &cp.Properties
 	if !c.ln.accepts(v) {
@@ -35,10 +37,10 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier in MQTT 3.1")
 		case v == packet.Version311 && !cp.CleanStart:
 			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier without clean session") // [MQTT-3.1.3-8] (3.1.1)
-		case c.ln.denyEmptyID:
+		case c.ln.denyEmptyID(o):
 			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier refused")
 		}
-		id = c.ln.autoIDPrefix + newUUID()
+		id = c.ln.autoIDPrefix(o) + newUUID()
 		assigned = true
 	}
 	c.client = Client{
@@ -49,7 +51,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 
 	keepAlive := int(cp.KeepAlive)
 	serverKeepAlive := -1
-	if maxKA := c.srv.lim.maxKeepalive; maxKA < 65535 && (keepAlive > maxKA || keepAlive == 0) {
+	if maxKA := o.maxKeepalive; maxKA < 65535 && (keepAlive > maxKA || keepAlive == 0) {
 		if v != packet.Version5 {
 			// Mosquitto refuses 3.1.1 clients it cannot tell its limit to.
 			return c.refuse(packet.ClientIdentifierNotValid, fmt.Sprintf("keep alive %d exceeds max_keepalive %d", keepAlive, maxKA))
@@ -107,14 +109,14 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 			return c.refuse(packet.NotAuthorized, "will topic not authorised")
 		}
 		qos := w.QoS
-		if qos > c.ln.maxQoS {
+		if qos > c.maxQoS {
 			if v == packet.Version5 {
 				return c.refuse(packet.QoSNotSupported, "will QoS above max_qos") // [MQTT-3.2.2-12]
 			}
-			qos = c.ln.maxQoS
+			qos = c.maxQoS
 		}
 		retain := w.Retain
-		if retain && c.srv.cfg.RetainUnavailable {
+		if retain && o.RetainUnavailable {
 			if v == packet.Version5 {
 				return c.refuse(packet.RetainNotSupported, "will retain not supported") // [MQTT-3.2.2-13]
 			}
@@ -139,7 +141,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	if props.Has(packet.PropMaximumPacketSize) {
 		c.maxOut = int(props.MaximumPacketSize)
 	}
-	c.aliasMaxOut = uint16(min(int(props.TopicAliasMaximum), max(c.srv.cfg.MaxTopicAliasOut, 0)))
+	c.aliasMaxOut = uint16(min(int(props.TopicAliasMaximum), max(o.MaxTopicAliasOut, 0)))
 	c.problemInfo = !props.Has(packet.PropRequestProblemInfo) || props.RequestProblemInfo == 1
 
 	expiry := uint32(0)
@@ -153,14 +155,14 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	ack := &packet.Connack{}
 	if v == packet.Version5 {
 		ap := &ack.Properties
-		lim := &c.srv.lim
+		lim := o
 		if lim.maxInflight > 0 && lim.maxInflight < 65535 {
 			ap.SetUint(packet.PropReceiveMaximum, uint32(lim.maxInflight))
 		}
-		if c.ln.maxQoS < 2 {
-			ap.SetUint(packet.PropMaximumQoS, uint32(c.ln.maxQoS))
+		if c.maxQoS < 2 {
+			ap.SetUint(packet.PropMaximumQoS, uint32(c.maxQoS))
 		}
-		if c.srv.cfg.RetainUnavailable {
+		if o.RetainUnavailable {
 			ap.SetUint(packet.PropRetainAvailable, 0)
 		}
 		if lim.maxPacketSize < 268435460 {
@@ -169,8 +171,8 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		if assigned {
 			ap.SetString(packet.PropAssignedClientID, id) // [MQTT-3.2.2-16]
 		}
-		if c.ln.maxTopicAlias > 0 {
-			ap.SetUint(packet.PropTopicAliasMaximum, uint32(c.ln.maxTopicAlias))
+		if c.aliasMaxIn > 0 {
+			ap.SetUint(packet.PropTopicAliasMaximum, uint32(c.aliasMaxIn))
 		}
 		if serverKeepAlive >= 0 {
 			ap.SetUint(packet.PropServerKeepAlive, uint32(serverKeepAlive)) // [MQTT-3.2.2-21]
@@ -181,7 +183,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		c.closeReason = "persistence failed: " + err.Error()
 		return false
 	}
-	if !c.srv.cfg.QuietConnections {
+	if !o.QuietConnections {
 		user := ""
 		if c.client.HasUsername {
 			user = fmt.Sprintf(", u'%s'", c.client.Username) // the certificate's with use_identity_as_username
@@ -237,7 +239,7 @@ func (c *conn) refuse(code packet.ReasonCode, why string) bool {
 	if c.version != packet.Version5 {
 		rc = packet.ConnackV3(code)
 	}
-	if !c.srv.cfg.QuietConnections {
+	if !c.srv.opt().QuietConnections {
 		id := c.client.ID
 		if id == "" {
 			id = "<unknown>"
@@ -256,7 +258,7 @@ func (c *conn) writeNow(p packet.Packet, v byte) {
 		c.srv.log.Error("encoding failed", "packet", p.Type(), "err", err)
 		return
 	}
-	c.nc.SetWriteDeadline(time.Now().Add(c.srv.lim.writeTimeout))
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.opt().writeTimeout))
 	if n, err := c.nc.Write(b); err == nil {
 		c.srv.stats.bytesOut.Add(uint64(n))
 		c.srv.stats.msgsOut.Add(1)

@@ -48,8 +48,8 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		}
 		if pr.Has(packet.PropTopicAlias) {
 			a := pr.TopicAlias
-			if int(a) > int(c.ln.maxTopicAlias) {
-				return &packet.Error{Code: packet.TopicAliasInvalid, Reason: fmt.Sprintf("topic alias %d above the maximum %d", a, c.ln.maxTopicAlias)} // [MQTT-3.3.2-9]
+			if int(a) > int(c.aliasMaxIn) {
+				return &packet.Error{Code: packet.TopicAliasInvalid, Reason: fmt.Sprintf("topic alias %d above the maximum %d", a, c.aliasMaxIn)} // [MQTT-3.3.2-9]
 			}
 			if p.Topic == "" {
 				if int(a) > len(c.aliasIn) || c.aliasIn[a-1] == "" {
@@ -58,16 +58,16 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 				p.Topic = c.aliasIn[a-1]
 			} else {
 				if c.aliasIn == nil {
-					c.aliasIn = make([]string, c.ln.maxTopicAlias)
+					c.aliasIn = make([]string, c.aliasMaxIn)
 				}
 				c.aliasIn[a-1] = p.Topic
 			}
 		}
 	}
-	if p.QoS > c.ln.maxQoS {
+	if p.QoS > c.maxQoS {
 		return &packet.Error{Code: packet.QoSNotSupported, Reason: fmt.Sprintf("PUBLISH QoS %d above max_qos", p.QoS)} // [MQTT-3.2.2-11]
 	}
-	if p.Retain && srv.cfg.RetainUnavailable {
+	if p.Retain && srv.opt().RetainUnavailable {
 		return &packet.Error{Code: packet.RetainNotSupported, Reason: "retained PUBLISH with retain_available false"} // [MQTT-3.2.2-14]
 	}
 	s := c.sess
@@ -80,7 +80,7 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 			c.queueAck(packet.TypePubrec, p.PacketID, packet.Success)
 			return nil
 		}
-		if v == packet.Version5 && srv.lim.maxInflight > 0 && len(s.inboundQoS2) >= srv.lim.maxInflight {
+		if v == packet.Version5 && srv.opt().maxInflight > 0 && len(s.inboundQoS2) >= srv.opt().maxInflight {
 			s.mu.Unlock()
 			return &packet.Error{Code: packet.ReceiveMaximumExceeded, Reason: "more unacknowledged QoS 2 PUBLISHes than Receive Maximum"} // [MQTT-3.3.4-8]
 		}
@@ -96,7 +96,7 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 	code := packet.Success
 	name := c.mount + p.Topic
 	switch {
-	case srv.lim.messageSizeLimit > 0 && len(p.Payload) > srv.lim.messageSizeLimit:
+	case srv.opt().messageSizeLimit > 0 && len(p.Payload) > srv.opt().messageSizeLimit:
 		c.srv.log.Info(fmt.Sprintf("Dropped too large PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c.client.ID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, p.Topic, len(p.Payload)))
 		code = packet.ImplementationSpecificError
@@ -316,7 +316,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 			}
 			continue
 		}
-		qos := min(sub.QoS, c.ln.maxQoS)
+		qos := min(sub.QoS, c.maxQoS)
 		c.srv.logTyped("subscribe", "%s %d %s", c.client.ID, sub.QoS, sub.Filter)
 		codes[i] = packet.ReasonCode(qos) // Granted QoS 0/1/2 [MQTT-3.9.3-1]
 		g := granted{filter: inner, inner: inner, opts: topic.Options{
@@ -367,7 +367,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 	}
 	c.queueCtrlAt(outItem{kind: outPacket, pkt: &packet.Suback{PacketID: p.PacketID, ReasonCodes: codes}}, at)
 	for i, g := range grants {
-		if g.inner == "" || srv.cfg.RetainUnavailable {
+		if g.inner == "" || srv.opt().RetainUnavailable {
 			continue
 		}
 		switch g.opts.RetainHandling {
@@ -401,7 +401,7 @@ func (srv *Server) sendRetained(ctx context.Context, c *conn, filter string, o t
 			return true
 		}
 		qos := min(m.QoS, o.QoS)
-		if srv.cfg.UpgradeOutgoingQoS {
+		if srv.opt().UpgradeOutgoingQoS {
 			qos = o.QoS
 		}
 		c.sess.deliver(delivery{msg: m, qos: qos, retain: true, subIDs: subIDs, onSubscribe: true})
@@ -417,7 +417,7 @@ func (srv *Server) sendRetained(ctx context.Context, c *conn, filter string, o t
 // default): a retained message whose publisher lost that right is not sent
 // to new subscribers.
 func (srv *Server) retainSourceAllowed(ctx context.Context, m *Message) bool {
-	if srv.cfg.SkipRetainSourceCheck || m.source == nil || m.source.sec.Authorizer == nil {
+	if srv.opt().SkipRetainSourceCheck || m.source == nil || m.source.sec.Authorizer == nil {
 		return true
 	}
 	return m.source.sec.Authorizer.Authorize(ctx, &m.source.client, m.Topic, Write)

@@ -116,12 +116,12 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		srv.stats.maxConnected.Store(n)
 	}
 	if old != nil {
-		if !srv.cfg.QuietConnections {
+		if !srv.opt().QuietConnections {
 			srv.log.Info(fmt.Sprintf("Client %s already connected, closing old connection.", id))
 		}
 		if old.version == packet.Version5 {
 			old.wake()
-			time.AfterFunc(srv.lim.writeTimeout, old.close)
+			time.AfterFunc(srv.opt().writeTimeout, old.close)
 		} else {
 			old.close()
 		}
@@ -285,7 +285,7 @@ func (srv *Server) detach(c *conn) {
 	if ended {
 		srv.index.UnsubscribeAll(s)
 	}
-	if !srv.cfg.QuietConnections && c.reason() != "" {
+	if !srv.opt().QuietConnections && c.reason() != "" {
 		srv.logDisconnect(c)
 	}
 	if publish != nil {
@@ -319,10 +319,10 @@ func (srv *Server) scheduleExpiryFromLocked(s *session, since time.Time) {
 	var d time.Duration
 	switch {
 	case s.expiry == neverExpires:
-		if srv.cfg.PersistentClientExpiration <= 0 {
+		if srv.opt().PersistentClientExpiration <= 0 {
 			return
 		}
-		d = srv.cfg.PersistentClientExpiration
+		d = srv.opt().PersistentClientExpiration
 	default:
 		d = time.Duration(s.expiry) * time.Second
 	}

@@ -40,7 +40,7 @@ type routed struct {
 // written without waiting; publishDurable is the path that waits.
 func (srv *Server) publish(m *Message, from *session) bool {
 	srv.applyRetained(m)
-	if srv.commit != nil && m.Retain && storable(m.Topic) && !srv.cfg.RetainUnavailable {
+	if srv.commit != nil && m.Retain && storable(m.Topic) && !srv.opt().RetainUnavailable {
 		srv.commit.add(func(b *Batch) {
 			if len(m.Payload) == 0 {
 				b.DeleteRetained(m.Topic)
@@ -72,7 +72,7 @@ func (srv *Server) publishDurable(m *Message, from *session, extra func(*Batch),
 	rs.out = rs.out[:0]
 	srv.routes.Put(rs)
 	srv.commit.add(func(b *Batch) {
-		if m.Retain && storable(m.Topic) && !srv.cfg.RetainUnavailable {
+		if m.Retain && storable(m.Topic) && !srv.opt().RetainUnavailable {
 			if len(m.Payload) == 0 {
 				b.DeleteRetained(m.Topic)
 			} else {
@@ -113,10 +113,10 @@ func (s *session) prepareDurable(d *delivery, b *Batch) {
 	if s.ended || !s.persistentLocked() || !storable(d.msg.Topic) {
 		return
 	}
-	if d.qos == 0 && (s.conn != nil || !s.srv.cfg.QueueQoS0Messages) {
+	if d.qos == 0 && (s.conn != nil || !s.srv.opt().QueueQoS0Messages) {
 		return
 	}
-	if s.conn == nil && s.srv.lim.maxQueued > 0 && s.storedQueued >= s.srv.lim.maxQueued {
+	if s.conn == nil && s.srv.opt().maxQueued > 0 && s.storedQueued >= s.srv.opt().maxQueued {
 		return // full: deliver will drop and count it
 	}
 	d.storeSeq, d.seqID, d.stored = s.storeSeq, true, true
@@ -132,7 +132,7 @@ func (s *session) abandonDurable(d *delivery) {
 // applyRetained stores or clears the retained message of m's topic, if m is
 // retained [MQTT-3.3.1-5], [MQTT-3.3.1-6], [MQTT-3.3.1-7].
 func (srv *Server) applyRetained(m *Message) {
-	if !m.Retain || srv.cfg.RetainUnavailable {
+	if !m.Retain || srv.opt().RetainUnavailable {
 		return
 	}
 	if len(m.Payload) == 0 {
@@ -152,7 +152,7 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 	matched := len(rs.m.Subs) > 0 || len(rs.m.Shared) > 0
 	ctx := context.Background()
 
-	merge := !srv.cfg.AllowDuplicateMessages && len(rs.m.Subs) > 1 && anyOverlap(rs.m.Subs)
+	merge := !srv.opt().AllowDuplicateMessages && len(rs.m.Subs) > 1 && anyOverlap(rs.m.Subs)
 	rs.targets = rs.targets[:0]
 	for i := range rs.m.Subs {
 		e := &rs.m.Subs[i]
@@ -160,7 +160,7 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 			continue // [MQTT-3.8.3-3]
 		}
 		qos := min(m.QoS, e.QoS) // [MQTT-3.8.4-8]
-		if srv.cfg.UpgradeOutgoingQoS {
+		if srv.opt().UpgradeOutgoingQoS {
 			qos = e.QoS
 		}
 		retain := m.Retain && e.RetainAsPublished // [MQTT-3.3.1-12], [MQTT-3.3.1-13]
@@ -254,7 +254,7 @@ func (srv *Server) pickShared(ctx context.Context, g *topic.Group[*session], m *
 		return routed{}, false
 	}
 	qos := min(m.QoS, e.QoS)
-	if srv.cfg.UpgradeOutgoingQoS {
+	if srv.opt().UpgradeOutgoingQoS {
 		qos = e.QoS
 	}
 	var ids []uint32

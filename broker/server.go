@@ -25,8 +25,8 @@ var ErrServerClosed = errors.New("broker: server closed")
 // ListenAndServe and stop it with Shutdown. Its methods are safe for
 // concurrent use.
 type Server struct {
-	cfg      Config
-	lim      limits
+	cfg      Config // as New was given; Reload changes opts only
+	opts     atomic.Pointer[options]
 	security Security // Config's, for listeners without their own
 	log      *slog.Logger
 	now      func() time.Time
@@ -79,7 +79,6 @@ type stats struct {
 func New(cfg Config) *Server {
 	s := &Server{
 		cfg:       cfg,
-		lim:       cfg.limits(),
 		log:       cfg.Logger,
 		now:       cfg.Now,
 		index:     topic.NewIndex[*session](),
@@ -94,6 +93,7 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.opts.Store(&options{Config: cfg, limits: cfg.limits()})
 	s.started = s.now()
 	s.epoch = time.Now()
 	s.security = Security{AllowAnonymous: cfg.AllowAnonymous, Authenticator: cfg.Authenticator, Authorizer: cfg.Authorizer}
@@ -104,6 +104,30 @@ func New(cfg Config) *Server {
 	s.routes.New = func() any { return &routeScratch{} }
 	s.readBufs = newBufPool(512)
 	return s
+}
+
+// startSysLocked starts or stops the $SYS publisher as sys_interval says,
+// once the server serves. srv.mu must be held.
+func (srv *Server) startSysLocked() {
+	on := srv.opt().sysInterval > 0
+	switch {
+	case srv.closed || len(srv.listeners) == 0:
+	case on && srv.sysStop == nil:
+		srv.sysStop = make(chan struct{})
+		srv.wg.Add(1)
+		go srv.sysLoop(srv.sysStop)
+	case !on && srv.sysStop != nil:
+		close(srv.sysStop)
+		srv.sysStop = nil
+	}
+}
+
+// reloaded applies what Reload changed that the server does not read
+// afresh each time.
+func (srv *Server) reloaded() {
+	srv.mu.Lock()
+	srv.startSysLocked()
+	srv.mu.Unlock()
 }
 
 // mono returns the time on the monotonic clock, as a duration since the
@@ -123,30 +147,44 @@ type listener struct {
 	conns        atomic.Int64
 	http         *http.Server // a WebSocket listener's; guarded by Server.mu
 
-	// Config's options with this listener's overrides applied.
-	maxQoS        byte
-	maxTopicAlias uint16
-	autoIDPrefix  string
-	denyEmptyID   bool
-	versions      uint8 // bit v set: protocol level v accepted; 0: all
+	versions uint8 // bit v set: protocol level v accepted; 0: all
+}
+
+// maxQoS returns the Maximum QoS for a client of l, with the server's
+// options o.
+func (l *listener) maxQoS(o *options) byte {
+	if l.cfg.MaxQoS != 0 {
+		return byte(min(max(l.cfg.MaxQoS, 0), 2))
+	}
+	return o.maxQoS
+}
+
+// maxTopicAlias returns the Topic Alias Maximum for a client of l.
+func (l *listener) maxTopicAlias(o *options) uint16 {
+	if l.cfg.MaxTopicAlias != 0 {
+		return uint16(min(max(l.cfg.MaxTopicAlias, 0), 65535))
+	}
+	return o.maxTopicAlias
+}
+
+// autoIDPrefix returns the prefix of identifiers assigned on l.
+func (l *listener) autoIDPrefix(o *options) string {
+	if l.cfg.AutoIDPrefix != "" {
+		return l.cfg.AutoIDPrefix
+	}
+	return o.autoIDPrefix
+}
+
+// denyEmptyID reports whether l refuses empty client identifiers.
+func (l *listener) denyEmptyID(o *options) bool {
+	if l.cfg.AllowZeroLengthClientID != nil {
+		return !*l.cfg.AllowZeroLengthClientID
+	}
+	return o.DenyZeroLengthClientID
 }
 
 func (srv *Server) newListener(cfg Listener, ln net.Listener, localDefault bool) *listener {
-	l := &listener{cfg: cfg, ln: ln, name: cfg.Name, localDefault: localDefault,
-		maxQoS: srv.lim.maxQoS, maxTopicAlias: srv.lim.maxTopicAlias,
-		autoIDPrefix: srv.lim.autoIDPrefix, denyEmptyID: srv.cfg.DenyZeroLengthClientID}
-	if cfg.MaxQoS != 0 {
-		l.maxQoS = byte(min(max(cfg.MaxQoS, 0), 2))
-	}
-	if cfg.MaxTopicAlias != 0 {
-		l.maxTopicAlias = uint16(min(max(cfg.MaxTopicAlias, 0), 65535))
-	}
-	if cfg.AutoIDPrefix != "" {
-		l.autoIDPrefix = cfg.AutoIDPrefix
-	}
-	if cfg.AllowZeroLengthClientID != nil {
-		l.denyEmptyID = !*cfg.AllowZeroLengthClientID
-	}
+	l := &listener{cfg: cfg, ln: ln, name: cfg.Name, localDefault: localDefault}
 	for _, v := range cfg.ProtocolVersions {
 		if v < 8 {
 			l.versions |= 1 << v
@@ -318,11 +356,7 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 		return ErrServerClosed
 	}
 	srv.listeners[l] = struct{}{}
-	if srv.sysStop == nil && srv.lim.sysInterval > 0 {
-		srv.sysStop = make(chan struct{})
-		srv.wg.Add(1)
-		go srv.sysLoop(srv.sysStop)
-	}
+	srv.startSysLocked()
 	srv.wg.Add(1)
 	srv.mu.Unlock()
 	defer srv.wg.Done()
@@ -375,7 +409,7 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 func (srv *Server) admit(l *listener) bool {
 	n := srv.stats.connections.Add(1)
 	ln := l.conns.Add(1)
-	if srv.cfg.MaxConnections > 0 && n > int64(srv.cfg.MaxConnections) ||
+	if srv.opt().MaxConnections > 0 && n > int64(srv.opt().MaxConnections) ||
 		l.cfg.MaxConnections > 0 && ln > int64(l.cfg.MaxConnections) {
 		srv.release(l)
 		srv.log.Warn("connection refused: max_connections reached", "listener", l.name)

@@ -172,7 +172,7 @@ func (s *session) headBlockedLocked(c *conn) bool {
 // only for an offline persistent one. It returns the connection to wake and
 // whether d was taken. s.mu must be held.
 func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
-	lim := &s.srv.lim
+	lim := s.srv.opt()
 	if s.ended {
 		if d.stored {
 			s.srv.commit.add(func(b *Batch) { b.DeleteDelivery(s.id, d.storeSeq) }, nil)
@@ -181,7 +181,7 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 	}
 	c := s.conn
 	persistent := s.persistentLocked()
-	if c == nil && d.qos == 0 && !s.srv.cfg.QueueQoS0Messages {
+	if c == nil && d.qos == 0 && !s.srv.opt().QueueQoS0Messages {
 		return nil, false // QoS 0 messages are not queued for offline sessions (3.1.2.4)
 	}
 	if persistent && (d.qos > 0 || c == nil) && !d.seqID {
@@ -356,7 +356,7 @@ func (s *session) removeInflightLocked(f *inflight) {
 // packet identifier derives from its store sequence, once that identifier
 // is free.
 func (s *session) windowOpenLocked(c *conn, d *delivery) bool {
-	lim := &s.srv.lim
+	lim := s.srv.opt()
 	n := d.msg.size()
 	if d.seqID {
 		if _, used := s.byID[packetIDFor(d.storeSeq)]; used {

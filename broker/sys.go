@@ -25,7 +25,8 @@ func (srv *Server) sysLoop(stop chan struct{}) {
 	st := newSysState(srv.now())
 	srv.publishSysMessage("$SYS/broker/version", "midge version "+Version)
 	srv.publishSys(st)
-	t := time.NewTicker(srv.lim.sysInterval)
+	every := srv.opt().sysInterval
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {
@@ -33,6 +34,10 @@ func (srv *Server) sysLoop(stop chan struct{}) {
 			return
 		case <-t.C:
 			srv.publishSys(st)
+			if d := srv.opt().sysInterval; d > 0 && d != every {
+				every = d // changed by Reload
+				t.Reset(every)
+			}
 		}
 	}
 }

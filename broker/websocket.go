@@ -51,7 +51,7 @@ func (srv *Server) serveWebSocket(ctx context.Context, l *listener) error {
 		// The handler enforces limit exactly (and logs); Go's own bound,
 		// checked before any handler runs, only stops a flood.
 		MaxHeaderBytes:    max(16*limit, 64<<10),
-		ReadHeaderTimeout: srv.lim.connectTimeout,
+		ReadHeaderTimeout: srv.opt().connectTimeout,
 		ErrorLog:          log.New(io.Discard, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}

@@ -608,7 +608,11 @@ func (b *brokerRun) reload() {
 	notes := config.Reload(b.res, next)
 	tlsErrs := config.ReloadTLS(b.res)
 	lo := logOptions(b.res, b.opts)
+	cfg := b.res.Config
 	b.mu.Unlock()
+	if srv := b.srv.Load(); srv != nil {
+		srv.Reload(cfg)
+	}
 	for _, err := range tlsErrs {
 		b.log.Error("Error: " + err.Error() + "; the certificates in use are kept.")
 	}

@@ -472,6 +472,41 @@ func TestReload(t *testing.T) {
 	}
 }
 
+// TestReloadAppliesOptions edits a broker option and sends SIGHUP: the
+// option takes effect without a restart, as in Mosquitto. With
+// retain_available false, mosquitto_pub -r is refused; once the line is
+// gone and the file reloaded, the same command stores its message.
+func TestReloadAppliesOptions(t *testing.T) {
+	t.Parallel()
+	pub, sub := needTool(t, "mosquitto_pub"), needTool(t, "mosquitto_sub")
+	dir, port := worldDir(t), freePort(t) // readable by the user midge runs as
+	conf := filepath.Join(dir, "m.conf")
+	logf := filepath.Join(dir, "midge.log")
+	base := "listener " + port + " 127.0.0.1\nallow_anonymous true\nlog_dest file " + logf + "\n"
+	if err := os.WriteFile(conf, []byte(base+"retain_available false\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := startBinary(t, "-c", conf)
+	waitLog(t, logf, "running")
+	retain := func() error {
+		return exec.Command(pub, "-p", port, "-V", "311", "-q", "1", "-r", "-t", "r/x", "-m", "kept").Run() // MQTT 5 clients drop the flag themselves
+	}
+	if retain() == nil {
+		t.Fatal("a retained PUBLISH was accepted with retain_available false")
+	}
+	os.WriteFile(conf, []byte(base), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitLog(t, logf, "Reloading config.")
+	waitFor(t, "a retained PUBLISH accepted after the reload", func() bool { return retain() == nil })
+	out, err := exec.Command(sub, "-p", port, "-t", "r/x", "-C", "1", "-W", "5").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "kept" {
+		t.Errorf("mosquitto_sub after the reload: %q, %v", out, err)
+	}
+	if log := readOrEmpty(logf); strings.Contains(log, "retain_available changed") {
+		t.Errorf("the log says a restart is needed:\n%s", log)
+	}
+}
+
 type writerFunc func([]byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

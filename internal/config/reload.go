@@ -11,6 +11,9 @@ import (
 // connected clients stay connected and new checks use the new files. Log
 // settings are copied into cur for the caller to apply.
 //
+// cur.Config takes next's options, for the caller to hand to
+// broker.Server.Reload, except the listeners and the security settings.
+//
 // It returns notes on the changes that need a restart because the broker
 // cannot apply them while running (listeners, as in Mosquitto, and the
 // options listed in docs/mosquitto-compat.md).
@@ -52,34 +55,23 @@ func Reload(cur, next *Result) []string {
 	if !slices.EqualFunc(cur.HTTPListeners, next.HTTPListeners, sameHTTPListener) {
 		notes = append(notes, "the http_api listeners changed: restart midge to apply it")
 	}
-	a, b := cur.Config, next.Config
 	changed := func(name string, differ bool) {
 		if differ {
 			notes = append(notes, name+" changed: restart midge to apply it")
 		}
 	}
-	changed("max_inflight_messages", a.MaxInflightMessages != b.MaxInflightMessages)
-	changed("max_inflight_bytes", a.MaxInflightBytes != b.MaxInflightBytes)
-	changed("max_queued_messages", a.MaxQueuedMessages != b.MaxQueuedMessages)
-	changed("max_queued_bytes", a.MaxQueuedBytes != b.MaxQueuedBytes)
-	changed("queue_qos0_messages", a.QueueQoS0Messages != b.QueueQoS0Messages)
-	changed("message_size_limit", a.MessageSizeLimit != b.MessageSizeLimit)
-	changed("max_packet_size", a.MaxPacketSize != b.MaxPacketSize)
-	changed("max_keepalive", a.MaxKeepalive != b.MaxKeepalive)
-	changed("max_qos", a.MaxQoS != b.MaxQoS)
-	changed("max_topic_alias", a.MaxTopicAlias != b.MaxTopicAlias)
-	changed("upgrade_outgoing_qos", a.UpgradeOutgoingQoS != b.UpgradeOutgoingQoS)
-	changed("retain_available", a.RetainUnavailable != b.RetainUnavailable)
-	changed("persistent_client_expiration", a.PersistentClientExpiration != b.PersistentClientExpiration)
-	changed("allow_duplicate_messages", a.AllowDuplicateMessages != b.AllowDuplicateMessages)
-	changed("global_max_connections", a.MaxConnections != b.MaxConnections)
-	changed("sys_interval", a.SysInterval != b.SysInterval)
-	changed("connection_messages", a.QuietConnections != b.QuietConnections)
-	changed("allow_zero_length_clientid", a.DenyZeroLengthClientID != b.DenyZeroLengthClientID)
-	changed("auto_id_prefix", a.AutoIDPrefix != b.AutoIDPrefix)
+	// The broker's other options take effect at once (broker.Server.Reload):
+	// cur.Config takes next's, but for what belongs to the running
+	// listeners and scopes.
+	kept := cur.Config
+	cur.Config = next.Config
+	cur.Config.Listeners = kept.Listeners
+	cur.Config.AllowAnonymous, cur.Config.Authenticator, cur.Config.Authorizer = kept.AllowAnonymous, kept.Authenticator, kept.Authorizer
+	cur.Config.Store, cur.Config.PersistenceInterval = kept.Store, kept.PersistenceInterval
+	cur.Config.Logger, cur.Config.Now = kept.Logger, kept.Now
 	changed("per_listener_settings", cur.PerListenerSettings != next.PerListenerSettings)
 	changed("persistence options", cur.Persistence != next.Persistence)
-	changed("check_retain_source", cur.CheckRetainSource != next.CheckRetainSource)
+	cur.CheckRetainSource = next.CheckRetainSource
 	if next.PIDFile != cur.PIDFile || next.User != cur.User {
 		notes = append(notes, "pid_file and user are not reloaded (as in Mosquitto)")
 	}
