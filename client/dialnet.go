@@ -2,13 +2,7 @@ package client
 
 import (
 	"context"
-	"crypto/tls"
-	"fmt"
 	"net"
-	"net/http"
-
-	"github.com/coder/websocket"
-	"github.com/midge-mqtt/midge/packet"
 )
 
 // DialNetwork opens the network connection that Dial would open for opts:
@@ -34,38 +28,5 @@ func DialNetwork(ctx context.Context, opts Options, d *net.Dialer) (net.Conn, er
 	if d == nil {
 		d = &net.Dialer{}
 	}
-	switch e.scheme {
-	case "tcp":
-		return d.DialContext(ctx, "tcp", e.addr)
-	case "unix":
-		return d.DialContext(ctx, "unix", e.addr)
-	case "tls":
-		td := tls.Dialer{NetDialer: d, Config: s.tlsConfig(e.host)}
-		return td.DialContext(ctx, "tcp", e.addr)
-	}
-	// WebSocket, as dialWebSocket does, but through d.
-	proto := "mqtt"
-	if s.version == packet.Version31 {
-		proto = "mqttv3.1"
-	}
-	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: d.DialContext, ForceAttemptHTTP2: false}
-	if e.scheme == "wss" {
-		tr.TLSClientConfig = s.tlsConfig(e.host)
-	}
-	defer tr.CloseIdleConnections()
-	ws, resp, err := websocket.Dial(ctx, e.url, &websocket.DialOptions{
-		HTTPClient:   &http.Client{Transport: tr},
-		Subprotocols: []string{proto},
-	})
-	if err != nil {
-		return nil, err
-	}
-	if resp != nil && resp.Body != nil {
-		resp.Body.Close()
-	}
-	if ws.Subprotocol() != proto {
-		ws.Close(websocket.StatusProtocolError, "subprotocol "+proto+" required")
-		return nil, fmt.Errorf("server did not accept WebSocket subprotocol %q", proto)
-	}
-	return websocket.NetConn(context.Background(), ws, websocket.MessageBinary), nil
+	return s.dialWith(ctx, e, d)
 }

@@ -109,27 +109,31 @@ func (s *settings) dial(ctx context.Context, e endpoint) (net.Conn, error) {
 	if s.Dial != nil {
 		return s.Dial(ctx)
 	}
-	var d net.Dialer
+	return s.dialWith(ctx, e, &net.Dialer{})
+}
+
+// dialWith opens the connection to e with d making the socket underneath.
+func (s *settings) dialWith(ctx context.Context, e endpoint, d *net.Dialer) (net.Conn, error) {
 	switch e.scheme {
 	case "tcp":
 		return d.DialContext(ctx, "tcp", e.addr)
 	case "unix":
 		return d.DialContext(ctx, "unix", e.addr)
 	case "tls":
-		td := tls.Dialer{NetDialer: &d, Config: s.tlsConfig(e.host)}
+		td := tls.Dialer{NetDialer: d, Config: s.tlsConfig(e.host)}
 		return td.DialContext(ctx, "tcp", e.addr)
 	}
-	return s.dialWebSocket(ctx, e)
+	return s.dialWebSocket(ctx, e, d)
 }
 
 // dialWebSocket opens a WebSocket with subprotocol "mqtt" ("mqttv3.1" for
 // MQTT 3.1) and adapts its binary messages to a byte stream.
-func (s *settings) dialWebSocket(ctx context.Context, e endpoint) (net.Conn, error) {
+func (s *settings) dialWebSocket(ctx context.Context, e endpoint, d *net.Dialer) (net.Conn, error) {
 	proto := "mqtt"
 	if s.version == packet.Version31 {
 		proto = "mqttv3.1"
 	}
-	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, ForceAttemptHTTP2: false}
+	tr := &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: d.DialContext, ForceAttemptHTTP2: false}
 	if e.scheme == "wss" {
 		tr.TLSClientConfig = s.tlsConfig(e.host)
 	}
