@@ -396,9 +396,14 @@ func (d *decoder) message() *broker.Message {
 		raw := d.raw("message properties")
 		if d.err == nil {
 			p, err := decodeProperties(raw)
-			if err != nil {
+			switch {
+			case err != nil:
 				d.err = fmt.Errorf("%w: message properties: %w", errRecord, err)
 				d.b = nil
+			case p.Empty():
+				// The flag is set only for a set that is not empty, so
+				// that nil and empty sets read back alike.
+				d.fail("message properties")
 			}
 			m.Properties = p
 		}
