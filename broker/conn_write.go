@@ -53,6 +53,22 @@ type writeScratch struct {
 	batch []outItem
 	pub   packet.Publish // reused for every PUBLISH written
 	ack   packet.Ack     // reused for every acknowledgement written
+	// Counters for $SYS of the batch being encoded, added to the server's
+	// once per write.
+	msgs, pubs, pubBytes uint64
+}
+
+// flush adds the batch's counters to st.
+func (w *writeScratch) flush(st *stats) {
+	if w.msgs == 0 {
+		return
+	}
+	st.msgsOut.Add(w.msgs)
+	if w.pubs > 0 {
+		st.pubOut.Add(w.pubs)
+		st.pubBytesOut.Add(w.pubBytes)
+	}
+	w.msgs, w.pubs, w.pubBytes = 0, 0, 0
 }
 
 var writeScratches = sync.Pool{New: func() any { return &writeScratch{buf: make([]byte, 0, 16<<10)} }}
@@ -105,6 +121,7 @@ func (c *conn) writeLoop() {
 	// release gives back the scratch; it must run before the writer
 	// announces its end, when another writer may start.
 	release := func() {
+		w.flush(&c.srv.stats)
 		clear(w.batch)
 		w.batch = w.batch[:0]
 		w.pub = packet.Publish{}
@@ -133,6 +150,7 @@ func (c *conn) writeLoop() {
 			clear(w.batch)
 			if len(w.buf) > 0 {
 				c.nc.SetWriteDeadline(time.Now().Add(c.srv.opt().writeTimeout))
+				w.flush(&c.srv.stats) // counted as written, as Mosquitto counts
 				n, err := c.nc.Write(w.buf)
 				c.srv.stats.bytesOut.Add(uint64(n))
 				if err != nil {
@@ -301,7 +319,7 @@ func (c *conn) encode(buf []byte, it *outItem) []byte {
 		c.srv.log.Error("encoding failed", "packet", p.Type(), "err", err)
 		return buf
 	}
-	c.srv.stats.msgsOut.Add(1)
+	c.w.msgs++
 	return out
 }
 
@@ -342,9 +360,9 @@ func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
 		c.srv.log.Error("encoding PUBLISH failed", "topic", m.Topic, "err", err)
 		return buf
 	}
-	c.srv.stats.msgsOut.Add(1)
-	c.srv.stats.pubOut.Add(1)
-	c.srv.stats.pubBytesOut.Add(uint64(len(m.Payload)))
+	c.w.msgs++
+	c.w.pubs++
+	c.w.pubBytes += uint64(len(m.Payload))
 	return out
 }
 

@@ -90,8 +90,6 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		s.inboundQoS2[p.PacketID] = struct{}{}
 		s.mu.Unlock()
 	}
-	srv.stats.pubIn.Add(1)
-	srv.stats.pubBytesIn.Add(uint64(len(p.Payload)))
 
 	code := packet.Success
 	name := c.mount + p.Topic
