@@ -170,6 +170,10 @@ func (srv *Server) reload(c *conn) {
 	s.mu.Unlock()
 	var loaded []delivery
 	err := srv.cfg.Store.LoadQueue(context.Background(), s.id, func(sd *StoredDelivery) error {
+		// The message keeps its store id, so that storing it again (a shared
+		// subscription handing it to another member) shares the stored copy.
+		// The committer sees the message only after a later commit.
+		sd.Msg.id = sd.ID
 		d := delivery{msg: sd.Msg, qos: sd.QoS, retain: sd.Retain, subIDs: sd.SubIDs,
 			storeSeq: sd.Seq, seqID: true, stored: true, released: sd.Released, dup: sd.Seq < sentUpTo}
 		if sd.Group != "" {
