@@ -950,6 +950,6 @@ func TestConformanceV5SharedQoS2CompletedOnReconnect(t *testing.T) {
 	expectAck(t, m, packet.TypePubrel, got.PacketID)
 	m.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: got.PacketID})
 	if extra := ping(t, m); len(extra) != 0 {
-		t.Errorf("unexpected %v", extra)
+		t.Errorf("unexpected %+v", extra[0])
 	}
 }

@@ -77,7 +77,10 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		record = s.storedSessionLocked(time.Time{}, will, willDelay)
 		s.inStore = true
 		c.hold = true
-		s.loading = present
+		// A session resumed from offline has its queue in the store only;
+		// one taken over from a live connection has it in memory, unless
+		// that connection's own reload had not run yet.
+		s.loading = present && (old == nil || s.loading)
 	}
 	s.mu.Unlock()
 	srv.mu.Unlock()
@@ -162,7 +165,9 @@ func (srv *Server) reload(c *conn) {
 	s := c.sess
 	s.mu.Lock()
 	if s.conn != c || s.ended {
-		s.loading = false
+		if s.conn == nil || s.ended {
+			s.loading = false
+		} // else a connection that took over loads instead
 		s.mu.Unlock()
 		return
 	}

@@ -172,6 +172,39 @@ func TestPersistQoS2Outbound(t *testing.T) {
 	})
 }
 
+// A connection that takes over a live persistent session resends its
+// in-flight messages once: the session's state is in memory, and reading
+// the store's copy as well sent every PUBREL and PUBLISH twice.
+func TestPersistTakeoverResendsOnce(t *testing.T) {
+	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
+		b := restart()
+		persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
+		s, _ := connectWith(t, b, persistent)
+		s.Subscribe(1, "x/#", 2)
+		p := connect(t, b, 5, "p")
+		pub(t, p, 1, "x/released", "r", 2, false)
+		pub(t, p, 2, "x/pending", "p", 1, false)
+		rel := expectPublish(t, s, "x/released", "r")
+		pend := expectPublish(t, s, "x/pending", "p")
+		s.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: rel.PacketID})
+		expectAck(t, s, packet.TypePubrel, rel.PacketID)
+
+		s2, ack := connectWith(t, b, persistent) // s is still connected
+		if !ack.SessionPresent {
+			t.Fatal("session not present on takeover")
+		}
+		expectAck(t, s2, packet.TypePubrel, rel.PacketID)
+		if m := expectPublish(t, s2, "x/pending", "p"); !m.Dup || m.PacketID != pend.PacketID {
+			t.Errorf("resent %+v, want DUP and id %d", m, pend.PacketID)
+		}
+		s2.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: rel.PacketID})
+		s2.Send(&packet.Ack{Kind: packet.TypePuback, PacketID: pend.PacketID})
+		if extra := ping(t, s2); len(extra) != 0 {
+			t.Errorf("sent again: %+v", extra[0])
+		}
+	})
+}
+
 // An inbound QoS 2 message is delivered once even when its publisher
 // resends it after a restart.
 func TestPersistQoS2Inbound(t *testing.T) {
