@@ -268,7 +268,10 @@ func (c *conn) collectQueueLocked(batch []outItem, bytes int, before uint64) ([]
 		if d.seq >= before {
 			return batch, bytes, false
 		}
-		if !d.msg.Expiry.IsZero() {
+		if !d.msg.Expiry.IsZero() && !d.dup {
+			// A message sent before (in flight when its session went
+			// offline) is not expired: onward delivery has started
+			// [MQTT-3.3.2-5], [MQTT-4.3.3-7].
 			if now.IsZero() {
 				now = c.srv.now()
 			}

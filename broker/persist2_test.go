@@ -101,3 +101,49 @@ func TestPersistExpiry(t *testing.T) {
 		})
 	}
 }
+
+// A message sent before its session went offline is resent when it
+// resumes, even if it has expired since: onward delivery had started
+// [MQTT-3.3.2-5]. One that was only queued expires.
+func TestPersistNoExpiryOnceSent(t *testing.T) {
+	for _, kind := range []string{"memory", "bolt"} {
+		t.Run(kind, func(t *testing.T) {
+			clock := newClock()
+			var st broker.Store = store.NewMemory()
+			if kind == "bolt" {
+				s, err := store.OpenBolt(t.TempDir()+"/midge.db", store.BoltOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				st = s
+			}
+			t.Cleanup(func() { st.Close() })
+			cfg := open_()
+			cfg.Store, cfg.Now, cfg.MaxInflightMessages = st, clock.Now, 1
+			b := testutil.StartBroker(t, cfg)
+			persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "s", Properties: expiryProps(600)}
+			s, _ := connectWith(t, b, persistent)
+			s.Subscribe(1, "x", 1)
+			p := connect(t, b, 5, "p")
+			for i, payload := range []string{"sent", "queued"} {
+				m := &packet.Publish{Topic: "x", QoS: 1, PacketID: uint16(i + 1), Payload: []byte(payload)}
+				m.Properties.SetUint(packet.PropMessageExpiry, 5)
+				p.Send(m)
+				expectAck(t, p, packet.TypePuback, uint16(i+1))
+			}
+			first := expectPublish(t, s, "x", "sent") // the window of 1 holds "queued" back
+			s.Close()
+			eventually(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+			clock.Advance(time.Minute)
+			s, _ = connectWith(t, b, persistent)
+			again := expectPublish(t, s, "x", "sent")
+			if !again.Dup || again.PacketID != first.PacketID {
+				t.Errorf("resent %+v, want DUP and id %d", again, first.PacketID)
+			}
+			ackAll(t, s, again)
+			if extra := ping(t, s); len(extra) != 0 {
+				t.Errorf("the expired queued message was delivered: %+v", extra[0])
+			}
+		})
+	}
+}
