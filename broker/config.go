@@ -49,7 +49,10 @@ type Config struct {
 	MaxInflightBytes int
 	// MaxQueuedMessages bounds the messages queued for a client beyond those
 	// in flight (max_queued_messages, default 1000; Unlimited for none).
-	// When it is reached new messages are dropped and counted, QoS 0 first.
+	// When it is reached, a queued QoS 0 message makes room for a QoS 1 or
+	// 2 one, and otherwise the new message is dropped and counted. The
+	// queue of an offline session kept in a Store is on disk, and a full
+	// one drops the new message, as Mosquitto's does.
 	MaxQueuedMessages int
 	// MaxQueuedBytes bounds the payload bytes of queued messages
 	// (max_queued_bytes, default 0: no limit).

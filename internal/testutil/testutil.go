@@ -10,12 +10,14 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/store"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -34,6 +36,11 @@ type Broker struct {
 // the test ends. Its logs go to t.Log. If cfg.Logger is nil and the
 // MIDGE_TEST_LOG environment variable is unset, only warnings and errors are
 // logged.
+//
+// If cfg has no Store and MIDGE_TEST_STORE is "memory" or "bolt", the broker
+// gets one of that kind (a bolt file in a temporary directory), so that the
+// same behaviour tests run with persistence on: scripts/test runs the broker
+// package both ways.
 func StartBroker(t testing.TB, cfg broker.Config) *Broker {
 	t.Helper()
 	if cfg.Logger == nil {
@@ -43,6 +50,9 @@ func StartBroker(t testing.TB, cfg broker.Config) *Broker {
 		}
 		cfg.Logger = slog.New(slog.NewTextHandler(&tWriter{t: t}, &slog.HandlerOptions{Level: level}))
 	}
+	if cfg.Store == nil {
+		cfg.Store = testStore(t)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +61,39 @@ func StartBroker(t testing.TB, cfg broker.Config) *Broker {
 	go func() { b.done <- b.Serve(context.Background(), ln, broker.Listener{}) }()
 	t.Cleanup(func() { b.Stop(t) })
 	return b
+}
+
+// StoreKind returns the kind of Store StartBroker gives brokers configured
+// without one: "memory", "bolt", or "" for none (MIDGE_TEST_STORE).
+func StoreKind() string { return os.Getenv("MIDGE_TEST_STORE") }
+
+// testStore returns the Store MIDGE_TEST_STORE asks for, closed when the
+// test ends (after the broker stops), or nil.
+func testStore(t testing.TB) broker.Store {
+	var st interface {
+		broker.Store
+		Close() error
+	}
+	switch kind := StoreKind(); kind {
+	case "":
+		return nil
+	case "memory":
+		st = store.NewMemory()
+	case "bolt":
+		s, err := store.OpenBolt(filepath.Join(t.TempDir(), "midge.db"), store.BoltOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st = s
+	default:
+		t.Fatalf("MIDGE_TEST_STORE=%q: want memory or bolt", kind)
+	}
+	t.Cleanup(func() {
+		if err := st.Close(); err != nil {
+			t.Errorf("closing the %s store: %v", os.Getenv("MIDGE_TEST_STORE"), err)
+		}
+	})
+	return st
 }
 
 // Stop shuts the broker down and checks that Serve returned
