@@ -101,16 +101,28 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
+	// Each retries a connection that fails, so that one refused dial or
+	// lost connection cannot leave the drain waiting for a marker.
 	for _, s := range subs {
 		wg.Add(1)
-		go func() { defer wg.Done(); s.run(ctx, addr, "pub1,pub2") }()
+		go func() {
+			defer wg.Done()
+			for !s.ended(2) && ctx.Err() == nil {
+				s.run(ctx, addr, "pub1,pub2")
+			}
+		}()
 	}
 	for _, s := range subs {
 		s.waitSubscribed(ctx)
 	}
 	for _, p := range pubs {
 		wg.Add(1)
-		go func() { defer wg.Done(); p.run(ctx, addr, true) }()
+		go func() {
+			defer wg.Done()
+			for !p.isEnded() && ctx.Err() == nil {
+				p.run(ctx, addr, true)
+			}
+		}()
 	}
 	wg.Wait()
 	if ctx.Err() != nil {
@@ -193,6 +205,13 @@ type publisher struct {
 	inflight map[uint16]int  // packet id → seq, waiting for PUBACK/PUBREC
 	released map[uint16]bool // QoS 2 ids whose PUBREC came, waiting for PUBCOMP
 	acked    map[int]bool    // seqs the broker acknowledged
+	ended    bool            // the end marker was acknowledged
+}
+
+func (p *publisher) isEnded() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.ended
 }
 
 // run connects and publishes until ctx ends or the connection fails. With
@@ -229,6 +248,9 @@ func (p *publisher) run(ctx context.Context, addr string, finish bool) {
 			p.mu.Lock()
 			switch a.Kind {
 			case packet.TypePuback:
+				if a.PacketID == endMarkerID {
+					p.ended = true
+				}
 				if seq, ok := p.inflight[a.PacketID]; ok {
 					p.acked[seq] = true
 					delete(p.inflight, a.PacketID)
@@ -253,7 +275,7 @@ func (p *publisher) run(ctx context.Context, addr string, finish bool) {
 		if finish {
 			if open == 0 {
 				p.mu.Unlock()
-				c.send(&packet.Publish{Topic: "crash/" + p.id, QoS: 1, PacketID: 65535, Payload: []byte("END")})
+				c.send(&packet.Publish{Topic: "crash/" + p.id, QoS: 1, PacketID: endMarkerID, Payload: []byte("END")})
 				c.flush()
 				break
 			}
@@ -290,6 +312,10 @@ func (p *publisher) run(ctx context.Context, addr string, finish bool) {
 	}
 }
 
+// endMarkerID is the packet identifier of a publisher's end marker,
+// outside the range of its numbered messages.
+const endMarkerID = 65535
+
 // subscriber receives at one QoS with a persistent session, acting as a
 // QoS 2 receiver must: a PUBLISH whose packet identifier awaits PUBREL is a
 // retransmission and is not counted again.
@@ -301,7 +327,15 @@ type subscriber struct {
 	counts     map[string]int  // payload → deliveries
 	await      map[uint16]bool // QoS 2 ids received, PUBREL not yet
 	subscribed chan struct{}
-	confirmed  bool // a SUBACK arrived: the subscription is the broker's to keep
+	confirmed  bool            // a SUBACK arrived: the subscription is the broker's to keep
+	ends       map[string]bool // publishers whose end marker arrived
+}
+
+// ended reports whether the end markers of n publishers arrived.
+func (s *subscriber) ended(n int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.ends) >= n
 }
 
 func (s *subscriber) run(ctx context.Context, addr, until string) {
@@ -324,7 +358,6 @@ func (s *subscriber) run(ctx context.Context, addr, until string) {
 	} else {
 		close(s.subscribed)
 	}
-	ends := map[string]bool{}
 	want := 0
 	if until != "" {
 		want = len(strings.Split(until, ","))
@@ -357,10 +390,13 @@ func (s *subscriber) run(ctx context.Context, addr, until string) {
 				}
 				c.send(&packet.Ack{Kind: packet.TypePubrec, PacketID: pk.PacketID})
 			}
-			s.mu.Unlock()
 			if body == "END" {
-				ends[strings.TrimPrefix(pk.Topic, "crash/")] = true
+				if s.ends == nil {
+					s.ends = make(map[string]bool)
+				}
+				s.ends[strings.TrimPrefix(pk.Topic, "crash/")] = true
 			}
+			s.mu.Unlock()
 		case *packet.Ack:
 			if pk.Kind == packet.TypePubrel {
 				s.mu.Lock()
@@ -372,7 +408,7 @@ func (s *subscriber) run(ctx context.Context, addr, until string) {
 		if c.flush() != nil {
 			return
 		}
-		if want > 0 && len(ends) == want {
+		if want > 0 && s.ended(want) {
 			return
 		}
 	}
