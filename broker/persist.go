@@ -35,6 +35,14 @@ type committer struct {
 	// lastMsgID is the message id given last (see number); restore seeds
 	// it with the highest id the Store holds.
 	lastMsgID atomic.Uint64
+
+	deleted map[deliveryKey]int // dropCancelled's scratch; the loop's only
+}
+
+// deliveryKey names a stored delivery.
+type deliveryKey struct {
+	clientID string
+	seq      uint64
 }
 
 // maxKeptOps bounds the batch memory a segment keeps for reuse: a fan-out
@@ -177,6 +185,7 @@ func (c *committer) loop() {
 
 		for _, seg := range segs {
 			var err error
+			c.dropCancelled(&seg.batch)
 			if seg.batch.Len() > 0 {
 				c.number(&seg.batch)
 				err = c.store.Commit(context.Background(), &seg.batch, true)
@@ -204,6 +213,39 @@ func (c *committer) loop() {
 			return
 		}
 	}
+}
+
+// dropCancelled removes from b the PutDelivery and ReleaseDelivery ops of
+// deliveries that a later DeleteDelivery of b removes: a message delivered
+// and acknowledged within one commit never reaches the disk. The delete
+// stays, for a record an earlier commit stored; for one it did not, it
+// changes nothing.
+func (c *committer) dropCancelled(b *Batch) {
+	if c.deleted == nil {
+		c.deleted = make(map[deliveryKey]int)
+	}
+	for i := range b.Ops {
+		if op := &b.Ops[i]; op.Kind == OpDeleteDelivery {
+			c.deleted[deliveryKey{op.ClientID, op.Seq}] = i
+		}
+	}
+	if len(c.deleted) == 0 {
+		return
+	}
+	n := 0
+	for i := range b.Ops {
+		op := &b.Ops[i]
+		if op.Kind == OpPutDelivery || op.Kind == OpReleaseDelivery {
+			if j, ok := c.deleted[deliveryKey{op.ClientID, op.Seq}]; ok && j > i {
+				continue
+			}
+		}
+		b.Ops[n] = *op
+		n++
+	}
+	clear(b.Ops[n:])
+	b.Ops = b.Ops[:n]
+	clear(c.deleted)
 }
 
 // number gives every delivery b puts the id of its message, numbering a

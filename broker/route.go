@@ -71,6 +71,7 @@ func (srv *Server) publishDurable(m *Message, from *session, extra func(*Batch),
 	clear(rs.out)
 	rs.out = rs.out[:0]
 	srv.routes.Put(rs)
+	early := false // deliveries sent before the commit, see below
 	srv.commit.add(func(b *Batch) {
 		if m.Retain && storable(m.Topic) && !srv.opt().RetainUnavailable {
 			if len(m.Payload) == 0 {
@@ -85,21 +86,39 @@ func (srv *Server) publishDurable(m *Message, from *session, extra func(*Batch),
 		if extra != nil {
 			extra(b)
 		}
+		early = srv.commit.interval == 0
 	}, func(err error) {
 		if err != nil {
 			for i := range out {
-				out[i].s.abandonDurable(&out[i].d)
+				if !early || out[i].d.qos == 2 {
+					out[i].s.abandonDurable(&out[i].d)
+				}
 			}
 		} else {
 			srv.applyRetained(m)
 			for i := range out {
-				out[i].s.deliver(out[i].d)
+				if !early || out[i].d.qos == 2 {
+					out[i].s.deliver(out[i].d)
+				}
 			}
 		}
 		if done != nil {
 			done(matched, err)
 		}
 	})
+	if early {
+		// Deliveries at QoS 0 and 1 go out before the commit: a crash
+		// before it only means the publisher, not acknowledged, sends the
+		// message again, and at least once allows the copy. A subscriber
+		// that acknowledges before the commit deletes the delivery in the
+		// same batch, and neither reaches the disk (committer.dropCancelled).
+		// A QoS 2 delivery waits: sent twice, it would arrive twice.
+		for i := range out {
+			if out[i].d.qos < 2 {
+				out[i].s.deliver(out[i].d)
+			}
+		}
+	}
 	return matched
 }
 
