@@ -1,8 +1,10 @@
 package broker
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/midge-mqtt/midge/packet"
@@ -153,7 +155,8 @@ func (s *session) offloadLocked() {
 			n++
 		}
 	}
-	s.storedQueued = n
+	s.storedQueued = n + len(s.loadWait)
+	s.loadWait = nil
 	s.queue, s.qhead, s.queuedBytes = nil, 0, 0
 	s.order, s.byID, s.inflightBytes = nil, nil, 0
 }
@@ -167,6 +170,7 @@ func (srv *Server) reload(c *conn) {
 	if s.conn != c || s.ended {
 		if s.conn == nil || s.ended {
 			s.loading = false
+			s.loadWait = nil // in the store, where an offline queue lives
 		} // else a connection that took over loads instead
 		s.mu.Unlock()
 		return
@@ -193,6 +197,21 @@ func (srv *Server) reload(c *conn) {
 	s.mu.Lock()
 	s.loading = false
 	s.storedQueued = 0
+	if s.conn == c && len(s.loadWait) > 0 {
+		// Deliveries that arrived during the read: those committed before
+		// its fence were read, the others follow in store order.
+		read := make(map[uint64]bool, len(loaded))
+		for i := range loaded {
+			read[loaded[i].storeSeq] = true
+		}
+		for _, d := range s.loadWait {
+			if !read[d.storeSeq] {
+				loaded = append(loaded, d)
+			}
+		}
+		slices.SortStableFunc(loaded, func(a, b delivery) int { return cmp.Compare(a.storeSeq, b.storeSeq) })
+	}
+	s.loadWait = nil
 	if s.conn == c {
 		for i := range loaded {
 			d := &loaded[i]

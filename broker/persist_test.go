@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/store"
@@ -377,4 +378,57 @@ func TestPersistConnectFailure(t *testing.T) {
 	}
 	st.fail.Store(false)
 	connect(t, b, 5, "ok") // a clean session needs no store
+}
+
+// slowLoad holds the first LoadQueue of a session's queue until released.
+type slowLoad struct {
+	broker.Store
+	loading chan struct{} // closed when LoadQueue is called
+	release chan struct{} // closed by the test to let it go on
+	once    atomic.Bool
+}
+
+func (s *slowLoad) LoadQueue(ctx context.Context, clientID string, fn func(*broker.StoredDelivery) error) error {
+	if s.once.CompareAndSwap(false, true) {
+		close(s.loading)
+		<-s.release
+	}
+	return s.Store.LoadQueue(ctx, clientID, fn)
+}
+
+// A message published while a resumed session's queue is read back from
+// the store reaches it after what was queued before: it is not in what
+// the read sees, and must not be skipped as if it were.
+func TestPersistPublishDuringReload(t *testing.T) {
+	st := &slowLoad{Store: store.NewMemory(), loading: make(chan struct{}), release: make(chan struct{})}
+	cfg := open()
+	cfg.Store = st
+	b := testutil.StartBroker(t, cfg)
+	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
+	s, _ := connectWith(t, b, persistent)
+	s.Subscribe(1, "r", 1)
+	s.Send(&packet.Disconnect{})
+	s.ExpectClosed()
+	eventually(t, "the session offline", func() bool { si, ok := b.Session("sub"); return ok && !si.Connected })
+	watcher := connect(t, b, 5, "watcher")
+	watcher.Subscribe(1, "r", 1)
+	p := connect(t, b, 5, "p")
+	pub(t, p, 1, "r", "before", 1, false)
+	ackAll(t, watcher, expectPublish(t, watcher, "r", "before"))
+
+	s, _ = connectWith(t, b, persistent)
+	select {
+	case <-st.loading:
+	case <-time.After(5 * time.Second):
+		close(st.release)
+		t.Fatal("the resumed session's queue was not read from the store")
+	}
+	// The watcher's copy shows the broker has routed the message, while
+	// the read still waits.
+	p.Send(&packet.Publish{Topic: "r", QoS: 1, PacketID: 2, Payload: []byte("during")})
+	ackAll(t, watcher, expectPublish(t, watcher, "r", "during"))
+	close(st.release)
+	testutil.Expect[*packet.Ack](p)
+	ackAll(t, s, expectPublish(t, s, "r", "before"))
+	ackAll(t, s, expectPublish(t, s, "r", "during"))
 }

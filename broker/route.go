@@ -28,8 +28,9 @@ type target struct {
 
 // routed is one delivery decided by routing.
 type routed struct {
-	s *session
-	d delivery
+	s     *session
+	d     delivery
+	early bool // publishDurable delivers it before the commit
 }
 
 // publish routes m to every matching subscription now and, if m is
@@ -62,8 +63,10 @@ func (srv *Server) publish(m *Message, from *session) bool {
 
 // publishDurable routes m and writes the deliveries to persistent sessions
 // (and m itself if it is retained) to the store; once that is durable it
-// delivers m and calls done (if not nil) with the outcome. On a store error
-// nothing is delivered. It reports whether any subscription matched.
+// calls done (if not nil) with the outcome. Deliveries at QoS 0 and 1 go
+// out at once, others once the commit is durable (see prepareDurable); on
+// a store error those are not delivered. It reports whether any
+// subscription matched.
 func (srv *Server) publishDurable(m *Message, from *session, extra func(*Batch), done func(matched bool, err error)) bool {
 	rs := srv.routes.Get().(*routeScratch)
 	matched := srv.route(m, from, rs)
@@ -71,7 +74,12 @@ func (srv *Server) publishDurable(m *Message, from *session, extra func(*Batch),
 	clear(rs.out)
 	rs.out = rs.out[:0]
 	srv.routes.Put(rs)
-	early := false // deliveries sent before the commit, see below
+	// The sessions are locked one at a time, before the committer's lock:
+	// code that holds a session's lock adds to the committer.
+	early := srv.commit.interval == 0
+	for i := range out {
+		out[i].early = out[i].s.prepareDurable(&out[i].d) && early
+	}
 	srv.commit.add(func(b *Batch) {
 		if m.Retain && storable(m.Topic) && !srv.opt().RetainUnavailable {
 			if len(m.Payload) == 0 {
@@ -81,23 +89,24 @@ func (srv *Server) publishDurable(m *Message, from *session, extra func(*Batch),
 			}
 		}
 		for i := range out {
-			out[i].s.prepareDurable(&out[i].d, b)
+			if out[i].d.stored {
+				b.PutDelivery(out[i].s.id, out[i].d.record())
+			}
 		}
 		if extra != nil {
 			extra(b)
 		}
-		early = srv.commit.interval == 0
 	}, func(err error) {
 		if err != nil {
 			for i := range out {
-				if !early || out[i].d.qos == 2 {
+				if !out[i].early {
 					out[i].s.abandonDurable(&out[i].d)
 				}
 			}
 		} else {
 			srv.applyRetained(m)
 			for i := range out {
-				if !early || out[i].d.qos == 2 {
+				if !out[i].early {
 					out[i].s.deliver(out[i].d)
 				}
 			}
@@ -106,41 +115,41 @@ func (srv *Server) publishDurable(m *Message, from *session, extra func(*Batch),
 			done(matched, err)
 		}
 	})
-	if early {
-		// Deliveries at QoS 0 and 1 go out before the commit: a crash
-		// before it only means the publisher, not acknowledged, sends the
-		// message again, and at least once allows the copy. A subscriber
-		// that acknowledges before the commit deletes the delivery in the
-		// same batch, and neither reaches the disk (committer.dropCancelled).
-		// A QoS 2 delivery waits: sent twice, it would arrive twice.
-		for i := range out {
-			if out[i].d.qos < 2 {
-				out[i].s.deliver(out[i].d)
-			}
+	// Deliveries at QoS 0 and 1 go out before the commit: a crash before
+	// it only means the publisher, not acknowledged, sends the message
+	// again, and at least once allows the copy. A subscriber that
+	// acknowledges before the commit deletes the delivery in the same
+	// batch, and neither reaches the disk (committer.dropCancelled). A QoS
+	// 2 delivery waits: sent twice, it would arrive twice. One that meets
+	// its session reading its queue back from the store waits for the read
+	// (enqueueLocked, reload).
+	for i := range out {
+		if out[i].early {
+			out[i].s.deliver(out[i].d)
 		}
 	}
 	return matched
 }
 
 // prepareDurable gives d its store sequence number and, for a persistent
-// session, writes it to b, as part of a publish that waits for durability.
-// It runs under the committer's lock, so sequence numbers follow commit
-// order.
-func (s *session) prepareDurable(d *delivery, b *Batch) {
+// session, marks it stored, for publishDurable to write. It reports whether
+// d may be delivered before the commit: not at QoS 2.
+func (s *session) prepareDurable(d *delivery) (early bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	early = d.qos < 2
 	if s.ended || !s.persistentLocked() || !storable(d.msg.Topic) {
-		return
+		return early
 	}
 	if d.qos == 0 && (s.conn != nil || !s.srv.opt().QueueQoS0Messages) {
-		return
+		return early
 	}
 	if s.conn == nil && s.srv.opt().maxQueued > 0 && s.storedQueued >= s.srv.opt().maxQueued {
-		return // full: deliver will drop and count it
+		return early // full: deliver will drop and count it
 	}
 	d.storeSeq, d.seqID, d.stored = s.storeSeq, true, true
 	s.storeSeq++
-	b.PutDelivery(s.id, d.record())
+	return early
 }
 
 // abandonDurable undoes prepareDurable after a failed commit.

@@ -113,6 +113,10 @@ type session struct {
 	loading      bool
 	inStore      bool // a record of the session has been written to the store
 
+	// loadWait holds the stored deliveries that arrive while loading: the
+	// reload adds those it did not read from the store.
+	loadWait []delivery
+
 	// inboundQoS2 holds the packet identifiers of QoS 2 PUBLISHes received
 	// whose PUBREL has not arrived: a PUBLISH with one of them is a
 	// retransmission and is not delivered again [MQTT-4.3.3-9 (v5)].
@@ -201,7 +205,11 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 		return nil, true
 	}
 	if c != nil && s.loading && d.stored {
-		return nil, true // committed before the reload: the reload brings it
+		// Committed before the reload's fence, the reload reads it from
+		// the store; after, it does not: it keeps the copies it did not
+		// read (reload).
+		s.loadWait = append(s.loadWait, *d)
+		return nil, true
 	}
 	if !d.onSubscribe && (lim.maxQueued > 0 && s.queueLen() >= lim.maxQueued ||
 		lim.maxQueuedBytes > 0 && s.queuedBytes+d.msg.size() > lim.maxQueuedBytes) {
@@ -401,8 +409,14 @@ func (s *session) clearStateLocked() (orphans []delivery) {
 			orphans = append(orphans, d)
 		}
 	}
+	for _, d := range s.loadWait {
+		if d.group != nil {
+			orphans = append(orphans, d)
+		}
+	}
 	s.queue, s.qhead, s.queuedBytes = nil, 0, 0
 	s.order, s.byID, s.inflightBytes = nil, nil, 0
+	s.loadWait = nil
 	s.inboundQoS2 = nil
 	return orphans
 }

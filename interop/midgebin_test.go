@@ -61,6 +61,25 @@ func worldDir(t *testing.T) string {
 	return dir
 }
 
+// writeTempFile writes text to a new file in dir whose name is pattern with
+// its "*" replaced by a unique string, readable by everyone, and returns
+// its path.
+func writeTempFile(t *testing.T, dir, pattern, text string) string {
+	t.Helper()
+	f, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := f.Name()
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil { // CreateTemp makes it 0600
+		t.Fatal(err)
+	}
+	return writeFile(t, dir, filepath.Base(path), text)
+}
+
 // writeFile writes text to dir/name, readable by everyone, and returns its
 // path.
 func writeFile(t *testing.T, dir, name, text string) string {
@@ -127,10 +146,12 @@ const midgeLogPrefix = "log_dest stdout\nlog_type all\n"
 // the tests expect against Mosquitto itself.
 const mosquittoEnv = "MIDGE_INTEROP_MOSQUITTO"
 
-// startMidge runs "midge broker -c dir/mosquitto.conf" with the file conf
+// startMidge runs "midge broker -c dir/mosquitto-N.conf" with the file conf
 // makes for nports free ports, and waits until it serves. It returns the
 // broker process, whose stdout lines are the log, and the ports. If a port
-// was taken in the meantime, it tries again with others.
+// was taken in the meantime, it tries again with others. Each start writes
+// a file of its own, so that parallel tests sharing dir do not read each
+// other's configuration.
 func startMidge(t *testing.T, dir string, nports int, conf func(ports []string) string) (*proc, []string) {
 	t.Helper()
 	cmd := []string{"", "broker"}
@@ -146,7 +167,7 @@ func startMidge(t *testing.T, dir string, nports int, conf func(ports []string) 
 	for attempt := 0; ; attempt++ {
 		ports := freePorts(t, nports)
 		text := midgeLogPrefix + conf(ports)
-		path := writeFile(t, dir, "mosquitto.conf", text)
+		path := writeTempFile(t, dir, "mosquitto-*.conf", text)
 		p := startProc(t, nil, cmd[0], append(cmd[1:], "-c", path)...)
 		if p.waitRunning() {
 			return p, ports
