@@ -117,7 +117,7 @@ func TestConformanceV311RetainedOutlivesSession(t *testing.T) {
 	p.Close()
 	eventually(t, "the publisher gone", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
 	if extra := ping(t, w); len(extra) != 0 {
-		t.Errorf("a connection without will published %v", extra)
+		t.Errorf("a connection without will published %+v", extra[0])
 	}
 	s := connect(t, b, 4, "s")
 	s.Subscribe(1, "kept", 0)

@@ -363,7 +363,10 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 			}
 		}
 	}
-	c.queueCtrlAt(outItem{kind: outPacket, pkt: &packet.Suback{PacketID: p.PacketID, ReasonCodes: codes}}, at)
+	// The retained messages are read before SUBACK can leave, and queued
+	// after it: a message the client publishes once it holds its SUBACK
+	// reaches it once, live, and not a second time as a retained message.
+	var retained []delivery
 	for i, g := range grants {
 		if g.inner == "" || srv.opt().RetainUnavailable {
 			continue
@@ -376,14 +379,18 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 				continue
 			}
 		}
-		srv.sendRetained(ctx, c, g.inner, g.opts)
+		retained = srv.matchRetained(ctx, c, g.inner, g.opts, retained)
+	}
+	c.queueCtrlAt(outItem{kind: outPacket, pkt: &packet.Suback{PacketID: p.PacketID, ReasonCodes: codes}}, at)
+	for _, d := range retained {
+		s.deliver(d)
 	}
 	return nil
 }
 
-// sendRetained queues the retained messages matching filter for c's session
-// [MQTT-3.3.1-9] (v5), [MQTT-3.8.4-4].
-func (srv *Server) sendRetained(ctx context.Context, c *conn, filter string, o topic.Options) {
+// matchRetained appends to ds the deliveries to c's session of the
+// retained messages matching filter [MQTT-3.3.1-9] (v5), [MQTT-3.8.4-4].
+func (srv *Server) matchRetained(ctx context.Context, c *conn, filter string, o topic.Options, ds []delivery) []delivery {
 	now := srv.now()
 	var subIDs []uint32
 	if o.ID != 0 {
@@ -402,12 +409,13 @@ func (srv *Server) sendRetained(ctx context.Context, c *conn, filter string, o t
 		if srv.opt().UpgradeOutgoingQoS {
 			qos = o.QoS
 		}
-		c.sess.deliver(delivery{msg: m, qos: qos, retain: true, subIDs: subIDs, onSubscribe: true})
+		ds = append(ds, delivery{msg: m, qos: qos, retain: true, subIDs: subIDs, onSubscribe: true})
 		return true
 	})
 	for _, name := range expired {
 		srv.dropExpiredRetained(name, now)
 	}
+	return ds
 }
 
 // retainSourceAllowed reports whether the publisher of retained message m
