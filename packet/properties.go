@@ -547,7 +547,13 @@ func (d *decoder) properties(p *Properties, pl place) {
 		}
 		if sub.err == nil {
 			if r := p.valueProblem(id); r != "" {
-				sub.fail(protocolErr(r))
+				if id == PropTopicAlias {
+					// 3.3.2.3.4: "a Topic Alias of 0 ... is a Protocol
+					// Error", answered with DISCONNECT 0x94.
+					sub.fail(&Error{Code: TopicAliasInvalid, Reason: r})
+				} else {
+					sub.fail(protocolErr(r))
+				}
 			}
 		}
 	}
