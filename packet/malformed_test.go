@@ -213,7 +213,7 @@ var badCases = []badCase{
 	{"Receive Maximum 0 in CONNACK", "3.2.2.3.3", v5, pkt(0x20, []byte{0, 0}, plist(prop(0x21, u16(0)))), proto},
 	{"Maximum Packet Size 0 in CONNECT", "3.1.2.11.4", v5, connect5(0x02, plist(prop(0x27, u32(0))), str("c")), proto},
 	{"Maximum Packet Size 0 in CONNACK", "3.2.2.3.6", v5, pkt(0x20, []byte{0, 0}, plist(prop(0x27, u32(0)))), proto},
-	{"Topic Alias 0", "[MQTT-3.3.2-8]", v5, pkt(0x30, str("t"), plist(prop(0x23, u16(0)))), proto},
+	{"Topic Alias 0", "[MQTT-3.3.2-8] 3.3.4: DISCONNECT 0x94", v5, pkt(0x30, str("t"), plist(prop(0x23, u16(0)))), packet.TopicAliasInvalid},
 	{"Subscription Identifier 0 in PUBLISH", "3.3.2.3.8", v5, pkt(0x30, str("t"), plist(prop(0x0b, vbi(0)))), proto},
 	{"Subscription Identifier 0 in SUBSCRIBE", "3.8.2.1.2", v5, pkt(0x82, u16(1), plist(prop(0x0b, vbi(0))), str("a"), []byte{0}), proto},
 	{"Maximum QoS 2", "3.2.2.3.4", v5, pkt(0x20, []byte{0, 0}, plist(prop(0x24, []byte{2}))), proto},
