@@ -10,10 +10,10 @@ import (
 // TestRefusedLikeMosquitto runs command lines Mosquitto's tools refuse (and
 // a few they accept but cannot connect with) through Debian's tools and
 // midge's, and compares what they print and their exit statuses. Nothing
-// listens on the port they are given.
+// listens on the port they are given (mqClosedPort).
 func TestRefusedLikeMosquitto(t *testing.T) {
 	t.Parallel()
-	port := mqFreePort(t)
+	port := mqClosedPort(t)
 	dir := t.TempDir()
 	cafile := filepath.Join(dir, "ca.pem")
 	if err := os.WriteFile(cafile, []byte("not a certificate\n"), 0o644); err != nil {
