@@ -293,7 +293,7 @@ func (c *conn) collectQueueLocked(batch []outItem, bytes int, before uint64) ([]
 			batch = append(batch, outItem{kind: outPubrel, id: f.id}) // after a restart [MQTT-4.4.0-1]
 			continue
 		}
-		batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: f.id, dup: f.delivery.dup})
+		batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: f.id, dup: f.delivery.dup || f.delivery.maybeSent})
 		f.dup = true // any later send is a resend
 	}
 	return batch, bytes, false

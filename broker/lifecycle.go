@@ -175,7 +175,7 @@ func (srv *Server) reload(c *conn) {
 		s.mu.Unlock()
 		return
 	}
-	sentUpTo := s.sentUpTo
+	sentUpTo, crashed := s.sentUpTo, s.crashed
 	s.mu.Unlock()
 	var loaded []delivery
 	err := srv.cfg.Store.LoadQueue(context.Background(), s.id, func(sd *StoredDelivery) error {
@@ -185,6 +185,7 @@ func (srv *Server) reload(c *conn) {
 		sd.Msg.id = sd.ID
 		d := delivery{msg: sd.Msg, qos: sd.QoS, retain: sd.Retain, subIDs: sd.SubIDs,
 			storeSeq: sd.Seq, seqID: true, stored: true, released: sd.Released, dup: sd.Seq < sentUpTo}
+		d.maybeSent = crashed && !d.dup && d.qos > 0
 		if sd.Group != "" {
 			d.group = srv.index.Group(sd.Group)
 		}
@@ -213,6 +214,7 @@ func (srv *Server) reload(c *conn) {
 	}
 	s.loadWait = nil
 	if s.conn == c {
+		s.crashed = false
 		for i := range loaded {
 			d := &loaded[i]
 			if d.seqID && d.storeSeq >= s.storeSeq {

@@ -369,6 +369,7 @@ func (srv *Server) restore(ctx context.Context) error {
 			offline := ss.OfflineSince
 			if offline.IsZero() {
 				offline = now // it was connected when the broker stopped
+				s.crashed = true
 			}
 			srv.mu.Lock()
 			srv.sessions[s.id] = s

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -431,4 +432,75 @@ func TestPersistPublishDuringReload(t *testing.T) {
 	testutil.Expect[*packet.Ack](p)
 	ackAll(t, s, expectPublish(t, s, "r", "before"))
 	ackAll(t, s, expectPublish(t, s, "r", "during"))
+}
+
+// After a crash, a message that may have been sent to a session connected
+// at the time is sent again with DUP ("might be re-delivery"), even one
+// that was only queued; after a clean shutdown the broker knows: the sent
+// one has DUP, the queued one not [MQTT-3.3.1-1].
+func TestPersistDupAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	startOn := func(t *testing.T, path string) (*testutil.Broker, broker.Store) {
+		st, err := store.OpenBolt(path, store.BoltOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		cfg := open()
+		cfg.Store = st
+		return testutil.StartBroker(t, cfg), st
+	}
+	props := expiryProps(3600)
+	props.SetUint(packet.PropReceiveMaximum, 1) // the second message stays queued
+	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: props}
+
+	b, st := startOn(t, dir+"/midge.db")
+	s, _ := connectWith(t, b, persistent)
+	s.Subscribe(1, "c", 1)
+	p := connect(t, b, 5, "p")
+	pub(t, p, 1, "c", "sent", 1, false)
+	if m := expectPublish(t, s, "c", "sent"); m.Dup {
+		t.Errorf("first delivery with DUP: %+v", m)
+	}
+	pub(t, p, 2, "c", "queued", 1, false) // acknowledged: on disk
+	// The file as a kill -9 now would leave it: every commit is on disk.
+	data, err := os.ReadFile(dir + "/midge.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir+"/crashed.db", data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(t *testing.T, b *testutil.Broker, queuedDup bool) {
+		t.Helper()
+		s, ack := connectWith(t, b, persistent)
+		if !ack.SessionPresent {
+			t.Fatal("session lost")
+		}
+		if m := expectPublish(t, s, "c", "sent"); !m.Dup {
+			t.Errorf("resent without DUP: %+v", m)
+		} else {
+			ackAll(t, s, m)
+		}
+		if m := expectPublish(t, s, "c", "queued"); m.Dup != queuedDup {
+			t.Errorf("queued message: DUP %v, want %v", m.Dup, queuedDup)
+		} else {
+			ackAll(t, s, m)
+		}
+		s.Close()
+	}
+	t.Run("crash", func(t *testing.T) {
+		b, _ := startOn(t, dir+"/crashed.db")
+		check(t, b, true)
+	})
+	t.Run("clean", func(t *testing.T) {
+		s.Close()
+		b.Stop(t)
+		if err := st.Close(); err != nil {
+			t.Fatal(err)
+		}
+		b, _ := startOn(t, dir+"/midge.db")
+		check(t, b, false)
+	})
 }

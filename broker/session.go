@@ -31,6 +31,11 @@ type delivery struct {
 	stored   bool // written to the store
 	released bool // loaded from the store after its PUBREC: resend PUBREL
 	dup      bool // loaded from the store and sent before: set DUP
+	// maybeSent marks a delivery loaded from the store of a session that
+	// was connected when the broker stopped without a clean shutdown: it
+	// may have been sent, so DUP is set ("might be re-delivery", 3.3.1.1),
+	// but unlike dup it does not exempt the message from expiry.
+	maybeSent bool
 	// onSubscribe marks a retained message sent for a new subscription:
 	// every one must be sent [MQTT-3.3.1-9], so max_queued_messages does
 	// not apply.
@@ -112,6 +117,11 @@ type session struct {
 	sentUpTo     uint64
 	loading      bool
 	inStore      bool // a record of the session has been written to the store
+	// crashed is set for a session restored from a record written while it
+	// was connected (the broker stopped without a clean shutdown): what was
+	// sent before is unknown, and the next reload marks its deliveries
+	// maybeSent.
+	crashed bool
 
 	// loadWait holds the stored deliveries that arrive while loading: the
 	// reload adds those it did not read from the store.
