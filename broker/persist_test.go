@@ -463,13 +463,16 @@ func TestPersistDupAfterCrash(t *testing.T) {
 		t.Errorf("first delivery with DUP: %+v", m)
 	}
 	pub(t, p, 2, "c", "queued", 1, false) // acknowledged: on disk
-	// The file as a kill -9 now would leave it: every commit is on disk.
-	data, err := os.ReadFile(dir + "/midge.db")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(dir+"/crashed.db", data, 0o600); err != nil {
-		t.Fatal(err)
+	// The files as a kill -9 now would leave them: every commit is on disk,
+	// in the store file or its write-ahead log.
+	for _, suffix := range []string{"", store.WALSuffix} {
+		data, err := os.ReadFile(dir + "/midge.db" + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dir+"/crashed.db"+suffix, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	check := func(t *testing.T, b *testutil.Broker, queuedDup bool) {

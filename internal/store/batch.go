@@ -24,6 +24,7 @@ type prepared struct {
 	k0, k1 int    // key: session, retained, queue or inbound key; the key prefix for OpDeleteSession
 	r1     int    // record to put: arena[k1:r1], empty for deletes
 	msg    uint64 // OpPutDelivery: the id of the delivery's message
+	skip   bool   // OpPutDelivery: a later delete undoes it (skipCancelledPuts)
 }
 
 // preparedMsg is a message that a batch's PutDelivery ops bring, encoded

@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -80,14 +82,27 @@ func (o BoltOptions) withDefaults() BoltOptions {
 }
 
 // Bolt is the on-disk broker.Store: one bbolt file (a copy-on-write B+tree
-// with two meta pages; a crash leaves the last committed transaction).
+// with two meta pages; a crash leaves the last committed transaction) and
+// a write-ahead log beside it (the file's name with WALSuffix).
 //
-// Every Commit is one bbolt transaction, and bbolt makes every transaction
-// durable (fdatasync) before Commit returns, whatever Commit's sync
-// argument says: sync is a hint this store does not need. bbolt's NoSync
-// mode is never used, because a crash with it can leave a torn meta page
-// and a corrupt file. Group commit, many clients' changes in one Commit,
-// is what makes this cheap, and it is the broker's job.
+// Every Commit appends its batch to the log and makes it durable with one
+// fdatasync before it returns, whatever Commit's sync argument says: sync
+// is a hint this store does not need. A checkpoint applies the logged
+// batches to the B+tree in one bbolt transaction, itself durable, when the
+// log holds 2 MB or 4,096 batches, before every read (Load, LoadQueue,
+// Sync) and at Close; OpenBolt applies what a crash left in the log. A
+// delivery put and deleted again between two checkpoints (a message its
+// subscriber acknowledged) never reaches the B+tree. So a commit costs one
+// sequential write, where a bbolt transaction costs two fdatasyncs and the
+// pages it changes. bbolt's NoSync mode is never used, because a crash with
+// it can leave a torn meta page and a corrupt file. Group commit, many
+// clients' changes in one Commit, is the broker's job.
+//
+// The price is space: until a checkpoint, the logged data is on disk
+// twice, and the log is given 4 MB of zeros when it is made (so that an
+// append changes no file metadata). On a full disk, Commit fails with the
+// write error; LoadQueue then reads the B+tree with the logged changes laid
+// over it in memory.
 //
 // A Bolt is safe for concurrent use. Load and LoadQueue read in short read
 // transactions of up to 256 records and call the caller's functions between
@@ -100,7 +115,27 @@ type Bolt struct {
 
 	mu sync.RWMutex // held for reading by every operation, for writing by Close
 	db *bolt.DB     // guarded by mu: nil once closed
+
+	// wmu orders Commits and checkpoints. The batches committed since the
+	// last checkpoint are durable in the write-ahead log and wait in
+	// pending to be applied to the B+tree.
+	wmu          sync.Mutex
+	wal          *wal             // guarded by wmu: nil until open, and once closed
+	walSeq       uint64           // guarded by wmu: the sequence number of the last record
+	pending      []*preparedBatch // guarded by wmu
+	pendingBytes int              // guarded by wmu: their size in the log
 }
+
+// A checkpoint runs when the log holds this much, or this many batches, and
+// before every read.
+const (
+	checkpointBytes   = 2 << 20
+	checkpointBatches = 4096
+)
+
+// keyWALApplied in the meta bucket is the sequence number of the last
+// write-ahead log record applied to the B+tree.
+var keyWALApplied = []byte("wal-applied")
 
 // OpenBolt opens the store file at path, creating it if it does not exist
 // (its directory must). It returns an error that says what to do when:
@@ -149,15 +184,63 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	switch {
 	case err != nil:
 	case version == 0:
+		// A new store has no log: one left beside a deleted file belongs
+		// to that file.
+		if rerr := os.Remove(path + WALSuffix); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			err = fmt.Errorf("store: %w", rerr)
+			break
+		}
 		err = s.create(opts)
 	case version < FormatVersion:
 		err = s.upgrade()
+	}
+	if err == nil {
+		err = s.openWAL(opts)
 	}
 	if err != nil {
 		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// openWAL opens the write-ahead log and applies the records a crash left
+// in it, in one transaction, before the store is used.
+func (s *Bolt) openWAL(opts BoltOptions) error {
+	w, err := openWAL(s.path, opts.FileMode)
+	if err != nil {
+		return err
+	}
+	var applied uint64
+	if err := s.view(func(tx *bolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyWALApplied); v != nil {
+			if len(v) != 8 {
+				return s.damaged(fmt.Errorf("%w: %s %x", errRecord, keyWALApplied, v))
+			}
+			applied = binary.BigEndian.Uint64(v)
+		}
+		return nil
+	}); err != nil {
+		w.close()
+		return err
+	}
+	var replay []*preparedBatch
+	last, err := w.replay(applied, func(seq uint64, payload []byte) error {
+		pb := s.batch.get()
+		if err := pb.decodeFrom(payload); err != nil {
+			return &corruptError{path: s.path + WALSuffix, kind: damaged, detail: fmt.Sprintf("record %d: %v", seq, err)}
+		}
+		replay = append(replay, pb)
+		return nil
+	})
+	if err != nil {
+		w.close()
+		return err
+	}
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.wal, s.walSeq, s.pending = w, last, replay
+	return s.checkpointLocked()
 }
 
 // mosquittoMagic starts Mosquitto's persistence file (mosquitto.db), which
@@ -400,15 +483,103 @@ func (s *Bolt) Commit(ctx context.Context, b *broker.Batch, sync bool) error {
 		return nil
 	}
 	pb := s.batch.get()
-	defer s.batch.put(pb)
 	if err := pb.prepare(b); err != nil {
+		s.batch.put(pb)
 		return err
 	}
-	err := s.update(func(tx *bolt.Tx) error { return s.apply(tx, pb) })
-	if err != nil && !errors.Is(err, broker.ErrStoreClosed) && !errors.Is(err, ErrCorrupt) {
-		err = s.writeErr("commit", err)
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if s.wal == nil {
+		s.batch.put(pb)
+		return broker.ErrStoreClosed
 	}
-	return err
+	n, err := s.wal.append(s.walSeq+1, pb)
+	if err != nil {
+		s.batch.put(pb)
+		return s.writeErr("commit", err)
+	}
+	s.walSeq++
+	s.pending = append(s.pending, pb)
+	s.pendingBytes += n
+	if s.pendingBytes >= checkpointBytes || len(s.pending) >= checkpointBatches {
+		// The batch is durable in the log: a failed checkpoint is tried
+		// again at the next one, and reads report it.
+		_ = s.checkpointLocked()
+	}
+	return nil
+}
+
+// flush applies the batches waiting in the write-ahead log to the B+tree,
+// for a read to see them.
+func (s *Bolt) flush() error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	return s.checkpointLocked()
+}
+
+// checkpointLocked applies the pending batches to the B+tree in one
+// transaction, which also records the last one's sequence number, and then
+// empties the log. A delivery put and deleted again within them is not
+// written at all. s.wmu must be held.
+func (s *Bolt) checkpointLocked() error {
+	if len(s.pending) == 0 {
+		return nil
+	}
+	skipCancelledPuts(s.pending)
+	seq := binary.BigEndian.AppendUint64(nil, s.walSeq)
+	err := s.update(func(tx *bolt.Tx) error {
+		for _, pb := range s.pending {
+			if err := s.apply(tx, pb); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyWALApplied, seq)
+	})
+	if err != nil {
+		for _, pb := range s.pending {
+			pb.refs.reset()
+		}
+		if !errors.Is(err, broker.ErrStoreClosed) && !errors.Is(err, ErrCorrupt) {
+			err = s.writeErr("checkpoint", err)
+		}
+		return err
+	}
+	for _, pb := range s.pending {
+		s.batch.put(pb)
+	}
+	clear(s.pending)
+	s.pending, s.pendingBytes = s.pending[:0], 0
+	s.wal.reset()
+	return nil
+}
+
+// skipCancelledPuts marks the PutDelivery ops of pbs that a later
+// DeleteDelivery of the same key undoes. The delete stays: it removes an
+// older record under the key, if there is one, as it would have.
+func skipCancelledPuts(pbs []*preparedBatch) {
+	type pos struct{ b, o int }
+	deleted := make(map[string]pos)
+	for bi, pb := range pbs {
+		for oi := range pb.ops {
+			if p := &pb.ops[oi]; p.kind == broker.OpDeleteDelivery {
+				deleted[string(pb.key(p))] = pos{bi, oi}
+			}
+		}
+	}
+	if len(deleted) == 0 {
+		return
+	}
+	for bi, pb := range pbs {
+		for oi := range pb.ops {
+			p := &pb.ops[oi]
+			if p.kind != broker.OpPutDelivery {
+				continue
+			}
+			if d, ok := deleted[string(pb.key(p))]; ok && (d.b > bi || d.b == bi && d.o > oi) {
+				p.skip = true
+			}
+		}
+	}
 }
 
 // apply applies prepared ops in tx, in order, then the reference count
@@ -451,6 +622,9 @@ func (s *Bolt) apply(tx *bolt.Tx, pb *preparedBatch) error {
 				err = deletePrefix(in, key)
 			}
 		case broker.OpPutDelivery:
+			if p.skip {
+				continue
+			}
 			if old := lookup(key); old != nil {
 				// A record that cannot be read names no message we can
 				// tell; its count is left as it is.
@@ -576,6 +750,9 @@ func (s *Bolt) writeErr(what string, err error) error {
 // function returns and returns it. A damaged file or record yields an error
 // wrapping ErrCorrupt.
 func (s *Bolt) Load(ctx context.Context, l broker.Loader) error {
+	if err := s.flush(); err != nil {
+		return err
+	}
 	if l.MaxMessageID != nil {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -683,6 +860,14 @@ func queueStats(q *bolt.Bucket, clientID string) (next uint64, n int, err error)
 func (s *Bolt) LoadQueue(ctx context.Context, clientID string, fn func(*broker.StoredDelivery) error) error {
 	if err := checkClientID(clientID); err != nil {
 		return fmt.Errorf("%w: LoadQueue: %w", ErrInvalidOp, err)
+	}
+	if err := s.flush(); err != nil {
+		if errors.Is(err, broker.ErrStoreClosed) || errors.Is(err, ErrCorrupt) {
+			return err
+		}
+		// The log holds batches the B+tree cannot take now (a full disk):
+		// read the queue with them laid over it.
+		return s.loadQueuePending(ctx, clientID, fn)
 	}
 	prefix := prefixKey(clientID)
 	var mc messageCache
@@ -807,10 +992,103 @@ func scan[T any](ctx context.Context, s *Bolt, bucket, prefix []byte,
 	}
 }
 
+// loadQueuePending is LoadQueue for when a checkpoint fails: it reads the
+// client's queue from the B+tree at once and applies the pending batches'
+// changes to it in memory, as a checkpoint would.
+func (s *Bolt) loadQueuePending(ctx context.Context, clientID string, fn func(*broker.StoredDelivery) error) error {
+	prefix := prefixKey(clientID)
+	type entry struct{ rec, msg []byte } // msg nil: in the B+tree
+	queue := make(map[uint64]*entry)
+	msgs := make(map[uint64][]byte)
+	s.wmu.Lock()
+	err := s.view(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketQueue).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(k) != len(prefix)+8 || v == nil {
+				return s.damaged(fmt.Errorf("%w: queue key %q", errRecord, k))
+			}
+			queue[seqOf(k)] = &entry{rec: bytes.Clone(v)}
+		}
+		return nil
+	})
+	for _, pb := range s.pending {
+		for _, m := range pb.msgs {
+			msgs[m.id] = bytes.Clone(pb.arena[m.r0:m.r1])
+		}
+		for i := range pb.ops {
+			p := &pb.ops[i]
+			key := pb.key(p)
+			if p.kind == broker.OpDeleteSession {
+				if bytes.Equal(key, prefix) {
+					clear(queue)
+				}
+				continue
+			}
+			if len(key) != len(prefix)+8 || !bytes.HasPrefix(key, prefix) {
+				continue
+			}
+			seq := seqOf(key)
+			switch p.kind {
+			case broker.OpPutDelivery:
+				queue[seq] = &entry{rec: bytes.Clone(pb.rec(p)), msg: msgs[p.msg]}
+			case broker.OpDeleteDelivery:
+				delete(queue, seq)
+			case broker.OpReleaseDelivery:
+				if e := queue[seq]; e != nil {
+					if r, rerr := releasedRecord(e.rec); rerr == nil {
+						e.rec = r
+					}
+				}
+			}
+		}
+	}
+	s.wmu.Unlock()
+	if err != nil {
+		return err
+	}
+	seqs := slices.Sorted(maps.Keys(queue))
+	var mc messageCache
+	var mr messageReader
+	for _, seq := range seqs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e := queue[seq]
+		d, err := decodeDelivery(seq, e.rec)
+		if err != nil {
+			return s.damaged(fmt.Errorf("delivery %d of %q: %w", seq, clientID, err))
+		}
+		if d.Msg = mc.get(d.ID); d.Msg == nil {
+			rec := e.msg
+			if rec == nil {
+				if rec = msgs[d.ID]; rec == nil {
+					if err := s.view(func(tx *bolt.Tx) error {
+						r, err := mr.get(tx, d.ID)
+						rec = bytes.Clone(r)
+						return err
+					}); err != nil {
+						return err
+					}
+				}
+			}
+			if d.Msg, err = mc.decode(d.ID, rec); err != nil {
+				return s.damaged(fmt.Errorf("delivery %d of %q: %w", seq, clientID, err))
+			}
+		}
+		if err := fn(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Sync makes committed batches durable; as every Commit already is, it
 // only flushes the file once more. After Close it returns
 // broker.ErrStoreClosed.
 func (s *Bolt) Sync(ctx context.Context) error {
+	if err := s.flush(); err != nil {
+		return err
+	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
@@ -826,6 +1104,22 @@ func (s *Bolt) Sync(ctx context.Context) error {
 // already. It waits for running operations; later ones return
 // broker.ErrStoreClosed. Closing again does nothing and returns nil.
 func (s *Bolt) Close() error {
+	s.wmu.Lock()
+	var werr error
+	if s.wal != nil {
+		// Leave the B+tree complete and the log empty; if that fails,
+		// the log keeps the batches for the next open.
+		werr = s.checkpointLocked()
+		if err := s.wal.close(); werr == nil {
+			werr = err
+		}
+		s.wal = nil
+		for _, pb := range s.pending {
+			s.batch.put(pb)
+		}
+		s.pending, s.pendingBytes = nil, 0
+	}
+	s.wmu.Unlock()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.db == nil {
@@ -833,6 +1127,9 @@ func (s *Bolt) Close() error {
 	}
 	err := s.db.Close()
 	s.db = nil
+	if err == nil {
+		err = werr
+	}
 	if err != nil {
 		return fmt.Errorf("store %s: close: %w", s.path, err)
 	}

@@ -399,15 +399,17 @@ func TestBoltMeta(t *testing.T) {
 	})
 }
 
-// TestBoltDiskFull fills a 512 KiB tmpfs: Commit must fail with the write
-// error, leave the store as it was, and work again once there is room.
+// TestBoltDiskFull fills a 2 MiB tmpfs: Commit must fail with the write
+// error, leave the store as it was (readable, though the B+tree cannot take
+// what the write-ahead log holds), and work again once there is room: as
+// much again as the log holds, which a checkpoint copies into the B+tree.
 func TestBoltDiskFull(t *testing.T) {
 	t.Parallel()
-	dir := mountTmpfs(t, 0, "size=512k")
+	dir := mountTmpfs(t, 0, "size=2m")
 	path := filepath.Join(dir, "midge.db")
 	// Room to give back later.
 	reserve := filepath.Join(dir, "reserve")
-	if err := os.WriteFile(reserve, make([]byte, 128<<10), 0o600); err != nil {
+	if err := os.WriteFile(reserve, make([]byte, 1536<<10), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	s := mustOpen(t, path)

@@ -16,6 +16,7 @@ func EncodeDeliveryV1(d *broker.StoredDelivery) ([]byte, error) { return appendD
 // such bucket.
 func Bucket(s *Bolt, name string) map[string]string {
 	var kv map[string]string
+	s.flush()
 	s.view(func(tx *bolt.Tx) error {
 		b := tx.Bucket([]byte(name))
 		if b == nil {

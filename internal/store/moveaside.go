@@ -11,7 +11,8 @@ import (
 
 // MoveAside renames the store file at path to path.corrupt-<time> (UTC,
 // such as midge.db.corrupt-20250102T150405Z, with a counter added if that
-// name is taken) and returns the new name, so that the next OpenBolt starts
+// name is taken), with its write-ahead log (path-wal) beside it, and
+// returns the new name, so that the next OpenBolt starts
 // with an empty store while the old file is kept for inspection or repair.
 // It is what `midge broker --recover` runs after OpenBolt or Load failed
 // with ErrCorrupt. It fails, moving nothing, with an error wrapping
@@ -47,6 +48,10 @@ func moveAside(path string, now time.Time) (string, error) {
 	}
 	if err := os.Rename(path, dst); err != nil {
 		return "", fmt.Errorf("store: move aside %s: %w", path, err)
+	}
+	// The write-ahead log goes with its file.
+	if err := os.Rename(path+WALSuffix, dst+WALSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return "", fmt.Errorf("store: move aside %s: %w", path+WALSuffix, err)
 	}
 	syncDir(filepath.Dir(path))
 	return dst, nil

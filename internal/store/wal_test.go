@@ -1,0 +1,178 @@
+package store_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/store"
+)
+
+// crashCopy copies the store file at path and its write-ahead log to dir,
+// as a kill -9 would leave them: every Commit that returned is on disk.
+func crashCopy(t *testing.T, path, dir string) string {
+	t.Helper()
+	dst := filepath.Join(dir, filepath.Base(path))
+	for _, suffix := range []string{"", store.WALSuffix} {
+		data, err := os.ReadFile(path + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst+suffix, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// queueSeqs returns the sequence numbers and payloads queued for id.
+func queueSeqs(t *testing.T, s broker.Store, id string) ([]uint64, []string) {
+	t.Helper()
+	var seqs []uint64
+	var payloads []string
+	if err := s.LoadQueue(context.Background(), id, func(d *broker.StoredDelivery) error {
+		seqs = append(seqs, d.Seq)
+		payloads = append(payloads, string(d.Msg.Payload))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return seqs, payloads
+}
+
+// A crash leaves batches in the write-ahead log, some applied to the B+tree
+// by a checkpoint and some not, with the log restarted over old records
+// after the checkpoint: reopening has exactly what was committed.
+func TestBoltWALReplay(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "midge.db")
+	s := mustOpen(t, path)
+	put := func(seq uint64) {
+		commit(t, s, func(b *broker.Batch) {
+			b.PutDelivery("c", delivery(seq, []byte{'a' + byte(seq%26)}))
+			b.PutRetained(&broker.Message{Topic: "r", Payload: []byte{byte(seq)}, Retain: true})
+		})
+	}
+	for seq := range uint64(10) {
+		put(seq)
+	}
+	commit(t, s, func(b *broker.Batch) { b.DeleteDelivery("c", 3) })
+	// A read applies the log to the B+tree (a checkpoint); later batches
+	// are written over the start of the log.
+	if seqs, _ := queueSeqs(t, s, "c"); len(seqs) != 9 {
+		t.Fatalf("before the crash: %v", seqs)
+	}
+	put(10)
+	commit(t, s, func(b *broker.Batch) { b.DeleteDelivery("c", 0); b.ReleaseDelivery("c", 9) })
+	put(11)
+
+	copied := crashCopy(t, path, t.TempDir())
+	c := mustOpen(t, copied)
+	seqs, payloads := queueSeqs(t, c, "c")
+	want := []uint64{1, 2, 4, 5, 6, 7, 8, 9, 10, 11}
+	if !slices.Equal(seqs, want) {
+		t.Fatalf("after the crash: queue %v, want %v", seqs, want)
+	}
+	if payloads[len(payloads)-1] != "l" {
+		t.Errorf("payloads %q", payloads)
+	}
+	var released []uint64
+	var retained []byte
+	c.LoadQueue(context.Background(), "c", func(d *broker.StoredDelivery) error {
+		if d.Released {
+			released = append(released, d.Seq)
+		}
+		return nil
+	})
+	if err := c.Load(context.Background(), broker.Loader{Retained: func(m *broker.Message) error {
+		retained = m.Payload
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(released, []uint64{9}) || !bytes.Equal(retained, []byte{11}) {
+		t.Errorf("released %v, retained %v", released, retained)
+	}
+}
+
+// The tail an interrupted append leaves (a partial record, or one whose
+// checksum fails) is not replayed, and what came before it is.
+func TestBoltWALTornTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "midge.db")
+	s := mustOpen(t, path)
+	for seq := range uint64(3) {
+		commit(t, s, func(b *broker.Batch) { b.PutDelivery("c", delivery(seq, []byte("x"))) })
+	}
+	for name, tail := range map[string]func(log []byte) []byte{
+		// A fourth record cut short: its header says more than follows.
+		"partial": func(log []byte) []byte {
+			end := bytes.LastIndex(log, []byte("x")) + 1
+			rec := slices.Clone(log[walRecordStart(t, log, 2):end])
+			return append(log[:end:end], rec[:len(rec)/2]...)
+		},
+		// The third record with a byte flipped.
+		"checksum": func(log []byte) []byte {
+			log = slices.Clone(log)
+			log[bytes.LastIndex(log, []byte("x"))] = 'y'
+			return log
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			copied := crashCopy(t, path, t.TempDir())
+			log, err := os.ReadFile(copied + store.WALSuffix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(copied+store.WALSuffix, tail(log), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			c := mustOpen(t, copied)
+			seqs, _ := queueSeqs(t, c, "c")
+			want := []uint64{0, 1, 2}
+			if name == "checksum" {
+				want = want[:2]
+			}
+			if !slices.Equal(seqs, want) {
+				t.Errorf("queue %v, want %v", seqs, want)
+			}
+			// The store goes on from there.
+			commit(t, c, func(b *broker.Batch) { b.PutDelivery("c", delivery(7, []byte("z"))) })
+			if seqs, _ := queueSeqs(t, c, "c"); seqs[len(seqs)-1] != 7 {
+				t.Errorf("after a new commit: %v", seqs)
+			}
+		})
+	}
+}
+
+// walRecordStart returns the offset of record i (from 0) of the log.
+func walRecordStart(t *testing.T, log []byte, i int) int {
+	t.Helper()
+	off := 0
+	for range i {
+		if len(log)-off < 16 {
+			t.Fatal("log too short")
+		}
+		n := int(log[off]) | int(log[off+1])<<8 | int(log[off+2])<<16 | int(log[off+3])<<24
+		off += 16 + n
+	}
+	return off
+}
+
+// A log left beside a store file that was deleted belongs to that file: a
+// new store does not replay it.
+func TestBoltWALWithoutItsFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "midge.db")
+	s := mustOpen(t, path)
+	commit(t, s, func(b *broker.Batch) { b.PutDelivery("c", delivery(1, []byte("old"))) })
+	copied := crashCopy(t, path, t.TempDir())
+	if err := os.Remove(copied); err != nil {
+		t.Fatal(err)
+	}
+	c := mustOpen(t, copied)
+	if seqs, _ := queueSeqs(t, c, "c"); len(seqs) != 0 {
+		t.Errorf("a new store replayed an old log: %v", seqs)
+	}
+}
