@@ -5,20 +5,26 @@
 //
 // # Durability
 //
-// Every Bolt Commit is one bbolt transaction, made durable (fdatasync of
-// the pages, then of the meta page) before Commit returns: a batch
-// committed when Commit returns survives kill -9 and power loss, and a
-// batch whose Commit did not return is either wholly there or wholly
-// absent. Commit's sync argument is therefore a hint that Bolt does not
-// need; the cost of an fsync per Commit is shared by grouping many
-// clients' changes into one Batch, which the broker does. bbolt's NoSync
-// mode is never used: a crash with it can leave a torn meta page.
+// Every Bolt Commit appends its batch to a write-ahead log beside the file
+// (FILE-wal, see wal.go) and makes it durable with one fdatasync before
+// Commit returns: a batch committed when Commit returns survives kill -9
+// and power loss, and a batch whose Commit did not return is either wholly
+// there or wholly absent (a torn or failed record ends the log). A
+// checkpoint applies the logged batches to the B+tree in one bbolt
+// transaction (fdatasync of the pages, then of the meta page), which also
+// records the last record applied, when the log holds 2 MB or 4,096
+// batches, before reads and at Close; OpenBolt replays what lies beyond it.
+// Commit's sync argument is therefore a hint that Bolt does not need; the
+// cost of an fsync per Commit is shared by grouping many clients' changes
+// into one Batch, which the broker does. bbolt's NoSync mode is never used:
+// a crash with it can leave a torn meta page.
 //
 // # Layout of the file
 //
 // One bbolt file with seven buckets:
 //
-//	meta      "format" → FormatVersion in decimal, "created-by" → BoltOptions.CreatedBy
+//	meta      "format" → FormatVersion in decimal, "created-by" → BoltOptions.CreatedBy,
+//	          "wal-applied" → big-endian uint64 sequence number of the last log record applied
 //	retained  topic → retained record
 //	sessions  client id → session record
 //	queue     client id, 0x00, big-endian uint64 seq → delivery record (message id, per-session fields)
@@ -51,7 +57,8 @@
 // Load and LoadQueue report damage they find later as ErrCorrupt too: bbolt
 // panics on some damaged pages, and those panics are recovered. A refused
 // file is never changed or removed; MoveAside, which `midge broker
-// --recover` runs, renames it to FILE.corrupt-<time> so that the next start
-// begins with an empty store. A Commit that fails to write (a full disk)
-// returns the error and leaves the store as it was and usable.
+// --recover` runs, renames it (and its log) to FILE.corrupt-<time> so that
+// the next start begins with an empty store. A Commit that fails to write
+// (a full disk) returns the error and leaves the store as it was and
+// usable.
 package store
