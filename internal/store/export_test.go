@@ -1,6 +1,8 @@
 package store
 
 import (
+	"context"
+
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/midge-mqtt/midge/broker"
@@ -26,4 +28,10 @@ func Bucket(s *Bolt, name string) map[string]string {
 		return b.ForEach(func(k, v []byte) error { kv[string(k)] = string(v); return nil })
 	})
 	return kv
+}
+
+// LoadQueuePending is LoadQueue reading the B+tree with the write-ahead
+// log's pending batches laid over it, as on a full disk.
+func LoadQueuePending(s *Bolt, clientID string, fn func(*broker.StoredDelivery) error) error {
+	return s.loadQueuePending(context.Background(), clientID, fn)
 }

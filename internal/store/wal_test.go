@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -174,5 +175,67 @@ func TestBoltWALWithoutItsFile(t *testing.T) {
 	c := mustOpen(t, copied)
 	if seqs, _ := queueSeqs(t, c, "c"); len(seqs) != 0 {
 		t.Errorf("a new store replayed an old log: %v", seqs)
+	}
+}
+
+// The queue read with pending batches laid over the B+tree (what LoadQueue
+// does when a checkpoint cannot run) is the queue a checkpoint makes: puts,
+// deletes, releases, a session deleted and started again, messages shared
+// between deliveries and brought by earlier batches.
+func TestBoltWALPendingRead(t *testing.T) {
+	s := mustOpen(t, filepath.Join(t.TempDir(), "midge.db"))
+	shared := &broker.Message{Topic: "s", Payload: []byte("shared"), QoS: 1}
+	d := func(seq, id uint64, m *broker.Message) *broker.StoredDelivery {
+		return &broker.StoredDelivery{Seq: seq, ID: id, QoS: 1, Msg: m}
+	}
+	commit(t, s, func(b *broker.Batch) {
+		for seq := range uint64(4) {
+			b.PutDelivery("c", delivery(seq, []byte{'a' + byte(seq)}))
+		}
+		b.PutDelivery("other", delivery(0, []byte("o")))
+	})
+	queueSeqs(t, s, "c") // a checkpoint: the B+tree has seqs 0-3
+	commit(t, s, func(b *broker.Batch) {
+		b.DeleteDelivery("c", 1)
+		b.PutDelivery("c", d(10, 100, shared))
+		b.ReleaseDelivery("c", 2)
+	})
+	commit(t, s, func(b *broker.Batch) {
+		b.PutDelivery("c", d(11, 100, shared)) // its message came in the batch before
+		b.PutDelivery("c", delivery(12, []byte("gone")))
+		b.DeleteDelivery("c", 12)
+		b.PutDelivery("other", delivery(1, []byte("p")))
+	})
+	read := func(load func(string, func(*broker.StoredDelivery) error) error, id string) []string {
+		var out []string
+		if err := load(id, func(d *broker.StoredDelivery) error {
+			out = append(out, fmt.Sprintf("%d %s %v", d.Seq, d.Msg.Payload, d.Released))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	pending := func(id string, fn func(*broker.StoredDelivery) error) error {
+		return store.LoadQueuePending(s, id, fn)
+	}
+	loaded := func(id string, fn func(*broker.StoredDelivery) error) error {
+		return s.LoadQueue(context.Background(), id, fn)
+	}
+	for _, id := range []string{"c", "other"} {
+		got := read(pending, id)
+		want := read(loaded, id) // checkpoints first
+		if !slices.Equal(got, want) || len(want) == 0 {
+			t.Errorf("%s: pending read %q, checkpointed read %q", id, got, want)
+		}
+	}
+	// A session deleted and queued again after the checkpoint.
+	commit(t, s, func(b *broker.Batch) {
+		b.DeleteSession("c")
+		b.PutDelivery("c", delivery(20, []byte("new")))
+	})
+	got, want := read(pending, "c"), read(loaded, "c")
+	if !slices.Equal(got, want) || !slices.Equal(want, []string{"20 new false"}) {
+		t.Errorf("after DeleteSession: pending read %q, checkpointed read %q", got, want)
 	}
 }
