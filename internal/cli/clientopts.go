@@ -148,6 +148,23 @@ func hintf(format string, args ...any) error {
 	return &cmdError{text: fmt.Sprintf(format, args...), hint: true}
 }
 
+// filterArg returns the topic filter argument of sub's -T or -U at args[i+1],
+// refused as mosquitto_sub refuses it: missing names it missing, invalid
+// names it in the wildcard error.
+func filterArg(args []string, i int, flag, missing, invalid string) (string, error) {
+	if i+1 >= len(args) {
+		return "", hintf("Error: %s argument given but no %s specified.\n\n", flag, missing)
+	}
+	f := args[i+1]
+	if !validUTF8(f) {
+		return "", hintf("Error: Malformed UTF-8 in %s argument.\n\n", flag)
+	}
+	if !subTopicOK(f) {
+		return "", hintf("Error: Invalid %s '%s', are all '+' and '#' wildcards correct?\n", invalid, f)
+	}
+	return f, nil
+}
+
 // newClientConfig returns Mosquitto's defaults (init_config).
 func newClientConfig(t tool) *clientConfig {
 	c := &clientConfig{
@@ -284,7 +301,6 @@ func strtokLine(line string) []string {
 func (c *clientConfig) parseLine(args []string) error {
 	t := c.tool
 	n := len(args)
-	// next returns the option's argument, or the refusal for a missing one.
 	for i := 0; i < n; i++ {
 		a := args[i]
 		last := i == n-1
@@ -658,15 +674,9 @@ func (c *clientConfig) parseLine(args []string) error {
 			if t != toolSub {
 				return unknownOption(a)
 			}
-			if last {
-				return hintf("Error: -T argument given but no topic filter specified.\n\n")
-			}
-			f := args[i+1]
-			if !validUTF8(f) {
-				return hintf("Error: Malformed UTF-8 in -T argument.\n\n")
-			}
-			if !subTopicOK(f) {
-				return hintf("Error: Invalid filter topic '%s', are all '+' and '#' wildcards correct?\n", f)
+			f, err := filterArg(args, i, "-T", "topic filter", "filter topic")
+			if err != nil {
+				return err
 			}
 			c.filterOuts = append(c.filterOuts, f)
 			i++
@@ -700,15 +710,9 @@ func (c *clientConfig) parseLine(args []string) error {
 			if t != toolSub {
 				return unknownOption(a)
 			}
-			if last {
-				return hintf("Error: -U argument given but no unsubscribe topic specified.\n\n")
-			}
-			f := args[i+1]
-			if !validUTF8(f) {
-				return hintf("Error: Malformed UTF-8 in -U argument.\n\n")
-			}
-			if !subTopicOK(f) {
-				return hintf("Error: Invalid unsubscribe topic '%s', are all '+' and '#' wildcards correct?\n", f)
+			f, err := filterArg(args, i, "-U", "unsubscribe topic", "unsubscribe topic")
+			if err != nil {
+				return err
 			}
 			c.unsubTopics = append(c.unsubTopics, f)
 			i++

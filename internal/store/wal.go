@@ -146,7 +146,8 @@ func (w *wal) replay(after uint64, fn func(seq uint64, payload []byte) error) (u
 // back to its size before, so that a later record does not follow a partial
 // one.
 func (w *wal) append(seq uint64, pb *preparedBatch) (int, error) {
-	b := append(w.buf[:0], make([]byte, walHeader)...)
+	var header [walHeader]byte // filled in below
+	b := append(w.buf[:0], header[:]...)
 	b = pb.appendTo(b)
 	n := len(b) - walHeader
 	binary.LittleEndian.PutUint32(b[0:4], uint32(n))
@@ -210,97 +211,55 @@ func (pb *preparedBatch) appendTo(b []byte) []byte {
 }
 
 // decodeFrom fills pb from a record appendTo wrote, checking every span
-// against the arena.
+// against the arena. (The record's CRC vouches for the rest: apply skips
+// an op kind it does not know, as it would in a batch.)
 func (pb *preparedBatch) decodeFrom(p []byte) error {
-	d := walDecoder{p: p}
-	nOps := d.count(len(p))
-	pb.ops = pb.ops[:0]
-	type span struct{ k0, k1, r1 uint64 }
-	spans := make([]span, 0, nOps)
-	for range nOps {
-		kind := broker.OpKind(d.byte())
-		s := span{d.uvarint(), d.uvarint(), d.uvarint()}
-		msg := d.uvarint()
-		pb.ops = append(pb.ops, prepared{kind: kind, msg: msg})
-		spans = append(spans, s)
+	d := decoder{b: p}
+	// count reads a count, which cannot exceed the record's length.
+	count := func(what string) int {
+		v := d.uvarint(what)
+		if v > uint64(len(p)) {
+			d.fail(what)
+			return 0
+		}
+		return int(v)
 	}
-	nMsgs := d.count(len(p))
+	type span struct{ k0, k1, r1 uint64 }
+	n := count("op count")
+	pb.ops = pb.ops[:0]
+	spans := make([]span, 0, n)
+	for range n {
+		kind := broker.OpKind(d.byte("op kind"))
+		spans = append(spans, span{d.uvarint("key start"), d.uvarint("key end"), d.uvarint("record end")})
+		pb.ops = append(pb.ops, prepared{kind: kind, msg: d.uvarint("message id")})
+	}
+	n = count("message count")
 	pb.msgs = pb.msgs[:0]
 	clear(pb.msgAt)
-	mspans := make([][2]uint64, 0, nMsgs)
-	for range nMsgs {
-		id := d.uvarint()
-		mspans = append(mspans, [2]uint64{d.uvarint(), d.uvarint()})
+	for range n {
+		id := d.uvarint("message id")
 		pb.msgAt[id] = len(pb.msgs)
+		spans = append(spans, span{d.uvarint("message start"), d.uvarint("message end"), 0})
 		pb.msgs = append(pb.msgs, preparedMsg{id: id})
 	}
-	n := d.count(len(p))
-	if d.err != nil || len(d.p) != n {
-		return errors.New("write-ahead log record: bad layout")
+	pb.arena = append(pb.arena[:0], d.raw("arena")...)
+	if err := d.end(); err != nil {
+		return fmt.Errorf("write-ahead log record: %w", err)
 	}
-	pb.arena = append(pb.arena[:0], d.p...)
 	a := uint64(len(pb.arena))
-	for i, s := range spans {
-		if s.k0 > s.k1 || s.k1 > s.r1 || s.r1 > a || !knownKind(pb.ops[i].kind) {
+	for i := range pb.ops {
+		s := spans[i]
+		if s.k0 > s.k1 || s.k1 > s.r1 || s.r1 > a {
 			return fmt.Errorf("write-ahead log record: op %d out of range", i)
 		}
 		pb.ops[i].k0, pb.ops[i].k1, pb.ops[i].r1 = int(s.k0), int(s.k1), int(s.r1)
 	}
-	for i, s := range mspans {
-		if s[0] > s[1] || s[1] > a {
+	for i := range pb.msgs {
+		s := spans[len(pb.ops)+i]
+		if s.k0 > s.k1 || s.k1 > a {
 			return fmt.Errorf("write-ahead log record: message %d out of range", i)
 		}
-		pb.msgs[i].r0, pb.msgs[i].r1 = int(s[0]), int(s[1])
+		pb.msgs[i].r0, pb.msgs[i].r1 = int(s.k0), int(s.k1)
 	}
 	return nil
-}
-
-// knownKind reports whether k is an op kind apply knows.
-func knownKind(k broker.OpKind) bool {
-	switch k {
-	case broker.OpPutRetained, broker.OpDeleteRetained, broker.OpPutSession, broker.OpDeleteSession,
-		broker.OpPutDelivery, broker.OpDeleteDelivery, broker.OpReleaseDelivery,
-		broker.OpPutInbound, broker.OpDeleteInbound:
-		return true
-	}
-	return false
-}
-
-// walDecoder reads the fields of a log record, remembering the first error.
-type walDecoder struct {
-	p   []byte
-	err error
-}
-
-func (d *walDecoder) byte() byte {
-	if d.err != nil || len(d.p) == 0 {
-		d.err = io.ErrUnexpectedEOF
-		return 0
-	}
-	c := d.p[0]
-	d.p = d.p[1:]
-	return c
-}
-
-func (d *walDecoder) uvarint() uint64 {
-	if d.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(d.p)
-	if n <= 0 {
-		d.err = io.ErrUnexpectedEOF
-		return 0
-	}
-	d.p = d.p[n:]
-	return v
-}
-
-// count reads a count that cannot exceed limit (the record's length).
-func (d *walDecoder) count(limit int) int {
-	v := d.uvarint()
-	if v > uint64(limit) {
-		d.err = errors.New("count beyond the record")
-		return 0
-	}
-	return int(v)
 }
