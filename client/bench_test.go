@@ -17,6 +17,11 @@ import (
 // written; QoS 1: PUBACK), PublishAsync keeps the in-flight window full.
 func BenchmarkPublish(b *testing.B) {
 	srv := testutil.StartBroker(b, broker.Config{AllowAnonymous: true, MaxInflightMessages: 1000})
+	benchPublish(b, srv.Addr)
+}
+
+// benchPublish runs the publish benchmarks against the server at addr.
+func benchPublish(b *testing.B, addr string) {
 	payload := make([]byte, 64)
 	for _, bc := range []struct {
 		name  string
@@ -31,7 +36,7 @@ func BenchmarkPublish(b *testing.B) {
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			ctx := context.Background()
-			c, _, err := client.Dial(ctx, client.Options{Address: srv.Addr, ProtocolVersion: packet.Version5, CleanStart: true})
+			c, _, err := client.Dial(ctx, client.Options{Address: addr, ProtocolVersion: packet.Version5, CleanStart: true})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -187,48 +192,5 @@ func sink(nc net.Conn) {
 // BenchmarkPublishSink is BenchmarkPublish against a server that allocates
 // nothing, so that allocs/op are the client's own.
 func BenchmarkPublishSink(b *testing.B) {
-	addr := startSink(b)
-	payload := make([]byte, 64)
-	for _, bc := range []struct {
-		name  string
-		qos   byte
-		async bool
-	}{
-		{"qos0/sync", 0, false},
-		{"qos0/async", 0, true},
-		{"qos1/sync", 1, false},
-		{"qos1/async", 1, true},
-		{"qos2/async", 2, true},
-	} {
-		b.Run(bc.name, func(b *testing.B) {
-			ctx := context.Background()
-			c, _, err := client.Dial(ctx, client.Options{Address: addr, ProtocolVersion: packet.Version5, CleanStart: true})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer c.Close()
-			m := &client.Message{Topic: "bench/publish", QoS: bc.qos, Payload: payload}
-			var wg sync.WaitGroup
-			done := func(err error) {
-				if err != nil {
-					b.Error(err)
-				}
-				wg.Done()
-			}
-			b.SetBytes(int64(len(payload)))
-			b.ReportAllocs()
-			for b.Loop() {
-				if bc.async {
-					wg.Add(1)
-					err = c.PublishAsync(ctx, m, done)
-				} else {
-					err = c.Publish(ctx, m)
-				}
-				if err != nil {
-					b.Fatal(err)
-				}
-			}
-			wg.Wait()
-		})
-	}
+	benchPublish(b, startSink(b))
 }
