@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"context"
@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -631,8 +632,8 @@ func (o *benchOptions) checkNetwork(ctx context.Context) error {
 	return nil
 }
 
-// runBench is "midge bench".
-func runBench(ctx context.Context, prog string, args []string, st Streams) int {
+// Run is "midge bench".
+func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
 	o, err := parseBenchArgs(args)
 	if errors.Is(err, errBenchHelp) {
 		fmt.Fprintf(st.Out, benchUsage, prog)
@@ -672,7 +673,7 @@ func runBench(ctx context.Context, prog string, args []string, st Streams) int {
 
 // runBenchOptions runs one benchmark and returns its report (also when it
 // failed part way, if there is something to report).
-func runBenchOptions(ctx context.Context, o *benchOptions, st Streams) (*benchReport, error) {
+func runBenchOptions(ctx context.Context, o *benchOptions, st base.Streams) (*benchReport, error) {
 	if o.mode == "conn" {
 		return runConnBench(ctx, o, st)
 	}

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -37,7 +38,7 @@ func (l *clientSubLink) alive() bool { return l.c.Connected() }
 // runConnBench is conn mode: open -c connections (each CONNECT, and
 // SUBSCRIBE when -t is given), measure the rate and the handshakes, hold
 // them for --hold, see how many are still open, close them.
-func runConnBench(ctx context.Context, o *benchOptions, st Streams) (*benchReport, error) {
+func runConnBench(ctx context.Context, o *benchOptions, st base.Streams) (*benchReport, error) {
 	rep := newBenchReport(o, 0, 0)
 	d := &benchDialer{o: o}
 	var pg *pinger

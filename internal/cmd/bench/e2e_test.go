@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"bytes"
@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
@@ -29,7 +30,7 @@ import (
 func runBenchArgs(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code := runBench(context.Background(), "midge bench", args, Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
+	code := Run(context.Background(), "midge bench", args, base.Streams{In: strings.NewReader(""), Out: &out, Err: &errOut})
 	return out.String(), errOut.String(), code
 }
 

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/topic"
 	"golang.org/x/term"
 )
@@ -574,7 +575,7 @@ type progress struct {
 
 // newProgress returns the progress line's writer, or nil when there is to
 // be none: --progress never, or auto and stderr is not a terminal.
-func newProgress(o *benchOptions, st Streams) *progress {
+func newProgress(o *benchOptions, st base.Streams) *progress {
 	switch o.progress {
 	case "never":
 		return nil

@@ -1,4 +1,4 @@
-package cli
+package bench
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/topic"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -601,7 +602,7 @@ func (r *msgRun) expectedDeliveries() int64 {
 }
 
 // runMsgBench runs pub, sub or pubsub.
-func runMsgBench(ctx context.Context, o *benchOptions, st Streams) (*benchReport, error) {
+func runMsgBench(ctx context.Context, o *benchOptions, st base.Streams) (*benchReport, error) {
 	r, err := newMsgRun(ctx, o)
 	if err != nil {
 		return nil, err

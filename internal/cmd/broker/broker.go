@@ -1,4 +1,4 @@
-package cli
+package broker
 
 import (
 	"context"
@@ -17,9 +17,11 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/internal/version"
 )
 
 // Exit statuses of "midge broker", as the mosquitto binary's: 3
@@ -134,12 +136,12 @@ Usage: %s [-c config_file] [-d] [-h] [-p port] [-q] [-v] [--test-config] [--reco
 
 See https://mosquitto.org/ for the configuration file format (mosquitto.conf(5)).
 
-`, broker.Version, prog, prog, prog)
+`, version.Version, prog, prog, prog)
 }
 
-// runBroker is "midge broker" / "mosquitto": it parses args, then runs the
+// Run is "midge broker" / "mosquitto": it parses args, then runs the
 // broker until ctx is done or SIGINT/SIGTERM, and returns the exit status.
-func runBroker(ctx context.Context, prog string, args []string, st Streams) int {
+func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
 	o, err := parseBrokerArgs(args)
 	if err != nil {
 		logErr(st.Err, "Error: "+err.Error())
@@ -154,7 +156,7 @@ func runBroker(ctx context.Context, prog string, args []string, st Streams) int 
 		brokerUsage(st.Out, prog)
 		return exitInvalid // as mosquitto -h
 	case o.version:
-		fmt.Fprintf(st.Out, "midge version %s\n", broker.Version)
+		fmt.Fprintf(st.Out, "midge version %s\n", version.Version)
 		return exitOK
 	}
 	if path := os.Getenv("MIDGE_CPUPROFILE"); path != "" {
@@ -216,7 +218,7 @@ func logOptions(res *config.Result, o brokerOptions) logging.Options {
 	return lo
 }
 
-func runBrokerOptions(ctx context.Context, prog string, o brokerOptions, st Streams, hooks brokerHooks) int {
+func runBrokerOptions(ctx context.Context, prog string, o brokerOptions, st base.Streams, hooks brokerHooks) int {
 	res, err := loadConfig(o)
 	if o.testConfig {
 		switch {
@@ -301,7 +303,7 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 	} else {
 		b.handler, b.log = h, slog.New(h)
 	}
-	b.log.Info(fmt.Sprintf("midge version %s starting", broker.Version))
+	b.log.Info(fmt.Sprintf("midge version %s starting", version.Version))
 	if b.opts.configFile != "" {
 		b.log.Info(fmt.Sprintf("Config loaded from %s.", b.opts.configFile))
 	} else {
@@ -357,7 +359,7 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		go func() { b.errc <- srv.Serve(ctx, ol.ln, ol.cfg) }()
 	}
 	b.startWeb(srv)
-	b.log.Info(fmt.Sprintf("midge version %s running", broker.Version))
+	b.log.Info(fmt.Sprintf("midge version %s running", version.Version))
 	return exitOK, true
 }
 
@@ -382,7 +384,7 @@ func (b *brokerRun) openStore(ctx context.Context, cfg broker.Config) (*broker.S
 		runtime.GOMAXPROCS(2)
 	}
 	for attempt := 0; ; attempt++ {
-		st, err := store.OpenBolt(path, store.BoltOptions{CreatedBy: "midge " + broker.Version})
+		st, err := store.OpenBolt(path, store.BoltOptions{CreatedBy: "midge " + version.Version})
 		var srv *broker.Server
 		if err == nil {
 			cfg.Store = st
@@ -557,7 +559,7 @@ func (b *brokerRun) wait(ctx context.Context) int {
 
 // stop shuts the broker down and cleans up.
 func (b *brokerRun) stop() {
-	b.log.Info(fmt.Sprintf("midge version %s terminating", broker.Version))
+	b.log.Info(fmt.Sprintf("midge version %s terminating", version.Version))
 	b.stopWeb()
 	if srv := b.srv.Load(); srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

@@ -1,6 +1,6 @@
 //go:build unix
 
-package cli
+package broker
 
 import (
 	"bytes"
@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 
 func TestParseBrokerArgs(t *testing.T) {
@@ -65,7 +67,7 @@ func TestParseBrokerArgs(t *testing.T) {
 func runIn(t *testing.T, args ...string) (int, string, string) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := runBroker(context.Background(), "mosquitto", args, Streams{Out: &out, Err: &errb})
+	code := Run(context.Background(), "mosquitto", args, base.Streams{Out: &out, Err: &errb})
 	return code, out.String(), errb.String()
 }
 
@@ -121,7 +123,7 @@ func TestServeInProcess(t *testing.T) {
 	started := make(chan *brokerRun, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- runBrokerOptions(ctx, "midge broker", o, Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}},
+		done <- runBrokerOptions(ctx, "midge broker", o, base.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}},
 			brokerHooks{started: func(b *brokerRun) { started <- b }})
 	}()
 	var b *brokerRun

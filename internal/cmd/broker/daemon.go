@@ -1,9 +1,11 @@
-package cli
+package broker
 
 import (
 	"io"
 	"os"
 	"sync"
+
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 
 // daemonEnv is set, to the descriptor of the readiness pipe, in the
@@ -18,7 +20,7 @@ type readiness struct {
 	w    *switchWriter
 }
 
-func daemonReady(st Streams) *readiness {
+func daemonReady(st base.Streams) *readiness {
 	r := &readiness{pipe: daemonPipe()}
 	if r.pipe != nil {
 		r.w = &switchWriter{w: r.pipe}

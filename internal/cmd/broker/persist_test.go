@@ -1,4 +1,4 @@
-package cli
+package broker
 
 import (
 	"bytes"
@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 
 // startWith runs the broker in-process with conf and extra flags; it returns
@@ -24,7 +26,7 @@ func startWith(t *testing.T, conf string, flags ...string) (int, string, func() 
 	done := make(chan int, 1)
 	var errs bytes.Buffer
 	go func() {
-		done <- runBrokerOptions(ctx, "midge broker", o, Streams{Out: &bytes.Buffer{}, Err: &errs},
+		done <- runBrokerOptions(ctx, "midge broker", o, base.Streams{Out: &bytes.Buffer{}, Err: &errs},
 			brokerHooks{started: func(*brokerRun) { started <- struct{}{} }})
 	}()
 	select {

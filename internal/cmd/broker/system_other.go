@@ -1,10 +1,12 @@
 //go:build !unix
 
-package cli
+package broker
 
 import (
 	"log/slog"
 	"os"
+
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 
 // dropPrivileges does nothing where there are no Unix users: run midge as the
@@ -24,7 +26,7 @@ func notifySystemd(string) {}
 
 // daemonize cannot fork on Windows; like Mosquitto, midge warns and runs in
 // the foreground.
-func daemonize(prog string, o brokerOptions, st Streams) int {
+func daemonize(prog string, o brokerOptions, st base.Streams) int {
 	logErr(st.Err, "Warning: Can't start in daemon mode in Windows.")
 	return -1
 }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package cli
+package broker
 
 import (
 	"fmt"
@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 
 // dropPrivileges switches to the configured user (default "mosquitto", or
@@ -108,7 +110,7 @@ func notifySystemd(state string) {
 // new session, with its standard streams on /dev/null. It waits until the
 // child serves (or fails, whose start-up errors it prints) and returns the
 // exit status for the foreground process.
-func daemonize(_ string, o brokerOptions, st Streams) int {
+func daemonize(_ string, o brokerOptions, st base.Streams) int {
 	exe, err := os.Executable()
 	if err != nil {
 		logErr(st.Err, "Error in fork: "+err.Error())

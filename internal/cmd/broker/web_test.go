@@ -1,6 +1,6 @@
 //go:build unix
 
-package cli
+package broker
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 
 // TestWebListener runs the broker with an http_api listener: logins from
@@ -49,7 +50,7 @@ func TestWebListener(t *testing.T) {
 	started := make(chan *brokerRun, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- runBrokerOptions(ctx, "midge broker", o, Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}},
+		done <- runBrokerOptions(ctx, "midge broker", o, base.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}},
 			brokerHooks{started: func(b *brokerRun) { started <- b }})
 	}()
 	var b *brokerRun

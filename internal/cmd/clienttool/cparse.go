@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 // C's number parsing and libmosquitto's string checks, as Mosquitto's
 // tools apply them to their arguments: "-p 80x" is port 80 there, so it is

@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 // Helpers for the tests that run Debian's mosquitto_pub, mosquitto_sub and
 // mosquitto_rr beside midge's pub, sub and rr and compare what they print.
@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
@@ -262,7 +263,7 @@ func mqStartMidge(t *testing.T, tl tool, home, xdg string, stdin []byte, args ..
 	r := &mqRun{name: "midge " + tl.mosquittoName(), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
-	st := Streams{In: bytes.NewReader(stdin), Out: &r.out, Err: &r.err}
+	st := base.Streams{In: bytes.NewReader(stdin), Out: &r.out, Err: &r.err}
 	go func() {
 		r.code = runClientTool(ctx, tl, tl.mosquittoName(), args, st, mqEnv(home, xdg))
 		cancel()

@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 // The command line shared by pub, sub and rr: Mosquitto's client_shared.c
 // (client_config_load and client_config_line_proc), with its messages and

@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -192,7 +193,7 @@ func FuzzParseArgs(f *testing.F) {
 func TestDebugLines(t *testing.T) {
 	t.Parallel()
 	var out bytes.Buffer
-	s := &session{cfg: &clientConfig{debug: true, protocol: 5}, st: Streams{Out: &out}, displayID: "(null)"}
+	s := &session{cfg: &clientConfig{debug: true, protocol: 5}, st: base.Streams{Out: &out}, displayID: "(null)"}
 	ack := &packet.Connack{}
 	ack.Properties.SetString(packet.PropAssignedClientID, "auto-1")
 	sub := &packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{

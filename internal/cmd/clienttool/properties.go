@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 // -D / --property: MQTT 5 properties by command, parsed and checked as
 // Mosquitto's client_props.c and libmosquitto's property checks do.

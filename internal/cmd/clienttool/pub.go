@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 // midge pub: mosquitto_pub (pub_client.c, pub_shared.c).
 
@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -24,13 +25,13 @@ func parsePubArgs(args []string) (*clientConfig, error) {
 	return parseClientArgs(toolPub, args, os.LookupEnv)
 }
 
-// runPub is the pub command.
-func runPub(ctx context.Context, prog string, args []string, st Streams) int {
+// Pub is the pub command.
+func Pub(ctx context.Context, prog string, args []string, st base.Streams) int {
 	return runClientTool(ctx, toolPub, prog, args, st, os.LookupEnv)
 }
 
 // pubRun publishes as cfg says and returns the exit status.
-func pubRun(ctx context.Context, cfg *clientConfig, st Streams) int {
+func pubRun(ctx context.Context, cfg *clientConfig, st base.Streams) int {
 	s := newSession(cfg, st)
 	if st.In == nil {
 		s.st.In = eofReader{}

@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 // midge rr: mosquitto_rr (rr_client.c): publish a request with a Response
 // Topic, wait for one response on it, print it and exit.
@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -21,14 +22,14 @@ func parseRRArgs(args []string) (*clientConfig, error) {
 	return parseClientArgs(toolRR, args, os.LookupEnv)
 }
 
-// runRR is the rr command.
-func runRR(ctx context.Context, prog string, args []string, st Streams) int {
+// RR is the rr command.
+func RR(ctx context.Context, prog string, args []string, st base.Streams) int {
 	return runClientTool(ctx, toolRR, prog, args, st, os.LookupEnv)
 }
 
 // rrRun sends the request and waits for the response; prog names the
 // program in the usage hint.
-func rrRun(ctx context.Context, prog string, cfg *clientConfig, st Streams) int {
+func rrRun(ctx context.Context, prog string, cfg *clientConfig, st base.Streams) int {
 	if cfg.topic == nil || cfg.pubMode == msgNone || cfg.responseTopic == nil {
 		fmt.Fprintf(st.Err, "Error: All of topic, message, and response topic must be supplied.\n")
 		fmt.Fprintf(st.Err, "\nUse '%s --help' to see usage.\n", prog)

@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 // What pub, sub and rr share when they run: the client's Options from the
 // configuration, libmosquitto's debug lines (-d), and the messages
@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -41,7 +42,7 @@ const gateTimeout = 10 * time.Second
 // session is one run of pub, sub or rr.
 type session struct {
 	cfg  *clientConfig
-	st   Streams
+	st   base.Streams
 	tap  *propTap // nil before MQTT 5
 	name string   // mosquitto_pub, ... for messages
 
@@ -80,7 +81,7 @@ func (s *session) open() {
 	s.gateMu.Unlock()
 }
 
-func newSession(cfg *clientConfig, st Streams) *session {
+func newSession(cfg *clientConfig, st base.Streams) *session {
 	s := &session{cfg: cfg, st: st, name: cfg.tool.mosquittoName()}
 	if cfg.protocol == 5 {
 		s.tap = &propTap{}
@@ -90,7 +91,7 @@ func newSession(cfg *clientConfig, st Streams) *session {
 
 // printParseError prints what Mosquitto prints for a refused command line
 // and returns the exit status. prog names the program in the hint.
-func printParseError(prog string, t tool, err error, st Streams) int {
+func printParseError(prog string, t tool, err error, st base.Streams) int {
 	var ce *cmdError
 	switch {
 	case errors.Is(err, errHelp):
@@ -304,7 +305,7 @@ func connectFailure(err error) (string, int) {
 	case errors.As(err, &dnsErr), errors.As(err, &addrErr):
 		return "Unable to connect (Lookup error.).\n", 1
 	case errors.As(err, &errno):
-		return "Error: " + strerror(errno) + "\n", 1
+		return "Error: " + base.Strerror(errno) + "\n", 1
 	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, os.ErrDeadlineExceeded):
 		return "Error: Connection timed out\n", 1
 	}
@@ -660,7 +661,7 @@ func parseToolArgs(t tool, args []string, env getenv) (*clientConfig, error) {
 
 // runClientTool runs pub, sub or rr with args (without the program name);
 // prog names the program in messages, env finds the options file.
-func runClientTool(ctx context.Context, t tool, prog string, args []string, st Streams, env getenv) int {
+func runClientTool(ctx context.Context, t tool, prog string, args []string, st base.Streams, env getenv) int {
 	cfg, err := parseToolArgs(t, args, env)
 	if err != nil {
 		return printParseError(prog, t, err, st)

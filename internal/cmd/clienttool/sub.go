@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 // midge sub: mosquitto_sub (sub_client.c).
 //
@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/topic"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -41,8 +42,8 @@ func (c *clientConfig) checkSub() error {
 	return nil
 }
 
-// runSub is the sub command.
-func runSub(ctx context.Context, prog string, args []string, st Streams) int {
+// Sub is the sub command.
+func Sub(ctx context.Context, prog string, args []string, st base.Streams) int {
 	return runClientTool(ctx, toolSub, prog, args, st, os.LookupEnv)
 }
 
@@ -262,7 +263,7 @@ func (r *receiver) subSuback(ack *packet.Suback) {
 }
 
 // subRun subscribes as cfg says and returns the exit status.
-func subRun(ctx context.Context, cfg *clientConfig, st Streams) int {
+func subRun(ctx context.Context, cfg *clientConfig, st base.Streams) int {
 	s := newSession(cfg, st)
 	r := newReceiver(s)
 	r.onMessage = r.subMessage

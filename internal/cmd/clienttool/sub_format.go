@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 // How mosquitto_sub and mosquitto_rr 2.0.11 print a message: payload only,
 // -v, or -F with its %, @ and \ sequences (sub_client_output.c), byte for

@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 // A parser that accepts exactly what cJSON 1.7.15's cJSON_ParseWithOpts
 // accepts (with require_null_terminated), for %J: mosquitto_sub parses the

@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 // subUsage is mosquitto_sub 2.0.11's --help text, verbatim: %[1]s is the
 // version.

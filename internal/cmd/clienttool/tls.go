@@ -1,4 +1,4 @@
-package cli
+package clienttool
 
 // TLS for the client tools: --cafile, --capath, --cert, --key, --insecure,
 // --tls-version, --tls-alpn and --tls-use-os-certs, as libmosquitto applies

@@ -1,7 +1,4 @@
-// Package cli implements midge's commands: the broker and the Mosquitto-style
-// client tools. Each command is a function of its arguments and Streams, so it
-// can be run and tested without a process of its own.
-package cli
+package midge
 
 import (
 	"context"
@@ -12,17 +9,14 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/midge-mqtt/midge/internal/cmd/base"
+	"github.com/midge-mqtt/midge/internal/cmd/bench"
+	"github.com/midge-mqtt/midge/internal/cmd/broker"
+	"github.com/midge-mqtt/midge/internal/cmd/clienttool"
+	"github.com/midge-mqtt/midge/internal/cmd/passwd"
+	"github.com/midge-mqtt/midge/internal/version"
 )
-
-// Streams are the standard streams a command reads and writes.
-type Streams struct {
-	In  io.Reader
-	Out io.Writer
-	Err io.Writer
-}
-
-// OSStreams returns the process's standard input, output and error.
-func OSStreams() Streams { return Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr} }
 
 // command is one midge subcommand.
 type command struct {
@@ -31,37 +25,34 @@ type command struct {
 	summary string   // one line for "midge help"
 	// run executes the command with its arguments (without the command name)
 	// and returns the process exit status. prog is the name to use in messages.
-	run func(ctx context.Context, prog string, args []string, st Streams) int
+	run func(ctx context.Context, prog string, args []string, st base.Streams) int
 }
 
 // commands lists every command midge has, in the order "midge help" shows them.
 func commands() []command {
 	return []command{
-		{name: "broker", argv0: []string{"mosquitto"}, summary: "run the MQTT broker", run: runBroker},
-		{name: "passwd", argv0: []string{"mosquitto_passwd"}, summary: "manage a password file (mosquitto_passwd)", run: runPasswd},
-		{name: "pub", argv0: []string{"mosquitto_pub"}, summary: "publish messages", run: runPub},
-		{name: "sub", argv0: []string{"mosquitto_sub"}, summary: "subscribe and print what arrives", run: runSub},
-		{name: "rr", argv0: []string{"mosquitto_rr"}, summary: "send a request and print its response", run: runRR},
-		{name: "bench", summary: "load and latency benchmark of an MQTT broker (like emqtt-bench)", run: runBench},
+		{name: "broker", argv0: []string{"mosquitto"}, summary: "run the MQTT broker", run: broker.Run},
+		{name: "passwd", argv0: []string{"mosquitto_passwd"}, summary: "manage a password file (mosquitto_passwd)", run: passwd.Run},
+		{name: "pub", argv0: []string{"mosquitto_pub"}, summary: "publish messages", run: clienttool.Pub},
+		{name: "sub", argv0: []string{"mosquitto_sub"}, summary: "subscribe and print what arrives", run: clienttool.Sub},
+		{name: "rr", argv0: []string{"mosquitto_rr"}, summary: "send a request and print its response", run: clienttool.RR},
+		{name: "bench", summary: "load and latency benchmark of an MQTT broker (like emqtt-bench)", run: bench.Run},
 		{name: "version", summary: "print midge's version", run: runVersion},
 		{name: "help", summary: "list the commands", run: nil}, // handled in Main
 	}
 }
 
-// Version is midge's version, printed by "midge version" and in $SYS.
-const Version = "0.1.0"
-
 // Main runs the command selected by argv (as os.Args) and returns the exit
 // status. When the program's own name is one of Mosquitto's (mosquitto,
 // mosquitto_pub, ...) that tool runs with all of argv[1:]; otherwise the first
 // argument names the command.
-func Main(argv []string, st Streams) int {
+func Main(argv []string, st base.Streams) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	return run(ctx, argv, st)
 }
 
-func run(ctx context.Context, argv []string, st Streams) int {
+func run(ctx context.Context, argv []string, st base.Streams) int {
 	prog := "midge"
 	if len(argv) > 0 {
 		prog = filepath.Base(argv[0])
@@ -97,7 +88,7 @@ func run(ctx context.Context, argv []string, st Streams) int {
 }
 
 func usage(w io.Writer, cmds []command) {
-	fmt.Fprintf(w, "midge %s: an MQTT 3.1, 3.1.1 and 5.0 broker and client tools\n\nUsage: midge <command> [arguments]\n\nCommands:\n", Version)
+	fmt.Fprintf(w, "midge %s: an MQTT 3.1, 3.1.1 and 5.0 broker and client tools\n\nUsage: midge <command> [arguments]\n\nCommands:\n", version.Version)
 	for _, c := range cmds {
 		fmt.Fprintf(w, "  %-8s %s", c.name, c.summary)
 		if len(c.argv0) > 0 {
@@ -108,7 +99,7 @@ func usage(w io.Writer, cmds []command) {
 	fmt.Fprintf(w, "\nRun 'midge <command> --help' for a command's options.\n")
 }
 
-func runVersion(_ context.Context, _ string, _ []string, st Streams) int {
-	fmt.Fprintf(st.Out, "midge version %s\n", Version)
+func runVersion(_ context.Context, _ string, _ []string, st base.Streams) int {
+	fmt.Fprintf(st.Out, "midge version %s\n", version.Version)
 	return 0
 }

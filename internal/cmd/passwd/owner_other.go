@@ -1,6 +1,6 @@
 //go:build !unix
 
-package cli
+package passwd
 
 import "io/fs"
 

@@ -1,4 +1,4 @@
-package cli
+package passwd
 
 // "midge passwd" is mosquitto_passwd: the same arguments, messages and exit
 // statuses as Mosquitto 2.0's apps/mosquitto_passwd/mosquitto_passwd.c (and
@@ -37,11 +37,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 
 	"golang.org/x/term"
 
 	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 
 // passwdOptions are the arguments of "midge passwd".
@@ -205,8 +205,8 @@ Usage: %[1]s [-H sha512 | -H sha512-pbkdf2 | -H argon2id] [-I iterations] [-c | 
 	}
 }
 
-// runPasswd is "midge passwd" (and mosquitto_passwd).
-func runPasswd(ctx context.Context, prog string, args []string, st Streams) int {
+// Run is "midge passwd" (and mosquitto_passwd).
+func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
 	o, err := parsePasswdArgs(args)
 	if errors.Is(err, errPasswdUsage) {
 		passwdUsage(st.Out, prog)
@@ -220,7 +220,7 @@ func runPasswd(ctx context.Context, prog string, args []string, st Streams) int 
 }
 
 // passwd carries out o and returns the exit status.
-func passwd(ctx context.Context, o passwdOptions, st Streams) int {
+func passwd(ctx context.Context, o passwdOptions, st base.Streams) int {
 	if o.create && o.file == "-" {
 		password, rc := o.newPassword(ctx, st)
 		if rc != 0 {
@@ -247,7 +247,7 @@ func passwd(ctx context.Context, o passwdOptions, st Streams) int {
 	case errors.Is(err, fs.ErrNotExist):
 		path = o.file
 	default:
-		fmt.Fprintf(st.Err, "Error reading password file: %s\n", strerror(err))
+		fmt.Fprintf(st.Err, "Error reading password file: %s\n", base.Strerror(err))
 		return 1
 	}
 
@@ -261,7 +261,7 @@ func passwd(ctx context.Context, o passwdOptions, st Streams) int {
 			return rc
 		}
 		if err := writeFileAtomic(path, []byte(line)); err != nil {
-			fmt.Fprintf(st.Err, "Error: Unable to open file %s for writing. %s.\n", path, strerror(err))
+			fmt.Fprintf(st.Err, "Error: Unable to open file %s for writing. %s.\n", path, base.Strerror(err))
 			return 1
 		}
 		return 0
@@ -269,7 +269,7 @@ func passwd(ctx context.Context, o passwdOptions, st Streams) int {
 
 	data, err := readForUpdate(path)
 	if err != nil {
-		fmt.Fprintf(st.Err, "Error: Unable to open password file %s. %s.\n", path, strerror(err))
+		fmt.Fprintf(st.Err, "Error: Unable to open password file %s. %s.\n", path, base.Strerror(err))
 		return 1
 	}
 	lines, bad := splitPasswdFile(data)
@@ -340,14 +340,14 @@ func passwd(ctx context.Context, o passwdOptions, st Streams) int {
 		}
 	}
 	if err := writeFileAtomic(path, []byte(out.String())); err != nil {
-		fmt.Fprintf(st.Err, "Error occurred updating password file %s. %s.\n", path, strerror(err))
+		fmt.Fprintf(st.Err, "Error occurred updating password file %s. %s.\n", path, base.Strerror(err))
 		return 1
 	}
 	return 0
 }
 
 // line returns the password file line for user, or an exit status.
-func (o passwdOptions) line(user, password string, st Streams) (string, int) {
+func (o passwdOptions) line(user, password string, st base.Streams) (string, int) {
 	hash, err := auth.HashPassword(password, o.alg, o.iterations)
 	if err != nil {
 		fmt.Fprintln(st.Err, "Error: Unable to hash password.")
@@ -359,7 +359,7 @@ func (o passwdOptions) line(user, password string, st Streams) (string, int) {
 // newPassword returns the password from the command line (-b) or asked for
 // twice, or an exit status: 1 for an empty password, 2 for a mismatch, 130
 // if interrupted.
-func (o passwdOptions) newPassword(ctx context.Context, st Streams) (string, int) {
+func (o passwdOptions) newPassword(ctx context.Context, st base.Streams) (string, int) {
 	if o.batch {
 		return o.password, 0
 	}
@@ -390,7 +390,7 @@ var (
 
 // secretError prints Mosquitto's message for an error from secretReader.read
 // and returns the exit status, or 0 for no error.
-func secretError(err error, st Streams) int {
+func secretError(err error, st base.Streams) int {
 	switch {
 	case err == nil:
 		return 0
@@ -608,18 +608,4 @@ func writeInPlace(path string, data []byte) error {
 		return err
 	}
 	return f.Close()
-}
-
-// strerror returns the C library's message for err's errno ("No such file
-// or directory"), as Mosquitto prints it, or err's own message.
-func strerror(err error) string {
-	var errno syscall.Errno
-	if !errors.As(err, &errno) {
-		return err.Error()
-	}
-	s := errno.Error()
-	if s != "" && s[0] >= 'a' && s[0] <= 'z' {
-		s = string(s[0]-'a'+'A') + s[1:]
-	}
-	return s
 }

@@ -1,4 +1,4 @@
-package cli
+package passwd
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 
 // passwdRun runs "midge passwd args" with stdin and returns the exit status
@@ -24,7 +25,7 @@ import (
 func passwdRun(t *testing.T, stdin string, args ...string) (rc int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	rc = runPasswd(context.Background(), "midge passwd", args, Streams{In: strings.NewReader(stdin), Out: &out, Err: &errOut})
+	rc = Run(context.Background(), "midge passwd", args, base.Streams{In: strings.NewReader(stdin), Out: &out, Err: &errOut})
 	return rc, out.String(), errOut.String()
 }
 
@@ -123,17 +124,6 @@ func TestPasswdUsage(t *testing.T) {
 		t.Errorf("midge passwd -c -D f u = %d, %q, %q", rc, out, errOut)
 	}
 
-	// Run through a link named mosquitto_passwd, it calls itself that.
-	var o, e bytes.Buffer
-	rc = run(context.Background(), []string{"/usr/local/bin/mosquitto_passwd"}, Streams{In: strings.NewReader(""), Out: &o, Err: &e})
-	if rc != 1 || !strings.HasPrefix(o.String(), "mosquitto_passwd is a tool") || !strings.Contains(o.String(), "\nSee https://mosquitto.org/") {
-		t.Errorf("mosquitto_passwd = %d, %q, %q", rc, o.String(), e.String())
-	}
-	o.Reset()
-	rc = run(context.Background(), []string{"midge", "passwd", "-U"}, Streams{In: strings.NewReader(""), Out: &o, Err: &e})
-	if rc != 1 || !strings.Contains(e.String(), "Error: -U argument given but password file missing.") {
-		t.Errorf("midge passwd -U = %d, %q, %q", rc, o.String(), e.String())
-	}
 }
 
 func TestPasswdCreateAddUpdateDelete(t *testing.T) {
@@ -245,7 +235,7 @@ func TestPasswdInterruptedPrompt(t *testing.T) {
 	var out, errOut bytes.Buffer
 	done := make(chan int)
 	go func() {
-		done <- runPasswd(ctx, "midge passwd", []string{"-c", filepath.Join(t.TempDir(), "pw"), "u"}, Streams{In: pr, Out: &out, Err: &errOut})
+		done <- Run(ctx, "midge passwd", []string{"-c", filepath.Join(t.TempDir(), "pw"), "u"}, base.Streams{In: pr, Out: &out, Err: &errOut})
 	}()
 	cancel()
 	select {
