@@ -248,7 +248,7 @@ func worldDir(t *testing.T) string {
 // in dir and its listener on port.
 func tutorialConfig(t *testing.T, name, dir, port string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "config", "testdata", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "config", "testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
