@@ -30,8 +30,9 @@ func Pub(ctx context.Context, prog string, args []string, st base.Streams) int {
 	return runClientTool(ctx, toolPub, prog, args, st, os.LookupEnv)
 }
 
-// pubRun publishes as cfg says and returns the exit status.
-func pubRun(ctx context.Context, cfg *clientConfig, st base.Streams) int {
+// pubRun publishes as cfg says and returns the exit status; prog names
+// the program in the usage text.
+func pubRun(ctx context.Context, prog string, cfg *clientConfig, st base.Streams) int {
 	s := newSession(cfg, st)
 	if st.In == nil {
 		s.st.In = eofReader{}
@@ -64,7 +65,7 @@ func pubRun(ctx context.Context, cfg *clientConfig, st base.Streams) int {
 	}
 	if cfg.topic == nil || cfg.pubMode == msgNone {
 		fmt.Fprintf(st.Err, "Error: Both topic and message must be supplied.\n")
-		io.WriteString(st.Out, usageText(toolPub))
+		io.WriteString(st.Out, usageText(toolPub, prog))
 		return 1
 	}
 	opts, ok := s.prepare("Error: Invalid id.\n")

@@ -24,10 +24,6 @@ import (
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// mosquittoVersion is the Mosquitto release whose tools midge reproduces;
-// --version and --help name it, as scripts may look for it.
-const mosquittoVersion = "2.0.11"
-
 // Exit statuses libmosquitto's errors give (MOSQ_ERR_*).
 const (
 	exitConnLost = 7  // MOSQ_ERR_CONN_LOST
@@ -95,16 +91,16 @@ func printParseError(prog string, t tool, err error, st base.Streams) int {
 	var ce *cmdError
 	switch {
 	case errors.Is(err, errHelp):
-		io.WriteString(st.Out, usageText(t))
+		io.WriteString(st.Out, usageText(t, prog))
 	case errors.Is(err, errShowVersion):
-		fmt.Fprintf(st.Out, "%s version %s running on libmosquitto %s.\n", t.mosquittoName(), mosquittoVersion, mosquittoVersion)
+		io.WriteString(st.Out, versionLine(t, prog))
 	case errors.As(err, &ce):
 		io.WriteString(st.Err, ce.text)
 		if ce.hint {
 			fmt.Fprintf(st.Err, "\nUse '%s --help' to see usage.\n", prog)
 		}
 		if ce.usage {
-			io.WriteString(st.Out, usageText(t))
+			io.WriteString(st.Out, usageText(t, prog))
 		}
 	default:
 		fmt.Fprintf(st.Err, "Error: %v\n", err)
@@ -633,17 +629,6 @@ func (c *clientConfig) unsupported() string {
 	return ""
 }
 
-// usageText is the tool's --help text.
-func usageText(t tool) string {
-	switch t {
-	case toolPub:
-		return fmt.Sprintf(pubUsage, mosquittoVersion)
-	case toolSub:
-		return fmt.Sprintf(subUsage, mosquittoVersion)
-	}
-	return fmt.Sprintf(rrUsage, mosquittoVersion)
-}
-
 // parseToolArgs parses a tool's command line with the options file found
 // through env, and makes the tool's own checks.
 func parseToolArgs(t tool, args []string, env getenv) (*clientConfig, error) {
@@ -668,7 +653,7 @@ func runClientTool(ctx context.Context, t tool, prog string, args []string, st b
 	}
 	switch t {
 	case toolPub:
-		return pubRun(ctx, cfg, st)
+		return pubRun(ctx, prog, cfg, st)
 	case toolSub:
 		return subRun(ctx, cfg, st)
 	}
