@@ -22,19 +22,7 @@ import (
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// midge bench: a load generator and latency meter for MQTT brokers, in the
-// spirit of emqtt-bench. Files:
-//
-//	bench.go           options, parsing, the command
-//	bench_run.go       pub, sub and pubsub: publishers, subscribers, flow control
-//	bench_conn.go      conn: many idle connections
-//	bench_wire.go      the light engine: MQTT over TCP/TLS straight on package packet
-//	bench_client.go    the client engine: package client (WebSocket, --engine client)
-//	bench_report.go    progress line, summary, JSON, /proc
-//	bench_hist.go      latency histogram
-//	bench_seq.go       payload stamp and sequence checking
-//	bench_template.go  topic and client identifier templates
-
+// benchUsage is "midge bench --help"; %[1]s is the program name.
 const benchUsage = `Usage: %[1]s conn|pub|sub|pubsub [options]
 
 Modes:
