@@ -13,9 +13,10 @@
 // acknowledgements. WebSocket goes through package client (client.go), and
 // --engine client puts any URL on it. The own engine is kept because a
 // measurement says package client cannot drive the load without becoming
-// the limit: per delivered message it costs the tool about twice to three times the CPU
-// of the wire engine (1.9 to 3.6 times below), and on a machine whose cores the tool shares with the
-// broker that is throughput the broker never gets to show.
+// the limit: per delivered message it costs the tool 1.9 to 3.6 times the
+// CPU of the wire engine (figures below), and on a machine whose cores the
+// tool shares with the broker that is throughput the broker never gets to
+// show.
 //
 // The measurement, one run, engines alternating, three repetitions each:
 // midge at f3ac9a1 (built with Go 1.26.8), "midge broker" with the default
