@@ -22,8 +22,8 @@ import (
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// benchUsage is "midge bench --help"; %[1]s is the program name.
-const benchUsage = `Usage: %[1]s conn|pub|sub|pubsub [options]
+// usage is "midge bench --help"; %[1]s is the program name.
+const usage = `Usage: %[1]s conn|pub|sub|pubsub [options]
 
 Modes:
   conn     open -c connections (each CONNECT, and SUBSCRIBE to -t if given),
@@ -94,8 +94,8 @@ Latency is measured from the send time stamped in each payload (the wall clock,
 so pub and sub may run in different processes on one machine) to its arrival.
 `
 
-// benchOptions are the options of "midge bench".
-type benchOptions struct {
+// options are the options of "midge bench".
+type options struct {
 	mode string // conn, pub, sub, pubsub
 
 	// Target.
@@ -147,7 +147,7 @@ type benchOptions struct {
 	engine   string
 
 	// Derived by check.
-	target   benchTarget
+	target   target
 	srcAddrs []net.IP
 	tlsConf  *tls.Config
 	idTmpl   template
@@ -156,27 +156,27 @@ type benchOptions struct {
 	runID    uint32
 }
 
-// benchTarget is where the broker listens.
-type benchTarget struct {
+// target is where the broker listens.
+type target struct {
 	scheme string // tcp, tls, ws or wss
 	addr   string // host:port
 	host   string
 	url    string // for the client engine: the URL it dials
 }
 
-// errBenchHelp asks for the usage.
-var errBenchHelp = errors.New("help requested")
+// errHelp asks for the usage.
+var errHelp = errors.New("help requested")
 
-// parseBenchArgs parses the arguments of "midge bench" (after the command
+// parseArgs parses the arguments of "midge bench" (after the command
 // name). It does not touch the network; check does.
-func parseBenchArgs(args []string) (*benchOptions, error) {
-	o := &benchOptions{}
+func parseArgs(args []string) (*options, error) {
+	o := &options{}
 	if len(args) == 0 {
 		return nil, errors.New("a mode is required: conn, pub, sub or pubsub")
 	}
 	switch args[0] {
 	case "-help", "--help", "help":
-		return nil, errBenchHelp
+		return nil, errHelp
 	case "conn", "pub", "sub", "pubsub":
 		o.mode = args[0]
 	default:
@@ -234,7 +234,7 @@ func parseBenchArgs(args []string) (*benchOptions, error) {
 
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return nil, errBenchHelp
+			return nil, errHelp
 		}
 		return nil, err
 	}
@@ -284,7 +284,7 @@ func versionName(v byte) string {
 }
 
 // defaults fills in what depends on the mode and on other options.
-func (o *benchOptions) defaults(set map[string]bool) error {
+func (o *options) defaults(set map[string]bool) error {
 	if !set["c"] {
 		o.clients = 1
 		if o.mode == "conn" {
@@ -338,7 +338,7 @@ func (o *benchOptions) defaults(set map[string]bool) error {
 }
 
 // validate checks the options against each other and parses the templates.
-func (o *benchOptions) validate(set map[string]bool) error {
+func (o *options) validate(set map[string]bool) error {
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 	if o.clients < 1 {
@@ -474,7 +474,7 @@ func (o *benchOptions) validate(set map[string]bool) error {
 
 // parseTarget works out the broker's address from -L or -h/-p and the TLS
 // options.
-func (o *benchOptions) parseTarget() error {
+func (o *options) parseTarget() error {
 	tlsWanted := o.useTLS || o.cafile != "" || o.certFile != "" || o.insecure
 	t := &o.target
 	if o.url == "" {
@@ -579,7 +579,7 @@ func parseAddrList(s string) ([]net.IP, error) {
 
 // checkNetwork resolves the target and refuses addresses outside loopback
 // unless --allow-remote, and loads the TLS files.
-func (o *benchOptions) checkNetwork(ctx context.Context) error {
+func (o *options) checkNetwork(ctx context.Context) error {
 	if !o.allowRemote {
 		ips, err := net.DefaultResolver.LookupIPAddr(ctx, o.target.host)
 		if err != nil {
@@ -622,9 +622,9 @@ func (o *benchOptions) checkNetwork(ctx context.Context) error {
 
 // Run is "midge bench".
 func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
-	o, err := parseBenchArgs(args)
-	if errors.Is(err, errBenchHelp) {
-		fmt.Fprintf(st.Out, benchUsage, prog)
+	o, err := parseArgs(args)
+	if errors.Is(err, errHelp) {
+		fmt.Fprintf(st.Out, usage, prog)
 		return 0
 	}
 	if err != nil {
@@ -646,7 +646,7 @@ func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
 		}
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	rep, err := runBenchOptions(ctx, o, st)
+	rep, err := runOptions(ctx, o, st)
 	if rep != nil {
 		if werr := rep.write(st.Out, o.json); werr != nil && err == nil {
 			err = werr
@@ -659,9 +659,9 @@ func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
 	return 0
 }
 
-// runBenchOptions runs one benchmark and returns its report (also when it
+// runOptions runs one benchmark and returns its report (also when it
 // failed part way, if there is something to report).
-func runBenchOptions(ctx context.Context, o *benchOptions, st base.Streams) (*benchReport, error) {
+func runOptions(ctx context.Context, o *options, st base.Streams) (*report, error) {
 	if o.mode == "conn" {
 		return runConnBench(ctx, o, st)
 	}

@@ -33,7 +33,7 @@ func TestBenchParseDefaults(t *testing.T) {
 		{args: []string{"sub", "-c", "7", "--count", "5"}, clients: 7, topic: "bench/#", count: 5, inflight: 64, maxLag: 1000, url: "mqtt://localhost:1883", engine: "wire"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			o, err := parseBenchArgs(tc.args)
+			o, err := parseArgs(tc.args)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -47,7 +47,7 @@ func TestBenchParseDefaults(t *testing.T) {
 }
 
 func TestBenchParseOptions(t *testing.T) {
-	o, err := parseBenchArgs([]string{"pubsub", "-c", "8", "-S", "2", "-n", "10", "-i", "x-%r-%i", "-V", "mqttv5",
+	o, err := parseArgs([]string{"pubsub", "-c", "8", "-S", "2", "-n", "10", "-i", "x-%r-%i", "-V", "mqttv5",
 		"-k", "30", "--clean=false", "-x", "60", "-q", "1", "-s", "128", "-C", "5000", "-R", "2000", "--inflight", "32",
 		"--maxlag", "0", "--sub-reconnect", "100", "-d", "5s", "--drain", "1s", "--json", "--progress", "never",
 		"-u", "user", "-P", "", "--ifaddr", "127.0.0.2-127.0.0.4,::1", "--concurrency", "4"})
@@ -73,14 +73,14 @@ func TestBenchParseOptions(t *testing.T) {
 
 	// A persistent session keeps stable identifiers; a clean one gets a
 	// random part, so that two runs do not take over each other's clients.
-	o, err = parseBenchArgs([]string{"sub", "--clean=false", "-V", "5"})
+	o, err = parseArgs([]string{"sub", "--clean=false", "-V", "5"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if o.idTemplate != "midge-bench-%r%i" || o.sessionExpiry != 300 {
 		t.Errorf("--clean=false: id template %q, session expiry %d", o.idTemplate, o.sessionExpiry)
 	}
-	o, err = parseBenchArgs([]string{"sub"})
+	o, err = parseArgs([]string{"sub"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,12 +131,12 @@ func TestBenchParseErrors(t *testing.T) {
 		{[]string{"pub", "extra"}, "unexpected argument"},
 		{[]string{"pub", "-V", "6"}, "-V"},
 	} {
-		_, err := parseBenchArgs(tc.args)
+		_, err := parseArgs(tc.args)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: error %v, want one containing %q", tc.args, err, tc.want)
 		}
 	}
-	if _, err := parseBenchArgs([]string{"pub", "--help"}); err != errBenchHelp {
+	if _, err := parseArgs([]string{"pub", "--help"}); err != errHelp {
 		t.Errorf("--help: %v", err)
 	}
 }
@@ -156,7 +156,7 @@ func TestBenchLoopbackOnly(t *testing.T) {
 		{[]string{"pub", "-h", "127.0.0.1", "--ifaddr", "192.0.2.7"}, false},
 		{[]string{"pub", "-h", "192.0.2.1", "--allow-remote"}, true},
 	} {
-		o, err := parseBenchArgs(tc.args)
+		o, err := parseArgs(tc.args)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,7 @@ import (
 // and --engine client measures the client package itself.
 
 // clientOptions returns the client.Options of client number i as id.
-func (d *benchDialer) clientOptions(i int, id string) client.Options {
+func (d *dialer) clientOptions(i int, id string) client.Options {
 	o := d.o
 	opts := client.Options{
 		ProtocolVersion: o.version,

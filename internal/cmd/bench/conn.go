@@ -38,9 +38,9 @@ func (l *clientSubLink) alive() bool { return l.c.Connected() }
 // runConnBench is conn mode: open -c connections (each CONNECT, and
 // SUBSCRIBE when -t is given), measure the rate and the handshakes, hold
 // them for --hold, see how many are still open, close them.
-func runConnBench(ctx context.Context, o *benchOptions, st base.Streams) (*benchReport, error) {
-	rep := newBenchReport(o, 0, 0)
-	d := &benchDialer{o: o}
+func runConnBench(ctx context.Context, o *options, st base.Streams) (*report, error) {
+	rep := newReport(o, 0, 0)
+	d := &dialer{o: o}
 	var pg *pinger
 	if o.engine == "wire" {
 		pg = newPinger()

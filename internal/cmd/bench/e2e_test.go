@@ -36,13 +36,13 @@ func runBenchArgs(t *testing.T, args ...string) (string, string, int) {
 
 // benchJSON runs midge bench with --json and decodes the report; the run
 // must succeed.
-func benchJSON(t *testing.T, args ...string) *benchReport {
+func benchJSON(t *testing.T, args ...string) *report {
 	t.Helper()
 	out, errOut, code := runBenchArgs(t, append(args, "--json")...)
 	if code != 0 {
 		t.Fatalf("midge bench %s: exit %d\n%s%s", strings.Join(args, " "), code, errOut, out)
 	}
-	var rep benchReport
+	var rep report
 	if err := json.Unmarshal([]byte(out), &rep); err != nil {
 		t.Fatalf("--json output does not parse: %v\n%s", err, out)
 	}
@@ -51,7 +51,7 @@ func benchJSON(t *testing.T, args ...string) *benchReport {
 
 // checkAllDelivered checks a pubsub report: everything sent was received
 // once, in order, and acknowledged.
-func checkAllDelivered(t *testing.T, rep *benchReport, sent, expected int64) {
+func checkAllDelivered(t *testing.T, rep *report, sent, expected int64) {
 	t.Helper()
 	p, r := rep.Publish, rep.Receive
 	if p == nil || r == nil {
@@ -207,7 +207,7 @@ func TestBenchConn(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	out, _, code := runBenchArgs(t, "conn", "-L", "mqtt://"+addr, "-c", "3", "--hold", "0", "--json")
-	var rep benchReport
+	var rep report
 	if code != 1 || json.Unmarshal([]byte(out), &rep) != nil || rep.Connect.Failed != 3 || len(rep.Connect.FirstErrors) == 0 {
 		t.Errorf("closed port: exit %d, report %s", code, out)
 	}

@@ -13,9 +13,9 @@ import (
 	"golang.org/x/term"
 )
 
-// benchReport is the outcome of one midge bench run: printed as text, or
+// report is the outcome of one midge bench run: printed as text, or
 // as JSON with --json. Latencies are in milliseconds, rates per second.
-type benchReport struct {
+type report struct {
 	Mode        string  `json:"mode"`
 	Target      string  `json:"target"`
 	Engine      string  `json:"engine"`
@@ -103,8 +103,8 @@ type brokerReport struct {
 	FDs          int     `json:"fds_added,omitempty"`      // conn
 }
 
-func newBenchReport(o *benchOptions, pubs, subs int) *benchReport {
-	rep := &benchReport{
+func newReport(o *options, pubs, subs int) *report {
+	rep := &report{
 		Mode:        o.mode,
 		Target:      o.target.url,
 		Engine:      o.engine,
@@ -152,7 +152,7 @@ func latencyOf(h *hist) *latencyReport {
 }
 
 // setConnect fills in the connection set-up of n clients.
-func (rep *benchReport) setConnect(cs *connStats, n int) {
+func (rep *report) setConnect(cs *connStats, n int) {
 	cs.mu.Lock()
 	defer cs.mu.Unlock()
 	c := &rep.Connect
@@ -166,7 +166,7 @@ func (rep *benchReport) setConnect(cs *connStats, n int) {
 }
 
 // fill completes the report of a message run.
-func (r *msgRun) fill(rep *benchReport, m measurement) {
+func (r *msgRun) fill(rep *report, m measurement) {
 	o := r.o
 	wall := float64(m.tEnd-m.t0) / 1e9
 	rep.Seconds = wall
@@ -317,7 +317,7 @@ func brokerOf(pid int, p0, p1 procSample, wall float64) *brokerReport {
 func kbToMB(kb int64) float64 { return float64(kb) / 1024 }
 
 // write prints the report as text or JSON.
-func (rep *benchReport) write(w io.Writer, asJSON bool) error {
+func (rep *report) write(w io.Writer, asJSON bool) error {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -575,7 +575,7 @@ type progress struct {
 
 // newProgress returns the progress line's writer, or nil when there is to
 // be none: --progress never, or auto and stderr is not a terminal.
-func newProgress(o *benchOptions, st base.Streams) *progress {
+func newProgress(o *options, st base.Streams) *progress {
 	switch o.progress {
 	case "never":
 		return nil

@@ -20,8 +20,8 @@ func benchNow() int64 { return time.Now().UnixNano() }
 
 // msgRun is one pub, sub or pubsub benchmark.
 type msgRun struct {
-	o      *benchOptions
-	d      *benchDialer
+	o      *options
+	d      *dialer
 	ctx    context.Context // ends when the run stops: bounds dials and waits
 	cancel context.CancelFunc
 	pinger *pinger
@@ -502,10 +502,10 @@ func (s *subscriber) closeLink(graceful bool) {
 }
 
 // newMsgRun sets up the clients of a pub, sub or pubsub run.
-func newMsgRun(ctx context.Context, o *benchOptions) (*msgRun, error) {
+func newMsgRun(ctx context.Context, o *options) (*msgRun, error) {
 	r := &msgRun{
 		o:        o,
-		d:        &benchDialer{o: o},
+		d:        &dialer{o: o},
 		start:    make(chan struct{}),
 		pubsDone: make(chan struct{}),
 		allIn:    make(chan struct{}),
@@ -602,7 +602,7 @@ func (r *msgRun) expectedDeliveries() int64 {
 }
 
 // runMsgBench runs pub, sub or pubsub.
-func runMsgBench(ctx context.Context, o *benchOptions, st base.Streams) (*benchReport, error) {
+func runMsgBench(ctx context.Context, o *options, st base.Streams) (*report, error) {
 	r, err := newMsgRun(ctx, o)
 	if err != nil {
 		return nil, err
@@ -614,7 +614,7 @@ func runMsgBench(ctx context.Context, o *benchOptions, st base.Streams) (*benchR
 		r.pinger = newPinger()
 		defer r.pinger.close()
 	}
-	rep := newBenchReport(o, len(r.pubs), len(r.subs))
+	rep := newReport(o, len(r.pubs), len(r.subs))
 
 	// Set up: subscribers first, so that they are in place when the
 	// publishers start; all bounded by -d.

@@ -52,15 +52,15 @@ type wireConn struct {
 	closed  atomic.Bool
 }
 
-// benchDialer opens connections to the target, for both engines.
-type benchDialer struct {
-	o *benchOptions
+// dialer opens connections to the target, for both engines.
+type dialer struct {
+	o *options
 }
 
 // netConn opens the byte stream for client number i: TCP from the i-th
 // source address (round robin), and the TLS handshake if the target wants
 // TLS. It does not speak MQTT.
-func (d *benchDialer) netConn(ctx context.Context, i int) (net.Conn, error) {
+func (d *dialer) netConn(ctx context.Context, i int) (net.Conn, error) {
 	var nd net.Dialer
 	if src := d.o.srcAddrs; len(src) > 0 {
 		nd.LocalAddr = &net.TCPAddr{IP: src[i%len(src)]}
@@ -81,7 +81,7 @@ func (d *benchDialer) netConn(ctx context.Context, i int) (net.Conn, error) {
 }
 
 // connectPacket is the CONNECT for client id.
-func (d *benchDialer) connectPacket(id string) *packet.Connect {
+func (d *dialer) connectPacket(id string) *packet.Connect {
 	o := d.o
 	cp := &packet.Connect{
 		ProtocolVersion: o.version,
@@ -101,19 +101,19 @@ func (d *benchDialer) connectPacket(id string) *packet.Connect {
 	return cp
 }
 
-// benchConnectError is a CONNACK that refused the connection.
-type benchConnectError struct {
+// connectError is a CONNACK that refused the connection.
+type connectError struct {
 	code packet.ReasonCode
 }
 
-func (e *benchConnectError) Error() string {
+func (e *connectError) Error() string {
 	return fmt.Sprintf("connection refused: %v", e.code)
 }
 
 // dialWire connects client number i as id: network connection, CONNECT and
 // CONNACK, bounded by ctx. bufSize is the read buffer (small for idle
 // connections).
-func dialWire(ctx context.Context, d *benchDialer, i int, id string, bufSize int) (*wireConn, error) {
+func dialWire(ctx context.Context, d *dialer, i int, id string, bufSize int) (*wireConn, error) {
 	nc, err := d.netConn(ctx, i)
 	if err != nil {
 		return nil, err
@@ -149,7 +149,7 @@ func dialWire(ctx context.Context, d *benchDialer, i int, id string, bufSize int
 		return fail(fmt.Errorf("%v instead of CONNACK", p.Type()))
 	}
 	if ack.ReasonCode != packet.Success {
-		return fail(&benchConnectError{code: ack.ReasonCode})
+		return fail(&connectError{code: ack.ReasonCode})
 	}
 	if !stop() {
 		return fail(context.Cause(ctx))
@@ -333,13 +333,13 @@ func (c *wireConn) readPacket() (packet.FixedHeader, []byte, bool, error) {
 }
 
 // errMalformed is a packet the wire engine cannot make sense of.
-var errBenchMalformed = errors.New("malformed packet from the broker")
+var errMalformed = errors.New("malformed packet from the broker")
 
 // ackFields returns the packet identifier and reason code of an
 // acknowledgement body.
 func ackFields(body []byte) (id uint16, code packet.ReasonCode, err error) {
 	if len(body) < 2 {
-		return 0, 0, errBenchMalformed
+		return 0, 0, errMalformed
 	}
 	id = uint16(body[0])<<8 | uint16(body[1])
 	if len(body) > 2 {
@@ -361,12 +361,12 @@ func disconnectError(body []byte) error {
 func publishFields(flags byte, body []byte, v byte) (qos byte, id uint16, payload []byte, err error) {
 	qos = flags >> 1 & 3
 	if len(body) < 2 {
-		return 0, 0, nil, errBenchMalformed
+		return 0, 0, nil, errMalformed
 	}
 	i := 2 + (int(body[0])<<8 | int(body[1]))
 	if qos > 0 {
 		if i+2 > len(body) {
-			return 0, 0, nil, errBenchMalformed
+			return 0, 0, nil, errMalformed
 		}
 		id = uint16(body[i])<<8 | uint16(body[i+1])
 		i += 2
@@ -375,7 +375,7 @@ func publishFields(flags byte, body []byte, v byte) (qos byte, id uint16, payloa
 		n := 0
 		for shift := 0; ; shift += 7 {
 			if i >= len(body) || shift > 21 {
-				return 0, 0, nil, errBenchMalformed
+				return 0, 0, nil, errMalformed
 			}
 			b := body[i]
 			i++
@@ -387,7 +387,7 @@ func publishFields(flags byte, body []byte, v byte) (qos byte, id uint16, payloa
 		i += n
 	}
 	if i > len(body) {
-		return 0, 0, nil, errBenchMalformed
+		return 0, 0, nil, errMalformed
 	}
 	return qos, id, body[i:], nil
 }

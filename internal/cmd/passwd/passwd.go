@@ -44,8 +44,8 @@ import (
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 
-// passwdOptions are the arguments of "midge passwd".
-type passwdOptions struct {
+// options are the arguments of "midge passwd".
+type options struct {
 	alg        auth.Algorithm // -H
 	iterations int            // -I; 0 means auth.DefaultIterations
 	batch      bool           // -b: the password is the last argument
@@ -57,19 +57,19 @@ type passwdOptions struct {
 	password   string // with -b
 }
 
-// errPasswdUsage asks for the usage text (and exit status 1).
-var errPasswdUsage = errors.New("passwd: usage")
+// errUsage asks for the usage text (and exit status 1).
+var errUsage = errors.New("passwd: usage")
 
-// maxPasswdField is Mosquitto's limit on a username or a password.
-const maxPasswdField = 65535
+// maxField is Mosquitto's limit on a username or a password.
+const maxField = 65535
 
-// parsePasswdArgs parses mosquitto_passwd's arguments. The options come
+// parseArgs parses mosquitto_passwd's arguments. The options come
 // first; the first argument that is not one ends them. An error other than
-// errPasswdUsage is the message Mosquitto prints.
-func parsePasswdArgs(args []string) (passwdOptions, error) {
-	var o passwdOptions
+// errUsage is the message Mosquitto prints.
+func parseArgs(args []string) (options, error) {
+	var o options
 	if len(args) == 0 {
-		return o, errPasswdUsage
+		return o, errUsage
 	}
 	i := 0
 options:
@@ -143,9 +143,9 @@ options:
 	case !o.batch && len(rest) == 2:
 		o.file, o.username = rest[0], rest[1]
 	default:
-		return o, errPasswdUsage
+		return o, errUsage
 	}
-	if len(o.username) > maxPasswdField {
+	if len(o.username) > maxField {
 		return o, errors.New("Error: Username must be less than 65536 characters long.")
 	}
 	for i := 0; i < len(o.username); i++ {
@@ -156,7 +156,7 @@ options:
 	if strings.Contains(o.username, ":") {
 		return o, errors.New("Error: Username must not contain the ':' character.")
 	}
-	if len(o.password) > maxPasswdField {
+	if len(o.password) > maxField {
 		return o, errors.New("Error: Password must be less than 65536 characters long.")
 	}
 	return o, nil
@@ -185,7 +185,7 @@ func atoi(s string) int {
 	return n
 }
 
-func passwdUsage(w io.Writer, prog string) {
+func usage(w io.Writer, prog string) {
 	fmt.Fprintf(w, `%[1]s is a tool for managing password files for mosquitto.
 
 Usage: %[1]s [-H sha512 | -H sha512-pbkdf2 | -H argon2id] [-I iterations] [-c | -D] passwordfile username
@@ -207,9 +207,9 @@ Usage: %[1]s [-H sha512 | -H sha512-pbkdf2 | -H argon2id] [-I iterations] [-c | 
 
 // Run is "midge passwd" (and mosquitto_passwd).
 func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
-	o, err := parsePasswdArgs(args)
-	if errors.Is(err, errPasswdUsage) {
-		passwdUsage(st.Out, prog)
+	o, err := parseArgs(args)
+	if errors.Is(err, errUsage) {
+		usage(st.Out, prog)
 		return 1
 	}
 	if err != nil {
@@ -220,7 +220,7 @@ func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
 }
 
 // passwd carries out o and returns the exit status.
-func passwd(ctx context.Context, o passwdOptions, st base.Streams) int {
+func passwd(ctx context.Context, o options, st base.Streams) int {
 	if o.create && o.file == "-" {
 		password, rc := o.newPassword(ctx, st)
 		if rc != 0 {
@@ -272,7 +272,7 @@ func passwd(ctx context.Context, o passwdOptions, st base.Streams) int {
 		fmt.Fprintf(st.Err, "Error: Unable to open password file %s. %s.\n", path, base.Strerror(err))
 		return 1
 	}
-	lines, bad := splitPasswdFile(data)
+	lines, bad := splitFile(data)
 	if bad > 0 {
 		fmt.Fprintf(st.Err, "Error: Corrupt password file at line %d.\n", bad)
 		return 1
@@ -347,7 +347,7 @@ func passwd(ctx context.Context, o passwdOptions, st base.Streams) int {
 }
 
 // line returns the password file line for user, or an exit status.
-func (o passwdOptions) line(user, password string, st base.Streams) (string, int) {
+func (o options) line(user, password string, st base.Streams) (string, int) {
 	hash, err := auth.HashPassword(password, o.alg, o.iterations)
 	if err != nil {
 		fmt.Fprintln(st.Err, "Error: Unable to hash password.")
@@ -359,7 +359,7 @@ func (o passwdOptions) line(user, password string, st base.Streams) (string, int
 // newPassword returns the password from the command line (-b) or asked for
 // twice, or an exit status: 1 for an empty password, 2 for a mismatch, 130
 // if interrupted.
-func (o passwdOptions) newPassword(ctx context.Context, st base.Streams) (string, int) {
+func (o options) newPassword(ctx context.Context, st base.Streams) (string, int) {
 	if o.batch {
 		return o.password, 0
 	}
@@ -456,7 +456,7 @@ func (r *secretReader) read(ctx context.Context) (string, error) {
 		if s == "" {
 			return "", errEmptyPassword
 		}
-		if len(s) > maxPasswdField {
+		if len(s) > maxField {
 			return "", errLongPassword
 		}
 		return s, nil
@@ -474,7 +474,7 @@ func (r *secretReader) readLine() (string, error) {
 	for {
 		chunk, err := r.buf.ReadSlice('\n')
 		b = append(b, chunk...)
-		if len(b) > maxPasswdField+2 {
+		if len(b) > maxField+2 {
 			return "", errLongPassword
 		}
 		if !errors.Is(err, bufio.ErrBufferFull) {
@@ -483,18 +483,18 @@ func (r *secretReader) readLine() (string, error) {
 	}
 }
 
-// passwdLine is a line of a password file as mosquitto_passwd sees it.
-type passwdLine struct {
+// fileLine is a line of a password file as mosquitto_passwd sees it.
+type fileLine struct {
 	raw      string // with its line ending, written back unchanged
 	user     string // "" for a comment or blank line
 	password string // the hash, or the plain-text password for -U
 }
 
-// splitPasswdFile splits a password file into lines. A line must be
+// splitFile splits a password file into lines. A line must be
 // "username:password" (split and trimmed as mosquitto_passwd does), a comment
 // (first byte '#') or blank; bad is the number of the first line that is none
 // of these, or 0.
-func splitPasswdFile(data []byte) (lines []passwdLine, bad int) {
+func splitFile(data []byte) (lines []fileLine, bad int) {
 	s := string(data)
 	for n := 1; s != ""; n++ {
 		raw := s
@@ -502,7 +502,7 @@ func splitPasswdFile(data []byte) (lines []passwdLine, bad int) {
 			raw = s[:i+1]
 		}
 		s = s[len(raw):]
-		l := passwdLine{raw: raw}
+		l := fileLine{raw: raw}
 		text := strings.TrimRight(raw, "\r\n")
 		if text != "" && text[0] != '#' && trimBlanks(text) != "" {
 			var fields []string

@@ -50,25 +50,25 @@ func TestParsePasswdArgs(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		args []string
-		want passwdOptions
+		want options
 	}{
-		{[]string{"f", "u"}, passwdOptions{file: "f", username: "u"}},
-		{[]string{"-b", "f", "u", "p"}, passwdOptions{batch: true, file: "f", username: "u", password: "p"}},
-		{[]string{"-c", "f", "u"}, passwdOptions{create: true, file: "f", username: "u"}},
-		{[]string{"-c", "-b", "f", "u", "p", "ignored"}, passwdOptions{create: true, batch: true, file: "f", username: "u", password: "p"}},
-		{[]string{"-c", "-b", "-", "u", "p"}, passwdOptions{create: true, batch: true, file: "-", username: "u", password: "p"}},
-		{[]string{"-D", "f", "u"}, passwdOptions{delete: true, file: "f", username: "u"}},
-		{[]string{"-U", "f"}, passwdOptions{update: true, file: "f"}},
-		{[]string{"-b", "-U", "f"}, passwdOptions{update: true, batch: true, file: "f"}},
-		{[]string{"-H", "sha512", "-I", "5", "f", "u"}, passwdOptions{alg: auth.SHA512, iterations: 5, file: "f", username: "u"}},
-		{[]string{"-H", "argon2id", "-H", "sha512-pbkdf2", "f", "u"}, passwdOptions{alg: auth.SHA512PBKDF2, file: "f", username: "u"}},
-		{[]string{"-I", "12abc", "f", "u"}, passwdOptions{iterations: 12, file: "f", username: "u"}}, // atoi
-		{[]string{"-b", "f", "u", ""}, passwdOptions{batch: true, file: "f", username: "u"}},
-		{[]string{"-b", "f", "ü ser", "p"}, passwdOptions{batch: true, file: "f", username: "ü ser", password: "p"}},
+		{[]string{"f", "u"}, options{file: "f", username: "u"}},
+		{[]string{"-b", "f", "u", "p"}, options{batch: true, file: "f", username: "u", password: "p"}},
+		{[]string{"-c", "f", "u"}, options{create: true, file: "f", username: "u"}},
+		{[]string{"-c", "-b", "f", "u", "p", "ignored"}, options{create: true, batch: true, file: "f", username: "u", password: "p"}},
+		{[]string{"-c", "-b", "-", "u", "p"}, options{create: true, batch: true, file: "-", username: "u", password: "p"}},
+		{[]string{"-D", "f", "u"}, options{delete: true, file: "f", username: "u"}},
+		{[]string{"-U", "f"}, options{update: true, file: "f"}},
+		{[]string{"-b", "-U", "f"}, options{update: true, batch: true, file: "f"}},
+		{[]string{"-H", "sha512", "-I", "5", "f", "u"}, options{alg: auth.SHA512, iterations: 5, file: "f", username: "u"}},
+		{[]string{"-H", "argon2id", "-H", "sha512-pbkdf2", "f", "u"}, options{alg: auth.SHA512PBKDF2, file: "f", username: "u"}},
+		{[]string{"-I", "12abc", "f", "u"}, options{iterations: 12, file: "f", username: "u"}}, // atoi
+		{[]string{"-b", "f", "u", ""}, options{batch: true, file: "f", username: "u"}},
+		{[]string{"-b", "f", "ü ser", "p"}, options{batch: true, file: "f", username: "ü ser", password: "p"}},
 	} {
-		got, err := parsePasswdArgs(tc.args)
+		got, err := parseArgs(tc.args)
 		if err != nil || got != tc.want {
-			t.Errorf("parsePasswdArgs(%q) = %+v, %v; want %+v", tc.args, got, err, tc.want)
+			t.Errorf("parseArgs(%q) = %+v, %v; want %+v", tc.args, got, err, tc.want)
 		}
 	}
 	// Messages as mosquitto_passwd 2.0.11 prints them.
@@ -103,12 +103,12 @@ func TestParsePasswdArgs(t *testing.T) {
 		{[]string{"-b", "f", strings.Repeat("u", 65536), "p"}, "Error: Username must be less than 65536 characters long."},
 		{[]string{"-b", "f", "u", strings.Repeat("p", 65536)}, "Error: Password must be less than 65536 characters long."},
 	} {
-		_, err := parsePasswdArgs(tc.args)
+		_, err := parseArgs(tc.args)
 		switch {
-		case tc.want == "" && !errors.Is(err, errPasswdUsage):
-			t.Errorf("parsePasswdArgs(%.40q) = %v, want the usage", tc.args, err)
+		case tc.want == "" && !errors.Is(err, errUsage):
+			t.Errorf("parseArgs(%.40q) = %v, want the usage", tc.args, err)
 		case tc.want != "" && (err == nil || err.Error() != tc.want):
-			t.Errorf("parsePasswdArgs(%.40q) = %v, want %q", tc.args, err, tc.want)
+			t.Errorf("parseArgs(%.40q) = %v, want %q", tc.args, err, tc.want)
 		}
 	}
 }
