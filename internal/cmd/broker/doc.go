@@ -13,4 +13,7 @@
 //
 // The options are "midge broker -h"; the configuration file is Mosquitto's
 // (mosquitto.conf(5)), with midge's differences in docs/mosquitto-compat.md.
+//
+// Inside this package, broker.X is the broker library it runs (package
+// github.com/midge-mqtt/midge/broker), not this package.
 package broker
