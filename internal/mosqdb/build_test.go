@@ -36,7 +36,7 @@ func (w *builder) chunk(t mosqdb.ChunkType, body []byte) *builder {
 	return w
 }
 
-func be16(b []byte, v int) []byte { return binary.BigEndian.AppendUint16(b, uint16(v)) }
+func be16(b []byte, v int) []byte    { return binary.BigEndian.AppendUint16(b, uint16(v)) }
 func be32(b []byte, v uint32) []byte { return binary.BigEndian.AppendUint32(b, v) }
 func le64(b []byte, v uint64) []byte { return binary.LittleEndian.AppendUint64(b, v) }
 func pstr(b []byte, s string) []byte { return append(be16(b, len(s)), s...) }
