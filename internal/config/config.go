@@ -120,7 +120,8 @@ type Persistence struct {
 	Enabled  bool   // persistence
 	Location string // persistence_location, "" for the working directory
 	// File is persistence_file, default "midge.db": not Mosquitto's
-	// mosquitto.db, which may sit in the same directory in another format.
+	// mosquitto.db, which may sit in the same directory in another format
+	// (midge broker imports it once; see internal/mosqdb).
 	File string
 	// Periodic is persistence_sync periodic: commits every SyncInterval
 	// instead of before each acknowledgement (persistence_sync always, the
