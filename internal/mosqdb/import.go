@@ -35,6 +35,20 @@ func (n Imported) String() string {
 		n.Retained, n.Sessions, n.Subscriptions, n.Queued, n.InFlight, n.Incoming, n.Expired, n.Dropped)
 }
 
+// ImportOptions are the options of Import.
+type ImportOptions struct {
+	// MaxID is the highest message id the store holds (Loader.MaxMessageID):
+	// the imported messages are numbered above it.
+	MaxID uint64
+	// Now is the time of the import: messages that expired before it are
+	// left out. Zero means time.Now().
+	Now time.Time
+	// Listener, if set, names the listener (broker.Listener.Name) a session
+	// last connected to from the port Mosquitto recorded (version 6), so
+	// that per-listener security applies to it; "" if none matches.
+	Listener func(port uint16) string
+}
+
 // Import writes the state in f into s in one synced Commit, so that the
 // broker loads it at start-up as if it were its own:
 //
@@ -58,10 +72,13 @@ func (n Imported) String() string {
 // Messages that expired before now are left out. Mosquitto does not record
 // a session's protocol version: a session is recorded as MQTT 5 when its
 // expiry interval or subscriptions use MQTT 5 features, else as 3.1.1; the
-// client's next CONNECT replaces it. The store ids of the messages in s
-// are numbered above maxID, the highest s holds.
-func Import(ctx context.Context, s broker.Store, f *File, maxID uint64, now time.Time) (Imported, error) {
+// client's next CONNECT replaces it.
+func Import(ctx context.Context, s broker.Store, f *File, o ImportOptions) (Imported, error) {
 	var n Imported
+	maxID, now := o.MaxID, o.Now
+	if now.IsZero() {
+		now = time.Now()
+	}
 	msgs := map[uint64]*broker.Message{}
 	ids := map[uint64]uint64{} // Mosquitto store id → midge message id
 	expired := map[uint64]bool{}
@@ -94,6 +111,9 @@ func Import(ctx context.Context, s broker.Store, f *File, maxID uint64, now time
 			cl := c.Client
 			ss := sess(cl.ClientID)
 			ss.rec.Username, ss.rec.HasUsername = cl.Username, cl.Username != ""
+			if cl.ListenerPort != 0 && o.Listener != nil {
+				ss.rec.Listener = o.Listener(cl.ListenerPort)
+			}
 			ss.rec.Expiry = cl.SessionExpiryInterval
 			if cl.SessionExpiryInterval != 0xFFFFFFFF && cl.SessionExpiryInterval != 0 {
 				ss.rec.Version = packet.Version5

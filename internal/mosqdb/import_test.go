@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -26,7 +27,7 @@ func importInto(t *testing.T, b []byte) (*testutil.Broker, mosqdb.Imported) {
 		t.Fatal(err)
 	}
 	st := store.NewMemory()
-	n, err := mosqdb.Import(context.Background(), st, f, 0, time.Now())
+	n, err := mosqdb.Import(context.Background(), st, f, mosqdb.ImportOptions{Listener: func(port uint16) string { return "listener-" + strconv.Itoa(int(port)) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,5 +281,35 @@ func TestMigrationUnreadable(t *testing.T) {
 	if err := st.Load(context.Background(), broker.Loader{MaxMessageID: func(uint64) error { return nil },
 		Session: func(*broker.StoredSession) error { sessions++; return nil }}); err != nil || sessions != 0 {
 		t.Errorf("store: %d sessions, %v", sessions, err)
+	}
+}
+
+// TestImportSessionRecord checks the session record itself: username,
+// listener (from the port, version 6), expiry and protocol version.
+func TestImportSessionRecord(t *testing.T) {
+	f, err := mosqdb.Parse(newBuilder(6).
+		client("s1", "bob", 0, 0xFFFFFFFF, 8).
+		client("s5", "", 2000003600, 3600, 1).
+		sub("s1", "a/#", 1, 0, 0).bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.NewMemory()
+	names := map[uint16]string{1883: "127.0.0.1:1883"}
+	if _, err := mosqdb.Import(context.Background(), st, f, mosqdb.ImportOptions{Listener: func(p uint16) string { return names[p] }}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*broker.StoredSession{}
+	if err := st.Load(context.Background(), broker.Loader{MaxMessageID: func(uint64) error { return nil },
+		Session: func(s *broker.StoredSession) error { got[s.ClientID] = s; return nil }}); err != nil {
+		t.Fatal(err)
+	}
+	s1, s5 := got["s1"], got["s5"]
+	if s1 == nil || s1.Username != "bob" || !s1.HasUsername || s1.Listener != "127.0.0.1:1883" || s1.Expiry != 0xFFFFFFFF ||
+		s1.Version != packet.Version311 || len(s1.Subscriptions) != 1 || s1.Subscriptions[0].QoS != 1 {
+		t.Errorf("s1: %+v", s1)
+	}
+	if s5 == nil || s5.HasUsername || s5.Expiry != 3600 || s5.Version != packet.Version5 || !s5.OfflineSince.Equal(time.Unix(2000000000, 0)) {
+		t.Errorf("s5: %+v", s5)
 	}
 }

@@ -21,7 +21,7 @@ import (
 const MarkerSuffix = ".mosquitto-import"
 
 // Migration imports a Mosquitto persistence file into midge's store once,
-// at start-up.
+// at start-up. Source, Marker, Store and Log must be set.
 type Migration struct {
 	// Source is Mosquitto's file (persistence_location/mosquitto.db).
 	Source string
@@ -33,6 +33,8 @@ type Migration struct {
 	Log    *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Listener maps a listener port to its name (see ImportOptions).
+	Listener func(port uint16) string
 }
 
 // marker is what the marker file holds: which file was imported, when,
@@ -105,7 +107,7 @@ func (m Migration) Run(ctx context.Context) (bool, error) {
 		}
 		return false, err
 	}
-	n, err := Import(ctx, m.Store, f, maxID, now())
+	n, err := Import(ctx, m.Store, f, ImportOptions{MaxID: maxID, Now: now(), Listener: m.Listener})
 	if err != nil {
 		return false, err
 	}
