@@ -160,6 +160,10 @@ func Import(ctx context.Context, s broker.Store, f *File, o ImportOptions) (Impo
 				}
 				continue
 			}
+			if topic.ValidName(msgs[cm.StoreID].Topic) != nil {
+				n.Dropped++
+				continue
+			}
 			sess(cm.ClientID).out = append(sess(cm.ClientID).out, cm)
 		}
 	}

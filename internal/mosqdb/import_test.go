@@ -131,7 +131,8 @@ func TestImportMosquitto2011(t *testing.T) {
 	}
 }
 
-// TestImportExpired leaves out expired messages and their deliveries.
+// TestImportExpired leaves out expired messages and their deliveries, and
+// records naming no message or a message whose topic is not a topic name.
 func TestImportExpired(t *testing.T) {
 	old := time.Now().Add(-time.Hour).Unix()
 	raw := newBuilder(6).cfg(2, true).
@@ -141,9 +142,11 @@ func TestImportExpired(t *testing.T) {
 		cmsg(cmsg{client: "c", id: 1, mid: 1, qos: 1, dir: mosqdb.Out, state: mosqdb.StateQueued}).
 		cmsg(cmsg{client: "c", id: 2, mid: 2, qos: 1, dir: mosqdb.Out, state: mosqdb.StateQueued}).
 		cmsg(cmsg{client: "c", id: 9, mid: 3, qos: 1, dir: mosqdb.Out, state: mosqdb.StateQueued}).
-		retain(1).bytes()
+		msg(msg{id: 3, topic: "bad/+", qos: 1, payload: "wildcard"}).
+		cmsg(cmsg{client: "c", id: 3, mid: 4, qos: 1, dir: mosqdb.Out, state: mosqdb.StateQueued}).
+		retain(1).retain(3).bytes()
 	_, n := importInto(t, raw)
-	want := mosqdb.Imported{Sessions: 1, Queued: 1, Expired: 1, Dropped: 1}
+	want := mosqdb.Imported{Sessions: 1, Queued: 1, Expired: 1, Dropped: 3}
 	if n != want {
 		t.Fatalf("imported %+v, want %+v", n, want)
 	}

@@ -2,6 +2,7 @@ package mosqdb_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"flag"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/midge-mqtt/midge/internal/mosqdb"
+	"github.com/midge-mqtt/midge/internal/store"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -220,7 +222,7 @@ func TestErrors(t *testing.T) {
 }
 
 // FuzzParse: no input makes Parse panic, and whatever it parses can be
-// dumped.
+// dumped and imported.
 func FuzzParse(f *testing.F) {
 	for _, v := range []uint32{2, 3, 4, 5, 6} {
 		f.Add(sample(v))
@@ -243,6 +245,9 @@ func FuzzParse(f *testing.F) {
 		}
 		if err := file.WriteJSON(&out); err != nil {
 			t.Fatal(err)
+		}
+		if _, err := mosqdb.Import(context.Background(), store.NewMemory(), file, mosqdb.ImportOptions{}); err != nil {
+			t.Fatalf("parsed but cannot import: %v", err)
 		}
 	})
 }
