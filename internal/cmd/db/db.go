@@ -27,6 +27,15 @@ const (
 // 0 when the file was printed, 1 for a usage error or a file it cannot
 // read.
 func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
+	if len(args) == 1 && (args[0] == "--help" || args[0] == "-h") {
+		sub := " dump"
+		if prog == "mosquitto_db_dump" {
+			sub = ""
+		}
+		fmt.Fprintf(st.Out, "Usage: %s%s [--stats | --client-stats | --json] <db filename>\n\n"+
+			"Prints a Mosquitto persistence file (mosquitto.db) as mosquitto_db_dump does, or a midge store.\n", prog, sub)
+		return 0
+	}
 	if prog != "mosquitto_db_dump" {
 		if len(args) == 0 || args[0] != "dump" {
 			fmt.Fprintf(st.Err, "Usage: %s dump [--stats | --client-stats | --json] <db filename>\n", prog)

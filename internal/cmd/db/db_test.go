@@ -36,9 +36,9 @@ func TestDumpMosquitto(t *testing.T) {
 		args   []string
 		golden string
 	}{
-		{"midge", []string{"dump", mosquitto2011}, goldenText},
+		{"midge db", []string{"dump", mosquitto2011}, goldenText},
 		{"mosquitto_db_dump", []string{mosquitto2011}, goldenText},
-		{"midge", []string{"dump", "--json", mosquitto2011}, goldenJSON},
+		{"midge db", []string{"dump", "--json", mosquitto2011}, goldenJSON},
 	} {
 		code, out, errs := run(t, tc.prog, tc.args...)
 		want, err := os.ReadFile(tc.golden)
@@ -49,12 +49,12 @@ func TestDumpMosquitto(t *testing.T) {
 			t.Errorf("%s %q: exit %d, stderr %q, output:\n%s", tc.prog, tc.args, code, errs, out)
 		}
 	}
-	code, out, _ := run(t, "midge", "dump", "--stats", mosquitto2011)
+	code, out, _ := run(t, "midge db", "dump", "--stats", mosquitto2011)
 	want := "DB_CHUNK_CFG:        1\nDB_CHUNK_BASE_MSG:   4\nDB_CHUNK_CLIENT_MSG: 4\nDB_CHUNK_RETAIN:     1\nDB_CHUNK_SUB:        3\nDB_CHUNK_CLIENT:     2\n"
 	if code != 0 || out != want {
 		t.Errorf("--stats: exit %d:\n%s", code, out)
 	}
-	code, out, _ = run(t, "midge", "dump", "--client-stats", mosquitto2011)
+	code, out, _ = run(t, "midge db", "dump", "--client-stats", mosquitto2011)
 	if code != 0 || !strings.Contains(out, "SC: 2 SS: 42 MC: 3 MS: ") || !strings.HasSuffix(strings.Split(out, "\n")[0], "   sub311") {
 		t.Errorf("--client-stats: exit %d:\n%s", code, out)
 	}
@@ -70,13 +70,13 @@ func TestDumpErrors(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "Usage: midge dump"},
-		{[]string{"dump"}, "Usage: midge dump [--stats | --client-stats | --json] <db filename>"},
+		{nil, "Usage: midge db dump"},
+		{[]string{"dump"}, "Usage: midge db dump [--stats | --client-stats | --json] <db filename>"},
 		{[]string{"dump", "--yaml", "x"}, "Usage:"},
 		{[]string{"dump", filepath.Join(dir, "none.db")}, "Error: unable to open " + filepath.Join(dir, "none.db")},
 		{[]string{"dump", bad}, "Error: " + bad + ": truncated DB_CHUNK_BASE_MSG"},
 	} {
-		code, _, errs := run(t, "midge", tc.args...)
+		code, _, errs := run(t, "midge db", tc.args...)
 		if code != 1 || !strings.Contains(errs, tc.want) {
 			t.Errorf("%q: exit %d, stderr %q, want %q", tc.args, code, errs, tc.want)
 		}
@@ -102,7 +102,7 @@ func TestDumpMidge(t *testing.T) {
 	if err := st.Close(); err != nil {
 		t.Fatal(err)
 	}
-	code, out, errs := run(t, "midge", "dump", path)
+	code, out, errs := run(t, "midge db", "dump", path)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
@@ -118,12 +118,20 @@ func TestDumpMidge(t *testing.T) {
 			t.Errorf("dump lacks %q:\n%s", want, out)
 		}
 	}
-	code, out, errs = run(t, "midge", "dump", "--json", path)
+	code, out, errs = run(t, "midge db", "dump", "--json", path)
 	var js map[string][]map[string]any
 	if code != 0 || json.Unmarshal([]byte(out), &js) != nil {
 		t.Fatalf("--json: exit %d %s:\n%s", code, errs, out)
 	}
 	if len(js["clients"]) != 2 || len(js["client-messages"]) != 4 || len(js["retained-messages"]) != 1 || len(js["subscriptions"]) != 3 {
 		t.Errorf("--json:\n%s", out)
+	}
+}
+
+// --help prints the usage on standard output and exits 0.
+func TestHelp(t *testing.T) {
+	code, out, _ := run(t, "midge db", "--help")
+	if code != 0 || !strings.HasPrefix(out, "Usage: midge db dump [--stats | --client-stats | --json] <db filename>\n") {
+		t.Errorf("exit %d: %q", code, out)
 	}
 }
