@@ -112,12 +112,29 @@ func TestWebListener(t *testing.T) {
 	if st := call("GET", "/api/v1/clients", "", nil, nil); st != 403 {
 		t.Errorf("clients after alice lost admin: %d, want 403", st)
 	}
+
+	// midge passwd gives alice a new password: after SIGHUP her session
+	// ends, and the new password logs in.
+	var pwOut, pwErr bytes.Buffer
+	if code := runPasswd(ctx, "midge passwd", []string{"-b", dir + "/pw", "alice", "alice-new"}, Streams{In: strings.NewReader(""), Out: &pwOut, Err: &pwErr}); code != 0 {
+		t.Fatalf("midge passwd: %d %s", code, pwErr.String())
+	}
+	if st := call("GET", "/api/v1/topics", "", nil, nil); st != 200 {
+		t.Errorf("topics before the reload: %d", st)
+	}
+	b.reload()
+	if st := call("GET", "/api/v1/topics", "", nil, nil); st != 401 {
+		t.Errorf("topics with the session of alice's old password: %d, want 401", st)
+	}
+	if st := call("POST", "/api/v1/login", "", map[string]string{"username": "alice", "password": "alice-new"}, nil); st != 200 {
+		t.Errorf("login with the new password: %d", st)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("exit %d", code)
 	}
 	log := readOrEmpty(logf)
-	if !strings.Contains(log, "Opening http_api listen socket on 127.0.0.1:"+port+" (http).") || strings.Contains(log, "alice-pw") {
+	if !strings.Contains(log, "Opening http_api listen socket on 127.0.0.1:"+port+" (http).") || strings.Contains(log, "alice-pw") || strings.Contains(log, "alice-new") {
 		t.Errorf("log:\n%s", log)
 	}
 }
