@@ -20,8 +20,6 @@ import (
 type Passwords interface {
 	// Check reports whether password is username's.
 	Check(username, password string) bool
-	// Users returns the usernames, sorted.
-	Users() []string
 	// Fingerprint returns a digest of username's entry, which changes
 	// when the password does, and whether the user is in the file. A
 	// login session lasts only as long as its user's fingerprint stays
@@ -255,12 +253,9 @@ func (h *handler) checkPassword(r *http.Request, user, password string) (cred [3
 		cred, ok = pw.Fingerprint(user)
 		return cred, ok, 0
 	}
-	keys := []string{addr}
-	if _, exists := pw.Fingerprint(user); exists {
-		// Only users of the file: made-up names cannot fill the table.
-		keys = append(keys, uk)
-	}
-	if d := h.throttle.fail(keys...); d > 0 {
+	// Names not in the file count too: else their going on being
+	// refused with 401 where a user's get 429 would tell who exists.
+	if d := h.throttle.fail(addr, uk); d > 0 {
 		h.s.log.Warn(fmt.Sprintf("web: too many failed logins as %q or from %s: the next try must wait %s", user, r.RemoteAddr, d))
 	}
 	return cred, false, 0

@@ -288,7 +288,7 @@ func TestLoginThrottle(t *testing.T) {
 	if st := e.loginAs(e.from("127.0.0.3"), "alice", "pw-alice-1"); st != 429 {
 		t.Errorf("alice from 127.0.0.3: %d, want 429", st)
 	}
-	// Made-up names are throttled by address only.
+	// Many names, each failing once, are throttled by their address.
 	for i := range 11 {
 		if st := e.loginAs(e.from("127.0.0.4"), "nobody"+strconv.Itoa(i), "x"); st != 401 {
 			t.Errorf("unknown user %d from 127.0.0.4: %d, want 401", i, st)
