@@ -18,6 +18,7 @@ import (
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/auth"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
+	"github.com/midge-mqtt/midge/internal/cmd/passwd"
 )
 
 // TestWebListener runs the broker with an http_api listener: logins from
@@ -61,7 +62,7 @@ func TestWebListener(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("not started")
 	}
-	base := "http://127.0.0.1:" + port
+	baseURL := "http://127.0.0.1:" + port
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 5 * time.Second}
 	call := func(method, path, csrf string, body any, out any) int {
@@ -71,7 +72,7 @@ func TestWebListener(t *testing.T) {
 			j, _ := json.Marshal(body)
 			r = bytes.NewReader(j)
 		}
-		req, _ := http.NewRequest(method, base+path, r)
+		req, _ := http.NewRequest(method, baseURL+path, r)
 		if csrf != "" {
 			req.Header.Set("X-CSRF-Token", csrf)
 		}
@@ -117,7 +118,7 @@ func TestWebListener(t *testing.T) {
 	// midge passwd gives alice a new password: after SIGHUP her session
 	// ends, and the new password logs in.
 	var pwOut, pwErr bytes.Buffer
-	if code := runPasswd(ctx, "midge passwd", []string{"-b", dir + "/pw", "alice", "alice-new"}, Streams{In: strings.NewReader(""), Out: &pwOut, Err: &pwErr}); code != 0 {
+	if code := passwd.Run(ctx, "midge passwd", []string{"-b", dir + "/pw", "alice", "alice-new"}, base.Streams{In: strings.NewReader(""), Out: &pwOut, Err: &pwErr}); code != 0 {
 		t.Fatalf("midge passwd: %d %s", code, pwErr.String())
 	}
 	if st := call("GET", "/api/v1/topics", "", nil, nil); st != 200 {
