@@ -3,10 +3,8 @@ package mosqdb
 import (
 	"bufio"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -155,116 +153,105 @@ func (f *File) WriteClientStats(w io.Writer) error {
 	return bw.Flush()
 }
 
-// jsonProp is one property in mosquitto_db_dump --json's form.
-type jsonProp struct {
-	Identifier string `json:"identifier"`
-	Name       string `json:"name,omitempty"`
-	Value      any    `json:"value,omitempty"`
-}
-
-func jsonProps(p *packet.Properties) []jsonProp {
+// jsonProps returns p as mosquitto_properties_to_json does.
+func jsonProps(p *packet.Properties) []any {
 	if p == nil || p.Empty() {
 		return nil
 	}
-	var out []jsonProp
+	var out []any
+	add := func(id string, v any) {
+		o := JSONObject{{"identifier", id}}
+		if v != nil {
+			o.Add("value", v)
+		}
+		out = append(out, o)
+	}
 	if p.Has(packet.PropPayloadFormat) {
-		out = append(out, jsonProp{Identifier: "payload-format-indicator", Value: p.PayloadFormat})
+		add("payload-format-indicator", int(p.PayloadFormat))
+	}
+	if p.Has(packet.PropMessageExpiry) {
+		add("message-expiry-interval", nil)
 	}
 	if p.Has(packet.PropContentType) {
-		out = append(out, jsonProp{Identifier: "content-type", Value: p.ContentType})
+		add("content-type", p.ContentType)
 	}
 	if p.Has(packet.PropResponseTopic) {
-		out = append(out, jsonProp{Identifier: "response-topic", Value: p.ResponseTopic})
+		add("response-topic", p.ResponseTopic)
 	}
 	if p.Has(packet.PropCorrelationData) {
-		out = append(out, jsonProp{Identifier: "correlation-data", Value: strings.ToUpper(fmt.Sprintf("%x", p.CorrelationData))})
+		add("correlation-data", fmt.Sprintf("%X", p.CorrelationData))
+	}
+	for range p.SubscriptionIDs {
+		add("subscription-identifier", nil)
+	}
+	if p.Has(packet.PropTopicAlias) {
+		add("topic-alias", nil)
 	}
 	for _, u := range p.User {
-		out = append(out, jsonProp{Identifier: "user-property", Name: u.Key, Value: u.Value})
+		out = append(out, JSONObject{{"identifier", "user-property"}, {"name", u.Key}, {"value", u.Value}})
 	}
 	return out
 }
 
-// WriteJSON prints f as mosquitto_db_dump --json (2.1) does: one object
-// with the arrays base-messages, clients, client-messages,
-// retained-messages and subscriptions, with the same keys. Payloads are in
-// base64. Two differences: the whitespace is encoding/json's, not cJSON's,
-// and a client message's "storeid" is its store id (2.1.2 prints its
-// subscription identifier there).
+// WriteJSON prints f as mosquitto_db_dump --json (2.1) does, byte for
+// byte: one object with the arrays base-messages, clients,
+// client-messages, retained-messages and subscriptions, payloads in
+// base64, as cJSON_Print lays it out. One difference: a client message's
+// "storeid" is its store id (2.1.2 prints its subscription identifier
+// there). Properties are listed in a fixed order, not the order they were
+// stored in.
 func (f *File) WriteJSON(w io.Writer) error {
-	type baseMsg struct {
-		StoreID    uint64     `json:"storeid"`
-		ExpiryTime int64      `json:"expiry-time"`
-		SourceMID  uint16     `json:"source-mid"`
-		SourcePort uint16     `json:"source-port"`
-		QoS        byte       `json:"qos"`
-		Retain     int        `json:"retain"`
-		Topic      string     `json:"topic"`
-		ClientID   string     `json:"clientid,omitempty"`
-		Username   string     `json:"username,omitempty"`
-		Payload    string     `json:"payload,omitempty"`
-		Properties []jsonProp `json:"properties,omitempty"`
-	}
-	type client struct {
-		ClientID              string `json:"clientid"`
-		Username              string `json:"username,omitempty"`
-		SessionExpiryTime     int64  `json:"session-expiry-time"`
-		SessionExpiryInterval uint32 `json:"session-expiry-interval"`
-		LastMID               uint16 `json:"last-mid"`
-		ListenerPort          uint16 `json:"listener-port"`
-	}
-	type clientMsg struct {
-		ClientID       string `json:"clientid"`
-		StoreID        uint64 `json:"storeid"`
-		MID            uint16 `json:"mid"`
-		QoS            byte   `json:"qos"`
-		State          State  `json:"state"`
-		RetainDup      int    `json:"retain-dup"`
-		Direction      byte   `json:"direction"`
-		SubscriptionID uint32 `json:"subscription-identifier"`
-	}
-	type retained struct {
-		StoreID uint64 `json:"storeid"`
-	}
-	type sub struct {
-		ClientID   string `json:"clientid"`
-		Topic      string `json:"topic"`
-		QoS        byte   `json:"qos"`
-		Options    byte   `json:"options"`
-		Identifier uint32 `json:"identifier"`
-	}
-	out := struct {
-		BaseMsgs   []baseMsg   `json:"base-messages"`
-		Clients    []client    `json:"clients"`
-		ClientMsgs []clientMsg `json:"client-messages"`
-		Retained   []retained  `json:"retained-messages"`
-		Subs       []sub       `json:"subscriptions"`
-	}{[]baseMsg{}, []client{}, []clientMsg{}, []retained{}, []sub{}}
+	var msgs, clients, cmsgs, retained, subs []any
 	for _, c := range f.Chunks {
 		switch {
 		case c.BaseMsg != nil:
 			m := c.BaseMsg
-			out.BaseMsgs = append(out.BaseMsgs, baseMsg{StoreID: m.StoreID, ExpiryTime: m.ExpiryTime, SourceMID: m.SourceMID,
-				SourcePort: m.SourcePort, QoS: m.QoS, Retain: b2i(m.Retain), Topic: m.Topic, ClientID: m.SourceID,
-				Username: m.SourceUsername, Payload: base64.StdEncoding.EncodeToString(m.Payload), Properties: jsonProps(m.Properties)})
+			o := JSONObject{{"storeid", m.StoreID}, {"expiry-time", m.ExpiryTime}, {"source-mid", int(m.SourceMID)},
+				{"source-port", int(m.SourcePort)}, {"qos", int(m.QoS)}, {"retain", b2i(m.Retain)}, {"topic", m.Topic}}
+			if m.SourceID != "" {
+				o.Add("clientid", m.SourceID)
+			}
+			if m.SourceUsername != "" {
+				o.Add("username", m.SourceUsername)
+			}
+			if len(m.Payload) > 0 {
+				o.Add("payload", base64.StdEncoding.EncodeToString(m.Payload))
+			}
+			if p := jsonProps(m.Properties); p != nil {
+				o.Add("properties", p)
+			}
+			msgs = append(msgs, o)
 		case c.Client != nil:
 			cl := c.Client
-			out.Clients = append(out.Clients, client{cl.ClientID, cl.Username, cl.SessionExpiryTime, cl.SessionExpiryInterval, cl.LastMID, cl.ListenerPort})
+			o := JSONObject{{"clientid", cl.ClientID}}
+			if cl.Username != "" {
+				o.Add("username", cl.Username)
+			}
+			o = append(o, JSONMember{"session-expiry-time", cl.SessionExpiryTime},
+				JSONMember{"session-expiry-interval", int(cl.SessionExpiryInterval)},
+				JSONMember{"last-mid", int(cl.LastMID)}, JSONMember{"listener-port", int(cl.ListenerPort)})
+			clients = append(clients, o)
 		case c.ClientMsg != nil:
 			m := c.ClientMsg
-			out.ClientMsgs = append(out.ClientMsgs, clientMsg{m.ClientID, m.StoreID, m.MID, m.QoS, m.State,
-				b2i(m.Retain)<<4 | b2i(m.Dup), byte(m.Direction), m.SubscriptionID})
+			cmsgs = append(cmsgs, JSONObject{{"clientid", m.ClientID}, {"storeid", m.StoreID}, {"mid", int(m.MID)},
+				{"qos", int(m.QoS)}, {"state", int(m.State)}, {"retain-dup", b2i(m.Retain)<<4 | b2i(m.Dup)},
+				{"direction", int(m.Direction)}, {"subscription-identifier", int(m.SubscriptionID)}})
 		case c.Retain != nil:
-			out.Retained = append(out.Retained, retained{c.Retain.StoreID})
+			retained = append(retained, JSONObject{{"storeid", c.Retain.StoreID}})
 		case c.Sub != nil:
 			s := c.Sub
-			out.Subs = append(out.Subs, sub{s.ClientID, s.Topic, s.QoS, s.Options, s.Identifier})
+			subs = append(subs, JSONObject{{"clientid", s.ClientID}, {"topic", s.Topic}, {"qos", int(s.QoS)},
+				{"options", int(s.Options)}, {"identifier", int(s.Identifier)}})
 		}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "\t")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(out)
+	arr := func(a []any) []any {
+		if a == nil {
+			return []any{}
+		}
+		return a
+	}
+	return WriteCJSON(w, JSONObject{{"base-messages", arr(msgs)}, {"clients", arr(clients)},
+		{"client-messages", arr(cmsgs)}, {"retained-messages", arr(retained)}, {"subscriptions", arr(subs)}})
 }
 
 func b2i(b bool) int {

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/mosqdb"
 	"github.com/midge-mqtt/midge/internal/store"
 )
 
@@ -175,80 +175,66 @@ func subOptions(s broker.StoredSubscription) byte {
 	return byte(b2i(s.NoLocal))<<2 | byte(b2i(s.RetainAsPublished))<<3 | s.RetainHandling<<4
 }
 
+// writeJSON prints the store as mosquitto_db_dump --json prints a
+// Mosquitto file (cJSON's layout, the same keys where Mosquitto has the
+// field), with an "inbound" array for incoming QoS 2 packet ids.
 func (d *midgeDump) writeJSON(w io.Writer) error {
-	type msg struct {
-		StoreID    uint64 `json:"storeid,omitempty"`
-		ExpiryTime int64  `json:"expiry-time"`
-		QoS        byte   `json:"qos"`
-		Retain     int    `json:"retain"`
-		Topic      string `json:"topic"`
-		ClientID   string `json:"clientid,omitempty"`
-		Payload    string `json:"payload,omitempty"`
+	msg := func(id uint64, m *broker.Message) mosqdb.JSONObject {
+		o := mosqdb.JSONObject{}
+		if id != 0 {
+			o.Add("storeid", id)
+		}
+		o = append(o, mosqdb.JSONMember{Key: "expiry-time", Value: unix(m.Expiry)},
+			mosqdb.JSONMember{Key: "qos", Value: int(m.QoS)}, mosqdb.JSONMember{Key: "retain", Value: b2i(m.Retain)},
+			mosqdb.JSONMember{Key: "topic", Value: m.Topic})
+		if m.Publisher != "" {
+			o.Add("clientid", m.Publisher)
+		}
+		if len(m.Payload) > 0 {
+			o.Add("payload", base64.StdEncoding.EncodeToString(m.Payload))
+		}
+		return o
 	}
-	type client struct {
-		ClientID              string `json:"clientid"`
-		Username              string `json:"username,omitempty"`
-		ProtocolVersion       byte   `json:"protocol-version"`
-		SessionExpiryInterval uint32 `json:"session-expiry-interval"`
-		OfflineSince          int64  `json:"offline-since"`
-	}
-	type clientMsg struct {
-		ClientID       string   `json:"clientid"`
-		StoreID        uint64   `json:"storeid"`
-		Seq            uint64   `json:"seq"`
-		MID            uint16   `json:"mid"`
-		QoS            byte     `json:"qos"`
-		Retain         int      `json:"retain"`
-		Sent           int      `json:"sent"`
-		Released       int      `json:"released"`
-		SubscriptionID []uint32 `json:"subscription-identifiers,omitempty"`
-	}
-	type sub struct {
-		ClientID   string `json:"clientid"`
-		Topic      string `json:"topic"`
-		QoS        byte   `json:"qos"`
-		Options    byte   `json:"options"`
-		Identifier uint32 `json:"identifier"`
-	}
-	type inbound struct {
-		ClientID string `json:"clientid"`
-		MID      uint16 `json:"mid"`
-	}
-	conv := func(id uint64, m *broker.Message) msg {
-		return msg{StoreID: id, ExpiryTime: unix(m.Expiry), QoS: m.QoS, Retain: b2i(m.Retain), Topic: m.Topic,
-			ClientID: m.Publisher, Payload: base64.StdEncoding.EncodeToString(m.Payload)}
-	}
-	out := struct {
-		BaseMsgs   []msg       `json:"base-messages"`
-		Clients    []client    `json:"clients"`
-		ClientMsgs []clientMsg `json:"client-messages"`
-		Retained   []msg       `json:"retained-messages"`
-		Subs       []sub       `json:"subscriptions"`
-		Inbound    []inbound   `json:"inbound"`
-	}{[]msg{}, []client{}, []clientMsg{}, []msg{}, []sub{}, []inbound{}}
+	msgs, clients, cmsgs, retained, subs, inbound := []any{}, []any{}, []any{}, []any{}, []any{}, []any{}
 	for _, m := range d.retained {
-		out.Retained = append(out.Retained, conv(0, m))
+		retained = append(retained, msg(0, m))
 	}
 	seen := map[uint64]bool{}
 	for _, s := range d.sessions {
-		out.Clients = append(out.Clients, client{s.ClientID, s.Username, s.Version, s.Expiry, unix(s.OfflineSince)})
+		c := mosqdb.JSONObject{{Key: "clientid", Value: s.ClientID}}
+		if s.HasUsername {
+			c.Add("username", s.Username)
+		}
+		c.Add("protocol-version", int(s.Version))
+		c.Add("session-expiry-interval", int(s.Expiry))
+		c.Add("offline-since", unix(s.OfflineSince))
+		clients = append(clients, c)
 		for _, x := range s.Subscriptions {
-			out.Subs = append(out.Subs, sub{s.ClientID, x.Filter, x.QoS, subOptions(x), x.ID})
+			subs = append(subs, mosqdb.JSONObject{{Key: "clientid", Value: s.ClientID}, {Key: "topic", Value: x.Filter},
+				{Key: "qos", Value: int(x.QoS)}, {Key: "options", Value: int(subOptions(x))}, {Key: "identifier", Value: int(x.ID)}})
 		}
 		for _, q := range d.queues[s.ClientID] {
 			if !seen[q.ID] {
 				seen[q.ID] = true
-				out.BaseMsgs = append(out.BaseMsgs, conv(q.ID, q.Msg))
+				msgs = append(msgs, msg(q.ID, q.Msg))
 			}
-			out.ClientMsgs = append(out.ClientMsgs, clientMsg{s.ClientID, q.ID, q.Seq, packetID(q.Seq), q.QoS,
-				b2i(q.Retain), b2i(q.Seq < s.SentUpTo), b2i(q.Released), q.SubIDs})
+			o := mosqdb.JSONObject{{Key: "clientid", Value: s.ClientID}, {Key: "storeid", Value: q.ID}, {Key: "seq", Value: q.Seq},
+				{Key: "mid", Value: int(packetID(q.Seq))}, {Key: "qos", Value: int(q.QoS)}, {Key: "retain", Value: b2i(q.Retain)},
+				{Key: "sent", Value: b2i(q.Seq < s.SentUpTo)}, {Key: "released", Value: b2i(q.Released)}}
+			if len(q.SubIDs) > 0 {
+				ids := make([]any, len(q.SubIDs))
+				for i, id := range q.SubIDs {
+					ids[i] = int(id)
+				}
+				o.Add("subscription-identifiers", ids)
+			}
+			cmsgs = append(cmsgs, o)
 		}
 		for _, pid := range d.inbound[s.ClientID] {
-			out.Inbound = append(out.Inbound, inbound{s.ClientID, pid})
+			inbound = append(inbound, mosqdb.JSONObject{{Key: "clientid", Value: s.ClientID}, {Key: "mid", Value: int(pid)}})
 		}
 	}
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "\t")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(out)
+	return mosqdb.WriteCJSON(w, mosqdb.JSONObject{{Key: "base-messages", Value: msgs}, {Key: "clients", Value: clients},
+		{Key: "client-messages", Value: cmsgs}, {Key: "retained-messages", Value: retained},
+		{Key: "subscriptions", Value: subs}, {Key: "inbound", Value: inbound}})
 }
