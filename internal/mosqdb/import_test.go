@@ -316,3 +316,18 @@ func TestImportSessionRecord(t *testing.T) {
 		t.Errorf("s5: %+v", s5)
 	}
 }
+
+// TestMigrationUnreadableFile: a source midge cannot read (here a
+// directory, which even root cannot read as a file) stops the migration
+// with the OS's error, which names it.
+func TestMigrationUnreadableFile(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "mosquitto.db")
+	if err := os.Mkdir(src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	m := mosqdb.Migration{Source: src, Marker: filepath.Join(dir, "m"), Store: store.NewMemory(), Log: testLogger(&bytes.Buffer{})}
+	if _, err := m.Run(context.Background()); err == nil || !strings.Contains(err.Error(), src) {
+		t.Fatalf("Run: %v", err)
+	}
+}

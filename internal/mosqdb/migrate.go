@@ -63,7 +63,7 @@ func (m Migration) Run(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("Mosquitto persistence file: %w", err)
+		return false, err
 	}
 	if b, err := os.ReadFile(m.Marker); err == nil {
 		var mk marker
@@ -77,7 +77,7 @@ func (m Migration) Run(ctx context.Context) (bool, error) {
 		}
 		return false, nil
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return false, fmt.Errorf("Mosquitto import marker: %w", err)
+		return false, fmt.Errorf("the import marker: %w", err)
 	}
 	var maxID uint64
 	empty := true
@@ -89,7 +89,7 @@ func (m Migration) Run(ctx context.Context) (bool, error) {
 		Inbound:      func(string, uint16) error { return seen() },
 	})
 	if err != nil {
-		return false, fmt.Errorf("Mosquitto import: reading the store: %w", err)
+		return false, fmt.Errorf("reading the store: %w", err)
 	}
 	if !empty {
 		m.Log.Warn(fmt.Sprintf("Warning: not importing %s: midge's store already holds retained messages or sessions.", m.Source))
@@ -97,7 +97,7 @@ func (m Migration) Run(ctx context.Context) (bool, error) {
 	}
 	raw, err := os.ReadFile(m.Source)
 	if err != nil {
-		return false, fmt.Errorf("Mosquitto persistence file: %w", err)
+		return false, err
 	}
 	f, err := Parse(raw)
 	if err != nil {
@@ -115,7 +115,7 @@ func (m Migration) Run(ctx context.Context) (bool, error) {
 	mk := marker{Source: m.Source, Size: fi.Size(), ModTime: fi.ModTime().UTC(), SHA256: hex.EncodeToString(sum[:]),
 		Imported: now().UTC(), Counts: n}
 	if err := writeMarker(m.Marker, mk); err != nil {
-		return true, fmt.Errorf("Mosquitto import: the import is committed, but recording it failed: %w", err)
+		return true, fmt.Errorf("the import is committed, but recording it in %s failed: %w", m.Marker, err)
 	}
 	m.Log.Info(fmt.Sprintf("Imported Mosquitto persistence file %s (version %d): %s. The file is left as it is; %s records the import.",
 		m.Source, f.Version, n, m.Marker))
