@@ -335,6 +335,7 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		b.pidFile = res.PIDFile
 	}
 	if b.hooks.dropPrivileges {
+		prepareForUser(res.User, b.opts.configFile, res, b.log) // broker_privileges.go
 		if err := dropPrivileges(res.User, b.log); err != nil {
 			b.log.Error("Error: " + err.Error())
 			b.closeListeners()
