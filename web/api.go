@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/version"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -25,7 +26,7 @@ type meResponse struct {
 }
 
 func (h *handler) meOf(p *principal) meResponse {
-	r := meResponse{Auth: "login", History: h.s.cfg.History, Version: broker.Version}
+	r := meResponse{Auth: "login", History: h.s.cfg.History, Version: version.Version}
 	if h.open {
 		r.Auth = "open"
 	}
