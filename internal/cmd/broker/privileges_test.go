@@ -206,3 +206,55 @@ func TestBrokerLogFileReopensAfterDroppingPrivileges(t *testing.T) {
 		t.Errorf("the reload failed:\n%s", out)
 	}
 }
+
+// access decides from the permission bits as the kernel would for the
+// user: owner, else group, else other, and every directory searchable.
+func TestAccessForUser(t *testing.T) {
+	s := newPrivSetup(t) // root, and a directory nobody may enter
+	id := unixIDs{uid: s.uid, gid: s.gid, groups: []int{s.gid}}
+	closed := filepath.Join(s.dir, "closed")
+	if err := os.Mkdir(closed, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	file := func(name string, uid, gid int, mode os.FileMode) string {
+		p := filepath.Join(s.dir, name)
+		if err := os.WriteFile(p, nil, mode); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(p, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(p, mode); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	inClosed := filepath.Join(closed, "f")
+	if err := os.WriteFile(inClosed, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		path    string
+		want    os.FileMode
+		wantErr string // "" for access
+	}{
+		{file("root600", 0, 0, 0o600), 4, "owner root, group root, mode 0600: not readable by it"},
+		{file("group640", 0, s.gid, 0o640), 4, ""},
+		{file("group604", 0, s.gid, 0o604), 4, "not readable"}, // the group bits apply, not other's
+		{file("other644", 0, 0, 0o644), 4, ""},
+		{file("own600", s.uid, 0, 0o600), 4, ""},
+		{file("own400", s.uid, 0, 0o400), 2, "not writable"},
+		{file("own600w", s.uid, 0, 0o600), 2, ""},
+		{inClosed, 4, "directory " + closed + " is not searchable by it"},
+		{filepath.Join(s.dir, "missing"), 4, "no such file"},
+	}
+	for _, tt := range tests {
+		err := id.access(tt.path, tt.want)
+		switch {
+		case tt.wantErr == "" && err != nil:
+			t.Errorf("access(%s, %o) = %v, want nil", tt.path, tt.want, err)
+		case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+			t.Errorf("access(%s, %o) = %v, want an error with %q", tt.path, tt.want, err, tt.wantErr)
+		}
+	}
+}
