@@ -3,6 +3,7 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -53,11 +54,26 @@ func dropTarget(name string) *user.User {
 	return u
 }
 
+// absentLogFile returns the log file of lo if it does not exist yet (the
+// broker is about to create it), else "".
+func absentLogFile(lo logging.Options) string {
+	if lo.Dests&logging.File == 0 || lo.File == "" {
+		return ""
+	}
+	if _, err := os.Lstat(lo.File); !errors.Is(err, fs.ErrNotExist) {
+		return ""
+	}
+	return lo.File
+}
+
 // prepareForUser gets the broker ready to run as the user of the user
-// option: the log file it created as root is given to that user, so that
-// SIGHUP can reopen it, and every file it will re-read on SIGHUP but that
-// user cannot read is named in a warning with the command that fixes it.
-func prepareForUser(name, configFile string, res *config.Result, log *slog.Logger) {
+// option: the log file it has just created as root (newLog, from
+// absentLogFile; "" for none) is given to that user, so that SIGHUP can
+// reopen it, and every file it will re-read or reopen on SIGHUP but that user
+// cannot read (or write) is named in a warning with the command that fixes it.
+// A log file that existed before keeps its owner: it may be anything,
+// /var/log/syslog as well.
+func prepareForUser(name, configFile string, res *config.Result, newLog string, log *slog.Logger) {
 	u := dropTarget(name)
 	if u == nil {
 		return
@@ -67,7 +83,7 @@ func prepareForUser(name, configFile string, res *config.Result, log *slog.Logge
 		return // dropPrivileges reports it
 	}
 	if res.Log.Dests&logging.File != 0 && res.Log.File != "" {
-		giveLogFile(res.Log.File, u, id, log)
+		giveLogFile(res.Log.File, res.Log.File == newLog, u, id, log)
 	}
 	for _, f := range reloadFiles(configFile, res) {
 		if err := id.access(f.path, 4); err != nil {
@@ -78,15 +94,14 @@ func prepareForUser(name, configFile string, res *config.Result, log *slog.Logge
 	}
 }
 
-// giveLogFile chowns the log file to the user when root owns it (the broker
-// has just created it, or root did), and warns when the user still cannot
-// write it.
-func giveLogFile(path string, u *user.User, id unixIDs, log *slog.Logger) {
+// giveLogFile chowns the log file to the user when the broker has just
+// created it (created), and warns when the user cannot write it.
+func giveLogFile(path string, created bool, u *user.User, id unixIDs, log *slog.Logger) {
 	fi, err := os.Lstat(path)
 	if err != nil || !fi.Mode().IsRegular() {
 		return
 	}
-	if owner, _ := ownerOf(fi); owner == 0 {
+	if owner, _ := ownerOf(fi); created && owner == 0 {
 		if err := os.Chown(path, id.uid, id.gid); err != nil {
 			log.Warn(fmt.Sprintf("Warning: Unable to give log file %s to user %s: %v.", path, u.Username, err))
 		}

@@ -258,3 +258,28 @@ func TestAccessForUser(t *testing.T) {
 		}
 	}
 }
+
+// A log file that was there before the broker started keeps its owner (it
+// might be any file, /var/log/syslog too); if the user cannot write it, the
+// warning says so.
+func TestBrokerLeavesAnExistingLogFileAlone(t *testing.T) {
+	s := newPrivSetup(t)
+	if err := os.Chown(s.pw, s.uid, s.gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.log, []byte("older lines\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr := s.start(t)
+	fi, err := os.Stat(s.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uid, _ := ownerOf(fi); uid != 0 {
+		t.Errorf("the broker gave the existing log file to uid %d", uid)
+	}
+	want := "Warning: log file " + s.log + " cannot be written by user nobody"
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("no warning %q:\n%s", want, stderr.String())
+	}
+}
