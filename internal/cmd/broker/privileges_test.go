@@ -5,6 +5,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/cmd/passwd"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // privEnv is how the privilege tests start the broker in a process of its
@@ -155,11 +157,41 @@ func waitOutput(t *testing.T, what string, cond func() bool, out *lockedBuffer) 
 // so at start-up, naming the file; the readable ACL file is not named.
 func TestBrokerWarnsAboutFilesItCannotReread(t *testing.T) {
 	s := newPrivSetup(t)
+	// A TLS listener whose key only root may read; its certificate is
+	// readable by all.
+	srv := testutil.NewPKI(t, "privileges").Server("localhost")
+	cert, key := filepath.Join(s.dir, "server.crt"), filepath.Join(s.dir, "server.key")
+	for src, dst := range map[string]string{srv.CertFile: cert, srv.KeyFile: key} {
+		data, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(cert, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.OpenFile(s.conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(f, "listener %s 127.0.0.1\ncertfile %s\nkeyfile %s\n", freePort(t), cert, key)
+	f.Close()
+
 	cmd, stderr := s.start(t)
 	out := stderr.String()
-	want := "Warning: password_file " + s.pw + " cannot be read by user nobody"
-	if !strings.Contains(out, want) {
-		t.Errorf("no warning %q in the broker's output:\n%s", want, out)
+	for _, want := range []string{
+		"Warning: password_file " + s.pw + " cannot be read by user nobody",
+		"Warning: keyfile " + key + " cannot be read by user nobody",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("no warning %q in the broker's output:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "certfile "+cert) {
+		t.Errorf("a warning names the certificate, which nobody can read:\n%s", out)
 	}
 	if strings.Contains(out, "acl_file "+s.acl) || strings.Contains(out, "configuration file "+s.conf) {
 		t.Errorf("a warning names a file nobody can read:\n%s", out)
