@@ -18,6 +18,7 @@ import (
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/auth"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
+	"github.com/midge-mqtt/midge/internal/cmd/passwd"
 )
 
 // TestWebListener runs the broker with an http_api listener: logins from
@@ -61,7 +62,7 @@ func TestWebListener(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("not started")
 	}
-	base := "http://127.0.0.1:" + port
+	baseURL := "http://127.0.0.1:" + port
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 5 * time.Second}
 	call := func(method, path, csrf string, body any, out any) int {
@@ -71,7 +72,7 @@ func TestWebListener(t *testing.T) {
 			j, _ := json.Marshal(body)
 			r = bytes.NewReader(j)
 		}
-		req, _ := http.NewRequest(method, base+path, r)
+		req, _ := http.NewRequest(method, baseURL+path, r)
 		if csrf != "" {
 			req.Header.Set("X-CSRF-Token", csrf)
 		}
@@ -113,12 +114,29 @@ func TestWebListener(t *testing.T) {
 	if st := call("GET", "/api/v1/clients", "", nil, nil); st != 403 {
 		t.Errorf("clients after alice lost admin: %d, want 403", st)
 	}
+
+	// midge passwd gives alice a new password: after SIGHUP her session
+	// ends, and the new password logs in.
+	var pwOut, pwErr bytes.Buffer
+	if code := passwd.Run(ctx, "midge passwd", []string{"-b", dir + "/pw", "alice", "alice-new"}, base.Streams{In: strings.NewReader(""), Out: &pwOut, Err: &pwErr}); code != 0 {
+		t.Fatalf("midge passwd: %d %s", code, pwErr.String())
+	}
+	if st := call("GET", "/api/v1/topics", "", nil, nil); st != 200 {
+		t.Errorf("topics before the reload: %d", st)
+	}
+	b.reload()
+	if st := call("GET", "/api/v1/topics", "", nil, nil); st != 401 {
+		t.Errorf("topics with the session of alice's old password: %d, want 401", st)
+	}
+	if st := call("POST", "/api/v1/login", "", map[string]string{"username": "alice", "password": "alice-new"}, nil); st != 200 {
+		t.Errorf("login with the new password: %d", st)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("exit %d", code)
 	}
 	log := readOrEmpty(logf)
-	if !strings.Contains(log, "Opening http_api listen socket on 127.0.0.1:"+port+" (http).") || strings.Contains(log, "alice-pw") {
+	if !strings.Contains(log, "Opening http_api listen socket on 127.0.0.1:"+port+" (http).") || strings.Contains(log, "alice-pw") || strings.Contains(log, "alice-new") {
 		t.Errorf("log:\n%s", log)
 	}
 }
