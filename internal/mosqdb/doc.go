@@ -18,7 +18,7 @@
 //
 // Integers are big-endian, except the 64-bit message store ids, the last
 // store id of the CFG chunk and the expiry times of versions 5 and 6, which
-// Mosquitto writes in the host's byte order; Read takes them as
+// Mosquitto writes in the host's byte order; Parse takes them as
 // little-endian, the order of every machine Debian's mosquitto runs on but
 // s390x and PowerPC big-endian.
 //
@@ -28,12 +28,20 @@
 // store id and packet id), RETAIN (4: the store id of a retained message),
 // SUB (5: a subscription) and CLIENT (6: a persistent session).
 //
-// Read supports the versions Mosquitto 1.5 to 2.1 write: 3 (1.5.0 to
-// 1.5.5), 4 (1.5.6 to 1.5.x), 5 (1.6.x) and 6 (2.0.x, 2.1.x). Anything it
-// cannot read (another magic, a CRC field that is not 0, another version,
-// a chunk that runs past the end of the file or whose fields do not fit
-// it, an impossible value) is an *Error that names the file and what is
-// wrong; Read never panics, whatever the input (FuzzParse checks).
+// Parse and ReadFile read the versions Mosquitto 1.5 to 2.1 write: 3
+// (1.5.0 to 1.5.5), 4 (1.5.6 and later 1.5), 5 (1.6) and 6 (2.0 and 2.1),
+// and the older 2. Anything they cannot read (another magic, a CRC field
+// that is not 0, another version, a chunk that runs past the end of the
+// file or whose fields do not fit it, an impossible value) is an *Error
+// that names the file and what is wrong; Parse never panics, whatever the
+// input (FuzzParse checks). Chunks of unknown types are skipped, as
+// Mosquitto skips them.
 //
-// Import maps a File onto a broker.Store; see its documentation.
+// Version 6 is tested with a file Debian's mosquitto 2.0.11 wrote
+// (testdata), the others with files build_test.go builds from this
+// description.
+//
+// Import maps a File onto a broker.Store, and Migration does that once at
+// the broker's start-up; see their documentation. WriteText, WriteJSON,
+// WriteStats and WriteClientStats print a File as mosquitto_db_dump does.
 package mosqdb
