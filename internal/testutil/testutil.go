@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/store"
 	"github.com/midge-mqtt/midge/packet"
 )
 

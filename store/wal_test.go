@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // crashCopy copies the store file at path and its write-ahead log to dir,

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/store"
 )
 
 func ExampleOpenBolt() {
