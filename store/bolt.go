@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -21,12 +22,14 @@ var _ broker.Store = (*Bolt)(nil)
 // FormatVersion is the version of the store file layout this midge writes
 // and the newest it reads. It is kept in the meta bucket. Format 2 keeps
 // each queued message once, in the messages bucket, where format 1 kept a
-// copy in every delivery record; OpenBolt upgrades a format 1 file to 2.
-const FormatVersion = 2
+// copy in every delivery record. Format 3 adds the store id (keyStoreID),
+// which the write-ahead log's header repeats, and the log's header; format
+// 2 had a log without one. OpenBolt upgrades a file of format 1 or 2.
+const FormatVersion = 3
 
 // Buckets and meta keys of the store file.
 var (
-	bucketMeta     = []byte("meta")     // format, created-by
+	bucketMeta     = []byte("meta")     // format, created-by, store-id, wal-applied, wal-size
 	bucketRetained = []byte("retained") // topic → retained record
 	bucketSessions = []byte("sessions") // client id → session record
 	bucketQueue    = []byte("queue")    // client id, 0x00, big-endian seq → delivery record
@@ -38,6 +41,8 @@ var (
 
 	keyFormat    = []byte("format")     // FormatVersion in decimal
 	keyCreatedBy = []byte("created-by") // BoltOptions.CreatedBy of the midge that made the file
+	keyStoreID   = []byte("store-id")   // 16 random bytes, also in the write-ahead log's header
+	keyWALSize   = []byte("wal-size")   // big-endian uint64: the log's length at the last checkpoint; absent until the log is made
 )
 
 // Scans read at most this much in one read transaction, then call the
@@ -57,6 +62,9 @@ type BoltOptions struct {
 	CreatedBy string
 	// FileMode is the permission of a new store file. If zero, 0600.
 	FileMode fs.FileMode
+	// Logger receives the warnings of OpenBolt: a torn final log record
+	// dropped, a damaged meta page read past. If nil, they are discarded.
+	Logger *slog.Logger
 }
 
 func (o BoltOptions) withDefaults() BoltOptions {
@@ -68,6 +76,9 @@ func (o BoltOptions) withDefaults() BoltOptions {
 	}
 	if o.FileMode == 0 {
 		o.FileMode = 0o600
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return o
 }

@@ -76,13 +76,18 @@ func (s *Bolt) checkpointLocked() error {
 	}
 	skipCancelledPuts(s.pending)
 	seq := binary.BigEndian.AppendUint64(nil, s.walSeq)
+	size := binary.BigEndian.AppendUint64(nil, uint64(s.wal.alloc))
 	err := s.update(func(tx *bolt.Tx) error {
 		for _, pb := range s.pending {
 			if err := s.apply(tx, pb); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(keyWALApplied, seq)
+		meta := tx.Bucket(bucketMeta)
+		if err := meta.Put(keyWALApplied, seq); err != nil {
+			return err
+		}
+		return meta.Put(keyWALSize, size)
 	})
 	if err != nil {
 		for _, pb := range s.pending {

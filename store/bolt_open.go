@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -18,41 +17,51 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// OpenBolt opens the store file at path, creating it if it does not exist
-// (its directory must). It returns an error that says what to do when:
+// OpenBolt opens the store file at path, creating it and its write-ahead
+// log if neither exists (the directory must). It returns an error that says
+// what to do when:
 //   - the directory is missing, not writable or not a directory, or path is
 //     a directory (the error wraps the OS error, so errors.Is(err,
 //     fs.ErrPermission) and the like work);
 //   - another process holds the file for longer than opts.LockTimeout
 //     (wraps ErrInUse);
-//   - the file is damaged, not a midge store (Mosquitto's mosquitto.db is
-//     recognized and named), or was written by a newer midge (wraps
-//     ErrCorrupt). The file is left as it is; MoveAside moves
-//     it out of the way.
+//   - the file or its log is damaged, missing while the other is there,
+//     not a midge store (Mosquitto's mosquitto.db is recognized and
+//     named), or was written by a newer midge (wraps ErrCorrupt; see
+//     "When the files cannot be used" in the package documentation). The
+//     files are left as they are; MoveAside moves them out of the way.
 //
-// A file of an older format (FormatVersion 1) is upgraded in place, in one
-// transaction, before OpenBolt returns: a crash during the upgrade leaves
-// the old file, which the next OpenBolt upgrades again.
+// A torn final record of the log, the write a crash interrupted, is
+// dropped and reported to opts.Logger. A file of an older format is
+// upgraded in place before OpenBolt returns: a crash during the upgrade
+// leaves a file the next OpenBolt upgrades again.
 func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	opts = opts.withDefaults()
 	if err := checkPath(path); err != nil {
 		return nil, err
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+	fi, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if _, werr := os.Lstat(path + WALSuffix); werr == nil {
+			return nil, &corruptError{path: path, kind: missing}
+		}
+		if err := createDB(path, opts); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, locationErr(path, true, err)
+	case fi.Size() == 0:
+		return nil, &corruptError{path: path, kind: damaged,
+			detail: "it is empty (0 bytes): midge never leaves an empty store file, so it was cut short or replaced"}
+	default:
 		if isMosquittoFile(path) {
 			return nil, &corruptError{path: path, kind: mosquitto}
 		}
 		// Check an existing file read-only first: bbolt may write to a
 		// file as it opens it for writing, and a file midge refuses must
 		// be left as it is.
-		db, err := openDB(path, opts, true)
-		if err != nil {
-			return nil, err
-		}
-		ro := &Bolt{path: path, db: db}
-		_, err = ro.check()
-		_ = ro.Close()
-		if err != nil {
+		if err := checkFile(path, opts); err != nil {
 			return nil, err
 		}
 	}
@@ -62,20 +71,14 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	}
 	s := &Bolt{path: path, db: db}
 	version, err := s.check()
-	switch {
-	case err != nil:
-	case version == 0:
-		// A new store has no log: one left beside a deleted file belongs
-		// to that file.
-		if rerr := os.Remove(path + WALSuffix); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-			err = fmt.Errorf("store: %w", rerr)
-			break
+	if err == nil && version == 1 {
+		if err = s.upgrade(); err == nil {
+			version = 2
 		}
-		err = s.create(opts)
-	case version < FormatVersion:
-		err = s.upgrade()
 	}
-	if err == nil {
+	if err == nil && version == 2 {
+		err = s.upgradeWAL(opts)
+	} else if err == nil {
 		err = s.openWAL(opts)
 	}
 	if err != nil {
@@ -85,43 +88,57 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 	return s, nil
 }
 
-// openWAL opens the write-ahead log and applies the records a crash left
-// in it, in one transaction, before the store is used.
-func (s *Bolt) openWAL(opts BoltOptions) error {
-	w, err := openWAL(s.path, opts.FileMode)
+// createDB makes a new store file at path: it is laid out under a
+// temporary name and renamed, so that a crash leaves no store file or a
+// complete one, and an empty or half-made file is always damage.
+func createDB(path string, opts BoltOptions) error {
+	tmp := path + ".new"
+	_ = os.Remove(tmp) // left by a crash; if it cannot be removed, openDB says why
+	db, err := openDB(tmp, opts, false)
 	if err != nil {
 		return err
 	}
-	var applied uint64
-	if err := s.view(func(tx *bolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyWALApplied); v != nil {
-			if len(v) != 8 {
-				return s.damaged(fmt.Errorf("%w: %s %x", errRecord, keyWALApplied, v))
-			}
-			applied = binary.BigEndian.Uint64(v)
-		}
-		return nil
-	}); err != nil {
-		w.close()
-		return err
+	s := &Bolt{path: tmp, db: db}
+	err = s.create(opts)
+	if cerr := s.Close(); err == nil {
+		err = cerr
 	}
-	var replay []*preparedBatch
-	last, err := w.replay(applied, func(seq uint64, payload []byte) error {
-		pb := s.batch.get()
-		if err := pb.decodeFrom(payload); err != nil {
-			return &corruptError{path: s.path + WALSuffix, kind: damaged, detail: fmt.Sprintf("record %d: %v", seq, err)}
-		}
-		replay = append(replay, pb)
-		return nil
-	})
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
 	if err != nil {
-		w.close()
+		os.Remove(tmp)
+		return fmt.Errorf("store: create %s: %w", path, err)
+	}
+	syncDir(filepath.Dir(path))
+	return nil
+}
+
+// checkFile checks an existing store file, read-only: its meta pages, its
+// layout and version, and every page (checkPages).
+func checkFile(path string, opts BoltOptions) error {
+	bad, err := checkMetaPages(path)
+	if err != nil {
 		return err
 	}
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	s.wal, s.walSeq, s.pending = w, last, replay
-	return s.checkpointLocked()
+	db, err := openDB(path, opts, true)
+	if err != nil {
+		return err
+	}
+	ro := &Bolt{path: path, db: db}
+	defer ro.Close()
+	if _, err := ro.check(); err != nil {
+		return err
+	}
+	if bad >= 0 {
+		// bbolt reads the other meta page, the transaction before: the
+		// log must hold what came after it, which openWAL checks. A
+		// torn meta page is what a power cut during a checkpoint
+		// leaves.
+		opts.Logger.Warn(fmt.Sprintf("Warning: store %s: meta page %d is damaged; "+
+			"reading the transaction before it, and the write-ahead log's records since.", path, bad))
+	}
+	return ro.checkPages()
 }
 
 // mosquittoMagic starts Mosquitto's persistence file (mosquitto.db), which
@@ -254,7 +271,9 @@ func (s *Bolt) check() (version int, err error) {
 				return &corruptError{path: s.path, kind: foreign,
 					detail: "it is a bbolt file with buckets " + strings.Join(names, ", ")}
 			}
-			return nil
+			// midge makes a store file whole (createDB): one without
+			// its layout was damaged or replaced.
+			return &corruptError{path: s.path, kind: damaged, detail: "it has no midge layout: an empty bbolt file"}
 		}
 		v := meta.Get(keyFormat)
 		n, err := strconv.Atoi(string(v))
@@ -291,6 +310,13 @@ func (s *Bolt) create(opts BoltOptions) error {
 			return err
 		}
 		if err := meta.Put(keyCreatedBy, []byte(opts.CreatedBy)); err != nil {
+			return err
+		}
+		id, err := newStoreID()
+		if err != nil {
+			return err
+		}
+		if err := meta.Put(keyStoreID, id); err != nil {
 			return err
 		}
 		for _, name := range dataBuckets {

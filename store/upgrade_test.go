@@ -107,8 +107,8 @@ func TestBoltUpgrade(t *testing.T) {
 	}
 
 	s := mustOpen(t, path)
-	if f := store.Bucket(s, "meta")["format"]; f != "2" {
-		t.Fatalf("format %q after the upgrade, want 2", f)
+	if f := store.Bucket(s, "meta")["format"]; f != "3" {
+		t.Fatalf("format %q after the upgrade, want 3", f)
 	}
 	got := make(map[string][]*broker.StoredDelivery)
 	for id := range queues {
@@ -173,7 +173,7 @@ func TestBoltUpgrade(t *testing.T) {
 	if err := loadAll(s); err != nil {
 		t.Fatal(err)
 	}
-	if f := store.Bucket(s, "meta")["format"]; f != "2" {
+	if f := store.Bucket(s, "meta")["format"]; f != "3" {
 		t.Fatalf("format %q", f)
 	}
 }
@@ -187,8 +187,8 @@ func TestBoltUpgradeEmpty(t *testing.T) {
 	if err := loadAll(s); err != nil {
 		t.Fatal(err)
 	}
-	if f := store.Bucket(s, "meta")["format"]; f != "2" {
-		t.Fatalf("format %q after the upgrade, want 2", f)
+	if f := store.Bucket(s, "meta")["format"]; f != "3" {
+		t.Fatalf("format %q after the upgrade, want 3", f)
 	}
 }
 

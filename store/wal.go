@@ -1,16 +1,14 @@
 package store
 
 import (
+	"bytes"
+	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-
-	"github.com/midge-mqtt/midge/broker"
 )
 
 // WALSuffix names the write-ahead log beside a store file: midge.db has
@@ -18,27 +16,32 @@ import (
 const WALSuffix = "-wal"
 
 // The write-ahead log holds the batches committed since the last
-// checkpoint, each made durable by one append and one fdatasync. A
+// checkpoint, each made durable by one write and one fdatasync. A
 // checkpoint applies them to the B+tree in one bbolt transaction, which
 // also records the sequence number of the last batch applied (keyWALApplied
-// in the meta bucket), and then empties the log. OpenBolt replays what the
-// log holds beyond that number.
+// in the meta bucket), and then starts the log again from its first record.
+// OpenBolt replays what the log holds beyond that number. See doc.go for
+// how damage is told from the tail a crash leaves.
 //
-// A record is a 16-byte header, then the payload (an encoded
+// The file starts with a header of walHeaderSize bytes, written once when
+// the log is made:
+//
+//	[0:8]   walMagic
+//	[8:12]  walVersion, little endian
+//	[12:28] the store id, also kept in the store file (keyStoreID)
+//	[28:32] CRC-32C of bytes 0 to 28
+//
+// Then come the records, each a 16-byte header and the payload (an encoded
 // preparedBatch):
 //
 //	[0:4]  payload length, little endian
 //	[4:8]  CRC-32C of bytes 8 to the end of the payload
 //	[8:16] sequence number, little endian, increasing by one per record
-//
-// Reading stops at the first record that is incomplete, fails its CRC or
-// does not follow its predecessor's sequence number: the tail a crash
-// during an append leaves. Such a batch was never acknowledged, since
-// Commit returns only after the append is durable.
 type wal struct {
 	f     *os.File
-	size  int64  // bytes of complete records
-	alloc int64  // the file's length: written once with zeros (walPrealloc)
+	name  string // the file's name, for errors
+	size  int64  // offset after the last complete record
+	alloc int64  // the file's length, in zeros where nothing was written: a record always ends before it
 	buf   []byte // encode buffer, reused
 }
 
@@ -47,10 +50,24 @@ type wal struct {
 // data alone (appending to a growing file also commits the file system's
 // journal, several times slower). The log is not truncated after a
 // checkpoint; new records overwrite old ones from the start, and reading
-// stops where the sequence numbers stop following each other.
-const walPrealloc = 2 * checkpointBytes
+// stops where the sequence numbers stop following each other. A record
+// that would reach the end of the file first extends it with zeros,
+// durably: so a record never reaches the end of the file, and a log that
+// ends within or right after a record was cut short.
+const walPrealloc = 2*checkpointBytes + walHeaderSize
 
-const walHeader = 16
+// walMinAlloc is the length a log is given when there is no room for
+// walPrealloc, and the least it grows by.
+const walMinAlloc = 64 << 10
+
+const (
+	walHeaderSize = 4096 // the file header, one page, so no record shares its page
+	walRecHeader  = 16   // a record's header
+	walVersion    = 1
+	storeIDLen    = 16
+)
+
+var walMagic = []byte("midgewal")
 
 // maxWALRecord bounds one record's payload: a length beyond it is a torn
 // header, not a batch.
@@ -58,98 +75,127 @@ const maxWALRecord = 1 << 30
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// openWAL opens (creating) the log of the store file at path.
-func openWAL(path string, mode fs.FileMode) (*wal, error) {
+// newStoreID returns a random store id.
+func newStoreID() ([]byte, error) {
+	id := make([]byte, storeIDLen)
+	if _, err := rand.Read(id); err != nil {
+		return nil, fmt.Errorf("store: store id: %w", err)
+	}
+	return id, nil
+}
+
+// walHeaderBytes returns the header of a log of the store with id.
+func walHeaderBytes(id []byte) []byte {
+	h := make([]byte, walHeaderSize)
+	copy(h, walMagic)
+	binary.LittleEndian.PutUint32(h[8:12], walVersion)
+	copy(h[12:28], id)
+	binary.LittleEndian.PutUint32(h[28:32], crc32.Checksum(h[:28], crcTable))
+	return h
+}
+
+// createWAL makes a new, empty log for the store with id at path, in place
+// of any file there: it is written whole under a temporary name and renamed,
+// so that a crash leaves either no log or a complete one.
+func createWAL(path string, id []byte, mode fs.FileMode) (*wal, error) {
 	name := path + WALSuffix
-	_, statErr := os.Stat(name)
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE, mode)
+	tmp := name + ".new"
+	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, mode)
 	if err != nil {
 		return nil, fmt.Errorf("store: write-ahead log: %w", err)
 	}
-	w := &wal{f: f}
-	fi, err := f.Stat()
-	if err == nil {
-		w.alloc = fi.Size()
-		if w.alloc < walPrealloc {
-			if zerr := w.zero(walPrealloc); zerr != nil {
-				// No room for it (a nearly full disk): the log grows
-				// with its records instead.
-				err = f.Truncate(w.alloc)
-			}
+	w := &wal{f: f, name: name}
+	fail := func(err error) (*wal, error) {
+		f.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("store: write-ahead log %s: %w", name, err)
+	}
+	if _, err := f.WriteAt(walHeaderBytes(id), 0); err != nil {
+		return fail(err)
+	}
+	w.alloc, w.size = walHeaderSize, walHeaderSize
+	if err := w.zero(walPrealloc); err != nil {
+		// No room for it (a nearly full disk): a smaller log, which
+		// grows when it must.
+		if err := w.zero(walHeaderSize + walMinAlloc); err != nil {
+			return fail(err)
 		}
 	}
+	if err := os.Rename(tmp, name); err != nil {
+		return fail(err)
+	}
+	syncDir(filepath.Dir(name))
+	return w, nil
+}
+
+// openWALFile opens the existing log of the store file at path and checks
+// that its header names the store id. It returns an error wrapping
+// fs.ErrNotExist if there is no log, and a corruptError if the header is
+// not the store's.
+func openWALFile(path string, id []byte) (*wal, error) {
+	name := path + WALSuffix
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	w := &wal{f: f, name: name}
+	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("store: write-ahead log: %w", err)
+		return nil, fmt.Errorf("store: write-ahead log %s: %w", name, err)
 	}
-	if errors.Is(statErr, fs.ErrNotExist) {
-		// The new file's name must survive a crash as its records do.
-		syncDir(filepath.Dir(name))
+	w.alloc = fi.Size()
+	h := make([]byte, 32)
+	if n, _ := f.ReadAt(h, 0); n < len(h) || w.alloc < walHeaderSize {
+		f.Close()
+		return nil, &corruptError{path: name, kind: damaged,
+			detail: fmt.Sprintf("truncated: %d bytes, shorter than its header", w.alloc)}
 	}
+	switch {
+	case !bytes.Equal(h[:8], walMagic) ||
+		binary.LittleEndian.Uint32(h[28:32]) != crc32.Checksum(h[:28], crcTable):
+		f.Close()
+		return nil, &corruptError{path: name, kind: damaged, detail: "its header is damaged, or it is not a midge write-ahead log"}
+	case binary.LittleEndian.Uint32(h[8:12]) != walVersion:
+		f.Close()
+		return nil, &corruptError{path: name, kind: newer, detail: fmt.Sprintf("log version %d", binary.LittleEndian.Uint32(h[8:12]))}
+	case !bytes.Equal(h[12:28], id):
+		f.Close()
+		return nil, &corruptError{path: name, kind: damaged, detail: fmt.Sprintf(
+			"it is the log of another store (store id %x, where %s has %x): the store file was replaced or restored from a copy without its log",
+			h[12:28], filepath.Base(path), id)}
+	}
+	w.size = walHeaderSize
 	return w, nil
 }
 
 // zero extends the log to n bytes of zeros, durably. On an error w.alloc
-// is unchanged.
+// is unchanged and the file is cut back to it.
 func (w *wal) zero(n int64) error {
-	chunk := make([]byte, 1<<20)
-	for off := w.alloc; off < n; off += int64(len(chunk)) {
-		if _, err := w.f.WriteAt(chunk[:min(int64(len(chunk)), n-off)], off); err != nil {
-			return err
-		}
+	chunk := make([]byte, min(1<<20, n-w.alloc))
+	var err error
+	for off := w.alloc; off < n && err == nil; off += int64(len(chunk)) {
+		_, err = w.f.WriteAt(chunk[:min(int64(len(chunk)), n-off)], off)
 	}
-	if err := w.f.Sync(); err != nil {
+	if err == nil {
+		err = w.f.Sync() // the new length must be durable too
+	}
+	if err != nil {
+		_ = w.f.Truncate(w.alloc)
 		return err
 	}
 	w.alloc = n
 	return nil
 }
 
-// replay calls fn with every complete record after the one numbered after,
-// in order, and leaves the log positioned after the last complete record.
-// It returns the sequence number of the last complete record (after if
-// none).
-func (w *wal) replay(after uint64, fn func(seq uint64, payload []byte) error) (uint64, error) {
-	data, err := io.ReadAll(io.NewSectionReader(w.f, 0, 1<<62))
-	if err != nil {
-		return after, fmt.Errorf("store: write-ahead log: %w", err)
-	}
-	last := uint64(0)
-	off := 0
-	for len(data)-off >= walHeader {
-		h := data[off : off+walHeader]
-		n := int(binary.LittleEndian.Uint32(h[0:4]))
-		if n > maxWALRecord || len(data)-off-walHeader < n {
-			break
-		}
-		body := data[off+8 : off+walHeader+n]
-		if crc32.Checksum(body, crcTable) != binary.LittleEndian.Uint32(h[4:8]) {
-			break
-		}
-		seq := binary.LittleEndian.Uint64(h[8:16])
-		if last != 0 && seq != last+1 {
-			break
-		}
-		last = seq
-		if seq > after {
-			if err := fn(seq, data[off+walHeader:off+walHeader+n]); err != nil {
-				return after, err
-			}
-		}
-		off += walHeader + n
-	}
-	w.size = int64(off)
-	return max(after, last), nil
-}
-
-// append writes one record and makes it durable. On an error the log is cut
-// back to its size before, so that a later record does not follow a partial
-// one.
+// append writes one record and makes it durable. On an error the log is as
+// it was before: a partial record is zeroed, so that no later record
+// follows it.
 func (w *wal) append(seq uint64, pb *preparedBatch) (int, error) {
-	var header [walHeader]byte // filled in below
+	var header [walRecHeader]byte // filled in below
 	b := append(w.buf[:0], header[:]...)
 	b = pb.appendTo(b)
-	n := len(b) - walHeader
+	n := len(b) - walRecHeader
 	binary.LittleEndian.PutUint32(b[0:4], uint32(n))
 	binary.LittleEndian.PutUint64(b[8:16], seq)
 	binary.LittleEndian.PutUint32(b[4:8], crc32.Checksum(b[8:], crcTable))
@@ -157,109 +203,31 @@ func (w *wal) append(seq uint64, pb *preparedBatch) (int, error) {
 		w.buf = b
 	}
 	end := w.size + int64(len(b))
-	_, err := w.f.WriteAt(b, w.size)
-	if err == nil {
-		if end > w.alloc {
-			err = w.f.Sync() // the file grew: its new length must be durable too
-		} else {
-			err = fdatasync(w.f)
+	if end >= w.alloc {
+		// Room first, durably, so that the record ends before the end
+		// of the file (see walPrealloc).
+		if err := w.zero(max(end+walMinAlloc, min(2*w.alloc, end+walPrealloc))); err != nil {
+			if err := w.zero(end + 1); err != nil {
+				return 0, err
+			}
 		}
 	}
+	_, err := w.f.WriteAt(b, w.size)
+	if err == nil {
+		err = fdatasync(w.f)
+	}
 	if err != nil {
-		// A partial record must not be followed by a later one: cut it
-		// off, or, within the zeroed length, zero it.
-		if end > w.alloc {
-			_ = w.f.Truncate(max(w.size, w.alloc))
-		}
-		if w.size < w.alloc {
-			_, _ = w.f.WriteAt(make([]byte, min(end, w.alloc)-w.size), w.size)
-		}
+		_, _ = w.f.WriteAt(make([]byte, len(b)), w.size)
 		return 0, err
 	}
 	w.size = end
-	w.alloc = max(w.alloc, end)
 	return len(b), nil
 }
 
-// reset starts the log again from its beginning after a checkpoint. The old
-// records stay until new ones overwrite them: reading skips those the
+// reset starts the log again from its first record after a checkpoint. The
+// old records stay until new ones overwrite them: reading skips those the
 // checkpoint applied, and stops at the first whose sequence number does not
-// follow (see replay).
-func (w *wal) reset() { w.size = 0 }
+// follow (see scan).
+func (w *wal) reset() { w.size = walHeaderSize }
 
 func (w *wal) close() error { return w.f.Close() }
-
-// appendTo appends the encoding of pb's ops, messages and arena to b.
-func (pb *preparedBatch) appendTo(b []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(len(pb.ops)))
-	for i := range pb.ops {
-		p := &pb.ops[i]
-		b = append(b, byte(p.kind))
-		b = binary.AppendUvarint(b, uint64(p.k0))
-		b = binary.AppendUvarint(b, uint64(p.k1))
-		b = binary.AppendUvarint(b, uint64(p.r1))
-		b = binary.AppendUvarint(b, p.msg)
-	}
-	b = binary.AppendUvarint(b, uint64(len(pb.msgs)))
-	for _, m := range pb.msgs {
-		b = binary.AppendUvarint(b, m.id)
-		b = binary.AppendUvarint(b, uint64(m.r0))
-		b = binary.AppendUvarint(b, uint64(m.r1))
-	}
-	b = binary.AppendUvarint(b, uint64(len(pb.arena)))
-	return append(b, pb.arena...)
-}
-
-// decodeFrom fills pb from a record appendTo wrote, checking every span
-// against the arena. (The record's CRC vouches for the rest: apply skips
-// an op kind it does not know, as it would in a batch.)
-func (pb *preparedBatch) decodeFrom(p []byte) error {
-	d := decoder{b: p}
-	// count reads a count, which cannot exceed the record's length.
-	count := func(what string) int {
-		v := d.uvarint(what)
-		if v > uint64(len(p)) {
-			d.fail(what)
-			return 0
-		}
-		return int(v)
-	}
-	type span struct{ k0, k1, r1 uint64 }
-	n := count("op count")
-	pb.ops = pb.ops[:0]
-	spans := make([]span, 0, n)
-	for range n {
-		kind := broker.OpKind(d.byte("op kind"))
-		spans = append(spans, span{d.uvarint("key start"), d.uvarint("key end"), d.uvarint("record end")})
-		pb.ops = append(pb.ops, prepared{kind: kind, msg: d.uvarint("message id")})
-	}
-	n = count("message count")
-	pb.msgs = pb.msgs[:0]
-	clear(pb.msgAt)
-	for range n {
-		id := d.uvarint("message id")
-		pb.msgAt[id] = len(pb.msgs)
-		spans = append(spans, span{d.uvarint("message start"), d.uvarint("message end"), 0})
-		pb.msgs = append(pb.msgs, preparedMsg{id: id})
-	}
-	pb.arena = append(pb.arena[:0], d.raw("arena")...)
-	if err := d.end(); err != nil {
-		return fmt.Errorf("write-ahead log record: %w", err)
-	}
-	a := uint64(len(pb.arena))
-	for i := range pb.ops {
-		s := spans[i]
-		if s.k0 > s.k1 || s.k1 > s.r1 || s.r1 > a {
-			return fmt.Errorf("write-ahead log record: op %d out of range", i)
-		}
-		pb.ops[i].k0, pb.ops[i].k1, pb.ops[i].r1 = int(s.k0), int(s.k1), int(s.r1)
-	}
-	for i := range pb.msgs {
-		s := spans[len(pb.ops)+i]
-		if s.k0 > s.k1 || s.k1 > a {
-			return fmt.Errorf("write-ahead log record: message %d out of range", i)
-		}
-		pb.msgs[i].r0, pb.msgs[i].r1 = int(s.k0), int(s.k1)
-	}
-	return nil
-}

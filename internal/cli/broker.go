@@ -382,7 +382,7 @@ func (b *brokerRun) openStore(ctx context.Context, cfg broker.Config) (*broker.S
 		runtime.GOMAXPROCS(2)
 	}
 	for attempt := 0; ; attempt++ {
-		st, err := store.OpenBolt(path, store.BoltOptions{CreatedBy: "midge " + broker.Version})
+		st, err := store.OpenBolt(path, store.BoltOptions{CreatedBy: "midge " + broker.Version, Logger: b.log})
 		var srv *broker.Server
 		if err == nil {
 			cfg.Store = st
