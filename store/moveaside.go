@@ -12,8 +12,8 @@ import (
 // MoveAside renames the store file at path to path.corrupt-<time> (UTC,
 // such as midge.db.corrupt-20250102T150405Z, with a counter added if that
 // name is taken), with its write-ahead log (path-wal) beside it, and
-// returns the new name (that of the store file, also when only its log
-// was there to move), so that the next OpenBolt starts
+// returns the new name (that of the log if only the log was there), so
+// that the next OpenBolt starts
 // with an empty store while the old file is kept for inspection or repair.
 // It is what `midge broker --recover` runs after OpenBolt or Load failed
 // with ErrCorrupt. It fails, moving nothing, with an error wrapping
@@ -71,6 +71,9 @@ func moveAside(path string, now time.Time) (string, error) {
 		return "", fmt.Errorf("store: move aside %s: %w", path+WALSuffix, err)
 	}
 	syncDir(filepath.Dir(path))
+	if f == nil {
+		return dst + WALSuffix, nil
+	}
 	return dst, nil
 }
 

@@ -36,6 +36,10 @@ func makeV1(t *testing.T, path string, queues map[string][]*broker.StoredDeliver
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
+	// Format 1 had no write-ahead log, nor a store id.
+	if err := os.Remove(path + store.WALSuffix); err != nil {
+		t.Fatal(err)
+	}
 	withBolt(t, path, func(tx *bolt.Tx) error {
 		for _, name := range []string{"messages", "refs"} {
 			if err := tx.DeleteBucket([]byte(name)); err != nil {

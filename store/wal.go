@@ -148,20 +148,20 @@ func openWALFile(path string, id []byte) (*wal, error) {
 	h := make([]byte, 32)
 	if n, _ := f.ReadAt(h, 0); n < len(h) || w.alloc < walHeaderSize {
 		f.Close()
-		return nil, &corruptError{path: name, kind: damaged,
+		return nil, &corruptError{path: name, store: path, kind: damaged,
 			detail: fmt.Sprintf("truncated: %d bytes, shorter than its header", w.alloc)}
 	}
 	switch {
 	case !bytes.Equal(h[:8], walMagic) ||
 		binary.LittleEndian.Uint32(h[28:32]) != crc32.Checksum(h[:28], crcTable):
 		f.Close()
-		return nil, &corruptError{path: name, kind: damaged, detail: "its header is damaged, or it is not a midge write-ahead log"}
+		return nil, &corruptError{path: name, store: path, kind: damaged, detail: "its header is damaged, or it is not a midge write-ahead log"}
 	case binary.LittleEndian.Uint32(h[8:12]) != walVersion:
 		f.Close()
-		return nil, &corruptError{path: name, kind: newer, detail: fmt.Sprintf("log version %d", binary.LittleEndian.Uint32(h[8:12]))}
+		return nil, &corruptError{path: name, store: path, kind: newer, detail: fmt.Sprintf("log version %d", binary.LittleEndian.Uint32(h[8:12]))}
 	case !bytes.Equal(h[12:28], id):
 		f.Close()
-		return nil, &corruptError{path: name, kind: damaged, detail: fmt.Sprintf(
+		return nil, &corruptError{path: name, store: path, kind: damaged, detail: fmt.Sprintf(
 			"it is the log of another store (store id %x, where %s has %x): the store file was replaced or restored from a copy without its log",
 			h[12:28], filepath.Base(path), id)}
 	}

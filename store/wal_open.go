@@ -59,10 +59,12 @@ func (s *Bolt) openWAL(opts BoltOptions) error {
 	if len(st.id) != storeIDLen {
 		return s.damaged(fmt.Errorf("%w: store id %x", errRecord, st.id))
 	}
-	if st.size == 0 {
+	w, err := openWALFile(s.path, st.id)
+	if errors.Is(err, fs.ErrNotExist) && st.size == 0 {
+		// The store was made, or upgraded, and the log not yet: the
+		// log's length is recorded once it is made.
 		return s.newWAL(st.id, opts)
 	}
-	w, err := openWALFile(s.path, st.id)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &corruptError{path: s.path + WALSuffix, store: s.path, kind: damaged, detail: fmt.Sprintf(
 			"it is missing: %s was written with it, and it holds the batches committed since the last checkpoint", s.path)}
@@ -141,6 +143,12 @@ func (s *Bolt) upgradeWAL(opts BoltOptions) error {
 	data, err := os.ReadFile(s.path + WALSuffix)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("store: write-ahead log: %w", err)
+	}
+	if bytes.HasPrefix(data, walMagic) {
+		// The transaction that made the store format 3 is lost (a
+		// damaged meta page): the log may hold records it cannot tell.
+		return &corruptError{path: s.path, kind: damaged, detail: fmt.Sprintf(
+			"it is of store format 2, but its write-ahead log %s is of format 3: the store file is older than its log", s.path+WALSuffix)}
 	}
 	res := legacyScan(data, st.applied)
 	var replay []*preparedBatch

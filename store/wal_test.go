@@ -186,7 +186,7 @@ func TestBoltWALWithoutItsFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(moved + store.WALSuffix); err != nil {
+	if _, err := os.Stat(moved); err != nil { // the log's new name
 		t.Fatalf("the log was not moved aside: %v", err)
 	}
 	c := mustOpen(t, copied)

@@ -490,11 +490,11 @@ type broker struct {
 	mu     *sync.Mutex
 }
 
-func startBroker(t *testing.T, bin, conf, addr string) *broker {
+func startBroker(t *testing.T, bin, conf, addr string, flags ...string) *broker {
 	t.Helper()
 	var mu sync.Mutex
 	logs := &strings.Builder{}
-	cmd := exec.Command(bin, "broker", "-c", conf)
+	cmd := exec.Command(bin, append([]string{"broker", "-c", conf}, flags...)...)
 	cmd.Stderr = lockedWriter{logs, &mu}
 	cmd.Stdout = lockedWriter{logs, &mu}
 	if err := cmd.Start(); err != nil {
@@ -541,9 +541,13 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-// buildMidge builds the midge binary into a temporary directory.
+// buildMidge builds the midge binary into a temporary directory, or
+// returns MIDGE_BIN if it is set (to see a test fail on another build).
 func buildMidge(t *testing.T) string {
 	t.Helper()
+	if bin := os.Getenv("MIDGE_BIN"); bin != "" {
+		return bin
+	}
 	bin := filepath.Join(t.TempDir(), "midge")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge")
 	if out, err := cmd.CombinedOutput(); err != nil {
