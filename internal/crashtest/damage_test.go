@@ -3,15 +3,11 @@ package crashtest_test
 import (
 	"context"
 	"encoding/binary"
-	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -21,27 +17,14 @@ import (
 // damageFixture is a broker configuration with persistence in its own
 // directory.
 type damageFixture struct {
-	bin, dir, conf, addr string
-	db, wal              string
+	*brokerConf
+	db, wal string
 }
 
 func newDamageFixture(t *testing.T, bin string) *damageFixture {
 	t.Helper()
-	dir := t.TempDir()
-	port := freePort(t)
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &damageFixture{bin: bin, dir: dir, conf: filepath.Join(dir, "midge.conf"),
-		addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)),
-		db:   filepath.Join(dir, "midge.db"), wal: filepath.Join(dir, "midge.db-wal")}
-	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s\nuser %s\nlog_dest stderr\nmax_queued_messages 1000000\n",
-		port, dir, u.Username)
-	if err := os.WriteFile(f.conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return f
+	c := newBrokerConf(t, bin, t.TempDir())
+	return &damageFixture{brokerConf: c, db: filepath.Join(c.dir, "midge.db"), wal: filepath.Join(c.dir, "midge.db-wal")}
 }
 
 const (
@@ -54,8 +37,8 @@ const (
 // messages, then stops the broker: with SIGKILL if crash, else SIGTERM.
 func (f *damageFixture) fill(t *testing.T, crash bool) {
 	t.Helper()
-	b := startBroker(t, f.bin, f.conf, f.addr)
-	defer b.kill(t)
+	b := f.start(t)
+	defer b.kill()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	keeper, err := dial(ctx, f.addr, "keeper", "")
@@ -105,11 +88,10 @@ func (f *damageFixture) fill(t *testing.T, crash bool) {
 		}
 	}
 	if crash {
-		b.kill(t)
+		b.kill()
 		return
 	}
-	b.cmd.Process.Signal(syscall.SIGTERM)
-	if err := b.cmd.Wait(); err != nil {
+	if err := b.stop(); err != nil {
 		t.Fatalf("broker stopped with %v\n%s", err, b.log())
 	}
 }
@@ -157,6 +139,7 @@ func (f *damageFixture) startFails(t *testing.T) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
+	f.write(t) // a port that is free: the store is opened after the listener
 	cmd := exec.CommandContext(ctx, f.bin, "broker", "-c", f.conf)
 	out, err := cmd.CombinedOutput()
 	if ctx.Err() != nil {
@@ -223,8 +206,8 @@ func TestDamagedStoreStopsStart(t *testing.T) {
 			if !strings.Contains(out, f.db+tc.file+" ") || !strings.Contains(out, tc.says) || !strings.Contains(out, "--recover") {
 				t.Errorf("the broker's error does not name %s and say %q:\n%s", f.db+tc.file, tc.says, out)
 			}
-			b := startBroker(t, bin, f.conf, f.addr, "--recover")
-			defer b.kill(t)
+			b := f.start(t, "--recover")
+			defer b.kill()
 			if log := waitLog(t, b, "running"); !strings.Contains(log, "moved it to "+f.db+".corrupt-") {
 				t.Errorf("--recover did not say where it moved the files:\n%s", log)
 			}
@@ -255,8 +238,8 @@ func TestTornFinalRecordIsDropped(t *testing.T) {
 		t.Fatal(err)
 	}
 	fh.Close()
-	b := startBroker(t, bin, f.conf, f.addr)
-	defer b.kill(t)
+	b := f.start(t)
+	defer b.kill()
 	if log := waitLog(t, b, "running"); !strings.Contains(log, "dropped the torn final record of its write-ahead log") {
 		t.Errorf("the dropped record was not logged:\n%s", log)
 	}
@@ -271,8 +254,8 @@ func TestFreshStartAndKill(t *testing.T) {
 	bin := buildMidge(t)
 	f := newDamageFixture(t, bin)
 	f.fill(t, true)
-	b := startBroker(t, bin, f.conf, f.addr)
-	defer b.kill(t)
+	b := f.start(t)
+	defer b.kill()
 	if q, r := f.count(t); q != damageQueued || r != damageRetained {
 		t.Errorf("after the restart: %d of %d queued messages, %d of %d retained", q, damageQueued, r, damageRetained)
 	}
@@ -358,8 +341,8 @@ func TestDamagedMetaPageCoveredByLog(t *testing.T) {
 	f := newDamageFixture(t, bin)
 	f.fill(t, false)
 	flipAt(t, f.db, newestMetaAt(t, f.db)+20, 64)
-	b := startBroker(t, bin, f.conf, f.addr)
-	defer b.kill(t)
+	b := f.start(t)
+	defer b.kill()
 	if log := waitLog(t, b, "running"); !strings.Contains(log, "Warning: store "+f.db+": meta page") {
 		t.Errorf("the damaged meta page was not logged:\n%s", log)
 	}
