@@ -4,10 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log"
+	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/packet"
 	"github.com/midge-mqtt/midge/store"
 )
 
@@ -64,4 +69,63 @@ func ExampleMemory() {
 		return nil
 	}})
 	// Output: status: up
+}
+
+// A broker with a crash-safe store: every QoS 1 and 2 message it
+// acknowledges, and every retained message, is on disk first, and a
+// broker started on the same file later has them.
+func Example_broker() {
+	dir, err := os.MkdirTemp("", "midge")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	path := filepath.Join(dir, "midge.db")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	// run starts a broker on path, on a free port of 127.0.0.1, calls fn
+	// with its address, and stops it.
+	run := func(fn func(srv *broker.Server, addr string)) {
+		st, err := store.OpenBolt(path, store.BoltOptions{CreatedBy: "my program 1.0"})
+		if err != nil {
+			// A damaged file (errors.Is(err, store.ErrCorrupt)) is
+			// left as it is; store.MoveAside moves it out of the way.
+			log.Fatal(err)
+		}
+		defer st.Close() // after the broker's Shutdown
+		srv := broker.New(broker.Config{AllowAnonymous: true, Store: st})
+		if err := srv.Start(ctx); err != nil { // restores what st holds
+			log.Fatal(err)
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			log.Fatal(err)
+		}
+		go srv.Serve(ctx, ln, broker.Listener{})
+		defer srv.Shutdown(ctx)
+		fn(srv, ln.Addr().String())
+	}
+
+	run(func(_ *broker.Server, addr string) {
+		c, _, err := client.Dial(ctx, client.Options{Address: "mqtt://" + addr, ProtocolVersion: packet.Version5,
+			ClientID: "thermometer", CleanStart: true})
+		if err != nil {
+			log.Fatal(err)
+		}
+		defer c.Close()
+		// Publish returns once the broker acknowledged the message: it
+		// is in the store's write-ahead log, synced to disk.
+		if err := c.Publish(ctx, &client.Message{Topic: "kitchen/temperature", QoS: 1, Retain: true,
+			Payload: []byte("21.5")}); err != nil {
+			log.Fatal(err)
+		}
+	})
+	run(func(srv *broker.Server, _ string) {
+		srv.RetainedMessages("#", func(m *broker.Message) bool {
+			fmt.Printf("after a restart: %s = %s\n", m.Topic, m.Payload)
+			return true
+		})
+	})
+	// Output: after a restart: kitchen/temperature = 21.5
 }
