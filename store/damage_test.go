@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/store"
 )
@@ -295,5 +297,68 @@ func TestBoltDamagedMetaPageCoveredByLog(t *testing.T) {
 	}
 	if !strings.Contains(buf.String(), "meta page") || !strings.Contains(buf.String(), "is damaged") {
 		t.Errorf("logged %q", buf)
+	}
+}
+
+// A store file rolled back, by a damaged meta page, to before its log's
+// length was recorded still has its log read, not replaced by a new one.
+func TestBoltDamagedMetaPageBeforeFirstCheckpoint(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "midge.db")
+	s := mustOpen(t, path)
+	for seq := range uint64(5) {
+		commit(t, s, func(b *broker.Batch) { b.PutDelivery("c", delivery(seq, []byte("x"))) })
+	}
+	copied := crashCopy(t, path, t.TempDir())
+	flip(t, copied, newestMeta(t, copied)+20, 64)
+	opts, buf := logged()
+	c, err := store.OpenBolt(copied, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if seqs, _ := queueSeqs(t, c, "c"); !slices.Equal(seqs, []uint64{0, 1, 2, 3, 4}) {
+		t.Errorf("queue %v", seqs)
+	}
+	if !strings.Contains(buf.String(), "meta page") {
+		t.Errorf("logged %q", buf)
+	}
+}
+
+// A store of format 2, whose log had no header, is upgraded with the
+// records its log holds beyond the last checkpoint.
+func TestBoltUpgradeHeaderlessLog(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "midge.db")
+	s := mustOpen(t, path)
+	commit(t, s, func(b *broker.Batch) { b.PutDelivery("c", delivery(0, []byte("applied"))) })
+	queueSeqs(t, s, "c") // a checkpoint
+	commit(t, s, func(b *broker.Batch) { b.PutDelivery("c", delivery(1, []byte("logged"))) })
+	copied := crashCopy(t, path, t.TempDir())
+	// Format 2: no store id, no recorded length, records from the log's
+	// first byte (the stale first record, then the new one).
+	withBolt(t, copied, func(tx *bolt.Tx) error {
+		meta := tx.Bucket([]byte("meta"))
+		meta.Delete([]byte("store-id"))
+		meta.Delete([]byte("wal-size"))
+		return meta.Put([]byte("format"), []byte("2"))
+	})
+	log, err := os.ReadFile(copied + store.WALSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(copied+store.WALSuffix, log[4096:], 0o600)
+	c := mustOpen(t, copied)
+	if _, payloads := queueSeqs(t, c, "c"); !slices.Equal(payloads, []string{"applied", "logged"}) {
+		t.Errorf("queue %q", payloads)
+	}
+	if f := store.Bucket(c, "meta")["format"]; f != "3" {
+		t.Errorf("format %q", f)
+	}
+	// And the new log works across a crash.
+	commit(t, c, func(b *broker.Batch) { b.PutDelivery("c", delivery(2, []byte("new"))) })
+	again := mustOpen(t, crashCopy(t, copied, t.TempDir()))
+	if seqs, _ := queueSeqs(t, again, "c"); !slices.Equal(seqs, []uint64{0, 1, 2}) {
+		t.Errorf("after a crash: %v", seqs)
 	}
 }

@@ -63,7 +63,7 @@ func (s *Bolt) openWAL(opts BoltOptions) error {
 	if errors.Is(err, fs.ErrNotExist) && st.size == 0 {
 		// The store was made, or upgraded, and the log not yet: the
 		// log's length is recorded once it is made.
-		return s.newWAL(st.id, opts)
+		return s.newWAL(st.id, st.applied, opts)
 	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return &corruptError{path: s.path + WALSuffix, store: s.path, kind: damaged, detail: fmt.Sprintf(
@@ -110,8 +110,10 @@ func (s *Bolt) installWAL(w *wal, res *walScan) error {
 }
 
 // newWAL makes the store's log, in place of any file there, and records its
-// length, which says the log exists.
-func (s *Bolt) newWAL(id []byte, opts BoltOptions) error {
+// length, which says the log exists. Its records are numbered on from
+// applied, the last record the store file applied: a record numbered at or
+// below it would be taken for one applied already.
+func (s *Bolt) newWAL(id []byte, applied uint64, opts BoltOptions) error {
 	w, err := createWAL(s.path, id, opts.FileMode)
 	if err != nil {
 		return err
@@ -130,7 +132,7 @@ func (s *Bolt) newWAL(id []byte, opts BoltOptions) error {
 		w.close()
 		return err
 	}
-	return s.installWAL(w, &walScan{end: walHeaderSize, last: 0})
+	return s.installWAL(w, &walScan{end: walHeaderSize, last: applied})
 }
 
 // upgradeWAL upgrades a store of format 2, whose log had no header: it
@@ -174,7 +176,7 @@ func (s *Bolt) upgradeWAL(opts BoltOptions) error {
 	if err != nil {
 		return err
 	}
-	return s.newWAL(id, opts)
+	return s.newWAL(id, res.last, opts)
 }
 
 // walRecord is a record found in the log.
