@@ -226,8 +226,8 @@ func logged() (store.BoltOptions, *bytes.Buffer) {
 	return store.BoltOptions{Logger: slog.New(slog.NewTextHandler(&buf, nil))}, &buf
 }
 
-// A torn final record, a prefix of any length of the record an append was
-// writing when the process died, is dropped with a warning, and everything
+// A torn final record, a prefix of the record an append was writing when
+// the process died, is dropped with a warning, and everything
 // before it is kept; the next open has nothing to say.
 func TestBoltWALTornFinalRecord(t *testing.T) {
 	t.Parallel()
@@ -245,7 +245,8 @@ func TestBoltWALTornFinalRecord(t *testing.T) {
 	for i := range want {
 		want[i] = uint64(i)
 	}
-	for cut := 1; cut < len(last); cut++ {
+	// Within the header, at its end, and within the body.
+	for _, cut := range []int{1, 4, 8, 12, 15, 16, 17, len(last) / 2, len(last) - 1} {
 		dir := t.TempDir()
 		p := filepath.Join(dir, "midge.db")
 		torn := slices.Clone(log)
