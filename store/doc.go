@@ -83,16 +83,19 @@
 //     is older than its log, restored from a copy or with its newest
 //     transaction damaged), and, if it begins at or before it, reach it
 //     (else a record the store applied is damaged).
-//   - Where the run ends: zeros or an old, applied record are the end of
-//     the log. A record numbered after the last one there (up to 16 after
-//     it, anywhere further on) means the record where the run ends is
-//     damaged and the records after it are lost: that is damage. Anything
-//     else is the record an append was writing when the process died or
+//   - Where the run ends: a record numbered after the last one there (up
+//     to 16 after it, anywhere further on) means the record where the run
+//     ends is damaged and the records after it are lost: that is damage.
+//     Otherwise, a record whose header names the next number but which is
+//     not whole is the one an append was writing when the process died or
 //     the power failed (a torn final record): its batch was never
 //     acknowledged, since Commit returns only after the write is durable.
 //     It is dropped, with a warning to BoltOptions.Logger, and zeroed.
-//     A final record damaged after it was written whole cannot be told
-//     from a torn one, and is dropped the same way, with the warning.
+//     Anything else there (zeros, the rest of an older record the run has
+//     overwritten in part, a record torn within its first 16 bytes) is the
+//     end of the log. A final record damaged after it was written whole
+//     cannot be told from a torn one, and is dropped the same way, with
+//     the warning.
 //   - bbolt keeps two meta pages and uses the newest valid one: a damaged
 //     newest page rolls the file back one transaction without a word. A
 //     torn meta page is what a power cut during a checkpoint leaves, and

@@ -77,17 +77,22 @@ func (s *Bolt) openWAL(opts BoltOptions) error {
 		w.close()
 		return err
 	}
+	if err := s.installWAL(w, res); err != nil {
+		return err
+	}
 	if t := res.torn; t != nil {
 		opts.Logger.Warn(fmt.Sprintf("Warning: store %s: dropped the torn final record of its write-ahead log "+
 			"(record %d at offset %d): the write a crash interrupted, of a batch never acknowledged.", s.path, t.seq, t.off))
 		// Zeroed, so that a shorter record written over it does not
 		// leave its end to be read as a torn record again.
-		if err := w.zeroRange(t.off, t.end); err != nil {
-			w.close()
+		s.wmu.Lock()
+		err := w.zeroRange(t.off, t.end)
+		s.wmu.Unlock()
+		if err != nil {
 			return s.writeErr("write-ahead log", err)
 		}
 	}
-	return s.installWAL(w, res)
+	return nil
 }
 
 // installWAL makes w the store's log, positioned after its last complete
@@ -275,8 +280,9 @@ func (w *wal) scan(applied uint64, minSize int64, path string) (*walScan, error)
 	}
 	// Not a record: the end of the log, a torn record, or damage with the
 	// log going on beyond it.
+	next := seq == res.last+1 // its header names the record that would come next
 	from := off + 1
-	if seq == res.last+1 && n <= maxWALRecord && off+walRecHeader+n < size {
+	if next && n <= maxWALRecord && off+walRecHeader+n < size {
 		from = off + walRecHeader + n // its header is whole: look beyond its body
 	}
 	for p := from; p+walRecHeader < size; p++ {
@@ -289,7 +295,11 @@ func (w *wal) scan(applied uint64, minSize int64, path string) (*walScan, error)
 				"the records from %d on are lost", res.last+1, off, s, p, res.last+1)
 		}
 	}
-	if allZero(data[off : off+min(walRecHeader, size-off)]) {
+	if !next {
+		// Zeros; or the rest of older, applied records, which the last
+		// run of records has overwritten in part; or the first bytes of
+		// a record torn within its header. None holds a batch that was
+		// acknowledged.
 		return res, nil
 	}
 	// A torn record: zero what follows it up to the last byte written.
@@ -299,15 +309,6 @@ func (w *wal) scan(applied uint64, minSize int64, path string) (*walScan, error)
 	}
 	res.torn = &tornRecord{seq: res.last + 1, off: off, end: end}
 	return res, nil
-}
-
-func allZero(b []byte) bool {
-	for _, c := range b {
-		if c != 0 {
-			return false
-		}
-	}
-	return true
 }
 
 // zeroRange writes zeros from off up to end, durably.

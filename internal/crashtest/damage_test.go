@@ -226,10 +226,18 @@ func TestTornFinalRecordIsDropped(t *testing.T) {
 	f := newDamageFixture(t, bin)
 	f.fill(t, true)
 	data := readFile(t, f.wal)
-	end := written(data)
-	// The next record's header and half a body: sequence number one more
-	// than the last record's, which the fixture's last batch wrote.
-	torn := []byte{200, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 'h', 'a', 'l', 'f'}
+	offs := walRecords(t, data)
+	if len(offs) < 2 {
+		t.Fatal("no records in the log")
+	}
+	end, last := offs[len(offs)-1], offs[len(offs)-2]
+	// The next record's header (length, checksum, sequence number one
+	// more than the last record's) and the first bytes of its body.
+	torn := make([]byte, 20)
+	binary.LittleEndian.PutUint32(torn[0:], 200)
+	binary.LittleEndian.PutUint32(torn[4:], 0x01020304)
+	binary.LittleEndian.PutUint64(torn[8:], binary.LittleEndian.Uint64(data[last+8:])+1)
+	copy(torn[16:], "half")
 	fh, err := os.OpenFile(f.wal, os.O_RDWR, 0)
 	if err != nil {
 		t.Fatal(err)
