@@ -115,7 +115,8 @@ func createDB(path string, opts BoltOptions) error {
 }
 
 // checkFile checks an existing store file, read-only: its meta pages, its
-// layout and version, and every page (checkPages).
+// layout and version, and, if a meta page is damaged, every page
+// (checkPages).
 func checkFile(path string, opts BoltOptions) error {
 	bad, err := checkMetaPages(path)
 	if err != nil {
@@ -130,14 +131,15 @@ func checkFile(path string, opts BoltOptions) error {
 	if _, err := ro.check(); err != nil {
 		return err
 	}
-	if bad >= 0 {
-		// bbolt reads the other meta page, the transaction before: the
-		// log must hold what came after it, which openWAL checks. A
-		// torn meta page is what a power cut during a checkpoint
-		// leaves.
-		opts.Logger.Warn(fmt.Sprintf("Warning: store %s: meta page %d is damaged; "+
-			"reading the transaction before it, and the write-ahead log's records since.", path, bad))
+	if bad < 0 {
+		return nil
 	}
+	// bbolt reads the other meta page, the transaction before: the log
+	// must hold what came after it, which openWAL checks. A torn meta page
+	// is what a power cut during a checkpoint leaves; a page damaged
+	// otherwise may not be alone.
+	opts.Logger.Warn(fmt.Sprintf("Warning: store %s: meta page %d is damaged; "+
+		"reading the transaction before it, and the write-ahead log's records since.", path, bad))
 	return ro.checkPages()
 }
 

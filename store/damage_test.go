@@ -168,11 +168,19 @@ func TestBoltDamageIsRefused(t *testing.T) {
 		{"newest meta page flipped, with records since", true, func(t *testing.T, path string) {
 			flip(t, path, newestMeta(t, path)+20, 64)
 		}, "-wal", "the store file is older than its log"},
-		{"root pages flipped", false, func(t *testing.T, path string) {
+		{"root page flipped", false, func(t *testing.T, path string) {
 			data, _ := os.ReadFile(path)
 			size := int(binary.LittleEndian.Uint32(data[16+8:]))
-			flip(t, path, 2*size+16, 64)
-			flip(t, path, 3*size+16, 64)
+			root := binary.LittleEndian.Uint64(data[newestMeta(t, path)+16+16:])
+			flip(t, path, int(root)*size+16, 64)
+		}, "", "is corrupt"},
+		{"older meta page flipped, and the queue's root page", false, func(t *testing.T, path string) {
+			var root uint64
+			withBolt(t, path, func(tx *bolt.Tx) error { root = uint64(tx.Bucket([]byte("queue")).Root()); return nil })
+			data, _ := os.ReadFile(path)
+			size := int(binary.LittleEndian.Uint32(data[16+8:]))
+			flip(t, path, size-newestMeta(t, path)+20, 64)
+			flip(t, path, int(root)*size+16, 64)
 		}, "", "is corrupt"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

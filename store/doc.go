@@ -103,9 +103,11 @@
 //     over since: OpenBolt checks both pages itself, and if one is
 //     damaged it warns and goes on only if the log's records continue from
 //     the older transaction (the rule above), which loses nothing.
-//   - OpenBolt reads every branch and leaf page of an existing file (key
-//     order, and the pages bbolt panics on, recovered): on a 309 MB store
-//     that costs 40 ms with the file in the page cache.
+//   - With a damaged meta page, OpenBolt also reads every branch and leaf
+//     page (key order, and the pages bbolt panics on, recovered): on a
+//     309 MB store, 40 to 60 ms with the file in the page cache, 5.5 s
+//     from a virtio disk without (see checkPages); otherwise the root
+//     pages are read at every open, and the rest by Load and LoadQueue.
 //
 // Damage to parts of the log that hold nothing unapplied (the zeros past
 // the records, or records older than the last run) loses nothing and is
