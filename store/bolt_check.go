@@ -75,7 +75,7 @@ func checkMetaPages(path string) (int, error) {
 // would end the process.) It reads every branch and leaf page: on a 309 MB
 // store (200,000 queued 500-byte messages, 10,000 retained) that takes 40
 // to 60 ms with the file in the page cache (BenchmarkOpen), but 5.5 s
-// from a virtio disk with the cache empty, where OpenBolt takes 0.1 s
+// from a virtio disk with the cache empty, where OpenBolt takes 7 ms
 // without it. So OpenBolt runs it only on a file whose meta page is
 // damaged; damage elsewhere is found where it is read (the root pages at
 // every open; the rest by Load and LoadQueue, as ErrCorrupt).
