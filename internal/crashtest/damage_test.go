@@ -134,21 +134,27 @@ func (f *damageFixture) count(t *testing.T) (queued, retained int) {
 }
 
 // startFails runs the broker, which must exit with a failure status before
-// it serves, and returns what it wrote.
+// it serves, and returns what it wrote. (It opens its listener before the
+// store: a port another process took meanwhile is chosen anew.)
 func (f *damageFixture) startFails(t *testing.T) string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	f.write(t) // a port that is free: the store is opened after the listener
-	cmd := exec.CommandContext(ctx, f.bin, "broker", "-c", f.conf)
-	out, err := cmd.CombinedOutput()
-	if ctx.Err() != nil {
-		t.Fatalf("the broker started on damaged files:\n%s", out)
+	for attempt := 1; ; attempt++ {
+		f.write(t)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		out, err := exec.CommandContext(ctx, f.bin, "broker", "-c", f.conf).CombinedOutput()
+		expired := ctx.Err() != nil
+		cancel()
+		if expired {
+			t.Fatalf("the broker started on damaged files:\n%s", out)
+		}
+		if attempt < 5 && strings.Contains(string(out), "address already in use") {
+			continue
+		}
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
+			t.Fatalf("broker: %v, want a failure status\n%s", err, out)
+		}
+		return string(out)
 	}
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() == 0 {
-		t.Fatalf("broker: %v, want a failure status\n%s", err, out)
-	}
-	return string(out)
 }
 
 // Damage to the store file or its log, which lost acknowledged messages
