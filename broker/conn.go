@@ -76,6 +76,7 @@ type conn struct {
 	writerGone chan struct{} // closed when the writer exits, if finish waits for it
 
 	// Writer-owned.
+	vectored bool // large payloads are written without a copy (see vectored)
 	aliasOut map[string]uint16
 	w        *writeScratch // while a writer runs
 
@@ -94,6 +95,7 @@ func newConn(srv *Server, nc net.Conn, ln *listener) *conn {
 	c.r.MaxSize = srv.opt().maxPacketSize
 	c.mount = ln.cfg.MountPoint
 	c.fd = int32(socketFD(nc))
+	c.vectored = vectored(nc)
 	return c
 }
 
@@ -214,8 +216,13 @@ func (c *conn) handshake(ctx context.Context) bool {
 	if err == nil && h.Type != packet.TypeConnect {
 		err = fmt.Errorf("first packet is %v, not CONNECT", h.Type) // [MQTT-3.1.0-1]
 	}
+	if err == nil && h.Remaining > maxConnectSize {
+		err = &packet.Error{Code: packet.PacketTooLarge, Reason: fmt.Sprintf("CONNECT of %d bytes", h.Remaining)}
+	}
 	var body []byte
 	if err == nil {
+		// The body buffer grows as bytes arrive (the Reader is not Eager
+		// yet): a Remaining Length the client does not send costs nothing.
 		body, err = c.r.ReadBody(h)
 	}
 	if err != nil {
@@ -232,8 +239,19 @@ func (c *conn) handshake(ctx context.Context) bool {
 		return false
 	}
 	c.lastRead = c.srv.mono()
+	// Authenticated: a large packet is now read into one buffer of its
+	// size, not grown into it with copies.
+	c.r.Eager = true
 	return true
 }
+
+// maxConnectSize bounds the Remaining Length of a CONNECT, the one packet
+// read before the client is authenticated, so that an unknown client cannot
+// make the broker read (and hold) more. It is larger than any MQTT 3.1 or
+// 3.1.1 CONNECT can be (five strings of at most 65,535 bytes: 327,687 bytes
+// with the header) and than an MQTT 5 CONNECT with every field at its
+// longest (about 720 KiB), leaving some 300 KiB for User Properties.
+const maxConnectSize = 1 << 20
 
 // run reads and handles packets until the connection ends, when it calls
 // finish, or parks, when it returns and the poller calls run again later.
@@ -377,7 +395,7 @@ func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 	rs.msgs++
 	switch h.Type {
 	case packet.TypePublish:
-		if err := rs.pub.Decode(h.Flags, body, c.version); err != nil {
+		if err := decodePublish(&rs.pub, h.Flags, body, c.version); err != nil {
 			return err
 		}
 		rs.pubs++

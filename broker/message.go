@@ -95,3 +95,57 @@ func stringProp(p *packet.Properties, id packet.PropertyID) string {
 	}
 	return ""
 }
+
+// decodePublish decodes a PUBLISH into p like p.Decode, except that the
+// payload of a body larger than packet.MaxKeptBody, which the Reader hands
+// over to its caller, is not copied: p.Payload aliases body, and the
+// message routed from it holds the one copy of a large packet.
+func decodePublish(p *packet.Publish, flags byte, body []byte, v byte) error {
+	if len(body) <= packet.MaxKeptBody {
+		return p.Decode(flags, body, v)
+	}
+	n := publishHeaderLen(flags, body, v)
+	if n < 0 {
+		return p.Decode(flags, body, v) // malformed: Decode says how
+	}
+	if err := p.Decode(flags, body[:n], v); err != nil {
+		return err
+	}
+	if n < len(body) {
+		p.Payload = body[n:len(body):len(body)]
+	}
+	return nil
+}
+
+// publishHeaderLen returns the length of a PUBLISH body's variable header
+// (topic, packet identifier, properties), or -1 if body is too short for
+// what it announces.
+func publishHeaderLen(flags byte, body []byte, v byte) int {
+	if len(body) < 2 {
+		return -1
+	}
+	n := 2 + (int(body[0])<<8 | int(body[1]))
+	if flags>>1&3 > 0 {
+		n += 2
+	}
+	if v == packet.Version5 {
+		var plen, shift int
+		for i := 0; ; i++ {
+			if i == 4 || n >= len(body) {
+				return -1
+			}
+			c := body[n]
+			n++
+			plen |= int(c&0x7f) << shift
+			shift += 7
+			if c&0x80 == 0 {
+				break
+			}
+		}
+		n += plen
+	}
+	if n > len(body) {
+		return -1
+	}
+	return n
+}
