@@ -388,6 +388,9 @@ func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 	if err != nil {
 		return err
 	}
+	if len(body) >= largeRelease {
+		defer c.srv.memory.released() // once handled, perhaps unreferenced
+	}
 	// The counters are added to the server's when the last packet read
 	// so far is handled, before it is: what the client sees answered is
 	// counted.

@@ -57,6 +57,7 @@ type writeScratch struct {
 	// buf[mark:] is what follows the last of them.
 	vec   net.Buffers
 	mark  int
+	large bool // a large payload was written: memory may be returned
 	batch []outItem
 	pub   packet.Publish // reused for every PUBLISH written
 	ack   packet.Ack     // reused for every acknowledgement written
@@ -89,6 +90,7 @@ func (w *writeScratch) write(nc net.Conn) (int64, error) {
 	}
 	v := w.vec
 	n, err := v.WriteTo(nc) // writev on TCP
+	w.large = true
 	clear(w.vec)
 	w.vec, w.mark = w.vec[:0], 0
 	return n, err
@@ -165,6 +167,10 @@ func (c *conn) writeLoop() {
 		w.pub = packet.Publish{}
 		clear(w.vec)
 		w.vec, w.mark = w.vec[:0], 0
+		if w.large {
+			w.large = false
+			c.srv.memory.released()
+		}
 		c.w = nil
 		if cap(w.buf) <= 256<<10 {
 			w.buf = w.buf[:0]
