@@ -38,7 +38,7 @@ type Server struct {
 	epoch    time.Time // monotonic reference for mono
 	routes   sync.Pool // *routeScratch
 	readBufs *bufPool
-	memory   memReturn // gives large packets' memory back to the system
+	memory   memReturn  // gives large packets' memory back to the system
 	commit   *committer // nil without a Store
 	pollOnce sync.Once
 	poller   *poller // watches parked connections; nil until needed or where unsupported
