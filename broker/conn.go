@@ -84,6 +84,7 @@ type conn struct {
 	// disconnect records how the connection ended, for the will and the log.
 	// Written by the reader before close, or under closeOnce.
 	graceful    bool                   // DISCONNECT 0x00: the will is discarded [MQTT-3.1.2-10]
+	saidBye     bool                   // the client sent DISCONNECT: what it is owed is written first
 	closeReason string                 // log text, written by the reader
 	kickReason  atomic.Pointer[string] // why another goroutine closed the connection
 }
@@ -504,9 +505,30 @@ func (c *conn) close() {
 	})
 }
 
+// awaitCommits waits until the completions of the commits queued so far
+// have run, so that the acknowledgements they queue are queued, or for at
+// most the write timeout.
+func (c *conn) awaitCommits() {
+	if c.srv.commit == nil {
+		return
+	}
+	done := make(chan struct{})
+	c.srv.commit.add(nil, func(error) { close(done) })
+	t := time.NewTimer(c.srv.opt().writeTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
+}
+
 // finish runs when the reader ends: it closes the connection, waits for the
 // writer, detaches the session and publishes or schedules the will.
 func (c *conn) finish() {
+	if c.saidBye && c.sess != nil {
+		// Acknowledgements that wait for the store are owed too.
+		c.awaitCommits()
+	}
 	detached := false
 	if c.graceful && c.sess != nil {
 		// The client said DISCONNECT: settle its session before it sees
@@ -518,6 +540,11 @@ func (c *conn) finish() {
 	closing := false
 	if s := c.sess; s != nil {
 		s.mu.Lock()
+		if c.saidBye && !c.closing {
+			// Write what is owed (CONNACK, acknowledgements) before
+			// closing, as Mosquitto does: the writer closes after it.
+			c.closing = true
+		}
 		closing = c.closing
 		s.mu.Unlock()
 	}
@@ -525,6 +552,9 @@ func (c *conn) finish() {
 		// Nothing left to say: unblock a writer stuck on a peer that does
 		// not read. With a DISCONNECT queued, the writer closes after it.
 		c.close()
+	}
+	if closing {
+		c.wake()
 	}
 	c.wmu.Lock()
 	c.dead = true

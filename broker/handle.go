@@ -499,6 +499,7 @@ func (c *conn) handleDisconnect(p *packet.Disconnect) error {
 		s.mu.Unlock()
 	}
 	c.graceful = p.ReasonCode == packet.NormalDisconnection // 0x04 keeps the will [MQTT-3.14.4-3]
+	c.saidBye = true
 	c.closeReason = "disconnected"
 	return errClose
 }
