@@ -66,6 +66,9 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	s.version = c.version
 	s.expiry = expiry
 	s.ident.Store(&identity{client: c.client, sec: c.ln.security(srv)})
+	if will != nil {
+		will.source = s.ident.Load() // for publishWill
+	}
 	c.sess = s
 	c.will, c.willDelay = will, willDelay
 	ack.SessionPresent = present
@@ -132,7 +135,7 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		}
 	}
 	if endedWill != nil {
-		srv.publish(endedWill, nil)
+		srv.publishWill(endedWill)
 	}
 	srv.redistribute(orphans)
 	c.wake()
@@ -319,9 +322,23 @@ func (srv *Server) detach(c *conn) {
 		srv.logDisconnect(c)
 	}
 	if publish != nil {
-		srv.publish(publish, nil)
+		srv.publishWill(publish)
 	}
 	srv.redistribute(orphans)
+}
+
+// publishWill publishes a will, unless its client may not publish to its
+// topic: Mosquitto 2.0 accepts a CONNECT whatever its will topic and asks
+// the ACL when the will is due, dropping it then.
+func (srv *Server) publishWill(will *Message) {
+	id := will.source
+	if isSysTopic(will.Topic) || id != nil && id.sec.Authorizer != nil &&
+		!id.sec.Authorizer.Authorize(context.Background(), &id.client, will.Topic, Write) {
+		srv.log.Info(fmt.Sprintf("Denied will of %s to '%s': not authorised.", will.Publisher, will.Topic),
+			"client_id", will.Publisher)
+		return
+	}
+	srv.publish(will, nil)
 }
 
 // willDelayCancels reports whether a will with this delay is cancelled by a
@@ -386,7 +403,7 @@ func (srv *Server) expire(s *session) {
 	srv.stats.expired.Add(1)
 	srv.log.Info(fmt.Sprintf("Expiring client %s due to timeout.", s.id))
 	if will != nil {
-		srv.publish(will, nil)
+		srv.publishWill(will)
 	}
 	srv.redistribute(orphans)
 }
@@ -406,6 +423,6 @@ func (srv *Server) fireWill(s *session) {
 	}
 	s.mu.Unlock()
 	if will != nil {
-		srv.publish(will, nil)
+		srv.publishWill(will)
 	}
 }

@@ -378,6 +378,7 @@ func (srv *Server) restore(ctx context.Context) error {
 			s.inStore = true
 			if ss.Will != nil {
 				s.will, s.willDelay = ss.Will, ss.WillDelay
+				s.will.source = s.ident.Load() // for publishWill
 				due := offline.Add(time.Duration(ss.WillDelay) * time.Second)
 				s.willTimer = time.AfterFunc(max(due.Sub(now), 0), func() { srv.fireWill(s) })
 			}

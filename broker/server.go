@@ -476,7 +476,7 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	}
 	srv.mu.Unlock()
 	for _, w := range wills {
-		srv.publish(w, nil)
+		srv.publishWill(w)
 	}
 	if srv.commit != nil {
 		srv.commit.close() // the caller may close the Store now
