@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/logging"
 )
 
 // committer is the broker's single writer to its Store. Callers add changes
@@ -37,7 +40,14 @@ type committer struct {
 	lastMsgID atomic.Uint64
 
 	deleted map[deliveryKey]int // dropCancelled's scratch; the loop's only
+
+	// failures logs failed commits, one line per failureInterval: a full
+	// disk fails every commit, hundreds a second.
+	failures *logging.Repeats
 }
+
+// failureInterval is how often a failure that keeps recurring is logged.
+const failureInterval = 10 * time.Second
 
 // deliveryKey names a stored delivery.
 type deliveryKey struct {
@@ -60,7 +70,8 @@ type segment struct {
 
 func newCommitter(srv *Server, st Store, interval time.Duration) *committer {
 	c := &committer{srv: srv, store: st, interval: interval, segs: []*segment{{}},
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), flushed: make(chan struct{})}
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), flushed: make(chan struct{}),
+		failures: logging.NewRepeats(srv.log, failureInterval)}
 	go c.loop()
 	return c
 }
@@ -190,7 +201,8 @@ func (c *committer) loop() {
 				c.number(&seg.batch)
 				err = c.store.Commit(context.Background(), &seg.batch, true)
 				if err != nil {
-					c.srv.log.Error("persistence: commit failed; messages that needed it are refused", "err", err, "changes", seg.batch.Len())
+					c.failures.Log(context.Background(), slog.LevelError, "commit",
+						"persistence: commit failed; messages that needed it are refused", "err", err, "changes", seg.batch.Len())
 				}
 			}
 			for _, done := range seg.dones {
@@ -285,6 +297,7 @@ func (c *committer) close() {
 	c.mu.Unlock()
 	close(c.stop)
 	<-c.flushed
+	c.failures.Stop()
 }
 
 // persistent reports whether session s is kept in the store: a store is
