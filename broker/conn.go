@@ -49,10 +49,11 @@ type conn struct {
 	durablePending atomic.Int32
 
 	// Reader-owned.
-	aliasIn    []string // inbound topic aliases, index alias-1
-	ctx        context.Context
-	lastRead   time.Duration // when data last arrived (Server.mono), for keep alive; 0 before CONNECT
-	atBoundary bool          // the next read starts a packet: the connection may park
+	aliasIn    []string           // inbound topic aliases, index alias-1
+	ctx        context.Context    // the connection's: cancelled when it closes (close)
+	cancel     context.CancelFunc // cancels ctx; set by newConn
+	lastRead   time.Duration      // when data last arrived (Server.mono), for keep alive; 0 before CONNECT
+	atBoundary bool               // the next read starts a packet: the connection may park
 
 	// Parking (see poller): an idle connection has no reader goroutine.
 	fd        int32         // socket descriptor, -1 if the connection cannot park
@@ -89,8 +90,11 @@ type conn struct {
 	kickReason  atomic.Pointer[string] // why another goroutine closed the connection
 }
 
-func newConn(srv *Server, nc net.Conn, ln *listener) *conn {
+// newConn returns a connection whose context derives from ctx; it must be
+// served, or closed.
+func newConn(ctx context.Context, srv *Server, nc net.Conn, ln *listener) *conn {
 	c := &conn{srv: srv, nc: nc, ln: ln, fd: -1, parkDelay: minParkDelay}
+	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.r = packet.NewReader(readerFunc(c.read), readBufferSize)
 	c.r.SetBufferPool(srv.readBufs)
 	c.r.MaxSize = srv.opt().maxPacketSize
@@ -182,12 +186,11 @@ var (
 )
 
 // serve runs the connection: the CONNECT handshake, then run.
-func (c *conn) serve(ctx context.Context) {
-	c.ctx = ctx
+func (c *conn) serve() {
 	ok := false
 	func() {
 		defer c.recoverPanic()
-		ok = c.handshake(ctx)
+		ok = c.handshake(c.ctx)
 	}()
 	if !ok {
 		c.finish()
@@ -502,6 +505,7 @@ func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		c.unpark(unparkKick)
 		c.nc.Close()
+		c.cancel() // what runs on the connection's behalf stops
 	})
 }
 

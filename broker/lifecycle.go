@@ -2,7 +2,6 @@ package broker
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -181,7 +180,7 @@ func (srv *Server) reload(c *conn) {
 	sentUpTo, crashed := s.sentUpTo, s.crashed
 	s.mu.Unlock()
 	var loaded []delivery
-	err := srv.cfg.Store.LoadQueue(context.Background(), s.id, func(sd *StoredDelivery) error {
+	err := srv.cfg.Store.LoadQueue(srv.ctx, s.id, func(sd *StoredDelivery) error {
 		// The message keeps its store id, so that storing it again (a shared
 		// subscription handing it to another member) shares the stored copy.
 		// The committer sees the message only after a later commit.
@@ -333,7 +332,7 @@ func (srv *Server) detach(c *conn) {
 func (srv *Server) publishWill(will *Message) {
 	id := will.source
 	if isSysTopic(will.Topic) || id != nil && id.sec.Authorizer != nil &&
-		!id.sec.Authorizer.Authorize(context.Background(), &id.client, will.Topic, Write) {
+		!id.sec.Authorizer.Authorize(srv.ctx, &id.client, will.Topic, Write) {
 		srv.log.Info(fmt.Sprintf("Denied will of %s to '%s': not authorised.", will.Publisher, will.Topic),
 			"client_id", will.Publisher)
 		return

@@ -199,7 +199,7 @@ func (c *committer) loop() {
 			c.dropCancelled(&seg.batch)
 			if seg.batch.Len() > 0 {
 				c.number(&seg.batch)
-				err = c.store.Commit(context.Background(), &seg.batch, true)
+				err = c.store.Commit(c.srv.ctx, &seg.batch, true)
 				if err != nil {
 					c.failures.Log(context.Background(), slog.LevelError, "commit",
 						"persistence: commit failed; messages that needed it are refused", "err", err, "changes", seg.batch.Len())
@@ -284,20 +284,23 @@ func (c *committer) number(b *Batch) {
 	}
 }
 
-// close commits what is pending and stops the loop. Later adds fail with
+// close commits what is pending and stops the loop, or stops waiting for
+// it when ctx is done, returning ctx's error. Later adds fail with
 // ErrStoreClosed.
-func (c *committer) close() {
+func (c *committer) close(ctx context.Context) error {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		<-c.flushed
-		return
+	if !c.closed {
+		c.closed = true
+		close(c.stop)
 	}
-	c.closed = true
 	c.mu.Unlock()
-	close(c.stop)
-	<-c.flushed
-	c.failures.Stop()
+	select {
+	case <-c.flushed:
+		c.failures.Stop()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // persistent reports whether session s is kept in the store: a store is

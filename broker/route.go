@@ -178,7 +178,7 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 	srv.notify(m)
 	srv.index.Match(m.Topic, &rs.m)
 	matched := len(rs.m.Subs) > 0 || len(rs.m.Shared) > 0
-	ctx := context.Background()
+	ctx := srv.ctx
 
 	merge := !srv.opt().AllowDuplicateMessages && len(rs.m.Subs) > 1 && anyOverlap(rs.m.Subs)
 	rs.targets = rs.targets[:0]
@@ -295,7 +295,7 @@ func (srv *Server) pickShared(ctx context.Context, g *topic.Group[*session], m *
 // redistribute offers the unacknowledged shared-subscription messages of an
 // ended session to other members of their groups (4.8.2).
 func (srv *Server) redistribute(orphans []delivery) {
-	ctx := context.Background()
+	ctx := srv.ctx
 	for _, d := range orphans {
 		if d.group == nil || d.msg.expired(srv.now()) {
 			continue

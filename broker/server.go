@@ -46,6 +46,13 @@ type Server struct {
 	startOnce sync.Once
 	startErr  error
 
+	// ctx is the server's lifetime: Store calls, authorizations made on
+	// no connection's behalf (deliveries, wills) and restores run in it.
+	// cancel ends it when Shutdown returns, when its deadline passes, or
+	// at Close.
+	ctx    context.Context
+	cancel context.CancelFunc
+
 	obsMu     sync.Mutex                  // serializes changes to observers
 	observers atomic.Pointer[[]*observer] // see Observe
 
@@ -94,6 +101,7 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.opts.Store(&options{Config: cfg, limits: cfg.limits()})
 	s.started = s.now()
 	s.epoch = time.Now()
@@ -391,18 +399,18 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 			nc.Close()
 			continue
 		}
-		c := newConn(srv, nc, l)
+		c := newConn(ctx, srv, nc, l)
 		srv.mu.Lock()
 		if srv.closed {
 			srv.mu.Unlock()
 			srv.release(l)
-			nc.Close()
+			c.close()
 			return ErrServerClosed
 		}
 		srv.conns[c] = struct{}{}
 		srv.wg.Add(1)
 		srv.mu.Unlock()
-		go c.serve(ctx)
+		go c.serve()
 	}
 }
 
@@ -435,12 +443,43 @@ func (srv *Server) dropConn(c *conn) {
 
 // Shutdown stops the server gracefully: it closes the listeners, disconnects
 // every client (MQTT 5 clients with reason code 0x8B, Server shutting down),
-// publishes the wills that are due, and waits for every goroutine to end or
-// for ctx to be done, returning ctx's error in that case.
-func (srv *Server) Shutdown(ctx context.Context) error {
+// publishes the wills that are due, commits what waits for the Store, and
+// waits for every goroutine to end. If ctx is done first, every step stops
+// waiting: Store calls and authorizations in progress get a cancelled
+// context, pending wills are not published, and Shutdown returns ctx's
+// error without waiting for the committer (the Store may still be in use
+// for a moment).
+func (srv *Server) Shutdown(ctx context.Context) error { return srv.shutdown(ctx, false) }
+
+// Close stops the server at once: it closes the listeners and every
+// connection without a DISCONNECT, publishes no pending will, cancels what
+// runs on the server's behalf and returns without waiting for the
+// connections' goroutines to end. Use Shutdown to stop gracefully.
+func (srv *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := srv.shutdown(ctx, true); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// shutdown is Shutdown, or Close if now is set.
+func (srv *Server) shutdown(ctx context.Context, now bool) error {
+	// Past the deadline, what runs in the server's context gives up.
+	defer context.AfterFunc(ctx, srv.cancel)()
 	srv.mu.Lock()
+	conns := make([]*conn, 0, len(srv.conns))
+	for c := range srv.conns {
+		conns = append(conns, c)
+	}
 	if srv.closed {
 		srv.mu.Unlock()
+		if now {
+			for _, c := range conns {
+				c.close()
+			}
+		}
 		return srv.wait(ctx)
 	}
 	srv.closed = true
@@ -453,16 +492,17 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	if srv.sysStop != nil {
 		close(srv.sysStop)
 	}
-	conns := make([]*conn, 0, len(srv.conns))
-	for c := range srv.conns {
-		conns = append(conns, c)
-	}
 	srv.mu.Unlock()
 	for _, c := range conns {
-		c.shutdown()
+		if now {
+			c.close()
+		} else {
+			c.shutdown()
+		}
 	}
 	err := srv.wait(ctx)
-	// Sessions do not outlive the process: their pending wills are due now.
+	// Sessions do not outlive the process: their pending wills are due now,
+	// unless the deadline has passed.
 	srv.mu.Lock()
 	var wills []*Message
 	for _, s := range srv.sessions {
@@ -475,16 +515,24 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 	srv.mu.Unlock()
-	for _, w := range wills {
-		srv.publishWill(w)
+	if err == nil {
+		for _, w := range wills {
+			srv.publishWill(w)
+		}
+	} else if len(wills) > 0 && !now {
+		srv.log.Warn(fmt.Sprintf("shutdown deadline passed: %d pending wills not published", len(wills)))
 	}
 	if srv.commit != nil {
-		srv.commit.close() // the caller may close the Store now
+		// Once it returns nil, the caller may close the Store.
+		if cerr := srv.commit.close(ctx); err == nil {
+			err = cerr
+		}
 	}
 	srv.pollOnce.Do(func() {}) // no poller after this
 	if srv.poller != nil {
 		srv.poller.close()
 	}
+	srv.cancel()
 	return err
 }
 
