@@ -577,3 +577,37 @@ func (c *conn) finish() {
 	}
 	c.srv.dropConn(c)
 }
+
+// certIdentity returns the Common Name, or with subject the whole subject
+// in RFC 2253 form, of c's verified TLS client certificate; "" if none.
+func (c *conn) certIdentity(subject bool) string {
+	st := c.tlsConnectionState()
+	if st == nil || len(st.PeerCertificates) == 0 {
+		return ""
+	}
+	if subject {
+		return st.PeerCertificates[0].Subject.String()
+	}
+	return st.PeerCertificates[0].Subject.CommonName
+}
+
+// shutdown disconnects c because the server stops.
+func (c *conn) shutdown() {
+	if c.sess == nil {
+		c.close()
+		return
+	}
+	c.kick("server shutting down", packet.ServerShuttingDown)
+}
+
+// tlsConnectionState returns the TLS state of c's connection, if it has one.
+func (c *conn) tlsConnectionState() *tls.ConnectionState {
+	if c.tlsState != nil {
+		return c.tlsState
+	}
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		return &st
+	}
+	return nil
+}

@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -196,21 +195,6 @@ func b2i(b bool) int {
 	return 0
 }
 
-// logTypeKey is the log attribute that names a record's Mosquitto log type
-// (internal/logging.TypeKey), for the "subscribe" and "unsubscribe" types
-// log_type selects.
-const logTypeKey = "log_type"
-
-// logTyped logs a record of a Mosquitto log type that is off by default
-// ("subscribe", "unsubscribe") at debug level, formatting it only if the
-// handler may want it: a handler that selects none of those types says so
-// in Enabled, which costs a subscription nothing.
-func (srv *Server) logTyped(typ, format string, args ...any) {
-	if srv.log.Enabled(context.Background(), slog.LevelDebug) {
-		srv.log.Debug(fmt.Sprintf(format, args...), logTypeKey, typ)
-	}
-}
-
 // isSysTopic reports whether name is in the $SYS tree, which clients may not
 // publish to.
 func isSysTopic(name string) bool { return name == "$SYS" || strings.HasPrefix(name, "$SYS/") }
@@ -386,36 +370,6 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 		s.deliver(d)
 	}
 	return nil
-}
-
-// matchRetained appends to ds the deliveries to c's session of the
-// retained messages matching filter [MQTT-3.3.1-9] (v5), [MQTT-3.8.4-4].
-func (srv *Server) matchRetained(ctx context.Context, c *conn, filter string, o topic.Options, ds []delivery) []delivery {
-	now := srv.now()
-	var subIDs []uint32
-	if o.ID != 0 {
-		subIDs = []uint32{o.ID}
-	}
-	var expired []string
-	srv.retained.Match(filter, func(name string, m *Message) bool {
-		if m.expired(now) {
-			expired = append(expired, name)
-			return true
-		}
-		if !c.authorize(ctx, name, Read) || !srv.retainSourceAllowed(ctx, m) {
-			return true
-		}
-		qos := min(m.QoS, o.QoS)
-		if srv.opt().UpgradeOutgoingQoS {
-			qos = o.QoS
-		}
-		ds = append(ds, delivery{msg: m, qos: qos, retain: true, subIDs: subIDs, onSubscribe: true})
-		return true
-	})
-	for _, name := range expired {
-		srv.dropExpiredRetained(name, now)
-	}
-	return ds
 }
 
 // retainSourceAllowed reports whether the publisher of retained message m

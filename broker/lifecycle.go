@@ -141,28 +141,6 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	return failed
 }
 
-// offloadLocked drops the queue and in-flight messages of a persistent
-// session going offline: they are in the store, and a session waiting for
-// its client should cost little memory. It counts the stored deliveries for
-// max_queued_messages. s.mu must be held.
-func (s *session) offloadLocked() {
-	n := 0
-	for _, f := range s.order {
-		if !f.done && f.stored {
-			n++
-		}
-	}
-	for i := s.qhead; i < len(s.queue); i++ {
-		if s.queue[i].stored {
-			n++
-		}
-	}
-	s.storedQueued = n + len(s.loadWait)
-	s.loadWait = nil
-	s.queue, s.qhead, s.queuedBytes = nil, 0, 0
-	s.order, s.byID, s.inflightBytes = nil, nil, 0
-}
-
 // reload reads a resumed session's queue back from the store. It runs as a
 // commit fence: after every delivery committed before the reconnect, before
 // any committed after it.
@@ -230,18 +208,6 @@ func (srv *Server) reload(c *conn) {
 	}
 	s.mu.Unlock()
 	c.wake()
-}
-
-// endLocked marks s ended and clears its state, returning the shared
-// subscription deliveries to offer elsewhere. The caller removes s from the
-// index (outside s.mu) and from srv.sessions. s.mu must be held.
-func (s *session) endLocked() []delivery {
-	s.ended = true
-	s.stopTimersLocked()
-	orphans := s.clearStateLocked()
-	s.subs = subSet{}
-	s.subCount.Store(0)
-	return orphans
 }
 
 // detach unbinds c from its session when c closes: the session ends (Session

@@ -303,31 +303,11 @@ func (c *committer) close(ctx context.Context) error {
 	}
 }
 
-// persistent reports whether session s is kept in the store: a store is
-// configured and the session outlives its connection. s.mu must be held.
-func (s *session) persistentLocked() bool {
-	return s.srv.commit != nil && s.expiry > 0 && len(s.id) <= maxStoredKey
-}
-
 // maxStoredKey bounds client identifiers and retained topics the broker
 // puts in its store: on-disk stores limit key sizes (bbolt to 32 KiB), and
 // one change a store refuses would fail every change committed with it. A
 // session or retained message beyond it lives in memory only.
 const maxStoredKey = 32 << 10 / 2
-
-// storedSessionLocked returns the record of s. s.mu must be held.
-func (s *session) storedSessionLocked(offline time.Time, will *Message, willDelay uint32) *StoredSession {
-	ss := &StoredSession{ClientID: s.id, Version: s.version, Expiry: s.expiry, OfflineSince: offline,
-		Will: will, WillDelay: willDelay, SentUpTo: s.sentUpTo}
-	if id := s.ident.Load(); id != nil {
-		ss.Username, ss.HasUsername, ss.Listener = id.client.Username, id.client.HasUsername, id.client.Listener
-	}
-	for f, o := range s.subs.all {
-		ss.Subscriptions = append(ss.Subscriptions, StoredSubscription{Filter: f, QoS: o.QoS, NoLocal: o.NoLocal,
-			RetainAsPublished: o.RetainAsPublished, RetainHandling: o.RetainHandling, ID: o.ID})
-	}
-	return ss
-}
 
 // storable reports whether a message on name belongs in the store: $SYS
 // messages are made anew by every broker.

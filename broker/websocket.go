@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -150,16 +149,4 @@ func offersMQTT(values []string) bool {
 		}
 	}
 	return false
-}
-
-// tlsConnectionState returns the TLS state of c's connection, if it has one.
-func (c *conn) tlsConnectionState() *tls.ConnectionState {
-	if c.tlsState != nil {
-		return c.tlsState
-	}
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		st := tc.ConnectionState()
-		return &st
-	}
-	return nil
 }
