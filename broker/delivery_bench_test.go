@@ -133,13 +133,18 @@ func BenchmarkDelivery(b *testing.B) {
 					}
 					return m
 				}
+				// wait waits until every subscriber has want messages. It
+				// allocates nothing: one ticker serves every wait.
+				poll := time.NewTicker(time.Millisecond)
+				defer poll.Stop()
 				wait := func(want int64) {
-					deadline := time.After(testutil.Timeout)
+					deadline := time.Now().Add(testutil.Timeout)
 					for least() < want {
 						select {
 						case <-subs[0].tick:
-						case <-time.After(time.Millisecond):
-						case <-deadline:
+						case <-poll.C:
+						}
+						if time.Now().After(deadline) {
 							b.Fatalf("subscribers got %d of %d messages", least(), want)
 						}
 					}
