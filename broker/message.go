@@ -37,6 +37,21 @@ type Message struct {
 	id uint64
 }
 
+// newMessage makes the message a client's PUBLISH p carries, on topic name
+// (its mount point applied), received at now. The message takes p's
+// payload.
+func newMessage(p *packet.Publish, name, publisher string, v byte, now time.Time) *Message {
+	m := &Message{Topic: name, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain,
+		Publisher: publisher, Received: now}
+	if v == packet.Version5 {
+		m.Properties = forwardedProperties(&p.Properties)
+		if p.Properties.Has(packet.PropMessageExpiry) {
+			m.Expiry = now.Add(time.Duration(p.Properties.MessageExpiry) * time.Second)
+		}
+	}
+	return m
+}
+
 // size approximates the memory a queued message holds, for max_queued_bytes
 // and max_inflight_bytes (which Mosquitto counts as payload bytes).
 func (m *Message) size() int { return len(m.Payload) }

@@ -451,6 +451,39 @@ func (s *session) online() bool {
 	return s.conn != nil && !s.ended
 }
 
+// Outcomes of receiveQoS2.
+const (
+	qos2New  = iota // a new message: deliver it
+	qos2Dup         // a retransmission of one received: acknowledge, do not deliver
+	qos2Full        // more unacknowledged than limit
+)
+
+// receiveQoS2 notes the packet identifier of a QoS 2 PUBLISH the client
+// sent, until its PUBREL, and says whether the message is new, a
+// retransmission, or one too many for limit (0 for none).
+func (s *session) receiveQoS2(id uint16, limit int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.inboundQoS2[id]; dup {
+		return qos2Dup
+	}
+	if limit > 0 && len(s.inboundQoS2) >= limit {
+		return qos2Full
+	}
+	if s.inboundQoS2 == nil {
+		s.inboundQoS2 = make(map[uint16]struct{})
+	}
+	s.inboundQoS2[id] = struct{}{}
+	return qos2New
+}
+
+// forgetQoS2 ends the flow of an inbound QoS 2 message that was refused.
+func (s *session) forgetQoS2(id uint16) {
+	s.mu.Lock()
+	delete(s.inboundQoS2, id)
+	s.mu.Unlock()
+}
+
 // neverExpires is the Session Expiry Interval meaning "never" (3.1.2.11.2).
 const neverExpires = 0xFFFFFFFF
 
