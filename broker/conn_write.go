@@ -90,7 +90,6 @@ func (w *writeScratch) write(nc net.Conn) (int64, error) {
 	}
 	v := w.vec
 	n, err := v.WriteTo(nc) // writev on TCP
-	w.large = true
 	clear(w.vec)
 	w.vec, w.mark = w.vec[:0], 0
 	return n, err
@@ -416,6 +415,7 @@ func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
 			out = addRemaining(out, len(buf), len(payload))
 			c.w.vec = append(c.w.vec, out[c.w.mark:], payload)
 			c.w.mark = len(out)
+			c.w.large = c.w.large || len(payload) >= largeRelease
 		}
 		p.Payload = payload
 	} else {
