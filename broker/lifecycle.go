@@ -299,8 +299,7 @@ func (srv *Server) publishWill(will *Message) {
 	id := will.source
 	if isSysTopic(will.Topic) || id != nil && id.sec.Authorizer != nil &&
 		!id.sec.Authorizer.Authorize(srv.ctx, &id.client, will.Topic, Write) {
-		srv.log.Info(fmt.Sprintf("Denied will of %s to '%s': not authorised.", will.Publisher, will.Topic),
-			"client_id", will.Publisher)
+		srv.log.Info(fmt.Sprintf("Denied will of %s to '%s': not authorised.", will.Publisher, will.Topic))
 		return
 	}
 	srv.publish(will, nil)
