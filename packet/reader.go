@@ -187,7 +187,7 @@ const minBodyChunk = 64 << 10
 // the Reader is positioned inside the packet and cannot be used any further.
 func (r *Reader) ReadBody(h FixedHeader) ([]byte, error) {
 	n := h.Remaining
-	if n <= r.bufSize {
+	if n <= r.bufSize && n <= MaxKeptBody { // a larger body is the caller's: never in buf
 		if err := r.fill(n); err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF

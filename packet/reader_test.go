@@ -177,6 +177,26 @@ func TestEagerBody(t *testing.T) {
 	}
 }
 
+// TestLargeBodyIsCallersWithLargeBuffer checks that a body larger than
+// MaxKeptBody is the caller's even when it would fit the read buffer.
+func TestLargeBodyIsCallersWithLargeBuffer(t *testing.T) {
+	raw := appendOK(t, &packet.Publish{Topic: "big", Payload: bytes.Repeat([]byte{7}, 100<<10)}, packet.Version311)
+	r := packet.NewReader(bytes.NewReader(cat(raw, raw)), 256<<10)
+	h, _ := r.ReadHeader()
+	b1, err := r.ReadBody(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ = r.ReadHeader()
+	b2, err := r.ReadBody(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &b1[0] == &b2[0] || !bytes.Equal(b1, b2) {
+		t.Fatal("a body larger than MaxKeptBody was overwritten by the next")
+	}
+}
+
 // TestBodyBufferReused checks that a body larger than the read buffer but
 // under the kept limit reuses the Reader's body buffer.
 func TestBodyBufferReused(t *testing.T) {
