@@ -206,8 +206,9 @@ func (r *Reader) ReadBody(h FixedHeader) ([]byte, error) {
 	default:
 		b = make([]byte, 0, min(n, max(minBodyChunk, cap(b))))
 	}
-	b = append(b, r.buf[r.r:r.w]...) // fewer than n bytes: n > len(r.buf)
-	r.r = r.w
+	m := min(n, r.w-r.r) // a read buffer larger than MaxKeptBody may hold more
+	b = append(b, r.buf[r.r:r.r+m]...)
+	r.r += m
 	for empty := 0; len(b) < n; {
 		if len(b) == cap(b) {
 			b = append(make([]byte, 0, min(n, 2*cap(b))), b...)
