@@ -294,8 +294,12 @@ func (srv *Server) detach(c *conn) {
 
 // publishWill publishes a will, unless its client may not publish to its
 // topic: Mosquitto 2.0 accepts a CONNECT whatever its will topic and asks
-// the ACL when the will is due, dropping it then.
+// the ACL when the will is due, dropping it then. Once the server's context
+// is cancelled (Close, Shutdown past its deadline) no will is published.
 func (srv *Server) publishWill(will *Message) {
+	if srv.ctx.Err() != nil {
+		return // Close, or past Shutdown's deadline: nothing more is published
+	}
 	id := will.source
 	if isSysTopic(will.Topic) || id != nil && id.sec.Authorizer != nil &&
 		!id.sec.Authorizer.Authorize(srv.ctx, &id.client, will.Topic, Write) {

@@ -128,3 +128,28 @@ func TestClose(t *testing.T) {
 		t.Error("the listener still accepts after Close")
 	}
 }
+
+// After Close no will is published: the connections it cuts end without
+// their wills going out.
+func TestCloseDropsWills(t *testing.T) {
+	b := start(t, open())
+	var wills atomic.Int32
+	remove := b.Observe(func(m *broker.Message) {
+		if m.Topic == "will/w" {
+			wills.Add(1)
+		}
+	})
+	defer remove()
+	connectWith(t, b, willConnect(packet.Version5, "w", 0, 0))
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout)
+	defer cancel()
+	if err := b.Shutdown(ctx); err != nil { // waits for the connections to end
+		t.Fatal(err)
+	}
+	if n := wills.Load(); n != 0 {
+		t.Fatalf("%d wills published after Close", n)
+	}
+}
