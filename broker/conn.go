@@ -410,7 +410,9 @@ func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 		if last {
 			rs.flush(&c.srv.stats)
 		}
-		return c.handlePublish(ctx, &rs.pub)
+		err := c.handlePublish(ctx, &rs.pub)
+		rs.pub.Payload = nil // the message has it: a large one is not kept alive from here
+		return err
 	}
 	if last {
 		rs.flush(&c.srv.stats)
