@@ -8,7 +8,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/mosqdb"
-	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // bigFile is a version 6 file with n messages of 100 bytes queued for 10

@@ -13,9 +13,9 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/mosqdb"
-	"github.com/midge-mqtt/midge/internal/store"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // importInto parses b, imports it into a new memory store and starts a

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/midge-mqtt/midge/internal/mosqdb"
-	"github.com/midge-mqtt/midge/internal/store"
 	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*.golden")

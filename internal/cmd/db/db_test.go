@@ -12,7 +12,7 @@ import (
 
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/mosqdb"
-	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/store"
 )
 
 const (

@@ -12,7 +12,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/mosqdb"
-	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // midgeDump is a midge store as read through broker.Store.
