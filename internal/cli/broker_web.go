@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/web"
 )

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 )
 
 // TestWebListener runs the broker with an http_api listener: logins from

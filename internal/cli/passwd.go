@@ -41,7 +41,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 )
 
 // passwdOptions are the arguments of "midge passwd".

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 )
 
 // passwdRun runs "midge passwd args" with stdin and returns the exit status

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 )
 
 // build turns the parsed state into p.res, recording every remaining error.

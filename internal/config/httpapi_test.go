@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/testutil"
 )

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 )
 
 // PasswordAuth is a broker.Authenticator backed by a password file that can

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 )
 
 func TestPasswordFileAuthenticate(t *testing.T) {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 )
 
 // Whatever the file holds, parsing returns an *ACL or a *SyntaxError, and the

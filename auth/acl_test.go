@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 )
 
 func parseACL(t testing.TB, body string) *auth.ACL {
