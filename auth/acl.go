@@ -4,37 +4,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
+
+	"github.com/midge-mqtt/midge/broker"
 )
-
-// Access is what a client asks to do with a topic.
-type Access uint8
-
-// The kinds of access, with the values of Mosquitto's MOSQ_ACL_* constants.
-const (
-	// Read is receiving a message published to a topic name.
-	Read Access = 1 << iota
-	// Write is publishing a message to a topic name.
-	Write
-	// Subscribe is subscribing to a topic filter. Mosquitto 2.0's ACL file
-	// grants every SUBSCRIBE and checks Read as each message is delivered;
-	// see ACL.CanEverRead for a check at subscription time.
-	Subscribe
-)
-
-// String returns the access kind's name: "read", "write" or "subscribe".
-func (a Access) String() string {
-	switch a {
-	case Read:
-		return "read"
-	case Write:
-		return "write"
-	case Subscribe:
-		return "subscribe"
-	}
-	return "Access(" + strconv.Itoa(int(a)) + ")"
-}
 
 // ACL is a parsed Mosquitto ACL file. It is immutable and safe for concurrent
 // use.
@@ -81,8 +54,8 @@ type ruleSet struct {
 
 // rule is one topic or pattern line.
 type rule struct {
-	filter string // as written
-	access Access // Read|Write; 0 for deny
+	filter string        // as written
+	access broker.Access // Read|Write; 0 for deny
 	// parts is a pattern's filter cut at %c and %u: the text between them,
 	// and vars[k] ('c' or 'u') between parts[k] and parts[k+1].
 	parts []string
@@ -136,11 +109,11 @@ func ParseACL(r io.Reader, name string) (*ACL, error) {
 			r := rule{filter: filter}
 			switch access {
 			case "read":
-				r.access = Read
+				r.access = broker.Read
 			case "write":
-				r.access = Write
+				r.access = broker.Write
 			case "readwrite":
-				r.access = Read | Write
+				r.access = broker.Read | broker.Write
 			case "deny":
 			default:
 				return bad("invalid access %q (want read, write, readwrite or deny)", access)
@@ -214,14 +187,14 @@ func splitPattern(p string) (parts []string, vars []byte) {
 }
 
 // Allowed reports whether a client may read (receive) or write (publish) a
-// message with topic name topic, or subscribe (acc Subscribe, always true as
+// message with topic name topic, or subscribe (acc broker.Subscribe, always true as
 // in Mosquitto 2.0). hasUsername is false for a client that connected without
 // a username. It allocates nothing unless a pattern has more than four
 // substitutions.
-func (a *ACL) Allowed(username string, hasUsername bool, clientID, topic string, acc Access) bool {
+func (a *ACL) Allowed(username string, hasUsername bool, clientID, topic string, acc broker.Access) bool {
 	switch acc {
-	case Read, Write:
-	case Subscribe:
+	case broker.Read, broker.Write:
+	case broker.Subscribe:
 		return true
 	default:
 		return false
@@ -330,7 +303,7 @@ func (a *ACL) CanEverRead(username string, hasUsername bool, clientID, filter st
 		ownDeny[i] = levels(r.filter)
 	}
 	for _, r := range own.allow {
-		if r.access&Read == 0 {
+		if r.access&broker.Read == 0 {
 			continue
 		}
 		if m, ok := meet(f, levels(r.filter)); ok && !coveredByAny(m, ownDeny) {
@@ -347,7 +320,7 @@ func (a *ACL) CanEverRead(username string, hasUsername bool, clientID, filter st
 		}
 	}
 	for _, p := range a.patterns.allow {
-		if p.access&Read == 0 || (!hasUsername && p.user) {
+		if p.access&broker.Read == 0 || (!hasUsername && p.user) {
 			continue
 		}
 		if m, ok := meet(f, levels(p.expand(clientID, username))); ok && !coveredByAny(m, deny) {

@@ -1,34 +1,38 @@
 package auth
 
-import "strconv"
+import (
+	"context"
+	"strconv"
 
-// Decision is the outcome of an ACL check and the reason for it, for people
-// asking "why may (or may not) this client do that?" (the dashboard's ACL
-// tester).
-type Decision struct {
-	// Allowed is what Allowed returns for the same question.
-	Allowed bool
-	// Rule is the line that decided, as "topic ACCESS FILTER" or "pattern
-	// ACCESS FILTER" ("topic readwrite home/#"); "" when no line decided
-	// (nothing matched, or the client was refused before the patterns).
-	Rule string
-	// Section says where Rule is: `user "alice"`, "before the first user
-	// line" or "patterns"; "" when Rule is.
-	Section string
-	// Reason explains the outcome in a sentence.
-	Reason string
+	"github.com/midge-mqtt/midge/broker"
+)
+
+// Explain implements broker.Explainer: it answers the question Authorize
+// answers and says which line of the file decided and why, with the
+// verdict in Decision.Verdict and Allowed's answer in Decision.Allowed
+// (Rule is the line, as "topic readwrite home/#", and Section where it is:
+// `user "alice"`, "before the first user line" or "patterns"). It is slower
+// than Authorize (it builds strings) and meant for people, not the publish
+// path.
+func (a *ACL) Explain(_ context.Context, c *broker.Client, topic string, acc broker.Access) broker.Decision {
+	d := a.explain(c.Username, c.HasUsername, c.ID, topic, acc)
+	d.Verdict = broker.Deny
+	if d.Allowed {
+		d.Verdict = broker.Allow
+	} else if a.empty() && acc != broker.Subscribe {
+		d.Verdict = broker.Defer
+	}
+	return d
 }
 
-// Explain answers the question Allowed answers and says which rule decided
-// and why. Decision.Allowed always equals Allowed's result. It is slower than
-// Allowed (it builds strings) and meant for people, not the publish path.
-func (a *ACL) Explain(username string, hasUsername bool, clientID, topic string, acc Access) Decision {
+// explain is Explain with the client's names apart.
+func (a *ACL) explain(username string, hasUsername bool, clientID, topic string, acc broker.Access) broker.Decision {
 	switch acc {
-	case Read, Write:
-	case Subscribe:
-		return Decision{Allowed: true, Reason: "Mosquitto's ACL file grants every subscription; each message is checked for read access as it is delivered"}
+	case broker.Read, broker.Write:
+	case broker.Subscribe:
+		return broker.Decision{Allowed: true, Reason: "Mosquitto's ACL file grants every subscription; each message is checked for read access as it is delivered"}
 	default:
-		return Decision{Reason: "unknown access " + acc.String()}
+		return broker.Decision{Reason: "unknown access " + acc.String()}
 	}
 	own, section := a.anon, "before the first user line"
 	if hasUsername {
@@ -36,13 +40,13 @@ func (a *ACL) Explain(username string, hasUsername bool, clientID, topic string,
 	}
 	for i := range own.deny {
 		if r := &own.deny[i]; matchFilter(r.filter, topic) {
-			return Decision{Rule: r.text("topic"), Section: section,
+			return broker.Decision{Rule: r.text("topic"), Section: section,
 				Reason: "the client's own deny rule " + strconv.Quote(r.filter) + " matches " + strconv.Quote(topic)}
 		}
 	}
 	for i := range own.allow {
 		if r := &own.allow[i]; r.access&acc != 0 && matchFilter(r.filter, topic) {
-			return Decision{Allowed: true, Rule: r.text("topic"), Section: section,
+			return broker.Decision{Allowed: true, Rule: r.text("topic"), Section: section,
 				Reason: "the client's own rule " + strconv.Quote(r.filter) + " grants " + acc.String() + " on " + strconv.Quote(topic)}
 		}
 	}
@@ -54,21 +58,21 @@ func (a *ACL) Explain(username string, hasUsername bool, clientID, topic string,
 		}
 	}
 	if len(a.patterns.deny) == 0 && len(a.patterns.allow) == 0 {
-		return Decision{Reason: ownNote + " and the file has no pattern lines, so access is denied"}
+		return broker.Decision{Reason: ownNote + " and the file has no pattern lines, so access is denied"}
 	}
 	if !a.patternsApply(username, hasUsername, clientID) {
-		return Decision{Reason: ownNote + ", and a username or client id containing '+' or '#' is refused before the patterns are checked"}
+		return broker.Decision{Reason: ownNote + ", and a username or client id containing '+' or '#' is refused before the patterns are checked"}
 	}
 	for i := range a.patterns.deny {
 		if p := &a.patterns.deny[i]; (hasUsername || !p.user) && p.matches(clientID, username, topic) {
-			return Decision{Rule: p.text("pattern"), Section: "patterns",
+			return broker.Decision{Rule: p.text("pattern"), Section: "patterns",
 				Reason: ownNote + "; the deny pattern, as " + strconv.Quote(p.expand(clientID, username)) + ", matches " + strconv.Quote(topic)}
 		}
 	}
 	for i := range a.patterns.allow {
 		p := &a.patterns.allow[i]
 		if p.access&acc != 0 && (hasUsername || !p.user) && p.matches(clientID, username, topic) {
-			return Decision{Allowed: true, Rule: p.text("pattern"), Section: "patterns",
+			return broker.Decision{Allowed: true, Rule: p.text("pattern"), Section: "patterns",
 				Reason: ownNote + "; the pattern, as " + strconv.Quote(p.expand(clientID, username)) + ", grants " + acc.String() + " on " + strconv.Quote(topic)}
 		}
 	}
@@ -76,18 +80,18 @@ func (a *ACL) Explain(username string, hasUsername bool, clientID, topic string,
 	if !hasUsername {
 		why += " (patterns with %u never apply to a client without a username)"
 	}
-	return Decision{Reason: why}
+	return broker.Decision{Reason: why}
 }
 
 // text returns the rule as a line of the file: "topic read a/b".
 func (r *rule) text(kind string) string {
 	access := "deny"
 	switch r.access {
-	case Read:
+	case broker.Read:
 		access = "read"
-	case Write:
+	case broker.Write:
 		access = "write"
-	case Read | Write:
+	case broker.Read | broker.Write:
 		access = "readwrite"
 	}
 	return kind + " " + access + " " + r.filter

@@ -337,7 +337,7 @@ func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 
 // A panic in one connection's handling closes that connection only.
 func TestPanicRecovered(t *testing.T) {
-	b := start(t, broker.Config{AllowAnonymous: true, Authorizer: panicky{topic: "boom"}})
+	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{panicky{topic: "boom"}}})
 	s := connect(t, b, 4, "s")
 	s.Subscribe(1, "fine", 0)
 	c := connect(t, b, 4, "c")

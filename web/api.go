@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -84,19 +85,20 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request, p *principal) {
 	writeJSON(w, r, http.StatusOK, h.meOf(nil))
 }
 
-// readFilter returns which topics p may see: all for an administrator or
-// without an ACL, else those the ACL lets p.user read (with an empty client
-// id).
+// readFilter returns which topics p may see: all (nil) for an administrator
+// or without Security, else those the listener's Authorizers let p read.
 func (h *handler) readFilter(p *principal) func(string) bool {
-	if p.admin || h.cfg.ACL == nil {
+	if p.admin || h.cfg.Security == nil {
 		return nil
 	}
-	acl := h.cfg.ACL()
-	if acl == nil {
-		return nil
-	}
-	user := p.user
-	return func(t string) bool { return acl.Allowed(user, true, "", t, false) }
+	sec, c := h.cfg.Security, userClient(p.user)
+	return func(t string) bool { return sec.Authorize(context.Background(), c, t, broker.Read) }
+}
+
+// userClient is a dashboard user as the broker's Authorizers see it: an MQTT
+// client with that user name and an empty client id.
+func userClient(user string) *broker.Client {
+	return &broker.Client{Username: user, HasUsername: true}
 }
 
 // topicsResponse is GET /api/v1/topics: every topic the user may see.
@@ -235,8 +237,8 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, p *principal) 
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if !p.admin && h.cfg.ACL != nil {
-		if acl := h.cfg.ACL(); acl != nil && !acl.Allowed(p.user, true, "", m.Topic, true) {
+	if !p.admin && h.cfg.Security != nil {
+		if !h.cfg.Security.Authorize(r.Context(), userClient(p.user), m.Topic, broker.Write) {
 			writeError(w, http.StatusForbidden, "the ACL does not let "+p.user+" publish to "+m.Topic)
 			return
 		}
@@ -469,19 +471,19 @@ func (h *handler) aclCheck(w http.ResponseWriter, r *http.Request, _ *principal)
 	if req.HasUsername != nil {
 		hasUser = *req.HasUsername
 	}
-	write := req.Access == "write"
-	var d Decision
-	var acl ACL
-	if h.cfg.ACL != nil {
-		acl = h.cfg.ACL()
+	acc := broker.Read
+	if req.Access == "write" {
+		acc = broker.Write
 	}
+	var d broker.Decision
 	switch {
-	case write && (req.Topic == "$SYS" || strings.HasPrefix(req.Topic, "$SYS/")):
-		d = Decision{Reason: "the broker refuses every client's publish to $SYS, whatever the ACL says"}
-	case acl == nil:
-		d = Decision{Allowed: true, Reason: "no acl_file is configured: every client may read and publish every topic (but $SYS)"}
+	case acc == broker.Write && (req.Topic == "$SYS" || strings.HasPrefix(req.Topic, "$SYS/")):
+		d = broker.Decision{Reason: "the broker refuses every client's publish to $SYS, whatever the ACL says"}
+	case h.cfg.Security == nil:
+		d = broker.Decision{Allowed: true, Reason: "no acl_file is configured: every client may read and publish every topic (but $SYS)"}
 	default:
-		d = acl.Explain(req.Username, hasUser, req.ClientID, req.Topic, write)
+		c := &broker.Client{ID: req.ClientID, Username: req.Username, HasUsername: hasUser}
+		d = h.cfg.Security.Explain(r.Context(), c, req.Topic, acc)
 	}
 	writeJSON(w, r, http.StatusOK, d)
 }

@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/auth"
+	"github.com/midge-mqtt/midge/broker"
 )
 
 // TestWebListener runs the broker with an http_api listener: logins from
