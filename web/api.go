@@ -101,6 +101,21 @@ func userClient(user string) *broker.Client {
 	return &broker.Client{Username: user, HasUsername: true}
 }
 
+// seesStats reports whether a user who may read the topics filter allows
+// (nil: all) may see the broker's statistics. They are the broker's $SYS
+// values, so the user must be allowed to read every one of those topics.
+func (s *Server) seesStats(filter func(string) bool) bool {
+	if filter == nil {
+		return true
+	}
+	for t := range s.broker.SysValues() {
+		if !filter(t) {
+			return false
+		}
+	}
+	return true
+}
+
 // topicsResponse is GET /api/v1/topics: every topic the user may see.
 type topicsResponse struct {
 	topicsEvent
@@ -416,16 +431,28 @@ func (h *handler) disconnect(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 // stats is GET /api/v1/stats: the samples for the graphs and the $SYS
-// values now.
-func (h *handler) stats(w http.ResponseWriter, r *http.Request, _ *principal) {
+// values now, those p may read: a user whose Authorizers deny a $SYS topic
+// does not get its value, nor the graphs, which are made of those values.
+func (h *handler) stats(w http.ResponseWriter, r *http.Request, p *principal) {
 	s := h.s
+	sys, series := s.broker.SysValues(), s.series()
+	if filter := h.readFilter(p); filter != nil {
+		if !s.seesStats(filter) {
+			series = []statsSample{}
+		}
+		for t := range sys {
+			if !filter(t) {
+				delete(sys, t)
+			}
+		}
+	}
 	s.mu.Lock()
 	topics, refused, hb := len(s.topics.byName), s.topics.refused, s.topics.bytes
 	s.mu.Unlock()
 	writeJSON(w, r, http.StatusOK, map[string]any{
-		"series":   s.series(),
+		"series":   series,
 		"interval": s.cfg.StatsInterval.Milliseconds(),
-		"sys":      s.broker.SysValues(),
+		"sys":      sys,
 		"web": map[string]any{"topics": topics, "maxTopics": s.cfg.MaxTopics, "refused": refused,
 			"observed": s.seen.Load(), "dropped": s.dropped.Load(), "historyBytes": hb,
 			"maxHistoryBytes": s.cfg.MaxHistoryBytes, "streams": s.subscribers()},

@@ -68,9 +68,15 @@ func (s *Server) Handler(cfg HandlerConfig) (http.Handler, error) {
 	})
 	metrics := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 	m.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		if h.identify(r) == nil {
+		p := h.identify(r)
+		if p == nil {
 			w.Header().Set("WWW-Authenticate", `Basic realm="midge", charset="UTF-8"`)
 			http.Error(w, "log in: Basic credentials of the password file", http.StatusUnauthorized)
+			return
+		}
+		if !s.seesStats(h.readFilter(p)) {
+			// The metrics are the broker's $SYS values.
+			http.Error(w, "the ACL does not let "+p.user+" read $SYS", http.StatusForbidden)
 			return
 		}
 		metrics.ServeHTTP(w, r)
