@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/topic"
 )
 
 // Explain implements broker.Explainer: it answers the question Authorize
@@ -14,8 +15,8 @@ import (
 // `user "alice"`, "before the first user line" or "patterns"). It is slower
 // than Authorize (it builds strings) and meant for people, not the publish
 // path.
-func (a *ACL) Explain(_ context.Context, c *broker.Client, topic string, acc broker.Access) broker.Decision {
-	d := a.explain(c.Username, c.HasUsername, c.ID, topic, acc)
+func (a *ACL) Explain(_ context.Context, c *broker.Client, name string, acc broker.Access) broker.Decision {
+	d := a.explain(c.Username, c.HasUsername, c.ID, name, acc)
 	d.Verdict = broker.Deny
 	if d.Allowed {
 		d.Verdict = broker.Allow
@@ -26,7 +27,7 @@ func (a *ACL) Explain(_ context.Context, c *broker.Client, topic string, acc bro
 }
 
 // explain is Explain with the client's names apart.
-func (a *ACL) explain(username string, hasUsername bool, clientID, topic string, acc broker.Access) broker.Decision {
+func (a *ACL) explain(username string, hasUsername bool, clientID, name string, acc broker.Access) broker.Decision {
 	switch acc {
 	case broker.Read, broker.Write:
 	case broker.Subscribe:
@@ -39,15 +40,15 @@ func (a *ACL) explain(username string, hasUsername bool, clientID, topic string,
 		own, section = a.users[username], "user "+strconv.Quote(username)
 	}
 	for i := range own.deny {
-		if r := &own.deny[i]; matchFilter(r.filter, topic) {
+		if r := &own.deny[i]; topic.Match(r.filter, name) {
 			return broker.Decision{Rule: r.text("topic"), Section: section,
-				Reason: "the client's own deny rule " + strconv.Quote(r.filter) + " matches " + strconv.Quote(topic)}
+				Reason: "the client's own deny rule " + strconv.Quote(r.filter) + " matches " + strconv.Quote(name)}
 		}
 	}
 	for i := range own.allow {
-		if r := &own.allow[i]; r.access&acc != 0 && matchFilter(r.filter, topic) {
+		if r := &own.allow[i]; r.access&acc != 0 && topic.Match(r.filter, name) {
 			return broker.Decision{Allowed: true, Rule: r.text("topic"), Section: section,
-				Reason: "the client's own rule " + strconv.Quote(r.filter) + " grants " + acc.String() + " on " + strconv.Quote(topic)}
+				Reason: "the client's own rule " + strconv.Quote(r.filter) + " grants " + acc.String() + " on " + strconv.Quote(name)}
 		}
 	}
 	ownNote := "no topic line " + section + " matches"
@@ -64,19 +65,19 @@ func (a *ACL) explain(username string, hasUsername bool, clientID, topic string,
 		return broker.Decision{Reason: ownNote + ", and a username or client id containing '+' or '#' is refused before the patterns are checked"}
 	}
 	for i := range a.patterns.deny {
-		if p := &a.patterns.deny[i]; (hasUsername || !p.user) && p.matches(clientID, username, topic) {
+		if p := &a.patterns.deny[i]; (hasUsername || !p.user) && p.matches(clientID, username, name) {
 			return broker.Decision{Rule: p.text("pattern"), Section: "patterns",
-				Reason: ownNote + "; the deny pattern, as " + strconv.Quote(p.expand(clientID, username)) + ", matches " + strconv.Quote(topic)}
+				Reason: ownNote + "; the deny pattern, as " + strconv.Quote(p.expand(clientID, username)) + ", matches " + strconv.Quote(name)}
 		}
 	}
 	for i := range a.patterns.allow {
 		p := &a.patterns.allow[i]
-		if p.access&acc != 0 && (hasUsername || !p.user) && p.matches(clientID, username, topic) {
+		if p.access&acc != 0 && (hasUsername || !p.user) && p.matches(clientID, username, name) {
 			return broker.Decision{Allowed: true, Rule: p.text("pattern"), Section: "patterns",
-				Reason: ownNote + "; the pattern, as " + strconv.Quote(p.expand(clientID, username)) + ", grants " + acc.String() + " on " + strconv.Quote(topic)}
+				Reason: ownNote + "; the pattern, as " + strconv.Quote(p.expand(clientID, username)) + ", grants " + acc.String() + " on " + strconv.Quote(name)}
 		}
 	}
-	why := ownNote + " and no pattern grants " + acc.String() + " on " + strconv.Quote(topic) + ", so access is denied"
+	why := ownNote + " and no pattern grants " + acc.String() + " on " + strconv.Quote(name) + ", so access is denied"
 	if !hasUsername {
 		why += " (patterns with %u never apply to a client without a username)"
 	}

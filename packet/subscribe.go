@@ -1,6 +1,10 @@
 package packet
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/midge-mqtt/midge/internal/topic"
+)
 
 // Retain Handling values of a subscription (3.8.3.1).
 const (
@@ -48,7 +52,7 @@ func (p *Subscribe) check(v byte) error {
 		if !ValidTopicFilter(s.Filter) || s.QoS > 2 || s.RetainHandling > 2 {
 			return encodeErr("SUBSCRIBE filter %q or its options invalid", s.Filter)
 		}
-		if v == Version5 && s.NoLocal && strings.HasPrefix(s.Filter, "$share/") {
+		if v == Version5 && s.NoLocal && strings.HasPrefix(s.Filter, topic.SharePrefix) {
 			return encodeErr("SUBSCRIBE No Local on shared subscription %q", s.Filter) // [MQTT-3.8.3-4]
 		}
 	}
@@ -120,7 +124,7 @@ func decodeSubscribe(body []byte, v byte) (*Subscribe, error) {
 			if s.RetainHandling == 3 {
 				return nil, protocolErr("SUBSCRIBE Retain Handling 3") // 3.8.3.1
 			}
-			if s.NoLocal && strings.HasPrefix(s.Filter, "$share/") {
+			if s.NoLocal && strings.HasPrefix(s.Filter, topic.SharePrefix) {
 				return nil, protocolErr("SUBSCRIBE No Local on a shared subscription") // [MQTT-3.8.3-4]
 			}
 		} else if o&0xfc != 0 || s.QoS == 3 {

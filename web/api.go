@@ -276,7 +276,7 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, p *principal) 
 
 // message builds the Message req describes.
 func (req *publishRequest) message() (*broker.Message, error) {
-	if req.Topic == "" || strings.ContainsAny(req.Topic, "+#") || !utf8.ValidString(req.Topic) {
+	if !packet.ValidTopicName(req.Topic) {
 		return nil, errors.New("invalid topic name: it must be non-empty UTF-8 without + or #")
 	}
 	if req.QoS > 2 {
@@ -316,7 +316,7 @@ func (req *publishRequest) message() (*broker.Message, error) {
 			props.SetString(packet.PropContentType, pr.ContentType)
 		}
 		if pr.ResponseTopic != "" {
-			if strings.ContainsAny(pr.ResponseTopic, "+#") {
+			if !packet.ValidTopicName(pr.ResponseTopic) {
 				return nil, errors.New("responseTopic must not contain + or #")
 			}
 			props.SetString(packet.PropResponseTopic, pr.ResponseTopic)
@@ -349,7 +349,7 @@ func (h *handler) deleteRetained(w http.ResponseWriter, r *http.Request, p *prin
 	if !readJSON(w, r, 64<<10, &req) {
 		return
 	}
-	if req.Topic == "" || strings.ContainsAny(req.Topic, "+#") {
+	if !packet.ValidTopicName(req.Topic) {
 		writeError(w, http.StatusBadRequest, "invalid topic name")
 		return
 	}
@@ -490,7 +490,7 @@ func (h *handler) aclCheck(w http.ResponseWriter, r *http.Request, _ *principal)
 		writeError(w, http.StatusBadRequest, `access must be "read" or "write"`)
 		return
 	}
-	if req.Topic == "" || strings.ContainsAny(req.Topic, "+#") {
+	if !packet.ValidTopicName(req.Topic) {
 		writeError(w, http.StatusBadRequest, "give a topic name, without + or #")
 		return
 	}
