@@ -13,14 +13,14 @@ const (
 	RetainDoNotSend             byte = 2 // never at subscribe
 )
 
-// Subscription is one Topic Filter of a SUBSCRIBE with its options.
-type Subscription struct {
-	Filter            string
-	QoS               byte // maximum QoS
-	NoLocal           bool // MQTT 5
-	RetainAsPublished bool // MQTT 5
-	RetainHandling    byte // MQTT 5: RetainSendOnSubscribe ...
-}
+// Subscription is one Topic Filter of a SUBSCRIBE with its options: Filter,
+// QoS (the maximum QoS), and for MQTT 5 NoLocal, RetainAsPublished,
+// RetainHandling (RetainSendOnSubscribe ...) and ID. The Subscription
+// Identifier travels once per SUBSCRIBE, as Properties.SubscriptionIDs: the
+// decoder leaves ID 0, and the encoder refuses an ID that differs from that
+// property. It is the one declaration of subscription options, shared with
+// the broker, its store and the client.
+type Subscription = topic.Subscription
 
 // Subscribe is the SUBSCRIBE packet (3.8).
 type Subscribe struct {
@@ -54,6 +54,9 @@ func (p *Subscribe) check(v byte) error {
 		}
 		if v == Version5 && s.NoLocal && strings.HasPrefix(s.Filter, topic.SharePrefix) {
 			return encodeErr("SUBSCRIBE No Local on shared subscription %q", s.Filter) // [MQTT-3.8.3-4]
+		}
+		if s.ID != 0 && (v != Version5 || len(p.Properties.SubscriptionIDs) != 1 || p.Properties.SubscriptionIDs[0] != s.ID) {
+			return encodeErr("SUBSCRIBE filter %q with Subscription Identifier %d not in Properties.SubscriptionIDs", s.Filter, s.ID)
 		}
 	}
 	if v == Version5 {
