@@ -1,6 +1,8 @@
 package config_test
 
 import (
+	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -116,5 +118,47 @@ func TestReloadRemovingPasswordFileRefusesEveryone(t *testing.T) {
 	}
 	if rc := connackFor(t, b.Addr, "eve2", "eve", "x"); rc != packet.NotAuthorized {
 		t.Errorf("unknown user after the reload: CONNACK %v, want %v", rc, packet.NotAuthorized)
+	}
+}
+
+// TestPerListenerNoPasswordFile checks per_listener_settings: each listener
+// has its own chain, so a listener with allow_anonymous false and no
+// password_file refuses every client (and is warned about) while another
+// with a password file admits its users.
+func TestPerListenerNoPasswordFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	writePasswords(t, pw, "bob", "b-pass")
+	res := loadFile(t, filepath.Join(dir, "m.conf"), "per_listener_settings true\n"+
+		"listener 1883 127.0.0.1\nallow_anonymous false\n"+
+		"listener 1884 127.0.0.1\nallow_anonymous false\npassword_file "+pw+"\n")
+	var warned []string
+	for _, w := range res.Warnings {
+		if strings.Contains(w.Msg, "no client can connect") {
+			warned = append(warned, w.Msg)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], ":1883") {
+		t.Errorf("warnings %q, want one for the listener on port 1883", warned)
+	}
+	b := testutil.StartBroker(t, res.Config)
+	addrs := make([]string, 2)
+	for i := range addrs {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		go b.Serve(context.Background(), ln, res.Config.Listeners[i])
+		addrs[i] = ln.Addr().String()
+	}
+	if rc := connackFor(t, addrs[0], "bob1", "bob", "b-pass"); rc != packet.NotAuthorized {
+		t.Errorf("listener without password_file: CONNACK %v, want %v", rc, packet.NotAuthorized)
+	}
+	if rc := connackFor(t, addrs[1], "bob2", "bob", "b-pass"); rc != packet.Success {
+		t.Errorf("listener with password_file: CONNACK %v", rc)
+	}
+	if rc := connackFor(t, addrs[1], "anon", "", ""); rc != packet.NotAuthorized {
+		t.Errorf("anonymous client on the listener with password_file: CONNACK %v", rc)
 	}
 }
