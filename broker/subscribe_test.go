@@ -13,6 +13,7 @@ import (
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/testutil"
+	"github.com/midge-mqtt/midge/internal/version"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -64,7 +65,7 @@ func TestSysTopics(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: 50 * 1e6})
 	s := connect(t, b, 5, "s")
 	s.Subscribe(1, "$SYS/broker/version", 0)
-	got := expectPublish(t, s, "$SYS/broker/version", "midge version "+broker.Version)
+	got := expectPublish(t, s, "$SYS/broker/version", "midge version "+version.Version)
 	if !got.Retain {
 		t.Error("$SYS/broker/version not retained")
 	}

@@ -9,10 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// Version is the broker version published in $SYS/broker/version.
-const Version = "0.1.0"
+	"github.com/midge-mqtt/midge/internal/version"
+)
 
 // sysQoS is the QoS of $SYS messages, as in Mosquitto (SYS_TREE_QOS).
 const sysQoS = 2
@@ -23,7 +22,7 @@ const sysQoS = 2
 func (srv *Server) sysLoop(stop chan struct{}) {
 	defer srv.wg.Done()
 	st := newSysState(srv.now())
-	srv.publishSysMessage("$SYS/broker/version", "midge version "+Version)
+	srv.publishSysMessage("$SYS/broker/version", "midge version "+version.Version)
 	srv.publishSys(st)
 	every := srv.opt().sysInterval
 	t := time.NewTicker(every)

@@ -5,12 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/version"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -26,7 +28,7 @@ type meResponse struct {
 }
 
 func (h *handler) meOf(p *principal) meResponse {
-	r := meResponse{Auth: "login", History: h.s.cfg.History, Version: broker.Version}
+	r := meResponse{Auth: "login", History: h.s.cfg.History, Version: version.Version}
 	if h.open {
 		r.Auth = "open"
 	}
@@ -40,7 +42,7 @@ func (h *handler) meOf(p *principal) meResponse {
 // login form.
 func (h *handler) me(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
-	p := h.identify(r)
+	p, _ := h.identify(r)
 	if p != nil && p.basic {
 		p.csrf = "" // Basic credentials cannot act
 	}
@@ -55,7 +57,8 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if h.open {
-		writeJSON(w, r, http.StatusOK, h.meOf(h.identify(r)))
+		p, _ := h.identify(r)
+		writeJSON(w, r, http.StatusOK, h.meOf(p))
 		return
 	}
 	var req struct {
@@ -65,14 +68,22 @@ func (h *handler) login(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, 4<<10, &req) {
 		return
 	}
-	if req.Username == "" || !h.checkPassword(req.Username, req.Password) {
-		h.s.log.Warn("web: failed login", "user", req.Username, "remote", r.RemoteAddr)
+	if req.Username == "" {
 		writeError(w, http.StatusUnauthorized, "wrong username or password")
 		return
 	}
-	token, s := h.sessions.create(req.Username)
+	cred, ok, retry := h.checkPassword(r, req.Username, req.Password)
+	if tooMany(w, retry) {
+		return
+	}
+	if !ok {
+		h.s.log.Warn(fmt.Sprintf("web: failed login as %q from %s", req.Username, r.RemoteAddr))
+		writeError(w, http.StatusUnauthorized, "wrong username or password")
+		return
+	}
+	token, s := h.sessions.create(req.Username, cred)
 	h.setCookie(w, token, int(h.cfg.SessionIdle/time.Second))
-	h.s.log.Info("web: login", "user", req.Username, "remote", r.RemoteAddr)
+	h.s.log.Info(fmt.Sprintf("web: login as %q from %s", req.Username, r.RemoteAddr))
 	writeJSON(w, r, http.StatusOK, h.meOf(&principal{user: s.user, admin: h.isAdmin(s.user), csrf: s.csrf}))
 }
 
@@ -270,7 +281,11 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, p *principal) 
 		writeError(w, status, err.Error())
 		return
 	}
-	h.s.log.Info("web: published", "user", p.user, "topic", m.Topic, "bytes", len(m.Payload), "qos", m.QoS, "retain", m.Retain)
+	retained := ""
+	if m.Retain {
+		retained = ", retained"
+	}
+	h.s.log.Info(fmt.Sprintf("web: %s published %d bytes to %q (QoS %d%s)", actor(p, r), len(m.Payload), m.Topic, m.QoS, retained))
 	writeJSON(w, r, http.StatusOK, map[string]any{"published": true})
 }
 
@@ -362,7 +377,7 @@ func (h *handler) deleteRetained(w http.ResponseWriter, r *http.Request, p *prin
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	h.s.log.Info("web: deleted retained messages", "user", p.user, "filter", filter, "count", n)
+	h.s.log.Info(fmt.Sprintf("web: %s deleted %d retained messages matching %q", actor(p, r), n, filter))
 	writeJSON(w, r, http.StatusOK, map[string]int{"deleted": n})
 }
 
@@ -426,7 +441,11 @@ func (h *handler) disconnect(w http.ResponseWriter, r *http.Request, p *principa
 		return
 	}
 	ok := h.s.broker.Disconnect(req.ClientID)
-	h.s.log.Info("web: disconnect", "user", p.user, "client_id", req.ClientID, "was_connected", ok)
+	was := "connected"
+	if !ok {
+		was = "not connected"
+	}
+	h.s.log.Info(fmt.Sprintf("web: %s disconnected client %q (it was %s)", actor(p, r), req.ClientID, was))
 	writeJSON(w, r, http.StatusOK, map[string]bool{"disconnected": ok})
 }
 
@@ -466,8 +485,7 @@ func (h *handler) stats(w http.ResponseWriter, r *http.Request, p *principal) {
 func (h *handler) events(w http.ResponseWriter, r *http.Request, p *principal) {
 	valid := func() bool { return true }
 	if p.token != "" {
-		user := p.user
-		valid = func() bool { return h.sessions.valid(p.token) && h.userExists(user) }
+		valid = func() bool { return h.session(p.token, false) != nil }
 	}
 	h.s.serveEvents(w, r, h.readFilter(p), valid)
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"fmt"
 	"net"
 	"net/http"
 	"net/url"
@@ -21,8 +22,12 @@ import (
 type Passwords interface {
 	// Check reports whether password is username's.
 	Check(username, password string) bool
-	// Users returns the usernames, sorted.
-	Users() []string
+	// Fingerprint returns a digest of username's entry, which changes
+	// when the password does, and whether the user is in the file. A
+	// login session lasts only as long as its user's fingerprint stays
+	// what it was at the login: changing the password or removing the
+	// user (and reloading the file) ends it.
+	Fingerprint(username string) (fp [32]byte, ok bool)
 }
 
 // HandlerConfig is the security of one listener.
@@ -69,6 +74,7 @@ type principal struct {
 // session is a login.
 type session struct {
 	user     string
+	cred     [32]byte // the Fingerprint of user's entry at the login
 	csrf     string
 	created  time.Time
 	lastSeen time.Time
@@ -91,10 +97,10 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func (ss *sessions) create(user string) (token string, s *session) {
+func (ss *sessions) create(user string, cred [32]byte) (token string, s *session) {
 	token = newToken()
 	now := ss.now()
-	s = &session{user: user, csrf: newToken(), created: now, lastSeen: now}
+	s = &session{user: user, cred: cred, csrf: newToken(), created: now, lastSeen: now}
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if len(ss.m) >= maxSessions {
@@ -111,8 +117,8 @@ func (ss *sessions) create(user string) (token string, s *session) {
 	return token, s
 }
 
-// get returns the session of token, refreshing it, or nil.
-func (ss *sessions) get(token string) *session {
+// get returns the session of token, or nil; refresh marks it used now.
+func (ss *sessions) get(token string, refresh bool) *session {
 	if token == "" {
 		return nil
 	}
@@ -128,33 +134,16 @@ func (ss *sessions) get(token string) *session {
 		delete(ss.m, k)
 		return nil
 	}
-	s.lastSeen = now
+	if refresh {
+		s.lastSeen = now
+	}
 	return s
-}
-
-func (ss *sessions) valid(token string) bool {
-	k := sha256.Sum256([]byte(token))
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	_, ok := ss.m[k]
-	return ok
 }
 
 func (ss *sessions) delete(token string) {
 	ss.mu.Lock()
 	delete(ss.m, sha256.Sum256([]byte(token)))
 	ss.mu.Unlock()
-}
-
-// deleteUser ends every session of user.
-func (ss *sessions) deleteUser(user string) {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	for k, s := range ss.m {
-		if s.user == user {
-			delete(ss.m, k)
-		}
-	}
 }
 
 // cookieName returns the session cookie's name: with TLS the __Host- prefix
@@ -183,54 +172,82 @@ func (h *handler) isAdmin(user string) bool {
 	return h.cfg.Admins != nil && slices.Contains(h.cfg.Admins(), user)
 }
 
-// userExists reports whether user is still in the password file (it may
-// have been reloaded since the login).
-func (h *handler) userExists(user string) bool {
-	pw := h.passwords()
-	if pw == nil {
-		return false
+// session returns the session of token if it is still valid, else nil:
+// not idle too long, and its user's entry in the password file in use is
+// the one it logged in with (the file is read again on SIGHUP, so a new
+// password or a removed user ends the user's sessions, whatever changed
+// the file). refresh marks it used now.
+func (h *handler) session(token string, refresh bool) *session {
+	s := h.sessions.get(token, refresh)
+	if s == nil {
+		return nil
 	}
-	h.usersMu.Lock()
-	defer h.usersMu.Unlock()
-	if pw != h.usersOf {
-		h.usersOf, h.users = pw, pw.Users()
+	var cred [32]byte
+	ok := false
+	if pw := h.passwords(); pw != nil {
+		cred, ok = pw.Fingerprint(s.user)
 	}
-	_, ok := slices.BinarySearch(h.users, user)
-	return ok
+	if !ok || subtle.ConstantTimeCompare(cred[:], s.cred[:]) != 1 {
+		h.sessions.delete(token)
+		return nil
+	}
+	return s
 }
 
-// identify returns who makes r, or nil if nobody logged in.
-func (h *handler) identify(r *http.Request) *principal {
+// identify returns who makes r, or nil if nobody logged in. retry is
+// non-zero when r carries Basic credentials that were not checked because
+// of too many failed logins: how long to wait.
+func (h *handler) identify(r *http.Request) (p *principal, retry time.Duration) {
 	if h.open {
-		return &principal{admin: true, open: true, csrf: h.openToken}
+		return &principal{admin: true, open: true, csrf: h.openToken}, 0
 	}
 	if c, err := r.Cookie(h.cookieName()); err == nil {
-		if s := h.sessions.get(c.Value); s != nil {
-			if !h.userExists(s.user) {
-				h.sessions.delete(c.Value)
-				return nil
-			}
-			return &principal{user: s.user, admin: h.isAdmin(s.user), csrf: s.csrf, token: c.Value}
+		if s := h.session(c.Value, true); s != nil {
+			return &principal{user: s.user, admin: h.isAdmin(s.user), csrf: s.csrf, token: c.Value}, 0
 		}
 	}
-	if u, p, ok := r.BasicAuth(); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
-		if h.checkPassword(u, p) {
-			return &principal{user: u, admin: h.isAdmin(u), basic: true}
+	if u, pass, ok := r.BasicAuth(); ok && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+		_, ok, retry := h.checkPassword(r, u, pass)
+		if ok {
+			return &principal{user: u, admin: h.isAdmin(u), basic: true}, 0
 		}
+		return nil, retry
 	}
-	return nil
+	return nil, 0
 }
 
-// checkPassword checks a login, at most two at a time: a password hash
-// (PBKDF2, Argon2id) costs CPU time and memory on purpose.
-func (h *handler) checkPassword(user, password string) bool {
-	pw := h.passwords()
-	if pw == nil {
-		return false
+// checkPassword checks a login as user from r's address, at most two at a
+// time: a password hash (PBKDF2, Argon2id) costs CPU time and memory on
+// purpose. On success it returns the Fingerprint of the user's entry in the
+// same file. After too many failed logins from the address or as the user
+// (throttle) it checks nothing and returns how long to wait.
+func (h *handler) checkPassword(r *http.Request, user, password string) (cred [32]byte, ok bool, retry time.Duration) {
+	addr, uk := addrKey(r), userKey(user)
+	if d := h.throttle.wait(addr, uk); d > 0 {
+		h.s.log.Debug(fmt.Sprintf("web: login as %q from %s refused for %s: too many failed logins", user, r.RemoteAddr, d.Round(time.Second)))
+		return cred, false, d
 	}
 	h.loginSem <- struct{}{}
 	defer func() { <-h.loginSem }()
-	return pw.Check(user, password)
+	// Others may have failed while this one waited its turn.
+	if d := h.throttle.wait(addr, uk); d > 0 {
+		return cred, false, d
+	}
+	pw := h.passwords()
+	if pw == nil {
+		return cred, false, 0
+	}
+	if pw.Check(user, password) {
+		h.throttle.forget(uk)
+		cred, ok = pw.Fingerprint(user)
+		return cred, ok, 0
+	}
+	// Names not in the file count too: else their going on being
+	// refused with 401 where a user's get 429 would tell who exists.
+	if d := h.throttle.fail(addr, uk); d > 0 {
+		h.s.log.Warn(fmt.Sprintf("web: too many failed logins as %q or from %s: the next try must wait %s", user, r.RemoteAddr, d))
+	}
+	return cred, false, 0
 }
 
 // sameOrigin reports whether a request that changes something comes from

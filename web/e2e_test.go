@@ -26,7 +26,8 @@ const chromiumPath = "/usr/bin/chromium"
 // http_api listener, and drives the dashboard in headless Chromium through
 // web/e2e/e2e.mjs (playwright-core): log in, see a topic published with
 // mosquitto_pub, its history and chart, publish from the page to a
-// subscriber, and the clients page. The screenshots go to
+// subscriber, the clients page and statistics; then, as a user who may read
+// a few topics, see only those, and only they are counted. The screenshots go to
 // web/e2e/artifacts/. It fails, not skips, when a tool is missing.
 func TestBrowserEndToEnd(t *testing.T) {
 	var missing []string
@@ -54,9 +55,9 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 
 	// The password file: alice administers the dashboard, sensor is a
-	// device.
+	// device, viewer may read the kitchen's topics only.
 	var pw strings.Builder
-	for _, u := range []string{"alice", "sensor"} {
+	for _, u := range []string{"alice", "sensor", "viewer"} {
 		h, err := auth.HashPassword(u+"-secret", auth.SHA512PBKDF2, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -65,7 +66,8 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, "passwd"), []byte(pw.String()), 0o600)
 	os.WriteFile(filepath.Join(dir, "acl"), []byte("user alice\ntopic readwrite #\n"+
-		"user sensor\ntopic write home/#\ntopic write garden/#\ntopic write devices/#\ntopic read home/livingroom/setpoint\n"), 0o644)
+		"user sensor\ntopic write home/#\ntopic write garden/#\ntopic write devices/#\ntopic read home/livingroom/setpoint\n"+
+		"user viewer\ntopic read home/kitchen/#\n"), 0o644)
 	mqttPort, httpPort := freeLocalPort(t), freeLocalPort(t)
 	conf := filepath.Join(dir, "midge.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`log_dest stdout
@@ -134,6 +136,7 @@ protocol http_api
 	node := exec.CommandContext(ctx, "node", "e2e/e2e.mjs")
 	node.Env = append(os.Environ(),
 		"MIDGE_URL=http://127.0.0.1:"+strconv.Itoa(httpPort), "MIDGE_USER=alice", "MIDGE_PASSWORD=alice-secret",
+		"MIDGE_VIEWER=viewer", "MIDGE_VIEWER_PASSWORD=viewer-secret",
 		"MQTT_PORT="+strconv.Itoa(mqttPort), "MQTT_USER=sensor", "MQTT_PASSWORD=sensor-secret",
 		"ARTIFACTS="+artifacts, "CHROMIUM="+chromiumPath)
 	nodeOut, err := node.CombinedOutput()
@@ -149,7 +152,7 @@ protocol http_api
 	case <-time.After(5 * time.Second):
 		t.Error("the subscriber did not get the page's message")
 	}
-	for _, f := range []string{"tree.png", "history-chart.png", "clients.png"} {
+	for _, f := range []string{"tree.png", "history-chart.png", "clients.png", "stats.png", "viewer.png"} {
 		if st, err := os.Stat(filepath.Join(artifacts, f)); err != nil || st.Size() < 1000 {
 			t.Errorf("screenshot %s: %v", f, err)
 		}

@@ -5,11 +5,12 @@ import (
 	"embed"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
+	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/httpfiles"
@@ -31,11 +32,8 @@ type handler struct {
 	open      bool   // no logins: everybody is an administrator
 	openToken string // the CSRF token of an open listener
 	sessions  *sessions
+	throttle  *throttle // failed logins
 	loginSem  chan struct{}
-
-	usersMu sync.Mutex // guards usersOf and users
-	usersOf Passwords  // the file users was read from
-	users   []string
 
 	mux *http.ServeMux
 }
@@ -54,6 +52,7 @@ func (s *Server) Handler(cfg HandlerConfig) (http.Handler, error) {
 	h := &handler{
 		s: s, cfg: cfg, open: cfg.Passwords == nil, openToken: newToken(),
 		sessions: &sessions{m: make(map[[32]byte]*session), idle: cfg.SessionIdle, now: s.cfg.Now},
+		throttle: newThrottle(s.cfg.Now),
 		loginSem: make(chan struct{}, 2),
 		mux:      http.NewServeMux(),
 	}
@@ -68,8 +67,11 @@ func (s *Server) Handler(cfg HandlerConfig) (http.Handler, error) {
 	})
 	metrics := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 	m.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		p := h.identify(r)
+		p, retry := h.identify(r)
 		if p == nil {
+			if tooMany(w, retry) {
+				return
+			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="midge", charset="UTF-8"`)
 			http.Error(w, "log in: Basic credentials of the password file", http.StatusUnauthorized)
 			return
@@ -143,14 +145,17 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (h *handler) api(pattern string, admin bool, fn func(http.ResponseWriter, *http.Request, *principal)) {
 	h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Cache-Control", "no-store")
-		p := h.identify(r)
+		p, retry := h.identify(r)
 		if p == nil {
+			if tooMany(w, retry) {
+				return
+			}
 			writeError(w, http.StatusUnauthorized, "log in first")
 			return
 		}
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			if ok, why := checkAction(r, p); !ok {
-				h.s.log.Warn("web: refused "+r.Method+" "+r.URL.Path+": "+why, "user", p.user, "remote", r.RemoteAddr)
+				h.s.log.Warn(fmt.Sprintf("web: refused %s %q of %s: %s", r.Method, r.URL.Path, actor(p, r), why))
 				writeError(w, http.StatusForbidden, why)
 				return
 			}
@@ -161,6 +166,29 @@ func (h *handler) api(pattern string, admin bool, fn func(http.ResponseWriter, *
 		}
 		fn(w, r, p)
 	})
+}
+
+// actor names who makes r in log lines: `"alice" from 127.0.0.1:41234`.
+// The details are in the message itself, not in attributes, so that they
+// show at every log_type, not only debug. The name is quoted: it may hold
+// anything a client sends, new lines too.
+func actor(p *principal, r *http.Request) string {
+	if p.open {
+		return "a local user (no logins) from " + r.RemoteAddr
+	}
+	return fmt.Sprintf("%q from %s", p.user, r.RemoteAddr)
+}
+
+// tooMany answers 429 Too Many Requests with Retry-After (whole seconds,
+// rounded up) if retry is not zero, and reports whether it did.
+func tooMany(w http.ResponseWriter, retry time.Duration) bool {
+	if retry <= 0 {
+		return false
+	}
+	secs := int64((retry + time.Second - 1) / time.Second)
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	writeError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed logins: try again in %d s", secs))
+	return true
 }
 
 // writeJSON writes v, compressed when large and the client takes gzip.

@@ -5,7 +5,8 @@ package main
 import (
 	"os"
 
-	"github.com/midge-mqtt/midge/internal/cli"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
+	"github.com/midge-mqtt/midge/internal/cmd/midge"
 )
 
-func main() { os.Exit(cli.Main(os.Args, cli.OSStreams())) }
+func main() { os.Exit(midge.Main(os.Args, base.OSStreams())) }

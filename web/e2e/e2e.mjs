@@ -3,13 +3,16 @@
 //
 //   MIDGE_URL        the http_api listener, http://127.0.0.1:PORT
 //   MIDGE_USER, MIDGE_PASSWORD   an administrator of the password file
+//   MIDGE_VIEWER, MIDGE_VIEWER_PASSWORD   a user the ACL lets read home/kitchen/#
 //   MQTT_PORT, MQTT_USER, MQTT_PASSWORD   for Debian's mosquitto_pub
 //   ARTIFACTS        where to save the screenshots
 //   CHROMIUM         the browser, /usr/bin/chromium
 //
 // It logs in, publishes with mosquitto_pub, finds the topic in the tree with
 // its value, opens its history and chart, publishes from the page (the Go
-// test checks a subscriber got it), and looks at the clients page.
+// test checks a subscriber got it), and looks at the clients page and the
+// statistics. Then the viewer logs in and must see, and be told of, the
+// kitchen's two topics only.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
@@ -31,6 +34,12 @@ function pub(topic, message, ...extra) {
 }
 
 const step = (s) => console.log(`e2e: ${s}`);
+const must = (ok, what) => { if (!ok) throw new Error(what); };
+// An ISO 8601 time in the browser's zone: 2026-12-06 09:04:42.313 +01:00.
+const isoTime = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} [+-]\d{2}:\d{2}/;
+
+// yLabels returns the y-axis labels of an SVG chart.
+const yLabels = (svg) => svg.locator('text.y-label').allTextContents();
 const profile = mkdtempSync(join(tmpdir(), 'midge-e2e-chromium-'));
 const ctx = await chromium.launchPersistentContext(profile, {
   executablePath: env('CHROMIUM'),
@@ -72,19 +81,29 @@ try {
   pub('devices/relay/raw', '00ff7f', '-r'); // text, but shown as sent
 
   step('find home/livingroom/temperature in the tree');
+  // A row on screen (rows scrolled or filtered away are hidden, for reuse).
+  const named = (name) => page.locator('#tree .row:not([hidden])').filter({ has: page.locator('.name', { hasText: new RegExp(`^${name}$`) }) });
+  // The first two levels open by themselves; $SYS stays closed.
+  await named('temperature').locator('.value', { hasText: /^22\.4$/ }).waitFor();
+  await named('moisture').waitFor();
+  must(await named('uptime').count() === 0, '$SYS was opened');
+  await page.screenshot({ path: join(artifacts, 'tree-opened.png') });
   await page.fill('#search', 'livingroom');
-  await page.locator('#tree .row', { hasText: 'temperature' }).locator('.value', { hasText: /^22\.4$/ }).waitFor();
-  const named = (name) => page.locator('#tree .row').filter({ has: page.locator('.name', { hasText: new RegExp(`^${name}$`) }) });
+  await named('climate').waitFor();
+  await named('garden').waitFor({ state: 'detached' });
   await page.fill('#search', '');
   await named('garden').waitFor(); // the whole tree again
-  // Open the branches by hand, as a person would.
-  await named('home').locator('.twisty').click();
-  await named('kitchen').waitFor();
+  // Closing and opening a branch by hand.
+  await named('livingroom').locator('.twisty').click();
+  await named('temperature').waitFor({ state: 'detached' });
   await named('livingroom').locator('.twisty').click();
   await named('temperature').click();
   await page.locator('#detail-topic', { hasText: 'home/livingroom/temperature' }).waitFor();
   await page.locator('#detail-value', { hasText: '22.4' }).waitFor();
   await page.locator('#detail .badge', { hasText: '5 messages seen' }).waitFor();
+  const received = await page.locator('#detail dl.meta dd').first().textContent();
+  must(isoTime.test(received), `received ${JSON.stringify(received)}: not ISO 8601`);
+  must(isoTime.test(await page.locator('#history .item .head span').first().textContent()), 'history time not ISO 8601');
   await page.screenshot({ path: join(artifacts, 'tree.png') });
 
   step('history and chart');
@@ -99,6 +118,12 @@ try {
   await named('climate').click();
   await page.locator('#detail-value', { hasText: '"humidity": 43' }).waitFor();
   await page.locator('#history-chart .legend label', { hasText: 'battery.level' }).waitFor();
+  // Each field on its own axis: humidity's runs over 41..43, not 0..87.
+  const fieldCharts = page.locator('#history-chart .field-chart');
+  must(await fieldCharts.count() === 3, `${await fieldCharts.count()} field charts, want 3`);
+  const hum = (await yLabels(page.locator('#history-chart .field-chart[data-field=humidity] svg'))).map(Number);
+  must(hum.length >= 2 && Math.min(...hum) >= 30 && Math.max(...hum) <= 50, `humidity axis ${hum}`);
+  await page.locator('#history-chart').screenshot({ path: join(artifacts, 'fields-chart.png') });
   await page.screenshot({ path: join(artifacts, 'history.png'), fullPage: true });
 
   step('publish from the page');
@@ -121,6 +146,11 @@ try {
   await page.click('#nav a[data-page=stats]');
   await page.locator('#stat-charts svg').first().waitFor();
   await page.locator('#sys td', { hasText: '$SYS/broker/uptime' }).waitFor();
+  // Counts get whole-number ticks.
+  for (const title of ['Clients connected', 'Subscriptions', 'Retained messages']) {
+    const labels = await yLabels(page.locator('#stat-charts .card', { has: page.locator('h3', { hasText: new RegExp(`^${title}$`) }) }).locator('svg'));
+    must(labels.length >= 2 && labels.every((l) => /^\d+$/.test(l)), `${title} axis ${labels}`);
+  }
   await page.screenshot({ path: join(artifacts, 'stats.png') });
 
   step('ACL tester');
@@ -136,6 +166,24 @@ try {
   await page.click('#acl-form button[type=submit]');
   await page.locator('#acl-result.denied .verdict', { hasText: 'Denied' }).waitFor();
   await page.screenshot({ path: join(artifacts, 'acl.png') });
+
+  step('a user who may read two topics sees and counts two');
+  await page.close(); // alice's page, whose cookie goes now
+  await ctx.clearCookies();
+  const viewer = await ctx.newPage();
+  viewer.setDefaultTimeout(15000);
+  viewer.on('pageerror', (e) => problems.push(`viewer page error: ${e.message}`));
+  await viewer.goto(url);
+  await viewer.fill('#login-form input[name=username]', env('MIDGE_VIEWER'));
+  await viewer.fill('#login-form input[name=password]', env('MIDGE_VIEWER_PASSWORD'));
+  await viewer.click('#login-form button[type=submit]');
+  await viewer.locator('#tree .row .name', { hasText: /^power$/ }).waitFor();
+  await viewer.locator('#tree-meta', { hasText: /^2 topics/ }).waitFor();
+  const rows = await viewer.locator('#tree .row:not([hidden]) .name').allTextContents();
+  must(JSON.stringify(rows) === JSON.stringify(['home', 'kitchen', 'light', 'power']), `viewer's tree ${rows}`);
+  await viewer.screenshot({ path: join(artifacts, 'viewer.png') });
+  await viewer.click('#nav a[data-page=stats]');
+  await viewer.locator('#stat-cards .card', { hasText: 'topics you can see' }).locator('.n', { hasText: /^2$/ }).waitFor();
 
   if (problems.length) throw new Error(problems.join('\n'));
   step(`screenshots in ${artifacts}`);

@@ -99,8 +99,11 @@ async function loadTopics() {
   treeMeta(snap);
 }
 
+// treeMeta sums the tree up. The count is of the topics in this page's
+// tree, those the user may read, not of every topic the broker has seen.
 function treeMeta(ev) {
-  const parts = [`${ev.total} topics`];
+  const n = view.tree.root.topics;
+  const parts = [`${n} topic${n === 1 ? '' : 's'}`];
   if (ev.dropped) parts.push(`${ev.dropped} messages not shown (dashboard queue full)`);
   if (ev.refused) parts.push(`${ev.refused} messages of topics beyond the limit`);
   $('#tree-meta').textContent = parts.join(' · ');
@@ -249,14 +252,22 @@ function renderDetail(path, d) {
   $('#detail').replaceChildren(...parts);
 }
 
+// chartCard draws the numeric fields of a topic's history, each on a chart
+// of its own: fields are different quantities (a temperature, a humidity, a
+// battery level), which one y axis would squash together.
 function chartCard(ser, fields) {
   const card = h('div', { class: 'card chart', id: 'history-chart' });
   card.append(h('h3', {}, 'History chart'));
   const legend = h('div', { class: 'legend' });
-  const holder = h('div');
+  const holder = h('div', { class: 'field-charts' });
   const draw = () => {
-    const shown = fields.filter((f) => !state.hiddenFields.has(f)).map((f) => ({ name: f, color: COLORS[fields.indexOf(f) % COLORS.length], points: ser[f] }));
-    holder.replaceChildren(lineChart(shown, { width: 640, height: 220 }));
+    const shown = fields.filter((f) => !state.hiddenFields.has(f));
+    const one = shown.length === 1;
+    holder.replaceChildren(...shown.map((f) => {
+      const s = [{ name: f, color: COLORS[fields.indexOf(f) % COLORS.length], points: ser[f] }];
+      return h('div', { class: 'field-chart', 'data-field': f },
+        lineChart(s, { width: 640, height: one ? 220 : 150, title: fields.length > 1 ? f : '' }));
+    }));
   };
   fields.forEach((f, i) => {
     const cb = h('input', { type: 'checkbox' });
@@ -428,21 +439,27 @@ function renderStats() {
     ['clients connected', last.connected], ['sessions', last.sessions], ['subscriptions', last.subscriptions],
     ['retained messages', last.retained], ['messages in / s', shortNumber(lastRate('publishIn'))],
     ['messages out / s', shortNumber(lastRate('publishOut'))], ['dropped (queues full)', last.dropped],
-    ['heap', bytes(last.heap || 0)], ['uptime', sys['$SYS/broker/uptime']], ['topics seen', last.topics],
+    ['heap', bytes(last.heap || 0)], ['uptime', sys['$SYS/broker/uptime']],
+    // The topics of this page's tree: those the user may read.
+    ['topics you can see', view.tree.root.topics],
   ];
   $('#stat-cards').replaceChildren(...cards.map(([l, n]) => h('div', { class: 'card' }, h('div', { class: 'n' }, n ?? '—'), h('div', { class: 'l' }, l))));
   const pt = (k) => ser.map((s) => [s.at, s[k]]);
+  // One quantity a chart (in and out of the same one may share it); counts
+  // get whole-number axes.
+  const count = true;
   const charts = [
     ['Publish messages per second', [{ name: 'in', color: COLORS[0], points: rate(ser, 'publishIn') }, { name: 'out', color: COLORS[1], points: rate(ser, 'publishOut') }], shortNumber],
-    ['Clients connected', [{ name: 'connected', color: COLORS[2], points: pt('connected') }], shortNumber],
+    ['Clients connected', [{ name: 'connected', color: COLORS[2], points: pt('connected') }], shortNumber, count],
     ['Bytes per second', [{ name: 'in', color: COLORS[0], points: rate(ser, 'bytesIn') }, { name: 'out', color: COLORS[1], points: rate(ser, 'bytesOut') }], bytes],
     ['Heap in use', [{ name: 'heap', color: COLORS[3], points: pt('heap') }], bytes],
-    ['Subscriptions and retained messages', [{ name: 'subscriptions', color: COLORS[5], points: pt('subscriptions') }, { name: 'retained', color: COLORS[6], points: pt('retained') }], shortNumber],
-    ['Dropped messages (total)', [{ name: 'dropped', color: COLORS[4], points: pt('dropped') }], shortNumber],
+    ['Subscriptions', [{ name: 'subscriptions', color: COLORS[5], points: pt('subscriptions') }], shortNumber, count],
+    ['Retained messages', [{ name: 'retained', color: COLORS[6], points: pt('retained') }], shortNumber, count],
+    ['Dropped messages (total)', [{ name: 'dropped', color: COLORS[4], points: pt('dropped') }], shortNumber, count],
   ];
-  $('#stat-charts').replaceChildren(...charts.map(([title, s, format]) => {
+  $('#stat-charts').replaceChildren(...charts.map(([title, s, format, integer = false]) => {
     const legend = h('div', { class: 'legend' }, s.map((x) => { const sw = h('span', { class: 'sw' }); sw.style.background = x.color; return h('span', {}, sw, ` ${x.name}`); }));
-    return h('div', { class: 'card chart' }, h('h3', {}, title), legend, lineChart(s, { width: 560, height: 180, format }));
+    return h('div', { class: 'card chart' }, h('h3', {}, title), legend, lineChart(s, { width: 560, height: 180, format, integer }));
   }));
   const keys = Object.keys(sys).sort();
   $('#sys tbody').replaceChildren(...keys.map((k) => h('tr', {}, h('td', {}, k), h('td', {}, sys[k]))));

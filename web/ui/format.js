@@ -93,9 +93,16 @@ export function lineDiff(a, b) {
   return out;
 }
 
+const pad2 = (n) => String(n).padStart(2, '0');
+
+// time formats a moment as ISO 8601 does, in the browser's time zone:
+// 2026-12-06 09:04:42.313 +01:00.
 export function time(ms) {
   const d = new Date(ms);
-  return `${d.toLocaleDateString()} ${d.toLocaleTimeString()}.${String(d.getMilliseconds()).padStart(3, '0')}`;
+  const off = -d.getTimezoneOffset();
+  const zone = `${off < 0 ? '-' : '+'}${pad2(Math.floor(Math.abs(off) / 60))}:${pad2(Math.abs(off) % 60)}`;
+  return `${d.getFullYear()}-${pad2(d.getMonth() + 1)}-${pad2(d.getDate())} ` +
+    `${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}.${String(d.getMilliseconds()).padStart(3, '0')} ${zone}`;
 }
 
 export function ago(ms) {

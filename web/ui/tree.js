@@ -4,6 +4,11 @@
 
 const ROW = 24; // px, as --row in style.css
 const FLASH_MS = 1500;
+// The tree opens its first OPEN_DEPTH levels ($SYS aside) by itself, as
+// long as that shows at most OPEN_ROWS rows, until the user opens or closes
+// a branch.
+const OPEN_DEPTH = 2;
+const OPEN_ROWS = 200;
 
 function node(name, path, parent) {
   return {
@@ -95,6 +100,7 @@ export class TreeView {
     this.selected = null;
     this.needRebuild = true;
     this.pending = false;
+    this.autoOpen = true; // until the user opens or closes a branch
     el.addEventListener('scroll', () => this.schedule());
     el.addEventListener('click', (e) => this.click(e));
     el.addEventListener('keydown', (e) => this.key(e));
@@ -123,7 +129,23 @@ export class TreeView {
 
   setFilter(f) { this.filter = f.trim().toLowerCase(); this.needRebuild = true; this.schedule(); }
   setShowSys(v) { this.showSys = v; this.needRebuild = true; this.schedule(); }
-  collapseAll() { for (const n of this.tree.byPath.values()) n.expanded = false; this.needRebuild = true; this.schedule(); }
+  collapseAll() { this.autoOpen = false; for (const n of this.tree.byPath.values()) n.expanded = false; this.needRebuild = true; this.schedule(); }
+
+  // openFirstLevels opens the branches of the first OPEN_DEPTH levels,
+  // level by level, while the rows shown stay within OPEN_ROWS. $SYS, the
+  // broker's own hundred-odd topics, stays closed.
+  openFirstLevels() {
+    let level = sortedChildren(this.tree.root).filter((n) => n.name !== '$SYS');
+    let rows = this.tree.root.children.size;
+    for (let d = 0; d < OPEN_DEPTH && level.length; d++) {
+      const branches = level.filter((n) => n.children.size > 0);
+      const more = branches.reduce((k, n) => k + (n.expanded ? 0 : n.children.size), 0);
+      if (rows + more > OPEN_ROWS) return;
+      rows += more;
+      for (const n of branches) n.expanded = true;
+      level = branches.flatMap((n) => sortedChildren(n));
+    }
+  }
 
   // reveal expands the ancestors of path and scrolls to it.
   reveal(path) {
@@ -145,6 +167,7 @@ export class TreeView {
 
   rebuild() {
     this.needRebuild = false;
+    if (this.autoOpen) this.openFirstLevels();
     const rows = [];
     const f = this.filter;
     const visit = (n) => {
@@ -223,6 +246,7 @@ export class TreeView {
     const n = row.node;
     if (e.target.classList.contains('twisty') || (n.children.size > 0 && !n.hasValue)) {
       n.expanded = !n.expanded;
+      this.autoOpen = false;
       this.needRebuild = true;
     }
     this.select(n);
@@ -241,9 +265,9 @@ export class TreeView {
     switch (e.key) {
       case 'ArrowDown': n = this.rows[i + 1]; break;
       case 'ArrowUp': n = this.rows[i - 1]; break;
-      case 'ArrowRight': this.selected.expanded = true; this.needRebuild = true; this.schedule(); break;
+      case 'ArrowRight': this.autoOpen = false; this.selected.expanded = true; this.needRebuild = true; this.schedule(); break;
       case 'ArrowLeft':
-        if (this.selected.expanded) { this.selected.expanded = false; this.needRebuild = true; this.schedule(); }
+        if (this.selected.expanded) { this.autoOpen = false; this.selected.expanded = false; this.needRebuild = true; this.schedule(); }
         else if (this.selected.parent && this.selected.parent.parent) n = this.selected.parent;
         break;
       default: return;

@@ -1,0 +1,250 @@
+package clienttool
+
+import (
+	"context"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/testutil"
+)
+
+// denyAll is an Authenticator that refuses every user name and password.
+type denyAll struct{}
+
+func (denyAll) Authenticate(context.Context, *broker.Client, []byte, bool) (broker.Verdict, error) {
+	return broker.Deny, nil
+}
+
+// TestRefusedCredentials compares the three tools when the broker refuses
+// the connection: no user name where one is required, and a bad password,
+// in MQTT 3.1.1 and 5.
+func TestRefusedCredentials(t *testing.T) {
+	t.Parallel()
+	dir := mqWorldDir(t)
+	pw := filepath.Join(dir, "passwd")
+	out, err := exec.Command(mqDebian(t, "mosquitto_passwd"), "-b", "-c", pw, "user", "secret").CombinedOutput()
+	if err != nil {
+		t.Fatalf("mosquitto_passwd: %v\n%s", err, out)
+	}
+	os.Chmod(pw, 0o644)
+	brokers := []mqBroker{
+		mqStartMosquitto(t, "allow_anonymous false", "password_file "+pw),
+		mqStartMidgeBroker(t, broker.Config{AllowAnonymous: false, Authenticators: []broker.Authenticator{denyAll{}}}),
+	}
+	base := map[string][]string{"pub": {"-t", "a", "-m", "x"}, "sub": {"-t", "a"}, "rr": {"-t", "a", "-m", "x", "-e", "b"}}
+	tools := map[string]tool{"pub": toolPub, "sub": toolSub, "rr": toolRR}
+	for _, b := range brokers {
+		for _, name := range []string{"pub", "sub", "rr"} {
+			for _, v := range [][]string{{}, {"-d"}, {"-u", "user", "-P", "wrong", "-d"}, {"-V", "5", "-d"},
+				{"-V", "5", "-u", "user", "-P", "wrong"}, {"-V", "31", "-d"}, {"-V", "311", "-d", "--quiet"}} {
+				args := mqArgs(b.port, append(append([]string{}, base[name]...), v...)...)
+				t.Run(b.name+"/"+name+"/"+strings.Join(v, "_"), func(t *testing.T) {
+					t.Parallel()
+					home := mqHome(t)
+					want := mqStartDebian(t, "mosquitto_"+name, home, "", nil, args...)
+					got := mqStartMidge(t, tools[name], home, "", nil, args...)
+					mqCompare(t, want, got, nil)
+				})
+			}
+		}
+	}
+}
+
+// mqWorldDir makes a directory Debian's broker can use after it drops
+// root's privileges to the mosquitto user.
+func mqWorldDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "midge-clients-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	os.Chmod(dir, 0o777)
+	return dir
+}
+
+// TestOptionsFiles compares how the tools read their options files:
+// $XDG_CONFIG_HOME/mosquitto_pub first, else ~/.config/mosquitto_sub, a
+// line per option, the rest of the line its argument, '#' comments.
+func TestOptionsFiles(t *testing.T) {
+	t.Parallel()
+	b := mqStartMidgeBroker(t, broker.Config{AllowAnonymous: true})
+	long := strings.Repeat("x", 1500)
+	cases := []struct {
+		name, tool, file string
+		xdg              bool
+		args             []string
+	}{
+		{"pub-xdg", "pub", "-d\n#-q 2\n-m  hello world\n\n   -t  spaced/topic\r\n-q 1\n", true, nil},
+		{"pub-home", "pub", "-d\n-t a/b\n-m from home\n", false, []string{"-m", "ignored?"}},
+		{"pub-override", "pub", "-d\n-t a/b\n-q 2\n", false, []string{"-q", "1", "-m", "x"}},
+		{"pub-trailing-space", "pub", "-d  \n", false, []string{"-t", "a", "-m", "x"}},
+		{"pub-property-one-line", "pub", "-D publish user-property a b\n", false, []string{"-t", "a", "-m", "x"}},
+		{"pub-long-line", "pub", "-m " + long + "\n", false, []string{"-t", "a", "-d"}},
+		{"pub-help", "pub", "--help\n", false, []string{"-t", "a", "-m", "x"}},
+		{"pub-bad-value", "pub", "-q 7\n", false, []string{"-t", "a", "-m", "x"}},
+		{"sub-home", "sub", "-d\n-v\n-t a/#\n-E\n", false, []string{"-t", "b"}},
+		{"sub-filter-file", "sub", "-T a/b\n-F %t\n", false, []string{"-t", "a/#", "-E", "-d"}},
+		{"rr-home", "rr", "-d\n-W 1\n", false, []string{"-t", "q", "-e", "r", "-m", "x"}},
+	}
+	tools := map[string]tool{"pub": toolPub, "sub": toolSub, "rr": toolRR}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			home := mqHome(t)
+			xdg := ""
+			path := filepath.Join(home, ".config", "mosquitto_"+c.tool)
+			if c.xdg {
+				xdg = filepath.Join(home, "xdg")
+				path = filepath.Join(xdg, "mosquitto_"+c.tool)
+			}
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, []byte(c.file), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			args := mqArgs(b.port, c.args...)
+			want := mqStartDebian(t, "mosquitto_"+c.tool, home, xdg, nil, args...)
+			want.wait(t)
+			got := mqStartMidge(t, tools[c.tool], home, xdg, nil, args...)
+			mqCompare(t, want, got, nil)
+		})
+	}
+}
+
+// TestUnixSocket compares pub and sub over --unix on Debian's broker.
+func TestUnixSocket(t *testing.T) {
+	t.Parallel()
+	dir := mqWorldDir(t)
+	sock := filepath.Join(dir, "mosquitto.sock")
+	mqStartMosquitto(t, "listener 0 "+sock)
+	home := mqHome(t)
+	subArgs := []string{"--unix", sock, "-d", "-t", "u/#", "-C", "1", "-v"}
+	want := mqStartDebian(t, "mosquitto_sub", home, "", nil, subArgs...)
+	got := mqStartMidge(t, toolSub, home, "", nil, subArgs...)
+	want.out.waitCount(t, "Subscribed (mid: 1)", 1)
+	got.out.waitCount(t, "Subscribed (mid: 1)", 1)
+	pubArgs := []string{"--unix", sock, "-d", "-t", "u/x", "-m", "over a unix socket"}
+	wantPub := mqStartDebian(t, "mosquitto_pub", home, "", nil, pubArgs...)
+	wantPub.wait(t)
+	gotPub := mqStartMidge(t, toolPub, home, "", nil, pubArgs...)
+	mqCompare(t, wantPub, gotPub, nil)
+	mqCompare(t, want, got, nil)
+}
+
+// TestWebSocket21 checks 2.1's --ws and -L ws:// (Mosquitto 2.0.11 has
+// neither) against Debian's broker and midge's WebSocket listeners: the
+// output is what 2.0.11 prints over TCP.
+func TestWebSocket21(t *testing.T) {
+	t.Parallel()
+	wsPort := mqFreePort(t)
+	mqStartMosquittoWS(t, wsPort)
+	midgeWS := mqStartMidgeWS(t)
+	for name, port := range map[string]string{"mosquitto": wsPort, "midge": midgeWS} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			home := mqHome(t)
+			sub := mqStartMidge(t, toolSub, home, "", nil, "-h", "127.0.0.1", "-p", port, "--ws", "-d", "-v", "-t", "w/#", "-C", "2")
+			sub.out.waitCount(t, "Subscribed (mid: 1)", 1)
+			pub := mqStartMidge(t, toolPub, home, "", nil, "-h", "127.0.0.1", "-p", port, "--ws", "-d", "-t", "w/a", "-m", "one")
+			if code := pub.wait(t); code != 0 {
+				t.Fatalf("pub --ws: exit %d: %s", code, pub.err.String())
+			}
+			pub2 := mqStartMidge(t, toolPub, home, "", nil, "-L", "ws://127.0.0.1:"+port+"/w/b", "-m", "two", "-q", "1")
+			if code := pub2.wait(t); code != 0 {
+				t.Fatalf("pub -L ws://: exit %d: %s", code, pub2.err.String())
+			}
+			if code := sub.wait(t); code != 0 {
+				t.Fatalf("sub --ws: exit %d: %s", code, sub.err.String())
+			}
+			want := "Client (null) sending CONNECT\nClient (null) received CONNACK (0)\n" +
+				"Client (null) sending SUBSCRIBE (Mid: 1, Topic: w/#, QoS: 0, Options: 0x00)\nClient (null) received SUBACK\n" +
+				"Subscribed (mid: 1): 0\nClient (null) received PUBLISH (d0, q0, r0, m0, 'w/a', ... (3 bytes))\nw/a one\n" +
+				"Client (null) received PUBLISH (d0, q0, r0, m0, 'w/b', ... (3 bytes))\nw/b two\nClient (null) sending DISCONNECT\n"
+			if got := sub.out.String(); got != want {
+				t.Errorf("sub printed:\n%s\nwant:\n%s", got, want)
+			}
+		})
+	}
+}
+
+// mqStartMosquittoWS starts Debian's broker with a WebSocket listener.
+func mqStartMosquittoWS(t *testing.T, port string) {
+	t.Helper()
+	mqStartMosquitto(t, "listener "+port+" 127.0.0.1", "protocol websockets")
+	deadline := time.Now().Add(mqWait)
+	for {
+		c, err := net.Dial("tcp", "127.0.0.1:"+port)
+		if err == nil {
+			c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no WebSocket listener on %s: %v", port, err)
+		}
+		time.Sleep(10 * time.Millisecond) // polling for readiness
+	}
+}
+
+// mqStartMidgeWS starts midge's broker with a WebSocket listener and
+// returns its port.
+func mqStartMidgeWS(t *testing.T) string {
+	t.Helper()
+	b := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Serve(context.Background(), ln, broker.Listener{WebSocket: true}) }()
+	t.Cleanup(func() {
+		b.Stop(t)
+		<-done
+	})
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+// readOnly is an Authorizer that lets clients subscribe and read, not write.
+type readOnly struct{}
+
+func (readOnly) Authorize(_ context.Context, _ *broker.Client, _ string, a broker.Access) broker.Verdict {
+	if a == broker.Write {
+		return broker.Deny
+	}
+	return broker.Allow
+}
+
+// TestPublishRefused compares pub when the broker refuses a publish (an
+// MQTT 5 PUBACK with a failure code) or supports only QoS 1 (MQTT 5 says so
+// in the CONNACK; a 3.1.1 client is disconnected).
+func TestPublishRefused(t *testing.T) {
+	t.Parallel()
+	dir := mqWorldDir(t)
+	acl := filepath.Join(dir, "acl")
+	os.WriteFile(acl, []byte("topic read #\n"), 0o644)
+	brokers := []mqBroker{
+		mqStartMosquitto(t, "acl_file "+acl, "max_qos 1"),
+		mqStartMidgeBroker(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{readOnly{}}, MaxQoS: 1}),
+	}
+	for _, b := range brokers {
+		for _, v := range [][]string{{"-q", "1", "-V", "5", "-d"}, {"-q", "1", "-V", "5", "--repeat", "2"},
+			{"-q", "2", "-V", "5", "-d"}, {"-q", "2", "-V", "5", "--repeat", "2"}, {"-q", "2", "-d"}, {"-q", "2", "--quiet"}} {
+			args := mqArgs(b.port, append([]string{"-t", "a", "-m", "x"}, v...)...)
+			t.Run(b.name+"/"+strings.Join(v, "_"), func(t *testing.T) {
+				t.Parallel()
+				home := mqHome(t)
+				want := mqStartDebian(t, "mosquitto_pub", home, "", nil, args...)
+				got := mqStartMidge(t, toolPub, home, "", nil, args...)
+				mqCompare(t, want, got, nil)
+			})
+		}
+	}
+}

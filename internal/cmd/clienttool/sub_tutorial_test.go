@@ -1,0 +1,106 @@
+package clienttool
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/midge-mqtt/midge/broker"
+)
+
+var (
+	mqBuildOnce sync.Once
+	mqBuildDir  string
+	mqBuildErr  error
+)
+
+// mqLinks builds cmd/midge once and returns a directory where it is linked
+// as mosquitto_pub, mosquitto_sub and mosquitto_rr.
+func mqLinks(t *testing.T) string {
+	t.Helper()
+	mqBuildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "midge-links-")
+		if err != nil {
+			mqBuildErr = err
+			return
+		}
+		bin := filepath.Join(dir, "midge")
+		out, err := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge").CombinedOutput()
+		if err != nil {
+			mqBuildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		for _, name := range []string{"mosquitto_pub", "mosquitto_sub", "mosquitto_rr"} {
+			if err := os.Symlink("midge", filepath.Join(dir, name)); err != nil {
+				mqBuildErr = err
+				return
+			}
+		}
+		mqBuildDir = dir
+	})
+	if mqBuildErr != nil {
+		t.Fatal(mqBuildErr)
+	}
+	return mqBuildDir
+}
+
+// mqStartLink runs midge through its link named tool, as a process.
+func mqStartLink(t *testing.T, tool, home string, args ...string) *mqRun {
+	t.Helper()
+	r := &mqRun{name: "midge as " + tool, done: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*mqWait)
+	cmd := exec.CommandContext(ctx, filepath.Join(mqLinks(t), tool), args...)
+	cmd.Env = []string{"HOME=" + home, "PATH=/usr/bin:/bin"}
+	cmd.Stdout, cmd.Stderr = &r.out, &r.err
+	if err := cmd.Start(); err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	r.stop = func() { cmd.Process.Signal(syscall.SIGINT) }
+	go func() {
+		cmd.Wait()
+		r.code = cmd.ProcessState.ExitCode()
+		cancel()
+		close(r.done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	return r
+}
+
+// TestTutorialClients runs the tutorial's two commands (with -p for the test's
+// broker) through links named mosquitto_sub and mosquitto_pub to a built
+// midge, beside Debian's tools, on both brokers, and compares everything
+// they print until the subscribers are interrupted (Ctrl-C).
+func TestTutorialClients(t *testing.T) {
+	t.Parallel()
+	mqLinks(t)
+	for _, b := range mqBrokers(t, broker.Config{AllowAnonymous: true}) {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			home := mqHome(t)
+			subArgs := []string{"-d", "-h", "localhost", "-t", "test/topic", "-p", b.port}
+			pubArgs := []string{"-d", "-h", "localhost", "-t", "test/topic", "-m", "Hello, Mosquitto!", "-p", b.port}
+			wantSub := mqStartDebian(t, "mosquitto_sub", home, "", nil, subArgs...)
+			gotSub := mqStartLink(t, "mosquitto_sub", home, subArgs...)
+			wantSub.out.waitCount(t, "Subscribed (mid: 1)", 1)
+			gotSub.out.waitCount(t, "Subscribed (mid: 1)", 1)
+			wantPub := mqStartDebian(t, "mosquitto_pub", home, "", nil, pubArgs...)
+			wantPub.wait(t)
+			gotPub := mqStartLink(t, "mosquitto_pub", home, pubArgs...)
+			mqCompare(t, wantPub, gotPub, nil)
+			wantSub.out.waitCount(t, "Hello, Mosquitto!\n", 2)
+			gotSub.out.waitCount(t, "Hello, Mosquitto!\n", 2)
+			wantSub.cmd.Process.Signal(syscall.SIGINT)
+			gotSub.stop()
+			mqCompare(t, wantSub, gotSub, nil)
+		})
+	}
+}

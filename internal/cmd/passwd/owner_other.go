@@ -1,0 +1,8 @@
+//go:build !unix
+
+package passwd
+
+import "io/fs"
+
+// fileOwner returns -1, -1: this system has no Unix owners.
+func fileOwner(fs.FileInfo) (uid, gid int) { return -1, -1 }

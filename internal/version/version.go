@@ -1,0 +1,4 @@
+package version
+
+// Version is midge's release.
+const Version = "0.1.0"
