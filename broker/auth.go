@@ -146,7 +146,8 @@ func NewSlot(v any) *Slot {
 	return s
 }
 
-// Store replaces the occupant; nil empties the slot.
+// Store replaces the occupant; nil empties the slot. A nil pointer stored
+// as v is an occupant, not nothing: store nil itself to empty the slot.
 func (s *Slot) Store(v any) { s.p.Store(&slotted{v}) }
 
 // Load returns the occupant, nil if none.
