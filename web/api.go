@@ -116,10 +116,12 @@ func userClient(user string) *broker.Client {
 // (nil: all) may see the broker's statistics. They are the broker's $SYS
 // values, so the user must be allowed to read every one of those topics.
 func (s *Server) seesStats(filter func(string) bool) bool {
-	if filter == nil {
-		return true
-	}
-	for t := range s.broker.SysValues() {
+	return filter == nil || readsAll(filter, s.broker.SysValues())
+}
+
+// readsAll reports whether filter allows every topic of sys.
+func readsAll(filter func(string) bool, sys map[string]string) bool {
+	for t := range sys {
 		if !filter(t) {
 			return false
 		}

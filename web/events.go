@@ -121,8 +121,12 @@ func (s *Server) broadcast(ev *event) {
 		}
 		s.subsMu.Unlock()
 		sees = make(map[*subscriber]bool, len(subs))
+		var sys map[string]string // the $SYS topics, read once
 		for _, sub := range subs {
-			sees[sub] = s.seesStats(sub.filter)
+			if sub.filter != nil && sys == nil {
+				sys = s.broker.SysValues()
+			}
+			sees[sub] = sub.filter == nil || readsAll(sub.filter, sys)
 		}
 	}
 	s.subsMu.Lock()
