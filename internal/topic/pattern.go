@@ -169,21 +169,12 @@ func matchParts(parts []string, name string) bool {
 				t = len(name)
 			}
 		default:
-			// Compare the level's text a part at a time.
-			for !f.done() {
-				seg := f.parts[f.i][f.j:]
-				k := strings.IndexByte(seg, '/')
-				if k < 0 {
-					k = len(seg)
-				}
-				if !strings.HasPrefix(name[t:], seg[:k]) {
+			for !f.done() && f.peek() != '/' {
+				if t == len(name) || name[t] != f.peek() {
 					return false
 				}
-				t += k
-				f.j += k
-				if k < len(seg) {
-					break // at the filter's '/'
-				}
+				t++
+				f.next()
 			}
 			if t < len(name) && name[t] != '/' {
 				return false
