@@ -14,9 +14,9 @@ import (
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// The tests in this file follow /work/shared/seed/mqtt-tutorial.txt, the
-// tutorial users follow line by line, with "-p PORT" added because the
-// tests cannot use 1883.
+// The tests in this file follow the beginner's tutorial described in
+// docs/tutorial.md, which users follow line by line, with "-p PORT" added
+// because the tests cannot use 1883.
 
 // TestTutorialCommandLine runs the tutorial's two commands ("使用command
 // line操作測試(無密碼)") as written: the subscriber prints the message.

@@ -74,7 +74,10 @@ func (p *Publish) appendBody(b []byte, v byte) []byte {
 // version v into p, overwriting every field. It copies the topic and the
 // payload (an empty payload decodes as nil) and allocates nothing else unless
 // properties are present, so a caller on a hot path can reuse one Publish.
+// A topic equal to p's previous one is not copied again: p keeps that string,
+// so a stream of PUBLISHes to one topic allocates it once.
 func (p *Publish) Decode(flags byte, body []byte, v byte) error {
+	prev := p.Topic
 	*p = Publish{
 		Dup:    flags&0x08 != 0,
 		QoS:    flags >> 1 & 0x03,
@@ -100,7 +103,11 @@ func (p *Publish) Decode(flags byte, body []byte, v byte) error {
 	if d.err != nil {
 		return d.err
 	}
-	p.Topic = string(name)
+	if string(name) == prev {
+		p.Topic = prev // no allocation for the comparison
+	} else {
+		p.Topic = string(name)
+	}
 	switch err := topic.ValidName(p.Topic); err {
 	case nil:
 	case topic.ErrEmpty:

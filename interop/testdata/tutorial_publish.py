@@ -1,7 +1,7 @@
 """
 Publish some messages to queue
 """
-# The tutorial's publisher (mqtt-tutorial.txt, "2.1 發佈的程式碼"), unchanged
+# The tutorial's publisher (docs/tutorial.md, step 5), unchanged
 # but for the broker's port, which the test passes as the first argument
 # because it cannot use 1883.
 import sys

@@ -1,7 +1,7 @@
 """
 A small example subscriber
 """
-# The tutorial's subscriber (mqtt-tutorial.txt, "2.1 訂閱的程式碼") ported to
+# The tutorial's subscriber (docs/tutorial.md, step 5) ported to
 # Python 3: print is a function and msg.payload is bytes, so it is decoded
 # for "{2:s}". The format string keeps the tutorial's "{0}-20s" (meant as a
 # field width), so each line starts with the topic followed by "-20s". The

@@ -293,6 +293,7 @@ type openListener struct {
 func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 	res := b.res
 	env := logging.Env{Stdout: b.streamsOut(), Stderr: errOut, Publish: b.publishLog}
+	newLog := absentLogFile(logOptions(res, b.opts)) // created below, as root: privileges.go
 	h, err := logging.New(logOptions(res, b.opts), env)
 	if err != nil {
 		// Mosquitto falls back to errors on stderr and carries on.
@@ -337,6 +338,7 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		b.pidFile = res.PIDFile
 	}
 	if b.hooks.dropPrivileges {
+		prepareForUser(res.User, b.opts.configFile, res, newLog, b.log) // privileges.go
 		if err := dropPrivileges(res.User, b.log); err != nil {
 			b.log.Error("Error: " + err.Error())
 			b.closeListeners()
