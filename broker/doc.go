@@ -38,6 +38,17 @@
 // context, cancelled by Shutdown or Close); they must be safe for
 // concurrent use and should return promptly.
 //
+// Control endpoints are Mosquitto's $CONTROL/<name>/v1 topics: a component
+// registers a ControlHandler with HandleControl ("dynamic-security/v1"),
+// and a client's PUBLISH to the topic, once the authorization chain allows
+// it (Write on the topic), goes to the handler instead of the subscribers;
+// the handler's response is published by the broker on the topic with
+// "/response" appended (QoS 0, not retained). No PUBLISH to a $CONTROL/
+// topic is ever delivered to subscribers, with or without a handler.
+// Control calls a handler directly for a caller that has authorized the
+// request itself (the dashboard), and DisconnectUser kicks a user's
+// clients, as a security component does after changing their rights.
+//
 // Persistence is a Store (Config.Store; midge's are in the store package):
 // the broker writes sessions, queued deliveries and retained messages to it
 // in batches, from one goroutine, and acknowledges a message that must be

@@ -86,7 +86,11 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		code = packet.PayloadFormatInvalid
 	}
 	var m *Message
-	if code == packet.Success {
+	if code == packet.Success && isControlTopic(name) {
+		// A control request goes to its endpoint, never to subscribers,
+		// and is acknowledged as delivered.
+		c.srv.Control(ctx, &c.client, name, p.Payload)
+	} else if code == packet.Success {
 		m = newMessage(p, name, c.client.ID, v, srv.now())
 		if p.Retain {
 			m.source = s.ident.Load()

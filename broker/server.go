@@ -51,6 +51,8 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	controls controls // control endpoints: see HandleControl
+
 	obsMu     sync.Mutex                  // serializes changes to observers
 	observers atomic.Pointer[[]*observer] // see Observe
 
