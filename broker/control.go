@@ -14,7 +14,8 @@ import (
 // API) takes requests. A PUBLISH to a control topic is authorized like any
 // other (Write on its topic name) and then handed to the endpoint's handler
 // instead of the subscribers: control requests are never delivered to
-// anyone, whether or not a handler is registered. The handler's response is
+// anyone, whether or not a handler is registered (without one, the response
+// is {"error":"endpoint not available"}). The handler's response is
 // published by the broker on the same topic with "/response" appended, at
 // QoS 0, not retained, to whoever subscribed to it (and may read it).
 
@@ -87,6 +88,10 @@ func (srv *Server) HandleControl(name string, h ControlHandler) (remove func(), 
 	}, nil
 }
 
+// endpointMissing is the response to a request for an endpoint without a
+// handler, as Mosquitto words it.
+const endpointMissing = `{"error":"endpoint not available"}`
+
 // isControlTopic reports whether name is a control topic, which is never
 // routed to subscribers.
 func isControlTopic(name string) bool { return strings.HasPrefix(name, ControlPrefix) }
@@ -101,6 +106,7 @@ func (srv *Server) Control(ctx context.Context, c *Client, topic string, payload
 	e := srv.controls.handlers[topic]
 	srv.controls.mu.RUnlock()
 	if e == nil {
+		srv.publish(&Message{Topic: topic + "/response", Payload: []byte(endpointMissing), Received: srv.now()}, nil)
 		return nil, false
 	}
 	resp := e.h.HandleControl(ctx, c, topic, payload)
@@ -110,11 +116,12 @@ func (srv *Server) Control(ctx context.Context, c *Client, topic string, payload
 	return resp, true
 }
 
-// DisconnectUser closes the connections of every client connected with
-// user name username, as Disconnect does (MQTT 5: reason code 0x98), and
-// returns how many there were. It is Mosquitto's
-// mosquitto_kick_client_by_username.
-func (srv *Server) DisconnectUser(username string) int {
+// DisconnectClients closes the connections of every connected client for
+// which match returns true, as Disconnect does (MQTT 5: reason code 0x98),
+// and returns how many there were. It is how a security component kicks the
+// clients whose rights it changed (Mosquitto's
+// mosquitto_kick_client_by_username). match must not call the Server.
+func (srv *Server) DisconnectClients(match func(c *Client) bool) int {
 	srv.mu.Lock()
 	ss := make([]*session, 0, len(srv.sessions))
 	for _, s := range srv.sessions {
@@ -124,7 +131,7 @@ func (srv *Server) DisconnectUser(username string) int {
 	n := 0
 	for _, s := range ss {
 		id := s.ident.Load()
-		if id == nil || !id.client.HasUsername || id.client.Username != username {
+		if id == nil || !match(&id.client) {
 			continue
 		}
 		s.mu.Lock()

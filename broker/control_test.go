@@ -54,10 +54,11 @@ func TestControlEndpoint(t *testing.T) {
 		// The subscriber sees the response, never the request.
 		expectPublish(t, sub, "$CONTROL/echo/v1/response", "re:hi")
 	}
-	// Without a handler: acknowledged, delivered to nobody.
+	// Without a handler: acknowledged, delivered to nobody, answered.
 	if rc := pub(t, admin, 8, "$CONTROL/other/v1", "x", 1, false); rc != packet.Success {
 		t.Errorf("request to an endpoint without handler: %v", rc)
 	}
+	expectPublish(t, sub, "$CONTROL/other/v1/response", `{"error":"endpoint not available"}`)
 	nobody := connect(t, b, 5, "nobody")
 	if rc := pub(t, nobody, 9, "$CONTROL/echo/v1", "x", 1, false); rc != packet.NotAuthorized {
 		t.Errorf("unauthorized request: %v", rc)
@@ -66,13 +67,14 @@ func TestControlEndpoint(t *testing.T) {
 	if rc := pub(t, admin, 10, "$CONTROL/echo/v1", "x", 1, false); rc != packet.Success {
 		t.Errorf("request after removal: %v", rc)
 	}
+	expectPublish(t, sub, "$CONTROL/echo/v1/response", `{"error":"endpoint not available"}`)
 	sub.ExpectNothing(100 * time.Millisecond)
 	if len(calls) != 0 {
 		t.Errorf("handler called for %q", <-calls)
 	}
 }
 
-func TestDisconnectUser(t *testing.T) {
+func TestDisconnectClients(t *testing.T) {
 	b := start(t, open())
 	var cs []*testutil.Client
 	for i, u := range []string{"alice", "bob", "alice"} {
@@ -80,8 +82,8 @@ func TestDisconnectUser(t *testing.T) {
 			HasUsername: true, Username: u})
 		cs = append(cs, c)
 	}
-	if n := b.DisconnectUser("alice"); n != 2 {
-		t.Fatalf("DisconnectUser kicked %d", n)
+	if n := b.DisconnectClients(func(c *broker.Client) bool { return c.Username == "alice" }); n != 2 {
+		t.Fatalf("DisconnectClients kicked %d", n)
 	}
 	expectDisconnect(t, cs[0], packet.AdministrativeAction)
 	expectDisconnect(t, cs[2], packet.AdministrativeAction)

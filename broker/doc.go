@@ -44,10 +44,11 @@
 // it (Write on the topic), goes to the handler instead of the subscribers;
 // the handler's response is published by the broker on the topic with
 // "/response" appended (QoS 0, not retained). No PUBLISH to a $CONTROL/
-// topic is ever delivered to subscribers, with or without a handler.
+// topic is ever delivered to subscribers; without a handler the response
+// is {"error":"endpoint not available"}, as Mosquitto answers.
 // Control calls a handler directly for a caller that has authorized the
-// request itself (the dashboard), and DisconnectUser kicks a user's
-// clients, as a security component does after changing their rights.
+// request itself (the dashboard), and DisconnectClients kicks clients, as a
+// security component does after changing their rights.
 //
 // Persistence is a Store (Config.Store; midge's are in the store package):
 // the broker writes sessions, queued deliveries and retained messages to it
