@@ -1,0 +1,171 @@
+package dynsec
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/midge-mqtt/midge/broker"
+)
+
+// Endpoint is the control endpoint dynamic security answers on, as
+// broker.Server.HandleControl names it: $CONTROL/dynamic-security/v1.
+const Endpoint = "dynamic-security/v1"
+
+// Topic is the request topic; responses go to Topic + "/response".
+const Topic = broker.ControlPrefix + Endpoint
+
+// Broker is what dynamic security needs of the running broker: the
+// connections of a client (getClient's "connections"), kicking the clients
+// a change concerns, and publishing responses. *broker.Server implements
+// it.
+type Broker interface {
+	Sessions() []broker.SessionInfo
+	DisconnectClients(match func(c *broker.Client) bool) int
+	Publish(ctx context.Context, m *broker.Message) error
+}
+
+// Options configure a Security.
+type Options struct {
+	// ConfigFile is the JSON file (plugin_opt_config_file). If it does not
+	// exist, Open writes a default one as Mosquitto 2.1 does (see
+	// WriteDefault).
+	ConfigFile string
+	// PasswordInitFile holds the admin password for a default file
+	// (plugin_opt_password_init_file): its first line.
+	PasswordInitFile string
+	// PasswordEnv is the value of MOSQUITTO_DYNSEC_PASSWORD, the admin
+	// password for a default file when there is no PasswordInitFile.
+	PasswordEnv string
+	// Logger receives the log of changes ("dynsec: ..."); nil: none.
+	Logger *slog.Logger
+}
+
+// Security is dynamic security: a link of the broker's authentication and
+// authorization chains and the handler of $CONTROL/dynamic-security/v1. It
+// is safe for concurrent use.
+type Security struct {
+	path string
+	log  *slog.Logger
+
+	saveMu  sync.Mutex // serializes commands, saves included: one batch at a time
+	saveErr error      // guarded by saveMu: the last save's error
+
+	mu sync.RWMutex // guards st and brk; held for reading by every check
+	st *state
+	// brk is the broker, for kicks, connections and responses; nil until
+	// Attach (and offline).
+	brk Broker
+}
+
+// Open loads the configuration file of o, or creates the default one if it
+// does not exist.
+func Open(o Options) (*Security, error) {
+	if o.ConfigFile == "" {
+		return nil, fmt.Errorf("dynsec: no plugin_opt_config_file")
+	}
+	st, err := loadOrCreate(o)
+	if err != nil {
+		return nil, err
+	}
+	s := &Security{path: o.ConfigFile, log: o.Logger, st: st}
+	if s.log == nil {
+		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return s, nil
+}
+
+// Attach connects s to the broker: it registers the control endpoint and
+// lets s kick clients and publish responses. It returns a function that
+// detaches s.
+func (s *Security) Attach(srv interface {
+	Broker
+	HandleControl(name string, h broker.ControlHandler) (func(), error)
+}) (func(), error) {
+	remove, err := srv.HandleControl(Endpoint, s)
+	if err != nil {
+		return nil, fmt.Errorf("dynsec: %w", err)
+	}
+	s.mu.Lock()
+	s.brk = srv
+	s.mu.Unlock()
+	return func() {
+		remove()
+		s.mu.Lock()
+		s.brk = nil
+		s.mu.Unlock()
+	}, nil
+}
+
+// Requester is who sends a batch of commands, for the log and the audit:
+// the MQTT client, or a dashboard user.
+type Requester struct {
+	ClientID string
+	Username string
+}
+
+// HandleControl answers a request published on the endpoint: it runs the
+// commands, saves the file if they changed anything, publishes the
+// response on Topic/response and then kicks the clients whose rights
+// changed (so that a client changing its own rights still receives the
+// response first). It returns nil: the response is published already.
+func (s *Security) HandleControl(ctx context.Context, c *broker.Client, _ string, payload []byte) []byte {
+	resp, kick := s.execute(Requester{ClientID: c.ID, Username: c.Username}, payload)
+	s.mu.RLock()
+	brk := s.brk
+	s.mu.RUnlock()
+	if brk == nil {
+		return resp
+	}
+	if err := brk.Publish(ctx, &broker.Message{Topic: Topic + "/response", Payload: resp}); err != nil {
+		s.log.Warn("dynsec: publishing a response: " + err.Error())
+	}
+	s.kick(brk, kick)
+	return nil
+}
+
+// Execute runs a request (the JSON a client publishes on Topic) on behalf
+// of who, saves the file if it changed, kicks the clients concerned, and
+// returns the response JSON. The dashboard uses it after its own
+// authorization check.
+func (s *Security) Execute(who Requester, payload []byte) []byte {
+	resp, kick := s.execute(who, payload)
+	s.mu.RLock()
+	brk := s.brk
+	s.mu.RUnlock()
+	if brk != nil {
+		s.kick(brk, kick)
+	}
+	return resp
+}
+
+// kick disconnects the clients a change concerns.
+func (s *Security) kick(brk Broker, a affected) {
+	if len(a.users) == 0 && !a.anonymous {
+		return
+	}
+	brk.DisconnectClients(func(c *broker.Client) bool {
+		if !c.HasUsername {
+			return a.anonymous
+		}
+		return a.users[c.Username]
+	})
+}
+
+// ApplyFile runs a request on the configuration file path without a
+// broker (mosquitto_ctrl -f): it loads the file, runs the commands, saves
+// the file if they changed it, and returns the response JSON.
+func ApplyFile(path string, payload []byte) ([]byte, error) {
+	st, err := load(path)
+	if err != nil {
+		return nil, err
+	}
+	s := &Security{path: path, st: st, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	resp, _ := s.execute(Requester{}, payload)
+	if s.saveErr != nil {
+		return resp, s.saveErr
+	}
+	return resp, nil
+}
