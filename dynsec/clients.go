@@ -13,7 +13,7 @@ type clientData struct {
 	Disabled        bool           `json:"disabled,omitempty"`
 	Roles           []roleRefJSON  `json:"roles"`
 	Groups          []groupRefJSON `json:"groups"`
-	Connections     []connData     `json:"connections,omitempty"`
+	Connections     []connData     `json:"connections"`
 }
 
 type connData struct {
@@ -26,11 +26,9 @@ func (c *cmd) describeClient(cl *client) clientData {
 	for _, g := range cl.groups {
 		d.Groups = append(d.Groups, groupRefJSON{g.group.name, prio(g.priority)})
 	}
-	if c.conns != nil {
-		d.Connections = []connData{}
-		for _, a := range c.conns[cl.username] {
-			d.Connections = append(d.Connections, connData{a})
-		}
+	d.Connections = []connData{}
+	for _, a := range c.conns[cl.username] {
+		d.Connections = append(d.Connections, connData{a})
 	}
 	return d
 }

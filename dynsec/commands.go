@@ -274,10 +274,6 @@ func setDefaultACLAccess(c *cmd) result {
 			}
 		}
 	}
-	c.kick.anonymous = true
-	for u := range c.st.clients {
-		c.kick.user(u)
-	}
 	return changed
 }
 
