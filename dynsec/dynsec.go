@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"github.com/midge-mqtt/midge/broker"
 )
@@ -108,9 +109,10 @@ type Requester struct {
 
 // HandleControl answers a request published on the endpoint: it runs the
 // commands, saves the file if they changed anything, publishes the
-// response on Topic/response and then kicks the clients whose rights
-// changed (so that a client changing its own rights still receives the
-// response first). It returns nil: the response is published already.
+// response on Topic/response and then, shortly after (as Mosquitto 2.1
+// does on its next tick), kicks the clients whose rights changed, so that a
+// client changing its own rights still receives the acknowledgement and
+// the response first. It returns nil: the response is published already.
 func (s *Security) HandleControl(ctx context.Context, c *broker.Client, _ string, payload []byte) []byte {
 	resp, kick := s.execute(Requester{ClientID: c.ID, Username: c.Username}, payload)
 	s.mu.RLock()
@@ -122,9 +124,22 @@ func (s *Security) HandleControl(ctx context.Context, c *broker.Client, _ string
 	if err := brk.Publish(ctx, &broker.Message{Topic: Topic + "/response", Payload: resp}); err != nil {
 		s.log.Warn("dynsec: publishing a response: " + err.Error())
 	}
-	s.kick(brk, kick)
+	if kick.concerns(c) {
+		// The requester is kicked a moment later, as Mosquitto 2.1 kicks
+		// on its next tick, so that it first gets its acknowledgement and
+		// response. Its rights are checked on every message meanwhile.
+		id := c.ID
+		time.AfterFunc(kickDelay, func() {
+			brk.DisconnectClients(func(c *broker.Client) bool { return c.ID == id && kick.concerns(c) })
+		})
+	}
+	s.kick(brk, kick, c.ID)
 	return nil
 }
+
+// kickDelay is how long after a request the clients it concerns are
+// disconnected.
+const kickDelay = 100 * time.Millisecond
 
 // Execute runs a request (the JSON a client publishes on Topic) on behalf
 // of who, saves the file if it changed, kicks the clients concerned, and
@@ -136,22 +151,18 @@ func (s *Security) Execute(who Requester, payload []byte) []byte {
 	brk := s.brk
 	s.mu.RUnlock()
 	if brk != nil {
-		s.kick(brk, kick)
+		s.kick(brk, kick, "")
 	}
 	return resp
 }
 
-// kick disconnects the clients a change concerns.
-func (s *Security) kick(brk Broker, a affected) {
+// kick disconnects the clients a change concerns, except the client
+// except (if not "").
+func (s *Security) kick(brk Broker, a affected, except string) {
 	if len(a.users) == 0 && !a.anonymous {
 		return
 	}
-	brk.DisconnectClients(func(c *broker.Client) bool {
-		if !c.HasUsername {
-			return a.anonymous
-		}
-		return a.users[c.Username]
-	})
+	brk.DisconnectClients(func(c *broker.Client) bool { return (except == "" || c.ID != except) && a.concerns(c) })
 }
 
 // ApplyFile runs a request on the configuration file path without a

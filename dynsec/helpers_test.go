@@ -27,7 +27,10 @@ type env struct {
 // newEnv starts a broker whose only security is dynamic security, with the
 // default file Mosquitto 2.1 makes (the admin's password from the init
 // file), and connects the admin, subscribed to the responses.
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvAnon(t, false) }
+
+// newEnvAnon is newEnv with allow_anonymous as given.
+func newEnvAnon(t *testing.T, anonymous bool) *env {
 	t.Helper()
 	dir := t.TempDir()
 	pwFile := filepath.Join(dir, "init")
@@ -39,12 +42,12 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return startEnv(t, ds, path)
+	return startEnv(t, ds, path, anonymous)
 }
 
-func startEnv(t *testing.T, ds *dynsec.Security, path string) *env {
+func startEnv(t *testing.T, ds *dynsec.Security, path string, anonymous bool) *env {
 	t.Helper()
-	b := testutil.StartBroker(t, broker.Config{SysInterval: broker.Unlimited,
+	b := testutil.StartBroker(t, broker.Config{SysInterval: broker.Unlimited, AllowAnonymous: anonymous,
 		Authenticators: []broker.Authenticator{ds}, Authorizers: []broker.Authorizer{ds}})
 	remove, err := ds.Attach(b.Server)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/topic"
 )
 
@@ -206,6 +207,14 @@ func sortedKeys[V any](m map[string]V) []string {
 type affected struct {
 	users     map[string]bool
 	anonymous bool
+}
+
+// concerns reports whether client c is among those affected.
+func (a *affected) concerns(c *broker.Client) bool {
+	if !c.HasUsername {
+		return a.anonymous
+	}
+	return a.users[c.Username]
 }
 
 func (a *affected) user(name string) {
