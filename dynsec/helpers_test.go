@@ -47,6 +47,17 @@ func newEnvAnon(t *testing.T, anonymous bool) *env {
 
 func startEnv(t *testing.T, ds *dynsec.Security, path string, anonymous bool) *env {
 	t.Helper()
+	return startEnvFull(t, ds, path, anonymous, adminPassword)
+}
+
+// startEnvPW is startEnv with the admin's password.
+func startEnvPW(t *testing.T, ds *dynsec.Security, path, pw string) *env {
+	t.Helper()
+	return startEnvFull(t, ds, path, false, pw)
+}
+
+func startEnvFull(t *testing.T, ds *dynsec.Security, path string, anonymous bool, pw string) *env {
+	t.Helper()
 	b := testutil.StartBroker(t, broker.Config{SysInterval: broker.Unlimited, AllowAnonymous: anonymous,
 		Authenticators: []broker.Authenticator{ds}, Authorizers: []broker.Authorizer{ds}})
 	remove, err := ds.Attach(b.Server)
@@ -55,7 +66,7 @@ func startEnv(t *testing.T, ds *dynsec.Security, path string, anonymous bool) *e
 	}
 	t.Cleanup(remove)
 	e := &env{b: b, ds: ds, path: path}
-	e.admin = e.login(t, 5, "admin-cli", "admin", adminPassword)
+	e.admin = e.login(t, 5, "admin-cli", "admin", pw)
 	e.admin.Subscribe(1, dynsec.Topic+"/response", 0)
 	return e
 }
