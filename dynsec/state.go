@@ -141,11 +141,11 @@ func sortGroups(gs []groupLink) {
 	})
 }
 
-// insertACL adds a to the list in priority order, before those of the same
-// priority, as Mosquitto's insertion in order does.
+// insertACL adds a to the list in priority order, after those of the same
+// priority, as Mosquitto does (ties keep the order they were added in).
 func insertACL(list []*acl, a *acl) []*acl {
 	i := 0
-	for i < len(list) && list[i].priority > a.priority {
+	for i < len(list) && list[i].priority >= a.priority {
 		i++
 	}
 	return slices.Insert(list, i, a)

@@ -2,12 +2,17 @@ package interop_test
 
 import (
 	"context"
+	"encoding/json"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/testutil"
+	"github.com/midge-mqtt/midge/packet"
 )
 
 // The Debian files of dynamic security: the plugin and mosquitto_ctrl.
@@ -149,6 +154,99 @@ func TestDynsecMosquittoCtrl(t *testing.T) {
 		got := ctrl(t, port, args...)
 		if got != want {
 			t.Errorf("mosquitto_ctrl dynsec %s:\nmidge:\n%smosquitto:\n%s", strings.Join(args, " "), got, want)
+		}
+	}
+}
+
+// dynsecRequest publishes one request as admin on port and returns the
+// response.
+func dynsecRequest(t *testing.T, port, req string) string {
+	t.Helper()
+	c := testutil.Dial(t, net.JoinHostPort("127.0.0.1", port), packet.Version5)
+	defer c.Close()
+	ack := c.Connect(&packet.Connect{ClientID: "differ", CleanStart: true, KeepAlive: 60,
+		HasUsername: true, Username: "admin", HasPassword: true, Password: []byte(dynsecAdminPW)})
+	if ack.ReasonCode != packet.Success {
+		t.Fatalf("CONNACK %v", ack.ReasonCode)
+	}
+	c.Subscribe(1, "$CONTROL/dynamic-security/v1/response", 0)
+	c.Send(&packet.Publish{Topic: "$CONTROL/dynamic-security/v1", QoS: 1, PacketID: 2, Payload: []byte(req)})
+	for {
+		if p, ok := c.Next().(*packet.Publish); ok {
+			return string(p.Payload)
+		}
+	}
+}
+
+// normalize parses a response and drops what Mosquitto 2.1 added to 2.0's
+// (getClient's "connections", getRole's "allowwildcardsubs").
+func normalize(t *testing.T, s string) string {
+	t.Helper()
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		t.Fatalf("%s: %v", s, err)
+	}
+	var walk func(v any)
+	walk = func(v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			delete(v, "connections")
+			delete(v, "allowwildcardsubs")
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(v)
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// dynsecRequests are JSON requests where Mosquitto 2.0 and 2.1 agree,
+// covering what mosquitto_ctrl cannot send: the modify commands, lists
+// with verbose, roles and groups given at creation, ACL order, keys and
+// command names in any case.
+var dynsecRequests = []string{
+	`{"commands":[{"command":"createRole","rolename":"r1","textname":"T","textdescription":"D","acls":[` +
+		`{"acltype":"publishClientSend","topic":"a/#","priority":1,"allow":true},` +
+		`{"acltype":"publishClientSend","topic":"b/#","priority":1,"allow":false},` +
+		`{"acltype":"publishClientSend","topic":"c/#","priority":7},` +
+		`{"acltype":"subscribeLiteral","topic":"x","allow":true},` +
+		`{"acltype":"unsubscribePattern","topic":"y/+","priority":-3,"allow":true}]}]}`,
+	`{"commands":[{"command":"getRole","rolename":"r1"}]}`,
+	`{"commands":[{"command":"addRoleACL","rolename":"r1","acltype":"publishClientSend","topic":"d/#","priority":1,"allow":true},{"command":"getRole","rolename":"r1"}]}`,
+	`{"commands":[{"command":"createRole","rolename":"r2"},{"command":"createGroup","groupname":"g1","textname":"G","roles":[{"rolename":"r2","priority":4},{"rolename":"r1"}]}]}`,
+	`{"commands":[{"command":"createClient","username":"u1","password":"p","clientid":"c1","textname":"N","textdescription":"D",` +
+		`"roles":[{"rolename":"r1","priority":2},{"rolename":"r2","priority":2}],"groups":[{"groupname":"g1","priority":3}],"correlationData":"x"}]}`,
+	`{"commands":[{"command":"getClient","username":"u1"},{"command":"getGroup","groupname":"g1"}]}`,
+	`{"commands":[{"command":"listClients","verbose":true},{"command":"listGroups","verbose":true},{"command":"listRoles","verbose":true}]}`,
+	`{"commands":[{"command":"modifyClient","username":"u1","textname":"N2","clientid":"","roles":[{"rolename":"r2"}],"groups":[]},{"command":"getClient","username":"u1"}]}`,
+	`{"commands":[{"command":"modifyGroup","groupname":"g1","textdescription":"GD","roles":[],"clients":[{"username":"u1","priority":5}]},{"command":"getGroup","groupname":"g1"},{"command":"getClient","username":"u1"}]}`,
+	`{"commands":[{"command":"modifyRole","rolename":"r2","textname":"R2","acls":[{"acltype":"publishClientReceive","topic":"#","allow":true}]},{"command":"getRole","rolename":"r2"}]}`,
+	`{"commands":[{"command":"GETCLIENT","USERNAME":"u1"},{"command":"listclients","count":1,"offset":1}]}`,
+	`{"commands":[{"command":"modifyClient","username":"nobody"},{"command":"modifyGroup","groupname":"nobody"},{"command":"modifyRole","rolename":"nobody"}]}`,
+	`{"commands":[{"command":"createClient","username":"u2","roles":[{"rolename":"nope"}]},{"command":"createClient","username":"u2","groups":[{"groupname":"nope"}]}]}`,
+	`{"commands":[{"command":"bogus","correlationData":"c"},{"command":"getAnonymousGroup"}]}`,
+	`{"commands":[]}`,
+	`{"commands":5}`,
+	`not json`,
+	`{"commands":[{"command":"setDefaultACLAccess","acls":[{"acltype":"publishClientReceive","allow":false}]},{"command":"getDefaultACLAccess"}]}`,
+}
+
+// TestDynsecJSON sends the same JSON requests to Debian's mosquitto with
+// its plugin and to midge, and compares the responses.
+func TestDynsecJSON(t *testing.T) {
+	mport, _ := dynsecBroker(t, true)
+	port, _ := dynsecBroker(t, false)
+	for _, req := range dynsecRequests {
+		want := normalize(t, dynsecRequest(t, mport, req))
+		got := normalize(t, dynsecRequest(t, port, req))
+		if got != want {
+			t.Errorf("%s\nmidge:     %s\nmosquitto: %s", req, got, want)
 		}
 	}
 }
