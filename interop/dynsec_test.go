@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,59 @@ func TestDynsecJSON(t *testing.T) {
 		if got != want {
 			t.Errorf("%s\nmidge:     %s\nmosquitto: %s", req, got, want)
 		}
+	}
+}
+
+// dynsecACLSetup is what TestDynsecACLs configures on both brokers.
+const dynsecACLSetup = `{"commands":[
+{"command":"createClient","username":"u","password":"pw","clientid":"cid"},
+{"command":"createRole","rolename":"hi","acls":[
+ {"acltype":"publishClientSend","topic":"a/x","allow":false},
+ {"acltype":"publishClientSend","topic":"b/+","allow":true},
+ {"acltype":"publishClientSend","topic":"b/deny","priority":10,"allow":false},
+ {"acltype":"subscribeLiteral","topic":"lit/+","allow":true},
+ {"acltype":"subscribePattern","topic":"pat/+/t","allow":true},
+ {"acltype":"subscribePattern","topic":"multi/#","allow":true},
+ {"acltype":"subscribePattern","topic":"multi/no/#","priority":3,"allow":false}]},
+{"command":"createRole","rolename":"lo","acls":[{"acltype":"publishClientSend","topic":"a/#","allow":true},{"acltype":"publishClientSend","topic":"g/#","allow":true}]},
+{"command":"createRole","rolename":"gdeny","acls":[{"acltype":"publishClientSend","topic":"g/#","allow":false},{"acltype":"publishClientSend","topic":"h/#","allow":false}]},
+{"command":"createRole","rolename":"gallow","acls":[{"acltype":"publishClientSend","topic":"h/#","allow":true}]},
+{"command":"createGroup","groupname":"g1","roles":[{"rolename":"gdeny"}]},
+{"command":"createGroup","groupname":"g2","roles":[{"rolename":"gallow"}]},
+{"command":"addClientRole","username":"u","rolename":"hi","priority":5},
+{"command":"addClientRole","username":"u","rolename":"lo","priority":1},
+{"command":"addGroupClient","groupname":"g1","username":"u","priority":1},
+{"command":"addGroupClient","groupname":"g2","username":"u","priority":2}]}`
+
+// TestDynsecACLs configures the same clients, groups and roles on
+// Debian's mosquitto with its plugin and on midge, and compares the
+// answers to the same publications and subscriptions.
+func TestDynsecACLs(t *testing.T) {
+	results := make([][]packet.ReasonCode, 2)
+	for i, mosq := range []bool{true, false} {
+		port, _ := dynsecBroker(t, mosq)
+		if r := dynsecRequest(t, port, dynsecACLSetup); strings.Contains(r, "error") {
+			t.Fatalf("setup: %s", r)
+		}
+		c := testutil.Dial(t, net.JoinHostPort("127.0.0.1", port), packet.Version5)
+		ack := c.Connect(&packet.Connect{ClientID: "cid", CleanStart: true, KeepAlive: 60,
+			HasUsername: true, Username: "u", HasPassword: true, Password: []byte("pw")})
+		if ack.ReasonCode != packet.Success {
+			t.Fatalf("CONNACK %v", ack.ReasonCode)
+		}
+		id := uint16(0)
+		for _, p := range []string{"a/x", "a/y", "b/ok", "b/deny", "g/x", "h/x", "none"} {
+			id++
+			c.Send(&packet.Publish{Topic: p, QoS: 1, PacketID: id, Payload: []byte("x")})
+			results[i] = append(results[i], testutil.Expect[*packet.Ack](c).ReasonCode)
+		}
+		for _, f := range []string{"lit/+", "lit/x", "pat/a/t", "pat/+/t", "multi/a/b", "multi/no/x", "none"} {
+			id++
+			c.Send(&packet.Subscribe{PacketID: id, Subscriptions: []packet.Subscription{{Filter: f, QoS: 1}}})
+			results[i] = append(results[i], testutil.Expect[*packet.Suback](c).ReasonCodes[0])
+		}
+	}
+	if !slices.Equal(results[0], results[1]) {
+		t.Errorf("reason codes\nmidge:     %v\nmosquitto: %v", results[1], results[0])
 	}
 }
