@@ -67,6 +67,7 @@ func Open(o Options) (*Security, error) {
 	if o.ConfigFile == "" {
 		return nil, fmt.Errorf("dynsec: no plugin_opt_config_file")
 	}
+	removeStale(o.ConfigFile)
 	st, err := loadOrCreate(o)
 	if err != nil {
 		return nil, err

@@ -354,6 +354,26 @@ func save(path string, data []byte) error {
 	return nil
 }
 
+// removeStale removes the temporary files of saves a crash interrupted.
+func removeStale(path string) {
+	stale, _ := filepath.Glob(filepath.Join(filepath.Dir(path), globEscape(filepath.Base(path))+".new*"))
+	for _, f := range stale {
+		os.Remove(f)
+	}
+}
+
+// globEscape escapes the characters filepath.Match gives a meaning.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
+
 // loadOrCreate loads o.ConfigFile, writing the default configuration
 // first if it does not exist.
 func loadOrCreate(o Options) (*state, error) {

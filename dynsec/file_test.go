@@ -191,6 +191,13 @@ func TestCrashDuringSave(t *testing.T) {
 		}
 		last = n
 	}
+	// Opening the file removes what killed saves left behind.
+	if _, err := dynsec.Open(dynsec.Options{ConfigFile: path}); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := filepath.Glob(path + ".new*"); len(left) != 0 {
+		t.Errorf("temporary files left: %v", left)
+	}
 }
 
 // changeIndex loads the file as dynsec does and checks that it is whole:

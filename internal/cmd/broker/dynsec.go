@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 
 	"github.com/midge-mqtt/midge/broker"
@@ -25,6 +27,10 @@ func (b *brokerRun) openDynsec() error {
 			var err error
 			ds, err = dynsec.Open(dynsec.Options{ConfigFile: sc.DynsecFile, PasswordInitFile: sc.DynsecPasswordInitFile,
 				PasswordEnv: os.Getenv("MOSQUITTO_DYNSEC_PASSWORD"), Logger: b.log})
+			if errors.Is(err, fs.ErrPermission) && b.res.User != "" {
+				return fmt.Errorf("%s: dynamic security: %w (the file is opened after the broker becomes user %s: it and its directory must be writable by that user)",
+					sc.DynsecPos, err, b.res.User)
+			}
 			if err != nil {
 				return fmt.Errorf("%s: dynamic security: %w", sc.DynsecPos, err)
 			}
