@@ -90,12 +90,18 @@ func (st *state) decide(c *broker.Client, name string, a broker.Access, d *broke
 			}
 			return broker.Defer
 		}
-		who = "client " + strconv.Quote(cl.username)
+		if d != nil { // the words only for an explanation: no allocation otherwise
+			who = "client " + strconv.Quote(cl.username)
+		}
 		if v := st.checkRoles(cl.roles, c, name, a, d, who); v != broker.Defer {
 			return v
 		}
 		for _, gl := range cl.groups {
-			if v := st.checkRoles(gl.group.roles, c, name, a, d, "group "+strconv.Quote(gl.group.name)+" of "+who); v != broker.Defer {
+			gwho := ""
+			if d != nil {
+				gwho = "group " + strconv.Quote(gl.group.name) + " of " + who
+			}
+			if v := st.checkRoles(gl.group.roles, c, name, a, d, gwho); v != broker.Defer {
 				return v
 			}
 		}
