@@ -2,6 +2,7 @@
 import { TopicTree, TreeView } from './tree.js';
 import { lineChart, COLORS, bytes, shortNumber } from './chart.js';
 import { pretty, series, lineDiff, time, ago } from './format.js';
+import { setupSource, exportLinks } from './explore.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const state = { me: null, page: '', selected: null, detail: null, hiddenFields: new Set(), stats: null, events: null };
@@ -86,6 +87,7 @@ async function start(me) {
   $('#who').textContent = me.auth === 'open' ? 'local access (no logins)' : `${me.user}${me.admin ? ' (admin)' : ''}`;
   $('#logout').hidden = me.auth === 'open';
   $('#publish-box').hidden = false;
+  setupSource(me, h);
   await loadTopics();
   connectEvents();
   route();
@@ -214,6 +216,7 @@ function renderDetail(path, d) {
   if (d && d.history.length) {
     const last = d.history[d.history.length - 1];
     actions.append(h('button', { type: 'button', onclick: () => fillPublish(path, last) }, 'Publish to this topic…'));
+    actions.append(exportLinks(state.me, path, h) || '');
   }
   if (admin && d && d.retained) actions.append(h('button', { type: 'button', class: 'danger', onclick: () => deleteRetained(path, false) }, 'Delete retained message'));
   if (admin && n && n.children.size) actions.append(h('button', { type: 'button', class: 'danger', onclick: () => deleteRetained(path, true) }, 'Delete retained messages of this subtree'));
@@ -230,7 +233,7 @@ function renderDetail(path, d) {
     const meta = h('dl', { class: 'meta' });
     const row = (k, v) => meta.append(h('dt', {}, k), h('dd', {}, v));
     row('received', `${time(last.at)} (${ago(last.at)})`);
-    row('publisher', last.publisher || '(the broker)');
+    row('publisher', last.publisher || (state.me.source && state.me.source.kind === 'client' ? '(MQTT does not say)' : '(the broker)'));
     row('QoS', last.qos);
     row('retain flag', last.retain ? 'yes' : 'no');
     row('size', `${last.size} bytes${last.truncated ? ' (shown cut)' : ''}${pv.kind === 'hex' ? ', binary' : ''}`);
