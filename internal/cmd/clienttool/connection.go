@@ -21,6 +21,9 @@ type Connection struct {
 	// subscription options (--nl, --rap, --retain-handling). Empty when no
 	// -t was given.
 	Subscriptions []packet.Subscription
+	// QoS is -q's QoS, and QoSGiven whether -q was given.
+	QoS      byte
+	QoSGiven bool
 	// Server is the address in a form to show: "tcp://host:1883".
 	Server string
 }
@@ -34,10 +37,13 @@ var ErrHelp = errHelp
 // what mosquitto_sub prints for a refused command line.
 func ParseConnection(args []string) (*Connection, error) {
 	env := func(string) (string, bool) { return "", false }
-	hasTopic := false
+	hasTopic, hasQoS := false, false
 	for _, a := range args {
-		if a == "-t" || a == "--topic" {
+		switch a {
+		case "-t", "--topic":
 			hasTopic = true
+		case "-q", "--qos":
+			hasQoS = true
 		}
 	}
 	full := args
@@ -52,6 +58,7 @@ func ParseConnection(args []string) (*Connection, error) {
 		return nil, err
 	}
 	s := newSession(cfg, base.Streams{In: nil, Out: io.Discard, Err: io.Discard})
+	s.tap = nil // it notes property orders for sub's printing, which nobody takes here
 	s.displayID = display(cfg.clientID())
 	opts, msg := s.options(cfg.clientID())
 	if msg == "" && !cfg.validID(opts.ClientID) {
@@ -64,7 +71,7 @@ func ParseConnection(args []string) (*Connection, error) {
 		return nil, &cmdError{text: msg}
 	}
 	opts.OnPacket = nil
-	c := &Connection{Options: opts, Server: opts.Address}
+	c := &Connection{Options: opts, Server: opts.Address, QoS: byte(cfg.qos), QoSGiven: hasQoS}
 	if hasTopic {
 		for _, f := range cfg.topics {
 			c.Subscriptions = append(c.Subscriptions, subscription(cfg, f, cfg.subOpts))

@@ -53,6 +53,13 @@ func dial(ctx context.Context, name string, conn *clienttool.Connection, st *sto
 	opts.Reconnect = &client.Reconnect{MinDelay: time.Second, MaxDelay: 30 * time.Second}
 	opts.OnConnectionLost = func(err error) { log.Warn("explore: connection to " + conn.Server + " lost: " + err.Error()) }
 	opts.Logger = log
+	if opts.ProtocolVersion == packet.Version5 {
+		// midge sub announces libmosquitto's Receive Maximum of 20; a
+		// dashboard subscribed to everything at QoS 2 wants the widest
+		// window (with 20, mosquitto 2.0.11 was seen to exceed it and the
+		// client to drop the connection).
+		opts.Properties.SetUint(packet.PropReceiveMaximum, 65535)
+	}
 	cl, _, err := client.Dial(ctx, opts)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to %s: %w", conn.Server, err)
@@ -60,8 +67,12 @@ func dial(ctx context.Context, name string, conn *clienttool.Connection, st *sto
 	s.cl = cl
 	subs := conn.Subscriptions
 	if len(subs) == 0 {
+		qos := byte(2) // to see the QoS each message was published with
+		if conn.QoSGiven {
+			qos = conn.QoS
+		}
 		for _, f := range defaultFilters {
-			subs = append(subs, packet.Subscription{Filter: f})
+			subs = append(subs, packet.Subscription{Filter: f, QoS: qos})
 		}
 	}
 	ack, err := cl.Subscribe(ctx, subs...)
