@@ -233,7 +233,7 @@ function renderDetail(path, d) {
     const meta = h('dl', { class: 'meta' });
     const row = (k, v) => meta.append(h('dt', {}, k), h('dd', {}, v));
     row('received', `${time(last.at)} (${ago(last.at)})`);
-    row('publisher', last.publisher || (state.me.source && state.me.source.kind === 'client' ? '(MQTT does not say)' : '(the broker)'));
+    row('publisher', last.publisher || unknownPublisher());
     row('QoS', last.qos);
     row('retain flag', last.retain ? 'yes' : 'no');
     row('size', `${last.size} bytes${last.truncated ? ' (shown cut)' : ''}${pv.kind === 'hex' ? ', binary' : ''}`);
@@ -285,6 +285,12 @@ function chartCard(ser, fields) {
   return card;
 }
 
+// unknownPublisher names the publisher of a message that names none: the
+// broker itself, or, seen by a client (midge explore), whoever it was.
+function unknownPublisher() {
+  return state.me.source && state.me.source.kind === 'client' ? '(MQTT does not say)' : '(the broker)';
+}
+
 function historyCard(hist) {
   const card = h('div', { class: 'card' });
   card.append(h('h3', {}, `History (last ${hist.length} of up to ${state.me.history})`));
@@ -292,7 +298,7 @@ function historyCard(hist) {
   for (let i = hist.length - 1; i >= 0; i--) {
     const e = hist[i];
     const item = h('div', { class: 'item' });
-    item.append(h('div', { class: 'head' }, h('span', {}, time(e.at)), h('span', {}, e.publisher || '(the broker)'),
+    item.append(h('div', { class: 'head' }, h('span', {}, time(e.at)), h('span', {}, e.publisher || unknownPublisher()),
       h('span', {}, `QoS ${e.qos}${e.retain ? ', retained' : ''}`), h('span', {}, `${e.size} B`)));
     const cur = pretty(e).text;
     const diff = h('div', { class: 'diff' });
