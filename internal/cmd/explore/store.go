@@ -107,6 +107,11 @@ type store struct {
 // openStore opens (creating) the history file at path and removes what is
 // beyond the limits.
 func openStore(path string, lim historyLimits, log *slog.Logger) (*store, error) {
+	return openStoreAt(path, lim, log, time.Now)
+}
+
+// openStoreAt is openStore with a clock.
+func openStoreAt(path string, lim historyLimits, log *slog.Logger, now func() time.Time) (*store, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
@@ -114,7 +119,7 @@ func openStore(path string, lim historyLimits, log *slog.Logger) (*store, error)
 		}
 		return nil, err
 	}
-	s := &store{db: db, lim: lim, log: log, now: time.Now, queue: make(chan *broker.Message, 4096), done: make(chan struct{})}
+	s := &store{db: db, lim: lim, log: log, now: now, queue: make(chan *broker.Message, 4096), done: make(chan struct{})}
 	if err := s.prune(); err != nil {
 		db.Close()
 		return nil, err
@@ -244,13 +249,20 @@ func (s *store) write(batch []*broker.Message) error {
 	})
 }
 
-// trim removes the oldest entries of b beyond count.
+// trim removes the oldest entries of b beyond count. (Bucket.Stats does
+// not count what the transaction has just put, so the keys are counted.)
 func trim(b *bolt.Bucket, count int) error {
-	n := b.Stats().KeyN
-	if count <= 0 || n <= count {
+	if count <= 0 {
 		return nil
 	}
+	n := 0
 	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	if n <= count {
+		return nil
+	}
 	for k, _ := c.First(); k != nil && n > count; k, _ = c.First() {
 		if err := c.Delete(); err != nil {
 			return err
