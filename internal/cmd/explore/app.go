@@ -39,6 +39,7 @@ type app struct {
 // current is the connection the dashboard shows.
 type current struct {
 	name    string
+	args    []string // the connection options, to connect again
 	src     *source
 	store   *store // nil with --no-history
 	web     *web.Server
@@ -120,7 +121,7 @@ func (a *app) connect(ctx context.Context, name string, args []string) (*current
 	if err == nil {
 		var h http.Handler
 		if h, err = ws.Handler(web.HandlerConfig{Local: true, LoopbackTCP: true}); err == nil {
-			return &current{name: name, src: src, store: st, web: ws, handler: h}, nil
+			return &current{name: name, args: args, src: src, store: st, web: ws, handler: h}, nil
 		}
 		ws.Close()
 	}
@@ -187,6 +188,16 @@ func (a *app) switchTo(ctx context.Context, name string) error {
 		old.close()
 	}
 	cur, err := a.connect(ctx, sc.Name, sc.Args)
+	if err != nil && old != nil {
+		// Back to the connection the page had, so that it keeps working.
+		if back, berr := a.connect(ctx, old.name, old.args); berr == nil {
+			a.mu.Lock()
+			a.cur = back
+			a.mu.Unlock()
+		} else {
+			a.log.Error("explore: reconnecting to " + old.src.conn.Server + ": " + berr.Error())
+		}
+	}
 	if err != nil {
 		return err
 	}

@@ -153,6 +153,16 @@ func TestExploreSavedConnections(t *testing.T) {
 	if code, _ := e.post(t, "/api/v1/explore/connect", map[string]string{"name": "nope"}, hdr); code != http.StatusNotFound {
 		t.Errorf("an unknown connection: %d", code)
 	}
+	// A connection that fails leaves the page on the one it had.
+	e.post(t, "/api/v1/explore/connections", map[string]any{"name": "down", "args": []string{"-h", "127.0.0.1", "-p", strconv.Itoa(freePort(t))}}, hdr)
+	if code, body := e.post(t, "/api/v1/explore/connect", map[string]string{"name": "down"}, hdr); code != http.StatusBadGateway {
+		t.Errorf("a connection that fails: %d %s", code, body)
+	}
+	e.get(t, "/api/v1/explore/connections", &list)
+	if list.Current != "two" {
+		t.Errorf("after a failed switch, the current connection is %q", list.Current)
+	}
+	e.waitTopic(t, "on/two", "2")
 }
 
 func mustOpen(t *testing.T, path string) *os.File {

@@ -147,6 +147,11 @@ func (s *store) close() error {
 		close(s.queue)
 		<-s.done
 		err = s.db.Close()
+		s.mu.Lock()
+		if s.dropped > 0 {
+			s.log.Warn(fmt.Sprintf("explore: %d messages were not stored: the disk could not keep up", s.dropped))
+		}
+		s.mu.Unlock()
 	})
 	return err
 }
