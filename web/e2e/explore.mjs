@@ -4,7 +4,8 @@
 //
 //   EXPLORE_URL   the URL midge explore printed (with its token)
 //   PHASE         "live": see a mosquitto_pub message, publish from the page
-//                 "restart": after a restart of midge explore, the history is there
+//                 "restart": after a restart of midge explore, the history is
+//                 there; then save a connection from the page and switch to it
 //   MQTT_PORT     mosquitto's port, for mosquitto_pub
 //   ARTIFACTS     where to save the screenshots
 //   CHROMIUM      the browser, /usr/bin/chromium
@@ -37,7 +38,8 @@ const page = ctx.pages()[0] || await ctx.newPage();
 page.setDefaultTimeout(15000);
 const problems = [];
 page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+let switched = false; // after a switch, the topic in the URL may not be known to the new connection yet (404)
+page.on('console', (m) => { if (m.type() === 'error' && !(switched && m.text().includes('status of 404'))) problems.push(`console: ${m.text()}`); });
 const named = (name) => page.locator('#tree .row:not([hidden])').filter({ has: page.locator('.name', { hasText: new RegExp(`^${name}$`) }) });
 
 try {
@@ -79,6 +81,14 @@ try {
     const csv = await page.evaluate(async () => (await fetch(document.querySelector('#export-csv').href)).text());
     must(csv.split('\n')[0] === 'time,topic,qos,retain,size,truncated,encoding,payload' && csv.includes(',22.4'), `CSV export ${csv}`);
     await page.screenshot({ path: join(artifacts, 'explore-restart.png') });
+
+    step('save a connection from the page and switch to it');
+    const answers = ['same broker', `-h 127.0.0.1 -p ${env('MQTT_PORT')} -i "explore e2e"`];
+    page.on('dialog', (d) => (d.type() === 'prompt' ? d.accept(answers.shift()) : (problems.push(`dialog: ${d.message()}`), d.dismiss())));
+    switched = true;
+    await Promise.all([page.waitForEvent('load'), page.click('#add-connection')]);
+    await page.locator('#connection option:checked', { hasText: 'same broker' }).waitFor({ state: 'attached' });
+    await named('door').locator('.value', { hasText: /^closed$/ }).waitFor(); // the retained message, on the new connection
   }
   if (problems.length) throw new Error(problems.join('\n'));
   await ctx.close();

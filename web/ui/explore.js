@@ -58,7 +58,37 @@ async function connectionPicker(me, h) {
       alert(`Cannot connect: ${err.message}`);
     }
   });
-  document.querySelector('#who').after(sel);
+  const add = h('button', { type: 'button', id: 'add-connection', title: 'Save a connection (the options of midge sub)' }, '+');
+  add.addEventListener('click', () => addConnection());
+  const oldAdd = document.querySelector('#add-connection');
+  if (oldAdd) oldAdd.remove();
+  document.querySelector('#who').after(sel, add);
+}
+
+// splitArgs splits a command line as a shell would for simple cases:
+// words separated by spaces, '...' and "..." quoting.
+export function splitArgs(line) {
+  const out = [];
+  const re = /"((?:[^"\\]|\\.)*)"|'([^']*)'|(\S+)/g;
+  let m;
+  while ((m = re.exec(line)) !== null) out.push(m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2] !== undefined ? m[2] : m[3]);
+  return out;
+}
+
+// addConnection asks for a name and midge sub's connection options, saves
+// them (in explore's 0600 file) and switches to them.
+async function addConnection() {
+  const name = prompt('Name of the new connection:');
+  if (!name) return;
+  const line = prompt('Connection options, as for midge sub (e.g. -h pi.local -p 8883 --cafile /path/ca.crt -u alice -P secret):');
+  if (line === null) return;
+  try {
+    await exploreAPI('/api/v1/explore/connections', { name, args: splitArgs(line) });
+    await exploreAPI('/api/v1/explore/connect', { name });
+    location.reload();
+  } catch (err) {
+    alert(`Cannot use this connection: ${err.message}`);
+  }
 }
 
 // exportLinks returns the links that download a topic's stored history, or
