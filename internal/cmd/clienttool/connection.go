@@ -28,13 +28,14 @@ type Connection struct {
 	Server string
 }
 
-// ErrHelp is returned by ParseConnection for --help.
+// ErrHelp is returned by ParseConnection for --help (and --version).
 var ErrHelp = errHelp
 
 // ParseConnection parses args, the command line of `midge sub` without the
 // program name (-t optional), after -o's options file if one is named (the
-// default ~/.config/mosquitto_sub is not read). It returns ErrHelp for --help, or an error whose text is
-// what mosquitto_sub prints for a refused command line.
+// default ~/.config/mosquitto_sub is not read). It returns ErrHelp for
+// --help or --version, or an error whose text is what mosquitto_sub prints
+// for a refused command line.
 func ParseConnection(args []string) (*Connection, error) {
 	env := func(string) (string, bool) { return "", false }
 	hasTopic, hasQoS := false, false
