@@ -18,16 +18,20 @@ import (
 	"github.com/midge-mqtt/midge/web"
 )
 
-// cookieName carries the per-run token once the URL has been opened.
-const cookieName = "midge_explore"
+// cookiePrefix starts the name of the cookie that carries the per-run token
+// once the URL has been opened. Cookies are shared by every port of a host,
+// so each run names its own (a random suffix): two explores in one browser
+// do not log each other out.
+const cookiePrefix = "midge_explore_"
 
 // app is one run of explore: the HTTP front (token check, the explore API)
 // and the current connection, which the page may switch.
 type app struct {
-	o     *options
-	st    base.Streams
-	log   *slog.Logger
-	token string
+	o      *options
+	st     base.Streams
+	log    *slog.Logger
+	token  string
+	cookie string // the token cookie's name
 
 	mu    sync.Mutex // guards cur and conns
 	cur   *current
@@ -55,7 +59,7 @@ func newApp(o *options, st base.Streams, log *slog.Logger) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &app{o: o, st: st, log: log, token: hex.EncodeToString(b), conns: conns}, nil
+	return &app{o: o, st: st, log: log, token: hex.EncodeToString(b[:18]), cookie: cookiePrefix + hex.EncodeToString(b[18:]), conns: conns}, nil
 }
 
 // start makes the first connection: the saved one named by --connection,
@@ -215,7 +219,8 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "wrong token: open the URL midge explore printed", http.StatusUnauthorized)
 			return
 		}
-		http.SetCookie(w, &http.Cookie{Name: cookieName, Value: a.token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		http.SetCookie(w, &http.Cookie{Name: a.cookie, Value: a.token, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
 		q := r.URL.Query()
 		q.Del("token")
 		u := *r.URL
@@ -223,7 +228,7 @@ func (a *app) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, u.RequestURI(), http.StatusSeeOther)
 		return
 	}
-	c, err := r.Cookie(cookieName)
+	c, err := r.Cookie(a.cookie)
 	if err != nil || !a.validToken(c.Value) {
 		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "midge explore: open the URL with the token that midge explore printed", http.StatusUnauthorized)

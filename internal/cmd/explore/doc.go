@@ -18,7 +18,7 @@
 //
 // The dashboard listens on 127.0.0.1 only, and every request must carry
 // the per-run secret token of the URL explore prints (and opens in the
-// browser): the first request with ?token= sets it as a cookie
+// browser): the first request with ?token= sets it as a cookie of its own name
 // (HttpOnly, SameSite=Strict), so other local users, who cannot read the
 // URL, cannot drive the client.
 package explore
