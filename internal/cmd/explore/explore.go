@@ -142,12 +142,12 @@ func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
 	log := slog.New(slog.NewTextHandler(st.Err, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a, err := newApp(o, st, log)
 	if err != nil {
-		fmt.Fprintf(st.Err, "Error: %s\n", strings.TrimSpace(err.Error()))
+		printError(st, err)
 		return 1
 	}
 	defer a.close()
 	if err := a.start(ctx); err != nil {
-		fmt.Fprintf(st.Err, "Error: %s\n", strings.TrimSpace(err.Error()))
+		printError(st, err)
 		return 1
 	}
 	ln, err := net.Listen("tcp", o.httpAddr)
@@ -175,4 +175,14 @@ func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
 	defer cancel()
 	hs.Shutdown(sctx)
 	return 0
+}
+
+// printError prints err as "Error: ...", once: the connection options'
+// refusals carry mosquitto_sub's "Error: " already.
+func printError(st base.Streams, err error) {
+	msg := strings.TrimSpace(err.Error())
+	if !strings.HasPrefix(msg, "Error") {
+		msg = "Error: " + msg
+	}
+	fmt.Fprintln(st.Err, msg)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -151,5 +152,14 @@ func TestConnectionsFile(t *testing.T) {
 	}
 	if f := historyFile("../x", "", ""); strings.Contains(f, "/") {
 		t.Errorf("history file %q escapes the directory", f)
+	}
+}
+
+// TestRefusedOptions: explore exits 1 with the refusal printed once.
+func TestRefusedOptions(t *testing.T) {
+	var out, errs strings.Builder
+	code := Run(t.Context(), "midge explore", []string{"--no-browser", "--cert", "x.crt"}, base.Streams{Out: &out, Err: &errs})
+	if code != 1 || errs.String() != "Error: Both certfile and keyfile must be provided if one of them is set.\n" {
+		t.Errorf("exit %d, stderr %q", code, errs.String())
 	}
 }
