@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -104,6 +105,20 @@ func TestExploreMosquitto(t *testing.T) {
 	csvResp.Body.Close()
 	if err != nil || len(rows) != 4 || rows[0][0] != "time" || rows[1][7] != "21.5" || rows[1][2] != "1" || rows[2][7] != "22.0" || rows[3][3] != "true" {
 		t.Errorf("CSV export: %v %q", err, rows)
+	}
+	// Deleting the retained message from the page: mosquitto no longer
+	// has it, and the dashboard no longer marks the topic retained.
+	if code, body := e.post(t, "/api/v1/retained/delete", map[string]any{"topic": "home/kitchen/temp"},
+		map[string]string{"X-CSRF-Token": e.csrf(t)}); code != 200 || !strings.Contains(body, `"deleted":1`) {
+		t.Fatalf("delete retained: %d %s", code, body)
+	}
+	testutil.WaitFor(t, "the topic no longer retained", func() bool {
+		var tr struct{ Retained bool }
+		e.get(t, "/api/v1/topic?name=home/kitchen/temp", &tr)
+		return !tr.Retained
+	})
+	if out, _ := exec.Command("mosquitto_sub", "-h", "127.0.0.1", "-p", p, "-t", "home/kitchen/temp", "--retained-only", "-W", "1").Output(); len(out) > 0 {
+		t.Errorf("mosquitto still has a retained message: %q", out)
 	}
 	if code, _ := e.post(t, "/api/v1/explore/connect", map[string]string{"name": "x"}, nil); code != http.StatusForbidden {
 		t.Errorf("an explore action without its header: %d", code)

@@ -41,13 +41,20 @@ type source struct {
 	pubOut    uint64                     // PUBLISH packets sent
 	bytesIn   uint64                     // payload bytes received
 	bytesOut  uint64                     // payload bytes sent
+	// deleting holds the topics whose retained message DeleteRetained
+	// cleared, until the empty message comes back through the
+	// subscription: it is shown as published, with the retain flag (a
+	// subscriber gets it without), so that the topic is no longer marked
+	// retained.
+	deleting map[string]time.Time
 }
 
 // dial connects as conn says and subscribes; st, if not nil, keeps the
 // history. The client reconnects by itself if the connection drops.
 func dial(ctx context.Context, name string, conn *clienttool.Connection, st *store, log *slog.Logger) (*source, error) {
 	s := &source{name: name, conn: conn, store: st, log: log, start: time.Now(),
-		observers: map[int]func(*broker.Message){}, retained: map[string]*broker.Message{}, sys: map[string]string{}}
+		observers: map[int]func(*broker.Message){}, retained: map[string]*broker.Message{}, sys: map[string]string{},
+		deleting: map[string]time.Time{}}
 	opts := conn.Options
 	opts.OnMessage = s.receive
 	opts.Reconnect = &client.Reconnect{MinDelay: time.Second, MaxDelay: 30 * time.Second}
@@ -107,7 +114,13 @@ func (s *source) receive(p *client.Message) {
 	s.mu.Lock()
 	s.pubIn++
 	s.bytesIn += uint64(len(p.Payload))
-	if p.Retain {
+	if at, ok := s.deleting[p.Topic]; ok && len(p.Payload) == 0 {
+		delete(s.deleting, p.Topic)
+		if time.Since(at) < time.Minute {
+			m.Retain = true
+		}
+	}
+	if m.Retain {
 		if len(p.Payload) == 0 {
 			delete(s.retained, p.Topic)
 		} else {
@@ -231,9 +244,15 @@ func (s *source) DeleteRetained(ctx context.Context, filter string) (int, error)
 	})
 	n := 0
 	for _, t := range topics {
+		s.mu.Lock()
+		s.deleting[t] = time.Now()
+		s.mu.Unlock()
 		if err := s.cl.Publish(ctx, &client.Message{Topic: t, Retain: true, QoS: 1}); err != nil {
 			return n, err
 		}
+		s.mu.Lock()
+		delete(s.retained, t)
+		s.mu.Unlock()
 		n++
 	}
 	return n, nil
