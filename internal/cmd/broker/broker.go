@@ -177,6 +177,7 @@ type brokerHooks struct {
 	signals        bool               // handle SIGHUP, SIGUSR1, SIGUSR2
 	started        func(b *brokerRun) // called once the broker serves
 	listen         func(network, address string) (net.Listener, error)
+	getenv         func(string) string // the environment (NOTIFY_SOCKET, WATCHDOG_USEC); nil for os.Getenv
 }
 
 // logErr writes a line as Mosquitto writes errors before its log is set up:
@@ -246,7 +247,11 @@ func runBrokerOptions(ctx context.Context, prog string, o brokerOptions, st base
 	}
 	ready := daemonReady(st)
 
-	b := &brokerRun{opts: o, res: res, prog: prog, hooks: hooks, stdout: st.Out}
+	getenv := hooks.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	b := &brokerRun{opts: o, res: res, prog: prog, hooks: hooks, stdout: st.Out, sd: newSDNotifier(getenv)}
 	if code, ok := b.start(ctx, ready.stderr()); !ok {
 		ready.fail()
 		return code
@@ -256,8 +261,9 @@ func runBrokerOptions(ctx context.Context, prog string, o brokerOptions, st base
 	if hooks.started != nil {
 		hooks.started(b)
 	}
-	notifySystemd("READY=1")
-	return b.wait(ctx)
+	b.sd.notify("READY=1")
+	defer b.sd.notify("STOPPING=1")
+	return b.wait(ctx, watchdogInterval(getenv, os.Getpid()))
 }
 
 // brokerRun is a running broker with the process settings around it.
@@ -279,6 +285,7 @@ type brokerRun struct {
 	store   broker.Store // the persistence store, nil without persistence
 	storeAt string       // its path
 	web     webRun       // the http_api listeners (broker_web.go)
+	sd      sdNotifier   // systemd's notify socket, if started by a Type=notify unit
 }
 
 // openListener is a listening socket and its settings.
@@ -537,12 +544,31 @@ func (b *brokerRun) removePID() {
 }
 
 // wait serves until ctx is done or a listener fails, handling signals, and
-// returns the exit status.
-func (b *brokerRun) wait(ctx context.Context) int {
+// returns the exit status. Every watchdog interval (0 for none) it tells
+// systemd the broker is alive: from this loop, so that a stuck signal
+// handler (a reload that hangs) lets the watchdog fire.
+func (b *brokerRun) wait(ctx context.Context, watchdog time.Duration) int {
 	sigs, stopSignals := b.signalChannels()
 	defer stopSignals()
+	var tick <-chan time.Time
+	if watchdog > 0 {
+		t := time.NewTicker(watchdog)
+		defer t.Stop()
+		tick = t.C
+		b.sd.notify("WATCHDOG=1")
+	}
 	for {
 		select {
+		case <-tick:
+			if err := b.sd.notify("WATCHDOG=1"); err != nil {
+				b.log.Warn("Warning: systemd watchdog notification: " + err.Error())
+			}
+		case <-sigs.rotate:
+			// Mosquitto 2.1 reopens its log file on SIGRTMIN, for log
+			// rotation without a configuration reload.
+			if err := b.handler.Reopen(); err != nil {
+				b.log.Error("Error: reopening the log file: " + err.Error())
+			}
 		case <-ctx.Done():
 			return exitOK
 		case err := <-b.errc:

@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
 	"os/user"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/midge-mqtt/midge/internal/cmd/base"
@@ -75,35 +73,25 @@ type brokerSignals struct {
 	reload  chan os.Signal // SIGHUP
 	persist chan os.Signal // SIGUSR1
 	tree    chan os.Signal // SIGUSR2
+	rotate  chan os.Signal // SIGRTMIN where the system has it (Linux)
 }
 
 func (b *brokerRun) signalChannels() (brokerSignals, func()) {
-	s := brokerSignals{reload: make(chan os.Signal, 1), persist: make(chan os.Signal, 1), tree: make(chan os.Signal, 1)}
+	s := brokerSignals{reload: make(chan os.Signal, 1), persist: make(chan os.Signal, 1), tree: make(chan os.Signal, 1),
+		rotate: make(chan os.Signal, 1)}
 	if !b.hooks.signals {
 		return s, func() {}
 	}
 	signal.Notify(s.reload, syscall.SIGHUP)
 	signal.Notify(s.persist, syscall.SIGUSR1)
 	signal.Notify(s.tree, syscall.SIGUSR2)
-	return s, func() { signal.Stop(s.reload); signal.Stop(s.persist); signal.Stop(s.tree) }
-}
-
-// notifySystemd sends state (READY=1) to systemd's notify socket when
-// started by a Type=notify unit; it does nothing otherwise.
-func notifySystemd(state string) {
-	addr := os.Getenv("NOTIFY_SOCKET")
-	if addr == "" {
-		return
+	if sigRTMIN != 0 {
+		signal.Notify(s.rotate, sigRTMIN)
 	}
-	if strings.HasPrefix(addr, "@") {
-		addr = "\x00" + addr[1:] // abstract socket
+	if err := ignoreGlibcRTMIN(); err != nil {
+		b.log.Warn("Warning: cannot ignore signal 34 (glibc's SIGRTMIN): " + err.Error())
 	}
-	c, err := net.Dial("unixgram", addr)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	c.Write([]byte(state))
+	return s, func() { signal.Stop(s.reload); signal.Stop(s.persist); signal.Stop(s.tree); signal.Stop(s.rotate) }
 }
 
 // daemonize starts the broker again in the background (-d): without -d, in a
