@@ -26,7 +26,7 @@ func (b *brokerRun) signalChannels() (brokerSignals, func()) { return brokerSign
 type sdNotifier struct{}
 
 func newSDNotifier(func(string) string) sdNotifier { return sdNotifier{} }
-func (sdNotifier) notify(string) error         { return nil }
+func (sdNotifier) notify(string) error             { return nil }
 
 // watchdogInterval is 0: there is no systemd watchdog.
 func watchdogInterval(func(string) string, int) time.Duration { return 0 }

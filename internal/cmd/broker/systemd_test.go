@@ -81,7 +81,7 @@ func TestWatchdogInterval(t *testing.T) {
 		{env("NOTIFY_SOCKET", "/x", "WATCHDOG_USEC", "30000000"), 15 * time.Second},
 		{env("NOTIFY_SOCKET", "/x", "WATCHDOG_USEC", "30000000", "WATCHDOG_PID", "42"), 15 * time.Second},
 		{env("NOTIFY_SOCKET", "/x", "WATCHDOG_USEC", "30000000", "WATCHDOG_PID", "43"), 0}, // inherited from another process
-		{env("WATCHDOG_USEC", "30000000"), 0},                                               // nowhere to send
+		{env("WATCHDOG_USEC", "30000000"), 0},                                              // nowhere to send
 		{env("NOTIFY_SOCKET", "/x", "WATCHDOG_USEC", "0"), 0},
 		{env("NOTIFY_SOCKET", "/x", "WATCHDOG_USEC", "-5"), 0},
 		{env("NOTIFY_SOCKET", "/x", "WATCHDOG_USEC", "soon"), 0},
