@@ -50,6 +50,10 @@ func (e *Error) Unwrap() error { return e.Err }
 type Warning struct {
 	Pos Position
 	Msg string
+	// Notice marks Mosquitto 2.1's deprecation notices ("The 'port' option
+	// is now deprecated and will be removed in version 3.0. ..."), which
+	// Mosquitto logs at notice level without "Warning:".
+	Notice bool
 }
 
 // String returns "FILE:LINE: message".

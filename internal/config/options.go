@@ -64,6 +64,10 @@ func optionHandlers() map[string]handler {
 	m := map[string]handler{
 		// Security, global or per listener.
 		"allow_anonymous": func(p *parser, pos Position, name, rest string) {
+			if p.perListener {
+				p.res.Warnings = append(p.res.Warnings, Warning{Pos: pos, Notice: true,
+					Msg: "You are using the 'allow_anonymous' option with 'per_listener_settings true'. Please replace this with 'listener_allow_anonymous'."})
+			}
 			s, ok := p.scope(pos, name)
 			if !ok {
 				return
@@ -82,6 +86,7 @@ func optionHandlers() map[string]handler {
 			}
 		},
 		"auto_id_prefix": func(p *parser, pos Position, name, rest string) {
+			p.deprecated(pos, name, "Please use 'listener_auto_id_prefix' instead.")
 			s, ok := p.scope(pos, name)
 			if !ok {
 				return
@@ -116,6 +121,7 @@ func optionHandlers() map[string]handler {
 		},
 		"acl_check_subscribe": boolOpt(func(p *parser, v bool) { p.aclCheckSubscribe = v }),
 		"per_listener_settings": func(p *parser, pos Position, name, rest string) {
+			p.deprecated(pos, name, "Please see the documentation for how to achieve the same effect.")
 			v, ok := p.boolean(pos, name, rest)
 			if !ok || p.perListener {
 				return // once true it stays true, as in Mosquitto
@@ -128,7 +134,10 @@ func optionHandlers() map[string]handler {
 			p.res.PerListenerSettings = v
 		},
 		"psk_file":          refused("TLS-PSK is not available in Go's TLS"),
-		"clientid_prefixes": refused("it is deprecated in Mosquitto; use an ACL file"),
+		"clientid_prefixes": func(p *parser, pos Position, name, _ string) {
+			p.deprecated(pos, name, "")
+			p.refuse(pos, name, "it is deprecated in Mosquitto; use an ACL file")
+		},
 
 		// Plugins: the acl-file and password-file plugins of Mosquitto 2.1.
 		"plugin":      (*parser).pluginLine,
@@ -150,7 +159,7 @@ func optionHandlers() map[string]handler {
 		"allow_duplicate_messages": func(p *parser, pos Position, name, rest string) {
 			if v, ok := p.boolean(pos, name, rest); ok {
 				cfg(p).AllowDuplicateMessages = v
-				p.warnf(pos, "allow_duplicate_messages is deprecated in Mosquitto")
+				p.deprecated(pos, name, "The behaviour will default to true.")
 			}
 		},
 		"autosave_interval": func(p *parser, pos Position, name, rest string) {
@@ -235,6 +244,8 @@ func optionHandlers() map[string]handler {
 			}
 		},
 		"message_size_limit": func(p *parser, pos Position, name, rest string) {
+			p.res.Warnings = append(p.res.Warnings, Warning{Pos: pos, Notice: true,
+				Msg: "Note: It is recommended to replace `message_size_limit` with `max_packet_size`."}) // 2.1's words
 			v, ok := p.integer(pos, name, rest)
 			switch {
 			case !ok:
@@ -309,7 +320,7 @@ func optionHandlers() map[string]handler {
 			}
 		},
 		"retry_interval": func(p *parser, pos Position, name, _ string) {
-			p.warnf(pos, "the retry_interval option is no longer available (Mosquitto ignores it too)")
+			p.warnf(pos, "The 'retry_interval' option is no longer available.") // Mosquitto 2.1's words
 		},
 		"set_tcp_nodelay": func(p *parser, pos Position, name, rest string) {
 			if v, ok := p.boolean(pos, name, rest); ok && !v {
@@ -399,6 +410,7 @@ func optionHandlers() map[string]handler {
 		// Listeners.
 		"listener": (*parser).listenerLine,
 		"port": func(p *parser, pos Position, name, rest string) {
+			p.deprecated(pos, name, "Please use 'listener' instead.")
 			p.localOnly = false
 			v, ok := p.integer(pos, name, rest)
 			if !ok {
@@ -417,6 +429,7 @@ func optionHandlers() map[string]handler {
 			p.cur = l
 		},
 		"bind_address": func(p *parser, pos Position, name, rest string) {
+			p.deprecated(pos, name, "")
 			p.localOnly = false
 			v, ok := p.str(pos, name, rest)
 			if !ok || !p.once(pos, name, name) {

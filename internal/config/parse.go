@@ -135,6 +135,16 @@ func (p *parser) warnf(pos Position, format string, args ...any) {
 	p.res.Warnings = append(p.res.Warnings, Warning{Pos: pos, Msg: fmt.Sprintf(format, args...)})
 }
 
+// deprecated records Mosquitto 2.1's notice for an option it deprecates,
+// in its words; advice may be empty.
+func (p *parser) deprecated(pos Position, name, advice string) {
+	msg := "The '" + name + "' option is now deprecated and will be removed in version 3.0."
+	if advice != "" {
+		msg += " " + advice
+	}
+	p.res.Warnings = append(p.res.Warnings, Warning{Pos: pos, Msg: msg, Notice: true})
+}
+
 // maxConfigFile bounds one configuration file.
 const maxConfigFile = 64 << 20
 

@@ -207,6 +207,28 @@ func printConfigErrors(w io.Writer, err error) {
 	}
 }
 
+// warningLine is the text of a configuration warning: "Warning: FILE:LINE:
+// ..." or, for a deprecation notice, "FILE:LINE: The '...' option is now
+// deprecated ...".
+func warningLine(w config.Warning) string {
+	if w.Notice {
+		return w.String()
+	}
+	return "Warning: " + w.String()
+}
+
+// logWarnings logs the warnings of a configuration, the deprecation
+// notices at notice level as Mosquitto 2.1 does.
+func logWarnings(log *slog.Logger, ws []config.Warning) {
+	for _, w := range ws {
+		if w.Notice {
+			log.Log(context.Background(), logging.LevelNotice, warningLine(w))
+		} else {
+			log.Warn(warningLine(w))
+		}
+	}
+}
+
 // logOptions returns the logging options of res with -v and -q applied.
 func logOptions(res *config.Result, o brokerOptions) logging.Options {
 	lo := res.Log
@@ -231,7 +253,7 @@ func runBrokerOptions(ctx context.Context, prog string, o brokerOptions, st base
 			return exitInvalid
 		}
 		for _, w := range res.Warnings {
-			logErr(st.Err, "Warning: "+w.String())
+			logErr(st.Err, warningLine(w))
 		}
 		logErr(st.Err, "Configuration file is OK.")
 		return exitOK
@@ -317,9 +339,7 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 	} else {
 		b.log.Info("Using default config.")
 	}
-	for _, w := range res.Warnings {
-		b.log.Warn("Warning: " + w.String())
-	}
+	logWarnings(b.log, res.Warnings)
 
 	cfg := res.Config
 	cfg.Logger = b.log
@@ -664,9 +684,7 @@ func (b *brokerRun) reload() {
 	if err := b.handler.Reconfigure(lo); err != nil {
 		b.log.Error("Error: " + err.Error())
 	}
-	for _, w := range next.Warnings {
-		b.log.Warn("Warning: " + w.String())
-	}
+	logWarnings(b.log, next.Warnings)
 	for _, n := range notes {
 		b.log.Warn("Warning: " + n)
 	}

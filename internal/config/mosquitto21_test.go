@@ -1,0 +1,74 @@
+package config_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/midge-mqtt/midge/internal/config"
+)
+
+// notices returns the deprecation notices of r, as "LINE: text".
+func notices(r *config.Result) []string {
+	var out []string
+	for _, w := range r.Warnings {
+		if w.Notice {
+			out = append(out, w.String())
+		}
+	}
+	return out
+}
+
+// TestDeprecationNotices checks that each option Mosquitto 2.1 deprecates
+// loads as before and carries 2.1's notice, in its words, with the line it
+// is on; and that options 2.1 does not deprecate carry none.
+func TestDeprecationNotices(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		text string
+		want []string // notices, in order
+	}{
+		{"allow_duplicate_messages true", []string{"m.conf:1: The 'allow_duplicate_messages' option is now deprecated and will be removed in version 3.0. The behaviour will default to true."}},
+		{"auto_id_prefix gen-", []string{"m.conf:1: The 'auto_id_prefix' option is now deprecated and will be removed in version 3.0. Please use 'listener_auto_id_prefix' instead."}},
+		{"bind_address 127.0.0.1", []string{"m.conf:1: The 'bind_address' option is now deprecated and will be removed in version 3.0."}},
+		{"port 1884", []string{"m.conf:1: The 'port' option is now deprecated and will be removed in version 3.0. Please use 'listener' instead."}},
+		{"per_listener_settings false", []string{"m.conf:1: The 'per_listener_settings' option is now deprecated and will be removed in version 3.0. Please see the documentation for how to achieve the same effect."}},
+		{"per_listener_settings true\nlistener 1883\nallow_anonymous true", []string{
+			"m.conf:1: The 'per_listener_settings' option is now deprecated and will be removed in version 3.0. Please see the documentation for how to achieve the same effect.",
+			"m.conf:3: You are using the 'allow_anonymous' option with 'per_listener_settings true'. Please replace this with 'listener_allow_anonymous'.",
+		}},
+		{"message_size_limit 1000", []string{"m.conf:1: Note: It is recommended to replace `message_size_limit` with `max_packet_size`."}},
+		// Not deprecated: no notice.
+		{"allow_anonymous true", nil},
+		{"listener 1883\nlistener_allow_anonymous true\nlistener_auto_id_prefix gen-", nil},
+		{"password_file /dev/null", nil}, // deprecated in 2.1's ChangeLog, but 2.1 prints nothing for it
+		{"listener 1883\nmax_packet_size 100", nil},
+	}
+	for _, tt := range tests {
+		r := mustParse(t, tt.text)
+		got := notices(r)
+		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+			t.Errorf("%q: notices\n%s\nwant\n%s", tt.text, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+		}
+	}
+	// The deprecated options still do what they did.
+	if r := mustParse(t, "port 1884"); len(r.Listeners) != 1 || r.Listeners[0].Port != 1884 {
+		t.Errorf("port 1884: listeners %+v", r.Listeners)
+	}
+	if r := mustParse(t, "allow_duplicate_messages true"); !r.Config.AllowDuplicateMessages {
+		t.Error("allow_duplicate_messages true not applied")
+	}
+	// clientid_prefixes: the notice, and midge's refusal.
+	_, err := parse(t, "clientid_prefixes sensor-")
+	if err == nil || !strings.Contains(err.Error(), "m.conf:1: option clientid_prefixes is not supported by midge") {
+		t.Errorf("clientid_prefixes: %v", err)
+	}
+}
+
+// TestRetryIntervalWarning: 2.1's warning, in its words, and nothing else.
+func TestRetryIntervalWarning(t *testing.T) {
+	t.Parallel()
+	r := mustParse(t, "retry_interval 20")
+	if len(r.Warnings) != 1 || r.Warnings[0].Notice || r.Warnings[0].String() != "m.conf:1: The 'retry_interval' option is no longer available." {
+		t.Errorf("warnings %+v", r.Warnings)
+	}
+}
