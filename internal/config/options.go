@@ -133,7 +133,7 @@ func optionHandlers() map[string]handler {
 			p.perListener = v
 			p.res.PerListenerSettings = v
 		},
-		"psk_file":          refused("TLS-PSK is not available in Go's TLS"),
+		"psk_file": refused("TLS-PSK is not available in Go's TLS"),
 		"clientid_prefixes": func(p *parser, pos Position, name, _ string) {
 			p.deprecated(pos, name, "")
 			p.refuse(pos, name, "it is deprecated in Mosquitto; use an ACL file")
