@@ -107,6 +107,13 @@ type Config struct {
 	// (max_connections, default 0: no limit). Listener.MaxConnections bounds
 	// one listener.
 	MaxConnections int
+	// MaxSessions bounds the sessions the broker holds, connected and
+	// offline persistent ones together (global_max_clients of Mosquitto 2.1,
+	// default 0: no limit). A client that would start one more is refused:
+	// MQTT 5 clients get CONNACK 0x89 (Server busy), older ones are closed
+	// without a CONNACK, as Mosquitto does. A client resuming or replacing its
+	// own session is not refused.
+	MaxSessions int
 
 	// SysInterval is how often $SYS/broker/... is published (sys_interval,
 	// default 10s; Unlimited, i.e. negative, disables it).

@@ -179,6 +179,17 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	}
 	c.connectedAt = c.srv.now().UnixNano()
 	if err := c.srv.attach(c, cp.CleanStart, expiry, will, willDelay, ack); err != nil {
+		if errors.Is(err, errSessionLimit) {
+			if v == packet.Version5 {
+				return c.refuse(packet.ServerBusy, "server busy: "+err.Error())
+			}
+			// Mosquitto 2.1 closes an MQTT 3.x connection without a CONNACK.
+			c.closeReason = err.Error()
+			if !o.QuietConnections {
+				c.srv.log.Info(fmt.Sprintf("Client %s disconnected, %s.", id, err.Error()))
+			}
+			return false
+		}
 		c.closeReason = "persistence failed: " + err.Error()
 		return false
 	}

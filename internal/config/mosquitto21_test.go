@@ -72,3 +72,17 @@ func TestRetryIntervalWarning(t *testing.T) {
 		t.Errorf("warnings %+v", r.Warnings)
 	}
 }
+
+// TestGlobalMaxClients: global_max_clients (2.1) is broker.Config.MaxSessions;
+// -1 (2.1's default) and 0 mean no limit, as in Mosquitto.
+func TestGlobalMaxClients(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[string]int{"global_max_clients 5": 5, "global_max_clients -1": 0, "global_max_clients 0": 0, "": 0} {
+		if got := mustParse(t, text).Config.MaxSessions; got != want {
+			t.Errorf("%q: MaxSessions %d, want %d", text, got, want)
+		}
+	}
+	if _, err := parse(t, "global_max_clients many"); err == nil || !strings.Contains(err.Error(), "m.conf:1:") {
+		t.Errorf("global_max_clients many: %v", err)
+	}
+}

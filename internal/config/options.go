@@ -177,8 +177,8 @@ func optionHandlers() map[string]handler {
 			}
 		},
 		"global_max_clients": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.integer(pos, name, rest); ok && v >= 0 {
-				p.refuse(pos, name, "a limit on sessions is not implemented yet (max_connections and global_max_connections are)")
+			if v, ok := p.integer(pos, name, rest); ok {
+				cfg(p).MaxSessions = max(v, 0) // -1 and 0: no limit, as in Mosquitto
 			}
 		},
 		"global_max_connections": func(p *parser, pos Position, name, rest string) {
