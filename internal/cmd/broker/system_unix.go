@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
-	"os/user"
 	"strconv"
 	"syscall"
 
@@ -18,28 +17,17 @@ import (
 
 // dropPrivileges switches to the configured user (default "mosquitto", or
 // "nobody" if that does not exist) and its groups when running as root, as
-// Mosquitto does. It is called after the listeners and the pid file are
-// open, so privileged ports and root-owned directories work.
+// Mosquitto does; the PUID and PGID environment variables of Mosquitto 2.1
+// (container images) override the user and its group by number. It is
+// called after the listeners and the pid file are open, so privileged ports
+// and root-owned directories work.
 func dropPrivileges(name string, log *slog.Logger) error {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	if name == "" {
-		name = "mosquitto"
-	}
-	if name == "root" {
-		log.Warn("Warning: midge should not be run as root/administrator.")
-		return nil
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		if name != "mosquitto" {
-			return fmt.Errorf("Unable to drop privileges to '%s' because this user does not exist.", name)
-		}
-		log.Warn("Warning: Unable to drop privileges to 'mosquitto' because this user does not exist. Trying 'nobody' instead.")
-		if u, err = user.Lookup("nobody"); err != nil {
-			return fmt.Errorf("Unable to drop privileges to 'nobody'.")
-		}
+	u, err := resolveDropUser(name, os.Getenv, log)
+	if u == nil || err != nil {
+		return err
 	}
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)
@@ -63,7 +51,11 @@ func dropPrivileges(name string, log *slog.Logger) error {
 	if err := syscall.Setuid(uid); err != nil {
 		return fmt.Errorf("Error setting uid whilst dropping privileges: %v.", err)
 	}
-	log.Info(fmt.Sprintf("Info: running as user: %s.", u.Username))
+	if u.Username == "" {
+		log.Info(fmt.Sprintf("Info: running as uid %d, gid %d.", uid, gid))
+	} else {
+		log.Info(fmt.Sprintf("Info: running as user: %s.", u.Username))
+	}
 	return nil
 }
 
