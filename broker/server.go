@@ -54,6 +54,9 @@ type Server struct {
 	obsMu     sync.Mutex                  // serializes changes to observers
 	observers atomic.Pointer[[]*observer] // see Observe
 
+	controlMu sync.Mutex                                // serializes changes to control
+	control   atomic.Pointer[map[string]ControlHandler] // $CONTROL endpoints, copy on write; see HandleControl
+
 	mu        sync.Mutex // guards the fields below
 	sessions  map[string]*session
 	conns     map[*conn]struct{}
