@@ -86,6 +86,10 @@ type Result struct {
 	// HTTPAPI holds the settings of the http_api listeners.
 	HTTPAPI HTTPAPI
 
+	// EnableControlAPI is enable_control_api (Mosquitto 2.1): serve
+	// listPlugins and listListeners on $CONTROL/broker/v1.
+	EnableControlAPI bool
+
 	// PIDFile is the pid_file to write, "" for none.
 	PIDFile string
 	// User is the user to switch to when started as root (user); "" means

@@ -172,8 +172,8 @@ func optionHandlers() map[string]handler {
 		"check_retain_source": boolOpt(func(p *parser, v bool) { p.res.CheckRetainSource = v }),
 		"connection_messages": boolOpt(func(p *parser, v bool) { cfg(p).QuietConnections = !v }),
 		"enable_control_api": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.boolean(pos, name, rest); ok && v {
-				p.refuse(pos, name, "midge has no $CONTROL API")
+			if v, ok := p.boolean(pos, name, rest); ok {
+				p.res.EnableControlAPI = v
 			}
 		},
 		"global_max_clients": func(p *parser, pos Position, name, rest string) {

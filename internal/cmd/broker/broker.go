@@ -383,6 +383,9 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		return exitFailure, false
 	}
 	b.srv.Store(srv)
+	if res.EnableControlAPI {
+		b.setControlAPI(srv, true)
+	}
 	b.errc = make(chan error, len(b.lns)+len(b.web.lns))
 	for _, ol := range b.lns {
 		go func() { b.errc <- srv.Serve(ctx, ol.ln, ol.cfg) }()
@@ -677,6 +680,7 @@ func (b *brokerRun) reload() {
 	b.mu.Unlock()
 	if srv := b.srv.Load(); srv != nil {
 		srv.Reload(cfg)
+		b.setControlAPI(srv, next.EnableControlAPI)
 	}
 	for _, err := range tlsErrs {
 		b.log.Error("Error: " + err.Error() + "; the certificates in use are kept.")
