@@ -115,6 +115,13 @@ type Config struct {
 	// own session is not refused.
 	MaxSessions int
 
+	// RetainExpiryInterval is how often the retained messages are scanned
+	// for ones whose Message Expiry Interval has passed, to free them
+	// (retain_expiry_interval, in minutes in the file; default 0: no scan,
+	// an expired retained message is dropped when next matched or
+	// replaced, as in Mosquitto).
+	RetainExpiryInterval time.Duration
+
 	// SysInterval is how often $SYS/broker/... is published (sys_interval,
 	// default 10s; Unlimited, i.e. negative, disables it).
 	SysInterval time.Duration

@@ -3,6 +3,7 @@ package config_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/midge-mqtt/midge/internal/config"
 )
@@ -84,5 +85,26 @@ func TestGlobalMaxClients(t *testing.T) {
 	}
 	if _, err := parse(t, "global_max_clients many"); err == nil || !strings.Contains(err.Error(), "m.conf:1:") {
 		t.Errorf("global_max_clients many: %v", err)
+	}
+}
+
+// TestRetainExpiryIntervalOption: minutes, at least 1, capped at 10,000,000
+// minutes with Mosquitto's warning.
+func TestRetainExpiryIntervalOption(t *testing.T) {
+	t.Parallel()
+	if r := mustParse(t, "retain_expiry_interval 5"); r.Config.RetainExpiryInterval != 5*time.Minute || len(r.Warnings) != 0 {
+		t.Errorf("5: %v %v", r.Config.RetainExpiryInterval, r.Warnings)
+	}
+	r := mustParse(t, "retain_expiry_interval 20000000")
+	if r.Config.RetainExpiryInterval != 10000000*time.Minute || len(r.Warnings) != 1 || !strings.Contains(r.Warnings[0].Msg, "capped at 19 years") {
+		t.Errorf("20000000: %v %v", r.Config.RetainExpiryInterval, r.Warnings)
+	}
+	for _, bad := range []string{"retain_expiry_interval 0", "retain_expiry_interval -3", "retain_expiry_interval soon"} {
+		if _, err := parse(t, bad); err == nil || !strings.Contains(err.Error(), "m.conf:1:") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if r := mustParse(t, ""); r.Config.RetainExpiryInterval != 0 {
+		t.Errorf("default %v, want 0 (no scan)", r.Config.RetainExpiryInterval)
 	}
 }

@@ -315,7 +315,11 @@ func optionHandlers() map[string]handler {
 					p.errorf(pos, "retain_expiry_interval must be at least 1")
 					return
 				}
-				p.warnf(pos, "retain_expiry_interval has no effect in midge: expired retained messages are dropped when they are next matched")
+				if v > 10000000 {
+					p.warnf(pos, "retain_expiry_interval being capped at 19 years.") // Mosquitto's words
+					v = 10000000
+				}
+				cfg(p).RetainExpiryInterval = time.Duration(v) * time.Minute
 			}
 		},
 		"retry_interval": func(p *parser, pos Position, name, _ string) {
