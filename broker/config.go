@@ -213,6 +213,10 @@ type Listener struct {
 	MaxQoS int
 	// MaxTopicAlias replaces Config.MaxTopicAlias (max_topic_alias).
 	MaxTopicAlias int
+	// MaxTopicAliasOut replaces Config.MaxTopicAliasOut
+	// (max_topic_alias_broker, a listener option in Mosquitto 2.1);
+	// Unlimited (negative) for none.
+	MaxTopicAliasOut int
 	// AutoIDPrefix replaces Config.AutoIDPrefix (auto_id_prefix with
 	// per_listener_settings, or listener_auto_id_prefix).
 	AutoIDPrefix string

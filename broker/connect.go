@@ -140,7 +140,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	if props.Has(packet.PropMaximumPacketSize) {
 		c.maxOut = int(props.MaximumPacketSize)
 	}
-	c.aliasMaxOut = uint16(min(int(props.TopicAliasMaximum), max(o.MaxTopicAliasOut, 0)))
+	c.aliasMaxOut = uint16(min(int(props.TopicAliasMaximum), c.ln.maxTopicAliasOut(o)))
 	c.problemInfo = !props.Has(packet.PropRequestProblemInfo) || props.RequestProblemInfo == 1
 
 	expiry := uint32(0)

@@ -480,7 +480,8 @@ func optionHandlers() map[string]handler {
 			}
 		},
 		"max_topic_alias_broker": func(p *parser, pos Position, name, rest string) {
-			if _, ok := p.listener(pos, name, true); !ok {
+			l, ok := p.listener(pos, name, true)
+			if !ok {
 				return
 			}
 			v, ok := p.integer(pos, name, rest)
@@ -489,7 +490,7 @@ func optionHandlers() map[string]handler {
 			case v < 0 || v > 65535:
 				p.errorf(pos, "invalid max_topic_alias_broker value %d: must be 0 to 65535", v)
 			default:
-				p.res.Config.MaxTopicAliasOut = v
+				l.aliasOut = v // per listener, as in Mosquitto 2.1
 			}
 		},
 		"mount_point": func(p *parser, pos Position, name, rest string) {

@@ -69,6 +69,7 @@ type lstate struct {
 	maxQoS         int         // -1 unset
 	maxQoSPos      Position
 	maxTopicAlias  int // -1 unset
+	aliasOut       int // max_topic_alias_broker, -1 unset
 	aliasPos       Position
 	mountPoint     string
 	useUsername    bool
@@ -350,7 +351,7 @@ func newListener(l Listener) *lstate {
 	if l.Protocol == "" {
 		l.Protocol = "mqtt"
 	}
-	return &lstate{l: l, maxConnections: -1, maxQoS: -1, maxTopicAlias: -1}
+	return &lstate{l: l, maxConnections: -1, maxQoS: -1, maxTopicAlias: -1, aliasOut: -1}
 }
 
 // scope returns the security scope the current line configures.
