@@ -19,9 +19,9 @@ import (
 func TestControlEndpoints(t *testing.T) {
 	t.Parallel()
 	cfg := open()
-	cfg.Authorizer = rules(func(c *broker.Client, topic string, a broker.Access) bool {
+	cfg.Authorizers = []broker.Authorizer{rules(func(c *broker.Client, topic string, a broker.Access) bool {
 		return !(c.ID == "mallory" && a == broker.Write)
-	})
+	})}
 	b := start(t, cfg)
 	got := make(chan string, 4)
 	err := b.Server.HandleControl("$CONTROL/test/v1", func(_ context.Context, c *broker.Client, req []byte) []byte {

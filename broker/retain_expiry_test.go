@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -31,13 +32,13 @@ func TestRetainExpiryInterval(t *testing.T) {
 		short.Properties.SetUint(packet.PropMessageExpiry, 10)
 		c.Send(short)
 		c.Send(&packet.Publish{Topic: "t/forever", Retain: true, Payload: []byte("y")})
-		eventually(t, "two retained messages", func() bool { return b.Server.Stats().Retained == 2 })
+		testutil.WaitFor(t, "two retained messages", func() bool { return b.Server.Stats().Retained == 2 })
 		offset.Store(int64(11 * time.Second))
 		long := &packet.Publish{Topic: "t/long", Retain: true, Payload: []byte("z")}
 		long.Properties.SetUint(packet.PropMessageExpiry, 10)
 		c.Send(long)
 		if scan {
-			eventually(t, "the expired message freed", func() bool { return b.Server.Stats().Retained == 2 })
+			testutil.WaitFor(t, "the expired message freed", func() bool { return b.Server.Stats().Retained == 2 })
 			var names []string
 			b.Server.RetainedMessages("#", func(m *broker.Message) bool { names = append(names, m.Topic); return true })
 			slices.Sort(names)
@@ -47,7 +48,7 @@ func TestRetainExpiryInterval(t *testing.T) {
 		} else {
 			// The expired message stays in memory (nothing scans) until
 			// it is next matched.
-			eventually(t, "three retained messages", func() bool { return b.Server.Stats().Retained == 3 })
+			testutil.WaitFor(t, "three retained messages", func() bool { return b.Server.Stats().Retained == 3 })
 		}
 	}
 }

@@ -58,7 +58,7 @@ func TestMaxSessions(t *testing.T) {
 	// a's clean session ends with its connection: room for one more.
 	a2.Send(&packet.Disconnect{})
 	a2.ExpectClosed()
-	eventually(t, "a new client admitted after a's session ended", func() bool {
+	testutil.WaitFor(t, "a new client admitted after a's session ended", func() bool {
 		e := testutil.Dial(t, b.Addr, packet.Version5)
 		ack := e.Connect(&packet.Connect{ClientID: "e", CleanStart: true, KeepAlive: 60})
 		return ack.ReasonCode == packet.Success

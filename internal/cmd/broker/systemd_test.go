@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/cmd/base"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // fakeNotifySocket is systemd's end of NOTIFY_SOCKET: it returns the
@@ -185,7 +186,7 @@ func TestSIGRTMINReopensLog(t *testing.T) {
 	if err := cmd.Process.Signal(sigRTMIN); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the new log file", func() bool { _, err := os.Stat(logf); return err == nil })
+	testutil.WaitFor(t, "the new log file", func() bool { _, err := os.Stat(logf); return err == nil })
 	c, err := net.Dial("tcp", "127.0.0.1:"+port)
 	if err != nil {
 		t.Fatal(err)
@@ -207,7 +208,7 @@ func TestSIGRTMINReopensLog(t *testing.T) {
 	if out, err := exec.Command("/bin/kill", "-s", "RTMIN+1", strconv.Itoa(cmd.Process.Pid)).CombinedOutput(); err != nil {
 		t.Fatalf("/bin/kill -s RTMIN+1: %v %s", err, out)
 	}
-	waitFor(t, "the log file reopened by kill -s RTMIN+1", func() bool { _, err := os.Stat(logf); return err == nil })
+	testutil.WaitFor(t, "the log file reopened by kill -s RTMIN+1", func() bool { _, err := os.Stat(logf); return err == nil })
 	if err := cmd.Process.Signal(syscall.Signal(0)); err != nil {
 		t.Fatalf("the broker died: %v", err)
 	}
