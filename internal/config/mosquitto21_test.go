@@ -108,3 +108,32 @@ func TestRetainExpiryIntervalOption(t *testing.T) {
 		t.Errorf("default %v, want 0 (no scan)", r.Config.RetainExpiryInterval)
 	}
 }
+
+// TestPacketBufferSize: 2.1 made packet_buffer_size and
+// websockets_headers_size one global option; midge applies it to every
+// WebSocket listener's request headers, the last line winning.
+func TestPacketBufferSize(t *testing.T) {
+	t.Parallel()
+	ws := func(r *config.Result) []int {
+		var out []int
+		for _, l := range r.Config.Listeners {
+			if l.WebSocket {
+				out = append(out, l.WebSocketHeadersSize)
+			}
+		}
+		return out
+	}
+	r := mustParse(t, "packet_buffer_size 8192\nlistener 9001\nprotocol websockets\nlistener 9002\nprotocol websockets\n")
+	if got := ws(r); len(got) != 2 || got[0] != 8192 || got[1] != 8192 {
+		t.Errorf("headers sizes %v, warnings %v", got, r.Warnings)
+	}
+	r = mustParse(t, "websockets_headers_size 2048\npacket_buffer_size 3000\nlistener 9001\nprotocol websockets\n")
+	if got := ws(r); len(got) != 1 || got[0] != 3000 {
+		t.Errorf("the later line: %v", got)
+	}
+	for _, bad := range []string{"packet_buffer_size -1", "packet_buffer_size 70000", "packet_buffer_size big"} {
+		if _, err := parse(t, bad); err == nil || !strings.Contains(err.Error(), "m.conf:1:") {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+}

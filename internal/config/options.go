@@ -667,6 +667,10 @@ func optionHandlers() map[string]handler {
 	return m
 }
 
+// packetBufferSize handles packet_buffer_size (Mosquitto 2.1), which 2.1
+// made the same global option as websockets_headers_size: it bounds the
+// HTTP request of a WebSocket upgrade. midge's MQTT read buffers grow as
+// needed, so it has no other effect.
 func packetBufferSize(p *parser, pos Position, name, rest string) {
 	v, ok := p.integer(pos, name, rest)
 	switch {
@@ -674,7 +678,7 @@ func packetBufferSize(p *parser, pos Position, name, rest string) {
 	case v < 0 || v > 65535:
 		p.errorf(pos, "invalid %s value %d: must be 0 to 65535", name, v)
 	default:
-		p.warnf(pos, "%s has no effect in midge: its read buffers grow as needed", name)
+		p.wsHeadersSize = v
 	}
 }
 
