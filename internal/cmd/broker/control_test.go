@@ -100,3 +100,27 @@ func TestEnableControlAPI(t *testing.T) {
 		t.Errorf("without enable_control_api: %v", got)
 	}
 }
+
+// TestEnableControlAPIReload: a reload (SIGHUP) turns the endpoint on and
+// off, as enable_control_api is reloadable in Mosquitto 2.1.
+func TestEnableControlAPIReload(t *testing.T) {
+	t.Parallel()
+	b, port := runConf(t, "listener PORT 127.0.0.1\nallow_anonymous true\nlog_dest none\n")
+	c, _ := testutil.Connect(t, "127.0.0.1:"+port, packet.Version311, "ctl")
+	c.Subscribe(1, "$CONTROL/broker/v1/response", 0)
+	conf := b.opts.configFile
+	write := func(on string) {
+		if err := os.WriteFile(conf, []byte("enable_control_api "+on+"\nlistener "+port+" 127.0.0.1\nallow_anonymous true\nlog_dest none\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		b.reload()
+	}
+	write("true")
+	if got := ask(t, c, `{"commands":[{"command":"listPlugins"}]}`); got["responses"] == nil {
+		t.Errorf("after turning it on: %v", got)
+	}
+	write("false")
+	if got := ask(t, c, `{"commands":[{"command":"listPlugins"}]}`); got["error"] != "endpoint not available" {
+		t.Errorf("after turning it off: %v", got)
+	}
+}
