@@ -90,6 +90,10 @@ type Result struct {
 	// EnableControlAPI is enable_control_api (Mosquitto 2.1): serve
 	// listPlugins and listListeners on $CONTROL/broker/v1.
 	EnableControlAPI bool
+	// Plugins are the Mosquitto plugins the configuration loads that midge
+	// serves itself, by their 2.1 names ("password-file", "acl-file"),
+	// once each, in order of appearance.
+	Plugins []string
 
 	// PIDFile is the pid_file to write, "" for none.
 	PIDFile string

@@ -137,3 +137,18 @@ func TestPacketBufferSize(t *testing.T) {
 		}
 	}
 }
+
+// TestServedPlugins: Result.Plugins names the plugins midge serves itself,
+// once each, for listPlugins.
+func TestServedPlugins(t *testing.T) {
+	t.Parallel()
+	r := mustParse(t, "plugin_load a /usr/lib/mosquitto_acl_file.so\nplugin_opt_acl_file /dev/null\n"+
+		"global_plugin /x/mosquitto_password_file.so\nplugin_opt_password_file /dev/null\n"+
+		"listener 1883\nplugin_use a\n")
+	if got := strings.Join(r.Plugins, ","); got != "acl-file,password-file" {
+		t.Errorf("plugins %q", got)
+	}
+	if r := mustParse(t, "password_file /dev/null"); len(r.Plugins) != 0 {
+		t.Errorf("password_file is not a plugin: %v", r.Plugins)
+	}
+}

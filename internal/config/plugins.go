@@ -32,6 +32,7 @@ func (p *parser) pluginLine(pos Position, name, rest string) {
 		p.refusePlugin(pos, name, path)
 		return
 	}
+	p.servePlugin(pl.kind)
 	if name == "global_plugin" {
 		pl.scope = p.global
 		if p.global.pos.File == "" {
@@ -45,6 +46,18 @@ func (p *parser) pluginLine(pos Position, name, rest string) {
 		return
 	}
 	pl.scope = s
+}
+
+// servePlugin records, once, the Mosquitto 2.1 name of a plugin midge
+// serves itself ("password-file", "acl-file"), for listPlugins.
+func (p *parser) servePlugin(kind string) {
+	name := strings.ReplaceAll(kind, "_", "-")
+	for _, n := range p.res.Plugins {
+		if n == name {
+			return
+		}
+	}
+	p.res.Plugins = append(p.res.Plugins, name)
 }
 
 func (p *parser) refusePlugin(pos Position, name, path string) {
@@ -72,6 +85,8 @@ func (p *parser) pluginLoad(pos Position, name, rest string) {
 	p.curPlugin = pl
 	if pl.kind == "" {
 		p.refusePlugin(pos, name, path)
+	} else {
+		p.servePlugin(pl.kind)
 	}
 }
 

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 
 	"github.com/midge-mqtt/midge/broker"
@@ -48,6 +49,7 @@ type controlPlugin struct {
 // and listListeners of Mosquitto 2.1.
 func brokerControl(res *config.Result, srv func() *broker.Server) broker.ControlHandler {
 	var ls []controlListener
+	served := slices.Clone(res.Plugins)
 	for _, group := range [][]config.Listener{res.Listeners, res.HTTPListeners} {
 		for _, l := range group {
 			ls = append(ls, controlListener{
@@ -77,6 +79,9 @@ func brokerControl(res *config.Result, srv func() *broker.Server) broker.Control
 				resp.Data = map[string]any{"listeners": ls}
 			case "listPlugins":
 				plugins := []controlPlugin{}
+				for _, name := range served {
+					plugins = append(plugins, controlPlugin{Name: name, ControlEndpoints: []string{}})
+				}
 				if s := srv(); s != nil {
 					for _, ep := range s.ControlEndpoints() {
 						if ep == brokerControlTopic {

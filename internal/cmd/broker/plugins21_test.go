@@ -5,6 +5,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,8 +31,9 @@ func TestPluginForms21(t *testing.T) {
 	}
 	os.WriteFile(acl, []byte("user alice\ntopic readwrite alice/#\n"), 0o644)
 	portB := freePort(t)
-	_, portA := runConf(t, strings.Join([]string{
+	b, portA := runConf(t, strings.Join([]string{
 		"log_dest none",
+		"enable_control_api true",
 		"global_plugin /usr/lib/x86_64-linux-gnu/mosquitto_acl_file.so",
 		"plugin_opt_acl_file " + acl,
 		"plugin_load pw /usr/lib/mosquitto_password_file.so",
@@ -69,5 +71,15 @@ func TestPluginForms21(t *testing.T) {
 	anon.Send(&packet.Publish{Topic: "alice/x", QoS: 1, PacketID: 2, Payload: []byte("m")})
 	if a := testutil.Expect[*packet.Ack](anon); a.ReasonCode != packet.NotAuthorized {
 		t.Errorf("anonymous publishing under the global ACL: %v", a.ReasonCode)
+	}
+
+	// listPlugins names them as Mosquitto 2.1 does (alice may write the
+	// endpoint: the ACL needs a rule for it).
+	os.WriteFile(acl, []byte("user alice\ntopic readwrite alice/#\ntopic readwrite $CONTROL/broker/#\n"), 0o644)
+	b.reload()
+	c.Subscribe(2, "$CONTROL/broker/v1/response", 0)
+	got, _ := json.Marshal(ask(t, c, `{"commands":[{"command":"listPlugins"}]}`))
+	if want := `{"responses":[{"command":"listPlugins","data":{"plugins":[{"control-endpoints":[],"name":"acl-file"},{"control-endpoints":[],"name":"password-file"}]}}]}`; string(got) != want {
+		t.Errorf("listPlugins:\n%s\nwant\n%s", got, want)
 	}
 }
