@@ -152,3 +152,30 @@ func TestServedPlugins(t *testing.T) {
 		t.Errorf("password_file is not a plugin: %v", r.Plugins)
 	}
 }
+
+// TestOptions21Errors: each option new in 2.1 reports a bad value, or a
+// listener option with no listener to apply to, with its file and line.
+func TestOptions21Errors(t *testing.T) {
+	t.Parallel()
+	for _, text := range []string{
+		"listener 1883\nlistener_allow_anonymous maybe",
+		"listener 1883\nlistener_auto_id_prefix " + strings.Repeat("x", 51),
+		"listener 1883\naccept_protocol_versions 6",
+		"listener 1883\naccept_protocol_versions",
+		"listener 1883\nglobal_max_clients lots",
+		"listener 1883\nglobal_max_connections lots",
+		"listener 1883\nmax_topic_alias_broker 65536",
+		"listener 1883\nmax_topic_alias_broker -1",
+		"listener 1883\npacket_buffer_size -5",
+		"listener 1883\ndisable_client_cert_date_checks sometimes",
+		"listener 1883\nretain_expiry_interval 0",
+		"listener 1883\nenable_control_api yes",
+		"listener 1883\nplugin_use nothing-loaded",
+		"listener 1883\npersistent_client_expiration 0s",
+		"listener 1883\npersistent_client_expiration 10x",
+	} {
+		if _, err := parse(t, text); err == nil || !strings.Contains(err.Error(), "m.conf:2:") {
+			t.Errorf("%q: %v, want an error at m.conf:2", text, err)
+		}
+	}
+}
