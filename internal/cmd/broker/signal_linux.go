@@ -1,3 +1,5 @@
+//go:build linux && !mips && !mipsle && !mips64 && !mips64le
+
 package broker
 
 import (
@@ -24,9 +26,10 @@ const (
 // ignoreGlibcRTMIN sets signal 34 to SIG_IGN with rt_sigaction(2): Go's
 // runtime does not manage that signal, so this does not disturb it.
 func ignoreGlibcRTMIN() error {
-	// struct sigaction of the kernel: the handler first; flags, restorer
-	// and mask zero whatever the architecture's layout.
-	var act [4]uintptr
+	// struct sigaction of the kernel: the handler first (everywhere but
+	// MIPS, see signal_linux_mips.go); flags, restorer and mask zero,
+	// with room to spare for every layout.
+	var act [8]uintptr
 	act[0] = 1 // SIG_IGN
 	if _, _, e := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(sigRTMINglib),
 		uintptr(unsafe.Pointer(&act)), 0, 8, 0, 0); e != 0 {
