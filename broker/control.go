@@ -3,144 +3,103 @@ package broker
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
-	"sync"
 
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// This file is the broker's control endpoints: Mosquitto's $CONTROL/<name>/v1
-// topics, on which a component (dynamic security, the broker's own control
-// API) takes requests. A PUBLISH to a control topic is authorized like any
-// other (Write on its topic name) and then handed to the endpoint's handler
-// instead of the subscribers: control requests are never delivered to
-// anyone, whether or not a handler is registered (without one, the response
-// is {"error":"endpoint not available"}). The handler's response is
-// published by the broker on the same topic with "/response" appended, at
-// QoS 0, not retained, to whoever subscribed to it (and may read it).
+// Control endpoints are Mosquitto's request/response topics under
+// $CONTROL/ (the dynamic-security plugin's $CONTROL/dynamic-security/v1,
+// 2.1's $CONTROL/broker/v1): a client publishes a request to the topic and
+// the owner of the endpoint answers on the topic with "/response" appended.
+//
+// A PUBLISH to a topic under $CONTROL/ is checked against the Authorizer
+// for Write like any other and, if allowed, handed to the endpoint's
+// handler and never routed to subscribers (nor retained). A topic that has
+// no handler is answered with Mosquitto's {"error": "endpoint not
+// available"}. Handlers run on the publishing connection's reader
+// goroutine, one request at a time per connection, so a client's requests
+// are answered in order; a slow handler delays only that client.
 
-// ControlPrefix begins every control topic.
-const ControlPrefix = "$CONTROL/"
+// ControlHandler answers a request published on a control endpoint by
+// client. It returns the payload to publish on the endpoint's response
+// topic, or nil to publish nothing. It must not keep request after it
+// returns.
+type ControlHandler func(ctx context.Context, client *Client, request []byte) (response []byte)
 
-// ControlHandler answers the requests published to a control endpoint.
-type ControlHandler interface {
-	// HandleControl handles one request: the payload a client c published
-	// on topic. It returns the response payload, nil for none. It is
-	// called from the publishing client's connection goroutine (one request
-	// of a client at a time, in the order they were published); requests of
-	// different clients may come concurrently. ctx ends when the connection
-	// does.
-	HandleControl(ctx context.Context, c *Client, topic string, payload []byte) []byte
-}
-
-// ControlFunc is a function used as a ControlHandler.
-type ControlFunc func(ctx context.Context, c *Client, topic string, payload []byte) []byte
-
-// HandleControl calls f.
-func (f ControlFunc) HandleControl(ctx context.Context, c *Client, topic string, payload []byte) []byte {
-	return f(ctx, c, topic, payload)
-}
-
-// controls is the registry of control endpoints.
-type controls struct {
-	mu       sync.RWMutex             // guards handlers
-	handlers map[string]*controlEntry // by full topic: "$CONTROL/dynamic-security/v1"
-}
-
-// controlEntry is one registration (a pointer, so that remove can tell
-// its own from a later one).
-type controlEntry struct{ h ControlHandler }
-
-// ErrControlTaken is returned by HandleControl for an endpoint that already
-// has a handler.
+// ErrControlTaken is HandleControl's error for a topic that already has a
+// handler: each endpoint has one owner, as in Mosquitto 2.1.
 var ErrControlTaken = errors.New("broker: control endpoint already registered")
 
-// ControlTopic returns the topic of the control endpoint name:
-// "$CONTROL/<name>/v1" for name "<name>/v1".
-func ControlTopic(name string) string { return ControlPrefix + name }
+// controlPrefix starts every control topic.
+const controlPrefix = "$CONTROL/"
 
-// HandleControl registers h for the control endpoint name ("dynamic-security/v1"
-// for $CONTROL/dynamic-security/v1). It returns a function that removes the
-// registration. Registering a name twice is an error. It may be called
-// before or while the server serves.
-func (srv *Server) HandleControl(name string, h ControlHandler) (remove func(), err error) {
-	t := ControlTopic(name)
-	if name == "" || strings.HasSuffix(name, "/response") || !packet.ValidTopicName(t) {
-		return nil, errors.New("broker: invalid control endpoint name " + name)
+// endpointNotAvailable is Mosquitto's answer on a topic without a handler.
+var endpointNotAvailable = []byte(`{"error": "endpoint not available"}`)
+
+// HandleControl makes h answer the requests published on topic, which must
+// be a topic name under $CONTROL/ ("$CONTROL/broker/v1"). A nil h removes
+// the endpoint. It may be called at any time, also while serving, and is
+// safe for concurrent use.
+func (srv *Server) HandleControl(topic string, h ControlHandler) error {
+	if !strings.HasPrefix(topic, controlPrefix) || len(topic) == len(controlPrefix) || !packet.ValidTopicName(topic) {
+		return ErrInvalidTopic
 	}
-	cs := &srv.controls
-	cs.mu.Lock()
-	defer cs.mu.Unlock()
-	if _, ok := cs.handlers[t]; ok {
-		return nil, ErrControlTaken
-	}
-	if cs.handlers == nil {
-		cs.handlers = make(map[string]*controlEntry)
-	}
-	e := &controlEntry{h}
-	cs.handlers[t] = e
-	return func() {
-		cs.mu.Lock()
-		if cs.handlers[t] == e {
-			delete(cs.handlers, t)
+	srv.controlMu.Lock()
+	defer srv.controlMu.Unlock()
+	next := map[string]ControlHandler{}
+	if cur := srv.control.Load(); cur != nil {
+		for k, v := range *cur {
+			next[k] = v
 		}
-		cs.mu.Unlock()
-	}, nil
+	}
+	switch {
+	case h == nil:
+		delete(next, topic)
+	case next[topic] != nil:
+		return ErrControlTaken
+	default:
+		next[topic] = h
+	}
+	srv.control.Store(&next)
+	return nil
 }
 
-// endpointMissing is the response to a request for an endpoint without a
-// handler, as Mosquitto words it.
-const endpointMissing = `{"error":"endpoint not available"}`
-
-// isControlTopic reports whether name is a control topic, which is never
-// routed to subscribers.
-func isControlTopic(name string) bool { return strings.HasPrefix(name, ControlPrefix) }
-
-// Control passes a request to the handler of a control topic as if client c
-// had published it, without asking the authorization chain (the caller has
-// decided that c may: the dashboard asks Security.Authorize first), and
-// publishes the response as a PUBLISH would. It returns the response and
-// whether a handler is registered for topic.
-func (srv *Server) Control(ctx context.Context, c *Client, topic string, payload []byte) ([]byte, bool) {
-	srv.controls.mu.RLock()
-	e := srv.controls.handlers[topic]
-	srv.controls.mu.RUnlock()
-	if e == nil {
-		srv.publish(&Message{Topic: topic + "/response", Payload: []byte(endpointMissing), Received: srv.now()}, nil)
-		return nil, false
+// ControlEndpoints returns the topics that have a handler, sorted.
+func (srv *Server) ControlEndpoints() []string {
+	var out []string
+	if cur := srv.control.Load(); cur != nil {
+		for k := range *cur {
+			out = append(out, k)
+		}
 	}
-	resp := e.h.HandleControl(ctx, c, topic, payload)
-	if resp != nil {
-		srv.publish(&Message{Topic: topic + "/response", Payload: resp, Received: srv.now()}, nil)
-	}
-	return resp, true
+	slices.Sort(out)
+	return out
 }
 
-// DisconnectClients closes the connections of every connected client for
-// which match returns true, as Disconnect does (MQTT 5: reason code 0x98),
-// and returns how many there were. It is how a security component kicks the
-// clients whose rights it changed (Mosquitto's
-// mosquitto_kick_client_by_username). match must not call the Server.
-func (srv *Server) DisconnectClients(match func(c *Client) bool) int {
-	srv.mu.Lock()
-	ss := make([]*session, 0, len(srv.sessions))
-	for _, s := range srv.sessions {
-		ss = append(ss, s)
-	}
-	srv.mu.Unlock()
-	n := 0
-	for _, s := range ss {
-		id := s.ident.Load()
-		if id == nil || !match(&id.client) {
-			continue
-		}
-		s.mu.Lock()
-		c := s.conn
-		s.mu.Unlock()
-		if c != nil {
-			c.kick("administrative action", packet.AdministrativeAction)
-			n++
+// isControlTopic reports whether name is under $CONTROL/.
+func isControlTopic(name string) bool { return strings.HasPrefix(name, controlPrefix) }
+
+// serveControl answers a request the client of c published on name (the
+// Authorizer has allowed it): the handler's response, or Mosquitto's
+// "endpoint not available", goes to name+"/response" at QoS 0, not
+// retained, with the request's MQTT 5 Correlation Data.
+func (srv *Server) serveControl(ctx context.Context, c *conn, name string, p *packet.Publish) {
+	resp := endpointNotAvailable
+	if cur := srv.control.Load(); cur != nil {
+		if h := (*cur)[name]; h != nil {
+			client := c.client
+			resp = h(ctx, &client, p.Payload)
 		}
 	}
-	return n
+	if resp == nil {
+		return
+	}
+	m := &Message{Topic: name + "/response", Payload: resp, Received: srv.now()}
+	if p.Properties.Has(packet.PropCorrelationData) {
+		m.Properties = &packet.Properties{CorrelationData: slices.Clone(p.Properties.CorrelationData)}
+		m.Properties.Set(packet.PropCorrelationData)
+	}
+	srv.publish(m, nil)
 }

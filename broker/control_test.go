@@ -8,84 +8,94 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// A request to a control endpoint reaches its handler once, never a
-// subscriber; the response goes to .../response; an unauthorized request is
-// refused before the handler sees it.
-func TestControlEndpoint(t *testing.T) {
+// TestControlEndpoints checks the $CONTROL mechanism over TCP: a request
+// reaches its handler with the publishing client, the answer comes on
+// TOPIC/response (with the request's Correlation Data), the request itself
+// reaches no subscriber, a topic without a handler is answered "endpoint
+// not available", and the Authorizer is asked first.
+func TestControlEndpoints(t *testing.T) {
+	t.Parallel()
 	cfg := open()
 	cfg.Authorizers = []broker.Authorizer{rules(func(c *broker.Client, topic string, a broker.Access) bool {
-		return c.ID != "nobody" || !strings.HasPrefix(topic, "$CONTROL/")
+		return !(c.ID == "mallory" && a == broker.Write)
 	})}
 	b := start(t, cfg)
-	calls := make(chan string, 10)
-	remove, err := b.HandleControl("echo/v1", broker.ControlFunc(func(_ context.Context, c *broker.Client, topic string, payload []byte) []byte {
-		calls <- c.ID + " " + topic + " " + string(payload)
-		return append([]byte("re:"), payload...)
-	}))
+	got := make(chan string, 4)
+	err := b.Server.HandleControl("$CONTROL/test/v1", func(_ context.Context, c *broker.Client, req []byte) []byte {
+		got <- c.ID + ":" + string(req)
+		return []byte(`{"responses":[{"command":"` + string(req) + `"}]}`)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := b.HandleControl("echo/v1", broker.ControlFunc(nil)); !errors.Is(err, broker.ErrControlTaken) {
-		t.Errorf("second registration: %v", err)
+
+	watch := connect(t, b, packet.Version5, "watch")
+	watch.Subscribe(1, "$CONTROL/#", 0)
+	admin := connect(t, b, packet.Version5, "admin")
+
+	req := &packet.Publish{Topic: "$CONTROL/test/v1", QoS: 1, PacketID: 7, Payload: []byte("listThings")}
+	req.Properties.CorrelationData = []byte("c-1")
+	req.Properties.Set(packet.PropCorrelationData)
+	admin.Send(req)
+	expectAck(t, admin, packet.TypePuback, 7)
+	if s := <-got; s != "admin:listThings" {
+		t.Fatalf("handler got %q", s)
 	}
-	if _, err := b.HandleControl("bad/+", broker.ControlFunc(nil)); err == nil {
-		t.Error("a wildcard endpoint name was accepted")
+	p := expectPublish(t, watch, "$CONTROL/test/v1/response", `{"responses":[{"command":"listThings"}]}`)
+	if string(p.Properties.CorrelationData) != "c-1" {
+		t.Errorf("Correlation Data %q, want c-1", p.Properties.CorrelationData)
+	}
+	// The request was not routed: the next thing the watcher sees is the
+	// answer to the next request.
+	admin.Send(&packet.Publish{Topic: "$CONTROL/nobody/v1", Payload: []byte("{}")})
+	expectPublish(t, watch, "$CONTROL/nobody/v1/response", `{"error": "endpoint not available"}`)
+
+	// Refused by the Authorizer: no handler call, no answer.
+	mallory := connect(t, b, packet.Version5, "mallory")
+	mallory.Send(&packet.Publish{Topic: "$CONTROL/test/v1", QoS: 1, PacketID: 3, Payload: []byte("evil")})
+	if a := expectAck(t, mallory, packet.TypePuback, 3); a.ReasonCode != packet.NotAuthorized {
+		t.Errorf("refused request: PUBACK %v", a.ReasonCode)
+	}
+	watch.ExpectNothing(200 * time.Millisecond)
+	select {
+	case s := <-got:
+		t.Errorf("handler called for a refused request: %q", s)
+	default:
 	}
 
-	sub := connect(t, b, 5, "sub")
-	subscribe(t, sub, 1, []packet.Subscription{{Filter: "$CONTROL/#"}}, packet.Properties{}, 0)
-	admin := connect(t, b, 5, "admin")
-	for qos := byte(0); qos <= 2; qos++ {
-		if rc := pub(t, admin, 7, "$CONTROL/echo/v1", "hi", qos, false); rc != packet.Success {
-			t.Fatalf("QoS %d request: reason code %v", qos, rc)
-		}
-		select {
-		case got := <-calls:
-			if got != "admin $CONTROL/echo/v1 hi" {
-				t.Errorf("handler got %q", got)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatal("the handler was not called")
-		}
-		// The subscriber sees the response, never the request.
-		expectPublish(t, sub, "$CONTROL/echo/v1/response", "re:hi")
-	}
-	// Without a handler: acknowledged, delivered to nobody, answered.
-	if rc := pub(t, admin, 8, "$CONTROL/other/v1", "x", 1, false); rc != packet.Success {
-		t.Errorf("request to an endpoint without handler: %v", rc)
-	}
-	expectPublish(t, sub, "$CONTROL/other/v1/response", `{"error":"endpoint not available"}`)
-	nobody := connect(t, b, 5, "nobody")
-	if rc := pub(t, nobody, 9, "$CONTROL/echo/v1", "x", 1, false); rc != packet.NotAuthorized {
-		t.Errorf("unauthorized request: %v", rc)
-	}
-	remove()
-	if rc := pub(t, admin, 10, "$CONTROL/echo/v1", "x", 1, false); rc != packet.Success {
-		t.Errorf("request after removal: %v", rc)
-	}
-	expectPublish(t, sub, "$CONTROL/echo/v1/response", `{"error":"endpoint not available"}`)
-	sub.ExpectNothing(100 * time.Millisecond)
-	if len(calls) != 0 {
-		t.Errorf("handler called for %q", <-calls)
-	}
+	// A retained request is not kept.
+	admin.Send(&packet.Publish{Topic: "$CONTROL/test/v1", Retain: true, Payload: []byte("again")})
+	<-got
+	expectPublish(t, watch, "$CONTROL/test/v1/response", `{"responses":[{"command":"again"}]}`)
+	late := connect(t, b, packet.Version311, "late")
+	late.Subscribe(1, "$CONTROL/#", 0)
+	late.ExpectNothing(200 * time.Millisecond)
 }
 
-func TestDisconnectClients(t *testing.T) {
-	b := start(t, open())
-	var cs []*testutil.Client
-	for i, u := range []string{"alice", "bob", "alice"} {
-		c, _ := connectWith(t, b, &packet.Connect{ProtocolVersion: 5, ClientID: "c" + string(rune('0'+i)), CleanStart: true,
-			HasUsername: true, Username: u})
-		cs = append(cs, c)
+func TestHandleControlErrors(t *testing.T) {
+	t.Parallel()
+	srv := broker.New(open())
+	h := func(context.Context, *broker.Client, []byte) []byte { return nil }
+	for _, bad := range []string{"", "$CONTROL/", "$CONTROL", "control/x", "$CONTROL/+/v1", "$SYS/x"} {
+		if err := srv.HandleControl(bad, h); !errors.Is(err, broker.ErrInvalidTopic) {
+			t.Errorf("%q: %v", bad, err)
+		}
 	}
-	if n := b.DisconnectClients(func(c *broker.Client) bool { return c.Username == "alice" }); n != 2 {
-		t.Fatalf("DisconnectClients kicked %d", n)
+	if err := srv.HandleControl("$CONTROL/a/v1", h); err != nil {
+		t.Fatal(err)
 	}
-	expectDisconnect(t, cs[0], packet.AdministrativeAction)
-	expectDisconnect(t, cs[2], packet.AdministrativeAction)
-	ping(t, cs[1])
+	if err := srv.HandleControl("$CONTROL/a/v1", h); !errors.Is(err, broker.ErrControlTaken) {
+		t.Errorf("second owner: %v", err)
+	}
+	srv.HandleControl("$CONTROL/b/v1", h)
+	if got := strings.Join(srv.ControlEndpoints(), ","); got != "$CONTROL/a/v1,$CONTROL/b/v1" {
+		t.Errorf("endpoints %s", got)
+	}
+	srv.HandleControl("$CONTROL/a/v1", nil)
+	if err := srv.HandleControl("$CONTROL/a/v1", h); err != nil {
+		t.Errorf("after removal: %v", err)
+	}
 }

@@ -11,21 +11,16 @@ import (
 	"github.com/midge-mqtt/midge/broker"
 )
 
-// Endpoint is the control endpoint dynamic security answers on, as
-// broker.Server.HandleControl names it: $CONTROL/dynamic-security/v1.
-const Endpoint = "dynamic-security/v1"
-
-// Topic is the request topic; responses go to Topic + "/response".
-const Topic = broker.ControlPrefix + Endpoint
+// Topic is the control endpoint dynamic security answers on; responses go
+// to Topic + "/response".
+const Topic = "$CONTROL/dynamic-security/v1"
 
 // Broker is what dynamic security needs of the running broker: the
-// connections of a client (getClient's "connections"), kicking the clients
-// a change concerns, and publishing responses. *broker.Server implements
-// it.
+// connections of a client (getClient's "connections") and kicking the
+// clients a change concerns. *broker.Server implements it.
 type Broker interface {
 	Sessions() []broker.SessionInfo
 	DisconnectClients(match func(c *broker.Client) bool) int
-	Publish(ctx context.Context, m *broker.Message) error
 }
 
 // Options configure a Security.
@@ -84,17 +79,16 @@ func Open(o Options) (*Security, error) {
 // detaches s.
 func (s *Security) Attach(srv interface {
 	Broker
-	HandleControl(name string, h broker.ControlHandler) (func(), error)
+	HandleControl(topic string, h broker.ControlHandler) error
 }) (func(), error) {
-	remove, err := srv.HandleControl(Endpoint, s)
-	if err != nil {
+	if err := srv.HandleControl(Topic, s.HandleControl); err != nil {
 		return nil, fmt.Errorf("dynsec: %w", err)
 	}
 	s.mu.Lock()
 	s.brk = srv
 	s.mu.Unlock()
 	return func() {
-		remove()
+		srv.HandleControl(Topic, nil)
 		s.mu.Lock()
 		s.brk = nil
 		s.mu.Unlock()
@@ -108,13 +102,15 @@ type Requester struct {
 	Username string
 }
 
-// HandleControl answers a request published on the endpoint: it runs the
-// commands, saves the file if they changed anything, publishes the
-// response on Topic/response and then, shortly after (as Mosquitto 2.1
-// does on its next tick), kicks the clients whose rights changed, so that a
-// client changing its own rights still receives the acknowledgement and
-// the response first. It returns nil: the response is published already.
-func (s *Security) HandleControl(ctx context.Context, c *broker.Client, _ string, payload []byte) []byte {
+// HandleControl answers a request published on Topic (it is a
+// broker.ControlHandler): it runs the commands, saves the file if they
+// changed anything, kicks the other clients whose rights changed, and
+// returns the response, which the broker publishes on Topic/response. A
+// requester whose own rights changed is kicked a moment later, as
+// Mosquitto 2.1 kicks on its next tick, so that it first gets its
+// acknowledgement and response; its rights are checked on every message
+// meanwhile.
+func (s *Security) HandleControl(_ context.Context, c *broker.Client, payload []byte) []byte {
 	resp, kick := s.execute(Requester{ClientID: c.ID, Username: c.Username}, payload)
 	s.mu.RLock()
 	brk := s.brk
@@ -122,20 +118,14 @@ func (s *Security) HandleControl(ctx context.Context, c *broker.Client, _ string
 	if brk == nil {
 		return resp
 	}
-	if err := brk.Publish(ctx, &broker.Message{Topic: Topic + "/response", Payload: resp}); err != nil {
-		s.log.Warn("dynsec: publishing a response: " + err.Error())
-	}
 	if kick.concerns(c) {
-		// The requester is kicked a moment later, as Mosquitto 2.1 kicks
-		// on its next tick, so that it first gets its acknowledgement and
-		// response. Its rights are checked on every message meanwhile.
 		id := c.ID
 		time.AfterFunc(kickDelay, func() {
 			brk.DisconnectClients(func(c *broker.Client) bool { return c.ID == id && kick.concerns(c) })
 		})
 	}
 	s.kick(brk, kick, c.ID)
-	return nil
+	return resp
 }
 
 // kickDelay is how long after a request the clients it concerns are
