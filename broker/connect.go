@@ -45,7 +45,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	}
 	c.client = Client{
 		ID: id, Username: cp.Username, HasUsername: cp.HasUsername,
-		Remote: c.nc.RemoteAddr(), Listener: c.ln.name, Version: v,
+		Remote: c.remote(), Listener: c.ln.name, Version: v,
 		CommonName: c.certIdentity(false),
 	}
 

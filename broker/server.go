@@ -248,6 +248,10 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 		l.ln.Close()
 		return err
 	}
+	if l.cfg.WebSocket && l.cfg.ProxyProtocol != 0 {
+		l.ln.Close()
+		return fmt.Errorf("broker: listener %s: the PROXY protocol is not supported on WebSocket listeners", l.name)
+	}
 	if l.cfg.TLS != nil {
 		l.ln = tls.NewListener(l.ln, l.cfg.TLS) // before anyone else sees l
 	}
