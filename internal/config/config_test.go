@@ -340,7 +340,6 @@ func TestRefused(t *testing.T) {
 		{"memory_limit 1000000", "m.conf:1: option memory_limit"},
 		{"global_max_clients 10", "m.conf:1: option global_max_clients"},
 		{"enable_control_api true", "m.conf:1: option enable_control_api"},
-		{"listener 1883\nenable_proxy_protocol 2", "m.conf:2: option enable_proxy_protocol"},
 		{"listener 1883\nmptcp true", "m.conf:2: option mptcp"},
 		{"log_dest dlt", "m.conf:1: option log_dest dlt"},
 	}
