@@ -373,6 +373,7 @@ type readScratch struct {
 	// per batch of packets instead of several per packet, which on many
 	// cores contend for the same cache line.
 	msgs, pubs, pubBytes uint64
+	types                [16]uint32 // packets by type
 }
 
 // flush adds the counted packets to st.
@@ -381,6 +382,7 @@ func (rs *readScratch) flush(st *stats) {
 		return
 	}
 	st.msgsIn.Add(rs.msgs)
+	flushTypes(&rs.types, &st.typesIn)
 	if rs.pubs > 0 {
 		st.pubIn.Add(rs.pubs)
 		st.pubBytesIn.Add(rs.pubBytes)
@@ -409,6 +411,7 @@ func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 	// counted.
 	last := c.r.Buffered() == 0
 	rs.msgs++
+	rs.types[h.Type&15]++
 	switch h.Type {
 	case packet.TypePublish:
 		if err := decodePublish(&rs.pub, h.Flags, body, c.version); err != nil {

@@ -261,6 +261,7 @@ func (c *conn) writeNow(p packet.Packet, v byte) {
 	if n, err := c.nc.Write(b); err == nil {
 		c.srv.stats.bytesOut.Add(uint64(n))
 		c.srv.stats.msgsOut.Add(1)
+		c.srv.stats.typesOut[p.Type()&15].Add(1)
 	}
 }
 

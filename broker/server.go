@@ -79,6 +79,8 @@ type stats struct {
 	connected         atomic.Int64  // clients connected now
 	maxConnected      atomic.Int64
 	connections       atomic.Int64 // open network connections
+	// Control packets by type (packet.Type), received and sent.
+	typesIn, typesOut [16]atomic.Uint64
 }
 
 // New returns a Server for cfg. It does not start listening.

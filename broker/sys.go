@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/version"
+	"github.com/midge-mqtt/midge/packet"
 )
 
 // sysQoS is the QoS of $SYS messages, as in Mosquitto (SYS_TREE_QOS).
@@ -102,7 +104,8 @@ func (srv *Server) SysValues() map[string]string {
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	retained, retainedBytes := srv.retainedStats()
 	disconnected := max(int64(total)-connected, 0)
-	return map[string]string{
+	shared, outCount, outBytes := srv.sessionCounts()
+	v := map[string]string{
 		"$SYS/broker/uptime":                    i(int64(srv.now().Sub(srv.started)/time.Second)) + " seconds",
 		"$SYS/broker/clients/connected":         i(connected),
 		"$SYS/broker/clients/active":            i(connected),
@@ -129,7 +132,74 @@ func (srv *Server) SysValues() map[string]string {
 		"$SYS/broker/store/messages/count": i(int64(retained)),
 		"$SYS/broker/store/messages/bytes": i(int64(retainedBytes)),
 		"$SYS/broker/heap/current":         u(heapBytes()),
+		// Mosquitto 2.1's.
+		"$SYS/broker/connections/socket/count":   u(st.socketsAccepted.Load()),
+		"$SYS/broker/shared_subscriptions/count": i(int64(shared)),
+		"$SYS/broker/packet/out/count":           i(int64(outCount)),
+		"$SYS/broker/packet/out/bytes":           i(int64(outBytes)),
 	}
+	// The packet counters mosquitto(8) of 2.1 documents (2.1.2 itself
+	// does not publish them: eclipse-mosquitto/mosquitto#3726).
+	for t, name := range sysPacketNames {
+		if name == "" {
+			continue
+		}
+		in, out := st.typesIn[t].Load(), st.typesOut[t].Load()
+		if t == int(packet.TypeConnect) {
+			in = st.connectsReceived.Load() // read before the packet loop
+		}
+		v["$SYS/broker/mqtt/"+name+"/received"] = u(in)
+		v["$SYS/broker/mqtt/"+name+"/sent"] = u(out)
+	}
+	v["$SYS/broker/mqtt/publish/dropped"] = u(st.dropped.Load())
+	return v
+}
+
+// sysPacketNames names the packet types in $SYS/broker/mqtt/NAME/...,
+// indexed by packet.Type.
+var sysPacketNames = [16]string{
+	packet.TypeConnect: "connect", packet.TypeConnack: "connack", packet.TypePublish: "publish",
+	packet.TypePuback: "puback", packet.TypePubrec: "pubrec", packet.TypePubrel: "pubrel", packet.TypePubcomp: "pubcomp",
+	packet.TypeSubscribe: "subscribe", packet.TypeSuback: "suback", packet.TypeUnsubscribe: "unsubscribe",
+	packet.TypeUnsuback: "unsuback", packet.TypePingreq: "pingreq", packet.TypePingresp: "pingresp",
+	packet.TypeDisconnect: "disconnect", packet.TypeAuth: "auth",
+}
+
+// flushTypes adds the per-type packet counts of a batch to the server's,
+// and clears them.
+func flushTypes(batch *[16]uint32, to *[16]atomic.Uint64) {
+	for t, n := range batch {
+		if n != 0 {
+			to[t].Add(uint64(n))
+			batch[t] = 0
+		}
+	}
+}
+
+// sessionCounts walks the sessions once, each under its lock: the shared
+// subscriptions they hold, and the packets queued for connected clients and
+// not yet written with their payload bytes (Mosquitto's "packet/out").
+func (srv *Server) sessionCounts() (shared, outCount, outBytes int) {
+	srv.mu.Lock()
+	sessions := make([]*session, 0, len(srv.sessions))
+	for _, s := range srv.sessions {
+		sessions = append(sessions, s)
+	}
+	srv.mu.Unlock()
+	for _, s := range sessions {
+		s.mu.Lock()
+		for f := range s.subs.all {
+			if strings.HasPrefix(f, "$share/") {
+				shared++
+			}
+		}
+		if c := s.conn; c != nil {
+			outCount += s.queueLen() + len(c.ctrl)
+			outBytes += s.queuedBytes
+		}
+		s.mu.Unlock()
+	}
+	return shared, outCount, outBytes
 }
 
 // retainedStats returns the number of retained messages and their payload
