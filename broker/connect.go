@@ -187,7 +187,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		if c.client.HasUsername {
 			user = fmt.Sprintf(", u'%s'", c.client.Username) // the certificate's with use_identity_as_username
 		}
-		pv := map[byte]int{3: 1, 4: 2, 5: 5}[v]
+		pv := int(v) // the protocol level, as Mosquitto 2.1 logs it (2.0 logged 1, 2, 5)
 		clean := 0
 		if cp.CleanStart {
 			clean = 1
@@ -195,6 +195,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		c.srv.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).", c.remoteAddr(), id, pv, clean, keepAlive, user),
 			"client_id", id)
 	}
+	c.logTLS(id)
 	return true
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/proxyproto"
+	"github.com/midge-mqtt/midge/internal/tlsconf"
 )
 
 // This file is the PROXY protocol (Listener.ProxyProtocol,
@@ -96,4 +97,13 @@ func (c *conn) proxyIdentity(subject bool) string {
 		return t.CommonName
 	}
 	return ""
+}
+
+// logTLS logs the TLS version and cipher a client of a TLS listener
+// negotiated, as Mosquitto 2.1 does once the client is connected.
+func (c *conn) logTLS(id string) {
+	if st := c.tlsConnectionState(); st != nil {
+		c.srv.log.Info(fmt.Sprintf("Client %s negotiated %s cipher %s", id, tlsconf.VersionName(st.Version), tlsconf.CipherName(st.CipherSuite)),
+			"client_id", id)
+	}
 }

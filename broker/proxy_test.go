@@ -268,7 +268,11 @@ func TestProxyProtocolTLS(t *testing.T) {
 		s := logs.String()
 		return strings.Contains(s, "Connection from 192.0.2.44:50000 negotiated TLSv1.3 cipher TLS_AES_256_GCM_SHA384") &&
 			strings.Contains(s, "Connection from 192.0.2.44:50000 rejected, client did not provide a certificate.") &&
-			strings.Contains(s, "Connection from 192.0.2.44:50000 rejected, client did not connect using TLS.")
+			strings.Contains(s, "Connection from 192.0.2.44:50000 rejected, client did not connect using TLS.") &&
+			// Mosquitto 2.1's lines: the protocol level, the TLS the
+			// broker negotiated itself.
+			strings.Contains(s, "New client connected from 192.0.2.45:50001 as own-tls (p4, c1, k0, u'u').") &&
+			strings.Contains(s, "Client own-tls negotiated TLSv1.3 cipher TLS_")
 	})
 }
 
