@@ -52,16 +52,6 @@ func proxyConnect(nc net.Conn, head []byte, id string) (packet.ReasonCode, error
 	return p.(*packet.Connack).ReasonCode, nil
 }
 
-func dialTCP(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	nc, err := net.DialTimeout("tcp", addr, testutil.Timeout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return nc
-}
-
 // remoteOf returns the address the broker knows client id by.
 func remoteOf(t *testing.T, srv interface {
 	Session(string) (broker.SessionInfo, bool)
@@ -77,9 +67,9 @@ func remoteOf(t *testing.T, srv interface {
 // seen records the Client every authentication was asked about.
 type seen struct{ c chan broker.Client }
 
-func (s seen) Authenticate(_ context.Context, c *broker.Client, _ []byte, _ bool) (bool, error) {
+func (s seen) Authenticate(_ context.Context, c *broker.Client, _ []byte, _ bool) (broker.Verdict, error) {
 	s.c <- *c
-	return true, nil
+	return broker.Allow, nil
 }
 
 // PROXY v1 and v2 through real TCP: the broker logs the header's address,
@@ -91,13 +81,13 @@ func TestProxyProtocol(t *testing.T) {
 	cfg := open()
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	auth := seen{make(chan broker.Client, 10)}
-	cfg.Authenticator = auth
+	cfg.Authenticators = []broker.Authenticator{auth}
 	srv, addrs := serveAll(t, cfg, broker.Listener{ProxyProtocol: 1}, broker.Listener{ProxyProtocol: 2})
 	plain, v1, v2 := addrs[0], addrs[1], addrs[2]
 
 	// Version 1, IPv4.
 	head := proxyHeader(t, proxyproto.Header{Version: 1, Source: tcpAddr("203.0.113.7:40001"), Destination: tcpAddr("198.51.100.1:1883")})
-	if rc, err := proxyConnect(dialTCP(t, v1), head, "v1"); err != nil || rc != 0 {
+	if rc, err := proxyConnect(testutil.DialTCP(t, v1), head, "v1"); err != nil || rc != 0 {
 		t.Fatalf("v1: %v %v", rc, err)
 	}
 	if got := remoteOf(t, srv, "v1"); got != "203.0.113.7:40001" {
@@ -108,7 +98,7 @@ func TestProxyProtocol(t *testing.T) {
 	}
 	// Version 2, IPv6.
 	head = proxyHeader(t, proxyproto.Header{Version: 2, Source: tcpAddr("[2001:db8::7]:40002"), Destination: tcpAddr("[2001:db8::1]:1883")})
-	if rc, err := proxyConnect(dialTCP(t, v2), head, "v2"); err != nil || rc != 0 {
+	if rc, err := proxyConnect(testutil.DialTCP(t, v2), head, "v2"); err != nil || rc != 0 {
 		t.Fatalf("v2: %v %v", rc, err)
 	}
 	<-auth.c
@@ -121,7 +111,7 @@ func TestProxyProtocol(t *testing.T) {
 		head proxyproto.Header
 		id   string
 	}{{v1, proxyproto.Header{Version: 1, Local: true}, "unknown"}, {v2, proxyproto.Header{Version: 2, Local: true}, "local"}} {
-		nc := dialTCP(t, c.addr)
+		nc := testutil.DialTCP(t, c.addr)
 		if rc, err := proxyConnect(nc, proxyHeader(t, c.head), c.id); err != nil || rc != 0 {
 			t.Fatalf("%s: %v %v", c.id, rc, err)
 		}
@@ -130,7 +120,7 @@ func TestProxyProtocol(t *testing.T) {
 			t.Errorf("%s: address %q, want the socket's %s", c.id, got, nc.LocalAddr())
 		}
 	}
-	eventually(t, "the log names the real addresses", func() bool {
+	testutil.WaitFor(t, "the log names the real addresses", func() bool {
 		s := logs.String()
 		return strings.Contains(s, "New connection from 203.0.113.7:40001 on port") &&
 			strings.Contains(s, "New client connected from 203.0.113.7:40001 as v1") &&
@@ -158,7 +148,7 @@ func TestProxyProtocol(t *testing.T) {
 		{"v1 on a plain listener", plain, good1},
 		{"v2 on a plain listener", plain, good2},
 	} {
-		if rc, err := proxyConnect(dialTCP(t, c.addr), c.head, "refused"); err == nil {
+		if rc, err := proxyConnect(testutil.DialTCP(t, c.addr), c.head, "refused"); err == nil {
 			t.Errorf("%s: CONNACK %v, want the connection closed", c.name, rc)
 		}
 	}
@@ -221,7 +211,7 @@ func TestProxyProtocolTLS(t *testing.T) {
 		Version: "TLSv1.3", CommonName: "device-7", Cipher: "TLS_AES_256_GCM_SHA384"}
 
 	head := proxyHeader(t, proxyproto.Header{Version: 2, Source: src, Destination: dst, TLS: withCert})
-	if rc, err := proxyConnect(dialTCP(t, identity), head, "dev"); err != nil || rc != 0 {
+	if rc, err := proxyConnect(testutil.DialTCP(t, identity), head, "dev"); err != nil || rc != 0 {
 		t.Fatalf("with a certificate: %v %v", rc, err)
 	}
 	if info, _ := srv.Session("dev"); info.Username != "device-7" || info.Remote != "192.0.2.44:50000" {
@@ -233,17 +223,17 @@ func TestProxyProtocolTLS(t *testing.T) {
 		"a certificate that failed": {Client: proxyproto.ClientSSL | proxyproto.ClientCertConn, Verify: 1, CommonName: "mallory"},
 	} {
 		head := proxyHeader(t, proxyproto.Header{Version: 2, Source: src, Destination: dst, TLS: tl})
-		if rc, err := proxyConnect(dialTCP(t, identity), head, "x"); err == nil {
+		if rc, err := proxyConnect(testutil.DialTCP(t, identity), head, "x"); err == nil {
 			t.Errorf("%s: CONNACK %v, want the connection closed", name, rc)
 		}
 	}
 
 	head = proxyHeader(t, proxyproto.Header{Version: 2, Source: src, Destination: dst})
-	if rc, err := proxyConnect(dialTCP(t, requireTLS), head, "x"); err == nil {
+	if rc, err := proxyConnect(testutil.DialTCP(t, requireTLS), head, "x"); err == nil {
 		t.Errorf("require TLS, none: CONNACK %v", rc)
 	}
 	head = proxyHeader(t, proxyproto.Header{Version: 2, Source: src, Destination: dst, TLS: &proxyproto.TLS{Client: proxyproto.ClientSSL}})
-	if rc, err := proxyConnect(dialTCP(t, requireTLS), head, "tls-ok"); err != nil || rc != 0 {
+	if rc, err := proxyConnect(testutil.DialTCP(t, requireTLS), head, "tls-ok"); err != nil || rc != 0 {
 		t.Errorf("require TLS, with TLS: %v %v", rc, err)
 	}
 
@@ -251,7 +241,7 @@ func TestProxyProtocolTLS(t *testing.T) {
 	roots := x509.NewCertPool()
 	caPEM, _ := os.ReadFile(pki.CAFile)
 	roots.AppendCertsFromPEM(caPEM)
-	nc := dialTCP(t, ownTLS)
+	nc := testutil.DialTCP(t, ownTLS)
 	nc.SetDeadline(time.Now().Add(testutil.Timeout))
 	if _, err := nc.Write(proxyHeader(t, proxyproto.Header{Version: 2, Source: tcpAddr("192.0.2.45:50001"), Destination: dst})); err != nil {
 		t.Fatal(err)
@@ -264,7 +254,7 @@ func TestProxyProtocolTLS(t *testing.T) {
 		t.Errorf("PROXY then TLS: address %q", got)
 	}
 
-	eventually(t, "the log lines", func() bool {
+	testutil.WaitFor(t, "the log lines", func() bool {
 		s := logs.String()
 		return strings.Contains(s, "Connection from 192.0.2.44:50000 negotiated TLSv1.3 cipher TLS_AES_256_GCM_SHA384") &&
 			strings.Contains(s, "Connection from 192.0.2.44:50000 rejected, client did not provide a certificate.") &&
@@ -282,7 +272,7 @@ func TestProxyProtocolSilent(t *testing.T) {
 	cfg := open()
 	cfg.ConnectTimeout = 200 * time.Millisecond
 	_, addrs := serveAll(t, cfg, broker.Listener{ProxyProtocol: 1})
-	nc := dialTCP(t, addrs[1])
+	nc := testutil.DialTCP(t, addrs[1])
 	nc.Write([]byte("PROXY TCP4 1.2.3.4")) // and no more
 	nc.SetReadDeadline(time.Now().Add(testutil.Timeout))
 	if _, err := io.ReadAll(nc); err != nil {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -47,10 +48,10 @@ func TestSys21(t *testing.T) {
 		"$SYS/broker/packet/out/count":           0,
 		"$SYS/broker/packet/out/bytes":           0,
 	} {
-		eventually(t, name, func() bool { return num(name) == want })
+		testutil.WaitFor(t, name, func() bool { return num(name) == want })
 	}
 	c.Send(&packet.Unsubscribe{PacketID: 4, Filters: []string{"$share/g/a/#"}})
-	eventually(t, "the shared subscription gone", func() bool {
+	testutil.WaitFor(t, "the shared subscription gone", func() bool {
 		return num("$SYS/broker/shared_subscriptions/count") == 0 && num("$SYS/broker/mqtt/unsubscribe/received") == 1 &&
 			num("$SYS/broker/mqtt/unsuback/sent") == 1
 	})

@@ -53,7 +53,7 @@ func TestHAProxy(t *testing.T) {
 		t.Fatalf("haproxy -c: %v\n%s", err, out)
 	}
 	startProc(t, nil, haproxy, "-db", "-f", cfgFile)
-	waitFor(t, "HAProxy listening", func() bool {
+	testutil.WaitFor(t, "HAProxy listening", func() bool {
 		for _, p := range fe {
 			nc, err := net.DialTimeout("tcp", "127.0.0.1:"+p, time.Second)
 			if err != nil {
