@@ -81,6 +81,7 @@ type stats struct {
 	connections       atomic.Int64 // open network connections
 	// Control packets by type (packet.Type), received and sent.
 	typesIn, typesOut [16]atomic.Uint64
+	heapMax           atomic.Uint64 // the most heap SysValues has seen
 }
 
 // New returns a Server for cfg. It does not start listening.

@@ -53,7 +53,6 @@ type sysState struct {
 	loads     map[string]float64
 	first     bool
 	clientMax int64
-	heapMax   uint64
 }
 
 func newSysState(now time.Time) *sysState {
@@ -105,6 +104,9 @@ func (srv *Server) SysValues() map[string]string {
 	retained, retainedBytes := srv.retainedStats()
 	disconnected := max(int64(total)-connected, 0)
 	shared, outCount, outBytes := srv.sessionCounts()
+	heap := heapBytes()
+	for m := st.heapMax.Load(); heap > m && !st.heapMax.CompareAndSwap(m, heap); m = st.heapMax.Load() {
+	}
 	v := map[string]string{
 		"$SYS/broker/uptime":                    i(int64(srv.now().Sub(srv.started)/time.Second)) + " seconds",
 		"$SYS/broker/clients/connected":         i(connected),
@@ -131,7 +133,8 @@ func (srv *Server) SysValues() map[string]string {
 		"$SYS/broker/messages/stored":      i(int64(retained)),
 		"$SYS/broker/store/messages/count": i(int64(retained)),
 		"$SYS/broker/store/messages/bytes": i(int64(retainedBytes)),
-		"$SYS/broker/heap/current":         u(heapBytes()),
+		"$SYS/broker/heap/current":         u(heap),
+		"$SYS/broker/heap/maximum":         u(st.heapMax.Load()),
 		// Mosquitto 2.1's.
 		"$SYS/broker/connections/socket/count":   u(st.socketsAccepted.Load()),
 		"$SYS/broker/shared_subscriptions/count": i(int64(shared)),
@@ -234,10 +237,6 @@ func (srv *Server) publishSys(st *sysState) {
 		st.clientMax = n
 	}
 	values["$SYS/broker/clients/maximum"] = strconv.FormatInt(st.clientMax, 10)
-	if h, _ := strconv.ParseUint(values["$SYS/broker/heap/current"], 10, 64); h > st.heapMax {
-		st.heapMax = h
-	}
-	values["$SYS/broker/heap/maximum"] = strconv.FormatUint(st.heapMax, 10)
 
 	srv.publishSysMessage("$SYS/broker/uptime", values["$SYS/broker/uptime"])
 	delete(values, "$SYS/broker/uptime")

@@ -59,6 +59,9 @@ type HandlerConfig struct {
 	HTTPDir string
 	// SessionIdle ends a login session unused this long (default 12h).
 	SessionIdle time.Duration
+	// Listeners returns the broker's listeners for Mosquitto's
+	// /api/v1/listeners; nil: none.
+	Listeners func() []Listener
 }
 
 // principal is who makes a request.
