@@ -19,15 +19,16 @@ import (
 const sysQoS = 2
 
 // sysLoop publishes the $SYS/broker tree every sys_interval until stop is
-// closed, as Mosquitto 2.0 does (src/sys_tree.c): the version once, the
-// uptime every time, every other value when it changed, all retained.
+// closed, as Mosquitto does (src/sys_tree.c): the version once, the uptime
+// every time, every other value when it changed, all retained; at once,
+// then at multiples of sys_interval in Unix time, as 2.1 does.
 func (srv *Server) sysLoop(stop chan struct{}) {
 	defer srv.wg.Done()
 	st := newSysState(srv.now())
 	srv.publishSysMessage("$SYS/broker/version", "midge version "+version.Version)
 	srv.publishSys(st)
 	every := srv.opt().sysInterval
-	t := time.NewTicker(every)
+	t := time.NewTimer(sysWait(time.Now(), every))
 	defer t.Stop()
 	for {
 		select {
@@ -35,12 +36,23 @@ func (srv *Server) sysLoop(stop chan struct{}) {
 			return
 		case <-t.C:
 			srv.publishSys(st)
-			if d := srv.opt().sysInterval; d > 0 && d != every {
-				every = d // changed by Reload
-				t.Reset(every)
+			if d := srv.opt().sysInterval; d > 0 {
+				every = d // perhaps changed by Reload
 			}
+			t.Reset(sysWait(time.Now(), every))
 		}
 	}
+}
+
+// sysWait returns how long to wait from now until the next multiple of
+// every since the Unix epoch: Mosquitto 2.1 publishes $SYS at those times
+// (when the Unix time in seconds is a multiple of sys_interval), so that
+// brokers with the same interval publish together.
+func sysWait(now time.Time, every time.Duration) time.Duration {
+	if every <= 0 {
+		return time.Second
+	}
+	return every - time.Duration(now.UnixNano()%int64(every))
 }
 
 // sysState is what sysLoop remembers between two publications: the values
