@@ -197,3 +197,27 @@ func FuzzRead(f *testing.F) {
 		}
 	})
 }
+
+func BenchmarkRead(b *testing.B) {
+	v1, _ := (&proxyproto.Header{Version: 1, Source: tcp("203.0.113.7:40001"), Destination: tcp("198.51.100.1:1883")}).Append(nil)
+	v2, _ := (&proxyproto.Header{Version: 2, Source: tcp("203.0.113.7:40001"), Destination: tcp("198.51.100.1:8883"),
+		TLS: &proxyproto.TLS{Client: 7, Version: "TLSv1.3", CommonName: "device-7"}}).Append(nil)
+	for _, c := range []struct {
+		name string
+		v    int
+		b    []byte
+	}{{"v1", 1, v1}, {"v2", 2, v2}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			r := bytes.NewReader(nil)
+			cr := &countingReader{r: r}
+			for range b.N {
+				r.Reset(c.b)
+				if _, err := proxyproto.Read(cr, c.v); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cr.reads)/float64(b.N), "reads/op")
+		})
+	}
+}
