@@ -198,8 +198,9 @@ type Listener struct {
 	// with a PROXY protocol header of that version (enable_proxy_protocol),
 	// before TLS and MQTT: the broker then knows, logs and authorizes the
 	// client by the address the header gives. A connection without one is
-	// refused. WebSocket listeners do not support it. 0: no header; one
-	// sent is a malformed packet.
+	// refused. On a WebSocket listener the header precedes the HTTP
+	// request and only its address is used. 0: no header; one sent is a
+	// malformed packet.
 	ProxyProtocol int
 	// ProxyRequireTLS refuses version 2 headers that do not say the client
 	// connected to the proxy with TLS (proxy_protocol_v2_require_tls).

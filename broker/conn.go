@@ -218,7 +218,7 @@ func (c *conn) recoverPanic() {
 // handshake reads and answers the CONNECT and reports whether the client was
 // accepted.
 func (c *conn) handshake(ctx context.Context) bool {
-	if v := c.ln.cfg.ProxyProtocol; v != 0 && !c.readProxyHeader(v) {
+	if v := c.ln.cfg.ProxyProtocol; v != 0 && !c.ln.cfg.WebSocket && !c.readProxyHeader(v) {
 		return false
 	}
 	if !c.srv.opt().QuietConnections {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/proxyproto"
@@ -23,27 +24,12 @@ import (
 // information of the proxy. It reports whether the connection may go on;
 // if not, it has logged why.
 func (c *conn) readProxyHeader(version int) bool {
-	c.nc.SetReadDeadline(time.Now().Add(c.srv.opt().connectTimeout))
 	raw := c.nc
 	if tc, ok := raw.(*tls.Conn); ok {
 		raw = tc.NetConn() // the header precedes the TLS handshake
 	}
-	h, err := proxyproto.Read(countingReader{raw, &c.srv.stats}, version)
-	quiet := c.srv.opt().QuietConnections
+	h, err := c.srv.proxyHeader(raw, c.ln, version)
 	if err != nil {
-		switch {
-		case errors.Is(err, proxyproto.ErrMalformed):
-			// As Mosquitto logs it (src/proxy_v1.c, proxy_v2.c).
-			c.srv.log.Info("Connection rejected, corrupt PROXY header.", "from", c.nc.RemoteAddr().String(), "err", err)
-		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, os.ErrDeadlineExceeded):
-			if !quiet {
-				c.srv.log.Info(fmt.Sprintf("Connection from %s closed before its PROXY header.", c.nc.RemoteAddr()), "err", err)
-			}
-		default:
-			if !quiet {
-				c.srv.log.Info(fmt.Sprintf("Connection from %s failed reading its PROXY header: %v.", c.nc.RemoteAddr(), err))
-			}
-		}
 		c.closeReason = "PROXY header: " + err.Error()
 		return false
 	}
@@ -51,21 +37,106 @@ func (c *conn) readProxyHeader(version int) bool {
 		c.proxied = h.Source
 	}
 	c.proxyTLS = h.TLS
-	cfg := &c.ln.cfg
+	return true
+}
+
+// proxyHeader reads the PROXY header of version from raw within the
+// CONNECT deadline and checks it against l's options. If it is not
+// acceptable it logs why, as Mosquitto 2.1 does, and returns an error.
+func (srv *Server) proxyHeader(raw net.Conn, l *listener, version int) (*proxyproto.Header, error) {
+	raw.SetReadDeadline(time.Now().Add(srv.opt().connectTimeout))
+	h, err := proxyproto.Read(countingReader{raw, &srv.stats}, version)
+	quiet := srv.opt().QuietConnections
+	if err != nil {
+		switch {
+		case errors.Is(err, proxyproto.ErrMalformed):
+			// As Mosquitto logs it (src/proxy_v1.c, proxy_v2.c).
+			srv.log.Info("Connection rejected, corrupt PROXY header.", "from", raw.RemoteAddr().String(), "err", err)
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, os.ErrDeadlineExceeded):
+			if !quiet {
+				srv.log.Info(fmt.Sprintf("Connection from %s closed before its PROXY header.", raw.RemoteAddr()), "err", err)
+			}
+		default:
+			if !quiet {
+				srv.log.Info(fmt.Sprintf("Connection from %s failed reading its PROXY header: %v.", raw.RemoteAddr(), err))
+			}
+		}
+		return nil, err
+	}
+	from := raw.RemoteAddr()
+	if !h.Local {
+		from = h.Source
+	}
+	cfg := &l.cfg
 	switch {
 	case version == 2 && cfg.ProxyRequireTLS && !h.TLS.SSL():
-		c.srv.log.Info(fmt.Sprintf("Connection from %s rejected, client did not connect using TLS.", c.remoteAddr()))
-		c.closeReason = "PROXY header without TLS"
-		return false
+		srv.log.Info(fmt.Sprintf("Connection from %s rejected, client did not connect using TLS.", from))
+		return nil, errors.New("no TLS")
 	case cfg.ProxyRequireCertificate && !h.TLS.Certificate():
-		c.srv.log.Info(fmt.Sprintf("Connection from %s rejected, client did not provide a certificate.", c.remoteAddr()))
-		c.closeReason = "PROXY header without a client certificate"
-		return false
+		srv.log.Info(fmt.Sprintf("Connection from %s rejected, client did not provide a certificate.", from))
+		return nil, errors.New("no client certificate")
 	}
 	if t := h.TLS; t.SSL() && t.Version != "" && t.Cipher != "" {
-		c.srv.log.Info(fmt.Sprintf("Connection from %s negotiated %s cipher %s", c.remoteAddr(), t.Version, t.Cipher))
+		srv.log.Info(fmt.Sprintf("Connection from %s negotiated %s cipher %s", from, t.Version, t.Cipher))
 	}
-	return true
+	return h, nil
+}
+
+// proxyListener reads the PROXY header of each connection of a WebSocket
+// listener before the HTTP server (and TLS) sees any byte: on the first
+// Read or RemoteAddr, which net/http calls first, in the connection's
+// goroutine. Its connections report the header's address.
+type proxyListener struct {
+	net.Listener
+	srv *Server
+	l   *listener
+}
+
+func (pl proxyListener) Accept() (net.Conn, error) {
+	nc, err := pl.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &proxiedConn{Conn: nc, srv: pl.srv, l: pl.l}, nil
+}
+
+// proxiedConn is a connection of a proxyListener.
+type proxiedConn struct {
+	net.Conn
+	srv    *Server
+	l      *listener
+	once   sync.Once
+	remote net.Addr // set by once
+	err    error    // set by once: the header was refused
+}
+
+func (pc *proxiedConn) header() {
+	pc.once.Do(func() {
+		pc.remote = pc.Conn.RemoteAddr()
+		h, err := pc.srv.proxyHeader(pc.Conn, pc.l, pc.l.cfg.ProxyProtocol)
+		pc.Conn.SetReadDeadline(time.Time{})
+		if err != nil {
+			pc.err = err
+			pc.Conn.Close()
+			return
+		}
+		if !h.Local {
+			pc.remote = h.Source
+		}
+	})
+}
+
+func (pc *proxiedConn) Read(b []byte) (int, error) {
+	if pc.header(); pc.err != nil {
+		return 0, pc.err
+	}
+	return pc.Conn.Read(b)
+}
+
+// RemoteAddr returns the client's address from the header.
+func (pc *proxiedConn) RemoteAddr() net.Addr {
+	pc.header()
+	return pc.remote
 }
 
 // countingReader counts the bytes read into the server's statistics.

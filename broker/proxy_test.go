@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/proxyproto"
 	"github.com/midge-mqtt/midge/internal/testutil"
@@ -277,5 +279,41 @@ func TestProxyProtocolSilent(t *testing.T) {
 	nc.SetReadDeadline(time.Now().Add(testutil.Timeout))
 	if _, err := io.ReadAll(nc); err != nil {
 		t.Errorf("not closed by the broker: %v", err)
+	}
+}
+
+// On a WebSocket listener the PROXY header precedes the HTTP request.
+func TestProxyProtocolWebSocket(t *testing.T) {
+	srv, addrs := serveAll(t, open(), broker.Listener{ProxyProtocol: 1, WebSocket: true})
+	dial := func(head []byte) (net.Conn, error) {
+		client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			nc, err := (&net.Dialer{}).DialContext(ctx, network, addr)
+			if err == nil && head != nil {
+				_, err = nc.Write(head)
+			}
+			return nc, err
+		}}}
+		ctx, cancel := context.WithTimeout(context.Background(), testutil.Timeout)
+		defer cancel()
+		ws, _, err := websocket.Dial(ctx, "ws://"+addrs[1]+"/", &websocket.DialOptions{HTTPClient: client, Subprotocols: []string{"mqtt"}})
+		if err != nil {
+			return nil, err
+		}
+		nc := websocket.NetConn(context.Background(), ws, websocket.MessageBinary)
+		t.Cleanup(func() { nc.Close() })
+		return nc, nil
+	}
+	nc, err := dial(proxyHeader(t, proxyproto.Header{Version: 1, Source: tcpAddr("203.0.113.9:40009"), Destination: tcpAddr("198.51.100.1:8080")}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rc, err := proxyConnect(nc, nil, "ws"); err != nil || rc != 0 {
+		t.Fatalf("ws: %v %v", rc, err)
+	}
+	if got := remoteOf(t, srv, "ws"); got != "203.0.113.9:40009" {
+		t.Errorf("WebSocket client's address %q", got)
+	}
+	if _, err := dial(nil); err == nil {
+		t.Error("a WebSocket upgrade without a PROXY header was accepted")
 	}
 }

@@ -252,8 +252,7 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 		return err
 	}
 	if l.cfg.WebSocket && l.cfg.ProxyProtocol != 0 {
-		l.ln.Close()
-		return fmt.Errorf("broker: listener %s: the PROXY protocol is not supported on WebSocket listeners", l.name)
+		l.ln = proxyListener{l.ln, srv, l} // before TLS, before anyone else sees l
 	}
 	if l.cfg.TLS != nil {
 		l.ln = tls.NewListener(l.ln, l.cfg.TLS) // before anyone else sees l

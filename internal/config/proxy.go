@@ -11,9 +11,13 @@ func (p *parser) checkProxy(ls *lstate, bl *broker.Listener) {
 	if ls.proxy == 0 {
 		return
 	}
-	switch ls.l.Protocol {
-	case "websockets", "http_api":
-		p.errorf(ls.proxyPos, "enable_proxy_protocol is not supported on a listener with protocol %s", ls.l.Protocol)
+	switch t := &ls.l.TLS; {
+	case ls.l.Protocol == "http_api":
+		p.errorf(ls.proxyPos, "enable_proxy_protocol is not supported on a listener with protocol http_api")
+		return
+	case ls.l.Protocol == "websockets" && t.UseIdentityAsUsername && t.CertFile == "":
+		// The header's TLS information reaches MQTT listeners only.
+		p.errorf(ls.proxyPos, "use_identity_as_username with enable_proxy_protocol and no certfile needs protocol mqtt")
 		return
 	}
 	bl.ProxyProtocol = ls.proxy
