@@ -200,20 +200,16 @@ func (c *config) parseURL(url string, errw io.Writer) bool {
 			c.conn.Password = &pw
 			cred = cred[:colon]
 		}
-		if cred == "" {
-			fmt.Fprintf(errw, "Error: Empty username in URL.\n")
-			return false
-		}
+		// 2.1 refuses an empty user name ("Error: Empty username in
+		// URL."); 2.0.11 sends it.
 		c.conn.Username = &cred
 		url = url[at+1:]
 	}
 	if colon := strings.IndexByte(url, ':'); colon >= 0 {
 		port := url[colon+1:]
 		url = url[:colon]
-		if port == "" {
-			fmt.Fprintf(errw, "Error: Empty port in URL.\n")
-			return false
-		}
+		// 2.1 refuses an empty port ("Error: Empty port in URL."); to
+		// 2.0.11 it is port 0, a Unix socket named after the host.
 		c.conn.Port = clienttool.Atoi(port)
 	}
 	c.conn.Host, c.hostSet = url, true
