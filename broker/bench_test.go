@@ -45,7 +45,7 @@ func (c *sinkConn) SetWriteDeadline(time.Time) error { return nil }
 func benchSubscriber(b *testing.B, srv *Server, id, filter string, qos byte, v byte) *sinkConn {
 	nc := newSinkConn()
 	l := &listener{cfg: Listener{}, name: "bench"}
-	c := newConn(srv, nc, l)
+	c := newConn(srv.ctx, srv, nc, l)
 	c.version = v
 	c.client = Client{ID: id, Version: v}
 	c.receiveMax = 65535

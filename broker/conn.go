@@ -49,10 +49,11 @@ type conn struct {
 	durablePending atomic.Int32
 
 	// Reader-owned.
-	aliasIn    []string // inbound topic aliases, index alias-1
-	ctx        context.Context
-	lastRead   time.Duration // when data last arrived (Server.mono), for keep alive; 0 before CONNECT
-	atBoundary bool          // the next read starts a packet: the connection may park
+	aliasIn    []string           // inbound topic aliases, index alias-1
+	ctx        context.Context    // the connection's: cancelled when it closes (close)
+	cancel     context.CancelFunc // cancels ctx; set by newConn
+	lastRead   time.Duration      // when data last arrived (Server.mono), for keep alive; 0 before CONNECT
+	atBoundary bool               // the next read starts a packet: the connection may park
 
 	// Parking (see poller): an idle connection has no reader goroutine.
 	fd        int32         // socket descriptor, -1 if the connection cannot park
@@ -76,6 +77,7 @@ type conn struct {
 	writerGone chan struct{} // closed when the writer exits, if finish waits for it
 
 	// Writer-owned.
+	vectored bool // large payloads are written without a copy (see vectored)
 	aliasOut map[string]uint16
 	w        *writeScratch // while a writer runs
 
@@ -83,17 +85,22 @@ type conn struct {
 	// disconnect records how the connection ended, for the will and the log.
 	// Written by the reader before close, or under closeOnce.
 	graceful    bool                   // DISCONNECT 0x00: the will is discarded [MQTT-3.1.2-10]
+	saidBye     bool                   // the client sent DISCONNECT: what it is owed is written first
 	closeReason string                 // log text, written by the reader
 	kickReason  atomic.Pointer[string] // why another goroutine closed the connection
 }
 
-func newConn(srv *Server, nc net.Conn, ln *listener) *conn {
+// newConn returns a connection whose context derives from ctx; it must be
+// served, or closed.
+func newConn(ctx context.Context, srv *Server, nc net.Conn, ln *listener) *conn {
 	c := &conn{srv: srv, nc: nc, ln: ln, fd: -1, parkDelay: minParkDelay}
+	c.ctx, c.cancel = context.WithCancel(ctx)
 	c.r = packet.NewReader(readerFunc(c.read), readBufferSize)
 	c.r.SetBufferPool(srv.readBufs)
 	c.r.MaxSize = srv.opt().maxPacketSize
 	c.mount = ln.cfg.MountPoint
 	c.fd = int32(socketFD(nc))
+	c.vectored = vectored(nc)
 	return c
 }
 
@@ -179,12 +186,11 @@ var (
 )
 
 // serve runs the connection: the CONNECT handshake, then run.
-func (c *conn) serve(ctx context.Context) {
-	c.ctx = ctx
+func (c *conn) serve() {
 	ok := false
 	func() {
 		defer c.recoverPanic()
-		ok = c.handshake(ctx)
+		ok = c.handshake(c.ctx)
 	}()
 	if !ok {
 		c.finish()
@@ -214,8 +220,13 @@ func (c *conn) handshake(ctx context.Context) bool {
 	if err == nil && h.Type != packet.TypeConnect {
 		err = fmt.Errorf("first packet is %v, not CONNECT", h.Type) // [MQTT-3.1.0-1]
 	}
+	if err == nil && h.Remaining > maxConnectSize {
+		err = &packet.Error{Code: packet.PacketTooLarge, Reason: fmt.Sprintf("CONNECT of %d bytes", h.Remaining)}
+	}
 	var body []byte
 	if err == nil {
+		// The body buffer grows as bytes arrive (the Reader is not Eager
+		// yet): a Remaining Length the client does not send costs nothing.
 		body, err = c.r.ReadBody(h)
 	}
 	if err != nil {
@@ -232,8 +243,19 @@ func (c *conn) handshake(ctx context.Context) bool {
 		return false
 	}
 	c.lastRead = c.srv.mono()
+	// Authenticated: a large packet is now read into one buffer of its
+	// size, not grown into it with copies.
+	c.r.Eager = true
 	return true
 }
+
+// maxConnectSize bounds the Remaining Length of a CONNECT, the one packet
+// read before the client is authenticated, so that an unknown client cannot
+// make the broker read (and hold) more. It is larger than any MQTT 3.1 or
+// 3.1.1 CONNECT can be (five strings of at most 65,535 bytes: 327,687 bytes
+// with the header) and than an MQTT 5 CONNECT with every field at its
+// longest (about 720 KiB), leaving some 300 KiB for User Properties.
+const maxConnectSize = 1 << 20
 
 // run reads and handles packets until the connection ends, when it calls
 // finish, or parks, when it returns and the poller calls run again later.
@@ -370,6 +392,9 @@ func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 	if err != nil {
 		return err
 	}
+	if len(body) >= largeRelease {
+		defer c.srv.memory.released() // once handled, perhaps unreferenced
+	}
 	// The counters are added to the server's when the last packet read
 	// so far is handled, before it is: what the client sees answered is
 	// counted.
@@ -377,7 +402,7 @@ func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 	rs.msgs++
 	switch h.Type {
 	case packet.TypePublish:
-		if err := rs.pub.Decode(h.Flags, body, c.version); err != nil {
+		if err := decodePublish(&rs.pub, h.Flags, body, c.version); err != nil {
 			return err
 		}
 		rs.pubs++
@@ -385,7 +410,9 @@ func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 		if last {
 			rs.flush(&c.srv.stats)
 		}
-		return c.handlePublish(ctx, &rs.pub)
+		err := c.handlePublish(ctx, &rs.pub)
+		rs.pub.Payload = nil // the message has it: a large one is not kept alive from here
+		return err
 	}
 	if last {
 		rs.flush(&c.srv.stats)
@@ -480,12 +507,34 @@ func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		c.unpark(unparkKick)
 		c.nc.Close()
+		c.cancel() // what runs on the connection's behalf stops
 	})
+}
+
+// awaitCommits waits until the completions of the commits queued so far
+// have run, so that the acknowledgements they queue are queued, or for at
+// most the write timeout.
+func (c *conn) awaitCommits() {
+	if c.srv.commit == nil {
+		return
+	}
+	done := make(chan struct{})
+	c.srv.commit.add(nil, func(error) { close(done) })
+	t := time.NewTimer(c.srv.opt().writeTimeout)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	}
 }
 
 // finish runs when the reader ends: it closes the connection, waits for the
 // writer, detaches the session and publishes or schedules the will.
 func (c *conn) finish() {
+	if c.saidBye && c.sess != nil {
+		// Acknowledgements that wait for the store are owed too.
+		c.awaitCommits()
+	}
 	detached := false
 	if c.graceful && c.sess != nil {
 		// The client said DISCONNECT: settle its session before it sees
@@ -497,6 +546,11 @@ func (c *conn) finish() {
 	closing := false
 	if s := c.sess; s != nil {
 		s.mu.Lock()
+		if c.saidBye && !c.closing {
+			// Write what is owed (CONNACK, acknowledgements) before
+			// closing, as Mosquitto does: the writer closes after it.
+			c.closing = true
+		}
 		closing = c.closing
 		s.mu.Unlock()
 	}
@@ -504,6 +558,9 @@ func (c *conn) finish() {
 		// Nothing left to say: unblock a writer stuck on a peer that does
 		// not read. With a DISCONNECT queued, the writer closes after it.
 		c.close()
+	}
+	if closing {
+		c.wake()
 	}
 	c.wmu.Lock()
 	c.dead = true
@@ -521,4 +578,38 @@ func (c *conn) finish() {
 		c.srv.detach(c)
 	}
 	c.srv.dropConn(c)
+}
+
+// certIdentity returns the Common Name, or with subject the whole subject
+// in RFC 2253 form, of c's verified TLS client certificate; "" if none.
+func (c *conn) certIdentity(subject bool) string {
+	st := c.tlsConnectionState()
+	if st == nil || len(st.PeerCertificates) == 0 {
+		return ""
+	}
+	if subject {
+		return st.PeerCertificates[0].Subject.String()
+	}
+	return st.PeerCertificates[0].Subject.CommonName
+}
+
+// shutdown disconnects c because the server stops.
+func (c *conn) shutdown() {
+	if c.sess == nil {
+		c.close()
+		return
+	}
+	c.kick("server shutting down", packet.ServerShuttingDown)
+}
+
+// tlsConnectionState returns the TLS state of c's connection, if it has one.
+func (c *conn) tlsConnectionState() *tls.ConnectionState {
+	if c.tlsState != nil {
+		return c.tlsState
+	}
+	if tc, ok := c.nc.(*tls.Conn); ok {
+		st := tc.ConnectionState()
+		return &st
+	}
+	return nil
 }

@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"crypto/tls"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -49,7 +51,13 @@ const (
 // and packets reused for encoding. Writers take one from a pool and give it
 // back when they end, so an idle connection holds none.
 type writeScratch struct {
-	buf   []byte
+	buf []byte
+	// vec, for a batch with a large payload, is what to write: parts of
+	// buf and payloads, which are written from the message, not copied;
+	// buf[mark:] is what follows the last of them.
+	vec   net.Buffers
+	mark  int
+	large bool // a large payload was written: memory may be returned
 	batch []outItem
 	pub   packet.Publish // reused for every PUBLISH written
 	ack   packet.Ack     // reused for every acknowledgement written
@@ -69,6 +77,37 @@ func (w *writeScratch) flush(st *stats) {
 		st.pubBytesOut.Add(w.pubBytes)
 	}
 	w.msgs, w.pubs, w.pubBytes = 0, 0, 0
+}
+
+// write writes the encoded batch to nc.
+func (w *writeScratch) write(nc net.Conn) (int64, error) {
+	if len(w.vec) == 0 {
+		n, err := nc.Write(w.buf)
+		return int64(n), err
+	}
+	if w.mark < len(w.buf) {
+		w.vec = append(w.vec, w.buf[w.mark:])
+	}
+	v := w.vec
+	n, err := v.WriteTo(nc) // writev on TCP
+	clear(w.vec)
+	w.vec, w.mark = w.vec[:0], 0
+	return n, err
+}
+
+// largePayload is the payload size from which a PUBLISH's payload is
+// written from the message rather than copied into the write buffer.
+const largePayload = 64 << 10
+
+// vectored reports whether payloads may be written separately from their
+// packet's header on nc: a byte stream, not a WebSocket, whose every write
+// is a message of its own.
+func vectored(nc net.Conn) bool {
+	switch nc.(type) {
+	case *net.TCPConn, *net.UnixConn, *tls.Conn:
+		return true
+	}
+	return false
 }
 
 var writeScratches = sync.Pool{New: func() any { return &writeScratch{buf: make([]byte, 0, 16<<10)} }}
@@ -125,6 +164,12 @@ func (c *conn) writeLoop() {
 		clear(w.batch)
 		w.batch = w.batch[:0]
 		w.pub = packet.Publish{}
+		clear(w.vec)
+		w.vec, w.mark = w.vec[:0], 0
+		if w.large {
+			w.large = false
+			c.srv.memory.released()
+		}
 		c.w = nil
 		if cap(w.buf) <= 256<<10 {
 			w.buf = w.buf[:0]
@@ -148,10 +193,10 @@ func (c *conn) writeLoop() {
 				w.buf = c.encode(w.buf, &w.batch[i])
 			}
 			clear(w.batch)
-			if len(w.buf) > 0 {
+			if len(w.buf) > 0 || len(w.vec) > 0 {
 				c.nc.SetWriteDeadline(time.Now().Add(c.srv.opt().writeTimeout))
 				w.flush(&c.srv.stats) // counted as written, as Mosquitto counts
-				n, err := c.nc.Write(w.buf)
+				n, err := w.write(c.nc)
 				c.srv.stats.bytesOut.Add(uint64(n))
 				if err != nil {
 					c.close()
@@ -358,7 +403,24 @@ func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
 		}
 		return buf
 	}
-	out, err := packet.Append(buf, p, c.version)
+	var out []byte
+	var err error
+	if len(p.Payload) >= largePayload && c.vectored {
+		// The header goes into buf, the payload is written from where it
+		// is: the broker holds one copy of a large message.
+		payload := p.Payload
+		p.Payload = nil
+		out, err = packet.Append(buf, p, c.version)
+		if err == nil {
+			out = addRemaining(out, len(buf), len(payload))
+			c.w.vec = append(c.w.vec, out[c.w.mark:], payload)
+			c.w.mark = len(out)
+			c.w.large = c.w.large || len(payload) >= largeRelease
+		}
+		p.Payload = payload
+	} else {
+		out, err = packet.Append(buf, p, c.version)
+	}
 	if err != nil {
 		c.srv.log.Error("encoding PUBLISH failed", "topic", m.Topic, "err", err)
 		return buf
@@ -367,6 +429,41 @@ func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
 	c.w.pubs++
 	c.w.pubBytes += uint64(len(m.Payload))
 	return out
+}
+
+// addRemaining adds n to the Remaining Length of the packet encoded in
+// b[start:], moving what follows it if its encoding gets longer.
+func addRemaining(b []byte, start, n int) []byte {
+	rem, k := 0, 0
+	for shift := 0; ; shift += 7 {
+		c := b[start+1+k]
+		k++
+		rem |= int(c&0x7f) << shift
+		if c&0x80 == 0 {
+			break
+		}
+	}
+	var vb [4]byte
+	nv := 0
+	for v := rem + n; ; {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v > 0 {
+			c |= 0x80
+		}
+		vb[nv] = c
+		nv++
+		if v == 0 {
+			break
+		}
+	}
+	if nv > k {
+		end := len(b)
+		b = append(b, vb[:nv-k]...) // room; overwritten below
+		copy(b[start+1+nv:], b[start+1+k:end])
+	}
+	copy(b[start+1:], vb[:nv])
+	return b
 }
 
 // applyAlias uses a topic alias for p if the client allows them: a topic

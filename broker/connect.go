@@ -104,10 +104,9 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	var will *Message
 	var willDelay uint32
 	if w := cp.Will; w != nil {
+		// Whether the client may publish to the will topic is asked when
+		// the will is due (publishWill), as Mosquitto 2.0 does.
 		topicName := c.mount + w.Topic
-		if isSysTopic(topicName) || !c.authorize(ctx, topicName, Write) {
-			return c.refuse(packet.NotAuthorized, "will topic not authorised")
-		}
 		qos := w.QoS
 		if qos > c.maxQoS {
 			if v == packet.Version5 {

@@ -1,6 +1,7 @@
 package broker_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -302,4 +303,40 @@ func TestMaxConnections(t *testing.T) {
 		_, err := c.Read(testutil.Timeout)
 		return err == nil
 	})
+}
+
+// A client that writes CONNECT, PUBLISH and DISCONNECT at once gets its
+// CONNACK and PUBACK before the broker closes, as from Mosquitto.
+func TestPipelinedConnectPublishDisconnect(t *testing.T) {
+	for _, v := range []byte{packet.Version311, packet.Version5} {
+		t.Run(fmt.Sprint("v", v), func(t *testing.T) {
+			b := start(t, open())
+			sub := connect(t, b, v, "sub")
+			sub.Subscribe(1, "pipe", 1)
+			c := testutil.Dial(t, b.Addr, v)
+			var out []byte
+			for _, p := range []packet.Packet{
+				&packet.Connect{ProtocolVersion: v, ClientID: "pipelined", CleanStart: true},
+				&packet.Publish{Topic: "pipe", QoS: 1, PacketID: 9, Payload: []byte("x")},
+				&packet.Disconnect{},
+			} {
+				var err error
+				if out, err = packet.Append(out, p, v); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.SendRaw(out)
+			got := c.ExpectClosed()
+			if len(got) != 2 {
+				t.Fatalf("got %v before the close, want CONNACK and PUBACK", got)
+			}
+			if ack, ok := got[0].(*packet.Connack); !ok || ack.ReasonCode != packet.Success {
+				t.Fatalf("first packet %+v, want CONNACK", got[0])
+			}
+			if ack, ok := got[1].(*packet.Ack); !ok || ack.Kind != packet.TypePuback || ack.PacketID != 9 {
+				t.Fatalf("second packet %+v, want PUBACK 9", got[1])
+			}
+			expectPublish(t, sub, "pipe", "x")
+		})
+	}
 }

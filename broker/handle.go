@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -42,26 +41,8 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 	srv := c.srv
 	v := c.version
 	if v == packet.Version5 {
-		pr := &p.Properties
-		if pr.Has(packet.PropSubscriptionID) {
-			return &packet.Error{Code: packet.ProtocolError, Reason: "PUBLISH from a client with a Subscription Identifier"} // [MQTT-3.3.4-6]
-		}
-		if pr.Has(packet.PropTopicAlias) {
-			a := pr.TopicAlias
-			if int(a) > int(c.aliasMaxIn) {
-				return &packet.Error{Code: packet.TopicAliasInvalid, Reason: fmt.Sprintf("topic alias %d above the maximum %d", a, c.aliasMaxIn)} // [MQTT-3.3.2-9]
-			}
-			if p.Topic == "" {
-				if int(a) > len(c.aliasIn) || c.aliasIn[a-1] == "" {
-					return &packet.Error{Code: packet.ProtocolError, Reason: fmt.Sprintf("unknown topic alias %d", a)} // 3.3.2.3.4
-				}
-				p.Topic = c.aliasIn[a-1]
-			} else {
-				if c.aliasIn == nil {
-					c.aliasIn = make([]string, c.aliasMaxIn)
-				}
-				c.aliasIn[a-1] = p.Topic
-			}
+		if err := c.resolveAlias(p); err != nil {
+			return err
 		}
 	}
 	if p.QoS > c.maxQoS {
@@ -72,23 +53,19 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 	}
 	s := c.sess
 	if p.QoS == 2 {
-		s.mu.Lock()
-		if _, dup := s.inboundQoS2[p.PacketID]; dup {
+		limit := 0 // Receive Maximum is MQTT 5's
+		if v == packet.Version5 {
+			limit = srv.opt().maxInflight
+		}
+		switch s.receiveQoS2(p.PacketID, limit) {
+		case qos2Dup:
 			// A retransmission of a message already received: acknowledge
 			// again, do not deliver again [MQTT-4.3.3-9] (v5).
-			s.mu.Unlock()
 			c.queueAck(packet.TypePubrec, p.PacketID, packet.Success)
 			return nil
-		}
-		if v == packet.Version5 && srv.opt().maxInflight > 0 && len(s.inboundQoS2) >= srv.opt().maxInflight {
-			s.mu.Unlock()
+		case qos2Full:
 			return &packet.Error{Code: packet.ReceiveMaximumExceeded, Reason: "more unacknowledged QoS 2 PUBLISHes than Receive Maximum"} // [MQTT-3.3.4-8]
 		}
-		if s.inboundQoS2 == nil {
-			s.inboundQoS2 = make(map[uint16]struct{})
-		}
-		s.inboundQoS2[p.PacketID] = struct{}{}
-		s.mu.Unlock()
 	}
 
 	code := packet.Success
@@ -110,17 +87,9 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 	}
 	var m *Message
 	if code == packet.Success {
-		now := srv.now()
-		m = &Message{Topic: name, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain,
-			Publisher: c.client.ID, Received: now}
+		m = newMessage(p, name, c.client.ID, v, srv.now())
 		if p.Retain {
 			m.source = s.ident.Load()
-		}
-		if v == packet.Version5 {
-			m.Properties = forwardedProperties(&p.Properties)
-			if p.Properties.Has(packet.PropMessageExpiry) {
-				m.Expiry = now.Add(time.Duration(p.Properties.MessageExpiry) * time.Second)
-			}
 		}
 	}
 	qos, id := p.QoS, p.PacketID
@@ -171,6 +140,35 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 	return nil
 }
 
+// resolveAlias applies an MQTT 5 PUBLISH's Topic Alias: it sets the topic
+// of a PUBLISH that has none from the alias, or maps the alias to the topic
+// it carries (3.3.2.3.4).
+func (c *conn) resolveAlias(p *packet.Publish) error {
+	pr := &p.Properties
+	if pr.Has(packet.PropSubscriptionID) {
+		return &packet.Error{Code: packet.ProtocolError, Reason: "PUBLISH from a client with a Subscription Identifier"} // [MQTT-3.3.4-6]
+	}
+	if !pr.Has(packet.PropTopicAlias) {
+		return nil
+	}
+	a := pr.TopicAlias
+	if int(a) > int(c.aliasMaxIn) {
+		return &packet.Error{Code: packet.TopicAliasInvalid, Reason: fmt.Sprintf("topic alias %d above the maximum %d", a, c.aliasMaxIn)} // [MQTT-3.3.2-9]
+	}
+	if p.Topic == "" {
+		if int(a) > len(c.aliasIn) || c.aliasIn[a-1] == "" {
+			return &packet.Error{Code: packet.ProtocolError, Reason: fmt.Sprintf("unknown topic alias %d", a)} // 3.3.2.3.4
+		}
+		p.Topic = c.aliasIn[a-1]
+		return nil
+	}
+	if c.aliasIn == nil {
+		c.aliasIn = make([]string, c.aliasMaxIn)
+	}
+	c.aliasIn[a-1] = p.Topic
+	return nil
+}
+
 // ackPublish answers a client's PUBLISH: PUBACK for QoS 1, PUBREC for QoS 2
 // (forgetting the packet identifier of a refused QoS 2 message, whose flow
 // ends there, 4.3.3).
@@ -180,10 +178,7 @@ func (c *conn) ackPublish(qos byte, id uint16, code packet.ReasonCode) {
 		c.queueAck(packet.TypePuback, id, code)
 	case 2:
 		if code.IsError() {
-			s := c.sess
-			s.mu.Lock()
-			delete(s.inboundQoS2, id)
-			s.mu.Unlock()
+			c.sess.forgetQoS2(id)
 		}
 		c.queueAck(packet.TypePubrec, id, code)
 	}
@@ -194,21 +189,6 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-// logTypeKey is the log attribute that names a record's Mosquitto log type
-// (internal/logging.TypeKey), for the "subscribe" and "unsubscribe" types
-// log_type selects.
-const logTypeKey = "log_type"
-
-// logTyped logs a record of a Mosquitto log type that is off by default
-// ("subscribe", "unsubscribe") at debug level, formatting it only if the
-// handler may want it: a handler that selects none of those types says so
-// in Enabled, which costs a subscription nothing.
-func (srv *Server) logTyped(typ, format string, args ...any) {
-	if srv.log.Enabled(context.Background(), slog.LevelDebug) {
-		srv.log.Debug(fmt.Sprintf(format, args...), logTypeKey, typ)
-	}
 }
 
 // isSysTopic reports whether name is in the $SYS tree, which clients may not
@@ -388,36 +368,6 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 	return nil
 }
 
-// matchRetained appends to ds the deliveries to c's session of the
-// retained messages matching filter [MQTT-3.3.1-9] (v5), [MQTT-3.8.4-4].
-func (srv *Server) matchRetained(ctx context.Context, c *conn, filter string, o topic.Options, ds []delivery) []delivery {
-	now := srv.now()
-	var subIDs []uint32
-	if o.ID != 0 {
-		subIDs = []uint32{o.ID}
-	}
-	var expired []string
-	srv.retained.Match(filter, func(name string, m *Message) bool {
-		if m.expired(now) {
-			expired = append(expired, name)
-			return true
-		}
-		if !c.authorize(ctx, name, Read) || !srv.retainSourceAllowed(ctx, m) {
-			return true
-		}
-		qos := min(m.QoS, o.QoS)
-		if srv.opt().UpgradeOutgoingQoS {
-			qos = o.QoS
-		}
-		ds = append(ds, delivery{msg: m, qos: qos, retain: true, subIDs: subIDs, onSubscribe: true})
-		return true
-	})
-	for _, name := range expired {
-		srv.dropExpiredRetained(name, now)
-	}
-	return ds
-}
-
 // retainSourceAllowed reports whether the publisher of retained message m
 // may still publish to its topic (check_retain_source, Mosquitto's
 // default): a retained message whose publisher lost that right is not sent
@@ -499,6 +449,7 @@ func (c *conn) handleDisconnect(p *packet.Disconnect) error {
 		s.mu.Unlock()
 	}
 	c.graceful = p.ReasonCode == packet.NormalDisconnection // 0x04 keeps the will [MQTT-3.14.4-3]
+	c.saidBye = true
 	c.closeReason = "disconnected"
 	return errClose
 }

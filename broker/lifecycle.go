@@ -2,7 +2,6 @@ package broker
 
 import (
 	"cmp"
-	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -66,6 +65,9 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	s.version = c.version
 	s.expiry = expiry
 	s.ident.Store(&identity{client: c.client, sec: c.ln.security(srv)})
+	if will != nil {
+		will.source = s.ident.Load() // for publishWill
+	}
 	c.sess = s
 	c.will, c.willDelay = will, willDelay
 	ack.SessionPresent = present
@@ -132,33 +134,11 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		}
 	}
 	if endedWill != nil {
-		srv.publish(endedWill, nil)
+		srv.publishWill(endedWill)
 	}
 	srv.redistribute(orphans)
 	c.wake()
 	return failed
-}
-
-// offloadLocked drops the queue and in-flight messages of a persistent
-// session going offline: they are in the store, and a session waiting for
-// its client should cost little memory. It counts the stored deliveries for
-// max_queued_messages. s.mu must be held.
-func (s *session) offloadLocked() {
-	n := 0
-	for _, f := range s.order {
-		if !f.done && f.stored {
-			n++
-		}
-	}
-	for i := s.qhead; i < len(s.queue); i++ {
-		if s.queue[i].stored {
-			n++
-		}
-	}
-	s.storedQueued = n + len(s.loadWait)
-	s.loadWait = nil
-	s.queue, s.qhead, s.queuedBytes = nil, 0, 0
-	s.order, s.byID, s.inflightBytes = nil, nil, 0
 }
 
 // reload reads a resumed session's queue back from the store. It runs as a
@@ -178,7 +158,7 @@ func (srv *Server) reload(c *conn) {
 	sentUpTo, crashed := s.sentUpTo, s.crashed
 	s.mu.Unlock()
 	var loaded []delivery
-	err := srv.cfg.Store.LoadQueue(context.Background(), s.id, func(sd *StoredDelivery) error {
+	err := srv.cfg.Store.LoadQueue(srv.ctx, s.id, func(sd *StoredDelivery) error {
 		// The message keeps its store id, so that storing it again (a shared
 		// subscription handing it to another member) shares the stored copy.
 		// The committer sees the message only after a later commit.
@@ -228,18 +208,6 @@ func (srv *Server) reload(c *conn) {
 	}
 	s.mu.Unlock()
 	c.wake()
-}
-
-// endLocked marks s ended and clears its state, returning the shared
-// subscription deliveries to offer elsewhere. The caller removes s from the
-// index (outside s.mu) and from srv.sessions. s.mu must be held.
-func (s *session) endLocked() []delivery {
-	s.ended = true
-	s.stopTimersLocked()
-	orphans := s.clearStateLocked()
-	s.subs = subSet{}
-	s.subCount.Store(0)
-	return orphans
 }
 
 // detach unbinds c from its session when c closes: the session ends (Session
@@ -319,9 +287,26 @@ func (srv *Server) detach(c *conn) {
 		srv.logDisconnect(c)
 	}
 	if publish != nil {
-		srv.publish(publish, nil)
+		srv.publishWill(publish)
 	}
 	srv.redistribute(orphans)
+}
+
+// publishWill publishes a will, unless its client may not publish to its
+// topic: Mosquitto 2.0 accepts a CONNECT whatever its will topic and asks
+// the ACL when the will is due, dropping it then. Once the server's context
+// is cancelled (Close, Shutdown past its deadline) no will is published.
+func (srv *Server) publishWill(will *Message) {
+	if srv.ctx.Err() != nil {
+		return // Close, or past Shutdown's deadline: nothing more is published
+	}
+	id := will.source
+	if isSysTopic(will.Topic) || id != nil && id.sec.Authorizer != nil &&
+		!id.sec.Authorizer.Authorize(srv.ctx, &id.client, will.Topic, Write) {
+		srv.log.Info(fmt.Sprintf("Denied will of %s to '%s': not authorised.", will.Publisher, will.Topic))
+		return
+	}
+	srv.publish(will, nil)
 }
 
 // willDelayCancels reports whether a will with this delay is cancelled by a
@@ -386,7 +371,7 @@ func (srv *Server) expire(s *session) {
 	srv.stats.expired.Add(1)
 	srv.log.Info(fmt.Sprintf("Expiring client %s due to timeout.", s.id))
 	if will != nil {
-		srv.publish(will, nil)
+		srv.publishWill(will)
 	}
 	srv.redistribute(orphans)
 }
@@ -406,6 +391,6 @@ func (srv *Server) fireWill(s *session) {
 	}
 	s.mu.Unlock()
 	if will != nil {
-		srv.publish(will, nil)
+		srv.publishWill(will)
 	}
 }

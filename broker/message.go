@@ -37,6 +37,21 @@ type Message struct {
 	id uint64
 }
 
+// newMessage makes the message a client's PUBLISH p carries, on topic name
+// (its mount point applied), received at now. The message takes p's
+// payload.
+func newMessage(p *packet.Publish, name, publisher string, v byte, now time.Time) *Message {
+	m := &Message{Topic: name, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain,
+		Publisher: publisher, Received: now}
+	if v == packet.Version5 {
+		m.Properties = forwardedProperties(&p.Properties)
+		if p.Properties.Has(packet.PropMessageExpiry) {
+			m.Expiry = now.Add(time.Duration(p.Properties.MessageExpiry) * time.Second)
+		}
+	}
+	return m
+}
+
 // size approximates the memory a queued message holds, for max_queued_bytes
 // and max_inflight_bytes (which Mosquitto counts as payload bytes).
 func (m *Message) size() int { return len(m.Payload) }
@@ -94,4 +109,58 @@ func stringProp(p *packet.Properties, id packet.PropertyID) string {
 		return p.ResponseTopic
 	}
 	return ""
+}
+
+// decodePublish decodes a PUBLISH into p like p.Decode, except that the
+// payload of a body larger than packet.MaxKeptBody, which the Reader hands
+// over to its caller, is not copied: p.Payload aliases body, and the
+// message routed from it holds the one copy of a large packet.
+func decodePublish(p *packet.Publish, flags byte, body []byte, v byte) error {
+	if len(body) <= packet.MaxKeptBody {
+		return p.Decode(flags, body, v)
+	}
+	n := publishHeaderLen(flags, body, v)
+	if n < 0 {
+		return p.Decode(flags, body, v) // malformed: Decode says how
+	}
+	if err := p.Decode(flags, body[:n], v); err != nil {
+		return err
+	}
+	if n < len(body) {
+		p.Payload = body[n:len(body):len(body)]
+	}
+	return nil
+}
+
+// publishHeaderLen returns the length of a PUBLISH body's variable header
+// (topic, packet identifier, properties), or -1 if body is too short for
+// what it announces.
+func publishHeaderLen(flags byte, body []byte, v byte) int {
+	if len(body) < 2 {
+		return -1
+	}
+	n := 2 + (int(body[0])<<8 | int(body[1]))
+	if flags>>1&3 > 0 {
+		n += 2
+	}
+	if v == packet.Version5 {
+		var plen, shift int
+		for i := 0; ; i++ {
+			if i == 4 || n >= len(body) {
+				return -1
+			}
+			c := body[n]
+			n++
+			plen |= int(c&0x7f) << shift
+			shift += 7
+			if c&0x80 == 0 {
+				break
+			}
+		}
+		n += plen
+	}
+	if n > len(body) {
+		return -1
+	}
+	return n
 }

@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/logging"
 )
 
 // committer is the broker's single writer to its Store. Callers add changes
@@ -37,7 +40,14 @@ type committer struct {
 	lastMsgID atomic.Uint64
 
 	deleted map[deliveryKey]int // dropCancelled's scratch; the loop's only
+
+	// failures logs failed commits, one line per failureInterval: a full
+	// disk fails every commit, hundreds a second.
+	failures *logging.Repeats
 }
+
+// failureInterval is how often a failure that keeps recurring is logged.
+const failureInterval = 10 * time.Second
 
 // deliveryKey names a stored delivery.
 type deliveryKey struct {
@@ -60,7 +70,8 @@ type segment struct {
 
 func newCommitter(srv *Server, st Store, interval time.Duration) *committer {
 	c := &committer{srv: srv, store: st, interval: interval, segs: []*segment{{}},
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), flushed: make(chan struct{})}
+		kick: make(chan struct{}, 1), stop: make(chan struct{}), flushed: make(chan struct{}),
+		failures: logging.NewRepeats(srv.log, failureInterval)}
 	go c.loop()
 	return c
 }
@@ -188,9 +199,10 @@ func (c *committer) loop() {
 			c.dropCancelled(&seg.batch)
 			if seg.batch.Len() > 0 {
 				c.number(&seg.batch)
-				err = c.store.Commit(context.Background(), &seg.batch, true)
+				err = c.store.Commit(c.srv.ctx, &seg.batch, true)
 				if err != nil {
-					c.srv.log.Error("persistence: commit failed; messages that needed it are refused", "err", err, "changes", seg.batch.Len())
+					c.failures.Log(context.Background(), slog.LevelError, "commit",
+						"persistence: commit failed; messages that needed it are refused", "err", err, "changes", seg.batch.Len())
 				}
 			}
 			for _, done := range seg.dones {
@@ -272,25 +284,23 @@ func (c *committer) number(b *Batch) {
 	}
 }
 
-// close commits what is pending and stops the loop. Later adds fail with
+// close commits what is pending and stops the loop, or stops waiting for
+// it when ctx is done, returning ctx's error. Later adds fail with
 // ErrStoreClosed.
-func (c *committer) close() {
+func (c *committer) close(ctx context.Context) error {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		<-c.flushed
-		return
+	if !c.closed {
+		c.closed = true
+		close(c.stop)
 	}
-	c.closed = true
 	c.mu.Unlock()
-	close(c.stop)
-	<-c.flushed
-}
-
-// persistent reports whether session s is kept in the store: a store is
-// configured and the session outlives its connection. s.mu must be held.
-func (s *session) persistentLocked() bool {
-	return s.srv.commit != nil && s.expiry > 0 && len(s.id) <= maxStoredKey
+	select {
+	case <-c.flushed:
+		c.failures.Stop()
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // maxStoredKey bounds client identifiers and retained topics the broker
@@ -298,20 +308,6 @@ func (s *session) persistentLocked() bool {
 // one change a store refuses would fail every change committed with it. A
 // session or retained message beyond it lives in memory only.
 const maxStoredKey = 32 << 10 / 2
-
-// storedSessionLocked returns the record of s. s.mu must be held.
-func (s *session) storedSessionLocked(offline time.Time, will *Message, willDelay uint32) *StoredSession {
-	ss := &StoredSession{ClientID: s.id, Version: s.version, Expiry: s.expiry, OfflineSince: offline,
-		Will: will, WillDelay: willDelay, SentUpTo: s.sentUpTo}
-	if id := s.ident.Load(); id != nil {
-		ss.Username, ss.HasUsername, ss.Listener = id.client.Username, id.client.HasUsername, id.client.Listener
-	}
-	for f, o := range s.subs.all {
-		ss.Subscriptions = append(ss.Subscriptions, StoredSubscription{Filter: f, QoS: o.QoS, NoLocal: o.NoLocal,
-			RetainAsPublished: o.RetainAsPublished, RetainHandling: o.RetainHandling, ID: o.ID})
-	}
-	return ss
-}
 
 // storable reports whether a message on name belongs in the store: $SYS
 // messages are made anew by every broker.
@@ -378,6 +374,7 @@ func (srv *Server) restore(ctx context.Context) error {
 			s.inStore = true
 			if ss.Will != nil {
 				s.will, s.willDelay = ss.Will, ss.WillDelay
+				s.will.source = s.ident.Load() // for publishWill
 				due := offline.Add(time.Duration(ss.WillDelay) * time.Second)
 				s.willTimer = time.AfterFunc(max(due.Sub(now), 0), func() { srv.fireWill(s) })
 			}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/store"
 
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"

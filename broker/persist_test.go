@@ -4,15 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // stores runs f against the memory store and the disk store; restart gives
@@ -506,4 +509,44 @@ func TestPersistDupAfterCrash(t *testing.T) {
 		b, _ := startOn(t, dir+"/midge.db")
 		check(t, b, false)
 	})
+}
+
+// A store that fails every commit is logged once with its error, not once
+// per commit without it.
+func TestPersistCommitFailureLogged(t *testing.T) {
+	var out syncBuffer
+	opts := logging.Defaults()
+	opts.NoTimestamp = true
+	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &failing{Store: store.NewMemory()}
+	cfg := open()
+	cfg.Store = st
+	cfg.Logger = slog.New(h)
+	cfg.QuietConnections = true
+	b := testutil.StartBroker(t, cfg)
+	s, _ := connectWith(t, b, &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)})
+	s.Subscribe(1, "f", 1)
+	p := connect(t, b, 5, "p")
+	st.fail.Store(true)
+	for i := range 20 {
+		if rc := pub(t, p, uint16(i+1), "f", "lost", 1, false); rc != packet.QuotaExceeded {
+			t.Fatalf("PUBACK %v, want 0x97", rc)
+		}
+	}
+	var lines []string
+	for _, l := range strings.Split(out.String(), "\n") {
+		if strings.Contains(l, "commit") {
+			lines = append(lines, l)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "commit failed") || !strings.Contains(lines[0], `err="disk full"`) {
+		t.Fatalf("log lines %q, want one commit failure with its error", lines)
+	}
+	b.Stop(t)
+	if s := out.String(); !strings.Contains(s, "more like this in the last 10s)") {
+		t.Fatalf("log after shutdown %q, want a summary of the other failures", s)
+	}
 }

@@ -131,32 +131,6 @@ func (srv *Server) publishDurable(m *Message, from *session, extra func(*Batch),
 	return matched
 }
 
-// prepareDurable gives d its store sequence number and, for a persistent
-// session, marks it stored, for publishDurable to write. It reports whether
-// d may be delivered before the commit: not at QoS 2.
-func (s *session) prepareDurable(d *delivery) (early bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	early = d.qos < 2
-	if s.ended || !s.persistentLocked() || !storable(d.msg.Topic) {
-		return early
-	}
-	if d.qos == 0 && (s.conn != nil || !s.srv.opt().QueueQoS0Messages) {
-		return early
-	}
-	if s.conn == nil && s.srv.opt().maxQueued > 0 && s.storedQueued >= s.srv.opt().maxQueued {
-		return early // full: deliver will drop and count it
-	}
-	d.storeSeq, d.seqID, d.stored = s.storeSeq, true, true
-	s.storeSeq++
-	return early
-}
-
-// abandonDurable undoes prepareDurable after a failed commit.
-func (s *session) abandonDurable(d *delivery) {
-	d.stored = false
-}
-
 // applyRetained stores or clears the retained message of m's topic, if m is
 // retained [MQTT-3.3.1-5], [MQTT-3.3.1-6], [MQTT-3.3.1-7].
 func (srv *Server) applyRetained(m *Message) {
@@ -178,7 +152,7 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 	srv.notify(m)
 	srv.index.Match(m.Topic, &rs.m)
 	matched := len(rs.m.Subs) > 0 || len(rs.m.Shared) > 0
-	ctx := context.Background()
+	ctx := srv.ctx
 
 	merge := !srv.opt().AllowDuplicateMessages && len(rs.m.Subs) > 1 && anyOverlap(rs.m.Subs)
 	rs.targets = rs.targets[:0]
@@ -295,7 +269,7 @@ func (srv *Server) pickShared(ctx context.Context, g *topic.Group[*session], m *
 // redistribute offers the unacknowledged shared-subscription messages of an
 // ended session to other members of their groups (4.8.2).
 func (srv *Server) redistribute(orphans []delivery) {
-	ctx := context.Background()
+	ctx := srv.ctx
 	for _, d := range orphans {
 		if d.group == nil || d.msg.expired(srv.now()) {
 			continue
@@ -312,4 +286,34 @@ func (srv *Server) dropExpiredRetained(name string, now time.Time) {
 	if m, ok := srv.retained.Get(name); ok && m.expired(now) {
 		srv.retained.Delete(name)
 	}
+}
+
+// matchRetained appends to ds the deliveries to c's session of the
+// retained messages matching filter [MQTT-3.3.1-9] (v5), [MQTT-3.8.4-4].
+func (srv *Server) matchRetained(ctx context.Context, c *conn, filter string, o topic.Options, ds []delivery) []delivery {
+	now := srv.now()
+	var subIDs []uint32
+	if o.ID != 0 {
+		subIDs = []uint32{o.ID}
+	}
+	var expired []string
+	srv.retained.Match(filter, func(name string, m *Message) bool {
+		if m.expired(now) {
+			expired = append(expired, name)
+			return true
+		}
+		if !c.authorize(ctx, name, Read) || !srv.retainSourceAllowed(ctx, m) {
+			return true
+		}
+		qos := min(m.QoS, o.QoS)
+		if srv.opt().UpgradeOutgoingQoS {
+			qos = o.QoS
+		}
+		ds = append(ds, delivery{msg: m, qos: qos, retain: true, subIDs: subIDs, onSubscribe: true})
+		return true
+	})
+	for _, name := range expired {
+		srv.dropExpiredRetained(name, now)
+	}
+	return ds
 }

@@ -8,14 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/topic"
-	"github.com/midge-mqtt/midge/packet"
 )
 
 // ErrServerClosed is returned by Serve and ListenAndServe after Shutdown.
@@ -38,12 +36,20 @@ type Server struct {
 	epoch    time.Time // monotonic reference for mono
 	routes   sync.Pool // *routeScratch
 	readBufs *bufPool
+	memory   memReturn  // gives large packets' memory back to the system
 	commit   *committer // nil without a Store
 	pollOnce sync.Once
 	poller   *poller // watches parked connections; nil until needed or where unsupported
 
 	startOnce sync.Once
 	startErr  error
+
+	// ctx is the server's lifetime: Store calls, authorizations made on
+	// no connection's behalf (deliveries, wills) and restores run in it.
+	// cancel ends it when Shutdown returns, when its deadline passes, or
+	// at Close.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	obsMu     sync.Mutex                  // serializes changes to observers
 	observers atomic.Pointer[[]*observer] // see Observe
@@ -93,6 +99,7 @@ func New(cfg Config) *Server {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.opts.Store(&options{Config: cfg, limits: cfg.limits()})
 	s.started = s.now()
 	s.epoch = time.Now()
@@ -136,111 +143,6 @@ func (srv *Server) mono() time.Duration { return max(time.Since(srv.epoch), 1) }
 
 // monoTime converts a mono reading back into a time, for deadlines.
 func (srv *Server) monoTime(d time.Duration) time.Time { return srv.epoch.Add(d) }
-
-// listener is a listening socket and its settings.
-type listener struct {
-	cfg          Listener
-	name         string
-	port         string
-	ln           net.Listener
-	localDefault bool // one of the default local-only listeners
-	conns        atomic.Int64
-	http         *http.Server // a WebSocket listener's; guarded by Server.mu
-
-	versions uint8 // bit v set: protocol level v accepted; 0: all
-}
-
-// maxQoS returns the Maximum QoS for a client of l, with the server's
-// options o.
-func (l *listener) maxQoS(o *options) byte {
-	if l.cfg.MaxQoS != 0 {
-		return byte(min(max(l.cfg.MaxQoS, 0), 2))
-	}
-	return o.maxQoS
-}
-
-// maxTopicAlias returns the Topic Alias Maximum for a client of l.
-func (l *listener) maxTopicAlias(o *options) uint16 {
-	if l.cfg.MaxTopicAlias != 0 {
-		return uint16(min(max(l.cfg.MaxTopicAlias, 0), 65535))
-	}
-	return o.maxTopicAlias
-}
-
-// autoIDPrefix returns the prefix of identifiers assigned on l.
-func (l *listener) autoIDPrefix(o *options) string {
-	if l.cfg.AutoIDPrefix != "" {
-		return l.cfg.AutoIDPrefix
-	}
-	return o.autoIDPrefix
-}
-
-// denyEmptyID reports whether l refuses empty client identifiers.
-func (l *listener) denyEmptyID(o *options) bool {
-	if l.cfg.AllowZeroLengthClientID != nil {
-		return !*l.cfg.AllowZeroLengthClientID
-	}
-	return o.DenyZeroLengthClientID
-}
-
-func (srv *Server) newListener(cfg Listener, ln net.Listener, localDefault bool) *listener {
-	l := &listener{cfg: cfg, ln: ln, name: cfg.Name, localDefault: localDefault}
-	for _, v := range cfg.ProtocolVersions {
-		if v < 8 {
-			l.versions |= 1 << v
-		}
-	}
-	addr := ln.Addr().String()
-	if l.name == "" {
-		// The configured address is stable across restarts, which a
-		// stored session's listener name relies on; the bound one may
-		// not be (port 0).
-		l.name = cfg.Address
-	}
-	if l.name == "" {
-		l.name = addr
-	}
-	switch _, port, err := net.SplitHostPort(addr); {
-	case err == nil:
-		l.port = port
-	case ln.Addr().Network() == "unix":
-		l.port = "0" // as Mosquitto logs a Unix socket listener
-	default:
-		l.port = addr
-	}
-	return l
-}
-
-// accepts reports whether l serves clients of protocol level v.
-func (l *listener) accepts(v byte) bool {
-	return l.versions == 0 || v < 8 && l.versions&(1<<v) != 0
-}
-
-// security returns the rules for clients of l.
-func (l *listener) security(srv *Server) *Security {
-	if l.cfg.Security != nil {
-		return l.cfg.Security
-	}
-	return &srv.security
-}
-
-// allowAnonymous reports whether clients without a user name may connect.
-func (l *listener) allowAnonymous(srv *Server) bool {
-	return l.localDefault || l.security(srv).AllowAnonymous
-}
-
-// certIdentity returns the Common Name, or with subject the whole subject
-// in RFC 2253 form, of c's verified TLS client certificate; "" if none.
-func (c *conn) certIdentity(subject bool) string {
-	st := c.tlsConnectionState()
-	if st == nil || len(st.PeerCertificates) == 0 {
-		return ""
-	}
-	if subject {
-		return st.PeerCertificates[0].Subject.String()
-	}
-	return st.PeerCertificates[0].Subject.CommonName
-}
 
 // Addrs returns the addresses the server listens on.
 func (srv *Server) Addrs() []net.Addr {
@@ -390,18 +292,18 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 			nc.Close()
 			continue
 		}
-		c := newConn(srv, nc, l)
+		c := newConn(ctx, srv, nc, l)
 		srv.mu.Lock()
 		if srv.closed {
 			srv.mu.Unlock()
 			srv.release(l)
-			nc.Close()
+			c.close()
 			return ErrServerClosed
 		}
 		srv.conns[c] = struct{}{}
 		srv.wg.Add(1)
 		srv.mu.Unlock()
-		go c.serve(ctx)
+		go c.serve()
 	}
 }
 
@@ -434,12 +336,43 @@ func (srv *Server) dropConn(c *conn) {
 
 // Shutdown stops the server gracefully: it closes the listeners, disconnects
 // every client (MQTT 5 clients with reason code 0x8B, Server shutting down),
-// publishes the wills that are due, and waits for every goroutine to end or
-// for ctx to be done, returning ctx's error in that case.
-func (srv *Server) Shutdown(ctx context.Context) error {
+// publishes the wills that are due, commits what waits for the Store, and
+// waits for every goroutine to end. If ctx is done first, every step stops
+// waiting: Store calls and authorizations in progress get a cancelled
+// context, pending wills are not published, and Shutdown returns ctx's
+// error without waiting for the committer (the Store may still be in use
+// for a moment).
+func (srv *Server) Shutdown(ctx context.Context) error { return srv.shutdown(ctx, false) }
+
+// Close stops the server at once: it closes the listeners and every
+// connection without a DISCONNECT, publishes no pending will, cancels what
+// runs on the server's behalf and returns without waiting for the
+// connections' goroutines to end. Use Shutdown to stop gracefully.
+func (srv *Server) Close() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := srv.shutdown(ctx, true); err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}
+
+// shutdown is Shutdown, or Close if now is set.
+func (srv *Server) shutdown(ctx context.Context, now bool) error {
+	// Past the deadline, what runs in the server's context gives up.
+	defer context.AfterFunc(ctx, srv.cancel)()
 	srv.mu.Lock()
+	conns := make([]*conn, 0, len(srv.conns))
+	for c := range srv.conns {
+		conns = append(conns, c)
+	}
 	if srv.closed {
 		srv.mu.Unlock()
+		if now {
+			for _, c := range conns {
+				c.close()
+			}
+		}
 		return srv.wait(ctx)
 	}
 	srv.closed = true
@@ -452,16 +385,17 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 	if srv.sysStop != nil {
 		close(srv.sysStop)
 	}
-	conns := make([]*conn, 0, len(srv.conns))
-	for c := range srv.conns {
-		conns = append(conns, c)
-	}
 	srv.mu.Unlock()
 	for _, c := range conns {
-		c.shutdown()
+		if now {
+			c.close()
+		} else {
+			c.shutdown()
+		}
 	}
 	err := srv.wait(ctx)
-	// Sessions do not outlive the process: their pending wills are due now.
+	// Sessions do not outlive the process: their pending wills are due now,
+	// unless the deadline has passed.
 	srv.mu.Lock()
 	var wills []*Message
 	for _, s := range srv.sessions {
@@ -474,16 +408,24 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 		s.mu.Unlock()
 	}
 	srv.mu.Unlock()
-	for _, w := range wills {
-		srv.publish(w, nil)
+	if err == nil {
+		for _, w := range wills {
+			srv.publishWill(w)
+		}
+	} else if len(wills) > 0 && !now {
+		srv.log.Warn(fmt.Sprintf("shutdown deadline passed: %d pending wills not published", len(wills)))
 	}
 	if srv.commit != nil {
-		srv.commit.close() // the caller may close the Store now
+		// Once it returns nil, the caller may close the Store.
+		if cerr := srv.commit.close(ctx); err == nil {
+			err = cerr
+		}
 	}
 	srv.pollOnce.Do(func() {}) // no poller after this
 	if srv.poller != nil {
 		srv.poller.close()
 	}
+	srv.cancel()
 	return err
 }
 
@@ -512,15 +454,6 @@ func (srv *Server) wait(ctx context.Context) error {
 	}
 }
 
-// shutdown disconnects c because the server stops.
-func (c *conn) shutdown() {
-	if c.sess == nil {
-		c.close()
-		return
-	}
-	c.kick("server shutting down", packet.ServerShuttingDown)
-}
-
 // securityOf returns the rules of the listener named name, as a session
 // restored from the store last used it; Config's if there is no such
 // listener (it may have been removed from the configuration).
@@ -545,5 +478,20 @@ func (c *conn) authorize(ctx context.Context, topicName string, a Access) bool {
 func (srv *Server) logDrop(id string, n uint64) {
 	if n == 1 || n%10000 == 0 {
 		srv.log.Warn(fmt.Sprintf("Outgoing messages are being dropped for client %s.", id), "dropped", n)
+	}
+}
+
+// logTypeKey is the log attribute that names a record's Mosquitto log type
+// (internal/logging.TypeKey), for the "subscribe" and "unsubscribe" types
+// log_type selects.
+const logTypeKey = "log_type"
+
+// logTyped logs a record of a Mosquitto log type that is off by default
+// ("subscribe", "unsubscribe") at debug level, formatting it only if the
+// handler may want it: a handler that selects none of those types says so
+// in Enabled, which costs a subscription nothing.
+func (srv *Server) logTyped(typ, format string, args ...any) {
+	if srv.log.Enabled(context.Background(), slog.LevelDebug) {
+		srv.log.Debug(fmt.Sprintf(format, args...), logTypeKey, typ)
 	}
 }

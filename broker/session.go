@@ -451,6 +451,39 @@ func (s *session) online() bool {
 	return s.conn != nil && !s.ended
 }
 
+// Outcomes of receiveQoS2.
+const (
+	qos2New  = iota // a new message: deliver it
+	qos2Dup         // a retransmission of one received: acknowledge, do not deliver
+	qos2Full        // more unacknowledged than limit
+)
+
+// receiveQoS2 notes the packet identifier of a QoS 2 PUBLISH the client
+// sent, until its PUBREL, and says whether the message is new, a
+// retransmission, or one too many for limit (0 for none).
+func (s *session) receiveQoS2(id uint16, limit int) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, dup := s.inboundQoS2[id]; dup {
+		return qos2Dup
+	}
+	if limit > 0 && len(s.inboundQoS2) >= limit {
+		return qos2Full
+	}
+	if s.inboundQoS2 == nil {
+		s.inboundQoS2 = make(map[uint16]struct{})
+	}
+	s.inboundQoS2[id] = struct{}{}
+	return qos2New
+}
+
+// forgetQoS2 ends the flow of an inbound QoS 2 message that was refused.
+func (s *session) forgetQoS2(id uint16) {
+	s.mu.Lock()
+	delete(s.inboundQoS2, id)
+	s.mu.Unlock()
+}
+
 // neverExpires is the Session Expiry Interval meaning "never" (3.1.2.11.2).
 const neverExpires = 0xFFFFFFFF
 
@@ -573,4 +606,84 @@ func (ss *subSet) all(yield func(filter string, o topic.Options) bool) {
 			return
 		}
 	}
+}
+
+// prepareDurable gives d its store sequence number and, for a persistent
+// session, marks it stored, for publishDurable to write. It reports whether
+// d may be delivered before the commit: not at QoS 2.
+func (s *session) prepareDurable(d *delivery) (early bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	early = d.qos < 2
+	if s.ended || !s.persistentLocked() || !storable(d.msg.Topic) {
+		return early
+	}
+	if d.qos == 0 && (s.conn != nil || !s.srv.opt().QueueQoS0Messages) {
+		return early
+	}
+	if s.conn == nil && s.srv.opt().maxQueued > 0 && s.storedQueued >= s.srv.opt().maxQueued {
+		return early // full: deliver will drop and count it
+	}
+	d.storeSeq, d.seqID, d.stored = s.storeSeq, true, true
+	s.storeSeq++
+	return early
+}
+
+// abandonDurable undoes prepareDurable after a failed commit.
+func (s *session) abandonDurable(d *delivery) {
+	d.stored = false
+}
+
+// offloadLocked drops the queue and in-flight messages of a persistent
+// session going offline: they are in the store, and a session waiting for
+// its client should cost little memory. It counts the stored deliveries for
+// max_queued_messages. s.mu must be held.
+func (s *session) offloadLocked() {
+	n := 0
+	for _, f := range s.order {
+		if !f.done && f.stored {
+			n++
+		}
+	}
+	for i := s.qhead; i < len(s.queue); i++ {
+		if s.queue[i].stored {
+			n++
+		}
+	}
+	s.storedQueued = n + len(s.loadWait)
+	s.loadWait = nil
+	s.queue, s.qhead, s.queuedBytes = nil, 0, 0
+	s.order, s.byID, s.inflightBytes = nil, nil, 0
+}
+
+// endLocked marks s ended and clears its state, returning the shared
+// subscription deliveries to offer elsewhere. The caller removes s from the
+// index (outside s.mu) and from srv.sessions. s.mu must be held.
+func (s *session) endLocked() []delivery {
+	s.ended = true
+	s.stopTimersLocked()
+	orphans := s.clearStateLocked()
+	s.subs = subSet{}
+	s.subCount.Store(0)
+	return orphans
+}
+
+// persistent reports whether session s is kept in the store: a store is
+// configured and the session outlives its connection. s.mu must be held.
+func (s *session) persistentLocked() bool {
+	return s.srv.commit != nil && s.expiry > 0 && len(s.id) <= maxStoredKey
+}
+
+// storedSessionLocked returns the record of s. s.mu must be held.
+func (s *session) storedSessionLocked(offline time.Time, will *Message, willDelay uint32) *StoredSession {
+	ss := &StoredSession{ClientID: s.id, Version: s.version, Expiry: s.expiry, OfflineSince: offline,
+		Will: will, WillDelay: willDelay, SentUpTo: s.sentUpTo}
+	if id := s.ident.Load(); id != nil {
+		ss.Username, ss.HasUsername, ss.Listener = id.client.Username, id.client.HasUsername, id.client.Listener
+	}
+	for f, o := range s.subs.all {
+		ss.Subscriptions = append(ss.Subscriptions, StoredSubscription{Filter: f, QoS: o.QoS, NoLocal: o.NoLocal,
+			RetainAsPublished: o.RetainAsPublished, RetainHandling: o.RetainHandling, ID: o.ID})
+	}
+	return ss
 }

@@ -3,11 +3,14 @@ package broker_test
 import (
 	"bytes"
 	"fmt"
+	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -335,9 +338,17 @@ func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 	expectPublish(t, s, "ok", "still")
 }
 
-// A panic in one connection's handling closes that connection only.
+// A panic in one connection's handling closes that connection only, and
+// the log has the panic's value and stack at the default log types.
 func TestPanicRecovered(t *testing.T) {
-	b := start(t, broker.Config{AllowAnonymous: true, Authorizer: panicky{topic: "boom"}})
+	var out syncBuffer
+	opts := logging.Defaults()
+	opts.NoTimestamp = true
+	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := start(t, broker.Config{AllowAnonymous: true, Authorizer: panicky{topic: "boom"}, Logger: slog.New(h)})
 	s := connect(t, b, 4, "s")
 	s.Subscribe(1, "fine", 0)
 	c := connect(t, b, 4, "c")
@@ -346,6 +357,10 @@ func TestPanicRecovered(t *testing.T) {
 	p := connect(t, b, 4, "p")
 	pub(t, p, 1, "fine", "alive", 1, false)
 	expectPublish(t, s, "fine", "alive")
+	log := out.String()
+	if !strings.Contains(log, "panic=\"authorizer exploded\"") || !strings.Contains(log, "stack=\"goroutine ") {
+		t.Errorf("log %q, want the panic's value and stack", log)
+	}
 }
 
 // Every goroutine ends at Shutdown.

@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -121,19 +120,19 @@ func (srv *Server) acceptWebSocket(ctx context.Context, l *listener, w http.Resp
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	nc := websocket.NetConn(cctx, ws, websocket.MessageBinary)
-	c := newConn(srv, nc, l)
+	c := newConn(ctx, srv, nc, l)
 	c.tlsState = r.TLS
 	srv.mu.Lock()
 	if srv.closed {
 		srv.mu.Unlock()
 		srv.release(l)
-		nc.Close()
+		c.close()
 		return
 	}
 	srv.conns[c] = struct{}{}
 	srv.wg.Add(1)
 	srv.mu.Unlock()
-	c.serve(ctx) // the request's goroutine carries the connection
+	c.serve() // the request's goroutine carries the connection
 }
 
 // offersMQTT reports whether a Sec-WebSocket-Protocol list names an MQTT
@@ -150,16 +149,4 @@ func offersMQTT(values []string) bool {
 		}
 	}
 	return false
-}
-
-// tlsConnectionState returns the TLS state of c's connection, if it has one.
-func (c *conn) tlsConnectionState() *tls.ConnectionState {
-	if c.tlsState != nil {
-		return c.tlsState
-	}
-	if tc, ok := c.nc.(*tls.Conn); ok {
-		st := tc.ConnectionState()
-		return &st
-	}
-	return nil
 }

@@ -1,6 +1,8 @@
 package broker_test
 
 import (
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -151,4 +153,34 @@ func TestShutdownDisconnects(t *testing.T) {
 	expectDisconnect(t, c5, packet.ServerShuttingDown)
 	c4.ExpectClosed()
 	<-done
+}
+
+// A will to a topic its client may not publish to does not refuse the
+// CONNECT: as in Mosquitto 2.0, the client is accepted and the will is
+// dropped, and logged, when it would be published.
+func TestForbiddenWillDroppedWhenDue(t *testing.T) {
+	var out syncBuffer
+	cfg := open()
+	cfg.Logger = slog.New(slog.NewTextHandler(&out, nil))
+	cfg.Authorizer = rules(func(c *broker.Client, topic string, a broker.Access) bool {
+		return a != broker.Write || !strings.HasPrefix(topic, "secret/")
+	})
+	b := start(t, cfg)
+	w := connect(t, b, packet.Version5, "watcher")
+	w.Subscribe(1, "#", 1)
+	for _, v := range []byte{packet.Version311, packet.Version5} {
+		cp := willConnect(v, "sneaky", 0, 0)
+		cp.Will.Topic = "secret/w"
+		c, ack := connectWith(t, b, cp)
+		if ack.ReasonCode != packet.Success {
+			t.Fatalf("v%d: CONNACK %v, want success", v, ack.ReasonCode)
+		}
+		c.Close()
+		eventually(t, "the dropped will in the log", func() bool {
+			return strings.Count(out.String(), "Denied will") == int(v-3)
+		})
+		if got := ping(t, w); len(got) != 0 {
+			t.Fatalf("v%d: the watcher got %v", v, got)
+		}
+	}
 }

@@ -194,6 +194,28 @@ func TestPublishDecodeAllocs(t *testing.T) {
 	}
 }
 
+// TestPublishDecodeSameTopic checks that decoding PUBLISHes to the topic
+// of the previous one into a reused value does not copy the topic again,
+// and that a new topic is decoded as itself.
+func TestPublishDecodeSameTopic(t *testing.T) {
+	a := pkt(0x30, str("same/topic"), []byte("payload"))
+	b := pkt(0x30, str("other"), []byte("payload"))
+	var p packet.Publish
+	ha, ba := splitPacket(t, a)
+	n := testing.AllocsPerRun(100, func() {
+		if err := p.Decode(ha.Flags, ba, packet.Version311); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if n > 1 {
+		t.Errorf("Decode to the same topic allocates %v times, want 1 (the payload)", n)
+	}
+	hb, bb := splitPacket(t, b)
+	if err := p.Decode(hb.Flags, bb, packet.Version311); err != nil || p.Topic != "other" {
+		t.Fatalf("after a new topic: %q, %v", p.Topic, err)
+	}
+}
+
 // TestPublishDecodeResets checks that Decode overwrites every field of a
 // reused Publish.
 func TestPublishDecodeResets(t *testing.T) {

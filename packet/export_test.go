@@ -4,5 +4,5 @@ package packet
 // that tests can check what a Reader holds on to.
 func ReaderCaps(r *Reader) (buf, body int) { return cap(r.buf), cap(r.body) }
 
-// MaxKeptBuffer is maxKeptBuffer for tests.
-const MaxKeptBuffer = maxKeptBuffer
+// MaxKeptBuffer is MaxKeptBody for tests.
+const MaxKeptBuffer = MaxKeptBody

@@ -72,7 +72,10 @@ func (p *Publish) appendBody(b []byte, v byte) []byte {
 // version v into p, overwriting every field. It copies the topic and the
 // payload (an empty payload decodes as nil) and allocates nothing else unless
 // properties are present, so a caller on a hot path can reuse one Publish.
+// A topic equal to p's previous one is not copied again: p keeps that string,
+// so a stream of PUBLISHes to one topic allocates it once.
 func (p *Publish) Decode(flags byte, body []byte, v byte) error {
+	prev := p.Topic
 	*p = Publish{
 		Dup:    flags&0x08 != 0,
 		QoS:    flags >> 1 & 0x03,
@@ -117,7 +120,11 @@ func (p *Publish) Decode(flags byte, body []byte, v byte) error {
 	if p.Properties.Has(PropResponseTopic) && !ValidTopicName(p.Properties.ResponseTopic) {
 		return protocolErr("PUBLISH Response Topic is not a valid topic name") // [MQTT-3.3.2-14]
 	}
-	p.Topic = string(topic)
+	if string(topic) == prev {
+		p.Topic = prev // no allocation for the comparison
+	} else {
+		p.Topic = string(topic)
+	}
 	if rest := d.rest(); len(rest) > 0 {
 		p.Payload = append(make([]byte, 0, len(rest)), rest...)
 	}

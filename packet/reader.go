@@ -10,9 +10,11 @@ import (
 // read system call.
 const DefaultReadBufferSize = 2048
 
-// maxKeptBuffer is the largest body buffer a Reader keeps after a packet;
-// larger ones are dropped so a single big packet does not pin memory.
-const maxKeptBuffer = 64 << 10
+// MaxKeptBody is the largest body buffer a Reader reuses from one packet to
+// the next. A larger body is never reused: ReadBody hands it to the caller,
+// who may keep it (a broker can route the payload it holds without a copy),
+// and a single big packet does not pin its memory in the Reader.
+const MaxKeptBody = 64 << 10
 
 // Reader reads control packets from a byte stream. It buffers its input;
 // Buffered reports how much is waiting. A Reader is not safe for concurrent
@@ -30,6 +32,14 @@ type Reader struct {
 	// MaxSize is the largest packet, fixed header included, that ReadPacket
 	// accepts; 0 means the protocol maximum.
 	MaxSize int
+	// Eager makes ReadBody allocate a body larger than the read buffer at
+	// its full size as soon as it starts, so that it is read into one buffer
+	// with no copy. Without it the buffer starts small and grows as input
+	// arrives: memory then follows what the peer has sent, not what its
+	// Remaining Length announces, at the price of copies. A receiver sets
+	// Eager once it trusts the peer with MaxSize bytes (after
+	// authentication).
+	Eager bool
 }
 
 // NewReader returns a Reader reading from src with a read buffer of size
@@ -171,12 +181,13 @@ const minBodyChunk = 64 << 10
 
 // ReadBody reads the body of the packet whose header ReadHeader returned.
 // The returned slice is valid only until the next read call or Release
-// (which may hand the buffer to another Reader through the BufferPool). A
+// (which may hand the buffer to another Reader through the BufferPool),
+// unless it is longer than MaxKeptBody: such a body is the caller's. A
 // stream that ends inside the body gives io.ErrUnexpectedEOF. After an error
 // the Reader is positioned inside the packet and cannot be used any further.
 func (r *Reader) ReadBody(h FixedHeader) ([]byte, error) {
 	n := h.Remaining
-	if n <= r.bufSize {
+	if n <= r.bufSize && n <= MaxKeptBody { // a larger body is the caller's: never in buf
 		if err := r.fill(n); err != nil {
 			if err == io.EOF {
 				err = io.ErrUnexpectedEOF
@@ -188,11 +199,16 @@ func (r *Reader) ReadBody(h FixedHeader) ([]byte, error) {
 		return b, nil
 	}
 	b := r.body[:0]
-	if cap(b) < n {
+	switch {
+	case cap(b) >= n:
+	case r.Eager:
+		b = make([]byte, 0, n)
+	default:
 		b = make([]byte, 0, min(n, max(minBodyChunk, cap(b))))
 	}
-	b = append(b, r.buf[r.r:r.w]...) // fewer than n bytes: n > len(r.buf)
-	r.r = r.w
+	m := min(n, r.w-r.r) // a read buffer larger than MaxKeptBody may hold more
+	b = append(b, r.buf[r.r:r.r+m]...)
+	r.r += m
 	for empty := 0; len(b) < n; {
 		if len(b) == cap(b) {
 			b = append(make([]byte, 0, min(n, 2*cap(b))), b...)
@@ -203,7 +219,7 @@ func (r *Reader) ReadBody(h FixedHeader) ([]byte, error) {
 			if errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
-			r.body = b[:0]
+			r.keep(b)
 			return nil, err
 		}
 		if m > 0 {
@@ -212,8 +228,16 @@ func (r *Reader) ReadBody(h FixedHeader) ([]byte, error) {
 			return nil, io.ErrNoProgress
 		}
 	}
-	r.body = b
+	r.keep(b)
 	return b, nil
+}
+
+// keep keeps body buffer b for the next packet if it is small enough.
+func (r *Reader) keep(b []byte) {
+	r.body = nil
+	if cap(b) <= MaxKeptBody {
+		r.body = b[:0]
+	}
 }
 
 // ReadPacket reads and decodes one control packet. It returns ErrTooLarge
@@ -231,9 +255,5 @@ func (r *Reader) ReadPacket() (Packet, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := Decode(h, body, r.Version)
-	if cap(r.body) > maxKeptBuffer {
-		r.body = nil
-	}
-	return p, err
+	return Decode(h, body, r.Version)
 }

@@ -140,6 +140,63 @@ func TestLargeBody(t *testing.T) {
 	}
 }
 
+// TestEagerBody checks that an Eager Reader reads a large body into one
+// buffer of its size, allocated once, which it then hands over: the next
+// large body gets a buffer of its own.
+func TestEagerBody(t *testing.T) {
+	const size = 4 << 20
+	raw := appendOK(t, &packet.Publish{Topic: "big", Payload: bytes.Repeat([]byte{0x5a}, size)}, packet.Version311)
+	stream := cat(raw, raw)
+	for _, eager := range []bool{false, true} {
+		r := packet.NewReader(bytes.NewReader(stream), 0)
+		r.Eager = eager
+		var b1 []byte
+		n := allocated(func() {
+			h, err := r.ReadHeader()
+			if err == nil {
+				b1, err = r.ReadBody(h)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		})
+		if eager && n > size+size/8 {
+			t.Errorf("eager: allocated %d bytes for a %d-byte body, want one buffer of its size", n, len(b1))
+		}
+		if !eager && n < 3*size/2 {
+			t.Errorf("not eager: allocated %d bytes for a %d-byte body: the buffer did not grow as input arrived", n, len(b1))
+		}
+		h, _ := r.ReadHeader()
+		b2, err := r.ReadBody(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if &b1[0] == &b2[0] || b1[len(b1)-1] != 0x5a {
+			t.Errorf("eager %v: a large body was reused", eager)
+		}
+	}
+}
+
+// TestLargeBodyIsCallersWithLargeBuffer checks that a body larger than
+// MaxKeptBody is the caller's even when it would fit the read buffer.
+func TestLargeBodyIsCallersWithLargeBuffer(t *testing.T) {
+	raw := appendOK(t, &packet.Publish{Topic: "big", Payload: bytes.Repeat([]byte{7}, 100<<10)}, packet.Version311)
+	r := packet.NewReader(bytes.NewReader(cat(raw, raw)), 256<<10)
+	h, _ := r.ReadHeader()
+	b1, err := r.ReadBody(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _ = r.ReadHeader()
+	b2, err := r.ReadBody(h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if &b1[0] == &b2[0] || !bytes.Equal(b1, b2) {
+		t.Fatal("a body larger than MaxKeptBody was overwritten by the next")
+	}
+}
+
 // TestBodyBufferReused checks that a body larger than the read buffer but
 // under the kept limit reuses the Reader's body buffer.
 func TestBodyBufferReused(t *testing.T) {

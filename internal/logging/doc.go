@@ -3,9 +3,17 @@
 // from ...", to the destinations mosquitto.conf's log_dest names (stdout,
 // stderr, a file, syslog, $SYS/broker/log topics), filtered by its log_type.
 //
-// Only the record's message is written; attributes are dropped (or, for
-// debug records, appended as key=value), so log parsers and fail2ban rules
-// written for Mosquitto's log keep working.
+// Mosquitto's own messages ("New client connected from ...", "Client ...
+// disconnected.") are written as Mosquitto writes them, without the
+// record's attributes, so that log parsers and fail2ban rules written for
+// Mosquitto's log keep working; at debug level they get their attributes
+// too. Every other line (midge's own: "persistence: commit failed", a
+// recovered panic) carries its attributes as key=value at every level, an
+// error or a stack included, quoted onto the one line.
+//
+// Repeats keeps an error that recurs many times a second from flooding the
+// log: the first occurrence is written in full, the others are counted and
+// summed up once the interval is over.
 //
 // Each record is classified into one of Mosquitto's log types (error,
 // warning, notice, information, debug, subscribe, unsubscribe...). A record

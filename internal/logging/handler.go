@@ -56,7 +56,7 @@ type Env struct {
 // destinations. Close it when done.
 type Handler struct {
 	out    *output
-	attrs  []slog.Attr // for debug lines
+	attrs  []slog.Attr // for lines that show their details
 	prefix string      // group prefix for attrs
 }
 
@@ -217,7 +217,8 @@ func (h *Handler) Enabled(_ context.Context, level slog.Level) bool {
 	return true
 }
 
-// WithAttrs returns a handler whose debug lines also show attrs.
+// WithAttrs returns a handler whose lines that show their details (see the
+// package documentation) also show attrs.
 func (h *Handler) WithAttrs(attrs []slog.Attr) slog.Handler {
 	h2 := *h
 	h2.attrs = append(h.attrs[:len(h.attrs):len(h.attrs)], qualify(h.prefix, attrs)...)
@@ -308,7 +309,9 @@ func (h *Handler) format(r slog.Record, typ Type, opts Options) []byte {
 		b.WriteString(": ")
 	}
 	b.WriteString(strings.TrimRight(r.Message, "\n"))
-	if typ == Debug {
+	if typ == Debug || !mosquittoText(r.Message) {
+		// Details go with every line of midge's own; Mosquitto's lines
+		// stay as Mosquitto writes them, for the parsers that read them.
 		add := func(a slog.Attr) bool {
 			if a.Key == TypeKey || a.Equal(slog.Attr{}) {
 				return true

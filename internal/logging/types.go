@@ -143,6 +143,26 @@ var errorTexts = []struct{ prefix, suffix string }{
 	{"Client ", " already connected, closing old connection."},
 }
 
+// mosquittoText reports whether msg is one of Mosquitto's own log messages,
+// which are written without the record's attributes.
+func mosquittoText(msg string) bool {
+	if strings.HasPrefix(msg, "Error: ") || strings.HasPrefix(msg, "Warning: ") ||
+		strings.HasPrefix(msg, "Opening ipv") {
+		return true
+	}
+	for _, e := range errorTexts {
+		if strings.HasPrefix(msg, e.prefix) && strings.HasSuffix(msg, e.suffix) {
+			return true
+		}
+	}
+	for _, p := range noticePrefixes {
+		if strings.HasPrefix(msg, p) {
+			return true
+		}
+	}
+	return false
+}
+
 // classify returns the Mosquitto log type of a record.
 func classify(r slog.Record) Type {
 	var typ Type

@@ -20,8 +20,8 @@ import (
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/logging"
-	"github.com/midge-mqtt/midge/internal/store"
 	"github.com/midge-mqtt/midge/internal/version"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // Exit statuses of "midge broker", as the mosquitto binary's: 3
@@ -386,7 +386,7 @@ func (b *brokerRun) openStore(ctx context.Context, cfg broker.Config) (*broker.S
 		runtime.GOMAXPROCS(2)
 	}
 	for attempt := 0; ; attempt++ {
-		st, err := store.OpenBolt(path, store.BoltOptions{CreatedBy: "midge " + version.Version})
+		st, err := store.OpenBolt(path, store.BoltOptions{CreatedBy: "midge " + version.Version, Logger: b.log})
 		var srv *broker.Server
 		if err == nil {
 			cfg.Store = st

@@ -12,7 +12,8 @@ import (
 // MoveAside renames the store file at path to path.corrupt-<time> (UTC,
 // such as midge.db.corrupt-20250102T150405Z, with a counter added if that
 // name is taken), with its write-ahead log (path-wal) beside it, and
-// returns the new name, so that the next OpenBolt starts
+// returns the new name (that of the log if only the log was there), so
+// that the next OpenBolt starts
 // with an empty store while the old file is kept for inspection or repair.
 // It is what `midge broker --recover` runs after OpenBolt or Load failed
 // with ErrCorrupt. It fails, moving nothing, with an error wrapping
@@ -24,36 +25,55 @@ func MoveAside(path string) (string, error) {
 
 func moveAside(path string, now time.Time) (string, error) {
 	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A log without its store file (which a running store would
+		// have) is moved alone.
+		if _, werr := os.Lstat(path + WALSuffix); werr == nil {
+			err = nil
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("store: move aside: %w", err)
 	}
-	defer f.Close()
-	// Hold the lock a running store holds, so that the file of a running
-	// midge is never moved.
-	if err := tryLock(f); err != nil {
-		if errors.Is(err, ErrInUse) {
-			return "", fmt.Errorf("store %s is in use by another process; stop it before moving the file aside: %w", path, ErrInUse)
+	if f != nil {
+		defer f.Close()
+		// Hold the lock a running store holds, so that the file of a
+		// running midge is never moved.
+		if err := tryLock(f); err != nil {
+			if errors.Is(err, ErrInUse) {
+				return "", fmt.Errorf("store %s is in use by another process; stop it before moving the file aside: %w", path, ErrInUse)
+			}
+			return "", fmt.Errorf("store: move aside %s: lock: %w", path, err)
 		}
-		return "", fmt.Errorf("store: move aside %s: lock: %w", path, err)
 	}
 	base := path + ".corrupt-" + now.UTC().Format("20060102T150405Z")
 	dst := base
 	for i := 2; ; i++ {
-		if _, err := os.Lstat(dst); errors.Is(err, fs.ErrNotExist) {
-			break
-		} else if err != nil {
+		taken, err := exists(dst)
+		if err == nil && !taken {
+			taken, err = exists(dst + WALSuffix)
+		}
+		if err != nil {
 			return "", fmt.Errorf("store: move aside %s: %w", path, err)
+		}
+		if !taken {
+			break
 		}
 		dst = fmt.Sprintf("%s-%d", base, i)
 	}
-	if err := os.Rename(path, dst); err != nil {
-		return "", fmt.Errorf("store: move aside %s: %w", path, err)
+	if f != nil {
+		if err := os.Rename(path, dst); err != nil {
+			return "", fmt.Errorf("store: move aside %s: %w", path, err)
+		}
 	}
 	// The write-ahead log goes with its file.
 	if err := os.Rename(path+WALSuffix, dst+WALSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return "", fmt.Errorf("store: move aside %s: %w", path+WALSuffix, err)
 	}
 	syncDir(filepath.Dir(path))
+	if f == nil {
+		return dst + WALSuffix, nil
+	}
 	return dst, nil
 }
 
@@ -63,4 +83,13 @@ func syncDir(dir string) {
 		_ = d.Sync()
 		_ = d.Close()
 	}
+}
+
+// exists reports whether there is a file named name.
+func exists(name string) (bool, error) {
+	_, err := os.Lstat(name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	return err == nil, err
 }

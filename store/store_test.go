@@ -6,8 +6,8 @@ import (
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/store"
-	"github.com/midge-mqtt/midge/internal/store/storetest"
+	"github.com/midge-mqtt/midge/store"
+	"github.com/midge-mqtt/midge/store/storetest"
 )
 
 func openMemory(tb testing.TB, dir string) broker.Store {

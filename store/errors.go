@@ -26,12 +26,14 @@ const (
 	foreign                  // the file is not a midge store
 	newer                    // a newer midge wrote the file
 	mosquitto                // the file is Mosquitto's persistence file
+	missing                  // the store file is missing beside its write-ahead log
 )
 
 // corruptError says what is wrong with the store at path and what the
 // operator can do about it. It wraps ErrCorrupt and its cause.
 type corruptError struct {
-	path   string
+	path   string // the file at fault: the store file or its write-ahead log
+	store  string // the store file, if not path
 	kind   problem
 	detail string
 	err    error // cause; may be nil
@@ -48,6 +50,9 @@ func (e *corruptError) Error() string {
 		what = fmt.Sprintf("store %s was written by a newer midge", e.path)
 	case mosquitto:
 		what = fmt.Sprintf("%s is a Mosquitto persistence file, which midge does not read", e.path)
+	case missing:
+		what = fmt.Sprintf("store %s is missing, but its write-ahead log %s is there: the store file was deleted or moved without its log",
+			e.path, e.path+WALSuffix)
 	}
 	if e.detail != "" {
 		what += " (" + e.detail + ")"
@@ -55,8 +60,20 @@ func (e *corruptError) Error() string {
 	if e.err != nil {
 		what += ": " + e.err.Error()
 	}
+	store := e.path
+	if e.store != "" {
+		store = e.store
+	}
 	hint := "; the file has been left as it is: to start with an empty store, move it aside " +
 		"(midge broker --recover renames it to " + e.path + ".corrupt-<time>)"
+	switch {
+	case e.kind == missing:
+		hint = "; put the store file back, or move the log aside to start with an empty store " +
+			"(midge broker --recover renames it to " + store + ".corrupt-<time>" + WALSuffix + ")"
+	case store != e.path:
+		hint = "; the files have been left as they are: to start with an empty store, move them aside " +
+			"(midge broker --recover renames them to " + store + ".corrupt-<time> and " + store + ".corrupt-<time>" + WALSuffix + ")"
+	}
 	switch e.kind {
 	case newer:
 		hint = "; run that version of midge, or move the file aside " +

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"strconv"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -63,7 +62,7 @@ func (s *Bolt) upgrade() error {
 				return err
 			}
 		}
-		return meta.Put(keyFormat, []byte(strconv.Itoa(FormatVersion)))
+		return meta.Put(keyFormat, []byte("2"))
 	})
 	if err != nil && !errors.Is(err, ErrCorrupt) {
 		err = s.writeErr("upgrade from store format 1", err)

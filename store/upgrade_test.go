@@ -16,7 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // makeV1 makes a store of format 1 at path, as midge before the message
@@ -34,6 +34,10 @@ func makeV1(t *testing.T, path string, queues map[string][]*broker.StoredDeliver
 		b.PutRetained(&broker.Message{Topic: "r", Payload: []byte("retained"), Retain: true})
 	})
 	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Format 1 had no write-ahead log, nor a store id.
+	if err := os.Remove(path + store.WALSuffix); err != nil {
 		t.Fatal(err)
 	}
 	withBolt(t, path, func(tx *bolt.Tx) error {
@@ -107,8 +111,8 @@ func TestBoltUpgrade(t *testing.T) {
 	}
 
 	s := mustOpen(t, path)
-	if f := store.Bucket(s, "meta")["format"]; f != "2" {
-		t.Fatalf("format %q after the upgrade, want 2", f)
+	if f := store.Bucket(s, "meta")["format"]; f != "3" {
+		t.Fatalf("format %q after the upgrade, want 3", f)
 	}
 	got := make(map[string][]*broker.StoredDelivery)
 	for id := range queues {
@@ -173,7 +177,7 @@ func TestBoltUpgrade(t *testing.T) {
 	if err := loadAll(s); err != nil {
 		t.Fatal(err)
 	}
-	if f := store.Bucket(s, "meta")["format"]; f != "2" {
+	if f := store.Bucket(s, "meta")["format"]; f != "3" {
 		t.Fatalf("format %q", f)
 	}
 }
@@ -187,8 +191,8 @@ func TestBoltUpgradeEmpty(t *testing.T) {
 	if err := loadAll(s); err != nil {
 		t.Fatal(err)
 	}
-	if f := store.Bucket(s, "meta")["format"]; f != "2" {
-		t.Fatalf("format %q after the upgrade, want 2", f)
+	if f := store.Bucket(s, "meta")["format"]; f != "3" {
+		t.Fatalf("format %q after the upgrade, want 3", f)
 	}
 }
 

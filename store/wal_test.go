@@ -3,14 +3,16 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // crashCopy copies the store file at path and its write-ahead log to dir,
@@ -108,11 +110,14 @@ func TestBoltWALTornTail(t *testing.T) {
 		commit(t, s, func(b *broker.Batch) { b.PutDelivery("c", delivery(seq, []byte("x"))) })
 	}
 	for name, tail := range map[string]func(log []byte) []byte{
-		// A fourth record cut short: its header says more than follows.
+		// A fourth record cut short, in the zeros after the third: its
+		// header says more than follows.
 		"partial": func(log []byte) []byte {
+			log = slices.Clone(log)
 			end := bytes.LastIndex(log, []byte("x")) + 1
 			rec := slices.Clone(log[walRecordStart(t, log, 2):end])
-			return append(log[:end:end], rec[:len(rec)/2]...)
+			copy(log[end:], rec[:len(rec)/2])
+			return log
 		},
 		// The third record with a byte flipped.
 		"checksum": func(log []byte) []byte {
@@ -151,7 +156,7 @@ func TestBoltWALTornTail(t *testing.T) {
 // walRecordStart returns the offset of record i (from 0) of the log.
 func walRecordStart(t *testing.T, log []byte, i int) int {
 	t.Helper()
-	off := 0
+	off := 4096 // the log's header
 	for range i {
 		if len(log)-off < 16 {
 			t.Fatal("log too short")
@@ -162,8 +167,9 @@ func walRecordStart(t *testing.T, log []byte, i int) int {
 	return off
 }
 
-// A log left beside a store file that was deleted belongs to that file: a
-// new store does not replay it.
+// A log left beside a store file that was deleted holds batches the store
+// file had: OpenBolt refuses to start without them (issue 12.3), and
+// MoveAside moves the log alone.
 func TestBoltWALWithoutItsFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "midge.db")
 	s := mustOpen(t, path)
@@ -171,6 +177,17 @@ func TestBoltWALWithoutItsFile(t *testing.T) {
 	copied := crashCopy(t, path, t.TempDir())
 	if err := os.Remove(copied); err != nil {
 		t.Fatal(err)
+	}
+	_, err := store.OpenBolt(copied, store.BoltOptions{})
+	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), "store "+copied+" is missing, but its write-ahead log "+copied+store.WALSuffix+" is there") {
+		t.Fatalf("OpenBolt without the store file: %v", err)
+	}
+	moved, err := store.MoveAside(copied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(moved); err != nil { // the log's new name
+		t.Fatalf("the log was not moved aside: %v", err)
 	}
 	c := mustOpen(t, copied)
 	if seqs, _ := queueSeqs(t, c, "c"); len(seqs) != 0 {

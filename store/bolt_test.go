@@ -19,7 +19,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/store"
 )
 
 func delivery(seq uint64, payload []byte) *broker.StoredDelivery {
@@ -235,9 +235,9 @@ var corruptCases = []corruptCase{
 		populated(t, path)
 		withBolt(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte("x")) })
 	}},
-	{name: "newer format", newer: true, says: "written by a newer midge (store format 3", make: func(t *testing.T, path string) {
+	{name: "newer format", newer: true, says: "written by a newer midge (store format 4", make: func(t *testing.T, path string) {
 		populated(t, path)
-		withBolt(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte("3")) })
+		withBolt(t, path, func(tx *bolt.Tx) error { return tx.Bucket([]byte("meta")).Put([]byte("format"), []byte("4")) })
 	}},
 	{name: "missing message", says: "message 8 missing", make: func(t *testing.T, path string) {
 		populated(t, path)
@@ -324,10 +324,23 @@ func TestBoltCorrupt(t *testing.T) {
 	}
 }
 
-func TestBoltEmptyFileIsNewStore(t *testing.T) {
+// An empty store file is damage, not a new store: midge makes its store
+// files whole (issue 12.3). It is refused, left as it is, and MoveAside
+// makes room for a new store.
+func TestBoltEmptyFileIsRefused(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "midge.db")
 	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := store.OpenBolt(path, store.BoltOptions{})
+	if !errors.Is(err, store.ErrCorrupt) || !strings.Contains(err.Error(), path+" is corrupt (it is empty (0 bytes)") {
+		t.Fatalf("OpenBolt of an empty file: %v, want ErrCorrupt naming the file", err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
+		t.Fatalf("the empty file was changed: %v %v", fi, err)
+	}
+	if _, err := store.MoveAside(path); err != nil {
 		t.Fatal(err)
 	}
 	s := mustOpen(t, path)
@@ -392,7 +405,7 @@ func TestBoltMeta(t *testing.T) {
 			t.Errorf("buckets %q", got)
 		}
 		meta := tx.Bucket([]byte("meta"))
-		if f, c := string(meta.Get([]byte("format"))), string(meta.Get([]byte("created-by"))); f != "2" || c != "midge 9.9" {
+		if f, c := string(meta.Get([]byte("format"))), string(meta.Get([]byte("created-by"))); f != "3" || c != "midge 9.9" {
 			t.Errorf("meta format %q, created-by %q", f, c)
 		}
 		return nil

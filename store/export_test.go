@@ -35,3 +35,7 @@ func Bucket(s *Bolt, name string) map[string]string {
 func LoadQueuePending(s *Bolt, clientID string, fn func(*broker.StoredDelivery) error) error {
 	return s.loadQueuePending(context.Background(), clientID, fn)
 }
+
+// CheckPages reads every page of s's file, as OpenBolt does for a file
+// whose meta page is damaged.
+func CheckPages(s *Bolt) error { return s.checkPages() }

@@ -1,0 +1,57 @@
+// Package broker is midge's MQTT broker: MQTT 5.0, 3.1.1 and 3.1 over TCP,
+// TLS, Unix sockets and WebSockets, with Mosquitto 2.0's behaviour where the
+// specification leaves a choice. The midge command (midge broker) is a thin
+// layer over it that reads mosquitto.conf; a Go program can embed the same
+// broker.
+//
+// # Embedding
+//
+// Make a Server from a Config and serve listeners on it:
+//
+//	srv := broker.New(broker.Config{AllowAnonymous: true, Logger: logger})
+//	ln, err := broker.Listen(ctx, broker.Listener{Address: "127.0.0.1:1883"})
+//	if err != nil { ... }
+//	go srv.Serve(ctx, ln, broker.Listener{})
+//	...
+//	err = srv.Shutdown(shutdownCtx) // or srv.Close() to stop at once
+//
+// ListenAndServe opens and serves every listener of Config.Listeners (or
+// Mosquitto's local-only defaults). A Server's methods are safe for
+// concurrent use. Besides MQTT clients, the program can publish (Publish),
+// watch what is routed (Observe), list and disconnect sessions (Sessions,
+// Disconnect), read and delete retained messages, read the statistics
+// behind $SYS (Stats, SysValues) and change the settings that can change
+// while running (Reload).
+//
+// # Contracts
+//
+// Authentication and authorization are the program's: an Authenticator
+// decides who may connect, an Authorizer who may publish, receive and
+// subscribe to what (Security, per listener or for the whole Config). They
+// are called from connection goroutines, concurrently, with a context that
+// is cancelled when the connection closes (authorizations made on no
+// connection's behalf, such as a delivery's or a will's, get the server's
+// context, cancelled by Shutdown or Close); they must be safe for
+// concurrent use and should return promptly.
+//
+// Persistence is a Store (Config.Store; midge's are in the store package):
+// the broker writes sessions, queued deliveries and retained messages to it
+// in batches, from one goroutine, and acknowledges a message that must be
+// kept only once the Store says it is durable. Durability is never traded
+// for speed: with PersistenceInterval zero, everything acknowledged is on
+// disk. The program closes the Store after Shutdown has returned nil.
+//
+// The broker logs through the log/slog Logger of Config (records that are
+// Mosquitto's own messages are worded as Mosquitto words them; the
+// internal/logging handler writes them as Mosquitto's log does). It never
+// uses slog's default logger and keeps no global state: several Servers
+// may run in one process.
+//
+// Resource bounds: a client that has not been authenticated can make the
+// broker hold only a small read buffer and a CONNECT of at most 1 MiB,
+// allocated as its bytes arrive; a large message is held once, not copied
+// per subscriber; idle connections park and hold no goroutine.
+//
+// The concurrency model (every goroutine and lock, the lock order) and the
+// publish path are described in docs/internals.md in the repository.
+package broker
