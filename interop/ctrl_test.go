@@ -19,6 +19,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 const (
@@ -72,10 +74,17 @@ func runCtrl(t *testing.T, home, tool, input string, args ...string) ctrlResult 
 	return runCtrlIn(t, "", home, tool, input, args...)
 }
 
-// startDynsecMosquitto starts Debian's mosquitto on a free port of
-// 127.0.0.1 with the Dynamic Security plugin and a copy of config, and
-// returns the port once it accepts connections.
-func startDynsecMosquitto(t *testing.T, plugin, config string) string {
+// dynsecBroker is a Debian mosquitto with the Dynamic Security plugin:
+// a plain TCP listener, a TLS one (its CA in ca) and a Unix socket.
+type dynsecBroker struct {
+	port, tlsPort, sock, ca string
+}
+
+// startDynsecMosquitto starts Debian's mosquitto on free ports of
+// 127.0.0.1 with the Dynamic Security plugin and a copy of config, its
+// TLS listener with a certificate of pki, and returns it once it accepts
+// connections.
+func startDynsecMosquitto(t *testing.T, plugin, config string, pki *testutil.PKI) dynsecBroker {
 	t.Helper()
 	// The broker runs as the mosquitto user and saves the plugin's file:
 	// both the directory and the file must be writable for it.
@@ -87,10 +96,21 @@ func startDynsecMosquitto(t *testing.T, plugin, config string) string {
 	if err := os.Chmod(dsfile, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	port := freePorts(t, 1)[0]
-	conf := writeFile(t, dir, "mosquitto.conf", "listener "+port+" 127.0.0.1\nallow_anonymous false\n"+
-		"plugin "+plugin+"\nplugin_opt_config_file "+dsfile+"\n")
-	return startMosquittoBroker(t, conf, port)
+	tlsf := newTLSFiles(t, dir, pki, "server")
+	ports := freePorts(t, 2)
+	b := dynsecBroker{port: ports[0], tlsPort: ports[1], sock: filepath.Join(dir, "mosquitto.sock"), ca: tlsf.ca}
+	conf := writeFile(t, dir, "mosquitto.conf", "per_listener_settings false\nallow_anonymous false\n"+
+		"plugin "+plugin+"\nplugin_opt_config_file "+dsfile+"\n"+
+		"listener "+b.port+" 127.0.0.1\n"+tlsf.listener(b.tlsPort)+"listener 0 "+b.sock+"\n")
+	startMosquittoBroker(t, conf, b.port)
+	waitFor(t, "mosquitto's Unix socket", func() bool {
+		c, err := net.Dial("unix", b.sock)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
+	return b
 }
 
 // startMosquittoBroker runs Debian's mosquitto with conf until the test
@@ -155,22 +175,18 @@ func step(args ...string) ctrlStep { return ctrlStep{args: args} }
 
 func stepIn(input string, args ...string) ctrlStep { return ctrlStep{input: input, args: args} }
 
-// compareCtrl runs each step with Debian's tool against the broker on
-// portA and midge's against portB (the port inserted before the other
-// arguments when portA is not empty), and reports every difference.
-func compareCtrl(t *testing.T, home, debian, midge, portA, portB string, steps []ctrlStep) {
+// compareCtrl runs each step with Debian's tool, its arguments after
+// prefixA, and with midge's after prefixB, and reports every difference.
+func compareCtrl(t *testing.T, home, debian, midge string, prefixA, prefixB []string, steps []ctrlStep) {
 	t.Helper()
 	for _, s := range steps {
-		argsA, argsB := s.args, s.args
-		if portA != "" {
-			argsA = append([]string{"-p", portA}, s.args...)
-			argsB = append([]string{"-p", portB}, s.args...)
-		}
+		argsA := append(append([]string(nil), prefixA...), s.args...)
+		argsB := append(append([]string(nil), prefixB...), s.args...)
 		want := runCtrl(t, home, debian, s.input, argsA...)
 		got := runCtrl(t, home, midge, s.input, argsB...)
 		if got != want {
 			t.Errorf("mosquitto_ctrl %q (stdin %q):\nmosquitto_ctrl: exit %d\nstdout:\n%s\nstderr:\n%s\nmidge:          exit %d\nstdout:\n%s\nstderr:\n%s",
-				s.args, s.input, want.code, want.stdout, want.stderr, got.code, got.stdout, got.stderr)
+				argsA, s.input, want.code, want.stdout, want.stderr, got.code, got.stdout, got.stderr)
 		}
 	}
 }
@@ -185,8 +201,11 @@ func TestCtrlDynsecLikeMosquittoCtrl(t *testing.T) {
 	if r := runCtrl(t, home, debian, "", "dynsec", "init", config, "admin", "adminpw"); r.code != 0 {
 		t.Fatalf("mosquitto_ctrl dynsec init: %+v", r)
 	}
-	portA := startDynsecMosquitto(t, plugin, config)
-	portB := startDynsecMosquitto(t, plugin, config)
+	pki := testutil.NewPKI(t, "midge test CA")
+	brokerA := startDynsecMosquitto(t, plugin, config, pki)
+	brokerB := startDynsecMosquitto(t, plugin, config, pki)
+	portA, portB := brokerA.port, brokerB.port
+	onA, onB := []string{"-p", portA}, []string{"-p", portB}
 	admin := func(args ...string) ctrlStep {
 		return step(append([]string{"-u", "admin", "-P", "adminpw", "dynsec"}, args...)...)
 	}
@@ -195,7 +214,7 @@ func TestCtrlDynsecLikeMosquittoCtrl(t *testing.T) {
 		s.input = input
 		return s
 	}
-	compareCtrl(t, home, debian, midge, portA, portB, []ctrlStep{
+	compareCtrl(t, home, debian, midge, onA, onB, []ctrlStep{
 		admin("listClients"),
 		admin("getClient", "admin"),
 		admin("getClient", "nobody"),
@@ -302,11 +321,51 @@ func TestCtrlDynsecLikeMosquittoCtrl(t *testing.T) {
 		step("-u", "admin", "-P", "adminpw", "-V", "6", "dynsec", "listClients"),
 	})
 
+	// Over TLS, through the Unix socket, and with the options file.
+	login := []string{"-u", "admin", "-P", "adminpw"}
+	other := testutil.NewPKI(t, "another CA")
+	for _, c := range []struct{ a, b []string }{
+		{[]string{"-p", brokerA.tlsPort, "--cafile", brokerA.ca}, []string{"-p", brokerB.tlsPort, "--cafile", brokerB.ca}},
+		{[]string{"-h", "localhost", "-p", brokerA.tlsPort, "--cafile", brokerA.ca, "--insecure"},
+			[]string{"-h", "localhost", "-p", brokerB.tlsPort, "--cafile", brokerB.ca, "--insecure"}},
+		{[]string{"-p", brokerA.tlsPort, "--cafile", brokerA.ca, "--tls-version", "tlsv9"}, []string{"-p", brokerB.tlsPort, "--cafile", brokerB.ca, "--tls-version", "tlsv9"}},
+		{[]string{"--unix", brokerA.sock}, []string{"--unix", brokerB.sock}},
+		{[]string{"-L", "mqtt://admin:adminpw@127.0.0.1:" + portA + "/"}, []string{"-L", "mqtt://admin:adminpw@127.0.0.1:" + portB + "/"}},
+	} {
+		compareCtrl(t, home, debian, midge, append(c.a, login...), append(c.b, login...), []ctrlStep{
+			step("dynsec", "listClients"), step("dynsec", "getClient", "u2"),
+		})
+	}
+	// A server certificate not trusted: libmosquitto mostly fails the
+	// handshake inside mosquitto_connect ("Unable to connect"), sometimes
+	// in the loop, where mosquitto_ctrl says nothing and waits 10 s.
+	untrusted := append([]string{"-p", portB, "--cafile", other.CAFile}, login...)
+	untrusted[1] = brokerA.tlsPort
+	want := runCtrl(t, home, debian, "", append(untrusted, "dynsec", "listClients")...)
+	untrusted[1] = brokerB.tlsPort
+	got := runCtrl(t, home, midge, "", append(untrusted, "dynsec", "listClients")...)
+	tlsErr := ctrlResult{"", "Unable to connect (A TLS error occurred.).\n", 8}
+	if got != tlsErr || want != tlsErr && want != (ctrlResult{}) {
+		t.Errorf("untrusted server: mosquitto_ctrl %+v, midge %+v", want, got)
+	}
+
+	homeA, homeB := t.TempDir(), t.TempDir()
+	for home, port := range map[string]string{homeA: portA, homeB: portB} {
+		writeFile(t, home, "mosquitto_ctrl", "# options\n-p "+port+"\n-u admin\n-P adminpw\n-q 2\n")
+	}
+	for _, s := range []ctrlStep{step("dynsec", "listClients"), step("-p", "1", "dynsec", "getClient", "u2"), step("-P", "wrong", "dynsec", "listRoles")} {
+		want := runCtrl(t, homeA, debian, "", s.args...)
+		got := runCtrl(t, homeB, midge, "", s.args...)
+		if got != want {
+			t.Errorf("with an options file, %q: mosquitto_ctrl %+v, midge %+v", s.args, want, got)
+		}
+	}
+
 	// setDefaultACLAccess: 2.0.11's tool sends {"access": "allow"}, which
 	// its own plugin ignores; midge sends 2.1's {"allow": true}, which both
 	// versions read. The output is the same; the effect is not.
 	set := admin("setDefaultACLAccess", "subscribe", "allow")
-	compareCtrl(t, home, debian, midge, portA, portB, []ctrlStep{set})
+	compareCtrl(t, home, debian, midge, onA, onB, []ctrlStep{set})
 	get := []string{"-u", "admin", "-P", "adminpw", "dynsec", "getDefaultACLAccess"}
 	a := runCtrl(t, home, midge, "", append([]string{"-p", portA}, get...)...)
 	b := runCtrl(t, home, midge, "", append([]string{"-p", portB}, get...)...)
@@ -315,7 +374,7 @@ func TestCtrlDynsecLikeMosquittoCtrl(t *testing.T) {
 	}
 	// Bring broker A level with B, then compare again.
 	runCtrl(t, home, midge, "", append([]string{"-p", portA}, set.args...)...)
-	compareCtrl(t, home, debian, midge, portA, portB, []ctrlStep{admin("getDefaultACLAccess")})
+	compareCtrl(t, home, debian, midge, onA, onB, []ctrlStep{admin("getDefaultACLAccess")})
 }
 
 // TestCtrlWithoutBrokerLikeMosquittoCtrl compares what needs no broker, or
@@ -326,7 +385,7 @@ func TestCtrlWithoutBrokerLikeMosquittoCtrl(t *testing.T) {
 	debian, midge := ctrlTools(t)
 	home := t.TempDir()
 	closed := freePorts(t, 1)[0] // nothing listens there now
-	compareCtrl(t, home, debian, midge, "", "", []ctrlStep{
+	compareCtrl(t, home, debian, midge, nil, nil, []ctrlStep{
 		step(),
 		step("dynsec"),
 		step("--help"),

@@ -5,6 +5,8 @@ package clienttool
 // and TLS handling as pub, sub and rr.
 
 import (
+	"errors"
+
 	"github.com/midge-mqtt/midge/client"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/packet"
@@ -80,7 +82,10 @@ func ReasonString(code packet.ReasonCode) string { return reasonString(code) }
 // Atoi is C's atoi: leading blanks, a sign, digits, the rest ignored.
 func Atoi(s string) int { return cAtoi(s) }
 
-// IsTLSError reports whether err, from dialling, comes from TLS: the
-// handshake, a certificate not trusted, or certificates that cannot be
-// loaded.
-func IsTLSError(err error) bool { return isTLSError(err) || isVerifyError(err) }
+// IsTLSSetupError reports whether err, from dialling, is certificates or
+// keys that cannot be loaded (libmosquitto fails so in mosquitto_connect,
+// before the handshake).
+func IsTLSSetupError(err error) bool {
+	var se *tlsSetupError
+	return errors.As(err, &se)
+}

@@ -27,18 +27,20 @@ func run(ctx context.Context, prog string, args []string, st base.Streams, env g
 		io.WriteString(st.Out, usage(prog))
 		return 1
 	}
+	// The options file first (Mosquitto 2.0.11's order, so the command
+	// line wins; -o is 2.1's), then the command line. mosquitto_ctrl goes
+	// on after a refused option, with the arguments it had not yet taken
+	// counted from the first: the "module" is then the first argument, and
+	// the host stays unset.
 	cfg := newConfig()
-	n, ok := cfg.parseOptions(args, st.Err)
-	if ok {
-		args = args[n:]
-		if cfg.loadOptionsFile(env, st.Err) {
+	if cfg.loadOptionsFile(optionsFileFlag(args), env, st.Err) {
+		n, ok := cfg.parseOptions(args, st.Err)
+		if ok {
+			args = args[n:]
 			cfg.check(st.Err)
+		} else {
+			args = args[:len(args)-n]
 		}
-	} else {
-		// mosquitto_ctrl goes on after a refused option, with the
-		// arguments it had not yet taken counted from the first: the
-		// "module" is then the first option.
-		args = args[:len(args)-n]
 	}
 	if len(args) < 2 {
 		io.WriteString(st.Out, usage(prog))

@@ -123,17 +123,17 @@ func TestPrintedAnswers(t *testing.T) {
 	}
 }
 
-// TestOptionsFile checks that the options file is read after the command
-// line (so its options win), that -o names another, and that a refused
-// line leaves the host unset.
+// TestOptionsFile checks that the options file is read before the
+// command line (so the command line wins, as in Mosquitto 2.0.11), that
+// -o names another (2.1), and what a refused line does.
 func TestOptionsFile(t *testing.T) {
 	f := startFake(t, func(_, _ string) string { return `{"responses":[{"command":"listRoles","data":{"roles":["r"]}}]}` })
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, "mosquitto_ctrl"), []byte("# comment\n-p "+f.port+"\n-i   fromfile\r\n\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "mosquitto_ctrl"), []byte("# comment\n-p 1\n-i   fromfile\r\n\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	env := map[string]string{"XDG_CONFIG_HOME": dir}
-	r := runWith(t, env, "", "-p", "1", "dynsec", "listRoles")
+	r := runWith(t, env, "", "-p", f.port, "dynsec", "listRoles")
 	if r.code != 0 || r.out != "r\n" {
 		t.Fatalf("with the default options file: %+v", r)
 	}
@@ -144,13 +144,27 @@ func TestOptionsFile(t *testing.T) {
 		t.Errorf("client id %q, want the file's", id)
 	}
 	other := filepath.Join(dir, "other")
+	if err := os.WriteFile(other, []byte("-p "+f.port+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if r := runWith(t, env, "", "-d", "-o", other, "dynsec", "listRoles"); r.code != 0 || r.out != "r\n" {
+		t.Errorf("with -o: %+v", r)
+	}
 	if err := os.WriteFile(other, []byte("-q 7\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	r = runWith(t, env, "", "-o", other, "-p", f.port, "dynsec", "listRoles")
-	want := result{"", "Error: Invalid QoS given: 7\n" + warning + "Unable to connect (Invalid function arguments provided.).\n", 3}
+	want := result{"", "Error: Invalid QoS given: 7\nError: Module '-o' not supported.\n", 10}
 	if r != want {
 		t.Errorf("with a refused line in -o's file: %+v, want %+v", r, want)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "mosquitto_ctrl"), []byte("-q 7\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = runWith(t, env, "", "dynsec", "listRoles")
+	want = result{"", "Error: Invalid QoS given: 7\n" + warning + "Unable to connect (Invalid function arguments provided.).\n", 3}
+	if r != want {
+		t.Errorf("with a refused line in the default file: %+v, want %+v", r, want)
 	}
 }
 

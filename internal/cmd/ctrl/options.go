@@ -228,14 +228,34 @@ func defaultOptionsFile(env getenv) string {
 	return ""
 }
 
-// loadOptionsFile reads -o's file, or the default one, if it can be
-// opened: a line is an option and its argument separated by spaces, lines
-// starting with '#' are comments. It returns false after the first option
-// refused.
-func (c *config) loadOptionsFile(env getenv, errw io.Writer) bool {
+// flagOptions are the options that take no argument.
+var flagOptions = map[string]bool{"-d": true, "--debug": true, "--help": true, "--insecure": true, "--quiet": true,
+	"--tls-use-os-certs": true, "-v": true, "--verbose": true, "--version": true}
+
+// optionsFileFlag returns the file the leading options name with -o (2.1),
+// if any: it must be known before the options file is read.
+func optionsFileFlag(args []string) *string {
+	var file *string
+	for i := 0; i < len(args) && strings.HasPrefix(args[i], "-"); i++ {
+		if flagOptions[args[i]] {
+			continue
+		}
+		if args[i] == "-o" && i+1 < len(args) {
+			file = &args[i+1]
+		}
+		i++
+	}
+	return file
+}
+
+// loadOptionsFile reads the options file, if it can be opened: file, or
+// else the default one. A line is an option and its argument separated by
+// spaces; lines starting with '#' are comments. It returns false after the
+// first option refused.
+func (c *config) loadOptionsFile(file *string, env getenv, errw io.Writer) bool {
 	path := defaultOptionsFile(env)
-	if c.optionsFile != nil {
-		path = *c.optionsFile
+	if file != nil {
+		path = *file
 	}
 	if path == "" {
 		return true

@@ -7,10 +7,13 @@ package ctrl
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -119,7 +122,10 @@ func connectFailed(err error, st streams) int {
 	var addrErr *net.AddrError
 	var errno syscall.Errno
 	switch {
-	case clienttool.IsTLSError(err):
+	case clienttool.IsTLSSetupError(err), isHandshakeError(err):
+		// libmosquitto loads certificates in mosquitto_connect and mostly
+		// finishes the handshake there too; when the handshake ends in the
+		// loop instead, mosquitto_ctrl says nothing and waits out its 10 s.
 		fmt.Fprintf(st.Err, "Unable to connect (A TLS error occurred.).\n")
 		return rcTLS
 	case errors.As(err, &dnsErr), errors.As(err, &addrErr):
@@ -133,4 +139,17 @@ func connectFailed(err error, st streams) int {
 		return 0 // no CONNACK in time: nothing printed
 	}
 	return 0 // lost before the CONNACK: nothing printed
+}
+
+// isHandshakeError reports whether err is a failed TLS handshake: a
+// certificate not trusted, or an alert or garbage from the server.
+func isHandshakeError(err error) bool {
+	var cv *tls.CertificateVerificationError
+	var ua x509.UnknownAuthorityError
+	var he x509.HostnameError
+	var ci x509.CertificateInvalidError
+	var rh tls.RecordHeaderError
+	var ae tls.AlertError
+	return errors.As(err, &cv) || errors.As(err, &ua) || errors.As(err, &he) || errors.As(err, &ci) ||
+		errors.As(err, &rh) || errors.As(err, &ae) || strings.Contains(err.Error(), "tls: ")
 }
