@@ -315,6 +315,7 @@ func TestCtrlDynsecLikeMosquittoCtrl(t *testing.T) {
 		stepIn("adminpw\n", "-u", "admin", "dynsec", "listClients"),
 		stepIn("", "-u", "admin", "dynsec", "listClients"),
 		step("-u", "admin", "-P", "adminpw", "-i", "ctrl-id", "dynsec", "getClient", "u2"),
+		step("-u", "admin", "-P", "adminpw", "-i", "", "dynsec", "getClient", "u2"),
 		step("-u", "admin", "-P", "adminpw", "--cert", "only", "dynsec", "listClients"),
 		step("-u", "admin", "-P", "adminpw", "--cafile", "/nonexistent/ca.pem", "dynsec", "listClients"),
 		step("-u", "admin", "-P", "adminpw", "-q", "3", "dynsec", "listClients"),

@@ -238,3 +238,13 @@ func TestPrettyLayout(t *testing.T) {
 		t.Errorf("compact: %s", got)
 	}
 }
+
+// TestEmptyClientID checks that -i ” is refused: Mosquitto's tool cannot
+// make a client with it and fails on the credentials (or crashes without
+// any).
+func TestEmptyClientID(t *testing.T) {
+	r := runWith(t, nil, "", "-i", "", "-p", "1", "dynsec", "listClients")
+	if want := (result{"", warning + "Error: Invalid client id.\n", 1}); r != want {
+		t.Errorf("-i '': %+v, want %+v", r, want)
+	}
+}

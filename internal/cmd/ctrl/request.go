@@ -41,6 +41,16 @@ func requestResponse(ctx context.Context, cfg *config, req *request, p *prompter
 		}
 		conn.Password = &pw
 	}
+	if conn.ID != nil && *conn.ID == "" {
+		// libmosquitto refuses an empty client id; mosquitto_ctrl goes on
+		// without a client, and fails on the credentials, or crashes.
+		if conn.Username != nil || conn.Password != nil {
+			fmt.Fprintf(st.Err, "Error: Problem setting username and/or password.\n")
+		} else {
+			fmt.Fprintf(st.Err, "Error: Invalid client id.\n")
+		}
+		return 1
+	}
 	opts, msg := conn.ClientOptions(st)
 	if msg != "" {
 		fmt.Fprint(st.Err, msg)
