@@ -171,7 +171,7 @@ func TestConformanceV311UnauthorizedPublishAcknowledged(t *testing.T) {
 	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
 		return !(a == broker.Write && topic == "ro")
 	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizer: az})
+	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
 	s := connect(t, b, 4, "s")
 	s.Subscribe(1, "#", 2)
 	p := connect(t, b, 4, "p")

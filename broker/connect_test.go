@@ -151,7 +151,7 @@ func TestClientIdentifier(t *testing.T) {
 // refused with "not authorised" (3.1.1) / 0x87 (5), as Mosquitto answers;
 // an unsupported Authentication Method gets 0x8C.
 func TestAuthentication(t *testing.T) {
-	b := start(t, broker.Config{Authenticator: users{"alice": "secret"}})
+	b := start(t, broker.Config{Authenticators: []broker.Authenticator{users{"alice": "secret"}}})
 	cases := []struct {
 		v      byte
 		user   string

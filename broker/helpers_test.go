@@ -149,29 +149,39 @@ func eventually(t *testing.T, what string, cond func() bool) {
 	}
 }
 
-// users is an Authenticator with a fixed table.
+// users is an Authenticator with a fixed table. It defers for clients
+// without a user name.
 type users map[string]string
 
-func (u users) Authenticate(_ context.Context, c *broker.Client, pw []byte, has bool) (bool, error) {
-	want, ok := u[c.Username]
-	return ok && has && string(pw) == want, nil
+func (u users) Authenticate(_ context.Context, c *broker.Client, pw []byte, has bool) (broker.Verdict, error) {
+	if !c.HasUsername {
+		return broker.Defer, nil
+	}
+	if want, ok := u[c.Username]; ok && has && string(pw) == want {
+		return broker.Allow, nil
+	}
+	return broker.Deny, nil
 }
 
-// rules is an Authorizer from a function.
+// rules is an Authorizer that allows what a function says, and denies the
+// rest.
 type rules func(c *broker.Client, topic string, a broker.Access) bool
 
-func (r rules) Authorize(_ context.Context, c *broker.Client, topic string, a broker.Access) bool {
-	return r(c, topic, a)
+func (r rules) Authorize(_ context.Context, c *broker.Client, topic string, a broker.Access) broker.Verdict {
+	if r(c, topic, a) {
+		return broker.Allow
+	}
+	return broker.Deny
 }
 
 // panicky is an Authorizer that panics on a chosen topic.
 type panicky struct{ topic string }
 
-func (p panicky) Authorize(_ context.Context, _ *broker.Client, topic string, _ broker.Access) bool {
+func (p panicky) Authorize(_ context.Context, _ *broker.Client, topic string, _ broker.Access) broker.Verdict {
 	if topic == p.topic {
 		panic("authorizer exploded")
 	}
-	return true
+	return broker.Allow
 }
 
 // rawDial opens a TCP connection without a protocol.

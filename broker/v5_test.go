@@ -348,7 +348,7 @@ func TestPanicRecovered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := start(t, broker.Config{AllowAnonymous: true, Authorizer: panicky{topic: "boom"}, Logger: slog.New(h)})
+	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{panicky{topic: "boom"}}, Logger: slog.New(h)})
 	s := connect(t, b, 4, "s")
 	s.Subscribe(1, "fine", 0)
 	c := connect(t, b, 4, "c")

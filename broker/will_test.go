@@ -162,9 +162,9 @@ func TestForbiddenWillDroppedWhenDue(t *testing.T) {
 	var out syncBuffer
 	cfg := open()
 	cfg.Logger = slog.New(slog.NewTextHandler(&out, nil))
-	cfg.Authorizer = rules(func(c *broker.Client, topic string, a broker.Access) bool {
+	cfg.Authorizers = []broker.Authorizer{rules(func(c *broker.Client, topic string, a broker.Access) bool {
 		return a != broker.Write || !strings.HasPrefix(topic, "secret/")
-	})
+	})}
 	b := start(t, cfg)
 	w := connect(t, b, packet.Version5, "watcher")
 	w.Subscribe(1, "#", 1)

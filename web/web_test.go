@@ -15,31 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/auth"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 	"github.com/midge-mqtt/midge/web"
 )
-
-// aclAdapter makes an *auth.ACL a web.ACL, as midge broker does.
-type aclAdapter struct{ a *auth.ACL }
-
-func access(write bool) auth.Access {
-	if write {
-		return auth.Write
-	}
-	return auth.Read
-}
-
-func (x aclAdapter) Allowed(u string, hasU bool, id, topic string, write bool) bool {
-	return x.a.Allowed(u, hasU, id, topic, access(write))
-}
-
-func (x aclAdapter) Explain(u string, hasU bool, id, topic string, write bool) web.Decision {
-	d := x.a.Explain(u, hasU, id, topic, access(write))
-	return web.Decision{Allowed: d.Allowed, Rule: d.Rule, Section: d.Section, Reason: d.Reason}
-}
 
 // env is a broker with a dashboard on an httptest server.
 type env struct {
@@ -92,7 +73,7 @@ func start(t *testing.T, logins bool) *env {
 		}
 		hc.Passwords = func() web.Passwords { return pf }
 		hc.Admins = func() []string { return []string{"alice"} }
-		hc.ACL = func() web.ACL { return aclAdapter{acl} }
+		hc.Security = &broker.Security{Authorizers: []broker.Authorizer{acl}}
 	}
 	h, err := w.Handler(hc)
 	if err != nil {
@@ -503,7 +484,7 @@ func TestACLTester(t *testing.T) {
 	t.Parallel()
 	e := start(t, true)
 	a := e.login("alice")
-	var d web.Decision
+	var d broker.Decision
 	if st := a.do("POST", "/api/v1/acl", map[string]any{"username": "bob", "clientId": "c", "topic": "home/alice/lamp", "access": "write"}, &d); st != 200 ||
 		d.Allowed || d.Reason == "" {
 		t.Errorf("bob writes home/alice/lamp: %d %+v", st, d)

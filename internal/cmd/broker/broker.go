@@ -374,7 +374,7 @@ func (b *brokerRun) openStore(ctx context.Context, cfg broker.Config) (*broker.S
 	if !p.Enabled {
 		return broker.New(cfg), nil
 	}
-	path := p.Path()
+	path, source := storePaths(p)
 	if runtime.GOMAXPROCS(0) == 1 {
 		// On one CPU (a Raspberry Pi Zero, or a broker pinned to a
 		// core), Go runs one goroutine at a time, and a commit waiting
@@ -389,6 +389,10 @@ func (b *brokerRun) openStore(ctx context.Context, cfg broker.Config) (*broker.S
 		st, err := store.OpenBolt(path, store.BoltOptions{CreatedBy: "midge " + version.Version, Logger: b.log})
 		var srv *broker.Server
 		if err == nil {
+			if ierr := b.importMosquitto(ctx, st, path, source); ierr != nil {
+				st.Close()
+				return nil, ierr
+			}
 			cfg.Store = st
 			if p.Periodic {
 				cfg.PersistenceInterval = p.SyncInterval

@@ -1,4 +1,4 @@
-package auth
+package topic
 
 import (
 	"strings"
@@ -47,8 +47,8 @@ func TestMatchFilter(t *testing.T) {
 		{"a/b", "a/+", false}, // a topic with a wildcard matches nothing
 		{"a/#", "a/#", false},
 	} {
-		if got := matchFilter(tc.filter, tc.topic); got != tc.want {
-			t.Errorf("matchFilter(%q, %q) = %v, want %v", tc.filter, tc.topic, got, tc.want)
+		if got := Match(tc.filter, tc.topic); got != tc.want {
+			t.Errorf("Match(%q, %q) = %v, want %v", tc.filter, tc.topic, got, tc.want)
 		}
 	}
 }
@@ -69,8 +69,8 @@ func TestMatchSegs(t *testing.T) {
 		{[]string{"a", "", ""}, "a", true},
 		{[]string{"", ""}, "a", false},
 	} {
-		if got := matchSegs(tc.segs, tc.topic); got != tc.want {
-			t.Errorf("matchSegs(%q, %q) = %v, want %v", tc.segs, tc.topic, got, tc.want)
+		if got := matchParts(tc.segs, tc.topic); got != tc.want {
+			t.Errorf("matchParts(%q, %q) = %v, want %v", tc.segs, tc.topic, got, tc.want)
 		}
 	}
 }
@@ -78,13 +78,13 @@ func TestMatchSegs(t *testing.T) {
 func TestValidFilter(t *testing.T) {
 	t.Parallel()
 	for _, f := range []string{"a", "#", "+", "a/+/b", "a/#", "+/+", "/", "a//b", "$SYS/#", "%c/#", "a b", strings.Repeat("a/", 200) + "a"} {
-		if !validFilter(f) {
-			t.Errorf("validFilter(%q) = false", f)
+		if !ValidACLFilter(f) {
+			t.Errorf("ValidACLFilter(%q) = false", f)
 		}
 	}
 	for _, f := range []string{"a#", "#/a", "a/#/b", "a+", "+a", "a/b+/c", "##", "++", strings.Repeat("/", 201), strings.Repeat("x", 65536)} {
-		if validFilter(f) {
-			t.Errorf("validFilter(%q) = true", f)
+		if ValidACLFilter(f) {
+			t.Errorf("ValidACLFilter(%q) = true", f)
 		}
 	}
 }
@@ -135,28 +135,28 @@ func TestMeetAndCoversBruteForce(t *testing.T) {
 
 	for _, x := range filters {
 		for _, y := range filters {
-			m, ok := meet(levels(x), levels(y))
+			m, ok := Meet(levels(x), levels(y))
 			var ms string
 			if ok {
 				ms = strings.Join(m, "/")
-				if !validFilter(ms) {
+				if !ValidACLFilter(ms) {
 					t.Fatalf("meet(%q, %q) = %q, not a valid filter", x, y, ms)
 				}
 			}
-			covered := covers(levels(x), levels(y))
+			covered := Covers(levels(x), levels(y))
 			for _, topic := range topics {
-				both := matchFilter(x, topic) && matchFilter(y, topic)
-				if got := ok && matchFilter(ms, topic); got != both {
+				both := Match(x, topic) && Match(y, topic)
+				if got := ok && Match(ms, topic); got != both {
 					t.Fatalf("meet(%q, %q) = %q, %v: on %q it says %v, the filters say %v", x, y, ms, ok, topic, got, both)
 				}
-				if covered && matchFilter(y, topic) && !matchFilter(x, topic) {
+				if covered && Match(y, topic) && !Match(x, topic) {
 					t.Fatalf("covers(%q, %q) = true, but %q matches only the second", x, y, topic)
 				}
 			}
 			if !covered {
 				found := false
 				for _, topic := range topics {
-					if matchFilter(y, topic) && !matchFilter(x, topic) {
+					if Match(y, topic) && !Match(x, topic) {
 						found = true
 						break
 					}
@@ -168,3 +168,6 @@ func TestMeetAndCoversBruteForce(t *testing.T) {
 		}
 	}
 }
+
+// levels splits a filter into its levels.
+func levels(filter string) []string { return strings.Split(filter, "/") }

@@ -28,10 +28,18 @@
 // # The broker
 //
 // *PasswordFile implements broker.Authenticator, and *ACL (and
-// SubscribeChecker, for acl_check_subscribe) implement broker.Authorizer.
+// SubscribeChecker, for acl_check_subscribe) implement broker.Authorizer and
+// broker.Explainer: they are links of a broker.Security chain, as
+// Mosquitto's password-file and acl-file plugins are links of its plugin
+// chain. A password file defers for clients without a user name (so that
+// allow_anonymous decides) and allows or denies the others; an ACL file
+// allows or denies, and defers only when it has no rules. Put a file in a
+// broker.Slot to replace it while the broker runs (SIGHUP); see the
+// example.
 //
 // # Concurrency
 //
 // A *PasswordFile and an *ACL are immutable once loaded and safe for
-// concurrent use. To reload (SIGHUP), load a new value and swap the pointer.
+// concurrent use. To reload (SIGHUP), load a new value and store it in the
+// broker.Slot that holds the old one.
 package auth

@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/auth"
 )
 
 func TestPasswordFileAuthenticate(t *testing.T) {
@@ -31,8 +31,8 @@ func TestPasswordFileAuthenticate(t *testing.T) {
 		{bob, "pw", true, false},
 		{bob, "", false, false},
 	} {
-		got, err := pf.Authenticate(ctx, tc.c, []byte(tc.password), tc.hasPassword)
-		if err != nil || got != tc.want {
+		v, err := pf.Authenticate(ctx, tc.c, []byte(tc.password), tc.hasPassword)
+		if got := v == broker.Allow; err != nil || got != tc.want {
 			t.Errorf("Authenticate(%s, %q, %v) = %v, %v; want %v", tc.c.Username, tc.password, tc.hasPassword, got, err, tc.want)
 		}
 	}
@@ -61,10 +61,10 @@ func TestACLAuthorize(t *testing.T) {
 		{anon, "#", broker.Subscribe, true, false},
 		{u, "r/1", broker.Access(64), false, false},
 	} {
-		if got := a.Authorize(ctx, tc.c, tc.topic, tc.acc); got != tc.plain {
+		if got := a.Authorize(ctx, tc.c, tc.topic, tc.acc) == broker.Allow; got != tc.plain {
 			t.Errorf("Authorize(%q, %q, %v) = %v, want %v", tc.c.Username, tc.topic, tc.acc, got, tc.plain)
 		}
-		if got := checker.Authorize(ctx, tc.c, tc.topic, tc.acc); got != tc.subc {
+		if got := checker.Authorize(ctx, tc.c, tc.topic, tc.acc) == broker.Allow; got != tc.subc {
 			t.Errorf("SubscribeChecker.Authorize(%q, %q, %v) = %v, want %v", tc.c.Username, tc.topic, tc.acc, got, tc.subc)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 )
 
 // requireTool returns the path of one of Debian's Mosquitto programs. A

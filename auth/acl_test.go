@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/topic"
 )
 
 func parseACL(t testing.TB, body string) *auth.ACL {
@@ -53,23 +55,23 @@ type aclCase struct {
 	hasUser bool
 	id      string
 	topic   string
-	acc     auth.Access
+	acc     broker.Access
 	want    bool
 	why     string
 }
 
-func anon(id, topic string, acc auth.Access, want bool, why string) aclCase {
+func anon(id, topic string, acc broker.Access, want bool, why string) aclCase {
 	return aclCase{"", false, id, topic, acc, want, why}
 }
 
-func named(user, id, topic string, acc auth.Access, want bool, why string) aclCase {
+func named(user, id, topic string, acc broker.Access, want bool, why string) aclCase {
 	return aclCase{user, true, id, topic, acc, want, why}
 }
 
 func TestACLAllowed(t *testing.T) {
 	t.Parallel()
 	a := parseACL(t, aclFile)
-	R, W, S := auth.Read, auth.Write, auth.Subscribe
+	R, W, S := broker.Read, broker.Write, broker.Subscribe
 	for _, tc := range []aclCase{
 		anon("c1", "anon/1", R, true, "2.0.11: topic lines before the first user are for clients without a username"),
 		anon("c1", "anon/1", W, false, "read only"),
@@ -114,7 +116,7 @@ func TestACLAllowed(t *testing.T) {
 		named("Alice", "c1", "xx/1", R, false, "usernames are case-sensitive"),
 		anon("c1", "anon/secret", S, true, "Mosquitto 2.0 grants every SUBSCRIBE"),
 		named("nobody", "c1", "nothing", S, true, "every one"),
-		anon("c1", "anon/1", auth.Access(8), false, "an unknown access kind"),
+		anon("c1", "anon/1", broker.Access(8), false, "an unknown access kind"),
 		anon("c1", "anon/1", R|W, false, "not a single access kind"),
 	} {
 		if got := a.Allowed(tc.user, tc.hasUser, tc.id, tc.topic, tc.acc); got != tc.want {
@@ -127,20 +129,20 @@ func TestACLAllowed(t *testing.T) {
 func TestACLEmptyAndPatternless(t *testing.T) {
 	t.Parallel()
 	empty := parseACL(t, "# nothing\n\n")
-	for _, acc := range []auth.Access{auth.Read, auth.Write} {
+	for _, acc := range []broker.Access{broker.Read, broker.Write} {
 		if empty.Allowed("u", true, "c", "t", acc) || empty.Allowed("", false, "c", "t", acc) {
 			t.Errorf("an empty ACL file allowed %v; Mosquitto denies everything", acc)
 		}
 	}
-	if !empty.Allowed("u", true, "c", "t", auth.Subscribe) {
+	if !empty.Allowed("u", true, "c", "t", broker.Subscribe) {
 		t.Error("an empty ACL file refused a SUBSCRIBE")
 	}
 	// Without patterns a '+' in the client id is no reason to refuse.
 	a := parseACL(t, "topic t\nuser u\ntopic u/#\n")
-	if !a.Allowed("", false, "a+b", "t", auth.Write) || !a.Allowed("u", true, "#", "u/x", auth.Read) {
+	if !a.Allowed("", false, "a+b", "t", broker.Write) || !a.Allowed("u", true, "#", "u/x", broker.Read) {
 		t.Error("a wildcard in the client id refused access with no pattern lines")
 	}
-	if a.Allowed("v", true, "c", "t", auth.Read) {
+	if a.Allowed("v", true, "c", "t", broker.Read) {
 		t.Error("a user without a section got the anonymous rules")
 	}
 }
@@ -192,7 +194,7 @@ func TestLoadACLFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	a, err := auth.LoadACLFile(path)
-	if err != nil || !a.Allowed("u", true, "c", "x", auth.Read) {
+	if err != nil || !a.Allowed("u", true, "c", "x", broker.Read) {
 		t.Fatalf("LoadACLFile: %v", err)
 	}
 	if _, err := auth.LoadACLFile(path + ".missing"); !errors.Is(err, os.ErrNotExist) {
@@ -202,7 +204,7 @@ func TestLoadACLFile(t *testing.T) {
 
 func TestAccessString(t *testing.T) {
 	t.Parallel()
-	for acc, want := range map[auth.Access]string{auth.Read: "read", auth.Write: "write", auth.Subscribe: "subscribe", 0: "Access(0)", 3: "Access(3)"} {
+	for acc, want := range map[broker.Access]string{broker.Read: "read", broker.Write: "write", broker.Subscribe: "subscribe", 0: "Access(0)", 3: "Access(3)"} {
 		if got := acc.String(); got != want {
 			t.Errorf("Access(%d).String() = %q, want %q", uint8(acc), got, want)
 		}
@@ -280,8 +282,8 @@ func TestACLCanEverReadAgreesWithAllowed(t *testing.T) {
 	}{{"u", true}, {"", false}} {
 		for _, f := range filters {
 			readable := false
-			for _, topic := range topics {
-				if auth.MatchFilterForTest(f, topic) && a.Allowed(who.user, who.hasUser, "id", topic, auth.Read) {
+			for _, name := range topics {
+				if topic.Match(f, name) && a.Allowed(who.user, who.hasUser, "id", name, broker.Read) {
 					readable = true
 				}
 			}
@@ -295,10 +297,10 @@ func TestACLCanEverReadAgreesWithAllowed(t *testing.T) {
 func TestACLAllowedAllocatesNothing(t *testing.T) {
 	a := parseACL(t, aclFile)
 	allocs := testing.AllocsPerRun(100, func() {
-		a.Allowed("bob", true, "c/1", "bob/x/y", auth.Write)
-		a.Allowed("", false, "Z", "preZpost/y", auth.Write)
-		a.Allowed("alice", true, "c1", "w/no", auth.Write)
-		a.Allowed("nobody", true, "c1", "no/match/at/all", auth.Read)
+		a.Allowed("bob", true, "c/1", "bob/x/y", broker.Write)
+		a.Allowed("", false, "Z", "preZpost/y", broker.Write)
+		a.Allowed("alice", true, "c1", "w/no", broker.Write)
+		a.Allowed("nobody", true, "c1", "no/match/at/all", broker.Read)
 	})
 	if allocs != 0 {
 		t.Errorf("Allowed allocates %v times per run, want 0", allocs)
@@ -314,8 +316,8 @@ func TestACLConcurrent(t *testing.T) {
 			ok := true
 			for i := range 200 {
 				id := fmt.Sprint("c", g, i)
-				ok = ok && a.Allowed("bob", true, id, "bob/x", auth.Write) && !a.Allowed("bob", true, id, "pd/x", auth.Read) &&
-					a.Allowed("", false, id, "c/"+id+"/x", auth.Read)
+				ok = ok && a.Allowed("bob", true, id, "bob/x", broker.Write) && !a.Allowed("bob", true, id, "pd/x", broker.Read) &&
+					a.Allowed("", false, id, "c/"+id+"/x", broker.Read)
 			}
 			done <- ok
 		}()
@@ -331,11 +333,11 @@ func BenchmarkACLAllowed(b *testing.B) {
 	a := parseACL(b, aclFile)
 	for _, bc := range []struct {
 		name, user, id, topic string
-		acc                   auth.Access
+		acc                   broker.Access
 	}{
-		{"user-rule", "alice", "c1", "w/1", auth.Write},
-		{"pattern", "bob", "c1", "bob/a/b/c", auth.Write},
-		{"miss", "nobody", "c1", "no/match/at/all", auth.Read},
+		{"user-rule", "alice", "c1", "w/1", broker.Write},
+		{"pattern", "bob", "c1", "bob/a/b/c", broker.Write},
+		{"miss", "nobody", "c1", "no/match/at/all", broker.Read},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			b.ReportAllocs()
@@ -356,11 +358,11 @@ pattern write devices/%c/state
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(acl.Allowed("", false, "sensor1", "public/news", auth.Read))
-	fmt.Println(acl.Allowed("alice", true, "phone", "alice/inbox", auth.Write))
-	fmt.Println(acl.Allowed("alice", true, "phone", "public/news", auth.Read))
-	fmt.Println(acl.Allowed("", false, "sensor1", "devices/sensor1/state", auth.Write))
-	fmt.Println(acl.Allowed("", false, "sensor1", "devices/sensor2/state", auth.Write))
+	fmt.Println(acl.Allowed("", false, "sensor1", "public/news", broker.Read))
+	fmt.Println(acl.Allowed("alice", true, "phone", "alice/inbox", broker.Write))
+	fmt.Println(acl.Allowed("alice", true, "phone", "public/news", broker.Read))
+	fmt.Println(acl.Allowed("", false, "sensor1", "devices/sensor1/state", broker.Write))
+	fmt.Println(acl.Allowed("", false, "sensor1", "devices/sensor2/state", broker.Write))
 	// Output:
 	// true
 	// true

@@ -1,10 +1,11 @@
 package auth_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/broker"
 )
 
 func TestExplain(t *testing.T) {
@@ -24,29 +25,29 @@ pattern read users/%u/#
 		user                 string
 		hasUser              bool
 		client, topic        string
-		acc                  auth.Access
+		acc                  broker.Access
 		allowed              bool
 		rule, section, inWhy string
 	}{
-		{name: "own allow", user: "alice", hasUser: true, client: "c", topic: "home/kitchen/t", acc: auth.Write,
+		{name: "own allow", user: "alice", hasUser: true, client: "c", topic: "home/kitchen/t", acc: broker.Write,
 			allowed: true, rule: "topic readwrite home/#", section: `user "alice"`, inWhy: "grants write"},
-		{name: "own deny first", user: "alice", hasUser: true, client: "c", topic: "home/secret", acc: auth.Read,
+		{name: "own deny first", user: "alice", hasUser: true, client: "c", topic: "home/secret", acc: broker.Read,
 			rule: "topic deny home/secret", section: `user "alice"`, inWhy: "deny rule"},
-		{name: "read only", user: "bob", hasUser: true, client: "c", topic: "home/livingroom/temperature", acc: auth.Write,
+		{name: "read only", user: "bob", hasUser: true, client: "c", topic: "home/livingroom/temperature", acc: broker.Write,
 			inWhy: "no pattern grants write"},
-		{name: "pattern with client id", user: "bob", hasUser: true, client: "dev1", topic: "devices/dev1/state", acc: auth.Write,
+		{name: "pattern with client id", user: "bob", hasUser: true, client: "dev1", topic: "devices/dev1/state", acc: broker.Write,
 			allowed: true, rule: "pattern write devices/%c/#", section: "patterns", inWhy: `"devices/dev1/#"`},
-		{name: "deny pattern", user: "bob", hasUser: true, client: "dev1", topic: "devices/dev1/locked", acc: auth.Write,
+		{name: "deny pattern", user: "bob", hasUser: true, client: "dev1", topic: "devices/dev1/locked", acc: broker.Write,
 			rule: "pattern deny devices/%c/locked", section: "patterns"},
-		{name: "anonymous", client: "x", topic: "public/news", acc: auth.Read,
+		{name: "anonymous", client: "x", topic: "public/news", acc: broker.Read,
 			allowed: true, rule: "topic read public/#", section: "before the first user line"},
-		{name: "anonymous and %u", client: "x", topic: "users/x/a", acc: auth.Read, inWhy: "%u never apply"},
-		{name: "unknown user", user: "eve", hasUser: true, client: "x", topic: "home/a", acc: auth.Read, inWhy: `no user line for "eve"`},
-		{name: "wildcard client", user: "bob", hasUser: true, client: "a+b", topic: "devices/a+b/x", acc: auth.Write, inWhy: "'+' or '#'"},
-		{name: "subscribe", user: "eve", hasUser: true, topic: "#", acc: auth.Subscribe, allowed: true, inWhy: "every subscription"},
+		{name: "anonymous and %u", client: "x", topic: "users/x/a", acc: broker.Read, inWhy: "%u never apply"},
+		{name: "unknown user", user: "eve", hasUser: true, client: "x", topic: "home/a", acc: broker.Read, inWhy: `no user line for "eve"`},
+		{name: "wildcard client", user: "bob", hasUser: true, client: "a+b", topic: "devices/a+b/x", acc: broker.Write, inWhy: "'+' or '#'"},
+		{name: "subscribe", user: "eve", hasUser: true, topic: "#", acc: broker.Subscribe, allowed: true, inWhy: "every subscription"},
 	}
 	for _, tt := range tests {
-		d := a.Explain(tt.user, tt.hasUser, tt.client, tt.topic, tt.acc)
+		d := a.Explain(context.Background(), &broker.Client{Username: tt.user, HasUsername: tt.hasUser, ID: tt.client}, tt.topic, tt.acc)
 		if d.Allowed != tt.allowed || d.Rule != tt.rule || d.Section != tt.section || !strings.Contains(d.Reason, tt.inWhy) {
 			t.Errorf("%s: got %+v; want allowed %v, rule %q, section %q, reason containing %q", tt.name, d, tt.allowed, tt.rule, tt.section, tt.inWhy)
 		}
@@ -73,10 +74,10 @@ func TestExplainAgreesWithAllowed(t *testing.T) {
 			}
 			for _, c := range clients {
 				for _, tp := range topics {
-					for _, acc := range []auth.Access{auth.Read, auth.Write} {
+					for _, acc := range []broker.Access{broker.Read, broker.Write} {
 						n++
 						want := a.Allowed(u, hasUser, c, tp, acc)
-						d := a.Explain(u, hasUser, c, tp, acc)
+						d := a.Explain(context.Background(), &broker.Client{Username: u, HasUsername: hasUser, ID: c}, tp, acc)
 						if d.Allowed != want {
 							t.Errorf("user %q (%v) client %q topic %q %v: Explain %+v, Allowed %v", u, hasUser, c, tp, acc, d, want)
 						}

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 )
 
 // hashOf returns a hash of password (SHA512, cheap) for building files.

@@ -5,7 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
+	"github.com/midge-mqtt/midge/broker"
 )
 
 // Whatever the file holds, parsing returns an *ACL or a *SyntaxError, and the
@@ -24,7 +25,7 @@ func FuzzParseACL(f *testing.F) {
 			}
 			return
 		}
-		for _, acc := range []auth.Access{auth.Read, auth.Write, auth.Subscribe} {
+		for _, acc := range []broker.Access{broker.Read, broker.Write, broker.Subscribe} {
 			a.Allowed(user, true, id, topic, acc)
 			a.Allowed(user, false, id, topic, acc)
 		}
@@ -32,7 +33,7 @@ func FuzzParseACL(f *testing.F) {
 		a.CanEverRead(user, false, id, filter)
 		// A filter that is a topic name is readable exactly when Allowed says so.
 		if topic != "" && !strings.ContainsAny(topic, "+#") && len(topic) < 1000 && strings.Count(topic, "/") < 200 {
-			if got, want := a.CanEverRead(user, true, id, topic), a.Allowed(user, true, id, topic, auth.Read); got != want {
+			if got, want := a.CanEverRead(user, true, id, topic), a.Allowed(user, true, id, topic, broker.Read); got != want {
 				t.Fatalf("CanEverRead(%q) = %v, Allowed(%q, Read) = %v", topic, got, topic, want)
 			}
 		}

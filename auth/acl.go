@@ -4,37 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/topic"
 )
-
-// Access is what a client asks to do with a topic.
-type Access uint8
-
-// The kinds of access, with the values of Mosquitto's MOSQ_ACL_* constants.
-const (
-	// Read is receiving a message published to a topic name.
-	Read Access = 1 << iota
-	// Write is publishing a message to a topic name.
-	Write
-	// Subscribe is subscribing to a topic filter. Mosquitto 2.0's ACL file
-	// grants every SUBSCRIBE and checks Read as each message is delivered;
-	// see ACL.CanEverRead for a check at subscription time.
-	Subscribe
-)
-
-// String returns the access kind's name: "read", "write" or "subscribe".
-func (a Access) String() string {
-	switch a {
-	case Read:
-		return "read"
-	case Write:
-		return "write"
-	case Subscribe:
-		return "subscribe"
-	}
-	return "Access(" + strconv.Itoa(int(a)) + ")"
-}
 
 // ACL is a parsed Mosquitto ACL file. It is immutable and safe for concurrent
 // use.
@@ -81,13 +55,10 @@ type ruleSet struct {
 
 // rule is one topic or pattern line.
 type rule struct {
-	filter string // as written
-	access Access // Read|Write; 0 for deny
-	// parts is a pattern's filter cut at %c and %u: the text between them,
-	// and vars[k] ('c' or 'u') between parts[k] and parts[k+1].
-	parts []string
-	vars  []byte
-	user  bool // the pattern has %u
+	filter  string        // as written
+	access  broker.Access // Read|Write; 0 for deny
+	pattern topic.Pattern // a pattern line's filter, with %c and %u
+	user    bool          // the pattern has %u
 }
 
 // LoadACLFile reads and parses the ACL file at path. See ParseACL.
@@ -136,16 +107,16 @@ func ParseACL(r io.Reader, name string) (*ACL, error) {
 			r := rule{filter: filter}
 			switch access {
 			case "read":
-				r.access = Read
+				r.access = broker.Read
 			case "write":
-				r.access = Write
+				r.access = broker.Write
 			case "readwrite":
-				r.access = Read | Write
+				r.access = broker.Read | broker.Write
 			case "deny":
 			default:
 				return bad("invalid access %q (want read, write, readwrite or deny)", access)
 			}
-			if !validFilter(filter) {
+			if !topic.ValidACLFilter(filter) {
 				return bad("invalid topic filter %q", filter)
 			}
 			if word == "topic" {
@@ -161,8 +132,8 @@ func ParseACL(r io.Reader, name string) (*ACL, error) {
 				}
 				return nil
 			}
-			r.parts, r.vars = splitPattern(filter)
-			r.user = strings.Contains(filter, "%u")
+			r.pattern = topic.ParsePattern(filter)
+			r.user = r.pattern.HasUsername()
 			a.patterns.add(r)
 			return nil
 		case "user":
@@ -197,31 +168,15 @@ func (s *ruleSet) add(r rule) {
 	}
 }
 
-// splitPattern cuts a pattern at each %c and %u, as Mosquitto replaces them:
-// scanning left to right, "%c" or "%u" is replaced and the scan goes on after
-// it ("%%c" is a '%' then the client id).
-func splitPattern(p string) (parts []string, vars []byte) {
-	start := 0
-	for i := 0; i+1 < len(p); i++ {
-		if p[i] == '%' && (p[i+1] == 'c' || p[i+1] == 'u') {
-			parts = append(parts, p[start:i])
-			vars = append(vars, p[i+1])
-			start = i + 2
-			i++
-		}
-	}
-	return append(parts, p[start:]), vars
-}
-
 // Allowed reports whether a client may read (receive) or write (publish) a
-// message with topic name topic, or subscribe (acc Subscribe, always true as
+// message with topic name name, or subscribe (acc broker.Subscribe, always true as
 // in Mosquitto 2.0). hasUsername is false for a client that connected without
 // a username. It allocates nothing unless a pattern has more than four
 // substitutions.
-func (a *ACL) Allowed(username string, hasUsername bool, clientID, topic string, acc Access) bool {
+func (a *ACL) Allowed(username string, hasUsername bool, clientID, name string, acc broker.Access) bool {
 	switch acc {
-	case Read, Write:
-	case Subscribe:
+	case broker.Read, broker.Write:
+	case broker.Subscribe:
 		return true
 	default:
 		return false
@@ -231,12 +186,12 @@ func (a *ACL) Allowed(username string, hasUsername bool, clientID, topic string,
 		own = a.users[username]
 	}
 	for i := range own.deny {
-		if matchFilter(own.deny[i].filter, topic) {
+		if topic.Match(own.deny[i].filter, name) {
 			return false
 		}
 	}
 	for i := range own.allow {
-		if own.allow[i].access&acc != 0 && matchFilter(own.allow[i].filter, topic) {
+		if own.allow[i].access&acc != 0 && topic.Match(own.allow[i].filter, name) {
 			return true
 		}
 	}
@@ -244,13 +199,13 @@ func (a *ACL) Allowed(username string, hasUsername bool, clientID, topic string,
 		return false
 	}
 	for i := range a.patterns.deny {
-		if p := &a.patterns.deny[i]; (hasUsername || !p.user) && p.matches(clientID, username, topic) {
+		if p := &a.patterns.deny[i]; (hasUsername || !p.user) && p.matches(clientID, username, name) {
 			return false
 		}
 	}
 	for i := range a.patterns.allow {
 		p := &a.patterns.allow[i]
-		if p.access&acc != 0 && (hasUsername || !p.user) && p.matches(clientID, username, topic) {
+		if p.access&acc != 0 && (hasUsername || !p.user) && p.matches(clientID, username, name) {
 			return true
 		}
 	}
@@ -272,36 +227,13 @@ func (a *ACL) patternsApply(username string, hasUsername bool, clientID string) 
 
 // matches reports whether the pattern, with the client id and username put
 // in, matches topic.
-func (p *rule) matches(clientID, username, topic string) bool {
-	var buf [9]string
-	segs := buf[:0]
-	for k, part := range p.parts {
-		if k > 0 {
-			if p.vars[k-1] == 'c' {
-				segs = append(segs, clientID)
-			} else {
-				segs = append(segs, username)
-			}
-		}
-		segs = append(segs, part)
-	}
-	return matchSegs(segs, topic)
+func (p *rule) matches(clientID, username, name string) bool {
+	return p.pattern.Match(clientID, username, name)
 }
 
 // expand returns the pattern with the client id and username put in.
 func (p *rule) expand(clientID, username string) string {
-	var b strings.Builder
-	for k, part := range p.parts {
-		if k > 0 {
-			if p.vars[k-1] == 'c' {
-				b.WriteString(clientID)
-			} else {
-				b.WriteString(username)
-			}
-		}
-		b.WriteString(part)
-	}
-	return b.String()
+	return p.pattern.Expand(clientID, username)
 }
 
 // CanEverRead reports whether a subscription to filter could ever deliver a
@@ -317,23 +249,23 @@ func (p *rule) expand(clientID, username string) string {
 // the filter as matched, without a shared subscription's "$share/NAME/"
 // prefix. An invalid filter gives false.
 func (a *ACL) CanEverRead(username string, hasUsername bool, clientID, filter string) bool {
-	if filter == "" || !validFilter(filter) {
+	if filter == "" || !topic.ValidACLFilter(filter) {
 		return false
 	}
-	f := levels(filter)
+	f := strings.Split(filter, "/")
 	own := a.anon
 	if hasUsername {
 		own = a.users[username]
 	}
 	ownDeny := make([][]string, len(own.deny))
 	for i, r := range own.deny {
-		ownDeny[i] = levels(r.filter)
+		ownDeny[i] = strings.Split(r.filter, "/")
 	}
 	for _, r := range own.allow {
-		if r.access&Read == 0 {
+		if r.access&broker.Read == 0 {
 			continue
 		}
-		if m, ok := meet(f, levels(r.filter)); ok && !coveredByAny(m, ownDeny) {
+		if m, ok := topic.Meet(f, strings.Split(r.filter, "/")); ok && !coveredByAny(m, ownDeny) {
 			return true
 		}
 	}
@@ -343,14 +275,14 @@ func (a *ACL) CanEverRead(username string, hasUsername bool, clientID, filter st
 	deny := ownDeny
 	for _, p := range a.patterns.deny {
 		if hasUsername || !p.user {
-			deny = append(deny, levels(p.expand(clientID, username)))
+			deny = append(deny, strings.Split(p.expand(clientID, username), "/"))
 		}
 	}
 	for _, p := range a.patterns.allow {
-		if p.access&Read == 0 || (!hasUsername && p.user) {
+		if p.access&broker.Read == 0 || (!hasUsername && p.user) {
 			continue
 		}
-		if m, ok := meet(f, levels(p.expand(clientID, username))); ok && !coveredByAny(m, deny) {
+		if m, ok := topic.Meet(f, strings.Split(p.expand(clientID, username), "/")); ok && !coveredByAny(m, deny) {
 			return true
 		}
 	}
@@ -361,7 +293,7 @@ func (a *ACL) CanEverRead(username string, hasUsername bool, clientID, filter st
 // matches.
 func coveredByAny(m []string, ds [][]string) bool {
 	for _, d := range ds {
-		if covers(d, m) {
+		if topic.Covers(d, m) {
 			return true
 		}
 	}
