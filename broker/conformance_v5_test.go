@@ -418,7 +418,7 @@ func TestConformanceV5SharedDeliveryNotMoved(t *testing.T) {
 		other := connect(t, b, 5, "other")
 		other.Subscribe(1, filter, tc.qos)
 		a.Close()
-		eventually(t, "a's session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "2" })
+		testutil.WaitFor(t, "a's session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "2" })
 		pub(t, p, 2, topicName, "after", tc.qos, false)
 		ackAll(t, other, expectPublish(t, other, topicName, "after"))
 		if extra := ping(t, other); len(extra) != 0 {
@@ -426,7 +426,7 @@ func TestConformanceV5SharedDeliveryNotMoved(t *testing.T) {
 		}
 		other.Send(&packet.Disconnect{})
 		other.ExpectClosed()
-		eventually(t, "other's session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
+		testutil.WaitFor(t, "other's session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
 	}
 }
 
@@ -533,7 +533,7 @@ func TestConformanceV5WillWhenSessionEnds(t *testing.T) {
 	c, _ = connectWith(t, b, willConnect(5, "normal", 3600, 3600))
 	c.Send(&packet.Disconnect{Properties: expiryProps(0)})
 	c.ExpectClosed()
-	eventually(t, "the session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
+	testutil.WaitFor(t, "the session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
 	if extra := ping(t, w); len(extra) != 0 {
 		t.Errorf("will published after DISCONNECT 0x00: %v", extra)
 	}
@@ -723,7 +723,7 @@ func TestConformanceV5AssignedClientIDPersistentSession(t *testing.T) {
 	}
 	c.Subscribe(1, "as", 1)
 	c.Close()
-	eventually(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+	testutil.WaitFor(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "as", "queued", 1, false)
 	c, ack = connectWith(t, b, &packet.Connect{ProtocolVersion: 5, ClientID: id, Properties: expiryProps(60)})
@@ -752,7 +752,7 @@ func TestConformanceCleanStartDiscardsSession(t *testing.T) {
 		c.Subscribe(1, id, 1)
 		c.Close()
 		p := connect(t, b, v, "p")
-		eventually(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+		testutil.WaitFor(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
 		pub(t, p, 1, id, "queued", 1, false)
 		c, ack = connectWith(t, b, &packet.Connect{ProtocolVersion: v, ClientID: id, CleanStart: true})
 		if ack.SessionPresent {
@@ -766,7 +766,7 @@ func TestConformanceCleanStartDiscardsSession(t *testing.T) {
 		c.ExpectClosed()
 		p.Send(&packet.Disconnect{})
 		p.ExpectClosed()
-		eventually(t, "everyone offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
+		testutil.WaitFor(t, "everyone offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 	}
 }
 

@@ -2,9 +2,7 @@ package broker_test
 
 import (
 	"context"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/testutil"
@@ -137,18 +135,6 @@ func ping(t *testing.T, c *testutil.Client) []packet.Packet {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testutil.Timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
 // users is an Authenticator with a fixed table. It defers for clients
 // without a user name.
 type users map[string]string
@@ -182,15 +168,4 @@ func (p panicky) Authorize(_ context.Context, _ *broker.Client, topic string, _ 
 		panic("authorizer exploded")
 	}
 	return broker.Allow
-}
-
-// rawDial opens a TCP connection without a protocol.
-func rawDial(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return nc
 }

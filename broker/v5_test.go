@@ -285,7 +285,7 @@ func TestSessionExpiry(t *testing.T) {
 	c, _ := connectWith(t, b, cp)
 	c.Subscribe(1, "x", 1)
 	c.Close()
-	eventually(t, "the session to expire", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "0" })
+	testutil.WaitFor(t, "the session to expire", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "0" })
 	_, ack := connectWith(t, b, cp)
 	if ack.SessionPresent {
 		t.Error("session present after expiry")

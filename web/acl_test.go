@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // TestStatsFollowACL is the regression test for non-administrators reading
@@ -22,7 +24,7 @@ func TestStatsFollowACL(t *testing.T) {
 	}
 	var st stats
 	a := e.login("alice")
-	waitUntil(t, "a stats sample", func() bool {
+	testutil.WaitFor(t, "a stats sample", func() bool {
 		st = stats{}
 		a.do("GET", "/api/v1/stats", nil, &st)
 		return len(st.Series) > 0
@@ -76,17 +78,5 @@ func TestStatsFollowACL(t *testing.T) {
 	}
 	if events("bob") {
 		t.Error("bob's live stream has stats events")
-	}
-}
-
-// waitUntil polls cond until it holds or the deadline passes.
-func waitUntil(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -148,20 +148,6 @@ func (u *user) do(method, path string, body any, out any, hdr ...string) int {
 	return resp.StatusCode
 }
 
-// waitFor polls cond until it holds or 5 seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
-}
-
 type topicResp struct {
 	Topic    string
 	Count    int
@@ -381,7 +367,7 @@ func TestAdminOnly(t *testing.T) {
 	if st := a.do("POST", "/api/v1/publish", map[string]any{"topic": "office/door", "payload": "open", "retain": true}, nil); st != 200 {
 		t.Errorf("alice publishes: %d", st)
 	}
-	waitFor(t, "both topics", func() bool {
+	testutil.WaitFor(t, "both topics", func() bool {
 		_, s1 := a.topic("office/door")
 		_, s2 := a.topic("home/bob/lamp")
 		return s1 == 200 && s2 == 200
@@ -425,7 +411,7 @@ func TestPublishHistoryRetainedAndClients(t *testing.T) {
 	dev, _ := testutil.Connect(t, e.b.Addr, packet.Version311, "thermostat")
 	dev.Send(&packet.Publish{Topic: "home/livingroom/setpoint", Payload: []byte(`{"t":22}`)})
 	var tr topicResp
-	waitFor(t, "two messages", func() bool { tr, _ = a.topic("home/livingroom/setpoint"); return tr.Count == 2 })
+	testutil.WaitFor(t, "two messages", func() bool { tr, _ = a.topic("home/livingroom/setpoint"); return tr.Count == 2 })
 	if len(tr.History) != 2 || tr.History[0].Publisher != "web:alice" || tr.History[1].Publisher != "thermostat" ||
 		tr.History[0].Properties == nil || tr.History[0].Properties.ContentType != "application/json" || !tr.Retained {
 		t.Errorf("topic %+v", tr)
@@ -433,7 +419,7 @@ func TestPublishHistoryRetainedAndClients(t *testing.T) {
 
 	// Binary payloads come as base64.
 	a.do("POST", "/api/v1/publish", map[string]any{"topic": "home/raw", "payload": "00ff10", "encoding": "hex", "retain": true}, nil)
-	waitFor(t, "home/raw", func() bool { tr, _ = a.topic("home/raw"); return tr.Count == 1 })
+	testutil.WaitFor(t, "home/raw", func() bool { tr, _ = a.topic("home/raw"); return tr.Count == 1 })
 	if tr.History[0].Encoding != "base64" || tr.History[0].Payload != "AP8Q" {
 		t.Errorf("binary %+v", tr.History[0])
 	}
@@ -447,7 +433,7 @@ func TestPublishHistoryRetainedAndClients(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%d retained messages left", n)
 	}
-	waitFor(t, "retained flag cleared", func() bool { tr, _ = a.topic("home/raw"); return !tr.Retained })
+	testutil.WaitFor(t, "retained flag cleared", func() bool { tr, _ = a.topic("home/raw"); return !tr.Retained })
 
 	var cl struct {
 		Clients []struct {
@@ -628,7 +614,7 @@ func TestDashboardUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the aggregator", func() bool { return web.Settled(e.web) })
+	testutil.WaitFor(t, "the aggregator", func() bool { return web.Settled(e.web) })
 	u := e.anonymous()
 	var snap struct {
 		U       []struct{ T string }
@@ -655,5 +641,5 @@ func TestDashboardUnderLoad(t *testing.T) {
 		t.Errorf("%d dropped, want at least 95", d)
 	}
 	web.Unlock(w)
-	waitFor(t, "the stalled aggregator", func() bool { return web.Settled(w) })
+	testutil.WaitFor(t, "the stalled aggregator", func() bool { return web.Settled(w) })
 }
