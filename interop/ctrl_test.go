@@ -103,7 +103,7 @@ func startDynsecMosquitto(t *testing.T, plugin, config string, pki *testutil.PKI
 		"plugin "+plugin+"\nplugin_opt_config_file "+dsfile+"\n"+
 		"listener "+b.port+" 127.0.0.1\n"+tlsf.listener(b.tlsPort)+"listener 0 "+b.sock+"\n")
 	startMosquittoBroker(t, conf, b.port)
-	waitFor(t, "mosquitto's Unix socket", func() bool {
+	testutil.WaitFor(t, "mosquitto's Unix socket", func() bool {
 		c, err := net.Dial("unix", b.sock)
 		if err == nil {
 			c.Close()
@@ -136,7 +136,7 @@ func startMosquittoBroker(t *testing.T, conf, port string) string {
 			mu.Unlock()
 		}
 	})
-	waitFor(t, "mosquitto listening on "+port, func() bool {
+	testutil.WaitFor(t, "mosquitto listening on "+port, func() bool {
 		select {
 		case <-exited:
 			mu.Lock()
