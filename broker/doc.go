@@ -20,8 +20,9 @@
 // concurrent use. Besides MQTT clients, the program can publish (Publish),
 // watch what is routed (Observe), list and disconnect sessions (Sessions,
 // Disconnect), read and delete retained messages, read the statistics
-// behind $SYS (Stats, SysValues) and change the settings that can change
-// while running (Reload).
+// behind $SYS (Stats, SysValues), serve request/response endpoints under
+// $CONTROL/ (HandleControl) and change the settings that can change while
+// running (Reload).
 //
 // # Contracts
 //
@@ -37,6 +38,14 @@
 // connection's behalf, such as a delivery's or a will's, get the server's
 // context, cancelled by Shutdown or Close); they must be safe for
 // concurrent use and should return promptly.
+//
+// Control endpoints are Mosquitto's $CONTROL/<name>/v1 topics: a component
+// registers a ControlHandler with HandleControl
+// ("$CONTROL/dynamic-security/v1"), and a client's PUBLISH to the topic,
+// once the authorization chain allows it (Write on the topic), goes to the
+// handler instead of the subscribers; its response is published on the
+// topic with "/response" appended (see control.go). DisconnectClients kicks
+// clients, as a security component does after changing their rights.
 //
 // Persistence is a Store (Config.Store; midge's are in the store package):
 // the broker writes sessions, queued deliveries and retained messages to it

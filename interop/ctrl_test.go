@@ -74,9 +74,9 @@ func runCtrl(t *testing.T, home, tool, input string, args ...string) ctrlResult 
 	return runCtrlIn(t, "", home, tool, input, args...)
 }
 
-// dynsecBroker is a Debian mosquitto with the Dynamic Security plugin:
+// ctrlBroker is a Debian mosquitto with the Dynamic Security plugin:
 // a plain TCP listener, a TLS one (its CA in ca) and a Unix socket.
-type dynsecBroker struct {
+type ctrlBroker struct {
 	port, tlsPort, sock, ca string
 }
 
@@ -84,7 +84,7 @@ type dynsecBroker struct {
 // 127.0.0.1 with the Dynamic Security plugin and a copy of config, its
 // TLS listener with a certificate of pki, and returns it once it accepts
 // connections.
-func startDynsecMosquitto(t *testing.T, plugin, config string, pki *testutil.PKI) dynsecBroker {
+func startDynsecMosquitto(t *testing.T, plugin, config string, pki *testutil.PKI) ctrlBroker {
 	t.Helper()
 	// The broker runs as the mosquitto user and saves the plugin's file:
 	// both the directory and the file must be writable for it.
@@ -98,7 +98,7 @@ func startDynsecMosquitto(t *testing.T, plugin, config string, pki *testutil.PKI
 	}
 	tlsf := newTLSFiles(t, dir, pki, "server")
 	ports := freePorts(t, 2)
-	b := dynsecBroker{port: ports[0], tlsPort: ports[1], sock: filepath.Join(dir, "mosquitto.sock"), ca: tlsf.ca}
+	b := ctrlBroker{port: ports[0], tlsPort: ports[1], sock: filepath.Join(dir, "mosquitto.sock"), ca: tlsf.ca}
 	conf := writeFile(t, dir, "mosquitto.conf", "per_listener_settings false\nallow_anonymous false\n"+
 		"plugin "+plugin+"\nplugin_opt_config_file "+dsfile+"\n"+
 		"listener "+b.port+" 127.0.0.1\n"+tlsf.listener(b.tlsPort)+"listener 0 "+b.sock+"\n")

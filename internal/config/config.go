@@ -51,6 +51,10 @@ func (e *Error) Unwrap() error { return e.Err }
 type Warning struct {
 	Pos Position
 	Msg string
+	// Notice marks Mosquitto 2.1's deprecation notices ("The 'port' option
+	// is now deprecated and will be removed in version 3.0. ..."), which
+	// Mosquitto logs at notice level without "Warning:".
+	Notice bool
 }
 
 // String returns "FILE:LINE: message".
@@ -82,6 +86,14 @@ type Result struct {
 	HTTPListeners []Listener
 	// HTTPAPI holds the settings of the http_api listeners.
 	HTTPAPI HTTPAPI
+
+	// EnableControlAPI is enable_control_api (Mosquitto 2.1): serve
+	// listPlugins and listListeners on $CONTROL/broker/v1.
+	EnableControlAPI bool
+	// Plugins are the Mosquitto plugins the configuration loads that midge
+	// serves itself, by their 2.1 names ("password-file", "acl-file"),
+	// once each, in order of appearance.
+	Plugins []string
 
 	// PIDFile is the pid_file to write, "" for none.
 	PIDFile string
@@ -213,12 +225,23 @@ type Scope struct {
 	ACLFile        string
 	ACLPos         Position
 	CheckSubscribe bool // acl_check_subscribe
+	// DynsecFile is dynamic security's JSON file (the plugin
+	// mosquitto_dynamic_security.so with plugin_opt_config_file), "" for
+	// none; DynsecPasswordInitFile its plugin_opt_password_init_file.
+	DynsecFile             string
+	DynsecPasswordInitFile string
+	DynsecPos              Position
 
 	// Password holds the *auth.PasswordFile in use, ACL the *auth.ACL (an
 	// auth.SubscribeChecker with CheckSubscribe); an empty Slot is no file.
 	// They are the links of Security's chains; Reload swaps their files.
 	Password *broker.Slot
 	ACL      *broker.Slot
+	// Dynsec is the link of dynamic security: empty after parsing; the
+	// broker command opens DynsecFile into it (package dynsec). It comes
+	// first in both chains. Reload does not change it (Mosquitto does not
+	// reload plugins either).
+	Dynsec *broker.Slot
 	// Security is the scope as the broker applies it: AllowAnonymous and
 	// the chains of Password and ACL.
 	Security *broker.Security

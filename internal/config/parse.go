@@ -38,6 +38,7 @@ type parser struct {
 	logFilePos  Position
 
 	curPlugin *plugin
+	dynsecs   []*plugin          // dynamic security plugins, to warn of one without config_file
 	plugins   map[string]*plugin // plugin_load NAME
 	inBridge  bool               // inside a refused "connection" block
 
@@ -59,6 +60,9 @@ type scopeState struct {
 	passwordPos  Position
 	aclFile      string
 	aclPos       Position
+	dynsecFile   string // dynamic security's plugin_opt_config_file
+	dynsecInit   string // its plugin_opt_password_init_file
+	dynsecPos    Position
 }
 
 // lstate is a listener as read.
@@ -69,6 +73,7 @@ type lstate struct {
 	maxQoS         int         // -1 unset
 	maxQoSPos      Position
 	maxTopicAlias  int // -1 unset
+	aliasOut       int // max_topic_alias_broker, -1 unset
 	aliasPos       Position
 	mountPoint     string
 	useUsername    bool
@@ -78,12 +83,13 @@ type lstate struct {
 // plugin is a plugin/global_plugin/plugin_load line midge understands: the
 // acl-file and password-file plugins of Mosquitto 2.1.
 type plugin struct {
-	kind    string // "password_file" or "acl_file", "" for a refused plugin
+	kind    string // "password_file", "acl_file" or "dynamic_security", "" for a refused plugin
 	name    string // plugin_load NAME
 	pos     Position
 	scope   *scopeState // where its file goes; nil for plugin_load until plugin_use
 	file    string
 	filePos Position
+	init    string // dynamic security's password_init_file
 	used    bool
 	users   []*scopeState // plugin_use listeners waiting for the file
 }
@@ -133,6 +139,16 @@ func (p *parser) refuse(pos Position, name, why string) {
 // warnf records a warning at pos.
 func (p *parser) warnf(pos Position, format string, args ...any) {
 	p.res.Warnings = append(p.res.Warnings, Warning{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// deprecated records Mosquitto 2.1's notice for an option it deprecates,
+// in its words; advice may be empty.
+func (p *parser) deprecated(pos Position, name, advice string) {
+	msg := "The '" + name + "' option is now deprecated and will be removed in version 3.0."
+	if advice != "" {
+		msg += " " + advice
+	}
+	p.res.Warnings = append(p.res.Warnings, Warning{Pos: pos, Msg: msg, Notice: true})
 }
 
 // maxConfigFile bounds one configuration file.
@@ -340,7 +356,7 @@ func newListener(l Listener) *lstate {
 	if l.Protocol == "" {
 		l.Protocol = "mqtt"
 	}
-	return &lstate{l: l, maxConnections: -1, maxQoS: -1, maxTopicAlias: -1}
+	return &lstate{l: l, maxConnections: -1, maxQoS: -1, maxTopicAlias: -1, aliasOut: -1}
 }
 
 // scope returns the security scope the current line configures.

@@ -248,3 +248,30 @@ func TestEmptyClientID(t *testing.T) {
 		t.Errorf("-i '': %+v, want %+v", r, want)
 	}
 }
+
+// TestFileSetPassword checks -f: the password changed in the file without
+// a broker, and an unknown client or file refused.
+func TestFileSetPassword(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "dynsec.json")
+	if r := runWith(t, nil, "", "dynsec", "init", file, "admin", "old"); r.code != 0 {
+		t.Fatalf("init: %+v", r)
+	}
+	before, _ := os.ReadFile(file)
+	if r := runWith(t, nil, "", "-f", file, "dynsec", "setClientPassword", "admin", "new"); r != (result{}) {
+		t.Errorf("-f setClientPassword: %+v", r)
+	}
+	after, _ := os.ReadFile(file)
+	if bytes.Equal(before, after) || !bytes.Contains(after, []byte(`"admin"`)) {
+		t.Errorf("file not changed:\n%s", after)
+	}
+	if r := runWith(t, nil, "", "-f", file, "dynsec", "setClientPassword", "nobody", "pw"); r != (result{"", "Error: Client nobody not found.\n", 0}) {
+		t.Errorf("unknown client: %+v", r)
+	}
+	missing := file + ".missing"
+	if r := runWith(t, nil, "", "-f", missing, "dynsec", "setClientPassword", "admin", "pw"); r != (result{"", "Error: Unable to open " + missing + ".\nError: Invalid function arguments provided.\n", 3}) {
+		t.Errorf("missing file: %+v", r)
+	}
+	if r := runWith(t, nil, "", "-f", file, "dynsec", "setClientPassword", "admin", "pw", "-x"); r != (result{"", "Error: Unknown argument: -x\nError: Invalid function arguments provided.\n", 3}) {
+		t.Errorf("unknown argument: %+v", r)
+	}
+}

@@ -2,7 +2,8 @@
 // Mosquitto's mosquitto_ctrl, which administers a broker through its
 // $CONTROL topics. It has the dynsec module, every command of the Dynamic
 // Security plugin's tool including "init", and 2.1's broker module
-// (listPlugins, listListeners). The connection options, the options file
+// (listPlugins, listListeners), and 2.1's -f, which changes a password in
+// the configuration file without a broker (package dynsec). The connection options, the options file
 // (~/.config/mosquitto_ctrl), the 10 s wait for the answer, and what it
 // prints and exits with are mosquitto_ctrl's, byte for byte, under
 // Mosquitto's name; the connection itself (host, port, Unix socket, TLS) is

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/midge-mqtt/midge/dynsec"
 )
 
 // The password hash "dynsec init" writes: PBKDF2-SHA512 with Mosquitto
@@ -127,9 +129,47 @@ See https://mosquitto.org/documentation/dynamic-security/ for details of all com
 	return rcDone
 }
 
-// fileSetPassword is "-f <file> dynsec setClientPassword": 2.1 edits the
-// configuration file without a broker. midge does not do it yet.
-func fileSetPassword(_ []string, _ string, st streams) int {
-	fmt.Fprintf(st.Err, "Error: midge ctrl cannot edit a configuration file offline (-f) yet.\n")
-	return rcUnknown
+// fileSetPassword is "-f <file> dynsec setClientPassword <username>
+// <password> [-i iterations]" (2.1): the password changed in the
+// configuration file, without a broker, by package dynsec. The hash is
+// dynsec's (2.1's PBKDF2-SHA512); -i is checked but the iterations are
+// dynsec's.
+func fileSetPassword(args []string, file string, st streams) int {
+	if len(args) < 2 {
+		return rcInval
+	}
+	for i := 2; i < len(args); i++ {
+		if args[i] != "-i" {
+			fmt.Fprintf(st.Err, "Error: Unknown argument: %s\n", args[i])
+			return rcInval
+		}
+		if i+1 == len(args) {
+			fmt.Fprintf(st.Err, "Error: -i argument given, but no iterations provided.\n")
+			return rcInval
+		}
+		i++
+	}
+	cmd := (&object{}).add("command", "setClientPassword").add("username", args[0]).add("password", args[1])
+	resp, err := dynsec.ApplyFile(file, []byte(compact((&object{}).add("commands", []any{cmd}))))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		fmt.Fprintf(st.Err, "Error: Unable to open %s.\n", file)
+		return rcInval
+	case err != nil && resp == nil:
+		fmt.Fprintf(st.Err, "Error: %s is not a valid dynamic-security config file.\n", file)
+		return rcInval
+	case err != nil:
+		fmt.Fprintf(st.Err, "Error: Unable to write to %s.\n", file)
+		return rcUnknown
+	}
+	if r, ok := firstResponse(resp, st); ok {
+		if e, ok := getString(r, "error"); ok {
+			if e == "Client not found" {
+				fmt.Fprintf(st.Err, "Error: Client %s not found.\n", args[0])
+			} else {
+				fmt.Fprintf(st.Err, "Error: %s.\n", e)
+			}
+		}
+	}
+	return rcDone
 }
