@@ -44,6 +44,10 @@ type conn struct {
 	will        *Message      // published when the connection ends abnormally
 	willDelay   uint32        // Will Delay Interval, seconds
 	takenOver   bool          // guarded by sess.mu: another connection took the client identifier
+	// bridge is set for an MQTT 3.1/3.1.1 bridge (protocol level with the
+	// 0x80 bit, try_private): its subscriptions get No Local and Retain As
+	// Published, as Mosquitto gives them, so its messages never loop back.
+	bridge bool
 
 	// durablePending counts this client's PUBLISHes waiting for the store.
 	durablePending atomic.Int32

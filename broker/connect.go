@@ -22,6 +22,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	o := c.srv.opt()
 	v := cp.ProtocolVersion
 	c.version = v
+	c.bridge = cp.Bridge && v != packet.Version5
 	c.maxQoS, c.aliasMaxIn = c.ln.maxQoS(o), c.ln.maxTopicAlias(o)
 	c.r.Version = v
 	props := &cp.Properties
