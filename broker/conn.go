@@ -111,6 +111,9 @@ func newConn(ctx context.Context, srv *Server, nc net.Conn, ln *listener) *conn 
 // remoteAddr returns the peer's host:port, as Mosquitto logs it; for a
 // Unix socket, whose peers have no address, the socket's path and port 0.
 func (c *conn) remoteAddr() string {
+	if c.ln.ln == nil {
+		return c.ln.name + ":0" // an in-process connection (DialLocal)
+	}
 	if a, ok := c.nc.RemoteAddr().(*net.UnixAddr); ok && (a.Name == "" || a.Name == "@") {
 		return c.ln.ln.Addr().String() + ":0"
 	}
