@@ -202,6 +202,7 @@ type Config struct {
 	TCPKeepAlive [3]int
 	// TCPUserTimeout is bridge_tcp_user_timeout (Linux); 0: unset.
 	TCPUserTimeout  time.Duration
+	MPTCP           bool // bridge_mptcp: Multipath TCP where the system has it
 	ReloadImmediate bool // bridge_reload_type immediate (default lazy)
 	TLS             *TLS // nil: plain TCP
 }

@@ -25,6 +25,9 @@ func (b *Bridge) dial(ctx context.Context, addr string) (net.Conn, error) {
 		d.KeepAliveConfig = net.KeepAliveConfig{Enable: true, Idle: time.Duration(ka[0]) * time.Second,
 			Interval: time.Duration(ka[1]) * time.Second, Count: ka[2]}
 	}
+	if b.cfg.MPTCP {
+		d.SetMultipathTCP(true)
+	}
 	if b.cfg.TCPUserTimeout > 0 {
 		d.Control = userTimeout(b.cfg.TCPUserTimeout)
 	}

@@ -82,6 +82,10 @@ type Result struct {
 	// HTTPAPI holds the settings of the http_api listeners.
 	HTTPAPI HTTPAPI
 
+	// Bridges are the connection blocks, checked, with their client
+	// identifiers resolved, in order.
+	Bridges []Bridge
+
 	// PIDFile is the pid_file to write, "" for none.
 	PIDFile string
 	// User is the user to switch to when started as root (user); "" means
