@@ -66,6 +66,8 @@ type Status struct {
 
 // Bridge is one running bridge. Its methods are safe for concurrent use.
 type Bridge struct {
+	// cfg is written by Run's goroutine between connections, under mu;
+	// Run's goroutines read it without mu, Status with it.
 	cfg   Config
 	local Local
 	log   *slog.Logger
@@ -84,6 +86,7 @@ type Bridge struct {
 	cur       int  // index of the address to try next
 	link      *link
 	stopLink  chan struct{} // closed to end the current connection early (reload, primary probe)
+	pending   *Config       // a configuration to apply at the next connection (Update)
 }
 
 // New returns a bridge for cfg, which must be valid (Config.Validate) and
@@ -106,15 +109,49 @@ func New(cfg Config, local Local, log *slog.Logger) (*Bridge, error) {
 }
 
 // Config returns the bridge's configuration.
-func (b *Bridge) Config() Config { return b.cfg }
+func (b *Bridge) Config() Config {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending != nil {
+		return *b.pending
+	}
+	return b.cfg
+}
+
+// Update replaces the configuration from the next connection on
+// (bridge_reload_type lazy): the current connection, if any, goes on with
+// the old one. cfg must be valid, with its client identifiers resolved.
+func (b *Bridge) Update(cfg Config) {
+	b.mu.Lock()
+	b.pending = &cfg
+	b.mu.Unlock()
+}
+
+// applyPending switches to the configuration Update gave, if any. Called
+// by Run between connections.
+func (b *Bridge) applyPending() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.pending == nil {
+		return
+	}
+	old := b.cfg
+	b.cfg, b.pending = *b.pending, nil
+	if b.cfg.ProtocolVersion != old.ProtocolVersion {
+		b.version = b.cfg.ProtocolVersion
+	}
+	b.privateOK, b.retainOK, b.cur = true, true, 0
+	b.log.Info("bridge configuration updated")
+}
 
 // Status returns the bridge's state and counters.
 func (b *Bridge) Status() Status {
 	b.mu.Lock()
 	st := Status{Name: b.cfg.Name, State: b.state, Address: b.addr, Since: b.since, LastError: b.lastErr}
+	localID := b.cfg.LocalClientID
 	b.mu.Unlock()
 	st.Sent, st.Received, st.Dropped = b.sent.Load(), b.received.Load(), b.dropped.Load()
-	if info, ok := b.local.Session(b.cfg.LocalClientID); ok {
+	if info, ok := b.local.Session(localID); ok {
 		st.Queued = info.Queued + info.Inflight
 		st.Dropped += info.Dropped
 	}
@@ -156,6 +193,7 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	wait := b.cfg.Restart.Base
 	for {
+		b.applyPending()
 		if b.cfg.StartType == Lazy {
 			b.setState(Waiting, "", nil)
 			if !b.awaitThreshold(ctx) {

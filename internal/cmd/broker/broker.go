@@ -279,6 +279,7 @@ type brokerRun struct {
 	store   broker.Store // the persistence store, nil without persistence
 	storeAt string       // its path
 	web     webRun       // the http_api listeners (broker_web.go)
+	bridges bridgeRun    // the bridges (bridges.go)
 }
 
 // openListener is a listening socket and its settings.
@@ -361,6 +362,7 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		go func() { b.errc <- srv.Serve(ctx, ol.ln, ol.cfg) }()
 	}
 	b.startWeb(srv)
+	b.bridges.start(srv, res.Bridges, b.log)
 	b.log.Info(fmt.Sprintf("midge version %s running", version.Version))
 	return exitOK, true
 }
@@ -563,6 +565,7 @@ func (b *brokerRun) wait(ctx context.Context) int {
 func (b *brokerRun) stop() {
 	b.log.Info(fmt.Sprintf("midge version %s terminating", version.Version))
 	b.stopWeb()
+	b.bridges.stop()
 	if srv := b.srv.Load(); srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := srv.Shutdown(sctx); err != nil {
@@ -628,6 +631,7 @@ func (b *brokerRun) reload() {
 	if srv := b.srv.Load(); srv != nil {
 		srv.Reload(cfg)
 	}
+	b.bridges.reload(next.Bridges)
 	for _, err := range tlsErrs {
 		b.log.Error("Error: " + err.Error() + "; the certificates in use are kept.")
 	}

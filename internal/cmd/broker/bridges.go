@@ -1,0 +1,129 @@
+package broker
+
+import (
+	"context"
+	"log/slog"
+	"reflect"
+	"sync"
+	"time"
+
+	"github.com/midge-mqtt/midge/bridge"
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/config"
+)
+
+// bridgeRun runs the configured bridges.
+type bridgeRun struct {
+	mu      sync.Mutex // guards running, srv, log
+	running map[string]*runningBridge
+	srv     *broker.Server
+	log     *slog.Logger
+}
+
+// runningBridge is one bridge and how to stop it.
+type runningBridge struct {
+	b      *bridge.Bridge
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+// start starts a bridge for each configuration.
+func (r *bridgeRun) start(srv *broker.Server, cfgs []config.Bridge, log *slog.Logger) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.srv, r.log = srv, log
+	r.running = map[string]*runningBridge{}
+	for _, c := range cfgs {
+		r.startLocked(c.Config)
+	}
+}
+
+// startLocked starts one bridge. r.mu must be held.
+func (r *bridgeRun) startLocked(cfg bridge.Config) {
+	b, err := bridge.New(cfg, r.srv, r.log)
+	if err != nil {
+		r.log.Error("Error: " + err.Error())
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	rb := &runningBridge{b: b, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(rb.done)
+		b.Run(ctx)
+	}()
+	r.running[cfg.Name] = rb
+}
+
+// stopOne stops rb and waits for it, at most d.
+func stopOne(rb *runningBridge, d time.Duration) {
+	rb.cancel()
+	select {
+	case <-rb.done:
+	case <-time.After(d):
+	}
+}
+
+// list returns the running bridges, for the $SYS tree, the metrics and
+// the HTTP API.
+func (r *bridgeRun) list() []*bridge.Bridge {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]*bridge.Bridge, 0, len(r.running))
+	for _, rb := range r.running {
+		out = append(out, rb.b)
+	}
+	return out
+}
+
+// reload applies a new configuration's bridges (SIGHUP): bridges no longer
+// configured are stopped, new ones started; a changed bridge is restarted
+// now with bridge_reload_type immediate, or takes its new configuration at
+// its next connection with lazy.
+func (r *bridgeRun) reload(cfgs []config.Bridge) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.srv == nil {
+		return
+	}
+	want := map[string]bridge.Config{}
+	for _, c := range cfgs {
+		want[c.Config.Name] = c.Config
+	}
+	for name, rb := range r.running {
+		if _, ok := want[name]; !ok {
+			r.log.Info("Bridge " + name + " removed from the configuration: stopping it.")
+			stopOne(rb, 10*time.Second)
+			delete(r.running, name)
+		}
+	}
+	for _, c := range cfgs {
+		cfg := c.Config
+		rb, ok := r.running[cfg.Name]
+		switch {
+		case !ok:
+			r.log.Info("Bridge " + cfg.Name + " added to the configuration: starting it.")
+			r.startLocked(cfg)
+		case reflect.DeepEqual(rb.b.Config(), cfg):
+		case cfg.ReloadImmediate:
+			r.log.Info("Bridge " + cfg.Name + " changed: restarting it (bridge_reload_type immediate).")
+			stopOne(rb, 10*time.Second)
+			r.startLocked(cfg)
+		default:
+			r.log.Info("Bridge " + cfg.Name + " changed: the new configuration applies at its next connection.")
+			rb.b.Update(cfg)
+		}
+	}
+}
+
+// stop stops every bridge: each says goodbye to its remote.
+func (r *bridgeRun) stop() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, rb := range r.running {
+		wg.Add(1)
+		go func() { defer wg.Done(); stopOne(rb, 5*time.Second) }()
+	}
+	wg.Wait()
+	r.running = nil
+}
