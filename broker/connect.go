@@ -193,7 +193,11 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		if cp.CleanStart {
 			clean = 1
 		}
-		c.srv.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).", c.remoteAddr(), id, pv, clean, keepAlive, user),
+		kind := "client"
+		if c.bridge {
+			kind = "bridge" // as Mosquitto logs a v3.x bridge
+		}
+		c.srv.log.Info(fmt.Sprintf("New %s connected from %s as %s (p%d, c%d, k%d%s).", kind, c.remoteAddr(), id, pv, clean, keepAlive, user),
 			"client_id", id)
 	}
 	return true
