@@ -277,6 +277,13 @@ func (l *link) outPublish(p *packet.Publish) error {
 		l.alias(o)
 	}
 	drop := l.maxPacket > 0 && packet.Size(o, l.remote.v) > l.maxPacket
+	if !drop && q > 0 {
+		// Recorded before it is sent: the acknowledgement may come back
+		// before send returns.
+		l.mu.Lock()
+		l.out[p.PacketID] = &outFlight{stage: awaitAck, sentQoS: q, localQoS: p.QoS}
+		l.mu.Unlock()
+	}
 	if drop {
 		l.b.dropped.Add(1)
 		l.b.log.Warn("message too large for the remote dropped", "topic", p.Topic, "bytes", len(p.Payload))
@@ -286,21 +293,17 @@ func (l *link) outPublish(p *packet.Publish) error {
 		}
 		l.b.sent.Add(1)
 	}
-	if p.QoS == 0 {
+	if p.QoS == 0 || !drop && q > 0 {
 		return nil
 	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if drop || q == 0 {
-		// Nothing comes back from the remote: finish towards the local side.
-		if p.QoS == 1 {
-			return l.local.send(ack(packet.TypePuback, p.PacketID, packet.Success, packet.Version5))
-		}
-		l.out[p.PacketID] = &outFlight{stage: localOnly, localQoS: 2}
-		return l.local.send(ack(packet.TypePubrec, p.PacketID, packet.Success, packet.Version5))
+	// Nothing comes back from the remote: finish towards the local side.
+	if p.QoS == 1 {
+		return l.local.send(ack(packet.TypePuback, p.PacketID, packet.Success, packet.Version5))
 	}
-	l.out[p.PacketID] = &outFlight{stage: awaitAck, sentQoS: q, localQoS: p.QoS}
-	return nil
+	l.mu.Lock()
+	l.out[p.PacketID] = &outFlight{stage: localOnly, localQoS: 2}
+	l.mu.Unlock()
+	return l.local.send(ack(packet.TypePubrec, p.PacketID, packet.Success, packet.Version5))
 }
 
 // alias gives o a topic alias towards the remote when the remote allows
