@@ -316,7 +316,7 @@ func TestMisbehavingRemote(t *testing.T) {
 	}
 
 	c.send(pkt(0x30, str("bad/#"), []byte("x"))...) // a wildcard in a PUBLISH topic
-	c = f.accept()                                    // the bridge dropped that connection
+	c = f.accept()                                  // the bridge dropped that connection
 	handshake(c)
 	c.send(pkt(0x30, str("ok/2"), []byte("fine"))...)
 	if p := expectPublish(t, lsub); p.Topic != "ok/2" {
