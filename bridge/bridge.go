@@ -87,6 +87,22 @@ type Bridge struct {
 	link      *link
 	stopLink  chan struct{} // closed to end the current connection early (reload, primary probe)
 	pending   *Config       // a configuration to apply at the next connection (Update)
+	primed    bool          // the local session has its subscriptions (Prime)
+}
+
+// Prime subscribes the bridge's local session, so that what is published
+// from now on is queued for the bridge even while the remote has never
+// been reached. Run primes a bridge that was not; a broker primes its
+// bridges before it accepts clients, as Mosquitto sets up its bridges'
+// subscriptions at start-up.
+func (b *Bridge) Prime(ctx context.Context) error {
+	if err := b.prime(ctx); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.primed = true
+	b.mu.Unlock()
+	return nil
 }
 
 // New returns a bridge for cfg, which must be valid (Config.Validate) and
@@ -129,11 +145,11 @@ func (b *Bridge) Update(cfg Config) {
 
 // applyPending switches to the configuration Update gave, if any. Called
 // by Run between connections.
-func (b *Bridge) applyPending() {
+func (b *Bridge) applyPending() bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.pending == nil {
-		return
+		return false
 	}
 	old := b.cfg
 	b.cfg, b.pending = *b.pending, nil
@@ -142,6 +158,7 @@ func (b *Bridge) applyPending() {
 	}
 	b.privateOK, b.retainOK, b.cur = true, true, 0
 	b.log.Info("bridge configuration updated")
+	return true
 }
 
 // Status returns the bridge's state and counters.
@@ -193,7 +210,22 @@ func (b *Bridge) Run(ctx context.Context) error {
 	}
 	wait := b.cfg.Restart.Base
 	for {
-		b.applyPending()
+		if b.applyPending() {
+			b.mu.Lock()
+			b.primed = false
+			b.mu.Unlock()
+		}
+		b.mu.Lock()
+		primed := b.primed
+		b.mu.Unlock()
+		if !primed {
+			if err := b.Prime(ctx); err != nil {
+				if ctx.Err() != nil {
+					return nil
+				}
+				b.log.Warn("bridge local side not subscribed", "err", err)
+			}
+		}
 		if b.cfg.StartType == Lazy {
 			b.setState(Waiting, "", nil)
 			if !b.awaitThreshold(ctx) {

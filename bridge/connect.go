@@ -371,3 +371,31 @@ func (b *Bridge) probePrimary(ctx context.Context) bool {
 	nc.Close()
 	return true
 }
+
+// prime makes sure the local session exists with its subscriptions before
+// the remote is reached, as Mosquitto subscribes its bridges' local side at
+// start-up: messages published while the remote has never been reached
+// are queued for it (with local_cleansession false). It connects the
+// local side, subscribes, and disconnects; what the broker sends meanwhile
+// stays in the session and is resent at the next connection.
+func (b *Bridge) prime(ctx context.Context) error {
+	l := newLink(b, nil)
+	l.outMax = 1
+	if err := b.connectLocal(ctx, l); err != nil {
+		return err
+	}
+	w := l.local
+	defer w.nc.Close()
+	w.nc.SetDeadline(time.Now().Add(handshakeTimeout))
+	for l.localAcks > 0 {
+		p, err := w.read()
+		if err != nil {
+			return err
+		}
+		switch p.(type) {
+		case *packet.Suback, *packet.Unsuback:
+			l.localAcks--
+		}
+	}
+	return w.writeNow(&packet.Disconnect{})
+}

@@ -46,6 +46,11 @@ func (r *bridgeRun) startLocked(cfg bridge.Config) {
 		return
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
+	if err := b.Prime(pctx); err != nil {
+		r.log.Error("Error: bridge " + cfg.Name + ": subscribing its local side: " + err.Error())
+	}
+	pcancel()
 	rb := &runningBridge{b: b, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(rb.done)

@@ -357,12 +357,13 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		return exitFailure, false
 	}
 	b.srv.Store(srv)
+	// The bridges' local sessions subscribe before any client is served.
+	b.bridges.start(srv, res.Bridges, b.log)
 	b.errc = make(chan error, len(b.lns)+len(b.web.lns))
 	for _, ol := range b.lns {
 		go func() { b.errc <- srv.Serve(ctx, ol.ln, ol.cfg) }()
 	}
 	b.startWeb(srv)
-	b.bridges.start(srv, res.Bridges, b.log)
 	b.log.Info(fmt.Sprintf("midge version %s running", version.Version))
 	return exitOK, true
 }
