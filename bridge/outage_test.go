@@ -100,7 +100,7 @@ func TestRemoteOutagesLoseNothing(t *testing.T) {
 			}
 		}()
 	}
-	for range 6 {
+	for range outageCycles {
 		time.Sleep(100 * time.Millisecond) // the outage's length and the time between: the workload, not a wait
 		stop()
 		time.Sleep(100 * time.Millisecond)
@@ -153,3 +153,6 @@ func TestRemoteOutagesLoseNothing(t *testing.T) {
 	}
 	t.Logf("%d acknowledged messages, all received", want)
 }
+
+// outageCycles is how often TestRemoteOutagesLoseNothing stops the remote.
+const outageCycles = 6
