@@ -90,12 +90,16 @@ func (w *wire) writeLoop() {
 			w.mu.Unlock()
 			return
 		}
+		if len(w.out) == 0 {
+			// Nothing to write. (Swapping now would leave out and spare
+			// on one array, which the next write would overwrite while it
+			// is written.)
+			w.mu.Unlock()
+			continue
+		}
 		buf := w.out
 		w.out = w.spare[:0]
 		w.mu.Unlock()
-		if len(buf) == 0 {
-			continue
-		}
 		w.nc.SetWriteDeadline(time.Now().Add(w.timeout))
 		_, err := w.nc.Write(buf)
 		w.mu.Lock()
