@@ -21,15 +21,17 @@ type Config struct {
 	Listeners []Listener
 
 	// AllowAnonymous admits clients that connect without a user name
-	// (allow_anonymous). Mosquitto 2's default is false once listeners are
-	// configured.
+	// (allow_anonymous); without Authenticators it admits every client, and
+	// with it false no client connects. Mosquitto 2's default is false once
+	// listeners are configured. See Security.
 	AllowAnonymous bool
-	// Authenticator checks user names and passwords (password_file). If nil,
-	// every client that passes the anonymous rule is admitted.
-	Authenticator Authenticator
-	// Authorizer decides who may publish and receive what (acl_file). If nil,
-	// everything is allowed except publishing to $SYS.
-	Authorizer Authorizer
+	// Authenticators check user names and passwords, in order
+	// (password_file, a program's own): see Security.Authenticate.
+	Authenticators []Authenticator
+	// Authorizers decide who may publish and receive what, in order
+	// (acl_file, a program's own). Without any, everything is allowed except
+	// publishing to $SYS. See Security.Authorize.
+	Authorizers []Authorizer
 
 	// DenyZeroLengthClientID refuses MQTT 3.1.1 and 5 clients with an empty
 	// client identifier (allow_zero_length_clientid false); by default they
@@ -167,8 +169,8 @@ type Listener struct {
 	// MountPoint is prepended to every topic of clients of this listener
 	// (mount_point), isolating them from others.
 	MountPoint string
-	// Security, if set, replaces Config's AllowAnonymous, Authenticator and
-	// Authorizer for clients of this listener (per_listener_settings true).
+	// Security, if set, replaces Config's AllowAnonymous, Authenticators and
+	// Authorizers for clients of this listener (per_listener_settings true).
 	Security *Security
 	// UseUsernameAsClientID replaces the client identifier with the user name
 	// (use_username_as_clientid); clients without one are refused.
@@ -213,13 +215,6 @@ type Listener struct {
 	ProtocolVersions []byte
 }
 
-// Security is who may connect and what they may do.
-type Security struct {
-	AllowAnonymous bool          // allow_anonymous
-	Authenticator  Authenticator // password_file; nil admits every user name
-	Authorizer     Authorizer    // acl_file; nil allows everything but $SYS writes
-}
-
 // options are the Config a server runs with, which Reload replaces, and its
 // limits with defaults applied. Code reads them through Server.opt, once per
 // decision that needs consistent values.
@@ -236,13 +231,13 @@ func (srv *Server) opt() *options { return srv.opts.Load() }
 // connection logging, and the listener defaults of new connections take
 // effect at once (a connection keeps what its CONNACK announced). The
 // listeners themselves, the Store and PersistenceInterval, the security
-// settings (AllowAnonymous, Authenticator, Authorizer: swap what they read
-// instead), Logger and Now are kept from New's Config.
+// settings (AllowAnonymous, Authenticators, Authorizers: use Slots to swap
+// links instead), Logger and Now are kept from New's Config.
 func (srv *Server) Reload(cfg Config) {
 	old := srv.opt()
 	cfg.Listeners = old.Listeners
 	cfg.Store, cfg.PersistenceInterval = old.Store, old.PersistenceInterval
-	cfg.AllowAnonymous, cfg.Authenticator, cfg.Authorizer = old.AllowAnonymous, old.Authenticator, old.Authorizer
+	cfg.AllowAnonymous, cfg.Authenticators, cfg.Authorizers = old.AllowAnonymous, old.Authenticators, old.Authorizers
 	cfg.Logger, cfg.Now = old.Logger, old.Now
 	srv.opts.Store(&options{Config: cfg, limits: cfg.limits()})
 	srv.reloaded()

@@ -77,21 +77,19 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 			return c.refuse(packet.BadUserNameOrPassword, "no client certificate identity")
 		}
 		c.client.Username, c.client.HasUsername = name, true
-	} else if cp.HasUsername {
-		if a := c.ln.security(c.srv).Authenticator; a != nil {
-			ok, err := a.Authenticate(ctx, &c.client, cp.Password, cp.HasPassword)
-			if err != nil {
-				c.srv.log.Error("authentication failed", "client_id", id, "err", err)
-				return c.refuse(packet.ServerUnavailable, "authentication error")
-			}
-			if !ok {
-				// 0x87 as Mosquitto answers: the data is not malformed, the
-				// client is just not allowed in (0x86 is for malformed data).
-				return c.refuse(packet.NotAuthorized, "bad user name or password")
-			}
+	} else {
+		ok, err := c.ln.security(c.srv).authenticate(ctx, &c.client, cp.Password, cp.HasPassword, c.ln.allowAnonymous(c.srv))
+		switch {
+		case err != nil:
+			c.srv.log.Error("authentication failed", "client_id", id, "err", err)
+			return c.refuse(packet.ServerUnavailable, "authentication error")
+		case !ok && !cp.HasUsername:
+			return c.refuse(packet.NotAuthorized, "anonymous clients not allowed")
+		case !ok:
+			// 0x87 as Mosquitto answers: the data is not malformed, the
+			// client is just not allowed in (0x86 is for malformed data).
+			return c.refuse(packet.NotAuthorized, "bad user name or password")
 		}
-	} else if !c.ln.allowAnonymous(c.srv) {
-		return c.refuse(packet.NotAuthorized, "anonymous clients not allowed")
 	}
 
 	if c.ln.cfg.UseUsernameAsClientID {

@@ -376,10 +376,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 // default): a retained message whose publisher lost that right is not sent
 // to new subscribers.
 func (srv *Server) retainSourceAllowed(ctx context.Context, m *Message) bool {
-	if srv.opt().SkipRetainSourceCheck || m.source == nil || m.source.sec.Authorizer == nil {
-		return true
-	}
-	return m.source.sec.Authorizer.Authorize(ctx, &m.source.client, m.Topic, Write)
+	return srv.opt().SkipRetainSourceCheck || m.source == nil || m.source.sec.Authorize(ctx, &m.source.client, m.Topic, Write)
 }
 
 // handleUnsubscribe processes an UNSUBSCRIBE [MQTT-3.10.4-4].

@@ -103,7 +103,7 @@ func New(cfg Config) *Server {
 	s.opts.Store(&options{Config: cfg, limits: cfg.limits()})
 	s.started = s.now()
 	s.epoch = time.Now()
-	s.security = Security{AllowAnonymous: cfg.AllowAnonymous, Authenticator: cfg.Authenticator, Authorizer: cfg.Authorizer}
+	s.security = Security{AllowAnonymous: cfg.AllowAnonymous, Authenticators: cfg.Authenticators, Authorizers: cfg.Authorizers}
 	if cfg.Store != nil {
 		s.commit = newCommitter(s, cfg.Store, cfg.PersistenceInterval)
 	}
@@ -467,10 +467,9 @@ func (srv *Server) securityOf(name string) *Security {
 	return &srv.security
 }
 
-// authorize asks the Authorizer of c's listener, if any.
+// authorize asks the Authorizers of c's listener.
 func (c *conn) authorize(ctx context.Context, topicName string, a Access) bool {
-	az := c.ln.security(c.srv).Authorizer
-	return az == nil || az.Authorize(ctx, &c.client, topicName, a)
+	return c.ln.security(c.srv).Authorize(ctx, &c.client, topicName, a)
 }
 
 // logDrop logs that messages are being dropped for a client, as Mosquitto

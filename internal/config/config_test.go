@@ -200,7 +200,7 @@ password_file `+pw+`
 	if a == nil || b == nil || !a.AllowAnonymous || b.AllowAnonymous {
 		t.Fatalf("securities %+v %+v", a, b)
 	}
-	if r.Scopes[1].Password.File() != nil || r.Scopes[2].Password.File() == nil {
+	if r.Scopes[1].Passwords() != nil || r.Scopes[2].Passwords() == nil {
 		t.Errorf("password file on the wrong listener")
 	}
 
@@ -374,15 +374,15 @@ func TestPlugins(t *testing.T) {
 		"plugin C:\\Program Files\\Mosquitto\\mosquitto_acl_file.dll\nplugin_opt_acl_file " + acl,
 	} {
 		r := mustParse(t, text)
-		if r.Scopes[0].ACL.ACL() == nil || r.Scopes[0].ACLFile != acl {
+		if r.Scopes[0].Rules() == nil || r.Scopes[0].ACLFile != acl {
 			t.Errorf("%q: ACL not loaded", text)
 		}
 	}
 	r := mustParse(t, "plugin_load acl /usr/lib/mosquitto_acl_file.so\nplugin_opt_acl_file "+acl+"\nlistener 1883\nplugin_use acl\nlistener 1884\n")
-	if s := r.Config.Listeners[0].Security; s == nil || r.Listeners[0].Scope.ACL.ACL() == nil {
+	if s := r.Config.Listeners[0].Security; s == nil || r.Listeners[0].Scope.Rules() == nil {
 		t.Errorf("plugin_use: listener without the plugin's ACL")
 	}
-	if r.Config.Listeners[1].Security != nil || r.Scopes[0].ACL.ACL() != nil {
+	if r.Config.Listeners[1].Security != nil || r.Scopes[0].Rules() != nil {
 		t.Errorf("plugin_use leaked to other listeners")
 	}
 	if _, err := parse(t, "global_plugin /usr/lib/mosquitto_acl_file.so\nplugin_opt_password_file /x"); err == nil {
@@ -409,7 +409,7 @@ func TestTutorialConfigs(t *testing.T) {
 			if len(r.Config.Listeners) != 1 || r.Config.Listeners[0].Address != ":1883" || r.Config.AllowAnonymous != anon {
 				t.Errorf("got %+v", r.Config)
 			}
-			if !anon && r.Scopes[0].Password.File() == nil {
+			if !anon && r.Scopes[0].Passwords() == nil {
 				t.Error("password file not loaded")
 			}
 			if r.PIDFile != filepath.Join(dir, "run", "mosquitto.pid") || !r.Persistence.Enabled || r.Log.Dests != logging.File {

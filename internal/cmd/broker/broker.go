@@ -20,8 +20,8 @@ import (
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/logging"
-	"github.com/midge-mqtt/midge/internal/store"
 	"github.com/midge-mqtt/midge/internal/version"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // Exit statuses of "midge broker", as the mosquitto binary's: 3
@@ -377,7 +377,7 @@ func (b *brokerRun) openStore(ctx context.Context, cfg broker.Config) (*broker.S
 	if !p.Enabled {
 		return broker.New(cfg), nil
 	}
-	path := p.Path()
+	path, source := storePaths(p)
 	if runtime.GOMAXPROCS(0) == 1 {
 		// On one CPU (a Raspberry Pi Zero, or a broker pinned to a
 		// core), Go runs one goroutine at a time, and a commit waiting
@@ -389,9 +389,13 @@ func (b *brokerRun) openStore(ctx context.Context, cfg broker.Config) (*broker.S
 		runtime.GOMAXPROCS(2)
 	}
 	for attempt := 0; ; attempt++ {
-		st, err := store.OpenBolt(path, store.BoltOptions{CreatedBy: "midge " + version.Version})
+		st, err := store.OpenBolt(path, store.BoltOptions{CreatedBy: "midge " + version.Version, Logger: b.log})
 		var srv *broker.Server
 		if err == nil {
+			if ierr := b.importMosquitto(ctx, st, path, source); ierr != nil {
+				st.Close()
+				return nil, ierr
+			}
 			cfg.Store = st
 			if p.Periodic {
 				cfg.PersistenceInterval = p.SyncInterval
