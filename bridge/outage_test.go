@@ -13,9 +13,9 @@ import (
 
 	"github.com/midge-mqtt/midge/bridge"
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/store"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // remoteAt serves a broker on addr (with st, which outlives it) until stop.

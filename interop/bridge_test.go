@@ -23,7 +23,7 @@ func startMosquittoBroker(t *testing.T, dir, conf string) (*proc, string) {
 	path := writeTempFile(t, dir, "mosq-*.conf", fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\nlog_dest stdout\nlog_type all\n%s", port, conf))
 	p := startProc(t, nil, "stdbuf", "-oL", "mosquitto", "-c", path)
 	addr := net.JoinHostPort("127.0.0.1", port)
-	waitFor(t, "mosquitto listening", func() bool {
+	testutil.WaitFor(t, "mosquitto listening", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()

@@ -12,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -90,21 +89,30 @@ func TestBridgeCrashKeepsAcknowledgedMessages(t *testing.T) {
 		up := cycle%2 == 0 || os.Getenv("MIDGE_CRASH_CENTRAL_UP") != ""
 		killEdge := os.Getenv("MIDGE_CRASH_EDGE_UP") == ""
 		if up && central == nil {
-			central = startBroker(t, bin, centralConf, centralAddr)
+			central = mustLaunch(t, bin, centralConf, centralAddr)
 		}
 		if central != nil {
 			for _, s := range subs {
+				s.newPhase()
 				wg.Add(1)
-				go func() { defer wg.Done(); s.run(ctx, centralAddr, "") }()
+				go func() {
+					defer wg.Done()
+					for ctx.Err() == nil {
+						s.run(ctx, centralAddr, "")
+						pause(ctx)
+					}
+				}()
 			}
 			if cycle == 0 {
 				for _, s := range subs {
-					s.waitSubscribed(ctx)
+					if !s.waitSubscribed(ctx) {
+						t.Fatalf("%s did not subscribe\ncentral log:\n%s", s.id, central.log())
+					}
 				}
 			}
 		}
 		if edge == nil {
-			edge = startBroker(t, bin, edgeConf, edgeAddr)
+			edge = mustLaunch(t, bin, edgeConf, edgeAddr)
 		}
 		for _, p := range pubs {
 			wg.Add(1)
@@ -114,16 +122,15 @@ func TestBridgeCrashKeepsAcknowledgedMessages(t *testing.T) {
 		// length, not a wait for a condition.
 		time.Sleep(time.Duration(200+rng.IntN(800)) * time.Millisecond)
 		if killEdge {
-			edge.kill(t)
+			edge.kill()
 			edge = nil
 			edgeKills++
 		}
 		if !up && central != nil {
 			if os.Getenv("MIDGE_CRASH_CENTRAL_TERM") != "" {
-				central.cmd.Process.Signal(syscall.SIGTERM)
-				central.cmd.Wait()
+				central.stop()
 			}
-			central.kill(t)
+			central.kill()
 			central = nil
 			centralKills++
 		}
@@ -139,27 +146,31 @@ func TestBridgeCrashKeepsAcknowledgedMessages(t *testing.T) {
 	// A last run without a crash: both brokers up, the publishers finish
 	// their flows and send an end marker, the subscribers read up to both.
 	if central == nil {
-		central = startBroker(t, bin, centralConf, centralAddr)
+		central = mustLaunch(t, bin, centralConf, centralAddr)
 	}
-	defer central.kill(t)
+	defer central.kill()
 	if edge == nil {
-		edge = startBroker(t, bin, edgeConf, edgeAddr)
+		edge = mustLaunch(t, bin, edgeConf, edgeAddr)
 	}
-	defer edge.kill(t)
+	defer edge.kill()
 	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, s := range subs {
+		s.newPhase()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for !s.ended(2) && ctx.Err() == nil {
 				s.run(ctx, centralAddr, "pub1,pub2")
+				pause(ctx)
 			}
 		}()
 	}
 	for _, s := range subs {
-		s.waitSubscribed(ctx)
+		if !s.waitSubscribed(ctx) {
+			t.Fatalf("final drain: %s did not subscribe\ncentral log:\n%s", s.id, central.log())
+		}
 	}
 	for _, p := range pubs {
 		wg.Add(1)
@@ -167,6 +178,7 @@ func TestBridgeCrashKeepsAcknowledgedMessages(t *testing.T) {
 			defer wg.Done()
 			for !p.isEnded() && ctx.Err() == nil {
 				p.run(ctx, edgeAddr, true)
+				pause(ctx)
 			}
 		}()
 	}
@@ -209,4 +221,14 @@ func TestBridgeCrashKeepsAcknowledgedMessages(t *testing.T) {
 	}
 	t.Logf("%d cycles (edge killed %d times, central stopped %d times): %d acknowledged messages, each checked at %d subscriptions on the central broker; %d QoS 2 duplicates",
 		cycles, edgeKills, centralKills, total, len(subs), dups)
+}
+
+// mustLaunch starts a broker for conf, listening at addr, or fails the test.
+func mustLaunch(t *testing.T, bin, conf, addr string) *broker {
+	t.Helper()
+	b, err := launch(bin, conf, addr, nil)
+	if err != nil {
+		t.Fatalf("broker %s did not start: %v\n%s", conf, err, b.log())
+	}
+	return b
 }
