@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"reflect"
+	"strconv"
 	"sync"
 	"time"
 
@@ -14,10 +15,12 @@ import (
 
 // bridgeRun runs the configured bridges.
 type bridgeRun struct {
-	mu      sync.Mutex // guards running, srv, log
+	mu      sync.Mutex // guards running, srv, log, sysStop, sysLast
 	running map[string]*runningBridge
 	srv     *broker.Server
 	log     *slog.Logger
+	sysStop chan struct{}     // closed to stop the $SYS publisher
+	sysLast map[string]string // the $SYS values last published, by topic
 }
 
 // runningBridge is one bridge and how to stop it.
@@ -35,6 +38,72 @@ func (r *bridgeRun) start(srv *broker.Server, cfgs []config.Bridge, log *slog.Lo
 	r.running = map[string]*runningBridge{}
 	for _, c := range cfgs {
 		r.startLocked(c.Config)
+	}
+}
+
+// startSys publishes the bridges' $SYS topics every interval until stop.
+func (r *bridgeRun) startSys(interval time.Duration) {
+	if interval <= 0 {
+		return
+	}
+	r.mu.Lock()
+	stop := make(chan struct{})
+	r.sysStop = stop
+	r.mu.Unlock()
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			r.publishSys()
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// sysValues returns each bridge's $SYS topics and values:
+// $SYS/broker/bridges/NAME/state, address, last_error and
+// messages/{queued,sent,received,dropped}.
+func sysValues(bs []*bridge.Bridge) map[string]string {
+	out := map[string]string{}
+	for _, b := range bs {
+		st := b.Status()
+		p := "$SYS/broker/bridges/" + st.Name + "/"
+		out[p+"state"] = st.State.String()
+		out[p+"address"] = st.Address
+		out[p+"last_error"] = st.LastError
+		out[p+"messages/queued"] = strconv.Itoa(st.Queued)
+		out[p+"messages/sent"] = strconv.FormatUint(st.Sent, 10)
+		out[p+"messages/received"] = strconv.FormatUint(st.Received, 10)
+		out[p+"messages/dropped"] = strconv.FormatUint(st.Dropped, 10)
+	}
+	return out
+}
+
+// publishSys publishes, retained, the $SYS values that changed.
+func (r *bridgeRun) publishSys() {
+	vals := sysValues(r.list())
+	r.mu.Lock()
+	srv := r.srv
+	if r.sysLast == nil {
+		r.sysLast = map[string]string{}
+	}
+	var changed []string
+	for k, v := range vals {
+		if old, ok := r.sysLast[k]; !ok || old != v {
+			r.sysLast[k] = v
+			changed = append(changed, k)
+		}
+	}
+	r.mu.Unlock()
+	if srv == nil {
+		return
+	}
+	for _, k := range changed {
+		srv.PublishSystem(context.Background(), &broker.Message{Topic: k, Payload: []byte(vals[k]), Retain: true})
 	}
 }
 
@@ -124,6 +193,10 @@ func (r *bridgeRun) reload(cfgs []config.Bridge) {
 func (r *bridgeRun) stop() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.sysStop != nil {
+		close(r.sysStop)
+		r.sysStop = nil
+	}
 	var wg sync.WaitGroup
 	for _, rb := range r.running {
 		wg.Add(1)
@@ -131,4 +204,13 @@ func (r *bridgeRun) stop() {
 	}
 	wg.Wait()
 	r.running = nil
+}
+
+// sysInterval is Config.SysInterval with its default: 10s when zero,
+// negative (off) as it is.
+func sysInterval(d time.Duration) time.Duration {
+	if d == 0 {
+		return 10 * time.Second
+	}
+	return d
 }

@@ -359,6 +359,9 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 	b.srv.Store(srv)
 	// The bridges' local sessions subscribe before any client is served.
 	b.bridges.start(srv, res.Bridges, b.log)
+	if len(res.Bridges) > 0 {
+		b.bridges.startSys(sysInterval(res.Config.SysInterval))
+	}
 	b.errc = make(chan error, len(b.lns)+len(b.web.lns))
 	for _, ol := range b.lns {
 		go func() { b.errc <- srv.Serve(ctx, ol.ln, ol.cfg) }()
