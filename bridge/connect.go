@@ -261,9 +261,8 @@ func (b *Bridge) connectLocal(ctx context.Context, l *link) error {
 	// The remote's window is the local session's: the broker never has
 	// more messages in flight to the bridge than the remote accepts.
 	pr.SetUint(packet.PropReceiveMaximum, uint32(l.outMax))
-	if l.maxPacket > 0 {
-		pr.SetUint(packet.PropMaximumPacketSize, uint32(max(l.maxPacket-l.growth, 64)))
-	}
+	// No Maximum Packet Size: a message too large for the remote reaches
+	// the bridge, which drops and counts it (outPublish).
 	nc.SetDeadline(time.Now().Add(handshakeTimeout))
 	fail := func(err error) error {
 		nc.Close()

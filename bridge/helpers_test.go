@@ -26,6 +26,11 @@ func startBridge(t *testing.T, cfg bridge.Config, local bridge.Local) *bridge.Br
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	// As the broker command does: the local side subscribes before the
+	// test publishes.
+	if err := b.Prime(ctx); err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan struct{})
 	go func() { b.Run(ctx); close(done) }()
 	t.Cleanup(func() {

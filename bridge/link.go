@@ -41,7 +41,6 @@ type link struct {
 	inMax     int           // our Receive Maximum announced to the remote
 	localMax  int           // the local broker's Receive Maximum
 	maxPacket int           // the remote's Maximum Packet Size (or bridge_max_packet_size), 0: none
-	growth    int           // the most bytes remapping adds to a topic going out
 	aliasMax  uint16        // Topic Alias Maximum for PUBLISHes to the remote
 	maxQoS    byte          // the remote's Maximum QoS
 	retainOK  bool          // retained messages may go to the remote
@@ -68,11 +67,6 @@ func newLink(b *Bridge, remote *wire) *link {
 	if l.inMax <= 0 {
 		l.inMax = 20
 	}
-	for _, t := range cfg.Topics {
-		if t.Direction.out() {
-			l.growth = max(l.growth, len(t.RemotePrefix)-len(t.LocalPrefix))
-		}
-	}
 	return l
 }
 
@@ -89,7 +83,7 @@ func (l *link) run(ctx context.Context, stop <-chan struct{}, pending []packet.P
 	go func() { errc <- l.readRemote() }()
 	go func() { errc <- l.readLocal() }()
 	cfg := &l.b.cfg
-	tick := time.NewTicker(min(max(l.keepAlive, time.Second), time.Second*5))
+	tick := time.NewTicker(time.Second) // keep alive, idle_timeout and the primary probe are checked each second
 	defer tick.Stop()
 	nextPing := time.Now().Add(l.keepAlive)
 	nextProbe := time.Now().Add(5 * time.Second)
