@@ -4,6 +4,8 @@ import (
 	"context"
 	"log/slog"
 	"reflect"
+	"slices"
+	"strings"
 	"strconv"
 	"sync"
 	"time"
@@ -146,6 +148,18 @@ func (r *bridgeRun) list() []*bridge.Bridge {
 	for _, rb := range r.running {
 		out = append(out, rb.b)
 	}
+	return out
+}
+
+// statuses returns the bridges' statuses, sorted by name, for the web
+// server.
+func (r *bridgeRun) statuses() []bridge.Status {
+	bs := r.list()
+	out := make([]bridge.Status, 0, len(bs))
+	for _, b := range bs {
+		out = append(out, b.Status())
+	}
+	slices.SortFunc(out, func(a, b bridge.Status) int { return strings.Compare(a.Name, b.Name) })
 	return out
 }
 
