@@ -5,8 +5,8 @@ import (
 	"log/slog"
 	"reflect"
 	"slices"
-	"strings"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
