@@ -35,6 +35,7 @@ func (e *ConnackError) Error() string {
 func (b *Bridge) connectOnce(ctx context.Context) error {
 	addr, idx := b.address()
 	b.setState(Connecting, addr, nil)
+	b.log.Info(fmt.Sprintf("Connecting bridge %s (%s)", b.cfg.Name, addr))
 	l, pending, err := b.connectRemote(ctx, addr)
 	if err != nil {
 		b.failed()
@@ -51,7 +52,6 @@ func (b *Bridge) connectOnce(ctx context.Context) error {
 	b.link, b.stopLink = l, stop
 	b.mu.Unlock()
 	b.setState(Connected, addr, nil)
-	b.log.Info(fmt.Sprintf("Connecting bridge %s (%s)", b.cfg.Name, addr))
 	if b.cfg.Notifications {
 		b.notifyLocal(ctx, '1')
 	}
