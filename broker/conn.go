@@ -50,6 +50,10 @@ type conn struct {
 	will        *Message      // published when the connection ends abnormally
 	willDelay   uint32        // Will Delay Interval, seconds
 	takenOver   bool          // guarded by sess.mu: another connection took the client identifier
+	// bridge is set for an MQTT 3.1/3.1.1 bridge (protocol level with the
+	// 0x80 bit, try_private): its subscriptions get No Local and Retain As
+	// Published, as Mosquitto gives them, so its messages never loop back.
+	bridge bool
 
 	// durablePending counts this client's PUBLISHes waiting for the store.
 	durablePending atomic.Int32
@@ -113,6 +117,9 @@ func newConn(ctx context.Context, srv *Server, nc net.Conn, ln *listener) *conn 
 // remoteAddr returns the peer's host:port, as Mosquitto logs it; for a
 // Unix socket, whose peers have no address, the socket's path and port 0.
 func (c *conn) remoteAddr() string {
+	if c.ln.ln == nil {
+		return c.ln.name + ":0" // an in-process connection (DialLocal)
+	}
 	if a, ok := c.remote().(*net.UnixAddr); ok && (a.Name == "" || a.Name == "@") {
 		return c.ln.ln.Addr().String() + ":0"
 	}

@@ -22,6 +22,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	o := c.srv.opt()
 	v := cp.ProtocolVersion
 	c.version = v
+	c.bridge = cp.Bridge && v != packet.Version5
 	c.maxQoS, c.aliasMaxIn = c.ln.maxQoS(o), c.ln.maxTopicAlias(o)
 	c.r.Version = v
 	props := &cp.Properties
@@ -201,7 +202,11 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		if cp.CleanStart {
 			clean = 1
 		}
-		c.srv.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).", c.remoteAddr(), id, pv, clean, keepAlive, user),
+		kind := "client"
+		if c.bridge {
+			kind = "bridge" // as Mosquitto logs a v3.x bridge
+		}
+		c.srv.log.Info(fmt.Sprintf("New %s connected from %s as %s (p%d, c%d, k%d%s).", kind, c.remoteAddr(), id, pv, clean, keepAlive, user),
 			"client_id", id)
 	}
 	c.logTLS(id)

@@ -75,7 +75,7 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		c.srv.log.Info(fmt.Sprintf("Dropped too large PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c.client.ID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, p.Topic, len(p.Payload)))
 		code = packet.ImplementationSpecificError
-	case isSysTopic(name) || strings.HasPrefix(name, "$share/") || !c.authorize(ctx, name, Write):
+	case sysWriteDenied(name) || strings.HasPrefix(name, "$share/") || !c.authorize(ctx, name, Write):
 		c.srv.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c.client.ID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, p.Topic, len(p.Payload)))
 		code = packet.NotAuthorized
@@ -287,6 +287,9 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 		group, inner, shared, _ := topic.ParseShared(sub.Filter)
 		if !shared {
 			inner = sub.Filter
+		}
+		if c.bridge && !shared {
+			sub.NoLocal, sub.RetainAsPublished = true, true // a v3.x bridge: no loop, retain kept
 		}
 		if shared && sub.NoLocal {
 			return &packet.Error{Code: packet.ProtocolError, Reason: "No Local on a shared subscription"} // [MQTT-3.8.3-4]

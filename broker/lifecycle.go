@@ -317,7 +317,7 @@ func (srv *Server) publishWill(will *Message) {
 		return // Close, or past Shutdown's deadline: nothing more is published
 	}
 	id := will.source
-	if isSysTopic(will.Topic) || id != nil && !id.sec.Authorize(srv.ctx, &id.client, will.Topic, Write) {
+	if sysWriteDenied(will.Topic) || id != nil && !id.sec.Authorize(srv.ctx, &id.client, will.Topic, Write) {
 		srv.log.Info(fmt.Sprintf("Denied will of %s to '%s': not authorised.", will.Publisher, will.Topic))
 		return
 	}

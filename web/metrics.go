@@ -30,6 +30,7 @@ type collector struct {
 	s           *Server
 	metrics     []metric
 	perListener *prometheus.Desc
+	bridges     bridgeMetrics // bridges.go
 }
 
 func newCollector(s *Server) *collector {
@@ -72,6 +73,7 @@ func newCollector(s *Server) *collector {
 	})
 	gauge("midge_web_event_streams", "Dashboard pages receiving live updates.", func(_ *broker.Stats, s *Server) float64 { return float64(s.subscribers()) })
 	c.perListener = prometheus.NewDesc("midge_listener_clients_connected", "Network connections open now, by listener.", []string{"listener"}, nil)
+	c.bridges = newBridgeMetrics()
 	return c
 }
 
@@ -81,6 +83,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 		ch <- m.desc
 	}
 	ch <- c.perListener
+	c.bridges.describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -92,4 +95,5 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 	for l, n := range st.ListenerConnections {
 		ch <- prometheus.MustNewConstMetric(c.perListener, prometheus.GaugeValue, float64(n), l)
 	}
+	c.bridges.collect(c.s, ch)
 }

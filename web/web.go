@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/midge-mqtt/midge/bridge"
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -52,6 +53,10 @@ type Config struct {
 	Logger *slog.Logger
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// Bridges, if set, returns the bridges' statuses, for /metrics and
+	// GET /api/v1/bridges. It is called at each scrape and request and
+	// must be safe for concurrent use.
+	Bridges func() []bridge.Status
 }
 
 func (c Config) withDefaults() Config {

@@ -16,6 +16,7 @@ import (
 func (p *parser) build() {
 	res := p.res
 	cfg := &res.Config
+	p.buildBridges()
 	if p.logDestsSet {
 		res.Log.Dests = p.logDests
 	}

@@ -87,6 +87,9 @@ type Result struct {
 	// HTTPAPI holds the settings of the http_api listeners.
 	HTTPAPI HTTPAPI
 
+	// Bridges are the connection blocks, checked, with their client
+	// identifiers resolved, in order.
+	Bridges []Bridge
 	// EnableControlAPI is enable_control_api (Mosquitto 2.1): serve
 	// listPlugins and listListeners on $CONTROL/broker/v1.
 	EnableControlAPI bool

@@ -13,25 +13,6 @@ import (
 // handler applies one option line; rest is the text after the option name.
 type handler func(p *parser, pos Position, name, rest string)
 
-// bridgeOptions are the options of a bridge ("connection") section. midge
-// has no bridges yet: a connection line is refused once and the options of
-// its section are skipped; elsewhere each is refused.
-var bridgeOptions = map[string]struct{}{
-	"address": {}, "addresses": {}, "bridge_alpn": {}, "bridge_attempt_unsubscribe": {},
-	"bridge_bind_address": {}, "bridge_cafile": {}, "bridge_capath": {}, "bridge_certfile": {},
-	"bridge_ciphers": {}, "bridge_ciphers_tls1.3": {}, "bridge_identity": {}, "bridge_insecure": {},
-	"bridge_keyfile": {}, "bridge_max_packet_size": {}, "bridge_max_topic_alias": {}, "bridge_mptcp": {},
-	"bridge_outgoing_retain": {}, "bridge_protocol_version": {}, "bridge_psk": {},
-	"bridge_receive_maximum": {}, "bridge_reload_type": {}, "bridge_require_ocsp": {},
-	"bridge_session_expiry_interval": {}, "bridge_tcp_keepalive": {}, "bridge_tcp_user_timeout": {},
-	"bridge_tls_use_os_certs": {}, "bridge_tls_version": {}, "cleansession": {}, "clientid": {},
-	"idle_timeout": {}, "keepalive_interval": {}, "local_cleansession": {}, "local_clientid": {},
-	"local_password": {}, "local_username": {}, "notification_topic": {}, "notifications": {},
-	"notifications_local_only": {}, "password": {}, "remote_clientid": {}, "remote_password": {},
-	"remote_username": {}, "restart_timeout": {}, "round_robin": {}, "start_type": {},
-	"threshold": {}, "topic": {}, "try_private": {}, "username": {},
-}
-
 // KnownOptions returns the names of every option the parser knows: those it
 // implements and those it refuses by name. plugin_opt_* and auth_opt_* are
 // listed as such.
@@ -40,14 +21,11 @@ func KnownOptions() []string {
 	for n := range optionHandlers() {
 		out = append(out, n)
 	}
-	for n := range bridgeOptions {
-		out = append(out, n)
-	}
 	return append(out, "include_dir", "plugin_opt_*", "auth_opt_*")
 }
 
-// optionHandlers returns the handler of each option but include_dir, the
-// bridge options and the plugin_opt_*/auth_opt_* family.
+// optionHandlers returns the handler of each option but include_dir and
+// the plugin_opt_*/auth_opt_* family.
 func optionHandlers() map[string]handler {
 	cfg := func(p *parser) *broker.Config { return &p.res.Config }
 	boolOpt := func(set func(p *parser, v bool)) handler {
@@ -670,9 +648,8 @@ func optionHandlers() map[string]handler {
 		"use_subject_as_username":         tlsBool(func(t *TLS) *bool { return &t.UseSubjectAsUsername }),
 		"disable_client_cert_date_checks": tlsBool(func(t *TLS) *bool { return &t.DisableClientCertDateChecks }),
 	}
-	m["connection"] = func(p *parser, pos Position, name, rest string) {
-		p.refuse(pos, name, "bridges are not implemented yet")
-		p.inBridge = true
+	for n, h := range bridgeHandlers() {
+		m[n] = h
 	}
 	return m
 }

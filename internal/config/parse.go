@@ -40,7 +40,8 @@ type parser struct {
 	curPlugin *plugin
 	dynsecs   []*plugin          // dynamic security plugins, to warn of one without config_file
 	plugins   map[string]*plugin // plugin_load NAME
-	inBridge  bool               // inside a refused "connection" block
+	bridges   []*bstate          // connection blocks, in order
+	bridge    *bstate            // the block of the current file, nil before its connection line
 
 	aclCheckSubscribe bool
 	wsHeadersSize     int // websockets_headers_size, global; 0 for the default
@@ -172,7 +173,7 @@ func (p *parser) readFile(r io.Reader, name string, level int) error {
 	}
 	p.cur = nil
 	p.curPlugin = nil
-	p.inBridge = false
+	p.bridge = nil // a bridge block ends with its file, as in Mosquitto
 	text := string(data)
 	for n := 1; text != ""; n++ {
 		line, rest, _ := strings.Cut(text, "\n")
@@ -217,12 +218,6 @@ func (p *parser) line(pos Position, raw string, first bool, level int) {
 	if i := strings.IndexFunc(trimmed, blank); i >= 0 {
 		name, rest = trimmed[:i], trimmed[i+1:]
 	}
-	if p.inBridge {
-		if _, ok := bridgeOptions[name]; ok {
-			return // the connection line was refused already
-		}
-		p.inBridge = false
-	}
 	if h, ok := p.handlers[name]; ok {
 		h(p, pos, name, rest)
 		return
@@ -233,10 +228,6 @@ func (p *parser) line(pos Position, raw string, first bool, level int) {
 	case name == "include_dir":
 		p.includeDir(pos, rest, level)
 	default:
-		if _, ok := bridgeOptions[name]; ok {
-			p.refuse(pos, name, "bridges are not implemented yet")
-			return
-		}
 		p.errorf(pos, "unknown option %q", name)
 	}
 }

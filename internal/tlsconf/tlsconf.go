@@ -154,7 +154,12 @@ func loadKeyPair(certFile, keyFile string) (tls.Certificate, error) {
 
 // loadCAs reads the PEM certificates of file and of every file in dir.
 func loadCAs(file, dir string) (*x509.CertPool, error) {
-	pool := x509.NewCertPool()
+	return loadCAsInto(x509.NewCertPool(), file, dir)
+}
+
+// loadCAsInto adds the PEM certificates of file and of every file in dir
+// to pool and returns it.
+func loadCAsInto(pool *x509.CertPool, file, dir string) (*x509.CertPool, error) {
 	add := func(path, what string) error {
 		b, err := os.ReadFile(path)
 		if err != nil {

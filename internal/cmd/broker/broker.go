@@ -307,6 +307,7 @@ type brokerRun struct {
 	store   broker.Store // the persistence store, nil without persistence
 	storeAt string       // its path
 	web     webRun       // the http_api listeners (broker_web.go)
+	bridges bridgeRun    // the bridges (bridges.go)
 	sd      sdNotifier   // systemd's notify socket, if started by a Type=notify unit
 }
 
@@ -393,6 +394,11 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		return exitFailure, false
 	}
 	b.srv.Store(srv)
+	// The bridges' local sessions subscribe before any client is served.
+	b.bridges.start(srv, res.Bridges, b.log)
+	if len(res.Bridges) > 0 {
+		b.bridges.startSys(sysInterval(res.Config.SysInterval))
+	}
 	if res.EnableControlAPI {
 		b.setControlAPI(srv, true)
 	}
@@ -626,6 +632,7 @@ func (b *brokerRun) wait(ctx context.Context, watchdog time.Duration) int {
 func (b *brokerRun) stop() {
 	b.log.Info(fmt.Sprintf("midge version %s terminating", version.Version))
 	b.stopWeb()
+	b.bridges.stop()
 	if srv := b.srv.Load(); srv != nil {
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		if err := srv.Shutdown(sctx); err != nil {
@@ -692,6 +699,7 @@ func (b *brokerRun) reload() {
 		srv.Reload(cfg)
 		b.setControlAPI(srv, next.EnableControlAPI)
 	}
+	b.bridges.reload(next.Bridges)
 	for _, err := range tlsErrs {
 		b.log.Error("Error: " + err.Error() + "; the certificates in use are kept.")
 	}

@@ -1,0 +1,92 @@
+package broker
+
+import (
+	"context"
+	"net"
+	"strings"
+)
+
+// DialLocal connects an in-process client to the server: the returned
+// net.Conn is the client's end of a byte stream whose other end the server
+// serves like an accepted connection, so the client's session is a session
+// like any other (queue, in-flight window, Receive Maximum, store records,
+// crash recovery). It is how a bridge's local side is built: a session
+// without a network socket.
+//
+// The connection is trusted: it needs no user name or password and the
+// Authorizer is not asked about what it publishes, subscribes to or
+// receives (Mosquitto's local bridge contexts bypass the ACL checks), and
+// max_connections does not count it. name names it in logs and
+// SessionInfo.Listener. The caller speaks MQTT on the returned Conn
+// (CONNECT first) and closes it when done; Shutdown and Close end it like
+// any connection. DialLocal returns ErrServerClosed after Shutdown.
+func (srv *Server) DialLocal(ctx context.Context, name string) (net.Conn, error) {
+	if err := srv.start(ctx); err != nil {
+		return nil, err
+	}
+	mine, theirs, err := localPair()
+	if err != nil {
+		return nil, err
+	}
+	l := &listener{
+		cfg:  Listener{Name: name, Security: &Security{AllowAnonymous: true}},
+		name: name, port: "0", localDefault: true,
+	}
+	c := newConn(srv.ctx, srv, theirs, l)
+	srv.stats.connections.Add(1)
+	l.conns.Add(1)
+	srv.mu.Lock()
+	if srv.closed {
+		srv.mu.Unlock()
+		srv.release(l)
+		c.close()
+		mine.Close()
+		return nil, ErrServerClosed
+	}
+	srv.conns[c] = struct{}{}
+	srv.wg.Add(1)
+	srv.mu.Unlock()
+	go c.serve()
+	return mine, nil
+}
+
+// PublishSystem publishes m as the broker itself, like Publish, but also to
+// the $SYS tree: for components of the broker such as a bridge's
+// notifications on $SYS/broker/connection/<id>/state. m must not be changed
+// afterwards.
+func (srv *Server) PublishSystem(ctx context.Context, m *Message) error {
+	if !isSysTopic(m.Topic) {
+		return srv.Publish(ctx, m)
+	}
+	if m.Received.IsZero() {
+		m.Received = srv.now()
+	}
+	if srv.commit == nil {
+		srv.publish(m, nil)
+		return nil
+	}
+	done := make(chan error, 1)
+	srv.publishDurable(m, nil, nil, func(_ bool, err error) { done <- err })
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// bridgeStateTopic reports whether name is $SYS/broker/connection/+/state,
+// the one $SYS topic a client may write: a bridge's notification of its
+// state, which Mosquitto accepts from bridges (acl__check_dollar).
+func bridgeStateTopic(name string) bool {
+	rest, ok := strings.CutPrefix(name, "$SYS/broker/connection/")
+	if !ok {
+		return false
+	}
+	id, ok := strings.CutSuffix(rest, "/state")
+	return ok && id != "" && !strings.Contains(id, "/")
+}
+
+// sysWriteDenied reports whether a client may not publish to name because
+// it is in the $SYS tree.
+func sysWriteDenied(name string) bool { return isSysTopic(name) && !bridgeStateTopic(name) }

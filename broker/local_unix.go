@@ -1,0 +1,36 @@
+//go:build unix
+
+package broker
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+)
+
+// localPair returns the two ends of a Unix stream socket pair: buffered by
+// the kernel, and parkable like any socket.
+func localPair() (net.Conn, net.Conn, error) {
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("broker: socketpair: %w", err)
+	}
+	conns := make([]net.Conn, 2)
+	for i, fd := range fds {
+		f := os.NewFile(uintptr(fd), "local")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			for _, o := range conns[:i] {
+				o.Close()
+			}
+			if i == 0 {
+				syscall.Close(fds[1])
+			}
+			return nil, nil, fmt.Errorf("broker: socketpair: %w", err)
+		}
+		conns[i] = c
+	}
+	return conns[0], conns[1], nil
+}
