@@ -403,35 +403,65 @@ func (p *Properties) fullSize(pl place) int {
 	return varintLen(uint32(n)) + n
 }
 
+// connackOrder is the order in which Mosquitto writes a CONNACK's
+// properties; appendTo writes them first in this order, then any other by
+// identifier. MQTT 5 leaves the order free (only User Properties keep
+// theirs), but clients that compare bytes with Mosquitto's expect it.
+var connackOrder = [...]PropertyID{PropTopicAliasMaximum, PropServerKeepAlive, PropAssignedClientID,
+	PropAuthMethod, PropAuthData, PropRetainAvailable, PropMaximumPacketSize, PropReceiveMaximum, PropMaximumQoS}
+
+// connackFirst is the set of connackOrder's identifiers.
+var connackFirst = func() uint64 {
+	var m uint64
+	for _, id := range connackOrder {
+		m |= 1 << id
+	}
+	return m
+}()
+
 // appendTo appends the length-prefixed properties allowed at pl.
 func (p *Properties) appendTo(b []byte, pl place) []byte {
 	b = appendVarint(b, uint32(p.size(pl)))
-	for m := p.mask(); m != 0; m &= m - 1 {
+	mask := p.mask()
+	if pl == inConnack {
+		for _, id := range connackOrder {
+			if mask&(1<<id) != 0 {
+				b = p.appendOne(b, id)
+			}
+		}
+		mask &^= connackFirst
+	}
+	for m := mask; m != 0; m &= m - 1 {
 		id := PropertyID(bits.TrailingZeros64(m))
-		info := propTable[id]
-		if info.places&pl == 0 {
+		if propTable[id].places&pl == 0 {
 			continue
 		}
-		switch info.kind {
-		case kindByte:
-			b = append(b, byte(id), byte(p.uintValue(id)))
-		case kindUint16:
-			b = appendUint16(append(b, byte(id)), uint16(p.uintValue(id)))
-		case kindUint32:
-			b = appendUint32(append(b, byte(id)), p.uintValue(id))
-		case kindVarint:
-			for _, v := range p.SubscriptionIDs {
-				b = appendVarint(append(b, byte(id)), v)
-			}
-		case kindString:
-			b = appendString(append(b, byte(id)), p.stringValue(id))
-		case kindBinary:
-			b = appendBinary(append(b, byte(id)), p.binaryValue(id))
-		case kindPair:
-			for _, u := range p.User {
-				b = appendString(append(b, byte(id)), u.Key)
-				b = appendString(b, u.Value)
-			}
+		b = p.appendOne(b, id)
+	}
+	return b
+}
+
+// appendOne appends property id (every value of a repeated one).
+func (p *Properties) appendOne(b []byte, id PropertyID) []byte {
+	switch propTable[id].kind {
+	case kindByte:
+		b = append(b, byte(id), byte(p.uintValue(id)))
+	case kindUint16:
+		b = appendUint16(append(b, byte(id)), uint16(p.uintValue(id)))
+	case kindUint32:
+		b = appendUint32(append(b, byte(id)), p.uintValue(id))
+	case kindVarint:
+		for _, v := range p.SubscriptionIDs {
+			b = appendVarint(append(b, byte(id)), v)
+		}
+	case kindString:
+		b = appendString(append(b, byte(id)), p.stringValue(id))
+	case kindBinary:
+		b = appendBinary(append(b, byte(id)), p.binaryValue(id))
+	case kindPair:
+		for _, u := range p.User {
+			b = appendString(append(b, byte(id)), u.Key)
+			b = appendString(b, u.Value)
 		}
 	}
 	return b
