@@ -112,8 +112,8 @@ func TestConformanceV5MalformedAndProtocolErrors(t *testing.T) {
 		{"3.3.1-4 PUBLISH QoS 3", []byte{0x36, 6, 0, 1, 'a', 0, 1, 0}, packet.MalformedPacket},
 		{"3.3.1-2 DUP on QoS 0", []byte{0x38, 4, 0, 1, 'a', 0}, packet.MalformedPacket},
 		{"3.8.3-5 reserved subscription option bits", []byte{0x82, 7, 0, 1, 0, 0, 1, 'a', 0xC0}, packet.MalformedPacket},
-		{"3.8.3-2 SUBSCRIBE without filters", []byte{0x82, 3, 0, 1, 0}, packet.ProtocolError},
-		{"3.10.3-2 UNSUBSCRIBE without filters", []byte{0xA2, 3, 0, 1, 0}, packet.ProtocolError},
+		{"3.8.3-2 SUBSCRIBE without filters", []byte{0x82, 3, 0, 1, 0}, packet.MalformedPacket},    // 0x81 as Mosquitto
+		{"3.10.3-2 UNSUBSCRIBE without filters", []byte{0xA2, 3, 0, 1, 0}, packet.MalformedPacket}, // 0x81 as Mosquitto
 		{"1.5.4-1 ill-formed UTF-8 topic", []byte{0x30, 5, 0, 2, 0xC3, 0x28, 0}, packet.MalformedPacket},
 		{"1.5.4-1 surrogate in topic", []byte{0x30, 6, 0, 3, 0xED, 0xA0, 0x80, 0}, packet.MalformedPacket},
 		{"1.5.4-2 U+0000 in topic", []byte{0x30, 5, 0, 2, 'a', 0, 0}, packet.MalformedPacket},
@@ -129,7 +129,7 @@ func TestConformanceV5MalformedAndProtocolErrors(t *testing.T) {
 		{"4.8.2-2 + in a ShareName", []byte{0x82, 16, 0, 1, 0, 0, 10, '$', 's', 'h', 'a', 'r', 'e', '/', '+', '/', 'x', 0}, packet.MalformedPacket},
 		{"2.2.1-3 packet identifier 0", []byte{0x32, 6, 0, 1, 'a', 0, 0, 0}, packet.ProtocolError},
 		{"4.7.3-1 empty topic without alias", []byte{0x30, 3, 0, 0, 0}, packet.ProtocolError},
-		{"3.3.2-2 wildcard in topic name", []byte{0x30, 4, 0, 1, '#', 0}, packet.TopicNameInvalid},
+		{"3.3.2-2 wildcard in topic name", []byte{0x30, 4, 0, 1, '#', 0}, packet.ProtocolError}, // 0x82 as Mosquitto
 		{"3.3.2-14 wildcard in Response Topic", []byte{0x30, 10, 0, 1, 'a', 6, 0x08, 0, 3, 'a', '/', '#'}, packet.ProtocolError},
 		{"2.2.2 property twice", []byte{0x30, 12, 0, 1, 'a', 8, 0x03, 0, 1, 'x', 0x03, 0, 1, 'y'}, packet.ProtocolError},
 		// A reason code the packet may not carry: Malformed Packet or

@@ -38,7 +38,11 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		case v == packet.Version311 && !cp.CleanStart:
 			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier without clean session") // [MQTT-3.1.3-8] (3.1.1)
 		case c.ln.denyEmptyID(o):
-			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier refused")
+			code := packet.ClientIdentifierNotValid
+			if v == packet.Version5 {
+				code = packet.UnspecifiedError // as Mosquitto answers (0x85 would do as well)
+			}
+			return c.refuse(code, "empty client identifier refused")
 		}
 		id = c.ln.autoIDPrefix(o) + newUUID()
 		assigned = true
@@ -206,10 +210,10 @@ func (c *conn) refuseDecode(cp *packet.Connect, err error) {
 	if !errors.Is(err, packet.ErrUnsupportedVersion) {
 		c.logUnknown(err)
 	}
-	if cp == nil || cp.ProtocolVersion == 0 {
+	if cp == nil {
 		return
 	}
-	if errors.Is(err, packet.ErrUnsupportedVersion) {
+	if errors.Is(err, packet.ErrUnsupportedVersion) { // level 0 included
 		if cp.ProtocolName == "MQTT" || cp.ProtocolName == "MQIsdp" {
 			// [MQTT-3.1.2-2]: CONNACK 0x01, in the 3.1.1 form every client
 			// version reads, then close. A wrong protocol name is just

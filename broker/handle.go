@@ -74,6 +74,8 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 	case srv.opt().messageSizeLimit > 0 && len(p.Payload) > srv.opt().messageSizeLimit:
 		c.srv.log.Info(fmt.Sprintf("Dropped too large PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c.client.ID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, p.Topic, len(p.Payload)))
+		// Mosquitto answers 0x95, which is not a PUBACK or PUBREC reason
+		// code [MQTT-3.4.2-1]: midge keeps 0x83 (docs/mosquitto-compat.md).
 		code = packet.ImplementationSpecificError
 	case isSysTopic(name) || strings.HasPrefix(name, "$share/") || !c.authorize(ctx, name, Write):
 		c.srv.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",

@@ -477,7 +477,7 @@ func (p *Properties) check(pl place) error {
 		if info.places&pl == 0 {
 			return encodeErr("property %s not allowed in %s", info.name, pl)
 		}
-		if r := p.valueProblem(id); r != "" {
+		if r := p.valueProblem(id); r != "" && !lenient(id, pl) {
 			return encodeErr("%s", r)
 		}
 		switch info.kind {
@@ -553,7 +553,13 @@ func (d *decoder) properties(p *Properties, pl place) {
 		case kindVarint:
 			v := sub.varint(info.name)
 			if sub.err == nil && v == 0 {
-				sub.fail(protocolErr("Subscription Identifier 0")) // 3.8.2.1.2, 3.3.2.3.8
+				// 3.8.2.1.2, 3.3.2.3.8; Mosquitto calls it malformed (0x81) in
+				// a SUBSCRIBE.
+				if pl == inSubscribe {
+					sub.fail(malformed("Subscription Identifier 0"))
+				} else {
+					sub.fail(protocolErr("Subscription Identifier 0"))
+				}
 			}
 			if sub.err == nil {
 				p.SubscriptionIDs = append(p.SubscriptionIDs, v)
@@ -575,7 +581,7 @@ func (d *decoder) properties(p *Properties, pl place) {
 				p.User = append(p.User, UserProperty{k, v})
 			}
 		}
-		if sub.err == nil {
+		if sub.err == nil && !lenient(id, pl) {
 			if r := p.valueProblem(id); r != "" {
 				if id == PropTopicAlias {
 					// 3.3.2.3.4: "a Topic Alias of 0 ... is a Protocol
@@ -590,6 +596,11 @@ func (d *decoder) properties(p *Properties, pl place) {
 	d.i = end
 	d.fail(sub.err)
 }
+
+// lenient reports whether property id's value is taken as it is at pl:
+// a PUBLISH's Payload Format Indicator other than 0 or 1 is forwarded, as
+// Mosquitto does (3.3.2.3.2 gives no reason code for it).
+func lenient(id PropertyID, pl place) bool { return id == PropPayloadFormat && pl == inPublish }
 
 // valueProblem returns why the value of property id is out of range (a
 // Protocol Error when received), or "" if it is fine. Subscription

@@ -114,7 +114,9 @@ func (p *Publish) Decode(flags byte, body []byte, v byte) error {
 	}
 	for _, c := range topic {
 		if c == '+' || c == '#' {
-			return &Error{Code: TopicNameInvalid, Reason: "PUBLISH topic name contains a wildcard"} // [MQTT-3.3.2-2]
+			// [MQTT-3.3.2-2]; a protocol error (0x82) as Mosquitto has it,
+			// where 0x90 would do too.
+			return protocolErr("PUBLISH topic name contains a wildcard")
 		}
 	}
 	if p.Properties.Has(PropResponseTopic) && !ValidTopicName(p.Properties.ResponseTopic) {

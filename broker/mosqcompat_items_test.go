@@ -1,0 +1,147 @@
+package broker_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/midge-mqtt/midge/internal/testutil"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// Item 2: protocol level 0 gets CONNACK 0x01 before the close [MQTT-3.1.2-2].
+func TestCompatProtocolLevelZero(t *testing.T) {
+	runCompat(t, []compatCase{{"level0", []byte{packet.Version311}, nil, func(t *testing.T, v byte) []testutil.Step {
+		return []testutil.Step{{Send: testutil.Hex(t, "10 0c 0004 4d515454 00 02 003c 0000"), Close: true}}
+	}}})
+}
+
+// Item 3: a PUBREL with DUP set from an MQTT 3.1 client is accepted.
+func TestCompatV31PubrelDup(t *testing.T) {
+	runCompat(t, []compatCase{{"pubrel-dup", []byte{packet.Version31}, nil, func(t *testing.T, v byte) []testutil.Step {
+		return []testutil.Step{
+			connStep(t, 0, v, "a"),
+			{Send: pk(t, v, &packet.Publish{Topic: "t", QoS: 2, PacketID: 1, Payload: []byte("x")}), Read: 1},
+			{Send: testutil.Hex(t, "6a 02 0001"), Read: 1, Quiet: quiet},
+		}
+	}}})
+}
+
+// Item 4: a wrong acknowledgement type is a protocol error.
+func TestCompatWrongAckType(t *testing.T) {
+	wrong := func(qos byte, ack string) func(t *testing.T, v byte) []testutil.Step {
+		return func(t *testing.T, v byte) []testutil.Step {
+			return []testutil.Step{
+				connStep(t, 1, v, "sub"),
+				{Conn: 1, Send: pk(t, v, &packet.Subscribe{PacketID: 1, Subscriptions: sub1("t", qos)}), Read: 1},
+				connStep(t, 2, v, "pub"),
+				{Conn: 2, Send: pk(t, v, &packet.Publish{Topic: "t", QoS: qos, PacketID: 1, Payload: []byte("x")}), Read: 1},
+				{Conn: 1, Read: 1},
+				{Conn: 1, Send: testutil.Hex(t, ack), Close: true},
+			}
+		}
+	}
+	runCompat(t, []compatCase{
+		{"qos1-pubcomp", both, nil, wrong(1, "70 02 0001")},
+		{"qos1-pubrec", both, nil, wrong(1, "50 02 0001")},
+		{"qos2-puback", both, nil, wrong(2, "40 02 0001")},
+		{"qos2-pubcomp", both, nil, wrong(2, "70 02 0001")},
+	})
+}
+
+// Item 7: acknowledgements in the short form.
+func TestCompatShortAcks(t *testing.T) {
+	runCompat(t, []compatCase{
+		{"pubrec-no-subscribers", both, nil, func(t *testing.T, v byte) []testutil.Step {
+			return []testutil.Step{
+				connStep(t, 0, v, "a"),
+				{Send: pk(t, v, &packet.Publish{Topic: "t", QoS: 2, PacketID: 1, Payload: []byte("x")}), Read: 1},
+				{Send: testutil.Hex(t, "62 02 0001"), Read: 1},
+				{Send: testutil.Hex(t, "62 02 0001"), Read: 1},
+				{Send: testutil.Hex(t, "62 02 0007"), Read: 1},
+				{Send: pk(t, v, &packet.Publish{Topic: "t", QoS: 1, PacketID: 2, Payload: []byte("x")}), Read: 1, Quiet: quiet},
+			}
+		}},
+	})
+}
+
+// Item 8: reason codes as Mosquitto picks them.
+func TestCompatReasonCodes(t *testing.T) {
+	sub := func(raw311, raw5 string) func(t *testing.T, v byte) []testutil.Step {
+		return func(t *testing.T, v byte) []testutil.Step {
+			raw := raw311
+			if v == packet.Version5 {
+				raw = raw5
+			}
+			return []testutil.Step{connStep(t, 0, v, "a"), {Send: testutil.Hex(t, raw), Close: true}}
+		}
+	}
+	runCompat(t, []compatCase{
+		{"subscribe-id0", both, nil, sub("82 06 0000 0001 74 00", "82 07 0000 00 0001 74 00")},
+		{"subscribe-qos3", both, nil, sub("82 06 0001 0001 74 03", "82 07 0001 00 0001 74 03")},
+		{"subscribe-rh3", []byte{packet.Version5}, nil, sub("", "82 07 0001 00 0001 74 30")},
+		{"subscribe-empty", both, nil, sub("82 02 0001", "82 03 0001 00")},
+		{"subscribe-subid0", []byte{packet.Version5}, nil, sub("", "82 09 0001 02 0b00 0001 74 00")},
+		{"unsubscribe-id0", both, nil, sub("a2 05 0000 0001 74", "a2 06 0000 00 0001 74")},
+		{"unsubscribe-empty", both, nil, sub("a2 02 0001", "a2 03 0001 00")},
+		{"publish-wildcard", both, nil, sub("30 05 0003 612f2b", "30 06 0003 612f2b 00")},
+		{"publish-wildcard-hash", both, nil, sub("30 03 0001 23", "30 04 0001 23 00")},
+		{"empty-id-refused", both, []string{"allow_zero_length_clientid false"}, func(t *testing.T, v byte) []testutil.Step {
+			return []testutil.Step{{Send: pk(t, v, &packet.Connect{ProtocolVersion: v, CleanStart: true, KeepAlive: 60}), Close: true}}
+		}},
+		{"message-size-limit", []byte{packet.Version311}, []string{"message_size_limit 10"}, func(t *testing.T, v byte) []testutil.Step {
+			return []testutil.Step{connStep(t, 0, v, "a"),
+				{Send: pk(t, v, &packet.Publish{Topic: "t", QoS: 1, PacketID: 1, Payload: []byte(strings.Repeat("x", 20))}), Read: 1, Quiet: quiet}}
+		}},
+		{"payload-format-2", []byte{packet.Version5}, nil, func(t *testing.T, v byte) []testutil.Step {
+			return []testutil.Step{
+				connStep(t, 1, v, "sub"),
+				{Conn: 1, Send: pk(t, v, &packet.Subscribe{PacketID: 1, Subscriptions: sub1("t", 0)}), Read: 1},
+				connStep(t, 0, v, "a"),
+				{Send: testutil.Hex(t, "30 08 0001 74 02 0102 78"), Quiet: quiet},
+				{Conn: 1, Quiet: quiet},
+			}
+		}},
+	})
+}
+
+// Item 9: a second CONNECT, or a CONNACK from a client, just closes.
+func TestCompatCloseWithoutDisconnect(t *testing.T) {
+	runCompat(t, []compatCase{
+		{"second-connect", both, nil, func(t *testing.T, v byte) []testutil.Step {
+			return []testutil.Step{connStep(t, 0, v, "a"), {Send: conn(t, v, "a"), Close: true}}
+		}},
+		{"connack-from-client", both, nil, func(t *testing.T, v byte) []testutil.Step {
+			raw := "20 02 0000"
+			if v == packet.Version5 {
+				raw = "20 03 000000"
+			}
+			return []testutil.Step{connStep(t, 0, v, "a"), {Send: testutil.Hex(t, raw), Close: true}}
+		}},
+	})
+}
+
+// Item 10: more than 200 topic levels.
+func TestCompatTopicDepth(t *testing.T) {
+	deep := strings.Repeat("a/", 200) + "a"
+	runCompat(t, []compatCase{
+		{"publish", both, nil, func(t *testing.T, v byte) []testutil.Step {
+			return []testutil.Step{connStep(t, 0, v, "a"), {Send: pk(t, v, &packet.Publish{Topic: deep, Payload: []byte("x")}), Close: true}}
+		}},
+		{"subscribe", both, nil, func(t *testing.T, v byte) []testutil.Step {
+			return []testutil.Step{connStep(t, 0, v, "a"), {Send: pk(t, v, &packet.Subscribe{PacketID: 1, Subscriptions: sub1(deep, 0)}), Close: true}}
+		}},
+		{"200-levels-ok", both, nil, func(t *testing.T, v byte) []testutil.Step {
+			ok := strings.Repeat("a/", 199) + "a"
+			return []testutil.Step{connStep(t, 0, v, "a"), {Send: pk(t, v, &packet.Subscribe{PacketID: 1, Subscriptions: sub1(ok, 0)}), Read: 1, Quiet: quiet}}
+		}},
+	})
+}
+
+// Item 5: CONNACK properties in Mosquitto's order.
+func TestCompatConnackOrder(t *testing.T) {
+	runCompat(t, []compatCase{
+		{"connack-properties", []byte{packet.Version5},
+			[]string{"max_qos 1", "retain_available false", "max_packet_size 1000", "max_inflight_messages 10", "max_keepalive 30"},
+			func(t *testing.T, v byte) []testutil.Step { return []testutil.Step{connStep(t, 0, v, "a")} }},
+	})
+}
