@@ -115,7 +115,7 @@ func checkFlags(h FixedHeader, v byte) error {
 		fallthrough
 	default:
 		if h.Type == 0 {
-			return malformed("reserved packet type 0")
+			return protocolErr("reserved packet type 0") // 2.1.2: forbidden; 0x82 as Mosquitto
 		}
 		if h.Flags != 0 {
 			return malformed(h.Type.String() + " reserved fixed header flags set") // 2.1.3

@@ -517,7 +517,7 @@ func (d *decoder) properties(p *Properties, pl place) {
 		return
 	}
 	if int(n) > d.remaining() {
-		d.fail(malformed("property length exceeds packet"))
+		d.fail(&Error{Code: MalformedPacket, Reason: "property length exceeds packet", InProperties: true})
 		return
 	}
 	end := d.i + int(n)
@@ -594,6 +594,9 @@ func (d *decoder) properties(p *Properties, pl place) {
 		}
 	}
 	d.i = end
+	if pe, ok := sub.err.(*Error); ok && pe.Code != TopicAliasInvalid {
+		pe.InProperties = true // a new value each time: not shared
+	}
 	d.fail(sub.err)
 }
 
