@@ -445,7 +445,7 @@ func (c *conn) handleDisconnect(p *packet.Disconnect) error {
 		s.mu.Lock()
 		if s.expiry == 0 && p.Properties.SessionExpiry != 0 {
 			s.mu.Unlock()
-			c.explain = true // Mosquitto answers this one with DISCONNECT 0x82
+			c.explain = true                                                                                                                 // Mosquitto answers this one with DISCONNECT 0x82
 			return &packet.Error{Code: packet.ProtocolError, Reason: "DISCONNECT sets a Session Expiry Interval on a session that had none"} // [MQTT-3.14.2-2]
 		}
 		s.expiry = p.Properties.SessionExpiry

@@ -333,7 +333,7 @@ func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 	s := connect(t, b, 4, "s")
 	s.Subscribe(1, "ok", 0)
 	bad := connect(t, b, 5, "bad")
-	bad.SendRaw([]byte{0x60, 0x02, 0x00, 0x01}) // PUBREL with flags 0000, not 0010 [MQTT-3.6.1-1]
+	bad.SendRaw([]byte{0x60, 0x02, 0x00, 0x01})   // PUBREL with flags 0000, not 0010 [MQTT-3.6.1-1]
 	if got := bad.ExpectClosed(); len(got) != 0 { // closed without DISCONNECT, as Mosquitto
 		t.Errorf("got %v before the close", got)
 	}
