@@ -35,6 +35,7 @@ func TestCompatWrongAckType(t *testing.T) {
 				{Conn: 1, Send: pk(t, v, &packet.Subscribe{PacketID: 1, Subscriptions: sub1("t", qos)}), Read: 1},
 				connStep(t, 2, v, "pub"),
 				{Conn: 2, Send: pk(t, v, &packet.Publish{Topic: "t", QoS: qos, PacketID: 1, Payload: []byte("x")}), Read: 1},
+				{Conn: 2, Send: testutil.Hex(t, "62 02 0001"), Read: 1}, // PUBREL: Mosquitto delivers QoS 2 on it
 				{Conn: 1, Read: 1},
 				{Conn: 1, Send: testutil.Hex(t, ack), Close: true},
 			}
@@ -59,6 +60,12 @@ func TestCompatShortAcks(t *testing.T) {
 				{Send: testutil.Hex(t, "62 02 0001"), Read: 1},
 				{Send: testutil.Hex(t, "62 02 0007"), Read: 1},
 				{Send: pk(t, v, &packet.Publish{Topic: "t", QoS: 1, PacketID: 2, Payload: []byte("x")}), Read: 1, Quiet: quiet},
+			}
+		}},
+		{"unknown-ids", both, nil, func(t *testing.T, v byte) []testutil.Step {
+			return []testutil.Step{
+				connStep(t, 0, v, "a"),
+				{Send: testutil.Hex(t, "40 02 0007 70 02 0008 50 02 0009"), Read: 1, Quiet: quiet},
 			}
 		}},
 	})
