@@ -198,3 +198,66 @@ func TestCompatV5MoreErrors(t *testing.T) {
 		{"second-connect-undecodable", v5, nil, raw("10 0d 0004 4d515454 06 02 003c 0001 78")},
 	})
 }
+
+// Item 6: a malformed 5.0 CONNECT is closed without CONNACK, as Mosquitto
+// does; 3.1.1 likewise.
+func TestCompatMalformedConnect(t *testing.T) {
+	raw := func(h311, h5 string) func(t *testing.T, v byte) []testutil.Step {
+		return func(t *testing.T, v byte) []testutil.Step {
+			h := h311
+			if v == packet.Version5 {
+				h = h5
+			}
+			return []testutil.Step{{Send: testutil.Hex(t, h), Close: true}}
+		}
+	}
+	runCompat(t, []compatCase{
+		// Client id "a\x00".
+		{"nul-in-client-id", both, nil, raw("10 0e 0004 4d515454 04 02 003c 0002 6100", "10 0f 0004 4d515454 05 02 003c 00 0002 6100")},
+		// User name "u\x00" with the user name flag.
+		{"nul-in-username", both, nil, raw("10 12 0004 4d515454 04 82 003c 0001 61 0002 7500", "10 13 0004 4d515454 05 82 003c 00 0001 61 0002 7500")},
+		// Will topic "w\x00".
+		{"nul-in-will-topic", both, nil, raw("10 15 0004 4d515454 04 06 003c 0001 61 0002 7700 0001 6d", "10 17 0004 4d515454 05 06 003c 00 0001 61 00 0002 7700 0001 6d")},
+		// A user name after the client id, its flag clear.
+		{"username-without-flag", both, nil, raw("10 10 0004 4d515454 04 02 003c 0001 61 0001 75", "10 11 0004 4d515454 05 02 003c 00 0001 61 0001 75")},
+		// A password after the client id, its flag clear.
+		{"password-without-flag", both, nil, raw("10 10 0004 4d515454 04 02 003c 0001 61 0001 70", "10 11 0004 4d515454 05 02 003c 00 0001 61 0001 70")},
+		// Will flag set, the will cut short (topic only).
+		{"truncated-will", both, nil, raw("10 10 0004 4d515454 04 06 003c 0001 61 0001 77", "10 11 0004 4d515454 05 06 003c 00 0001 61 00 0001 77")},
+		// Empty will topic.
+		{"empty-will-topic", both, nil, raw("10 12 0004 4d515454 04 06 003c 0001 61 0000 0001 6d", "10 13 0004 4d515454 05 06 003c 00 0001 61 00 0000 0001 6d")},
+		// Reserved flag bit set [MQTT-3.1.2-3].
+		{"reserved-flag", both, nil, raw("10 0d 0004 4d515454 04 03 003c 0001 61", "10 0e 0004 4d515454 05 03 003c 00 0001 61")},
+		// Will QoS 3.
+		{"will-qos-3", both, nil, raw("10 13 0004 4d515454 04 1e 003c 0001 61 0001 77 0001 6d", "10 15 0004 4d515454 05 1e 003c 00 0001 61 00 0001 77 0001 6d")},
+		// Will topic "w/+".
+		{"will-topic-wildcard", both, nil, raw("10 15 0004 4d515454 04 06 003c 0001 61 0003 772f2b 0001 6d", "10 16 0004 4d515454 05 06 003c 00 0001 61 00 0003 772f2b 0001 6d")},
+		// Will QoS 2 above max_qos 1: in TestCompatWillAboveMaxQoS.
+		// Password flag without user name flag (allowed in 5.0, not 3.1.1).
+		{"password-without-username", both, nil, raw("10 10 0004 4d515454 04 42 003c 0001 61 0001 70", "10 11 0004 4d515454 05 42 003c 00 0001 61 0001 70")},
+	})
+}
+
+// Item 6: the malformed CONNECTs of the 5.0 conformance suite.
+func TestCompatV5BadConnect(t *testing.T) {
+	var cases []compatCase
+	for _, tc := range v5BadConnects() {
+		cases = append(cases, compatCase{tc.name, []byte{packet.Version5}, nil, func(t *testing.T, v byte) []testutil.Step {
+			return []testutil.Step{{Send: tc.raw, Close: true}}
+		}})
+	}
+	runCompat(t, cases)
+}
+
+// Item 6: a will QoS above max_qos.
+func TestCompatWillAboveMaxQoS(t *testing.T) {
+	runCompat(t, []compatCase{
+		{"will-qos-2-max-1", both, []string{"max_qos 1"}, func(t *testing.T, v byte) []testutil.Step {
+			h := "10 13 0004 4d515454 04 16 003c 0001 61 0001 77 0001 6d"
+			if v == packet.Version5 {
+				h = "10 15 0004 4d515454 05 16 003c 00 0001 61 00 0001 77 0001 6d"
+			}
+			return []testutil.Step{{Send: testutil.Hex(t, h), Close: true}}
+		}},
+	})
+}
