@@ -28,7 +28,12 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	s := srv.sessions[id]
 	if s != nil {
 		s.mu.Lock()
-		dropOld = cleanStart && s.inStore
+		// A session whose connection is still open but that ends with it
+		// (clean session in 3.1.1, Session Expiry 0 in 5.0) ends now, even
+		// for a CONNECT with Clean Start 0: it does not carry over to the
+		// new connection [MQTT-3.1.2-6], 5.0 §3.1.2.11.2.
+		ends := cleanStart || s.conn != nil && s.expiry == 0
+		dropOld = ends && s.inStore
 		if old = s.conn; old != nil {
 			s.conn = nil
 			if old.version == packet.Version5 {
@@ -43,7 +48,7 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		pending := s.will
 		s.will = nil
 		s.stopTimersLocked()
-		if cleanStart {
+		if ends {
 			orphans = s.endLocked()
 			endedWill = pending
 		} else {
@@ -51,7 +56,7 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 			s.resetForResumeLocked()
 		}
 		s.mu.Unlock()
-		if cleanStart {
+		if ends {
 			srv.index.UnsubscribeAll(s)
 			s = nil
 		}

@@ -261,3 +261,29 @@ func TestCompatWillAboveMaxQoS(t *testing.T) {
 		}},
 	})
 }
+
+// Item 1: a CONNECT with Clean Start 0 that takes over a connection whose
+// session had to end with it (clean session in 3.1.1, Session Expiry 0 in
+// 5.0) starts a new session [MQTT-3.1.2-6], 5.0 §3.1.2.11.2; and the old
+// connection's will is published (item 11), as Mosquitto does.
+func TestCompatTakeoverOfEndingSession(t *testing.T) {
+	runCompat(t, []compatCase{
+		{"takeover-clean", both, nil, func(t *testing.T, v byte) []testutil.Step {
+			return []testutil.Step{
+				connStep(t, 4, v, "w"),
+				{Conn: 4, Send: pk(t, v, &packet.Subscribe{PacketID: 1, Subscriptions: sub1("will", 0)}), Read: 1},
+				{Conn: 1, Send: pk(t, v, &packet.Connect{ProtocolVersion: v, ClientID: "a", CleanStart: true, KeepAlive: 60,
+					Will: &packet.Will{Topic: "will", Payload: []byte("gone")}}), Read: 1},
+				{Conn: 1, Send: pk(t, v, &packet.Subscribe{PacketID: 1, Subscriptions: sub1("t", 0)}), Read: 1},
+				{Conn: 2, Send: pk(t, v, &packet.Connect{ProtocolVersion: v, ClientID: "a", KeepAlive: 60}), Read: 1},
+				// Connection 1 is closed, in 5.0 after DISCONNECT 0x8E,
+				// which Mosquitto 2.0.11 does not send [MQTT-3.1.4-3]
+				// (2.1 does): not read here.
+				{Conn: 4, Read: 1},
+				connStep(t, 3, v, "p"),
+				{Conn: 3, Send: pk(t, v, &packet.Publish{Topic: "t", QoS: 1, PacketID: 1, Payload: []byte("x")}), Read: 1},
+				{Conn: 2, Quiet: quiet},
+			}
+		}},
+	})
+}
