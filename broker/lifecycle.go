@@ -18,11 +18,10 @@ import (
 func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message, willDelay uint32, ack *packet.Connack) error {
 	id := c.client.ID
 	var (
-		old       *conn
-		endedWill *Message
-		orphans   []delivery
-		present   bool
-		dropOld   bool // the old session was in the store and ends
+		old     *conn
+		orphans []delivery
+		present bool
+		dropOld bool // the old session was in the store and ends
 	)
 	srv.mu.Lock()
 	s := srv.sessions[id]
@@ -44,13 +43,12 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 			old.takenOver = true
 		}
 		// A new connection before the will delay elapsed cancels the will
-		// [MQTT-3.1.3-9]; a session that ends publishes it.
-		pending := s.will
+		// [MQTT-3.1.3-9], with Clean Start 1 too (the session ends, but
+		// because the client is back), as Mosquitto does.
 		s.will = nil
 		s.stopTimersLocked()
 		if ends {
 			orphans = s.endLocked()
-			endedWill = pending
 		} else {
 			present = true // [MQTT-3.2.2-3] (v5 3.2.2.1.1)
 			s.resetForResumeLocked()
@@ -137,9 +135,6 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		} else {
 			old.close()
 		}
-	}
-	if endedWill != nil {
-		srv.publishWill(endedWill)
 	}
 	srv.redistribute(orphans)
 	c.wake()

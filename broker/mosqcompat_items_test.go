@@ -3,6 +3,7 @@ package broker_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
@@ -283,6 +284,28 @@ func TestCompatTakeoverOfEndingSession(t *testing.T) {
 				connStep(t, 3, v, "p"),
 				{Conn: 3, Send: pk(t, v, &packet.Publish{Topic: "t", QoS: 1, PacketID: 1, Payload: []byte("x")}), Read: 1},
 				{Conn: 2, Quiet: quiet},
+			}
+		}},
+	})
+}
+
+// Item 11: a reconnect with Clean Start 1 inside the Will Delay Interval
+// cancels the will, as Mosquitto does ([MQTT-3.1.3-9]: a new network
+// connection for the client identifier).
+func TestCompatWillDelayCleanReconnect(t *testing.T) {
+	runCompat(t, []compatCase{
+		{"will-delay-clean-reconnect", []byte{packet.Version5}, nil, func(t *testing.T, v byte) []testutil.Step {
+			cp := &packet.Connect{ProtocolVersion: v, ClientID: "a", CleanStart: true, KeepAlive: 60,
+				Will: &packet.Will{Topic: "will", Payload: []byte("gone")}}
+			cp.Will.Properties.SetUint(packet.PropWillDelay, 2)
+			cp.Properties.SetUint(packet.PropSessionExpiry, 60)
+			return []testutil.Step{
+				connStep(t, 4, v, "w"),
+				{Conn: 4, Send: pk(t, v, &packet.Subscribe{PacketID: 1, Subscriptions: sub1("will", 0)}), Read: 1},
+				{Conn: 1, Send: pk(t, v, cp), Read: 1, Hangup: true},
+				{Conn: 4, Quiet: quiet}, // lets the brokers see the hang-up first
+				connStep(t, 2, v, "a"),
+				{Conn: 4, Quiet: 3 * time.Second},
 			}
 		}},
 	})

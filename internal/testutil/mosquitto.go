@@ -35,6 +35,9 @@ type Step struct {
 	Close bool
 	// Quiet: then record whatever Conn receives for this long.
 	Quiet time.Duration
+	// Hangup: finally close Conn from the client's side, without
+	// DISCONNECT.
+	Hangup bool
 }
 
 // Transcript is what each step received, one line per packet (hex of its
@@ -120,6 +123,10 @@ func Run(t testing.TB, addr string, script []Step) Transcript {
 				}
 				tr = append(tr, fmt.Sprintf("%d< %x", s.Conn, p))
 			}
+		}
+		if s.Hangup {
+			c.nc.Close()
+			c.closed = true
 		}
 	}
 	return tr
