@@ -34,15 +34,9 @@ type SessionInfo struct {
 	Dropped       uint64 // messages dropped because its queue was full
 }
 
-// SubscriptionInfo is one subscription of a session.
-type SubscriptionInfo struct {
-	Filter            string
-	QoS               byte
-	NoLocal           bool
-	RetainAsPublished bool
-	RetainHandling    byte
-	ID                uint32
-}
+// SubscriptionInfo is one subscription of a session. It is
+// packet.Subscription, the one declaration of subscription options.
+type SubscriptionInfo = packet.Subscription
 
 // Sessions returns every session, sorted by client identifier.
 func (srv *Server) Sessions() []SessionInfo {

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -31,7 +32,7 @@ func TestAdminSessionsAndDisconnect(t *testing.T) {
 		t.Fatal("Disconnect reported no connection")
 	}
 	expectDisconnect(t, c, packet.AdministrativeAction)
-	eventually(t, "the session offline", func() bool { s, ok := b.Session("dev1"); return ok && !s.Connected })
+	testutil.WaitFor(t, "the session offline", func() bool { s, ok := b.Session("dev1"); return ok && !s.Connected })
 	if b.Disconnect("dev1") || b.Disconnect("nobody") {
 		t.Error("Disconnect of an offline or unknown client reported true")
 	}

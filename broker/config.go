@@ -21,15 +21,17 @@ type Config struct {
 	Listeners []Listener
 
 	// AllowAnonymous admits clients that connect without a user name
-	// (allow_anonymous). Mosquitto 2's default is false once listeners are
-	// configured.
+	// (allow_anonymous); without Authenticators it admits every client, and
+	// with it false no client connects. Mosquitto 2's default is false once
+	// listeners are configured. See Security.
 	AllowAnonymous bool
-	// Authenticator checks user names and passwords (password_file). If nil,
-	// every client that passes the anonymous rule is admitted.
-	Authenticator Authenticator
-	// Authorizer decides who may publish and receive what (acl_file). If nil,
-	// everything is allowed except publishing to $SYS.
-	Authorizer Authorizer
+	// Authenticators check user names and passwords, in order
+	// (password_file, a program's own): see Security.Authenticate.
+	Authenticators []Authenticator
+	// Authorizers decide who may publish and receive what, in order
+	// (acl_file, a program's own). Without any, everything is allowed except
+	// publishing to $SYS. See Security.Authorize.
+	Authorizers []Authorizer
 
 	// DenyZeroLengthClientID refuses MQTT 3.1.1 and 5 clients with an empty
 	// client identifier (allow_zero_length_clientid false); by default they
@@ -107,6 +109,20 @@ type Config struct {
 	// (max_connections, default 0: no limit). Listener.MaxConnections bounds
 	// one listener.
 	MaxConnections int
+	// MaxSessions bounds the sessions the broker holds, connected and
+	// offline persistent ones together (global_max_clients of Mosquitto 2.1,
+	// default 0: no limit). A client that would start one more is refused:
+	// MQTT 5 clients get CONNACK 0x89 (Server busy), older ones are closed
+	// without a CONNACK, as Mosquitto does. A client resuming or replacing its
+	// own session is not refused.
+	MaxSessions int
+
+	// RetainExpiryInterval is how often the retained messages are scanned
+	// for ones whose Message Expiry Interval has passed, to free them
+	// (retain_expiry_interval, in minutes in the file; default 0: no scan,
+	// an expired retained message is dropped when next matched or
+	// replaced, as in Mosquitto).
+	RetainExpiryInterval time.Duration
 
 	// SysInterval is how often $SYS/broker/... is published (sys_interval,
 	// default 10s; Unlimited, i.e. negative, disables it).
@@ -167,8 +183,8 @@ type Listener struct {
 	// MountPoint is prepended to every topic of clients of this listener
 	// (mount_point), isolating them from others.
 	MountPoint string
-	// Security, if set, replaces Config's AllowAnonymous, Authenticator and
-	// Authorizer for clients of this listener (per_listener_settings true).
+	// Security, if set, replaces Config's AllowAnonymous, Authenticators and
+	// Authorizers for clients of this listener (per_listener_settings true).
 	Security *Security
 	// UseUsernameAsClientID replaces the client identifier with the user name
 	// (use_username_as_clientid); clients without one are refused.
@@ -199,6 +215,10 @@ type Listener struct {
 	MaxQoS int
 	// MaxTopicAlias replaces Config.MaxTopicAlias (max_topic_alias).
 	MaxTopicAlias int
+	// MaxTopicAliasOut replaces Config.MaxTopicAliasOut
+	// (max_topic_alias_broker, a listener option in Mosquitto 2.1);
+	// Unlimited (negative) for none.
+	MaxTopicAliasOut int
 	// AutoIDPrefix replaces Config.AutoIDPrefix (auto_id_prefix with
 	// per_listener_settings, or listener_auto_id_prefix).
 	AutoIDPrefix string
@@ -211,13 +231,6 @@ type Listener struct {
 	// 5.0. Clients of other versions are refused with "unsupported protocol
 	// version".
 	ProtocolVersions []byte
-}
-
-// Security is who may connect and what they may do.
-type Security struct {
-	AllowAnonymous bool          // allow_anonymous
-	Authenticator  Authenticator // password_file; nil admits every user name
-	Authorizer     Authorizer    // acl_file; nil allows everything but $SYS writes
 }
 
 // options are the Config a server runs with, which Reload replaces, and its
@@ -236,13 +249,13 @@ func (srv *Server) opt() *options { return srv.opts.Load() }
 // connection logging, and the listener defaults of new connections take
 // effect at once (a connection keeps what its CONNACK announced). The
 // listeners themselves, the Store and PersistenceInterval, the security
-// settings (AllowAnonymous, Authenticator, Authorizer: swap what they read
-// instead), Logger and Now are kept from New's Config.
+// settings (AllowAnonymous, Authenticators, Authorizers: use Slots to swap
+// links instead), Logger and Now are kept from New's Config.
 func (srv *Server) Reload(cfg Config) {
 	old := srv.opt()
 	cfg.Listeners = old.Listeners
 	cfg.Store, cfg.PersistenceInterval = old.Store, old.PersistenceInterval
-	cfg.AllowAnonymous, cfg.Authenticator, cfg.Authorizer = old.AllowAnonymous, old.Authenticator, old.Authorizer
+	cfg.AllowAnonymous, cfg.Authenticators, cfg.Authorizers = old.AllowAnonymous, old.Authenticators, old.Authorizers
 	cfg.Logger, cfg.Now = old.Logger, old.Now
 	srv.opts.Store(&options{Config: cfg, limits: cfg.limits()})
 	srv.reloaded()

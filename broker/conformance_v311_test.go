@@ -94,7 +94,7 @@ func TestConformanceV311BadConnectNoConnack(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			nc := rawDial(t, b.Addr)
+			nc := testutil.DialTCP(t, b.Addr)
 			nc.Write(tc.raw)
 			nc.SetReadDeadline(time.Now().Add(testutil.Timeout))
 			if got, err := io.ReadAll(nc); len(got) != 0 || err != nil {
@@ -115,7 +115,7 @@ func TestConformanceV311RetainedOutlivesSession(t *testing.T) {
 	pub(t, p, 1, "kept", "r", 1, true)
 	expectPublish(t, w, "kept", "r")
 	p.Close()
-	eventually(t, "the publisher gone", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
+	testutil.WaitFor(t, "the publisher gone", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
 	if extra := ping(t, w); len(extra) != 0 {
 		t.Errorf("a connection without will published %+v", extra[0])
 	}
@@ -171,7 +171,7 @@ func TestConformanceV311UnauthorizedPublishAcknowledged(t *testing.T) {
 	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
 		return !(a == broker.Write && topic == "ro")
 	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizer: az})
+	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
 	s := connect(t, b, 4, "s")
 	s.Subscribe(1, "#", 2)
 	p := connect(t, b, 4, "p")
@@ -261,9 +261,9 @@ func TestConformanceMQTT31(t *testing.T) {
 	c.Subscribe(1, "v3/#", 2)
 	c.Send(&packet.Disconnect{})
 	c.ExpectClosed()
-	eventually(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
+	testutil.WaitFor(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 
-	nc := rawDial(t, b.Addr)
+	nc := testutil.DialTCP(t, b.Addr)
 	raw, err := packet.Append(nil, persistent, packet.Version31)
 	if err != nil {
 		t.Fatal(err)

@@ -49,7 +49,7 @@ func TestConformanceV5ProblemAndResponseInformation(t *testing.T) {
 	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
 		return !(a == broker.Subscribe && topic == "denied") && !(a == broker.Write && topic == "ro")
 	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizer: az})
+	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
 	for _, info := range []uint32{0, 1} {
 		cp := &packet.Connect{ProtocolVersion: 5, ClientID: fmt.Sprint("info", info), CleanStart: true}
 		cp.Properties.SetUint(packet.PropRequestProblemInfo, info)
@@ -339,7 +339,7 @@ func TestConformanceV5InboundPacketIDReuse(t *testing.T) {
 	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
 		return !(a == broker.Write && topic == "deny")
 	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizer: az})
+	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
 	s := connect(t, b, 4, "s")
 	s.Subscribe(1, "#", 0)
 	p := connect(t, b, 5, "p")
@@ -366,7 +366,7 @@ func TestConformanceV5SubscribeSomeFail(t *testing.T) {
 	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
 		return !(a == broker.Subscribe && (topic == "no/1" || topic == "no/2"))
 	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizer: az})
+	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
 	s := connect(t, b, 5, "s")
 	subscribe(t, s, 9, []packet.Subscription{
 		{Filter: "yes/1", QoS: 0}, {Filter: "no/1", QoS: 1}, {Filter: "$share/g/yes/2", QoS: 2},
@@ -464,7 +464,7 @@ func TestConformanceV5SharedDeliveryNotMoved(t *testing.T) {
 		other := connect(t, b, 5, "other")
 		other.Subscribe(1, filter, tc.qos)
 		a.Close()
-		eventually(t, "a's session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "2" })
+		testutil.WaitFor(t, "a's session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "2" })
 		pub(t, p, 2, topicName, "after", tc.qos, false)
 		ackAll(t, other, expectPublish(t, other, topicName, "after"))
 		if extra := ping(t, other); len(extra) != 0 {
@@ -472,7 +472,7 @@ func TestConformanceV5SharedDeliveryNotMoved(t *testing.T) {
 		}
 		other.Send(&packet.Disconnect{})
 		other.ExpectClosed()
-		eventually(t, "other's session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
+		testutil.WaitFor(t, "other's session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
 	}
 }
 
@@ -579,7 +579,7 @@ func TestConformanceV5WillWhenSessionEnds(t *testing.T) {
 	c, _ = connectWith(t, b, willConnect(5, "normal", 3600, 3600))
 	c.Send(&packet.Disconnect{Properties: expiryProps(0)})
 	c.ExpectClosed()
-	eventually(t, "the session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
+	testutil.WaitFor(t, "the session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
 	if extra := ping(t, w); len(extra) != 0 {
 		t.Errorf("will published after DISCONNECT 0x00: %v", extra)
 	}
@@ -692,7 +692,7 @@ func TestConformanceKeepAliveZero(t *testing.T) {
 // 3.1.1) and is the last packet [MQTT-3.14.0-1], [MQTT-4.13.2-1]; the
 // session and the connection holding the client identifier are untouched.
 func TestConformanceRefusedConnackSessionPresent(t *testing.T) {
-	b := start(t, broker.Config{Authenticator: users{"u": "pw"}, SysInterval: broker.Unlimited})
+	b := start(t, broker.Config{Authenticators: []broker.Authenticator{users{"u": "pw"}}, SysInterval: broker.Unlimited})
 	for _, v := range []byte{4, 5} {
 		id := fmt.Sprint("rs", v)
 		good := &packet.Connect{ProtocolVersion: v, ClientID: id, HasUsername: true, Username: "u",
@@ -729,7 +729,7 @@ func TestConformanceRefusedConnackSessionPresent(t *testing.T) {
 // Data sent after a refused CONNECT is not processed [MQTT-3.1.4-6]
 // ([MQTT-3.1.4-5] in 3.1.1).
 func TestConformanceRefusedConnectIgnoresData(t *testing.T) {
-	b := start(t, broker.Config{Authenticator: users{"u": "pw"}, SysInterval: broker.Unlimited})
+	b := start(t, broker.Config{Authenticators: []broker.Authenticator{users{"u": "pw"}}, SysInterval: broker.Unlimited})
 	for _, v := range []byte{4, 5} {
 		cp, err := packet.Append(nil, &packet.Connect{ProtocolVersion: v, ClientID: "x", CleanStart: true,
 			HasUsername: true, Username: "u", HasPassword: true, Password: []byte("wrong")}, v)
@@ -769,7 +769,7 @@ func TestConformanceV5AssignedClientIDPersistentSession(t *testing.T) {
 	}
 	c.Subscribe(1, "as", 1)
 	c.Close()
-	eventually(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+	testutil.WaitFor(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "as", "queued", 1, false)
 	c, ack = connectWith(t, b, &packet.Connect{ProtocolVersion: 5, ClientID: id, Properties: expiryProps(60)})
@@ -798,7 +798,7 @@ func TestConformanceCleanStartDiscardsSession(t *testing.T) {
 		c.Subscribe(1, id, 1)
 		c.Close()
 		p := connect(t, b, v, "p")
-		eventually(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+		testutil.WaitFor(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
 		pub(t, p, 1, id, "queued", 1, false)
 		c, ack = connectWith(t, b, &packet.Connect{ProtocolVersion: v, ClientID: id, CleanStart: true})
 		if ack.SessionPresent {
@@ -812,7 +812,7 @@ func TestConformanceCleanStartDiscardsSession(t *testing.T) {
 		c.ExpectClosed()
 		p.Send(&packet.Disconnect{})
 		p.ExpectClosed()
-		eventually(t, "everyone offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
+		testutil.WaitFor(t, "everyone offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 	}
 }
 

@@ -80,21 +80,19 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 			return c.refuse(packet.BadUserNameOrPassword, "no client certificate identity")
 		}
 		c.client.Username, c.client.HasUsername = name, true
-	} else if cp.HasUsername {
-		if a := c.ln.security(c.srv).Authenticator; a != nil {
-			ok, err := a.Authenticate(ctx, &c.client, cp.Password, cp.HasPassword)
-			if err != nil {
-				c.srv.log.Error("authentication failed", "client_id", id, "err", err)
-				return c.refuse(packet.ServerUnavailable, "authentication error")
-			}
-			if !ok {
-				// 0x87 as Mosquitto answers: the data is not malformed, the
-				// client is just not allowed in (0x86 is for malformed data).
-				return c.refuse(packet.NotAuthorized, "bad user name or password")
-			}
+	} else {
+		ok, err := c.ln.security(c.srv).authenticate(ctx, &c.client, cp.Password, cp.HasPassword, c.ln.allowAnonymous(c.srv))
+		switch {
+		case err != nil:
+			c.srv.log.Error("authentication failed", "client_id", id, "err", err)
+			return c.refuse(packet.ServerUnavailable, "authentication error")
+		case !ok && !cp.HasUsername:
+			return c.refuse(packet.NotAuthorized, "anonymous clients not allowed")
+		case !ok:
+			// 0x87 as Mosquitto answers: the data is not malformed, the
+			// client is just not allowed in (0x86 is for malformed data).
+			return c.refuse(packet.NotAuthorized, "bad user name or password")
 		}
-	} else if !c.ln.allowAnonymous(c.srv) {
-		return c.refuse(packet.NotAuthorized, "anonymous clients not allowed")
 	}
 
 	if c.ln.cfg.UseUsernameAsClientID {
@@ -150,7 +148,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	if props.Has(packet.PropMaximumPacketSize) {
 		c.maxOut = int(props.MaximumPacketSize)
 	}
-	c.aliasMaxOut = uint16(min(int(props.TopicAliasMaximum), max(o.MaxTopicAliasOut, 0)))
+	c.aliasMaxOut = uint16(min(int(props.TopicAliasMaximum), c.ln.maxTopicAliasOut(o)))
 	c.problemInfo = !props.Has(packet.PropRequestProblemInfo) || props.RequestProblemInfo == 1
 
 	expiry := uint32(0)
@@ -189,6 +187,17 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	}
 	c.connectedAt = c.srv.now().UnixNano()
 	if err := c.srv.attach(c, cp.CleanStart, expiry, will, willDelay, ack); err != nil {
+		if errors.Is(err, errSessionLimit) {
+			if v == packet.Version5 {
+				return c.refuse(packet.ServerBusy, "server busy: "+err.Error())
+			}
+			// Mosquitto 2.1 closes an MQTT 3.x connection without a CONNACK.
+			c.closeReason = err.Error()
+			if !o.QuietConnections {
+				c.srv.log.Info(fmt.Sprintf("Client %s disconnected, %s.", id, err.Error()))
+			}
+			return false
+		}
 		c.closeReason = "persistence failed: " + err.Error()
 		return false
 	}

@@ -45,7 +45,7 @@ func TestConnectTimeout(t *testing.T) {
 // close; [MQTT-3.1.2-1]: a wrong protocol name gets a close.
 func TestProtocolVersion(t *testing.T) {
 	b := start(t, open())
-	nc := rawDial(t, b.Addr)
+	nc := testutil.DialTCP(t, b.Addr)
 	// CONNECT "MQTT" level 6, clean start, keep alive 60, client id "x".
 	nc.Write([]byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 6, 0x02, 0, 60, 0, 1, 'x'})
 	buf := make([]byte, 8)
@@ -58,7 +58,7 @@ func TestProtocolVersion(t *testing.T) {
 		t.Fatal("connection left open")
 	}
 
-	nc = rawDial(t, b.Addr)
+	nc = testutil.DialTCP(t, b.Addr)
 	nc.Write([]byte{0x10, 13, 0, 4, 'M', 'Q', 'X', 'X', 4, 0x02, 0, 60, 0, 1, 'x'})
 	nc.SetReadDeadline(time.Now().Add(testutil.Timeout))
 	if n, err := nc.Read(buf); err == nil {
@@ -66,7 +66,7 @@ func TestProtocolVersion(t *testing.T) {
 	}
 
 	// MQIsdp must be level 3.
-	nc = rawDial(t, b.Addr)
+	nc = testutil.DialTCP(t, b.Addr)
 	nc.Write([]byte{0x10, 15, 0, 6, 'M', 'Q', 'I', 's', 'd', 'p', 4, 0x02, 0, 60, 0, 1, 'x'})
 	nc.SetReadDeadline(time.Now().Add(testutil.Timeout))
 	n, _ = nc.Read(buf)
@@ -79,7 +79,7 @@ func TestProtocolVersion(t *testing.T) {
 // [MQTT-4.13.1-1]; a 3.1.1 one is just closed.
 func TestMalformedConnect(t *testing.T) {
 	b := start(t, open())
-	nc := rawDial(t, b.Addr)
+	nc := testutil.DialTCP(t, b.Addr)
 	// Version 5, reserved flag bit set.
 	nc.Write([]byte{0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 5, 0x03, 0, 60, 0, 0, 1, 'x'})
 	r := packet.NewReader(nc, 0)
@@ -88,7 +88,7 @@ func TestMalformedConnect(t *testing.T) {
 	if p, err := r.ReadPacket(); err == nil {
 		t.Fatalf("got %+v, want the close alone, as Mosquitto does", p)
 	}
-	nc = rawDial(t, b.Addr)
+	nc = testutil.DialTCP(t, b.Addr)
 	nc.Write([]byte{0x10, 13, 0, 4, 'M', 'Q', 'T', 'T', 4, 0x03, 0, 60, 0, 1, 'x'})
 	nc.SetReadDeadline(time.Now().Add(testutil.Timeout))
 	if n, err := nc.Read(make([]byte, 4)); err == nil {
@@ -146,7 +146,7 @@ func TestClientIdentifier(t *testing.T) {
 // refused with "not authorised" (3.1.1) / 0x87 (5), as Mosquitto answers;
 // an unsupported Authentication Method gets 0x8C.
 func TestAuthentication(t *testing.T) {
-	b := start(t, broker.Config{Authenticator: users{"alice": "secret"}})
+	b := start(t, broker.Config{Authenticators: []broker.Authenticator{users{"alice": "secret"}}})
 	cases := []struct {
 		v      byte
 		user   string
@@ -292,7 +292,7 @@ func TestMaxConnections(t *testing.T) {
 	c3.ExpectClosed()
 	c2.Send(&packet.Disconnect{})
 	c2.ExpectClosed()
-	eventually(t, "a free slot", func() bool {
+	testutil.WaitFor(t, "a free slot", func() bool {
 		c := testutil.Dial(t, b.Addr, 4)
 		c.Send(&packet.Connect{ProtocolVersion: 4, ClientID: "c", CleanStart: true})
 		_, err := c.Read(testutil.Timeout)

@@ -20,15 +20,20 @@
 // concurrent use. Besides MQTT clients, the program can publish (Publish),
 // watch what is routed (Observe), list and disconnect sessions (Sessions,
 // Disconnect), read and delete retained messages, read the statistics
-// behind $SYS (Stats, SysValues) and change the settings that can change
-// while running (Reload).
+// behind $SYS (Stats, SysValues), serve request/response endpoints under
+// $CONTROL/ (HandleControl) and change the settings that can change while
+// running (Reload).
 //
 // # Contracts
 //
-// Authentication and authorization are the program's: an Authenticator
-// decides who may connect, an Authorizer who may publish, receive and
+// Authentication and authorization are the program's: Authenticators
+// decide who may connect, Authorizers who may publish, receive and
 // subscribe to what (Security, per listener or for the whole Config). They
-// are called from connection goroutines, concurrently, with a context that
+// are links of ordered chains, as Mosquitto's security plugins are: each
+// answers Allow, Deny or Defer (no opinion), the first answer that is not
+// Defer decides, and a Slot lets a link be replaced while the server runs
+// (SIGHUP); package auth provides Mosquitto's password and ACL files as
+// links. They are called from connection goroutines, concurrently, with a context that
 // is cancelled when the connection closes (authorizations made on no
 // connection's behalf, such as a delivery's or a will's, get the server's
 // context, cancelled by Shutdown or Close); they must be safe for

@@ -88,7 +88,12 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		code = packet.PayloadFormatInvalid
 	}
 	var m *Message
-	if code == packet.Success {
+	switch {
+	case code == packet.Success && isControlTopic(name):
+		// A request to a control endpoint (control.go): answered, never
+		// routed; m stays nil, so it is acknowledged in turn below.
+		srv.serveControl(ctx, c, name, p)
+	case code == packet.Success:
 		m = newMessage(p, name, c.client.ID, v, srv.now())
 		if p.Retain {
 			m.source = s.ident.Load()
@@ -383,10 +388,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 // default): a retained message whose publisher lost that right is not sent
 // to new subscribers.
 func (srv *Server) retainSourceAllowed(ctx context.Context, m *Message) bool {
-	if srv.opt().SkipRetainSourceCheck || m.source == nil || m.source.sec.Authorizer == nil {
-		return true
-	}
-	return m.source.sec.Authorizer.Authorize(ctx, &m.source.client, m.Topic, Write)
+	return srv.opt().SkipRetainSourceCheck || m.source == nil || m.source.sec.Authorize(ctx, &m.source.client, m.Topic, Write)
 }
 
 // handleUnsubscribe processes an UNSUBSCRIBE [MQTT-3.10.4-4].

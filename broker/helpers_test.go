@@ -2,9 +2,7 @@ package broker_test
 
 import (
 	"context"
-	"net"
 	"testing"
-	"time"
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/testutil"
@@ -137,50 +135,37 @@ func ping(t *testing.T, c *testutil.Client) []packet.Packet {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(testutil.Timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
-}
-
-// users is an Authenticator with a fixed table.
+// users is an Authenticator with a fixed table. It defers for clients
+// without a user name.
 type users map[string]string
 
-func (u users) Authenticate(_ context.Context, c *broker.Client, pw []byte, has bool) (bool, error) {
-	want, ok := u[c.Username]
-	return ok && has && string(pw) == want, nil
+func (u users) Authenticate(_ context.Context, c *broker.Client, pw []byte, has bool) (broker.Verdict, error) {
+	if !c.HasUsername {
+		return broker.Defer, nil
+	}
+	if want, ok := u[c.Username]; ok && has && string(pw) == want {
+		return broker.Allow, nil
+	}
+	return broker.Deny, nil
 }
 
-// rules is an Authorizer from a function.
+// rules is an Authorizer that allows what a function says, and denies the
+// rest.
 type rules func(c *broker.Client, topic string, a broker.Access) bool
 
-func (r rules) Authorize(_ context.Context, c *broker.Client, topic string, a broker.Access) bool {
-	return r(c, topic, a)
+func (r rules) Authorize(_ context.Context, c *broker.Client, topic string, a broker.Access) broker.Verdict {
+	if r(c, topic, a) {
+		return broker.Allow
+	}
+	return broker.Deny
 }
 
 // panicky is an Authorizer that panics on a chosen topic.
 type panicky struct{ topic string }
 
-func (p panicky) Authorize(_ context.Context, _ *broker.Client, topic string, _ broker.Access) bool {
+func (p panicky) Authorize(_ context.Context, _ *broker.Client, topic string, _ broker.Access) broker.Verdict {
 	if topic == p.topic {
 		panic("authorizer exploded")
 	}
-	return true
-}
-
-// rawDial opens a TCP connection without a protocol.
-func rawDial(t *testing.T, addr string) net.Conn {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	return nc
+	return broker.Allow
 }

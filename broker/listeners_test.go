@@ -220,7 +220,7 @@ func TestTLSListener(t *testing.T) {
 		return a != broker.Write || c.Username == "alice" || c.ID == "marker" // alice (and the test's marker) may publish
 	})
 	cfg := open()
-	cfg.Authorizer = az
+	cfg.Authorizers = []broker.Authorizer{az}
 	tcp, addrs := serveListeners(t, cfg,
 		broker.Listener{TLS: plainTLS.Config()},
 		broker.Listener{TLS: mutual.Config(), UseIdentityAsUsername: true},

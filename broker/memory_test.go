@@ -43,7 +43,7 @@ func TestHugeConnectAllocatesLittle(t *testing.T) {
 	junk := make([]byte, 32<<20)
 	hdr := appendVarint([]byte{byte(packet.TypeConnect) << 4}, 200<<20)
 	before := totalAlloc()
-	nc := rawDial(t, b.Addr)
+	nc := testutil.DialTCP(t, b.Addr)
 	nc.SetDeadline(time.Now().Add(testutil.Timeout))
 	nc.Write(hdr)
 	nc.Write(junk) // fails once the broker closes: ignored
@@ -78,7 +78,7 @@ func TestLargePublishIsNotCopied(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub := rawDial(t, b.Addr)
+	sub := testutil.DialTCP(t, b.Addr)
 	sub.SetDeadline(time.Now().Add(testutil.Timeout))
 	for _, pk := range []packet.Packet{
 		&packet.Connect{ProtocolVersion: packet.Version311, ClientID: "sub", CleanStart: true},

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/store"
+	"github.com/midge-mqtt/midge/store"
 
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
@@ -89,7 +89,7 @@ func TestPersistExpiry(t *testing.T) {
 			s2 := open()
 			t.Cleanup(func() { s2.Close() }) // after the broker's own cleanup
 			b = start(s2)
-			eventually(t, "the short session to expire", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
+			testutil.WaitFor(t, "the short session to expire", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
 			c, ack := connectWith(t, b, long)
 			if !ack.SessionPresent {
 				t.Fatal("the long session expired")
@@ -133,7 +133,7 @@ func TestPersistNoExpiryOnceSent(t *testing.T) {
 			}
 			first := expectPublish(t, s, "x", "sent") // the window of 1 holds "queued" back
 			s.Close()
-			eventually(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+			testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
 			clock.Advance(time.Minute)
 			s, _ = connectWith(t, b, persistent)
 			again := expectPublish(t, s, "x", "sent")

@@ -13,9 +13,9 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/logging"
-	"github.com/midge-mqtt/midge/internal/store"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // stores runs f against the memory store and the disk store; restart gives
@@ -251,7 +251,7 @@ func TestPersistWill(t *testing.T) {
 		cp := willConnect(5, "w", 1, 3600)
 		c, _ := connectWith(t, b, cp)
 		c.Close()
-		eventually(t, "the disconnect", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
+		testutil.WaitFor(t, "the disconnect", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 		b = restart()
 		watch := connect(t, b, 5, "watch")
 		watch.Subscribe(1, "will/#", 1)
@@ -413,7 +413,7 @@ func TestPersistPublishDuringReload(t *testing.T) {
 	s.Subscribe(1, "r", 1)
 	s.Send(&packet.Disconnect{})
 	s.ExpectClosed()
-	eventually(t, "the session offline", func() bool { si, ok := b.Session("sub"); return ok && !si.Connected })
+	testutil.WaitFor(t, "the session offline", func() bool { si, ok := b.Session("sub"); return ok && !si.Connected })
 	watcher := connect(t, b, 5, "watcher")
 	watcher.Subscribe(1, "r", 1)
 	p := connect(t, b, 5, "p")

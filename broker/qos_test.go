@@ -97,7 +97,7 @@ func TestRedeliveryAfterReconnect(t *testing.T) {
 		s.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: three.PacketID})
 		expectAck(t, s, packet.TypePubrel, three.PacketID)
 		s.Close()
-		eventually(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+		testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
 
 		pub(t, p, 4, "r/4", "four", 1, false) // queued while offline
 		s, ack := connectWith(t, b, persistent)
@@ -179,7 +179,7 @@ func TestOfflineQueue(t *testing.T) {
 		s.Subscribe(1, "q/#", 2)
 		s.Send(&packet.Disconnect{})
 		s.ExpectClosed()
-		eventually(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
+		testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 		p := connect(t, b, 4, "p")
 		pub(t, p, 1, "q/0", "zero", 0, false)
 		pub(t, p, 2, "q/1", "one", 1, false)
@@ -205,7 +205,7 @@ func TestMaxQueuedMessages(t *testing.T) {
 	s.Subscribe(1, "q", 1)
 	s.Close()
 	p := connect(t, b, 4, "p")
-	eventually(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+	testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
 	for i := range 5 {
 		pub(t, p, uint16(i+1), "q", fmt.Sprint(i), 1, false)
 	}
@@ -229,7 +229,7 @@ func TestQueueDropsQoS0First(t *testing.T) {
 	s, _ := connectWith(t, b, persistent)
 	s.Subscribe(1, "q", 1)
 	s.Close()
-	eventually(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
+	testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 	p := connect(t, b, 4, "p")
 	pub(t, p, 0, "q", "a0", 0, false)
 	pub(t, p, 1, "q", "b1", 1, false)
@@ -304,7 +304,7 @@ func TestSlowSubscriberDoesNotBlock(t *testing.T) {
 		pub(t, p, uint16(i+1), "big", payload, 1, false)
 	}
 	wg.Wait()
-	eventually(t, "drops counted", func() bool { return b.SysValues()["$SYS/broker/publish/messages/dropped"] != "0" })
+	testutil.WaitFor(t, "drops counted", func() bool { return b.SysValues()["$SYS/broker/publish/messages/dropped"] != "0" })
 }
 
 // Message Expiry Interval: counted down while queued, sent as what remains
@@ -316,7 +316,7 @@ func TestMessageExpiry(t *testing.T) {
 	s, _ := connectWith(t, b, persistent)
 	s.Subscribe(1, "e/#", 1)
 	s.Close()
-	eventually(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
+	testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 	p := connect(t, b, 5, "p")
 	for i, sec := range []uint32{10, 3} {
 		m := &packet.Publish{Topic: fmt.Sprint("e/", i), QoS: 1, PacketID: uint16(i + 1), Payload: []byte("x")}

@@ -226,15 +226,11 @@ func anyOverlap(subs []topic.Entry[*session]) bool {
 	return false
 }
 
-// canRead asks the session's Authorizer, if any, whether it may receive a
-// message on name (Mosquitto 2.0 checks the ACL at delivery).
+// canRead asks the session's Authorizers whether it may receive a message
+// on name (Mosquitto 2.0 checks the ACL at delivery).
 func (s *session) canRead(ctx context.Context, name string) bool {
 	id := s.ident.Load()
-	if id == nil {
-		return false
-	}
-	a := id.sec.Authorizer
-	return a == nil || a.Authorize(ctx, &id.client, name, Read)
+	return id != nil && id.sec.Authorize(ctx, &id.client, name, Read)
 }
 
 // pickShared chooses the member of shared subscription group g that gets m,

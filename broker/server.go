@@ -54,12 +54,16 @@ type Server struct {
 	obsMu     sync.Mutex                  // serializes changes to observers
 	observers atomic.Pointer[[]*observer] // see Observe
 
+	controlMu sync.Mutex                                // serializes changes to control
+	control   atomic.Pointer[map[string]ControlHandler] // $CONTROL endpoints, copy on write; see HandleControl
+
 	mu        sync.Mutex // guards the fields below
 	sessions  map[string]*session
 	conns     map[*conn]struct{}
 	listeners map[*listener]struct{}
 	closed    bool
 	sysStop   chan struct{}
+	expStop   chan struct{} // stops expireLoop (retain_expiry_interval)
 
 	wg sync.WaitGroup // accept loops, connections and the $SYS publisher
 }
@@ -103,7 +107,7 @@ func New(cfg Config) *Server {
 	s.opts.Store(&options{Config: cfg, limits: cfg.limits()})
 	s.started = s.now()
 	s.epoch = time.Now()
-	s.security = Security{AllowAnonymous: cfg.AllowAnonymous, Authenticator: cfg.Authenticator, Authorizer: cfg.Authorizer}
+	s.security = Security{AllowAnonymous: cfg.AllowAnonymous, Authenticators: cfg.Authenticators, Authorizers: cfg.Authorizers}
 	if cfg.Store != nil {
 		s.commit = newCommitter(s, cfg.Store, cfg.PersistenceInterval)
 	}
@@ -134,6 +138,7 @@ func (srv *Server) startSysLocked() {
 func (srv *Server) reloaded() {
 	srv.mu.Lock()
 	srv.startSysLocked()
+	srv.startExpiryLocked()
 	srv.mu.Unlock()
 }
 
@@ -259,6 +264,7 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 	}
 	srv.listeners[l] = struct{}{}
 	srv.startSysLocked()
+	srv.startExpiryLocked()
 	srv.wg.Add(1)
 	srv.mu.Unlock()
 	defer srv.wg.Done()
@@ -385,6 +391,9 @@ func (srv *Server) shutdown(ctx context.Context, now bool) error {
 	if srv.sysStop != nil {
 		close(srv.sysStop)
 	}
+	if srv.expStop != nil {
+		close(srv.expStop)
+	}
 	srv.mu.Unlock()
 	for _, c := range conns {
 		if now {
@@ -467,10 +476,9 @@ func (srv *Server) securityOf(name string) *Security {
 	return &srv.security
 }
 
-// authorize asks the Authorizer of c's listener, if any.
+// authorize asks the Authorizers of c's listener.
 func (c *conn) authorize(ctx context.Context, topicName string, a Access) bool {
-	az := c.ln.security(c.srv).Authorizer
-	return az == nil || az.Authorize(ctx, &c.client, topicName, a)
+	return c.ln.security(c.srv).Authorize(ctx, &c.client, topicName, a)
 }
 
 // logDrop logs that messages are being dropped for a client, as Mosquitto

@@ -9,9 +9,9 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/store"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // stuck is an Authorizer that, on topic "stuck", blocks until its context
@@ -21,9 +21,9 @@ type stuck struct {
 	cancelled atomic.Bool
 }
 
-func (s *stuck) Authorize(ctx context.Context, _ *broker.Client, topic string, _ broker.Access) bool {
+func (s *stuck) Authorize(ctx context.Context, _ *broker.Client, topic string, _ broker.Access) broker.Verdict {
 	if topic != "stuck" {
-		return true
+		return broker.Allow
 	}
 	close(s.in)
 	select {
@@ -31,7 +31,7 @@ func (s *stuck) Authorize(ctx context.Context, _ *broker.Client, topic string, _
 		s.cancelled.Store(true)
 	case <-time.After(3 * testutil.Timeout):
 	}
-	return false
+	return broker.Deny
 }
 
 // A connection's context is cancelled when the connection closes: an
@@ -39,7 +39,7 @@ func (s *stuck) Authorize(ctx context.Context, _ *broker.Client, topic string, _
 // held up by it.
 func TestConnContextCancelledOnClose(t *testing.T) {
 	az := &stuck{in: make(chan struct{})}
-	b := start(t, broker.Config{AllowAnonymous: true, Authorizer: az})
+	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{az}})
 	c := connect(t, b, packet.Version311, "c")
 	c.Send(&packet.Publish{Topic: "stuck", QoS: 1, PacketID: 1, Payload: []byte("x")})
 	select {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"slices"
 	"time"
+
+	"github.com/midge-mqtt/midge/packet"
 )
 
 // Store persists what a restart of the broker needs: retained messages,
@@ -97,15 +99,10 @@ type StoredSession struct {
 	Queued int
 }
 
-// StoredSubscription is one subscription of a stored session.
-type StoredSubscription struct {
-	Filter            string
-	QoS               byte
-	NoLocal           bool
-	RetainAsPublished bool
-	RetainHandling    byte
-	ID                uint32 // Subscription Identifier, 0 for none
-}
+// StoredSubscription is one subscription of a stored session: its filter
+// as subscribed, options and Subscription Identifier (0 for none). It is
+// packet.Subscription, the one declaration of subscription options.
+type StoredSubscription = packet.Subscription
 
 // StoredDelivery is one message queued for (or in flight to) a session.
 type StoredDelivery struct {

@@ -180,7 +180,7 @@ func TestSubackCodes(t *testing.T) {
 	deny := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
 		return !(a == broker.Subscribe && topic == "secret/#")
 	})
-	b := start(t, broker.Config{AllowAnonymous: true, MaxQoS: 1, Authorizer: deny})
+	b := start(t, broker.Config{AllowAnonymous: true, MaxQoS: 1, Authorizers: []broker.Authorizer{deny}})
 	s := connect(t, b, 5, "s")
 	subscribe(t, s, 1, []packet.Subscription{{Filter: "a", QoS: 2}, {Filter: "secret/#", QoS: 1}, {Filter: "b", QoS: 0}},
 		packet.Properties{}, 1, packet.NotAuthorized, 0)
@@ -218,7 +218,7 @@ func TestReadACLAtDelivery(t *testing.T) {
 	az := rules(func(c *broker.Client, topic string, a broker.Access) bool {
 		return !(a == broker.Read && c.ID == "nosy" && topic == "private")
 	})
-	b := start(t, broker.Config{AllowAnonymous: true, Authorizer: az})
+	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{az}})
 	nosy := connect(t, b, 4, "nosy")
 	nosy.Subscribe(1, "#", 0)
 	ok := connect(t, b, 4, "ok")
@@ -237,7 +237,7 @@ func TestWriteACL(t *testing.T) {
 	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
 		return !(a == broker.Write && topic == "ro")
 	})
-	b := start(t, broker.Config{AllowAnonymous: true, Authorizer: az})
+	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{az}})
 	s := connect(t, b, 5, "s")
 	s.Subscribe(1, "#", 1)
 	p5 := connect(t, b, 5, "p5")
@@ -321,7 +321,7 @@ func TestRetainSourceCheck(t *testing.T) {
 	})
 	for _, skip := range []bool{false, true} {
 		cfg := open()
-		cfg.Authorizer = az
+		cfg.Authorizers = []broker.Authorizer{az}
 		cfg.SkipRetainSourceCheck = skip
 		b := start(t, cfg)
 		revoked.Store(false)

@@ -285,7 +285,7 @@ func TestSessionExpiry(t *testing.T) {
 	c, _ := connectWith(t, b, cp)
 	c.Subscribe(1, "x", 1)
 	c.Close()
-	eventually(t, "the session to expire", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "0" })
+	testutil.WaitFor(t, "the session to expire", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "0" })
 	_, ack := connectWith(t, b, cp)
 	if ack.SessionPresent {
 		t.Error("session present after expiry")
@@ -352,7 +352,7 @@ func TestPanicRecovered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := start(t, broker.Config{AllowAnonymous: true, Authorizer: panicky{topic: "boom"}, Logger: slog.New(h)})
+	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{panicky{topic: "boom"}}, Logger: slog.New(h)})
 	s := connect(t, b, 4, "s")
 	s.Subscribe(1, "fine", 0)
 	c := connect(t, b, 4, "c")

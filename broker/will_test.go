@@ -110,7 +110,7 @@ func TestWillDelay(t *testing.T) {
 
 	c, _ = connectWith(t, b, willConnect(5, "back", 1, 60))
 	c.Close()
-	eventually(t, "the disconnect", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+	testutil.WaitFor(t, "the disconnect", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
 	connectWith(t, b, &packet.Connect{ProtocolVersion: 5, ClientID: "back", CleanStart: false, Properties: expiryProps(60)})
 	w.ExpectNothing(1500 * time.Millisecond)
 
@@ -132,7 +132,7 @@ func TestWillRetain(t *testing.T) {
 	cp.Will.Retain = true
 	c, _ := connectWith(t, b, cp)
 	c.Close()
-	eventually(t, "the retained will", func() bool { return b.SysValues()["$SYS/broker/retained messages/count"] == "1" })
+	testutil.WaitFor(t, "the retained will", func() bool { return b.SysValues()["$SYS/broker/retained messages/count"] == "1" })
 	s := connect(t, b, 4, "s")
 	s.Subscribe(1, "will/r", 1)
 	if m := expectPublish(t, s, "will/r", "gone"); !m.Retain {
@@ -162,9 +162,9 @@ func TestForbiddenWillDroppedWhenDue(t *testing.T) {
 	var out syncBuffer
 	cfg := open()
 	cfg.Logger = slog.New(slog.NewTextHandler(&out, nil))
-	cfg.Authorizer = rules(func(c *broker.Client, topic string, a broker.Access) bool {
+	cfg.Authorizers = []broker.Authorizer{rules(func(c *broker.Client, topic string, a broker.Access) bool {
 		return a != broker.Write || !strings.HasPrefix(topic, "secret/")
-	})
+	})}
 	b := start(t, cfg)
 	w := connect(t, b, packet.Version5, "watcher")
 	w.Subscribe(1, "#", 1)
@@ -176,7 +176,7 @@ func TestForbiddenWillDroppedWhenDue(t *testing.T) {
 			t.Fatalf("v%d: CONNACK %v, want success", v, ack.ReasonCode)
 		}
 		c.Close()
-		eventually(t, "the dropped will in the log", func() bool {
+		testutil.WaitFor(t, "the dropped will in the log", func() bool {
 			return strings.Count(out.String(), "Denied will") == int(v-3)
 		})
 		if got := ping(t, w); len(got) != 0 {

@@ -195,18 +195,6 @@ func (b *inbox) none(t *testing.T, d time.Duration) {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after timeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond) // polling interval
-	}
-}
-
 // connTracker is an Options.Dial that records the connections it makes, so
 // that a test can break them.
 type connTracker struct {

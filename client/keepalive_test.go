@@ -8,6 +8,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -94,7 +95,7 @@ func TestKeepAliveBrokers(t *testing.T) {
 						pongs.Add(1)
 					}
 				}})
-			waitFor(t, "three PINGRESPs", func() bool { return pongs.Load() >= 3 })
+			testutil.WaitFor(t, "three PINGRESPs", func() bool { return pongs.Load() >= 3 })
 			if err := c.Err(); err != nil || !c.Connected() {
 				t.Fatalf("connection ended: %v", err)
 			}

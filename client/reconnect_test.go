@@ -8,6 +8,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -51,7 +52,7 @@ func TestReconnect(t *testing.T) {
 				if m := in.next(t); string(m.Payload) != "after" {
 					t.Fatalf("got %q", m.Payload)
 				}
-				waitFor(t, "callbacks", func() bool { return lost.Load() == 1 && back.Load() == 1 })
+				testutil.WaitFor(t, "callbacks", func() bool { return lost.Load() == 1 && back.Load() == 1 })
 				if tr.count() != 2 || c.Err() != nil {
 					t.Errorf("%d connections, Err %v", tr.count(), c.Err())
 				}
@@ -109,7 +110,7 @@ func TestCloseWhileReconnecting(t *testing.T) {
 	tr := &connTracker{addr: srv.addr}
 	c, _ := dial(t, client.Options{Dial: tr.dial, Reconnect: &client.Reconnect{MinDelay: time.Hour}})
 	tr.breakLast()
-	waitFor(t, "disconnection", func() bool { return !c.Connected() })
+	testutil.WaitFor(t, "disconnection", func() bool { return !c.Connected() })
 	errc := make(chan error, 1)
 	go func() { errc <- c.Publish(testContext(t), &client.Message{Topic: "a", QoS: 1}) }()
 	if err := c.Close(); err != nil {

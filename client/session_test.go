@@ -11,6 +11,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -239,7 +240,7 @@ func TestAckAfterHandler(t *testing.T) {
 					t.Fatalf("got %v %d", a.Kind, a.PacketID)
 				}
 				close(release)
-				waitFor(t, "handlers", func() bool { return handled.Load() == 2 })
+				testutil.WaitFor(t, "handlers", func() bool { return handled.Load() == 2 })
 				return
 			}
 			rc.quiet(100 * time.Millisecond)
@@ -308,7 +309,7 @@ func TestPersistentSession(t *testing.T) {
 				if ver.v != packet.Version31 && !ack.SessionPresent {
 					t.Fatal("session not present")
 				}
-				waitFor(t, "redelivery", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 2 })
+				testutil.WaitFor(t, "redelivery", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 2 })
 				mu.Lock()
 				defer mu.Unlock()
 				for i, m := range got[:2] {

@@ -9,26 +9,17 @@ import (
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// Subscription is one topic filter to subscribe to, with its options.
-type Subscription struct {
-	// Filter is the topic filter, wildcards and "$share/name/..." allowed.
-	Filter string
-	// QoS is the maximum QoS of the messages to receive.
-	QoS byte
-	// NoLocal (MQTT 5): do not receive the client's own publishes.
-	NoLocal bool
-	// RetainAsPublished (MQTT 5): keep the retain flag of forwarded
-	// messages as published.
-	RetainAsPublished bool
-	// RetainHandling (MQTT 5): packet.RetainSendOnSubscribe (0),
-	// RetainSendIfNewSubscription (1) or RetainDoNotSend (2).
-	RetainHandling byte
-	// ID is the MQTT 5 Subscription Identifier (1 to 268435455), which the
-	// server adds to the messages this subscription delivers; 0 for none.
-	// The subscriptions of one Subscribe call share one SUBSCRIBE packet,
-	// so they must have the same ID.
-	ID uint32
-}
+// Subscription is one topic filter to subscribe to, with its options: the
+// filter (wildcards and "$share/name/..." allowed), the maximum QoS of the
+// messages to receive and, for MQTT 5, NoLocal (do not receive the client's
+// own publishes), RetainAsPublished (keep the retain flag of forwarded
+// messages as published), RetainHandling (packet.RetainSendOnSubscribe,
+// RetainSendIfNewSubscription or RetainDoNotSend) and ID, the Subscription
+// Identifier (1 to 268435455) the server adds to the messages this
+// subscription delivers, 0 for none. The subscriptions of one Subscribe call
+// share one SUBSCRIBE packet, so they must have the same ID. It is
+// packet.Subscription, the one declaration of subscription options.
+type Subscription = packet.Subscription
 
 // Subscribe sends one SUBSCRIBE with subs and blocks until the SUBACK,
 // which it returns: its ReasonCodes say, filter by filter, the QoS granted
@@ -45,8 +36,7 @@ func (c *Client) Subscribe(ctx context.Context, subs ...Subscription) (*packet.S
 		if s.ID != subs[0].ID {
 			return nil, errors.New("client: subscriptions of one Subscribe call with different identifiers")
 		}
-		p.Subscriptions[i] = packet.Subscription{Filter: s.Filter, QoS: s.QoS, NoLocal: s.NoLocal,
-			RetainAsPublished: s.RetainAsPublished, RetainHandling: s.RetainHandling}
+		p.Subscriptions[i] = s
 	}
 	if id := subs[0].ID; id != 0 {
 		p.Properties.SubscriptionIDs = []uint32{id}

@@ -112,24 +112,12 @@ func shutdown(t *testing.T, b *testutil.Broker) {
 	}
 }
 
-// waitFor polls cond until it holds, failing the test after waitTimeout.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // waitSys waits until the broker's $SYS value for name (such as
 // "clients/connected") is want.
 func waitSys(t *testing.T, b *testutil.Broker, name, want string) {
 	t.Helper()
 	var got string
-	waitFor(t, "$SYS/broker/"+name+" = "+want, func() bool {
+	testutil.WaitFor(t, "$SYS/broker/"+name+" = "+want, func() bool {
 		got = b.SysValues()["$SYS/broker/"+name]
 		return got == want
 	})

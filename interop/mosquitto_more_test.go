@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // TestMosquittoTopicAlias publishes with mosquitto_pub -l and a topic alias:
@@ -160,7 +161,7 @@ func TestMosquittoSharedSubscription(t *testing.T) {
 			// Everything has been routed once the non-shared subscriber has
 			// it all; the shared ones may still be reading.
 			var got []string
-			waitFor(t, "10 messages between the shared subscribers", func() bool {
+			testutil.WaitFor(t, "10 messages between the shared subscribers", func() bool {
 				got = append(msgs(a.lines()), msgs(b.lines())...)
 				return len(got) >= 10
 			})
@@ -241,7 +242,7 @@ func TestMosquittoOverlappingSubscriptionIdentifier(t *testing.T) {
 		}
 		return n
 	}
-	waitFor(t, "the message or a reconnection", func() bool { return len(msgs(sub.lines())) > 0 || connacks() > 1 })
+	testutil.WaitFor(t, "the message or a reconnection", func() bool { return len(msgs(sub.lines())) > 0 || connacks() > 1 })
 	if connacks() > 1 {
 		t.Fatalf("mosquitto_sub lost its connection on the PUBLISH and reconnected; output:\n%s", sub.output())
 	}

@@ -498,7 +498,7 @@ func TestClientTopicAliasMaximum(t *testing.T) {
 			t.Errorf("paho message %d (%q): topic %q, want \"ta/x\" (properties %+v)", i, m.Payload, m.Topic, m.Props)
 		}
 	}
-	waitFor(t, "3 messages or mosquitto_sub's exit", func() bool {
+	testutil.WaitFor(t, "3 messages or mosquitto_sub's exit", func() bool {
 		select {
 		case <-mosq.done:
 			return true

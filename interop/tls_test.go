@@ -289,7 +289,7 @@ func TestTLSReloadOnSIGHUP(t *testing.T) {
 	b.waitAfter(mark, waitTimeout, "Reloading config.")
 	// The reload ends without a log line of its own: connect until the new
 	// certificate is served.
-	waitFor(t, "a client trusting only the new CA to connect", func() bool {
+	testutil.WaitFor(t, "a client trusting only the new CA to connect", func() bool {
 		return startMosquitto(t, "mosquitto_pub", "-h", "127.0.0.1", "-p", tlsPort, "--cafile", newCA.ca,
 			"-t", "probe", "-m", "probe").exitCode() == 0
 	})

@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/auth"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -68,7 +68,7 @@ func TestTutorialCommandLinePassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, port := startLocalhostBroker(t, broker.Config{AllowAnonymous: false, Authenticator: pf})
+	_, port := startLocalhostBroker(t, broker.Config{AllowAnonymous: false, Authenticators: []broker.Authenticator{pf}})
 
 	// The tutorial's subscriber, without credentials, is refused, and so
 	// are wrong credentials, as Mosquitto 2.0 refuses them: CONNACK 5 (3.1,

@@ -1,5 +1,7 @@
 package packet
 
+import "github.com/midge-mqtt/midge/internal/topic"
+
 // Publish is the PUBLISH packet (3.3).
 type Publish struct {
 	Dup      bool
@@ -88,7 +90,7 @@ func (p *Publish) Decode(flags byte, body []byte, v byte) error {
 		return malformed("PUBLISH DUP set on QoS 0") // [MQTT-3.3.1-2]
 	}
 	d := decoder{b: body}
-	topic := d.rawBytes("topic name")
+	name := d.rawBytes("topic name")
 	if p.QoS > 0 {
 		p.PacketID = d.uint16("packet identifier")
 		if d.err == nil && p.PacketID == 0 {
@@ -101,31 +103,29 @@ func (p *Publish) Decode(flags byte, body []byte, v byte) error {
 	if d.err != nil {
 		return d.err
 	}
-	if !validUTF8(topic) {
-		return malformed("PUBLISH topic name is not a well-formed UTF-8 string") // [MQTT-1.5.4-1]
+	if string(name) == prev {
+		p.Topic = prev // no allocation for the comparison
+	} else {
+		p.Topic = string(name)
 	}
-	if len(topic) == 0 {
+	switch err := topic.ValidName(p.Topic); err {
+	case nil:
+	case topic.ErrEmpty:
 		if v != Version5 {
 			return &Error{Code: TopicNameInvalid, Reason: "PUBLISH with empty topic name"} // [MQTT-4.7.3-1]
 		}
 		if !p.Properties.Has(PropTopicAlias) {
 			return protocolErr("PUBLISH with empty topic name and no topic alias") // 3.3.2.3.4
 		}
-	}
-	for _, c := range topic {
-		if c == '+' || c == '#' {
-			// [MQTT-3.3.2-2]; a protocol error (0x82) as Mosquitto has it,
-			// where 0x90 would do too.
-			return protocolErr("PUBLISH topic name contains a wildcard")
-		}
+	case topic.ErrWildcardInName:
+		// [MQTT-3.3.2-2]; a protocol error (0x82) as Mosquitto has it,
+		// where 0x90 would do too.
+		return protocolErr("PUBLISH topic name contains a wildcard")
+	default:
+		return malformed("PUBLISH topic name is not a well-formed UTF-8 string") // [MQTT-1.5.4-1]
 	}
 	if p.Properties.Has(PropResponseTopic) && !ValidTopicName(p.Properties.ResponseTopic) {
 		return protocolErr("PUBLISH Response Topic is not a valid topic name") // [MQTT-3.3.2-14]
-	}
-	if string(topic) == prev {
-		p.Topic = prev // no allocation for the comparison
-	} else {
-		p.Topic = string(topic)
 	}
 	if rest := d.rest(); len(rest) > 0 {
 		p.Payload = append(make([]byte, 0, len(rest)), rest...)

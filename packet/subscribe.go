@@ -1,6 +1,10 @@
 package packet
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/midge-mqtt/midge/internal/topic"
+)
 
 // Retain Handling values of a subscription (3.8.3.1).
 const (
@@ -9,14 +13,14 @@ const (
 	RetainDoNotSend             byte = 2 // never at subscribe
 )
 
-// Subscription is one Topic Filter of a SUBSCRIBE with its options.
-type Subscription struct {
-	Filter            string
-	QoS               byte // maximum QoS
-	NoLocal           bool // MQTT 5
-	RetainAsPublished bool // MQTT 5
-	RetainHandling    byte // MQTT 5: RetainSendOnSubscribe ...
-}
+// Subscription is one Topic Filter of a SUBSCRIBE with its options: Filter,
+// QoS (the maximum QoS), and for MQTT 5 NoLocal, RetainAsPublished,
+// RetainHandling (RetainSendOnSubscribe ...) and ID. The Subscription
+// Identifier travels once per SUBSCRIBE, as Properties.SubscriptionIDs: the
+// decoder leaves ID 0, and the encoder refuses an ID that differs from that
+// property. It is the one declaration of subscription options, shared with
+// the broker, its store and the client.
+type Subscription = topic.Subscription
 
 // Subscribe is the SUBSCRIBE packet (3.8).
 type Subscribe struct {
@@ -48,8 +52,11 @@ func (p *Subscribe) check(v byte) error {
 		if !ValidTopicFilter(s.Filter) || s.QoS > 2 || s.RetainHandling > 2 {
 			return encodeErr("SUBSCRIBE filter %q or its options invalid", s.Filter)
 		}
-		if v == Version5 && s.NoLocal && strings.HasPrefix(s.Filter, "$share/") {
+		if v == Version5 && s.NoLocal && strings.HasPrefix(s.Filter, topic.SharePrefix) {
 			return encodeErr("SUBSCRIBE No Local on shared subscription %q", s.Filter) // [MQTT-3.8.3-4]
+		}
+		if s.ID != 0 && (v != Version5 || len(p.Properties.SubscriptionIDs) != 1 || p.Properties.SubscriptionIDs[0] != s.ID) {
+			return encodeErr("SUBSCRIBE filter %q with Subscription Identifier %d not in Properties.SubscriptionIDs", s.Filter, s.ID)
 		}
 	}
 	if v == Version5 {
@@ -120,7 +127,7 @@ func decodeSubscribe(body []byte, v byte) (*Subscribe, error) {
 			if s.RetainHandling == 3 {
 				return nil, malformed("SUBSCRIBE Retain Handling 3") // 3.8.3.1 (Mosquitto: malformed, 0x81)
 			}
-			if s.NoLocal && strings.HasPrefix(s.Filter, "$share/") {
+			if s.NoLocal && strings.HasPrefix(s.Filter, topic.SharePrefix) {
 				return nil, protocolErr("SUBSCRIBE No Local on a shared subscription") // [MQTT-3.8.3-4]
 			}
 		} else if o&0xfc != 0 || s.QoS == 3 {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -17,17 +18,18 @@ import (
 
 // meResponse says who is logged in and what they may do.
 type meResponse struct {
-	Auth     string `json:"auth"` // "open" (no logins) or "login"
-	User     string `json:"user,omitempty"`
-	LoggedIn bool   `json:"loggedIn"`
-	Admin    bool   `json:"admin"`
-	CSRF     string `json:"csrf,omitempty"` // send it as X-CSRF-Token with every action
-	History  int    `json:"history"`
-	Version  string `json:"version"`
+	Auth     string     `json:"auth"` // "open" (no logins) or "login"
+	User     string     `json:"user,omitempty"`
+	LoggedIn bool       `json:"loggedIn"`
+	Admin    bool       `json:"admin"`
+	CSRF     string     `json:"csrf,omitempty"` // send it as X-CSRF-Token with every action
+	History  int        `json:"history"`
+	Version  string     `json:"version"`
+	Source   SourceInfo `json:"source"` // what the dashboard shows: its broker or, for midge explore, a client
 }
 
 func (h *handler) meOf(p *principal) meResponse {
-	r := meResponse{Auth: "login", History: h.s.cfg.History, Version: version.Version}
+	r := meResponse{Auth: "login", History: h.s.cfg.History, Version: version.Version, Source: h.s.sourceInfo()}
 	if h.open {
 		r.Auth = "open"
 	}
@@ -95,19 +97,37 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request, p *principal) {
 	writeJSON(w, r, http.StatusOK, h.meOf(nil))
 }
 
-// readFilter returns which topics p may see: all for an administrator or
-// without an ACL, else those the ACL lets p.user read (with an empty client
-// id).
+// readFilter returns which topics p may see: all (nil) for an administrator
+// or without Security, else those the listener's Authorizers let p read.
 func (h *handler) readFilter(p *principal) func(string) bool {
-	if p.admin || h.cfg.ACL == nil {
+	if p.admin || h.cfg.Security == nil {
 		return nil
 	}
-	acl := h.cfg.ACL()
-	if acl == nil {
-		return nil
+	sec, c := h.cfg.Security, userClient(p.user)
+	return func(t string) bool { return sec.Authorize(context.Background(), c, t, broker.Read) }
+}
+
+// userClient is a dashboard user as the broker's Authorizers see it: an MQTT
+// client with that user name and an empty client id.
+func userClient(user string) *broker.Client {
+	return &broker.Client{Username: user, HasUsername: true}
+}
+
+// seesStats reports whether a user who may read the topics filter allows
+// (nil: all) may see the broker's statistics. They are the broker's $SYS
+// values, so the user must be allowed to read every one of those topics.
+func (s *Server) seesStats(filter func(string) bool) bool {
+	return filter == nil || readsAll(filter, s.broker.SysValues())
+}
+
+// readsAll reports whether filter allows every topic of sys.
+func readsAll(filter func(string) bool, sys map[string]string) bool {
+	for t := range sys {
+		if !filter(t) {
+			return false
+		}
 	}
-	user := p.user
-	return func(t string) bool { return acl.Allowed(user, true, "", t, false) }
+	return true
 }
 
 // topicsResponse is GET /api/v1/topics: every topic the user may see.
@@ -246,8 +266,8 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, p *principal) 
 		writeError(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if !p.admin && h.cfg.ACL != nil {
-		if acl := h.cfg.ACL(); acl != nil && !acl.Allowed(p.user, true, "", m.Topic, true) {
+	if !p.admin && h.cfg.Security != nil {
+		if !h.cfg.Security.Authorize(r.Context(), userClient(p.user), m.Topic, broker.Write) {
 			writeError(w, http.StatusForbidden, "the ACL does not let "+p.user+" publish to "+m.Topic)
 			return
 		}
@@ -274,7 +294,7 @@ func (h *handler) publish(w http.ResponseWriter, r *http.Request, p *principal) 
 
 // message builds the Message req describes.
 func (req *publishRequest) message() (*broker.Message, error) {
-	if req.Topic == "" || strings.ContainsAny(req.Topic, "+#") || !utf8.ValidString(req.Topic) {
+	if !packet.ValidTopicName(req.Topic) {
 		return nil, errors.New("invalid topic name: it must be non-empty UTF-8 without + or #")
 	}
 	if req.QoS > 2 {
@@ -314,7 +334,7 @@ func (req *publishRequest) message() (*broker.Message, error) {
 			props.SetString(packet.PropContentType, pr.ContentType)
 		}
 		if pr.ResponseTopic != "" {
-			if strings.ContainsAny(pr.ResponseTopic, "+#") {
+			if !packet.ValidTopicName(pr.ResponseTopic) {
 				return nil, errors.New("responseTopic must not contain + or #")
 			}
 			props.SetString(packet.PropResponseTopic, pr.ResponseTopic)
@@ -347,7 +367,7 @@ func (h *handler) deleteRetained(w http.ResponseWriter, r *http.Request, p *prin
 	if !readJSON(w, r, 64<<10, &req) {
 		return
 	}
-	if req.Topic == "" || strings.ContainsAny(req.Topic, "+#") {
+	if !packet.ValidTopicName(req.Topic) {
 		writeError(w, http.StatusBadRequest, "invalid topic name")
 		return
 	}
@@ -433,16 +453,28 @@ func (h *handler) disconnect(w http.ResponseWriter, r *http.Request, p *principa
 }
 
 // stats is GET /api/v1/stats: the samples for the graphs and the $SYS
-// values now.
-func (h *handler) stats(w http.ResponseWriter, r *http.Request, _ *principal) {
+// values now, those p may read: a user whose Authorizers deny a $SYS topic
+// does not get its value, nor the graphs, which are made of those values.
+func (h *handler) stats(w http.ResponseWriter, r *http.Request, p *principal) {
 	s := h.s
+	sys, series := s.broker.SysValues(), s.series()
+	if filter := h.readFilter(p); filter != nil {
+		if !s.seesStats(filter) {
+			series = []statsSample{}
+		}
+		for t := range sys {
+			if !filter(t) {
+				delete(sys, t)
+			}
+		}
+	}
 	s.mu.Lock()
 	topics, refused, hb := len(s.topics.byName), s.topics.refused, s.topics.bytes
 	s.mu.Unlock()
 	writeJSON(w, r, http.StatusOK, map[string]any{
-		"series":   s.series(),
+		"series":   series,
 		"interval": s.cfg.StatsInterval.Milliseconds(),
-		"sys":      s.broker.SysValues(),
+		"sys":      sys,
 		"web": map[string]any{"topics": topics, "maxTopics": s.cfg.MaxTopics, "refused": refused,
 			"observed": s.seen.Load(), "dropped": s.dropped.Load(), "historyBytes": hb,
 			"maxHistoryBytes": s.cfg.MaxHistoryBytes, "streams": s.subscribers()},
@@ -479,7 +511,7 @@ func (h *handler) aclCheck(w http.ResponseWriter, r *http.Request, _ *principal)
 		writeError(w, http.StatusBadRequest, `access must be "read" or "write"`)
 		return
 	}
-	if req.Topic == "" || strings.ContainsAny(req.Topic, "+#") {
+	if !packet.ValidTopicName(req.Topic) {
 		writeError(w, http.StatusBadRequest, "give a topic name, without + or #")
 		return
 	}
@@ -487,19 +519,19 @@ func (h *handler) aclCheck(w http.ResponseWriter, r *http.Request, _ *principal)
 	if req.HasUsername != nil {
 		hasUser = *req.HasUsername
 	}
-	write := req.Access == "write"
-	var d Decision
-	var acl ACL
-	if h.cfg.ACL != nil {
-		acl = h.cfg.ACL()
+	acc := broker.Read
+	if req.Access == "write" {
+		acc = broker.Write
 	}
+	var d broker.Decision
 	switch {
-	case write && (req.Topic == "$SYS" || strings.HasPrefix(req.Topic, "$SYS/")):
-		d = Decision{Reason: "the broker refuses every client's publish to $SYS, whatever the ACL says"}
-	case acl == nil:
-		d = Decision{Allowed: true, Reason: "no acl_file is configured: every client may read and publish every topic (but $SYS)"}
+	case acc == broker.Write && (req.Topic == "$SYS" || strings.HasPrefix(req.Topic, "$SYS/")):
+		d = broker.Decision{Reason: "the broker refuses every client's publish to $SYS, whatever the ACL says"}
+	case h.cfg.Security == nil:
+		d = broker.Decision{Allowed: true, Reason: "no acl_file is configured: every client may read and publish every topic (but $SYS)"}
 	default:
-		d = acl.Explain(req.Username, hasUser, req.ClientID, req.Topic, write)
+		c := &broker.Client{ID: req.ClientID, Username: req.Username, HasUsername: hasUser}
+		d = h.cfg.Security.Explain(r.Context(), c, req.Topic, acc)
 	}
 	writeJSON(w, r, http.StatusOK, d)
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/midge-mqtt/midge/broker"
 )
 
 // Passwords checks the logins of a listener: the broker's password file.
@@ -28,21 +30,6 @@ type Passwords interface {
 	Fingerprint(username string) (fp [32]byte, ok bool)
 }
 
-// ACL decides what a user may read and publish, and explains why (the ACL
-// tester). write is false for read (receive) access.
-type ACL interface {
-	Allowed(username string, hasUsername bool, clientID, topic string, write bool) bool
-	Explain(username string, hasUsername bool, clientID, topic string, write bool) Decision
-}
-
-// Decision is an ACL's answer with its reason, as the ACL tester shows it.
-type Decision struct {
-	Allowed bool   `json:"allowed"`
-	Rule    string `json:"rule,omitempty"`    // the deciding line, "topic read home/#"
-	Section string `json:"section,omitempty"` // where it is: `user "alice"`, "patterns"...
-	Reason  string `json:"reason"`
-}
-
 // HandlerConfig is the security of one listener.
 type HandlerConfig struct {
 	// Passwords returns the password file in use (it may change on reload);
@@ -52,10 +39,12 @@ type HandlerConfig struct {
 	Passwords func() Passwords
 	// Admins returns the users who may act on the broker (http_api_admin).
 	Admins func() []string
-	// ACL returns the ACL that limits what users who are not administrators
-	// see and publish; nil, or a nil result, means no ACL: they see
-	// everything but can change nothing but by publishing.
-	ACL func() ACL
+	// Security is the listener's security, whose Authorizers limit what
+	// users who are not administrators see and publish, exactly as they
+	// limit an MQTT client with the same user name and an empty client id.
+	// If nil, or without Authorizers, they see everything but can change
+	// nothing but by publishing.
+	Security *broker.Security
 	// Local says the listener can only be reached from this machine: bound
 	// to a loopback address or a unix socket.
 	Local bool

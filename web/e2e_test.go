@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/client"
-	"github.com/midge-mqtt/midge/internal/auth"
 	"github.com/midge-mqtt/midge/packet"
 )
 

@@ -111,9 +111,30 @@ func (s *Server) subscribers() int {
 // broadcast hands ev to every subscriber without waiting: one whose queue
 // is full misses it and is told to reload.
 func (s *Server) broadcast(ev *event) {
+	stats := ev.name == "stats"
+	var sees map[*subscriber]bool // who may see statistics, asked outside subsMu
+	if stats {
+		s.subsMu.Lock()
+		subs := make([]*subscriber, 0, len(s.subs))
+		for sub := range s.subs {
+			subs = append(subs, sub)
+		}
+		s.subsMu.Unlock()
+		sees = make(map[*subscriber]bool, len(subs))
+		var sys map[string]string // the $SYS topics, read once
+		for _, sub := range subs {
+			if sub.filter != nil && sys == nil {
+				sys = s.broker.SysValues()
+			}
+			sees[sub] = sub.filter == nil || readsAll(sub.filter, sys)
+		}
+	}
 	s.subsMu.Lock()
 	defer s.subsMu.Unlock()
 	for sub := range s.subs {
+		if stats && !sees[sub] {
+			continue
+		}
 		f := ev.frame(sub.filter)
 		if f == nil {
 			continue

@@ -67,12 +67,18 @@ func (s *Server) Handler(cfg HandlerConfig) (http.Handler, error) {
 	})
 	metrics := promhttp.HandlerFor(s.registry, promhttp.HandlerOpts{})
 	m.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
-		if p, retry := h.identify(r); p == nil {
+		p, retry := h.identify(r)
+		if p == nil {
 			if tooMany(w, retry) {
 				return
 			}
 			w.Header().Set("WWW-Authenticate", `Basic realm="midge", charset="UTF-8"`)
 			http.Error(w, "log in: Basic credentials of the password file", http.StatusUnauthorized)
+			return
+		}
+		if !s.seesStats(h.readFilter(p)) {
+			// The metrics are the broker's $SYS values.
+			http.Error(w, "the ACL does not let "+p.user+" read $SYS", http.StatusForbidden)
 			return
 		}
 		metrics.ServeHTTP(w, r)

@@ -15,31 +15,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/auth"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 	"github.com/midge-mqtt/midge/web"
 )
-
-// aclAdapter makes an *auth.ACL a web.ACL, as midge broker does.
-type aclAdapter struct{ a *auth.ACL }
-
-func access(write bool) auth.Access {
-	if write {
-		return auth.Write
-	}
-	return auth.Read
-}
-
-func (x aclAdapter) Allowed(u string, hasU bool, id, topic string, write bool) bool {
-	return x.a.Allowed(u, hasU, id, topic, access(write))
-}
-
-func (x aclAdapter) Explain(u string, hasU bool, id, topic string, write bool) web.Decision {
-	d := x.a.Explain(u, hasU, id, topic, access(write))
-	return web.Decision{Allowed: d.Allowed, Rule: d.Rule, Section: d.Section, Reason: d.Reason}
-}
 
 // env is a broker with a dashboard on an httptest server.
 type env struct {
@@ -92,7 +73,7 @@ func start(t *testing.T, logins bool) *env {
 		}
 		hc.Passwords = func() web.Passwords { return pf }
 		hc.Admins = func() []string { return []string{"alice"} }
-		hc.ACL = func() web.ACL { return aclAdapter{acl} }
+		hc.Security = &broker.Security{Authorizers: []broker.Authorizer{acl}}
 	}
 	h, err := w.Handler(hc)
 	if err != nil {
@@ -165,20 +146,6 @@ func (u *user) do(method, path string, body any, out any, hdr ...string) int {
 		}
 	}
 	return resp.StatusCode
-}
-
-// waitFor polls cond until it holds or 5 seconds pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	tick := time.NewTicker(5 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		<-tick.C
-	}
 }
 
 type topicResp struct {
@@ -400,7 +367,7 @@ func TestAdminOnly(t *testing.T) {
 	if st := a.do("POST", "/api/v1/publish", map[string]any{"topic": "office/door", "payload": "open", "retain": true}, nil); st != 200 {
 		t.Errorf("alice publishes: %d", st)
 	}
-	waitFor(t, "both topics", func() bool {
+	testutil.WaitFor(t, "both topics", func() bool {
 		_, s1 := a.topic("office/door")
 		_, s2 := a.topic("home/bob/lamp")
 		return s1 == 200 && s2 == 200
@@ -444,7 +411,7 @@ func TestPublishHistoryRetainedAndClients(t *testing.T) {
 	dev, _ := testutil.Connect(t, e.b.Addr, packet.Version311, "thermostat")
 	dev.Send(&packet.Publish{Topic: "home/livingroom/setpoint", Payload: []byte(`{"t":22}`)})
 	var tr topicResp
-	waitFor(t, "two messages", func() bool { tr, _ = a.topic("home/livingroom/setpoint"); return tr.Count == 2 })
+	testutil.WaitFor(t, "two messages", func() bool { tr, _ = a.topic("home/livingroom/setpoint"); return tr.Count == 2 })
 	if len(tr.History) != 2 || tr.History[0].Publisher != "web:alice" || tr.History[1].Publisher != "thermostat" ||
 		tr.History[0].Properties == nil || tr.History[0].Properties.ContentType != "application/json" || !tr.Retained {
 		t.Errorf("topic %+v", tr)
@@ -452,7 +419,7 @@ func TestPublishHistoryRetainedAndClients(t *testing.T) {
 
 	// Binary payloads come as base64.
 	a.do("POST", "/api/v1/publish", map[string]any{"topic": "home/raw", "payload": "00ff10", "encoding": "hex", "retain": true}, nil)
-	waitFor(t, "home/raw", func() bool { tr, _ = a.topic("home/raw"); return tr.Count == 1 })
+	testutil.WaitFor(t, "home/raw", func() bool { tr, _ = a.topic("home/raw"); return tr.Count == 1 })
 	if tr.History[0].Encoding != "base64" || tr.History[0].Payload != "AP8Q" {
 		t.Errorf("binary %+v", tr.History[0])
 	}
@@ -466,7 +433,7 @@ func TestPublishHistoryRetainedAndClients(t *testing.T) {
 	if n != 0 {
 		t.Errorf("%d retained messages left", n)
 	}
-	waitFor(t, "retained flag cleared", func() bool { tr, _ = a.topic("home/raw"); return !tr.Retained })
+	testutil.WaitFor(t, "retained flag cleared", func() bool { tr, _ = a.topic("home/raw"); return !tr.Retained })
 
 	var cl struct {
 		Clients []struct {
@@ -503,7 +470,7 @@ func TestACLTester(t *testing.T) {
 	t.Parallel()
 	e := start(t, true)
 	a := e.login("alice")
-	var d web.Decision
+	var d broker.Decision
 	if st := a.do("POST", "/api/v1/acl", map[string]any{"username": "bob", "clientId": "c", "topic": "home/alice/lamp", "access": "write"}, &d); st != 200 ||
 		d.Allowed || d.Reason == "" {
 		t.Errorf("bob writes home/alice/lamp: %d %+v", st, d)
@@ -647,7 +614,7 @@ func TestDashboardUnderLoad(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	waitFor(t, "the aggregator", func() bool { return web.Settled(e.web) })
+	testutil.WaitFor(t, "the aggregator", func() bool { return web.Settled(e.web) })
 	u := e.anonymous()
 	var snap struct {
 		U       []struct{ T string }
@@ -674,5 +641,5 @@ func TestDashboardUnderLoad(t *testing.T) {
 		t.Errorf("%d dropped, want at least 95", d)
 	}
 	web.Unlock(w)
-	waitFor(t, "the stalled aggregator", func() bool { return web.Settled(w) })
+	testutil.WaitFor(t, "the stalled aggregator", func() bool { return web.Settled(w) })
 }

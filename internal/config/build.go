@@ -8,8 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/auth"
 )
 
 // build turns the parsed state into p.res, recording every remaining error.
@@ -42,8 +42,8 @@ func (p *parser) build() {
 	gs := p.makeScope("", p.global, res.LocalOnly)
 	res.Scopes = append(res.Scopes, gs)
 	cfg.AllowAnonymous = gs.AllowAnonymous
-	cfg.Authenticator = gs.Password
-	cfg.Authorizer = gs.ACL
+	cfg.Authenticators = gs.Security.Authenticators
+	cfg.Authorizers = gs.Security.Authorizers
 	cfg.SkipRetainSourceCheck = !res.CheckRetainSource
 	if p.perListener {
 		// Every listener has its own scope; the global one only serves a
@@ -80,15 +80,18 @@ func (p *parser) build() {
 
 		// Security.
 		key := listenerKey(*l)
+		anon, pwFile := cfg.AllowAnonymous, gs.PasswordFile
 		switch {
 		case p.perListener:
 			sc := p.makeScope(key, ls.sec, false)
 			if l.AllowAnonymous != nil {
 				sc.AllowAnonymous = *l.AllowAnonymous
+				sc.Security.AllowAnonymous = sc.AllowAnonymous
 			}
 			l.Scope = sc
 			res.Scopes = append(res.Scopes, sc)
-			bl.Security = &broker.Security{AllowAnonymous: sc.AllowAnonymous, Authenticator: sc.Password, Authorizer: sc.ACL}
+			bl.Security = sc.Security
+			anon, pwFile = sc.AllowAnonymous, sc.PasswordFile
 		case ls.sec != nil && (ls.sec.passwordFile != "" || ls.sec.aclFile != ""):
 			// plugin_use: this listener's plugin files, the global ones
 			// for what it has none of.
@@ -106,9 +109,16 @@ func (p *parser) build() {
 			sc := p.makeScope(key, &merged, false)
 			l.Scope = sc
 			res.Scopes = append(res.Scopes, sc)
-			bl.Security = &broker.Security{AllowAnonymous: sc.AllowAnonymous, Authenticator: sc.Password, Authorizer: sc.ACL}
+			bl.Security = sc.Security
+			anon, pwFile = sc.AllowAnonymous, sc.PasswordFile
 		case l.AllowAnonymous != nil:
-			bl.Security = &broker.Security{AllowAnonymous: *l.AllowAnonymous, Authenticator: gs.Password, Authorizer: gs.ACL}
+			bl.Security = &broker.Security{AllowAnonymous: *l.AllowAnonymous, Authenticators: gs.Security.Authenticators, Authorizers: gs.Security.Authorizers}
+			anon = *l.AllowAnonymous
+		}
+		if !anon && pwFile == "" && !l.TLS.UseIdentityAsUsername && !l.TLS.UseSubjectAsUsername {
+			// As in Mosquitto, without an Authenticator allow_anonymous
+			// decides for every client, user name or not.
+			p.warnf(l.Pos, "listener %s has allow_anonymous false and no password_file: no client can connect", key)
 		}
 
 		// Options Mosquitto sets per listener.
@@ -125,6 +135,13 @@ func (p *parser) build() {
 			bl.MaxTopicAlias = broker.Unlimited // Mosquitto's 0: no topic aliases
 		default:
 			bl.MaxTopicAlias = ls.maxTopicAlias
+		}
+		switch ls.aliasOut {
+		case -1:
+		case 0:
+			bl.MaxTopicAliasOut = broker.Unlimited // none
+		default:
+			bl.MaxTopicAliasOut = ls.aliasOut
 		}
 		bl.ProtocolVersions = ls.versions
 		if p.perListener {
@@ -315,8 +332,10 @@ func (p *parser) makeScope(name string, s *scopeState, anonDefault bool) *Scope 
 	}
 	pf, acl, errs := sc.load()
 	p.errs = append(p.errs, errs...)
-	sc.Password = NewPasswordAuth(pf)
-	sc.ACL = NewACLAuth(acl, sc.CheckSubscribe)
+	sc.Password, sc.ACL = &broker.Slot{}, &broker.Slot{}
+	sc.setFiles(pf, acl)
+	sc.Security = &broker.Security{AllowAnonymous: sc.AllowAnonymous,
+		Authenticators: []broker.Authenticator{sc.Password}, Authorizers: []broker.Authorizer{sc.ACL}}
 	return sc
 }
 

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/logging"
 )
@@ -50,6 +51,10 @@ func (e *Error) Unwrap() error { return e.Err }
 type Warning struct {
 	Pos Position
 	Msg string
+	// Notice marks Mosquitto 2.1's deprecation notices ("The 'port' option
+	// is now deprecated and will be removed in version 3.0. ..."), which
+	// Mosquitto logs at notice level without "Warning:".
+	Notice bool
 }
 
 // String returns "FILE:LINE: message".
@@ -60,9 +65,9 @@ func (w Warning) String() string { return w.Pos.String() + ": " + w.Msg }
 // Mosquitto applies around the broker. Listeners[i] describes
 // Config.Listeners[i].
 type Result struct {
-	// Config is the broker configuration. Its Authenticator and Authorizer
-	// (and each listener's Security) are PasswordAuth and ACLAuth values,
-	// always set, so Reload can swap the files in.
+	// Config is the broker configuration. Its Authenticators and Authorizers
+	// (and each listener's Security) are the Slots of a Scope, which Reload
+	// fills with the files loaded again.
 	Config broker.Config
 	// Listeners are the listeners' settings as written, in the order of
 	// Config.Listeners.
@@ -81,6 +86,14 @@ type Result struct {
 	HTTPListeners []Listener
 	// HTTPAPI holds the settings of the http_api listeners.
 	HTTPAPI HTTPAPI
+
+	// EnableControlAPI is enable_control_api (Mosquitto 2.1): serve
+	// listPlugins and listListeners on $CONTROL/broker/v1.
+	EnableControlAPI bool
+	// Plugins are the Mosquitto plugins the configuration loads that midge
+	// serves itself, by their 2.1 names ("password-file", "acl-file"),
+	// once each, in order of appearance.
+	Plugins []string
 
 	// PIDFile is the pid_file to write, "" for none.
 	PIDFile string
@@ -120,7 +133,8 @@ type Persistence struct {
 	Enabled  bool   // persistence
 	Location string // persistence_location, "" for the working directory
 	// File is persistence_file, default "midge.db": not Mosquitto's
-	// mosquitto.db, which may sit in the same directory in another format.
+	// mosquitto.db, which may sit in the same directory in another format
+	// (midge broker imports it once; see internal/mosqdb).
 	File string
 	// Periodic is persistence_sync periodic: commits every SyncInterval
 	// instead of before each acknowledgement (persistence_sync always, the
@@ -212,9 +226,49 @@ type Scope struct {
 	ACLPos         Position
 	CheckSubscribe bool // acl_check_subscribe
 
-	// Password and ACL are what the broker calls; Reload swaps their files.
-	Password *PasswordAuth
-	ACL      *ACLAuth
+	// Password holds the *auth.PasswordFile in use, ACL the *auth.ACL (an
+	// auth.SubscribeChecker with CheckSubscribe); an empty Slot is no file.
+	// They are the links of Security's chains; Reload swaps their files.
+	Password *broker.Slot
+	ACL      *broker.Slot
+	// Security is the scope as the broker applies it: AllowAnonymous and
+	// the chains of Password and ACL.
+	Security *broker.Security
+}
+
+// Passwords returns the password file in use, nil if none.
+func (sc *Scope) Passwords() *auth.PasswordFile {
+	pf, _ := sc.Password.Load().(*auth.PasswordFile)
+	return pf
+}
+
+// Rules returns the ACL file in use, nil if none.
+func (sc *Scope) Rules() *auth.ACL {
+	switch a := sc.ACL.Load().(type) {
+	case *auth.ACL:
+		return a
+	case auth.SubscribeChecker:
+		return a.ACL
+	}
+	return nil
+}
+
+// setFiles puts pf and acl into the scope's slots (nil: none; a nil
+// pointer must not be stored, as it would be a link).
+func (sc *Scope) setFiles(pf *auth.PasswordFile, acl *auth.ACL) {
+	if pf == nil {
+		sc.Password.Store(nil)
+	} else {
+		sc.Password.Store(pf)
+	}
+	switch {
+	case acl == nil:
+		sc.ACL.Store(nil)
+	case sc.CheckSubscribe:
+		sc.ACL.Store(auth.SubscribeChecker{ACL: acl})
+	default:
+		sc.ACL.Store(acl)
+	}
 }
 
 // Load reads the configuration file at path and everything it includes.

@@ -64,7 +64,8 @@ func TestOptionsMapOntoConfig(t *testing.T) {
 		{"listener_auto_id_prefix", "auto_id_prefix g-\nlistener 1883\nlistener_auto_id_prefix l-\nlistener 1884", func(r *config.Result) bool {
 			return r.Config.AutoIDPrefix == "g-" && r.Config.Listeners[0].AutoIDPrefix == "l-" && r.Config.Listeners[1].AutoIDPrefix == ""
 		}},
-		{"max_topic_alias_broker", "listener 1883\nmax_topic_alias_broker 7", func(r *config.Result) bool { return r.Config.MaxTopicAliasOut == 7 }},
+		{"max_topic_alias_broker", "listener 1883\nmax_topic_alias_broker 7", func(r *config.Result) bool { return r.Config.Listeners[0].MaxTopicAliasOut == 7 }},
+		{"max_topic_alias_broker 0", "listener 1883\nmax_topic_alias_broker 0", func(r *config.Result) bool { return r.Config.Listeners[0].MaxTopicAliasOut == broker.Unlimited }},
 		{"connection_messages", "connection_messages false", func(r *config.Result) bool { return r.Config.QuietConnections }},
 		{"global_max_connections", "global_max_connections 50", func(r *config.Result) bool { return r.Config.MaxConnections == 50 }},
 		{"max_inflight_bytes", "max_inflight_bytes 1000", func(r *config.Result) bool { return r.Config.MaxInflightBytes == 1000 }},
@@ -200,7 +201,7 @@ password_file `+pw+`
 	if a == nil || b == nil || !a.AllowAnonymous || b.AllowAnonymous {
 		t.Fatalf("securities %+v %+v", a, b)
 	}
-	if r.Scopes[1].Password.File() != nil || r.Scopes[2].Password.File() == nil {
+	if r.Scopes[1].Passwords() != nil || r.Scopes[2].Passwords() == nil {
 		t.Errorf("password file on the wrong listener")
 	}
 
@@ -338,8 +339,6 @@ func TestRefused(t *testing.T) {
 		{"psk_file /p", "m.conf:1: option psk_file"},
 		{"clientid_prefixes sec-", "m.conf:1: option clientid_prefixes"},
 		{"memory_limit 1000000", "m.conf:1: option memory_limit"},
-		{"global_max_clients 10", "m.conf:1: option global_max_clients"},
-		{"enable_control_api true", "m.conf:1: option enable_control_api"},
 		{"listener 1883\nenable_proxy_protocol 2", "m.conf:2: option enable_proxy_protocol"},
 		{"listener 1883\nmptcp true", "m.conf:2: option mptcp"},
 		{"log_dest dlt", "m.conf:1: option log_dest dlt"},
@@ -379,15 +378,15 @@ func TestPlugins(t *testing.T) {
 		"plugin C:\\Program Files\\Mosquitto\\mosquitto_acl_file.dll\nplugin_opt_acl_file " + acl,
 	} {
 		r := mustParse(t, text)
-		if r.Scopes[0].ACL.ACL() == nil || r.Scopes[0].ACLFile != acl {
+		if r.Scopes[0].Rules() == nil || r.Scopes[0].ACLFile != acl {
 			t.Errorf("%q: ACL not loaded", text)
 		}
 	}
 	r := mustParse(t, "plugin_load acl /usr/lib/mosquitto_acl_file.so\nplugin_opt_acl_file "+acl+"\nlistener 1883\nplugin_use acl\nlistener 1884\n")
-	if s := r.Config.Listeners[0].Security; s == nil || r.Listeners[0].Scope.ACL.ACL() == nil {
+	if s := r.Config.Listeners[0].Security; s == nil || r.Listeners[0].Scope.Rules() == nil {
 		t.Errorf("plugin_use: listener without the plugin's ACL")
 	}
-	if r.Config.Listeners[1].Security != nil || r.Scopes[0].ACL.ACL() != nil {
+	if r.Config.Listeners[1].Security != nil || r.Scopes[0].Rules() != nil {
 		t.Errorf("plugin_use leaked to other listeners")
 	}
 	if _, err := parse(t, "global_plugin /usr/lib/mosquitto_acl_file.so\nplugin_opt_password_file /x"); err == nil {
@@ -414,7 +413,7 @@ func TestTutorialConfigs(t *testing.T) {
 			if len(r.Config.Listeners) != 1 || r.Config.Listeners[0].Address != ":1883" || r.Config.AllowAnonymous != anon {
 				t.Errorf("got %+v", r.Config)
 			}
-			if !anon && r.Scopes[0].Password.File() == nil {
+			if !anon && r.Scopes[0].Passwords() == nil {
 				t.Error("password file not loaded")
 			}
 			if r.PIDFile != filepath.Join(dir, "run", "mosquitto.pid") || !r.Persistence.Enabled || r.Log.Dests != logging.File {

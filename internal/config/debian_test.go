@@ -77,7 +77,7 @@ func TestDebianExamples(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pf, acl := r.Scopes[0].Password.File(), r.Scopes[0].ACL.ACL()
+	pf, acl := r.Scopes[0].Passwords(), r.Scopes[0].Rules()
 	if pf == nil || acl == nil || len(pf.Users()) != 3 {
 		t.Fatalf("files not loaded: %v %v", pf, acl)
 	}

@@ -19,7 +19,7 @@
 // and midge takes the safer reading; docs/mosquitto-compat.md lists each
 // option with its status.
 //
-// Password and ACL files are loaded with internal/auth and wrapped in
-// PasswordAuth and ACLAuth, whose content Reload replaces atomically on
-// SIGHUP without rebuilding the broker.
+// Password and ACL files are loaded with package auth into the broker.Slots
+// of a Scope, the links of its broker.Security chains; Reload replaces their
+// content atomically on SIGHUP without rebuilding the broker.
 package config

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/testutil"
 )
@@ -42,7 +42,7 @@ func TestHTTPAPIListener(t *testing.T) {
 	if h.Port != 8080 || h.Protocol != "http_api" || h.HTTPDir != "/var/www" || h.Scope == nil || h.Scope.PasswordFile != pw || h.TLSServer != nil {
 		t.Errorf("HTTP listener %+v", h)
 	}
-	if h.Scope.Password.File() == nil || !h.Scope.Password.File().Check("alice", "secret") {
+	if h.Scope.Passwords() == nil || !h.Scope.Passwords().Check("alice", "secret") {
 		t.Error("the http_api listener's scope does not check the password file")
 	}
 	if !slices.Equal(r.HTTPAPI.Admins, []string{"alice", "bob", "carol"}) || r.HTTPAPI.History != 7 {

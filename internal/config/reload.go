@@ -30,11 +30,10 @@ func Reload(cur, next *Result) []string {
 			continue
 		}
 		delete(byName, sc.Name)
-		sc.Password.Store(n.Password.File())
-		sc.ACL.Store(n.ACL.ACL(), n.CheckSubscribe)
 		sc.PasswordFile, sc.PasswordPos = n.PasswordFile, n.PasswordPos
 		sc.ACLFile, sc.ACLPos = n.ACLFile, n.ACLPos
 		sc.CheckSubscribe = n.CheckSubscribe
+		sc.setFiles(n.Passwords(), n.Rules())
 		if sc.AllowAnonymous != n.AllowAnonymous {
 			notes = append(notes, fmt.Sprintf("allow_anonymous changed%s: restart midge to apply it", scopeName(sc)))
 		}
@@ -66,7 +65,7 @@ func Reload(cur, next *Result) []string {
 	kept := cur.Config
 	cur.Config = next.Config
 	cur.Config.Listeners = kept.Listeners
-	cur.Config.AllowAnonymous, cur.Config.Authenticator, cur.Config.Authorizer = kept.AllowAnonymous, kept.Authenticator, kept.Authorizer
+	cur.Config.AllowAnonymous, cur.Config.Authenticators, cur.Config.Authorizers = kept.AllowAnonymous, kept.Authenticators, kept.Authorizers
 	cur.Config.Store, cur.Config.PersistenceInterval = kept.Store, kept.PersistenceInterval
 	cur.Config.Logger, cur.Config.Now = kept.Logger, kept.Now
 	changed("per_listener_settings", cur.PerListenerSettings != next.PerListenerSettings)
@@ -97,6 +96,7 @@ func sameListener(cur, next *Result, i int) bool {
 		a.UseSubjectAsUsername == b.UseSubjectAsUsername && a.WebSocket == b.WebSocket && a.HTTPDir == b.HTTPDir &&
 		slices.Equal(a.WebSocketOrigins, b.WebSocketOrigins) && a.WebSocketHeadersSize == b.WebSocketHeadersSize &&
 		(a.TLS == nil) == (b.TLS == nil) && ta == tb && a.MaxQoS == b.MaxQoS && a.MaxTopicAlias == b.MaxTopicAlias &&
+		a.MaxTopicAliasOut == b.MaxTopicAliasOut &&
 		a.AutoIDPrefix == b.AutoIDPrefix && equalPtr(a.AllowZeroLengthClientID, b.AllowZeroLengthClientID) &&
 		slices.Equal(a.ProtocolVersions, b.ProtocolVersions)
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -38,19 +37,7 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	rng := rand.New(rand.NewPCG(seed, seed))
 
 	bin := buildMidge(t)
-	dir := t.TempDir()
-	port := freePort(t)
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	conf := filepath.Join(dir, "midge.conf")
-	u, err := user.Current()
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s\nuser %s\nlog_dest stderr\nmax_queued_messages 1000000\n",
-		port, dir, u.Username)
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cfg := newBrokerConf(t, bin, t.TempDir())
 
 	pubs := []*publisher{{id: "pub1", qos: 1}, {id: "pub2", qos: 2}}
 	subs := []*subscriber{{id: "sub1", qos: 1, every: 1}, {id: "sub2", qos: 2, every: 1}, {id: "sub3", qos: 2, every: 3}}
@@ -65,21 +52,37 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	}
 
 	for cycle := range cycles {
-		b := startBroker(t, bin, conf, addr)
+		b := cfg.start(t)
+		addr := cfg.addr
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
 		for _, s := range subs {
 			if cycle%s.every == 0 {
+				// The phase begins before the goroutine, so that the
+				// wait below is on this cycle's subscription.
+				s.newPhase()
 				wg.Add(1)
-				go func() { defer wg.Done(); s.run(ctx, addr, "") }()
+				go func() {
+					defer wg.Done()
+					// A connection the broker did not answer in time
+					// (it may be busy restoring the store) is retried.
+					for ctx.Err() == nil {
+						s.run(ctx, addr, "")
+						pause(ctx)
+					}
+				}()
 			}
 		}
 		if cycle == 0 {
 			// Messages published before a subscription exists are not
 			// the subscriber's: start publishing once all have one.
+			wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
 			for _, s := range subs {
-				s.waitSubscribed(ctx)
+				if !s.waitSubscribed(wctx) {
+					t.Fatalf("%s did not subscribe\nbroker log:\n%s", s.id, b.log())
+				}
 			}
+			wcancel()
 		}
 		for _, p := range pubs {
 			wg.Add(1)
@@ -88,7 +91,7 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 		// The crash comes at a random moment: this sleep is the workload's
 		// length, not a wait for a condition.
 		time.Sleep(time.Duration(50+rng.IntN(450)) * time.Millisecond)
-		b.kill(t)
+		b.kill()
 		cancel()
 		wg.Wait()
 	}
@@ -96,24 +99,29 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	// A last run without a crash: everyone reconnects, publishers finish
 	// their flows and send an end marker, subscribers read up to both
 	// markers.
-	b := startBroker(t, bin, conf, addr)
-	defer b.kill(t)
+	b := cfg.start(t)
+	defer b.kill()
+	addr := cfg.addr
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
 	// Each retries a connection that fails, so that one refused dial or
 	// lost connection cannot leave the drain waiting for a marker.
 	for _, s := range subs {
+		s.newPhase()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for !s.ended(2) && ctx.Err() == nil {
 				s.run(ctx, addr, "pub1,pub2")
+				pause(ctx)
 			}
 		}()
 	}
 	for _, s := range subs {
-		s.waitSubscribed(ctx)
+		if !s.waitSubscribed(ctx) {
+			t.Fatalf("final drain: %s did not subscribe\nbroker log:\n%s", s.id, b.log())
+		}
 	}
 	for _, p := range pubs {
 		wg.Add(1)
@@ -121,6 +129,7 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 			defer wg.Done()
 			for !p.isEnded() && ctx.Err() == nil {
 				p.run(ctx, addr, true)
+				pause(ctx)
 			}
 		}()
 	}
@@ -320,15 +329,16 @@ const endMarkerID = 65535
 // QoS 2 receiver must: a PUBLISH whose packet identifier awaits PUBREL is a
 // retransmission and is not counted again.
 type subscriber struct {
-	id         string
-	qos        byte
-	every      int // connected in one cycle of every
-	mu         sync.Mutex
-	counts     map[string]int  // payload → deliveries
-	await      map[uint16]bool // QoS 2 ids received, PUBREL not yet
-	subscribed chan struct{}
-	confirmed  bool            // a SUBACK arrived: the subscription is the broker's to keep
-	ends       map[string]bool // publishers whose end marker arrived
+	id        string
+	qos       byte
+	every     int // connected in one cycle of every
+	mu        sync.Mutex
+	counts    map[string]int  // payload → deliveries
+	await     map[uint16]bool // QoS 2 ids received, PUBREL not yet
+	ready     chan struct{}   // closed once the subscription is in place in the current phase (newPhase)
+	readyDone bool            // ready is closed
+	confirmed bool            // a SUBACK arrived: the subscription is the broker's to keep
+	ends      map[string]bool // publishers whose end marker arrived
 }
 
 // ended reports whether the end markers of n publishers arrived.
@@ -338,10 +348,29 @@ func (s *subscriber) ended(n int) bool {
 	return len(s.ends) >= n
 }
 
-func (s *subscriber) run(ctx context.Context, addr, until string) {
+// newPhase begins a phase of the test (a cycle, or the final drain): a
+// wait for the subscription (waitSubscribed) started after it ends when one
+// of the phase's connections has it, whichever run of the phase that is.
+// (Each run made its own channel, and a wait that began before the first
+// run of the drain made its one waited on the previous cycle's, which a
+// connection cut before its SUBACK had left open: issue 12.10.)
+func (s *subscriber) newPhase() {
 	s.mu.Lock()
-	s.subscribed = make(chan struct{})
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	s.ready, s.readyDone = make(chan struct{}), false
+}
+
+// markReady says the subscription is in place in this phase.
+func (s *subscriber) markReady() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.readyDone {
+		s.readyDone = true
+		close(s.ready)
+	}
+}
+
+func (s *subscriber) run(ctx context.Context, addr, until string) {
 	c, err := dial(ctx, addr, s.id, "subscribe")
 	if err != nil {
 		return
@@ -356,7 +385,7 @@ func (s *subscriber) run(ctx context.Context, addr, until string) {
 			return
 		}
 	} else {
-		close(s.subscribed)
+		s.markReady()
 	}
 	want := 0
 	if until != "" {
@@ -373,7 +402,7 @@ func (s *subscriber) run(ctx context.Context, addr, until string) {
 			s.mu.Lock()
 			s.confirmed = true
 			s.mu.Unlock()
-			close(s.subscribed)
+			s.markReady()
 		case *packet.Publish:
 			body := string(pk.Payload)
 			s.mu.Lock()
@@ -414,19 +443,26 @@ func (s *subscriber) run(ctx context.Context, addr, until string) {
 	}
 }
 
-func (s *subscriber) waitSubscribed(ctx context.Context) {
+// waitSubscribed waits until the subscription is in place in the current
+// phase, and reports whether it is (false: ctx ended first).
+func (s *subscriber) waitSubscribed(ctx context.Context) bool {
 	s.mu.Lock()
-	ch := s.subscribed
+	ch := s.ready
 	s.mu.Unlock()
-	for ch == nil && ctx.Err() == nil {
-		time.Sleep(time.Millisecond)
-		s.mu.Lock()
-		ch = s.subscribed
-		s.mu.Unlock()
-	}
 	select {
 	case <-ch:
+		return true
 	case <-ctx.Done():
+		return false
+	}
+}
+
+// pause waits a little before a connection is tried again, or until ctx
+// ends.
+func pause(ctx context.Context) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(20 * time.Millisecond):
 	}
 }
 
@@ -483,84 +519,19 @@ func (c *client) flush() error {
 
 func (c *client) close() { c.once.Do(func() { c.nc.Close() }) }
 
-// broker is the child process.
-type broker struct {
-	cmd    *exec.Cmd
-	stderr *strings.Builder
-	mu     *sync.Mutex
-}
-
-func startBroker(t *testing.T, bin, conf, addr string) *broker {
-	t.Helper()
-	var mu sync.Mutex
-	logs := &strings.Builder{}
-	cmd := exec.Command(bin, "broker", "-c", conf)
-	cmd.Stderr = lockedWriter{logs, &mu}
-	cmd.Stdout = lockedWriter{logs, &mu}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	b := &broker{cmd: cmd, stderr: logs, mu: &mu}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		nc, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			nc.Close()
-			return b
-		}
-		if time.Now().After(deadline) {
-			b.kill(t)
-			t.Fatalf("broker did not start: %v\n%s", err, b.log())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-func (b *broker) kill(t *testing.T) {
-	if b.cmd.ProcessState != nil {
-		return
-	}
-	b.cmd.Process.Kill() // SIGKILL
-	b.cmd.Wait()
-}
-
-func (b *broker) log() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.stderr.String()
-}
-
-type lockedWriter struct {
-	b  *strings.Builder
-	mu *sync.Mutex
-}
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-// buildMidge builds the midge binary into a temporary directory.
+// buildMidge builds the midge binary into a temporary directory, or
+// returns MIDGE_BIN if it is set (to see a test fail on another build).
 func buildMidge(t *testing.T) string {
 	t.Helper()
+	if bin := os.Getenv("MIDGE_BIN"); bin != "" {
+		return bin
+	}
 	bin := filepath.Join(t.TempDir(), "midge")
 	cmd := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
-}
-
-// freePort returns a port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 func envInt(t *testing.T, name string, def int) int {

@@ -1,7 +1,11 @@
 // Package topic implements MQTT topic names and topic filters (MQTT 3.1.1
 // §4.7, MQTT 5.0 §4.7 and §4.8): their validation, the reference matcher, the
-// subscription index that the broker routes every PUBLISH through, and the
-// index of retained messages.
+// subscription index that the broker routes every PUBLISH through, the index
+// of retained messages, and the filters of Mosquitto's ACL files (their
+// validation, %c and %u substitution in Pattern, and the filter algebra Meet
+// and Covers). It is the one place these rules live: package packet
+// validates names and filters with it, package auth matches ACL rules with
+// it, and the broker routes with it.
 //
 // # Names and filters
 //

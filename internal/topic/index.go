@@ -6,25 +6,37 @@ import (
 	"sync/atomic"
 )
 
-// Options are the subscription options of one subscription, as granted by the
-// broker (MQTT 5.0 §3.8.3.1). For MQTT 3.1.1 only QoS is meaningful.
-type Options struct {
+// Subscription is one subscription: a topic filter and its subscription
+// options (MQTT 5.0 §3.8.3.1; for MQTT 3.1.1 only QoS is meaningful) with
+// its Subscription Identifier. It is the one declaration of subscription
+// options: packet.Subscription, client.Subscription,
+// broker.StoredSubscription and broker.SubscriptionInfo are this type.
+type Subscription struct {
+	// Filter is the topic filter, including any "$share/{ShareName}/"
+	// prefix.
+	Filter string
 	// QoS is the maximum QoS (0, 1 or 2) at which messages are sent to the
 	// subscriber.
 	QoS byte
 	// NoLocal asks that messages published by the subscribing session are
-	// not sent back to it [MQTT-3.8.3-3].
+	// not sent back to it [MQTT-3.8.3-3] (MQTT 5).
 	NoLocal bool
 	// RetainAsPublished keeps the RETAIN flag of forwarded messages as the
-	// publisher set it [MQTT-3.3.1-12] [MQTT-3.3.1-13].
+	// publisher set it [MQTT-3.3.1-12] [MQTT-3.3.1-13] (MQTT 5).
 	RetainAsPublished bool
-	// RetainHandling says when retained messages are sent on subscribe: 0
-	// always, 1 only for a new subscription, 2 never.
+	// RetainHandling says when retained messages are sent on subscribe
+	// (MQTT 5): 0 always, 1 only for a new subscription, 2 never.
 	RetainHandling byte
 	// ID is the Subscription Identifier (MQTT 5.0 §3.8.2.1.2), or 0 for
-	// none.
+	// none. In a SUBSCRIBE packet it travels once, as a property: see
+	// packet.Subscribe.
 	ID uint32
 }
+
+// Options are the options of one subscription as granted by the broker: the
+// Index takes the filter beside them and ignores Options.Filter (an Entry's
+// Filter is the filter as subscribed).
+type Options = Subscription
 
 // Entry is one subscription: a subscriber, the filter it subscribed with and
 // its options. Entries are values; the Index hands out copies.

@@ -110,23 +110,11 @@ func validPlain(filter string) error {
 	if len(filter) > MaxLen {
 		return ErrTooLong // [MQTT-4.7.3-3]
 	}
-	start := 0 // index of the first byte of the current level
 	for i := 0; i < len(filter); {
 		c := filter[i]
 		if c < utf8.RuneSelf {
-			switch c {
-			case 0:
+			if c == 0 {
 				return ErrNull // [MQTT-4.7.3-2]
-			case '/':
-				start = i + 1
-			case '+':
-				if i != start || (i+1 < len(filter) && filter[i+1] != '/') {
-					return ErrBadWildcard // [MQTT-4.7.1-3]
-				}
-			case '#':
-				if i != start || i+1 != len(filter) {
-					return ErrBadWildcard // [MQTT-4.7.1-2]
-				}
 			}
 			i++
 			continue
@@ -136,6 +124,9 @@ func validPlain(filter string) error {
 			return ErrBadUTF8 // [MQTT-1.5.4-1]
 		}
 		i += size
+	}
+	if !wildcardsPlaced(filter) {
+		return ErrBadWildcard // [MQTT-4.7.1-2] [MQTT-4.7.1-3]
 	}
 	return nil
 }

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/cmd/base"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 func TestParseBrokerArgs(t *testing.T) {
@@ -138,7 +139,7 @@ func TestServeInProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the connection to be logged", func() bool { return strings.Contains(readOrEmpty(logf), "New connection from 127.0.0.1:") })
+	testutil.WaitFor(t, "the connection to be logged", func() bool { return strings.Contains(readOrEmpty(logf), "New connection from 127.0.0.1:") })
 	c.Close()
 	if pid := readOrEmpty(filepath.Join(dir, "m.pid")); pid != strconv.Itoa(os.Getpid()) {
 		t.Errorf("pid file %q", pid)
@@ -270,18 +271,6 @@ func tutorialConfig(t *testing.T, name, dir, port string) string {
 	return conf
 }
 
-// waitFor polls cond until it holds or the deadline passes.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // waitLog waits for text in the log file, and shows the log if it does not
 // come.
 func waitLog(t *testing.T, logf, text string) {
@@ -349,7 +338,7 @@ func TestTutorial(t *testing.T) {
 			got := make(chan string, 1)
 			sc := exec.Command(sub, append([]string{"-d", "-h", "localhost", "-p", port, "-t", "test/topic", "-C", "1", "-W", "10"}, auth...)...)
 			go func() { out, _ := sc.CombinedOutput(); got <- string(out) }()
-			waitFor(t, "the subscription", func() bool { return strings.Contains(readOrEmpty(logf), "New client connected") })
+			testutil.WaitFor(t, "the subscription", func() bool { return strings.Contains(readOrEmpty(logf), "New client connected") })
 			// The subscriber is connected; publish until it has its SUBACK.
 			deadline := time.Now().Add(10 * time.Second)
 			var out string
@@ -411,7 +400,7 @@ func TestDaemon(t *testing.T) {
 		t.Errorf("daemon is not a session leader: sid %d", sid)
 	}
 	syscall.Kill(pid, syscall.SIGTERM)
-	waitFor(t, "the pid file to go", func() bool { _, err := os.Stat(pidf); return os.IsNotExist(err) })
+	testutil.WaitFor(t, "the pid file to go", func() bool { _, err := os.Stat(pidf); return os.IsNotExist(err) })
 
 	// A daemon that cannot start reports it and the foreground fails.
 	os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nlistener "+port+" 127.0.0.1\n"), 0o644)
@@ -447,7 +436,7 @@ func TestReload(t *testing.T) {
 	publish := func(user, pass, msg string) error {
 		return exec.Command(pub, "-h", "localhost", "-p", port, "-t", "t/x", "-m", msg, "-u", user, "-P", pass).Run()
 	}
-	waitFor(t, "the subscriber", func() bool {
+	testutil.WaitFor(t, "the subscriber", func() bool {
 		publish("alice", "a-pass", "ping")
 		return received("ping")
 	})
@@ -457,18 +446,18 @@ func TestReload(t *testing.T) {
 
 	setPassword(t, pw, "bob", "b-pass", false)
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, "bob's message after the reload", func() bool { return publish("bob", "b-pass", "from bob") == nil && received("from bob") })
+	testutil.WaitFor(t, "bob's message after the reload", func() bool { return publish("bob", "b-pass", "from bob") == nil && received("from bob") })
 
 	// A broken file: reported with its line, the running users kept.
 	os.WriteFile(pw, []byte("carol:not-a-hash\n"), 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitFor(t, "the reload error", func() bool {
+	testutil.WaitFor(t, "the reload error", func() bool {
 		return strings.Contains(readOrEmpty(logf), pw+":1:") && strings.Contains(readOrEmpty(logf), "configuration not reloaded")
 	})
 	if err := publish("bob", "b-pass", "still bob"); err != nil {
 		t.Fatalf("bob refused after a failed reload: %v", err)
 	}
-	waitFor(t, "the message after the failed reload", func() bool { return received("still bob") })
+	testutil.WaitFor(t, "the message after the failed reload", func() bool { return received("still bob") })
 	if strings.Contains(readOrEmpty(logf), "Client watcher disconnected") {
 		t.Error("the subscriber was disconnected by a reload")
 	}
@@ -499,7 +488,7 @@ func TestReloadAppliesOptions(t *testing.T) {
 	os.WriteFile(conf, []byte(base), 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)
 	waitLog(t, logf, "Reloading config.")
-	waitFor(t, "a retained PUBLISH accepted after the reload", func() bool { return retain() == nil })
+	testutil.WaitFor(t, "a retained PUBLISH accepted after the reload", func() bool { return retain() == nil })
 	out, err := exec.Command(sub, "-p", port, "-t", "r/x", "-C", "1", "-W", "5").Output()
 	if err != nil || strings.TrimSpace(string(out)) != "kept" {
 		t.Errorf("mosquitto_sub after the reload: %q, %v", out, err)

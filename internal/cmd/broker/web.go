@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/auth"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/web"
 )
@@ -113,7 +112,8 @@ func (b *brokerRun) startWeb(srv *broker.Server) {
 }
 
 // webHandlerConfig returns the security of an http_api listener: its
-// scope's password file and ACL, which SIGHUP reloads, and http_api_admin.
+// scope's password file and Security (whose ACL link SIGHUP reloads), and
+// http_api_admin.
 func (b *brokerRun) webHandlerConfig(wl *webListener) web.HandlerConfig {
 	sc := wl.cfg.Scope
 	_, tcp := wl.ln.Addr().(*net.TCPAddr)
@@ -123,12 +123,7 @@ func (b *brokerRun) webHandlerConfig(wl *webListener) web.HandlerConfig {
 			defer b.mu.Unlock()
 			return b.res.HTTPAPI.Admins
 		},
-		ACL: func() web.ACL {
-			if a := sc.ACL.ACL(); a != nil {
-				return webACL{a}
-			}
-			return nil
-		},
+		Security:    sc.Security,
 		Local:       localAddr(wl.ln.Addr()),
 		LoopbackTCP: tcp && localAddr(wl.ln.Addr()),
 		TLS:         wl.cfg.TLSServer != nil,
@@ -136,7 +131,7 @@ func (b *brokerRun) webHandlerConfig(wl *webListener) web.HandlerConfig {
 	}
 	if sc.PasswordFile != "" {
 		hc.Passwords = func() web.Passwords {
-			if f := sc.Password.File(); f != nil {
+			if f := sc.Passwords(); f != nil {
 				return f
 			}
 			return nil
@@ -166,23 +161,4 @@ func (b *brokerRun) closeWebListeners() {
 		wl.ln.Close()
 	}
 	b.web.lns = nil
-}
-
-// webACL makes an ACL file a web.ACL.
-type webACL struct{ a *auth.ACL }
-
-func webAccess(write bool) auth.Access {
-	if write {
-		return auth.Write
-	}
-	return auth.Read
-}
-
-func (x webACL) Allowed(username string, hasUsername bool, clientID, topic string, write bool) bool {
-	return x.a.Allowed(username, hasUsername, clientID, topic, webAccess(write))
-}
-
-func (x webACL) Explain(username string, hasUsername bool, clientID, topic string, write bool) web.Decision {
-	d := x.a.Explain(username, hasUsername, clientID, topic, webAccess(write))
-	return web.Decision{Allowed: d.Allowed, Rule: d.Rule, Section: d.Section, Reason: d.Reason}
 }

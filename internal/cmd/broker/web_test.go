@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/auth"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/cmd/passwd"
 )

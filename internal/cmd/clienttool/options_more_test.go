@@ -17,8 +17,8 @@ import (
 // denyAll is an Authenticator that refuses every user name and password.
 type denyAll struct{}
 
-func (denyAll) Authenticate(context.Context, *broker.Client, []byte, bool) (bool, error) {
-	return false, nil
+func (denyAll) Authenticate(context.Context, *broker.Client, []byte, bool) (broker.Verdict, error) {
+	return broker.Deny, nil
 }
 
 // TestRefusedCredentials compares the three tools when the broker refuses
@@ -35,7 +35,7 @@ func TestRefusedCredentials(t *testing.T) {
 	os.Chmod(pw, 0o644)
 	brokers := []mqBroker{
 		mqStartMosquitto(t, "allow_anonymous false", "password_file "+pw),
-		mqStartMidgeBroker(t, broker.Config{AllowAnonymous: false, Authenticator: denyAll{}}),
+		mqStartMidgeBroker(t, broker.Config{AllowAnonymous: false, Authenticators: []broker.Authenticator{denyAll{}}}),
 	}
 	base := map[string][]string{"pub": {"-t", "a", "-m", "x"}, "sub": {"-t", "a"}, "rr": {"-t", "a", "-m", "x", "-e", "b"}}
 	tools := map[string]tool{"pub": toolPub, "sub": toolSub, "rr": toolRR}
@@ -215,8 +215,11 @@ func mqStartMidgeWS(t *testing.T) string {
 // readOnly is an Authorizer that lets clients subscribe and read, not write.
 type readOnly struct{}
 
-func (readOnly) Authorize(_ context.Context, _ *broker.Client, _ string, a broker.Access) bool {
-	return a != broker.Write
+func (readOnly) Authorize(_ context.Context, _ *broker.Client, _ string, a broker.Access) broker.Verdict {
+	if a == broker.Write {
+		return broker.Deny
+	}
+	return broker.Allow
 }
 
 // TestPublishRefused compares pub when the broker refuses a publish (an
@@ -229,7 +232,7 @@ func TestPublishRefused(t *testing.T) {
 	os.WriteFile(acl, []byte("topic read #\n"), 0o644)
 	brokers := []mqBroker{
 		mqStartMosquitto(t, "acl_file "+acl, "max_qos 1"),
-		mqStartMidgeBroker(t, broker.Config{AllowAnonymous: true, Authorizer: readOnly{}, MaxQoS: 1}),
+		mqStartMidgeBroker(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{readOnly{}}, MaxQoS: 1}),
 	}
 	for _, b := range brokers {
 		for _, v := range [][]string{{"-q", "1", "-V", "5", "-d"}, {"-q", "1", "-V", "5", "--repeat", "2"},

@@ -40,7 +40,7 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 

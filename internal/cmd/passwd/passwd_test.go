@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/midge-mqtt/midge/internal/auth"
+	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 

@@ -1,0 +1,200 @@
+package auth_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/midge-mqtt/midge/auth"
+)
+
+// hashOf returns a hash of password (SHA512, cheap) for building files.
+func hashOf(t *testing.T, password string) string {
+	t.Helper()
+	h, err := auth.HashPassword(password, auth.SHA512, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func parse(t *testing.T, body string) (*auth.PasswordFile, error) {
+	t.Helper()
+	return auth.ParsePasswords(strings.NewReader(body), "pw")
+}
+
+// What Mosquitto's broker reads from a password file (pwfile__parse), each
+// case confirmed against Debian's mosquitto 2.0.11.
+func TestParsePasswordsAsMosquitto(t *testing.T) {
+	t.Parallel()
+	a, b := hashOf(t, "pa"), hashOf(t, "pb")
+	body := strings.Join([]string{
+		"# a comment",
+		"#commented:" + a, // a comment even with a colon
+		"",
+		"   ",
+		"no colon here",        // skipped
+		"plain:" + a,           // a user
+		"  sp  :  " + b + "  ", // blanks around fields are trimmed
+		"crlf:" + a + "\r",
+		"tab\t:\t" + b,
+		"::lead:" + a,       // strtok skips leading colons
+		"extra:" + b + ":x", // and ignores fields after the hash
+		" #notcomment:" + a, // '#' is a comment only as the first byte
+		"with space:" + b,
+		"ünïcödé:" + a,
+	}, "\n") // no newline at the end
+	pf, err := parse(t, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"#notcomment", "crlf", "extra", "lead", "plain", "sp", "tab", "with space", "ünïcödé"}
+	if got := pf.Users(); !slices.Equal(got, want) {
+		t.Errorf("Users() = %q, want %q", got, want)
+	}
+	for _, tc := range []struct {
+		user, password string
+		want           bool
+	}{
+		{"plain", "pa", true},
+		{"plain", "pb", false},
+		{"plain", "", false},
+		{"plain", " pa", false},
+		{"sp", "pb", true},
+		{" sp", "pb", false},
+		{"crlf", "pa", true},
+		{"tab", "pb", true},
+		{"lead", "pa", true},
+		{"extra", "pb", true},
+		{"#notcomment", "pa", true},
+		{"with space", "pb", true},
+		{"ünïcödé", "pa", true},
+		{"commented", "pa", false},
+		{"#commented", "pa", false},
+		{"no colon here", "", false},
+		{"nobody", "pa", false},
+		{"", "", false},
+	} {
+		if got := pf.Check(tc.user, tc.password); got != tc.want {
+			t.Errorf("Check(%q, %q) = %v, want %v", tc.user, tc.password, got, tc.want)
+		}
+	}
+	u := pf.Users()
+	u[0] = "changed"
+	if pf.Users()[0] == "changed" {
+		t.Error("Users returned the file's own slice")
+	}
+}
+
+// Every line Mosquitto would log as an error and drop is refused with its
+// line number.
+func TestParsePasswordsErrors(t *testing.T) {
+	t.Parallel()
+	good := hashOf(t, "x")
+	long := strings.Repeat("u", 65536)
+	for _, tc := range []struct {
+		name, line, want string
+	}{
+		{"no hash", "alice:", `user "alice" has no password hash`},
+		{"blank hash", "alice:   ", `user "alice" has no password hash`},
+		{"colons only", "alice:::", `user "alice" has no password hash`},
+		{"no username", ":" + good, "no username before ':'"},
+		{"blank username", "   :" + good, "empty username"},
+		{"long username", long + ":" + good, "username longer than 65535 bytes"},
+		{"long hash", "alice:$6$" + long, `password hash of user "alice" longer than 65535 bytes`},
+		{"plain text", "alice:secret", `password hash of user "alice": not a hash`},
+		{"unknown type", "alice:$8$abc$def", `unknown hash type "$8$"`},
+		{"bad salt", "alice:$7$101$abc$def", `password hash of user "alice": salt "abc" is not base64`},
+		{"short salt", "alice:$6$YWJj$" + strings.Repeat("A", 86) + "==", "salt is 3 bytes"},
+		{"bad iterations", "alice:$7$0$" + good[3:], "iteration count"},
+		{"argon2 version", "alice:$argon2id$v=16$m=47104,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc", "version 16"},
+		{"duplicate", "alice:" + good + "\n#\nalice:" + good, `user "alice" is already on line 2`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			// Line 1 is a comment, so the bad line is line 2 (or later).
+			body := "# header\n" + tc.line + "\nbob:" + good + "\n"
+			_, err := parse(t, body)
+			var se *auth.SyntaxError
+			if !errors.As(err, &se) {
+				t.Fatalf("ParsePasswords = %v, want a *SyntaxError", err)
+			}
+			wantLine := 2 + strings.Count(tc.line, "\n")
+			if se.File != "pw" || se.Line != wantLine {
+				t.Errorf("error at %s:%d, want pw:%d", se.File, se.Line, wantLine)
+			}
+			if !strings.HasPrefix(err.Error(), se.File+":") || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error %q does not say %q", err, tc.want)
+			}
+		})
+	}
+	_, err := parse(t, "alice:$6$x$y\n")
+	if !errors.Is(err, auth.ErrBadHash) {
+		t.Errorf("a bad hash's error %v does not match ErrBadHash", err)
+	}
+}
+
+func TestParsePasswordsLongLine(t *testing.T) {
+	t.Parallel()
+	_, err := parse(t, "# c\n"+strings.Repeat("x", 2<<20)+"\n")
+	var se *auth.SyntaxError
+	if !errors.As(err, &se) || se.Line != 2 {
+		t.Errorf("ParsePasswords(2 MiB line) = %v, want a *SyntaxError at line 2", err)
+	}
+}
+
+func TestLoadPasswordFile(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "pw")
+	if err := os.WriteFile(path, []byte("u:"+hashOf(t, "p")+"\nbad\nv:\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := auth.LoadPasswordFile(path)
+	if err == nil || !strings.HasPrefix(err.Error(), path+":3: ") {
+		t.Errorf("LoadPasswordFile = %v, want an error starting %q", err, path+":3: ")
+	}
+	if _, err := auth.LoadPasswordFile(path + ".missing"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("LoadPasswordFile(missing) = %v, want os.ErrNotExist", err)
+	}
+	empty, err := auth.ParsePasswords(strings.NewReader(""), "empty")
+	if err != nil || len(empty.Users()) != 0 || empty.Check("u", "p") {
+		t.Errorf("empty file: %v %v", empty, err)
+	}
+}
+
+func TestCheckConcurrent(t *testing.T) {
+	t.Parallel()
+	pf, err := parse(t, "a:"+hashOf(t, "1")+"\nb:"+hashOf(t, "2")+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan bool)
+	for range 8 {
+		go func() {
+			ok := true
+			for range 50 {
+				ok = ok && pf.Check("a", "1") && pf.Check("b", "2") && !pf.Check("a", "2") && !pf.Check("c", "1")
+			}
+			done <- ok
+		}()
+	}
+	for range 8 {
+		if !<-done {
+			t.Error("a concurrent Check gave a wrong answer")
+		}
+	}
+}
+
+func ExamplePasswordFile_Check() {
+	hash, _ := auth.HashPassword("s3cret", auth.SHA512PBKDF2, 0)
+	pf, err := auth.ParsePasswords(strings.NewReader("# users\nalice:"+hash+"\n"), "passwords")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(pf.Users(), pf.Check("alice", "s3cret"), pf.Check("alice", "guess"), pf.Check("bob", "s3cret"))
+	// Output: [alice] true false false
+}

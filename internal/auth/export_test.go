@@ -1,4 +1,0 @@
-package auth
-
-// MatchFilterForTest exposes the topic matcher to the external tests.
-var MatchFilterForTest = matchFilter
