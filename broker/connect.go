@@ -109,6 +109,15 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		// Whether the client may publish to the will topic is asked when
 		// the will is due (publishWill), as Mosquitto 2.0 does.
 		topicName := c.mount + w.Topic
+		if lim := o.messageSizeLimit; lim > 0 && len(w.Payload) > lim {
+			// Refused as Mosquitto refuses it: 0x95, and in 3.1.1 return
+			// code 5 (not authorized).
+			code := packet.PacketTooLarge
+			if v != packet.Version5 {
+				code = packet.ConnackV3NotAuthorized
+			}
+			return c.refuseWith(&packet.Connack{ReasonCode: code}, "will larger than message_size_limit")
+		}
 		qos := w.QoS
 		if qos > c.maxQoS {
 			if v == packet.Version5 {

@@ -310,3 +310,13 @@ func TestCompatWillDelayCleanReconnect(t *testing.T) {
 		}},
 	})
 }
+
+// Item 13: a will larger than message_size_limit refuses the CONNECT.
+func TestCompatWillOverSizeLimit(t *testing.T) {
+	runCompat(t, []compatCase{
+		{"will-over-message-size-limit", both, []string{"message_size_limit 4"}, func(t *testing.T, v byte) []testutil.Step {
+			return []testutil.Step{{Send: pk(t, v, &packet.Connect{ProtocolVersion: v, ClientID: "a", CleanStart: true, KeepAlive: 60,
+				Will: &packet.Will{Topic: "w", Payload: []byte("too large")}}), Close: true}}
+		}},
+	})
+}
