@@ -64,6 +64,11 @@ type conn struct {
 	cancel     context.CancelFunc // cancels ctx; set by newConn
 	lastRead   time.Duration      // when data last arrived (Server.mono), for keep alive; 0 before CONNECT
 	atBoundary bool               // the next read starts a packet: the connection may park
+	// reading is the type of the packet being read and handled (0 before
+	// its fixed header is read): readFailed sends DISCONNECT only for
+	// errors in PUBLISH, SUBSCRIBE and UNSUBSCRIBE, as Mosquitto does.
+	reading packet.Type
+	explain bool // send DISCONNECT for the error in this packet whatever its type
 
 	// Parking (see poller): an idle connection has no reader goroutine.
 	fd        int32         // socket descriptor, -1 if the connection cannot park
@@ -401,11 +406,13 @@ func (rs *readScratch) flush(st *stats) {
 // acknowledgements into rs.
 func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 	c.atBoundary = c.r.Buffered() == 0
+	c.reading = 0
 	h, err := c.r.ReadHeader()
 	c.atBoundary = false
 	if err != nil {
 		return err
 	}
+	c.reading = h.Type
 	body, err := c.r.ReadBody(h)
 	if err != nil {
 		return err
@@ -463,7 +470,17 @@ func (c *conn) readFailed(err error) {
 	case errors.Is(err, errClose):
 	case errors.As(err, &pe):
 		c.closeReason = "protocol error: " + pe.Error()
-		c.disconnect(pe.Code)
+		switch {
+		case c.reading == packet.TypePublish && pe.InProperties:
+			c.close() // as Mosquitto, which reads them before the rest
+		case c.explain || c.reading == 0 || c.reading == packet.TypePublish ||
+			c.reading == packet.TypeSubscribe || c.reading == packet.TypeUnsubscribe:
+			c.disconnect(pe.Code) // [MQTT-4.13.1-1]
+		default:
+			// The spec lets the server close without DISCONNECT; Mosquitto
+			// does so for errors in every other packet.
+			c.close()
+		}
 	case errors.Is(err, os.ErrDeadlineExceeded):
 		c.closeReason = "keep alive timeout"
 		if !c.srv.opt().QuietConnections {

@@ -39,7 +39,11 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		case v == packet.Version311 && !cp.CleanStart:
 			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier without clean session") // [MQTT-3.1.3-8] (3.1.1)
 		case c.ln.denyEmptyID(o):
-			return c.refuse(packet.ClientIdentifierNotValid, "empty client identifier refused")
+			code := packet.ClientIdentifierNotValid
+			if v == packet.Version5 {
+				code = packet.UnspecifiedError // as Mosquitto answers (0x85 would do as well)
+			}
+			return c.refuse(code, "empty client identifier refused")
 		}
 		id = c.ln.autoIDPrefix(o) + newUUID()
 		assigned = true
@@ -106,12 +110,27 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		// Whether the client may publish to the will topic is asked when
 		// the will is due (publishWill), as Mosquitto 2.0 does.
 		topicName := c.mount + w.Topic
+		if lim := o.messageSizeLimit; lim > 0 && len(w.Payload) > lim {
+			// Refused as Mosquitto refuses it: 0x95, and in 3.1.1 return
+			// code 5 (not authorized).
+			code := packet.PacketTooLarge
+			if v != packet.Version5 {
+				code = packet.ConnackV3NotAuthorized
+			}
+			return c.refuseWith(&packet.Connack{ReasonCode: code}, "will larger than message_size_limit")
+		}
 		qos := w.QoS
 		if qos > c.maxQoS {
 			if v == packet.Version5 {
-				return c.refuse(packet.QoSNotSupported, "will QoS above max_qos") // [MQTT-3.2.2-12]
+				// [MQTT-3.2.2-12]; with Maximum QoS, as Mosquitto sends it.
+				ack := &packet.Connack{ReasonCode: packet.QoSNotSupported}
+				ack.Properties.SetUint(packet.PropMaximumQoS, uint32(c.maxQoS))
+				return c.refuseWith(ack, "will QoS above max_qos")
 			}
-			qos = c.maxQoS
+			// 3.1.1 has no code for it: closed without CONNACK, as
+			// Mosquitto does.
+			c.closeReason = "will QoS above max_qos"
+			return false
 		}
 		retain := w.Retain
 		if retain && o.RetainUnavailable {
@@ -221,10 +240,10 @@ func (c *conn) refuseDecode(cp *packet.Connect, err error) {
 	if !errors.Is(err, packet.ErrUnsupportedVersion) {
 		c.logUnknown(err)
 	}
-	if cp == nil || cp.ProtocolVersion == 0 {
+	if cp == nil {
 		return
 	}
-	if errors.Is(err, packet.ErrUnsupportedVersion) {
+	if errors.Is(err, packet.ErrUnsupportedVersion) { // level 0 included
 		if cp.ProtocolName == "MQTT" || cp.ProtocolName == "MQIsdp" {
 			// [MQTT-3.1.2-2]: CONNACK 0x01, in the 3.1.1 form every client
 			// version reads, then close. A wrong protocol name is just
@@ -236,23 +255,25 @@ func (c *conn) refuseDecode(cp *packet.Connect, err error) {
 		}
 		return
 	}
-	if cp.ProtocolVersion == packet.Version5 && pe != nil {
-		code := pe.Code
-		if !code.ValidFor(packet.TypeConnack, packet.Version5) {
-			code = packet.UnspecifiedError
-		}
-		c.writeNow(&packet.Connack{ReasonCode: code}, packet.Version5) // [MQTT-4.13.1-1]
-	}
+	// Any other malformed CONNECT is closed without CONNACK, in MQTT 5 as
+	// well: Mosquitto does so, and [MQTT-4.13.1-1] lets the server close
+	// without answering before CONNACK.
 }
 
 // refuse sends a CONNACK refusing the connection with code (translated for
 // 3.1/3.1.1 clients) and reports false.
 func (c *conn) refuse(code packet.ReasonCode, why string) bool {
-	c.closeReason = why
 	rc := code
 	if c.version != packet.Version5 {
 		rc = packet.ConnackV3(code)
 	}
+	return c.refuseWith(&packet.Connack{ReasonCode: rc}, why)
+}
+
+// refuseWith is refuse with the CONNACK ack (its reason code already in
+// the form of c's version).
+func (c *conn) refuseWith(ack *packet.Connack, why string) bool {
+	c.closeReason = why
 	if !c.srv.opt().QuietConnections {
 		id := c.client.ID
 		if id == "" {
@@ -260,7 +281,7 @@ func (c *conn) refuse(code packet.ReasonCode, why string) bool {
 		}
 		c.srv.log.Info(fmt.Sprintf("Client %s disconnected, %s.", id, why))
 	}
-	c.writeNow(&packet.Connack{ReasonCode: rc}, c.version)
+	c.writeNow(ack, c.version)
 	return false
 }
 

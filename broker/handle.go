@@ -74,6 +74,8 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 	case srv.opt().messageSizeLimit > 0 && len(p.Payload) > srv.opt().messageSizeLimit:
 		c.srv.log.Info(fmt.Sprintf("Dropped too large PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c.client.ID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, p.Topic, len(p.Payload)))
+		// Mosquitto answers 0x95, which is not a PUBACK or PUBREC reason
+		// code [MQTT-3.4.2-1]: midge keeps 0x83 (docs/mosquitto-compat.md).
 		code = packet.ImplementationSpecificError
 	case sysWriteDenied(name) || strings.HasPrefix(name, "$share/") || !c.authorize(ctx, name, Write):
 		c.srv.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
@@ -185,6 +187,10 @@ func (c *conn) ackPublish(qos byte, id uint16, code packet.ReasonCode) {
 		if code.IsError() {
 			c.sess.forgetQoS2(id)
 		}
+		if code == packet.NoMatchingSubscribers {
+			// Mosquitto says 0x10 in PUBACK only: a plain PUBREC, as it sends.
+			code = packet.Success
+		}
 		c.queueAck(packet.TypePubrec, id, code)
 	}
 }
@@ -205,12 +211,17 @@ func (c *conn) handleAck(p *packet.Ack) error {
 	s := c.sess
 	switch p.Kind {
 	case packet.TypePuback, packet.TypePubcomp:
-		s.ack(p.Kind, p.PacketID) // an unknown identifier is ignored
+		if _, _, err := s.ack(p.Kind, p.PacketID); err != nil { // an unknown identifier is ignored
+			return err
+		}
 	case packet.TypePubrec:
 		if p.ReasonCode.IsError() {
 			// The receiver refused the message: the flow ends without PUBREL.
 			s.mu.Lock()
-			if f := s.byID[p.PacketID]; f != nil && f.state == awaitPubrec {
+			if f := s.byID[p.PacketID]; f != nil && f.state == awaitPuback {
+				s.mu.Unlock()
+				return &packet.Error{Code: packet.ProtocolError, Reason: "PUBREC for a message in flight at QoS 1"}
+			} else if f != nil && f.state == awaitPubrec {
 				s.removeInflightLocked(f)
 				if f.stored {
 					seq := f.storeSeq
@@ -224,10 +235,11 @@ func (c *conn) handleAck(p *packet.Ack) error {
 			}
 			return nil
 		}
-		code := packet.Success
-		found, release := s.ack(packet.TypePubrec, p.PacketID)
-		if !found {
-			code = packet.PacketIdentifierNotFound
+		// An unknown identifier gets a plain PUBREL, as Mosquitto sends
+		// (0x92 would do too).
+		_, release, err := s.ack(packet.TypePubrec, p.PacketID)
+		if err != nil {
+			return err
 		}
 		if release != nil {
 			// The PUBREC is durable before PUBREL goes out: after a crash the
@@ -240,17 +252,15 @@ func (c *conn) handleAck(p *packet.Ack) error {
 			})
 			return nil
 		}
-		c.queueAck(packet.TypePubrel, p.PacketID, code) // [MQTT-4.3.3-?] send PUBREL
+		c.queueAck(packet.TypePubrel, p.PacketID, packet.Success) // [MQTT-4.3.3-?] send PUBREL
 	case packet.TypePubrel:
 		s.mu.Lock()
 		_, ok := s.inboundQoS2[p.PacketID]
 		delete(s.inboundQoS2, p.PacketID)
 		persistent := s.persistentLocked()
 		s.mu.Unlock()
-		code := packet.Success
-		if !ok {
-			code = packet.PacketIdentifierNotFound
-		}
+		// An unknown identifier (a repeated PUBREL) gets a plain PUBCOMP, as
+		// Mosquitto sends, where 0x92 would do too.
 		if ok && persistent {
 			// Forget the identifier durably before PUBCOMP: the client may
 			// reuse it for a new message as soon as it has PUBCOMP.
@@ -262,7 +272,7 @@ func (c *conn) handleAck(p *packet.Ack) error {
 			})
 			return nil
 		}
-		c.queueAck(packet.TypePubcomp, p.PacketID, code) // [MQTT-4.3.3-11]
+		c.queueAck(packet.TypePubcomp, p.PacketID, packet.Success) // [MQTT-4.3.3-11]
 	}
 	return nil
 }
@@ -448,6 +458,8 @@ func (c *conn) handleDisconnect(p *packet.Disconnect) error {
 		s.mu.Lock()
 		if s.expiry == 0 && p.Properties.SessionExpiry != 0 {
 			s.mu.Unlock()
+			// Mosquitto answers this one with DISCONNECT 0x82.
+			c.explain = true
 			return &packet.Error{Code: packet.ProtocolError, Reason: "DISCONNECT sets a Session Expiry Interval on a session that had none"} // [MQTT-3.14.2-2]
 		}
 		s.expiry = p.Properties.SessionExpiry

@@ -24,11 +24,10 @@ var errSessionLimit = errors.New("global_max_clients reached")
 func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message, willDelay uint32, ack *packet.Connack) error {
 	id := c.client.ID
 	var (
-		old       *conn
-		endedWill *Message
-		orphans   []delivery
-		present   bool
-		dropOld   bool // the old session was in the store and ends
+		old     *conn
+		orphans []delivery
+		present bool
+		dropOld bool // the old session was in the store and ends
 	)
 	srv.mu.Lock()
 	s := srv.sessions[id]
@@ -44,7 +43,12 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	}
 	if s != nil {
 		s.mu.Lock()
-		dropOld = cleanStart && s.inStore
+		// A session whose connection is still open but that ends with it
+		// (clean session in 3.1.1, Session Expiry 0 in 5.0) ends now, even
+		// for a CONNECT with Clean Start 0: it does not carry over to the
+		// new connection [MQTT-3.1.2-6], 5.0 §3.1.2.11.2.
+		ends := cleanStart || s.conn != nil && s.expiry == 0
+		dropOld = ends && s.inStore
 		if old = s.conn; old != nil {
 			s.conn = nil
 			if old.version == packet.Version5 {
@@ -55,19 +59,18 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 			old.takenOver = true
 		}
 		// A new connection before the will delay elapsed cancels the will
-		// [MQTT-3.1.3-9]; a session that ends publishes it.
-		pending := s.will
+		// [MQTT-3.1.3-9], with Clean Start 1 too (the session ends, but
+		// because the client is back), as Mosquitto does.
 		s.will = nil
 		s.stopTimersLocked()
-		if cleanStart {
+		if ends {
 			orphans = s.endLocked()
-			endedWill = pending
 		} else {
 			present = true // [MQTT-3.2.2-3] (v5 3.2.2.1.1)
 			s.resetForResumeLocked()
 		}
 		s.mu.Unlock()
-		if cleanStart {
+		if ends {
 			srv.index.UnsubscribeAll(s)
 			s = nil
 		}
@@ -148,9 +151,6 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		} else {
 			old.close()
 		}
-	}
-	if endedWill != nil {
-		srv.publishWill(endedWill)
 	}
 	srv.redistribute(orphans)
 	c.wake()

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -492,11 +493,13 @@ const neverExpires = 0xFFFFFFFF
 // right state. A PUBACK or PUBCOMP ends the flow (and deletes a stored
 // delivery, without waiting); for a PUBREC the caller sends PUBREL, after
 // release has made the new state durable for a stored delivery.
-func (s *session) ack(kind packet.Type, id uint16) (found bool, release *inflight) {
+func (s *session) ack(kind packet.Type, id uint16) (found bool, release *inflight, err error) {
 	s.mu.Lock()
 	f := s.byID[id]
 	switch {
 	case f == nil:
+	case wrongAck(kind, f.state):
+		err = &packet.Error{Code: packet.ProtocolError, Reason: fmt.Sprintf("%v for a message in flight at QoS %d", kind, 1+b2i(f.state != awaitPuback))}
 	case kind == packet.TypePuback && f.state == awaitPuback,
 		kind == packet.TypePubcomp && f.state == awaitPubcomp:
 		s.removeInflightLocked(f)
@@ -518,7 +521,22 @@ func (s *session) ack(kind packet.Type, id uint16) (found bool, release *infligh
 	if found && more && c != nil {
 		c.wake()
 	}
-	return found, release
+	return found, release, err
+}
+
+// wrongAck reports whether an acknowledgement of kind is of the wrong type
+// for a message in flight in state: PUBREC or PUBCOMP for QoS 1, PUBACK or
+// a PUBCOMP before PUBREC for QoS 2 (4.3.2, 4.3.3). Mosquitto closes the
+// connection, and so does midge.
+func wrongAck(kind packet.Type, state inflightState) bool {
+	switch state {
+	case awaitPuback:
+		return kind == packet.TypePubrec || kind == packet.TypePubcomp
+	case awaitPubrec:
+		return kind == packet.TypePuback || kind == packet.TypePubcomp
+	default:
+		return kind == packet.TypePuback
+	}
 }
 
 // subOptions converts a stored subscription to index options.

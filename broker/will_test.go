@@ -70,7 +70,7 @@ func TestWillOnTimeoutAndProtocolError(t *testing.T) {
 
 	c, _ := connectWith(t, b, willConnect(5, "rude", 0, 0))
 	c.SendRaw([]byte{0x30, 0x06, 0x00, 0x03, 'a', '+', 'b', 0x00}) // wildcard in a topic name
-	expectDisconnect(t, c, packet.TopicNameInvalid)
+	expectDisconnect(t, c, packet.ProtocolError)
 	expectPublish(t, w, "will/rude", "gone")
 }
 

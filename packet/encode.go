@@ -105,6 +105,9 @@ func checkFlags(h FixedHeader, v byte) error {
 	case TypePublish:
 		return nil // checked by Publish.Decode
 	case TypePubrel, TypeSubscribe, TypeUnsubscribe:
+		if v == Version31 && h.Flags == 0x0A {
+			return nil // MQTT 3.1 sends them at QoS 1, with DUP on a retry (3.1 §3.6)
+		}
 		if h.Flags != 0x02 {
 			return malformed(h.Type.String() + " fixed header flags not 0010") // [MQTT-3.6.1-1], [MQTT-3.8.1-1], [MQTT-3.10.1-1]
 		}
@@ -115,7 +118,7 @@ func checkFlags(h FixedHeader, v byte) error {
 		fallthrough
 	default:
 		if h.Type == 0 {
-			return malformed("reserved packet type 0")
+			return protocolErr("reserved packet type 0") // 2.1.2: forbidden; 0x82 as Mosquitto
 		}
 		if h.Flags != 0 {
 			return malformed(h.Type.String() + " reserved fixed header flags set") // 2.1.3

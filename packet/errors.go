@@ -11,6 +11,10 @@ import (
 type Error struct {
 	Code   ReasonCode
 	Reason string // what was wrong, for logs; may name the spec statement
+	// InProperties is set when the error is in the packet's properties (a
+	// broker that matches Mosquitto closes a PUBLISH with such an error
+	// without DISCONNECT).
+	InProperties bool
 }
 
 // Error returns "packet: " followed by the reason, or the code's name.

@@ -60,5 +60,5 @@ func ExampleReader_ReadPacket() {
 	// Output:
 	// CONNECT v5 keep alive 60
 	// PUBLISH t "hi"
-	// refused: 0x90 Topic Name invalid
+	// refused: 0x82 Protocol Error
 }

@@ -245,23 +245,24 @@ var fixtures = []fixture{
 		name: "CONNACK 5 every property", version: packet.Version5,
 		raw: []byte{
 			0x20, 0x55, // CONNACK, remaining 85
-			0x00,                         // flags: none
-			0x00,                         // reason code: Success
-			0x52,                         // property length 82
-			0x11, 0x00, 0x00, 0x00, 0x78, // Session Expiry Interval 120
-			0x12, 0x00, 0x06, 'a', 'u', 't', 'o', '-', '1', // Assigned Client Identifier "auto-1"
+			0x00, // flags: none
+			0x00, // reason code: Success
+			0x52, // property length 82
+			// Mosquitto's order first, then the others by identifier
+			0x22, 0x00, 0x08, // Topic Alias Maximum 8
 			0x13, 0x00, 0x1e, // Server Keep Alive 30
+			0x12, 0x00, 0x06, 'a', 'u', 't', 'o', '-', '1', // Assigned Client Identifier "auto-1"
 			0x15, 0x00, 0x05, 'S', 'C', 'R', 'A', 'M', // Authentication Method "SCRAM"
 			0x16, 0x00, 0x01, 0x09, // Authentication Data {9}
+			0x25, 0x00, // Retain Available 0
+			0x27, 0x00, 0x10, 0x00, 0x00, // Maximum Packet Size 1 MiB
+			0x21, 0x01, 0x00, // Receive Maximum 256
+			0x24, 0x01, // Maximum QoS 1
+			0x11, 0x00, 0x00, 0x00, 0x78, // Session Expiry Interval 120
 			0x1a, 0x00, 0x04, 'r', 'e', 's', 'p', // Response Information "resp"
 			0x1c, 0x00, 0x0a, 'o', 't', 'h', 'e', 'r', ':', '1', '8', '8', '3', // Server Reference "other:1883"
 			0x1f, 0x00, 0x02, 'o', 'k', // Reason String "ok"
-			0x21, 0x01, 0x00, // Receive Maximum 256
-			0x22, 0x00, 0x08, // Topic Alias Maximum 8
-			0x24, 0x01, // Maximum QoS 1
-			0x25, 0x00, // Retain Available 0
 			0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'v', // User Property k=v
-			0x27, 0x00, 0x10, 0x00, 0x00, // Maximum Packet Size 1 MiB
 			0x28, 0x00, // Wildcard Subscription Available 0
 			0x29, 0x01, // Subscription Identifier Available 1
 			0x2a, 0x00, // Shared Subscription Available 0

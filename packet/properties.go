@@ -403,35 +403,65 @@ func (p *Properties) fullSize(pl place) int {
 	return varintLen(uint32(n)) + n
 }
 
+// connackOrder is the order in which Mosquitto writes a CONNACK's
+// properties; appendTo writes them first in this order, then any other by
+// identifier. MQTT 5 leaves the order free (only User Properties keep
+// theirs), but clients that compare bytes with Mosquitto's expect it.
+var connackOrder = [...]PropertyID{PropTopicAliasMaximum, PropServerKeepAlive, PropAssignedClientID,
+	PropAuthMethod, PropAuthData, PropRetainAvailable, PropMaximumPacketSize, PropReceiveMaximum, PropMaximumQoS}
+
+// connackFirst is the set of connackOrder's identifiers.
+var connackFirst = func() uint64 {
+	var m uint64
+	for _, id := range connackOrder {
+		m |= 1 << id
+	}
+	return m
+}()
+
 // appendTo appends the length-prefixed properties allowed at pl.
 func (p *Properties) appendTo(b []byte, pl place) []byte {
 	b = appendVarint(b, uint32(p.size(pl)))
-	for m := p.mask(); m != 0; m &= m - 1 {
+	mask := p.mask()
+	if pl == inConnack {
+		for _, id := range connackOrder {
+			if mask&(1<<id) != 0 {
+				b = p.appendOne(b, id)
+			}
+		}
+		mask &^= connackFirst
+	}
+	for m := mask; m != 0; m &= m - 1 {
 		id := PropertyID(bits.TrailingZeros64(m))
-		info := propTable[id]
-		if info.places&pl == 0 {
+		if propTable[id].places&pl == 0 {
 			continue
 		}
-		switch info.kind {
-		case kindByte:
-			b = append(b, byte(id), byte(p.uintValue(id)))
-		case kindUint16:
-			b = appendUint16(append(b, byte(id)), uint16(p.uintValue(id)))
-		case kindUint32:
-			b = appendUint32(append(b, byte(id)), p.uintValue(id))
-		case kindVarint:
-			for _, v := range p.SubscriptionIDs {
-				b = appendVarint(append(b, byte(id)), v)
-			}
-		case kindString:
-			b = appendString(append(b, byte(id)), p.stringValue(id))
-		case kindBinary:
-			b = appendBinary(append(b, byte(id)), p.binaryValue(id))
-		case kindPair:
-			for _, u := range p.User {
-				b = appendString(append(b, byte(id)), u.Key)
-				b = appendString(b, u.Value)
-			}
+		b = p.appendOne(b, id)
+	}
+	return b
+}
+
+// appendOne appends property id (every value of a repeated one).
+func (p *Properties) appendOne(b []byte, id PropertyID) []byte {
+	switch propTable[id].kind {
+	case kindByte:
+		b = append(b, byte(id), byte(p.uintValue(id)))
+	case kindUint16:
+		b = appendUint16(append(b, byte(id)), uint16(p.uintValue(id)))
+	case kindUint32:
+		b = appendUint32(append(b, byte(id)), p.uintValue(id))
+	case kindVarint:
+		for _, v := range p.SubscriptionIDs {
+			b = appendVarint(append(b, byte(id)), v)
+		}
+	case kindString:
+		b = appendString(append(b, byte(id)), p.stringValue(id))
+	case kindBinary:
+		b = appendBinary(append(b, byte(id)), p.binaryValue(id))
+	case kindPair:
+		for _, u := range p.User {
+			b = appendString(append(b, byte(id)), u.Key)
+			b = appendString(b, u.Value)
 		}
 	}
 	return b
@@ -447,7 +477,7 @@ func (p *Properties) check(pl place) error {
 		if info.places&pl == 0 {
 			return encodeErr("property %s not allowed in %s", info.name, pl)
 		}
-		if r := p.valueProblem(id); r != "" {
+		if r := p.valueProblem(id); r != "" && !lenient(id, pl) {
 			return encodeErr("%s", r)
 		}
 		switch info.kind {
@@ -487,7 +517,7 @@ func (d *decoder) properties(p *Properties, pl place) {
 		return
 	}
 	if int(n) > d.remaining() {
-		d.fail(malformed("property length exceeds packet"))
+		d.fail(&Error{Code: MalformedPacket, Reason: "property length exceeds packet", InProperties: true})
 		return
 	}
 	end := d.i + int(n)
@@ -523,7 +553,13 @@ func (d *decoder) properties(p *Properties, pl place) {
 		case kindVarint:
 			v := sub.varint(info.name)
 			if sub.err == nil && v == 0 {
-				sub.fail(protocolErr("Subscription Identifier 0")) // 3.8.2.1.2, 3.3.2.3.8
+				// 3.8.2.1.2, 3.3.2.3.8; Mosquitto calls it malformed (0x81) in
+				// a SUBSCRIBE.
+				if pl == inSubscribe {
+					sub.fail(malformed("Subscription Identifier 0"))
+				} else {
+					sub.fail(protocolErr("Subscription Identifier 0"))
+				}
 			}
 			if sub.err == nil {
 				p.SubscriptionIDs = append(p.SubscriptionIDs, v)
@@ -545,7 +581,7 @@ func (d *decoder) properties(p *Properties, pl place) {
 				p.User = append(p.User, UserProperty{k, v})
 			}
 		}
-		if sub.err == nil {
+		if sub.err == nil && !lenient(id, pl) {
 			if r := p.valueProblem(id); r != "" {
 				if id == PropTopicAlias {
 					// 3.3.2.3.4: "a Topic Alias of 0 ... is a Protocol
@@ -558,8 +594,16 @@ func (d *decoder) properties(p *Properties, pl place) {
 		}
 	}
 	d.i = end
+	if pe, ok := sub.err.(*Error); ok && pe.Code != TopicAliasInvalid {
+		pe.InProperties = true // a new value each time: not shared
+	}
 	d.fail(sub.err)
 }
+
+// lenient reports whether property id's value is taken as it is at pl:
+// a PUBLISH's Payload Format Indicator other than 0 or 1 is forwarded, as
+// Mosquitto does (3.3.2.3.2 gives no reason code for it).
+func lenient(id PropertyID, pl place) bool { return id == PropPayloadFormat && pl == inPublish }
 
 // valueProblem returns why the value of property id is out of range (a
 // Protocol Error when received), or "" if it is fine. Subscription

@@ -118,7 +118,9 @@ func (p *Publish) Decode(flags byte, body []byte, v byte) error {
 			return protocolErr("PUBLISH with empty topic name and no topic alias") // 3.3.2.3.4
 		}
 	case topic.ErrWildcardInName:
-		return &Error{Code: TopicNameInvalid, Reason: "PUBLISH topic name contains a wildcard"} // [MQTT-3.3.2-2]
+		// [MQTT-3.3.2-2]; a protocol error (0x82) as Mosquitto has it,
+		// where 0x90 would do too.
+		return protocolErr("PUBLISH topic name contains a wildcard")
 	default:
 		return malformed("PUBLISH topic name is not a well-formed UTF-8 string") // [MQTT-1.5.4-1]
 	}

@@ -95,7 +95,7 @@ func decodeSubscribe(body []byte, v byte) (*Subscribe, error) {
 	p := &Subscribe{}
 	p.PacketID = d.uint16("packet identifier")
 	if d.err == nil && p.PacketID == 0 {
-		return nil, protocolErr("SUBSCRIBE packet identifier 0") // [MQTT-2.2.1-3]
+		return nil, malformed("SUBSCRIBE packet identifier 0") // [MQTT-2.2.1-3] (Mosquitto: malformed, 0x81)
 	}
 	if v == Version5 {
 		d.properties(&p.Properties, inSubscribe)
@@ -119,13 +119,13 @@ func decodeSubscribe(body []byte, v byte) (*Subscribe, error) {
 				return nil, malformed("SUBSCRIBE reserved option bits set") // [MQTT-3.8.3-5]
 			}
 			if s.QoS == 3 {
-				return nil, protocolErr("SUBSCRIBE Maximum QoS 3") // 3.8.3.1
+				return nil, malformed("SUBSCRIBE Maximum QoS 3") // 3.8.3.1 (Mosquitto: malformed, 0x81)
 			}
 			s.NoLocal = o&0x04 != 0
 			s.RetainAsPublished = o&0x08 != 0
 			s.RetainHandling = o >> 4 & 0x03
 			if s.RetainHandling == 3 {
-				return nil, protocolErr("SUBSCRIBE Retain Handling 3") // 3.8.3.1
+				return nil, malformed("SUBSCRIBE Retain Handling 3") // 3.8.3.1 (Mosquitto: malformed, 0x81)
 			}
 			if s.NoLocal && strings.HasPrefix(s.Filter, topic.SharePrefix) {
 				return nil, protocolErr("SUBSCRIBE No Local on a shared subscription") // [MQTT-3.8.3-4]
@@ -140,7 +140,7 @@ func decodeSubscribe(body []byte, v byte) (*Subscribe, error) {
 	}
 	if len(p.Subscriptions) == 0 {
 		// [MQTT-3.8.3-3]: a SUBSCRIBE with no payload is a protocol violation.
-		return nil, protocolErr("SUBSCRIBE without topic filters")
+		return nil, malformed("SUBSCRIBE without topic filters") // (Mosquitto: malformed, 0x81)
 	}
 	return p, nil
 }
@@ -269,7 +269,7 @@ func decodeUnsubscribe(body []byte, v byte) (*Unsubscribe, error) {
 	p := &Unsubscribe{}
 	p.PacketID = d.uint16("packet identifier")
 	if d.err == nil && p.PacketID == 0 {
-		return nil, protocolErr("UNSUBSCRIBE packet identifier 0") // [MQTT-2.2.1-3]
+		return nil, malformed("UNSUBSCRIBE packet identifier 0") // [MQTT-2.2.1-3] (Mosquitto: malformed, 0x81)
 	}
 	if v == Version5 {
 		d.properties(&p.Properties, inUnsubscribe)
@@ -285,7 +285,7 @@ func decodeUnsubscribe(body []byte, v byte) (*Unsubscribe, error) {
 		return nil, d.err
 	}
 	if len(p.Filters) == 0 {
-		return nil, protocolErr("UNSUBSCRIBE without topic filters") // [MQTT-3.10.3-2]
+		return nil, malformed("UNSUBSCRIBE without topic filters") // [MQTT-3.10.3-2] (Mosquitto: malformed, 0x81)
 	}
 	return p, nil
 }

@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -186,6 +187,7 @@ func (o *mqOutput) waitCount(t testing.TB, text string, n int) {
 type mqRun struct {
 	name     string
 	out, err mqOutput
+	both     mqOutput // stdout and stderr interleaved, in the order written
 	done     chan struct{}
 	code     int           // set before done is closed
 	stop     func()        // SIGTERM for a process; cancels midge's context
@@ -233,7 +235,7 @@ func mqStartDebian(t *testing.T, tool, home, xdg string, stdin []byte, args ...s
 	if xdg != "" {
 		cmd.Env = append(cmd.Env, "XDG_CONFIG_HOME="+xdg)
 	}
-	cmd.Stdout, cmd.Stderr = &r.out, &r.err
+	cmd.Stdout, cmd.Stderr = io.MultiWriter(&r.out, &r.both), io.MultiWriter(&r.err, &r.both)
 	cmd.Stdin = bytes.NewReader(stdin)
 	if err := cmd.Start(); err != nil {
 		cancel()
@@ -263,7 +265,7 @@ func mqStartMidge(t *testing.T, tl tool, home, xdg string, stdin []byte, args ..
 	r := &mqRun{name: "midge " + tl.mosquittoName(), done: make(chan struct{})}
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
-	st := base.Streams{In: bytes.NewReader(stdin), Out: &r.out, Err: &r.err}
+	st := base.Streams{In: bytes.NewReader(stdin), Out: io.MultiWriter(&r.out, &r.both), Err: io.MultiWriter(&r.err, &r.both)}
 	go func() {
 		r.code = runClientTool(ctx, tl, tl.mosquittoName(), args, st, mqEnv(home, xdg))
 		cancel()

@@ -1,6 +1,7 @@
 package clienttool
 
 import (
+	"os/exec"
 	"regexp"
 	"strings"
 	"testing"
@@ -182,5 +183,37 @@ func waitLive(t *testing.T, r *mqRun, live [][]string, port string) {
 	r.out.waitCount(t, "Subscribed (mid: 1)", 1)
 	for _, l := range live {
 		mqPublish(t, port, l...)
+	}
+}
+
+// TestSubTimeoutOrder: with -d, when -W fires, mosquitto_sub writes the
+// "sending DISCONNECT" debug line (standard output) and then "Timed out"
+// (standard error), and so does midge's sub. (Through a pipe without
+// stdbuf, C stdio holds Mosquitto's standard output back until exit, so
+// "Timed out" shows first there: docs/mosquitto-compat.md.) Debian's tool
+// writes both streams to one pipe here, so their order is the order of its
+// writes.
+func TestSubTimeoutOrder(t *testing.T) {
+	t.Parallel()
+	stdbuf, err := exec.LookPath("stdbuf")
+	if err != nil {
+		t.Fatalf("stdbuf is missing: %s", mqInstallHint)
+	}
+	for _, v := range []string{"311", "5"} {
+		t.Run("v"+v, func(t *testing.T) {
+			t.Parallel()
+			b := mqStartMidgeBroker(t, broker.Config{AllowAnonymous: true})
+			args := mqArgs(b.port, "-d", "-W", "1", "-t", "g/#", "-V", v)
+			var want mqOutput
+			cmd := exec.Command(stdbuf, append([]string{"-o0", "-e0", mqDebian(t, "mosquitto_sub")}, args...)...)
+			cmd.Env = []string{"HOME=" + mqHome(t), "PATH=/usr/bin:/bin", "LC_ALL=C"}
+			cmd.Stdout, cmd.Stderr = &want, &want // one pipe: the order of the writes
+			cmd.Run()
+			got := mqStartMidge(t, toolSub, mqHome(t), "", nil, args...)
+			got.wait(t)
+			if w, g := mqMask(want.String()), mqMask(got.both.String()); w != g {
+				t.Errorf("interleaved output differs:\n--- debian\n%s--- midge\n%s", w, g)
+			}
+		})
 	}
 }

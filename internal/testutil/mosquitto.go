@@ -1,0 +1,313 @@
+package testutil
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/config"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// MosquittoPath is Debian's Mosquitto, the broker midge's bytes are compared
+// with.
+const MosquittoPath = "/usr/sbin/mosquitto"
+
+// Step is one step of a raw-packet script run against a broker.
+type Step struct {
+	Conn int    // connection index; the first step naming an index dials it
+	Send []byte // written as they are (nil: nothing)
+	Read int    // then read this many packets from Conn
+	// Close: then read until the broker closes Conn (recording every packet
+	// and whether it closed within Timeout).
+	Close bool
+	// Quiet: then record whatever Conn receives for this long.
+	Quiet time.Duration
+	// Hangup: finally close Conn from the client's side, without
+	// DISCONNECT.
+	Hangup bool
+}
+
+// Transcript is what each step received, one line per packet (hex of its
+// bytes, fixed header included) or event ("closed", "timeout", "open").
+type Transcript []string
+
+// String returns the transcript one line each.
+func (tr Transcript) String() string { return strings.Join(tr, "\n") }
+
+// Pkt encodes p for protocol version v, failing the test on error.
+func Pkt(t testing.TB, v byte, p packet.Packet) []byte {
+	t.Helper()
+	b, err := packet.Append(nil, p, v)
+	if err != nil {
+		t.Fatalf("encode %v: %v", p.Type(), err)
+	}
+	return b
+}
+
+// Hex decodes s (spaces allowed), failing the test on error.
+func Hex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(strings.ReplaceAll(s, " ", ""))
+	if err != nil {
+		t.Fatalf("hex %q: %v", s, err)
+	}
+	return b
+}
+
+// Run runs script against the broker at addr and returns what it received.
+// Each Read waits at most Timeout for its packets.
+func Run(t testing.TB, addr string, script []Step) Transcript {
+	t.Helper()
+	conns := map[int]*rawConn{}
+	defer func() {
+		for _, c := range conns {
+			c.nc.Close()
+		}
+	}()
+	var tr Transcript
+	for i, s := range script {
+		c := conns[s.Conn]
+		if c == nil {
+			nc, err := net.DialTimeout("tcp", addr, Timeout)
+			if err != nil {
+				t.Fatalf("step %d: dial %s: %v", i, addr, err)
+			}
+			c = &rawConn{nc: nc}
+			conns[s.Conn] = c
+		}
+		if len(s.Send) > 0 {
+			nc := c.nc
+			nc.SetWriteDeadline(time.Now().Add(Timeout))
+			if _, err := nc.Write(s.Send); err != nil {
+				tr = append(tr, fmt.Sprintf("%d: write failed", s.Conn))
+			}
+		}
+		for n := 0; n < s.Read; n++ {
+			p, ev := c.read(Timeout)
+			if ev != "" {
+				tr = append(tr, fmt.Sprintf("%d: %s", s.Conn, ev))
+				break
+			}
+			tr = append(tr, fmt.Sprintf("%d< %x", s.Conn, p))
+		}
+		if (s.Close || s.Quiet > 0) && !c.closed {
+			d := s.Quiet
+			if s.Close {
+				d = Timeout
+			}
+			deadline := time.Now().Add(d)
+			for {
+				p, ev := c.read(time.Until(deadline))
+				if ev == "timeout" && !s.Close {
+					break
+				}
+				if ev == "timeout" {
+					ev = "open"
+				}
+				if ev != "" {
+					tr = append(tr, fmt.Sprintf("%d: %s", s.Conn, ev))
+					break
+				}
+				tr = append(tr, fmt.Sprintf("%d< %x", s.Conn, p))
+			}
+		}
+		if s.Hangup {
+			c.nc.Close()
+			c.closed = true
+		}
+	}
+	return tr
+}
+
+// rawConn reads whole packets without decoding them.
+type rawConn struct {
+	nc     net.Conn
+	closed bool
+}
+
+// read returns the next packet's bytes, or an event: "closed" or "timeout".
+func (c *rawConn) read(d time.Duration) ([]byte, string) {
+	if c.closed {
+		return nil, "closed"
+	}
+	if d <= 0 {
+		return nil, "timeout"
+	}
+	c.nc.SetReadDeadline(time.Now().Add(d))
+	var p []byte
+	one := make([]byte, 1)
+	fail := func(err error) ([]byte, string) {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && len(p) == 0 {
+			return nil, "timeout"
+		}
+		c.closed = true
+		return nil, "closed"
+	}
+	if _, err := io.ReadFull(c.nc, one); err != nil {
+		return fail(err)
+	}
+	p = append(p, one[0])
+	n, mul := 0, 1
+	for i := 0; i < 4; i++ {
+		if _, err := io.ReadFull(c.nc, one); err != nil {
+			return fail(err)
+		}
+		p = append(p, one[0])
+		n += int(one[0]&0x7f) * mul
+		mul *= 128
+		if one[0] < 0x80 {
+			break
+		}
+	}
+	body := make([]byte, n)
+	if _, err := io.ReadFull(c.nc, body); err != nil {
+		return fail(err)
+	}
+	return append(p, body...), ""
+}
+
+// StartMosquitto runs MosquittoPath on a free port of 127.0.0.1 with the
+// configuration lines conf (after a listener line; anonymous clients are
+// admitted unless conf says allow_anonymous), waits until it accepts
+// connections and stops it when the test ends. It fails the test if
+// Mosquitto is not installed.
+func StartMosquitto(t testing.TB, conf ...string) string {
+	t.Helper()
+	if _, err := os.Stat(MosquittoPath); err != nil {
+		t.Fatalf("%s is required (apt-get install mosquitto): %v", MosquittoPath, err)
+	}
+	for attempt := 0; ; attempt++ {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		_, port, _ := net.SplitHostPort(addr)
+		ln.Close()
+		path := filepath.Join(t.TempDir(), "mosquitto.conf")
+		text := strings.Join(append([]string{"listener " + port + " 127.0.0.1"}, withAnonymous(conf)...), "\n") + "\n"
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(MosquittoPath, "-c", path)
+		var out lockedBuffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("starting mosquitto: %v", err)
+		}
+		exited := make(chan struct{})
+		go func() { cmd.Wait(); close(exited) }()
+		t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+		deadline := time.Now().Add(Timeout)
+		for {
+			nc, err := net.DialTimeout("tcp", addr, time.Second)
+			if err == nil {
+				nc.Close()
+				return addr
+			}
+			select {
+			case <-exited:
+				if attempt < 3 && strings.Contains(out.String(), "in use") {
+					break
+				}
+				t.Fatalf("mosquitto exited: %s", out.String())
+			default:
+				if time.Now().After(deadline) {
+					t.Fatalf("mosquitto not accepting on %s: %v\n%s", addr, err, out.String())
+				}
+				time.Sleep(5 * time.Millisecond) // polling interval, not a wait for a condition
+				continue
+			}
+			break
+		}
+	}
+}
+
+// withAnonymous adds allow_anonymous true unless conf sets it.
+func withAnonymous(conf []string) []string {
+	for _, l := range conf {
+		if strings.HasPrefix(strings.TrimSpace(l), "allow_anonymous") {
+			return conf
+		}
+	}
+	return append([]string{"allow_anonymous true"}, conf...)
+}
+
+// StartMidgeConf starts midge in-process with the same configuration lines
+// StartMosquitto would be given, read by midge's own configuration parser,
+// and returns its address.
+func StartMidgeConf(t testing.TB, conf ...string) *Broker {
+	t.Helper()
+	text := strings.Join(append([]string{"listener 1883 127.0.0.1", "sys_interval 0"}, withAnonymous(conf)...), "\n") + "\n"
+	res, err := config.Parse(strings.NewReader(text), "mosquitto.conf")
+	if err != nil {
+		t.Fatalf("midge refuses the configuration: %v\n%s", err, text)
+	}
+	cfg := res.Config
+	lc := cfg.Listeners[0]
+	cfg.Listeners = nil
+	return StartBrokerListener(t, cfg, lc)
+}
+
+// StartBrokerListener is StartBroker with the listener's settings lc (its
+// address is ignored: it listens on 127.0.0.1:0).
+func StartBrokerListener(t testing.TB, cfg broker.Config, lc broker.Listener) *Broker {
+	t.Helper()
+	b := StartBroker(t, cfg)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go b.Serve(context.Background(), ln, lc) // ends with the Shutdown of StartBroker's cleanup
+	b.Addr = ln.Addr().String()
+	return b
+}
+
+// Differential runs script against Debian's Mosquitto and against midge,
+// each started with the configuration lines conf, and returns both
+// transcripts (Mosquitto's first).
+func Differential(t testing.TB, conf []string, script []Step) (mosq, midge Transcript) {
+	t.Helper()
+	maddr := StartMosquitto(t, conf...)
+	b := StartMidgeConf(t, conf...)
+	return Run(t, maddr, script), Run(t, b.Addr, script)
+}
+
+// SameAsMosquitto runs script against both brokers and fails the test
+// unless midge received exactly the bytes Mosquitto sent.
+func SameAsMosquitto(t testing.TB, conf []string, script []Step) Transcript {
+	t.Helper()
+	mosq, midge := Differential(t, conf, script)
+	if mosq.String() != midge.String() {
+		t.Errorf("midge's bytes differ from Mosquitto's\nmosquitto:\n%s\nmidge:\n%s", mosq, midge)
+	}
+	return midge
+}
+
+// lockedBuffer is a bytes.Buffer for a process's output.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *lockedBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
