@@ -122,19 +122,7 @@ func strtodPrefix(s string) int {
 	if digits == 0 {
 		return 0
 	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		j := i + 1
-		if j < len(s) && (s[j] == '+' || s[j] == '-') {
-			j++
-		}
-		if j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-				j++
-			}
-			i = j
-		}
-	}
-	return i
+	return exponentEnd(s, i, "eE")
 }
 
 // str is parse_string: escapes decoded, every other byte kept as it is.
