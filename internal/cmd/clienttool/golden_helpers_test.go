@@ -241,18 +241,12 @@ func mqStartDebian(t *testing.T, tool, home, xdg string, stdin []byte, args ...s
 	}
 	r.cmd = cmd
 	r.stop = func() { cmd.Process.Signal(syscall.SIGTERM) }
-	go func() {
+	r.background(t, cancel, func() {
 		err := cmd.Wait()
 		r.code = cmd.ProcessState.ExitCode()
 		if err != nil && r.code == -1 {
 			r.code = 128 + int(syscall.SIGKILL)
 		}
-		cancel()
-		close(r.done)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-r.done
 	})
 	return r
 }
@@ -264,8 +258,17 @@ func mqStartMidge(t *testing.T, tl tool, home, xdg string, stdin []byte, args ..
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	st := base.Streams{In: bytes.NewReader(stdin), Out: &r.out, Err: &r.err}
-	go func() {
+	r.background(t, cancel, func() {
 		r.code = runClientTool(ctx, tl, tl.mosquittoName(), args, st, mqEnv(home, xdg))
+	})
+	return r
+}
+
+// background runs wait in a goroutine, then cancel, and then marks r done;
+// the test's end cancels the run and waits for it.
+func (r *mqRun) background(t testing.TB, cancel context.CancelFunc, wait func()) {
+	go func() {
+		wait()
 		cancel()
 		close(r.done)
 	}()
@@ -273,7 +276,6 @@ func mqStartMidge(t *testing.T, tl tool, home, xdg string, stdin []byte, args ..
 		cancel()
 		<-r.done
 	})
-	return r
 }
 
 // wait waits for the run to end and returns its exit status.

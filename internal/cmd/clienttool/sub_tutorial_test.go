@@ -62,15 +62,9 @@ func mqStartLink(t *testing.T, tool, home string, args ...string) *mqRun {
 		t.Fatal(err)
 	}
 	r.stop = func() { cmd.Process.Signal(syscall.SIGINT) }
-	go func() {
+	r.background(t, cancel, func() {
 		cmd.Wait()
 		r.code = cmd.ProcessState.ExitCode()
-		cancel()
-		close(r.done)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-r.done
 	})
 	return r
 }
