@@ -62,6 +62,18 @@ func mqBrokers(t *testing.T, cfg broker.Config, mosquittoConf ...string) []mqBro
 	return []mqBroker{mqStartMosquitto(t, mosquittoConf...), mqStartMidgeBroker(t, cfg)}
 }
 
+// eachBroker runs body as a parallel subtest, named after the broker,
+// against each of brokers.
+func eachBroker(t *testing.T, brokers []mqBroker, body func(t *testing.T, b mqBroker)) {
+	t.Helper()
+	for _, b := range brokers {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			body(t, b)
+		})
+	}
+}
+
 // mqStartMidgeBroker starts midge's broker in the test's process.
 func mqStartMidgeBroker(t *testing.T, cfg broker.Config) mqBroker {
 	t.Helper()
