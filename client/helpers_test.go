@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,7 +81,7 @@ func startMosquitto(t *testing.T, extra ...string) string {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(mosquittoPath, "-c", conf)
-	var out lockedBuffer
+	var out testutil.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting mosquitto: %v", err)
@@ -114,20 +113,6 @@ func startMosquitto(t *testing.T, extra ...string) string {
 		time.Sleep(10 * time.Millisecond) // polling interval, not a wait for a condition
 	}
 }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
-func (b *lockedBuffer) Len() int       { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Len() }
 
 // testContext returns a context that ends with the test or after timeout.
 func testContext(t *testing.T) context.Context {
