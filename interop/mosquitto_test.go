@@ -14,30 +14,41 @@ import (
 
 // mqttVersions are the protocol versions of mosquitto_pub and mosquitto_sub
 // (-V).
-var mqttVersions = []mqttVersion{
+var mqttVersions = []protoVersion{
 	{"v5", "mqttv5"},
 	{"v311", "mqttv311"},
 	{"v31", "mqttv31"},
 }
 
-// mqttVersion is a protocol version: its subtest name and the Mosquitto
-// clients' -V value.
-type mqttVersion struct{ name, flag string }
+// protoVersion is a protocol version as a client program selects it: the
+// subtest's name and the value of the program's option.
+type protoVersion struct{ name, flag string }
 
-// eachMosquittoVersion runs body as a parallel subtest for each protocol
-// version, against a new midge broker that admits anonymous clients, on
-// port; V is the clients' arguments that select the version. It fails the
-// test if Mosquitto's clients are not installed.
-func eachMosquittoVersion(t *testing.T, body func(t *testing.T, v mqttVersion, b *testutil.Broker, port string, V []string)) {
+// versionBody is a test run by eachVersion: b, listening on port, is the
+// broker; args are the client program's arguments that select v.
+type versionBody func(t *testing.T, v protoVersion, b *testutil.Broker, port string, args []string)
+
+// eachVersion runs body as a parallel subtest for each of versions, each
+// against a new midge broker that admits anonymous clients; option is the
+// client program's option that selects the version.
+func eachVersion(t *testing.T, versions []protoVersion, option string, body versionBody) {
 	t.Helper()
-	needMosquittoClients(t)
-	for _, v := range mqttVersions {
+	for _, v := range versions {
 		t.Run(v.name, func(t *testing.T) {
 			t.Parallel()
 			b, port := startBroker(t, broker.Config{AllowAnonymous: true})
-			body(t, v, b, port, []string{"-V", v.flag})
+			body(t, v, b, port, []string{option, v.flag})
 		})
 	}
+}
+
+// eachMosquittoVersion runs body, as eachVersion does, for each version
+// of mosquitto_pub and mosquitto_sub (-V). It fails the test if
+// Mosquitto's clients are not installed.
+func eachMosquittoVersion(t *testing.T, body versionBody) {
+	t.Helper()
+	needMosquittoClients(t)
+	eachVersion(t, mqttVersions, "-V", body)
 }
 
 // msgFormat is the -F format the tests give mosquitto_sub: the QoS, the
@@ -129,7 +140,7 @@ func wantContains(t *testing.T, what string, lines []string, subs ...string) {
 // sides.
 func TestMosquittoQoS(t *testing.T) {
 	t.Parallel()
-	eachMosquittoVersion(t, func(t *testing.T, v mqttVersion, b *testutil.Broker, port string, V []string) {
+	eachMosquittoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, V []string) {
 		var subs [3]*proc
 		for q := range subs {
 			subs[q] = mosqSub(t, port, "-V", v.flag, "-i", "sub"+itoa(q)+"-"+v.name, "-q", itoa(q), "-t", "qos/#", "-F", msgFormat)
@@ -164,7 +175,7 @@ func TestMosquittoQoS(t *testing.T) {
 // --retained-only.
 func TestMosquittoRetained(t *testing.T) {
 	t.Parallel()
-	eachMosquittoVersion(t, func(t *testing.T, v mqttVersion, b *testutil.Broker, port string, V []string) {
+	eachMosquittoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, V []string) {
 		mosqPub(t, port, cat(V, "-r", "-q", "1", "-t", "ret/a", "-m", "A")...)
 		mosqPub(t, port, cat(V, "-r", "-t", "ret/b", "-m", "B")...)
 		// A QoS 0 PUBLISH has no acknowledgement: it has been handled
@@ -226,7 +237,7 @@ func TestMosquittoCount(t *testing.T) {
 // [MQTT-3.1.2-8]).
 func TestMosquittoWill(t *testing.T) {
 	t.Parallel()
-	eachMosquittoVersion(t, func(t *testing.T, v mqttVersion, b *testutil.Broker, port string, V []string) {
+	eachMosquittoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, V []string) {
 		format := msgFormat
 		if v.flag == "mqttv5" {
 			format = `MSG %q %r %t %p %P\n`
@@ -267,7 +278,7 @@ func TestMosquittoWill(t *testing.T) {
 // in order when it reconnects; and that a clean session discards them.
 func TestMosquittoPersistentSession(t *testing.T) {
 	t.Parallel()
-	eachMosquittoVersion(t, func(t *testing.T, v mqttVersion, b *testutil.Broker, port string, V []string) {
+	eachMosquittoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, V []string) {
 		id := "persist-" + v.name
 		sub := cat(V, "-i", id, "-q", "1", "-t", "p/#")
 		startSub(t, port, cat(sub, "-c", "-E")...).wait()

@@ -15,30 +15,18 @@ import (
 
 // pahoVersions are the protocol versions of testdata/pahoclient.py
 // (--protocol).
-var pahoVersions = []pahoVersion{
+var pahoVersions = []protoVersion{
 	{"v5", "5"},
 	{"v311", "311"},
 	{"v31", "31"},
 }
 
-// pahoVersion is a protocol version: its subtest name and pahoclient.py's
-// --protocol flag.
-type pahoVersion struct{ name, flag string }
-
-// eachPahoVersion runs body as a parallel subtest for each protocol
-// version, against a new midge broker that admits anonymous clients, on
-// port; P is the pahoclient.py arguments that select the version. It fails
-// the test if paho is not installed.
-func eachPahoVersion(t *testing.T, body func(t *testing.T, v pahoVersion, b *testutil.Broker, port string, P []string)) {
+// eachPahoVersion runs body, as eachVersion does, for each version of
+// pahoclient.py (--protocol). It fails the test if paho is not installed.
+func eachPahoVersion(t *testing.T, body versionBody) {
 	t.Helper()
 	needPaho(t)
-	for _, v := range pahoVersions {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			b, port := startBroker(t, broker.Config{AllowAnonymous: true})
-			body(t, v, b, port, []string{"--protocol", v.flag})
-		})
-	}
+	eachVersion(t, pahoVersions, "--protocol", body)
 }
 
 // pahoMsg is a message as pahoclient.py prints it.
@@ -115,7 +103,7 @@ func wantMsgs(t *testing.T, what string, got, want []pahoMsg) {
 // QoS 0, 1 and 2 and checks each message arrives once at the lower QoS.
 func TestPahoQoS(t *testing.T) {
 	t.Parallel()
-	eachPahoVersion(t, func(t *testing.T, v pahoVersion, b *testutil.Broker, port string, P []string) {
+	eachPahoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, P []string) {
 		var subs [3]*proc
 		for q := range subs {
 			subs[q] = startPaho(t, port, "sub", cat(P, "--id", "psub"+itoa(q)+"-"+v.name, "--sub", "qos/#:"+itoa(q))...)
@@ -142,7 +130,7 @@ func TestPahoQoS(t *testing.T) {
 // subscribe with the retain flag, and clears it with an empty payload.
 func TestPahoRetained(t *testing.T) {
 	t.Parallel()
-	eachPahoVersion(t, func(t *testing.T, v pahoVersion, b *testutil.Broker, port string, P []string) {
+	eachPahoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, P []string) {
 		pahoPub(t, port, cat(P, "--topic", "ret/a", "--payload", "A", "--qos", "1", "--retain")...)
 		sub := pahoSub(t, port, cat(P, "--sub", "ret/#:2")...)
 		wantMsgs(t, "retained on subscribe", pahoMessages(sub, 1), []pahoMsg{{Topic: "ret/a", Payload: "A", QoS: 1, Retain: true}})
@@ -163,7 +151,7 @@ func TestPahoRetained(t *testing.T) {
 // the will is published; a client that disconnects has it discarded.
 func TestPahoWill(t *testing.T) {
 	t.Parallel()
-	eachPahoVersion(t, func(t *testing.T, v pahoVersion, b *testutil.Broker, port string, P []string) {
+	eachPahoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, P []string) {
 		watcher := pahoSub(t, port, cat(P, "--sub", "will/#:2")...)
 		victim := pahoSub(t, port, cat(P, "--id", "victim-"+v.name, "--sub", "x/y:0",
 			"--will-topic", "will/"+v.name, "--will-payload", "gone", "--will-qos", "1",
@@ -189,7 +177,7 @@ func TestPahoWill(t *testing.T) {
 // with the session present flag set (3.1.1 and 5) [MQTT-3.2.2-2].
 func TestPahoPersistentSession(t *testing.T) {
 	t.Parallel()
-	eachPahoVersion(t, func(t *testing.T, v pahoVersion, b *testutil.Broker, port string, P []string) {
+	eachPahoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, P []string) {
 		session := cat(P, "--id", "pers-"+v.name, "--no-clean")
 		if v.flag == "5" {
 			session = cat(session, "--session-expiry", "300")
@@ -383,7 +371,7 @@ func TestPahoConnack(t *testing.T) {
 // only the other still delivers.
 func TestPahoUnsubscribe(t *testing.T) {
 	t.Parallel()
-	eachPahoVersion(t, func(t *testing.T, v pahoVersion, b *testutil.Broker, port string, P []string) {
+	eachPahoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, P []string) {
 		sub := pahoSub(t, port, cat(P, "--sub", "un/#:1", "--sub", "marker:1", "--unsub", "un/#")...)
 		sub.waitLine("UNSUBSCRIBED ")
 		pahoPub(t, port, cat(P, "--topic", "un/a", "--payload", "gone", "--qos", "1")...)
@@ -436,7 +424,7 @@ func TestMosquittoRequestResponse(t *testing.T) {
 // published, as Mosquitto does.
 func TestPahoSessionTakeover(t *testing.T) {
 	t.Parallel()
-	eachPahoVersion(t, func(t *testing.T, v pahoVersion, b *testutil.Broker, port string, P []string) {
+	eachPahoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, P []string) {
 		watcher := pahoSub(t, port, cat(P, "--sub", "will/#:1")...)
 		first := pahoSub(t, port, cat(P, "--id", "same", "--sub", "x:1", "--will-topic", "will/first", "--will-payload", "taken over")...)
 		second := startPaho(t, port, "sub", cat(P, "--id", "same", "--sub", "x:1", "--exit-after-subscribe")...).wait()
