@@ -109,6 +109,20 @@ type Config struct {
 	// (max_connections, default 0: no limit). Listener.MaxConnections bounds
 	// one listener.
 	MaxConnections int
+	// MaxSessions bounds the sessions the broker holds, connected and
+	// offline persistent ones together (global_max_clients of Mosquitto 2.1,
+	// default 0: no limit). A client that would start one more is refused:
+	// MQTT 5 clients get CONNACK 0x89 (Server busy), older ones are closed
+	// without a CONNACK, as Mosquitto does. A client resuming or replacing its
+	// own session is not refused.
+	MaxSessions int
+
+	// RetainExpiryInterval is how often the retained messages are scanned
+	// for ones whose Message Expiry Interval has passed, to free them
+	// (retain_expiry_interval, in minutes in the file; default 0: no scan,
+	// an expired retained message is dropped when next matched or
+	// replaced, as in Mosquitto).
+	RetainExpiryInterval time.Duration
 
 	// SysInterval is how often $SYS/broker/... is published (sys_interval,
 	// default 10s; Unlimited, i.e. negative, disables it).
@@ -201,6 +215,10 @@ type Listener struct {
 	MaxQoS int
 	// MaxTopicAlias replaces Config.MaxTopicAlias (max_topic_alias).
 	MaxTopicAlias int
+	// MaxTopicAliasOut replaces Config.MaxTopicAliasOut
+	// (max_topic_alias_broker, a listener option in Mosquitto 2.1);
+	// Unlimited (negative) for none.
+	MaxTopicAliasOut int
 	// AutoIDPrefix replaces Config.AutoIDPrefix (auto_id_prefix with
 	// per_listener_settings, or listener_auto_id_prefix).
 	AutoIDPrefix string

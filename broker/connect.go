@@ -138,7 +138,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	if props.Has(packet.PropMaximumPacketSize) {
 		c.maxOut = int(props.MaximumPacketSize)
 	}
-	c.aliasMaxOut = uint16(min(int(props.TopicAliasMaximum), max(o.MaxTopicAliasOut, 0)))
+	c.aliasMaxOut = uint16(min(int(props.TopicAliasMaximum), c.ln.maxTopicAliasOut(o)))
 	c.problemInfo = !props.Has(packet.PropRequestProblemInfo) || props.RequestProblemInfo == 1
 
 	expiry := uint32(0)
@@ -177,6 +177,17 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	}
 	c.connectedAt = c.srv.now().UnixNano()
 	if err := c.srv.attach(c, cp.CleanStart, expiry, will, willDelay, ack); err != nil {
+		if errors.Is(err, errSessionLimit) {
+			if v == packet.Version5 {
+				return c.refuse(packet.ServerBusy, "server busy: "+err.Error())
+			}
+			// Mosquitto 2.1 closes an MQTT 3.x connection without a CONNACK.
+			c.closeReason = err.Error()
+			if !o.QuietConnections {
+				c.srv.log.Info(fmt.Sprintf("Client %s disconnected, %s.", id, err.Error()))
+			}
+			return false
+		}
 		c.closeReason = "persistence failed: " + err.Error()
 		return false
 	}

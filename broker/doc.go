@@ -20,8 +20,9 @@
 // concurrent use. Besides MQTT clients, the program can publish (Publish),
 // watch what is routed (Observe), list and disconnect sessions (Sessions,
 // Disconnect), read and delete retained messages, read the statistics
-// behind $SYS (Stats, SysValues) and change the settings that can change
-// while running (Reload).
+// behind $SYS (Stats, SysValues), serve request/response endpoints under
+// $CONTROL/ (HandleControl) and change the settings that can change while
+// running (Reload).
 //
 // # Contracts
 //

@@ -86,7 +86,12 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		code = packet.PayloadFormatInvalid
 	}
 	var m *Message
-	if code == packet.Success {
+	switch {
+	case code == packet.Success && isControlTopic(name):
+		// A request to a control endpoint (control.go): answered, never
+		// routed; m stays nil, so it is acknowledged in turn below.
+		srv.serveControl(ctx, c, name, p)
+	case code == packet.Success:
 		m = newMessage(p, name, c.client.ID, v, srv.now())
 		if p.Retain {
 			m.source = s.ident.Load()

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -9,12 +10,17 @@ import (
 	"github.com/midge-mqtt/midge/packet"
 )
 
+// errSessionLimit is attach's error when Config.MaxSessions sessions
+// exist already; nothing has been queued for the connection.
+var errSessionLimit = errors.New("global_max_clients reached")
+
 // attach binds the accepted connection c to its session: it takes over a
 // connection that holds the client identifier [MQTT-3.1.4-3], resumes or
 // discards the existing session [MQTT-3.1.2-4], [MQTT-3.1.2-5], and queues
 // the CONNACK ahead of anything else for c. If the session cannot be made
 // durable, the CONNACK refuses the client (Server unavailable) and attach
-// returns the error: the connection must not go on.
+// returns the error: the connection must not go on. With MaxSessions
+// reached it returns errSessionLimit before touching any session.
 func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message, willDelay uint32, ack *packet.Connack) error {
 	id := c.client.ID
 	var (
@@ -26,6 +32,16 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	)
 	srv.mu.Lock()
 	s := srv.sessions[id]
+	if lim := srv.opt().MaxSessions; lim > 0 {
+		others := len(srv.sessions)
+		if s != nil {
+			others-- // the client's own session is replaced, not added
+		}
+		if others >= lim {
+			srv.mu.Unlock()
+			return errSessionLimit
+		}
+	}
 	if s != nil {
 		s.mu.Lock()
 		dropOld = cleanStart && s.inStore

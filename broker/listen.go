@@ -73,6 +73,18 @@ func (l *listener) maxTopicAlias(o *options) uint16 {
 	return o.maxTopicAlias
 }
 
+// maxTopicAliasOut returns how many topic aliases the server may assign
+// to a client of l (within the client's own maximum).
+func (l *listener) maxTopicAliasOut(o *options) int {
+	switch {
+	case l.cfg.MaxTopicAliasOut > 0:
+		return min(l.cfg.MaxTopicAliasOut, 65535)
+	case l.cfg.MaxTopicAliasOut < 0:
+		return 0
+	}
+	return max(o.MaxTopicAliasOut, 0)
+}
+
 // autoIDPrefix returns the prefix of identifiers assigned on l.
 func (l *listener) autoIDPrefix(o *options) string {
 	if l.cfg.AutoIDPrefix != "" {

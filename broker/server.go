@@ -54,12 +54,16 @@ type Server struct {
 	obsMu     sync.Mutex                  // serializes changes to observers
 	observers atomic.Pointer[[]*observer] // see Observe
 
+	controlMu sync.Mutex                                // serializes changes to control
+	control   atomic.Pointer[map[string]ControlHandler] // $CONTROL endpoints, copy on write; see HandleControl
+
 	mu        sync.Mutex // guards the fields below
 	sessions  map[string]*session
 	conns     map[*conn]struct{}
 	listeners map[*listener]struct{}
 	closed    bool
 	sysStop   chan struct{}
+	expStop   chan struct{} // stops expireLoop (retain_expiry_interval)
 
 	wg sync.WaitGroup // accept loops, connections and the $SYS publisher
 }
@@ -134,6 +138,7 @@ func (srv *Server) startSysLocked() {
 func (srv *Server) reloaded() {
 	srv.mu.Lock()
 	srv.startSysLocked()
+	srv.startExpiryLocked()
 	srv.mu.Unlock()
 }
 
@@ -259,6 +264,7 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 	}
 	srv.listeners[l] = struct{}{}
 	srv.startSysLocked()
+	srv.startExpiryLocked()
 	srv.wg.Add(1)
 	srv.mu.Unlock()
 	defer srv.wg.Done()
@@ -384,6 +390,9 @@ func (srv *Server) shutdown(ctx context.Context, now bool) error {
 	}
 	if srv.sysStop != nil {
 		close(srv.sysStop)
+	}
+	if srv.expStop != nil {
+		close(srv.expStop)
 	}
 	srv.mu.Unlock()
 	for _, c := range conns {

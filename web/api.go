@@ -18,17 +18,18 @@ import (
 
 // meResponse says who is logged in and what they may do.
 type meResponse struct {
-	Auth     string `json:"auth"` // "open" (no logins) or "login"
-	User     string `json:"user,omitempty"`
-	LoggedIn bool   `json:"loggedIn"`
-	Admin    bool   `json:"admin"`
-	CSRF     string `json:"csrf,omitempty"` // send it as X-CSRF-Token with every action
-	History  int    `json:"history"`
-	Version  string `json:"version"`
+	Auth     string     `json:"auth"` // "open" (no logins) or "login"
+	User     string     `json:"user,omitempty"`
+	LoggedIn bool       `json:"loggedIn"`
+	Admin    bool       `json:"admin"`
+	CSRF     string     `json:"csrf,omitempty"` // send it as X-CSRF-Token with every action
+	History  int        `json:"history"`
+	Version  string     `json:"version"`
+	Source   SourceInfo `json:"source"` // what the dashboard shows: its broker or, for midge explore, a client
 }
 
 func (h *handler) meOf(p *principal) meResponse {
-	r := meResponse{Auth: "login", History: h.s.cfg.History, Version: version.Version}
+	r := meResponse{Auth: "login", History: h.s.cfg.History, Version: version.Version, Source: h.s.sourceInfo()}
 	if h.open {
 		r.Auth = "open"
 	}

@@ -10,6 +10,12 @@
 // the topics changed since the last time to every open page every
 // BatchInterval (Server-Sent Events).
 //
+// What a Server shows and acts on is a Source: the broker it runs in
+// (Config.Broker), or, for midge explore, an MQTT client of another broker
+// (Config.Source), which may seed the topics with its stored history
+// (HistorySource) and describe itself to the pages (Describer, the "source"
+// of GET /api/v1/me). The pages and the API are the same for both.
+//
 // Server.Handler serves one listener:
 //
 //	/                   the dashboard (embedded: go build makes it)

@@ -14,11 +14,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// Config configures a Server. Only Broker is required; every other field
-// has a default, applied to a copy.
+// Config configures a Server. Broker or Source is required; every other
+// field has a default, applied to a copy.
 type Config struct {
 	// Broker is the server the dashboard shows and acts on.
 	Broker *broker.Server
+	// Source, if set instead of Broker, is what the dashboard shows and
+	// acts on: a client of another broker (midge explore).
+	Source Source
 	// History is how many messages of each topic are kept (http_api_history,
 	// default 50).
 	History int
@@ -85,7 +88,7 @@ func (c Config) withDefaults() Config {
 // listener) may share a Server. It is safe for concurrent use.
 type Server struct {
 	cfg    Config
-	broker *broker.Server
+	broker Source // Config.Source, or Config.Broker
 	log    *slog.Logger
 
 	queue   chan *broker.Message
@@ -113,12 +116,16 @@ type Server struct {
 // broker, loads the retained messages as the topics' first values and starts
 // the aggregating goroutine. Close stops it.
 func New(cfg Config) (*Server, error) {
-	if cfg.Broker == nil {
-		return nil, errors.New("web: Config.Broker is nil")
+	var src Source = cfg.Source
+	if src == nil {
+		if cfg.Broker == nil {
+			return nil, errors.New("web: Config.Broker and Config.Source are nil")
+		}
+		src = cfg.Broker
 	}
 	cfg = cfg.withDefaults()
 	s := &Server{
-		cfg: cfg, broker: cfg.Broker, log: cfg.Logger,
+		cfg: cfg, broker: src, log: cfg.Logger,
 		queue:  make(chan *broker.Message, cfg.QueueLen),
 		topics: newTopics(cfg.History, cfg.MaxTopics, cfg.MaxPayload, cfg.MaxHistoryBytes),
 		subs:   make(map[*subscriber]struct{}),
@@ -127,11 +134,18 @@ func New(cfg Config) (*Server, error) {
 	s.registry = newRegistry(s)
 	s.remove = s.broker.Observe(s.observe)
 	s.mu.Lock()
-	for _, f := range []string{"#", "$SYS/#"} {
-		s.broker.RetainedMessages(f, func(m *broker.Message) bool {
+	if hs, ok := src.(HistorySource); ok {
+		hs.History(func(m *broker.Message) bool {
 			s.topics.add(m, m.Publisher, true)
 			return true
 		})
+	} else {
+		for _, f := range []string{"#", "$SYS/#"} {
+			s.broker.RetainedMessages(f, func(m *broker.Message) bool {
+				s.topics.add(m, m.Publisher, true)
+				return true
+			})
+		}
 	}
 	s.topics.dirty = s.topics.dirty[:0] // the first snapshot has them
 	for _, t := range s.topics.byName {

@@ -136,6 +136,13 @@ func (p *parser) build() {
 		default:
 			bl.MaxTopicAlias = ls.maxTopicAlias
 		}
+		switch ls.aliasOut {
+		case -1:
+		case 0:
+			bl.MaxTopicAliasOut = broker.Unlimited // none
+		default:
+			bl.MaxTopicAliasOut = ls.aliasOut
+		}
 		bl.ProtocolVersions = ls.versions
 		if p.perListener {
 			// Each listener has its own auto_id_prefix and

@@ -51,6 +51,10 @@ func (e *Error) Unwrap() error { return e.Err }
 type Warning struct {
 	Pos Position
 	Msg string
+	// Notice marks Mosquitto 2.1's deprecation notices ("The 'port' option
+	// is now deprecated and will be removed in version 3.0. ..."), which
+	// Mosquitto logs at notice level without "Warning:".
+	Notice bool
 }
 
 // String returns "FILE:LINE: message".
@@ -82,6 +86,14 @@ type Result struct {
 	HTTPListeners []Listener
 	// HTTPAPI holds the settings of the http_api listeners.
 	HTTPAPI HTTPAPI
+
+	// EnableControlAPI is enable_control_api (Mosquitto 2.1): serve
+	// listPlugins and listListeners on $CONTROL/broker/v1.
+	EnableControlAPI bool
+	// Plugins are the Mosquitto plugins the configuration loads that midge
+	// serves itself, by their 2.1 names ("password-file", "acl-file"),
+	// once each, in order of appearance.
+	Plugins []string
 
 	// PIDFile is the pid_file to write, "" for none.
 	PIDFile string

@@ -64,7 +64,8 @@ func TestOptionsMapOntoConfig(t *testing.T) {
 		{"listener_auto_id_prefix", "auto_id_prefix g-\nlistener 1883\nlistener_auto_id_prefix l-\nlistener 1884", func(r *config.Result) bool {
 			return r.Config.AutoIDPrefix == "g-" && r.Config.Listeners[0].AutoIDPrefix == "l-" && r.Config.Listeners[1].AutoIDPrefix == ""
 		}},
-		{"max_topic_alias_broker", "listener 1883\nmax_topic_alias_broker 7", func(r *config.Result) bool { return r.Config.MaxTopicAliasOut == 7 }},
+		{"max_topic_alias_broker", "listener 1883\nmax_topic_alias_broker 7", func(r *config.Result) bool { return r.Config.Listeners[0].MaxTopicAliasOut == 7 }},
+		{"max_topic_alias_broker 0", "listener 1883\nmax_topic_alias_broker 0", func(r *config.Result) bool { return r.Config.Listeners[0].MaxTopicAliasOut == broker.Unlimited }},
 		{"connection_messages", "connection_messages false", func(r *config.Result) bool { return r.Config.QuietConnections }},
 		{"global_max_connections", "global_max_connections 50", func(r *config.Result) bool { return r.Config.MaxConnections == 50 }},
 		{"max_inflight_bytes", "max_inflight_bytes 1000", func(r *config.Result) bool { return r.Config.MaxInflightBytes == 1000 }},
@@ -338,8 +339,6 @@ func TestRefused(t *testing.T) {
 		{"psk_file /p", "m.conf:1: option psk_file"},
 		{"clientid_prefixes sec-", "m.conf:1: option clientid_prefixes"},
 		{"memory_limit 1000000", "m.conf:1: option memory_limit"},
-		{"global_max_clients 10", "m.conf:1: option global_max_clients"},
-		{"enable_control_api true", "m.conf:1: option enable_control_api"},
 		{"listener 1883\nenable_proxy_protocol 2", "m.conf:2: option enable_proxy_protocol"},
 		{"listener 1883\nmptcp true", "m.conf:2: option mptcp"},
 		{"log_dest dlt", "m.conf:1: option log_dest dlt"},

@@ -1,7 +1,6 @@
 package config
 
 import (
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,6 +63,10 @@ func optionHandlers() map[string]handler {
 	m := map[string]handler{
 		// Security, global or per listener.
 		"allow_anonymous": func(p *parser, pos Position, name, rest string) {
+			if p.perListener {
+				p.res.Warnings = append(p.res.Warnings, Warning{Pos: pos, Notice: true,
+					Msg: "You are using the 'allow_anonymous' option with 'per_listener_settings true'. Please replace this with 'listener_allow_anonymous'."})
+			}
 			s, ok := p.scope(pos, name)
 			if !ok {
 				return
@@ -82,6 +85,7 @@ func optionHandlers() map[string]handler {
 			}
 		},
 		"auto_id_prefix": func(p *parser, pos Position, name, rest string) {
+			p.deprecated(pos, name, "Please use 'listener_auto_id_prefix' instead.")
 			s, ok := p.scope(pos, name)
 			if !ok {
 				return
@@ -116,6 +120,7 @@ func optionHandlers() map[string]handler {
 		},
 		"acl_check_subscribe": boolOpt(func(p *parser, v bool) { p.aclCheckSubscribe = v }),
 		"per_listener_settings": func(p *parser, pos Position, name, rest string) {
+			p.deprecated(pos, name, "Please see the documentation for how to achieve the same effect.")
 			v, ok := p.boolean(pos, name, rest)
 			if !ok || p.perListener {
 				return // once true it stays true, as in Mosquitto
@@ -127,8 +132,11 @@ func optionHandlers() map[string]handler {
 			p.perListener = v
 			p.res.PerListenerSettings = v
 		},
-		"psk_file":          refused("TLS-PSK is not available in Go's TLS"),
-		"clientid_prefixes": refused("it is deprecated in Mosquitto; use an ACL file"),
+		"psk_file": refused("TLS-PSK is not available in Go's TLS"),
+		"clientid_prefixes": func(p *parser, pos Position, name, _ string) {
+			p.deprecated(pos, name, "")
+			p.refuse(pos, name, "it is deprecated in Mosquitto; use an ACL file")
+		},
 
 		// Plugins: the acl-file and password-file plugins of Mosquitto 2.1.
 		"plugin":      (*parser).pluginLine,
@@ -150,7 +158,7 @@ func optionHandlers() map[string]handler {
 		"allow_duplicate_messages": func(p *parser, pos Position, name, rest string) {
 			if v, ok := p.boolean(pos, name, rest); ok {
 				cfg(p).AllowDuplicateMessages = v
-				p.warnf(pos, "allow_duplicate_messages is deprecated in Mosquitto")
+				p.deprecated(pos, name, "The behaviour will default to true.")
 			}
 		},
 		"autosave_interval": func(p *parser, pos Position, name, rest string) {
@@ -164,13 +172,13 @@ func optionHandlers() map[string]handler {
 		"check_retain_source": boolOpt(func(p *parser, v bool) { p.res.CheckRetainSource = v }),
 		"connection_messages": boolOpt(func(p *parser, v bool) { cfg(p).QuietConnections = !v }),
 		"enable_control_api": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.boolean(pos, name, rest); ok && v {
-				p.refuse(pos, name, "midge has no $CONTROL API")
+			if v, ok := p.boolean(pos, name, rest); ok {
+				p.res.EnableControlAPI = v
 			}
 		},
 		"global_max_clients": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.integer(pos, name, rest); ok && v >= 0 {
-				p.refuse(pos, name, "a limit on sessions is not implemented yet (max_connections and global_max_connections are)")
+			if v, ok := p.integer(pos, name, rest); ok {
+				cfg(p).MaxSessions = max(v, 0) // -1 and 0: no limit, as in Mosquitto
 			}
 		},
 		"global_max_connections": func(p *parser, pos Position, name, rest string) {
@@ -235,6 +243,8 @@ func optionHandlers() map[string]handler {
 			}
 		},
 		"message_size_limit": func(p *parser, pos Position, name, rest string) {
+			p.res.Warnings = append(p.res.Warnings, Warning{Pos: pos, Notice: true,
+				Msg: "Note: It is recommended to replace `message_size_limit` with `max_packet_size`."}) // 2.1's words
 			v, ok := p.integer(pos, name, rest)
 			switch {
 			case !ok:
@@ -305,11 +315,15 @@ func optionHandlers() map[string]handler {
 					p.errorf(pos, "retain_expiry_interval must be at least 1")
 					return
 				}
-				p.warnf(pos, "retain_expiry_interval has no effect in midge: expired retained messages are dropped when they are next matched")
+				if v > 10000000 {
+					p.warnf(pos, "retain_expiry_interval being capped at 19 years.") // Mosquitto's words
+					v = 10000000
+				}
+				cfg(p).RetainExpiryInterval = time.Duration(v) * time.Minute
 			}
 		},
 		"retry_interval": func(p *parser, pos Position, name, _ string) {
-			p.warnf(pos, "the retry_interval option is no longer available (Mosquitto ignores it too)")
+			p.warnf(pos, "The 'retry_interval' option is no longer available.") // Mosquitto 2.1's words
 		},
 		"set_tcp_nodelay": func(p *parser, pos Position, name, rest string) {
 			if v, ok := p.boolean(pos, name, rest); ok && !v {
@@ -399,6 +413,7 @@ func optionHandlers() map[string]handler {
 		// Listeners.
 		"listener": (*parser).listenerLine,
 		"port": func(p *parser, pos Position, name, rest string) {
+			p.deprecated(pos, name, "Please use 'listener' instead.")
 			p.localOnly = false
 			v, ok := p.integer(pos, name, rest)
 			if !ok {
@@ -417,6 +432,7 @@ func optionHandlers() map[string]handler {
 			p.cur = l
 		},
 		"bind_address": func(p *parser, pos Position, name, rest string) {
+			p.deprecated(pos, name, "")
 			p.localOnly = false
 			v, ok := p.str(pos, name, rest)
 			if !ok || !p.once(pos, name, name) {
@@ -464,7 +480,8 @@ func optionHandlers() map[string]handler {
 			}
 		},
 		"max_topic_alias_broker": func(p *parser, pos Position, name, rest string) {
-			if _, ok := p.listener(pos, name, true); !ok {
+			l, ok := p.listener(pos, name, true)
+			if !ok {
 				return
 			}
 			v, ok := p.integer(pos, name, rest)
@@ -473,7 +490,7 @@ func optionHandlers() map[string]handler {
 			case v < 0 || v > 65535:
 				p.errorf(pos, "invalid max_topic_alias_broker value %d: must be 0 to 65535", v)
 			default:
-				p.res.Config.MaxTopicAliasOut = v
+				l.aliasOut = v // per listener, as in Mosquitto 2.1
 			}
 		},
 		"mount_point": func(p *parser, pos Position, name, rest string) {
@@ -650,6 +667,10 @@ func optionHandlers() map[string]handler {
 	return m
 }
 
+// packetBufferSize handles packet_buffer_size (Mosquitto 2.1), which 2.1
+// made the same global option as websockets_headers_size: it bounds the
+// HTTP request of a WebSocket upgrade. midge's MQTT read buffers grow as
+// needed, so it has no other effect.
 func packetBufferSize(p *parser, pos Position, name, rest string) {
 	v, ok := p.integer(pos, name, rest)
 	switch {
@@ -657,7 +678,7 @@ func packetBufferSize(p *parser, pos Position, name, rest string) {
 	case v < 0 || v > 65535:
 		p.errorf(pos, "invalid %s value %d: must be 0 to 65535", name, v)
 	default:
-		p.warnf(pos, "%s has no effect in midge: its read buffers grow as needed", name)
+		p.wsHeadersSize = v
 	}
 }
 
@@ -841,149 +862,5 @@ func (p *parser) logType(pos Position, name, rest string) {
 		p.logTypes = ty
 	default:
 		p.logTypes |= ty
-	}
-}
-
-// pluginKind returns "password_file" or "acl_file" for Mosquitto 2.1's
-// password-file and acl-file plugins, by file name.
-func pluginKind(path string) string {
-	base := filepath.Base(strings.ReplaceAll(path, `\`, "/"))
-	base = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".so"), ".dll"), ".dylib")
-	base = strings.TrimPrefix(base, "lib")
-	switch base {
-	case "mosquitto_password_file":
-		return "password_file"
-	case "mosquitto_acl_file":
-		return "acl_file"
-	}
-	return ""
-}
-
-// pluginLine handles plugin, auth_plugin and global_plugin.
-func (p *parser) pluginLine(pos Position, name, rest string) {
-	path, ok := p.str(pos, name, rest)
-	if !ok {
-		return
-	}
-	pl := &plugin{kind: pluginKind(path), pos: pos}
-	p.curPlugin = pl
-	if pl.kind == "" {
-		p.refusePlugin(pos, name, path)
-		return
-	}
-	if name == "global_plugin" {
-		pl.scope = p.global
-		if p.global.pos.File == "" {
-			p.global.pos = pos
-		}
-		return
-	}
-	s, ok := p.scope(pos, name)
-	if !ok {
-		pl.kind = "" // reported; skip its options
-		return
-	}
-	pl.scope = s
-}
-
-func (p *parser) refusePlugin(pos Position, name, path string) {
-	why := "midge cannot load Mosquitto plugins; it has the acl-file and password-file plugins built in"
-	if strings.Contains(filepath.Base(path), "dynamic_security") {
-		why = "the dynamic security plugin is not implemented; use password_file and acl_file"
-	}
-	p.refuse(pos, name+" "+path, why)
-}
-
-// pluginLoad handles "plugin_load NAME PATH" (Mosquitto 2.1).
-func (p *parser) pluginLoad(pos Position, name, rest string) {
-	f := strings.FieldsFunc(rest, blank)
-	if len(f) < 2 {
-		p.errorf(pos, "plugin_load needs a name and a path")
-		return
-	}
-	if prev, dup := p.plugins[f[0]]; dup {
-		p.errorf(pos, "duplicate plugin name %q (first at %s)", f[0], prev.pos)
-		return
-	}
-	path := strings.TrimFunc(strings.TrimPrefix(strings.TrimLeftFunc(rest, blank), f[0]), blank)
-	pl := &plugin{kind: pluginKind(path), name: f[0], pos: pos}
-	p.plugins[f[0]] = pl
-	p.curPlugin = pl
-	if pl.kind == "" {
-		p.refusePlugin(pos, name, path)
-	}
-}
-
-// pluginUse handles "plugin_use NAME" in a listener (Mosquitto 2.1): the
-// named plugin's file applies to this listener.
-func (p *parser) pluginUse(pos Position, name, rest string) {
-	l, ok := p.listener(pos, name, true)
-	if !ok {
-		return
-	}
-	n, ok := p.str(pos, name, rest)
-	if !ok {
-		return
-	}
-	pl, found := p.plugins[n]
-	if !found {
-		p.errorf(pos, "plugin %q not previously loaded with plugin_load", n)
-		return
-	}
-	pl.used = true
-	p.curPlugin = pl
-	if pl.kind == "" {
-		return
-	}
-	if l.sec == nil {
-		l.sec = &scopeState{pos: pos}
-	}
-	if pl.scope == nil {
-		pl.scope = l.sec
-	}
-	if pl.file != "" {
-		p.setPluginFile(pl, l.sec, pl.file, pl.filePos)
-	} else {
-		// Options given later apply to every listener using it.
-		pl.users = append(pl.users, l.sec)
-	}
-}
-
-// pluginOpt handles plugin_opt_* and auth_opt_* lines.
-func (p *parser) pluginOpt(pos Position, name, rest string) {
-	pl := p.curPlugin
-	if pl == nil {
-		p.errorf(pos, "%s must follow a plugin line", name)
-		return
-	}
-	if pl.kind == "" {
-		return // the plugin was refused already
-	}
-	key := strings.TrimPrefix(strings.TrimPrefix(name, "plugin_opt_"), "auth_opt_")
-	if key != pl.kind {
-		p.errorf(pos, "unknown option %s for the %s plugin (it takes plugin_opt_%s)", name, strings.ReplaceAll(pl.kind, "_", "-"), pl.kind)
-		return
-	}
-	v, ok := p.str(pos, name, rest)
-	if !ok {
-		return
-	}
-	pl.file, pl.filePos = v, pos
-	if pl.scope != nil {
-		p.setPluginFile(pl, pl.scope, v, pos)
-	}
-	for _, s := range pl.users {
-		p.setPluginFile(pl, s, v, pos)
-	}
-}
-
-func (p *parser) setPluginFile(pl *plugin, s *scopeState, file string, pos Position) {
-	switch pl.kind {
-	case "password_file":
-		p.replaced(pos, "password_file "+p.scopeKey(s), "password file")
-		s.passwordFile, s.passwordPos = file, pos
-	case "acl_file":
-		p.replaced(pos, "acl_file "+p.scopeKey(s), "ACL file")
-		s.aclFile, s.aclPos = file, pos
 	}
 }

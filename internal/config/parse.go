@@ -69,6 +69,7 @@ type lstate struct {
 	maxQoS         int         // -1 unset
 	maxQoSPos      Position
 	maxTopicAlias  int // -1 unset
+	aliasOut       int // max_topic_alias_broker, -1 unset
 	aliasPos       Position
 	mountPoint     string
 	useUsername    bool
@@ -133,6 +134,16 @@ func (p *parser) refuse(pos Position, name, why string) {
 // warnf records a warning at pos.
 func (p *parser) warnf(pos Position, format string, args ...any) {
 	p.res.Warnings = append(p.res.Warnings, Warning{Pos: pos, Msg: fmt.Sprintf(format, args...)})
+}
+
+// deprecated records Mosquitto 2.1's notice for an option it deprecates,
+// in its words; advice may be empty.
+func (p *parser) deprecated(pos Position, name, advice string) {
+	msg := "The '" + name + "' option is now deprecated and will be removed in version 3.0."
+	if advice != "" {
+		msg += " " + advice
+	}
+	p.res.Warnings = append(p.res.Warnings, Warning{Pos: pos, Msg: msg, Notice: true})
 }
 
 // maxConfigFile bounds one configuration file.
@@ -340,7 +351,7 @@ func newListener(l Listener) *lstate {
 	if l.Protocol == "" {
 		l.Protocol = "mqtt"
 	}
-	return &lstate{l: l, maxConnections: -1, maxQoS: -1, maxTopicAlias: -1}
+	return &lstate{l: l, maxConnections: -1, maxQoS: -1, maxTopicAlias: -1, aliasOut: -1}
 }
 
 // scope returns the security scope the current line configures.

@@ -96,6 +96,7 @@ func sameListener(cur, next *Result, i int) bool {
 		a.UseSubjectAsUsername == b.UseSubjectAsUsername && a.WebSocket == b.WebSocket && a.HTTPDir == b.HTTPDir &&
 		slices.Equal(a.WebSocketOrigins, b.WebSocketOrigins) && a.WebSocketHeadersSize == b.WebSocketHeadersSize &&
 		(a.TLS == nil) == (b.TLS == nil) && ta == tb && a.MaxQoS == b.MaxQoS && a.MaxTopicAlias == b.MaxTopicAlias &&
+		a.MaxTopicAliasOut == b.MaxTopicAliasOut &&
 		a.AutoIDPrefix == b.AutoIDPrefix && equalPtr(a.AllowZeroLengthClientID, b.AllowZeroLengthClientID) &&
 		slices.Equal(a.ProtocolVersions, b.ProtocolVersions)
 }

@@ -118,6 +118,23 @@ func (r *Retained[V]) Delete(name string) bool {
 	return true
 }
 
+// DeleteIf removes the retained message of the topic name if cond holds
+// for it, atomically with respect to Set, and reports whether it removed
+// one: a message that replaced the one cond was meant for is kept.
+func (r *Retained[V]) DeleteIf(name string, cond func(V) bool) bool {
+	if name == "" {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := r.lookupLocked(name)
+	if n == nil || !n.has || !cond(n.val) || !r.root.remove(name) {
+		return false
+	}
+	r.count--
+	return true
+}
+
 // remove clears the value of the name below n, frees the nodes it leaves
 // empty, and reports whether there was a value.
 func (n *rnode[V]) remove(name string) bool {

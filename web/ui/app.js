@@ -2,6 +2,7 @@
 import { TopicTree, TreeView } from './tree.js';
 import { lineChart, COLORS, bytes, shortNumber } from './chart.js';
 import { pretty, series, lineDiff, time, ago } from './format.js';
+import { setupSource, exportLinks } from './explore.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const state = { me: null, page: '', selected: null, detail: null, hiddenFields: new Set(), stats: null, events: null };
@@ -86,6 +87,7 @@ async function start(me) {
   $('#who').textContent = me.auth === 'open' ? 'local access (no logins)' : `${me.user}${me.admin ? ' (admin)' : ''}`;
   $('#logout').hidden = me.auth === 'open';
   $('#publish-box').hidden = false;
+  setupSource(me, h);
   await loadTopics();
   connectEvents();
   route();
@@ -214,6 +216,7 @@ function renderDetail(path, d) {
   if (d && d.history.length) {
     const last = d.history[d.history.length - 1];
     actions.append(h('button', { type: 'button', onclick: () => fillPublish(path, last) }, 'Publish to this topic…'));
+    actions.append(exportLinks(state.me, path, h) || '');
   }
   if (admin && d && d.retained) actions.append(h('button', { type: 'button', class: 'danger', onclick: () => deleteRetained(path, false) }, 'Delete retained message'));
   if (admin && n && n.children.size) actions.append(h('button', { type: 'button', class: 'danger', onclick: () => deleteRetained(path, true) }, 'Delete retained messages of this subtree'));
@@ -230,7 +233,7 @@ function renderDetail(path, d) {
     const meta = h('dl', { class: 'meta' });
     const row = (k, v) => meta.append(h('dt', {}, k), h('dd', {}, v));
     row('received', `${time(last.at)} (${ago(last.at)})`);
-    row('publisher', last.publisher || '(the broker)');
+    row('publisher', last.publisher || unknownPublisher());
     row('QoS', last.qos);
     row('retain flag', last.retain ? 'yes' : 'no');
     row('size', `${last.size} bytes${last.truncated ? ' (shown cut)' : ''}${pv.kind === 'hex' ? ', binary' : ''}`);
@@ -282,6 +285,12 @@ function chartCard(ser, fields) {
   return card;
 }
 
+// unknownPublisher names the publisher of a message that names none: the
+// broker itself, or, seen by a client (midge explore), whoever it was.
+function unknownPublisher() {
+  return state.me.source && state.me.source.kind === 'client' ? '(MQTT does not say)' : '(the broker)';
+}
+
 function historyCard(hist) {
   const card = h('div', { class: 'card' });
   card.append(h('h3', {}, `History (last ${hist.length} of up to ${state.me.history})`));
@@ -289,7 +298,7 @@ function historyCard(hist) {
   for (let i = hist.length - 1; i >= 0; i--) {
     const e = hist[i];
     const item = h('div', { class: 'item' });
-    item.append(h('div', { class: 'head' }, h('span', {}, time(e.at)), h('span', {}, e.publisher || '(the broker)'),
+    item.append(h('div', { class: 'head' }, h('span', {}, time(e.at)), h('span', {}, e.publisher || unknownPublisher()),
       h('span', {}, `QoS ${e.qos}${e.retain ? ', retained' : ''}`), h('span', {}, `${e.size} B`)));
     const cur = pretty(e).text;
     const diff = h('div', { class: 'diff' });

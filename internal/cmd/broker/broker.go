@@ -177,6 +177,7 @@ type brokerHooks struct {
 	signals        bool               // handle SIGHUP, SIGUSR1, SIGUSR2
 	started        func(b *brokerRun) // called once the broker serves
 	listen         func(network, address string) (net.Listener, error)
+	getenv         func(string) string // the environment (NOTIFY_SOCKET, WATCHDOG_USEC); nil for os.Getenv
 }
 
 // logErr writes a line as Mosquitto writes errors before its log is set up:
@@ -206,6 +207,28 @@ func printConfigErrors(w io.Writer, err error) {
 	}
 }
 
+// warningLine is the text of a configuration warning: "Warning: FILE:LINE:
+// ..." or, for a deprecation notice, "FILE:LINE: The '...' option is now
+// deprecated ...".
+func warningLine(w config.Warning) string {
+	if w.Notice {
+		return w.String()
+	}
+	return "Warning: " + w.String()
+}
+
+// logWarnings logs the warnings of a configuration, the deprecation
+// notices at notice level as Mosquitto 2.1 does.
+func logWarnings(log *slog.Logger, ws []config.Warning) {
+	for _, w := range ws {
+		if w.Notice {
+			log.Log(context.Background(), logging.LevelNotice, warningLine(w))
+		} else {
+			log.Warn(warningLine(w))
+		}
+	}
+}
+
 // logOptions returns the logging options of res with -v and -q applied.
 func logOptions(res *config.Result, o brokerOptions) logging.Options {
 	lo := res.Log
@@ -230,7 +253,7 @@ func runBrokerOptions(ctx context.Context, prog string, o brokerOptions, st base
 			return exitInvalid
 		}
 		for _, w := range res.Warnings {
-			logErr(st.Err, "Warning: "+w.String())
+			logErr(st.Err, warningLine(w))
 		}
 		logErr(st.Err, "Configuration file is OK.")
 		return exitOK
@@ -246,7 +269,11 @@ func runBrokerOptions(ctx context.Context, prog string, o brokerOptions, st base
 	}
 	ready := daemonReady(st)
 
-	b := &brokerRun{opts: o, res: res, prog: prog, hooks: hooks, stdout: st.Out}
+	getenv := hooks.getenv
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	b := &brokerRun{opts: o, res: res, prog: prog, hooks: hooks, stdout: st.Out, sd: newSDNotifier(getenv)}
 	if code, ok := b.start(ctx, ready.stderr()); !ok {
 		ready.fail()
 		return code
@@ -256,8 +283,9 @@ func runBrokerOptions(ctx context.Context, prog string, o brokerOptions, st base
 	if hooks.started != nil {
 		hooks.started(b)
 	}
-	notifySystemd("READY=1")
-	return b.wait(ctx)
+	b.sd.notify("READY=1")
+	defer b.sd.notify("STOPPING=1")
+	return b.wait(ctx, watchdogInterval(getenv, os.Getpid()))
 }
 
 // brokerRun is a running broker with the process settings around it.
@@ -279,6 +307,7 @@ type brokerRun struct {
 	store   broker.Store // the persistence store, nil without persistence
 	storeAt string       // its path
 	web     webRun       // the http_api listeners (broker_web.go)
+	sd      sdNotifier   // systemd's notify socket, if started by a Type=notify unit
 }
 
 // openListener is a listening socket and its settings.
@@ -310,9 +339,7 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 	} else {
 		b.log.Info("Using default config.")
 	}
-	for _, w := range res.Warnings {
-		b.log.Warn("Warning: " + w.String())
-	}
+	logWarnings(b.log, res.Warnings)
 
 	cfg := res.Config
 	cfg.Logger = b.log
@@ -356,6 +383,9 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		return exitFailure, false
 	}
 	b.srv.Store(srv)
+	if res.EnableControlAPI {
+		b.setControlAPI(srv, true)
+	}
 	b.errc = make(chan error, len(b.lns)+len(b.web.lns))
 	for _, ol := range b.lns {
 		go func() { b.errc <- srv.Serve(ctx, ol.ln, ol.cfg) }()
@@ -537,12 +567,31 @@ func (b *brokerRun) removePID() {
 }
 
 // wait serves until ctx is done or a listener fails, handling signals, and
-// returns the exit status.
-func (b *brokerRun) wait(ctx context.Context) int {
+// returns the exit status. Every watchdog interval (0 for none) it tells
+// systemd the broker is alive: from this loop, so that a stuck signal
+// handler (a reload that hangs) lets the watchdog fire.
+func (b *brokerRun) wait(ctx context.Context, watchdog time.Duration) int {
 	sigs, stopSignals := b.signalChannels()
 	defer stopSignals()
+	var tick <-chan time.Time
+	if watchdog > 0 {
+		t := time.NewTicker(watchdog)
+		defer t.Stop()
+		tick = t.C
+		b.sd.notify("WATCHDOG=1")
+	}
 	for {
 		select {
+		case <-tick:
+			if err := b.sd.notify("WATCHDOG=1"); err != nil {
+				b.log.Warn("Warning: systemd watchdog notification: " + err.Error())
+			}
+		case <-sigs.rotate:
+			// Mosquitto 2.1 reopens its log file on SIGRTMIN, for log
+			// rotation without a configuration reload.
+			if err := b.handler.Reopen(); err != nil {
+				b.log.Error("Error: reopening the log file: " + err.Error())
+			}
 		case <-ctx.Done():
 			return exitOK
 		case err := <-b.errc:
@@ -631,6 +680,7 @@ func (b *brokerRun) reload() {
 	b.mu.Unlock()
 	if srv := b.srv.Load(); srv != nil {
 		srv.Reload(cfg)
+		b.setControlAPI(srv, next.EnableControlAPI)
 	}
 	for _, err := range tlsErrs {
 		b.log.Error("Error: " + err.Error() + "; the certificates in use are kept.")
@@ -638,9 +688,7 @@ func (b *brokerRun) reload() {
 	if err := b.handler.Reconfigure(lo); err != nil {
 		b.log.Error("Error: " + err.Error())
 	}
-	for _, w := range next.Warnings {
-		b.log.Warn("Warning: " + w.String())
-	}
+	logWarnings(b.log, next.Warnings)
 	for _, n := range notes {
 		b.log.Warn("Warning: " + n)
 	}

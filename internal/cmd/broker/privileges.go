@@ -33,21 +33,14 @@ type reloadFile struct {
 	path string
 }
 
-// dropTarget resolves the user dropPrivileges switches to, as it does: ""
-// means "mosquitto", or "nobody" if there is no such user. It returns nil
-// when nothing will be dropped (not root, user root, unknown user: the
-// latter is dropPrivileges' error to report).
+// dropTarget resolves the user dropPrivileges switches to, as it does. It
+// returns nil when nothing will be dropped (not root, user root, unknown
+// user: the latter is dropPrivileges' error to report).
 func dropTarget(name string) *user.User {
-	if os.Geteuid() != 0 || name == "root" {
+	if os.Geteuid() != 0 {
 		return nil
 	}
-	if name == "" {
-		name = "mosquitto"
-	}
-	u, err := user.Lookup(name)
-	if err != nil && name == "mosquitto" {
-		u, err = user.Lookup("nobody")
-	}
+	u, err := resolveDropUser(name, os.Getenv, nil)
 	if err != nil {
 		return nil
 	}

@@ -5,6 +5,7 @@ package broker
 import (
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
@@ -16,13 +17,19 @@ func dropPrivileges(string, *slog.Logger) error { return nil }
 // brokerSignals are the signals the broker acts on; Windows has none of
 // SIGHUP, SIGUSR1 and SIGUSR2, so the channels never fire.
 type brokerSignals struct {
-	reload, persist, tree chan os.Signal
+	reload, persist, tree, rotate chan os.Signal
 }
 
 func (b *brokerRun) signalChannels() (brokerSignals, func()) { return brokerSignals{}, func() {} }
 
-// notifySystemd does nothing: there is no systemd.
-func notifySystemd(string) {}
+// sdNotifier does nothing: there is no systemd.
+type sdNotifier struct{}
+
+func newSDNotifier(func(string) string) sdNotifier { return sdNotifier{} }
+func (sdNotifier) notify(string) error             { return nil }
+
+// watchdogInterval is 0: there is no systemd watchdog.
+func watchdogInterval(func(string) string, int) time.Duration { return 0 }
 
 // daemonize cannot fork on Windows; like Mosquitto, midge warns and runs in
 // the foreground.

@@ -6,13 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"os/signal"
-	"os/user"
 	"strconv"
-	"strings"
 	"syscall"
 
 	"github.com/midge-mqtt/midge/internal/cmd/base"
@@ -20,28 +17,17 @@ import (
 
 // dropPrivileges switches to the configured user (default "mosquitto", or
 // "nobody" if that does not exist) and its groups when running as root, as
-// Mosquitto does. It is called after the listeners and the pid file are
-// open, so privileged ports and root-owned directories work.
+// Mosquitto does; the PUID and PGID environment variables of Mosquitto 2.1
+// (container images) override the user and its group by number. It is
+// called after the listeners and the pid file are open, so privileged ports
+// and root-owned directories work.
 func dropPrivileges(name string, log *slog.Logger) error {
 	if os.Geteuid() != 0 {
 		return nil
 	}
-	if name == "" {
-		name = "mosquitto"
-	}
-	if name == "root" {
-		log.Warn("Warning: midge should not be run as root/administrator.")
-		return nil
-	}
-	u, err := user.Lookup(name)
-	if err != nil {
-		if name != "mosquitto" {
-			return fmt.Errorf("Unable to drop privileges to '%s' because this user does not exist.", name)
-		}
-		log.Warn("Warning: Unable to drop privileges to 'mosquitto' because this user does not exist. Trying 'nobody' instead.")
-		if u, err = user.Lookup("nobody"); err != nil {
-			return fmt.Errorf("Unable to drop privileges to 'nobody'.")
-		}
+	u, err := resolveDropUser(name, os.Getenv, log)
+	if u == nil || err != nil {
+		return err
 	}
 	uid, err1 := strconv.Atoi(u.Uid)
 	gid, err2 := strconv.Atoi(u.Gid)
@@ -65,7 +51,11 @@ func dropPrivileges(name string, log *slog.Logger) error {
 	if err := syscall.Setuid(uid); err != nil {
 		return fmt.Errorf("Error setting uid whilst dropping privileges: %v.", err)
 	}
-	log.Info(fmt.Sprintf("Info: running as user: %s.", u.Username))
+	if u.Username == "" {
+		log.Info(fmt.Sprintf("Info: running as uid %d, gid %d.", uid, gid))
+	} else {
+		log.Info(fmt.Sprintf("Info: running as user: %s.", u.Username))
+	}
 	return nil
 }
 
@@ -75,35 +65,25 @@ type brokerSignals struct {
 	reload  chan os.Signal // SIGHUP
 	persist chan os.Signal // SIGUSR1
 	tree    chan os.Signal // SIGUSR2
+	rotate  chan os.Signal // SIGRTMIN where the system has it (Linux)
 }
 
 func (b *brokerRun) signalChannels() (brokerSignals, func()) {
-	s := brokerSignals{reload: make(chan os.Signal, 1), persist: make(chan os.Signal, 1), tree: make(chan os.Signal, 1)}
+	s := brokerSignals{reload: make(chan os.Signal, 1), persist: make(chan os.Signal, 1), tree: make(chan os.Signal, 1),
+		rotate: make(chan os.Signal, 1)}
 	if !b.hooks.signals {
 		return s, func() {}
 	}
 	signal.Notify(s.reload, syscall.SIGHUP)
 	signal.Notify(s.persist, syscall.SIGUSR1)
 	signal.Notify(s.tree, syscall.SIGUSR2)
-	return s, func() { signal.Stop(s.reload); signal.Stop(s.persist); signal.Stop(s.tree) }
-}
-
-// notifySystemd sends state (READY=1) to systemd's notify socket when
-// started by a Type=notify unit; it does nothing otherwise.
-func notifySystemd(state string) {
-	addr := os.Getenv("NOTIFY_SOCKET")
-	if addr == "" {
-		return
+	if sigRTMIN != 0 {
+		signal.Notify(s.rotate, sigRTMIN)
 	}
-	if strings.HasPrefix(addr, "@") {
-		addr = "\x00" + addr[1:] // abstract socket
+	if err := ignoreGlibcRTMIN(); err != nil {
+		b.log.Warn("Warning: cannot ignore signal 34 (glibc's SIGRTMIN): " + err.Error())
 	}
-	c, err := net.Dial("unixgram", addr)
-	if err != nil {
-		return
-	}
-	defer c.Close()
-	c.Write([]byte(state))
+	return s, func() { signal.Stop(s.reload); signal.Stop(s.persist); signal.Stop(s.tree); signal.Stop(s.rotate) }
 }
 
 // daemonize starts the broker again in the background (-d): without -d, in a

@@ -1,0 +1,65 @@
+package broker
+
+import "time"
+
+// startExpiryLocked starts or stops the scan of expired retained messages
+// as Config.RetainExpiryInterval says, once the server serves. srv.mu must
+// be held.
+func (srv *Server) startExpiryLocked() {
+	on := srv.opt().RetainExpiryInterval > 0
+	switch {
+	case srv.closed || len(srv.listeners) == 0:
+	case on && srv.expStop == nil:
+		srv.expStop = make(chan struct{})
+		srv.wg.Add(1)
+		go srv.expireLoop(srv.expStop)
+	case !on && srv.expStop != nil:
+		close(srv.expStop)
+		srv.expStop = nil
+	}
+}
+
+// expireLoop frees expired retained messages every RetainExpiryInterval
+// until stop is closed.
+func (srv *Server) expireLoop(stop chan struct{}) {
+	defer srv.wg.Done()
+	every := srv.opt().RetainExpiryInterval
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			srv.expireRetained(srv.now())
+			if d := srv.opt().RetainExpiryInterval; d > 0 && d != every {
+				every = d // changed by Reload
+				t.Reset(every)
+			}
+		}
+	}
+}
+
+// expireRetained removes from memory the retained messages expired at now
+// and returns how many. A message published meanwhile on the same topic is
+// kept (DeleteIf). The store is left alone: a restart does not restore
+// expired messages, and deleting here could race with a new one's write.
+func (srv *Server) expireRetained(now time.Time) int {
+	var names []string
+	srv.retained.Range(func(name string, m *Message) bool {
+		if m.expired(now) {
+			names = append(names, name)
+		}
+		return true
+	})
+	n := 0
+	for _, name := range names {
+		if srv.retained.DeleteIf(name, func(m *Message) bool { return m.expired(now) }) {
+			n++
+		}
+	}
+	if n > 0 {
+		srv.log.Debug("expired retained messages removed", "count", n)
+	}
+	return n
+}
