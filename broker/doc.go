@@ -39,6 +39,14 @@
 // context, cancelled by Shutdown or Close); they must be safe for
 // concurrent use and should return promptly.
 //
+// Control endpoints are Mosquitto's $CONTROL/<name>/v1 topics: a component
+// registers a ControlHandler with HandleControl
+// ("$CONTROL/dynamic-security/v1"), and a client's PUBLISH to the topic,
+// once the authorization chain allows it (Write on the topic), goes to the
+// handler instead of the subscribers; its response is published on the
+// topic with "/response" appended (see control.go). DisconnectClients kicks
+// clients, as a security component does after changing their rights.
+//
 // Persistence is a Store (Config.Store; midge's are in the store package):
 // the broker writes sessions, queued deliveries and retained messages to it
 // in batches, from one goroutine, and acknowledges a message that must be

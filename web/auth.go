@@ -59,6 +59,11 @@ type HandlerConfig struct {
 	HTTPDir string
 	// SessionIdle ends a login session unused this long (default 12h).
 	SessionIdle time.Duration
+	// DynamicSecurity runs a request of dynamic security's command API
+	// ({"commands":[...]}, as published on $CONTROL/dynamic-security/v1)
+	// on behalf of the dashboard user, and returns the response; nil if
+	// dynamic security is not configured. The Users page uses it.
+	DynamicSecurity func(user string, request []byte) []byte
 }
 
 // principal is who makes a request.

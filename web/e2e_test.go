@@ -26,7 +26,9 @@ const chromiumPath = "/usr/bin/chromium"
 // http_api listener, and drives the dashboard in headless Chromium through
 // web/e2e/e2e.mjs (playwright-core): log in, see a topic published with
 // mosquitto_pub, its history and chart, publish from the page to a
-// subscriber, the clients page and statistics; then, as a user who may read
+// subscriber, the clients page and statistics; on the Users page create a
+// dynamic security user and role, grant a topic, and see the ACL tester
+// allow it; then, as a user who may read
 // a few topics, see only those, and only they are counted. The screenshots go to
 // web/e2e/artifacts/. It fails, not skips, when a tool is missing.
 func TestBrowserEndToEnd(t *testing.T) {
@@ -68,22 +70,35 @@ func TestBrowserEndToEnd(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "acl"), []byte("user alice\ntopic readwrite #\n"+
 		"user sensor\ntopic write home/#\ntopic write garden/#\ntopic write devices/#\ntopic read home/livingroom/setpoint\n"+
 		"user viewer\ntopic read home/kitchen/#\n"), 0o644)
+	// Dynamic security's file, in a directory the broker can write to
+	// after it drops root privileges to the mosquitto user.
+	dsDir, err := os.MkdirTemp("", "midge-e2e-dynsec-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dsDir) })
+	if err := os.Chmod(dsDir, 0o777); err != nil {
+		t.Fatal(err)
+	}
 	mqttPort, httpPort := freeLocalPort(t), freeLocalPort(t)
 	conf := filepath.Join(dir, "midge.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`log_dest stdout
 log_type all
 password_file %s/passwd
 acl_file %[1]s/acl
+plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so
+plugin_opt_config_file %[4]s/dynamic-security.json
 http_api_admin alice
 http_api_history 20
-listener %d 127.0.0.1
-listener %d 127.0.0.1
+listener %[2]d 127.0.0.1
+listener %[3]d 127.0.0.1
 protocol http_api
-`, dir, mqttPort, httpPort)), 0o644)
+`, dir, mqttPort, httpPort, dsDir)), 0o644)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	midge := exec.CommandContext(ctx, bin, "broker", "-c", conf)
+	midge.Env = append(os.Environ(), "MOSQUITTO_DYNSEC_PASSWORD=dynsec-admin-password")
 	midge.Cancel = func() error { return midge.Process.Signal(syscall.SIGTERM) }
 	midge.WaitDelay = 10 * time.Second
 	out, err := midge.StdoutPipe()
@@ -152,7 +167,7 @@ protocol http_api
 	case <-time.After(5 * time.Second):
 		t.Error("the subscriber did not get the page's message")
 	}
-	for _, f := range []string{"tree.png", "history-chart.png", "clients.png", "stats.png", "viewer.png"} {
+	for _, f := range []string{"tree.png", "history-chart.png", "clients.png", "stats.png", "users.png", "viewer.png"} {
 		if st, err := os.Stat(filepath.Join(artifacts, f)); err != nil || st.Size() < 1000 {
 			t.Errorf("screenshot %s: %v", f, err)
 		}

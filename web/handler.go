@@ -105,6 +105,7 @@ func (s *Server) Handler(cfg HandlerConfig) (http.Handler, error) {
 	h.api("GET /api/v1/clients", true, h.clients)
 	h.api("POST /api/v1/disconnect", true, h.disconnect)
 	h.api("POST /api/v1/acl", true, h.aclCheck)
+	h.api("POST /api/v1/dynsec", true, h.dynsec)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})

@@ -32,6 +32,7 @@ func (p *parser) build() {
 	if p.def != nil && p.localOnly {
 		p.warnf(p.def.l.Pos, "this default listener listens on every interface; unlike Mosquitto, midge admits anonymous clients there only with allow_anonymous true")
 	}
+	p.checkDynsec()
 	for name, pl := range p.plugins {
 		if pl.kind != "" && !pl.used {
 			p.warnf(pl.pos, "plugin %q is loaded but no listener uses it (plugin_use)", name)
@@ -80,7 +81,7 @@ func (p *parser) build() {
 
 		// Security.
 		key := listenerKey(*l)
-		anon, pwFile := cfg.AllowAnonymous, gs.PasswordFile
+		anon, pwFile := cfg.AllowAnonymous, gs.PasswordFile+gs.DynsecFile
 		switch {
 		case p.perListener:
 			sc := p.makeScope(key, ls.sec, false)
@@ -91,8 +92,8 @@ func (p *parser) build() {
 			l.Scope = sc
 			res.Scopes = append(res.Scopes, sc)
 			bl.Security = sc.Security
-			anon, pwFile = sc.AllowAnonymous, sc.PasswordFile
-		case ls.sec != nil && (ls.sec.passwordFile != "" || ls.sec.aclFile != ""):
+			anon, pwFile = sc.AllowAnonymous, sc.PasswordFile+sc.DynsecFile
+		case ls.sec != nil && (ls.sec.passwordFile != "" || ls.sec.aclFile != "" || ls.sec.dynsecFile != ""):
 			// plugin_use: this listener's plugin files, the global ones
 			// for what it has none of.
 			merged := *ls.sec
@@ -102,6 +103,9 @@ func (p *parser) build() {
 			if merged.aclFile == "" {
 				merged.aclFile, merged.aclPos = p.global.aclFile, p.global.aclPos
 			}
+			if merged.dynsecFile == "" {
+				merged.dynsecFile, merged.dynsecInit, merged.dynsecPos = p.global.dynsecFile, p.global.dynsecInit, p.global.dynsecPos
+			}
 			merged.anon = p.global.anon
 			if l.AllowAnonymous != nil {
 				merged.anon = l.AllowAnonymous
@@ -110,7 +114,7 @@ func (p *parser) build() {
 			l.Scope = sc
 			res.Scopes = append(res.Scopes, sc)
 			bl.Security = sc.Security
-			anon, pwFile = sc.AllowAnonymous, sc.PasswordFile
+			anon, pwFile = sc.AllowAnonymous, sc.PasswordFile+sc.DynsecFile
 		case l.AllowAnonymous != nil:
 			bl.Security = &broker.Security{AllowAnonymous: *l.AllowAnonymous, Authenticators: gs.Security.Authenticators, Authorizers: gs.Security.Authorizers}
 			anon = *l.AllowAnonymous
@@ -118,7 +122,7 @@ func (p *parser) build() {
 		if !anon && pwFile == "" && !l.TLS.UseIdentityAsUsername && !l.TLS.UseSubjectAsUsername {
 			// As in Mosquitto, without an Authenticator allow_anonymous
 			// decides for every client, user name or not.
-			p.warnf(l.Pos, "listener %s has allow_anonymous false and no password_file: no client can connect", key)
+			p.warnf(l.Pos, "listener %s has allow_anonymous false and no password_file (nor dynamic security): no client can connect", key)
 		}
 
 		// Options Mosquitto sets per listener.
@@ -233,7 +237,7 @@ func (p *parser) buildHTTPListener(ls *lstate, global *Scope) {
 	case p.perListener:
 		sc = p.makeScope(listenerKey(*l), ls.sec, false)
 		p.res.Scopes = append(p.res.Scopes, sc)
-	case ls.sec != nil && (ls.sec.passwordFile != "" || ls.sec.aclFile != ""):
+	case ls.sec != nil && (ls.sec.passwordFile != "" || ls.sec.aclFile != "" || ls.sec.dynsecFile != ""):
 		// plugin_use, as for an MQTT listener.
 		merged := *ls.sec
 		if merged.passwordFile == "" {
@@ -241,6 +245,9 @@ func (p *parser) buildHTTPListener(ls *lstate, global *Scope) {
 		}
 		if merged.aclFile == "" {
 			merged.aclFile, merged.aclPos = p.global.aclFile, p.global.aclPos
+		}
+		if merged.dynsecFile == "" {
+			merged.dynsecFile, merged.dynsecInit, merged.dynsecPos = p.global.dynsecFile, p.global.dynsecInit, p.global.dynsecPos
 		}
 		sc = p.makeScope(listenerKey(*l), &merged, false)
 		p.res.Scopes = append(p.res.Scopes, sc)
@@ -329,13 +336,20 @@ func (p *parser) makeScope(name string, s *scopeState, anonDefault bool) *Scope 
 		}
 		sc.PasswordFile, sc.PasswordPos = s.passwordFile, s.passwordPos
 		sc.ACLFile, sc.ACLPos = s.aclFile, s.aclPos
+		sc.DynsecFile, sc.DynsecPasswordInitFile, sc.DynsecPos = s.dynsecFile, s.dynsecInit, s.dynsecPos
+	}
+	if sc.DynsecFile == "" && p.global != nil {
+		// global_plugin: every listener, with per_listener_settings too.
+		sc.DynsecFile, sc.DynsecPasswordInitFile, sc.DynsecPos = p.global.dynsecFile, p.global.dynsecInit, p.global.dynsecPos
 	}
 	pf, acl, errs := sc.load()
 	p.errs = append(p.errs, errs...)
-	sc.Password, sc.ACL = &broker.Slot{}, &broker.Slot{}
+	sc.Password, sc.ACL, sc.Dynsec = &broker.Slot{}, &broker.Slot{}, &broker.Slot{}
 	sc.setFiles(pf, acl)
+	// Plugins come first, as Mosquitto registers a plugin's checks before
+	// those of password_file and acl_file.
 	sc.Security = &broker.Security{AllowAnonymous: sc.AllowAnonymous,
-		Authenticators: []broker.Authenticator{sc.Password}, Authorizers: []broker.Authorizer{sc.ACL}}
+		Authenticators: []broker.Authenticator{sc.Dynsec, sc.Password}, Authorizers: []broker.Authorizer{sc.Dynsec, sc.ACL}}
 	return sc
 }
 

@@ -225,12 +225,23 @@ type Scope struct {
 	ACLFile        string
 	ACLPos         Position
 	CheckSubscribe bool // acl_check_subscribe
+	// DynsecFile is dynamic security's JSON file (the plugin
+	// mosquitto_dynamic_security.so with plugin_opt_config_file), "" for
+	// none; DynsecPasswordInitFile its plugin_opt_password_init_file.
+	DynsecFile             string
+	DynsecPasswordInitFile string
+	DynsecPos              Position
 
 	// Password holds the *auth.PasswordFile in use, ACL the *auth.ACL (an
 	// auth.SubscribeChecker with CheckSubscribe); an empty Slot is no file.
 	// They are the links of Security's chains; Reload swaps their files.
 	Password *broker.Slot
 	ACL      *broker.Slot
+	// Dynsec is the link of dynamic security: empty after parsing; the
+	// broker command opens DynsecFile into it (package dynsec). It comes
+	// first in both chains. Reload does not change it (Mosquitto does not
+	// reload plugins either).
+	Dynsec *broker.Slot
 	// Security is the scope as the broker applies it: AllowAnonymous and
 	// the chains of Password and ACL.
 	Security *broker.Security

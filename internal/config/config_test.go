@@ -334,7 +334,7 @@ func TestRefused(t *testing.T) {
 		{"listener 8883\ntls_engine pkcs11", "m.conf:2: option tls_engine"},
 		{"connection br\naddress 10.0.0.1\ntopic # both", "m.conf:1: option connection"},
 		{"address 10.0.0.1", "m.conf:1: option address"},
-		{"plugin /usr/lib/mosquitto_dynamic_security.so", "m.conf:1: option plugin /usr/lib/mosquitto_dynamic_security.so"},
+		{"plugin /usr/lib/mosquitto_other_plugin.so", "m.conf:1: option plugin /usr/lib/mosquitto_other_plugin.so"},
 		{"auth_plugin /usr/lib/go-auth.so\nauth_opt_backends files", "m.conf:1: option auth_plugin /usr/lib/go-auth.so"},
 		{"psk_file /p", "m.conf:1: option psk_file"},
 		{"clientid_prefixes sec-", "m.conf:1: option clientid_prefixes"},

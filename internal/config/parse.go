@@ -38,6 +38,7 @@ type parser struct {
 	logFilePos  Position
 
 	curPlugin *plugin
+	dynsecs   []*plugin          // dynamic security plugins, to warn of one without config_file
 	plugins   map[string]*plugin // plugin_load NAME
 	inBridge  bool               // inside a refused "connection" block
 
@@ -59,6 +60,9 @@ type scopeState struct {
 	passwordPos  Position
 	aclFile      string
 	aclPos       Position
+	dynsecFile   string // dynamic security's plugin_opt_config_file
+	dynsecInit   string // its plugin_opt_password_init_file
+	dynsecPos    Position
 }
 
 // lstate is a listener as read.
@@ -79,12 +83,13 @@ type lstate struct {
 // plugin is a plugin/global_plugin/plugin_load line midge understands: the
 // acl-file and password-file plugins of Mosquitto 2.1.
 type plugin struct {
-	kind    string // "password_file" or "acl_file", "" for a refused plugin
+	kind    string // "password_file", "acl_file" or "dynamic_security", "" for a refused plugin
 	name    string // plugin_load NAME
 	pos     Position
 	scope   *scopeState // where its file goes; nil for plugin_load until plugin_use
 	file    string
 	filePos Position
+	init    string // dynamic security's password_init_file
 	used    bool
 	users   []*scopeState // plugin_use listeners waiting for the file
 }

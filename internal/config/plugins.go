@@ -6,7 +6,9 @@ import (
 )
 
 // pluginKind returns "password_file" or "acl_file" for Mosquitto 2.1's
-// password-file and acl-file plugins, by file name.
+// password-file and acl-file plugins, and "dynamic_security" for the
+// dynamic security plugin (built in: package dynsec), by file name in any
+// directory.
 func pluginKind(path string) string {
 	base := filepath.Base(strings.ReplaceAll(path, `\`, "/"))
 	base = strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(base, ".so"), ".dll"), ".dylib")
@@ -16,6 +18,8 @@ func pluginKind(path string) string {
 		return "password_file"
 	case "mosquitto_acl_file":
 		return "acl_file"
+	case "mosquitto_dynamic_security":
+		return "dynamic_security"
 	}
 	return ""
 }
@@ -28,6 +32,7 @@ func (p *parser) pluginLine(pos Position, name, rest string) {
 	}
 	pl := &plugin{kind: pluginKind(path), pos: pos}
 	p.curPlugin = pl
+	p.noteDynsec(pl)
 	if pl.kind == "" {
 		p.refusePlugin(pos, name, path)
 		return
@@ -49,7 +54,8 @@ func (p *parser) pluginLine(pos Position, name, rest string) {
 }
 
 // servePlugin records, once, the Mosquitto 2.1 name of a plugin midge
-// serves itself ("password-file", "acl-file"), for listPlugins.
+// serves itself ("password-file", "acl-file", "dynamic-security"), for
+// listPlugins.
 func (p *parser) servePlugin(kind string) {
 	name := strings.ReplaceAll(kind, "_", "-")
 	for _, n := range p.res.Plugins {
@@ -61,10 +67,7 @@ func (p *parser) servePlugin(kind string) {
 }
 
 func (p *parser) refusePlugin(pos Position, name, path string) {
-	why := "midge cannot load Mosquitto plugins; it has the acl-file and password-file plugins built in"
-	if strings.Contains(filepath.Base(path), "dynamic_security") {
-		why = "the dynamic security plugin is not implemented; use password_file and acl_file"
-	}
+	why := "midge cannot load C plugins; it has the acl-file, password-file and dynamic security plugins built in (mosquitto_acl_file.so, mosquitto_password_file.so, mosquitto_dynamic_security.so)"
 	p.refuse(pos, name+" "+path, why)
 }
 
@@ -83,6 +86,7 @@ func (p *parser) pluginLoad(pos Position, name, rest string) {
 	pl := &plugin{kind: pluginKind(path), name: f[0], pos: pos}
 	p.plugins[f[0]] = pl
 	p.curPlugin = pl
+	p.noteDynsec(pl)
 	if pl.kind == "" {
 		p.refusePlugin(pos, name, path)
 	} else {
@@ -136,6 +140,10 @@ func (p *parser) pluginOpt(pos Position, name, rest string) {
 		return // the plugin was refused already
 	}
 	key := strings.TrimPrefix(strings.TrimPrefix(name, "plugin_opt_"), "auth_opt_")
+	if pl.kind == "dynamic_security" {
+		p.dynsecOpt(pl, pos, name, key, rest)
+		return
+	}
 	if key != pl.kind {
 		p.errorf(pos, "unknown option %s for the %s plugin (it takes plugin_opt_%s)", name, strings.ReplaceAll(pl.kind, "_", "-"), pl.kind)
 		return
@@ -161,5 +169,7 @@ func (p *parser) setPluginFile(pl *plugin, s *scopeState, file string, pos Posit
 	case "acl_file":
 		p.replaced(pos, "acl_file "+p.scopeKey(s), "ACL file")
 		s.aclFile, s.aclPos = file, pos
+	case "dynamic_security":
+		setDynsec(pl, s)
 	}
 }

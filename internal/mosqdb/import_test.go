@@ -26,12 +26,27 @@ func importInto(t *testing.T, b []byte) (*testutil.Broker, mosqdb.Imported) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The file's sessions went offline when it was written and expire an
+	// interval later: the import and the broker run on a clock that stands
+	// just after the last of them went offline, so that a session does not
+	// expire only because the fixture has grown old.
+	now := time.Now()
+	var offline int64
+	for _, ch := range f.Chunks {
+		if c := ch.Client; c != nil && c.SessionExpiryTime != 0 && c.SessionExpiryInterval != 0xFFFFFFFF {
+			offline = max(offline, c.SessionExpiryTime-int64(c.SessionExpiryInterval))
+		}
+	}
+	if offline != 0 {
+		now = time.Unix(offline+1, 0)
+	}
+	clock := func() time.Time { return now }
 	st := store.NewMemory()
-	n, err := mosqdb.Import(context.Background(), st, f, mosqdb.ImportOptions{Listener: func(port uint16) string { return "listener-" + strconv.Itoa(int(port)) }})
+	n, err := mosqdb.Import(context.Background(), st, f, mosqdb.ImportOptions{Now: now, Listener: func(port uint16) string { return "listener-" + strconv.Itoa(int(port)) }})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return testutil.StartBroker(t, broker.Config{Store: st, AllowAnonymous: true}), n
+	return testutil.StartBroker(t, broker.Config{Store: st, AllowAnonymous: true, Now: clock}), n
 }
 
 func expectPublish(t *testing.T, c *testutil.Client, topic, payload string, qos byte, pid uint16, dup bool) *packet.Publish {

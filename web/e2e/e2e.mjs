@@ -11,7 +11,9 @@
 // It logs in, publishes with mosquitto_pub, finds the topic in the tree with
 // its value, opens its history and chart, publishes from the page (the Go
 // test checks a subscriber got it), and looks at the clients page and the
-// statistics. Then the viewer logs in and must see, and be told of, the
+// statistics; on the Users page it creates a dynamic security client and a
+// role, grants the role a topic, gives it to the client, and the ACL tester
+// allows that client the topic. Then the viewer logs in and must see, and be told of, the
 // kitchen's two topics only.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -166,6 +168,37 @@ try {
   await page.click('#acl-form button[type=submit]');
   await page.locator('#acl-result.denied .verdict', { hasText: 'Denied' }).waitFor();
   await page.screenshot({ path: join(artifacts, 'acl.png') });
+
+  step('Users page: create a user and a role, grant a topic, and the ACL tester allows it');
+  await page.click('#nav a[data-page=users]');
+  await page.locator('#users-status', { hasText: /clients/ }).waitFor();
+  await page.fill('#ds-new-client input[name=username]', 'dyn-user');
+  await page.fill('#ds-new-client input[name=password]', 'dyn-secret');
+  await page.click('#ds-new-client button[type=submit]');
+  await page.locator('#ds-clients tr[data-user="dyn-user"]').waitFor();
+  await page.fill('#ds-new-role input[name=rolename]', 'dyn-role');
+  await page.click('#ds-new-role button[type=submit]');
+  await page.locator('#ds-roles [data-role="dyn-role"]').waitFor();
+  await page.fill('#ds-acl input[name=rolename]', 'dyn-role');
+  await page.selectOption('#ds-acl select[name=acltype]', 'publishClientSend');
+  await page.fill('#ds-acl input[name=topic]', 'dyn/%u/#');
+  await page.click('#ds-acl button[type=submit]');
+  await page.locator('#ds-roles [data-role="dyn-role"] li.allow', { hasText: 'publishClientSend allow dyn/%u/#' }).waitFor();
+  await page.fill('#ds-client-role input[name=username]', 'dyn-user');
+  await page.fill('#ds-client-role input[name=rolename]', 'dyn-role');
+  await page.click('#ds-client-role button[value=add]');
+  await page.locator('#ds-clients tr[data-user="dyn-user"] .chip', { hasText: 'dyn-role' }).waitFor();
+  await page.screenshot({ path: join(artifacts, 'users.png'), fullPage: true });
+  await page.click('#nav a[data-page=acl]');
+  await page.fill('#acl-form input[name=username]', 'dyn-user');
+  await page.fill('#acl-form input[name=clientId]', 'dyn-device');
+  await page.fill('#acl-form input[name=topic]', 'dyn/dyn-user/temperature');
+  await page.check('#acl-form input[value=write]');
+  await page.click('#acl-form button[type=submit]');
+  await page.locator('#acl-result.allowed', { hasText: 'publishClientSend allow dyn/%u/# (priority 0)' }).waitFor();
+  await page.fill('#acl-form input[name=topic]', 'dyn/someone-else/temperature');
+  await page.click('#acl-form button[type=submit]');
+  await page.locator('#acl-result.denied .verdict', { hasText: 'Denied' }).waitFor();
 
   step('a user who may read two topics sees and counts two');
   await page.close(); // alice's page, whose cookie goes now

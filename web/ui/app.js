@@ -1,7 +1,9 @@
-// midge's dashboard: topics, clients, statistics and the ACL tester.
+// midge's dashboard: topics, clients, statistics, the ACL tester and the
+// users of dynamic security.
 import { TopicTree, TreeView } from './tree.js';
 import { lineChart, COLORS, bytes, shortNumber } from './chart.js';
 import { pretty, series, lineDiff, time, ago } from './format.js';
+import { initUsers } from './users.js';
 import { setupSource, exportLinks } from './explore.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -147,13 +149,14 @@ function connectEvents() {
 function route() {
   if (!state.me) return;
   let page = (location.hash.match(/^#\/(\w+)/) || [])[1] || 'topics';
-  if (!state.me.admin && (page === 'clients' || page === 'acl')) page = 'topics';
+  if (!state.me.admin && (page === 'clients' || page === 'acl' || page === 'users')) page = 'topics';
   state.page = page;
   for (const p of document.querySelectorAll('.page')) p.hidden = p.id !== `page-${page}`;
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
   clearInterval(state.poll);
   if (page === 'clients') { loadClients(); state.poll = setInterval(loadClients, 2000); }
   if (page === 'stats') loadStats();
+  if (page === 'users') users.load();
   if (page === 'topics') view.schedule();
   const m = location.hash.match(/^#\/topics\/(.+)$/);
   if (page === 'topics' && m) {
@@ -493,5 +496,9 @@ $('#acl-form').addEventListener('submit', async (e) => {
     out.replaceChildren(h('div', {}, err.message));
   }
 });
+
+// ---- users (dynamic security) ----
+
+const users = initUsers({ api, h, $ });
 
 boot().catch((err) => { document.body.append(h('p', { class: 'error' }, `cannot reach the broker: ${err.message}`)); });

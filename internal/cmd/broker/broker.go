@@ -374,7 +374,17 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 			return exitFailure, false
 		}
 	}
+	if err := b.openDynsec(); err != nil { // dynsec.go
+		b.log.Error("Error: " + err.Error())
+		b.closeListeners()
+		b.removePID()
+		b.handler.Close()
+		return exitFailure, false
+	}
 	srv, err := b.openStore(ctx, cfg)
+	if err == nil {
+		err = b.attachDynsec(srv)
+	}
 	if err != nil {
 		b.log.Error("Error: " + err.Error())
 		b.closeListeners()

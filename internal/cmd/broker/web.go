@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/dynsec"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/web"
 )
@@ -128,6 +129,11 @@ func (b *brokerRun) webHandlerConfig(wl *webListener) web.HandlerConfig {
 		LoopbackTCP: tcp && localAddr(wl.ln.Addr()),
 		TLS:         wl.cfg.TLSServer != nil,
 		HTTPDir:     wl.cfg.HTTPDir,
+	}
+	if ds := b.dynsecOf(); ds != nil { // dynsec.go
+		hc.DynamicSecurity = func(user string, req []byte) []byte {
+			return ds.Execute(dynsec.Requester{ClientID: "dashboard", Username: user}, req)
+		}
 	}
 	if sc.PasswordFile != "" {
 		hc.Passwords = func() web.Passwords {

@@ -74,6 +74,7 @@ func rrRun(ctx context.Context, prog string, cfg *clientConfig, st base.Streams)
 		}
 		r.print(m)
 		r.processing = false
+		r.s.done = true // s.outMu is held: onMessage runs in the hook
 		r.ask(request{closed: true})
 	}
 	opts, ok := s.prepare("Error: Invalid id and/or clean_session.\n")

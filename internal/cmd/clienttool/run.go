@@ -46,6 +46,10 @@ type session struct {
 	displayID string              // the client id debug lines show
 	mid       uint16              // libmosquitto's last message id
 	order     []packet.PropertyID // the wire order of the properties of the PUBLISH being received
+	// done is set when the tool has finished with the connection (rr has
+	// its response): libmosquitto closes its socket then and reads nothing
+	// more, so packets received after it are neither shown nor handled.
+	done bool
 	// onPacket is the tool's part of the OnPacket hook, called with outMu
 	// held after the debug line, so that what it prints stays in order.
 	onPacket func(dir client.Direction, p packet.Packet)
@@ -441,6 +445,9 @@ func (s *session) hook(dir client.Direction, p packet.Packet) {
 	}
 	s.outMu.Lock()
 	defer s.outMu.Unlock()
+	if dir == client.Received && s.done {
+		return
+	}
 	if dir == client.Received {
 		switch p := p.(type) {
 		case *packet.Connack:

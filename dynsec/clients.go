@@ -1,0 +1,375 @@
+package dynsec
+
+import (
+	"slices"
+)
+
+// clientData is a client as getClient and listClients describe it.
+type clientData struct {
+	Username        string         `json:"username"`
+	ClientID        string         `json:"clientid,omitempty"`
+	TextName        string         `json:"textname,omitempty"`
+	TextDescription string         `json:"textdescription,omitempty"`
+	Disabled        bool           `json:"disabled,omitempty"`
+	Roles           []roleRefJSON  `json:"roles"`
+	Groups          []groupRefJSON `json:"groups"`
+	Connections     []connData     `json:"connections"`
+}
+
+type connData struct {
+	Address string `json:"address"`
+}
+
+func (c *cmd) describeClient(cl *client) clientData {
+	d := clientData{Username: cl.username, ClientID: cl.clientID, TextName: cl.textName,
+		TextDescription: cl.textDescription, Disabled: cl.disabled, Roles: roleData(cl.roles), Groups: []groupRefJSON{}}
+	for _, g := range cl.groups {
+		d.Groups = append(d.Groups, groupRefJSON{g.group.name, prio(g.priority)})
+	}
+	d.Connections = []connData{}
+	for _, a := range c.conns[cl.username] {
+		d.Connections = append(d.Connections, connData{a})
+	}
+	return d
+}
+
+// findClient reads the "username" argument and finds the client.
+func (c *cmd) findClient() (*client, string) {
+	name, msg := c.required("username", "Invalid/missing username")
+	if msg != "" {
+		return nil, msg
+	}
+	cl := c.st.clients[name]
+	if cl == nil {
+		return nil, "Client not found"
+	}
+	c.log = append(c.log, "username="+name)
+	return cl, ""
+}
+
+// groupList reads a "groups" argument: existing groups with priorities.
+func (c *cmd) groupList() ([]groupLink, bool, string) {
+	list, present, ok := c.o.array("groups")
+	if !present {
+		return nil, false, ""
+	}
+	const bad = "'groups' not an array or missing/invalid groupname"
+	if !ok {
+		return nil, true, bad
+	}
+	var out []groupLink
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return nil, true, bad
+		}
+		name, present, ok := obj(m).str("groupname")
+		if !present || !ok {
+			return nil, true, bad
+		}
+		p, _ := obj(m).integer("priority", noPriority)
+		g := c.st.groups[name]
+		if g == nil {
+			return nil, true, "Group not found"
+		}
+		if !slices.ContainsFunc(out, func(l groupLink) bool { return l.group == g }) {
+			out = append(out, groupLink{g, clampPriority(p)})
+		}
+	}
+	return out, true, ""
+}
+
+func createClient(c *cmd) result {
+	name, msg := c.required("username", "Invalid/missing username")
+	switch {
+	case msg != "":
+		return fail(msg)
+	case name == "":
+		return fail("Empty username")
+	case !validUTF8(name):
+		return fail("Username not valid UTF-8")
+	}
+	pw, hasPW, msg := c.text("password", "Invalid/missing password")
+	if msg != "" {
+		return fail(msg)
+	}
+	id, _, msg := c.text("clientid", "Invalid/missing client id")
+	if msg != "" {
+		return fail(msg)
+	}
+	if !validUTF8(id) {
+		return fail("Client ID not valid UTF-8")
+	}
+	if c.st.clients[name] != nil {
+		return fail("Client already exists")
+	}
+	tn, _, msg := c.text("textname", "Invalid/missing textname")
+	if msg != "" {
+		return fail(msg)
+	}
+	td, _, msg := c.text("textdescription", "Invalid/missing textdescription")
+	if msg != "" {
+		return fail(msg)
+	}
+	roles, _, msg := c.roleList()
+	if msg != "" {
+		return fail(msg)
+	}
+	groups, _, msg := c.groupList()
+	if msg != "" {
+		return fail(msg)
+	}
+	cl := &client{username: name, clientID: id, textName: tn, textDescription: td, roles: roles}
+	if hasPW {
+		h, err := hashPassword(pw)
+		if err != nil {
+			return fail("Internal error")
+		}
+		cl.password = h
+	}
+	c.st.clients[name] = cl
+	for _, g := range groups {
+		addToGroup(cl, g.group, g.priority)
+	}
+	c.log = append(c.log, "username="+name, "password=******")
+	if id != "" {
+		c.log = append(c.log, "clientid="+id)
+	}
+	return changed
+}
+
+func deleteClient(c *cmd) result {
+	cl, msg := c.findClient()
+	if msg != "" {
+		return fail(msg)
+	}
+	for _, g := range slices.Clone(cl.groups) {
+		removeFromGroup(cl, g.group)
+	}
+	delete(c.st.clients, cl.username)
+	c.kick.user(cl.username)
+	return changed
+}
+
+func enableClient(c *cmd) result {
+	cl, msg := c.findClient()
+	if msg != "" {
+		return fail(msg)
+	}
+	cl.disabled = false
+	return changed
+}
+
+func disableClient(c *cmd) result {
+	cl, msg := c.findClient()
+	if msg != "" {
+		return fail(msg)
+	}
+	cl.disabled = true
+	c.kick.user(cl.username)
+	return changed
+}
+
+func getClient(c *cmd) result {
+	name, msg := c.required("username", "Invalid/missing username")
+	if msg != "" {
+		return fail(msg)
+	}
+	cl := c.st.clients[name]
+	if cl == nil {
+		return fail("Client not found")
+	}
+	return result{data: map[string]any{"client": c.describeClient(cl)}}
+}
+
+// page reads verbose, count and offset and returns the part of names to
+// list.
+func (c *cmd) page(names []string) ([]string, bool) {
+	verbose, _ := c.o.boolean("verbose", false)
+	count, _ := c.o.integer("count", -1)
+	offset, _ := c.o.integer("offset", 0)
+	offset = max(offset, 0)
+	if offset > len(names) {
+		offset = len(names)
+	}
+	names = names[offset:]
+	if count >= 0 && count < len(names) {
+		names = names[:count]
+	}
+	return names, verbose
+}
+
+func listClients(c *cmd) result {
+	all := sortedKeys(c.st.clients)
+	names, verbose := c.page(all)
+	var list any = names
+	if verbose {
+		ds := []clientData{}
+		for _, n := range names {
+			ds = append(ds, c.describeClient(c.st.clients[n]))
+		}
+		list = ds
+	}
+	return result{data: map[string]any{"totalCount": len(all), "clients": list}}
+}
+
+func modifyClient(c *cmd) result {
+	cl, msg := c.findClient()
+	if msg != "" {
+		return fail(msg)
+	}
+	id, hasID, msg := c.text("clientid", "Invalid/missing client id")
+	if msg != "" {
+		return fail(msg)
+	}
+	if !validUTF8(id) {
+		return fail("Client ID not valid UTF-8")
+	}
+	pw, _, msg := c.text("password", "Invalid/missing password")
+	if msg != "" {
+		return fail(msg)
+	}
+	tn, hasTN, msg := c.text("textname", "Invalid/missing textname")
+	if msg != "" {
+		return fail(msg)
+	}
+	td, hasTD, msg := c.text("textdescription", "Invalid/missing textdescription")
+	if msg != "" {
+		return fail(msg)
+	}
+	roles, hasRoles, msg := c.roleList()
+	if msg != "" {
+		return fail(msg)
+	}
+	groups, hasGroups, msg := c.groupList()
+	if msg == "Group not found" {
+		msg = "'groups' contains an object with a 'groupname' that does not exist"
+	}
+	if msg != "" {
+		return fail(msg)
+	}
+	var hash string
+	if pw != "" {
+		h, err := hashPassword(pw)
+		if err != nil {
+			return fail("Internal error")
+		}
+		hash = h
+	}
+	if hasID {
+		cl.clientID = id
+	}
+	if hash != "" {
+		cl.password = hash
+	}
+	if hasTN {
+		cl.textName = tn
+	}
+	if hasTD {
+		cl.textDescription = td
+	}
+	if hasRoles {
+		cl.roles = roles
+	}
+	if hasGroups {
+		for _, g := range slices.Clone(cl.groups) {
+			removeFromGroup(cl, g.group)
+		}
+		for _, g := range groups {
+			addToGroup(cl, g.group, g.priority)
+		}
+	}
+	c.kick.user(cl.username)
+	return changed
+}
+
+func setClientID(c *cmd) result {
+	name, msg := c.required("username", "Invalid/missing username")
+	if msg != "" {
+		return fail(msg)
+	}
+	id, _, msg := c.text("clientid", "Invalid/missing client ID")
+	if msg != "" {
+		return fail(msg)
+	}
+	if !validUTF8(id) {
+		return fail("Client ID not valid UTF-8")
+	}
+	cl := c.st.clients[name]
+	if cl == nil {
+		return fail("Client not found")
+	}
+	cl.clientID = id
+	c.log = append(c.log, "username="+name, "clientid="+id)
+	c.kick.user(name)
+	return changed
+}
+
+func setClientPassword(c *cmd) result {
+	name, msg := c.required("username", "Invalid/missing username")
+	if msg != "" {
+		return fail(msg)
+	}
+	pw, msg := c.required("password", "Invalid/missing password")
+	if msg != "" {
+		return fail(msg)
+	}
+	if pw == "" {
+		return fail("Empty password is not allowed")
+	}
+	cl := c.st.clients[name]
+	if cl == nil {
+		return fail("Client not found")
+	}
+	h, err := hashPassword(pw)
+	if err != nil {
+		return fail("Internal error")
+	}
+	cl.password = h
+	c.log = append(c.log, "username="+name, "password=******")
+	c.kick.user(name)
+	return changed
+}
+
+// clientAndRole reads the username and rolename arguments.
+func (c *cmd) clientAndRole() (*client, *role, string) {
+	name, msg := c.required("username", "Invalid/missing username")
+	if msg != "" {
+		return nil, nil, msg
+	}
+	rn, msg := c.required("rolename", "Invalid/missing rolename")
+	if msg != "" {
+		return nil, nil, msg
+	}
+	cl := c.st.clients[name]
+	if cl == nil {
+		return nil, nil, "Client not found"
+	}
+	r := c.st.roles[rn]
+	if r == nil {
+		return nil, nil, "Role not found"
+	}
+	c.log = append(c.log, "username="+name, "rolename="+rn)
+	return cl, r, ""
+}
+
+func addClientRole(c *cmd) result {
+	cl, r, msg := c.clientAndRole()
+	if msg != "" {
+		return fail(msg)
+	}
+	p, _ := c.o.integer("priority", noPriority)
+	cl.roles = linkRole(cl.roles, r, clampPriority(p))
+	c.kick.user(cl.username)
+	return changed
+}
+
+func removeClientRole(c *cmd) result {
+	cl, r, msg := c.clientAndRole()
+	if msg != "" {
+		return fail(msg)
+	}
+	cl.roles = unlinkRole(cl.roles, r)
+	c.kick.user(cl.username)
+	return changed
+}

@@ -1,0 +1,119 @@
+package dynsec
+
+import (
+	"bytes"
+	"encoding/json"
+	"math"
+	"strings"
+)
+
+// obj is a JSON object as cJSON presents it to Mosquitto: keys are looked
+// up without regard to case (cJSON_GetObjectItem).
+type obj map[string]any
+
+// get returns the value of key, matched without regard to case; ok false
+// if absent.
+func (o obj) get(key string) (any, bool) {
+	if v, ok := o[key]; ok {
+		return v, true
+	}
+	for k, v := range o {
+		if strings.EqualFold(k, key) {
+			return v, true
+		}
+	}
+	return nil, false
+}
+
+// str returns a string member: present reports whether the key is there,
+// ok whether it is a string.
+func (o obj) str(key string) (s string, present, ok bool) {
+	v, present := o.get(key)
+	if !present {
+		return "", false, true
+	}
+	s, ok = v.(string)
+	return s, true, ok
+}
+
+// boolean returns a boolean member, def if absent; ok false if present but
+// not a boolean.
+func (o obj) boolean(key string, def bool) (bool, bool) {
+	v, present := o.get(key)
+	if !present {
+		return def, true
+	}
+	b, ok := v.(bool)
+	return b, ok
+}
+
+// integer returns a number member as cJSON's valueint has it (truncated,
+// saturated), def if absent; ok false if present but not a number.
+func (o obj) integer(key string, def int) (int, bool) {
+	v, present := o.get(key)
+	if !present {
+		return def, true
+	}
+	n, ok := v.(json.Number)
+	if !ok {
+		return def, false
+	}
+	f, err := n.Float64()
+	if err != nil {
+		return def, false
+	}
+	switch {
+	case f >= math.MaxInt32:
+		return math.MaxInt32, true
+	case f <= math.MinInt32:
+		return math.MinInt32, true
+	}
+	return int(f), true
+}
+
+// array returns an array member; present false if absent, ok false if
+// not an array.
+func (o obj) array(key string) (a []any, present, ok bool) {
+	v, present := o.get(key)
+	if !present {
+		return nil, false, true
+	}
+	a, ok = v.([]any)
+	return a, true, ok
+}
+
+// object returns an object member.
+func (o obj) object(key string) (obj, bool) {
+	v, _ := o.get(key)
+	m, ok := v.(map[string]any)
+	return obj(m), ok
+}
+
+// parseJSON decodes a JSON document keeping numbers as json.Number.
+func parseJSON(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	if err := d.Decode(&v); err != nil {
+		return nil, err
+	}
+	if d.More() {
+		return nil, &json.SyntaxError{Offset: d.InputOffset()}
+	}
+	return v, nil
+}
+
+// marshal encodes v as cJSON_PrintUnformatted does: no HTML escaping.
+func marshal(v any, indent bool) []byte {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if indent {
+		e.SetIndent("", "\t")
+	}
+	if err := e.Encode(v); err != nil {
+		// Only values of this package are encoded: they always can be.
+		panic("dynsec: " + err.Error())
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+}

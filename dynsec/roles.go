@@ -1,0 +1,247 @@
+package dynsec
+
+import (
+	"strings"
+
+	"github.com/midge-mqtt/midge/internal/topic"
+)
+
+// roleData is a role as getRole and listRoles describe it.
+type roleDataJSON struct {
+	RoleName          string    `json:"rolename"`
+	TextName          string    `json:"textname,omitempty"`
+	TextDescription   string    `json:"textdescription,omitempty"`
+	AllowWildcardSubs bool      `json:"allowwildcardsubs"`
+	ACLs              []aclJSON `json:"acls"`
+}
+
+func describeRole(r *role) roleDataJSON {
+	return roleDataJSON{RoleName: r.name, TextName: r.textName, TextDescription: r.textDescription,
+		AllowWildcardSubs: r.allowWildcardSubs, ACLs: roleACLs(r)}
+}
+
+// aclArgs reads an ACL's acltype and topic arguments.
+func (c *cmd) aclArgs() (int, string, string) {
+	typ, msg := c.required("acltype", "Invalid/missing acltype")
+	if msg != "" {
+		return -1, "", msg
+	}
+	i := aclTypeIndex(typ)
+	if i < 0 {
+		return -1, "", "Unknown acltype"
+	}
+	t, msg := c.required("topic", "Invalid/missing topic")
+	if msg != "" {
+		return -1, "", msg
+	}
+	if !validUTF8(t) {
+		return -1, "", "Topic not valid UTF-8"
+	}
+	if t == "" || !topic.ValidACLFilter(t) {
+		return -1, "", "Invalid ACL topic"
+	}
+	return i, t, ""
+}
+
+// aclList reads a role's "acls" argument.
+func (c *cmd) aclList() ([len(aclTypes)][]*acl, bool, string) {
+	var out [len(aclTypes)][]*acl
+	list, present, ok := c.o.array("acls")
+	if !present {
+		return out, false, ""
+	}
+	if !ok {
+		return out, true, "'acls' not an array"
+	}
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return out, true, "'acls' not an array"
+		}
+		sub := &cmd{o: obj(m)}
+		i, t, msg := sub.aclArgs()
+		if msg != "" {
+			return out, true, msg
+		}
+		if findACL(out[i], t) >= 0 {
+			continue
+		}
+		p, _ := sub.o.integer("priority", 0)
+		allow, _ := sub.o.boolean("allow", false)
+		out[i] = insertACL(out[i], newACL(t, clampPriority(p), allow))
+	}
+	return out, true, ""
+}
+
+func createRole(c *cmd) result {
+	name, msg := c.required("rolename", "Invalid/missing rolename")
+	switch {
+	case msg != "":
+		return fail(msg)
+	case name == "":
+		return fail("Empty rolename")
+	case !validUTF8(name):
+		return fail("Role name not valid UTF-8")
+	}
+	tn, _, msg := c.text("textname", "Invalid/missing textname")
+	if msg != "" {
+		return fail(msg)
+	}
+	td, _, msg := c.text("textdescription", "Invalid/missing textdescription")
+	if msg != "" {
+		return fail(msg)
+	}
+	wild, _ := c.o.boolean("allowwildcardsubs", true)
+	if c.st.roles[name] != nil {
+		return fail("Role already exists")
+	}
+	acls, _, msg := c.aclList()
+	if msg != "" {
+		return fail(msg)
+	}
+	c.st.roles[name] = &role{name: name, textName: tn, textDescription: td, allowWildcardSubs: wild, acls: acls}
+	c.log = append(c.log, "rolename="+name)
+	return changed
+}
+
+// findRole reads the "rolename" argument and finds the role.
+func (c *cmd) findRole(notFound string) (*role, string) {
+	name, msg := c.required("rolename", "Invalid/missing rolename")
+	if msg != "" {
+		return nil, msg
+	}
+	r := c.st.roles[name]
+	if r == nil {
+		return nil, notFound
+	}
+	c.log = append(c.log, "rolename="+name)
+	return r, ""
+}
+
+func deleteRole(c *cmd) result {
+	r, msg := c.findRole("Role not found")
+	if msg != "" {
+		return fail(msg)
+	}
+	c.kick.role(c.st, r)
+	for _, cl := range c.st.clients {
+		cl.roles = unlinkRole(cl.roles, r)
+	}
+	for _, g := range c.st.groups {
+		g.roles = unlinkRole(g.roles, r)
+	}
+	delete(c.st.roles, r.name)
+	return changed
+}
+
+func getRole(c *cmd) result {
+	name, msg := c.required("rolename", "Invalid/missing rolename")
+	if msg != "" {
+		return fail(msg)
+	}
+	r := c.st.roles[name]
+	if r == nil {
+		return fail("Role not found")
+	}
+	return result{data: map[string]any{"role": describeRole(r)}}
+}
+
+func listRoles(c *cmd) result {
+	all := sortedKeys(c.st.roles)
+	names, verbose := c.page(all)
+	var list any = names
+	if verbose {
+		ds := []roleDataJSON{}
+		for _, n := range names {
+			ds = append(ds, describeRole(c.st.roles[n]))
+		}
+		list = ds
+	}
+	return result{data: map[string]any{"totalCount": len(all), "roles": list}}
+}
+
+func modifyRole(c *cmd) result {
+	r, msg := c.findRole("Role does not exist")
+	if msg != "" {
+		return fail(msg)
+	}
+	tn, hasTN, msg := c.text("textname", "Invalid/missing textname")
+	if msg != "" {
+		return fail(msg)
+	}
+	td, hasTD, msg := c.text("textdescription", "Invalid/missing textdescription")
+	if msg != "" {
+		return fail(msg)
+	}
+	wild, ok := c.o.boolean("allowwildcardsubs", r.allowWildcardSubs)
+	if !ok {
+		wild = r.allowWildcardSubs
+	}
+	acls, hasACLs, msg := c.aclList()
+	if msg != "" {
+		return fail(msg)
+	}
+	if hasTN {
+		r.textName = tn
+	}
+	if hasTD {
+		r.textDescription = td
+	}
+	if hasACLs || wild != r.allowWildcardSubs {
+		c.kick.role(c.st, r)
+	}
+	r.allowWildcardSubs = wild
+	if hasACLs {
+		r.acls = acls
+	}
+	return changed
+}
+
+func addRoleACL(c *cmd) result {
+	r, msg := c.findRole("Role not found")
+	if msg != "" {
+		return fail(msg)
+	}
+	i, t, msg := c.aclArgs()
+	if msg != "" {
+		return fail(msg)
+	}
+	if findACL(r.acls[i], t) >= 0 {
+		return fail("ACL with this topic already exists")
+	}
+	p, _ := c.o.integer("priority", 0)
+	allow, _ := c.o.boolean("allow", false)
+	r.acls[i] = insertACL(r.acls[i], newACL(t, clampPriority(p), allow))
+	c.log = append(c.log, "acltype="+aclTypes[i], "topic="+t, "allow="+map[bool]string{true: "true", false: "false"}[allow])
+	c.kick.role(c.st, r)
+	return changed
+}
+
+func removeRoleACL(c *cmd) result {
+	r, msg := c.findRole("Role not found")
+	if msg != "" {
+		return fail(msg)
+	}
+	typ, msg := c.required("acltype", "Invalid/missing acltype")
+	if msg != "" {
+		return fail(msg)
+	}
+	i := aclTypeIndex(typ)
+	if i < 0 {
+		return fail("Unknown acltype")
+	}
+	t, msg := c.required("topic", "Invalid/missing topic")
+	if msg != "" {
+		return fail(msg)
+	}
+	j := findACL(r.acls[i], t)
+	if j < 0 {
+		return fail("ACL not found")
+	}
+	r.acls[i] = append(r.acls[i][:j:j], r.acls[i][j+1:]...)
+	c.log = append(c.log, "acltype="+aclTypes[i], "topic="+t)
+	c.kick.role(c.st, r)
+	return changed
+}
+
+var _ = strings.EqualFold
