@@ -208,6 +208,24 @@ type Listener struct {
 	UseIdentityAsUsername bool
 	UseSubjectAsUsername  bool
 
+	// ProxyProtocol, 1 or 2, makes every connection of this listener start
+	// with a PROXY protocol header of that version (enable_proxy_protocol),
+	// before TLS and MQTT: the broker then knows, logs and authorizes the
+	// client by the address the header gives. A connection without one is
+	// refused. On a WebSocket listener the header precedes the HTTP
+	// request and only its address is used. 0: no header; one sent is a
+	// malformed packet.
+	ProxyProtocol int
+	// ProxyRequireTLS refuses version 2 headers that do not say the client
+	// connected to the proxy with TLS (proxy_protocol_v2_require_tls).
+	ProxyRequireTLS bool
+	// ProxyRequireCertificate refuses version 2 headers that do not say
+	// the proxy verified a client certificate (require_certificate on a
+	// listener whose TLS the proxy terminates). UseIdentityAsUsername then
+	// takes the user name from the certificate's Common Name the header
+	// carries.
+	ProxyRequireCertificate bool
+
 	// The options below override Config's for clients of this listener;
 	// their zero values inherit it.
 

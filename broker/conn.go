@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/proxyproto"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -27,6 +28,11 @@ type conn struct {
 	// tlsState is the TLS state of a WebSocket over TLS; a plain TLS
 	// connection's is read from nc.
 	tlsState *tls.ConnectionState
+	// proxied is the client's address from a PROXY header (nil without
+	// one), proxyTLS the TLS information of a version 2 header; both set
+	// by the reader before CONNECT, read-only afterwards (proxy.go).
+	proxied  net.Addr
+	proxyTLS *proxyproto.TLS
 
 	// Set while handling CONNECT, read-only afterwards.
 	version     byte
@@ -107,10 +113,10 @@ func newConn(ctx context.Context, srv *Server, nc net.Conn, ln *listener) *conn 
 // remoteAddr returns the peer's host:port, as Mosquitto logs it; for a
 // Unix socket, whose peers have no address, the socket's path and port 0.
 func (c *conn) remoteAddr() string {
-	if a, ok := c.nc.RemoteAddr().(*net.UnixAddr); ok && (a.Name == "" || a.Name == "@") {
+	if a, ok := c.remote().(*net.UnixAddr); ok && (a.Name == "" || a.Name == "@") {
 		return c.ln.ln.Addr().String() + ":0"
 	}
-	return c.nc.RemoteAddr().String()
+	return c.remote().String()
 }
 
 // logUnknown logs the end of a connection that was not accepted before
@@ -212,6 +218,9 @@ func (c *conn) recoverPanic() {
 // handshake reads and answers the CONNECT and reports whether the client was
 // accepted.
 func (c *conn) handshake(ctx context.Context) bool {
+	if v := c.ln.cfg.ProxyProtocol; v != 0 && !c.ln.cfg.WebSocket && !c.readProxyHeader(v) {
+		return false
+	}
 	if !c.srv.opt().QuietConnections {
 		c.srv.log.Info(fmt.Sprintf("New connection from %s on port %s.", c.remoteAddr(), c.ln.port))
 	}
@@ -364,6 +373,7 @@ type readScratch struct {
 	// per batch of packets instead of several per packet, which on many
 	// cores contend for the same cache line.
 	msgs, pubs, pubBytes uint64
+	types                [16]uint32 // packets by type
 }
 
 // flush adds the counted packets to st.
@@ -372,6 +382,7 @@ func (rs *readScratch) flush(st *stats) {
 		return
 	}
 	st.msgsIn.Add(rs.msgs)
+	flushTypes(&rs.types, &st.typesIn)
 	if rs.pubs > 0 {
 		st.pubIn.Add(rs.pubs)
 		st.pubBytesIn.Add(rs.pubBytes)
@@ -400,6 +411,7 @@ func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 	// counted.
 	last := c.r.Buffered() == 0
 	rs.msgs++
+	rs.types[h.Type&15]++
 	switch h.Type {
 	case packet.TypePublish:
 		if err := decodePublish(&rs.pub, h.Flags, body, c.version); err != nil {
@@ -583,6 +595,9 @@ func (c *conn) finish() {
 // certIdentity returns the Common Name, or with subject the whole subject
 // in RFC 2253 form, of c's verified TLS client certificate; "" if none.
 func (c *conn) certIdentity(subject bool) string {
+	if c.proxyTLS != nil {
+		return c.proxyIdentity(subject)
+	}
 	st := c.tlsConnectionState()
 	if st == nil || len(st.PeerCertificates) == 0 {
 		return ""

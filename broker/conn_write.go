@@ -64,6 +64,7 @@ type writeScratch struct {
 	// Counters for $SYS of the batch being encoded, added to the server's
 	// once per write.
 	msgs, pubs, pubBytes uint64
+	types                [16]uint32 // packets by type
 }
 
 // flush adds the batch's counters to st.
@@ -72,6 +73,7 @@ func (w *writeScratch) flush(st *stats) {
 		return
 	}
 	st.msgsOut.Add(w.msgs)
+	flushTypes(&w.types, &st.typesOut)
 	if w.pubs > 0 {
 		st.pubOut.Add(w.pubs)
 		st.pubBytesOut.Add(w.pubBytes)
@@ -368,6 +370,7 @@ func (c *conn) encode(buf []byte, it *outItem) []byte {
 		return buf
 	}
 	c.w.msgs++
+	c.w.types[p.Type()&15]++
 	return out
 }
 
@@ -426,6 +429,7 @@ func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
 		return buf
 	}
 	c.w.msgs++
+	c.w.types[packet.TypePublish]++
 	c.w.pubs++
 	c.w.pubBytes += uint64(len(m.Payload))
 	return out

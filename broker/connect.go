@@ -45,7 +45,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	}
 	c.client = Client{
 		ID: id, Username: cp.Username, HasUsername: cp.HasUsername,
-		Remote: c.nc.RemoteAddr(), Listener: c.ln.name, Version: v,
+		Remote: c.remote(), Listener: c.ln.name, Version: v,
 		CommonName: c.certIdentity(false),
 	}
 
@@ -196,7 +196,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		if c.client.HasUsername {
 			user = fmt.Sprintf(", u'%s'", c.client.Username) // the certificate's with use_identity_as_username
 		}
-		pv := map[byte]int{3: 1, 4: 2, 5: 5}[v]
+		pv := int(v) // the protocol level, as Mosquitto 2.1 logs it (2.0 logged 1, 2, 5)
 		clean := 0
 		if cp.CleanStart {
 			clean = 1
@@ -204,6 +204,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		c.srv.log.Info(fmt.Sprintf("New client connected from %s as %s (p%d, c%d, k%d%s).", c.remoteAddr(), id, pv, clean, keepAlive, user),
 			"client_id", id)
 	}
+	c.logTLS(id)
 	return true
 }
 
@@ -270,6 +271,7 @@ func (c *conn) writeNow(p packet.Packet, v byte) {
 	if n, err := c.nc.Write(b); err == nil {
 		c.srv.stats.bytesOut.Add(uint64(n))
 		c.srv.stats.msgsOut.Add(1)
+		c.srv.stats.typesOut[p.Type()&15].Add(1)
 	}
 }
 

@@ -83,6 +83,9 @@ type stats struct {
 	connected         atomic.Int64  // clients connected now
 	maxConnected      atomic.Int64
 	connections       atomic.Int64 // open network connections
+	// Control packets by type (packet.Type), received and sent.
+	typesIn, typesOut [16]atomic.Uint64
+	heapMax           atomic.Uint64 // the most heap SysValues has seen
 }
 
 // New returns a Server for cfg. It does not start listening.
@@ -252,6 +255,9 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 	if err := srv.start(ctx); err != nil {
 		l.ln.Close()
 		return err
+	}
+	if l.cfg.WebSocket && l.cfg.ProxyProtocol != 0 {
+		l.ln = proxyListener{l.ln, srv, l} // before TLS, before anyone else sees l
 	}
 	if l.cfg.TLS != nil {
 		l.ln = tls.NewListener(l.ln, l.cfg.TLS) // before anyone else sees l

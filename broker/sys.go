@@ -8,24 +8,27 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/version"
+	"github.com/midge-mqtt/midge/packet"
 )
 
 // sysQoS is the QoS of $SYS messages, as in Mosquitto (SYS_TREE_QOS).
 const sysQoS = 2
 
 // sysLoop publishes the $SYS/broker tree every sys_interval until stop is
-// closed, as Mosquitto 2.0 does (src/sys_tree.c): the version once, the
-// uptime every time, every other value when it changed, all retained.
+// closed, as Mosquitto does (src/sys_tree.c): the version once, the uptime
+// every time, every other value when it changed, all retained; at once,
+// then at multiples of sys_interval in Unix time, as 2.1 does.
 func (srv *Server) sysLoop(stop chan struct{}) {
 	defer srv.wg.Done()
 	st := newSysState(srv.now())
 	srv.publishSysMessage("$SYS/broker/version", "midge version "+version.Version)
 	srv.publishSys(st)
 	every := srv.opt().sysInterval
-	t := time.NewTicker(every)
+	t := time.NewTimer(sysWait(time.Now(), every))
 	defer t.Stop()
 	for {
 		select {
@@ -33,12 +36,23 @@ func (srv *Server) sysLoop(stop chan struct{}) {
 			return
 		case <-t.C:
 			srv.publishSys(st)
-			if d := srv.opt().sysInterval; d > 0 && d != every {
-				every = d // changed by Reload
-				t.Reset(every)
+			if d := srv.opt().sysInterval; d > 0 {
+				every = d // perhaps changed by Reload
 			}
+			t.Reset(sysWait(time.Now(), every))
 		}
 	}
+}
+
+// sysWait returns how long to wait from now until the next multiple of
+// every since the Unix epoch: Mosquitto 2.1 publishes $SYS at those times
+// (when the Unix time in seconds is a multiple of sys_interval), so that
+// brokers with the same interval publish together.
+func sysWait(now time.Time, every time.Duration) time.Duration {
+	if every <= 0 {
+		return time.Second
+	}
+	return every - time.Duration(now.UnixNano()%int64(every))
 }
 
 // sysState is what sysLoop remembers between two publications: the values
@@ -51,7 +65,6 @@ type sysState struct {
 	loads     map[string]float64
 	first     bool
 	clientMax int64
-	heapMax   uint64
 }
 
 func newSysState(now time.Time) *sysState {
@@ -102,7 +115,11 @@ func (srv *Server) SysValues() map[string]string {
 	i := func(v int64) string { return strconv.FormatInt(v, 10) }
 	retained, retainedBytes := srv.retainedStats()
 	disconnected := max(int64(total)-connected, 0)
-	return map[string]string{
+	shared, outCount, outBytes := srv.sessionCounts()
+	heap := heapBytes()
+	for m := st.heapMax.Load(); heap > m && !st.heapMax.CompareAndSwap(m, heap); m = st.heapMax.Load() {
+	}
+	v := map[string]string{
 		"$SYS/broker/uptime":                    i(int64(srv.now().Sub(srv.started)/time.Second)) + " seconds",
 		"$SYS/broker/clients/connected":         i(connected),
 		"$SYS/broker/clients/active":            i(connected),
@@ -128,8 +145,76 @@ func (srv *Server) SysValues() map[string]string {
 		"$SYS/broker/messages/stored":      i(int64(retained)),
 		"$SYS/broker/store/messages/count": i(int64(retained)),
 		"$SYS/broker/store/messages/bytes": i(int64(retainedBytes)),
-		"$SYS/broker/heap/current":         u(heapBytes()),
+		"$SYS/broker/heap/current":         u(heap),
+		"$SYS/broker/heap/maximum":         u(st.heapMax.Load()),
+		// Mosquitto 2.1's.
+		"$SYS/broker/connections/socket/count":   u(st.socketsAccepted.Load()),
+		"$SYS/broker/shared_subscriptions/count": i(int64(shared)),
+		"$SYS/broker/packet/out/count":           i(int64(outCount)),
+		"$SYS/broker/packet/out/bytes":           i(int64(outBytes)),
 	}
+	// The packet counters mosquitto(8) of 2.1 documents (2.1.2 itself
+	// does not publish them: eclipse-mosquitto/mosquitto#3726).
+	for t, name := range sysPacketNames {
+		if name == "" {
+			continue
+		}
+		in, out := st.typesIn[t].Load(), st.typesOut[t].Load()
+		if t == int(packet.TypeConnect) {
+			in = st.connectsReceived.Load() // read before the packet loop
+		}
+		v["$SYS/broker/mqtt/"+name+"/received"] = u(in)
+		v["$SYS/broker/mqtt/"+name+"/sent"] = u(out)
+	}
+	v["$SYS/broker/mqtt/publish/dropped"] = u(st.dropped.Load())
+	return v
+}
+
+// sysPacketNames names the packet types in $SYS/broker/mqtt/NAME/...,
+// indexed by packet.Type.
+var sysPacketNames = [16]string{
+	packet.TypeConnect: "connect", packet.TypeConnack: "connack", packet.TypePublish: "publish",
+	packet.TypePuback: "puback", packet.TypePubrec: "pubrec", packet.TypePubrel: "pubrel", packet.TypePubcomp: "pubcomp",
+	packet.TypeSubscribe: "subscribe", packet.TypeSuback: "suback", packet.TypeUnsubscribe: "unsubscribe",
+	packet.TypeUnsuback: "unsuback", packet.TypePingreq: "pingreq", packet.TypePingresp: "pingresp",
+	packet.TypeDisconnect: "disconnect", packet.TypeAuth: "auth",
+}
+
+// flushTypes adds the per-type packet counts of a batch to the server's,
+// and clears them.
+func flushTypes(batch *[16]uint32, to *[16]atomic.Uint64) {
+	for t, n := range batch {
+		if n != 0 {
+			to[t].Add(uint64(n))
+			batch[t] = 0
+		}
+	}
+}
+
+// sessionCounts walks the sessions once, each under its lock: the shared
+// subscriptions they hold, and the packets queued for connected clients and
+// not yet written with their payload bytes (Mosquitto's "packet/out").
+func (srv *Server) sessionCounts() (shared, outCount, outBytes int) {
+	srv.mu.Lock()
+	sessions := make([]*session, 0, len(srv.sessions))
+	for _, s := range srv.sessions {
+		sessions = append(sessions, s)
+	}
+	srv.mu.Unlock()
+	for _, s := range sessions {
+		s.mu.Lock()
+		for f := range s.subs.all {
+			if strings.HasPrefix(f, "$share/") {
+				shared++
+			}
+		}
+		if c := s.conn; c != nil {
+			outCount += s.queueLen() + len(c.ctrl)
+			outBytes += s.queuedBytes
+		}
+		s.mu.Unlock()
+	}
+	return shared, outCount, outBytes
 }
 
 // retainedStats returns the number of retained messages and their payload
@@ -164,10 +249,6 @@ func (srv *Server) publishSys(st *sysState) {
 		st.clientMax = n
 	}
 	values["$SYS/broker/clients/maximum"] = strconv.FormatInt(st.clientMax, 10)
-	if h, _ := strconv.ParseUint(values["$SYS/broker/heap/current"], 10, 64); h > st.heapMax {
-		st.heapMax = h
-	}
-	values["$SYS/broker/heap/maximum"] = strconv.FormatUint(st.heapMax, 10)
 
 	srv.publishSysMessage("$SYS/broker/uptime", values["$SYS/broker/uptime"])
 	delete(values, "$SYS/broker/uptime")

@@ -252,7 +252,7 @@ func TestTLSIdentityACL(t *testing.T) {
 	wantLines(t, "the watcher", messages(sub, 3), []string{"1 0 secure/x from alice", "1 0 secure/x from carol", "1 0 secure/x marker"})
 	b.waitLines(2, func(l string) bool { return strings.Contains(l, "Denied PUBLISH from") }) // bob's two
 	// Mosquitto logs the user name taken from the certificate:
-	// "New client connected from ADDR as ID (p2, c1, k60, u'watcher')."
+	// "New client connected from ADDR as ID (p4, c1, k60, u'watcher')." (2.0: p2)
 	t.Run("log", func(t *testing.T) {
 		if _, ok := b.lineAfter(0, logWait, func(l string) bool {
 			return strings.Contains(l, "New client connected from") && strings.Contains(l, "u'watcher')")

@@ -64,6 +64,9 @@ type HandlerConfig struct {
 	// on behalf of the dashboard user, and returns the response; nil if
 	// dynamic security is not configured. The Users page uses it.
 	DynamicSecurity func(user string, request []byte) []byte
+	// Listeners returns the broker's listeners for Mosquitto's
+	// /api/v1/listeners; nil: none.
+	Listeners func() []Listener
 }
 
 // principal is who makes a request.

@@ -106,6 +106,7 @@ func (s *Server) Handler(cfg HandlerConfig) (http.Handler, error) {
 	h.api("POST /api/v1/disconnect", true, h.disconnect)
 	h.api("POST /api/v1/acl", true, h.aclCheck)
 	h.api("POST /api/v1/dynsec", true, h.dynsec)
+	h.mosquittoAPI() // Mosquitto 2.1's /api/v1/version, listeners, systree
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no such API endpoint: "+r.Method+" "+r.URL.Path)
 	})

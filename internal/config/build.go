@@ -177,7 +177,18 @@ func (p *parser) build() {
 func (p *parser) checkListenerSupport(ls *lstate, bl *broker.Listener) {
 	l := &ls.l
 	t := &l.TLS
+	p.checkProxy(ls, bl)
 	switch {
+	case ls.proxy == 2 && t.Set() && t.CertFile == "" && t.KeyFile == "" && t.CAFile == "" && t.CAPath == "":
+		// The proxy terminates TLS and says what it saw (PROXY v2).
+		if t.UseSubjectAsUsername {
+			p.errorf(t.Pos, "use_subject_as_username cannot work behind a PROXY protocol proxy: it sends the certificate's Common Name only (use use_identity_as_username)")
+		}
+		bl.ProxyRequireCertificate = t.RequireCertificate
+		bl.UseIdentityAsUsername = t.UseIdentityAsUsername
+		if t.UseIdentityAsUsername && !t.RequireCertificate {
+			p.warnf(t.Pos, "use_identity_as_username needs require_certificate true; without it a client without a certificate is refused")
+		}
 	case t.Engine != "" || t.EngineKpassSHA1 != "" || t.Keyform == "engine":
 		p.refuse(t.Pos, "tls_engine", "OpenSSL engines do not exist in Go's TLS")
 	case t.PSKHint != "":

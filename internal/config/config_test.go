@@ -339,7 +339,6 @@ func TestRefused(t *testing.T) {
 		{"psk_file /p", "m.conf:1: option psk_file"},
 		{"clientid_prefixes sec-", "m.conf:1: option clientid_prefixes"},
 		{"memory_limit 1000000", "m.conf:1: option memory_limit"},
-		{"listener 1883\nenable_proxy_protocol 2", "m.conf:2: option enable_proxy_protocol"},
 		{"listener 1883\nmptcp true", "m.conf:2: option mptcp"},
 		{"log_dest dlt", "m.conf:1: option log_dest dlt"},
 	}

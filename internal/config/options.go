@@ -609,13 +609,23 @@ func optionHandlers() map[string]handler {
 			l.versions = vs
 		},
 		"enable_proxy_protocol": func(p *parser, pos Position, name, rest string) {
-			if _, ok := p.listener(pos, name, true); ok {
-				p.refuse(pos, name, "the PROXY protocol is not implemented yet")
+			l, ok := p.listener(pos, name, true)
+			if !ok {
+				return
+			}
+			switch v, ok := p.integer(pos, name, rest); {
+			case !ok:
+			case v != 1 && v != 2:
+				p.errorf(pos, "invalid enable_proxy_protocol value %d: must be 1 or 2", v)
+			default:
+				l.proxy, l.proxyPos = v, pos
 			}
 		},
 		"proxy_protocol_v2_require_tls": func(p *parser, pos Position, name, rest string) {
-			if _, ok := p.listener(pos, name, true); ok {
-				p.refuse(pos, name, "the PROXY protocol is not implemented yet")
+			if l, ok := p.listener(pos, name, true); ok {
+				if v, ok := p.boolean(pos, name, rest); ok {
+					l.proxyRequireTLS, l.proxyTLSPos = v, pos
+				}
 			}
 		},
 		"mptcp": func(p *parser, pos Position, name, rest string) {

@@ -78,6 +78,11 @@ type lstate struct {
 	mountPoint     string
 	useUsername    bool
 	versions       []byte // accept_protocol_versions; nil for all
+	// enable_proxy_protocol (0 unset) and proxy_protocol_v2_require_tls.
+	proxy           int
+	proxyPos        Position
+	proxyRequireTLS bool
+	proxyTLSPos     Position
 }
 
 // plugin is a plugin/global_plugin/plugin_load line midge understands: the

@@ -173,3 +173,15 @@ func TestSettingsErrors(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+func TestOpenSSLNames(t *testing.T) {
+	if got := tlsconf.CipherName(tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256); got != "ECDHE-RSA-AES128-GCM-SHA256" {
+		t.Errorf("CipherName %q", got)
+	}
+	if got := tlsconf.CipherName(tls.TLS_AES_256_GCM_SHA384); got != "TLS_AES_256_GCM_SHA384" {
+		t.Errorf("CipherName %q", got)
+	}
+	if tlsconf.VersionName(tls.VersionTLS13) != "TLSv1.3" || tlsconf.VersionName(tls.VersionTLS12) != "TLSv1.2" {
+		t.Error("VersionName")
+	}
+}

@@ -125,6 +125,7 @@ func (b *brokerRun) webHandlerConfig(wl *webListener) web.HandlerConfig {
 			return b.res.HTTPAPI.Admins
 		},
 		Security:    sc.Security,
+		Listeners:   b.mosquittoListeners,
 		Local:       localAddr(wl.ln.Addr()),
 		LoopbackTCP: tcp && localAddr(wl.ln.Addr()),
 		TLS:         wl.cfg.TLSServer != nil,
@@ -167,4 +168,47 @@ func (b *brokerRun) closeWebListeners() {
 		wl.ln.Close()
 	}
 	b.web.lns = nil
+}
+
+// mosquittoListeners describes the listeners for Mosquitto's
+// /api/v1/listeners: the MQTT ones, then the http_api ones.
+func (b *brokerRun) mosquittoListeners() []web.Listener {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	res := b.res
+	var out []web.Listener
+	describe := func(l config.Listener, protocol string, anonymous bool) web.Listener {
+		wl := web.Listener{Protocol: protocol, AllowAnonymous: anonymous,
+			TLS: l.TLS.CertFile != "" && l.TLS.KeyFile != "", MTLS: l.TLS.RequireCertificate}
+		if l.Socket != "" {
+			wl.Path = l.Socket
+		} else {
+			port := l.Port
+			wl.Port = &port
+		}
+		return wl
+	}
+	if res.LocalOnly {
+		port := 1883
+		out = append(out, web.Listener{Port: &port, Protocol: "mqtt", AllowAnonymous: true})
+	}
+	for i, l := range res.Listeners {
+		anon := res.Config.AllowAnonymous
+		if i < len(res.Config.Listeners) && res.Config.Listeners[i].Security != nil {
+			anon = res.Config.Listeners[i].Security.AllowAnonymous
+		}
+		protocol := "mqtt"
+		if l.Protocol == "websockets" {
+			protocol = "websockets"
+		}
+		out = append(out, describe(l, protocol, anon))
+	}
+	for _, l := range res.HTTPListeners {
+		anon := res.Config.AllowAnonymous
+		if l.Scope != nil {
+			anon = l.Scope.AllowAnonymous
+		}
+		out = append(out, describe(l, "httpapi", anon))
+	}
+	return out
 }

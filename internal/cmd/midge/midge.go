@@ -14,6 +14,7 @@ import (
 	"github.com/midge-mqtt/midge/internal/cmd/bench"
 	"github.com/midge-mqtt/midge/internal/cmd/broker"
 	"github.com/midge-mqtt/midge/internal/cmd/clienttool"
+	"github.com/midge-mqtt/midge/internal/cmd/ctrl"
 	"github.com/midge-mqtt/midge/internal/cmd/db"
 	"github.com/midge-mqtt/midge/internal/cmd/explore"
 	"github.com/midge-mqtt/midge/internal/cmd/passwd"
@@ -38,6 +39,7 @@ func commands() []command {
 		{name: "pub", argv0: []string{"mosquitto_pub"}, summary: "publish messages", run: clienttool.Pub},
 		{name: "sub", argv0: []string{"mosquitto_sub"}, summary: "subscribe and print what arrives", run: clienttool.Sub},
 		{name: "rr", argv0: []string{"mosquitto_rr"}, summary: "send a request and print its response", run: clienttool.RR},
+		{name: "ctrl", argv0: []string{"mosquitto_ctrl"}, summary: "administer a broker's dynamic security and more (mosquitto_ctrl)", run: ctrl.Run},
 		{name: "db", argv0: []string{"mosquitto_db_dump"}, summary: "print a Mosquitto or midge persistence file (mosquitto_db_dump)", run: db.Run},
 		{name: "explore", summary: "the dashboard as a client of any broker (like MQTT Explorer)", run: explore.Run},
 		{name: "bench", summary: "load and latency benchmark of an MQTT broker (like emqtt-bench)", run: bench.Run},

@@ -25,3 +25,19 @@ func TestPasswdDispatch(t *testing.T) {
 		t.Errorf("midge passwd -U = %d, %q, %q", rc, o.String(), e.String())
 	}
 }
+
+// TestCtrlDispatch checks that mosquitto_ctrl selects ctrl under
+// Mosquitto's name, and "midge ctrl" under midge's.
+func TestCtrlDispatch(t *testing.T) {
+	t.Parallel()
+	var o, e bytes.Buffer
+	rc := run(context.Background(), []string{"/usr/bin/mosquitto_ctrl"}, base.Streams{In: strings.NewReader(""), Out: &o, Err: &e})
+	if rc != 1 || !strings.HasPrefix(o.String(), "mosquitto_ctrl is a tool for administering certain Mosquitto features.\nmosquitto_ctrl version 2.0.11 ") {
+		t.Errorf("mosquitto_ctrl = %d, %q, %q", rc, o.String(), e.String())
+	}
+	o.Reset()
+	rc = run(context.Background(), []string{"midge", "ctrl", "dynsec", "nothing"}, base.Streams{In: strings.NewReader(""), Out: &o, Err: &e})
+	if rc != 13 || e.String() != "Command 'nothing' not recognised.\n" {
+		t.Errorf("midge ctrl dynsec nothing = %d, %q, %q", rc, o.String(), e.String())
+	}
+}

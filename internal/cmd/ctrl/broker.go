@@ -1,0 +1,131 @@
+package ctrl
+
+// The broker module (Mosquitto 2.1's apps/mosquitto_ctrl/broker.c):
+// listPlugins and listListeners on $CONTROL/broker/v1, which a broker
+// serves with enable_control_api true.
+
+import (
+	"fmt"
+	"io"
+	"strings"
+)
+
+// brokerUsage is "mosquitto_ctrl broker help", Mosquitto 2.1's text.
+const brokerUsage = `
+Broker Control module
+=======================
+List plugins    :          listPlugins
+List listeners  :          listListeners
+`
+
+// brokerCommand builds the request for "broker <args>".
+func brokerCommand(args []string, st streams) (*request, int) {
+	name := args[0]
+	var command string
+	switch {
+	case strings.EqualFold(name, "help"):
+		io.WriteString(st.Out, brokerUsage)
+		return nil, rcDone
+	case strings.EqualFold(name, "listPlugins"):
+		command = "listPlugins"
+	case strings.EqualFold(name, "listListeners"):
+		command = "listListeners"
+	default:
+		fmt.Fprintf(st.Err, "Command '%s' not recognised.\n", name)
+		return nil, rcUnknown
+	}
+	tree := (&object{}).add("commands", []any{(&object{}).add("command", command)})
+	return &request{topic: brokerTopic, payload: compact(tree), print: printBroker}, rcSend
+}
+
+// printBroker prints a broker module response.
+func printBroker(r any, st streams) {
+	command, ok := getString(r, "command")
+	if !ok {
+		fmt.Fprintf(st.Err, "Error: Payload missing data.\n")
+		return
+	}
+	if e, ok := getString(r, "error"); ok {
+		fmt.Fprintf(st.Err, "%s: Error: %s.\n", command, e)
+		return
+	}
+	switch {
+	case strings.EqualFold(command, "listPlugins"):
+		printPlugins(r, st)
+	case strings.EqualFold(command, "listListeners"):
+		printListeners(r, st)
+	}
+}
+
+// printListeners prints each listener: port, protocol, socket path, bind
+// address (those it has) and whether it uses TLS, then a blank line.
+func printListeners(r any, st streams) {
+	data := item(r, "data")
+	if !isObject(data) {
+		io.WriteString(st.Err, invalidResponse)
+		return
+	}
+	listeners, ok := item(data, "listeners").([]any)
+	if !ok {
+		io.WriteString(st.Err, invalidResponse)
+		return
+	}
+	w := st.Out
+	for i, l := range listeners {
+		fmt.Fprintf(w, "Listener %d:\n", i+1)
+		if p, ok := number(item(l, "port")); ok {
+			fmt.Fprintf(w, "  Port:              %d\n", int(p))
+		}
+		if s, ok := getString(l, "protocol"); ok {
+			fmt.Fprintf(w, "  Protocol:          %s\n", s)
+		}
+		if s, ok := getString(l, "socket-path"); ok {
+			fmt.Fprintf(w, "  Socket path:       %s\n", s)
+		}
+		if s, ok := getString(l, "bind-address"); ok {
+			fmt.Fprintf(w, "  Bind address:      %s\n", s)
+		}
+		tls, _ := item(l, "tls").(bool)
+		fmt.Fprintf(w, "  TLS:               %t\n\n", tls)
+	}
+}
+
+// printPlugins prints each plugin's name, version and control endpoints.
+func printPlugins(r any, st streams) {
+	data := item(r, "data")
+	if !isObject(data) {
+		io.WriteString(st.Err, invalidResponse)
+		return
+	}
+	plugins, ok := item(data, "plugins").([]any)
+	if !ok {
+		io.WriteString(st.Err, invalidResponse)
+		return
+	}
+	w := st.Out
+	for _, p := range plugins {
+		name, ok := getString(p, "name")
+		if !ok {
+			io.WriteString(st.Err, invalidResponse)
+			return
+		}
+		fmt.Fprintf(w, "Plugin:            %s\n", name)
+		if v, ok := getString(p, "version"); ok {
+			fmt.Fprintf(w, "Version:           %s\n", v)
+		}
+		eps, _ := item(p, "control-endpoints").([]any)
+		first := true
+		for _, ep := range eps {
+			s, ok := ep.(string)
+			if !ok {
+				continue
+			}
+			if first {
+				first = false
+				fmt.Fprintf(w, "Control endpoints: %s\n", s)
+			} else {
+				fmt.Fprintf(w, "                   %s\n", s)
+			}
+		}
+	}
+}

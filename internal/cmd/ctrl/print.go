@@ -1,0 +1,277 @@
+package ctrl
+
+// Printing the response to a command, as mosquitto_ctrl's payload
+// callbacks print it.
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/midge-mqtt/midge/internal/cmd/base"
+)
+
+// streams are the command's standard streams.
+type streams = base.Streams
+
+const invalidResponse = "Error: Invalid response from server.\n"
+
+// firstResponse returns the first response of the payload, printing
+// mosquitto_ctrl's message if there is none.
+func firstResponse(payload []byte, st streams) (any, bool) {
+	tree, ok := parse(payload)
+	if !ok {
+		fmt.Fprintf(st.Err, "Error: Payload not JSON.\n")
+		return nil, false
+	}
+	responses, ok := item(tree, "responses").([]any)
+	if !ok || len(responses) == 0 {
+		fmt.Fprintf(st.Err, "Error: Payload missing data.\n")
+		return nil, false
+	}
+	return responses[0], true
+}
+
+// printDynsec prints a dynsec response: its error, or what a get or list
+// command returned. Other commands print nothing when they succeed.
+func printDynsec(r any, st streams) {
+	command, ok := getString(r, "command")
+	if !ok {
+		fmt.Fprintf(st.Err, "Error: Payload missing data.\n")
+		return
+	}
+	if e, ok := getString(r, "error"); ok {
+		// Mosquitto 2.0.11's form; 2.1 ends the line with a full stop.
+		fmt.Fprintf(st.Err, "%s: Error: %s\n", command, e)
+		return
+	}
+	switch {
+	case strings.EqualFold(command, "listClients"):
+		printList(r, "clients", "username", st)
+	case strings.EqualFold(command, "listGroups"):
+		printList(r, "groups", "groupname", st)
+	case strings.EqualFold(command, "listRoles"):
+		printList(r, "roles", "rolename", st)
+	case strings.EqualFold(command, "getClient"):
+		printClient(r, st)
+	case strings.EqualFold(command, "getGroup"):
+		printGroup(r, st)
+	case strings.EqualFold(command, "getRole"):
+		printRole(r, st)
+	case strings.EqualFold(command, "getDefaultACLAccess"):
+		printDefaultACLAccess(r, st)
+	case strings.EqualFold(command, "getAnonymousGroup"):
+		printAnonymousGroup(r, st)
+	}
+}
+
+// dataObject returns the response's "data".key object, or prints that the
+// response is invalid.
+func dataObject(r any, key string, st streams) (any, bool) {
+	data := item(r, "data")
+	if !isObject(data) {
+		io.WriteString(st.Err, invalidResponse)
+		return nil, false
+	}
+	v := item(data, key)
+	if !isObject(v) {
+		io.WriteString(st.Err, invalidResponse)
+		return nil, false
+	}
+	return v, true
+}
+
+// printList prints one name a line: plain strings, or the key member of
+// objects (verbose lists).
+func printList(r any, array, key string, st streams) {
+	data := item(r, "data")
+	if data == nil {
+		io.WriteString(st.Err, invalidResponse)
+		return
+	}
+	list, ok := item(data, array).([]any)
+	if !ok {
+		io.WriteString(st.Err, invalidResponse)
+		return
+	}
+	for _, e := range list {
+		if isObject(e) {
+			if s, ok := getString(e, key); ok {
+				fmt.Fprintf(st.Out, "%s\n", s)
+			}
+		} else if s, ok := e.(string); ok {
+			fmt.Fprintf(st.Out, "%s\n", s)
+		}
+	}
+}
+
+// printArray prints the elements of list under label, padded to width:
+// the name member of each object, with the optional member in
+// parentheses (null if absent), or strings as they are. A missing list
+// prints the label alone.
+func printArray(w io.Writer, list any, width int, label, name, optional, null string) {
+	elems, ok := list.([]any)
+	if !ok {
+		fmt.Fprintf(w, "%s\n", label)
+		return
+	}
+	for _, e := range elems {
+		if isObject(e) {
+			s, ok := getString(e, name)
+			if !ok {
+				continue
+			}
+			fmt.Fprintf(w, "%-*s %s", width, label, s)
+			if optional != "" {
+				if v := item(e, optional); v != nil {
+					fmt.Fprintf(w, " (%s: %s)", optional, valueText(v))
+				} else {
+					fmt.Fprintf(w, " (%s: %s)", optional, null)
+				}
+			}
+		} else if s, ok := e.(string); ok {
+			fmt.Fprintf(w, "%-*s %s", width, label, s)
+		}
+		label = ""
+		fmt.Fprintf(w, "\n")
+	}
+}
+
+// printClient prints getClient's answer. A 2.1 server lists the client's
+// connections, and mosquitto_ctrl 2.1 pads the labels to "Connections:";
+// a 2.0 server does not, and 2.0's tool pads them to "Username:".
+func printClient(r any, st streams) {
+	c, ok := dataObject(r, "client", st)
+	if !ok {
+		return
+	}
+	username, ok := getString(c, "username")
+	if !ok {
+		io.WriteString(st.Err, invalidResponse)
+		return
+	}
+	connections := item(c, "connections")
+	width := len("Username:")
+	if connections != nil {
+		width = len("Connections:")
+	}
+	w := st.Out
+	fmt.Fprintf(w, "%-*s %s\n", width, "Username:", username)
+	if id, ok := getString(c, "clientid"); ok {
+		fmt.Fprintf(w, "%-*s %s\n", width, "Clientid:", id)
+	} else {
+		fmt.Fprintf(w, "Clientid:\n")
+	}
+	if d, ok := item(c, "disabled").(bool); ok {
+		fmt.Fprintf(w, "%-*s %t\n", width, "Disabled:", d)
+	}
+	printArray(w, item(c, "roles"), width, "Roles:", "rolename", "priority", "-1")
+	printArray(w, item(c, "groups"), width, "Groups:", "groupname", "priority", "-1")
+	if connections != nil {
+		printArray(w, connections, width, "Connections:", "address", "", "")
+	}
+}
+
+// printGroup prints getGroup's answer.
+func printGroup(r any, st streams) {
+	g, ok := dataObject(r, "group", st)
+	if !ok {
+		return
+	}
+	name, ok := getString(g, "groupname")
+	if !ok {
+		io.WriteString(st.Err, invalidResponse)
+		return
+	}
+	width := len("Groupname:")
+	fmt.Fprintf(st.Out, "Groupname: %s\n", name)
+	printArray(st.Out, item(g, "roles"), width, "Roles:", "rolename", "priority", "-1")
+	printArray(st.Out, item(g, "clients"), width, "Clients:", "username", "", "")
+}
+
+// printRole prints getRole's answer: its ACLs in the server's order.
+func printRole(r any, st streams) {
+	role, ok := dataObject(r, "role", st)
+	if !ok {
+		return
+	}
+	name, ok := getString(role, "rolename")
+	if !ok {
+		io.WriteString(st.Err, invalidResponse)
+		return
+	}
+	w := st.Out
+	fmt.Fprintf(w, "Rolename: %s\n", name)
+	acls, _ := item(role, "acls").([]any)
+	first := true
+	for _, acl := range acls {
+		t, ok := getString(acl, "acltype")
+		if !ok {
+			continue
+		}
+		if first {
+			first = false
+			fmt.Fprintf(w, "ACLs:     %-20s", t)
+		} else {
+			fmt.Fprintf(w, "          %-20s", t)
+		}
+		if allow, ok := item(acl, "allow").(bool); ok {
+			if allow {
+				fmt.Fprintf(w, " : allow")
+			} else {
+				fmt.Fprintf(w, " : deny ")
+			}
+		}
+		if topic, ok := getString(acl, "topic"); ok {
+			fmt.Fprintf(w, " : %s", topic)
+		}
+		if p, ok := number(item(acl, "priority")); ok {
+			fmt.Fprintf(w, " (priority: %d)", int(p))
+		} else {
+			fmt.Fprintf(w, " (priority: -1)")
+		}
+		fmt.Fprintf(w, "\n")
+	}
+}
+
+// printAnonymousGroup prints getAnonymousGroup's answer: the group's name.
+func printAnonymousGroup(r any, st streams) {
+	g, ok := dataObject(r, "group", st)
+	if !ok {
+		return
+	}
+	name, ok := getString(g, "groupname")
+	if !ok {
+		io.WriteString(st.Err, invalidResponse)
+		return
+	}
+	fmt.Fprintf(st.Out, "%s\n", name)
+}
+
+// printDefaultACLAccess prints getDefaultACLAccess's answer, a line per
+// ACL type.
+func printDefaultACLAccess(r any, st streams) {
+	data := item(r, "data")
+	if !isObject(data) {
+		io.WriteString(st.Err, invalidResponse)
+		return
+	}
+	acls, ok := item(data, "acls").([]any)
+	if !ok {
+		io.WriteString(st.Err, invalidResponse)
+		return
+	}
+	for _, acl := range acls {
+		t, ok1 := getString(acl, "acltype")
+		allow, ok2 := item(acl, "allow").(bool)
+		if !ok1 || !ok2 {
+			io.WriteString(st.Err, invalidResponse)
+			return
+		}
+		access := "deny"
+		if allow {
+			access = "allow"
+		}
+		fmt.Fprintf(st.Out, "%-20s : %s\n", t, access)
+	}
+}
