@@ -243,14 +243,8 @@ func (c *Client) install(cn *conn, ack *packet.Connack, reconnect bool) {
 	}
 	cn.wmu.Unlock()
 	c.cn = cn
-	if c.reconnected != nil {
-		close(c.reconnected)
-		c.reconnected = nil
-	}
-	if c.windowCh != nil {
-		close(c.windowCh)
-		c.windowCh = nil
-	}
+	broadcast(&c.reconnected)
+	broadcast(&c.windowCh)
 	c.mu.Unlock()
 	go cn.writeLoop()
 	for _, r := range calls {
@@ -365,14 +359,8 @@ func (c *Client) end(err error) {
 	c.ended = true
 	c.err = err
 	c.cn = nil
-	if c.reconnected != nil {
-		close(c.reconnected)
-		c.reconnected = nil
-	}
-	if c.windowCh != nil {
-		close(c.windowCh)
-		c.windowCh = nil
-	}
+	broadcast(&c.reconnected)
+	broadcast(&c.windowCh)
 	var calls []func(error)
 	for f := c.head; f != nil; {
 		next := f.next
@@ -389,6 +377,16 @@ func (c *Client) end(err error) {
 		c.cancel()
 	}
 	c.inbox.close()
+}
+
+// broadcast wakes every goroutine waiting on *ch by closing it, and clears
+// it for the next wait to make a new one; nil means no one waits. The
+// caller holds the mutex that guards *ch.
+func broadcast(ch *chan struct{}) {
+	if *ch != nil {
+		close(*ch)
+		*ch = nil
+	}
 }
 
 // exit is called by each of the client's goroutines as it returns; the

@@ -1,7 +1,6 @@
 package client_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -82,7 +81,7 @@ func startMosquitto(t *testing.T, extra ...string) string {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(mosquittoPath, "-c", conf)
-	var out lockedBuffer
+	var out testutil.LockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("starting mosquitto: %v", err)
@@ -114,20 +113,6 @@ func startMosquitto(t *testing.T, extra ...string) string {
 		time.Sleep(10 * time.Millisecond) // polling interval, not a wait for a condition
 	}
 }
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }
-func (b *lockedBuffer) Len() int       { b.mu.Lock(); defer b.mu.Unlock(); return b.b.Len() }
 
 // testContext returns a context that ends with the test or after timeout.
 func testContext(t *testing.T) context.Context {
@@ -439,10 +424,39 @@ func (c *rawConn) closed() []packet.Packet {
 }
 
 // versions are the protocol versions, named for subtests.
-var versions = []struct {
+var versions = []version{{"v3.1", packet.Version31}, {"v3.1.1", packet.Version311}, {"v5", packet.Version5}}
+
+// version is an MQTT protocol version the tests speak.
+type version struct {
 	name string
 	v    byte
-}{{"v3.1", packet.Version31}, {"v3.1.1", packet.Version311}, {"v5", packet.Version5}}
+}
+
+// eachServer runs body as a parallel subtest, named after the server,
+// against each of srvs.
+func eachServer(t *testing.T, srvs []server, body func(t *testing.T, srv server)) {
+	t.Helper()
+	for _, srv := range srvs {
+		t.Run(srv.name, func(t *testing.T) {
+			t.Parallel()
+			body(t, srv)
+		})
+	}
+}
+
+// eachServerVersion runs body as a parallel subtest against each of srvs
+// in each protocol version, named "server/version".
+func eachServerVersion(t *testing.T, srvs []server, body func(t *testing.T, srv server, ver version)) {
+	t.Helper()
+	for _, srv := range srvs {
+		for _, ver := range versions {
+			t.Run(srv.name+"/"+ver.name, func(t *testing.T) {
+				t.Parallel()
+				body(t, srv, ver)
+			})
+		}
+	}
+}
 
 // uniqueID returns a client identifier (or topic prefix) that fits MQTT
 // 3.1's 23 characters when tag has at most 14.

@@ -85,20 +85,17 @@ func TestKeepAliveDisabled(t *testing.T) {
 // the pings keep it open.
 func TestKeepAliveBrokers(t *testing.T) {
 	t.Parallel()
-	for _, srv := range servers(t, broker.Config{}) {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			var pongs atomic.Int32
-			c, _ := dial(t, client.Options{Address: srv.addr, KeepAlive: time.Second, CleanStart: true,
-				OnPacket: func(d client.Direction, p packet.Packet) {
-					if p.Type() == packet.TypePingresp {
-						pongs.Add(1)
-					}
-				}})
-			testutil.WaitFor(t, "three PINGRESPs", func() bool { return pongs.Load() >= 3 })
-			if err := c.Err(); err != nil || !c.Connected() {
-				t.Fatalf("connection ended: %v", err)
-			}
-		})
-	}
+	eachServer(t, servers(t, broker.Config{}), func(t *testing.T, srv server) {
+		var pongs atomic.Int32
+		c, _ := dial(t, client.Options{Address: srv.addr, KeepAlive: time.Second, CleanStart: true,
+			OnPacket: func(d client.Direction, p packet.Packet) {
+				if p.Type() == packet.TypePingresp {
+					pongs.Add(1)
+				}
+			}})
+		testutil.WaitFor(t, "three PINGRESPs", func() bool { return pongs.Load() >= 3 })
+		if err := c.Err(); err != nil || !c.Connected() {
+			t.Fatalf("connection ended: %v", err)
+		}
+	})
 }

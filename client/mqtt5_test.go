@@ -19,51 +19,48 @@ import (
 // Subscription Identifier.
 func TestProperties(t *testing.T) {
 	t.Parallel()
-	for _, srv := range servers(t, broker.Config{}) {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := testContext(t)
-			topic := uniqueID("props") + "/x"
-			in := newInbox()
-			sub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: packet.Version5, CleanStart: true, OnMessage: in.handler})
-			if _, err := sub.Subscribe(ctx, client.Subscription{Filter: topic, QoS: 1, ID: 42}); err != nil {
-				t.Fatal(err)
-			}
-			pub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: packet.Version5, CleanStart: true})
-			m := &client.Message{Topic: topic, QoS: 1, Payload: []byte(`{"a":1}`)}
-			p := &m.Properties
-			p.SetUint(packet.PropPayloadFormat, 1)
-			p.SetUint(packet.PropMessageExpiry, 60)
-			p.SetString(packet.PropContentType, "application/json")
-			p.SetString(packet.PropResponseTopic, topic+"/reply")
-			p.CorrelationData = []byte{0, 1, 2, 0xff}
-			p.Set(packet.PropCorrelationData)
-			p.User = []packet.UserProperty{{Key: "k", Value: "v1"}, {Key: "k", Value: "v2"}, {Key: "ünï", Value: ""}}
-			if err := pub.Publish(ctx, m); err != nil {
-				t.Fatal(err)
-			}
-			got := in.next(t)
-			g := &got.Properties
-			if g.PayloadFormat != 1 || !g.Has(packet.PropPayloadFormat) {
-				t.Errorf("Payload Format Indicator %d", g.PayloadFormat)
-			}
-			if !g.Has(packet.PropMessageExpiry) || g.MessageExpiry == 0 || g.MessageExpiry > 60 {
-				t.Errorf("Message Expiry Interval %v %d", g.Has(packet.PropMessageExpiry), g.MessageExpiry)
-			}
-			if g.ContentType != "application/json" || g.ResponseTopic != topic+"/reply" || !bytes.Equal(g.CorrelationData, p.CorrelationData) {
-				t.Errorf("got content type %q response topic %q correlation %x", g.ContentType, g.ResponseTopic, g.CorrelationData)
-			}
-			if fmt.Sprint(g.User) != fmt.Sprint(p.User) {
-				t.Errorf("user properties %v, want %v", g.User, p.User)
-			}
-			if fmt.Sprint(g.SubscriptionIDs) != "[42]" {
-				t.Errorf("subscription identifiers %v", g.SubscriptionIDs)
-			}
-			if string(got.Payload) != `{"a":1}` {
-				t.Errorf("payload %q", got.Payload)
-			}
-		})
-	}
+	eachServer(t, servers(t, broker.Config{}), func(t *testing.T, srv server) {
+		ctx := testContext(t)
+		topic := uniqueID("props") + "/x"
+		in := newInbox()
+		sub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: packet.Version5, CleanStart: true, OnMessage: in.handler})
+		if _, err := sub.Subscribe(ctx, client.Subscription{Filter: topic, QoS: 1, ID: 42}); err != nil {
+			t.Fatal(err)
+		}
+		pub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: packet.Version5, CleanStart: true})
+		m := &client.Message{Topic: topic, QoS: 1, Payload: []byte(`{"a":1}`)}
+		p := &m.Properties
+		p.SetUint(packet.PropPayloadFormat, 1)
+		p.SetUint(packet.PropMessageExpiry, 60)
+		p.SetString(packet.PropContentType, "application/json")
+		p.SetString(packet.PropResponseTopic, topic+"/reply")
+		p.CorrelationData = []byte{0, 1, 2, 0xff}
+		p.Set(packet.PropCorrelationData)
+		p.User = []packet.UserProperty{{Key: "k", Value: "v1"}, {Key: "k", Value: "v2"}, {Key: "ünï", Value: ""}}
+		if err := pub.Publish(ctx, m); err != nil {
+			t.Fatal(err)
+		}
+		got := in.next(t)
+		g := &got.Properties
+		if g.PayloadFormat != 1 || !g.Has(packet.PropPayloadFormat) {
+			t.Errorf("Payload Format Indicator %d", g.PayloadFormat)
+		}
+		if !g.Has(packet.PropMessageExpiry) || g.MessageExpiry == 0 || g.MessageExpiry > 60 {
+			t.Errorf("Message Expiry Interval %v %d", g.Has(packet.PropMessageExpiry), g.MessageExpiry)
+		}
+		if g.ContentType != "application/json" || g.ResponseTopic != topic+"/reply" || !bytes.Equal(g.CorrelationData, p.CorrelationData) {
+			t.Errorf("got content type %q response topic %q correlation %x", g.ContentType, g.ResponseTopic, g.CorrelationData)
+		}
+		if fmt.Sprint(g.User) != fmt.Sprint(p.User) {
+			t.Errorf("user properties %v, want %v", g.User, p.User)
+		}
+		if fmt.Sprint(g.SubscriptionIDs) != "[42]" {
+			t.Errorf("subscription identifiers %v", g.SubscriptionIDs)
+		}
+		if string(got.Payload) != `{"a":1}` {
+			t.Errorf("payload %q", got.Payload)
+		}
+	})
 }
 
 // packetLog records what OnPacket sees.
@@ -99,66 +96,63 @@ func (l *packetLog) published() []packet.Publish {
 // time.
 func TestTopicAliasSend(t *testing.T) {
 	t.Parallel()
-	for _, srv := range servers(t, broker.Config{}) {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := testContext(t)
-			prefix := uniqueID("alias")
-			in := newInbox()
-			sub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: packet.Version5, CleanStart: true, OnMessage: in.handler})
-			if _, err := sub.Subscribe(ctx, client.Subscription{Filter: prefix + "/#", QoS: 1}); err != nil {
+	eachServer(t, servers(t, broker.Config{}), func(t *testing.T, srv server) {
+		ctx := testContext(t)
+		prefix := uniqueID("alias")
+		in := newInbox()
+		sub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: packet.Version5, CleanStart: true, OnMessage: in.handler})
+		if _, err := sub.Subscribe(ctx, client.Subscription{Filter: prefix + "/#", QoS: 1}); err != nil {
+			t.Fatal(err)
+		}
+		var log packetLog
+		pub, ack := dial(t, client.Options{Address: srv.addr, ProtocolVersion: packet.Version5, CleanStart: true,
+			AutoTopicAlias: true, OnPacket: log.hook})
+		if ack.Properties.TopicAliasMaximum == 0 {
+			t.Fatal("server allows no topic aliases")
+		}
+		for i := range 3 {
+			if err := pub.Publish(ctx, &client.Message{Topic: prefix + "/auto", QoS: byte(i % 2), Payload: fmt.Appendf(nil, "auto%d", i)}); err != nil {
 				t.Fatal(err)
 			}
-			var log packetLog
-			pub, ack := dial(t, client.Options{Address: srv.addr, ProtocolVersion: packet.Version5, CleanStart: true,
-				AutoTopicAlias: true, OnPacket: log.hook})
-			if ack.Properties.TopicAliasMaximum == 0 {
-				t.Fatal("server allows no topic aliases")
-			}
-			for i := range 3 {
-				if err := pub.Publish(ctx, &client.Message{Topic: prefix + "/auto", QoS: byte(i % 2), Payload: fmt.Appendf(nil, "auto%d", i)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			explicit := &client.Message{Topic: prefix + "/explicit", QoS: 1, Payload: []byte("x0")}
-			explicit.Properties.SetUint(packet.PropTopicAlias, uint32(ack.Properties.TopicAliasMaximum))
-			if err := pub.Publish(ctx, explicit); err != nil {
-				t.Fatal(err)
-			}
-			aliasOnly := &client.Message{QoS: 1, Payload: []byte("x1")}
-			aliasOnly.Properties.SetUint(packet.PropTopicAlias, uint32(ack.Properties.TopicAliasMaximum))
-			if err := pub.Publish(ctx, aliasOnly); err != nil {
-				t.Fatal(err)
-			}
-			tooHigh := &client.Message{Topic: "x"}
-			tooHigh.Properties.SetUint(packet.PropTopicAlias, uint32(ack.Properties.TopicAliasMaximum)+1)
-			if err := pub.Publish(ctx, tooHigh); !errors.Is(err, client.ErrNotSupported) {
-				t.Errorf("alias above the maximum: %v", err)
-			}
-			unset := &client.Message{}
-			unset.Properties.SetUint(packet.PropTopicAlias, uint32(ack.Properties.TopicAliasMaximum)-1)
-			if err := pub.Publish(ctx, unset); err == nil {
-				t.Errorf("alias never set: no error")
-			}
+		}
+		explicit := &client.Message{Topic: prefix + "/explicit", QoS: 1, Payload: []byte("x0")}
+		explicit.Properties.SetUint(packet.PropTopicAlias, uint32(ack.Properties.TopicAliasMaximum))
+		if err := pub.Publish(ctx, explicit); err != nil {
+			t.Fatal(err)
+		}
+		aliasOnly := &client.Message{QoS: 1, Payload: []byte("x1")}
+		aliasOnly.Properties.SetUint(packet.PropTopicAlias, uint32(ack.Properties.TopicAliasMaximum))
+		if err := pub.Publish(ctx, aliasOnly); err != nil {
+			t.Fatal(err)
+		}
+		tooHigh := &client.Message{Topic: "x"}
+		tooHigh.Properties.SetUint(packet.PropTopicAlias, uint32(ack.Properties.TopicAliasMaximum)+1)
+		if err := pub.Publish(ctx, tooHigh); !errors.Is(err, client.ErrNotSupported) {
+			t.Errorf("alias above the maximum: %v", err)
+		}
+		unset := &client.Message{}
+		unset.Properties.SetUint(packet.PropTopicAlias, uint32(ack.Properties.TopicAliasMaximum)-1)
+		if err := pub.Publish(ctx, unset); err == nil {
+			t.Errorf("alias never set: no error")
+		}
 
-			wire := log.published()
-			want := []string{prefix + "/auto", "", "", prefix + "/explicit", ""}
-			if len(wire) != len(want) {
-				t.Fatalf("%d PUBLISH sent, want %d", len(wire), len(want))
+		wire := log.published()
+		want := []string{prefix + "/auto", "", "", prefix + "/explicit", ""}
+		if len(wire) != len(want) {
+			t.Fatalf("%d PUBLISH sent, want %d", len(wire), len(want))
+		}
+		for i, p := range wire {
+			if p.Topic != want[i] || !p.Properties.Has(packet.PropTopicAlias) {
+				t.Errorf("PUBLISH %d: topic %q alias %d, want topic %q with an alias", i, p.Topic, p.Properties.TopicAlias, want[i])
 			}
-			for i, p := range wire {
-				if p.Topic != want[i] || !p.Properties.Has(packet.PropTopicAlias) {
-					t.Errorf("PUBLISH %d: topic %q alias %d, want topic %q with an alias", i, p.Topic, p.Properties.TopicAlias, want[i])
-				}
+		}
+		for _, w := range []string{"auto0 auto", "auto1 auto", "auto2 auto", "x0 explicit", "x1 explicit"} {
+			m := in.next(t)
+			if got := string(m.Payload) + " " + strings.TrimPrefix(m.Topic, prefix+"/"); got != w {
+				t.Errorf("got %q, want %q", got, w)
 			}
-			for _, w := range []string{"auto0 auto", "auto1 auto", "auto2 auto", "x0 explicit", "x1 explicit"} {
-				m := in.next(t)
-				if got := string(m.Payload) + " " + strings.TrimPrefix(m.Topic, prefix+"/"); got != w {
-					t.Errorf("got %q, want %q", got, w)
-				}
-			}
-		})
-	}
+		}
+	})
 }
 
 // TestTopicAliasReceive checks that aliases from the server are resolved:
@@ -315,42 +309,37 @@ func TestReceiveMaximum(t *testing.T) {
 // and checks that every one completes and arrives.
 func TestPipelining(t *testing.T) {
 	t.Parallel()
-	for _, srv := range servers(t, broker.Config{}) {
-		for _, ver := range versions {
-			t.Run(srv.name+"/"+ver.name, func(t *testing.T) {
-				t.Parallel()
-				ctx := testContext(t)
-				topic := uniqueID("pipe")
-				in := newInbox()
-				sub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: ver.v, ClientID: uniqueID("sub"), CleanStart: true, OnMessage: in.handler})
-				if _, err := sub.Subscribe(ctx, client.Subscription{Filter: topic, QoS: 2}); err != nil {
-					t.Fatal(err)
-				}
-				pub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: ver.v, ClientID: uniqueID("pub"), CleanStart: true})
-				const n = 500
-				done := make(chan error, n)
-				for i := range n {
-					m := &client.Message{Topic: topic, QoS: byte(1 + i%2), Payload: fmt.Appendf(nil, "%d", i)}
-					if err := pub.PublishAsync(ctx, m, func(err error) { done <- err }); err != nil {
-						t.Fatal(err)
-					}
-				}
-				for range n {
-					if err := <-done; err != nil {
-						t.Fatal(err)
-					}
-				}
-				seen := make(map[string]bool)
-				for range n {
-					m := in.next(t)
-					seen[string(m.Payload)] = true
-				}
-				if len(seen) != n {
-					t.Errorf("%d distinct messages, want %d", len(seen), n)
-				}
-			})
+	eachServerVersion(t, servers(t, broker.Config{}), func(t *testing.T, srv server, ver version) {
+		ctx := testContext(t)
+		topic := uniqueID("pipe")
+		in := newInbox()
+		sub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: ver.v, ClientID: uniqueID("sub"), CleanStart: true, OnMessage: in.handler})
+		if _, err := sub.Subscribe(ctx, client.Subscription{Filter: topic, QoS: 2}); err != nil {
+			t.Fatal(err)
 		}
-	}
+		pub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: ver.v, ClientID: uniqueID("pub"), CleanStart: true})
+		const n = 500
+		done := make(chan error, n)
+		for i := range n {
+			m := &client.Message{Topic: topic, QoS: byte(1 + i%2), Payload: fmt.Appendf(nil, "%d", i)}
+			if err := pub.PublishAsync(ctx, m, func(err error) { done <- err }); err != nil {
+				t.Fatal(err)
+			}
+		}
+		for range n {
+			if err := <-done; err != nil {
+				t.Fatal(err)
+			}
+		}
+		seen := make(map[string]bool)
+		for range n {
+			m := in.next(t)
+			seen[string(m.Payload)] = true
+		}
+		if len(seen) != n {
+			t.Errorf("%d distinct messages, want %d", len(seen), n)
+		}
+	})
 }
 
 // TestMaximumPacketSize checks both directions: the client does not send a
@@ -395,29 +384,26 @@ func TestMaximumPacketSize(t *testing.T) {
 			t.Errorf("Err %v", c.Err())
 		}
 	})
-	for _, srv := range servers(t, broker.Config{}) {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := testContext(t)
-			topic := uniqueID("mps")
-			in := newInbox()
-			opts := client.Options{Address: srv.addr, ProtocolVersion: packet.Version5, CleanStart: true, OnMessage: in.handler}
-			opts.Properties.SetUint(packet.PropMaximumPacketSize, 100)
-			sub, _ := dial(t, opts)
-			if _, err := sub.Subscribe(ctx, client.Subscription{Filter: topic}); err != nil {
+	eachServer(t, servers(t, broker.Config{}), func(t *testing.T, srv server) {
+		ctx := testContext(t)
+		topic := uniqueID("mps")
+		in := newInbox()
+		opts := client.Options{Address: srv.addr, ProtocolVersion: packet.Version5, CleanStart: true, OnMessage: in.handler}
+		opts.Properties.SetUint(packet.PropMaximumPacketSize, 100)
+		sub, _ := dial(t, opts)
+		if _, err := sub.Subscribe(ctx, client.Subscription{Filter: topic}); err != nil {
+			t.Fatal(err)
+		}
+		pub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: packet.Version5, CleanStart: true})
+		for _, size := range []int{200, 10} {
+			if err := pub.Publish(ctx, &client.Message{Topic: topic, Payload: make([]byte, size)}); err != nil {
 				t.Fatal(err)
 			}
-			pub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: packet.Version5, CleanStart: true})
-			for _, size := range []int{200, 10} {
-				if err := pub.Publish(ctx, &client.Message{Topic: topic, Payload: make([]byte, size)}); err != nil {
-					t.Fatal(err)
-				}
-			}
-			if m := in.next(t); len(m.Payload) != 10 {
-				t.Errorf("got %d bytes: the server sent a packet above our maximum", len(m.Payload))
-			}
-		})
-	}
+		}
+		if m := in.next(t); len(m.Payload) != 10 {
+			t.Errorf("got %d bytes: the server sent a packet above our maximum", len(m.Payload))
+		}
+	})
 }
 
 // TestServerCapabilities checks that publishes the server said it does
@@ -576,34 +562,31 @@ func TestEnhancedAuth(t *testing.T) {
 // TestOnPacket checks that the debug hook sees every packet in wire order.
 func TestOnPacket(t *testing.T) {
 	t.Parallel()
-	for _, srv := range servers(t, broker.Config{}) {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			ctx := testContext(t)
-			var log packetLog
-			topic := uniqueID("hook")
-			c, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: packet.Version311, CleanStart: true,
-				ClientID: uniqueID("hook"), OnPacket: log.hook, OnMessage: func(*client.Message) {}})
-			if _, err := c.Subscribe(ctx, client.Subscription{Filter: topic, QoS: 2}); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Publish(ctx, &client.Message{Topic: topic + "/no", QoS: 2}); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := c.Unsubscribe(ctx, topic); err != nil {
-				t.Fatal(err)
-			}
-			if err := c.Disconnect(ctx, 0, nil); err != nil {
-				t.Fatal(err)
-			}
-			want := "sending CONNECT, received CONNACK, sending SUBSCRIBE, received SUBACK, " +
-				"sending PUBLISH, received PUBREC, sending PUBREL, received PUBCOMP, " +
-				"sending UNSUBSCRIBE, received UNSUBACK, sending DISCONNECT"
-			if got := log.String(); got != want {
-				t.Errorf("got  %s\nwant %s", got, want)
-			}
-		})
-	}
+	eachServer(t, servers(t, broker.Config{}), func(t *testing.T, srv server) {
+		ctx := testContext(t)
+		var log packetLog
+		topic := uniqueID("hook")
+		c, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: packet.Version311, CleanStart: true,
+			ClientID: uniqueID("hook"), OnPacket: log.hook, OnMessage: func(*client.Message) {}})
+		if _, err := c.Subscribe(ctx, client.Subscription{Filter: topic, QoS: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Publish(ctx, &client.Message{Topic: topic + "/no", QoS: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Unsubscribe(ctx, topic); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Disconnect(ctx, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		want := "sending CONNECT, received CONNACK, sending SUBSCRIBE, received SUBACK, " +
+			"sending PUBLISH, received PUBREC, sending PUBREL, received PUBCOMP, " +
+			"sending UNSUBSCRIBE, received UNSUBACK, sending DISCONNECT"
+		if got := log.String(); got != want {
+			t.Errorf("got  %s\nwant %s", got, want)
+		}
+	})
 }
 
 // TestTopicAliasResend checks that publishes sent with only an alias are

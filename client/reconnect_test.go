@@ -17,48 +17,43 @@ import (
 // started during the outage goes out once it is back.
 func TestReconnect(t *testing.T) {
 	t.Parallel()
-	for _, srv := range servers(t, broker.Config{}) {
-		for _, ver := range versions {
-			t.Run(srv.name+"/"+ver.name, func(t *testing.T) {
-				t.Parallel()
-				ctx := testContext(t)
-				topic := uniqueID("rc")
-				tr := &connTracker{addr: srv.addr}
-				in := newInbox()
-				var lost, back atomic.Int32
-				c, _ := dial(t, client.Options{Dial: tr.dial, ProtocolVersion: ver.v, ClientID: uniqueID("rc"), CleanStart: true,
-					Reconnect: fastReconnect, OnMessage: in.handler,
-					OnConnectionLost: func(err error) {
-						if !errors.Is(err, client.ErrConnectionLost) {
-							t.Errorf("OnConnectionLost(%v)", err)
-						}
-						lost.Add(1)
-					},
-					OnReconnect: func(ack *packet.Connack) {
-						if ack.SessionPresent {
-							t.Errorf("session present after clean start")
-						}
-						back.Add(1)
-					}})
-				if _, err := c.Subscribe(ctx, client.Subscription{Filter: topic + "/#", QoS: 1}); err != nil {
-					t.Fatal(err)
+	eachServerVersion(t, servers(t, broker.Config{}), func(t *testing.T, srv server, ver version) {
+		ctx := testContext(t)
+		topic := uniqueID("rc")
+		tr := &connTracker{addr: srv.addr}
+		in := newInbox()
+		var lost, back atomic.Int32
+		c, _ := dial(t, client.Options{Dial: tr.dial, ProtocolVersion: ver.v, ClientID: uniqueID("rc"), CleanStart: true,
+			Reconnect: fastReconnect, OnMessage: in.handler,
+			OnConnectionLost: func(err error) {
+				if !errors.Is(err, client.ErrConnectionLost) {
+					t.Errorf("OnConnectionLost(%v)", err)
 				}
-				tr.breakLast()
-				// Published to itself: sent once the new connection is up,
-				// and received through the restored subscription.
-				if err := c.Publish(ctx, &client.Message{Topic: topic + "/self", QoS: 1, Payload: []byte("after")}); err != nil {
-					t.Fatal(err)
+				lost.Add(1)
+			},
+			OnReconnect: func(ack *packet.Connack) {
+				if ack.SessionPresent {
+					t.Errorf("session present after clean start")
 				}
-				if m := in.next(t); string(m.Payload) != "after" {
-					t.Fatalf("got %q", m.Payload)
-				}
-				testutil.WaitFor(t, "callbacks", func() bool { return lost.Load() == 1 && back.Load() == 1 })
-				if tr.count() != 2 || c.Err() != nil {
-					t.Errorf("%d connections, Err %v", tr.count(), c.Err())
-				}
-			})
+				back.Add(1)
+			}})
+		if _, err := c.Subscribe(ctx, client.Subscription{Filter: topic + "/#", QoS: 1}); err != nil {
+			t.Fatal(err)
 		}
-	}
+		tr.breakLast()
+		// Published to itself: sent once the new connection is up,
+		// and received through the restored subscription.
+		if err := c.Publish(ctx, &client.Message{Topic: topic + "/self", QoS: 1, Payload: []byte("after")}); err != nil {
+			t.Fatal(err)
+		}
+		if m := in.next(t); string(m.Payload) != "after" {
+			t.Fatalf("got %q", m.Payload)
+		}
+		testutil.WaitFor(t, "callbacks", func() bool { return lost.Load() == 1 && back.Load() == 1 })
+		if tr.count() != 2 || c.Err() != nil {
+			t.Errorf("%d connections, Err %v", tr.count(), c.Err())
+		}
+	})
 }
 
 // TestReconnectGivesUp checks that reconnection is bounded: MaxAttempts

@@ -141,10 +141,7 @@ func (c *Client) completeLocked(f *flight, err error) func(error) {
 	f.prev, f.next = nil, nil
 	if f.kind == kindPublish {
 		c.inflight--
-		if c.windowCh != nil {
-			close(c.windowCh)
-			c.windowCh = nil
-		}
+		broadcast(&c.windowCh)
 	}
 	if f.waiting {
 		if f.given {

@@ -261,71 +261,66 @@ func TestAckAfterHandler(t *testing.T) {
 // finish before the connection broke is delivered again with DUP.
 func TestPersistentSession(t *testing.T) {
 	t.Parallel()
-	for _, srv := range servers(t, broker.Config{}) {
-		for _, ver := range versions {
-			t.Run(srv.name+"/"+ver.name, func(t *testing.T) {
-				t.Parallel()
-				ctx := testContext(t)
-				id := uniqueID("keep")
-				topic := uniqueID("ps") + "/t"
-				opts := client.Options{Address: srv.addr, ProtocolVersion: ver.v, ClientID: id}
-				if ver.v == packet.Version5 {
-					opts.Properties.SetUint(packet.PropSessionExpiry, 300)
-				}
-				// A new session: clean start with an expiry in MQTT 5; before,
-				// a persistent session needs clean start off (the identifier
-				// is new).
-				opts.CleanStart = ver.v == packet.Version5
-				c, _ := dial(t, opts)
-				if _, err := c.Subscribe(ctx, client.Subscription{Filter: topic, QoS: 1}); err != nil {
-					t.Fatal(err)
-				}
-				if err := c.Disconnect(ctx, 0, nil); err != nil {
-					t.Fatal(err)
-				}
-				pub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: ver.v, ClientID: uniqueID("pub"), CleanStart: true})
-				if err := pub.Publish(ctx, &client.Message{Topic: topic, QoS: 1, Payload: []byte("while away")}); err != nil {
-					t.Fatal(err)
-				}
-
-				// Come back; break the connection inside the handler of the
-				// first delivery, before its PUBACK.
-				tr := &connTracker{addr: srv.addr}
-				var mu sync.Mutex
-				var got []*client.Message
-				opts.CleanStart = false
-				opts.Dial = tr.dial
-				opts.Reconnect = fastReconnect
-				opts.OnMessage = func(m *client.Message) {
-					mu.Lock()
-					got = append(got, m)
-					n := len(got)
-					mu.Unlock()
-					if n == 1 {
-						tr.breakLast()
-					}
-				}
-				c, ack := dial(t, opts)
-				if ver.v != packet.Version31 && !ack.SessionPresent {
-					t.Fatal("session not present")
-				}
-				testutil.WaitFor(t, "redelivery", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 2 })
-				mu.Lock()
-				defer mu.Unlock()
-				for i, m := range got[:2] {
-					if string(m.Payload) != "while away" || m.QoS != 1 {
-						t.Errorf("delivery %d: %q QoS %d", i, m.Payload, m.QoS)
-					}
-				}
-				if !got[1].Dup {
-					t.Errorf("redelivery without DUP")
-				}
-				if tr.count() < 2 {
-					t.Errorf("%d connections", tr.count())
-				}
-			})
+	eachServerVersion(t, servers(t, broker.Config{}), func(t *testing.T, srv server, ver version) {
+		ctx := testContext(t)
+		id := uniqueID("keep")
+		topic := uniqueID("ps") + "/t"
+		opts := client.Options{Address: srv.addr, ProtocolVersion: ver.v, ClientID: id}
+		if ver.v == packet.Version5 {
+			opts.Properties.SetUint(packet.PropSessionExpiry, 300)
 		}
-	}
+		// A new session: clean start with an expiry in MQTT 5; before,
+		// a persistent session needs clean start off (the identifier
+		// is new).
+		opts.CleanStart = ver.v == packet.Version5
+		c, _ := dial(t, opts)
+		if _, err := c.Subscribe(ctx, client.Subscription{Filter: topic, QoS: 1}); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Disconnect(ctx, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+		pub, _ := dial(t, client.Options{Address: srv.addr, ProtocolVersion: ver.v, ClientID: uniqueID("pub"), CleanStart: true})
+		if err := pub.Publish(ctx, &client.Message{Topic: topic, QoS: 1, Payload: []byte("while away")}); err != nil {
+			t.Fatal(err)
+		}
+
+		// Come back; break the connection inside the handler of the
+		// first delivery, before its PUBACK.
+		tr := &connTracker{addr: srv.addr}
+		var mu sync.Mutex
+		var got []*client.Message
+		opts.CleanStart = false
+		opts.Dial = tr.dial
+		opts.Reconnect = fastReconnect
+		opts.OnMessage = func(m *client.Message) {
+			mu.Lock()
+			got = append(got, m)
+			n := len(got)
+			mu.Unlock()
+			if n == 1 {
+				tr.breakLast()
+			}
+		}
+		c, ack := dial(t, opts)
+		if ver.v != packet.Version31 && !ack.SessionPresent {
+			t.Fatal("session not present")
+		}
+		testutil.WaitFor(t, "redelivery", func() bool { mu.Lock(); defer mu.Unlock(); return len(got) >= 2 })
+		mu.Lock()
+		defer mu.Unlock()
+		for i, m := range got[:2] {
+			if string(m.Payload) != "while away" || m.QoS != 1 {
+				t.Errorf("delivery %d: %q QoS %d", i, m.Payload, m.QoS)
+			}
+		}
+		if !got[1].Dup {
+			t.Errorf("redelivery without DUP")
+		}
+		if tr.count() < 2 {
+			t.Errorf("%d connections", tr.count())
+		}
+	})
 }
 
 // TestCloseFailsInflight checks that Close fails publishes awaiting

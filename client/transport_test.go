@@ -2,25 +2,20 @@ package client_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
 	"net"
 	"net/http"
 	"path/filepath"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/coder/websocket"
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -128,15 +123,15 @@ func TestUnixSocket(t *testing.T) {
 // caller's CA pool trusts, and fails against an untrusted one.
 func TestTLS(t *testing.T) {
 	t.Parallel()
-	cert, pool := selfSigned(t)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	pki := testutil.NewPKI(t, "midge test CA")
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.TLSServer("server")}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	fs := serveFake(t, ln)
 	port := fs.Addr[len("127.0.0.1:"):]
 	fs.Addr = "mqtts://127.0.0.1:" + port
-	c, rc, _ := fs.dial(client.Options{TLS: &tls.Config{RootCAs: pool}}, nil)
+	c, rc, _ := fs.dial(client.Options{TLS: &tls.Config{RootCAs: pki.Pool()}}, nil)
 	if err := c.Publish(testContext(t), &client.Message{Topic: "over/tls", Payload: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
@@ -157,35 +152,4 @@ func TestTLS(t *testing.T) {
 	if err == nil || !errors.As(err, &ue) {
 		t.Errorf("untrusted server: %v", err)
 	}
-}
-
-// selfSigned returns a certificate for 127.0.0.1 and a pool trusting it.
-func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "midge test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	leaf, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	pool.AddCert(leaf)
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }

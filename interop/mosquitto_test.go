@@ -9,14 +9,46 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // mqttVersions are the protocol versions of mosquitto_pub and mosquitto_sub
 // (-V).
-var mqttVersions = []struct{ name, flag string }{
+var mqttVersions = []protoVersion{
 	{"v5", "mqttv5"},
 	{"v311", "mqttv311"},
 	{"v31", "mqttv31"},
+}
+
+// protoVersion is a protocol version as a client program selects it: the
+// subtest's name and the value of the program's option.
+type protoVersion struct{ name, flag string }
+
+// versionBody is a test run by eachVersion: b, listening on port, is the
+// broker; args are the client program's arguments that select v.
+type versionBody func(t *testing.T, v protoVersion, b *testutil.Broker, port string, args []string)
+
+// eachVersion runs body as a parallel subtest for each of versions, each
+// against a new midge broker that admits anonymous clients; option is the
+// client program's option that selects the version.
+func eachVersion(t *testing.T, versions []protoVersion, option string, body versionBody) {
+	t.Helper()
+	for _, v := range versions {
+		t.Run(v.name, func(t *testing.T) {
+			t.Parallel()
+			b, port := startBroker(t, broker.Config{AllowAnonymous: true})
+			body(t, v, b, port, []string{option, v.flag})
+		})
+	}
+}
+
+// eachMosquittoVersion runs body, as eachVersion does, for each version
+// of mosquitto_pub and mosquitto_sub (-V). It fails the test if
+// Mosquitto's clients are not installed.
+func eachMosquittoVersion(t *testing.T, body versionBody) {
+	t.Helper()
+	needMosquittoClients(t)
+	eachVersion(t, mqttVersions, "-V", body)
 }
 
 // msgFormat is the -F format the tests give mosquitto_sub: the QoS, the
@@ -108,39 +140,34 @@ func wantContains(t *testing.T, what string, lines []string, subs ...string) {
 // sides.
 func TestMosquittoQoS(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	for _, v := range mqttVersions {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			_, port := startBroker(t, broker.Config{AllowAnonymous: true})
-			var subs [3]*proc
-			for q := range subs {
-				subs[q] = mosqSub(t, port, "-V", v.flag, "-i", "sub"+itoa(q)+"-"+v.name, "-q", itoa(q), "-t", "qos/#", "-F", msgFormat)
+	eachMosquittoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, V []string) {
+		var subs [3]*proc
+		for q := range subs {
+			subs[q] = mosqSub(t, port, "-V", v.flag, "-i", "sub"+itoa(q)+"-"+v.name, "-q", itoa(q), "-t", "qos/#", "-F", msgFormat)
+		}
+		flows := [3][]string{
+			{"sending PUBLISH (d0, q0, r0, m1, 'qos/0', ... (2 bytes))", "sending DISCONNECT"},
+			{"sending PUBLISH (d0, q1, r0, m1, 'qos/1', ... (2 bytes))", "received PUBACK (Mid: 1", "sending DISCONNECT"},
+			{"sending PUBLISH (d0, q2, r0, m1, 'qos/2', ... (2 bytes))", "received PUBREC (Mid: 1", "sending PUBREL (m1)", "received PUBCOMP (Mid: 1", "sending DISCONNECT"},
+		}
+		for q := range 3 {
+			out := mosqPub(t, port, "-V", v.flag, "-q", itoa(q), "-t", "qos/"+itoa(q), "-m", "m"+itoa(q))
+			wantContains(t, "mosquitto_pub -q "+itoa(q), out, flows[q]...)
+		}
+		for sq, sub := range subs {
+			var want []string
+			for pq := range 3 {
+				want = append(want, itoa(min(pq, sq))+" 0 qos/"+itoa(pq)+" m"+itoa(pq))
 			}
-			flows := [3][]string{
-				{"sending PUBLISH (d0, q0, r0, m1, 'qos/0', ... (2 bytes))", "sending DISCONNECT"},
-				{"sending PUBLISH (d0, q1, r0, m1, 'qos/1', ... (2 bytes))", "received PUBACK (Mid: 1", "sending DISCONNECT"},
-				{"sending PUBLISH (d0, q2, r0, m1, 'qos/2', ... (2 bytes))", "received PUBREC (Mid: 1", "sending PUBREL (m1)", "received PUBCOMP (Mid: 1", "sending DISCONNECT"},
-			}
-			for q := range 3 {
-				out := mosqPub(t, port, "-V", v.flag, "-q", itoa(q), "-t", "qos/"+itoa(q), "-m", "m"+itoa(q))
-				wantContains(t, "mosquitto_pub -q "+itoa(q), out, flows[q]...)
-			}
-			for sq, sub := range subs {
-				var want []string
-				for pq := range 3 {
-					want = append(want, itoa(min(pq, sq))+" 0 qos/"+itoa(pq)+" m"+itoa(pq))
-				}
-				wantLines(t, "mosquitto_sub -q "+itoa(sq), messages(sub, 3), want)
-			}
-			// The subscriber's side of the QoS 1 and 2 handshakes.
-			subs[1].waitLine("sending PUBACK")
-			subs[2].waitLine("sending PUBCOMP")
-			wantContains(t, "mosquitto_sub -q 2", subs[2].lines(),
-				"received PUBLISH (d0, q1, r0, m", "sending PUBACK",
-				"received PUBLISH (d0, q2, r0, m", "sending PUBREC", "received PUBREL", "sending PUBCOMP")
-		})
-	}
+			wantLines(t, "mosquitto_sub -q "+itoa(sq), messages(sub, 3), want)
+		}
+		// The subscriber's side of the QoS 1 and 2 handshakes.
+		subs[1].waitLine("sending PUBACK")
+		subs[2].waitLine("sending PUBCOMP")
+		wantContains(t, "mosquitto_sub -q 2", subs[2].lines(),
+			"received PUBLISH (d0, q1, r0, m", "sending PUBACK",
+			"received PUBLISH (d0, q2, r0, m", "sending PUBREC", "received PUBREL", "sending PUBCOMP")
+	})
 }
 
 // TestMosquittoRetained sets, receives, replaces and clears retained
@@ -148,53 +175,47 @@ func TestMosquittoQoS(t *testing.T) {
 // --retained-only.
 func TestMosquittoRetained(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	for _, v := range mqttVersions {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			b, port := startBroker(t, broker.Config{AllowAnonymous: true})
-			V := []string{"-V", v.flag}
-			mosqPub(t, port, cat(V, "-r", "-q", "1", "-t", "ret/a", "-m", "A")...)
-			mosqPub(t, port, cat(V, "-r", "-t", "ret/b", "-m", "B")...)
-			// A QoS 0 PUBLISH has no acknowledgement: it has been handled
-			// once the publisher's connection has.
-			waitSys(t, b, "clients/connected", "0")
+	eachMosquittoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, V []string) {
+		mosqPub(t, port, cat(V, "-r", "-q", "1", "-t", "ret/a", "-m", "A")...)
+		mosqPub(t, port, cat(V, "-r", "-t", "ret/b", "-m", "B")...)
+		// A QoS 0 PUBLISH has no acknowledgement: it has been handled
+		// once the publisher's connection has.
+		waitSys(t, b, "clients/connected", "0")
 
-			// A new subscriber gets both at once (-v prints "topic payload"),
-			// and -C 2 makes it exit after them.
-			first := startSub(t, port, cat(V, "-v", "-C", "2", "-t", "ret/#")...).wait()
-			slices.Sort(first)
-			wantLines(t, "mosquitto_sub -v -C 2", first, []string{"ret/a A", "ret/b B"})
+		// A new subscriber gets both at once (-v prints "topic payload"),
+		// and -C 2 makes it exit after them.
+		first := startSub(t, port, cat(V, "-v", "-C", "2", "-t", "ret/#")...).wait()
+		slices.Sort(first)
+		wantLines(t, "mosquitto_sub -v -C 2", first, []string{"ret/a A", "ret/b B"})
 
-			// With the retain flag set, at the QoS they were published with.
-			sub := mosqSub(t, port, cat(V, "-q", "2", "-t", "ret/#", "-F", msgFormat)...)
-			got := messages(sub, 2)
-			slices.Sort(got)
-			wantLines(t, "retained messages on subscribe", got, []string{"0 1 ret/b B", "1 1 ret/a A"})
+		// With the retain flag set, at the QoS they were published with.
+		sub := mosqSub(t, port, cat(V, "-q", "2", "-t", "ret/#", "-F", msgFormat)...)
+		got := messages(sub, 2)
+		slices.Sort(got)
+		wantLines(t, "retained messages on subscribe", got, []string{"0 1 ret/b B", "1 1 ret/a A"})
 
-			// A subscriber that is already there gets a new retained message
-			// with the retain flag clear [MQTT-3.3.1-9] (MQTT 5: Retain As
-			// Published is 0 [MQTT-3.3.1-12]), and so the empty message that
-			// clears it [MQTT-3.3.1-10] (3.1.1: "processed as normal").
-			mosqPub(t, port, cat(V, "-r", "-q", "1", "-t", "ret/a", "-m", "A2")...)
-			mosqPub(t, port, cat(V, "-r", "-n", "-t", "ret/b")...)
-			wantLines(t, "live messages to a subscriber", messages(sub, 4)[2:], []string{"1 0 ret/a A2", "0 0 ret/b "})
+		// A subscriber that is already there gets a new retained message
+		// with the retain flag clear [MQTT-3.3.1-9] (MQTT 5: Retain As
+		// Published is 0 [MQTT-3.3.1-12]), and so the empty message that
+		// clears it [MQTT-3.3.1-10] (3.1.1: "processed as normal").
+		mosqPub(t, port, cat(V, "-r", "-q", "1", "-t", "ret/a", "-m", "A2")...)
+		mosqPub(t, port, cat(V, "-r", "-n", "-t", "ret/b")...)
+		wantLines(t, "live messages to a subscriber", messages(sub, 4)[2:], []string{"1 0 ret/a A2", "0 0 ret/b "})
 
-			// --retained-only prints the retained messages and exits at the
-			// first message that is not: ret/b is gone, ret/a replaced.
-			only := mosqSub(t, port, cat(V, "--retained-only", "-v", "-t", "ret/#")...)
-			mosqPub(t, port, cat(V, "-t", "ret/live", "-m", "live")...)
-			wantLines(t, "mosquitto_sub --retained-only", payloadLines(only.wait()), []string{"ret/a A2"})
+		// --retained-only prints the retained messages and exits at the
+		// first message that is not: ret/b is gone, ret/a replaced.
+		only := mosqSub(t, port, cat(V, "--retained-only", "-v", "-t", "ret/#")...)
+		mosqPub(t, port, cat(V, "-t", "ret/live", "-m", "live")...)
+		wantLines(t, "mosquitto_sub --retained-only", payloadLines(only.wait()), []string{"ret/a A2"})
 
-			// Clearing the last one leaves nothing: a new subscriber's first
-			// message is a live one.
-			mosqPub(t, port, cat(V, "-r", "-n", "-t", "ret/a")...)
-			waitSys(t, b, "clients/connected", "1") // sub
-			empty := mosqSub(t, port, cat(V, "-C", "1", "-v", "-t", "ret/#")...)
-			mosqPub(t, port, cat(V, "-t", "ret/live", "-m", "live")...)
-			wantLines(t, "mosquitto_sub after clearing", payloadLines(empty.wait()), []string{"ret/live live"})
-		})
-	}
+		// Clearing the last one leaves nothing: a new subscriber's first
+		// message is a live one.
+		mosqPub(t, port, cat(V, "-r", "-n", "-t", "ret/a")...)
+		waitSys(t, b, "clients/connected", "1") // sub
+		empty := mosqSub(t, port, cat(V, "-C", "1", "-v", "-t", "ret/#")...)
+		mosqPub(t, port, cat(V, "-t", "ret/live", "-m", "live")...)
+		wantLines(t, "mosquitto_sub after clearing", payloadLines(empty.wait()), []string{"ret/live live"})
+	})
 }
 
 // TestMosquittoCount checks that mosquitto_sub -C n exits with status 0
@@ -216,46 +237,40 @@ func TestMosquittoCount(t *testing.T) {
 // [MQTT-3.1.2-8]).
 func TestMosquittoWill(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	for _, v := range mqttVersions {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			b, port := startBroker(t, broker.Config{AllowAnonymous: true})
-			V := []string{"-V", v.flag}
-			format := msgFormat
-			if v.flag == "mqttv5" {
-				format = `MSG %q %r %t %p %P\n`
-			}
-			watcher := mosqSub(t, port, cat(V, "-q", "1", "-t", "will/#", "-F", format)...)
+	eachMosquittoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, V []string) {
+		format := msgFormat
+		if v.flag == "mqttv5" {
+			format = `MSG %q %r %t %p %P\n`
+		}
+		watcher := mosqSub(t, port, cat(V, "-q", "1", "-t", "will/#", "-F", format)...)
 
-			victimArgs := cat(V, "-i", "victim-"+v.name, "-t", "x/y",
-				"--will-topic", "will/"+v.name, "--will-payload", "gone", "--will-qos", "1", "--will-retain")
-			if v.flag == "mqttv5" {
-				victimArgs = append(victimArgs, "-D", "will", "user-property", "why", "killed")
-			}
-			victim := mosqSub(t, port, victimArgs...)
-			victim.kill(syscall.SIGKILL)
-			want := "1 0 will/" + v.name + " gone"
-			if v.flag == "mqttv5" {
-				want += " why:killed"
-			}
-			wantLines(t, "will of a killed client", messages(watcher, 1), []string{want})
+		victimArgs := cat(V, "-i", "victim-"+v.name, "-t", "x/y",
+			"--will-topic", "will/"+v.name, "--will-payload", "gone", "--will-qos", "1", "--will-retain")
+		if v.flag == "mqttv5" {
+			victimArgs = append(victimArgs, "-D", "will", "user-property", "why", "killed")
+		}
+		victim := mosqSub(t, port, victimArgs...)
+		victim.kill(syscall.SIGKILL)
+		want := "1 0 will/" + v.name + " gone"
+		if v.flag == "mqttv5" {
+			want += " why:killed"
+		}
+		wantLines(t, "will of a killed client", messages(watcher, 1), []string{want})
 
-			// It was retained (--will-retain).
-			late := startSub(t, port, cat(V, "-C", "1", "-F", msgFormat, "-t", "will/"+v.name)...).wait()
-			wantLines(t, "retained will", msgs(late), []string{"0 1 will/" + v.name + " gone"})
+		// It was retained (--will-retain).
+		late := startSub(t, port, cat(V, "-C", "1", "-F", msgFormat, "-t", "will/"+v.name)...).wait()
+		wantLines(t, "retained will", msgs(late), []string{"0 1 will/" + v.name + " gone"})
 
-			// A client that sends DISCONNECT loses its will.
-			startSub(t, port, cat(V, "-i", "polite-"+v.name, "-E", "-t", "x/y",
-				"--will-topic", "will/polite", "--will-payload", "polite")...).wait()
-			waitSys(t, b, "clients/connected", "1") // the watcher only
-			mosqPub(t, port, cat(V, "-q", "1", "-t", "will/marker", "-m", "marker")...)
-			got := messages(watcher, 2)[1]
-			if !strings.HasPrefix(got, "1 0 will/marker marker") {
-				t.Errorf("after a normal disconnect the watcher got %q, want the marker", got)
-			}
-		})
-	}
+		// A client that sends DISCONNECT loses its will.
+		startSub(t, port, cat(V, "-i", "polite-"+v.name, "-E", "-t", "x/y",
+			"--will-topic", "will/polite", "--will-payload", "polite")...).wait()
+		waitSys(t, b, "clients/connected", "1") // the watcher only
+		mosqPub(t, port, cat(V, "-q", "1", "-t", "will/marker", "-m", "marker")...)
+		got := messages(watcher, 2)[1]
+		if !strings.HasPrefix(got, "1 0 will/marker marker") {
+			t.Errorf("after a normal disconnect the watcher got %q, want the marker", got)
+		}
+	})
 }
 
 // TestMosquittoPersistentSession disconnects a persistent subscriber
@@ -263,33 +278,27 @@ func TestMosquittoWill(t *testing.T) {
 // in order when it reconnects; and that a clean session discards them.
 func TestMosquittoPersistentSession(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	for _, v := range mqttVersions {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			b, port := startBroker(t, broker.Config{AllowAnonymous: true})
-			V := []string{"-V", v.flag}
-			id := "persist-" + v.name
-			sub := cat(V, "-i", id, "-q", "1", "-t", "p/#")
-			startSub(t, port, cat(sub, "-c", "-E")...).wait()
-			waitSys(t, b, "clients/connected", "0")
-			mosqPub(t, port, cat(V, "-q", "1", "-t", "p/1", "-m", "m1")...)
-			mosqPub(t, port, cat(V, "-q", "2", "-t", "p/2", "-m", "m2")...)
-			mosqPub(t, port, cat(V, "-q", "1", "-t", "p/3", "-m", "m3")...)
-			back := startSub(t, port, cat(sub, "-c", "-C", "3", "-F", msgFormat)...)
-			wantLines(t, "messages queued while offline", messages(back, 3), []string{"1 0 p/1 m1", "1 0 p/2 m2", "1 0 p/3 m3"})
-			back.wait()
+	eachMosquittoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, V []string) {
+		id := "persist-" + v.name
+		sub := cat(V, "-i", id, "-q", "1", "-t", "p/#")
+		startSub(t, port, cat(sub, "-c", "-E")...).wait()
+		waitSys(t, b, "clients/connected", "0")
+		mosqPub(t, port, cat(V, "-q", "1", "-t", "p/1", "-m", "m1")...)
+		mosqPub(t, port, cat(V, "-q", "2", "-t", "p/2", "-m", "m2")...)
+		mosqPub(t, port, cat(V, "-q", "1", "-t", "p/3", "-m", "m3")...)
+		back := startSub(t, port, cat(sub, "-c", "-C", "3", "-F", msgFormat)...)
+		wantLines(t, "messages queued while offline", messages(back, 3), []string{"1 0 p/1 m1", "1 0 p/2 m2", "1 0 p/3 m3"})
+		back.wait()
 
-			// A clean session ends the stored one: what is published while
-			// it is away is not kept for it.
-			startSub(t, port, cat(sub, "-E")...).wait()
-			waitSys(t, b, "clients/connected", "0")
-			mosqPub(t, port, cat(V, "-q", "1", "-t", "p/lost", "-m", "lost")...)
-			again := mosqSub(t, port, cat(sub, "-c", "-C", "1", "-F", msgFormat)...)
-			mosqPub(t, port, cat(V, "-q", "1", "-t", "p/marker", "-m", "marker")...)
-			wantLines(t, "after a clean session", messages(again, 1), []string{"1 0 p/marker marker"})
-		})
-	}
+		// A clean session ends the stored one: what is published while
+		// it is away is not kept for it.
+		startSub(t, port, cat(sub, "-E")...).wait()
+		waitSys(t, b, "clients/connected", "0")
+		mosqPub(t, port, cat(V, "-q", "1", "-t", "p/lost", "-m", "lost")...)
+		again := mosqSub(t, port, cat(sub, "-c", "-C", "1", "-F", msgFormat)...)
+		mosqPub(t, port, cat(V, "-q", "1", "-t", "p/marker", "-m", "marker")...)
+		wantLines(t, "after a clean session", messages(again, 1), []string{"1 0 p/marker marker"})
+	})
 }
 
 // fakeClock is a settable broker clock for message expiry.

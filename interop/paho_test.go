@@ -15,10 +15,18 @@ import (
 
 // pahoVersions are the protocol versions of testdata/pahoclient.py
 // (--protocol).
-var pahoVersions = []struct{ name, flag string }{
+var pahoVersions = []protoVersion{
 	{"v5", "5"},
 	{"v311", "311"},
 	{"v31", "31"},
+}
+
+// eachPahoVersion runs body, as eachVersion does, for each version of
+// pahoclient.py (--protocol). It fails the test if paho is not installed.
+func eachPahoVersion(t *testing.T, body versionBody) {
+	t.Helper()
+	needPaho(t)
+	eachVersion(t, pahoVersions, "--protocol", body)
 }
 
 // pahoMsg is a message as pahoclient.py prints it.
@@ -95,90 +103,72 @@ func wantMsgs(t *testing.T, what string, got, want []pahoMsg) {
 // QoS 0, 1 and 2 and checks each message arrives once at the lower QoS.
 func TestPahoQoS(t *testing.T) {
 	t.Parallel()
-	needPaho(t)
-	for _, v := range pahoVersions {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			_, port := startBroker(t, broker.Config{AllowAnonymous: true})
-			P := []string{"--protocol", v.flag}
-			var subs [3]*proc
-			for q := range subs {
-				subs[q] = startPaho(t, port, "sub", cat(P, "--id", "psub"+itoa(q)+"-"+v.name, "--sub", "qos/#:"+itoa(q))...)
+	eachPahoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, P []string) {
+		var subs [3]*proc
+		for q := range subs {
+			subs[q] = startPaho(t, port, "sub", cat(P, "--id", "psub"+itoa(q)+"-"+v.name, "--sub", "qos/#:"+itoa(q))...)
+		}
+		for q, sub := range subs {
+			if got := sub.waitLine("SUBSCRIBED "); got != "SUBSCRIBED 1 "+itoa(q) {
+				t.Errorf("subscriber at QoS %d: %q, want granted QoS %d", q, got, q)
 			}
-			for q, sub := range subs {
-				if got := sub.waitLine("SUBSCRIBED "); got != "SUBSCRIBED 1 "+itoa(q) {
-					t.Errorf("subscriber at QoS %d: %q, want granted QoS %d", q, got, q)
-				}
+		}
+		for q := range 3 {
+			pahoPub(t, port, cat(P, "--topic", "qos/"+itoa(q), "--payload", "m"+itoa(q), "--qos", itoa(q))...)
+		}
+		for sq, sub := range subs {
+			var want []pahoMsg
+			for pq := range 3 {
+				want = append(want, pahoMsg{Topic: "qos/" + itoa(pq), Payload: "m" + itoa(pq), QoS: min(pq, sq)})
 			}
-			for q := range 3 {
-				pahoPub(t, port, cat(P, "--topic", "qos/"+itoa(q), "--payload", "m"+itoa(q), "--qos", itoa(q))...)
-			}
-			for sq, sub := range subs {
-				var want []pahoMsg
-				for pq := range 3 {
-					want = append(want, pahoMsg{Topic: "qos/" + itoa(pq), Payload: "m" + itoa(pq), QoS: min(pq, sq)})
-				}
-				wantMsgs(t, "subscriber at QoS "+itoa(sq), pahoMessages(sub, 3), want)
-			}
-		})
-	}
+			wantMsgs(t, "subscriber at QoS "+itoa(sq), pahoMessages(sub, 3), want)
+		}
+	})
 }
 
 // TestPahoRetained sets a retained message with paho, receives it on
 // subscribe with the retain flag, and clears it with an empty payload.
 func TestPahoRetained(t *testing.T) {
 	t.Parallel()
-	needPaho(t)
-	for _, v := range pahoVersions {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			_, port := startBroker(t, broker.Config{AllowAnonymous: true})
-			P := []string{"--protocol", v.flag}
-			pahoPub(t, port, cat(P, "--topic", "ret/a", "--payload", "A", "--qos", "1", "--retain")...)
-			sub := pahoSub(t, port, cat(P, "--sub", "ret/#:2")...)
-			wantMsgs(t, "retained on subscribe", pahoMessages(sub, 1), []pahoMsg{{Topic: "ret/a", Payload: "A", QoS: 1, Retain: true}})
+	eachPahoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, P []string) {
+		pahoPub(t, port, cat(P, "--topic", "ret/a", "--payload", "A", "--qos", "1", "--retain")...)
+		sub := pahoSub(t, port, cat(P, "--sub", "ret/#:2")...)
+		wantMsgs(t, "retained on subscribe", pahoMessages(sub, 1), []pahoMsg{{Topic: "ret/a", Payload: "A", QoS: 1, Retain: true}})
 
-			// An empty retained message clears it, and reaches the
-			// subscriber that is already there without the retain flag.
-			pahoPub(t, port, cat(P, "--topic", "ret/a", "--qos", "1", "--retain")...)
-			wantMsgs(t, "the clearing message", pahoMessages(sub, 2)[1:], []pahoMsg{{Topic: "ret/a", QoS: 1}})
+		// An empty retained message clears it, and reaches the
+		// subscriber that is already there without the retain flag.
+		pahoPub(t, port, cat(P, "--topic", "ret/a", "--qos", "1", "--retain")...)
+		wantMsgs(t, "the clearing message", pahoMessages(sub, 2)[1:], []pahoMsg{{Topic: "ret/a", QoS: 1}})
 
-			late := pahoSub(t, port, cat(P, "--sub", "ret/#:2", "--count", "1")...)
-			pahoPub(t, port, cat(P, "--topic", "ret/live", "--payload", "live")...)
-			wantMsgs(t, "after clearing", pahoMessages(late, 1), []pahoMsg{{Topic: "ret/live", Payload: "live"}})
-			late.wait()
-		})
-	}
+		late := pahoSub(t, port, cat(P, "--sub", "ret/#:2", "--count", "1")...)
+		pahoPub(t, port, cat(P, "--topic", "ret/live", "--payload", "live")...)
+		wantMsgs(t, "after clearing", pahoMessages(late, 1), []pahoMsg{{Topic: "ret/live", Payload: "live"}})
+		late.wait()
+	})
 }
 
 // TestPahoWill kills a paho client that has a will with SIGKILL and checks
 // the will is published; a client that disconnects has it discarded.
 func TestPahoWill(t *testing.T) {
 	t.Parallel()
-	needPaho(t)
-	for _, v := range pahoVersions {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			b, port := startBroker(t, broker.Config{AllowAnonymous: true})
-			P := []string{"--protocol", v.flag}
-			watcher := pahoSub(t, port, cat(P, "--sub", "will/#:2")...)
-			victim := pahoSub(t, port, cat(P, "--id", "victim-"+v.name, "--sub", "x/y:0",
-				"--will-topic", "will/"+v.name, "--will-payload", "gone", "--will-qos", "1",
-				"--user-prop", "why=killed", "--content-type", "text/plain")...)
-			victim.kill(syscall.SIGKILL)
-			want := pahoMsg{Topic: "will/" + v.name, Payload: "gone", QoS: 1}
-			if v.flag == "5" {
-				want.Props = pahoProps{UserProperty: [][2]string{{"why", "killed"}}, ContentType: "text/plain"}
-			}
-			wantMsgs(t, "will of a killed client", pahoMessages(watcher, 1), []pahoMsg{want})
+	eachPahoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, P []string) {
+		watcher := pahoSub(t, port, cat(P, "--sub", "will/#:2")...)
+		victim := pahoSub(t, port, cat(P, "--id", "victim-"+v.name, "--sub", "x/y:0",
+			"--will-topic", "will/"+v.name, "--will-payload", "gone", "--will-qos", "1",
+			"--user-prop", "why=killed", "--content-type", "text/plain")...)
+		victim.kill(syscall.SIGKILL)
+		want := pahoMsg{Topic: "will/" + v.name, Payload: "gone", QoS: 1}
+		if v.flag == "5" {
+			want.Props = pahoProps{UserProperty: [][2]string{{"why", "killed"}}, ContentType: "text/plain"}
+		}
+		wantMsgs(t, "will of a killed client", pahoMessages(watcher, 1), []pahoMsg{want})
 
-			startPaho(t, port, "sub", cat(P, "--id", "polite-"+v.name, "--sub", "x/y:0", "--exit-after-subscribe",
-				"--will-topic", "will/polite", "--will-payload", "polite")...).wait()
-			waitSys(t, b, "clients/connected", "1") // the watcher only
-			pahoPub(t, port, cat(P, "--topic", "will/marker", "--payload", "marker", "--qos", "1")...)
-			wantMsgs(t, "after a normal disconnect", pahoMessages(watcher, 2)[1:], []pahoMsg{{Topic: "will/marker", Payload: "marker", QoS: 1}})
-		})
-	}
+		startPaho(t, port, "sub", cat(P, "--id", "polite-"+v.name, "--sub", "x/y:0", "--exit-after-subscribe",
+			"--will-topic", "will/polite", "--will-payload", "polite")...).wait()
+		waitSys(t, b, "clients/connected", "1") // the watcher only
+		pahoPub(t, port, cat(P, "--topic", "will/marker", "--payload", "marker", "--qos", "1")...)
+		wantMsgs(t, "after a normal disconnect", pahoMessages(watcher, 2)[1:], []pahoMsg{{Topic: "will/marker", Payload: "marker", QoS: 1}})
+	})
 }
 
 // TestPahoPersistentSession subscribes with clean_session=False (MQTT 5:
@@ -187,42 +177,36 @@ func TestPahoWill(t *testing.T) {
 // with the session present flag set (3.1.1 and 5) [MQTT-3.2.2-2].
 func TestPahoPersistentSession(t *testing.T) {
 	t.Parallel()
-	needPaho(t)
-	for _, v := range pahoVersions {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			b, port := startBroker(t, broker.Config{AllowAnonymous: true})
-			P := []string{"--protocol", v.flag}
-			session := cat(P, "--id", "pers-"+v.name, "--no-clean")
-			if v.flag == "5" {
-				session = cat(session, "--session-expiry", "300")
-			}
-			first := startPaho(t, port, "sub", cat(session, "--sub", "p/#:2", "--exit-after-subscribe")...).wait()
-			wantContains(t, "first connection", first, "CONNECTED 0 0", "SUBSCRIBED 1 2", "DONE")
-			waitSys(t, b, "clients/connected", "0")
+	eachPahoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, P []string) {
+		session := cat(P, "--id", "pers-"+v.name, "--no-clean")
+		if v.flag == "5" {
+			session = cat(session, "--session-expiry", "300")
+		}
+		first := startPaho(t, port, "sub", cat(session, "--sub", "p/#:2", "--exit-after-subscribe")...).wait()
+		wantContains(t, "first connection", first, "CONNECTED 0 0", "SUBSCRIBED 1 2", "DONE")
+		waitSys(t, b, "clients/connected", "0")
 
-			pahoPub(t, port, cat(P, "--topic", "p/1", "--payload", "m1", "--qos", "1")...)
-			pahoPub(t, port, cat(P, "--topic", "p/2", "--payload", "m2", "--qos", "2")...)
-			pahoPub(t, port, cat(P, "--topic", "p/3", "--payload", "m3", "--qos", "1")...)
+		pahoPub(t, port, cat(P, "--topic", "p/1", "--payload", "m1", "--qos", "1")...)
+		pahoPub(t, port, cat(P, "--topic", "p/2", "--payload", "m2", "--qos", "2")...)
+		pahoPub(t, port, cat(P, "--topic", "p/3", "--payload", "m3", "--qos", "1")...)
 
-			// Reconnect without subscribing: the session has the subscription.
-			// (paho hands a QoS 2 message over at PUBREL, so m3 may come
-			// before m2.)
-			back := startPaho(t, port, "sub", cat(session, "--count", "3")...)
-			got := pahoMessages(back, 3)
-			slices.SortFunc(got, func(a, b pahoMsg) int { return strings.Compare(a.Topic, b.Topic) })
-			wantMsgs(t, "messages queued while offline", got, []pahoMsg{
-				{Topic: "p/1", Payload: "m1", QoS: 1},
-				{Topic: "p/2", Payload: "m2", QoS: 2},
-				{Topic: "p/3", Payload: "m3", QoS: 1},
-			})
-			present := "1"
-			if v.flag == "31" {
-				present = "0" // MQTT 3.1's CONNACK has no session present flag
-			}
-			wantContains(t, "second connection", back.wait(), "CONNECTED 0 "+present, "DONE")
+		// Reconnect without subscribing: the session has the subscription.
+		// (paho hands a QoS 2 message over at PUBREL, so m3 may come
+		// before m2.)
+		back := startPaho(t, port, "sub", cat(session, "--count", "3")...)
+		got := pahoMessages(back, 3)
+		slices.SortFunc(got, func(a, b pahoMsg) int { return strings.Compare(a.Topic, b.Topic) })
+		wantMsgs(t, "messages queued while offline", got, []pahoMsg{
+			{Topic: "p/1", Payload: "m1", QoS: 1},
+			{Topic: "p/2", Payload: "m2", QoS: 2},
+			{Topic: "p/3", Payload: "m3", QoS: 1},
 		})
-	}
+		present := "1"
+		if v.flag == "31" {
+			present = "0" // MQTT 3.1's CONNACK has no session present flag
+		}
+		wantContains(t, "second connection", back.wait(), "CONNECTED 0 "+present, "DONE")
+	})
 }
 
 // TestPahoV5Properties publishes with paho's MQTT 5 properties and checks a
@@ -387,19 +371,13 @@ func TestPahoConnack(t *testing.T) {
 // only the other still delivers.
 func TestPahoUnsubscribe(t *testing.T) {
 	t.Parallel()
-	needPaho(t)
-	for _, v := range pahoVersions {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			_, port := startBroker(t, broker.Config{AllowAnonymous: true})
-			P := []string{"--protocol", v.flag}
-			sub := pahoSub(t, port, cat(P, "--sub", "un/#:1", "--sub", "marker:1", "--unsub", "un/#")...)
-			sub.waitLine("UNSUBSCRIBED ")
-			pahoPub(t, port, cat(P, "--topic", "un/a", "--payload", "gone", "--qos", "1")...)
-			pahoPub(t, port, cat(P, "--topic", "marker", "--payload", "m", "--qos", "1")...)
-			wantMsgs(t, "after UNSUBSCRIBE", pahoMessages(sub, 1), []pahoMsg{{Topic: "marker", Payload: "m", QoS: 1}})
-		})
-	}
+	eachPahoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, P []string) {
+		sub := pahoSub(t, port, cat(P, "--sub", "un/#:1", "--sub", "marker:1", "--unsub", "un/#")...)
+		sub.waitLine("UNSUBSCRIBED ")
+		pahoPub(t, port, cat(P, "--topic", "un/a", "--payload", "gone", "--qos", "1")...)
+		pahoPub(t, port, cat(P, "--topic", "marker", "--payload", "m", "--qos", "1")...)
+		wantMsgs(t, "after UNSUBSCRIBE", pahoMessages(sub, 1), []pahoMsg{{Topic: "marker", Payload: "m", QoS: 1}})
+	})
 }
 
 // TestPahoKeepAlive has paho ping the broker with a keep alive of 1 second.
@@ -446,20 +424,14 @@ func TestMosquittoRequestResponse(t *testing.T) {
 // published, as Mosquitto does.
 func TestPahoSessionTakeover(t *testing.T) {
 	t.Parallel()
-	needPaho(t)
-	for _, v := range pahoVersions {
-		t.Run(v.name, func(t *testing.T) {
-			t.Parallel()
-			_, port := startBroker(t, broker.Config{AllowAnonymous: true})
-			P := []string{"--protocol", v.flag}
-			watcher := pahoSub(t, port, cat(P, "--sub", "will/#:1")...)
-			first := pahoSub(t, port, cat(P, "--id", "same", "--sub", "x:1", "--will-topic", "will/first", "--will-payload", "taken over")...)
-			second := startPaho(t, port, "sub", cat(P, "--id", "same", "--sub", "x:1", "--exit-after-subscribe")...).wait()
-			wantContains(t, "second client", second, "CONNECTED 0 0", "SUBSCRIBED 1 1", "DONE")
-			first.waitLine("DISCONNECTED ")
-			wantMsgs(t, "will of the first client", pahoMessages(watcher, 1), []pahoMsg{{Topic: "will/first", Payload: "taken over"}})
-		})
-	}
+	eachPahoVersion(t, func(t *testing.T, v protoVersion, b *testutil.Broker, port string, P []string) {
+		watcher := pahoSub(t, port, cat(P, "--sub", "will/#:1")...)
+		first := pahoSub(t, port, cat(P, "--id", "same", "--sub", "x:1", "--will-topic", "will/first", "--will-payload", "taken over")...)
+		second := startPaho(t, port, "sub", cat(P, "--id", "same", "--sub", "x:1", "--exit-after-subscribe")...).wait()
+		wantContains(t, "second client", second, "CONNECTED 0 0", "SUBSCRIBED 1 1", "DONE")
+		first.waitLine("DISCONNECTED ")
+		wantMsgs(t, "will of the first client", pahoMessages(watcher, 1), []pahoMsg{{Topic: "will/first", Payload: "taken over"}})
+	})
 	t.Run("v5-reason-code", func(t *testing.T) {
 		t.Parallel()
 		b, port := startBroker(t, broker.Config{AllowAnonymous: true})

@@ -145,19 +145,14 @@ func (s *Bolt) Path() string { return s.path }
 // view runs fn in a read transaction. A panic in bbolt (it panics on some
 // damaged pages), or a fault reading the mapped file, becomes an error
 // wrapping ErrCorrupt.
-func (s *Bolt) view(fn func(*bolt.Tx) error) (err error) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.db == nil {
-		return broker.ErrStoreClosed
-	}
-	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
-	defer s.recoverCorrupt(&err)
-	return s.db.View(fn)
-}
+func (s *Bolt) view(fn func(*bolt.Tx) error) error { return s.inTx(false, fn) }
 
 // update runs fn in a write transaction, as view does.
-func (s *Bolt) update(fn func(*bolt.Tx) error) (err error) {
+func (s *Bolt) update(fn func(*bolt.Tx) error) error { return s.inTx(true, fn) }
+
+// inTx runs fn in a write transaction if write is set, else in a read
+// transaction, for view and update.
+func (s *Bolt) inTx(write bool, fn func(*bolt.Tx) error) (err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.db == nil {
@@ -165,7 +160,10 @@ func (s *Bolt) update(fn func(*bolt.Tx) error) (err error) {
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer s.recoverCorrupt(&err)
-	return s.db.Update(fn)
+	if write {
+		return s.db.Update(fn)
+	}
+	return s.db.View(fn)
 }
 
 // recoverCorrupt turns a panic into an error wrapping ErrCorrupt. bbolt

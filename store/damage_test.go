@@ -16,6 +16,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/store"
+	"github.com/midge-mqtt/midge/store/storetest"
 )
 
 // damageStore makes a store with 40 queued deliveries and a retained
@@ -43,28 +44,6 @@ func damageStore(t *testing.T, crash bool) string {
 		}
 	}
 	return crashCopy(t, path, t.TempDir())
-}
-
-// walChain returns the offsets of the log's records from the start up to
-// the first gap in their sequence numbers, and the offset after the last.
-func walChain(t *testing.T, log []byte) ([]int, int) {
-	t.Helper()
-	var offs []int
-	off, last := 4096, uint64(0)
-	for len(log)-off >= 16 {
-		n := int(binary.LittleEndian.Uint32(log[off:]))
-		seq := binary.LittleEndian.Uint64(log[off+8:])
-		if n == 0 || off+16+n > len(log) || last != 0 && seq != last+1 {
-			break
-		}
-		offs = append(offs, off)
-		last = seq
-		off += 16 + n
-	}
-	if len(offs) == 0 {
-		t.Fatal("no records in the log")
-	}
-	return offs, off
 }
 
 // flip inverts n bytes of the file at name from off.
@@ -120,12 +99,12 @@ func TestBoltDamageIsRefused(t *testing.T) {
 	}{
 		{"log flipped among its unapplied records", true, func(t *testing.T, path string) {
 			log, _ := os.ReadFile(path + store.WALSuffix)
-			_, end := walChain(t, log)
+			_, end := storetest.WALRecords(t, log)
 			flip(t, path+store.WALSuffix, (4096+end)/2, 64)
 		}, "-wal", "is damaged, and record"},
 		{"log flipped among its applied records", false, func(t *testing.T, path string) {
 			log, _ := os.ReadFile(path + store.WALSuffix)
-			_, end := walChain(t, log)
+			_, end := storetest.WALRecords(t, log)
 			flip(t, path+store.WALSuffix, (4096+end)/2, 64)
 		}, "-wal", "is damaged or missing"},
 		{"log header flipped", false, func(t *testing.T, path string) {
@@ -140,12 +119,12 @@ func TestBoltDamageIsRefused(t *testing.T) {
 		}, "-wal", "truncated"},
 		{"log truncated after its last record", true, func(t *testing.T, path string) {
 			log, _ := os.ReadFile(path + store.WALSuffix)
-			_, end := walChain(t, log)
+			_, end := storetest.WALRecords(t, log)
 			truncate(t, path+store.WALSuffix, int64(end))
 		}, "-wal", "truncated"},
 		{"log truncated within its last record", true, func(t *testing.T, path string) {
 			log, _ := os.ReadFile(path + store.WALSuffix)
-			offs, _ := walChain(t, log)
+			offs, _ := storetest.WALRecords(t, log)
 			truncate(t, path+store.WALSuffix, int64(offs[len(offs)-1]+10))
 		}, "-wal", "truncated"},
 		{"log deleted after a crash", true, func(t *testing.T, path string) {
@@ -244,7 +223,7 @@ func TestBoltWALTornFinalRecord(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	offs, end := walChain(t, log)
+	offs, end := storetest.WALRecords(t, log)
 	// The record that would have come next: a copy of the last with the
 	// next sequence number (its checksum is not the point: it is cut).
 	last := slices.Clone(log[offs[len(offs)-1]:end])

@@ -173,13 +173,7 @@ func TestBoltUpgrade(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s = mustOpen(t, path)
-	if err := loadAll(s); err != nil {
-		t.Fatal(err)
-	}
-	if f := store.Bucket(s, "meta")["format"]; f != "3" {
-		t.Fatalf("format %q", f)
-	}
+	wantUpgraded(t, path)
 }
 
 // A store of format 1 with nothing queued upgrades too.
@@ -187,13 +181,7 @@ func TestBoltUpgradeEmpty(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "midge.db")
 	makeV1(t, path, nil, nil)
-	s := mustOpen(t, path)
-	if err := loadAll(s); err != nil {
-		t.Fatal(err)
-	}
-	if f := store.Bucket(s, "meta")["format"]; f != "3" {
-		t.Fatalf("format %q after the upgrade, want 3", f)
-	}
+	wantUpgraded(t, path)
 }
 
 // An upgrade that cannot be written (a full disk) leaves the store of
@@ -250,5 +238,18 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// wantUpgraded opens the store at path, loads all it holds, and fails the
+// test unless it is now of format 3.
+func wantUpgraded(t *testing.T, path string) {
+	t.Helper()
+	s := mustOpen(t, path)
+	if err := loadAll(s); err != nil {
+		t.Fatal(err)
+	}
+	if f := store.Bucket(s, "meta")["format"]; f != "3" {
+		t.Fatalf("format %q after the upgrade, want 3", f)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store/storetest"
 )
 
 // damageFixture is a broker configuration with persistence in its own
@@ -174,7 +175,8 @@ func TestDamagedStoreStopsStart(t *testing.T) {
 			// In the middle of its records, not in the last: a final
 			// record that fails its checksum is the torn write of a
 			// crash, which is dropped.
-			offs := walRecords(t, readFile(t, f.wal))
+			offs, end := storetest.WALRecords(t, readFile(t, f.wal))
+			offs = append(offs, end)
 			if len(offs) < 3 {
 				t.Fatalf("%d records in the log", len(offs)-1)
 			}
@@ -232,11 +234,8 @@ func TestTornFinalRecordIsDropped(t *testing.T) {
 	f := newDamageFixture(t, bin)
 	f.fill(t, true)
 	data := readFile(t, f.wal)
-	offs := walRecords(t, data)
-	if len(offs) < 2 {
-		t.Fatal("no records in the log")
-	}
-	end, last := offs[len(offs)-1], offs[len(offs)-2]
+	offs, end := storetest.WALRecords(t, data)
+	last := offs[len(offs)-1]
 	// The next record's header (length, checksum, sequence number one
 	// more than the last record's) and the first bytes of its body.
 	torn := make([]byte, 20)
@@ -363,25 +362,4 @@ func TestDamagedMetaPageCoveredByLog(t *testing.T) {
 	if q, r := f.count(t); q != damageQueued || r != damageRetained {
 		t.Errorf("after the restart: %d of %d queued messages, %d of %d retained", q, damageQueued, r, damageRetained)
 	}
-}
-
-// walRecords returns the offsets of the records of a log from its first up
-// to the first gap in their sequence numbers, and the offset after the
-// last (the layout is the store package's: a 4096-byte header, then records
-// of a 16-byte header, length first and sequence number last, and body).
-func walRecords(t *testing.T, log []byte) []int {
-	t.Helper()
-	var offs []int
-	off, last := 4096, uint64(0)
-	for len(log)-off >= 16 {
-		n := int(binary.LittleEndian.Uint32(log[off:]))
-		seq := binary.LittleEndian.Uint64(log[off+8:])
-		if n == 0 || off+16+n > len(log) || last != 0 && seq != last+1 {
-			break
-		}
-		offs = append(offs, off)
-		last = seq
-		off += 16 + n
-	}
-	return append(offs, off)
 }

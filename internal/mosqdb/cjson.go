@@ -6,6 +6,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/midge-mqtt/midge/internal/cjson"
 )
 
 // JSON values printed as cJSON_Print prints them, so that --json output is
@@ -46,7 +48,7 @@ func printCJSON(b *strings.Builder, v any, depth int) {
 		b.WriteString("{\n")
 		for i, m := range x {
 			b.WriteString(strings.Repeat("\t", depth))
-			quoteCJSON(b, m.Key)
+			cjson.Quote(b, m.Key)
 			b.WriteString(":\t")
 			printCJSON(b, m.Value, depth)
 			if i < len(x)-1 {
@@ -66,7 +68,7 @@ func printCJSON(b *strings.Builder, v any, depth int) {
 		}
 		b.WriteByte(']')
 	case string:
-		quoteCJSON(b, x)
+		cjson.Quote(b, x)
 	case int64: // cJSON_AddIntToObject (Mosquitto's): exact
 		b.WriteString(strconv.FormatInt(x, 10))
 	case uint64: // cJSON_AddUIntToObject: exact
@@ -97,36 +99,4 @@ func numberCJSON(b *strings.Builder, d float64) {
 		s = fmt.Sprintf("%1.17g", d)
 	}
 	b.WriteString(s)
-}
-
-// quoteCJSON writes s as cJSON's print_string_ptr does: quotes, backslash
-// and control characters escaped, everything else as it is.
-func quoteCJSON(b *strings.Builder, s string) {
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\b':
-			b.WriteString(`\b`)
-		case '\f':
-			b.WriteString(`\f`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			if c < 32 {
-				fmt.Fprintf(b, `\u%04x`, c)
-			} else {
-				b.WriteByte(c)
-			}
-		}
-	}
-	b.WriteByte('"')
 }

@@ -3,19 +3,11 @@ package bench
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -217,8 +209,9 @@ func TestBenchConn(t *testing.T) {
 // --cafile and with --insecure), ws:// and wss:// (client engine).
 func TestBenchTLSAndWebSocket(t *testing.T) {
 	t.Parallel()
-	cert, caFile := benchTestCert(t)
-	tlsConf := &tls.Config{Certificates: []tls.Certificate{cert}}
+	pki := testutil.NewPKI(t, "midge bench test CA")
+	caFile := pki.CAFile
+	tlsConf := &tls.Config{Certificates: []tls.Certificate{pki.TLSServer("server")}}
 	for _, tc := range []struct {
 		name   string
 		lc     broker.Listener
@@ -263,44 +256,4 @@ func startBenchBroker(t *testing.T, lc broker.Listener) string {
 		<-done
 	})
 	return ln.Addr().String()
-}
-
-// benchTestCert makes a self-signed certificate for 127.0.0.1 and writes
-// it as a CA file.
-func benchTestCert(t *testing.T) (tls.Certificate, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "midge bench test"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(time.Hour),
-		IPAddresses:           []net.IP{net.ParseIP("127.0.0.1")},
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	kb, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})
-	cert, err := tls.X509KeyPair(certPEM, keyPEM)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(t.TempDir(), "ca.pem")
-	if err := os.WriteFile(caFile, certPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return cert, caFile
 }

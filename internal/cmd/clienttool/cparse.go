@@ -132,17 +132,8 @@ func cAtof(s string) float64 {
 			}
 		}
 		num := s[start:j]
-		if j+1 < len(s) && (s[j] == 'p' || s[j] == 'P') {
-			k := j + 1
-			if k < len(s) && (s[k] == '+' || s[k] == '-') {
-				k++
-			}
-			if k < len(s) && s[k] >= '0' && s[k] <= '9' {
-				for k < len(s) && s[k] >= '0' && s[k] <= '9' {
-					k++
-				}
-				num = s[start:k]
-			}
+		if k := exponentEnd(s, j, "pP"); k > j {
+			num = s[start:k]
 		}
 		if !strings.ContainsAny(num, "pP") {
 			num += "p0"
@@ -150,34 +141,11 @@ func cAtof(s string) float64 {
 		v, _ := strconv.ParseFloat(num, 64)
 		return v
 	default:
-		j := i
-		for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			j++
-		}
-		digits := j - i
-		if j < len(s) && s[j] == '.' {
-			j++
-			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-				j++
-				digits++
-			}
-		}
-		if digits == 0 {
+		n := strtodPrefix(s[start:])
+		if n == 0 {
 			return 0
 		}
-		if j < len(s) && (s[j] == 'e' || s[j] == 'E') {
-			k := j + 1
-			if k < len(s) && (s[k] == '+' || s[k] == '-') {
-				k++
-			}
-			if k < len(s) && s[k] >= '0' && s[k] <= '9' {
-				for k < len(s) && s[k] >= '0' && s[k] <= '9' {
-					k++
-				}
-				j = k
-			}
-		}
-		i = j
+		i = start + n
 	}
 	v, err := strconv.ParseFloat(s[start:i], 64)
 	if err != nil {
@@ -285,4 +253,24 @@ func subTopicOK(s string) bool {
 		prev = c
 	}
 	return len(s) <= 65535
+}
+
+// exponentEnd returns the end of the exponent that starts at s[j]: one of
+// marks, an optional sign and at least one decimal digit; j if there is no
+// whole exponent there.
+func exponentEnd(s string, j int, marks string) int {
+	if j >= len(s) || strings.IndexByte(marks, s[j]) < 0 {
+		return j
+	}
+	k := j + 1
+	if k < len(s) && (s[k] == '+' || s[k] == '-') {
+		k++
+	}
+	if k >= len(s) || s[k] < '0' || s[k] > '9' {
+		return j
+	}
+	for k < len(s) && s[k] >= '0' && s[k] <= '9' {
+		k++
+	}
+	return k
 }

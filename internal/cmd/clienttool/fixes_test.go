@@ -50,31 +50,28 @@ func TestOptionsFileFlag(t *testing.T) {
 // no retained message and shows its option bits, as -R does in MQTT 5.
 func TestRetainHandling(t *testing.T) {
 	t.Parallel()
-	for _, b := range mqBrokers(t, broker.Config{AllowAnonymous: true}) {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			mqPublish(t, b.port, "-t", "rh/a", "-m", "kept", "-r")
-			home := mqHome(t)
-			r := mqStartMidge(t, toolSub, home, "", nil, mqArgs(b.port, "-d", "-V", "5", "-v", "-t", "rh/#", "--retain-handling", "never", "-C", "1")...)
-			r.out.waitCount(t, "Subscribed (mid: 1)", 1)
-			mqPublish(t, b.port, "-t", "rh/b", "-m", "new")
-			if code := r.wait(t); code != 0 {
-				t.Fatalf("exit %d: %s", code, r.err.String())
-			}
-			out := r.out.String()
-			if !strings.Contains(out, "Options: 0x20)") || strings.Contains(out, "kept") || !strings.Contains(out, "rh/b new") {
-				t.Errorf("--retain-handling never:\n%s", out)
-			}
-			r = mqStartMidge(t, toolSub, home, "", nil, mqArgs(b.port, "-V", "5", "-v", "-t", "rh/#", "--retain-handling", "new", "-C", "1")...)
-			if code := r.wait(t); code != 0 || r.out.String() != "rh/a kept\n" {
-				t.Errorf("--retain-handling new: exit %d, %q", code, r.out.String())
-			}
-			r = mqStartMidge(t, toolSub, home, "", nil, "--retain-handling", "sometimes", "-t", "x")
-			if code := r.wait(t); code != 1 || !strings.HasPrefix(r.err.String(), "Error: Unknown value 'sometimes' for --retain-handling.\n\n") {
-				t.Errorf("bad value: exit %d, %q", code, r.err.String())
-			}
-		})
-	}
+	eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
+		mqPublish(t, b.port, "-t", "rh/a", "-m", "kept", "-r")
+		home := mqHome(t)
+		r := mqStartMidge(t, toolSub, home, "", nil, mqArgs(b.port, "-d", "-V", "5", "-v", "-t", "rh/#", "--retain-handling", "never", "-C", "1")...)
+		r.out.waitCount(t, "Subscribed (mid: 1)", 1)
+		mqPublish(t, b.port, "-t", "rh/b", "-m", "new")
+		if code := r.wait(t); code != 0 {
+			t.Fatalf("exit %d: %s", code, r.err.String())
+		}
+		out := r.out.String()
+		if !strings.Contains(out, "Options: 0x20)") || strings.Contains(out, "kept") || !strings.Contains(out, "rh/b new") {
+			t.Errorf("--retain-handling never:\n%s", out)
+		}
+		r = mqStartMidge(t, toolSub, home, "", nil, mqArgs(b.port, "-V", "5", "-v", "-t", "rh/#", "--retain-handling", "new", "-C", "1")...)
+		if code := r.wait(t); code != 0 || r.out.String() != "rh/a kept\n" {
+			t.Errorf("--retain-handling new: exit %d, %q", code, r.out.String())
+		}
+		r = mqStartMidge(t, toolSub, home, "", nil, "--retain-handling", "sometimes", "-t", "x")
+		if code := r.wait(t); code != 1 || !strings.HasPrefix(r.err.String(), "Error: Unknown value 'sometimes' for --retain-handling.\n\n") {
+			t.Errorf("bad value: exit %d, %q", code, r.err.String())
+		}
+	})
 }
 
 // TestRRFixes checks where midge's rr differs from 2.0.11's: it sends -f's

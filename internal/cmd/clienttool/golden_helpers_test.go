@@ -63,6 +63,18 @@ func mqBrokers(t *testing.T, cfg broker.Config, mosquittoConf ...string) []mqBro
 	return []mqBroker{mqStartMosquitto(t, mosquittoConf...), mqStartMidgeBroker(t, cfg)}
 }
 
+// eachBroker runs body as a parallel subtest, named after the broker,
+// against each of brokers.
+func eachBroker(t *testing.T, brokers []mqBroker, body func(t *testing.T, b mqBroker)) {
+	t.Helper()
+	for _, b := range brokers {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			body(t, b)
+		})
+	}
+}
+
 // mqStartMidgeBroker starts midge's broker in the test's process.
 func mqStartMidgeBroker(t *testing.T, cfg broker.Config) mqBroker {
 	t.Helper()
@@ -243,18 +255,12 @@ func mqStartDebian(t *testing.T, tool, home, xdg string, stdin []byte, args ...s
 	}
 	r.cmd = cmd
 	r.stop = func() { cmd.Process.Signal(syscall.SIGTERM) }
-	go func() {
+	r.background(t, cancel, func() {
 		err := cmd.Wait()
 		r.code = cmd.ProcessState.ExitCode()
 		if err != nil && r.code == -1 {
 			r.code = 128 + int(syscall.SIGKILL)
 		}
-		cancel()
-		close(r.done)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-r.done
 	})
 	return r
 }
@@ -266,8 +272,17 @@ func mqStartMidge(t *testing.T, tl tool, home, xdg string, stdin []byte, args ..
 	ctx, cancel := context.WithCancel(context.Background())
 	r.stop = cancel
 	st := base.Streams{In: bytes.NewReader(stdin), Out: io.MultiWriter(&r.out, &r.both), Err: io.MultiWriter(&r.err, &r.both)}
-	go func() {
+	r.background(t, cancel, func() {
 		r.code = runClientTool(ctx, tl, tl.mosquittoName(), args, st, mqEnv(home, xdg))
+	})
+	return r
+}
+
+// background runs wait in a goroutine, then cancel, and then marks r done;
+// the test's end cancels the run and waits for it.
+func (r *mqRun) background(t testing.TB, cancel context.CancelFunc, wait func()) {
+	go func() {
+		wait()
 		cancel()
 		close(r.done)
 	}()
@@ -275,7 +290,6 @@ func mqStartMidge(t *testing.T, tl tool, home, xdg string, stdin []byte, args ..
 		cancel()
 		<-r.done
 	})
-	return r
 }
 
 // wait waits for the run to end and returns its exit status.

@@ -138,7 +138,8 @@ func TestCNumbers(t *testing.T) {
 			t.Errorf("cAtoi(%q) = %d, want %d", s, got, want)
 		}
 	}
-	for s, want := range map[string]float64{"1.5": 1.5, "1.5x": 1.5, ".5": 0.5, "1e3": 1000, "x": 0, "-2": -2, "0x10": 16, "5.": 5, "1e": 1} {
+	for s, want := range map[string]float64{"1.5": 1.5, "1.5x": 1.5, ".5": 0.5, "1e3": 1000, "x": 0, "-2": -2, "0x10": 16, "5.": 5, "1e": 1,
+		"+-5": 0, ".": 0, "1e+": 1, "-1.5e-1x": -0.15, "0x1p3": 8, "0x1p": 1, "0x1P-1": 0.5} {
 		if got := cAtof(s); got != want {
 			t.Errorf("cAtof(%q) = %v, want %v", s, got, want)
 		}

@@ -17,14 +17,6 @@ import (
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// parsePubArgs parses mosquitto_pub's command line (args without the
-// program name), after the options file ~/.config/mosquitto_pub (or
-// $XDG_CONFIG_HOME/mosquitto_pub, or -o's). Errors are as for
-// parseClientArgs.
-func parsePubArgs(args []string) (*clientConfig, error) {
-	return parseClientArgs(toolPub, args, os.LookupEnv)
-}
-
 // Pub is the pub command.
 func Pub(ctx context.Context, prog string, args []string, st base.Streams) int {
 	return runClientTool(ctx, toolPub, prog, args, st, os.LookupEnv)

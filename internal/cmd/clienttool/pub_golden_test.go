@@ -70,12 +70,9 @@ func TestPubGolden(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			for _, b := range mqBrokers(t, broker.Config{AllowAnonymous: true}) {
-				t.Run(b.name, func(t *testing.T) {
-					t.Parallel()
-					runPubGolden(t, c, b)
-				})
-			}
+			eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
+				runPubGolden(t, c, b)
+			})
 		})
 	}
 }

@@ -14,14 +14,6 @@ import (
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// parseRRArgs parses mosquitto_rr's command line (args without the program
-// name), after the options file ~/.config/mosquitto_rr (or
-// $XDG_CONFIG_HOME/mosquitto_rr, or -o's). Errors are as for
-// parseClientArgs.
-func parseRRArgs(args []string) (*clientConfig, error) {
-	return parseClientArgs(toolRR, args, os.LookupEnv)
-}
-
 // RR is the rr command.
 func RR(ctx context.Context, prog string, args []string, st base.Streams) int {
 	return runClientTool(ctx, toolRR, prog, args, st, os.LookupEnv)

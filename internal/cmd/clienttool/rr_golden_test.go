@@ -84,21 +84,18 @@ func TestRRGolden(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			for _, b := range mqBrokers(t, broker.Config{AllowAnonymous: true}) {
-				t.Run(b.name, func(t *testing.T) {
-					t.Parallel()
-					rrResponder(t, b.port)
-					for _, r := range c.retained {
-						mqPublish(t, b.port, r...)
-					}
-					home := mqHome(t)
-					args := mqArgs(b.port, c.args...)
-					want := mqStartDebian(t, "mosquitto_rr", home, "", nil, args...)
-					want.wait(t)
-					got := mqStartMidge(t, toolRR, home, "", nil, args...)
-					mqCompare(t, want, got, nil)
-				})
-			}
+			eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
+				rrResponder(t, b.port)
+				for _, r := range c.retained {
+					mqPublish(t, b.port, r...)
+				}
+				home := mqHome(t)
+				args := mqArgs(b.port, c.args...)
+				want := mqStartDebian(t, "mosquitto_rr", home, "", nil, args...)
+				want.wait(t)
+				got := mqStartMidge(t, toolRR, home, "", nil, args...)
+				mqCompare(t, want, got, nil)
+			})
 		})
 	}
 }

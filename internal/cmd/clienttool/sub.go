@@ -26,14 +26,6 @@ import (
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// parseSubArgs parses mosquitto_sub's command line (args without the
-// program name), after the options file ~/.config/mosquitto_sub (or
-// $XDG_CONFIG_HOME/mosquitto_sub, or -o's). Errors are as for
-// parseClientArgs, plus the refusal of -R with --retained-only.
-func parseSubArgs(args []string) (*clientConfig, error) {
-	return parseToolArgs(toolSub, args, os.LookupEnv)
-}
-
 // checkSub makes the check mosquitto_sub makes after loading its options.
 func (c *clientConfig) checkSub() error {
 	if c.noRetain && c.retainedOnly {

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/cjson"
 	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -558,7 +559,7 @@ func (v *jsonValue) print(b *bytes.Buffer, pretty bool, depth int) {
 	case jsonNumber:
 		b.WriteString(cJSONNumber(v.num))
 	case jsonString:
-		cJSONString(b, v.str)
+		cjson.Quote(b, cString(v.str)) // print_string_ptr stops at a NUL
 	case jsonArray:
 		b.WriteByte('[')
 		for i, it := range v.items {
@@ -580,7 +581,7 @@ func (v *jsonValue) print(b *bytes.Buffer, pretty bool, depth int) {
 			if pretty {
 				printBlank(b, '\t', depth+1)
 			}
-			cJSONString(b, v.keys[i])
+			cjson.Quote(b, cString(v.keys[i]))
 			b.WriteByte(':')
 			if pretty {
 				b.WriteByte('\t')
@@ -623,37 +624,4 @@ func abs(f float64) float64 {
 		return -f
 	}
 	return f
-}
-
-// cJSONString writes s quoted as print_string_ptr does: up to its first
-// NUL, with ", \ and control characters escaped and other bytes as they are.
-func cJSONString(b *bytes.Buffer, s string) {
-	s = cString(s)
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\b':
-			b.WriteString(`\b`)
-		case '\f':
-			b.WriteString(`\f`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			if c < 32 {
-				fmt.Fprintf(b, `\u%04x`, c)
-			} else {
-				b.WriteByte(c)
-			}
-		}
-	}
-	b.WriteByte('"')
 }

@@ -125,12 +125,9 @@ func TestSubGolden(t *testing.T) {
 	for _, g := range subGoldens() {
 		t.Run(g.name, func(t *testing.T) {
 			t.Parallel()
-			for _, b := range mqBrokers(t, broker.Config{AllowAnonymous: true}) {
-				t.Run(b.name, func(t *testing.T) {
-					t.Parallel()
-					runSubGolden(t, g, b)
-				})
-			}
+			eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
+				runSubGolden(t, g, b)
+			})
 		})
 	}
 }

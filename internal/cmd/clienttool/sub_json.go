@@ -122,19 +122,7 @@ func strtodPrefix(s string) int {
 	if digits == 0 {
 		return 0
 	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		j := i + 1
-		if j < len(s) && (s[j] == '+' || s[j] == '-') {
-			j++
-		}
-		if j < len(s) && s[j] >= '0' && s[j] <= '9' {
-			for j < len(s) && s[j] >= '0' && s[j] <= '9' {
-				j++
-			}
-			i = j
-		}
-	}
-	return i
+	return exponentEnd(s, i, "eE")
 }
 
 // str is parse_string: escapes decoded, every other byte kept as it is.
@@ -227,72 +215,60 @@ func utf16Literal(in []byte) (rune, int, bool) {
 	return first, 6, true
 }
 
+// array parses an array, at its '['.
 func (p *cjsonParser) array() (*jsonValue, bool) {
-	if p.depth >= cJSONNestingLimit {
-		return nil, false
-	}
-	p.depth++
-	defer func() { p.depth-- }()
-	p.i++ // '['
-	v := &jsonValue{kind: jsonArray}
-	p.skip()
-	if p.i < len(p.b) && p.b[p.i] == ']' {
-		p.i++
-		return v, true
-	}
-	for {
-		p.skip()
+	return p.container(jsonArray, ']', func(v *jsonValue) bool {
 		item, ok := p.value()
-		if !ok {
-			return nil, false
+		if ok {
+			v.items = append(v.items, item)
 		}
-		v.items = append(v.items, item)
-		p.skip()
-		if p.i >= len(p.b) {
-			return nil, false
-		}
-		switch p.b[p.i] {
-		case ',':
-			p.i++
-		case ']':
-			p.i++
-			return v, true
-		default:
-			return nil, false
-		}
-	}
+		return ok
+	})
 }
 
+// object parses an object, at its '{'.
 func (p *cjsonParser) object() (*jsonValue, bool) {
-	if p.depth >= cJSONNestingLimit {
-		return nil, false
-	}
-	p.depth++
-	defer func() { p.depth-- }()
-	p.i++ // '{'
-	v := &jsonValue{kind: jsonObject}
-	p.skip()
-	if p.i < len(p.b) && p.b[p.i] == '}' {
-		p.i++
-		return v, true
-	}
-	for {
-		p.skip()
+	return p.container(jsonObject, '}', func(v *jsonValue) bool {
 		key, ok := p.str()
 		if !ok {
-			return nil, false
+			return false
 		}
 		p.skip()
 		if p.i >= len(p.b) || p.b[p.i] != ':' {
-			return nil, false
+			return false
 		}
 		p.i++
 		p.skip()
 		item, ok := p.value()
-		if !ok {
+		if ok {
+			v.add(key, item)
+		}
+		return ok
+	})
+}
+
+// container parses an array or object, at its opening bracket, up to its
+// closing byte end: member parses one element into v (white space around
+// it is skipped here), and elements are separated by commas. Nesting
+// deeper than cJSON's limit is refused.
+func (p *cjsonParser) container(kind jsonKind, end byte, member func(v *jsonValue) bool) (*jsonValue, bool) {
+	if p.depth >= cJSONNestingLimit {
+		return nil, false
+	}
+	p.depth++
+	defer func() { p.depth-- }()
+	p.i++ // '[' or '{'
+	v := &jsonValue{kind: kind}
+	p.skip()
+	if p.i < len(p.b) && p.b[p.i] == end {
+		p.i++
+		return v, true
+	}
+	for {
+		p.skip()
+		if !member(v) {
 			return nil, false
 		}
-		v.add(key, item)
 		p.skip()
 		if p.i >= len(p.b) {
 			return nil, false
@@ -300,7 +276,7 @@ func (p *cjsonParser) object() (*jsonValue, bool) {
 		switch p.b[p.i] {
 		case ',':
 			p.i++
-		case '}':
+		case end:
 			p.i++
 			return v, true
 		default:

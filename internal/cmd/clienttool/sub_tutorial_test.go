@@ -62,15 +62,9 @@ func mqStartLink(t *testing.T, tool, home string, args ...string) *mqRun {
 		t.Fatal(err)
 	}
 	r.stop = func() { cmd.Process.Signal(syscall.SIGINT) }
-	go func() {
+	r.background(t, cancel, func() {
 		cmd.Wait()
 		r.code = cmd.ProcessState.ExitCode()
-		cancel()
-		close(r.done)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		<-r.done
 	})
 	return r
 }
@@ -82,25 +76,22 @@ func mqStartLink(t *testing.T, tool, home string, args ...string) *mqRun {
 func TestTutorialClients(t *testing.T) {
 	t.Parallel()
 	mqLinks(t)
-	for _, b := range mqBrokers(t, broker.Config{AllowAnonymous: true}) {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			home := mqHome(t)
-			subArgs := []string{"-d", "-h", "localhost", "-t", "test/topic", "-p", b.port}
-			pubArgs := []string{"-d", "-h", "localhost", "-t", "test/topic", "-m", "Hello, Mosquitto!", "-p", b.port}
-			wantSub := mqStartDebian(t, "mosquitto_sub", home, "", nil, subArgs...)
-			gotSub := mqStartLink(t, "mosquitto_sub", home, subArgs...)
-			wantSub.out.waitCount(t, "Subscribed (mid: 1)", 1)
-			gotSub.out.waitCount(t, "Subscribed (mid: 1)", 1)
-			wantPub := mqStartDebian(t, "mosquitto_pub", home, "", nil, pubArgs...)
-			wantPub.wait(t)
-			gotPub := mqStartLink(t, "mosquitto_pub", home, pubArgs...)
-			mqCompare(t, wantPub, gotPub, nil)
-			wantSub.out.waitCount(t, "Hello, Mosquitto!\n", 2)
-			gotSub.out.waitCount(t, "Hello, Mosquitto!\n", 2)
-			wantSub.cmd.Process.Signal(syscall.SIGINT)
-			gotSub.stop()
-			mqCompare(t, wantSub, gotSub, nil)
-		})
-	}
+	eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
+		home := mqHome(t)
+		subArgs := []string{"-d", "-h", "localhost", "-t", "test/topic", "-p", b.port}
+		pubArgs := []string{"-d", "-h", "localhost", "-t", "test/topic", "-m", "Hello, Mosquitto!", "-p", b.port}
+		wantSub := mqStartDebian(t, "mosquitto_sub", home, "", nil, subArgs...)
+		gotSub := mqStartLink(t, "mosquitto_sub", home, subArgs...)
+		wantSub.out.waitCount(t, "Subscribed (mid: 1)", 1)
+		gotSub.out.waitCount(t, "Subscribed (mid: 1)", 1)
+		wantPub := mqStartDebian(t, "mosquitto_pub", home, "", nil, pubArgs...)
+		wantPub.wait(t)
+		gotPub := mqStartLink(t, "mosquitto_pub", home, pubArgs...)
+		mqCompare(t, wantPub, gotPub, nil)
+		wantSub.out.waitCount(t, "Hello, Mosquitto!\n", 2)
+		gotSub.out.waitCount(t, "Hello, Mosquitto!\n", 2)
+		wantSub.cmd.Process.Signal(syscall.SIGINT)
+		gotSub.stop()
+		mqCompare(t, wantSub, gotSub, nil)
+	})
 }

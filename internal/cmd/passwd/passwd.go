@@ -219,14 +219,20 @@ func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
 	return passwd(ctx, o, st)
 }
 
+// newLine asks for the new password of o.username and returns the line
+// that stores it, or a non-zero exit status.
+func (o options) newLine(ctx context.Context, st base.Streams) (string, int) {
+	password, rc := o.newPassword(ctx, st)
+	if rc != 0 {
+		return "", rc
+	}
+	return o.line(o.username, password, st)
+}
+
 // passwd carries out o and returns the exit status.
 func passwd(ctx context.Context, o options, st base.Streams) int {
 	if o.create && o.file == "-" {
-		password, rc := o.newPassword(ctx, st)
-		if rc != 0 {
-			return rc
-		}
-		line, rc := o.line(o.username, password, st)
+		line, rc := o.newLine(ctx, st)
 		if rc != 0 {
 			return rc
 		}
@@ -252,11 +258,7 @@ func passwd(ctx context.Context, o options, st base.Streams) int {
 	}
 
 	if o.create {
-		password, rc := o.newPassword(ctx, st)
-		if rc != 0 {
-			return rc
-		}
-		line, rc := o.line(o.username, password, st)
+		line, rc := o.newLine(ctx, st)
 		if rc != 0 {
 			return rc
 		}

@@ -12,12 +12,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // passwdRun runs "midge passwd args" with stdin and returns the exit status
@@ -428,25 +428,6 @@ func requireTool(t *testing.T, name string) string {
 	return ""
 }
 
-// lockedBuffer is a bytes.Buffer safe for a process to write while a test
-// reads it.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // startMosquitto runs Debian's broker on a free port of 127.0.0.1 with
 // password file pwfile and anonymous clients refused, waits until the port
 // accepts, and returns the port. The broker is killed when the test ends.
@@ -470,7 +451,7 @@ func startMosquitto(t *testing.T, dir, pwfile string) int {
 	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	var log lockedBuffer
+	var log testutil.LockedBuffer
 	cmd := exec.Command(bin, "-c", confPath)
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Start(); err != nil {
