@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/netpoll"
 	"github.com/midge-mqtt/midge/internal/proxyproto"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -75,9 +76,8 @@ type conn struct {
 	parkDelay time.Duration // idle time before parking; changed only while unparking
 	pmu       sync.Mutex    // guards parked and parkedAt
 	parked    bool
-	parkedAt  int64 // when it last parked, Unix nanoseconds
-	kaSlot    int64 // while parked: its keep alive slot in poller.deadlines, 0 if none
-	kaIndex   int32 // its index in the slot; both guarded by deadlines.mu
+	parkedAt  int64         // when it last parked, Unix nanoseconds
+	kaEntry   netpoll.Entry // while parked: its place in Server.deadlines; guarded by the wheel
 
 	// Guarded by sess.mu.
 	ctrl    []outItem // control packets waiting for the writer
@@ -114,7 +114,7 @@ func newConn(ctx context.Context, srv *Server, nc net.Conn, ln *listener) *conn 
 	c.r.SetBufferPool(srv.readBufs)
 	c.r.MaxSize = srv.opt().maxPacketSize
 	c.mount = ln.cfg.MountPoint
-	c.fd = int32(socketFD(nc))
+	c.fd = int32(netpoll.SocketFD(nc))
 	c.vectored = vectored(nc)
 	return c
 }
@@ -312,6 +312,9 @@ func (c *conn) timedOut() {
 	c.readFailed(os.ErrDeadlineExceeded)
 }
 
+// WheelEntry returns c's place in Server.deadlines (netpoll.Item).
+func (c *conn) WheelEntry() *netpoll.Entry { return &c.kaEntry }
+
 // unpark reasons.
 const (
 	unparkReadable = iota // the socket has data or was closed
@@ -335,13 +338,13 @@ func (c *conn) park() bool {
 	}
 	c.parked = true
 	c.parkedAt = time.Now().UnixNano()
-	if err := p.add(c); err != nil {
+	if err := p.Add(c.fd, c); err != nil {
 		c.parked = false
 		c.fd = -1 // do not try again
 		return false
 	}
 	if c.keepAlive > 0 {
-		p.deadlines.add(c, c.lastRead+c.keepAlive)
+		c.srv.deadlines.Add(c, c.lastRead+c.keepAlive)
 	}
 	return true
 }
@@ -356,13 +359,13 @@ func (c *conn) unpark(why int) {
 	if why == unparkTimeout && c.srv.mono()-c.lastRead < c.keepAlive {
 		// Woken and parked again since the deadline was taken: keep
 		// (or put) the new deadline in the schedule.
-		c.srv.poller.deadlines.add(c, c.lastRead+c.keepAlive)
+		c.srv.deadlines.Add(c, c.lastRead+c.keepAlive)
 		c.pmu.Unlock()
 		return
 	}
 	c.parked = false
-	c.srv.poller.remove(c)
-	c.srv.poller.deadlines.remove(c)
+	c.srv.poller.Remove(c.fd, c)
+	c.srv.deadlines.Remove(c)
 	if time.Duration(time.Now().UnixNano()-c.parkedAt) < chattyWake {
 		c.parkDelay = min(2*c.parkDelay, maxParkDelay)
 	} else {

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/netpoll"
 	"github.com/midge-mqtt/midge/internal/topic"
 )
 
@@ -29,17 +30,18 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	index    *topic.Index[*session]
-	retained *topic.Retained[*Message]
-	stats    stats
-	started  time.Time
-	epoch    time.Time // monotonic reference for mono
-	routes   sync.Pool // *routeScratch
-	readBufs *bufPool
-	memory   memReturn  // gives large packets' memory back to the system
-	commit   *committer // nil without a Store
-	pollOnce sync.Once
-	poller   *poller // watches parked connections; nil until needed or where unsupported
+	index     *topic.Index[*session]
+	retained  *topic.Retained[*Message]
+	stats     stats
+	started   time.Time
+	epoch     time.Time // monotonic reference for mono
+	routes    sync.Pool // *routeScratch
+	readBufs  *bufPool
+	memory    memReturn  // gives large packets' memory back to the system
+	commit    *committer // nil without a Store
+	pollOnce  sync.Once
+	poller    *netpoll.Poller[*conn] // watches parked connections; nil until needed or where unsupported
+	deadlines *netpoll.Wheel[*conn]  // keep alive deadlines of parked connections; set with poller
 
 	startOnce sync.Once
 	startErr  error
@@ -438,7 +440,8 @@ func (srv *Server) shutdown(ctx context.Context, now bool) error {
 	}
 	srv.pollOnce.Do(func() {}) // no poller after this
 	if srv.poller != nil {
-		srv.poller.close()
+		srv.poller.Close()
+		srv.deadlines.Stop()
 	}
 	srv.cancel()
 	return err
@@ -446,13 +449,14 @@ func (srv *Server) shutdown(ctx context.Context, now bool) error {
 
 // getPoller returns the poller, starting it on first use; nil if parking is
 // not possible (unsupported system, or the server is shutting down).
-func (srv *Server) getPoller() *poller {
+func (srv *Server) getPoller() *netpoll.Poller[*conn] {
 	srv.pollOnce.Do(func() {
-		p, err := newPoller(srv)
+		p, err := netpoll.New(func(c *conn) { c.unpark(unparkReadable) }, srv.log)
 		if err != nil {
 			srv.log.Debug("idle connections keep their goroutine: no poller", "err", err)
 			return
 		}
+		srv.deadlines = netpoll.NewWheel(srv.mono, func(c *conn) { c.unpark(unparkTimeout) })
 		srv.poller = p
 	})
 	return srv.poller

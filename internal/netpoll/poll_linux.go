@@ -1,37 +1,40 @@
 //go:build linux
 
-package broker
+package netpoll
 
 import (
+	"log/slog"
 	"net"
 	"os"
 	"sync"
 	"syscall"
 )
 
-// poller watches parked connections: idle connections whose reader
+// Poller watches parked connections: idle connections whose reader
 // goroutine has ended and whose buffers are given back. One epoll set and
-// one goroutine serve every parked connection of a server; when a parked
-// connection's socket becomes readable (or closes), the poller starts a new
-// reader for it. Registration is level-triggered and one-shot, so data that
-// arrived before the connection was registered is reported at once and each
-// connection is reported at most once per park.
-type poller struct {
-	epfd int
-	file *os.File // epfd inside Go's netpoller: waiting holds no thread
-	done chan struct{}
-	mu   sync.Mutex
-	fds  map[int32]*conn // guarded by mu: parked connections by descriptor
-
-	deadlines deadlines // keep alive deadlines of parked connections
+// one goroutine serve every parked connection; when a parked connection's
+// socket becomes readable (or closes), the Poller calls its ready function
+// with the value registered for the descriptor. Registration is
+// level-triggered and one-shot, so data that arrived before the connection
+// was registered is reported at once and each connection is reported at
+// most once per Add.
+type Poller[T comparable] struct {
+	epfd  int
+	file  *os.File // epfd inside Go's netpoller: waiting holds no thread
+	done  chan struct{}
+	ready func(T)
+	log   *slog.Logger
+	mu    sync.Mutex
+	fds   map[int32]T // guarded by mu: parked connections by descriptor
 }
 
-// newPoller opens the epoll set and starts its goroutine. The epoll
+// New opens the epoll set and starts its goroutine, which calls ready for
+// each registered value whose socket becomes readable. The epoll
 // descriptor is itself watched by Go's netpoller (it is readable when
 // events are pending), so the goroutine waits like any network read instead
 // of blocking a thread in epoll_wait, which on one processor would stall
 // every other goroutine until the runtime took the processor back.
-func newPoller(srv *Server) (*poller, error) {
+func New[T comparable](ready func(T), log *slog.Logger) (*Poller[T], error) {
 	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
 	if err != nil {
 		return nil, err
@@ -40,22 +43,23 @@ func newPoller(srv *Server) (*poller, error) {
 		syscall.Close(fd)
 		return nil, err
 	}
-	p := &poller{epfd: fd, file: os.NewFile(uintptr(fd), "midge-poller"), fds: make(map[int32]*conn), done: make(chan struct{}),
-		deadlines: deadlines{srv: srv}}
+	p := &Poller[T]{epfd: fd, file: os.NewFile(uintptr(fd), "midge-poller"), fds: make(map[int32]T),
+		done: make(chan struct{}), ready: ready, log: log}
 	rc, err := p.file.SyscallConn()
 	if err != nil {
 		p.file.Close()
 		return nil, err
 	}
-	go p.loop(srv, rc)
+	go p.loop(rc)
 	return p, nil
 }
 
 // loop waits for parked connections to become readable until the epoll set
 // is closed.
-func (p *poller) loop(srv *Server, rc syscall.RawConn) {
+func (p *Poller[T]) loop(rc syscall.RawConn) {
 	defer close(p.done)
 	events := make([]syscall.EpollEvent, 128)
+	var zero T
 	for {
 		var n int
 		var werr error
@@ -70,58 +74,57 @@ func (p *poller) loop(srv *Server, rc syscall.RawConn) {
 			return // closed
 		}
 		if werr != nil {
-			srv.log.Error("poller failed; parked connections stay parked", "err", werr)
+			p.log.Error("poller failed; parked connections stay parked", "err", werr)
 			return
 		}
 		for i := range n {
 			p.mu.Lock()
-			c := p.fds[events[i].Fd]
+			v := p.fds[events[i].Fd]
 			p.mu.Unlock()
-			if c != nil {
-				c.unpark(unparkReadable)
+			if v != zero {
+				p.ready(v)
 			}
 		}
 	}
 }
 
-// add registers c's descriptor.
-func (p *poller) add(c *conn) error {
+// Add registers descriptor fd for v.
+func (p *Poller[T]) Add(fd int32, v T) error {
 	p.mu.Lock()
-	p.fds[c.fd] = c
+	p.fds[fd] = v
 	p.mu.Unlock()
-	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: c.fd}
-	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(c.fd), &ev); err != nil {
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: fd}
+	if err := syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_ADD, int(fd), &ev); err != nil {
 		p.mu.Lock()
-		delete(p.fds, c.fd)
+		delete(p.fds, fd)
 		p.mu.Unlock()
 		return err
 	}
 	return nil
 }
 
-// remove unregisters c's descriptor. It is called once per add, by whoever
-// unparks c, before c's descriptor can be closed and reused.
-func (p *poller) remove(c *conn) {
-	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(c.fd), nil)
+// Remove unregisters descriptor fd of v. It is called once per Add, by
+// whoever unparks v, before the descriptor can be closed and reused.
+func (p *Poller[T]) Remove(fd int32, v T) {
+	syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, int(fd), nil)
 	p.mu.Lock()
-	if p.fds[c.fd] == c {
-		delete(p.fds, c.fd)
+	if p.fds[fd] == v {
+		delete(p.fds, fd)
 	}
 	p.mu.Unlock()
 }
 
-// close stops the poller and waits for its goroutine. Parked connections
+// Close stops the poller and waits for its goroutine. Parked connections
 // must have been unparked.
-func (p *poller) close() {
+func (p *Poller[T]) Close() {
 	p.file.Close()
 	<-p.done
-	p.deadlines.stop()
 }
 
-// socketFD returns the descriptor of a plain TCP or Unix socket, or -1 for
+// SocketFD returns the descriptor of a plain TCP or Unix socket, or -1 for
 // connections that cannot be parked (TLS and WebSocket ones buffer data the
 // poller cannot see).
-func socketFD(nc net.Conn) int {
+func SocketFD(nc net.Conn) int {
 	sc, ok := nc.(interface {
 		SyscallConn() (syscall.RawConn, error)
 	})

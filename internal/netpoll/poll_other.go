@@ -1,21 +1,31 @@
 //go:build !linux
 
-package broker
+package netpoll
 
 import (
 	"errors"
+	"log/slog"
 	"net"
 )
 
-var errNoPoller = errors.New("no poller on this system")
+// ErrUnsupported is New's error where there is no poller.
+var ErrUnsupported = errors.New("no poller on this system")
 
-// poller is not available on this system: connections are never parked
+// Poller is not available on this system: connections are never parked
 // and each keeps its reader goroutine.
-type poller struct{ deadlines deadlines }
+type Poller[T comparable] struct{}
 
-func newPoller(*Server) (*poller, error) { return nil, errNoPoller }
-func (p *poller) add(*conn) error        { return errNoPoller }
-func (p *poller) remove(*conn)           {}
-func (p *poller) close()                 {}
+// New returns ErrUnsupported.
+func New[T comparable](func(T), *slog.Logger) (*Poller[T], error) { return nil, ErrUnsupported }
 
-func socketFD(net.Conn) int { return -1 }
+// Add returns ErrUnsupported.
+func (p *Poller[T]) Add(int32, T) error { return ErrUnsupported }
+
+// Remove does nothing.
+func (p *Poller[T]) Remove(int32, T) {}
+
+// Close does nothing.
+func (p *Poller[T]) Close() {}
+
+// SocketFD returns -1: no connection can be parked.
+func SocketFD(net.Conn) int { return -1 }

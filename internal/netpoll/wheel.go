@@ -1,125 +1,150 @@
-package broker
+package netpoll
 
 import (
 	"sync"
 	"time"
 )
 
-// slotLen is the granularity of keep alive deadlines of parked
-// connections: one may time out up to about two slots late, well within
-// the half keep alive of grace the spec already gives [MQTT-3.1.2-22].
-const slotLen = 100 * time.Millisecond
+// SlotLen is the granularity of a Wheel's deadlines: a parked connection
+// may time out up to about two slots late, well within the half keep alive
+// of grace the MQTT spec already gives [MQTT-3.1.2-22].
+const SlotLen = 100 * time.Millisecond
 
-// deadlines holds the keep alive deadlines of parked connections in slots
-// of slotLen, so that a parked connection costs a slice entry instead of a
-// runtime timer of its own. A connection is in at most one slot. One timer
-// is armed for the earliest filled slot; when it fires, the connections of
-// the slots that have come are timed out.
-type deadlines struct {
-	srv     *Server
+// Entry is a value's place in a Wheel; its zero value is "not scheduled".
+// The value holding it must not touch it: it is guarded by the Wheel's
+// mutex.
+type Entry struct {
+	slot  int64 // by mono time / SlotLen, 0 if none
+	index int32 // its index in the slot
+}
+
+// Item is what a Wheel schedules: a pointer-like value that holds its
+// Entry.
+type Item interface {
+	comparable
+	WheelEntry() *Entry
+}
+
+// Wheel holds deadlines in slots of SlotLen, so that a scheduled value
+// costs a slice entry instead of a runtime timer of its own. A value is in
+// at most one slot. One timer is armed for the earliest filled slot; when
+// it fires, Fire is called for each value of the slots that have come.
+type Wheel[T Item] struct {
+	now  func() time.Duration // monotonic clock of the deadlines, > 0
+	fire func(T)
+
 	mu      sync.Mutex
-	slots   map[int64][]*conn // by Server.mono / slotLen; guarded by mu
-	armed   int64             // the slot the timer is set for, 0 if none
-	timer   *time.Timer
-	stopped bool
+	slots   map[int64][]T // guarded by mu
+	armed   int64         // the slot the timer is set for, 0 if none; guarded by mu
+	timer   *time.Timer   // guarded by mu
+	stopped bool          // guarded by mu
 }
 
-// add schedules c to time out at mono time at, unless it is scheduled.
-func (d *deadlines) add(c *conn, at time.Duration) {
-	s := max(int64((at+slotLen-1)/slotLen), 1) // the first slot at or after at
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if c.kaSlot != 0 {
+// NewWheel returns a wheel whose deadlines are readings of now and which
+// calls fire, on the timer's goroutine, for each value that is due.
+func NewWheel[T Item](now func() time.Duration, fire func(T)) *Wheel[T] {
+	return &Wheel[T]{now: now, fire: fire}
+}
+
+// Add schedules v to be due at time at, unless it is scheduled.
+func (w *Wheel[T]) Add(v T, at time.Duration) {
+	s := max(int64((at+SlotLen-1)/SlotLen), 1) // the first slot at or after at
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e := v.WheelEntry()
+	if e.slot != 0 {
 		return
 	}
-	if d.slots == nil {
-		d.slots = make(map[int64][]*conn)
+	if w.slots == nil {
+		w.slots = make(map[int64][]T)
 	}
-	c.kaSlot, c.kaIndex = s, int32(len(d.slots[s]))
-	d.slots[s] = append(d.slots[s], c)
-	if d.armed == 0 || s < d.armed {
-		d.armLocked(s)
+	e.slot, e.index = s, int32(len(w.slots[s]))
+	w.slots[s] = append(w.slots[s], v)
+	if w.armed == 0 || s < w.armed {
+		w.armLocked(s)
 	}
 }
 
-// armLocked sets the timer for slot s. d.mu must be held.
-func (d *deadlines) armLocked(s int64) {
-	d.armed = s
-	if d.stopped {
+// armLocked sets the timer for slot s. w.mu must be held.
+func (w *Wheel[T]) armLocked(s int64) {
+	w.armed = s
+	if w.stopped {
 		return
 	}
-	wait := time.Duration(s)*slotLen - d.srv.mono()
-	if d.timer == nil {
-		d.timer = time.AfterFunc(wait, d.fire)
+	wait := time.Duration(s)*SlotLen - w.now()
+	if w.timer == nil {
+		w.timer = time.AfterFunc(wait, w.fireDue)
 	} else {
-		d.timer.Reset(wait)
+		w.timer.Reset(wait)
 	}
 }
 
-// remove unschedules c if it is scheduled. The timer stays armed: firing
+// Remove unschedules v if it is scheduled. The timer stays armed: firing
 // early finds nothing due.
-func (d *deadlines) remove(c *conn) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if c.kaSlot == 0 {
+func (w *Wheel[T]) Remove(v T) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e := v.WheelEntry()
+	if e.slot == 0 {
 		return
 	}
-	slot := d.slots[c.kaSlot]
+	slot := w.slots[e.slot]
 	last := len(slot) - 1
-	if i := c.kaIndex; int(i) != last {
+	if i := e.index; int(i) != last {
 		slot[i] = slot[last]
-		slot[i].kaIndex = i
+		slot[i].WheelEntry().index = i
 	}
-	slot[last] = nil
+	var zero T
+	slot[last] = zero
 	if last == 0 {
-		delete(d.slots, c.kaSlot)
+		delete(w.slots, e.slot)
 	} else {
-		d.slots[c.kaSlot] = slot[:last]
+		w.slots[e.slot] = slot[:last]
 	}
-	c.kaSlot = 0
+	e.slot = 0
 }
 
-// due unschedules and returns the connections whose deadline is at or
-// before mono time now, and arms the timer for the earliest slot left.
-func (d *deadlines) due(now time.Duration) []*conn {
-	end := int64(now / slotLen)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	var out []*conn
+// Due unschedules and returns the values whose deadline is at or before
+// time now, and arms the timer for the earliest slot left.
+func (w *Wheel[T]) Due(now time.Duration) []T {
+	end := int64(now / SlotLen)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []T
 	first := int64(0)
-	for s, slot := range d.slots {
+	for s, slot := range w.slots {
 		if s > end {
 			if first == 0 || s < first {
 				first = s
 			}
 			continue
 		}
-		for _, c := range slot {
-			c.kaSlot = 0
-			out = append(out, c)
+		for _, v := range slot {
+			v.WheelEntry().slot = 0
+			out = append(out, v)
 		}
-		delete(d.slots, s)
+		delete(w.slots, s)
 	}
-	d.armed = 0
+	w.armed = 0
 	if first != 0 {
-		d.armLocked(first)
+		w.armLocked(first)
 	}
 	return out
 }
 
-// fire times out the connections that are due.
-func (d *deadlines) fire() {
-	for _, c := range d.due(d.srv.mono()) {
-		c.unpark(unparkTimeout)
+// fireDue calls fire for the values that are due.
+func (w *Wheel[T]) fireDue() {
+	for _, v := range w.Due(w.now()) {
+		w.fire(v)
 	}
 }
 
-// stop stops the timer for good.
-func (d *deadlines) stop() {
-	d.mu.Lock()
-	d.stopped = true
-	if d.timer != nil {
-		d.timer.Stop()
+// Stop stops the timer for good.
+func (w *Wheel[T]) Stop() {
+	w.mu.Lock()
+	w.stopped = true
+	if w.timer != nil {
+		w.timer.Stop()
 	}
-	d.mu.Unlock()
+	w.mu.Unlock()
 }
