@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"os"
 	"sync/atomic"
+
+	"github.com/midge-mqtt/midge/internal/wsserve"
 )
 
 // Listen opens the socket a Listener describes: TCP (Network "tcp", "tcp4"
@@ -145,4 +147,44 @@ func (l *listener) security(srv *Server) *Security {
 // allowAnonymous reports whether clients without a user name may connect.
 func (l *listener) allowAnonymous(srv *Server) bool {
 	return l.localDefault || l.security(srv).AllowAnonymous
+}
+
+// serveWebSocket serves MQTT over WebSockets on l (see internal/wsserve):
+// each upgraded request's goroutine carries its connection. It returns
+// when the listener closes.
+func (srv *Server) serveWebSocket(ctx context.Context, l *listener) error {
+	hs := wsserve.NewServer(ctx, wsserve.Options{
+		HTTPDir: l.cfg.HTTPDir, HeadersSize: l.cfg.WebSocketHeadersSize, Origins: l.cfg.WebSocketOrigins, Log: srv.log,
+		Admit: func() bool {
+			srv.stats.socketsAccepted.Add(1)
+			return srv.admit(l)
+		},
+		Release: func() { srv.release(l) },
+		Serve: func(ctx context.Context, nc net.Conn, r *http.Request) {
+			c := newConn(ctx, srv, nc, l)
+			c.tlsState = r.TLS
+			srv.mu.Lock()
+			if srv.closed {
+				srv.mu.Unlock()
+				srv.release(l)
+				c.close()
+				return
+			}
+			srv.conns[c] = struct{}{}
+			srv.wg.Add(1)
+			srv.mu.Unlock()
+			c.serve()
+		},
+	}, srv.opt().connectTimeout)
+	srv.mu.Lock()
+	l.http = hs
+	srv.mu.Unlock()
+	err := hs.Serve(l.ln)
+	srv.mu.Lock()
+	closed := srv.closed
+	srv.mu.Unlock()
+	if closed || errors.Is(err, http.ErrServerClosed) {
+		return ErrServerClosed
+	}
+	return fmt.Errorf("broker: websockets on %s: %w", l.name, err)
 }

@@ -1,41 +1,61 @@
-package broker
+package wsserve
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/midge-mqtt/midge/internal/httpfiles"
 )
 
-// webSocketProtocols are the subprotocols MQTT over WebSockets uses: "mqtt"
+// Protocols are the subprotocols MQTT over WebSockets uses: "mqtt"
 // [MQTT-6.0.0-3], and "mqttv3.1" for MQTT 3.1 clients.
-var webSocketProtocols = []string{"mqtt", "mqttv3.1"}
+var Protocols = []string{"mqtt", "mqttv3.1"}
 
-// serveWebSocket serves MQTT over WebSockets on l: an HTTP server whose
-// requests that upgrade with an MQTT subprotocol become connections, in
-// binary frames that may split or join packets [MQTT-6.0.0-1],
-// [MQTT-6.0.0-2]; other requests get the files of HTTPDir, if set, as
-// Mosquitto serves them. It returns when the listener closes.
-func (srv *Server) serveWebSocket(ctx context.Context, l *listener) error {
-	mux := http.NewServeMux()
+// Options configure a WebSocket listener's handler.
+type Options struct {
+	HTTPDir     string   // files served to requests that do not upgrade; none if ""
+	HeadersSize int      // largest request line and headers, in bytes; 4096 if <= 0
+	Origins     []string // Origin patterns accepted; any if empty
+	Log         *slog.Logger
+
+	// Admit is called for an upgrade request that offers MQTT, before the
+	// upgrade; if it returns false the request is refused with 503.
+	Admit func() bool
+	// Release is called when an admitted request fails to upgrade.
+	Release func()
+	// Serve serves an upgraded connection on the request's goroutine and
+	// returns when it ends; ctx is cancelled then.
+	Serve func(ctx context.Context, nc net.Conn, r *http.Request)
+}
+
+func (o *Options) headersSize() int {
+	if o.HeadersSize <= 0 {
+		return 4096
+	}
+	return o.HeadersSize
+}
+
+// NewServer returns the HTTP server of a WebSocket listener, whose
+// requests' contexts derive from ctx. readHeaderTimeout bounds the wait for
+// a request's headers.
+func NewServer(ctx context.Context, o Options, readHeaderTimeout time.Duration) *http.Server {
 	var files http.Handler = http.NotFoundHandler()
-	if l.cfg.HTTPDir != "" {
-		files = httpfiles.Handler(l.cfg.HTTPDir) // no listings, as Mosquitto's
+	if o.HTTPDir != "" {
+		files = httpfiles.Handler(o.HTTPDir) // no listings, as Mosquitto's
 	}
-	limit := l.cfg.WebSocketHeadersSize
-	if limit <= 0 {
-		limit = 4096
-	}
+	limit := o.headersSize()
+	mux := http.NewServeMux()
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if n := headerBytes(r); n > limit {
-			srv.log.Info(fmt.Sprintf("Refused HTTP request from %s: its headers of %d bytes exceed websockets_headers_size %d.", r.RemoteAddr, n, limit))
+			o.Log.Info(fmt.Sprintf("Refused HTTP request from %s: its headers of %d bytes exceed websockets_headers_size %d.", r.RemoteAddr, n, limit))
 			http.Error(w, "request headers too large", http.StatusRequestHeaderFieldsTooLarge)
 			return
 		}
@@ -43,28 +63,17 @@ func (srv *Server) serveWebSocket(ctx context.Context, l *listener) error {
 			files.ServeHTTP(w, r)
 			return
 		}
-		srv.acceptWebSocket(ctx, l, w, r)
+		o.accept(ctx, w, r)
 	})
-	hs := &http.Server{
+	return &http.Server{
 		Handler: mux,
 		// The handler enforces limit exactly (and logs); Go's own bound,
 		// checked before any handler runs, only stops a flood.
 		MaxHeaderBytes:    max(16*limit, 64<<10),
-		ReadHeaderTimeout: srv.opt().connectTimeout,
+		ReadHeaderTimeout: readHeaderTimeout,
 		ErrorLog:          log.New(io.Discard, "", 0),
 		BaseContext:       func(net.Listener) context.Context { return ctx },
 	}
-	srv.mu.Lock()
-	l.http = hs
-	srv.mu.Unlock()
-	err := hs.Serve(l.ln)
-	srv.mu.Lock()
-	closed := srv.closed
-	srv.mu.Unlock()
-	if closed || errors.Is(err, http.ErrServerClosed) {
-		return ErrServerClosed
-	}
-	return fmt.Errorf("broker: websockets on %s: %w", l.name, err)
 }
 
 // headerBytes returns the size of r's request line and headers as they
@@ -88,51 +97,37 @@ func isUpgrade(r *http.Request) bool {
 		strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
 }
 
-// acceptWebSocket upgrades r and serves the MQTT connection on it until it
-// ends. A request offering subprotocols none of which is MQTT's is refused;
-// one offering none is accepted, as Mosquitto accepts it.
-func (srv *Server) acceptWebSocket(ctx context.Context, l *listener, w http.ResponseWriter, r *http.Request) {
+// accept upgrades r and serves the MQTT connection on it until it ends. A
+// request offering subprotocols none of which is MQTT's is refused; one
+// offering none is accepted, as Mosquitto accepts it.
+func (o *Options) accept(ctx context.Context, w http.ResponseWriter, r *http.Request) {
 	if offered := r.Header.Values("Sec-WebSocket-Protocol"); len(offered) > 0 && !offersMQTT(offered) {
-		srv.log.Info(fmt.Sprintf("Refused WebSocket connection from %s: subprotocol %q is not mqtt.", r.RemoteAddr, strings.Join(offered, ", ")))
+		o.Log.Info(fmt.Sprintf("Refused WebSocket connection from %s: subprotocol %q is not mqtt.", r.RemoteAddr, strings.Join(offered, ", ")))
 		http.Error(w, "the WebSocket subprotocol must be mqtt", http.StatusBadRequest)
 		return
 	}
-	srv.stats.socketsAccepted.Add(1)
-	if !srv.admit(l) {
+	if !o.Admit() {
 		http.Error(w, "too many connections", http.StatusServiceUnavailable)
 		return
 	}
 	opts := &websocket.AcceptOptions{
-		Subprotocols:    webSocketProtocols,
+		Subprotocols:    Protocols,
 		CompressionMode: websocket.CompressionDisabled,
 	}
-	if len(l.cfg.WebSocketOrigins) == 0 {
+	if len(o.Origins) == 0 {
 		opts.InsecureSkipVerify = true // any Origin, as Mosquitto without websockets_origin
 	} else {
-		opts.OriginPatterns = l.cfg.WebSocketOrigins
+		opts.OriginPatterns = o.Origins
 	}
 	ws, err := websocket.Accept(w, r, opts)
 	if err != nil {
-		srv.release(l)
-		srv.log.Info(fmt.Sprintf("Refused WebSocket connection from %s: %v.", r.RemoteAddr, err))
+		o.Release()
+		o.Log.Info(fmt.Sprintf("Refused WebSocket connection from %s: %v.", r.RemoteAddr, err))
 		return
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	nc := websocket.NetConn(cctx, ws, websocket.MessageBinary)
-	c := newConn(ctx, srv, nc, l)
-	c.tlsState = r.TLS
-	srv.mu.Lock()
-	if srv.closed {
-		srv.mu.Unlock()
-		srv.release(l)
-		c.close()
-		return
-	}
-	srv.conns[c] = struct{}{}
-	srv.wg.Add(1)
-	srv.mu.Unlock()
-	c.serve() // the request's goroutine carries the connection
+	o.Serve(ctx, websocket.NetConn(cctx, ws, websocket.MessageBinary), r)
 }
 
 // offersMQTT reports whether a Sec-WebSocket-Protocol list names an MQTT
@@ -141,7 +136,7 @@ func offersMQTT(values []string) bool {
 	for _, v := range values {
 		for _, p := range strings.Split(v, ",") {
 			p = strings.TrimSpace(p)
-			for _, want := range webSocketProtocols {
+			for _, want := range Protocols {
 				if strings.EqualFold(p, want) {
 					return true
 				}
