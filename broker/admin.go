@@ -134,7 +134,7 @@ var ErrInvalidTopic = errors.New("broker: invalid topic name")
 // observers see it, and nothing else depends on it. m must not be changed
 // afterwards.
 func (srv *Server) Publish(ctx context.Context, m *Message) error {
-	if !packet.ValidTopicName(m.Topic) || isSysTopic(m.Topic) {
+	if !packet.ValidTopicName(m.Topic) || topic.IsSys(m.Topic) {
 		return ErrInvalidTopic
 	}
 	if m.Received.IsZero() {

@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -77,7 +76,7 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		// Mosquitto answers 0x95, which is not a PUBACK or PUBREC reason
 		// code [MQTT-3.4.2-1]: midge keeps 0x83 (docs/mosquitto-compat.md).
 		code = packet.ImplementationSpecificError
-	case sysWriteDenied(name) || strings.HasPrefix(name, "$share/") || !c.authorize(ctx, name, Write):
+	case sysWriteDenied(name) || topic.IsShared(name) || !c.authorize(ctx, name, Write):
 		c.srv.log.Debug(fmt.Sprintf("Denied PUBLISH from %s (d%d, q%d, r%d, m%d, '%s', ... (%d bytes))",
 			c.client.ID, b2i(p.Dup), p.QoS, b2i(p.Retain), p.PacketID, p.Topic, len(p.Payload)))
 		code = packet.NotAuthorized
@@ -202,10 +201,6 @@ func b2i(b bool) int {
 	return 0
 }
 
-// isSysTopic reports whether name is in the $SYS tree, which clients may not
-// publish to.
-func isSysTopic(name string) bool { return name == "$SYS" || strings.HasPrefix(name, "$SYS/") }
-
 // handleAck processes PUBACK, PUBREC, PUBREL and PUBCOMP.
 func (c *conn) handleAck(p *packet.Ack) error {
 	s := c.sess
@@ -320,7 +315,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 			RetainHandling: sub.RetainHandling, ID: subID,
 		}}
 		if shared {
-			g.filter = "$share/" + group + "/" + inner
+			g.filter = topic.SharePrefix + group + "/" + inner
 			g.inner = "" // retained messages are not sent for shared subscriptions (4.8.2)
 		}
 		grants = append(grants, g)
@@ -401,7 +396,7 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 	for i, f := range p.Filters {
 		c.srv.logTyped("unsubscribe", "%s %s", c.client.ID, f)
 		if group, inner, shared, _ := topic.ParseShared(f); shared {
-			f = "$share/" + group + "/" + c.mount + inner
+			f = topic.SharePrefix + group + "/" + c.mount + inner
 		} else {
 			f = c.mount + f
 		}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"net"
 	"strings"
+
+	"github.com/midge-mqtt/midge/internal/topic"
 )
 
 // DialLocal connects an in-process client to the server: the returned
@@ -55,7 +57,7 @@ func (srv *Server) DialLocal(ctx context.Context, name string) (net.Conn, error)
 // notifications on $SYS/broker/connection/<id>/state. m must not be changed
 // afterwards.
 func (srv *Server) PublishSystem(ctx context.Context, m *Message) error {
-	if !isSysTopic(m.Topic) {
+	if !topic.IsSys(m.Topic) {
 		return srv.Publish(ctx, m)
 	}
 	if m.Received.IsZero() {
@@ -89,4 +91,4 @@ func bridgeStateTopic(name string) bool {
 
 // sysWriteDenied reports whether a client may not publish to name because
 // it is in the $SYS tree.
-func sysWriteDenied(name string) bool { return isSysTopic(name) && !bridgeStateTopic(name) }
+func sysWriteDenied(name string) bool { return topic.IsSys(name) && !bridgeStateTopic(name) }

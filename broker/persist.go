@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/logging"
+	"github.com/midge-mqtt/midge/internal/topic"
 )
 
 // committer is the broker's single writer to its Store. Callers add changes
@@ -312,7 +313,7 @@ const maxStoredKey = 32 << 10 / 2
 // storable reports whether a message on name belongs in the store: $SYS
 // messages are made anew by every broker.
 func storable(name string) bool {
-	return !strings.HasPrefix(name, "$SYS") && len(name) <= maxStoredKey
+	return !strings.HasPrefix(name, topic.SysPrefix) && len(name) <= maxStoredKey
 }
 
 // restore loads the store's state into an empty server, once, before the

@@ -1,4 +1,4 @@
-package broker
+package systree
 
 import (
 	"testing"
@@ -21,11 +21,11 @@ func TestSysWait(t *testing.T) {
 		{base.Add(5 * time.Second), 7 * time.Second, 7*time.Second - time.Duration(base.Add(5*time.Second).Unix()%7)*time.Second},
 		{base, 0, time.Second},
 	} {
-		if got := sysWait(c.now, c.every); got != c.want {
-			t.Errorf("sysWait(%v, %v) = %v, want %v", c.now.Unix(), c.every, got, c.want)
+		if got := Wait(c.now, c.every); got != c.want {
+			t.Errorf("Wait(%v, %v) = %v, want %v", c.now.Unix(), c.every, got, c.want)
 		}
-		if c.every > 0 && c.now.Add(sysWait(c.now, c.every)).UnixNano()%int64(c.every) != 0 {
-			t.Errorf("sysWait(%v, %v) does not end on a multiple", c.now.Unix(), c.every)
+		if c.every > 0 && c.now.Add(Wait(c.now, c.every)).UnixNano()%int64(c.every) != 0 {
+			t.Errorf("Wait(%v, %v) does not end on a multiple", c.now.Unix(), c.every)
 		}
 	}
 }

@@ -13,6 +13,21 @@ const MaxLen = 65535
 // SharePrefix starts every shared-subscription filter (MQTT 5.0 §4.8.2).
 const SharePrefix = "$share/"
 
+// SysPrefix starts the topics of the broker's $SYS tree; a name that
+// starts with it is never stored (Mosquitto's persistence compares these
+// four bytes).
+const SysPrefix = "$SYS"
+
+// IsSys reports whether name is in the $SYS tree ("$SYS" or under
+// "$SYS/"), which clients may not publish to.
+func IsSys(name string) bool {
+	return name == SysPrefix || strings.HasPrefix(name, SysPrefix+"/")
+}
+
+// IsShared reports whether filter is a shared-subscription filter (it
+// starts with SharePrefix); [ParseShared] validates it.
+func IsShared(filter string) bool { return strings.HasPrefix(filter, SharePrefix) }
+
 // Errors returned by [ValidName], [ValidFilter], [ParseShared] and
 // [Index.Subscribe]. Each is a distinct sentinel: compare with errors.Is. The
 // broker maps all of them to reason code 0x90 Topic Name invalid (for a name)

@@ -140,3 +140,23 @@ func TestValidNameAllocs(t *testing.T) {
 		t.Errorf("ValidName+ValidFilter allocate %v times, want 0", n)
 	}
 }
+
+// IsSys knows the $SYS tree by its whole first level; IsShared knows a
+// shared filter by its prefix.
+func TestIsSysIsShared(t *testing.T) {
+	for name, want := range map[string]bool{
+		"$SYS": true, "$SYS/broker/uptime": true, "$SYS/": true,
+		"$SYSX": false, "$sys/a": false, "a/$SYS": false, "": false,
+	} {
+		if got := topic.IsSys(name); got != want {
+			t.Errorf("IsSys(%q) = %v, want %v", name, got, want)
+		}
+	}
+	for f, want := range map[string]bool{
+		"$share/g/a": true, "$share/": true, "$share": false, "$SHARE/g/a": false, "a/$share/g": false,
+	} {
+		if got := topic.IsShared(f); got != want {
+			t.Errorf("IsShared(%q) = %v, want %v", f, got, want)
+		}
+	}
+}
