@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/netpoll"
+	"github.com/midge-mqtt/midge/internal/proxyproto"
 	"github.com/midge-mqtt/midge/internal/topic"
 )
 
@@ -259,7 +260,9 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 		return err
 	}
 	if l.cfg.WebSocket && l.cfg.ProxyProtocol != 0 {
-		l.ln = proxyListener{l.ln, srv, l} // before TLS, before anyone else sees l
+		l.ln = proxyproto.Listener(l.ln, func() *proxyproto.Policy { // before TLS, before anyone else sees l
+			return srv.proxyPolicy(l, l.cfg.ProxyProtocol)
+		})
 	}
 	if l.cfg.TLS != nil {
 		l.ln = tls.NewListener(l.ln, l.cfg.TLS) // before anyone else sees l

@@ -9,6 +9,11 @@
 // says its length; a version 1 line is read in chunks no longer than the
 // shortest valid rest of the line, a few reads per header.
 //
+// A Policy reads a header and checks it against a listener's options,
+// logging refusals as Mosquitto 2.1 does; Listener wraps a listener whose
+// connections read their header on first use (a WebSocket listener, where
+// net/http owns the connection).
+//
 // It is tested with hand-made headers (every malformed shape its parser
 // rejects) and, through the broker, over real TCP and with a real HAProxy
 // (interop).
