@@ -105,6 +105,10 @@ type conn struct {
 	kickReason  atomic.Pointer[string] // why another goroutine closed the connection
 }
 
+// readBufferSize is a connection's read buffer: CONNECT, SUBSCRIBE and
+// typical PUBLISHes fit, larger packets are read separately.
+const readBufferSize = packet.DefaultReadBufferSize
+
 // newConn returns a connection whose context derives from ctx; it must be
 // served, or closed.
 func newConn(ctx context.Context, srv *Server, nc net.Conn, ln *listener) *conn {

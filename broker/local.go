@@ -5,6 +5,7 @@ import (
 	"net"
 	"strings"
 
+	"github.com/midge-mqtt/midge/internal/localpair"
 	"github.com/midge-mqtt/midge/internal/topic"
 )
 
@@ -26,7 +27,7 @@ func (srv *Server) DialLocal(ctx context.Context, name string) (net.Conn, error)
 	if err := srv.start(ctx); err != nil {
 		return nil, err
 	}
-	mine, theirs, err := localPair()
+	mine, theirs, err := localpair.New()
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/bufpool"
 	"github.com/midge-mqtt/midge/internal/netpoll"
 	"github.com/midge-mqtt/midge/internal/proxyproto"
 	"github.com/midge-mqtt/midge/internal/topic"
@@ -37,7 +38,7 @@ type Server struct {
 	started   time.Time
 	epoch     time.Time // monotonic reference for mono
 	routes    sync.Pool // *routeScratch
-	readBufs  *bufPool
+	readBufs  *bufpool.Pool
 	memory    memReturn  // gives large packets' memory back to the system
 	commit    *committer // nil without a Store
 	pollOnce  sync.Once
@@ -119,7 +120,7 @@ func New(cfg Config) *Server {
 	}
 
 	s.routes.New = func() any { return &routeScratch{} }
-	s.readBufs = newBufPool(512)
+	s.readBufs = bufpool.New(512, readBufferSize)
 	return s
 }
 

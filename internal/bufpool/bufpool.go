@@ -1,38 +1,35 @@
-package broker
+package bufpool
 
-import "github.com/midge-mqtt/midge/packet"
-
-// readBufferSize is a connection's read buffer: CONNECT, SUBSCRIBE and
-// typical PUBLISHes fit, larger packets are read separately.
-const readBufferSize = packet.DefaultReadBufferSize
-
-// bufPool is a bounded free list of read buffers shared by a server's
-// connections: a connection holds one only while it reads, so a burst of
-// connections reuses a few instead of leaving one per connection to the
-// garbage collector. It keeps at most cap(free) buffers.
-type bufPool struct {
+// Pool is a bounded free list of buffers of one size: a connection holds
+// one only while it reads, so a burst of connections reuses a few instead
+// of leaving one per connection to the garbage collector. It keeps at most
+// n buffers. It is safe for concurrent use.
+type Pool struct {
+	size int
 	free chan []byte
 }
 
-func newBufPool(n int) *bufPool { return &bufPool{free: make(chan []byte, n)} }
+// New returns a pool of buffers of size bytes that keeps at most n.
+func New(n, size int) *Pool { return &Pool{size: size, free: make(chan []byte, n)} }
 
 // Get returns a free buffer or a new one.
-func (p *bufPool) Get() []byte {
+func (p *Pool) Get() []byte {
 	select {
 	case b := <-p.free:
 		return b
 	default:
-		return make([]byte, readBufferSize)
+		return make([]byte, p.size)
 	}
 }
 
-// Put keeps b for reuse, or drops it if the list is full.
-func (p *bufPool) Put(b []byte) {
-	if cap(b) != readBufferSize {
+// Put keeps b for reuse, or drops it if the list is full or b is not one
+// of the pool's size.
+func (p *Pool) Put(b []byte) {
+	if cap(b) != p.size {
 		return
 	}
 	select {
-	case p.free <- b[:readBufferSize]:
+	case p.free <- b[:p.size]:
 	default:
 	}
 }

@@ -1,11 +1,11 @@
 //go:build !unix
 
-package broker
+package localpair
 
 import "net"
 
-// localPair returns the two ends of an in-memory pipe.
-func localPair() (net.Conn, net.Conn, error) {
+// New returns the two ends of an in-memory pipe.
+func New() (net.Conn, net.Conn, error) {
 	a, b := net.Pipe()
 	return a, b, nil
 }

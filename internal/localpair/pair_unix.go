@@ -1,6 +1,6 @@
 //go:build unix
 
-package broker
+package localpair
 
 import (
 	"fmt"
@@ -9,9 +9,9 @@ import (
 	"syscall"
 )
 
-// localPair returns the two ends of a Unix stream socket pair: buffered by
+// New returns the two ends of a Unix stream socket pair: buffered by
 // the kernel, and parkable like any socket.
-func localPair() (net.Conn, net.Conn, error) {
+func New() (net.Conn, net.Conn, error) {
 	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("broker: socketpair: %w", err)
