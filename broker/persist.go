@@ -6,35 +6,24 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/groupcommit"
 	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/topic"
 )
 
-// committer is the broker's single writer to its Store. Callers add changes
-// and a completion function in order; the committer merges everything
-// pending into one batch, commits it once, and then runs the completions in
-// the order they were added. Many clients' writes thus share one fsync
-// (group commit), and per-client order is kept: a publisher's PUBACKs and
-// the deliveries of its messages follow the order of its PUBLISHes.
-//
-// In periodic mode (Config.PersistenceInterval > 0) commits happen on a
-// timer and nobody waits for them.
+// committer is the broker's single writer to its Store: a group committer
+// (see internal/groupcommit) of Batches. Many clients' writes share one
+// fsync, and per-client order is kept: a publisher's PUBACKs and the
+// deliveries of its messages follow the order of its PUBLISHes. In
+// periodic mode (Config.PersistenceInterval > 0) commits happen on a timer
+// and nobody waits for them.
 type committer struct {
-	srv      *Server
-	store    Store
-	interval time.Duration
-	kick     chan struct{} // a commit is wanted (buffered, 1)
-	stop     chan struct{} // closed by close
-	flushed  chan struct{} // closed when the loop has ended
-
-	mu     sync.Mutex
-	segs   []*segment // guarded by mu: pending work, in order; never empty
-	closed bool       // guarded by mu
-	free   []*segment // guarded by mu: emptied segments for reuse
+	*groupcommit.Committer[Batch]
+	srv   *Server
+	store Store
 
 	// lastMsgID is the message id given last (see number); restore seeds
 	// it with the highest id the Store holds.
@@ -61,172 +50,40 @@ type deliveryKey struct {
 // is given back rather than held until the next one.
 const maxKeptOps = 4096
 
-// segment is changes committed together and the completions that wait for
-// them. A fence ends a segment, so nothing added after it is committed
-// before its completion has run.
-type segment struct {
-	batch Batch
-	dones []func(error)
-}
-
 func newCommitter(srv *Server, st Store, interval time.Duration) *committer {
-	c := &committer{srv: srv, store: st, interval: interval, segs: []*segment{{}},
-		kick: make(chan struct{}, 1), stop: make(chan struct{}), flushed: make(chan struct{}),
+	c := &committer{srv: srv, store: st,
 		failures: logging.NewRepeats(srv.log, failureInterval)}
-	go c.loop()
+	c.Committer = groupcommit.New(interval, ErrStoreClosed, groupcommit.Funcs[Batch]{
+		Commit: c.commit,
+		Empty:  func(b *Batch) bool { return b.Len() == 0 },
+		Recycle: func(b *Batch) {
+			b.Reset()
+			if cap(b.Ops) > maxKeptOps {
+				b.Ops = nil
+			}
+		},
+	})
 	return c
 }
 
-// add queues the changes fill makes and calls done (if not nil) with the
-// commit's outcome once they are durable, or at once in periodic mode. fill
-// runs under the committer's lock, so the order of its changes matches the
-// order of add calls. done runs on the committer's goroutine: it must not
-// block, nor wait for another add.
-func (c *committer) add(fill func(b *Batch), done func(error)) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		if done != nil {
-			done(ErrStoreClosed)
-		}
-		return
+// commit commits b, which is not empty, on the committer's goroutine.
+func (c *committer) commit(b *Batch) error {
+	c.dropCancelled(b)
+	c.number(b)
+	err := c.store.Commit(c.srv.ctx, b, true)
+	if err != nil {
+		c.failures.Log(context.Background(), slog.LevelError, "commit",
+			"persistence: commit failed; messages that needed it are refused", "err", err, "changes", b.Len())
 	}
-	seg := c.segs[len(c.segs)-1]
-	if fill != nil {
-		fill(&seg.batch)
-	}
-	if c.interval > 0 {
-		c.mu.Unlock()
-		if done != nil {
-			done(nil) // periodic: acknowledgements do not wait
-		}
-		return
-	}
-	seg.dones = append(seg.dones, done)
-	c.mu.Unlock()
-	c.poke()
+	return err
 }
 
-func (c *committer) poke() {
-	select {
-	case c.kick <- struct{}{}:
-	default:
-	}
-}
-
-// flush commits everything added so far now, in periodic mode too, and
-// waits for it.
-func (c *committer) flush() error {
-	ch := make(chan error, 1)
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return ErrStoreClosed
-	}
-	seg := c.segs[len(c.segs)-1]
-	seg.dones = append(seg.dones, func(err error) { ch <- err })
-	c.mu.Unlock()
-	c.poke()
-	return <-ch
-}
-
-// fence queues done to run once everything added before it is committed,
-// and before anything added after it is: later changes go into a later
-// commit. done gets the outcome of the commit before it.
-func (c *committer) fence(done func(error)) {
-	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		done(ErrStoreClosed)
-		return
-	}
-	seg := c.segs[len(c.segs)-1]
-	seg.dones = append(seg.dones, done)
-	var next *segment
-	if n := len(c.free); n > 0 {
-		next, c.free = c.free[n-1], c.free[:n-1]
-	} else {
-		next = &segment{}
-	}
-	c.segs = append(c.segs, next)
-	c.mu.Unlock()
-	c.poke()
-}
-
-// wait adds the changes and waits until they are durable (in periodic mode,
-// until they are queued).
-func (c *committer) wait(fill func(b *Batch)) error {
-	if c.interval > 0 {
-		c.add(fill, nil)
-		return nil
-	}
-	ch := make(chan error, 1)
-	c.add(fill, func(err error) { ch <- err })
-	return <-ch
-}
-
-// loop commits what is pending until close.
-func (c *committer) loop() {
-	defer close(c.flushed)
-	var tick <-chan time.Time
-	if c.interval > 0 {
-		t := time.NewTicker(c.interval)
-		defer t.Stop()
-		tick = t.C
-	}
-	stopping := false
-	for {
-		if !stopping {
-			select {
-			case <-c.kick:
-			case <-tick:
-			case <-c.stop:
-				stopping = true
-			}
-		}
-		c.mu.Lock()
-		segs := c.segs
-		var fresh *segment
-		if n := len(c.free); n > 0 {
-			fresh, c.free = c.free[n-1], c.free[:n-1]
-		} else {
-			fresh = &segment{}
-		}
-		c.segs = []*segment{fresh}
-		c.mu.Unlock()
-
-		for _, seg := range segs {
-			var err error
-			c.dropCancelled(&seg.batch)
-			if seg.batch.Len() > 0 {
-				c.number(&seg.batch)
-				err = c.store.Commit(c.srv.ctx, &seg.batch, true)
-				if err != nil {
-					c.failures.Log(context.Background(), slog.LevelError, "commit",
-						"persistence: commit failed; messages that needed it are refused", "err", err, "changes", seg.batch.Len())
-				}
-			}
-			for _, done := range seg.dones {
-				if done != nil {
-					done(err)
-				}
-			}
-			seg.batch.Reset()
-			if cap(seg.batch.Ops) > maxKeptOps {
-				seg.batch.Ops = nil
-			}
-			clear(seg.dones)
-			seg.dones = seg.dones[:0]
-		}
-		c.mu.Lock()
-		c.free = append(c.free, segs...)
-		empty := len(c.segs) == 1 && c.segs[0].batch.Len() == 0 && len(c.segs[0].dones) == 0
-		c.mu.Unlock()
-		if stopping && empty {
-			return
-		}
-	}
-}
+// add, flush, fence and wait are groupcommit.Committer's Add, Flush, Fence
+// and Wait.
+func (c *committer) add(fill func(b *Batch), done func(error)) { c.Add(fill, done) }
+func (c *committer) flush() error                              { return c.Flush() }
+func (c *committer) fence(done func(error))                    { c.Fence(done) }
+func (c *committer) wait(fill func(b *Batch)) error            { return c.Wait(fill) }
 
 // dropCancelled removes from b the PutDelivery and ReleaseDelivery ops of
 // deliveries that a later DeleteDelivery of b removes: a message delivered
@@ -285,23 +142,15 @@ func (c *committer) number(b *Batch) {
 	}
 }
 
-// close commits what is pending and stops the loop, or stops waiting for
-// it when ctx is done, returning ctx's error. Later adds fail with
+// close commits what is pending and stops the committer, or stops waiting
+// for it when ctx is done, returning ctx's error. Later adds fail with
 // ErrStoreClosed.
 func (c *committer) close(ctx context.Context) error {
-	c.mu.Lock()
-	if !c.closed {
-		c.closed = true
-		close(c.stop)
+	if err := c.Close(ctx); err != nil {
+		return err
 	}
-	c.mu.Unlock()
-	select {
-	case <-c.flushed:
-		c.failures.Stop()
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	c.failures.Stop()
+	return nil
 }
 
 // maxStoredKey bounds client identifiers and retained topics the broker

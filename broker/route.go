@@ -76,7 +76,7 @@ func (srv *Server) publishDurable(m *Message, from *session, extra func(*Batch),
 	srv.routes.Put(rs)
 	// The sessions are locked one at a time, before the committer's lock:
 	// code that holds a session's lock adds to the committer.
-	early := srv.commit.interval == 0
+	early := srv.commit.Interval() == 0
 	for i := range out {
 		out[i].early = out[i].s.prepareDurable(&out[i].d) && early
 	}
