@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/memreturn"
 	"github.com/midge-mqtt/midge/internal/netpoll"
 	"github.com/midge-mqtt/midge/internal/proxyproto"
 	"github.com/midge-mqtt/midge/packet"
@@ -424,8 +425,8 @@ func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 	if err != nil {
 		return err
 	}
-	if len(body) >= largeRelease {
-		defer c.srv.memory.released() // once handled, perhaps unreferenced
+	if len(body) >= memreturn.Large {
+		defer c.srv.memory.Released() // once handled, perhaps unreferenced
 	}
 	// The counters are added to the server's when the last packet read
 	// so far is handled, before it is: what the client sees answered is

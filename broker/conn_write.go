@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/memreturn"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -170,7 +171,7 @@ func (c *conn) writeLoop() {
 		w.vec, w.mark = w.vec[:0], 0
 		if w.large {
 			w.large = false
-			c.srv.memory.released()
+			c.srv.memory.Released()
 		}
 		c.w = nil
 		if cap(w.buf) <= 256<<10 {
@@ -418,7 +419,7 @@ func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
 			out = addRemaining(out, len(buf), len(payload))
 			c.w.vec = append(c.w.vec, out[c.w.mark:], payload)
 			c.w.mark = len(out)
-			c.w.large = c.w.large || len(payload) >= largeRelease
+			c.w.large = c.w.large || len(payload) >= memreturn.Large
 		}
 		p.Payload = payload
 	} else {

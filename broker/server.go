@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/bufpool"
+	"github.com/midge-mqtt/midge/internal/memreturn"
 	"github.com/midge-mqtt/midge/internal/netpoll"
 	"github.com/midge-mqtt/midge/internal/proxyproto"
 	"github.com/midge-mqtt/midge/internal/topic"
@@ -39,8 +40,8 @@ type Server struct {
 	epoch     time.Time // monotonic reference for mono
 	routes    sync.Pool // *routeScratch
 	readBufs  *bufpool.Pool
-	memory    memReturn  // gives large packets' memory back to the system
-	commit    *committer // nil without a Store
+	memory    memreturn.Returner // gives large packets' memory back to the system
+	commit    *committer         // nil without a Store
 	pollOnce  sync.Once
 	poller    *netpoll.Poller[*conn] // watches parked connections; nil until needed or where unsupported
 	deadlines *netpoll.Wheel[*conn]  // keep alive deadlines of parked connections; set with poller
