@@ -16,6 +16,7 @@ import (
 	"github.com/midge-mqtt/midge/internal/memreturn"
 	"github.com/midge-mqtt/midge/internal/netpoll"
 	"github.com/midge-mqtt/midge/internal/proxyproto"
+	"github.com/midge-mqtt/midge/internal/pubcodec"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -436,7 +437,7 @@ func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 	rs.types[h.Type&15]++
 	switch h.Type {
 	case packet.TypePublish:
-		if err := decodePublish(&rs.pub, h.Flags, body, c.version); err != nil {
+		if err := pubcodec.Decode(&rs.pub, h.Flags, body, c.version); err != nil {
 			return err
 		}
 		rs.pubs++

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/memreturn"
+	"github.com/midge-mqtt/midge/internal/pubcodec"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -416,7 +417,7 @@ func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
 		p.Payload = nil
 		out, err = packet.Append(buf, p, c.version)
 		if err == nil {
-			out = addRemaining(out, len(buf), len(payload))
+			out = pubcodec.AddRemaining(out, len(buf), len(payload))
 			c.w.vec = append(c.w.vec, out[c.w.mark:], payload)
 			c.w.mark = len(out)
 			c.w.large = c.w.large || len(payload) >= memreturn.Large
@@ -434,41 +435,6 @@ func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
 	c.w.pubs++
 	c.w.pubBytes += uint64(len(m.Payload))
 	return out
-}
-
-// addRemaining adds n to the Remaining Length of the packet encoded in
-// b[start:], moving what follows it if its encoding gets longer.
-func addRemaining(b []byte, start, n int) []byte {
-	rem, k := 0, 0
-	for shift := 0; ; shift += 7 {
-		c := b[start+1+k]
-		k++
-		rem |= int(c&0x7f) << shift
-		if c&0x80 == 0 {
-			break
-		}
-	}
-	var vb [4]byte
-	nv := 0
-	for v := rem + n; ; {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v > 0 {
-			c |= 0x80
-		}
-		vb[nv] = c
-		nv++
-		if v == 0 {
-			break
-		}
-	}
-	if nv > k {
-		end := len(b)
-		b = append(b, vb[:nv-k]...) // room; overwritten below
-		copy(b[start+1+nv:], b[start+1+k:end])
-	}
-	copy(b[start+1:], vb[:nv])
-	return b
 }
 
 // applyAlias uses a topic alias for p if the client allows them: a topic

@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/pubcodec"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -143,7 +144,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		will = &Message{Topic: topicName, Payload: w.Payload, QoS: qos, Retain: retain,
 			Publisher: id, Received: now}
 		if v == packet.Version5 {
-			will.Properties = forwardedProperties(&w.Properties)
+			will.Properties = pubcodec.Forwarded(&w.Properties)
 			if w.Properties.Has(packet.PropMessageExpiry) {
 				will.Expiry = now.Add(time.Duration(w.Properties.MessageExpiry) * time.Second)
 			}
