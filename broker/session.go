@@ -6,6 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/smallmap"
 	"github.com/midge-mqtt/midge/internal/topic"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -545,86 +546,14 @@ func subOptions(sub StoredSubscription) topic.Options {
 		RetainHandling: sub.RetainHandling, ID: sub.ID}
 }
 
-// subSet is a session's subscriptions by filter. Most sessions hold a few,
-// so it is a slice until it grows past smallSubs, then a map: a map for one
-// subscription costs ten times its entry.
-type subSet struct {
-	small []subEntry
-	big   map[string]topic.Options
-}
+// subSet is a session's subscriptions by filter: most sessions hold a few,
+// so it is a slice until it grows, then a map (see internal/smallmap).
+type subSet struct{ m smallmap.Map[topic.Options] }
 
-type subEntry struct {
-	filter string
-	opts   topic.Options
-}
-
-const smallSubs = 16
-
-// set adds or replaces the subscription to filter.
-func (ss *subSet) set(filter string, o topic.Options) {
-	if ss.big != nil {
-		ss.big[filter] = o
-		return
-	}
-	for i := range ss.small {
-		if ss.small[i].filter == filter {
-			ss.small[i].opts = o
-			return
-		}
-	}
-	if len(ss.small) < smallSubs {
-		ss.small = append(ss.small, subEntry{filter, o})
-		return
-	}
-	ss.big = make(map[string]topic.Options, 2*smallSubs)
-	for _, e := range ss.small {
-		ss.big[e.filter] = e.opts
-	}
-	ss.big[filter] = o
-	ss.small = nil
-}
-
-// delete removes the subscription to filter, if any.
-func (ss *subSet) delete(filter string) {
-	if ss.big != nil {
-		delete(ss.big, filter)
-		return
-	}
-	for i := range ss.small {
-		if ss.small[i].filter == filter {
-			ss.small = append(ss.small[:i], ss.small[i+1:]...)
-			if len(ss.small) == 0 {
-				ss.small = nil
-			}
-			return
-		}
-	}
-}
-
-// len returns the number of subscriptions.
-func (ss *subSet) len() int {
-	if ss.big != nil {
-		return len(ss.big)
-	}
-	return len(ss.small)
-}
-
-// all yields every subscription.
-func (ss *subSet) all(yield func(filter string, o topic.Options) bool) {
-	if ss.big != nil {
-		for f, o := range ss.big {
-			if !yield(f, o) {
-				return
-			}
-		}
-		return
-	}
-	for _, e := range ss.small {
-		if !yield(e.filter, e.opts) {
-			return
-		}
-	}
-}
+func (ss *subSet) set(filter string, o topic.Options)                  { ss.m.Set(filter, o) }
+func (ss *subSet) delete(filter string)                                { ss.m.Delete(filter) }
+func (ss *subSet) len() int                                            { return ss.m.Len() }
+func (ss *subSet) all(yield func(filter string, o topic.Options) bool) { ss.m.All(yield) }
 
 // prepareDurable gives d its store sequence number and, for a persistent
 // session, marks it stored, for publishDurable to write. It reports whether
