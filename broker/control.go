@@ -46,37 +46,18 @@ func (srv *Server) HandleControl(topic string, h ControlHandler) error {
 	if !strings.HasPrefix(topic, controlPrefix) || len(topic) == len(controlPrefix) || !packet.ValidTopicName(topic) {
 		return ErrInvalidTopic
 	}
-	srv.controlMu.Lock()
-	defer srv.controlMu.Unlock()
-	next := map[string]ControlHandler{}
-	if cur := srv.control.Load(); cur != nil {
-		for k, v := range *cur {
-			next[k] = v
-		}
+	if h == nil {
+		srv.control.Delete(topic)
+		return nil
 	}
-	switch {
-	case h == nil:
-		delete(next, topic)
-	case next[topic] != nil:
+	if !srv.control.Add(topic, h) {
 		return ErrControlTaken
-	default:
-		next[topic] = h
 	}
-	srv.control.Store(&next)
 	return nil
 }
 
 // ControlEndpoints returns the topics that have a handler, sorted.
-func (srv *Server) ControlEndpoints() []string {
-	var out []string
-	if cur := srv.control.Load(); cur != nil {
-		for k := range *cur {
-			out = append(out, k)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+func (srv *Server) ControlEndpoints() []string { return srv.control.Keys() }
 
 // isControlTopic reports whether name is under $CONTROL/.
 func isControlTopic(name string) bool { return strings.HasPrefix(name, controlPrefix) }
@@ -87,11 +68,9 @@ func isControlTopic(name string) bool { return strings.HasPrefix(name, controlPr
 // retained, with the request's MQTT 5 Correlation Data.
 func (srv *Server) serveControl(ctx context.Context, c *conn, name string, p *packet.Publish) {
 	resp := endpointNotAvailable
-	if cur := srv.control.Load(); cur != nil {
-		if h := (*cur)[name]; h != nil {
-			client := c.client
-			resp = h(ctx, &client, p.Payload)
-		}
+	if h, _ := srv.control.Get(name); h != nil {
+		client := c.client
+		resp = h(ctx, &client, p.Payload)
 	}
 	if resp == nil {
 		return

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/bufpool"
+	"github.com/midge-mqtt/midge/internal/cowmap"
 	"github.com/midge-mqtt/midge/internal/memreturn"
 	"github.com/midge-mqtt/midge/internal/netpoll"
 	"github.com/midge-mqtt/midge/internal/proxyproto"
@@ -59,8 +60,7 @@ type Server struct {
 	obsMu     sync.Mutex                  // serializes changes to observers
 	observers atomic.Pointer[[]*observer] // see Observe
 
-	controlMu sync.Mutex                                // serializes changes to control
-	control   atomic.Pointer[map[string]ControlHandler] // $CONTROL endpoints, copy on write; see HandleControl
+	control cowmap.Map[ControlHandler] // $CONTROL endpoints; see HandleControl
 
 	mu        sync.Mutex // guards the fields below
 	sessions  map[string]*session
