@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -52,7 +53,7 @@ func (srv *Server) Sessions() []SessionInfo {
 			out = append(out, info)
 		}
 	}
-	slices.SortFunc(out, func(a, b SessionInfo) int { return cmpString(a.ClientID, b.ClientID) })
+	slices.SortFunc(out, func(a, b SessionInfo) int { return strings.Compare(a.ClientID, b.ClientID) })
 	return out
 }
 
@@ -65,16 +66,6 @@ func (srv *Server) Session(clientID string) (SessionInfo, bool) {
 		return SessionInfo{}, false
 	}
 	return s.info()
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // info describes s; false if it has ended.
@@ -99,7 +90,7 @@ func (s *session) info() (SessionInfo, bool) {
 		info.Subscriptions = append(info.Subscriptions, SubscriptionInfo{Filter: f, QoS: o.QoS, NoLocal: o.NoLocal,
 			RetainAsPublished: o.RetainAsPublished, RetainHandling: o.RetainHandling, ID: o.ID})
 	}
-	slices.SortFunc(info.Subscriptions, func(a, b SubscriptionInfo) int { return cmpString(a.Filter, b.Filter) })
+	slices.SortFunc(info.Subscriptions, func(a, b SubscriptionInfo) int { return strings.Compare(a.Filter, b.Filter) })
 	return info, true
 }
 

@@ -45,19 +45,7 @@ func (srv *Server) expireLoop(stop chan struct{}) {
 // kept (DeleteIf). The store is left alone: a restart does not restore
 // expired messages, and deleting here could race with a new one's write.
 func (srv *Server) expireRetained(now time.Time) int {
-	var names []string
-	srv.retained.Range(func(name string, m *Message) bool {
-		if m.expired(now) {
-			names = append(names, name)
-		}
-		return true
-	})
-	n := 0
-	for _, name := range names {
-		if srv.retained.DeleteIf(name, func(m *Message) bool { return m.expired(now) }) {
-			n++
-		}
-	}
+	n := srv.retained.DeleteFunc(func(m *Message) bool { return m.expired(now) })
 	if n > 0 {
 		srv.log.Debug("expired retained messages removed", "count", n)
 	}

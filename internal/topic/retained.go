@@ -188,6 +188,26 @@ func (r *Retained[V]) Match(filter string, fn func(name string, v V) bool) {
 	r.emit(buf, fn)
 }
 
+// DeleteFunc removes the values for which cond is true and returns how
+// many it removed. A value stored meanwhile under the same name is checked
+// again before it is removed (see DeleteIf).
+func (r *Retained[V]) DeleteFunc(cond func(V) bool) int {
+	var names []string
+	r.Range(func(name string, v V) bool {
+		if cond(v) {
+			names = append(names, name)
+		}
+		return true
+	})
+	n := 0
+	for _, name := range names {
+		if r.DeleteIf(name, cond) {
+			n++
+		}
+	}
+	return n
+}
+
 // Range calls fn for every retained message, in no particular order, until
 // fn returns false. It is meant for persistence and snapshots. Like Match,
 // fn sees a snapshot and runs without any lock held.

@@ -186,3 +186,20 @@ func TestRetainedConcurrent(t *testing.T) {
 		t.Errorf("Len %d Nodes %d, want 0", r.Len(), r.Nodes())
 	}
 }
+
+// DeleteFunc removes exactly the values its condition selects and counts
+// them.
+func TestRetainedDeleteFunc(t *testing.T) {
+	var r topic.Retained[int]
+	for i, name := range []string{"a", "a/b", "c", "$SYS/x"} {
+		r.Set(name, i)
+	}
+	if n := r.DeleteFunc(func(v int) bool { return v%2 == 1 }); n != 2 {
+		t.Errorf("DeleteFunc removed %d, want 2", n)
+	}
+	got := map[string]int{}
+	r.Range(func(name string, v int) bool { got[name] = v; return true })
+	if len(got) != 2 || got["a"] != 0 || got["c"] != 2 {
+		t.Errorf("left %v, want a=0 c=2", got)
+	}
+}
