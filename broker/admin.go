@@ -39,14 +39,20 @@ type SessionInfo struct {
 // packet.Subscription, the one declaration of subscription options.
 type SubscriptionInfo = packet.Subscription
 
-// Sessions returns every session, sorted by client identifier.
-func (srv *Server) Sessions() []SessionInfo {
+// sessionList returns the sessions, for walking them one lock at a time.
+func (srv *Server) sessionList() []*session {
 	srv.mu.Lock()
+	defer srv.mu.Unlock()
 	ss := make([]*session, 0, len(srv.sessions))
 	for _, s := range srv.sessions {
 		ss = append(ss, s)
 	}
-	srv.mu.Unlock()
+	return ss
+}
+
+// Sessions returns every session, sorted by client identifier.
+func (srv *Server) Sessions() []SessionInfo {
+	ss := srv.sessionList()
 	out := make([]SessionInfo, 0, len(ss))
 	for _, s := range ss {
 		if info, ok := s.info(); ok {

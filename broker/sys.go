@@ -3,11 +3,11 @@ package broker
 import (
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/subdump"
 	"github.com/midge-mqtt/midge/internal/systree"
 	"github.com/midge-mqtt/midge/internal/topic"
 	"github.com/midge-mqtt/midge/internal/version"
@@ -93,12 +93,7 @@ func flushTypes(batch *[16]uint32, to *[16]atomic.Uint64) {
 // subscriptions they hold, and the packets queued for connected clients and
 // not yet written with their payload bytes (Mosquitto's "packet/out").
 func (srv *Server) sessionCounts() (shared, outCount, outBytes int) {
-	srv.mu.Lock()
-	sessions := make([]*session, 0, len(srv.sessions))
-	for _, s := range srv.sessions {
-		sessions = append(sessions, s)
-	}
-	srv.mu.Unlock()
+	sessions := srv.sessionList()
 	for _, s := range sessions {
 		s.mu.Lock()
 		for f := range s.subs.all {
@@ -152,47 +147,19 @@ func (srv *Server) PublishLog(topic string, line []byte) error {
 // It is what Mosquitto prints on SIGUSR2 ("the subscription tree"), in a
 // form that is easier to read and compare.
 func (srv *Server) WriteSubscriptions(w io.Writer) error {
-	type row struct {
-		id, filter string
-		qos        byte
-	}
-	srv.mu.Lock()
-	sessions := make([]*session, 0, len(srv.sessions))
-	for _, s := range srv.sessions {
-		sessions = append(sessions, s)
-	}
-	srv.mu.Unlock()
-	var rows []row
+	sessions := srv.sessionList()
+	var subs []subdump.Sub
 	for _, s := range sessions {
 		s.mu.Lock()
 		for f, o := range s.subs.all {
-			rows = append(rows, row{id: s.id, filter: f, qos: o.QoS})
+			subs = append(subs, subdump.Sub{ClientID: s.id, Filter: f, QoS: o.QoS})
 		}
 		s.mu.Unlock()
 	}
-	slices.SortFunc(rows, func(a, b row) int {
-		if c := strings.Compare(a.id, b.id); c != 0 {
-			return c
-		}
-		return strings.Compare(a.filter, b.filter)
-	})
-	var b strings.Builder
-	for _, r := range rows {
-		fmt.Fprintf(&b, "%s %d %s\n", r.id, r.qos, r.filter)
-	}
-	type ret struct {
-		topic string
-		n     int
-	}
-	var rets []ret
+	var rets []subdump.Retained
 	srv.retained.Range(func(name string, m *Message) bool {
-		rets = append(rets, ret{name, len(m.Payload)})
+		rets = append(rets, subdump.Retained{Topic: name, Bytes: len(m.Payload)})
 		return true
 	})
-	slices.SortFunc(rets, func(a, b ret) int { return strings.Compare(a.topic, b.topic) })
-	for _, r := range rets {
-		fmt.Fprintf(&b, "retained %s (%d bytes)\n", r.topic, r.n)
-	}
-	_, err := io.WriteString(w, b.String())
-	return err
+	return subdump.Write(w, subs, rets)
 }
