@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 
+	"github.com/midge-mqtt/midge/internal/topic"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -32,9 +32,6 @@ type ControlHandler func(ctx context.Context, client *Client, request []byte) (r
 // handler: each endpoint has one owner, as in Mosquitto 2.1.
 var ErrControlTaken = errors.New("broker: control endpoint already registered")
 
-// controlPrefix starts every control topic.
-const controlPrefix = "$CONTROL/"
-
 // endpointNotAvailable is Mosquitto's answer on a topic without a handler.
 var endpointNotAvailable = []byte(`{"error": "endpoint not available"}`)
 
@@ -43,7 +40,7 @@ var endpointNotAvailable = []byte(`{"error": "endpoint not available"}`)
 // the endpoint. It may be called at any time, also while serving, and is
 // safe for concurrent use.
 func (srv *Server) HandleControl(topic string, h ControlHandler) error {
-	if !strings.HasPrefix(topic, controlPrefix) || len(topic) == len(controlPrefix) || !packet.ValidTopicName(topic) {
+	if !isControlTopic(topic) || len(topic) == len(controlPrefix) || !packet.ValidTopicName(topic) {
 		return ErrInvalidTopic
 	}
 	if h == nil {
@@ -59,8 +56,11 @@ func (srv *Server) HandleControl(topic string, h ControlHandler) error {
 // ControlEndpoints returns the topics that have a handler, sorted.
 func (srv *Server) ControlEndpoints() []string { return srv.control.Keys() }
 
+// controlPrefix starts every control topic.
+const controlPrefix = topic.ControlPrefix
+
 // isControlTopic reports whether name is under $CONTROL/.
-func isControlTopic(name string) bool { return strings.HasPrefix(name, controlPrefix) }
+func isControlTopic(name string) bool { return topic.IsControl(name) }
 
 // serveControl answers a request the client of c published on name (the
 // Authorizer has allowed it): the handler's response, or Mosquitto's

@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"net"
-	"strings"
 
 	"github.com/midge-mqtt/midge/internal/localpair"
 	"github.com/midge-mqtt/midge/internal/topic"
@@ -78,18 +77,6 @@ func (srv *Server) PublishSystem(ctx context.Context, m *Message) error {
 	}
 }
 
-// bridgeStateTopic reports whether name is $SYS/broker/connection/+/state,
-// the one $SYS topic a client may write: a bridge's notification of its
-// state, which Mosquitto accepts from bridges (acl__check_dollar).
-func bridgeStateTopic(name string) bool {
-	rest, ok := strings.CutPrefix(name, "$SYS/broker/connection/")
-	if !ok {
-		return false
-	}
-	id, ok := strings.CutSuffix(rest, "/state")
-	return ok && id != "" && !strings.Contains(id, "/")
-}
-
 // sysWriteDenied reports whether a client may not publish to name because
-// it is in the $SYS tree.
-func sysWriteDenied(name string) bool { return topic.IsSys(name) && !bridgeStateTopic(name) }
+// it is in the $SYS tree (see topic.SysWriteDenied).
+func sysWriteDenied(name string) bool { return topic.SysWriteDenied(name) }

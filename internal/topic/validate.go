@@ -24,6 +24,30 @@ func IsSys(name string) bool {
 	return name == SysPrefix || strings.HasPrefix(name, SysPrefix+"/")
 }
 
+// SysWritable reports whether a client may publish to name although it is
+// in the $SYS tree: only $SYS/broker/connection/+/state, a bridge's
+// notification of its state, which Mosquitto accepts from bridges
+// (acl__check_dollar).
+func SysWritable(name string) bool {
+	rest, ok := strings.CutPrefix(name, SysPrefix+"/broker/connection/")
+	if !ok {
+		return false
+	}
+	id, ok := strings.CutSuffix(rest, "/state")
+	return ok && id != "" && !strings.Contains(id, "/")
+}
+
+// SysWriteDenied reports whether a client may not publish to name because
+// it is in the $SYS tree.
+func SysWriteDenied(name string) bool { return IsSys(name) && !SysWritable(name) }
+
+// ControlPrefix starts every control topic: Mosquitto's request/response
+// endpoints ($CONTROL/dynamic-security/v1, $CONTROL/broker/v1).
+const ControlPrefix = "$CONTROL/"
+
+// IsControl reports whether name is under ControlPrefix.
+func IsControl(name string) bool { return strings.HasPrefix(name, ControlPrefix) }
+
 // IsShared reports whether filter is a shared-subscription filter (it
 // starts with SharePrefix); [ParseShared] validates it.
 func IsShared(filter string) bool { return strings.HasPrefix(filter, SharePrefix) }

@@ -160,3 +160,19 @@ func TestIsSysIsShared(t *testing.T) {
 		}
 	}
 }
+
+// Of the $SYS tree, clients may write only a bridge's state topic;
+// $CONTROL/ starts control topics.
+func TestSysWriteDeniedIsControl(t *testing.T) {
+	for name, want := range map[string]bool{
+		"$SYS/broker/connection/b1/state": false, "$SYS/broker/connection//state": true,
+		"$SYS/broker/connection/a/b/state": true, "$SYS/broker/uptime": true, "$SYS": true, "a/b": false,
+	} {
+		if got := topic.SysWriteDenied(name); got != want {
+			t.Errorf("SysWriteDenied(%q) = %v, want %v", name, got, want)
+		}
+	}
+	if !topic.IsControl("$CONTROL/broker/v1") || topic.IsControl("$CONTROL") || topic.IsControl("a/$CONTROL/") {
+		t.Error("IsControl is wrong")
+	}
+}
