@@ -134,6 +134,12 @@ func (srv *Server) Publish(ctx context.Context, m *Message) error {
 	if !packet.ValidTopicName(m.Topic) || topic.IsSys(m.Topic) {
 		return ErrInvalidTopic
 	}
+	return srv.publishWait(ctx, m)
+}
+
+// publishWait publishes m from the broker and, with a Store, waits until
+// it is durable or ctx is done.
+func (srv *Server) publishWait(ctx context.Context, m *Message) error {
 	if m.Received.IsZero() {
 		m.Received = srv.now()
 	}

@@ -60,21 +60,7 @@ func (srv *Server) PublishSystem(ctx context.Context, m *Message) error {
 	if !topic.IsSys(m.Topic) {
 		return srv.Publish(ctx, m)
 	}
-	if m.Received.IsZero() {
-		m.Received = srv.now()
-	}
-	if srv.commit == nil {
-		srv.publish(m, nil)
-		return nil
-	}
-	done := make(chan error, 1)
-	srv.publishDurable(m, nil, nil, func(_ bool, err error) { done <- err })
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return srv.publishWait(ctx, m)
 }
 
 // sysWriteDenied reports whether a client may not publish to name because
