@@ -15,6 +15,7 @@ import (
 
 	"github.com/midge-mqtt/midge/internal/bufpool"
 	"github.com/midge-mqtt/midge/internal/cowmap"
+	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/memreturn"
 	"github.com/midge-mqtt/midge/internal/netpoll"
 	"github.com/midge-mqtt/midge/internal/proxyproto"
@@ -504,17 +505,13 @@ func (srv *Server) logDrop(id string, n uint64) {
 	}
 }
 
-// logTypeKey is the log attribute that names a record's Mosquitto log type
-// (internal/logging.TypeKey), for the "subscribe" and "unsubscribe" types
-// log_type selects.
-const logTypeKey = "log_type"
-
 // logTyped logs a record of a Mosquitto log type that is off by default
-// ("subscribe", "unsubscribe") at debug level, formatting it only if the
+// ("subscribe", "unsubscribe", which log_type selects) at debug level, with
+// the type in the logging.TypeKey attribute, formatting it only if the
 // handler may want it: a handler that selects none of those types says so
 // in Enabled, which costs a subscription nothing.
 func (srv *Server) logTyped(typ, format string, args ...any) {
 	if srv.log.Enabled(context.Background(), slog.LevelDebug) {
-		srv.log.Debug(fmt.Sprintf(format, args...), logTypeKey, typ)
+		srv.log.Debug(fmt.Sprintf(format, args...), logging.TypeKey, typ)
 	}
 }
