@@ -75,6 +75,8 @@ func (st *state) decide(c *broker.Client, name string, a broker.Access, d *broke
 		def = defPubRecv
 	case broker.Subscribe:
 		def = defSubscribe
+	case broker.Unsubscribe:
+		def = defUnsubscribe
 	default:
 		if d != nil {
 			d.Reason = "dynamic security does not know the access " + a.String()
@@ -161,6 +163,12 @@ func (st *state) checkRoles(rs []roleLink, c *broker.Client, name string, a brok
 				typ, hit = 2, r.acls[2][i]
 			} else if hit = matchFilter(r.acls[3], c, name); hit != nil {
 				typ = 3
+			}
+		case broker.Unsubscribe:
+			if i := findACL(r.acls[4], name); i >= 0 {
+				typ, hit = 4, r.acls[4][i]
+			} else if hit = matchFilter(r.acls[5], c, name); hit != nil {
+				typ = 5
 			}
 		}
 		if hit == nil {
