@@ -189,11 +189,23 @@ func (st *state) checkRoles(rs []roleLink, c *broker.Client, name string, a brok
 	return broker.Defer
 }
 
+// substitutable reports whether a's pattern can be filled in for c, as
+// Mosquitto 2.1 compares a %c or %u level with the client id or user name:
+// a client without a user name never matches %u, and a client id or user
+// name with '/', '+' or '#' never equals one level of a topic (put in, it
+// would span levels or be a wildcard).
+func substitutable(a *acl, c *broker.Client) bool {
+	if a.pattern.HasUsername() && (!c.HasUsername || strings.ContainsAny(c.Username, "/+#")) {
+		return false
+	}
+	return !a.pattern.HasClientID() || !strings.ContainsAny(c.ID, "/+#")
+}
+
 // matchName returns the first ACL of list whose filter (with %c and %u
 // put in) matches the topic name; nil if none.
 func matchName(list []*acl, c *broker.Client, name string) *acl {
 	for _, a := range list {
-		if !c.HasUsername && a.pattern.HasUsername() {
+		if !substitutable(a, c) {
 			continue
 		}
 		if a.pattern.Match(c.ID, c.Username, name) {
@@ -208,7 +220,7 @@ func matchName(list []*acl, c *broker.Client, name string) *acl {
 func matchFilter(list []*acl, c *broker.Client, filter string) *acl {
 	var m []string
 	for _, a := range list {
-		if !c.HasUsername && a.pattern.HasUsername() {
+		if !substitutable(a, c) {
 			continue
 		}
 		if m == nil {
