@@ -2,6 +2,7 @@ package dynsec
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"strconv"
 	"strings"
@@ -235,4 +236,27 @@ func matchFilter(list []*acl, c *broker.Client, filter string) *acl {
 		}
 	}
 	return nil
+}
+
+// Fingerprint returns a digest of the configured client username — its
+// password hash, client id and whether it is disabled — and whether
+// dynamic security knows the user. A login made elsewhere (the dashboard)
+// lasts only as long as the fingerprint stays what it was at the login:
+// a new password, disabling or deleting the client ends it.
+func (s *Security) Fingerprint(username string) (fp [32]byte, known bool) {
+	s.mu.RLock()
+	cl := s.st.clients[username]
+	var hash, clientID string
+	var disabled bool
+	if cl != nil {
+		hash, clientID, disabled = cl.password, cl.clientID, cl.disabled
+	}
+	s.mu.RUnlock()
+	if cl == nil {
+		return fp, false
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %q %q %t", username, hash, clientID, disabled)
+	h.Sum(fp[:0])
+	return fp, true
 }
