@@ -142,13 +142,16 @@ func (b *brokerRun) webHandlerConfig(wl *webListener) web.HandlerConfig {
 		}
 	}
 	hc.Passwords = pf
-	if ds := b.dynsecOf(); ds != nil && sc.DynsecFile != "" { // dynsec.go
+	if ds := b.dynsecOf(); ds != nil { // dynsec.go
 		hc.DynamicSecurity = func(user string, req []byte) []byte {
 			return ds.Execute(dynsec.Requester{ClientID: "dashboard", Username: user}, req)
 		}
-		// Logins go through the chain: dynamic security, then the file.
-		logins := chainLogins{sec: sc.Security, ds: ds, pf: pf}
-		hc.Passwords = func() web.Passwords { return logins }
+		if sc.DynsecFile != "" {
+			// The listener's chain has dynamic security: logins go through
+			// it (dynamic security, then the file).
+			logins := chainLogins{sec: sc.Security, ds: ds, pf: pf}
+			hc.Passwords = func() web.Passwords { return logins }
+		}
 	}
 	return hc
 }
