@@ -35,11 +35,14 @@ type Server struct {
 	started  time.Time
 	epoch    time.Time // monotonic reference for mono
 	routes   sync.Pool // *routeScratch
-	readBufs *bufPool
-	memory   memReturn  // gives large packets' memory back to the system
-	commit   *committer // nil without a Store
-	pollOnce sync.Once
-	poller   *poller // watches parked connections; nil until needed or where unsupported
+	// qos0Sessions are the client ids whose offline sessions keep QoS 0
+	// messages (QueueQoS0); a sync.Map, so no mutex.
+	qos0Sessions sync.Map
+	readBufs     *bufPool
+	memory       memReturn  // gives large packets' memory back to the system
+	commit       *committer // nil without a Store
+	pollOnce     sync.Once
+	poller       *poller // watches parked connections; nil until needed or where unsupported
 
 	startOnce sync.Once
 	startErr  error
