@@ -8,11 +8,13 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/midge-mqtt/midge/bridge"
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
+	"golang.org/x/crypto/ocsp"
 )
 
 // tlsRemote is a midge remote behind TLS whose server configuration the
@@ -68,7 +70,30 @@ func TestRequireOCSP(t *testing.T) {
 		t.Fatal("connected without an OCSP response")
 	}
 
-	stapled := startTLSRemote(t, pki, func(c *tls.Config) { c.Certificates[0].OCSPStaple = []byte("stapled response") })
+	// A staple that is not a response signed by the CA, one that says the
+	// certificate is revoked, and an expired one are refused; a good one
+	// is accepted.
+	refused := map[string]func(c *tls.Config){
+		"garbage": func(c *tls.Config) { c.Certificates[0].OCSPStaple = []byte("stapled response") },
+		"revoked": func(c *tls.Config) {
+			c.Certificates[0].OCSPStaple = pki.OCSPStaple(c.Certificates[0], ocsp.Revoked, time.Hour)
+		},
+		"expired": func(c *tls.Config) {
+			c.Certificates[0].OCSPStaple = pki.OCSPStaple(c.Certificates[0], ocsp.Good, -time.Minute)
+		},
+	}
+	for name, edit := range refused {
+		r := startTLSRemote(t, pki, edit)
+		cfg.Addresses, cfg.Name = []string{r.addr}, name
+		b := startBridge(t, cfg, local.Server)
+		waitFor(t, "the OCSP error of "+name, func() bool { return strings.Contains(b.Status().LastError, "OCSP") })
+		if b.Status().State == bridge.Connected {
+			t.Fatalf("%s: connected with a bad OCSP response", name)
+		}
+	}
+	stapled := startTLSRemote(t, pki, func(c *tls.Config) {
+		c.Certificates[0].OCSPStaple = pki.OCSPStaple(c.Certificates[0], ocsp.Good, time.Hour)
+	})
 	cfg.Addresses, cfg.Name = []string{stapled.addr}, "staple"
 	waitState(t, startBridge(t, cfg, local.Server), bridge.Connected)
 }
