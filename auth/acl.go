@@ -169,14 +169,14 @@ func (s *ruleSet) add(r rule) {
 }
 
 // Allowed reports whether a client may read (receive) or write (publish) a
-// message with topic name name, or subscribe (acc broker.Subscribe, always true as
-// in Mosquitto 2.0). hasUsername is false for a client that connected without
+// message with topic name name, or subscribe or unsubscribe (acc
+// broker.Subscribe or broker.Unsubscribe, always true as in Mosquitto 2.0). hasUsername is false for a client that connected without
 // a username. It allocates nothing unless a pattern has more than four
 // substitutions.
 func (a *ACL) Allowed(username string, hasUsername bool, clientID, name string, acc broker.Access) bool {
 	switch acc {
 	case broker.Read, broker.Write:
-	case broker.Subscribe:
+	case broker.Subscribe, broker.Unsubscribe:
 		return true
 	default:
 		return false

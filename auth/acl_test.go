@@ -116,7 +116,8 @@ func TestACLAllowed(t *testing.T) {
 		named("Alice", "c1", "xx/1", R, false, "usernames are case-sensitive"),
 		anon("c1", "anon/secret", S, true, "Mosquitto 2.0 grants every SUBSCRIBE"),
 		named("nobody", "c1", "nothing", S, true, "every one"),
-		anon("c1", "anon/1", broker.Access(8), false, "an unknown access kind"),
+		anon("c1", "anon/secret", broker.Unsubscribe, true, "Mosquitto 2.0 grants every UNSUBSCRIBE"),
+		anon("c1", "anon/1", broker.Access(16), false, "an unknown access kind"),
 		anon("c1", "anon/1", R|W, false, "not a single access kind"),
 	} {
 		if got := a.Allowed(tc.user, tc.hasUser, tc.id, tc.topic, tc.acc); got != tc.want {

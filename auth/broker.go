@@ -28,7 +28,7 @@ func (pf *PasswordFile) Authenticate(_ context.Context, c *broker.Client, passwo
 }
 
 // Authorize implements broker.Authorizer for acl_file with Mosquitto 2.0's
-// rules: see Allowed. Every SUBSCRIBE is allowed; each message is checked for
+// rules: see Allowed. Every SUBSCRIBE and UNSUBSCRIBE is allowed; each message is checked for
 // Read as it is delivered (SubscribeChecker refuses hopeless subscriptions).
 // A file without any topic or pattern line defers, as Mosquitto's does.
 func (a *ACL) Authorize(_ context.Context, c *broker.Client, topic string, acc broker.Access) broker.Verdict {

@@ -20,7 +20,7 @@ func (a *ACL) Explain(_ context.Context, c *broker.Client, name string, acc brok
 	d.Verdict = broker.Deny
 	if d.Allowed {
 		d.Verdict = broker.Allow
-	} else if a.empty() && acc != broker.Subscribe {
+	} else if a.empty() && acc != broker.Subscribe && acc != broker.Unsubscribe {
 		d.Verdict = broker.Defer
 	}
 	return d
@@ -32,6 +32,8 @@ func (a *ACL) explain(username string, hasUsername bool, clientID, name string, 
 	case broker.Read, broker.Write:
 	case broker.Subscribe:
 		return broker.Decision{Allowed: true, Reason: "Mosquitto's ACL file grants every subscription; each message is checked for read access as it is delivered"}
+	case broker.Unsubscribe:
+		return broker.Decision{Allowed: true, Reason: "Mosquitto's ACL file grants every unsubscription"}
 	default:
 		return broker.Decision{Reason: "unknown access " + acc.String()}
 	}

@@ -96,6 +96,7 @@ type Bridge struct {
 // bridges before it accepts clients, as Mosquitto sets up its bridges'
 // subscriptions at start-up.
 func (b *Bridge) Prime(ctx context.Context) error {
+	b.queueQoS0()
 	if err := b.prime(ctx); err != nil {
 		return err
 	}
@@ -205,6 +206,7 @@ func (b *Bridge) Restart() {
 // is done or a start_type once bridge has ended.
 func (b *Bridge) Run(ctx context.Context) error {
 	defer b.setState(Stopped, "", nil)
+	defer b.stopQueueQoS0()
 	if b.cfg.Notifications {
 		b.notifyLocal(ctx, '0')
 	}

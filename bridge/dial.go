@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/tlsconf"
+	"golang.org/x/crypto/ocsp"
 )
 
 // dialTimeout bounds dialling and the TLS handshake.
@@ -50,11 +51,42 @@ func (b *Bridge) dial(ctx context.Context, addr string) (net.Conn, error) {
 		nc.Close()
 		return nil, fmt.Errorf("TLS handshake: %w", err)
 	}
-	if b.cfg.TLS.RequireOCSP && len(conn.ConnectionState().OCSPResponse) == 0 {
-		nc.Close()
-		return nil, errors.New("TLS: bridge_require_ocsp and the remote stapled no OCSP response")
+	if b.cfg.TLS.RequireOCSP {
+		if err := checkOCSP(conn.ConnectionState(), time.Now()); err != nil {
+			nc.Close()
+			return nil, fmt.Errorf("TLS: bridge_require_ocsp: %w", err)
+		}
 	}
 	return conn, nil
+}
+
+// checkOCSP verifies the OCSP response the remote stapled, as Mosquitto's
+// bridge_require_ocsp does: it must be there, be signed by the issuer of
+// the remote's certificate (or a responder the issuer delegated to), be
+// about that certificate, say it is good, and be current.
+func checkOCSP(cs tls.ConnectionState, now time.Time) error {
+	if len(cs.OCSPResponse) == 0 {
+		return errors.New("the remote stapled no OCSP response")
+	}
+	if len(cs.VerifiedChains) == 0 || len(cs.VerifiedChains[0]) < 2 {
+		return errors.New("no verified issuer to check the OCSP response against")
+	}
+	leaf, issuer := cs.VerifiedChains[0][0], cs.VerifiedChains[0][1]
+	r, err := ocsp.ParseResponseForCert(cs.OCSPResponse, leaf, issuer)
+	if err != nil {
+		return fmt.Errorf("the stapled OCSP response is invalid: %w", err)
+	}
+	switch {
+	case r.Status == ocsp.Revoked:
+		return fmt.Errorf("the OCSP response says the remote's certificate was revoked at %s", r.RevokedAt.UTC().Format(time.RFC3339))
+	case r.Status != ocsp.Good:
+		return errors.New("the OCSP response does not say the remote's certificate is good")
+	case r.ThisUpdate.After(now.Add(5 * time.Minute)):
+		return errors.New("the OCSP response is not valid yet")
+	case !r.NextUpdate.IsZero() && r.NextUpdate.Before(now):
+		return errors.New("the OCSP response has expired")
+	}
+	return nil
 }
 
 // tlsConfig builds the TLS client configuration for addr.

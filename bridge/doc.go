@@ -19,5 +19,6 @@
 //
 // The local side is connected only while the remote is: while the remote
 // is down the local session is offline and its queue (QoS 1 and 2, and
-// QoS 0 with queue_qos0_messages) goes to the store.
+// QoS 0 with queue_qos0_messages or, as in Mosquitto, for a lazy bridge)
+// goes to the store.
 package bridge

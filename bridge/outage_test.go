@@ -71,7 +71,9 @@ func TestRemoteOutagesLoseNothing(t *testing.T) {
 	}
 	subscribe().Close()
 
-	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true, Store: lst})
+	// No max_queued_messages: on a loaded machine an outage can outlast
+	// 1000 messages, which would then be dropped by design.
+	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true, Store: lst, MaxQueuedMessages: broker.Unlimited})
 	top := mustTopic(t, "o/#", bridge.Out, "", "")
 	top.QoS = 2
 	b := startBridge(t, config(raddr, packet.Version311, top), local.Server)

@@ -30,9 +30,12 @@ const (
 	Read      Access = 1 // receive a message published to a topic
 	Write     Access = 2 // publish to a topic
 	Subscribe Access = 4 // subscribe to a filter
+	// Unsubscribe is asked for each filter of an UNSUBSCRIBE; a denied one
+	// stays subscribed (MQTT 5: reason code 0x87 in the UNSUBACK).
+	Unsubscribe Access = 8
 )
 
-// String returns "read", "write" or "subscribe".
+// String returns "read", "write", "subscribe" or "unsubscribe".
 func (a Access) String() string {
 	switch a {
 	case Read:
@@ -41,6 +44,8 @@ func (a Access) String() string {
 		return "write"
 	case Subscribe:
 		return "subscribe"
+	case Unsubscribe:
+		return "unsubscribe"
 	}
 	return fmt.Sprintf("Access(%d)", uint8(a))
 }
@@ -92,8 +97,8 @@ type Authenticator interface {
 type Authorizer interface {
 	// Authorize says whether c may perform a on topic: Allow, Deny, or Defer
 	// to leave the decision to the next link. For Read and Write, topic is a
-	// topic name; for Subscribe, a topic filter (a shared subscription's
-	// filter without its $share/{name}/ prefix).
+	// topic name; for Subscribe and Unsubscribe, a topic filter (a shared
+	// subscription's filter without its $share/{name}/ prefix).
 	Authorize(ctx context.Context, c *Client, topic string, a Access) Verdict
 }
 

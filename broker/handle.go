@@ -18,7 +18,7 @@ func (c *conn) handle(ctx context.Context, p packet.Packet) error {
 	case *packet.Subscribe:
 		return c.handleSubscribe(ctx, p)
 	case *packet.Unsubscribe:
-		c.handleUnsubscribe(p)
+		c.handleUnsubscribe(ctx, p)
 		return nil
 	case *packet.Pingreq:
 		c.queueCtrl(outItem{kind: outPacket, pkt: &packet.Pingresp{}}) // [MQTT-3.12.4-1]
@@ -390,15 +390,25 @@ func (srv *Server) retainSourceAllowed(ctx context.Context, m *Message) bool {
 }
 
 // handleUnsubscribe processes an UNSUBSCRIBE [MQTT-3.10.4-4].
-func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
+// Each filter is first checked for Unsubscribe access, as Mosquitto checks
+// MOSQ_ACL_UNSUBSCRIBE: a denied one stays subscribed, with reason code 0x87
+// in an MQTT 5 UNSUBACK (an MQTT 3.x UNSUBACK has no codes).
+func (c *conn) handleUnsubscribe(ctx context.Context, p *packet.Unsubscribe) {
 	s := c.sess
 	codes := make([]packet.ReasonCode, len(p.Filters))
 	for i, f := range p.Filters {
 		c.srv.logTyped("unsubscribe", "%s %s", c.client.ID, f)
-		if group, inner, shared, _ := topic.ParseShared(f); shared {
-			f = topic.SharePrefix + group + "/" + c.mount + inner
+		inner := f
+		if group, in, shared, _ := topic.ParseShared(f); shared {
+			inner = c.mount + in
+			f = topic.SharePrefix + group + "/" + inner
 		} else {
-			f = c.mount + f
+			inner = c.mount + f
+			f = inner
+		}
+		if !c.authorize(ctx, inner, Unsubscribe) {
+			codes[i] = packet.NotAuthorized
+			continue
 		}
 		existed := c.srv.index.Unsubscribe(s, f)
 		s.mu.Lock()
@@ -411,7 +421,9 @@ func (c *conn) handleUnsubscribe(p *packet.Unsubscribe) {
 	}
 	if err := c.storeSession(); err != nil {
 		for i := range codes {
-			codes[i] = packet.UnspecifiedError
+			if codes[i] != packet.NotAuthorized {
+				codes[i] = packet.UnspecifiedError
+			}
 		}
 	}
 	ack := &packet.Unsuback{PacketID: p.PacketID}

@@ -35,18 +35,21 @@ type Server struct {
 	log      *slog.Logger
 	now      func() time.Time
 
-	index     *topic.Index[*session]
-	retained  *topic.Retained[*Message]
-	stats     stats
-	started   time.Time
-	epoch     time.Time // monotonic reference for mono
-	routes    sync.Pool // *routeScratch
-	readBufs  *bufpool.Pool
-	memory    memreturn.Returner // gives large packets' memory back to the system
-	commit    *committer         // nil without a Store
-	pollOnce  sync.Once
-	poller    *netpoll.Poller[*conn] // watches parked connections; nil until needed or where unsupported
-	deadlines *netpoll.Wheel[*conn]  // keep alive deadlines of parked connections; set with poller
+	index    *topic.Index[*session]
+	retained *topic.Retained[*Message]
+	stats    stats
+	started  time.Time
+	epoch    time.Time // monotonic reference for mono
+	routes   sync.Pool // *routeScratch
+	// qos0Sessions are the client ids whose offline sessions keep QoS 0
+	// messages (QueueQoS0); a sync.Map, so no mutex.
+	qos0Sessions sync.Map
+	readBufs     *bufpool.Pool
+	memory       memreturn.Returner // gives large packets' memory back to the system
+	commit       *committer         // nil without a Store
+	pollOnce     sync.Once
+	poller       *netpoll.Poller[*conn] // watches parked connections; nil until needed or where unsupported
+	deadlines    *netpoll.Wheel[*conn]  // keep alive deadlines of parked connections; set with poller
 
 	startOnce sync.Once
 	startErr  error

@@ -197,7 +197,7 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 	}
 	c := s.conn
 	persistent := s.persistentLocked()
-	if c == nil && d.qos == 0 && !s.srv.opt().QueueQoS0Messages {
+	if c == nil && d.qos == 0 && !s.srv.queuesQoS0(s.id) {
 		return nil, false // QoS 0 messages are not queued for offline sessions (3.1.2.4)
 	}
 	if persistent && (d.qos > 0 || c == nil) && !d.seqID {
@@ -565,7 +565,7 @@ func (s *session) prepareDurable(d *delivery) (early bool) {
 	if s.ended || !s.persistentLocked() || !storable(d.msg.Topic) {
 		return early
 	}
-	if d.qos == 0 && (s.conn != nil || !s.srv.opt().QueueQoS0Messages) {
+	if d.qos == 0 && (s.conn != nil || !s.srv.queuesQoS0(s.id)) {
 		return early
 	}
 	if s.conn == nil && s.srv.opt().maxQueued > 0 && s.storedQueued >= s.srv.opt().maxQueued {

@@ -2,6 +2,7 @@ package dynsec
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"strconv"
 	"strings"
@@ -75,6 +76,8 @@ func (st *state) decide(c *broker.Client, name string, a broker.Access, d *broke
 		def = defPubRecv
 	case broker.Subscribe:
 		def = defSubscribe
+	case broker.Unsubscribe:
+		def = defUnsubscribe
 	default:
 		if d != nil {
 			d.Reason = "dynamic security does not know the access " + a.String()
@@ -162,6 +165,12 @@ func (st *state) checkRoles(rs []roleLink, c *broker.Client, name string, a brok
 			} else if hit = matchFilter(r.acls[3], c, name); hit != nil {
 				typ = 3
 			}
+		case broker.Unsubscribe:
+			if i := findACL(r.acls[4], name); i >= 0 {
+				typ, hit = 4, r.acls[4][i]
+			} else if hit = matchFilter(r.acls[5], c, name); hit != nil {
+				typ = 5
+			}
 		}
 		if hit == nil {
 			continue
@@ -181,11 +190,23 @@ func (st *state) checkRoles(rs []roleLink, c *broker.Client, name string, a brok
 	return broker.Defer
 }
 
+// substitutable reports whether a's pattern can be filled in for c, as
+// Mosquitto 2.1 compares a %c or %u level with the client id or user name:
+// a client without a user name never matches %u, and a client id or user
+// name with '/', '+' or '#' never equals one level of a topic (put in, it
+// would span levels or be a wildcard).
+func substitutable(a *acl, c *broker.Client) bool {
+	if a.pattern.HasUsername() && (!c.HasUsername || strings.ContainsAny(c.Username, "/+#")) {
+		return false
+	}
+	return !a.pattern.HasClientID() || !strings.ContainsAny(c.ID, "/+#")
+}
+
 // matchName returns the first ACL of list whose filter (with %c and %u
 // put in) matches the topic name; nil if none.
 func matchName(list []*acl, c *broker.Client, name string) *acl {
 	for _, a := range list {
-		if !c.HasUsername && a.pattern.HasUsername() {
+		if !substitutable(a, c) {
 			continue
 		}
 		if a.pattern.Match(c.ID, c.Username, name) {
@@ -200,7 +221,7 @@ func matchName(list []*acl, c *broker.Client, name string) *acl {
 func matchFilter(list []*acl, c *broker.Client, filter string) *acl {
 	var m []string
 	for _, a := range list {
-		if !c.HasUsername && a.pattern.HasUsername() {
+		if !substitutable(a, c) {
 			continue
 		}
 		if m == nil {
@@ -215,4 +236,27 @@ func matchFilter(list []*acl, c *broker.Client, filter string) *acl {
 		}
 	}
 	return nil
+}
+
+// Fingerprint returns a digest of the configured client username — its
+// password hash, client id and whether it is disabled — and whether
+// dynamic security knows the user. A login made elsewhere (the dashboard)
+// lasts only as long as the fingerprint stays what it was at the login:
+// a new password, disabling or deleting the client ends it.
+func (s *Security) Fingerprint(username string) (fp [32]byte, known bool) {
+	s.mu.RLock()
+	cl := s.st.clients[username]
+	var hash, clientID string
+	var disabled bool
+	if cl != nil {
+		hash, clientID, disabled = cl.password, cl.clientID, cl.disabled
+	}
+	s.mu.RUnlock()
+	if cl == nil {
+		return fp, false
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "%q %q %q %t", username, hash, clientID, disabled)
+	h.Sum(fp[:0])
+	return fp, true
 }

@@ -23,8 +23,10 @@
 // matches decides. A subscription is checked against subscribeLiteral
 // (exact text) and subscribePattern (the ACL's filter must cover the
 // requested one), and is denied outright by a role with allowwildcardsubs
-// false if it has a wildcard. %c and %u in ACL topics stand for the client
-// id and user name. When nothing matches, the default access decides: a
+// false if it has a wildcard. A level %c or %u of an ACL topic stands for
+// the client id or user name (as in Mosquitto 2.1, only a whole level: a
+// client id or user name with '/', '+' or '#' never matches one). When
+// nothing matches, the default access decides: a
 // default "allow" allows (except a $CONTROL topic, which a default never
 // grants: the decision is left to the next link), a default "deny" leaves
 // the decision to the next link. A client with a user name dynamic

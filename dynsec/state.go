@@ -103,7 +103,7 @@ type acl struct {
 	topic    string
 	priority int
 	allow    bool
-	pattern  topic.Pattern // topic with %c and %u
+	pattern  topic.Pattern // topic with %c and %u as whole levels
 }
 
 type roleLink struct {
@@ -152,7 +152,7 @@ func insertACL(list []*acl, a *acl) []*acl {
 }
 
 func newACL(t string, priority int, allow bool) *acl {
-	return &acl{topic: t, priority: priority, allow: allow, pattern: topic.ParsePattern(t)}
+	return &acl{topic: t, priority: priority, allow: allow, pattern: topic.ParseLevelPattern(t)}
 }
 
 // findACL returns the index of the ACL with topic t in list, -1 if none.

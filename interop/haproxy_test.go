@@ -52,7 +52,7 @@ func TestHAProxy(t *testing.T) {
 	if out, err := exec.Command(haproxy, "-c", "-f", cfgFile).CombinedOutput(); err != nil {
 		t.Fatalf("haproxy -c: %v\n%s", err, out)
 	}
-	startProc(t, nil, haproxy, "-db", "-f", cfgFile)
+	startServer(t, haproxy, "-db", "-f", cfgFile)
 	testutil.WaitFor(t, "HAProxy listening", func() bool {
 		for _, p := range fe {
 			nc, err := net.DialTimeout("tcp", "127.0.0.1:"+p, time.Second)

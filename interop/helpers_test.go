@@ -25,7 +25,10 @@ const (
 
 	installHint = "install the interop tools with: apt-get install mosquitto-clients python3-paho-mqtt"
 
-	// procTimeout bounds the life of every subprocess.
+	// procTimeout bounds the life of every client subprocess (startProc).
+	// Servers (startServer) live until their test ends: a test's parallel
+	// subtests may wait for a free slot longer than this before they use
+	// the broker their parent started.
 	procTimeout = 20 * time.Second
 	// waitTimeout bounds every wait for a condition.
 	waitTimeout = testutil.Timeout
@@ -161,7 +164,24 @@ func startPython(t *testing.T, script string, args ...string) *proc {
 // startProc starts name with args and stdin (if not nil).
 func startProc(t *testing.T, stdin io.Reader, name string, args ...string) *proc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), procTimeout)
+	return startProcFor(t, procTimeout, stdin, name, args...)
+}
+
+// startServer starts a server process (a broker, HAProxy) as startProc
+// does, but with no limit on its life: it is killed when the test ends.
+func startServer(t *testing.T, name string, args ...string) *proc {
+	t.Helper()
+	return startProcFor(t, 0, nil, name, args...)
+}
+
+// startProcFor is startProc with the limit on the process's life (0: none).
+func startProcFor(t *testing.T, limit time.Duration, stdin io.Reader, name string, args ...string) *proc {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	if limit > 0 {
+		cancel()
+		ctx, cancel = context.WithTimeout(context.Background(), limit)
+	}
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdin = stdin
 	cmd.WaitDelay = time.Second

@@ -168,7 +168,7 @@ func startMidge(t *testing.T, dir string, nports int, conf func(ports []string) 
 		ports := freePorts(t, nports)
 		text := midgeLogPrefix + conf(ports)
 		path := writeTempFile(t, dir, "mosquitto-*.conf", text)
-		p := startProc(t, nil, cmd[0], append(cmd[1:], "-c", path)...)
+		p := startServer(t, cmd[0], append(cmd[1:], "-c", path)...)
 		if p.waitRunning() {
 			return p, ports
 		}

@@ -24,7 +24,7 @@ func startDebianMosquitto(t *testing.T, dir string, conf func(port string) strin
 		port := freePorts(t, 1)[0]
 		text := midgeLogPrefix + conf(port)
 		path := writeTempFile(t, dir, "mosquitto-*.conf", text)
-		p := startProc(t, nil, "stdbuf", "-oL", debianMosquitto, "-c", path)
+		p := startServer(t, "stdbuf", "-oL", debianMosquitto, "-c", path)
 		if p.waitRunning() {
 			return p, port
 		}

@@ -17,8 +17,9 @@ import (
 	"github.com/midge-mqtt/midge/broker"
 )
 
-// Passwords checks the logins of a listener: the broker's password file.
-// *auth.PasswordFile implements it.
+// Passwords checks the logins of a listener: the broker's password file
+// (*auth.PasswordFile implements it), or its authentication chain when
+// dynamic security is configured.
 type Passwords interface {
 	// Check reports whether password is username's.
 	Check(username, password string) bool
@@ -32,9 +33,9 @@ type Passwords interface {
 
 // HandlerConfig is the security of one listener.
 type HandlerConfig struct {
-	// Passwords returns the password file in use (it may change on reload);
-	// nil, or a nil result, means no file. If Passwords is nil the listener
-	// runs without logins and everybody is an administrator: Handler
+	// Passwords returns the password file (or chain) in use (it may change
+	// on reload); nil, or a nil result, means no file. If Passwords is nil
+	// the listener runs without logins and everybody is an administrator: Handler
 	// refuses that unless Local.
 	Passwords func() Passwords
 	// Admins returns the users who may act on the broker (http_api_admin).

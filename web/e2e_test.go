@@ -28,7 +28,8 @@ const chromiumPath = "/usr/bin/chromium"
 // mosquitto_pub, its history and chart, publish from the page to a
 // subscriber, the clients page and statistics; on the Users page create a
 // dynamic security user and role, grant a topic, and see the ACL tester
-// allow it; then, as a user who may read
+// allow it; on the Bridges page see a bridge (to midge itself) connected
+// and its sent counter rise; then, as a user who may read
 // a few topics, see only those, and only they are counted. The screenshots go to
 // web/e2e/artifacts/. It fails, not skips, when a tool is missing.
 func TestBrowserEndToEnd(t *testing.T) {
@@ -59,7 +60,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	// The password file: alice administers the dashboard, sensor is a
 	// device, viewer may read the kitchen's topics only.
 	var pw strings.Builder
-	for _, u := range []string{"alice", "sensor", "viewer"} {
+	for _, u := range []string{"alice", "sensor", "viewer", "bridge"} {
 		h, err := auth.HashPassword(u+"-secret", auth.SHA512PBKDF2, 0)
 		if err != nil {
 			t.Fatal(err)
@@ -69,7 +70,8 @@ func TestBrowserEndToEnd(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "passwd"), []byte(pw.String()), 0o600)
 	os.WriteFile(filepath.Join(dir, "acl"), []byte("user alice\ntopic readwrite #\n"+
 		"user sensor\ntopic write home/#\ntopic write garden/#\ntopic write devices/#\ntopic read home/livingroom/setpoint\n"+
-		"user viewer\ntopic read home/kitchen/#\n"), 0o644)
+		"user viewer\ntopic read home/kitchen/#\n"+
+		"user bridge\ntopic write mirror/#\n"), 0o644)
 	// Dynamic security's file, in a directory the broker can write to
 	// after it drops root privileges to the mosquitto user.
 	dsDir, err := os.MkdirTemp("", "midge-e2e-dynsec-")
@@ -93,6 +95,13 @@ http_api_history 20
 listener %[2]d 127.0.0.1
 listener %[3]d 127.0.0.1
 protocol http_api
+
+connection e2e-bridge
+address 127.0.0.1:%[2]d
+remote_clientid e2e-bridge
+remote_username bridge
+remote_password bridge-secret
+topic # out 1 bridge-out/ mirror/
 `, dir, mqttPort, httpPort, dsDir)), 0o644)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -167,7 +176,7 @@ protocol http_api
 	case <-time.After(5 * time.Second):
 		t.Error("the subscriber did not get the page's message")
 	}
-	for _, f := range []string{"tree.png", "history-chart.png", "clients.png", "stats.png", "users.png", "viewer.png"} {
+	for _, f := range []string{"tree.png", "history-chart.png", "clients.png", "stats.png", "users.png", "bridges.png", "viewer.png"} {
 		if st, err := os.Stat(filepath.Join(artifacts, f)); err != nil || st.Size() < 1000 {
 			t.Errorf("screenshot %s: %v", f, err)
 		}

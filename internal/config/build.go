@@ -265,9 +265,9 @@ func (p *parser) buildHTTPListener(ls *lstate, global *Scope) {
 		p.res.Scopes = append(p.res.Scopes, sc)
 	}
 	l.Scope = sc
-	if sc.PasswordFile == "" && !l.loopback() {
-		p.errorf(l.Pos, "listener %s (protocol http_api) has no password_file, so anyone who can reach it could read every message, publish and disconnect clients without logging in: "+
-			"set password_file (its users log in to the dashboard), or bind the listener to a loopback address (listener %d 127.0.0.1)", listenerKey(*l), l.Port)
+	if sc.PasswordFile == "" && sc.DynsecFile == "" && !l.loopback() {
+		p.errorf(l.Pos, "listener %s (protocol http_api) has no password_file (nor dynamic security), so anyone who can reach it could read every message, publish and disconnect clients without logging in: "+
+			"set password_file or dynamic security (their users log in to the dashboard), or bind the listener to a loopback address (listener %d 127.0.0.1)", listenerKey(*l), l.Port)
 	}
 	p.res.HTTPListeners = append(p.res.HTTPListeners, *l)
 }

@@ -88,6 +88,11 @@ func TestHTTPAPIRefusesOpenNetworkListener(t *testing.T) {
 	if _, err := parse(t, "per_listener_settings true\nlistener 1883\npassword_file "+pw+"\nlistener 8080\nprotocol http_api\n"); err == nil {
 		t.Error("an http_api listener without its own password file was accepted with per_listener_settings true")
 	}
+	// Dynamic security's clients log in too: no password file is needed.
+	if _, err := parse(t, "plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\nplugin_opt_config_file /var/lib/midge/dynsec.json\n"+
+		"listener 1883\nlistener 8080\nprotocol http_api\n"); err != nil {
+		t.Errorf("an http_api listener with dynamic security: %v", err)
+	}
 }
 
 func TestHTTPAPIErrors(t *testing.T) {

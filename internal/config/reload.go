@@ -19,6 +19,7 @@ import (
 // options listed in docs/mosquitto-compat.md).
 func Reload(cur, next *Result) []string {
 	var notes []string
+	dynsecNoted := false
 	byName := make(map[string]*Scope, len(next.Scopes))
 	for _, sc := range next.Scopes {
 		byName[sc.Name] = sc
@@ -34,6 +35,12 @@ func Reload(cur, next *Result) []string {
 		sc.ACLFile, sc.ACLPos = n.ACLFile, n.ACLPos
 		sc.CheckSubscribe = n.CheckSubscribe
 		sc.setFiles(n.Passwords(), n.Rules())
+		if !dynsecNoted && (sc.DynsecFile != n.DynsecFile || sc.DynsecPasswordInitFile != n.DynsecPasswordInitFile) {
+			// The plugin is initialised once, as Mosquitto's: its options,
+			// and the file itself, are not reread on reload.
+			dynsecNoted = true
+			notes = append(notes, dynsecNote(sc, n))
+		}
 		if sc.AllowAnonymous != n.AllowAnonymous {
 			notes = append(notes, fmt.Sprintf("allow_anonymous changed%s: restart midge to apply it", scopeName(sc)))
 		}
@@ -130,6 +137,26 @@ func ReloadTLS(cur *Result) []error {
 		}
 	}
 	return errs
+}
+
+// dynsecNote says how the dynamic security plugin's options changed from
+// cur to next, and that they need a restart.
+func dynsecNote(cur, next *Scope) string {
+	var what string
+	switch {
+	case cur.DynsecFile == "":
+		what = "a dynamic security plugin was added (" + next.DynsecPos.String() + ")"
+	case next.DynsecFile == "":
+		what = "the dynamic security plugin was removed"
+	case cur.DynsecFile != next.DynsecFile:
+		what = fmt.Sprintf("plugin_opt_config_file changed from %s to %s", cur.DynsecFile, next.DynsecFile)
+	default:
+		what = "plugin_opt_password_init_file changed"
+	}
+	if cur.DynsecFile == "" {
+		return what + ": restart midge to apply it (plugins are loaded at start-up only, as in Mosquitto)"
+	}
+	return what + ": restart midge to apply it (plugins are loaded at start-up only, as in Mosquitto); dynamic security keeps using " + cur.DynsecFile
 }
 
 func scopeName(sc *Scope) string {

@@ -68,6 +68,36 @@ func ParsePattern(p string) Pattern {
 	return pt
 }
 
+// ParseLevelPattern is ParsePattern for Mosquitto 2.1's patterns
+// (mosquitto_topic_matches_sub_with_pattern, used by dynamic security):
+// only a level that is exactly %c or %u stands for the client id or user
+// name; a %c or %u inside a longer level ("a/x%cy") is plain text.
+func ParseLevelPattern(p string) Pattern {
+	var pt Pattern
+	start := 0
+	for i := 0; i+1 < len(p); i++ {
+		if p[i] == '%' && (p[i+1] == 'c' || p[i+1] == 'u') &&
+			(i == 0 || p[i-1] == '/') && (i+2 == len(p) || p[i+2] == '/') {
+			pt.parts = append(pt.parts, p[start:i])
+			pt.vars = append(pt.vars, p[i+1])
+			start = i + 2
+			i++
+		}
+	}
+	pt.parts = append(pt.parts, p[start:])
+	return pt
+}
+
+// HasClientID reports whether the pattern has %c.
+func (p *Pattern) HasClientID() bool {
+	for _, v := range p.vars {
+		if v == 'c' {
+			return true
+		}
+	}
+	return false
+}
+
 // HasUsername reports whether the pattern has %u.
 func (p *Pattern) HasUsername() bool {
 	for _, v := range p.vars {

@@ -13,7 +13,9 @@
 // test checks a subscriber got it), and looks at the clients page and the
 // statistics; on the Users page it creates a dynamic security client and a
 // role, grants the role a topic, gives it to the client, and the ACL tester
-// allows that client the topic. Then the viewer logs in and must see, and be told of, the
+// allows that client the topic. On the Bridges page it sees the bridge
+// e2e-bridge (to midge's own MQTT listener) connected, and its sent counter
+// go up, live, when the administrator publishes on bridge-out/. Then the viewer logs in and must see, and be told of, the
 // kitchen's two topics only.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -141,7 +143,7 @@ try {
   step('clients');
   await page.click('#nav a[data-page=clients]');
   await page.locator('#clients tbody tr', { hasText: 'e2e-subscriber' }).waitFor();
-  await page.locator('#clients tbody tr', { hasText: 'MQTT 5.0' }).waitFor();
+  await page.locator('#clients tbody tr', { hasText: 'e2e-subscriber' }).filter({ hasText: 'MQTT 5.0' }).waitFor();
   await page.screenshot({ path: join(artifacts, 'clients.png') });
 
   step('statistics');
@@ -154,6 +156,22 @@ try {
     must(labels.length >= 2 && labels.every((l) => /^\d+$/.test(l)), `${title} axis ${labels}`);
   }
   await page.screenshot({ path: join(artifacts, 'stats.png') });
+
+  step('bridges');
+  await page.click('#nav a[data-page=bridges]');
+  const bridgeRow = page.locator('#bridges tbody tr[data-bridge="e2e-bridge"]');
+  await bridgeRow.locator('td', { hasText: /^connected$/ }).waitFor({ timeout: 30000 });
+  await bridgeRow.locator('td', { hasText: `127.0.0.1:${env('MQTT_PORT')}` }).waitFor();
+  await page.locator('#bridge-count', { hasText: '1 of 1 bridges connected' }).waitFor();
+  const sentCell = bridgeRow.locator('td.num').nth(1);
+  const sentBefore = Number(await sentCell.textContent());
+  execFileSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', env('MQTT_PORT'), '-u', env('MIDGE_USER'), '-P', env('MIDGE_PASSWORD'),
+    '-t', 'bridge-out/e2e', '-m', 'over the bridge', '-q', '1'], { stdio: 'inherit', timeout: 10000 });
+  await page.waitForFunction(([n]) => {
+    const td = document.querySelectorAll('#bridges tbody tr[data-bridge="e2e-bridge"] td.num')[1];
+    return td && Number(td.textContent) > n;
+  }, [sentBefore]);
+  await page.screenshot({ path: join(artifacts, 'bridges.png') });
 
   step('ACL tester');
   await page.click('#nav a[data-page=acl]');

@@ -1,9 +1,10 @@
-// midge's dashboard: topics, clients, statistics, the ACL tester and the
-// users of dynamic security.
+// midge's dashboard: topics, clients, statistics, the ACL tester, the
+// users of dynamic security and the bridges.
 import { TopicTree, TreeView } from './tree.js';
 import { lineChart, COLORS, bytes, shortNumber } from './chart.js';
 import { pretty, series, lineDiff, time, ago } from './format.js';
 import { initUsers } from './users.js';
+import { initBridges } from './bridges.js';
 import { setupSource, exportLinks } from './explore.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -149,7 +150,7 @@ function connectEvents() {
 function route() {
   if (!state.me) return;
   let page = (location.hash.match(/^#\/(\w+)/) || [])[1] || 'topics';
-  if (!state.me.admin && (page === 'clients' || page === 'acl' || page === 'users')) page = 'topics';
+  if (!state.me.admin && (page === 'clients' || page === 'acl' || page === 'users' || page === 'bridges')) page = 'topics';
   state.page = page;
   for (const p of document.querySelectorAll('.page')) p.hidden = p.id !== `page-${page}`;
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
@@ -157,6 +158,7 @@ function route() {
   if (page === 'clients') { loadClients(); state.poll = setInterval(loadClients, 2000); }
   if (page === 'stats') loadStats();
   if (page === 'users') users.load();
+  if (page === 'bridges') { bridges.load(); state.poll = setInterval(bridges.load, 2000); }
   if (page === 'topics') view.schedule();
   const m = location.hash.match(/^#\/topics\/(.+)$/);
   if (page === 'topics' && m) {
@@ -500,5 +502,6 @@ $('#acl-form').addEventListener('submit', async (e) => {
 // ---- users (dynamic security) ----
 
 const users = initUsers({ api, h, $ });
+const bridges = initBridges({ api, h, $, ago });
 
 boot().catch((err) => { document.body.append(h('p', { class: 'error' }, `cannot reach the broker: ${err.message}`)); });

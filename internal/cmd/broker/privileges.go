@@ -78,11 +78,45 @@ func prepareForUser(name, configFile string, res *config.Result, newLog string, 
 	if res.Log.Dests&logging.File != 0 && res.Log.File != "" {
 		giveLogFile(res.Log.File, res.Log.File == newLog, u, id, log)
 	}
+	warnDynsec(res, u, id, log)
 	for _, f := range reloadFiles(configFile, res) {
 		if err := id.access(f.path, 4); err != nil {
 			log.Warn(fmt.Sprintf("Warning: %s %s cannot be read by user %s, which the broker runs as after start-up (%v): "+
 				"a reload (SIGHUP, systemctl reload) will fail to re-read it. Let the user read it, e.g. "+
 				"chgrp %s %s && chmod g+r %s.", f.what, f.path, u.Username, err, groupName(id.gid), f.path, f.path))
+		}
+	}
+}
+
+// warnDynsec warns when the user cannot read or write the dynamic security
+// file, or write its directory: the broker opens the file as the user, and
+// saves every change by writing a new file in that directory and renaming it
+// over the old one, so an administrator's change would fail long after
+// start-up. A file that does not exist yet is created there.
+func warnDynsec(res *config.Result, u *user.User, id unixIDs, log *slog.Logger) {
+	seen := map[string]bool{}
+	for _, sc := range res.Scopes {
+		path := sc.DynsecFile
+		if path == "" || seen[path] {
+			continue
+		}
+		seen[path] = true
+		dir := filepath.Dir(path)
+		checks := []struct {
+			path string
+			want fs.FileMode
+			verb string
+		}{{path, 4, "read"}, {path, 2, "write"}, {dir, 2, "write in the directory of"}}
+		if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+			checks = checks[2:] // it will be created
+		}
+		for _, c := range checks {
+			if err := id.access(c.path, c.want); err != nil {
+				log.Warn(fmt.Sprintf("Warning: user %s, which the broker runs as after start-up, cannot %s the dynamic security file %s (%s: %v): "+
+					"dynamic security will fail to load it or to save changes. Give them to the user: chown %s %s %s.",
+					u.Username, c.verb, path, c.path, err, u.Username, dir, path))
+				break
+			}
 		}
 	}
 }

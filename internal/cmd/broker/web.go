@@ -32,9 +32,9 @@ type webListener struct {
 }
 
 // openWebListeners opens the http_api listeners, before privileges are
-// dropped. A listener without a password file that is not reachable from
-// this machine only is refused (config refuses it too; this checks the
-// address actually bound).
+// dropped. A listener without logins (a password file or dynamic
+// security) that is not reachable from this machine only is refused
+// (config refuses it too; this checks the address actually bound).
 func (b *brokerRun) openWebListeners() error {
 	for _, l := range b.res.HTTPListeners {
 		network, address := l.NetworkAddress()
@@ -49,7 +49,7 @@ func (b *brokerRun) openWebListeners() error {
 			b.closeWebListeners()
 			return fmt.Errorf("http_api listener %s: %w", address, err)
 		}
-		if l.Scope.PasswordFile == "" && !localAddr(ln.Addr()) {
+		if l.Scope.PasswordFile == "" && l.Scope.DynsecFile == "" && !localAddr(ln.Addr()) {
 			ln.Close()
 			b.closeWebListeners()
 			return fmt.Errorf("http_api listener %s has no password_file and is not bound to a loopback address: %w", ln.Addr(), web.ErrOpenListener)
@@ -114,7 +114,8 @@ func (b *brokerRun) startWeb(srv *broker.Server) {
 
 // webHandlerConfig returns the security of an http_api listener: its
 // scope's password file and Security (whose ACL link SIGHUP reloads), and
-// http_api_admin.
+// http_api_admin. With dynamic security, logins are checked by the scope's
+// authentication chain (chainLogins).
 func (b *brokerRun) webHandlerConfig(wl *webListener) web.HandlerConfig {
 	sc := wl.cfg.Scope
 	_, tcp := wl.ln.Addr().(*net.TCPAddr)
@@ -131,17 +132,25 @@ func (b *brokerRun) webHandlerConfig(wl *webListener) web.HandlerConfig {
 		TLS:         wl.cfg.TLSServer != nil,
 		HTTPDir:     wl.cfg.HTTPDir,
 	}
-	if ds := b.dynsecOf(); ds != nil { // dynsec.go
-		hc.DynamicSecurity = func(user string, req []byte) []byte {
-			return ds.Execute(dynsec.Requester{ClientID: "dashboard", Username: user}, req)
-		}
-	}
+	var pf func() web.Passwords
 	if sc.PasswordFile != "" {
-		hc.Passwords = func() web.Passwords {
+		pf = func() web.Passwords {
 			if f := sc.Passwords(); f != nil {
 				return f
 			}
 			return nil
+		}
+	}
+	hc.Passwords = pf
+	if ds := b.dynsecOf(); ds != nil { // dynsec.go
+		hc.DynamicSecurity = func(user string, req []byte) []byte {
+			return ds.Execute(dynsec.Requester{ClientID: "dashboard", Username: user}, req)
+		}
+		if sc.DynsecFile != "" {
+			// The listener's chain has dynamic security: logins go through
+			// it (dynamic security, then the file).
+			logins := chainLogins{sec: sc.Security, ds: ds, pf: pf}
+			hc.Passwords = func() web.Passwords { return logins }
 		}
 	}
 	return hc
