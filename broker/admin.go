@@ -5,7 +5,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/topic"
@@ -188,49 +187,10 @@ func (srv *Server) DeleteRetained(ctx context.Context, filter string) (int, erro
 // to a goroutine of your own. The Message must not be changed. Observers
 // cost one atomic load per message when none is registered. The returned
 // function removes fn.
-func (srv *Server) Observe(fn func(*Message)) (remove func()) {
-	o := &observer{fn: fn}
-	srv.obsMu.Lock()
-	next := append(slices.Clone(srv.observersLocked()), o)
-	srv.observers.Store(&next)
-	srv.obsMu.Unlock()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			srv.obsMu.Lock()
-			cur := srv.observersLocked()
-			next := make([]*observer, 0, len(cur))
-			for _, x := range cur {
-				if x != o {
-					next = append(next, x)
-				}
-			}
-			srv.observers.Store(&next)
-			srv.obsMu.Unlock()
-		})
-	}
-}
-
-// observer is one registered Observe function.
-type observer struct{ fn func(*Message) }
-
-func (srv *Server) observersLocked() []*observer {
-	if p := srv.observers.Load(); p != nil {
-		return *p
-	}
-	return nil
-}
+func (srv *Server) Observe(fn func(*Message)) (remove func()) { return srv.observers.Add(fn) }
 
 // notify calls the observers with m.
-func (srv *Server) notify(m *Message) {
-	p := srv.observers.Load()
-	if p == nil {
-		return
-	}
-	for _, o := range *p {
-		o.fn(m)
-	}
-}
+func (srv *Server) notify(m *Message) { srv.observers.Notify(m) }
 
 // Stats are the broker's counters, as $SYS publishes them.
 type Stats struct {

@@ -296,19 +296,8 @@ type limits struct {
 	autoIDPrefix     string
 }
 
-func orDefault(v, def int) int {
-	switch {
-	case v == 0:
-		return def
-	case v < 0:
-		return 0
-	}
-	return v
-}
-
-// durationOr is orDefault for durations (which do not fit an int on 32-bit
-// systems).
-func durationOr(v, def time.Duration) time.Duration {
+// orDefault returns def for 0, 0 (no limit) for a negative v, else v.
+func orDefault[T int | time.Duration](v, def T) T {
 	switch {
 	case v == 0:
 		return def
@@ -329,9 +318,9 @@ func (c *Config) limits() limits {
 		maxKeepalive:     orDefault(c.MaxKeepalive, 65535),
 		maxQoS:           byte(orDefault(c.MaxQoS, 2)),
 		maxTopicAlias:    uint16(min(orDefault(c.MaxTopicAlias, 10), 65535)),
-		sysInterval:      durationOr(c.SysInterval, 10*time.Second),
-		connectTimeout:   durationOr(c.ConnectTimeout, 10*time.Second),
-		writeTimeout:     durationOr(c.WriteTimeout, 30*time.Second),
+		sysInterval:      orDefault(c.SysInterval, 10*time.Second),
+		connectTimeout:   orDefault(c.ConnectTimeout, 10*time.Second),
+		writeTimeout:     orDefault(c.WriteTimeout, 30*time.Second),
 		autoIDPrefix:     c.AutoIDPrefix,
 	}
 	if c.MaxQoS < 0 {

@@ -1,6 +1,10 @@
 package broker
 
-import "time"
+import (
+	"time"
+
+	"github.com/midge-mqtt/midge/internal/periodic"
+)
 
 // startExpiryLocked starts or stops the scan of expired retained messages
 // as Config.RetainExpiryInterval says, once the server serves. srv.mu must
@@ -24,20 +28,12 @@ func (srv *Server) startExpiryLocked() {
 func (srv *Server) expireLoop(stop chan struct{}) {
 	defer srv.wg.Done()
 	every := srv.opt().RetainExpiryInterval
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			srv.expireRetained(srv.now())
-			if d := srv.opt().RetainExpiryInterval; d > 0 && d != every {
-				every = d // changed by Reload
-				t.Reset(every)
-			}
+	periodic.Run(stop, func() time.Duration {
+		if d := srv.opt().RetainExpiryInterval; d > 0 {
+			every = d // perhaps changed by Reload
 		}
-	}
+		return every
+	}, func() { srv.expireRetained(srv.now()) })
 }
 
 // expireRetained removes from memory the retained messages expired at now

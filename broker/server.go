@@ -18,6 +18,7 @@ import (
 	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/memreturn"
 	"github.com/midge-mqtt/midge/internal/netpoll"
+	"github.com/midge-mqtt/midge/internal/observers"
 	"github.com/midge-mqtt/midge/internal/proxyproto"
 	"github.com/midge-mqtt/midge/internal/topic"
 )
@@ -61,8 +62,7 @@ type Server struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	obsMu     sync.Mutex                  // serializes changes to observers
-	observers atomic.Pointer[[]*observer] // see Observe
+	observers observers.List[*Message] // see Observe
 
 	control cowmap.Map[ControlHandler] // $CONTROL endpoints; see HandleControl
 

@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/periodic"
 	"github.com/midge-mqtt/midge/internal/subdump"
 	"github.com/midge-mqtt/midge/internal/systree"
 	"github.com/midge-mqtt/midge/internal/topic"
@@ -28,20 +29,12 @@ func (srv *Server) sysLoop(stop chan struct{}) {
 	}
 	publish()
 	every := srv.opt().sysInterval
-	t := time.NewTimer(systree.Wait(time.Now(), every))
-	defer t.Stop()
-	for {
-		select {
-		case <-stop:
-			return
-		case <-t.C:
-			publish()
-			if d := srv.opt().sysInterval; d > 0 {
-				every = d // perhaps changed by Reload
-			}
-			t.Reset(systree.Wait(time.Now(), every))
+	periodic.Run(stop, func() time.Duration {
+		if d := srv.opt().sysInterval; d > 0 {
+			every = d // perhaps changed by Reload
 		}
-	}
+		return systree.Wait(time.Now(), every)
+	}, publish)
 }
 
 // SysValues returns the current $SYS/broker values by topic, as published,
