@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // chromiumPath is Debian's Chromium, which the browser test drives.
@@ -91,7 +93,7 @@ func startExploreBinary(t *testing.T, ctx context.Context, bin string, args []st
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errs syncBuffer
+	var errs testutil.LockedBuffer
 	cmd.Stderr = &errs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

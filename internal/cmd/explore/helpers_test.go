@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/cmd/base"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // needTools fails the test when a Debian tool is missing.
@@ -95,25 +96,8 @@ type explorer struct {
 	http   *http.Client
 	cancel context.CancelFunc
 	done   chan int
-	out    *syncBuffer
+	out    *testutil.LockedBuffer
 	once   sync.Once
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // runExplore runs explore with args and waits for its dashboard URL; the
@@ -122,7 +106,7 @@ func runExplore(t *testing.T, args ...string) *explorer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	errs := &syncBuffer{}
+	errs := &testutil.LockedBuffer{}
 	e := &explorer{cancel: cancel, done: make(chan int, 1), out: errs}
 	go func() {
 		e.done <- Run(ctx, "midge explore", append([]string{"--no-browser"}, args...), base.Streams{In: strings.NewReader(""), Out: pw, Err: errs})
