@@ -49,15 +49,7 @@ func dynsecPlugin(t *testing.T) string {
 // midge through a link named mosquitto_ctrl.
 func ctrlTools(t *testing.T) (debian, midge string) {
 	t.Helper()
-	bin, err := midgeBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	link := filepath.Join(dir, "mosquitto_ctrl")
-	if err := os.Symlink(bin, link); err != nil {
-		t.Fatal(err)
-	}
+	link := filepath.Join(testutil.MidgeLinks(t, "mosquitto_ctrl"), "mosquitto_ctrl")
 	return mosquittoCtrl, link
 }
 

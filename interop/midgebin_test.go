@@ -1,48 +1,18 @@
 package interop_test
 
 import (
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
-// binDir holds the midge binary built for this test run; TestMain removes
-// it.
-var binDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "midge-interop-bin-") })
-
-// midgeBinary builds cmd/midge once for the tests that run it as a process
-// and returns its path.
-var midgeBinary = sync.OnceValues(func() (string, error) {
-	dir, err := binDir()
-	if err != nil {
-		return "", err
-	}
-	// The broker drops root privileges to the mosquitto user: it must still
-	// be able to run the file.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "midge")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/midge: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if dir, err := binDir(); err == nil {
-		os.RemoveAll(dir)
-	}
-	os.Exit(code)
-}
+// TestMain removes the midge binary the tests built.
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // worldDir makes a directory for a broker's configuration and files that
 // the broker can still read after it drops root privileges to the
@@ -158,11 +128,7 @@ func startMidge(t *testing.T, dir string, nports int, conf func(ports []string) 
 	if mosq := os.Getenv(mosquittoEnv); mosq != "" {
 		cmd = []string{"stdbuf", "-oL", mosq} // Mosquitto buffers a piped stdout
 	} else {
-		bin, err := midgeBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd[0] = bin
+		cmd[0] = testutil.MidgeBinary(t)
 	}
 	for attempt := 0; ; attempt++ {
 		ports := freePorts(t, nports)

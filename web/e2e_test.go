@@ -16,6 +16,7 @@ import (
 
 	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -50,11 +51,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "midge")
-	build := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.MidgeBinary(t)
 
 	// The password file: alice administers the dashboard, sensor is a
 	// device, viewer may read the kitchen's topics only.
@@ -185,3 +182,6 @@ func freeLocalPort(t *testing.T) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// TestMain removes the midge binary the tests built.
+func TestMain(m *testing.M) { testutil.Main(m) }

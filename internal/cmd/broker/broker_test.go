@@ -184,43 +184,15 @@ func freePort(t *testing.T) string {
 	return ""
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// midgeBinary builds cmd/midge once for the tests that run it as a process.
+// midgeBinary returns cmd/midge, built once for the tests that run it as a
+// process, through a link named mosquitto (it runs under Mosquitto's name).
 func midgeBinary(t *testing.T) string {
 	t.Helper()
 	if runtime.GOOS == "windows" {
 		t.Skip("signals and -d are Unix features")
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "midge-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		os.Chmod(dir, 0o755)
-		binPath = filepath.Join(dir, "mosquitto") // run under Mosquitto's name
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/midge-mqtt/midge/cmd/midge").CombinedOutput()
-		if err != nil {
-			buildErr = &buildError{out: string(out), err: err}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return filepath.Join(testutil.MidgeLinks(t, "mosquitto"), "mosquitto")
 }
-
-type buildError struct {
-	out string
-	err error
-}
-
-func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 
 // needTool fails (never skips) the test if a Debian tool is missing.
 func needTool(t *testing.T, name string) string {
@@ -515,3 +487,6 @@ func getsid(pid int) (int, error) {
 	}
 	return strconv.Atoi(f[3])
 }
+
+// TestMain removes the midge binary the tests built.
+func TestMain(m *testing.M) { testutil.Main(m) }

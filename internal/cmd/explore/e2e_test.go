@@ -42,10 +42,7 @@ func TestBrowserExplore(t *testing.T) {
 	}
 	needTools(t, "mosquitto", "mosquitto_pub", "mosquitto_sub")
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "midge")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.MidgeBinary(t)
 	port := freePort(t)
 	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\n", port), port)
 	artifacts, _ := filepath.Abs("../../../web/e2e/artifacts/explore")
@@ -129,3 +126,6 @@ func startExploreBinary(t *testing.T, ctx context.Context, bin string, args []st
 	}
 	return stop, url
 }
+
+// TestMain removes the midge binary the tests built.
+func TestMain(m *testing.M) { testutil.Main(m) }
