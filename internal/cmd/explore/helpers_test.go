@@ -33,17 +33,6 @@ func needTools(t *testing.T, tools ...string) {
 	}
 }
 
-// freePort returns a port free on 127.0.0.1 a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // startMosquitto runs Debian's mosquitto with conf (listeners included)
 // until the test ends, once port accepts connections.
 func startMosquitto(t *testing.T, conf string, port int) {
