@@ -116,25 +116,7 @@ func TestServeInProcess(t *testing.T) {
 	conf := filepath.Join(dir, "m.conf")
 	logf := filepath.Join(dir, "m.log")
 	os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nallow_anonymous true\nlog_dest file "+logf+"\npid_file "+dir+"/m.pid\n"), 0o644)
-	o, err := parseBrokerArgs([]string{"-c", conf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan *brokerRun, 1)
-	done := make(chan int, 1)
-	go func() {
-		done <- runBrokerOptions(ctx, "midge broker", o, base.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}},
-			brokerHooks{started: func(b *brokerRun) { started <- b }})
-	}()
-	var b *brokerRun
-	select {
-	case b = <-started:
-	case code := <-done:
-		t.Fatalf("exited with %d: %s", code, readOrEmpty(logf))
-	case <-time.After(10 * time.Second):
-		t.Fatal("not started")
-	}
+	b, stop := startInProcess(t, conf, logf)
 	c, err := net.Dial("tcp", "127.0.0.1:"+port)
 	if err != nil {
 		t.Fatal(err)
@@ -145,8 +127,7 @@ func TestServeInProcess(t *testing.T) {
 		t.Errorf("pid file %q", pid)
 	}
 	b.reload() // a SIGHUP with an unchanged file
-	cancel()
-	if code := <-done; code != 0 {
+	if code := stop(); code != 0 {
 		t.Errorf("exit %d", code)
 	}
 	log := readOrEmpty(logf)
