@@ -15,10 +15,10 @@ import (
 // added to its configuration, and returns it with its host:port.
 func startMosquittoBridgePeer(t *testing.T, dir, conf string) (*proc, string) {
 	t.Helper()
-	p, port := startDebianMosquitto(t, dir, func(port string) string {
-		return "listener " + port + " 127.0.0.1\nallow_anonymous true\n" + conf
+	p, ports := startDebianMosquitto(t, dir, 1, func(ports []string) string {
+		return "listener " + ports[0] + " 127.0.0.1\nallow_anonymous true\n" + conf
 	})
-	return p, net.JoinHostPort("127.0.0.1", port)
+	return p, net.JoinHostPort("127.0.0.1", ports[0])
 }
 
 // rawClient connects a raw client with a persistent-enough clean session.

@@ -25,8 +25,11 @@ const (
 
 	installHint = "install the interop tools with: apt-get install mosquitto-clients python3-paho-mqtt"
 
-	// procTimeout bounds the life of every subprocess.
+	// procTimeout bounds the life of every subprocess but brokers.
 	procTimeout = 20 * time.Second
+	// brokerTimeout bounds the life of a broker process, which may serve a
+	// whole test.
+	brokerTimeout = 2 * time.Minute
 	// waitTimeout bounds every wait for a condition.
 	waitTimeout = testutil.Timeout
 )
@@ -158,10 +161,18 @@ func startPython(t *testing.T, script string, args ...string) *proc {
 	return startProc(t, nil, python, append([]string{"-u", "testdata/" + script}, args...)...)
 }
 
-// startProc starts name with args and stdin (if not nil).
+// startProc starts name with args and stdin (if not nil), for at most
+// procTimeout.
 func startProc(t *testing.T, stdin io.Reader, name string, args ...string) *proc {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), procTimeout)
+	return startProcFor(t, procTimeout, stdin, name, args...)
+}
+
+// startProcFor starts name with args and stdin (if not nil), and kills it
+// after timeout.
+func startProcFor(t *testing.T, timeout time.Duration, stdin io.Reader, name string, args ...string) *proc {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Stdin = stdin
 	cmd.WaitDelay = time.Second

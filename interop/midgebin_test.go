@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,28 +125,37 @@ const mosquittoEnv = "MIDGE_INTEROP_MOSQUITTO"
 // other's configuration.
 func startMidge(t *testing.T, dir string, nports int, conf func(ports []string) string) (*proc, []string) {
 	t.Helper()
-	cmd := []string{"", "broker"}
+	argv := []string{"", "broker"}
 	if mosq := os.Getenv(mosquittoEnv); mosq != "" {
-		cmd = []string{"stdbuf", "-oL", mosq} // Mosquitto buffers a piped stdout
+		argv = []string{"stdbuf", "-oL", mosq} // Mosquitto buffers a piped stdout
 	} else {
-		cmd[0] = testutil.MidgeBinary(t)
+		argv[0] = testutil.MidgeBinary(t)
 	}
+	return startBrokerProc(t, dir, argv, nports, conf)
+}
+
+// startBrokerProc runs the broker command argv with "-c" and a file of its
+// own in dir, which conf makes for nports free ports after midgeLogPrefix,
+// and waits until the broker serves. If a port was taken in the meantime,
+// it tries again with others.
+func startBrokerProc(t *testing.T, dir string, argv []string, nports int, conf func(ports []string) string) (*proc, []string) {
+	t.Helper()
 	for attempt := 0; ; attempt++ {
 		ports := freePorts(t, nports)
 		text := midgeLogPrefix + conf(ports)
 		path := writeTempFile(t, dir, "mosquitto-*.conf", text)
-		p := startProc(t, nil, cmd[0], append(cmd[1:], "-c", path)...)
+		p := startProcFor(t, brokerTimeout, nil, argv[0], slices.Concat(argv[1:], []string{"-c", path})...)
 		if p.waitRunning() {
 			return p, ports
 		}
 		// A port taken meanwhile: midge says "address already in use",
-		// Mosquitto's WebSocket listeners only "Unable to start any
-		// listening sockets".
-		if out := p.output(); attempt < 3 && (strings.Contains(out, "address already in use") ||
+		// Mosquitto "Address already in use", and its WebSocket listeners
+		// only "Unable to start any listening sockets".
+		if out := p.output(); attempt < 3 && (strings.Contains(strings.ToLower(out), "address already in use") ||
 			strings.Contains(out, "Unable to start any listening sockets")) {
 			continue
 		}
-		t.Fatalf("midge broker -c %s did not start:\n%s\nconfiguration:\n%s", path, p.output(), text)
+		t.Fatalf("%s -c %s did not start:\n%s\nconfiguration:\n%s", strings.Join(argv, " "), path, p.output(), text)
 	}
 }
 
