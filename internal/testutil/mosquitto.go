@@ -209,7 +209,13 @@ func StartMosquitto(t testing.TB, conf ...string) string {
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
-		t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-exited
+			if t.Failed() && out.Len() > 0 {
+				t.Logf("mosquitto output:\n%s", out.String())
+			}
+		})
 		deadline := time.Now().Add(Timeout)
 		for {
 			nc, err := net.DialTimeout("tcp", addr, time.Second)
