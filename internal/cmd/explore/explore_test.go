@@ -203,12 +203,8 @@ func TestExploreTLSClientCertificate(t *testing.T) {
 		"-h", "localhost", "-p", strconv.Itoa(tlsPort), "--cafile", pki.CAFile, "--cert", cl.CertFile, "--key", cl.KeyFile)
 	mosquittoPub(t, "-h", "127.0.0.1", "-p", strconv.Itoa(plain), "-t", "secure/topic", "-m", "tls works")
 	e.waitTopic(t, "secure/topic", "tls works")
-	var me struct {
-		Source struct{ Server string } `json:"source"`
-	}
-	e.get(t, "/api/v1/me", &me)
-	if !strings.HasPrefix(me.Source.Server, "tls://") {
-		t.Errorf("server %q", me.Source.Server)
+	if server := e.server(t); !strings.HasPrefix(server, "tls://") {
+		t.Errorf("server %q", server)
 	}
 }
 
@@ -222,11 +218,7 @@ func TestExploreWebSockets(t *testing.T) {
 		"-L", fmt.Sprintf("ws://127.0.0.1:%d/x/#", ws))
 	mosquittoPub(t, "-h", "127.0.0.1", "-p", strconv.Itoa(plain), "-t", "x/ws", "-m", "over websockets")
 	e.waitTopic(t, "x/ws", "over websockets")
-	var me struct {
-		Source struct{ Server string } `json:"source"`
-	}
-	e.get(t, "/api/v1/me", &me)
-	if !strings.HasPrefix(me.Source.Server, "ws://") {
-		t.Errorf("server %q", me.Source.Server)
+	if server := e.server(t); !strings.HasPrefix(server, "ws://") {
+		t.Errorf("server %q", server)
 	}
 }

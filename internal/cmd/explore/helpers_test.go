@@ -200,6 +200,15 @@ func (e *explorer) csrf(t *testing.T) string {
 	return me.CSRF
 }
 
+// server returns the server the dashboard says it shows.
+func (e *explorer) server(t *testing.T) string {
+	var me struct {
+		Source struct{ Server string } `json:"source"`
+	}
+	e.get(t, "/api/v1/me", &me)
+	return me.Source.Server
+}
+
 // topicHistory is GET /api/v1/topic's answer.
 type topicHistory struct {
 	Count   uint64 `json:"count"`
