@@ -248,13 +248,21 @@ func TestPersistQoS2Inbound(t *testing.T) {
 func TestPersistWill(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
-		cp := willConnect(5, "w", 1, 3600)
+		// The watcher's session is persistent and subscribed before the
+		// will is due, so it gets the will whenever the delay ends: before
+		// the restart it is queued for the watcher, after it the restored
+		// will is published. (A watcher that subscribed after the restart
+		// could miss a will that fired while it was connecting.)
+		watchConnect := &packet.Connect{ProtocolVersion: 5, ClientID: "watch", KeepAlive: 60, Properties: expiryProps(3600)}
+		watch, _ := connectWith(t, b, watchConnect)
+		watch.Subscribe(1, "will/#", 1)
+		watch.Close()
+		cp := willConnect(5, "w", 2, 3600)
 		c, _ := connectWith(t, b, cp)
 		c.Close()
-		testutil.WaitFor(t, "the disconnect", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
+		testutil.WaitFor(t, "the disconnects", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 		b = restart()
-		watch := connect(t, b, 5, "watch")
-		watch.Subscribe(1, "will/#", 1)
+		watch, _ = connectWith(t, b, watchConnect)
 		expectPublish(t, watch, "will/w", "gone")
 	})
 }
