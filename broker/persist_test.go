@@ -522,7 +522,7 @@ func TestPersistDupAfterCrash(t *testing.T) {
 // A store that fails every commit is logged once with its error, not once
 // per commit without it.
 func TestPersistCommitFailureLogged(t *testing.T) {
-	var out syncBuffer
+	var out testutil.LockedBuffer
 	opts := logging.Defaults()
 	opts.NoTimestamp = true
 	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})
