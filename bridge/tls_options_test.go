@@ -187,3 +187,23 @@ func kernelHasMPTCP() bool {
 	ok, _ := nc.(*net.TCPConn).MultipathTCP()
 	return ok
 }
+
+// bridge_tls_version: the bridge offers no TLS version below the one
+// configured, so a remote that speaks at most TLS 1.2 is reached with
+// tlsv1.2 (the default) and refused with tlsv1.3.
+func TestTLSVersionApplied(t *testing.T) {
+	pki := testutil.NewPKI(t, "tlsversion")
+	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
+	remote := startTLSRemote(t, pki, func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 })
+	cfg := config(remote.addr, packet.Version311, mustTopic(t, "t/#", bridge.Out, "", ""))
+	cfg.Name = "tls13"
+	cfg.TLS = &bridge.TLS{CAFile: pki.CAFile, Version: "tlsv1.3"}
+	b := startBridge(t, cfg, local.Server)
+	waitFor(t, "the TLS version error", func() bool { return strings.Contains(b.Status().LastError, "TLS") })
+	if b.Status().State == bridge.Connected {
+		t.Fatal("connected with TLS 1.2 although bridge_tls_version is tlsv1.3")
+	}
+	cfg.Name = "tls12"
+	cfg.TLS = &bridge.TLS{CAFile: pki.CAFile, Version: "tlsv1.2"}
+	waitState(t, startBridge(t, cfg, local.Server), bridge.Connected)
+}

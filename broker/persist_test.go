@@ -326,6 +326,12 @@ func TestPersistDeliveredBeforeCommit(t *testing.T) {
 		}
 		pub(t, p, 21, "d", "pending", 1, false)
 		expectPublish(t, s, "d", "pending") // not acknowledged
+		// The broker answers a PINGREQ after the PUBACKs sent before it: an
+		// acknowledgement still unread when the connection closes would
+		// rightly not count.
+		if extra := ping(t, s); len(extra) != 0 {
+			t.Fatalf("unexpected packets: %v", extra)
+		}
 		s.Close()
 		b = restart()
 		s, _ = connectWith(t, b, persistent)
@@ -522,7 +528,7 @@ func TestPersistDupAfterCrash(t *testing.T) {
 // A store that fails every commit is logged once with its error, not once
 // per commit without it.
 func TestPersistCommitFailureLogged(t *testing.T) {
-	var out syncBuffer
+	var out testutil.LockedBuffer
 	opts := logging.Defaults()
 	opts.NoTimestamp = true
 	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})

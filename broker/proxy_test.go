@@ -79,7 +79,7 @@ func (s seen) Authenticate(_ context.Context, c *broker.Client, _ []byte, _ bool
 // connections without a header, with a malformed one, or with one on a
 // listener that does not expect it.
 func TestProxyProtocol(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.LockedBuffer
 	cfg := open()
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	auth := seen{make(chan broker.Client, 10)}
@@ -194,7 +194,7 @@ func serveAll(t *testing.T, cfg broker.Config, extra ...broker.Listener) (*broke
 // proxy_protocol_v2_require_tls refuse headers without it. And a PROXY
 // header before a TLS handshake the broker makes itself.
 func TestProxyProtocolTLS(t *testing.T) {
-	var logs syncBuffer
+	var logs testutil.LockedBuffer
 	cfg := open()
 	cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
 	pki := testutil.NewPKI(t, "ca")

@@ -1,12 +1,10 @@
 package broker_test
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -347,7 +345,7 @@ func TestSubscribeLogType(t *testing.T) {
 		{logging.Subscribe | logging.Unsubscribe, []string{"logger 1 log/#", "logger log/#"}},
 		{logging.DefaultTypes, nil},
 	} {
-		var out syncBuffer
+		var out testutil.LockedBuffer
 		h, err := logging.New(logging.Options{Types: tc.types, Dests: logging.Stderr, NoTimestamp: true}, logging.Env{Stderr: &out})
 		if err != nil {
 			t.Fatal(err)
@@ -369,22 +367,4 @@ func TestSubscribeLogType(t *testing.T) {
 			t.Errorf("log_type %v: lines %q, want %q", tc.types, got, tc.want)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

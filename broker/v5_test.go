@@ -345,7 +345,7 @@ func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 // A panic in one connection's handling closes that connection only, and
 // the log has the panic's value and stack at the default log types.
 func TestPanicRecovered(t *testing.T) {
-	var out syncBuffer
+	var out testutil.LockedBuffer
 	opts := logging.Defaults()
 	opts.NoTimestamp = true
 	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})

@@ -159,7 +159,7 @@ func TestShutdownDisconnects(t *testing.T) {
 // CONNECT: as in Mosquitto 2.0, the client is accepted and the will is
 // dropped, and logged, when it would be published.
 func TestForbiddenWillDroppedWhenDue(t *testing.T) {
-	var out syncBuffer
+	var out testutil.LockedBuffer
 	cfg := open()
 	cfg.Logger = slog.New(slog.NewTextHandler(&out, nil))
 	cfg.Authorizers = []broker.Authorizer{rules(func(c *broker.Client, topic string, a broker.Access) bool {

@@ -8,10 +8,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -25,10 +21,6 @@ import (
 
 // timeout bounds every wait in these tests.
 const timeout = 10 * time.Second
-
-// mosquittoPath is Debian's Mosquitto 2.0.11, which the client must
-// interoperate with.
-const mosquittoPath = "/usr/sbin/mosquitto"
 
 // server is a broker the tests run against.
 type server struct {
@@ -48,70 +40,11 @@ func servers(t *testing.T, cfg broker.Config, extra ...string) []server {
 	}
 }
 
-// startMosquitto runs /usr/sbin/mosquitto on a free port of 127.0.0.1 with
-// anonymous access and the extra configuration lines, waits until it
-// accepts connections and stops it when the test ends. It fails the test
-// if Mosquitto is not installed.
+// startMosquitto runs Debian's mosquitto, logging only errors and
+// warnings, with the extra configuration lines (see testutil.StartMosquitto).
 func startMosquitto(t *testing.T, extra ...string) string {
 	t.Helper()
-	if _, err := os.Stat(mosquittoPath); err != nil {
-		t.Fatalf("%s is required for the interoperability tests (apt-get install mosquitto): %v", mosquittoPath, err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_, port, _ := net.SplitHostPort(addr)
-	ln.Close()
-	dir := t.TempDir()
-	conf := filepath.Join(dir, "mosquitto.conf")
-	lines := []string{
-		"listener " + port + " 127.0.0.1",
-		"persistence false",
-		"log_dest stderr",
-		"log_type error",
-		"log_type warning",
-	}
-	if !slices.ContainsFunc(extra, func(l string) bool { return strings.HasPrefix(l, "allow_anonymous") }) {
-		lines = append(lines, "allow_anonymous true")
-	}
-	lines = append(lines, extra...)
-	if err := os.WriteFile(conf, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(mosquittoPath, "-c", conf)
-	var out testutil.LockedBuffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting mosquitto: %v", err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() && out.Len() > 0 {
-			t.Logf("mosquitto output:\n%s", out.String())
-		}
-	})
-	deadline := time.Now().Add(timeout)
-	for {
-		nc, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			nc.Close()
-			return addr
-		}
-		select {
-		case <-exited:
-			t.Fatalf("mosquitto exited: %s", out.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto not accepting on %s: %v\n%s", addr, err, out.String())
-		}
-		time.Sleep(10 * time.Millisecond) // polling interval, not a wait for a condition
-	}
+	return testutil.StartMosquitto(t, append([]string{"persistence false", "log_dest stderr", "log_type error", "log_type warning"}, extra...)...)
 }
 
 // testContext returns a context that ends with the test or after timeout.

@@ -182,36 +182,34 @@ func getClient(c *cmd) result {
 	return result{data: map[string]any{"client": c.describeClient(cl)}}
 }
 
-// page reads verbose, count and offset and returns the part of names to
-// list.
-func (c *cmd) page(names []string) ([]string, bool) {
+// listPage answers a list command: the total count of m's entries and,
+// under key, the page of their names the command asks for (verbose,
+// count, offset), or their descriptions if it asks for verbose output.
+func listPage[V, D any](c *cmd, m map[string]V, key string, describe func(V) D) result {
+	all := sortedKeys(m)
 	verbose, _ := c.o.boolean("verbose", false)
 	count, _ := c.o.integer("count", -1)
 	offset, _ := c.o.integer("offset", 0)
 	offset = max(offset, 0)
-	if offset > len(names) {
-		offset = len(names)
+	if offset > len(all) {
+		offset = len(all)
 	}
-	names = names[offset:]
+	names := all[offset:]
 	if count >= 0 && count < len(names) {
 		names = names[:count]
 	}
-	return names, verbose
-}
-
-func listClients(c *cmd) result {
-	all := sortedKeys(c.st.clients)
-	names, verbose := c.page(all)
 	var list any = names
 	if verbose {
-		ds := []clientData{}
+		ds := []D{}
 		for _, n := range names {
-			ds = append(ds, c.describeClient(c.st.clients[n]))
+			ds = append(ds, describe(m[n]))
 		}
 		list = ds
 	}
-	return result{data: map[string]any{"totalCount": len(all), "clients": list}}
+	return result{data: map[string]any{"totalCount": len(all), key: list}}
 }
+
+func listClients(c *cmd) result { return listPage(c, c.st.clients, "clients", c.describeClient) }
 
 func modifyClient(c *cmd) result {
 	cl, msg := c.findClient()

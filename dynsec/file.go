@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/midge-mqtt/midge/internal/atomicfile"
 )
 
 // fileJSON is the configuration file as midge writes it: Mosquitto 2.1's
@@ -314,42 +316,8 @@ func (st *state) clientFromFile(o obj) (*client, error) {
 // synced, so that a crash leaves the old file or the new one, never a
 // mixture.
 func save(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, filepath.Base(path)+".new*")
-	if err != nil {
+	if err := atomicfile.Write(path, data, filepath.Base(path)+".new*"); err != nil {
 		return fmt.Errorf("dynsec: saving: %w", err)
-	}
-	name := tmp.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(name)
-		}
-	}()
-	if err := tmp.Chmod(0o600); err != nil {
-		return fmt.Errorf("dynsec: saving: %w", err)
-	}
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("dynsec: saving: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("dynsec: saving: %w", err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("dynsec: saving: %w", err)
-	}
-	if err := os.Rename(name, path); err != nil {
-		return fmt.Errorf("dynsec: saving: %w", err)
-	}
-	ok = true
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("dynsec: saving: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("dynsec: saving: syncing %s: %w", dir, err)
 	}
 	return nil
 }

@@ -99,19 +99,7 @@ func getGroup(c *cmd) result {
 	return result{data: map[string]any{"group": describeGroup(g)}}
 }
 
-func listGroups(c *cmd) result {
-	all := sortedKeys(c.st.groups)
-	names, verbose := c.page(all)
-	var list any = names
-	if verbose {
-		ds := []groupData{}
-		for _, n := range names {
-			ds = append(ds, describeGroup(c.st.groups[n]))
-		}
-		list = ds
-	}
-	return result{data: map[string]any{"totalCount": len(all), "groups": list}}
-}
+func listGroups(c *cmd) result { return listPage(c, c.st.groups, "groups", describeGroup) }
 
 func modifyGroup(c *cmd) result {
 	g, msg := c.findGroup()

@@ -146,19 +146,7 @@ func getRole(c *cmd) result {
 	return result{data: map[string]any{"role": describeRole(r)}}
 }
 
-func listRoles(c *cmd) result {
-	all := sortedKeys(c.st.roles)
-	names, verbose := c.page(all)
-	var list any = names
-	if verbose {
-		ds := []roleDataJSON{}
-		for _, n := range names {
-			ds = append(ds, describeRole(c.st.roles[n]))
-		}
-		list = ds
-	}
-	return result{data: map[string]any{"totalCount": len(all), "roles": list}}
-}
+func listRoles(c *cmd) result { return listPage(c, c.st.roles, "roles", describeRole) }
 
 func modifyRole(c *cmd) result {
 	r, msg := c.findRole("Role does not exist")

@@ -15,10 +15,10 @@ import (
 // added to its configuration, and returns it with its host:port.
 func startMosquittoBridgePeer(t *testing.T, dir, conf string) (*proc, string) {
 	t.Helper()
-	p, port := startDebianMosquitto(t, dir, func(port string) string {
-		return "listener " + port + " 127.0.0.1\nallow_anonymous true\n" + conf
+	p, ports := startDebianMosquitto(t, dir, 1, func(ports []string) string {
+		return "listener " + ports[0] + " 127.0.0.1\nallow_anonymous true\n" + conf
 	})
-	return p, net.JoinHostPort("127.0.0.1", port)
+	return p, net.JoinHostPort("127.0.0.1", ports[0])
 }
 
 // rawClient connects a raw client with a persistent-enough clean session.
@@ -26,6 +26,23 @@ func rawClient(t *testing.T, addr, id string) *testutil.Client {
 	t.Helper()
 	c, _ := testutil.Connect(t, addr, packet.Version311, id)
 	return c
+}
+
+// subscriber connects a raw client that subscribes to filter at QoS 2.
+func subscriber(t *testing.T, addr, id, filter string) *testutil.Client {
+	t.Helper()
+	c := rawClient(t, addr, id)
+	c.Subscribe(1, filter, 2)
+	return c
+}
+
+// waitBridgeConnected waits until the broker at addr says in $SYS that the
+// bridge connected with the remote client id id is up.
+func waitBridgeConnected(t *testing.T, addr, id string) {
+	t.Helper()
+	state := rawClient(t, addr, "state")
+	state.Subscribe(1, "$SYS/broker/connection/"+id+"/state", 1)
+	sameSet(t, collect(t, state, 1, 0), "$SYS/broker/connection/"+id+"/state 1")
 }
 
 // collect reads application messages for d, acknowledging them, and
@@ -103,16 +120,12 @@ func TestBridgeMidgeToMosquitto(t *testing.T) {
 				return fmt.Sprintf("listener %s 127.0.0.1\nallow_anonymous true\nconnection m\naddress %s\nremote_clientid edge1\nbridge_protocol_version %s\nrestart_timeout 1\ntopic a/# both 2 edge/ site/\n",
 					ports[0], maddr, v)
 			})
-			state := rawClient(t, maddr, "state")
-			state.Subscribe(1, "$SYS/broker/connection/edge1/state", 1)
-			sameSet(t, collect(t, state, 1, 0), "$SYS/broker/connection/edge1/state 1")
+			waitBridgeConnected(t, maddr, "edge1")
 			mid.waitLine("local.edge1 2 edge/a/#")
 
 			raddr := net.JoinHostPort("127.0.0.1", ports[0])
-			rsub := rawClient(t, maddr, "rsub")
-			rsub.Subscribe(1, "#", 2)
-			lsub := rawClient(t, raddr, "lsub")
-			lsub.Subscribe(1, "edge/#", 2)
+			rsub := subscriber(t, maddr, "rsub", "#")
+			lsub := subscriber(t, raddr, "lsub", "edge/#")
 			sendAll(t, rawClient(t, raddr, "lpub"), "edge/a/out")
 			sameSet(t, collect(t, rsub, 3, 300*time.Millisecond), "site/a/out q0", "site/a/out q1", "site/a/out q2")
 			sameSet(t, collect(t, lsub, 3, 0), "edge/a/out q0", "edge/a/out q1", "edge/a/out q2")
@@ -135,15 +148,11 @@ func TestBridgeMosquittoToMidge(t *testing.T) {
 	maddr := net.JoinHostPort("127.0.0.1", ports[0])
 	_, eaddr := startMosquittoBridgePeer(t, dir, fmt.Sprintf("connection tomidge\naddress %s\nremote_clientid mosq-edge\ntopic b/# both 2\n", maddr))
 	mid.waitLine("New bridge connected from")
-	state := rawClient(t, maddr, "state")
-	state.Subscribe(1, "$SYS/broker/connection/mosq-edge/state", 1)
-	sameSet(t, collect(t, state, 1, 0), "$SYS/broker/connection/mosq-edge/state 1")
+	waitBridgeConnected(t, maddr, "mosq-edge")
 	mid.waitLine("mosq-edge 2 b/#")
 
-	msub := rawClient(t, maddr, "msub")
-	msub.Subscribe(1, "b/#", 2)
-	esub := rawClient(t, eaddr, "esub")
-	esub.Subscribe(1, "b/#", 2)
+	msub := subscriber(t, maddr, "msub", "b/#")
+	esub := subscriber(t, eaddr, "esub", "b/#")
 	sendAll(t, rawClient(t, eaddr, "epub"), "b/edge")
 	sameSet(t, collect(t, msub, 3, 300*time.Millisecond), "b/edge q0", "b/edge q1", "b/edge q2")
 	// Once each: midge did not send them back to the bridge that sent them.

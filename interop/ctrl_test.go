@@ -24,7 +24,6 @@ import (
 )
 
 const (
-	mosquittoBroker  = "/usr/sbin/mosquitto"
 	mosquittoCtrl    = "/usr/bin/mosquitto_ctrl"
 	dynsecPluginGlob = "/usr/lib/*/mosquitto_dynamic_security.so"
 )
@@ -33,7 +32,7 @@ const (
 // failing the test if it or the tools are not installed.
 func dynsecPlugin(t *testing.T) string {
 	t.Helper()
-	for _, f := range []string{mosquittoBroker, mosquittoCtrl} {
+	for _, f := range []string{debianMosquitto, mosquittoCtrl} {
 		if _, err := os.Stat(f); err != nil {
 			t.Fatalf("%v; install it with: apt-get install mosquitto mosquitto-clients", err)
 		}
@@ -49,15 +48,7 @@ func dynsecPlugin(t *testing.T) string {
 // midge through a link named mosquitto_ctrl.
 func ctrlTools(t *testing.T) (debian, midge string) {
 	t.Helper()
-	bin, err := midgeBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	link := filepath.Join(dir, "mosquitto_ctrl")
-	if err := os.Symlink(bin, link); err != nil {
-		t.Fatal(err)
-	}
+	link := filepath.Join(testutil.MidgeLinks(t, "mosquitto_ctrl"), "mosquitto_ctrl")
 	return mosquittoCtrl, link
 }
 
@@ -97,12 +88,13 @@ func startDynsecMosquitto(t *testing.T, plugin, config string, pki *testutil.PKI
 		t.Fatal(err)
 	}
 	tlsf := newTLSFiles(t, dir, pki, "server")
-	ports := freePorts(t, 2)
-	b := ctrlBroker{port: ports[0], tlsPort: ports[1], sock: filepath.Join(dir, "mosquitto.sock"), ca: tlsf.ca}
-	conf := writeFile(t, dir, "mosquitto.conf", "per_listener_settings false\nallow_anonymous false\n"+
-		"plugin "+plugin+"\nplugin_opt_config_file "+dsfile+"\n"+
-		"listener "+b.port+" 127.0.0.1\n"+tlsf.listener(b.tlsPort)+"listener 0 "+b.sock+"\n")
-	startMosquittoBroker(t, conf, b.port)
+	b := ctrlBroker{sock: filepath.Join(dir, "mosquitto.sock"), ca: tlsf.ca}
+	_, ports := startDebianMosquitto(t, dir, 2, func(ports []string) string {
+		return "per_listener_settings false\nallow_anonymous false\n" +
+			"plugin " + plugin + "\nplugin_opt_config_file " + dsfile + "\n" +
+			"listener " + ports[0] + " 127.0.0.1\n" + tlsf.listener(ports[1]) + "listener 0 " + b.sock + "\n"
+	})
+	b.port, b.tlsPort = ports[0], ports[1]
 	testutil.WaitFor(t, "mosquitto's Unix socket", func() bool {
 		c, err := net.Dial("unix", b.sock)
 		if err == nil {
@@ -111,58 +103,6 @@ func startDynsecMosquitto(t *testing.T, plugin, config string, pki *testutil.PKI
 		return err == nil
 	})
 	return b
-}
-
-// startMosquittoBroker runs Debian's mosquitto with conf until the test
-// ends and waits until port accepts connections.
-func startMosquittoBroker(t *testing.T, conf, port string) string {
-	t.Helper()
-	cmd := exec.Command(mosquittoBroker, "-c", conf)
-	var log bytes.Buffer
-	var mu sync.Mutex
-	cmd.Stdout = lockedWriter{&mu, &log}
-	cmd.Stderr = lockedWriter{&mu, &log}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan struct{})
-	go func() { cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			mu.Lock()
-			t.Logf("mosquitto -c %s:\n%s", conf, log.String())
-			mu.Unlock()
-		}
-	})
-	testutil.WaitFor(t, "mosquitto listening on "+port, func() bool {
-		select {
-		case <-exited:
-			mu.Lock()
-			defer mu.Unlock()
-			t.Fatalf("mosquitto -c %s exited:\n%s", conf, log.String())
-		default:
-		}
-		c, err := net.Dial("tcp", "127.0.0.1:"+port)
-		if err != nil {
-			return false
-		}
-		c.Close()
-		return true
-	})
-	return port
-}
-
-type lockedWriter struct {
-	mu *sync.Mutex
-	w  *bytes.Buffer
-}
-
-func (w lockedWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.w.Write(b)
 }
 
 // ctrlStep is one command line, with what stdin gives it.
@@ -524,9 +464,10 @@ func TestCtrlTimeoutLikeMosquittoCtrl(t *testing.T) {
 	debian, midge := ctrlTools(t)
 	home := t.TempDir()
 	dir := worldDir(t)
-	port := freePorts(t, 1)[0]
-	conf := writeFile(t, dir, "mosquitto.conf", "listener "+port+" 127.0.0.1\nallow_anonymous true\n")
-	startMosquittoBroker(t, conf, port)
+	_, ports := startDebianMosquitto(t, dir, 1, func(ports []string) string {
+		return "listener " + ports[0] + " 127.0.0.1\nallow_anonymous true\n"
+	})
+	port := ports[0]
 	var want, got ctrlResult
 	var wg sync.WaitGroup
 	wg.Add(2)

@@ -44,15 +44,15 @@ func dynsecBroker(t *testing.T, mosquitto bool) (port, file string) {
 	if err := os.Chmod(file, 0o666); err != nil {
 		t.Fatal(err)
 	}
-	conf := func(port string) string {
-		return "listener " + port + " 127.0.0.1\nallow_anonymous false\nplugin " + debianDynsecPlugin +
+	conf := func(ports []string) string {
+		return "listener " + ports[0] + " 127.0.0.1\nallow_anonymous false\nplugin " + debianDynsecPlugin +
 			"\nplugin_opt_config_file " + file + "\n"
 	}
+	start := startMidge
 	if mosquitto {
-		_, port = startDebianMosquitto(t, dir, conf)
-		return port, file
+		start = startDebianMosquitto
 	}
-	_, ports := startMidge(t, dir, 1, func(ports []string) string { return conf(ports[0]) })
+	_, ports := start(t, dir, 1, conf)
 	return ports[0], file
 }
 

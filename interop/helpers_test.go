@@ -161,7 +161,8 @@ func startPython(t *testing.T, script string, args ...string) *proc {
 	return startProc(t, nil, python, append([]string{"-u", "testdata/" + script}, args...)...)
 }
 
-// startProc starts name with args and stdin (if not nil).
+// startProc starts name with args and stdin (if not nil), for at most
+// procTimeout.
 func startProc(t *testing.T, stdin io.Reader, name string, args ...string) *proc {
 	t.Helper()
 	return startProcFor(t, procTimeout, stdin, name, args...)

@@ -1,48 +1,19 @@
 package interop_test
 
 import (
-	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
-// binDir holds the midge binary built for this test run; TestMain removes
-// it.
-var binDir = sync.OnceValues(func() (string, error) { return os.MkdirTemp("", "midge-interop-bin-") })
-
-// midgeBinary builds cmd/midge once for the tests that run it as a process
-// and returns its path.
-var midgeBinary = sync.OnceValues(func() (string, error) {
-	dir, err := binDir()
-	if err != nil {
-		return "", err
-	}
-	// The broker drops root privileges to the mosquitto user: it must still
-	// be able to run the file.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "midge")
-	out, err := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge").CombinedOutput()
-	if err != nil {
-		return "", fmt.Errorf("go build ./cmd/midge: %v\n%s", err, out)
-	}
-	return bin, nil
-})
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if dir, err := binDir(); err == nil {
-		os.RemoveAll(dir)
-	}
-	os.Exit(code)
-}
+// TestMain removes the midge binary the tests built.
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // worldDir makes a directory for a broker's configuration and files that
 // the broker can still read after it drops root privileges to the
@@ -154,32 +125,37 @@ const mosquittoEnv = "MIDGE_INTEROP_MOSQUITTO"
 // other's configuration.
 func startMidge(t *testing.T, dir string, nports int, conf func(ports []string) string) (*proc, []string) {
 	t.Helper()
-	cmd := []string{"", "broker"}
+	argv := []string{"", "broker"}
 	if mosq := os.Getenv(mosquittoEnv); mosq != "" {
-		cmd = []string{"stdbuf", "-oL", mosq} // Mosquitto buffers a piped stdout
+		argv = []string{"stdbuf", "-oL", mosq} // Mosquitto buffers a piped stdout
 	} else {
-		bin, err := midgeBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd[0] = bin
+		argv[0] = testutil.MidgeBinary(t)
 	}
+	return startBrokerProc(t, dir, argv, nports, conf)
+}
+
+// startBrokerProc runs the broker command argv with "-c" and a file of its
+// own in dir, which conf makes for nports free ports after midgeLogPrefix,
+// and waits until the broker serves. If a port was taken in the meantime,
+// it tries again with others.
+func startBrokerProc(t *testing.T, dir string, argv []string, nports int, conf func(ports []string) string) (*proc, []string) {
+	t.Helper()
 	for attempt := 0; ; attempt++ {
 		ports := freePorts(t, nports)
 		text := midgeLogPrefix + conf(ports)
 		path := writeTempFile(t, dir, "mosquitto-*.conf", text)
-		p := startServer(t, cmd[0], append(cmd[1:], "-c", path)...)
+		p := startServer(t, argv[0], slices.Concat(argv[1:], []string{"-c", path})...)
 		if p.waitRunning() {
 			return p, ports
 		}
 		// A port taken meanwhile: midge says "address already in use",
-		// Mosquitto's WebSocket listeners only "Unable to start any
-		// listening sockets".
-		if out := p.output(); attempt < 3 && (strings.Contains(out, "address already in use") ||
+		// Mosquitto "Address already in use", and its WebSocket listeners
+		// only "Unable to start any listening sockets".
+		if out := p.output(); attempt < 3 && (strings.Contains(strings.ToLower(out), "address already in use") ||
 			strings.Contains(out, "Unable to start any listening sockets")) {
 			continue
 		}
-		t.Fatalf("midge broker -c %s did not start:\n%s\nconfiguration:\n%s", path, p.output(), text)
+		t.Fatalf("%s -c %s did not start:\n%s\nconfiguration:\n%s", strings.Join(argv, " "), path, p.output(), text)
 	}
 }
 

@@ -14,25 +14,13 @@ import (
 const debianMosquitto = "/usr/sbin/mosquitto"
 
 // startDebianMosquitto runs Debian's mosquitto with the configuration conf
-// makes for a free port and waits until it serves.
-func startDebianMosquitto(t *testing.T, dir string, conf func(port string) string) (*proc, string) {
+// makes for nports free ports and waits until it serves, as startMidge.
+func startDebianMosquitto(t *testing.T, dir string, nports int, conf func(ports []string) string) (*proc, []string) {
 	t.Helper()
 	if _, err := os.Stat(debianMosquitto); err != nil {
 		t.Fatalf("%s not found: %v; install it with: apt-get install mosquitto", debianMosquitto, err)
 	}
-	for attempt := 0; ; attempt++ {
-		port := freePorts(t, 1)[0]
-		text := midgeLogPrefix + conf(port)
-		path := writeTempFile(t, dir, "mosquitto-*.conf", text)
-		p := startServer(t, "stdbuf", "-oL", debianMosquitto, "-c", path)
-		if p.waitRunning() {
-			return p, port
-		}
-		if attempt < 3 && strings.Contains(p.output(), "Address already in use") {
-			continue
-		}
-		t.Fatalf("mosquitto -c %s did not start:\n%s", path, p.output())
-	}
+	return startBrokerProc(t, dir, []string{"stdbuf", "-oL", debianMosquitto}, nports, conf) // it buffers a piped stdout
 }
 
 // TestMosquittoDBMigration: Debian's mosquitto makes a real mosquitto.db
@@ -55,7 +43,8 @@ func TestMosquittoDBMigration(t *testing.T) {
 		return "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location " + data + "/\n"
 	}
 
-	mosq, port := startDebianMosquitto(t, dir, conf)
+	mosq, ports := startDebianMosquitto(t, dir, 1, func(ports []string) string { return conf(ports[0]) })
+	port := ports[0]
 	startMosquitto(t, "mosquitto_sub", "-p", port, "-i", "migrating-sub", "-c", "-q", "2",
 		"-t", "queue/#", "-t", "other/+", "-E").wait()
 	startMosquitto(t, "mosquitto_sub", "-V", "mqttv5", "-p", port, "-i", "migrating-sub5", "-c", "-x", "3600",

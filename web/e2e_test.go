@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,11 +15,9 @@ import (
 
 	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
-
-// chromiumPath is Debian's Chromium, which the end-to-end test drives.
-const chromiumPath = "/usr/bin/chromium"
 
 // TestBrowserEndToEnd runs midge (the binary) with a password file and an
 // http_api listener, and drives the dashboard in headless Chromium through
@@ -33,29 +30,10 @@ const chromiumPath = "/usr/bin/chromium"
 // a few topics, see only those, and only they are counted. The screenshots go to
 // web/e2e/artifacts/. It fails, not skips, when a tool is missing.
 func TestBrowserEndToEnd(t *testing.T) {
-	var missing []string
-	if _, err := os.Stat(chromiumPath); err != nil {
-		missing = append(missing, "Chromium ("+chromiumPath+"): apt-get install -y chromium")
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = append(missing, "Node.js: apt-get install -y nodejs npm")
-	}
-	if _, err := exec.LookPath("mosquitto_pub"); err != nil {
-		missing = append(missing, "mosquitto_pub: apt-get install -y mosquitto-clients")
-	}
-	if _, err := os.Stat("e2e/node_modules/playwright-core/package.json"); err != nil {
-		missing = append(missing, "playwright-core: npm ci --prefix web/e2e")
-	}
-	if len(missing) > 0 {
-		t.Fatalf("the browser test needs (scripts/test installs them):\n  %s", strings.Join(missing, "\n  "))
-	}
+	testutil.NeedBrowser(t, "e2e", "mosquitto_pub")
 	t.Parallel()
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "midge")
-	build := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := testutil.MidgeBinary(t)
 
 	// The password file: alice administers the dashboard, sensor is a
 	// device, viewer may read the kitchen's topics only.
@@ -82,7 +60,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	if err := os.Chmod(dsDir, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	mqttPort, httpPort := freeLocalPort(t), freeLocalPort(t)
+	mqttPort, httpPort := testutil.FreePort(t), testutil.FreePort(t)
 	conf := filepath.Join(dir, "midge.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`log_dest stdout
 log_type all
@@ -162,7 +140,7 @@ topic # out 1 bridge-out/ mirror/
 		"MIDGE_URL=http://127.0.0.1:"+strconv.Itoa(httpPort), "MIDGE_USER=alice", "MIDGE_PASSWORD=alice-secret",
 		"MIDGE_VIEWER=viewer", "MIDGE_VIEWER_PASSWORD=viewer-secret",
 		"MQTT_PORT="+strconv.Itoa(mqttPort), "MQTT_USER=sensor", "MQTT_PASSWORD=sensor-secret",
-		"ARTIFACTS="+artifacts, "CHROMIUM="+chromiumPath)
+		"ARTIFACTS="+artifacts, "CHROMIUM="+testutil.ChromiumPath)
 	nodeOut, err := node.CombinedOutput()
 	t.Logf("e2e.mjs:\n%s", nodeOut)
 	if err != nil {
@@ -184,13 +162,5 @@ topic # out 1 bridge-out/ mirror/
 	t.Logf("screenshots in %s", artifacts)
 }
 
-// freeLocalPort returns a port free on 127.0.0.1 a moment ago.
-func freeLocalPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// TestMain removes the midge binary the tests built.
+func TestMain(m *testing.M) { testutil.Main(m) }

@@ -42,24 +42,6 @@ func (c *clock) advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // fileEnv is a dashboard whose logins come from a password file on disk,
 // read again by reload as the broker does on SIGHUP, with a clock the test
 // moves and the broker's log handler at Mosquitto's default log types.
@@ -68,12 +50,12 @@ type fileEnv struct {
 	path  string
 	pw    atomic.Pointer[auth.PasswordFile]
 	clock *clock
-	log   *lockedBuffer
+	log   *testutil.LockedBuffer
 }
 
 func startWithFile(t *testing.T, users map[string]string) *fileEnv {
 	t.Helper()
-	fe := &fileEnv{path: filepath.Join(t.TempDir(), "pw"), clock: &clock{t: time.Now()}, log: &lockedBuffer{}}
+	fe := &fileEnv{path: filepath.Join(t.TempDir(), "pw"), clock: &clock{t: time.Now()}, log: &testutil.LockedBuffer{}}
 	fe.writeFile(t, users)
 	fe.reload(t)
 	lh, err := logging.New(logging.Options{Types: logging.DefaultTypes, Dests: logging.Stdout, NoTimestamp: true},

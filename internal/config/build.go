@@ -97,16 +97,7 @@ func (p *parser) build() {
 		case ls.sec != nil && (ls.sec.passwordFile != "" || ls.sec.aclFile != "" || ls.sec.dynsecFile != ""):
 			// plugin_use: this listener's plugin files, the global ones
 			// for what it has none of.
-			merged := *ls.sec
-			if merged.passwordFile == "" {
-				merged.passwordFile, merged.passwordPos = p.global.passwordFile, p.global.passwordPos
-			}
-			if merged.aclFile == "" {
-				merged.aclFile, merged.aclPos = p.global.aclFile, p.global.aclPos
-			}
-			if merged.dynsecFile == "" {
-				merged.dynsecFile, merged.dynsecInit, merged.dynsecPos = p.global.dynsecFile, p.global.dynsecInit, p.global.dynsecPos
-			}
+			merged := p.withGlobalFiles(ls.sec)
 			merged.anon = p.global.anon
 			if l.AllowAnonymous != nil {
 				merged.anon = l.AllowAnonymous
@@ -251,16 +242,7 @@ func (p *parser) buildHTTPListener(ls *lstate, global *Scope) {
 		p.res.Scopes = append(p.res.Scopes, sc)
 	case ls.sec != nil && (ls.sec.passwordFile != "" || ls.sec.aclFile != "" || ls.sec.dynsecFile != ""):
 		// plugin_use, as for an MQTT listener.
-		merged := *ls.sec
-		if merged.passwordFile == "" {
-			merged.passwordFile, merged.passwordPos = p.global.passwordFile, p.global.passwordPos
-		}
-		if merged.aclFile == "" {
-			merged.aclFile, merged.aclPos = p.global.aclFile, p.global.aclPos
-		}
-		if merged.dynsecFile == "" {
-			merged.dynsecFile, merged.dynsecInit, merged.dynsecPos = p.global.dynsecFile, p.global.dynsecInit, p.global.dynsecPos
-		}
+		merged := p.withGlobalFiles(ls.sec)
 		sc = p.makeScope(listenerKey(*l), &merged, false)
 		p.res.Scopes = append(p.res.Scopes, sc)
 	}
@@ -404,4 +386,21 @@ func b2i(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// withGlobalFiles returns a copy of a listener's plugin_use settings sec
+// that takes the global password, ACL and dynamic security files for those
+// it names none of.
+func (p *parser) withGlobalFiles(sec *scopeState) scopeState {
+	merged := *sec
+	if merged.passwordFile == "" {
+		merged.passwordFile, merged.passwordPos = p.global.passwordFile, p.global.passwordPos
+	}
+	if merged.aclFile == "" {
+		merged.aclFile, merged.aclPos = p.global.aclFile, p.global.aclPos
+	}
+	if merged.dynsecFile == "" {
+		merged.dynsecFile, merged.dynsecInit, merged.dynsecPos = p.global.dynsecFile, p.global.dynsecInit, p.global.dynsecPos
+	}
+	return merged
 }

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // TestBridgeCrashKeepsAcknowledgedMessages runs two brokers as child
@@ -44,7 +46,7 @@ func TestBridgeCrashKeepsAcknowledgedMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	edgeDir, centralDir := t.TempDir(), t.TempDir()
-	edgePort, centralPort := freePort(t), freePort(t)
+	edgePort, centralPort := testutil.FreePort(t), testutil.FreePort(t)
 	edgeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(edgePort))
 	centralAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(centralPort))
 	common := "allow_anonymous true\npersistence true\nuser %s\nlog_dest stderr\nlog_type error\nlog_type warning\nmax_queued_messages 1000000\npersistence_location %s\n"

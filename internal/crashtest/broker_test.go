@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // brokerConf is a configuration file of the midge broker with persistence
@@ -37,7 +39,7 @@ func newBrokerConf(t *testing.T, bin, dir string) *brokerConf {
 // write chooses a port that is free and writes the configuration with it.
 func (c *brokerConf) write(t *testing.T) {
 	t.Helper()
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	c.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	text := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location %s\nuser %s\nlog_dest stderr\nmax_queued_messages 1000000\n",
 		port, c.dir, c.user)
@@ -140,15 +142,4 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	w.b.mu.Lock()
 	defer w.b.mu.Unlock()
 	return w.b.logs.Write(p)
-}
-
-// freePort returns a port that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

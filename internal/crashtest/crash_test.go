@@ -7,8 +7,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -519,19 +518,14 @@ func (c *client) flush() error {
 
 func (c *client) close() { c.once.Do(func() { c.nc.Close() }) }
 
-// buildMidge builds the midge binary into a temporary directory, or
+// buildMidge builds the midge binary once per test run, or
 // returns MIDGE_BIN if it is set (to see a test fail on another build).
 func buildMidge(t *testing.T) string {
 	t.Helper()
 	if bin := os.Getenv("MIDGE_BIN"); bin != "" {
 		return bin
 	}
-	bin := filepath.Join(t.TempDir(), "midge")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
+	return testutil.MidgeBinary(t)
 }
 
 func envInt(t *testing.T, name string, def int) int {
@@ -544,3 +538,6 @@ func envInt(t *testing.T, name string, def int) int {
 	}
 	return def
 }
+
+// TestMain removes the midge binary the tests built.
+func TestMain(m *testing.M) { testutil.Main(m) }

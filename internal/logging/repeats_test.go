@@ -1,39 +1,25 @@
 package logging_test
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/logging"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
-// lockedBuffer is a bytes.Buffer safe for concurrent use.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) lines() []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Split(strings.TrimSuffix(l.b.String(), "\n"), "\n")
+// lines splits what has been logged to b so far into lines.
+func lines(b *testutil.LockedBuffer) []string {
+	return strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
 }
 
 // A burst of the same error is one line with its details, then one summary
 // line once the interval is over; another key is not held back.
 func TestRepeats(t *testing.T) {
-	var out lockedBuffer
+	var out testutil.LockedBuffer
 	h, err := logging.New(logging.Options{Types: logging.DefaultTypes, Dests: logging.Stderr, NoTimestamp: true}, logging.Env{Stderr: &out})
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +32,7 @@ func TestRepeats(t *testing.T) {
 	}
 	r.Log(ctx, slog.LevelError, "other", "something else failed")
 	deadline := time.Now().Add(5 * time.Second)
-	for len(out.lines()) < 3 && time.Now().Before(deadline) {
+	for len(lines(&out)) < 3 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	want := []string{
@@ -54,7 +40,7 @@ func TestRepeats(t *testing.T) {
 		`something else failed`,
 		`persistence: commit failed (999 more like this in the last 50ms) err="disk full" n=999`,
 	}
-	got := out.lines()
+	got := lines(&out)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("lines\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -63,7 +49,7 @@ func TestRepeats(t *testing.T) {
 	r.Log(ctx, slog.LevelError, "commit", "persistence: commit failed", "err", "disk full", "n", 1000)
 	r.Log(ctx, slog.LevelError, "commit", "persistence: commit failed", "err", "disk full", "n", 1001)
 	r.Stop()
-	got = out.lines()[3:]
+	got = lines(&out)[3:]
 	want = []string{
 		`persistence: commit failed err="disk full" n=1000`,
 		`persistence: commit failed (1 more like this in the last 50ms) err="disk full" n=1001`,
@@ -77,7 +63,7 @@ func TestRepeats(t *testing.T) {
 // recovered panic's stack included; Mosquitto's lines stay as Mosquitto
 // writes them.
 func TestDetailsAtEveryLevel(t *testing.T) {
-	var out lockedBuffer
+	var out testutil.LockedBuffer
 	opts := logging.Defaults()
 	opts.NoTimestamp = true
 	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})
@@ -94,7 +80,7 @@ func TestDetailsAtEveryLevel(t *testing.T) {
 		`accept failed; retrying err="too many open files"`,
 		`Client c1 disconnected.`,
 	}
-	if got := out.lines(); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := lines(&out); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("lines\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"errors"
@@ -12,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -204,14 +202,20 @@ func StartMosquitto(t testing.TB, conf ...string) string {
 			t.Fatal(err)
 		}
 		cmd := exec.Command(MosquittoPath, "-c", path)
-		var out lockedBuffer
+		var out LockedBuffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("starting mosquitto: %v", err)
 		}
 		exited := make(chan struct{})
 		go func() { cmd.Wait(); close(exited) }()
-		t.Cleanup(func() { cmd.Process.Kill(); <-exited })
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			<-exited
+			if t.Failed() && out.Len() > 0 {
+				t.Logf("mosquitto output:\n%s", out.String())
+			}
+		})
 		deadline := time.Now().Add(Timeout)
 		for {
 			nc, err := net.DialTimeout("tcp", addr, time.Second)
@@ -297,17 +301,3 @@ func SameAsMosquitto(t testing.TB, conf []string, script []Step) Transcript {
 	}
 	return midge
 }
-
-// lockedBuffer is a bytes.Buffer for a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *lockedBuffer) String() string { b.mu.Lock(); defer b.mu.Unlock(); return b.b.String() }

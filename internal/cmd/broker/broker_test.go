@@ -116,25 +116,7 @@ func TestServeInProcess(t *testing.T) {
 	conf := filepath.Join(dir, "m.conf")
 	logf := filepath.Join(dir, "m.log")
 	os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nallow_anonymous true\nlog_dest file "+logf+"\npid_file "+dir+"/m.pid\n"), 0o644)
-	o, err := parseBrokerArgs([]string{"-c", conf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan *brokerRun, 1)
-	done := make(chan int, 1)
-	go func() {
-		done <- runBrokerOptions(ctx, "midge broker", o, base.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}},
-			brokerHooks{started: func(b *brokerRun) { started <- b }})
-	}()
-	var b *brokerRun
-	select {
-	case b = <-started:
-	case code := <-done:
-		t.Fatalf("exited with %d: %s", code, readOrEmpty(logf))
-	case <-time.After(10 * time.Second):
-		t.Fatal("not started")
-	}
+	b, stop := startInProcess(t, conf, logf)
 	c, err := net.Dial("tcp", "127.0.0.1:"+port)
 	if err != nil {
 		t.Fatal(err)
@@ -145,8 +127,7 @@ func TestServeInProcess(t *testing.T) {
 		t.Errorf("pid file %q", pid)
 	}
 	b.reload() // a SIGHUP with an unchanged file
-	cancel()
-	if code := <-done; code != 0 {
+	if code := stop(); code != 0 {
 		t.Errorf("exit %d", code)
 	}
 	log := readOrEmpty(logf)
@@ -184,43 +165,15 @@ func freePort(t *testing.T) string {
 	return ""
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-)
-
-// midgeBinary builds cmd/midge once for the tests that run it as a process.
+// midgeBinary returns cmd/midge, built once for the tests that run it as a
+// process, through a link named mosquitto (it runs under Mosquitto's name).
 func midgeBinary(t *testing.T) string {
 	t.Helper()
 	if runtime.GOOS == "windows" {
 		t.Skip("signals and -d are Unix features")
 	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "midge-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		os.Chmod(dir, 0o755)
-		binPath = filepath.Join(dir, "mosquitto") // run under Mosquitto's name
-		out, err := exec.Command("go", "build", "-o", binPath, "github.com/midge-mqtt/midge/cmd/midge").CombinedOutput()
-		if err != nil {
-			buildErr = &buildError{out: string(out), err: err}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return binPath
+	return filepath.Join(testutil.MidgeLinks(t, "mosquitto"), "mosquitto")
 }
-
-type buildError struct {
-	out string
-	err error
-}
-
-func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 
 // needTool fails (never skips) the test if a Debian tool is missing.
 func needTool(t *testing.T, name string) string {
@@ -515,3 +468,6 @@ func getsid(pid int) (int, error) {
 	}
 	return strconv.Atoi(f[3])
 }
+
+// TestMain removes the midge binary the tests built.
+func TestMain(m *testing.M) { testutil.Main(m) }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -24,6 +25,16 @@ func runConf(t *testing.T, text string) (*brokerRun, string) {
 	port := freePort(t)
 	conf := filepath.Join(t.TempDir(), "m.conf")
 	os.WriteFile(conf, []byte(strings.ReplaceAll(text, "PORT", port)), 0o644)
+	b, _ := startInProcess(t, conf, "")
+	return b, port
+}
+
+// startInProcess runs the broker in this process on the configuration file
+// conf and waits until it serves; if it exits first, the test fails with
+// the log file logf (if any). stop ends the run and returns its exit code;
+// the test's cleanup calls it too.
+func startInProcess(t *testing.T, conf, logf string) (b *brokerRun, stop func() int) {
+	t.Helper()
 	o, err := parseBrokerArgs([]string{"-c", conf})
 	if err != nil {
 		t.Fatal(err)
@@ -35,16 +46,16 @@ func runConf(t *testing.T, text string) (*brokerRun, string) {
 		done <- runBrokerOptions(ctx, "midge broker", o, base.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}},
 			brokerHooks{started: func(b *brokerRun) { started <- b }})
 	}()
-	t.Cleanup(func() { cancel(); <-done })
+	stop = sync.OnceValue(func() int { cancel(); return <-done })
+	t.Cleanup(func() { stop() })
 	select {
-	case b := <-started:
-		return b, port
+	case b = <-started:
 	case code := <-done:
-		t.Fatalf("exited with %d", code)
+		t.Fatalf("exited with %d: %s", code, readOrEmpty(logf))
 	case <-time.After(10 * time.Second):
 		t.Fatal("not started")
 	}
-	return nil, ""
+	return b, stop
 }
 
 // ask publishes a $CONTROL/broker/v1 request and returns the response.

@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,24 +46,6 @@ func TestPrivilegesHelperProcess(t *testing.T) {
 	// dropped instead, and the test sends it again (reload).
 	signal.Notify(make(chan os.Signal, 1), syscall.SIGHUP)
 	os.Exit(Run(context.Background(), "midge", args[1:], base.OSStreams()))
-}
-
-// lockedBuffer collects a process's output while the test reads it.
-type lockedBuffer struct {
-	mu  sync.Mutex // guards buf
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // privSetup is a directory the unprivileged user can enter, with a password
@@ -127,11 +108,11 @@ func newPrivSetup(t *testing.T) *privSetup {
 
 // start runs the broker as root, waits until it serves and returns its
 // process and standard error.
-func (s *privSetup) start(t *testing.T) (*exec.Cmd, *lockedBuffer) {
+func (s *privSetup) start(t *testing.T) (*exec.Cmd, *testutil.LockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestPrivilegesHelperProcess$", "--", "-c", s.conf)
 	cmd.Env = append(os.Environ(), privEnv+"=1")
-	stderr := &lockedBuffer{}
+	stderr := &testutil.LockedBuffer{}
 	cmd.Stdout, cmd.Stderr = stderr, stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -148,7 +129,7 @@ func (s *privSetup) start(t *testing.T) (*exec.Cmd, *lockedBuffer) {
 // does not.
 // reload sends SIGHUP until done holds: one sent before the broker handles
 // the signal is lost.
-func reload(t *testing.T, cmd *exec.Cmd, what string, done func() bool, out *lockedBuffer) {
+func reload(t *testing.T, cmd *exec.Cmd, what string, done func() bool, out *testutil.LockedBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !done() {
@@ -162,7 +143,7 @@ func reload(t *testing.T, cmd *exec.Cmd, what string, done func() bool, out *loc
 	}
 }
 
-func waitOutput(t *testing.T, what string, cond func() bool, out *lockedBuffer) {
+func waitOutput(t *testing.T, what string, cond func() bool, out *testutil.LockedBuffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for !cond() {

@@ -42,26 +42,7 @@ func TestWebListener(t *testing.T) {
 	text := "password_file " + dir + "/pw\nhttp_api_admin alice\nlog_dest file " + logf + "\n" +
 		"listener " + mqtt + " 127.0.0.1\nlistener " + port + " 127.0.0.1\nprotocol http_api\n"
 	os.WriteFile(conf, []byte(text), 0o644)
-	o, err := parseBrokerArgs([]string{"-c", conf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	started := make(chan *brokerRun, 1)
-	done := make(chan int, 1)
-	go func() {
-		done <- runBrokerOptions(ctx, "midge broker", o, base.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}},
-			brokerHooks{started: func(b *brokerRun) { started <- b }})
-	}()
-	var b *brokerRun
-	select {
-	case b = <-started:
-	case code := <-done:
-		t.Fatalf("exited with %d: %s", code, readOrEmpty(logf))
-	case <-time.After(10 * time.Second):
-		t.Fatal("not started")
-	}
+	b, stop := startInProcess(t, conf, logf)
 	baseURL := "http://127.0.0.1:" + port
 	jar, _ := cookiejar.New(nil)
 	hc := &http.Client{Jar: jar, Timeout: 5 * time.Second}
@@ -118,7 +99,7 @@ func TestWebListener(t *testing.T) {
 	// midge passwd gives alice a new password: after SIGHUP her session
 	// ends, and the new password logs in.
 	var pwOut, pwErr bytes.Buffer
-	if code := passwd.Run(ctx, "midge passwd", []string{"-b", dir + "/pw", "alice", "alice-new"}, base.Streams{In: strings.NewReader(""), Out: &pwOut, Err: &pwErr}); code != 0 {
+	if code := passwd.Run(context.Background(), "midge passwd", []string{"-b", dir + "/pw", "alice", "alice-new"}, base.Streams{In: strings.NewReader(""), Out: &pwOut, Err: &pwErr}); code != 0 {
 		t.Fatalf("midge passwd: %d %s", code, pwErr.String())
 	}
 	if st := call("GET", "/api/v1/topics", "", nil, nil); st != 200 {
@@ -131,8 +112,7 @@ func TestWebListener(t *testing.T) {
 	if st := call("POST", "/api/v1/login", "", map[string]string{"username": "alice", "password": "alice-new"}, nil); st != 200 {
 		t.Errorf("login with the new password: %d", st)
 	}
-	cancel()
-	if code := <-done; code != 0 {
+	if code := stop(); code != 0 {
 		t.Errorf("exit %d", code)
 	}
 	log := readOrEmpty(logf)

@@ -86,18 +86,6 @@ func mqStartMidgeBroker(t *testing.T, cfg broker.Config) mqBroker {
 	return mqBroker{name: "midge", port: port}
 }
 
-// mqFreePort returns a port that was free on 127.0.0.1 a moment ago.
-func mqFreePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	return port
-}
-
 // mqStartMosquitto starts Debian's broker with anonymous access and the
 // extra configuration lines, and kills it when the test ends.
 func mqStartMosquitto(t *testing.T, extra ...string) mqBroker {
@@ -364,3 +352,6 @@ func mqArgs(port string, args ...string) []string {
 func mqItoa(i int) string { return strconv.Itoa(i) }
 
 var _ = fmt.Sprintf
+
+// mqFreePort returns a port that was free on 127.0.0.1 a moment ago.
+func mqFreePort(t testing.TB) string { return strconv.Itoa(testutil.FreePort(t)) }

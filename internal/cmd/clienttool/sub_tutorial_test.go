@@ -2,51 +2,20 @@ package clienttool
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"syscall"
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
-var (
-	mqBuildOnce sync.Once
-	mqBuildDir  string
-	mqBuildErr  error
-)
-
-// mqLinks builds cmd/midge once and returns a directory where it is linked
-// as mosquitto_pub, mosquitto_sub and mosquitto_rr.
+// mqLinks returns a directory where cmd/midge, built once, is linked as
+// mosquitto_pub, mosquitto_sub and mosquitto_rr.
 func mqLinks(t *testing.T) string {
 	t.Helper()
-	mqBuildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "midge-links-")
-		if err != nil {
-			mqBuildErr = err
-			return
-		}
-		bin := filepath.Join(dir, "midge")
-		out, err := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge").CombinedOutput()
-		if err != nil {
-			mqBuildErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		for _, name := range []string{"mosquitto_pub", "mosquitto_sub", "mosquitto_rr"} {
-			if err := os.Symlink("midge", filepath.Join(dir, name)); err != nil {
-				mqBuildErr = err
-				return
-			}
-		}
-		mqBuildDir = dir
-	})
-	if mqBuildErr != nil {
-		t.Fatal(mqBuildErr)
-	}
-	return mqBuildDir
+	return testutil.MidgeLinks(t, "mosquitto_pub", "mosquitto_sub", "mosquitto_rr")
 }
 
 // mqStartLink runs midge through its link named tool, as a process.
@@ -95,3 +64,6 @@ func TestTutorialClients(t *testing.T) {
 		mqCompare(t, wantSub, gotSub, nil)
 	})
 }
+
+// TestMain removes the midge binary the tests built.
+func TestMain(m *testing.M) { testutil.Main(m) }

@@ -119,12 +119,8 @@ func dynsecCommand(args []string, cfg *config, p *prompter, st streams) (*reques
 		if len(args) != 2 || !oneOf(args[0], "publishClientSend", "publishClientReceive", "subscribe", "unsubscribe") {
 			return nil, rcInval
 		}
-		var allow bool
-		switch {
-		case strings.EqualFold(args[1], "allow"):
-			allow = true
-		case strings.EqualFold(args[1], "deny"):
-		default:
+		allow, ok := allowOrDeny(args[1])
+		if !ok {
 			fmt.Fprintf(st.Err, "Error: access must be \"allow\" or \"deny\".\n")
 			return nil, rcInval
 		}
@@ -196,12 +192,8 @@ func dynsecCommand(args []string, cfg *config, p *prompter, st streams) (*reques
 		if len(args) != 4 && len(args) != 5 || !oneOf(args[1], aclTypes...) {
 			return nil, rcInval
 		}
-		var allow bool
-		switch {
-		case strings.EqualFold(args[3], "allow"):
-			allow = true
-		case strings.EqualFold(args[3], "deny"):
-		default:
+		allow, ok := allowOrDeny(args[3])
+		if !ok {
 			return nil, rcInval
 		}
 		cmd.add("command", "addRoleACL").add("rolename", args[0]).add("acltype", args[1]).
@@ -355,3 +347,14 @@ For more information see:
     https://mosquitto.org/documentation/dynamic-security/
 
 `
+
+// allowOrDeny reads an access argument, "allow" or "deny" in any case.
+func allowOrDeny(s string) (allow, ok bool) {
+	switch {
+	case strings.EqualFold(s, "allow"):
+		return true, true
+	case strings.EqualFold(s, "deny"):
+		return false, true
+	}
+	return false, false
+}

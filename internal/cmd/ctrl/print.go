@@ -65,6 +65,21 @@ func printDynsec(r any, st streams) {
 	}
 }
 
+// namedObject returns the response's "data".key object and its string
+// member name, or prints that the response is invalid.
+func namedObject(r any, key, name string, st streams) (any, string, bool) {
+	v, ok := dataObject(r, key, st)
+	if !ok {
+		return nil, "", false
+	}
+	s, ok := getString(v, name)
+	if !ok {
+		io.WriteString(st.Err, invalidResponse)
+		return nil, "", false
+	}
+	return v, s, true
+}
+
 // dataObject returns the response's "data".key object, or prints that the
 // response is invalid.
 func dataObject(r any, key string, st streams) (any, bool) {
@@ -141,13 +156,8 @@ func printArray(w io.Writer, list any, width int, label, name, optional, null st
 // connections, and mosquitto_ctrl 2.1 pads the labels to "Connections:";
 // a 2.0 server does not, and 2.0's tool pads them to "Username:".
 func printClient(r any, st streams) {
-	c, ok := dataObject(r, "client", st)
+	c, username, ok := namedObject(r, "client", "username", st)
 	if !ok {
-		return
-	}
-	username, ok := getString(c, "username")
-	if !ok {
-		io.WriteString(st.Err, invalidResponse)
 		return
 	}
 	connections := item(c, "connections")
@@ -174,13 +184,8 @@ func printClient(r any, st streams) {
 
 // printGroup prints getGroup's answer.
 func printGroup(r any, st streams) {
-	g, ok := dataObject(r, "group", st)
+	g, name, ok := namedObject(r, "group", "groupname", st)
 	if !ok {
-		return
-	}
-	name, ok := getString(g, "groupname")
-	if !ok {
-		io.WriteString(st.Err, invalidResponse)
 		return
 	}
 	width := len("Groupname:")
@@ -191,13 +196,8 @@ func printGroup(r any, st streams) {
 
 // printRole prints getRole's answer: its ACLs in the server's order.
 func printRole(r any, st streams) {
-	role, ok := dataObject(r, "role", st)
+	role, name, ok := namedObject(r, "role", "rolename", st)
 	if !ok {
-		return
-	}
-	name, ok := getString(role, "rolename")
-	if !ok {
-		io.WriteString(st.Err, invalidResponse)
 		return
 	}
 	w := st.Out
@@ -236,13 +236,8 @@ func printRole(r any, st streams) {
 
 // printAnonymousGroup prints getAnonymousGroup's answer: the group's name.
 func printAnonymousGroup(r any, st streams) {
-	g, ok := dataObject(r, "group", st)
+	_, name, ok := namedObject(r, "group", "groupname", st)
 	if !ok {
-		return
-	}
-	name, ok := getString(g, "groupname")
-	if !ok {
-		io.WriteString(st.Err, invalidResponse)
 		return
 	}
 	fmt.Fprintf(st.Out, "%s\n", name)

@@ -12,10 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-// chromiumPath is Debian's Chromium, which the browser test drives.
-const chromiumPath = "/usr/bin/chromium"
+	"github.com/midge-mqtt/midge/internal/testutil"
+)
 
 // TestBrowserExplore runs the midge binary's explore command against
 // Debian's mosquitto and drives its dashboard in headless Chromium through
@@ -25,26 +24,11 @@ const chromiumPath = "/usr/bin/chromium"
 // (docs/explore.md shows copies) go to web/e2e/artifacts/explore/. It fails,
 // not skips, when a tool is missing.
 func TestBrowserExplore(t *testing.T) {
-	var missing []string
-	if _, err := os.Stat(chromiumPath); err != nil {
-		missing = append(missing, "Chromium ("+chromiumPath+"): apt-get install -y chromium")
-	}
-	if _, err := exec.LookPath("node"); err != nil {
-		missing = append(missing, "Node.js: apt-get install -y nodejs npm")
-	}
-	if _, err := os.Stat("../../../web/e2e/node_modules/playwright-core/package.json"); err != nil {
-		missing = append(missing, "playwright-core: npm ci --prefix web/e2e")
-	}
-	if len(missing) > 0 {
-		t.Fatalf("the browser test needs:\n  %s", strings.Join(missing, "\n  "))
-	}
+	testutil.NeedBrowser(t, "../../../web/e2e")
 	needTools(t, "mosquitto", "mosquitto_pub", "mosquitto_sub")
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "midge")
-	if out, err := exec.Command("go", "build", "-o", bin, "github.com/midge-mqtt/midge/cmd/midge").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	port := freePort(t)
+	bin := testutil.MidgeBinary(t)
+	port := testutil.FreePort(t)
 	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\n", port), port)
 	artifacts, _ := filepath.Abs("../../../web/e2e/artifacts/explore")
 	os.RemoveAll(artifacts)
@@ -57,7 +41,7 @@ func TestBrowserExplore(t *testing.T) {
 		t.Helper()
 		node := exec.CommandContext(ctx, "node", "../../../web/e2e/explore.mjs")
 		node.Env = append(os.Environ(), "EXPLORE_URL="+url, "PHASE="+phase, "MQTT_PORT="+strconv.Itoa(port),
-			"ARTIFACTS="+artifacts, "CHROMIUM="+chromiumPath)
+			"ARTIFACTS="+artifacts, "CHROMIUM="+testutil.ChromiumPath)
 		out, err := node.CombinedOutput()
 		t.Logf("explore.mjs %s:\n%s", phase, out)
 		if err != nil {
@@ -91,7 +75,7 @@ func startExploreBinary(t *testing.T, ctx context.Context, bin string, args []st
 	if err != nil {
 		t.Fatal(err)
 	}
-	var errs syncBuffer
+	var errs testutil.LockedBuffer
 	cmd.Stderr = &errs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -127,3 +111,6 @@ func startExploreBinary(t *testing.T, ctx context.Context, bin string, args []st
 	}
 	return stop, url
 }
+
+// TestMain removes the midge binary the tests built.
+func TestMain(m *testing.M) { testutil.Main(m) }

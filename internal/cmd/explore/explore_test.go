@@ -22,7 +22,7 @@ import (
 // explore and exports as CSV and JSON, and the dashboard wants the token.
 func TestExploreMosquitto(t *testing.T) {
 	needTools(t, "mosquitto", "mosquitto_pub", "mosquitto_sub")
-	port := freePort(t)
+	port := testutil.FreePort(t)
 	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\n", port), port)
 	dir := t.TempDir()
 	args := []string{"--state", filepath.Join(dir, "state"), "--connections", filepath.Join(dir, "conns.json"),
@@ -129,7 +129,7 @@ func TestExploreMosquitto(t *testing.T) {
 // the user can read), then switches between two from the API.
 func TestExploreSavedConnections(t *testing.T) {
 	needTools(t, "mosquitto", "mosquitto_pub")
-	p1, p2 := freePort(t), freePort(t)
+	p1, p2 := testutil.FreePort(t), testutil.FreePort(t)
 	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\n", p1), p1)
 	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\n", p2), p2)
 	dir := t.TempDir()
@@ -169,7 +169,7 @@ func TestExploreSavedConnections(t *testing.T) {
 		t.Errorf("an unknown connection: %d", code)
 	}
 	// A connection that fails leaves the page on the one it had.
-	e.post(t, "/api/v1/explore/connections", map[string]any{"name": "down", "args": []string{"-h", "127.0.0.1", "-p", strconv.Itoa(freePort(t))}}, hdr)
+	e.post(t, "/api/v1/explore/connections", map[string]any{"name": "down", "args": []string{"-h", "127.0.0.1", "-p", strconv.Itoa(testutil.FreePort(t))}}, hdr)
 	if code, body := e.post(t, "/api/v1/explore/connect", map[string]string{"name": "down"}, hdr); code != http.StatusBadGateway {
 		t.Errorf("a connection that fails: %d %s", code, body)
 	}
@@ -195,7 +195,7 @@ func TestExploreTLSClientCertificate(t *testing.T) {
 	needTools(t, "mosquitto", "mosquitto_pub")
 	pki := testutil.NewPKI(t, "explore")
 	srv, cl := pki.Server("mosquitto"), pki.Client("explorer")
-	tlsPort, plain := freePort(t), freePort(t)
+	tlsPort, plain := testutil.FreePort(t), testutil.FreePort(t)
 	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\nlistener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate true\n",
 		plain, tlsPort, pki.CAFile, srv.CertFile, srv.KeyFile), tlsPort)
 	dir := t.TempDir()
@@ -203,30 +203,22 @@ func TestExploreTLSClientCertificate(t *testing.T) {
 		"-h", "localhost", "-p", strconv.Itoa(tlsPort), "--cafile", pki.CAFile, "--cert", cl.CertFile, "--key", cl.KeyFile)
 	mosquittoPub(t, "-h", "127.0.0.1", "-p", strconv.Itoa(plain), "-t", "secure/topic", "-m", "tls works")
 	e.waitTopic(t, "secure/topic", "tls works")
-	var me struct {
-		Source struct{ Server string } `json:"source"`
-	}
-	e.get(t, "/api/v1/me", &me)
-	if !strings.HasPrefix(me.Source.Server, "tls://") {
-		t.Errorf("server %q", me.Source.Server)
+	if server := e.server(t); !strings.HasPrefix(server, "tls://") {
+		t.Errorf("server %q", server)
 	}
 }
 
 // TestExploreWebSockets connects to a mosquitto WebSockets listener.
 func TestExploreWebSockets(t *testing.T) {
 	needTools(t, "mosquitto", "mosquitto_pub")
-	ws, plain := freePort(t), freePort(t)
+	ws, plain := testutil.FreePort(t), testutil.FreePort(t)
 	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\nlistener %d 127.0.0.1\nprotocol websockets\n", plain, ws), ws)
 	dir := t.TempDir()
 	e := runExplore(t, "--state", filepath.Join(dir, "state"), "--connections", filepath.Join(dir, "c.json"),
 		"-L", fmt.Sprintf("ws://127.0.0.1:%d/x/#", ws))
 	mosquittoPub(t, "-h", "127.0.0.1", "-p", strconv.Itoa(plain), "-t", "x/ws", "-m", "over websockets")
 	e.waitTopic(t, "x/ws", "over websockets")
-	var me struct {
-		Source struct{ Server string } `json:"source"`
-	}
-	e.get(t, "/api/v1/me", &me)
-	if !strings.HasPrefix(me.Source.Server, "ws://") {
-		t.Errorf("server %q", me.Source.Server)
+	if server := e.server(t); !strings.HasPrefix(server, "ws://") {
+		t.Errorf("server %q", server)
 	}
 }

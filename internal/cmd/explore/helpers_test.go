@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/cmd/base"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // needTools fails the test when a Debian tool is missing.
@@ -30,17 +31,6 @@ func needTools(t *testing.T, tools ...string) {
 			t.Fatalf("%s is missing: apt-get install -y mosquitto mosquitto-clients", tool)
 		}
 	}
-}
-
-// freePort returns a port free on 127.0.0.1 a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // startMosquitto runs Debian's mosquitto with conf (listeners included)
@@ -95,25 +85,8 @@ type explorer struct {
 	http   *http.Client
 	cancel context.CancelFunc
 	done   chan int
-	out    *syncBuffer
+	out    *testutil.LockedBuffer
 	once   sync.Once
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // runExplore runs explore with args and waits for its dashboard URL; the
@@ -122,7 +95,7 @@ func runExplore(t *testing.T, args ...string) *explorer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
-	errs := &syncBuffer{}
+	errs := &testutil.LockedBuffer{}
 	e := &explorer{cancel: cancel, done: make(chan int, 1), out: errs}
 	go func() {
 		e.done <- Run(ctx, "midge explore", append([]string{"--no-browser"}, args...), base.Streams{In: strings.NewReader(""), Out: pw, Err: errs})
@@ -225,6 +198,15 @@ func (e *explorer) csrf(t *testing.T) string {
 	}
 	e.get(t, "/api/v1/me", &me)
 	return me.CSRF
+}
+
+// server returns the server the dashboard says it shows.
+func (e *explorer) server(t *testing.T) string {
+	var me struct {
+		Source struct{ Server string } `json:"source"`
+	}
+	e.get(t, "/api/v1/me", &me)
+	return me.Source.Server
 }
 
 // topicHistory is GET /api/v1/topic's answer.

@@ -3,60 +3,25 @@ package midge
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/internal/version"
 )
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
-)
-
-// midgeBinary builds cmd/midge once for the package's tests, with links
-// named after Mosquitto's tools beside it, and returns its directory.
+// midgeBinary returns a directory where cmd/midge, built once for the
+// package's tests, is linked as midge and under the names of Mosquitto's
+// tools.
 func midgeBinary(t *testing.T) string {
 	t.Helper()
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "midge-bin-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "midge"), "github.com/midge-mqtt/midge/cmd/midge").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-			return
-		}
-		for _, name := range []string{"mosquitto_pub", "mosquitto_sub", "mosquitto_rr", "mosquitto_passwd"} {
-			if err := os.Symlink("midge", filepath.Join(dir, name)); err != nil {
-				binErr = err
-				return
-			}
-		}
-		binDir = dir
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binDir
+	return testutil.MidgeLinks(t, "midge", "mosquitto_pub", "mosquitto_sub", "mosquitto_rr", "mosquitto_passwd")
 }
 
-// TestMain removes the binary the tests built.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
+// TestMain removes the midge binary the tests built.
+func TestMain(m *testing.M) { testutil.Main(m) }
 
 // runBinary runs bin with args and returns its standard output, standard
 // error and exit status.
