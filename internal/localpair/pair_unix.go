@@ -12,7 +12,15 @@ import (
 // New returns the two ends of a Unix stream socket pair: buffered by
 // the kernel, and parkable like any socket.
 func New() (net.Conn, net.Conn, error) {
-	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	// SOCK_CLOEXEC is not on every Unix (macOS): set close-on-exec under
+	// ForkLock, as the standard library does, so no child inherits them.
+	syscall.ForkLock.RLock()
+	fds, err := syscall.Socketpair(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fds[0])
+		syscall.CloseOnExec(fds[1])
+	}
+	syscall.ForkLock.RUnlock()
 	if err != nil {
 		return nil, nil, fmt.Errorf("broker: socketpair: %w", err)
 	}
