@@ -375,9 +375,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 		retained = srv.matchRetained(ctx, c, g.inner, g.opts, retained)
 	}
 	c.queueCtrlAt(outItem{kind: outPacket, pkt: &packet.Suback{PacketID: p.PacketID, ReasonCodes: codes}}, at)
-	for _, d := range retained {
-		s.deliver(d)
-	}
+	s.deliverAll(retained) // all at once: a live message routed meanwhile comes after them
 	return nil
 }
 

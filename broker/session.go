@@ -158,19 +158,29 @@ func (s *session) inflightLen() int { return len(s.byID) }
 // it. It never blocks on the network. With a Store, a QoS 1 or 2 delivery to
 // a persistent session is written to it (without waiting) unless it was
 // already.
-func (s *session) deliver(d delivery) {
+func (s *session) deliver(d delivery) { s.deliverAll([]delivery{d}) }
+
+// deliverAll queues ds in order under one hold of s.mu, so that no
+// delivery routed meanwhile (a live message) lands between them, and wakes
+// the writer once.
+func (s *session) deliverAll(ds []delivery) {
+	if len(ds) == 0 {
+		return
+	}
 	s.mu.Lock()
 	queued := s.queueLen() > 0
-	c, ok := s.enqueueLocked(&d)
-	if ok && c != nil && queued && s.headBlockedLocked(c) {
-		// The writer stopped at a head the in-flight window holds back, and
-		// the acknowledgement that opens it wakes the writer: waking it now
-		// would only start a goroutine that finds nothing to send.
-		c = nil
+	var wake *conn
+	for i := range ds {
+		if c, ok := s.enqueueLocked(&ds[i]); ok && c != nil {
+			wake = c
+		}
+	}
+	if wake != nil && queued && s.headBlockedLocked(wake) {
+		wake = nil // the acknowledgement that opens the window wakes the writer
 	}
 	s.mu.Unlock()
-	if ok && c != nil {
-		c.wake()
+	if wake != nil {
+		wake.wake()
 	}
 }
 

@@ -157,6 +157,9 @@ func TestWebSocket21(t *testing.T) {
 			if code := pub.wait(t); code != 0 {
 				t.Fatalf("pub --ws: exit %d: %s", code, pub.err.String())
 			}
+			// MQTT orders nothing across connections: the second publisher
+			// starts once the first message has arrived.
+			sub.out.waitCount(t, "w/a one", 1)
 			pub2 := mqStartMidge(t, toolPub, home, "", nil, "-L", "ws://127.0.0.1:"+port+"/w/b", "-m", "two", "-q", "1")
 			if code := pub2.wait(t); code != 0 {
 				t.Fatalf("pub -L ws://: exit %d: %s", code, pub2.err.String())

@@ -218,6 +218,9 @@ func (r *receiver) printCounted(m *outMessage) {
 		r.count++
 		if r.count == c.msgCount {
 			r.processing = false
+			// libmosquitto writes DISCONNECT and closes at once, reading
+			// nothing more, unless clearing publishes still await PUBACKs.
+			r.s.done = r.clearing == 0
 			r.ask(request{stop: true})
 		}
 	}
