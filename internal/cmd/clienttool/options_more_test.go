@@ -125,6 +125,20 @@ func TestUnixSocket(t *testing.T) {
 	dir := mqWorldDir(t)
 	sock := filepath.Join(dir, "mosquitto.sock")
 	mqStartMosquitto(t, "listener 0 "+sock)
+	// mqStartMosquitto waits for the TCP listener only; Mosquitto opens
+	// its listeners one by one, so the socket may come a moment later.
+	deadline := time.Now().Add(mqWait)
+	for {
+		c, err := net.Dial("unix", sock)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("mosquitto did not listen on %s: %v", sock, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	home := mqHome(t)
 	subArgs := []string{"--unix", sock, "-d", "-t", "u/#", "-C", "1", "-v"}
 	want := mqStartDebian(t, "mosquitto_sub", home, "", nil, subArgs...)
