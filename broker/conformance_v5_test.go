@@ -798,7 +798,7 @@ func TestConformanceCleanStartDiscardsSession(t *testing.T) {
 		c.Subscribe(1, id, 1)
 		c.Close()
 		p := connect(t, b, v, "p")
-		testutil.WaitFor(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+		waitOffline(t, b, id)
 		pub(t, p, 1, id, "queued", 1, false)
 		c, ack = connectWith(t, b, &packet.Connect{ProtocolVersion: v, ClientID: id, CleanStart: true})
 		if ack.SessionPresent {

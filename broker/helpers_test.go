@@ -20,6 +20,18 @@ func start(t *testing.T, cfg broker.Config) *testutil.Broker {
 	return testutil.StartBroker(t, cfg)
 }
 
+// waitOffline waits until the session of clientID has no connection. (The
+// $SYS count of connected clients is no substitute when another client
+// connects meanwhile: it is raised only after that client's CONNACK can
+// have gone out.)
+func waitOffline(t *testing.T, b *testutil.Broker, clientID string) {
+	t.Helper()
+	testutil.WaitFor(t, clientID+"'s session offline", func() bool {
+		si, ok := b.Session(clientID)
+		return ok && !si.Connected
+	})
+}
+
 // connect connects a client with protocol version v and client id, clean
 // start.
 func connect(t *testing.T, b *testutil.Broker, v byte, id string) *testutil.Client {

@@ -205,7 +205,7 @@ func TestMaxQueuedMessages(t *testing.T) {
 	s.Subscribe(1, "q", 1)
 	s.Close()
 	p := connect(t, b, 4, "p")
-	testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+	waitOffline(t, b, "off")
 	for i := range 5 {
 		pub(t, p, uint16(i+1), "q", fmt.Sprint(i), 1, false)
 	}
