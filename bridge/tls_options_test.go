@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"net"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -18,14 +17,20 @@ import (
 )
 
 // tlsRemote is a midge remote behind TLS whose server configuration the
-// test sets, recording the cipher suites each ClientHello offered.
+// test sets, recording the cipher suites and ALPN protocols each
+// ClientHello offered.
 type tlsRemote struct {
 	addr string
 	mu   sync.Mutex
 	// offered holds each ClientHello's cipher suites; guarded by mu.
 	offered [][]uint16
+	// alpn holds each ClientHello's ALPN protocols; guarded by mu.
+	alpn [][]string
 }
 
+// startTLSRemote starts a tlsRemote with a server certificate of pki and
+// the TLS configuration edit makes (if not nil); it stops when the test
+// ends.
 func startTLSRemote(t *testing.T, pki *testutil.PKI, edit func(*tls.Config)) *tlsRemote {
 	t.Helper()
 	srvCert := pki.Server("remote")
@@ -38,6 +43,7 @@ func startTLSRemote(t *testing.T, pki *testutil.PKI, edit func(*tls.Config)) *tl
 		GetConfigForClient: func(h *tls.ClientHelloInfo) (*tls.Config, error) {
 			r.mu.Lock()
 			r.offered = append(r.offered, slices.Clone(h.CipherSuites))
+			r.alpn = append(r.alpn, slices.Clone(h.SupportedProtos))
 			r.mu.Unlock()
 			return nil, nil
 		}}
@@ -55,20 +61,52 @@ func startTLSRemote(t *testing.T, pki *testutil.PKI, edit func(*tls.Config)) *tl
 	return r
 }
 
+// TLS with a CA file, a client certificate, bind address, TCP keep alive,
+// TCP_USER_TIMEOUT and ALPN; bridge_insecure checks the chain but not the
+// host name.
+func TestTLSAndSocketOptions(t *testing.T) {
+	pki := testutil.NewPKI(t, "bridge")
+	r := startTLSRemote(t, pki, func(c *tls.Config) { c.NextProtos = []string{"mqtt"} })
+	local := anonBroker(t)
+
+	client := pki.Client("edge")
+	for _, insecure := range []bool{false, true} {
+		cfg := outConfig(t, r.addr, packet.Version311, "t/#")
+		cfg.Name = map[bool]string{false: "tls", true: "insecure"}[insecure]
+		cfg.TLS = &bridge.TLS{CAFile: pki.CAFile, CertFile: client.CertFile, KeyFile: client.KeyFile, ALPN: "mqtt", Insecure: insecure}
+		cfg.BindAddress = "127.0.0.1"
+		cfg.TCPKeepAlive = [3]int{30, 5, 3}
+		cfg.TCPUserTimeout = 5 * time.Second
+		startConnected(t, cfg, local.Server)
+	}
+	r.mu.Lock()
+	for _, protos := range r.alpn {
+		if len(protos) == 0 || protos[0] != "mqtt" {
+			t.Errorf("ALPN %q", protos)
+		}
+	}
+	r.mu.Unlock()
+
+	// A CA that did not sign the server's certificate: refused.
+	other := testutil.NewPKI(t, "other")
+	cfg := outConfig(t, r.addr, packet.Version311, "t/#")
+	cfg.Name = "untrusted"
+	cfg.TLS = &bridge.TLS{CAFile: other.CAFile}
+	b := startBridge(t, cfg, local.Server)
+	waitRefused(t, b, "a TLS error", "certificate", "connected to a server the CA did not sign")
+}
+
 // bridge_require_ocsp: a remote that staples no OCSP response is refused
 // with a clear error; one that staples a response is accepted.
 func TestRequireOCSP(t *testing.T) {
 	pki := testutil.NewPKI(t, "ocsp")
-	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
+	local := anonBroker(t)
 	plain := startTLSRemote(t, pki, nil)
-	cfg := config(plain.addr, packet.Version311, mustTopic(t, "t/#", bridge.Out, "", ""))
+	cfg := outConfig(t, plain.addr, packet.Version311, "t/#")
 	cfg.Name = "no-staple"
 	cfg.TLS = &bridge.TLS{CAFile: pki.CAFile, RequireOCSP: true}
 	b := startBridge(t, cfg, local.Server)
-	waitFor(t, "the OCSP error", func() bool { return strings.Contains(b.Status().LastError, "OCSP") })
-	if b.Status().State == bridge.Connected {
-		t.Fatal("connected without an OCSP response")
-	}
+	waitRefused(t, b, "the OCSP error", "OCSP", "connected without an OCSP response")
 
 	// A staple that is not a response signed by the CA, one that says the
 	// certificate is revoked, and an expired one are refused; a good one
@@ -86,16 +124,13 @@ func TestRequireOCSP(t *testing.T) {
 		r := startTLSRemote(t, pki, edit)
 		cfg.Addresses, cfg.Name = []string{r.addr}, name
 		b := startBridge(t, cfg, local.Server)
-		waitFor(t, "the OCSP error of "+name, func() bool { return strings.Contains(b.Status().LastError, "OCSP") })
-		if b.Status().State == bridge.Connected {
-			t.Fatalf("%s: connected with a bad OCSP response", name)
-		}
+		waitRefused(t, b, "the OCSP error of "+name, "OCSP", name+": connected with a bad OCSP response")
 	}
 	stapled := startTLSRemote(t, pki, func(c *tls.Config) {
 		c.Certificates[0].OCSPStaple = pki.OCSPStaple(c.Certificates[0], ocsp.Good, time.Hour)
 	})
 	cfg.Addresses, cfg.Name = []string{stapled.addr}, "staple"
-	waitState(t, startBridge(t, cfg, local.Server), bridge.Connected)
+	startConnected(t, cfg, local.Server)
 }
 
 // bridge_ciphers: the ClientHello offers only the listed TLS 1.2 suites
@@ -103,11 +138,11 @@ func TestRequireOCSP(t *testing.T) {
 // none of them is not reached.
 func TestCiphersApplied(t *testing.T) {
 	pki := testutil.NewPKI(t, "ciphers")
-	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
+	local := anonBroker(t)
 	r := startTLSRemote(t, pki, func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 })
-	cfg := config(r.addr, packet.Version311, mustTopic(t, "t/#", bridge.Out, "", ""))
+	cfg := outConfig(t, r.addr, packet.Version311, "t/#")
 	cfg.TLS = &bridge.TLS{CAFile: pki.CAFile, Ciphers: "ECDHE-ECDSA-AES128-GCM-SHA256"}
-	waitState(t, startBridge(t, cfg, local.Server), bridge.Connected)
+	startConnected(t, cfg, local.Server)
 	r.mu.Lock()
 	var tls12 []uint16
 	for _, s := range r.offered[0] {
@@ -127,10 +162,24 @@ func TestCiphersApplied(t *testing.T) {
 	})
 	cfg.Addresses, cfg.Name = []string{only.addr}, "mismatch"
 	b := startBridge(t, cfg, local.Server)
-	waitFor(t, "a handshake error", func() bool { return strings.Contains(b.Status().LastError, "TLS handshake") })
-	if b.Status().State == bridge.Connected {
-		t.Fatal("connected with a cipher suite bridge_ciphers does not list")
-	}
+	waitRefused(t, b, "a handshake error", "TLS handshake", "connected with a cipher suite bridge_ciphers does not list")
+}
+
+// bridge_tls_version: the bridge offers no TLS version below the one
+// configured, so a remote that speaks at most TLS 1.2 is reached with
+// tlsv1.2 (the default) and refused with tlsv1.3.
+func TestTLSVersionApplied(t *testing.T) {
+	pki := testutil.NewPKI(t, "tlsversion")
+	local := anonBroker(t)
+	remote := startTLSRemote(t, pki, func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 })
+	cfg := outConfig(t, remote.addr, packet.Version311, "t/#")
+	cfg.Name = "tls13"
+	cfg.TLS = &bridge.TLS{CAFile: pki.CAFile, Version: "tlsv1.3"}
+	b := startBridge(t, cfg, local.Server)
+	waitRefused(t, b, "the TLS version error", "TLS", "connected with TLS 1.2 although bridge_tls_version is tlsv1.3")
+	cfg.Name = "tls12"
+	cfg.TLS = &bridge.TLS{CAFile: pki.CAFile, Version: "tlsv1.2"}
+	startConnected(t, cfg, local.Server)
 }
 
 // bridge_mptcp: the bridge's connection is Multipath TCP when the kernel
@@ -144,11 +193,11 @@ func TestMPTCP(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
+	local := anonBroker(t)
 	f := &fakeRemote{t: t, ln: ln}
 	t.Logf("the kernel has Multipath TCP: %v", kernelHasMPTCP())
 	for _, mptcp := range []bool{true, false} {
-		cfg := config(f.addr(), packet.Version311, mustTopic(t, "t/#", bridge.Out, "", ""))
+		cfg := outConfig(t, f.addr(), packet.Version311, "t/#")
 		cfg.Name = map[bool]string{true: "mptcp", false: "tcp"}[mptcp]
 		cfg.MPTCP = mptcp
 		startBridge(t, cfg, local.Server)
@@ -186,24 +235,4 @@ func kernelHasMPTCP() bool {
 	defer nc.Close()
 	ok, _ := nc.(*net.TCPConn).MultipathTCP()
 	return ok
-}
-
-// bridge_tls_version: the bridge offers no TLS version below the one
-// configured, so a remote that speaks at most TLS 1.2 is reached with
-// tlsv1.2 (the default) and refused with tlsv1.3.
-func TestTLSVersionApplied(t *testing.T) {
-	pki := testutil.NewPKI(t, "tlsversion")
-	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-	remote := startTLSRemote(t, pki, func(c *tls.Config) { c.MaxVersion = tls.VersionTLS12 })
-	cfg := config(remote.addr, packet.Version311, mustTopic(t, "t/#", bridge.Out, "", ""))
-	cfg.Name = "tls13"
-	cfg.TLS = &bridge.TLS{CAFile: pki.CAFile, Version: "tlsv1.3"}
-	b := startBridge(t, cfg, local.Server)
-	waitFor(t, "the TLS version error", func() bool { return strings.Contains(b.Status().LastError, "TLS") })
-	if b.Status().State == bridge.Connected {
-		t.Fatal("connected with TLS 1.2 although bridge_tls_version is tlsv1.3")
-	}
-	cfg.Name = "tls12"
-	cfg.TLS = &bridge.TLS{CAFile: pki.CAFile, Version: "tlsv1.2"}
-	waitState(t, startBridge(t, cfg, local.Server), bridge.Connected)
 }
