@@ -139,6 +139,10 @@ func pkt(first byte, parts ...[]byte) []byte {
 	return append(out, body...)
 }
 
+// ackPkt builds a PUBACK, PUBREC, PUBREL or PUBCOMP (by its first byte)
+// for packet identifier id.
+func ackPkt(first byte, id uint16) []byte { return []byte{first, 2, byte(id >> 8), byte(id)} }
+
 const stateTopic = "$SYS/broker/connection/testhost.test/state"
 
 // The bytes of a 3.1.1 bridge's CONNECT, SUBSCRIBE, UNSUBSCRIBE and
@@ -182,20 +186,20 @@ func TestBytesV311AndResend(t *testing.T) {
 	c = f.accept()
 	handshake(c, 1)
 	c.expect("resent QoS 1 PUBLISH", pkt(0x3a /* DUP, QoS 1 */, str("out/1"), []byte{byte(id1 >> 8), byte(id1)}, []byte("m1")))
-	c.send(0x40, 2, byte(id1>>8), byte(id1))
+	c.send(ackPkt(0x40, id1)...)
 	testutil.WaitFor(t, "inflight drained", func() bool { return b.Status().Queued == 0 })
 
 	// QoS 2: PUBREC, then the remote drops before PUBCOMP.
 	pub.Send(&packet.Publish{Topic: "out/2", Payload: []byte("m2"), QoS: 2, PacketID: 8})
 	p = c.decode(packet.Version311).(*packet.Publish)
 	id2 := p.PacketID
-	c.send(0x50, 2, byte(id2>>8), byte(id2))
-	c.expect("PUBREL", []byte{0x62, 2, byte(id2 >> 8), byte(id2)})
+	c.send(ackPkt(0x50, id2)...)
+	c.expect("PUBREL", ackPkt(0x62, id2))
 	c.nc.Close()
 	c = f.accept()
 	handshake(c, 1)
-	c.expect("resent PUBREL", []byte{0x62, 2, byte(id2 >> 8), byte(id2)})
-	c.send(0x70, 2, byte(id2>>8), byte(id2))
+	c.expect("resent PUBREL", ackPkt(0x62, id2))
+	c.send(ackPkt(0x70, id2)...)
 	testutil.WaitFor(t, "QoS 2 done", func() bool { return b.Status().Queued == 0 })
 }
 
@@ -243,11 +247,11 @@ func TestV5ConnectWindowAndFallback(t *testing.T) {
 		t.Fatal("a third PUBLISH beyond the remote's Receive Maximum")
 	}
 	for _, id := range ids {
-		c.send(0x40, 2, byte(id>>8), byte(id))
+		c.send(ackPkt(0x40, id)...)
 	}
 	for range 2 {
 		id := c.decode(packet.Version5).(*packet.Publish).PacketID
-		c.send(0x40, 2, byte(id>>8), byte(id))
+		c.send(ackPkt(0x40, id)...)
 	}
 
 	// A remote that answers MQTT 5 like a 3.1.1 broker: the bridge falls
@@ -269,7 +273,7 @@ func TestV5ConnectWindowAndFallback(t *testing.T) {
 func TestTryPrivateRefused(t *testing.T) {
 	f := newFakeRemote(t)
 	local := anonBroker(t)
-	startBridge(t, outConfig(t, f.addr(), packet.Version311, "out/#"), local.Server)
+	startBridge(t, configOne(t, f.addr(), packet.Version311, bridge.Out, "out/#"), local.Server)
 	c := f.accept()
 	if cp := c.decode(packet.Version311).(*packet.Connect); !cp.Bridge {
 		t.Fatal("first CONNECT without the bridge bit")
@@ -288,7 +292,7 @@ func TestTryPrivateRefused(t *testing.T) {
 func TestMisbehavingRemote(t *testing.T) {
 	f := newFakeRemote(t)
 	local := anonBroker(t)
-	cfg := config(f.addr(), packet.Version311, mustTopic(t, "#", bridge.In, "", ""))
+	cfg := configOne(t, f.addr(), packet.Version311, bridge.In, "#")
 	cfg.Notifications = false
 	b := startBridge(t, cfg, local.Server)
 	lsub := subscriber(t, local.Addr, packet.Version5, "lsub", "#", 1)
@@ -328,7 +332,7 @@ func TestMisbehavingRemote(t *testing.T) {
 func TestKeepAlivePingTimeout(t *testing.T) {
 	f := newFakeRemote(t)
 	local := anonBroker(t)
-	cfg := config(f.addr(), packet.Version311, mustTopic(t, "in/#", bridge.In, "", ""))
+	cfg := configOne(t, f.addr(), packet.Version311, bridge.In, "in/#")
 	cfg.Notifications = false
 	cfg.KeepAlive = time.Second
 	b := startBridge(t, cfg, local.Server)
@@ -359,7 +363,7 @@ func TestKeepAlivePingTimeout(t *testing.T) {
 func TestRetainNotSupportedRetry(t *testing.T) {
 	f := newFakeRemote(t)
 	local := anonBroker(t)
-	cfg := outConfig(t, f.addr(), packet.Version5, "out/#")
+	cfg := configOne(t, f.addr(), packet.Version5, bridge.Out, "out/#")
 	cfg.AttemptUnsubscribe = false
 	b := startBridge(t, cfg, local.Server)
 	c := f.accept()
@@ -377,7 +381,7 @@ func TestRetainNotSupportedRetry(t *testing.T) {
 	if n.Topic != stateTopic || n.Retain {
 		t.Fatalf("notification %q retain %v", n.Topic, n.Retain)
 	}
-	c.send(0x40, 2, byte(n.PacketID>>8), byte(n.PacketID))
+	c.send(ackPkt(0x40, n.PacketID)...)
 	waitState(t, b, bridge.Connected)
 	pub, _ := testutil.Connect(t, local.Addr, packet.Version5, "pub")
 	pub.Send(&packet.Publish{Topic: "out/r", Payload: []byte("kept"), QoS: 1, PacketID: 1, Retain: true})
@@ -394,7 +398,7 @@ func TestTopicAliasIn(t *testing.T) {
 	f := newFakeRemote(t)
 	local := anonBroker(t)
 	lsub := subscriber(t, local.Addr, packet.Version5, "lsub", "in/#", 0)
-	cfg := config(f.addr(), packet.Version5, mustTopic(t, "in/#", bridge.In, "", ""))
+	cfg := configOne(t, f.addr(), packet.Version5, bridge.In, "in/#")
 	cfg.Notifications = false
 	cfg.MaxTopicAlias = 2
 	b := startBridge(t, cfg, local.Server)
@@ -436,7 +440,7 @@ func TestTopicAliasIn(t *testing.T) {
 func TestConnackClientIDNotValid(t *testing.T) {
 	f := newFakeRemote(t)
 	local := anonBroker(t)
-	cfg := config(f.addr(), packet.Version5, mustTopic(t, "in/#", bridge.In, "", ""))
+	cfg := configOne(t, f.addr(), packet.Version5, bridge.In, "in/#")
 	b := startBridge(t, cfg, local.Server)
 	c := f.accept()
 	if cp := c.decode(packet.Version5).(*packet.Connect); cp.ClientID != "testhost.test" {

@@ -119,11 +119,11 @@ func config(addr string, v byte, topics ...bridge.Topic) bridge.Config {
 	return c
 }
 
-// outConfig returns a bridge config to addr whose one topic sends filter
-// out to the remote, without prefixes.
-func outConfig(t *testing.T, addr string, v byte, filter string) bridge.Config {
+// configOne returns a bridge config to addr with one topic: filter in
+// direction dir, without prefixes.
+func configOne(t *testing.T, addr string, v byte, dir bridge.Direction, filter string) bridge.Config {
 	t.Helper()
-	return config(addr, v, mustTopic(t, filter, bridge.Out, "", ""))
+	return config(addr, v, mustTopic(t, filter, dir, "", ""))
 }
 
 // mustTopic returns the bridge topic of NewTopic at QoS 1.

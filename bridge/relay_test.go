@@ -63,7 +63,7 @@ func TestRelayBothWays(t *testing.T) {
 func TestNotifications(t *testing.T) {
 	remote := anonBroker(t)
 	local := anonBroker(t)
-	startConnected(t, outConfig(t, remote.Addr, packet.Version311, "x"), local.Server)
+	startConnected(t, configOne(t, remote.Addr, packet.Version311, bridge.Out, "x"), local.Server)
 	topic := stateTopic
 	for _, addr := range []string{remote.Addr, local.Addr} {
 		c := subscriber(t, addr, packet.Version5, "n", topic, 1)
