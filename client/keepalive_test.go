@@ -14,14 +14,14 @@ import (
 
 // expectPing reads packets without answering PINGREQ and fails unless the
 // next one is a PINGREQ arriving within d.
-func (c *rawConn) expectPing(d time.Duration) {
-	c.t.Helper()
-	p, err := c.read(d)
+func expectPing(t *testing.T, c *testutil.Client, d time.Duration) {
+	t.Helper()
+	p, err := c.Read(d)
 	if err != nil {
-		c.t.Fatalf("waiting for PINGREQ: %v", err)
+		t.Fatalf("waiting for PINGREQ: %v", err)
 	}
 	if _, ok := p.(*packet.Pingreq); !ok {
-		c.t.Fatalf("got %v, want PINGREQ", p.Type())
+		t.Fatalf("got %v, want PINGREQ", p.Type())
 	}
 }
 
@@ -36,15 +36,15 @@ func TestKeepAlive(t *testing.T) {
 		t.Fatalf("CONNECT keep alive %d", cp.KeepAlive)
 	}
 	start := time.Now()
-	rc.expectPing(3 * time.Second)
+	expectPing(t, rc, 3*time.Second)
 	if d := time.Since(start); d < 900*time.Millisecond {
 		t.Errorf("PINGREQ after %v, before the keep alive interval", d)
 	}
-	rc.send(&packet.Pingresp{})
-	rc.expectPing(3 * time.Second)
+	rc.Send(&packet.Pingresp{})
+	expectPing(t, rc, 3*time.Second)
 	// No PINGRESP: the client gives up after PingTimeout.
 	start = time.Now()
-	rc.closed()
+	rc.ExpectClosed()
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("dead server detected after %v", d)
 	}
@@ -65,7 +65,7 @@ func TestServerKeepAlive(t *testing.T) {
 	if cp.KeepAlive != 3600 {
 		t.Fatalf("CONNECT keep alive %d", cp.KeepAlive)
 	}
-	rc.expectPing(3 * time.Second)
+	expectPing(t, rc, 3*time.Second)
 }
 
 // TestKeepAliveBusy checks that a client that keeps sending does not
@@ -77,7 +77,7 @@ func TestKeepAliveDisabled(t *testing.T) {
 	if cp.KeepAlive != 0 {
 		t.Fatalf("CONNECT keep alive %d", cp.KeepAlive)
 	}
-	rc.quiet(1500 * time.Millisecond)
+	rc.ExpectNothing(1500 * time.Millisecond)
 }
 
 // TestKeepAliveBrokers stays idle with a keep alive of one second against

@@ -89,7 +89,7 @@ func TestReconnectRefused(t *testing.T) {
 	t.Parallel()
 	fs := newFakeServer(t)
 	c, rc, _ := fs.dial(client.Options{ClientID: "x", Reconnect: fastReconnect}, nil)
-	rc.nc.Close()
+	rc.Close()
 	fs.handshake(packet.Version311, &packet.Connack{ReasonCode: packet.ConnackV3NotAuthorized})
 	<-c.Done()
 	var ce *client.ConnectError

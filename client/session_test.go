@@ -47,18 +47,18 @@ func TestResendAfterReconnect(t *testing.T) {
 			}
 			var ids [3]uint16
 			for i := range ids {
-				p := expect[*packet.Publish](rc)
+				p := testutil.Expect[*packet.Publish](rc)
 				if p.Dup || string(p.Payload) != fmt.Sprintf("m%d", i) {
 					t.Fatalf("first send: %+v", p)
 				}
 				ids[i] = p.PacketID
 			}
 			// m1 gets its PUBREC: the client answers PUBREL.
-			rc.send(&packet.Ack{Kind: packet.TypePubrec, PacketID: ids[1]})
-			if rel := expect[*packet.Ack](rc); rel.Kind != packet.TypePubrel || rel.PacketID != ids[1] {
+			rc.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: ids[1]})
+			if rel := testutil.Expect[*packet.Ack](rc); rel.Kind != packet.TypePubrel || rel.PacketID != ids[1] {
 				t.Fatalf("got %v %d, want PUBREL %d", rel.Kind, rel.PacketID, ids[1])
 			}
-			rc.nc.Close()
+			rc.Close()
 
 			// Same session: m0 and m2 again with DUP, and m1's PUBREL, in the
 			// original order.
@@ -66,14 +66,14 @@ func TestResendAfterReconnect(t *testing.T) {
 			if cp.CleanStart || cp.ClientID != "resender" {
 				t.Fatalf("reconnect CONNECT: clean %v id %q", cp.CleanStart, cp.ClientID)
 			}
-			p := expect[*packet.Publish](rc)
+			p := testutil.Expect[*packet.Publish](rc)
 			if !p.Dup || p.PacketID != ids[0] || string(p.Payload) != "m0" || p.QoS != 1 {
 				t.Fatalf("resent %+v, want m0 with DUP and id %d", p, ids[0])
 			}
-			if rel := expect[*packet.Ack](rc); rel.Kind != packet.TypePubrel || rel.PacketID != ids[1] {
+			if rel := testutil.Expect[*packet.Ack](rc); rel.Kind != packet.TypePubrel || rel.PacketID != ids[1] {
 				t.Fatalf("got %v %d, want PUBREL %d", rel.Kind, rel.PacketID, ids[1])
 			}
-			p = expect[*packet.Publish](rc)
+			p = testutil.Expect[*packet.Publish](rc)
 			if !p.Dup || p.PacketID != ids[2] || string(p.Payload) != "m2" || p.QoS != 2 {
 				t.Fatalf("resent %+v, want m2 with DUP and id %d", p, ids[2])
 			}
@@ -82,13 +82,13 @@ func TestResendAfterReconnect(t *testing.T) {
 				t.Fatalf("completed before acknowledgement: %s", r)
 			default:
 			}
-			rc.send(&packet.Ack{Kind: packet.TypePuback, PacketID: ids[0]})
-			rc.send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: ids[1]})
-			rc.send(&packet.Ack{Kind: packet.TypePubrec, PacketID: ids[2]})
-			if rel := expect[*packet.Ack](rc); rel.Kind != packet.TypePubrel || rel.PacketID != ids[2] {
+			rc.Send(&packet.Ack{Kind: packet.TypePuback, PacketID: ids[0]})
+			rc.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: ids[1]})
+			rc.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: ids[2]})
+			if rel := testutil.Expect[*packet.Ack](rc); rel.Kind != packet.TypePubrel || rel.PacketID != ids[2] {
 				t.Fatalf("got %v %d, want PUBREL %d", rel.Kind, rel.PacketID, ids[2])
 			}
-			rc.send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: ids[2]})
+			rc.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: ids[2]})
 			got := map[string]bool{}
 			for range 3 {
 				select {
@@ -122,11 +122,11 @@ func TestSessionLostRepublish(t *testing.T) {
 		_, err := c.Subscribe(ctx, client.Subscription{Filter: "s/#", QoS: 1, ID: 7, NoLocal: true})
 		subDone <- err
 	}()
-	sp := expect[*packet.Subscribe](rc)
+	sp := testutil.Expect[*packet.Subscribe](rc)
 	if len(sp.Properties.SubscriptionIDs) != 1 || sp.Properties.SubscriptionIDs[0] != 7 || !sp.Subscriptions[0].NoLocal {
 		t.Fatalf("SUBSCRIBE %+v", sp)
 	}
-	rc.send(&packet.Suback{PacketID: sp.PacketID, ReasonCodes: []packet.ReasonCode{packet.GrantedQoS1}})
+	rc.Send(&packet.Suback{PacketID: sp.PacketID, ReasonCodes: []packet.ReasonCode{packet.GrantedQoS1}})
 	if err := <-subDone; err != nil {
 		t.Fatal(err)
 	}
@@ -140,28 +140,28 @@ func TestSessionLostRepublish(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	p0 := expect[*packet.Publish](rc)
-	p1 := expect[*packet.Publish](rc)
-	rc.send(&packet.Ack{Kind: packet.TypePubrec, PacketID: p1.PacketID})
-	expect[*packet.Ack](rc) // PUBREL
-	rc.nc.Close()
+	p0 := testutil.Expect[*packet.Publish](rc)
+	p1 := testutil.Expect[*packet.Publish](rc)
+	rc.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: p1.PacketID})
+	testutil.Expect[*packet.Ack](rc) // PUBREL
+	rc.Close()
 
 	rc, _ = fs.handshake(packet.Version5, &packet.Connack{SessionPresent: false})
 	if r := <-results; r != "m1 <nil>" {
 		t.Fatalf("QoS 2 past PUBREC: %s", r)
 	}
 	// Subscriptions first, so that the republished messages reach them.
-	sp = expect[*packet.Subscribe](rc)
+	sp = testutil.Expect[*packet.Subscribe](rc)
 	if len(sp.Subscriptions) != 1 || sp.Subscriptions[0].Filter != "s/#" || sp.Subscriptions[0].QoS != 1 ||
 		!sp.Subscriptions[0].NoLocal || len(sp.Properties.SubscriptionIDs) != 1 || sp.Properties.SubscriptionIDs[0] != 7 {
 		t.Fatalf("restored SUBSCRIBE %+v", sp)
 	}
-	p := expect[*packet.Publish](rc)
+	p := testutil.Expect[*packet.Publish](rc)
 	if p.Dup || string(p.Payload) != "m0" || p.PacketID != p0.PacketID {
 		t.Fatalf("republished %+v", p)
 	}
-	rc.send(&packet.Suback{PacketID: sp.PacketID, ReasonCodes: []packet.ReasonCode{packet.GrantedQoS1}})
-	rc.send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
+	rc.Send(&packet.Suback{PacketID: sp.PacketID, ReasonCodes: []packet.ReasonCode{packet.GrantedQoS1}})
+	rc.Send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
 	if r := <-results; r != "m0 <nil>" {
 		t.Fatalf("QoS 1: %s", r)
 	}
@@ -182,29 +182,29 @@ func TestQoS2NoDuplicate(t *testing.T) {
 				OnMessage: in.handler, AckOnReceipt: ackOnReceipt, Reconnect: fastReconnect}, nil)
 
 			msg := &packet.Publish{Topic: "a/b", QoS: 2, PacketID: 7, Payload: []byte("once")}
-			rc.send(msg)
-			if a := expect[*packet.Ack](rc); a.Kind != packet.TypePubrec || a.PacketID != 7 {
+			rc.Send(msg)
+			if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePubrec || a.PacketID != 7 {
 				t.Fatalf("got %v %d", a.Kind, a.PacketID)
 			}
 			if m := in.next(t); string(m.Payload) != "once" || m.QoS != 2 {
 				t.Fatalf("got %q QoS %d", m.Payload, m.QoS)
 			}
 			// Retransmission on a new connection.
-			rc.nc.Close()
+			rc.Close()
 			rc, _ = fs.handshake(packet.Version311, &packet.Connack{SessionPresent: true})
 			msg.Dup = true
-			rc.send(msg)
-			if a := expect[*packet.Ack](rc); a.Kind != packet.TypePubrec || a.PacketID != 7 {
+			rc.Send(msg)
+			if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePubrec || a.PacketID != 7 {
 				t.Fatalf("got %v %d", a.Kind, a.PacketID)
 			}
-			rc.send(&packet.Ack{Kind: packet.TypePubrel, PacketID: 7})
-			if a := expect[*packet.Ack](rc); a.Kind != packet.TypePubcomp || a.PacketID != 7 {
+			rc.Send(&packet.Ack{Kind: packet.TypePubrel, PacketID: 7})
+			if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePubcomp || a.PacketID != 7 {
 				t.Fatalf("got %v %d", a.Kind, a.PacketID)
 			}
 			in.none(t, 100*time.Millisecond)
 			// A new message with the released identifier is delivered.
-			rc.send(&packet.Publish{Topic: "a/b", QoS: 2, PacketID: 7, Payload: []byte("again")})
-			expect[*packet.Ack](rc)
+			rc.Send(&packet.Publish{Topic: "a/b", QoS: 2, PacketID: 7, Payload: []byte("again")})
+			testutil.Expect[*packet.Ack](rc)
 			if m := in.next(t); string(m.Payload) != "again" {
 				t.Fatalf("got %q", m.Payload)
 			}
@@ -230,25 +230,25 @@ func TestAckAfterHandler(t *testing.T) {
 					}
 					handled.Add(1)
 				}}, nil)
-			rc.send(&packet.Publish{Topic: "a", QoS: 1, PacketID: 1})
-			rc.send(&packet.Publish{Topic: "a", QoS: 2, PacketID: 2})
+			rc.Send(&packet.Publish{Topic: "a", QoS: 1, PacketID: 1})
+			rc.Send(&packet.Publish{Topic: "a", QoS: 2, PacketID: 2})
 			if ackOnReceipt {
-				if a := expect[*packet.Ack](rc); a.Kind != packet.TypePuback || a.PacketID != 1 {
+				if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePuback || a.PacketID != 1 {
 					t.Fatalf("got %v %d", a.Kind, a.PacketID)
 				}
-				if a := expect[*packet.Ack](rc); a.Kind != packet.TypePubrec || a.PacketID != 2 {
+				if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePubrec || a.PacketID != 2 {
 					t.Fatalf("got %v %d", a.Kind, a.PacketID)
 				}
 				close(release)
 				testutil.WaitFor(t, "handlers", func() bool { return handled.Load() == 2 })
 				return
 			}
-			rc.quiet(100 * time.Millisecond)
+			rc.ExpectNothing(100 * time.Millisecond)
 			close(release)
-			if a := expect[*packet.Ack](rc); a.Kind != packet.TypePuback || a.PacketID != 1 {
+			if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePuback || a.PacketID != 1 {
 				t.Fatalf("got %v %d", a.Kind, a.PacketID)
 			}
-			if a := expect[*packet.Ack](rc); a.Kind != packet.TypePubrec || a.PacketID != 2 {
+			if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePubrec || a.PacketID != 2 {
 				t.Fatalf("got %v %d", a.Kind, a.PacketID)
 			}
 		})
@@ -336,10 +336,10 @@ func TestCloseFailsInflight(t *testing.T) {
 	if err := c.Publish(short, &client.Message{Topic: "a", QoS: 1}); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Publish with a short context: %v", err)
 	}
-	expect[*packet.Publish](rc)
+	testutil.Expect[*packet.Publish](rc)
 	errc := make(chan error, 1)
 	go func() { errc <- c.Publish(ctx, &client.Message{Topic: "a", QoS: 2}) }()
-	expect[*packet.Publish](rc)
+	testutil.Expect[*packet.Publish](rc)
 	c.Close()
 	if err := <-errc; !errors.Is(err, client.ErrClosed) {
 		t.Errorf("Publish after Close: %v", err)
