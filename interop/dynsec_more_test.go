@@ -1,7 +1,6 @@
 package interop_test
 
 import (
-	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -25,16 +24,7 @@ func TestDynsecUnsubscribe(t *testing.T) {
 	filters := []string{"free/x", "keep/lit", "keep/pat/x", "keep/pat/ok", "keep/+/x", "free/y"}
 	results := make([][]packet.ReasonCode, 2)
 	for i, mosq := range []bool{true, false} {
-		port, _ := dynsecBroker(t, mosq)
-		if r := dynsecRequest(t, port, setup); strings.Contains(r, "error") {
-			t.Fatalf("setup: %s", r)
-		}
-		c := testutil.Dial(t, net.JoinHostPort("127.0.0.1", port), packet.Version5)
-		ack := c.Connect(&packet.Connect{ClientID: "cid", CleanStart: true, KeepAlive: 60,
-			HasUsername: true, Username: "u", HasPassword: true, Password: []byte("pw")})
-		if ack.ReasonCode != packet.Success {
-			t.Fatalf("CONNACK %v", ack.ReasonCode)
-		}
+		c := dynsecSetUp(t, mosq, setup)
 		for j, f := range filters[:len(filters)-1] {
 			c.Send(&packet.Subscribe{PacketID: uint16(j + 1), Subscriptions: []packet.Subscription{{Filter: f, QoS: 1}}})
 			testutil.Expect[*packet.Suback](c)
@@ -67,22 +57,12 @@ func TestDynsecKickDropsWill(t *testing.T) {
 		if r := dynsecRequest(t, port, setup); strings.Contains(r, "error") {
 			t.Fatalf("%s: setup: %s", name, r)
 		}
-		addr := net.JoinHostPort("127.0.0.1", port)
-		watcher := testutil.Dial(t, addr, packet.Version5)
-		watcher.Connect(&packet.Connect{ClientID: "watcher", CleanStart: true, KeepAlive: 60,
-			HasUsername: true, Username: "admin", HasPassword: true, Password: []byte(dynsecAdminPW)})
+		watcher := dynsecLogin(t, port, "watcher", "admin", dynsecAdminPW, nil)
 		if rc := watcher.Subscribe(1, "wills/#", 0).ReasonCodes[0]; rc != 0 {
 			t.Fatalf("%s: watcher SUBACK %v", name, rc)
 		}
 		connect := func(id string) *testutil.Client {
-			c := testutil.Dial(t, addr, packet.Version5)
-			ack := c.Connect(&packet.Connect{ClientID: id, CleanStart: true, KeepAlive: 60,
-				HasUsername: true, Username: "w", HasPassword: true, Password: []byte("pw"),
-				Will: &packet.Will{Topic: "wills/" + id, Payload: []byte("gone")}})
-			if ack.ReasonCode != packet.Success {
-				t.Fatalf("%s: CONNACK %v", name, ack.ReasonCode)
-			}
-			return c
+			return dynsecLogin(t, port, id, "w", "pw", &packet.Will{Topic: "wills/" + id, Payload: []byte("gone")})
 		}
 		kicked := connect("kicked")
 		if r := dynsecRequest(t, port, `{"commands":[{"command":"addClientRole","username":"w","rolename":"other"}]}`); strings.Contains(r, "error") {
@@ -91,16 +71,8 @@ func TestDynsecKickDropsWill(t *testing.T) {
 		kicked.ExpectClosed()
 		broken := connect("broken")
 		broken.Close()
-		for {
-			p, ok := watcher.Next().(*packet.Publish)
-			if !ok {
-				continue
-			}
-			if p.Topic != "wills/broken" {
-				t.Errorf("%s: will of the kicked client published: %s", name, p.Topic)
-				continue
-			}
-			break
+		for p := watcher.NextPublish(); p.Topic != "wills/broken"; p = watcher.NextPublish() {
+			t.Errorf("%s: will of the kicked client published: %s", name, p.Topic)
 		}
 	}
 }

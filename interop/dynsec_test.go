@@ -163,20 +163,36 @@ func TestDynsecMosquittoCtrl(t *testing.T) {
 // response.
 func dynsecRequest(t *testing.T, port, req string) string {
 	t.Helper()
-	c := testutil.Dial(t, net.JoinHostPort("127.0.0.1", port), packet.Version5)
+	c := dynsecLogin(t, port, "differ", "admin", dynsecAdminPW, nil)
 	defer c.Close()
-	ack := c.Connect(&packet.Connect{ClientID: "differ", CleanStart: true, KeepAlive: 60,
-		HasUsername: true, Username: "admin", HasPassword: true, Password: []byte(dynsecAdminPW)})
-	if ack.ReasonCode != packet.Success {
-		t.Fatalf("CONNACK %v", ack.ReasonCode)
-	}
 	c.Subscribe(1, "$CONTROL/dynamic-security/v1/response", 0)
 	c.Send(&packet.Publish{Topic: "$CONTROL/dynamic-security/v1", QoS: 1, PacketID: 2, Payload: []byte(req)})
-	for {
-		if p, ok := c.Next().(*packet.Publish); ok {
-			return string(p.Payload)
-		}
+	return string(c.NextPublish().Payload)
+}
+
+// dynsecLogin connects over MQTT 5 to port as client id with a clean start,
+// user name and password (and will, if not nil), and fails the test unless
+// the broker accepts.
+func dynsecLogin(t *testing.T, port, id, user, password string, will *packet.Will) *testutil.Client {
+	t.Helper()
+	c := testutil.Dial(t, net.JoinHostPort("127.0.0.1", port), packet.Version5)
+	ack := c.Connect(&packet.Connect{ClientID: id, CleanStart: true, KeepAlive: 60,
+		HasUsername: true, Username: user, HasPassword: true, Password: []byte(password), Will: will})
+	if ack.ReasonCode != packet.Success {
+		t.Fatalf("CONNACK %v for %q on port %s", ack.ReasonCode, user, port)
 	}
+	return c
+}
+
+// dynsecSetUp starts dynsecBroker, runs setup on it and connects as user
+// "u" with password "pw".
+func dynsecSetUp(t *testing.T, mosquitto bool, setup string) *testutil.Client {
+	t.Helper()
+	port, _ := dynsecBroker(t, mosquitto)
+	if r := dynsecRequest(t, port, setup); strings.Contains(r, "error") {
+		t.Fatalf("setup: %s", r)
+	}
+	return dynsecLogin(t, port, "cid", "u", "pw", nil)
 }
 
 // normalize parses a response and drops what Mosquitto 2.1 added to 2.0's
@@ -279,16 +295,7 @@ const dynsecACLSetup = `{"commands":[
 func TestDynsecACLs(t *testing.T) {
 	results := make([][]packet.ReasonCode, 2)
 	for i, mosq := range []bool{true, false} {
-		port, _ := dynsecBroker(t, mosq)
-		if r := dynsecRequest(t, port, dynsecACLSetup); strings.Contains(r, "error") {
-			t.Fatalf("setup: %s", r)
-		}
-		c := testutil.Dial(t, net.JoinHostPort("127.0.0.1", port), packet.Version5)
-		ack := c.Connect(&packet.Connect{ClientID: "cid", CleanStart: true, KeepAlive: 60,
-			HasUsername: true, Username: "u", HasPassword: true, Password: []byte("pw")})
-		if ack.ReasonCode != packet.Success {
-			t.Fatalf("CONNACK %v", ack.ReasonCode)
-		}
+		c := dynsecSetUp(t, mosq, dynsecACLSetup)
 		id := uint16(0)
 		for _, p := range []string{"a/x", "a/y", "b/ok", "b/deny", "g/x", "h/x", "none"} {
 			id++

@@ -3,7 +3,6 @@ package interop_test
 import (
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -301,25 +300,9 @@ func TestMosquittoPersistentSession(t *testing.T) {
 	})
 }
 
-// fakeClock is a settable broker clock for message expiry.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock { return &fakeClock{now: time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
+// clockStart is where the broker clocks of the message expiry tests
+// start.
+var clockStart = time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // TestMosquittoV5Properties sends PUBLISH properties with mosquitto_pub -D
 // and checks mosquitto_sub -F prints them as sent [MQTT-3.3.2-15]
@@ -343,7 +326,7 @@ func TestMosquittoV5Properties(t *testing.T) {
 
 	t.Run("delivered", func(t *testing.T) {
 		t.Parallel()
-		clock := newFakeClock()
+		clock := testutil.NewClock(clockStart)
 		_, port := startBroker(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
 		format := `MSG %t|%P|%C|%E|%R|%D|%F|%q|%p\n`
 		sub5 := mosqSub(t, port, cat(V5, "-q", "1", "-t", "props/#", "-F", format)...)
@@ -362,7 +345,7 @@ func TestMosquittoV5Properties(t *testing.T) {
 
 	t.Run("retained-expiry", func(t *testing.T) {
 		t.Parallel()
-		clock := newFakeClock()
+		clock := testutil.NewClock(clockStart)
 		b, port := startBroker(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
 		mosqPub(t, port, cat(V5, "-r", "-t", "exp/short", "-m", "s", "-D", "PUBLISH", "message-expiry-interval", "10")...)
 		mosqPub(t, port, cat(V5, "-r", "-t", "exp/long", "-m", "l", "-D", "PUBLISH", "message-expiry-interval", "30")...)
@@ -379,7 +362,7 @@ func TestMosquittoV5Properties(t *testing.T) {
 
 	t.Run("queued-expiry", func(t *testing.T) {
 		t.Parallel()
-		clock := newFakeClock()
+		clock := testutil.NewClock(clockStart)
 		b, port := startBroker(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
 		sub := cat(V5, "-c", "-i", "expiring", "-q", "1", "-t", "q/#")
 		startSub(t, port, cat(sub, "-E")...).wait()

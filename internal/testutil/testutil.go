@@ -256,6 +256,17 @@ func Expect[T packet.Packet](c *Client) T {
 	return v
 }
 
+// NextPublish returns the next PUBLISH, passing over other packets (such
+// as acknowledgements of the test's own messages).
+func (c *Client) NextPublish() *packet.Publish {
+	c.t.Helper()
+	for {
+		if p, ok := c.Next().(*packet.Publish); ok {
+			return p
+		}
+	}
+}
+
 // ExpectNothing fails the test if a packet arrives within d (with
 // AnswerPings, one other than PINGREQ, which is answered).
 func (c *Client) ExpectNothing(d time.Duration) {
