@@ -8,25 +8,13 @@ import (
 	"testing"
 
 	"github.com/midge-mqtt/midge/auth"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
-
-// requireTool returns the path of one of Debian's Mosquitto programs. A
-// missing program fails the test rather than skipping it: these tests are the
-// proof that midge reads what Mosquitto writes.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is not installed (%v); these tests compare midge with Debian's Mosquitto: "+
-			"apt-get install mosquitto mosquitto-clients", name, err)
-	}
-	return path
-}
 
 // mosquittoPasswd runs Debian's mosquitto_passwd with args and stdin.
 func mosquittoPasswd(t *testing.T, stdin string, args ...string) {
 	t.Helper()
-	cmd := exec.Command(requireTool(t, "mosquitto_passwd"), args...)
+	cmd := exec.Command(testutil.NeedTool(t, "mosquitto_passwd", "mosquitto"), args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_passwd %q: %v\n%s", args, err, out)
