@@ -217,14 +217,7 @@ func TestTopicAliasReceive(t *testing.T) {
 		}
 		// Alias above our maximum: DISCONNECT 0x94 [MQTT-3.3.2-10].
 		rc.Send(withAlias("d", 3, "bad"))
-		got := rc.ExpectClosed()
-		if len(got) != 1 || got[0].(*packet.Disconnect).ReasonCode != packet.TopicAliasInvalid {
-			t.Fatalf("client sent %v before closing, want DISCONNECT Topic Alias invalid", got)
-		}
-		<-c.Done()
-		if !errors.Is(c.Err(), &packet.Error{Code: packet.TopicAliasInvalid}) {
-			t.Errorf("Err %v", c.Err())
-		}
+		expectViolation(t, c, rc, packet.TopicAliasInvalid, &packet.Error{Code: packet.TopicAliasInvalid})
 	})
 }
 
@@ -376,14 +369,7 @@ func TestMaximumPacketSize(t *testing.T) {
 			t.Fatalf("CONNECT Maximum Packet Size %d", cp.Properties.MaximumPacketSize)
 		}
 		rc.Send(&packet.Publish{Topic: "big", Payload: make([]byte, 64)})
-		got := rc.ExpectClosed()
-		if len(got) != 1 || got[0].(*packet.Disconnect).ReasonCode != packet.PacketTooLarge {
-			t.Fatalf("client sent %v before closing, want DISCONNECT Packet too large", got)
-		}
-		<-c.Done()
-		if !errors.Is(c.Err(), packet.ErrTooLarge) {
-			t.Errorf("Err %v", c.Err())
-		}
+		expectViolation(t, c, rc, packet.PacketTooLarge, packet.ErrTooLarge)
 	})
 	eachServer(t, servers(t, broker.Config{}), func(t *testing.T, srv server) {
 		ctx := testContext(t)
@@ -502,14 +488,7 @@ func TestServerDisconnect(t *testing.T) {
 		fs := newFakeServer(t)
 		c, rc, _ := fs.dial(client.Options{ProtocolVersion: packet.Version5}, nil)
 		rc.Send(&packet.Connack{})
-		got := rc.ExpectClosed()
-		if len(got) != 1 || got[0].(*packet.Disconnect).ReasonCode != packet.ProtocolError {
-			t.Fatalf("client sent %v before closing, want DISCONNECT Protocol Error", got)
-		}
-		<-c.Done()
-		if !errors.Is(c.Err(), packet.ErrProtocol) {
-			t.Errorf("Err %v", c.Err())
-		}
+		expectViolation(t, c, rc, packet.ProtocolError, packet.ErrProtocol)
 	})
 }
 
@@ -625,5 +604,24 @@ func TestTopicAliasResend(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// expectViolation expects the client to send DISCONNECT with reason code
+// code, close the connection, and end with an error that is want: its
+// answer to a server that broke the protocol.
+func expectViolation(t *testing.T, c *client.Client, rc *testutil.Client, code packet.ReasonCode, want error) {
+	t.Helper()
+	got := rc.ExpectClosed()
+	var d *packet.Disconnect
+	if len(got) == 1 {
+		d, _ = got[0].(*packet.Disconnect)
+	}
+	if d == nil || d.ReasonCode != code {
+		t.Fatalf("client sent %v before closing, want DISCONNECT %v", got, code)
+	}
+	<-c.Done()
+	if !errors.Is(c.Err(), want) {
+		t.Errorf("Err %v, want %v", c.Err(), want)
 	}
 }
