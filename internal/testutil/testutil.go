@@ -1,6 +1,3 @@
-// Package testutil starts brokers on 127.0.0.1:0 and drives them with
-// raw-packet clients, for tests that must see exactly what goes over the
-// wire.
 package testutil
 
 import (
