@@ -477,11 +477,7 @@ func TestPublishHistoryRetainedAndClients(t *testing.T) {
 	if st := a.do("POST", "/api/v1/disconnect", map[string]string{"clientId": "sub1"}, &dis); st != 200 || !dis.Disconnected {
 		t.Errorf("disconnect: %d %+v", st, dis)
 	}
-	for {
-		if _, err := sub.Read(5 * time.Second); err != nil {
-			break
-		}
-	}
+	sub.ExpectClosed()
 	if st := a.do("POST", "/api/v1/publish", map[string]any{"topic": "a/+", "payload": "x"}, nil); st != 400 {
 		t.Errorf("publish to a filter: %d, want 400", st)
 	}
