@@ -71,6 +71,22 @@ func clientOptions() map[string]*option {
 	with := func(tools toolSet, arg string, set func(c *clientConfig, v string) error) *option {
 		return &option{tools: tools, arg: arg, set: set}
 	}
+	// number is an option whose argument is read as C's atoi reads it and
+	// must be from lo to hi; refusal is the error otherwise (with the
+	// number, where it says %d).
+	number := func(tools toolSet, arg string, lo, hi int, field func(c *clientConfig) *int, refusal string) *option {
+		return with(tools, arg, func(c *clientConfig, v string) error {
+			n := cAtoi(v)
+			switch {
+			case n >= lo && n <= hi:
+				*field(c) = n
+				return nil
+			case strings.Contains(refusal, "%d"):
+				return hintf(refusal, n)
+			}
+			return hintf("%s", refusal)
+		})
+	}
 	// message is a source of pub's and rr's message.
 	message := func(o *option) *option {
 		o.before = oneMessage
@@ -96,32 +112,16 @@ func clientOptions() map[string]*option {
 	ip := str("id prefix", func(c *clientConfig, v *string) { c.idPrefix = v })
 	ip.before = idOrPrefix(func(c *clientConfig) *string { return c.id })
 	add(ip, "-I", "--id-prefix")
-	add(with(0, "keepalive", func(c *clientConfig, v string) error {
-		c.keepalive = cAtoi(v)
-		if c.keepalive < 5 || c.keepalive > math.MaxUint16 {
-			return hintf("Error: Invalid keepalive given, it must be between 5 and 65535 inclusive.\n\n")
-		}
-		return nil
-	}), "-k", "--keepalive")
+	add(number(0, "keepalive", 5, math.MaxUint16, func(c *clientConfig) *int { return &c.keepalive },
+		"Error: Invalid keepalive given, it must be between 5 and 65535 inclusive.\n\n"), "-k", "--keepalive")
 	add(with(0, "URL", (*clientConfig).parseURL), "-L", "--url")
-	maxInflight := with(0, "max_inflight", func(c *clientConfig, v string) error {
-		m := cAtoi(v)
-		if m < 1 {
-			return hintf("Error: Maximum inflight messages must be greater than 0.\n\n")
-		}
-		c.maxInflight = m
-		return nil
-	})
+	maxInflight := number(0, "max_inflight", 1, math.MaxInt, func(c *clientConfig) *int { return &c.maxInflight },
+		"Error: Maximum inflight messages must be greater than 0.\n\n")
 	maxInflight.missing = "Error: -M argument given but max_inflight not specified.\n\n"
 	add(maxInflight, "-M")
 	add(flag(0, func(c *clientConfig) { c.nodelay = true }), "--nodelay")
-	add(with(0, "port", func(c *clientConfig, v string) error {
-		c.port = cAtoi(v)
-		if c.port < 0 || c.port > 65535 {
-			return hintf("Error: Invalid port given: %d\n", c.port)
-		}
-		return nil
-	}), "-p", "--port")
+	add(number(0, "port", 0, 65535, func(c *clientConfig) *int { return &c.port },
+		"Error: Invalid port given: %d\n"), "-p", "--port")
 	add(str("password", func(c *clientConfig, v *string) { c.password = v }), "-P", "--pw")
 	add(with(0, "proxy url", func(c *clientConfig, v string) error {
 		if !strings.HasPrefix(v, "socks5h://") {
@@ -130,13 +130,8 @@ func clientOptions() map[string]*option {
 		c.proxy = &v
 		return nil
 	}), "--proxy")
-	add(with(0, "QoS", func(c *clientConfig, v string) error {
-		c.qos = cAtoi(v)
-		if c.qos < 0 || c.qos > 2 {
-			return hintf("Error: Invalid QoS given: %d\n", c.qos)
-		}
-		return nil
-	}), "-q", "--qos")
+	add(number(0, "QoS", 0, 2, func(c *clientConfig) *int { return &c.qos },
+		"Error: Invalid QoS given: %d\n"), "-q", "--qos")
 	add(flag(0, func(c *clientConfig) { c.quiet = true }), "--quiet")
 	add(str("username", func(c *clientConfig, v *string) { c.username = v }), "-u", "--username")
 	add(with(0, "socket path", func(c *clientConfig, v string) error {
@@ -157,13 +152,8 @@ func clientOptions() map[string]*option {
 		return nil
 	}), "--protocol-version", "-V")
 	add(str("will payload", func(c *clientConfig, v *string) { c.willPayload = v }), "--will-payload")
-	add(with(0, "will QoS", func(c *clientConfig, v string) error {
-		c.willQoS = cAtoi(v)
-		if c.willQoS < 0 || c.willQoS > 2 {
-			return hintf("Error: Invalid will QoS %d.\n\n", c.willQoS)
-		}
-		return nil
-	}), "--will-qos")
+	add(number(0, "will QoS", 0, 2, func(c *clientConfig) *int { return &c.willQoS },
+		"Error: Invalid will QoS %d.\n\n"), "--will-qos")
 	add(flag(0, func(c *clientConfig) { c.willRetain = true }), "--will-retain")
 	add(with(0, "will topic", func(c *clientConfig, v string) error {
 		if !validUTF8(v) {
@@ -239,13 +229,8 @@ func clientOptions() map[string]*option {
 	add(message(flag(notSub, func(c *clientConfig) { c.pubMode = msgNull })), "-n", "--null-message")
 	add(message(flag(notSub, func(c *clientConfig) { c.pubMode = msgStdinFile })), "-s", "--stdin-file")
 	add(flag(forPub, func(c *clientConfig) { c.retain = true }), "-r", "--retain")
-	add(with(forPub, "count", func(c *clientConfig, v string) error {
-		c.repeatCount = cAtoi(v)
-		if c.repeatCount < 1 {
-			return hintf("Error: --repeat argument must be >0.\n\n")
-		}
-		return nil
-	}), "--repeat")
+	add(number(forPub, "count", 1, math.MaxInt, func(c *clientConfig) *int { return &c.repeatCount },
+		"Error: --repeat argument must be >0.\n\n"), "--repeat")
 	add(with(forPub, "time", func(c *clientConfig, v string) error {
 		f := float32(cAtof(v))
 		if f < 0 {
@@ -257,13 +242,8 @@ func clientOptions() map[string]*option {
 	}), "--repeat-delay")
 
 	// What sub and rr receive and print.
-	add(with(forSub, "count", func(c *clientConfig, v string) error {
-		c.msgCount = cAtoi(v)
-		if c.msgCount < 1 {
-			return hintf("Error: Invalid message count \"%d\".\n\n", c.msgCount)
-		}
-		return nil
-	}), "-C")
+	add(number(forSub, "count", 1, math.MaxInt, func(c *clientConfig) *int { return &c.msgCount },
+		"Error: Invalid message count \"%d\".\n\n"), "-C")
 	add(flag(forSub, func(c *clientConfig) { c.exitAfterSub = true }), "-E")
 	add(with(notPub, "format", func(c *clientConfig, v string) error {
 		c.format = &v
@@ -319,14 +299,8 @@ func clientOptions() map[string]*option {
 		return nil
 	}), "-U", "--unsubscribe")
 	add(flag(notPub, func(c *clientConfig) { c.verbose = true }), "-v", "--verbose")
-	add(with(notPub, "timeout", func(c *clientConfig, v string) error {
-		w := cAtoi(v)
-		if w < 1 {
-			return hintf("Error: Invalid timeout \"%d\".\n\n", w)
-		}
-		c.timeout = w
-		return nil
-	}), "-W")
+	add(number(notPub, "timeout", 1, math.MaxInt, func(c *clientConfig) *int { return &c.timeout },
+		"Error: Invalid timeout \"%d\".\n\n"), "-W")
 	return m
 }
 
