@@ -87,6 +87,22 @@ func clientOptions() map[string]*option {
 			return hintf("%s", refusal)
 		})
 	}
+	// filter is sub's -T or -U: a topic filter, refused as mosquitto_sub
+	// refuses it, an invalid one by the name invalid.
+	filter := func(arg, invalid string, field func(c *clientConfig) *[]string) *option {
+		var o *option
+		o = with(forSub, arg, func(c *clientConfig, v string) error {
+			if !validUTF8(v) {
+				return hintf("Error: Malformed UTF-8 in %s argument.\n\n", o.flag)
+			}
+			if !subTopicOK(v) {
+				return hintf("Error: Invalid %s '%s', are all '+' and '#' wildcards correct?\n", invalid, v)
+			}
+			*field(c) = append(*field(c), v)
+			return nil
+		})
+		return o
+	}
 	// message is a source of pub's and rr's message.
 	message := func(o *option) *option {
 		o.before = oneMessage
@@ -284,34 +300,10 @@ func clientOptions() map[string]*option {
 		return nil
 	}), "--retain-handling")
 	add(flag(forSub, func(c *clientConfig) { c.retainedOnly = true }), "--retained-only")
-	add(with(forSub, "topic filter", func(c *clientConfig, v string) error {
-		if err := checkFilter(v, "-T", "filter topic"); err != nil {
-			return err
-		}
-		c.filterOuts = append(c.filterOuts, v)
-		return nil
-	}), "-T", "--filter-out")
-	add(with(forSub, "unsubscribe topic", func(c *clientConfig, v string) error {
-		if err := checkFilter(v, "-U", "unsubscribe topic"); err != nil {
-			return err
-		}
-		c.unsubTopics = append(c.unsubTopics, v)
-		return nil
-	}), "-U", "--unsubscribe")
+	add(filter("topic filter", "filter topic", func(c *clientConfig) *[]string { return &c.filterOuts }), "-T", "--filter-out")
+	add(filter("unsubscribe topic", "unsubscribe topic", func(c *clientConfig) *[]string { return &c.unsubTopics }), "-U", "--unsubscribe")
 	add(flag(notPub, func(c *clientConfig) { c.verbose = true }), "-v", "--verbose")
 	add(number(notPub, "timeout", 1, math.MaxInt, func(c *clientConfig) *int { return &c.timeout },
 		"Error: Invalid timeout \"%d\".\n\n"), "-W")
 	return m
-}
-
-// checkFilter checks the topic filter argument of sub's -T or -U, refused
-// as mosquitto_sub refuses it: invalid names it in the wildcard error.
-func checkFilter(f, flag, invalid string) error {
-	if !validUTF8(f) {
-		return hintf("Error: Malformed UTF-8 in %s argument.\n\n", flag)
-	}
-	if !subTopicOK(f) {
-		return hintf("Error: Invalid %s '%s', are all '+' and '#' wildcards correct?\n", invalid, f)
-	}
-	return nil
 }
