@@ -21,35 +21,30 @@ import (
 func checkFormat(s string) error {
 	incomplete := hintf("Error: Incomplete format specifier.\n")
 	n := len(s)
-	for i := 0; i < n; i++ {
+	i := 0
+	// step moves on to s[i+1]; it reports false if that is the last byte,
+	// which a specifier cannot end with.
+	step := func() bool {
+		i++
+		return i != n-1
+	}
+	// digits steps over the digits after s[i], the width or precision.
+	digits := func() bool {
+		for s[i+1] >= '0' && s[i+1] <= '9' {
+			if !step() {
+				return false
+			}
+		}
+		return true
+	}
+	for ; i < n; i++ {
 		switch s[i] {
 		case '%':
-			if i == n-1 {
+			if i == n-1 ||
+				(s[i+1] == '0' || s[i+1] == '-') && !step() ||
+				!digits() ||
+				s[i+1] == '.' && (!step() || !digits()) {
 				return incomplete
-			}
-			if s[i+1] == '0' || s[i+1] == '-' {
-				i++
-				if i == n-1 {
-					return incomplete
-				}
-			}
-			for s[i+1] >= '0' && s[i+1] <= '9' {
-				i++
-				if i == n-1 {
-					return incomplete
-				}
-			}
-			if s[i+1] == '.' {
-				i++
-				if i == n-1 {
-					return incomplete
-				}
-				for s[i+1] >= '0' && s[i+1] <= '9' {
-					i++
-					if i == n-1 {
-						return incomplete
-					}
-				}
 			}
 			switch s[i+1] {
 			case '%', 'A', 'C', 'D', 'E', 'F', 'I', 'l', 'm', 'P', 'p', 'q', 'R', 'S', 'r', 't', 'j', 'J', 'U', 'x', 'X':
