@@ -75,6 +75,20 @@ func eachBroker(t *testing.T, brokers []mqBroker, body func(t *testing.T, b mqBr
 	}
 }
 
+// goldenOnBrokers runs run for each case as a parallel subtest called
+// name(case), against Debian's mosquitto and midge's broker, both allowing
+// anonymous clients.
+func goldenOnBrokers[C any](t *testing.T, cases []C, name func(C) string, run func(t *testing.T, c C, b mqBroker)) {
+	for _, c := range cases {
+		t.Run(name(c), func(t *testing.T) {
+			t.Parallel()
+			eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
+				run(t, c, b)
+			})
+		})
+	}
+}
+
 // mqStartMidgeBroker starts midge's broker in the test's process.
 func mqStartMidgeBroker(t *testing.T, cfg broker.Config) mqBroker {
 	t.Helper()

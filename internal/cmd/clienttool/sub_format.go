@@ -227,15 +227,19 @@ func (p *printer) formatted(out *bytes.Buffer, errw io.Writer, m *outMessage) {
 // percent is formatted_print_percent.
 func (p *printer) percent(out *bytes.Buffer, errw io.Writer, m *outMessage, c byte, o fieldOpts, now time.Time) {
 	props := &m.props
+	// intProp prints an integer property the message has, or a blank field.
+	intProp := func(has bool, v int64) {
+		if has {
+			printInt(out, v, o)
+		} else {
+			printBlank(out, o.pad, o.width)
+		}
+	}
 	switch c {
 	case '%':
 		out.WriteByte('%')
 	case 'A':
-		if props.Has(packet.PropTopicAlias) {
-			printInt(out, int64(props.TopicAlias), o)
-		} else {
-			printBlank(out, o.pad, o.width)
-		}
+		intProp(props.Has(packet.PropTopicAlias), int64(props.TopicAlias))
 	case 'C':
 		if props.Has(packet.PropContentType) {
 			printStr(out, props.ContentType, o)
@@ -247,17 +251,9 @@ func (p *printer) percent(out *bytes.Buffer, errw io.Writer, m *outMessage, c by
 			out.Write(props.CorrelationData)
 		}
 	case 'E':
-		if props.Has(packet.PropMessageExpiry) {
-			printInt(out, int64(int32(props.MessageExpiry)), o)
-		} else {
-			printBlank(out, o.pad, o.width)
-		}
+		intProp(props.Has(packet.PropMessageExpiry), int64(int32(props.MessageExpiry)))
 	case 'F':
-		if props.Has(packet.PropPayloadFormat) {
-			printInt(out, int64(props.PayloadFormat), o)
-		} else {
-			printBlank(out, o.pad, o.width)
-		}
+		intProp(props.Has(packet.PropPayloadFormat), int64(props.PayloadFormat))
 	case 'I':
 		printStr(out, logging.Strftime("%FT%T%z", now), o)
 	case 'j', 'J':
@@ -297,11 +293,11 @@ func (p *printer) percent(out *bytes.Buffer, errw io.Writer, m *outMessage, c by
 			out.WriteByte('0')
 		}
 	case 'S':
+		var id int64
 		if len(props.SubscriptionIDs) > 0 {
-			printInt(out, int64(int32(props.SubscriptionIDs[0])), o)
-		} else {
-			printBlank(out, o.pad, o.width)
+			id = int64(int32(props.SubscriptionIDs[0]))
 		}
+		intProp(len(props.SubscriptionIDs) > 0, id)
 	case 't':
 		printStr(out, m.topic, o)
 	case 'U':

@@ -76,18 +76,18 @@ func TestTLS(t *testing.T) {
 	} else {
 		t.Fatalf("openssl x509 -hash: %v (apt-get install openssl)", err)
 	}
-	port := mqFreePort(t)
-	mqStartMosquitto(t, "listener "+port+" 127.0.0.1",
-		"cafile "+filepath.Join(dir, "ca.crt"),
-		"certfile "+filepath.Join(dir, "localhost.crt"),
-		"keyfile "+filepath.Join(dir, "localhost.key"),
-		"require_certificate false")
-	certPort := mqFreePort(t)
-	mqStartMosquitto(t, "listener "+certPort+" 127.0.0.1",
-		"cafile "+filepath.Join(dir, "ca.crt"),
-		"certfile "+filepath.Join(dir, "localhost.crt"),
-		"keyfile "+filepath.Join(dir, "localhost.key"),
-		"require_certificate true")
+	// tlsListener starts Debian's broker with a TLS listener for localhost
+	// and returns its port.
+	tlsListener := func(requireCertificate string) string {
+		port := mqFreePort(t)
+		mqStartMosquitto(t, "listener "+port+" 127.0.0.1",
+			"cafile "+filepath.Join(dir, "ca.crt"),
+			"certfile "+filepath.Join(dir, "localhost.crt"),
+			"keyfile "+filepath.Join(dir, "localhost.key"),
+			"require_certificate "+requireCertificate)
+		return port
+	}
+	port, certPort := tlsListener("false"), tlsListener("true")
 	caArg := filepath.Join(dir, "ca.crt")
 	for name, args := range map[string][]string{
 		"trusted":         {"-h", "localhost", "-p", port, "--cafile", caArg, "-d"},
