@@ -16,13 +16,9 @@ func TestReloadNotesDynsecOptions(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	logf := filepath.Join(dir, "midge.log")
-	init := filepath.Join(dir, "init")
-	os.WriteFile(init, []byte("admin-password-1\n"), 0o600)
 	first, second := filepath.Join(dir, "first.json"), filepath.Join(dir, "second.json")
 	conf := func(file string) string {
-		return "log_dest file " + logf + "\nlistener PORT 127.0.0.1\nallow_anonymous false\n" +
-			"plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\n" +
-			"plugin_opt_config_file " + file + "\nplugin_opt_password_init_file " + init + "\n"
+		return "log_dest file " + logf + "\nlistener PORT 127.0.0.1\nallow_anonymous false\n" + dynsecConf(t, dir, file)
 	}
 	b, port := runConf(t, conf(first))
 	b.reload() // unchanged: no note

@@ -106,6 +106,19 @@ func newPrivSetup(t *testing.T) *privSetup {
 	return s
 }
 
+// addConf appends lines to the configuration file.
+func (s *privSetup) addConf(t *testing.T, lines string) {
+	t.Helper()
+	f, err := os.OpenFile(s.conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(lines); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // start runs the broker as root, waits until it serves and returns its
 // process and standard error.
 func (s *privSetup) start(t *testing.T) (*exec.Cmd, *testutil.LockedBuffer) {
@@ -175,12 +188,7 @@ func TestBrokerWarnsAboutFilesItCannotReread(t *testing.T) {
 	if err := os.Chmod(cert, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(s.conf, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "listener %s 127.0.0.1\ncertfile %s\nkeyfile %s\n", freePort(t), cert, key)
-	f.Close()
+	s.addConf(t, fmt.Sprintf("listener %s 127.0.0.1\ncertfile %s\nkeyfile %s\n", freePort(t), cert, key))
 
 	cmd, stderr := s.start(t)
 	out := stderr.String()

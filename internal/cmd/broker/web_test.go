@@ -5,15 +5,10 @@ package broker
 import (
 	"bytes"
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/broker"
@@ -43,30 +38,7 @@ func TestWebListener(t *testing.T) {
 		"listener " + mqtt + " 127.0.0.1\nlistener " + port + " 127.0.0.1\nprotocol http_api\n"
 	os.WriteFile(conf, []byte(text), 0o644)
 	b, stop := startInProcess(t, conf, logf)
-	baseURL := "http://127.0.0.1:" + port
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 5 * time.Second}
-	call := func(method, path, csrf string, body any, out any) int {
-		t.Helper()
-		var r io.Reader
-		if body != nil {
-			j, _ := json.Marshal(body)
-			r = bytes.NewReader(j)
-		}
-		req, _ := http.NewRequest(method, baseURL+path, r)
-		if csrf != "" {
-			req.Header.Set("X-CSRF-Token", csrf)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if out != nil {
-			json.NewDecoder(resp.Body).Decode(out)
-		}
-		return resp.StatusCode
-	}
+	call := newWebClient(t, port).call
 	if st := call("GET", "/healthz", "", nil, nil); st != 200 {
 		t.Errorf("healthz %d", st)
 	}
