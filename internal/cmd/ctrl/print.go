@@ -96,6 +96,21 @@ func dataObject(r any, key string, st streams) (any, bool) {
 	return v, true
 }
 
+// dataArray returns the response's "data".key array, or prints that the
+// response is invalid.
+func dataArray(r any, key string, st streams) ([]any, bool) {
+	data := item(r, "data")
+	if !isObject(data) {
+		io.WriteString(st.Err, invalidResponse)
+		return nil, false
+	}
+	a, ok := item(data, key).([]any)
+	if !ok {
+		io.WriteString(st.Err, invalidResponse)
+	}
+	return a, ok
+}
+
 // printList prints one name a line: plain strings, or the key member of
 // objects (verbose lists).
 func printList(r any, array, key string, st streams) {
@@ -246,14 +261,8 @@ func printAnonymousGroup(r any, st streams) {
 // printDefaultACLAccess prints getDefaultACLAccess's answer, a line per
 // ACL type.
 func printDefaultACLAccess(r any, st streams) {
-	data := item(r, "data")
-	if !isObject(data) {
-		io.WriteString(st.Err, invalidResponse)
-		return
-	}
-	acls, ok := item(data, "acls").([]any)
+	acls, ok := dataArray(r, "acls", st)
 	if !ok {
-		io.WriteString(st.Err, invalidResponse)
 		return
 	}
 	for _, acl := range acls {
