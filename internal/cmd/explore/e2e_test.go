@@ -1,14 +1,12 @@
 package explore
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -80,16 +78,6 @@ func startExploreBinary(t *testing.T, ctx context.Context, bin string, args []st
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "Dashboard: "); ok {
-				urlc <- u
-			}
-		}
-		close(urlc)
-	}()
 	stopped := false
 	stop = func() {
 		if stopped {
@@ -101,11 +89,7 @@ func startExploreBinary(t *testing.T, ctx context.Context, bin string, args []st
 			t.Errorf("midge explore: %v\n%s", err, errs.String())
 		}
 	}
-	select {
-	case url = <-urlc:
-	case <-time.After(30 * time.Second):
-	}
-	if url == "" {
+	if url = dashboardURL(out); url == "" {
 		stop()
 		t.Fatalf("midge explore printed no URL:\n%s", errs.String())
 	}

@@ -101,21 +101,7 @@ func runExplore(t *testing.T, args ...string) *explorer {
 		e.done <- Run(ctx, "midge explore", append([]string{"--no-browser"}, args...), base.Streams{In: strings.NewReader(""), Out: pw, Err: errs})
 		pw.Close()
 	}()
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "Dashboard: "); ok {
-				urlc <- u
-			}
-		}
-		close(urlc)
-	}()
-	var u string
-	select {
-	case u = <-urlc:
-	case <-time.After(30 * time.Second):
-	}
+	u := dashboardURL(pr)
 	if u == "" {
 		cancel()
 		t.Fatalf("explore printed no URL; stderr:\n%s", errs.String())
@@ -296,5 +282,27 @@ func mosquittoSub(t *testing.T, port int, topic string) func() string {
 		case <-time.After(20 * time.Second):
 			return ""
 		}
+	}
+}
+
+// dashboardURL reads explore's standard output until its "Dashboard: "
+// line and returns the address, or "" if the output ends or 30 seconds
+// pass first. The rest of the output is read and dropped.
+func dashboardURL(out io.Reader) string {
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "Dashboard: "); ok {
+				urlc <- u
+			}
+		}
+		close(urlc)
+	}()
+	select {
+	case u := <-urlc:
+		return u
+	case <-time.After(30 * time.Second):
+		return ""
 	}
 }
