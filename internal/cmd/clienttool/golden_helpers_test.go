@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -100,52 +99,16 @@ func mqStartMidgeBroker(t *testing.T, cfg broker.Config) mqBroker {
 	return mqBroker{name: "midge", port: port}
 }
 
-// mqStartMosquitto starts Debian's broker with anonymous access and the
-// extra configuration lines, and kills it when the test ends.
+// mqStartMosquitto starts Debian's broker with anonymous access (unless
+// extra says otherwise) and the extra configuration lines, and stops it
+// when the test ends.
 func mqStartMosquitto(t *testing.T, extra ...string) mqBroker {
 	t.Helper()
-	bin := mqDebian(t, "mosquitto")
-	dir := t.TempDir()
-	for attempt := 0; ; attempt++ {
-		port := mqFreePort(t)
-		conf := filepath.Join(dir, "mosquitto.conf")
-		text := "listener " + port + " 127.0.0.1\nallow_anonymous true\n" + strings.Join(extra, "\n") + "\n"
-		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		var log mqOutput
-		cmd := exec.Command(bin, "-c", conf)
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-exited
-		})
-		deadline := time.Now().Add(mqWait)
-		for {
-			select {
-			case <-exited:
-				if attempt < 5 && strings.Contains(log.String(), "in use") {
-					goto retry // the port was taken meanwhile
-				}
-				t.Fatalf("mosquitto exited:\n%s", log.String())
-			default:
-			}
-			if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
-				c.Close()
-				return mqBroker{name: "mosquitto", port: port}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("mosquitto did not listen on %s:\n%s", port, log.String())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	retry:
+	_, port, err := net.SplitHostPort(testutil.StartMosquitto(t, extra...))
+	if err != nil {
+		t.Fatal(err)
 	}
+	return mqBroker{name: "mosquitto", port: port}
 }
 
 // mqOutput collects what a program writes and lets a test wait for text.
