@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/cmd/base"
+	"github.com/midge-mqtt/midge/internal/cmd/passwd"
 	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
@@ -196,6 +197,16 @@ func startInProcess(t *testing.T, conf, logf string) (b *brokerRun, stop func() 
 		t.Fatal("not started")
 	}
 	return b, stop
+}
+
+// midgePasswd runs "midge passwd args" in the test's process and fails the
+// test unless it succeeds.
+func midgePasswd(t *testing.T, args ...string) {
+	t.Helper()
+	var out bytes.Buffer
+	if code := passwd.Run(context.Background(), "midge passwd", args, base.Streams{In: strings.NewReader(""), Out: &out, Err: &out}); code != 0 {
+		t.Fatalf("midge passwd %q: exit %d\n%s", args, code, out.String())
+	}
 }
 
 // dynsecConf returns the configuration lines that load Debian's dynamic

@@ -4,7 +4,6 @@ package broker
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/midge-mqtt/midge/dynsec"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
-	"github.com/midge-mqtt/midge/internal/cmd/passwd"
 	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
@@ -84,10 +82,7 @@ func newPrivSetup(t *testing.T) *privSetup {
 	s.pw = filepath.Join(s.dir, "pwfile")
 	s.acl = filepath.Join(s.dir, "aclfile")
 	s.log = filepath.Join(s.dir, "midge.log")
-	var out bytes.Buffer
-	if code := passwd.Run(context.Background(), "midge", []string{"-c", "-b", s.pw, "alice", "s3cret"}, base.Streams{Out: &out, Err: &out}); code != 0 {
-		t.Fatalf("midge passwd: exit %d\n%s", code, out.String())
-	}
+	midgePasswd(t, "-c", "-b", s.pw, "alice", "s3cret")
 	if fi, err := os.Stat(s.pw); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("midge passwd -c made %v (%v), want a 0600 file", fi.Mode(), err)
 	}

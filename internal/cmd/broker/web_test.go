@@ -3,8 +3,6 @@
 package broker
 
 import (
-	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,8 +11,6 @@ import (
 	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/dynsec"
-	"github.com/midge-mqtt/midge/internal/cmd/base"
-	"github.com/midge-mqtt/midge/internal/cmd/passwd"
 )
 
 // TestWebListener runs the broker with an http_api listener: logins from
@@ -71,10 +67,7 @@ func TestWebListener(t *testing.T) {
 
 	// midge passwd gives alice a new password: after SIGHUP her session
 	// ends, and the new password logs in.
-	var pwOut, pwErr bytes.Buffer
-	if code := passwd.Run(context.Background(), "midge passwd", []string{"-b", dir + "/pw", "alice", "alice-new"}, base.Streams{In: strings.NewReader(""), Out: &pwOut, Err: &pwErr}); code != 0 {
-		t.Fatalf("midge passwd: %d %s", code, pwErr.String())
-	}
+	midgePasswd(t, "-b", dir+"/pw", "alice", "alice-new")
 	if st := call("GET", "/api/v1/topics", "", nil, nil); st != 200 {
 		t.Errorf("topics before the reload: %d", st)
 	}
