@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/dynsec"
 )
@@ -19,15 +18,8 @@ import (
 func TestWebListener(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	var pw strings.Builder
-	for _, u := range []string{"alice", "bob"} {
-		h, err := auth.HashPassword(u+"-pw", auth.SHA512PBKDF2, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pw.WriteString(u + ":" + h + "\n")
-	}
-	os.WriteFile(filepath.Join(dir, "pw"), []byte(pw.String()), 0o600)
+	midgePasswd(t, "-c", "-b", filepath.Join(dir, "pw"), "alice", "alice-pw")
+	midgePasswd(t, "-b", filepath.Join(dir, "pw"), "bob", "bob-pw")
 	mqtt, port := freePort(t), freePort(t)
 	conf := filepath.Join(dir, "m.conf")
 	logf := filepath.Join(dir, "m.log")
