@@ -40,13 +40,8 @@ func brokerCommand(args []string, st streams) (*request, int) {
 
 // printBroker prints a broker module response.
 func printBroker(r any, st streams) {
-	command, ok := getString(r, "command")
+	command, ok := responseCommand(r, st, "%s: Error: %s.\n")
 	if !ok {
-		fmt.Fprintf(st.Err, "Error: Payload missing data.\n")
-		return
-	}
-	if e, ok := getString(r, "error"); ok {
-		fmt.Fprintf(st.Err, "%s: Error: %s.\n", command, e)
 		return
 	}
 	switch {
@@ -98,17 +93,10 @@ func printPlugins(r any, st streams) {
 			fmt.Fprintf(w, "Version:           %s\n", v)
 		}
 		eps, _ := item(p, "control-endpoints").([]any)
-		first := true
+		head := heading("Control endpoints: ")
 		for _, ep := range eps {
-			s, ok := ep.(string)
-			if !ok {
-				continue
-			}
-			if first {
-				first = false
-				fmt.Fprintf(w, "Control endpoints: %s\n", s)
-			} else {
-				fmt.Fprintf(w, "                   %s\n", s)
+			if s, ok := ep.(string); ok {
+				fmt.Fprintf(w, "%s%s\n", head(), s)
 			}
 		}
 	}
