@@ -20,7 +20,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -170,33 +169,58 @@ func runConf(t *testing.T, text string) (*brokerRun, string) {
 	return b, port
 }
 
+// inProcess is a broker run in the test's process: runBrokerOptions in a
+// goroutine.
+type inProcess struct {
+	started chan *brokerRun // the run, once it serves
+	exited  chan struct{}   // closed when the run has ended
+	code    int             // the exit status, once exited is closed
+	errs    bytes.Buffer    // standard error; read it once exited is closed
+	cancel  context.CancelFunc
+}
+
+// runInProcess starts "midge broker args" in the test's process with hooks
+// (whose started hook it sets) and returns at once. The test's cleanup
+// stops the run.
+func runInProcess(t *testing.T, hooks brokerHooks, args ...string) *inProcess {
+	t.Helper()
+	o, err := parseBrokerArgs(args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &inProcess{started: make(chan *brokerRun, 1), exited: make(chan struct{}), cancel: cancel}
+	hooks.started = func(b *brokerRun) { r.started <- b }
+	go func() {
+		r.code = runBrokerOptions(ctx, "midge broker", o, base.Streams{Out: &bytes.Buffer{}, Err: &r.errs}, hooks)
+		close(r.exited)
+	}()
+	t.Cleanup(func() { r.stop() })
+	return r
+}
+
+// stop ends the run and returns its exit status.
+func (r *inProcess) stop() int {
+	r.cancel()
+	<-r.exited
+	return r.code
+}
+
 // startInProcess runs the broker in this process on the configuration file
 // conf and waits until it serves; if it exits first, the test fails with
 // the log file logf (if any). stop ends the run and returns its exit code;
 // the test's cleanup calls it too.
 func startInProcess(t *testing.T, conf, logf string) (b *brokerRun, stop func() int) {
 	t.Helper()
-	o, err := parseBrokerArgs([]string{"-c", conf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan *brokerRun, 1)
-	done := make(chan int, 1)
-	go func() {
-		done <- runBrokerOptions(ctx, "midge broker", o, base.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}},
-			brokerHooks{started: func(b *brokerRun) { started <- b }})
-	}()
-	stop = sync.OnceValue(func() int { cancel(); return <-done })
-	t.Cleanup(func() { stop() })
+	r := runInProcess(t, brokerHooks{}, "-c", conf)
 	select {
-	case b = <-started:
-	case code := <-done:
-		t.Fatalf("exited with %d: %s", code, readOrEmpty(logf))
+	case b = <-r.started:
+	case <-r.exited:
+		t.Fatalf("exited with %d: %s", r.code, readOrEmpty(logf))
 	case <-time.After(10 * time.Second):
 		t.Fatal("not started")
 	}
-	return b, stop
+	return b, r.stop
 }
 
 // midgePasswd runs "midge passwd args" in the test's process and fails the
