@@ -2,7 +2,6 @@ package explore
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,8 +25,7 @@ func TestBrowserExplore(t *testing.T) {
 	needTools(t, "mosquitto", "mosquitto_pub", "mosquitto_sub")
 	dir := t.TempDir()
 	bin := testutil.MidgeBinary(t)
-	port := testutil.FreePort(t)
-	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\n", port), port)
+	port := startMosquitto(t, nil)
 	artifacts, _ := filepath.Abs("../../../web/e2e/artifacts/explore")
 	os.RemoveAll(artifacts)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
