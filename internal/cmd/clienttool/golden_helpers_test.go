@@ -33,15 +33,13 @@ const (
 	mqWait = 15 * time.Second
 )
 
-// mqDebian returns the path of one of Debian's programs (mosquitto_pub,
-// mosquitto_sub, mosquitto_rr, mosquitto), failing the test if it is not
-// installed. Absolute paths keep a midge link on PATH out of the way.
+// mqDebian returns the path of one of Debian's client programs
+// (mosquitto_pub, mosquitto_sub, mosquitto_rr, mosquitto_passwd), failing
+// the test if it is not installed. Absolute paths keep a midge link on PATH
+// out of the way.
 func mqDebian(t testing.TB, name string) string {
 	t.Helper()
 	p := "/usr/bin/" + name
-	if name == "mosquitto" {
-		p = "/usr/sbin/mosquitto"
-	}
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("%s is missing (%v): %s", p, err, mqInstallHint)
 	}
