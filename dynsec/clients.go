@@ -33,61 +33,22 @@ func (c *cmd) describeClient(cl *client) clientData {
 	return d
 }
 
-// findClient reads the "username" argument and finds the client.
-func (c *cmd) findClient() (*client, string) {
-	name, msg := c.required("username", "Invalid/missing username")
-	if msg != "" {
-		return nil, msg
-	}
-	cl := c.st.clients[name]
-	if cl == nil {
-		return nil, "Client not found"
-	}
-	c.log = append(c.log, "username="+name)
-	return cl, ""
-}
-
-// groupList reads a "groups" argument: existing groups with priorities.
-func (c *cmd) groupList() ([]groupLink, bool, string) {
-	list, present, ok := c.o.array("groups")
-	if !present {
-		return nil, false, ""
-	}
-	const bad = "'groups' not an array or missing/invalid groupname"
-	if !ok {
-		return nil, true, bad
-	}
+// groupList reads a "groups" argument: existing groups with priorities,
+// each once; notFound is the error for a group that does not exist.
+func (c *cmd) groupList(notFound string) ([]groupLink, bool, string) {
 	var out []groupLink
-	for _, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return nil, true, bad
-		}
-		name, present, ok := obj(m).str("groupname")
-		if !present || !ok {
-			return nil, true, bad
-		}
-		p, _ := obj(m).integer("priority", noPriority)
-		g := c.st.groups[name]
-		if g == nil {
-			return nil, true, "Group not found"
-		}
+	present, msg := links(c, "groups", c.groupKind(), notFound, func(g *group, p int) {
 		if !slices.ContainsFunc(out, func(l groupLink) bool { return l.group == g }) {
-			out = append(out, groupLink{g, clampPriority(p)})
+			out = append(out, groupLink{g, p})
 		}
-	}
-	return out, true, ""
+	})
+	return out, present, msg
 }
 
 func createClient(c *cmd) result {
-	name, msg := c.required("username", "Invalid/missing username")
-	switch {
-	case msg != "":
+	name, msg := c.clientKind().newName(c, "Empty username", "Username not valid UTF-8")
+	if msg != "" {
 		return fail(msg)
-	case name == "":
-		return fail("Empty username")
-	case !validUTF8(name):
-		return fail("Username not valid UTF-8")
 	}
 	pw, hasPW, msg := c.text("password", "Invalid/missing password")
 	if msg != "" {
@@ -103,23 +64,19 @@ func createClient(c *cmd) result {
 	if c.st.clients[name] != nil {
 		return fail("Client already exists")
 	}
-	tn, _, msg := c.text("textname", "Invalid/missing textname")
+	t, msg := c.texts()
 	if msg != "" {
 		return fail(msg)
 	}
-	td, _, msg := c.text("textdescription", "Invalid/missing textdescription")
+	roles, _, msg := c.roleList("Role not found")
 	if msg != "" {
 		return fail(msg)
 	}
-	roles, _, msg := c.roleList()
+	groups, _, msg := c.groupList("Group not found")
 	if msg != "" {
 		return fail(msg)
 	}
-	groups, _, msg := c.groupList()
-	if msg != "" {
-		return fail(msg)
-	}
-	cl := &client{username: name, clientID: id, textName: tn, textDescription: td, roles: roles}
+	cl := &client{username: name, clientID: id, textName: t.name, textDescription: t.desc, roles: roles}
 	if hasPW {
 		h, err := hashPassword(pw)
 		if err != nil {
@@ -139,7 +96,7 @@ func createClient(c *cmd) result {
 }
 
 func deleteClient(c *cmd) result {
-	cl, msg := c.findClient()
+	cl, msg := c.clientKind().find(c)
 	if msg != "" {
 		return fail(msg)
 	}
@@ -152,7 +109,7 @@ func deleteClient(c *cmd) result {
 }
 
 func enableClient(c *cmd) result {
-	cl, msg := c.findClient()
+	cl, msg := c.clientKind().find(c)
 	if msg != "" {
 		return fail(msg)
 	}
@@ -161,7 +118,7 @@ func enableClient(c *cmd) result {
 }
 
 func disableClient(c *cmd) result {
-	cl, msg := c.findClient()
+	cl, msg := c.clientKind().find(c)
 	if msg != "" {
 		return fail(msg)
 	}
@@ -171,13 +128,9 @@ func disableClient(c *cmd) result {
 }
 
 func getClient(c *cmd) result {
-	name, msg := c.required("username", "Invalid/missing username")
+	cl, msg := c.clientKind().find(c)
 	if msg != "" {
 		return fail(msg)
-	}
-	cl := c.st.clients[name]
-	if cl == nil {
-		return fail("Client not found")
 	}
 	return result{data: map[string]any{"client": c.describeClient(cl)}}
 }
@@ -212,7 +165,7 @@ func listPage[V, D any](c *cmd, m map[string]V, key string, describe func(V) D) 
 func listClients(c *cmd) result { return listPage(c, c.st.clients, "clients", c.describeClient) }
 
 func modifyClient(c *cmd) result {
-	cl, msg := c.findClient()
+	cl, msg := c.clientKind().find(c)
 	if msg != "" {
 		return fail(msg)
 	}
@@ -227,22 +180,15 @@ func modifyClient(c *cmd) result {
 	if msg != "" {
 		return fail(msg)
 	}
-	tn, hasTN, msg := c.text("textname", "Invalid/missing textname")
+	t, msg := c.texts()
 	if msg != "" {
 		return fail(msg)
 	}
-	td, hasTD, msg := c.text("textdescription", "Invalid/missing textdescription")
+	roles, hasRoles, msg := c.roleList("Role not found")
 	if msg != "" {
 		return fail(msg)
 	}
-	roles, hasRoles, msg := c.roleList()
-	if msg != "" {
-		return fail(msg)
-	}
-	groups, hasGroups, msg := c.groupList()
-	if msg == "Group not found" {
-		msg = "'groups' contains an object with a 'groupname' that does not exist"
-	}
+	groups, hasGroups, msg := c.groupList("'groups' contains an object with a 'groupname' that does not exist")
 	if msg != "" {
 		return fail(msg)
 	}
@@ -260,12 +206,7 @@ func modifyClient(c *cmd) result {
 	if hash != "" {
 		cl.password = hash
 	}
-	if hasTN {
-		cl.textName = tn
-	}
-	if hasTD {
-		cl.textDescription = td
-	}
+	t.apply(&cl.textName, &cl.textDescription)
 	if hasRoles {
 		cl.roles = roles
 	}
@@ -329,30 +270,8 @@ func setClientPassword(c *cmd) result {
 	return changed
 }
 
-// clientAndRole reads the username and rolename arguments.
-func (c *cmd) clientAndRole() (*client, *role, string) {
-	name, msg := c.required("username", "Invalid/missing username")
-	if msg != "" {
-		return nil, nil, msg
-	}
-	rn, msg := c.required("rolename", "Invalid/missing rolename")
-	if msg != "" {
-		return nil, nil, msg
-	}
-	cl := c.st.clients[name]
-	if cl == nil {
-		return nil, nil, "Client not found"
-	}
-	r := c.st.roles[rn]
-	if r == nil {
-		return nil, nil, "Role not found"
-	}
-	c.log = append(c.log, "username="+name, "rolename="+rn)
-	return cl, r, ""
-}
-
 func addClientRole(c *cmd) result {
-	cl, r, msg := c.clientAndRole()
+	cl, r, msg := findBoth(c, c.clientKind(), c.roleKind(), false)
 	if msg != "" {
 		return fail(msg)
 	}
@@ -363,7 +282,7 @@ func addClientRole(c *cmd) result {
 }
 
 func removeClientRole(c *cmd) result {
-	cl, r, msg := c.clientAndRole()
+	cl, r, msg := findBoth(c, c.clientKind(), c.roleKind(), false)
 	if msg != "" {
 		return fail(msg)
 	}

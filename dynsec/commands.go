@@ -107,12 +107,10 @@ func (s *Security) execute(who Requester, payload []byte) ([]byte, affected) {
 	brk := s.brk
 	s.mu.RUnlock()
 	if brk != nil {
-		for _, e := range list {
-			if m, ok := e.(map[string]any); ok {
-				if n, _, _ := obj(m).str("command"); needsConnections(n) {
-					conns = connections(brk)
-					break
-				}
+		for _, m := range objectsOf(list) {
+			if n, _, _ := m.str("command"); needsConnections(n) {
+				conns = connections(brk)
+				break
 			}
 		}
 	}
@@ -257,13 +255,9 @@ func setDefaultACLAccess(c *cmd) result {
 	if !present || !ok {
 		return fail("Missing/invalid actions array")
 	}
-	for _, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			continue
-		}
-		typ, _, _ := obj(m).str("acltype")
-		allow, ok := obj(m).boolean("allow", false)
+	for _, m := range objectsOf(list) {
+		typ, _, _ := m.str("acltype")
+		allow, ok := m.boolean("allow", false)
 		if !ok {
 			continue
 		}
@@ -277,33 +271,12 @@ func setDefaultACLAccess(c *cmd) result {
 	return changed
 }
 
-// roleList reads a "roles" argument: links to existing roles.
-func (c *cmd) roleList() ([]roleLink, bool, string) {
-	list, present, ok := c.o.array("roles")
-	if !present {
-		return nil, false, ""
-	}
-	if !ok {
-		return nil, true, "'roles' not an array or missing/invalid rolename"
-	}
+// roleList reads a "roles" argument: links to existing roles; notFound is
+// the error for a role that does not exist.
+func (c *cmd) roleList(notFound string) ([]roleLink, bool, string) {
 	var out []roleLink
-	for _, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return nil, true, "'roles' not an array or missing/invalid rolename"
-		}
-		name, present, ok := obj(m).str("rolename")
-		if !present || !ok {
-			return nil, true, "'roles' not an array or missing/invalid rolename"
-		}
-		p, _ := obj(m).integer("priority", noPriority)
-		r := c.st.roles[name]
-		if r == nil {
-			return nil, true, "Role not found"
-		}
-		out = linkRole(out, r, clampPriority(p))
-	}
-	return out, true, ""
+	present, msg := links(c, "roles", c.roleKind(), notFound, func(r *role, p int) { out = linkRole(out, r, p) })
+	return out, present, msg
 }
 
 // roleRef is a role in a client's or group's description.

@@ -174,13 +174,8 @@ func decode(b []byte) (*state, error) {
 			st.defaults[i], _ = d.boolean(name, false)
 		}
 	}
-	roles, _, _ := o.array("roles")
-	for _, rv := range roles {
-		ro, ok := rv.(map[string]any)
-		if !ok {
-			continue
-		}
-		r, err := roleFromJSON(obj(ro))
+	for _, ro := range o.objects("roles") {
+		r, err := roleFromJSON(ro)
 		if err != nil {
 			return nil, err
 		}
@@ -188,13 +183,8 @@ func decode(b []byte) (*state, error) {
 			st.roles[r.name] = r
 		}
 	}
-	clients, _, _ := o.array("clients")
-	for _, cv := range clients {
-		co, ok := cv.(map[string]any)
-		if !ok {
-			continue
-		}
-		c, err := st.clientFromFile(obj(co))
+	for _, co := range o.objects("clients") {
+		c, err := st.clientFromFile(co)
 		if err != nil {
 			return nil, err
 		}
@@ -202,13 +192,7 @@ func decode(b []byte) (*state, error) {
 			st.clients[c.username] = c
 		}
 	}
-	groups, _, _ := o.array("groups")
-	for _, gv := range groups {
-		gm, ok := gv.(map[string]any)
-		if !ok {
-			continue
-		}
-		g := obj(gm)
+	for _, g := range o.objects("groups") {
 		name, _, ok := g.str("groupname")
 		if !ok || name == "" || st.groups[name] != nil {
 			continue
@@ -218,14 +202,9 @@ func decode(b []byte) (*state, error) {
 		gr.textDescription, _, _ = g.str("textdescription")
 		gr.roles = st.roleLinks(g)
 		st.groups[name] = gr
-		cs, _, _ := g.array("clients")
-		for _, cv := range cs {
-			cm, ok := cv.(map[string]any)
-			if !ok {
-				continue
-			}
-			u, _, _ := obj(cm).str("username")
-			p, _ := obj(cm).integer("priority", noPriority)
+		for _, cm := range g.objects("clients") {
+			u, _, _ := cm.str("username")
+			p, _ := cm.integer("priority", noPriority)
 			if c := st.clients[u]; c != nil && !inGroup(c, gr) {
 				addToGroup(c, gr, p)
 			}
@@ -240,14 +219,9 @@ func decode(b []byte) (*state, error) {
 // roleLinks reads a "roles" array of links, dropping unknown roles.
 func (st *state) roleLinks(o obj) []roleLink {
 	var out []roleLink
-	rs, _, _ := o.array("roles")
-	for _, rv := range rs {
-		rm, ok := rv.(map[string]any)
-		if !ok {
-			continue
-		}
-		name, _, _ := obj(rm).str("rolename")
-		p, _ := obj(rm).integer("priority", noPriority)
+	for _, rm := range o.objects("roles") {
+		name, _, _ := rm.str("rolename")
+		p, _ := rm.integer("priority", noPriority)
 		if r := st.roles[name]; r != nil && !hasRole(out, r) {
 			out = append(out, roleLink{r, p})
 		}
@@ -265,13 +239,7 @@ func roleFromJSON(o obj) (*role, error) {
 	r.textName, _, _ = o.str("textname")
 	r.textDescription, _, _ = o.str("textdescription")
 	r.allowWildcardSubs, _ = o.boolean("allowwildcardsubs", true)
-	acls, _, _ := o.array("acls")
-	for _, av := range acls {
-		am, ok := av.(map[string]any)
-		if !ok {
-			continue
-		}
-		a := obj(am)
+	for _, a := range o.objects("acls") {
 		typ, _, _ := a.str("acltype")
 		t, _, _ := a.str("topic")
 		i := aclTypeIndex(typ)

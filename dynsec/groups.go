@@ -22,79 +22,47 @@ func describeGroup(g *group) groupData {
 	return d
 }
 
-// findGroup reads the "groupname" argument and finds the group.
-func (c *cmd) findGroup() (*group, string) {
-	name, msg := c.required("groupname", "Invalid/missing groupname")
-	if msg != "" {
-		return nil, msg
-	}
-	g := c.st.groups[name]
-	if g == nil {
-		return nil, "Group not found"
-	}
-	c.log = append(c.log, "groupname="+name)
-	return g, ""
-}
-
 func createGroup(c *cmd) result {
-	name, msg := c.required("groupname", "Invalid/missing groupname")
-	switch {
-	case msg != "":
-		return fail(msg)
-	case name == "":
-		return fail("Empty groupname")
-	case !validUTF8(name):
-		return fail("Group name not valid UTF-8")
-	}
-	tn, _, msg := c.text("textname", "Invalid/missing textname")
+	name, msg := c.groupKind().newName(c, "Empty groupname", "Group name not valid UTF-8")
 	if msg != "" {
 		return fail(msg)
 	}
-	td, _, msg := c.text("textdescription", "Invalid/missing textdescription")
+	t, msg := c.texts()
 	if msg != "" {
 		return fail(msg)
 	}
 	if c.st.groups[name] != nil {
 		return fail("Group already exists")
 	}
-	roles, _, msg := c.roleList()
+	roles, _, msg := c.roleList("Role not found")
 	if msg != "" {
 		return fail(msg)
 	}
-	c.st.groups[name] = &group{name: name, textName: tn, textDescription: td, roles: roles}
+	c.st.groups[name] = &group{name: name, textName: t.name, textDescription: t.desc, roles: roles}
 	c.log = append(c.log, "groupname="+name)
 	return changed
 }
 
 func deleteGroup(c *cmd) result {
-	name, msg := c.required("groupname", "Invalid/missing groupname")
+	g, msg := c.groupKind().find(c)
 	if msg != "" {
 		return fail(msg)
 	}
-	g := c.st.groups[name]
-	if g != nil && g == c.st.anonGroup {
+	if g == c.st.anonGroup {
 		return fail("Deleting the anonymous group is forbidden")
-	}
-	if g == nil {
-		return fail("Group not found")
 	}
 	c.kick.group(c.st, g)
 	for _, l := range slices.Clone(g.clients) {
 		removeFromGroup(l.client, g)
 	}
-	delete(c.st.groups, name)
-	c.log = append(c.log, "groupname="+name)
+	delete(c.st.groups, g.name)
 	return changed
 }
 
 func getGroup(c *cmd) result {
-	name, msg := c.required("groupname", "Invalid/missing groupname")
+	g, msg := c.groupKind().find(c)
 	if msg != "" {
 		return fail(msg)
-	}
-	g := c.st.groups[name]
-	if g == nil {
-		return fail("Group not found")
 	}
 	return result{data: map[string]any{"group": describeGroup(g)}}
 }
@@ -102,55 +70,29 @@ func getGroup(c *cmd) result {
 func listGroups(c *cmd) result { return listPage(c, c.st.groups, "groups", describeGroup) }
 
 func modifyGroup(c *cmd) result {
-	g, msg := c.findGroup()
+	g, msg := c.groupKind().find(c)
 	if msg != "" {
 		return fail(msg)
 	}
-	tn, hasTN, msg := c.text("textname", "Invalid/missing textname")
+	t, msg := c.texts()
 	if msg != "" {
 		return fail(msg)
 	}
-	td, hasTD, msg := c.text("textdescription", "Invalid/missing textdescription")
+	roles, hasRoles, msg := c.roleList("'roles' contains an object with a 'rolename' that does not exist")
 	if msg != "" {
 		return fail(msg)
-	}
-	roles, hasRoles, msg := c.roleList()
-	if msg == "Role not found" {
-		msg = "'roles' contains an object with a 'rolename' that does not exist"
-	}
-	if msg != "" {
-		return fail(msg)
-	}
-	list, hasClients, ok := c.o.array("clients")
-	const bad = "'clients' not an array or missing/invalid username"
-	if !ok {
-		return fail(bad)
 	}
 	var members []clientLink
-	for _, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return fail(bad)
-		}
-		u, present, ok := obj(m).str("username")
-		if !present || !ok {
-			return fail(bad)
-		}
-		cl := c.st.clients[u]
-		if cl == nil {
-			return fail("'clients' contains an object with a 'username' that does not exist")
-		}
-		p, _ := obj(m).integer("priority", noPriority)
-		if !slices.ContainsFunc(members, func(l clientLink) bool { return l.client == cl }) {
-			members = append(members, clientLink{cl, clampPriority(p)})
-		}
+	hasClients, msg := links(c, "clients", c.clientKind(),
+		"'clients' contains an object with a 'username' that does not exist", func(cl *client, p int) {
+			if !slices.ContainsFunc(members, func(l clientLink) bool { return l.client == cl }) {
+				members = append(members, clientLink{cl, p})
+			}
+		})
+	if msg != "" {
+		return fail(msg)
 	}
-	if hasTN {
-		g.textName = tn
-	}
-	if hasTD {
-		g.textDescription = td
-	}
+	t.apply(&g.textName, &g.textDescription)
 	if hasRoles {
 		g.roles = roles
 	}
@@ -167,30 +109,8 @@ func modifyGroup(c *cmd) result {
 	return changed
 }
 
-// groupAndClient reads the groupname and username arguments.
-func (c *cmd) groupAndClient() (*group, *client, string) {
-	gn, msg := c.required("groupname", "Invalid/missing groupname")
-	if msg != "" {
-		return nil, nil, msg
-	}
-	u, msg := c.required("username", "Invalid/missing username")
-	if msg != "" {
-		return nil, nil, msg
-	}
-	cl := c.st.clients[u]
-	if cl == nil {
-		return nil, nil, "Client not found"
-	}
-	g := c.st.groups[gn]
-	if g == nil {
-		return nil, nil, "Group not found"
-	}
-	c.log = append(c.log, "groupname="+gn, "username="+u)
-	return g, cl, ""
-}
-
 func addGroupClient(c *cmd) result {
-	g, cl, msg := c.groupAndClient()
+	g, cl, msg := findBoth(c, c.groupKind(), c.clientKind(), true)
 	if msg != "" {
 		return fail(msg)
 	}
@@ -204,7 +124,7 @@ func addGroupClient(c *cmd) result {
 }
 
 func removeGroupClient(c *cmd) result {
-	g, cl, msg := c.groupAndClient()
+	g, cl, msg := findBoth(c, c.groupKind(), c.clientKind(), true)
 	if msg != "" {
 		return fail(msg)
 	}
@@ -216,30 +136,8 @@ func removeGroupClient(c *cmd) result {
 	return changed
 }
 
-// groupAndRole reads the groupname and rolename arguments.
-func (c *cmd) groupAndRole() (*group, *role, string) {
-	gn, msg := c.required("groupname", "Invalid/missing groupname")
-	if msg != "" {
-		return nil, nil, msg
-	}
-	rn, msg := c.required("rolename", "Invalid/missing rolename")
-	if msg != "" {
-		return nil, nil, msg
-	}
-	g := c.st.groups[gn]
-	if g == nil {
-		return nil, nil, "Group not found"
-	}
-	r := c.st.roles[rn]
-	if r == nil {
-		return nil, nil, "Role not found"
-	}
-	c.log = append(c.log, "groupname="+gn, "rolename="+rn)
-	return g, r, ""
-}
-
 func addGroupRole(c *cmd) result {
-	g, r, msg := c.groupAndRole()
+	g, r, msg := findBoth(c, c.groupKind(), c.roleKind(), false)
 	if msg != "" {
 		return fail(msg)
 	}
@@ -253,7 +151,7 @@ func addGroupRole(c *cmd) result {
 }
 
 func removeGroupRole(c *cmd) result {
-	g, r, msg := c.groupAndRole()
+	g, r, msg := findBoth(c, c.groupKind(), c.roleKind(), false)
 	if msg != "" {
 		return fail(msg)
 	}
@@ -266,7 +164,7 @@ func removeGroupRole(c *cmd) result {
 }
 
 func setAnonymousGroup(c *cmd) result {
-	g, msg := c.findGroup()
+	g, msg := c.groupKind().find(c)
 	if msg != "" {
 		return fail(msg)
 	}

@@ -20,15 +20,24 @@ func describeRole(r *role) roleDataJSON {
 		AllowWildcardSubs: r.allowWildcardSubs, ACLs: roleACLs(r)}
 }
 
-// aclArgs reads an ACL's acltype and topic arguments.
-func (c *cmd) aclArgs() (int, string, string) {
+// aclType reads the acltype argument: its index in aclTypes.
+func (c *cmd) aclType() (int, string) {
 	typ, msg := c.required("acltype", "Invalid/missing acltype")
 	if msg != "" {
-		return -1, "", msg
+		return -1, msg
 	}
 	i := aclTypeIndex(typ)
 	if i < 0 {
-		return -1, "", "Unknown acltype"
+		return -1, "Unknown acltype"
+	}
+	return i, ""
+}
+
+// aclArgs reads an ACL's acltype and topic arguments.
+func (c *cmd) aclArgs() (int, string, string) {
+	i, msg := c.aclType()
+	if msg != "" {
+		return -1, "", msg
 	}
 	t, msg := c.required("topic", "Invalid/missing topic")
 	if msg != "" {
@@ -74,20 +83,11 @@ func (c *cmd) aclList() ([len(aclTypes)][]*acl, bool, string) {
 }
 
 func createRole(c *cmd) result {
-	name, msg := c.required("rolename", "Invalid/missing rolename")
-	switch {
-	case msg != "":
-		return fail(msg)
-	case name == "":
-		return fail("Empty rolename")
-	case !validUTF8(name):
-		return fail("Role name not valid UTF-8")
-	}
-	tn, _, msg := c.text("textname", "Invalid/missing textname")
+	name, msg := c.roleKind().newName(c, "Empty rolename", "Role name not valid UTF-8")
 	if msg != "" {
 		return fail(msg)
 	}
-	td, _, msg := c.text("textdescription", "Invalid/missing textdescription")
+	t, msg := c.texts()
 	if msg != "" {
 		return fail(msg)
 	}
@@ -99,27 +99,13 @@ func createRole(c *cmd) result {
 	if msg != "" {
 		return fail(msg)
 	}
-	c.st.roles[name] = &role{name: name, textName: tn, textDescription: td, allowWildcardSubs: wild, acls: acls}
+	c.st.roles[name] = &role{name: name, textName: t.name, textDescription: t.desc, allowWildcardSubs: wild, acls: acls}
 	c.log = append(c.log, "rolename="+name)
 	return changed
 }
 
-// findRole reads the "rolename" argument and finds the role.
-func (c *cmd) findRole(notFound string) (*role, string) {
-	name, msg := c.required("rolename", "Invalid/missing rolename")
-	if msg != "" {
-		return nil, msg
-	}
-	r := c.st.roles[name]
-	if r == nil {
-		return nil, notFound
-	}
-	c.log = append(c.log, "rolename="+name)
-	return r, ""
-}
-
 func deleteRole(c *cmd) result {
-	r, msg := c.findRole("Role not found")
+	r, msg := c.roleKind().find(c)
 	if msg != "" {
 		return fail(msg)
 	}
@@ -135,13 +121,9 @@ func deleteRole(c *cmd) result {
 }
 
 func getRole(c *cmd) result {
-	name, msg := c.required("rolename", "Invalid/missing rolename")
+	r, msg := c.roleKind().find(c)
 	if msg != "" {
 		return fail(msg)
-	}
-	r := c.st.roles[name]
-	if r == nil {
-		return fail("Role not found")
 	}
 	return result{data: map[string]any{"role": describeRole(r)}}
 }
@@ -149,15 +131,11 @@ func getRole(c *cmd) result {
 func listRoles(c *cmd) result { return listPage(c, c.st.roles, "roles", describeRole) }
 
 func modifyRole(c *cmd) result {
-	r, msg := c.findRole("Role does not exist")
+	r, msg := kind[role]{"rolename", c.st.roles, "Role does not exist"}.find(c)
 	if msg != "" {
 		return fail(msg)
 	}
-	tn, hasTN, msg := c.text("textname", "Invalid/missing textname")
-	if msg != "" {
-		return fail(msg)
-	}
-	td, hasTD, msg := c.text("textdescription", "Invalid/missing textdescription")
+	t, msg := c.texts()
 	if msg != "" {
 		return fail(msg)
 	}
@@ -169,12 +147,7 @@ func modifyRole(c *cmd) result {
 	if msg != "" {
 		return fail(msg)
 	}
-	if hasTN {
-		r.textName = tn
-	}
-	if hasTD {
-		r.textDescription = td
-	}
+	t.apply(&r.textName, &r.textDescription)
 	if hasACLs || wild != r.allowWildcardSubs {
 		c.kick.role(c.st, r)
 	}
@@ -186,7 +159,7 @@ func modifyRole(c *cmd) result {
 }
 
 func addRoleACL(c *cmd) result {
-	r, msg := c.findRole("Role not found")
+	r, msg := c.roleKind().find(c)
 	if msg != "" {
 		return fail(msg)
 	}
@@ -206,17 +179,13 @@ func addRoleACL(c *cmd) result {
 }
 
 func removeRoleACL(c *cmd) result {
-	r, msg := c.findRole("Role not found")
+	r, msg := c.roleKind().find(c)
 	if msg != "" {
 		return fail(msg)
 	}
-	typ, msg := c.required("acltype", "Invalid/missing acltype")
+	i, msg := c.aclType()
 	if msg != "" {
 		return fail(msg)
-	}
-	i := aclTypeIndex(typ)
-	if i < 0 {
-		return fail("Unknown acltype")
 	}
 	t, msg := c.required("topic", "Invalid/missing topic")
 	if msg != "" {
