@@ -136,3 +136,28 @@ func (t texts) apply(name, desc *string) {
 		*desc = t.desc
 	}
 }
+
+// onEntry makes a command that starts by finding the entry of kind k its
+// arguments name (kind.find) and fails if there is none.
+func onEntry[T any](k func(*cmd) kind[T], run func(*cmd, *T) result) func(*cmd) result {
+	return func(c *cmd) result {
+		v, msg := k(c).find(c)
+		if msg != "" {
+			return fail(msg)
+		}
+		return run(c, v)
+	}
+}
+
+// onPair makes a command that starts by finding the two entries its
+// arguments name (findBoth) and fails if either is missing.
+func onPair[A, B any](a func(*cmd) kind[A], b func(*cmd) kind[B], bFirst bool,
+	run func(*cmd, *A, *B) result) func(*cmd) result {
+	return func(c *cmd) result {
+		va, vb, msg := findBoth(c, a(c), b(c), bFirst)
+		if msg != "" {
+			return fail(msg)
+		}
+		return run(c, va, vb)
+	}
+}

@@ -95,11 +95,7 @@ func createClient(c *cmd) result {
 	return changed
 }
 
-func deleteClient(c *cmd) result {
-	cl, msg := c.clientKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func deleteClient(c *cmd, cl *client) result {
 	for _, g := range slices.Clone(cl.groups) {
 		removeFromGroup(cl, g.group)
 	}
@@ -108,30 +104,18 @@ func deleteClient(c *cmd) result {
 	return changed
 }
 
-func enableClient(c *cmd) result {
-	cl, msg := c.clientKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func enableClient(c *cmd, cl *client) result {
 	cl.disabled = false
 	return changed
 }
 
-func disableClient(c *cmd) result {
-	cl, msg := c.clientKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func disableClient(c *cmd, cl *client) result {
 	cl.disabled = true
 	c.kick.user(cl.username)
 	return changed
 }
 
-func getClient(c *cmd) result {
-	cl, msg := c.clientKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func getClient(c *cmd, cl *client) result {
 	return result{data: map[string]any{"client": c.describeClient(cl)}}
 }
 
@@ -164,11 +148,7 @@ func listPage[V, D any](c *cmd, m map[string]V, key string, describe func(V) D) 
 
 func listClients(c *cmd) result { return listPage(c, c.st.clients, "clients", c.describeClient) }
 
-func modifyClient(c *cmd) result {
-	cl, msg := c.clientKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func modifyClient(c *cmd, cl *client) result {
 	id, hasID, msg := c.text("clientid", "Invalid/missing client id")
 	if msg != "" {
 		return fail(msg)
@@ -270,22 +250,14 @@ func setClientPassword(c *cmd) result {
 	return changed
 }
 
-func addClientRole(c *cmd) result {
-	cl, r, msg := findBoth(c, c.clientKind(), c.roleKind(), false)
-	if msg != "" {
-		return fail(msg)
-	}
+func addClientRole(c *cmd, cl *client, r *role) result {
 	p, _ := c.o.integer("priority", noPriority)
 	cl.roles = linkRole(cl.roles, r, clampPriority(p))
 	c.kick.user(cl.username)
 	return changed
 }
 
-func removeClientRole(c *cmd) result {
-	cl, r, msg := findBoth(c, c.clientKind(), c.roleKind(), false)
-	if msg != "" {
-		return fail(msg)
-	}
+func removeClientRole(c *cmd, cl *client, r *role) result {
 	cl.roles = unlinkRole(cl.roles, r)
 	c.kick.user(cl.username)
 	return changed

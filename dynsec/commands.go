@@ -57,18 +57,45 @@ var commands = map[string]struct {
 }{}
 
 func init() {
+	// Commands on an existing entry (or two) find it first: see onEntry
+	// and onPair.
+	cl, gr, ro := (*cmd).clientKind, (*cmd).groupKind, (*cmd).roleKind
 	for name, f := range map[string]func(*cmd) result{
-		"getDetails": getDetails, "setDefaultACLAccess": setDefaultACLAccess, "getDefaultACLAccess": getDefaultACLAccess,
-		"createClient": createClient, "deleteClient": deleteClient, "enableClient": enableClient,
-		"disableClient": disableClient, "getClient": getClient, "listClients": listClients,
-		"modifyClient": modifyClient, "setClientId": setClientID, "setClientPassword": setClientPassword,
-		"addClientRole": addClientRole, "removeClientRole": removeClientRole,
-		"createGroup": createGroup, "deleteGroup": deleteGroup, "getGroup": getGroup, "listGroups": listGroups,
-		"modifyGroup": modifyGroup, "addGroupClient": addGroupClient, "removeGroupClient": removeGroupClient,
-		"addGroupRole": addGroupRole, "removeGroupRole": removeGroupRole,
-		"setAnonymousGroup": setAnonymousGroup, "getAnonymousGroup": getAnonymousGroup,
-		"createRole": createRole, "deleteRole": deleteRole, "getRole": getRole, "listRoles": listRoles,
-		"modifyRole": modifyRole, "addRoleACL": addRoleACL, "removeRoleACL": removeRoleACL,
+		"getDetails":          getDetails,
+		"setDefaultACLAccess": setDefaultACLAccess,
+		"getDefaultACLAccess": getDefaultACLAccess,
+
+		"createClient":      createClient,
+		"deleteClient":      onEntry(cl, deleteClient),
+		"enableClient":      onEntry(cl, enableClient),
+		"disableClient":     onEntry(cl, disableClient),
+		"getClient":         onEntry(cl, getClient),
+		"listClients":       listClients,
+		"modifyClient":      onEntry(cl, modifyClient),
+		"setClientId":       setClientID,
+		"setClientPassword": setClientPassword,
+		"addClientRole":     onPair(cl, ro, false, addClientRole),
+		"removeClientRole":  onPair(cl, ro, false, removeClientRole),
+
+		"createGroup":       createGroup,
+		"deleteGroup":       onEntry(gr, deleteGroup),
+		"getGroup":          onEntry(gr, getGroup),
+		"listGroups":        listGroups,
+		"modifyGroup":       onEntry(gr, modifyGroup),
+		"addGroupClient":    onPair(gr, cl, true, addGroupClient),
+		"removeGroupClient": onPair(gr, cl, true, removeGroupClient),
+		"addGroupRole":      onPair(gr, ro, false, addGroupRole),
+		"removeGroupRole":   onPair(gr, ro, false, removeGroupRole),
+		"setAnonymousGroup": onEntry(gr, setAnonymousGroup),
+		"getAnonymousGroup": getAnonymousGroup,
+
+		"createRole":    createRole,
+		"deleteRole":    onEntry(ro, deleteRole),
+		"getRole":       onEntry(ro, getRole),
+		"listRoles":     listRoles,
+		"modifyRole":    modifyRole,
+		"addRoleACL":    onEntry(ro, addRoleACL),
+		"removeRoleACL": onEntry(ro, removeRoleACL),
 	} {
 		commands[strings.ToLower(name)] = struct {
 			name string

@@ -107,6 +107,21 @@ func roleACLs(r *role) []aclJSON {
 	return out
 }
 
+// groupJSON is g as the file has it; without its clients' priorities
+// unless priorities.
+func groupJSON(g *group, priorities bool) fileGroup {
+	fg := fileGroup{GroupName: g.name, TextName: g.textName, TextDescription: g.textDescription,
+		Roles: roleRefs(g.roles), Clients: []clientRefJSON{}}
+	for _, l := range g.clients {
+		ref := clientRefJSON{Username: l.client.username}
+		if priorities {
+			ref.Priority = prio(l.priority)
+		}
+		fg.Clients = append(fg.Clients, ref)
+	}
+	return fg
+}
+
 // encode returns the file's contents for st.
 func (st *state) encode() []byte {
 	f := fileJSON{ChangeIndex: st.changeIndex,
@@ -118,18 +133,10 @@ func (st *state) encode() []byte {
 			ClientID: c.clientID, Disabled: c.disabled, Roles: roleRefs(c.roles), EncodedPassword: c.password})
 	}
 	for _, name := range sortedKeys(st.groups) {
-		g := st.groups[name]
-		fg := fileGroup{GroupName: g.name, TextName: g.textName, TextDescription: g.textDescription,
-			Roles: roleRefs(g.roles), Clients: []clientRefJSON{}}
-		for _, l := range g.clients {
-			fg.Clients = append(fg.Clients, clientRefJSON{l.client.username, prio(l.priority)})
-		}
-		f.Groups = append(f.Groups, fg)
+		f.Groups = append(f.Groups, groupJSON(st.groups[name], true))
 	}
 	for _, name := range sortedKeys(st.roles) {
-		r := st.roles[name]
-		f.Roles = append(f.Roles, fileRole{RoleName: r.name, TextName: r.textName, TextDescription: r.textDescription,
-			AllowWildcardSubs: r.allowWildcardSubs, ACLs: roleACLs(r)})
+		f.Roles = append(f.Roles, describeRole(st.roles[name]))
 	}
 	if st.anonGroup != nil {
 		f.AnonymousGroup = st.anonGroup.name

@@ -4,23 +4,9 @@ import (
 	"slices"
 )
 
-// groupData is a group as getGroup and listGroups describe it.
-type groupData struct {
-	GroupName       string          `json:"groupname"`
-	TextName        string          `json:"textname,omitempty"`
-	TextDescription string          `json:"textdescription,omitempty"`
-	Roles           []roleRefJSON   `json:"roles"`
-	Clients         []clientRefJSON `json:"clients"`
-}
-
-func describeGroup(g *group) groupData {
-	d := groupData{GroupName: g.name, TextName: g.textName, TextDescription: g.textDescription,
-		Roles: roleData(g.roles), Clients: []clientRefJSON{}}
-	for _, l := range g.clients {
-		d.Clients = append(d.Clients, clientRefJSON{Username: l.client.username})
-	}
-	return d
-}
+// describeGroup is g as getGroup and listGroups describe it: as the file
+// has it, without the clients' priorities.
+func describeGroup(g *group) fileGroup { return groupJSON(g, false) }
 
 func createGroup(c *cmd) result {
 	name, msg := c.groupKind().newName(c, "Empty groupname", "Group name not valid UTF-8")
@@ -43,11 +29,7 @@ func createGroup(c *cmd) result {
 	return changed
 }
 
-func deleteGroup(c *cmd) result {
-	g, msg := c.groupKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func deleteGroup(c *cmd, g *group) result {
 	if g == c.st.anonGroup {
 		return fail("Deleting the anonymous group is forbidden")
 	}
@@ -59,21 +41,13 @@ func deleteGroup(c *cmd) result {
 	return changed
 }
 
-func getGroup(c *cmd) result {
-	g, msg := c.groupKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func getGroup(c *cmd, g *group) result {
 	return result{data: map[string]any{"group": describeGroup(g)}}
 }
 
 func listGroups(c *cmd) result { return listPage(c, c.st.groups, "groups", describeGroup) }
 
-func modifyGroup(c *cmd) result {
-	g, msg := c.groupKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func modifyGroup(c *cmd, g *group) result {
 	t, msg := c.texts()
 	if msg != "" {
 		return fail(msg)
@@ -109,11 +83,7 @@ func modifyGroup(c *cmd) result {
 	return changed
 }
 
-func addGroupClient(c *cmd) result {
-	g, cl, msg := findBoth(c, c.groupKind(), c.clientKind(), true)
-	if msg != "" {
-		return fail(msg)
-	}
+func addGroupClient(c *cmd, g *group, cl *client) result {
 	if inGroup(cl, g) {
 		return fail("Client is already in this group")
 	}
@@ -123,11 +93,7 @@ func addGroupClient(c *cmd) result {
 	return changed
 }
 
-func removeGroupClient(c *cmd) result {
-	g, cl, msg := findBoth(c, c.groupKind(), c.clientKind(), true)
-	if msg != "" {
-		return fail(msg)
-	}
+func removeGroupClient(c *cmd, g *group, cl *client) result {
 	if !inGroup(cl, g) {
 		return fail("Client not in group")
 	}
@@ -136,11 +102,7 @@ func removeGroupClient(c *cmd) result {
 	return changed
 }
 
-func addGroupRole(c *cmd) result {
-	g, r, msg := findBoth(c, c.groupKind(), c.roleKind(), false)
-	if msg != "" {
-		return fail(msg)
-	}
+func addGroupRole(c *cmd, g *group, r *role) result {
 	if hasRole(g.roles, r) {
 		return fail("Group is already in this role")
 	}
@@ -150,11 +112,7 @@ func addGroupRole(c *cmd) result {
 	return changed
 }
 
-func removeGroupRole(c *cmd) result {
-	g, r, msg := findBoth(c, c.groupKind(), c.roleKind(), false)
-	if msg != "" {
-		return fail(msg)
-	}
+func removeGroupRole(c *cmd, g *group, r *role) result {
 	if !hasRole(g.roles, r) {
 		return fail("Group is not in this role")
 	}
@@ -163,11 +121,7 @@ func removeGroupRole(c *cmd) result {
 	return changed
 }
 
-func setAnonymousGroup(c *cmd) result {
-	g, msg := c.groupKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func setAnonymousGroup(c *cmd, g *group) result {
 	c.st.anonGroup = g
 	c.kick.anonymous = true
 	return changed

@@ -6,17 +6,10 @@ import (
 	"github.com/midge-mqtt/midge/internal/topic"
 )
 
-// roleData is a role as getRole and listRoles describe it.
-type roleDataJSON struct {
-	RoleName          string    `json:"rolename"`
-	TextName          string    `json:"textname,omitempty"`
-	TextDescription   string    `json:"textdescription,omitempty"`
-	AllowWildcardSubs bool      `json:"allowwildcardsubs"`
-	ACLs              []aclJSON `json:"acls"`
-}
-
-func describeRole(r *role) roleDataJSON {
-	return roleDataJSON{RoleName: r.name, TextName: r.textName, TextDescription: r.textDescription,
+// describeRole is r as getRole and listRoles describe it: as the file has
+// it.
+func describeRole(r *role) fileRole {
+	return fileRole{RoleName: r.name, TextName: r.textName, TextDescription: r.textDescription,
 		AllowWildcardSubs: r.allowWildcardSubs, ACLs: roleACLs(r)}
 }
 
@@ -104,11 +97,7 @@ func createRole(c *cmd) result {
 	return changed
 }
 
-func deleteRole(c *cmd) result {
-	r, msg := c.roleKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func deleteRole(c *cmd, r *role) result {
 	c.kick.role(c.st, r)
 	for _, cl := range c.st.clients {
 		cl.roles = unlinkRole(cl.roles, r)
@@ -120,11 +109,7 @@ func deleteRole(c *cmd) result {
 	return changed
 }
 
-func getRole(c *cmd) result {
-	r, msg := c.roleKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func getRole(c *cmd, r *role) result {
 	return result{data: map[string]any{"role": describeRole(r)}}
 }
 
@@ -158,11 +143,7 @@ func modifyRole(c *cmd) result {
 	return changed
 }
 
-func addRoleACL(c *cmd) result {
-	r, msg := c.roleKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func addRoleACL(c *cmd, r *role) result {
 	i, t, msg := c.aclArgs()
 	if msg != "" {
 		return fail(msg)
@@ -178,11 +159,7 @@ func addRoleACL(c *cmd) result {
 	return changed
 }
 
-func removeRoleACL(c *cmd) result {
-	r, msg := c.roleKind().find(c)
-	if msg != "" {
-		return fail(msg)
-	}
+func removeRoleACL(c *cmd, r *role) result {
 	i, msg := c.aclType()
 	if msg != "" {
 		return fail(msg)
