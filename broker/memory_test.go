@@ -20,28 +20,13 @@ func totalAlloc() uint64 {
 	return ms.TotalAlloc
 }
 
-// appendVarint appends v as an MQTT Variable Byte Integer.
-func appendVarint(b []byte, v int) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v > 0 {
-			c |= 0x80
-		}
-		b = append(b, c)
-		if v == 0 {
-			return b
-		}
-	}
-}
-
 // An unauthenticated client that announces a 200 MB CONNECT and sends 32 MB
 // of it must not make the broker allocate what it sends: no CONNECT can
 // legally be that large, so the broker closes the connection at the header.
 func TestHugeConnectAllocatesLittle(t *testing.T) {
 	b := start(t, open())
 	junk := make([]byte, 32<<20)
-	hdr := appendVarint([]byte{byte(packet.TypeConnect) << 4}, 200<<20)
+	hdr := packet.FixedHeader{Type: packet.TypeConnect, Remaining: 200 << 20}.Append(nil)
 	before := totalAlloc()
 	nc := testutil.DialTCP(t, b.Addr)
 	nc.SetDeadline(time.Now().Add(testutil.Timeout))
