@@ -352,30 +352,11 @@ func decodeRaw(raw []byte, v byte) (packet.Packet, error) {
 
 // propsOf returns the property set of p at place pl.
 func propsOf(p packet.Packet, pl string) packet.Properties {
-	switch p := p.(type) {
-	case *packet.Connect:
-		if pl == "will" {
-			return p.Will.Properties
-		}
-		return p.Properties
-	case *packet.Connack:
-		return p.Properties
-	case *packet.Publish:
-		return p.Properties
-	case *packet.Ack:
-		return p.Properties
-	case *packet.Subscribe:
-		return p.Properties
-	case *packet.Suback:
-		return p.Properties
-	case *packet.Unsubscribe:
-		return p.Properties
-	case *packet.Unsuback:
-		return p.Properties
-	case *packet.Disconnect:
-		return p.Properties
-	case *packet.Auth:
-		return p.Properties
+	if c, ok := p.(*packet.Connect); ok && pl == "will" {
+		return c.Will.Properties
+	}
+	if pr := propertiesOf(p); pr != nil {
+		return *pr
 	}
 	return packet.Properties{}
 }
