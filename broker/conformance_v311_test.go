@@ -116,9 +116,7 @@ func TestConformanceV311RetainedOutlivesSession(t *testing.T) {
 	expectPublish(t, w, "kept", "r")
 	p.Close()
 	testutil.WaitFor(t, "the publisher gone", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
-	if extra := ping(t, w); len(extra) != 0 {
-		t.Errorf("a connection without will published %+v", extra[0])
-	}
+	expectNoMore(t, w, "a connection without will published")
 	s := connect(t, b, 4, "s")
 	s.Subscribe(1, "kept", 0)
 	if m := expectPublish(t, s, "kept", "r"); !m.Retain {
@@ -156,9 +154,7 @@ func TestConformanceV311RetainRules(t *testing.T) {
 		if got["t/a"] != "first" || got["t/b"] != "b0" {
 			t.Errorf("v%d: retained %v, want t/a first and t/b b0", v, got)
 		}
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("v%d: unexpected %v", v, extra)
-		}
+		expectNoMore(t, s, "v%d: unexpected", v)
 		if n := b.SysValues()["$SYS/broker/retained messages/count"]; n != "2" {
 			t.Errorf("v%d: %s retained messages, want 2", v, n)
 		}
@@ -180,9 +176,7 @@ func TestConformanceV311UnauthorizedPublishAcknowledged(t *testing.T) {
 			t.Errorf("QoS %d: acknowledged with %v", qos, rc)
 		}
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("denied messages delivered: %v", extra)
-	}
+	expectNoMore(t, s, "denied messages delivered")
 }
 
 // The QoS 1 and 2 receiver rules of 3.1.1 [MQTT-4.3.2-2], [MQTT-4.3.3-2]:
@@ -236,9 +230,7 @@ func TestConformanceV311Resubscribe(t *testing.T) {
 	} else {
 		ackAll(t, s, m)
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("two subscriptions after resubscribing: %v", extra)
-	}
+	expectNoMore(t, s, "two subscriptions after resubscribing")
 	// Several filters, one UNSUBACK [MQTT-3.10.4-6], also for a filter
 	// with no subscription [MQTT-3.10.4-5].
 	s.Send(&packet.Unsubscribe{PacketID: 3, Filters: []string{"none", "rs"}})
@@ -246,9 +238,7 @@ func TestConformanceV311Resubscribe(t *testing.T) {
 		t.Errorf("UNSUBACK %+v", ua)
 	}
 	pub(t, p, 3, "rs", "gone", 1, false)
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("delivered after unsubscribing: %v", extra)
-	}
+	expectNoMore(t, s, "delivered after unsubscribing")
 }
 
 // MQTT 3.1 (protocol name MQIsdp, level 3): its CONNACK has no Session
@@ -257,8 +247,7 @@ func TestConformanceV311Resubscribe(t *testing.T) {
 func TestConformanceMQTT31(t *testing.T) {
 	b := start(t, open())
 	persistent := &packet.Connect{ProtocolVersion: packet.Version31, ClientID: "old", KeepAlive: 60}
-	c, _ := connectWith(t, b, persistent)
-	c.Subscribe(1, "v3/#", 2)
+	c := subscribed(t, b, persistent, "v3/#", 2)
 	c.Send(&packet.Disconnect{})
 	c.ExpectClosed()
 	testutil.WaitFor(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })

@@ -135,6 +135,16 @@ func ping(t *testing.T, c *testutil.Client) []packet.Packet {
 	}
 }
 
+// expectNoMore reports a test error if c receives anything before the
+// broker answers a PINGREQ (see ping): format and args say what that
+// would be; the packets follow.
+func expectNoMore(t *testing.T, c *testutil.Client, format string, args ...any) {
+	t.Helper()
+	if extra := ping(t, c); len(extra) != 0 {
+		t.Errorf(format+": %v", append(args, extra)...)
+	}
+}
+
 // users is an Authenticator with a fixed table. It defers for clients
 // without a user name.
 type users map[string]string
@@ -168,4 +178,25 @@ func (p panicky) Authorize(_ context.Context, _ *broker.Client, topic string, _ 
 		panic("authorizer exploded")
 	}
 	return broker.Allow
+}
+
+// hourSession is the CONNECT of id, an MQTT 5 client whose session
+// outlives its connection by an hour.
+func hourSession(id string) *packet.Connect {
+	return &packet.Connect{ProtocolVersion: 5, ClientID: id, Properties: expiryProps(3600)}
+}
+
+// subscribed connects cp and subscribes it to filter at qos.
+func subscribed(t *testing.T, b *testutil.Broker, cp *packet.Connect, filter string, qos byte) *testutil.Client {
+	t.Helper()
+	c, _ := connectWith(t, b, cp)
+	c.Subscribe(1, filter, qos)
+	return c
+}
+
+// startStore starts a broker open to anyone that persists to st.
+func startStore(t *testing.T, st broker.Store) *testutil.Broker {
+	cfg := open()
+	cfg.Store = st
+	return testutil.StartBroker(t, cfg)
 }

@@ -84,8 +84,7 @@ func TestRedeliveryAfterReconnect(t *testing.T) {
 		if v != 5 {
 			persistent.Properties = packet.Properties{}
 		}
-		s, _ := connectWith(t, b, persistent)
-		s.Subscribe(1, "r/#", 2)
+		s := subscribed(t, b, persistent, "r/#", 2)
 		p := connect(t, b, v, "p")
 		pub(t, p, 1, "r/1", "one", 1, false)
 		pub(t, p, 2, "r/2", "two", 2, false)
@@ -121,15 +120,11 @@ func TestRedeliveryAfterReconnect(t *testing.T) {
 		ackAll(t, s, &packet.Publish{QoS: 2, PacketID: two.PacketID})
 		s.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: three.PacketID})
 		ackAll(t, s, got4)
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("v%d: unexpected %v", v, extra)
-		}
+		expectNoMore(t, s, "v%d: unexpected", v)
 		// Everything acknowledged: a further reconnect resends nothing.
 		s.Close()
 		s, _ = connectWith(t, b, persistent)
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("v%d: resent after acknowledgement: %v", v, extra)
-		}
+		expectNoMore(t, s, "v%d: resent after acknowledgement", v)
 	}
 }
 
@@ -175,8 +170,7 @@ func TestOfflineQueue(t *testing.T) {
 	for _, q0 := range []bool{false, true} {
 		b := start(t, broker.Config{AllowAnonymous: true, QueueQoS0Messages: q0})
 		persistent := &packet.Connect{ProtocolVersion: 4, ClientID: "off", CleanStart: false}
-		s, _ := connectWith(t, b, persistent)
-		s.Subscribe(1, "q/#", 2)
+		s := subscribed(t, b, persistent, "q/#", 2)
 		s.Send(&packet.Disconnect{})
 		s.ExpectClosed()
 		testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
@@ -190,9 +184,7 @@ func TestOfflineQueue(t *testing.T) {
 		}
 		ackAll(t, s, expectPublish(t, s, "q/1", "one"))
 		ackAll(t, s, expectPublish(t, s, "q/2", "two"))
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("queue_qos0_messages %v: extra %v", q0, extra)
-		}
+		expectNoMore(t, s, "queue_qos0_messages %v: extra", q0)
 	}
 }
 
@@ -201,8 +193,7 @@ func TestOfflineQueue(t *testing.T) {
 func TestMaxQueuedMessages(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, MaxQueuedMessages: 3})
 	persistent := &packet.Connect{ProtocolVersion: 4, ClientID: "off", CleanStart: false}
-	s, _ := connectWith(t, b, persistent)
-	s.Subscribe(1, "q", 1)
+	s := subscribed(t, b, persistent, "q", 1)
 	s.Close()
 	p := connect(t, b, 4, "p")
 	testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
@@ -213,9 +204,7 @@ func TestMaxQueuedMessages(t *testing.T) {
 	for i := range 3 {
 		ackAll(t, s, expectPublish(t, s, "q", fmt.Sprint(i)))
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("got %v beyond the limit", extra)
-	}
+	expectNoMore(t, s, "got beyond the limit")
 	if d := b.SysValues()["$SYS/broker/publish/messages/dropped"]; d != "2" {
 		t.Errorf("dropped = %s, want 2", d)
 	}
@@ -226,8 +215,7 @@ func TestMaxQueuedMessages(t *testing.T) {
 func TestQueueDropsQoS0First(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, MaxQueuedMessages: 2, QueueQoS0Messages: true})
 	persistent := &packet.Connect{ProtocolVersion: 4, ClientID: "off", CleanStart: false}
-	s, _ := connectWith(t, b, persistent)
-	s.Subscribe(1, "q", 1)
+	s := subscribed(t, b, persistent, "q", 1)
 	s.Close()
 	testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 	p := connect(t, b, 4, "p")
@@ -245,9 +233,7 @@ func TestQueueDropsQoS0First(t *testing.T) {
 	for _, payload := range want {
 		ackAll(t, s, expectPublish(t, s, "q", payload))
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("got %v", extra)
-	}
+	expectNoMore(t, s, "got")
 }
 
 // The in-flight window: max_inflight_messages and the client's Receive
@@ -313,8 +299,7 @@ func TestMessageExpiry(t *testing.T) {
 	clock := newClock()
 	b := start(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
 	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "s", Properties: expiryProps(600)}
-	s, _ := connectWith(t, b, persistent)
-	s.Subscribe(1, "e/#", 1)
+	s := subscribed(t, b, persistent, "e/#", 1)
 	s.Close()
 	testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 	p := connect(t, b, 5, "p")
@@ -331,9 +316,7 @@ func TestMessageExpiry(t *testing.T) {
 		t.Errorf("Message Expiry Interval %d, want 6", got.Properties.MessageExpiry)
 	}
 	ackAll(t, s, got)
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("expired message delivered: %v", extra)
-	}
+	expectNoMore(t, s, "expired message delivered")
 }
 
 // clock is a settable time source for Config.Now.

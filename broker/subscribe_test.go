@@ -71,9 +71,7 @@ func TestSysTopics(t *testing.T) {
 	if rc := pub(t, p, 1, "$SYS/broker/version", "fake", 1, false); rc != packet.NotAuthorized {
 		t.Errorf("PUBACK %v for a $SYS publish, want 0x87", rc)
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("client publish reached $SYS: %v", extra)
-	}
+	expectNoMore(t, s, "client publish reached $SYS")
 	s.Subscribe(2, "$SYS/broker/uptime", 0)
 	testutilExpectTopic(t, s, "$SYS/broker/uptime")
 }
@@ -100,18 +98,14 @@ func TestResubscribeAndUnsubscribe(t *testing.T) {
 	if got := expectPublish(t, s, "r", "m"); got.QoS != 0 {
 		t.Errorf("QoS %d after resubscribing at 0", got.QoS)
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("duplicate after resubscribe: %v", extra)
-	}
+	expectNoMore(t, s, "duplicate after resubscribe")
 	s.Send(&packet.Unsubscribe{PacketID: 3, Filters: []string{"r", "never"}})
 	ua, ok := s.Next().(*packet.Unsuback)
 	if !ok || ua.PacketID != 3 || !slices.Equal(ua.ReasonCodes, []packet.ReasonCode{packet.Success, packet.NoSubscriptionExisted}) {
 		t.Fatalf("UNSUBACK %+v", ua)
 	}
 	pub(t, p, 2, "r", "m", 1, false)
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("delivered after unsubscribe: %v", extra)
-	}
+	expectNoMore(t, s, "delivered after unsubscribe")
 	// 3.1.1 UNSUBACK has no payload [MQTT-3.10.4-4].
 	s3 := connect(t, b, 4, "s3")
 	s3.Send(&packet.Unsubscribe{PacketID: 4, Filters: []string{"nothing"}})
@@ -140,9 +134,7 @@ func TestOverlappingSubscriptions(t *testing.T) {
 		t.Errorf("got QoS %d ids %v, want QoS 1 ids [22]", got.QoS, got.Properties.SubscriptionIDs)
 	}
 	ackAll(t, s, got)
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("extra copies: %v", extra)
-	}
+	expectNoMore(t, s, "extra copies")
 
 	subscribe(t, s, 3, []packet.Subscription{{Filter: "o/+", QoS: 0}}, id1, 0) // now both have one
 	pub(t, p, 2, "o/x", "n", 1, false)
@@ -244,9 +236,7 @@ func TestWriteACL(t *testing.T) {
 	}
 	p4 := connect(t, b, 4, "p4")
 	pub(t, p4, 1, "ro", "x", 2, false)
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("denied message delivered: %v", extra)
-	}
+	expectNoMore(t, s, "denied message delivered")
 }
 
 // No Local [MQTT-3.8.3-3]; No Local on a shared subscription is a protocol
@@ -286,9 +276,7 @@ func TestOverlappingIdentifiersGetCopies(t *testing.T) {
 		}
 		ackAll(t, s, m)
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("extra copies: %v", extra)
-	}
+	expectNoMore(t, s, "extra copies")
 }
 
 // Every retained message is sent on subscribe, however many there are

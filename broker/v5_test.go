@@ -50,8 +50,7 @@ func TestTopicAliasOutbound(t *testing.T) {
 	b := start(t, cfg)
 	cp := &packet.Connect{ProtocolVersion: 5, ClientID: "s", CleanStart: true}
 	cp.Properties.SetUint(packet.PropTopicAliasMaximum, 1)
-	s, _ := connectWith(t, b, cp)
-	s.Subscribe(1, "t/#", 0)
+	s := subscribed(t, b, cp, "t/#", 0)
 	p := connect(t, b, 4, "p")
 	for _, topicName := range []string{"t/a", "t/a", "t/b", "t/a"} {
 		pub(t, p, 0, topicName, topicName, 0, false)
@@ -96,8 +95,7 @@ func TestMaximumPacketSize(t *testing.T) {
 	b = start(t, open())
 	cp := &packet.Connect{ProtocolVersion: 5, ClientID: "small", CleanStart: true}
 	cp.Properties.SetUint(packet.PropMaximumPacketSize, 50)
-	s, _ := connectWith(t, b, cp)
-	s.Subscribe(1, "m", 1)
+	s := subscribed(t, b, cp, "m", 1)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "m", string(make([]byte, 100)), 1, false)
 	pub(t, p, 2, "m", "fits", 1, false)
@@ -282,8 +280,7 @@ func TestSessionExpiry(t *testing.T) {
 	t.Parallel()
 	b := start(t, open())
 	cp := &packet.Connect{ProtocolVersion: 5, ClientID: "e", Properties: expiryProps(1)}
-	c, _ := connectWith(t, b, cp)
-	c.Subscribe(1, "x", 1)
+	c := subscribed(t, b, cp, "x", 1)
 	c.Close()
 	testutil.WaitFor(t, "the session to expire", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "0" })
 	_, ack := connectWith(t, b, cp)
