@@ -48,8 +48,7 @@ func TestAdminPublishRetainedAndObserve(t *testing.T) {
 		publishers = append(publishers, m.Publisher)
 		mu.Unlock()
 	})
-	sub := connect(t, b, 4, "s")
-	sub.Subscribe(1, "home/#", 1)
+	sub := subscriber(t, b, 4, "s", "home/#", 1)
 	ctx := context.Background()
 	for _, m := range []*broker.Message{
 		{Topic: "home/kitchen/temp", Payload: []byte("21"), QoS: 1, Retain: true},

@@ -109,16 +109,14 @@ func TestConformanceV311BadConnectNoConnack(t *testing.T) {
 // [MQTT-3.1.2-12].
 func TestConformanceV311RetainedOutlivesSession(t *testing.T) {
 	b := start(t, open())
-	w := connect(t, b, 4, "watcher")
-	w.Subscribe(1, "#", 0)
+	w := subscriber(t, b, 4, "watcher", "#", 0)
 	p := connect(t, b, 4, "p")
 	pub(t, p, 1, "kept", "r", 1, true)
 	expectPublish(t, w, "kept", "r")
 	p.Close()
 	testutil.WaitFor(t, "the publisher gone", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
 	expectNoMore(t, w, "a connection without will published")
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "kept", 0)
+	s := subscriber(t, b, 4, "s", "kept", 0)
 	if m := expectPublish(t, s, "kept", "r"); !m.Retain {
 		t.Error("RETAIN not set")
 	}
@@ -131,8 +129,7 @@ func TestConformanceV311RetainedOutlivesSession(t *testing.T) {
 func TestConformanceV311RetainRules(t *testing.T) {
 	for _, v := range []byte{4, 5} {
 		b := start(t, open())
-		w := connect(t, b, v, "watcher")
-		w.Subscribe(1, "t/#", 0)
+		w := subscriber(t, b, v, "watcher", "t/#", 0)
 		p := connect(t, b, v, "p")
 		pub(t, p, 1, "t/a", "first", 1, true)
 		pub(t, p, 2, "t/a", "plain", 1, false)
@@ -143,8 +140,7 @@ func TestConformanceV311RetainRules(t *testing.T) {
 		for _, want := range [][2]string{{"t/a", "first"}, {"t/a", "plain"}, {"t/b", "b1"}, {"t/b", "b0"}, {"t/c", "c"}, {"t/c", ""}} {
 			expectPublish(t, w, want[0], want[1])
 		}
-		s := connect(t, b, v, "s")
-		s.Subscribe(1, "t/#", 1)
+		s := subscriber(t, b, v, "s", "t/#", 1)
 		got := map[string]string{}
 		for range 2 {
 			m := testutil.Expect[*packet.Publish](s)
@@ -168,8 +164,7 @@ func TestConformanceV311UnauthorizedPublishAcknowledged(t *testing.T) {
 		return !(a == broker.Write && topic == "ro")
 	})
 	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "#", 2)
+	s := subscriber(t, b, 4, "s", "#", 2)
 	p := connect(t, b, 4, "p")
 	for qos := byte(0); qos <= 2; qos++ {
 		if rc := pub(t, p, 1, "ro", "x", qos, false); rc != packet.Success {
@@ -185,8 +180,7 @@ func TestConformanceV311UnauthorizedPublishAcknowledged(t *testing.T) {
 // after which the identifier names a new message.
 func TestConformanceV311QoSReceiver(t *testing.T) {
 	b := start(t, open())
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "q", 2)
+	s := subscriber(t, b, 4, "s", "q", 2)
 	p := connect(t, b, 4, "p")
 	pub(t, p, 3, "q", "one", 1, false)
 	pub(t, p, 3, "q", "two", 1, false)
@@ -214,8 +208,7 @@ func TestConformanceV311Resubscribe(t *testing.T) {
 	b := start(t, open())
 	p := connect(t, b, 4, "p")
 	pub(t, p, 1, "rs", "kept", 2, true)
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "rs", 2)
+	s := subscriber(t, b, 4, "s", "rs", 2)
 	m := expectPublish(t, s, "rs", "kept")
 	ackAll(t, s, m)
 	s.Subscribe(2, "rs", 1)
@@ -248,8 +241,7 @@ func TestConformanceMQTT31(t *testing.T) {
 	b := start(t, open())
 	persistent := &packet.Connect{ProtocolVersion: packet.Version31, ClientID: "old", KeepAlive: 60}
 	c := subscribed(t, b, persistent, "v3/#", 2)
-	c.Send(&packet.Disconnect{})
-	c.ExpectClosed()
+	disconnect(c)
 	testutil.WaitFor(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 
 	nc := testutil.DialTCP(t, b.Addr)

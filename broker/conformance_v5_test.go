@@ -338,8 +338,7 @@ func TestConformanceV5InboundPacketIDReuse(t *testing.T) {
 		return !(a == broker.Write && topic == "deny")
 	})
 	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "#", 0)
+	s := subscriber(t, b, 4, "s", "#", 0)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 5, "r", "one", 1, false)
 	pub(t, p, 5, "r", "two", 1, false)
@@ -415,8 +414,7 @@ func TestConformanceV5UnsubscribeShared(t *testing.T) {
 func TestConformanceUnsubscribeCompletesInflight(t *testing.T) {
 	b := start(t, open())
 	for _, v := range []byte{4, 5} {
-		s := connect(t, b, v, "s")
-		s.Subscribe(1, "u/#", 2)
+		s := subscriber(t, b, v, "s", "u/#", 2)
 		p := connect(t, b, v, "p")
 		pub(t, p, 1, "u/1", "started", 2, false)
 		got := expectPublish(t, s, "u/1", "started")
@@ -460,8 +458,7 @@ func TestConformanceV5SharedDeliveryNotMoved(t *testing.T) {
 		pub(t, p, 2, topicName, "after", tc.qos, false)
 		ackAll(t, other, expectPublish(t, other, topicName, "after"))
 		expectNoMore(t, other, "QoS %d refused %v: the message went to another member", tc.qos, tc.refuse)
-		other.Send(&packet.Disconnect{})
-		other.ExpectClosed()
+		disconnect(other)
 		testutil.WaitFor(t, "other's session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
 	}
 }
@@ -529,8 +526,7 @@ func TestConformanceV5ControlPacketsNotHeldByQuota(t *testing.T) {
 func TestConformanceV5WillDelayAfterDisconnectWithWill(t *testing.T) {
 	t.Parallel()
 	b := start(t, open())
-	w := connect(t, b, 5, "watcher")
-	w.Subscribe(1, "will/#", 0)
+	w := subscriber(t, b, 5, "watcher", "will/#", 0)
 	c, _ := connectWith(t, b, willConnect(5, "d4", 1, 60))
 	c.Send(&packet.Disconnect{ReasonCode: packet.DisconnectWithWill})
 	c.ExpectClosed()
@@ -546,8 +542,7 @@ func TestConformanceV5WillDelayAfterDisconnectWithWill(t *testing.T) {
 // [MQTT-3.1.2-8]: Session Expiry Interval 0, or set to 0 by DISCONNECT 0x04.
 func TestConformanceV5WillWhenSessionEnds(t *testing.T) {
 	b := start(t, open())
-	w := connect(t, b, 5, "watcher")
-	w.Subscribe(1, "will/#", 0)
+	w := subscriber(t, b, 5, "watcher", "will/#", 0)
 
 	c, _ := connectWith(t, b, willConnect(5, "e0", 3600, 0))
 	c.Close()
@@ -572,8 +567,7 @@ func TestConformanceV5WillWhenSessionEnds(t *testing.T) {
 // 0 [MQTT-3.1.2-14] (retained when 1 [MQTT-3.1.2-15]).
 func TestConformanceV5WillProperties(t *testing.T) {
 	b := start(t, open())
-	w := connect(t, b, 5, "watcher")
-	w.Subscribe(1, "will/#", 0)
+	w := subscriber(t, b, 5, "watcher", "will/#", 0)
 	for _, retain := range []bool{false, true} {
 		id := fmt.Sprint("props-", retain)
 		cp := willConnect(5, id, 0, 0)
@@ -639,8 +633,7 @@ func TestConformanceV5RetainedMessageExpiry(t *testing.T) {
 		expectAck(t, p, packet.TypePuback, uint16(i+1))
 	}
 	clock.Advance(4 * time.Second)
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "re/#", 1)
+	s := subscriber(t, b, 5, "s", "re/#", 1)
 	got := expectPublish(t, s, "re/0", "x")
 	if !got.Retain || !got.Properties.Has(packet.PropMessageExpiry) || got.Properties.MessageExpiry != 6 {
 		t.Errorf("retain %v, Message Expiry Interval %d, want retained with 6", got.Retain, got.Properties.MessageExpiry)
@@ -783,10 +776,8 @@ func TestConformanceCleanStartDiscardsSession(t *testing.T) {
 		}
 		pub(t, p, 2, id, "new", 1, false)
 		expectNoMore(t, c, "v%d: discarded session delivers", v)
-		c.Send(&packet.Disconnect{})
-		c.ExpectClosed()
-		p.Send(&packet.Disconnect{})
-		p.ExpectClosed()
+		disconnect(c)
+		disconnect(p)
 		testutil.WaitFor(t, "everyone offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 	}
 }
@@ -797,8 +788,7 @@ func TestConformanceCleanStartDiscardsSession(t *testing.T) {
 func TestConformanceDupNotPropagated(t *testing.T) {
 	b := start(t, open())
 	for _, v := range []byte{4, 5} {
-		s := connect(t, b, v, "s")
-		s.Subscribe(1, "dup/#", 2)
+		s := subscriber(t, b, v, "s", "dup/#", 2)
 		p := connect(t, b, v, "p")
 		for qos := byte(1); qos <= 2; qos++ {
 			p.Send(&packet.Publish{Topic: "dup/x", QoS: qos, PacketID: 1, Dup: true, Payload: []byte("d")})

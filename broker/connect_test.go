@@ -290,8 +290,7 @@ func TestMaxConnections(t *testing.T) {
 	c2 := connect(t, b, 4, "b")
 	c3 := testutil.Dial(t, b.Addr, 4)
 	c3.ExpectClosed()
-	c2.Send(&packet.Disconnect{})
-	c2.ExpectClosed()
+	disconnect(c2)
 	testutil.WaitFor(t, "a free slot", func() bool {
 		c := testutil.Dial(t, b.Addr, 4)
 		c.Send(&packet.Connect{ProtocolVersion: 4, ClientID: "c", CleanStart: true})
@@ -306,8 +305,7 @@ func TestPipelinedConnectPublishDisconnect(t *testing.T) {
 	for _, v := range []byte{packet.Version311, packet.Version5} {
 		t.Run(fmt.Sprint("v", v), func(t *testing.T) {
 			b := start(t, open())
-			sub := connect(t, b, v, "sub")
-			sub.Subscribe(1, "pipe", 1)
+			sub := subscriber(t, b, v, "sub", "pipe", 1)
 			c := testutil.Dial(t, b.Addr, v)
 			var out []byte
 			for _, p := range []packet.Packet{
@@ -357,8 +355,7 @@ func TestMaxSessions(t *testing.T) {
 	if ack.ReasonCode != packet.Success {
 		t.Fatalf("p: CONNACK %v", ack.ReasonCode)
 	}
-	p.Send(&packet.Disconnect{})
-	p.ExpectClosed()
+	disconnect(p)
 
 	// a (connected) and p (offline, persistent): full.
 	c, ack := connectWith(t, b, &packet.Connect{ProtocolVersion: packet.Version5, ClientID: "c", CleanStart: true, KeepAlive: 60})
@@ -385,8 +382,7 @@ func TestMaxSessions(t *testing.T) {
 	a.ExpectClosed()
 
 	// a's clean session ends with its connection: room for one more.
-	a2.Send(&packet.Disconnect{})
-	a2.ExpectClosed()
+	disconnect(a2)
 	testutil.WaitFor(t, "a new client admitted after a's session ended", func() bool {
 		e := testutil.Dial(t, b.Addr, packet.Version5)
 		ack := e.Connect(&packet.Connect{ClientID: "e", CleanStart: true, KeepAlive: 60})

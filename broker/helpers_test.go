@@ -28,6 +28,15 @@ func connect(t *testing.T, b *testutil.Broker, v byte, id string) *testutil.Clie
 	return c
 }
 
+// subscriber connects a client as connect does and subscribes it to
+// filter at qos.
+func subscriber(t *testing.T, b *testutil.Broker, v byte, id, filter string, qos byte) *testutil.Client {
+	t.Helper()
+	c := connect(t, b, v, id)
+	c.Subscribe(1, filter, qos)
+	return c
+}
+
 // connectWith sends cp and returns the client and its CONNACK.
 func connectWith(t *testing.T, b *testutil.Broker, cp *packet.Connect) (*testutil.Client, *packet.Connack) {
 	t.Helper()
@@ -133,6 +142,13 @@ func ping(t *testing.T, c *testutil.Client) []packet.Packet {
 		}
 		before = append(before, p)
 	}
+}
+
+// disconnect ends c's connection normally (DISCONNECT 0x00) and waits
+// until the broker closes it.
+func disconnect(c *testutil.Client) {
+	c.Send(&packet.Disconnect{})
+	c.ExpectClosed()
 }
 
 // expectNoMore reports a test error if c receives anything before the

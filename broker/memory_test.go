@@ -98,8 +98,7 @@ func TestLargePublishIsNotCopied(t *testing.T) {
 // its payload apart from its header, arrives whole.
 func TestLargePublishV5(t *testing.T) {
 	b := start(t, open())
-	sub := connect(t, b, packet.Version5, "sub")
-	sub.Subscribe(1, "big/#", 1)
+	sub := subscriber(t, b, packet.Version5, "sub", "big/#", 1)
 	pub := connect(t, b, packet.Version5, "pub")
 	payload := bytes.Repeat([]byte("0123456789"), 20000)
 	p := &packet.Publish{Topic: "big/v5", QoS: 1, PacketID: 7, Payload: payload}

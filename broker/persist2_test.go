@@ -70,8 +70,7 @@ func TestPersistExpiry(t *testing.T) {
 			long := hourSession("long")
 			for _, cp := range []*packet.Connect{short, long} {
 				c := subscribed(t, b, cp, "e/#", 1)
-				c.Send(&packet.Disconnect{})
-				c.ExpectClosed()
+				disconnect(c)
 			}
 			p := connect(t, b, 5, "p")
 			m := &packet.Publish{Topic: "e/gone", QoS: 1, PacketID: 1, Payload: []byte("x")}

@@ -108,10 +108,7 @@ func recordedStores(t *testing.T, f func(t *testing.T, restart func() (*testutil
 func offline(t *testing.T, b *testutil.Broker, id, filter string) *packet.Connect {
 	t.Helper()
 	cp := hourSession(id)
-	c, _ := connectWith(t, b, cp)
-	c.Subscribe(1, filter, 1)
-	c.Send(&packet.Disconnect{})
-	c.ExpectClosed()
+	disconnect(subscribed(t, b, cp, filter, 1))
 	return cp
 }
 
@@ -181,8 +178,7 @@ func TestPersistMessageStoredAgain(t *testing.T) {
 				rec.deletes, put2)
 		}
 		rec.mu.Unlock()
-		s2.Send(&packet.Disconnect{})
-		s2.ExpectClosed()
+		disconnect(s2)
 
 		b, rec = restart()
 		p = connect(t, b, 5, "p")

@@ -25,8 +25,7 @@ func TestRetained(t *testing.T) {
 		pub(t, p, 4, "r/c", "c", 1, true)
 		pub(t, p, 5, "r/c", "", 1, true) // clears
 
-		s := connect(t, b, v, "s")
-		s.Subscribe(1, "r/#", 1)
+		s := subscriber(t, b, v, "s", "r/#", 1)
 		got := map[string]*packet.Publish{}
 		for range 2 {
 			m := testutilPublish(t, s)
@@ -115,8 +114,7 @@ func TestSharedGetsNoRetained(t *testing.T) {
 	b := start(t, open())
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "sr", "kept", 1, true)
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "$share/g/sr", 1)
+	s := subscriber(t, b, 5, "s", "$share/g/sr", 1)
 	expectNoMore(t, s, "shared subscription got retained")
 }
 

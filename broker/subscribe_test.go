@@ -20,8 +20,7 @@ func TestWildcardMatching(t *testing.T) {
 	b := start(t, open())
 	s := connect(t, b, 4, "s")
 	subscribe(t, s, 1, []packet.Subscription{{Filter: "a/+/c"}, {Filter: "x/#"}, {Filter: "+"}}, packet.Properties{}, 0, 0, 0)
-	hash := connect(t, b, 4, "hash")
-	hash.Subscribe(1, "#", 0)
+	hash := subscriber(t, b, 4, "hash", "#", 0)
 	p := connect(t, b, 4, "p")
 	cases := []struct {
 		topic string
@@ -61,8 +60,7 @@ func TestWildcardMatching(t *testing.T) {
 // $SYS is read-only for clients, and readable with an explicit filter.
 func TestSysTopics(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: 50 * 1e6})
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "$SYS/broker/version", 0)
+	s := subscriber(t, b, 5, "s", "$SYS/broker/version", 0)
 	got := expectPublish(t, s, "$SYS/broker/version", "midge version "+version.Version)
 	if !got.Retain {
 		t.Error("$SYS/broker/version not retained")
@@ -90,8 +88,7 @@ func testutilExpectTopic(t *testing.T, c interface {
 // delivery and answers per filter, 0x11 for no subscription (v5).
 func TestResubscribeAndUnsubscribe(t *testing.T) {
 	b := start(t, open())
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "r", 2)
+	s := subscriber(t, b, 5, "s", "r", 2)
 	s.Subscribe(2, "r", 0) // replaces
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "r", "m", 2, false)
@@ -209,10 +206,8 @@ func TestReadACLAtDelivery(t *testing.T) {
 		return !(a == broker.Read && c.ID == "nosy" && topic == "private")
 	})
 	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{az}})
-	nosy := connect(t, b, 4, "nosy")
-	nosy.Subscribe(1, "#", 0)
-	ok := connect(t, b, 4, "ok")
-	ok.Subscribe(1, "#", 0)
+	nosy := subscriber(t, b, 4, "nosy", "#", 0)
+	ok := subscriber(t, b, 4, "ok", "#", 0)
 	p := connect(t, b, 4, "p")
 	pub(t, p, 0, "private", "x", 0, false)
 	pub(t, p, 0, "public", "y", 0, false)
@@ -228,8 +223,7 @@ func TestWriteACL(t *testing.T) {
 		return !(a == broker.Write && topic == "ro")
 	})
 	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{az}})
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "#", 1)
+	s := subscriber(t, b, 5, "s", "#", 1)
 	p5 := connect(t, b, 5, "p5")
 	if rc := pub(t, p5, 1, "ro", "x", 1, false); rc != packet.NotAuthorized {
 		t.Errorf("v5 PUBACK %v, want 0x87", rc)
@@ -291,8 +285,7 @@ func TestManyRetainedOnSubscribe(t *testing.T) {
 	for i := range n {
 		pub(t, p, uint16(i+1), fmt.Sprint("many/", i), "r", 1, true)
 	}
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "many/#", 0)
+	s := subscriber(t, b, 4, "s", "many/#", 0)
 	for range n {
 		testutil.Expect[*packet.Publish](s)
 	}
@@ -314,8 +307,7 @@ func TestRetainSourceCheck(t *testing.T) {
 		p := connect(t, b, 4, "p")
 		pub(t, p, 1, "rs", "kept", 1, true)
 		revoked.Store(true)
-		s := connect(t, b, 4, "s")
-		s.Subscribe(1, "rs", 1)
+		s := subscriber(t, b, 4, "s", "rs", 1)
 		got := ping(t, s)
 		if skip != (len(got) == 1) {
 			t.Errorf("check skipped %v: got %v", skip, got)
@@ -339,8 +331,7 @@ func TestSubscribeLogType(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := start(t, broker.Config{AllowAnonymous: true, Logger: slog.New(h), QuietConnections: true})
-		c := connect(t, b, packet.Version5, "logger")
-		c.Subscribe(1, "log/#", 1)
+		c := subscriber(t, b, packet.Version5, "logger", "log/#", 1)
 		c.Send(&packet.Unsubscribe{PacketID: 2, Filters: []string{"log/#"}})
 		testutil.Expect[*packet.Unsuback](c)
 		b.Stop(t)

@@ -13,8 +13,7 @@ import (
 // subscriptions, packets waiting to be written.
 func TestSys21(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true})
-	c := connect(t, b, packet.Version5, "counted")
-	c.Subscribe(1, "$share/g/a/#", 1)
+	c := subscriber(t, b, packet.Version5, "counted", "$share/g/a/#", 1)
 	c.Subscribe(2, "plain/#", 0)
 	ping(t, c)
 	pub(t, c, 3, "x", "y", 1, false)

@@ -19,8 +19,7 @@ import (
 // an alias above it is 0x94, an unknown alias a protocol error.
 func TestTopicAliasInbound(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, MaxTopicAlias: 2})
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "alias/#", 0)
+	s := subscriber(t, b, 4, "s", "alias/#", 0)
 	p := connect(t, b, 5, "p")
 	send := func(topicName string, alias uint16, payload string) {
 		m := &packet.Publish{Topic: topicName, Payload: []byte(payload)}
@@ -107,8 +106,7 @@ func TestMaximumPacketSize(t *testing.T) {
 // learn it from the PUBACK.
 func TestMessageSizeLimit(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, MessageSizeLimit: 10})
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "#", 0)
+	s := subscriber(t, b, 4, "s", "#", 0)
 	p := connect(t, b, 5, "p")
 	if rc := pub(t, p, 1, "t", "01234567890", 1, false); rc != packet.ImplementationSpecificError {
 		t.Errorf("PUBACK %v for an oversized payload", rc)
@@ -136,8 +134,7 @@ func TestReceiveMaximumExceeded(t *testing.T) {
 // [MQTT-3.3.2-20].
 func TestPropertiesPassThrough(t *testing.T) {
 	b := start(t, open())
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "req", 1)
+	s := subscriber(t, b, 5, "s", "req", 1)
 	p := connect(t, b, 5, "p")
 	m := &packet.Publish{Topic: "req", QoS: 1, PacketID: 1, Payload: []byte("hi")}
 	m.Properties.SetUint(packet.PropPayloadFormat, 1)
@@ -206,8 +203,7 @@ func TestSharedSubscriptions(t *testing.T) {
 		c.Subscribe(1, "$share/g/jobs/#", 1)
 		members = append(members, c)
 	}
-	plain := connect(t, b, 4, "plain")
-	plain.Subscribe(1, "jobs/#", 0)
+	plain := subscriber(t, b, 4, "plain", "jobs/#", 0)
 	p := connect(t, b, 5, "p")
 	const n = 30
 	for i := range n {
@@ -233,10 +229,8 @@ func TestSharedSubscriptions(t *testing.T) {
 
 	// Member 0 receives the next message and leaves without acknowledging:
 	// another member gets it.
-	sole := connect(t, b, 5, "sole")
-	sole.Subscribe(1, "$share/h/work", 1)
-	other := connect(t, b, 5, "other")
-	other.Subscribe(1, "$share/h/work", 1)
+	sole := subscriber(t, b, 5, "sole", "$share/h/work", 1)
+	other := subscriber(t, b, 5, "other", "$share/h/work", 1)
 	pub(t, p, 100, "work", "a", 1, false)
 	pub(t, p, 101, "work", "b", 1, false)
 	var first *testutil.Client
@@ -306,8 +300,7 @@ func TestSessionExpiry(t *testing.T) {
 	// 3.1.1 clean session 0 survives; clean session 1 does not.
 	persistent := &packet.Connect{ProtocolVersion: 4, ClientID: "p4"}
 	c, _ = connectWith(t, b, persistent)
-	c.Send(&packet.Disconnect{})
-	c.ExpectClosed()
+	disconnect(c)
 	if _, ack := connectWith(t, b, persistent); !ack.SessionPresent {
 		t.Error("3.1.1 persistent session lost")
 	}
@@ -327,8 +320,7 @@ func TestUnexpectedAuth(t *testing.T) {
 // without DISCONNECT, as Mosquitto does); others carry on.
 func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 	b := start(t, open())
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "ok", 0)
+	s := subscriber(t, b, 4, "s", "ok", 0)
 	bad := connect(t, b, 5, "bad")
 	bad.SendRaw([]byte{0x60, 0x02, 0x00, 0x01})   // PUBREL with flags 0000, not 0010 [MQTT-3.6.1-1]
 	if got := bad.ExpectClosed(); len(got) != 0 { // closed without DISCONNECT, as Mosquitto
@@ -350,8 +342,7 @@ func TestPanicRecovered(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{panicky{topic: "boom"}}, Logger: slog.New(h)})
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "fine", 0)
+	s := subscriber(t, b, 4, "s", "fine", 0)
 	c := connect(t, b, 4, "c")
 	c.Send(&packet.Publish{Topic: "boom", Payload: []byte("x")})
 	c.ExpectClosed()
