@@ -160,10 +160,7 @@ func TestConformanceV311RetainRules(t *testing.T) {
 // An unauthorised PUBLISH gets a positive acknowledgement in 3.1.1 (there is
 // no way to tell the client) and is not delivered [MQTT-3.3.5-2].
 func TestConformanceV311UnauthorizedPublishAcknowledged(t *testing.T) {
-	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
-		return !(a == broker.Write && topic == "ro")
-	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
+	b := startDenying(t, func(topic string, a broker.Access) bool { return a == broker.Write && topic == "ro" })
 	s := subscriber(t, b, 4, "s", "#", 2)
 	p := connect(t, b, 4, "p")
 	for qos := byte(0); qos <= 2; qos++ {

@@ -46,10 +46,9 @@ func lastDisconnect(t *testing.T, c *testutil.Client) *packet.Disconnect {
 // sends none at all. [MQTT-4.12.0-6]: no Authentication Method in CONNACK
 // and no AUTH without one in CONNECT.
 func TestConformanceV5ProblemAndResponseInformation(t *testing.T) {
-	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
-		return !(a == broker.Subscribe && topic == "denied") && !(a == broker.Write && topic == "ro")
+	b := startDenying(t, func(topic string, a broker.Access) bool {
+		return (a == broker.Subscribe && topic == "denied") || (a == broker.Write && topic == "ro")
 	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
 	for _, info := range []uint32{0, 1} {
 		cp := &packet.Connect{ProtocolVersion: 5, ClientID: fmt.Sprint("info", info), CleanStart: true}
 		cp.Properties.SetUint(packet.PropRequestProblemInfo, info)
@@ -334,10 +333,7 @@ func TestConformanceV5UnknownAndWrongAcks(t *testing.T) {
 // message [MQTT-4.3.2-5]; after a PUBREC of 0x80 or more too [MQTT-4.3.3-9];
 // after PUBCOMP too [MQTT-4.3.3-12].
 func TestConformanceV5InboundPacketIDReuse(t *testing.T) {
-	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
-		return !(a == broker.Write && topic == "deny")
-	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
+	b := startDenying(t, func(topic string, a broker.Access) bool { return a == broker.Write && topic == "deny" })
 	s := subscriber(t, b, 4, "s", "#", 0)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 5, "r", "one", 1, false)
@@ -360,10 +356,9 @@ func TestConformanceV5InboundPacketIDReuse(t *testing.T) {
 // granted QoS or failure [MQTT-3.8.4-7], in order [MQTT-3.9.3-1], from the
 // SUBACK codes [MQTT-3.9.3-2]; the refused ones do not subscribe.
 func TestConformanceV5SubscribeSomeFail(t *testing.T) {
-	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
-		return !(a == broker.Subscribe && (topic == "no/1" || topic == "no/2"))
+	b := startDenying(t, func(topic string, a broker.Access) bool {
+		return a == broker.Subscribe && (topic == "no/1" || topic == "no/2")
 	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
 	s := connect(t, b, 5, "s")
 	subscribe(t, s, 9, []packet.Subscription{
 		{Filter: "yes/1", QoS: 0}, {Filter: "no/1", QoS: 1}, {Filter: "$share/g/yes/2", QoS: 2},

@@ -161,6 +161,16 @@ func expectNoMore(t *testing.T, c *testutil.Client, format string, args ...any) 
 	}
 }
 
+// startDenying starts a broker like open() whose one Authorizer refuses
+// what denied reports, to any client.
+func startDenying(t *testing.T, denied func(topic string, a broker.Access) bool) *testutil.Broker {
+	cfg := open()
+	cfg.Authorizers = []broker.Authorizer{rules(func(_ *broker.Client, topic string, a broker.Access) bool {
+		return !denied(topic, a)
+	})}
+	return start(t, cfg)
+}
+
 // users is an Authenticator with a fixed table. It defers for clients
 // without a user name.
 type users map[string]string
