@@ -2,9 +2,11 @@ package broker_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -169,6 +171,20 @@ func startDenying(t *testing.T, denied func(topic string, a broker.Access) bool)
 		return !denied(topic, a)
 	})}
 	return start(t, cfg)
+}
+
+// mosquittoLog returns a logger that writes midge's default log lines,
+// as Mosquitto's, without timestamps, to out.
+func mosquittoLog(t *testing.T) (*slog.Logger, *testutil.LockedBuffer) {
+	t.Helper()
+	var out testutil.LockedBuffer
+	opts := logging.Defaults()
+	opts.NoTimestamp = true
+	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slog.New(h), &out
 }
 
 // users is an Authenticator with a fixed table. It defers for clients

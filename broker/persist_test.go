@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 	"github.com/midge-mqtt/midge/store"
@@ -488,17 +486,11 @@ func TestPersistDupAfterCrash(t *testing.T) {
 // A store that fails every commit is logged once with its error, not once
 // per commit without it.
 func TestPersistCommitFailureLogged(t *testing.T) {
-	var out testutil.LockedBuffer
-	opts := logging.Defaults()
-	opts.NoTimestamp = true
-	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})
-	if err != nil {
-		t.Fatal(err)
-	}
+	logger, out := mosquittoLog(t)
 	st := &failing{Store: store.NewMemory()}
 	cfg := open()
 	cfg.Store = st
-	cfg.Logger = slog.New(h)
+	cfg.Logger = logger
 	cfg.QuietConnections = true
 	b := testutil.StartBroker(t, cfg)
 	subscribed(t, b, hourSession("sub"), "f", 1)

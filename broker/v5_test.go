@@ -3,14 +3,12 @@ package broker_test
 import (
 	"bytes"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -334,14 +332,8 @@ func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 // A panic in one connection's handling closes that connection only, and
 // the log has the panic's value and stack at the default log types.
 func TestPanicRecovered(t *testing.T) {
-	var out testutil.LockedBuffer
-	opts := logging.Defaults()
-	opts.NoTimestamp = true
-	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{panicky{topic: "boom"}}, Logger: slog.New(h)})
+	logger, out := mosquittoLog(t)
+	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{panicky{topic: "boom"}}, Logger: logger})
 	s := subscriber(t, b, 4, "s", "fine", 0)
 	c := connect(t, b, 4, "c")
 	c.Send(&packet.Publish{Topic: "boom", Payload: []byte("x")})
