@@ -80,6 +80,9 @@ func TestFixturesEncode(t *testing.T) {
 			if h.Size() != len(f.raw) {
 				t.Errorf("FixedHeader.Size = %d, want %d", h.Size(), len(f.raw))
 			}
+			if got, want := h.Append(nil), f.raw[:len(f.raw)-len(body)]; !bytes.Equal(got, want) {
+				t.Errorf("FixedHeader.Append = % x, want % x", got, want)
+			}
 		})
 	}
 }
