@@ -237,8 +237,7 @@ func TestConformanceV311Resubscribe(t *testing.T) {
 func TestConformanceMQTT31(t *testing.T) {
 	b := start(t, open())
 	persistent := &packet.Connect{ProtocolVersion: packet.Version31, ClientID: "old", KeepAlive: 60}
-	c := subscribed(t, b, persistent, "v3/#", 2)
-	disconnect(c)
+	disconnect(subscribed(t, b, persistent, "v3/#", 2))
 	testutil.WaitFor(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 
 	nc := testutil.DialTCP(t, b.Addr)
@@ -254,7 +253,7 @@ func TestConformanceMQTT31(t *testing.T) {
 	}
 	nc.Close()
 
-	c, _ = connectWith(t, b, persistent)
+	c, _ := connectWith(t, b, persistent)
 	p := connect(t, b, packet.Version31, "p")
 	pub(t, p, 1, "v3/x", "m", 2, false)
 	ackAll(t, c, expectPublish(t, c, "v3/x", "m"))

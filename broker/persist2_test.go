@@ -69,8 +69,7 @@ func TestPersistExpiry(t *testing.T) {
 			short := &packet.Connect{ProtocolVersion: 5, ClientID: "short", Properties: expiryProps(1)}
 			long := hourSession("long")
 			for _, cp := range []*packet.Connect{short, long} {
-				c := subscribed(t, b, cp, "e/#", 1)
-				disconnect(c)
+				disconnect(subscribed(t, b, cp, "e/#", 1))
 			}
 			p := connect(t, b, 5, "p")
 			m := &packet.Publish{Topic: "e/gone", QoS: 1, PacketID: 1, Payload: []byte("x")}

@@ -94,8 +94,7 @@ func TestPersistSessionQueue(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
 		persistent := hourSession("sub")
-		s := subscribed(t, b, persistent, "q/#", 2)
-		disconnect(s)
+		disconnect(subscribed(t, b, persistent, "q/#", 2))
 		p := connect(t, b, 4, "p")
 		pub(t, p, 1, "q/1", "one", 1, false)
 		pub(t, p, 2, "q/2", "two", 2, false)
@@ -206,13 +205,12 @@ func TestPersistQoS2Inbound(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
 		subp := hourSession("sub")
-		s := subscribed(t, b, subp, "in", 2)
-		disconnect(s)
+		disconnect(subscribed(t, b, subp, "in", 2))
 		pubp := hourSession("pub")
 		unreleasedQoS2(t, b, pubp, "in", "once", 7)
 		b = restart()
 		resendQoS2(t, b, pubp, "in", "once", 7)
-		s, _ = connectWith(t, b, subp)
+		s, _ := connectWith(t, b, subp)
 		ackAll(t, s, expectPublish(t, s, "in", "once"))
 		expectNoMore(t, s, "delivered twice")
 	})
@@ -385,15 +383,14 @@ func TestPersistPublishDuringReload(t *testing.T) {
 	st := &slowLoad{Store: store.NewMemory(), loading: make(chan struct{}), release: make(chan struct{})}
 	b := startStore(t, st)
 	persistent := hourSession("sub")
-	s := subscribed(t, b, persistent, "r", 1)
-	disconnect(s)
+	disconnect(subscribed(t, b, persistent, "r", 1))
 	testutil.WaitFor(t, "the session offline", func() bool { si, ok := b.Session("sub"); return ok && !si.Connected })
 	watcher := subscriber(t, b, 5, "watcher", "r", 1)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "r", "before", 1, false)
 	ackAll(t, watcher, expectPublish(t, watcher, "r", "before"))
 
-	s, _ = connectWith(t, b, persistent)
+	s, _ := connectWith(t, b, persistent)
 	select {
 	case <-st.loading:
 	case <-time.After(5 * time.Second):

@@ -181,14 +181,13 @@ func TestOfflineQueue(t *testing.T) {
 	for _, q0 := range []bool{false, true} {
 		b := start(t, broker.Config{AllowAnonymous: true, QueueQoS0Messages: q0})
 		persistent := &packet.Connect{ProtocolVersion: 4, ClientID: "off", CleanStart: false}
-		s := subscribed(t, b, persistent, "q/#", 2)
-		disconnect(s)
+		disconnect(subscribed(t, b, persistent, "q/#", 2))
 		testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 		p := connect(t, b, 4, "p")
 		pub(t, p, 1, "q/0", "zero", 0, false)
 		pub(t, p, 2, "q/1", "one", 1, false)
 		pub(t, p, 3, "q/2", "two", 2, false)
-		s, _ = connectWith(t, b, persistent)
+		s, _ := connectWith(t, b, persistent)
 		if q0 {
 			expectPublish(t, s, "q/0", "zero")
 		}
