@@ -52,6 +52,17 @@ func (k kind[T]) newName(c *cmd, empty, notUTF8 string) (string, string) {
 	return name, ""
 }
 
+// newEntry reads what a create command for a group or role starts with:
+// the new name (see newName), then its textname and textdescription.
+func (k kind[T]) newEntry(c *cmd, empty, notUTF8 string) (string, texts, string) {
+	name, msg := k.newName(c, empty, notUTF8)
+	if msg != "" {
+		return "", texts{}, msg
+	}
+	t, msg := c.texts()
+	return name, t, msg
+}
+
 // findBoth reads the arguments that name an entry of a and one of b, in
 // that order, finds both and adds them to the change log. If neither
 // exists the error is a's, unless bFirst: Mosquitto looks the client up

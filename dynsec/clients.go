@@ -45,6 +45,39 @@ func (c *cmd) groupList(notFound string) ([]groupLink, bool, string) {
 	return out, present, msg
 }
 
+// clientIDArg reads the optional clientid argument; missing is the error
+// if it is not a string.
+func (c *cmd) clientIDArg(missing string) (id string, present bool, msg string) {
+	id, present, msg = c.text("clientid", missing)
+	if msg == "" && !validUTF8(id) {
+		msg = "Client ID not valid UTF-8"
+	}
+	return id, present, msg
+}
+
+// clientArgs are the optional arguments that createClient and
+// modifyClient read after the client's identity.
+type clientArgs struct {
+	texts
+	roles     []roleLink
+	hasRoles  bool
+	groups    []groupLink
+	hasGroups bool
+}
+
+// clientArgs reads textname, textdescription, roles and groups;
+// groupNotFound is the error for a group that does not exist.
+func (c *cmd) clientArgs(groupNotFound string) (a clientArgs, msg string) {
+	if a.texts, msg = c.texts(); msg != "" {
+		return a, msg
+	}
+	if a.roles, a.hasRoles, msg = c.roleList("Role not found"); msg != "" {
+		return a, msg
+	}
+	a.groups, a.hasGroups, msg = c.groupList(groupNotFound)
+	return a, msg
+}
+
 func createClient(c *cmd) result {
 	name, msg := c.clientKind().newName(c, "Empty username", "Username not valid UTF-8")
 	if msg != "" {
@@ -54,29 +87,18 @@ func createClient(c *cmd) result {
 	if msg != "" {
 		return fail(msg)
 	}
-	id, _, msg := c.text("clientid", "Invalid/missing client id")
+	id, _, msg := c.clientIDArg("Invalid/missing client id")
 	if msg != "" {
 		return fail(msg)
-	}
-	if !validUTF8(id) {
-		return fail("Client ID not valid UTF-8")
 	}
 	if c.st.clients[name] != nil {
 		return fail("Client already exists")
 	}
-	t, msg := c.texts()
+	a, msg := c.clientArgs("Group not found")
 	if msg != "" {
 		return fail(msg)
 	}
-	roles, _, msg := c.roleList("Role not found")
-	if msg != "" {
-		return fail(msg)
-	}
-	groups, _, msg := c.groupList("Group not found")
-	if msg != "" {
-		return fail(msg)
-	}
-	cl := &client{username: name, clientID: id, textName: t.name, textDescription: t.desc, roles: roles}
+	cl := &client{username: name, clientID: id, textName: a.name, textDescription: a.desc, roles: a.roles}
 	if hasPW {
 		h, err := hashPassword(pw)
 		if err != nil {
@@ -85,7 +107,7 @@ func createClient(c *cmd) result {
 		cl.password = h
 	}
 	c.st.clients[name] = cl
-	for _, g := range groups {
+	for _, g := range a.groups {
 		addToGroup(cl, g.group, g.priority)
 	}
 	c.log = append(c.log, "username="+name, "password=******")
@@ -149,26 +171,15 @@ func listPage[V, D any](c *cmd, m map[string]V, key string, describe func(V) D) 
 func listClients(c *cmd) result { return listPage(c, c.st.clients, "clients", c.describeClient) }
 
 func modifyClient(c *cmd, cl *client) result {
-	id, hasID, msg := c.text("clientid", "Invalid/missing client id")
+	id, hasID, msg := c.clientIDArg("Invalid/missing client id")
 	if msg != "" {
 		return fail(msg)
-	}
-	if !validUTF8(id) {
-		return fail("Client ID not valid UTF-8")
 	}
 	pw, _, msg := c.text("password", "Invalid/missing password")
 	if msg != "" {
 		return fail(msg)
 	}
-	t, msg := c.texts()
-	if msg != "" {
-		return fail(msg)
-	}
-	roles, hasRoles, msg := c.roleList("Role not found")
-	if msg != "" {
-		return fail(msg)
-	}
-	groups, hasGroups, msg := c.groupList("'groups' contains an object with a 'groupname' that does not exist")
+	a, msg := c.clientArgs("'groups' contains an object with a 'groupname' that does not exist")
 	if msg != "" {
 		return fail(msg)
 	}
@@ -186,15 +197,15 @@ func modifyClient(c *cmd, cl *client) result {
 	if hash != "" {
 		cl.password = hash
 	}
-	t.apply(&cl.textName, &cl.textDescription)
-	if hasRoles {
-		cl.roles = roles
+	a.apply(&cl.textName, &cl.textDescription)
+	if a.hasRoles {
+		cl.roles = a.roles
 	}
-	if hasGroups {
+	if a.hasGroups {
 		for _, g := range slices.Clone(cl.groups) {
 			removeFromGroup(cl, g.group)
 		}
-		for _, g := range groups {
+		for _, g := range a.groups {
 			addToGroup(cl, g.group, g.priority)
 		}
 	}
@@ -207,12 +218,9 @@ func setClientID(c *cmd) result {
 	if msg != "" {
 		return fail(msg)
 	}
-	id, _, msg := c.text("clientid", "Invalid/missing client ID")
+	id, _, msg := c.clientIDArg("Invalid/missing client ID")
 	if msg != "" {
 		return fail(msg)
-	}
-	if !validUTF8(id) {
-		return fail("Client ID not valid UTF-8")
 	}
 	cl := c.st.clients[name]
 	if cl == nil {

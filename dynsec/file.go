@@ -200,13 +200,11 @@ func decode(b []byte) (*state, error) {
 		}
 	}
 	for _, g := range o.objects("groups") {
-		name, _, ok := g.str("groupname")
-		if !ok || name == "" || st.groups[name] != nil {
+		name, tn, td := fileEntry(g, "groupname")
+		if name == "" || st.groups[name] != nil {
 			continue
 		}
-		gr := &group{name: name}
-		gr.textName, _, _ = g.str("textname")
-		gr.textDescription, _, _ = g.str("textdescription")
+		gr := &group{name: name, textName: tn, textDescription: td}
 		gr.roles = st.roleLinks(g)
 		st.groups[name] = gr
 		for _, cm := range g.objects("clients") {
@@ -237,14 +235,22 @@ func (st *state) roleLinks(o obj) []roleLink {
 	return out
 }
 
+// fileEntry reads what a client, group or role has in the file: its name,
+// under key ("" if missing or not a string: the entry is passed over),
+// text name and text description.
+func fileEntry(o obj, key string) (name, textName, textDescription string) {
+	name, _, _ = o.str(key)
+	textName, _, _ = o.str("textname")
+	textDescription, _, _ = o.str("textdescription")
+	return name, textName, textDescription
+}
+
 func roleFromJSON(o obj) (*role, error) {
-	name, _, ok := o.str("rolename")
-	if !ok || name == "" {
+	name, tn, td := fileEntry(o, "rolename")
+	if name == "" {
 		return nil, nil
 	}
-	r := &role{name: name}
-	r.textName, _, _ = o.str("textname")
-	r.textDescription, _, _ = o.str("textdescription")
+	r := &role{name: name, textName: tn, textDescription: td}
 	r.allowWildcardSubs, _ = o.boolean("allowwildcardsubs", true)
 	for _, a := range o.objects("acls") {
 		typ, _, _ := a.str("acltype")
@@ -263,14 +269,12 @@ func roleFromJSON(o obj) (*role, error) {
 // clientFromFile reads a client, with its password in either format:
 // 2.1's encoded_password, or 2.0's password, salt and iterations.
 func (st *state) clientFromFile(o obj) (*client, error) {
-	name, _, ok := o.str("username")
-	if !ok || name == "" {
+	name, tn, td := fileEntry(o, "username")
+	if name == "" {
 		return nil, nil
 	}
-	c := &client{username: name}
+	c := &client{username: name, textName: tn, textDescription: td}
 	c.clientID, _, _ = o.str("clientid")
-	c.textName, _, _ = o.str("textname")
-	c.textDescription, _, _ = o.str("textdescription")
 	c.disabled, _ = o.boolean("disabled", false)
 	c.roles = st.roleLinks(o)
 	if enc, _, _ := o.str("encoded_password"); enc != "" {

@@ -9,11 +9,7 @@ import (
 func describeGroup(g *group) fileGroup { return groupJSON(g, false) }
 
 func createGroup(c *cmd) result {
-	name, msg := c.groupKind().newName(c, "Empty groupname", "Group name not valid UTF-8")
-	if msg != "" {
-		return fail(msg)
-	}
-	t, msg := c.texts()
+	name, t, msg := c.groupKind().newEntry(c, "Empty groupname", "Group name not valid UTF-8")
 	if msg != "" {
 		return fail(msg)
 	}

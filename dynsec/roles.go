@@ -76,11 +76,7 @@ func (c *cmd) aclList() ([len(aclTypes)][]*acl, bool, string) {
 }
 
 func createRole(c *cmd) result {
-	name, msg := c.roleKind().newName(c, "Empty rolename", "Role name not valid UTF-8")
-	if msg != "" {
-		return fail(msg)
-	}
-	t, msg := c.texts()
+	name, t, msg := c.roleKind().newEntry(c, "Empty rolename", "Role name not valid UTF-8")
 	if msg != "" {
 		return fail(msg)
 	}
