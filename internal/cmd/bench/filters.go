@@ -288,6 +288,9 @@ func runFiltersBench(ctx context.Context, o *options, st base.Streams) (*report,
 	if sent > 0 {
 		rep.figure("matches_per_publish", float64(maxExp.Load())/float64(sent))
 	}
+	if p0.self >= 0 && p1.self >= 0 && pubSecs > 0 {
+		rep.ToolCPU = (p1.self - p0.self) / pubSecs
+	}
 	if b := brokerOf(o.pid, p0, p1, pubSecs); b != nil {
 		if sent > 0 {
 			b.CPUMicros = (p1.cpu - p0.cpu) * 1e6 / float64(sent)

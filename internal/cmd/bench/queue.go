@@ -286,6 +286,9 @@ func runStormBench(ctx context.Context, o *options, st base.Streams) (*report, e
 	if wall > 0 {
 		rep.Receive.Rate = float64(got.n.Load()) / wall
 	}
+	if p0.self >= 0 && p1.self >= 0 && wall > 0 {
+		rep.ToolCPU = (p1.self - p0.self) / wall
+	}
 	if b := brokerOf(o.pid, p0, p1, wall); b != nil {
 		if c := connected.Load(); c > 0 {
 			b.CPUPerConn = (p1.cpu - p0.cpu) * 1e6 / float64(c)
