@@ -71,7 +71,9 @@ func checkFDLimit(o *options) error {
 	switch o.mode {
 	case "pubsub", "filters":
 		need += o.subs
-	case "queue", "storm":
+	case "queue": // sessions come and go, --concurrency at a time
+		need = min(o.clients, o.concurrency) + 17
+	case "storm": // all connected at the end
 		need++
 	}
 	have := raiseFDLimit(uint64(need))
