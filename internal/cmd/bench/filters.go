@@ -139,7 +139,7 @@ func (fs *filterSet) matches(a, b, c, d int8) (filters, conns int) {
 }
 
 // runFiltersBench runs filters mode.
-func runFiltersBench(ctx context.Context, o *options, st base.Streams) (*report, error) {
+func runFiltersBench(ctx context.Context, o *options, _ base.Streams) (*report, error) {
 	rep := newReport(o, o.clients, o.subs)
 	d := &dialer{o: o}
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
@@ -163,19 +163,20 @@ func runFiltersBench(ctx context.Context, o *options, st base.Streams) (*report,
 		return subscribeMany(cctx, c, fs.byConn[i], 100)
 	})
 	subSecs := float64(benchNow()-t0) / 1e9
+	var rwg sync.WaitGroup // the subscribers' readers
 	defer func() {
 		for _, c := range subs {
 			if c != nil {
 				c.close(true)
 			}
 		}
+		rwg.Wait()
 	}()
 	if cs.ok < o.subs {
 		rep.setConnect(&cs, o.subs)
 		return rep, fmt.Errorf("%d of %d subscribers could not subscribe: %v", o.subs-cs.ok, o.subs, cs.errs.list())
 	}
 	var errs benchErrors
-	var rwg sync.WaitGroup
 	for _, c := range subs {
 		rwg.Add(1)
 		go func() {
@@ -191,7 +192,6 @@ func runFiltersBench(ctx context.Context, o *options, st base.Streams) (*report,
 			}
 		}()
 	}
-	defer rwg.Wait()
 
 	// Publishers.
 	var pcs connStats
@@ -300,7 +300,6 @@ func runFiltersBench(ctx context.Context, o *options, st base.Streams) (*report,
 	for _, c := range subs {
 		c.close(false)
 	}
-	_ = st
 	if e := errs.list(); len(e) > 0 && ctx.Err() == nil {
 		rep.Errors, rep.FirstErrors = errs.count(), e
 		return rep, fmt.Errorf("%d errors; first: %s", errs.count(), e[0])

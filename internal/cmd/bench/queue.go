@@ -17,7 +17,7 @@ import (
 // for every session), publishes --count messages to it while they are
 // offline, and reads the broker's resident memory before and after; then
 // every session comes back and must receive all of them.
-func runQueueBench(ctx context.Context, o *options, st base.Streams) (*report, error) {
+func runQueueBench(ctx context.Context, o *options, _ base.Streams) (*report, error) {
 	rep := newReport(o, 1, o.clients)
 	d := &dialer{o: o}
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
@@ -100,7 +100,6 @@ func runQueueBench(ctx context.Context, o *options, st base.Streams) (*report, e
 		rep.Broker = b
 	}
 	rep.Seconds = float64(benchNow()-t0) / 1e9
-	_ = st
 	if errs := dcs.errs.list(); len(errs) > 0 {
 		return rep, fmt.Errorf("%d sessions failed to take their messages; first: %s", dcs.fail, errs[0])
 	}
@@ -154,7 +153,7 @@ func settle(ctx context.Context, d time.Duration) {
 // (--restart) or without a restart (a network outage). It measures the
 // time until every client is connected and until every queued message is
 // delivered. A client whose connection fails tries again until -d.
-func runStormBench(ctx context.Context, o *options, st base.Streams) (*report, error) {
+func runStormBench(ctx context.Context, o *options, _ base.Streams) (*report, error) {
 	rep := newReport(o, 1, o.clients)
 	d := &dialer{o: o}
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
@@ -295,7 +294,6 @@ func runStormBench(ctx context.Context, o *options, st base.Streams) (*report, e
 		}
 		rep.Broker = b
 	}
-	_ = st
 	if e := errs.list(); len(e) > 0 {
 		rep.Errors, rep.FirstErrors = errs.count(), e
 		return rep, fmt.Errorf("%d clients failed; first: %s", errs.count(), e[0])

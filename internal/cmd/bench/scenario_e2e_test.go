@@ -144,3 +144,23 @@ func matchFilter(filter, topic string) bool {
 	}
 	return len(f) == len(tl)
 }
+
+// TestBenchFDLimit: a queue run holds --concurrency connections at a time,
+// so a million sessions need no million descriptors; a million idle
+// connections do, and are refused with a clear message.
+func TestBenchFDLimit(t *testing.T) {
+	o, err := parseArgs([]string{"queue", "-c", "1000000", "--concurrency", "64"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkFDLimit(o); err != nil {
+		t.Errorf("queue of a million sessions, 64 at a time: %v", err)
+	}
+	o, err = parseArgs([]string{"conn", "-c", "100000000"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := checkFDLimit(o); err == nil || !strings.Contains(err.Error(), "open files") {
+		t.Errorf("100 million connections: %v, want a refusal naming the open-file limit", err)
+	}
+}
