@@ -100,6 +100,7 @@ func runQueueBench(ctx context.Context, o *options, _ base.Streams) (*report, er
 		rep.Broker = b
 	}
 	rep.Seconds = float64(benchNow()-t0) / 1e9
+	rep.TimedOut = ctx.Err() != nil // -d ran out: what was not received is not lost
 	if errs := dcs.errs.list(); len(errs) > 0 {
 		return rep, fmt.Errorf("%d sessions failed to take their messages; first: %s", dcs.fail, errs[0])
 	}
@@ -272,6 +273,7 @@ func runStormBench(ctx context.Context, o *options, _ base.Streams) (*report, er
 	}
 	wall := float64(tEnd-t0) / 1e9
 	rep.Seconds = wall
+	rep.TimedOut = ctx.Err() != nil
 	rep.figure("clients", float64(n))
 	rep.figure("connected", float64(connected.Load()))
 	rep.figure("session_present", float64(present.Load()))
