@@ -2,13 +2,12 @@ package broker_test
 
 import (
 	"context"
-	"log/slog"
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
+	"github.com/midge-mqtt/midge/store"
 )
 
 // open is a configuration that admits anonymous clients and publishes no
@@ -185,18 +184,28 @@ func startDenying(t *testing.T, denied func(topic string, a broker.Access) bool)
 	return start(t, cfg)
 }
 
-// mosquittoLog returns a logger that writes midge's default log lines,
-// as Mosquitto's, without timestamps, to out.
-func mosquittoLog(t *testing.T) (*slog.Logger, *testutil.LockedBuffer) {
-	t.Helper()
-	var out testutil.LockedBuffer
-	opts := logging.Defaults()
-	opts.NoTimestamp = true
-	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})
-	if err != nil {
-		t.Fatal(err)
+// storeKinds runs f as a subtest for each kind of store a broker persists
+// to, "memory" and "bolt". open returns that kind's store: always the same
+// memory store (it outlives a broker as a database file does), or the bolt
+// database at one path in the subtest's temporary directory, opened anew
+// at each call. Closing what open returns is f's business.
+func storeKinds(t *testing.T, f func(t *testing.T, kind string, open func() broker.Store)) {
+	for _, kind := range []string{"memory", "bolt"} {
+		t.Run(kind, func(t *testing.T) {
+			mem := store.NewMemory()
+			path := t.TempDir() + "/midge.db"
+			f(t, kind, func() broker.Store {
+				if kind == "memory" {
+					return mem
+				}
+				s, err := store.OpenBolt(path, store.BoltOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return s
+			})
+		})
 	}
-	return slog.New(h), &out
 }
 
 // users is an Authenticator with a fixed table. It defers for clients

@@ -9,7 +9,6 @@ import (
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
-	"github.com/midge-mqtt/midge/store"
 )
 
 // recorder wraps a Store and records the deliveries committed to it.
@@ -64,43 +63,32 @@ func (r *recorder) put(t *testing.T, client, payload string) recordedPut {
 
 // recordedStores is stores with each broker's store wrapped in a recorder.
 func recordedStores(t *testing.T, f func(t *testing.T, restart func() (*testutil.Broker, *recorder))) {
-	for _, kind := range []string{"memory", "bolt"} {
-		t.Run(kind, func(t *testing.T) {
-			mem := store.NewMemory()
-			path := t.TempDir() + "/midge.db"
-			var cur *testutil.Broker
-			var st broker.Store
-			restart := func() (*testutil.Broker, *recorder) {
-				if cur != nil {
-					cur.Stop(t)
-					if kind == "bolt" {
-						if err := st.Close(); err != nil {
-							t.Fatal(err)
-						}
-					}
-				}
-				st = mem
+	storeKinds(t, func(t *testing.T, kind string, open func() broker.Store) {
+		var cur *testutil.Broker
+		var st broker.Store
+		restart := func() (*testutil.Broker, *recorder) {
+			if cur != nil {
+				cur.Stop(t)
 				if kind == "bolt" {
-					s, err := store.OpenBolt(path, store.BoltOptions{})
-					if err != nil {
+					if err := st.Close(); err != nil {
 						t.Fatal(err)
 					}
-					st = s
 				}
-				rec := &recorder{Store: st}
-				cfg := open()
-				cfg.Store = rec
-				cur = testutil.StartBroker(t, cfg)
-				return cur, rec
 			}
-			t.Cleanup(func() {
-				if st != nil {
-					st.Close()
-				}
-			})
-			f(t, restart)
+			st = open()
+			rec := &recorder{Store: st}
+			cfg := open_()
+			cfg.Store = rec
+			cur = testutil.StartBroker(t, cfg)
+			return cur, rec
+		}
+		t.Cleanup(func() {
+			if st != nil {
+				st.Close()
+			}
 		})
-	}
+		f(t, restart)
+	})
 }
 
 // offline makes a persistent session that subscribes to filter and goes

@@ -19,54 +19,34 @@ import (
 // stores runs f against the memory store and the disk store; restart gives
 // f a fresh broker on the same data (after a clean shutdown of the last).
 func stores(t *testing.T, f func(t *testing.T, restart func() *testutil.Broker)) {
-	for _, kind := range []string{"memory", "bolt"} {
-		t.Run(kind, func(t *testing.T) {
-			var st broker.Store
-			var path string
-			open := func() broker.Store {
-				if kind == "memory" {
-					if st == nil {
-						st = store.NewMemory()
-					}
-					return st
-				}
-				if path == "" {
-					path = t.TempDir() + "/midge.db"
-				}
-				s, err := store.OpenBolt(path, store.BoltOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				return s
-			}
-			var cur *testutil.Broker
-			var curStore broker.Store
-			restart := func() *testutil.Broker {
-				if cur != nil {
-					cur.Stop(t)
-					if kind != "memory" {
-						if err := curStore.Close(); err != nil {
-							t.Fatal(err)
-						}
+	storeKinds(t, func(t *testing.T, kind string, open func() broker.Store) {
+		var cur *testutil.Broker
+		var curStore broker.Store
+		restart := func() *testutil.Broker {
+			if cur != nil {
+				cur.Stop(t)
+				if kind != "memory" {
+					if err := curStore.Close(); err != nil {
+						t.Fatal(err)
 					}
 				}
-				curStore = open()
-				cfg := open_()
-				cfg.Store = curStore
-				cur = testutil.StartBroker(t, cfg)
-				return cur
 			}
-			t.Cleanup(func() {
-				if curStore != nil {
-					curStore.Close()
-				}
-			})
-			f(t, restart)
+			curStore = open()
+			cfg := open_()
+			cfg.Store = curStore
+			cur = testutil.StartBroker(t, cfg)
+			return cur
+		}
+		t.Cleanup(func() {
+			if curStore != nil {
+				curStore.Close()
+			}
 		})
-	}
+		f(t, restart)
+	})
 }
 
-// open_ is open() under another name: open is shadowed in stores.
+// open_ is open() under another name, for where open is shadowed.
 func open_() broker.Config { return open() }
 
 // Retained messages survive a restart.
@@ -483,7 +463,7 @@ func TestPersistDupAfterCrash(t *testing.T) {
 // A store that fails every commit is logged once with its error, not once
 // per commit without it.
 func TestPersistCommitFailureLogged(t *testing.T) {
-	logger, out := mosquittoLog(t)
+	logger, out := testutil.DefaultLogger(t)
 	st := &failing{Store: store.NewMemory()}
 	cfg := open()
 	cfg.Store = st

@@ -326,22 +326,8 @@ func TestMessageExpiry(t *testing.T) {
 	expectNoMore(t, s, "expired message delivered")
 }
 
-// clock is a settable time source for Config.Now.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock() *clock { return &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+// newClock returns a settable time source for Config.Now, reading
+// 2026-01-01 00:00 UTC.
+func newClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }

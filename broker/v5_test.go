@@ -332,7 +332,7 @@ func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 // A panic in one connection's handling closes that connection only, and
 // the log has the panic's value and stack at the default log types.
 func TestPanicRecovered(t *testing.T) {
-	logger, out := mosquittoLog(t)
+	logger, out := testutil.DefaultLogger(t)
 	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{panicky{topic: "boom"}}, Logger: logger})
 	s := subscriber(t, b, 4, "s", "fine", 0)
 	c := connect(t, b, 4, "c")
