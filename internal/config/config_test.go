@@ -395,7 +395,7 @@ func TestTutorialConfigs(t *testing.T) {
 	for _, name := range []string{"tutorial-anonymous.conf", "tutorial-password.conf"} {
 		t.Run(name, func(t *testing.T) {
 			dir := t.TempDir()
-			text := RewritePaths(t, readFile(t, filepath.Join("testdata", name)), dir)
+			text := RewritePaths(t, testutil.ReadFile(t, filepath.Join("testdata", name)), dir)
 			os.WriteFile(filepath.Join(dir, "etc", "pwfile"), []byte("roger:$6$clQ4Ocu312S0qWgl$Cv2wUxgEN73c6C6jlBkswqR4AkHsvDLWvtEXZZ8NpsBLgP1WAo/qA+WXcmEN/mjDNgdUwcxRAveqNMs2xUVQYA==\n"), 0o644)
 			main := filepath.Join(dir, "etc", "mosquitto.conf")
 			os.WriteFile(main, []byte(text), 0o644)
@@ -419,15 +419,6 @@ func TestTutorialConfigs(t *testing.T) {
 			}
 		})
 	}
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 // RewritePaths moves the Debian paths of a configuration into dir (creating

@@ -145,7 +145,7 @@ func TestServeInProcess(t *testing.T) {
 // exactly as the tutorial types them (plus the port).
 func TestTutorial(t *testing.T) {
 	t.Parallel()
-	sub, pub := needTool(t, "mosquitto_sub"), needTool(t, "mosquitto_pub")
+	sub, pub := testutil.NeedTool(t, "mosquitto_sub", "mosquitto-clients"), testutil.NeedTool(t, "mosquitto_pub", "mosquitto-clients")
 	for _, name := range []string{"tutorial-anonymous.conf", "tutorial-password.conf"} {
 		t.Run(name, func(t *testing.T) {
 			dir, port := worldDir(t), freePort(t)
@@ -239,7 +239,7 @@ func TestDaemon(t *testing.T) {
 // one kept.
 func TestReload(t *testing.T) {
 	t.Parallel()
-	sub, pub := needTool(t, "mosquitto_sub"), needTool(t, "mosquitto_pub")
+	sub, pub := testutil.NeedTool(t, "mosquitto_sub", "mosquitto-clients"), testutil.NeedTool(t, "mosquitto_pub", "mosquitto-clients")
 	dir, port := worldDir(t), freePort(t)
 	conf := tutorialConfig(t, "tutorial-password.conf", dir, port)
 	pw := filepath.Join(dir, "etc", "pwfile")
@@ -293,7 +293,7 @@ func TestReload(t *testing.T) {
 // gone and the file reloaded, the same command stores its message.
 func TestReloadAppliesOptions(t *testing.T) {
 	t.Parallel()
-	pub, sub := needTool(t, "mosquitto_pub"), needTool(t, "mosquitto_sub")
+	pub, sub := testutil.NeedTool(t, "mosquitto_pub", "mosquitto-clients"), testutil.NeedTool(t, "mosquitto_sub", "mosquitto-clients")
 	dir, port := worldDir(t), freePort(t) // readable by the user midge runs as
 	conf := filepath.Join(dir, "m.conf")
 	logf := filepath.Join(dir, "midge.log")

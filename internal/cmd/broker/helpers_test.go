@@ -62,28 +62,9 @@ func midgeBinary(t *testing.T) string {
 	return filepath.Join(testutil.MidgeLinks(t, "mosquitto"), "mosquitto")
 }
 
-// needTool fails (never skips) the test if a Debian tool is missing.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is missing: install Debian's mosquitto-clients package (scripts/test does)", name)
-	}
-	return p
-}
-
 // worldDir makes a directory the broker can still use after dropping root
 // privileges to the mosquitto user.
-func worldDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "midge-cli-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o777)
-	return dir
-}
+func worldDir(t *testing.T) string { return testutil.WorldDir(t, "midge-cli-", 0o777) }
 
 // tutorialConfig writes one of the tutorial's configurations with its paths
 // in dir and its listener on port.
@@ -152,7 +133,7 @@ func setPassword(t *testing.T, file, user, pass string, create bool) {
 	if create {
 		args = append([]string{"-c"}, args...)
 	}
-	if out, err := exec.Command(needTool(t, "mosquitto_passwd"), args...).CombinedOutput(); err != nil {
+	if out, err := exec.Command(testutil.NeedTool(t, "mosquitto_passwd", "mosquitto"), args...).CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_passwd %v: %v %s", args, err, out)
 	}
 	os.Chmod(file, 0o644)

@@ -65,16 +65,7 @@ func TestRefusedCredentials(t *testing.T) {
 
 // mqWorldDir makes a directory Debian's broker can use after it drops
 // root's privileges to the mosquitto user.
-func mqWorldDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "midge-clients-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o777)
-	return dir
-}
+func mqWorldDir(t *testing.T) string { return testutil.WorldDir(t, "midge-clients-", 0o777) }
 
 // TestOptionsFiles compares how the tools read their options files:
 // $XDG_CONFIG_HOME/mosquitto_pub first, else ~/.config/mosquitto_sub, a

@@ -26,9 +26,7 @@ import (
 func needTools(t *testing.T, tools ...string) {
 	t.Helper()
 	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s is missing: apt-get install -y mosquitto mosquitto-clients", tool)
-		}
+		testutil.NeedTool(t, tool, "mosquitto mosquitto-clients")
 	}
 }
 

@@ -344,7 +344,7 @@ func TestPasswdToStdout(t *testing.T) {
 // other way round.
 func TestPasswdInteroperatesWithMosquittoPasswd(t *testing.T) {
 	t.Parallel()
-	mp := requireTool(t, "mosquitto_passwd")
+	mp := testutil.NeedTool(t, "mosquitto_passwd", "mosquitto")
 	f := filepath.Join(t.TempDir(), "pw")
 	mustPasswd(t, "", "-c", "-b", f, "midge1", "m1")
 	if out, err := exec.Command(mp, "-b", f, "mosq1", "q1").CombinedOutput(); err != nil {
@@ -368,7 +368,7 @@ func TestPasswdInteroperatesWithMosquittoPasswd(t *testing.T) {
 // Mosquitto broker: the right passwords connect, wrong ones are refused.
 func TestPasswdFileWorksWithMosquittoBroker(t *testing.T) {
 	t.Parallel()
-	pub := requireTool(t, "mosquitto_pub")
+	pub := testutil.NeedTool(t, "mosquitto_pub", "mosquitto-clients")
 	dir := t.TempDir()
 	f := filepath.Join(dir, "passwords")
 	mustPasswd(t, "", "-c", "-b", f, "u1", "right1")
@@ -405,26 +405,6 @@ func TestPasswdFileWorksWithMosquittoBroker(t *testing.T) {
 	if rc, _ := publish("nobody", "right1"); rc != 5 {
 		t.Errorf("mosquitto_pub as an unknown user = %d, want 5", rc)
 	}
-}
-
-// requireTool returns the path of one of Debian's Mosquitto programs, looking
-// in /usr/sbin too (where the broker is). A missing program fails the test:
-// these tests are the proof that midge works with Mosquitto.
-func requireTool(t *testing.T, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/bin"} {
-		p := filepath.Join(dir, name)
-		if fi, statErr := os.Stat(p); statErr == nil && fi.Mode()&0o111 != 0 {
-			return p
-		}
-	}
-	t.Fatalf("%s is not installed (%v); these tests compare midge with Debian's Mosquitto: "+
-		"apt-get install mosquitto mosquitto-clients", name, err)
-	return ""
 }
 
 // startMosquitto runs Debian's broker (testutil.StartMosquitto) with
