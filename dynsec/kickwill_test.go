@@ -41,15 +41,8 @@ func TestKickDropsWill(t *testing.T) {
 	// have seen the kicked clients' wills.
 	broken := connect("broken", 5)
 	broken.Close()
-	for {
-		p, ok := watcher.Next().(*packet.Publish)
-		if !ok {
-			continue
-		}
-		if p.Topic != "wills/broken" {
-			t.Fatalf("will of a kicked client published: %s", p.Topic)
-		}
-		break
+	if p := watcher.NextPublish(); p.Topic != "wills/broken" {
+		t.Fatalf("will of a kicked client published: %s", p.Topic)
 	}
 	watcher.ExpectNothing(200 * time.Millisecond)
 }
