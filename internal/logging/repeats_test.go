@@ -19,20 +19,15 @@ func lines(b *testutil.LockedBuffer) []string {
 // A burst of the same error is one line with its details, then one summary
 // line once the interval is over; another key is not held back.
 func TestRepeats(t *testing.T) {
-	var out testutil.LockedBuffer
-	h, err := logging.New(logging.Options{Types: logging.DefaultTypes, Dests: logging.Stderr, NoTimestamp: true}, logging.Env{Stderr: &out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	r := logging.NewRepeats(slog.New(h), 50*time.Millisecond)
+	logger, out := testutil.DefaultLogger(t)
+	r := logging.NewRepeats(logger, 50*time.Millisecond)
 	ctx := context.Background()
 	for i := range 1000 {
 		r.Log(ctx, slog.LevelError, "commit", "persistence: commit failed", "err", "disk full", "n", i)
 	}
 	r.Log(ctx, slog.LevelError, "other", "something else failed")
 	deadline := time.Now().Add(5 * time.Second)
-	for len(lines(&out)) < 3 && time.Now().Before(deadline) {
+	for len(lines(out)) < 3 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	want := []string{
@@ -40,7 +35,7 @@ func TestRepeats(t *testing.T) {
 		`something else failed`,
 		`persistence: commit failed (999 more like this in the last 50ms) err="disk full" n=999`,
 	}
-	got := lines(&out)
+	got := lines(out)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("lines\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -49,7 +44,7 @@ func TestRepeats(t *testing.T) {
 	r.Log(ctx, slog.LevelError, "commit", "persistence: commit failed", "err", "disk full", "n", 1000)
 	r.Log(ctx, slog.LevelError, "commit", "persistence: commit failed", "err", "disk full", "n", 1001)
 	r.Stop()
-	got = lines(&out)[3:]
+	got = lines(out)[3:]
 	want = []string{
 		`persistence: commit failed err="disk full" n=1000`,
 		`persistence: commit failed (1 more like this in the last 50ms) err="disk full" n=1001`,
