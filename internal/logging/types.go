@@ -150,17 +150,23 @@ func mosquittoText(msg string) bool {
 		strings.HasPrefix(msg, "Opening ipv") {
 		return true
 	}
+	return listedType(msg) != 0
+}
+
+// listedType returns Error for a message in errorTexts, else Notice for
+// one that begins with one of noticePrefixes, else 0.
+func listedType(msg string) Type {
 	for _, e := range errorTexts {
 		if strings.HasPrefix(msg, e.prefix) && strings.HasSuffix(msg, e.suffix) {
-			return true
+			return Error
 		}
 	}
 	for _, p := range noticePrefixes {
 		if strings.HasPrefix(msg, p) {
-			return true
+			return Notice
 		}
 	}
-	return false
+	return 0
 }
 
 // classify returns the Mosquitto log type of a record.
@@ -187,15 +193,8 @@ func classify(r slog.Record) Type {
 		return Notice
 	}
 	msg := r.Message
-	for _, e := range errorTexts {
-		if strings.HasPrefix(msg, e.prefix) && strings.HasSuffix(msg, e.suffix) {
-			return Error
-		}
-	}
-	for _, p := range noticePrefixes {
-		if strings.HasPrefix(msg, p) {
-			return Notice
-		}
+	if t := listedType(msg); t != 0 {
+		return t
 	}
 	if r.Level >= slog.LevelWarn || strings.HasPrefix(msg, "Warning: ") {
 		return Warning
