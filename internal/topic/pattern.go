@@ -53,31 +53,22 @@ type Pattern struct {
 }
 
 // ParsePattern cuts p at each %c and %u.
-func ParsePattern(p string) Pattern {
-	var pt Pattern
-	start := 0
-	for i := 0; i+1 < len(p); i++ {
-		if p[i] == '%' && (p[i+1] == 'c' || p[i+1] == 'u') {
-			pt.parts = append(pt.parts, p[start:i])
-			pt.vars = append(pt.vars, p[i+1])
-			start = i + 2
-			i++
-		}
-	}
-	pt.parts = append(pt.parts, p[start:])
-	return pt
-}
+func ParsePattern(p string) Pattern { return parsePattern(p, false) }
 
 // ParseLevelPattern is ParsePattern for Mosquitto 2.1's patterns
 // (mosquitto_topic_matches_sub_with_pattern, used by dynamic security):
 // only a level that is exactly %c or %u stands for the client id or user
 // name; a %c or %u inside a longer level ("a/x%cy") is plain text.
-func ParseLevelPattern(p string) Pattern {
+func ParseLevelPattern(p string) Pattern { return parsePattern(p, true) }
+
+// parsePattern cuts p at each %c and %u, or with wholeLevel only at those
+// that are a whole level.
+func parsePattern(p string, wholeLevel bool) Pattern {
 	var pt Pattern
 	start := 0
 	for i := 0; i+1 < len(p); i++ {
 		if p[i] == '%' && (p[i+1] == 'c' || p[i+1] == 'u') &&
-			(i == 0 || p[i-1] == '/') && (i+2 == len(p) || p[i+2] == '/') {
+			(!wholeLevel || (i == 0 || p[i-1] == '/') && (i+2 == len(p) || p[i+2] == '/')) {
 			pt.parts = append(pt.parts, p[start:i])
 			pt.vars = append(pt.vars, p[i+1])
 			start = i + 2

@@ -89,49 +89,41 @@ func TestValidFilter(t *testing.T) {
 	}
 }
 
+// universe returns every topic of 1 to most levels from alphabet, the
+// first level maybe "$s" too; with hash, each also with a final '#' level.
+func universe(alphabet []string, most int, hash bool) []string {
+	var out []string
+	var grow func(prefix []string)
+	grow = func(prefix []string) {
+		if len(prefix) > 0 {
+			out = append(out, strings.Join(prefix, "/"))
+			if hash {
+				out = append(out, strings.Join(append(prefix, "#"), "/"))
+			}
+		}
+		if len(prefix) == most {
+			return
+		}
+		levels := alphabet
+		if len(prefix) == 0 {
+			levels = append(alphabet[:len(alphabet):len(alphabet)], "$s")
+		}
+		for _, l := range levels {
+			grow(append(prefix[:len(prefix):len(prefix)], l))
+		}
+	}
+	grow(nil)
+	return out
+}
+
 // meet and covers agree with matchFilter on every topic of a small universe.
 func TestMeetAndCoversBruteForce(t *testing.T) {
 	t.Parallel()
 	// Filters of up to three levels from {a, b, +} (the first may also be
 	// "$s"), with or without a final '#'.
-	var filters []string
-	var grow func(prefix []string)
-	grow = func(prefix []string) {
-		if len(prefix) > 0 {
-			filters = append(filters, strings.Join(prefix, "/"), strings.Join(append(prefix, "#"), "/"))
-		}
-		if len(prefix) == 3 {
-			return
-		}
-		alphabet := []string{"a", "b", "+"}
-		if len(prefix) == 0 {
-			alphabet = append(alphabet, "$s")
-		}
-		for _, l := range alphabet {
-			grow(append(prefix[:len(prefix):len(prefix)], l))
-		}
-	}
-	grow(nil)
-	filters = append(filters, "#")
+	filters := append(universe([]string{"a", "b", "+"}, 3, true), "#")
 	// Topics of up to five levels from {a, b, ""}, the first maybe "$s".
-	var topics []string
-	var growT func(prefix []string)
-	growT = func(prefix []string) {
-		if len(prefix) > 0 {
-			topics = append(topics, strings.Join(prefix, "/"))
-		}
-		if len(prefix) == 5 {
-			return
-		}
-		alphabet := []string{"a", "b", ""}
-		if len(prefix) == 0 {
-			alphabet = append(alphabet, "$s")
-		}
-		for _, l := range alphabet {
-			growT(append(prefix[:len(prefix):len(prefix)], l))
-		}
-	}
-	growT(nil)
+	topics := universe([]string{"a", "b", ""}, 5, false)
 
 	for _, x := range filters {
 		for _, y := range filters {

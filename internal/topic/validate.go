@@ -99,31 +99,7 @@ var (
 // which the specification says SHOULD NOT appear ([MQTT-1.5.4] in 5.0), are
 // accepted.
 func ValidName(name string) error {
-	if name == "" {
-		return ErrEmpty // [MQTT-4.7.3-1]
-	}
-	if len(name) > MaxLen {
-		return ErrTooLong // [MQTT-4.7.3-3]
-	}
-	for i := 0; i < len(name); {
-		c := name[i]
-		if c < utf8.RuneSelf {
-			switch c {
-			case 0:
-				return ErrNull // [MQTT-4.7.3-2]
-			case '+', '#':
-				return ErrWildcardInName // [MQTT-4.7.1-1]
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(name[i:])
-		if r == utf8.RuneError && size == 1 {
-			return ErrBadUTF8 // [MQTT-1.5.4-1]; surrogates are rejected by the decoder
-		}
-		i += size
-	}
-	return nil
+	return validText(name, true)
 }
 
 // ValidFilter reports whether filter is a valid topic filter for a SUBSCRIBE
@@ -143,29 +119,43 @@ func ValidFilter(filter string) error {
 
 // validPlain validates filter as a filter without any $share prefix.
 func validPlain(filter string) error {
-	if filter == "" {
+	if err := validText(filter, false); err != nil {
+		return err
+	}
+	if !wildcardsPlaced(filter) {
+		return ErrBadWildcard // [MQTT-4.7.1-2] [MQTT-4.7.1-3]
+	}
+	return nil
+}
+
+// validText checks what topic names and filters have in common: s is not
+// empty, at most MaxLen bytes long and well-formed UTF-8 without U+0000.
+// With noWildcards, a '+' or '#' is ErrWildcardInName. The first fault in
+// s decides the error.
+func validText(s string, noWildcards bool) error {
+	if s == "" {
 		return ErrEmpty // [MQTT-4.7.3-1]
 	}
-	if len(filter) > MaxLen {
+	if len(s) > MaxLen {
 		return ErrTooLong // [MQTT-4.7.3-3]
 	}
-	for i := 0; i < len(filter); {
-		c := filter[i]
+	for i := 0; i < len(s); {
+		c := s[i]
 		if c < utf8.RuneSelf {
-			if c == 0 {
+			switch {
+			case c == 0:
 				return ErrNull // [MQTT-4.7.3-2]
+			case noWildcards && (c == '+' || c == '#'):
+				return ErrWildcardInName // [MQTT-4.7.1-1]
 			}
 			i++
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(filter[i:])
+		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
-			return ErrBadUTF8 // [MQTT-1.5.4-1]
+			return ErrBadUTF8 // [MQTT-1.5.4-1]; surrogates are rejected by the decoder
 		}
 		i += size
-	}
-	if !wildcardsPlaced(filter) {
-		return ErrBadWildcard // [MQTT-4.7.1-2] [MQTT-4.7.1-3]
 	}
 	return nil
 }

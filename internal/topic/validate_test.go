@@ -8,12 +8,26 @@ import (
 	"github.com/midge-mqtt/midge/internal/topic"
 )
 
+// validCase is a topic and the error a validator returns for it.
+type validCase struct {
+	name string // what the case is about
+	in   string
+	want error
+}
+
+// checkValid runs valid, which is named fn, on each case as a subtest.
+func checkValid(t *testing.T, fn string, valid func(string) error, cases []validCase) {
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := valid(tc.in); !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
+				t.Errorf("%s(%.40q) = %v, want %v", fn, tc.in, err, tc.want)
+			}
+		})
+	}
+}
+
 func TestValidName(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want error
-	}{
+	checkValid(t, "ValidName", topic.ValidName, []validCase{
 		{"simple", "a/b/c", nil},
 		{"single level", "a", nil},
 		{"separator only", "/", nil},
@@ -34,22 +48,11 @@ func TestValidName(t *testing.T) {
 		{"[MQTT-4.7.1-1] hash", "a/#", topic.ErrWildcardInName},
 		{"[MQTT-4.7.1-1] plus inside level", "a+b", topic.ErrWildcardInName},
 		{"[MQTT-4.7.1-1] hash alone", "#", topic.ErrWildcardInName},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := topic.ValidName(tc.in); !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
-				t.Errorf("ValidName(%.40q) = %v, want %v", tc.in, err, tc.want)
-			}
-		})
-	}
+	})
 }
 
 func TestValidFilter(t *testing.T) {
-	tests := []struct {
-		name string
-		in   string
-		want error
-	}{
+	checkValid(t, "ValidFilter", topic.ValidFilter, []validCase{
 		{"exact", "a/b/c", nil},
 		{"hash alone", "#", nil},
 		{"plus alone", "+", nil},
@@ -89,14 +92,7 @@ func TestValidFilter(t *testing.T) {
 		{"[MQTT-4.7.3-2] null share name", "$share/g\x00/a", topic.ErrNull},
 		{"[MQTT-1.5.4-1] bad utf8 share name", "$share/\xff/a", topic.ErrBadUTF8},
 		{"[MQTT-4.7.3-3] shared too long", "$share/g/" + strings.Repeat("a", topic.MaxLen), topic.ErrTooLong},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			if err := topic.ValidFilter(tc.in); !errors.Is(err, tc.want) || (err == nil) != (tc.want == nil) {
-				t.Errorf("ValidFilter(%.40q) = %v, want %v", tc.in, err, tc.want)
-			}
-		})
-	}
+	})
 }
 
 func TestParseShared(t *testing.T) {
