@@ -389,6 +389,27 @@ func broadcast(ch *chan struct{}) {
 	}
 }
 
+// nextBroadcast returns the channel the next broadcast(ch) closes, making
+// it if no one waits yet. The caller holds the mutex that guards *ch.
+func nextBroadcast(ch *chan struct{}) chan struct{} {
+	if *ch == nil {
+		*ch = make(chan struct{})
+	}
+	return *ch
+}
+
+// unlockAndWait unlocks mu, which the caller holds, and waits until ch or
+// done is closed. It reports whether ch was, and returns with mu unlocked.
+func unlockAndWait(mu *sync.Mutex, ch, done <-chan struct{}) bool {
+	mu.Unlock()
+	select {
+	case <-ch:
+		return true
+	case <-done:
+		return false
+	}
+}
+
 // exit is called by each of the client's goroutines as it returns; the
 // last one closes done.
 func (c *Client) exit() {
@@ -513,11 +534,7 @@ func (c *Client) lockConn(ctx context.Context) (*conn, error) {
 		if c.cn != nil {
 			return c.cn, nil
 		}
-		ch := c.reconnected
-		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
+		if !unlockAndWait(&c.mu, c.reconnected, ctx.Done()) {
 			return nil, ctx.Err()
 		}
 	}

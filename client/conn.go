@@ -222,10 +222,7 @@ func (cn *conn) spaceLocked() chan struct{} {
 	if len(cn.buf) < writeHighWater || cn.werr != nil {
 		return nil
 	}
-	if cn.space == nil {
-		cn.space = make(chan struct{})
-	}
-	return cn.space
+	return nextBroadcast(&cn.space)
 }
 
 // writeLoop is the connection's only writer. It also runs the keep alive.

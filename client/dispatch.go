@@ -39,14 +39,7 @@ func (q *inbox) init(max int) {
 func (q *inbox) put(cn *conn, it item) {
 	q.mu.Lock()
 	for it.m != nil && it.m.QoS == 0 && q.qos0 >= q.max {
-		if q.space == nil {
-			q.space = make(chan struct{})
-		}
-		sp := q.space
-		q.mu.Unlock()
-		select {
-		case <-sp:
-		case <-cn.closed:
+		if !unlockAndWait(&q.mu, nextBroadcast(&q.space), cn.closed) {
 			return
 		}
 		q.mu.Lock()

@@ -367,49 +367,60 @@ func TestSessionLostRepublish(t *testing.T) {
 	}
 }
 
+// eachAckMode runs body as two parallel subtests, without and with
+// Options.AckOnReceipt.
+func eachAckMode(t *testing.T, body func(t *testing.T, ackOnReceipt bool)) {
+	for _, ackOnReceipt := range []bool{false, true} {
+		t.Run(fmt.Sprint("AckOnReceipt=", ackOnReceipt), func(t *testing.T) {
+			t.Parallel()
+			body(t, ackOnReceipt)
+		})
+	}
+}
+
+// expectAck fails the test unless the next packet rc gets is the
+// acknowledgement kind of id.
+func expectAck(t *testing.T, rc *testutil.Client, kind packet.Type, id uint16) {
+	t.Helper()
+	if a := testutil.Expect[*packet.Ack](rc); a.Kind != kind || a.PacketID != id {
+		t.Fatalf("got %v %d, want %v %d", a.Kind, a.PacketID, kind, id)
+	}
+}
+
 // TestQoS2NoDuplicate sends a QoS 2 message twice (the second with DUP,
 // as after a reconnection) before releasing it: the application sees it
 // once, and PUBREC answers both. After PUBREL the identifier is free for a
 // new message.
 func TestQoS2NoDuplicate(t *testing.T) {
 	t.Parallel()
-	for _, ackOnReceipt := range []bool{false, true} {
-		t.Run(fmt.Sprint("AckOnReceipt=", ackOnReceipt), func(t *testing.T) {
-			t.Parallel()
-			fs := newFakeServer(t)
-			in := newInbox()
-			_, rc, _ := fs.dial(client.Options{ProtocolVersion: packet.Version311, ClientID: "q2",
-				OnMessage: in.handler, AckOnReceipt: ackOnReceipt, Reconnect: fastReconnect}, nil)
+	eachAckMode(t, func(t *testing.T, ackOnReceipt bool) {
+		fs := newFakeServer(t)
+		in := newInbox()
+		_, rc, _ := fs.dial(client.Options{ProtocolVersion: packet.Version311, ClientID: "q2",
+			OnMessage: in.handler, AckOnReceipt: ackOnReceipt, Reconnect: fastReconnect}, nil)
 
-			msg := &packet.Publish{Topic: "a/b", QoS: 2, PacketID: 7, Payload: []byte("once")}
-			rc.Send(msg)
-			if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePubrec || a.PacketID != 7 {
-				t.Fatalf("got %v %d", a.Kind, a.PacketID)
-			}
-			if m := in.next(t); string(m.Payload) != "once" || m.QoS != 2 {
-				t.Fatalf("got %q QoS %d", m.Payload, m.QoS)
-			}
-			// Retransmission on a new connection.
-			rc.Close()
-			rc, _ = fs.handshake(packet.Version311, &packet.Connack{SessionPresent: true})
-			msg.Dup = true
-			rc.Send(msg)
-			if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePubrec || a.PacketID != 7 {
-				t.Fatalf("got %v %d", a.Kind, a.PacketID)
-			}
-			rc.Send(&packet.Ack{Kind: packet.TypePubrel, PacketID: 7})
-			if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePubcomp || a.PacketID != 7 {
-				t.Fatalf("got %v %d", a.Kind, a.PacketID)
-			}
-			in.none(t, 100*time.Millisecond)
-			// A new message with the released identifier is delivered.
-			rc.Send(&packet.Publish{Topic: "a/b", QoS: 2, PacketID: 7, Payload: []byte("again")})
-			testutil.Expect[*packet.Ack](rc)
-			if m := in.next(t); string(m.Payload) != "again" {
-				t.Fatalf("got %q", m.Payload)
-			}
-		})
-	}
+		msg := &packet.Publish{Topic: "a/b", QoS: 2, PacketID: 7, Payload: []byte("once")}
+		rc.Send(msg)
+		expectAck(t, rc, packet.TypePubrec, 7)
+		if m := in.next(t); string(m.Payload) != "once" || m.QoS != 2 {
+			t.Fatalf("got %q QoS %d", m.Payload, m.QoS)
+		}
+		// Retransmission on a new connection.
+		rc.Close()
+		rc, _ = fs.handshake(packet.Version311, &packet.Connack{SessionPresent: true})
+		msg.Dup = true
+		rc.Send(msg)
+		expectAck(t, rc, packet.TypePubrec, 7)
+		rc.Send(&packet.Ack{Kind: packet.TypePubrel, PacketID: 7})
+		expectAck(t, rc, packet.TypePubcomp, 7)
+		in.none(t, 100*time.Millisecond)
+		// A new message with the released identifier is delivered.
+		rc.Send(&packet.Publish{Topic: "a/b", QoS: 2, PacketID: 7, Payload: []byte("again")})
+		testutil.Expect[*packet.Ack](rc)
+		if m := in.next(t); string(m.Payload) != "again" {
+			t.Fatalf("got %q", m.Payload)
+		}
+	})
 }
 
 // TestAckAfterHandler checks that QoS 1 and 2 acknowledgements wait for
@@ -417,42 +428,31 @@ func TestQoS2NoDuplicate(t *testing.T) {
 // acknowledgements keep the order of the messages [MQTT-4.6.0-2].
 func TestAckAfterHandler(t *testing.T) {
 	t.Parallel()
-	for _, ackOnReceipt := range []bool{false, true} {
-		t.Run(fmt.Sprint("AckOnReceipt=", ackOnReceipt), func(t *testing.T) {
-			t.Parallel()
-			fs := newFakeServer(t)
-			release := make(chan struct{})
-			var handled atomic.Int32
-			_, rc, _ := fs.dial(client.Options{ProtocolVersion: packet.Version5, AckOnReceipt: ackOnReceipt,
-				OnMessage: func(m *client.Message) {
-					if m.PacketID == 1 {
-						<-release
-					}
-					handled.Add(1)
-				}}, nil)
-			rc.Send(&packet.Publish{Topic: "a", QoS: 1, PacketID: 1})
-			rc.Send(&packet.Publish{Topic: "a", QoS: 2, PacketID: 2})
-			if ackOnReceipt {
-				if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePuback || a.PacketID != 1 {
-					t.Fatalf("got %v %d", a.Kind, a.PacketID)
+	eachAckMode(t, func(t *testing.T, ackOnReceipt bool) {
+		fs := newFakeServer(t)
+		release := make(chan struct{})
+		var handled atomic.Int32
+		_, rc, _ := fs.dial(client.Options{ProtocolVersion: packet.Version5, AckOnReceipt: ackOnReceipt,
+			OnMessage: func(m *client.Message) {
+				if m.PacketID == 1 {
+					<-release
 				}
-				if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePubrec || a.PacketID != 2 {
-					t.Fatalf("got %v %d", a.Kind, a.PacketID)
-				}
-				close(release)
-				testutil.WaitFor(t, "handlers", func() bool { return handled.Load() == 2 })
-				return
-			}
-			rc.ExpectNothing(100 * time.Millisecond)
+				handled.Add(1)
+			}}, nil)
+		rc.Send(&packet.Publish{Topic: "a", QoS: 1, PacketID: 1})
+		rc.Send(&packet.Publish{Topic: "a", QoS: 2, PacketID: 2})
+		if ackOnReceipt {
+			expectAck(t, rc, packet.TypePuback, 1)
+			expectAck(t, rc, packet.TypePubrec, 2)
 			close(release)
-			if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePuback || a.PacketID != 1 {
-				t.Fatalf("got %v %d", a.Kind, a.PacketID)
-			}
-			if a := testutil.Expect[*packet.Ack](rc); a.Kind != packet.TypePubrec || a.PacketID != 2 {
-				t.Fatalf("got %v %d", a.Kind, a.PacketID)
-			}
-		})
-	}
+			testutil.WaitFor(t, "handlers", func() bool { return handled.Load() == 2 })
+			return
+		}
+		rc.ExpectNothing(100 * time.Millisecond)
+		close(release)
+		expectAck(t, rc, packet.TypePuback, 1)
+		expectAck(t, rc, packet.TypePubrec, 2)
+	})
 }
 
 // TestPersistentSession checks session resumption against the real

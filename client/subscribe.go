@@ -92,14 +92,7 @@ func (c *Client) request(ctx context.Context, kind flightKind, p packet.Packet) 
 		if c.used < maxIDs {
 			break
 		}
-		if c.windowCh == nil {
-			c.windowCh = make(chan struct{})
-		}
-		ch := c.windowCh
-		c.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
+		if !unlockAndWait(&c.mu, nextBroadcast(&c.windowCh), ctx.Done()) {
 			return nil, ctx.Err()
 		}
 	}
