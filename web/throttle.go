@@ -61,14 +61,23 @@ func userKey(user string) string { return "user " + user }
 // wait returns how long the keys must still wait before a try: the longest
 // of their waits, 0 if none must.
 func (t *throttle) wait(keys ...string) time.Duration {
+	return t.longest(keys, func(now time.Time, k string) time.Duration {
+		if s := t.m[k]; s != nil {
+			return s.until.Sub(now)
+		}
+		return 0
+	})
+}
+
+// longest returns the longest of f's waits for the keys (0 if none is
+// longer), calling f with t.mu held and the time once read for all keys.
+func (t *throttle) longest(keys []string, f func(now time.Time, key string) time.Duration) time.Duration {
 	now := t.now()
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	var d time.Duration
 	for _, k := range keys {
-		if s := t.m[k]; s != nil {
-			d = max(d, s.until.Sub(now))
-		}
+		d = max(d, f(now, k))
 	}
 	return d
 }
@@ -84,34 +93,35 @@ func free(key string) int {
 // fail records a failed login of each key and returns how long the next
 // try must wait.
 func (t *throttle) fail(keys ...string) time.Duration {
-	now := t.now()
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	var d time.Duration
-	for _, k := range keys {
-		s := t.m[k]
-		if s != nil && now.Sub(s.last) > forgetAfter {
-			s.fails = 0
-		}
-		if s == nil {
-			if len(t.m) >= maxThrottleKeys {
-				t.evict(now)
-			}
-			s = &strike{}
-			t.m[k] = s
-		}
-		s.fails++
-		s.last = now
-		if over := s.fails - free(k); over > 0 {
-			w := maxWait
-			if over <= 7 { // 2^6 s > maxWait
-				w = min(maxWait, firstWait<<(over-1))
-			}
-			s.until = now.Add(w)
-			d = max(d, w)
-		}
+	return t.longest(keys, t.failLocked)
+}
+
+// failLocked records a failed login of key at now and returns how long
+// its next try must wait. t.mu must be held.
+func (t *throttle) failLocked(now time.Time, k string) time.Duration {
+	s := t.m[k]
+	if s != nil && now.Sub(s.last) > forgetAfter {
+		s.fails = 0
 	}
-	return d
+	if s == nil {
+		if len(t.m) >= maxThrottleKeys {
+			t.evict(now)
+		}
+		s = &strike{}
+		t.m[k] = s
+	}
+	s.fails++
+	s.last = now
+	over := s.fails - free(k)
+	if over <= 0 {
+		return 0
+	}
+	w := maxWait
+	if over <= 7 { // 2^6 s > maxWait
+		w = min(maxWait, firstWait<<(over-1))
+	}
+	s.until = now.Add(w)
+	return w
 }
 
 // forget drops the failures of key.
