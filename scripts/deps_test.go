@@ -177,14 +177,28 @@ func TestDepsMissingGoFails(t *testing.T) {
 	wantCalls(t, calls)
 }
 
-// A Node.js that is not Debian's (NodeSource's, say) and no npm: apt-get
-// refuses Debian's npm package. Debian's npm is tried, then corepack's.
-func TestDepsNpmRefusedByAptComesFromCorepack(t *testing.T) {
+// withoutNpm returns an environment with everything but npm.
+func withoutNpm(t *testing.T) *depsEnv {
 	e := newDepsEnv(t)
 	e.complete()
 	os.Remove(filepath.Join(e.bin, "npm"))
+	return e
+}
+
+// aptRefusesNpm is withoutNpm where apt-get refuses Debian's npm package
+// (as it does beside a Node.js that is not Debian's) and corepack runs
+// the shell script corepack.
+func aptRefusesNpm(t *testing.T, corepack string) *depsEnv {
+	e := withoutNpm(t)
 	e.stub("apt-get", `case "$*" in *npm*) exit 100;; esac`)
-	e.stub("corepack", "")
+	e.stub("corepack", corepack)
+	return e
+}
+
+// A Node.js that is not Debian's (NodeSource's, say) and no npm: apt-get
+// refuses Debian's npm package. Debian's npm is tried, then corepack's.
+func TestDepsNpmRefusedByAptComesFromCorepack(t *testing.T) {
+	e := aptRefusesNpm(t, "")
 	code, out, calls := e.run()
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
@@ -195,11 +209,7 @@ func TestDepsNpmRefusedByAptComesFromCorepack(t *testing.T) {
 }
 
 func TestDepsNpmUnavailableSaysWhatToInstall(t *testing.T) {
-	e := newDepsEnv(t)
-	e.complete()
-	os.Remove(filepath.Join(e.bin, "npm"))
-	e.stub("apt-get", `case "$*" in *npm*) exit 100;; esac`)
-	e.stub("corepack", "exit 1")
+	e := aptRefusesNpm(t, "exit 1")
 	code, out, calls := e.run()
 	if code == 0 {
 		t.Fatalf("exit 0 without npm\n%s", out)
@@ -215,9 +225,7 @@ func TestDepsNpmUnavailableSaysWhatToInstall(t *testing.T) {
 
 // Debian's npm installs when apt-get can: it is then the npm used.
 func TestDepsNpmFromDebian(t *testing.T) {
-	e := newDepsEnv(t)
-	e.complete()
-	os.Remove(filepath.Join(e.bin, "npm"))
+	e := withoutNpm(t)
 	chmod, err := exec.LookPath("chmod")
 	if err != nil {
 		t.Fatal(err)
