@@ -1,6 +1,8 @@
 package atomicfile
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 )
@@ -16,14 +18,63 @@ func Write(path string, data []byte, pattern string) error {
 	if err != nil {
 		return err
 	}
-	renamed := false
+	if err := replace(tmp, path, data, 0o600, -1, -1); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// Replace is Write for a file that keeps what it is: an existing file
+// keeps its mode and, where the process may give it away, its owner and
+// group (a new one is 0600). Where the directory may not be written but
+// the file exists (and may be written), the file is rewritten in place
+// instead, truncated, written and synced, as mosquitto_passwd always does:
+// that is not atomic. The directory is synced if it can be opened.
+func Replace(path string, data []byte, pattern string) error {
+	perm := fs.FileMode(0o600)
+	uid, gid := -1, -1
+	if fi, err := os.Stat(path); err == nil {
+		perm = fi.Mode().Perm()
+		uid, gid = fileOwner(fi)
+	}
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, pattern)
+	if errors.Is(err, fs.ErrPermission) && uid >= 0 {
+		return writeInPlace(path, data)
+	}
+	if err != nil {
+		return err
+	}
+	if err := replace(tmp, path, data, perm, uid, gid); err != nil {
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		_ = d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// replace gives the new temporary file tmp the owner uid, gid (unless they
+// are -1; best effort: only root may give a file away) and the mode perm,
+// writes data to it, syncs and closes it and renames it over path. It
+// removes tmp if any step fails.
+func replace(tmp *os.File, path string, data []byte, perm fs.FileMode, uid, gid int) (err error) {
 	defer func() {
-		if !renamed {
+		if err != nil {
 			tmp.Close()
 			os.Remove(tmp.Name())
 		}
 	}()
-	if err := tmp.Chmod(0o600); err != nil {
+	if uid >= 0 {
+		_ = tmp.Chown(uid, gid)
+	}
+	if err := tmp.Chmod(perm); err != nil {
 		return err
 	}
 	if _, err := tmp.Write(data); err != nil {
@@ -35,14 +86,22 @@ func Write(path string, data []byte, pattern string) error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	renamed = true
-	d, err := os.Open(dir)
+	return os.Rename(tmp.Name(), path)
+}
+
+// writeInPlace truncates the file at path and writes data to it.
+func writeInPlace(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		return err
 	}
-	defer d.Close()
-	return d.Sync()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

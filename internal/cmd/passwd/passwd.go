@@ -41,6 +41,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/midge-mqtt/midge/auth"
+	"github.com/midge-mqtt/midge/internal/atomicfile"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 
@@ -537,77 +538,13 @@ func readForUpdate(path string) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
-// writeFileAtomic replaces the file at path with data: it writes a temporary
-// file in the same directory, syncs it and renames it over path. A new file
-// is 0600; an existing one keeps its mode and, if allowed, its owner. If the
-// directory may not be written but the file may, the file is rewritten in
-// place instead.
-func writeFileAtomic(path string, data []byte) (err error) {
-	perm := fs.FileMode(0o600)
-	uid, gid := -1, -1
-	if fi, err := os.Stat(path); err == nil {
-		perm = fi.Mode().Perm()
-		uid, gid = fileOwner(fi)
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if errors.Is(err, fs.ErrPermission) && uid >= 0 {
-		// The directory is not ours to write (say /etc/mosquitto) but the
-		// file is: rewrite it in place, as mosquitto_passwd always does.
-		return writeInPlace(path, data)
-	}
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if uid >= 0 {
-		// Best effort: only root may give the file to another user.
-		_ = f.Chown(uid, gid)
-	}
-	if err := f.Chmod(perm); err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		_ = d.Sync()
-		d.Close()
-	}
-	return nil
+// writeFileAtomic replaces the password file at path with data, through a
+// temporary file renamed over it: an existing file keeps its mode and, if
+// allowed, its owner (see atomicfile.Replace); a new one is 0600.
+func writeFileAtomic(path string, data []byte) error {
+	return atomicfile.Replace(path, data, "."+filepath.Base(path)+".tmp*")
 }
 
 // trimBlanks trims C's isspace characters at both ends, as Mosquitto's
 // misc__trimblanks does.
 func trimBlanks(s string) string { return strings.Trim(s, " \t\n\v\f\r") }
-
-// writeInPlace truncates the file at path and writes data to it.
-func writeInPlace(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}

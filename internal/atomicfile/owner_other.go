@@ -1,6 +1,6 @@
 //go:build !unix
 
-package passwd
+package atomicfile
 
 import "io/fs"
 
