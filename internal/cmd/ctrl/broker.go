@@ -40,16 +40,10 @@ func brokerCommand(args []string, st streams) (*request, int) {
 
 // printBroker prints a broker module response.
 func printBroker(r any, st streams) {
-	command, ok := responseCommand(r, st, "%s: Error: %s.\n")
-	if !ok {
-		return
-	}
-	switch {
-	case strings.EqualFold(command, "listPlugins"):
-		printPlugins(r, st)
-	case strings.EqualFold(command, "listListeners"):
-		printListeners(r, st)
-	}
+	printResponse(r, st, "%s: Error: %s.\n", []printer{
+		{"listPlugins", printPlugins},
+		{"listListeners", printListeners},
+	})
 }
 
 // printListeners prints each listener: port, protocol, socket path, bind

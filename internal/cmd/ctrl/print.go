@@ -37,28 +37,44 @@ func firstResponse(payload []byte, st streams) (any, bool) {
 func printDynsec(r any, st streams) {
 	// Mosquitto 2.0.11's form of an error; 2.1 ends the line with a full
 	// stop.
-	command, ok := responseCommand(r, st, "%s: Error: %s\n")
+	printResponse(r, st, "%s: Error: %s\n", []printer{
+		{"listClients", listPrinter("clients", "username")},
+		{"listGroups", listPrinter("groups", "groupname")},
+		{"listRoles", listPrinter("roles", "rolename")},
+		{"getClient", printClient},
+		{"getGroup", printGroup},
+		{"getRole", printRole},
+		{"getDefaultACLAccess", printDefaultACLAccess},
+		{"getAnonymousGroup", printAnonymousGroup},
+	})
+}
+
+// printer is how the successful response to a command is printed.
+type printer struct {
+	command string // matched without regard to case
+	print   func(r any, st streams)
+}
+
+// printResponse prints the error in response r (with errorFormat, given
+// the command and the error) or passes r to the printer of its command, if
+// any.
+func printResponse(r any, st streams, errorFormat string, printers []printer) {
+	command, ok := responseCommand(r, st, errorFormat)
 	if !ok {
 		return
 	}
-	switch {
-	case strings.EqualFold(command, "listClients"):
-		printList(r, "clients", "username", st)
-	case strings.EqualFold(command, "listGroups"):
-		printList(r, "groups", "groupname", st)
-	case strings.EqualFold(command, "listRoles"):
-		printList(r, "roles", "rolename", st)
-	case strings.EqualFold(command, "getClient"):
-		printClient(r, st)
-	case strings.EqualFold(command, "getGroup"):
-		printGroup(r, st)
-	case strings.EqualFold(command, "getRole"):
-		printRole(r, st)
-	case strings.EqualFold(command, "getDefaultACLAccess"):
-		printDefaultACLAccess(r, st)
-	case strings.EqualFold(command, "getAnonymousGroup"):
-		printAnonymousGroup(r, st)
+	for _, p := range printers {
+		if strings.EqualFold(command, p.command) {
+			p.print(r, st)
+			return
+		}
 	}
+}
+
+// listPrinter returns the printer of a list command's response: printList
+// of its array with key.
+func listPrinter(array, key string) func(r any, st streams) {
+	return func(r any, st streams) { printList(r, array, key, st) }
 }
 
 // heading returns a function that returns label the first time and as many
