@@ -26,35 +26,17 @@ func runQueueBench(ctx context.Context, o *options, _ base.Streams) (*report, er
 	n, k := o.clients, o.count
 
 	p0 := sampleProc(o.pid)
-	var cs connStats
-	makeSessions(ctx, o, d, n, &cs, func(int) string { return topic })
-	rep.setConnect(&cs, n)
-	if cs.ok < n {
-		return rep, fmt.Errorf("%d of %d sessions could not be created: %v", n-cs.ok, n, cs.errs.list())
+	if err := queueSessions(ctx, o, d, rep, topic); err != nil {
+		return rep, err
 	}
 	settle(ctx, o.hold)
 	p1 := sampleProc(o.pid)
 
-	pub, err := newPubStream(ctx, d, o.start+n, o.idTmpl.expand(tmplVars{num: o.start + n, role: "p"}), byte(o.qos), o.inflight)
+	acked, t0, pubSecs, err := publishQueued(ctx, o, d, topic, k)
 	if err != nil {
-		return rep, fmt.Errorf("publisher: %w", err)
+		return rep, err
 	}
-	payload := payloadOf(o)
-	t0 := benchNow()
-	for range k {
-		if err = pub.publish(ctx, topic, payload); err != nil {
-			break
-		}
-	}
-	if err == nil {
-		err = pub.wait(ctx)
-	}
-	pubSecs := float64(benchNow()-t0) / 1e9
-	pub.c.close(true)
-	if err != nil {
-		return rep, fmt.Errorf("publishing: %w", err)
-	}
-	rep.Publish = &publishReport{Sent: k, Acked: pub.acked.Load(), Seconds: pubSecs, Rate: float64(k) / pubSecs}
+	rep.Publish = &publishReport{Sent: k, Acked: acked, Seconds: pubSecs, Rate: float64(k) / pubSecs}
 	settle(ctx, o.hold)
 	p2 := sampleProc(o.pid)
 
@@ -163,31 +145,14 @@ func runStormBench(ctx context.Context, o *options, _ base.Streams) (*report, er
 	n, k := o.clients, o.count
 
 	// Set up at a moderate pace: the storm is what is measured.
-	var cs connStats
 	setup := *o
 	setup.concurrency = min(o.concurrency, 64)
-	makeSessions(ctx, &setup, d, n, &cs, func(int) string { return topic })
-	rep.setConnect(&cs, n)
-	if cs.ok < n {
-		return rep, fmt.Errorf("%d of %d sessions could not be created: %v", n-cs.ok, n, cs.errs.list())
+	if err := queueSessions(ctx, &setup, d, rep, topic); err != nil {
+		return rep, err
 	}
 	if k > 0 {
-		pub, err := newPubStream(ctx, d, o.start+n, o.idTmpl.expand(tmplVars{num: o.start + n, role: "p"}), byte(o.qos), o.inflight)
-		if err != nil {
-			return rep, fmt.Errorf("publisher: %w", err)
-		}
-		payload := payloadOf(o)
-		for range k {
-			if err = pub.publish(ctx, topic, payload); err != nil {
-				break
-			}
-		}
-		if err == nil {
-			err = pub.wait(ctx)
-		}
-		pub.c.close(true)
-		if err != nil {
-			return rep, fmt.Errorf("publishing: %w", err)
+		if _, _, _, err := publishQueued(ctx, o, d, topic, k); err != nil {
+			return rep, err
 		}
 	}
 	if o.restart != "" {
@@ -301,4 +266,45 @@ func runStormBench(ctx context.Context, o *options, _ base.Streams) (*report, er
 		return rep, fmt.Errorf("%d clients failed; first: %s", errs.count(), e[0])
 	}
 	return rep, nil
+}
+
+// queueSessions makes queue and storm mode's -c persistent sessions,
+// subscribed to topic, at o's pace, and records the connections in rep.
+func queueSessions(ctx context.Context, o *options, d *dialer, rep *report, topic string) error {
+	n := o.clients
+	var cs connStats
+	makeSessions(ctx, o, d, n, &cs, func(int) string { return topic })
+	rep.setConnect(&cs, n)
+	if cs.ok < n {
+		return fmt.Errorf("%d of %d sessions could not be created: %v", n-cs.ok, n, cs.errs.list())
+	}
+	return nil
+}
+
+// publishQueued publishes k messages to topic from one publisher, which
+// comes after the sessions, and waits until they are acknowledged. It
+// returns how many were, when (benchNow) the first publish began, and how
+// many seconds from then that took.
+func publishQueued(ctx context.Context, o *options, d *dialer, topic string, k int64) (acked, t0 int64, secs float64, err error) {
+	n := o.clients
+	pub, err := newPubStream(ctx, d, o.start+n, o.idTmpl.expand(tmplVars{num: o.start + n, role: "p"}), byte(o.qos), o.inflight)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("publisher: %w", err)
+	}
+	payload := payloadOf(o)
+	t0 = benchNow()
+	for range k {
+		if err = pub.publish(ctx, topic, payload); err != nil {
+			break
+		}
+	}
+	if err == nil {
+		err = pub.wait(ctx)
+	}
+	secs = float64(benchNow()-t0) / 1e9
+	pub.c.close(true)
+	if err != nil {
+		return 0, 0, 0, fmt.Errorf("publishing: %w", err)
+	}
+	return pub.acked.Load(), t0, secs, nil
 }
