@@ -32,11 +32,8 @@ var errDone = errors.New("done")
 func serveWire(c *wireConn, on func(h packet.FixedHeader, body []byte) error) error {
 	pending := 0
 	for {
-		if pending > 0 && (pending >= wireAckBatch || c.r.Buffered() == 0) {
-			if err := c.flush(); err != nil {
-				return err
-			}
-			pending = 0
+		if err := c.flushAcksDue(&pending); err != nil {
+			return err
 		}
 		h, body, _, err := c.readPacket()
 		if err != nil {
@@ -48,20 +45,13 @@ func serveWire(c *wireConn, on func(h packet.FixedHeader, body []byte) error) er
 			if err != nil {
 				return err
 			}
-			switch qos {
-			case 1:
-				c.appendAck(packet.TypePuback, id)
-				pending++
-			case 2:
-				c.appendAck(packet.TypePubrec, id)
+			if c.ackPublish(qos, id) {
 				pending++
 			}
 		case packet.TypePubrel:
-			id, _, err := ackFields(body)
-			if err != nil {
+			if err := c.ackPubrel(body); err != nil {
 				return err
 			}
-			c.appendAck(packet.TypePubcomp, id)
 			pending++
 		case packet.TypeDisconnect:
 			return disconnectError(body)

@@ -201,6 +201,43 @@ func (c *wireConn) flush() error {
 	return c.writeLocked()
 }
 
+// flushAcksDue writes the *pending acknowledgements appended so far once
+// they fill a batch or nothing more is buffered to read, and zeroes
+// *pending.
+func (c *wireConn) flushAcksDue(pending *int) error {
+	if *pending > 0 && (*pending >= wireAckBatch || c.r.Buffered() == 0) {
+		if err := c.flush(); err != nil {
+			return err
+		}
+		*pending = 0
+	}
+	return nil
+}
+
+// ackPublish appends the acknowledgement of a delivery at qos (PUBACK for
+// QoS 1, PUBREC for QoS 2) and reports whether there is one.
+func (c *wireConn) ackPublish(qos byte, id uint16) bool {
+	switch qos {
+	case 1:
+		c.appendAck(packet.TypePuback, id)
+	case 2:
+		c.appendAck(packet.TypePubrec, id)
+	default:
+		return false
+	}
+	return true
+}
+
+// ackPubrel appends the PUBCOMP that answers the PUBREL whose body is body.
+func (c *wireConn) ackPubrel(body []byte) error {
+	id, _, err := ackFields(body)
+	if err != nil {
+		return err
+	}
+	c.appendAck(packet.TypePubcomp, id)
+	return nil
+}
+
 // appendAck queues an acknowledgement (PUBACK, PUBREC, PUBREL, PUBCOMP)
 // with reason Success, which MQTT 5 lets us send in the short form.
 func (c *wireConn) appendAck(t packet.Type, id uint16) {
@@ -710,11 +747,8 @@ func (s *subscriber) wireRead(c *wireConn) error {
 			r.kick() // once per batch of packets, not per message
 			done = 0
 		}
-		if pending > 0 && (pending >= wireAckBatch || c.r.Buffered() == 0) {
-			if err := c.flush(); err != nil {
-				return err
-			}
-			pending = 0
+		if err := c.flushAcksDue(&pending); err != nil {
+			return err
 		}
 		h, body, read, err := c.readPacket()
 		if err != nil {
@@ -735,12 +769,7 @@ func (s *subscriber) wireRead(c *wireConn) error {
 			if qos < 2 {
 				done++
 			}
-			switch qos {
-			case 1:
-				c.appendAck(packet.TypePuback, id)
-				pending++
-			case 2:
-				c.appendAck(packet.TypePubrec, id)
+			if c.ackPublish(qos, id) {
 				pending++
 			}
 			if again {
@@ -748,11 +777,9 @@ func (s *subscriber) wireRead(c *wireConn) error {
 				return nil
 			}
 		case packet.TypePubrel:
-			id, _, err := ackFields(body)
-			if err != nil {
+			if err := c.ackPubrel(body); err != nil {
 				return err
 			}
-			c.appendAck(packet.TypePubcomp, id)
 			pending++
 			r.completed.Add(1)
 			done++
