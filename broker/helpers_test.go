@@ -257,6 +257,24 @@ func subscribed(t *testing.T, b *testutil.Broker, cp *packet.Connect, filter str
 	return c
 }
 
+// hourSubscriber connects id as a session that outlives its connection by
+// an hour (hourSession) and subscribes it to filter at qos; it returns the
+// CONNECT that resumes the session and the connection.
+func hourSubscriber(t *testing.T, b *testutil.Broker, id, filter string, qos byte) (*packet.Connect, *testutil.Client) {
+	t.Helper()
+	cp := hourSession(id)
+	return cp, subscribed(t, b, cp, filter, qos)
+}
+
+// offline makes an hourSubscriber that goes offline; it returns the
+// CONNECT that resumes it.
+func offline(t *testing.T, b *testutil.Broker, id, filter string, qos byte) *packet.Connect {
+	t.Helper()
+	cp, c := hourSubscriber(t, b, id, filter, qos)
+	disconnect(c)
+	return cp
+}
+
 // startStore starts a broker open to anyone that persists to st.
 func startStore(t *testing.T, st broker.Store) *testutil.Broker {
 	cfg := open()

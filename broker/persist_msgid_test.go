@@ -91,15 +91,6 @@ func recordedStores(t *testing.T, f func(t *testing.T, restart func() (*testutil
 	})
 }
 
-// offline makes a persistent session that subscribes to filter and goes
-// offline; it returns the CONNECT that resumes it.
-func offline(t *testing.T, b *testutil.Broker, id, filter string) *packet.Connect {
-	t.Helper()
-	cp := hourSession(id)
-	disconnect(subscribed(t, b, cp, filter, 1))
-	return cp
-}
-
 // A message queued for many sessions is committed once per session with
 // one message id, so that the store keeps it once; every session gets it
 // after a restart.
@@ -109,7 +100,7 @@ func TestPersistMessageShared(t *testing.T) {
 		subs := []string{"s1", "s2", "s3"}
 		var cps []*packet.Connect
 		for _, id := range subs {
-			cps = append(cps, offline(t, b, id, "f/#"))
+			cps = append(cps, offline(t, b, id, "f/#", 1))
 		}
 		p := connect(t, b, 5, "p")
 		pub(t, p, 1, "f/x", "one", 1, false)
@@ -139,7 +130,7 @@ func TestPersistMessageShared(t *testing.T) {
 func TestPersistMessageStoredAgain(t *testing.T) {
 	recordedStores(t, func(t *testing.T, restart func() (*testutil.Broker, *recorder)) {
 		b, rec := restart()
-		first := offline(t, b, "first", "r/#")
+		first := offline(t, b, "first", "r/#", 1)
 		p := connect(t, b, 5, "p")
 		pub(t, p, 1, "r/x", "retained", 1, true)
 		s, _ := connectWith(t, b, first)
@@ -149,8 +140,7 @@ func TestPersistMessageStoredAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The retained message, the same *Message, goes to another session.
-		second := hourSession("second")
-		s2 := subscribed(t, b, second, "r/#", 1)
+		second, s2 := hourSubscriber(t, b, "second", "r/#", 1)
 		expectPublish(t, s2, "r/x", "retained") // not acknowledged
 		if err := b.Flush(context.Background()); err != nil {
 			t.Fatal(err)

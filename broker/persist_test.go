@@ -73,8 +73,7 @@ func TestPersistRetained(t *testing.T) {
 func TestPersistSessionQueue(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
-		persistent := hourSession("sub")
-		disconnect(subscribed(t, b, persistent, "q/#", 2))
+		persistent := offline(t, b, "sub", "q/#", 2)
 		p := connect(t, b, 4, "p")
 		pub(t, p, 1, "q/1", "one", 1, false)
 		pub(t, p, 2, "q/2", "two", 2, false)
@@ -128,8 +127,7 @@ func inFlight(t *testing.T, b *testutil.Broker, s *testutil.Client, pendingQoS b
 func TestPersistQoS2Outbound(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
-		persistent := hourSession("sub")
-		s := subscribed(t, b, persistent, "x/#", 2)
+		persistent, s := hourSubscriber(t, b, "sub", "x/#", 2)
 		rel, pend := inFlight(t, b, s, 2)
 		s.Close()
 		b = restart()
@@ -161,8 +159,7 @@ func TestPersistQoS2Outbound(t *testing.T) {
 func TestPersistTakeoverResendsOnce(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
-		persistent := hourSession("sub")
-		s := subscribed(t, b, persistent, "x/#", 2)
+		persistent, s := hourSubscriber(t, b, "sub", "x/#", 2)
 		rel, pend := inFlight(t, b, s, 1)
 
 		s2, ack := connectWith(t, b, persistent) // s is still connected
@@ -184,8 +181,7 @@ func TestPersistTakeoverResendsOnce(t *testing.T) {
 func TestPersistQoS2Inbound(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
-		subp := hourSession("sub")
-		disconnect(subscribed(t, b, subp, "in", 2))
+		subp := offline(t, b, "sub", "in", 2)
 		pubp := hourSession("pub")
 		unreleasedQoS2(t, b, pubp, "in", "once", 7)
 		b = restart()
@@ -241,8 +237,7 @@ func (f *failing) Commit(ctx context.Context, b *broker.Batch, sync bool) error 
 func TestPersistCommitFailure(t *testing.T) {
 	st := &failing{Store: store.NewMemory()}
 	b := startStore(t, st)
-	persistent := hourSession("sub")
-	s := subscribed(t, b, persistent, "f", 2)
+	_, s := hourSubscriber(t, b, "sub", "f", 2)
 	p5 := connect(t, b, 5, "p5")
 	p4 := connect(t, b, 4, "p4")
 	st.fail.Store(true)
@@ -263,8 +258,7 @@ func TestPersistCommitFailure(t *testing.T) {
 func TestPersistDeliveredBeforeCommit(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
-		persistent := hourSession("sub")
-		s := subscribed(t, b, persistent, "d", 1)
+		persistent, s := hourSubscriber(t, b, "sub", "d", 1)
 		p := connect(t, b, 5, "p")
 		for i := range 20 {
 			pub(t, p, uint16(i+1), "d", fmt.Sprint("acked ", i), 1, false)
@@ -362,8 +356,7 @@ func (s *slowLoad) LoadQueue(ctx context.Context, clientID string, fn func(*brok
 func TestPersistPublishDuringReload(t *testing.T) {
 	st := &slowLoad{Store: store.NewMemory(), loading: make(chan struct{}), release: make(chan struct{})}
 	b := startStore(t, st)
-	persistent := hourSession("sub")
-	disconnect(subscribed(t, b, persistent, "r", 1))
+	persistent := offline(t, b, "sub", "r", 1)
 	testutil.WaitFor(t, "the session offline", func() bool { si, ok := b.Session("sub"); return ok && !si.Connected })
 	watcher := subscriber(t, b, 5, "watcher", "r", 1)
 	p := connect(t, b, 5, "p")
