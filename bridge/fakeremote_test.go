@@ -271,9 +271,7 @@ func TestV5ConnectWindowAndFallback(t *testing.T) {
 // try_private refused (CONNACK 1 to 0x84, as AWS IoT and Azure answer):
 // the next attempt goes without the bridge bit.
 func TestTryPrivateRefused(t *testing.T) {
-	f := newFakeRemote(t)
-	local := anonBroker(t)
-	startBridge(t, configOne(t, f.addr(), packet.Version311, bridge.Out, "out/#"), local.Server)
+	f, _, _ := bridgeToFake(t, packet.Version311, bridge.Out, "out/#", nil)
 	c := f.accept()
 	if cp := c.decode(packet.Version311).(*packet.Connect); !cp.Bridge {
 		t.Fatal("first CONNECT without the bridge bit")
@@ -290,11 +288,9 @@ func TestTryPrivateRefused(t *testing.T) {
 // wildcard topic. The bridge reconnects, answers the PUBREC with PUBREL,
 // relays nothing bad and goes on working.
 func TestMisbehavingRemote(t *testing.T) {
-	f := newFakeRemote(t)
-	local := anonBroker(t)
-	cfg := configOne(t, f.addr(), packet.Version311, bridge.In, "#")
-	cfg.Notifications = false
-	b := startBridge(t, cfg, local.Server)
+	f, local, b := bridgeToFake(t, packet.Version311, bridge.In, "#", func(cfg *bridge.Config) {
+		cfg.Notifications = false
+	})
 	lsub := subscriber(t, local.Addr, packet.Version5, "lsub", "#", 1)
 
 	handshake := func(c *fakeConn) {
@@ -314,28 +310,22 @@ func TestMisbehavingRemote(t *testing.T) {
 	c.send(0x50, 2, 0x23, 0x45) // PUBREC for nothing: PUBREL so the remote frees it
 	c.expect("PUBREL for an unknown PUBREC", []byte{0x62, 2, 0x23, 0x45})
 	c.send(pkt(0x30, str("ok/1"), []byte("fine"))...)
-	if p := expectPublish(t, lsub); p.Topic != "ok/1" {
-		t.Fatalf("got %q", p.Topic)
-	}
+	expectTopic(t, lsub, "ok/1")
 
 	c.send(pkt(0x30, str("bad/#"), []byte("x"))...) // a wildcard in a PUBLISH topic
 	c = f.accept()                                  // the bridge dropped that connection
 	handshake(c)
 	c.send(pkt(0x30, str("ok/2"), []byte("fine"))...)
-	if p := expectPublish(t, lsub); p.Topic != "ok/2" {
-		t.Fatalf("got %q after the bad PUBLISH", p.Topic)
-	}
+	expectTopic(t, lsub, "ok/2")
 }
 
 // keepalive_interval: a remote that does not answer PINGREQ within the
 // next interval is dropped, the error kept, and the bridge reconnects.
 func TestKeepAlivePingTimeout(t *testing.T) {
-	f := newFakeRemote(t)
-	local := anonBroker(t)
-	cfg := configOne(t, f.addr(), packet.Version311, bridge.In, "in/#")
-	cfg.Notifications = false
-	cfg.KeepAlive = time.Second
-	b := startBridge(t, cfg, local.Server)
+	f, _, b := bridgeToFake(t, packet.Version311, bridge.In, "in/#", func(cfg *bridge.Config) {
+		cfg.Notifications = false
+		cfg.KeepAlive = time.Second
+	})
 	c := f.accept()
 	cp := c.raw() // bytes 10 and 11 are the keep alive
 	if ka := int(cp[10])<<8 | int(cp[11]); ka != 1 {
@@ -361,11 +351,9 @@ func TestKeepAlivePingTimeout(t *testing.T) {
 // that is not retained, and sends its notification and retained messages
 // without the retain flag.
 func TestRetainNotSupportedRetry(t *testing.T) {
-	f := newFakeRemote(t)
-	local := anonBroker(t)
-	cfg := configOne(t, f.addr(), packet.Version5, bridge.Out, "out/#")
-	cfg.AttemptUnsubscribe = false
-	b := startBridge(t, cfg, local.Server)
+	f, local, b := bridgeToFake(t, packet.Version5, bridge.Out, "out/#", func(cfg *bridge.Config) {
+		cfg.AttemptUnsubscribe = false
+	})
 	c := f.accept()
 	if cp := c.decode(packet.Version5).(*packet.Connect); cp.Will == nil || !cp.Will.Retain {
 		t.Fatalf("first CONNECT's will %+v", cp.Will)
@@ -430,18 +418,13 @@ func TestTopicAliasIn(t *testing.T) {
 	// An alias from the previous connection is gone [MQTT-3.3.2-7]: the
 	// new connection starts with none.
 	c.send(pkt(0x30, str("in/new"), []byte{3, 0x23, 0, 1}, []byte("third"))...)
-	if p := expectPublish(t, lsub); p.Topic != "in/new" {
-		t.Fatalf("local got %q", p.Topic)
-	}
+	expectTopic(t, lsub, "in/new")
 }
 
 // A remote that refuses the bridge's client identifier (CONNACK 0x85):
 // the bridge keeps the reason as its last error, waits and tries again.
 func TestConnackClientIDNotValid(t *testing.T) {
-	f := newFakeRemote(t)
-	local := anonBroker(t)
-	cfg := configOne(t, f.addr(), packet.Version5, bridge.In, "in/#")
-	b := startBridge(t, cfg, local.Server)
+	f, _, b := bridgeToFake(t, packet.Version5, bridge.In, "in/#", nil)
 	c := f.accept()
 	if cp := c.decode(packet.Version5).(*packet.Connect); cp.ClientID != "testhost.test" {
 		t.Fatalf("client id %q", cp.ClientID)
@@ -453,4 +436,26 @@ func TestConnackClientIDNotValid(t *testing.T) {
 		t.Fatalf("status after 0x85: %+v", st)
 	}
 	c.decode(packet.Version5)
+}
+
+// bridgeToFake starts a fake remote, a local broker open to anyone, and a
+// bridge between them of one topic (configOne), whose configuration tweak
+// (if not nil) may change first.
+func bridgeToFake(t *testing.T, v byte, dir bridge.Direction, filter string, tweak func(*bridge.Config)) (*fakeRemote, *testutil.Broker, *bridge.Bridge) {
+	t.Helper()
+	f := newFakeRemote(t)
+	local := anonBroker(t)
+	cfg := configOne(t, f.addr(), v, dir, filter)
+	if tweak != nil {
+		tweak(&cfg)
+	}
+	return f, local, startBridge(t, cfg, local.Server)
+}
+
+// expectTopic fails the test unless c's next PUBLISH is to topicName.
+func expectTopic(t *testing.T, c *testutil.Client, topicName string) {
+	t.Helper()
+	if p := expectPublish(t, c); p.Topic != topicName {
+		t.Fatalf("got %q, want %q", p.Topic, topicName)
+	}
 }
