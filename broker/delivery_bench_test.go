@@ -4,11 +4,11 @@ import (
 	"fmt"
 	"net"
 	"runtime"
-	"runtime/metrics"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/systree"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -89,12 +89,7 @@ func (p *benchPeer) drain() {
 
 // goroutinesCreated reads the runtime's count of goroutines created.
 func goroutinesCreated() uint64 {
-	s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
-	metrics.Read(s)
-	if s[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return s[0].Value.Uint64()
+	return systree.Uint64Metric("/sched/goroutines-created:goroutines")
 }
 
 // BenchmarkDelivery publishes over TCP to n subscribers over TCP and reports

@@ -52,7 +52,7 @@ func (h *handler) mosquittoAPI() {
 		writeIndented(w, map[string][]Listener{"listeners": ls})
 	}))
 	h.mux.HandleFunc("/api/v1/systree", h.mosquitto(func(w http.ResponseWriter, r *http.Request) {
-		writeIndented(w, systree(h.s.broker.SysValues()))
+		writeIndented(w, systreeObject(h.s.broker.SysValues()))
 	}))
 }
 
@@ -180,9 +180,9 @@ var systreeTopics = []string{
 	"$SYS/broker/uptime",
 }
 
-// systree returns 2.1's /api/v1/systree object from the broker's $SYS
+// systreeObject returns 2.1's /api/v1/systree object from the broker's $SYS
 // values, in 2.1's order: every value an integer (the uptime in seconds).
-func systree(values map[string]string) orderedInts {
+func systreeObject(values map[string]string) orderedInts {
 	out := make(orderedInts, 0, len(systreeTopics))
 	for _, name := range systreeTopics {
 		v := strings.TrimSuffix(values[name], " seconds")

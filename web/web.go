@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"runtime/metrics"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/midge-mqtt/midge/bridge"
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/systree"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -286,7 +286,7 @@ func (s *Server) sample() {
 		At: s.cfg.Now().UnixMilli(), ClientsConnected: st.ClientsConnected, Sessions: st.Sessions,
 		Subscriptions: st.Subscriptions, Retained: st.Retained, PublishIn: st.PublishIn, PublishOut: st.PublishOut,
 		BytesIn: st.BytesIn, BytesOut: st.BytesOut, MessagesIn: st.MessagesIn, MessagesOut: st.MessagesOut,
-		Dropped: st.Dropped, Heap: heapBytes(), WebDropped: s.dropped.Load(),
+		Dropped: st.Dropped, Heap: systree.HeapBytes(), WebDropped: s.dropped.Load(),
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -318,14 +318,4 @@ func (s *Server) lastSample() json.RawMessage {
 	s.mu.Unlock()
 	b, _ := json.Marshal(smp)
 	return b
-}
-
-// heapBytes returns the bytes of live heap objects, as $SYS/broker/heap/current.
-func heapBytes() uint64 {
-	smp := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
-	metrics.Read(smp)
-	if smp[0].Value.Kind() != metrics.KindUint64 {
-		return 0
-	}
-	return smp[0].Value.Uint64()
 }

@@ -119,8 +119,12 @@ var packetNames = [16]string{
 
 // HeapBytes returns the bytes of heap memory occupied by live objects and
 // not yet swept dead ones, the closest Go has to Mosquitto's memory_used().
-func HeapBytes() uint64 {
-	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+func HeapBytes() uint64 { return Uint64Metric("/memory/classes/heap/objects:bytes") }
+
+// Uint64Metric returns the value of the runtime/metrics metric name, or 0
+// if the runtime has no such metric of kind uint64.
+func Uint64Metric(name string) uint64 {
+	s := []metrics.Sample{{Name: name}}
 	metrics.Read(s)
 	if s[0].Value.Kind() != metrics.KindUint64 {
 		return 0
