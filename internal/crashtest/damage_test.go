@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 	"github.com/midge-mqtt/midge/store/storetest"
 )
@@ -175,7 +176,7 @@ func TestDamagedStoreStopsStart(t *testing.T) {
 			// In the middle of its records, not in the last: a final
 			// record that fails its checksum is the torn write of a
 			// crash, which is dropped.
-			offs, end := storetest.WALRecords(t, readFile(t, f.wal))
+			offs, end := storetest.WALRecords(t, []byte(testutil.ReadFile(t, f.wal)))
 			offs = append(offs, end)
 			if len(offs) < 3 {
 				t.Fatalf("%d records in the log", len(offs)-1)
@@ -184,7 +185,7 @@ func TestDamagedStoreStopsStart(t *testing.T) {
 			flipAt(t, f.wal, (offs[i]+offs[i+1])/2-32, 64)
 		}, "-wal", "is damaged, and record"},
 		{"log truncated", true, func(t *testing.T, f *damageFixture) {
-			if err := os.Truncate(f.wal, int64(written(readFile(t, f.wal))/2)); err != nil {
+			if err := os.Truncate(f.wal, int64(written([]byte(testutil.ReadFile(t, f.wal)))/2)); err != nil {
 				t.Fatal(err)
 			}
 		}, "-wal", "truncated"},
@@ -202,7 +203,7 @@ func TestDamagedStoreStopsStart(t *testing.T) {
 		}, "", "is empty"},
 		{"store file's root page flipped", false, func(t *testing.T, f *damageFixture) {
 			off := newestMetaAt(t, f.db)
-			root := binary.LittleEndian.Uint64(readFile(t, f.db)[off+32:])
+			root := binary.LittleEndian.Uint64([]byte(testutil.ReadFile(t, f.db))[off+32:])
 			flipAt(t, f.db, int(root)*4096+16, 64)
 		}, "", "is corrupt"},
 	} {
@@ -233,7 +234,7 @@ func TestTornFinalRecordIsDropped(t *testing.T) {
 	bin := buildMidge(t)
 	f := newDamageFixture(t, bin)
 	f.fill(t, true)
-	data := readFile(t, f.wal)
+	data := []byte(testutil.ReadFile(t, f.wal))
 	offs, end := storetest.WALRecords(t, data)
 	last := offs[len(offs)-1]
 	// The next record's header (length, checksum, sequence number one
@@ -275,15 +276,6 @@ func TestFreshStartAndKill(t *testing.T) {
 	if log := waitLog(t, b, "running"); strings.Contains(log, "Warning: store") {
 		t.Errorf("store warnings after a kill:\n%s", log)
 	}
-}
-
-func readFile(t *testing.T, name string) []byte {
-	t.Helper()
-	data, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return data
 }
 
 // written returns the offset after the last byte of data that is not zero:
@@ -337,7 +329,7 @@ func waitLog(t *testing.T, b *broker, s string) string {
 // transaction of the file at path (4096-byte pages).
 func newestMetaAt(t *testing.T, path string) int {
 	t.Helper()
-	data := readFile(t, path)
+	data := []byte(testutil.ReadFile(t, path))
 	txid := func(off int) uint64 { return binary.LittleEndian.Uint64(data[off+16+48:]) }
 	if txid(4096) > txid(0) {
 		return 4096

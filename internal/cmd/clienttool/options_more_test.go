@@ -317,10 +317,10 @@ func TestTLS(t *testing.T) {
 	mqCert(t, dir, "other-ca", true, nil, nil)
 	capath := filepath.Join(dir, "capath")
 	os.Mkdir(capath, 0o755)
-	os.WriteFile(filepath.Join(capath, "ca.crt"), mustRead(t, filepath.Join(dir, "ca.crt")), 0o644)
+	os.WriteFile(filepath.Join(capath, "ca.crt"), []byte(testutil.ReadFile(t, filepath.Join(dir, "ca.crt"))), 0o644)
 	hashed := mqWorldDir(t)
 	if out, err := exec.Command("openssl", "x509", "-hash", "-noout", "-in", filepath.Join(dir, "ca.crt")).Output(); err == nil {
-		os.WriteFile(filepath.Join(hashed, strings.TrimSpace(string(out))+".0"), mustRead(t, filepath.Join(dir, "ca.crt")), 0o644)
+		os.WriteFile(filepath.Join(hashed, strings.TrimSpace(string(out))+".0"), []byte(testutil.ReadFile(t, filepath.Join(dir, "ca.crt"))), 0o644)
 	} else {
 		t.Fatalf("openssl x509 -hash: %v (apt-get install openssl)", err)
 	}
@@ -368,13 +368,4 @@ func TestTLS(t *testing.T) {
 			mqCompare(t, want, got, nil)
 		})
 	}
-}
-
-func mustRead(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
