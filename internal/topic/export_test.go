@@ -9,10 +9,7 @@ func (ix *Index[S]) Nodes() int {
 }
 
 func (n *node[S]) count() int {
-	c := 0
-	for _, k := range n.kids.all() {
-		c += 1 + k.count()
-	}
+	c := countBelow(&n.kids, (*node[S]).count)
 	if n.plus != nil {
 		c += 1 + n.plus.count()
 	}
@@ -36,10 +33,14 @@ func (r *Retained[V]) Nodes() int {
 	return r.root.count()
 }
 
-func (n *rnode[V]) count() int {
+func (n *rnode[V]) count() int { return countBelow(&n.kids, (*rnode[V]).count) }
+
+// countBelow returns the number of nodes in the subtrees of kids: each kid
+// and the count of nodes below it.
+func countBelow[T any](kids *children[T], count func(*T) int) int {
 	c := 0
-	for _, k := range n.kids.all() {
-		c += 1 + k.count()
+	for _, k := range kids.all() {
+		c += 1 + count(k)
 	}
 	return c
 }
