@@ -511,14 +511,10 @@ func sampleProc(pid int) procSample {
 
 // procCPU returns the utime+stime of pid in seconds, -1 if unknown.
 func procCPU(pid int) float64 {
-	if pid <= 0 {
+	s, ok := readProc(pid, "stat")
+	if !ok {
 		return -1
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return -1
-	}
-	s := string(b)
 	i := strings.LastIndexByte(s, ')') // the command name may hold spaces
 	if i < 0 {
 		return -1
@@ -537,14 +533,11 @@ func procCPU(pid int) float64 {
 
 // procStatusKB returns a kB field ("VmRSS") of /proc/pid/status, -1 if unknown.
 func procStatusKB(pid int, key string) int64 {
-	if pid <= 0 {
+	s, ok := readProc(pid, "status")
+	if !ok {
 		return -1
 	}
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return -1
-	}
-	for line := range strings.SplitSeq(string(b), "\n") {
+	for line := range strings.SplitSeq(s, "\n") {
 		if v, ok := strings.CutPrefix(line, key+":"); ok {
 			f := strings.Fields(v)
 			if len(f) > 0 {
@@ -555,6 +548,19 @@ func procStatusKB(pid int, key string) int64 {
 		}
 	}
 	return -1
+}
+
+// readProc returns the contents of /proc/pid/name, or false if pid is no
+// process id (not above 0) or the file cannot be read.
+func readProc(pid int, name string) (string, bool) {
+	if pid <= 0 {
+		return "", false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/" + name)
+	if err != nil {
+		return "", false
+	}
+	return string(b), true
 }
 
 // countFDs returns how many descriptors pid has open, -1 if unknown.
