@@ -136,18 +136,6 @@ func mustTopic(t *testing.T, pattern string, dir bridge.Direction, lp, rp string
 	return top
 }
 
-// deadAddr returns an address nothing listens on.
-func deadAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // remoteAt serves a broker on addr (with st, which outlives it) until stop.
 func remoteAt(t *testing.T, addr string, st broker.Store) (stop func()) {
 	t.Helper()

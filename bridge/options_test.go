@@ -67,7 +67,7 @@ func TestMaxPacketSize(t *testing.T) {
 // start_type once: a failed connection is not retried.
 func TestStartOnce(t *testing.T) {
 	local := anonBroker(t)
-	cfg := configOne(t, deadAddr(t), packet.Version311, bridge.Out, "x")
+	cfg := configOne(t, testutil.DeadAddr(t), packet.Version311, bridge.Out, "x")
 	cfg.StartType = bridge.Once
 	b := startBridge(t, cfg, local.Server)
 	testutil.WaitFor(t, "stopped", func() bool { st := b.Status(); return st.State == bridge.Stopped && st.LastError != "" })
@@ -119,7 +119,7 @@ func TestLazyQueuesQoS0(t *testing.T) {
 
 	// An automatic bridge whose remote is away: its session is offline
 	// and QoS 0 messages are not kept for it.
-	auto := configOne(t, deadAddr(t), packet.Version311, bridge.Out, "q/#")
+	auto := configOne(t, testutil.DeadAddr(t), packet.Version311, bridge.Out, "q/#")
 	auto.Name = "auto"
 	startBridge(t, auto, local.Server)
 	offline(t, local.Server, "local.testhost.auto")
@@ -257,13 +257,13 @@ func TestAddresses(t *testing.T) {
 	second := anonBroker(t)
 	local := anonBroker(t)
 
-	rr := configOne(t, deadAddr(t), packet.Version311, bridge.Out, "x")
+	rr := configOne(t, testutil.DeadAddr(t), packet.Version311, bridge.Out, "x")
 	rr.Name, rr.RoundRobin = "rr", true
 	rr.Addresses = append(rr.Addresses, second.Addr)
 	b := startBridge(t, rr, local.Server)
 	waitAddress(t, b, second.Addr)
 
-	primary := deadAddr(t)
+	primary := testutil.DeadAddr(t)
 	cfg := configOne(t, primary, packet.Version311, bridge.Out, "x")
 	cfg.Name = "probe"
 	cfg.Addresses = append(cfg.Addresses, second.Addr)
@@ -284,7 +284,7 @@ func TestAddresses(t *testing.T) {
 func TestLocalCleanSession(t *testing.T) {
 	for _, clean := range []bool{true, false} {
 		st := openBolt(t)
-		raddr := deadAddr(t)
+		raddr := testutil.DeadAddr(t)
 		local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true, Store: st})
 		cfg := configOne(t, raddr, packet.Version311, bridge.Out, "q/#")
 		cfg.LocalCleanSession = clean

@@ -88,7 +88,7 @@ func TestNotifications(t *testing.T) {
 func TestRemoteOutagesLoseNothing(t *testing.T) {
 	lst := openBolt(t)
 	rst := openBolt(t)
-	raddr := deadAddr(t)
+	raddr := testutil.DeadAddr(t)
 	stop := remoteAt(t, raddr, rst)
 
 	// The persistent subscriber first, so that every message is its.

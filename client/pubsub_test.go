@@ -228,13 +228,8 @@ func TestSessionTakenOver(t *testing.T) {
 // TestDialErrors checks errors before any CONNACK.
 func TestDialErrors(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	_, _, err = client.Dial(testContext(t), client.Options{Address: addr})
+	addr := testutil.DeadAddr(t)
+	_, _, err := client.Dial(testContext(t), client.Options{Address: addr})
 	var oe *net.OpError
 	if !errors.As(err, &oe) {
 		t.Errorf("refused dial: %v, want a wrapped *net.OpError", err)

@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"net"
+	"strconv"
 	"testing"
 )
 
@@ -15,4 +16,11 @@ func FreePort(t testing.TB) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// DeadAddr returns an address on 127.0.0.1 that nothing listens on (its
+// port was free a moment ago), for tests of connections that fail.
+func DeadAddr(t testing.TB) string {
+	t.Helper()
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(FreePort(t)))
 }
