@@ -3,7 +3,6 @@ package bridge_test
 import (
 	"bytes"
 	"encoding/binary"
-	"io"
 	"net"
 	"strings"
 	"testing"
@@ -63,28 +62,11 @@ func (f *fakeRemote) accept() *fakeConn {
 func (c *fakeConn) raw() []byte {
 	c.t.Helper()
 	c.nc.SetReadDeadline(time.Now().Add(testutil.Timeout))
-	hdr := make([]byte, 1, 5)
-	if _, err := io.ReadFull(c.nc, hdr); err != nil {
+	p, err := testutil.ReadPacketBytes(c.nc)
+	if err != nil {
 		c.t.Fatalf("reading from the bridge: %v", err)
 	}
-	n, mul := 0, 1
-	for {
-		var b [1]byte
-		if _, err := io.ReadFull(c.nc, b[:]); err != nil {
-			c.t.Fatal(err)
-		}
-		hdr = append(hdr, b[0])
-		n += int(b[0]&0x7f) * mul
-		mul *= 128
-		if b[0] < 0x80 {
-			break
-		}
-	}
-	body := make([]byte, n)
-	if _, err := io.ReadFull(c.nc, body); err != nil {
-		c.t.Fatal(err)
-	}
-	return append(hdr, body...)
+	return p
 }
 
 // expect reads one packet and checks its bytes.

@@ -145,9 +145,8 @@ func (c *rawConn) read(d time.Duration) ([]byte, string) {
 		return nil, "timeout"
 	}
 	c.nc.SetReadDeadline(time.Now().Add(d))
-	var p []byte
-	one := make([]byte, 1)
-	fail := func(err error) ([]byte, string) {
+	p, err := ReadPacketBytes(c.nc)
+	if err != nil {
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() && len(p) == 0 {
 			return nil, "timeout"
@@ -155,14 +154,22 @@ func (c *rawConn) read(d time.Duration) ([]byte, string) {
 		c.closed = true
 		return nil, "closed"
 	}
-	if _, err := io.ReadFull(c.nc, one); err != nil {
-		return fail(err)
+	return p, ""
+}
+
+// ReadPacketBytes reads one whole MQTT packet from r, fixed header
+// included, without decoding it. On an error it returns what it read of
+// the packet.
+func ReadPacketBytes(r io.Reader) ([]byte, error) {
+	p := make([]byte, 1, 5)
+	if _, err := io.ReadFull(r, p); err != nil {
+		return nil, err
 	}
-	p = append(p, one[0])
 	n, mul := 0, 1
-	for i := 0; i < 4; i++ {
-		if _, err := io.ReadFull(c.nc, one); err != nil {
-			return fail(err)
+	for range 4 { // the Remaining Length takes 1 to 4 bytes
+		var one [1]byte
+		if _, err := io.ReadFull(r, one[:]); err != nil {
+			return p, err
 		}
 		p = append(p, one[0])
 		n += int(one[0]&0x7f) * mul
@@ -172,10 +179,10 @@ func (c *rawConn) read(d time.Duration) ([]byte, string) {
 		}
 	}
 	body := make([]byte, n)
-	if _, err := io.ReadFull(c.nc, body); err != nil {
-		return fail(err)
+	if k, err := io.ReadFull(r, body); err != nil {
+		return append(p, body[:k]...), err
 	}
-	return append(p, body...), ""
+	return append(p, body...), nil
 }
 
 // StartMosquitto runs MosquittoPath on a free port of 127.0.0.1 with the
