@@ -271,12 +271,7 @@ type version struct {
 // against each of srvs.
 func eachServer(t *testing.T, srvs []server, body func(t *testing.T, srv server)) {
 	t.Helper()
-	for _, srv := range srvs {
-		t.Run(srv.name, func(t *testing.T) {
-			t.Parallel()
-			body(t, srv)
-		})
-	}
+	testutil.ForEach(t, srvs, func(s server) string { return s.name }, body)
 }
 
 // eachServerVersion runs body as a parallel subtest against each of srvs
@@ -284,12 +279,9 @@ func eachServer(t *testing.T, srvs []server, body func(t *testing.T, srv server)
 func eachServerVersion(t *testing.T, srvs []server, body func(t *testing.T, srv server, ver version)) {
 	t.Helper()
 	for _, srv := range srvs {
-		for _, ver := range versions {
-			t.Run(srv.name+"/"+ver.name, func(t *testing.T) {
-				t.Parallel()
-				body(t, srv, ver)
-			})
-		}
+		testutil.ForEach(t, versions, func(ver version) string { return srv.name + "/" + ver.name }, func(t *testing.T, ver version) {
+			body(t, srv, ver)
+		})
 	}
 }
 

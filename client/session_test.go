@@ -370,12 +370,7 @@ func TestSessionLostRepublish(t *testing.T) {
 // eachAckMode runs body as two parallel subtests, without and with
 // Options.AckOnReceipt.
 func eachAckMode(t *testing.T, body func(t *testing.T, ackOnReceipt bool)) {
-	for _, ackOnReceipt := range []bool{false, true} {
-		t.Run(fmt.Sprint("AckOnReceipt=", ackOnReceipt), func(t *testing.T) {
-			t.Parallel()
-			body(t, ackOnReceipt)
-		})
-	}
+	testutil.ForEach(t, []bool{false, true}, func(b bool) string { return fmt.Sprint("AckOnReceipt=", b) }, body)
 }
 
 // expectAck fails the test unless the next packet rc gets is the

@@ -64,26 +64,18 @@ func mqBrokers(t *testing.T, cfg broker.Config, mosquittoConf ...string) []mqBro
 // against each of brokers.
 func eachBroker(t *testing.T, brokers []mqBroker, body func(t *testing.T, b mqBroker)) {
 	t.Helper()
-	for _, b := range brokers {
-		t.Run(b.name, func(t *testing.T) {
-			t.Parallel()
-			body(t, b)
-		})
-	}
+	testutil.ForEach(t, brokers, func(b mqBroker) string { return b.name }, body)
 }
 
 // goldenOnBrokers runs run for each case as a parallel subtest called
 // name(case), against Debian's mosquitto and midge's broker, both allowing
 // anonymous clients.
 func goldenOnBrokers[C any](t *testing.T, cases []C, name func(C) string, run func(t *testing.T, c C, b mqBroker)) {
-	for _, c := range cases {
-		t.Run(name(c), func(t *testing.T) {
-			t.Parallel()
-			eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
-				run(t, c, b)
-			})
+	testutil.ForEach(t, cases, name, func(t *testing.T, c C) {
+		eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
+			run(t, c, b)
 		})
-	}
+	})
 }
 
 // mqStartMidgeBroker starts midge's broker in the test's process.
