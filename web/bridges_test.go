@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -25,15 +23,7 @@ func TestBridges(t *testing.T) {
 	}}, web.HandlerConfig{})
 
 	get := func(path string) string {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
-		}
+		_, body := testutil.GetOK(t, nil, srv.URL+path)
 		return string(body)
 	}
 	text := get("/metrics")

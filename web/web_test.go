@@ -515,15 +515,10 @@ func TestMetrics(t *testing.T) {
 	c.Send(&packet.Publish{Topic: "x", Payload: []byte("1")})
 	c.Send(&packet.Pingreq{})
 	testutil.Expect[*packet.Pingresp](c)
-	resp, err := http.Get(e.srv.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
+	resp, body := testutil.GetOK(t, nil, e.srv.URL+"/metrics")
 	text := string(body)
-	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
-		t.Fatalf("%d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Fatalf("Content-Type %s", resp.Header.Get("Content-Type"))
 	}
 	for _, want := range []string{
 		"# TYPE midge_clients_connected gauge\nmidge_clients_connected 1\n",

@@ -93,14 +93,7 @@ func runExplore(t *testing.T, args ...string) *explorer {
 	e.base = "http://" + parsed.Host
 	jar, _ := cookiejar.New(nil)
 	e.http = &http.Client{Jar: jar, Timeout: 10 * time.Second}
-	resp, err := e.http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("opening %s: %s", u, resp.Status)
-	}
+	testutil.GetOK(t, e.http, u)
 	return e
 }
 
@@ -123,15 +116,7 @@ func (e *explorer) stop(t *testing.T) {
 // than 200.
 func (e *explorer) get(t *testing.T, path string, v any) {
 	t.Helper()
-	resp, err := e.http.Get(e.base + path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET %s: %s %s", path, resp.Status, b)
-	}
+	_, b := testutil.GetOK(t, e.http, e.base+path)
 	if v != nil {
 		if err := json.Unmarshal(b, v); err != nil {
 			t.Fatalf("GET %s: %v: %s", path, err, b)
