@@ -1,9 +1,6 @@
 package broker_test
 
 import (
-	"context"
-	"errors"
-	"net"
 	"strings"
 	"testing"
 
@@ -12,31 +9,13 @@ import (
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// serveExtra serves b on a second listener with cfg and returns its address.
-func serveExtra(t *testing.T, b *testutil.Broker, cfg broker.Listener) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- b.Serve(context.Background(), ln, cfg) }()
-	t.Cleanup(func() {
-		b.Stop(t)
-		if err := <-done; !errors.Is(err, broker.ErrServerClosed) {
-			t.Errorf("Serve returned %v", err)
-		}
-	})
-	return ln.Addr().String()
-}
-
 // Options Mosquitto sets per listener apply to that listener's clients
 // only: max_qos, max_topic_alias, auto_id_prefix,
 // allow_zero_length_clientid and accept_protocol_versions.
 func TestListenerOptions(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true})
 	allow := false
-	addr := serveExtra(t, b, broker.Listener{
+	addr := b.ServeListener(t, broker.Listener{
 		MaxQoS: 1, MaxTopicAlias: broker.Unlimited, AutoIDPrefix: "lst-",
 		AllowZeroLengthClientID: &allow, ProtocolVersions: []byte{4, 5},
 	})
@@ -94,8 +73,8 @@ func TestListenerOptions(t *testing.T) {
 // the listener's prefix.
 func TestListenerProtocolVersions(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, AutoIDPrefix: "global-"})
-	only5 := serveExtra(t, b, broker.Listener{ProtocolVersions: []byte{5}, AutoIDPrefix: "five-"})
-	only4 := serveExtra(t, b, broker.Listener{ProtocolVersions: []byte{4}})
+	only5 := b.ServeListener(t, broker.Listener{ProtocolVersions: []byte{5}, AutoIDPrefix: "five-"})
+	only4 := b.ServeListener(t, broker.Listener{ProtocolVersions: []byte{4}})
 
 	c := testutil.Dial(t, only5, packet.Version311)
 	if ack := c.Connect(&packet.Connect{ProtocolVersion: packet.Version311, CleanStart: true, ClientID: "a"}); ack.ReasonCode != packet.ConnackV3UnacceptableProtocolVersion {

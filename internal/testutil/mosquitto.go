@@ -1,7 +1,6 @@
 package testutil
 
 import (
-	"context"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -279,12 +278,7 @@ func StartMidgeConf(t testing.TB, conf ...string) *Broker {
 func StartBrokerListener(t testing.TB, cfg broker.Config, lc broker.Listener) *Broker {
 	t.Helper()
 	b := StartBroker(t, cfg)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go b.Serve(context.Background(), ln, lc) // ends with the Shutdown of StartBroker's cleanup
-	b.Addr = ln.Addr().String()
+	b.Addr = b.ServeListener(t, lc)
 	return b
 }
 

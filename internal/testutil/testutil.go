@@ -108,6 +108,27 @@ func (b *Broker) Stop(t testing.TB) {
 	})
 }
 
+// ServeListener serves b on one more listener, on 127.0.0.1:0 with the
+// settings lc (whose address is ignored), and returns its address. When
+// the test ends it stops b and checks that this Serve returned
+// ErrServerClosed too.
+func (b *Broker) ServeListener(t testing.TB, lc broker.Listener) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- b.Serve(context.Background(), ln, lc) }()
+	t.Cleanup(func() {
+		b.Stop(t)
+		if err := <-done; !errors.Is(err, broker.ErrServerClosed) {
+			t.Errorf("Serve of the listener %s returned %v, want ErrServerClosed", ln.Addr(), err)
+		}
+	})
+	return ln.Addr().String()
+}
+
 // tWriter sends log lines to t.Log until the test ends.
 type tWriter struct {
 	mu   sync.Mutex

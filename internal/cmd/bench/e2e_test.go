@@ -10,7 +10,6 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
@@ -242,18 +241,5 @@ func TestBenchTLSAndWebSocket(t *testing.T) {
 // startBenchBroker serves a broker on 127.0.0.1:0 with listener lc.
 func startBenchBroker(t *testing.T, lc broker.Listener) string {
 	t.Helper()
-	srv := broker.New(broker.Config{AllowAnonymous: true})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(context.Background(), ln, lc) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		srv.Shutdown(ctx)
-		<-done
-	})
-	return ln.Addr().String()
+	return testutil.StartBrokerListener(t, broker.Config{AllowAnonymous: true}, lc).Addr
 }
