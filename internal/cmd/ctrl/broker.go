@@ -41,18 +41,24 @@ func brokerCommand(args []string, st streams) (*request, int) {
 // printBroker prints a broker module response.
 func printBroker(r any, st streams) {
 	printResponse(r, st, "%s: Error: %s.\n", []printer{
-		{"listPlugins", printPlugins},
-		{"listListeners", printListeners},
+		{"listPlugins", arrayPrinter("plugins", printPlugins)},
+		{"listListeners", arrayPrinter("listeners", printListeners)},
 	})
+}
+
+// arrayPrinter returns the printer of a response whose "data".key is an
+// array: print prints its items.
+func arrayPrinter(key string, print func(items []any, st streams)) func(r any, st streams) {
+	return func(r any, st streams) {
+		if items, ok := dataArray(r, key, st); ok {
+			print(items, st)
+		}
+	}
 }
 
 // printListeners prints each listener: port, protocol, socket path, bind
 // address (those it has) and whether it uses TLS, then a blank line.
-func printListeners(r any, st streams) {
-	listeners, ok := dataArray(r, "listeners", st)
-	if !ok {
-		return
-	}
+func printListeners(listeners []any, st streams) {
 	w := st.Out
 	for i, l := range listeners {
 		fmt.Fprintf(w, "Listener %d:\n", i+1)
@@ -70,11 +76,7 @@ func printListeners(r any, st streams) {
 }
 
 // printPlugins prints each plugin's name, version and control endpoints.
-func printPlugins(r any, st streams) {
-	plugins, ok := dataArray(r, "plugins", st)
-	if !ok {
-		return
-	}
+func printPlugins(plugins []any, st streams) {
 	w := st.Out
 	for _, p := range plugins {
 		name, ok := getString(p, "name")
