@@ -51,6 +51,20 @@ func writeFile(t *testing.T, dir, name, text string) string {
 	return path
 }
 
+// makeDir makes the directory dir/name with the permissions perm, whatever
+// the umask, and returns its path.
+func makeDir(t *testing.T, dir, name string, perm os.FileMode) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.Mkdir(path, perm); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, perm); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
 // copyFile copies src to dir/name, readable by everyone, and returns the
 // new path.
 func copyFile(t *testing.T, src, dir, name string) string {

@@ -32,13 +32,7 @@ func startDebianMosquitto(t *testing.T, dir string, nports int, conf func(ports 
 func TestMosquittoDBMigration(t *testing.T) {
 	needMosquittoClients(t)
 	dir := worldDir(t)
-	data := filepath.Join(dir, "data")
-	if err := os.Mkdir(data, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(data, 0o777); err != nil { // both brokers drop root privileges to mosquitto
-		t.Fatal(err)
-	}
+	data := makeDir(t, dir, "data", 0o777) // both brokers drop root privileges to mosquitto
 	conf := func(port string) string {
 		return "listener " + port + " 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location " + data + "/\n"
 	}

@@ -1,7 +1,6 @@
 package interop_test
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -17,13 +16,7 @@ func TestUnixSocket(t *testing.T) {
 	dir := worldDir(t)
 	// Mosquitto 2.0 creates the socket after switching to the mosquitto
 	// user, midge before: a directory anyone may write to suits both.
-	sockDir := filepath.Join(dir, "run")
-	if err := os.Mkdir(sockDir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(sockDir, 0o777); err != nil { // whatever the umask
-		t.Fatal(err)
-	}
+	sockDir := makeDir(t, dir, "run", 0o777)
 	sock := filepath.Join(sockDir, "midge.sock")
 	b, ports := startMidge(t, dir, 1, func(p []string) string {
 		return "allow_anonymous true\nlistener 0 " + sock + "\nlistener " + p[0] + " 127.0.0.1\n"

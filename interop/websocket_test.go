@@ -328,10 +328,7 @@ func TestWebSocketHTTPDir(t *testing.T) {
 	t.Parallel()
 	needPaho(t)
 	dir := worldDir(t)
-	www := filepath.Join(dir, "www")
-	if err := os.Mkdir(www, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	www := makeDir(t, dir, "www", 0o755)
 	writeFile(t, www, "hello.txt", "hello from http_dir\n")
 	_, ports := startMidge(t, dir, 1, func(p []string) string {
 		return "allow_anonymous true\nlistener " + p[0] + " 127.0.0.1\nprotocol websockets\nhttp_dir " + www + "\n"
