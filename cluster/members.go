@@ -120,20 +120,21 @@ func (d *delegate) NotifyLeave(node *memberlist.Node) { d.n.noteMember(node) }
 // NotifyUpdate records a member's new metadata.
 func (d *delegate) NotifyUpdate(node *memberlist.Node) { d.n.noteMember(node) }
 
-// noteMember records what memberlist says of node and wakes the reconciler.
+// noteMember records what memberlist says of node and wakes the
+// reconciler. memberlist calls it with its lock held: node may be read
+// here only.
 func (n *Node) noteMember(node *memberlist.Node) {
 	var m meta
-	json.Unmarshal(node.Meta, &m)
+	if json.Unmarshal(node.Meta, &m) != nil || m.Cluster != n.cfg.Name {
+		return // refused by check
+	}
 	n.mu.Lock()
 	mi := n.members[node.Name]
 	if mi == nil {
 		mi = &memberInfo{}
 		n.members[node.Name] = mi
 	}
-	mi.gossip, mi.state = node.Address(), node.State
-	if m.Addr != "" {
-		mi.addr = m.Addr
-	}
+	mi.gossip, mi.state, mi.meta = node.Address(), node.State, m
 	n.mu.Unlock()
 	if node.Name != n.cfg.NodeID {
 		switch node.State {
@@ -146,17 +147,14 @@ func (n *Node) noteMember(node *memberlist.Node) {
 	n.wake()
 }
 
-// alive returns the live members (self included; suspects too: they are
-// not known dead) and their metadata.
+// alive returns the live members (self included) and their metadata.
 func (n *Node) alive() map[string]meta {
 	out := make(map[string]meta)
-	for _, m := range n.ml.Members() {
-		if m.State != memberlist.StateAlive && m.State != memberlist.StateSuspect {
-			continue
-		}
-		var md meta
-		if json.Unmarshal(m.Meta, &md) == nil && md.Cluster == n.cfg.Name && md.Addr != "" {
-			out[m.Name] = md
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for id, mi := range n.members {
+		if mi.state == memberlist.StateAlive && mi.meta.Addr != "" {
+			out[id] = mi.meta
 		}
 	}
 	return out
@@ -195,13 +193,15 @@ func (n *Node) joinLoop() {
 // joinTargets returns the addresses to join: the seeds and the remembered
 // members that memberlist does not know alive, without the node itself.
 func (n *Node) joinTargets() []string {
-	self := n.ml.LocalNode().Address()
+	self := n.gossip
 	live := make(map[string]bool)
-	for _, m := range n.ml.Members() {
-		if m.State == memberlist.StateAlive {
-			live[m.Address()] = true
+	n.mu.Lock()
+	for _, mi := range n.members {
+		if mi.state == memberlist.StateAlive {
+			live[mi.gossip] = true
 		}
 	}
+	n.mu.Unlock()
 	var out []string
 	add := func(a string) {
 		if a != self && a != n.cfg.Gossip && !live[a] && !slices.Contains(out, a) {

@@ -45,6 +45,7 @@ type Node struct {
 	log         *slog.Logger
 	incarnation uint32 // random, non-zero: the top half of this life's claim tokens
 	advertise   string // cluster address the other nodes dial
+	gossip      string // gossip address memberlist advertises
 
 	mux      *mux
 	httpSrv  *http.Server
@@ -71,7 +72,7 @@ type Node struct {
 // memberInfo is what the node knows of a member.
 type memberInfo struct {
 	gossip string // HOST:PORT
-	addr   string // cluster address, from its metadata
+	meta   meta   // as last advertised; meta.Addr is the cluster address
 	state  memberlist.NodeStateType
 }
 
@@ -158,8 +159,13 @@ func (n *Node) start(ctx context.Context) error {
 	if n.ml, err = n.startMemberlist(); err != nil {
 		return err
 	}
-	n.wg.Add(5)
+	// memberlist's LocalNode and Members return pointers to what its
+	// goroutines change: the node reads members through the event
+	// delegate only.
+	n.gossip = n.ml.LocalNode().Address()
+	n.mux.wg.Add(1)
 	go n.mux.serve()
+	n.wg.Add(4)
 	go func() { defer n.wg.Done(); n.httpSrv.Serve(n.mux.http) }()
 	go n.joinLoop()
 	go n.reconcileLoop()
@@ -169,7 +175,7 @@ func (n *Node) start(ctx context.Context) error {
 		go n.bootstrapLoop()
 	}
 	n.log.Info("cluster node started", "cluster", cfg.Name, "address", n.advertise,
-		"gossip", n.ml.LocalNode().Address(), "existing_state", has)
+		"gossip", n.gossip, "existing_state", has)
 	return nil
 }
 
@@ -203,7 +209,7 @@ func (n *Node) ID() string { return n.cfg.NodeID }
 func (n *Node) Addr() string { return n.advertise }
 
 // GossipAddr returns the address memberlist advertises.
-func (n *Node) GossipAddr() string { return n.ml.LocalNode().Address() }
+func (n *Node) GossipAddr() string { return n.gossip }
 
 // Close leaves the gossip gracefully and stops the node. The node stays a
 // raft voter (see the package documentation): when it starts again with

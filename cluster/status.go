@@ -57,7 +57,7 @@ func (n *Node) Status() Status {
 	num := func(k string) uint64 { v, _ := strconv.ParseUint(st[k], 10, 64); return v }
 	laddr, lid := n.raft.LeaderWithID()
 	s := Status{
-		Cluster: n.cfg.Name, NodeID: n.cfg.NodeID, Address: n.advertise, Gossip: n.ml.LocalNode().Address(),
+		Cluster: n.cfg.Name, NodeID: n.cfg.NodeID, Address: n.advertise, Gossip: n.gossip,
 		State: n.raft.State().String(), Leader: string(lid), LeaderAddress: string(laddr),
 		Term: num("term"), LastIndex: num("last_log_index"), CommitIndex: num("commit_index"), AppliedIndex: num("applied_index"),
 	}
@@ -65,7 +65,7 @@ func (n *Node) Status() Status {
 	byID := make(map[string]*MemberStatus)
 	n.mu.Lock()
 	for id, mi := range n.members {
-		byID[id] = &MemberStatus{ID: id, Address: mi.addr, Gossip: mi.gossip, State: stateName(mi.state)}
+		byID[id] = &MemberStatus{ID: id, Address: mi.meta.Addr, Gossip: mi.gossip, State: stateName(mi.state)}
 	}
 	n.mu.Unlock()
 	if f := n.raft.GetConfiguration(); f.Error() == nil {

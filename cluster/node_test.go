@@ -1,0 +1,242 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// testWait bounds the waits of these tests: generous, for a loaded
+// machine; a passing test never waits that long.
+const testWait = 60 * time.Second
+
+// waitFor polls cond until it holds, failing the test after testWait.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(testWait)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", testWait, what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling interval, not synchronization
+	}
+}
+
+// testLogger sends a node's records to t.Log.
+func testLogger(t testing.TB, id string) *slog.Logger {
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("test_node", id)
+}
+
+type tWriter struct{ t testing.TB }
+
+func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// changes records what OnChange reports.
+type changes struct {
+	mu   sync.Mutex // guards list
+	list []Change
+}
+
+func (c *changes) add(ch Change) { c.mu.Lock(); c.list = append(c.list, ch); c.mu.Unlock() }
+
+func (c *changes) has(f func(Change) bool) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.ContainsFunc(c.list, f)
+}
+
+// startNode starts a node of cluster name with id, joining join, and
+// closes it when the test ends.
+func startNode(t *testing.T, name, id, dir string, expect int, join ...string) (*Node, *changes) {
+	t.Helper()
+	ch := &changes{}
+	n, err := Start(context.Background(), Config{Name: name, NodeID: id, Listen: "127.0.0.1:0", Gossip: "127.0.0.1:0",
+		Join: join, BootstrapExpect: expect, DataDir: dir, Logger: testLogger(t, id), OnChange: ch.add})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	return n, ch
+}
+
+func leaderOf(nodes ...*Node) string {
+	var leader string
+	for _, n := range nodes {
+		s := n.Status()
+		if s.Leader == "" || (leader != "" && s.Leader != leader) {
+			return ""
+		}
+		leader = s.Leader
+	}
+	return leader
+}
+
+func voters(n *Node) []string {
+	var out []string
+	for _, m := range n.Status().Members {
+		if m.Voter {
+			out = append(out, m.ID)
+		}
+	}
+	return out
+}
+
+// TestThreeNodes forms a cluster of three nodes in one process, claims a
+// client identifier from a follower, takes it over from another node,
+// releases it, replicates a retained message, loses the leader and claims
+// again on the survivors.
+func TestThreeNodes(t *testing.T) {
+	t.Parallel()
+	a, cha := startNode(t, "c1", "a", t.TempDir(), 3)
+	b, _ := startNode(t, "c1", "b", t.TempDir(), 3, a.GossipAddr())
+	c, chc := startNode(t, "c1", "c", t.TempDir(), 3, a.GossipAddr())
+	nodes := []*Node{a, b, c}
+	waitFor(t, "one leader that every node knows", func() bool { return leaderOf(nodes...) != "" })
+	for _, n := range nodes {
+		waitFor(t, "three voters on "+n.ID(), func() bool { return len(voters(n)) == 3 })
+	}
+
+	var follower, other *Node
+	for _, n := range nodes {
+		if n.Status().State != "Leader" {
+			if follower == nil {
+				follower = n
+			} else {
+				other = n
+			}
+		}
+	}
+	ctx := context.Background()
+	cl, err := follower.Claim(ctx, "client-1")
+	if err != nil || cl.Previous != "" {
+		t.Fatalf("Claim from follower %s = %+v, %v", follower.ID(), cl, err)
+	}
+	for _, n := range nodes {
+		waitFor(t, "the claim on "+n.ID(), func() bool { o, ok := n.Owner("client-1"); return ok && o == follower.ID() })
+	}
+	cl2, err := other.Claim(ctx, "client-1")
+	if err != nil || cl2.Previous != follower.ID() {
+		t.Fatalf("takeover Claim from %s = %+v, %v; want previous %s", other.ID(), cl2, err, follower.ID())
+	}
+	// A stale release (the first connection closing late) changes nothing.
+	if err := follower.Release(ctx, cl); err != nil {
+		t.Fatal(err)
+	}
+	if err := other.Release(ctx, cl2); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the release everywhere", func() bool {
+		for _, n := range nodes {
+			if _, ok := n.Owner("client-1"); ok {
+				return false
+			}
+		}
+		return true
+	})
+
+	if err := b.Retain(ctx, Retained{Topic: "a/b", Payload: []byte("hello"), QoS: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, ch := range []*changes{cha, chc} {
+		waitFor(t, "the retained change", func() bool {
+			return ch.has(func(x Change) bool { return x.Kind == RetainedChanged && x.Retained.Topic == "a/b" && string(x.Retained.Payload) == "hello" })
+		})
+	}
+
+	// Lose the leader: the others elect one and still agree.
+	var leader *Node
+	var rest []*Node
+	for _, n := range nodes {
+		if n.Status().State == "Leader" {
+			leader = n
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	leader.Close()
+	waitFor(t, "a new leader", func() bool { l := leaderOf(rest...); return l != "" && l != leader.ID() })
+	if _, err := rest[0].Claim(ctx, "client-2"); err != nil {
+		t.Fatalf("Claim after losing the leader: %v", err)
+	}
+}
+
+// TestOtherClusterNeverJoins checks that a node of another cluster name
+// cannot join.
+func TestOtherClusterNeverJoins(t *testing.T) {
+	t.Parallel()
+	a, _ := startNode(t, "one", "a", t.TempDir(), 1)
+	waitFor(t, "a single-node leader", func() bool { return a.Status().State == "Leader" })
+	x, _ := startNode(t, "two", "x", t.TempDir(), 1, a.GossipAddr())
+	waitFor(t, "x leading its own cluster", func() bool { return x.Status().State == "Leader" })
+	if _, err := x.ml.Join([]string{a.GossipAddr()}); err == nil {
+		t.Errorf("a node of cluster %q joined one of cluster %q", "two", "one")
+	}
+	for _, m := range a.Status().Members {
+		if m.ID == "x" {
+			t.Errorf("cluster one lists x: %+v", a.Status().Members)
+		}
+	}
+	if a.ml.NumMembers() != 1 || x.ml.NumMembers() != 1 {
+		t.Errorf("members: %d and %d, want 1 each", a.ml.NumMembers(), x.ml.NumMembers())
+	}
+}
+
+// TestRestartKeepsState checks a node restarted on its data directory: it
+// restores the state (from its log and from a snapshot) and its claims of
+// an earlier life are dropped.
+func TestRestartKeepsState(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ctx := context.Background()
+	a, _ := startNode(t, "c", "a", dir, 1)
+	waitFor(t, "a single-node leader", func() bool { return a.Status().State == "Leader" })
+	if _, err := a.Claim(ctx, "mine"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := a.Retain(ctx, Retained{Topic: fmt.Sprintf("t/%d", i), Payload: []byte{byte(i)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.Retain(ctx, Retained{Topic: "t/0"}); err != nil { // delete
+		t.Fatal(err)
+	}
+	if err := a.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Retain(ctx, Retained{Topic: "t/after", Payload: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+
+	a2, _ := startNode(t, "c", "a", dir, 1)
+	waitFor(t, "the restarted node leading", func() bool { return a2.Status().State == "Leader" })
+	waitFor(t, "the earlier life's claim dropped", func() bool { _, ok := a2.Owner("mine"); return !ok })
+	var topics []string
+	a2.RetainedMessages(func(r Retained) bool { topics = append(topics, r.Topic); return true })
+	slices.Sort(topics)
+	want := []string{"t/1", "t/2", "t/3", "t/4", "t/5", "t/6", "t/7", "t/8", "t/9", "t/after"}
+	if !slices.Equal(topics, want) {
+		t.Errorf("retained after restart: %v, want %v", topics, want)
+	}
+	if _, err := a2.Claim(ctx, "mine"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestUnavailableWithoutQuorum checks that a node that cannot reach a
+// leader refuses a claim with ErrUnavailable once its deadline passes.
+func TestUnavailableWithoutQuorum(t *testing.T) {
+	t.Parallel()
+	a, _ := startNode(t, "c", "a", t.TempDir(), 2) // waits for a second node forever
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if _, err := a.Claim(ctx, "x"); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("Claim without a cluster = %v, want ErrUnavailable", err)
+	}
+}
