@@ -144,7 +144,9 @@ func TestThreeNodes(t *testing.T) {
 	}
 	for _, ch := range []*changes{cha, chc} {
 		waitFor(t, "the retained change", func() bool {
-			return ch.has(func(x Change) bool { return x.Kind == RetainedChanged && x.Retained.Topic == "a/b" && string(x.Retained.Payload) == "hello" })
+			return ch.has(func(x Change) bool {
+				return x.Kind == RetainedChanged && x.Retained.Topic == "a/b" && string(x.Retained.Payload) == "hello"
+			})
 		})
 	}
 
