@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/cluster"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/logging"
@@ -303,12 +304,13 @@ type brokerRun struct {
 	lns     []openListener
 	errc    chan error
 	pidFile string
-	stdout  io.Writer    // log_dest stdout and SIGUSR2's output
-	store   broker.Store // the persistence store, nil without persistence
-	storeAt string       // its path
-	web     webRun       // the http_api listeners (broker_web.go)
-	bridges bridgeRun    // the bridges (bridges.go)
-	sd      sdNotifier   // systemd's notify socket, if started by a Type=notify unit
+	stdout  io.Writer     // log_dest stdout and SIGUSR2's output
+	store   broker.Store  // the persistence store, nil without persistence
+	storeAt string        // its path
+	web     webRun        // the http_api listeners (broker_web.go)
+	bridges bridgeRun     // the bridges (bridges.go)
+	cluster *cluster.Node // the cluster node (cluster.go), nil without cluster options
+	sd      sdNotifier    // systemd's notify socket, if started by a Type=notify unit
 }
 
 // openListener is a listening socket and its settings.
@@ -382,12 +384,20 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		b.handler.Close()
 		return exitFailure, false
 	}
+	if err := b.startCluster(ctx); err != nil { // cluster.go
+		b.log.Error("Error: " + err.Error())
+		b.closeListeners()
+		b.removePID()
+		b.handler.Close()
+		return exitFailure, false
+	}
 	srv, err := b.openStore(ctx, cfg)
 	if err == nil {
 		err = b.attachDynsec(srv)
 	}
 	if err != nil {
 		b.log.Error("Error: " + err.Error())
+		b.stopCluster()
 		b.closeListeners()
 		b.removePID()
 		b.handler.Close()
@@ -640,6 +650,7 @@ func (b *brokerRun) stop() {
 		}
 		cancel()
 	}
+	b.stopCluster()
 	if b.store != nil {
 		if err := b.store.Close(); err != nil {
 			b.log.Error("Error: closing the persistence store: " + err.Error())
