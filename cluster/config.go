@@ -45,9 +45,9 @@ type Config struct {
 	// caller's context has no earlier deadline. If zero, 10s.
 	ApplyTimeout time.Duration
 
-	// Logger receives the node's records, and raft's and memberlist's (as
-	// records with component "raft" or "memberlist"). If nil, nothing is
-	// logged.
+	// Logger receives the node's records ("cluster: ..."), and raft's and
+	// memberlist's ("raft: ...", "memberlist: ...", at the level of their
+	// lines). If nil, nothing is logged.
 	Logger *slog.Logger
 	// OnChange, if set, is called after each command is applied to the
 	// state, on every node, in log order, from raft's apply goroutine: it

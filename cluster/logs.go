@@ -56,13 +56,19 @@ func hcLogger(l *slog.Logger, name string) hclog.Logger {
 	return hclog.New(&hclog.LoggerOptions{
 		Name:        name,
 		Level:       level,
-		Output:      logWriter{l.With("component", name)},
+		Output:      logWriter{l},
 		DisableTime: true,
 	})
 }
 
-// stdLogger returns a log.Logger (for memberlist) that writes to l.
+// stdLogger returns a log.Logger (for memberlist, net/http) that writes
+// to l, its lines prefixed with name (memberlist's own lines say
+// "memberlist:" after the level).
 func stdLogger(l *slog.Logger, name string) *log.Logger {
-	var w io.Writer = logWriter{l.With("component", name)}
-	return log.New(w, "", 0)
+	var w io.Writer = logWriter{l}
+	prefix := ""
+	if name != "" {
+		prefix = name + ": "
+	}
+	return log.New(w, prefix, 0)
 }

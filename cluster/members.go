@@ -49,7 +49,7 @@ func (n *Node) startMemberlist() (*memberlist.Memberlist, error) {
 	c.Label = n.cfg.Name
 	d := &delegate{n: n}
 	c.Delegate, c.Events, c.Alive, c.Merge = d, d, d, d
-	c.Logger = stdLogger(n.log, "memberlist")
+	c.Logger = stdLogger(n.log, "") // its lines name it
 	ml, err := memberlist.Create(c)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: gossip: %w", err)

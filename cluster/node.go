@@ -154,7 +154,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 
 	n.httpSrv = &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: stdLogger(n.log, "http")}
+		ErrorLog: stdLogger(n.log, "cluster: http")}
 
 	if n.ml, err = n.startMemberlist(); err != nil {
 		return err
@@ -174,7 +174,7 @@ func (n *Node) start(ctx context.Context) error {
 		n.wg.Add(1)
 		go n.bootstrapLoop()
 	}
-	n.log.Info("cluster node started", "cluster", cfg.Name, "address", n.advertise,
+	n.log.Info("cluster: node started", "cluster", cfg.Name, "address", n.advertise,
 		"gossip", n.gossip, "existing_state", has)
 	return nil
 }

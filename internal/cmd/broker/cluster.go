@@ -31,7 +31,7 @@ func (b *brokerRun) startCluster(ctx context.Context) error {
 		return nil
 	}
 	cfg := clusterConfig(c)
-	cfg.Logger = b.log.With("component", "cluster")
+	cfg.Logger = b.log
 	n, err := cluster.Start(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
