@@ -8,6 +8,8 @@ import (
 	"os"
 	"strconv"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // Config configures a Node. The zero value is not usable: Name, Listen,
@@ -53,11 +55,14 @@ type Config struct {
 	// state, on every node, in log order, from raft's apply goroutine: it
 	// must return promptly and must not call the Node's methods that wait
 	// for raft (Claim, Release, Retain). It is not called for a snapshot
-	// restore, after which Restored is.
+	// restore, after which OnRestore is.
 	OnChange func(Change)
 	// OnRestore, if set, is called after the state was replaced from a
 	// snapshot (on start-up, or when the leader sent one).
 	OnRestore func()
+
+	// tune, for tests, adjusts raft's configuration (snapshot thresholds).
+	tune func(*raft.Config)
 }
 
 // defaultReapTimeout is Consul's reconnect_timeout.

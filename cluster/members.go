@@ -42,9 +42,10 @@ func (n *Node) startMemberlist() (*memberlist.Memberlist, error) {
 	}
 	c.BindAddr = host
 	c.BindPort, _ = strconv.Atoi(port)
-	c.AdvertisePort = c.BindPort
-	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() {
-		c.AdvertiseAddr = host
+	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() && c.BindPort != 0 {
+		// With port 0 memberlist advertises the port it bound, with the
+		// bind address when that is an IP.
+		c.AdvertiseAddr, c.AdvertisePort = host, c.BindPort
 	}
 	c.Label = n.cfg.Name
 	d := &delegate{n: n}
@@ -111,19 +112,24 @@ func (d *delegate) NotifyMerge(peers []*memberlist.Node) error {
 	return nil
 }
 
-// NotifyJoin records a member.
-func (d *delegate) NotifyJoin(node *memberlist.Node) { d.n.noteMember(node) }
+// The events tell the member's state: memberlist passes a Node whose
+// State field it does not keep up to date (its nodeState's own State
+// shadows it).
 
-// NotifyLeave records a member's death or departure.
-func (d *delegate) NotifyLeave(node *memberlist.Node) { d.n.noteMember(node) }
+// NotifyJoin records a member alive.
+func (d *delegate) NotifyJoin(node *memberlist.Node) { d.n.noteMember(node, memberlist.StateAlive) }
 
-// NotifyUpdate records a member's new metadata.
-func (d *delegate) NotifyUpdate(node *memberlist.Node) { d.n.noteMember(node) }
+// NotifyLeave records a member's death or departure; memberlist does not
+// say which, so both are "dead".
+func (d *delegate) NotifyLeave(node *memberlist.Node) { d.n.noteMember(node, memberlist.StateDead) }
+
+// NotifyUpdate records a member's new metadata (it is alive).
+func (d *delegate) NotifyUpdate(node *memberlist.Node) { d.n.noteMember(node, memberlist.StateAlive) }
 
 // noteMember records what memberlist says of node and wakes the
 // reconciler. memberlist calls it with its lock held: node may be read
 // here only.
-func (n *Node) noteMember(node *memberlist.Node) {
+func (n *Node) noteMember(node *memberlist.Node, state memberlist.NodeStateType) {
 	var m meta
 	if json.Unmarshal(node.Meta, &m) != nil || m.Cluster != n.cfg.Name {
 		return // refused by check
@@ -131,17 +137,18 @@ func (n *Node) noteMember(node *memberlist.Node) {
 	n.mu.Lock()
 	mi := n.members[node.Name]
 	if mi == nil {
-		mi = &memberInfo{}
+		mi = &memberInfo{state: memberlist.StateDead} // logged alive below
 		n.members[node.Name] = mi
 	}
-	mi.gossip, mi.state, mi.meta = node.Address(), node.State, m
+	was := mi.state
+	mi.gossip, mi.state, mi.meta = node.Address(), state, m
 	n.mu.Unlock()
-	if node.Name != n.cfg.NodeID {
-		switch node.State {
+	if node.Name != n.cfg.NodeID && state != was {
+		switch state {
 		case memberlist.StateDead:
-			n.log.Warn("cluster: member failed", "member", node.Name, "gossip", node.Address())
-		case memberlist.StateLeft:
-			n.log.Info("cluster: member left", "member", node.Name, "gossip", node.Address())
+			n.log.Warn("cluster: member failed or left", "member", node.Name, "gossip", node.Address())
+		case memberlist.StateAlive:
+			n.log.Info("cluster: member alive", "member", node.Name, "gossip", node.Address())
 		}
 	}
 	n.wake()

@@ -149,6 +149,9 @@ func (n *Node) start(ctx context.Context) error {
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(cfg.NodeID)
 	rc.Logger = hcLogger(n.log, "raft")
+	if cfg.tune != nil {
+		cfg.tune(rc)
+	}
 	if n.raft, err = raft.NewRaft(rc, n.fsm, n.store, n.store, snaps, n.trans); err != nil {
 		return fmt.Errorf("cluster: raft: %w", err)
 	}

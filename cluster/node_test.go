@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // testWait bounds the waits of these tests: generous, for a loaded
@@ -241,4 +243,72 @@ func TestUnavailableWithoutQuorum(t *testing.T) {
 	if _, err := a.Claim(ctx, "x"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("Claim without a cluster = %v, want ErrUnavailable", err)
 	}
+}
+
+// TestLateNodeGetsSnapshot checks a node that joins after the log was
+// compacted: it receives the leader's snapshot and restores the whole state
+// from it.
+func TestLateNodeGetsSnapshot(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tune := func(c *raft.Config) { c.TrailingLogs = 1; c.SnapshotThreshold = 1 }
+	start := func(id string, expect int, join ...string) *Node {
+		n, err := Start(ctx, Config{Name: "s", NodeID: id, Listen: "127.0.0.1:0", Gossip: "127.0.0.1:0", Join: join,
+			BootstrapExpect: expect, DataDir: t.TempDir(), Logger: testLogger(t, id), tune: tune})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	a := start("a", 1)
+	waitFor(t, "a leading", func() bool { return a.Status().State == "Leader" })
+	for i := range 20 {
+		if err := a.Retain(ctx, Retained{Topic: fmt.Sprintf("r/%d", i), Payload: []byte("p")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := a.Claim(ctx, "c"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	b := start("b", 0, a.GossipAddr())
+	waitFor(t, "b with the whole state", func() bool { s := b.Status(); return s.Retained == 20 && s.Owners == 1 })
+	if o, _ := b.Owner("c"); o != "a" {
+		t.Errorf("b says c is owned by %q, want a", o)
+	}
+}
+
+// TestReapAndDropClaims checks what the leader does about a voter that
+// leaves: its claims are dropped at once, and it is removed from raft
+// after ReapTimeout.
+func TestReapAndDropClaims(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	start := func(id string, join ...string) *Node {
+		n, err := Start(ctx, Config{Name: "r", NodeID: id, Listen: "127.0.0.1:0", Gossip: "127.0.0.1:0", Join: join,
+			BootstrapExpect: 1, DataDir: t.TempDir(), Logger: testLogger(t, id), ReapTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	a := start("a")
+	waitFor(t, "a leading", func() bool { return a.Status().State == "Leader" })
+	b := start("b", a.GossipAddr())
+	waitFor(t, "b a voter", func() bool { return slices.Equal(voters(a), []string{"a", "b"}) })
+	if _, err := b.Claim(ctx, "on-b"); err != nil {
+		t.Fatal(err)
+	}
+	// Two voters: a needs b for a quorum. Add c first, so that a and c
+	// remain a majority of three when b goes.
+	c := start("c", a.GossipAddr())
+	waitFor(t, "c a voter", func() bool { return slices.Equal(voters(a), []string{"a", "b", "c"}) })
+	b.Close()
+	waitFor(t, "b's claims dropped", func() bool { _, ok := a.Owner("on-b"); return !ok })
+	waitFor(t, "b removed from the voters", func() bool { return slices.Equal(voters(a), []string{"a", "c"}) })
+	waitFor(t, "c sees b removed", func() bool { return slices.Equal(voters(c), []string{"a", "c"}) })
 }

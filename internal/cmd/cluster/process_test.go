@@ -265,6 +265,15 @@ func TestClusterOfProcesses(t *testing.T) {
 		}
 		return true
 	})
+	waitFor(t, "the survivors to see the killed node dead", func() bool {
+		for _, p := range rest {
+			s, ok := p.status()
+			if m, in := member(s, dead.id); !ok || !in || m.State != "dead" || !m.Voter {
+				return false
+			}
+		}
+		return true
+	})
 	var nextProc *proc
 	for _, p := range rest {
 		if p.id == next {
