@@ -39,7 +39,6 @@ func TestStatusUsage(t *testing.T) {
 	}
 }
 
-
 // TestDialable checks the address "midge cluster status -c" dials for a
 // cluster_listen address.
 func TestDialable(t *testing.T) {
