@@ -61,6 +61,14 @@ type Config struct {
 	// snapshot (on start-up, or when the leader sent one).
 	OnRestore func()
 
+	// OnFrame, if set, receives each frame another node Broadcast, with
+	// that node's id: in the order it was sent, from one goroutine per
+	// sending node. While it runs, that node's stream waits (and its queue
+	// there fills): it should not take long. The frame is its own.
+	OnFrame func(from string, frame []byte)
+	// ForwardQueue bounds each peer's queue of frames. If zero, 10000.
+	ForwardQueue int
+
 	// tune, for tests, adjusts raft's configuration (snapshot thresholds).
 	tune func(*raft.Config)
 }
@@ -79,6 +87,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.ReapTimeout == 0 {
 		c.ReapTimeout = defaultReapTimeout
+	}
+	if c.ForwardQueue == 0 {
+		c.ForwardQueue = defaultForwardQueue
 	}
 	if c.ApplyTimeout == 0 {
 		c.ApplyTimeout = 10 * time.Second
@@ -120,7 +131,7 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("cluster: no data directory"))
 	}
-	if c.ReapTimeout < 0 || c.ApplyTimeout < 0 {
+	if c.ReapTimeout < 0 || c.ApplyTimeout < 0 || c.ForwardQueue < 0 {
 		errs = append(errs, errors.New("cluster: negative timeout"))
 	}
 	return errors.Join(errs...)

@@ -14,7 +14,7 @@ import (
 const (
 	// streamRaft is hashicorp/raft's network transport.
 	streamRaft byte = 0x01
-	// streamForward is reserved for message forwarding between nodes.
+	// streamForward is a forwarding stream (forward.go).
 	streamForward byte = 0x02
 )
 
@@ -26,12 +26,13 @@ const firstByteTimeout = 10 * time.Second
 type mux struct {
 	ln   net.Listener
 	raft *chanListener
+	fwd  *chanListener
 	http *chanListener
 	wg   sync.WaitGroup // the accept loop and the connections being sorted
 }
 
 func newMux(ln net.Listener) *mux {
-	return &mux{ln: ln, raft: newChanListener(ln.Addr()), http: newChanListener(ln.Addr())}
+	return &mux{ln: ln, raft: newChanListener(ln.Addr()), fwd: newChanListener(ln.Addr()), http: newChanListener(ln.Addr())}
 }
 
 // serve accepts until the listener is closed.
@@ -48,6 +49,7 @@ func (m *mux) serve() {
 				continue
 			}
 			m.raft.close()
+			m.fwd.close()
 			m.http.close()
 			return
 		}
@@ -72,6 +74,9 @@ func (m *mux) sort(c net.Conn) {
 	case b[0] == streamRaft:
 		br.Discard(1)
 		m.raft.put(&bufConn{Conn: c, r: br})
+	case b[0] == streamForward:
+		br.Discard(1)
+		m.fwd.put(&bufConn{Conn: c, r: br})
 	case b[0] >= 'A' && b[0] <= 'Z':
 		m.http.put(&bufConn{Conn: c, r: br})
 	default:
@@ -83,6 +88,7 @@ func (m *mux) sort(c net.Conn) {
 func (m *mux) close() error {
 	err := m.ln.Close()
 	m.raft.close()
+	m.fwd.close()
 	m.http.close()
 	return err
 }

@@ -63,6 +63,9 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the node's goroutines
 
+	peersMu sync.Mutex       // guards peers
+	peers   map[string]*peer // outgoing forwarding streams, by node id
+
 	mu      sync.Mutex             // guards members, failed, closed
 	members map[string]*memberInfo // every member memberlist told of, by node id
 	failed  map[string]time.Time   // leader only: since when each voter is not alive
@@ -96,6 +99,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		log:     cfg.Logger.With("node", cfg.NodeID),
 		poke:    make(chan struct{}, 1),
 		members: make(map[string]*memberInfo),
+		peers:   make(map[string]*peer),
 		failed:  make(map[string]time.Time),
 		client:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}},
 	}
@@ -168,8 +172,9 @@ func (n *Node) start(ctx context.Context) error {
 	n.gossip = n.ml.LocalNode().Address()
 	n.mux.wg.Add(1)
 	go n.mux.serve()
-	n.wg.Add(4)
+	n.wg.Add(5)
 	go func() { defer n.wg.Done(); n.httpSrv.Serve(n.mux.http) }()
+	go n.serveForward(n.mux.fwd)
 	go n.joinLoop()
 	go n.reconcileLoop()
 	go n.ownClaimsLoop()
@@ -231,6 +236,7 @@ func (n *Node) Close() error {
 		}
 	}
 	n.cancel()
+	n.stopPeers()
 	return n.release()
 }
 

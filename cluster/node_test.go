@@ -312,3 +312,82 @@ func TestReapAndDropClaims(t *testing.T) {
 	waitFor(t, "b removed from the voters", func() bool { return slices.Equal(voters(a), []string{"a", "c"}) })
 	waitFor(t, "c sees b removed", func() bool { return slices.Equal(voters(c), []string{"a", "c"}) })
 }
+
+// TestBroadcast checks the forwarding streams: every frame reaches every
+// other node, in order, and a node's frames stop at a closed node.
+func TestBroadcast(t *testing.T) {
+	t.Parallel()
+	type got struct {
+		mu     sync.Mutex // guards frames
+		frames []string
+	}
+	start := func(id string, g *got, join ...string) *Node {
+		n, err := Start(context.Background(), Config{Name: "f", NodeID: id, Listen: "127.0.0.1:0", Gossip: "127.0.0.1:0", Join: join,
+			BootstrapExpect: 3, DataDir: t.TempDir(), Logger: testLogger(t, id),
+			OnFrame: func(from string, f []byte) {
+				g.mu.Lock()
+				g.frames = append(g.frames, from+":"+string(f))
+				g.mu.Unlock()
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	var ga, gb, gc got
+	a := start("a", &ga)
+	b := start("b", &gb, a.GossipAddr())
+	c := start("c", &gc, a.GossipAddr())
+	connected := func(n *Node, k int) bool {
+		s := n.Status()
+		up := 0
+		for _, p := range s.Peers {
+			if p.Connected {
+				up++
+			}
+		}
+		return up == k
+	}
+	for _, n := range []*Node{a, b, c} {
+		waitFor(t, "two streams from "+n.ID(), func() bool { return connected(n, 2) })
+	}
+	const frames = 1000
+	for i := range frames {
+		if k := a.Broadcast([]byte(fmt.Sprint(i))); k != 2 {
+			t.Fatalf("Broadcast queued for %d peers, want 2", k)
+		}
+	}
+	b.Broadcast([]byte("from b"))
+	for _, g := range []*got{&gb, &gc} {
+		waitFor(t, "every frame", func() bool {
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			return len(g.frames) >= frames
+		})
+		g.mu.Lock()
+		for i, f := range g.frames[:frames] {
+			if f != fmt.Sprintf("a:%d", i) {
+				t.Errorf("frame %d = %q, want in order from a", i, f)
+				break
+			}
+		}
+		g.mu.Unlock()
+	}
+	waitFor(t, "b's frame at a and c", func() bool {
+		for _, g := range []*got{&ga, &gc} {
+			g.mu.Lock()
+			ok := slices.Contains(g.frames, "b:from b")
+			g.mu.Unlock()
+			if !ok {
+				return false
+			}
+		}
+		return true
+	})
+	c.Close()
+	waitFor(t, "a's stream to c gone", func() bool { return len(a.Status().Peers) == 1 })
+	if k := a.Broadcast([]byte("x")); k != 1 {
+		t.Errorf("Broadcast after c left queued for %d peers, want 1", k)
+	}
+}

@@ -7,8 +7,9 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// reconcileLoop keeps raft's voters in line with memberlist while the node
-// is the leader: every second, and at each membership event.
+// reconcileLoop keeps the forwarding streams, and raft's voters while the
+// node is the leader, in line with memberlist: every second, and at each
+// membership event.
 func (n *Node) reconcileLoop() {
 	defer n.wg.Done()
 	tick := time.NewTicker(time.Second)
@@ -23,6 +24,7 @@ func (n *Node) reconcileLoop() {
 		if !n.hasState.Load() && n.raft.LastIndex() > 0 {
 			n.setHasState()
 		}
+		n.syncPeers()
 		if n.raft.State() != raft.Leader {
 			n.mu.Lock()
 			clear(n.failed)

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/memberlist"
 	"github.com/hashicorp/raft"
@@ -37,6 +38,8 @@ type Status struct {
 	// number of retained messages.
 	Owners   int `json:"owners"`
 	Retained int `json:"retained"`
+	// Peers are the forwarding streams to the other live nodes.
+	Peers []PeerStatus `json:"peers"`
 }
 
 // MemberStatus is a member as a node sees it.
@@ -62,6 +65,8 @@ func (n *Node) Status() Status {
 		Term: num("term"), LastIndex: num("last_log_index"), CommitIndex: num("commit_index"), AppliedIndex: num("applied_index"),
 	}
 	s.Owners, s.Retained = n.fsm.counts()
+	s.Peers = n.peerStatus()
+	slices.SortFunc(s.Peers, func(a, b PeerStatus) int { return strings.Compare(a.ID, b.ID) })
 	byID := make(map[string]*MemberStatus)
 	n.mu.Lock()
 	for id, mi := range n.members {
