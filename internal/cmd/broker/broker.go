@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/cluster"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/internal/logging"
@@ -304,13 +303,13 @@ type brokerRun struct {
 	lns     []openListener
 	errc    chan error
 	pidFile string
-	stdout  io.Writer     // log_dest stdout and SIGUSR2's output
-	store   broker.Store  // the persistence store, nil without persistence
-	storeAt string        // its path
-	web     webRun        // the http_api listeners (broker_web.go)
-	bridges bridgeRun     // the bridges (bridges.go)
-	cluster *cluster.Node // the cluster node (cluster.go), nil without cluster options
-	sd      sdNotifier    // systemd's notify socket, if started by a Type=notify unit
+	stdout  io.Writer    // log_dest stdout and SIGUSR2's output
+	store   broker.Store // the persistence store, nil without persistence
+	storeAt string       // its path
+	web     webRun       // the http_api listeners (broker_web.go)
+	bridges bridgeRun    // the bridges (bridges.go)
+	cluster *clusterRun  // the cluster node (cluster.go), nil without cluster options
+	sd      sdNotifier   // systemd's notify socket, if started by a Type=notify unit
 }
 
 // openListener is a listening socket and its settings.
@@ -404,6 +403,7 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		return exitFailure, false
 	}
 	b.srv.Store(srv)
+	b.attachCluster(srv) // cluster.go
 	// The bridges' local sessions subscribe before any client is served.
 	b.bridges.start(srv, res.Bridges, b.log)
 	if len(res.Bridges) > 0 {

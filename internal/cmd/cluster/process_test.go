@@ -69,6 +69,7 @@ type proc struct {
 	conf    string
 	cluster string // cluster address
 	gossip  string
+	mqtt    string // the MQTT listener
 	cmd     *exec.Cmd
 	out     *testutil.LockedBuffer // every life's output
 	done    chan struct{}          // closed when the current life ended
@@ -81,8 +82,10 @@ func newProc(t *testing.T, name, id string, expect int, join []string) *proc {
 	dir := t.TempDir()
 	p := &proc{t: t, id: id, dir: dir, conf: filepath.Join(dir, "midge.conf"), out: &testutil.LockedBuffer{},
 		cluster: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), gossip: fmt.Sprintf("127.0.0.1:%d", gossipPort(t))}
+	p.mqtt = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	_, mport, _ := net.SplitHostPort(p.mqtt)
 	conf := fmt.Sprintf(`user root
-listener %d 127.0.0.1
+listener %s 127.0.0.1
 allow_anonymous true
 persistence true
 persistence_location %s/
@@ -93,7 +96,7 @@ cluster_node_id %s
 cluster_listen %s
 cluster_gossip %s
 cluster_bootstrap_expect %d
-`, testutil.FreePort(t), dir, name, id, p.cluster, p.gossip, expect)
+`, mport, dir, name, id, p.cluster, p.gossip, expect)
 	if len(join) > 0 {
 		conf += "cluster_join " + strings.Join(join, " ") + "\n"
 	}
