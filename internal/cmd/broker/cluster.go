@@ -98,6 +98,7 @@ func (b *brokerRun) stopCluster() {
 	if cr.unwatch != nil {
 		cr.unwatch()
 	}
+	b.log.Info(fmt.Sprintf("Cluster: %d messages received from other nodes, %d could not be published.", cr.received.Load(), cr.lost.Load()))
 	if err := cr.node.Close(); err != nil {
 		b.log.Error("Error: closing the cluster node: " + err.Error())
 	}
