@@ -9,7 +9,9 @@
 //     letter is HTTP/1.1 (the first letter of GET or POST), served by the
 //     node's small HTTP API: GET /v1/status (what "midge cluster status"
 //     prints) and POST /v1/apply, by which a follower hands a command to the
-//     leader. Other bytes are reserved (message forwarding comes next).
+//     leader. 0x02 is a forwarding stream (Broadcast, Config.OnFrame): one
+//     per pair of live nodes, with a bounded queue. Other bytes close the
+//     connection.
 //   - Config.Gossip (cluster_gossip), memberlist's TCP and UDP port. Gossip
 //     packets carry the cluster name as memberlist's label, and a node whose
 //     metadata names another cluster is refused by the alive and merge
@@ -39,6 +41,13 @@
 // the cluster port. Reads (Owner, RetainedMessages) are local and may lag
 // the leader by the replication delay. The state is snapshotted to files in
 // the data directory; raft's log and stable store are a bbolt file there.
+//
+// # Forwarding
+//
+// Broadcast queues an opaque frame (the broker integration encodes a
+// message in it) for every other live node, and OnFrame receives the
+// frames of the others, in order per sending node. Frames are not
+// acknowledged yet: see docs/cluster.md.
 //
 // A Node's methods are safe for concurrent use.
 package cluster
