@@ -47,6 +47,8 @@ type clusterRun struct {
 	received atomic.Uint64         // messages from other nodes published here
 	lost     atomic.Uint64         // frames that could not be published
 	srv      func() *broker.Server // the server, nil until it runs
+	sysStop  chan struct{}         // closed to stop the $SYS publisher
+	sysDone  chan struct{}         // closed when it has stopped
 }
 
 // startCluster starts this broker's cluster node when the configuration
@@ -87,6 +89,59 @@ func (b *brokerRun) attachCluster(srv *broker.Server) {
 			cr.node.Broadcast(f)
 		}
 	})
+	if d := sysInterval(b.res.Config.SysInterval); d > 0 {
+		cr.sysStop, cr.sysDone = make(chan struct{}), make(chan struct{})
+		go cr.publishSys(srv, d)
+	}
+}
+
+// publishSys publishes the node's view of the cluster under
+// $SYS/broker/cluster/ every interval, retained, each value when it
+// changes: node_id, state (raft's), leader, term, commit_index,
+// members/<id> (alive, dead or unknown; voter or not), peers/<id>/queued,
+// sent and dropped (the forwarding streams), messages/received and
+// messages/lost (forwarded messages published here, or not).
+func (cr *clusterRun) publishSys(srv *broker.Server, interval time.Duration) {
+	defer close(cr.sysDone)
+	last := make(map[string]string)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		st := cr.node.Status()
+		vals := map[string]string{
+			"node_id": st.NodeID, "state": st.State, "leader": st.Leader,
+			"term": fmt.Sprint(st.Term), "commit_index": fmt.Sprint(st.CommitIndex),
+			"messages/received": fmt.Sprint(cr.received.Load()), "messages/lost": fmt.Sprint(cr.lost.Load()),
+		}
+		for _, m := range st.Members {
+			v := m.State
+			if m.Voter {
+				v += " voter"
+			}
+			vals["members/"+m.ID] = v
+		}
+		for _, p := range st.Peers {
+			vals["peers/"+p.ID+"/queued"] = fmt.Sprint(p.Queued)
+			vals["peers/"+p.ID+"/sent"] = fmt.Sprint(p.Sent)
+			vals["peers/"+p.ID+"/dropped"] = fmt.Sprint(p.Dropped)
+		}
+		for k, v := range vals {
+			if last[k] == v {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), interval)
+			err := srv.PublishSystem(ctx, &broker.Message{Topic: "$SYS/broker/cluster/" + k, Payload: []byte(v), Retain: true})
+			cancel()
+			if err == nil {
+				last[k] = v
+			}
+		}
+		select {
+		case <-cr.sysStop:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // stopCluster stops forwarding and leaves the cluster gracefully.
@@ -97,6 +152,10 @@ func (b *brokerRun) stopCluster() {
 	}
 	if cr.unwatch != nil {
 		cr.unwatch()
+	}
+	if cr.sysStop != nil {
+		close(cr.sysStop)
+		<-cr.sysDone
 	}
 	b.log.Info(fmt.Sprintf("Cluster: %d messages received from other nodes, %d could not be published.", cr.received.Load(), cr.lost.Load()))
 	if err := cr.node.Close(); err != nil {

@@ -115,4 +115,17 @@ func TestCrossNodeDelivery(t *testing.T) {
 	if got := expectPublish(t, late, "r/x", "kept"); !got.Retain {
 		t.Errorf("the late subscriber on n2 got r/x without the retain flag")
 	}
+
+	// The node's view under $SYS/broker/cluster/.
+	sys, _ := testutil.Connect(t, ps[1].mqtt, v5, "sys")
+	sys.Subscribe(1, "$SYS/broker/cluster/#", 0)
+	leader, _ := formed(ps...)
+	want := map[string]string{"node_id": "x2", "leader": leader, "members/x1": "alive voter", "peers/x3/dropped": "0"}
+	for len(want) > 0 {
+		p := testutil.Expect[*packet.Publish](sys)
+		k := p.Topic[len("$SYS/broker/cluster/"):]
+		if w, ok := want[k]; ok && w == string(p.Payload) {
+			delete(want, k)
+		}
+	}
 }

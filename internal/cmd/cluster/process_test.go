@@ -87,6 +87,7 @@ func newProc(t *testing.T, name, id string, expect int, join []string) *proc {
 	conf := fmt.Sprintf(`user root
 listener %s 127.0.0.1
 allow_anonymous true
+sys_interval 1
 persistence true
 persistence_location %s/
 log_dest stdout
