@@ -48,12 +48,12 @@ type peer struct {
 
 // PeerStatus is the forwarding stream to one node.
 type PeerStatus struct {
-	ID        string `json:"id"`
-	Address   string `json:"address"`
-	Queued    int    `json:"queued"`
-	Sent      uint64 `json:"sent"`
-	Dropped   uint64 `json:"dropped"`
-	Connected bool   `json:"connected"`
+	ID        string `json:"id"`        // the peer's node id
+	Address   string `json:"address"`   // its cluster address
+	Queued    int    `json:"queued"`    // frames waiting
+	Sent      uint64 `json:"sent"`      // frames written to a stream
+	Dropped   uint64 `json:"dropped"`   // frames dropped: queue full, or the peer went away
+	Connected bool   `json:"connected"` // a stream is open
 }
 
 // Broadcast queues frame for every other live node, in order per node,

@@ -17,8 +17,8 @@ import (
 // Status is a node's view of the cluster, as GET /v1/status on the cluster
 // port returns it (JSON) and "midge cluster status" prints it.
 type Status struct {
-	Cluster string `json:"cluster"`
-	NodeID  string `json:"node_id"`
+	Cluster string `json:"cluster"` // cluster name
+	NodeID  string `json:"node_id"` // this node's id
 	Address string `json:"address"` // cluster address
 	Gossip  string `json:"gossip"`  // gossip address
 	// State is the node's raft state: Follower, Candidate, Leader or
@@ -28,10 +28,13 @@ type Status struct {
 	// none.
 	Leader        string `json:"leader"`
 	LeaderAddress string `json:"leader_address"`
-	Term          uint64 `json:"term"`
-	LastIndex     uint64 `json:"last_index"`
-	CommitIndex   uint64 `json:"commit_index"`
-	AppliedIndex  uint64 `json:"applied_index"`
+	// Term is raft's current term; LastIndex, CommitIndex and AppliedIndex
+	// the index of the last entry of the node's log, of the last one known
+	// committed, and of the last one applied to the state.
+	Term         uint64 `json:"term"`
+	LastIndex    uint64 `json:"last_index"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
 	// Members are the nodes memberlist or raft's configuration know, by id.
 	Members []MemberStatus `json:"members"`
 	// Owners is the number of client identifiers claimed; Retained the
@@ -44,14 +47,14 @@ type Status struct {
 
 // MemberStatus is a member as a node sees it.
 type MemberStatus struct {
-	ID      string `json:"id"`
+	ID      string `json:"id"`                // node id
 	Address string `json:"address,omitempty"` // cluster address
 	Gossip  string `json:"gossip,omitempty"`  // gossip address
 	// State is memberlist's: alive, suspect, dead, left; or unknown for a
 	// raft voter memberlist has not heard of (yet).
 	State  string `json:"state"`
-	Voter  bool   `json:"voter"`
-	Leader bool   `json:"leader"`
+	Voter  bool   `json:"voter"`  // a voter in raft's configuration
+	Leader bool   `json:"leader"` // the leader this node knows
 }
 
 // Status returns the node's view of the cluster.
