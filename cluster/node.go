@@ -160,7 +160,7 @@ func (n *Node) start(ctx context.Context) error {
 		return fmt.Errorf("cluster: raft: %w", err)
 	}
 
-	n.httpSrv = &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second,
+	n.httpSrv = &http.Server{Handler: n.handler(), ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute,
 		ErrorLog: stdLogger(n.log, "cluster: http")}
 
 	if n.ml, err = n.startMemberlist(); err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -425,4 +426,53 @@ func BenchmarkClaim(b *testing.B) {
 			})
 		})
 	}
+}
+
+// TestMinorityRefusesAndHeals checks that a node left without a majority
+// refuses claims (ErrUnavailable), and claims again once a second voter
+// is back with its data directory: the state agreed before is still there.
+func TestMinorityRefusesAndHeals(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	port := func() string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		return ln.Addr().String()
+	}
+	type spec struct{ id, listen, dir string }
+	specs := []spec{{"a", port(), t.TempDir()}, {"b", port(), t.TempDir()}, {"c", port(), t.TempDir()}}
+	start := func(s spec, join ...string) *Node {
+		n, err := Start(ctx, Config{Name: "m", NodeID: s.id, Listen: s.listen, Gossip: "127.0.0.1:0", Join: join,
+			BootstrapExpect: 3, DataDir: s.dir, Logger: testLogger(t, s.id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { n.Close() })
+		return n
+	}
+	a := start(specs[0])
+	b := start(specs[1], a.GossipAddr())
+	c := start(specs[2], a.GossipAddr())
+	waitFor(t, "a leader", func() bool { return leaderOf(a, b, c) != "" })
+	if _, err := b.Claim(ctx, "before"); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	c.Close()
+	short, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	if _, err := a.Claim(short, "alone"); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Claim on a minority = %v, want ErrUnavailable", err)
+	}
+	b2 := start(specs[1], a.GossipAddr())
+	waitFor(t, "a leader of a and b", func() bool { return leaderOf(a, b2) != "" })
+	if _, err := a.Claim(ctx, "healed"); err != nil {
+		t.Fatalf("Claim after the majority is back: %v", err)
+	}
+	// b's claim was dropped when b left (its connections are gone); the
+	// ids claimed since are agreed by both.
+	waitFor(t, "the claim on b", func() bool { o, ok := b2.Owner("healed"); return ok && o == "a" })
 }
