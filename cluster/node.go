@@ -43,9 +43,10 @@ const MaxCommandSize = 16 << 20
 type Node struct {
 	cfg         Config
 	log         *slog.Logger
-	incarnation uint32 // random, non-zero: the top half of this life's claim tokens
-	advertise   string // cluster address the other nodes dial
-	gossip      string // gossip address memberlist advertises
+	incarnation uint32    // random, non-zero: the top half of this life's claim tokens
+	started     time.Time // when Start was called
+	advertise   string    // cluster address the other nodes dial
+	gossip      string    // gossip address memberlist advertises
 
 	mux      *mux
 	httpSrv  *http.Server
@@ -98,6 +99,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		cfg:     cfg,
 		log:     cfg.Logger.With("node", cfg.NodeID),
 		poke:    make(chan struct{}, 1),
+		started: time.Now(),
 		members: make(map[string]*memberInfo),
 		peers:   make(map[string]*peer),
 		failed:  make(map[string]time.Time),

@@ -35,6 +35,10 @@ func (n *Node) reconcileLoop() {
 	}
 }
 
+// unheardGrace is how long after its start a leader waits before it holds
+// a voter that memberlist has not told it of as failed.
+const unheardGrace = 30 * time.Second
+
 // reconcile adds the live members that are not voters, and removes the
 // voters failed or unknown for longer than ReapTimeout, dropping their
 // claims. A voter that memberlist declares dead loses its claims at once
@@ -71,6 +75,9 @@ func (n *Node) reconcile(now time.Time) {
 		if _, ok := alive[id]; ok || id == n.cfg.NodeID {
 			delete(n.failed, id)
 			continue
+		}
+		if _, heard := n.members[id]; !heard && now.Sub(n.started) < unheardGrace {
+			continue // this node has only just started: the gossip may not have told it yet
 		}
 		since, ok := n.failed[id]
 		if !ok {
