@@ -61,21 +61,22 @@ func (e *errUsage) Error() string { return e.msg }
 // takes no other arguments and does not combine flags ("-dv" is unknown).
 func parseBrokerArgs(args []string) (brokerOptions, error) {
 	o := brokerOptions{raw: args}
-	next := func(i int, what string) (string, error) {
-		if i+1 >= len(args) {
-			return "", &errUsage{fmt.Sprintf("%s argument given, but no %s specified.", args[i], what)}
+	// next moves i on to the argument of the option at i.
+	next := func(i *int, what string) (string, error) {
+		if *i+1 >= len(args) {
+			return "", &errUsage{fmt.Sprintf("%s argument given, but no %s specified.", args[*i], what)}
 		}
-		return args[i+1], nil
+		*i++
+		return args[*i], nil
 	}
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; a {
 		case "-c", "--config-file":
-			v, err := next(i, "config file")
+			v, err := next(&i, "config file")
 			if err != nil {
 				return o, err
 			}
 			o.configFile = v
-			i++
 		case "-d", "--daemon":
 			o.daemon = true
 		case "-h", "--help":
@@ -83,7 +84,7 @@ func parseBrokerArgs(args []string) (brokerOptions, error) {
 		case "--version":
 			o.version = true
 		case "-p", "--port":
-			v, err := next(i, "port")
+			v, err := next(&i, "port")
 			if err != nil {
 				return o, err
 			}
@@ -95,7 +96,6 @@ func parseBrokerArgs(args []string) (brokerOptions, error) {
 				return o, fmt.Errorf("Only %d ports can be specified on the command line.", maxPorts)
 			}
 			o.ports = append(o.ports, n)
-			i++
 		case "-q", "--quiet":
 			o.quiet = true
 		case "-v", "--verbose":
@@ -194,15 +194,18 @@ func loadConfig(o brokerOptions) (*config.Result, error) {
 	return config.Load(o.configFile)
 }
 
+// configErrors returns the problems a configuration error joins (each
+// "file:line: what is wrong"), or err alone.
+func configErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
 // printConfigErrors writes each problem of err on its own line.
 func printConfigErrors(w io.Writer, err error) {
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	for _, e := range errs {
+	for _, e := range configErrors(err) {
 		logErr(w, "Error: "+e.Error())
 	}
 }
@@ -688,13 +691,7 @@ func (b *brokerRun) reload() {
 	}
 	next, err := config.Load(b.opts.configFile)
 	if err != nil {
-		var errs []error
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			errs = j.Unwrap()
-		} else {
-			errs = []error{err}
-		}
-		for _, e := range errs {
+		for _, e := range configErrors(err) {
 			b.log.Error("Error: " + e.Error())
 		}
 		b.log.Error("Error: configuration not reloaded; the running configuration is kept.")

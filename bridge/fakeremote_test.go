@@ -5,11 +5,11 @@ import (
 	"encoding/binary"
 	"io"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/midge-mqtt/midge/bridge"
-	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -139,6 +139,10 @@ func pkt(first byte, parts ...[]byte) []byte {
 	return append(out, body...)
 }
 
+// ackPkt builds a PUBACK, PUBREC, PUBREL or PUBCOMP (by its first byte)
+// for packet identifier id.
+func ackPkt(first byte, id uint16) []byte { return []byte{first, 2, byte(id >> 8), byte(id)} }
+
 const stateTopic = "$SYS/broker/connection/testhost.test/state"
 
 // The bytes of a 3.1.1 bridge's CONNECT, SUBSCRIBE, UNSUBSCRIBE and
@@ -146,7 +150,7 @@ const stateTopic = "$SYS/broker/connection/testhost.test/state"
 // again with DUP and the same identifier, the QoS 2 PUBREL again.
 func TestBytesV311AndResend(t *testing.T) {
 	f := newFakeRemote(t)
-	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
+	local := anonBroker(t)
 	cfg := config(f.addr(), packet.Version311,
 		mustTopic(t, "in/#", bridge.In, "", ""), mustTopic(t, "out/#", bridge.Out, "", ""))
 	cfg.Topics[0].QoS = 2
@@ -182,21 +186,21 @@ func TestBytesV311AndResend(t *testing.T) {
 	c = f.accept()
 	handshake(c, 1)
 	c.expect("resent QoS 1 PUBLISH", pkt(0x3a /* DUP, QoS 1 */, str("out/1"), []byte{byte(id1 >> 8), byte(id1)}, []byte("m1")))
-	c.send(0x40, 2, byte(id1>>8), byte(id1))
-	waitFor(t, "inflight drained", func() bool { return b.Status().Queued == 0 })
+	c.send(ackPkt(0x40, id1)...)
+	testutil.WaitFor(t, "inflight drained", func() bool { return b.Status().Queued == 0 })
 
 	// QoS 2: PUBREC, then the remote drops before PUBCOMP.
 	pub.Send(&packet.Publish{Topic: "out/2", Payload: []byte("m2"), QoS: 2, PacketID: 8})
 	p = c.decode(packet.Version311).(*packet.Publish)
 	id2 := p.PacketID
-	c.send(0x50, 2, byte(id2>>8), byte(id2))
-	c.expect("PUBREL", []byte{0x62, 2, byte(id2 >> 8), byte(id2)})
+	c.send(ackPkt(0x50, id2)...)
+	c.expect("PUBREL", ackPkt(0x62, id2))
 	c.nc.Close()
 	c = f.accept()
 	handshake(c, 1)
-	c.expect("resent PUBREL", []byte{0x62, 2, byte(id2 >> 8), byte(id2)})
-	c.send(0x70, 2, byte(id2>>8), byte(id2))
-	waitFor(t, "QoS 2 done", func() bool { return b.Status().Queued == 0 })
+	c.expect("resent PUBREL", ackPkt(0x62, id2))
+	c.send(ackPkt(0x70, id2)...)
+	testutil.WaitFor(t, "QoS 2 done", func() bool { return b.Status().Queued == 0 })
 }
 
 // An MQTT 5 bridge: its CONNECT properties, a SUBSCRIBE with No Local and
@@ -204,7 +208,7 @@ func TestBytesV311AndResend(t *testing.T) {
 // and the fallback to 3.1.1 when the remote answers like a 3.1.1 broker.
 func TestV5ConnectWindowAndFallback(t *testing.T) {
 	f := newFakeRemote(t)
-	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
+	local := anonBroker(t)
 	cfg := config(f.addr(), packet.Version5, mustTopic(t, "in/#", bridge.In, "", ""), mustTopic(t, "out/#", bridge.Out, "", ""))
 	cfg.Topics[0].QoS = 1
 	cfg.AttemptUnsubscribe = false
@@ -243,11 +247,11 @@ func TestV5ConnectWindowAndFallback(t *testing.T) {
 		t.Fatal("a third PUBLISH beyond the remote's Receive Maximum")
 	}
 	for _, id := range ids {
-		c.send(0x40, 2, byte(id>>8), byte(id))
+		c.send(ackPkt(0x40, id)...)
 	}
 	for range 2 {
 		id := c.decode(packet.Version5).(*packet.Publish).PacketID
-		c.send(0x40, 2, byte(id>>8), byte(id))
+		c.send(ackPkt(0x40, id)...)
 	}
 
 	// A remote that answers MQTT 5 like a 3.1.1 broker: the bridge falls
@@ -268,8 +272,8 @@ func TestV5ConnectWindowAndFallback(t *testing.T) {
 // the next attempt goes without the bridge bit.
 func TestTryPrivateRefused(t *testing.T) {
 	f := newFakeRemote(t)
-	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-	startBridge(t, config(f.addr(), packet.Version311, mustTopic(t, "out/#", bridge.Out, "", "")), local.Server)
+	local := anonBroker(t)
+	startBridge(t, configOne(t, f.addr(), packet.Version311, bridge.Out, "out/#"), local.Server)
 	c := f.accept()
 	if cp := c.decode(packet.Version311).(*packet.Connect); !cp.Bridge {
 		t.Fatal("first CONNECT without the bridge bit")
@@ -287,12 +291,11 @@ func TestTryPrivateRefused(t *testing.T) {
 // relays nothing bad and goes on working.
 func TestMisbehavingRemote(t *testing.T) {
 	f := newFakeRemote(t)
-	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-	cfg := config(f.addr(), packet.Version311, mustTopic(t, "#", bridge.In, "", ""))
+	local := anonBroker(t)
+	cfg := configOne(t, f.addr(), packet.Version311, bridge.In, "#")
 	cfg.Notifications = false
 	b := startBridge(t, cfg, local.Server)
-	lsub, _ := testutil.Connect(t, local.Addr, packet.Version5, "lsub")
-	lsub.Subscribe(1, "#", 1)
+	lsub := subscriber(t, local.Addr, packet.Version5, "lsub", "#", 1)
 
 	handshake := func(c *fakeConn) {
 		c.decode(packet.Version311)
@@ -322,4 +325,132 @@ func TestMisbehavingRemote(t *testing.T) {
 	if p := expectPublish(t, lsub); p.Topic != "ok/2" {
 		t.Fatalf("got %q after the bad PUBLISH", p.Topic)
 	}
+}
+
+// keepalive_interval: a remote that does not answer PINGREQ within the
+// next interval is dropped, the error kept, and the bridge reconnects.
+func TestKeepAlivePingTimeout(t *testing.T) {
+	f := newFakeRemote(t)
+	local := anonBroker(t)
+	cfg := configOne(t, f.addr(), packet.Version311, bridge.In, "in/#")
+	cfg.Notifications = false
+	cfg.KeepAlive = time.Second
+	b := startBridge(t, cfg, local.Server)
+	c := f.accept()
+	cp := c.raw() // bytes 10 and 11 are the keep alive
+	if ka := int(cp[10])<<8 | int(cp[11]); ka != 1 {
+		t.Fatalf("CONNECT keep alive %d, want 1 (% x)", ka, cp)
+	}
+	c.send(0x20, 2, 0, 0)
+	c.expect("SUBSCRIBE", pkt(0x82, []byte{0, 1}, str("in/#"), []byte{1}))
+	c.send(0x90, 3, 0, 1, 1)
+	waitState(t, b, bridge.Connected)
+	c.expect("PINGREQ", []byte{0xc0, 0})
+	c.send(0xd0, 0) // answered once: the link stays
+	c.expect("second PINGREQ", []byte{0xc0, 0})
+	// Not answered: the bridge gives up on the remote and dials again.
+	c2 := f.accept()
+	c2.decode(packet.Version311)
+	if e := b.Status().LastError; !strings.Contains(e, "PINGREQ") {
+		t.Fatalf("last error %q", e)
+	}
+}
+
+// An MQTT 5 remote that refuses retained messages with CONNACK 0x9A
+// (Retain not supported): the bridge connects again at once with a will
+// that is not retained, and sends its notification and retained messages
+// without the retain flag.
+func TestRetainNotSupportedRetry(t *testing.T) {
+	f := newFakeRemote(t)
+	local := anonBroker(t)
+	cfg := configOne(t, f.addr(), packet.Version5, bridge.Out, "out/#")
+	cfg.AttemptUnsubscribe = false
+	b := startBridge(t, cfg, local.Server)
+	c := f.accept()
+	if cp := c.decode(packet.Version5).(*packet.Connect); cp.Will == nil || !cp.Will.Retain {
+		t.Fatalf("first CONNECT's will %+v", cp.Will)
+	}
+	c.send(0x20, 3, 0, 0x9a, 0)
+	testutil.WaitFor(t, "the 0x9a error kept", func() bool { return strings.Contains(b.Status().LastError, "0x9a") })
+	c = f.accept()
+	if cp := c.decode(packet.Version5).(*packet.Connect); cp.Will == nil || cp.Will.Retain {
+		t.Fatalf("CONNECT after 0x9a: will %+v", cp.Will)
+	}
+	c.send(0x20, 3, 0, 0, 0)
+	n := c.decode(packet.Version5).(*packet.Publish)
+	if n.Topic != stateTopic || n.Retain {
+		t.Fatalf("notification %q retain %v", n.Topic, n.Retain)
+	}
+	c.send(ackPkt(0x40, n.PacketID)...)
+	waitState(t, b, bridge.Connected)
+	pub, _ := testutil.Connect(t, local.Addr, packet.Version5, "pub")
+	pub.Send(&packet.Publish{Topic: "out/r", Payload: []byte("kept"), QoS: 1, PacketID: 1, Retain: true})
+	testutil.Expect[*packet.Ack](pub)
+	if p := c.decode(packet.Version5).(*packet.Publish); p.Topic != "out/r" || p.Retain {
+		t.Fatalf("relayed %q retain %v", p.Topic, p.Retain)
+	}
+}
+
+// A remote that uses topic aliases on what it sends (the bridge allows
+// bridge_max_topic_alias of them): the local subscriber gets whole topics;
+// an alias beyond the maximum ends the connection.
+func TestTopicAliasIn(t *testing.T) {
+	f := newFakeRemote(t)
+	local := anonBroker(t)
+	lsub := subscriber(t, local.Addr, packet.Version5, "lsub", "in/#", 0)
+	cfg := configOne(t, f.addr(), packet.Version5, bridge.In, "in/#")
+	cfg.Notifications = false
+	cfg.MaxTopicAlias = 2
+	b := startBridge(t, cfg, local.Server)
+	handshake := func() *fakeConn {
+		c := f.accept()
+		if cp := c.decode(packet.Version5).(*packet.Connect); cp.Properties.TopicAliasMaximum != 2 {
+			t.Fatalf("CONNECT Topic Alias Maximum %d", cp.Properties.TopicAliasMaximum)
+		}
+		c.send(0x20, 3, 0, 0, 0)
+		c.expect("SUBSCRIBE", pkt(0x82, []byte{0, 1, 0}, str("in/#"), []byte{0x0d}))
+		c.send(0x90, 4, 0, 1, 0, 1)
+		return c
+	}
+	c := handshake()
+	waitState(t, b, bridge.Connected)
+	// PUBLISH QoS 0 in/a/b with Topic Alias 1 (property 0x23), then with
+	// the alias alone.
+	c.send(pkt(0x30, str("in/a/b"), []byte{3, 0x23, 0, 1}, []byte("first"))...)
+	c.send(pkt(0x30, str(""), []byte{3, 0x23, 0, 1}, []byte("second"))...)
+	for _, want := range []string{"first", "second"} {
+		if p := expectPublish(t, lsub); p.Topic != "in/a/b" || string(p.Payload) != want {
+			t.Fatalf("local got %q %q, want in/a/b %q", p.Topic, p.Payload, want)
+		}
+	}
+	// Alias 3 is beyond the 2 the bridge allowed [MQTT-3.3.2-9].
+	c.send(pkt(0x30, str("in/c"), []byte{3, 0x23, 0, 3}, []byte("bad"))...)
+	c = handshake()
+	expectQuiet(t, lsub, 50*time.Millisecond)
+	// An alias from the previous connection is gone [MQTT-3.3.2-7]: the
+	// new connection starts with none.
+	c.send(pkt(0x30, str("in/new"), []byte{3, 0x23, 0, 1}, []byte("third"))...)
+	if p := expectPublish(t, lsub); p.Topic != "in/new" {
+		t.Fatalf("local got %q", p.Topic)
+	}
+}
+
+// A remote that refuses the bridge's client identifier (CONNACK 0x85):
+// the bridge keeps the reason as its last error, waits and tries again.
+func TestConnackClientIDNotValid(t *testing.T) {
+	f := newFakeRemote(t)
+	local := anonBroker(t)
+	cfg := configOne(t, f.addr(), packet.Version5, bridge.In, "in/#")
+	b := startBridge(t, cfg, local.Server)
+	c := f.accept()
+	if cp := c.decode(packet.Version5).(*packet.Connect); cp.ClientID != "testhost.test" {
+		t.Fatalf("client id %q", cp.ClientID)
+	}
+	c.send(0x20, 3, 0, 0x85, 0)
+	c = f.accept() // retried
+	st := b.Status()
+	if !strings.Contains(st.LastError, "0x85") || st.State == bridge.Connected {
+		t.Fatalf("status after 0x85: %+v", st)
+	}
+	c.decode(packet.Version5)
 }
