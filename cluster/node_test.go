@@ -476,3 +476,42 @@ func TestMinorityRefusesAndHeals(t *testing.T) {
 	// ids claimed since are agreed by both.
 	waitFor(t, "the claim on b", func() bool { o, ok := b2.Owner("healed"); return ok && o == "a" })
 }
+
+// TestStartErrors checks that Start refuses a bad configuration and a
+// port in use, and releases what it opened: the data directory can be
+// used again at once.
+func TestStartErrors(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	dir := t.TempDir()
+	base := Config{Name: "e", NodeID: "a", Listen: "127.0.0.1:0", Gossip: "127.0.0.1:0", BootstrapExpect: 1, DataDir: dir}
+	for _, tc := range []struct {
+		change func(*Config)
+		want   string
+	}{
+		{func(c *Config) { c.Name = "" }, "no cluster name"},
+		{func(c *Config) { c.BootstrapExpect = 0 }, "neither bootstrap_expect nor a join address"},
+		{func(c *Config) { c.Listen = "nowhere" }, "listen address"},
+		{func(c *Config) { c.Listen = busy.Addr().String() }, "cluster: listen: "},
+		{func(c *Config) { c.Gossip = busy.Addr().String() }, "cluster: gossip: "},
+	} {
+		cfg := base
+		tc.change(&cfg)
+		if n, err := Start(ctx, cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+			if n != nil {
+				n.Close()
+			}
+			t.Errorf("Start = %v, want an error with %q", err, tc.want)
+		}
+	}
+	n, err := Start(ctx, base) // the bbolt file is not held by a failed Start
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Close()
+}
