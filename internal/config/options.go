@@ -561,6 +561,9 @@ func optionHandlers() map[string]handler {
 	for n, h := range bridgeHandlers() {
 		m[n] = h
 	}
+	for n, h := range clusterHandlers() {
+		m[n] = h
+	}
 	return m
 }
 

@@ -311,6 +311,7 @@ type brokerRun struct {
 	storeAt string       // its path
 	web     webRun       // the http_api listeners (broker_web.go)
 	bridges bridgeRun    // the bridges (bridges.go)
+	cluster *clusterRun  // the cluster node (cluster.go), nil without cluster options
 	sd      sdNotifier   // systemd's notify socket, if started by a Type=notify unit
 }
 
@@ -385,18 +386,27 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		b.handler.Close()
 		return exitFailure, false
 	}
-	srv, err := b.openStore(ctx, cfg)
-	if err == nil {
-		err = b.attachDynsec(srv)
-	}
-	if err != nil {
+	if err := b.startCluster(ctx); err != nil { // cluster.go
 		b.log.Error("Error: " + err.Error())
 		b.closeListeners()
 		b.removePID()
 		b.handler.Close()
 		return exitFailure, false
 	}
+	srv, err := b.openStore(ctx, cfg)
+	if err == nil {
+		err = b.attachDynsec(srv)
+	}
+	if err != nil {
+		b.log.Error("Error: " + err.Error())
+		b.stopCluster()
+		b.closeListeners()
+		b.removePID()
+		b.handler.Close()
+		return exitFailure, false
+	}
 	b.srv.Store(srv)
+	b.attachCluster(srv) // cluster.go
 	// The bridges' local sessions subscribe before any client is served.
 	b.bridges.start(srv, res.Bridges, b.log)
 	if len(res.Bridges) > 0 {
@@ -643,6 +653,7 @@ func (b *brokerRun) stop() {
 		}
 		cancel()
 	}
+	b.stopCluster()
 	if b.store != nil {
 		if err := b.store.Close(); err != nil {
 			b.log.Error("Error: closing the persistence store: " + err.Error())

@@ -311,6 +311,23 @@ func mqPublish(t *testing.T, port string, args ...string) {
 	}
 }
 
+// mqRetain publishes msg retained on topicName, as mqPublish does, and
+// waits until the broker hands it to a new subscriber as retained: a
+// broker may route a publish after its client has gone, and a test that
+// subscribes next must not race it.
+func mqRetain(t *testing.T, port, topicName, msg string) {
+	t.Helper()
+	mqPublish(t, port, "-t", topicName, "-m", msg, "-r")
+	testutil.WaitFor(t, "the retained message "+topicName, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), mqWait)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, mqDebian(t, "mosquitto_sub"), "-p", port, "-t", topicName, "--retained-only", "-C", "1", "-W", "1")
+		cmd.Env = []string{"HOME=/nonexistent", "PATH=/usr/bin:/bin"}
+		out, _ := cmd.Output() // -W ends it with status 27 when nothing came
+		return string(out) == msg+"\n"
+	})
+}
+
 // mqArgs prepends -p port (and -h 127.0.0.1) to args.
 func mqArgs(port string, args ...string) []string {
 	return append([]string{"-h", "127.0.0.1", "-p", port}, args...)
