@@ -3,7 +3,6 @@ package broker_test
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -228,19 +227,8 @@ func TestTLSListener(t *testing.T) {
 	watch := connect_(t, tcp, "watch")
 	watch.Subscribe(1, "#", 0)
 
-	roots := x509.NewCertPool()
-	caPEM, _ := os.ReadFile(pki.CAFile)
-	roots.AppendCertsFromPEM(caPEM)
 	dialTLS := func(addr string, cert *testutil.Cert) (net.Conn, error) {
-		cfg := &tls.Config{RootCAs: roots, ServerName: "localhost"}
-		if cert != nil {
-			kp, err := tls.LoadX509KeyPair(cert.CertFile, cert.KeyFile)
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg.Certificates = []tls.Certificate{kp}
-		}
-		nc, err := tls.DialWithDialer(&net.Dialer{Timeout: testutil.Timeout}, "tcp", addr, cfg)
+		nc, err := tls.DialWithDialer(&net.Dialer{Timeout: testutil.Timeout}, "tcp", addr, pki.ClientTLS(cert))
 		if err != nil {
 			return nil, err
 		}
@@ -319,7 +307,7 @@ func TestTLSListener(t *testing.T) {
 	raw.Close()
 
 	// wss.
-	ws, _, err := dialWS(t, "wss://"+addrs[2]+"/", &tls.Config{RootCAs: roots, ServerName: "localhost"}, "mqtt")
+	ws, _, err := dialWS(t, "wss://"+addrs[2]+"/", pki.ClientTLS(nil), "mqtt")
 	if err != nil {
 		t.Fatal(err)
 	}

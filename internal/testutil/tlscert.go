@@ -24,3 +24,18 @@ func (p *PKI) Pool() *x509.CertPool {
 	pool.AddCert(p.cert)
 	return pool
 }
+
+// ClientTLS returns a client's tls.Config that trusts the PKI's CA for the
+// server name localhost and, if cert is not nil, presents cert.
+func (p *PKI) ClientTLS(cert *Cert) *tls.Config {
+	p.t.Helper()
+	cfg := &tls.Config{RootCAs: p.Pool(), ServerName: "localhost"}
+	if cert != nil {
+		kp, err := tls.LoadX509KeyPair(cert.CertFile, cert.KeyFile)
+		if err != nil {
+			p.t.Fatal(err)
+		}
+		cfg.Certificates = []tls.Certificate{kp}
+	}
+	return cfg
+}

@@ -2,7 +2,6 @@ package tlsconf_test
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"io"
 	"net"
 	"os"
@@ -15,9 +14,9 @@ import (
 )
 
 // handshake runs a TLS handshake against a listener using cfg, with the
-// client presenting cert (if not nil) and trusting ca; it returns the
+// client presenting cert (if not nil) and trusting ca's CA; it returns the
 // client's error.
-func handshake(t *testing.T, cfg *tls.Config, ca string, cert *testutil.Cert) error {
+func handshake(t *testing.T, cfg *tls.Config, ca *testutil.PKI, cert *testutil.Cert) error {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", cfg)
 	if err != nil {
@@ -33,17 +32,7 @@ func handshake(t *testing.T, cfg *tls.Config, ca string, cert *testutil.Cert) er
 		c.(*tls.Conn).Handshake()
 		c.Write([]byte("x")) // fails if the server refused
 	}()
-	pool := x509.NewCertPool()
-	b, _ := os.ReadFile(ca)
-	pool.AppendCertsFromPEM(b)
-	ccfg := &tls.Config{RootCAs: pool, ServerName: "localhost"}
-	if cert != nil {
-		kp, err := tls.LoadX509KeyPair(cert.CertFile, cert.KeyFile)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ccfg.Certificates = []tls.Certificate{kp}
-	}
+	ccfg := ca.ClientTLS(cert)
 	nc, err := net.DialTimeout("tcp", ln.Addr().String(), time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -72,7 +61,7 @@ func TestServerCertificateAndClientAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := handshake(t, s.Config(), pki.CAFile, nil); err != nil {
+	if err := handshake(t, s.Config(), pki, nil); err != nil {
 		t.Errorf("server-only TLS: %v", err)
 	}
 
@@ -87,7 +76,7 @@ func TestServerCertificateAndClientAuth(t *testing.T) {
 		ok   bool
 	}{{"valid", &good, true}, {"none", nil, false}, {"expired", &expired, false},
 		{"other CA", &stranger, false}, {"revoked", &revoked, false}} {
-		err := handshake(t, s.Config(), pki.CAFile, tc.cert)
+		err := handshake(t, s.Config(), pki, tc.cert)
 		if (err == nil) != tc.ok {
 			t.Errorf("%s client certificate: err %v, want ok %v", tc.name, err, tc.ok)
 		}
@@ -98,10 +87,10 @@ func TestServerCertificateAndClientAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := handshake(t, s.Config(), pki.CAFile, &expired); err != nil {
+	if err := handshake(t, s.Config(), pki, &expired); err != nil {
 		t.Errorf("disable_client_cert_date_checks: expired refused: %v", err)
 	}
-	if err := handshake(t, s.Config(), pki.CAFile, &stranger); err == nil {
+	if err := handshake(t, s.Config(), pki, &stranger); err == nil {
 		t.Error("disable_client_cert_date_checks: other CA accepted")
 	}
 }
@@ -126,14 +115,14 @@ func TestReload(t *testing.T) {
 	if err := s.Reload(); err != nil {
 		t.Fatal(err)
 	}
-	if err := handshake(t, s.Config(), newPKI.CAFile, nil); err != nil {
+	if err := handshake(t, s.Config(), newPKI, nil); err != nil {
 		t.Errorf("after reload: %v", err)
 	}
 	os.WriteFile(keyFile, []byte("garbage"), 0o600)
 	if err := s.Reload(); err == nil {
 		t.Error("a broken key reloaded without error")
 	}
-	if err := handshake(t, s.Config(), newPKI.CAFile, nil); err != nil {
+	if err := handshake(t, s.Config(), newPKI, nil); err != nil {
 		t.Errorf("a failed reload lost the working certificate: %v", err)
 	}
 }
