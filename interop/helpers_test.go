@@ -67,6 +67,15 @@ func startBroker(t *testing.T, cfg broker.Config) (*testutil.Broker, string) {
 	return b, port
 }
 
+// clientsBroker is the set-up of the tests of Debian's mosquitto_pub and
+// mosquitto_sub with midge: it fails the test if they are missing and
+// starts a broker open to anyone, returning it and its port.
+func clientsBroker(t *testing.T) (*testutil.Broker, string) {
+	t.Helper()
+	needMosquittoClients(t)
+	return startBroker(t, broker.Config{AllowAnonymous: true})
+}
+
 // startLocalhostBroker starts a broker for cfg that listens on 127.0.0.1 and
 // on ::1 with the same port, so that "-h localhost" reaches it whichever
 // address localhost resolves to first.

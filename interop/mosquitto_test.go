@@ -225,8 +225,7 @@ func TestMosquittoRetained(t *testing.T) {
 // after n messages.
 func TestMosquittoCount(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	_, port := clientsBroker(t)
 	sub := mosqSub(t, port, "-C", "3", "-v", "-q", "1", "-t", "count/#")
 	for i := range 3 {
 		mosqPub(t, port, "-q", "1", "-t", "count/"+itoa(i), "-m", "n"+itoa(i))
@@ -387,8 +386,7 @@ func TestMosquittoV5Properties(t *testing.T) {
 // topic name.
 func TestMosquittoTopicAlias(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	_, port := clientsBroker(t)
 	sub5 := mosqSub(t, port, "-V", "mqttv5", "-q", "1", "-t", "alias/#", "-F", msgFormat)
 	sub3 := mosqSub(t, port, "-V", "mqttv311", "-q", "1", "-t", "alias/#", "-F", msgFormat)
 	out := startMosquittoInput(t, "one\ntwo\nthree\n", "mosquitto_pub", "-d", "-h", "127.0.0.1", "-p", port,
@@ -405,8 +403,7 @@ func TestMosquittoTopicAlias(t *testing.T) {
 // message [MQTT-3.3.4-3].
 func TestMosquittoSubscriptionIdentifier(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	_, port := clientsBroker(t)
 	sub := mosqSub(t, port, "-V", "mqttv5", "-t", "sid/#", "-D", "SUBSCRIBE", "subscription-identifier", "42", "-F", `MSG %S %t %p\n`)
 	plain := mosqSub(t, port, "-V", "mqttv5", "-t", "sid/#", "-F", `MSG [%S] %t %p\n`)
 	mosqPub(t, port, "-V", "mqttv5", "-t", "sid/a", "-m", "x")
@@ -418,8 +415,7 @@ func TestMosquittoSubscriptionIdentifier(t *testing.T) {
 // checks "#" does not match $SYS topics [MQTT-4.7.2-1].
 func TestMosquittoSys(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	_, port := clientsBroker(t)
 	out := startSub(t, port, "-v", "-C", "1", "-t", "$SYS/broker/version").wait()
 	if len(out) != 1 || !strings.HasPrefix(out[0], "$SYS/broker/version ") || strings.TrimPrefix(out[0], "$SYS/broker/version ") == "" {
 		t.Errorf("mosquitto_sub -t '$SYS/broker/version': %q, want one line with the version", out)
@@ -436,8 +432,7 @@ func TestMosquittoSys(t *testing.T) {
 // from stdin (-s) and checks it arrives byte for byte.
 func TestMosquittoLargePayload(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	_, port := clientsBroker(t)
 	payload := make([]byte, 1<<20)
 	r := rand.NewChaCha8([32]byte{1})
 	r.Read(payload)
@@ -465,8 +460,7 @@ func TestMosquittoLargePayload(t *testing.T) {
 // PUBLISH [MQTT-3.1.2-25], but still the smaller ones.
 func TestMosquittoMaximumPacketSize(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	_, port := clientsBroker(t)
 	sub := mosqSub(t, port, "-V", "mqttv5", "-q", "1", "-t", "mps/#", "-D", "CONNECT", "maximum-packet-size", "200", "-F", `MSG %t %l\n`)
 	mosqPub(t, port, "-V", "mqttv5", "-q", "1", "-t", "mps/big", "-m", strings.Repeat("x", 500))
 	mosqPub(t, port, "-V", "mqttv5", "-q", "1", "-t", "mps/small", "-m", strings.Repeat("x", 50))
@@ -483,8 +477,7 @@ func TestMosquittoMaximumPacketSize(t *testing.T) {
 // [MQTT-3.1.3-9].
 func TestMosquittoWillDelay(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	b, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	b, port := clientsBroker(t)
 	V5 := []string{"-V", "mqttv5"}
 	watcher := mosqSub(t, port, cat(V5, "-q", "1", "-t", "will/#", "-F", msgFormat)...)
 
@@ -547,8 +540,7 @@ func TestMosquittoSharedSubscription(t *testing.T) {
 // tutorial's readers will.
 func TestMosquittoUTF8(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	_, port := clientsBroker(t)
 	sub := mosqSub(t, port, "-v", "-t", "家/+/溫度")
 	mosqPub(t, port, "-t", "家/客廳/溫度", "-m", "攝氏二十五度", "-r")
 	sub.waitLine("家/客廳/溫度 攝氏二十五度")
@@ -560,8 +552,7 @@ func TestMosquittoUTF8(t *testing.T) {
 // --remove-retained.
 func TestMosquittoRemoveRetained(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	b, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	b, port := clientsBroker(t)
 	for _, topic := range []string{"rm/a", "rm/b", "keep/c"} {
 		mosqPub(t, port, "-r", "-t", topic, "-m", topic)
 	}
@@ -596,8 +587,7 @@ func TestMosquittoRemoveRetained(t *testing.T) {
 // [MQTT-3.3.4-5]; the message must reach the client.
 func TestMosquittoOverlappingSubscriptionIdentifier(t *testing.T) {
 	t.Parallel()
-	needMosquittoClients(t)
-	_, port := startBroker(t, broker.Config{AllowAnonymous: true})
+	_, port := clientsBroker(t)
 	sub := mosqSub(t, port, "-V", "mqttv5", "-q", "1", "-t", "ov/#", "-t", "ov/b", "-D", "SUBSCRIBE", "subscription-identifier", "42", "-F", `MSG %S %q %t %p\n`)
 	mosqPub(t, port, "-V", "mqttv5", "-q", "1", "-t", "ov/b", "-m", "x")
 	connacks := func() int {
