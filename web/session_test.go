@@ -144,18 +144,10 @@ func TestSessionEndsWithPasswordChange(t *testing.T) {
 		t.Errorf("alice before reload: %d", st)
 	}
 	fe.reload(t)
-	if st := alice.do("GET", "/api/v1/topics", nil, nil); st != 401 {
-		t.Errorf("alice's old session after her password changed: %d, want 401", st)
-	}
-	if st := alice.do("POST", "/api/v1/publish", map[string]any{"topic": "x", "payload": "1"}, nil); st != 401 {
-		t.Errorf("alice's old session publishes: %d, want 401", st)
-	}
-	if st := bob.do("GET", "/api/v1/topics", nil, nil); st != 401 {
-		t.Errorf("bob's session after he was removed: %d, want 401", st)
-	}
-	if st := carol.do("GET", "/api/v1/topics", nil, nil); st != 200 {
-		t.Errorf("carol's session, her entry unchanged: %d, want 200", st)
-	}
+	alice.expect(t, "alice's old session after her password changed", 401, "GET", "/api/v1/topics", nil)
+	alice.expect(t, "alice's old session publishes", 401, "POST", "/api/v1/publish", map[string]any{"topic": "x", "payload": "1"})
+	bob.expect(t, "bob's session after he was removed", 401, "GET", "/api/v1/topics", nil)
+	carol.expect(t, "carol's session, her entry unchanged", 200, "GET", "/api/v1/topics", nil)
 	// The stream of alice's old session says so and ends.
 	body := make([]byte, 0, 4096)
 	buf := make([]byte, 4096)

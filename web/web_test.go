@@ -135,6 +135,15 @@ func (u *user) events(ctx context.Context) *http.Response {
 	return resp
 }
 
+// expect sends a request as do does, without decoding the answer, and
+// fails the test unless its status is want; what names the request.
+func (u *user) expect(t *testing.T, what string, want int, method, path string, body any, hdr ...string) {
+	t.Helper()
+	if st := u.do(method, path, body, nil, hdr...); st != want {
+		t.Errorf("%s: %d, want %d", what, st, want)
+	}
+}
+
 // do sends a request with the CSRF token (if any) and decodes the JSON
 // answer into out; it returns the status.
 func (u *user) do(method, path string, body any, out any, hdr ...string) int {
@@ -210,27 +219,19 @@ func TestOpenLoopbackListener(t *testing.T) {
 		t.Errorf("clients without login: %d", st)
 	}
 	// DNS rebinding: a page of another name that resolves to 127.0.0.1.
-	if st := u.do("GET", "/api/v1/clients", nil, nil, "Host", "evil.example:80"); st != 403 {
-		t.Errorf("clients for Host evil.example: %d, want 403", st)
-	}
+	u.expect(t, "clients for Host evil.example", 403, "GET", "/api/v1/clients", nil, "Host", "evil.example:80")
 	if st := u.do("GET", "/api/v1/me", nil, nil, "Host", "localhost:1234"); st != 200 {
 		t.Errorf("Host localhost: %d", st)
 	}
 	// Actions need the token even without logins.
 	pub := map[string]any{"topic": "a/b", "payload": "1"}
-	if st := u.do("POST", "/api/v1/publish", pub, nil); st != 403 {
-		t.Errorf("publish without the CSRF token: %d, want 403", st)
-	}
+	u.expect(t, "publish without the CSRF token", 403, "POST", "/api/v1/publish", pub)
 	u.csrf = me.CSRF
 	if st := u.do("POST", "/api/v1/publish", pub, nil); st != 200 {
 		t.Errorf("publish with the token: %d", st)
 	}
-	if st := u.do("POST", "/api/v1/publish", pub, nil, "Origin", "http://evil.example"); st != 403 {
-		t.Errorf("publish from another origin: %d, want 403", st)
-	}
-	if st := u.do("POST", "/api/v1/publish", pub, nil, "Sec-Fetch-Site", "cross-site"); st != 403 {
-		t.Errorf("cross-site publish: %d, want 403", st)
-	}
+	u.expect(t, "publish from another origin", 403, "POST", "/api/v1/publish", pub, "Origin", "http://evil.example")
+	u.expect(t, "cross-site publish", 403, "POST", "/api/v1/publish", pub, "Sec-Fetch-Site", "cross-site")
 	if st := u.do("POST", "/api/v1/publish", pub, nil, "Origin", e.srv.URL, "Sec-Fetch-Site", "same-origin"); st != 200 {
 		t.Errorf("same-origin publish: %d", st)
 	}
@@ -278,9 +279,7 @@ func TestLoginRequired(t *testing.T) {
 	if st := u.do("POST", "/api/v1/login", map[string]string{"username": "mallory", "password": "x"}, nil); st != 401 {
 		t.Errorf("unknown user: %d", st)
 	}
-	if st := u.do("POST", "/api/v1/login", map[string]string{"username": "alice", "password": "alice-pw"}, nil, "Origin", "http://evil.example"); st != 403 {
-		t.Errorf("cross-origin login: %d, want 403", st)
-	}
+	u.expect(t, "cross-origin login", 403, "POST", "/api/v1/login", map[string]string{"username": "alice", "password": "alice-pw"}, "Origin", "http://evil.example")
 	if st := u.do("GET", "/api/v1/topics", nil, nil); st != 401 {
 		t.Errorf("topics after failed logins: %d", st)
 	}
@@ -304,9 +303,7 @@ func TestLoginRequired(t *testing.T) {
 	if st := a.do("POST", "/api/v1/logout", nil, nil); st != 200 {
 		t.Errorf("logout: %d", st)
 	}
-	if st := a.do("GET", "/api/v1/topics", nil, nil); st != 401 {
-		t.Errorf("topics after logout: %d, want 401", st)
-	}
+	a.expect(t, "topics after logout", 401, "GET", "/api/v1/topics", nil)
 
 	// Basic credentials read (scrapers, scripts) but cannot act.
 	basic := func(method, path string) int {
@@ -335,31 +332,19 @@ func TestCSRF(t *testing.T) {
 	pub := map[string]any{"topic": "home/x", "payload": "1"}
 	token := a.csrf
 	a.csrf = ""
-	if st := a.do("POST", "/api/v1/publish", pub, nil); st != 403 {
-		t.Errorf("without token: %d, want 403", st)
-	}
+	a.expect(t, "without token", 403, "POST", "/api/v1/publish", pub)
 	a.csrf = token + "x"
-	if st := a.do("POST", "/api/v1/publish", pub, nil); st != 403 {
-		t.Errorf("wrong token: %d, want 403", st)
-	}
+	a.expect(t, "wrong token", 403, "POST", "/api/v1/publish", pub)
 	// Another user's token does not do either.
 	a.csrf = e.login("bob").csrf
-	if st := a.do("POST", "/api/v1/publish", pub, nil); st != 403 {
-		t.Errorf("bob's token with alice's cookie: %d, want 403", st)
-	}
+	a.expect(t, "bob's token with alice's cookie", 403, "POST", "/api/v1/publish", pub)
 	a.csrf = token
-	if st := a.do("POST", "/api/v1/publish", pub, nil, "Origin", "http://evil.example"); st != 403 {
-		t.Errorf("foreign Origin: %d, want 403", st)
-	}
-	if st := a.do("POST", "/api/v1/disconnect", map[string]string{"clientId": "x"}, nil, "Sec-Fetch-Site", "same-site"); st != 403 {
-		t.Errorf("same-site (not same-origin): %d, want 403", st)
-	}
+	a.expect(t, "foreign Origin", 403, "POST", "/api/v1/publish", pub, "Origin", "http://evil.example")
+	a.expect(t, "same-site (not same-origin)", 403, "POST", "/api/v1/disconnect", map[string]string{"clientId": "x"}, "Sec-Fetch-Site", "same-site")
 	if st := a.do("POST", "/api/v1/publish", pub, nil, "Origin", e.srv.URL); st != 200 {
 		t.Errorf("with token and own Origin: %d", st)
 	}
-	if st := a.do("POST", "/api/v1/logout", nil, nil, "Origin", "http://evil.example"); st != 403 {
-		t.Errorf("cross-origin logout: %d, want 403", st)
-	}
+	a.expect(t, "cross-origin logout", 403, "POST", "/api/v1/logout", nil, "Origin", "http://evil.example")
 }
 
 func TestAdminOnly(t *testing.T) {
@@ -384,9 +369,7 @@ func TestAdminOnly(t *testing.T) {
 	if st := b.do("POST", "/api/v1/publish", map[string]any{"topic": "home/bob/lamp", "payload": "on", "retain": true}, nil); st != 200 {
 		t.Errorf("bob publishes to home/bob/lamp: %d", st)
 	}
-	if st := b.do("POST", "/api/v1/publish", map[string]any{"topic": "home/alice/lamp", "payload": "on"}, nil); st != 403 {
-		t.Errorf("bob publishes to home/alice/lamp: %d, want 403", st)
-	}
+	b.expect(t, "bob publishes to home/alice/lamp", 403, "POST", "/api/v1/publish", map[string]any{"topic": "home/alice/lamp", "payload": "on"})
 	a := e.login("alice")
 	if st := a.do("POST", "/api/v1/publish", map[string]any{"topic": "office/door", "payload": "open", "retain": true}, nil); st != 200 {
 		t.Errorf("alice publishes: %d", st)
@@ -478,12 +461,8 @@ func TestPublishHistoryRetainedAndClients(t *testing.T) {
 		t.Errorf("disconnect: %d %+v", st, dis)
 	}
 	sub.ExpectClosed()
-	if st := a.do("POST", "/api/v1/publish", map[string]any{"topic": "a/+", "payload": "x"}, nil); st != 400 {
-		t.Errorf("publish to a filter: %d, want 400", st)
-	}
-	if st := a.do("POST", "/api/v1/publish", map[string]any{"topic": "$SYS/x", "payload": "x"}, nil); st != 400 {
-		t.Errorf("publish to $SYS: %d, want 400", st)
-	}
+	a.expect(t, "publish to a filter", 400, "POST", "/api/v1/publish", map[string]any{"topic": "a/+", "payload": "x"})
+	a.expect(t, "publish to $SYS", 400, "POST", "/api/v1/publish", map[string]any{"topic": "$SYS/x", "payload": "x"})
 }
 
 func TestACLTester(t *testing.T) {
@@ -503,9 +482,7 @@ func TestACLTester(t *testing.T) {
 	if d.Allowed {
 		t.Errorf("$SYS write allowed: %+v", d)
 	}
-	if st := a.do("POST", "/api/v1/acl", map[string]any{"topic": "a/#", "access": "read"}, nil); st != 400 {
-		t.Errorf("filter: %d, want 400", st)
-	}
+	a.expect(t, "filter", 400, "POST", "/api/v1/acl", map[string]any{"topic": "a/#", "access": "read"})
 }
 
 func TestMetrics(t *testing.T) {
