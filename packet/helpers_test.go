@@ -154,27 +154,9 @@ func wantCode(t testing.TB, err error, sentinel error, code packet.ReasonCode) {
 // propertiesOf returns the properties of packet p (not those of a
 // CONNECT's will); nil for the types that have none.
 func propertiesOf(p packet.Packet) *packet.Properties {
-	switch p := p.(type) {
-	case *packet.Connect:
-		return &p.Properties
-	case *packet.Connack:
-		return &p.Properties
-	case *packet.Publish:
-		return &p.Properties
-	case *packet.Ack:
-		return &p.Properties
-	case *packet.Subscribe:
-		return &p.Properties
-	case *packet.Suback:
-		return &p.Properties
-	case *packet.Unsubscribe:
-		return &p.Properties
-	case *packet.Unsuback:
-		return &p.Properties
-	case *packet.Disconnect:
-		return &p.Properties
-	case *packet.Auth:
-		return &p.Properties
+	f := reflect.ValueOf(p).Elem().FieldByName("Properties")
+	if !f.IsValid() {
+		return nil
 	}
-	return nil
+	return f.Addr().Interface().(*packet.Properties)
 }
