@@ -251,8 +251,13 @@ def main():
         loop_until(lambda: all(i.is_published() for i in infos))
     else:
         loop_until(lambda: state["done"])
+    finish(client)
+
+
+def finish(client):
+    """Disconnects, runs the loop until the socket is closed (loop returns
+    an error once it is, after DISCONNECT) and prints DONE."""
     client.disconnect()
-    # loop returns an error once the socket is closed after DISCONNECT.
     while client.loop(timeout=0.05) == mqtt.MQTT_ERR_SUCCESS:
         pass
     out("DONE")

@@ -28,9 +28,7 @@ import sys
 
 import paho.mqtt.client as mqtt
 
-
-def out(*words):
-    print(*words, flush=True)
+from pahoclient import finish, out
 
 
 def main():
@@ -113,10 +111,7 @@ def main():
         out("PUBLISHED", info.mid)
     else:
         loop_until(lambda: state["done"])
-    client.disconnect()
-    while client.loop(timeout=0.05) == mqtt.MQTT_ERR_SUCCESS:
-        pass
-    out("DONE")
+    finish(client)
 
 
 if __name__ == "__main__":
