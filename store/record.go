@@ -384,6 +384,15 @@ func (d *decoder) end() error {
 	return d.err
 }
 
+// finish returns v, the value decoded, or the decoder's error if it failed
+// or did not use the whole record.
+func finish[T any](d *decoder, v *T) (*T, error) {
+	if err := d.end(); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
 func (d *decoder) message() *broker.Message {
 	m := &broker.Message{}
 	flags := d.byte("message flags")
@@ -442,10 +451,7 @@ func decodeMessage(rec []byte) (*broker.Message, error) {
 	d := decoder{b: rec}
 	d.version(recordV1)
 	m := d.message()
-	if err := d.end(); err != nil {
-		return nil, err
-	}
-	return m, nil
+	return finish(&d, m)
 }
 
 // decodeSession decodes a session record of clientID.
@@ -495,10 +501,7 @@ func decodeSession(clientID string, rec []byte) (*broker.StoredSession, error) {
 			}
 		}
 	}
-	if err := d.end(); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return finish(&d, s)
 }
 
 // decodeDelivery decodes a delivery record with sequence number seq. The
@@ -507,10 +510,7 @@ func decodeDelivery(seq uint64, rec []byte) (*broker.StoredDelivery, error) {
 	d := decoder{b: rec}
 	d.version(recordV2)
 	sd := d.deliveryFields(seq, true)
-	if err := d.end(); err != nil {
-		return nil, err
-	}
-	return sd, nil
+	return finish(&d, sd)
 }
 
 // decodeDeliveryV1 decodes a delivery record of store format 1, which holds
@@ -520,10 +520,7 @@ func decodeDeliveryV1(seq uint64, rec []byte) (*broker.StoredDelivery, error) {
 	d.version(recordV1)
 	sd := d.deliveryFields(seq, false)
 	sd.Msg = d.message()
-	if err := d.end(); err != nil {
-		return nil, err
-	}
-	return sd, nil
+	return finish(&d, sd)
 }
 
 // deliveryFields decodes the fields of a delivery record after its format
