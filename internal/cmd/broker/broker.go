@@ -69,7 +69,19 @@ func parseBrokerArgs(args []string) (brokerOptions, error) {
 		*i++
 		return args[*i], nil
 	}
+	// switches are the options that only set a flag.
+	switches := map[string]*bool{
+		"-d": &o.daemon, "--daemon": &o.daemon,
+		"-h": &o.help, "--help": &o.help,
+		"-q": &o.quiet, "--quiet": &o.quiet,
+		"-v": &o.verbose, "--verbose": &o.verbose,
+		"--version": &o.version, "--test-config": &o.testConfig, "--recover": &o.recover,
+	}
 	for i := 0; i < len(args); i++ {
+		if flag, ok := switches[args[i]]; ok {
+			*flag = true
+			continue
+		}
 		switch a := args[i]; a {
 		case "-c", "--config-file":
 			v, err := next(&i, "config file")
@@ -77,12 +89,6 @@ func parseBrokerArgs(args []string) (brokerOptions, error) {
 				return o, err
 			}
 			o.configFile = v
-		case "-d", "--daemon":
-			o.daemon = true
-		case "-h", "--help":
-			o.help = true
-		case "--version":
-			o.version = true
 		case "-p", "--port":
 			v, err := next(&i, "port")
 			if err != nil {
@@ -96,14 +102,6 @@ func parseBrokerArgs(args []string) (brokerOptions, error) {
 				return o, fmt.Errorf("Only %d ports can be specified on the command line.", maxPorts)
 			}
 			o.ports = append(o.ports, n)
-		case "-q", "--quiet":
-			o.quiet = true
-		case "-v", "--verbose":
-			o.verbose = true
-		case "--test-config":
-			o.testConfig = true
-		case "--recover":
-			o.recover = true
 		case "--tls-keylog":
 			return o, errors.New("TLS support not available so --tls-keylog is not available.")
 		default:
