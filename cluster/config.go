@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,11 @@ type Config struct {
 	// ApplyTimeout bounds one command's trip through raft when the
 	// caller's context has no earlier deadline. If zero, 10s.
 	ApplyTimeout time.Duration
+
+	// TLS, if set, makes every connection of the cluster port (raft,
+	// forwarding, the node API) mutual TLS: see TLSConfig, which makes it.
+	// Nil: plain TCP.
+	TLS *tls.Config
 
 	// Logger receives the node's records ("cluster: ..."), and raft's and
 	// memberlist's ("raft: ...", "memberlist: ...", at the level of their

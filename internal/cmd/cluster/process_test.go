@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -73,6 +74,7 @@ type proc struct {
 	cmd     *exec.Cmd
 	out     *testutil.LockedBuffer // every life's output
 	done    chan struct{}          // closed when the current life ended
+	tls     *tls.Config            // the node's certificate, for status; nil without TLS
 }
 
 // newProc writes the configuration of node id of cluster name, joining
@@ -150,6 +152,10 @@ func (p *proc) stop() {
 func (p *proc) status() (cluster.Status, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	if p.tls != nil {
+		s, err := cluster.FetchStatusTLS(ctx, p.tls, p.cluster)
+		return s, err == nil
+	}
 	s, err := cluster.FetchStatus(ctx, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, p.cluster)
 	return s, err == nil
 }
