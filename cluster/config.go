@@ -53,6 +53,12 @@ type Config struct {
 	// Nil: plain TCP.
 	TLS *tls.Config
 
+	// GossipKey, if set, encrypts and authenticates the gossip
+	// (cluster_gossip_key): memberlist's SecretKey, AES with a 16, 24 or
+	// 32-byte key. A node without the key cannot join, nor read the
+	// gossip. Every node needs the same key.
+	GossipKey []byte
+
 	// Logger receives the node's records ("cluster: ..."), and raft's and
 	// memberlist's ("raft: ...", "memberlist: ...", at the level of their
 	// lines). If nil, nothing is logged.
@@ -133,6 +139,9 @@ func (c Config) Validate() error {
 	}
 	if c.BootstrapExpect == 0 && len(c.Join) == 0 {
 		errs = append(errs, errors.New("cluster: neither bootstrap_expect nor a join address: the node could never form or find a cluster"))
+	}
+	if k := len(c.GossipKey); k != 0 && k != 16 && k != 24 && k != 32 {
+		errs = append(errs, fmt.Errorf("cluster: gossip key of %d bytes: want 16, 24 or 32", k))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("cluster: no data directory"))

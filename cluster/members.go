@@ -48,6 +48,11 @@ func (n *Node) startMemberlist() (*memberlist.Memberlist, error) {
 		c.AdvertiseAddr, c.AdvertisePort = host, c.BindPort
 	}
 	c.Label = n.cfg.Name
+	if len(n.cfg.GossipKey) > 0 {
+		// AES-GCM on every gossip packet and stream; memberlist drops
+		// what is not encrypted with the key (GossipVerifyIncoming).
+		c.SecretKey = n.cfg.GossipKey
+	}
 	d := &delegate{n: n}
 	c.Delegate, c.Events, c.Alive, c.Merge = d, d, d, d
 	c.Logger = stdLogger(n.log, "") // its lines name it

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -29,6 +30,9 @@ type Cluster struct {
 	// CAFile, CertFile and KeyFile are cluster_cafile, cluster_certfile and
 	// cluster_keyfile: mutual TLS on the cluster port. All three or none.
 	CAFile, CertFile, KeyFile string
+	// GossipKey is cluster_gossip_key, decoded from base64: 16, 24 or 32
+	// bytes; nil without it.
+	GossipKey []byte
 	// TLSPos is where the first of them is, for messages.
 	TLSPos Position
 	// Pos is where the first cluster option is, for messages.
@@ -109,6 +113,20 @@ func clusterHandlers() map[string]handler {
 		"cluster_cafile":   tlsFile(func(c *Cluster) *string { return &c.CAFile }),
 		"cluster_certfile": tlsFile(func(c *Cluster) *string { return &c.CertFile }),
 		"cluster_keyfile":  tlsFile(func(c *Cluster) *string { return &c.KeyFile }),
+		"cluster_gossip_key": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.token(pos, name, rest); ok && p.once(pos, name, name) {
+				k, err := base64.StdEncoding.DecodeString(v)
+				if err != nil {
+					p.errorf(pos, "cluster_gossip_key is not base64 (make one with: openssl rand -base64 32)")
+					return
+				}
+				if len(k) != 16 && len(k) != 24 && len(k) != 32 {
+					p.errorf(pos, "cluster_gossip_key of %d bytes: want 16, 24 or 32 (openssl rand -base64 32)", len(k))
+					return
+				}
+				c(p, pos).GossipKey = k
+			}
+		},
 		"cluster_data_dir": func(p *parser, pos Position, name, rest string) {
 			if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
 				c(p, pos).DataDir = v

@@ -36,6 +36,7 @@ func clusterConfig(c config.Cluster) (cluster.Config, error) {
 	}
 	return cluster.Config{
 		TLS:             tc,
+		GossipKey:       c.GossipKey,
 		Name:            c.Name,
 		NodeID:          c.NodeID,
 		Listen:          c.Listen,

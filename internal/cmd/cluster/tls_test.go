@@ -101,3 +101,29 @@ func TestTLSOptionErrors(t *testing.T) {
 		t.Errorf("a missing certificate: %v\n%s\nwant %q", err, b, want)
 	}
 }
+
+// TestGossipKeyProcesses starts two midge brokers with the same
+// cluster_gossip_key, and a third without it that never joins them.
+func TestGossipKeyProcesses(t *testing.T) {
+	t.Parallel()
+	const key = "cluster_gossip_key 3q2+796tvu/erb7v3q2+796tvu/erb7v3q2+796tvu8=\n"
+	a := newProc(t, "key", "a", 2, nil)
+	a.appendConf(key)
+	a.start()
+	b := newProc(t, "key", "b", 2, []string{a.gossip})
+	b.appendConf(key)
+	b.start()
+	waitFor(t, "two keyed nodes with one leader", func() bool { _, ok := formed(a, b); return ok })
+	x := newProc(t, "key", "x", 2, []string{a.gossip, b.gossip})
+	x.start()
+	waitFor(t, "x's join refused", func() bool { return strings.Contains(x.out.String(), "no seed answers yet") })
+	for _, p := range []*proc{a, b} {
+		s, _ := p.status()
+		if _, ok := member(s, "x"); ok {
+			t.Errorf("%s lists x, which has no gossip key", p.id)
+		}
+	}
+	if s, ok := x.status(); !ok || len(s.Members) != 1 || s.Leader != "" {
+		t.Errorf("x's status: %+v, %v; want itself only, no leader", s, ok)
+	}
+}
