@@ -264,3 +264,13 @@ func (cr *clusterRun) receive(b *brokerRun, from string, f []byte) {
 	}
 	cr.received.Add(1)
 }
+
+// clusterStatus returns what the dashboard calls for the cluster's
+// metrics and page (web.Config.Cluster), nil when the broker runs alone.
+func (b *brokerRun) clusterStatus() func() (cluster.Status, bool) {
+	if b.cluster == nil {
+		return nil
+	}
+	n := b.cluster.node
+	return func() (cluster.Status, bool) { return n.Status(), true }
+}
