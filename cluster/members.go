@@ -290,6 +290,16 @@ func (n *Node) bootstrapLoop() {
 			return
 		}
 		alive := n.alive()
+		if n.cfg.TLS != nil {
+			// Only members whose cluster port passes mutual TLS count:
+			// one without the CA's certificate must neither be made a
+			// voter nor keep the others from bootstrapping.
+			for id, m := range alive {
+				if id != n.cfg.NodeID && !n.verifyMember(id, m.Addr) {
+					delete(alive, id)
+				}
+			}
+		}
 		if len(alive) < n.cfg.BootstrapExpect {
 			continue
 		}

@@ -145,3 +145,29 @@ func TestTLS(t *testing.T) {
 		bad.Close()
 	}
 }
+
+// TestTLSBootstrap checks that a member without a certificate of the CA,
+// seen in the gossip while a cluster forms, is neither among the voters it
+// bootstraps with (its id sorts first) nor stops the bootstrap.
+func TestTLSBootstrap(t *testing.T) {
+	t.Parallel()
+	pki := testutil.NewPKI(t, "cluster")
+	a, _, _ := startTLSNode(t, nodeTLS(t, pki, "a"), "a", 3)
+	bad, _, _ := startTLSNode(t, nodeTLS(t, testutil.NewPKI(t, "other"), "0bad"), "0bad", 3, a.GossipAddr())
+	waitFor(t, "the intruder in a's gossip", func() bool {
+		return slices.ContainsFunc(a.Status().Members, func(m MemberStatus) bool { return m.ID == "0bad" && m.State == "alive" })
+	})
+	b, _, _ := startTLSNode(t, nodeTLS(t, pki, "b"), "b", 3, a.GossipAddr())
+	c, _, _ := startTLSNode(t, nodeTLS(t, pki, "c"), "c", 3, a.GossipAddr())
+	nodes := []*Node{a, b, c}
+	waitFor(t, "one leader that a, b and c know", func() bool { return leaderOf(nodes...) != "" })
+	for _, n := range nodes {
+		waitFor(t, "three voters on "+n.ID(), func() bool { return len(voters(n)) == 3 })
+		if v := voters(n); slices.Contains(v, "0bad") {
+			t.Errorf("voters on %s: %v", n.ID(), v)
+		}
+	}
+	if s := bad.Status(); s.Leader != "" {
+		t.Errorf("the intruder knows leader %q", s.Leader)
+	}
+}
