@@ -19,7 +19,9 @@
 //   - Config.Gossip (cluster_gossip), memberlist's TCP and UDP port. Gossip
 //     packets carry the cluster name as memberlist's label, and a node whose
 //     metadata names another cluster is refused by the alive and merge
-//     delegates: nodes of different clusters never join each other.
+//     delegates: nodes of different clusters never join each other. With
+//     Config.GossipKey the gossip is encrypted and authenticated
+//     (memberlist's SecretKey): a node without the key cannot join.
 //
 // # Formation
 //
