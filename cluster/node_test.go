@@ -32,14 +32,30 @@ func waitFor(t testing.TB, what string, cond func() bool) {
 	}
 }
 
-// testLogger sends a node's records to t.Log.
+// testLogger sends a node's records to t.Log until the test's cleanups
+// that were registered after it (the node's Close) have run: memberlist
+// may log from a goroutine that outlives Shutdown, and t.Log after the
+// test ends panics.
 func testLogger(t testing.TB, id string) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("test_node", id)
+	w := &tWriter{t: t}
+	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})).With("test_node", id)
 }
 
-type tWriter struct{ t testing.TB }
+type tWriter struct {
+	t    testing.TB
+	mu   sync.Mutex // guards done
+	done bool
+}
 
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+func (w *tWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(string(p))
+	}
+	return len(p), nil
+}
 
 // changes records what OnChange reports.
 type changes struct {
