@@ -14,22 +14,18 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // testWait bounds the waits of these tests: generous, for a loaded
 // machine; a passing test never waits that long.
 const testWait = 60 * time.Second
 
-// waitFor polls cond until it holds, failing the test after testWait.
+// waitFor waits until cond holds, failing the test after testWait.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", testWait, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronization
-	}
+	testutil.WaitWithin(t, testWait, what, cond)
 }
 
 // testLogger sends a node's records to t.Log until the test's cleanups

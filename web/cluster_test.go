@@ -15,6 +15,8 @@ import (
 	"github.com/midge-mqtt/midge/web"
 )
 
+// httpGet returns the body of a GET of url, failing the test unless the
+// status is 200.
 func httpGet(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)

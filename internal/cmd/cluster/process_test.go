@@ -32,13 +32,7 @@ const clusterWait = 90 * time.Second
 // waitFor polls cond until it holds, failing the test after clusterWait.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(clusterWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", clusterWait, what)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval
-	}
+	testutil.WaitWithin(t, clusterWait, what, cond)
 }
 
 // gossipPort returns a port free for both TCP and UDP on 127.0.0.1 a
