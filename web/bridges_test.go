@@ -22,10 +22,7 @@ func TestBridges(t *testing.T) {
 			Queued: 3, Sent: 10, Received: 4, Dropped: 1, LastError: "remote: EOF"}}
 	}}, web.HandlerConfig{})
 
-	get := func(path string) string {
-		_, body := testutil.GetOK(t, nil, srv.URL+path)
-		return string(body)
-	}
+	get := func(path string) string { return httpGet(t, srv.URL+path) }
 	text := get("/metrics")
 	for _, want := range []string{
 		`midge_bridge_connected{bridge="edge"} 1`,
