@@ -485,6 +485,17 @@ func TestACLTester(t *testing.T) {
 	a.expect(t, "filter", 400, "POST", "/api/v1/acl", map[string]any{"topic": "a/#", "access": "read"})
 }
 
+// wantMetrics fails the test for each of want that the /metrics text
+// lacks.
+func wantMetrics(t *testing.T, text string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("metrics lack %q", w)
+		}
+	}
+}
+
 func TestMetrics(t *testing.T) {
 	t.Parallel()
 	e := start(t, false)
@@ -497,18 +508,14 @@ func TestMetrics(t *testing.T) {
 	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 		t.Fatalf("Content-Type %s", resp.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{
+	wantMetrics(t, text,
 		"# TYPE midge_clients_connected gauge\nmidge_clients_connected 1\n",
 		"# TYPE midge_messages_received_total counter\nmidge_messages_received_total ",
 		"midge_publish_received_total 1\n",
-		`midge_listener_clients_connected{listener="` + e.b.Addr + `"} 1`,
+		`midge_listener_clients_connected{listener="`+e.b.Addr+`"} 1`,
 		"midge_web_observed_messages_total",
 		"go_goroutines",
-	} {
-		if !strings.Contains(text, want) {
-			t.Errorf("metrics lack %q", want)
-		}
-	}
+	)
 }
 
 // TestEvents reads the live stream: a hello, then the batch with a new
