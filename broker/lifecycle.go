@@ -138,8 +138,8 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		}
 	}
 
-	if n := srv.stats.connected.Add(1); n > srv.stats.maxConnected.Load() {
-		srv.stats.maxConnected.Store(n)
+	if n := srv.stats.Connected.Add(1); n > srv.stats.MaxConnected.Load() {
+		srv.stats.MaxConnected.Store(n)
 	}
 	if old != nil {
 		if !srv.opt().QuietConnections {
@@ -295,7 +295,7 @@ func (srv *Server) detach(c *conn) {
 	}
 	s.mu.Unlock()
 	srv.mu.Unlock()
-	srv.stats.connected.Add(-1) // after the session let go of c
+	srv.stats.Connected.Add(-1) // after the session let go of c
 	if ended {
 		srv.index.UnsubscribeAll(s)
 	}
@@ -383,7 +383,7 @@ func (srv *Server) expire(s *session) {
 	if inStore {
 		srv.commit.add(func(b *Batch) { b.DeleteSession(s.id) }, nil)
 	}
-	srv.stats.expired.Add(1)
+	srv.stats.Expired.Add(1)
 	srv.log.Info(fmt.Sprintf("Expiring client %s due to timeout.", s.id))
 	if will != nil {
 		srv.publishWill(will)

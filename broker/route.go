@@ -210,7 +210,7 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 	}
 	clear(rs.m.Subs)
 	clear(rs.m.Shared)
-	srv.stats.pubRouted.Add(1)
+	srv.stats.Routed.Add(1)
 	return matched
 }
 

@@ -242,7 +242,7 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 			}
 			return nil, false
 		}
-		s.srv.stats.dropped.Add(1)
+		s.srv.stats.Dropped.Add(1)
 	}
 	if persistent && d.seqID && !d.stored && storable(d.msg.Topic) {
 		s.storeDeliveryLocked(d)
@@ -257,7 +257,7 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 // dropLocked counts a delivery dropped because the session's queue is full.
 func (s *session) dropLocked() {
 	s.dropped++
-	s.srv.stats.dropped.Add(1)
+	s.srv.stats.Dropped.Add(1)
 	s.srv.logDrop(s.id, s.dropped)
 }
 
