@@ -60,6 +60,9 @@ type conn struct {
 
 	// durablePending counts this client's PUBLISHes waiting for the store.
 	durablePending atomic.Int32
+	// inQoS1 counts the QoS 1 PUBLISHes received and not yet acknowledged,
+	// for the Receive Maximum.
+	inQoS1 atomic.Int32
 
 	// Reader-owned.
 	aliasIn    []string           // inbound topic aliases, index alias-1

@@ -463,29 +463,33 @@ func (s *session) online() bool {
 	return s.conn != nil && !s.ended
 }
 
-// Outcomes of receiveQoS2.
+// Outcomes of receive.
 const (
 	qos2New  = iota // a new message: deliver it
-	qos2Dup         // a retransmission of one received: acknowledge, do not deliver
+	qos2Dup         // a QoS 2 retransmission of one received: acknowledge, do not deliver
 	qos2Full        // more unacknowledged than limit
 )
 
-// receiveQoS2 notes the packet identifier of a QoS 2 PUBLISH the client
-// sent, until its PUBREL, and says whether the message is new, a
-// retransmission, or one too many for limit (0 for none).
-func (s *session) receiveQoS2(id uint16, limit int) int {
+// receive admits a QoS 1 or 2 PUBLISH the client sent: it says whether
+// the message is new, a QoS 2 retransmission, or one too many for limit (0
+// for none) with the QoS 2 messages awaiting PUBREL and acking, the QoS 1
+// messages not yet acknowledged [MQTT-3.3.4-7]. It notes the packet
+// identifier of a new QoS 2 message until its PUBREL.
+func (s *session) receive(qos byte, id uint16, limit, acking int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, dup := s.inboundQoS2[id]; dup {
+	if _, dup := s.inboundQoS2[id]; dup && qos == 2 {
 		return qos2Dup
 	}
-	if limit > 0 && len(s.inboundQoS2) >= limit {
+	if limit > 0 && len(s.inboundQoS2)+acking >= limit {
 		return qos2Full
 	}
-	if s.inboundQoS2 == nil {
-		s.inboundQoS2 = make(map[uint16]struct{})
+	if qos == 2 {
+		if s.inboundQoS2 == nil {
+			s.inboundQoS2 = make(map[uint16]struct{})
+		}
+		s.inboundQoS2[id] = struct{}{}
 	}
-	s.inboundQoS2[id] = struct{}{}
 	return qos2New
 }
 
