@@ -118,3 +118,122 @@ func TestReceiveMaximumQoS1(t *testing.T) {
 	expectAck(t, within, packet.TypePuback, 1)
 	expectAck(t, within, packet.TypePuback, 2)
 }
+
+// subscribeID is a SUBSCRIBE of one filter with Subscription Identifier
+// id (none for 0) and options o.
+func subscribeID(t *testing.T, pid uint16, filter string, o packet.Subscription, id uint32) []byte {
+	o.Filter = filter
+	s := &packet.Subscribe{PacketID: pid, Subscriptions: []packet.Subscription{o}}
+	if id > 0 {
+		s.Properties.SubscriptionIDs = []uint32{id}
+	}
+	return pk(t, packet.Version5, s)
+}
+
+// Item 15: overlapping subscriptions of one session get one PUBLISH at the
+// highest of their QoS carrying their Subscription Identifier once
+// [MQTT-3.3.4-2], [MQTT-3.3.4-4], where Mosquitto 2.0.11 sends one copy per
+// subscription. Subscriptions with different identifiers still get a copy
+// each, with its own [MQTT-3.3.4-5], because libmosquitto refuses a PUBLISH
+// with two Subscription Identifiers (docs/mosquitto-compat.md). No Local
+// leaves out the subscriptions it applies to before the copies are merged
+// [MQTT-3.8.3-3].
+func TestCompatOverlappingSubscriptionIDs(t *testing.T) {
+	v := packet.Version5
+	q1, q2 := packet.Subscription{QoS: 1}, packet.Subscription{QoS: 2}
+	publish := []testutil.Step{
+		connStep(t, 1, v, "p"),
+		{Conn: 1, Send: pk(t, v, &packet.Publish{Topic: "a/b", QoS: 2, PacketID: 1, Payload: []byte("x")}), Read: 1},
+		{Conn: 1, Send: testutil.Hex(t, "62 02 0001"), Read: 1},
+		{Conn: 0, Quiet: 300 * time.Millisecond},
+	}
+	head := "0< 200900000622000a210014\n0< 900400010001\n0< 900400020002\n1< 200900000622000a210014\n1< 50020001\n1< 70020001\n"
+	for _, tc := range []struct {
+		name        string
+		idA, idB    uint32
+		mosq, midge string
+	}{
+		// a/# at QoS 1 and a/b at QoS 2, both with identifier 3: Mosquitto
+		// sends both; midge one copy at QoS 2 with 3 once.
+		{"same-id", 3, 3,
+			"0< 340b0003612f620001020b0378\n0< 320b0003612f620002020b0378",
+			"0< 340b0003612f620001020b0378"},
+		// Only a/b has an identifier.
+		{"one-id", 0, 4,
+			"0< 340b0003612f620001020b0478\n0< 32090003612f6200020078",
+			"0< 340b0003612f620001020b0478"},
+		// No identifiers.
+		{"no-id", 0, 0,
+			"0< 34090003612f6200010078\n0< 32090003612f6200020078",
+			"0< 34090003612f6200010078"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			script := append([]testutil.Step{
+				connStep(t, 0, v, "s"),
+				{Send: subscribeID(t, 1, "a/#", q1, tc.idA), Read: 1},
+				{Send: subscribeID(t, 2, "a/b", q2, tc.idB), Read: 1},
+			}, publish...)
+			mosq, midge := testutil.Differential(t, nil, script)
+			if want := head + tc.mosq; mosq.String() != want {
+				t.Errorf("Mosquitto changed its answer:\n%s\nwant\n%s", mosq, want)
+			}
+			if want := head + tc.midge; midge.String() != want {
+				t.Errorf("midge:\n%s\nwant\n%s", midge, want)
+			}
+		})
+	}
+}
+
+// Item 15: different identifiers keep a copy each [MQTT-3.3.4-5], each
+// carrying its own; and No Local leaves a subscription out of the merge:
+// the publisher's own message comes once, at the QoS and with the
+// identifier of the subscription without No Local [MQTT-3.8.3-3].
+func TestOverlappingSubscriptionIDsSpec(t *testing.T) {
+	b := start(t, open())
+	s := connect(t, b, 5, "s")
+	s.SendRaw(subscribeID(t, 1, "a/#", packet.Subscription{QoS: 1}, 1))
+	expectAck5 := func(c *testutil.Client) { testutil.Expect[*packet.Suback](c) }
+	expectAck5(s)
+	s.SendRaw(subscribeID(t, 2, "a/b", packet.Subscription{QoS: 2}, 2))
+	expectAck5(s)
+	pub(t, connect(t, b, 5, "p"), 1, "a/b", "x", 2, false)
+	ids := map[uint32]byte{}
+	for range 2 {
+		p := testutil.Expect[*packet.Publish](s)
+		if len(p.Properties.SubscriptionIDs) != 1 {
+			t.Fatalf("PUBLISH with identifiers %v, want one", p.Properties.SubscriptionIDs)
+		}
+		ids[p.Properties.SubscriptionIDs[0]] = p.QoS
+		if p.QoS > 0 {
+			s.Send(&packet.Ack{Kind: map[byte]packet.Type{1: packet.TypePuback, 2: packet.TypePubrec}[p.QoS], PacketID: p.PacketID})
+		}
+	}
+	if ids[1] != 1 || ids[2] != 2 {
+		t.Errorf("copies by identifier and QoS: %v, want 1 at QoS 1 and 2 at QoS 2", ids)
+	}
+
+	n := connect(t, b, 5, "n")
+	n.SendRaw(subscribeID(t, 1, "n/#", packet.Subscription{QoS: 2, NoLocal: true}, 7))
+	expectAck5(n)
+	n.SendRaw(subscribeID(t, 2, "n/x", packet.Subscription{QoS: 0}, 7))
+	expectAck5(n)
+	n.Send(&packet.Publish{Topic: "n/x", QoS: 1, PacketID: 9, Payload: []byte("own")})
+	var got *packet.Publish
+	acked := false
+	for got == nil || !acked {
+		switch p := n.Next().(type) {
+		case *packet.Publish:
+			if got != nil {
+				t.Fatalf("a second copy: %+v", p)
+			}
+			got = p
+		case *packet.Ack: // the PUBACK, before or after
+			acked = true
+		}
+	}
+	if got.QoS != 0 || len(got.Properties.SubscriptionIDs) != 1 || got.Properties.SubscriptionIDs[0] != 7 {
+		t.Errorf("own message at QoS %d with identifiers %v, want QoS 0 with 7", got.QoS, got.Properties.SubscriptionIDs)
+	}
+	n.ExpectNothing(100 * time.Millisecond)
+}
