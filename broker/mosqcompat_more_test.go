@@ -237,3 +237,30 @@ func TestOverlappingSubscriptionIDsSpec(t *testing.T) {
 	}
 	n.ExpectNothing(100 * time.Millisecond)
 }
+
+// Item 12: a message's packet identifier is given when it is queued, as
+// Mosquitto gives it: of three messages queued for an offline session, the
+// second expiring before the client returns, the third goes out with
+// identifier 3, not 2. (With a Store, the identifier was already the one
+// its store sequence gives: MIDGE_TEST_STORE runs this through it.)
+func TestCompatPacketIDAssignedWhenQueued(t *testing.T) {
+	runCompat(t, []compatCase{{"packet-id-when-queued", []byte{packet.Version5}, nil, func(t *testing.T, v byte) []testutil.Step {
+		cp := &packet.Connect{ProtocolVersion: v, ClientID: "s", CleanStart: true, KeepAlive: 60}
+		cp.Properties.SetUint(packet.PropSessionExpiry, 300)
+		resume := *cp
+		resume.CleanStart = false
+		expiring := &packet.Publish{Topic: "a/2", QoS: 1, PacketID: 2, Payload: []byte("2")}
+		expiring.Properties.SetUint(packet.PropMessageExpiry, 1)
+		return []testutil.Step{
+			{Conn: 1, Send: pk(t, v, cp), Read: 1},
+			{Conn: 1, Send: pk(t, v, &packet.Subscribe{PacketID: 1, Subscriptions: sub1("a/#", 1)}), Read: 1},
+			{Conn: 1, Send: pk(t, v, &packet.Disconnect{}), Close: true},
+			connStep(t, 2, v, "p"),
+			{Conn: 2, Send: pk(t, v, &packet.Publish{Topic: "a/1", QoS: 1, PacketID: 1, Payload: []byte("1")}), Read: 1},
+			{Conn: 2, Send: pk(t, v, expiring), Read: 1},
+			{Conn: 2, Send: pk(t, v, &packet.Publish{Topic: "a/3", QoS: 1, PacketID: 3, Payload: []byte("3")}), Read: 1},
+			{Conn: 2, Quiet: 2100 * time.Millisecond}, // the second message expires
+			{Conn: 3, Send: pk(t, v, &resume), Read: 3, Quiet: quiet},
+		}
+	}}})
+}

@@ -24,10 +24,12 @@ type delivery struct {
 	qos    byte
 	retain bool
 	subIDs []uint32
-	// With a Store, QoS 1 and 2 deliveries to persistent sessions are
-	// numbered by storeSeq, which is their key in the store and gives their
-	// packet identifier, so that after a restart they are resent with the
-	// same one.
+	// QoS 1 and 2 deliveries are numbered by storeSeq when they are queued
+	// (and, with a Store, QoS 0 ones queued for an offline persistent
+	// session): it gives their packet identifier (packetIDFor), as
+	// Mosquitto assigns one when it queues a message, and for a persistent
+	// session it is their key in the store, so that after a restart they
+	// are resent with the same identifier.
 	storeSeq uint64
 	seqID    bool // storeSeq is set
 	stored   bool // written to the store
@@ -109,9 +111,9 @@ type session struct {
 	inflightBytes int
 	nextID        uint16
 
-	// With a Store: storeSeq is the next store sequence number;
-	// storedQueued counts deliveries stored while offline (they are not in
-	// memory); sentUpTo is the highest storeSeq written to the client, for
+	// storeSeq is the next delivery sequence number (see delivery). With
+	// a Store: storedQueued counts deliveries stored while offline (they
+	// are not in memory); sentUpTo is the highest storeSeq written to the client, for
 	// DUP after a reconnect; loading is set while a resumed session's queue
 	// is read back from the store.
 	storeSeq     uint64
@@ -210,7 +212,9 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 	if c == nil && d.qos == 0 && !s.srv.queuesQoS0(s.id) {
 		return nil, false // QoS 0 messages are not queued for offline sessions (3.1.2.4)
 	}
-	if persistent && (d.qos > 0 || c == nil) && !d.seqID {
+	if (d.qos > 0 || persistent && c == nil) && !d.seqID {
+		// The packet identifier is given now, when the message is queued,
+		// as Mosquitto gives it (packetIDFor).
 		d.storeSeq, d.seqID = s.storeSeq, true
 		s.storeSeq++
 	}
@@ -259,6 +263,15 @@ func (s *session) dropLocked() {
 	s.dropped++
 	s.srv.stats.Dropped.Add(1)
 	s.srv.logDrop(s.id, s.dropped)
+}
+
+// forgetStoredLocked deletes d from the store, if it is there, without
+// waiting. s.mu must be held.
+func (s *session) forgetStoredLocked(d *delivery) {
+	if d.stored {
+		seq := d.storeSeq
+		s.srv.commit.add(func(b *Batch) { b.DeleteDelivery(s.id, seq) }, nil)
+	}
 }
 
 // storeDeliveryLocked writes d to the store without waiting. s.mu must be
