@@ -19,10 +19,7 @@ func FuzzParseACL(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body, user, id, topic, filter string) {
 		a, err := auth.ParseACL(strings.NewReader(body), "acl")
 		if err != nil {
-			var se *auth.SyntaxError
-			if !errors.As(err, &se) || se.Line < 1 {
-				t.Fatalf("ParseACL error %v is not a *SyntaxError with a line", err)
-			}
+			wantSyntaxError(t, "ParseACL", err)
 			return
 		}
 		for _, acc := range []broker.Access{broker.Read, broker.Write, broker.Subscribe} {
@@ -50,10 +47,7 @@ func FuzzParsePasswords(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body string) {
 		pf, err := auth.ParsePasswords(strings.NewReader(body), "pw")
 		if err != nil {
-			var se *auth.SyntaxError
-			if !errors.As(err, &se) || se.Line < 1 {
-				t.Fatalf("ParsePasswords error %v is not a *SyntaxError with a line", err)
-			}
+			wantSyntaxError(t, "ParsePasswords", err)
 			return
 		}
 		for _, u := range pf.Users() {
@@ -62,4 +56,14 @@ func FuzzParsePasswords(f *testing.F) {
 			}
 		}
 	})
+}
+
+// wantSyntaxError fails the test unless err, returned by the function
+// named fn, is a *auth.SyntaxError with a line number.
+func wantSyntaxError(t *testing.T, fn string, err error) {
+	t.Helper()
+	var se *auth.SyntaxError
+	if !errors.As(err, &se) || se.Line < 1 {
+		t.Fatalf("%s error %v is not a *SyntaxError with a line", fn, err)
+	}
 }

@@ -83,27 +83,27 @@ func (t *Topic) remapped() bool { return t.LocalPrefix != "" || t.RemotePrefix !
 // the first out or both topic with a prefix whose local filter matches
 // loses its local prefix and gains its remote prefix. Without such a topic
 // the name is unchanged.
-func RemapOut(topics []Topic, name string) string {
-	for i := range topics {
-		t := &topics[i]
-		if !t.Direction.out() || !t.remapped() || !topic.Match(t.Local, name) {
-			continue
-		}
-		return t.RemotePrefix + strings.TrimPrefix(name, t.LocalPrefix)
-	}
-	return name
-}
+func RemapOut(topics []Topic, name string) string { return remap(topics, name, Out) }
 
 // RemapIn returns the local topic of a message received from the remote:
 // the first in or both topic with a prefix whose remote filter matches
 // loses its remote prefix and gains its local prefix.
-func RemapIn(topics []Topic, name string) string {
+func RemapIn(topics []Topic, name string) string { return remap(topics, name, In) }
+
+// remap returns the topic on the other side of a message with topic name
+// that goes in direction dir (Out or In): the first topic that carries
+// messages that way, has a prefix, and whose filter on name's side matches
+// swaps that side's prefix for the other side's.
+func remap(topics []Topic, name string, dir Direction) string {
 	for i := range topics {
 		t := &topics[i]
-		if !t.Direction.in() || !t.remapped() || !topic.Match(t.Remote, name) {
-			continue
+		goes, filter, from, to := t.Direction.out(), t.Local, t.LocalPrefix, t.RemotePrefix
+		if dir == In {
+			goes, filter, from, to = t.Direction.in(), t.Remote, t.RemotePrefix, t.LocalPrefix
 		}
-		return t.LocalPrefix + strings.TrimPrefix(name, t.RemotePrefix)
+		if goes && t.remapped() && topic.Match(filter, name) {
+			return to + strings.TrimPrefix(name, from)
+		}
 	}
 	return name
 }

@@ -1,7 +1,11 @@
 package bridge_test
 
 import (
+	"context"
 	"fmt"
+	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,15 +20,12 @@ import (
 func TestRelayBothWays(t *testing.T) {
 	for _, v := range []byte{packet.Version311, packet.Version5, packet.Version31} {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
-			remote := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-			local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-			b := startBridge(t, config(remote.Addr, v, mustTopic(t, "a/#", bridge.Both, "edge/", "site/")), local.Server)
-			waitState(t, b, bridge.Connected)
+			remote := anonBroker(t)
+			local := anonBroker(t)
+			b := startConnected(t, config(remote.Addr, v, mustTopic(t, "a/#", bridge.Both, "edge/", "site/")), local.Server)
 
-			rsub, _ := testutil.Connect(t, remote.Addr, packet.Version5, "rsub")
-			rsub.Subscribe(1, "#", 2)
-			lsub, _ := testutil.Connect(t, local.Addr, packet.Version5, "lsub")
-			lsub.Subscribe(1, "edge/#", 2)
+			rsub := subscriber(t, remote.Addr, packet.Version5, "rsub", "#", 2)
+			lsub := subscriber(t, local.Addr, packet.Version5, "lsub", "edge/#", 2)
 			lpub, _ := testutil.Connect(t, local.Addr, packet.Version311, "lpub")
 			rpub, _ := testutil.Connect(t, remote.Addr, packet.Version311, "rpub")
 
@@ -60,21 +61,18 @@ func TestRelayBothWays(t *testing.T) {
 // The notifications: '1' retained on both sides once connected, '0' on the
 // local side when the remote goes away.
 func TestNotifications(t *testing.T) {
-	remote := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-	b := startBridge(t, config(remote.Addr, packet.Version311, mustTopic(t, "x", bridge.Out, "", "")), local.Server)
-	waitState(t, b, bridge.Connected)
-	topic := "$SYS/broker/connection/testhost.test/state"
+	remote := anonBroker(t)
+	local := anonBroker(t)
+	startConnected(t, configOne(t, remote.Addr, packet.Version311, bridge.Out, "x"), local.Server)
+	topic := stateTopic
 	for _, addr := range []string{remote.Addr, local.Addr} {
-		c, _ := testutil.Connect(t, addr, packet.Version5, "n")
-		c.Subscribe(1, topic, 1)
+		c := subscriber(t, addr, packet.Version5, "n", topic, 1)
 		p := expectPublish(t, c)
 		if p.Topic != topic || string(p.Payload) != "1" || !p.Retain {
 			t.Fatalf("%s: got %q %q retain %v", addr, p.Topic, p.Payload, p.Retain)
 		}
 	}
-	lsub, _ := testutil.Connect(t, local.Addr, packet.Version5, "n2")
-	lsub.Subscribe(1, topic, 1)
+	lsub := subscriber(t, local.Addr, packet.Version5, "n2", topic, 1)
 	expectPublish(t, lsub)
 	remote.Stop(t)
 	p := expectPublish(t, lsub)
@@ -82,3 +80,104 @@ func TestNotifications(t *testing.T) {
 		t.Fatalf("after the remote stopped: %q", p.Payload)
 	}
 }
+
+// The local session is durable across remote outages: a QoS 1 and a QoS 2
+// publisher keep publishing while the remote goes away and comes back
+// again and again; every message the local broker acknowledged reaches a
+// persistent subscriber of the remote, and QoS 2 messages once.
+func TestRemoteOutagesLoseNothing(t *testing.T) {
+	lst := openBolt(t)
+	rst := openBolt(t)
+	raddr := deadAddr(t)
+	stop := remoteAt(t, raddr, rst)
+
+	// The persistent subscriber first, so that every message is its.
+	subscribe := func() *testutil.Client {
+		c := testutil.Dial(t, raddr, packet.Version311)
+		c.Connect(&packet.Connect{ClientID: "rsub", KeepAlive: 60})
+		c.Send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "o/#", QoS: 2}}})
+		return c
+	}
+	subscribe().Close()
+
+	// No max_queued_messages: on a loaded machine an outage can outlast
+	// 1000 messages, which would then be dropped by design.
+	local := testutil.StartBroker(t, broker.Config{AllowAnonymous: true, Store: lst, MaxQueuedMessages: broker.Unlimited})
+	top := mustTopic(t, "o/#", bridge.Out, "", "")
+	top.QoS = 2
+	b := startConnected(t, config(raddr, packet.Version311, top), local.Server)
+
+	var mu sync.Mutex
+	acked := map[string]bool{}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for _, qos := range []byte{1, 2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, _ := testutil.Connect(t, local.Addr, packet.Version311, fmt.Sprint("pub", qos))
+			for i := 1; ctx.Err() == nil; i++ {
+				payload := fmt.Sprintf("q%d-%d", qos, i)
+				publish(t, c, uint16(i%60000+1), "o/"+strconv.Itoa(int(qos)), payload, qos)
+				mu.Lock()
+				acked[payload] = true
+				mu.Unlock()
+			}
+		}()
+	}
+	for range outageCycles {
+		time.Sleep(100 * time.Millisecond) // the outage's length and the time between: the workload, not a wait
+		stop()
+		time.Sleep(100 * time.Millisecond)
+		stop = remoteAt(t, raddr, rst)
+	}
+	cancel()
+	wg.Wait()
+	defer func() { stop() }()
+
+	got := map[string]int{}
+	c := subscribe()
+	mu.Lock()
+	want := len(acked)
+	mu.Unlock()
+	for len(got) < want {
+		p, err := c.Read(testutil.Timeout)
+		if err != nil {
+			var lost []string
+			mu.Lock()
+			for k := range acked {
+				if got[k] == 0 {
+					lost = append(lost, k)
+				}
+			}
+			mu.Unlock()
+			slices.Sort(lost)
+			t.Logf("lost %d: %v", len(lost), lost)
+			info, _ := local.Session("local.testhost.test")
+			t.Fatalf("received %d of %d: %v; bridge %+v; local session queued %d inflight %d connected %v", len(got), want, err, b.Status(), info.Queued, info.Inflight, info.Connected)
+		}
+		switch p := p.(type) {
+		case *packet.Publish:
+			got[string(p.Payload)]++
+			if p.QoS == 1 {
+				c.Send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
+			} else if p.QoS == 2 {
+				c.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: p.PacketID})
+			}
+		case *packet.Ack:
+			c.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: p.PacketID})
+		}
+	}
+	for k := range acked {
+		if got[k] == 0 {
+			t.Errorf("lost %s", k)
+		}
+		if k[1] == '2' && got[k] > 1 {
+			t.Errorf("QoS 2 %s received %d times", k, got[k])
+		}
+	}
+	t.Logf("%d acknowledged messages, all received", want)
+}
+
+// outageCycles is how often TestRemoteOutagesLoseNothing stops the remote.
+const outageCycles = 6

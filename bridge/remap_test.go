@@ -47,15 +47,6 @@ func TestNewTopicValidity(t *testing.T) {
 	}
 }
 
-func mustTopic(t *testing.T, pattern string, dir bridge.Direction, lp, rp string) bridge.Topic {
-	t.Helper()
-	top, err := bridge.NewTopic(pattern, dir, 1, lp, rp)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return top
-}
-
 func TestRemap(t *testing.T) {
 	topics := []bridge.Topic{
 		mustTopic(t, "sensors/#", bridge.Out, "edge/", "site1/"),

@@ -48,8 +48,7 @@ func TestAdminPublishRetainedAndObserve(t *testing.T) {
 		publishers = append(publishers, m.Publisher)
 		mu.Unlock()
 	})
-	sub := connect(t, b, 4, "s")
-	sub.Subscribe(1, "home/#", 1)
+	sub := subscriber(t, b, 4, "s", "home/#", 1)
 	ctx := context.Background()
 	for _, m := range []*broker.Message{
 		{Topic: "home/kitchen/temp", Payload: []byte("21"), QoS: 1, Retain: true},
@@ -115,4 +114,26 @@ func testutilPublishTopic(t *testing.T, c interface{ Next() packet.Packet }, top
 		t.Fatalf("got %+v, want PUBLISH on %q", p, topicName)
 	}
 	return p
+}
+
+func TestDisconnectClients(t *testing.T) {
+	b := start(t, open())
+	var cs []*testutil.Client
+	for i, u := range []string{"alice", "bob", "alice"} {
+		c, _ := connectWith(t, b, &packet.Connect{ProtocolVersion: 5, ClientID: "c" + string(rune('0'+i)), CleanStart: true,
+			HasUsername: true, Username: u})
+		cs = append(cs, c)
+	}
+	anon := connect(t, b, 4, "anon")
+	if n := b.DisconnectClients(func(c *broker.Client) bool { return c.HasUsername && c.Username == "alice" }); n != 2 {
+		t.Fatalf("DisconnectClients kicked %d", n)
+	}
+	expectDisconnect(t, cs[0], packet.AdministrativeAction)
+	expectDisconnect(t, cs[2], packet.AdministrativeAction)
+	ping(t, cs[1])
+	if n := b.DisconnectClients(func(c *broker.Client) bool { return !c.HasUsername }); n != 1 {
+		t.Fatalf("DisconnectClients kicked %d anonymous clients", n)
+	}
+	anon.ExpectClosed()
+	ping(t, cs[1])
 }

@@ -109,18 +109,14 @@ func TestConformanceV311BadConnectNoConnack(t *testing.T) {
 // [MQTT-3.1.2-12].
 func TestConformanceV311RetainedOutlivesSession(t *testing.T) {
 	b := start(t, open())
-	w := connect(t, b, 4, "watcher")
-	w.Subscribe(1, "#", 0)
+	w := subscriber(t, b, 4, "watcher", "#", 0)
 	p := connect(t, b, 4, "p")
 	pub(t, p, 1, "kept", "r", 1, true)
 	expectPublish(t, w, "kept", "r")
 	p.Close()
 	testutil.WaitFor(t, "the publisher gone", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
-	if extra := ping(t, w); len(extra) != 0 {
-		t.Errorf("a connection without will published %+v", extra[0])
-	}
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "kept", 0)
+	expectNoMore(t, w, "a connection without will published")
+	s := subscriber(t, b, 4, "s", "kept", 0)
 	if m := expectPublish(t, s, "kept", "r"); !m.Retain {
 		t.Error("RETAIN not set")
 	}
@@ -133,8 +129,7 @@ func TestConformanceV311RetainedOutlivesSession(t *testing.T) {
 func TestConformanceV311RetainRules(t *testing.T) {
 	for _, v := range []byte{4, 5} {
 		b := start(t, open())
-		w := connect(t, b, v, "watcher")
-		w.Subscribe(1, "t/#", 0)
+		w := subscriber(t, b, v, "watcher", "t/#", 0)
 		p := connect(t, b, v, "p")
 		pub(t, p, 1, "t/a", "first", 1, true)
 		pub(t, p, 2, "t/a", "plain", 1, false)
@@ -145,8 +140,7 @@ func TestConformanceV311RetainRules(t *testing.T) {
 		for _, want := range [][2]string{{"t/a", "first"}, {"t/a", "plain"}, {"t/b", "b1"}, {"t/b", "b0"}, {"t/c", "c"}, {"t/c", ""}} {
 			expectPublish(t, w, want[0], want[1])
 		}
-		s := connect(t, b, v, "s")
-		s.Subscribe(1, "t/#", 1)
+		s := subscriber(t, b, v, "s", "t/#", 1)
 		got := map[string]string{}
 		for range 2 {
 			m := testutil.Expect[*packet.Publish](s)
@@ -156,9 +150,7 @@ func TestConformanceV311RetainRules(t *testing.T) {
 		if got["t/a"] != "first" || got["t/b"] != "b0" {
 			t.Errorf("v%d: retained %v, want t/a first and t/b b0", v, got)
 		}
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("v%d: unexpected %v", v, extra)
-		}
+		expectNoMore(t, s, "v%d: unexpected", v)
 		if n := b.SysValues()["$SYS/broker/retained messages/count"]; n != "2" {
 			t.Errorf("v%d: %s retained messages, want 2", v, n)
 		}
@@ -168,21 +160,15 @@ func TestConformanceV311RetainRules(t *testing.T) {
 // An unauthorised PUBLISH gets a positive acknowledgement in 3.1.1 (there is
 // no way to tell the client) and is not delivered [MQTT-3.3.5-2].
 func TestConformanceV311UnauthorizedPublishAcknowledged(t *testing.T) {
-	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
-		return !(a == broker.Write && topic == "ro")
-	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "#", 2)
+	b := startDenying(t, func(topic string, a broker.Access) bool { return a == broker.Write && topic == "ro" })
+	s := subscriber(t, b, 4, "s", "#", 2)
 	p := connect(t, b, 4, "p")
 	for qos := byte(0); qos <= 2; qos++ {
 		if rc := pub(t, p, 1, "ro", "x", qos, false); rc != packet.Success {
 			t.Errorf("QoS %d: acknowledged with %v", qos, rc)
 		}
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("denied messages delivered: %v", extra)
-	}
+	expectNoMore(t, s, "denied messages delivered")
 }
 
 // The QoS 1 and 2 receiver rules of 3.1.1 [MQTT-4.3.2-2], [MQTT-4.3.3-2]:
@@ -191,8 +177,7 @@ func TestConformanceV311UnauthorizedPublishAcknowledged(t *testing.T) {
 // after which the identifier names a new message.
 func TestConformanceV311QoSReceiver(t *testing.T) {
 	b := start(t, open())
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "q", 2)
+	s := subscriber(t, b, 4, "s", "q", 2)
 	p := connect(t, b, 4, "p")
 	pub(t, p, 3, "q", "one", 1, false)
 	pub(t, p, 3, "q", "two", 1, false)
@@ -220,8 +205,7 @@ func TestConformanceV311Resubscribe(t *testing.T) {
 	b := start(t, open())
 	p := connect(t, b, 4, "p")
 	pub(t, p, 1, "rs", "kept", 2, true)
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "rs", 2)
+	s := subscriber(t, b, 4, "s", "rs", 2)
 	m := expectPublish(t, s, "rs", "kept")
 	ackAll(t, s, m)
 	s.Subscribe(2, "rs", 1)
@@ -236,9 +220,7 @@ func TestConformanceV311Resubscribe(t *testing.T) {
 	} else {
 		ackAll(t, s, m)
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("two subscriptions after resubscribing: %v", extra)
-	}
+	expectNoMore(t, s, "two subscriptions after resubscribing")
 	// Several filters, one UNSUBACK [MQTT-3.10.4-6], also for a filter
 	// with no subscription [MQTT-3.10.4-5].
 	s.Send(&packet.Unsubscribe{PacketID: 3, Filters: []string{"none", "rs"}})
@@ -246,9 +228,7 @@ func TestConformanceV311Resubscribe(t *testing.T) {
 		t.Errorf("UNSUBACK %+v", ua)
 	}
 	pub(t, p, 3, "rs", "gone", 1, false)
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("delivered after unsubscribing: %v", extra)
-	}
+	expectNoMore(t, s, "delivered after unsubscribing")
 }
 
 // MQTT 3.1 (protocol name MQIsdp, level 3): its CONNACK has no Session
@@ -257,10 +237,7 @@ func TestConformanceV311Resubscribe(t *testing.T) {
 func TestConformanceMQTT31(t *testing.T) {
 	b := start(t, open())
 	persistent := &packet.Connect{ProtocolVersion: packet.Version31, ClientID: "old", KeepAlive: 60}
-	c, _ := connectWith(t, b, persistent)
-	c.Subscribe(1, "v3/#", 2)
-	c.Send(&packet.Disconnect{})
-	c.ExpectClosed()
+	disconnect(subscribed(t, b, persistent, "v3/#", 2))
 	testutil.WaitFor(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 
 	nc := testutil.DialTCP(t, b.Addr)
@@ -276,7 +253,7 @@ func TestConformanceMQTT31(t *testing.T) {
 	}
 	nc.Close()
 
-	c, _ = connectWith(t, b, persistent)
+	c, _ := connectWith(t, b, persistent)
 	p := connect(t, b, packet.Version31, "p")
 	pub(t, p, 1, "v3/x", "m", 2, false)
 	ackAll(t, c, expectPublish(t, c, "v3/x", "m"))

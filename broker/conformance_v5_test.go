@@ -46,10 +46,9 @@ func lastDisconnect(t *testing.T, c *testutil.Client) *packet.Disconnect {
 // sends none at all. [MQTT-4.12.0-6]: no Authentication Method in CONNACK
 // and no AUTH without one in CONNECT.
 func TestConformanceV5ProblemAndResponseInformation(t *testing.T) {
-	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
-		return !(a == broker.Subscribe && topic == "denied") && !(a == broker.Write && topic == "ro")
+	b := startDenying(t, func(topic string, a broker.Access) bool {
+		return (a == broker.Subscribe && topic == "denied") || (a == broker.Write && topic == "ro")
 	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
 	for _, info := range []uint32{0, 1} {
 		cp := &packet.Connect{ProtocolVersion: 5, ClientID: fmt.Sprint("info", info), CleanStart: true}
 		cp.Properties.SetUint(packet.PropRequestProblemInfo, info)
@@ -75,9 +74,7 @@ func TestConformanceV5ProblemAndResponseInformation(t *testing.T) {
 		noDiagnostics(t, "SUBACK", &sa.Properties)
 		c.Send(&packet.Unsubscribe{PacketID: 6, Filters: []string{"never"}})
 		noDiagnostics(t, "UNSUBACK", &testutil.Expect[*packet.Unsuback](c).Properties)
-		if extra := ping(t, c); len(extra) != 0 {
-			t.Errorf("info %d: unexpected %v (an AUTH?)", info, extra)
-		}
+		expectNoMore(t, c, "info %d: unexpected (an AUTH?)", info)
 		c.SendRaw([]byte{0x82, 7, 0, 0, 0, 0, 1, 'a', 0}) // packet identifier 0
 		noDiagnostics(t, "DISCONNECT", &lastDisconnect(t, c).Properties)
 	}
@@ -336,12 +333,8 @@ func TestConformanceV5UnknownAndWrongAcks(t *testing.T) {
 // message [MQTT-4.3.2-5]; after a PUBREC of 0x80 or more too [MQTT-4.3.3-9];
 // after PUBCOMP too [MQTT-4.3.3-12].
 func TestConformanceV5InboundPacketIDReuse(t *testing.T) {
-	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
-		return !(a == broker.Write && topic == "deny")
-	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "#", 0)
+	b := startDenying(t, func(topic string, a broker.Access) bool { return a == broker.Write && topic == "deny" })
+	s := subscriber(t, b, 4, "s", "#", 0)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 5, "r", "one", 1, false)
 	pub(t, p, 5, "r", "two", 1, false)
@@ -363,10 +356,9 @@ func TestConformanceV5InboundPacketIDReuse(t *testing.T) {
 // granted QoS or failure [MQTT-3.8.4-7], in order [MQTT-3.9.3-1], from the
 // SUBACK codes [MQTT-3.9.3-2]; the refused ones do not subscribe.
 func TestConformanceV5SubscribeSomeFail(t *testing.T) {
-	az := rules(func(_ *broker.Client, topic string, a broker.Access) bool {
-		return !(a == broker.Subscribe && (topic == "no/1" || topic == "no/2"))
+	b := startDenying(t, func(topic string, a broker.Access) bool {
+		return a == broker.Subscribe && (topic == "no/1" || topic == "no/2")
 	})
-	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Authorizers: []broker.Authorizer{az}})
 	s := connect(t, b, 5, "s")
 	subscribe(t, s, 9, []packet.Subscription{
 		{Filter: "yes/1", QoS: 0}, {Filter: "no/1", QoS: 1}, {Filter: "$share/g/yes/2", QoS: 2},
@@ -379,9 +371,7 @@ func TestConformanceV5SubscribeSomeFail(t *testing.T) {
 	for _, want := range []string{"yes/1", "yes/2", "yes/3"} {
 		ackAll(t, s, expectPublish(t, s, want, want))
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("refused filters deliver: %v", extra)
-	}
+	expectNoMore(t, s, "refused filters deliver")
 }
 
 // UNSUBSCRIBE compares filters character by character, $share prefix
@@ -411,9 +401,7 @@ func TestConformanceV5UnsubscribeShared(t *testing.T) {
 		t.Fatalf("UNSUBACK %+v", ua)
 	}
 	pub(t, p, 3, "us", "none", 1, false)
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("delivered after unsubscribing: %v", extra)
-	}
+	expectNoMore(t, s, "delivered after unsubscribing")
 }
 
 // After UNSUBSCRIBE, QoS 1 and 2 deliveries already started are completed
@@ -421,8 +409,7 @@ func TestConformanceV5UnsubscribeShared(t *testing.T) {
 func TestConformanceUnsubscribeCompletesInflight(t *testing.T) {
 	b := start(t, open())
 	for _, v := range []byte{4, 5} {
-		s := connect(t, b, v, "s")
-		s.Subscribe(1, "u/#", 2)
+		s := subscriber(t, b, v, "s", "u/#", 2)
 		p := connect(t, b, v, "p")
 		pub(t, p, 1, "u/1", "started", 2, false)
 		got := expectPublish(t, s, "u/1", "started")
@@ -430,9 +417,7 @@ func TestConformanceUnsubscribeCompletesInflight(t *testing.T) {
 		testutil.Expect[*packet.Unsuback](s)
 		pub(t, p, 2, "u/2", "later", 1, false)
 		ackAll(t, s, got)
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("v%d: unexpected %v", v, extra)
-		}
+		expectNoMore(t, s, "v%d: unexpected", v)
 	}
 }
 
@@ -467,11 +452,8 @@ func TestConformanceV5SharedDeliveryNotMoved(t *testing.T) {
 		testutil.WaitFor(t, "a's session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "2" })
 		pub(t, p, 2, topicName, "after", tc.qos, false)
 		ackAll(t, other, expectPublish(t, other, topicName, "after"))
-		if extra := ping(t, other); len(extra) != 0 {
-			t.Errorf("QoS %d refused %v: the message went to another member: %v", tc.qos, tc.refuse, extra)
-		}
-		other.Send(&packet.Disconnect{})
-		other.ExpectClosed()
+		expectNoMore(t, other, "QoS %d refused %v: the message went to another member", tc.qos, tc.refuse)
+		disconnect(other)
 		testutil.WaitFor(t, "other's session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
 	}
 }
@@ -481,8 +463,7 @@ func TestConformanceV5SharedDeliveryNotMoved(t *testing.T) {
 func TestConformanceV5RefusedAckNotResent(t *testing.T) {
 	b := start(t, open())
 	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "s", Properties: expiryProps(60)}
-	s, _ := connectWith(t, b, persistent)
-	s.Subscribe(1, "n/#", 2)
+	s := subscribed(t, b, persistent, "n/#", 2)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "n/1", "a", 1, false)
 	pub(t, p, 2, "n/2", "b", 2, false)
@@ -498,9 +479,7 @@ func TestConformanceV5RefusedAckNotResent(t *testing.T) {
 	if !ack.SessionPresent {
 		t.Fatal("session lost")
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("refused messages resent: %v", extra)
-	}
+	expectNoMore(t, s, "refused messages resent")
 }
 
 // [MQTT-3.3.4-10], [MQTT-4.9.0-3]: with the client's Receive Maximum used up
@@ -510,8 +489,7 @@ func TestConformanceV5ControlPacketsNotHeldByQuota(t *testing.T) {
 	b := start(t, open())
 	cp := &packet.Connect{ProtocolVersion: 5, ClientID: "w", CleanStart: true}
 	cp.Properties.SetUint(packet.PropReceiveMaximum, 3)
-	s, _ := connectWith(t, b, cp)
-	s.Subscribe(1, "win", 1)
+	s := subscribed(t, b, cp, "win", 1)
 	p := connect(t, b, 5, "p")
 	for i := range 5 {
 		pub(t, p, uint16(i+1), "win", fmt.Sprint(i), 1, false)
@@ -543,15 +521,12 @@ func TestConformanceV5ControlPacketsNotHeldByQuota(t *testing.T) {
 func TestConformanceV5WillDelayAfterDisconnectWithWill(t *testing.T) {
 	t.Parallel()
 	b := start(t, open())
-	w := connect(t, b, 5, "watcher")
-	w.Subscribe(1, "will/#", 0)
+	w := subscriber(t, b, 5, "watcher", "will/#", 0)
 	c, _ := connectWith(t, b, willConnect(5, "d4", 1, 60))
 	c.Send(&packet.Disconnect{ReasonCode: packet.DisconnectWithWill})
 	c.ExpectClosed()
 	start := time.Now()
-	if extra := ping(t, w); len(extra) != 0 {
-		t.Errorf("will published before its delay: %v", extra)
-	}
+	expectNoMore(t, w, "will published before its delay")
 	expectPublish(t, w, "will/d4", "gone")
 	if el := time.Since(start); el < 800*time.Millisecond {
 		t.Errorf("will published after %v, want about 1 s", el)
@@ -562,8 +537,7 @@ func TestConformanceV5WillDelayAfterDisconnectWithWill(t *testing.T) {
 // [MQTT-3.1.2-8]: Session Expiry Interval 0, or set to 0 by DISCONNECT 0x04.
 func TestConformanceV5WillWhenSessionEnds(t *testing.T) {
 	b := start(t, open())
-	w := connect(t, b, 5, "watcher")
-	w.Subscribe(1, "will/#", 0)
+	w := subscriber(t, b, 5, "watcher", "will/#", 0)
 
 	c, _ := connectWith(t, b, willConnect(5, "e0", 3600, 0))
 	c.Close()
@@ -580,9 +554,7 @@ func TestConformanceV5WillWhenSessionEnds(t *testing.T) {
 	c.Send(&packet.Disconnect{Properties: expiryProps(0)})
 	c.ExpectClosed()
 	testutil.WaitFor(t, "the session to end", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "1" })
-	if extra := ping(t, w); len(extra) != 0 {
-		t.Errorf("will published after DISCONNECT 0x00: %v", extra)
-	}
+	expectNoMore(t, w, "will published after DISCONNECT 0x00")
 }
 
 // The will keeps its User Properties in order [MQTT-3.1.3-10] and its other
@@ -590,8 +562,7 @@ func TestConformanceV5WillWhenSessionEnds(t *testing.T) {
 // 0 [MQTT-3.1.2-14] (retained when 1 [MQTT-3.1.2-15]).
 func TestConformanceV5WillProperties(t *testing.T) {
 	b := start(t, open())
-	w := connect(t, b, 5, "watcher")
-	w.Subscribe(1, "will/#", 0)
+	w := subscriber(t, b, 5, "watcher", "will/#", 0)
 	for _, retain := range []bool{false, true} {
 		id := fmt.Sprint("props-", retain)
 		cp := willConnect(5, id, 0, 0)
@@ -620,8 +591,7 @@ func TestConformanceV5TopicAliasNotCarriedOver(t *testing.T) {
 	b := start(t, cfg)
 	cp := &packet.Connect{ProtocolVersion: 5, ClientID: "ta", Properties: expiryProps(60)}
 	cp.Properties.SetUint(packet.PropTopicAliasMaximum, 5)
-	c, _ := connectWith(t, b, cp)
-	c.Subscribe(1, "ta/#", 0)
+	c := subscribed(t, b, cp, "ta/#", 0)
 	m := &packet.Publish{Topic: "ta/x", Payload: []byte("1")}
 	m.Properties.SetUint(packet.PropTopicAlias, 1)
 	c.Send(m)
@@ -658,16 +628,13 @@ func TestConformanceV5RetainedMessageExpiry(t *testing.T) {
 		expectAck(t, p, packet.TypePuback, uint16(i+1))
 	}
 	clock.Advance(4 * time.Second)
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "re/#", 1)
+	s := subscriber(t, b, 5, "s", "re/#", 1)
 	got := expectPublish(t, s, "re/0", "x")
 	if !got.Retain || !got.Properties.Has(packet.PropMessageExpiry) || got.Properties.MessageExpiry != 6 {
 		t.Errorf("retain %v, Message Expiry Interval %d, want retained with 6", got.Retain, got.Properties.MessageExpiry)
 	}
 	ackAll(t, s, got)
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("expired retained message sent: %v", extra)
-	}
+	expectNoMore(t, s, "expired retained message sent")
 	if n := b.SysValues()["$SYS/broker/retained messages/count"]; n != "1" {
 		t.Errorf("retained count %s, want 1", n)
 	}
@@ -715,9 +682,7 @@ func TestConformanceRefusedConnackSessionPresent(t *testing.T) {
 		if got := c2.ExpectClosed(); len(got) != 0 {
 			t.Errorf("v%d: after the refused CONNACK: %v", v, got)
 		}
-		if extra := ping(t, c1); len(extra) != 0 {
-			t.Errorf("v%d: existing connection got %v", v, extra)
-		}
+		expectNoMore(t, c1, "v%d: existing connection got", v)
 		c1.Close()
 		_, ack = connectWith(t, b, good)
 		if !ack.SessionPresent {
@@ -798,20 +763,16 @@ func TestConformanceCleanStartDiscardsSession(t *testing.T) {
 		c.Subscribe(1, id, 1)
 		c.Close()
 		p := connect(t, b, v, "p")
-		testutil.WaitFor(t, "the client offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+		waitOffline(t, b, id)
 		pub(t, p, 1, id, "queued", 1, false)
 		c, ack = connectWith(t, b, &packet.Connect{ProtocolVersion: v, ClientID: id, CleanStart: true})
 		if ack.SessionPresent {
 			t.Errorf("v%d: session present with clean start", v)
 		}
 		pub(t, p, 2, id, "new", 1, false)
-		if extra := ping(t, c); len(extra) != 0 {
-			t.Errorf("v%d: discarded session delivers: %v", v, extra)
-		}
-		c.Send(&packet.Disconnect{})
-		c.ExpectClosed()
-		p.Send(&packet.Disconnect{})
-		p.ExpectClosed()
+		expectNoMore(t, c, "v%d: discarded session delivers", v)
+		disconnect(c)
+		disconnect(p)
 		testutil.WaitFor(t, "everyone offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 	}
 }
@@ -822,8 +783,7 @@ func TestConformanceCleanStartDiscardsSession(t *testing.T) {
 func TestConformanceDupNotPropagated(t *testing.T) {
 	b := start(t, open())
 	for _, v := range []byte{4, 5} {
-		s := connect(t, b, v, "s")
-		s.Subscribe(1, "dup/#", 2)
+		s := subscriber(t, b, v, "s", "dup/#", 2)
 		p := connect(t, b, v, "p")
 		for qos := byte(1); qos <= 2; qos++ {
 			p.Send(&packet.Publish{Topic: "dup/x", QoS: qos, PacketID: 1, Dup: true, Payload: []byte("d")})
@@ -908,9 +868,7 @@ func TestConformanceNoTopicNormalization(t *testing.T) {
 		}
 		expectPublish(t, s, "\uFEFFbom/x", "\uFEFFbom/x")
 		expectPublish(t, s, "case/a", "case/a")
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("v%d: unexpected %v", v, extra)
-		}
+		expectNoMore(t, s, "v%d: unexpected", v)
 	}
 }
 
@@ -926,9 +884,7 @@ func TestConformanceV5SharedRetainHandling(t *testing.T) {
 	for i, rh := range []byte{packet.RetainSendOnSubscribe, packet.RetainSendIfNewSubscription, packet.RetainDoNotSend} {
 		filter := fmt.Sprintf("$share/g%d/sh", i)
 		subscribe(t, s, uint16(i+1), []packet.Subscription{{Filter: filter, RetainHandling: rh, RetainAsPublished: true}}, packet.Properties{}, 0)
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("Retain Handling %d: shared subscription got %v", rh, extra)
-		}
+		expectNoMore(t, s, "Retain Handling %d: shared subscription got", rh)
 	}
 	pub(t, p, 2, "sh", "live", 1, true)
 	for range 3 {
@@ -943,8 +899,7 @@ func TestConformanceV5SharedRetainHandling(t *testing.T) {
 func TestConformanceV5SessionKeptWhileConnected(t *testing.T) {
 	t.Parallel()
 	b := start(t, open())
-	c, _ := connectWith(t, b, &packet.Connect{ProtocolVersion: 5, ClientID: "kept", Properties: expiryProps(1)})
-	c.Subscribe(1, "k", 0)
+	c := subscribed(t, b, &packet.Connect{ProtocolVersion: 5, ClientID: "kept", Properties: expiryProps(1)}, "k", 0)
 	c.ExpectNothing(1500 * time.Millisecond)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 0, "k", "still", 0, false)
@@ -958,8 +913,7 @@ func TestConformanceV5NoExpiryOnceSent(t *testing.T) {
 	clock := newClock()
 	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Now: clock.Now})
 	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "s", Properties: expiryProps(600)}
-	s, _ := connectWith(t, b, persistent)
-	s.Subscribe(1, "x", 2)
+	s := subscribed(t, b, persistent, "x", 2)
 	p := connect(t, b, 5, "p")
 	m := &packet.Publish{Topic: "x", QoS: 2, PacketID: 1, Payload: []byte("short")}
 	m.Properties.SetUint(packet.PropMessageExpiry, 2)
@@ -983,8 +937,7 @@ func TestConformanceV5NoExpiryOnceSent(t *testing.T) {
 func TestConformanceV5SharedQoS2CompletedOnReconnect(t *testing.T) {
 	b := start(t, open())
 	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "m", Properties: expiryProps(60)}
-	m, _ := connectWith(t, b, persistent)
-	m.Subscribe(1, "$share/g/s2", 2)
+	m := subscribed(t, b, persistent, "$share/g/s2", 2)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "s2", "two", 2, false)
 	got := expectPublish(t, m, "s2", "two")
@@ -994,7 +947,5 @@ func TestConformanceV5SharedQoS2CompletedOnReconnect(t *testing.T) {
 	m, _ = connectWith(t, b, persistent)
 	expectAck(t, m, packet.TypePubrel, got.PacketID)
 	m.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: got.PacketID})
-	if extra := ping(t, m); len(extra) != 0 {
-		t.Errorf("unexpected %+v", extra[0])
-	}
+	expectNoMore(t, m, "unexpected")
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
@@ -75,6 +76,11 @@ type conn struct {
 	// errors in PUBLISH, SUBSCRIBE and UNSUBSCRIBE, as Mosquitto does.
 	reading packet.Type
 	explain bool // send DISCONNECT for the error in this packet whatever its type
+	// woken says that the next packet arrived while the reader waited
+	// for it, or while the connection was parked: a PUBLISH then yields
+	// before it is routed (yieldToEarlier). Set by read, and by unpark
+	// while no reader runs.
+	woken bool
 
 	// Parking (see poller): an idle connection has no reader goroutine.
 	fd        int32         // socket descriptor, -1 if the connection cannot park
@@ -182,9 +188,13 @@ func (c *conn) read(b []byte) (int, error) {
 		dl = c.srv.monoTime(c.lastRead + c.keepAlive)
 	}
 	parking := false
-	if c.atBoundary && c.fd >= 0 {
-		if g := time.Now().Add(c.parkDelay); dl.IsZero() || g.Before(dl) {
-			dl, parking = g, true
+	var start time.Duration // when a read at a packet boundary began
+	if c.atBoundary {
+		start = c.srv.mono()
+		if c.fd >= 0 {
+			if g := c.srv.monoTime(start + c.parkDelay); dl.IsZero() || g.Before(dl) {
+				dl, parking = g, true
+			}
 		}
 	}
 	c.nc.SetReadDeadline(dl)
@@ -192,12 +202,20 @@ func (c *conn) read(b []byte) (int, error) {
 	if n > 0 {
 		c.lastRead = c.srv.mono()
 		c.srv.stats.BytesIn.Add(uint64(n))
+		if c.atBoundary && c.lastRead-start >= waitedRead {
+			c.woken = true
+		}
 	}
 	if parking && n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
 		return 0, errPark
 	}
 	return n, err
 }
+
+// waitedRead is how long a read must take for the reader to count as
+// woken by the data (it waited for it) rather than finding it there: a
+// read system call that finds data takes a microsecond or two.
+const waitedRead = 5 * time.Microsecond
 
 // errClose ends the read loop without a protocol error; errPark ends it
 // because the connection is idle and may park.
@@ -379,6 +397,7 @@ func (c *conn) unpark(why int) {
 		go c.timedOut()
 		return
 	}
+	c.woken = true // no reader runs: the next one reads it
 	go c.run()
 }
 
@@ -391,6 +410,19 @@ type readScratch struct {
 	connwrite.Counters
 }
 
+// yieldToEarlier lets the goroutines that are ready to run go first: it
+// is called before a PUBLISH that woke its reader is routed. The runtime
+// wakes the readers of the sockets one poll found readable in the reverse
+// of the kernel's order (the last one runs at once, the others queue), and
+// so, without this, a PUBLISH routinely overtook a SUBSCRIBE the kernel
+// had delivered first on another connection, whose subscriber then missed
+// the message; Mosquitto, one thread taking events in the kernel's order,
+// never misses it (issue 14 item 17). Yielding lets that reader run first
+// and apply its SUBSCRIBE; a reader that did not wait (a client streaming
+// PUBLISHes) does not yield, so that its writers keep running and taking
+// the next deliveries (docs/mosquitto-compat.md).
+func yieldToEarlier() { runtime.Gosched() }
+
 // readPacket reads and handles one packet, decoding PUBLISH and the
 // acknowledgements into rs.
 func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
@@ -400,6 +432,12 @@ func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 	c.atBoundary = false
 	if err != nil {
 		return err
+	}
+	if c.woken {
+		c.woken = false
+		if h.Type == packet.TypePublish {
+			yieldToEarlier()
+		}
 	}
 	c.reading = h.Type
 	body, err := c.r.ReadBody(h)

@@ -32,8 +32,7 @@ func TestControlEndpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	watch := connect(t, b, packet.Version5, "watch")
-	watch.Subscribe(1, "$CONTROL/#", 0)
+	watch := subscriber(t, b, packet.Version5, "watch", "$CONTROL/#", 0)
 	admin := connect(t, b, packet.Version5, "admin")
 
 	req := &packet.Publish{Topic: "$CONTROL/test/v1", QoS: 1, PacketID: 7, Payload: []byte("listThings")}
@@ -70,8 +69,7 @@ func TestControlEndpoints(t *testing.T) {
 	admin.Send(&packet.Publish{Topic: "$CONTROL/test/v1", Retain: true, Payload: []byte("again")})
 	<-got
 	expectPublish(t, watch, "$CONTROL/test/v1/response", `{"responses":[{"command":"again"}]}`)
-	late := connect(t, b, packet.Version311, "late")
-	late.Subscribe(1, "$CONTROL/#", 0)
+	late := subscriber(t, b, packet.Version311, "late", "$CONTROL/#", 0)
 	late.ExpectNothing(200 * time.Millisecond)
 }
 

@@ -2,9 +2,11 @@ package broker_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -20,11 +22,32 @@ func start(t *testing.T, cfg broker.Config) *testutil.Broker {
 	return testutil.StartBroker(t, cfg)
 }
 
+// waitOffline waits until the session of clientID has no connection. (The
+// $SYS count of connected clients is no substitute when another client
+// connects meanwhile: it is raised only after that client's CONNACK can
+// have gone out.)
+func waitOffline(t *testing.T, b *testutil.Broker, clientID string) {
+	t.Helper()
+	testutil.WaitFor(t, clientID+"'s session offline", func() bool {
+		si, ok := b.Session(clientID)
+		return ok && !si.Connected
+	})
+}
+
 // connect connects a client with protocol version v and client id, clean
 // start.
 func connect(t *testing.T, b *testutil.Broker, v byte, id string) *testutil.Client {
 	t.Helper()
 	c, _ := testutil.Connect(t, b.Addr, v, id)
+	return c
+}
+
+// subscriber connects a client as connect does and subscribes it to
+// filter at qos.
+func subscriber(t *testing.T, b *testutil.Broker, v byte, id, filter string, qos byte) *testutil.Client {
+	t.Helper()
+	c := connect(t, b, v, id)
+	c.Subscribe(1, filter, qos)
 	return c
 }
 
@@ -135,6 +158,47 @@ func ping(t *testing.T, c *testutil.Client) []packet.Packet {
 	}
 }
 
+// disconnect ends c's connection normally (DISCONNECT 0x00) and waits
+// until the broker closes it.
+func disconnect(c *testutil.Client) {
+	c.Send(&packet.Disconnect{})
+	c.ExpectClosed()
+}
+
+// expectNoMore reports a test error if c receives anything before the
+// broker answers a PINGREQ (see ping): format and args say what that
+// would be; the packets follow.
+func expectNoMore(t *testing.T, c *testutil.Client, format string, args ...any) {
+	t.Helper()
+	if extra := ping(t, c); len(extra) != 0 {
+		t.Errorf(format+": %v", append(args, extra)...)
+	}
+}
+
+// startDenying starts a broker like open() whose one Authorizer refuses
+// what denied reports, to any client.
+func startDenying(t *testing.T, denied func(topic string, a broker.Access) bool) *testutil.Broker {
+	cfg := open()
+	cfg.Authorizers = []broker.Authorizer{rules(func(_ *broker.Client, topic string, a broker.Access) bool {
+		return !denied(topic, a)
+	})}
+	return start(t, cfg)
+}
+
+// mosquittoLog returns a logger that writes midge's default log lines,
+// as Mosquitto's, without timestamps, to out.
+func mosquittoLog(t *testing.T) (*slog.Logger, *testutil.LockedBuffer) {
+	t.Helper()
+	var out testutil.LockedBuffer
+	opts := logging.Defaults()
+	opts.NoTimestamp = true
+	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return slog.New(h), &out
+}
+
 // users is an Authenticator with a fixed table. It defers for clients
 // without a user name.
 type users map[string]string
@@ -168,4 +232,25 @@ func (p panicky) Authorize(_ context.Context, _ *broker.Client, topic string, _ 
 		panic("authorizer exploded")
 	}
 	return broker.Allow
+}
+
+// hourSession is the CONNECT of id, an MQTT 5 client whose session
+// outlives its connection by an hour.
+func hourSession(id string) *packet.Connect {
+	return &packet.Connect{ProtocolVersion: 5, ClientID: id, Properties: expiryProps(3600)}
+}
+
+// subscribed connects cp and subscribes it to filter at qos.
+func subscribed(t *testing.T, b *testutil.Broker, cp *packet.Connect, filter string, qos byte) *testutil.Client {
+	t.Helper()
+	c, _ := connectWith(t, b, cp)
+	c.Subscribe(1, filter, qos)
+	return c
+}
+
+// startStore starts a broker open to anyone that persists to st.
+func startStore(t *testing.T, st broker.Store) *testutil.Broker {
+	cfg := open()
+	cfg.Store = st
+	return testutil.StartBroker(t, cfg)
 }

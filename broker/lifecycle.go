@@ -298,10 +298,23 @@ func (srv *Server) reload(c *conn) {
 	}
 	if s.conn == c {
 		s.crashed = false
+		lim := srv.opt()
 		for i := range loaded {
 			d := &loaded[i]
 			if d.seqID && d.storeSeq >= s.storeSeq {
 				s.storeSeq = d.storeSeq + 1
+			}
+			if !d.stored {
+				// Routed while the queue was read (loadWait), not in the
+				// store: the queue limit and the store apply now, as
+				// they do in enqueueLocked.
+				if !d.onSubscribe && lim.maxQueued > 0 && s.queueLen() >= lim.maxQueued {
+					s.dropLocked()
+					continue
+				}
+				if s.persistentLocked() && d.qos > 0 && storable(d.msg.Topic) {
+					s.storeDeliveryLocked(d)
+				}
 			}
 			d.seq = s.enqSeq
 			s.enqSeq++

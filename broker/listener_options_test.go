@@ -74,8 +74,7 @@ func TestListenerOptions(t *testing.T) {
 	}
 
 	// The same subscription on the default listener is granted QoS 2.
-	c2 := connect(t, b, packet.Version5, "d5")
-	c2.Subscribe(1, "q/#", 2)
+	subscriber(t, b, packet.Version5, "d5", "q/#", 2)
 
 	// MQTT 3.1 is not accepted there: CONNACK 1 and close.
 	c = testutil.Dial(t, addr, packet.Version31)

@@ -269,32 +269,26 @@ func TestTLSListener(t *testing.T) {
 		return ack.ReasonCode, nil
 	}
 
-	nc, err := dialTLS(addrs[0], nil)
-	if err != nil {
-		t.Fatal(err)
+	// publishTLS connects over TLS to addr with cert (nil: none) as
+	// client id and publishes to topicName; who names it in failures.
+	publishTLS := func(who, addr string, cert *testutil.Cert, id, topicName string) {
+		t.Helper()
+		nc, err := dialTLS(addr, cert)
+		if err != nil {
+			t.Fatalf("%s: %v", who, err)
+		}
+		if rc, err := mqttOver(nc, id, topicName); err != nil || rc != 0 {
+			t.Fatalf("%s: %v %v", who, rc, err)
+		}
 	}
-	if rc, err := mqttOver(nc, "anon-tls", "tls/anon"); err != nil || rc != 0 {
-		t.Fatalf("server-only TLS: %v %v", rc, err)
-	}
+	publishTLS("server-only TLS", addrs[0], nil, "anon-tls", "tls/anon")
 	// The Authorizer refuses anonymous writes: nothing arrives from it.
 
 	alice := pki.Client("alice")
-	nc, err = dialTLS(addrs[1], &alice)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rc, err := mqttOver(nc, "a", "tls/alice"); err != nil || rc != 0 {
-		t.Fatalf("alice: %v %v", rc, err)
-	}
+	publishTLS("alice", addrs[1], &alice, "a", "tls/alice")
 	expectPublish(t, watch, "tls/alice", "a") // the CN "alice" became the user name
 	bob := pki.Client("bob")
-	nc, err = dialTLS(addrs[1], &bob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rc, err := mqttOver(nc, "b", "tls/bob"); err != nil || rc != 0 {
-		t.Fatalf("bob: %v %v", rc, err)
-	}
+	publishTLS("bob", addrs[1], &bob, "b", "tls/bob")
 	pub(t, connect_(t, tcp, "marker"), 0, "marker", "m", 0, false)
 	if m := testutil.Expect[*packet.Publish](watch); m.Topic != "marker" {
 		t.Errorf("bob's publish got through the ACL: %+v", m) // bob may not write

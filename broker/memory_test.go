@@ -20,28 +20,13 @@ func totalAlloc() uint64 {
 	return ms.TotalAlloc
 }
 
-// appendVarint appends v as an MQTT Variable Byte Integer.
-func appendVarint(b []byte, v int) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v > 0 {
-			c |= 0x80
-		}
-		b = append(b, c)
-		if v == 0 {
-			return b
-		}
-	}
-}
-
 // An unauthenticated client that announces a 200 MB CONNECT and sends 32 MB
 // of it must not make the broker allocate what it sends: no CONNECT can
 // legally be that large, so the broker closes the connection at the header.
 func TestHugeConnectAllocatesLittle(t *testing.T) {
 	b := start(t, open())
 	junk := make([]byte, 32<<20)
-	hdr := appendVarint([]byte{byte(packet.TypeConnect) << 4}, 200<<20)
+	hdr := packet.FixedHeader{Type: packet.TypeConnect, Remaining: 200 << 20}.Append(nil)
 	before := totalAlloc()
 	nc := testutil.DialTCP(t, b.Addr)
 	nc.SetDeadline(time.Now().Add(testutil.Timeout))
@@ -113,8 +98,7 @@ func TestLargePublishIsNotCopied(t *testing.T) {
 // its payload apart from its header, arrives whole.
 func TestLargePublishV5(t *testing.T) {
 	b := start(t, open())
-	sub := connect(t, b, packet.Version5, "sub")
-	sub.Subscribe(1, "big/#", 1)
+	sub := subscriber(t, b, packet.Version5, "sub", "big/#", 1)
 	pub := connect(t, b, packet.Version5, "pub")
 	payload := bytes.Repeat([]byte("0123456789"), 20000)
 	p := &packet.Publish{Topic: "big/v5", QoS: 1, PacketID: 7, Payload: payload}

@@ -72,15 +72,20 @@ func TestCompatShortAcks(t *testing.T) {
 	})
 }
 
+// hexFor returns the bytes of h5 (hex) for MQTT 5, of h311 for the other
+// versions.
+func hexFor(t *testing.T, v byte, h311, h5 string) []byte {
+	if v == packet.Version5 {
+		return testutil.Hex(t, h5)
+	}
+	return testutil.Hex(t, h311)
+}
+
 // Item 8: reason codes as Mosquitto picks them.
 func TestCompatReasonCodes(t *testing.T) {
 	sub := func(raw311, raw5 string) func(t *testing.T, v byte) []testutil.Step {
 		return func(t *testing.T, v byte) []testutil.Step {
-			raw := raw311
-			if v == packet.Version5 {
-				raw = raw5
-			}
-			return []testutil.Step{connStep(t, 0, v, "a"), {Send: testutil.Hex(t, raw), Close: true}}
+			return []testutil.Step{connStep(t, 0, v, "a"), {Send: hexFor(t, v, raw311, raw5), Close: true}}
 		}
 	}
 	runCompat(t, []compatCase{
@@ -119,11 +124,7 @@ func TestCompatCloseWithoutDisconnect(t *testing.T) {
 			return []testutil.Step{connStep(t, 0, v, "a"), {Send: conn(t, v, "a"), Close: true}}
 		}},
 		{"connack-from-client", both, nil, func(t *testing.T, v byte) []testutil.Step {
-			raw := "20 02 0000"
-			if v == packet.Version5 {
-				raw = "20 03 000000"
-			}
-			return []testutil.Step{connStep(t, 0, v, "a"), {Send: testutil.Hex(t, raw), Close: true}}
+			return []testutil.Step{connStep(t, 0, v, "a"), {Send: hexFor(t, v, "20 02 0000", "20 03 000000"), Close: true}}
 		}},
 	})
 }
@@ -205,11 +206,7 @@ func TestCompatV5MoreErrors(t *testing.T) {
 func TestCompatMalformedConnect(t *testing.T) {
 	raw := func(h311, h5 string) func(t *testing.T, v byte) []testutil.Step {
 		return func(t *testing.T, v byte) []testutil.Step {
-			h := h311
-			if v == packet.Version5 {
-				h = h5
-			}
-			return []testutil.Step{{Send: testutil.Hex(t, h), Close: true}}
+			return []testutil.Step{{Send: hexFor(t, v, h311, h5), Close: true}}
 		}
 	}
 	runCompat(t, []compatCase{
@@ -254,11 +251,9 @@ func TestCompatV5BadConnect(t *testing.T) {
 func TestCompatWillAboveMaxQoS(t *testing.T) {
 	runCompat(t, []compatCase{
 		{"will-qos-2-max-1", both, []string{"max_qos 1"}, func(t *testing.T, v byte) []testutil.Step {
-			h := "10 13 0004 4d515454 04 16 003c 0001 61 0001 77 0001 6d"
-			if v == packet.Version5 {
-				h = "10 15 0004 4d515454 05 16 003c 00 0001 61 00 0001 77 0001 6d"
-			}
-			return []testutil.Step{{Send: testutil.Hex(t, h), Close: true}}
+			return []testutil.Step{{Send: hexFor(t, v,
+				"10 13 0004 4d515454 04 16 003c 0001 61 0001 77 0001 6d",
+				"10 15 0004 4d515454 05 16 003c 00 0001 61 00 0001 77 0001 6d"), Close: true}}
 		}},
 	})
 }

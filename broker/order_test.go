@@ -11,36 +11,57 @@ import (
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// TestSubscribeRacesPublishRate measures issue 14 item 17: client B sends
+// TestSubscribeRacesPublishRate is issue 14 item 17: client B sends
 // SUBSCRIBE and, without waiting for SUBACK, client A publishes on the
 // topic; B should get the message, as it always does from Mosquitto (one
-// thread, events in kernel order). MQTT orders nothing across connections,
-// so the test reports midge's miss rate rather than asserting none (item
-// 17 is not done: docs/mosquitto-compat.md); it fails if Mosquitto misses,
+// thread, events in kernel order). MQTT orders nothing across connections
+// and midge runs connections in parallel, so a few misses remain
+// (docs/mosquitto-compat.md); the test fails if B misses more than a
+// quarter of the tries (before the fix: nearly nine in ten), or a third
+// when B was idle long enough to park, and if Mosquitto misses at all,
 // which would mean the method measures something else. Set
-// MIDGE_RACE_TRIES (default 200) for more tries.
+// MIDGE_RACE_TRIES (default 200; 50 with B parked) for more tries.
 func TestSubscribeRacesPublishRate(t *testing.T) {
-	tries := 200
+	tries, parkedTries := 200, 50
 	if n := envInt("MIDGE_RACE_TRIES"); n > 0 {
-		tries = n
+		tries, parkedTries = n, n
 	}
 	b := start(t, open())
-	midge := raceMisses(t, b.Addr, tries)
-	mosq := raceMisses(t, testutil.StartMosquitto(t), tries)
-	t.Logf("B missed the message: midge %d of %d, mosquitto %d of %d", midge, tries, mosq, tries)
-	if mosq != 0 {
-		t.Errorf("Mosquitto missed %d of %d: the measurement is wrong", mosq, tries)
+	maddr := testutil.StartMosquitto(t)
+	for _, tc := range []struct {
+		name  string
+		tries int
+		idle  time.Duration // B's idleness before SUBSCRIBE
+		most  int           // the misses allowed
+	}{
+		{"B active", tries, 0, tries / 4},
+		// Longer than a new connection waits before parking.
+		{"B parked", parkedTries, 40 * time.Millisecond, parkedTries / 3},
+	} {
+		midge := raceMisses(t, b.Addr, tc.tries, tc.idle)
+		mosq := raceMisses(t, maddr, tc.tries, tc.idle)
+		t.Logf("%s: B missed the message: midge %d of %d, mosquitto %d of %d", tc.name, midge, tc.tries, mosq, tc.tries)
+		if midge > tc.most {
+			t.Errorf("%s: midge missed %d of %d, more than %d", tc.name, midge, tc.tries, tc.most)
+		}
+		if mosq != 0 {
+			t.Errorf("%s: Mosquitto missed %d of %d: the measurement is wrong", tc.name, mosq, tc.tries)
+		}
 	}
 }
 
 // raceMisses runs the pattern tries times against addr, with a fresh B each
-// time, and returns how often B missed the message.
-func raceMisses(t *testing.T, addr string, tries int) int {
+// time that stays idle for idle before subscribing, and returns how often
+// B missed the message.
+func raceMisses(t *testing.T, addr string, tries int, idle time.Duration) int {
 	a := connect2(t, addr, "A")
 	misses := 0
 	for i := range tries {
 		topic := fmt.Sprintf("race/%d", i)
 		bc := connect2(t, addr, fmt.Sprintf("B%d", i))
+		if idle > 0 {
+			time.Sleep(idle) // the idleness under test, not a wait for a condition
+		}
 		bc.Send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: topic}}})
 		a.Send(&packet.Publish{Topic: topic, Payload: []byte("x")})
 		got := false

@@ -18,8 +18,7 @@ func TestPersistOfflineAcrossRestarts(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
 		persistent := &packet.Connect{ProtocolVersion: 4, ClientID: "off", CleanStart: false}
-		s, _ := connectWith(t, b, persistent)
-		s.Subscribe(1, "o/#", 1)
+		s := subscribed(t, b, persistent, "o/#", 1)
 		s.Close()
 		n := 0
 		for range 3 {
@@ -68,12 +67,9 @@ func TestPersistExpiry(t *testing.T) {
 			s1 := open()
 			b := start(s1)
 			short := &packet.Connect{ProtocolVersion: 5, ClientID: "short", Properties: expiryProps(1)}
-			long := &packet.Connect{ProtocolVersion: 5, ClientID: "long", Properties: expiryProps(3600)}
+			long := hourSession("long")
 			for _, cp := range []*packet.Connect{short, long} {
-				c, _ := connectWith(t, b, cp)
-				c.Subscribe(1, "e/#", 1)
-				c.Send(&packet.Disconnect{})
-				c.ExpectClosed()
+				disconnect(subscribed(t, b, cp, "e/#", 1))
 			}
 			p := connect(t, b, 5, "p")
 			m := &packet.Publish{Topic: "e/gone", QoS: 1, PacketID: 1, Payload: []byte("x")}
@@ -95,9 +91,7 @@ func TestPersistExpiry(t *testing.T) {
 				t.Fatal("the long session expired")
 			}
 			ackAll(t, c, expectPublish(t, c, "e/kept", "y"))
-			if extra := ping(t, c); len(extra) != 0 {
-				t.Errorf("expired message delivered after the restart: %v", extra)
-			}
+			expectNoMore(t, c, "expired message delivered after the restart")
 		})
 	}
 }
@@ -122,8 +116,7 @@ func TestPersistNoExpiryOnceSent(t *testing.T) {
 			cfg.Store, cfg.Now, cfg.MaxInflightMessages = st, clock.Now, 1
 			b := testutil.StartBroker(t, cfg)
 			persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "s", Properties: expiryProps(600)}
-			s, _ := connectWith(t, b, persistent)
-			s.Subscribe(1, "x", 1)
+			s := subscribed(t, b, persistent, "x", 1)
 			p := connect(t, b, 5, "p")
 			for i, payload := range []string{"sent", "queued"} {
 				m := &packet.Publish{Topic: "x", QoS: 1, PacketID: uint16(i + 1), Payload: []byte(payload)}
@@ -141,9 +134,7 @@ func TestPersistNoExpiryOnceSent(t *testing.T) {
 				t.Errorf("resent %+v, want DUP and id %d", again, first.PacketID)
 			}
 			ackAll(t, s, again)
-			if extra := ping(t, s); len(extra) != 0 {
-				t.Errorf("the expired queued message was delivered: %+v", extra[0])
-			}
+			expectNoMore(t, s, "the expired queued message was delivered")
 		})
 	}
 }

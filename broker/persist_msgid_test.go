@@ -107,11 +107,8 @@ func recordedStores(t *testing.T, f func(t *testing.T, restart func() (*testutil
 // offline; it returns the CONNECT that resumes it.
 func offline(t *testing.T, b *testutil.Broker, id, filter string) *packet.Connect {
 	t.Helper()
-	cp := &packet.Connect{ProtocolVersion: 5, ClientID: id, Properties: expiryProps(3600)}
-	c, _ := connectWith(t, b, cp)
-	c.Subscribe(1, filter, 1)
-	c.Send(&packet.Disconnect{})
-	c.ExpectClosed()
+	cp := hourSession(id)
+	disconnect(subscribed(t, b, cp, filter, 1))
 	return cp
 }
 
@@ -164,9 +161,8 @@ func TestPersistMessageStoredAgain(t *testing.T) {
 			t.Fatal(err)
 		}
 		// The retained message, the same *Message, goes to another session.
-		second := &packet.Connect{ProtocolVersion: 5, ClientID: "second", Properties: expiryProps(3600)}
-		s2, _ := connectWith(t, b, second)
-		s2.Subscribe(1, "r/#", 1)
+		second := hourSession("second")
+		s2 := subscribed(t, b, second, "r/#", 1)
 		expectPublish(t, s2, "r/x", "retained") // not acknowledged
 		if err := b.Flush(context.Background()); err != nil {
 			t.Fatal(err)
@@ -182,8 +178,7 @@ func TestPersistMessageStoredAgain(t *testing.T) {
 				rec.deletes, put2)
 		}
 		rec.mu.Unlock()
-		s2.Send(&packet.Disconnect{})
-		s2.ExpectClosed()
+		disconnect(s2)
 
 		b, rec = restart()
 		p = connect(t, b, 5, "p")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"strings"
 	"sync/atomic"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 	"github.com/midge-mqtt/midge/store"
@@ -80,16 +78,13 @@ func TestPersistRetained(t *testing.T) {
 		pub(t, p, 2, "keep/b", "B", 2, true)
 		pub(t, p, 3, "keep/b", "", 1, true) // cleared
 		b = restart()
-		s := connect(t, b, 5, "s")
-		s.Subscribe(1, "keep/#", 1)
+		s := subscriber(t, b, 5, "s", "keep/#", 1)
 		m := expectPublish(t, s, "keep/a", "A")
 		if !m.Retain || m.QoS != 1 {
 			t.Errorf("restored retained %+v", m)
 		}
 		ackAll(t, s, m)
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("cleared retained message came back: %v", extra)
-		}
+		expectNoMore(t, s, "cleared retained message came back")
 	})
 }
 
@@ -98,11 +93,8 @@ func TestPersistRetained(t *testing.T) {
 func TestPersistSessionQueue(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
-		persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
-		s, _ := connectWith(t, b, persistent)
-		s.Subscribe(1, "q/#", 2)
-		s.Send(&packet.Disconnect{})
-		s.ExpectClosed()
+		persistent := hourSession("sub")
+		disconnect(subscribed(t, b, persistent, "q/#", 2))
 		p := connect(t, b, 4, "p")
 		pub(t, p, 1, "q/1", "one", 1, false)
 		pub(t, p, 2, "q/2", "two", 2, false)
@@ -128,14 +120,26 @@ func TestPersistSessionQueue(t *testing.T) {
 		pub(t, p, 4, "q/4", "four", 1, false)
 		ackAll(t, s, expectPublish(t, s, "q/4", "four"))
 		// Everything acknowledged: nothing comes back after another restart.
-		s.Send(&packet.Disconnect{})
-		s.ExpectClosed()
+		disconnect(s)
 		b = restart()
 		s, _ = connectWith(t, b, persistent)
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("acknowledged messages redelivered: %v", extra)
-		}
+		expectNoMore(t, s, "acknowledged messages redelivered")
 	})
+}
+
+// inFlight leaves two messages in flight to s, subscribed to "x/#" at QoS
+// 2: rel, a QoS 2 "x/released" whose PUBREC s sent (and the PUBREL came),
+// and pend, an "x/pending" at pendingQoS that s does not acknowledge.
+func inFlight(t *testing.T, b *testutil.Broker, s *testutil.Client, pendingQoS byte) (rel, pend *packet.Publish) {
+	t.Helper()
+	p := connect(t, b, 5, "p")
+	pub(t, p, 1, "x/released", "r", 2, false)
+	pub(t, p, 2, "x/pending", "p", pendingQoS, false)
+	rel = expectPublish(t, s, "x/released", "r")
+	pend = expectPublish(t, s, "x/pending", "p")
+	s.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: rel.PacketID})
+	expectAck(t, s, packet.TypePubrel, rel.PacketID)
+	return rel, pend
 }
 
 // QoS 2 across a restart: a PUBLISH whose PUBREC never came is resent with
@@ -144,16 +148,9 @@ func TestPersistSessionQueue(t *testing.T) {
 func TestPersistQoS2Outbound(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
-		persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
-		s, _ := connectWith(t, b, persistent)
-		s.Subscribe(1, "x/#", 2)
-		p := connect(t, b, 5, "p")
-		pub(t, p, 1, "x/released", "r", 2, false)
-		pub(t, p, 2, "x/pending", "p", 2, false)
-		rel := expectPublish(t, s, "x/released", "r")
-		pend := expectPublish(t, s, "x/pending", "p")
-		s.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: rel.PacketID})
-		expectAck(t, s, packet.TypePubrel, rel.PacketID)
+		persistent := hourSession("sub")
+		s := subscribed(t, b, persistent, "x/#", 2)
+		rel, pend := inFlight(t, b, s, 2)
 		s.Close()
 		b = restart()
 		s, _ = connectWith(t, b, persistent)
@@ -184,16 +181,9 @@ func TestPersistQoS2Outbound(t *testing.T) {
 func TestPersistTakeoverResendsOnce(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
-		persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
-		s, _ := connectWith(t, b, persistent)
-		s.Subscribe(1, "x/#", 2)
-		p := connect(t, b, 5, "p")
-		pub(t, p, 1, "x/released", "r", 2, false)
-		pub(t, p, 2, "x/pending", "p", 1, false)
-		rel := expectPublish(t, s, "x/released", "r")
-		pend := expectPublish(t, s, "x/pending", "p")
-		s.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: rel.PacketID})
-		expectAck(t, s, packet.TypePubrel, rel.PacketID)
+		persistent := hourSession("sub")
+		s := subscribed(t, b, persistent, "x/#", 2)
+		rel, pend := inFlight(t, b, s, 1)
 
 		s2, ack := connectWith(t, b, persistent) // s is still connected
 		if !ack.SessionPresent {
@@ -205,9 +195,7 @@ func TestPersistTakeoverResendsOnce(t *testing.T) {
 		}
 		s2.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: rel.PacketID})
 		s2.Send(&packet.Ack{Kind: packet.TypePuback, PacketID: pend.PacketID})
-		if extra := ping(t, s2); len(extra) != 0 {
-			t.Errorf("sent again: %+v", extra[0])
-		}
+		expectNoMore(t, s2, "sent again")
 	})
 }
 
@@ -216,30 +204,15 @@ func TestPersistTakeoverResendsOnce(t *testing.T) {
 func TestPersistQoS2Inbound(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
-		subp := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
-		s, _ := connectWith(t, b, subp)
-		s.Subscribe(1, "in", 2)
-		s.Send(&packet.Disconnect{})
-		s.ExpectClosed()
-		pubp := &packet.Connect{ProtocolVersion: 5, ClientID: "pub", Properties: expiryProps(3600)}
-		p, _ := connectWith(t, b, pubp)
-		p.Send(&packet.Publish{Topic: "in", QoS: 2, PacketID: 7, Payload: []byte("once")})
-		expectAck(t, p, packet.TypePubrec, 7)
-		p.Close()
+		subp := hourSession("sub")
+		disconnect(subscribed(t, b, subp, "in", 2))
+		pubp := hourSession("pub")
+		unreleasedQoS2(t, b, pubp, "in", "once", 7)
 		b = restart()
-		p, ack := connectWith(t, b, pubp)
-		if !ack.SessionPresent {
-			t.Fatal("publisher session lost")
-		}
-		p.Send(&packet.Publish{Topic: "in", QoS: 2, PacketID: 7, Dup: true, Payload: []byte("once")})
-		expectAck(t, p, packet.TypePubrec, 7)
-		p.Send(&packet.Ack{Kind: packet.TypePubrel, PacketID: 7})
-		expectAck(t, p, packet.TypePubcomp, 7)
-		s, _ = connectWith(t, b, subp)
+		resendQoS2(t, b, pubp, "in", "once", 7)
+		s, _ := connectWith(t, b, subp)
 		ackAll(t, s, expectPublish(t, s, "in", "once"))
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("delivered twice: %v", extra)
-		}
+		expectNoMore(t, s, "delivered twice")
 	})
 }
 
@@ -254,8 +227,7 @@ func TestPersistWill(t *testing.T) {
 		// will is published. (A watcher that subscribed after the restart
 		// could miss a will that fired while it was connecting.)
 		watchConnect := &packet.Connect{ProtocolVersion: 5, ClientID: "watch", KeepAlive: 60, Properties: expiryProps(3600)}
-		watch, _ := connectWith(t, b, watchConnect)
-		watch.Subscribe(1, "will/#", 1)
+		watch := subscribed(t, b, watchConnect, "will/#", 1)
 		watch.Close()
 		cp := willConnect(5, "w", 2, 3600)
 		c, _ := connectWith(t, b, cp)
@@ -288,12 +260,9 @@ func (f *failing) Commit(ctx context.Context, b *broker.Batch, sync bool) error 
 // the copy the publisher sends again.)
 func TestPersistCommitFailure(t *testing.T) {
 	st := &failing{Store: store.NewMemory()}
-	cfg := open()
-	cfg.Store = st
-	b := testutil.StartBroker(t, cfg)
-	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
-	s, _ := connectWith(t, b, persistent)
-	s.Subscribe(1, "f", 2)
+	b := startStore(t, st)
+	persistent := hourSession("sub")
+	s := subscribed(t, b, persistent, "f", 2)
 	p5 := connect(t, b, 5, "p5")
 	p4 := connect(t, b, 4, "p4")
 	st.fail.Store(true)
@@ -305,9 +274,7 @@ func TestPersistCommitFailure(t *testing.T) {
 	st.fail.Store(false)
 	pub(t, p5, 2, "f", "kept", 2, false)
 	ackAll(t, s, expectPublish(t, s, "f", "kept"))
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("refused message delivered: %v", extra)
-	}
+	expectNoMore(t, s, "refused message delivered")
 }
 
 // A QoS 1 message delivered and acknowledged before its commit never
@@ -316,9 +283,8 @@ func TestPersistCommitFailure(t *testing.T) {
 func TestPersistDeliveredBeforeCommit(t *testing.T) {
 	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
 		b := restart()
-		persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
-		s, _ := connectWith(t, b, persistent)
-		s.Subscribe(1, "d", 1)
+		persistent := hourSession("sub")
+		s := subscribed(t, b, persistent, "d", 1)
 		p := connect(t, b, 5, "p")
 		for i := range 20 {
 			pub(t, p, uint16(i+1), "d", fmt.Sprint("acked ", i), 1, false)
@@ -340,9 +306,7 @@ func TestPersistDeliveredBeforeCommit(t *testing.T) {
 			t.Errorf("resent without DUP: %+v", again)
 		}
 		ackAll(t, s, again)
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("an acknowledged message came back: %+v", extra[0])
-		}
+		expectNoMore(t, s, "an acknowledged message came back")
 	})
 }
 
@@ -373,9 +337,7 @@ func TestPersistAckOrder(t *testing.T) {
 // unavailable), and the connection closes.
 func TestPersistConnectFailure(t *testing.T) {
 	st := &failing{Store: store.NewMemory()}
-	cfg := open()
-	cfg.Store = st
-	b := testutil.StartBroker(t, cfg)
+	b := startStore(t, st)
 	st.fail.Store(true)
 	for _, v := range []byte{4, 5} {
 		cp := &packet.Connect{ProtocolVersion: v, ClientID: "p", Properties: expiryProps(60)}
@@ -420,22 +382,16 @@ func (s *slowLoad) LoadQueue(ctx context.Context, clientID string, fn func(*brok
 // the read sees, and must not be skipped as if it were.
 func TestPersistPublishDuringReload(t *testing.T) {
 	st := &slowLoad{Store: store.NewMemory(), loading: make(chan struct{}), release: make(chan struct{})}
-	cfg := open()
-	cfg.Store = st
-	b := testutil.StartBroker(t, cfg)
-	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)}
-	s, _ := connectWith(t, b, persistent)
-	s.Subscribe(1, "r", 1)
-	s.Send(&packet.Disconnect{})
-	s.ExpectClosed()
+	b := startStore(t, st)
+	persistent := hourSession("sub")
+	disconnect(subscribed(t, b, persistent, "r", 1))
 	testutil.WaitFor(t, "the session offline", func() bool { si, ok := b.Session("sub"); return ok && !si.Connected })
-	watcher := connect(t, b, 5, "watcher")
-	watcher.Subscribe(1, "r", 1)
+	watcher := subscriber(t, b, 5, "watcher", "r", 1)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "r", "before", 1, false)
 	ackAll(t, watcher, expectPublish(t, watcher, "r", "before"))
 
-	s, _ = connectWith(t, b, persistent)
+	s, _ := connectWith(t, b, persistent)
 	select {
 	case <-st.loading:
 	case <-time.After(5 * time.Second):
@@ -473,8 +429,7 @@ func TestPersistDupAfterCrash(t *testing.T) {
 	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: props}
 
 	b, st := startOn(t, dir+"/midge.db")
-	s, _ := connectWith(t, b, persistent)
-	s.Subscribe(1, "c", 1)
+	s := subscribed(t, b, persistent, "c", 1)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "c", "sent", 1, false)
 	if m := expectPublish(t, s, "c", "sent"); m.Dup {
@@ -529,21 +484,14 @@ func TestPersistDupAfterCrash(t *testing.T) {
 // A store that fails every commit is logged once with its error, not once
 // per commit without it.
 func TestPersistCommitFailureLogged(t *testing.T) {
-	var out testutil.LockedBuffer
-	opts := logging.Defaults()
-	opts.NoTimestamp = true
-	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})
-	if err != nil {
-		t.Fatal(err)
-	}
+	logger, out := mosquittoLog(t)
 	st := &failing{Store: store.NewMemory()}
 	cfg := open()
 	cfg.Store = st
-	cfg.Logger = slog.New(h)
+	cfg.Logger = logger
 	cfg.QuietConnections = true
 	b := testutil.StartBroker(t, cfg)
-	s, _ := connectWith(t, b, &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)})
-	s.Subscribe(1, "f", 1)
+	subscribed(t, b, hourSession("sub"), "f", 1)
 	p := connect(t, b, 5, "p")
 	st.fail.Store(true)
 	for i := range 20 {

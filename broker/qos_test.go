@@ -16,12 +16,9 @@ import (
 func TestQoSDowngrade(t *testing.T) {
 	for _, v := range []byte{3, 4, 5} {
 		b := start(t, open())
-		s0 := connect(t, b, v, "s0")
-		s0.Subscribe(1, "q", 0)
-		s1 := connect(t, b, v, "s1")
-		s1.Subscribe(1, "q", 1)
-		s2 := connect(t, b, v, "s2")
-		s2.Subscribe(1, "q", 2)
+		s0 := subscriber(t, b, v, "s0", "q", 0)
+		s1 := subscriber(t, b, v, "s1", "q", 1)
+		s2 := subscriber(t, b, v, "s2", "q", 2)
 		p := connect(t, b, v, "p")
 		for qos := byte(0); qos <= 2; qos++ {
 			pub(t, p, 7, "q", "m", qos, false)
@@ -42,8 +39,7 @@ func TestQoSDowngrade(t *testing.T) {
 // upgrade_outgoing_qos delivers at the subscription's QoS.
 func TestUpgradeOutgoingQoS(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, UpgradeOutgoingQoS: true})
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "q", 2)
+	s := subscriber(t, b, 4, "s", "q", 2)
 	p := connect(t, b, 4, "p")
 	pub(t, p, 0, "q", "m", 0, false)
 	if got := expectPublish(t, s, "q", "m"); got.QoS != 2 {
@@ -58,8 +54,7 @@ func TestOrderKept(t *testing.T) {
 	cfg := open()
 	cfg.MaxInflightMessages = n // the publisher does not wait for PUBACKs (which a Store delays)
 	b := start(t, cfg)
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "o/#", 1)
+	s := subscriber(t, b, 5, "s", "o/#", 1)
 	p := connect(t, b, 5, "p")
 	go func() {
 		for i := range n {
@@ -86,8 +81,7 @@ func TestRedeliveryAfterReconnect(t *testing.T) {
 		if v != 5 {
 			persistent.Properties = packet.Properties{}
 		}
-		s, _ := connectWith(t, b, persistent)
-		s.Subscribe(1, "r/#", 2)
+		s := subscribed(t, b, persistent, "r/#", 2)
 		p := connect(t, b, v, "p")
 		pub(t, p, 1, "r/1", "one", 1, false)
 		pub(t, p, 2, "r/2", "two", 2, false)
@@ -123,37 +117,49 @@ func TestRedeliveryAfterReconnect(t *testing.T) {
 		ackAll(t, s, &packet.Publish{QoS: 2, PacketID: two.PacketID})
 		s.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: three.PacketID})
 		ackAll(t, s, got4)
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("v%d: unexpected %v", v, extra)
-		}
+		expectNoMore(t, s, "v%d: unexpected", v)
 		// Everything acknowledged: a further reconnect resends nothing.
 		s.Close()
 		s, _ = connectWith(t, b, persistent)
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("v%d: resent after acknowledgement: %v", v, extra)
-		}
+		expectNoMore(t, s, "v%d: resent after acknowledgement", v)
 	}
+}
+
+// unreleasedQoS2 connects cp, sends a QoS 2 PUBLISH with packet
+// identifier id, and closes the connection once the PUBREC comes, before
+// PUBREL.
+func unreleasedQoS2(t *testing.T, b *testutil.Broker, cp *packet.Connect, topicName, payload string, id uint16) {
+	t.Helper()
+	p, _ := connectWith(t, b, cp)
+	p.Send(&packet.Publish{Topic: topicName, QoS: 2, PacketID: id, Payload: []byte(payload)})
+	expectAck(t, p, packet.TypePubrec, id)
+	p.Close()
+}
+
+// resendQoS2 reconnects cp after unreleasedQoS2, its session present,
+// retransmits the PUBLISH with its identifier [MQTT-4.4.0-1] and DUP
+// [MQTT-3.3.1-1], and completes the flow.
+func resendQoS2(t *testing.T, b *testutil.Broker, cp *packet.Connect, topicName, payload string, id uint16) *testutil.Client {
+	t.Helper()
+	p, ack := connectWith(t, b, cp)
+	if !ack.SessionPresent {
+		t.Fatal("publisher session lost")
+	}
+	p.Send(&packet.Publish{Topic: topicName, QoS: 2, PacketID: id, Dup: true, Payload: []byte(payload)})
+	expectAck(t, p, packet.TypePubrec, id)
+	p.Send(&packet.Ack{Kind: packet.TypePubrel, PacketID: id})
+	expectAck(t, p, packet.TypePubcomp, id)
+	return p
 }
 
 // A QoS 2 message is delivered once even when the publisher retransmits its
 // PUBLISH after a reconnect (4.3.3; [MQTT-4.3.3-9] v5 method B).
 func TestQoS2InboundNoDuplicate(t *testing.T) {
 	b := start(t, open())
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "x", 2)
+	s := subscriber(t, b, 5, "s", "x", 2)
 	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "p", Properties: expiryProps(300)}
-	p, _ := connectWith(t, b, persistent)
-	p.Send(&packet.Publish{Topic: "x", QoS: 2, PacketID: 9, Payload: []byte("once")})
-	expectAck(t, p, packet.TypePubrec, 9)
-	p.Close()
-	p, ack := connectWith(t, b, persistent)
-	if !ack.SessionPresent {
-		t.Fatal("publisher session lost")
-	}
-	p.Send(&packet.Publish{Topic: "x", QoS: 2, PacketID: 9, Dup: true, Payload: []byte("once")})
-	expectAck(t, p, packet.TypePubrec, 9)
-	p.Send(&packet.Ack{Kind: packet.TypePubrel, PacketID: 9})
-	expectAck(t, p, packet.TypePubcomp, 9)
+	unreleasedQoS2(t, b, persistent, "x", "once", 9)
+	p := resendQoS2(t, b, persistent, "x", "once", 9)
 	got := expectPublish(t, s, "x", "once")
 	ackAll(t, s, got)
 	if extra := ping(t, s); len(extra) != 0 {
@@ -177,24 +183,19 @@ func TestOfflineQueue(t *testing.T) {
 	for _, q0 := range []bool{false, true} {
 		b := start(t, broker.Config{AllowAnonymous: true, QueueQoS0Messages: q0})
 		persistent := &packet.Connect{ProtocolVersion: 4, ClientID: "off", CleanStart: false}
-		s, _ := connectWith(t, b, persistent)
-		s.Subscribe(1, "q/#", 2)
-		s.Send(&packet.Disconnect{})
-		s.ExpectClosed()
+		disconnect(subscribed(t, b, persistent, "q/#", 2))
 		testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 		p := connect(t, b, 4, "p")
 		pub(t, p, 1, "q/0", "zero", 0, false)
 		pub(t, p, 2, "q/1", "one", 1, false)
 		pub(t, p, 3, "q/2", "two", 2, false)
-		s, _ = connectWith(t, b, persistent)
+		s, _ := connectWith(t, b, persistent)
 		if q0 {
 			expectPublish(t, s, "q/0", "zero")
 		}
 		ackAll(t, s, expectPublish(t, s, "q/1", "one"))
 		ackAll(t, s, expectPublish(t, s, "q/2", "two"))
-		if extra := ping(t, s); len(extra) != 0 {
-			t.Errorf("queue_qos0_messages %v: extra %v", q0, extra)
-		}
+		expectNoMore(t, s, "queue_qos0_messages %v: extra", q0)
 	}
 }
 
@@ -203,11 +204,10 @@ func TestOfflineQueue(t *testing.T) {
 func TestMaxQueuedMessages(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, MaxQueuedMessages: 3})
 	persistent := &packet.Connect{ProtocolVersion: 4, ClientID: "off", CleanStart: false}
-	s, _ := connectWith(t, b, persistent)
-	s.Subscribe(1, "q", 1)
+	s := subscribed(t, b, persistent, "q", 1)
 	s.Close()
 	p := connect(t, b, 4, "p")
-	testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "1" })
+	waitOffline(t, b, "off")
 	for i := range 5 {
 		pub(t, p, uint16(i+1), "q", fmt.Sprint(i), 1, false)
 	}
@@ -215,9 +215,7 @@ func TestMaxQueuedMessages(t *testing.T) {
 	for i := range 3 {
 		ackAll(t, s, expectPublish(t, s, "q", fmt.Sprint(i)))
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("got %v beyond the limit", extra)
-	}
+	expectNoMore(t, s, "got beyond the limit")
 	if d := b.SysValues()["$SYS/broker/publish/messages/dropped"]; d != "2" {
 		t.Errorf("dropped = %s, want 2", d)
 	}
@@ -228,8 +226,7 @@ func TestMaxQueuedMessages(t *testing.T) {
 func TestQueueDropsQoS0First(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, MaxQueuedMessages: 2, QueueQoS0Messages: true})
 	persistent := &packet.Connect{ProtocolVersion: 4, ClientID: "off", CleanStart: false}
-	s, _ := connectWith(t, b, persistent)
-	s.Subscribe(1, "q", 1)
+	s := subscribed(t, b, persistent, "q", 1)
 	s.Close()
 	testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 	p := connect(t, b, 4, "p")
@@ -247,9 +244,7 @@ func TestQueueDropsQoS0First(t *testing.T) {
 	for _, payload := range want {
 		ackAll(t, s, expectPublish(t, s, "q", payload))
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("got %v", extra)
-	}
+	expectNoMore(t, s, "got")
 }
 
 // The in-flight window: max_inflight_messages and the client's Receive
@@ -286,10 +281,8 @@ func TestInflightWindow(t *testing.T) {
 // subscribers; its queue is bounded and what overflows is dropped.
 func TestSlowSubscriberDoesNotBlock(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, MaxQueuedMessages: 100, WriteTimeout: time.Hour})
-	slow := connect(t, b, 4, "slow")
-	slow.Subscribe(1, "big", 0)
-	fast := connect(t, b, 4, "fast")
-	fast.Subscribe(1, "big", 1)
+	subscriber(t, b, 4, "slow", "big", 0) // never reads
+	fast := subscriber(t, b, 4, "fast", "big", 1)
 	p := connect(t, b, 4, "p")
 	payload := string(make([]byte, 64<<10))
 	const n = 200 // 12.8 MB: far beyond the slow subscriber's socket buffers
@@ -315,8 +308,7 @@ func TestMessageExpiry(t *testing.T) {
 	clock := newClock()
 	b := start(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
 	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "s", Properties: expiryProps(600)}
-	s, _ := connectWith(t, b, persistent)
-	s.Subscribe(1, "e/#", 1)
+	s := subscribed(t, b, persistent, "e/#", 1)
 	s.Close()
 	testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 	p := connect(t, b, 5, "p")
@@ -333,9 +325,7 @@ func TestMessageExpiry(t *testing.T) {
 		t.Errorf("Message Expiry Interval %d, want 6", got.Properties.MessageExpiry)
 	}
 	ackAll(t, s, got)
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("expired message delivered: %v", extra)
-	}
+	expectNoMore(t, s, "expired message delivered")
 }
 
 // clock is a settable time source for Config.Now.

@@ -46,8 +46,7 @@ func TestReload(t *testing.T) {
 // Reload starts the $SYS publisher that sys_interval 0 had kept off.
 func TestReloadStartsSys(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited})
-	c := connect(t, b, packet.Version311, "watcher")
-	c.Subscribe(1, "$SYS/broker/version", 0)
+	c := subscriber(t, b, packet.Version311, "watcher", "$SYS/broker/version", 0)
 	b.Reload(broker.Config{AllowAnonymous: true, SysInterval: time.Hour})
 	if p := testutil.Expect[*packet.Publish](c); p.Topic != "$SYS/broker/version" {
 		t.Errorf("got %q after enabling $SYS", p.Topic)

@@ -230,10 +230,16 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 		s.storedQueued++
 		return nil, true
 	}
-	if c != nil && s.loading && d.stored {
-		// Committed before the reload's fence, the reload reads it from
-		// the store; after, it does not: it keeps the copies it did not
-		// read (reload).
+	if c != nil && s.loading {
+		// While the queue is read back from the store, what is routed to
+		// the session waits behind it, stored or not, so that nothing
+		// overtakes an older message [MQTT-4.6.0-6]. Committed before the
+		// reload's fence, the reload reads it from the store; after, it
+		// does not: it keeps the copies it did not read (reload).
+		if !d.seqID {
+			d.storeSeq, d.seqID = s.storeSeq, true // its place in the order
+			s.storeSeq++
+		}
 		s.loadWait = append(s.loadWait, *d)
 		return nil, true
 	}
@@ -584,7 +590,8 @@ func (ss *subSet) all(yield func(filter string, o topic.Options) bool) { ss.m.Al
 
 // prepareDurable gives d its store sequence number and, for a persistent
 // session, marks it stored, for publishDurable to write. It reports whether
-// d may be delivered before the commit: not at QoS 2.
+// d may be delivered before the commit: not at QoS 2, nor when it is stored
+// for an offline session.
 func (s *session) prepareDurable(d *delivery) (early bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -600,7 +607,11 @@ func (s *session) prepareDurable(d *delivery) (early bool) {
 	}
 	d.storeSeq, d.seqID, d.stored = s.storeSeq, true, true
 	s.storeSeq++
-	return early
+	// Offline, nothing is sent early anyway; delivered after its commit,
+	// the message cannot reach a reconnect's reload both from the store
+	// and late through deliver, which would send it twice: the reload is a
+	// fence, after every earlier commit's completion.
+	return early && s.conn != nil
 }
 
 // abandonDurable undoes prepareDurable after a failed commit.
@@ -624,7 +635,16 @@ func (s *session) offloadLocked() {
 			n++
 		}
 	}
-	s.storedQueued = n + len(s.loadWait)
+	for i := range s.loadWait {
+		d := &s.loadWait[i]
+		if !d.stored && (d.qos > 0 || s.srv.queuesQoS0(s.id)) && storable(d.msg.Topic) {
+			s.storeDeliveryLocked(d) // routed during a reload that never ran
+		}
+		if d.stored {
+			n++
+		}
+	}
+	s.storedQueued = n
 	s.loadWait = nil
 	s.queue, s.qhead, s.queuedBytes = nil, 0, 0
 	s.order, s.byID, s.inflightBytes = nil, nil, 0

@@ -85,11 +85,8 @@ func (s *blocking) Commit(ctx context.Context, b *broker.Batch, sync bool) error
 // progress is cancelled and Shutdown returns the context's error.
 func TestShutdownDeadlineWithHungStore(t *testing.T) {
 	st := &blocking{Store: store.NewMemory(), waiting: make(chan struct{})}
-	cfg := open()
-	cfg.Store = st
-	b := testutil.StartBroker(t, cfg)
-	s, _ := connectWith(t, b, &packet.Connect{ProtocolVersion: 5, ClientID: "sub", Properties: expiryProps(3600)})
-	s.Subscribe(1, "t", 1)
+	b := startStore(t, st)
+	subscribed(t, b, hourSession("sub"), "t", 1)
 	p := connect(t, b, 5, "p")
 	st.block.Store(true)
 	p.Send(&packet.Publish{Topic: "t", QoS: 1, PacketID: 1, Payload: []byte("x")})

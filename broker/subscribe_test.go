@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -20,8 +21,7 @@ func TestWildcardMatching(t *testing.T) {
 	b := start(t, open())
 	s := connect(t, b, 4, "s")
 	subscribe(t, s, 1, []packet.Subscription{{Filter: "a/+/c"}, {Filter: "x/#"}, {Filter: "+"}}, packet.Properties{}, 0, 0, 0)
-	hash := connect(t, b, 4, "hash")
-	hash.Subscribe(1, "#", 0)
+	hash := subscriber(t, b, 4, "hash", "#", 0)
 	p := connect(t, b, 4, "p")
 	cases := []struct {
 		topic string
@@ -61,8 +61,7 @@ func TestWildcardMatching(t *testing.T) {
 // $SYS is read-only for clients, and readable with an explicit filter.
 func TestSysTopics(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: 50 * 1e6})
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "$SYS/broker/version", 0)
+	s := subscriber(t, b, 5, "s", "$SYS/broker/version", 0)
 	got := expectPublish(t, s, "$SYS/broker/version", "midge version "+version.Version)
 	if !got.Retain {
 		t.Error("$SYS/broker/version not retained")
@@ -71,9 +70,7 @@ func TestSysTopics(t *testing.T) {
 	if rc := pub(t, p, 1, "$SYS/broker/version", "fake", 1, false); rc != packet.NotAuthorized {
 		t.Errorf("PUBACK %v for a $SYS publish, want 0x87", rc)
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("client publish reached $SYS: %v", extra)
-	}
+	expectNoMore(t, s, "client publish reached $SYS")
 	s.Subscribe(2, "$SYS/broker/uptime", 0)
 	testutilExpectTopic(t, s, "$SYS/broker/uptime")
 }
@@ -92,26 +89,21 @@ func testutilExpectTopic(t *testing.T, c interface {
 // delivery and answers per filter, 0x11 for no subscription (v5).
 func TestResubscribeAndUnsubscribe(t *testing.T) {
 	b := start(t, open())
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "r", 2)
+	s := subscriber(t, b, 5, "s", "r", 2)
 	s.Subscribe(2, "r", 0) // replaces
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "r", "m", 2, false)
 	if got := expectPublish(t, s, "r", "m"); got.QoS != 0 {
 		t.Errorf("QoS %d after resubscribing at 0", got.QoS)
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("duplicate after resubscribe: %v", extra)
-	}
+	expectNoMore(t, s, "duplicate after resubscribe")
 	s.Send(&packet.Unsubscribe{PacketID: 3, Filters: []string{"r", "never"}})
 	ua, ok := s.Next().(*packet.Unsuback)
 	if !ok || ua.PacketID != 3 || !slices.Equal(ua.ReasonCodes, []packet.ReasonCode{packet.Success, packet.NoSubscriptionExisted}) {
 		t.Fatalf("UNSUBACK %+v", ua)
 	}
 	pub(t, p, 2, "r", "m", 1, false)
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("delivered after unsubscribe: %v", extra)
-	}
+	expectNoMore(t, s, "delivered after unsubscribe")
 	// 3.1.1 UNSUBACK has no payload [MQTT-3.10.4-4].
 	s3 := connect(t, b, 4, "s3")
 	s3.Send(&packet.Unsubscribe{PacketID: 4, Filters: []string{"nothing"}})
@@ -140,9 +132,7 @@ func TestOverlappingSubscriptions(t *testing.T) {
 		t.Errorf("got QoS %d ids %v, want QoS 1 ids [22]", got.QoS, got.Properties.SubscriptionIDs)
 	}
 	ackAll(t, s, got)
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("extra copies: %v", extra)
-	}
+	expectNoMore(t, s, "extra copies")
 
 	subscribe(t, s, 3, []packet.Subscription{{Filter: "o/+", QoS: 0}}, id1, 0) // now both have one
 	pub(t, p, 2, "o/x", "n", 1, false)
@@ -217,10 +207,8 @@ func TestReadACLAtDelivery(t *testing.T) {
 		return !(a == broker.Read && c.ID == "nosy" && topic == "private")
 	})
 	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{az}})
-	nosy := connect(t, b, 4, "nosy")
-	nosy.Subscribe(1, "#", 0)
-	ok := connect(t, b, 4, "ok")
-	ok.Subscribe(1, "#", 0)
+	nosy := subscriber(t, b, 4, "nosy", "#", 0)
+	ok := subscriber(t, b, 4, "ok", "#", 0)
 	p := connect(t, b, 4, "p")
 	pub(t, p, 0, "private", "x", 0, false)
 	pub(t, p, 0, "public", "y", 0, false)
@@ -236,17 +224,14 @@ func TestWriteACL(t *testing.T) {
 		return !(a == broker.Write && topic == "ro")
 	})
 	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{az}})
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "#", 1)
+	s := subscriber(t, b, 5, "s", "#", 1)
 	p5 := connect(t, b, 5, "p5")
 	if rc := pub(t, p5, 1, "ro", "x", 1, false); rc != packet.NotAuthorized {
 		t.Errorf("v5 PUBACK %v, want 0x87", rc)
 	}
 	p4 := connect(t, b, 4, "p4")
 	pub(t, p4, 1, "ro", "x", 2, false)
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("denied message delivered: %v", extra)
-	}
+	expectNoMore(t, s, "denied message delivered")
 }
 
 // No Local [MQTT-3.8.3-3]; No Local on a shared subscription is a protocol
@@ -286,9 +271,7 @@ func TestOverlappingIdentifiersGetCopies(t *testing.T) {
 		}
 		ackAll(t, s, m)
 	}
-	if extra := ping(t, s); len(extra) != 0 {
-		t.Errorf("extra copies: %v", extra)
-	}
+	expectNoMore(t, s, "extra copies")
 }
 
 // Every retained message is sent on subscribe, however many there are
@@ -303,8 +286,7 @@ func TestManyRetainedOnSubscribe(t *testing.T) {
 	for i := range n {
 		pub(t, p, uint16(i+1), fmt.Sprint("many/", i), "r", 1, true)
 	}
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "many/#", 0)
+	s := subscriber(t, b, 4, "s", "many/#", 0)
 	for range n {
 		testutil.Expect[*packet.Publish](s)
 	}
@@ -326,8 +308,7 @@ func TestRetainSourceCheck(t *testing.T) {
 		p := connect(t, b, 4, "p")
 		pub(t, p, 1, "rs", "kept", 1, true)
 		revoked.Store(true)
-		s := connect(t, b, 4, "s")
-		s.Subscribe(1, "rs", 1)
+		s := subscriber(t, b, 4, "s", "rs", 1)
 		got := ping(t, s)
 		if skip != (len(got) == 1) {
 			t.Errorf("check skipped %v: got %v", skip, got)
@@ -351,8 +332,7 @@ func TestSubscribeLogType(t *testing.T) {
 			t.Fatal(err)
 		}
 		b := start(t, broker.Config{AllowAnonymous: true, Logger: slog.New(h), QuietConnections: true})
-		c := connect(t, b, packet.Version5, "logger")
-		c.Subscribe(1, "log/#", 1)
+		c := subscriber(t, b, packet.Version5, "logger", "log/#", 1)
 		c.Send(&packet.Unsubscribe{PacketID: 2, Filters: []string{"log/#"}})
 		testutil.Expect[*packet.Unsuback](c)
 		b.Stop(t)
@@ -367,4 +347,51 @@ func TestSubscribeLogType(t *testing.T) {
 			t.Errorf("log_type %v: lines %q, want %q", tc.types, got, tc.want)
 		}
 	}
+}
+
+// Mosquitto 2.1's $SYS topics: packets by type, sockets, shared
+// subscriptions, packets waiting to be written.
+func TestSys21(t *testing.T) {
+	b := start(t, broker.Config{AllowAnonymous: true})
+	c := subscriber(t, b, packet.Version5, "counted", "$share/g/a/#", 1)
+	c.Subscribe(2, "plain/#", 0)
+	ping(t, c)
+	pub(t, c, 3, "x", "y", 1, false)
+
+	num := func(name string) int {
+		v, ok := b.SysValues()[name]
+		if !ok {
+			t.Fatalf("no %s", name)
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatalf("%s = %q", name, v)
+		}
+		return n
+	}
+	for name, want := range map[string]int{
+		"$SYS/broker/mqtt/connect/received":      1,
+		"$SYS/broker/mqtt/connack/sent":          1,
+		"$SYS/broker/mqtt/subscribe/received":    2,
+		"$SYS/broker/mqtt/suback/sent":           2,
+		"$SYS/broker/mqtt/pingreq/received":      1,
+		"$SYS/broker/mqtt/pingresp/sent":         1,
+		"$SYS/broker/mqtt/publish/received":      1,
+		"$SYS/broker/mqtt/puback/sent":           1,
+		"$SYS/broker/mqtt/publish/sent":          0,
+		"$SYS/broker/mqtt/auth/received":         0,
+		"$SYS/broker/mqtt/publish/dropped":       0,
+		"$SYS/broker/connections/socket/count":   1,
+		"$SYS/broker/shared_subscriptions/count": 1,
+		"$SYS/broker/subscriptions/count":        2,
+		"$SYS/broker/packet/out/count":           0,
+		"$SYS/broker/packet/out/bytes":           0,
+	} {
+		testutil.WaitFor(t, name, func() bool { return num(name) == want })
+	}
+	c.Send(&packet.Unsubscribe{PacketID: 4, Filters: []string{"$share/g/a/#"}})
+	testutil.WaitFor(t, "the shared subscription gone", func() bool {
+		return num("$SYS/broker/shared_subscriptions/count") == 0 && num("$SYS/broker/mqtt/unsubscribe/received") == 1 &&
+			num("$SYS/broker/mqtt/unsuback/sent") == 1
+	})
 }

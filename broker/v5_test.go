@@ -3,14 +3,12 @@ package broker_test
 import (
 	"bytes"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/logging"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -19,8 +17,7 @@ import (
 // an alias above it is 0x94, an unknown alias a protocol error.
 func TestTopicAliasInbound(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, MaxTopicAlias: 2})
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "alias/#", 0)
+	s := subscriber(t, b, 4, "s", "alias/#", 0)
 	p := connect(t, b, 5, "p")
 	send := func(topicName string, alias uint16, payload string) {
 		m := &packet.Publish{Topic: topicName, Payload: []byte(payload)}
@@ -50,8 +47,7 @@ func TestTopicAliasOutbound(t *testing.T) {
 	b := start(t, cfg)
 	cp := &packet.Connect{ProtocolVersion: 5, ClientID: "s", CleanStart: true}
 	cp.Properties.SetUint(packet.PropTopicAliasMaximum, 1)
-	s, _ := connectWith(t, b, cp)
-	s.Subscribe(1, "t/#", 0)
+	s := subscribed(t, b, cp, "t/#", 0)
 	p := connect(t, b, 4, "p")
 	for _, topicName := range []string{"t/a", "t/a", "t/b", "t/a"} {
 		pub(t, p, 0, topicName, topicName, 0, false)
@@ -96,8 +92,7 @@ func TestMaximumPacketSize(t *testing.T) {
 	b = start(t, open())
 	cp := &packet.Connect{ProtocolVersion: 5, ClientID: "small", CleanStart: true}
 	cp.Properties.SetUint(packet.PropMaximumPacketSize, 50)
-	s, _ := connectWith(t, b, cp)
-	s.Subscribe(1, "m", 1)
+	s := subscribed(t, b, cp, "m", 1)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "m", string(make([]byte, 100)), 1, false)
 	pub(t, p, 2, "m", "fits", 1, false)
@@ -109,8 +104,7 @@ func TestMaximumPacketSize(t *testing.T) {
 // learn it from the PUBACK.
 func TestMessageSizeLimit(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, MessageSizeLimit: 10})
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "#", 0)
+	s := subscriber(t, b, 4, "s", "#", 0)
 	p := connect(t, b, 5, "p")
 	if rc := pub(t, p, 1, "t", "01234567890", 1, false); rc != packet.ImplementationSpecificError {
 		t.Errorf("PUBACK %v for an oversized payload", rc)
@@ -138,8 +132,7 @@ func TestReceiveMaximumExceeded(t *testing.T) {
 // [MQTT-3.3.2-20].
 func TestPropertiesPassThrough(t *testing.T) {
 	b := start(t, open())
-	s := connect(t, b, 5, "s")
-	s.Subscribe(1, "req", 1)
+	s := subscriber(t, b, 5, "s", "req", 1)
 	p := connect(t, b, 5, "p")
 	m := &packet.Publish{Topic: "req", QoS: 1, PacketID: 1, Payload: []byte("hi")}
 	m.Properties.SetUint(packet.PropPayloadFormat, 1)
@@ -208,8 +201,7 @@ func TestSharedSubscriptions(t *testing.T) {
 		c.Subscribe(1, "$share/g/jobs/#", 1)
 		members = append(members, c)
 	}
-	plain := connect(t, b, 4, "plain")
-	plain.Subscribe(1, "jobs/#", 0)
+	plain := subscriber(t, b, 4, "plain", "jobs/#", 0)
 	p := connect(t, b, 5, "p")
 	const n = 30
 	for i := range n {
@@ -235,10 +227,8 @@ func TestSharedSubscriptions(t *testing.T) {
 
 	// Member 0 receives the next message and leaves without acknowledging:
 	// another member gets it.
-	sole := connect(t, b, 5, "sole")
-	sole.Subscribe(1, "$share/h/work", 1)
-	other := connect(t, b, 5, "other")
-	other.Subscribe(1, "$share/h/work", 1)
+	sole := subscriber(t, b, 5, "sole", "$share/h/work", 1)
+	other := subscriber(t, b, 5, "other", "$share/h/work", 1)
 	pub(t, p, 100, "work", "a", 1, false)
 	pub(t, p, 101, "work", "b", 1, false)
 	var first *testutil.Client
@@ -282,8 +272,7 @@ func TestSessionExpiry(t *testing.T) {
 	t.Parallel()
 	b := start(t, open())
 	cp := &packet.Connect{ProtocolVersion: 5, ClientID: "e", Properties: expiryProps(1)}
-	c, _ := connectWith(t, b, cp)
-	c.Subscribe(1, "x", 1)
+	c := subscribed(t, b, cp, "x", 1)
 	c.Close()
 	testutil.WaitFor(t, "the session to expire", func() bool { return b.SysValues()["$SYS/broker/clients/total"] == "0" })
 	_, ack := connectWith(t, b, cp)
@@ -309,8 +298,7 @@ func TestSessionExpiry(t *testing.T) {
 	// 3.1.1 clean session 0 survives; clean session 1 does not.
 	persistent := &packet.Connect{ProtocolVersion: 4, ClientID: "p4"}
 	c, _ = connectWith(t, b, persistent)
-	c.Send(&packet.Disconnect{})
-	c.ExpectClosed()
+	disconnect(c)
 	if _, ack := connectWith(t, b, persistent); !ack.SessionPresent {
 		t.Error("3.1.1 persistent session lost")
 	}
@@ -330,8 +318,7 @@ func TestUnexpectedAuth(t *testing.T) {
 // without DISCONNECT, as Mosquitto does); others carry on.
 func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 	b := start(t, open())
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "ok", 0)
+	s := subscriber(t, b, 4, "s", "ok", 0)
 	bad := connect(t, b, 5, "bad")
 	bad.SendRaw([]byte{0x60, 0x02, 0x00, 0x01})   // PUBREL with flags 0000, not 0010 [MQTT-3.6.1-1]
 	if got := bad.ExpectClosed(); len(got) != 0 { // closed without DISCONNECT, as Mosquitto
@@ -345,16 +332,9 @@ func TestMalformedClosesOnlyThatConnection(t *testing.T) {
 // A panic in one connection's handling closes that connection only, and
 // the log has the panic's value and stack at the default log types.
 func TestPanicRecovered(t *testing.T) {
-	var out testutil.LockedBuffer
-	opts := logging.Defaults()
-	opts.NoTimestamp = true
-	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{panicky{topic: "boom"}}, Logger: slog.New(h)})
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "fine", 0)
+	logger, out := mosquittoLog(t)
+	b := start(t, broker.Config{AllowAnonymous: true, Authorizers: []broker.Authorizer{panicky{topic: "boom"}}, Logger: logger})
+	s := subscriber(t, b, 4, "s", "fine", 0)
 	c := connect(t, b, 4, "c")
 	c.Send(&packet.Publish{Topic: "boom", Payload: []byte("x")})
 	c.ExpectClosed()

@@ -31,8 +31,7 @@ func willConnect(v byte, id string, delay uint32, expiry uint32) *packet.Connect
 // [MQTT-3.14.4-3].
 func TestWillOnAbnormalClose(t *testing.T) {
 	b := start(t, open())
-	w := connect(t, b, 5, "watcher")
-	w.Subscribe(1, "will/#", 1)
+	w := subscriber(t, b, 5, "watcher", "will/#", 1)
 	for _, v := range []byte{3, 4, 5} {
 		c, _ := connectWith(t, b, willConnect(v, "lost", 0, 0))
 		c.Close()
@@ -43,8 +42,7 @@ func TestWillOnAbnormalClose(t *testing.T) {
 		ackAll(t, w, m)
 
 		c, _ = connectWith(t, b, willConnect(v, "clean", 0, 0))
-		c.Send(&packet.Disconnect{})
-		c.ExpectClosed()
+		disconnect(c)
 	}
 	c, _ := connectWith(t, b, willConnect(5, "with-will", 0, 0))
 	c.Send(&packet.Disconnect{ReasonCode: packet.DisconnectWithWill})
@@ -61,8 +59,7 @@ func TestWillOnAbnormalClose(t *testing.T) {
 // [MQTT-3.1.2-8].
 func TestWillOnTimeoutAndProtocolError(t *testing.T) {
 	b := start(t, open())
-	w := connect(t, b, 4, "watcher")
-	w.Subscribe(1, "will/#", 0)
+	w := subscriber(t, b, 4, "watcher", "will/#", 0)
 	cp := willConnect(4, "silent", 0, 0)
 	cp.KeepAlive = 1
 	connectWith(t, b, cp)
@@ -79,17 +76,14 @@ func TestWillOnTimeoutAndProtocolError(t *testing.T) {
 // cancel it [MQTT-3.1.3-9].
 func TestWillOnTakeover(t *testing.T) {
 	b := start(t, open())
-	w := connect(t, b, 5, "watcher")
-	w.Subscribe(1, "will/#", 0)
+	w := subscriber(t, b, 5, "watcher", "will/#", 0)
 	connectWith(t, b, willConnect(4, "dup", 0, 0))
 	connectWith(t, b, &packet.Connect{ProtocolVersion: 4, ClientID: "dup", CleanStart: true})
 	expectPublish(t, w, "will/dup", "gone")
 
 	connectWith(t, b, willConnect(5, "delayed", 5, 60))
 	connectWith(t, b, &packet.Connect{ProtocolVersion: 5, ClientID: "delayed", CleanStart: false, Properties: expiryProps(60)})
-	if extra := ping(t, w); len(extra) != 0 {
-		t.Errorf("delayed will published despite the reconnect: %v", extra)
-	}
+	expectNoMore(t, w, "delayed will published despite the reconnect")
 }
 
 // Will Delay Interval: the will waits, a reconnect in time cancels it, and a
@@ -97,8 +91,7 @@ func TestWillOnTakeover(t *testing.T) {
 func TestWillDelay(t *testing.T) {
 	t.Parallel()
 	b := start(t, open())
-	w := connect(t, b, 5, "watcher")
-	w.Subscribe(1, "will/#", 0)
+	w := subscriber(t, b, 5, "watcher", "will/#", 0)
 
 	c, _ := connectWith(t, b, willConnect(5, "later", 1, 60))
 	start := time.Now()
@@ -133,8 +126,7 @@ func TestWillRetain(t *testing.T) {
 	c, _ := connectWith(t, b, cp)
 	c.Close()
 	testutil.WaitFor(t, "the retained will", func() bool { return b.SysValues()["$SYS/broker/retained messages/count"] == "1" })
-	s := connect(t, b, 4, "s")
-	s.Subscribe(1, "will/r", 1)
+	s := subscriber(t, b, 4, "s", "will/r", 1)
 	if m := expectPublish(t, s, "will/r", "gone"); !m.Retain {
 		t.Error("retained will delivered without RETAIN")
 	}
@@ -144,8 +136,7 @@ func TestWillRetain(t *testing.T) {
 // published.
 func TestShutdownDisconnects(t *testing.T) {
 	b := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-	w := connect(t, b, 4, "watcher")
-	w.Subscribe(1, "will/#", 0)
+	subscriber(t, b, 4, "watcher", "will/#", 0)
 	c5, _ := connectWith(t, b, willConnect(5, "five", 0, 0))
 	c4 := connect(t, b, 4, "four")
 	done := make(chan struct{})
@@ -166,8 +157,7 @@ func TestForbiddenWillDroppedWhenDue(t *testing.T) {
 		return a != broker.Write || !strings.HasPrefix(topic, "secret/")
 	})}
 	b := start(t, cfg)
-	w := connect(t, b, packet.Version5, "watcher")
-	w.Subscribe(1, "#", 1)
+	w := subscriber(t, b, packet.Version5, "watcher", "#", 1)
 	for _, v := range []byte{packet.Version311, packet.Version5} {
 		cp := willConnect(v, "sneaky", 0, 0)
 		cp.Will.Topic = "secret/w"

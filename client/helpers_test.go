@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -193,18 +192,19 @@ func serveFake(t *testing.T, ln net.Listener) *fakeServer {
 	return s
 }
 
-// accept returns the next connection, read with protocol version v.
-func (s *fakeServer) accept(v byte) *rawConn {
+// accept returns the next connection, read with protocol version v: the
+// server side of one scripted connection, which answers PINGREQs.
+func (s *fakeServer) accept(v byte) *testutil.Client {
 	s.t.Helper()
 	select {
 	case nc, ok := <-s.conns:
 		if !ok {
 			s.t.Fatal("listener closed")
 		}
-		s.t.Cleanup(func() { nc.Close() })
-		r := packet.NewReader(nc, 0)
-		r.Version = v
-		return &rawConn{t: s.t, nc: nc, r: r, v: v}
+		rc := testutil.NewClient(s.t, nc, v)
+		rc.AnswerPings = true
+		rc.Wait = timeout
+		return rc
 	case <-time.After(timeout):
 		s.t.Fatal("no connection")
 		return nil
@@ -213,24 +213,24 @@ func (s *fakeServer) accept(v byte) *rawConn {
 
 // handshake accepts a connection, expects CONNECT and answers with ack
 // (Success if nil). It returns the connection and the CONNECT.
-func (s *fakeServer) handshake(v byte, ack *packet.Connack) (*rawConn, *packet.Connect) {
+func (s *fakeServer) handshake(v byte, ack *packet.Connack) (*testutil.Client, *packet.Connect) {
 	s.t.Helper()
 	rc := s.accept(v)
-	cp := expect[*packet.Connect](rc)
+	cp := testutil.Expect[*packet.Connect](rc)
 	if cp.ProtocolVersion != v {
 		s.t.Fatalf("CONNECT version %d, want %d", cp.ProtocolVersion, v)
 	}
 	if ack == nil {
 		ack = &packet.Connack{}
 	}
-	rc.send(ack)
+	rc.Send(ack)
 	return rc, cp
 }
 
 // dial runs client.Dial with opts (Address and Logger filled in) against
 // the fake server, answering the CONNECT with ack (Success if nil). The
 // client is closed when the test ends.
-func (s *fakeServer) dial(opts client.Options, ack *packet.Connack) (*client.Client, *rawConn, *packet.Connect) {
+func (s *fakeServer) dial(opts client.Options, ack *packet.Connack) (*client.Client, *testutil.Client, *packet.Connect) {
 	s.t.Helper()
 	opts.Address = s.Addr
 	if opts.Logger == nil {
@@ -256,104 +256,6 @@ func (s *fakeServer) dial(opts client.Options, ack *packet.Connack) (*client.Cli
 	}
 	s.t.Cleanup(func() { r.c.Close() })
 	return r.c, rc, cp
-}
-
-// rawConn is the server side of one scripted connection.
-type rawConn struct {
-	t  *testing.T
-	nc net.Conn
-	r  *packet.Reader
-	v  byte
-}
-
-func (c *rawConn) send(p packet.Packet) {
-	c.t.Helper()
-	b, err := packet.Append(nil, p, c.v)
-	if err != nil {
-		c.t.Fatalf("encoding %v: %v", p.Type(), err)
-	}
-	c.nc.SetWriteDeadline(time.Now().Add(timeout))
-	if _, err := c.nc.Write(b); err != nil {
-		c.t.Fatalf("writing %v: %v", p.Type(), err)
-	}
-}
-
-// read reads the next packet within d.
-func (c *rawConn) read(d time.Duration) (packet.Packet, error) {
-	c.nc.SetReadDeadline(time.Now().Add(d))
-	return c.r.ReadPacket()
-}
-
-// next returns the next packet, skipping PINGREQs (answered) unless
-// pings is set.
-func (c *rawConn) next() packet.Packet {
-	c.t.Helper()
-	for {
-		p, err := c.read(timeout)
-		if err != nil {
-			c.t.Fatalf("reading: %v", err)
-		}
-		if _, ok := p.(*packet.Pingreq); ok {
-			c.send(&packet.Pingresp{})
-			continue
-		}
-		return p
-	}
-}
-
-// expect reads the next packet (answering PINGREQs) and fails unless it is
-// a T.
-func expect[T packet.Packet](c *rawConn) T {
-	c.t.Helper()
-	p := c.next()
-	v, ok := p.(T)
-	if !ok {
-		var zero T
-		c.t.Fatalf("got %v %+v, want %T", p.Type(), p, zero)
-	}
-	return v
-}
-
-// quiet fails the test if a packet other than PINGREQ arrives within d.
-func (c *rawConn) quiet(d time.Duration) {
-	c.t.Helper()
-	end := time.Now().Add(d)
-	for {
-		p, err := c.read(time.Until(end))
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			return
-		}
-		if err != nil {
-			c.t.Fatalf("connection failed instead of staying quiet: %v", err)
-		}
-		if _, ok := p.(*packet.Pingreq); ok {
-			continue
-		}
-		c.t.Fatalf("unexpected %v %+v", p.Type(), p)
-	}
-}
-
-// closed expects the client to close the connection, returning the packets
-// it sent before.
-func (c *rawConn) closed() []packet.Packet {
-	c.t.Helper()
-	var got []packet.Packet
-	for {
-		p, err := c.read(timeout)
-		if err == nil {
-			got = append(got, p)
-			continue
-		}
-		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() {
-			c.t.Fatalf("connection still open (got %d packets)", len(got))
-		}
-		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !strings.Contains(err.Error(), "reset") {
-			c.t.Logf("connection ended with %v", err)
-		}
-		return got
-	}
 }
 
 // versions are the protocol versions, named for subtests.

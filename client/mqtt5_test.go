@@ -11,6 +11,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/client"
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -199,12 +200,12 @@ func TestTopicAliasReceive(t *testing.T) {
 			p.Properties.SetUint(packet.PropTopicAlias, uint32(alias))
 			return p
 		}
-		rc.send(withAlias("a/1", 1, "p1"))
-		rc.send(withAlias("", 1, "p2"))
-		rc.send(withAlias("b/2", 2, "p3"))
-		rc.send(withAlias("c/3", 1, "p4")) // alias 1 re-mapped
-		rc.send(withAlias("", 1, "p5"))
-		rc.send(withAlias("", 2, "p6"))
+		rc.Send(withAlias("a/1", 1, "p1"))
+		rc.Send(withAlias("", 1, "p2"))
+		rc.Send(withAlias("b/2", 2, "p3"))
+		rc.Send(withAlias("c/3", 1, "p4")) // alias 1 re-mapped
+		rc.Send(withAlias("", 1, "p5"))
+		rc.Send(withAlias("", 2, "p6"))
 		for _, w := range []string{"a/1 p1", "a/1 p2", "b/2 p3", "c/3 p4", "c/3 p5", "b/2 p6"} {
 			m := in.next(t)
 			if got := m.Topic + " " + string(m.Payload); got != w {
@@ -215,15 +216,8 @@ func TestTopicAliasReceive(t *testing.T) {
 			}
 		}
 		// Alias above our maximum: DISCONNECT 0x94 [MQTT-3.3.2-10].
-		rc.send(withAlias("d", 3, "bad"))
-		got := rc.closed()
-		if len(got) != 1 || got[0].(*packet.Disconnect).ReasonCode != packet.TopicAliasInvalid {
-			t.Fatalf("client sent %v before closing, want DISCONNECT Topic Alias invalid", got)
-		}
-		<-c.Done()
-		if !errors.Is(c.Err(), &packet.Error{Code: packet.TopicAliasInvalid}) {
-			t.Errorf("Err %v", c.Err())
-		}
+		rc.Send(withAlias("d", 3, "bad"))
+		expectViolation(t, c, rc, packet.TopicAliasInvalid, &packet.Error{Code: packet.TopicAliasInvalid})
 	})
 }
 
@@ -265,34 +259,34 @@ func TestReceiveMaximum(t *testing.T) {
 			var pending []*packet.Publish
 			read := func(k int) {
 				for range k {
-					pending = append(pending, expect[*packet.Publish](rc))
+					pending = append(pending, testutil.Expect[*packet.Publish](rc))
 				}
 			}
 			read(tc.window)
 			sent := tc.window
 			for sent < n {
-				rc.quiet(50 * time.Millisecond) // the window is full
+				rc.ExpectNothing(50 * time.Millisecond) // the window is full
 				// Complete the oldest: the next publish goes out.
 				p := pending[0]
 				pending = pending[1:]
 				if p.QoS == 1 {
-					rc.send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
+					rc.Send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
 				} else {
-					rc.send(&packet.Ack{Kind: packet.TypePubrec, PacketID: p.PacketID})
-					expect[*packet.Ack](rc) // PUBREL: the QoS 2 flow still counts
-					rc.quiet(20 * time.Millisecond)
-					rc.send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: p.PacketID})
+					rc.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: p.PacketID})
+					testutil.Expect[*packet.Ack](rc) // PUBREL: the QoS 2 flow still counts
+					rc.ExpectNothing(20 * time.Millisecond)
+					rc.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: p.PacketID})
 				}
 				read(1)
 				sent++
 			}
 			for _, p := range pending {
 				if p.QoS == 1 {
-					rc.send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
+					rc.Send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
 				} else {
-					rc.send(&packet.Ack{Kind: packet.TypePubrec, PacketID: p.PacketID})
-					expect[*packet.Ack](rc)
-					rc.send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: p.PacketID})
+					rc.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: p.PacketID})
+					testutil.Expect[*packet.Ack](rc)
+					rc.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: p.PacketID})
 				}
 			}
 			for range n {
@@ -361,7 +355,7 @@ func TestMaximumPacketSize(t *testing.T) {
 		if err := c.Publish(ctx, &client.Message{Topic: "small", Payload: make([]byte, 10)}); err != nil {
 			t.Fatal(err)
 		}
-		if p := expect[*packet.Publish](rc); p.Topic != "small" {
+		if p := testutil.Expect[*packet.Publish](rc); p.Topic != "small" {
 			t.Fatalf("got %q", p.Topic)
 		}
 	})
@@ -374,15 +368,8 @@ func TestMaximumPacketSize(t *testing.T) {
 		if cp.Properties.MaximumPacketSize != 32 {
 			t.Fatalf("CONNECT Maximum Packet Size %d", cp.Properties.MaximumPacketSize)
 		}
-		rc.send(&packet.Publish{Topic: "big", Payload: make([]byte, 64)})
-		got := rc.closed()
-		if len(got) != 1 || got[0].(*packet.Disconnect).ReasonCode != packet.PacketTooLarge {
-			t.Fatalf("client sent %v before closing, want DISCONNECT Packet too large", got)
-		}
-		<-c.Done()
-		if !errors.Is(c.Err(), packet.ErrTooLarge) {
-			t.Errorf("Err %v", c.Err())
-		}
+		rc.Send(&packet.Publish{Topic: "big", Payload: make([]byte, 64)})
+		expectViolation(t, c, rc, packet.PacketTooLarge, packet.ErrTooLarge)
 	})
 	eachServer(t, servers(t, broker.Config{}), func(t *testing.T, srv server) {
 		ctx := testContext(t)
@@ -428,7 +415,7 @@ func TestServerCapabilities(t *testing.T) {
 	if err := c.Publish(ctx, &client.Message{Topic: "a", QoS: 3}); err == nil {
 		t.Errorf("QoS 3 accepted")
 	}
-	rc.quiet(50 * time.Millisecond)
+	rc.ExpectNothing(50 * time.Millisecond)
 }
 
 // TestPublishErrorCodes checks that MQTT 5 acknowledgements with an error
@@ -452,13 +439,13 @@ func TestPublishErrorCodes(t *testing.T) {
 	for _, tc := range cases {
 		errc := make(chan error, 1)
 		go func() { errc <- c.Publish(ctx, &client.Message{Topic: "a", QoS: tc.qos}) }()
-		p := expect[*packet.Publish](rc)
+		p := testutil.Expect[*packet.Publish](rc)
 		a := &packet.Ack{Kind: tc.kind, PacketID: p.PacketID, ReasonCode: tc.code}
 		a.Properties.SetString(packet.PropReasonString, "because")
-		rc.send(a)
+		rc.Send(a)
 		if tc.qos == 2 && tc.ok {
-			expect[*packet.Ack](rc)
-			rc.send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: p.PacketID})
+			testutil.Expect[*packet.Ack](rc)
+			rc.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: p.PacketID})
 		}
 		err := <-errc
 		var re *client.ReasonError
@@ -473,7 +460,7 @@ func TestPublishErrorCodes(t *testing.T) {
 	}
 	if tc := cases[2]; true {
 		_ = tc
-		rc.quiet(30 * time.Millisecond) // no PUBREL after a failed PUBREC
+		rc.ExpectNothing(30 * time.Millisecond) // no PUBREL after a failed PUBREC
 	}
 }
 
@@ -488,7 +475,7 @@ func TestServerDisconnect(t *testing.T) {
 		c, rc, _ := fs.dial(client.Options{ProtocolVersion: packet.Version5}, nil)
 		d := &packet.Disconnect{ReasonCode: packet.ServerShuttingDown}
 		d.Properties.SetString(packet.PropReasonString, "maintenance")
-		rc.send(d)
+		rc.Send(d)
 		<-c.Done()
 		var re *client.ReasonError
 		if !errors.As(c.Err(), &re) || re.Code != packet.ServerShuttingDown || re.Properties.ReasonString != "maintenance" {
@@ -500,15 +487,8 @@ func TestServerDisconnect(t *testing.T) {
 		t.Parallel()
 		fs := newFakeServer(t)
 		c, rc, _ := fs.dial(client.Options{ProtocolVersion: packet.Version5}, nil)
-		rc.send(&packet.Connack{})
-		got := rc.closed()
-		if len(got) != 1 || got[0].(*packet.Disconnect).ReasonCode != packet.ProtocolError {
-			t.Fatalf("client sent %v before closing, want DISCONNECT Protocol Error", got)
-		}
-		<-c.Done()
-		if !errors.Is(c.Err(), packet.ErrProtocol) {
-			t.Errorf("Err %v", c.Err())
-		}
+		rc.Send(&packet.Connack{})
+		expectViolation(t, c, rc, packet.ProtocolError, packet.ErrProtocol)
 	})
 }
 
@@ -539,7 +519,7 @@ func TestEnhancedAuth(t *testing.T) {
 		res <- err
 	}()
 	rc := fs.accept(packet.Version5)
-	cp := expect[*packet.Connect](rc)
+	cp := testutil.Expect[*packet.Connect](rc)
 	if cp.Properties.AuthMethod != "TEST" || string(cp.Properties.AuthData) != "hello" {
 		t.Fatalf("CONNECT auth %q %q", cp.Properties.AuthMethod, cp.Properties.AuthData)
 	}
@@ -547,13 +527,13 @@ func TestEnhancedAuth(t *testing.T) {
 	ch.Properties.SetString(packet.PropAuthMethod, "TEST")
 	ch.Properties.AuthData = []byte("challenge")
 	ch.Properties.Set(packet.PropAuthData)
-	rc.send(ch)
-	if a := expect[*packet.Auth](rc); string(a.Properties.AuthData) != "response" {
+	rc.Send(ch)
+	if a := testutil.Expect[*packet.Auth](rc); string(a.Properties.AuthData) != "response" {
 		t.Fatalf("AUTH %q", a.Properties.AuthData)
 	}
 	ack := &packet.Connack{}
 	ack.Properties.SetString(packet.PropAuthMethod, "TEST")
-	rc.send(ack)
+	rc.Send(ack)
 	if err := <-res; err != nil {
 		t.Fatal(err)
 	}
@@ -605,24 +585,43 @@ func TestTopicAliasResend(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if p := expect[*packet.Publish](rc); p.Topic != "long/topic/name" || p.Properties.TopicAlias != 1 {
+	if p := testutil.Expect[*packet.Publish](rc); p.Topic != "long/topic/name" || p.Properties.TopicAlias != 1 {
 		t.Fatalf("first: topic %q alias %d", p.Topic, p.Properties.TopicAlias)
 	}
-	if p := expect[*packet.Publish](rc); p.Topic != "" || p.Properties.TopicAlias != 1 {
+	if p := testutil.Expect[*packet.Publish](rc); p.Topic != "" || p.Properties.TopicAlias != 1 {
 		t.Fatalf("second: topic %q alias %d", p.Topic, p.Properties.TopicAlias)
 	}
-	rc.nc.Close()
+	rc.Close()
 	rc, _ = fs.handshake(packet.Version5, &packet.Connack{SessionPresent: true}) // no aliases this time
 	for range 2 {
-		p := expect[*packet.Publish](rc)
+		p := testutil.Expect[*packet.Publish](rc)
 		if !p.Dup || p.Topic != "long/topic/name" || p.Properties.Has(packet.PropTopicAlias) {
 			t.Fatalf("resent: dup %v topic %q alias %d", p.Dup, p.Topic, p.Properties.TopicAlias)
 		}
-		rc.send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
+		rc.Send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
 	}
 	for range 2 {
 		if err := <-done; err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// expectViolation expects the client to send DISCONNECT with reason code
+// code, close the connection, and end with an error that is want: its
+// answer to a server that broke the protocol.
+func expectViolation(t *testing.T, c *client.Client, rc *testutil.Client, code packet.ReasonCode, want error) {
+	t.Helper()
+	got := rc.ExpectClosed()
+	var d *packet.Disconnect
+	if len(got) == 1 {
+		d, _ = got[0].(*packet.Disconnect)
+	}
+	if d == nil || d.ReasonCode != code {
+		t.Fatalf("client sent %v before closing, want DISCONNECT %v", got, code)
+	}
+	<-c.Done()
+	if !errors.Is(c.Err(), want) {
+		t.Errorf("Err %v, want %v", c.Err(), want)
 	}
 }

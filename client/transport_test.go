@@ -116,7 +116,7 @@ func TestUnixSocket(t *testing.T) {
 	fs := serveFake(t, ln)
 	fs.Addr = "unix://" + path
 	_, rc, _ := fs.dial(client.Options{ClientID: "unix"}, nil)
-	rc.send(&packet.Disconnect{})
+	rc.Send(&packet.Disconnect{})
 }
 
 // TestTLS connects with mqtts:// to a TLS server whose certificate the
@@ -135,7 +135,7 @@ func TestTLS(t *testing.T) {
 	if err := c.Publish(testContext(t), &client.Message{Topic: "over/tls", Payload: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	if p := expect[*packet.Publish](rc); p.Topic != "over/tls" {
+	if p := testutil.Expect[*packet.Publish](rc); p.Topic != "over/tls" {
 		t.Fatalf("got %q", p.Topic)
 	}
 	// Without the CA: the handshake fails.

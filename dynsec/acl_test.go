@@ -2,11 +2,13 @@ package dynsec_test
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -87,18 +89,14 @@ func testutilExpectKick(t *testing.T, c interface{ ExpectClosed() []packet.Packe
 // pattern covering the requested filter, allowwildcardsubs, and delivery
 // checked with publishClientReceive.
 func TestACLSubscribe(t *testing.T) {
-	e := newEnv(t)
-	e.ok(t,
-		`{"command":"createClient","username":"u","password":"pw"}`,
-		`{"command":"createRole","rolename":"r","acls":[`+
-			`{"acltype":"subscribeLiteral","topic":"simple/topic","allow":true},`+
-			`{"acltype":"subscribePattern","topic":"single/+/topic","allow":true},`+
-			`{"acltype":"subscribePattern","topic":"multi/#","allow":true},`+
-			`{"acltype":"subscribePattern","topic":"multi/denied/#","priority":5,"allow":false},`+
-			`{"acltype":"subscribePattern","topic":"sub/%c/allowed","allow":true},`+
-			`{"acltype":"publishClientSend","topic":"#","allow":true},`+
-			`{"acltype":"publishClientReceive","topic":"multi/topic/denied","allow":false}]}`,
-		`{"command":"addClientRole","username":"u","rolename":"r"}`,
+	e := newEnvRole(t,
+		`{"acltype":"subscribeLiteral","topic":"simple/topic","allow":true}`,
+		`{"acltype":"subscribePattern","topic":"single/+/topic","allow":true}`,
+		`{"acltype":"subscribePattern","topic":"multi/#","allow":true}`,
+		`{"acltype":"subscribePattern","topic":"multi/denied/#","priority":5,"allow":false}`,
+		`{"acltype":"subscribePattern","topic":"sub/%c/allowed","allow":true}`,
+		`{"acltype":"publishClientSend","topic":"#","allow":true}`,
+		`{"acltype":"publishClientReceive","topic":"multi/topic/denied","allow":false}`,
 	)
 	c := e.login(t, 5, "cid", "u", "pw")
 	for i, tc := range []struct {
@@ -258,4 +256,121 @@ func TestKicks(t *testing.T) {
 		t.Fatal(resp)
 	}
 	testutilExpectKick(t, e.admin)
+}
+
+// TestPatternLevels checks %c and %u as Mosquitto 2.1 substitutes them:
+// only a whole level is a pattern ("x%cy" is plain text), and a client id
+// that would span levels or be a wildcard never matches.
+func TestPatternLevels(t *testing.T) {
+	e := newEnvRole(t,
+		`{"acltype":"publishClientSend","topic":"p/%c","allow":true}`,
+		`{"acltype":"publishClientSend","topic":"q/x%cy","allow":true}`,
+		`{"acltype":"publishClientSend","topic":"%u/in","allow":true}`,
+		`{"acltype":"subscribePattern","topic":"s/%u/#","allow":true}`,
+		`{"acltype":"subscribePattern","topic":"t/x%u","allow":true}`,
+	)
+	allowed := func(rc packet.ReasonCode) bool { return rc == packet.Success || rc == packet.NoMatchingSubscribers }
+	c := e.login(t, 5, "cid", "u", "pw")
+	for i, tc := range []struct {
+		topic string
+		want  bool
+	}{
+		{"p/cid", true},
+		{"p/%c", false},
+		{"q/xcidy", false}, // %c inside a level is text
+		{"q/x%cy", true},
+		{"u/in", true},
+		{"p/other", false},
+	} {
+		if got := pub(t, c, uint16(i+1), tc.topic); allowed(got) != tc.want {
+			t.Errorf("publish %s: %v, want allowed %v", tc.topic, got, tc.want)
+		}
+	}
+	for i, tc := range []struct {
+		filter string
+		want   packet.ReasonCode
+	}{
+		{"s/u/x", 1},
+		{"s/u/#", 1},
+		{"s/%u/x", packet.NotAuthorized},
+		{"t/xu", packet.NotAuthorized},
+		{"t/x%u", 1},
+	} {
+		if got := sub(t, c, uint16(i+20), tc.filter); got != tc.want {
+			t.Errorf("subscribe %s: %v, want %v", tc.filter, got, tc.want)
+		}
+	}
+	// A client id that is a wildcard, or spans levels, matches no %c level:
+	// put in, "p/%c" would grant p/# or p/a/b.
+	for _, id := range []string{"#", "+", "a/b"} {
+		w := e.login(t, 5, id, "u", "pw")
+		for i, topic := range []string{"p/x", "p/a/b"} {
+			if got := pub(t, w, uint16(i+1), topic); allowed(got) {
+				t.Errorf("client id %q may publish %s", id, topic)
+			}
+		}
+		w.Close()
+	}
+}
+
+// TestACLUnsubscribe checks unsubscribeLiteral and unsubscribePattern: a
+// denied filter stays subscribed, with 0x87 in an MQTT 5 UNSUBACK (and a
+// plain UNSUBACK in MQTT 3.1.1), as Mosquitto answers; the unsubscribe
+// default decides the rest.
+func TestACLUnsubscribe(t *testing.T) {
+	e := newEnvRole(t,
+		`{"acltype":"subscribePattern","topic":"#","allow":true}`,
+		`{"acltype":"publishClientSend","topic":"#","allow":true}`,
+		`{"acltype":"unsubscribeLiteral","topic":"keep/lit","allow":false}`,
+		`{"acltype":"unsubscribePattern","topic":"keep/%c/#","allow":false}`,
+		`{"acltype":"unsubscribePattern","topic":"keep/other/#","allow":true}`,
+	)
+	filters := []string{"keep/lit", "keep/cid/x", "keep/other/x", "free/x"}
+	for _, v := range []byte{5, 4} {
+		c := e.login(t, v, "cid", "u", "pw")
+		for i, f := range filters {
+			if got := sub(t, c, uint16(i+1), f); got != 1 {
+				t.Fatalf("v%d subscribe %s: %v", v, f, got)
+			}
+		}
+		c.Send(&packet.Unsubscribe{PacketID: 10, Filters: filters})
+		ack := testutil.Expect[*packet.Unsuback](c)
+		if v == 5 {
+			want := []packet.ReasonCode{packet.NotAuthorized, packet.NotAuthorized, packet.Success, packet.Success}
+			if !slices.Equal(ack.ReasonCodes, want) {
+				t.Errorf("v5 UNSUBACK %v, want %v", ack.ReasonCodes, want)
+			}
+		}
+		// The denied filters are still subscribed: only they deliver.
+		for i, f := range filters {
+			c.Send(&packet.Publish{Topic: f, QoS: 1, PacketID: uint16(20 + i), Payload: []byte("x")})
+		}
+		var got []string
+		for acks := 0; acks < len(filters) || len(got) < 2; {
+			switch p := c.Next().(type) {
+			case *packet.Ack:
+				acks++
+			case *packet.Publish:
+				got = append(got, p.Topic)
+				if p.QoS > 0 {
+					c.Send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
+				}
+			}
+		}
+		c.ExpectNothing(100 * time.Millisecond)
+		slices.Sort(got)
+		if want := []string{"keep/cid/x", "keep/lit"}; !slices.Equal(got, want) {
+			t.Errorf("v%d received %v after UNSUBSCRIBE, want %v", v, got, want)
+		}
+		c.Close()
+	}
+	// The default: with unsubscribe deny, a filter no ACL covers is refused
+	// too (no other authorizer is configured).
+	e.ok(t, `{"command":"setDefaultACLAccess","acls":[{"acltype":"unsubscribe","allow":false}]}`)
+	c := e.login(t, 5, "cid", "u", "pw")
+	c.Send(&packet.Unsubscribe{PacketID: 1, Filters: []string{"free/x", "keep/other/x"}})
+	ack := testutil.Expect[*packet.Unsuback](c)
+	if want := []packet.ReasonCode{packet.NotAuthorized, packet.NoSubscriptionExisted}; !slices.Equal(ack.ReasonCodes, want) {
+		t.Errorf("UNSUBACK with default deny %v, want %v", ack.ReasonCodes, want)
+	}
 }

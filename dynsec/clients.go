@@ -33,93 +33,72 @@ func (c *cmd) describeClient(cl *client) clientData {
 	return d
 }
 
-// findClient reads the "username" argument and finds the client.
-func (c *cmd) findClient() (*client, string) {
-	name, msg := c.required("username", "Invalid/missing username")
-	if msg != "" {
-		return nil, msg
-	}
-	cl := c.st.clients[name]
-	if cl == nil {
-		return nil, "Client not found"
-	}
-	c.log = append(c.log, "username="+name)
-	return cl, ""
+// groupList reads a "groups" argument: existing groups with priorities,
+// each once; notFound is the error for a group that does not exist.
+func (c *cmd) groupList(notFound string) ([]groupLink, bool, string) {
+	var out []groupLink
+	present, msg := links(c, "groups", c.groupKind(), notFound, func(g *group, p int) {
+		if !slices.ContainsFunc(out, func(l groupLink) bool { return l.group == g }) {
+			out = append(out, groupLink{g, p})
+		}
+	})
+	return out, present, msg
 }
 
-// groupList reads a "groups" argument: existing groups with priorities.
-func (c *cmd) groupList() ([]groupLink, bool, string) {
-	list, present, ok := c.o.array("groups")
-	if !present {
-		return nil, false, ""
+// clientIDArg reads the optional clientid argument; missing is the error
+// if it is not a string.
+func (c *cmd) clientIDArg(missing string) (id string, present bool, msg string) {
+	id, present, msg = c.text("clientid", missing)
+	if msg == "" && !validUTF8(id) {
+		msg = "Client ID not valid UTF-8"
 	}
-	const bad = "'groups' not an array or missing/invalid groupname"
-	if !ok {
-		return nil, true, bad
+	return id, present, msg
+}
+
+// clientArgs are the optional arguments that createClient and
+// modifyClient read after the client's identity.
+type clientArgs struct {
+	texts
+	roles     []roleLink
+	hasRoles  bool
+	groups    []groupLink
+	hasGroups bool
+}
+
+// clientArgs reads textname, textdescription, roles and groups;
+// groupNotFound is the error for a group that does not exist.
+func (c *cmd) clientArgs(groupNotFound string) (a clientArgs, msg string) {
+	if a.texts, msg = c.texts(); msg != "" {
+		return a, msg
 	}
-	var out []groupLink
-	for _, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return nil, true, bad
-		}
-		name, present, ok := obj(m).str("groupname")
-		if !present || !ok {
-			return nil, true, bad
-		}
-		p, _ := obj(m).integer("priority", noPriority)
-		g := c.st.groups[name]
-		if g == nil {
-			return nil, true, "Group not found"
-		}
-		if !slices.ContainsFunc(out, func(l groupLink) bool { return l.group == g }) {
-			out = append(out, groupLink{g, clampPriority(p)})
-		}
+	if a.roles, a.hasRoles, msg = c.roleList("Role not found"); msg != "" {
+		return a, msg
 	}
-	return out, true, ""
+	a.groups, a.hasGroups, msg = c.groupList(groupNotFound)
+	return a, msg
 }
 
 func createClient(c *cmd) result {
-	name, msg := c.required("username", "Invalid/missing username")
-	switch {
-	case msg != "":
+	name, msg := c.clientKind().newName(c, "Empty username", "Username not valid UTF-8")
+	if msg != "" {
 		return fail(msg)
-	case name == "":
-		return fail("Empty username")
-	case !validUTF8(name):
-		return fail("Username not valid UTF-8")
 	}
 	pw, hasPW, msg := c.text("password", "Invalid/missing password")
 	if msg != "" {
 		return fail(msg)
 	}
-	id, _, msg := c.text("clientid", "Invalid/missing client id")
+	id, _, msg := c.clientIDArg("Invalid/missing client id")
 	if msg != "" {
 		return fail(msg)
-	}
-	if !validUTF8(id) {
-		return fail("Client ID not valid UTF-8")
 	}
 	if c.st.clients[name] != nil {
 		return fail("Client already exists")
 	}
-	tn, _, msg := c.text("textname", "Invalid/missing textname")
+	a, msg := c.clientArgs("Group not found")
 	if msg != "" {
 		return fail(msg)
 	}
-	td, _, msg := c.text("textdescription", "Invalid/missing textdescription")
-	if msg != "" {
-		return fail(msg)
-	}
-	roles, _, msg := c.roleList()
-	if msg != "" {
-		return fail(msg)
-	}
-	groups, _, msg := c.groupList()
-	if msg != "" {
-		return fail(msg)
-	}
-	cl := &client{username: name, clientID: id, textName: tn, textDescription: td, roles: roles}
+	cl := &client{username: name, clientID: id, textName: a.name, textDescription: a.desc, roles: a.roles}
 	if hasPW {
 		h, err := hashPassword(pw)
 		if err != nil {
@@ -128,7 +107,7 @@ func createClient(c *cmd) result {
 		cl.password = h
 	}
 	c.st.clients[name] = cl
-	for _, g := range groups {
+	for _, g := range a.groups {
 		addToGroup(cl, g.group, g.priority)
 	}
 	c.log = append(c.log, "username="+name, "password=******")
@@ -138,11 +117,7 @@ func createClient(c *cmd) result {
 	return changed
 }
 
-func deleteClient(c *cmd) result {
-	cl, msg := c.findClient()
-	if msg != "" {
-		return fail(msg)
-	}
+func deleteClient(c *cmd, cl *client) result {
 	for _, g := range slices.Clone(cl.groups) {
 		removeFromGroup(cl, g.group)
 	}
@@ -151,34 +126,18 @@ func deleteClient(c *cmd) result {
 	return changed
 }
 
-func enableClient(c *cmd) result {
-	cl, msg := c.findClient()
-	if msg != "" {
-		return fail(msg)
-	}
+func enableClient(c *cmd, cl *client) result {
 	cl.disabled = false
 	return changed
 }
 
-func disableClient(c *cmd) result {
-	cl, msg := c.findClient()
-	if msg != "" {
-		return fail(msg)
-	}
+func disableClient(c *cmd, cl *client) result {
 	cl.disabled = true
 	c.kick.user(cl.username)
 	return changed
 }
 
-func getClient(c *cmd) result {
-	name, msg := c.required("username", "Invalid/missing username")
-	if msg != "" {
-		return fail(msg)
-	}
-	cl := c.st.clients[name]
-	if cl == nil {
-		return fail("Client not found")
-	}
+func getClient(c *cmd, cl *client) result {
 	return result{data: map[string]any{"client": c.describeClient(cl)}}
 }
 
@@ -211,38 +170,16 @@ func listPage[V, D any](c *cmd, m map[string]V, key string, describe func(V) D) 
 
 func listClients(c *cmd) result { return listPage(c, c.st.clients, "clients", c.describeClient) }
 
-func modifyClient(c *cmd) result {
-	cl, msg := c.findClient()
+func modifyClient(c *cmd, cl *client) result {
+	id, hasID, msg := c.clientIDArg("Invalid/missing client id")
 	if msg != "" {
 		return fail(msg)
-	}
-	id, hasID, msg := c.text("clientid", "Invalid/missing client id")
-	if msg != "" {
-		return fail(msg)
-	}
-	if !validUTF8(id) {
-		return fail("Client ID not valid UTF-8")
 	}
 	pw, _, msg := c.text("password", "Invalid/missing password")
 	if msg != "" {
 		return fail(msg)
 	}
-	tn, hasTN, msg := c.text("textname", "Invalid/missing textname")
-	if msg != "" {
-		return fail(msg)
-	}
-	td, hasTD, msg := c.text("textdescription", "Invalid/missing textdescription")
-	if msg != "" {
-		return fail(msg)
-	}
-	roles, hasRoles, msg := c.roleList()
-	if msg != "" {
-		return fail(msg)
-	}
-	groups, hasGroups, msg := c.groupList()
-	if msg == "Group not found" {
-		msg = "'groups' contains an object with a 'groupname' that does not exist"
-	}
+	a, msg := c.clientArgs("'groups' contains an object with a 'groupname' that does not exist")
 	if msg != "" {
 		return fail(msg)
 	}
@@ -260,20 +197,15 @@ func modifyClient(c *cmd) result {
 	if hash != "" {
 		cl.password = hash
 	}
-	if hasTN {
-		cl.textName = tn
+	a.apply(&cl.textName, &cl.textDescription)
+	if a.hasRoles {
+		cl.roles = a.roles
 	}
-	if hasTD {
-		cl.textDescription = td
-	}
-	if hasRoles {
-		cl.roles = roles
-	}
-	if hasGroups {
+	if a.hasGroups {
 		for _, g := range slices.Clone(cl.groups) {
 			removeFromGroup(cl, g.group)
 		}
-		for _, g := range groups {
+		for _, g := range a.groups {
 			addToGroup(cl, g.group, g.priority)
 		}
 	}
@@ -286,12 +218,9 @@ func setClientID(c *cmd) result {
 	if msg != "" {
 		return fail(msg)
 	}
-	id, _, msg := c.text("clientid", "Invalid/missing client ID")
+	id, _, msg := c.clientIDArg("Invalid/missing client ID")
 	if msg != "" {
 		return fail(msg)
-	}
-	if !validUTF8(id) {
-		return fail("Client ID not valid UTF-8")
 	}
 	cl := c.st.clients[name]
 	if cl == nil {
@@ -329,44 +258,14 @@ func setClientPassword(c *cmd) result {
 	return changed
 }
 
-// clientAndRole reads the username and rolename arguments.
-func (c *cmd) clientAndRole() (*client, *role, string) {
-	name, msg := c.required("username", "Invalid/missing username")
-	if msg != "" {
-		return nil, nil, msg
-	}
-	rn, msg := c.required("rolename", "Invalid/missing rolename")
-	if msg != "" {
-		return nil, nil, msg
-	}
-	cl := c.st.clients[name]
-	if cl == nil {
-		return nil, nil, "Client not found"
-	}
-	r := c.st.roles[rn]
-	if r == nil {
-		return nil, nil, "Role not found"
-	}
-	c.log = append(c.log, "username="+name, "rolename="+rn)
-	return cl, r, ""
-}
-
-func addClientRole(c *cmd) result {
-	cl, r, msg := c.clientAndRole()
-	if msg != "" {
-		return fail(msg)
-	}
+func addClientRole(c *cmd, cl *client, r *role) result {
 	p, _ := c.o.integer("priority", noPriority)
 	cl.roles = linkRole(cl.roles, r, clampPriority(p))
 	c.kick.user(cl.username)
 	return changed
 }
 
-func removeClientRole(c *cmd) result {
-	cl, r, msg := c.clientAndRole()
-	if msg != "" {
-		return fail(msg)
-	}
+func removeClientRole(c *cmd, cl *client, r *role) result {
 	cl.roles = unlinkRole(cl.roles, r)
 	c.kick.user(cl.username)
 	return changed

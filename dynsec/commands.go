@@ -57,18 +57,45 @@ var commands = map[string]struct {
 }{}
 
 func init() {
+	// Commands on an existing entry (or two) find it first: see onEntry
+	// and onPair.
+	cl, gr, ro := (*cmd).clientKind, (*cmd).groupKind, (*cmd).roleKind
 	for name, f := range map[string]func(*cmd) result{
-		"getDetails": getDetails, "setDefaultACLAccess": setDefaultACLAccess, "getDefaultACLAccess": getDefaultACLAccess,
-		"createClient": createClient, "deleteClient": deleteClient, "enableClient": enableClient,
-		"disableClient": disableClient, "getClient": getClient, "listClients": listClients,
-		"modifyClient": modifyClient, "setClientId": setClientID, "setClientPassword": setClientPassword,
-		"addClientRole": addClientRole, "removeClientRole": removeClientRole,
-		"createGroup": createGroup, "deleteGroup": deleteGroup, "getGroup": getGroup, "listGroups": listGroups,
-		"modifyGroup": modifyGroup, "addGroupClient": addGroupClient, "removeGroupClient": removeGroupClient,
-		"addGroupRole": addGroupRole, "removeGroupRole": removeGroupRole,
-		"setAnonymousGroup": setAnonymousGroup, "getAnonymousGroup": getAnonymousGroup,
-		"createRole": createRole, "deleteRole": deleteRole, "getRole": getRole, "listRoles": listRoles,
-		"modifyRole": modifyRole, "addRoleACL": addRoleACL, "removeRoleACL": removeRoleACL,
+		"getDetails":          getDetails,
+		"setDefaultACLAccess": setDefaultACLAccess,
+		"getDefaultACLAccess": getDefaultACLAccess,
+
+		"createClient":      createClient,
+		"deleteClient":      onEntry(cl, deleteClient),
+		"enableClient":      onEntry(cl, enableClient),
+		"disableClient":     onEntry(cl, disableClient),
+		"getClient":         onEntry(cl, getClient),
+		"listClients":       listClients,
+		"modifyClient":      onEntry(cl, modifyClient),
+		"setClientId":       setClientID,
+		"setClientPassword": setClientPassword,
+		"addClientRole":     onPair(cl, ro, false, addClientRole),
+		"removeClientRole":  onPair(cl, ro, false, removeClientRole),
+
+		"createGroup":       createGroup,
+		"deleteGroup":       onEntry(gr, deleteGroup),
+		"getGroup":          onEntry(gr, getGroup),
+		"listGroups":        listGroups,
+		"modifyGroup":       onEntry(gr, modifyGroup),
+		"addGroupClient":    onPair(gr, cl, true, addGroupClient),
+		"removeGroupClient": onPair(gr, cl, true, removeGroupClient),
+		"addGroupRole":      onPair(gr, ro, false, addGroupRole),
+		"removeGroupRole":   onPair(gr, ro, false, removeGroupRole),
+		"setAnonymousGroup": onEntry(gr, setAnonymousGroup),
+		"getAnonymousGroup": getAnonymousGroup,
+
+		"createRole":    createRole,
+		"deleteRole":    onEntry(ro, deleteRole),
+		"getRole":       onEntry(ro, getRole),
+		"listRoles":     listRoles,
+		"modifyRole":    modifyRole,
+		"addRoleACL":    onEntry(ro, addRoleACL),
+		"removeRoleACL": onEntry(ro, removeRoleACL),
 	} {
 		commands[strings.ToLower(name)] = struct {
 			name string
@@ -107,12 +134,10 @@ func (s *Security) execute(who Requester, payload []byte) ([]byte, affected) {
 	brk := s.brk
 	s.mu.RUnlock()
 	if brk != nil {
-		for _, e := range list {
-			if m, ok := e.(map[string]any); ok {
-				if n, _, _ := obj(m).str("command"); needsConnections(n) {
-					conns = connections(brk)
-					break
-				}
+		for _, m := range objectsOf(list) {
+			if n, _, _ := m.str("command"); needsConnections(n) {
+				conns = connections(brk)
+				break
 			}
 		}
 	}
@@ -257,13 +282,9 @@ func setDefaultACLAccess(c *cmd) result {
 	if !present || !ok {
 		return fail("Missing/invalid actions array")
 	}
-	for _, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			continue
-		}
-		typ, _, _ := obj(m).str("acltype")
-		allow, ok := obj(m).boolean("allow", false)
+	for _, m := range objectsOf(list) {
+		typ, _, _ := m.str("acltype")
+		allow, ok := m.boolean("allow", false)
 		if !ok {
 			continue
 		}
@@ -277,33 +298,12 @@ func setDefaultACLAccess(c *cmd) result {
 	return changed
 }
 
-// roleList reads a "roles" argument: links to existing roles.
-func (c *cmd) roleList() ([]roleLink, bool, string) {
-	list, present, ok := c.o.array("roles")
-	if !present {
-		return nil, false, ""
-	}
-	if !ok {
-		return nil, true, "'roles' not an array or missing/invalid rolename"
-	}
+// roleList reads a "roles" argument: links to existing roles; notFound is
+// the error for a role that does not exist.
+func (c *cmd) roleList(notFound string) ([]roleLink, bool, string) {
 	var out []roleLink
-	for _, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return nil, true, "'roles' not an array or missing/invalid rolename"
-		}
-		name, present, ok := obj(m).str("rolename")
-		if !present || !ok {
-			return nil, true, "'roles' not an array or missing/invalid rolename"
-		}
-		p, _ := obj(m).integer("priority", noPriority)
-		r := c.st.roles[name]
-		if r == nil {
-			return nil, true, "Role not found"
-		}
-		out = linkRole(out, r, clampPriority(p))
-	}
-	return out, true, ""
+	present, msg := links(c, "roles", c.roleKind(), notFound, func(r *role, p int) { out = linkRole(out, r, p) })
+	return out, present, msg
 }
 
 // roleRef is a role in a client's or group's description.

@@ -107,6 +107,21 @@ func roleACLs(r *role) []aclJSON {
 	return out
 }
 
+// groupJSON is g as the file has it; without its clients' priorities
+// unless priorities.
+func groupJSON(g *group, priorities bool) fileGroup {
+	fg := fileGroup{GroupName: g.name, TextName: g.textName, TextDescription: g.textDescription,
+		Roles: roleRefs(g.roles), Clients: []clientRefJSON{}}
+	for _, l := range g.clients {
+		ref := clientRefJSON{Username: l.client.username}
+		if priorities {
+			ref.Priority = prio(l.priority)
+		}
+		fg.Clients = append(fg.Clients, ref)
+	}
+	return fg
+}
+
 // encode returns the file's contents for st.
 func (st *state) encode() []byte {
 	f := fileJSON{ChangeIndex: st.changeIndex,
@@ -118,18 +133,10 @@ func (st *state) encode() []byte {
 			ClientID: c.clientID, Disabled: c.disabled, Roles: roleRefs(c.roles), EncodedPassword: c.password})
 	}
 	for _, name := range sortedKeys(st.groups) {
-		g := st.groups[name]
-		fg := fileGroup{GroupName: g.name, TextName: g.textName, TextDescription: g.textDescription,
-			Roles: roleRefs(g.roles), Clients: []clientRefJSON{}}
-		for _, l := range g.clients {
-			fg.Clients = append(fg.Clients, clientRefJSON{l.client.username, prio(l.priority)})
-		}
-		f.Groups = append(f.Groups, fg)
+		f.Groups = append(f.Groups, groupJSON(st.groups[name], true))
 	}
 	for _, name := range sortedKeys(st.roles) {
-		r := st.roles[name]
-		f.Roles = append(f.Roles, fileRole{RoleName: r.name, TextName: r.textName, TextDescription: r.textDescription,
-			AllowWildcardSubs: r.allowWildcardSubs, ACLs: roleACLs(r)})
+		f.Roles = append(f.Roles, describeRole(st.roles[name]))
 	}
 	if st.anonGroup != nil {
 		f.AnonymousGroup = st.anonGroup.name
@@ -174,13 +181,8 @@ func decode(b []byte) (*state, error) {
 			st.defaults[i], _ = d.boolean(name, false)
 		}
 	}
-	roles, _, _ := o.array("roles")
-	for _, rv := range roles {
-		ro, ok := rv.(map[string]any)
-		if !ok {
-			continue
-		}
-		r, err := roleFromJSON(obj(ro))
+	for _, ro := range o.objects("roles") {
+		r, err := roleFromJSON(ro)
 		if err != nil {
 			return nil, err
 		}
@@ -188,13 +190,8 @@ func decode(b []byte) (*state, error) {
 			st.roles[r.name] = r
 		}
 	}
-	clients, _, _ := o.array("clients")
-	for _, cv := range clients {
-		co, ok := cv.(map[string]any)
-		if !ok {
-			continue
-		}
-		c, err := st.clientFromFile(obj(co))
+	for _, co := range o.objects("clients") {
+		c, err := st.clientFromFile(co)
 		if err != nil {
 			return nil, err
 		}
@@ -202,30 +199,17 @@ func decode(b []byte) (*state, error) {
 			st.clients[c.username] = c
 		}
 	}
-	groups, _, _ := o.array("groups")
-	for _, gv := range groups {
-		gm, ok := gv.(map[string]any)
-		if !ok {
+	for _, g := range o.objects("groups") {
+		name, tn, td := fileEntry(g, "groupname")
+		if name == "" || st.groups[name] != nil {
 			continue
 		}
-		g := obj(gm)
-		name, _, ok := g.str("groupname")
-		if !ok || name == "" || st.groups[name] != nil {
-			continue
-		}
-		gr := &group{name: name}
-		gr.textName, _, _ = g.str("textname")
-		gr.textDescription, _, _ = g.str("textdescription")
+		gr := &group{name: name, textName: tn, textDescription: td}
 		gr.roles = st.roleLinks(g)
 		st.groups[name] = gr
-		cs, _, _ := g.array("clients")
-		for _, cv := range cs {
-			cm, ok := cv.(map[string]any)
-			if !ok {
-				continue
-			}
-			u, _, _ := obj(cm).str("username")
-			p, _ := obj(cm).integer("priority", noPriority)
+		for _, cm := range g.objects("clients") {
+			u, _, _ := cm.str("username")
+			p, _ := cm.integer("priority", noPriority)
 			if c := st.clients[u]; c != nil && !inGroup(c, gr) {
 				addToGroup(c, gr, p)
 			}
@@ -240,14 +224,9 @@ func decode(b []byte) (*state, error) {
 // roleLinks reads a "roles" array of links, dropping unknown roles.
 func (st *state) roleLinks(o obj) []roleLink {
 	var out []roleLink
-	rs, _, _ := o.array("roles")
-	for _, rv := range rs {
-		rm, ok := rv.(map[string]any)
-		if !ok {
-			continue
-		}
-		name, _, _ := obj(rm).str("rolename")
-		p, _ := obj(rm).integer("priority", noPriority)
+	for _, rm := range o.objects("roles") {
+		name, _, _ := rm.str("rolename")
+		p, _ := rm.integer("priority", noPriority)
 		if r := st.roles[name]; r != nil && !hasRole(out, r) {
 			out = append(out, roleLink{r, p})
 		}
@@ -256,22 +235,24 @@ func (st *state) roleLinks(o obj) []roleLink {
 	return out
 }
 
+// fileEntry reads what a client, group or role has in the file: its name,
+// under key ("" if missing or not a string: the entry is passed over),
+// text name and text description.
+func fileEntry(o obj, key string) (name, textName, textDescription string) {
+	name, _, _ = o.str(key)
+	textName, _, _ = o.str("textname")
+	textDescription, _, _ = o.str("textdescription")
+	return name, textName, textDescription
+}
+
 func roleFromJSON(o obj) (*role, error) {
-	name, _, ok := o.str("rolename")
-	if !ok || name == "" {
+	name, tn, td := fileEntry(o, "rolename")
+	if name == "" {
 		return nil, nil
 	}
-	r := &role{name: name}
-	r.textName, _, _ = o.str("textname")
-	r.textDescription, _, _ = o.str("textdescription")
+	r := &role{name: name, textName: tn, textDescription: td}
 	r.allowWildcardSubs, _ = o.boolean("allowwildcardsubs", true)
-	acls, _, _ := o.array("acls")
-	for _, av := range acls {
-		am, ok := av.(map[string]any)
-		if !ok {
-			continue
-		}
-		a := obj(am)
+	for _, a := range o.objects("acls") {
 		typ, _, _ := a.str("acltype")
 		t, _, _ := a.str("topic")
 		i := aclTypeIndex(typ)
@@ -288,14 +269,12 @@ func roleFromJSON(o obj) (*role, error) {
 // clientFromFile reads a client, with its password in either format:
 // 2.1's encoded_password, or 2.0's password, salt and iterations.
 func (st *state) clientFromFile(o obj) (*client, error) {
-	name, _, ok := o.str("username")
-	if !ok || name == "" {
+	name, tn, td := fileEntry(o, "username")
+	if name == "" {
 		return nil, nil
 	}
-	c := &client{username: name}
+	c := &client{username: name, textName: tn, textDescription: td}
 	c.clientID, _, _ = o.str("clientid")
-	c.textName, _, _ = o.str("textname")
-	c.textDescription, _, _ = o.str("textdescription")
 	c.disabled, _ = o.boolean("disabled", false)
 	c.roles = st.roleLinks(o)
 	if enc, _, _ := o.str("encoded_password"); enc != "" {

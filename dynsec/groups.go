@@ -4,153 +4,65 @@ import (
 	"slices"
 )
 
-// groupData is a group as getGroup and listGroups describe it.
-type groupData struct {
-	GroupName       string          `json:"groupname"`
-	TextName        string          `json:"textname,omitempty"`
-	TextDescription string          `json:"textdescription,omitempty"`
-	Roles           []roleRefJSON   `json:"roles"`
-	Clients         []clientRefJSON `json:"clients"`
-}
-
-func describeGroup(g *group) groupData {
-	d := groupData{GroupName: g.name, TextName: g.textName, TextDescription: g.textDescription,
-		Roles: roleData(g.roles), Clients: []clientRefJSON{}}
-	for _, l := range g.clients {
-		d.Clients = append(d.Clients, clientRefJSON{Username: l.client.username})
-	}
-	return d
-}
-
-// findGroup reads the "groupname" argument and finds the group.
-func (c *cmd) findGroup() (*group, string) {
-	name, msg := c.required("groupname", "Invalid/missing groupname")
-	if msg != "" {
-		return nil, msg
-	}
-	g := c.st.groups[name]
-	if g == nil {
-		return nil, "Group not found"
-	}
-	c.log = append(c.log, "groupname="+name)
-	return g, ""
-}
+// describeGroup is g as getGroup and listGroups describe it: as the file
+// has it, without the clients' priorities.
+func describeGroup(g *group) fileGroup { return groupJSON(g, false) }
 
 func createGroup(c *cmd) result {
-	name, msg := c.required("groupname", "Invalid/missing groupname")
-	switch {
-	case msg != "":
-		return fail(msg)
-	case name == "":
-		return fail("Empty groupname")
-	case !validUTF8(name):
-		return fail("Group name not valid UTF-8")
-	}
-	tn, _, msg := c.text("textname", "Invalid/missing textname")
-	if msg != "" {
-		return fail(msg)
-	}
-	td, _, msg := c.text("textdescription", "Invalid/missing textdescription")
+	name, t, msg := c.groupKind().newEntry(c, "Empty groupname", "Group name not valid UTF-8")
 	if msg != "" {
 		return fail(msg)
 	}
 	if c.st.groups[name] != nil {
 		return fail("Group already exists")
 	}
-	roles, _, msg := c.roleList()
+	roles, _, msg := c.roleList("Role not found")
 	if msg != "" {
 		return fail(msg)
 	}
-	c.st.groups[name] = &group{name: name, textName: tn, textDescription: td, roles: roles}
+	c.st.groups[name] = &group{name: name, textName: t.name, textDescription: t.desc, roles: roles}
 	c.log = append(c.log, "groupname="+name)
 	return changed
 }
 
-func deleteGroup(c *cmd) result {
-	name, msg := c.required("groupname", "Invalid/missing groupname")
-	if msg != "" {
-		return fail(msg)
-	}
-	g := c.st.groups[name]
-	if g != nil && g == c.st.anonGroup {
+func deleteGroup(c *cmd, g *group) result {
+	if g == c.st.anonGroup {
 		return fail("Deleting the anonymous group is forbidden")
-	}
-	if g == nil {
-		return fail("Group not found")
 	}
 	c.kick.group(c.st, g)
 	for _, l := range slices.Clone(g.clients) {
 		removeFromGroup(l.client, g)
 	}
-	delete(c.st.groups, name)
-	c.log = append(c.log, "groupname="+name)
+	delete(c.st.groups, g.name)
 	return changed
 }
 
-func getGroup(c *cmd) result {
-	name, msg := c.required("groupname", "Invalid/missing groupname")
-	if msg != "" {
-		return fail(msg)
-	}
-	g := c.st.groups[name]
-	if g == nil {
-		return fail("Group not found")
-	}
+func getGroup(c *cmd, g *group) result {
 	return result{data: map[string]any{"group": describeGroup(g)}}
 }
 
 func listGroups(c *cmd) result { return listPage(c, c.st.groups, "groups", describeGroup) }
 
-func modifyGroup(c *cmd) result {
-	g, msg := c.findGroup()
+func modifyGroup(c *cmd, g *group) result {
+	t, msg := c.texts()
 	if msg != "" {
 		return fail(msg)
 	}
-	tn, hasTN, msg := c.text("textname", "Invalid/missing textname")
+	roles, hasRoles, msg := c.roleList("'roles' contains an object with a 'rolename' that does not exist")
 	if msg != "" {
 		return fail(msg)
-	}
-	td, hasTD, msg := c.text("textdescription", "Invalid/missing textdescription")
-	if msg != "" {
-		return fail(msg)
-	}
-	roles, hasRoles, msg := c.roleList()
-	if msg == "Role not found" {
-		msg = "'roles' contains an object with a 'rolename' that does not exist"
-	}
-	if msg != "" {
-		return fail(msg)
-	}
-	list, hasClients, ok := c.o.array("clients")
-	const bad = "'clients' not an array or missing/invalid username"
-	if !ok {
-		return fail(bad)
 	}
 	var members []clientLink
-	for _, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			return fail(bad)
-		}
-		u, present, ok := obj(m).str("username")
-		if !present || !ok {
-			return fail(bad)
-		}
-		cl := c.st.clients[u]
-		if cl == nil {
-			return fail("'clients' contains an object with a 'username' that does not exist")
-		}
-		p, _ := obj(m).integer("priority", noPriority)
-		if !slices.ContainsFunc(members, func(l clientLink) bool { return l.client == cl }) {
-			members = append(members, clientLink{cl, clampPriority(p)})
-		}
+	hasClients, msg := links(c, "clients", c.clientKind(),
+		"'clients' contains an object with a 'username' that does not exist", func(cl *client, p int) {
+			if !slices.ContainsFunc(members, func(l clientLink) bool { return l.client == cl }) {
+				members = append(members, clientLink{cl, p})
+			}
+		})
+	if msg != "" {
+		return fail(msg)
 	}
-	if hasTN {
-		g.textName = tn
-	}
-	if hasTD {
-		g.textDescription = td
-	}
+	t.apply(&g.textName, &g.textDescription)
 	if hasRoles {
 		g.roles = roles
 	}
@@ -167,33 +79,7 @@ func modifyGroup(c *cmd) result {
 	return changed
 }
 
-// groupAndClient reads the groupname and username arguments.
-func (c *cmd) groupAndClient() (*group, *client, string) {
-	gn, msg := c.required("groupname", "Invalid/missing groupname")
-	if msg != "" {
-		return nil, nil, msg
-	}
-	u, msg := c.required("username", "Invalid/missing username")
-	if msg != "" {
-		return nil, nil, msg
-	}
-	cl := c.st.clients[u]
-	if cl == nil {
-		return nil, nil, "Client not found"
-	}
-	g := c.st.groups[gn]
-	if g == nil {
-		return nil, nil, "Group not found"
-	}
-	c.log = append(c.log, "groupname="+gn, "username="+u)
-	return g, cl, ""
-}
-
-func addGroupClient(c *cmd) result {
-	g, cl, msg := c.groupAndClient()
-	if msg != "" {
-		return fail(msg)
-	}
+func addGroupClient(c *cmd, g *group, cl *client) result {
 	if inGroup(cl, g) {
 		return fail("Client is already in this group")
 	}
@@ -203,11 +89,7 @@ func addGroupClient(c *cmd) result {
 	return changed
 }
 
-func removeGroupClient(c *cmd) result {
-	g, cl, msg := c.groupAndClient()
-	if msg != "" {
-		return fail(msg)
-	}
+func removeGroupClient(c *cmd, g *group, cl *client) result {
 	if !inGroup(cl, g) {
 		return fail("Client not in group")
 	}
@@ -216,33 +98,7 @@ func removeGroupClient(c *cmd) result {
 	return changed
 }
 
-// groupAndRole reads the groupname and rolename arguments.
-func (c *cmd) groupAndRole() (*group, *role, string) {
-	gn, msg := c.required("groupname", "Invalid/missing groupname")
-	if msg != "" {
-		return nil, nil, msg
-	}
-	rn, msg := c.required("rolename", "Invalid/missing rolename")
-	if msg != "" {
-		return nil, nil, msg
-	}
-	g := c.st.groups[gn]
-	if g == nil {
-		return nil, nil, "Group not found"
-	}
-	r := c.st.roles[rn]
-	if r == nil {
-		return nil, nil, "Role not found"
-	}
-	c.log = append(c.log, "groupname="+gn, "rolename="+rn)
-	return g, r, ""
-}
-
-func addGroupRole(c *cmd) result {
-	g, r, msg := c.groupAndRole()
-	if msg != "" {
-		return fail(msg)
-	}
+func addGroupRole(c *cmd, g *group, r *role) result {
 	if hasRole(g.roles, r) {
 		return fail("Group is already in this role")
 	}
@@ -252,11 +108,7 @@ func addGroupRole(c *cmd) result {
 	return changed
 }
 
-func removeGroupRole(c *cmd) result {
-	g, r, msg := c.groupAndRole()
-	if msg != "" {
-		return fail(msg)
-	}
+func removeGroupRole(c *cmd, g *group, r *role) result {
 	if !hasRole(g.roles, r) {
 		return fail("Group is not in this role")
 	}
@@ -265,11 +117,7 @@ func removeGroupRole(c *cmd) result {
 	return changed
 }
 
-func setAnonymousGroup(c *cmd) result {
-	g, msg := c.findGroup()
-	if msg != "" {
-		return fail(msg)
-	}
+func setAnonymousGroup(c *cmd, g *group) result {
 	c.st.anonGroup = g
 	c.kick.anonymous = true
 	return changed

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/midge-mqtt/midge/broker"
@@ -28,6 +29,18 @@ type env struct {
 // default file Mosquitto 2.1 makes (the admin's password from the init
 // file), and connects the admin, subscribed to the responses.
 func newEnv(t *testing.T) *env { return newEnvAnon(t, false) }
+
+// newEnvRole is newEnv with a client "u" (password "pw") whose one role,
+// "r", has acls: the JSON objects of its "acls" array.
+func newEnvRole(t *testing.T, acls ...string) *env {
+	e := newEnv(t)
+	e.ok(t,
+		`{"command":"createClient","username":"u","password":"pw"}`,
+		`{"command":"createRole","rolename":"r","acls":[`+strings.Join(acls, ",")+`]}`,
+		`{"command":"addClientRole","username":"u","rolename":"r"}`,
+	)
+	return e
+}
 
 // newEnvAnon is newEnv with allow_anonymous as given.
 func newEnvAnon(t *testing.T, anonymous bool) *env {

@@ -82,6 +82,24 @@ func (o obj) array(key string) (a []any, present, ok bool) {
 	return a, true, ok
 }
 
+// objects returns the elements of array member key that are objects,
+// passing over the others (none if key is absent or not an array).
+func (o obj) objects(key string) []obj {
+	list, _, _ := o.array(key)
+	return objectsOf(list)
+}
+
+// objectsOf returns the elements of list that are objects.
+func objectsOf(list []any) []obj {
+	var out []obj
+	for _, e := range list {
+		if m, ok := e.(map[string]any); ok {
+			out = append(out, obj(m))
+		}
+	}
+	return out
+}
+
 // object returns an object member.
 func (o obj) object(key string) (obj, bool) {
 	v, _ := o.get(key)

@@ -6,29 +6,31 @@ import (
 	"github.com/midge-mqtt/midge/internal/topic"
 )
 
-// roleData is a role as getRole and listRoles describe it.
-type roleDataJSON struct {
-	RoleName          string    `json:"rolename"`
-	TextName          string    `json:"textname,omitempty"`
-	TextDescription   string    `json:"textdescription,omitempty"`
-	AllowWildcardSubs bool      `json:"allowwildcardsubs"`
-	ACLs              []aclJSON `json:"acls"`
+// describeRole is r as getRole and listRoles describe it: as the file has
+// it.
+func describeRole(r *role) fileRole {
+	return fileRole{RoleName: r.name, TextName: r.textName, TextDescription: r.textDescription,
+		AllowWildcardSubs: r.allowWildcardSubs, ACLs: roleACLs(r)}
 }
 
-func describeRole(r *role) roleDataJSON {
-	return roleDataJSON{RoleName: r.name, TextName: r.textName, TextDescription: r.textDescription,
-		AllowWildcardSubs: r.allowWildcardSubs, ACLs: roleACLs(r)}
+// aclType reads the acltype argument: its index in aclTypes.
+func (c *cmd) aclType() (int, string) {
+	typ, msg := c.required("acltype", "Invalid/missing acltype")
+	if msg != "" {
+		return -1, msg
+	}
+	i := aclTypeIndex(typ)
+	if i < 0 {
+		return -1, "Unknown acltype"
+	}
+	return i, ""
 }
 
 // aclArgs reads an ACL's acltype and topic arguments.
 func (c *cmd) aclArgs() (int, string, string) {
-	typ, msg := c.required("acltype", "Invalid/missing acltype")
+	i, msg := c.aclType()
 	if msg != "" {
 		return -1, "", msg
-	}
-	i := aclTypeIndex(typ)
-	if i < 0 {
-		return -1, "", "Unknown acltype"
 	}
 	t, msg := c.required("topic", "Invalid/missing topic")
 	if msg != "" {
@@ -74,20 +76,7 @@ func (c *cmd) aclList() ([len(aclTypes)][]*acl, bool, string) {
 }
 
 func createRole(c *cmd) result {
-	name, msg := c.required("rolename", "Invalid/missing rolename")
-	switch {
-	case msg != "":
-		return fail(msg)
-	case name == "":
-		return fail("Empty rolename")
-	case !validUTF8(name):
-		return fail("Role name not valid UTF-8")
-	}
-	tn, _, msg := c.text("textname", "Invalid/missing textname")
-	if msg != "" {
-		return fail(msg)
-	}
-	td, _, msg := c.text("textdescription", "Invalid/missing textdescription")
+	name, t, msg := c.roleKind().newEntry(c, "Empty rolename", "Role name not valid UTF-8")
 	if msg != "" {
 		return fail(msg)
 	}
@@ -99,30 +88,12 @@ func createRole(c *cmd) result {
 	if msg != "" {
 		return fail(msg)
 	}
-	c.st.roles[name] = &role{name: name, textName: tn, textDescription: td, allowWildcardSubs: wild, acls: acls}
+	c.st.roles[name] = &role{name: name, textName: t.name, textDescription: t.desc, allowWildcardSubs: wild, acls: acls}
 	c.log = append(c.log, "rolename="+name)
 	return changed
 }
 
-// findRole reads the "rolename" argument and finds the role.
-func (c *cmd) findRole(notFound string) (*role, string) {
-	name, msg := c.required("rolename", "Invalid/missing rolename")
-	if msg != "" {
-		return nil, msg
-	}
-	r := c.st.roles[name]
-	if r == nil {
-		return nil, notFound
-	}
-	c.log = append(c.log, "rolename="+name)
-	return r, ""
-}
-
-func deleteRole(c *cmd) result {
-	r, msg := c.findRole("Role not found")
-	if msg != "" {
-		return fail(msg)
-	}
+func deleteRole(c *cmd, r *role) result {
 	c.kick.role(c.st, r)
 	for _, cl := range c.st.clients {
 		cl.roles = unlinkRole(cl.roles, r)
@@ -134,30 +105,18 @@ func deleteRole(c *cmd) result {
 	return changed
 }
 
-func getRole(c *cmd) result {
-	name, msg := c.required("rolename", "Invalid/missing rolename")
-	if msg != "" {
-		return fail(msg)
-	}
-	r := c.st.roles[name]
-	if r == nil {
-		return fail("Role not found")
-	}
+func getRole(c *cmd, r *role) result {
 	return result{data: map[string]any{"role": describeRole(r)}}
 }
 
 func listRoles(c *cmd) result { return listPage(c, c.st.roles, "roles", describeRole) }
 
 func modifyRole(c *cmd) result {
-	r, msg := c.findRole("Role does not exist")
+	r, msg := kind[role]{"rolename", c.st.roles, "Role does not exist"}.find(c)
 	if msg != "" {
 		return fail(msg)
 	}
-	tn, hasTN, msg := c.text("textname", "Invalid/missing textname")
-	if msg != "" {
-		return fail(msg)
-	}
-	td, hasTD, msg := c.text("textdescription", "Invalid/missing textdescription")
+	t, msg := c.texts()
 	if msg != "" {
 		return fail(msg)
 	}
@@ -169,12 +128,7 @@ func modifyRole(c *cmd) result {
 	if msg != "" {
 		return fail(msg)
 	}
-	if hasTN {
-		r.textName = tn
-	}
-	if hasTD {
-		r.textDescription = td
-	}
+	t.apply(&r.textName, &r.textDescription)
 	if hasACLs || wild != r.allowWildcardSubs {
 		c.kick.role(c.st, r)
 	}
@@ -185,11 +139,7 @@ func modifyRole(c *cmd) result {
 	return changed
 }
 
-func addRoleACL(c *cmd) result {
-	r, msg := c.findRole("Role not found")
-	if msg != "" {
-		return fail(msg)
-	}
+func addRoleACL(c *cmd, r *role) result {
 	i, t, msg := c.aclArgs()
 	if msg != "" {
 		return fail(msg)
@@ -205,18 +155,10 @@ func addRoleACL(c *cmd) result {
 	return changed
 }
 
-func removeRoleACL(c *cmd) result {
-	r, msg := c.findRole("Role not found")
+func removeRoleACL(c *cmd, r *role) result {
+	i, msg := c.aclType()
 	if msg != "" {
 		return fail(msg)
-	}
-	typ, msg := c.required("acltype", "Invalid/missing acltype")
-	if msg != "" {
-		return fail(msg)
-	}
-	i := aclTypeIndex(typ)
-	if i < 0 {
-		return fail("Unknown acltype")
 	}
 	t, msg := c.required("topic", "Invalid/missing topic")
 	if msg != "" {

@@ -39,7 +39,7 @@ func TestHAProxy(t *testing.T) {
 
 	pki := testutil.NewPKI(t, "ca")
 	sc := pki.Server("haproxy")
-	pem := readAll(t, sc.CertFile) + readAll(t, sc.KeyFile)
+	pem := testutil.ReadFile(t, sc.CertFile) + testutil.ReadFile(t, sc.KeyFile)
 	pemFile := writeFile(t, dir, "haproxy.pem", pem)
 	caFile := copyFile(t, pki.CAFile, dir, "ca.crt")
 	fe := freePorts(t, 3)
@@ -96,7 +96,7 @@ func TestHAProxy(t *testing.T) {
 	}
 
 	roots := x509.NewCertPool()
-	roots.AppendCertsFromPEM([]byte(readAll(t, pki.CAFile)))
+	roots.AppendCertsFromPEM([]byte(testutil.ReadFile(t, pki.CAFile)))
 	device := pki.Client("device-7")
 	kp, err := tls.LoadX509KeyPair(device.CertFile, device.KeyFile)
 	if err != nil {
@@ -130,13 +130,4 @@ func TestHAProxy(t *testing.T) {
 		t.Error("a client without a PROXY header got an answer")
 	}
 	midge.waitAfter(mark, waitTimeout, "Connection rejected, corrupt PROXY header.")
-}
-
-func readAll(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

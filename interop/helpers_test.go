@@ -39,14 +39,9 @@ const (
 // debug lines such as "Subscribed (mid: 1): 0" reach a pipe when printed.
 func needMosquittoClients(t *testing.T) {
 	t.Helper()
-	for _, name := range []string{"mosquitto_pub", "mosquitto_sub"} {
-		if _, err := exec.LookPath(name); err != nil {
-			t.Fatalf("%s not found: %v; %s", name, err, installHint)
-		}
-	}
-	if _, err := exec.LookPath("stdbuf"); err != nil {
-		t.Fatalf("stdbuf not found: %v; install it with: apt-get install coreutils", err)
-	}
+	testutil.NeedTool(t, "mosquitto_pub", "mosquitto-clients")
+	testutil.NeedTool(t, "mosquitto_sub", "mosquitto-clients")
+	testutil.NeedTool(t, "stdbuf", "coreutils")
 }
 
 // needPaho fails the test unless Debian's python3 can import paho.mqtt.

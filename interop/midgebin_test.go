@@ -19,18 +19,7 @@ func TestMain(m *testing.M) { testutil.Main(m) }
 // the broker can still read after it drops root privileges to the
 // mosquitto user (it reads them again on SIGHUP). It is removed when the
 // test ends.
-func worldDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "midge-interop-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
+func worldDir(t *testing.T) string { return testutil.WorldDir(t, "midge-interop-", 0o755) }
 
 // writeTempFile writes text to a new file in dir whose name is pattern with
 // its "*" replaced by a unique string, readable by everyone, and returns

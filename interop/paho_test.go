@@ -216,7 +216,7 @@ func TestPahoPersistentSession(t *testing.T) {
 func TestPahoV5Properties(t *testing.T) {
 	t.Parallel()
 	needPaho(t)
-	clock := newFakeClock()
+	clock := testutil.NewClock(clockStart)
 	_, port := startBroker(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
 	sub := pahoSub(t, port, "--protocol", "5", "--sub", "props/#:2")
 	if got := sub.lines(); !slices.Contains(got, "SUBSCRIBED 1 2") {
@@ -242,7 +242,7 @@ func TestCrossClients(t *testing.T) {
 	t.Parallel()
 	needMosquittoClients(t)
 	needPaho(t)
-	clock := newFakeClock()
+	clock := testutil.NewClock(clockStart)
 	_, port := startBroker(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
 
 	paho5 := pahoSub(t, port, "--protocol", "5", "--sub", "cross/#:1")

@@ -53,9 +53,7 @@ func TestTutorialCommandLine(t *testing.T) {
 func TestTutorialCommandLinePassword(t *testing.T) {
 	t.Parallel()
 	needMosquittoClients(t)
-	if _, err := exec.LookPath("mosquitto_passwd"); err != nil {
-		t.Fatalf("mosquitto_passwd not found: %v; install it with: apt-get install mosquitto", err)
-	}
+	testutil.NeedTool(t, "mosquitto_passwd", "mosquitto")
 	pwfile := filepath.Join(t.TempDir(), "pwfile")
 	// sudo mosquitto_passwd -c /etc/mosquitto/pwfile TYPE_YOUR_USERNAME
 	// (-b gives the password on the command line instead of a prompt.)

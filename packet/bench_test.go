@@ -117,37 +117,31 @@ func BenchmarkDecodeConnect(b *testing.B) {
 	}
 }
 
+// benchAppend encodes p for version v into a reused buffer of capacity
+// bufCap.
+func benchAppend(b *testing.B, p packet.Packet, v byte, bufCap int) {
+	b.ReportAllocs()
+	buf := make([]byte, 0, bufCap)
+	b.SetBytes(int64(packet.Size(p, v)))
+	for b.Loop() {
+		var err error
+		if buf, err = packet.Append(buf[:0], p, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkEncodePublish encodes a PUBLISH into a reused buffer.
 func BenchmarkEncodePublish(b *testing.B) {
 	for _, bp := range benchPublishes() {
-		b.Run(bp.name, func(b *testing.B) {
-			b.ReportAllocs()
-			buf := make([]byte, 0, 8192)
-			b.SetBytes(int64(packet.Size(bp.p, bp.v)))
-			for b.Loop() {
-				var err error
-				if buf, err = packet.Append(buf[:0], bp.p, bp.v); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		b.Run(bp.name, func(b *testing.B) { benchAppend(b, bp.p, bp.v, 8192) })
 	}
 }
 
 // BenchmarkEncodeConnect encodes a typical CONNECT into a reused buffer.
 func BenchmarkEncodeConnect(b *testing.B) {
 	for _, bc := range benchConnects() {
-		b.Run(bc.name, func(b *testing.B) {
-			b.ReportAllocs()
-			buf := make([]byte, 0, 512)
-			b.SetBytes(int64(packet.Size(bc.p, bc.p.ProtocolVersion)))
-			for b.Loop() {
-				var err error
-				if buf, err = packet.Append(buf[:0], bc.p, bc.p.ProtocolVersion); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+		b.Run(bc.name, func(b *testing.B) { benchAppend(b, bc.p, bc.p.ProtocolVersion, 512) })
 	}
 }
 

@@ -24,17 +24,10 @@ func varintLen(v uint32) int {
 // appendVarint appends v as a variable byte integer (1.5.5). v must not
 // exceed MaxRemainingLength.
 func appendVarint(b []byte, v uint32) []byte {
-	for {
-		c := byte(v & 0x7f)
-		v >>= 7
-		if v > 0 {
-			c |= 0x80
-		}
-		b = append(b, c)
-		if v == 0 {
-			return b
-		}
-	}
+	// MQTT's encoding is the standard library's unsigned varint: seven bits
+	// a byte, least significant first, the top bit marking a byte that has
+	// more after it.
+	return binary.AppendUvarint(b, uint64(v))
 }
 
 func appendUint16(b []byte, v uint16) []byte { return append(b, byte(v>>8), byte(v)) }
@@ -103,43 +96,40 @@ func (d *decoder) fail(err error) {
 
 func (d *decoder) remaining() int { return len(d.b) - d.i }
 
-func (d *decoder) byte(what string) byte {
+// take returns the next n bytes, aliasing the body. If fewer remain, the
+// decoder fails with what and problem.
+func (d *decoder) take(n int, what, problem string) []byte {
 	if d.err != nil {
-		return 0
+		return nil
 	}
-	if d.i >= len(d.b) {
-		d.fail(malformed(what + ": packet too short"))
-		return 0
+	if d.i+n > len(d.b) {
+		d.fail(malformed(what + problem))
+		return nil
 	}
-	c := d.b[d.i]
-	d.i++
-	return c
+	s := d.b[d.i : d.i+n : d.i+n]
+	d.i += n
+	return s
+}
+
+func (d *decoder) byte(what string) byte {
+	if s := d.take(1, what, ": packet too short"); s != nil {
+		return s[0]
+	}
+	return 0
 }
 
 func (d *decoder) uint16(what string) uint16 {
-	if d.err != nil {
-		return 0
+	if s := d.take(2, what, ": packet too short"); s != nil {
+		return binary.BigEndian.Uint16(s)
 	}
-	if d.i+2 > len(d.b) {
-		d.fail(malformed(what + ": packet too short"))
-		return 0
-	}
-	v := binary.BigEndian.Uint16(d.b[d.i:])
-	d.i += 2
-	return v
+	return 0
 }
 
 func (d *decoder) uint32(what string) uint32 {
-	if d.err != nil {
-		return 0
+	if s := d.take(4, what, ": packet too short"); s != nil {
+		return binary.BigEndian.Uint32(s)
 	}
-	if d.i+4 > len(d.b) {
-		d.fail(malformed(what + ": packet too short"))
-		return 0
-	}
-	v := binary.BigEndian.Uint32(d.b[d.i:])
-	d.i += 4
-	return v
+	return 0
 }
 
 // varint reads a variable byte integer of at most four bytes that uses the
@@ -174,16 +164,7 @@ func (d *decoder) varint(what string) uint32 {
 // body.
 func (d *decoder) rawBytes(what string) []byte {
 	n := int(d.uint16(what))
-	if d.err != nil {
-		return nil
-	}
-	if d.i+n > len(d.b) {
-		d.fail(malformed(what + ": length exceeds packet"))
-		return nil
-	}
-	s := d.b[d.i : d.i+n]
-	d.i += n
-	return s
+	return d.take(n, what, ": length exceeds packet")
 }
 
 // string reads a UTF-8 Encoded String and copies it.

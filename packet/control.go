@@ -1,24 +1,24 @@
 package packet
 
+// noBody is the encoding of a packet that is only a fixed header.
+type noBody struct{}
+
+func (noBody) flags() byte                        { return 0 }
+func (noBody) size(byte) int                      { return 0 }
+func (noBody) check(byte) error                   { return nil }
+func (noBody) appendBody(b []byte, _ byte) []byte { return b }
+
 // Pingreq is the PINGREQ packet (3.12).
-type Pingreq struct{}
+type Pingreq struct{ noBody }
 
 // Type returns TypePingreq.
-func (*Pingreq) Type() Type                         { return TypePingreq }
-func (*Pingreq) flags() byte                        { return 0 }
-func (*Pingreq) size(byte) int                      { return 0 }
-func (*Pingreq) check(byte) error                   { return nil }
-func (*Pingreq) appendBody(b []byte, _ byte) []byte { return b }
+func (*Pingreq) Type() Type { return TypePingreq }
 
 // Pingresp is the PINGRESP packet (3.13).
-type Pingresp struct{}
+type Pingresp struct{ noBody }
 
 // Type returns TypePingresp.
-func (*Pingresp) Type() Type                         { return TypePingresp }
-func (*Pingresp) flags() byte                        { return 0 }
-func (*Pingresp) size(byte) int                      { return 0 }
-func (*Pingresp) check(byte) error                   { return nil }
-func (*Pingresp) appendBody(b []byte, _ byte) []byte { return b }
+func (*Pingresp) Type() Type { return TypePingresp }
 
 // Disconnect is the DISCONNECT packet (3.14). In 3.1/3.1.1 it has no fields.
 type Disconnect struct {
@@ -31,13 +31,7 @@ func (*Disconnect) Type() Type  { return TypeDisconnect }
 func (*Disconnect) flags() byte { return 0 }
 
 func (p *Disconnect) size(v byte) int {
-	if v != Version5 || p.ReasonCode == NormalDisconnection && p.Properties.Empty() {
-		return 0 // 3.14.2.1: may be omitted
-	}
-	if p.Properties.Empty() {
-		return 1
-	}
-	return 1 + p.Properties.fullSize(inDisconnect)
+	return reasonTailSize(v, p.ReasonCode, &p.Properties, inDisconnect) // 3.14.2.1
 }
 
 func (p *Disconnect) check(v byte) error {
@@ -51,14 +45,7 @@ func (p *Disconnect) check(v byte) error {
 }
 
 func (p *Disconnect) appendBody(b []byte, v byte) []byte {
-	switch n := p.size(v); {
-	case n == 1:
-		b = append(b, byte(p.ReasonCode))
-	case n > 1:
-		b = append(b, byte(p.ReasonCode))
-		b = p.Properties.appendTo(b, inDisconnect)
-	}
-	return b
+	return appendReasonTail(b, p.size(v), p.ReasonCode, &p.Properties, inDisconnect)
 }
 
 func decodeDisconnect(body []byte, v byte) (*Disconnect, error) {

@@ -32,8 +32,7 @@ func Append(dst []byte, p Packet, v byte) ([]byte, error) {
 	if n > MaxRemainingLength {
 		return dst, encodeErr("%v of %d bytes exceeds the maximum remaining length", p.Type(), n)
 	}
-	dst = append(dst, byte(p.Type())<<4|p.flags())
-	dst = appendVarint(dst, uint32(n))
+	dst = FixedHeader{p.Type(), p.flags(), n}.Append(dst)
 	return p.appendBody(dst, v), nil
 }
 

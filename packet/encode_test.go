@@ -239,3 +239,30 @@ func TestPublishDecodeResets(t *testing.T) {
 		t.Fatal(d)
 	}
 }
+
+// TestFixedHeaderAppend checks the fixed header's encoding against the
+// Remaining Length boundaries of the specification's table (1.5.5).
+func TestFixedHeaderAppend(t *testing.T) {
+	for _, tc := range []struct {
+		remaining int
+		want      []byte
+	}{
+		{0, []byte{0x00}},
+		{127, []byte{0x7f}},
+		{128, []byte{0x80, 0x01}},
+		{16383, []byte{0xff, 0x7f}},
+		{16384, []byte{0x80, 0x80, 0x01}},
+		{2097151, []byte{0xff, 0xff, 0x7f}},
+		{2097152, []byte{0x80, 0x80, 0x80, 0x01}},
+		{packet.MaxRemainingLength, []byte{0xff, 0xff, 0xff, 0x7f}},
+	} {
+		h := packet.FixedHeader{Type: packet.TypePubrel, Flags: 0x02, Remaining: tc.remaining}
+		want := append([]byte{0x62}, tc.want...)
+		if got := h.Append([]byte{0xaa})[1:]; !bytes.Equal(got, want) {
+			t.Errorf("remaining %d: % x, want % x", tc.remaining, got, want)
+		}
+		if h.Size()-tc.remaining != len(want) {
+			t.Errorf("remaining %d: Size %d, want %d", tc.remaining, h.Size(), len(want)+tc.remaining)
+		}
+	}
+}

@@ -80,6 +80,9 @@ func TestFixturesEncode(t *testing.T) {
 			if h.Size() != len(f.raw) {
 				t.Errorf("FixedHeader.Size = %d, want %d", h.Size(), len(f.raw))
 			}
+			if got, want := h.Append(nil), f.raw[:len(f.raw)-len(body)]; !bytes.Equal(got, want) {
+				t.Errorf("FixedHeader.Append = % x, want % x", got, want)
+			}
 		})
 	}
 }
@@ -157,30 +160,11 @@ func TestEveryPropertyInAFixture(t *testing.T) {
 	types := map[[2]byte]bool{}
 	for _, f := range fixtures {
 		types[[2]byte{byte(f.want.Type()), f.version}] = true
-		switch p := f.want.(type) {
-		case *packet.Connect:
-			mark(&p.Properties)
-			if p.Will != nil {
-				mark(&p.Will.Properties)
-			}
-		case *packet.Connack:
-			mark(&p.Properties)
-		case *packet.Publish:
-			mark(&p.Properties)
-		case *packet.Ack:
-			mark(&p.Properties)
-		case *packet.Subscribe:
-			mark(&p.Properties)
-		case *packet.Suback:
-			mark(&p.Properties)
-		case *packet.Unsubscribe:
-			mark(&p.Properties)
-		case *packet.Unsuback:
-			mark(&p.Properties)
-		case *packet.Disconnect:
-			mark(&p.Properties)
-		case *packet.Auth:
-			mark(&p.Properties)
+		if pr := propertiesOf(f.want); pr != nil {
+			mark(pr)
+		}
+		if c, ok := f.want.(*packet.Connect); ok && c.Will != nil {
+			mark(&c.Will.Properties)
 		}
 	}
 	for _, id := range allProperties {

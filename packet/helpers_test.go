@@ -150,3 +150,31 @@ func wantCode(t testing.TB, err error, sentinel error, code packet.ReasonCode) {
 		t.Fatalf("errors.Is(%q, &Error{Code: 0x%02x}) = false", err, byte(code))
 	}
 }
+
+// propertiesOf returns the properties of packet p (not those of a
+// CONNECT's will); nil for the types that have none.
+func propertiesOf(p packet.Packet) *packet.Properties {
+	switch p := p.(type) {
+	case *packet.Connect:
+		return &p.Properties
+	case *packet.Connack:
+		return &p.Properties
+	case *packet.Publish:
+		return &p.Properties
+	case *packet.Ack:
+		return &p.Properties
+	case *packet.Subscribe:
+		return &p.Properties
+	case *packet.Suback:
+		return &p.Properties
+	case *packet.Unsubscribe:
+		return &p.Properties
+	case *packet.Unsuback:
+		return &p.Properties
+	case *packet.Disconnect:
+		return &p.Properties
+	case *packet.Auth:
+		return &p.Properties
+	}
+	return nil
+}

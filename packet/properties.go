@@ -123,40 +123,13 @@ func (p *Properties) Empty() bool {
 // (other than Subscription Identifier) to v and marks it present. It panics if
 // id is not such a property, which is a programming error.
 func (p *Properties) SetUint(id PropertyID, v uint32) {
-	switch id {
-	case PropPayloadFormat:
-		p.PayloadFormat = byte(v)
-	case PropRequestProblemInfo:
-		p.RequestProblemInfo = byte(v)
-	case PropRequestResponseInfo:
-		p.RequestResponseInfo = byte(v)
-	case PropMaximumQoS:
-		p.MaximumQoS = byte(v)
-	case PropRetainAvailable:
-		p.RetainAvailable = byte(v)
-	case PropWildcardSubAvailable:
-		p.WildcardSubAvailable = byte(v)
-	case PropSubscriptionIDAvailable:
-		p.SubscriptionIDAvailable = byte(v)
-	case PropSharedSubAvailable:
-		p.SharedSubAvailable = byte(v)
-	case PropServerKeepAlive:
-		p.ServerKeepAlive = uint16(v)
-	case PropReceiveMaximum:
-		p.ReceiveMaximum = uint16(v)
-	case PropTopicAliasMaximum:
-		p.TopicAliasMaximum = uint16(v)
-	case PropTopicAlias:
-		p.TopicAlias = uint16(v)
-	case PropMessageExpiry:
-		p.MessageExpiry = v
-	case PropSessionExpiry:
-		p.SessionExpiry = v
-	case PropWillDelay:
-		p.WillDelay = v
-	case PropMaximumPacketSize:
-		p.MaximumPacketSize = v
-	default:
+	if f := p.byteField(id); f != nil {
+		*f = byte(v)
+	} else if f := p.uint16Field(id); f != nil {
+		*f = uint16(v)
+	} else if f := p.uint32Field(id); f != nil {
+		*f = v
+	} else {
 		panic("packet: SetUint on property " + id.String())
 	}
 	p.Set(id)
@@ -165,25 +138,86 @@ func (p *Properties) SetUint(id PropertyID, v uint32) {
 // SetString sets a string property to s and marks it present. It panics if id
 // is not a string property.
 func (p *Properties) SetString(id PropertyID, s string) {
-	switch id {
-	case PropContentType:
-		p.ContentType = s
-	case PropResponseTopic:
-		p.ResponseTopic = s
-	case PropAssignedClientID:
-		p.AssignedClientID = s
-	case PropAuthMethod:
-		p.AuthMethod = s
-	case PropResponseInfo:
-		p.ResponseInfo = s
-	case PropServerReference:
-		p.ServerReference = s
-	case PropReasonString:
-		p.ReasonString = s
-	default:
+	f := p.stringField(id)
+	if f == nil {
 		panic("packet: SetString on property " + id.String())
 	}
+	*f = s
 	p.Set(id)
+}
+
+// byteField returns the field of a one-byte property, nil if id is none.
+func (p *Properties) byteField(id PropertyID) *byte {
+	switch id {
+	case PropPayloadFormat:
+		return &p.PayloadFormat
+	case PropRequestProblemInfo:
+		return &p.RequestProblemInfo
+	case PropRequestResponseInfo:
+		return &p.RequestResponseInfo
+	case PropMaximumQoS:
+		return &p.MaximumQoS
+	case PropRetainAvailable:
+		return &p.RetainAvailable
+	case PropWildcardSubAvailable:
+		return &p.WildcardSubAvailable
+	case PropSubscriptionIDAvailable:
+		return &p.SubscriptionIDAvailable
+	case PropSharedSubAvailable:
+		return &p.SharedSubAvailable
+	}
+	return nil
+}
+
+// uint16Field returns the field of a two-byte property, nil if id is none.
+func (p *Properties) uint16Field(id PropertyID) *uint16 {
+	switch id {
+	case PropServerKeepAlive:
+		return &p.ServerKeepAlive
+	case PropReceiveMaximum:
+		return &p.ReceiveMaximum
+	case PropTopicAliasMaximum:
+		return &p.TopicAliasMaximum
+	case PropTopicAlias:
+		return &p.TopicAlias
+	}
+	return nil
+}
+
+// uint32Field returns the field of a four-byte property, nil if id is none.
+func (p *Properties) uint32Field(id PropertyID) *uint32 {
+	switch id {
+	case PropMessageExpiry:
+		return &p.MessageExpiry
+	case PropSessionExpiry:
+		return &p.SessionExpiry
+	case PropWillDelay:
+		return &p.WillDelay
+	case PropMaximumPacketSize:
+		return &p.MaximumPacketSize
+	}
+	return nil
+}
+
+// stringField returns the field of a string property, nil if id is none.
+func (p *Properties) stringField(id PropertyID) *string {
+	switch id {
+	case PropContentType:
+		return &p.ContentType
+	case PropResponseTopic:
+		return &p.ResponseTopic
+	case PropAssignedClientID:
+		return &p.AssignedClientID
+	case PropAuthMethod:
+		return &p.AuthMethod
+	case PropResponseInfo:
+		return &p.ResponseInfo
+	case PropServerReference:
+		return &p.ServerReference
+	case PropReasonString:
+		return &p.ReasonString
+	}
+	return nil
 }
 
 // propKind is the data type of a property's value.
@@ -296,59 +330,22 @@ func (id PropertyID) String() string {
 
 // uintValue returns the numeric value of a byte, two- or four-byte property.
 func (p *Properties) uintValue(id PropertyID) uint32 {
-	switch id {
-	case PropPayloadFormat:
-		return uint32(p.PayloadFormat)
-	case PropRequestProblemInfo:
-		return uint32(p.RequestProblemInfo)
-	case PropRequestResponseInfo:
-		return uint32(p.RequestResponseInfo)
-	case PropMaximumQoS:
-		return uint32(p.MaximumQoS)
-	case PropRetainAvailable:
-		return uint32(p.RetainAvailable)
-	case PropWildcardSubAvailable:
-		return uint32(p.WildcardSubAvailable)
-	case PropSubscriptionIDAvailable:
-		return uint32(p.SubscriptionIDAvailable)
-	case PropSharedSubAvailable:
-		return uint32(p.SharedSubAvailable)
-	case PropServerKeepAlive:
-		return uint32(p.ServerKeepAlive)
-	case PropReceiveMaximum:
-		return uint32(p.ReceiveMaximum)
-	case PropTopicAliasMaximum:
-		return uint32(p.TopicAliasMaximum)
-	case PropTopicAlias:
-		return uint32(p.TopicAlias)
-	case PropMessageExpiry:
-		return p.MessageExpiry
-	case PropSessionExpiry:
-		return p.SessionExpiry
-	case PropWillDelay:
-		return p.WillDelay
-	case PropMaximumPacketSize:
-		return p.MaximumPacketSize
+	if f := p.byteField(id); f != nil {
+		return uint32(*f)
+	}
+	if f := p.uint16Field(id); f != nil {
+		return uint32(*f)
+	}
+	if f := p.uint32Field(id); f != nil {
+		return *f
 	}
 	return 0
 }
 
+// stringValue returns the value of a string property.
 func (p *Properties) stringValue(id PropertyID) string {
-	switch id {
-	case PropContentType:
-		return p.ContentType
-	case PropResponseTopic:
-		return p.ResponseTopic
-	case PropAssignedClientID:
-		return p.AssignedClientID
-	case PropAuthMethod:
-		return p.AuthMethod
-	case PropResponseInfo:
-		return p.ResponseInfo
-	case PropServerReference:
-		return p.ServerReference
-	case PropReasonString:
-		return p.ReasonString
+	if f := p.stringField(id); f != nil {
+		return *f
 	}
 	return ""
 }

@@ -17,6 +17,14 @@ type propPlace struct {
 	value func(packet.Properties) packet.Packet
 }
 
+// ackPlace is the property section of a PUBACK, PUBREC, PUBREL or PUBCOMP
+// (kind), whose first byte is b0: packet identifier 1, reason code 0x00.
+func ackPlace(kind packet.Type, b0 byte) propPlace {
+	return propPlace{kind.String(),
+		func(s []byte) []byte { return pkt(b0, u16(1), []byte{0}, s) },
+		func(p packet.Properties) packet.Packet { return &packet.Ack{Kind: kind, PacketID: 1, Properties: p} }}
+}
+
 var propPlaces = []propPlace{
 	{"CONNECT",
 		func(s []byte) []byte { return connect5(0x02, s, str("c")) },
@@ -36,26 +44,10 @@ var propPlaces = []propPlace{
 		func(p packet.Properties) packet.Packet {
 			return &packet.Publish{Topic: "t", Payload: []byte("payload"), Properties: p}
 		}},
-	{"PUBACK",
-		func(s []byte) []byte { return pkt(0x40, u16(1), []byte{0}, s) },
-		func(p packet.Properties) packet.Packet {
-			return &packet.Ack{Kind: packet.TypePuback, PacketID: 1, Properties: p}
-		}},
-	{"PUBREC",
-		func(s []byte) []byte { return pkt(0x50, u16(1), []byte{0}, s) },
-		func(p packet.Properties) packet.Packet {
-			return &packet.Ack{Kind: packet.TypePubrec, PacketID: 1, Properties: p}
-		}},
-	{"PUBREL",
-		func(s []byte) []byte { return pkt(0x62, u16(1), []byte{0}, s) },
-		func(p packet.Properties) packet.Packet {
-			return &packet.Ack{Kind: packet.TypePubrel, PacketID: 1, Properties: p}
-		}},
-	{"PUBCOMP",
-		func(s []byte) []byte { return pkt(0x70, u16(1), []byte{0}, s) },
-		func(p packet.Properties) packet.Packet {
-			return &packet.Ack{Kind: packet.TypePubcomp, PacketID: 1, Properties: p}
-		}},
+	ackPlace(packet.TypePuback, 0x40),
+	ackPlace(packet.TypePubrec, 0x50),
+	ackPlace(packet.TypePubrel, 0x62),
+	ackPlace(packet.TypePubcomp, 0x70),
 	{"SUBSCRIBE",
 		func(s []byte) []byte { return pkt(0x82, u16(1), s, str("a"), []byte{1}) },
 		func(p packet.Properties) packet.Packet {
@@ -352,30 +344,11 @@ func decodeRaw(raw []byte, v byte) (packet.Packet, error) {
 
 // propsOf returns the property set of p at place pl.
 func propsOf(p packet.Packet, pl string) packet.Properties {
-	switch p := p.(type) {
-	case *packet.Connect:
-		if pl == "will" {
-			return p.Will.Properties
-		}
-		return p.Properties
-	case *packet.Connack:
-		return p.Properties
-	case *packet.Publish:
-		return p.Properties
-	case *packet.Ack:
-		return p.Properties
-	case *packet.Subscribe:
-		return p.Properties
-	case *packet.Suback:
-		return p.Properties
-	case *packet.Unsubscribe:
-		return p.Properties
-	case *packet.Unsuback:
-		return p.Properties
-	case *packet.Disconnect:
-		return p.Properties
-	case *packet.Auth:
-		return p.Properties
+	if c, ok := p.(*packet.Connect); ok && pl == "will" {
+		return c.Will.Properties
+	}
+	if pr := propertiesOf(p); pr != nil {
+		return *pr
 	}
 	return packet.Properties{}
 }

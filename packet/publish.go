@@ -153,13 +153,7 @@ func (p *Ack) flags() byte {
 }
 
 func (p *Ack) size(v byte) int {
-	if v != Version5 || p.ReasonCode == Success && p.Properties.Empty() {
-		return 2 // 3.4.2.1: the reason code may be omitted when it is 0x00 and there are no properties
-	}
-	if p.Properties.Empty() {
-		return 3
-	}
-	return 3 + p.Properties.fullSize(inPubAck)
+	return 2 + reasonTailSize(v, p.ReasonCode, &p.Properties, inPubAck) // 3.4.2.1
 }
 
 func (p *Ack) check(v byte) error {
@@ -180,14 +174,7 @@ func (p *Ack) check(v byte) error {
 
 func (p *Ack) appendBody(b []byte, v byte) []byte {
 	b = appendUint16(b, p.PacketID)
-	switch n := p.size(v); {
-	case n == 3:
-		b = append(b, byte(p.ReasonCode))
-	case n > 3:
-		b = append(b, byte(p.ReasonCode))
-		b = p.Properties.appendTo(b, inPubAck)
-	}
-	return b
+	return appendReasonTail(b, p.size(v)-2, p.ReasonCode, &p.Properties, inPubAck)
 }
 
 func decodeAck(t Type, body []byte, v byte) (*Ack, error) {

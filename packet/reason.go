@@ -171,3 +171,30 @@ func ConnackV3(c ReasonCode) ReasonCode {
 		return ConnackV3ServerUnavailable
 	}
 }
+
+// reasonTailSize returns the size of what ends an MQTT 5 PUBACK, PUBREC,
+// PUBREL, PUBCOMP or DISCONNECT body: its reason code, then its properties
+// (allowed at pl). Both are left out when the code is 0x00 (Success,
+// Normal disconnection) and there are no properties, the properties alone
+// when there are none (3.4.2.1, 3.14.2.1); 3.1.1 packets have neither.
+func reasonTailSize(v byte, rc ReasonCode, props *Properties, pl place) int {
+	switch {
+	case v != Version5 || rc == Success && props.Empty():
+		return 0
+	case props.Empty():
+		return 1
+	}
+	return 1 + props.fullSize(pl)
+}
+
+// appendReasonTail appends the reason code and properties that
+// reasonTailSize measured as n bytes.
+func appendReasonTail(b []byte, n int, rc ReasonCode, props *Properties, pl place) []byte {
+	if n > 0 {
+		b = append(b, byte(rc))
+	}
+	if n > 1 {
+		b = props.appendTo(b, pl)
+	}
+	return b
+}

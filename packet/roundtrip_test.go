@@ -242,13 +242,15 @@ func normalize(p packet.Packet, v byte) {
 		nilEmpty(&pr.CorrelationData)
 		nilEmpty(&pr.AuthData)
 	}
+	if pr := propertiesOf(p); pr != nil {
+		normProps(pr)
+	}
 	switch p := p.(type) {
 	case *packet.Connect:
 		if p.ProtocolName == "" {
 			p.ProtocolName = map[byte]string{3: "MQIsdp", 4: "MQTT", 5: "MQTT"}[p.ProtocolVersion]
 		}
 		nilEmpty(&p.Password)
-		normProps(&p.Properties)
 		if p.Will != nil {
 			nilEmpty(&p.Will.Payload)
 			normProps(&p.Will.Properties)
@@ -257,15 +259,12 @@ func normalize(p packet.Packet, v byte) {
 		if v == packet.Version31 {
 			p.SessionPresent = false
 		}
-		normProps(&p.Properties)
 	case *packet.Publish:
 		nilEmpty(&p.Payload)
-		normProps(&p.Properties)
 	case *packet.Ack:
 		if v != packet.Version5 {
 			p.ReasonCode = 0
 		}
-		normProps(&p.Properties)
 	case *packet.Subscribe:
 		if v != packet.Version5 {
 			for i := range p.Subscriptions {
@@ -273,23 +272,14 @@ func normalize(p packet.Packet, v byte) {
 				s.NoLocal, s.RetainAsPublished, s.RetainHandling = false, false, 0
 			}
 		}
-		normProps(&p.Properties)
-	case *packet.Suback:
-		normProps(&p.Properties)
-	case *packet.Unsubscribe:
-		normProps(&p.Properties)
 	case *packet.Unsuback:
 		if v != packet.Version5 {
 			p.ReasonCodes = nil
 		}
-		normProps(&p.Properties)
 	case *packet.Disconnect:
 		if v != packet.Version5 {
 			p.ReasonCode = 0
 		}
-		normProps(&p.Properties)
-	case *packet.Auth:
-		normProps(&p.Properties)
 	}
 }
 

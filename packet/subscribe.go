@@ -168,10 +168,8 @@ func (p *Suback) check(v byte) error {
 	if p.PacketID == 0 || len(p.ReasonCodes) == 0 {
 		return encodeErr("SUBACK needs a packet identifier and a reason code")
 	}
-	for _, c := range p.ReasonCodes {
-		if !c.ValidFor(TypeSuback, v) {
-			return encodeErr("SUBACK reason code 0x%02x", byte(c))
-		}
+	if err := checkReasonCodes(TypeSuback, v, p.ReasonCodes); err != nil {
+		return err
 	}
 	if v == Version5 {
 		return p.Properties.check(inSuback)
@@ -184,10 +182,7 @@ func (p *Suback) appendBody(b []byte, v byte) []byte {
 	if v == Version5 {
 		b = p.Properties.appendTo(b, inSuback)
 	}
-	for _, c := range p.ReasonCodes {
-		b = append(b, byte(c))
-	}
-	return b
+	return appendReasonCodes(b, p.ReasonCodes)
 }
 
 func decodeSuback(body []byte, v byte) (*Suback, error) {
@@ -203,15 +198,9 @@ func decodeSuback(body []byte, v byte) (*Suback, error) {
 	if p.PacketID == 0 {
 		return nil, protocolErr("SUBACK packet identifier 0")
 	}
-	for _, c := range d.rest() {
-		rc := ReasonCode(c)
-		if !rc.ValidFor(TypeSuback, v) {
-			return nil, protocolErr("SUBACK reason code 0x" + hex2(c)) // [MQTT-3.9.3-2]
-		}
-		p.ReasonCodes = append(p.ReasonCodes, rc)
-	}
-	if len(p.ReasonCodes) == 0 {
-		return nil, protocolErr("SUBACK without reason codes")
+	var err error
+	if p.ReasonCodes, err = decodeReasonCodes(&d, TypeSuback, v); err != nil { // [MQTT-3.9.3-2]
+		return nil, err
 	}
 	return p, nil
 }
@@ -316,10 +305,8 @@ func (p *Unsuback) check(v byte) error {
 		if len(p.ReasonCodes) == 0 {
 			return encodeErr("UNSUBACK without reason codes")
 		}
-		for _, c := range p.ReasonCodes {
-			if !c.ValidFor(TypeUnsuback, v) {
-				return encodeErr("UNSUBACK reason code 0x%02x", byte(c))
-			}
+		if err := checkReasonCodes(TypeUnsuback, v, p.ReasonCodes); err != nil {
+			return err
 		}
 		return p.Properties.check(inUnsuback)
 	}
@@ -329,10 +316,7 @@ func (p *Unsuback) check(v byte) error {
 func (p *Unsuback) appendBody(b []byte, v byte) []byte {
 	b = appendUint16(b, p.PacketID)
 	if v == Version5 {
-		b = p.Properties.appendTo(b, inUnsuback)
-		for _, c := range p.ReasonCodes {
-			b = append(b, byte(c))
-		}
+		b = appendReasonCodes(p.Properties.appendTo(b, inUnsuback), p.ReasonCodes)
 	}
 	return b
 }
@@ -349,15 +333,9 @@ func decodeUnsuback(body []byte, v byte) (*Unsuback, error) {
 		if d.err != nil {
 			return nil, d.err
 		}
-		for _, c := range d.rest() {
-			rc := ReasonCode(c)
-			if !rc.ValidFor(TypeUnsuback, v) {
-				return nil, protocolErr("UNSUBACK reason code 0x" + hex2(c)) // [MQTT-3.11.3-2]
-			}
-			p.ReasonCodes = append(p.ReasonCodes, rc)
-		}
-		if len(p.ReasonCodes) == 0 {
-			return nil, protocolErr("UNSUBACK without reason codes")
+		var err error
+		if p.ReasonCodes, err = decodeReasonCodes(&d, TypeUnsuback, v); err != nil { // [MQTT-3.11.3-2]
+			return nil, err
 		}
 	}
 	d.end("UNSUBACK")
@@ -365,4 +343,39 @@ func decodeUnsuback(body []byte, v byte) (*Unsuback, error) {
 		return nil, d.err
 	}
 	return p, nil
+}
+
+// checkReasonCodes reports the first of rcs, the reason codes of a SUBACK
+// or UNSUBACK (t), that is not valid in it.
+func checkReasonCodes(t Type, v byte, rcs []ReasonCode) error {
+	for _, c := range rcs {
+		if !c.ValidFor(t, v) {
+			return encodeErr("%v reason code 0x%02x", t, byte(c))
+		}
+	}
+	return nil
+}
+
+func appendReasonCodes(b []byte, rcs []ReasonCode) []byte {
+	for _, c := range rcs {
+		b = append(b, byte(c))
+	}
+	return b
+}
+
+// decodeReasonCodes reads the rest of a SUBACK's or UNSUBACK's (t) body:
+// one or more reason codes, each valid in it.
+func decodeReasonCodes(d *decoder, t Type, v byte) ([]ReasonCode, error) {
+	var rcs []ReasonCode
+	for _, c := range d.rest() {
+		rc := ReasonCode(c)
+		if !rc.ValidFor(t, v) {
+			return nil, protocolErr(t.String() + " reason code 0x" + hex2(c))
+		}
+		rcs = append(rcs, rc)
+	}
+	if len(rcs) == 0 {
+		return nil, protocolErr(t.String() + " without reason codes")
+	}
+	return rcs, nil
 }

@@ -71,6 +71,13 @@ type FixedHeader struct {
 // Size returns the number of bytes the whole packet occupies on the wire.
 func (h FixedHeader) Size() int { return 1 + varintLen(uint32(h.Remaining)) + h.Remaining }
 
+// Append appends the header as it goes on the wire: the type and flags
+// byte, then Remaining as a variable byte integer. Remaining must be from 0
+// to MaxRemainingLength.
+func (h FixedHeader) Append(b []byte) []byte {
+	return appendVarint(append(b, byte(h.Type)<<4|h.Flags&0x0f), uint32(h.Remaining))
+}
+
 // Packet is one decoded control packet: *Connect, *Connack, *Publish, *Ack,
 // *Subscribe, *Suback, *Unsubscribe, *Unsuback, *Pingreq, *Pingresp,
 // *Disconnect or *Auth.

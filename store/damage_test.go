@@ -213,6 +213,19 @@ func logged() (store.BoltOptions, *bytes.Buffer) {
 	return store.BoltOptions{Logger: slog.New(slog.NewTextHandler(&buf, nil))}, &buf
 }
 
+// openLogged opens the store at path (closed when the test ends) with a
+// logger writing to buf.
+func openLogged(t *testing.T, path string) (s *store.Bolt, buf *bytes.Buffer) {
+	t.Helper()
+	opts, buf := logged()
+	s, err := store.OpenBolt(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, buf
+}
+
 // A torn final record, a prefix of the record an append was writing when
 // the process died, is dropped, with a warning once its header is whole,
 // and everything before it is kept; the next open has nothing to say.
@@ -275,12 +288,7 @@ func TestBoltDamagedMetaPageCoveredByLog(t *testing.T) {
 	t.Parallel()
 	path := damageStore(t, false)
 	flip(t, path, newestMeta(t, path)+20, 64)
-	opts, buf := logged()
-	s, err := store.OpenBolt(path, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, buf := openLogged(t, path)
 	seqs, payloads := queueSeqs(t, s, "c")
 	if len(seqs) != 40 || payloads[39] != "m39" {
 		t.Errorf("queue %v %q", seqs, payloads)
@@ -301,12 +309,7 @@ func TestBoltDamagedMetaPageBeforeFirstCheckpoint(t *testing.T) {
 	}
 	copied := crashCopy(t, path, t.TempDir())
 	flip(t, copied, newestMeta(t, copied)+20, 64)
-	opts, buf := logged()
-	c, err := store.OpenBolt(copied, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c, buf := openLogged(t, copied)
 	if seqs, _ := queueSeqs(t, c, "c"); !slices.Equal(seqs, []uint64{0, 1, 2, 3, 4}) {
 		t.Errorf("queue %v", seqs)
 	}

@@ -214,9 +214,8 @@ func (e *encoder) appendSession(b []byte, s *broker.StoredSession) ([]byte, erro
 	return b, nil
 }
 
-// appendDelivery appends d encoded as a delivery record: its message by
-// id only.
-func appendDelivery(b []byte, d *broker.StoredDelivery) []byte {
+// deliveryFlags returns the flags byte of d's delivery record.
+func deliveryFlags(d *broker.StoredDelivery) byte {
 	var flags byte
 	if d.Retain {
 		flags |= delRetain
@@ -224,7 +223,13 @@ func appendDelivery(b []byte, d *broker.StoredDelivery) []byte {
 	if d.Released {
 		flags |= delReleased
 	}
-	b = append(b, recordV2, flags, d.QoS)
+	return flags
+}
+
+// appendDelivery appends d encoded as a delivery record: its message by
+// id only.
+func appendDelivery(b []byte, d *broker.StoredDelivery) []byte {
+	b = append(b, recordV2, deliveryFlags(d), d.QoS)
 	b = binary.AppendUvarint(b, d.ID)
 	b = appendString(b, d.Group)
 	b = binary.AppendUvarint(b, uint64(len(d.SubIDs)))

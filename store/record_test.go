@@ -25,14 +25,7 @@ func seedMessage() *broker.Message {
 // appendDeliveryV1 appends d encoded as a delivery record of store format
 // 1, which held its message; only tests write them now.
 func appendDeliveryV1(b []byte, d *broker.StoredDelivery) ([]byte, error) {
-	var flags byte
-	if d.Retain {
-		flags |= delRetain
-	}
-	if d.Released {
-		flags |= delReleased
-	}
-	b = append(b, recordV1, flags, d.QoS)
+	b = append(b, recordV1, deliveryFlags(d), d.QoS)
 	b = appendString(b, d.Group)
 	b = binary.AppendUvarint(b, uint64(len(d.SubIDs)))
 	for _, id := range d.SubIDs {

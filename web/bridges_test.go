@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -20,20 +19,10 @@ func TestBridges(t *testing.T) {
 	t.Parallel()
 	b := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
 	since := time.UnixMilli(1700000000000)
-	w, err := web.New(web.Config{Broker: b.Server, Bridges: func() []bridge.Status {
+	_, srv := serve(t, web.Config{Broker: b.Server, Bridges: func() []bridge.Status {
 		return []bridge.Status{{Name: "edge", State: bridge.Connected, Address: "central:1883", Since: since,
 			Queued: 3, Sent: 10, Received: 4, Dropped: 1, LastError: "remote: EOF"}}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	h, err := w.Handler(web.HandlerConfig{Local: true, LoopbackTCP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	}}, web.HandlerConfig{})
 
 	get := func(path string) string {
 		resp, err := http.Get(srv.URL + path)

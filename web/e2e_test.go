@@ -52,14 +52,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 		"user bridge\ntopic write mirror/#\n"), 0o644)
 	// Dynamic security's file, in a directory the broker can write to
 	// after it drops root privileges to the mosquitto user.
-	dsDir, err := os.MkdirTemp("", "midge-e2e-dynsec-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dsDir) })
-	if err := os.Chmod(dsDir, 0o777); err != nil {
-		t.Fatal(err)
-	}
+	dsDir := testutil.WorldDir(t, "midge-e2e-dynsec-", 0o777)
 	mqttPort, httpPort := testutil.FreePort(t), testutil.FreePort(t)
 	conf := filepath.Join(dir, "midge.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`log_dest stdout

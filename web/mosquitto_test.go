@@ -28,18 +28,13 @@ topic read /api/v1/version
 func startMosquittoAPI(t *testing.T) *httptest.Server {
 	t.Helper()
 	b := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-	w, err := web.New(web.Config{Broker: b.Server, History: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
 	pf := passwords(t)
 	acl, err := auth.ParseACL(strings.NewReader(mosquittoACL), "acl")
 	if err != nil {
 		t.Fatal(err)
 	}
 	port, tlsPort := 1883, 8883
-	h, err := w.Handler(web.HandlerConfig{
+	_, srv := serve(t, web.Config{Broker: b.Server, History: 5}, web.HandlerConfig{
 		Passwords: func() web.Passwords { return pf },
 		Admins:    func() []string { return nil },
 		Security:  &broker.Security{Authenticators: []broker.Authenticator{pf}, Authorizers: []broker.Authorizer{acl}},
@@ -52,13 +47,7 @@ func startMosquittoAPI(t *testing.T) *httptest.Server {
 				{Port: &port, Protocol: "httpapi"},
 			}
 		},
-		Local: true, LoopbackTCP: true,
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
 	return srv
 }
 

@@ -7,12 +7,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,24 +22,6 @@ import (
 	"github.com/midge-mqtt/midge/web"
 )
 
-// clock is a time the test moves on.
-type clock struct {
-	mu sync.Mutex // guards t
-	t  time.Time
-}
-
-func (c *clock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // fileEnv is a dashboard whose logins come from a password file on disk,
 // read again by reload as the broker does on SIGHUP, with a clock the test
 // moves and the broker's log handler at Mosquitto's default log types.
@@ -49,13 +29,13 @@ type fileEnv struct {
 	*env
 	path  string
 	pw    atomic.Pointer[auth.PasswordFile]
-	clock *clock
+	clock *testutil.Clock
 	log   *testutil.LockedBuffer
 }
 
 func startWithFile(t *testing.T, users map[string]string) *fileEnv {
 	t.Helper()
-	fe := &fileEnv{path: filepath.Join(t.TempDir(), "pw"), clock: &clock{t: time.Now()}, log: &testutil.LockedBuffer{}}
+	fe := &fileEnv{path: filepath.Join(t.TempDir(), "pw"), clock: testutil.NewClock(time.Now()), log: &testutil.LockedBuffer{}}
 	fe.writeFile(t, users)
 	fe.reload(t)
 	lh, err := logging.New(logging.Options{Types: logging.DefaultTypes, Dests: logging.Stdout, NoTimestamp: true},
@@ -64,19 +44,9 @@ func startWithFile(t *testing.T, users map[string]string) *fileEnv {
 		t.Fatal(err)
 	}
 	b := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-	w, err := web.New(web.Config{Broker: b.Server, BatchInterval: 10 * time.Millisecond,
-		StatsInterval: 20 * time.Millisecond, Logger: slog.New(lh), Now: fe.clock.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	h, err := w.Handler(web.HandlerConfig{Local: true, LoopbackTCP: true,
-		Passwords: func() web.Passwords { return fe.pw.Load() }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	w, srv := serve(t, web.Config{Broker: b.Server, BatchInterval: 10 * time.Millisecond,
+		StatsInterval: 20 * time.Millisecond, Logger: slog.New(lh), Now: fe.clock.Now},
+		web.HandlerConfig{Passwords: func() web.Passwords { return fe.pw.Load() }})
 	fe.env = &env{t: t, b: b, web: w, srv: srv}
 	return fe
 }
@@ -143,11 +113,7 @@ func TestSessionEndsWithPasswordChange(t *testing.T) {
 	// The stream must end within the test's time.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/v1/events", nil)
-	stream, err := alice.c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	stream := alice.events(ctx)
 	defer stream.Body.Close()
 
 	// The same file read again: nothing ends.
@@ -281,7 +247,7 @@ func TestLoginThrottle(t *testing.T) {
 	}
 	// Once the wait is over, the right password logs in, and forgets
 	// alice's failures.
-	fe.clock.advance(time.Minute + time.Second)
+	fe.clock.Advance(time.Minute + time.Second)
 	if st := e.loginAs(e.from("127.0.0.3"), "alice", "pw-alice-1"); st != 200 {
 		t.Errorf("alice after the wait: %d, want 200", st)
 	}

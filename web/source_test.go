@@ -2,7 +2,6 @@ package web_test
 
 import (
 	"context"
-	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -60,17 +59,7 @@ func (f *fakeSource) Describe() web.SourceInfo {
 // source, and a publish from the page goes through the source.
 func TestClientSource(t *testing.T) {
 	src := &fakeSource{}
-	w, err := web.New(web.Config{Source: src, BatchInterval: 10 * time.Millisecond, StatsInterval: 20 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	h, err := w.Handler(web.HandlerConfig{Local: true, LoopbackTCP: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	w, srv := serve(t, web.Config{Source: src, BatchInterval: 10 * time.Millisecond, StatsInterval: 20 * time.Millisecond}, web.HandlerConfig{})
 	e := &env{t: t, web: w, srv: srv}
 	u := e.anonymous()
 	var me struct {

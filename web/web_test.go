@@ -59,12 +59,7 @@ func passwords(t testing.TB) *auth.PasswordFile {
 func start(t *testing.T, logins bool) *env {
 	t.Helper()
 	b := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-	w, err := web.New(web.Config{Broker: b.Server, BatchInterval: 10 * time.Millisecond, StatsInterval: 20 * time.Millisecond, History: 5})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.Close() })
-	hc := web.HandlerConfig{Local: true, LoopbackTCP: true}
+	var hc web.HandlerConfig
 	if logins {
 		pf := passwords(t)
 		acl, err := auth.ParseACL(strings.NewReader(aclText), "acl")
@@ -75,13 +70,28 @@ func start(t *testing.T, logins bool) *env {
 		hc.Admins = func() []string { return []string{"alice"} }
 		hc.Security = &broker.Security{Authorizers: []broker.Authorizer{acl}}
 	}
+	w, srv := serve(t, web.Config{Broker: b.Server, BatchInterval: 10 * time.Millisecond, StatsInterval: 20 * time.Millisecond, History: 5}, hc)
+	return &env{t: t, b: b, web: w, srv: srv}
+}
+
+// serve starts a dashboard configured by cfg and serves its handler,
+// configured by hc with Local and LoopbackTCP set, on an httptest server;
+// both are closed when the test ends.
+func serve(t *testing.T, cfg web.Config, hc web.HandlerConfig) (*web.Server, *httptest.Server) {
+	t.Helper()
+	w, err := web.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { w.Close() })
+	hc.Local, hc.LoopbackTCP = true, true
 	h, err := w.Handler(hc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
-	return &env{t: t, b: b, web: w, srv: srv}
+	return w, srv
 }
 
 // user is an HTTP client with its own cookies.
@@ -109,6 +119,20 @@ func (e *env) login(name string) *user {
 	}
 	u.csrf = me.CSRF
 	return u
+}
+
+// events opens the live stream (/api/v1/events) as u, until ctx ends.
+func (u *user) events(ctx context.Context) *http.Response {
+	u.e.t.Helper()
+	req, err := http.NewRequestWithContext(ctx, "GET", u.e.srv.URL+"/api/v1/events", nil)
+	if err != nil {
+		u.e.t.Fatal(err)
+	}
+	resp, err := u.c.Do(req)
+	if err != nil {
+		u.e.t.Fatal(err)
+	}
+	return resp
 }
 
 // do sends a request with the CSRF token (if any) and decodes the JSON
@@ -453,11 +477,7 @@ func TestPublishHistoryRetainedAndClients(t *testing.T) {
 	if st := a.do("POST", "/api/v1/disconnect", map[string]string{"clientId": "sub1"}, &dis); st != 200 || !dis.Disconnected {
 		t.Errorf("disconnect: %d %+v", st, dis)
 	}
-	for {
-		if _, err := sub.Read(5 * time.Second); err != nil {
-			break
-		}
-	}
+	sub.ExpectClosed()
 	if st := a.do("POST", "/api/v1/publish", map[string]any{"topic": "a/+", "payload": "x"}, nil); st != 400 {
 		t.Errorf("publish to a filter: %d, want 400", st)
 	}
@@ -527,11 +547,7 @@ func TestEvents(t *testing.T) {
 	a := e.login("alice")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "GET", e.srv.URL+"/api/v1/events", nil)
-	resp, err := a.c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := a.events(ctx)
 	defer resp.Body.Close()
 	if resp.Header.Get("Content-Type") != "text/event-stream" {
 		t.Fatalf("content type %q", resp.Header.Get("Content-Type"))

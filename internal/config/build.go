@@ -17,6 +17,7 @@ func (p *parser) build() {
 	res := p.res
 	cfg := &res.Config
 	p.buildBridges()
+	p.buildCluster()
 	if p.logDestsSet {
 		res.Log.Dests = p.logDests
 	}

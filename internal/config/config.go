@@ -87,6 +87,9 @@ type Result struct {
 	// HTTPAPI holds the settings of the http_api listeners.
 	HTTPAPI HTTPAPI
 
+	// Cluster holds the cluster_* options; Cluster.Name is "" without them.
+	Cluster Cluster
+
 	// Bridges are the connection blocks, checked, with their client
 	// identifiers resolved, in order.
 	Bridges []Bridge

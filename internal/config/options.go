@@ -24,20 +24,149 @@ func KnownOptions() []string {
 	return append(out, "include_dir", "plugin_opt_*", "auth_opt_*")
 }
 
+// The kinds of option value. Each parses the value after the option name
+// and hands it to set; an error (the value's, or the scope's) is recorded
+// against the line and set is not called.
+
+// boolOpt is a true/false option.
+func boolOpt(set func(p *parser, v bool)) handler {
+	return func(p *parser, pos Position, name, rest string) {
+		if v, ok := p.boolean(pos, name, rest); ok {
+			set(p, v)
+		}
+	}
+}
+
+// intOpt is an integer option of any value.
+func intOpt(set func(p *parser, v int)) handler {
+	return func(p *parser, pos Position, name, rest string) {
+		if v, ok := p.integer(pos, name, rest); ok {
+			set(p, v)
+		}
+	}
+}
+
+// rangeOpt is an integer option from lo to hi.
+func rangeOpt(lo, hi int, set func(p *parser, pos Position, v int)) handler {
+	return func(p *parser, pos Position, name, rest string) {
+		if v, ok := p.inRange(pos, name, rest, lo, hi); ok {
+			set(p, pos, v)
+		}
+	}
+}
+
+// onceStr is a string option Mosquitto refuses to see twice.
+func onceStr(set func(p *parser, v string)) handler {
+	return func(p *parser, pos Position, name, rest string) {
+		if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
+			set(p, v)
+		}
+	}
+}
+
+// scoped is a security option: global, or of the current listener under
+// per_listener_settings true.
+func scoped(h func(p *parser, s *scopeState, pos Position, name, rest string)) handler {
+	return func(p *parser, pos Position, name, rest string) {
+		if s, ok := p.scope(pos, name); ok {
+			h(p, s, pos, name, rest)
+		}
+	}
+}
+
+// scopedFile is a security option naming a file, which 2.1 lets a later
+// line replace.
+func scopedFile(set func(s *scopeState, v string, pos Position)) handler {
+	return scoped(func(p *parser, s *scopeState, pos Position, name, rest string) {
+		if v, ok := p.str(pos, name, rest); ok {
+			p.replaced(pos, name+" "+p.scopeKey(s), name)
+			set(s, v, pos)
+		}
+	})
+}
+
+// onListener is an option of the current listener (of the default one,
+// which it creates, unless need says it must follow a listener line).
+func onListener(need bool, h func(p *parser, l *lstate, pos Position, name, rest string)) handler {
+	return func(p *parser, pos Position, name, rest string) {
+		if l, ok := p.listener(pos, name, need); ok {
+			h(p, l, pos, name, rest)
+		}
+	}
+}
+
+// listenerBool is a true/false option of the current listener.
+func listenerBool(need bool, set func(l *lstate, v bool, pos Position)) handler {
+	return onListener(need, func(p *parser, l *lstate, pos Position, name, rest string) {
+		if v, ok := p.boolean(pos, name, rest); ok {
+			set(l, v, pos)
+		}
+	})
+}
+
+// listenerStr is a string option of the current listener.
+func listenerStr(need bool, set func(l *lstate, v string, pos Position)) handler {
+	return onListener(need, func(p *parser, l *lstate, pos Position, name, rest string) {
+		if v, ok := p.str(pos, name, rest); ok {
+			set(l, v, pos)
+		}
+	})
+}
+
+// listenerRange is an integer option of the current listener, from lo to hi.
+func listenerRange(need bool, lo, hi int, set func(l *lstate, v int, pos Position)) handler {
+	return onListener(need, func(p *parser, l *lstate, pos Position, name, rest string) {
+		if v, ok := p.inRange(pos, name, rest, lo, hi); ok {
+			set(l, v, pos)
+		}
+	})
+}
+
+// inRange parses an integer from lo to hi.
+func (p *parser) inRange(pos Position, name, rest string, lo, hi int) (int, bool) {
+	v, ok := p.integer(pos, name, rest)
+	if ok && (v < lo || v > hi) {
+		p.errorf(pos, "invalid %s value %d: must be %d to %d", name, v, lo, hi)
+		return 0, false
+	}
+	return v, ok
+}
+
 // optionHandlers returns the handler of each option but include_dir and
 // the plugin_opt_*/auth_opt_* family.
 func optionHandlers() map[string]handler {
 	cfg := func(p *parser) *broker.Config { return &p.res.Config }
-	boolOpt := func(set func(p *parser, v bool)) handler {
-		return func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.boolean(pos, name, rest); ok {
-				set(p, v)
-			}
-		}
-	}
 	refused := func(why string) handler {
 		return func(p *parser, pos Position, name, _ string) { p.refuse(pos, name, why) }
 	}
+	// packet_buffer_size (Mosquitto 2.1) is the same global option as
+	// websockets_headers_size, wherever it is written: it bounds the HTTP
+	// request of a WebSocket upgrade. midge's MQTT read buffers grow as
+	// needed, so it has no other effect.
+	maxQoS := onListener(false, func(p *parser, l *lstate, pos Position, name, rest string) {
+		switch v, ok := p.integer(pos, name, rest); {
+		case !ok:
+		case v < 0 || v > 2:
+			p.errorf(pos, "invalid %s value %d: must be 0, 1 or 2", name, v)
+		default:
+			l.maxQoS, l.maxQoSPos = v, pos
+		}
+	})
+	wsHeadersSize := rangeOpt(0, 65535, func(p *parser, _ Position, v int) { p.wsHeadersSize = v })
+	anonymous := scoped(func(p *parser, s *scopeState, pos Position, name, rest string) {
+		if v, ok := p.boolean(pos, name, rest); ok {
+			s.anon = &v
+		}
+	})
+	autoIDPrefix := scoped(func(p *parser, s *scopeState, pos Position, name, rest string) {
+		if v, ok := p.str(pos, name, rest); ok && p.once(pos, "auto_id_prefix "+p.scopeKey(s), name) {
+			if len(v) > 50 {
+				p.errorf(pos, "auto_id_prefix longer than 50 bytes")
+				return
+			}
+			s.autoID, s.autoIDPos = v, pos
+		}
+	})
 	m := map[string]handler{
 		// Security, global or per listener.
 		"allow_anonymous": func(p *parser, pos Position, name, rest string) {
@@ -45,57 +174,19 @@ func optionHandlers() map[string]handler {
 				p.res.Warnings = append(p.res.Warnings, Warning{Pos: pos, Notice: true,
 					Msg: "You are using the 'allow_anonymous' option with 'per_listener_settings true'. Please replace this with 'listener_allow_anonymous'."})
 			}
-			s, ok := p.scope(pos, name)
-			if !ok {
-				return
-			}
-			if v, ok := p.boolean(pos, name, rest); ok {
-				s.anon = &v
-			}
+			anonymous(p, pos, name, rest)
 		},
-		"allow_zero_length_clientid": func(p *parser, pos Position, name, rest string) {
-			s, ok := p.scope(pos, name)
-			if !ok {
-				return
-			}
+		"allow_zero_length_clientid": scoped(func(p *parser, s *scopeState, pos Position, name, rest string) {
 			if v, ok := p.boolean(pos, name, rest); ok {
 				s.zeroLen, s.zeroLenPos = &v, pos
 			}
-		},
+		}),
 		"auto_id_prefix": func(p *parser, pos Position, name, rest string) {
 			p.deprecated(pos, name, "Please use 'listener_auto_id_prefix' instead.")
-			s, ok := p.scope(pos, name)
-			if !ok {
-				return
-			}
-			if v, ok := p.str(pos, name, rest); ok && p.once(pos, "auto_id_prefix "+p.scopeKey(s), name) {
-				if len(v) > 50 {
-					p.errorf(pos, "auto_id_prefix longer than 50 bytes")
-					return
-				}
-				s.autoID, s.autoIDPos = v, pos
-			}
+			autoIDPrefix(p, pos, name, rest)
 		},
-		"password_file": func(p *parser, pos Position, name, rest string) {
-			s, ok := p.scope(pos, name)
-			if !ok {
-				return
-			}
-			if v, ok := p.str(pos, name, rest); ok {
-				p.replaced(pos, "password_file "+p.scopeKey(s), name)
-				s.passwordFile, s.passwordPos = v, pos
-			}
-		},
-		"acl_file": func(p *parser, pos Position, name, rest string) {
-			s, ok := p.scope(pos, name)
-			if !ok {
-				return
-			}
-			if v, ok := p.str(pos, name, rest); ok {
-				p.replaced(pos, "acl_file "+p.scopeKey(s), name)
-				s.aclFile, s.aclPos = v, pos
-			}
-		},
+		"password_file":       scopedFile(func(s *scopeState, v string, pos Position) { s.passwordFile, s.passwordPos = v, pos }),
+		"acl_file":            scopedFile(func(s *scopeState, v string, pos Position) { s.aclFile, s.aclPos = v, pos }),
 		"acl_check_subscribe": boolOpt(func(p *parser, v bool) { p.aclCheckSubscribe = v }),
 		"per_listener_settings": func(p *parser, pos Position, name, rest string) {
 			p.deprecated(pos, name, "Please see the documentation for how to achieve the same effect.")
@@ -117,13 +208,11 @@ func optionHandlers() map[string]handler {
 		},
 
 		// Plugins: the acl-file and password-file plugins of Mosquitto 2.1.
-		"plugin":      (*parser).pluginLine,
-		"auth_plugin": (*parser).pluginLine,
-		"global_plugin": func(p *parser, pos Position, name, rest string) {
-			p.pluginLine(pos, name, rest)
-		},
-		"plugin_load": (*parser).pluginLoad,
-		"plugin_use":  (*parser).pluginUse,
+		"plugin":        (*parser).pluginLine,
+		"auth_plugin":   (*parser).pluginLine,
+		"global_plugin": (*parser).pluginLine,
+		"plugin_load":   (*parser).pluginLoad,
+		"plugin_use":    (*parser).pluginUse,
 		"auth_plugin_deny_special_chars": func(p *parser, pos Position, name, rest string) {
 			if p.curPlugin == nil {
 				p.errorf(pos, "%s must follow a plugin line", name)
@@ -139,36 +228,19 @@ func optionHandlers() map[string]handler {
 				p.deprecated(pos, name, "The behaviour will default to true.")
 			}
 		},
-		"autosave_interval": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.integer(pos, name, rest); ok {
-				v = max(v, 0)
-				p.res.Persistence.AutosaveInterval = time.Duration(v) * time.Second
-				p.res.Persistence.AutosaveChanges = v
-			}
-		},
+		"autosave_interval": intOpt(func(p *parser, v int) {
+			v = max(v, 0)
+			p.res.Persistence.AutosaveInterval = time.Duration(v) * time.Second
+			p.res.Persistence.AutosaveChanges = v
+		}),
 		"autosave_on_changes": boolOpt(func(p *parser, v bool) { p.res.Persistence.AutosaveOnChanges = v }),
 		"check_retain_source": boolOpt(func(p *parser, v bool) { p.res.CheckRetainSource = v }),
 		"connection_messages": boolOpt(func(p *parser, v bool) { cfg(p).QuietConnections = !v }),
-		"enable_control_api": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.boolean(pos, name, rest); ok {
-				p.res.EnableControlAPI = v
-			}
-		},
-		"global_max_clients": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.integer(pos, name, rest); ok {
-				cfg(p).MaxSessions = max(v, 0) // -1 and 0: no limit, as in Mosquitto
-			}
-		},
-		"global_max_connections": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.integer(pos, name, rest); ok {
-				cfg(p).MaxConnections = max(v, 0)
-			}
-		},
-		"max_inflight_bytes": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.integer(pos, name, rest); ok {
-				cfg(p).MaxInflightBytes = max(v, 0)
-			}
-		},
+		"enable_control_api":  boolOpt(func(p *parser, v bool) { p.res.EnableControlAPI = v }),
+		// -1 and 0: no limit, as in Mosquitto.
+		"global_max_clients":     intOpt(func(p *parser, v int) { cfg(p).MaxSessions = max(v, 0) }),
+		"global_max_connections": intOpt(func(p *parser, v int) { cfg(p).MaxConnections = max(v, 0) }),
+		"max_inflight_bytes":     intOpt(func(p *parser, v int) { cfg(p).MaxInflightBytes = max(v, 0) }),
 		"max_inflight_messages": func(p *parser, pos Position, name, rest string) {
 			v, ok := p.integer(pos, name, rest)
 			switch {
@@ -181,16 +253,8 @@ func optionHandlers() map[string]handler {
 				cfg(p).MaxInflightMessages = v
 			}
 		},
-		"max_keepalive": func(p *parser, pos Position, name, rest string) {
-			v, ok := p.integer(pos, name, rest)
-			switch {
-			case !ok:
-			case v < 0 || v > 65535:
-				p.errorf(pos, "invalid max_keepalive value %d: must be 0 to 65535", v)
-			default:
-				cfg(p).MaxKeepalive = v // 0: no limit (2.1), the broker's default
-			}
-		},
+		// 0: no limit (2.1), the broker's default.
+		"max_keepalive": rangeOpt(0, 65535, func(p *parser, _ Position, v int) { cfg(p).MaxKeepalive = v }),
 		"max_packet_size": func(p *parser, pos Position, name, rest string) {
 			v, ok := p.integer(pos, name, rest)
 			switch {
@@ -201,20 +265,13 @@ func optionHandlers() map[string]handler {
 				cfg(p).MaxPacketSize = v
 			}
 		},
-		"max_queued_bytes": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.integer(pos, name, rest); ok {
-				cfg(p).MaxQueuedBytes = max(v, 0)
+		"max_queued_bytes": intOpt(func(p *parser, v int) { cfg(p).MaxQueuedBytes = max(v, 0) }),
+		"max_queued_messages": intOpt(func(p *parser, v int) {
+			if v <= 0 {
+				v = broker.Unlimited
 			}
-		},
-		"max_queued_messages": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.integer(pos, name, rest); ok {
-				if v <= 0 {
-					cfg(p).MaxQueuedMessages = broker.Unlimited
-				} else {
-					cfg(p).MaxQueuedMessages = v
-				}
-			}
-		},
+			cfg(p).MaxQueuedMessages = v
+		}),
 		"memory_limit": func(p *parser, pos Position, name, rest string) {
 			if v, ok := p.integer(pos, name, rest); ok && v != 0 {
 				p.refuse(pos, name, "a hard heap limit cannot be enforced by the Go runtime (see GOMEMLIMIT)")
@@ -223,22 +280,13 @@ func optionHandlers() map[string]handler {
 		"message_size_limit": func(p *parser, pos Position, name, rest string) {
 			p.res.Warnings = append(p.res.Warnings, Warning{Pos: pos, Notice: true,
 				Msg: "Note: It is recommended to replace `message_size_limit` with `max_packet_size`."}) // 2.1's words
-			v, ok := p.integer(pos, name, rest)
-			switch {
-			case !ok:
-			case v < 0 || v > 268435455:
-				p.errorf(pos, "invalid message_size_limit value %d: must be 0 to 268435455", v)
-			default:
+			if v, ok := p.inRange(pos, name, rest, 0, 268435455); ok {
 				cfg(p).MessageSizeLimit = v
 			}
 		},
 		"persistence":          boolOpt(func(p *parser, v bool) { p.res.Persistence.Enabled = v }),
 		"retained_persistence": boolOpt(func(p *parser, v bool) { p.res.Persistence.Enabled = v }),
-		"persistence_file": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
-				p.res.Persistence.File = v
-			}
-		},
+		"persistence_file":     onceStr(func(p *parser, v string) { p.res.Persistence.File = v }),
 		"persistence_sync": func(p *parser, pos Position, name, rest string) {
 			v, ok := p.str(pos, name, rest)
 			if !ok {
@@ -262,11 +310,7 @@ func optionHandlers() map[string]handler {
 				p.res.Persistence.SyncInterval = time.Duration(v) * time.Second
 			}
 		},
-		"persistence_location": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
-				p.res.Persistence.Location = v
-			}
-		},
+		"persistence_location": onceStr(func(p *parser, v string) { p.res.Persistence.Location = v }),
 		"persistent_client_expiration": func(p *parser, pos Position, name, rest string) {
 			t, ok := p.token(pos, name, rest)
 			if !ok {
@@ -279,11 +323,7 @@ func optionHandlers() map[string]handler {
 			}
 			cfg(p).PersistentClientExpiration = d
 		},
-		"pid_file": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
-				p.res.PIDFile = v
-			}
-		},
+		"pid_file":             onceStr(func(p *parser, v string) { p.res.PIDFile = v }),
 		"queue_qos0_messages":  boolOpt(func(p *parser, v bool) { cfg(p).QueueQoS0Messages = v }),
 		"retain_available":     boolOpt(func(p *parser, v bool) { cfg(p).RetainUnavailable = !v }),
 		"upgrade_outgoing_qos": boolOpt(func(p *parser, v bool) { cfg(p).UpgradeOutgoingQoS = v }),
@@ -308,18 +348,12 @@ func optionHandlers() map[string]handler {
 				p.warnf(pos, "set_tcp_nodelay false has no effect: midge always disables Nagle's algorithm (Go's default)")
 			}
 		},
-		"sys_interval": func(p *parser, pos Position, name, rest string) {
-			v, ok := p.integer(pos, name, rest)
-			switch {
-			case !ok:
-			case v < 0 || v > 65535:
-				p.errorf(pos, "invalid sys_interval value %d: must be 0 to 65535", v)
-			case v == 0:
+		"sys_interval": rangeOpt(0, 65535, func(p *parser, _ Position, v int) {
+			cfg(p).SysInterval = time.Duration(v) * time.Second
+			if v == 0 {
 				cfg(p).SysInterval = broker.Unlimited // disabled
-			default:
-				cfg(p).SysInterval = time.Duration(v) * time.Second
 			}
-		},
+		}),
 		"user": func(p *parser, pos Position, name, rest string) {
 			if v, ok := p.str(pos, name, rest); ok {
 				p.res.User = v
@@ -330,18 +364,8 @@ func optionHandlers() map[string]handler {
 				p.warnf(pos, "websockets_log_level has no effect: midge logs WebSocket connections like MQTT ones")
 			}
 		},
-		"websockets_headers_size": func(p *parser, pos Position, name, rest string) {
-			v, ok := p.integer(pos, name, rest)
-			switch {
-			case !ok:
-			case v < 0 || v > 65535:
-				p.errorf(pos, "invalid %s value %d: must be 0 to 65535", name, v)
-			default:
-				// A global option in Mosquitto, wherever it is written.
-				p.wsHeadersSize = v
-			}
-		},
-		"packet_buffer_size": packetBufferSize,
+		"websockets_headers_size": wsHeadersSize,
+		"packet_buffer_size":      wsHeadersSize,
 
 		// The dashboard and HTTP API (protocol http_api): midge's own.
 		"http_api_admin": func(p *parser, pos Position, name, rest string) {
@@ -357,26 +381,13 @@ func optionHandlers() map[string]handler {
 				p.errorf(pos, "empty %s value", name)
 			}
 		},
-		"http_api_history": func(p *parser, pos Position, name, rest string) {
-			v, ok := p.integer(pos, name, rest)
-			switch {
-			case !ok:
-			case v < 1 || v > 10000:
-				p.errorf(pos, "invalid http_api_history value %d: must be 1 to 10000", v)
-			default:
-				p.res.HTTPAPI.History = v
-			}
-		},
+		"http_api_history": rangeOpt(1, 10000, func(p *parser, _ Position, v int) { p.res.HTTPAPI.History = v }),
 
 		// Logging.
-		"log_dest":      (*parser).logDest,
-		"log_type":      (*parser).logType,
-		"log_timestamp": boolOpt(func(p *parser, v bool) { p.res.Log.NoTimestamp = !v }),
-		"log_timestamp_format": func(p *parser, pos Position, name, rest string) {
-			if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
-				p.res.Log.TimestampFormat = v
-			}
-		},
+		"log_dest":             (*parser).logDest,
+		"log_type":             (*parser).logType,
+		"log_timestamp":        boolOpt(func(p *parser, v bool) { p.res.Log.NoTimestamp = !v }),
+		"log_timestamp_format": onceStr(func(p *parser, v string) { p.res.Log.TimestampFormat = v }),
 		"log_facility": func(p *parser, pos Position, name, rest string) {
 			v, ok := p.integer(pos, name, rest)
 			switch {
@@ -420,62 +431,18 @@ func optionHandlers() map[string]handler {
 			l.l.Host = v
 			p.cur = l
 		},
-		"bind_interface": func(p *parser, pos Position, name, rest string) {
-			l, ok := p.listener(pos, name, false)
-			if !ok {
-				return
-			}
-			if v, ok := p.str(pos, name, rest); ok {
-				l.l.Interface = v
-			}
-		},
-		"max_connections": func(p *parser, pos Position, name, rest string) {
-			l, ok := p.listener(pos, name, false)
-			if !ok {
-				return
-			}
+		"bind_interface": listenerStr(false, func(l *lstate, v string, _ Position) { l.l.Interface = v }),
+		"max_connections": onListener(false, func(p *parser, l *lstate, pos Position, name, rest string) {
 			if v, ok := p.integer(pos, name, rest); ok {
 				l.maxConnections = max(v, -1)
-				if v < 0 {
-					l.maxConnections = -1
-				}
 			}
-		},
-		"max_qos":     maxQoS,
-		"maximum_qos": maxQoS,
-		"max_topic_alias": func(p *parser, pos Position, name, rest string) {
-			l, ok := p.listener(pos, name, false)
-			if !ok {
-				return
-			}
-			v, ok := p.integer(pos, name, rest)
-			switch {
-			case !ok:
-			case v < 0 || v > 65535:
-				p.errorf(pos, "invalid max_topic_alias value %d: must be 0 to 65535", v)
-			default:
-				l.maxTopicAlias, l.aliasPos = v, pos
-			}
-		},
-		"max_topic_alias_broker": func(p *parser, pos Position, name, rest string) {
-			l, ok := p.listener(pos, name, true)
-			if !ok {
-				return
-			}
-			v, ok := p.integer(pos, name, rest)
-			switch {
-			case !ok:
-			case v < 0 || v > 65535:
-				p.errorf(pos, "invalid max_topic_alias_broker value %d: must be 0 to 65535", v)
-			default:
-				l.aliasOut = v // per listener, as in Mosquitto 2.1
-			}
-		},
-		"mount_point": func(p *parser, pos Position, name, rest string) {
-			l, ok := p.listener(pos, name, true)
-			if !ok {
-				return
-			}
+		}),
+		"max_qos":         maxQoS,
+		"maximum_qos":     maxQoS,
+		"max_topic_alias": listenerRange(false, 0, 65535, func(l *lstate, v int, pos Position) { l.maxTopicAlias, l.aliasPos = v, pos }),
+		// Per listener, as in Mosquitto 2.1.
+		"max_topic_alias_broker": listenerRange(true, 0, 65535, func(l *lstate, v int, _ Position) { l.aliasOut = v }),
+		"mount_point": onListener(true, func(p *parser, l *lstate, pos Position, name, rest string) {
 			v, ok := p.str(pos, name, rest)
 			if !ok {
 				return
@@ -486,21 +453,9 @@ func optionHandlers() map[string]handler {
 			}
 			p.replaced(pos, "mount_point "+l.l.Pos.String(), name)
 			l.mountPoint = v
-		},
-		"listener_allow_anonymous": func(p *parser, pos Position, name, rest string) {
-			l, ok := p.listener(pos, name, true)
-			if !ok {
-				return
-			}
-			if v, ok := p.boolean(pos, name, rest); ok {
-				l.l.AllowAnonymous = &v
-			}
-		},
-		"listener_auto_id_prefix": func(p *parser, pos Position, name, rest string) {
-			l, ok := p.listener(pos, name, true)
-			if !ok {
-				return
-			}
+		}),
+		"listener_allow_anonymous": listenerBool(true, func(l *lstate, v bool, _ Position) { l.l.AllowAnonymous = &v }),
+		"listener_auto_id_prefix": onListener(true, func(p *parser, l *lstate, pos Position, name, rest string) {
 			v, ok := p.str(pos, name, rest)
 			if !ok || !p.once(pos, "listener_auto_id_prefix "+l.l.Pos.String(), name) {
 				return
@@ -513,12 +468,8 @@ func optionHandlers() map[string]handler {
 				l.sec = &scopeState{pos: pos}
 			}
 			l.sec.autoID, l.sec.autoIDPos = v, pos
-		},
-		"protocol": func(p *parser, pos Position, name, rest string) {
-			l, ok := p.listener(pos, name, false)
-			if !ok {
-				return
-			}
+		}),
+		"protocol": onListener(false, func(p *parser, l *lstate, pos Position, name, rest string) {
 			v, ok := p.token(pos, name, rest)
 			if !ok {
 				return
@@ -535,12 +486,8 @@ func optionHandlers() map[string]handler {
 			default:
 				p.errorf(pos, "invalid protocol value %q: want mqtt, websockets or http_api", v)
 			}
-		},
-		"socket_domain": func(p *parser, pos Position, name, rest string) {
-			l, ok := p.listener(pos, name, false)
-			if !ok {
-				return
-			}
+		}),
+		"socket_domain": onListener(false, func(p *parser, l *lstate, pos Position, name, rest string) {
 			v, ok := p.token(pos, name, rest)
 			if !ok {
 				return
@@ -550,21 +497,9 @@ func optionHandlers() map[string]handler {
 				return
 			}
 			l.l.Domain = v
-		},
-		"use_username_as_clientid": func(p *parser, pos Position, name, rest string) {
-			l, ok := p.listener(pos, name, false)
-			if !ok {
-				return
-			}
-			if v, ok := p.boolean(pos, name, rest); ok {
-				l.useUsername = v
-			}
-		},
-		"accept_protocol_versions": func(p *parser, pos Position, name, rest string) {
-			l, ok := p.listener(pos, name, true)
-			if !ok {
-				return
-			}
+		}),
+		"use_username_as_clientid": listenerBool(false, func(l *lstate, v bool, _ Position) { l.useUsername = v }),
+		"accept_protocol_versions": onListener(true, func(p *parser, l *lstate, pos Position, name, rest string) {
 			var vs []byte
 			for _, f := range strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || blank(r) }) {
 				if strings.HasPrefix(f, "#") {
@@ -585,12 +520,8 @@ func optionHandlers() map[string]handler {
 				return
 			}
 			l.versions = vs
-		},
-		"enable_proxy_protocol": func(p *parser, pos Position, name, rest string) {
-			l, ok := p.listener(pos, name, true)
-			if !ok {
-				return
-			}
+		}),
+		"enable_proxy_protocol": onListener(true, func(p *parser, l *lstate, pos Position, name, rest string) {
 			switch v, ok := p.integer(pos, name, rest); {
 			case !ok:
 			case v != 1 && v != 2:
@@ -598,36 +529,15 @@ func optionHandlers() map[string]handler {
 			default:
 				l.proxy, l.proxyPos = v, pos
 			}
-		},
-		"proxy_protocol_v2_require_tls": func(p *parser, pos Position, name, rest string) {
-			if l, ok := p.listener(pos, name, true); ok {
-				if v, ok := p.boolean(pos, name, rest); ok {
-					l.proxyRequireTLS, l.proxyTLSPos = v, pos
-				}
-			}
-		},
-		"mptcp": func(p *parser, pos Position, name, rest string) {
-			if _, ok := p.listener(pos, name, true); !ok {
-				return
-			}
+		}),
+		"proxy_protocol_v2_require_tls": listenerBool(true, func(l *lstate, v bool, pos Position) { l.proxyRequireTLS, l.proxyTLSPos = v, pos }),
+		"mptcp": onListener(true, func(p *parser, _ *lstate, pos Position, name, rest string) {
 			if v, ok := p.boolean(pos, name, rest); ok && v {
 				p.refuse(pos, name, "Multipath TCP listeners are not implemented yet")
 			}
-		},
-		"http_dir": func(p *parser, pos Position, name, rest string) {
-			if l, ok := p.listener(pos, name, true); ok {
-				if v, ok := p.str(pos, name, rest); ok {
-					l.l.HTTPDir = v
-				}
-			}
-		},
-		"websockets_origin": func(p *parser, pos Position, name, rest string) {
-			if l, ok := p.listener(pos, name, true); ok {
-				if v, ok := p.str(pos, name, rest); ok {
-					l.l.WebsocketsOrigins = append(l.l.WebsocketsOrigins, v)
-				}
-			}
-		},
+		}),
+		"http_dir":          listenerStr(true, func(l *lstate, v string, _ Position) { l.l.HTTPDir = v }),
+		"websockets_origin": listenerStr(true, func(l *lstate, v string, _ Position) { l.l.WebsocketsOrigins = append(l.l.WebsocketsOrigins, v) }),
 
 		// TLS: built into a tls.Config per listener (see checkListenerSupport).
 		"cafile":                          tlsString(func(t *TLS) *string { return &t.CAFile }),
@@ -651,67 +561,30 @@ func optionHandlers() map[string]handler {
 	for n, h := range bridgeHandlers() {
 		m[n] = h
 	}
+	for n, h := range clusterHandlers() {
+		m[n] = h
+	}
 	return m
 }
 
-// packetBufferSize handles packet_buffer_size (Mosquitto 2.1), which 2.1
-// made the same global option as websockets_headers_size: it bounds the
-// HTTP request of a WebSocket upgrade. midge's MQTT read buffers grow as
-// needed, so it has no other effect.
-func packetBufferSize(p *parser, pos Position, name, rest string) {
-	v, ok := p.integer(pos, name, rest)
-	switch {
-	case !ok:
-	case v < 0 || v > 65535:
-		p.errorf(pos, "invalid %s value %d: must be 0 to 65535", name, v)
-	default:
-		p.wsHeadersSize = v
-	}
-}
-
-func maxQoS(p *parser, pos Position, name, rest string) {
-	l, ok := p.listener(pos, name, false)
-	if !ok {
-		return
-	}
-	v, ok := p.integer(pos, name, rest)
-	switch {
-	case !ok:
-	case v < 0 || v > 2:
-		p.errorf(pos, "invalid %s value %d: must be 0, 1 or 2", name, v)
-	default:
-		l.maxQoS, l.maxQoSPos = v, pos
-	}
-}
-
+// tlsString and tlsBool are the TLS options of a listener; the first one
+// (the first true one of tlsBool) gives its TLS settings' position.
 func tlsString(field func(*TLS) *string) handler {
-	return func(p *parser, pos Position, name, rest string) {
-		l, ok := p.listener(pos, name, false)
-		if !ok {
-			return
+	return listenerStr(false, func(l *lstate, v string, pos Position) {
+		*field(&l.l.TLS) = v
+		if l.l.TLS.Pos.File == "" {
+			l.l.TLS.Pos = pos
 		}
-		if v, ok := p.str(pos, name, rest); ok {
-			*field(&l.l.TLS) = v
-			if l.l.TLS.Pos.File == "" {
-				l.l.TLS.Pos = pos
-			}
-		}
-	}
+	})
 }
 
 func tlsBool(field func(*TLS) *bool) handler {
-	return func(p *parser, pos Position, name, rest string) {
-		l, ok := p.listener(pos, name, false)
-		if !ok {
-			return
+	return listenerBool(false, func(l *lstate, v bool, pos Position) {
+		*field(&l.l.TLS) = v
+		if v && l.l.TLS.Pos.File == "" {
+			l.l.TLS.Pos = pos
 		}
-		if v, ok := p.boolean(pos, name, rest); ok {
-			*field(&l.l.TLS) = v
-			if v && l.l.TLS.Pos.File == "" {
-				l.l.TLS.Pos = pos
-			}
-		}
-	}
+	})
 }
 
 // expiration parses persistent_client_expiration: a number followed by s

@@ -28,6 +28,17 @@ func connackFor(t *testing.T, addr, id, user, password string) packet.ReasonCode
 	return c.Connect(cp).ReasonCode
 }
 
+// wantConnack connects a client as connackFor does and reports (as what)
+// a CONNACK code other than want; it returns whether the code was want.
+func wantConnack(t *testing.T, addr, what, id, user, password string, want packet.ReasonCode) bool {
+	t.Helper()
+	if rc := connackFor(t, addr, id, user, password); rc != want {
+		t.Errorf("%s: CONNACK %v, want %v", what, rc, want)
+		return false
+	}
+	return true
+}
+
 // writePasswords writes a password file with user's password.
 func writePasswords(t *testing.T, path, user, password string) {
 	t.Helper()
@@ -53,44 +64,36 @@ func loadFile(t *testing.T, path, text string) *config.Result {
 	return res
 }
 
-// TestNoPasswordFileRefusesEveryone is the regression test for an
-// authentication that failed open: with allow_anonymous false and no
-// password_file, Mosquitto refuses every client, with or without a user
-// name, and says so at start-up; midge admitted any client that sent a user
-// name.
-func TestNoPasswordFileRefusesEveryone(t *testing.T) {
+// TestNoPasswordFile checks a configuration without password_file. With
+// allow_anonymous false Mosquitto refuses every client, with or without a
+// user name, and says so at start-up: the regression test for an
+// authentication that failed open, when midge admitted any client that sent
+// a user name. With allow_anonymous true, clients connect with or without a
+// user name, as in Mosquitto.
+func TestNoPasswordFile(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	res := loadFile(t, filepath.Join(dir, "m.conf"), "listener 1883 127.0.0.1\nallow_anonymous false\n")
-	var warned bool
-	for _, w := range res.Warnings {
-		warned = warned || strings.Contains(w.Msg, "no client can connect")
-	}
-	if !warned {
-		t.Errorf("no warning that no client can connect: %v", res.Warnings)
-	}
-	b := testutil.StartBroker(t, res.Config)
-	if rc := connackFor(t, b.Addr, "anon", "", ""); rc != packet.NotAuthorized {
-		t.Errorf("anonymous client: CONNACK %v, want %v", rc, packet.NotAuthorized)
-	}
-	if rc := connackFor(t, b.Addr, "bob", "bob", "anything"); rc != packet.NotAuthorized {
-		t.Errorf("client with a user name: CONNACK %v, want %v", rc, packet.NotAuthorized)
-	}
-}
-
-// TestAllowAnonymousWithoutPasswordFile checks the other side: with
-// allow_anonymous true and no password_file, clients connect with or
-// without a user name, as in Mosquitto.
-func TestAllowAnonymousWithoutPasswordFile(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	res := loadFile(t, filepath.Join(dir, "m.conf"), "listener 1883 127.0.0.1\nallow_anonymous true\n")
-	b := testutil.StartBroker(t, res.Config)
-	if rc := connackFor(t, b.Addr, "anon", "", ""); rc != packet.Success {
-		t.Errorf("anonymous client: CONNACK %v", rc)
-	}
-	if rc := connackFor(t, b.Addr, "bob", "bob", "anything"); rc != packet.Success {
-		t.Errorf("client with a user name: CONNACK %v", rc)
+	for _, tc := range []struct {
+		anonymous string
+		want      packet.ReasonCode
+	}{
+		{"false", packet.NotAuthorized},
+		{"true", packet.Success},
+	} {
+		t.Run("allow_anonymous "+tc.anonymous, func(t *testing.T) {
+			t.Parallel()
+			dir := t.TempDir()
+			res := loadFile(t, filepath.Join(dir, "m.conf"), "listener 1883 127.0.0.1\nallow_anonymous "+tc.anonymous+"\n")
+			var warned bool
+			for _, w := range res.Warnings {
+				warned = warned || strings.Contains(w.Msg, "no client can connect")
+			}
+			if tc.want == packet.NotAuthorized && !warned {
+				t.Errorf("no warning that no client can connect: %v", res.Warnings)
+			}
+			b := testutil.StartBroker(t, res.Config)
+			wantConnack(t, b.Addr, "anonymous client", "anon", "", "", tc.want)
+			wantConnack(t, b.Addr, "client with a user name", "bob", "bob", "anything", tc.want)
+		})
 	}
 }
 
@@ -105,20 +108,16 @@ func TestReloadRemovingPasswordFileRefusesEveryone(t *testing.T) {
 	writePasswords(t, pw, "bob", "b-pass")
 	cur := loadFile(t, conf, "listener 1883 127.0.0.1\nallow_anonymous false\npassword_file "+pw+"\n")
 	b := testutil.StartBroker(t, cur.Config)
-	if rc := connackFor(t, b.Addr, "bob1", "bob", "b-pass"); rc != packet.Success {
-		t.Fatalf("bob before the reload: CONNACK %v", rc)
+	if !wantConnack(t, b.Addr, "bob before the reload", "bob1", "bob", "b-pass", packet.Success) {
+		t.FailNow()
 	}
-	if rc := connackFor(t, b.Addr, "eve1", "eve", "x"); rc != packet.NotAuthorized {
-		t.Fatalf("unknown user before the reload: CONNACK %v", rc)
+	if !wantConnack(t, b.Addr, "unknown user before the reload", "eve1", "eve", "x", packet.NotAuthorized) {
+		t.FailNow()
 	}
 	next := loadFile(t, conf, "listener 1883 127.0.0.1\nallow_anonymous false\n")
 	config.Reload(cur, next)
-	if rc := connackFor(t, b.Addr, "bob2", "bob", "b-pass"); rc != packet.NotAuthorized {
-		t.Errorf("bob after the reload: CONNACK %v, want %v", rc, packet.NotAuthorized)
-	}
-	if rc := connackFor(t, b.Addr, "eve2", "eve", "x"); rc != packet.NotAuthorized {
-		t.Errorf("unknown user after the reload: CONNACK %v, want %v", rc, packet.NotAuthorized)
-	}
+	wantConnack(t, b.Addr, "bob after the reload", "bob2", "bob", "b-pass", packet.NotAuthorized)
+	wantConnack(t, b.Addr, "unknown user after the reload", "eve2", "eve", "x", packet.NotAuthorized)
 }
 
 // TestPerListenerNoPasswordFile checks per_listener_settings: each listener
@@ -152,13 +151,7 @@ func TestPerListenerNoPasswordFile(t *testing.T) {
 		go b.Serve(context.Background(), ln, res.Config.Listeners[i])
 		addrs[i] = ln.Addr().String()
 	}
-	if rc := connackFor(t, addrs[0], "bob1", "bob", "b-pass"); rc != packet.NotAuthorized {
-		t.Errorf("listener without password_file: CONNACK %v, want %v", rc, packet.NotAuthorized)
-	}
-	if rc := connackFor(t, addrs[1], "bob2", "bob", "b-pass"); rc != packet.Success {
-		t.Errorf("listener with password_file: CONNACK %v", rc)
-	}
-	if rc := connackFor(t, addrs[1], "anon", "", ""); rc != packet.NotAuthorized {
-		t.Errorf("anonymous client on the listener with password_file: CONNACK %v", rc)
-	}
+	wantConnack(t, addrs[0], "listener without password_file", "bob1", "bob", "b-pass", packet.NotAuthorized)
+	wantConnack(t, addrs[1], "listener with password_file", "bob2", "bob", "b-pass", packet.Success)
+	wantConnack(t, addrs[1], "anonymous client on the listener with password_file", "anon", "", "", packet.NotAuthorized)
 }

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"os/user"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -27,66 +29,27 @@ import (
 // reached a QoS 2 subscription twice. MIDGE_CRASH_CYCLES sets the number of
 // cycles (default 20); MIDGE_CRASH_SEED repeats a run.
 func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
-	cycles := envInt(t, "MIDGE_CRASH_CYCLES", 20)
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("MIDGE_CRASH_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	t.Logf("seed %d (MIDGE_CRASH_SEED), %d cycles", seed, cycles)
-	rng := rand.New(rand.NewPCG(seed, seed))
+	cycles, rng := crashParams(t)
 
 	bin := buildMidge(t)
 	cfg := newBrokerConf(t, bin, t.TempDir())
 
-	pubs := []*publisher{{id: "pub1", qos: 1}, {id: "pub2", qos: 2}}
-	subs := []*subscriber{{id: "sub1", qos: 1, every: 1}, {id: "sub2", qos: 2, every: 1}, {id: "sub3", qos: 2, every: 3}}
-	for _, s := range subs {
-		s.counts = make(map[string]int)
-		s.await = make(map[uint16]bool)
-	}
-	for _, p := range pubs {
-		p.inflight = make(map[uint16]int)
-		p.released = make(map[uint16]bool)
-		p.acked = make(map[int]bool)
-	}
+	w := newWorkload(newSubscriber("sub1", 1, 1), newSubscriber("sub2", 2, 1), newSubscriber("sub3", 2, 3))
 
 	for cycle := range cycles {
 		b := cfg.start(t)
 		addr := cfg.addr
 		ctx, cancel := context.WithCancel(context.Background())
 		var wg sync.WaitGroup
-		for _, s := range subs {
-			if cycle%s.every == 0 {
-				// The phase begins before the goroutine, so that the
-				// wait below is on this cycle's subscription.
-				s.newPhase()
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					// A connection the broker did not answer in time
-					// (it may be busy restoring the store) is retried.
-					for ctx.Err() == nil {
-						s.run(ctx, addr, "")
-						pause(ctx)
-					}
-				}()
-			}
-		}
+		w.listen(ctx, &wg, addr, cycle)
 		if cycle == 0 {
 			// Messages published before a subscription exists are not
 			// the subscriber's: start publishing once all have one.
 			wctx, wcancel := context.WithTimeout(ctx, 30*time.Second)
-			for _, s := range subs {
-				if !s.waitSubscribed(wctx) {
-					t.Fatalf("%s did not subscribe\nbroker log:\n%s", s.id, b.log())
-				}
-			}
+			w.waitSubscribed(t, wctx, func() string { return "broker log:\n" + b.log() })
 			wcancel()
 		}
-		for _, p := range pubs {
-			wg.Add(1)
-			go func() { defer wg.Done(); p.run(ctx, addr, false) }()
-		}
+		w.publish(ctx, &wg, addr)
 		// The crash comes at a random moment: this sleep is the workload's
 		// length, not a wait for a condition.
 		time.Sleep(time.Duration(50+rng.IntN(450)) * time.Millisecond)
@@ -103,73 +66,9 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 	addr := cfg.addr
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	var wg sync.WaitGroup
-	// Each retries a connection that fails, so that one refused dial or
-	// lost connection cannot leave the drain waiting for a marker.
-	for _, s := range subs {
-		s.newPhase()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !s.ended(2) && ctx.Err() == nil {
-				s.run(ctx, addr, "pub1,pub2")
-				pause(ctx)
-			}
-		}()
-	}
-	for _, s := range subs {
-		if !s.waitSubscribed(ctx) {
-			t.Fatalf("final drain: %s did not subscribe\nbroker log:\n%s", s.id, b.log())
-		}
-	}
-	for _, p := range pubs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !p.isEnded() && ctx.Err() == nil {
-				p.run(ctx, addr, true)
-				pause(ctx)
-			}
-		}()
-	}
-	wg.Wait()
-	if ctx.Err() != nil {
-		t.Fatalf("final drain did not finish: %v\nbroker log:\n%s", ctx.Err(), b.log())
-	}
-
-	total := 0
-	for _, p := range pubs {
-		total += len(p.acked)
-		for _, s := range subs {
-			missing := 0
-			for seq := range p.acked {
-				if s.counts[key(p.id, seq)] == 0 {
-					missing++
-				}
-			}
-			if missing > 0 {
-				var lost []int
-				for seq := range p.acked {
-					if s.counts[key(p.id, seq)] == 0 {
-						lost = append(lost, seq)
-					}
-				}
-				slices.Sort(lost)
-				t.Errorf("%s lost %d of the %d messages the broker acknowledged to %s: %v", s.id, missing, len(p.acked), p.id, ranges(lost))
-			}
-		}
-	}
-	for _, s := range subs {
-		if s.qos < 2 {
-			continue
-		}
-		for k, n := range s.counts {
-			if strings.HasPrefix(k, "pub2:") && n > 1 {
-				t.Errorf("%s received QoS 2 message %s %d times", s.id, k, n)
-			}
-		}
-	}
-	t.Logf("%d cycles, %d acknowledged messages checked against %d subscriptions", cycles, total, len(subs))
+	w.drain(t, ctx, addr, addr, func() string { return "broker log:\n" + b.log() })
+	total, _ := w.check(t, "broker")
+	t.Logf("%d cycles, %d acknowledged messages checked against %d subscriptions", cycles, total, len(w.subs))
 	if t.Failed() {
 		for _, line := range strings.Split(b.log(), "\n") {
 			if strings.Contains(line, "Error") || strings.Contains(line, "rror:") || strings.Contains(line, "persistence") {
@@ -177,6 +76,274 @@ func TestCrashKeepsAcknowledgedMessages(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestBridgeCrashKeepsAcknowledgedMessages runs two brokers as child
+// processes, both with persistence: an edge broker with a bridge (QoS 2,
+// local_cleansession false) to a central one. A QoS 1 and a QoS 2
+// publisher send numbered messages to the edge while the central broker
+// goes up and down (killed with SIGKILL every other cycle) and the edge is
+// killed with SIGKILL at a random moment of every cycle. Persistent
+// subscribers on the central broker (QoS 1 and QoS 2) must receive every
+// message the edge acknowledged, and no QoS 2 message twice.
+// MIDGE_CRASH_CYCLES sets the number of cycles (default 20);
+// MIDGE_CRASH_SEED repeats a run.
+// MIDGE_CRASH_CENTRAL_UP=1 keeps the central broker up,
+// MIDGE_CRASH_EDGE_UP=1 the edge, MIDGE_CRASH_CENTRAL_TERM=1 stops the
+// central broker with SIGTERM before killing it.
+func TestBridgeCrashKeepsAcknowledgedMessages(t *testing.T) {
+	cycles, rng := crashParams(t)
+
+	bin := buildMidge(t)
+	u, err := user.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	edgeDir, centralDir := t.TempDir(), t.TempDir()
+	edgePort, centralPort := testutil.FreePort(t), testutil.FreePort(t)
+	edgeAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(edgePort))
+	centralAddr := net.JoinHostPort("127.0.0.1", strconv.Itoa(centralPort))
+	common := "allow_anonymous true\npersistence true\nuser %s\nlog_dest stderr\nlog_type error\nlog_type warning\nmax_queued_messages 1000000\npersistence_location %s\n"
+	centralConf := filepath.Join(centralDir, "central.conf")
+	edgeConf := filepath.Join(edgeDir, "edge.conf")
+	write := func(path, text string) {
+		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(centralConf, fmt.Sprintf("listener %d 127.0.0.1\n"+common, centralPort, u.Username, centralDir))
+	write(edgeConf, fmt.Sprintf("listener %d 127.0.0.1\n"+common+
+		"connection central\naddress %s\nremote_clientid edge-bridge\nrestart_timeout 1\ntopic crash/# out 2\n",
+		edgePort, u.Username, edgeDir, centralAddr))
+
+	w := newWorkload(newSubscriber("sub1", 1, 1), newSubscriber("sub2", 2, 1))
+
+	var central, edge *broker
+	var events []string
+	centralKills, edgeKills := 0, 0
+	for cycle := range cycles {
+		ctx, cancel := context.WithCancel(context.Background())
+		var wg sync.WaitGroup
+		up := cycle%2 == 0 || os.Getenv("MIDGE_CRASH_CENTRAL_UP") != ""
+		killEdge := os.Getenv("MIDGE_CRASH_EDGE_UP") == ""
+		if up && central == nil {
+			central = mustLaunch(t, bin, centralConf, centralAddr)
+		}
+		if central != nil {
+			w.listen(ctx, &wg, centralAddr, cycle)
+			if cycle == 0 {
+				w.waitSubscribed(t, ctx, func() string { return "central log:\n" + central.log() })
+			}
+		}
+		if edge == nil {
+			edge = mustLaunch(t, bin, edgeConf, edgeAddr)
+		}
+		w.publish(ctx, &wg, edgeAddr)
+		// The crash comes at a random moment: this sleep is the workload's
+		// length, not a wait for a condition.
+		time.Sleep(time.Duration(200+rng.IntN(800)) * time.Millisecond)
+		if killEdge {
+			edge.kill()
+			edge = nil
+			edgeKills++
+		}
+		if !up && central != nil {
+			if os.Getenv("MIDGE_CRASH_CENTRAL_TERM") != "" {
+				central.stop()
+			}
+			central.kill()
+			central = nil
+			centralKills++
+		}
+		cancel()
+		wg.Wait()
+		for _, p := range w.pubs {
+			p.mu.Lock()
+			events = append(events, fmt.Sprintf("cycle %d (central %v): %s published up to %d", cycle, up, p.id, p.next))
+			p.mu.Unlock()
+		}
+	}
+
+	// A last run without a crash: both brokers up, the publishers finish
+	// their flows and send an end marker, the subscribers read up to both.
+	if central == nil {
+		central = mustLaunch(t, bin, centralConf, centralAddr)
+	}
+	defer central.kill()
+	if edge == nil {
+		edge = mustLaunch(t, bin, edgeConf, edgeAddr)
+	}
+	defer edge.kill()
+	ctx, cancel := context.WithTimeout(context.Background(), 120*time.Second)
+	defer cancel()
+	w.drain(t, ctx, centralAddr, edgeAddr, func() string {
+		return "edge log:\n" + edge.log() + "\ncentral log:\n" + central.log()
+	})
+
+	// The end markers may overtake messages the central broker resends to
+	// a subscriber after its restart: read on for a moment.
+	lctx, lcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	var lwg sync.WaitGroup
+	w.listen(lctx, &lwg, centralAddr, 0)
+	lwg.Wait()
+	lcancel()
+
+	total, dups := w.check(t, "edge")
+	if t.Failed() {
+		t.Log(strings.Join(events, "\n"))
+		t.Log("edge log:\n" + edge.log())
+		t.Log("central log:\n" + central.log())
+	}
+	t.Logf("%d cycles (edge killed %d times, central stopped %d times): %d acknowledged messages, each checked at %d subscriptions on the central broker; %d QoS 2 duplicates",
+		cycles, edgeKills, centralKills, total, len(w.subs), dups)
+}
+
+// mustLaunch starts a broker for conf, listening at addr, or fails the test.
+func mustLaunch(t *testing.T, bin, conf, addr string) *broker {
+	t.Helper()
+	b, err := launch(bin, conf, addr, nil)
+	if err != nil {
+		t.Fatalf("broker %s did not start: %v\n%s", conf, err, b.log())
+	}
+	return b
+}
+
+// crashParams reads MIDGE_CRASH_CYCLES, the number of cycles (default 20),
+// and MIDGE_CRASH_SEED, the seed of the random moments of the crashes.
+func crashParams(t *testing.T) (cycles int, rng *rand.Rand) {
+	cycles = envInt(t, "MIDGE_CRASH_CYCLES", 20)
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("MIDGE_CRASH_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d (MIDGE_CRASH_SEED), %d cycles", seed, cycles)
+	return cycles, rand.New(rand.NewPCG(seed, seed))
+}
+
+// workload is a crash test's traffic: a QoS 1 and a QoS 2 publisher
+// ("pub1", "pub2") and persistent subscribers.
+type workload struct {
+	pubs []*publisher
+	subs []*subscriber
+}
+
+func newWorkload(subs ...*subscriber) *workload {
+	return &workload{pubs: []*publisher{newPublisher("pub1", 1), newPublisher("pub2", 2)}, subs: subs}
+}
+
+// listen starts, in wg, the subscribers connected in cycle (see
+// subscriber.every) reading at addr in a new phase until ctx ends. A
+// connection the broker did not answer in time (it may be busy restoring
+// the store) is retried.
+func (w *workload) listen(ctx context.Context, wg *sync.WaitGroup, addr string, cycle int) {
+	for _, s := range w.subs {
+		if cycle%s.every != 0 {
+			continue
+		}
+		// The phase begins before the goroutine, so that a wait for the
+		// subscription is on this cycle's one.
+		s.newPhase()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for ctx.Err() == nil {
+				s.run(ctx, addr, "")
+				pause(ctx)
+			}
+		}()
+	}
+}
+
+// waitSubscribed waits until every subscriber has its subscription in
+// this phase; it fails the test, with logs(), if one has not when ctx ends.
+func (w *workload) waitSubscribed(t *testing.T, ctx context.Context, logs func() string) {
+	t.Helper()
+	for _, s := range w.subs {
+		if !s.waitSubscribed(ctx) {
+			t.Fatalf("%s did not subscribe\n%s", s.id, logs())
+		}
+	}
+}
+
+// publish starts, in wg, the publishers sending to addr until ctx ends or
+// their connection fails.
+func (w *workload) publish(ctx context.Context, wg *sync.WaitGroup, addr string) {
+	for _, p := range w.pubs {
+		wg.Add(1)
+		go func() { defer wg.Done(); p.run(ctx, addr, false) }()
+	}
+}
+
+// drain is the last run, without a crash: everyone reconnects, the
+// publishers (at pubAddr) finish their flows and send an end marker, and
+// the subscribers (at subAddr) read up to both markers. Each retries a
+// connection that fails, so that one refused dial or lost connection
+// cannot leave the drain waiting for a marker. It fails the test, with
+// logs(), if that does not end before ctx.
+func (w *workload) drain(t *testing.T, ctx context.Context, subAddr, pubAddr string, logs func() string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, s := range w.subs {
+		s.newPhase()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !s.ended(len(w.pubs)) && ctx.Err() == nil {
+				s.run(ctx, subAddr, "pub1,pub2")
+				pause(ctx)
+			}
+		}()
+	}
+	w.waitSubscribed(t, ctx, func() string { return "in the final drain\n" + logs() })
+	for _, p := range w.pubs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !p.isEnded() && ctx.Err() == nil {
+				p.run(ctx, pubAddr, true)
+				pause(ctx)
+			}
+		}()
+	}
+	wg.Wait()
+	if ctx.Err() != nil {
+		t.Fatalf("final drain did not finish: %v\n%s", ctx.Err(), logs())
+	}
+}
+
+// check reports as test errors every message the broker (acker) acknowledged
+// to a publisher that a subscription lost, and every QoS 2 message a QoS 2
+// subscription received more than once. It returns the number of
+// acknowledged messages and of duplicates.
+func (w *workload) check(t *testing.T, acker string) (total, dups int) {
+	t.Helper()
+	for _, p := range w.pubs {
+		total += len(p.acked)
+		for _, s := range w.subs {
+			var lost []int
+			for seq := range p.acked {
+				if s.counts[key(p.id, seq)] == 0 {
+					lost = append(lost, seq)
+				}
+			}
+			if len(lost) > 0 {
+				slices.Sort(lost)
+				t.Errorf("%s lost %d of the %d messages the %s acknowledged to %s: %v", s.id, len(lost), len(p.acked), acker, p.id, ranges(lost))
+			}
+		}
+	}
+	for _, s := range w.subs {
+		if s.qos < 2 {
+			continue
+		}
+		for k, n := range s.counts {
+			if strings.HasPrefix(k, "pub2:") && n > 1 {
+				dups++
+				t.Errorf("%s received QoS 2 message %s %d times", s.id, k, n)
+			}
+		}
+	}
+	return total, dups
 }
 
 // ranges writes sorted numbers as ranges, "1-5 9".
@@ -214,6 +381,10 @@ type publisher struct {
 	released map[uint16]bool // QoS 2 ids whose PUBREC came, waiting for PUBCOMP
 	acked    map[int]bool    // seqs the broker acknowledged
 	ended    bool            // the end marker was acknowledged
+}
+
+func newPublisher(id string, qos byte) *publisher {
+	return &publisher{id: id, qos: qos, inflight: make(map[uint16]int), released: make(map[uint16]bool), acked: make(map[int]bool)}
 }
 
 func (p *publisher) isEnded() bool {
@@ -338,6 +509,10 @@ type subscriber struct {
 	readyDone bool            // ready is closed
 	confirmed bool            // a SUBACK arrived: the subscription is the broker's to keep
 	ends      map[string]bool // publishers whose end marker arrived
+}
+
+func newSubscriber(id string, qos byte, every int) *subscriber {
+	return &subscriber{id: id, qos: qos, every: every, counts: make(map[string]int), await: make(map[uint16]bool)}
 }
 
 // ended reports whether the end markers of n publishers arrived.

@@ -11,6 +11,10 @@
 // recovered panic) carries its attributes as key=value at every level, an
 // error or a stack included, quoted onto the one line.
 //
+// Each line is cut at 999 bytes before its newline, timestamp included,
+// as Mosquitto cuts it, so that a huge topic costs the log no more than a
+// short one; midge's own error lines (a recovered panic's stack) at 16 KiB.
+//
 // Repeats keeps an error that recurs many times a second from flooding the
 // log: the first occurrence is written in full, the others are counted and
 // summed up once the interval is over.

@@ -289,8 +289,25 @@ func (h *Handler) Handle(_ context.Context, r slog.Record) error {
 	return errors.Join(errs...)
 }
 
-// format returns the line for r, with its newline.
+// lineMax is the longest line Mosquitto writes: it formats each line, its
+// timestamp included, into a buffer of 1,000 bytes, so that at most 999
+// bytes come before the newline and a longer line is cut there, inside a
+// UTF-8 sequence if need be. A 65,535-byte topic then costs the log no more
+// than a short one, and cannot hold up the broker on a slow log pipe.
+const lineMax = 999
+
+// ownErrorMax is the longest error line of midge's own (not Mosquitto's
+// text): a recovered panic's stack is kept, within a bound.
+const ownErrorMax = 16 << 10
+
+// format returns the line for r, with its newline, cut at lineMax bytes (an
+// error line of midge's own at ownErrorMax).
 func (h *Handler) format(r slog.Record, typ Type, opts Options) []byte {
+	own := !mosquittoText(r.Message)
+	limit := lineMax
+	if own && r.Level >= slog.LevelError {
+		limit = ownErrorMax
+	}
 	var b strings.Builder
 	if !opts.NoTimestamp {
 		t := r.Time
@@ -308,11 +325,15 @@ func (h *Handler) format(r slog.Record, typ Type, opts Options) []byte {
 		}
 		b.WriteString(": ")
 	}
-	b.WriteString(strings.TrimRight(r.Message, "\n"))
-	if typ == Debug || !mosquittoText(r.Message) {
+	msg := strings.TrimRight(r.Message, "\n")
+	b.WriteString(msg[:max(0, min(len(msg), limit+1-b.Len()))]) // a byte over the limit: cut below
+	if typ == Debug || own {
 		// Details go with every line of midge's own; Mosquitto's lines
 		// stay as Mosquitto writes them, for the parsers that read them.
 		add := func(a slog.Attr) bool {
+			if b.Len() > limit {
+				return false // cut below; the rest would not show
+			}
 			if a.Key == TypeKey || a.Equal(slog.Attr{}) {
 				return true
 			}
@@ -329,8 +350,11 @@ func (h *Handler) format(r slog.Record, typ Type, opts Options) []byte {
 			return add(slog.Attr{Key: h.prefix + a.Key, Value: a.Value})
 		})
 	}
-	b.WriteByte('\n')
-	return []byte(b.String())
+	n := min(b.Len(), limit)
+	line := make([]byte, n+1)
+	copy(line, b.String()[:n])
+	line[n] = '\n'
+	return line
 }
 
 func quoteIfNeeded(s string) string {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/logging"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 var at = time.Unix(1732582800, 0)
@@ -128,21 +129,12 @@ func TestFileAndReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	h.Handle(context.Background(), rec(slog.LevelInfo, "two"))
-	if a, b := readString(t, path+".1"), readString(t, path); a != "1732582800: one\n" || b != "1732582800: two\n" {
+	if a, b := testutil.ReadFile(t, path+".1"), testutil.ReadFile(t, path); a != "1732582800: one\n" || b != "1732582800: two\n" {
 		t.Errorf("rotated %q, new %q", a, b)
 	}
 	if _, err := logging.New(logging.Options{Dests: logging.File, File: filepath.Join(dir, "no/such/dir")}, logging.Env{}); err == nil {
 		t.Error("unwritable log file accepted")
 	}
-}
-
-func readString(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }
 
 func TestTopic(t *testing.T) {

@@ -63,15 +63,7 @@ func TestRepeats(t *testing.T) {
 // recovered panic's stack included; Mosquitto's lines stay as Mosquitto
 // writes them.
 func TestDetailsAtEveryLevel(t *testing.T) {
-	var out testutil.LockedBuffer
-	opts := logging.Defaults()
-	opts.NoTimestamp = true
-	h, err := logging.New(opts, logging.Env{Stderr: &out, Stdout: &out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	log := slog.New(h)
+	log, out := testutil.DefaultLogger(t)
 	log.Error("internal error handling client; closing its connection", "client_id", "c1", "panic", "boom", "stack", "goroutine 1:\nmain.f()")
 	log.Warn("accept failed; retrying", "err", "too many open files")
 	log.Info("Client c1 disconnected.", "client_id", "c1")
@@ -80,7 +72,7 @@ func TestDetailsAtEveryLevel(t *testing.T) {
 		`accept failed; retrying err="too many open files"`,
 		`Client c1 disconnected.`,
 	}
-	if got := lines(&out); strings.Join(got, "\n") != strings.Join(want, "\n") {
+	if got := lines(out); strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("lines\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -71,14 +71,7 @@ func RemoveMidgeBinary() {
 func MidgeLinks(t testing.TB, names ...string) string {
 	t.Helper()
 	bin := MidgeBinary(t)
-	dir, err := os.MkdirTemp("", "midge-links-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := WorldDir(t, "midge-links-", 0o755)
 	for _, name := range names {
 		if err := os.Symlink(bin, filepath.Join(dir, name)); err != nil {
 			t.Fatal(err)

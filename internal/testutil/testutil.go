@@ -1,6 +1,3 @@
-// Package testutil starts brokers on 127.0.0.1:0 and drives them with
-// raw-packet clients, for tests that must see exactly what goes over the
-// wire.
 package testutil
 
 import (
@@ -142,6 +139,12 @@ type Client struct {
 	r  *packet.Reader
 	// Version is the protocol version used to encode and decode.
 	Version byte
+	// AnswerPings makes Next (and so Expect) answer a PINGREQ with a
+	// PINGRESP and pass over it, and ExpectNothing pass over PINGREQs: for
+	// a test that plays the server to a client with a keep alive.
+	AnswerPings bool
+	// Wait bounds Next and ExpectClosed; Timeout if zero.
+	Wait time.Duration
 }
 
 // Dial connects to addr without sending anything. The connection is closed
@@ -152,10 +155,25 @@ func Dial(t testing.TB, addr string, version byte) *Client {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return NewClient(t, nc, version)
+}
+
+// NewClient makes a Client of nc, a connection the test set up (either
+// end of it: a test that plays the server accepts nc), encoding and
+// decoding for version. nc is closed when the test ends.
+func NewClient(t testing.TB, nc net.Conn, version byte) *Client {
 	t.Cleanup(func() { nc.Close() })
 	c := &Client{t: t, nc: nc, r: packet.NewReader(nc, 0), Version: version}
 	c.r.Version = version
 	return c
+}
+
+// wait is how long Next and ExpectClosed wait.
+func (c *Client) wait() time.Duration {
+	if c.Wait > 0 {
+		return c.Wait
+	}
+	return Timeout
 }
 
 // Connect dials addr, sends CONNECT for client id with clean start and the
@@ -206,14 +224,21 @@ func (c *Client) Read(d time.Duration) (packet.Packet, error) {
 }
 
 // Next returns the next packet, failing the test if none arrives within
-// Timeout.
+// Timeout (or c.Wait). With AnswerPings, PINGREQs are answered and passed
+// over.
 func (c *Client) Next() packet.Packet {
 	c.t.Helper()
-	p, err := c.Read(Timeout)
-	if err != nil {
-		c.t.Fatalf("reading a packet: %v", err)
+	for {
+		p, err := c.Read(c.wait())
+		if err != nil {
+			c.t.Fatalf("reading a packet: %v", err)
+		}
+		if _, ok := p.(*packet.Pingreq); ok && c.AnswerPings {
+			c.Send(&packet.Pingresp{})
+			continue
+		}
+		return p
 	}
-	return p
 }
 
 // Expect reads the next packet and fails the test unless it is a T.
@@ -228,33 +253,53 @@ func Expect[T packet.Packet](c *Client) T {
 	return v
 }
 
-// ExpectNothing fails the test if a packet arrives within d.
-func (c *Client) ExpectNothing(d time.Duration) {
+// NextPublish returns the next PUBLISH, passing over other packets (such
+// as acknowledgements of the test's own messages).
+func (c *Client) NextPublish() *packet.Publish {
 	c.t.Helper()
-	p, err := c.Read(d)
-	if err == nil {
-		c.t.Fatalf("unexpected %v %+v", p.Type(), p)
-	}
-	var ne net.Error
-	if !errors.As(err, &ne) || !ne.Timeout() {
-		c.t.Fatalf("connection failed instead of staying quiet: %v", err)
+	for {
+		if p, ok := c.Next().(*packet.Publish); ok {
+			return p
+		}
 	}
 }
 
-// ExpectClosed fails the test unless the server closes the connection within
-// Timeout. Packets before the close are returned.
+// ExpectNothing fails the test if a packet arrives within d (with
+// AnswerPings, one other than PINGREQ, which is answered).
+func (c *Client) ExpectNothing(d time.Duration) {
+	c.t.Helper()
+	end := time.Now().Add(d)
+	for {
+		p, err := c.Read(time.Until(end))
+		if err == nil {
+			if _, ok := p.(*packet.Pingreq); ok && c.AnswerPings {
+				c.Send(&packet.Pingresp{})
+				continue
+			}
+			c.t.Fatalf("unexpected %v %+v", p.Type(), p)
+		}
+		var ne net.Error
+		if !errors.As(err, &ne) || !ne.Timeout() {
+			c.t.Fatalf("connection failed instead of staying quiet: %v", err)
+		}
+		return
+	}
+}
+
+// ExpectClosed fails the test unless the other end closes the connection
+// within Timeout (or c.Wait). Packets before the close are returned.
 func (c *Client) ExpectClosed() []packet.Packet {
 	c.t.Helper()
 	var got []packet.Packet
 	for {
-		p, err := c.Read(Timeout)
+		p, err := c.Read(c.wait())
 		if err == nil {
 			got = append(got, p)
 			continue
 		}
 		var ne net.Error
 		if errors.As(err, &ne) && ne.Timeout() {
-			c.t.Fatalf("connection still open after %v (got %d packets)", Timeout, len(got))
+			c.t.Fatalf("connection still open after %v (got %d packets)", c.wait(), len(got))
 		}
 		if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) && !strings.Contains(err.Error(), "reset") {
 			c.t.Logf("connection ended with %v", err)

@@ -28,8 +28,13 @@ type fleet struct {
 	bytes    float64 // heap bytes per subscription
 }
 
+// newFleet builds a fleet of about subs subscriptions; with -short (the
+// brief run of every benchmark in scripts/test) at most 10,000.
 func newFleet(tb testing.TB, subs int) *fleet {
 	tb.Helper()
+	if testing.Short() {
+		subs = min(subs, 10_000)
+	}
 	devices := subs / 4
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -204,7 +209,10 @@ func BenchmarkIndexChurn(b *testing.B) {
 }
 
 func BenchmarkRetainedMatch(b *testing.B) {
-	const topics = 100_000
+	topics := 100_000
+	if testing.Short() {
+		topics = 10_000
+	}
 	var r topic.Retained[*session]
 	s := &session{}
 	var before, after runtime.MemStats

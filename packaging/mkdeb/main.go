@@ -132,10 +132,11 @@ func debVersion(desc string) string {
 // a bare commit hash may start with digits too.
 var releaseVersion = regexp.MustCompile(`^[0-9]+\.[0-9]+`)
 
-// mainPackage describes the midge package for one architecture.
-func mainPackage(version, arch, binary string) *nfpm.Info {
+// packageInfo describes a package of midge's with what they all share:
+// the maintainer, the home page, the section and so on.
+func packageInfo(name, arch, version, description string) *nfpm.Info {
 	return &nfpm.Info{
-		Name:          "midge",
+		Name:          name,
 		Arch:          arch,
 		Platform:      "linux",
 		Version:       version,
@@ -144,52 +145,49 @@ func mainPackage(version, arch, binary string) *nfpm.Info {
 		Priority:      "optional",
 		Maintainer:    maintainer,
 		Homepage:      homepage,
-		Description: "MQTT broker and client tools, a drop-in for Mosquitto\n" +
-			"midge is an MQTT 3.1, 3.1.1 and 5.0 broker in one static binary. It reads\n" +
-			"mosquitto.conf, password and ACL files unchanged, and with persistence on\n" +
-			"acknowledges QoS 1 and 2 messages only once they are on disk. midge pub,\n" +
-			"sub, rr and passwd are Mosquitto's client tools. The service runs as the\n" +
-			"midge user with /etc/midge/midge.conf; the Mosquitto command names come\n" +
-			"with the midge-mosquitto-compat package.",
-		Overridables: nfpm.Overridables{
-			Contents: files.Contents{
-				{Source: binary, Destination: "/usr/bin/midge", FileInfo: &files.ContentFileInfo{Mode: 0o755}},
-				{Source: "files/midge.service", Destination: "/lib/systemd/system/midge.service", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
-				{Source: "files/midge.conf", Destination: "/etc/midge/midge.conf", Type: files.TypeConfigNoReplace, FileInfo: &files.ContentFileInfo{Mode: 0o644}},
-				{Destination: "/etc/midge/conf.d", Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o755}},
-			},
-			Scripts: nfpm.Scripts{
-				PostInstall: "files/postinst",
-				PreRemove:   "files/prerm",
-				PostRemove:  "files/postrm",
-			},
+		Description:   description,
+	}
+}
+
+// mainPackage describes the midge package for one architecture.
+func mainPackage(version, arch, binary string) *nfpm.Info {
+	info := packageInfo("midge", arch, version,
+		"MQTT broker and client tools, a drop-in for Mosquitto\n"+
+			"midge is an MQTT 3.1, 3.1.1 and 5.0 broker in one static binary. It reads\n"+
+			"mosquitto.conf, password and ACL files unchanged, and with persistence on\n"+
+			"acknowledges QoS 1 and 2 messages only once they are on disk. midge pub,\n"+
+			"sub, rr and passwd are Mosquitto's client tools. The service runs as the\n"+
+			"midge user with /etc/midge/midge.conf; the Mosquitto command names come\n"+
+			"with the midge-mosquitto-compat package.")
+	info.Overridables = nfpm.Overridables{
+		Contents: files.Contents{
+			{Source: binary, Destination: "/usr/bin/midge", FileInfo: &files.ContentFileInfo{Mode: 0o755}},
+			{Source: "files/midge.service", Destination: "/lib/systemd/system/midge.service", FileInfo: &files.ContentFileInfo{Mode: 0o644}},
+			{Source: "files/midge.conf", Destination: "/etc/midge/midge.conf", Type: files.TypeConfigNoReplace, FileInfo: &files.ContentFileInfo{Mode: 0o644}},
+			{Destination: "/etc/midge/conf.d", Type: files.TypeDir, FileInfo: &files.ContentFileInfo{Mode: 0o755}},
+		},
+		Scripts: nfpm.Scripts{
+			PostInstall: "files/postinst",
+			PreRemove:   "files/prerm",
+			PostRemove:  "files/postrm",
 		},
 	}
+	return info
 }
 
 // compatPackage describes midge-mosquitto-compat: Mosquitto's command names
 // as links to midge, in place of Debian's mosquitto and mosquitto-clients.
 func compatPackage(version string) *nfpm.Info {
-	info := &nfpm.Info{
-		Name:          "midge-mosquitto-compat",
-		Arch:          "all",
-		Platform:      "linux",
-		Version:       version,
-		VersionSchema: "none",
-		Section:       "net",
-		Priority:      "optional",
-		Maintainer:    maintainer,
-		Homepage:      homepage,
-		Description: "Mosquitto's command names for midge\n" +
-			"Links mosquitto, mosquitto_pub, mosquitto_sub, mosquitto_rr and\n" +
-			"mosquitto_passwd to midge, which behaves as each of them under its name,\n" +
-			"so scripts and tutorials written for Mosquitto run unchanged. It takes\n" +
-			"the place of Debian's mosquitto and mosquitto-clients packages.",
-		Overridables: nfpm.Overridables{
-			Depends:   []string{"midge (= " + version + ")"},
-			Conflicts: []string{"mosquitto", "mosquitto-clients"},
-			Replaces:  []string{"mosquitto", "mosquitto-clients"},
-		},
+	info := packageInfo("midge-mosquitto-compat", "all", version,
+		"Mosquitto's command names for midge\n"+
+			"Links mosquitto, mosquitto_pub, mosquitto_sub, mosquitto_rr and\n"+
+			"mosquitto_passwd to midge, which behaves as each of them under its name,\n"+
+			"so scripts and tutorials written for Mosquitto run unchanged. It takes\n"+
+			"the place of Debian's mosquitto and mosquitto-clients packages.")
+	info.Overridables = nfpm.Overridables{
+		Depends:   []string{"midge (= " + version + ")"},
+		Conflicts: []string{"mosquitto", "mosquitto-clients"},
+		Replaces:  []string{"mosquitto", "mosquitto-clients"},
 	}
 	for _, name := range mosquittoNames {
 		info.Contents = append(info.Contents, &files.Content{Source: "/usr/bin/midge", Destination: name, Type: files.TypeSymlink})

@@ -85,9 +85,9 @@ func testSharedMessages(t *testing.T, h *harness) {
 func testMessageCounts(t *testing.T, h *harness) {
 	h.commit(t, true, func(b *broker.Batch) {
 		for _, id := range []string{"a", "b", "c"} {
-			b.PutDelivery(id, &broker.StoredDelivery{Seq: 1, ID: 5, Msg: msg("t", "first"), QoS: 1})
+			b.PutDelivery(id, tDelivery(1, 5, "first"))
 		}
-		b.PutDelivery("keep", &broker.StoredDelivery{Seq: 1, ID: 3, Msg: msg("t", "three"), QoS: 1})
+		b.PutDelivery("keep", tDelivery(1, 3, "three"))
 	})
 	h.commit(t, true, func(b *broker.Batch) {
 		b.DeleteDelivery("a", 1)
@@ -104,10 +104,10 @@ func testMessageCounts(t *testing.T, h *harness) {
 	// put that replaces the delivery with another message's.
 	h.commit(t, true, func(b *broker.Batch) {
 		b.DeleteDelivery("b", 1)
-		b.PutDelivery("c", &broker.StoredDelivery{Seq: 1, ID: 3, Msg: msg("t", "three"), QoS: 1})
+		b.PutDelivery("c", tDelivery(1, 3, "three"))
 	})
 	h.commit(t, true, func(b *broker.Batch) {
-		b.PutDelivery("d", &broker.StoredDelivery{Seq: 1, ID: 5, Msg: msg("t", "second"), QoS: 1})
+		b.PutDelivery("d", tDelivery(1, 5, "second"))
 	})
 	h.check(t, func(t *testing.T, s broker.Store) {
 		wantMessage(t, s, "b", nil, 0, "")
@@ -119,17 +119,17 @@ func testMessageCounts(t *testing.T, h *harness) {
 	// message stays.
 	h.commit(t, true, func(b *broker.Batch) {
 		b.DeleteDelivery("d", 1)
-		b.PutDelivery("e", &broker.StoredDelivery{Seq: 1, ID: 5, Msg: msg("t", "second"), QoS: 1})
+		b.PutDelivery("e", tDelivery(1, 5, "second"))
 	})
 	// In one batch a message comes and goes: nothing is left of it.
 	h.commit(t, true, func(b *broker.Batch) {
-		b.PutDelivery("f", &broker.StoredDelivery{Seq: 1, ID: 9, Msg: msg("t", "nine"), QoS: 1})
-		b.PutDelivery("f", &broker.StoredDelivery{Seq: 2, ID: 9, Msg: msg("t", "nine"), QoS: 1})
+		b.PutDelivery("f", tDelivery(1, 9, "nine"))
+		b.PutDelivery("f", tDelivery(2, 9, "nine"))
 		b.DeleteDelivery("f", 1)
 		b.DeleteSession("f")
 	})
 	h.commit(t, true, func(b *broker.Batch) {
-		b.PutDelivery("g", &broker.StoredDelivery{Seq: 1, ID: 9, Msg: msg("t", "nine again"), QoS: 1})
+		b.PutDelivery("g", tDelivery(1, 9, "nine again"))
 	})
 	h.check(t, func(t *testing.T, s broker.Store) {
 		wantMessage(t, s, "d", nil, 0, "")
@@ -138,6 +138,12 @@ func testMessageCounts(t *testing.T, h *harness) {
 		wantMessage(t, s, "g", []uint64{1}, 9, "nine again")
 		wantMaxID(t, s, 9)
 	})
+}
+
+// tDelivery is a QoS 1 delivery, sequence number seq, of message id: on
+// topic "t", with payload.
+func tDelivery(seq, id uint64, payload string) *broker.StoredDelivery {
+	return &broker.StoredDelivery{Seq: seq, ID: id, Msg: msg("t", payload), QoS: 1}
 }
 
 // DeleteSession drops the references of the session's whole queue, and
@@ -149,10 +155,10 @@ func testMessageCascade(t *testing.T, h *harness) {
 			b.PutInbound(id, 1)
 		}
 		for seq, msgID := range []uint64{1, 2, 3, 1} {
-			b.PutDelivery("a", &broker.StoredDelivery{Seq: uint64(seq), ID: msgID, Msg: msg("t", fmt.Sprint(msgID)), QoS: 1})
+			b.PutDelivery("a", tDelivery(uint64(seq), msgID, fmt.Sprint(msgID)))
 		}
-		b.PutDelivery("ab", &broker.StoredDelivery{Seq: 0, ID: 1, Msg: msg("t", "1"), QoS: 1})
-		b.PutDelivery("b", &broker.StoredDelivery{Seq: 0, ID: 2, Msg: msg("t", "2"), QoS: 1})
+		b.PutDelivery("ab", tDelivery(0, 1, "1"))
+		b.PutDelivery("b", tDelivery(0, 2, "2"))
 	})
 	h.commit(t, true, func(b *broker.Batch) {
 		b.DeleteSession("a")
@@ -160,7 +166,7 @@ func testMessageCascade(t *testing.T, h *harness) {
 	})
 	h.commit(t, true, func(b *broker.Batch) {
 		// Message 3 went with session a: its id stores this one.
-		b.PutDelivery("c", &broker.StoredDelivery{Seq: 0, ID: 3, Msg: msg("t", "3 again"), QoS: 1})
+		b.PutDelivery("c", tDelivery(0, 3, "3 again"))
 	})
 	h.check(t, func(t *testing.T, s broker.Store) {
 		wantMessage(t, s, "a", nil, 0, "")
@@ -171,11 +177,11 @@ func testMessageCascade(t *testing.T, h *harness) {
 	// A session deleted and given a new queue in one batch.
 	h.commit(t, true, func(b *broker.Batch) {
 		b.DeleteSession("ab")
-		b.PutDelivery("ab", &broker.StoredDelivery{Seq: 5, ID: 1, Msg: msg("t", "1"), QoS: 1})
+		b.PutDelivery("ab", tDelivery(5, 1, "1"))
 		b.DeleteSession("b")
 	})
 	h.commit(t, true, func(b *broker.Batch) {
-		b.PutDelivery("d", &broker.StoredDelivery{Seq: 0, ID: 2, Msg: msg("t", "2 again"), QoS: 1})
+		b.PutDelivery("d", tDelivery(0, 2, "2 again"))
 	})
 	h.check(t, func(t *testing.T, s broker.Store) {
 		wantMessage(t, s, "ab", []uint64{5}, 1, "1")

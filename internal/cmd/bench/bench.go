@@ -23,7 +23,7 @@ import (
 )
 
 // usage is "midge bench --help"; %[1]s is the program name.
-const usage = `Usage: %[1]s conn|pub|sub|pubsub [options]
+const usage = `Usage: %[1]s conn|pub|sub|pubsub|queue|storm|filters [options]
 
 Modes:
   conn     open -c connections (each CONNECT, and SUBSCRIBE to -t if given),
@@ -32,6 +32,18 @@ Modes:
   sub      -c subscribers subscribe to -t and time what midge bench pub sends
   pubsub   pub and sub in one process: -c publishers, -S subscribers, and an
            exact check of every delivery (lost, duplicated, out of order)
+  queue    memory per queued message: -c persistent sessions subscribe to -t
+           (default bench/queue) and leave, --count messages (default 20) are
+           published to it, the broker's RSS is read before and after (--pid);
+           then every session comes back and must receive all of them
+  storm    reconnect storm: -c persistent sessions (default 1000), --count
+           messages (default 1) queued for each while offline, --restart CMD
+           (optional), then all reconnect at once (--concurrency, default -c):
+           time until all are connected and all messages delivered
+  filters  many filters: --filters distinct subscriptions (default 100000;
+           exact, + and #) on -S connections (default 10) under -t (default
+           bench/f), -c publishers send --count messages (default 100000) to
+           random topics: publishes/s and broker CPU per publish
 
 Target (loopback only unless --allow-remote):
   -h HOST             broker host (default localhost)
@@ -84,6 +96,12 @@ Run:
   --drain DURATION    after the last publish, stop when nothing arrived for this long (default 2s)
   --hold DURATION     conn: keep the connections open this long before closing (default 1s)
   --pid PID           broker process: report its CPU time and memory from /proc
+                      (default auto: the process listening on the target's port,
+                      when it can be found; none: do not look)
+  --filters N         filters: distinct subscriptions (default 100000)
+  --restart CMD       storm: shell command that restarts the broker between the
+                      sessions' set-up and the storm; a number on the last line
+                      of its output is the new broker's pid
   --cpuprofile FILE   write a CPU profile of midge bench itself
   --json              print the summary as JSON
   --progress WHEN     live progress line on stderr: auto (when a terminal), always, never
@@ -96,7 +114,7 @@ so pub and sub may run in different processes on one machine) to its arrival.
 
 // options are the options of "midge bench".
 type options struct {
-	mode string // conn, pub, sub, pubsub
+	mode string // conn, pub, sub, pubsub, queue, storm, filters
 
 	// Target.
 	host, url   string
@@ -141,6 +159,9 @@ type options struct {
 	drain    time.Duration
 	hold     time.Duration
 	pid      int
+	pidArg   string // --pid as given: a number, auto or none
+	filters  int    // filters mode: subscriptions
+	restart  string // storm mode: the restart command
 	cpuProf  string
 	json     bool
 	progress string
@@ -172,15 +193,15 @@ var errHelp = errors.New("help requested")
 func parseArgs(args []string) (*options, error) {
 	o := &options{}
 	if len(args) == 0 {
-		return nil, errors.New("a mode is required: conn, pub, sub or pubsub")
+		return nil, errors.New("a mode is required: conn, pub, sub, pubsub, queue, storm or filters")
 	}
 	switch args[0] {
 	case "-help", "--help", "help":
 		return nil, errHelp
-	case "conn", "pub", "sub", "pubsub":
+	case "conn", "pub", "sub", "pubsub", "queue", "storm", "filters":
 		o.mode = args[0]
 	default:
-		return nil, fmt.Errorf("unknown mode %q: want conn, pub, sub or pubsub", args[0])
+		return nil, fmt.Errorf("unknown mode %q: want conn, pub, sub, pubsub, queue, storm or filters", args[0])
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -226,7 +247,9 @@ func parseArgs(args []string) (*options, error) {
 	fs.DurationVar(&o.duration, "d", 60*time.Second, "")
 	fs.DurationVar(&o.drain, "drain", 2*time.Second, "")
 	fs.DurationVar(&o.hold, "hold", time.Second, "")
-	fs.IntVar(&o.pid, "pid", 0, "")
+	fs.StringVar(&o.pidArg, "pid", "auto", "")
+	fs.IntVar(&o.filters, "filters", 100000, "")
+	fs.StringVar(&o.restart, "restart", "", "")
 	fs.StringVar(&o.cpuProf, "cpuprofile", "", "")
 	fs.BoolVar(&o.json, "json", false, "")
 	fs.StringVar(&o.progress, "progress", "auto", "")
@@ -287,8 +310,35 @@ func versionName(v byte) string {
 func (o *options) defaults(set map[string]bool) error {
 	if !set["c"] {
 		o.clients = 1
-		if o.mode == "conn" {
+		switch o.mode {
+		case "conn":
 			o.clients = 100
+		case "queue", "storm":
+			o.clients = 1000
+		}
+	}
+	switch o.mode {
+	case "queue", "storm":
+		// Sessions that outlive their connections.
+		if set["clean"] && o.clean {
+			return fmt.Errorf("%s mode needs persistent sessions: --clean=false", o.mode)
+		}
+		o.clean = false
+		if !set["q"] {
+			o.qos = 1
+		}
+		if o.mode == "storm" && !set["concurrency"] {
+			o.concurrency = o.clients
+		}
+	case "filters":
+		if !set["q"] {
+			o.qos = 1
+		}
+		if !set["S"] {
+			o.subs = 10
+		}
+		if !set["maxlag"] {
+			o.maxLag = 1000
 		}
 	}
 	if !set["t"] {
@@ -297,12 +347,20 @@ func (o *options) defaults(set map[string]bool) error {
 			o.topic = "bench/%i"
 		case "sub":
 			o.topic = "bench/#"
+		case "queue", "storm":
+			o.topic = "bench/" + o.mode
+		case "filters":
+			o.topic = "bench/f"
 		}
 	}
 	if o.count < 0 {
 		switch o.mode {
-		case "pub", "pubsub":
+		case "pub", "pubsub", "filters":
 			o.count = 100000
+		case "queue":
+			o.count = 20
+		case "storm":
+			o.count = 1
 		default:
 			o.count = 0
 		}
@@ -323,7 +381,7 @@ func (o *options) defaults(set map[string]bool) error {
 		}
 	}
 	if o.idTemplate == "" {
-		if o.clean {
+		if o.clean || o.mode == "queue" || o.mode == "storm" {
 			var b [3]byte
 			rand.Read(b[:])
 			o.idTemplate = fmt.Sprintf("midge-bench-%x-%%r%%i", b)
@@ -347,8 +405,8 @@ func (o *options) validate(set map[string]bool) error {
 	if o.subs < 1 {
 		bad("-S must be at least 1")
 	}
-	if set["S"] && o.mode != "pubsub" {
-		bad("-S is for pubsub; the other modes take -c")
+	if set["S"] && o.mode != "pubsub" && o.mode != "filters" {
+		bad("-S is for pubsub and filters; the other modes take -c")
 	}
 	if o.start < 0 {
 		bad("-n must not be negative")
@@ -360,11 +418,11 @@ func (o *options) validate(set map[string]bool) error {
 		bad("-s must be between %d (the stamp: time, publisher, sequence) and 268435456", stampSize)
 	}
 	switch {
-	case o.mode == "pub" || o.mode == "pubsub":
+	case o.mode == "pub" || o.mode == "pubsub" || o.mode == "queue" || o.mode == "filters":
 		if o.count < 1 {
 			bad("--count must be at least 1: every load is bounded in messages and in time")
 		}
-	case o.mode == "sub":
+	case o.mode == "sub" || o.mode == "storm":
 		if o.count < 0 {
 			bad("--count must not be negative")
 		}
@@ -412,6 +470,29 @@ func (o *options) validate(set map[string]bool) error {
 	}
 	if o.hasPassword && o.username == "" && o.version != packet.Version5 {
 		bad("-P needs -u before MQTT 5")
+	}
+	if set["filters"] && o.mode != "filters" {
+		bad("--filters is for filters mode")
+	}
+	if o.filters < 1 || o.filters > maxFilters {
+		bad("--filters must be between 1 and %d", maxFilters)
+	}
+	if o.restart != "" && o.mode != "storm" {
+		bad("--restart is for storm mode")
+	}
+	switch o.pidArg {
+	case "auto", "none":
+	default:
+		if n, err := strconv.Atoi(o.pidArg); err != nil || n < 1 {
+			bad("--pid must be a process number, auto or none")
+		} else {
+			o.pid = n
+		}
+	}
+	if o.mode == "queue" || o.mode == "storm" || o.mode == "filters" {
+		if o.engine == "client" || strings.HasPrefix(o.target.scheme, "ws") {
+			bad("%s mode runs on the wire engine: MQTT over TCP or TLS", o.mode)
+		}
 	}
 	switch o.progress {
 	case "auto", "always", "never":
@@ -662,8 +743,21 @@ func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
 // runOptions runs one benchmark and returns its report (also when it
 // failed part way, if there is something to report).
 func runOptions(ctx context.Context, o *options, st base.Streams) (*report, error) {
-	if o.mode == "conn" {
+	if err := checkFDLimit(o); err != nil {
+		return nil, err
+	}
+	if o.pidArg == "auto" {
+		o.pid = findListener(o.target.addr)
+	}
+	switch o.mode {
+	case "conn":
 		return runConnBench(ctx, o, st)
+	case "queue":
+		return runQueueBench(ctx, o, st)
+	case "storm":
+		return runStormBench(ctx, o, st)
+	case "filters":
+		return runFiltersBench(ctx, o, st)
 	}
 	return runMsgBench(ctx, o, st)
 }

@@ -47,6 +47,10 @@
 //	bench.go      options, parsing, the command
 //	run.go        pub, sub and pubsub: publishers, subscribers, flow control
 //	conn.go       conn: many idle connections
+//	scenario.go   helpers of the scenario modes: acknowledging reader, publish stream
+//	queue.go      queue and storm: persistent sessions with queued messages
+//	filters.go    filters: many distinct filters, publishes to random topics
+//	proc.go       finding the broker's process; the open-file limit
 //	wire.go       the wire engine: MQTT over TCP/TLS straight on package packet
 //	client.go     the client engine: package client (WebSocket, --engine client)
 //	report.go     progress line, summary, JSON, /proc

@@ -39,6 +39,9 @@ type report struct {
 	Broker  *brokerReport  `json:"broker,omitempty"`
 	ToolCPU float64        `json:"tool_cpu_cores"` // -1: not measured
 
+	// Figures are the named results of the queue, storm and filters modes.
+	Figures map[string]float64 `json:"figures,omitempty"`
+
 	Errors      int      `json:"errors"`
 	FirstErrors []string `json:"first_errors,omitempty"`
 }
@@ -419,6 +422,7 @@ func (rep *report) write(w io.Writer, asJSON bool) error {
 	if rep.ToolCPU >= 0 {
 		fmt.Fprintf(&b, "  tool        %.2f cores\n", rep.ToolCPU)
 	}
+	writeFigures(&b, rep.Figures)
 	var notes []string
 	if rep.TimedOut {
 		notes = append(notes, "the duration (-d) ran out")

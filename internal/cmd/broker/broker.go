@@ -61,21 +61,22 @@ func (e *errUsage) Error() string { return e.msg }
 // takes no other arguments and does not combine flags ("-dv" is unknown).
 func parseBrokerArgs(args []string) (brokerOptions, error) {
 	o := brokerOptions{raw: args}
-	next := func(i int, what string) (string, error) {
-		if i+1 >= len(args) {
-			return "", &errUsage{fmt.Sprintf("%s argument given, but no %s specified.", args[i], what)}
+	// next moves i on to the argument of the option at i.
+	next := func(i *int, what string) (string, error) {
+		if *i+1 >= len(args) {
+			return "", &errUsage{fmt.Sprintf("%s argument given, but no %s specified.", args[*i], what)}
 		}
-		return args[i+1], nil
+		*i++
+		return args[*i], nil
 	}
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; a {
 		case "-c", "--config-file":
-			v, err := next(i, "config file")
+			v, err := next(&i, "config file")
 			if err != nil {
 				return o, err
 			}
 			o.configFile = v
-			i++
 		case "-d", "--daemon":
 			o.daemon = true
 		case "-h", "--help":
@@ -83,7 +84,7 @@ func parseBrokerArgs(args []string) (brokerOptions, error) {
 		case "--version":
 			o.version = true
 		case "-p", "--port":
-			v, err := next(i, "port")
+			v, err := next(&i, "port")
 			if err != nil {
 				return o, err
 			}
@@ -95,7 +96,6 @@ func parseBrokerArgs(args []string) (brokerOptions, error) {
 				return o, fmt.Errorf("Only %d ports can be specified on the command line.", maxPorts)
 			}
 			o.ports = append(o.ports, n)
-			i++
 		case "-q", "--quiet":
 			o.quiet = true
 		case "-v", "--verbose":
@@ -194,15 +194,18 @@ func loadConfig(o brokerOptions) (*config.Result, error) {
 	return config.Load(o.configFile)
 }
 
+// configErrors returns the problems a configuration error joins (each
+// "file:line: what is wrong"), or err alone.
+func configErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
 // printConfigErrors writes each problem of err on its own line.
 func printConfigErrors(w io.Writer, err error) {
-	var errs []error
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	} else {
-		errs = []error{err}
-	}
-	for _, e := range errs {
+	for _, e := range configErrors(err) {
 		logErr(w, "Error: "+e.Error())
 	}
 }
@@ -308,6 +311,7 @@ type brokerRun struct {
 	storeAt string       // its path
 	web     webRun       // the http_api listeners (broker_web.go)
 	bridges bridgeRun    // the bridges (bridges.go)
+	cluster *clusterRun  // the cluster node (cluster.go), nil without cluster options
 	sd      sdNotifier   // systemd's notify socket, if started by a Type=notify unit
 }
 
@@ -382,18 +386,27 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		b.handler.Close()
 		return exitFailure, false
 	}
-	srv, err := b.openStore(ctx, cfg)
-	if err == nil {
-		err = b.attachDynsec(srv)
-	}
-	if err != nil {
+	if err := b.startCluster(ctx); err != nil { // cluster.go
 		b.log.Error("Error: " + err.Error())
 		b.closeListeners()
 		b.removePID()
 		b.handler.Close()
 		return exitFailure, false
 	}
+	srv, err := b.openStore(ctx, cfg)
+	if err == nil {
+		err = b.attachDynsec(srv)
+	}
+	if err != nil {
+		b.log.Error("Error: " + err.Error())
+		b.stopCluster()
+		b.closeListeners()
+		b.removePID()
+		b.handler.Close()
+		return exitFailure, false
+	}
 	b.srv.Store(srv)
+	b.attachCluster(srv) // cluster.go
 	// The bridges' local sessions subscribe before any client is served.
 	b.bridges.start(srv, res.Bridges, b.log)
 	if len(res.Bridges) > 0 {
@@ -640,6 +653,7 @@ func (b *brokerRun) stop() {
 		}
 		cancel()
 	}
+	b.stopCluster()
 	if b.store != nil {
 		if err := b.store.Close(); err != nil {
 			b.log.Error("Error: closing the persistence store: " + err.Error())
@@ -677,13 +691,7 @@ func (b *brokerRun) reload() {
 	}
 	next, err := config.Load(b.opts.configFile)
 	if err != nil {
-		var errs []error
-		if j, ok := err.(interface{ Unwrap() []error }); ok {
-			errs = j.Unwrap()
-		} else {
-			errs = []error{err}
-		}
-		for _, e := range errs {
+		for _, e := range configErrors(err) {
 			b.log.Error("Error: " + e.Error())
 		}
 		b.log.Error("Error: configuration not reloaded; the running configuration is kept.")

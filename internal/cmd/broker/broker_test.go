@@ -5,12 +5,10 @@ package broker
 import (
 	"bytes"
 	"context"
-	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -140,133 +138,6 @@ func TestServeInProcess(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "m.pid")); !os.IsNotExist(err) {
 		t.Errorf("pid file left behind: %v", err)
 	}
-}
-
-func readOrEmpty(path string) string {
-	b, _ := os.ReadFile(path)
-	return string(b)
-}
-
-// freePort returns a TCP port that was free on every interface a moment
-// ago. It is taken below Linux's ephemeral range (32768 and up), so that the
-// clients the tests start cannot be given it for their own end meanwhile.
-func freePort(t *testing.T) string {
-	t.Helper()
-	for range 1000 {
-		p := strconv.Itoa(20000 + rand.IntN(12000))
-		ln, err := net.Listen("tcp", ":"+p)
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return p
-	}
-	t.Fatal("no free port")
-	return ""
-}
-
-// midgeBinary returns cmd/midge, built once for the tests that run it as a
-// process, through a link named mosquitto (it runs under Mosquitto's name).
-func midgeBinary(t *testing.T) string {
-	t.Helper()
-	if runtime.GOOS == "windows" {
-		t.Skip("signals and -d are Unix features")
-	}
-	return filepath.Join(testutil.MidgeLinks(t, "mosquitto"), "mosquitto")
-}
-
-// needTool fails (never skips) the test if a Debian tool is missing.
-func needTool(t *testing.T, name string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err != nil {
-		t.Fatalf("%s is missing: install Debian's mosquitto-clients package (scripts/test does)", name)
-	}
-	return p
-}
-
-// worldDir makes a directory the broker can still use after dropping root
-// privileges to the mosquitto user.
-func worldDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "midge-cli-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	os.Chmod(dir, 0o777)
-	return dir
-}
-
-// tutorialConfig writes one of the tutorial's configurations with its paths
-// in dir and its listener on port.
-func tutorialConfig(t *testing.T, name, dir, port string) string {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "config", "testdata", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := strings.NewReplacer(
-		"/etc/mosquitto/", dir+"/etc/",
-		"/run/mosquitto/", dir+"/run/",
-		"/var/lib/mosquitto/", dir+"/lib/",
-		"/var/log/mosquitto/", dir+"/log/",
-		"listener 1883", "listener "+port,
-	).Replace(string(b))
-	for _, d := range []string{"etc/conf.d", "run", "lib", "log"} {
-		os.MkdirAll(filepath.Join(dir, d), 0o777)
-		os.Chmod(filepath.Join(dir, d), 0o777)
-	}
-	conf := filepath.Join(dir, "etc", "mosquitto.conf")
-	if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return conf
-}
-
-// waitLog waits for text in the log file, and shows the log if it does not
-// come.
-func waitLog(t *testing.T, logf, text string) {
-	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(readOrEmpty(logf), text) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %q in the log:\n%s", text, readOrEmpty(logf))
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// startBinary runs the built broker with args and stops it at the end of
-// the test.
-func startBinary(t *testing.T, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command(midgeBinary(t), args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("broker output:\n%s", out.String())
-		}
-	})
-	return cmd
-}
-
-func setPassword(t *testing.T, file, user, pass string, create bool) {
-	t.Helper()
-	args := []string{"-b", file, user, pass}
-	if create {
-		args = append([]string{"-c"}, args...)
-	}
-	if out, err := exec.Command(needTool(t, "mosquitto_passwd"), args...).CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_passwd %v: %v %s", args, err, out)
-	}
-	os.Chmod(file, 0o644)
 }
 
 // TestTutorial follows the tutorial with the built binary run as
@@ -471,3 +342,29 @@ func getsid(pid int) (int, error) {
 
 // TestMain removes the midge binary the tests built.
 func TestMain(m *testing.M) { testutil.Main(m) }
+
+// A changed plugin_opt_config_file is not applied by a reload (the plugin
+// is loaded at start-up only, as Mosquitto's): the reload says so, naming
+// both files, and dynamic security keeps the one it has.
+func TestReloadNotesDynsecOptions(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	logf := filepath.Join(dir, "midge.log")
+	first, second := filepath.Join(dir, "first.json"), filepath.Join(dir, "second.json")
+	conf := func(file string) string {
+		return "log_dest file " + logf + "\nlistener PORT 127.0.0.1\nallow_anonymous false\n" + dynsecConf(t, dir, file)
+	}
+	b, port := runConf(t, conf(first))
+	b.reload() // unchanged: no note
+	if log := readOrEmpty(logf); strings.Contains(log, "plugin_opt_config_file") {
+		t.Fatalf("a note for an unchanged configuration:\n%s", log)
+	}
+	os.WriteFile(b.opts.configFile, []byte(strings.ReplaceAll(conf(second), "PORT", port)), 0o644)
+	b.reload()
+	want := "Warning: plugin_opt_config_file changed from " + first + " to " + second +
+		": restart midge to apply it (plugins are loaded at start-up only, as in Mosquitto); dynamic security keeps using " + first
+	waitLog(t, logf, want)
+	if _, err := os.Stat(second); err == nil {
+		t.Error("the reload created the new file")
+	}
+}

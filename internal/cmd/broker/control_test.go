@@ -3,60 +3,14 @@
 package broker
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
-	"time"
 
-	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
-
-// runConf runs the broker in-process on the configuration text (with
-// PORT replaced by a free port) and returns the run and the port.
-func runConf(t *testing.T, text string) (*brokerRun, string) {
-	t.Helper()
-	port := freePort(t)
-	conf := filepath.Join(t.TempDir(), "m.conf")
-	os.WriteFile(conf, []byte(strings.ReplaceAll(text, "PORT", port)), 0o644)
-	b, _ := startInProcess(t, conf, "")
-	return b, port
-}
-
-// startInProcess runs the broker in this process on the configuration file
-// conf and waits until it serves; if it exits first, the test fails with
-// the log file logf (if any). stop ends the run and returns its exit code;
-// the test's cleanup calls it too.
-func startInProcess(t *testing.T, conf, logf string) (b *brokerRun, stop func() int) {
-	t.Helper()
-	o, err := parseBrokerArgs([]string{"-c", conf})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan *brokerRun, 1)
-	done := make(chan int, 1)
-	go func() {
-		done <- runBrokerOptions(ctx, "midge broker", o, base.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}},
-			brokerHooks{started: func(b *brokerRun) { started <- b }})
-	}()
-	stop = sync.OnceValue(func() int { cancel(); return <-done })
-	t.Cleanup(func() { stop() })
-	select {
-	case b = <-started:
-	case code := <-done:
-		t.Fatalf("exited with %d: %s", code, readOrEmpty(logf))
-	case <-time.After(10 * time.Second):
-		t.Fatal("not started")
-	}
-	return b, stop
-}
 
 // ask publishes a $CONTROL/broker/v1 request and returns the response.
 func ask(t *testing.T, c *testutil.Client, req string) map[string]any {

@@ -2,14 +2,11 @@ package broker
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 
 // startWith runs the broker in-process with conf and extra flags; it returns
@@ -17,26 +14,13 @@ import (
 // -1 and a stop function once it serves.
 func startWith(t *testing.T, conf string, flags ...string) (int, string, func() int) {
 	t.Helper()
-	o, err := parseBrokerArgs(append([]string{"-c", conf}, flags...))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	started := make(chan struct{}, 1)
-	done := make(chan int, 1)
-	var errs bytes.Buffer
-	go func() {
-		done <- runBrokerOptions(ctx, "midge broker", o, base.Streams{Out: &bytes.Buffer{}, Err: &errs},
-			brokerHooks{started: func(*brokerRun) { started <- struct{}{} }})
-	}()
+	r := runInProcess(t, brokerHooks{}, append([]string{"-c", conf}, flags...)...)
 	select {
-	case <-started:
-		return -1, "", func() int { cancel(); return <-done }
-	case code := <-done:
-		cancel()
-		return code, errs.String(), nil
+	case <-r.started:
+		return -1, "", r.stop
+	case <-r.exited:
+		return r.code, r.errs.String(), nil
 	case <-time.After(10 * time.Second):
-		cancel()
 		t.Fatal("neither started nor stopped")
 		return 0, "", nil
 	}

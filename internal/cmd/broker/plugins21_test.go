@@ -3,16 +3,12 @@
 package broker
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/midge-mqtt/midge/internal/cmd/base"
-	"github.com/midge-mqtt/midge/internal/cmd/passwd"
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -25,10 +21,7 @@ func TestPluginForms21(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	pw, acl := filepath.Join(dir, "pw"), filepath.Join(dir, "acl")
-	var out bytes.Buffer
-	if code := passwd.Run(context.Background(), "midge", []string{"-c", "-b", pw, "alice", "s3cret"}, base.Streams{Out: &out, Err: &out}); code != 0 {
-		t.Fatalf("midge passwd: %s", out.String())
-	}
+	midgePasswd(t, "-c", "-b", pw, "alice", "s3cret")
 	os.WriteFile(acl, []byte("user alice\ntopic readwrite alice/#\n"), 0o644)
 	portB := freePort(t)
 	b, portA := runConf(t, strings.Join([]string{

@@ -3,7 +3,7 @@
 package broker
 
 import (
-	"bytes"
+	"bufio"
 	"context"
 	"fmt"
 	"os"
@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/midge-mqtt/midge/dynsec"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
-	"github.com/midge-mqtt/midge/internal/cmd/passwd"
 	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
@@ -82,10 +82,7 @@ func newPrivSetup(t *testing.T) *privSetup {
 	s.pw = filepath.Join(s.dir, "pwfile")
 	s.acl = filepath.Join(s.dir, "aclfile")
 	s.log = filepath.Join(s.dir, "midge.log")
-	var out bytes.Buffer
-	if code := passwd.Run(context.Background(), "midge", []string{"-c", "-b", s.pw, "alice", "s3cret"}, base.Streams{Out: &out, Err: &out}); code != 0 {
-		t.Fatalf("midge passwd: exit %d\n%s", code, out.String())
-	}
+	midgePasswd(t, "-c", "-b", s.pw, "alice", "s3cret")
 	if fi, err := os.Stat(s.pw); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("midge passwd -c made %v (%v), want a 0600 file", fi.Mode(), err)
 	}
@@ -104,6 +101,19 @@ func newPrivSetup(t *testing.T) *privSetup {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// addConf appends lines to the configuration file.
+func (s *privSetup) addConf(t *testing.T, lines string) {
+	t.Helper()
+	f, err := os.OpenFile(s.conf, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(lines); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // start runs the broker as root, waits until it serves and returns its
@@ -175,12 +185,7 @@ func TestBrokerWarnsAboutFilesItCannotReread(t *testing.T) {
 	if err := os.Chmod(cert, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.OpenFile(s.conf, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(f, "listener %s 127.0.0.1\ncertfile %s\nkeyfile %s\n", freePort(t), cert, key)
-	f.Close()
+	s.addConf(t, fmt.Sprintf("listener %s 127.0.0.1\ncertfile %s\nkeyfile %s\n", freePort(t), cert, key))
 
 	cmd, stderr := s.start(t)
 	out := stderr.String()
@@ -315,3 +320,154 @@ func TestBrokerLeavesAnExistingLogFileAlone(t *testing.T) {
 		t.Errorf("no warning %q:\n%s", want, stderr.String())
 	}
 }
+
+// dynsecIn appends dynamic security with a file in dir to the setup's
+// configuration, the file made (as root, 0644) with an admin.
+func (s *privSetup) dynsecIn(t *testing.T, dir string) string {
+	t.Helper()
+	init := filepath.Join(s.dir, "dynsec-init")
+	if err := os.WriteFile(init, []byte("admin-password-1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, "dynamic-security.json")
+	if _, err := dynsec.Open(dynsec.Options{ConfigFile: path, PasswordInitFile: init}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(path, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.addConf(t, "plugin /usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so\nplugin_opt_config_file "+path+"\n")
+	return path
+}
+
+// A dynamic security file root made, in a directory only root may write,
+// loads (the user may read it) but no change could be saved: the broker
+// says so at start-up, naming the file.
+func TestBrokerWarnsAboutDynsecFile(t *testing.T) {
+	s := newPrivSetup(t)
+	if err := os.Chown(s.pw, s.uid, s.gid); err != nil {
+		t.Fatal(err)
+	}
+	path := s.dynsecIn(t, s.dir)
+	_, stderr := s.start(t)
+	want := "Warning: user nobody, which the broker runs as after start-up, cannot write the dynamic security file " + path
+	if out := stderr.String(); !strings.Contains(out, want) {
+		t.Errorf("no warning %q in the broker's output:\n%s", want, out)
+	}
+}
+
+// The same file and directory given to the user draw no warning.
+func TestBrokerDynsecFileOfTheUser(t *testing.T) {
+	s := newPrivSetup(t)
+	if err := os.Chown(s.pw, s.uid, s.gid); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(s.dir, "dynsec")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := s.dynsecIn(t, dir)
+	for _, p := range []string{dir, path} {
+		if err := os.Chown(p, s.uid, s.gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, stderr := s.start(t)
+	if out := stderr.String(); strings.Contains(out, "dynamic security file") {
+		t.Errorf("a warning about a file the user may write:\n%s", out)
+	}
+}
+
+func TestResolveDropUser(t *testing.T) {
+	t.Parallel()
+	env := func(kv map[string]string) func(string) string { return func(k string) string { return kv[k] } }
+	tests := []struct {
+		name              string
+		env               map[string]string
+		wantUID, wantGID  string
+		wantNil           bool
+		wantErr, wantName string
+	}{
+		{name: "root", wantNil: true},
+		{name: "nobody", env: map[string]string{"PUID": "4321"}, wantUID: "4321", wantGID: "4321"}, // PUID wins over user
+		{name: "nobody", env: map[string]string{"PUID": "4321", "PGID": "99"}, wantUID: "4321", wantGID: "99"},
+		{name: "", env: map[string]string{"PUID": "0"}, wantNil: true}, // root: stays, with the warning
+		{name: "nobody", env: map[string]string{"PUID": "bob"}, wantErr: "Invalid PUID 'bob'"},
+		{name: "nobody", env: map[string]string{"PGID": "-1"}, wantErr: "Invalid PGID '-1'"},
+		{name: "no-such-user-midge", wantErr: "Unable to drop privileges to 'no-such-user-midge' because this user does not exist."},
+		{name: "nobody", env: map[string]string{"PGID": "4242"}, wantGID: "4242", wantName: "nobody"}, // PGID alone: the user's group replaced
+	}
+	for _, tt := range tests {
+		u, err := resolveDropUser(tt.name, env(tt.env), nil)
+		switch {
+		case tt.wantErr != "":
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Errorf("%q %v: error %v, want %q", tt.name, tt.env, err, tt.wantErr)
+			}
+		case err != nil:
+			t.Errorf("%q %v: %v", tt.name, tt.env, err)
+		case tt.wantNil:
+			if u != nil {
+				t.Errorf("%q %v: %+v, want none", tt.name, tt.env, u)
+			}
+		case u == nil:
+			t.Errorf("%q %v: nil", tt.name, tt.env)
+		default:
+			if tt.wantUID != "" && u.Uid != tt.wantUID || u.Gid != tt.wantGID || tt.wantName != "" && u.Username != tt.wantName {
+				t.Errorf("%q %v: uid %s gid %s name %q", tt.name, tt.env, u.Uid, u.Gid, u.Username)
+			}
+		}
+	}
+}
+
+// TestPUIDPGID starts the broker binary as root with PUID and PGID set, as
+// a container would, and reads the identity of the running process: the
+// numbers given, though no user has them and the configuration names
+// another user.
+func TestPUIDPGID(t *testing.T) {
+	t.Parallel()
+	if os.Geteuid() != 0 {
+		if os.Getenv("CI") != "" {
+			t.Fatal("the privilege tests must run as root in CI")
+		}
+		t.Skip("needs root: the broker drops privileges only when started as root")
+	}
+	dir, port := worldDir(t), freePort(t)
+	logf := filepath.Join(dir, "m.log")
+	conf := filepath.Join(dir, "m.conf")
+	os.WriteFile(conf, []byte("user nobody\nlistener "+port+" 127.0.0.1\nlog_dest file "+logf+"\n"), 0o644)
+	cmd := exec.Command(midgeBinary(t), "-c", conf)
+	cmd.Env = append(os.Environ(), "PUID=54321", "PGID=54320")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitLog(t, logf, "running as uid 54321, gid 54320.")
+	status := func(field string) string {
+		f, err := os.Open("/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), field+":"); ok {
+				return strings.Join(strings.Fields(v), " ")
+			}
+		}
+		return ""
+	}
+	if runtimeLinux() {
+		if got := status("Uid"); got != "54321 54321 54321 54321" {
+			t.Errorf("Uid %q", got)
+		}
+		if got := status("Gid"); got != "54320 54320 54320 54320" {
+			t.Errorf("Gid %q", got)
+		}
+		if got := status("Groups"); got != "54320" {
+			t.Errorf("Groups %q", got)
+		}
+	}
+}
+
+func runtimeLinux() bool { _, err := os.Stat("/proc/self/status"); return err == nil }

@@ -3,8 +3,6 @@
 package broker
 
 import (
-	"bytes"
-	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -15,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
@@ -105,18 +102,8 @@ func TestSystemdNotify(t *testing.T) {
 	port := freePort(t)
 	conf := filepath.Join(dir, "m.conf")
 	os.WriteFile(conf, []byte("listener "+port+" 127.0.0.1\nlog_dest none\n"), 0o644)
-	o, err := parseBrokerArgs([]string{"-c", conf})
-	if err != nil {
-		t.Fatal(err)
-	}
 	env := map[string]string{"NOTIFY_SOCKET": sock, "WATCHDOG_USEC": "200000"}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan int, 1)
-	go func() {
-		done <- runBrokerOptions(ctx, "midge broker", o, base.Streams{Out: &bytes.Buffer{}, Err: &bytes.Buffer{}},
-			brokerHooks{getenv: func(k string) string { return env[k] }})
-	}()
+	r := runInProcess(t, brokerHooks{getenv: func(k string) string { return env[k] }}, "-c", conf)
 	if s := next(t, ch); s != "READY=1" {
 		t.Fatalf("first notification %q, want READY=1", s)
 	}
@@ -136,8 +123,7 @@ func TestSystemdNotify(t *testing.T) {
 	if d := time.Since(start); d < 250*time.Millisecond {
 		t.Errorf("4 watchdog pings in %v: sent faster than every WATCHDOG_USEC/2", d)
 	}
-	cancel()
-	if code := <-done; code != 0 {
+	if code := r.stop(); code != 0 {
 		t.Errorf("exit %d", code)
 	}
 	// Sent before runBrokerOptions returned; maybe after more pings.

@@ -3,22 +3,13 @@
 package broker
 
 import (
-	"bytes"
-	"context"
-	"encoding/json"
-	"io"
-	"net/http"
-	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/cmd/base"
-	"github.com/midge-mqtt/midge/internal/cmd/passwd"
+	"github.com/midge-mqtt/midge/dynsec"
 )
 
 // TestWebListener runs the broker with an http_api listener: logins from
@@ -27,15 +18,8 @@ import (
 func TestWebListener(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	var pw strings.Builder
-	for _, u := range []string{"alice", "bob"} {
-		h, err := auth.HashPassword(u+"-pw", auth.SHA512PBKDF2, 10)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pw.WriteString(u + ":" + h + "\n")
-	}
-	os.WriteFile(filepath.Join(dir, "pw"), []byte(pw.String()), 0o600)
+	midgePasswd(t, "-c", "-b", filepath.Join(dir, "pw"), "alice", "alice-pw")
+	midgePasswd(t, "-b", filepath.Join(dir, "pw"), "bob", "bob-pw")
 	mqtt, port := freePort(t), freePort(t)
 	conf := filepath.Join(dir, "m.conf")
 	logf := filepath.Join(dir, "m.log")
@@ -43,30 +27,7 @@ func TestWebListener(t *testing.T) {
 		"listener " + mqtt + " 127.0.0.1\nlistener " + port + " 127.0.0.1\nprotocol http_api\n"
 	os.WriteFile(conf, []byte(text), 0o644)
 	b, stop := startInProcess(t, conf, logf)
-	baseURL := "http://127.0.0.1:" + port
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar, Timeout: 5 * time.Second}
-	call := func(method, path, csrf string, body any, out any) int {
-		t.Helper()
-		var r io.Reader
-		if body != nil {
-			j, _ := json.Marshal(body)
-			r = bytes.NewReader(j)
-		}
-		req, _ := http.NewRequest(method, baseURL+path, r)
-		if csrf != "" {
-			req.Header.Set("X-CSRF-Token", csrf)
-		}
-		resp, err := hc.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if out != nil {
-			json.NewDecoder(resp.Body).Decode(out)
-		}
-		return resp.StatusCode
-	}
+	call := newWebClient(t, port).call
 	if st := call("GET", "/healthz", "", nil, nil); st != 200 {
 		t.Errorf("healthz %d", st)
 	}
@@ -98,10 +59,7 @@ func TestWebListener(t *testing.T) {
 
 	// midge passwd gives alice a new password: after SIGHUP her session
 	// ends, and the new password logs in.
-	var pwOut, pwErr bytes.Buffer
-	if code := passwd.Run(context.Background(), "midge passwd", []string{"-b", dir + "/pw", "alice", "alice-new"}, base.Streams{In: strings.NewReader(""), Out: &pwOut, Err: &pwErr}); code != 0 {
-		t.Fatalf("midge passwd: %d %s", code, pwErr.String())
-	}
+	midgePasswd(t, "-b", dir+"/pw", "alice", "alice-new")
 	if st := call("GET", "/api/v1/topics", "", nil, nil); st != 200 {
 		t.Errorf("topics before the reload: %d", st)
 	}
@@ -131,5 +89,63 @@ func TestWebListenerRefusedWithoutUsers(t *testing.T) {
 	code, _, errs := runIn(t, "-c", conf)
 	if code != exitInvalid || !strings.Contains(errs, "has no password_file") || !strings.Contains(errs, "loopback address") {
 		t.Errorf("exit %d, stderr %q", code, errs)
+	}
+}
+
+// TestWebLoginDynsec runs the broker with dynamic security and an http_api
+// listener but no password file: dynamic security's clients log in to the
+// dashboard through the authentication chain, http_api_admin names the
+// administrators, and a new password ends the sessions made with the old.
+func TestWebLoginDynsec(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	web := freePort(t)
+	b, _ := runConf(t, "log_dest none\nhttp_api_admin admin\nlistener PORT 127.0.0.1\nallow_anonymous false\n"+
+		dynsecConf(t, dir, filepath.Join(dir, "dynsec.json"))+
+		"listener "+web+" 127.0.0.1\nprotocol http_api\n")
+	ds := b.dynsecOf()
+	if r := ds.Execute(dynsec.Requester{ClientID: "test"}, []byte(`{"commands":[{"command":"createClient","username":"bob","password":"bob-pw"}]}`)); strings.Contains(string(r), "error") {
+		t.Fatalf("createClient: %s", r)
+	}
+	type me struct {
+		LoggedIn bool
+		Admin    bool
+		CSRF     string
+	}
+	client := func() *webClient { return newWebClient(t, web) }
+	login := func(hc *webClient, user, pw string) (int, me) {
+		var m me
+		st := hc.call("POST", "/api/v1/login", "", map[string]string{"username": user, "password": pw}, &m)
+		return st, m
+	}
+	admin, bob := client(), client()
+	if st := admin.call("GET", "/api/v1/topics", "", nil, nil); st != 401 {
+		t.Errorf("topics without login: %d, want 401", st)
+	}
+	if st, m := login(admin, "admin", "admin-password-1"); st != 200 || !m.Admin {
+		t.Fatalf("admin login: %d %+v", st, m)
+	}
+	if st, m := login(bob, "bob", "bob-pw"); st != 200 || m.Admin {
+		t.Fatalf("bob login: %d %+v (bob is not in http_api_admin)", st, m)
+	}
+	for _, bad := range [][2]string{{"admin", "wrong"}, {"nobody", "x"}} {
+		if st, _ := login(client(), bad[0], bad[1]); st != 401 {
+			t.Errorf("login %s/%s: %d, want 401", bad[0], bad[1], st)
+		}
+	}
+	if st := bob.call("GET", "/api/v1/topics", "", nil, nil); st != 200 {
+		t.Errorf("bob's session: %d", st)
+	}
+	// A new password (or disabling the client) ends the sessions.
+	ds.Execute(dynsec.Requester{ClientID: "test"}, []byte(`{"commands":[{"command":"setClientPassword","username":"bob","password":"new-pw"}]}`))
+	if st := bob.call("GET", "/api/v1/topics", "", nil, nil); st != 401 {
+		t.Errorf("bob's session after a new password: %d, want 401", st)
+	}
+	if st, _ := login(bob, "bob", "new-pw"); st != 200 {
+		t.Errorf("login with the new password: %d", st)
+	}
+	ds.Execute(dynsec.Requester{ClientID: "test"}, []byte(`{"commands":[{"command":"disableClient","username":"bob"}]}`))
+	if st := bob.call("GET", "/api/v1/topics", "", nil, nil); st != 401 {
+		t.Errorf("bob's session after disableClient: %d, want 401", st)
 	}
 }

@@ -51,7 +51,7 @@ func TestOptionsFileFlag(t *testing.T) {
 func TestRetainHandling(t *testing.T) {
 	t.Parallel()
 	eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
-		mqPublish(t, b.port, "-t", "rh/a", "-m", "kept", "-r")
+		mqRetain(t, b.port, "rh/a", "kept")
 		home := mqHome(t)
 		r := mqStartMidge(t, toolSub, home, "", nil, mqArgs(b.port, "-d", "-V", "5", "-v", "-t", "rh/#", "--retain-handling", "never", "-C", "1")...)
 		r.out.waitCount(t, "Subscribed (mid: 1)", 1)
@@ -84,6 +84,7 @@ func TestRRFixes(t *testing.T) {
 	home := mqHome(t)
 	file := filepath.Join(home, "request")
 	os.WriteFile(file, []byte("from a file"), 0o644)
+	mqRetain(t, b.port, "rr/ret", "stale")
 	for _, c := range []struct {
 		args  []string
 		stdin string
@@ -93,7 +94,6 @@ func TestRRFixes(t *testing.T) {
 		{[]string{"-s", "-e", "rr/s"}, "from stdin", "re:from stdin\n"},
 		{[]string{"-m", "fresh", "-e", "rr/ret", "-R", "-v"}, "", "rr/ret re:fresh\n"},
 	} {
-		mqPublish(t, b.port, "-t", "rr/ret", "-m", "stale", "-r")
 		r := mqStartMidge(t, toolRR, home, "", []byte(c.stdin), mqArgs(b.port, append([]string{"-t", "rr/req"}, c.args...)...)...)
 		if code := r.wait(t); code != 0 || r.out.String() != c.want {
 			t.Errorf("%q: exit %d, printed %q (stderr %q); want %q", c.args, code, r.out.String(), r.err.String(), c.want)

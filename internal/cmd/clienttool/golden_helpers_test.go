@@ -13,7 +13,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -34,15 +33,13 @@ const (
 	mqWait = 15 * time.Second
 )
 
-// mqDebian returns the path of one of Debian's programs (mosquitto_pub,
-// mosquitto_sub, mosquitto_rr, mosquitto), failing the test if it is not
-// installed. Absolute paths keep a midge link on PATH out of the way.
+// mqDebian returns the path of one of Debian's client programs
+// (mosquitto_pub, mosquitto_sub, mosquitto_rr, mosquitto_passwd), failing
+// the test if it is not installed. Absolute paths keep a midge link on PATH
+// out of the way.
 func mqDebian(t testing.TB, name string) string {
 	t.Helper()
 	p := "/usr/bin/" + name
-	if name == "mosquitto" {
-		p = "/usr/sbin/mosquitto"
-	}
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("%s is missing (%v): %s", p, err, mqInstallHint)
 	}
@@ -75,6 +72,20 @@ func eachBroker(t *testing.T, brokers []mqBroker, body func(t *testing.T, b mqBr
 	}
 }
 
+// goldenOnBrokers runs run for each case as a parallel subtest called
+// name(case), against Debian's mosquitto and midge's broker, both allowing
+// anonymous clients.
+func goldenOnBrokers[C any](t *testing.T, cases []C, name func(C) string, run func(t *testing.T, c C, b mqBroker)) {
+	for _, c := range cases {
+		t.Run(name(c), func(t *testing.T) {
+			t.Parallel()
+			eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
+				run(t, c, b)
+			})
+		})
+	}
+}
+
 // mqStartMidgeBroker starts midge's broker in the test's process.
 func mqStartMidgeBroker(t *testing.T, cfg broker.Config) mqBroker {
 	t.Helper()
@@ -86,52 +97,16 @@ func mqStartMidgeBroker(t *testing.T, cfg broker.Config) mqBroker {
 	return mqBroker{name: "midge", port: port}
 }
 
-// mqStartMosquitto starts Debian's broker with anonymous access and the
-// extra configuration lines, and kills it when the test ends.
+// mqStartMosquitto starts Debian's broker with anonymous access (unless
+// extra says otherwise) and the extra configuration lines, and stops it
+// when the test ends.
 func mqStartMosquitto(t *testing.T, extra ...string) mqBroker {
 	t.Helper()
-	bin := mqDebian(t, "mosquitto")
-	dir := t.TempDir()
-	for attempt := 0; ; attempt++ {
-		port := mqFreePort(t)
-		conf := filepath.Join(dir, "mosquitto.conf")
-		text := "listener " + port + " 127.0.0.1\nallow_anonymous true\n" + strings.Join(extra, "\n") + "\n"
-		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		var log mqOutput
-		cmd := exec.Command(bin, "-c", conf)
-		cmd.Stdout, cmd.Stderr = &log, &log
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		exited := make(chan struct{})
-		go func() { cmd.Wait(); close(exited) }()
-		t.Cleanup(func() {
-			cmd.Process.Kill()
-			<-exited
-		})
-		deadline := time.Now().Add(mqWait)
-		for {
-			select {
-			case <-exited:
-				if attempt < 5 && strings.Contains(log.String(), "in use") {
-					goto retry // the port was taken meanwhile
-				}
-				t.Fatalf("mosquitto exited:\n%s", log.String())
-			default:
-			}
-			if c, err := net.DialTimeout("tcp", "127.0.0.1:"+port, time.Second); err == nil {
-				c.Close()
-				return mqBroker{name: "mosquitto", port: port}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("mosquitto did not listen on %s:\n%s", port, log.String())
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	retry:
+	_, port, err := net.SplitHostPort(testutil.StartMosquitto(t, extra...))
+	if err != nil {
+		t.Fatal(err)
 	}
+	return mqBroker{name: "mosquitto", port: port}
 }
 
 // mqOutput collects what a program writes and lets a test wait for text.
@@ -342,6 +317,23 @@ func mqPublish(t *testing.T, port string, args ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("mosquitto_pub %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+}
+
+// mqRetain publishes msg retained on topicName, as mqPublish does, and
+// waits until the broker hands it to a new subscriber as retained: a
+// broker may route a publish after its client has gone, and a test that
+// subscribes next must not race it.
+func mqRetain(t *testing.T, port, topicName, msg string) {
+	t.Helper()
+	mqPublish(t, port, "-t", topicName, "-m", msg, "-r")
+	testutil.WaitFor(t, "the retained message "+topicName, func() bool {
+		ctx, cancel := context.WithTimeout(context.Background(), mqWait)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, mqDebian(t, "mosquitto_sub"), "-p", port, "-t", topicName, "--retained-only", "-C", "1", "-W", "1")
+		cmd.Env = []string{"HOME=/nonexistent", "PATH=/usr/bin:/bin"}
+		out, _ := cmd.Output() // -W ends it with status 27 when nothing came
+		return string(out) == msg+"\n"
+	})
 }
 
 // mqArgs prepends -p port (and -h 127.0.0.1) to args.

@@ -148,23 +148,6 @@ func hintf(format string, args ...any) error {
 	return &cmdError{text: fmt.Sprintf(format, args...), hint: true}
 }
 
-// filterArg returns the topic filter argument of sub's -T or -U at args[i+1],
-// refused as mosquitto_sub refuses it: missing names it missing, invalid
-// names it in the wildcard error.
-func filterArg(args []string, i int, flag, missing, invalid string) (string, error) {
-	if i+1 >= len(args) {
-		return "", hintf("Error: %s argument given but no %s specified.\n\n", flag, missing)
-	}
-	f := args[i+1]
-	if !validUTF8(f) {
-		return "", hintf("Error: Malformed UTF-8 in %s argument.\n\n", flag)
-	}
-	if !subTopicOK(f) {
-		return "", hintf("Error: Invalid %s '%s', are all '+' and '#' wildcards correct?\n", invalid, f)
-	}
-	return f, nil
-}
-
 // newClientConfig returns Mosquitto's defaults (init_config).
 func newClientConfig(t tool) *clientConfig {
 	c := &clientConfig{
@@ -217,12 +200,13 @@ func parseClientArgs(t tool, args []string, env getenv) (*clientConfig, error) {
 	} else if home, ok := env("HOME"); ok {
 		path = home + "/.config/" + t.mosquittoName()
 	}
+	opts := clientOptions()
 	if path != "" {
-		if err := c.readOptionsFile(path); err != nil {
+		if err := c.readOptionsFile(path, opts); err != nil {
 			return nil, err
 		}
 	}
-	if err := c.parseLine(args); err != nil {
+	if err := c.parseLine(args, opts); err != nil {
 		return nil, err
 	}
 	return c, c.check()
@@ -232,7 +216,7 @@ func parseClientArgs(t tool, args []string, env getenv) (*clientConfig, error) {
 // as Mosquitto does: line by line (fgets with a 1024-byte buffer), '#'
 // starts a comment line, and each line is split at its first space into an
 // option and the rest of the line as its one argument.
-func (c *clientConfig) readOptionsFile(path string) error {
+func (c *clientConfig) readOptionsFile(path string, opts map[string]*option) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil // Mosquitto ignores a file it cannot open
@@ -255,7 +239,7 @@ func (c *clientConfig) readOptionsFile(path string) error {
 		if len(args) == 0 {
 			continue
 		}
-		if err := c.parseLine(args); err != nil {
+		if err := c.parseLine(args, opts); err != nil {
 			return err
 		}
 	}
@@ -297,528 +281,45 @@ func strtokLine(line string) []string {
 	return []string{first, rest}
 }
 
-// parseLine applies options (client_config_line_proc).
-func (c *clientConfig) parseLine(args []string) error {
-	t := c.tool
-	n := len(args)
-	for i := 0; i < n; i++ {
+// parseLine applies options (client_config_line_proc) as opts reads them.
+func (c *clientConfig) parseLine(args []string, opts map[string]*option) error {
+	for i := 0; i < len(args); i++ {
 		a := args[i]
-		last := i == n-1
-		missing := func(what string) error {
-			return hintf("Error: %s argument given but no %s specified.\n\n", a, what)
-		}
 		switch a {
-		case "-A":
-			if last {
-				return missing("address")
-			}
-			c.bindAddress = &args[i+1]
-			i++
-		case "--cafile":
-			if last {
-				return missing("file")
-			}
-			c.cafile = &args[i+1]
-			i++
-		case "--capath":
-			if last {
-				return missing("directory")
-			}
-			c.capath = &args[i+1]
-			i++
-		case "--cert":
-			if last {
-				return missing("file")
-			}
-			c.certfile = &args[i+1]
-			i++
-		case "--ciphers":
-			if last {
-				return missing("ciphers")
-			}
-			c.ciphers = &args[i+1]
-			i++
-		case "-C":
-			if t != toolSub {
-				return unknownOption(a)
-			}
-			if last {
-				return missing("count")
-			}
-			c.msgCount = cAtoi(args[i+1])
-			if c.msgCount < 1 {
-				return hintf("Error: Invalid message count \"%d\".\n\n", c.msgCount)
-			}
-			i++
-		case "-c", "--disable-clean-session":
-			c.cleanSession = false
-		case "-d", "--debug":
-			c.debug = true
 		case "-D", "--property":
 			i++
 			if err := c.parseProperty(args, &i); err != nil {
 				return err
 			}
 			c.protocol = 5
-		case "-e":
-			if t != toolRR {
-				return unknownOption(a)
-			}
-			if last {
-				return missing("response topic")
-			}
-			if err := c.addTopic(topicResponse, args[i+1], "-e"); err != nil {
-				return err
-			}
-			i++
-		case "-E":
-			if t != toolSub {
-				return unknownOption(a)
-			}
-			c.exitAfterSub = true
-		case "-f", "--file":
-			if t == toolSub {
-				return unknownOption(a)
-			}
-			if c.pubMode != msgNone {
-				return hintf("Error: Only one type of message can be sent at once.\n\n")
-			}
-			if last {
-				return hintf("Error: -f argument given but no file specified.\n\n")
-			}
-			c.pubMode = msgFile
-			c.fileInput = args[i+1]
-			i++
-		case "-F":
-			if t == toolPub {
-				return unknownOption(a)
-			}
-			if last {
-				return hintf("Error: -F argument given but no format specified.\n\n")
-			}
-			c.format = &args[i+1]
-			if err := checkFormat(*c.format); err != nil {
-				return err
-			}
-			i++
-		case "--help":
-			return errHelp
-		case "-h", "--host":
-			if last {
-				return hintf("Error: -h argument given but no host specified.\n\n")
-			}
-			c.host = &args[i+1]
-			i++
-		case "--insecure":
-			c.insecure = true
-		case "-i", "--id":
-			if c.idPrefix != nil {
-				return hintf("Error: -i and -I argument cannot be used together.\n\n")
-			}
-			if last {
-				return hintf("Error: -i argument given but no id specified.\n\n")
-			}
-			c.id = &args[i+1]
-			i++
-		case "-I", "--id-prefix":
-			if c.id != nil {
-				return hintf("Error: -i and -I argument cannot be used together.\n\n")
-			}
-			if last {
-				return hintf("Error: -I argument given but no id prefix specified.\n\n")
-			}
-			c.idPrefix = &args[i+1]
-			i++
-		case "-k", "--keepalive":
-			if last {
-				return hintf("Error: -k argument given but no keepalive specified.\n\n")
-			}
-			c.keepalive = cAtoi(args[i+1])
-			if c.keepalive < 5 || c.keepalive > math.MaxUint16 {
-				return hintf("Error: Invalid keepalive given, it must be between 5 and 65535 inclusive.\n\n")
-			}
-			i++
-		case "--key":
-			if last {
-				return missing("file")
-			}
-			c.keyfile = &args[i+1]
-			i++
-		case "--keyform":
-			if last {
-				return missing("keyform")
-			}
-			c.keyform = &args[i+1]
-			i++
-		case "-L", "--url":
-			if last {
-				return hintf("Error: -L argument given but no URL specified.\n\n")
-			}
-			if err := c.parseURL(args[i+1]); err != nil {
-				return err
-			}
-			i++
-		case "-l", "--stdin-line":
-			if t != toolPub {
-				return unknownOption(a)
-			}
-			if c.pubMode != msgNone {
-				return hintf("Error: Only one type of message can be sent at once.\n\n")
-			}
-			c.pubMode = msgStdinLine
-		case "-m", "--message":
-			if t == toolSub {
-				return unknownOption(a)
-			}
-			if c.pubMode != msgNone {
-				return hintf("Error: Only one type of message can be sent at once.\n\n")
-			}
-			if last {
-				return hintf("Error: -m argument given but no message specified.\n\n")
-			}
-			if len(args[i+1]) > maxPayload {
-				return hintf("Error: Message length must be less than %d bytes.\n\n", maxPayload)
-			}
-			c.message = []byte(args[i+1])
-			c.pubMode = msgCmd
-			i++
-		case "-M":
-			if last {
-				return hintf("Error: -M argument given but max_inflight not specified.\n\n")
-			}
-			m := cAtoi(args[i+1])
-			if m < 1 {
-				return hintf("Error: Maximum inflight messages must be greater than 0.\n\n")
-			}
-			c.maxInflight = m
-			i++
-		case "--nodelay":
-			c.nodelay = true
-		case "-n", "--null-message":
-			if t == toolSub {
-				return unknownOption(a)
-			}
-			if c.pubMode != msgNone {
-				return hintf("Error: Only one type of message can be sent at once.\n\n")
-			}
-			c.pubMode = msgNull
-		case "-N":
-			if t == toolPub {
-				return unknownOption(a)
-			}
-			c.eol = false
+			continue
 		case "-o":
 			// Read before everything else; a missing file name was refused then.
 			i++
-		case "-p", "--port":
-			if last {
-				return hintf("Error: -p argument given but no port specified.\n\n")
-			}
-			c.port = cAtoi(args[i+1])
-			if c.port < 0 || c.port > 65535 {
-				return hintf("Error: Invalid port given: %d\n", c.port)
-			}
-			i++
-		case "--pretty":
-			if t == toolPub {
-				return unknownOption(a)
-			}
-			c.pretty = true
-		case "-P", "--pw":
-			if last {
-				return hintf("Error: -P argument given but no password specified.\n\n")
-			}
-			c.password = &args[i+1]
-			i++
-		case "--proxy":
-			if last {
-				return hintf("Error: --proxy argument given but no proxy url specified.\n\n")
-			}
-			if !strings.HasPrefix(args[i+1], "socks5h://") {
-				return &cmdError{text: fmt.Sprintf("Error: Unsupported proxy protocol: %s\n", args[i+1]), hint: true}
-			}
-			c.proxy = &args[i+1]
-			i++
-		case "--psk":
-			if last {
-				return hintf("Error: --psk argument given but no key specified.\n\n")
-			}
-			c.psk = &args[i+1]
-			i++
-		case "--psk-identity":
-			if last {
-				return hintf("Error: --psk-identity argument given but no identity specified.\n\n")
-			}
-			c.pskIdentity = &args[i+1]
-			i++
-		case "-q", "--qos":
-			if last {
-				return hintf("Error: -q argument given but no QoS specified.\n\n")
-			}
-			c.qos = cAtoi(args[i+1])
-			if c.qos < 0 || c.qos > 2 {
-				return hintf("Error: Invalid QoS given: %d\n", c.qos)
-			}
-			i++
-		case "--quiet":
-			c.quiet = true
-		case "-r", "--retain":
-			if t != toolPub {
-				return unknownOption(a)
-			}
-			c.retain = true
-		case "-R":
-			if t == toolPub {
-				return unknownOption(a)
-			}
-			c.noRetain = true
-			c.subOpts |= subOptRetainNever
-		case "--random-filter":
-			if t != toolSub {
-				return unknownOption(a)
-			}
-			if last {
-				return hintf("Error: --random-filter argument given but no chance specified.\n\n")
-			}
-			// Mosquitto 2.0.11 checks ten times the percentage against
-			// 1..10000 and then prints a tenth of what it promises; midge
-			// refuses what it refuses and prints the percentage asked for.
-			chance := cAtof(args[i+1])
-			if v := int(10.0 * chance); v > 10000 || v < 1 {
-				return hintf("Error: --random-filter chance must be between 0.1-100.0\n\n")
-			}
-			c.randomFilter = int(100.0 * chance)
-			i++
-		case "--remove-retained":
-			if t != toolSub {
-				return unknownOption(a)
-			}
-			c.removeRetain = true
-		case "--repeat":
-			if t != toolPub {
-				return unknownOption(a)
-			}
-			if last {
-				return hintf("Error: --repeat argument given but no count specified.\n\n")
-			}
-			c.repeatCount = cAtoi(args[i+1])
-			if c.repeatCount < 1 {
-				return hintf("Error: --repeat argument must be >0.\n\n")
-			}
-			i++
-		case "--repeat-delay":
-			if t != toolPub {
-				return unknownOption(a)
-			}
-			if last {
-				return hintf("Error: --repeat-delay argument given but no time specified.\n\n")
-			}
-			f := float32(cAtof(args[i+1]))
-			if f < 0 {
-				return hintf("Error: --repeat-delay argument must be >=0.0.\n\n")
-			}
-			us := int32(clampFloat32ToInt32(f * 1.0e6))
-			c.repeatDelay = time.Duration(us/1000000)*time.Second + time.Duration(us%1000000)*time.Microsecond
-			i++
-		case "--retain-as-published":
-			if t == toolPub {
-				return unknownOption(a)
-			}
-			c.subOpts |= subOptRetainAsPublished
-		case "--retain-handling": // 2.1
-			if t == toolPub {
-				return unknownOption(a)
-			}
-			if last {
-				return hintf("Error: --retain-handling argument given but no option specified.\n\n")
-			}
-			var rh byte
-			switch args[i+1] {
-			case "always":
-			case "new":
-				rh = subOptRetainNew
-			case "never":
-				rh = subOptRetainNever
-			default:
-				return hintf("Error: Unknown value '%s' for --retain-handling.\n\n", args[i+1])
-			}
-			c.subOpts = c.subOpts&^(subOptRetainNew|subOptRetainNever) | rh
-			c.rrSubOpts = true
-			i++
-		case "--retained-only":
-			if t != toolSub {
-				return unknownOption(a)
-			}
-			c.retainedOnly = true
-		case "-s", "--stdin-file":
-			if t == toolSub {
-				return unknownOption(a)
-			}
-			if c.pubMode != msgNone {
-				return hintf("Error: Only one type of message can be sent at once.\n\n")
-			}
-			c.pubMode = msgStdinFile
-		case "-t", "--topic":
-			if last {
-				return hintf("Error: -t argument given but no topic specified.\n\n")
-			}
-			kind := topicSub
-			if t != toolSub {
-				kind = topicPub
-			}
-			if err := c.addTopic(kind, args[i+1], "-t"); err != nil {
-				return err
-			}
-			i++
-		case "-T", "--filter-out":
-			if t != toolSub {
-				return unknownOption(a)
-			}
-			f, err := filterArg(args, i, "-T", "topic filter", "filter topic")
-			if err != nil {
-				return err
-			}
-			c.filterOuts = append(c.filterOuts, f)
-			i++
-		case "--tls-alpn":
-			if last {
-				return missing("protocol")
-			}
-			c.tlsALPN = &args[i+1]
-			i++
-		case "--tls-engine":
-			if last {
-				return missing("engine_id")
-			}
-			c.tlsEngine = &args[i+1]
-			i++
-		case "--tls-engine-kpass-sha1":
-			if last {
-				return missing("kpass sha1")
-			}
-			c.tlsKpassSHA1 = &args[i+1]
-			i++
-		case "--tls-use-os-certs":
-			c.tlsUseOSCerts = true
-		case "--tls-version":
-			if last {
-				return missing("version")
-			}
-			c.tlsVersion = &args[i+1]
-			i++
-		case "-U", "--unsubscribe":
-			if t != toolSub {
-				return unknownOption(a)
-			}
-			f, err := filterArg(args, i, "-U", "unsubscribe topic", "unsubscribe topic")
-			if err != nil {
-				return err
-			}
-			c.unsubTopics = append(c.unsubTopics, f)
-			i++
-		case "-u", "--username":
-			if last {
-				return hintf("Error: -u argument given but no username specified.\n\n")
-			}
-			c.username = &args[i+1]
-			i++
-		case "--unix":
-			if last {
-				return hintf("Error: --unix argument given but no socket path specified.\n\n")
-			}
-			c.host = &args[i+1]
-			c.port = 0
-			c.unixSocket = true
-			i++
-		case "-V", "--protocol-version":
-			if last {
-				return hintf("Error: --protocol-version argument given but no version specified.\n\n")
-			}
-			switch args[i+1] {
-			case "mqttv31", "31":
-				c.protocol = 3
-			case "mqttv311", "311":
-				c.protocol = 4
-			case "mqttv5", "5":
-				c.protocol = 5
-			default:
-				return hintf("Error: Invalid protocol version argument given.\n\n")
-			}
-			i++
-		case "-v", "--verbose":
-			if t == toolPub {
-				return unknownOption(a)
-			}
-			c.verbose = true
-		case "--version":
-			return errShowVersion
-		case "-W":
-			if t == toolPub {
-				return unknownOption(a)
-			}
-			if last {
-				return hintf("Error: -W argument given but no timeout specified.\n\n")
-			}
-			w := cAtoi(args[i+1])
-			if w < 1 {
-				return hintf("Error: Invalid timeout \"%d\".\n\n", w)
-			}
-			c.timeout = w
-			i++
-		case "--will-payload":
-			if last {
-				return hintf("Error: --will-payload argument given but no will payload specified.\n\n")
-			}
-			c.willPayload = &args[i+1]
-			i++
-		case "--will-qos":
-			if last {
-				return hintf("Error: --will-qos argument given but no will QoS specified.\n\n")
-			}
-			c.willQoS = cAtoi(args[i+1])
-			if c.willQoS < 0 || c.willQoS > 2 {
-				return hintf("Error: Invalid will QoS %d.\n\n", c.willQoS)
-			}
-			i++
-		case "--will-retain":
-			c.willRetain = true
-		case "--will-topic":
-			if last {
-				return hintf("Error: --will-topic argument given but no will topic specified.\n\n")
-			}
-			w := args[i+1]
-			if !validUTF8(w) {
-				return hintf("Error: Malformed UTF-8 in --will-topic argument.\n\n")
-			}
-			if !pubTopicOK(w) {
-				return hintf("Error: Invalid will topic '%s', does it contain '+' or '#'?\n", w)
-			}
-			c.willTopic = &args[i+1]
-			i++
-		case "--ws": // 2.1
-			c.websocket = true
-		case "-x":
-			if last {
-				return hintf("Error: -x argument given but no session expiry interval specified.\n\n")
-			}
-			if args[i+1] == "∞" {
-				c.sessionExpiry = math.MaxUint32
-			} else {
-				v, ok := cStrtol0(args[i+1])
-				if !ok {
-					return hintf("Error: session-expiry-interval not a number.\n\n")
-				}
-				if v > math.MaxUint32 || v < -1 {
-					return hintf("Error: session-expiry-interval out of range.\n\n")
-				}
-				if v == -1 {
-					v = math.MaxUint32
-				}
-				c.sessionExpiry = v
-			}
-			i++
-		default:
+			continue
+		}
+		o := opts[a]
+		if o == nil || o.tools&(1<<c.tool) == 0 {
 			return unknownOption(a)
+		}
+		if o.before != nil {
+			if err := o.before(c); err != nil {
+				return err
+			}
+		}
+		v := ""
+		if o.arg != "" {
+			if i == len(args)-1 {
+				if o.missing != "" {
+					return hintf("%s", o.missing)
+				}
+				return hintf("Error: %s argument given but no %s specified.\n\n", o.flag, o.arg)
+			}
+			i++
+			v = args[i]
+		}
+		if err := o.set(c, v); err != nil {
+			return err
 		}
 	}
 	return nil

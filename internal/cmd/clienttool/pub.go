@@ -17,11 +17,6 @@ import (
 	"github.com/midge-mqtt/midge/packet"
 )
 
-// Pub is the pub command.
-func Pub(ctx context.Context, prog string, args []string, st base.Streams) int {
-	return runClientTool(ctx, toolPub, prog, args, st, os.LookupEnv)
-}
-
 // pubRun publishes as cfg says and returns the exit status; prog names
 // the program in the usage text.
 func pubRun(ctx context.Context, prog string, cfg *clientConfig, st base.Streams) int {
@@ -29,31 +24,8 @@ func pubRun(ctx context.Context, prog string, cfg *clientConfig, st base.Streams
 	if st.In == nil {
 		s.st.In = eofReader{}
 	}
-	switch {
-	case cfg.pubMode == msgStdinFile:
-		data, err := io.ReadAll(s.st.In)
-		switch {
-		case err != nil:
-			s.errorf("Error loading input from stdin.\n")
-			return 1
-		case len(data) > maxPayload:
-			s.errorf("Error: Message length must be less than %d bytes.\n\n", maxPayload)
-			s.errorf("Error loading input from stdin.\n")
-			return 1
-		case len(data) == 0:
-			s.errorf("Error: Zero length input.\n")
-			s.errorf("Error loading input from stdin.\n")
-			return 1
-		}
-		cfg.message = data
-	case cfg.pubMode == msgFile:
-		data, msg := loadFile(cfg.fileInput)
-		if msg != "" {
-			s.errorf("%s", msg)
-			s.errorf("Error loading input file \"%s\".\n", cfg.fileInput)
-			return 1
-		}
-		cfg.message = data
+	if !s.loadMessage(cfg, s.st.In) {
+		return 1
 	}
 	if cfg.topic == nil || cfg.pubMode == msgNone {
 		fmt.Fprintf(st.Err, "Error: Both topic and message must be supplied.\n")
@@ -87,6 +59,39 @@ type eofReader struct{}
 func (eofReader) Read([]byte) (int, error) { return 0, io.EOF }
 
 // loadFile reads -f's file as load_file does, or returns the message for
+// loadMessage reads the message of -s (all of in) or -f (a file) into
+// cfg.message as pub_shared.c's load_stdin and load_file do; it returns
+// false when it cannot, after saying why.
+func (s *session) loadMessage(cfg *clientConfig, in io.Reader) bool {
+	switch cfg.pubMode {
+	case msgStdinFile:
+		data, err := io.ReadAll(in)
+		switch {
+		case err != nil:
+			s.errorf("Error loading input from stdin.\n")
+			return false
+		case len(data) > maxPayload:
+			s.errorf("Error: Message length must be less than %d bytes.\n\n", maxPayload)
+			s.errorf("Error loading input from stdin.\n")
+			return false
+		case len(data) == 0:
+			s.errorf("Error: Zero length input.\n")
+			s.errorf("Error loading input from stdin.\n")
+			return false
+		}
+		cfg.message = data
+	case msgFile:
+		data, msg := loadFile(cfg.fileInput)
+		if msg != "" {
+			s.errorf("%s", msg)
+			s.errorf("Error loading input file \"%s\".\n", cfg.fileInput)
+			return false
+		}
+		cfg.message = data
+	}
+	return true
+}
+
 // why it cannot.
 func loadFile(name string) ([]byte, string) {
 	f, err := os.Open(name)

@@ -6,8 +6,6 @@ import (
 	"regexp"
 	"strings"
 	"testing"
-
-	"github.com/midge-mqtt/midge/broker"
 )
 
 // pubGolden is a mosquitto_pub command line run by Debian's mosquitto_pub
@@ -67,14 +65,7 @@ func TestPubGolden(t *testing.T) {
 		{name: "url", args: []string{"-d", "-L", "mqtt://127.0.0.1:PORT/p/u", "-m", "x"}, n: 1},
 		{name: "bind", args: []string{"-d", "-A", "127.0.0.1", "-t", "p/b", "-m", "x"}, n: 1},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
-				runPubGolden(t, c, b)
-			})
-		})
-	}
+	goldenOnBrokers(t, cases, func(c pubGolden) string { return c.name }, runPubGolden)
 }
 
 func runPubGolden(t *testing.T, c pubGolden, b mqBroker) {

@@ -6,18 +6,11 @@ package clienttool
 import (
 	"context"
 	"fmt"
-	"io"
-	"os"
 
 	"github.com/midge-mqtt/midge/client"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 	"github.com/midge-mqtt/midge/packet"
 )
-
-// RR is the rr command.
-func RR(ctx context.Context, prog string, args []string, st base.Streams) int {
-	return runClientTool(ctx, toolRR, prog, args, st, os.LookupEnv)
-}
 
 // rrRun sends the request and waits for the response; prog names the
 // program in the usage hint.
@@ -35,31 +28,12 @@ func rrRun(ctx context.Context, prog string, cfg *clientConfig, st base.Streams)
 	// Mosquitto 2.0.11's rr never reads -f's file or -s's input and sends
 	// an empty request instead; midge sends them. (It also prints retained
 	// responses despite -R; midge does not.)
-	switch cfg.pubMode {
-	case msgStdinFile:
-		in := st.In
-		if in == nil {
-			in = eofReader{}
-		}
-		data, err := io.ReadAll(in)
-		if err != nil || len(data) == 0 || len(data) > maxPayload {
-			if len(data) > maxPayload {
-				s.errorf("Error: Message length must be less than %d bytes.\n\n", maxPayload)
-			} else if err == nil {
-				s.errorf("Error: Zero length input.\n")
-			}
-			s.errorf("Error loading input from stdin.\n")
-			return 1
-		}
-		cfg.message = data
-	case msgFile:
-		data, msg := loadFile(cfg.fileInput)
-		if msg != "" {
-			s.errorf("%s", msg)
-			s.errorf("Error loading input file \"%s\".\n", cfg.fileInput)
-			return 1
-		}
-		cfg.message = data
+	in := st.In
+	if in == nil {
+		in = eofReader{}
+	}
+	if !s.loadMessage(cfg, in) {
+		return 1
 	}
 	r := newReceiver(s)
 	published := false

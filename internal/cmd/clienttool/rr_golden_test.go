@@ -5,7 +5,6 @@ import (
 	"net"
 	"testing"
 
-	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/client"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -58,11 +57,12 @@ func rrResponder(t *testing.T, port string) {
 // responder, on Debian's broker and midge's.
 func TestRRGolden(t *testing.T) {
 	t.Parallel()
-	cases := []struct {
+	type rrGolden struct {
 		name     string
 		args     []string
 		retained [][]string
-	}{
+	}
+	cases := []rrGolden{
 		{"basic", []string{"-d", "-t", "rr/req", "-e", "rr/resp/1", "-m", "ping"}, nil},
 		{"format", []string{"-t", "rr/req", "-e", "rr/r2", "-m", "hi", "-D", "publish", "correlation-data", "abc",
 			"-F", "%t %p %C %D %P %q"}, nil},
@@ -81,21 +81,16 @@ func TestRRGolden(t *testing.T) {
 		{"timeout", []string{"-d", "-W", "1", "-t", "rr/nobody", "-e", "rr/r6", "-n"}, nil},
 		{"null", []string{"-d", "-t", "rr/req", "-e", "rr/r7", "-n", "-v"}, nil},
 	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			t.Parallel()
-			eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
-				rrResponder(t, b.port)
-				for _, r := range c.retained {
-					mqPublish(t, b.port, r...)
-				}
-				home := mqHome(t)
-				args := mqArgs(b.port, c.args...)
-				want := mqStartDebian(t, "mosquitto_rr", home, "", nil, args...)
-				want.wait(t)
-				got := mqStartMidge(t, toolRR, home, "", nil, args...)
-				mqCompare(t, want, got, nil)
-			})
-		})
-	}
+	goldenOnBrokers(t, cases, func(c rrGolden) string { return c.name }, func(t *testing.T, c rrGolden, b mqBroker) {
+		rrResponder(t, b.port)
+		for _, r := range c.retained {
+			mqPublish(t, b.port, r...)
+		}
+		home := mqHome(t)
+		args := mqArgs(b.port, c.args...)
+		want := mqStartDebian(t, "mosquitto_rr", home, "", nil, args...)
+		want.wait(t)
+		got := mqStartMidge(t, toolRR, home, "", nil, args...)
+		mqCompare(t, want, got, nil)
+	})
 }

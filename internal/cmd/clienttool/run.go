@@ -651,6 +651,21 @@ func parseToolArgs(t tool, args []string, env getenv) (*clientConfig, error) {
 	return cfg, nil
 }
 
+// Pub is the pub command.
+func Pub(ctx context.Context, prog string, args []string, st base.Streams) int {
+	return runClientTool(ctx, toolPub, prog, args, st, os.LookupEnv)
+}
+
+// Sub is the sub command.
+func Sub(ctx context.Context, prog string, args []string, st base.Streams) int {
+	return runClientTool(ctx, toolSub, prog, args, st, os.LookupEnv)
+}
+
+// RR is the rr command.
+func RR(ctx context.Context, prog string, args []string, st base.Streams) int {
+	return runClientTool(ctx, toolRR, prog, args, st, os.LookupEnv)
+}
+
 // runClientTool runs pub, sub or rr with args (without the program name);
 // prog names the program in messages, env finds the options file.
 func runClientTool(ctx context.Context, t tool, prog string, args []string, st base.Streams, env getenv) int {

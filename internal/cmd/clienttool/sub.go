@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"time"
 
@@ -32,11 +31,6 @@ func (c *clientConfig) checkSub() error {
 		return &cmdError{text: "\nError: Combining '-R' and '--retained-only' makes no sense.\n"}
 	}
 	return nil
-}
-
-// Sub is the sub command.
-func Sub(ctx context.Context, prog string, args []string, st base.Streams) int {
-	return runClientTool(ctx, toolSub, prog, args, st, os.LookupEnv)
 }
 
 // receiver handles the messages sub and rr receive, in the OnPacket hook;

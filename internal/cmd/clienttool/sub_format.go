@@ -21,35 +21,30 @@ import (
 func checkFormat(s string) error {
 	incomplete := hintf("Error: Incomplete format specifier.\n")
 	n := len(s)
-	for i := 0; i < n; i++ {
+	i := 0
+	// step moves on to s[i+1]; it reports false if that is the last byte,
+	// which a specifier cannot end with.
+	step := func() bool {
+		i++
+		return i != n-1
+	}
+	// digits steps over the digits after s[i], the width or precision.
+	digits := func() bool {
+		for s[i+1] >= '0' && s[i+1] <= '9' {
+			if !step() {
+				return false
+			}
+		}
+		return true
+	}
+	for ; i < n; i++ {
 		switch s[i] {
 		case '%':
-			if i == n-1 {
+			if i == n-1 ||
+				(s[i+1] == '0' || s[i+1] == '-') && !step() ||
+				!digits() ||
+				s[i+1] == '.' && (!step() || !digits()) {
 				return incomplete
-			}
-			if s[i+1] == '0' || s[i+1] == '-' {
-				i++
-				if i == n-1 {
-					return incomplete
-				}
-			}
-			for s[i+1] >= '0' && s[i+1] <= '9' {
-				i++
-				if i == n-1 {
-					return incomplete
-				}
-			}
-			if s[i+1] == '.' {
-				i++
-				if i == n-1 {
-					return incomplete
-				}
-				for s[i+1] >= '0' && s[i+1] <= '9' {
-					i++
-					if i == n-1 {
-						return incomplete
-					}
-				}
 			}
 			switch s[i+1] {
 			case '%', 'A', 'C', 'D', 'E', 'F', 'I', 'l', 'm', 'P', 'p', 'q', 'R', 'S', 'r', 't', 'j', 'J', 'U', 'x', 'X':
@@ -232,15 +227,19 @@ func (p *printer) formatted(out *bytes.Buffer, errw io.Writer, m *outMessage) {
 // percent is formatted_print_percent.
 func (p *printer) percent(out *bytes.Buffer, errw io.Writer, m *outMessage, c byte, o fieldOpts, now time.Time) {
 	props := &m.props
+	// intProp prints an integer property the message has, or a blank field.
+	intProp := func(has bool, v int64) {
+		if has {
+			printInt(out, v, o)
+		} else {
+			printBlank(out, o.pad, o.width)
+		}
+	}
 	switch c {
 	case '%':
 		out.WriteByte('%')
 	case 'A':
-		if props.Has(packet.PropTopicAlias) {
-			printInt(out, int64(props.TopicAlias), o)
-		} else {
-			printBlank(out, o.pad, o.width)
-		}
+		intProp(props.Has(packet.PropTopicAlias), int64(props.TopicAlias))
 	case 'C':
 		if props.Has(packet.PropContentType) {
 			printStr(out, props.ContentType, o)
@@ -252,17 +251,9 @@ func (p *printer) percent(out *bytes.Buffer, errw io.Writer, m *outMessage, c by
 			out.Write(props.CorrelationData)
 		}
 	case 'E':
-		if props.Has(packet.PropMessageExpiry) {
-			printInt(out, int64(int32(props.MessageExpiry)), o)
-		} else {
-			printBlank(out, o.pad, o.width)
-		}
+		intProp(props.Has(packet.PropMessageExpiry), int64(int32(props.MessageExpiry)))
 	case 'F':
-		if props.Has(packet.PropPayloadFormat) {
-			printInt(out, int64(props.PayloadFormat), o)
-		} else {
-			printBlank(out, o.pad, o.width)
-		}
+		intProp(props.Has(packet.PropPayloadFormat), int64(props.PayloadFormat))
 	case 'I':
 		printStr(out, logging.Strftime("%FT%T%z", now), o)
 	case 'j', 'J':
@@ -302,11 +293,11 @@ func (p *printer) percent(out *bytes.Buffer, errw io.Writer, m *outMessage, c by
 			out.WriteByte('0')
 		}
 	case 'S':
+		var id int64
 		if len(props.SubscriptionIDs) > 0 {
-			printInt(out, int64(int32(props.SubscriptionIDs[0])), o)
-		} else {
-			printBlank(out, o.pad, o.width)
+			id = int64(int32(props.SubscriptionIDs[0]))
 		}
+		intProp(len(props.SubscriptionIDs) > 0, id)
 	case 't':
 		printStr(out, m.topic, o)
 	case 'U':

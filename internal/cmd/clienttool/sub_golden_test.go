@@ -122,14 +122,7 @@ func subGoldens() []subGolden {
 // included, with client ids and timestamps masked.
 func TestSubGolden(t *testing.T) {
 	t.Parallel()
-	for _, g := range subGoldens() {
-		t.Run(g.name, func(t *testing.T) {
-			t.Parallel()
-			eachBroker(t, mqBrokers(t, broker.Config{AllowAnonymous: true}), func(t *testing.T, b mqBroker) {
-				runSubGolden(t, g, b)
-			})
-		})
-	}
+	goldenOnBrokers(t, subGoldens(), func(g subGolden) string { return g.name }, runSubGolden)
 }
 
 func runSubGolden(t *testing.T, g subGolden, b mqBroker) {

@@ -41,11 +41,11 @@ func usageText(t tool, prog string) string {
 	var text string
 	switch t {
 	case toolPub:
-		text = fmt.Sprintf(pubUsage, mosquittoVersion)
+		text = fmt.Sprintf(pubUsage(), mosquittoVersion)
 	case toolSub:
-		text = fmt.Sprintf(subUsage, mosquittoVersion)
+		text = fmt.Sprintf(subUsage(), mosquittoVersion)
 	default:
-		text = fmt.Sprintf(rrUsage, mosquittoVersion)
+		text = fmt.Sprintf(rrUsage(), mosquittoVersion)
 	}
 	if underMosquittoName(t, prog) {
 		return text

@@ -40,13 +40,8 @@ func brokerCommand(args []string, st streams) (*request, int) {
 
 // printBroker prints a broker module response.
 func printBroker(r any, st streams) {
-	command, ok := getString(r, "command")
+	command, ok := responseCommand(r, st, "%s: Error: %s.\n")
 	if !ok {
-		fmt.Fprintf(st.Err, "Error: Payload missing data.\n")
-		return
-	}
-	if e, ok := getString(r, "error"); ok {
-		fmt.Fprintf(st.Err, "%s: Error: %s.\n", command, e)
 		return
 	}
 	switch {
@@ -60,14 +55,8 @@ func printBroker(r any, st streams) {
 // printListeners prints each listener: port, protocol, socket path, bind
 // address (those it has) and whether it uses TLS, then a blank line.
 func printListeners(r any, st streams) {
-	data := item(r, "data")
-	if !isObject(data) {
-		io.WriteString(st.Err, invalidResponse)
-		return
-	}
-	listeners, ok := item(data, "listeners").([]any)
+	listeners, ok := dataArray(r, "listeners", st)
 	if !ok {
-		io.WriteString(st.Err, invalidResponse)
 		return
 	}
 	w := st.Out
@@ -76,14 +65,10 @@ func printListeners(r any, st streams) {
 		if p, ok := number(item(l, "port")); ok {
 			fmt.Fprintf(w, "  Port:              %d\n", int(p))
 		}
-		if s, ok := getString(l, "protocol"); ok {
-			fmt.Fprintf(w, "  Protocol:          %s\n", s)
-		}
-		if s, ok := getString(l, "socket-path"); ok {
-			fmt.Fprintf(w, "  Socket path:       %s\n", s)
-		}
-		if s, ok := getString(l, "bind-address"); ok {
-			fmt.Fprintf(w, "  Bind address:      %s\n", s)
+		for _, f := range [][2]string{{"protocol", "Protocol:"}, {"socket-path", "Socket path:"}, {"bind-address", "Bind address:"}} {
+			if s, ok := getString(l, f[0]); ok {
+				fmt.Fprintf(w, "  %-19s%s\n", f[1], s)
+			}
 		}
 		tls, _ := item(l, "tls").(bool)
 		fmt.Fprintf(w, "  TLS:               %t\n\n", tls)
@@ -92,14 +77,8 @@ func printListeners(r any, st streams) {
 
 // printPlugins prints each plugin's name, version and control endpoints.
 func printPlugins(r any, st streams) {
-	data := item(r, "data")
-	if !isObject(data) {
-		io.WriteString(st.Err, invalidResponse)
-		return
-	}
-	plugins, ok := item(data, "plugins").([]any)
+	plugins, ok := dataArray(r, "plugins", st)
 	if !ok {
-		io.WriteString(st.Err, invalidResponse)
 		return
 	}
 	w := st.Out
@@ -114,17 +93,10 @@ func printPlugins(r any, st streams) {
 			fmt.Fprintf(w, "Version:           %s\n", v)
 		}
 		eps, _ := item(p, "control-endpoints").([]any)
-		first := true
+		head := heading("Control endpoints: ")
 		for _, ep := range eps {
-			s, ok := ep.(string)
-			if !ok {
-				continue
-			}
-			if first {
-				first = false
-				fmt.Fprintf(w, "Control endpoints: %s\n", s)
-			} else {
-				fmt.Fprintf(w, "                   %s\n", s)
+			if s, ok := ep.(string); ok {
+				fmt.Fprintf(w, "%s%s\n", head(), s)
 			}
 		}
 	}

@@ -114,7 +114,9 @@ func dynsecCommand(args []string, cfg *config, p *prompter, st streams) (*reques
 			cmd.add("offset", offset)
 		}
 	}
-	switch {
+	switch command, names, ok := exactCommand(name); {
+	case ok:
+		exact(command, names...)
 	case strings.EqualFold(name, "setDefaultACLAccess"):
 		if len(args) != 2 || !oneOf(args[0], "publishClientSend", "publishClientReceive", "subscribe", "unsubscribe") {
 			return nil, rcInval
@@ -130,10 +132,6 @@ func dynsecCommand(args []string, cfg *config, p *prompter, st streams) (*reques
 		cmd.add("command", "getDefaultACLAccess")
 	case strings.EqualFold(name, "createClient"):
 		return createClient(args, p, st)
-	case strings.EqualFold(name, "deleteClient"):
-		exact("deleteClient", "username")
-	case strings.EqualFold(name, "getClient"):
-		exact("getClient", "username")
 	case strings.EqualFold(name, "listClients"):
 		list("listClients")
 	case strings.EqualFold(name, "setClientId"):
@@ -155,12 +153,6 @@ func dynsecCommand(args []string, cfg *config, p *prompter, st streams) (*reques
 		withPriority(name, "username", "rolename")
 	case oneOf(name, "enableClient", "disableClient"):
 		exact(name, "username")
-	case strings.EqualFold(name, "createGroup"):
-		exact("createGroup", "groupname")
-	case strings.EqualFold(name, "deleteGroup"):
-		exact("deleteGroup", "groupname")
-	case strings.EqualFold(name, "getGroup"):
-		exact("getGroup", "groupname")
 	case strings.EqualFold(name, "listGroups"):
 		list("listGroups")
 	case oneOf(name, "addGroupRole", "removeGroupRole"):
@@ -176,16 +168,8 @@ func dynsecCommand(args []string, cfg *config, p *prompter, st streams) (*reques
 				cmd.add("priority", pr)
 			}
 		}
-	case strings.EqualFold(name, "setAnonymousGroup"):
-		exact("setAnonymousGroup", "groupname")
 	case strings.EqualFold(name, "getAnonymousGroup"):
 		cmd.add("command", "getAnonymousGroup")
-	case strings.EqualFold(name, "createRole"):
-		exact("createRole", "rolename")
-	case strings.EqualFold(name, "deleteRole"):
-		exact("deleteRole", "rolename")
-	case strings.EqualFold(name, "getRole"):
-		exact("getRole", "rolename")
 	case strings.EqualFold(name, "listRoles"):
 		list("listRoles")
 	case strings.EqualFold(name, "addRoleACL"):
@@ -216,6 +200,31 @@ func dynsecCommand(args []string, cfg *config, p *prompter, st streams) (*reques
 		return nil, rc
 	}
 	return dynsecRequest(cmd), rcSend
+}
+
+// exactCommand returns the command name (as Mosquitto spells it) and the
+// names of the arguments of a command that takes exactly those arguments,
+// and whether name is one.
+func exactCommand(name string) (string, []string, bool) {
+	for _, c := range []struct {
+		command string
+		args    []string
+	}{
+		{"deleteClient", []string{"username"}},
+		{"getClient", []string{"username"}},
+		{"createGroup", []string{"groupname"}},
+		{"deleteGroup", []string{"groupname"}},
+		{"getGroup", []string{"groupname"}},
+		{"setAnonymousGroup", []string{"groupname"}},
+		{"createRole", []string{"rolename"}},
+		{"deleteRole", []string{"rolename"}},
+		{"getRole", []string{"rolename"}},
+	} {
+		if strings.EqualFold(name, c.command) {
+			return c.command, c.args, true
+		}
+	}
+	return "", nil, false
 }
 
 // dynsecRequest wraps one command in the request envelope.

@@ -11,6 +11,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	"github.com/midge-mqtt/midge/internal/cjson"
 )
 
 // member is one name and value of an object.
@@ -59,7 +61,7 @@ func write(b *bytes.Buffer, v any, depth int) {
 			if depth >= 0 {
 				b.WriteString(strings.Repeat("\t", depth+1))
 			}
-			writeString(b, m.name)
+			cjson.Quote(b, m.name)
 			b.WriteByte(':')
 			if depth >= 0 {
 				b.WriteByte('\t')
@@ -95,7 +97,7 @@ func write(b *bytes.Buffer, v any, depth int) {
 		}
 		b.WriteByte(']')
 	case string:
-		writeString(b, v)
+		cjson.Quote(b, v)
 	case bool:
 		b.WriteString(strconv.FormatBool(v))
 	case int:
@@ -103,40 +105,6 @@ func write(b *bytes.Buffer, v any, depth int) {
 	case nil:
 		b.WriteString("null")
 	}
-}
-
-// writeString writes s quoted as cJSON quotes it: \" \\ \b \f \n \r \t,
-// other control characters as \u00XX, everything else as it is.
-func writeString(b *bytes.Buffer, s string) {
-	b.WriteByte('"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '"':
-			b.WriteString(`\"`)
-		case '\\':
-			b.WriteString(`\\`)
-		case '\b':
-			b.WriteString(`\b`)
-		case '\f':
-			b.WriteString(`\f`)
-		case '\n':
-			b.WriteString(`\n`)
-		case '\r':
-			b.WriteString(`\r`)
-		case '\t':
-			b.WriteString(`\t`)
-		default:
-			if c < 0x20 {
-				b.WriteString(`\u00`)
-				b.WriteByte("0123456789abcdef"[c>>4])
-				b.WriteByte("0123456789abcdef"[c&15])
-			} else {
-				b.WriteByte(c)
-			}
-		}
-	}
-	b.WriteByte('"')
 }
 
 // parse decodes a response payload into maps, slices, strings, bools,

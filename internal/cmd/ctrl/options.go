@@ -48,120 +48,110 @@ func (c *config) parseOptions(args []string, errw io.Writer) (int, bool) {
 		}
 		return args[i+1], true
 	}
-	str := func(dst **string, what string) bool {
+	// arg moves on to the option's argument and hands it to set.
+	arg := func(what string, set func(v string) bool) bool {
 		v, ok := value(what)
-		if ok {
-			*dst = &v
-			i++
+		if !ok {
+			return false
 		}
-		return ok
+		i++
+		return set(v)
+	}
+	str := func(dst **string, what string) bool {
+		return arg(what, func(v string) bool { *dst = &v; return true })
+	}
+	// number reads an integer argument (as atoi does) into dst; one outside
+	// lo..hi is refused with refusal, given the number.
+	number := func(dst *int, what string, lo, hi int, refusal string) bool {
+		v, ok := value(what)
+		if !ok {
+			return false
+		}
+		*dst = clienttool.Atoi(v)
+		if *dst < lo || *dst > hi {
+			fmt.Fprintf(errw, refusal, *dst)
+			return false
+		}
+		i++
+		return true
+	}
+	// strOpts are the options whose argument is kept as it is.
+	strOpts := map[string]struct {
+		dst  **string
+		what string
+	}{
+		"-A":                      {&c.conn.Bind, "address"},
+		"--cafile":                {&c.conn.CAFile, "file"},
+		"--capath":                {&c.conn.CAPath, "directory"},
+		"--cert":                  {&c.conn.CertFile, "file"},
+		"--ciphers":               {&c.conn.Ciphers, "ciphers"},
+		"-f":                      {&c.dataFile, "data file"},
+		"-i":                      {&c.conn.ID, "id"},
+		"--id":                    {&c.conn.ID, "id"},
+		"--key":                   {&c.conn.KeyFile, "file"},
+		"--keyform":               {&c.conn.Keyform, "keyform"},
+		"-o":                      {&c.optionsFile, "options file"},
+		"-P":                      {&c.conn.Password, "password"},
+		"--pw":                    {&c.conn.Password, "password"},
+		"--proxy":                 {&c.conn.Proxy, "proxy url"},
+		"--psk":                   {&c.conn.PSK, "key"},
+		"--psk-identity":          {&c.conn.PSKIdentity, "identity"},
+		"--tls-alpn":              {&c.conn.TLSALPN, "protocol"},
+		"--tls-engine":            {&c.conn.TLSEngine, "engine_id"},
+		"--tls-engine-kpass-sha1": {&c.conn.TLSKpassSHA1, "kpass sha1"},
+		"--tls-version":           {&c.conn.TLSVersion, "version"},
+		"-u":                      {&c.conn.Username, "username"},
+		"--username":              {&c.conn.Username, "username"},
 	}
 	for i < len(args) && strings.HasPrefix(args[i], "-") {
 		ok := true
-		switch a := args[i]; a {
-		case "-A":
-			ok = str(&c.conn.Bind, "address")
-		case "--cafile":
-			ok = str(&c.conn.CAFile, "file")
-		case "--capath":
-			ok = str(&c.conn.CAPath, "directory")
-		case "--cert":
-			ok = str(&c.conn.CertFile, "file")
-		case "--ciphers":
-			ok = str(&c.conn.Ciphers, "ciphers")
-		case "-d", "--debug":
-			c.debug = true
-		case "-f":
-			ok = str(&c.dataFile, "data file")
-		case "--help", "--version":
-			return i, false
-		case "-h", "--host":
-			var h *string
-			if ok = str(&h, "host"); ok {
-				c.conn.Host, c.hostSet = *h, true
-			}
-		case "--insecure":
-			c.conn.Insecure = true
-		case "-i", "--id":
-			ok = str(&c.conn.ID, "id")
-		case "--key":
-			ok = str(&c.conn.KeyFile, "file")
-		case "--keyform":
-			ok = str(&c.conn.Keyform, "keyform")
-		case "-L", "--url":
-			var u *string
-			if ok = str(&u, "URL"); ok {
-				ok = c.parseURL(*u, errw)
-			}
-		case "-o":
-			ok = str(&c.optionsFile, "options file")
-		case "-p", "--port":
-			var p *string
-			if ok = str(&p, "port"); ok {
-				c.conn.Port = clienttool.Atoi(*p)
-				if c.conn.Port < 0 || c.conn.Port > 65535 {
-					fmt.Fprintf(errw, "Error: Invalid port given: %d\n", c.conn.Port)
-					return i - 1, false
-				}
-			}
-		case "-P", "--pw":
-			ok = str(&c.conn.Password, "password")
-		case "--proxy":
-			ok = str(&c.conn.Proxy, "proxy url")
-		case "--psk":
-			ok = str(&c.conn.PSK, "key")
-		case "--psk-identity":
-			ok = str(&c.conn.PSKIdentity, "identity")
-		case "-q", "--qos":
-			var q *string
-			if ok = str(&q, "QoS"); ok {
-				c.qos = clienttool.Atoi(*q)
-				if c.qos < 0 || c.qos > 2 {
-					fmt.Fprintf(errw, "Error: Invalid QoS given: %d\n", c.qos)
-					return i - 1, false
-				}
-			}
-		case "--quiet":
-			c.quiet = true
-		case "--tls-alpn":
-			ok = str(&c.conn.TLSALPN, "protocol")
-		case "--tls-engine":
-			ok = str(&c.conn.TLSEngine, "engine_id")
-		case "--tls-engine-kpass-sha1":
-			ok = str(&c.conn.TLSKpassSHA1, "kpass sha1")
-		case "--tls-use-os-certs":
-			c.conn.TLSUseOSCerts = true
-		case "--tls-version":
-			ok = str(&c.conn.TLSVersion, "version")
-		case "-u", "--username":
-			ok = str(&c.conn.Username, "username")
-		case "--unix":
-			var h *string
-			if ok = str(&h, "socket path"); ok {
-				c.conn.Host, c.hostSet, c.conn.Port = *h, true, 0
-			}
-		case "-V", "--protocol-version":
-			if i+1 >= len(args) {
-				fmt.Fprintf(errw, "Error: --protocol-version argument given but no version specified.\n\n")
+		if o, found := strOpts[args[i]]; found {
+			ok = str(o.dst, o.what)
+		} else {
+			switch a := args[i]; a {
+			case "-d", "--debug":
+				c.debug = true
+			case "--help", "--version":
 				return i, false
-			}
-			switch args[i+1] {
-			case "mqttv31", "31":
-				c.conn.Protocol = 3
-			case "mqttv311", "311":
-				c.conn.Protocol = 4
-			case "mqttv5", "5":
-				c.conn.Protocol = 5
+			case "-h", "--host":
+				ok = arg("host", func(v string) bool { c.conn.Host, c.hostSet = v, true; return true })
+			case "--insecure":
+				c.conn.Insecure = true
+			case "-L", "--url":
+				ok = arg("URL", func(v string) bool { return c.parseURL(v, errw) })
+			case "-p", "--port":
+				ok = number(&c.conn.Port, "port", 0, 65535, "Error: Invalid port given: %d\n")
+			case "-q", "--qos":
+				ok = number(&c.qos, "QoS", 0, 2, "Error: Invalid QoS given: %d\n")
+			case "--quiet":
+				c.quiet = true
+			case "--tls-use-os-certs":
+				c.conn.TLSUseOSCerts = true
+			case "--unix":
+				ok = arg("socket path", func(v string) bool { c.conn.Host, c.hostSet, c.conn.Port = v, true, 0; return true })
+			case "-V", "--protocol-version":
+				if i+1 >= len(args) {
+					fmt.Fprintf(errw, "Error: --protocol-version argument given but no version specified.\n\n")
+					return i, false
+				}
+				switch args[i+1] {
+				case "mqttv31", "31":
+					c.conn.Protocol = 3
+				case "mqttv311", "311":
+					c.conn.Protocol = 4
+				case "mqttv5", "5":
+					c.conn.Protocol = 5
+				default:
+					fmt.Fprintf(errw, "Error: Invalid protocol version argument given.\n\n")
+					return i, false
+				}
+				i++
+			case "-v", "--verbose":
+				c.verbose = true
 			default:
-				fmt.Fprintf(errw, "Error: Invalid protocol version argument given.\n\n")
+				fmt.Fprintf(errw, "Error: Unknown option '%s'.\n", a)
 				return i, false
 			}
-			i++
-		case "-v", "--verbose":
-			c.verbose = true
-		default:
-			fmt.Fprintf(errw, "Error: Unknown option '%s'.\n", a)
-			return i, false
 		}
 		if !ok {
 			return i, false

@@ -35,14 +35,10 @@ func firstResponse(payload []byte, st streams) (any, bool) {
 // printDynsec prints a dynsec response: its error, or what a get or list
 // command returned. Other commands print nothing when they succeed.
 func printDynsec(r any, st streams) {
-	command, ok := getString(r, "command")
+	// Mosquitto 2.0.11's form of an error; 2.1 ends the line with a full
+	// stop.
+	command, ok := responseCommand(r, st, "%s: Error: %s\n")
 	if !ok {
-		fmt.Fprintf(st.Err, "Error: Payload missing data.\n")
-		return
-	}
-	if e, ok := getString(r, "error"); ok {
-		// Mosquitto 2.0.11's form; 2.1 ends the line with a full stop.
-		fmt.Fprintf(st.Err, "%s: Error: %s\n", command, e)
 		return
 	}
 	switch {
@@ -63,6 +59,37 @@ func printDynsec(r any, st streams) {
 	case strings.EqualFold(command, "getAnonymousGroup"):
 		printAnonymousGroup(r, st)
 	}
+}
+
+// heading returns a function that returns label the first time and as many
+// spaces after: the heading of a list's first line and the indent of the
+// others.
+func heading(label string) func() string {
+	first := true
+	return func() string {
+		if first {
+			first = false
+			return label
+		}
+		return strings.Repeat(" ", len(label))
+	}
+}
+
+// responseCommand returns the command a response answers. It prints what
+// is wrong instead, and returns false, if the response names no command or
+// carries an error, which errorFormat prints (given the command and the
+// error).
+func responseCommand(r any, st streams, errorFormat string) (string, bool) {
+	command, ok := getString(r, "command")
+	if !ok {
+		fmt.Fprintf(st.Err, "Error: Payload missing data.\n")
+		return "", false
+	}
+	if e, ok := getString(r, "error"); ok {
+		fmt.Fprintf(st.Err, errorFormat, command, e)
+		return "", false
+	}
+	return command, true
 }
 
 // namedObject returns the response's "data".key object and its string
@@ -94,6 +121,21 @@ func dataObject(r any, key string, st streams) (any, bool) {
 		return nil, false
 	}
 	return v, true
+}
+
+// dataArray returns the response's "data".key array, or prints that the
+// response is invalid.
+func dataArray(r any, key string, st streams) ([]any, bool) {
+	data := item(r, "data")
+	if !isObject(data) {
+		io.WriteString(st.Err, invalidResponse)
+		return nil, false
+	}
+	a, ok := item(data, key).([]any)
+	if !ok {
+		io.WriteString(st.Err, invalidResponse)
+	}
+	return a, ok
 }
 
 // printList prints one name a line: plain strings, or the key member of
@@ -203,18 +245,13 @@ func printRole(r any, st streams) {
 	w := st.Out
 	fmt.Fprintf(w, "Rolename: %s\n", name)
 	acls, _ := item(role, "acls").([]any)
-	first := true
+	head := heading("ACLs:     ")
 	for _, acl := range acls {
 		t, ok := getString(acl, "acltype")
 		if !ok {
 			continue
 		}
-		if first {
-			first = false
-			fmt.Fprintf(w, "ACLs:     %-20s", t)
-		} else {
-			fmt.Fprintf(w, "          %-20s", t)
-		}
+		fmt.Fprintf(w, "%s%-20s", head(), t)
 		if allow, ok := item(acl, "allow").(bool); ok {
 			if allow {
 				fmt.Fprintf(w, " : allow")
@@ -246,14 +283,8 @@ func printAnonymousGroup(r any, st streams) {
 // printDefaultACLAccess prints getDefaultACLAccess's answer, a line per
 // ACL type.
 func printDefaultACLAccess(r any, st streams) {
-	data := item(r, "data")
-	if !isObject(data) {
-		io.WriteString(st.Err, invalidResponse)
-		return
-	}
-	acls, ok := item(data, "acls").([]any)
+	acls, ok := dataArray(r, "acls", st)
 	if !ok {
-		io.WriteString(st.Err, invalidResponse)
 		return
 	}
 	for _, acl := range acls {

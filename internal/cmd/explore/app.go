@@ -89,10 +89,15 @@ func (a *app) start(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	a.setCurrent(cur)
+	return nil
+}
+
+// setCurrent makes cur the current connection.
+func (a *app) setCurrent(cur *current) {
 	a.mu.Lock()
 	a.cur = cur
 	a.mu.Unlock()
-	return nil
 }
 
 // connect opens the history and connects as args say.
@@ -195,9 +200,7 @@ func (a *app) switchTo(ctx context.Context, name string) error {
 	if err != nil && old != nil {
 		// Back to the connection the page had, so that it keeps working.
 		if back, berr := a.connect(ctx, old.name, old.args); berr == nil {
-			a.mu.Lock()
-			a.cur = back
-			a.mu.Unlock()
+			a.setCurrent(back)
 		} else {
 			a.log.Error("explore: reconnecting to " + old.src.conn.Server + ": " + berr.Error())
 		}
@@ -205,9 +208,7 @@ func (a *app) switchTo(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	a.mu.Lock()
-	a.cur = cur
-	a.mu.Unlock()
+	a.setCurrent(cur)
 	return nil
 }
 

@@ -1,14 +1,11 @@
 package explore
 
 import (
-	"bufio"
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -28,8 +25,7 @@ func TestBrowserExplore(t *testing.T) {
 	needTools(t, "mosquitto", "mosquitto_pub", "mosquitto_sub")
 	dir := t.TempDir()
 	bin := testutil.MidgeBinary(t)
-	port := testutil.FreePort(t)
-	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\n", port), port)
+	port := startMosquitto(t, nil)
 	artifacts, _ := filepath.Abs("../../../web/e2e/artifacts/explore")
 	os.RemoveAll(artifacts)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -80,16 +76,6 @@ func startExploreBinary(t *testing.T, ctx context.Context, bin string, args []st
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "Dashboard: "); ok {
-				urlc <- u
-			}
-		}
-		close(urlc)
-	}()
 	stopped := false
 	stop = func() {
 		if stopped {
@@ -101,11 +87,7 @@ func startExploreBinary(t *testing.T, ctx context.Context, bin string, args []st
 			t.Errorf("midge explore: %v\n%s", err, errs.String())
 		}
 	}
-	select {
-	case url = <-urlc:
-	case <-time.After(30 * time.Second):
-	}
-	if url == "" {
+	if url = dashboardURL(out); url == "" {
 		stop()
 		t.Fatalf("midge explore printed no URL:\n%s", errs.String())
 	}

@@ -22,8 +22,7 @@ import (
 // explore and exports as CSV and JSON, and the dashboard wants the token.
 func TestExploreMosquitto(t *testing.T) {
 	needTools(t, "mosquitto", "mosquitto_pub", "mosquitto_sub")
-	port := testutil.FreePort(t)
-	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\n", port), port)
+	port := startMosquitto(t, nil)
 	dir := t.TempDir()
 	args := []string{"--state", filepath.Join(dir, "state"), "--connections", filepath.Join(dir, "conns.json"),
 		"-h", "127.0.0.1", "-p", strconv.Itoa(port), "-V", "5"}
@@ -129,9 +128,7 @@ func TestExploreMosquitto(t *testing.T) {
 // the user can read), then switches between two from the API.
 func TestExploreSavedConnections(t *testing.T) {
 	needTools(t, "mosquitto", "mosquitto_pub")
-	p1, p2 := testutil.FreePort(t), testutil.FreePort(t)
-	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\n", p1), p1)
-	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\n", p2), p2)
+	p1, p2 := startMosquitto(t, nil), startMosquitto(t, nil)
 	dir := t.TempDir()
 	conns := filepath.Join(dir, "conns.json")
 	e := runExplore(t, "--state", filepath.Join(dir, "state"), "--connections", conns, "--save", "one",
@@ -195,9 +192,9 @@ func TestExploreTLSClientCertificate(t *testing.T) {
 	needTools(t, "mosquitto", "mosquitto_pub")
 	pki := testutil.NewPKI(t, "explore")
 	srv, cl := pki.Server("mosquitto"), pki.Client("explorer")
-	tlsPort, plain := testutil.FreePort(t), testutil.FreePort(t)
-	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\nlistener %d 127.0.0.1\ncafile %s\ncertfile %s\nkeyfile %s\nrequire_certificate true\n",
-		plain, tlsPort, pki.CAFile, srv.CertFile, srv.KeyFile), tlsPort)
+	tlsPort := testutil.FreePort(t)
+	plain := startMosquitto(t, []string{fmt.Sprintf("listener %d 127.0.0.1", tlsPort),
+		"cafile " + pki.CAFile, "certfile " + srv.CertFile, "keyfile " + srv.KeyFile, "require_certificate true"}, tlsPort)
 	dir := t.TempDir()
 	e := runExplore(t, "--state", filepath.Join(dir, "state"), "--connections", filepath.Join(dir, "c.json"),
 		"-h", "localhost", "-p", strconv.Itoa(tlsPort), "--cafile", pki.CAFile, "--cert", cl.CertFile, "--key", cl.KeyFile)
@@ -211,8 +208,8 @@ func TestExploreTLSClientCertificate(t *testing.T) {
 // TestExploreWebSockets connects to a mosquitto WebSockets listener.
 func TestExploreWebSockets(t *testing.T) {
 	needTools(t, "mosquitto", "mosquitto_pub")
-	ws, plain := testutil.FreePort(t), testutil.FreePort(t)
-	startMosquitto(t, fmt.Sprintf("listener %d 127.0.0.1\nlistener %d 127.0.0.1\nprotocol websockets\n", plain, ws), ws)
+	ws := testutil.FreePort(t)
+	plain := startMosquitto(t, []string{fmt.Sprintf("listener %d 127.0.0.1", ws), "protocol websockets"}, ws)
 	dir := t.TempDir()
 	e := runExplore(t, "--state", filepath.Join(dir, "state"), "--connections", filepath.Join(dir, "c.json"),
 		"-L", fmt.Sprintf("ws://127.0.0.1:%d/x/#", ws))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,11 +12,9 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -33,49 +32,33 @@ func needTools(t *testing.T, tools ...string) {
 	}
 }
 
-// startMosquitto runs Debian's mosquitto with conf (listeners included)
-// until the test ends, once port accepts connections.
-func startMosquitto(t *testing.T, conf string, port int) {
+// startMosquitto runs Debian's mosquitto (testutil.StartMosquitto) with
+// the extra configuration lines, which may add listeners, until the test
+// ends, and returns the port of the listener it opens itself. It waits for
+// each of the ports ready too.
+func startMosquitto(t *testing.T, extra []string, ready ...int) int {
 	t.Helper()
 	needTools(t, "mosquitto")
-	path := filepath.Join(t.TempDir(), "mosquitto.conf")
-	if err := os.WriteFile(path, []byte(runAs()+"allow_anonymous true\nlog_dest stderr\n"+conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("mosquitto", "-c", path)
-	var log strings.Builder
-	cmd.Stderr = &log
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("mosquitto:\n%s", log.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto does not listen on %d: %v", port, err)
-		}
-		time.Sleep(20 * time.Millisecond) // polling for the port, not synchronizing
-	}
-}
-
-// runAs keeps mosquitto, started as root, from dropping its privileges to
-// the mosquitto user, who could not read the test's files.
-func runAs() string {
 	if os.Geteuid() == 0 {
-		return "user root\n"
+		// Started as root, mosquitto would drop its privileges to the
+		// mosquitto user, who could not read the test's files.
+		extra = append([]string{"user root"}, extra...)
 	}
-	return ""
+	_, port, err := net.SplitHostPort(testutil.StartMosquitto(t, extra...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range ready {
+		testutil.WaitFor(t, fmt.Sprintf("mosquitto to listen on %d", p), func() bool {
+			c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(p))
+			if err == nil {
+				c.Close()
+			}
+			return err == nil
+		})
+	}
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 // explorer is a running explore (Run in a goroutine).
@@ -101,21 +84,7 @@ func runExplore(t *testing.T, args ...string) *explorer {
 		e.done <- Run(ctx, "midge explore", append([]string{"--no-browser"}, args...), base.Streams{In: strings.NewReader(""), Out: pw, Err: errs})
 		pw.Close()
 	}()
-	urlc := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "Dashboard: "); ok {
-				urlc <- u
-			}
-		}
-		close(urlc)
-	}()
-	var u string
-	select {
-	case u = <-urlc:
-	case <-time.After(30 * time.Second):
-	}
+	u := dashboardURL(pr)
 	if u == "" {
 		cancel()
 		t.Fatalf("explore printed no URL; stderr:\n%s", errs.String())
@@ -296,5 +265,27 @@ func mosquittoSub(t *testing.T, port int, topic string) func() string {
 		case <-time.After(20 * time.Second):
 			return ""
 		}
+	}
+}
+
+// dashboardURL reads explore's standard output until its "Dashboard: "
+// line and returns the address, or "" if the output ends or 30 seconds
+// pass first. The rest of the output is read and dropped.
+func dashboardURL(out io.Reader) string {
+	urlc := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if u, ok := strings.CutPrefix(sc.Text(), "Dashboard: "); ok {
+				urlc <- u
+			}
+		}
+		close(urlc)
+	}()
+	select {
+	case u := <-urlc:
+		return u
+	case <-time.After(30 * time.Second):
+		return ""
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/midge-mqtt/midge/internal/cmd/bench"
 	"github.com/midge-mqtt/midge/internal/cmd/broker"
 	"github.com/midge-mqtt/midge/internal/cmd/clienttool"
+	"github.com/midge-mqtt/midge/internal/cmd/cluster"
 	"github.com/midge-mqtt/midge/internal/cmd/ctrl"
 	"github.com/midge-mqtt/midge/internal/cmd/db"
 	"github.com/midge-mqtt/midge/internal/cmd/explore"
@@ -42,6 +43,7 @@ func commands() []command {
 		{name: "ctrl", argv0: []string{"mosquitto_ctrl"}, summary: "administer a broker's dynamic security and more (mosquitto_ctrl)", run: ctrl.Run},
 		{name: "db", argv0: []string{"mosquitto_db_dump"}, summary: "print a Mosquitto or midge persistence file (mosquitto_db_dump)", run: db.Run},
 		{name: "explore", summary: "the dashboard as a client of any broker (like MQTT Explorer)", run: explore.Run},
+		{name: "cluster", summary: "show a cluster node's view of its cluster (status)", run: cluster.Run},
 		{name: "bench", summary: "load and latency benchmark of an MQTT broker (like emqtt-bench)", run: bench.Run},
 		{name: "version", summary: "print midge's version", run: runVersion},
 		{name: "help", summary: "list the commands", run: nil}, // handled in Main

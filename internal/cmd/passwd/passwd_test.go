@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"os"
@@ -377,7 +376,7 @@ func TestPasswdFileWorksWithMosquittoBroker(t *testing.T) {
 	mustPasswd(t, "", "-I", "1000", "-b", f, "u3", "right3")
 	mustPasswd(t, "", "-I", "5", "-b", f, "u4", "right 4")
 
-	port := startMosquitto(t, dir, f)
+	port := startMosquitto(t, f)
 	publish := func(user, password string) (int, string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
@@ -428,63 +427,20 @@ func requireTool(t *testing.T, name string) string {
 	return ""
 }
 
-// startMosquitto runs Debian's broker on a free port of 127.0.0.1 with
-// password file pwfile and anonymous clients refused, waits until the port
-// accepts, and returns the port. The broker is killed when the test ends.
-func startMosquitto(t *testing.T, dir, pwfile string) int {
+// startMosquitto runs Debian's broker (testutil.StartMosquitto) with
+// password file pwfile and anonymous clients refused, and returns its port.
+func startMosquitto(t *testing.T, pwfile string) int {
 	t.Helper()
-	bin := requireTool(t, "mosquitto")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-
-	conf := fmt.Sprintf("listener %d 127.0.0.1\nallow_anonymous false\npassword_file %s\nlog_dest stderr\n", port, pwfile)
+	conf := []string{"allow_anonymous false", "password_file " + pwfile}
 	if os.Geteuid() == 0 {
 		// As root, mosquitto 2.0 becomes user "mosquitto" before it reads the
 		// password file, which it then cannot read in the test's 0700 directory.
-		conf += "user root\n"
+		conf = append(conf, "user root")
 	}
-	confPath := filepath.Join(dir, "mosquitto.conf")
-	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+	_, port, err := net.SplitHostPort(testutil.StartMosquitto(t, conf...))
+	if err != nil {
 		t.Fatal(err)
 	}
-	var log testutil.LockedBuffer
-	cmd := exec.Command(bin, "-c", confPath)
-	cmd.Stdout, cmd.Stderr = &log, &log
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting %s: %v", bin, err)
-	}
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-		if t.Failed() {
-			t.Logf("mosquitto's log:\n%s", log.String())
-		}
-	})
-
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			c.Close()
-			return port
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("mosquitto did not accept on %s within 15s: %v", addr, err)
-		}
-		select {
-		case <-exited:
-			t.Fatalf("mosquitto exited before accepting connections:\n%s", log.String())
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
+	n, _ := strconv.Atoi(port)
+	return n
 }

@@ -1,0 +1,151 @@
+package cluster
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Config configures a Node. The zero value is not usable: Name, Listen,
+// Gossip and DataDir are required, and BootstrapExpect or Join.
+type Config struct {
+	// Name is the cluster's name (cluster_name). Nodes with different names
+	// never join each other.
+	Name string
+	// NodeID is this node's unique and stable identifier (cluster_node_id).
+	// If empty, the host name.
+	NodeID string
+	// Listen is the HOST:PORT of the node-to-node TCP port (cluster_listen):
+	// raft, the node API and, later, message forwarding. When HOST is
+	// unspecified (0.0.0.0, ::, empty) the other nodes are told memberlist's
+	// advertised IP address with this port.
+	Listen string
+	// Gossip is the HOST:PORT memberlist listens on, TCP and UDP
+	// (cluster_gossip).
+	Gossip string
+	// Join are the gossip addresses of existing nodes (cluster_join). They
+	// are tried, with the members known before a restart, until one answers.
+	Join []string
+	// BootstrapExpect is the number of nodes a new cluster waits for before
+	// electing its first leader (cluster_bootstrap_expect). Zero: this node
+	// never bootstraps a cluster; it joins an existing one.
+	BootstrapExpect int
+	// DataDir holds raft's log (raft.db), its snapshots and the list of
+	// known members (cluster_data_dir). Created if missing.
+	DataDir string
+
+	// ReapTimeout is how long a voter may stay failed (or unknown to
+	// memberlist) before the leader removes it from raft. If zero, 72h.
+	ReapTimeout time.Duration
+	// ApplyTimeout bounds one command's trip through raft when the
+	// caller's context has no earlier deadline. If zero, 10s.
+	ApplyTimeout time.Duration
+
+	// Logger receives the node's records ("cluster: ..."), and raft's and
+	// memberlist's ("raft: ...", "memberlist: ...", at the level of their
+	// lines). If nil, nothing is logged.
+	Logger *slog.Logger
+	// OnChange, if set, is called after each command is applied to the
+	// state, on every node, in log order, from raft's apply goroutine: it
+	// must return promptly and must not call the Node's methods that wait
+	// for raft (Claim, Release, Retain). It is not called for a snapshot
+	// restore, after which OnRestore is.
+	OnChange func(Change)
+	// OnRestore, if set, is called after the state was replaced from a
+	// snapshot (on start-up, or when the leader sent one).
+	OnRestore func()
+
+	// OnFrame, if set, receives each frame another node Broadcast, with
+	// that node's id: in the order it was sent, from one goroutine per
+	// sending node. While it runs, that node's stream waits (and its queue
+	// there fills): it should not take long. The frame is its own.
+	OnFrame func(from string, frame []byte)
+	// ForwardQueue bounds each peer's queue of frames. If zero, 10000.
+	ForwardQueue int
+
+	// tune, for tests, adjusts raft's configuration (snapshot thresholds).
+	tune func(*raft.Config)
+}
+
+// defaultReapTimeout is Consul's reconnect_timeout.
+const defaultReapTimeout = 72 * time.Hour
+
+// withDefaults returns c with its defaults applied.
+func (c Config) withDefaults() (Config, error) {
+	if c.NodeID == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return c, fmt.Errorf("cluster: no node id and no host name: %w", err)
+		}
+		c.NodeID = h
+	}
+	if c.ReapTimeout == 0 {
+		c.ReapTimeout = defaultReapTimeout
+	}
+	if c.ForwardQueue == 0 {
+		c.ForwardQueue = defaultForwardQueue
+	}
+	if c.ApplyTimeout == 0 {
+		c.ApplyTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c, nil
+}
+
+// Validate returns every problem of c, joined, or nil.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, errors.New("cluster: no cluster name"))
+	} else if len(c.Name) > 200 {
+		errs = append(errs, errors.New("cluster: cluster name longer than 200 bytes"))
+	}
+	if len(c.NodeID) > 128 {
+		errs = append(errs, errors.New("cluster: node id longer than 128 bytes"))
+	}
+	if err := checkHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: listen address: %w", err))
+	}
+	if err := checkHostPort(c.Gossip); err != nil {
+		errs = append(errs, fmt.Errorf("cluster: gossip address: %w", err))
+	}
+	for _, j := range c.Join {
+		if err := checkHostPort(j); err != nil {
+			errs = append(errs, fmt.Errorf("cluster: join address: %w", err))
+		}
+	}
+	if c.BootstrapExpect < 0 {
+		errs = append(errs, errors.New("cluster: negative bootstrap_expect"))
+	}
+	if c.BootstrapExpect == 0 && len(c.Join) == 0 {
+		errs = append(errs, errors.New("cluster: neither bootstrap_expect nor a join address: the node could never form or find a cluster"))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("cluster: no data directory"))
+	}
+	if c.ReapTimeout < 0 || c.ApplyTimeout < 0 || c.ForwardQueue < 0 {
+		errs = append(errs, errors.New("cluster: negative timeout"))
+	}
+	return errors.Join(errs...)
+}
+
+// checkHostPort checks a HOST:PORT address with a numeric port. The port
+// may be 0 (any free port) for Listen and Gossip.
+func checkHostPort(a string) error {
+	_, port, err := net.SplitHostPort(a)
+	if err != nil {
+		return err
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("address %q: invalid port %q", a, port)
+	}
+	return nil
+}

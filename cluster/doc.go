@@ -1,0 +1,53 @@
+// Package cluster makes several midge brokers one: membership and failure
+// detection with hashicorp/memberlist, agreement with hashicorp/raft.
+//
+// A Node is one member. It listens on two addresses:
+//
+//   - Config.Listen (cluster_listen), one TCP port for everything between
+//     nodes. The first byte of a connection says what it carries: 0x01 is
+//     raft (hashicorp/raft's network transport follows), an ASCII capital
+//     letter is HTTP/1.1 (the first letter of GET or POST), served by the
+//     node's small HTTP API: GET /v1/status (what "midge cluster status"
+//     prints) and POST /v1/apply, by which a follower hands a command to the
+//     leader. 0x02 is a forwarding stream (Broadcast, Config.OnFrame): one
+//     per pair of live nodes, with a bounded queue. Other bytes close the
+//     connection.
+//   - Config.Gossip (cluster_gossip), memberlist's TCP and UDP port. Gossip
+//     packets carry the cluster name as memberlist's label, and a node whose
+//     metadata names another cluster is refused by the alive and merge
+//     delegates: nodes of different clusters never join each other.
+//
+// # Formation
+//
+// A node joins the gossip of the seeds (Config.Join, and the members it knew
+// before a restart, kept in the data directory), retrying until one answers.
+// A fresh cluster is bootstrapped, as Consul bootstraps one, when
+// BootstrapExpect nodes of the cluster see each other and none of them has
+// raft state: each of them bootstraps raft with the same configuration, the
+// BootstrapExpect nodes with the smallest identifiers. From then on the
+// leader reconciles raft's voters with memberlist: it adds every live member
+// as a voter, and removes one that has been failed or absent for
+// ReapTimeout (72 hours by default, Consul's reconnect_timeout), so a node
+// that restarts with its data directory, after a crash or maintenance,
+// comes back as the voter it was. A node that leaves gracefully (Close)
+// stays a voter too: removing a node for good is the operator's act
+// (docs/cluster.md).
+//
+// # Replicated state
+//
+// The raft state machine (FSM) holds what must be agreed: which node owns
+// each client identifier (Claim, Release), and the retained messages
+// (Retain). Commands go through the leader; a follower forwards them over
+// the cluster port. Reads (Owner, RetainedMessages) are local and may lag
+// the leader by the replication delay. The state is snapshotted to files in
+// the data directory; raft's log and stable store are a bbolt file there.
+//
+// # Forwarding
+//
+// Broadcast queues an opaque frame (the broker integration encodes a
+// message in it) for every other live node, and OnFrame receives the
+// frames of the others, in order per sending node. Frames are not
+// acknowledged yet: see docs/cluster.md.
+//
+// A Node's methods are safe for concurrent use.
+package cluster

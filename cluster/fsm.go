@@ -1,0 +1,257 @@
+package cluster
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Retained is a retained message as the cluster agrees on it.
+type Retained struct {
+	// Topic is the topic name.
+	Topic string `json:"topic"`
+	// Payload is the message; empty in a command deletes the topic's
+	// retained message.
+	Payload []byte `json:"payload,omitempty"`
+	// QoS is the message's QoS (0, 1 or 2).
+	QoS byte `json:"qos,omitempty"`
+	// Properties are the message's MQTT 5 properties, encoded by the broker
+	// integration; opaque to the cluster.
+	Properties []byte `json:"props,omitempty"`
+	// Expiry is when the message expires; zero for never.
+	Expiry time.Time `json:"expiry,omitzero"`
+	// Publisher is the publisher's client identifier.
+	Publisher string `json:"publisher,omitempty"`
+	// Node is the node the message was published on.
+	Node string `json:"node,omitempty"`
+}
+
+// ChangeKind says what a Change is about.
+type ChangeKind uint8
+
+const (
+	// OwnerChanged: ClientID is now owned by Owner ("" for nobody); it was
+	// owned by Previous.
+	OwnerChanged ChangeKind = iota + 1
+	// RetainedChanged: the retained message of Retained.Topic was set, or
+	// deleted when Retained.Payload is empty.
+	RetainedChanged
+)
+
+// String returns the kind's name.
+func (k ChangeKind) String() string {
+	switch k {
+	case OwnerChanged:
+		return "owner"
+	case RetainedChanged:
+		return "retained"
+	}
+	return fmt.Sprintf("ChangeKind(%d)", uint8(k))
+}
+
+// Change is one change of the replicated state, as Config.OnChange sees it.
+type Change struct {
+	Kind     ChangeKind
+	ClientID string    // OwnerChanged
+	Owner    string    // OwnerChanged: the new owner, "" when released
+	Previous string    // OwnerChanged: the owner before, "" for none
+	Retained *Retained // RetainedChanged
+}
+
+// Operations of a command.
+const (
+	opClaim    = "claim"
+	opRelease  = "release"
+	opDropNode = "drop_node"
+	opRetain   = "retain"
+)
+
+// command is one entry of raft's log, encoded as JSON.
+type command struct {
+	Op       string    `json:"op"`
+	Client   string    `json:"client,omitempty"`
+	Node     string    `json:"node,omitempty"`
+	Token    uint64    `json:"token,omitempty"`
+	Keep     uint32    `json:"keep,omitempty"` // drop_node: the incarnation whose claims stay
+	Retained *Retained `json:"retained,omitempty"`
+}
+
+// result is what applying a command returns.
+type result struct {
+	Previous string `json:"previous,omitempty"` // claim: the owner before
+	Error    string `json:"error,omitempty"`
+}
+
+// owner is the claim on a client identifier.
+type owner struct {
+	Node string `json:"node"`
+	// Token identifies the claim: its top 32 bits are the claiming node's
+	// incarnation, so a restarted node can drop the claims of its earlier
+	// life and keep its new ones.
+	Token uint64 `json:"token"`
+	// Previous is the owner the claim took the identifier from, for a
+	// repeated claim command (a retry) to get the same answer.
+	Previous string `json:"previous,omitempty"`
+}
+
+// fsm is the replicated state machine.
+type fsm struct {
+	onChange  func(Change)
+	onRestore func()
+
+	mu       sync.RWMutex        // guards owners and retained
+	owners   map[string]owner    // by client identifier
+	retained map[string]Retained // by topic
+}
+
+var _ raft.FSM = (*fsm)(nil)
+
+func newFSM(onChange func(Change), onRestore func()) *fsm {
+	return &fsm{onChange: onChange, onRestore: onRestore,
+		owners: make(map[string]owner), retained: make(map[string]Retained)}
+}
+
+// Apply applies one log entry. It returns a result (or an error for an
+// entry it cannot decode, which no node of this version writes).
+func (f *fsm) Apply(l *raft.Log) any {
+	var c command
+	if err := json.Unmarshal(l.Data, &c); err != nil {
+		return fmt.Errorf("cluster: log entry %d: %w", l.Index, err)
+	}
+	res, changes := f.apply(&c)
+	if f.onChange != nil {
+		for _, ch := range changes {
+			f.onChange(ch)
+		}
+	}
+	return res
+}
+
+// apply applies c and returns its result and the changes it made.
+func (f *fsm) apply(c *command) (result, []Change) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch c.Op {
+	case opClaim:
+		cur, ok := f.owners[c.Client]
+		if ok && cur.Node == c.Node && cur.Token == c.Token {
+			return result{Previous: cur.Previous}, nil // a retry
+		}
+		f.owners[c.Client] = owner{Node: c.Node, Token: c.Token, Previous: cur.Node}
+		return result{Previous: cur.Node}, []Change{{Kind: OwnerChanged, ClientID: c.Client, Owner: c.Node, Previous: cur.Node}}
+	case opRelease:
+		cur, ok := f.owners[c.Client]
+		if !ok || cur.Node != c.Node || cur.Token != c.Token {
+			return result{}, nil // released already, or claimed since
+		}
+		delete(f.owners, c.Client)
+		return result{}, []Change{{Kind: OwnerChanged, ClientID: c.Client, Previous: c.Node}}
+	case opDropNode:
+		var changes []Change
+		for id, cur := range f.owners {
+			if cur.Node == c.Node && (c.Keep == 0 || uint32(cur.Token>>32) != c.Keep) {
+				delete(f.owners, id)
+				changes = append(changes, Change{Kind: OwnerChanged, ClientID: id, Previous: c.Node})
+			}
+		}
+		return result{}, changes
+	case opRetain:
+		r := c.Retained
+		if r == nil || r.Topic == "" {
+			return result{Error: "retain without a topic"}, nil
+		}
+		if len(r.Payload) == 0 {
+			if _, ok := f.retained[r.Topic]; !ok {
+				return result{}, nil
+			}
+			delete(f.retained, r.Topic)
+		} else {
+			f.retained[r.Topic] = *r
+		}
+		return result{}, []Change{{Kind: RetainedChanged, Retained: r}}
+	}
+	return result{Error: fmt.Sprintf("unknown operation %q", c.Op)}, nil
+}
+
+// owner returns the owner of a client identifier.
+func (f *fsm) owner(clientID string) (owner, bool) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	o, ok := f.owners[clientID]
+	return o, ok
+}
+
+// counts returns the number of claims and of retained messages.
+func (f *fsm) counts() (owners, retained int) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return len(f.owners), len(f.retained)
+}
+
+// snapshotData is the state as a snapshot holds it.
+type snapshotData struct {
+	Version  int              `json:"version"`
+	Owners   map[string]owner `json:"owners"`
+	Retained []Retained       `json:"retained"`
+}
+
+// Snapshot copies the state; raft persists the copy while Apply goes on.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	d := &snapshotData{Version: 1, Owners: make(map[string]owner, len(f.owners)),
+		Retained: make([]Retained, 0, len(f.retained))}
+	for k, v := range f.owners {
+		d.Owners[k] = v
+	}
+	for _, r := range f.retained {
+		d.Retained = append(d.Retained, r) // Payload and Properties are never modified in place
+	}
+	return d, nil
+}
+
+// Restore replaces the state with a snapshot's.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	var d snapshotData
+	if err := json.NewDecoder(rc).Decode(&d); err != nil {
+		return fmt.Errorf("cluster: restore snapshot: %w", err)
+	}
+	if d.Version != 1 {
+		return fmt.Errorf("cluster: restore snapshot: unknown version %d", d.Version)
+	}
+	if d.Owners == nil {
+		d.Owners = make(map[string]owner)
+	}
+	retained := make(map[string]Retained, len(d.Retained))
+	for _, r := range d.Retained {
+		if r.Topic == "" {
+			return errors.New("cluster: restore snapshot: retained message without a topic")
+		}
+		retained[r.Topic] = r
+	}
+	f.mu.Lock()
+	f.owners, f.retained = d.Owners, retained
+	f.mu.Unlock()
+	if f.onRestore != nil {
+		f.onRestore()
+	}
+	return nil
+}
+
+// Persist writes the snapshot.
+func (d *snapshotData) Persist(sink raft.SnapshotSink) error {
+	if err := json.NewEncoder(sink).Encode(d); err != nil {
+		sink.Cancel()
+		return fmt.Errorf("cluster: write snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+// Release does nothing: the copy belongs to the snapshot.
+func (d *snapshotData) Release() {}

@@ -1,0 +1,118 @@
+package cluster
+
+import (
+	"context"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// reconcileLoop keeps the forwarding streams, and raft's voters while the
+// node is the leader, in line with memberlist: every second, and at each
+// membership event.
+func (n *Node) reconcileLoop() {
+	defer n.wg.Done()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-tick.C:
+		case <-n.poke:
+		}
+		if !n.hasState.Load() && n.raft.LastIndex() > 0 {
+			n.setHasState()
+		}
+		n.syncPeers()
+		if n.raft.State() != raft.Leader {
+			n.mu.Lock()
+			clear(n.failed)
+			n.mu.Unlock()
+			continue
+		}
+		n.reconcile(time.Now())
+	}
+}
+
+// unheardGrace is how long after its start a leader waits before it holds
+// a voter that memberlist has not told it of as failed.
+const unheardGrace = 30 * time.Second
+
+// reconcile adds the live members that are not voters, and removes the
+// voters failed or unknown for longer than ReapTimeout, dropping their
+// claims. A voter that memberlist declares dead loses its claims at once
+// (its clients are gone; they reconnect elsewhere) but stays a voter.
+func (n *Node) reconcile(now time.Time) {
+	f := n.raft.GetConfiguration()
+	if err := f.Error(); err != nil {
+		return
+	}
+	alive := n.alive()
+	servers := make(map[string]raft.Server)
+	for _, s := range f.Configuration().Servers {
+		servers[string(s.ID)] = s
+	}
+	for id, m := range alive {
+		s, ok := servers[id]
+		if ok && string(s.Address) == m.Addr && s.Suffrage == raft.Voter {
+			continue
+		}
+		n.log.Info("cluster: adding voter", "member", id, "address", m.Addr)
+		if err := n.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(m.Addr), 0, 10*time.Second).Error(); err != nil {
+			n.log.Warn("cluster: adding voter", "member", id, "err", err)
+			return // leadership lost, or busy: next round
+		}
+	}
+	var reap, dead []string
+	n.mu.Lock()
+	for id := range n.failed {
+		if _, ok := servers[id]; !ok {
+			delete(n.failed, id)
+		}
+	}
+	for id := range servers {
+		if _, ok := alive[id]; ok || id == n.cfg.NodeID {
+			delete(n.failed, id)
+			continue
+		}
+		if _, heard := n.members[id]; !heard && now.Sub(n.started) < unheardGrace {
+			continue // this node has only just started: the gossip may not have told it yet
+		}
+		since, ok := n.failed[id]
+		if !ok {
+			n.failed[id] = now
+			dead = append(dead, id)
+			continue
+		}
+		if now.Sub(since) >= n.cfg.ReapTimeout {
+			reap = append(reap, id)
+		}
+	}
+	n.mu.Unlock()
+	for _, id := range dead {
+		n.dropClaims(id)
+	}
+	for _, id := range reap {
+		// Never below the quorum of what is left: raft itself refuses a
+		// change it cannot commit, and a leader has a majority.
+		n.log.Warn("cluster: removing a voter failed for too long", "member", id, "reap_timeout", n.cfg.ReapTimeout)
+		if err := n.raft.RemoveServer(raft.ServerID(id), 0, 10*time.Second).Error(); err != nil {
+			n.log.Warn("cluster: removing voter", "member", id, "err", err)
+			return
+		}
+		n.mu.Lock()
+		delete(n.failed, id)
+		n.mu.Unlock()
+		n.dropClaims(id)
+	}
+}
+
+// dropClaims releases every claim of a node that is gone.
+func (n *Node) dropClaims(id string) {
+	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.ApplyTimeout)
+	defer cancel()
+	if _, err := n.apply(ctx, &command{Op: opDropNode, Node: id}); err != nil {
+		n.log.Warn("cluster: dropping the claims of a failed member", "member", id, "err", err)
+	}
+}

@@ -1,0 +1,147 @@
+package cluster
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/hashicorp/memberlist"
+	"github.com/hashicorp/raft"
+)
+
+// Status is a node's view of the cluster, as GET /v1/status on the cluster
+// port returns it (JSON) and "midge cluster status" prints it.
+type Status struct {
+	Cluster string `json:"cluster"` // cluster name
+	NodeID  string `json:"node_id"` // this node's id
+	Address string `json:"address"` // cluster address
+	Gossip  string `json:"gossip"`  // gossip address
+	// State is the node's raft state: Follower, Candidate, Leader or
+	// Shutdown.
+	State string `json:"state"`
+	// Leader and LeaderAddress name the leader this node knows, "" for
+	// none.
+	Leader        string `json:"leader"`
+	LeaderAddress string `json:"leader_address"`
+	// Term is raft's current term; LastIndex, CommitIndex and AppliedIndex
+	// the index of the last entry of the node's log, of the last one known
+	// committed, and of the last one applied to the state.
+	Term         uint64 `json:"term"`
+	LastIndex    uint64 `json:"last_index"`
+	CommitIndex  uint64 `json:"commit_index"`
+	AppliedIndex uint64 `json:"applied_index"`
+	// Members are the nodes memberlist or raft's configuration know, by id.
+	Members []MemberStatus `json:"members"`
+	// Owners is the number of client identifiers claimed; Retained the
+	// number of retained messages.
+	Owners   int `json:"owners"`
+	Retained int `json:"retained"`
+	// Peers are the forwarding streams to the other live nodes.
+	Peers []PeerStatus `json:"peers"`
+}
+
+// MemberStatus is a member as a node sees it.
+type MemberStatus struct {
+	ID      string `json:"id"`                // node id
+	Address string `json:"address,omitempty"` // cluster address
+	Gossip  string `json:"gossip,omitempty"`  // gossip address
+	// State is memberlist's: alive, suspect, dead, left; or unknown for a
+	// raft voter memberlist has not heard of (yet).
+	State  string `json:"state"`
+	Voter  bool   `json:"voter"`  // a voter in raft's configuration
+	Leader bool   `json:"leader"` // the leader this node knows
+}
+
+// Status returns the node's view of the cluster.
+func (n *Node) Status() Status {
+	st := n.raft.Stats()
+	num := func(k string) uint64 { v, _ := strconv.ParseUint(st[k], 10, 64); return v }
+	laddr, lid := n.raft.LeaderWithID()
+	s := Status{
+		Cluster: n.cfg.Name, NodeID: n.cfg.NodeID, Address: n.advertise, Gossip: n.gossip,
+		State: n.raft.State().String(), Leader: string(lid), LeaderAddress: string(laddr),
+		Term: num("term"), LastIndex: num("last_log_index"), CommitIndex: num("commit_index"), AppliedIndex: num("applied_index"),
+	}
+	s.Owners, s.Retained = n.fsm.counts()
+	s.Peers = n.peerStatus()
+	slices.SortFunc(s.Peers, func(a, b PeerStatus) int { return strings.Compare(a.ID, b.ID) })
+	byID := make(map[string]*MemberStatus)
+	n.mu.Lock()
+	for id, mi := range n.members {
+		byID[id] = &MemberStatus{ID: id, Address: mi.meta.Addr, Gossip: mi.gossip, State: stateName(mi.state)}
+	}
+	n.mu.Unlock()
+	if f := n.raft.GetConfiguration(); f.Error() == nil {
+		for _, srv := range f.Configuration().Servers {
+			m := byID[string(srv.ID)]
+			if m == nil {
+				m = &MemberStatus{ID: string(srv.ID), State: "unknown"}
+				byID[string(srv.ID)] = m
+			}
+			m.Address = string(srv.Address)
+			m.Voter = srv.Suffrage == raft.Voter
+		}
+	}
+	for id, m := range byID {
+		m.Leader = id == string(lid) && id != ""
+		s.Members = append(s.Members, *m)
+	}
+	slices.SortFunc(s.Members, func(a, b MemberStatus) int {
+		switch {
+		case a.ID < b.ID:
+			return -1
+		case a.ID > b.ID:
+			return 1
+		}
+		return 0
+	})
+	return s
+}
+
+func stateName(s memberlist.NodeStateType) string {
+	switch s {
+	case memberlist.StateAlive:
+		return "alive"
+	case memberlist.StateSuspect:
+		return "suspect"
+	case memberlist.StateDead:
+		return "dead"
+	case memberlist.StateLeft:
+		return "left"
+	}
+	return "unknown"
+}
+
+// FetchStatus asks the node at a cluster address (HOST:PORT) for its
+// status, over its API.
+func FetchStatus(ctx context.Context, client *http.Client, addr string) (Status, error) {
+	if client == nil {
+		client = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/status", nil)
+	if err != nil {
+		return Status{}, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return Status{}, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return Status{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return Status{}, fmt.Errorf("%s: %s", addr, resp.Status)
+	}
+	var s Status
+	if err := json.Unmarshal(body, &s); err != nil {
+		return Status{}, fmt.Errorf("%s: %w", addr, err)
+	}
+	return s, nil
+}

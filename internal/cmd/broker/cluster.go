@@ -1,0 +1,242 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/cluster"
+	"github.com/midge-mqtt/midge/internal/config"
+	"github.com/midge-mqtt/midge/internal/pubcodec"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// clusterPublisher prefixes the Publisher of a message that came from
+// another node: "\x00cluster\x00NODE\x00PUBLISHER". No client can have
+// such an identifier (MQTT forbids U+0000 in strings [MQTT-1.5.4-2]), so
+// it also keeps a forwarded message from being forwarded again.
+const clusterPublisher = "\x00cluster\x00"
+
+// frameVersion is the first byte of a forwarded message's frame.
+const frameVersion = 1
+
+// clusterConfig turns the cluster_* options into a cluster.Config.
+func clusterConfig(c config.Cluster) cluster.Config {
+	return cluster.Config{
+		Name:            c.Name,
+		NodeID:          c.NodeID,
+		Listen:          c.Listen,
+		Gossip:          c.Gossip,
+		Join:            c.Join,
+		BootstrapExpect: c.BootstrapExpect,
+		DataDir:         c.DataDir,
+	}
+}
+
+// clusterRun is the broker's cluster node and its forwarding.
+type clusterRun struct {
+	node     *cluster.Node
+	unwatch  func()                // removes the observer
+	received atomic.Uint64         // messages from other nodes published here
+	lost     atomic.Uint64         // frames that could not be published
+	srv      func() *broker.Server // the server, nil until it runs
+	sysStop  chan struct{}         // closed to stop the $SYS publisher
+	sysDone  chan struct{}         // closed when it has stopped
+}
+
+// startCluster starts this broker's cluster node when the configuration
+// has cluster options. The node forms or joins the cluster in the
+// background; the broker does not wait for it.
+func (b *brokerRun) startCluster(ctx context.Context) error {
+	c := b.res.Cluster
+	if c.Name == "" {
+		return nil
+	}
+	cr := &clusterRun{srv: b.srv.Load}
+	cfg := clusterConfig(c)
+	cfg.Logger = b.log
+	cfg.OnFrame = func(from string, f []byte) { cr.receive(b, from, f) }
+	n, err := cluster.Start(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("cluster: %w", err)
+	}
+	cr.node = n
+	b.cluster = cr
+	b.log.Info(fmt.Sprintf("Cluster %q: node %s on %s (gossip %s), data in %s.", c.Name, n.ID(), n.Addr(), n.GossipAddr(), c.DataDir))
+	return nil
+}
+
+// attachCluster forwards every message the server routes to the other
+// nodes, without acknowledgement, to every live node (docs/cluster.md says
+// what that guarantees, and what not).
+func (b *brokerRun) attachCluster(srv *broker.Server) {
+	cr := b.cluster
+	if cr == nil {
+		return
+	}
+	cr.unwatch = srv.Observe(func(m *broker.Message) {
+		if strings.HasPrefix(m.Topic, "$") || strings.HasPrefix(m.Publisher, clusterPublisher) {
+			return // $SYS and $CONTROL stay on their node; forwarded ones are not forwarded again
+		}
+		if f, ok := encodeFrame(m, time.Now()); ok {
+			cr.node.Broadcast(f)
+		}
+	})
+	if d := sysInterval(b.res.Config.SysInterval); d > 0 {
+		cr.sysStop, cr.sysDone = make(chan struct{}), make(chan struct{})
+		go cr.publishSys(srv, d)
+	}
+}
+
+// publishSys publishes the node's view of the cluster under
+// $SYS/broker/cluster/ every interval, retained, each value when it
+// changes: node_id, state (raft's), leader, term, commit_index,
+// members/<id> (alive, dead or unknown; voter or not), peers/<id>/queued,
+// sent and dropped (the forwarding streams), messages/received and
+// messages/lost (forwarded messages published here, or not).
+func (cr *clusterRun) publishSys(srv *broker.Server, interval time.Duration) {
+	defer close(cr.sysDone)
+	last := make(map[string]string)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		st := cr.node.Status()
+		vals := map[string]string{
+			"node_id": st.NodeID, "state": st.State, "leader": st.Leader,
+			"term": fmt.Sprint(st.Term), "commit_index": fmt.Sprint(st.CommitIndex),
+			"messages/received": fmt.Sprint(cr.received.Load()), "messages/lost": fmt.Sprint(cr.lost.Load()),
+		}
+		for _, m := range st.Members {
+			v := m.State
+			if m.Voter {
+				v += " voter"
+			}
+			vals["members/"+m.ID] = v
+		}
+		for _, p := range st.Peers {
+			vals["peers/"+p.ID+"/queued"] = fmt.Sprint(p.Queued)
+			vals["peers/"+p.ID+"/sent"] = fmt.Sprint(p.Sent)
+			vals["peers/"+p.ID+"/dropped"] = fmt.Sprint(p.Dropped)
+		}
+		for k, v := range vals {
+			if last[k] == v {
+				continue
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), interval)
+			err := srv.PublishSystem(ctx, &broker.Message{Topic: "$SYS/broker/cluster/" + k, Payload: []byte(v), Retain: true})
+			cancel()
+			if err == nil {
+				last[k] = v
+			}
+		}
+		select {
+		case <-cr.sysStop:
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// stopCluster stops forwarding and leaves the cluster gracefully.
+func (b *brokerRun) stopCluster() {
+	cr := b.cluster
+	if cr == nil {
+		return
+	}
+	if cr.unwatch != nil {
+		cr.unwatch()
+	}
+	if cr.sysStop != nil {
+		close(cr.sysStop)
+		<-cr.sysDone
+	}
+	b.log.Info(fmt.Sprintf("Cluster: %d messages received from other nodes, %d could not be published.", cr.received.Load(), cr.lost.Load()))
+	if err := cr.node.Close(); err != nil {
+		b.log.Error("Error: closing the cluster node: " + err.Error())
+	}
+	b.cluster = nil
+}
+
+// encodeFrame encodes m for the other nodes: the version byte, the
+// publisher (a uvarint length and its bytes), and m as an MQTT 5 PUBLISH.
+// It reports false for a message that has expired.
+func encodeFrame(m *broker.Message, now time.Time) ([]byte, bool) {
+	p := &packet.Publish{QoS: m.QoS, Retain: m.Retain, Topic: m.Topic, Payload: m.Payload}
+	if p.QoS > 0 {
+		p.PacketID = 1
+	}
+	if m.Properties != nil {
+		p.Properties = *m.Properties
+	}
+	if !m.Expiry.IsZero() {
+		left := m.Expiry.Sub(now)
+		if left <= 0 {
+			return nil, false
+		}
+		p.Properties.SetUint(packet.PropMessageExpiry, uint32(min(math.Ceil(left.Seconds()), math.MaxUint32)))
+	}
+	f := make([]byte, 0, 16+len(m.Publisher)+len(m.Topic)+len(m.Payload))
+	f = append(f, frameVersion)
+	f = binary.AppendUvarint(f, uint64(len(m.Publisher)))
+	f = append(f, m.Publisher...)
+	f, err := packet.Append(f, p, packet.Version5)
+	return f, err == nil
+}
+
+// decodeFrame decodes a frame from node from, received at now.
+func decodeFrame(from string, f []byte, now time.Time) (*broker.Message, error) {
+	if len(f) == 0 || f[0] != frameVersion {
+		return nil, errors.New("unknown frame version")
+	}
+	n, k := binary.Uvarint(f[1:])
+	if k <= 0 || n > uint64(len(f)-1-k) {
+		return nil, errors.New("bad publisher")
+	}
+	publisher := string(f[1+k : 1+k+int(n)])
+	r := packet.NewReader(bytes.NewReader(f[1+k+int(n):]), 0)
+	r.Version = packet.Version5
+	pk, err := r.ReadPacket()
+	if err != nil {
+		return nil, err
+	}
+	p, ok := pk.(*packet.Publish)
+	if !ok {
+		return nil, fmt.Errorf("a %v, not a PUBLISH", pk.Type())
+	}
+	m := &broker.Message{Topic: p.Topic, Payload: p.Payload, QoS: p.QoS, Retain: p.Retain,
+		Properties: pubcodec.Forwarded(&p.Properties), Publisher: clusterPublisher + from + "\x00" + publisher, Received: now}
+	if p.Properties.Has(packet.PropMessageExpiry) {
+		m.Expiry = now.Add(time.Duration(p.Properties.MessageExpiry) * time.Second)
+	}
+	return m, nil
+}
+
+// receive publishes here a message another node forwarded.
+func (cr *clusterRun) receive(b *brokerRun, from string, f []byte) {
+	srv := cr.srv()
+	if srv == nil {
+		cr.lost.Add(1) // not serving yet
+		return
+	}
+	m, err := decodeFrame(from, f, time.Now())
+	if err != nil {
+		cr.lost.Add(1)
+		b.log.Warn(fmt.Sprintf("Warning: cluster: a message from node %s: %v", from, err))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := srv.Publish(ctx, m); err != nil {
+		cr.lost.Add(1)
+		b.log.Warn(fmt.Sprintf("Warning: cluster: publishing a message from node %s on %q: %v", from, m.Topic, err))
+		return
+	}
+	cr.received.Add(1)
+}

@@ -1,0 +1,55 @@
+package broker
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	mbroker "github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// TestClusterFrame checks that a message survives the trip through a
+// forwarding frame: topic, payload, QoS, retain, the forwarded properties,
+// the expiry that is left, and the publisher, marked as from the node.
+func TestClusterFrame(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	props := &packet.Properties{User: []packet.UserProperty{{Key: "a", Value: "b"}}}
+	props.SetString(packet.PropContentType, "application/json")
+	props.CorrelationData = []byte{1, 2}
+	props.Set(packet.PropCorrelationData)
+	m := &mbroker.Message{Topic: "x/y", Payload: []byte("hello"), QoS: 1, Retain: true, Properties: props,
+		Expiry: now.Add(90 * time.Second), Publisher: "client-1"}
+	f, ok := encodeFrame(m, now)
+	if !ok {
+		t.Fatal("encodeFrame failed")
+	}
+	later := now.Add(10 * time.Second)
+	got, err := decodeFrame("n2", f, later)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Topic != "x/y" || string(got.Payload) != "hello" || got.QoS != 1 || !got.Retain ||
+		got.Publisher != "\x00cluster\x00n2\x00client-1" || !got.Expiry.Equal(later.Add(90*time.Second)) || !got.Received.Equal(later) {
+		t.Errorf("decoded %+v", got)
+	}
+	if p := got.Properties; p == nil || p.ContentType != "application/json" || !bytes.Equal(p.CorrelationData, []byte{1, 2}) ||
+		!slices.Equal(p.User, props.User) || p.Has(packet.PropMessageExpiry) {
+		t.Errorf("decoded properties %+v", got.Properties)
+	}
+
+	if _, ok := encodeFrame(&mbroker.Message{Topic: "t", Expiry: now.Add(-time.Second)}, now); ok {
+		t.Error("an expired message was encoded")
+	}
+	for _, bad := range [][]byte{nil, {2}, {1, 5, 'a'}, append([]byte{1, 0}, 0x30, 0x05, 0, 9)} {
+		if _, err := decodeFrame("n2", bad, now); err == nil {
+			t.Errorf("decodeFrame(%x) succeeded", bad)
+		}
+	}
+	if _, err := decodeFrame("n2", append([]byte{1, 0}, 0xc0, 0), now); err == nil || !strings.Contains(err.Error(), "not a PUBLISH") {
+		t.Errorf("decodeFrame(PINGREQ) = %v", err)
+	}
+}

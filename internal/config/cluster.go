@@ -1,0 +1,143 @@
+package config
+
+import (
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// Cluster holds the cluster_* options (package cluster). Name is "" when
+// the configuration has none: the broker then runs alone.
+type Cluster struct {
+	// Name is cluster_name: nodes with different names never join.
+	Name string
+	// NodeID is cluster_node_id; "" for the host name.
+	NodeID string
+	// Listen is cluster_listen, HOST:PORT: node-to-node TCP.
+	Listen string
+	// Gossip is cluster_gossip, HOST:PORT: memberlist, TCP and UDP.
+	Gossip string
+	// Join are the cluster_join addresses, in order (a line may give
+	// several; the option may be repeated).
+	Join []string
+	// BootstrapExpect is cluster_bootstrap_expect, 0 when not given.
+	BootstrapExpect int
+	// DataDir is cluster_data_dir; default persistence_location/cluster
+	// ("cluster" in the working directory without persistence_location).
+	DataDir string
+	// Pos is where the first cluster option is, for messages.
+	Pos Position
+}
+
+// clusterHandlers returns the handlers of the cluster_* options.
+func clusterHandlers() map[string]handler {
+	c := func(p *parser, pos Position) *Cluster {
+		if p.res.Cluster.Pos.File == "" {
+			p.res.Cluster.Pos = pos
+		}
+		return &p.res.Cluster
+	}
+	str := func(set func(c *Cluster, v string)) handler {
+		return func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.token(pos, name, rest); ok && p.once(pos, name, name) {
+				set(c(p, pos), v)
+			}
+		}
+	}
+	addr := func(set func(c *Cluster, v string)) handler {
+		return func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.token(pos, name, rest); ok && p.once(pos, name, name) && p.hostPort(pos, name, v) {
+				set(c(p, pos), v)
+			}
+		}
+	}
+	return map[string]handler{
+		"cluster_name": str(func(c *Cluster, v string) { c.Name = v }),
+		"cluster_node_id": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.token(pos, name, rest); ok && p.once(pos, name, name) {
+				if len(v) > 128 {
+					p.errorf(pos, "cluster_node_id longer than 128 bytes")
+					return
+				}
+				c(p, pos).NodeID = v
+			}
+		},
+		"cluster_listen": addr(func(c *Cluster, v string) { c.Listen = v }),
+		"cluster_gossip": addr(func(c *Cluster, v string) { c.Gossip = v }),
+		"cluster_join": func(p *parser, pos Position, name, rest string) {
+			f := strings.FieldsFunc(rest, blank)
+			if i := slicesIndexComment(f); i >= 0 {
+				f = f[:i]
+			}
+			if len(f) == 0 {
+				p.errorf(pos, "empty %s value", name)
+				return
+			}
+			cl := c(p, pos)
+			for _, a := range f {
+				if p.hostPort(pos, name, a) {
+					cl.Join = append(cl.Join, a)
+				}
+			}
+		},
+		"cluster_bootstrap_expect": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.integer(pos, name, rest); ok && p.once(pos, name, name) {
+				if v < 1 || v > 100 {
+					p.errorf(pos, "invalid cluster_bootstrap_expect %d: want 1 to 100 (3 or 5 is usual)", v)
+					return
+				}
+				c(p, pos).BootstrapExpect = v
+			}
+		},
+		"cluster_data_dir": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
+				c(p, pos).DataDir = v
+			}
+		},
+	}
+}
+
+// hostPort checks a HOST:PORT value of option name, recording an error.
+func (p *parser) hostPort(pos Position, name, v string) bool {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		p.errorf(pos, "invalid %s address %q: want HOST:PORT", name, v)
+		return false
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		p.errorf(pos, "invalid %s address %q: the port must be 1 to 65535", name, v)
+		return false
+	}
+	if host == "" && name == "cluster_join" {
+		p.errorf(pos, "invalid %s address %q: no host", name, v)
+		return false
+	}
+	return true
+}
+
+// buildCluster checks the cluster options together and applies defaults.
+func (p *parser) buildCluster() {
+	c := &p.res.Cluster
+	if c.Pos.File == "" {
+		return
+	}
+	if c.Name == "" {
+		p.errorf(c.Pos, "cluster options without cluster_name")
+	}
+	if c.Listen == "" {
+		p.errorf(c.Pos, "cluster options without cluster_listen (node-to-node TCP, HOST:PORT)")
+	}
+	if c.Gossip == "" {
+		p.errorf(c.Pos, "cluster options without cluster_gossip (memberlist, HOST:PORT)")
+	}
+	if c.Listen != "" && c.Listen == c.Gossip {
+		p.errorf(c.Pos, "cluster_listen and cluster_gossip are both %s: they need different ports", c.Listen)
+	}
+	if c.BootstrapExpect == 0 && len(c.Join) == 0 {
+		p.errorf(c.Pos, "cluster options without cluster_bootstrap_expect or cluster_join: the node could never form or find a cluster")
+	}
+	if c.DataDir == "" {
+		c.DataDir = filepath.Join(p.res.Persistence.Location, "cluster")
+	}
+}

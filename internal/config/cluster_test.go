@@ -1,0 +1,65 @@
+package config_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/midge-mqtt/midge/internal/config"
+)
+
+// TestClusterOptions checks that the cluster_* options reach Result.Cluster
+// with the data directory's default.
+func TestClusterOptions(t *testing.T) {
+	t.Parallel()
+	r := mustParse(t, `persistence_location /var/lib/midge/
+cluster_name prod
+cluster_node_id n1
+cluster_listen 10.0.0.1:7000
+cluster_gossip 0.0.0.0:7001  # comment
+cluster_join 10.0.0.2:7001 10.0.0.3:7001 # seeds
+cluster_join n4.example:7001
+cluster_bootstrap_expect 3
+`)
+	c := r.Cluster
+	if c.Name != "prod" || c.NodeID != "n1" || c.Listen != "10.0.0.1:7000" || c.Gossip != "0.0.0.0:7001" ||
+		!slices.Equal(c.Join, []string{"10.0.0.2:7001", "10.0.0.3:7001", "n4.example:7001"}) || c.BootstrapExpect != 3 ||
+		c.DataDir != "/var/lib/midge/cluster" || c.Pos.Line != 2 {
+		t.Errorf("Cluster = %+v", c)
+	}
+	r = mustParse(t, "cluster_name c\ncluster_listen :7000\ncluster_gossip :7001\ncluster_bootstrap_expect 1\ncluster_data_dir /srv/midge cluster\n")
+	if r.Cluster.DataDir != "/srv/midge cluster" || r.Cluster.NodeID != "" {
+		t.Errorf("Cluster = %+v", r.Cluster)
+	}
+	if r := mustParse(t, "listener 1883\n"); r.Cluster.Name != "" || r.Cluster.DataDir != "" {
+		t.Errorf("no cluster options: Cluster = %+v", r.Cluster)
+	}
+}
+
+// TestClusterErrors checks that bad cluster options stop the load with
+// file:line and what is wrong.
+func TestClusterErrors(t *testing.T) {
+	t.Parallel()
+	const ok = "cluster_name c\ncluster_listen 127.0.0.1:7000\ncluster_gossip 127.0.0.1:7001\ncluster_bootstrap_expect 3\n"
+	for _, tc := range []struct{ text, want string }{
+		{ok + "cluster_listen 127.0.0.1:7002\n", "t.conf:5: duplicate cluster_listen value (first at t.conf:2)"},
+		{ok + "cluster_join 10.0.0.1\n", `t.conf:5: invalid cluster_join address "10.0.0.1": want HOST:PORT`},
+		{ok + "cluster_join :7001\n", `t.conf:5: invalid cluster_join address ":7001": no host`},
+		{ok + "cluster_join\n", "t.conf:5: empty cluster_join value"},
+		{"cluster_name c\ncluster_listen 127.0.0.1:0\n", `t.conf:2: invalid cluster_listen address "127.0.0.1:0": the port must be 1 to 65535`},
+		{"cluster_name c\ncluster_gossip 127.0.0.1:99999\n", `t.conf:2: invalid cluster_gossip address "127.0.0.1:99999": the port must be 1 to 65535`},
+		{"cluster_bootstrap_expect 0\n", "t.conf:1: invalid cluster_bootstrap_expect 0: want 1 to 100"},
+		{"cluster_bootstrap_expect three\n", `t.conf:1: cluster_bootstrap_expect value "three" is not a number`},
+		{"cluster_node_id " + strings.Repeat("x", 129) + "\n", "t.conf:1: cluster_node_id longer than 128 bytes"},
+		{"\ncluster_listen 127.0.0.1:7000\ncluster_gossip 127.0.0.1:7001\ncluster_join a:1\n", "t.conf:2: cluster options without cluster_name"},
+		{"cluster_name c\ncluster_gossip 127.0.0.1:7001\ncluster_join a:1\n", "t.conf:1: cluster options without cluster_listen"},
+		{"cluster_name c\ncluster_listen 127.0.0.1:7000\ncluster_join a:1\n", "t.conf:1: cluster options without cluster_gossip"},
+		{"cluster_name c\ncluster_listen 127.0.0.1:7000\ncluster_gossip 127.0.0.1:7000\ncluster_join a:1\n", "t.conf:1: cluster_listen and cluster_gossip are both 127.0.0.1:7000"},
+		{"cluster_name c\ncluster_listen 127.0.0.1:7000\ncluster_gossip 127.0.0.1:7001\n", "t.conf:1: cluster options without cluster_bootstrap_expect or cluster_join"},
+	} {
+		_, err := config.Parse(strings.NewReader(tc.text), "t.conf")
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: error %v, want %q", tc.text, err, tc.want)
+		}
+	}
+}
