@@ -77,7 +77,11 @@ var writeBuffers connwrite.Pool[outItem]
 
 // wake makes sure a writer goroutine will look at the queues. It never
 // blocks on the network.
-func (c *conn) wake() { c.gate.Wake(c.writeLoop) }
+func (c *conn) wake() {
+	if c.gate.Wake() {
+		go c.writeLoop()
+	}
+}
 
 // writeLoop writes what is queued and returns when nothing is left.
 func (c *conn) writeLoop() { connwrite.Run(&c.gate, &writeBuffers, (*connWriter)(c)) }

@@ -105,16 +105,21 @@ func TestGate(t *testing.T) {
 			}
 		}
 	}
-	g.Wake(writer)
+	wake := func() {
+		if g.Wake() {
+			go writer()
+		}
+	}
+	wake()
 	<-entered
-	g.Wake(writer) // while it runs: it must look again, not start another
+	wake() // while it runs: it must look again, not start another
 	close(release)
 	<-exited
 	g.Stop()
 	if runs.Load() != 1 || passes.Load() != 2 {
 		t.Fatalf("%d writers, %d passes; want 1 writer, 2 passes", runs.Load(), passes.Load())
 	}
-	g.Wake(writer)
+	wake()
 	if runs.Load() != 1 {
 		t.Fatal("a writer started after Stop")
 	}

@@ -14,10 +14,11 @@ type Gate struct {
 	gone    chan struct{} // closed when the writer exits, if Stop waits for it
 }
 
-// Wake makes sure a writer will look at the queues: it starts one with
-// start (in a new goroutine) if none runs and the gate is not stopped. It
-// never blocks on the network.
-func (g *Gate) Wake(start func()) {
+// Wake makes sure a writer will look at the queues. It reports whether
+// the caller must start one (go Run(...)): none runs and the gate is not
+// stopped. (Taking the function to start would cost an allocation per
+// wake-up, a method value.)
+func (g *Gate) Wake() (start bool) {
 	g.mu.Lock()
 	switch {
 	case g.dead:
@@ -25,9 +26,10 @@ func (g *Gate) Wake(start func()) {
 		g.dirty = true
 	default:
 		g.writing = true
-		go start()
+		start = true
 	}
 	g.mu.Unlock()
+	return start
 }
 
 // Pass is called by the writer before it collects what to write: a Wake
@@ -105,7 +107,7 @@ type Source[T any] interface {
 	Released()
 }
 
-// Run is a writer goroutine for src, started by Wake (as start):
+// Run is a writer goroutine for src, started when Wake says so:
 // it writes what src has to write, in batches encoded into a Buffer from
 // pool, and returns when nothing is left, or after a write error (then src
 // is closed and no writer starts again).
