@@ -154,7 +154,7 @@ func (n *Node) applyLocal(ctx context.Context, b []byte) (result, error) {
 
 // forward hands an encoded command to the leader's API.
 func (n *Node) forward(ctx context.Context, addr string, b []byte) (result, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/v1/apply", bytes.NewReader(b))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, scheme(n.cfg.TLS)+addr+"/v1/apply", bytes.NewReader(b))
 	if err != nil {
 		return result{}, err
 	}

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,6 +47,17 @@ type Config struct {
 	// ApplyTimeout bounds one command's trip through raft when the
 	// caller's context has no earlier deadline. If zero, 10s.
 	ApplyTimeout time.Duration
+
+	// TLS, if set, makes every connection of the cluster port (raft,
+	// forwarding, the node API) mutual TLS: see TLSConfig, which makes it.
+	// Nil: plain TCP.
+	TLS *tls.Config
+
+	// GossipKey, if set, encrypts and authenticates the gossip
+	// (cluster_gossip_key): memberlist's SecretKey, AES with a 16, 24 or
+	// 32-byte key. A node without the key cannot join, nor read the
+	// gossip. Every node needs the same key.
+	GossipKey []byte
 
 	// Logger receives the node's records ("cluster: ..."), and raft's and
 	// memberlist's ("raft: ...", "memberlist: ...", at the level of their
@@ -127,6 +139,9 @@ func (c Config) Validate() error {
 	}
 	if c.BootstrapExpect == 0 && len(c.Join) == 0 {
 		errs = append(errs, errors.New("cluster: neither bootstrap_expect nor a join address: the node could never form or find a cluster"))
+	}
+	if k := len(c.GossipKey); k != 0 && k != 16 && k != 24 && k != 32 {
+		errs = append(errs, fmt.Errorf("cluster: gossip key of %d bytes: want 16, 24 or 32", k))
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("cluster: no data directory"))

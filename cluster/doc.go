@@ -11,11 +11,17 @@
 //     prints) and POST /v1/apply, by which a follower hands a command to the
 //     leader. 0x02 is a forwarding stream (Broadcast, Config.OnFrame): one
 //     per pair of live nodes, with a bounded queue. Other bytes close the
-//     connection.
+//     connection. With Config.TLS (TLSConfig) every connection is mutual
+//     TLS first, and the first byte is the first byte inside it: a node
+//     without a certificate of the cluster's CA cannot talk to it, and the
+//     leader makes a member a voter only once its cluster port passed
+//     mutual TLS with the member's id.
 //   - Config.Gossip (cluster_gossip), memberlist's TCP and UDP port. Gossip
 //     packets carry the cluster name as memberlist's label, and a node whose
 //     metadata names another cluster is refused by the alive and merge
-//     delegates: nodes of different clusters never join each other.
+//     delegates: nodes of different clusters never join each other. With
+//     Config.GossipKey the gossip is encrypted and authenticated
+//     (memberlist's SecretKey): a node without the key cannot join.
 //
 // # Formation
 //

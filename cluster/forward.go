@@ -151,21 +151,12 @@ func (n *Node) runPeer(p *peer) {
 
 // dialPeer opens a stream to p and sends the hello.
 func (n *Node) dialPeer(p *peer) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", p.addr, 5*time.Second)
-	if err != nil {
-		return nil, err
-	}
 	h, _ := json.Marshal(hello{Cluster: n.cfg.Name, Node: n.cfg.NodeID})
 	b := make([]byte, 0, 5+len(h))
 	b = append(b, streamForward)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(h)))
 	b = append(b, h...)
-	c.SetWriteDeadline(time.Now().Add(5 * time.Second))
-	if _, err := c.Write(b); err != nil {
-		c.Close()
-		return nil, err
-	}
-	return c, nil
+	return n.dial(p.addr, 5*time.Second, b)
 }
 
 // writePeer writes pending, then p's queue, to c until p stops (nil) or a

@@ -48,6 +48,11 @@ func (n *Node) startMemberlist() (*memberlist.Memberlist, error) {
 		c.AdvertiseAddr, c.AdvertisePort = host, c.BindPort
 	}
 	c.Label = n.cfg.Name
+	if len(n.cfg.GossipKey) > 0 {
+		// AES-GCM on every gossip packet and stream; memberlist drops
+		// what is not encrypted with the key (GossipVerifyIncoming).
+		c.SecretKey = n.cfg.GossipKey
+	}
 	d := &delegate{n: n}
 	c.Delegate, c.Events, c.Alive, c.Merge = d, d, d, d
 	c.Logger = stdLogger(n.log, "") // its lines name it
@@ -285,6 +290,16 @@ func (n *Node) bootstrapLoop() {
 			return
 		}
 		alive := n.alive()
+		if n.cfg.TLS != nil {
+			// Only members whose cluster port passes mutual TLS count:
+			// one without the CA's certificate must neither be made a
+			// voter nor keep the others from bootstrapping.
+			for id, m := range alive {
+				if id != n.cfg.NodeID && !n.verifyMember(id, m.Addr) {
+					delete(alive, id)
+				}
+			}
+		}
 		if len(alive) < n.cfg.BootstrapExpect {
 			continue
 		}

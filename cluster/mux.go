@@ -2,7 +2,10 @@ package cluster
 
 import (
 	"bufio"
+	"crypto/tls"
 	"errors"
+	"io"
+	"log/slog"
 	"net"
 	"sync"
 	"time"
@@ -28,11 +31,12 @@ type mux struct {
 	raft *chanListener
 	fwd  *chanListener
 	http *chanListener
+	log  *slog.Logger
 	wg   sync.WaitGroup // the accept loop and the connections being sorted
 }
 
-func newMux(ln net.Listener) *mux {
-	return &mux{ln: ln, raft: newChanListener(ln.Addr()), fwd: newChanListener(ln.Addr()), http: newChanListener(ln.Addr())}
+func newMux(ln net.Listener, log *slog.Logger) *mux {
+	return &mux{ln: ln, log: log, raft: newChanListener(ln.Addr()), fwd: newChanListener(ln.Addr()), http: newChanListener(ln.Addr())}
 }
 
 // serve accepts until the listener is closed.
@@ -66,6 +70,11 @@ func (m *mux) sort(c net.Conn) {
 	br := bufio.NewReaderSize(c, 512)
 	b, err := br.Peek(1)
 	if err != nil {
+		if _, ok := c.(*tls.Conn); ok && !errors.Is(err, io.EOF) {
+			// A TLS handshake refused (no or a foreign certificate), or a
+			// connection that sent nothing.
+			m.log.Warn("cluster: connection refused", "remote", c.RemoteAddr().String(), "err", err)
+		}
 		c.Close()
 		return
 	}
@@ -144,6 +153,7 @@ func (l *chanListener) Addr() net.Addr { return l.addr }
 type raftStream struct {
 	*chanListener
 	advertise net.Addr
+	tls       *tls.Config // nil: plain TCP
 }
 
 var _ raft.StreamLayer = (*raftStream)(nil)
@@ -153,15 +163,5 @@ func (s *raftStream) Addr() net.Addr { return s.advertise }
 
 // Dial connects to a node's cluster port and announces raft.
 func (s *raftStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	c, err := net.DialTimeout("tcp", string(address), timeout)
-	if err != nil {
-		return nil, err
-	}
-	c.SetWriteDeadline(time.Now().Add(timeout))
-	if _, err := c.Write([]byte{streamRaft}); err != nil {
-		c.Close()
-		return nil, err
-	}
-	c.SetWriteDeadline(time.Time{})
-	return c, nil
+	return dialCluster(s.tls, string(address), timeout, []byte{streamRaft})
 }

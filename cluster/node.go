@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -67,9 +68,10 @@ type Node struct {
 	peersMu sync.Mutex       // guards peers
 	peers   map[string]*peer // outgoing forwarding streams, by node id
 
-	mu      sync.Mutex             // guards members, failed, closed
+	mu      sync.Mutex             // guards members, failed, refused, closed
 	members map[string]*memberInfo // every member memberlist told of, by node id
 	failed  map[string]time.Time   // leader only: since when each voter is not alive
+	refused map[string]string      // leader only: members refused as voters (verifyMember), with their address
 	closed  bool
 }
 
@@ -103,7 +105,9 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		members: make(map[string]*memberInfo),
 		peers:   make(map[string]*peer),
 		failed:  make(map[string]time.Time),
-		client:  &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute}},
+		refused: make(map[string]string),
+		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute,
+			TLSClientConfig: cfg.TLS}},
 	}
 	var b [4]byte
 	for n.incarnation == 0 {
@@ -127,7 +131,11 @@ func (n *Node) start(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("cluster: listen: %w", err)
 	}
-	n.mux = newMux(ln)
+	if cfg.TLS != nil {
+		// The handshake runs when the mux reads the first byte.
+		ln = tls.NewListener(ln, cfg.TLS)
+	}
+	n.mux = newMux(ln, n.log)
 	if n.advertise, err = advertiseAddr(cfg.Listen, ln.Addr()); err != nil {
 		return err
 	}
@@ -147,7 +155,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	n.hasState.Store(has)
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &raftStream{chanListener: n.mux.raft, advertise: tcpAddr(n.advertise)},
+		Stream:  &raftStream{chanListener: n.mux.raft, advertise: tcpAddr(n.advertise), tls: cfg.TLS},
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  hcLogger(n.log, "raft"),

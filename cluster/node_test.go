@@ -14,32 +14,44 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // testWait bounds the waits of these tests: generous, for a loaded
 // machine; a passing test never waits that long.
 const testWait = 60 * time.Second
 
-// waitFor polls cond until it holds, failing the test after testWait.
+// waitFor waits until cond holds, failing the test after testWait.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(testWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", testWait, what)
-		}
-		time.Sleep(20 * time.Millisecond) // polling interval, not synchronization
-	}
+	testutil.WaitWithin(t, testWait, what, cond)
 }
 
-// testLogger sends a node's records to t.Log.
+// testLogger sends a node's records to t.Log until the test's cleanups
+// that were registered after it (the node's Close) have run: memberlist
+// may log from a goroutine that outlives Shutdown, and t.Log after the
+// test ends panics.
 func testLogger(t testing.TB, id string) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("test_node", id)
+	w := &tWriter{t: t}
+	t.Cleanup(func() { w.mu.Lock(); w.done = true; w.mu.Unlock() })
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelInfo})).With("test_node", id)
 }
 
-type tWriter struct{ t testing.TB }
+type tWriter struct {
+	t    testing.TB
+	mu   sync.Mutex // guards done
+	done bool
+}
 
-func (w tWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+func (w *tWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(string(p))
+	}
+	return len(p), nil
+}
 
 // changes records what OnChange reports.
 type changes struct {

@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -56,6 +57,9 @@ func (n *Node) reconcile(now time.Time) {
 	for id, m := range alive {
 		s, ok := servers[id]
 		if ok && string(s.Address) == m.Addr && s.Suffrage == raft.Voter {
+			continue
+		}
+		if !n.verifyMember(id, m.Addr) {
 			continue
 		}
 		n.log.Info("cluster: adding voter", "member", id, "address", m.Addr)
@@ -115,4 +119,35 @@ func (n *Node) dropClaims(id string) {
 	if _, err := n.apply(ctx, &command{Op: opDropNode, Node: id}); err != nil {
 		n.log.Warn("cluster: dropping the claims of a failed member", "member", id, "err", err)
 	}
+}
+
+// verifyMember reports whether a member the gossip announced may become a
+// voter. With TLS, the gossip alone does not admit a node: the leader asks
+// the member's cluster address for its status over mutual TLS, which needs
+// a certificate of the cluster's CA, and checks that the node there has
+// the member's id. Without TLS, every member is admitted.
+func (n *Node) verifyMember(id, addr string) bool {
+	if n.cfg.TLS == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 5*time.Second)
+	defer cancel()
+	s, err := fetchStatus(ctx, n.client, "https://", addr)
+	if err == nil && s.NodeID != id {
+		err = fmt.Errorf("the node at %s is %q", addr, s.NodeID)
+	}
+	if err != nil {
+		n.mu.Lock()
+		first := n.refused[id] != addr
+		n.refused[id] = addr
+		n.mu.Unlock()
+		if first {
+			n.log.Warn("cluster: not adding a member as voter: its cluster port fails mutual TLS", "member", id, "address", addr, "err", err)
+		}
+		return false
+	}
+	n.mu.Lock()
+	delete(n.refused, id)
+	n.mu.Unlock()
+	return true
 }

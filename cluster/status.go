@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -123,7 +124,18 @@ func FetchStatus(ctx context.Context, client *http.Client, addr string) (Status,
 	if client == nil {
 		client = http.DefaultClient
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/v1/status", nil)
+	return fetchStatus(ctx, client, "http://", addr)
+}
+
+// FetchStatusTLS asks the node at a cluster address (HOST:PORT) for its
+// status over mutual TLS, tc being made by TLSConfig.
+func FetchStatusTLS(ctx context.Context, tc *tls.Config, addr string) (Status, error) {
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true, TLSClientConfig: tc}}
+	return fetchStatus(ctx, client, "https://", addr)
+}
+
+func fetchStatus(ctx context.Context, client *http.Client, scheme, addr string) (Status, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+addr+"/v1/status", nil)
 	if err != nil {
 		return Status{}, err
 	}

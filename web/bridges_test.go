@@ -2,8 +2,6 @@ package web_test
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -24,18 +22,7 @@ func TestBridges(t *testing.T) {
 			Queued: 3, Sent: 10, Received: 4, Dropped: 1, LastError: "remote: EOF"}}
 	}}, web.HandlerConfig{})
 
-	get := func(path string) string {
-		resp, err := http.Get(srv.URL + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		body, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
-		}
-		return string(body)
-	}
+	get := func(path string) string { return httpGet(t, srv.URL+path) }
 	text := get("/metrics")
 	for _, want := range []string{
 		`midge_bridge_connected{bridge="edge"} 1`,

@@ -26,7 +26,8 @@ import (
 // subscriber, the clients page and statistics; on the Users page create a
 // dynamic security user and role, grant a topic, and see the ACL tester
 // allow it; on the Bridges page see a bridge (to midge itself) connected
-// and its sent counter rise; then, as a user who may read
+// and its sent counter rise; on the Cluster page see the broker's node
+// (a one-node cluster) alive and leading; then, as a user who may read
 // a few topics, see only those, and only they are counted. The screenshots go to
 // web/e2e/artifacts/. It fails, not skips, when a tool is missing.
 func TestBrowserEndToEnd(t *testing.T) {
@@ -54,6 +55,10 @@ func TestBrowserEndToEnd(t *testing.T) {
 	// after it drops root privileges to the mosquitto user.
 	dsDir := testutil.WorldDir(t, "midge-e2e-dynsec-", 0o777)
 	mqttPort, httpPort := testutil.FreePort(t), testutil.FreePort(t)
+	// A one-node cluster, for the Cluster page; its data directory, like
+	// dynamic security's, must be writable after the privileges drop.
+	clusterDir := testutil.WorldDir(t, "midge-e2e-cluster-", 0o777)
+	clusterPort, gossipPort := testutil.FreePort(t), testutil.FreePort(t)
 	conf := filepath.Join(dir, "midge.conf")
 	os.WriteFile(conf, []byte(fmt.Sprintf(`log_dest stdout
 log_type all
@@ -73,7 +78,14 @@ remote_clientid e2e-bridge
 remote_username bridge
 remote_password bridge-secret
 topic # out 1 bridge-out/ mirror/
-`, dir, mqttPort, httpPort, dsDir)), 0o644)
+
+cluster_name e2e
+cluster_node_id e2e-node
+cluster_listen 127.0.0.1:%[5]d
+cluster_gossip 127.0.0.1:%[6]d
+cluster_bootstrap_expect 1
+cluster_data_dir %[7]s
+`, dir, mqttPort, httpPort, dsDir, clusterPort, gossipPort, clusterDir)), 0o644)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -147,7 +159,7 @@ topic # out 1 bridge-out/ mirror/
 	case <-time.After(5 * time.Second):
 		t.Error("the subscriber did not get the page's message")
 	}
-	for _, f := range []string{"tree.png", "history-chart.png", "clients.png", "stats.png", "users.png", "bridges.png", "viewer.png"} {
+	for _, f := range []string{"tree.png", "history-chart.png", "clients.png", "stats.png", "users.png", "bridges.png", "cluster.png", "viewer.png"} {
 		if st, err := os.Stat(filepath.Join(artifacts, f)); err != nil || st.Size() < 1000 {
 			t.Errorf("screenshot %s: %v", f, err)
 		}

@@ -30,7 +30,8 @@ type collector struct {
 	s           *Server
 	metrics     []metric
 	perListener *prometheus.Desc
-	bridges     bridgeMetrics // bridges.go
+	bridges     bridgeMetrics  // bridges.go
+	cluster     clusterMetrics // cluster.go
 }
 
 func newCollector(s *Server) *collector {
@@ -74,6 +75,7 @@ func newCollector(s *Server) *collector {
 	gauge("midge_web_event_streams", "Dashboard pages receiving live updates.", func(_ *broker.Stats, s *Server) float64 { return float64(s.subscribers()) })
 	c.perListener = prometheus.NewDesc("midge_listener_clients_connected", "Network connections open now, by listener.", []string{"listener"}, nil)
 	c.bridges = newBridgeMetrics()
+	c.cluster = newClusterMetrics()
 	return c
 }
 
@@ -84,6 +86,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	ch <- c.perListener
 	c.bridges.describe(ch)
+	c.cluster.describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -96,4 +99,5 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.perListener, prometheus.GaugeValue, float64(n), l)
 	}
 	c.bridges.collect(c.s, ch)
+	c.cluster.collect(c.s, ch)
 }

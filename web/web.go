@@ -12,6 +12,7 @@ import (
 
 	"github.com/midge-mqtt/midge/bridge"
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/cluster"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -57,6 +58,12 @@ type Config struct {
 	// GET /api/v1/bridges. It is called at each scrape and request and
 	// must be safe for concurrent use.
 	Bridges func() []bridge.Status
+	// Cluster, if set, returns this node's view of its cluster
+	// (cluster.Node.Status), and false when the broker is not a cluster
+	// node: for the midge_cluster_* series of /metrics and GET
+	// /api/v1/cluster. It is called at each scrape and request and must be
+	// safe for concurrent use.
+	Cluster func() (cluster.Status, bool)
 }
 
 func (c Config) withDefaults() Config {

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"net"
 	"path/filepath"
 	"strconv"
@@ -26,6 +27,14 @@ type Cluster struct {
 	// DataDir is cluster_data_dir; default persistence_location/cluster
 	// ("cluster" in the working directory without persistence_location).
 	DataDir string
+	// CAFile, CertFile and KeyFile are cluster_cafile, cluster_certfile and
+	// cluster_keyfile: mutual TLS on the cluster port. All three or none.
+	CAFile, CertFile, KeyFile string
+	// GossipKey is cluster_gossip_key, decoded from base64: 16, 24 or 32
+	// bytes; nil without it.
+	GossipKey []byte
+	// TLSPos is where the first of them is, for messages.
+	TLSPos Position
 	// Pos is where the first cluster option is, for messages.
 	Pos Position
 }
@@ -49,6 +58,17 @@ func clusterHandlers() map[string]handler {
 		return func(p *parser, pos Position, name, rest string) {
 			if v, ok := p.token(pos, name, rest); ok && p.once(pos, name, name) && p.hostPort(pos, name, v) {
 				set(c(p, pos), v)
+			}
+		}
+	}
+	tlsFile := func(field func(c *Cluster) *string) handler {
+		return func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.str(pos, name, rest); ok && p.once(pos, name, name) {
+				cl := c(p, pos)
+				if cl.TLSPos.File == "" {
+					cl.TLSPos = pos
+				}
+				*field(cl) = v
 			}
 		}
 	}
@@ -88,6 +108,23 @@ func clusterHandlers() map[string]handler {
 					return
 				}
 				c(p, pos).BootstrapExpect = v
+			}
+		},
+		"cluster_cafile":   tlsFile(func(c *Cluster) *string { return &c.CAFile }),
+		"cluster_certfile": tlsFile(func(c *Cluster) *string { return &c.CertFile }),
+		"cluster_keyfile":  tlsFile(func(c *Cluster) *string { return &c.KeyFile }),
+		"cluster_gossip_key": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.token(pos, name, rest); ok && p.once(pos, name, name) {
+				k, err := base64.StdEncoding.DecodeString(v)
+				if err != nil {
+					p.errorf(pos, "cluster_gossip_key is not base64 (make one with: openssl rand -base64 32)")
+					return
+				}
+				if len(k) != 16 && len(k) != 24 && len(k) != 32 {
+					p.errorf(pos, "cluster_gossip_key of %d bytes: want 16, 24 or 32 (openssl rand -base64 32)", len(k))
+					return
+				}
+				c(p, pos).GossipKey = k
 			}
 		},
 		"cluster_data_dir": func(p *parser, pos Position, name, rest string) {
@@ -137,7 +174,23 @@ func (p *parser) buildCluster() {
 	if c.BootstrapExpect == 0 && len(c.Join) == 0 {
 		p.errorf(c.Pos, "cluster options without cluster_bootstrap_expect or cluster_join: the node could never form or find a cluster")
 	}
+	if n := btoi(c.CAFile != "") + btoi(c.CertFile != "") + btoi(c.KeyFile != ""); n != 0 && n != 3 {
+		var missing []string
+		for _, m := range []struct{ name, v string }{{"cluster_cafile", c.CAFile}, {"cluster_certfile", c.CertFile}, {"cluster_keyfile", c.KeyFile}} {
+			if m.v == "" {
+				missing = append(missing, m.name)
+			}
+		}
+		p.errorf(c.TLSPos, "cluster TLS needs cluster_cafile, cluster_certfile and cluster_keyfile together: %s missing", strings.Join(missing, " and "))
+	}
 	if c.DataDir == "" {
 		c.DataDir = filepath.Join(p.res.Persistence.Location, "cluster")
 	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

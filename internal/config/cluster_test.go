@@ -27,6 +27,14 @@ cluster_bootstrap_expect 3
 		c.DataDir != "/var/lib/midge/cluster" || c.Pos.Line != 2 {
 		t.Errorf("Cluster = %+v", c)
 	}
+	r = mustParse(t, "cluster_name c\ncluster_listen :7000\ncluster_gossip :7001\ncluster_join a:1\ncluster_gossip_key AAECAwQFBgcICQoLDA0ODw==\n")
+	if k := r.Cluster.GossipKey; len(k) != 16 || k[15] != 15 {
+		t.Errorf("GossipKey = %v", k)
+	}
+	r = mustParse(t, "cluster_name c\ncluster_listen :7000\ncluster_gossip :7001\ncluster_join a:1\ncluster_certfile /etc/midge/n1.crt\ncluster_cafile /etc/midge/ca.crt\ncluster_keyfile /etc/midge/n1 key.pem\n")
+	if c := r.Cluster; c.CAFile != "/etc/midge/ca.crt" || c.CertFile != "/etc/midge/n1.crt" || c.KeyFile != "/etc/midge/n1 key.pem" || c.TLSPos.Line != 5 {
+		t.Errorf("Cluster TLS = %+v", c)
+	}
 	r = mustParse(t, "cluster_name c\ncluster_listen :7000\ncluster_gossip :7001\ncluster_bootstrap_expect 1\ncluster_data_dir /srv/midge cluster\n")
 	if r.Cluster.DataDir != "/srv/midge cluster" || r.Cluster.NodeID != "" {
 		t.Errorf("Cluster = %+v", r.Cluster)
@@ -46,6 +54,11 @@ func TestClusterErrors(t *testing.T) {
 		{ok + "cluster_join 10.0.0.1\n", `t.conf:5: invalid cluster_join address "10.0.0.1": want HOST:PORT`},
 		{ok + "cluster_join :7001\n", `t.conf:5: invalid cluster_join address ":7001": no host`},
 		{ok + "cluster_join\n", "t.conf:5: empty cluster_join value"},
+		{ok + "cluster_keyfile k.pem\ncluster_cafile ca.pem\n", "t.conf:5: cluster TLS needs cluster_cafile, cluster_certfile and cluster_keyfile together: cluster_certfile missing"},
+		{ok + "cluster_cafile ca.pem\ncluster_cafile ca2.pem\n", "t.conf:6: duplicate cluster_cafile value (first at t.conf:5)"},
+		{ok + "cluster_certfile\n", "t.conf:5: empty cluster_certfile value"},
+		{ok + "cluster_gossip_key c2VjcmV0\n", "t.conf:5: cluster_gossip_key of 6 bytes: want 16, 24 or 32"},
+		{ok + "cluster_gossip_key not*base64\n", "t.conf:5: cluster_gossip_key is not base64"},
 		{"cluster_name c\ncluster_listen 127.0.0.1:0\n", `t.conf:2: invalid cluster_listen address "127.0.0.1:0": the port must be 1 to 65535`},
 		{"cluster_name c\ncluster_gossip 127.0.0.1:99999\n", `t.conf:2: invalid cluster_gossip address "127.0.0.1:99999": the port must be 1 to 65535`},
 		{"cluster_bootstrap_expect 0\n", "t.conf:1: invalid cluster_bootstrap_expect 0: want 1 to 100"},

@@ -15,12 +15,19 @@ const WaitTimeout = 15 * time.Second
 // Tests wait on a condition with it instead of sleeping.
 func WaitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(WaitTimeout)
+	WaitWithin(t, WaitTimeout, what, cond)
+}
+
+// WaitWithin is WaitFor with a bound of its own, for conditions that take
+// long by design (a cluster electing a leader, failure detection).
+func WaitWithin(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", WaitTimeout, what)
+			t.Fatalf("timed out after %v waiting for %s", limit, what)
 		}
 		<-tick.C
 	}

@@ -15,7 +15,9 @@
 // role, grants the role a topic, gives it to the client, and the ACL tester
 // allows that client the topic. On the Bridges page it sees the bridge
 // e2e-bridge (to midge's own MQTT listener) connected, and its sent counter
-// go up, live, when the administrator publishes on bridge-out/. Then the viewer logs in and must see, and be told of, the
+// go up, live, when the administrator publishes on bridge-out/. On the
+// Cluster page it sees the broker's one-node cluster: the node alive and
+// leading. Then the viewer logs in and must see, and be told of, the
 // kitchen's two topics only.
 import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
@@ -172,6 +174,14 @@ try {
     return td && Number(td.textContent) > n;
   }, [sentBefore]);
   await page.screenshot({ path: join(artifacts, 'bridges.png') });
+
+  step('cluster');
+  await page.click('#nav a[data-page=cluster]');
+  const nodeRow = page.locator('#cluster-members tbody tr[data-node="e2e-node"]');
+  await nodeRow.locator('td', { hasText: /^alive$/ }).waitFor({ timeout: 30000 });
+  await nodeRow.locator('td', { hasText: /^leader$/ }).waitFor({ timeout: 30000 });
+  await page.locator('#cluster-summary', { hasText: 'Cluster e2e: node e2e-node (Leader), leader e2e-node; 1 of 1 members alive' }).waitFor();
+  await page.screenshot({ path: join(artifacts, 'cluster.png') });
 
   step('ACL tester');
   await page.click('#nav a[data-page=acl]');

@@ -5,6 +5,7 @@ import { lineChart, COLORS, bytes, shortNumber } from './chart.js';
 import { pretty, series, lineDiff, time, ago } from './format.js';
 import { initUsers } from './users.js';
 import { initBridges } from './bridges.js';
+import { initCluster } from './cluster.js';
 import { setupSource, exportLinks } from './explore.js';
 
 const $ = (sel, root = document) => root.querySelector(sel);
@@ -150,7 +151,7 @@ function connectEvents() {
 function route() {
   if (!state.me) return;
   let page = (location.hash.match(/^#\/(\w+)/) || [])[1] || 'topics';
-  if (!state.me.admin && (page === 'clients' || page === 'acl' || page === 'users' || page === 'bridges')) page = 'topics';
+  if (!state.me.admin && (page === 'clients' || page === 'acl' || page === 'users' || page === 'bridges' || page === 'cluster')) page = 'topics';
   state.page = page;
   for (const p of document.querySelectorAll('.page')) p.hidden = p.id !== `page-${page}`;
   for (const a of document.querySelectorAll('#nav a')) a.classList.toggle('active', a.dataset.page === page);
@@ -159,6 +160,7 @@ function route() {
   if (page === 'stats') loadStats();
   if (page === 'users') users.load();
   if (page === 'bridges') { bridges.load(); state.poll = setInterval(bridges.load, 2000); }
+  if (page === 'cluster') { clusterPage.load(); state.poll = setInterval(clusterPage.load, 2000); }
   if (page === 'topics') view.schedule();
   const m = location.hash.match(/^#\/topics\/(.+)$/);
   if (page === 'topics' && m) {
@@ -503,5 +505,6 @@ $('#acl-form').addEventListener('submit', async (e) => {
 
 const users = initUsers({ api, h, $ });
 const bridges = initBridges({ api, h, $, ago });
+const clusterPage = initCluster({ api, h, $ });
 
 boot().catch((err) => { document.body.append(h('p', { class: 'error' }, `cannot reach the broker: ${err.message}`)); });

@@ -3,6 +3,7 @@ package broker
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -28,8 +29,14 @@ const clusterPublisher = "\x00cluster\x00"
 const frameVersion = 1
 
 // clusterConfig turns the cluster_* options into a cluster.Config.
-func clusterConfig(c config.Cluster) cluster.Config {
+func clusterConfig(c config.Cluster) (cluster.Config, error) {
+	tc, err := clusterTLS(c)
+	if err != nil {
+		return cluster.Config{}, err
+	}
 	return cluster.Config{
+		TLS:             tc,
+		GossipKey:       c.GossipKey,
 		Name:            c.Name,
 		NodeID:          c.NodeID,
 		Listen:          c.Listen,
@@ -37,7 +44,21 @@ func clusterConfig(c config.Cluster) cluster.Config {
 		Join:            c.Join,
 		BootstrapExpect: c.BootstrapExpect,
 		DataDir:         c.DataDir,
+	}, nil
+}
+
+// clusterTLS returns the mutual TLS configuration of the cluster_cafile,
+// cluster_certfile and cluster_keyfile options, nil without them. An error
+// names the file and line of the first of them.
+func clusterTLS(c config.Cluster) (*tls.Config, error) {
+	if c.CAFile == "" {
+		return nil, nil
 	}
+	tc, err := cluster.TLSConfig(c.CAFile, c.CertFile, c.KeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", c.TLSPos, err)
+	}
+	return tc, nil
 }
 
 // clusterRun is the broker's cluster node and its forwarding.
@@ -60,7 +81,10 @@ func (b *brokerRun) startCluster(ctx context.Context) error {
 		return nil
 	}
 	cr := &clusterRun{srv: b.srv.Load}
-	cfg := clusterConfig(c)
+	cfg, err := clusterConfig(c)
+	if err != nil {
+		return err
+	}
 	cfg.Logger = b.log
 	cfg.OnFrame = func(from string, f []byte) { cr.receive(b, from, f) }
 	n, err := cluster.Start(ctx, cfg)
@@ -239,4 +263,14 @@ func (cr *clusterRun) receive(b *brokerRun, from string, f []byte) {
 		return
 	}
 	cr.received.Add(1)
+}
+
+// clusterStatus returns what the dashboard calls for the cluster's
+// metrics and page (web.Config.Cluster), nil when the broker runs alone.
+func (b *brokerRun) clusterStatus() func() (cluster.Status, bool) {
+	if b.cluster == nil {
+		return nil
+	}
+	n := b.cluster.node
+	return func() (cluster.Status, bool) { return n.Status(), true }
 }

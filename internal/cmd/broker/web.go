@@ -87,7 +87,8 @@ func (b *brokerRun) startWeb(srv *broker.Server) {
 	if len(b.web.lns) == 0 {
 		return
 	}
-	ws, err := web.New(web.Config{Broker: srv, History: b.res.HTTPAPI.History, Logger: b.log, Bridges: b.bridges.statuses})
+	ws, err := web.New(web.Config{Broker: srv, History: b.res.HTTPAPI.History, Logger: b.log, Bridges: b.bridges.statuses,
+		Cluster: b.clusterStatus()})
 	if err != nil {
 		b.log.Error("Error: http_api: " + err.Error())
 		b.closeWebListeners()

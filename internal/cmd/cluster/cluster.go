@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -92,6 +93,7 @@ func status(ctx context.Context, prog string, args []string, st base.Streams) in
 		return 2
 	}
 	addr := o.addr
+	var tc *tls.Config
 	if o.configFile != "" {
 		res, err := config.Load(o.configFile)
 		if err != nil {
@@ -103,11 +105,23 @@ func status(ctx context.Context, prog string, args []string, st base.Streams) in
 			return 1
 		}
 		addr = dialable(res.Cluster.Listen)
+		if c := res.Cluster; c.CAFile != "" {
+			// The node's own certificate: the cluster port admits the
+			// cluster's nodes only.
+			if tc, err = cluster.TLSConfig(c.CAFile, c.CertFile, c.KeyFile); err != nil {
+				fmt.Fprintf(st.Err, "%s: %s: %v\n", prog, c.TLSPos, err)
+				return 1
+			}
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
 	defer cancel()
-	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	s, err := cluster.FetchStatus(ctx, client, addr)
+	var s cluster.Status
+	if tc != nil {
+		s, err = cluster.FetchStatusTLS(ctx, tc, addr)
+	} else {
+		s, err = cluster.FetchStatus(ctx, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, addr)
+	}
 	if err != nil {
 		fmt.Fprintf(st.Err, "%s: %v\n", prog, err)
 		return 1

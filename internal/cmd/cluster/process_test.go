@@ -3,6 +3,7 @@ package cluster
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -31,13 +32,7 @@ const clusterWait = 90 * time.Second
 // waitFor polls cond until it holds, failing the test after clusterWait.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(clusterWait)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", clusterWait, what)
-		}
-		time.Sleep(50 * time.Millisecond) // polling interval
-	}
+	testutil.WaitWithin(t, clusterWait, what, cond)
 }
 
 // gossipPort returns a port free for both TCP and UDP on 127.0.0.1 a
@@ -73,6 +68,7 @@ type proc struct {
 	cmd     *exec.Cmd
 	out     *testutil.LockedBuffer // every life's output
 	done    chan struct{}          // closed when the current life ended
+	tls     *tls.Config            // the node's certificate, for status; nil without TLS
 }
 
 // newProc writes the configuration of node id of cluster name, joining
@@ -150,6 +146,10 @@ func (p *proc) stop() {
 func (p *proc) status() (cluster.Status, bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
+	if p.tls != nil {
+		s, err := cluster.FetchStatusTLS(ctx, p.tls, p.cluster)
+		return s, err == nil
+	}
 	s, err := cluster.FetchStatus(ctx, &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}, p.cluster)
 	return s, err == nil
 }
