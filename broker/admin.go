@@ -228,11 +228,11 @@ func (srv *Server) Stats() Stats {
 	}
 	srv.mu.Unlock()
 	return Stats{ListenerConnections: perListener,
-		Uptime: srv.now().Sub(srv.started), ClientsConnected: st.connected.Load(), ClientsMaximum: st.maxConnected.Load(),
+		Uptime: srv.now().Sub(srv.started), ClientsConnected: st.Connected.Load(), ClientsMaximum: st.MaxConnected.Load(),
 		Sessions: n, Subscriptions: srv.index.Len(), Retained: srv.retained.Len(),
-		MessagesIn: st.msgsIn.Load(), MessagesOut: st.msgsOut.Load(), BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
-		PublishIn: st.pubIn.Load(), PublishOut: st.pubOut.Load(), PublishBytesIn: st.pubBytesIn.Load(),
-		PublishBytesOut: st.pubBytesOut.Load(), Dropped: st.dropped.Load(), SocketsAccepted: st.socketsAccepted.Load(),
-		ConnectsReceived: st.connectsReceived.Load(), SessionsExpired: st.expired.Load(),
+		MessagesIn: st.In.Msgs.Load(), MessagesOut: st.Out.Msgs.Load(), BytesIn: st.BytesIn.Load(), BytesOut: st.BytesOut.Load(),
+		PublishIn: st.In.Pubs.Load(), PublishOut: st.Out.Pubs.Load(), PublishBytesIn: st.In.PubBytes.Load(),
+		PublishBytesOut: st.Out.PubBytes.Load(), Dropped: st.Dropped.Load(), SocketsAccepted: st.SocketsAccepted.Load(),
+		ConnectsReceived: st.ConnectsReceived.Load(), SessionsExpired: st.Expired.Load(),
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/connwrite"
 	"github.com/midge-mqtt/midge/internal/memreturn"
 	"github.com/midge-mqtt/midge/internal/netpoll"
 	"github.com/midge-mqtt/midge/internal/proxyproto"
@@ -47,7 +48,6 @@ type conn struct {
 	keepAlive   time.Duration // read timeout: 1.5 times the keep alive, 0 for none
 	receiveMax  uint16        // the client's Receive Maximum
 	maxOut      int           // the client's Maximum Packet Size, 0 for none
-	aliasMaxOut uint16        // the client's Topic Alias Maximum
 	problemInfo bool          // the client's Request Problem Information
 	mount       string        // listener mount point
 	connectedAt int64         // Unix nanoseconds by Server.now
@@ -61,6 +61,9 @@ type conn struct {
 
 	// durablePending counts this client's PUBLISHes waiting for the store.
 	durablePending atomic.Int32
+	// inQoS1 counts the QoS 1 PUBLISHes received and not yet acknowledged,
+	// for the Receive Maximum.
+	inQoS1 atomic.Int32
 
 	// Reader-owned.
 	aliasIn    []string           // inbound topic aliases, index alias-1
@@ -92,17 +95,11 @@ type conn struct {
 	closing bool      // a DISCONNECT was queued: write it and close
 	hold    bool      // nothing may be written yet (the session is being stored)
 
-	// Writer state, guarded by wmu.
-	wmu        sync.Mutex
-	writing    bool          // a writer goroutine runs
-	dirty      bool          // wake was called while it ran
-	dead       bool          // the connection is closed: no new writer
-	writerGone chan struct{} // closed when the writer exits, if finish waits for it
+	gate connwrite.Gate // whether a writer goroutine runs
 
 	// Writer-owned.
-	vectored bool // large payloads are written without a copy (see vectored)
-	aliasOut map[string]uint16
-	w        *writeScratch // while a writer runs
+	vectored bool // large payloads are written without a copy (connwrite.Vectored)
+	aliasOut connwrite.Aliases
 
 	closeOnce sync.Once
 	// disconnect records how the connection ended, for the will and the log.
@@ -127,7 +124,7 @@ func newConn(ctx context.Context, srv *Server, nc net.Conn, ln *listener) *conn 
 	c.r.MaxSize = srv.opt().maxPacketSize
 	c.mount = ln.cfg.MountPoint
 	c.fd = int32(netpoll.SocketFD(nc))
-	c.vectored = vectored(nc)
+	c.vectored = connwrite.Vectored(nc)
 	return c
 }
 
@@ -183,7 +180,7 @@ func (c *conn) read(b []byte) (int, error) {
 	if c.lastRead == 0 {
 		// Reading CONNECT: the handshake's deadline applies.
 		n, err := c.nc.Read(b)
-		c.srv.stats.bytesIn.Add(uint64(n))
+		c.srv.stats.BytesIn.Add(uint64(n))
 		return n, err
 	}
 	var dl time.Time
@@ -204,7 +201,7 @@ func (c *conn) read(b []byte) (int, error) {
 	n, err := c.nc.Read(b)
 	if n > 0 {
 		c.lastRead = c.srv.mono()
-		c.srv.stats.bytesIn.Add(uint64(n))
+		c.srv.stats.BytesIn.Add(uint64(n))
 		if c.atBoundary && c.lastRead-start >= waitedRead {
 			c.woken = true
 		}
@@ -312,7 +309,7 @@ func (c *conn) run() {
 		}
 	}()
 	var scratch readScratch // packets decoded in place, one after another
-	defer scratch.flush(&c.srv.stats)
+	defer scratch.Flush(&c.srv.stats.In)
 	defer c.recoverPanic() // runs first
 	for {
 		err := c.readPacket(c.ctx, &scratch)
@@ -405,29 +402,12 @@ func (c *conn) unpark(why int) {
 }
 
 // readScratch holds the packets a reader decodes most, reused from one
-// packet to the next so that reading them allocates nothing.
+// packet to the next so that reading them allocates nothing, and the
+// counters of the packets read, added to the server's in batches.
 type readScratch struct {
 	pub packet.Publish
 	ack packet.Ack
-	// Counters for $SYS, added to the server's at flush: one atomic add
-	// per batch of packets instead of several per packet, which on many
-	// cores contend for the same cache line.
-	msgs, pubs, pubBytes uint64
-	types                [16]uint32 // packets by type
-}
-
-// flush adds the counted packets to st.
-func (rs *readScratch) flush(st *stats) {
-	if rs.msgs == 0 {
-		return
-	}
-	st.msgsIn.Add(rs.msgs)
-	flushTypes(&rs.types, &st.typesIn)
-	if rs.pubs > 0 {
-		st.pubIn.Add(rs.pubs)
-		st.pubBytesIn.Add(rs.pubBytes)
-	}
-	rs.msgs, rs.pubs, rs.pubBytes = 0, 0, 0
+	connwrite.Counters
 }
 
 // yieldToEarlier lets the goroutines that are ready to run go first: it
@@ -471,24 +451,22 @@ func (c *conn) readPacket(ctx context.Context, rs *readScratch) error {
 	// so far is handled, before it is: what the client sees answered is
 	// counted.
 	last := c.r.Buffered() == 0
-	rs.msgs++
-	rs.types[h.Type&15]++
+	rs.Packet(h.Type)
 	switch h.Type {
 	case packet.TypePublish:
 		if err := pubcodec.Decode(&rs.pub, h.Flags, body, c.version); err != nil {
 			return err
 		}
-		rs.pubs++
-		rs.pubBytes += uint64(len(rs.pub.Payload))
+		rs.Payload(len(rs.pub.Payload))
 		if last {
-			rs.flush(&c.srv.stats)
+			rs.Flush(&c.srv.stats.In)
 		}
 		err := c.handlePublish(ctx, &rs.pub)
 		rs.pub.Payload = nil // the message has it: a large one is not kept alive from here
 		return err
 	}
 	if last {
-		rs.flush(&c.srv.stats)
+		rs.Flush(&c.srv.stats.In)
 	}
 	switch h.Type {
 	case packet.TypePuback, packet.TypePubrec, packet.TypePubrel, packet.TypePubcomp:
@@ -645,16 +623,7 @@ func (c *conn) finish() {
 	if closing {
 		c.wake()
 	}
-	c.wmu.Lock()
-	c.dead = true
-	if c.writing {
-		gone := make(chan struct{})
-		c.writerGone = gone
-		c.wmu.Unlock()
-		<-gone
-	} else {
-		c.wmu.Unlock()
-	}
+	c.gate.Stop()
 	c.close()
 	c.r.Release()
 	if c.sess != nil && !detached {

@@ -1,14 +1,11 @@
 package broker
 
 import (
-	"crypto/tls"
-	"net"
+	"errors"
 	"strings"
-	"sync"
 	"time"
 
-	"github.com/midge-mqtt/midge/internal/memreturn"
-	"github.com/midge-mqtt/midge/internal/pubcodec"
+	"github.com/midge-mqtt/midge/internal/connwrite"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -49,73 +46,6 @@ const (
 	maxBatchBytes = 64 << 10
 )
 
-// writeScratch is what a running writer needs: a write buffer, the batch
-// and packets reused for encoding. Writers take one from a pool and give it
-// back when they end, so an idle connection holds none.
-type writeScratch struct {
-	buf []byte
-	// vec, for a batch with a large payload, is what to write: parts of
-	// buf and payloads, which are written from the message, not copied;
-	// buf[mark:] is what follows the last of them.
-	vec   net.Buffers
-	mark  int
-	large bool // a large payload was written: memory may be returned
-	batch []outItem
-	pub   packet.Publish // reused for every PUBLISH written
-	ack   packet.Ack     // reused for every acknowledgement written
-	// Counters for $SYS of the batch being encoded, added to the server's
-	// once per write.
-	msgs, pubs, pubBytes uint64
-	types                [16]uint32 // packets by type
-}
-
-// flush adds the batch's counters to st.
-func (w *writeScratch) flush(st *stats) {
-	if w.msgs == 0 {
-		return
-	}
-	st.msgsOut.Add(w.msgs)
-	flushTypes(&w.types, &st.typesOut)
-	if w.pubs > 0 {
-		st.pubOut.Add(w.pubs)
-		st.pubBytesOut.Add(w.pubBytes)
-	}
-	w.msgs, w.pubs, w.pubBytes = 0, 0, 0
-}
-
-// write writes the encoded batch to nc.
-func (w *writeScratch) write(nc net.Conn) (int64, error) {
-	if len(w.vec) == 0 {
-		n, err := nc.Write(w.buf)
-		return int64(n), err
-	}
-	if w.mark < len(w.buf) {
-		w.vec = append(w.vec, w.buf[w.mark:])
-	}
-	v := w.vec
-	n, err := v.WriteTo(nc) // writev on TCP
-	clear(w.vec)
-	w.vec, w.mark = w.vec[:0], 0
-	return n, err
-}
-
-// largePayload is the payload size from which a PUBLISH's payload is
-// written from the message rather than copied into the write buffer.
-const largePayload = 64 << 10
-
-// vectored reports whether payloads may be written separately from their
-// packet's header on nc: a byte stream, not a WebSocket, whose every write
-// is a message of its own.
-func vectored(nc net.Conn) bool {
-	switch nc.(type) {
-	case *net.TCPConn, *net.UnixConn, *tls.Conn:
-		return true
-	}
-	return false
-}
-
-var writeScratches = sync.Pool{New: func() any { return &writeScratch{buf: make([]byte, 0, 16<<10)} }}
-
 // queueCtrl queues a control packet for the writer, after the deliveries
 // queued so far. It drops it if the connection is closing.
 func (c *conn) queueCtrl(it outItem) { c.queueCtrlAt(it, ^uint64(0)) }
@@ -142,107 +72,45 @@ func (c *conn) queueAck(t packet.Type, id uint16, code packet.ReasonCode) {
 	c.queueCtrl(outItem{kind: outAck, ack: t, id: id, code: code})
 }
 
+// writeBuffers hold the write buffers of writers that ended.
+var writeBuffers connwrite.Pool[outItem]
+
 // wake makes sure a writer goroutine will look at the queues. It never
 // blocks on the network.
 func (c *conn) wake() {
-	c.wmu.Lock()
-	switch {
-	case c.dead:
-	case c.writing:
-		c.dirty = true
-	default:
-		c.writing = true
+	if c.gate.Wake() {
 		go c.writeLoop()
 	}
-	c.wmu.Unlock()
 }
 
 // writeLoop writes what is queued and returns when nothing is left.
-func (c *conn) writeLoop() {
-	w := writeScratches.Get().(*writeScratch)
-	c.w = w
-	// release gives back the scratch; it must run before the writer
-	// announces its end, when another writer may start.
-	release := func() {
-		w.flush(&c.srv.stats)
-		clear(w.batch)
-		w.batch = w.batch[:0]
-		w.pub = packet.Publish{}
-		clear(w.vec)
-		w.vec, w.mark = w.vec[:0], 0
-		if w.large {
-			w.large = false
-			c.srv.memory.Released()
-		}
-		c.w = nil
-		if cap(w.buf) <= 256<<10 {
-			w.buf = w.buf[:0]
-			writeScratches.Put(w)
-		}
-	}
-	s := c.sess
-	for {
-		c.wmu.Lock()
-		c.dirty = false
-		c.wmu.Unlock()
+func (c *conn) writeLoop() { connwrite.Run(&c.gate, &writeBuffers, (*connWriter)(c)) }
 
-		s.mu.Lock()
-		w.batch = c.collectLocked(w.batch[:0])
-		closing := c.closing
-		s.mu.Unlock()
+// connWriter is a conn as its writer sees it: a connwrite.Source.
+type connWriter conn
 
-		if len(w.batch) > 0 {
-			w.buf = w.buf[:0]
-			for i := range w.batch {
-				w.buf = c.encode(w.buf, &w.batch[i])
-			}
-			clear(w.batch)
-			if len(w.buf) > 0 || len(w.vec) > 0 {
-				c.nc.SetWriteDeadline(time.Now().Add(c.srv.opt().writeTimeout))
-				w.flush(&c.srv.stats) // counted as written, as Mosquitto counts
-				n, err := w.write(c.nc)
-				c.srv.stats.bytesOut.Add(uint64(n))
-				if err != nil {
-					c.close()
-					release()
-					c.exitWriter()
-					return
-				}
-			}
-			continue
-		}
-		if closing {
-			c.close() // the DISCONNECT is written
-		}
-		c.wmu.Lock()
-		if c.dirty && !c.dead {
-			c.wmu.Unlock()
-			continue
-		}
-		release()
-		c.writerExitedLocked()
-		c.wmu.Unlock()
-		return
-	}
+// Collect collects the batch under the session's lock (collectLocked).
+func (cw *connWriter) Collect(batch []outItem) ([]outItem, bool) {
+	c := (*conn)(cw)
+	c.sess.mu.Lock()
+	defer c.sess.mu.Unlock()
+	return c.collectLocked(batch), c.closing
 }
 
-// exitWriter marks the writer gone after a write error.
-func (c *conn) exitWriter() {
-	c.wmu.Lock()
-	c.dead = true
-	c.writerExitedLocked()
-	c.wmu.Unlock()
+// Write writes b, counted as written, as Mosquitto counts.
+func (cw *connWriter) Write(b *connwrite.Buffer[outItem]) error {
+	c := (*conn)(cw)
+	c.nc.SetWriteDeadline(time.Now().Add(c.srv.opt().writeTimeout))
+	b.Flush(&c.srv.stats.Out)
+	n, err := b.WriteTo(c.nc)
+	c.srv.stats.BytesOut.Add(uint64(n))
+	return err
 }
 
-// writerExitedLocked marks the writer gone and wakes finish if it waits
-// for that. c.wmu must be held.
-func (c *conn) writerExitedLocked() {
-	c.writing = false
-	if c.writerGone != nil {
-		close(c.writerGone)
-		c.writerGone = nil
-	}
-}
+// Encode, Close and Released are encode, close and memory.Released.
+func (cw *connWriter) Encode(b *connwrite.Buffer[outItem], it *outItem) { (*conn)(cw).encode(b, it) }
+func (cw *connWriter) Close()                                           { (*conn)(cw).close() }
+func (cw *connWriter) Released()                                        { cw.srv.memory.Released() }
 
 // collectLocked moves what may be written now into batch, in the order it
 // was queued: control packets interleaved with deliveries, in-flight messages
@@ -348,39 +216,34 @@ func (c *conn) collectQueueLocked(batch []outItem, bytes int, before uint64) ([]
 	return batch, bytes, false
 }
 
-// encode appends the packet for it to buf.
-func (c *conn) encode(buf []byte, it *outItem) []byte {
+// encode appends the packet for it to w.
+func (c *conn) encode(w *connwrite.Buffer[outItem], it *outItem) {
 	var p packet.Packet
 	switch it.kind {
 	case outPublish:
-		return c.encodePublish(buf, it)
+		c.encodePublish(w, it)
+		return
 	case outPubrel:
-		c.w.ack = packet.Ack{Kind: packet.TypePubrel, PacketID: it.id}
-		p = &c.w.ack
+		w.Ack = packet.Ack{Kind: packet.TypePubrel, PacketID: it.id}
+		p = &w.Ack
 	case outAck:
-		c.w.ack = packet.Ack{Kind: it.ack, PacketID: it.id, ReasonCode: it.code}
-		p = &c.w.ack
+		w.Ack = packet.Ack{Kind: it.ack, PacketID: it.id, ReasonCode: it.code}
+		p = &w.Ack
 	case outPacket:
 		p = it.pkt
 	}
-	if c.maxOut > 0 && packet.Size(p, c.version) > c.maxOut {
-		return buf // [MQTT-3.1.2-24]; our control packets carry no optional properties to strip
-	}
-	out, err := packet.Append(buf, p, c.version)
-	if err != nil {
+	// Too large [MQTT-3.1.2-24]: our control packets carry no optional
+	// properties to strip.
+	if err := w.Append(p, c.version, c.maxOut); err != nil && !errors.Is(err, connwrite.ErrTooLarge) {
 		c.srv.log.Error("encoding failed", "packet", p.Type(), "err", err)
-		return buf
 	}
-	c.w.msgs++
-	c.w.types[p.Type()&15]++
-	return out
 }
 
-// encodePublish appends a PUBLISH for it.d to buf, with this connection's
-// topic alias, the remaining expiry and the subscription identifiers.
-func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
+// encodePublish appends a PUBLISH for it.d to w, with this connection's topic alias, the remaining expiry and the subscription
+// identifiers.
+func (c *conn) encodePublish(w *connwrite.Buffer[outItem], it *outItem) {
 	m := it.d.msg
-	p := &c.w.pub
+	p := &w.Pub
 	*p = packet.Publish{
 		Dup:      it.dup,
 		QoS:      it.d.qos,
@@ -397,65 +260,18 @@ func (c *conn) encodePublish(buf []byte, it *outItem) []byte {
 			p.Properties.SetUint(packet.PropMessageExpiry, m.remaining(c.srv.now())) // [MQTT-3.3.2-6]
 		}
 		p.Properties.SubscriptionIDs = it.d.subIDs // [MQTT-3.3.4-3]
-		c.applyAlias(p)
+		c.aliasOut.Apply(p)
 	}
-	if c.maxOut > 0 && packet.Size(p, c.version) > c.maxOut {
+	switch err := w.AppendPublish(p, c.version, c.maxOut, c.vectored); {
+	case errors.Is(err, connwrite.ErrTooLarge):
 		// [MQTT-3.1.2-25]: discard and behave as if sent; the client never
 		// acknowledges it, so forget it.
-		c.srv.stats.dropped.Add(1)
+		c.srv.stats.Dropped.Add(1)
 		if it.id != 0 {
 			c.forgetInflight(it.id)
 		}
-		return buf
-	}
-	var out []byte
-	var err error
-	if len(p.Payload) >= largePayload && c.vectored {
-		// The header goes into buf, the payload is written from where it
-		// is: the broker holds one copy of a large message.
-		payload := p.Payload
-		p.Payload = nil
-		out, err = packet.Append(buf, p, c.version)
-		if err == nil {
-			out = pubcodec.AddRemaining(out, len(buf), len(payload))
-			c.w.vec = append(c.w.vec, out[c.w.mark:], payload)
-			c.w.mark = len(out)
-			c.w.large = c.w.large || len(payload) >= memreturn.Large
-		}
-		p.Payload = payload
-	} else {
-		out, err = packet.Append(buf, p, c.version)
-	}
-	if err != nil {
+	case err != nil:
 		c.srv.log.Error("encoding PUBLISH failed", "topic", m.Topic, "err", err)
-		return buf
-	}
-	c.w.msgs++
-	c.w.types[packet.TypePublish]++
-	c.w.pubs++
-	c.w.pubBytes += uint64(len(m.Payload))
-	return out
-}
-
-// applyAlias uses a topic alias for p if the client allows them: a topic
-// gets the next free alias the first time it is sent; after that only the
-// alias is sent [MQTT-3.3.2-?] (3.3.2.3.4). Aliases are never reassigned.
-func (c *conn) applyAlias(p *packet.Publish) {
-	if c.aliasMaxOut == 0 {
-		return
-	}
-	if a, ok := c.aliasOut[p.Topic]; ok {
-		p.Properties.SetUint(packet.PropTopicAlias, uint32(a))
-		p.Topic = ""
-		return
-	}
-	if len(c.aliasOut) < int(c.aliasMaxOut) {
-		if c.aliasOut == nil {
-			c.aliasOut = make(map[string]uint16)
-		}
-		a := uint16(len(c.aliasOut) + 1)
-		c.aliasOut[p.Topic] = a
-		p.Properties.SetUint(packet.PropTopicAlias, uint32(a))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/connwrite"
 	"github.com/midge-mqtt/midge/internal/pubcodec"
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -15,7 +16,7 @@ import (
 // handleConnect processes the CONNECT (or its decoding error) and reports
 // whether the connection was accepted.
 func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr error) bool {
-	c.srv.stats.connectsReceived.Add(1)
+	c.srv.stats.ConnectsReceived.Add(1)
 	if decodeErr != nil {
 		c.refuseDecode(cp, decodeErr)
 		return false
@@ -159,7 +160,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 	if props.Has(packet.PropMaximumPacketSize) {
 		c.maxOut = int(props.MaximumPacketSize)
 	}
-	c.aliasMaxOut = uint16(min(int(props.TopicAliasMaximum), c.ln.maxTopicAliasOut(o)))
+	c.aliasOut.Max = uint16(min(int(props.TopicAliasMaximum), c.ln.maxTopicAliasOut(o)))
 	c.problemInfo = !props.Has(packet.PropRequestProblemInfo) || props.RequestProblemInfo == 1
 
 	expiry := uint32(0)
@@ -289,16 +290,9 @@ func (c *conn) refuseWith(ack *packet.Connack, why string) bool {
 // writeNow writes p synchronously; only for use before the session is
 // attached, when no writer goroutine can run.
 func (c *conn) writeNow(p packet.Packet, v byte) {
-	b, err := packet.Append(nil, p, v)
-	if err != nil {
-		c.srv.log.Error("encoding failed", "packet", p.Type(), "err", err)
-		return
-	}
 	c.nc.SetWriteDeadline(time.Now().Add(c.srv.opt().writeTimeout))
-	if n, err := c.nc.Write(b); err == nil {
-		c.srv.stats.bytesOut.Add(uint64(n))
-		c.srv.stats.msgsOut.Add(1)
-		c.srv.stats.typesOut[p.Type()&15].Add(1)
+	if err := connwrite.WriteNow(c.nc, p, v, &c.srv.stats.Out, &c.srv.stats.BytesOut); err != nil {
+		c.srv.log.Error("encoding failed", "packet", p.Type(), "err", err)
 	}
 }
 

@@ -51,19 +51,24 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		return &packet.Error{Code: packet.RetainNotSupported, Reason: "retained PUBLISH with retain_available false"} // [MQTT-3.2.2-14]
 	}
 	s := c.sess
-	if p.QoS == 2 {
+	if p.QoS > 0 {
 		limit := 0 // Receive Maximum is MQTT 5's
 		if v == packet.Version5 {
 			limit = srv.opt().maxInflight
 		}
-		switch s.receiveQoS2(p.PacketID, limit) {
+		switch s.receive(p.QoS, p.PacketID, limit, int(c.inQoS1.Load())) {
 		case qos2Dup:
 			// A retransmission of a message already received: acknowledge
 			// again, do not deliver again [MQTT-4.3.3-9] (v5).
 			c.queueAck(packet.TypePubrec, p.PacketID, packet.Success)
 			return nil
 		case qos2Full:
-			return &packet.Error{Code: packet.ReceiveMaximumExceeded, Reason: "more unacknowledged QoS 2 PUBLISHes than Receive Maximum"} // [MQTT-3.3.4-8]
+			// Mosquitto 2.0 answers PUBACK or PUBREC 0x97 instead
+			// (docs/mosquitto-compat.md).
+			return &packet.Error{Code: packet.ReceiveMaximumExceeded, Reason: "more unacknowledged QoS 1 and 2 PUBLISHes than the Receive Maximum"} // [MQTT-3.3.4-7]
+		}
+		if p.QoS == 1 {
+			c.inQoS1.Add(1) // until ackPublish
 		}
 	}
 
@@ -181,6 +186,7 @@ func (c *conn) resolveAlias(p *packet.Publish) error {
 func (c *conn) ackPublish(qos byte, id uint16, code packet.ReasonCode) {
 	switch qos {
 	case 1:
+		c.inQoS1.Add(-1)
 		c.queueAck(packet.TypePuback, id, code)
 	case 2:
 		if code.IsError() {

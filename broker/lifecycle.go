@@ -93,6 +93,9 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	// CONNACK goes before everything queued for the session (at 0), and
 	// the in-flight messages follow it.
 	c.ctrl = append(c.ctrl, outItem{kind: outPacket, pkt: ack, resend: present})
+	// A resumed session's messages are checked against the client's rights
+	// first (dropUnreadable): nothing is written until then.
+	c.hold = present
 	var record *StoredSession
 	if srv.commit != nil && (s.persistentLocked() || s.inStore) {
 		// The session must be durable before CONNACK says it exists: hold
@@ -119,7 +122,7 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 			}
 		})
 		s.mu.Lock()
-		c.hold = false
+		c.hold = present && err == nil
 		if err != nil {
 			srv.log.Error("persistence: cannot store the session; refusing the client", "client_id", id, "err", err)
 			ack.SessionPresent = false
@@ -138,8 +141,8 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		}
 	}
 
-	if n := srv.stats.connected.Add(1); n > srv.stats.maxConnected.Load() {
-		srv.stats.maxConnected.Store(n)
+	if n := srv.stats.Connected.Add(1); n > srv.stats.MaxConnected.Load() {
+		srv.stats.MaxConnected.Store(n)
 	}
 	if old != nil {
 		if !srv.opt().QuietConnections {
@@ -153,8 +156,76 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		}
 	}
 	srv.redistribute(orphans)
+	if present && failed == nil {
+		srv.dropUnreadable(c)
+	}
 	c.wake()
 	return failed
+}
+
+// dropUnreadable drops the messages queued or in flight for c's resumed
+// session that its client may no longer read, as Mosquitto checks them
+// again at a reconnect (a SIGHUP may have narrowed the ACL since they were
+// routed), and then lets c's writer write. A QoS 2 message whose PUBREC
+// arrived is kept: the client has it.
+func (srv *Server) dropUnreadable(c *conn) {
+	s := c.sess
+	s.mu.Lock()
+	var names []string
+	for i := s.qhead; i < len(s.queue); i++ {
+		names = append(names, s.queue[i].msg.Topic)
+	}
+	for _, f := range s.order {
+		if !f.done && f.state != awaitPubcomp {
+			names = append(names, f.msg.Topic)
+		}
+	}
+	s.mu.Unlock()
+	denied := srv.unreadable(s, names)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c.hold = false
+	if len(denied) == 0 {
+		return
+	}
+	n := s.qhead
+	for i := s.qhead; i < len(s.queue); i++ {
+		if d := s.queue[i]; denied[d.msg.Topic] {
+			s.queuedBytes -= d.msg.size()
+			s.forgetStoredLocked(&d)
+		} else {
+			s.queue[n] = d
+			n++
+		}
+	}
+	clear(s.queue[n:])
+	s.queue = s.queue[:n]
+	for _, f := range slices.Clone(s.order) {
+		if !f.done && f.state != awaitPubcomp && denied[f.msg.Topic] {
+			s.removeInflightLocked(f)
+			s.forgetStoredLocked(&f.delivery)
+		}
+	}
+}
+
+// unreadable returns the names among names that s's client may not read
+// now, nil if none. It calls the Authorizers: no lock may be held.
+func (srv *Server) unreadable(s *session, names []string) map[string]bool {
+	var denied map[string]bool
+	checked := make(map[string]bool)
+	for _, name := range names {
+		if checked[name] {
+			continue
+		}
+		checked[name] = true
+		if !s.canRead(srv.ctx, name) {
+			if denied == nil {
+				denied = make(map[string]bool)
+			}
+			denied[name] = true
+		}
+	}
+	return denied
 }
 
 // reload reads a resumed session's queue back from the store. It runs as a
@@ -191,6 +262,13 @@ func (srv *Server) reload(c *conn) {
 	if err != nil {
 		srv.log.Error("persistence: cannot load a session's queue", "client_id", s.id, "err", err)
 	}
+	names := make([]string, 0, len(loaded))
+	for i := range loaded {
+		if !loaded[i].released {
+			names = append(names, loaded[i].msg.Topic)
+		}
+	}
+	denied := srv.unreadable(s, names) // see dropUnreadable
 	s.mu.Lock()
 	s.loading = false
 	s.storedQueued = 0
@@ -209,6 +287,15 @@ func (srv *Server) reload(c *conn) {
 		slices.SortStableFunc(loaded, func(a, b delivery) int { return cmp.Compare(a.storeSeq, b.storeSeq) })
 	}
 	s.loadWait = nil
+	if len(denied) > 0 && s.conn == c {
+		loaded = slices.DeleteFunc(loaded, func(d delivery) bool {
+			drop := !d.released && denied[d.msg.Topic]
+			if drop {
+				s.forgetStoredLocked(&d)
+			}
+			return drop
+		})
+	}
 	if s.conn == c {
 		s.crashed = false
 		lim := srv.opt()
@@ -308,7 +395,7 @@ func (srv *Server) detach(c *conn) {
 	}
 	s.mu.Unlock()
 	srv.mu.Unlock()
-	srv.stats.connected.Add(-1) // after the session let go of c
+	srv.stats.Connected.Add(-1) // after the session let go of c
 	if ended {
 		srv.index.UnsubscribeAll(s)
 	}
@@ -396,7 +483,7 @@ func (srv *Server) expire(s *session) {
 	if inStore {
 		srv.commit.add(func(b *Batch) { b.DeleteSession(s.id) }, nil)
 	}
-	srv.stats.expired.Add(1)
+	srv.stats.Expired.Add(1)
 	srv.log.Info(fmt.Sprintf("Expiring client %s due to timeout.", s.id))
 	if will != nil {
 		srv.publishWill(will)

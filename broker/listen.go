@@ -131,7 +131,7 @@ func (srv *Server) serveWebSocket(ctx context.Context, l *listener) error {
 	hs := wsserve.NewServer(ctx, wsserve.Options{
 		HTTPDir: l.cfg.HTTPDir, HeadersSize: l.cfg.WebSocketHeadersSize, Origins: l.cfg.WebSocketOrigins, Log: srv.log,
 		Admit: func() bool {
-			srv.stats.socketsAccepted.Add(1)
+			srv.stats.SocketsAccepted.Add(1)
 			return srv.admit(l)
 		},
 		Release: func() { srv.release(l) },

@@ -35,7 +35,7 @@ func (srv *Server) DialLocal(ctx context.Context, name string) (net.Conn, error)
 		name: name, port: "0", localDefault: true,
 	}
 	c := newConn(srv.ctx, srv, theirs, l)
-	srv.stats.connections.Add(1)
+	srv.stats.Connections.Add(1)
 	l.conns.Add(1)
 	srv.mu.Lock()
 	if srv.closed {

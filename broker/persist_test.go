@@ -288,12 +288,13 @@ func TestPersistDeliveredBeforeCommit(t *testing.T) {
 func TestPersistAckOrder(t *testing.T) {
 	cfg := open()
 	cfg.Store = store.NewMemory()
+	cfg.MaxInflightMessages = 50 // the Receive Maximum: the 50 sent at once stay within it
 	b := testutil.StartBroker(t, cfg)
 	p := connect(t, b, 5, "p")
 	for i := range 50 {
 		qos := byte(1)
 		if i%5 == 0 {
-			qos = 2 // 10 open QoS 2 flows: within the Receive Maximum of 20
+			qos = 2
 		}
 		m := &packet.Publish{Topic: "o", QoS: qos, PacketID: uint16(i + 1), Retain: i%3 == 0, Payload: []byte("x")}
 		p.Send(m)

@@ -41,7 +41,7 @@ func (srv *Server) proxyPolicy(l *listener, version int) *proxyproto.Policy {
 	return &proxyproto.Policy{
 		Version: version, RequireTLS: l.cfg.ProxyRequireTLS, RequireCertificate: l.cfg.ProxyRequireCertificate,
 		Timeout: srv.opt().connectTimeout, Quiet: srv.opt().QuietConnections, Log: srv.log,
-		Count: func(n int) { srv.stats.bytesIn.Add(uint64(n)) },
+		Count: func(n int) { srv.stats.BytesIn.Add(uint64(n)) },
 	}
 }
 

@@ -50,10 +50,12 @@ func TestUpgradeOutgoingQoS(t *testing.T) {
 // Messages to one subscriber keep the order they were published in
 // [MQTT-4.6.0-5], [MQTT-4.6.0-6].
 func TestOrderKept(t *testing.T) {
-	b := start(t, open())
+	const n = 300
+	cfg := open()
+	cfg.MaxInflightMessages = n // the publisher does not wait for PUBACKs (which a Store delays)
+	b := start(t, cfg)
 	s := subscriber(t, b, 5, "s", "o/#", 1)
 	p := connect(t, b, 5, "p")
-	const n = 300
 	go func() {
 		for i := range n {
 			m := &packet.Publish{Topic: "o/t", QoS: byte(i % 2), Payload: []byte(fmt.Sprint(i))}

@@ -167,12 +167,13 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 		}
 		retain := m.Retain && e.RetainAsPublished // [MQTT-3.3.1-12], [MQTT-3.3.1-13]
 		if merge {
-			if i, ok := rs.index[e.Sub]; ok && (e.ID == 0 || len(rs.targets[i].subIDs) == 0) {
+			if i, ok := rs.index[e.Sub]; ok && (e.ID == 0 || len(rs.targets[i].subIDs) == 0 || rs.targets[i].subIDs[0] == e.ID) {
 				// One copy at the highest QoS [MQTT-3.3.4-2] carrying the
-				// identifier, if any [MQTT-3.3.4-4]. Subscriptions that each
-				// have an identifier get a copy each instead [MQTT-3.3.4-5]:
-				// libmosquitto, like Mosquitto's own tools, refuses a
-				// PUBLISH that repeats the Subscription Identifier.
+				// identifier, if any, once [MQTT-3.3.4-4]. Subscriptions
+				// with different identifiers get a copy each instead
+				// [MQTT-3.3.4-5]: libmosquitto 2.0 (mosquitto_sub and every
+				// program built on it) closes the connection on a PUBLISH
+				// with two Subscription Identifiers.
 				t := &rs.targets[i]
 				t.qos = max(t.qos, qos)
 				t.retain = t.retain || retain
@@ -210,7 +211,7 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 	}
 	clear(rs.m.Subs)
 	clear(rs.m.Shared)
-	srv.stats.pubRouted.Add(1)
+	srv.stats.Routed.Add(1)
 	return matched
 }
 

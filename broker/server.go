@@ -20,6 +20,7 @@ import (
 	"github.com/midge-mqtt/midge/internal/netpoll"
 	"github.com/midge-mqtt/midge/internal/observers"
 	"github.com/midge-mqtt/midge/internal/proxyproto"
+	"github.com/midge-mqtt/midge/internal/systree"
 	"github.com/midge-mqtt/midge/internal/topic"
 )
 
@@ -38,7 +39,7 @@ type Server struct {
 
 	index    *topic.Index[*session]
 	retained *topic.Retained[*Message]
-	stats    stats
+	stats    systree.Counters
 	started  time.Time
 	epoch    time.Time // monotonic reference for mono
 	routes   sync.Pool // *routeScratch
@@ -75,26 +76,6 @@ type Server struct {
 	expStop   chan struct{} // stops expireLoop (retain_expiry_interval)
 
 	wg sync.WaitGroup // accept loops, connections and the $SYS publisher
-}
-
-// stats are the counters behind $SYS and the metrics.
-type stats struct {
-	msgsIn, msgsOut   atomic.Uint64 // control packets
-	bytesIn, bytesOut atomic.Uint64
-	pubIn, pubOut     atomic.Uint64 // PUBLISH packets
-	pubRouted         atomic.Uint64 // messages routed
-	dropped           atomic.Uint64 // messages dropped for a client
-	pubBytesIn        atomic.Uint64 // PUBLISH payload bytes received
-	pubBytesOut       atomic.Uint64 // PUBLISH payload bytes sent
-	socketsAccepted   atomic.Uint64 // network connections accepted
-	connectsReceived  atomic.Uint64 // CONNECT packets received
-	expired           atomic.Uint64 // sessions ended by their expiry
-	connected         atomic.Int64  // clients connected now
-	maxConnected      atomic.Int64
-	connections       atomic.Int64 // open network connections
-	// Control packets by type (packet.Type), received and sent.
-	typesIn, typesOut [16]atomic.Uint64
-	heapMax           atomic.Uint64 // the most heap SysValues has seen
 }
 
 // New returns a Server for cfg. It does not start listening.
@@ -310,7 +291,7 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 			return fmt.Errorf("broker: accept on %s: %w", l.name, err)
 		}
 		delay = 0
-		srv.stats.socketsAccepted.Add(1)
+		srv.stats.SocketsAccepted.Add(1)
 		if !srv.admit(l) {
 			nc.Close()
 			continue
@@ -332,7 +313,7 @@ func (srv *Server) serve(ctx context.Context, l *listener) error {
 
 // admit counts a new connection on l against the limits.
 func (srv *Server) admit(l *listener) bool {
-	n := srv.stats.connections.Add(1)
+	n := srv.stats.Connections.Add(1)
 	ln := l.conns.Add(1)
 	if srv.opt().MaxConnections > 0 && n > int64(srv.opt().MaxConnections) ||
 		l.cfg.MaxConnections > 0 && ln > int64(l.cfg.MaxConnections) {
@@ -344,7 +325,7 @@ func (srv *Server) admit(l *listener) bool {
 }
 
 func (srv *Server) release(l *listener) {
-	srv.stats.connections.Add(-1)
+	srv.stats.Connections.Add(-1)
 	l.conns.Add(-1)
 }
 

@@ -24,10 +24,12 @@ type delivery struct {
 	qos    byte
 	retain bool
 	subIDs []uint32
-	// With a Store, QoS 1 and 2 deliveries to persistent sessions are
-	// numbered by storeSeq, which is their key in the store and gives their
-	// packet identifier, so that after a restart they are resent with the
-	// same one.
+	// QoS 1 and 2 deliveries are numbered by storeSeq when they are queued
+	// (and, with a Store, QoS 0 ones queued for an offline persistent
+	// session): it gives their packet identifier (packetIDFor), as
+	// Mosquitto assigns one when it queues a message, and for a persistent
+	// session it is their key in the store, so that after a restart they
+	// are resent with the same identifier.
 	storeSeq uint64
 	seqID    bool // storeSeq is set
 	stored   bool // written to the store
@@ -109,9 +111,9 @@ type session struct {
 	inflightBytes int
 	nextID        uint16
 
-	// With a Store: storeSeq is the next store sequence number;
-	// storedQueued counts deliveries stored while offline (they are not in
-	// memory); sentUpTo is the highest storeSeq written to the client, for
+	// storeSeq is the next delivery sequence number (see delivery). With
+	// a Store: storedQueued counts deliveries stored while offline (they
+	// are not in memory); sentUpTo is the highest storeSeq written to the client, for
 	// DUP after a reconnect; loading is set while a resumed session's queue
 	// is read back from the store.
 	storeSeq     uint64
@@ -210,7 +212,9 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 	if c == nil && d.qos == 0 && !s.srv.queuesQoS0(s.id) {
 		return nil, false // QoS 0 messages are not queued for offline sessions (3.1.2.4)
 	}
-	if persistent && (d.qos > 0 || c == nil) && !d.seqID {
+	if (d.qos > 0 || persistent && c == nil) && !d.seqID {
+		// The packet identifier is given now, when the message is queued,
+		// as Mosquitto gives it (packetIDFor).
 		d.storeSeq, d.seqID = s.storeSeq, true
 		s.storeSeq++
 	}
@@ -248,7 +252,7 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 			}
 			return nil, false
 		}
-		s.srv.stats.dropped.Add(1)
+		s.srv.stats.Dropped.Add(1)
 	}
 	if persistent && d.seqID && !d.stored && storable(d.msg.Topic) {
 		s.storeDeliveryLocked(d)
@@ -263,8 +267,17 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 // dropLocked counts a delivery dropped because the session's queue is full.
 func (s *session) dropLocked() {
 	s.dropped++
-	s.srv.stats.dropped.Add(1)
+	s.srv.stats.Dropped.Add(1)
 	s.srv.logDrop(s.id, s.dropped)
+}
+
+// forgetStoredLocked deletes d from the store, if it is there, without
+// waiting. s.mu must be held.
+func (s *session) forgetStoredLocked(d *delivery) {
+	if d.stored {
+		seq := d.storeSeq
+		s.srv.commit.add(func(b *Batch) { b.DeleteDelivery(s.id, seq) }, nil)
+	}
 }
 
 // storeDeliveryLocked writes d to the store without waiting. s.mu must be
@@ -469,29 +482,33 @@ func (s *session) online() bool {
 	return s.conn != nil && !s.ended
 }
 
-// Outcomes of receiveQoS2.
+// Outcomes of receive.
 const (
 	qos2New  = iota // a new message: deliver it
-	qos2Dup         // a retransmission of one received: acknowledge, do not deliver
+	qos2Dup         // a QoS 2 retransmission of one received: acknowledge, do not deliver
 	qos2Full        // more unacknowledged than limit
 )
 
-// receiveQoS2 notes the packet identifier of a QoS 2 PUBLISH the client
-// sent, until its PUBREL, and says whether the message is new, a
-// retransmission, or one too many for limit (0 for none).
-func (s *session) receiveQoS2(id uint16, limit int) int {
+// receive admits a QoS 1 or 2 PUBLISH the client sent: it says whether
+// the message is new, a QoS 2 retransmission, or one too many for limit (0
+// for none) with the QoS 2 messages awaiting PUBREL and acking, the QoS 1
+// messages not yet acknowledged [MQTT-3.3.4-7]. It notes the packet
+// identifier of a new QoS 2 message until its PUBREL.
+func (s *session) receive(qos byte, id uint16, limit, acking int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if _, dup := s.inboundQoS2[id]; dup {
+	if _, dup := s.inboundQoS2[id]; dup && qos == 2 {
 		return qos2Dup
 	}
-	if limit > 0 && len(s.inboundQoS2) >= limit {
+	if limit > 0 && len(s.inboundQoS2)+acking >= limit {
 		return qos2Full
 	}
-	if s.inboundQoS2 == nil {
-		s.inboundQoS2 = make(map[uint16]struct{})
+	if qos == 2 {
+		if s.inboundQoS2 == nil {
+			s.inboundQoS2 = make(map[uint16]struct{})
+		}
+		s.inboundQoS2[id] = struct{}{}
 	}
-	s.inboundQoS2[id] = struct{}{}
 	return qos2New
 }
 

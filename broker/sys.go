@@ -4,37 +4,18 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/midge-mqtt/midge/internal/periodic"
 	"github.com/midge-mqtt/midge/internal/subdump"
 	"github.com/midge-mqtt/midge/internal/systree"
 	"github.com/midge-mqtt/midge/internal/topic"
-	"github.com/midge-mqtt/midge/internal/version"
 )
 
 // sysLoop publishes the $SYS/broker tree (see internal/systree) every
-// sys_interval until stop is closed, as Mosquitto does (src/sys_tree.c):
-// the version once, the uptime every time, every other value when it
-// changed, all retained; at once, then at multiples of sys_interval in Unix
-// time, as 2.1 does.
+// sys_interval until stop is closed.
 func (srv *Server) sysLoop(stop chan struct{}) {
 	defer srv.wg.Done()
-	st := systree.NewState(srv.now())
-	srv.publishSysMessage("$SYS/broker/version", "midge version "+version.Version)
-	publish := func() {
-		now := srv.now()
-		st.Publish(now, srv.sysSnapshot(), srv.publishSysMessage)
-	}
-	publish()
-	every := srv.opt().sysInterval
-	periodic.Run(stop, func() time.Duration {
-		if d := srv.opt().sysInterval; d > 0 {
-			every = d // perhaps changed by Reload
-		}
-		return systree.Wait(time.Now(), every)
-	}, publish)
+	systree.Run(stop, srv.now, func() time.Duration { return srv.opt().sysInterval }, srv.sysSnapshot, srv.publishSysMessage)
 }
 
 // SysValues returns the current $SYS/broker values by topic, as published,
@@ -44,42 +25,17 @@ func (srv *Server) SysValues() map[string]string { return systree.Values(srv.sys
 
 // sysSnapshot reads the counters the $SYS tree is computed from.
 func (srv *Server) sysSnapshot() *systree.Snapshot {
-	st := &srv.stats
 	srv.mu.Lock()
 	total := len(srv.sessions)
 	srv.mu.Unlock()
-	s := &systree.Snapshot{
-		Uptime: srv.now().Sub(srv.started), Connected: st.connected.Load(), Total: total,
-		MaxConnected: st.maxConnected.Load(),
-		MsgsIn:       st.msgsIn.Load(), MsgsOut: st.msgsOut.Load(),
-		BytesIn: st.bytesIn.Load(), BytesOut: st.bytesOut.Load(),
-		PubIn: st.pubIn.Load(), PubOut: st.pubOut.Load(), Dropped: st.dropped.Load(),
-		PubBytesIn: st.pubBytesIn.Load(), PubBytesOut: st.pubBytesOut.Load(),
-		Expired:         st.expired.Load(),
-		Subscriptions:   srv.index.Len(),
-		Heap:            systree.HeapBytes(),
-		SocketsAccepted: st.socketsAccepted.Load(), ConnectsReceived: st.connectsReceived.Load(),
-	}
-	s.Retained, s.RetainedBytes = srv.retainedStats()
+	s := &systree.Snapshot{Uptime: srv.now().Sub(srv.started), Total: total, Subscriptions: srv.index.Len()}
+	srv.stats.Fill(s)
+	srv.retained.Range(func(_ string, m *Message) bool {
+		s.Retained, s.RetainedBytes = s.Retained+1, s.RetainedBytes+len(m.Payload)
+		return true
+	})
 	s.Shared, s.OutCount, s.OutBytes = srv.sessionCounts()
-	for m := st.heapMax.Load(); s.Heap > m && !st.heapMax.CompareAndSwap(m, s.Heap); m = st.heapMax.Load() {
-	}
-	s.HeapMax = st.heapMax.Load()
-	for t := range st.typesIn {
-		s.TypesIn[t], s.TypesOut[t] = st.typesIn[t].Load(), st.typesOut[t].Load()
-	}
 	return s
-}
-
-// flushTypes adds the per-type packet counts of a batch to the server's,
-// and clears them.
-func flushTypes(batch *[16]uint32, to *[16]atomic.Uint64) {
-	for t, n := range batch {
-		if n != 0 {
-			to[t].Add(uint64(n))
-			batch[t] = 0
-		}
-	}
 }
 
 // sessionCounts walks the sessions once, each under its lock: the shared
@@ -101,17 +57,6 @@ func (srv *Server) sessionCounts() (shared, outCount, outBytes int) {
 		s.mu.Unlock()
 	}
 	return shared, outCount, outBytes
-}
-
-// retainedStats returns the number of retained messages and their payload
-// bytes.
-func (srv *Server) retainedStats() (n, bytes int) {
-	srv.retained.Range(func(_ string, m *Message) bool {
-		n++
-		bytes += len(m.Payload)
-		return true
-	})
-	return n, bytes
 }
 
 // publishSysMessage publishes a retained $SYS message from the broker.
