@@ -90,18 +90,29 @@ func (p *Subscribe) appendBody(b []byte, v byte) []byte {
 	return b
 }
 
+// subscribeHeader reads the variable header SUBSCRIBE and UNSUBSCRIBE
+// share into id and props: a packet identifier, then in MQTT 5 the
+// properties allowed at pl. It fails only for packet identifier 0; other
+// errors stay in d.err.
+func (d *decoder) subscribeHeader(name string, v byte, id *uint16, props *Properties, pl place) error {
+	*id = d.uint16("packet identifier")
+	if d.err == nil && *id == 0 {
+		return malformed(name + " packet identifier 0") // [MQTT-2.2.1-3] (Mosquitto: malformed, 0x81)
+	}
+	if v == Version5 {
+		d.properties(props, pl)
+	}
+	return nil
+}
+
 func decodeSubscribe(body []byte, v byte) (*Subscribe, error) {
 	d := decoder{b: body}
 	p := &Subscribe{}
-	p.PacketID = d.uint16("packet identifier")
-	if d.err == nil && p.PacketID == 0 {
-		return nil, malformed("SUBSCRIBE packet identifier 0") // [MQTT-2.2.1-3] (Mosquitto: malformed, 0x81)
+	if err := d.subscribeHeader("SUBSCRIBE", v, &p.PacketID, &p.Properties, inSubscribe); err != nil {
+		return nil, err
 	}
-	if v == Version5 {
-		d.properties(&p.Properties, inSubscribe)
-		if d.err == nil && len(p.Properties.SubscriptionIDs) > 1 {
-			return nil, protocolErr("SUBSCRIBE with more than one Subscription Identifier") // 3.8.2.1.2
-		}
+	if v == Version5 && d.err == nil && len(p.Properties.SubscriptionIDs) > 1 {
+		return nil, protocolErr("SUBSCRIBE with more than one Subscription Identifier") // 3.8.2.1.2
 	}
 	for d.err == nil && d.remaining() > 0 {
 		var s Subscription
@@ -256,12 +267,8 @@ func (p *Unsubscribe) appendBody(b []byte, v byte) []byte {
 func decodeUnsubscribe(body []byte, v byte) (*Unsubscribe, error) {
 	d := decoder{b: body}
 	p := &Unsubscribe{}
-	p.PacketID = d.uint16("packet identifier")
-	if d.err == nil && p.PacketID == 0 {
-		return nil, malformed("UNSUBSCRIBE packet identifier 0") // [MQTT-2.2.1-3] (Mosquitto: malformed, 0x81)
-	}
-	if v == Version5 {
-		d.properties(&p.Properties, inUnsubscribe)
+	if err := d.subscribeHeader("UNSUBSCRIBE", v, &p.PacketID, &p.Properties, inUnsubscribe); err != nil {
+		return nil, err
 	}
 	for d.err == nil && d.remaining() > 0 {
 		f := d.string("topic filter")
