@@ -68,11 +68,19 @@ func (p *Subscribe) check(v byte) error {
 	return nil
 }
 
-func (p *Subscribe) appendBody(b []byte, v byte) []byte {
-	b = appendUint16(b, p.PacketID)
+// appendIDProperties appends the variable header SUBSCRIBE, SUBACK,
+// UNSUBSCRIBE and UNSUBACK share: packet identifier id, then in MQTT 5 the
+// properties props as allowed at pl.
+func appendIDProperties(b []byte, v byte, id uint16, props *Properties, pl place) []byte {
+	b = appendUint16(b, id)
 	if v == Version5 {
-		b = p.Properties.appendTo(b, inSubscribe)
+		b = props.appendTo(b, pl)
 	}
+	return b
+}
+
+func (p *Subscribe) appendBody(b []byte, v byte) []byte {
+	b = appendIDProperties(b, v, p.PacketID, &p.Properties, inSubscribe)
 	for _, s := range p.Subscriptions {
 		b = appendString(b, s.Filter)
 		o := s.QoS
@@ -189,10 +197,7 @@ func (p *Suback) check(v byte) error {
 }
 
 func (p *Suback) appendBody(b []byte, v byte) []byte {
-	b = appendUint16(b, p.PacketID)
-	if v == Version5 {
-		b = p.Properties.appendTo(b, inSuback)
-	}
+	b = appendIDProperties(b, v, p.PacketID, &p.Properties, inSuback)
 	return appendReasonCodes(b, p.ReasonCodes)
 }
 
@@ -254,10 +259,7 @@ func (p *Unsubscribe) check(v byte) error {
 }
 
 func (p *Unsubscribe) appendBody(b []byte, v byte) []byte {
-	b = appendUint16(b, p.PacketID)
-	if v == Version5 {
-		b = p.Properties.appendTo(b, inUnsubscribe)
-	}
+	b = appendIDProperties(b, v, p.PacketID, &p.Properties, inUnsubscribe)
 	for _, f := range p.Filters {
 		b = appendString(b, f)
 	}
@@ -321,9 +323,9 @@ func (p *Unsuback) check(v byte) error {
 }
 
 func (p *Unsuback) appendBody(b []byte, v byte) []byte {
-	b = appendUint16(b, p.PacketID)
+	b = appendIDProperties(b, v, p.PacketID, &p.Properties, inUnsuback)
 	if v == Version5 {
-		b = appendReasonCodes(p.Properties.appendTo(b, inUnsuback), p.ReasonCodes)
+		b = appendReasonCodes(b, p.ReasonCodes)
 	}
 	return b
 }
