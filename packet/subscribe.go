@@ -34,10 +34,7 @@ func (*Subscribe) Type() Type  { return TypeSubscribe }
 func (*Subscribe) flags() byte { return 0x02 } // [MQTT-3.8.1-1]
 
 func (p *Subscribe) size(v byte) int {
-	n := 2
-	if v == Version5 {
-		n += p.Properties.fullSize(inSubscribe)
-	}
+	n := idPropertiesSize(v, &p.Properties, inSubscribe)
 	for _, s := range p.Subscriptions {
 		n += 2 + len(s.Filter) + 1
 	}
@@ -77,6 +74,15 @@ func appendIDProperties(b []byte, v byte, id uint16, props *Properties, pl place
 		b = props.appendTo(b, pl)
 	}
 	return b
+}
+
+// idPropertiesSize is the size of what appendIDProperties appends.
+func idPropertiesSize(v byte, props *Properties, pl place) int {
+	n := 2
+	if v == Version5 {
+		n += props.fullSize(pl)
+	}
+	return n
 }
 
 func (p *Subscribe) appendBody(b []byte, v byte) []byte {
@@ -176,11 +182,7 @@ func (*Suback) Type() Type  { return TypeSuback }
 func (*Suback) flags() byte { return 0 }
 
 func (p *Suback) size(v byte) int {
-	n := 2 + len(p.ReasonCodes)
-	if v == Version5 {
-		n += p.Properties.fullSize(inSuback)
-	}
-	return n
+	return idPropertiesSize(v, &p.Properties, inSuback) + len(p.ReasonCodes)
 }
 
 func (p *Suback) check(v byte) error {
@@ -233,10 +235,7 @@ func (*Unsubscribe) Type() Type  { return TypeUnsubscribe }
 func (*Unsubscribe) flags() byte { return 0x02 } // [MQTT-3.10.1-1]
 
 func (p *Unsubscribe) size(v byte) int {
-	n := 2
-	if v == Version5 {
-		n += p.Properties.fullSize(inUnsubscribe)
-	}
+	n := idPropertiesSize(v, &p.Properties, inUnsubscribe)
 	for _, f := range p.Filters {
 		n += 2 + len(f)
 	}
