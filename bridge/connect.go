@@ -344,7 +344,7 @@ func (l *link) setRemoteLimits(ack *packet.Connack) {
 		}
 	}
 	if pr.Has(packet.PropTopicAliasMaximum) {
-		l.aliasMax = min(pr.TopicAliasMaximum, uint16(max(cfg.MaxTopicAlias, 0)))
+		l.aliasOut.Max = min(pr.TopicAliasMaximum, uint16(max(cfg.MaxTopicAlias, 0)))
 	}
 	if pr.Has(packet.PropMaximumQoS) {
 		l.maxQoS = pr.MaximumQoS

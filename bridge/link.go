@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/connwrite"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -41,13 +42,12 @@ type link struct {
 	inMax     int           // our Receive Maximum announced to the remote
 	localMax  int           // the local broker's Receive Maximum
 	maxPacket int           // the remote's Maximum Packet Size (or bridge_max_packet_size), 0: none
-	aliasMax  uint16        // Topic Alias Maximum for PUBLISHes to the remote
 	maxQoS    byte          // the remote's Maximum QoS
 	retainOK  bool          // retained messages may go to the remote
 	keepAlive time.Duration // PINGREQ interval
 
 	aliasIn  []string          // remote's topic aliases; owned by the remote reader
-	aliasOut map[string]uint16 // our aliases to the remote; owned by the local reader
+	aliasOut connwrite.Aliases // our aliases to the remote (Max set before run); owned by the local reader
 
 	lastMsg atomic.Int64 // Unix nanoseconds of the last message either way (idle_timeout)
 	pinged  atomic.Bool  // a PINGREQ awaits its answer
@@ -268,7 +268,7 @@ func (l *link) outPublish(p *packet.Publish) error {
 		o.Properties.Clear(packet.PropTopicAlias)
 		o.Properties.Clear(packet.PropSubscriptionID)
 		o.Properties.SubscriptionIDs = nil
-		l.alias(o)
+		l.aliasOut.Apply(o)
 	}
 	drop := l.maxPacket > 0 && packet.Size(o, l.remote.v) > l.maxPacket
 	if !drop && q > 0 {
@@ -298,28 +298,6 @@ func (l *link) outPublish(p *packet.Publish) error {
 	l.out[p.PacketID] = &outFlight{stage: localOnly, localQoS: 2}
 	l.mu.Unlock()
 	return l.local.send(ack(packet.TypePubrec, p.PacketID, packet.Success, packet.Version5))
-}
-
-// alias gives o a topic alias towards the remote when the remote allows
-// them. Called on the local reader only.
-func (l *link) alias(o *packet.Publish) {
-	if l.aliasMax == 0 {
-		return
-	}
-	if a, ok := l.aliasOut[o.Topic]; ok {
-		o.Properties.SetUint(packet.PropTopicAlias, uint32(a))
-		o.Topic = ""
-		return
-	}
-	if l.aliasOut == nil {
-		l.aliasOut = map[string]uint16{}
-	}
-	if len(l.aliasOut) >= int(l.aliasMax) {
-		return // full: later topics go without an alias
-	}
-	a := uint16(len(l.aliasOut) + 1)
-	l.aliasOut[o.Topic] = a
-	o.Properties.SetUint(packet.PropTopicAlias, uint32(a))
 }
 
 // outPuback handles the remote's PUBACK of a relayed message.

@@ -10,6 +10,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -405,23 +406,32 @@ func TestCtrlDynsecInitLikeMosquittoCtrl(t *testing.T) {
 // runCtrlIn is runCtrl in directory dir ("" for the test's).
 func runCtrlIn(t *testing.T, dir, home, tool, input string, args ...string) ctrlResult {
 	t.Helper()
+	r, err := execCtrl(dir, home, tool, strings.NewReader(input), args...)
+	if err != nil {
+		t.Fatalf("%s %q: %v", tool, args, err)
+	}
+	return r
+}
+
+// execCtrl runs tool with args in directory dir ("" for the test's), with
+// HOME and XDG_CONFIG_HOME set to home and stdin read from stdin (nil for
+// none), for at most 30 seconds. An error means it could not be run; an
+// exit status other than 0 is only the result's code.
+func execCtrl(dir, home, tool string, stdin io.Reader, args ...string) (ctrlResult, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, tool, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home)
-	cmd.Stdin = strings.NewReader(input)
+	cmd.Stdin = stdin
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
-	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("%s %q: %v", tool, args, err)
+		return ctrlResult{out.String(), errb.String(), ee.ExitCode()}, nil
 	}
-	return ctrlResult{out.String(), errb.String(), code}
+	return ctrlResult{out.String(), errb.String(), 0}, err
 }
 
 // saltless decodes a dynsec file, with the password hashes and salts
@@ -482,19 +492,9 @@ func TestCtrlTimeoutLikeMosquittoCtrl(t *testing.T) {
 // runCtrlQuiet is runCtrl for another goroutine than the test's: a
 // failure to run is an exit code of -1.
 func runCtrlQuiet(home, tool string, args ...string) ctrlResult {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, tool, args...)
-	cmd.Env = append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+home)
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		code = -1
+	r, err := execCtrl("", home, tool, nil, args...)
+	if err != nil {
+		r.code = -1
 	}
-	return ctrlResult{out.String(), errb.String(), code}
+	return r
 }

@@ -18,11 +18,9 @@ import (
 // offline, and reads the broker's resident memory before and after; then
 // every session comes back and must receive all of them.
 func runQueueBench(ctx context.Context, o *options, _ base.Streams) (*report, error) {
-	rep := newReport(o, 1, o.clients)
-	d := &dialer{o: o}
+	rep, d, topic := queueSetup(o)
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
-	topic := o.topTmpl.expand(tmplVars{role: "q"})
 	n, k := o.clients, o.count
 
 	p0 := sampleProc(o.pid)
@@ -92,6 +90,12 @@ func runQueueBench(ctx context.Context, o *options, _ base.Streams) (*report, er
 	return rep, nil
 }
 
+// queueSetup is the start queue and storm mode share: the report, the
+// dialer, and the one topic every session subscribes to.
+func queueSetup(o *options) (*report, *dialer, string) {
+	return newReport(o, 1, o.clients), &dialer{o: o}, o.topTmpl.expand(tmplVars{role: "q"})
+}
+
 // receiveN reads c until it has received k PUBLISH packets (bounded by
 // ctx), counting them in got.
 func receiveN(ctx context.Context, c *wireConn, k int64, got *counter) error {
@@ -137,11 +141,9 @@ func settle(ctx context.Context, d time.Duration) {
 // time until every client is connected and until every queued message is
 // delivered. A client whose connection fails tries again until -d.
 func runStormBench(ctx context.Context, o *options, _ base.Streams) (*report, error) {
-	rep := newReport(o, 1, o.clients)
-	d := &dialer{o: o}
+	rep, d, topic := queueSetup(o)
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
-	topic := o.topTmpl.expand(tmplVars{role: "q"})
 	n, k := o.clients, o.count
 
 	// Set up at a moderate pace: the storm is what is measured.
