@@ -25,6 +25,15 @@ func (f fixture) encoded() []byte {
 	return f.raw
 }
 
+// shortAck is a PUBACK, PUBREC, PUBREL or PUBCOMP fixture in its two-byte
+// form: the fixed header (type and flags, Remaining Length 2) then the packet
+// identifier, decoding to an Ack of kind with packet id and no reason code.
+// raw is spelled out, not derived from kind and id, so that decoding is
+// checked against independently written bytes.
+func shortAck(name string, version byte, kind packet.Type, id uint16, raw ...byte) fixture {
+	return fixture{name: name, version: version, raw: raw, want: &packet.Ack{Kind: kind, PacketID: id}}
+}
+
 // bigPayload is larger than the default Reader buffer, so the body of
 // "PUBLISH big" goes through the body buffer with every buffer size.
 var bigPayload = bytes.Repeat([]byte("0123456789abcdef"), 3000/16+1)[:3000]
@@ -413,46 +422,14 @@ var fixtures = []fixture{
 	},
 
 	// ---- PUBACK, PUBREC, PUBREL, PUBCOMP ----------------------------------
-	{
-		name: "PUBACK 3.1", version: packet.Version31,
-		raw:  []byte{0x40, 0x02 /* PUBACK, remaining 2 */, 0x00, 0x01 /* packet id 1 */},
-		want: &packet.Ack{Kind: packet.TypePuback, PacketID: 1},
-	},
-	{
-		name: "PUBREC 3.1", version: packet.Version31,
-		raw:  []byte{0x50, 0x02 /* PUBREC, remaining 2 */, 0x00, 0x02 /* packet id 2 */},
-		want: &packet.Ack{Kind: packet.TypePubrec, PacketID: 2},
-	},
-	{
-		name: "PUBREL 3.1", version: packet.Version31,
-		raw:  []byte{0x62, 0x02 /* PUBREL (flags 0010), remaining 2 */, 0x00, 0x03 /* packet id 3 */},
-		want: &packet.Ack{Kind: packet.TypePubrel, PacketID: 3},
-	},
-	{
-		name: "PUBCOMP 3.1", version: packet.Version31,
-		raw:  []byte{0x70, 0x02 /* PUBCOMP, remaining 2 */, 0x00, 0x04 /* packet id 4 */},
-		want: &packet.Ack{Kind: packet.TypePubcomp, PacketID: 4},
-	},
-	{
-		name: "PUBACK 3.1.1", version: packet.Version311,
-		raw:  []byte{0x40, 0x02 /* PUBACK, remaining 2 */, 0xff, 0xff /* packet id 65535 */},
-		want: &packet.Ack{Kind: packet.TypePuback, PacketID: 65535},
-	},
-	{
-		name: "PUBREC 3.1.1", version: packet.Version311,
-		raw:  []byte{0x50, 0x02 /* PUBREC, remaining 2 */, 0x01, 0x00 /* packet id 256 */},
-		want: &packet.Ack{Kind: packet.TypePubrec, PacketID: 256},
-	},
-	{
-		name: "PUBREL 3.1.1", version: packet.Version311,
-		raw:  []byte{0x62, 0x02 /* PUBREL (flags 0010), remaining 2 */, 0x00, 0x03 /* packet id 3 */},
-		want: &packet.Ack{Kind: packet.TypePubrel, PacketID: 3},
-	},
-	{
-		name: "PUBCOMP 3.1.1", version: packet.Version311,
-		raw:  []byte{0x70, 0x02 /* PUBCOMP, remaining 2 */, 0x00, 0x04 /* packet id 4 */},
-		want: &packet.Ack{Kind: packet.TypePubcomp, PacketID: 4},
-	},
+	shortAck("PUBACK 3.1", packet.Version31, packet.TypePuback, 1, 0x40, 0x02, 0x00, 0x01),
+	shortAck("PUBREC 3.1", packet.Version31, packet.TypePubrec, 2, 0x50, 0x02, 0x00, 0x02),
+	shortAck("PUBREL 3.1", packet.Version31, packet.TypePubrel, 3, 0x62, 0x02, 0x00, 0x03),
+	shortAck("PUBCOMP 3.1", packet.Version31, packet.TypePubcomp, 4, 0x70, 0x02, 0x00, 0x04),
+	shortAck("PUBACK 3.1.1", packet.Version311, packet.TypePuback, 65535, 0x40, 0x02, 0xff, 0xff),
+	shortAck("PUBREC 3.1.1", packet.Version311, packet.TypePubrec, 256, 0x50, 0x02, 0x01, 0x00),
+	shortAck("PUBREL 3.1.1", packet.Version311, packet.TypePubrel, 3, 0x62, 0x02, 0x00, 0x03),
+	shortAck("PUBCOMP 3.1.1", packet.Version311, packet.TypePubcomp, 4, 0x70, 0x02, 0x00, 0x04),
 	{
 		name: "PUBACK 5 two-byte form", version: packet.Version5,
 		raw: []byte{
@@ -514,11 +491,7 @@ var fixtures = []fixture{
 		want: &packet.Ack{Kind: packet.TypePubrel, PacketID: 3, ReasonCode: packet.PacketIdentifierNotFound,
 			Properties: props(pStr(packet.PropReasonString, "gone"), pUser("k", "v"))},
 	},
-	{
-		name: "PUBREL 5 two-byte form", version: packet.Version5,
-		raw:  []byte{0x62, 0x02 /* PUBREL (flags 0010), remaining 2 */, 0x00, 0x03 /* packet id 3 */},
-		want: &packet.Ack{Kind: packet.TypePubrel, PacketID: 3},
-	},
+	shortAck("PUBREL 5 two-byte form", packet.Version5, packet.TypePubrel, 3, 0x62, 0x02, 0x00, 0x03),
 	{
 		name: "PUBCOMP 5 success with properties", version: packet.Version5,
 		raw: []byte{
@@ -530,11 +503,7 @@ var fixtures = []fixture{
 		},
 		want: &packet.Ack{Kind: packet.TypePubcomp, PacketID: 4, Properties: props(pStr(packet.PropReasonString, "ok"))},
 	},
-	{
-		name: "PUBCOMP 5 two-byte form", version: packet.Version5,
-		raw:  []byte{0x70, 0x02 /* PUBCOMP, remaining 2 */, 0x00, 0x04 /* packet id 4 */},
-		want: &packet.Ack{Kind: packet.TypePubcomp, PacketID: 4},
-	},
+	shortAck("PUBCOMP 5 two-byte form", packet.Version5, packet.TypePubcomp, 4, 0x70, 0x02, 0x00, 0x04),
 
 	// ---- SUBSCRIBE --------------------------------------------------------
 	{

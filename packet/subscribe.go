@@ -34,10 +34,7 @@ func (*Subscribe) Type() Type  { return TypeSubscribe }
 func (*Subscribe) flags() byte { return 0x02 } // [MQTT-3.8.1-1]
 
 func (p *Subscribe) size(v byte) int {
-	n := 2
-	if v == Version5 {
-		n += p.Properties.fullSize(inSubscribe)
-	}
+	n := idPropertiesSize(v, &p.Properties, inSubscribe)
 	for _, s := range p.Subscriptions {
 		n += 2 + len(s.Filter) + 1
 	}
@@ -68,11 +65,28 @@ func (p *Subscribe) check(v byte) error {
 	return nil
 }
 
-func (p *Subscribe) appendBody(b []byte, v byte) []byte {
-	b = appendUint16(b, p.PacketID)
+// appendIDProperties appends the variable header SUBSCRIBE, SUBACK,
+// UNSUBSCRIBE and UNSUBACK share: packet identifier id, then in MQTT 5 the
+// properties props as allowed at pl.
+func appendIDProperties(b []byte, v byte, id uint16, props *Properties, pl place) []byte {
+	b = appendUint16(b, id)
 	if v == Version5 {
-		b = p.Properties.appendTo(b, inSubscribe)
+		b = props.appendTo(b, pl)
 	}
+	return b
+}
+
+// idPropertiesSize is the size of what appendIDProperties appends.
+func idPropertiesSize(v byte, props *Properties, pl place) int {
+	n := 2
+	if v == Version5 {
+		n += props.fullSize(pl)
+	}
+	return n
+}
+
+func (p *Subscribe) appendBody(b []byte, v byte) []byte {
+	b = appendIDProperties(b, v, p.PacketID, &p.Properties, inSubscribe)
 	for _, s := range p.Subscriptions {
 		b = appendString(b, s.Filter)
 		o := s.QoS
@@ -90,18 +104,29 @@ func (p *Subscribe) appendBody(b []byte, v byte) []byte {
 	return b
 }
 
+// subscribeHeader reads the variable header SUBSCRIBE and UNSUBSCRIBE
+// share into id and props: a packet identifier, then in MQTT 5 the
+// properties allowed at pl. It fails only for packet identifier 0; other
+// errors stay in d.err.
+func (d *decoder) subscribeHeader(name string, v byte, id *uint16, props *Properties, pl place) error {
+	*id = d.uint16("packet identifier")
+	if d.err == nil && *id == 0 {
+		return malformed(name + " packet identifier 0") // [MQTT-2.2.1-3] (Mosquitto: malformed, 0x81)
+	}
+	if v == Version5 {
+		d.properties(props, pl)
+	}
+	return nil
+}
+
 func decodeSubscribe(body []byte, v byte) (*Subscribe, error) {
 	d := decoder{b: body}
 	p := &Subscribe{}
-	p.PacketID = d.uint16("packet identifier")
-	if d.err == nil && p.PacketID == 0 {
-		return nil, malformed("SUBSCRIBE packet identifier 0") // [MQTT-2.2.1-3] (Mosquitto: malformed, 0x81)
+	if err := d.subscribeHeader("SUBSCRIBE", v, &p.PacketID, &p.Properties, inSubscribe); err != nil {
+		return nil, err
 	}
-	if v == Version5 {
-		d.properties(&p.Properties, inSubscribe)
-		if d.err == nil && len(p.Properties.SubscriptionIDs) > 1 {
-			return nil, protocolErr("SUBSCRIBE with more than one Subscription Identifier") // 3.8.2.1.2
-		}
+	if v == Version5 && d.err == nil && len(p.Properties.SubscriptionIDs) > 1 {
+		return nil, protocolErr("SUBSCRIBE with more than one Subscription Identifier") // 3.8.2.1.2
 	}
 	for d.err == nil && d.remaining() > 0 {
 		var s Subscription
@@ -157,11 +182,7 @@ func (*Suback) Type() Type  { return TypeSuback }
 func (*Suback) flags() byte { return 0 }
 
 func (p *Suback) size(v byte) int {
-	n := 2 + len(p.ReasonCodes)
-	if v == Version5 {
-		n += p.Properties.fullSize(inSuback)
-	}
-	return n
+	return idPropertiesSize(v, &p.Properties, inSuback) + len(p.ReasonCodes)
 }
 
 func (p *Suback) check(v byte) error {
@@ -178,10 +199,7 @@ func (p *Suback) check(v byte) error {
 }
 
 func (p *Suback) appendBody(b []byte, v byte) []byte {
-	b = appendUint16(b, p.PacketID)
-	if v == Version5 {
-		b = p.Properties.appendTo(b, inSuback)
-	}
+	b = appendIDProperties(b, v, p.PacketID, &p.Properties, inSuback)
 	return appendReasonCodes(b, p.ReasonCodes)
 }
 
@@ -217,10 +235,7 @@ func (*Unsubscribe) Type() Type  { return TypeUnsubscribe }
 func (*Unsubscribe) flags() byte { return 0x02 } // [MQTT-3.10.1-1]
 
 func (p *Unsubscribe) size(v byte) int {
-	n := 2
-	if v == Version5 {
-		n += p.Properties.fullSize(inUnsubscribe)
-	}
+	n := idPropertiesSize(v, &p.Properties, inUnsubscribe)
 	for _, f := range p.Filters {
 		n += 2 + len(f)
 	}
@@ -243,10 +258,7 @@ func (p *Unsubscribe) check(v byte) error {
 }
 
 func (p *Unsubscribe) appendBody(b []byte, v byte) []byte {
-	b = appendUint16(b, p.PacketID)
-	if v == Version5 {
-		b = p.Properties.appendTo(b, inUnsubscribe)
-	}
+	b = appendIDProperties(b, v, p.PacketID, &p.Properties, inUnsubscribe)
 	for _, f := range p.Filters {
 		b = appendString(b, f)
 	}
@@ -256,12 +268,8 @@ func (p *Unsubscribe) appendBody(b []byte, v byte) []byte {
 func decodeUnsubscribe(body []byte, v byte) (*Unsubscribe, error) {
 	d := decoder{b: body}
 	p := &Unsubscribe{}
-	p.PacketID = d.uint16("packet identifier")
-	if d.err == nil && p.PacketID == 0 {
-		return nil, malformed("UNSUBSCRIBE packet identifier 0") // [MQTT-2.2.1-3] (Mosquitto: malformed, 0x81)
-	}
-	if v == Version5 {
-		d.properties(&p.Properties, inUnsubscribe)
+	if err := d.subscribeHeader("UNSUBSCRIBE", v, &p.PacketID, &p.Properties, inUnsubscribe); err != nil {
+		return nil, err
 	}
 	for d.err == nil && d.remaining() > 0 {
 		f := d.string("topic filter")
@@ -314,9 +322,9 @@ func (p *Unsuback) check(v byte) error {
 }
 
 func (p *Unsuback) appendBody(b []byte, v byte) []byte {
-	b = appendUint16(b, p.PacketID)
+	b = appendIDProperties(b, v, p.PacketID, &p.Properties, inUnsuback)
 	if v == Version5 {
-		b = appendReasonCodes(p.Properties.appendTo(b, inUnsuback), p.ReasonCodes)
+		b = appendReasonCodes(b, p.ReasonCodes)
 	}
 	return b
 }

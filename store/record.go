@@ -393,6 +393,16 @@ func finish[T any](d *decoder, v *T) (*T, error) {
 	return v, nil
 }
 
+// optional reads an optional field: read(what) when set (the record's flag
+// for the field is set), else the zero value, reading nothing.
+func optional[T any](set bool, read func(what string) T, what string) T {
+	if !set {
+		var zero T
+		return zero
+	}
+	return read(what)
+}
+
 func (d *decoder) message() *broker.Message {
 	m := &broker.Message{}
 	flags := d.byte("message flags")
@@ -400,12 +410,8 @@ func (d *decoder) message() *broker.Message {
 	m.QoS = d.byte("message QoS")
 	m.Topic = d.string("message topic")
 	m.Publisher = d.string("message publisher")
-	if flags&msgExpiry != 0 {
-		m.Expiry = d.time("message expiry")
-	}
-	if flags&msgReceived != 0 {
-		m.Received = d.time("message received time")
-	}
+	m.Expiry = optional(flags&msgExpiry != 0, d.time, "message expiry")
+	m.Received = optional(flags&msgReceived != 0, d.time, "message received time")
 	if flags&msgProperties != 0 {
 		raw := d.raw("message properties")
 		if d.err == nil {
@@ -463,18 +469,11 @@ func decodeSession(clientID string, rec []byte) (*broker.StoredSession, error) {
 	flags := d.byte("session flags")
 	s.Expiry = d.uint32("session expiry")
 	s.WillDelay = d.uint32("will delay")
-	if flags&sessOffline != 0 {
-		s.OfflineSince = d.time("offline time")
-	}
-	if flags&sessSent != 0 {
-		s.SentUpTo = d.uvarint("sent up to")
-	}
-	if flags&sessUser != 0 {
-		s.Username, s.HasUsername = d.string("user name"), true
-	}
-	if flags&sessListener != 0 {
-		s.Listener = d.string("listener")
-	}
+	s.OfflineSince = optional(flags&sessOffline != 0, d.time, "offline time")
+	s.SentUpTo = optional(flags&sessSent != 0, d.uvarint, "sent up to")
+	s.HasUsername = flags&sessUser != 0
+	s.Username = optional(s.HasUsername, d.string, "user name")
+	s.Listener = optional(flags&sessListener != 0, d.string, "listener")
 	if flags&sessWill != 0 {
 		s.Will = d.message()
 	}

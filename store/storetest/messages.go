@@ -106,9 +106,7 @@ func testMessageCounts(t *testing.T, h *harness) {
 		b.DeleteDelivery("b", 1)
 		b.PutDelivery("c", tDelivery(1, 3, "three"))
 	})
-	h.commit(t, true, func(b *broker.Batch) {
-		b.PutDelivery("d", tDelivery(1, 5, "second"))
-	})
+	h.putDelivery(t, "d", tDelivery(1, 5, "second"))
 	h.check(t, func(t *testing.T, s broker.Store) {
 		wantMessage(t, s, "b", nil, 0, "")
 		wantMessage(t, s, "c", []uint64{1}, 3, "three")
@@ -128,9 +126,7 @@ func testMessageCounts(t *testing.T, h *harness) {
 		b.DeleteDelivery("f", 1)
 		b.DeleteSession("f")
 	})
-	h.commit(t, true, func(b *broker.Batch) {
-		b.PutDelivery("g", tDelivery(1, 9, "nine again"))
-	})
+	h.putDelivery(t, "g", tDelivery(1, 9, "nine again"))
 	h.check(t, func(t *testing.T, s broker.Store) {
 		wantMessage(t, s, "d", nil, 0, "")
 		wantMessage(t, s, "e", []uint64{1}, 5, "second")
@@ -138,6 +134,13 @@ func testMessageCounts(t *testing.T, h *harness) {
 		wantMessage(t, s, "g", []uint64{1}, 9, "nine again")
 		wantMaxID(t, s, 9)
 	})
+}
+
+// putDelivery commits, with sync, a batch of one put: delivery d in the
+// queue of session id.
+func (h *harness) putDelivery(t *testing.T, id string, d *broker.StoredDelivery) {
+	t.Helper()
+	h.commit(t, true, func(b *broker.Batch) { b.PutDelivery(id, d) })
 }
 
 // tDelivery is a QoS 1 delivery, sequence number seq, of message id: on
@@ -164,10 +167,8 @@ func testMessageCascade(t *testing.T, h *harness) {
 		b.DeleteSession("a")
 		b.DeleteSession("never-there")
 	})
-	h.commit(t, true, func(b *broker.Batch) {
-		// Message 3 went with session a: its id stores this one.
-		b.PutDelivery("c", tDelivery(0, 3, "3 again"))
-	})
+	// Message 3 went with session a: its id stores this one.
+	h.putDelivery(t, "c", tDelivery(0, 3, "3 again"))
 	h.check(t, func(t *testing.T, s broker.Store) {
 		wantMessage(t, s, "a", nil, 0, "")
 		wantMessage(t, s, "ab", []uint64{0}, 1, "1")
@@ -180,9 +181,7 @@ func testMessageCascade(t *testing.T, h *harness) {
 		b.PutDelivery("ab", tDelivery(5, 1, "1"))
 		b.DeleteSession("b")
 	})
-	h.commit(t, true, func(b *broker.Batch) {
-		b.PutDelivery("d", tDelivery(0, 2, "2 again"))
-	})
+	h.putDelivery(t, "d", tDelivery(0, 2, "2 again"))
 	h.check(t, func(t *testing.T, s broker.Store) {
 		wantMessage(t, s, "ab", []uint64{5}, 1, "1")
 		wantMessage(t, s, "b", nil, 0, "")
