@@ -12,6 +12,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/internal/testutil"
+	"github.com/midge-mqtt/midge/internal/testutil/mqdiff"
 	"github.com/midge-mqtt/midge/packet"
 	"github.com/midge-mqtt/midge/store"
 )
@@ -48,7 +49,7 @@ func TestCompatReceiveMaximumExceeded(t *testing.T) {
 			// The PUBRECs are read before the third PUBLISH goes: with a
 			// Store they wait for the commit.
 			third := pk(t, v, &packet.Publish{Topic: "t", QoS: tc.qos[2], PacketID: 3, Payload: []byte("x")})
-			mosq, midge := testutil.Differential(t, conf, []testutil.Step{
+			mosq, midge := mqdiff.Differential(t, conf, []testutil.Step{
 				connStep(t, 0, v, "a"),
 				{Send: pubs(t, v, tc.qos[:2]...), Read: 2},
 				{Send: third, Close: true},
@@ -178,7 +179,7 @@ func TestCompatOverlappingSubscriptionIDs(t *testing.T) {
 				{Send: subscribeID(t, 1, "a/#", q1, tc.idA), Read: 1},
 				{Send: subscribeID(t, 2, "a/b", q2, tc.idB), Read: 1},
 			}, publish...)
-			mosq, midge := testutil.Differential(t, nil, script)
+			mosq, midge := mqdiff.Differential(t, nil, script)
 			if want := head + tc.mosq; mosq.String() != want {
 				t.Errorf("Mosquitto changed its answer:\n%s\nwant\n%s", mosq, want)
 			}

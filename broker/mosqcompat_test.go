@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/testutil"
+	"github.com/midge-mqtt/midge/internal/testutil/mqdiff"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -32,17 +33,17 @@ func runCompat(t *testing.T, cases []compatCase) {
 				t.Parallel()
 				kept := keptDifferences[c.name]
 				if why, ok := mosquittoMayDropLast[c.name]; ok {
-					mosq, midge := testutil.Differential(t, c.conf, c.script(t, v))
+					mosq, midge := mqdiff.Differential(t, c.conf, c.script(t, v))
 					if m, g := mosq.String(), midge.String(); m != g && m != withoutLastBeforeClose(g) {
 						t.Errorf("midge's bytes differ from Mosquitto's (%s)\nmosquitto:\n%s\nmidge:\n%s", why, m, g)
 					}
 					return
 				}
 				if kept == "" {
-					testutil.SameAsMosquitto(t, c.conf, c.script(t, v))
+					mqdiff.SameAsMosquitto(t, c.conf, c.script(t, v))
 					return
 				}
-				mosq, midge := testutil.Differential(t, c.conf, c.script(t, v))
+				mosq, midge := mqdiff.Differential(t, c.conf, c.script(t, v))
 				if mosq.String() == midge.String() {
 					t.Errorf("midge now answers as Mosquitto; the kept difference (%s) is gone:\n%s", kept, midge)
 				}

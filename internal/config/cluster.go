@@ -6,33 +6,27 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/midge-mqtt/midge/cluster"
 )
 
 // Cluster holds the cluster_* options (package cluster). Name is "" when
 // the configuration has none: the broker then runs alone.
+//
+// The embedded cluster.Config holds the options it declares: cluster_name
+// (Name), cluster_node_id (NodeID; "" for the host name), cluster_listen
+// (Listen), cluster_gossip (Gossip), cluster_join (Join, in order: a line
+// may give several and the option may be repeated), cluster_bootstrap_expect
+// (BootstrapExpect, 0 when not given), cluster_data_dir (DataDir; default
+// persistence_location/cluster, "cluster" in the working directory without
+// persistence_location) and cluster_gossip_key (GossipKey, decoded from
+// base64: 16, 24 or 32 bytes; nil without it). Its other fields are left
+// zero: the broker sets them.
 type Cluster struct {
-	// Name is cluster_name: nodes with different names never join.
-	Name string
-	// NodeID is cluster_node_id; "" for the host name.
-	NodeID string
-	// Listen is cluster_listen, HOST:PORT: node-to-node TCP.
-	Listen string
-	// Gossip is cluster_gossip, HOST:PORT: memberlist, TCP and UDP.
-	Gossip string
-	// Join are the cluster_join addresses, in order (a line may give
-	// several; the option may be repeated).
-	Join []string
-	// BootstrapExpect is cluster_bootstrap_expect, 0 when not given.
-	BootstrapExpect int
-	// DataDir is cluster_data_dir; default persistence_location/cluster
-	// ("cluster" in the working directory without persistence_location).
-	DataDir string
+	cluster.Config
 	// CAFile, CertFile and KeyFile are cluster_cafile, cluster_certfile and
 	// cluster_keyfile: mutual TLS on the cluster port. All three or none.
 	CAFile, CertFile, KeyFile string
-	// GossipKey is cluster_gossip_key, decoded from base64: 16, 24 or 32
-	// bytes; nil without it.
-	GossipKey []byte
 	// TLSPos is where the first of them is, for messages.
 	TLSPos Position
 	// Pos is where the first cluster option is, for messages.

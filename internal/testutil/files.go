@@ -2,6 +2,7 @@ package testutil
 
 import (
 	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -32,4 +33,15 @@ func WorldDir(t testing.TB, prefix string, perm os.FileMode) string {
 		t.Fatal(err)
 	}
 	return dir
+}
+
+// WriteFile writes text to the file name in dir (permissions 0o644),
+// failing the test if it cannot, and returns the file's path.
+func WriteFile(t testing.TB, dir, name, text string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
-	"github.com/midge-mqtt/midge/internal/config"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -203,7 +202,7 @@ func StartMosquitto(t testing.TB, conf ...string) string {
 		_, port, _ := net.SplitHostPort(addr)
 		ln.Close()
 		path := filepath.Join(t.TempDir(), "mosquitto.conf")
-		text := strings.Join(append([]string{"listener " + port + " 127.0.0.1"}, withAnonymous(conf)...), "\n") + "\n"
+		text := strings.Join(append([]string{"listener " + port + " 127.0.0.1"}, WithAnonymous(conf)...), "\n") + "\n"
 		if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -247,30 +246,15 @@ func StartMosquitto(t testing.TB, conf ...string) string {
 	}
 }
 
-// withAnonymous adds allow_anonymous true unless conf sets it.
-func withAnonymous(conf []string) []string {
+// WithAnonymous adds allow_anonymous true unless conf sets it, as
+// StartMosquitto does to its configuration lines.
+func WithAnonymous(conf []string) []string {
 	for _, l := range conf {
 		if strings.HasPrefix(strings.TrimSpace(l), "allow_anonymous") {
 			return conf
 		}
 	}
 	return append([]string{"allow_anonymous true"}, conf...)
-}
-
-// StartMidgeConf starts midge in-process with the same configuration lines
-// StartMosquitto would be given, read by midge's own configuration parser,
-// and returns its address.
-func StartMidgeConf(t testing.TB, conf ...string) *Broker {
-	t.Helper()
-	text := strings.Join(append([]string{"listener 1883 127.0.0.1", "sys_interval 0"}, withAnonymous(conf)...), "\n") + "\n"
-	res, err := config.Parse(strings.NewReader(text), "mosquitto.conf")
-	if err != nil {
-		t.Fatalf("midge refuses the configuration: %v\n%s", err, text)
-	}
-	cfg := res.Config
-	lc := cfg.Listeners[0]
-	cfg.Listeners = nil
-	return StartBrokerListener(t, cfg, lc)
 }
 
 // StartBrokerListener is StartBroker with the listener's settings lc (its
@@ -280,25 +264,4 @@ func StartBrokerListener(t testing.TB, cfg broker.Config, lc broker.Listener) *B
 	b := StartBroker(t, cfg)
 	b.Addr = b.ServeListener(t, lc)
 	return b
-}
-
-// Differential runs script against Debian's Mosquitto and against midge,
-// each started with the configuration lines conf, and returns both
-// transcripts (Mosquitto's first).
-func Differential(t testing.TB, conf []string, script []Step) (mosq, midge Transcript) {
-	t.Helper()
-	maddr := StartMosquitto(t, conf...)
-	b := StartMidgeConf(t, conf...)
-	return Run(t, maddr, script), Run(t, b.Addr, script)
-}
-
-// SameAsMosquitto runs script against both brokers and fails the test
-// unless midge received exactly the bytes Mosquitto sent.
-func SameAsMosquitto(t testing.TB, conf []string, script []Step) Transcript {
-	t.Helper()
-	mosq, midge := Differential(t, conf, script)
-	if mosq.String() != midge.String() {
-		t.Errorf("midge's bytes differ from Mosquitto's\nmosquitto:\n%s\nmidge:\n%s", mosq, midge)
-	}
-	return midge
 }

@@ -73,10 +73,8 @@ func runIn(t *testing.T, args ...string) (int, string, string) {
 func TestTestConfig(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	good := filepath.Join(dir, "good.conf")
-	os.WriteFile(good, []byte("listener 1883\nallow_anonymous true\n"), 0o644)
-	bad := filepath.Join(dir, "bad.conf")
-	os.WriteFile(bad, []byte("listener 1883\nbogus 1\nmax_qos 7\n"), 0o644)
+	good := testutil.WriteFile(t, dir, "good.conf", "listener 1883\nallow_anonymous true\n")
+	bad := testutil.WriteFile(t, dir, "bad.conf", "listener 1883\nbogus 1\nmax_qos 7\n")
 
 	code, _, errs := runIn(t, "--test-config", "-c", good)
 	if code != 0 || !strings.HasSuffix(errs, ": Configuration file is OK.\n") {

@@ -34,17 +34,9 @@ func clusterConfig(c config.Cluster) (cluster.Config, error) {
 	if err != nil {
 		return cluster.Config{}, err
 	}
-	return cluster.Config{
-		TLS:             tc,
-		GossipKey:       c.GossipKey,
-		Name:            c.Name,
-		NodeID:          c.NodeID,
-		Listen:          c.Listen,
-		Gossip:          c.Gossip,
-		Join:            c.Join,
-		BootstrapExpect: c.BootstrapExpect,
-		DataDir:         c.DataDir,
-	}, nil
+	cfg := c.Config
+	cfg.TLS = tc
+	return cfg, nil
 }
 
 // clusterTLS returns the mutual TLS configuration of the cluster_cafile,

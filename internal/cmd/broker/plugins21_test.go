@@ -20,9 +20,9 @@ import (
 func TestPluginForms21(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	pw, acl := filepath.Join(dir, "pw"), filepath.Join(dir, "acl")
+	pw := filepath.Join(dir, "pw")
 	midgePasswd(t, "-c", "-b", pw, "alice", "s3cret")
-	os.WriteFile(acl, []byte("user alice\ntopic readwrite alice/#\n"), 0o644)
+	acl := testutil.WriteFile(t, dir, "acl", "user alice\ntopic readwrite alice/#\n")
 	portB := freePort(t)
 	b, portA := runConf(t, strings.Join([]string{
 		"log_dest none",

@@ -10,6 +10,7 @@ import (
 
 	"github.com/midge-mqtt/midge/broker"
 	"github.com/midge-mqtt/midge/dynsec"
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // TestWebListener runs the broker with an http_api listener: logins from
@@ -21,11 +22,10 @@ func TestWebListener(t *testing.T) {
 	midgePasswd(t, "-c", "-b", filepath.Join(dir, "pw"), "alice", "alice-pw")
 	midgePasswd(t, "-b", filepath.Join(dir, "pw"), "bob", "bob-pw")
 	mqtt, port := freePort(t), freePort(t)
-	conf := filepath.Join(dir, "m.conf")
 	logf := filepath.Join(dir, "m.log")
 	text := "password_file " + dir + "/pw\nhttp_api_admin alice\nlog_dest file " + logf + "\n" +
 		"listener " + mqtt + " 127.0.0.1\nlistener " + port + " 127.0.0.1\nprotocol http_api\n"
-	os.WriteFile(conf, []byte(text), 0o644)
+	conf := testutil.WriteFile(t, dir, "m.conf", text)
 	b, stop := startInProcess(t, conf, logf)
 	call := newWebClient(t, port).call
 	if st := call("GET", "/healthz", "", nil, nil); st != 200 {

@@ -1,8 +1,6 @@
 package cluster
 
 import (
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -15,10 +13,8 @@ import (
 func TestStatusUsage(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
-	noCluster := filepath.Join(dir, "plain.conf")
-	os.WriteFile(noCluster, []byte("listener 1883 127.0.0.1\n"), 0o644)
-	bad := filepath.Join(dir, "bad.conf")
-	os.WriteFile(bad, []byte("cluster_name x\ncluster_listen nowhere\n"), 0o644)
+	noCluster := testutil.WriteFile(t, dir, "plain.conf", "listener 1883 127.0.0.1\n")
+	bad := testutil.WriteFile(t, dir, "bad.conf", "cluster_name x\ncluster_listen nowhere\n")
 	for _, tc := range []struct {
 		args []string
 		code int
