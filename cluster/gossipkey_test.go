@@ -47,8 +47,8 @@ func TestGossipKey(t *testing.T) {
 	key := bytes.Repeat([]byte{7}, 32)
 	a := startKeyedNode(t, "a", key, &testutil.LockedBuffer{}, 2)
 	b := startKeyedNode(t, "b", key, &testutil.LockedBuffer{}, 2, a.GossipAddr())
-	waitFor(t, "a leader known to both", func() bool { return leaderOf(a, b) != "" })
-	waitFor(t, "two voters", func() bool { return len(voters(a)) == 2 && len(voters(b)) == 2 })
+	testutil.WaitWithin(t, testWait, "a leader known to both", func() bool { return leaderOf(a, b) != "" })
+	testutil.WaitWithin(t, testWait, "two voters", func() bool { return len(voters(a)) == 2 && len(voters(b)) == 2 })
 
 	for _, tc := range []struct {
 		id  string
@@ -56,7 +56,7 @@ func TestGossipKey(t *testing.T) {
 	}{{"nokey", nil}, {"otherkey", bytes.Repeat([]byte{8}, 32)}, {"shortkey", key[:16]}} {
 		log := &testutil.LockedBuffer{}
 		x := startKeyedNode(t, tc.id, tc.key, log, 0, a.GossipAddr(), b.GossipAddr())
-		waitFor(t, tc.id+"'s join refused", func() bool { return strings.Contains(log.String(), "no seed answers yet") })
+		testutil.WaitWithin(t, testWait, tc.id+"'s join refused", func() bool { return strings.Contains(log.String(), "no seed answers yet") })
 		for _, n := range []*Node{a, b} {
 			if slices.Contains(memberIDs(n), tc.id) {
 				t.Errorf("%s lists %s", n.ID(), tc.id)

@@ -22,12 +22,6 @@ import (
 // machine; a passing test never waits that long.
 const testWait = 60 * time.Second
 
-// waitFor waits until cond holds, failing the test after testWait.
-func waitFor(t testing.TB, what string, cond func() bool) {
-	t.Helper()
-	testutil.WaitWithin(t, testWait, what, cond)
-}
-
 // testLogger sends a node's records to t.Log until the test's cleanups
 // that were registered after it (the node's Close) have run: memberlist
 // may log from a goroutine that outlives Shutdown, and t.Log after the
@@ -113,9 +107,9 @@ func TestThreeNodes(t *testing.T) {
 	b, _ := startNode(t, "c1", "b", t.TempDir(), 3, a.GossipAddr())
 	c, chc := startNode(t, "c1", "c", t.TempDir(), 3, a.GossipAddr())
 	nodes := []*Node{a, b, c}
-	waitFor(t, "one leader that every node knows", func() bool { return leaderOf(nodes...) != "" })
+	testutil.WaitWithin(t, testWait, "one leader that every node knows", func() bool { return leaderOf(nodes...) != "" })
 	for _, n := range nodes {
-		waitFor(t, "three voters on "+n.ID(), func() bool { return len(voters(n)) == 3 })
+		testutil.WaitWithin(t, testWait, "three voters on "+n.ID(), func() bool { return len(voters(n)) == 3 })
 	}
 
 	var follower, other *Node
@@ -134,7 +128,7 @@ func TestThreeNodes(t *testing.T) {
 		t.Fatalf("Claim from follower %s = %+v, %v", follower.ID(), cl, err)
 	}
 	for _, n := range nodes {
-		waitFor(t, "the claim on "+n.ID(), func() bool { o, ok := n.Owner("client-1"); return ok && o == follower.ID() })
+		testutil.WaitWithin(t, testWait, "the claim on "+n.ID(), func() bool { o, ok := n.Owner("client-1"); return ok && o == follower.ID() })
 	}
 	cl2, err := other.Claim(ctx, "client-1")
 	if err != nil || cl2.Previous != follower.ID() {
@@ -147,7 +141,7 @@ func TestThreeNodes(t *testing.T) {
 	if err := other.Release(ctx, cl2); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the release everywhere", func() bool {
+	testutil.WaitWithin(t, testWait, "the release everywhere", func() bool {
 		for _, n := range nodes {
 			if _, ok := n.Owner("client-1"); ok {
 				return false
@@ -160,7 +154,7 @@ func TestThreeNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, ch := range []*changes{cha, chc} {
-		waitFor(t, "the retained change", func() bool {
+		testutil.WaitWithin(t, testWait, "the retained change", func() bool {
 			return ch.has(func(x Change) bool {
 				return x.Kind == RetainedChanged && x.Retained.Topic == "a/b" && string(x.Retained.Payload) == "hello"
 			})
@@ -178,7 +172,7 @@ func TestThreeNodes(t *testing.T) {
 		}
 	}
 	leader.Close()
-	waitFor(t, "a new leader", func() bool { l := leaderOf(rest...); return l != "" && l != leader.ID() })
+	testutil.WaitWithin(t, testWait, "a new leader", func() bool { l := leaderOf(rest...); return l != "" && l != leader.ID() })
 	if _, err := rest[0].Claim(ctx, "client-2"); err != nil {
 		t.Fatalf("Claim after losing the leader: %v", err)
 	}
@@ -189,9 +183,9 @@ func TestThreeNodes(t *testing.T) {
 func TestOtherClusterNeverJoins(t *testing.T) {
 	t.Parallel()
 	a, _ := startNode(t, "one", "a", t.TempDir(), 1)
-	waitFor(t, "a single-node leader", func() bool { return a.Status().State == "Leader" })
+	testutil.WaitWithin(t, testWait, "a single-node leader", func() bool { return a.Status().State == "Leader" })
 	x, _ := startNode(t, "two", "x", t.TempDir(), 1, a.GossipAddr())
-	waitFor(t, "x leading its own cluster", func() bool { return x.Status().State == "Leader" })
+	testutil.WaitWithin(t, testWait, "x leading its own cluster", func() bool { return x.Status().State == "Leader" })
 	if _, err := x.ml.Join([]string{a.GossipAddr()}); err == nil {
 		t.Errorf("a node of cluster %q joined one of cluster %q", "two", "one")
 	}
@@ -213,7 +207,7 @@ func TestRestartKeepsState(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	a, _ := startNode(t, "c", "a", dir, 1)
-	waitFor(t, "a single-node leader", func() bool { return a.Status().State == "Leader" })
+	testutil.WaitWithin(t, testWait, "a single-node leader", func() bool { return a.Status().State == "Leader" })
 	if _, err := a.Claim(ctx, "mine"); err != nil {
 		t.Fatal(err)
 	}
@@ -234,8 +228,8 @@ func TestRestartKeepsState(t *testing.T) {
 	a.Close()
 
 	a2, _ := startNode(t, "c", "a", dir, 1)
-	waitFor(t, "the restarted node leading", func() bool { return a2.Status().State == "Leader" })
-	waitFor(t, "the earlier life's claim dropped", func() bool { _, ok := a2.Owner("mine"); return !ok })
+	testutil.WaitWithin(t, testWait, "the restarted node leading", func() bool { return a2.Status().State == "Leader" })
+	testutil.WaitWithin(t, testWait, "the earlier life's claim dropped", func() bool { _, ok := a2.Owner("mine"); return !ok })
 	var topics []string
 	a2.RetainedMessages(func(r Retained) bool { topics = append(topics, r.Topic); return true })
 	slices.Sort(topics)
@@ -277,7 +271,7 @@ func TestLateNodeGetsSnapshot(t *testing.T) {
 		return n
 	}
 	a := start("a", 1)
-	waitFor(t, "a leading", func() bool { return a.Status().State == "Leader" })
+	testutil.WaitWithin(t, testWait, "a leading", func() bool { return a.Status().State == "Leader" })
 	for i := range 20 {
 		if err := a.Retain(ctx, Retained{Topic: fmt.Sprintf("r/%d", i), Payload: []byte("p")}); err != nil {
 			t.Fatal(err)
@@ -290,7 +284,7 @@ func TestLateNodeGetsSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := start("b", 0, a.GossipAddr())
-	waitFor(t, "b with the whole state", func() bool { s := b.Status(); return s.Retained == 20 && s.Owners == 1 })
+	testutil.WaitWithin(t, testWait, "b with the whole state", func() bool { s := b.Status(); return s.Retained == 20 && s.Owners == 1 })
 	if o, _ := b.Owner("c"); o != "a" {
 		t.Errorf("b says c is owned by %q, want a", o)
 	}
@@ -312,20 +306,20 @@ func TestReapAndDropClaims(t *testing.T) {
 		return n
 	}
 	a := start("a")
-	waitFor(t, "a leading", func() bool { return a.Status().State == "Leader" })
+	testutil.WaitWithin(t, testWait, "a leading", func() bool { return a.Status().State == "Leader" })
 	b := start("b", a.GossipAddr())
-	waitFor(t, "b a voter", func() bool { return slices.Equal(voters(a), []string{"a", "b"}) })
+	testutil.WaitWithin(t, testWait, "b a voter", func() bool { return slices.Equal(voters(a), []string{"a", "b"}) })
 	if _, err := b.Claim(ctx, "on-b"); err != nil {
 		t.Fatal(err)
 	}
 	// Two voters: a needs b for a quorum. Add c first, so that a and c
 	// remain a majority of three when b goes.
 	c := start("c", a.GossipAddr())
-	waitFor(t, "c a voter", func() bool { return slices.Equal(voters(a), []string{"a", "b", "c"}) })
+	testutil.WaitWithin(t, testWait, "c a voter", func() bool { return slices.Equal(voters(a), []string{"a", "b", "c"}) })
 	b.Close()
-	waitFor(t, "b's claims dropped", func() bool { _, ok := a.Owner("on-b"); return !ok })
-	waitFor(t, "b removed from the voters", func() bool { return slices.Equal(voters(a), []string{"a", "c"}) })
-	waitFor(t, "c sees b removed", func() bool { return slices.Equal(voters(c), []string{"a", "c"}) })
+	testutil.WaitWithin(t, testWait, "b's claims dropped", func() bool { _, ok := a.Owner("on-b"); return !ok })
+	testutil.WaitWithin(t, testWait, "b removed from the voters", func() bool { return slices.Equal(voters(a), []string{"a", "c"}) })
+	testutil.WaitWithin(t, testWait, "c sees b removed", func() bool { return slices.Equal(voters(c), []string{"a", "c"}) })
 }
 
 // TestBroadcast checks the forwarding streams: every frame reaches every
@@ -365,7 +359,7 @@ func TestBroadcast(t *testing.T) {
 		return up == k
 	}
 	for _, n := range []*Node{a, b, c} {
-		waitFor(t, "two streams from "+n.ID(), func() bool { return connected(n, 2) })
+		testutil.WaitWithin(t, testWait, "two streams from "+n.ID(), func() bool { return connected(n, 2) })
 	}
 	const frames = 1000
 	for i := range frames {
@@ -386,7 +380,7 @@ func TestBroadcast(t *testing.T) {
 			}
 			return out
 		}
-		waitFor(t, "every frame", func() bool { return len(fromA()) >= frames })
+		testutil.WaitWithin(t, testWait, "every frame", func() bool { return len(fromA()) >= frames })
 		for i, f := range fromA() {
 			if f != fmt.Sprintf("a:%d", i) {
 				t.Errorf("frame %d = %q, want a's frames in order", i, f)
@@ -394,7 +388,7 @@ func TestBroadcast(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "b's frame at a and c", func() bool {
+	testutil.WaitWithin(t, testWait, "b's frame at a and c", func() bool {
 		for _, g := range []*got{&ga, &gc} {
 			g.mu.Lock()
 			ok := slices.Contains(g.frames, "b:from b")
@@ -406,7 +400,7 @@ func TestBroadcast(t *testing.T) {
 		return true
 	})
 	c.Close()
-	waitFor(t, "a's stream to c gone", func() bool { return len(a.Status().Peers) == 1 })
+	testutil.WaitWithin(t, testWait, "a's stream to c gone", func() bool { return len(a.Status().Peers) == 1 })
 	if k := a.Broadcast([]byte("x")); k != 1 {
 		t.Errorf("Broadcast after c left queued for %d peers, want 1", k)
 	}
@@ -422,7 +416,7 @@ func BenchmarkClaim(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer n.Close()
-	waitFor(b, "a leading", func() bool { return n.Status().State == "Leader" })
+	testutil.WaitWithin(b, testWait, "a leading", func() bool { return n.Status().State == "Leader" })
 	for _, par := range []int{1, 64} {
 		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
 			b.ReportAllocs()
@@ -468,7 +462,7 @@ func TestMinorityRefusesAndHeals(t *testing.T) {
 	a := start(specs[0])
 	b := start(specs[1], a.GossipAddr())
 	c := start(specs[2], a.GossipAddr())
-	waitFor(t, "a leader", func() bool { return leaderOf(a, b, c) != "" })
+	testutil.WaitWithin(t, testWait, "a leader", func() bool { return leaderOf(a, b, c) != "" })
 	if _, err := b.Claim(ctx, "before"); err != nil {
 		t.Fatal(err)
 	}
@@ -480,13 +474,13 @@ func TestMinorityRefusesAndHeals(t *testing.T) {
 		t.Fatalf("Claim on a minority = %v, want ErrUnavailable", err)
 	}
 	b2 := start(specs[1], a.GossipAddr())
-	waitFor(t, "a leader of a and b", func() bool { return leaderOf(a, b2) != "" })
+	testutil.WaitWithin(t, testWait, "a leader of a and b", func() bool { return leaderOf(a, b2) != "" })
 	if _, err := a.Claim(ctx, "healed"); err != nil {
 		t.Fatalf("Claim after the majority is back: %v", err)
 	}
 	// b's claim was dropped when b left (its connections are gone); the
 	// ids claimed since are agreed by both.
-	waitFor(t, "the claim on b", func() bool { o, ok := b2.Owner("healed"); return ok && o == "a" })
+	testutil.WaitWithin(t, testWait, "the claim on b", func() bool { o, ok := b2.Owner("healed"); return ok && o == "a" })
 }
 
 // TestStartErrors checks that Start refuses a bad configuration and a

@@ -73,9 +73,9 @@ func TestTLS(t *testing.T) {
 	b, _, fb := startTLSNode(t, nodeTLS(t, pki, "b"), "b", 3, a.GossipAddr())
 	c, _, _ := startTLSNode(t, nodeTLS(t, pki, "c"), "c", 3, a.GossipAddr())
 	nodes := []*Node{a, b, c}
-	waitFor(t, "one leader that every node knows", func() bool { return leaderOf(nodes...) != "" })
+	testutil.WaitWithin(t, testWait, "one leader that every node knows", func() bool { return leaderOf(nodes...) != "" })
 	for _, n := range nodes {
-		waitFor(t, "three voters on "+n.ID(), func() bool { return len(voters(n)) == 3 })
+		testutil.WaitWithin(t, testWait, "three voters on "+n.ID(), func() bool { return len(voters(n)) == 3 })
 	}
 	var follower *Node
 	for _, n := range nodes {
@@ -88,9 +88,9 @@ func TestTLS(t *testing.T) {
 		t.Fatalf("Claim from follower %s = %+v, %v", follower.ID(), cl, err)
 	}
 	a.Broadcast([]byte("hello"))
-	waitFor(t, "a frame from a on b", func() bool { return fb.has("a:hello") })
+	testutil.WaitWithin(t, testWait, "a frame from a on b", func() bool { return fb.has("a:hello") })
 	b.Broadcast([]byte("back"))
-	waitFor(t, "a frame from b on a", func() bool { return fa.has("b:back") })
+	testutil.WaitWithin(t, testWait, "a frame from b on a", func() bool { return fa.has("b:back") })
 
 	s, err := FetchStatusTLS(ctx, nodeTLS(t, pki, "cli"), a.Addr())
 	if err != nil || s.NodeID != "a" || len(s.Members) != 3 {
@@ -110,7 +110,7 @@ func TestTLS(t *testing.T) {
 	}{{"foreign", nodeTLS(t, other, "foreign")}, {"plain", nil}} {
 		bad, badCh, badFr := startTLSNode(t, tc.tls, tc.id, 0, a.GossipAddr())
 		leader := nodes[slices.IndexFunc(nodes, func(n *Node) bool { return n.Status().State == "Leader" })]
-		waitFor(t, tc.id+" alive in the leader's gossip", func() bool {
+		testutil.WaitWithin(t, testWait, tc.id+" alive in the leader's gossip", func() bool {
 			for _, m := range leader.Status().Members {
 				if m.ID == tc.id && m.State == "alive" {
 					return true
@@ -119,7 +119,7 @@ func TestTLS(t *testing.T) {
 			return false
 		})
 		a.Broadcast([]byte("secret-" + tc.id))
-		waitFor(t, "the frame on b", func() bool { return fb.has("a:secret-" + tc.id) })
+		testutil.WaitWithin(t, testWait, "the frame on b", func() bool { return fb.has("a:secret-" + tc.id) })
 		// The leader's reconciler runs every second: while this claim
 		// waits, it would have added the node as a voter.
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
@@ -154,15 +154,15 @@ func TestTLSBootstrap(t *testing.T) {
 	pki := testutil.NewPKI(t, "cluster")
 	a, _, _ := startTLSNode(t, nodeTLS(t, pki, "a"), "a", 3)
 	bad, _, _ := startTLSNode(t, nodeTLS(t, testutil.NewPKI(t, "other"), "0bad"), "0bad", 3, a.GossipAddr())
-	waitFor(t, "the intruder in a's gossip", func() bool {
+	testutil.WaitWithin(t, testWait, "the intruder in a's gossip", func() bool {
 		return slices.ContainsFunc(a.Status().Members, func(m MemberStatus) bool { return m.ID == "0bad" && m.State == "alive" })
 	})
 	b, _, _ := startTLSNode(t, nodeTLS(t, pki, "b"), "b", 3, a.GossipAddr())
 	c, _, _ := startTLSNode(t, nodeTLS(t, pki, "c"), "c", 3, a.GossipAddr())
 	nodes := []*Node{a, b, c}
-	waitFor(t, "one leader that a, b and c know", func() bool { return leaderOf(nodes...) != "" })
+	testutil.WaitWithin(t, testWait, "one leader that a, b and c know", func() bool { return leaderOf(nodes...) != "" })
 	for _, n := range nodes {
-		waitFor(t, "three voters on "+n.ID(), func() bool { return len(voters(n)) == 3 })
+		testutil.WaitWithin(t, testWait, "three voters on "+n.ID(), func() bool { return len(voters(n)) == 3 })
 		if v := voters(n); slices.Contains(v, "0bad") {
 			t.Errorf("voters on %s: %v", n.ID(), v)
 		}
