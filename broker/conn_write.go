@@ -158,15 +158,15 @@ func (c *conn) collectLocked(batch []outItem) []outItem {
 // connection: PUBLISH with DUP, or PUBREL for QoS 2 messages whose PUBREC
 // arrived.
 func (c *conn) collectResendsLocked(batch []outItem) []outItem {
-	for _, f := range c.sess.order {
-		if f.done || f.sent {
+	for id, f := range c.sess.flight.All {
+		if f.sent {
 			continue
 		}
 		f.sent = true
 		if f.state == awaitPubcomp {
-			batch = append(batch, outItem{kind: outPubrel, id: f.id})
+			batch = append(batch, outItem{kind: outPubrel, id: id})
 		} else {
-			batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: f.id, dup: f.dup})
+			batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: id, dup: f.dup})
 			f.dup = true
 		}
 	}
@@ -205,12 +205,12 @@ func (c *conn) collectQueueLocked(batch []outItem, bytes int, before uint64) ([]
 			batch = append(batch, outItem{kind: outPublish, d: s.popLocked()})
 			continue
 		}
-		f := s.addInflightLocked(s.popLocked())
+		f, id := s.addInflightLocked(s.popLocked())
 		if f.released {
-			batch = append(batch, outItem{kind: outPubrel, id: f.id}) // after a restart [MQTT-4.4.0-1]
+			batch = append(batch, outItem{kind: outPubrel, id: id}) // after a restart [MQTT-4.4.0-1]
 			continue
 		}
-		batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: f.id, dup: f.delivery.dup || f.delivery.maybeSent})
+		batch = append(batch, outItem{kind: outPublish, d: f.delivery, id: id, dup: f.delivery.dup || f.delivery.maybeSent})
 		f.dup = true // any later send is a resend
 	}
 	return batch, bytes, false
@@ -279,8 +279,6 @@ func (c *conn) encodePublish(w *connwrite.Buffer[outItem], it *outItem) {
 func (c *conn) forgetInflight(id uint16) {
 	s := c.sess
 	s.mu.Lock()
-	if f := s.byID[id]; f != nil {
-		s.removeInflightLocked(f)
-	}
+	s.removeInflightLocked(id)
 	s.mu.Unlock()
 }

@@ -212,22 +212,19 @@ func (c *conn) handleAck(p *packet.Ack) error {
 	s := c.sess
 	switch p.Kind {
 	case packet.TypePuback, packet.TypePubcomp:
-		if _, _, err := s.ack(p.Kind, p.PacketID); err != nil { // an unknown identifier is ignored
+		if _, _, _, err := s.ack(p.Kind, p.PacketID); err != nil { // an unknown identifier is ignored
 			return err
 		}
 	case packet.TypePubrec:
 		if p.ReasonCode.IsError() {
 			// The receiver refused the message: the flow ends without PUBREL.
 			s.mu.Lock()
-			if f := s.byID[p.PacketID]; f != nil && f.state == awaitPuback {
+			if f := s.flight.Get(p.PacketID); f != nil && f.state == awaitPuback {
 				s.mu.Unlock()
 				return &packet.Error{Code: packet.ProtocolError, Reason: "PUBREC for a message in flight at QoS 1"}
 			} else if f != nil && f.state == awaitPubrec {
-				s.removeInflightLocked(f)
-				if f.stored {
-					seq := f.storeSeq
-					c.srv.commit.add(func(b *Batch) { b.DeleteDelivery(s.id, seq) }, nil)
-				}
+				s.forgetStoredLocked(&f.delivery)
+				s.removeInflightLocked(p.PacketID)
 			}
 			more := s.queueLen() > 0
 			s.mu.Unlock()
@@ -238,14 +235,14 @@ func (c *conn) handleAck(p *packet.Ack) error {
 		}
 		// An unknown identifier gets a plain PUBREL, as Mosquitto sends
 		// (0x92 would do too).
-		_, release, err := s.ack(packet.TypePubrec, p.PacketID)
+		_, release, seq, err := s.ack(packet.TypePubrec, p.PacketID)
 		if err != nil {
 			return err
 		}
-		if release != nil {
+		if release {
 			// The PUBREC is durable before PUBREL goes out: after a crash the
 			// broker resends PUBREL, never the PUBLISH the client completed.
-			seq, id := release.storeSeq, p.PacketID
+			id := p.PacketID
 			c.srv.commit.add(func(b *Batch) { b.ReleaseDelivery(s.id, seq) }, func(err error) {
 				if err == nil {
 					c.queueAck(packet.TypePubrel, id, packet.Success)

@@ -175,8 +175,8 @@ func (srv *Server) dropUnreadable(c *conn) {
 	for i := s.qhead; i < len(s.queue); i++ {
 		names = append(names, s.queue[i].msg.Topic)
 	}
-	for _, f := range s.order {
-		if !f.done && f.state != awaitPubcomp {
+	for _, f := range s.flight.All {
+		if f.state != awaitPubcomp {
 			names = append(names, f.msg.Topic)
 		}
 	}
@@ -200,10 +200,10 @@ func (srv *Server) dropUnreadable(c *conn) {
 	}
 	clear(s.queue[n:])
 	s.queue = s.queue[:n]
-	for _, f := range slices.Clone(s.order) {
-		if !f.done && f.state != awaitPubcomp && denied[f.msg.Topic] {
-			s.removeInflightLocked(f)
+	for id, f := range s.flight.All {
+		if f.state != awaitPubcomp && denied[f.msg.Topic] {
 			s.forgetStoredLocked(&f.delivery)
+			s.removeInflightLocked(id)
 		}
 	}
 }

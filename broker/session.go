@@ -8,6 +8,7 @@ import (
 
 	"github.com/midge-mqtt/midge/internal/smallmap"
 	"github.com/midge-mqtt/midge/internal/topic"
+	"github.com/midge-mqtt/midge/internal/window"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -60,14 +61,13 @@ const (
 	awaitPubcomp                      // QoS 2 PUBREL sent
 )
 
-// inflight is an outgoing QoS 1 or 2 message that holds a packet identifier.
+// inflight is an outgoing QoS 1 or 2 message that holds a packet
+// identifier (its key in session.flight).
 type inflight struct {
 	delivery
-	id    uint16
 	state inflightState
 	sent  bool // written on the current connection
 	dup   bool // written before: a resend sets DUP [MQTT-3.3.1-1]
-	done  bool // acknowledged; removed lazily from the order slice
 }
 
 // session is the server's state for one client identifier. It outlives
@@ -104,10 +104,9 @@ type session struct {
 	// queued after a delivery are written after it (see collectLocked).
 	enqSeq uint64
 
-	// order lists in-flight messages in the order they were first sent;
-	// byID finds them by packet identifier.
-	order         []*inflight
-	byID          map[uint16]*inflight
+	// flight holds the in-flight messages by value, by packet identifier,
+	// in the order they were first sent.
+	flight        window.Table[inflight]
 	inflightBytes int
 	nextID        uint16
 
@@ -154,7 +153,7 @@ func (s *session) queueLen() int { return len(s.queue) - s.qhead }
 
 // inflightLen returns the number of unacknowledged messages. s.mu must be
 // held.
-func (s *session) inflightLen() int { return len(s.byID) }
+func (s *session) inflightLen() int { return s.flight.Len() }
 
 // deliver queues d for the session, dropping it if the session cannot take
 // it. It never blocks on the network. With a Store, a QoS 1 or 2 delivery to
@@ -347,22 +346,21 @@ func (s *session) allocIDLocked() uint16 {
 		if s.nextID == 0 {
 			s.nextID = 1
 		}
-		if _, used := s.byID[s.nextID]; !used {
+		if s.flight.Get(s.nextID) == nil {
 			return s.nextID
 		}
 	}
 }
 
-// addInflightLocked records d as sent with a new packet identifier.
-func (s *session) addInflightLocked(d delivery) *inflight {
-	if s.byID == nil {
-		s.byID = make(map[uint16]*inflight)
-	}
+// addInflightLocked records d as sent with a new packet identifier, which
+// it returns with the record (valid until the session's in-flight messages
+// change).
+func (s *session) addInflightLocked(d delivery) (*inflight, uint16) {
 	id := packetIDFor(d.storeSeq)
 	if !d.seqID {
 		id = s.allocIDLocked()
 	}
-	f := &inflight{delivery: d, id: id, sent: true}
+	f := s.flight.Add(id, inflight{delivery: d, sent: true})
 	if d.qos == 2 {
 		f.state = awaitPubrec
 	}
@@ -372,30 +370,15 @@ func (s *session) addInflightLocked(d delivery) *inflight {
 	if d.seqID && d.storeSeq >= s.sentUpTo {
 		s.sentUpTo = d.storeSeq + 1
 	}
-	s.byID[f.id] = f
-	s.order = append(s.order, f)
 	s.inflightBytes += d.msg.size()
-	return f
+	return f, id
 }
 
-// removeInflightLocked forgets the in-flight message f.
-func (s *session) removeInflightLocked(f *inflight) {
-	delete(s.byID, f.id)
-	f.done = true
-	s.inflightBytes -= f.msg.size()
-	// Trim acknowledged messages from the front; usually the oldest is acked.
-	i := 0
-	for i < len(s.order) && s.order[i].done {
-		s.order[i] = nil
-		i++
-	}
-	if i > 0 {
-		n := copy(s.order, s.order[i:])
-		clear(s.order[n:])
-		s.order = s.order[:n]
-	}
-	if len(s.byID) == 0 {
-		s.order = s.order[:0]
+// removeInflightLocked forgets the in-flight message id, if any.
+func (s *session) removeInflightLocked(id uint16) {
+	if f := s.flight.Get(id); f != nil {
+		s.inflightBytes -= f.msg.size()
+		s.flight.Remove(id)
 	}
 }
 
@@ -408,7 +391,7 @@ func (s *session) windowOpenLocked(c *conn, d *delivery) bool {
 	lim := s.srv.opt()
 	n := d.msg.size()
 	if d.seqID {
-		if _, used := s.byID[packetIDFor(d.storeSeq)]; used {
+		if s.flight.Get(packetIDFor(d.storeSeq)) != nil {
 			return false
 		}
 	}
@@ -422,10 +405,8 @@ func (s *session) windowOpenLocked(c *conn, d *delivery) bool {
 // resetForResumeLocked prepares in-flight messages for resending on a new
 // connection [MQTT-4.4.0-1]: every one is marked unsent.
 func (s *session) resetForResumeLocked() {
-	for _, f := range s.order {
-		if !f.done {
-			f.sent = false
-		}
+	for _, f := range s.flight.All {
+		f.sent = false
 	}
 }
 
@@ -435,10 +416,7 @@ func (s *session) resetForResumeLocked() {
 // other members of their groups: the queued ones and the QoS 1 ones in
 // flight.
 func (s *session) clearStateLocked() (orphans []delivery) {
-	for _, f := range s.order {
-		if f.done {
-			continue
-		}
+	for _, f := range s.flight.All {
 		// A QoS 2 message whose delivery started is completed with this
 		// client or not at all [MQTT-4.8.2-4], [MQTT-4.8.2-5].
 		if f.group != nil && f.qos < 2 {
@@ -456,7 +434,8 @@ func (s *session) clearStateLocked() (orphans []delivery) {
 		}
 	}
 	s.queue, s.qhead, s.queuedBytes = nil, 0, 0
-	s.order, s.byID, s.inflightBytes = nil, nil, 0
+	s.flight.Reset()
+	s.inflightBytes = 0
 	s.loadWait = nil
 	s.inboundQoS2 = nil
 	return orphans
@@ -527,27 +506,22 @@ const neverExpires = 0xFFFFFFFF
 // right state. A PUBACK or PUBCOMP ends the flow (and deletes a stored
 // delivery, without waiting); for a PUBREC the caller sends PUBREL, after
 // release has made the new state durable for a stored delivery.
-func (s *session) ack(kind packet.Type, id uint16) (found bool, release *inflight, err error) {
+func (s *session) ack(kind packet.Type, id uint16) (found, release bool, seq uint64, err error) {
 	s.mu.Lock()
-	f := s.byID[id]
+	f := s.flight.Get(id)
 	switch {
 	case f == nil:
 	case wrongAck(kind, f.state):
 		err = &packet.Error{Code: packet.ProtocolError, Reason: fmt.Sprintf("%v for a message in flight at QoS %d", kind, 1+b2i(f.state != awaitPuback))}
 	case kind == packet.TypePuback && f.state == awaitPuback,
 		kind == packet.TypePubcomp && f.state == awaitPubcomp:
-		s.removeInflightLocked(f)
-		if f.stored {
-			seq := f.storeSeq
-			s.srv.commit.add(func(b *Batch) { b.DeleteDelivery(s.id, seq) }, nil)
-		}
+		s.forgetStoredLocked(&f.delivery)
+		s.removeInflightLocked(id)
 		found = true
 	case kind == packet.TypePubrec && (f.state == awaitPubrec || f.state == awaitPubcomp):
 		f.state = awaitPubcomp
 		found = true
-		if f.stored {
-			release = f
-		}
+		release, seq = f.stored, f.storeSeq
 	}
 	c := s.conn
 	more := s.queueLen() > 0
@@ -555,7 +529,7 @@ func (s *session) ack(kind packet.Type, id uint16) (found bool, release *infligh
 	if found && more && c != nil {
 		c.wake()
 	}
-	return found, release, err
+	return found, release, seq, err
 }
 
 // wrongAck reports whether an acknowledgement of kind is of the wrong type
@@ -625,8 +599,8 @@ func (s *session) abandonDurable(d *delivery) {
 // max_queued_messages. s.mu must be held.
 func (s *session) offloadLocked() {
 	n := 0
-	for _, f := range s.order {
-		if !f.done && f.stored {
+	for _, f := range s.flight.All {
+		if f.stored {
 			n++
 		}
 	}
@@ -647,7 +621,8 @@ func (s *session) offloadLocked() {
 	s.storedQueued = n
 	s.loadWait = nil
 	s.queue, s.qhead, s.queuedBytes = nil, 0, 0
-	s.order, s.byID, s.inflightBytes = nil, nil, 0
+	s.flight.Reset()
+	s.inflightBytes = 0
 }
 
 // endLocked marks s ended and clears its state, returning the shared
