@@ -182,7 +182,7 @@ func (c *conn) collectQueueLocked(batch []outItem, bytes int, before uint64) ([]
 	var now time.Time
 	for s.queueLen() > 0 && len(batch) < maxBatchItems && bytes < maxBatchBytes {
 		d := &s.queue[s.qhead]
-		if d.seq >= before {
+		if s.seqOf(d) >= before {
 			return batch, bytes, false
 		}
 		if !d.msg.Expiry.IsZero() && !d.dup {
@@ -259,7 +259,10 @@ func (c *conn) encodePublish(w *connwrite.Buffer[outItem], it *outItem) {
 		if !m.Expiry.IsZero() {
 			p.Properties.SetUint(packet.PropMessageExpiry, m.remaining(c.srv.now())) // [MQTT-3.3.2-6]
 		}
-		p.Properties.SubscriptionIDs = it.d.subIDs // [MQTT-3.3.4-3]
+		p.Properties.SubscriptionIDs = nil
+		if it.d.subID[0] != 0 {
+			p.Properties.SubscriptionIDs = it.d.subID[:] // [MQTT-3.3.4-3]
+		}
 		c.aliasOut.Apply(p)
 	}
 	switch err := w.AppendPublish(p, c.version, c.maxOut, c.vectored); {

@@ -250,8 +250,11 @@ func (srv *Server) reload(c *conn) {
 		// subscription handing it to another member) shares the stored copy.
 		// The committer sees the message only after a later commit.
 		sd.Msg.id = sd.ID
-		d := delivery{msg: sd.Msg, qos: sd.QoS, retain: sd.Retain, subIDs: sd.SubIDs,
+		d := delivery{msg: sd.Msg, qos: sd.QoS, retain: sd.Retain,
 			storeSeq: sd.Seq, seqID: true, stored: true, released: sd.Released, dup: sd.Seq < sentUpTo}
+		if len(sd.SubIDs) > 0 {
+			d.subID[0] = sd.SubIDs[0] // midge stores at most one (record)
+		}
 		d.maybeSent = crashed && !d.dup && d.qos > 0
 		if sd.Group != "" {
 			d.group = srv.index.Group(sd.Group)
@@ -316,7 +319,7 @@ func (srv *Server) reload(c *conn) {
 					s.storeDeliveryLocked(d)
 				}
 			}
-			d.seq = s.enqSeq
+			d.seq = uint32(s.enqSeq)
 			s.enqSeq++
 			s.queue = append(s.queue, *d)
 			s.queuedBytes += d.msg.size()

@@ -23,7 +23,7 @@ type target struct {
 	s      *session
 	qos    byte
 	retain bool
-	subIDs []uint32
+	subID  uint32
 }
 
 // routed is one delivery decided by routing.
@@ -167,7 +167,7 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 		}
 		retain := m.Retain && e.RetainAsPublished // [MQTT-3.3.1-12], [MQTT-3.3.1-13]
 		if merge {
-			if i, ok := rs.index[e.Sub]; ok && (e.ID == 0 || len(rs.targets[i].subIDs) == 0 || rs.targets[i].subIDs[0] == e.ID) {
+			if i, ok := rs.index[e.Sub]; ok && (e.ID == 0 || rs.targets[i].subID == 0 || rs.targets[i].subID == e.ID) {
 				// One copy at the highest QoS [MQTT-3.3.4-2] carrying the
 				// identifier, if any, once [MQTT-3.3.4-4]. Subscriptions
 				// with different identifiers get a copy each instead
@@ -178,7 +178,7 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 				t.qos = max(t.qos, qos)
 				t.retain = t.retain || retain
 				if e.ID != 0 {
-					t.subIDs = []uint32{e.ID}
+					t.subID = e.ID
 				}
 				continue
 			}
@@ -187,10 +187,7 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 			}
 			rs.index[e.Sub] = len(rs.targets)
 		}
-		t := target{s: e.Sub, qos: qos, retain: retain}
-		if e.ID != 0 {
-			t.subIDs = []uint32{e.ID}
-		}
+		t := target{s: e.Sub, qos: qos, retain: retain, subID: e.ID}
 		rs.targets = append(rs.targets, t)
 	}
 	if merge {
@@ -201,7 +198,7 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 		if !t.s.canRead(ctx, m.Topic) {
 			continue
 		}
-		rs.out = append(rs.out, routed{s: t.s, d: delivery{msg: m, qos: t.qos, retain: t.retain, subIDs: t.subIDs}})
+		rs.out = append(rs.out, routed{s: t.s, d: delivery{msg: m, qos: t.qos, retain: t.retain, subID: [1]uint32{t.subID}}})
 	}
 	clear(rs.targets)
 	for _, g := range rs.m.Shared {
@@ -256,11 +253,7 @@ func (srv *Server) pickShared(ctx context.Context, g *topic.Group[*session], m *
 	if srv.opt().UpgradeOutgoingQoS {
 		qos = e.QoS
 	}
-	var ids []uint32
-	if e.ID != 0 {
-		ids = []uint32{e.ID}
-	}
-	return routed{s: e.Sub, d: delivery{msg: m, qos: qos, retain: m.Retain && e.RetainAsPublished, subIDs: ids, group: g}}, true
+	return routed{s: e.Sub, d: delivery{msg: m, qos: qos, retain: m.Retain && e.RetainAsPublished, subID: [1]uint32{e.ID}, group: g}}, true
 }
 
 // redistribute offers the unacknowledged shared-subscription messages of an
@@ -289,10 +282,6 @@ func (srv *Server) dropExpiredRetained(name string, now time.Time) {
 // retained messages matching filter [MQTT-3.3.1-9] (v5), [MQTT-3.8.4-4].
 func (srv *Server) matchRetained(ctx context.Context, c *conn, filter string, o topic.Options, ds []delivery) []delivery {
 	now := srv.now()
-	var subIDs []uint32
-	if o.ID != 0 {
-		subIDs = []uint32{o.ID}
-	}
 	var expired []string
 	srv.retained.Match(filter, func(name string, m *Message) bool {
 		if m.expired(now) {
@@ -306,7 +295,7 @@ func (srv *Server) matchRetained(ctx context.Context, c *conn, filter string, o 
 		if srv.opt().UpgradeOutgoingQoS {
 			qos = o.QoS
 		}
-		ds = append(ds, delivery{msg: m, qos: qos, retain: true, subIDs: subIDs, onSubscribe: true})
+		ds = append(ds, delivery{msg: m, qos: qos, retain: true, subID: [1]uint32{o.ID}, onSubscribe: true})
 		return true
 	})
 	for _, name := range expired {

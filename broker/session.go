@@ -18,13 +18,10 @@ type identity struct {
 	sec    *Security
 }
 
-// delivery is one message on its way to one session.
+// delivery is one message on its way to one session: 40 bytes, as
+// queues of them are most of an offline session's memory.
 type delivery struct {
-	seq    uint64 // position in the session's queue order, see collectLocked
-	msg    *Message
-	qos    byte
-	retain bool
-	subIDs []uint32
+	msg *Message
 	// QoS 1 and 2 deliveries are numbered by storeSeq when they are queued
 	// (and, with a Store, QoS 0 ones queued for an offline persistent
 	// session): it gives their packet identifier (packetIDFor), as
@@ -32,6 +29,20 @@ type delivery struct {
 	// session it is their key in the store, so that after a restart they
 	// are resent with the same identifier.
 	storeSeq uint64
+	// group is the shared subscription the message came through, nil for an
+	// ordinary subscription; a message of a session that ends unacknowledged
+	// is given to another member [MQTT-4.8.2-?] (4.8.2 "SHOULD send ... to
+	// another Client").
+	group *topic.Group[*session]
+	// seq is the low 32 bits of the delivery's position in the session's
+	// queue order (session.enqSeq, see seqOf and collectLocked).
+	seq uint32
+	// subID is the Subscription Identifier of the subscription it came
+	// through, 0 for none: midge sends at most one (route); an array, so
+	// that the writer passes it to the encoder without allocating.
+	subID    [1]uint32
+	qos      byte
+	retain   bool
 	seqID    bool // storeSeq is set
 	stored   bool // written to the store
 	released bool // loaded from the store after its PUBREC: resend PUBREL
@@ -45,11 +56,6 @@ type delivery struct {
 	// every one must be sent [MQTT-3.3.1-9], so max_queued_messages does
 	// not apply.
 	onSubscribe bool
-	// group is the shared subscription the message came through, nil for an
-	// ordinary subscription; a message of a session that ends unacknowledged
-	// is given to another member [MQTT-4.8.2-?] (4.8.2 "SHOULD send ... to
-	// another Client").
-	group *topic.Group[*session]
 }
 
 // inflightState is where an outgoing QoS 1 or 2 message stands.
@@ -256,12 +262,17 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 	if persistent && d.seqID && !d.stored && storable(d.msg.Topic) {
 		s.storeDeliveryLocked(d)
 	}
-	d.seq = s.enqSeq
+	d.seq = uint32(s.enqSeq)
 	s.enqSeq++
 	s.queue = append(s.queue, *d)
 	s.queuedBytes += d.msg.size()
 	return c, true
 }
+
+// seqOf returns the position of queued delivery d in the queue order: d.seq
+// with the high bits of enqSeq (fewer than 2^31 deliveries are queued).
+// s.mu must be held.
+func (s *session) seqOf(d *delivery) uint64 { return s.enqSeq - uint64(uint32(s.enqSeq)-d.seq) }
 
 // dropLocked counts a delivery dropped because the session's queue is full.
 func (s *session) dropLocked() {
@@ -289,7 +300,10 @@ func (s *session) storeDeliveryLocked(d *delivery) {
 
 // record returns the store record of d.
 func (d *delivery) record() *StoredDelivery {
-	sd := &StoredDelivery{Seq: d.storeSeq, Msg: d.msg, QoS: d.qos, Retain: d.retain, SubIDs: d.subIDs}
+	sd := &StoredDelivery{Seq: d.storeSeq, Msg: d.msg, QoS: d.qos, Retain: d.retain}
+	if d.subID[0] != 0 {
+		sd.SubIDs = []uint32{d.subID[0]} // a copy: d's memory is reused
+	}
 	if d.group != nil {
 		sd.Group = d.group.Filter()
 	}
