@@ -29,7 +29,9 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	ln  *listener
-	r   *packet.Reader
+	// r is the reader goroutine's (reader-owned), nil while the connection
+	// is parked: it goes back to Server.readers (park, getReader).
+	r *packet.Reader
 	// tlsState is the TLS state of a WebSocket over TLS; a plain TLS
 	// connection's is read from nc.
 	tlsState *tls.ConnectionState
@@ -43,6 +45,7 @@ type conn struct {
 	version     byte
 	maxQoS      byte   // this connection's Maximum QoS
 	aliasMaxIn  uint16 // the Topic Alias Maximum announced to the client
+	maxIn       uint32 // the largest packet accepted (packet.Reader.MaxSize)
 	sess        *session
 	client      Client
 	keepAlive   time.Duration // read timeout: 1.5 times the keep alive, 0 for none
@@ -119,9 +122,8 @@ const readBufferSize = packet.DefaultReadBufferSize
 func newConn(ctx context.Context, srv *Server, nc net.Conn, ln *listener) *conn {
 	c := &conn{srv: srv, nc: nc, ln: ln, fd: -1, parkDelay: minParkDelay}
 	c.ctx, c.cancel = context.WithCancel(ctx)
-	c.r = packet.NewReader(readerFunc(c.read), readBufferSize)
-	c.r.SetBufferPool(srv.readBufs)
-	c.r.MaxSize = srv.opt().maxPacketSize
+	c.maxIn = uint32(srv.opt().maxPacketSize)
+	c.getReader()
 	c.mount = ln.cfg.MountPoint
 	c.fd = int32(netpoll.SocketFD(nc))
 	c.vectored = connwrite.Vectored(nc)
@@ -153,10 +155,29 @@ func (c *conn) logUnknown(err error) {
 	c.srv.log.Info(fmt.Sprintf("Client <unknown> disconnected: %s.", c.closeReason))
 }
 
-// readerFunc adapts a function to io.Reader.
-type readerFunc func([]byte) (int, error)
+// connSource is a conn as the io.Reader its packet.Reader reads.
+type connSource conn
 
-func (f readerFunc) Read(b []byte) (int, error) { return f(b) }
+func (s *connSource) Read(b []byte) (int, error) { return (*conn)(s).read(b) }
+
+// getReader gives the connection a packet.Reader, from Server.readers if
+// one is there.
+func (c *conn) getReader() {
+	c.r, _ = c.srv.readers.Get().(*packet.Reader)
+	if c.r == nil {
+		c.r = packet.NewReader(nil, readBufferSize)
+		c.r.SetBufferPool(c.srv.readBufs)
+	}
+	c.r.Reset((*connSource)(c))
+	c.r.MaxSize, c.r.Version = int(c.maxIn), c.version
+	c.r.Eager = c.lastRead != 0 // authenticated (handshake)
+}
+
+// putReader gives the connection's packet.Reader, holding no input, back.
+func (c *conn) putReader() {
+	c.srv.readers.Put(c.r)
+	c.r = nil
+}
 
 // A connection parks after sitting idle at a packet boundary for its park
 // delay. The delay starts at minParkDelay, so that connections that go
@@ -311,6 +332,9 @@ func (c *conn) run() {
 	var scratch readScratch // packets decoded in place, one after another
 	defer scratch.Flush(&c.srv.stats.In)
 	defer c.recoverPanic() // runs first
+	if c.r == nil {
+		c.getReader() // unparked
+	}
 	for {
 		err := c.readPacket(c.ctx, &scratch)
 		if errors.Is(err, errPark) {
@@ -364,6 +388,7 @@ func (c *conn) park() bool {
 		c.fd = -1 // do not try again
 		return false
 	}
+	c.putReader() // under pmu: unpark cannot start another reader yet
 	if c.keepAlive > 0 {
 		c.srv.deadlines.Add(c, c.lastRead+c.keepAlive)
 	}
@@ -625,7 +650,9 @@ func (c *conn) finish() {
 	}
 	c.gate.Stop()
 	c.close()
-	c.r.Release()
+	if c.r != nil && c.r.Release() {
+		c.putReader()
+	}
 	if c.sess != nil && !detached {
 		c.srv.detach(c)
 	}

@@ -47,6 +47,7 @@ type Server struct {
 	// messages (QueueQoS0); a sync.Map, so no mutex.
 	qos0Sessions sync.Map
 	readBufs     *bufpool.Pool
+	readers      sync.Pool          // *packet.Reader of no connection (parked ones give theirs back)
 	memory       memreturn.Returner // gives large packets' memory back to the system
 	commit       *committer         // nil without a Store
 	pollOnce     sync.Once

@@ -71,6 +71,11 @@ type BufferPool interface {
 // one and give it back on Release. It must be called before the first read.
 func (r *Reader) SetBufferPool(p BufferPool) { r.pool = p }
 
+// Reset makes r a new Reader from src, with the buffer size and BufferPool
+// it had, so that connections that read now and then can share Readers.
+// It must hold no input (Release it first).
+func (r *Reader) Reset(src io.Reader) { *r = Reader{src: src, bufSize: r.bufSize, pool: r.pool} }
+
 // Release drops the Reader's buffers if nothing is buffered, so that an idle
 // connection holds no read memory; the read buffer goes back to the
 // BufferPool, if any. It reports whether it did.
