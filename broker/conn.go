@@ -29,9 +29,7 @@ type conn struct {
 	srv *Server
 	nc  net.Conn
 	ln  *listener
-	// r is the reader goroutine's (reader-owned), nil while the connection
-	// is parked: it goes back to Server.readers (park, getReader).
-	r *packet.Reader
+	r   *packet.Reader // reader-owned; nil while parked (park gives it to Server.readers)
 	// tlsState is the TLS state of a WebSocket over TLS; a plain TLS
 	// connection's is read from nc.
 	tlsState *tls.ConnectionState
@@ -160,9 +158,12 @@ type connSource conn
 
 func (s *connSource) Read(b []byte) (int, error) { return (*conn)(s).read(b) }
 
-// getReader gives the connection a packet.Reader, from Server.readers if
-// one is there.
+// getReader gives the connection a packet.Reader if it has none, from
+// Server.readers if one is there.
 func (c *conn) getReader() {
+	if c.r != nil {
+		return
+	}
 	c.r, _ = c.srv.readers.Get().(*packet.Reader)
 	if c.r == nil {
 		c.r = packet.NewReader(nil, readBufferSize)
@@ -171,12 +172,6 @@ func (c *conn) getReader() {
 	c.r.Reset((*connSource)(c))
 	c.r.MaxSize, c.r.Version = int(c.maxIn), c.version
 	c.r.Eager = c.lastRead != 0 // authenticated (handshake)
-}
-
-// putReader gives the connection's packet.Reader, holding no input, back.
-func (c *conn) putReader() {
-	c.srv.readers.Put(c.r)
-	c.r = nil
 }
 
 // A connection parks after sitting idle at a packet boundary for its park
@@ -332,9 +327,7 @@ func (c *conn) run() {
 	var scratch readScratch // packets decoded in place, one after another
 	defer scratch.Flush(&c.srv.stats.In)
 	defer c.recoverPanic() // runs first
-	if c.r == nil {
-		c.getReader() // unparked
-	}
+	c.getReader()          // unparked
 	for {
 		err := c.readPacket(c.ctx, &scratch)
 		if errors.Is(err, errPark) {
@@ -388,7 +381,8 @@ func (c *conn) park() bool {
 		c.fd = -1 // do not try again
 		return false
 	}
-	c.putReader() // under pmu: unpark cannot start another reader yet
+	c.srv.readers.Put(c.r) // under pmu: unpark cannot start another reader yet
+	c.r = nil
 	if c.keepAlive > 0 {
 		c.srv.deadlines.Add(c, c.lastRead+c.keepAlive)
 	}
@@ -651,7 +645,7 @@ func (c *conn) finish() {
 	c.gate.Stop()
 	c.close()
 	if c.r != nil && c.r.Release() {
-		c.putReader()
+		c.srv.readers.Put(c.r)
 	}
 	if c.sess != nil && !detached {
 		c.srv.detach(c)

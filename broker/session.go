@@ -269,9 +269,8 @@ func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 	return c, true
 }
 
-// seqOf returns the position of queued delivery d in the queue order: d.seq
-// with the high bits of enqSeq (fewer than 2^31 deliveries are queued).
-// s.mu must be held.
+// seqOf returns queued delivery d's position: d.seq with the high bits of
+// enqSeq (fewer than 2^31 deliveries are queued). s.mu must be held.
 func (s *session) seqOf(d *delivery) uint64 { return s.enqSeq - uint64(uint32(s.enqSeq)-d.seq) }
 
 // dropLocked counts a delivery dropped because the session's queue is full.
