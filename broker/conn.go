@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/connwrite"
+	"github.com/midge-mqtt/midge/internal/lazyctx"
 	"github.com/midge-mqtt/midge/internal/memreturn"
 	"github.com/midge-mqtt/midge/internal/netpoll"
 	"github.com/midge-mqtt/midge/internal/proxyproto"
@@ -67,11 +68,10 @@ type conn struct {
 	inQoS1 atomic.Int32
 
 	// Reader-owned.
-	aliasIn    []string           // inbound topic aliases, index alias-1
-	ctx        context.Context    // the connection's: cancelled when it closes (close)
-	cancel     context.CancelFunc // cancels ctx; set by newConn
-	lastRead   time.Duration      // when data last arrived (Server.mono), for keep alive; 0 before CONNECT
-	atBoundary bool               // the next read starts a packet: the connection may park
+	aliasIn    []string      // inbound topic aliases, index alias-1
+	ctx        lazyctx.Ctx   // the connection's: cancelled when it closes (close)
+	lastRead   time.Duration // when data last arrived (Server.mono), for keep alive; 0 before CONNECT
+	atBoundary bool          // the next read starts a packet: the connection may park
 	// reading is the type of the packet being read and handled (0 before
 	// its fixed header is read): readFailed sends DISCONNECT only for
 	// errors in PUBLISH, SUBSCRIBE and UNSUBSCRIBE, as Mosquitto does.
@@ -119,7 +119,7 @@ const readBufferSize = packet.DefaultReadBufferSize
 // served, or closed.
 func newConn(ctx context.Context, srv *Server, nc net.Conn, ln *listener) *conn {
 	c := &conn{srv: srv, nc: nc, ln: ln, fd: -1, parkDelay: minParkDelay}
-	c.ctx, c.cancel = context.WithCancel(ctx)
+	c.ctx.Init(ctx)
 	c.maxIn = uint32(srv.opt().maxPacketSize)
 	c.getReader()
 	c.mount = ln.cfg.MountPoint
@@ -245,7 +245,7 @@ func (c *conn) serve() {
 	ok := false
 	func() {
 		defer c.recoverPanic()
-		ok = c.handshake(c.ctx)
+		ok = c.handshake(&c.ctx)
 	}()
 	if !ok {
 		c.finish()
@@ -329,7 +329,7 @@ func (c *conn) run() {
 	defer c.recoverPanic() // runs first
 	c.getReader()          // unparked
 	for {
-		err := c.readPacket(c.ctx, &scratch)
+		err := c.readPacket(&c.ctx, &scratch)
 		if errors.Is(err, errPark) {
 			if parked = c.park(); parked {
 				return
@@ -587,7 +587,7 @@ func (c *conn) close() {
 	c.closeOnce.Do(func() {
 		c.unpark(unparkKick)
 		c.nc.Close()
-		c.cancel() // what runs on the connection's behalf stops
+		c.ctx.Cancel() // what runs on the connection's behalf stops
 	})
 }
 
