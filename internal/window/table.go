@@ -10,9 +10,13 @@ const smallTable = 64
 const keepEmpty = 32
 
 // Table holds values of type T under packet identifiers, in the order they
-// were added. The zero Table is empty and ready. It is not safe for
-// concurrent use: its owner locks it (the broker: the session's mutex).
-type Table[T any] struct {
+// were added. The zero Table is empty and ready, and costs one pointer
+// until a value is added (a session that sends no QoS 1 or 2 message
+// never grows). It is not safe for concurrent use: its owner locks it (the
+// broker: the session's mutex).
+type Table[T any] struct{ *table[T] }
+
+type table[T any] struct {
 	ring []slot[T]
 	head int    // ring index of the oldest slot in use
 	n    int    // slots in use from head, live or removed
@@ -28,14 +32,22 @@ type slot[T any] struct {
 }
 
 // Len returns the number of values held.
-func (t *Table[T]) Len() int { return t.live }
+func (t *Table[T]) Len() int {
+	if t.table == nil {
+		return 0
+	}
+	return t.live
+}
 
-func (t *Table[T]) at(pos uint64) *slot[T] {
+func (t *table[T]) at(pos uint64) *slot[T] {
 	return &t.ring[(t.head+int(pos-t.base))%len(t.ring)]
 }
 
 // find returns the position of id.
-func (t *Table[T]) find(id uint16) (uint64, bool) {
+func (t *table[T]) find(id uint16) (uint64, bool) {
+	if t == nil {
+		return 0, false
+	}
 	if t.byID != nil {
 		pos, ok := t.byID[id]
 		return pos, ok
@@ -60,6 +72,9 @@ func (t *Table[T]) Get(id uint16) *T {
 // Add holds v under id, which must not be held already, after every value
 // held, and returns where it is (valid as for Get).
 func (t *Table[T]) Add(id uint16, v T) *T {
+	if t.table == nil {
+		t.table = new(table[T])
+	}
 	if t.n == len(t.ring) {
 		t.resize()
 	}
@@ -77,7 +92,7 @@ func (t *Table[T]) Add(id uint16, v T) *T {
 // resize makes room in a full ring: it drops the removed slots in place
 // if they are at least half of it (acknowledgements out of order leave
 // them behind the oldest value), else it doubles the ring.
-func (t *Table[T]) resize() {
+func (t *table[T]) resize() {
 	size := len(t.ring)
 	if size > 0 && t.live*2 <= size {
 		w := 0
@@ -137,6 +152,9 @@ func (t *Table[T]) Remove(id uint16) bool {
 // All calls yield for each value held, oldest first, until it returns
 // false. yield may Remove values (the one it is given included), not Add.
 func (t *Table[T]) All(yield func(id uint16, v *T) bool) {
+	if t.table == nil {
+		return
+	}
 	for pos := t.base; ; pos++ {
 		pos = max(pos, t.base) // yield removed the oldest values
 		if pos >= t.base+uint64(t.n) {
