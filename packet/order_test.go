@@ -72,6 +72,23 @@ var (
 	oUb   = rawUser("b", "2")
 )
 
+// keptOrder returns MQTT 5 packets whose properties are not in identifier
+// order, which Append writes back as they are.
+func keptOrder() map[string][]byte {
+	return map[string][]byte{
+		"publish by identifier": publish5(section(oPF, oCT, oUa, oUb)),
+		"connect and will": withFixed(packet.TypeConnect, 0, []byte("\x00\x04MQTT\x05\x06\x00\x3c"),
+			section(oUa, rawProp(packet.PropReceiveMaximum, 0, 9), oUb, rawProp(packet.PropSessionExpiry, 0, 0, 0, 9)),
+			[]byte("\x00\x01c"),
+			section(oUb, oRT, rawProp(packet.PropWillDelay, 0, 0, 0, 1), oME, oCD, oUa, oPF, oCT),
+			[]byte("\x00\x01w\x00\x01x")),
+		"subscribe": withFixed(packet.TypeSubscribe, 2, []byte{0, 1}, section(oUa, oSub5, oUb), []byte("\x00\x01t\x01")),
+		"disconnect": withFixed(packet.TypeDisconnect, 0, []byte{0x04},
+			section(oUb, rawStr(packet.PropReasonString, "bye"), oUa, rawProp(packet.PropSessionExpiry, 0, 0, 0, 1))),
+		"long user runs": publish5(section(rawUsers(200, "u"), oCT, rawUsers(130, "v"), oPF)),
+	}
+}
+
 // reencodes checks that raw decodes, encodes to want, and that want decodes
 // to the same value (so that the encoding is stable).
 func reencodes(t *testing.T, raw, want []byte, v byte) {
@@ -95,19 +112,7 @@ func TestDecodedPropertyOrderKept(t *testing.T) {
 		reencodes(t, publish5(section(oUa, oCT, oSub5, oPF, oME, oTA, oRT, oSub9, oUb, oCD)),
 			publish5(section(oSub5, oSub9, oUa, oCT, oPF, oTA, oRT, oUb, oCD, oME)), packet.Version5)
 	})
-	same := map[string][]byte{
-		"publish by identifier": publish5(section(oPF, oCT, oUa, oUb)),
-		"connect and will": withFixed(packet.TypeConnect, 0, []byte("\x00\x04MQTT\x05\x06\x00\x3c"),
-			section(oUa, rawProp(packet.PropReceiveMaximum, 0, 9), oUb, rawProp(packet.PropSessionExpiry, 0, 0, 0, 9)),
-			[]byte("\x00\x01c"),
-			section(oUb, oRT, rawProp(packet.PropWillDelay, 0, 0, 0, 1), oME, oCD, oUa, oPF, oCT),
-			[]byte("\x00\x01w\x00\x01x")),
-		"subscribe": withFixed(packet.TypeSubscribe, 2, []byte{0, 1}, section(oUa, oSub5, oUb), []byte("\x00\x01t\x01")),
-		"disconnect": withFixed(packet.TypeDisconnect, 0, []byte{0x04},
-			section(oUb, rawStr(packet.PropReasonString, "bye"), oUa, rawProp(packet.PropSessionExpiry, 0, 0, 0, 1))),
-		"long user runs": publish5(section(rawUsers(200, "u"), oCT, rawUsers(130, "v"), oPF)),
-	}
-	for name, raw := range same {
+	for name, raw := range keptOrder() {
 		t.Run(name, func(t *testing.T) { reencodes(t, raw, raw, packet.Version5) })
 	}
 }
@@ -149,4 +154,14 @@ func TestDecodedPropertyOrderAllocs(t *testing.T) {
 	if mixed != inOrder {
 		t.Errorf("decoding properties out of order: %v allocations, in order %v", mixed, inOrder)
 	}
+}
+
+// orderSeeds are packets with properties out of identifier order, for the
+// fuzz targets to start from.
+func orderSeeds() [][]byte {
+	seeds := [][]byte{publish5(section(oUa, oCT, oSub5, oPF, oME, oTA, oRT, oSub9, oUb, oCD))}
+	for _, raw := range keptOrder() {
+		seeds = append(seeds, raw)
+	}
+	return seeds
 }
