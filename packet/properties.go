@@ -48,6 +48,12 @@ type UserProperty struct {
 // is present when Has reports so: set the field and call Set, or use the
 // Set* helpers. User and SubscriptionIDs are present when non-empty. The zero
 // value has no properties. 3.1/3.1.1 packets carry none.
+//
+// Append writes properties by identifier, except that those a decoder read
+// keep the order they came in (properties set later follow them), a
+// CONNACK's come in Mosquitto's order and a PUBLISH has its Subscription
+// Identifiers first and its Message Expiry Interval last, as Mosquitto
+// forwards a message. Copying a Properties copies that order.
 type Properties struct {
 	present uint64 // bit n set: property with identifier n is present
 	// order is the order in which the decoder read the properties, which
