@@ -11,11 +11,11 @@ import (
 const MaxLen = 65535
 
 // MaxSlashes is the most '/' separators a topic name or filter may have, so
-// it has at most 201 levels: Mosquitto 2.1 counts the separators of a name
-// (in PUBLISH and in a will) or a filter (in SUBSCRIBE and UNSUBSCRIBE,
-// "$share/{ShareName}/" included) and refuses more than 200
-// (TOPIC_HIERARCHY_LIMIT, lib/util_topic.c), as a bound on the work and
-// memory one topic costs. Mosquitto 2.0.11 accepts any depth.
+// it has at most 201 levels: Mosquitto (Debian's 2.0.11 and 2.1 alike)
+// counts the separators of a name (in PUBLISH and in a will) or a filter (in
+// SUBSCRIBE and UNSUBSCRIBE, "$share/{ShareName}/" included) and refuses
+// more than 200 (TOPIC_HIERARCHY_LIMIT, lib/util_topic.c), a bound on the
+// work and memory one topic costs.
 const MaxSlashes = 200
 
 // SharePrefix starts every shared-subscription filter (MQTT 5.0 §4.8.2).
@@ -95,7 +95,7 @@ var (
 	ErrBadWildcard = errors.New("topic: wildcard is not a whole level or '#' is not last")
 
 	// ErrTooDeep is returned for a name or filter with more than MaxSlashes
-	// '/' separators, which Mosquitto 2.1 refuses (TOPIC_HIERARCHY_LIMIT).
+	// '/' separators, which Mosquitto refuses (TOPIC_HIERARCHY_LIMIT).
 	ErrTooDeep = errors.New("topic: more than 200 '/' separators")
 
 	// ErrBadShare is returned for a filter that starts with "$share/" but
@@ -107,7 +107,7 @@ var (
 // ValidName reports whether name is a valid topic name for a PUBLISH or a
 // will: non-empty [MQTT-4.7.3-1], at most MaxLen bytes [MQTT-4.7.3-3],
 // well-formed UTF-8 without U+0000 [MQTT-4.7.3-2], and free of wildcards
-// [MQTT-4.7.1-1], with at most MaxSlashes '/' (Mosquitto 2.1's limit). It
+// [MQTT-4.7.1-1], with at most MaxSlashes '/' (Mosquitto's limit). It
 // returns nil or one of ErrEmpty, ErrTooLong, ErrBadUTF8, ErrNull,
 // ErrWildcardInName or ErrTooDeep.
 //
@@ -136,7 +136,7 @@ func validDepth(s string) error {
 // only as a whole level [MQTT-4.7.1-3] and '#' only as the whole last level
 // [MQTT-4.7.1-2]. A filter starting with "$share/" must also be a valid shared
 // subscription; see ParseShared. It may have at most MaxSlashes '/', the
-// shared prefix's included (Mosquitto 2.1's limit). It returns nil or one of
+// shared prefix's included (Mosquitto's limit). It returns nil or one of
 // ErrEmpty, ErrTooLong, ErrBadUTF8, ErrNull, ErrBadWildcard, ErrBadShare or
 // ErrTooDeep.
 func ValidFilter(filter string) error {

@@ -175,8 +175,8 @@ func TestSysWriteDeniedIsControl(t *testing.T) {
 	}
 }
 
-// Mosquitto 2.1 refuses a name or filter with more than 200 '/' (201
-// levels are the most), counting a shared subscription's prefix too.
+// Mosquitto refuses a name or filter with more than 200 '/' (201 levels
+// are the most), counting a shared subscription's prefix too.
 func TestTopicDepth(t *testing.T) {
 	deep := func(slashes int) string { return "a" + strings.Repeat("/a", slashes) }
 	for _, tc := range []struct {
