@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -226,34 +225,24 @@ func TestLoadPasswordFile(t *testing.T) {
 	}
 }
 
-// mosquittoPasswd runs Debian's mosquitto_passwd with args and stdin.
-func mosquittoPasswd(t *testing.T, stdin string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(testutil.NeedTool(t, "mosquitto_passwd", "mosquitto"), args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_passwd %q: %v\n%s", args, err, out)
-	}
-}
-
 // Files written by Debian's mosquitto_passwd, in every way it writes them,
 // are read by LoadPasswordFile and their passwords check.
 func TestMosquittoPasswdFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "pw")
-	mosquittoPasswd(t, "", "-c", "-b", pw, "alice", "alice's password")
-	mosquittoPasswd(t, "", "-H", "sha512", "-b", pw, "bob", "b:o$b")
-	mosquittoPasswd(t, "", "-I", "7", "-b", pw, "carol", "ç")
-	mosquittoPasswd(t, "dave pw\ndave pw\n", pw, "dave") // prompted, stdin not a terminal
-	mosquittoPasswd(t, "", "-b", pw, "erin", "")
-	mosquittoPasswd(t, "", "-b", pw, "alice", "new") // changes alice
+	testutil.MosquittoPasswd(t, "", "-c", "-b", pw, "alice", "alice's password")
+	testutil.MosquittoPasswd(t, "", "-H", "sha512", "-b", pw, "bob", "b:o$b")
+	testutil.MosquittoPasswd(t, "", "-I", "7", "-b", pw, "carol", "ç")
+	testutil.MosquittoPasswd(t, "dave pw\ndave pw\n", pw, "dave") // prompted, stdin not a terminal
+	testutil.MosquittoPasswd(t, "", "-b", pw, "erin", "")
+	testutil.MosquittoPasswd(t, "", "-b", pw, "alice", "new") // changes alice
 
 	plain := filepath.Join(dir, "plain")
 	if err := os.WriteFile(plain, []byte("frank:f1\ngina: g2 \n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mosquittoPasswd(t, "", "-U", plain)
+	testutil.MosquittoPasswd(t, "", "-U", plain)
 
 	body, err := os.ReadFile(pw)
 	if err != nil {
