@@ -163,8 +163,10 @@ func TestIsSysIsShared(t *testing.T) {
 // $CONTROL/ starts control topics.
 func TestSysWriteDeniedIsControl(t *testing.T) {
 	for name, want := range map[string]bool{
-		"$SYS/broker/connection/b1/state": false, "$SYS/broker/connection//state": true,
-		"$SYS/broker/connection/a/b/state": true, "$SYS/broker/uptime": true, "$SYS": true, "a/b": false,
+		"$SYS/broker/connection/b1/state": false, "$SYS/broker/connection//state": false,
+		"$SYS/broker/connection/a/b/state": true, "$SYS/broker/connection/state": true,
+		"$SYS/broker/connection/b1/state/x": true, "$SYS/broker/uptime": true, "$SYS": true,
+		"$SYSTEM/a": true, "$SYSX": true, "$sys/a": false, "a/b": false, "$SY": false,
 	} {
 		if got := topic.SysWriteDenied(name); got != want {
 			t.Errorf("SysWriteDenied(%q) = %v, want %v", name, got, want)
@@ -172,5 +174,31 @@ func TestSysWriteDeniedIsControl(t *testing.T) {
 	}
 	if !topic.IsControl("$CONTROL/broker/v1") || topic.IsControl("$CONTROL") || topic.IsControl("a/$CONTROL/") {
 		t.Error("IsControl is wrong")
+	}
+}
+
+// Mosquitto refuses a name or filter with more than 200 '/' (201 levels
+// are the most), counting a shared subscription's prefix too.
+func TestTopicDepth(t *testing.T) {
+	deep := func(slashes int) string { return "a" + strings.Repeat("/a", slashes) }
+	for _, tc := range []struct {
+		s          string
+		name, filt error
+	}{
+		{deep(200), nil, nil},
+		{deep(201), topic.ErrTooDeep, topic.ErrTooDeep},
+		{strings.Repeat("/", 200), nil, nil},
+		{strings.Repeat("/", 201), topic.ErrTooDeep, topic.ErrTooDeep},
+		{"$share/g/" + deep(198), nil, nil},
+		{"$share/g/" + deep(199), topic.ErrTooDeep, topic.ErrTooDeep},
+		{deep(200) + "/#", topic.ErrWildcardInName, topic.ErrTooDeep},
+		{"a+" + strings.Repeat("/", 300), topic.ErrWildcardInName, topic.ErrBadWildcard},
+	} {
+		if got := topic.ValidName(tc.s); got != tc.name {
+			t.Errorf("ValidName(%d '/') = %v, want %v", strings.Count(tc.s, "/"), got, tc.name)
+		}
+		if got := topic.ValidFilter(tc.s); got != tc.filt {
+			t.Errorf("ValidFilter(%.12q.. %d '/') = %v, want %v", tc.s, strings.Count(tc.s, "/"), got, tc.filt)
+		}
 	}
 }
