@@ -221,11 +221,13 @@ func StartMosquitto(t testing.TB, conf ...string) string {
 				t.Logf("mosquitto output:\n%s", out.String())
 			}
 		})
+		// Wait until this process listens on the port. A dial alone could
+		// reach another test's Mosquitto that was given the same free port
+		// meanwhile, while this one exits with "Address already in use".
 		deadline := time.Now().Add(Timeout)
 		for {
-			nc, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				nc.Close()
+			ok, err := Listens(cmd.Process.Pid, port)
+			if ok {
 				return addr
 			}
 			select {
@@ -264,4 +266,16 @@ func StartBrokerListener(t testing.TB, cfg broker.Config, lc broker.Listener) *B
 	b := StartBroker(t, cfg)
 	b.Addr = b.ServeListener(t, lc)
 	return b
+}
+
+// MosquittoPasswd runs Debian's mosquitto_passwd (NeedTool) with args and
+// stdin as its standard input (which ends, so it never waits at a prompt),
+// and fails the test if it is missing or fails.
+func MosquittoPasswd(t testing.TB, stdin string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(NeedTool(t, "mosquitto_passwd", "mosquitto"), args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd %q: %v\n%s", args, err, out)
+	}
 }
