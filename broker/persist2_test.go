@@ -2,6 +2,8 @@ package broker_test
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -111,5 +113,31 @@ func TestPersistNoExpiryOnceSent(t *testing.T) {
 		}
 		ackAll(t, s, again)
 		expectNoMore(t, s, "the expired queued message was delivered")
+	})
+}
+
+// A message queued for an offline persistent session keeps the
+// Subscription Identifier of its subscription across a restart
+// [MQTT-3.3.4-3]: the stored delivery carries it.
+func TestPersistSubscriptionID(t *testing.T) {
+	stores(t, func(t *testing.T, restart func() *testutil.Broker) {
+		b := restart()
+		cp := hourSession("sid")
+		s, _ := connectWith(t, b, cp)
+		s.SendRaw(subscribeID(t, 1, "sid/#", packet.Subscription{QoS: 1}, 7))
+		testutil.Expect[*packet.Suback](s)
+		disconnect(s)
+		p := connect(t, b, 5, "p")
+		pub(t, p, 1, "sid/a", "A", 1, false)
+		pub(t, p, 2, "sid/b", "B", 1, false)
+		b = restart()
+		s, _ = connectWith(t, b, cp)
+		for _, want := range []string{"A", "B"} {
+			m := expectPublish(t, s, "sid/"+strings.ToLower(want), want)
+			if !slices.Equal(m.Properties.SubscriptionIDs, []uint32{7}) {
+				t.Errorf("%s: Subscription Identifiers %v after the restart, want [7]", want, m.Properties.SubscriptionIDs)
+			}
+			ackAll(t, s, m)
+		}
 	})
 }
