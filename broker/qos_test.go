@@ -332,3 +332,38 @@ func TestMessageExpiry(t *testing.T) {
 func newClock() *testutil.Clock {
 	return testutil.NewClock(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
 }
+
+// A large in-flight window acknowledged out of order, its oldest message
+// held back the longest: every message arrives once, in order, and each
+// acknowledgement frees its identifier [MQTT-4.3.2-4] (the session's
+// in-flight table past the size it scans, with holes behind its oldest).
+func TestLargeWindowOutOfOrderAcks(t *testing.T) {
+	b := start(t, broker.Config{AllowAnonymous: true, MaxInflightMessages: 200, MaxQueuedMessages: broker.Unlimited})
+	s := subscriber(t, b, 5, "s", "w/#", 1)
+	p := connect(t, b, 5, "p")
+	for i := range 300 {
+		pub(t, p, uint16(i+1), "w/x", fmt.Sprint(i), 1, false)
+	}
+	next := 0
+	read := func(n int) []*packet.Publish {
+		t.Helper()
+		var got []*packet.Publish
+		for range n {
+			m := expectPublish(t, s, "w/x", fmt.Sprint(next))
+			next++
+			got = append(got, m)
+		}
+		return got
+	}
+	first := read(200) // the window: the 201st waits for an acknowledgement
+	expectNoMore(t, s, "more than the window in flight")
+	for i := len(first) - 1; i >= 1; i-- {
+		ackAll(t, s, first[i])
+	}
+	rest := read(100)
+	for _, m := range rest {
+		ackAll(t, s, m)
+	}
+	ackAll(t, s, first[0])
+	expectNoMore(t, s, "a message delivered twice")
+}

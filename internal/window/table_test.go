@@ -147,3 +147,32 @@ func TestTableSteadyStateAllocatesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestTableCompactsInPlace fills the ring behind a held oldest value, as
+// a client that acknowledges everything but its oldest message does, so
+// that adding compacts the ring: in scan mode (20) and in map mode (200).
+func TestTableCompactsInPlace(t *testing.T) {
+	for _, window := range []int{20, 200} {
+		var tb Table[int]
+		var m model
+		add := func(id uint16, v int) {
+			tb.Add(id, v)
+			m.ids, m.vals = append(m.ids, id), append(m.vals, v)
+		}
+		for i := range window {
+			add(uint16(i+1), i)
+		}
+		size := len(tb.ring)
+		for i := window; i >= 2; i-- {
+			tb.Remove(uint16(i))
+			m.remove(uint16(i))
+		}
+		for i := range size - window + size/4 { // fills the ring, then compacts it
+			add(uint16(1000+i), 1000+i)
+		}
+		if len(tb.ring) != size {
+			t.Errorf("window %d: ring grew from %d to %d slots instead of compacting", window, size, len(tb.ring))
+		}
+		check(t, &tb, &m)
+	}
+}
