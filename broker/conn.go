@@ -48,13 +48,12 @@ type conn struct {
 	sess        *session
 	client      Client
 	keepAlive   time.Duration // read timeout: 1.5 times the keep alive, 0 for none
-	receiveMax  uint16        // the client's Receive Maximum
 	maxOut      int           // the client's Maximum Packet Size, 0 for none
-	problemInfo bool          // the client's Request Problem Information
 	mount       string        // listener mount point
 	connectedAt int64         // Unix nanoseconds by Server.now
 	will        *Message      // published when the connection ends abnormally
 	willDelay   uint32        // Will Delay Interval, seconds
+	receiveMax  uint16        // the client's Receive Maximum
 	takenOver   bool          // guarded by sess.mu: another connection took the client identifier
 	// bridge is set for an MQTT 3.1/3.1.1 bridge (protocol level with the
 	// 0x80 bit, try_private): its subscriptions get No Local and Retain As
@@ -87,26 +86,25 @@ type conn struct {
 	fd        int32         // socket descriptor, -1 if the connection cannot park
 	parkDelay time.Duration // idle time before parking; changed only while unparking
 	pmu       sync.Mutex    // guards parked and parkedAt
-	parked    bool
 	parkedAt  int64         // when it last parked, Unix nanoseconds
 	kaEntry   netpoll.Entry // while parked: its place in Server.deadlines; guarded by the wheel
+	// Three flags side by side (the struct then fits a smaller size class):
+	parked      bool // guarded by pmu
+	vectored    bool // writer-owned: large payloads are written without a copy (connwrite.Vectored)
+	problemInfo bool // set while handling CONNECT: the client's Request Problem Information
 
-	// Guarded by sess.mu.
-	ctrl    []outItem // control packets waiting for the writer
-	closing bool      // a DISCONNECT was queued: write it and close
-	hold    bool      // nothing may be written yet (the session is being stored)
-
+	ctrl []outItem      // guarded by sess.mu: control packets waiting for the writer
 	gate connwrite.Gate // whether a writer goroutine runs
 
-	// Writer-owned.
-	vectored bool // large payloads are written without a copy (connwrite.Vectored)
-	aliasOut connwrite.Aliases
+	aliasOut connwrite.Aliases // writer-owned
 
 	closeOnce sync.Once
 	// disconnect records how the connection ended, for the will and the log.
 	// Written by the reader before close, or under closeOnce.
 	graceful    bool                   // DISCONNECT 0x00: the will is discarded [MQTT-3.1.2-10]
 	saidBye     bool                   // the client sent DISCONNECT: what it is owed is written first
+	closing     bool                   // guarded by sess.mu: a DISCONNECT was queued: write it and close
+	hold        bool                   // guarded by sess.mu: nothing may be written yet (the session is being stored)
 	closeReason string                 // log text, written by the reader
 	kickReason  atomic.Pointer[string] // why another goroutine closed the connection
 }
