@@ -81,7 +81,7 @@ func (s *session) info() (SessionInfo, bool) {
 		return SessionInfo{}, false
 	}
 	info := SessionInfo{ClientID: s.id, Version: s.version, Expiry: s.expiry,
-		Queued: s.queueLen() + s.storedQueued, Inflight: s.inflightLen(), Dropped: s.dropped}
+		Queued: s.queueLen() + s.storedQueued, Inflight: s.flight.Len(), Dropped: s.dropped}
 	if id := s.ident.Load(); id != nil {
 		info.Username, info.HasUsername, info.Listener = id.client.Username, id.client.HasUsername, id.client.Listener
 	}

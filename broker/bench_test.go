@@ -47,7 +47,7 @@ func benchSubscriber(b *testing.B, srv *Server, id, filter string, qos byte, v b
 	l := &listener{cfg: Listener{}, name: "bench"}
 	c := newConn(srv.ctx, srv, nc, l)
 	c.version = v
-	c.client = Client{ID: id, Version: v}
+	*c.client = Client{ID: id, Version: v}
 	c.receiveMax = 65535
 	if err := srv.attach(c, true, 0, nil, 0, &packet.Connack{}); err != nil {
 		b.Fatal(err)

@@ -46,7 +46,8 @@ type conn struct {
 	aliasMaxIn  uint16 // the Topic Alias Maximum announced to the client
 	maxIn       uint32 // the largest packet accepted (packet.Reader.MaxSize)
 	sess        *session
-	client      Client
+	client      *Client       // &ident.client, filled while handling CONNECT
+	ident       *identity     // made with the conn, published to the session by attach
 	keepAlive   time.Duration // read timeout: 1.5 times the keep alive, 0 for none
 	maxOut      int           // the client's Maximum Packet Size, 0 for none
 	mount       string        // listener mount point
@@ -83,15 +84,14 @@ type conn struct {
 	woken bool
 
 	// Parking (see poller): an idle connection has no reader goroutine.
-	fd        int32         // socket descriptor, -1 if the connection cannot park
-	parkDelay time.Duration // idle time before parking; changed only while unparking
-	pmu       sync.Mutex    // guards parked and parkedAt
-	parkedAt  int64         // when it last parked, Unix nanoseconds
-	kaEntry   netpoll.Entry // while parked: its place in Server.deadlines; guarded by the wheel
-	// Three flags side by side (the struct then fits a smaller size class):
-	parked      bool // guarded by pmu
-	vectored    bool // writer-owned: large payloads are written without a copy (connwrite.Vectored)
-	problemInfo bool // set while handling CONNECT: the client's Request Problem Information
+	fd          int32         // socket descriptor, -1 if the connection cannot park
+	parkDelay   time.Duration // idle time before parking; changed only while unparking
+	pmu         sync.Mutex    // guards parked and parkedAt
+	parkedAt    int64         // when it last parked, Unix nanoseconds
+	kaEntry     netpoll.Entry // while parked: its place in Server.deadlines; guarded by the wheel
+	parked      bool          // guarded by pmu
+	vectored    bool          // writer-owned: large payloads are written without a copy (connwrite.Vectored)
+	problemInfo bool          // set while handling CONNECT: the client's Request Problem Information
 
 	ctrl []outItem      // guarded by sess.mu: control packets waiting for the writer
 	gate connwrite.Gate // whether a writer goroutine runs
@@ -116,8 +116,9 @@ const readBufferSize = packet.DefaultReadBufferSize
 // newConn returns a connection whose context derives from ctx; it must be
 // served, or closed.
 func newConn(ctx context.Context, srv *Server, nc net.Conn, ln *listener) *conn {
-	c := &conn{srv: srv, nc: nc, ln: ln, fd: -1, parkDelay: minParkDelay}
+	c := &conn{srv: srv, nc: nc, ln: ln, fd: -1, parkDelay: minParkDelay, ident: new(identity)}
 	c.ctx.Init(ctx)
+	c.client = &c.ident.client
 	c.maxIn = uint32(srv.opt().maxPacketSize)
 	c.getReader()
 	c.mount = ln.cfg.MountPoint

@@ -50,7 +50,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		id = c.ln.autoIDPrefix(o) + newUUID()
 		assigned = true
 	}
-	c.client = Client{
+	*c.client = Client{
 		// An empty user name counts as none, as Mosquitto reads it.
 		ID: id, Username: cp.Username, HasUsername: cp.HasUsername && cp.Username != "",
 		Remote: c.remote(), Listener: c.ln.name, Version: v,
@@ -85,7 +85,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		}
 		c.client.Username, c.client.HasUsername = name, true
 	} else {
-		ok, err := c.ln.security(c.srv).authenticate(ctx, &c.client, cp.Password, cp.HasPassword, c.ln.allowAnonymous(c.srv))
+		ok, err := c.ln.security(c.srv).authenticate(ctx, c.client, cp.Password, cp.HasPassword, c.ln.allowAnonymous(c.srv))
 		switch {
 		case err != nil:
 			c.srv.log.Error("authentication failed", "client_id", id, "err", err)

@@ -69,7 +69,7 @@ func isControlTopic(name string) bool { return topic.IsControl(name) }
 func (srv *Server) serveControl(ctx context.Context, c *conn, name string, p *packet.Publish) {
 	resp := endpointNotAvailable
 	if h, _ := srv.control.Get(name); h != nil {
-		client := c.client
+		client := *c.client
 		resp = h(ctx, &client, p.Payload)
 	}
 	if resp == nil {

@@ -83,7 +83,8 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	s.conn = c
 	s.version = c.version
 	s.expiry = expiry
-	s.ident.Store(&identity{client: c.client, sec: c.ln.security(srv)})
+	c.ident.sec = c.ln.security(srv) // before the identity is published
+	s.ident.Store(c.ident)
 	if will != nil {
 		will.source = s.ident.Load() // for publishWill
 	}

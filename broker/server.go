@@ -479,7 +479,7 @@ func (srv *Server) securityOf(name string) *Security {
 
 // authorize asks the Authorizers of c's listener.
 func (c *conn) authorize(ctx context.Context, topicName string, a Access) bool {
-	return c.ln.security(c.srv).Authorize(ctx, &c.client, topicName, a)
+	return c.ln.security(c.srv).Authorize(ctx, c.client, topicName, a)
 }
 
 // logDrop logs that messages are being dropped for a client, as Mosquitto

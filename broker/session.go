@@ -157,10 +157,6 @@ func newSession(srv *Server, id string) *session {
 // queueLen returns the number of queued deliveries. s.mu must be held.
 func (s *session) queueLen() int { return len(s.queue) - s.qhead }
 
-// inflightLen returns the number of unacknowledged messages. s.mu must be
-// held.
-func (s *session) inflightLen() int { return s.flight.Len() }
-
 // deliver queues d for the session, dropping it if the session cannot take
 // it. It never blocks on the network. With a Store, a QoS 1 or 2 delivery to
 // a persistent session is written to it (without waiting) unless it was
@@ -408,7 +404,7 @@ func (s *session) windowOpenLocked(c *conn, d *delivery) bool {
 			return false
 		}
 	}
-	inf := s.inflightLen()
+	inf := s.flight.Len()
 	if inf >= int(c.receiveMax) || lim.maxInflight > 0 && inf >= lim.maxInflight {
 		return false
 	}
