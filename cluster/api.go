@@ -65,6 +65,15 @@ func (n *Node) Owner(clientID string) (node string, ok bool) {
 	return o.Node, ok
 }
 
+// RetainedMessage returns the retained message of topic in this node's
+// copy of the state.
+func (n *Node) RetainedMessage(topic string) (Retained, bool) {
+	n.fsm.mu.RLock()
+	defer n.fsm.mu.RUnlock()
+	r, ok := n.fsm.retained[topic]
+	return r, ok
+}
+
 // RetainedMessages calls yield for each retained message in this node's
 // copy of the state, in no order, until yield returns false. yield must
 // not call the Node's methods.

@@ -57,10 +57,14 @@ func (k ChangeKind) String() string {
 // Change is one change of the replicated state, as Config.OnChange sees it.
 type Change struct {
 	Kind     ChangeKind
-	ClientID string    // OwnerChanged
-	Owner    string    // OwnerChanged: the new owner, "" when released
-	Previous string    // OwnerChanged: the owner before, "" for none
-	Retained *Retained // RetainedChanged
+	ClientID string // OwnerChanged
+	Owner    string // OwnerChanged: the new owner, "" when released
+	Previous string // OwnerChanged: the owner before, "" for none
+	// PreviousToken is the Claim.Token of Previous's claim (OwnerChanged):
+	// Previous ends the connection it admitted with that claim only, not
+	// one admitted with a later claim of its own.
+	PreviousToken uint64
+	Retained      *Retained // RetainedChanged
 }
 
 // Operations of a command.
@@ -143,20 +147,21 @@ func (f *fsm) apply(c *command) (result, []Change) {
 			return result{Previous: cur.Previous}, nil // a retry
 		}
 		f.owners[c.Client] = owner{Node: c.Node, Token: c.Token, Previous: cur.Node}
-		return result{Previous: cur.Node}, []Change{{Kind: OwnerChanged, ClientID: c.Client, Owner: c.Node, Previous: cur.Node}}
+		return result{Previous: cur.Node}, []Change{{Kind: OwnerChanged, ClientID: c.Client, Owner: c.Node,
+			Previous: cur.Node, PreviousToken: cur.Token}}
 	case opRelease:
 		cur, ok := f.owners[c.Client]
 		if !ok || cur.Node != c.Node || cur.Token != c.Token {
 			return result{}, nil // released already, or claimed since
 		}
 		delete(f.owners, c.Client)
-		return result{}, []Change{{Kind: OwnerChanged, ClientID: c.Client, Previous: c.Node}}
+		return result{}, []Change{{Kind: OwnerChanged, ClientID: c.Client, Previous: c.Node, PreviousToken: c.Token}}
 	case opDropNode:
 		var changes []Change
 		for id, cur := range f.owners {
 			if cur.Node == c.Node && (c.Keep == 0 || uint32(cur.Token>>32) != c.Keep) {
 				delete(f.owners, id)
-				changes = append(changes, Change{Kind: OwnerChanged, ClientID: id, Previous: c.Node})
+				changes = append(changes, Change{Kind: OwnerChanged, ClientID: id, Previous: c.Node, PreviousToken: cur.Token})
 			}
 		}
 		return result{}, changes

@@ -1,0 +1,292 @@
+package broker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/cluster"
+	"github.com/midge-mqtt/midge/internal/pubcodec"
+	"github.com/midge-mqtt/midge/packet"
+)
+
+// The broker's hooks into the cluster: client identifiers are claimed
+// through raft on CONNECT (Config.Admit) and released when the connection
+// ends (Config.OnDisconnect); a node whose client another node claimed
+// closes its connection (DISCONNECT 0x8E); retained messages are agreed
+// through raft and stored on every node from the agreed state
+// (Server.SetRetained), while forwarding delivers them (Server.Route).
+
+// claimTimeout bounds the claim of a CONNECT: a node that cannot reach a
+// majority in that time refuses the client (CONNACK 0x88).
+const claimTimeout = 5 * time.Second
+
+// retainQueue bounds the retained messages waiting for raft on one node.
+const retainQueue = 10000
+
+// localClaim is the claim of a connection admitted on this node.
+type localClaim struct {
+	client *broker.Client // the connection's, as Admit saw it
+	claim  cluster.Claim
+}
+
+// clusterHooks holds what the hooks share.
+type clusterHooks struct {
+	node *cluster.Node
+	log  func(msg string)      // logs a warning
+	srv  func() *broker.Server // nil until the server runs
+
+	mu     sync.Mutex            // guards claims, dirty, all
+	claims map[string]localClaim // by client identifier
+	dirty  map[string]bool       // topics whose retained message to sync
+	all    bool                  // sync every retained message
+	wake   chan struct{}         // wakes syncLoop; buffered, 1
+
+	retain   chan *broker.Message // retained messages for raft, in order
+	ctx      context.Context      // cancelled by close: the loops stop
+	cancel   context.CancelFunc
+	loops    sync.WaitGroup // syncLoop and retainLoop
+	releases sync.WaitGroup // Release calls under way
+}
+
+func newClusterHooks(warn func(string), srv func() *broker.Server) *clusterHooks {
+	h := &clusterHooks{log: warn, srv: srv, claims: make(map[string]localClaim), dirty: make(map[string]bool),
+		wake: make(chan struct{}, 1), retain: make(chan *broker.Message, retainQueue)}
+	h.ctx, h.cancel = context.WithCancel(context.Background())
+	return h
+}
+
+// admit claims c's client identifier for this node (Config.Admit). The
+// error refuses the client: the cluster could not agree in time.
+func (h *clusterHooks) admit(ctx context.Context, c *broker.Client) error {
+	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	defer cancel()
+	cl, err := h.node.Claim(ctx, c.ID)
+	if err != nil {
+		return fmt.Errorf("cluster unavailable: %w", err)
+	}
+	h.mu.Lock()
+	h.claims[c.ID] = localClaim{client: c, claim: cl}
+	h.mu.Unlock()
+	return nil
+}
+
+// disconnected releases the claim of a connection that ended
+// (Config.OnDisconnect), unless a connection on this node or another
+// node's claim took the client identifier over.
+func (h *clusterHooks) disconnected(c *broker.Client, takenOver bool) {
+	h.mu.Lock()
+	lc, ok := h.claims[c.ID]
+	mine := ok && lc.client == c && !takenOver
+	if mine {
+		delete(h.claims, c.ID)
+	}
+	h.mu.Unlock()
+	if !mine {
+		return
+	}
+	h.releases.Add(1)
+	go func() {
+		defer h.releases.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
+		defer cancel()
+		if err := h.node.Release(ctx, lc.claim); err != nil && !errors.Is(err, cluster.ErrClosed) {
+			// Harmless: the next claim of the identifier replaces it.
+			h.log(fmt.Sprintf("Warning: cluster: releasing client id %q: %v", c.ID, err))
+		}
+	}()
+}
+
+// onChange follows the replicated state (cluster.Config.OnChange, on
+// raft's apply goroutine): when another node claimed a client connected
+// here with the claim it took over, the connection closes with 0x8E
+// (session taken over) [MQTT-3.1.4-3]; a retained message that changed is
+// synced.
+func (h *clusterHooks) onChange(ch cluster.Change) {
+	switch ch.Kind {
+	case cluster.OwnerChanged:
+		srv := h.srv() // nil while raft replays its log at start-up: no connection yet
+		if srv == nil || ch.Previous != h.node.ID() || ch.Owner == h.node.ID() {
+			return
+		}
+		h.mu.Lock()
+		lc, ok := h.claims[ch.ClientID]
+		ours := ok && lc.claim.Token == ch.PreviousToken
+		if ours {
+			delete(h.claims, ch.ClientID) // its claim is gone: nothing to release
+		}
+		h.mu.Unlock()
+		if ours && ch.Owner != "" {
+			srv.DisconnectWith(ch.ClientID, packet.SessionTakenOver)
+		}
+	case cluster.RetainedChanged:
+		h.markDirty(ch.Retained.Topic)
+	}
+}
+
+// markDirty has syncLoop sync topic ("" for every topic).
+func (h *clusterHooks) markDirty(topic string) {
+	h.mu.Lock()
+	if topic == "" {
+		h.all = true
+	} else {
+		h.dirty[topic] = true
+	}
+	h.mu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// observe hands a retained message published on this node to retainLoop.
+// It runs on the publishing goroutine: it never blocks.
+func (h *clusterHooks) observe(m *broker.Message) {
+	select {
+	case h.retain <- m:
+	default:
+		h.log(fmt.Sprintf("Warning: cluster: too many retained messages waiting for agreement; %q withdrawn", m.Topic))
+		h.markDirty(m.Topic) // back to the agreed one
+	}
+}
+
+// start starts the loops once srv runs: everything is synced first, since
+// raft may have applied changes before.
+func (h *clusterHooks) start(srv *broker.Server) {
+	h.loops.Add(2)
+	go h.syncLoop(srv)
+	go h.retainLoop()
+	h.markDirty("")
+}
+
+// close stops the loops and waits for the releases under way.
+func (h *clusterHooks) close() {
+	h.cancel()
+	h.loops.Wait()
+	h.releases.Wait()
+}
+
+// retainLoop has raft agree on the retained messages published here, one
+// at a time, in publishing order. One the cluster cannot agree on (no
+// majority, too large) is replaced on this node by the agreed one.
+func (h *clusterHooks) retainLoop() {
+	defer h.loops.Done()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case m := <-h.retain:
+			r := cluster.Retained{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Properties: encodeProps(m.Properties),
+				Expiry: m.Expiry, Publisher: m.Publisher}
+			if err := h.node.Retain(h.ctx, r); err != nil && !errors.Is(err, cluster.ErrClosed) {
+				h.log(fmt.Sprintf("Warning: cluster: retained message on %q not agreed, withdrawn: %v", m.Topic, err))
+				h.markDirty(m.Topic)
+			}
+		}
+	}
+}
+
+// syncLoop makes the server's retained messages those of the replicated
+// state, topic by topic as they change, or all of them.
+func (h *clusterHooks) syncLoop(srv *broker.Server) {
+	defer h.loops.Done()
+	for {
+		select {
+		case <-h.ctx.Done():
+			return
+		case <-h.wake:
+		}
+		h.mu.Lock()
+		all, dirty := h.all, h.dirty
+		h.all, h.dirty = false, make(map[string]bool)
+		h.mu.Unlock()
+		if all {
+			h.syncAll(srv)
+			continue
+		}
+		for topic := range dirty {
+			r, ok := h.node.RetainedMessage(topic)
+			h.syncTopic(srv, topic, r, ok)
+		}
+	}
+}
+
+// syncAll syncs every retained message: those of the replicated state are
+// set, and the server's others (but $SYS ones) deleted.
+func (h *clusterHooks) syncAll(srv *broker.Server) {
+	agreed := make(map[string]cluster.Retained)
+	h.node.RetainedMessages(func(r cluster.Retained) bool { agreed[r.Topic] = r; return true })
+	var stale []string
+	srv.RetainedMessages("#", func(m *broker.Message) bool {
+		if _, ok := agreed[m.Topic]; !ok {
+			stale = append(stale, m.Topic)
+		}
+		return true
+	})
+	for _, topic := range stale {
+		h.syncTopic(srv, topic, cluster.Retained{}, false)
+	}
+	for topic, r := range agreed {
+		h.syncTopic(srv, topic, r, true)
+	}
+}
+
+// syncTopic makes the server's retained message on topic r (none if !ok),
+// unless it is that already.
+func (h *clusterHooks) syncTopic(srv *broker.Server, topic string, r cluster.Retained, ok bool) {
+	var cur *broker.Message
+	srv.RetainedMessages(topic, func(m *broker.Message) bool {
+		if m.Topic == topic {
+			cur = m
+		}
+		return true
+	})
+	var m *broker.Message
+	switch {
+	case !ok && cur == nil:
+		return
+	case !ok:
+		m = &broker.Message{Topic: topic}
+	case cur != nil && bytes.Equal(cur.Payload, r.Payload) && cur.QoS == r.QoS && cur.Expiry.Equal(r.Expiry) &&
+		bytes.Equal(encodeProps(cur.Properties), r.Properties):
+		return
+	default:
+		m = &broker.Message{Topic: topic, Payload: r.Payload, QoS: r.QoS, Properties: decodeProps(r.Properties),
+			Expiry: r.Expiry, Publisher: r.Publisher, Received: time.Now()}
+	}
+	if err := srv.SetRetained(m); err != nil {
+		h.log(fmt.Sprintf("Warning: cluster: storing the retained message of %q: %v", topic, err))
+	}
+}
+
+// encodeProps encodes a message's MQTT 5 properties for
+// cluster.Retained.Properties: as those of a PUBLISH, nil for none.
+func encodeProps(p *packet.Properties) []byte {
+	if p == nil || p.Empty() {
+		return nil
+	}
+	b, err := packet.Append(nil, &packet.Publish{Topic: "p", Properties: *p}, packet.Version5)
+	if err != nil {
+		return nil
+	}
+	return b
+}
+
+// decodeProps decodes what encodeProps encoded.
+func decodeProps(b []byte) *packet.Properties {
+	if len(b) == 0 {
+		return nil
+	}
+	r := packet.NewReader(bytes.NewReader(b), 0)
+	r.Version = packet.Version5
+	pk, err := r.ReadPacket()
+	p, ok := pk.(*packet.Publish)
+	if err != nil || !ok {
+		return nil
+	}
+	return pubcodec.Forwarded(&p.Properties)
+}
