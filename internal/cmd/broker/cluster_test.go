@@ -53,3 +53,25 @@ func TestClusterFrame(t *testing.T) {
 		t.Errorf("decodeFrame(PINGREQ) = %v", err)
 	}
 }
+
+// TestRetainedProps checks that a retained message's properties survive
+// the trip through the raft state, and that none stay none.
+func TestRetainedProps(t *testing.T) {
+	t.Parallel()
+	props := &packet.Properties{User: []packet.UserProperty{{Key: "k", Value: "v"}}}
+	props.SetString(packet.PropContentType, "text/plain")
+	props.SetUint(packet.PropPayloadFormat, 1)
+	got := decodeProps(encodeProps(props))
+	if got == nil || got.ContentType != "text/plain" || got.PayloadFormat != 1 || !slices.Equal(got.User, props.User) {
+		t.Errorf("decoded %+v", got)
+	}
+	if b := encodeProps(nil); b != nil {
+		t.Errorf("encodeProps(nil) = %x", b)
+	}
+	if p := decodeProps(nil); p != nil {
+		t.Errorf("decodeProps(nil) = %+v", p)
+	}
+	if p := decodeProps([]byte{0xc0, 0}); p != nil {
+		t.Errorf("decodeProps(PINGREQ) = %+v", p)
+	}
+}
