@@ -46,15 +46,27 @@ func (n *Node) Release(ctx context.Context, c Claim) error {
 	return err
 }
 
-// Retain sets the retained message of r.Topic on every node (deletes it
-// when r.Payload is empty). r.Node is set to this node. It returns
-// ErrTooLarge for a message larger than about MaxCommandSize.
-func (n *Node) Retain(ctx context.Context, r Retained) error {
-	if r.Topic == "" {
-		return errors.New("cluster: retained message without a topic")
+// Retain sets the retained message of each r.Topic on every node (deletes
+// it when r.Payload is empty), in the order given, as one raft command.
+// Each r.Node is set to this node. It returns ErrTooLarge for messages
+// larger than about MaxCommandSize together.
+func (n *Node) Retain(ctx context.Context, rs ...Retained) error {
+	if len(rs) == 0 {
+		return nil
 	}
-	r.Node = n.cfg.NodeID
-	_, err := n.apply(ctx, &command{Op: opRetain, Retained: &r})
+	batch := make([]Retained, len(rs))
+	for i, r := range rs {
+		if r.Topic == "" {
+			return errors.New("cluster: retained message without a topic")
+		}
+		r.Node = n.cfg.NodeID
+		batch[i] = r
+	}
+	c := &command{Op: opRetainBatch, Batch: batch}
+	if len(batch) == 1 {
+		c = &command{Op: opRetain, Retained: &batch[0]}
+	}
+	_, err := n.apply(ctx, c)
 	return err
 }
 

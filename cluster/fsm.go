@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -73,16 +74,19 @@ const (
 	opRelease  = "release"
 	opDropNode = "drop_node"
 	opRetain   = "retain"
+	// opRetainBatch sets several retained messages, in order.
+	opRetainBatch = "retain_batch"
 )
 
 // command is one entry of raft's log, encoded as JSON.
 type command struct {
-	Op       string    `json:"op"`
-	Client   string    `json:"client,omitempty"`
-	Node     string    `json:"node,omitempty"`
-	Token    uint64    `json:"token,omitempty"`
-	Keep     uint32    `json:"keep,omitempty"` // drop_node: the incarnation whose claims stay
-	Retained *Retained `json:"retained,omitempty"`
+	Op       string     `json:"op"`
+	Client   string     `json:"client,omitempty"`
+	Node     string     `json:"node,omitempty"`
+	Token    uint64     `json:"token,omitempty"`
+	Keep     uint32     `json:"keep,omitempty"` // drop_node: the incarnation whose claims stay
+	Retained *Retained  `json:"retained,omitempty"`
+	Batch    []Retained `json:"batch,omitempty"` // retain_batch
 }
 
 // result is what applying a command returns.
@@ -165,20 +169,28 @@ func (f *fsm) apply(c *command) (result, []Change) {
 			}
 		}
 		return result{}, changes
-	case opRetain:
-		r := c.Retained
-		if r == nil || r.Topic == "" {
+	case opRetain, opRetainBatch:
+		rs := c.Batch
+		if c.Op == opRetain && c.Retained != nil {
+			rs = []Retained{*c.Retained}
+		}
+		if len(rs) == 0 || slices.ContainsFunc(rs, func(r Retained) bool { return r.Topic == "" }) {
 			return result{Error: "retain without a topic"}, nil
 		}
-		if len(r.Payload) == 0 {
-			if _, ok := f.retained[r.Topic]; !ok {
-				return result{}, nil
+		var changes []Change
+		for i := range rs {
+			r := &rs[i]
+			if len(r.Payload) == 0 {
+				if _, ok := f.retained[r.Topic]; !ok {
+					continue
+				}
+				delete(f.retained, r.Topic)
+			} else {
+				f.retained[r.Topic] = *r
 			}
-			delete(f.retained, r.Topic)
-		} else {
-			f.retained[r.Topic] = *r
+			changes = append(changes, Change{Kind: RetainedChanged, Retained: r})
 		}
-		return result{}, []Change{{Kind: RetainedChanged, Retained: r}}
+		return result{}, changes
 	}
 	return result{Error: fmt.Sprintf("unknown operation %q", c.Op)}, nil
 }

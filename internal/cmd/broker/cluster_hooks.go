@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/midge-mqtt/midge/broker"
@@ -51,6 +52,7 @@ type clusterHooks struct {
 	cancel   context.CancelFunc
 	loops    sync.WaitGroup // syncLoop and retainLoop
 	releases sync.WaitGroup // Release calls under way
+	dropped  atomic.Uint64  // retained messages the queue had no room for
 }
 
 func newClusterHooks(warn func(string), srv func() *broker.Server) *clusterHooks {
@@ -149,7 +151,9 @@ func (h *clusterHooks) observe(m *broker.Message) {
 	select {
 	case h.retain <- m:
 	default:
-		h.log(fmt.Sprintf("Warning: cluster: too many retained messages waiting for agreement; %q withdrawn", m.Topic))
+		if n := h.dropped.Add(1); n&(n-1) == 0 { // 1, 2, 4, ...: no flood of warnings
+			h.log(fmt.Sprintf("Warning: cluster: too many retained messages waiting for agreement; %q withdrawn (%d so far)", m.Topic, n))
+		}
 		h.markDirty(m.Topic) // back to the agreed one
 	}
 }
@@ -170,25 +174,52 @@ func (h *clusterHooks) close() {
 	h.releases.Wait()
 }
 
-// retainLoop has raft agree on the retained messages published here, one
-// at a time, in publishing order. One the cluster cannot agree on (no
-// majority, too large) is replaced on this node by the agreed one.
+// retainLoop has raft agree on the retained messages published here, in
+// publishing order, in batches of what waits (one raft command each). Those
+// the cluster cannot agree on (no majority, too large) are replaced on this
+// node by the agreed ones.
 func (h *clusterHooks) retainLoop() {
 	defer h.loops.Done()
 	for {
+		var batch []cluster.Retained
+		size := 0
+		add := func(m *broker.Message) {
+			r := cluster.Retained{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Properties: encodeProps(m.Properties),
+				Expiry: m.Expiry, Publisher: m.Publisher}
+			batch = append(batch, r)
+			size += len(r.Topic) + len(r.Payload) + len(r.Properties) + 100
+		}
 		select {
 		case <-h.ctx.Done():
 			return
 		case m := <-h.retain:
-			r := cluster.Retained{Topic: m.Topic, Payload: m.Payload, QoS: m.QoS, Properties: encodeProps(m.Properties),
-				Expiry: m.Expiry, Publisher: m.Publisher}
-			if err := h.node.Retain(h.ctx, r); err != nil && !errors.Is(err, cluster.ErrClosed) {
-				h.log(fmt.Sprintf("Warning: cluster: retained message on %q not agreed, withdrawn: %v", m.Topic, err))
-				h.markDirty(m.Topic)
+			add(m)
+		}
+	more:
+		for len(batch) < maxRetainBatch && size < maxRetainBatchBytes {
+			select {
+			case m := <-h.retain:
+				add(m)
+			default:
+				break more
+			}
+		}
+		if err := h.node.Retain(h.ctx, batch...); err != nil && !errors.Is(err, cluster.ErrClosed) {
+			h.log(fmt.Sprintf("Warning: cluster: %d retained messages (on %q first) not agreed, withdrawn: %v", len(batch), batch[0].Topic, err))
+			for _, r := range batch {
+				h.markDirty(r.Topic)
 			}
 		}
 	}
 }
+
+// A batch of retained messages holds at most maxRetainBatch messages and
+// about maxRetainBatchBytes, well below cluster.MaxCommandSize with the
+// JSON encoding's base64 (a larger single message goes alone).
+const (
+	maxRetainBatch      = 1000
+	maxRetainBatchBytes = 4 << 20
+)
 
 // syncLoop makes the server's retained messages those of the replicated
 // state, topic by topic as they change, or all of them.
