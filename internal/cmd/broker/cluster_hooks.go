@@ -41,11 +41,14 @@ type clusterHooks struct {
 	log  func(msg string)      // logs a warning
 	srv  func() *broker.Server // nil until the server runs
 
-	mu     sync.Mutex            // guards claims, dirty, all
+	mu     sync.Mutex            // guards claims, superseded, dirty, all
 	claims map[string]localClaim // by client identifier
-	dirty  map[string]bool       // topics whose retained message to sync
-	all    bool                  // sync every retained message
-	wake   chan struct{}         // wakes syncLoop; buffered, 1
+	// superseded are this node's claims another node's claim replaced
+	// before the connection that made them was admitted, with when.
+	superseded map[uint64]time.Time
+	dirty      map[string]bool // topics whose retained message to sync
+	all        bool            // sync every retained message
+	wake       chan struct{}   // wakes syncLoop; buffered, 1
 
 	retain   chan *broker.Message // retained messages for raft, in order
 	ctx      context.Context      // cancelled by close: the loops stop
@@ -57,7 +60,8 @@ type clusterHooks struct {
 
 func newClusterHooks(warn func(string), srv func() *broker.Server) *clusterHooks {
 	h := &clusterHooks{log: warn, srv: srv, claims: make(map[string]localClaim), dirty: make(map[string]bool),
-		wake: make(chan struct{}, 1), retain: make(chan *broker.Message, retainQueue)}
+		superseded: make(map[uint64]time.Time),
+		wake:       make(chan struct{}, 1), retain: make(chan *broker.Message, retainQueue)}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	return h
 }
@@ -72,8 +76,13 @@ func (h *clusterHooks) admit(ctx context.Context, c *broker.Client) error {
 		return fmt.Errorf("cluster unavailable: %w", err)
 	}
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	if _, ok := h.superseded[cl.Token]; ok {
+		// Another node claimed the id between the leader's answer and now.
+		delete(h.superseded, cl.Token)
+		return errors.New("cluster: client id claimed by another node meanwhile")
+	}
 	h.claims[c.ID] = localClaim{client: c, claim: cl}
-	h.mu.Unlock()
 	return nil
 }
 
@@ -120,6 +129,11 @@ func (h *clusterHooks) onChange(ch cluster.Change) {
 		ours := ok && lc.claim.Token == ch.PreviousToken
 		if ours {
 			delete(h.claims, ch.ClientID) // its claim is gone: nothing to release
+		} else if ch.Owner != "" {
+			// A claim whose connection admit has not recorded yet, if any.
+			// (A connection between admit and its attachment still
+			// escapes the kick: a window of microseconds.)
+			h.supersede(ch.PreviousToken)
 		}
 		h.mu.Unlock()
 		if ours && ch.Owner != "" {
@@ -128,6 +142,20 @@ func (h *clusterHooks) onChange(ch cluster.Change) {
 	case cluster.RetainedChanged:
 		h.markDirty(ch.Retained.Topic)
 	}
+}
+
+// supersede records that claim token was replaced. Entries older than a
+// minute, long past any admit's claim, are dropped. h.mu must be held.
+func (h *clusterHooks) supersede(token uint64) {
+	now := time.Now()
+	if len(h.superseded) >= 1000 {
+		for tok, at := range h.superseded {
+			if now.Sub(at) > time.Minute {
+				delete(h.superseded, tok)
+			}
+		}
+	}
+	h.superseded[token] = now
 }
 
 // markDirty has syncLoop sync topic ("" for every topic).
