@@ -41,13 +41,14 @@ type clusterHooks struct {
 	log  func(msg string)      // logs a warning
 	srv  func() *broker.Server // nil until the server runs
 
-	mu     sync.Mutex            // guards claims, superseded, dirty, all
+	mu     sync.Mutex            // guards claims, superseded, dirty, all, closed
 	claims map[string]localClaim // by client identifier
 	// superseded are this node's claims another node's claim replaced
 	// before the connection that made them was admitted, with when.
 	superseded map[uint64]time.Time
 	dirty      map[string]bool // topics whose retained message to sync
 	all        bool            // sync every retained message
+	closed     bool            // close was called: no more releases
 	wake       chan struct{}   // wakes syncLoop; buffered, 1
 
 	retain   chan *broker.Message // retained messages for raft, in order
@@ -92,15 +93,15 @@ func (h *clusterHooks) admit(ctx context.Context, c *broker.Client) error {
 func (h *clusterHooks) disconnected(c *broker.Client, takenOver bool) {
 	h.mu.Lock()
 	lc, ok := h.claims[c.ID]
-	mine := ok && lc.client == c && !takenOver
+	mine := ok && lc.client == c && !takenOver && !h.closed
 	if mine {
 		delete(h.claims, c.ID)
+		h.releases.Add(1) // under h.mu: never once close waits
 	}
 	h.mu.Unlock()
 	if !mine {
 		return
 	}
-	h.releases.Add(1)
 	go func() {
 		defer h.releases.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
@@ -197,6 +198,9 @@ func (h *clusterHooks) start(srv *broker.Server) {
 
 // close stops the loops and waits for the releases under way.
 func (h *clusterHooks) close() {
+	h.mu.Lock()
+	h.closed = true
+	h.mu.Unlock()
 	h.cancel()
 	h.loops.Wait()
 	h.releases.Wait()
