@@ -13,15 +13,17 @@ var (
 )
 
 // Authenticate implements broker.Authenticator for password_file, as
-// Mosquitto's default password check: it defers for a client without a user
-// name (allow_anonymous decides), refuses one whose user name is not in the
-// file or that sent no password, and checks the password of the others.
-// The error is always nil.
+// Mosquitto 2.0's default password check: it defers for a client without a
+// user name (allow_anonymous decides), refuses one whose user name is not in
+// the file or that sent no password, and checks the password of the others.
+// Mosquitto 2.0 reads a zero-length user name or password as none, so an
+// empty user name defers and an empty password never matches, even the hash
+// of "" that mosquitto_passwd writes. The error is always nil.
 func (pf *PasswordFile) Authenticate(_ context.Context, c *broker.Client, password []byte, hasPassword bool) (broker.Verdict, error) {
 	switch {
-	case !c.HasUsername:
+	case !c.HasUsername || c.Username == "":
 		return broker.Defer, nil
-	case hasPassword && pf.Check(c.Username, string(password)):
+	case hasPassword && len(password) > 0 && pf.Check(c.Username, string(password)):
 		return broker.Allow, nil
 	}
 	return broker.Deny, nil

@@ -13,12 +13,14 @@
 //
 // SALT and HASH of the first two are standard base64 with padding; the salt is
 // 12 bytes (Mosquitto 2.0) or 64 bytes (Mosquitto 2.1) and the hash 64 bytes.
-// Lines are read the way Mosquitto's broker reads them: a line whose first
-// byte is '#' is a comment, a line without ':' is ignored, and blanks around
-// the username and the hash do not count. Where Mosquitto logs an error and
-// drops the entry (no hash, a hash it cannot decode, an empty username, a
-// duplicate user) midge refuses the file with a *SyntaxError naming the line,
-// so a typo cannot silently lock a user out.
+// Lines are read the way Mosquitto 2.0's broker reads them: a line whose
+// first byte is '#' is a comment, a line without ':' is ignored, and blanks
+// around the username and the hash do not count. Where Mosquitto logs a
+// message and leaves the entry out (no hash, a hash it cannot decode, a
+// username or hash over 65,535 bytes), midge leaves it out too and
+// PasswordFile.Skipped returns Mosquitto's message, for the broker to log;
+// of a user's valid lines the last counts. Only a file that cannot be read
+// is an error.
 //
 // # ACL files
 //

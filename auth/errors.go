@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -35,6 +36,12 @@ const maxLine = 1 << 20
 func lines(r io.Reader, name string, fn func(n int, line string) error) error {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	return scanLines(sc, name, fn)
+}
+
+// scanLines calls fn with each token of sc and its line number, as lines
+// describes.
+func scanLines(sc *bufio.Scanner, name string, fn func(n int, line string) error) error {
 	n := 0
 	for sc.Scan() {
 		n++
@@ -49,6 +56,24 @@ func lines(r io.Reader, name string, fn func(n int, line string) error) error {
 		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
+}
+
+// rawLines is lines for the password file: fn gets each line with its line
+// ending ("\n", or "\r\n" as the line's last two bytes), as fgets gives
+// Mosquitto a line, since what Mosquitto logs about a line can show it.
+func rawLines(r io.Reader, name string, fn func(n int, line string) error) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 0, 4096), maxLine)
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			return i + 1, data[:i+1], nil
+		}
+		if atEOF && len(data) > 0 {
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	})
+	return scanLines(sc, name, fn)
 }
 
 // isSpace is C's isspace in the C locale, which Mosquitto trims with.

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -92,51 +91,105 @@ func TestParsePasswordsAsMosquitto(t *testing.T) {
 	}
 }
 
-// Every line Mosquitto would log as an error and drop is refused with its
-// line number.
-func TestParsePasswordsErrors(t *testing.T) {
+// Every line Mosquitto 2.0 leaves out is left out, with its message (the
+// messages are compared with Debian's mosquitto in
+// internal/cmd/broker/pwfile_compat_test.go), and the file's other users
+// stay.
+func TestParsePasswordsSkipped(t *testing.T) {
 	t.Parallel()
 	good := hashOf(t, "x")
 	long := strings.Repeat("u", 65536)
 	for _, tc := range []struct {
-		name, line, want string
+		name, line string
+		err        bool // an error-level message
+		want       string
 	}{
-		{"no hash", "alice:", `user "alice" has no password hash`},
-		{"blank hash", "alice:   ", `user "alice" has no password hash`},
-		{"colons only", "alice:::", `user "alice" has no password hash`},
-		{"no username", ":" + good, "no username before ':'"},
-		{"blank username", "   :" + good, "empty username"},
-		{"long username", long + ":" + good, "username longer than 65535 bytes"},
-		{"long hash", "alice:$6$" + long, `password hash of user "alice" longer than 65535 bytes`},
-		{"plain text", "alice:secret", `password hash of user "alice": not a hash`},
-		{"unknown type", "alice:$8$abc$def", `unknown hash type "$8$"`},
-		{"bad salt", "alice:$7$101$abc$def", `password hash of user "alice": salt "abc" is not base64`},
-		{"short salt", "alice:$6$YWJj$" + strings.Repeat("A", 86) + "==", "salt is 3 bytes"},
-		{"bad iterations", "alice:$7$0$" + good[3:], "iteration count"},
-		{"argon2 version", "alice:$argon2id$v=16$m=47104,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc", "version 16"},
-		{"duplicate", "alice:" + good + "\n#\nalice:" + good, `user "alice" is already on line 2`},
+		// The line ending is a field after the ':'.
+		{"no hash", "alice:", true, "Error: Invalid password hash for user alice, removing entry."},
+		{"colons only after", "alice:::", true, "Error: Invalid password hash for user alice, removing entry."},
+		{"blank hash", "alice:   ", true, "Error: Invalid password hash for user alice, removing entry."},
+		{"blank username", "  ::", true, "Error: Invalid password hash for user , removing entry."},
+		{"no username", ":" + good, false, "Warning: Invalid line in password file 'pw': :" + good},
+		{"no username, blanks", "::  ", false, "Warning: Invalid line in password file 'pw': ::  \n"},
+		{"long username", long + ":" + good, false, "Warning: Invalid line in password file 'pw', username too long."},
+		{"long hash", "alice:$6$" + long, false, "Warning: Invalid line in password file 'pw', password too long."},
+		{"plain text", "alice:secret", true, "Error: Invalid password hash type for user alice, removing entry."},
+		{"unknown type", "alice:$8$abc$def", true, "Error: Invalid password hash type for user alice, removing entry."},
+		{"dollars", "alice:$$$", true, "Error: Invalid password hash for user alice, removing entry."},
+		{"no iterations", "alice:$7$", true, "Error: Invalid password hash for user alice, removing entry."},
+		{"bad salt", "alice:$7$101$abc$def", true, "Error: Unable to decode password salt for user alice, removing entry."},
+		{"short salt", "alice:$6$YWJj$" + strings.Repeat("A", 86) + "==", true, "Error: Unable to decode password salt for user alice, removing entry."},
+		{"bad iterations", "alice:$7$0$" + good[3:], true, "Error: Invalid hash iterations for user alice, removing entry."},
+		{"no sum", "alice:" + good[:strings.LastIndexByte(good, '$')], true, "Error: Invalid password hash for user alice, removing entry."},
+		{"short sum", "alice:" + good[:strings.LastIndexByte(good, '$')] + "$abcd", true, "Error: Unable to decode password for user alice, removing entry."},
+		{"argon2 version", "alice:$argon2id$v=16$m=47104,t=1,p=1$c29tZXNhbHQ$CTFhFdXPJO1aFaMaO6Mm5c8y7cJHAph8ArZWb2GRPPc", true, "Error: Invalid password hash for user alice, removing entry."},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			// Line 1 is a comment, so the bad line is line 2 (or later).
-			body := "# header\n" + tc.line + "\nbob:" + good + "\n"
-			_, err := parse(t, body)
-			var se *auth.SyntaxError
-			if !errors.As(err, &se) {
-				t.Fatalf("ParsePasswords = %v, want a *SyntaxError", err)
+			// Line 1 is a comment, so the bad line is line 2.
+			pf, err := parse(t, "# header\n"+tc.line+"\nbob:"+good+"\n")
+			if err != nil {
+				t.Fatal(err)
 			}
-			wantLine := 2 + strings.Count(tc.line, "\n")
-			if se.File != "pw" || se.Line != wantLine {
-				t.Errorf("error at %s:%d, want pw:%d", se.File, se.Line, wantLine)
+			want := []auth.Skipped{{Line: 2, Error: tc.err, Msg: tc.want}}
+			if got := pf.Skipped(); !slices.Equal(got, want) {
+				t.Errorf("Skipped() = %+v, want %+v", got, want)
 			}
-			if !strings.HasPrefix(err.Error(), se.File+":") || !strings.Contains(err.Error(), tc.want) {
-				t.Errorf("error %q does not say %q", err, tc.want)
+			if got := pf.Users(); !slices.Equal(got, []string{"bob"}) {
+				t.Errorf("Users() = %q, want just bob", got)
+			}
+			if !pf.Check("bob", "x") || pf.Check("alice", "x") {
+				t.Error("bob refused, or alice accepted")
 			}
 		})
 	}
-	_, err := parse(t, "alice:$6$x$y\n")
-	if !errors.Is(err, auth.ErrBadHash) {
-		t.Errorf("a bad hash's error %v does not match ErrBadHash", err)
+}
+
+// Of a user's lines the last valid one counts; invalid ones are skipped
+// alone. A line with an empty user name counts (for a user name no client
+// can authenticate with, see Authenticate).
+func TestParsePasswordsDuplicates(t *testing.T) {
+	t.Parallel()
+	a, b := hashOf(t, "a"), hashOf(t, "b")
+	pf, err := parse(t, "u:"+a+"\nu:"+b+"\nv:"+a+"\nv:plain\n :"+a+"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pf.Check("u", "b") || pf.Check("u", "a") {
+		t.Error("u: the last line does not win")
+	}
+	if !pf.Check("v", "a") {
+		t.Error("v: a bad second line removed the first")
+	}
+	if !pf.Check("", "a") {
+		t.Error("the empty user name was dropped")
+	}
+	if got := pf.Users(); !slices.Equal(got, []string{"", "u", "v"}) {
+		t.Errorf("Users() = %q", got)
+	}
+	want := []auth.Skipped{{Line: 4, Error: true, Msg: "Error: Invalid password hash type for user v, removing entry."}}
+	if got := pf.Skipped(); !slices.Equal(got, want) {
+		t.Errorf("Skipped() = %+v, want %+v", got, want)
+	}
+}
+
+// Lines Mosquitto cannot parse are told before the entries it removes, as
+// it logs them (it parses the whole file, then decodes the hashes).
+func TestParsePasswordsSkippedOrder(t *testing.T) {
+	t.Parallel()
+	pf, err := parse(t, "a:plain\n:x\nb:\r\n::\n\nc:")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []auth.Skipped{
+		{Line: 2, Msg: "Warning: Invalid line in password file 'pw': :x"},
+		{Line: 4, Msg: "Warning: Invalid line in password file 'pw': ::\n"}, // all blanks: not trimmed
+		{Line: 6, Msg: "Warning: Invalid line in password file 'pw': c"},
+		{Line: 1, Error: true, Msg: "Error: Invalid password hash type for user a, removing entry."},
+		{Line: 3, Error: true, Msg: "Error: Invalid password hash for user b, removing entry."},
+	}
+	if got := pf.Skipped(); !slices.Equal(got, want) {
+		t.Errorf("Skipped() =\n%+v\nwant\n%+v", got, want)
 	}
 }
 
@@ -155,9 +208,13 @@ func TestLoadPasswordFile(t *testing.T) {
 	if err := os.WriteFile(path, []byte("u:"+hashOf(t, "p")+"\nbad\nv:\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := auth.LoadPasswordFile(path)
-	if err == nil || !strings.HasPrefix(err.Error(), path+":3: ") {
-		t.Errorf("LoadPasswordFile = %v, want an error starting %q", err, path+":3: ")
+	pf, err := auth.LoadPasswordFile(path)
+	if err != nil || !pf.Check("u", "p") {
+		t.Fatalf("LoadPasswordFile = %v, %v", pf, err)
+	}
+	want := []auth.Skipped{{Line: 3, Error: true, Msg: "Error: Invalid password hash for user v, removing entry."}}
+	if got := pf.Skipped(); !slices.Equal(got, want) {
+		t.Errorf("Skipped() = %+v, want %+v", got, want)
 	}
 	if _, err := auth.LoadPasswordFile(path + ".missing"); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("LoadPasswordFile(missing) = %v, want os.ErrNotExist", err)
@@ -168,34 +225,24 @@ func TestLoadPasswordFile(t *testing.T) {
 	}
 }
 
-// mosquittoPasswd runs Debian's mosquitto_passwd with args and stdin.
-func mosquittoPasswd(t *testing.T, stdin string, args ...string) {
-	t.Helper()
-	cmd := exec.Command(testutil.NeedTool(t, "mosquitto_passwd", "mosquitto"), args...)
-	cmd.Stdin = strings.NewReader(stdin)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_passwd %q: %v\n%s", args, err, out)
-	}
-}
-
 // Files written by Debian's mosquitto_passwd, in every way it writes them,
 // are read by LoadPasswordFile and their passwords check.
 func TestMosquittoPasswdFiles(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	pw := filepath.Join(dir, "pw")
-	mosquittoPasswd(t, "", "-c", "-b", pw, "alice", "alice's password")
-	mosquittoPasswd(t, "", "-H", "sha512", "-b", pw, "bob", "b:o$b")
-	mosquittoPasswd(t, "", "-I", "7", "-b", pw, "carol", "ç")
-	mosquittoPasswd(t, "dave pw\ndave pw\n", pw, "dave") // prompted, stdin not a terminal
-	mosquittoPasswd(t, "", "-b", pw, "erin", "")
-	mosquittoPasswd(t, "", "-b", pw, "alice", "new") // changes alice
+	testutil.MosquittoPasswd(t, "", "-c", "-b", pw, "alice", "alice's password")
+	testutil.MosquittoPasswd(t, "", "-H", "sha512", "-b", pw, "bob", "b:o$b")
+	testutil.MosquittoPasswd(t, "", "-I", "7", "-b", pw, "carol", "ç")
+	testutil.MosquittoPasswd(t, "dave pw\ndave pw\n", pw, "dave") // prompted, stdin not a terminal
+	testutil.MosquittoPasswd(t, "", "-b", pw, "erin", "")
+	testutil.MosquittoPasswd(t, "", "-b", pw, "alice", "new") // changes alice
 
 	plain := filepath.Join(dir, "plain")
 	if err := os.WriteFile(plain, []byte("frank:f1\ngina: g2 \n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	mosquittoPasswd(t, "", "-U", plain)
+	testutil.MosquittoPasswd(t, "", "-U", plain)
 
 	body, err := os.ReadFile(pw)
 	if err != nil {

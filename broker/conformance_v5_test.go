@@ -462,8 +462,7 @@ func TestConformanceV5SharedDeliveryNotMoved(t *testing.T) {
 // resent on reconnect [MQTT-4.4.0-2].
 func TestConformanceV5RefusedAckNotResent(t *testing.T) {
 	b := start(t, open())
-	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "s", Properties: expiryProps(60)}
-	s := subscribed(t, b, persistent, "n/#", 2)
+	persistent, s := hourSubscriber(t, b, "s", "n/#", 2)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "n/1", "a", 1, false)
 	pub(t, p, 2, "n/2", "b", 2, false)
@@ -912,8 +911,7 @@ func TestConformanceV5SessionKeptWhileConnected(t *testing.T) {
 func TestConformanceV5NoExpiryOnceSent(t *testing.T) {
 	clock := newClock()
 	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Now: clock.Now})
-	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "s", Properties: expiryProps(600)}
-	s := subscribed(t, b, persistent, "x", 2)
+	persistent, s := hourSubscriber(t, b, "s", "x", 2)
 	p := connect(t, b, 5, "p")
 	m := &packet.Publish{Topic: "x", QoS: 2, PacketID: 1, Payload: []byte("short")}
 	m.Properties.SetUint(packet.PropMessageExpiry, 2)
@@ -936,8 +934,7 @@ func TestConformanceV5NoExpiryOnceSent(t *testing.T) {
 // completed with that member when it reconnects [MQTT-4.8.2-4].
 func TestConformanceV5SharedQoS2CompletedOnReconnect(t *testing.T) {
 	b := start(t, open())
-	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "m", Properties: expiryProps(60)}
-	m := subscribed(t, b, persistent, "$share/g/s2", 2)
+	persistent, m := hourSubscriber(t, b, "m", "$share/g/s2", 2)
 	p := connect(t, b, 5, "p")
 	pub(t, p, 1, "s2", "two", 2, false)
 	got := expectPublish(t, m, "s2", "two")

@@ -16,7 +16,7 @@ type Message struct {
 	Retain  bool
 	// Properties are the MQTT 5 properties forwarded to subscribers: Payload
 	// Format Indicator, Content Type, Response Topic, Correlation Data and
-	// User Properties. Nil if there are none. The Message Expiry Interval is
+	// User Properties, in the order they came. Nil if none. The expiry is
 	// kept as Expiry instead, and Topic Alias and Subscription Identifiers
 	// are per connection.
 	Properties *packet.Properties

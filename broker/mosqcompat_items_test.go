@@ -129,23 +129,6 @@ func TestCompatCloseWithoutDisconnect(t *testing.T) {
 	})
 }
 
-// Item 10: more than 200 topic levels.
-func TestCompatTopicDepth(t *testing.T) {
-	deep := strings.Repeat("a/", 200) + "a"
-	runCompat(t, []compatCase{
-		{"publish", both, nil, func(t *testing.T, v byte) []testutil.Step {
-			return []testutil.Step{connStep(t, 0, v, "a"), {Send: pk(t, v, &packet.Publish{Topic: deep, Payload: []byte("x")}), Close: true}}
-		}},
-		{"subscribe", both, nil, func(t *testing.T, v byte) []testutil.Step {
-			return []testutil.Step{connStep(t, 0, v, "a"), {Send: pk(t, v, &packet.Subscribe{PacketID: 1, Subscriptions: sub1(deep, 0)}), Close: true}}
-		}},
-		{"200-levels-ok", both, nil, func(t *testing.T, v byte) []testutil.Step {
-			ok := strings.Repeat("a/", 199) + "a"
-			return []testutil.Step{connStep(t, 0, v, "a"), {Send: pk(t, v, &packet.Subscribe{PacketID: 1, Subscriptions: sub1(ok, 0)}), Read: 1, Quiet: quiet}}
-		}},
-	})
-}
-
 // Item 5: CONNACK properties in Mosquitto's order.
 func TestCompatConnackOrder(t *testing.T) {
 	runCompat(t, []compatCase{

@@ -94,7 +94,7 @@ func testQueuedAfterACLNarrowed(t *testing.T, v byte, withStore, inflight bool) 
 	var mosq testutil.Transcript
 	mosq = append(mosq, testutil.Run(t, maddr, before)...)
 	writeACL(narrow)
-	pid, err := strconv.Atoi(strings.TrimSpace(readFile(t, pidFile)))
+	pid, err := strconv.Atoi(strings.TrimSpace(testutil.ReadFile(t, pidFile)))
 	if err != nil {
 		t.Fatalf("mosquitto's pid_file: %v", err)
 	}
@@ -137,13 +137,4 @@ func testQueuedAfterACLNarrowed(t *testing.T, v byte, withStore, inflight bool) 
 	if strings.Contains(resumed.String(), "612f79") { // "a/y"
 		t.Errorf("a/y delivered after the ACL no longer allows it:\n%s", resumed)
 	}
-}
-
-func readFile(t *testing.T, path string) string {
-	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
 }

@@ -92,8 +92,7 @@ func TestPersistNoExpiryOnceSent(t *testing.T) {
 		cfg := open_()
 		cfg.Store, cfg.Now, cfg.MaxInflightMessages = st, clock.Now, 1
 		b := testutil.StartBroker(t, cfg)
-		persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "s", Properties: expiryProps(600)}
-		s := subscribed(t, b, persistent, "x", 1)
+		persistent, s := hourSubscriber(t, b, "s", "x", 1)
 		p := connect(t, b, 5, "p")
 		for i, payload := range []string{"sent", "queued"} {
 			m := &packet.Publish{Topic: "x", QoS: 1, PacketID: uint16(i + 1), Payload: []byte(payload)}

@@ -307,8 +307,7 @@ func TestSlowSubscriberDoesNotBlock(t *testing.T) {
 func TestMessageExpiry(t *testing.T) {
 	clock := newClock()
 	b := start(t, broker.Config{AllowAnonymous: true, Now: clock.Now})
-	persistent := &packet.Connect{ProtocolVersion: 5, ClientID: "s", Properties: expiryProps(600)}
-	s := subscribed(t, b, persistent, "e/#", 1)
+	persistent, s := hourSubscriber(t, b, "s", "e/#", 1)
 	s.Close()
 	testutil.WaitFor(t, "the subscriber offline", func() bool { return b.SysValues()["$SYS/broker/clients/connected"] == "0" })
 	p := connect(t, b, 5, "p")

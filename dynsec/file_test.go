@@ -13,6 +13,7 @@ import (
 
 	"github.com/midge-mqtt/midge/auth"
 	"github.com/midge-mqtt/midge/dynsec"
+	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -50,14 +51,11 @@ func TestFileFormats(t *testing.T) {
 	e.ok(t, `{"command":"createClient","username":"u","password":"pw"}`)
 
 	var saved map[string]any
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(b, &saved); err != nil {
+	b := testutil.ReadFile(t, path)
+	if err := json.Unmarshal([]byte(b), &saved); err != nil {
 		t.Fatalf("saved file: %v\n%s", err, b)
 	}
-	if !strings.Contains(string(b), "\n\t\"") {
+	if !strings.Contains(b, "\n\t\"") {
 		t.Errorf("the file is not tab-indented:\n%s", b)
 	}
 	for _, c := range saved["clients"].([]any) {
@@ -204,10 +202,7 @@ func TestCrashDuringSave(t *testing.T) {
 // every batch made a user and a role, so there are as many of each.
 func changeIndex(t *testing.T, path string) int {
 	t.Helper()
-	b, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := testutil.ReadFile(t, path)
 	if len(b) == 0 {
 		return -1
 	}
@@ -216,7 +211,7 @@ func changeIndex(t *testing.T, path string) int {
 		Clients     []any
 		Roles       []any
 	}
-	if err := json.Unmarshal(b, &f); err != nil {
+	if err := json.Unmarshal([]byte(b), &f); err != nil {
 		t.Fatalf("the file is damaged: %v\n%s", err, b)
 	}
 	if len(f.Clients) != len(f.Roles) || 2*len(f.Clients) != f.ChangeIndex {

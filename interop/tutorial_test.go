@@ -1,8 +1,6 @@
 package interop_test
 
 import (
-	"context"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -53,15 +51,10 @@ func TestTutorialCommandLine(t *testing.T) {
 func TestTutorialCommandLinePassword(t *testing.T) {
 	t.Parallel()
 	needMosquittoClients(t)
-	testutil.NeedTool(t, "mosquitto_passwd", "mosquitto")
 	pwfile := filepath.Join(t.TempDir(), "pwfile")
 	// sudo mosquitto_passwd -c /etc/mosquitto/pwfile TYPE_YOUR_USERNAME
 	// (-b gives the password on the command line instead of a prompt.)
-	ctx, cancel := context.WithTimeout(context.Background(), procTimeout)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "mosquitto_passwd", "-c", "-b", pwfile, "student", "s3cret pass").CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_passwd: %v\n%s", err, out)
-	}
+	testutil.MosquittoPasswd(t, "", "-c", "-b", pwfile, "student", "s3cret pass")
 	pf, err := auth.LoadPasswordFile(pwfile)
 	if err != nil {
 		t.Fatal(err)

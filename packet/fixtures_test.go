@@ -368,17 +368,19 @@ var fixtures = []fixture{
 			0x32, 0x45, // PUBLISH QoS 1, remaining 69
 			0x00, 0x03, 'a', '/', 'b', // topic "a/b"
 			0x00, 0x07, // packet id 7
-			0x38,       // property length 56
+			0x38, // property length 56
+			// As Mosquitto forwards a message: Subscription Identifiers
+			// first, the Message Expiry Interval last
+			0x0b, 0x01, // Subscription Identifier 1
+			0x0b, 0xff, 0xff, 0xff, 0x7f, // Subscription Identifier 268435455 (repeats allowed in PUBLISH)
 			0x01, 0x01, // Payload Format Indicator 1
-			0x02, 0x00, 0x00, 0x0e, 0x10, // Message Expiry Interval 3600
 			0x03, 0x00, 0x0a, 't', 'e', 'x', 't', '/', 'p', 'l', 'a', 'i', 'n', // Content Type "text/plain"
 			0x08, 0x00, 0x03, 'r', '/', '1', // Response Topic "r/1"
 			0x09, 0x00, 0x03, 0x01, 0x02, 0x03, // Correlation Data {1, 2, 3}
-			0x0b, 0x01, // Subscription Identifier 1
-			0x0b, 0xff, 0xff, 0xff, 0x7f, // Subscription Identifier 268435455 (repeats allowed in PUBLISH)
 			0x23, 0x00, 0x05, // Topic Alias 5
 			0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'v', // User Property k=v
 			0x26, 0x00, 0x01, 'k', 0x00, 0x01, 'w', // User Property k=w (repeated key, order kept)
+			0x02, 0x00, 0x00, 0x0e, 0x10, // Message Expiry Interval 3600
 			'h', 'e', 'l', 'l', 'o', // payload "hello"
 		},
 		want: &packet.Publish{QoS: 1, Topic: "a/b", PacketID: 7, Payload: []byte("hello"),

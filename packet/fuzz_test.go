@@ -40,6 +40,9 @@ func fuzzReadPacket(f *testing.F, v byte) {
 	for _, c := range badCases {
 		f.Add(c.raw)
 	}
+	for _, raw := range orderSeeds() {
+		f.Add(raw)
+	}
 	var stream []byte
 	for _, fx := range fixtures {
 		if fx.version == v {

@@ -48,8 +48,17 @@ type UserProperty struct {
 // is present when Has reports so: set the field and call Set, or use the
 // Set* helpers. User and SubscriptionIDs are present when non-empty. The zero
 // value has no properties. 3.1/3.1.1 packets carry none.
+//
+// Append writes properties by identifier, except that those a decoder read
+// keep the order they came in (properties set later follow them), a
+// CONNACK's come in Mosquitto's order and a PUBLISH has its Subscription
+// Identifiers first and its Message Expiry Interval last, as Mosquitto
+// forwards a message. Copying a Properties copies that order.
 type Properties struct {
 	present uint64 // bit n set: property with identifier n is present
+	// order is the order in which the decoder read the properties, which
+	// Append keeps (order.go); all zero for by identifier.
+	order [orderLen]byte
 
 	PayloadFormat           byte
 	MessageExpiry           uint32
@@ -101,8 +110,10 @@ func (p *Properties) Set(id PropertyID) {
 }
 
 // Clear marks property id absent. For User and SubscriptionIDs it empties the
-// slice.
+// slice. A property cleared and set again is no longer written in the order
+// it was decoded in, but after those that are.
 func (p *Properties) Clear(id PropertyID) {
+	p.forget(id)
 	switch id {
 	case PropUser:
 		p.User = nil
@@ -416,26 +427,28 @@ var connackFirst = func() uint64 {
 	return m
 }()
 
-// appendTo appends the length-prefixed properties allowed at pl.
+// appendTo appends the length-prefixed properties allowed at pl: in a
+// CONNACK in Mosquitto's order, elsewhere in the order they were decoded in
+// (appendOrdered); in a PUBLISH, as Mosquitto forwards one, the
+// Subscription Identifiers first and the Message Expiry Interval last.
 func (p *Properties) appendTo(b []byte, pl place) []byte {
 	b = appendVarint(b, uint32(p.size(pl)))
 	mask := p.mask()
-	if pl == inConnack {
+	switch pl {
+	case inConnack:
 		for _, id := range connackOrder {
 			if mask&(1<<id) != 0 {
 				b = p.appendOne(b, id)
 			}
 		}
 		mask &^= connackFirst
-	}
-	for m := mask; m != 0; m &= m - 1 {
-		id := PropertyID(bits.TrailingZeros64(m))
-		if propTable[id].places&pl == 0 {
-			continue
+	case inPublish:
+		if mask&(1<<PropSubscriptionID) != 0 {
+			b = p.appendOne(b, PropSubscriptionID)
+			mask &^= 1 << PropSubscriptionID
 		}
-		b = p.appendOne(b, id)
 	}
-	return b
+	return p.appendOrdered(b, mask, pl)
 }
 
 // appendOne appends property id (every value of a repeated one).
@@ -456,10 +469,7 @@ func (p *Properties) appendOne(b []byte, id PropertyID) []byte {
 	case kindBinary:
 		b = appendBinary(append(b, byte(id)), p.binaryValue(id))
 	case kindPair:
-		for _, u := range p.User {
-			b = appendString(append(b, byte(id)), u.Key)
-			b = appendString(b, u.Value)
-		}
+		b = appendUsers(b, p.User)
 	}
 	return b
 }
@@ -519,6 +529,7 @@ func (d *decoder) properties(p *Properties, pl place) {
 	}
 	end := d.i + int(n)
 	sub := decoder{b: d.b[:end], i: d.i}
+	var rec recorder
 	for sub.err == nil && sub.i < end {
 		id := PropertyID(sub.varint("property identifier"))
 		if sub.err != nil {
@@ -589,6 +600,10 @@ func (d *decoder) properties(p *Properties, pl place) {
 				}
 			}
 		}
+		rec.add(id, pl)
+	}
+	if sub.err == nil {
+		p.order = rec.order()
 	}
 	d.i = end
 	if pe, ok := sub.err.(*Error); ok && pe.Code != TopicAliasInvalid {

@@ -121,6 +121,9 @@ func (p *Publish) Decode(flags byte, body []byte, v byte) error {
 		// [MQTT-3.3.2-2]; a protocol error (0x82) as Mosquitto has it,
 		// where 0x90 would do too.
 		return protocolErr("PUBLISH topic name contains a wildcard")
+	case topic.ErrTooDeep:
+		// Mosquitto refuses it in the check that refuses wildcards.
+		return protocolErr("PUBLISH topic name has more than 200 '/'")
 	default:
 		return malformed("PUBLISH topic name is not a well-formed UTF-8 string") // [MQTT-1.5.4-1]
 	}

@@ -56,53 +56,66 @@ func (s *Bolt) Load(ctx context.Context, l broker.Loader) error {
 		}
 	}
 	if l.Retained != nil {
-		err := scan(ctx, s, bucketRetained, nil, func(_ *bolt.Tx, k, v []byte) (*broker.Message, int, error) {
-			m, err := decodeMessage(v)
-			if err == nil && m.Topic != string(k) {
-				err = fmt.Errorf("%w: topic %q in the record", errRecord, m.Topic)
-			}
-			if err != nil {
-				return nil, 0, fmt.Errorf("retained message %q: %w", k, err)
-			}
-			return m, len(k) + len(v), nil
-		}, l.Retained)
-		if err != nil {
+		if err := scan(ctx, s, bucketRetained, nil, retainedRecord, l.Retained); err != nil {
 			return err
 		}
 	}
 	if l.Session != nil {
-		err := scan(ctx, s, bucketSessions, nil, func(tx *bolt.Tx, k, v []byte) (*broker.StoredSession, int, error) {
-			ss, err := decodeSession(string(k), v)
-			if err != nil {
-				return nil, 0, fmt.Errorf("session %q: %w", k, err)
-			}
-			ss.NextSeq, ss.Queued, err = queueStats(tx.Bucket(bucketQueue), ss.ClientID)
-			if err != nil {
-				return nil, 0, fmt.Errorf("session %q: %w", k, err)
-			}
-			return ss, len(k) + len(v), nil
-		}, l.Session)
-		if err != nil {
+		if err := scan(ctx, s, bucketSessions, nil, sessionRecord, l.Session); err != nil {
 			return err
 		}
 	}
 	if l.Inbound != nil {
-		type inbound struct {
-			id  string
-			pid uint16
-		}
-		err := scan(ctx, s, bucketInbound, nil, func(_ *bolt.Tx, k, v []byte) (inbound, int, error) {
-			id, pid, ok := splitInboundKey(k)
-			if !ok {
-				return inbound{}, 0, fmt.Errorf("%w: inbound key %q", errRecord, k)
-			}
-			return inbound{id, pid}, len(k) + len(v), nil
-		}, func(in inbound) error { return l.Inbound(in.id, in.pid) })
-		if err != nil {
+		emit := func(in inboundID) error { return l.Inbound(in.clientID, in.packetID) }
+		if err := scan(ctx, s, bucketInbound, nil, inboundRecord, emit); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// retainedRecord decodes the record of a retained message, under its topic
+// in the retained bucket, for scan.
+func retainedRecord(_ *bolt.Tx, k, v []byte) (*broker.Message, int, error) {
+	m, err := decodeMessage(v)
+	if err == nil && m.Topic != string(k) {
+		err = fmt.Errorf("%w: topic %q in the record", errRecord, m.Topic)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("retained message %q: %w", k, err)
+	}
+	return m, len(k) + len(v), nil
+}
+
+// sessionRecord decodes the record of a session, under its client
+// identifier in the sessions bucket, for scan, with NextSeq and Queued
+// computed from its queue.
+func sessionRecord(tx *bolt.Tx, k, v []byte) (*broker.StoredSession, int, error) {
+	ss, err := decodeSession(string(k), v)
+	if err != nil {
+		return nil, 0, fmt.Errorf("session %q: %w", k, err)
+	}
+	ss.NextSeq, ss.Queued, err = queueStats(tx.Bucket(bucketQueue), ss.ClientID)
+	if err != nil {
+		return nil, 0, fmt.Errorf("session %q: %w", k, err)
+	}
+	return ss, len(k) + len(v), nil
+}
+
+// inboundID is an inbound packet identifier of a client.
+type inboundID struct {
+	clientID string
+	packetID uint16
+}
+
+// inboundRecord decodes the key of an inbound packet identifier in the
+// inbound bucket, for scan.
+func inboundRecord(_ *bolt.Tx, k, v []byte) (inboundID, int, error) {
+	id, pid, ok := splitInboundKey(k)
+	if !ok {
+		return inboundID{}, 0, fmt.Errorf("%w: inbound key %q", errRecord, k)
+	}
+	return inboundID{id, pid}, len(k) + len(v), nil
 }
 
 // queueStats returns one more than the highest sequence number queued for

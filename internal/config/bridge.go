@@ -90,13 +90,33 @@ func bridgeHandlers() map[string]handler {
 	psk := func(p *parser, pos Position, name, rest string) {
 		p.refuse(pos, name, "Go's TLS has no pre-shared keys (TLS-PSK); use certificates (bridge_cafile, bridge_certfile, bridge_keyfile)")
 	}
+	// The options that take one of a few words.
+	protocolVersion := oneOf(
+		map[string]byte{"mqttv31": packet.Version31, "mqttv311": packet.Version311, "mqttv50": packet.Version5},
+		func(p *parser, pos Position, _, v string) {
+			p.errorf(pos, "Invalid bridge_protocol_version value (%s).", v)
+		},
+		func(b *bstate, _ Position, v byte) { b.cfg.ProtocolVersion = v })
+	reloadType := oneOf(map[string]bool{"lazy": false, "immediate": true}, wantWords("lazy or immediate"),
+		func(b *bstate, _ Position, v bool) { b.cfg.ReloadImmediate = v })
+	startType := oneOf(map[string]bridge.StartType{"automatic": bridge.Automatic, "lazy": bridge.Lazy, "once": bridge.Once},
+		func(p *parser, pos Position, name, v string) {
+			if v == "manual" {
+				p.errorf(pos, "Manual start_type not supported.")
+				return
+			}
+			wantWords("automatic, lazy or once")(p, pos, name, v)
+		},
+		func(b *bstate, _ Position, v bridge.StartType) { b.cfg.StartType = v })
+	tlsVersion := oneOf(map[string]string{"tlsv1.2": "tlsv1.2", "tlsv1.3": "tlsv1.3"}, wantWords("tlsv1.2 or tlsv1.3"),
+		func(b *bstate, pos Position, v string) { b.tls(pos).Version = v })
 	return map[string]handler{
 		"connection":              connectionLine,
 		"address":                 in(addressLine),
 		"addresses":               in(addressLine),
 		"round_robin":             boolean(func(c *bridge.Config, v bool) { c.RoundRobin = v }),
 		"topic":                   in(topicLine),
-		"bridge_protocol_version": in(protocolLine),
+		"bridge_protocol_version": in(protocolVersion),
 		"cleansession":            boolean(func(c *bridge.Config, v bool) { c.CleanSession = v }),
 		"local_cleansession":      in(localCleanLine),
 		"bridge_session_expiry_interval": in(func(p *parser, b *bstate, pos Position, name, rest string) {
@@ -129,17 +149,7 @@ func bridgeHandlers() map[string]handler {
 				b.cfg.BindAddress = v
 			}
 		}),
-		"bridge_reload_type": in(func(p *parser, b *bstate, pos Position, name, rest string) {
-			switch v, _ := p.token(pos, name, rest); v {
-			case "lazy":
-				b.cfg.ReloadImmediate = false
-			case "immediate":
-				b.cfg.ReloadImmediate = true
-			case "":
-			default:
-				p.errorf(pos, "invalid %s value %q: want lazy or immediate", name, v)
-			}
-		}),
+		"bridge_reload_type": in(reloadType),
 		"bridge_tcp_keepalive": in(func(p *parser, b *bstate, pos Position, name, rest string) {
 			f := strings.Fields(rest)
 			var v [3]int
@@ -179,23 +189,9 @@ func bridgeHandlers() map[string]handler {
 				b.cfg.KeepAlive = time.Duration(v) * time.Second
 			}
 		}),
-		"idle_timeout": ranged(1, math.MaxInt32, func(c *bridge.Config, v int) { c.IdleTimeout = time.Duration(v) * time.Second }),
-		"threshold":    ranged(1, math.MaxInt32, func(c *bridge.Config, v int) { c.Threshold = v }),
-		"start_type": in(func(p *parser, b *bstate, pos Position, name, rest string) {
-			switch v, _ := p.token(pos, name, rest); v {
-			case "automatic":
-				b.cfg.StartType = bridge.Automatic
-			case "lazy":
-				b.cfg.StartType = bridge.Lazy
-			case "once":
-				b.cfg.StartType = bridge.Once
-			case "manual":
-				p.errorf(pos, "Manual start_type not supported.")
-			case "":
-			default:
-				p.errorf(pos, "invalid %s value %q: want automatic, lazy or once", name, v)
-			}
-		}),
+		"idle_timeout":             ranged(1, math.MaxInt32, func(c *bridge.Config, v int) { c.IdleTimeout = time.Duration(v) * time.Second }),
+		"threshold":                ranged(1, math.MaxInt32, func(c *bridge.Config, v int) { c.Threshold = v }),
+		"start_type":               in(startType),
 		"restart_timeout":          in(restartLine),
 		"local_clientid":           str(func(c *bridge.Config, v string) { c.LocalClientID = v }),
 		"remote_clientid":          remoteID,
@@ -228,17 +224,9 @@ func bridgeHandlers() map[string]handler {
 		"bridge_ciphers":          tlsStr(func(t *bridge.TLS, v string) { t.Ciphers = v }),
 		"bridge_ciphers_tls1.3":   tlsStr(func(t *bridge.TLS, v string) { t.CiphersTLS13 = v }),
 		"bridge_require_ocsp":     tlsBool(func(t *bridge.TLS, v bool) { t.RequireOCSP = v }),
-		"bridge_tls_version": in(func(p *parser, b *bstate, pos Position, name, rest string) {
-			switch v, _ := p.token(pos, name, rest); v {
-			case "tlsv1.2", "tlsv1.3":
-				b.tls(pos).Version = v
-			case "":
-			default:
-				p.errorf(pos, "invalid %s value %q: want tlsv1.2 or tlsv1.3", name, v)
-			}
-		}),
-		"bridge_identity": psk,
-		"bridge_psk":      psk,
+		"bridge_tls_version":      in(tlsVersion),
+		"bridge_identity":         psk,
+		"bridge_psk":              psk,
 	}
 }
 
@@ -378,17 +366,29 @@ func topicLine(p *parser, b *bstate, pos Position, name, rest string) {
 	b.cfg.Topics = append(b.cfg.Topics, t)
 }
 
-func protocolLine(p *parser, b *bstate, pos Position, name, rest string) {
-	switch v, _ := p.token(pos, name, rest); v {
-	case "mqttv31":
-		b.cfg.ProtocolVersion = packet.Version31
-	case "mqttv311":
-		b.cfg.ProtocolVersion = packet.Version311
-	case "mqttv50":
-		b.cfg.ProtocolVersion = packet.Version5
-	case "":
-	default:
-		p.errorf(pos, "Invalid bridge_protocol_version value (%s).", v)
+// oneOf reads a bridge option whose value is one of the words of values:
+// set gets the value the word stands for, and another word goes to bad,
+// which reports it. A missing value is reported by the parser's token.
+func oneOf[T any](values map[string]T, bad func(p *parser, pos Position, name, word string),
+	set func(b *bstate, pos Position, v T)) func(p *parser, b *bstate, pos Position, name, rest string) {
+	return func(p *parser, b *bstate, pos Position, name, rest string) {
+		word, _ := p.token(pos, name, rest)
+		if word == "" {
+			return
+		}
+		if v, ok := values[word]; ok {
+			set(b, pos, v)
+		} else {
+			bad(p, pos, name, word)
+		}
+	}
+}
+
+// wantWords returns a bad function for oneOf that names the words an
+// option takes.
+func wantWords(words string) func(p *parser, pos Position, name, word string) {
+	return func(p *parser, pos Position, name, word string) {
+		p.errorf(pos, "invalid %s value %q: want %s", name, word, words)
 	}
 }
 

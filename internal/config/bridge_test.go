@@ -150,6 +150,8 @@ func TestBridgeErrors(t *testing.T) {
 		{"connection b\naddress h:0\ntopic t", "m.conf:2: Invalid port value (0)."},
 		{b + "bridge_protocol_version mqttv6", "m.conf:4: Invalid bridge_protocol_version value (mqttv6)."},
 		{b + "start_type manual", "m.conf:4: Manual start_type not supported."},
+		{b + "start_type never", `m.conf:4: invalid start_type value "never": want automatic, lazy or once`},
+		{b + "start_type", "m.conf:4: empty start_type value"},
 		{b + "keepalive_interval 70000", "m.conf:4: invalid keepalive_interval value 70000"},
 		{b + "restart_timeout 10 5", "m.conf:4: invalid restart_timeout"},
 		{b + "restart_timeout 10 8000", "m.conf:4: invalid restart_timeout"},

@@ -339,6 +339,12 @@ func (p *parser) makeScope(name string, s *scopeState, anonDefault bool) *Scope 
 	}
 	pf, acl, errs := sc.load()
 	p.errs = append(p.errs, errs...)
+	if pf != nil {
+		for _, sk := range pf.Skipped() {
+			p.res.Warnings = append(p.res.Warnings, Warning{Pos: Position{File: sc.PasswordFile, Line: sk.Line},
+				Msg: sk.Msg, Verbatim: true, Notice: !sk.Error, Error: sk.Error})
+		}
+	}
 	sc.Password, sc.ACL, sc.Dynsec = &broker.Slot{}, &broker.Slot{}, &broker.Slot{}
 	sc.setFiles(pf, acl)
 	// Plugins come first, as Mosquitto registers a plugin's checks before

@@ -55,10 +55,23 @@ type Warning struct {
 	// is now deprecated and will be removed in version 3.0. ..."), which
 	// Mosquitto logs at notice level without "Warning:".
 	Notice bool
+	// Verbatim marks a message Mosquitto logs as it is, without a position:
+	// String returns Msg alone. The lines of a password file that are left
+	// out are told this way, in Mosquitto's words ("Warning: Invalid line in
+	// password file ..." at notice level, "Error: ... removing entry." with
+	// Error set).
+	Verbatim bool
+	// Error marks a message Mosquitto logs at error level.
+	Error bool
 }
 
-// String returns "FILE:LINE: message".
-func (w Warning) String() string { return w.Pos.String() + ": " + w.Msg }
+// String returns "FILE:LINE: message", or the message alone if Verbatim.
+func (w Warning) String() string {
+	if w.Verbatim {
+		return w.Msg
+	}
+	return w.Pos.String() + ": " + w.Msg
+}
 
 // Result is a loaded configuration. Config is ready for broker.New (except
 // Logger and Now, which the caller sets); the other fields are the settings

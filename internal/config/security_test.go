@@ -155,3 +155,35 @@ func TestPerListenerNoPasswordFile(t *testing.T) {
 	wantConnack(t, addrs[1], "listener with password_file", "bob2", "bob", "b-pass", packet.Success)
 	wantConnack(t, addrs[1], "anonymous client on the listener with password_file", "anon", "", "", packet.NotAuthorized)
 }
+
+// A password file's lines Mosquitto leaves out become warnings logged as
+// Mosquitto logs them, verbatim, and do not stop the configuration.
+func TestPasswordFileSkippedLines(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "pw")
+	writePasswords(t, pw, "alice", "a")
+	f, err := os.OpenFile(pw, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(":x\nbob:plain\n")
+	f.Close()
+	res := loadFile(t, filepath.Join(dir, "m.conf"), "listener 1883\npassword_file "+pw+"\n")
+	want := []config.Warning{
+		{Pos: config.Position{File: pw, Line: 2}, Msg: "Warning: Invalid line in password file '" + pw + "': :x", Verbatim: true, Notice: true},
+		{Pos: config.Position{File: pw, Line: 3}, Msg: "Error: Invalid password hash type for user bob, removing entry.", Verbatim: true, Error: true},
+	}
+	var got []config.Warning
+	for _, w := range res.Warnings {
+		if w.Verbatim {
+			got = append(got, w)
+		}
+	}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("warnings %+v, want %+v", got, want)
+	}
+	if got[1].String() != want[1].Msg {
+		t.Errorf("String() = %q, want the message alone", got[1].String())
+	}
+}

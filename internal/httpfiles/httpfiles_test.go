@@ -2,6 +2,7 @@ package httpfiles_test
 
 import (
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -141,14 +142,11 @@ func TestSymlinks(t *testing.T) {
 	check(httpfiles.Handler(linkedDir), refused)
 	check(httpfiles.New(dir, false), refused)
 
-	allowed := map[string]want{
-		"/":              {200, "home"},
-		"/passwd":        {404, ""},
-		"/rel":           {404, ""},
-		"/outdir/passwd": {404, ""},
-		"/inside":        {200, "a"},
-		"/subdir/a.txt":  {200, "a"},
-	}
+	// Allowed, the links that stay inside are followed; the answers are
+	// otherwise the same.
+	allowed := maps.Clone(refused)
+	allowed["/inside"] = want{200, "a"}
+	allowed["/subdir/a.txt"] = want{200, "a"}
 	check(httpfiles.New(dir, true), allowed)
 	t.Setenv(httpfiles.AllowSymlinksEnv, "")
 	check(httpfiles.Handler(dir), allowed)

@@ -2,46 +2,25 @@ package pubcodec
 
 import "github.com/midge-mqtt/midge/packet"
 
-// Forwarded extracts the properties a PUBLISH passes on to
+// Forwarded extracts the properties a PUBLISH or a will passes on to
 // subscribers unchanged [MQTT-3.3.2-4], [MQTT-3.3.2-15], [MQTT-3.3.2-16],
-// [MQTT-3.3.2-17], [MQTT-3.3.2-20]; nil if there are none.
+// [MQTT-3.3.2-17], [MQTT-3.3.2-20], in the order they came in; nil if there
+// are none. The result shares in's slices.
 func Forwarded(in *packet.Properties) *packet.Properties {
-	keep := []packet.PropertyID{packet.PropPayloadFormat, packet.PropContentType,
-		packet.PropResponseTopic, packet.PropCorrelationData}
-	var out *packet.Properties
-	for _, id := range keep {
-		if in.Has(id) {
-			if out == nil {
-				out = &packet.Properties{}
-			}
-			switch id {
-			case packet.PropPayloadFormat:
-				out.SetUint(id, uint32(in.PayloadFormat))
-			case packet.PropCorrelationData:
-				out.CorrelationData = in.CorrelationData
-				out.Set(id)
-			default:
-				out.SetString(id, stringProp(in, id))
-			}
-		}
+	if !in.Has(packet.PropPayloadFormat) && !in.Has(packet.PropContentType) && !in.Has(packet.PropResponseTopic) &&
+		!in.Has(packet.PropCorrelationData) && !in.Has(packet.PropUser) {
+		return nil
 	}
-	if len(in.User) > 0 {
-		if out == nil {
-			out = &packet.Properties{}
-		}
-		out.User = in.User
+	out := new(packet.Properties)
+	*out = *in
+	// What a PUBLISH or a will may carry besides: the broker sends the
+	// Message Expiry Interval left, its own Topic Alias and Subscription
+	// Identifiers, and acts on the Will Delay Interval.
+	for _, id := range [...]packet.PropertyID{packet.PropMessageExpiry, packet.PropTopicAlias,
+		packet.PropSubscriptionID, packet.PropWillDelay} {
+		out.Clear(id)
 	}
 	return out
-}
-
-func stringProp(p *packet.Properties, id packet.PropertyID) string {
-	switch id {
-	case packet.PropContentType:
-		return p.ContentType
-	case packet.PropResponseTopic:
-		return p.ResponseTopic
-	}
-	return ""
 }
 
 // Decode decodes a PUBLISH into p like p.Decode, except that the

@@ -265,3 +265,15 @@ func StartBrokerListener(t testing.TB, cfg broker.Config, lc broker.Listener) *B
 	b.Addr = b.ServeListener(t, lc)
 	return b
 }
+
+// MosquittoPasswd runs Debian's mosquitto_passwd (NeedTool) with args and
+// stdin as its standard input (which ends, so it never waits at a prompt),
+// and fails the test if it is missing or fails.
+func MosquittoPasswd(t testing.TB, stdin string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(NeedTool(t, "mosquitto_passwd", "mosquitto"), args...)
+	cmd.Stdin = strings.NewReader(stdin)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("mosquitto_passwd %q: %v\n%s", args, err, out)
+	}
+}

@@ -10,6 +10,14 @@ import (
 // including any "$share/{ShareName}/" prefix [MQTT-4.7.3-3].
 const MaxLen = 65535
 
+// MaxSlashes is the most '/' separators a topic name or filter may have, so
+// it has at most 201 levels: Mosquitto (Debian's 2.0.11 and 2.1 alike)
+// counts the separators of a name (in PUBLISH and in a will) or a filter (in
+// SUBSCRIBE and UNSUBSCRIBE, "$share/{ShareName}/" included) and refuses
+// more than 200 (TOPIC_HIERARCHY_LIMIT, lib/util_topic.c), a bound on the
+// work and memory one topic costs.
+const MaxSlashes = 200
+
 // SharePrefix starts every shared-subscription filter (MQTT 5.0 §4.8.2).
 const SharePrefix = "$share/"
 
@@ -24,22 +32,26 @@ func IsSys(name string) bool {
 	return name == SysPrefix || strings.HasPrefix(name, SysPrefix+"/")
 }
 
-// SysWritable reports whether a client may publish to name although it is
-// in the $SYS tree: only $SYS/broker/connection/+/state, a bridge's
-// notification of its state, which Mosquitto accepts from bridges
-// (acl__check_dollar).
+// SysWritable reports whether a client may publish to name although it
+// starts with "$SYS": only a name $SYS/broker/connection/+/state matches
+// (the '+' any one level, the empty one too), a bridge's notification of its
+// state, which Mosquitto accepts from every client (acl__check_dollar).
 func SysWritable(name string) bool {
 	rest, ok := strings.CutPrefix(name, SysPrefix+"/broker/connection/")
 	if !ok {
 		return false
 	}
 	id, ok := strings.CutSuffix(rest, "/state")
-	return ok && id != "" && !strings.Contains(id, "/")
+	return ok && !strings.Contains(id, "/")
 }
 
 // SysWriteDenied reports whether a client may not publish to name because
-// it is in the $SYS tree.
-func SysWriteDenied(name string) bool { return IsSys(name) && !SysWritable(name) }
+// it starts with "$SYS", as Mosquitto compares the first four bytes (so
+// "$SYSTEM/a" too), and is not SysWritable. Whatever it allows is still up
+// to the authorizers, where an ACL's '#' does not match a '$' topic.
+func SysWriteDenied(name string) bool {
+	return strings.HasPrefix(name, SysPrefix) && !SysWritable(name)
+}
 
 // ControlPrefix starts every control topic: Mosquitto's request/response
 // endpoints ($CONTROL/dynamic-security/v1, $CONTROL/broker/v1).
@@ -82,6 +94,10 @@ var (
 	// [MQTT-4.7.1-2].
 	ErrBadWildcard = errors.New("topic: wildcard is not a whole level or '#' is not last")
 
+	// ErrTooDeep is returned for a name or filter with more than MaxSlashes
+	// '/' separators, which Mosquitto refuses (TOPIC_HIERARCHY_LIMIT).
+	ErrTooDeep = errors.New("topic: more than 200 '/' separators")
+
 	// ErrBadShare is returned for a filter that starts with "$share/" but
 	// has an empty ShareName, a ShareName containing '+' or '#', or no topic
 	// filter after the ShareName [MQTT-4.8.2-1] [MQTT-4.8.2-2].
@@ -91,15 +107,27 @@ var (
 // ValidName reports whether name is a valid topic name for a PUBLISH or a
 // will: non-empty [MQTT-4.7.3-1], at most MaxLen bytes [MQTT-4.7.3-3],
 // well-formed UTF-8 without U+0000 [MQTT-4.7.3-2], and free of wildcards
-// [MQTT-4.7.1-1]. It returns nil or one of ErrEmpty, ErrTooLong, ErrBadUTF8,
-// ErrNull or ErrWildcardInName.
+// [MQTT-4.7.1-1], with at most MaxSlashes '/' (Mosquitto's limit). It
+// returns nil or one of ErrEmpty, ErrTooLong, ErrBadUTF8, ErrNull,
+// ErrWildcardInName or ErrTooDeep.
 //
 // Names that start with '$' are valid here; whether a client may publish to
 // them is the broker's policy. Control characters and Unicode non-characters,
 // which the specification says SHOULD NOT appear ([MQTT-1.5.4] in 5.0), are
 // accepted.
 func ValidName(name string) error {
-	return validText(name, true)
+	if err := validText(name, true); err != nil {
+		return err
+	}
+	return validDepth(name)
+}
+
+// validDepth returns ErrTooDeep if s has more than MaxSlashes separators.
+func validDepth(s string) error {
+	if strings.Count(s, "/") > MaxSlashes {
+		return ErrTooDeep
+	}
+	return nil
 }
 
 // ValidFilter reports whether filter is a valid topic filter for a SUBSCRIBE
@@ -107,14 +135,21 @@ func ValidName(name string) error {
 // [MQTT-4.7.3-3], well-formed UTF-8 without U+0000 [MQTT-4.7.3-2], with '+'
 // only as a whole level [MQTT-4.7.1-3] and '#' only as the whole last level
 // [MQTT-4.7.1-2]. A filter starting with "$share/" must also be a valid shared
-// subscription; see ParseShared. It returns nil or one of ErrEmpty,
-// ErrTooLong, ErrBadUTF8, ErrNull, ErrBadWildcard or ErrBadShare.
+// subscription; see ParseShared. It may have at most MaxSlashes '/', the
+// shared prefix's included (Mosquitto's limit). It returns nil or one of
+// ErrEmpty, ErrTooLong, ErrBadUTF8, ErrNull, ErrBadWildcard, ErrBadShare or
+// ErrTooDeep.
 func ValidFilter(filter string) error {
+	var err error
 	if strings.HasPrefix(filter, SharePrefix) {
-		_, _, _, err := ParseShared(filter)
+		_, _, _, err = ParseShared(filter)
+	} else {
+		err = validPlain(filter)
+	}
+	if err != nil {
 		return err
 	}
-	return validPlain(filter)
+	return validDepth(filter)
 }
 
 // validPlain validates filter as a filter without any $share prefix.

@@ -2,6 +2,7 @@ package topic_test
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -26,49 +27,50 @@ func checkValid(t *testing.T, fn string, valid func(string) error, cases []valid
 	}
 }
 
+// commonCases hold for topic names and topic filters alike: a name
+// without wildcards is a filter too.
+var commonCases = []validCase{
+	{"simple", "a/b/c", nil},
+	{"single level", "a", nil},
+	{"separator only", "/", nil},
+	{"empty levels", "/a//b/", nil},
+	{"space", "sport tennis/player 1", nil},
+	{"dollar", "$SYS/broker/uptime", nil},
+	{"utf8", "température/Zürich/東京", nil},
+	{"control chars allowed", "a\x01b\x7f", nil},
+	{"max length", strings.Repeat("a", topic.MaxLen), nil},
+	{"[MQTT-4.7.3-1] empty", "", topic.ErrEmpty},
+	{"[MQTT-4.7.3-3] too long", strings.Repeat("a", topic.MaxLen+1), topic.ErrTooLong},
+	{"[MQTT-4.7.3-2] null", "a\x00b", topic.ErrNull},
+	{"[MQTT-1.5.4-1] invalid byte", "a\xffb", topic.ErrBadUTF8},
+	{"[MQTT-1.5.4-1] truncated", "a\xe2\x82", topic.ErrBadUTF8},
+	{"[MQTT-1.5.4-1] overlong", "\xc0\xaf", topic.ErrBadUTF8},
+	{"[MQTT-1.5.4-1] surrogate", "a\xed\xa0\x80", topic.ErrBadUTF8},
+}
+
 func TestValidName(t *testing.T) {
-	checkValid(t, "ValidName", topic.ValidName, []validCase{
-		{"simple", "a/b/c", nil},
-		{"single level", "a", nil},
-		{"separator only", "/", nil},
-		{"empty levels", "/a//b/", nil},
-		{"space", "sport tennis/player 1", nil},
-		{"dollar", "$SYS/broker/uptime", nil},
-		{"utf8", "température/Zürich/東京", nil},
-		{"control chars allowed", "a\x01b\x7f", nil},
-		{"max length", strings.Repeat("a", topic.MaxLen), nil},
-		{"[MQTT-4.7.3-1] empty", "", topic.ErrEmpty},
-		{"[MQTT-4.7.3-3] too long", strings.Repeat("a", topic.MaxLen+1), topic.ErrTooLong},
-		{"[MQTT-4.7.3-2] null", "a\x00b", topic.ErrNull},
-		{"[MQTT-1.5.4-1] invalid byte", "a\xffb", topic.ErrBadUTF8},
-		{"[MQTT-1.5.4-1] truncated", "a\xe2\x82", topic.ErrBadUTF8},
-		{"[MQTT-1.5.4-1] overlong", "\xc0\xaf", topic.ErrBadUTF8},
-		{"[MQTT-1.5.4-1] surrogate", "a\xed\xa0\x80", topic.ErrBadUTF8},
+	checkValid(t, "ValidName", topic.ValidName, slices.Concat(commonCases, []validCase{
 		{"[MQTT-4.7.1-1] plus", "a/+", topic.ErrWildcardInName},
 		{"[MQTT-4.7.1-1] hash", "a/#", topic.ErrWildcardInName},
 		{"[MQTT-4.7.1-1] plus inside level", "a+b", topic.ErrWildcardInName},
 		{"[MQTT-4.7.1-1] hash alone", "#", topic.ErrWildcardInName},
-	})
+	}))
 }
 
 func TestValidFilter(t *testing.T) {
-	checkValid(t, "ValidFilter", topic.ValidFilter, []validCase{
-		{"exact", "a/b/c", nil},
+	checkValid(t, "ValidFilter", topic.ValidFilter, slices.Concat(commonCases, []validCase{
 		{"hash alone", "#", nil},
 		{"plus alone", "+", nil},
 		{"[MQTT-4.7.1-2] trailing hash", "sport/tennis/#", nil},
 		{"[MQTT-4.7.1-3] plus levels", "+/tennis/+", nil},
 		{"plus then hash", "+/#", nil},
 		{"plus and empty levels", "/+//+/", nil},
-		{"dollar", "$SYS/#", nil},
-		{"utf8", "température/+", nil},
+		{"dollar with hash", "$SYS/#", nil},
+		{"utf8 with plus", "température/+", nil},
 		{"share word without slash", "$share", nil},
 		{"share case matters", "$SHARE//x", nil},
-		{"max length", strings.Repeat("a", topic.MaxLen), nil},
-		{"[MQTT-4.7.3-1] empty", "", topic.ErrEmpty},
-		{"[MQTT-4.7.3-3] too long", strings.Repeat("a", topic.MaxLen+1), topic.ErrTooLong},
-		{"[MQTT-4.7.3-2] null", "a/\x00", topic.ErrNull},
-		{"[MQTT-1.5.4-1] surrogate", "a/\xed\xbf\xbf", topic.ErrBadUTF8},
+		{"[MQTT-4.7.3-2] null level", "a/\x00", topic.ErrNull},
+		{"[MQTT-1.5.4-1] surrogate level", "a/\xed\xbf\xbf", topic.ErrBadUTF8},
 		{"[MQTT-4.7.1-2] hash not last", "sport/tennis/#/ranking", topic.ErrBadWildcard},
 		{"[MQTT-4.7.1-2] hash not whole level", "sport/tennis#", topic.ErrBadWildcard},
 		{"[MQTT-4.7.1-2] hash before slash", "#/", topic.ErrBadWildcard},
@@ -92,7 +94,7 @@ func TestValidFilter(t *testing.T) {
 		{"[MQTT-4.7.3-2] null share name", "$share/g\x00/a", topic.ErrNull},
 		{"[MQTT-1.5.4-1] bad utf8 share name", "$share/\xff/a", topic.ErrBadUTF8},
 		{"[MQTT-4.7.3-3] shared too long", "$share/g/" + strings.Repeat("a", topic.MaxLen), topic.ErrTooLong},
-	})
+	}))
 }
 
 func TestParseShared(t *testing.T) {
@@ -161,8 +163,10 @@ func TestIsSysIsShared(t *testing.T) {
 // $CONTROL/ starts control topics.
 func TestSysWriteDeniedIsControl(t *testing.T) {
 	for name, want := range map[string]bool{
-		"$SYS/broker/connection/b1/state": false, "$SYS/broker/connection//state": true,
-		"$SYS/broker/connection/a/b/state": true, "$SYS/broker/uptime": true, "$SYS": true, "a/b": false,
+		"$SYS/broker/connection/b1/state": false, "$SYS/broker/connection//state": false,
+		"$SYS/broker/connection/a/b/state": true, "$SYS/broker/connection/state": true,
+		"$SYS/broker/connection/b1/state/x": true, "$SYS/broker/uptime": true, "$SYS": true,
+		"$SYSTEM/a": true, "$SYSX": true, "$sys/a": false, "a/b": false, "$SY": false,
 	} {
 		if got := topic.SysWriteDenied(name); got != want {
 			t.Errorf("SysWriteDenied(%q) = %v, want %v", name, got, want)
@@ -170,5 +174,31 @@ func TestSysWriteDeniedIsControl(t *testing.T) {
 	}
 	if !topic.IsControl("$CONTROL/broker/v1") || topic.IsControl("$CONTROL") || topic.IsControl("a/$CONTROL/") {
 		t.Error("IsControl is wrong")
+	}
+}
+
+// Mosquitto refuses a name or filter with more than 200 '/' (201 levels
+// are the most), counting a shared subscription's prefix too.
+func TestTopicDepth(t *testing.T) {
+	deep := func(slashes int) string { return "a" + strings.Repeat("/a", slashes) }
+	for _, tc := range []struct {
+		s          string
+		name, filt error
+	}{
+		{deep(200), nil, nil},
+		{deep(201), topic.ErrTooDeep, topic.ErrTooDeep},
+		{strings.Repeat("/", 200), nil, nil},
+		{strings.Repeat("/", 201), topic.ErrTooDeep, topic.ErrTooDeep},
+		{"$share/g/" + deep(198), nil, nil},
+		{"$share/g/" + deep(199), topic.ErrTooDeep, topic.ErrTooDeep},
+		{deep(200) + "/#", topic.ErrWildcardInName, topic.ErrTooDeep},
+		{"a+" + strings.Repeat("/", 300), topic.ErrWildcardInName, topic.ErrBadWildcard},
+	} {
+		if got := topic.ValidName(tc.s); got != tc.name {
+			t.Errorf("ValidName(%d '/') = %v, want %v", strings.Count(tc.s, "/"), got, tc.name)
+		}
+		if got := topic.ValidFilter(tc.s); got != tc.filt {
+			t.Errorf("ValidFilter(%.12q.. %d '/') = %v, want %v", tc.s, strings.Count(tc.s, "/"), got, tc.filt)
+		}
 	}
 }

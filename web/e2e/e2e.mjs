@@ -19,17 +19,11 @@
 // Cluster page it sees the broker's one-node cluster: the node alive and
 // leading. Then the viewer logs in and must see, and be told of, the
 // kitchen's two topics only.
-import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { env, launch, must, named as namedIn, publishFromPage, run, submit } from './lib.mjs';
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const url = env('MIDGE_URL');
 const artifacts = env('ARTIFACTS');
 mkdirSync(artifacts, { recursive: true });
@@ -40,40 +34,26 @@ function pub(topic, message, ...extra) {
 }
 
 const step = (s) => console.log(`e2e: ${s}`);
-const must = (ok, what) => { if (!ok) throw new Error(what); };
 // An ISO 8601 time in the browser's zone: 2026-12-06 09:04:42.313 +01:00.
 const isoTime = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3} [+-]\d{2}:\d{2}/;
 
 // yLabels returns the y-axis labels of an SVG chart.
 const yLabels = (svg) => svg.locator('text.y-label').allTextContents();
-const profile = mkdtempSync(join(tmpdir(), 'midge-e2e-chromium-'));
-const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: env('CHROMIUM'),
-  headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-    '--disable-component-update', '--disable-sync'],
-  viewport: { width: 1440, height: 900 },
-});
-const page = ctx.pages()[0] || await ctx.newPage();
-page.setDefaultTimeout(15000);
-const problems = [];
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+const browser = await launch('midge-e2e-chromium-');
+const { ctx, page, problems } = browser;
 page.on('console', (m) => {
   // The wrong password's 401 is expected; anything else is a bug.
   if (m.type() === 'error' && !m.text().includes('status of 401')) problems.push(`console: ${m.text()}`);
 });
 page.on('dialog', (d) => d.accept());
 
-try {
+await run(browser, 'e2e', join(artifacts, 'failure.png'), async () => {
   step('log in');
   await page.goto(url);
   await page.locator('#login-form').waitFor();
-  await page.fill('#login-form input[name=username]', env('MIDGE_USER'));
-  await page.fill('#login-form input[name=password]', 'wrong password');
-  await page.click('#login-form button[type=submit]');
+  await submit(page, '#login-form', { 'input[name=username]': env('MIDGE_USER'), 'input[name=password]': 'wrong password' });
   await page.locator('#login-error', { hasText: 'wrong username or password' }).waitFor();
-  await page.fill('#login-form input[name=password]', env('MIDGE_PASSWORD'));
-  await page.click('#login-form button[type=submit]');
+  await submit(page, '#login-form', { 'input[name=password]': env('MIDGE_PASSWORD') });
   await page.locator('#nav').waitFor();
   await page.locator('#live.on').waitFor();
 
@@ -87,8 +67,7 @@ try {
   pub('devices/relay/raw', '00ff7f', '-r'); // text, but shown as sent
 
   step('find home/livingroom/temperature in the tree');
-  // A row on screen (rows scrolled or filtered away are hidden, for reuse).
-  const named = (name) => page.locator('#tree .row:not([hidden])').filter({ has: page.locator('.name', { hasText: new RegExp(`^${name}$`) }) });
+  const named = (name) => namedIn(page, name);
   // The first two levels open by themselves; $SYS stays closed.
   await named('temperature').locator('.value', { hasText: /^22\.4$/ }).waitFor();
   await named('moisture').waitFor();
@@ -133,11 +112,7 @@ try {
   await page.screenshot({ path: join(artifacts, 'history.png'), fullPage: true });
 
   step('publish from the page');
-  await page.fill('#publish-form input[name=topic]', 'home/livingroom/setpoint');
-  await page.fill('#publish-form textarea[name=payload]', '23.5');
-  await page.selectOption('#publish-form select[name=qos]', '1');
-  await page.click('#publish-form button[type=submit]');
-  await page.locator('#publish-result', { hasText: 'published to home/livingroom/setpoint' }).waitFor();
+  await publishFromPage(page, 'home/livingroom/setpoint', '23.5', '1');
   await page.fill('#search', 'setpoint');
   await page.locator('#tree .row', { hasText: 'setpoint' }).locator('.value', { hasText: '23.5' }).waitFor();
   await page.fill('#search', '');
@@ -185,47 +160,36 @@ try {
 
   step('ACL tester');
   await page.click('#nav a[data-page=acl]');
-  await page.fill('#acl-form input[name=username]', env('MQTT_USER'));
-  await page.fill('#acl-form input[name=clientId]', 'livingroom-sensor');
-  await page.fill('#acl-form input[name=topic]', 'home/livingroom/setpoint');
-  await page.check('#acl-form input[value=write]');
-  await page.click('#acl-form button[type=submit]');
+  await submit(page, '#acl-form', {
+    'input[name=username]': env('MQTT_USER'), 'input[name=clientId]': 'livingroom-sensor',
+    'input[name=topic]': 'home/livingroom/setpoint', 'input[value=write]': true,
+  });
   await page.locator('#acl-result.allowed', { hasText: 'topic write home/#' }).waitFor();
-  await page.check('#acl-form input[value=read]');
-  await page.fill('#acl-form input[name=topic]', 'home/kitchen/light');
-  await page.click('#acl-form button[type=submit]');
+  await submit(page, '#acl-form', { 'input[value=read]': true, 'input[name=topic]': 'home/kitchen/light' });
   await page.locator('#acl-result.denied .verdict', { hasText: 'Denied' }).waitFor();
   await page.screenshot({ path: join(artifacts, 'acl.png') });
 
   step('Users page: create a user and a role, grant a topic, and the ACL tester allows it');
   await page.click('#nav a[data-page=users]');
   await page.locator('#users-status', { hasText: /clients/ }).waitFor();
-  await page.fill('#ds-new-client input[name=username]', 'dyn-user');
-  await page.fill('#ds-new-client input[name=password]', 'dyn-secret');
-  await page.click('#ds-new-client button[type=submit]');
+  await submit(page, '#ds-new-client', { 'input[name=username]': 'dyn-user', 'input[name=password]': 'dyn-secret' });
   await page.locator('#ds-clients tr[data-user="dyn-user"]').waitFor();
-  await page.fill('#ds-new-role input[name=rolename]', 'dyn-role');
-  await page.click('#ds-new-role button[type=submit]');
+  await submit(page, '#ds-new-role', { 'input[name=rolename]': 'dyn-role' });
   await page.locator('#ds-roles [data-role="dyn-role"]').waitFor();
-  await page.fill('#ds-acl input[name=rolename]', 'dyn-role');
-  await page.selectOption('#ds-acl select[name=acltype]', 'publishClientSend');
-  await page.fill('#ds-acl input[name=topic]', 'dyn/%u/#');
-  await page.click('#ds-acl button[type=submit]');
+  await submit(page, '#ds-acl', {
+    'input[name=rolename]': 'dyn-role', 'select[name=acltype]': 'publishClientSend', 'input[name=topic]': 'dyn/%u/#',
+  });
   await page.locator('#ds-roles [data-role="dyn-role"] li.allow', { hasText: 'publishClientSend allow dyn/%u/#' }).waitFor();
-  await page.fill('#ds-client-role input[name=username]', 'dyn-user');
-  await page.fill('#ds-client-role input[name=rolename]', 'dyn-role');
-  await page.click('#ds-client-role button[value=add]');
+  await submit(page, '#ds-client-role', { 'input[name=username]': 'dyn-user', 'input[name=rolename]': 'dyn-role' }, 'button[value=add]');
   await page.locator('#ds-clients tr[data-user="dyn-user"] .chip', { hasText: 'dyn-role' }).waitFor();
   await page.screenshot({ path: join(artifacts, 'users.png'), fullPage: true });
   await page.click('#nav a[data-page=acl]');
-  await page.fill('#acl-form input[name=username]', 'dyn-user');
-  await page.fill('#acl-form input[name=clientId]', 'dyn-device');
-  await page.fill('#acl-form input[name=topic]', 'dyn/dyn-user/temperature');
-  await page.check('#acl-form input[value=write]');
-  await page.click('#acl-form button[type=submit]');
+  await submit(page, '#acl-form', {
+    'input[name=username]': 'dyn-user', 'input[name=clientId]': 'dyn-device',
+    'input[name=topic]': 'dyn/dyn-user/temperature', 'input[value=write]': true,
+  });
   await page.locator('#acl-result.allowed', { hasText: 'publishClientSend allow dyn/%u/# (priority 0)' }).waitFor();
-  await page.fill('#acl-form input[name=topic]', 'dyn/someone-else/temperature');
-  await page.click('#acl-form button[type=submit]');
+  await submit(page, '#acl-form', { 'input[name=topic]': 'dyn/someone-else/temperature' });
   await page.locator('#acl-result.denied .verdict', { hasText: 'Denied' }).waitFor();
 
   step('a user who may read two topics sees and counts two');
@@ -235,9 +199,7 @@ try {
   viewer.setDefaultTimeout(15000);
   viewer.on('pageerror', (e) => problems.push(`viewer page error: ${e.message}`));
   await viewer.goto(url);
-  await viewer.fill('#login-form input[name=username]', env('MIDGE_VIEWER'));
-  await viewer.fill('#login-form input[name=password]', env('MIDGE_VIEWER_PASSWORD'));
-  await viewer.click('#login-form button[type=submit]');
+  await submit(viewer, '#login-form', { 'input[name=username]': env('MIDGE_VIEWER'), 'input[name=password]': env('MIDGE_VIEWER_PASSWORD') });
   await viewer.locator('#tree .row .name', { hasText: /^power$/ }).waitFor();
   await viewer.locator('#tree-meta', { hasText: /^2 topics/ }).waitFor();
   const rows = await viewer.locator('#tree .row:not([hidden]) .name').allTextContents();
@@ -246,16 +208,5 @@ try {
   await viewer.click('#nav a[data-page=stats]');
   await viewer.locator('#stat-cards .card', { hasText: 'topics you can see' }).locator('.n', { hasText: /^2$/ }).waitFor();
 
-  if (problems.length) throw new Error(problems.join('\n'));
   step(`screenshots in ${artifacts}`);
-  await ctx.close();
-  rmSync(profile, { recursive: true, force: true });
-  console.log('e2e: ok');
-} catch (err) {
-  console.error(`e2e: FAILED: ${err.stack || err}`);
-  if (problems.length) console.error(problems.join('\n'));
-  try { await page.screenshot({ path: join(artifacts, 'failure.png'), fullPage: true }); } catch { /* closed */ }
-  await ctx.close();
-  rmSync(profile, { recursive: true, force: true });
-  process.exit(1);
-}
+});

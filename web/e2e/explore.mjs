@@ -9,40 +9,25 @@
 //   MQTT_PORT     mosquitto's port, for mosquitto_pub
 //   ARTIFACTS     where to save the screenshots
 //   CHROMIUM      the browser, /usr/bin/chromium
-import { chromium } from 'playwright-core';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { env, launch, must, named as namedIn, publishFromPage, run } from './lib.mjs';
 
-const env = (k) => {
-  const v = process.env[k];
-  if (!v) throw new Error(`${k} is not set`);
-  return v;
-};
 const artifacts = env('ARTIFACTS');
 mkdirSync(artifacts, { recursive: true });
 const phase = env('PHASE');
 const step = (s) => console.log(`explore e2e (${phase}): ${s}`);
-const must = (ok, what) => { if (!ok) throw new Error(what); };
 const pub = (topic, message, ...extra) => execFileSync('mosquitto_pub', ['-h', '127.0.0.1', '-p', env('MQTT_PORT'),
   '-t', topic, '-m', message, ...extra], { stdio: 'inherit', timeout: 10000 });
 
-const profile = mkdtempSync(join(tmpdir(), 'midge-explore-e2e-'));
-const ctx = await chromium.launchPersistentContext(profile, {
-  executablePath: env('CHROMIUM'), headless: true,
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  viewport: { width: 1440, height: 900 },
-});
-const page = ctx.pages()[0] || await ctx.newPage();
-page.setDefaultTimeout(15000);
-const problems = [];
-page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+const browser = await launch('midge-explore-e2e-');
+const { page, problems } = browser;
 let switched = false; // after a switch, the topic in the URL may not be known to the new connection yet (404)
 page.on('console', (m) => { if (m.type() === 'error' && !(switched && m.text().includes('status of 404'))) problems.push(`console: ${m.text()}`); });
-const named = (name) => page.locator('#tree .row:not([hidden])').filter({ has: page.locator('.name', { hasText: new RegExp(`^${name}$`) }) });
+const named = (name) => namedIn(page, name);
 
-try {
+await run(browser, 'explore e2e', join(artifacts, `explore-failure-${phase}.png`), async () => {
   step('open the URL with the token');
   await page.goto(env('EXPLORE_URL'));
   await page.locator('#nav').waitFor();
@@ -63,11 +48,7 @@ try {
     await page.screenshot({ path: join(artifacts, 'explore-tree.png') });
 
     step('publish from the page (the Go test has mosquitto_sub waiting)');
-    await page.fill('#publish-form input[name=topic]', 'greenhouse/window/set');
-    await page.fill('#publish-form textarea[name=payload]', 'open');
-    await page.selectOption('#publish-form select[name=qos]', '1');
-    await page.click('#publish-form button[type=submit]');
-    await page.locator('#publish-result', { hasText: 'published to greenhouse/window/set' }).waitFor();
+    await publishFromPage(page, 'greenhouse/window/set', 'open', '1');
     await named('set').locator('.value', { hasText: /^open$/ }).waitFor(); // it came back through the subscription
     await named('climate').click();
     await page.locator('#detail-value', { hasText: '"humidity": 61' }).waitFor();
@@ -90,15 +71,4 @@ try {
     await page.locator('#connection option:checked', { hasText: 'same broker' }).waitFor({ state: 'attached' });
     await named('door').locator('.value', { hasText: /^closed$/ }).waitFor(); // the retained message, on the new connection
   }
-  if (problems.length) throw new Error(problems.join('\n'));
-  await ctx.close();
-  rmSync(profile, { recursive: true, force: true });
-  console.log('explore e2e: ok');
-} catch (err) {
-  console.error(`explore e2e: FAILED: ${err.stack || err}`);
-  if (problems.length) console.error(problems.join('\n'));
-  try { await page.screenshot({ path: join(artifacts, `explore-failure-${phase}.png`), fullPage: true }); } catch { /* closed */ }
-  await ctx.close();
-  rmSync(profile, { recursive: true, force: true });
-  process.exit(1);
-}
+});

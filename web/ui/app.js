@@ -42,6 +42,17 @@ async function api(path, { method = 'GET', body } = {}) {
   return data;
 }
 
+// getOr returns the answer of GET path, or null once it has shown why not in
+// the element sel (the status line of the page that asked).
+async function getOr(path, sel) {
+  try {
+    return await api(path);
+  } catch (err) {
+    $(sel).textContent = err.message;
+    return null;
+  }
+}
+
 // ---- login ----
 
 function showLogin() {
@@ -387,10 +398,10 @@ $('#only-connected').addEventListener('change', () => renderClients());
 let clientList = [];
 
 async function loadClients() {
-  try {
-    clientList = (await api('/api/v1/clients')).clients;
-    renderClients();
-  } catch (err) { $('#client-count').textContent = err.message; }
+  const r = await getOr('/api/v1/clients', '#client-count');
+  if (!r) return;
+  clientList = r.clients;
+  renderClients();
 }
 
 function renderClients() {
@@ -430,10 +441,10 @@ async function disconnect(id) {
 // ---- statistics ----
 
 async function loadStats() {
-  try {
-    state.stats = await api('/api/v1/stats');
-    renderStats();
-  } catch (err) { $('#stat-cards').textContent = err.message; }
+  const r = await getOr('/api/v1/stats', '#stat-cards');
+  if (!r) return;
+  state.stats = r;
+  renderStats();
 }
 
 function rate(ser, key) {
@@ -504,7 +515,7 @@ $('#acl-form').addEventListener('submit', async (e) => {
 // ---- users (dynamic security) ----
 
 const users = initUsers({ api, h, $ });
-const bridges = initBridges({ api, h, $, ago });
-const clusterPage = initCluster({ api, h, $ });
+const bridges = initBridges({ getOr, h, $, ago });
+const clusterPage = initCluster({ getOr, h, $ });
 
 boot().catch((err) => { document.body.append(h('p', { class: 'error' }, `cannot reach the broker: ${err.message}`)); });

@@ -2,15 +2,10 @@
 // in use, its message counters and its last error, from GET
 // /api/v1/bridges (administrators only), refreshed every two seconds.
 
-export function initBridges({ api, h, $, ago }) {
+export function initBridges({ getOr, h, $, ago }) {
   async function load() {
-    let r;
-    try {
-      r = await api('/api/v1/bridges');
-    } catch (err) {
-      $('#bridge-count').textContent = err.message;
-      return;
-    }
+    const r = await getOr('/api/v1/bridges', '#bridge-count');
+    if (!r) return;
     const list = r.bridges || [];
     $('#bridges tbody').replaceChildren(...list.map((b) => h('tr', { 'data-bridge': b.name },
       h('td', { class: 'mono' }, b.name),

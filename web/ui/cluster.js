@@ -3,15 +3,10 @@
 // state and whether it votes, and the forwarding streams to the others,
 // refreshed every two seconds. A broker without cluster options says so.
 
-export function initCluster({ api, h, $ }) {
+export function initCluster({ getOr, h, $ }) {
   async function load() {
-    let r;
-    try {
-      r = await api('/api/v1/cluster');
-    } catch (err) {
-      $('#cluster-summary').textContent = err.message;
-      return;
-    }
+    const r = await getOr('/api/v1/cluster', '#cluster-summary');
+    if (!r) return;
     if (!r.enabled) {
       $('#cluster-summary').textContent = 'This broker is not a cluster node (the cluster_* options of the configuration file).';
       $('#cluster-members tbody').replaceChildren();

@@ -212,19 +212,23 @@ func printConfigErrors(w io.Writer, err error) {
 // ..." or, for a deprecation notice, "FILE:LINE: The '...' option is now
 // deprecated ...".
 func warningLine(w config.Warning) string {
-	if w.Notice {
+	if w.Notice || w.Verbatim {
 		return w.String()
 	}
 	return "Warning: " + w.String()
 }
 
 // logWarnings logs the warnings of a configuration, the deprecation
-// notices at notice level as Mosquitto 2.1 does.
+// notices at notice level as Mosquitto 2.1 does, and what it says of a
+// password file's lines at the levels Mosquitto 2.0 does.
 func logWarnings(log *slog.Logger, ws []config.Warning) {
 	for _, w := range ws {
-		if w.Notice {
+		switch {
+		case w.Error:
+			log.Error(warningLine(w))
+		case w.Notice:
 			log.Log(context.Background(), logging.LevelNotice, warningLine(w))
-		} else {
+		default:
 			log.Warn(warningLine(w))
 		}
 	}

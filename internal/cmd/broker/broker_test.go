@@ -233,8 +233,8 @@ func TestDaemon(t *testing.T) {
 
 // TestReload connects Debian's mosquitto_sub, then adds a user to the
 // password file and sends SIGHUP: the subscriber stays connected and gets
-// the new user's message. A broken password file is reported and the old
-// one kept.
+// the new user's message. A password file that cannot be read is reported
+// and the old one kept.
 func TestReload(t *testing.T) {
 	t.Parallel()
 	sub, pub := testutil.NeedTool(t, "mosquitto_sub", "mosquitto-clients"), testutil.NeedTool(t, "mosquitto_pub", "mosquitto-clients")
@@ -270,11 +270,12 @@ func TestReload(t *testing.T) {
 	cmd.Process.Signal(syscall.SIGHUP)
 	testutil.WaitFor(t, "bob's message after the reload", func() bool { return publish("bob", "b-pass", "from bob") == nil && received("from bob") })
 
-	// A broken file: reported with its line, the running users kept.
-	os.WriteFile(pw, []byte("carol:not-a-hash\n"), 0o644)
+	// A file that cannot be read: reported, the running users kept. (A line
+	// Mosquitto cannot use only drops that line: TestCompatPasswordFileLines.)
+	os.Remove(pw)
 	cmd.Process.Signal(syscall.SIGHUP)
 	testutil.WaitFor(t, "the reload error", func() bool {
-		return strings.Contains(readOrEmpty(logf), pw+":1:") && strings.Contains(readOrEmpty(logf), "configuration not reloaded")
+		return strings.Contains(readOrEmpty(logf), pw) && strings.Contains(readOrEmpty(logf), "configuration not reloaded")
 	})
 	if err := publish("bob", "b-pass", "still bob"); err != nil {
 		t.Fatalf("bob refused after a failed reload: %v", err)

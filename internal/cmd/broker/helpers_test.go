@@ -133,9 +133,7 @@ func setPassword(t *testing.T, file, user, pass string, create bool) {
 	if create {
 		args = append([]string{"-c"}, args...)
 	}
-	if out, err := exec.Command(testutil.NeedTool(t, "mosquitto_passwd", "mosquitto"), args...).CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_passwd %v: %v %s", args, err, out)
-	}
+	testutil.MosquittoPasswd(t, "", args...)
 	os.Chmod(file, 0o644)
 }
 

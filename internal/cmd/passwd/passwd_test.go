@@ -344,15 +344,10 @@ func TestPasswdToStdout(t *testing.T) {
 // other way round.
 func TestPasswdInteroperatesWithMosquittoPasswd(t *testing.T) {
 	t.Parallel()
-	mp := testutil.NeedTool(t, "mosquitto_passwd", "mosquitto")
 	f := filepath.Join(t.TempDir(), "pw")
 	mustPasswd(t, "", "-c", "-b", f, "midge1", "m1")
-	if out, err := exec.Command(mp, "-b", f, "mosq1", "q1").CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_passwd on midge's file: %v\n%s", err, out)
-	}
-	if out, err := exec.Command(mp, "-b", f, "midge1", "m2").CombinedOutput(); err != nil {
-		t.Fatalf("mosquitto_passwd on midge's file: %v\n%s", err, out)
-	}
+	testutil.MosquittoPasswd(t, "", "-b", f, "mosq1", "q1")
+	testutil.MosquittoPasswd(t, "", "-b", f, "midge1", "m2")
 	mustPasswd(t, "", "-b", f, "mosq1", "q2")
 	mustPasswd(t, "", "-b", f, "midge2", "m3")
 	pf := loadPW(t, f)
