@@ -51,7 +51,8 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		assigned = true
 	}
 	c.client = Client{
-		ID: id, Username: cp.Username, HasUsername: cp.HasUsername,
+		// An empty user name counts as none, as Mosquitto reads it.
+		ID: id, Username: cp.Username, HasUsername: cp.HasUsername && cp.Username != "",
 		Remote: c.remote(), Listener: c.ln.name, Version: v,
 		CommonName: c.certIdentity(false),
 	}
@@ -89,7 +90,7 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		case err != nil:
 			c.srv.log.Error("authentication failed", "client_id", id, "err", err)
 			return c.refuse(packet.ServerUnavailable, "authentication error")
-		case !ok && !cp.HasUsername:
+		case !ok && !c.client.HasUsername:
 			return c.refuse(packet.NotAuthorized, "anonymous clients not allowed")
 		case !ok:
 			// 0x87 as Mosquitto answers: the data is not malformed, the

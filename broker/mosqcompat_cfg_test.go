@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/midge-mqtt/midge/internal/testutil"
+	"github.com/midge-mqtt/midge/internal/testutil/mqdiff"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -111,4 +112,29 @@ func TestCompatTopicDepth(t *testing.T) {
 		}
 	}
 	runCompat(t, cases)
+}
+
+// Item 13: a user name of zero length counts as none, as Mosquitto reads it
+// (its string reader gives NULL for an empty string): with allow_anonymous
+// true the client is let in as anonymous even though a password file is
+// set, and with allow_anonymous false it is refused as anonymous.
+func TestCompatEmptyUserName(t *testing.T) {
+	dir := testutil.WorldDir(t, "midge-emptyuser-", 0o755)
+	pw := testutil.WriteFile(t, dir, "pw", "")
+	testutil.MosquittoPasswd(t, "", "-b", pw, "u", "secret")
+	for _, anon := range []string{"true", "false"} {
+		conf := []string{"allow_anonymous " + anon, "password_file " + pw}
+		for _, v := range both {
+			t.Run("allow_anonymous_"+anon+"/v"+string('0'+rune(v)), func(t *testing.T) {
+				t.Parallel()
+				var steps []testutil.Step
+				for i, hasPass := range []bool{false, true} {
+					cp := &packet.Connect{ProtocolVersion: v, ClientID: "e" + string('0'+rune(i)), CleanStart: true, KeepAlive: 60,
+						HasUsername: true, HasPassword: hasPass, Password: []byte("secret")}
+					steps = append(steps, testutil.Step{Conn: i, Send: pk(t, v, cp), Read: 1})
+				}
+				mqdiff.SameAsMosquitto(t, conf, steps)
+			})
+		}
+	}
 }

@@ -221,11 +221,13 @@ func StartMosquitto(t testing.TB, conf ...string) string {
 				t.Logf("mosquitto output:\n%s", out.String())
 			}
 		})
+		// Wait until this process listens on the port. A dial alone could
+		// reach another test's Mosquitto that was given the same free port
+		// meanwhile, while this one exits with "Address already in use".
 		deadline := time.Now().Add(Timeout)
 		for {
-			nc, err := net.DialTimeout("tcp", addr, time.Second)
-			if err == nil {
-				nc.Close()
+			ok, err := Listens(cmd.Process.Pid, port)
+			if ok {
 				return addr
 			}
 			select {

@@ -66,8 +66,9 @@ func IsShared(filter string) bool { return strings.HasPrefix(filter, SharePrefix
 
 // Errors returned by [ValidName], [ValidFilter], [ParseShared] and
 // [Index.Subscribe]. Each is a distinct sentinel: compare with errors.Is. The
-// broker maps all of them to reason code 0x90 Topic Name invalid (for a name)
-// or 0x8F Topic Filter invalid (for a filter), or closes a 3.1.1 connection.
+// broker closes the connection for all of them, as Mosquitto does: an MQTT 5
+// client first gets DISCONNECT 0x82 Protocol Error (a name in PUBLISH) or
+// 0x81 Malformed Packet (a filter), a 3.1.1 client nothing.
 var (
 	// ErrEmpty is returned for an empty name or filter [MQTT-4.7.3-1].
 	ErrEmpty = errors.New("topic: empty topic name or filter")
