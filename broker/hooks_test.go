@@ -91,8 +91,8 @@ func TestDisconnectWith(t *testing.T) {
 	if d, ok := got[0].(*packet.Disconnect); !ok || d.ReasonCode != packet.SessionTakenOver {
 		t.Errorf("got %+v, want DISCONNECT 0x8E", got[0])
 	}
-	if b.DisconnectWith("c", packet.SessionTakenOver) {
-		t.Error("DisconnectWith of a client no longer connected reports true")
+	if b.DisconnectWith("nobody", packet.SessionTakenOver) {
+		t.Error("DisconnectWith of a client never connected reports true")
 	}
 }
 
