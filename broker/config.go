@@ -151,7 +151,7 @@ type Config struct {
 	// Admit, if set, runs for each authenticated client of a listener (not
 	// DialLocal's) before its session is attached; an error refuses it with
 	// CONNACK 0x88 Server unavailable (MQTT 3.1.1: 3). A cluster claims the
-	// client identifier there.
+	// client identifier there. Reload keeps both hooks as New had them.
 	Admit func(ctx context.Context, c *Client) error
 	// OnDisconnect, if set, is called when an attached connection ends, with
 	// the c Admit saw and whether a new connection here took it over.
