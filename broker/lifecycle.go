@@ -401,7 +401,7 @@ func (srv *Server) detach(c *conn) {
 	srv.mu.Unlock()
 	srv.stats.Connected.Add(-1) // after the session let go of c
 	if f := srv.cfg.OnDisconnect; f != nil {
-		f(&c.client, takenOver)
+		f(c.client, takenOver)
 	}
 	if ended {
 		srv.index.UnsubscribeAll(s)
