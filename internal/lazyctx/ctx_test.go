@@ -95,3 +95,18 @@ func TestParentWatchStopped(t *testing.T) {
 		t.Fatal("watch on the parent kept")
 	}
 }
+
+// TestCauseIsTheParents pins what the doc says of context.Cause.
+func TestCauseIsTheParents(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var c Ctx
+	c.Init(parent)
+	c.Cancel()
+	if err := context.Cause(&c); err != nil {
+		t.Fatalf("Cause = %v, want the live parent's nil", err)
+	}
+	if !errors.Is(c.Err(), context.Canceled) {
+		t.Fatalf("Err = %v", c.Err())
+	}
+}
