@@ -8,9 +8,8 @@ import (
 
 // Ctx is a context.Context derived from a parent and ended by Cancel: 40
 // bytes, and one allocation only once something waits on Done. The zero
-// Ctx is not usable: Init it first. Use it by pointer. Like any Context
-// not made by package context, it has no cause of its own: context.Cause
-// reports its parent's (nil while the parent lives), so use Err.
+// Ctx is not usable: Init it first. Use it by pointer. context.Cause of a
+// Ctx cancelled while its parent lives is context.Canceled.
 type Ctx struct {
 	parent context.Context
 	mu     sync.Mutex // guards the fields below

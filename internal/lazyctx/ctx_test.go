@@ -96,15 +96,16 @@ func TestParentWatchStopped(t *testing.T) {
 	}
 }
 
-// TestCauseIsTheParents pins what the doc says of context.Cause.
-func TestCauseIsTheParents(t *testing.T) {
+// TestCause: context.Cause sees the Ctx's own end, not its live parent's
+// lack of one.
+func TestCause(t *testing.T) {
 	parent, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var c Ctx
 	c.Init(parent)
 	c.Cancel()
-	if err := context.Cause(&c); err != nil {
-		t.Fatalf("Cause = %v, want the live parent's nil", err)
+	if err := context.Cause(&c); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Cause = %v, want context.Canceled", err)
 	}
 	if !errors.Is(c.Err(), context.Canceled) {
 		t.Fatalf("Err = %v", c.Err())
