@@ -106,7 +106,7 @@ func (o BoltOptions) withDefaults() BoltOptions {
 // twice, and the log is given 10 MB of zeros when it is made (so that an
 // append changes no file metadata); the batches not yet applied are also
 // held in memory, up to the 8 MB of records the log holds before Commit
-// checkpoints on its own goroutine. On a full disk, Commit fails with the
+// checkpoints on the committer's goroutine. On a full disk, Commit fails with the
 // write error; LoadQueue then reads the B+tree with the logged changes laid
 // over it in memory.
 //
