@@ -103,6 +103,12 @@ func (s *session) info() (SessionInfo, bool) {
 // why with reason code 0x98 (Administrative action). Its session stays as
 // its expiry says. It reports whether the client was connected.
 func (srv *Server) Disconnect(clientID string) bool {
+	return srv.DisconnectWith(clientID, packet.AdministrativeAction)
+}
+
+// DisconnectWith is Disconnect with another reason code, such as 0x8E
+// (Session taken over) when another cluster node took the client over.
+func (srv *Server) DisconnectWith(clientID string, code packet.ReasonCode) bool {
 	srv.mu.Lock()
 	s := srv.sessions[clientID]
 	srv.mu.Unlock()
@@ -115,7 +121,7 @@ func (srv *Server) Disconnect(clientID string) bool {
 	if c == nil {
 		return false
 	}
-	c.kick("administrative action", packet.AdministrativeAction)
+	c.kick(strings.ToLower(code.String()), code)
 	return true
 }
 
@@ -154,6 +160,27 @@ func (srv *Server) publishWait(ctx context.Context, m *Message) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Route is Publish without storing m as retained (a cluster stores it
+// with SetRetained): m.Retain is the flag Retain As Published shows.
+func (srv *Server) Route(ctx context.Context, m *Message) error {
+	m.routeOnly = true
+	return srv.Publish(ctx, m)
+}
+
+// SetRetained stores m as the retained message of its topic (an empty
+// payload deletes it), as a retained Publish would, without routing it.
+func (srv *Server) SetRetained(m *Message) error {
+	if !packet.ValidTopicName(m.Topic) {
+		return ErrInvalidTopic
+	}
+	m.Retain = true
+	srv.applyRetained(m)
+	if srv.commit != nil && storable(m.Topic) && !srv.opt().RetainUnavailable {
+		srv.commit.add(func(b *Batch) { storeRetained(b, m) }, nil)
+	}
+	return nil
 }
 
 // RetainedMessages calls fn for each retained message whose topic filter

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/tls"
 	"log/slog"
 	"time"
@@ -146,6 +147,15 @@ type Config struct {
 	// instead of before each acknowledgement (midge's persistence_sync
 	// periodic): faster, but a crash loses up to an interval of messages.
 	PersistenceInterval time.Duration
+
+	// Admit, if set, runs for each authenticated client of a listener (not
+	// DialLocal's) before its session is attached; an error refuses it with
+	// CONNACK 0x88 Server unavailable (MQTT 3.1.1: 3). A cluster claims the
+	// client identifier there. Reload keeps both hooks as New had them.
+	Admit func(ctx context.Context, c *Client) error
+	// OnDisconnect, if set, is called when an attached connection ends, with
+	// the c Admit saw and whether a new connection here took it over.
+	OnDisconnect func(c *Client, takenOver bool)
 
 	// Logger receives the server's logs. If nil, logs are discarded.
 	Logger *slog.Logger

@@ -198,9 +198,17 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 			ap.SetUint(packet.PropServerKeepAlive, uint32(serverKeepAlive)) // [MQTT-3.2.2-21]
 		}
 	}
+	if admit := c.srv.cfg.Admit; admit != nil && c.ln.ln != nil { // not DialLocal's
+		if err := admit(ctx, &c.client); err != nil {
+			return c.refuse(packet.ServerUnavailable, err.Error())
+		}
+	}
 	c.connectedAt = c.srv.now().UnixNano()
 	if err := c.srv.attach(c, cp.CleanStart, expiry, will, willDelay, ack); err != nil {
 		if errors.Is(err, errSessionLimit) {
+			if f := c.srv.cfg.OnDisconnect; f != nil {
+				f(&c.client, false)
+			}
 			if v == packet.Version5 {
 				return c.refuse(packet.ServerBusy, "server busy: "+err.Error())
 			}

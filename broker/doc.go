@@ -22,7 +22,8 @@
 // Disconnect), read and delete retained messages, read the statistics
 // behind $SYS (Stats, SysValues), serve request/response endpoints under
 // $CONTROL/ (HandleControl) and change the settings that can change while
-// running (Reload).
+// running (Reload). Config.Admit and OnDisconnect, DisconnectWith, Route and
+// SetRetained let a cluster own client identifiers and retained messages.
 //
 // # Contracts
 //

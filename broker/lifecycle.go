@@ -396,6 +396,9 @@ func (srv *Server) detach(c *conn) {
 	s.mu.Unlock()
 	srv.mu.Unlock()
 	srv.stats.Connected.Add(-1) // after the session let go of c
+	if f := srv.cfg.OnDisconnect; f != nil {
+		f(&c.client, takenOver)
+	}
 	if ended {
 		srv.index.UnsubscribeAll(s)
 	}

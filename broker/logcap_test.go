@@ -60,7 +60,18 @@ func subscribeLogLine(t *testing.T, addr, filter string) string {
 	t.Helper()
 	w := connect2(t, addr, "watcher")
 	// Mosquitto sends the watcher's own subscribe line before its SUBACK.
+	// The SUBACK is awaited: a broker need not apply the watcher's
+	// SUBSCRIBE before another client's.
 	w.Send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "$SYS/broker/log/M/subscribe"}}})
+	for subscribed := false; !subscribed; {
+		switch p := w.Next().(type) {
+		case *packet.Publish:
+		case *packet.Suback:
+			subscribed = true
+		default:
+			t.Fatalf("watcher got %v", p.Type())
+		}
+	}
 	c := connect2(t, addr, "big")
 	c.Subscribe(1, filter, 0)
 	for {
@@ -69,7 +80,6 @@ func subscribeLogLine(t *testing.T, addr, filter string) string {
 			if line := string(p.Payload); strings.HasPrefix(line, "big ") {
 				return line
 			}
-		case *packet.Suback:
 		default:
 			t.Fatalf("watcher got %v", p.Type())
 		}

@@ -35,7 +35,8 @@ type Message struct {
 	// committed, 0 before: every stored delivery of the message shares it
 	// (StoredDelivery.ID). Only the committer's goroutine reads or writes
 	// it, see committer.number.
-	id uint64
+	id        uint64
+	routeOnly bool // a message of Route: not stored as retained
 }
 
 // newMessage makes the message a client's PUBLISH p carries, on topic name

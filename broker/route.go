@@ -41,14 +41,8 @@ type routed struct {
 // written without waiting; publishDurable is the path that waits.
 func (srv *Server) publish(m *Message, from *session) bool {
 	srv.applyRetained(m)
-	if srv.commit != nil && m.Retain && storable(m.Topic) && !srv.opt().RetainUnavailable {
-		srv.commit.add(func(b *Batch) {
-			if len(m.Payload) == 0 {
-				b.DeleteRetained(m.Topic)
-			} else {
-				b.PutRetained(m)
-			}
-		}, nil)
+	if srv.commit != nil && m.Retain && !m.routeOnly && storable(m.Topic) && !srv.opt().RetainUnavailable {
+		srv.commit.add(func(b *Batch) { storeRetained(b, m) }, nil)
 	}
 	rs := srv.routes.Get().(*routeScratch)
 	defer srv.routes.Put(rs)
@@ -81,12 +75,8 @@ func (srv *Server) publishDurable(m *Message, from *session, extra func(*Batch),
 		out[i].early = out[i].s.prepareDurable(&out[i].d) && early
 	}
 	srv.commit.add(func(b *Batch) {
-		if m.Retain && storable(m.Topic) && !srv.opt().RetainUnavailable {
-			if len(m.Payload) == 0 {
-				b.DeleteRetained(m.Topic)
-			} else {
-				b.PutRetained(m)
-			}
+		if m.Retain && !m.routeOnly && storable(m.Topic) && !srv.opt().RetainUnavailable {
+			storeRetained(b, m)
 		}
 		for i := range out {
 			if out[i].d.stored {
@@ -134,13 +124,23 @@ func (srv *Server) publishDurable(m *Message, from *session, extra func(*Batch),
 // applyRetained stores or clears the retained message of m's topic, if m is
 // retained [MQTT-3.3.1-5], [MQTT-3.3.1-6], [MQTT-3.3.1-7].
 func (srv *Server) applyRetained(m *Message) {
-	if !m.Retain || srv.opt().RetainUnavailable {
+	if !m.Retain || m.routeOnly || srv.opt().RetainUnavailable {
 		return
 	}
 	if len(m.Payload) == 0 {
 		srv.retained.Delete(m.Topic)
 	} else {
 		srv.retained.Set(m.Topic, m)
+	}
+}
+
+// storeRetained writes m to b as its topic's retained message, or deletes
+// that for an empty payload.
+func storeRetained(b *Batch, m *Message) {
+	if len(m.Payload) == 0 {
+		b.DeleteRetained(m.Topic)
+	} else {
+		b.PutRetained(m)
 	}
 }
 

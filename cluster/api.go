@@ -46,15 +46,27 @@ func (n *Node) Release(ctx context.Context, c Claim) error {
 	return err
 }
 
-// Retain sets the retained message of r.Topic on every node (deletes it
-// when r.Payload is empty). r.Node is set to this node. It returns
-// ErrTooLarge for a message larger than about MaxCommandSize.
-func (n *Node) Retain(ctx context.Context, r Retained) error {
-	if r.Topic == "" {
-		return errors.New("cluster: retained message without a topic")
+// Retain sets the retained message of each r.Topic on every node (deletes
+// it when r.Payload is empty), in the order given, as one raft command.
+// Each r.Node is set to this node. It returns ErrTooLarge for messages
+// larger than about MaxCommandSize together.
+func (n *Node) Retain(ctx context.Context, rs ...Retained) error {
+	if len(rs) == 0 {
+		return nil
 	}
-	r.Node = n.cfg.NodeID
-	_, err := n.apply(ctx, &command{Op: opRetain, Retained: &r})
+	batch := make([]Retained, len(rs))
+	for i, r := range rs {
+		if r.Topic == "" {
+			return errors.New("cluster: retained message without a topic")
+		}
+		r.Node = n.cfg.NodeID
+		batch[i] = r
+	}
+	c := &command{Op: opRetainBatch, Batch: batch}
+	if len(batch) == 1 {
+		c = &command{Op: opRetain, Retained: &batch[0]}
+	}
+	_, err := n.apply(ctx, c)
 	return err
 }
 
@@ -63,6 +75,15 @@ func (n *Node) Retain(ctx context.Context, r Retained) error {
 func (n *Node) Owner(clientID string) (node string, ok bool) {
 	o, ok := n.fsm.owner(clientID)
 	return o.Node, ok
+}
+
+// RetainedMessage returns the retained message of topic in this node's
+// copy of the state.
+func (n *Node) RetainedMessage(topic string) (Retained, bool) {
+	n.fsm.mu.RLock()
+	defer n.fsm.mu.RUnlock()
+	r, ok := n.fsm.retained[topic]
+	return r, ok
 }
 
 // RetainedMessages calls yield for each retained message in this node's

@@ -44,8 +44,10 @@
 // The raft state machine (FSM) holds what must be agreed: which node owns
 // each client identifier (Claim, Release), and the retained messages
 // (Retain). Commands go through the leader; a follower forwards them over
-// the cluster port. Reads (Owner, RetainedMessages) are local and may lag
-// the leader by the replication delay. The state is snapshotted to files in
+// the cluster port. Reads (Owner, RetainedMessage, RetainedMessages) are
+// local and may lag the leader by the replication delay. midge broker
+// claims each client identifier on CONNECT and stores the agreed retained
+// messages on every node (docs/cluster.md). The state is snapshotted to files in
 // the data directory; raft's log and stable store are a bbolt file there.
 //
 // # Forwarding

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -57,10 +58,14 @@ func (k ChangeKind) String() string {
 // Change is one change of the replicated state, as Config.OnChange sees it.
 type Change struct {
 	Kind     ChangeKind
-	ClientID string    // OwnerChanged
-	Owner    string    // OwnerChanged: the new owner, "" when released
-	Previous string    // OwnerChanged: the owner before, "" for none
-	Retained *Retained // RetainedChanged
+	ClientID string // OwnerChanged
+	Owner    string // OwnerChanged: the new owner, "" when released
+	Previous string // OwnerChanged: the owner before, "" for none
+	// PreviousToken is the Claim.Token of Previous's claim (OwnerChanged):
+	// Previous ends the connection it admitted with that claim only, not
+	// one admitted with a later claim of its own.
+	PreviousToken uint64
+	Retained      *Retained // RetainedChanged
 }
 
 // Operations of a command.
@@ -69,16 +74,19 @@ const (
 	opRelease  = "release"
 	opDropNode = "drop_node"
 	opRetain   = "retain"
+	// opRetainBatch sets several retained messages, in order.
+	opRetainBatch = "retain_batch"
 )
 
 // command is one entry of raft's log, encoded as JSON.
 type command struct {
-	Op       string    `json:"op"`
-	Client   string    `json:"client,omitempty"`
-	Node     string    `json:"node,omitempty"`
-	Token    uint64    `json:"token,omitempty"`
-	Keep     uint32    `json:"keep,omitempty"` // drop_node: the incarnation whose claims stay
-	Retained *Retained `json:"retained,omitempty"`
+	Op       string     `json:"op"`
+	Client   string     `json:"client,omitempty"`
+	Node     string     `json:"node,omitempty"`
+	Token    uint64     `json:"token,omitempty"`
+	Keep     uint32     `json:"keep,omitempty"` // drop_node: the incarnation whose claims stay
+	Retained *Retained  `json:"retained,omitempty"`
+	Batch    []Retained `json:"batch,omitempty"` // retain_batch
 }
 
 // result is what applying a command returns.
@@ -143,37 +151,46 @@ func (f *fsm) apply(c *command) (result, []Change) {
 			return result{Previous: cur.Previous}, nil // a retry
 		}
 		f.owners[c.Client] = owner{Node: c.Node, Token: c.Token, Previous: cur.Node}
-		return result{Previous: cur.Node}, []Change{{Kind: OwnerChanged, ClientID: c.Client, Owner: c.Node, Previous: cur.Node}}
+		return result{Previous: cur.Node}, []Change{{Kind: OwnerChanged, ClientID: c.Client, Owner: c.Node,
+			Previous: cur.Node, PreviousToken: cur.Token}}
 	case opRelease:
 		cur, ok := f.owners[c.Client]
 		if !ok || cur.Node != c.Node || cur.Token != c.Token {
 			return result{}, nil // released already, or claimed since
 		}
 		delete(f.owners, c.Client)
-		return result{}, []Change{{Kind: OwnerChanged, ClientID: c.Client, Previous: c.Node}}
+		return result{}, []Change{{Kind: OwnerChanged, ClientID: c.Client, Previous: c.Node, PreviousToken: c.Token}}
 	case opDropNode:
 		var changes []Change
 		for id, cur := range f.owners {
 			if cur.Node == c.Node && (c.Keep == 0 || uint32(cur.Token>>32) != c.Keep) {
 				delete(f.owners, id)
-				changes = append(changes, Change{Kind: OwnerChanged, ClientID: id, Previous: c.Node})
+				changes = append(changes, Change{Kind: OwnerChanged, ClientID: id, Previous: c.Node, PreviousToken: cur.Token})
 			}
 		}
 		return result{}, changes
-	case opRetain:
-		r := c.Retained
-		if r == nil || r.Topic == "" {
+	case opRetain, opRetainBatch:
+		rs := c.Batch
+		if c.Op == opRetain && c.Retained != nil {
+			rs = []Retained{*c.Retained}
+		}
+		if len(rs) == 0 || slices.ContainsFunc(rs, func(r Retained) bool { return r.Topic == "" }) {
 			return result{Error: "retain without a topic"}, nil
 		}
-		if len(r.Payload) == 0 {
-			if _, ok := f.retained[r.Topic]; !ok {
-				return result{}, nil
+		var changes []Change
+		for i := range rs {
+			r := &rs[i]
+			if len(r.Payload) == 0 {
+				if _, ok := f.retained[r.Topic]; !ok {
+					continue
+				}
+				delete(f.retained, r.Topic)
+			} else {
+				f.retained[r.Topic] = *r
 			}
-			delete(f.retained, r.Topic)
-		} else {
-			f.retained[r.Topic] = *r
+			changes = append(changes, Change{Kind: RetainedChanged, Retained: r})
 		}
-		return result{}, []Change{{Kind: RetainedChanged, Retained: r}}
+		return result{}, changes
 	}
 	return result{Error: fmt.Sprintf("unknown operation %q", c.Op)}, nil
 }

@@ -75,6 +75,11 @@ func startNode(t *testing.T, name, id, dir string, expect int, join ...string) (
 	return n, ch
 }
 
+// changesOf returns the changes of n among those of a, b and c.
+func changesOf(n *Node, cha, chb, chc *changes) *changes {
+	return map[string]*changes{"a": cha, "b": chb, "c": chc}[n.ID()]
+}
+
 func leaderOf(nodes ...*Node) string {
 	var leader string
 	for _, n := range nodes {
@@ -104,7 +109,7 @@ func voters(n *Node) []string {
 func TestThreeNodes(t *testing.T) {
 	t.Parallel()
 	a, cha := startNode(t, "c1", "a", t.TempDir(), 3)
-	b, _ := startNode(t, "c1", "b", t.TempDir(), 3, a.GossipAddr())
+	b, chb := startNode(t, "c1", "b", t.TempDir(), 3, a.GossipAddr())
 	c, chc := startNode(t, "c1", "c", t.TempDir(), 3, a.GossipAddr())
 	nodes := []*Node{a, b, c}
 	testutil.WaitWithin(t, testWait, "one leader that every node knows", func() bool { return leaderOf(nodes...) != "" })
@@ -134,6 +139,14 @@ func TestThreeNodes(t *testing.T) {
 	if err != nil || cl2.Previous != follower.ID() {
 		t.Fatalf("takeover Claim from %s = %+v, %v; want previous %s", other.ID(), cl2, err, follower.ID())
 	}
+	// The first owner learns of the takeover with its claim's token, so it
+	// closes the connection that claim admitted, and no later one.
+	testutil.WaitWithin(t, testWait, "the takeover change on "+follower.ID(), func() bool {
+		return changesOf(follower, cha, chb, chc).has(func(x Change) bool {
+			return x.Kind == OwnerChanged && x.ClientID == "client-1" && x.Owner == other.ID() &&
+				x.Previous == follower.ID() && x.PreviousToken == cl.Token
+		})
+	})
 	// A stale release (the first connection closing late) changes nothing.
 	if err := follower.Release(ctx, cl); err != nil {
 		t.Fatal(err)
@@ -158,6 +171,23 @@ func TestThreeNodes(t *testing.T) {
 			return ch.has(func(x Change) bool {
 				return x.Kind == RetainedChanged && x.Retained.Topic == "a/b" && string(x.Retained.Payload) == "hello"
 			})
+		})
+	}
+	if r, ok := c.RetainedMessage("a/b"); !ok || string(r.Payload) != "hello" || r.Node != "b" {
+		t.Errorf("RetainedMessage(a/b) on c = %+v, %v", r, ok)
+	}
+	if _, ok := c.RetainedMessage("a/c"); ok {
+		t.Errorf("RetainedMessage(a/c) found a message")
+	}
+	// Several in one command, from a follower.
+	if err := follower.Retain(ctx, Retained{Topic: "m/1", Payload: []byte("one")}, Retained{Topic: "m/2", Payload: []byte("two")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		testutil.WaitWithin(t, testWait, "the batch on "+n.ID(), func() bool {
+			r1, ok1 := n.RetainedMessage("m/1")
+			r2, ok2 := n.RetainedMessage("m/2")
+			return ok1 && ok2 && string(r1.Payload) == "one" && string(r2.Payload) == "two" && r2.Node == follower.ID()
 		})
 	}
 
@@ -520,4 +550,32 @@ func TestStartErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	n.Close()
+}
+
+// BenchmarkRetain measures retained messages of 100 bytes agreed one at a
+// time and in batches (one raft command each), on one node: ns/op is per
+// message.
+func BenchmarkRetain(b *testing.B) {
+	n, err := Start(context.Background(), Config{Name: "b", NodeID: "a", Listen: "127.0.0.1:0", Gossip: "127.0.0.1:0",
+		BootstrapExpect: 1, DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Close()
+	testutil.WaitWithin(b, testWait, "a leading", func() bool { return n.Status().State == "Leader" })
+	payload := make([]byte, 100)
+	for _, size := range []int{1, 100} {
+		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
+			b.ReportAllocs()
+			batch := make([]Retained, size)
+			for i := 0; i < b.N; i += size {
+				for j := range batch {
+					batch[j] = Retained{Topic: fmt.Sprintf("t/%d", (i+j)%10000), Payload: payload}
+				}
+				if err := n.Retain(context.Background(), batch...); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

@@ -3,6 +3,7 @@ package web_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -126,13 +127,24 @@ cluster_data_dir %[7]s
 	}
 
 	// A subscriber for what the page publishes.
+	// The node admits clients once it leads its one-node cluster; until
+	// then it refuses them with 0x88 Server unavailable, as any node
+	// without a majority does.
 	got := make(chan *client.Message, 16)
-	sub, _, err := client.Dial(ctx, client.Options{Address: "127.0.0.1:" + strconv.Itoa(mqttPort), ClientID: "e2e-subscriber",
-		ProtocolVersion: packet.Version5, Username: "sensor", Password: []byte("sensor-secret"),
-		OnMessage: func(m *client.Message) { got <- m }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var sub *client.Client
+	testutil.WaitFor(t, "the one-node cluster to admit a client", func() bool {
+		var ce *client.ConnectError
+		sub, _, err = client.Dial(ctx, client.Options{Address: "127.0.0.1:" + strconv.Itoa(mqttPort), ClientID: "e2e-subscriber",
+			ProtocolVersion: packet.Version5, Username: "sensor", Password: []byte("sensor-secret"),
+			OnMessage: func(m *client.Message) { got <- m }})
+		if errors.As(err, &ce) && ce.Code == packet.ServerUnavailable {
+			return false
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		return true
+	})
 	defer sub.Close()
 	if _, err := sub.Subscribe(ctx, client.Subscription{Filter: "home/livingroom/setpoint", QoS: 1}); err != nil {
 		t.Fatal(err)

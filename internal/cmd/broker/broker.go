@@ -395,6 +395,7 @@ func (b *brokerRun) start(ctx context.Context, errOut io.Writer) (int, bool) {
 		b.handler.Close()
 		return exitFailure, false
 	}
+	b.setClusterHooks(&cfg)
 	srv, err := b.openStore(ctx, cfg)
 	if err == nil {
 		err = b.attachDynsec(srv)

@@ -62,6 +62,7 @@ type clusterRun struct {
 	srv      func() *broker.Server // the server, nil until it runs
 	sysStop  chan struct{}         // closed to stop the $SYS publisher
 	sysDone  chan struct{}         // closed when it has stopped
+	hooks    *clusterHooks         // client ids and retained messages (cluster_hooks.go)
 }
 
 // startCluster starts this broker's cluster node when the configuration
@@ -72,34 +73,49 @@ func (b *brokerRun) startCluster(ctx context.Context) error {
 	if c.Name == "" {
 		return nil
 	}
-	cr := &clusterRun{srv: b.srv.Load}
+	cr := &clusterRun{srv: b.srv.Load, hooks: newClusterHooks(func(s string) { b.log.Warn(s) }, b.srv.Load)}
 	cfg, err := clusterConfig(c)
 	if err != nil {
 		return err
 	}
 	cfg.Logger = b.log
 	cfg.OnFrame = func(from string, f []byte) { cr.receive(b, from, f) }
+	cfg.OnChange = cr.hooks.onChange
+	cfg.OnRestore = func() { cr.hooks.markDirty("") }
 	n, err := cluster.Start(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
-	cr.node = n
+	cr.node, cr.hooks.node = n, n
 	b.cluster = cr
 	b.log.Info(fmt.Sprintf("Cluster %q: node %s on %s (gossip %s), data in %s.", c.Name, n.ID(), n.Addr(), n.GossipAddr(), c.DataDir))
 	return nil
 }
 
+// setClusterHooks makes the server claim client identifiers through the
+// cluster (cluster_hooks.go).
+func (b *brokerRun) setClusterHooks(cfg *broker.Config) {
+	if cr := b.cluster; cr != nil {
+		cfg.Admit, cfg.OnDisconnect = cr.hooks.admit, cr.hooks.disconnected
+	}
+}
+
 // attachCluster forwards every message the server routes to the other
 // nodes, without acknowledgement, to every live node (docs/cluster.md says
-// what that guarantees, and what not).
+// what that guarantees, and what not), and has raft agree on the retained
+// messages published here.
 func (b *brokerRun) attachCluster(srv *broker.Server) {
 	cr := b.cluster
 	if cr == nil {
 		return
 	}
+	cr.hooks.start(srv)
 	cr.unwatch = srv.Observe(func(m *broker.Message) {
 		if strings.HasPrefix(m.Topic, "$") || strings.HasPrefix(m.Publisher, clusterPublisher) {
 			return // $SYS and $CONTROL stay on their node; forwarded ones are not forwarded again
+		}
+		if m.Retain {
+			cr.hooks.observe(m)
 		}
 		if f, ok := encodeFrame(m, time.Now()); ok {
 			cr.node.Broadcast(f)
@@ -173,6 +189,7 @@ func (b *brokerRun) stopCluster() {
 		close(cr.sysStop)
 		<-cr.sysDone
 	}
+	cr.hooks.close()
 	b.log.Info(fmt.Sprintf("Cluster: %d messages received from other nodes, %d could not be published.", cr.received.Load(), cr.lost.Load()))
 	if err := cr.node.Close(); err != nil {
 		b.log.Error("Error: closing the cluster node: " + err.Error())
@@ -249,7 +266,9 @@ func (cr *clusterRun) receive(b *brokerRun, from string, f []byte) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := srv.Publish(ctx, m); err != nil {
+	// Delivered here, but stored as retained from raft's agreement only
+	// (cluster_hooks.go): a frame may arrive after a later agreement.
+	if err := srv.Route(ctx, m); err != nil {
 		cr.lost.Add(1)
 		b.log.Warn(fmt.Sprintf("Warning: cluster: publishing a message from node %s on %q: %v", from, m.Topic, err))
 		return

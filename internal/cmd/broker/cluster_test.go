@@ -2,12 +2,14 @@ package broker
 
 import (
 	"bytes"
+	"context"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	mbroker "github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/cluster"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -51,5 +53,62 @@ func TestClusterFrame(t *testing.T) {
 	}
 	if _, err := decodeFrame("n2", append([]byte{1, 0}, 0xc0, 0), now); err == nil || !strings.Contains(err.Error(), "not a PUBLISH") {
 		t.Errorf("decodeFrame(PINGREQ) = %v", err)
+	}
+}
+
+// TestRetainedProps checks that a retained message's properties survive
+// the trip through the raft state, and that none stay none.
+func TestRetainedProps(t *testing.T) {
+	t.Parallel()
+	props := &packet.Properties{User: []packet.UserProperty{{Key: "k", Value: "v"}}}
+	props.SetString(packet.PropContentType, "text/plain")
+	props.SetUint(packet.PropPayloadFormat, 1)
+	got := decodeProps(encodeProps(props))
+	if got == nil || got.ContentType != "text/plain" || got.PayloadFormat != 1 || !slices.Equal(got.User, props.User) {
+		t.Errorf("decoded %+v", got)
+	}
+	if b := encodeProps(nil); b != nil {
+		t.Errorf("encodeProps(nil) = %x", b)
+	}
+	if p := decodeProps(nil); p != nil {
+		t.Errorf("decodeProps(nil) = %+v", p)
+	}
+	if p := decodeProps([]byte{0xc0, 0}); p != nil {
+		t.Errorf("decodeProps(PINGREQ) = %+v", p)
+	}
+}
+
+// TestAdmitSuperseded checks that a CONNECT whose claim another node's
+// claim replaced before the leader's answer reached this node is refused:
+// otherwise two nodes would keep a connection with the same client id.
+func TestAdmitSuperseded(t *testing.T) {
+	t.Parallel()
+	srv := mbroker.New(mbroker.Config{})
+	defer srv.Close()
+	h := newClusterHooks(func(s string) { t.Log(s) }, func() *mbroker.Server { return srv })
+	defer h.close()
+	n, err := cluster.Start(context.Background(), cluster.Config{Name: "t", NodeID: "me", Listen: "127.0.0.1:0",
+		Gossip: "127.0.0.1:0", BootstrapExpect: 1, DataDir: t.TempDir(), OnChange: h.onChange})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer n.Close()
+	h.node = n
+	ctx := context.Background()
+	first := &mbroker.Client{ID: "first"}
+	if err := h.admit(ctx, first); err != nil { // waits for the leader
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	next := h.claims["first"].claim.Token + 1 // the token of this node's next claim
+	h.mu.Unlock()
+
+	// Another node's claim replaces the next claim before admit has it.
+	h.onChange(cluster.Change{Kind: cluster.OwnerChanged, ClientID: "second", Owner: "other", Previous: "me", PreviousToken: next})
+	if err := h.admit(ctx, &mbroker.Client{ID: "second"}); err == nil {
+		t.Error("a superseded claim was admitted")
+	}
+	if err := h.admit(ctx, &mbroker.Client{ID: "third"}); err != nil {
+		t.Errorf("the claim after it: %v", err)
 	}
 }

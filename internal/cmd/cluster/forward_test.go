@@ -110,9 +110,9 @@ func TestCrossNodeDelivery(t *testing.T) {
 	pub3.Send(&packet.Publish{Topic: "r/x", QoS: 1, PacketID: 1, Retain: true, Payload: []byte("kept")})
 	expectPuback(t, pub3)
 	expectPublish(t, sub2, "r/x", "kept")
-	// A live delivery on n2 can come before n2 has stored the message
-	// (nothing synchronizes the two across nodes): a new subscriber gets it
-	// retained soon after.
+	// The live delivery comes through forwarding, the retained copy through
+	// raft's agreement, usually later: a new subscriber gets it retained
+	// soon after.
 	waitFor(t, "r/x retained on n2", func() bool {
 		late, _ := testutil.Connect(t, ps[1].mqtt, v5, "late")
 		defer late.Close()
