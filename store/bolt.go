@@ -91,8 +91,10 @@ func (o BoltOptions) withDefaults() BoltOptions {
 // fdatasync before it returns, whatever Commit's sync argument says: sync
 // is a hint this store does not need. A checkpoint applies the logged
 // batches to the B+tree in one bbolt transaction, itself durable, when the
-// log holds 2 MB or 4,096 batches, before every read (Load, LoadQueue,
-// Sync) and at Close; OpenBolt applies what a crash left in the log. A
+// log holds 2 MB or 4,096 batches not yet applied (on a goroutine of its
+// own, while Commits go on appending; see checkpoint.go), before every read
+// (Load, LoadQueue, Sync) and at Close; OpenBolt applies what a crash left
+// in the log. A
 // delivery put and deleted again between two checkpoints (a message its
 // subscriber acknowledged) never reaches the B+tree. So a commit costs one
 // sequential write, where a bbolt transaction costs two fdatasyncs and the
@@ -101,8 +103,10 @@ func (o BoltOptions) withDefaults() BoltOptions {
 // clients' changes in one Commit, is the broker's job.
 //
 // The price is space: until a checkpoint, the logged data is on disk
-// twice, and the log is given 4 MB of zeros when it is made (so that an
-// append changes no file metadata). On a full disk, Commit fails with the
+// twice, and the log is given 10 MB of zeros when it is made (so that an
+// append changes no file metadata); the batches not yet applied are also
+// held in memory, up to the 8 MB of records the log holds before Commit
+// checkpoints on the committer's goroutine. On a full disk, Commit fails with the
 // write error; LoadQueue then reads the B+tree with the logged changes laid
 // over it in memory.
 //
@@ -120,12 +124,25 @@ type Bolt struct {
 
 	// wmu orders Commits and checkpoints. The batches committed since the
 	// last checkpoint are durable in the write-ahead log and wait in
-	// pending to be applied to the B+tree.
+	// pending, or in the running background checkpoint, to be applied to
+	// the B+tree. A background checkpoint's goroutine holds no wmu: it
+	// takes mu (a write transaction) and closes its done channel, which
+	// whoever holds wmu next reads (collectLocked).
 	wmu          sync.Mutex
 	wal          *wal             // guarded by wmu: nil until open, and once closed
 	walSeq       uint64           // guarded by wmu: the sequence number of the last record
-	pending      []*preparedBatch // guarded by wmu
+	pending      []*preparedBatch // guarded by wmu: the batches no checkpoint has taken yet
 	pendingBytes int              // guarded by wmu: their size in the log
+	running      *checkpoint      // guarded by wmu: the checkpoint applying older batches on its own goroutine, nil if none
+
+	// ckptBytes and fullBytes are checkpointBytes and walFull, smaller in
+	// tests; zero for those. Guarded by wmu.
+	ckptBytes, fullBytes int
+	// afterCheckpoint, if set (by tests), is called on a background
+	// checkpoint's goroutine once its transaction is durable, before the
+	// committer learns of it and may start the log again. Guarded by wmu,
+	// and read by the goroutine that startCheckpointLocked starts.
+	afterCheckpoint func()
 }
 
 // A checkpoint runs when the log holds this much, or this many batches, and

@@ -2,9 +2,8 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,6 +41,9 @@ func (s *Bolt) Commit(ctx context.Context, b *broker.Batch, sync bool) error {
 		s.batch.put(pb)
 		return broker.ErrStoreClosed
 	}
+	// A finished checkpoint first: if it left no record unapplied, this
+	// batch starts the log again.
+	_ = s.collectLocked(false)
 	n, err := s.wal.append(s.walSeq+1, pb)
 	if err != nil {
 		s.batch.put(pb)
@@ -50,10 +52,15 @@ func (s *Bolt) Commit(ctx context.Context, b *broker.Batch, sync bool) error {
 	s.walSeq++
 	s.pending = append(s.pending, pb)
 	s.pendingBytes += n
-	if s.pendingBytes >= checkpointBytes || len(s.pending) >= checkpointBatches {
-		// The batch is durable in the log: a failed checkpoint is tried
-		// again at the next one, and reads report it.
+	// The batch is durable in the log: a failed checkpoint is tried again
+	// at the next one, and reads report it.
+	switch {
+	case s.wal.size-walHeaderSize >= int64(cmp.Or(s.fullBytes, walFull)) || len(s.pending) >= 4*checkpointBatches:
+		// The log is full: wait for the running checkpoint, apply the
+		// rest, and start the log again.
 		_ = s.checkpointLocked()
+	case s.running == nil && (s.pendingBytes >= cmp.Or(s.ckptBytes, checkpointBytes) || len(s.pending) >= checkpointBatches):
+		s.startCheckpointLocked()
 	}
 	return nil
 }
@@ -64,47 +71,6 @@ func (s *Bolt) flush() error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	return s.checkpointLocked()
-}
-
-// checkpointLocked applies the pending batches to the B+tree in one
-// transaction, which also records the last one's sequence number, and then
-// empties the log. A delivery put and deleted again within them is not
-// written at all. s.wmu must be held.
-func (s *Bolt) checkpointLocked() error {
-	if len(s.pending) == 0 {
-		return nil
-	}
-	skipCancelledPuts(s.pending)
-	seq := binary.BigEndian.AppendUint64(nil, s.walSeq)
-	size := binary.BigEndian.AppendUint64(nil, uint64(s.wal.alloc))
-	err := s.update(func(tx *bolt.Tx) error {
-		for _, pb := range s.pending {
-			if err := s.apply(tx, pb); err != nil {
-				return err
-			}
-		}
-		meta := tx.Bucket(bucketMeta)
-		if err := meta.Put(keyWALApplied, seq); err != nil {
-			return err
-		}
-		return meta.Put(keyWALSize, size)
-	})
-	if err != nil {
-		for _, pb := range s.pending {
-			pb.refs.reset()
-		}
-		if !errors.Is(err, broker.ErrStoreClosed) && !errors.Is(err, ErrCorrupt) {
-			err = s.writeErr("checkpoint", err)
-		}
-		return err
-	}
-	for _, pb := range s.pending {
-		s.batch.put(pb)
-	}
-	clear(s.pending)
-	s.pending, s.pendingBytes = s.pending[:0], 0
-	s.wal.reset()
-	return nil
 }
 
 // skipCancelledPuts marks the PutDelivery ops of pbs that a later

@@ -287,6 +287,7 @@ func (s *Bolt) loadQueuePending(ctx context.Context, clientID string, fn func(*b
 	queue := make(map[uint64]*entry)
 	msgs := make(map[uint64][]byte)
 	s.wmu.Lock()
+	_ = s.collectLocked(true) // a failed checkpoint's batches are back in pending
 	err := s.view(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketQueue).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {

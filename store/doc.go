@@ -15,8 +15,10 @@
 // there or wholly absent. A checkpoint applies the logged batches to the
 // B+tree in one bbolt transaction (fdatasync of the pages, then of the
 // meta page), which also records the last record applied, when the log
-// holds 2 MB or 4,096 batches, before reads and at Close; OpenBolt replays
-// what lies beyond it. Commit's sync argument is therefore a hint that
+// holds 2 MB or 4,096 batches not yet applied (on a goroutine of its own,
+// while Commits go on appending to the log), before reads and at Close;
+// OpenBolt replays what lies beyond it. The log starts again from its
+// first record only once every record in it is applied, durably. Commit's sync argument is therefore a hint that
 // Bolt does not need; the cost of an fsync per Commit is shared by grouping
 // many clients' changes into one Batch, which the broker does. bbolt's
 // NoSync mode is never used: a crash with it can leave a torn meta page.

@@ -39,3 +39,17 @@ func LoadQueuePending(s *Bolt, clientID string, fn func(*broker.StoredDelivery) 
 // CheckPages reads every page of s's file, as OpenBolt does for a file
 // whose meta page is damaged.
 func CheckPages(s *Bolt) error { return s.checkPages() }
+
+// SetCheckpoints makes s start a background checkpoint once ckpt bytes are
+// logged and checkpoint on the committer's goroutine once the log holds
+// full bytes of records (0: as usual), and call after on a background
+// checkpoint's goroutine once its transaction is durable, before the log
+// may start again.
+func SetCheckpoints(s *Bolt, ckpt, full int, after func()) {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	s.ckptBytes, s.fullBytes, s.afterCheckpoint = ckpt, full, after
+}
+
+// DecodeRefs decodes a reference count record.
+var DecodeRefs = decodeRefs

@@ -54,7 +54,7 @@ type wal struct {
 // that would reach the end of the file first extends it with zeros,
 // durably: so a record never reaches the end of the file, and a log that
 // ends within or right after a record was cut short.
-const walPrealloc = 2*checkpointBytes + walHeaderSize
+const walPrealloc = walFull + checkpointBytes + walHeaderSize
 
 // walMinAlloc is the length a log is given when there is no room for
 // walPrealloc, and the least it grows by.
