@@ -61,6 +61,13 @@ func TestWildcardMatching(t *testing.T) {
 // $SYS is read-only for clients, and readable with an explicit filter.
 func TestSysTopics(t *testing.T) {
 	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: 50 * 1e6})
+	// The $SYS goroutine publishes the version once it runs; a SUBSCRIBE
+	// racing that publish may get it live as well as retained.
+	testutil.WaitFor(t, "the retained version", func() bool {
+		found := false
+		b.Server.RetainedMessages("$SYS/broker/version", func(*broker.Message) bool { found = true; return false })
+		return found
+	})
 	s := subscriber(t, b, 5, "s", "$SYS/broker/version", 0)
 	got := expectPublish(t, s, "$SYS/broker/version", "midge version "+version.Version)
 	if !got.Retain {
