@@ -10,7 +10,7 @@ import (
 
 var sentinels = []error{
 	topic.ErrEmpty, topic.ErrTooLong, topic.ErrBadUTF8, topic.ErrNull,
-	topic.ErrWildcardInName, topic.ErrBadWildcard, topic.ErrBadShare,
+	topic.ErrWildcardInName, topic.ErrBadWildcard, topic.ErrTooDeep, topic.ErrBadShare,
 }
 
 func isSentinel(err error) bool {
@@ -39,7 +39,8 @@ func FuzzValidFilter(f *testing.F) {
 		f.Add(tc.filter)
 		f.Add(tc.name)
 	}
-	for _, s := range []string{"$share/g/a/+", "$share//a", "$share/g", "a/#/b", "+a", "\xed\xa0\x80", "a\x00"} {
+	for _, s := range []string{"$share/g/a/+", "$share//a", "$share/g", "a/#/b", "+a", "\xed\xa0\x80", "a\x00",
+		strings.Repeat("/", 200), strings.Repeat("a/", 201), "$share/g/" + strings.Repeat("+/", 199)} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, filter string) {

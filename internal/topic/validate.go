@@ -208,7 +208,8 @@ func validText(s string, noWildcards bool) error {
 // inner filter is validated as a plain filter: "$share/a/$share/b/c" is group
 // "a" on the filter "$share/b/c". On error group and inner are empty and the
 // error is ErrBadShare, or the error the inner filter or ShareName fails with
-// (ErrBadWildcard, ErrBadUTF8, ErrNull, ErrTooLong).
+// (ErrBadWildcard, ErrBadUTF8, ErrNull, ErrTooLong), or ErrTooDeep for more
+// than 200 '/' in the whole filter, prefix included.
 //
 // group and inner are substrings of filter.
 func ParseShared(filter string) (group, inner string, shared bool, err error) {
@@ -234,6 +235,9 @@ func ParseShared(filter string) (group, inner string, shared bool, err error) {
 	}
 	if err := validPlain(inner); err != nil {
 		return "", "", true, err
+	}
+	if err := validDepth(filter); err != nil {
+		return "", "", true, err // the prefix counts, as in Mosquitto 2.1
 	}
 	return group, inner, true, nil
 }
