@@ -436,17 +436,24 @@ func TestBroadcast(t *testing.T) {
 	}
 }
 
-// BenchmarkClaim measures a claim's trip through raft on a single-node
-// cluster (one bbolt commit, fsynced, per claim; concurrent claims share
-// raft's batches).
-func BenchmarkClaim(b *testing.B) {
+// benchLeader starts a single-node cluster for a benchmark and waits until
+// it leads; the node is closed when the benchmark ends.
+func benchLeader(b *testing.B) *Node {
 	n, err := Start(context.Background(), Config{Name: "b", NodeID: "a", Listen: "127.0.0.1:0", Gossip: "127.0.0.1:0",
 		BootstrapExpect: 1, DataDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer n.Close()
+	b.Cleanup(func() { n.Close() })
 	testutil.WaitWithin(b, testWait, "a leading", func() bool { return n.Status().State == "Leader" })
+	return n
+}
+
+// BenchmarkClaim measures a claim's trip through raft on a single-node
+// cluster (one bbolt commit, fsynced, per claim; concurrent claims share
+// raft's batches).
+func BenchmarkClaim(b *testing.B) {
+	n := benchLeader(b)
 	for _, par := range []int{1, 64} {
 		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
 			b.ReportAllocs()
@@ -556,13 +563,7 @@ func TestStartErrors(t *testing.T) {
 // time and in batches (one raft command each), on one node: ns/op is per
 // message.
 func BenchmarkRetain(b *testing.B) {
-	n, err := Start(context.Background(), Config{Name: "b", NodeID: "a", Listen: "127.0.0.1:0", Gossip: "127.0.0.1:0",
-		BootstrapExpect: 1, DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer n.Close()
-	testutil.WaitWithin(b, testWait, "a leading", func() bool { return n.Status().State == "Leader" })
+	n := benchLeader(b)
 	payload := make([]byte, 100)
 	for _, size := range []int{1, 100} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {
