@@ -102,6 +102,16 @@ func voters(n *Node) []string {
 	return out
 }
 
+// waitFormed waits until every node of nodes knows one leader and counts
+// all of nodes as voters.
+func waitFormed(t *testing.T, nodes ...*Node) {
+	t.Helper()
+	testutil.WaitWithin(t, testWait, "one leader that every node knows", func() bool { return leaderOf(nodes...) != "" })
+	for _, n := range nodes {
+		testutil.WaitWithin(t, testWait, fmt.Sprintf("%d voters on %s", len(nodes), n.ID()), func() bool { return len(voters(n)) == len(nodes) })
+	}
+}
+
 // TestThreeNodes forms a cluster of three nodes in one process, claims a
 // client identifier from a follower, takes it over from another node,
 // releases it, replicates a retained message, loses the leader and claims
@@ -112,10 +122,7 @@ func TestThreeNodes(t *testing.T) {
 	b, chb := startNode(t, "c1", "b", t.TempDir(), 3, a.GossipAddr())
 	c, chc := startNode(t, "c1", "c", t.TempDir(), 3, a.GossipAddr())
 	nodes := []*Node{a, b, c}
-	testutil.WaitWithin(t, testWait, "one leader that every node knows", func() bool { return leaderOf(nodes...) != "" })
-	for _, n := range nodes {
-		testutil.WaitWithin(t, testWait, "three voters on "+n.ID(), func() bool { return len(voters(n)) == 3 })
-	}
+	waitFormed(t, nodes...)
 
 	var follower, other *Node
 	for _, n := range nodes {
