@@ -11,6 +11,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/midge-mqtt/midge/broker"
+	"github.com/midge-mqtt/midge/internal/cjson"
 )
 
 // response is one command's answer, keys in Mosquitto's order.
@@ -118,7 +119,7 @@ func (s *Security) execute(who Requester, payload []byte) ([]byte, affected) {
 	defer s.saveMu.Unlock()
 	var kick affected
 	out := responses{Responses: []response{}}
-	v, err := parseJSON(payload)
+	v, err := cjson.Parse(payload, cjson.RejectTrailing)
 	if err != nil {
 		out.Responses = append(out.Responses, response{Command: "Unknown command", Error: "Payload not valid JSON"})
 		return marshal(out, false), kick

@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/midge-mqtt/midge/internal/atomicfile"
+	"github.com/midge-mqtt/midge/internal/cjson"
 )
 
 // fileJSON is the configuration file as midge writes it: Mosquitto 2.1's
@@ -166,7 +167,7 @@ func decode(b []byte) (*state, error) {
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return st, nil
 	}
-	v, err := parseJSON(b)
+	v, err := cjson.Parse(b, cjson.RejectTrailing)
 	if err != nil {
 		return nil, fmt.Errorf("not valid JSON: %w", err)
 	}

@@ -4,7 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
-	"strings"
+
+	"github.com/midge-mqtt/midge/internal/cjson"
 )
 
 // obj is a JSON object as cJSON presents it to Mosquitto: keys are looked
@@ -13,17 +14,7 @@ type obj map[string]any
 
 // get returns the value of key, matched without regard to case; ok false
 // if absent.
-func (o obj) get(key string) (any, bool) {
-	if v, ok := o[key]; ok {
-		return v, true
-	}
-	for k, v := range o {
-		if strings.EqualFold(k, key) {
-			return v, true
-		}
-	}
-	return nil, false
-}
+func (o obj) get(key string) (any, bool) { return cjson.Item(o, key) }
 
 // str returns a string member: present reports whether the key is there,
 // ok whether it is a string.
@@ -105,20 +96,6 @@ func (o obj) object(key string) (obj, bool) {
 	v, _ := o.get(key)
 	m, ok := v.(map[string]any)
 	return obj(m), ok
-}
-
-// parseJSON decodes a JSON document keeping numbers as json.Number.
-func parseJSON(b []byte) (any, error) {
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	if d.More() {
-		return nil, &json.SyntaxError{Offset: d.InputOffset()}
-	}
-	return v, nil
 }
 
 // marshal encodes v as cJSON_PrintUnformatted does: no HTML escaping.

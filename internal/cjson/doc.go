@@ -1,3 +1,4 @@
-// Package cjson holds what midge's tools share to print JSON byte for byte
-// as the cJSON library inside Mosquitto's tools prints it.
+// Package cjson holds what midge's tools and the dynamic security plugin
+// share to read and print JSON as the cJSON library inside Mosquitto reads
+// and prints it.
 package cjson

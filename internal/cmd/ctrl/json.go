@@ -107,18 +107,6 @@ func write(b *bytes.Buffer, v any, depth int) {
 	}
 }
 
-// parse decodes a response payload into maps, slices, strings, bools,
-// json.Number and nil; ok is false if it is not JSON.
-func parse(data []byte) (any, bool) {
-	d := json.NewDecoder(bytes.NewReader(data))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, false
-	}
-	return v, true
-}
-
 // item is cJSON_GetObjectItem: the member of v named name, whatever its
 // case, or nil if v is no object or has none.
 func item(v any, name string) any {
@@ -126,15 +114,8 @@ func item(v any, name string) any {
 	if !ok {
 		return nil
 	}
-	if x, ok := m[name]; ok {
-		return x
-	}
-	for k, x := range m {
-		if strings.EqualFold(k, name) {
-			return x
-		}
-	}
-	return nil
+	x, _ := cjson.Item(m, name)
+	return x
 }
 
 // getString is json_get_string: the string member name of v.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/midge-mqtt/midge/internal/cjson"
 	"github.com/midge-mqtt/midge/internal/cmd/base"
 )
 
@@ -19,8 +20,8 @@ const invalidResponse = "Error: Invalid response from server.\n"
 // firstResponse returns the first response of the payload, printing
 // mosquitto_ctrl's message if there is none.
 func firstResponse(payload []byte, st streams) (any, bool) {
-	tree, ok := parse(payload)
-	if !ok {
+	tree, err := cjson.Parse(payload, cjson.AllowTrailing)
+	if err != nil {
 		fmt.Fprintf(st.Err, "Error: Payload not JSON.\n")
 		return nil, false
 	}
