@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -96,13 +97,14 @@ func tutorialConfig(t *testing.T, name, dir, port string) string {
 // come.
 func waitLog(t *testing.T, logf, text string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for !strings.Contains(readOrEmpty(logf), text) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %q in the log:\n%s", text, readOrEmpty(logf))
+	defer func() {
+		if t.Failed() {
+			t.Logf("the log:\n%s", readOrEmpty(logf))
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	}()
+	testutil.WaitFor(t, fmt.Sprintf("%q in the log", text), func() bool {
+		return strings.Contains(readOrEmpty(logf), text)
+	})
 }
 
 // startBinary runs the built broker with args and stops it at the end of
