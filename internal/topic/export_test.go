@@ -1,5 +1,7 @@
 package topic
 
+import "github.com/midge-mqtt/midge/internal/smallmap"
+
 // Nodes returns the number of trie nodes below the root, for tests of
 // pruning.
 func (ix *Index[S]) Nodes() int {
@@ -37,9 +39,9 @@ func (n *rnode[V]) count() int { return countBelow(&n.kids, (*rnode[V]).count) }
 
 // countBelow returns the number of nodes in the subtrees of kids: each kid
 // and the count of nodes below it.
-func countBelow[T any](kids *children[T], count func(*T) int) int {
+func countBelow[T any](kids *smallmap.Map[*T], count func(*T) int) int {
 	c := 0
-	for _, k := range kids.all() {
+	for _, k := range kids.All {
 		c += 1 + count(k)
 	}
 	return c

@@ -276,7 +276,7 @@ func matchLocked[S comparable](n *node[S], name string, dollar bool, m *Matches[
 				n.plus.collectLeaf(m)
 			}
 		}
-		c := n.kids.get(level)
+		c, _ := n.kids.Get(level)
 		if c == nil {
 			return
 		}

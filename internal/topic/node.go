@@ -3,6 +3,8 @@ package topic
 import (
 	"strings"
 	"sync/atomic"
+
+	"github.com/midge-mqtt/midge/internal/smallmap"
 )
 
 // node is one level of the subscription trie. The path from the root spells
@@ -10,11 +12,11 @@ import (
 // subscriptions to exactly that filter. Nodes are guarded by their Index's
 // lock. A node is about 80 bytes; everything rarely needed sits behind more.
 type node[S comparable] struct {
-	kids children[node[S]] // literal next levels
-	plus *node[S]          // next level "+"
-	hash *node[S]          // next level "#"; it never has children
-	subs []Entry[S]        // non-shared subscriptions to this filter
-	more *extra[S]         // nil unless needed
+	kids smallmap.Map[*node[S]] // literal next levels
+	plus *node[S]               // next level "+"
+	hash *node[S]               // next level "#"; it never has children
+	subs []Entry[S]             // non-shared subscriptions to this filter
+	more *extra[S]              // nil unless needed
 }
 
 // extra holds the rarely used parts of a node.
@@ -49,13 +51,13 @@ func (n *node[S]) pathLocked(full, f string, own *string) *node[S] {
 			}
 			c = n.hash
 		default:
-			c = n.kids.get(level)
+			c, _ = n.kids.Get(level)
 			if c == nil {
 				if *own == "" {
 					*own = strings.Clone(full)
 				}
 				c = new(node[S])
-				n.kids.add((*own)[off:off+len(level)], c)
+				n.kids.Set((*own)[off:off+len(level)], c)
 			}
 		}
 		if !more {
@@ -74,7 +76,8 @@ func (n *node[S]) child(level string) *node[S] {
 	case "#":
 		return n.hash
 	}
-	return n.kids.get(level)
+	c, _ := n.kids.Get(level)
+	return c
 }
 
 // lookup returns the node for the plain filter f, or nil.
@@ -118,7 +121,7 @@ func (n *node[S]) remove(f string, sub S, group string, shared bool) bool {
 		case "#":
 			n.hash = nil
 		default:
-			n.kids.del(level)
+			n.kids.Delete(level)
 		}
 	}
 	return found
@@ -126,7 +129,7 @@ func (n *node[S]) remove(f string, sub S, group string, shared bool) bool {
 
 // empty reports whether n holds nothing and can be freed.
 func (n *node[S]) empty() bool {
-	return len(n.subs) == 0 && n.more == nil && n.plus == nil && n.hash == nil && n.kids.len() == 0
+	return len(n.subs) == 0 && n.more == nil && n.plus == nil && n.hash == nil && n.kids.Len() == 0
 }
 
 // find returns the position of sub in n.subs, or -1.

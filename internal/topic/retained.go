@@ -3,6 +3,8 @@ package topic
 import (
 	"strings"
 	"sync"
+
+	"github.com/midge-mqtt/midge/internal/smallmap"
 )
 
 // Retained is the index of retained messages: at most one value per topic
@@ -22,7 +24,7 @@ type Retained[V any] struct {
 
 // rnode is one level of the retained trie.
 type rnode[V any] struct {
-	kids children[rnode[V]]
+	kids smallmap.Map[*rnode[V]]
 	name string // the full topic name, while the node has a value
 	has  bool
 	val  V
@@ -53,13 +55,13 @@ func (r *Retained[V]) Set(name string, v V) {
 	var own string // the Retained's copy of name, made on first need
 	for off := 0; ; {
 		level, rest, more := cut(name[off:])
-		c := n.kids.get(level)
+		c, _ := n.kids.Get(level)
 		if c == nil {
 			if own == "" {
 				own = strings.Clone(name)
 			}
 			c = new(rnode[V])
-			n.kids.add(own[off:off+len(level)], c)
+			n.kids.Set(own[off:off+len(level)], c)
 		}
 		n = c
 		if !more {
@@ -96,7 +98,7 @@ func (r *Retained[V]) lookupLocked(name string) *rnode[V] {
 	n := &r.root
 	for {
 		level, rest, more := cut(name)
-		if n = n.kids.get(level); n == nil || !more {
+		if n, _ = n.kids.Get(level); n == nil || !more {
 			return n
 		}
 		name = rest
@@ -139,7 +141,7 @@ func (r *Retained[V]) DeleteIf(name string, cond func(V) bool) bool {
 // empty, and reports whether there was a value.
 func (n *rnode[V]) remove(name string) bool {
 	level, rest, more := cut(name)
-	c := n.kids.get(level)
+	c, _ := n.kids.Get(level)
 	if c == nil {
 		return false
 	}
@@ -154,8 +156,8 @@ func (n *rnode[V]) remove(name string) bool {
 		var zero V
 		c.val, c.name, c.has = zero, "", false
 	}
-	if !c.has && c.kids.len() == 0 {
-		n.kids.del(level)
+	if !c.has && c.kids.Len() == 0 {
+		n.kids.Delete(level)
 	}
 	return true
 }
@@ -252,14 +254,14 @@ func (n *rnode[V]) match(filter string, root bool, out []item[V]) []item[V] {
 			if n.has {
 				out = append(out, item[V]{n.name, n.val}) // the parent level
 			}
-			for l, c := range n.kids.all() {
+			for l, c := range n.kids.All {
 				if !root || !strings.HasPrefix(l, "$") {
 					out = c.all(out)
 				}
 			}
 			return out
 		case "+":
-			for l, c := range n.kids.all() {
+			for l, c := range n.kids.All {
 				switch {
 				case root && strings.HasPrefix(l, "$"):
 				case more:
@@ -270,7 +272,7 @@ func (n *rnode[V]) match(filter string, root bool, out []item[V]) []item[V] {
 			}
 			return out
 		}
-		c := n.kids.get(level)
+		c, _ := n.kids.Get(level)
 		switch {
 		case c == nil:
 			return out
@@ -289,7 +291,7 @@ func (n *rnode[V]) all(out []item[V]) []item[V] {
 	if n.has {
 		out = append(out, item[V]{n.name, n.val})
 	}
-	for _, c := range n.kids.all() {
+	for _, c := range n.kids.All {
 		out = c.all(out)
 	}
 	return out
