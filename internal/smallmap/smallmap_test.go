@@ -7,26 +7,13 @@ import (
 )
 
 // A Map behaves as a Go map across its switch from slice to map: set,
-// replace, delete, length and iteration agree with a reference map.
+// replace, delete, length, lookup and iteration agree with a reference map.
 func TestMapAgainstGoMap(t *testing.T) {
 	var m Map[int]
 	ref := map[string]int{}
 	check := func(when string) {
 		t.Helper()
-		if m.Len() != len(ref) {
-			t.Fatalf("%s: Len %d, want %d", when, m.Len(), len(ref))
-		}
-		if got := maps.Collect(m.All); !maps.Equal(got, ref) {
-			t.Fatalf("%s: All gives %v, want %v", when, got, ref)
-		}
-		for k, want := range ref {
-			if v, ok := m.Get(k); !ok || v != want {
-				t.Fatalf("%s: Get(%q) = %d, %v, want %d, true", when, k, v, ok, want)
-			}
-		}
-		if v, ok := m.Get("absent"); ok {
-			t.Fatalf("%s: Get(absent) = %d, true", when, v)
-		}
+		agree(t, &m, ref, when)
 	}
 	for i := range 3 * Small {
 		k := fmt.Sprint("k", i%(2*Small))
@@ -50,15 +37,6 @@ func TestMapAgainstGoMap(t *testing.T) {
 func TestMapShrinks(t *testing.T) {
 	var m Map[int]
 	ref := map[string]int{}
-	agree := func(when string) {
-		t.Helper()
-		if m.Len() != len(ref) {
-			t.Fatalf("%s: Len %d, want %d", when, m.Len(), len(ref))
-		}
-		if got := maps.Collect(m.All); !maps.Equal(got, ref) {
-			t.Fatalf("%s: All gives %v, want %v", when, got, ref)
-		}
-	}
 	for round := range 2 {
 		for i := range 2 * Small {
 			k := fmt.Sprint("k", i)
@@ -72,7 +50,7 @@ func TestMapShrinks(t *testing.T) {
 			k := fmt.Sprint("k", i)
 			m.Delete(k)
 			delete(ref, k)
-			agree("after delete " + k)
+			agree(t, &m, ref, "after delete "+k)
 			if n := m.Len(); n <= Small/2 && m.big != nil {
 				t.Fatalf("round %d: %d entries still in a map", round, n)
 			}
@@ -80,5 +58,25 @@ func TestMapShrinks(t *testing.T) {
 		if m.small != nil {
 			t.Fatalf("round %d: empty Map keeps a slice of capacity %d", round, cap(m.small))
 		}
+	}
+}
+
+// agree fails the test unless m holds what ref holds, as Len, All and Get
+// see it.
+func agree(t *testing.T, m *Map[int], ref map[string]int, when string) {
+	t.Helper()
+	if m.Len() != len(ref) {
+		t.Fatalf("%s: Len %d, want %d", when, m.Len(), len(ref))
+	}
+	if got := maps.Collect(m.All); !maps.Equal(got, ref) {
+		t.Fatalf("%s: All gives %v, want %v", when, got, ref)
+	}
+	for k, want := range ref {
+		if v, ok := m.Get(k); !ok || v != want {
+			t.Fatalf("%s: Get(%q) = %d, %v, want %d, true", when, k, v, ok, want)
+		}
+	}
+	if v, ok := m.Get("absent"); ok {
+		t.Fatalf("%s: Get(absent) = %d, true", when, v)
 	}
 }
