@@ -564,7 +564,9 @@ func subOptions(sub StoredSubscription) topic.Options {
 
 // subSet is a session's subscriptions by filter: most sessions hold a few,
 // so it is a slice until it grows, then a map (see internal/smallmap).
-type subSet struct{ m smallmap.Map[topic.Options] }
+type subSet struct {
+	m smallmap.Map[topic.Options, smallmap.ForMemory]
+}
 
 func (ss *subSet) set(filter string, o topic.Options)                  { ss.m.Set(filter, o) }
 func (ss *subSet) delete(filter string)                                { ss.m.Delete(filter) }

@@ -9,49 +9,57 @@ import (
 // A Map behaves as a Go map across its switch from slice to map: set,
 // replace, delete, length, lookup and iteration agree with a reference map.
 func TestMapAgainstGoMap(t *testing.T) {
-	var m Map[int]
+	t.Run("ForLookups", againstGoMap[ForLookups])
+	t.Run("ForMemory", againstGoMap[ForMemory])
+}
+
+func againstGoMap[L Limit](t *testing.T) {
+	var m Map[int, L]
 	ref := map[string]int{}
-	check := func(when string) {
-		t.Helper()
-		agree(t, &m, ref, when)
-	}
-	for i := range 3 * Small {
-		k := fmt.Sprint("k", i%(2*Small))
+	small := (*new(L)).entries()
+	for i := range 3 * small {
+		k := fmt.Sprint("k", i%(2*small))
 		m.Set(k, i)
 		ref[k] = i
-		check("after set " + k)
+		agree(t, &m, ref, "after set "+k)
 		if i%3 == 0 {
 			d := fmt.Sprint("k", i/2)
 			m.Delete(d)
 			delete(ref, d)
-			check("after delete " + d)
+			agree(t, &m, ref, "after delete "+d)
 		}
 	}
 	m.Delete("absent")
-	check("after deleting an absent key")
+	agree(t, &m, ref, "after deleting an absent key")
 }
 
-// A Map that grew into a map and shrinks back below half of Small returns
-// to a slice and still agrees with a reference map all the way down, and
-// it can grow again after.
+// A Map turns into a map past its limit and no sooner; once it shrinks
+// to half its limit it returns to a slice, still agreeing with a reference
+// map all the way down, and it can grow again after.
 func TestMapShrinks(t *testing.T) {
-	var m Map[int]
+	t.Run("ForLookups", shrinks[ForLookups])
+	t.Run("ForMemory", shrinks[ForMemory])
+}
+
+func shrinks[L Limit](t *testing.T) {
+	var m Map[int, L]
 	ref := map[string]int{}
+	small := (*new(L)).entries()
 	for round := range 2 {
-		for i := range 2 * Small {
+		for i := range 2 * small {
 			k := fmt.Sprint("k", i)
 			m.Set(k, i+round)
 			ref[k] = i + round
+			if big := m.big != nil; big != (m.Len() > small) {
+				t.Fatalf("round %d: %d entries, limit %d, in a map: %v", round, m.Len(), small, big)
+			}
 		}
-		if m.big == nil {
-			t.Fatalf("round %d: %d entries still in a slice", round, m.Len())
-		}
-		for i := range 2 * Small {
+		for i := range 2 * small {
 			k := fmt.Sprint("k", i)
 			m.Delete(k)
 			delete(ref, k)
 			agree(t, &m, ref, "after delete "+k)
-			if n := m.Len(); n <= Small/2 && m.big != nil {
+			if n := m.Len(); n <= small/2 && m.big != nil {
 				t.Fatalf("round %d: %d entries still in a map", round, n)
 			}
 		}
@@ -63,7 +71,7 @@ func TestMapShrinks(t *testing.T) {
 
 // agree fails the test unless m holds what ref holds, as Len, All and Get
 // see it.
-func agree(t *testing.T, m *Map[int], ref map[string]int, when string) {
+func agree[L Limit](t *testing.T, m *Map[int, L], ref map[string]int, when string) {
 	t.Helper()
 	if m.Len() != len(ref) {
 		t.Fatalf("%s: Len %d, want %d", when, m.Len(), len(ref))

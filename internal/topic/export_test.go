@@ -39,7 +39,7 @@ func (n *rnode[V]) count() int { return countBelow(&n.kids, (*rnode[V]).count) }
 
 // countBelow returns the number of nodes in the subtrees of kids: each kid
 // and the count of nodes below it.
-func countBelow[T any](kids *smallmap.Map[*T], count func(*T) int) int {
+func countBelow[T any](kids *smallmap.Map[*T, smallmap.ForLookups], count func(*T) int) int {
 	c := 0
 	for _, k := range kids.All {
 		c += 1 + count(k)

@@ -12,11 +12,11 @@ import (
 // subscriptions to exactly that filter. Nodes are guarded by their Index's
 // lock. A node is about 80 bytes; everything rarely needed sits behind more.
 type node[S comparable] struct {
-	kids smallmap.Map[*node[S]] // literal next levels
-	plus *node[S]               // next level "+"
-	hash *node[S]               // next level "#"; it never has children
-	subs []Entry[S]             // non-shared subscriptions to this filter
-	more *extra[S]              // nil unless needed
+	kids smallmap.Map[*node[S], smallmap.ForLookups] // literal next levels
+	plus *node[S]                                    // next level "+"
+	hash *node[S]                                    // next level "#"; it never has children
+	subs []Entry[S]                                  // non-shared subscriptions to this filter
+	more *extra[S]                                   // nil unless needed
 }
 
 // extra holds the rarely used parts of a node.

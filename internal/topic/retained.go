@@ -24,7 +24,7 @@ type Retained[V any] struct {
 
 // rnode is one level of the retained trie.
 type rnode[V any] struct {
-	kids smallmap.Map[*rnode[V]]
+	kids smallmap.Map[*rnode[V], smallmap.ForLookups]
 	name string // the full topic name, while the node has a value
 	has  bool
 	val  V
