@@ -10,17 +10,7 @@ import (
 // as Config.RetainExpiryInterval says, once the server serves. srv.mu must
 // be held.
 func (srv *Server) startExpiryLocked() {
-	on := srv.opt().RetainExpiryInterval > 0
-	switch {
-	case srv.closed || len(srv.listeners) == 0:
-	case on && srv.expStop == nil:
-		srv.expStop = make(chan struct{})
-		srv.wg.Add(1)
-		go srv.expireLoop(srv.expStop)
-	case !on && srv.expStop != nil:
-		close(srv.expStop)
-		srv.expStop = nil
-	}
+	srv.switchLoopLocked(srv.opt().RetainExpiryInterval > 0, &srv.expStop, srv.expireLoop)
 }
 
 // expireLoop frees expired retained messages every RetainExpiryInterval

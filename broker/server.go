@@ -114,16 +114,22 @@ func New(cfg Config) *Server {
 // startSysLocked starts or stops the $SYS publisher as sys_interval says,
 // once the server serves. srv.mu must be held.
 func (srv *Server) startSysLocked() {
-	on := srv.opt().sysInterval > 0
+	srv.switchLoopLocked(srv.opt().sysInterval > 0, &srv.sysStop, srv.sysLoop)
+}
+
+// switchLoopLocked starts loop (counted in srv.wg) with a new stop channel
+// kept in *stop if on and it is not running, or closes *stop if off and
+// it is running, once the server serves. srv.mu must be held.
+func (srv *Server) switchLoopLocked(on bool, stop *chan struct{}, loop func(stop chan struct{})) {
 	switch {
 	case srv.closed || len(srv.listeners) == 0:
-	case on && srv.sysStop == nil:
-		srv.sysStop = make(chan struct{})
+	case on && *stop == nil:
+		*stop = make(chan struct{})
 		srv.wg.Add(1)
-		go srv.sysLoop(srv.sysStop)
-	case !on && srv.sysStop != nil:
-		close(srv.sysStop)
-		srv.sysStop = nil
+		go loop(*stop)
+	case !on && *stop != nil:
+		close(*stop)
+		*stop = nil
 	}
 }
 

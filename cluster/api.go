@@ -175,17 +175,7 @@ func (n *Node) applyLocal(ctx context.Context, b []byte) (result, error) {
 
 // forward hands an encoded command to the leader's API.
 func (n *Node) forward(ctx context.Context, addr string, b []byte) (result, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, scheme(n.cfg.TLS)+addr+"/v1/apply", bytes.NewReader(b))
-	if err != nil {
-		return result{}, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := n.client.Do(req)
-	if err != nil {
-		return result{}, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	resp, body, err := call(ctx, n.client, http.MethodPost, scheme(n.cfg.TLS)+addr+"/v1/apply", b, 1<<20)
 	if err != nil {
 		return result{}, err
 	}

@@ -102,6 +102,16 @@ func voters(n *Node) []string {
 	return out
 }
 
+// waitFormed waits until every node of nodes knows one leader and counts
+// all of nodes as voters.
+func waitFormed(t *testing.T, nodes ...*Node) {
+	t.Helper()
+	testutil.WaitWithin(t, testWait, "one leader that every node knows", func() bool { return leaderOf(nodes...) != "" })
+	for _, n := range nodes {
+		testutil.WaitWithin(t, testWait, fmt.Sprintf("%d voters on %s", len(nodes), n.ID()), func() bool { return len(voters(n)) == len(nodes) })
+	}
+}
+
 // TestThreeNodes forms a cluster of three nodes in one process, claims a
 // client identifier from a follower, takes it over from another node,
 // releases it, replicates a retained message, loses the leader and claims
@@ -112,10 +122,7 @@ func TestThreeNodes(t *testing.T) {
 	b, chb := startNode(t, "c1", "b", t.TempDir(), 3, a.GossipAddr())
 	c, chc := startNode(t, "c1", "c", t.TempDir(), 3, a.GossipAddr())
 	nodes := []*Node{a, b, c}
-	testutil.WaitWithin(t, testWait, "one leader that every node knows", func() bool { return leaderOf(nodes...) != "" })
-	for _, n := range nodes {
-		testutil.WaitWithin(t, testWait, "three voters on "+n.ID(), func() bool { return len(voters(n)) == 3 })
-	}
+	waitFormed(t, nodes...)
 
 	var follower, other *Node
 	for _, n := range nodes {
@@ -436,17 +443,24 @@ func TestBroadcast(t *testing.T) {
 	}
 }
 
-// BenchmarkClaim measures a claim's trip through raft on a single-node
-// cluster (one bbolt commit, fsynced, per claim; concurrent claims share
-// raft's batches).
-func BenchmarkClaim(b *testing.B) {
+// benchLeader starts a single-node cluster for a benchmark and waits until
+// it leads; the node is closed when the benchmark ends.
+func benchLeader(b *testing.B) *Node {
 	n, err := Start(context.Background(), Config{Name: "b", NodeID: "a", Listen: "127.0.0.1:0", Gossip: "127.0.0.1:0",
 		BootstrapExpect: 1, DataDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer n.Close()
+	b.Cleanup(func() { n.Close() })
 	testutil.WaitWithin(b, testWait, "a leading", func() bool { return n.Status().State == "Leader" })
+	return n
+}
+
+// BenchmarkClaim measures a claim's trip through raft on a single-node
+// cluster (one bbolt commit, fsynced, per claim; concurrent claims share
+// raft's batches).
+func BenchmarkClaim(b *testing.B) {
+	n := benchLeader(b)
 	for _, par := range []int{1, 64} {
 		b.Run(fmt.Sprintf("parallel=%d", par), func(b *testing.B) {
 			b.ReportAllocs()
@@ -556,13 +570,7 @@ func TestStartErrors(t *testing.T) {
 // time and in batches (one raft command each), on one node: ns/op is per
 // message.
 func BenchmarkRetain(b *testing.B) {
-	n, err := Start(context.Background(), Config{Name: "b", NodeID: "a", Listen: "127.0.0.1:0", Gossip: "127.0.0.1:0",
-		BootstrapExpect: 1, DataDir: b.TempDir()})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer n.Close()
-	testutil.WaitWithin(b, testWait, "a leading", func() bool { return n.Status().State == "Leader" })
+	n := benchLeader(b)
 	payload := make([]byte, 100)
 	for _, size := range []int{1, 100} {
 		b.Run(fmt.Sprintf("batch=%d", size), func(b *testing.B) {

@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -135,16 +136,7 @@ func FetchStatusTLS(ctx context.Context, tc *tls.Config, addr string) (Status, e
 }
 
 func fetchStatus(ctx context.Context, client *http.Client, scheme, addr string) (Status, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, scheme+addr+"/v1/status", nil)
-	if err != nil {
-		return Status{}, err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return Status{}, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	resp, body, err := call(ctx, client, http.MethodGet, scheme+addr+"/v1/status", nil, 16<<20)
 	if err != nil {
 		return Status{}, err
 	}
@@ -156,4 +148,28 @@ func fetchStatus(ctx context.Context, client *http.Client, scheme, addr string) 
 		return Status{}, fmt.Errorf("%s: %w", addr, err)
 	}
 	return s, nil
+}
+
+// call sends one request of the node API (a JSON body when body is not nil)
+// and returns the response, whose body is closed, and at most limit bytes
+// of that body.
+func call(ctx context.Context, client *http.Client, method, url string, body []byte, limit int64) (*http.Response, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, url, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, limit))
+	return resp, b, err
 }

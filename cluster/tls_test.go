@@ -73,10 +73,7 @@ func TestTLS(t *testing.T) {
 	b, _, fb := startTLSNode(t, nodeTLS(t, pki, "b"), "b", 3, a.GossipAddr())
 	c, _, _ := startTLSNode(t, nodeTLS(t, pki, "c"), "c", 3, a.GossipAddr())
 	nodes := []*Node{a, b, c}
-	testutil.WaitWithin(t, testWait, "one leader that every node knows", func() bool { return leaderOf(nodes...) != "" })
-	for _, n := range nodes {
-		testutil.WaitWithin(t, testWait, "three voters on "+n.ID(), func() bool { return len(voters(n)) == 3 })
-	}
+	waitFormed(t, nodes...)
 	var follower *Node
 	for _, n := range nodes {
 		if n.Status().State != "Leader" {
@@ -160,9 +157,8 @@ func TestTLSBootstrap(t *testing.T) {
 	b, _, _ := startTLSNode(t, nodeTLS(t, pki, "b"), "b", 3, a.GossipAddr())
 	c, _, _ := startTLSNode(t, nodeTLS(t, pki, "c"), "c", 3, a.GossipAddr())
 	nodes := []*Node{a, b, c}
-	testutil.WaitWithin(t, testWait, "one leader that a, b and c know", func() bool { return leaderOf(nodes...) != "" })
+	waitFormed(t, nodes...)
 	for _, n := range nodes {
-		testutil.WaitWithin(t, testWait, "three voters on "+n.ID(), func() bool { return len(voters(n)) == 3 })
 		if v := voters(n); slices.Contains(v, "0bad") {
 			t.Errorf("voters on %s: %v", n.ID(), v)
 		}

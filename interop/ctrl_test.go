@@ -120,11 +120,26 @@ func stepIn(input string, args ...string) ctrlStep { return ctrlStep{input: inpu
 // prefixA, and with midge's after prefixB, and reports every difference.
 func compareCtrl(t *testing.T, home, debian, midge string, prefixA, prefixB []string, steps []ctrlStep) {
 	t.Helper()
+	compareSides(t, ctrlSide{tool: debian, home: home, prefix: prefixA}, ctrlSide{tool: midge, home: home, prefix: prefixB}, steps)
+}
+
+// ctrlSide is how compareSides runs one of the two tools: with HOME home,
+// in directory dir ("" for the test's), with prefix before each step's
+// arguments.
+type ctrlSide struct {
+	tool, home, dir string
+	prefix          []string
+}
+
+// compareSides runs each step on side a (Debian's tool) and side b
+// (midge's) and reports every difference.
+func compareSides(t *testing.T, a, b ctrlSide, steps []ctrlStep) {
+	t.Helper()
 	for _, s := range steps {
-		argsA := append(append([]string(nil), prefixA...), s.args...)
-		argsB := append(append([]string(nil), prefixB...), s.args...)
-		want := runCtrl(t, home, debian, s.input, argsA...)
-		got := runCtrl(t, home, midge, s.input, argsB...)
+		argsA := append(append([]string(nil), a.prefix...), s.args...)
+		argsB := append(append([]string(nil), b.prefix...), s.args...)
+		want := runCtrlIn(t, a.dir, a.home, a.tool, s.input, argsA...)
+		got := runCtrlIn(t, b.dir, b.home, b.tool, s.input, argsB...)
 		if got != want {
 			t.Errorf("mosquitto_ctrl %q (stdin %q):\nmosquitto_ctrl: exit %d\nstdout:\n%s\nstderr:\n%s\nmidge:          exit %d\nstdout:\n%s\nstderr:\n%s",
 				argsA, s.input, want.code, want.stdout, want.stderr, got.code, got.stdout, got.stderr)
@@ -295,13 +310,10 @@ func TestCtrlDynsecLikeMosquittoCtrl(t *testing.T) {
 	for home, port := range map[string]string{homeA: portA, homeB: portB} {
 		writeFile(t, home, "mosquitto_ctrl", "# options\n-p "+port+"\n-u admin\n-P adminpw\n-q 2\n")
 	}
-	for _, s := range []ctrlStep{step("dynsec", "listClients"), step("-p", "1", "dynsec", "getClient", "u2"), step("-P", "wrong", "dynsec", "listRoles")} {
-		want := runCtrl(t, homeA, debian, "", s.args...)
-		got := runCtrl(t, homeB, midge, "", s.args...)
-		if got != want {
-			t.Errorf("with an options file, %q: mosquitto_ctrl %+v, midge %+v", s.args, want, got)
-		}
-	}
+	// With an options file.
+	compareSides(t, ctrlSide{tool: debian, home: homeA}, ctrlSide{tool: midge, home: homeB}, []ctrlStep{
+		step("dynsec", "listClients"), step("-p", "1", "dynsec", "getClient", "u2"), step("-P", "wrong", "dynsec", "listRoles"),
+	})
 
 	// setDefaultACLAccess: 2.0.11's tool sends {"access": "allow"}, which
 	// its own plugin ignores; midge sends 2.1's {"allow": true}, which both
@@ -368,20 +380,14 @@ func TestCtrlDynsecInitLikeMosquittoCtrl(t *testing.T) {
 	debian, midge := ctrlTools(t)
 	home := t.TempDir()
 	dirA, dirB := t.TempDir(), t.TempDir()
-	for _, c := range []ctrlStep{
+	compareSides(t, ctrlSide{tool: debian, home: home, dir: dirA}, ctrlSide{tool: midge, home: home, dir: dirB}, []ctrlStep{
 		step("dynsec", "init", "dynsec.json", "admin", "pw"),
 		step("dynsec", "init", "dynsec.json", "admin", "pw"), // exists now
 		stepIn("pw2\npw2\n", "dynsec", "init", "prompted.json", "boss"),
 		stepIn("pw2\nxx\n", "dynsec", "init", "mismatch.json", "boss"),
 		stepIn("", "dynsec", "init", "empty.json", "boss"),
 		step("dynsec", "init", filepath.Join("missing", "dir.json"), "admin", "pw"),
-	} {
-		want := runCtrlIn(t, dirA, home, debian, c.input, c.args...)
-		got := runCtrlIn(t, dirB, home, midge, c.input, c.args...)
-		if got != want {
-			t.Errorf("mosquitto_ctrl %q: mosquitto_ctrl %+v, midge %+v", c.args, want, got)
-		}
-	}
+	})
 	for _, name := range []string{"dynsec.json", "prompted.json"} {
 		a, errA := os.ReadFile(filepath.Join(dirA, name))
 		b, errB := os.ReadFile(filepath.Join(dirB, name))

@@ -32,19 +32,7 @@ func rawUsers(n int, k string) []byte {
 // integer, then the properties.
 func section(ps ...[]byte) []byte {
 	all := bytes.Join(ps, nil)
-	n := len(all)
-	var b []byte
-	for {
-		c := byte(n & 0x7f)
-		n >>= 7
-		if n > 0 {
-			c |= 0x80
-		}
-		b = append(b, c)
-		if n == 0 {
-			return append(b, all...)
-		}
-	}
+	return append(vbi(uint32(len(all))), all...)
 }
 
 // withFixed returns body behind a fixed header of type t and flags.

@@ -1,10 +1,8 @@
 package store
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -15,6 +13,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+
+	"github.com/midge-mqtt/midge/internal/mosqdb"
 )
 
 // OpenBolt opens the store file at path, creating it and its write-ahead
@@ -55,7 +55,7 @@ func OpenBolt(path string, opts BoltOptions) (*Bolt, error) {
 		return nil, &corruptError{path: path, kind: damaged,
 			detail: "it is empty (0 bytes): midge never leaves an empty store file, so it was cut short or replaced"}
 	default:
-		if isMosquittoFile(path) {
+		if mosqdb.IsMosquittoFile(path) {
 			return nil, &corruptError{path: path, kind: mosquitto}
 		}
 		// Check an existing file read-only first: bbolt may write to a
@@ -141,22 +141,6 @@ func checkFile(path string, opts BoltOptions) error {
 	opts.Logger.Warn(fmt.Sprintf("Warning: store %s: meta page %d is damaged; "+
 		"reading the transaction before it, and the write-ahead log's records since.", path, bad))
 	return ro.checkPages()
-}
-
-// mosquittoMagic starts Mosquitto's persistence file (mosquitto.db), which
-// a mosquitto.conf used as it is points midge at.
-var mosquittoMagic = []byte("\x00\xb5\x00mosquitto db")
-
-// isMosquittoFile reports whether the file at path is Mosquitto's.
-func isMosquittoFile(path string) bool {
-	f, err := os.Open(path)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	b := make([]byte, len(mosquittoMagic))
-	_, err = io.ReadFull(f, b)
-	return err == nil && bytes.Equal(b, mosquittoMagic)
 }
 
 // checkPath gives a clear error for the usual mistakes with the location.

@@ -85,10 +85,8 @@ func TestValueAndDeadline(t *testing.T) {
 // TestParentWatchStopped: a context cancelled before its parent leaves no
 // watch on the parent behind.
 func TestParentWatchStopped(t *testing.T) {
-	parent, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var c Ctx
-	c.Init(parent)
+	c.Init(t.Context())
 	c.Done()
 	c.Cancel()
 	if c.w.stop() {
@@ -99,10 +97,8 @@ func TestParentWatchStopped(t *testing.T) {
 // TestCause: context.Cause sees the Ctx's own end, not its live parent's
 // lack of one.
 func TestCause(t *testing.T) {
-	parent, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var c Ctx
-	c.Init(parent)
+	c.Init(t.Context())
 	c.Cancel()
 	if err := context.Cause(&c); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Cause = %v, want context.Canceled", err)

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/midge-mqtt/midge/internal/periodic"
 	"github.com/midge-mqtt/midge/packet"
 )
 
@@ -497,29 +498,25 @@ func (p *pinger) add(c *wireConn) {
 
 func (p *pinger) loop() {
 	defer close(p.done)
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-p.stop:
-			return
-		case <-t.C:
+	periodic.Run(p.stop, func() time.Duration { return time.Second }, p.round)
+}
+
+// round forgets the closed connections and pings the others that are due.
+func (p *pinger) round() {
+	now := benchNow()
+	p.mu.Lock()
+	live := p.conns[:0]
+	for _, c := range p.conns {
+		if !c.closed.Load() {
+			live = append(live, c)
 		}
-		now := benchNow()
-		p.mu.Lock()
-		live := p.conns[:0]
-		for _, c := range p.conns {
-			if !c.closed.Load() {
-				live = append(live, c)
-			}
-		}
-		clear(p.conns[len(live):])
-		p.conns = live
-		conns := append([]*wireConn(nil), live...)
-		p.mu.Unlock()
-		for _, c := range conns {
-			c.ping(now)
-		}
+	}
+	clear(p.conns[len(live):])
+	p.conns = live
+	conns := append([]*wireConn(nil), live...)
+	p.mu.Unlock()
+	for _, c := range conns {
+		c.ping(now)
 	}
 }
 

@@ -4,7 +4,6 @@ package broker
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -40,10 +39,7 @@ func TestCompatPasswordFileLines(t *testing.T) {
 	pw := filepath.Join(dir, "pwfile")
 	write := func(lines ...string) {
 		t.Helper()
-		text := strings.Join(lines, "\n") // the last line has no line ending
-		if err := os.WriteFile(pw, []byte(text), 0o644); err != nil {
-			t.Fatal(err)
-		}
+		testutil.WriteFile(t, dir, "pwfile", strings.Join(lines, "\n")) // the last line has no line ending
 	}
 	write(
 		"# a comment",
@@ -73,11 +69,8 @@ func TestCompatPasswordFileLines(t *testing.T) {
 	pidFile := filepath.Join(dir, "mosquitto.pid")
 	maddr := testutil.StartMosquitto(t, append(conf, "log_dest file "+mlog, "pid_file "+pidFile)...)
 	port := freePort(t)
-	gconf := filepath.Join(dir, "midge.conf")
-	text := strings.Join(append([]string{"listener " + port + " 127.0.0.1", "log_dest file " + glog}, conf...), "\n") + "\n"
-	if err := os.WriteFile(gconf, []byte(text), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	gconf := testutil.WriteFile(t, dir, "midge.conf",
+		strings.Join(append([]string{"listener " + port + " 127.0.0.1", "log_dest file " + glog}, conf...), "\n")+"\n")
 	cmd := startBinary(t, "-c", gconf)
 	waitLog(t, glog, "running")
 	gaddr := "127.0.0.1:" + port

@@ -1,10 +1,11 @@
 package clienttool
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/midge-mqtt/midge/internal/testutil"
 )
 
 // TestRefusedLikeMosquitto runs command lines Mosquitto's tools refuse (and
@@ -15,10 +16,7 @@ func TestRefusedLikeMosquitto(t *testing.T) {
 	t.Parallel()
 	port := mqClosedPort(t)
 	dir := t.TempDir()
-	cafile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(cafile, []byte("not a certificate\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	cafile := testutil.WriteFile(t, dir, "ca.pem", "not a certificate\n")
 	tools := map[string]tool{"pub": toolPub, "sub": toolSub, "rr": toolRR}
 	all := []string{"pub", "sub", "rr"}
 	type tc struct {
