@@ -49,6 +49,8 @@ Target (loopback only unless --allow-remote):
   -h HOST             broker host (default localhost)
   -p PORT             broker port (default 1883, 8883 with TLS)
   -L URL              mqtt://, mqtts://, ws:// or wss://host:port[/path] instead of -h/-p
+  --sub-L URL         pubsub: the subscribers' broker, when not the publishers' (another
+                      node of a cluster); same schemes, TLS options, user and password
   --tls               use TLS with -h/-p (implied by --cafile, --cert, --insecure)
   --cafile FILE       CA certificates to trust (PEM)
   --cert FILE, --key FILE   client certificate and key (PEM)
@@ -118,6 +120,7 @@ type options struct {
 
 	// Target.
 	host, url   string
+	subURL      string // --sub-L: the subscribers' broker (pubsub); "" for the target
 	port        int
 	allowRemote bool
 	ifaddr      string
@@ -168,13 +171,15 @@ type options struct {
 	engine   string
 
 	// Derived by check.
-	target   target
-	srcAddrs []net.IP
-	tlsConf  *tls.Config
-	idTmpl   template
-	topTmpl  template // publish topic, sub filter or conn filter
-	subTmpl  template // pubsub: the subscribers' filter
-	runID    uint32
+	target    target
+	subTarget *target // --sub-L; nil: the subscribers use target
+	srcAddrs  []net.IP
+	tlsConf   *tls.Config
+	subTLS    *tls.Config // subTarget's, with its host name
+	idTmpl    template
+	topTmpl   template // publish topic, sub filter or conn filter
+	subTmpl   template // pubsub: the subscribers' filter
+	runID     uint32
 }
 
 // target is where the broker listens.
@@ -210,6 +215,7 @@ func parseArgs(args []string) (*options, error) {
 	fs.StringVar(&o.host, "h", "", "")
 	fs.IntVar(&o.port, "p", 0, "")
 	fs.StringVar(&o.url, "L", "", "")
+	fs.StringVar(&o.subURL, "sub-L", "", "")
 	fs.BoolVar(&o.allowRemote, "allow-remote", false, "")
 	fs.StringVar(&o.ifaddr, "ifaddr", "", "")
 	fs.BoolVar(&o.useTLS, "tls", false, "")
@@ -533,6 +539,13 @@ func (o *options) validate(set map[string]bool) error {
 	if err := o.parseTarget(); err != nil {
 		errs = append(errs, err)
 	}
+	if set["sub-L"] {
+		if o.mode != "pubsub" {
+			bad("--sub-L is for pubsub (sub mode takes -L)")
+		} else if err := o.parseSubTarget(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if o.ifaddr != "" {
 		if o.srcAddrs, err = parseAddrList(o.ifaddr); err != nil {
 			bad("--ifaddr: %v", err)
@@ -541,12 +554,14 @@ func (o *options) validate(set map[string]bool) error {
 			bad("--ifaddr is not supported with WebSocket")
 		}
 	}
-	if o.engine == "wire" && strings.HasPrefix(o.target.scheme, "ws") {
+	ws := strings.HasPrefix(o.target.scheme, "ws") ||
+		o.subTarget != nil && strings.HasPrefix(o.subTarget.scheme, "ws")
+	if o.engine == "wire" && ws {
 		bad("--engine wire speaks MQTT over TCP and TLS only; WebSocket needs --engine client")
 	}
 	if o.engine == "auto" {
 		o.engine = "wire"
-		if strings.HasPrefix(o.target.scheme, "ws") {
+		if ws {
 			o.engine = "client"
 		}
 	}
@@ -579,9 +594,47 @@ func (o *options) parseTarget() error {
 		t.url = scheme + "://" + t.addr
 		return nil
 	}
-	u, err := url.Parse(o.url)
+	u, err := parseTargetURL(t, "-L", o.url, tlsWanted)
 	if err != nil {
-		return fmt.Errorf("-L: %w", err)
+		return err
+	}
+	if u.User != nil {
+		if o.username == "" {
+			o.username = u.User.Username()
+		}
+		if p, ok := u.User.Password(); ok && !o.hasPassword {
+			o.password, o.hasPassword = p, true
+		}
+	}
+	return nil
+}
+
+// parseSubTarget works out the subscribers' broker from --sub-L. It shares
+// the TLS options and the credentials with -L or -h/-p; its user
+// information, if any, must be the same as theirs.
+func (o *options) parseSubTarget() error {
+	tlsWanted := o.useTLS || o.cafile != "" || o.certFile != "" || o.insecure
+	t := &target{}
+	u, err := parseTargetURL(t, "--sub-L", o.subURL, tlsWanted)
+	if err != nil {
+		return err
+	}
+	if u.User != nil {
+		p, ok := u.User.Password()
+		if u.User.Username() != o.username || ok && (!o.hasPassword || p != o.password) {
+			return errors.New("--sub-L: the subscribers use the publishers' user and password (-u/-P or -L's); leave them out of --sub-L")
+		}
+	}
+	o.subTarget = t
+	return nil
+}
+
+// parseTargetURL parses raw, the value of option name (-L or --sub-L),
+// into t, and returns the URL for its user information.
+func parseTargetURL(t *target, name, raw string, tlsWanted bool) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
 	}
 	port := ""
 	switch strings.ToLower(u.Scheme) {
@@ -597,33 +650,25 @@ func (o *options) parseTarget() error {
 	case "wss":
 		t.scheme, port = "wss", "443"
 	default:
-		return fmt.Errorf("-L %q: the scheme must be mqtt, mqtts, ws or wss", o.url)
+		return nil, fmt.Errorf("%s %q: the scheme must be mqtt, mqtts, ws or wss", name, raw)
 	}
 	if t.scheme == "ws" && tlsWanted {
-		return errors.New("-L ws:// is plain WebSocket; use wss:// for TLS")
+		return nil, fmt.Errorf("%s ws:// is plain WebSocket; use wss:// for TLS", name)
 	}
 	t.host = u.Hostname()
 	if t.host == "" {
-		return fmt.Errorf("-L %q: no host", o.url)
+		return nil, fmt.Errorf("%s %q: no host", name, raw)
 	}
 	if p := u.Port(); p != "" {
 		port = p
 	}
 	t.addr = net.JoinHostPort(t.host, port)
-	if u.User != nil {
-		if o.username == "" {
-			o.username = u.User.Username()
-		}
-		if p, ok := u.User.Password(); ok && !o.hasPassword {
-			o.password, o.hasPassword = p, true
-		}
-	}
 	scheme := map[string]string{"tcp": "mqtt", "tls": "mqtts", "ws": "ws", "wss": "wss"}[t.scheme]
 	t.url = scheme + "://" + t.addr + u.EscapedPath()
 	if u.RawQuery != "" {
 		t.url += "?" + u.RawQuery
 	}
-	return nil
+	return u, nil
 }
 
 // parseAddrList parses "a.b.c.d-a.b.c.e" ranges (IPv4, last byte varying)
@@ -662,13 +707,19 @@ func parseAddrList(s string) ([]net.IP, error) {
 // unless --allow-remote, and loads the TLS files.
 func (o *options) checkNetwork(ctx context.Context) error {
 	if !o.allowRemote {
-		ips, err := net.DefaultResolver.LookupIPAddr(ctx, o.target.host)
-		if err != nil {
-			return fmt.Errorf("resolving %s: %w", o.target.host, err)
+		hosts := []string{o.target.host}
+		if o.subTarget != nil {
+			hosts = append(hosts, o.subTarget.host)
 		}
-		for _, ip := range ips {
-			if !ip.IP.IsLoopback() {
-				return fmt.Errorf("refusing %s (%s): not a loopback address; --allow-remote permits it", o.target.host, ip.IP)
+		for _, h := range hosts {
+			ips, err := net.DefaultResolver.LookupIPAddr(ctx, h)
+			if err != nil {
+				return fmt.Errorf("resolving %s: %w", h, err)
+			}
+			for _, ip := range ips {
+				if !ip.IP.IsLoopback() {
+					return fmt.Errorf("refusing %s (%s): not a loopback address; --allow-remote permits it", h, ip.IP)
+				}
 			}
 		}
 		for _, ip := range o.srcAddrs {
@@ -677,7 +728,8 @@ func (o *options) checkNetwork(ctx context.Context) error {
 			}
 		}
 	}
-	if o.target.scheme == "tls" || o.target.scheme == "wss" {
+	tlsOn := func(t *target) bool { return t.scheme == "tls" || t.scheme == "wss" }
+	if tlsOn(&o.target) || o.subTarget != nil && tlsOn(o.subTarget) {
 		c := &tls.Config{ServerName: o.target.host, InsecureSkipVerify: o.insecure}
 		if o.cafile != "" {
 			pem, err := os.ReadFile(o.cafile)
@@ -697,6 +749,10 @@ func (o *options) checkNetwork(ctx context.Context) error {
 			c.Certificates = []tls.Certificate{cert}
 		}
 		o.tlsConf = c
+		if o.subTarget != nil {
+			o.subTLS = c.Clone()
+			o.subTLS.ServerName = o.subTarget.host
+		}
 	}
 	return nil
 }

@@ -35,13 +35,13 @@ func (d *dialer) clientOptions(i int, id string) client.Options {
 	if o.version == packet.Version5 && o.sessionExpiry > 0 {
 		opts.Properties.SetUint(packet.PropSessionExpiry, uint32(o.sessionExpiry))
 	}
-	switch o.target.scheme {
+	switch d.t.scheme {
 	case "tcp", "tls":
 		// Our own dialer, for the source addresses.
 		opts.Dial = func(ctx context.Context) (net.Conn, error) { return d.netConn(ctx, i) }
 	default:
-		opts.Address = o.target.url
-		opts.TLS = o.tlsConf
+		opts.Address = d.t.url
+		opts.TLS = d.tls
 	}
 	return opts
 }
@@ -149,7 +149,7 @@ func (s *subscriber) connectClient(ctx context.Context) error {
 // dialClient connects the subscriber and subscribes: always the first
 // time, afterwards only if the broker kept no session.
 func (s *subscriber) dialClient(ctx context.Context, first bool) (*client.Client, error) {
-	opts := s.r.d.clientOptions(s.num, s.id)
+	opts := s.r.sd.clientOptions(s.num, s.id)
 	// Acknowledged after onMessage has counted them, not on receipt: a
 	// message read but not yet counted when the subscriber reconnects is
 	// then sent again, not lost (AckOnReceipt would drop it).

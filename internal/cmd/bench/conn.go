@@ -40,7 +40,7 @@ func (l *clientSubLink) alive() bool { return l.c.Connected() }
 // them for --hold, see how many are still open, close them.
 func runConnBench(ctx context.Context, o *options, st base.Streams) (*report, error) {
 	rep := newReport(o, 0, 0)
-	d := &dialer{o: o}
+	d := newDialer(o)
 	var pg *pinger
 	if o.engine == "wire" {
 		pg = newPinger()

@@ -141,7 +141,7 @@ func (fs *filterSet) matches(a, b, c, d int8) (filters, conns int) {
 // runFiltersBench runs filters mode.
 func runFiltersBench(ctx context.Context, o *options, _ base.Streams) (*report, error) {
 	rep := newReport(o, o.clients, o.subs)
-	d := &dialer{o: o}
+	d := newDialer(o)
 	ctx, cancel := context.WithTimeout(ctx, o.duration)
 	defer cancel()
 	prefix := o.topTmpl.expand(tmplVars{role: "f"})

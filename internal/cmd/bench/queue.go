@@ -93,7 +93,7 @@ func runQueueBench(ctx context.Context, o *options, _ base.Streams) (*report, er
 // queueSetup is the start queue and storm mode share: the report, the
 // dialer, and the one topic every session subscribes to.
 func queueSetup(o *options) (*report, *dialer, string) {
-	return newReport(o, 1, o.clients), &dialer{o: o}, o.topTmpl.expand(tmplVars{role: "q"})
+	return newReport(o, 1, o.clients), newDialer(o), o.topTmpl.expand(tmplVars{role: "q"})
 }
 
 // receiveN reads c until it has received k PUBLISH packets (bounded by

@@ -18,6 +18,7 @@ import (
 type report struct {
 	Mode        string  `json:"mode"`
 	Target      string  `json:"target"`
+	SubTarget   string  `json:"sub_target,omitempty"` // pubsub --sub-L: the subscribers' broker
 	Engine      string  `json:"engine"`
 	Protocol    string  `json:"protocol"`
 	QoS         int     `json:"qos"`
@@ -117,6 +118,9 @@ func newReport(o *options, pubs, subs int) *report {
 		Publishers:  pubs,
 		Subscribers: subs,
 		ToolCPU:     -1,
+	}
+	if o.subTarget != nil {
+		rep.SubTarget = o.subTarget.url
 	}
 	if o.mode == "conn" {
 		rep.Connections = o.clients
@@ -327,7 +331,11 @@ func (rep *report) write(w io.Writer, asJSON bool) error {
 		return enc.Encode(rep)
 	}
 	var b strings.Builder
-	head := fmt.Sprintf("midge bench %s  %s  MQTT %s", rep.Mode, rep.Target, rep.Protocol)
+	tgt := rep.Target
+	if rep.SubTarget != "" {
+		tgt = "pub " + rep.Target + " -> sub " + rep.SubTarget
+	}
+	head := fmt.Sprintf("midge bench %s  %s  MQTT %s", rep.Mode, tgt, rep.Protocol)
 	if rep.Mode != "conn" {
 		head += fmt.Sprintf("  QoS %d  %d B", rep.QoS, rep.PayloadSize)
 	}

@@ -21,7 +21,8 @@ func benchNow() int64 { return time.Now().UnixNano() }
 // msgRun is one pub, sub or pubsub benchmark.
 type msgRun struct {
 	o      *options
-	d      *dialer
+	d      *dialer         // the publishers'
+	sd     *dialer         // the subscribers': --sub-L, or d's broker
 	ctx    context.Context // ends when the run stops: bounds dials and waits
 	cancel context.CancelFunc
 	pinger *pinger
@@ -505,7 +506,8 @@ func (s *subscriber) closeLink(graceful bool) {
 func newMsgRun(ctx context.Context, o *options) (*msgRun, error) {
 	r := &msgRun{
 		o:        o,
-		d:        &dialer{o: o},
+		d:        newDialer(o),
+		sd:       newSubDialer(o),
 		start:    make(chan struct{}),
 		pubsDone: make(chan struct{}),
 		allIn:    make(chan struct{}),

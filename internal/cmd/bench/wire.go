@@ -53,9 +53,24 @@ type wireConn struct {
 	closed  atomic.Bool
 }
 
-// dialer opens connections to the target, for both engines.
+// dialer opens connections to one broker, for both engines.
 type dialer struct {
-	o *options
+	o   *options
+	t   *target     // the broker dialed: &o.target, or o.subTarget
+	tls *tls.Config // t's TLS configuration (nil without TLS)
+}
+
+// newDialer dials the target (-h/-p or -L).
+func newDialer(o *options) *dialer {
+	return &dialer{o: o, t: &o.target, tls: o.tlsConf}
+}
+
+// newSubDialer dials the subscribers' broker: --sub-L, or the target.
+func newSubDialer(o *options) *dialer {
+	if o.subTarget == nil {
+		return newDialer(o)
+	}
+	return &dialer{o: o, t: o.subTarget, tls: o.subTLS}
 }
 
 // netConn opens the byte stream for client number i: TCP from the i-th
@@ -66,14 +81,14 @@ func (d *dialer) netConn(ctx context.Context, i int) (net.Conn, error) {
 	if src := d.o.srcAddrs; len(src) > 0 {
 		nd.LocalAddr = &net.TCPAddr{IP: src[i%len(src)]}
 	}
-	nc, err := nd.DialContext(ctx, "tcp", d.o.target.addr)
+	nc, err := nd.DialContext(ctx, "tcp", d.t.addr)
 	if err != nil {
 		return nil, err
 	}
-	if d.o.target.scheme != "tls" {
+	if d.t.scheme != "tls" {
 		return nc, nil
 	}
-	tc := tls.Client(nc, d.o.tlsConf)
+	tc := tls.Client(nc, d.tls)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		nc.Close()
 		return nil, fmt.Errorf("TLS handshake: %w", err)
@@ -650,7 +665,7 @@ func outcomeOf(code packet.ReasonCode) int {
 
 // connectWire connects the subscriber, starts its reader and subscribes.
 func (s *subscriber) connectWire(ctx context.Context) error {
-	c, err := dialWire(ctx, s.r.d, s.num, s.id, wireBufSize)
+	c, err := dialWire(ctx, s.r.sd, s.num, s.id, wireBufSize)
 	if err != nil {
 		return err
 	}
@@ -709,7 +724,7 @@ func (s *subscriber) redialWire() (*wireConn, error) {
 	r := s.r
 	ctx, cancel := context.WithTimeout(r.ctx, r.o.connectTimeout)
 	defer cancel()
-	c, err := dialWire(ctx, r.d, s.num, s.id, wireBufSize)
+	c, err := dialWire(ctx, r.sd, s.num, s.id, wireBufSize)
 	if err != nil {
 		return nil, err
 	}
