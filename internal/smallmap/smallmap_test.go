@@ -6,13 +6,19 @@ import (
 	"testing"
 )
 
-// A Map behaves as a Go map across its switch from slice to map: set,
-// replace, delete, length, lookup and iteration agree with a reference map.
-func TestMapAgainstGoMap(t *testing.T) {
-	t.Run("ForLookups", againstGoMap[ForLookups])
-	t.Run("ForMemory", againstGoMap[ForMemory])
+// TestMap checks a Map with each limit.
+func TestMap(t *testing.T) {
+	t.Run("ForLookups", testMap[ForLookups])
+	t.Run("ForMemory", testMap[ForMemory])
 }
 
+func testMap[L Limit](t *testing.T) {
+	t.Run("AgainstGoMap", againstGoMap[L])
+	t.Run("Shrinks", shrinks[L])
+}
+
+// A Map behaves as a Go map across its switch from slice to map: set,
+// replace, delete, length, lookup and iteration agree with a reference map.
 func againstGoMap[L Limit](t *testing.T) {
 	var m Map[int, L]
 	ref := map[string]int{}
@@ -36,11 +42,6 @@ func againstGoMap[L Limit](t *testing.T) {
 // A Map turns into a map past its limit and no sooner; once it shrinks
 // to half its limit it returns to a slice, still agreeing with a reference
 // map all the way down, and it can grow again after.
-func TestMapShrinks(t *testing.T) {
-	t.Run("ForLookups", shrinks[ForLookups])
-	t.Run("ForMemory", shrinks[ForMemory])
-}
-
 func shrinks[L Limit](t *testing.T) {
 	var m Map[int, L]
 	ref := map[string]int{}
