@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -323,7 +324,26 @@ func mqPublish(t *testing.T, port string, args ...string) {
 // subscribes next must not race it.
 func mqRetain(t *testing.T, port, topicName, msg string) {
 	t.Helper()
-	mqPublish(t, port, "-t", topicName, "-m", msg, "-r")
+	mqPublishRetained(t, port, "-t", topicName, "-m", msg, "-r")
+}
+
+// mqPublishRetained is mqRetain for mosquitto_pub arguments that publish
+// one retained message with -t and -m.
+func mqPublishRetained(t *testing.T, port string, args ...string) {
+	t.Helper()
+	var topicName, msg string
+	for i := 0; i+1 < len(args); i++ {
+		switch args[i] {
+		case "-t":
+			topicName = args[i+1]
+		case "-m":
+			msg = args[i+1]
+		}
+	}
+	if topicName == "" || !slices.Contains(args, "-r") {
+		t.Fatalf("mqPublishRetained %q: no -t, or no -r", args)
+	}
+	mqPublish(t, port, args...)
 	testutil.WaitFor(t, "the retained message "+topicName, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), mqWait)
 		defer cancel()

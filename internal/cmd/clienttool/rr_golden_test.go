@@ -84,7 +84,7 @@ func TestRRGolden(t *testing.T) {
 	goldenOnBrokers(t, cases, func(c rrGolden) string { return c.name }, func(t *testing.T, c rrGolden, b mqBroker) {
 		rrResponder(t, b.port)
 		for _, r := range c.retained {
-			mqPublish(t, b.port, r...)
+			mqPublishRetained(t, b.port, r...)
 		}
 		home := mqHome(t)
 		args := mqArgs(b.port, c.args...)

@@ -129,7 +129,7 @@ func runSubGolden(t *testing.T, g subGolden, b mqBroker) {
 	home := mqHome(t)
 	args := mqArgs(b.port, g.args...)
 	for _, r := range g.retained {
-		mqPublish(t, b.port, r...)
+		mqPublishRetained(t, b.port, r...)
 	}
 	want := mqStartDebian(t, "mosquitto_sub", home, "", nil, args...)
 	var got *mqRun
@@ -137,7 +137,7 @@ func runSubGolden(t *testing.T, g subGolden, b mqBroker) {
 		waitLive(t, want, g.live, b.port)
 		want.wait(t)
 		for _, r := range g.retained {
-			mqPublish(t, b.port, r...)
+			mqPublishRetained(t, b.port, r...)
 		}
 		got = mqStartMidge(t, toolSub, home, "", nil, args...)
 		waitLive(t, got, g.live, b.port)
