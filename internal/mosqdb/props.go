@@ -59,6 +59,10 @@ func (r *reader) properties(subOnly bool) (*packet.Properties, error) {
 			if p.ResponseTopic, err = r.pstr("response topic"); err != nil {
 				return nil, err
 			}
+			if !packet.ValidTopicName(p.ResponseTopic) {
+				r.off = at
+				return nil, r.fail(fmt.Sprintf("response topic %q is not a valid topic name", p.ResponseTopic)) // [MQTT-3.3.2-14]
+			}
 		case packet.PropCorrelationData:
 			n, err := r.u16()
 			if err != nil {

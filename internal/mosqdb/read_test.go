@@ -112,6 +112,21 @@ func TestVersions(t *testing.T) {
 	}
 }
 
+// TestResponseTopicWildcard refuses a Response Topic with a wildcard, as
+// the MQTT decoder does [MQTT-3.3.2-14]: such a message could be neither
+// forwarded nor stored (found by FuzzParse).
+func TestResponseTopicWildcard(t *testing.T) {
+	props := []byte{0, 0x08, 0, 3, 'r', '/', '#'}
+	props[0] = byte(len(props) - 1)
+	b := newBuilder(6).cfg(1, true).
+		msg(msg{id: 1, topic: "t", qos: 1, payload: "p", props: props}).bytes()
+	_, err := mosqdb.Parse(b)
+	var e *mosqdb.Error
+	if !errors.As(err, &e) || !strings.Contains(err.Error(), "response topic") {
+		t.Fatalf("Parse = %v, want an *Error about the response topic", err)
+	}
+}
+
 // TestProperties reads a version 6 message's properties and a client
 // message's subscription identifier.
 func TestProperties(t *testing.T) {
