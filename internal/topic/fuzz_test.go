@@ -94,6 +94,7 @@ func FuzzMatch(f *testing.F) {
 		f.Add(tc.filter+"\n$share/g/"+tc.filter, tc.name)
 	}
 	f.Add("a/+\na/#\n#\n+/+\n$share/g/+/b", "a/b")
+	f.Add(strings.Repeat("/", 201)+"\n$share/g/"+strings.Repeat("/", 192), "a") // past the depth limit
 	f.Fuzz(func(t *testing.T, filters, name string) {
 		if topic.ValidName(name) != nil {
 			return

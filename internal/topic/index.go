@@ -103,7 +103,7 @@ func NewIndex[S comparable]() *Index[S] {
 func (ix *Index[S]) Subscribe(sub S, filter string, o Options) (existed bool, err error) {
 	group, inner, shared, err := ParseShared(filter) // validates a shared filter
 	if err == nil && !shared {
-		err = validPlain(filter)
+		err = ValidFilter(filter) // the depth limit too
 	}
 	if err != nil {
 		return false, err
