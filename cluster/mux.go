@@ -154,6 +154,7 @@ type raftStream struct {
 	*chanListener
 	advertise net.Addr
 	tls       *tls.Config // nil: plain TCP
+	local     net.Addr    // source address; nil for any
 }
 
 var _ raft.StreamLayer = (*raftStream)(nil)
@@ -163,5 +164,5 @@ func (s *raftStream) Addr() net.Addr { return s.advertise }
 
 // Dial connects to a node's cluster port and announces raft.
 func (s *raftStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialCluster(s.tls, string(address), timeout, []byte{streamRaft})
+	return dialCluster(s.tls, s.local, string(address), timeout, []byte{streamRaft})
 }

@@ -47,6 +47,7 @@ type Node struct {
 	incarnation uint32    // random, non-zero: the top half of this life's claim tokens
 	started     time.Time // when Start was called
 	advertise   string    // cluster address the other nodes dial
+	local       net.Addr  // the source address of the node's cluster connections; nil for any
 	gossip      string    // gossip address memberlist advertises
 
 	mux      *mux
@@ -136,9 +137,13 @@ func (n *Node) start(ctx context.Context) error {
 		ln = tls.NewListener(ln, cfg.TLS)
 	}
 	n.mux = newMux(ln, n.log)
-	if n.advertise, err = advertiseAddr(cfg.Listen, ln.Addr()); err != nil {
+	if cfg.Advertise != "" {
+		n.advertise = cfg.Advertise
+	} else if n.advertise, err = advertiseAddr(cfg.Listen, ln.Addr()); err != nil {
 		return err
 	}
+	n.local = sourceAddr(cfg.Listen)
+	n.client.Transport.(*http.Transport).DialContext = (&net.Dialer{LocalAddr: n.local, Timeout: 10 * time.Second}).DialContext
 
 	n.fsm = newFSM(cfg.OnChange, cfg.OnRestore)
 	n.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
@@ -155,7 +160,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	n.hasState.Store(has)
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &raftStream{chanListener: n.mux.raft, advertise: tcpAddr(n.advertise), tls: cfg.TLS},
+		Stream:  &raftStream{chanListener: n.mux.raft, advertise: tcpAddr(n.advertise), tls: cfg.TLS, local: n.local},
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  hcLogger(n.log, "raft"),
