@@ -62,6 +62,10 @@ type Node struct {
 	claims   atomic.Uint32 // claim counter, the bottom half of tokens
 	poke     chan struct{} // wakes the reconciler; buffered, 1
 
+	leaderSlack time.Duration // how long a leader may lead after losing its majority (fence.go)
+	contactMu   sync.Mutex    // guards contact
+	contact     time.Time     // last contact with a majority, monotonic; zero for never
+
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the node's goroutines
@@ -171,6 +175,7 @@ func (n *Node) start(ctx context.Context) error {
 	if cfg.tune != nil {
 		cfg.tune(rc)
 	}
+	n.leaderSlack = 2 * rc.LeaderLeaseTimeout
 	if n.raft, err = raft.NewRaft(rc, n.fsm, n.store, n.store, snaps, n.trans); err != nil {
 		return fmt.Errorf("cluster: raft: %w", err)
 	}
@@ -187,7 +192,8 @@ func (n *Node) start(ctx context.Context) error {
 	n.gossip = n.ml.LocalNode().Address()
 	n.mux.wg.Add(1)
 	go n.mux.serve()
-	n.wg.Add(5)
+	n.wg.Add(6)
+	go n.contactLoop()
 	go func() { defer n.wg.Done(); n.httpSrv.Serve(n.mux.http) }()
 	go n.serveForward(n.mux.fwd)
 	go n.joinLoop()
