@@ -212,18 +212,32 @@ func TestPartition(t *testing.T) {
 	cutAt := time.Now()
 
 	// X connects on p1 at once; its CONNACK must come after X's connection
-	// on p3 was closed.
-	x1 := testutil.Dial(t, n1.mqtt, packet.Version5)
-	x1.Send(&packet.Connect{ClientID: "X", CleanStart: true, KeepAlive: 60, ProtocolVersion: packet.Version5})
+	// on p3 was closed. (Refused while p1 and p2 elect a leader, when p3
+	// led: it tries again.)
 	type ack struct {
+		c   *testutil.Client
 		p   packet.Packet
 		err error
 		at  time.Time
 	}
 	x1Ack := make(chan ack, 1)
 	go func() {
-		p, err := x1.Read(clusterWait)
-		x1Ack <- ack{p, err, time.Now()}
+		for {
+			nc, err := net.Dial("tcp", n1.mqtt)
+			if err != nil {
+				x1Ack <- ack{err: err}
+				return
+			}
+			c := testutil.NewClient(t, nc, packet.Version5)
+			c.Send(&packet.Connect{ClientID: "X", CleanStart: true, KeepAlive: 60, ProtocolVersion: packet.Version5})
+			p, err := c.Read(clusterWait)
+			if ca, ok := p.(*packet.Connack); ok && ca.ReasonCode == packet.ServerUnavailable && time.Since(cutAt) < clusterWait {
+				nc.Close()
+				continue
+			}
+			x1Ack <- ack{c, p, err, time.Now()}
+			return
+		}
 	}()
 
 	expectFenced(t, x, "X on the cut-off node")
@@ -246,6 +260,7 @@ func TestPartition(t *testing.T) {
 	}
 	t.Logf("X closed on p3 %v after the cut, admitted on p1 %v after it (lease %v, margin %v)",
 		xClosedAt.Sub(cutAt).Round(time.Millisecond), a.at.Sub(cutAt).Round(time.Millisecond), cluster.FenceLease, cluster.TakeoverMargin)
+	x1 := a.c
 	ping(t, x1)
 
 	// p3's other clients are closed too, and new ones refused.
