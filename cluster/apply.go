@@ -86,6 +86,12 @@ func (f *fsm) applyReplicated(index uint64, c *command) result {
 		return result{}
 	case opApply:
 		rs.mu.Lock()
+		if !rs.seeded[c.Kind] {
+			// Every node with the kind refuses alike: the cluster has no
+			// state for it yet (no leader with the kind seeded it).
+			rs.mu.Unlock()
+			return result{Error: fmt.Sprintf("no agreed %s state yet", c.Kind)}
+		}
 		last, seen := rs.tokens[c.Node]
 		dup := seen && last>>32 == c.Token>>32 && uint32(c.Token) <= uint32(last)
 		if !dup {

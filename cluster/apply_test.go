@@ -58,6 +58,9 @@ func TestReplicatedApply(t *testing.T) {
 	if u := f.unseeded(); len(u) != 1 || u[0] != "j" {
 		t.Fatalf("unseeded %v, want [j]", u)
 	}
+	if res := applyCmd(t, f, &command{Op: opApply, Kind: "j", Node: "n1", Token: 1, Payload: []byte("early")}); res.Error == "" || j.state != "local" {
+		t.Fatalf("a command before the seed: %+v, state %q", res, j.state)
+	}
 	applyCmd(t, f, &command{Op: opSeed, Kind: "j", Payload: []byte("s")})
 	applyCmd(t, f, &command{Op: opSeed, Kind: "j", Payload: []byte("other")}) // a second leader's: too late
 	if j.state != "s" || len(f.unseeded()) != 0 {
@@ -89,6 +92,7 @@ func TestReplicatedApply(t *testing.T) {
 			t.Errorf("answer %d = %+v, want %+v", i, answers[i], want[i])
 		}
 	}
+	applyCmd(t, f, &command{Op: opSeed, Kind: "unknown", Payload: []byte("x")}) // a leader that has it
 	if res := applyCmd(t, f, &command{Op: opApply, Kind: "unknown", Node: "n1", Token: inc2 | 2}); res.Error != "" || j.state != "s,a,b,c,d" {
 		t.Errorf("a kind this node lacks: %+v, state %q", res, j.state)
 	}
