@@ -50,8 +50,8 @@ type replicatedState struct {
 	kinds map[string]Replicated // as configured; read-only
 	log   *slog.Logger
 	// applied is called when a command this node proposed was applied
-	// here, with its answer.
-	applied func(token uint64, answer []byte)
+	// here, with its answer, or refused, with why.
+	applied func(token uint64, answer []byte, refused string)
 
 	mu     sync.Mutex        // guards seeded and tokens
 	seeded map[string]bool   // kinds whose state the cluster set
@@ -59,7 +59,7 @@ type replicatedState struct {
 }
 
 // initReplicated sets up the replicated state machines of cfg.
-func (f *fsm) initReplicated(self string, kinds map[string]Replicated, log *slog.Logger, applied func(uint64, []byte)) {
+func (f *fsm) initReplicated(self string, kinds map[string]Replicated, log *slog.Logger, applied func(uint64, []byte, string)) {
 	f.repl = &replicatedState{self: self, kinds: kinds, log: log, applied: applied,
 		seeded: make(map[string]bool), tokens: make(map[string]uint64)}
 }
@@ -68,7 +68,9 @@ func (f *fsm) initReplicated(self string, kinds map[string]Replicated, log *slog
 func (f *fsm) applyReplicated(index uint64, c *command) result {
 	rs := f.repl
 	if rs == nil {
-		return result{Error: fmt.Sprintf("%s of %q: no replicated state here", c.Op, c.Kind)}
+		// A node configured without replicated states: it has nothing to
+		// apply, and no answer to give (the proposer has its own).
+		return result{}
 	}
 	r := rs.kinds[c.Kind]
 	switch c.Op {
@@ -90,7 +92,11 @@ func (f *fsm) applyReplicated(index uint64, c *command) result {
 			// Every node with the kind refuses alike: the cluster has no
 			// state for it yet (no leader with the kind seeded it).
 			rs.mu.Unlock()
-			return result{Error: fmt.Sprintf("no agreed %s state yet", c.Kind)}
+			msg := fmt.Sprintf("no agreed %s state yet", c.Kind)
+			if c.Node == rs.self && rs.applied != nil {
+				rs.applied(c.Token, nil, msg)
+			}
+			return result{Error: msg}
 		}
 		last, seen := rs.tokens[c.Node]
 		dup := seen && last>>32 == c.Token>>32 && uint32(c.Token) <= uint32(last)
@@ -107,7 +113,7 @@ func (f *fsm) applyReplicated(index uint64, c *command) result {
 		}
 		answer := r.Apply(c.Payload)
 		if c.Node == rs.self && rs.applied != nil {
-			rs.applied(c.Token, answer)
+			rs.applied(c.Token, answer, "")
 		}
 		return result{}
 	}
@@ -192,20 +198,26 @@ func (f *fsm) unseeded() []string {
 
 // waiters are the Replicate calls waiting for this node's answer.
 type waiters struct {
-	mu  sync.Mutex             // guards m and seq
-	m   map[uint64]chan []byte // by token; buffered, 1
-	seq uint32                 // the last sequence number given
-	one sync.Mutex             // one Replicate at a time: tokens reach raft in order
+	mu  sync.Mutex              // guards m and seq
+	m   map[uint64]chan applied // by token; buffered, 1
+	seq uint32                  // the last sequence number given
+	one sync.Mutex              // one Replicate at a time: tokens reach raft in order
 }
 
-// deliver hands the answer to the Replicate call waiting for it, if any.
-func (w *waiters) deliver(token uint64, answer []byte) {
+// applied is a command's outcome on this node.
+type applied struct {
+	answer  []byte
+	refused string // why it was not applied, "" if it was
+}
+
+// deliver hands the outcome to the Replicate call waiting for it, if any.
+func (w *waiters) deliver(token uint64, answer []byte, refused string) {
 	w.mu.Lock()
 	ch, ok := w.m[token]
 	delete(w.m, token)
 	w.mu.Unlock()
 	if ok {
-		ch <- answer
+		ch <- applied{answer, refused}
 	}
 }
 
@@ -229,12 +241,12 @@ func (n *Node) Replicate(ctx context.Context, kind string, cmd []byte) ([]byte, 
 	w := &n.waiters
 	w.one.Lock()
 	defer w.one.Unlock()
-	ch := make(chan []byte, 1)
+	ch := make(chan applied, 1)
 	w.mu.Lock()
 	w.seq++
 	tok := uint64(n.incarnation)<<32 | uint64(w.seq)
 	if w.m == nil {
-		w.m = make(map[uint64]chan []byte)
+		w.m = make(map[uint64]chan applied)
 	}
 	w.m[tok] = ch
 	w.mu.Unlock()
@@ -252,7 +264,10 @@ func (n *Node) Replicate(ctx context.Context, kind string, cmd []byte) ([]byte, 
 	defer t.Stop()
 	select {
 	case a := <-ch:
-		return a, nil
+		if a.refused != "" {
+			return nil, fmt.Errorf("cluster: %s", a.refused)
+		}
+		return a.answer, nil
 	case <-t.C:
 		return nil, fmt.Errorf("cluster: command agreed but not applied on this node within %v", n.cfg.ApplyTimeout)
 	case <-n.ctx.Done():

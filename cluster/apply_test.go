@@ -53,14 +53,16 @@ func TestReplicatedApply(t *testing.T) {
 	var answers []answer
 	f := newFSM(nil, nil)
 	f.initReplicated("n1", map[string]Replicated{"j": j}, slog.New(slog.DiscardHandler),
-		func(tok uint64, a []byte) { answers = append(answers, answer{tok, string(a)}) })
+		func(tok uint64, a []byte, refused string) { answers = append(answers, answer{tok, string(a) + refused}) })
 
 	if u := f.unseeded(); len(u) != 1 || u[0] != "j" {
 		t.Fatalf("unseeded %v, want [j]", u)
 	}
-	if res := applyCmd(t, f, &command{Op: opApply, Kind: "j", Node: "n1", Token: 1, Payload: []byte("early")}); res.Error == "" || j.state != "local" {
-		t.Fatalf("a command before the seed: %+v, state %q", res, j.state)
+	if res := applyCmd(t, f, &command{Op: opApply, Kind: "j", Node: "n1", Token: 1, Payload: []byte("early")}); res.Error == "" || j.state != "local" ||
+		len(answers) != 1 || answers[0].text != "no agreed j state yet" {
+		t.Fatalf("a command before the seed: %+v, state %q, answers %+v", res, j.state, answers)
 	}
+	answers = nil
 	applyCmd(t, f, &command{Op: opSeed, Kind: "j", Payload: []byte("s")})
 	applyCmd(t, f, &command{Op: opSeed, Kind: "j", Payload: []byte("other")}) // a second leader's: too late
 	if j.state != "s" || len(f.unseeded()) != 0 {
