@@ -53,7 +53,9 @@ func TestReplicatedApply(t *testing.T) {
 	var answers []answer
 	f := newFSM(nil, nil)
 	f.initReplicated("n1", map[string]Replicated{"j": j}, slog.New(slog.DiscardHandler),
-		func(tok uint64, a []byte, refused string) { answers = append(answers, answer{tok, string(a) + refused}) })
+		func(tok uint64, a []byte, refused string) {
+			answers = append(answers, answer{tok, string(a) + refused})
+		})
 
 	if u := f.unseeded(); len(u) != 1 || u[0] != "j" {
 		t.Fatalf("unseeded %v, want [j]", u)
