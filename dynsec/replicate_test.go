@@ -132,6 +132,14 @@ func TestReplicatedChanges(t *testing.T) {
 	testutilExpectKick(t, u)
 	sameFiles(t, pathA, pathB)
 
+	// The dashboard's requests are replicated too.
+	n = len(r.cmds)
+	if out := string(a.Execute(dynsec.Requester{ClientID: "dashboard", Username: "admin"},
+		[]byte(`{"commands":[{"command":"createGroup","groupname":"g"}]}`))); out != `{"responses":[{"command":"createGroup"}]}` || len(r.cmds) != n+1 {
+		t.Errorf("createGroup from the dashboard: %s, %d commands replicated, want %d", out, len(r.cmds), n+1)
+	}
+	sameFiles(t, pathA, pathB)
+
 	// Without agreement nothing changes, and each command says why.
 	r.fail = errors.New("cluster: no leader reachable")
 	out := ea.do(t, `{"commands":[{"command":"createClient","username":"w","password":"p","correlationData":"c1"},{"command":"enableClient","username":"u"}]}`)
