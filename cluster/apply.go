@@ -279,8 +279,9 @@ func (n *Node) Replicate(ctx context.Context, kind string, cmd []byte) ([]byte, 
 // the cluster has none of: in a new cluster, the first leader's.
 func (n *Node) seedLoop() {
 	defer n.wg.Done()
+	var retry time.Time // after a failure (a state too large), not before
 	for n.sleep(500 * time.Millisecond) {
-		if n.raft.State() != raft.Leader {
+		if n.raft.State() != raft.Leader || time.Now().Before(retry) {
 			continue
 		}
 		for _, kind := range n.fsm.unseeded() {
@@ -291,6 +292,7 @@ func (n *Node) seedLoop() {
 				cancel()
 			}
 			if err != nil && n.ctx.Err() == nil {
+				retry = time.Now().Add(10 * time.Second)
 				n.log.Warn("cluster: seeding the replicated state", "kind", kind, "err", err)
 			} else if err == nil {
 				n.log.Info("cluster: seeded the replicated state with this node's", "kind", kind)
