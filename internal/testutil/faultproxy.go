@@ -16,12 +16,12 @@ import (
 // can be told apart by source. It is closed when the test ends.
 type FaultProxy struct {
 	// Addr is where it listens, TCP and (with UDP) UDP on the same port.
-	Addr   string
-	target string
-	ln     net.Listener
-	pc     net.PacketConn // nil without UDP
+	Addr string
+	ln   net.Listener
+	pc   net.PacketConn // nil without UDP
 
-	mu      sync.Mutex              // guards cut, blocked, conns, udp, closed
+	mu      sync.Mutex              // guards target, cut, blocked, conns, udp, closed
+	target  string                  // where to relay to
 	cut     bool                    // everything dropped
 	blocked map[string]bool         // source IPs dropped
 	conns   map[net.Conn]string     // open relayed connections (both ends), with the client's IP
@@ -30,8 +30,8 @@ type FaultProxy struct {
 	wg      sync.WaitGroup // the relaying goroutines
 }
 
-// NewFaultProxy starts a proxy on a free port of 127.0.0.1 to target, with
-// UDP too if udp.
+// NewFaultProxy starts a proxy on a free port of 127.0.0.1 to target (which
+// SetTarget may give later), with UDP too if udp.
 func NewFaultProxy(t testing.TB, target string, udp bool) *FaultProxy {
 	t.Helper()
 	p := &FaultProxy{target: target, blocked: make(map[string]bool), conns: make(map[net.Conn]string),
@@ -65,6 +65,14 @@ func NewFaultProxy(t testing.TB, target string, udp bool) *FaultProxy {
 	}
 	t.Cleanup(p.close)
 	return p
+}
+
+// SetTarget sets the address relayed to, for the connections and
+// datagrams to come.
+func (p *FaultProxy) SetTarget(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
 }
 
 // Cut drops all traffic and closes the connections under way.
@@ -137,7 +145,10 @@ func (p *FaultProxy) accept() {
 // relay copies between c and a new connection to the target.
 func (p *FaultProxy) relay(c net.Conn, ip string) {
 	defer p.wg.Done()
-	up, err := net.Dial("tcp", p.target)
+	p.mu.Lock()
+	target := p.target
+	p.mu.Unlock()
+	up, err := net.Dial("tcp", target)
 	if err != nil {
 		c.Close()
 		return
@@ -191,6 +202,9 @@ func (p *FaultProxy) readUDP() {
 		up := p.udp[from.String()]
 		if up == nil && !p.closed {
 			raddr, err := net.ResolveUDPAddr("udp", p.target)
+			if p.target == "" {
+				err = errors.New("no target")
+			}
 			if err == nil {
 				up, err = net.DialUDP("udp", nil, raddr)
 			}

@@ -53,12 +53,15 @@ type proxied struct {
 func newProxied(t *testing.T, name, id, ip string) *proxied {
 	t.Helper()
 	dir := t.TempDir()
-	p := &proc{t: t, id: id, dir: dir, conf: filepath.Join(dir, "midge.conf"), out: &testutil.LockedBuffer{},
-		cluster: net.JoinHostPort(ip, fmt.Sprint(freePortOn(t, ip, false))),
-		gossip:  net.JoinHostPort(ip, fmt.Sprint(freePortOn(t, ip, true))),
-		mqtt:    fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
-	n := &proxied{proc: p, ip: ip, cproxy: testutil.NewFaultProxy(t, p.cluster, false),
-		gproxy: testutil.NewFaultProxy(t, p.gossip, true)}
+	p := &proc{t: t, id: id, dir: dir, conf: filepath.Join(dir, "midge.conf"), out: &testutil.LockedBuffer{}}
+	// The proxies first: they hold their ports from now on, and cannot
+	// take the node's between its choice and its start.
+	n := &proxied{proc: p, ip: ip, cproxy: testutil.NewFaultProxy(t, "", false), gproxy: testutil.NewFaultProxy(t, "", true)}
+	p.cluster = net.JoinHostPort(ip, fmt.Sprint(freePortOn(t, ip, false)))
+	p.gossip = net.JoinHostPort(ip, fmt.Sprint(freePortOn(t, ip, true)))
+	p.mqtt = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
+	n.cproxy.SetTarget(p.cluster)
+	n.gproxy.SetTarget(p.gossip)
 	_, mport, _ := net.SplitHostPort(p.mqtt)
 	conf := fmt.Sprintf(`user root
 listener %s 127.0.0.1
