@@ -3,6 +3,7 @@ package cluster
 import (
 	"net"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/memberlist"
@@ -34,13 +35,23 @@ func sourceAddr(listen string) net.Addr {
 // and port, whose TCP streams come from host when it is an IP address,
 // and the port it bound (port 0 picks one).
 func gossipTransport(host string, port int, c *memberlist.Config) (memberlist.NodeAwareTransport, int, error) {
-	nt, err := memberlist.NewNetTransport(&memberlist.NetTransportConfig{BindAddrs: []string{host}, BindPort: port,
-		Logger: c.Logger})
+	var nt *memberlist.NetTransport
+	var err error
+	// As memberlist does: a port picked for TCP may be taken for UDP, so
+	// port 0 is tried a few times.
+	for try := 0; try == 0 || (port == 0 && try < 10 && strings.Contains(err.Error(), "address already in use")); try++ {
+		nt, err = memberlist.NewNetTransport(&memberlist.NetTransportConfig{BindAddrs: []string{host}, BindPort: port,
+			Logger: c.Logger})
+		if err == nil {
+			break
+		}
+	}
 	if err != nil {
 		return nil, 0, err
 	}
 	if port == 0 {
 		port = nt.GetAutoBindPort()
+		c.AdvertisePort = port
 	}
 	local := sourceAddr(net.JoinHostPort(host, strconv.Itoa(port)))
 	if local == nil {
