@@ -68,7 +68,7 @@ type Server struct {
 
 	// routeMu serializes the calls of Config.OnRoute (see flushRoutes);
 	// taken with no other lock held, Index.mu inside it.
-	routeMu sync.Mutex
+	routeMu  sync.Mutex
 	routeBuf []topic.FilterChange // guarded by routeMu
 
 	control cowmap.Map[ControlHandler] // $CONTROL endpoints; see HandleControl
