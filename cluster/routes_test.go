@@ -170,3 +170,42 @@ func TestRouteStreams(t *testing.T) {
 		return !ona && !onb
 	})
 }
+
+// BenchmarkTargets measures the choice of the nodes a message goes to,
+// with 1,000 routes on each of two other nodes and this one, a shared
+// group on the three.
+func BenchmarkTargets(b *testing.B) {
+	a := tableNode("a")
+	var fb, fc []string
+	for i := range 1000 {
+		a.SetRoute(fmt.Sprintf("a/%d/+", i), true)
+		fb = append(fb, fmt.Sprintf("b/%d/#", i))
+		fc = append(fc, fmt.Sprintf("+/%d/c", i))
+	}
+	a.SetRoute("$share/g/s/#", true)
+	setRemote(a, "b", append(fb, "$share/g/s/#")...)
+	setRemote(a, "c", append(fc, "$share/g/s/#")...)
+	b.Run("plain", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := range b.N {
+			if len(a.Targets("b/7/c", uint64(i))) != 2 {
+				b.Fatal("want b and c")
+			}
+		}
+	})
+	b.Run("shared", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := range b.N {
+			a.Targets("s/1", uint64(i))
+			a.SharedHere("$share/g/s/#", uint64(i))
+		}
+	})
+	b.Run("none", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := range b.N {
+			if len(a.Targets("x/y", uint64(i))) != 0 {
+				b.Fatal("want none")
+			}
+		}
+	})
+}
