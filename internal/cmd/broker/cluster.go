@@ -131,7 +131,8 @@ func (b *brokerRun) attachCluster(srv *broker.Server) {
 // publishSys publishes the node's view of the cluster under
 // $SYS/broker/cluster/ every interval, retained, each value when it
 // changes: node_id, state (raft's), leader, term, commit_index,
-// members/<id> (alive, dead or unknown; voter or not), peers/<id>/queued,
+// members/<id> (alive, dead or unknown; voter or not), routes/<id> (the
+// routes this node knows of each node), peers/<id>/queued,
 // sent and dropped (the forwarding streams), messages/received and
 // messages/lost (forwarded messages published here, or not).
 func (cr *clusterRun) publishSys(srv *broker.Server, interval time.Duration) {
@@ -152,6 +153,9 @@ func (cr *clusterRun) publishSys(srv *broker.Server, interval time.Duration) {
 				v += " voter"
 			}
 			vals["members/"+m.ID] = v
+		}
+		for id, k := range st.Routes {
+			vals["routes/"+id] = fmt.Sprint(k)
 		}
 		for _, p := range st.Peers {
 			vals["peers/"+p.ID+"/queued"] = fmt.Sprint(p.Queued)

@@ -129,7 +129,7 @@ func TestCrossNodeDelivery(t *testing.T) {
 	sys, _ := testutil.Connect(t, ps[1].mqtt, v5, "sys")
 	sys.Subscribe(1, "$SYS/broker/cluster/#", 0)
 	leader, _ := formed(ps...)
-	want := map[string]string{"node_id": "x2", "leader": leader, "members/x1": "alive voter", "peers/x3/dropped": "0"}
+	want := map[string]string{"node_id": "x2", "leader": leader, "members/x1": "alive voter", "peers/x3/dropped": "0", "routes/x1": "1"}
 	for len(want) > 0 {
 		p := testutil.Expect[*packet.Publish](sys)
 		k := p.Topic[len("$SYS/broker/cluster/"):]
