@@ -102,6 +102,27 @@ func TestRoutes(t *testing.T) {
 		t.Errorf("frames sent to rt2 after its unsubscribe: %d, want 1", got)
 	}
 
+	// A persistent session's subscription stays a route while it is
+	// offline: its messages wait for it on its node.
+	var props packet.Properties
+	props.SetUint(packet.PropSessionExpiry, 3600)
+	// Its will, published once its node has handled the end of its
+	// connection, tells when it is offline.
+	sub.Subscribe(3, "will/off", 0)
+	off := testutil.Dial(t, ps[1].mqtt, v5)
+	off.Connect(&packet.Connect{ClientID: "off", CleanStart: true, KeepAlive: 60, Properties: props,
+		Will: &packet.Will{Topic: "will/off", Payload: []byte("gone")}})
+	off.Subscribe(1, "o/#", 1)
+	off.Close() // no DISCONNECT: the will goes
+	expectPublish(t, sub, "will/off", "gone")
+	waitRoutes(t, ps[1], 3, ps...)
+	publishAcked(t, pub, "o/1", "queued", 1)
+	back := testutil.Dial(t, ps[1].mqtt, v5)
+	if ack := back.Connect(&packet.Connect{ClientID: "off", KeepAlive: 60, Properties: props}); !ack.SessionPresent {
+		t.Fatalf("the offline session's CONNACK %+v: no session present", ack)
+	}
+	expectPublish(t, back, "o/1", "queued0")
+
 	// SIGKILL: the survivors drop the dead node's routes.
 	ps[1].kill()
 	waitFor(t, "rt2's routes dropped on the survivors", func() bool {
