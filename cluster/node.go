@@ -74,6 +74,8 @@ type Node struct {
 	peersMu sync.Mutex       // guards peers
 	peers   map[string]*peer // outgoing forwarding streams, by node id
 
+	routes *routeTable // every node's routes and the route streams (routes.go); its own lock
+
 	mu      sync.Mutex             // guards members, failed, refused, closed
 	members map[string]*memberInfo // every member memberlist told of, by node id
 	failed  map[string]time.Time   // leader only: since when each voter is not alive
@@ -110,6 +112,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		started: time.Now(),
 		members: make(map[string]*memberInfo),
 		peers:   make(map[string]*peer),
+		routes:  newRouteTable(),
 		failed:  make(map[string]time.Time),
 		refused: make(map[string]string),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute,
@@ -200,6 +203,8 @@ func (n *Node) start(ctx context.Context) error {
 	go n.contactLoop()
 	go func() { defer n.wg.Done(); n.httpSrv.Serve(n.mux.http) }()
 	go n.serveForward(n.mux.fwd)
+	n.wg.Add(1)
+	go n.serveRoutes(n.mux.rts)
 	go n.joinLoop()
 	go n.reconcileLoop()
 	go n.ownClaimsLoop()
@@ -266,6 +271,7 @@ func (n *Node) Close() error {
 	}
 	n.cancel()
 	n.stopPeers()
+	n.stopRoutes()
 	return n.release()
 }
 

@@ -26,6 +26,7 @@ func (n *Node) reconcileLoop() {
 			n.setHasState()
 		}
 		n.syncPeers()
+		n.syncRoutes()
 		if n.raft.State() != raft.Leader {
 			n.mu.Lock()
 			clear(n.failed)
