@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"math"
+	"sync/atomic"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/pubcodec"
@@ -38,7 +40,17 @@ type Message struct {
 	id        uint64
 	routeOnly bool       // a message of Route: not stored as retained
 	sel       *Selection // RouteSelected's: the subscriptions that get it
+	// matchGen is, for a retained message, the subscription index's
+	// generation when the message was routed (topic.Matches.Stamp),
+	// genPending while it is stored but not routed yet, 0 if it was never
+	// routed here (restored, SetRetained). A new subscription reads it to
+	// tell whether the message reaches it live (matchRetained); the one
+	// field of a published Message that changes.
+	matchGen atomic.Uint64
 }
+
+// genPending marks a retained message stored ahead of its routing.
+const genPending = math.MaxUint64
 
 // newMessage makes the message a client's PUBLISH p carries, on topic name
 // (its mount point applied), received at now. The message takes p's
