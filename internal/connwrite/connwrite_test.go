@@ -124,3 +124,21 @@ func TestGate(t *testing.T) {
 		t.Fatal("a writer started after Stop")
 	}
 }
+
+// Starter runs the function with its argument on a goroutine of its own,
+// and starting one allocates nothing once its records are made.
+func TestStarter(t *testing.T) {
+	var s Starter[*chan int]
+	ch := make(chan int)
+	send := func(c *chan int) { *c <- 1 }
+	s.Go(send, &ch)
+	if <-ch != 1 {
+		t.Fatal("not run")
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		s.Go(send, &ch)
+		<-ch
+	}); n != 0 {
+		t.Errorf("%v allocations per goroutine started", n)
+	}
+}
