@@ -81,6 +81,30 @@ func (n *Node) Broadcast(frame []byte) int {
 	return k
 }
 
+// Send queues frame for node id alone, as Broadcast does for every node
+// (see Targets for the nodes a message goes to). It reports whether the
+// frame was queued: not when the node has no stream (it is not alive, or
+// is this node), nor when its queue is full (the frame is counted
+// dropped).
+func (n *Node) Send(id string, frame []byte) bool {
+	if len(frame) > MaxFrameSize {
+		return false
+	}
+	n.peersMu.Lock()
+	defer n.peersMu.Unlock()
+	p := n.peers[id]
+	if p == nil {
+		return false
+	}
+	select {
+	case p.q <- frame:
+		return true
+	default:
+		p.dropped.Add(1)
+		return false
+	}
+}
+
 // syncPeers starts a stream to each live member that has none, and stops
 // those of members no longer alive (dropping what they had queued).
 func (n *Node) syncPeers() {

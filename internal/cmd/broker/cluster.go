@@ -99,13 +99,14 @@ func (b *brokerRun) startCluster(ctx context.Context) error {
 func (b *brokerRun) setClusterHooks(cfg *broker.Config) {
 	if cr := b.cluster; cr != nil {
 		cfg.Admit, cfg.OnDisconnect = cr.hooks.admit, cr.hooks.disconnected
+		cr.setRouteHooks(cfg) // cluster_routes.go
 	}
 }
 
 // attachCluster forwards every message the server routes to the other
-// nodes, without acknowledgement, to every live node (docs/cluster.md says
-// what that guarantees, and what not), and has raft agree on the retained
-// messages published here.
+// nodes with a matching route, without acknowledgement (docs/cluster.md
+// says what that guarantees, and what not), and has raft agree on the
+// retained messages published here.
 func (b *brokerRun) attachCluster(srv *broker.Server) {
 	cr := b.cluster
 	if cr == nil {
@@ -119,9 +120,7 @@ func (b *brokerRun) attachCluster(srv *broker.Server) {
 		if m.Retain {
 			cr.hooks.observe(m)
 		}
-		if f, ok := encodeFrame(m, time.Now()); ok {
-			cr.node.Broadcast(f)
-		}
+		cr.forward(m) // to the nodes with a matching route (cluster_routes.go)
 	})
 	if d := sysInterval(b.res.Config.SysInterval); d > 0 {
 		cr.sysStop, cr.sysDone = make(chan struct{}), make(chan struct{})
@@ -132,7 +131,8 @@ func (b *brokerRun) attachCluster(srv *broker.Server) {
 // publishSys publishes the node's view of the cluster under
 // $SYS/broker/cluster/ every interval, retained, each value when it
 // changes: node_id, state (raft's), leader, term, commit_index,
-// members/<id> (alive, dead or unknown; voter or not), peers/<id>/queued,
+// members/<id> (alive, dead or unknown; voter or not), routes/<id> (the
+// routes this node knows of each node), peers/<id>/queued,
 // sent and dropped (the forwarding streams), messages/received and
 // messages/lost (forwarded messages published here, or not).
 func (cr *clusterRun) publishSys(srv *broker.Server, interval time.Duration) {
@@ -153,6 +153,9 @@ func (cr *clusterRun) publishSys(srv *broker.Server, interval time.Duration) {
 				v += " voter"
 			}
 			vals["members/"+m.ID] = v
+		}
+		for id, k := range st.Routes {
+			vals["routes/"+id] = fmt.Sprint(k)
 		}
 		for _, p := range st.Peers {
 			vals["peers/"+p.ID+"/queued"] = fmt.Sprint(p.Queued)
@@ -261,7 +264,11 @@ func (cr *clusterRun) receive(b *brokerRun, from string, f []byte) {
 		cr.lost.Add(1) // not serving yet
 		return
 	}
-	m, err := decodeFrame(from, f, time.Now())
+	sel, f, err := decodeSelection(f) // cluster_routes.go
+	var m *broker.Message
+	if err == nil {
+		m, err = decodeFrame(from, f, time.Now())
+	}
 	if err != nil {
 		cr.lost.Add(1)
 		b.log.Warn(fmt.Sprintf("Warning: cluster: a message from node %s: %v", from, err))
@@ -271,7 +278,7 @@ func (cr *clusterRun) receive(b *brokerRun, from string, f []byte) {
 	defer cancel()
 	// Delivered here, but stored as retained from raft's agreement only
 	// (cluster_hooks.go): a frame may arrive after a later agreement.
-	if err := srv.Route(ctx, m); err != nil {
+	if err := srv.RouteSelected(ctx, m, sel); err != nil {
 		cr.lost.Add(1)
 		b.log.Warn(fmt.Sprintf("Warning: cluster: publishing a message from node %s on %q: %v", from, m.Topic, err))
 		return
