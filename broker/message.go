@@ -2,7 +2,6 @@ package broker
 
 import (
 	"math"
-	"sync/atomic"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/pubcodec"
@@ -12,6 +11,16 @@ import (
 // Message is an application message as the broker routes it. A Message is
 // immutable once published: every subscriber's delivery shares it.
 type Message struct {
+	// matchGen is, for a retained message, the subscription index's
+	// generation when the message was routed (topic.Matches.Stamp),
+	// genPending while it is stored but not routed yet, 0 if it was never
+	// routed here (restored, SetRetained). A new subscription reads it to
+	// tell whether the message reaches it live (matchRetained); the one
+	// field of a published Message that changes. Read and written with
+	// sync/atomic's functions (not an atomic.Uint64, so that a Message
+	// can still be copied); first, for 64-bit alignment on 32-bit ARM.
+	matchGen uint64
+
 	Topic   string
 	Payload []byte
 	QoS     byte
@@ -40,13 +49,6 @@ type Message struct {
 	id        uint64
 	routeOnly bool       // a message of Route: not stored as retained
 	sel       *Selection // RouteSelected's: the subscriptions that get it
-	// matchGen is, for a retained message, the subscription index's
-	// generation when the message was routed (topic.Matches.Stamp),
-	// genPending while it is stored but not routed yet, 0 if it was never
-	// routed here (restored, SetRetained). A new subscription reads it to
-	// tell whether the message reaches it live (matchRetained); the one
-	// field of a published Message that changes.
-	matchGen atomic.Uint64
 }
 
 // genPending marks a retained message stored ahead of its routing.

@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/topic"
@@ -41,7 +42,7 @@ type routed struct {
 // written without waiting; publishDurable is the path that waits.
 func (srv *Server) publish(m *Message, from *session) bool {
 	if m.Retain && !m.routeOnly {
-		m.matchGen.Store(genPending) // stored now, routed below
+		atomic.StoreUint64(&m.matchGen, genPending) // stored now, routed below
 	}
 	srv.applyRetained(m)
 	if srv.commit != nil && m.Retain && !m.routeOnly && storable(m.Topic) && !srv.opt().RetainUnavailable {
@@ -305,7 +306,7 @@ func (srv *Server) matchRetained(ctx context.Context, c *conn, filter string, o 
 			expired = append(expired, name)
 			return true
 		}
-		if g := m.matchGen.Load(); gen != 0 && g != 0 && g >= gen {
+		if g := atomic.LoadUint64(&m.matchGen); gen != 0 && g != 0 && g >= gen {
 			// Routed with the subscription in the index, or (genPending)
 			// about to be: its routing delivers it.
 			return true

@@ -64,10 +64,10 @@ type Matches[S comparable] struct {
 	// delivers the message to one member of each, see Group.Next.
 	Shared []*Group[S]
 	// Stamp, if not nil, receives the Index's generation (see
-	// SubscribeGen) while Match holds the Index's lock: a subscription
-	// added at a generation up to the stamp was matched; one added later
-	// was not.
-	Stamp *atomic.Uint64
+	// SubscribeGen), stored atomically while Match holds the Index's lock:
+	// a subscription added at a generation up to the stamp was matched;
+	// one added later was not. Read it with atomic.LoadUint64.
+	Stamp *uint64
 }
 
 // Index is the subscription index: a trie over topic levels that finds every
@@ -354,7 +354,7 @@ func (ix *Index[S]) Match(name string, m *Matches[S]) {
 	ix.mu.RLock()
 	matchLocked(&ix.root, name, name[0] == '$', m)
 	if m.Stamp != nil {
-		m.Stamp.Store(ix.gen)
+		atomic.StoreUint64(m.Stamp, ix.gen)
 	}
 	ix.mu.RUnlock()
 }

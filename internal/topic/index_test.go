@@ -516,15 +516,15 @@ func TestIndexGroup(t *testing.T) {
 // it saw: a subscription with a generation up to the stamp was matched.
 func TestSubscribeGenAndStamp(t *testing.T) {
 	ix := topic.NewIndex[string]()
-	var stamp atomic.Uint64
+	var stamp uint64
 	m := topic.Matches[string]{Stamp: &stamp}
 	_, g1, err := ix.SubscribeGen("a", "t/+", topic.Options{})
 	if err != nil || g1 != 1 {
 		t.Fatalf("first subscription: generation %d, %v", g1, err)
 	}
 	ix.Match("t/x", &m)
-	if stamp.Load() != g1 || len(m.Subs) != 1 {
-		t.Fatalf("stamp %d with %d matches, want %d and 1", stamp.Load(), len(m.Subs), g1)
+	if atomic.LoadUint64(&stamp) != g1 || len(m.Subs) != 1 {
+		t.Fatalf("stamp %d with %d matches, want %d and 1", atomic.LoadUint64(&stamp), len(m.Subs), g1)
 	}
 	if existed, g, _ := ix.SubscribeGen("a", "t/+", topic.Options{QoS: 1}); !existed || g != g1 {
 		t.Errorf("a replaced subscription: existed %v, generation %d, want true and %d", existed, g, g1)
@@ -533,12 +533,12 @@ func TestSubscribeGenAndStamp(t *testing.T) {
 	if g2 != g1+1 {
 		t.Errorf("a shared subscription's generation %d, want %d", g2, g1+1)
 	}
-	if stamp.Load() >= g2 {
-		t.Errorf("the stamp %d claims the later subscription (%d) was matched", stamp.Load(), g2)
+	if atomic.LoadUint64(&stamp) >= g2 {
+		t.Errorf("the stamp %d claims the later subscription (%d) was matched", atomic.LoadUint64(&stamp), g2)
 	}
 	ix.Match("t/x", &m)
-	if stamp.Load() != g2 || len(m.Subs) != 1 || len(m.Shared) != 1 {
-		t.Errorf("stamp %d, %d subs, %d groups; want %d, 1, 1", stamp.Load(), len(m.Subs), len(m.Shared), g2)
+	if atomic.LoadUint64(&stamp) != g2 || len(m.Subs) != 1 || len(m.Shared) != 1 {
+		t.Errorf("stamp %d, %d subs, %d groups; want %d, 1, 1", atomic.LoadUint64(&stamp), len(m.Subs), len(m.Shared), g2)
 	}
 	if _, _, err := ix.SubscribeGen("c", "t/#/x", topic.Options{}); err == nil {
 		t.Error("an invalid filter was accepted")
