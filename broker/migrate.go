@@ -68,7 +68,7 @@ func (srv *Server) ExportSession(ctx context.Context, clientID string) (*Session
 	old := s.conn
 	if old != nil {
 		s.conn = nil
-		if old.version == packet.Version5 {
+		if old.version == packet.Version5 && !old.closing {
 			// As a takeover does [MQTT-3.1.4-3]: DISCONNECT 0x8E, then close.
 			old.closing = true
 			old.ctrl = append(old.ctrl, outItem{kind: outPacket, pkt: &packet.Disconnect{ReasonCode: packet.SessionTakenOver}})

@@ -36,7 +36,9 @@ func (h *clusterHooks) migrateIn(ctx context.Context, id string, cl cluster.Clai
 	if srv == nil {
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, migrateTimeout)
+	// Not the connection's context: once the other node has exported the
+	// session, the import must not stop because the client went away.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), migrateTimeout)
 	defer cancel()
 	b, err := h.node.FetchSession(ctx, cl.Previous, id)
 	if errors.Is(err, cluster.ErrNoSession) {
