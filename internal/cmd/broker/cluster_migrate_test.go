@@ -23,7 +23,7 @@ func TestSessionWireRoundTrip(t *testing.T) {
 		Session: mbroker.StoredSession{ClientID: "x", Version: 5, Username: "u", HasUsername: true, Listener: "l",
 			Expiry: 300, OfflineSince: at, Will: &mbroker.Message{Topic: "will"}, WillDelay: 5,
 			Subscriptions: []mbroker.StoredSubscription{{Filter: "a/#", QoS: 2, NoLocal: true, RetainHandling: 1, ID: 7}},
-			SentUpTo: 3, NextSeq: 9, Queued: 2},
+			SentUpTo:      3, NextSeq: 9, Queued: 2},
 		Deliveries: []*mbroker.StoredDelivery{
 			{Seq: 1, Msg: m, QoS: 2, Released: true, SubIDs: []uint32{7}},
 			{Seq: 8, Msg: m, QoS: 1, Retain: true, Group: "$share/g/a/#"},
