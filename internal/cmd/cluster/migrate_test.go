@@ -120,6 +120,10 @@ func TestTakeoverMovesInflight(t *testing.T) {
 	cp.Properties.SetUint(packet.PropReceiveMaximum, 5)
 	x, _ := connectOn(t, ps[0], cp)
 	x.Subscribe(1, "d/#", 2)
+	// A witness on n1 tells when the forwarded messages arrived there:
+	// forwarding is not tied to the publisher's acknowledgement yet.
+	w, _ := testutil.Connect(t, ps[0].mqtt, packet.Version5, "witness")
+	w.Subscribe(1, "d/#", 1)
 	waitRoutes(t, ps[0], 1, ps...)
 
 	pub, _ := testutil.Connect(t, ps[2].mqtt, packet.Version5, "pub")
@@ -135,6 +139,12 @@ func TestTakeoverMovesInflight(t *testing.T) {
 		}
 	}
 	publishAcked(t, pub, "d/1", "one", 10, nil, new(uint16))
+	for i := range 10 {
+		expectPublish(t, w, "d/2", fmt.Sprint("two", i))
+	}
+	for i := range 10 {
+		expectPublish(t, w, "d/1", fmt.Sprint("one", i))
+	}
 
 	// Five in flight (Receive Maximum): the first gets its PUBREC, the
 	// others nothing; the rest wait in the queue.
