@@ -182,3 +182,27 @@ func TestMigrateErrors(t *testing.T) {
 		t.Errorf("import over a connected client: %v, want ErrSessionConnected", err)
 	}
 }
+
+// An MQTT 3.1.1 session (Clean Session 0) moves too, and the session
+// present flag of its CONNACK says so.
+func TestMigrateV311(t *testing.T) {
+	migrationPair(t, func(t *testing.T, a, b *testutil.Broker) {
+		cp := &packet.Connect{ProtocolVersion: packet.Version311, ClientID: "old", KeepAlive: 60}
+		c, _ := connectWith(t, a, cp)
+		c.Subscribe(1, "v/#", 1)
+		disconnect(c)
+		waitOffline(t, a, "old")
+		p := connect(t, a, 5, "p")
+		pub(t, p, 1, "v/1", "one", 1, false)
+		testutil.WaitFor(t, "a message queued", func() bool {
+			si, ok := a.Session("old")
+			return ok && si.Queued == 1
+		})
+		moveSession(t, a, b, "old")
+		c, ack := connectWith(t, b, cp)
+		if !ack.SessionPresent {
+			t.Fatal("CONNACK session present 0 after the import")
+		}
+		ackAll(t, c, expectPublish(t, c, "v/1", "one"))
+	})
+}
