@@ -1,10 +1,10 @@
 package interop_test
 
 import (
-	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -93,20 +93,16 @@ func replaceFile(t *testing.T, src, dst string) {
 	}
 }
 
-// freePorts returns n different TCP ports that were free on every address
-// a moment ago (a listener without an address listens on all of them, and
-// a port may be the local port of connections on other addresses).
-// startMidge tries again with new ports if one is taken meanwhile.
+// freePorts returns n different ports that were free on every address a
+// moment ago (testutil.FreePort). startMidge tries again with new ports if
+// one is taken meanwhile.
 func freePorts(t *testing.T, n int) []string {
 	t.Helper()
-	ports := make([]string, n)
-	for i := range ports {
-		ln, err := net.Listen("tcp", ":0")
-		if err != nil {
-			t.Fatal(err)
+	ports := make([]string, 0, n)
+	for len(ports) < n {
+		if p := strconv.Itoa(testutil.FreePort(t)); !slices.Contains(ports, p) {
+			ports = append(ports, p)
 		}
-		defer ln.Close() // all open until all are chosen, so they differ
-		_, ports[i], _ = net.SplitHostPort(ln.Addr().String())
 	}
 	return ports
 }

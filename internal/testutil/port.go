@@ -2,24 +2,76 @@ package testutil
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
-// FreePort returns a TCP port that was free on 127.0.0.1 a moment ago, for
-// a process the test starts that must be told its port in advance.
+// FreePort returns a port that was free for TCP and UDP on every address a
+// moment ago, for a process the test starts that must be told its port in
+// advance. It is taken below Linux's ephemeral range (32768 and up unless
+// /proc/sys/net/ipv4/ip_local_port_range says otherwise), where the kernel
+// never picks a port on its own: no listener on port 0 and no outgoing
+// connection of a parallel test can take it before the process binds it.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	low, high := 20000, ephemeralLow()
+	if high-low < 1000 {
+		low = 1024 // an unusual range: what is below it
+	}
+	given.Lock()
+	defer given.Unlock()
+	for range 1000 {
+		port := low + rand.IntN(high-low)
+		if !given.ports[port] && portFree(port) {
+			given.ports[port] = true // never twice in one test binary
+			return port
+		}
+	}
+	t.Fatal("no free port below the ephemeral range")
+	return 0
+}
+
+// given are the ports FreePort returned: two calls of one test (a node's
+// cluster and gossip ports, chosen before the node starts) must differ.
+var given = struct {
+	sync.Mutex
+	ports map[int]bool
+}{ports: make(map[int]bool)}
+
+// portFree reports whether port can be listened on, TCP and UDP, on every
+// address.
+func portFree(port int) bool {
+	addr := ":" + strconv.Itoa(port)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatal(err)
+		return false
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	pc, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		return false
+	}
+	pc.Close()
+	return true
+}
+
+// ephemeralLow returns the first port of the kernel's ephemeral range.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 1024 {
+				return n
+			}
+		}
+	}
+	return 32768
 }
 
 // DeadAddr returns an address on 127.0.0.1 that nothing listens on (its

@@ -31,3 +31,21 @@ func TestListens(t *testing.T) {
 		t.Errorf("Listens(self, free port %s) = %v, %v; want false and an error", dead, ok, err)
 	}
 }
+
+// FreePort gives ports below the ephemeral range, free for TCP and UDP,
+// never the same twice.
+func TestFreePort(t *testing.T) {
+	seen := map[int]bool{}
+	for range 50 {
+		p := FreePort(t)
+		if seen[p] || p < 1024 || p >= ephemeralLow() {
+			t.Fatalf("port %d: seen before %v, ephemeral range from %d", p, seen[p], ephemeralLow())
+		}
+		seen[p] = true
+		ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
+		if err != nil {
+			t.Fatalf("port %d is not free: %v", p, err)
+		}
+		ln.Close()
+	}
+}

@@ -11,8 +11,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"os"
@@ -35,23 +33,8 @@ func readOrEmpty(path string) string {
 	return string(b)
 }
 
-// freePort returns a TCP port that was free on every interface a moment
-// ago. It is taken below Linux's ephemeral range (32768 and up), so that the
-// clients the tests start cannot be given it for their own end meanwhile.
-func freePort(t *testing.T) string {
-	t.Helper()
-	for range 1000 {
-		p := strconv.Itoa(20000 + rand.IntN(12000))
-		ln, err := net.Listen("tcp", ":"+p)
-		if err != nil {
-			continue
-		}
-		ln.Close()
-		return p
-	}
-	t.Fatal("no free port")
-	return ""
-}
+// freePort is testutil.FreePort, as a string.
+func freePort(t *testing.T) string { return strconv.Itoa(testutil.FreePort(t)) }
 
 // midgeBinary returns cmd/midge, built once for the tests that run it as a
 // process, through a link named mosquitto (it runs under Mosquitto's name).

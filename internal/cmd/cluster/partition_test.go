@@ -204,6 +204,11 @@ func TestPartition(t *testing.T) {
 		p, _ := testutil.Connect(t, n.mqtt, packet.Version5, fmt.Sprintf("pub%d", i+1))
 		subs, pubs = append(subs, s), append(pubs, p)
 	}
+	// Routes reach the other nodes asynchronously (docs/cluster.md,
+	// Routes): publish once every node knows every node's subscription.
+	for _, p := range ps {
+		waitRoutes(t, p, 1, ps...)
+	}
 	ids := make([]uint16, 3)
 	before := acked{}
 	for i := range ns {
@@ -312,6 +317,7 @@ func TestPartition(t *testing.T) {
 		return true
 	})
 	sub3.Subscribe(1, "part/#", 1)
+	waitRoutes(t, ps[2], 1, ps...)
 	after := acked{}
 	for i := range 2 {
 		publishAcked(t, pubs[i], fmt.Sprintf("part/%d", i+1), "after", 5, after, &ids[i])

@@ -35,27 +35,6 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	testutil.WaitWithin(t, clusterWait, what, cond)
 }
 
-// gossipPort returns a port free for both TCP and UDP on 127.0.0.1 a
-// moment ago: memberlist needs both.
-func gossipPort(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		pc, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return port
-		}
-	}
-	t.Fatal("no port free for both TCP and UDP")
-	return 0
-}
-
 // proc is a midge broker process, a node of a cluster.
 type proc struct {
 	t       *testing.T
@@ -77,7 +56,7 @@ func newProc(t *testing.T, name, id string, expect int, join []string) *proc {
 	t.Helper()
 	dir := t.TempDir()
 	p := &proc{t: t, id: id, dir: dir, conf: filepath.Join(dir, "midge.conf"), out: &testutil.LockedBuffer{},
-		cluster: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), gossip: fmt.Sprintf("127.0.0.1:%d", gossipPort(t))}
+		cluster: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), gossip: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
 	p.mqtt = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	_, mport, _ := net.SplitHostPort(p.mqtt)
 	conf := fmt.Sprintf(`user root
