@@ -67,6 +67,9 @@ type Node struct {
 
 	peersMu sync.Mutex       // guards peers
 	peers   map[string]*peer // outgoing forwarding streams, by node id
+	// fwdSeq numbers the frames of this life on every stream (forward.go);
+	// dupFrames counts the frames received twice and dropped (acks.go).
+	fwdSeq, dupFrames atomic.Uint64
 
 	mu      sync.Mutex             // guards members, failed, refused, closed
 	members map[string]*memberInfo // every member memberlist told of, by node id
