@@ -169,6 +169,29 @@ func (srv *Server) Route(ctx context.Context, m *Message) error {
 	return srv.Publish(ctx, m)
 }
 
+// RouteAsync is Route without waiting: m is handed to every matching
+// session now (QoS 2 deliveries to persistent sessions once they are
+// durable), and done is called once with the outcome: nil when every
+// delivery to a persistent session is durable (at once without a Store),
+// or the error (ErrInvalidTopic, or the Store's: those deliveries were
+// not made). done may run before RouteAsync returns, or on another
+func (srv *Server) RouteAsync(m *Message, done func(error)) {
+	if !packet.ValidTopicName(m.Topic) || topic.IsSys(m.Topic) {
+		done(ErrInvalidTopic)
+		return
+	}
+	m.routeOnly = true
+	if m.Received.IsZero() {
+		m.Received = srv.now()
+	}
+	if srv.commit == nil {
+		srv.publish(m, nil)
+		done(nil)
+		return
+	}
+	srv.publishDurable(m, nil, nil, func(_ bool, err error) { done(err) })
+}
+
 // SetRetained stores m as the retained message of its topic (an empty
 // payload deletes it), as a retained Publish would, without routing it.
 func (srv *Server) SetRetained(m *Message) error {
