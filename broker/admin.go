@@ -233,8 +233,10 @@ func (srv *Server) DeleteRetained(ctx context.Context, filter string) (int, erro
 
 // Observe registers fn to see every message routed, after the publisher's
 // rights were checked, in publishing order per publisher. fn runs on the
-// publishing goroutine, so it must not block: copy or sample, and hand work
-// to a goroutine of your own. The Message must not be changed. Observers
+// publishing goroutine (holding no lock of the server's), so it should not
+// block: copy or sample, and hand work to a goroutine of your own. A wait
+// there holds back that publisher (and every subscriber's copy of the
+// message), which a cluster uses as backpressure when a peer is slow. The Message must not be changed. Observers
 // cost one atomic load per message when none is registered. The returned
 // function removes fn.
 func (srv *Server) Observe(fn func(*Message)) (remove func()) { return srv.observers.Add(fn) }

@@ -63,6 +63,8 @@ type clusterRun struct {
 	sysStop  chan struct{}         // closed to stop the $SYS publisher
 	sysDone  chan struct{}         // closed when it has stopped
 	hooks    *clusterHooks         // client ids and retained messages (cluster_hooks.go)
+	repl     replication           // acknowledged forwarding (cluster_replicate.go)
+	ready    chan struct{}         // closed once the server runs: frames wait for it
 }
 
 // startCluster starts this broker's cluster node when the configuration
@@ -73,13 +75,13 @@ func (b *brokerRun) startCluster(ctx context.Context) error {
 	if c.Name == "" {
 		return nil
 	}
-	cr := &clusterRun{srv: b.srv.Load, hooks: newClusterHooks(func(s string) { b.log.Warn(s) }, b.srv.Load)}
+	cr := &clusterRun{srv: b.srv.Load, ready: make(chan struct{}), hooks: newClusterHooks(func(s string) { b.log.Warn(s) }, b.srv.Load)}
 	cfg, err := clusterConfig(c)
 	if err != nil {
 		return err
 	}
 	cfg.Logger = b.log
-	cfg.OnFrame = func(from string, f []byte) { cr.receive(b, from, f) }
+	cfg.Deliver = func(from string, f []byte, done func()) { cr.receive(b, from, f, done) }
 	cfg.OnChange = cr.hooks.onChange
 	cfg.OnRestore = func() { cr.hooks.markDirty("") }
 	n, err := cluster.Start(ctx, cfg)
@@ -93,17 +95,20 @@ func (b *brokerRun) startCluster(ctx context.Context) error {
 }
 
 // setClusterHooks makes the server claim client identifiers through the
-// cluster (cluster_hooks.go).
+// cluster (cluster_hooks.go) and acknowledge a QoS 1 or 2 message once the
+// other nodes have it (cluster_replicate.go).
 func (b *brokerRun) setClusterHooks(cfg *broker.Config) {
 	if cr := b.cluster; cr != nil {
 		cfg.Admit, cfg.OnDisconnect = cr.hooks.admit, cr.hooks.disconnected
+		cfg.Replicate = cr.repl.replicate
 	}
 }
 
-// attachCluster forwards every message the server routes to the other
-// nodes, without acknowledgement, to every live node (docs/cluster.md says
-// what that guarantees, and what not), and has raft agree on the retained
-// messages published here.
+// attachCluster forwards every message the server routes to every other
+// live node (docs/cluster.md says what that guarantees): QoS 0 ones
+// dropped when a peer's queue is full, QoS 1 and 2 ones waiting for room
+// and acknowledged (cluster_replicate.go). It has raft agree on the
+// retained messages published here.
 func (b *brokerRun) attachCluster(srv *broker.Server) {
 	cr := b.cluster
 	if cr == nil {
@@ -117,10 +122,16 @@ func (b *brokerRun) attachCluster(srv *broker.Server) {
 		if m.Retain {
 			cr.hooks.observe(m)
 		}
-		if f, ok := encodeFrame(m, time.Now()); ok {
+		f, ok := encodeFrame(m, time.Now())
+		switch {
+		case !ok:
+		case m.QoS == 0:
 			cr.node.Broadcast(f)
+		default:
+			cr.repl.forward(cr.node, m, f)
 		}
 	})
+	close(cr.ready)
 	if d := sysInterval(b.res.Config.SysInterval); d > 0 {
 		cr.sysStop, cr.sysDone = make(chan struct{}), make(chan struct{})
 		go cr.publishSys(srv, d)
@@ -251,29 +262,39 @@ func decodeFrame(from string, f []byte, now time.Time) (*broker.Message, error) 
 	return m, nil
 }
 
-// receive publishes here a message another node forwarded.
-func (cr *clusterRun) receive(b *brokerRun, from string, f []byte) {
-	srv := cr.srv()
-	if srv == nil {
-		cr.lost.Add(1) // not serving yet
-		return
+// receive publishes here a message another node forwarded, and calls
+// done (the frame's acknowledgement) once its deliveries to persistent
+// sessions are durable. Until the server runs it waits (holding that
+// node's stream); a frame that cannot be published is acknowledged too,
+// and counted: sending it again would not help.
+func (cr *clusterRun) receive(b *brokerRun, from string, f []byte, done func()) {
+	select {
+	case <-cr.ready:
+	case <-cr.hooks.ctx.Done():
+		return // stopping: never acknowledged, the sender keeps it
 	}
+	srv := cr.srv()
 	m, err := decodeFrame(from, f, time.Now())
-	if err != nil {
+	if srv == nil || err != nil {
 		cr.lost.Add(1)
 		b.log.Warn(fmt.Sprintf("Warning: cluster: a message from node %s: %v", from, err))
+		done()
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	// Delivered here, but stored as retained from raft's agreement only
 	// (cluster_hooks.go): a frame may arrive after a later agreement.
-	if err := srv.Route(ctx, m); err != nil {
-		cr.lost.Add(1)
-		b.log.Warn(fmt.Sprintf("Warning: cluster: publishing a message from node %s on %q: %v", from, m.Topic, err))
-		return
-	}
-	cr.received.Add(1)
+	srv.RouteAsync(m, func(err error) {
+		if errors.Is(err, broker.ErrStoreClosed) {
+			return // stopping: never acknowledged, the sender keeps it for the next life
+		}
+		if err != nil {
+			cr.lost.Add(1)
+			b.log.Warn(fmt.Sprintf("Warning: cluster: publishing a message from node %s on %q: %v", from, m.Topic, err))
+		} else {
+			cr.received.Add(1)
+		}
+		done()
+	})
 }
 
 // clusterStatus returns what the dashboard calls for the cluster's
