@@ -49,7 +49,7 @@ func benchSubscriber(b *testing.B, srv *Server, id, filter string, qos byte, v b
 	c.version = v
 	*c.client = Client{ID: id, Version: v}
 	c.receiveMax = 65535
-	if err := srv.attach(c, true, 0, nil, 0, &packet.Connack{}); err != nil {
+	if err := srv.attach(c, true, 0, nil, 0, &packet.Connack{}, func() {}); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := srv.index.Subscribe(c.sess, filter, topic.Options{QoS: qos}); err != nil {

@@ -204,7 +204,29 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		}
 	}
 	c.connectedAt = c.srv.now().UnixNano()
-	if err := c.srv.attach(c, cp.CleanStart, expiry, will, willDelay, ack); err != nil {
+	// Mosquitto logs the new client before it sends the CONNACK: attach
+	// logs it just before it lets the writer write.
+	logConnected := func() {
+		if o.QuietConnections {
+			return
+		}
+		user := ""
+		if c.client.HasUsername {
+			user = fmt.Sprintf(", u'%s'", c.client.Username) // the certificate's with use_identity_as_username
+		}
+		pv := int(v) // the protocol level, as Mosquitto 2.1 logs it (2.0 logged 1, 2, 5)
+		clean := 0
+		if cp.CleanStart {
+			clean = 1
+		}
+		kind := "client"
+		if c.bridge {
+			kind = "bridge" // as Mosquitto logs a v3.x bridge
+		}
+		c.srv.log.Info(fmt.Sprintf("New %s connected from %s as %s (p%d, c%d, k%d%s).", kind, c.remoteAddr(), id, pv, clean, keepAlive, user),
+			"client_id", id)
+	}
+	if err := c.srv.attach(c, cp.CleanStart, expiry, will, willDelay, ack, logConnected); err != nil {
 		if errors.Is(err, errSessionLimit) {
 			if f := c.srv.cfg.OnDisconnect; f != nil {
 				f(c.client, false)
@@ -221,23 +243,6 @@ func (c *conn) handleConnect(ctx context.Context, cp *packet.Connect, decodeErr 
 		}
 		c.closeReason = "persistence failed: " + err.Error()
 		return false
-	}
-	if !o.QuietConnections {
-		user := ""
-		if c.client.HasUsername {
-			user = fmt.Sprintf(", u'%s'", c.client.Username) // the certificate's with use_identity_as_username
-		}
-		pv := int(v) // the protocol level, as Mosquitto 2.1 logs it (2.0 logged 1, 2, 5)
-		clean := 0
-		if cp.CleanStart {
-			clean = 1
-		}
-		kind := "client"
-		if c.bridge {
-			kind = "bridge" // as Mosquitto logs a v3.x bridge
-		}
-		c.srv.log.Info(fmt.Sprintf("New %s connected from %s as %s (p%d, c%d, k%d%s).", kind, c.remoteAddr(), id, pv, clean, keepAlive, user),
-			"client_id", id)
 	}
 	c.logTLS(id)
 	return true

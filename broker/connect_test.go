@@ -1,8 +1,11 @@
 package broker_test
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -389,4 +392,48 @@ func TestMaxSessions(t *testing.T) {
 		return ack.ReasonCode == packet.Success
 	})
 	p2.Close()
+}
+
+// gateHandler is a slog.Handler that holds the first record whose message
+// starts with prefix until release is closed, after saying so on held.
+type gateHandler struct {
+	prefix  string
+	held    chan struct{}
+	release chan struct{}
+	once    *sync.Once
+}
+
+func (h gateHandler) Enabled(context.Context, slog.Level) bool { return true }
+func (h gateHandler) WithAttrs([]slog.Attr) slog.Handler       { return h }
+func (h gateHandler) WithGroup(string) slog.Handler            { return h }
+func (h gateHandler) Handle(_ context.Context, r slog.Record) error {
+	if strings.HasPrefix(r.Message, h.prefix) {
+		h.once.Do(func() { close(h.held); <-h.release })
+	}
+	return nil
+}
+
+// Mosquitto logs "New client connected from ..." before it sends the
+// CONNACK, so a client that is connected finds its line in the log. While
+// the line is being written, no CONNACK may reach the client.
+func TestConnectedLoggedBeforeConnack(t *testing.T) {
+	h := gateHandler{prefix: "New client connected from ", held: make(chan struct{}), release: make(chan struct{}), once: new(sync.Once)}
+	b := start(t, broker.Config{AllowAnonymous: true, SysInterval: broker.Unlimited, Logger: slog.New(h)})
+	c := testutil.Dial(t, b.Addr, packet.Version311)
+	c.Send(&packet.Connect{ProtocolVersion: packet.Version311, ClientID: "logged-first", CleanStart: true, KeepAlive: 30})
+	select {
+	case <-h.held:
+	case <-time.After(10 * time.Second):
+		close(h.release)
+		t.Fatal("the broker never logged the new client")
+	}
+	// The broker is inside the log call: nothing may have been written.
+	if p, err := c.Read(300 * time.Millisecond); err == nil {
+		close(h.release)
+		t.Fatalf("got %v while the new client's line was being logged", p)
+	}
+	close(h.release)
+	if ack := testutil.Expect[*packet.Connack](c); ack.ReasonCode != 0 {
+		t.Fatalf("CONNACK %v", ack)
+	}
 }

@@ -21,7 +21,9 @@ var errSessionLimit = errors.New("global_max_clients reached")
 // durable, the CONNACK refuses the client (Server unavailable) and attach
 // returns the error: the connection must not go on. With MaxSessions
 // reached it returns errSessionLimit before touching any session.
-func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message, willDelay uint32, ack *packet.Connack) error {
+// Otherwise it calls connected (which logs the new client) before it lets
+// c's writer write the CONNACK, and outside every lock.
+func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message, willDelay uint32, ack *packet.Connack, connected func()) error {
 	id := c.client.ID
 	var (
 		old     *conn
@@ -157,6 +159,9 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 		}
 	}
 	srv.redistribute(orphans)
+	if failed == nil {
+		connected()
+	}
 	if present && failed == nil {
 		srv.dropUnreadable(c)
 	}

@@ -112,6 +112,10 @@ Run:
 
 Latency is measured from the send time stamped in each payload (the wall clock,
 so pub and sub may run in different processes on one machine) to its arrival.
+
+The exit status is 0 when the run completed, 1 when a client could not connect,
+an error occurred during the run, or none of the messages expected arrived, and
+2 for a usage error.
 `
 
 // options are the options of "midge bench".
@@ -784,6 +788,11 @@ func Run(ctx context.Context, prog string, args []string, st base.Streams) int {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	rep, err := runOptions(ctx, o, st)
+	// Every message lost measures nothing: a broker that routes nothing
+	// (a wrong -t, an ACL that denies it) must not pass as a fast one.
+	if rc := rep.received(); err == nil && rc != nil && rc.Expected > 0 && rc.Received == 0 {
+		err = fmt.Errorf("none of the %d messages expected arrived", rc.Expected)
+	}
 	if rep != nil {
 		if werr := rep.write(st.Out, o.json); werr != nil && err == nil {
 			err = werr

@@ -47,6 +47,14 @@ type report struct {
 	FirstErrors []string `json:"first_errors,omitempty"`
 }
 
+// received is r's receive report, nil if r or it is nil.
+func (r *report) received() *receiveReport {
+	if r == nil {
+		return nil
+	}
+	return r.Receive
+}
+
 // latencyReport summarizes a histogram, in milliseconds.
 type latencyReport struct {
 	Count uint64  `json:"count"`

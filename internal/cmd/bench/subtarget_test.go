@@ -66,15 +66,19 @@ func TestBenchPubSubOtherBroker(t *testing.T) {
 	}
 
 	// The subscribers really are on the other broker: on one that nothing
-	// reaches, the check reports every message lost.
+	// reaches, the check reports every message lost, and a run in which
+	// nothing arrived fails.
 	t.Run("unlinked", func(t *testing.T) {
 		c := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-		out, errOut, _ := runBenchArgs(t, "pubsub", "-L", "mqtt://"+a.Addr, "--sub-L", "mqtt://"+c.Addr,
+		out, errOut, code := runBenchArgs(t, "pubsub", "-L", "mqtt://"+a.Addr, "--sub-L", "mqtt://"+c.Addr,
 			"-q", "1", "-C", "50", "-t", "x/unlinked", "-d", "10s", "--drain", "300ms", "--pid", "none")
 		for _, want := range []string{"pub mqtt://" + a.Addr + " -> sub mqtt://" + c.Addr, "received    0 of 50", "lost 50"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("summary lacks %q:\n%s%s", want, out, errOut)
 			}
+		}
+		if want := "none of the 50 messages expected arrived"; code != 1 || !strings.Contains(errOut, want) {
+			t.Errorf("exit %d, error output %q; want 1 and %q", code, errOut, want)
 		}
 	})
 }
