@@ -154,9 +154,14 @@ func (n *Node) Forward(ctx context.Context, frame []byte) (*Pending, error) {
 	if len(frame) > MaxFrameSize {
 		return nil, fmt.Errorf("cluster: frame of %d bytes, more than %d", len(frame), MaxFrameSize)
 	}
+	return n.forwardTo(ctx, n.livePeers(), frame)
+}
+
+// forwardTo is Forward to peers.
+func (n *Node) forwardTo(ctx context.Context, peers []*peer, frame []byte) (*Pending, error) {
 	pd := &Pending{n: n}
 	var err error
-	for _, p := range n.livePeers() {
+	for _, p := range peers {
 		for {
 			seq, ok := p.enqueue(n, frame)
 			if ok {

@@ -268,3 +268,60 @@ func TestForwardReceiverDedup(t *testing.T) {
 		t.Errorf("%d duplicates dropped, want 2", d)
 	}
 }
+
+// TestForwardBackpressure checks that Forward waits while a peer's queue
+// is full, goes on once an acknowledgement frees room, and gives up with
+// ErrQueueFull (counting the frame dropped) when its context ends first;
+// Broadcast drops at once.
+func TestForwardBackpressure(t *testing.T) {
+	t.Parallel()
+	n := benchLeaderT(t)
+	p := &peer{id: "slow", addr: "127.0.0.1:1", max: 2, stop: make(chan struct{}), done: make(chan struct{}),
+		wake: make(chan struct{}, 1), changed: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), testWait)
+	defer cancel()
+	first, err := n.forwardTo(ctx, []*peer{p}, []byte("1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.forwardTo(ctx, []*peer{p}, []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if n.Broadcast(nil) != 0 {
+		t.Fatal("Broadcast found a peer") // the fake peer is not in the node's list
+	}
+	if _, ok := p.enqueue(n, []byte("x")); ok {
+		t.Fatal("a full queue took a frame")
+	}
+	third := make(chan error, 1)
+	go func() {
+		_, err := n.forwardTo(ctx, []*peer{p}, []byte("3"))
+		third <- err
+	}()
+	select {
+	case err := <-third:
+		t.Fatalf("Forward returned (%v) while the queue was full", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	p.ack(first.waits[0].seq) // frees one place
+	if err := <-third; err != nil {
+		t.Fatalf("Forward after the ack: %v", err)
+	}
+	short, cancelShort := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancelShort()
+	if _, err := n.forwardTo(short, []*peer{p}, []byte("4")); err != ErrQueueFull {
+		t.Fatalf("Forward to a full queue past its deadline: %v, want ErrQueueFull", err)
+	}
+	if d := p.dropped.Load(); d != 1 {
+		t.Errorf("%d dropped, want 1", d)
+	}
+	p.mu.Lock()
+	var got []string
+	for _, f := range p.frames {
+		got = append(got, string(f.data))
+	}
+	p.mu.Unlock()
+	if want := []string{"2", "3"}; !slices.Equal(got, want) {
+		t.Errorf("queue %q, want %q", got, want)
+	}
+}
