@@ -84,7 +84,10 @@ type Config struct {
 	// is, and the frame is acknowledged once done has been called (from any
 	// goroutine, at any time: the frames after it are acknowledged only
 	// then), so a frame can be handed on at once and acknowledged when it
-	// is durable. Every frame must get its done call.
+	// is durable. A frame whose done is never called holds back the
+	// acknowledgement of every later frame of its sender, which keeps them
+	// and sends them again to this node's next life: call it for every
+	// frame, unless the node is stopping.
 	Deliver func(from string, frame []byte, done func())
 	// ForwardQueue bounds each peer's queue of frames. If zero, 10000.
 	ForwardQueue int
