@@ -247,8 +247,13 @@ func TestForwardReceiverDedup(t *testing.T) {
 	}
 	finish("c")
 	finish("d")
-	if a := readAck(w); a != 14 {
-		t.Fatalf("ack %d, want 14", a)
+	// 13 may be acknowledged alone before d is done.
+	if a := readAck(w); a == 13 {
+		if a := readAck(w); a != 14 {
+			t.Fatalf("ack %d after 13, want 14", a)
+		}
+	} else if a != 14 {
+		t.Fatalf("ack %d, want 13 or 14", a)
 	}
 	w.c.Close()
 
