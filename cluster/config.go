@@ -73,6 +73,16 @@ type Config struct {
 	// snapshot (on start-up, or when the leader sent one).
 	OnRestore func()
 
+	// Replicated are the broker's state machines the cluster keeps
+	// identical on every node, by kind ("dynsec"): commands proposed with
+	// Node.Replicate are applied on every node in raft's log order, and
+	// their states are in raft's snapshots. A kind the cluster has no
+	// state for yet is seeded by the leader with its own state (Snapshot):
+	// in a new cluster the first leader's state becomes everyone's; a
+	// node that joins an existing cluster gets the cluster's state. Every
+	// node should configure the same kinds.
+	Replicated map[string]Replicated
+
 	// OnFrame, if set, receives each frame another node Broadcast or
 	// Forward, with that node's id: in the order it was sent, once per
 	// life of this node, from one goroutine per sending node. While it

@@ -48,7 +48,10 @@
 // the cluster port. Reads (Owner, RetainedMessage, RetainedMessages) are
 // local and may lag the leader by the replication delay. midge broker
 // claims each client identifier on CONNECT and stores the agreed retained
-// messages on every node (docs/cluster.md). The state is snapshotted to files in
+// messages on every node (docs/cluster.md). Config.Replicated adds state
+// machines of the broker's (dynamic security): Replicate has every node
+// apply an opaque command in log order and returns this node's answer; the
+// first leader seeds each one with its own state. The state is snapshotted to files in
 // the data directory; raft's log and stable store are a bbolt file there.
 //
 // # Forwarding

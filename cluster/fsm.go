@@ -87,6 +87,9 @@ type command struct {
 	Keep     uint32     `json:"keep,omitempty"` // drop_node: the incarnation whose claims stay
 	Retained *Retained  `json:"retained,omitempty"`
 	Batch    []Retained `json:"batch,omitempty"` // retain_batch
+	// Kind and Payload: apply and seed, a command of a Replicated (apply.go).
+	Kind    string `json:"kind,omitempty"`
+	Payload []byte `json:"payload,omitempty"`
 }
 
 // result is what applying a command returns.
@@ -115,6 +118,8 @@ type fsm struct {
 	mu       sync.RWMutex        // guards owners and retained
 	owners   map[string]owner    // by client identifier
 	retained map[string]Retained // by topic
+
+	repl *replicatedState // Config.Replicated (apply.go); nil: none. Set before raft starts.
 }
 
 var _ raft.FSM = (*fsm)(nil)
@@ -130,6 +135,9 @@ func (f *fsm) Apply(l *raft.Log) any {
 	var c command
 	if err := json.Unmarshal(l.Data, &c); err != nil {
 		return fmt.Errorf("cluster: log entry %d: %w", l.Index, err)
+	}
+	if c.Op == opApply || c.Op == opSeed {
+		return f.applyReplicated(l.Index, &c) // not under f.mu: apply.go
 	}
 	res, changes := f.apply(&c)
 	if f.onChange != nil {
@@ -215,10 +223,23 @@ type snapshotData struct {
 	Version  int              `json:"version"`
 	Owners   map[string]owner `json:"owners"`
 	Retained []Retained       `json:"retained"`
+	// Kinds is the state of each seeded Replicated, Tokens the last
+	// command applied of each node (apply.go).
+	Kinds  map[string][]byte `json:"kinds,omitempty"`
+	Tokens map[string]uint64 `json:"tokens,omitempty"`
 }
 
 // Snapshot copies the state; raft persists the copy while Apply goes on.
 func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	d, err := f.snapshotState()
+	if err != nil {
+		return nil, err
+	}
+	return d, f.snapshotReplicated(d)
+}
+
+// snapshotState copies the client id claims and retained messages.
+func (f *fsm) snapshotState() (*snapshotData, error) {
 	f.mu.RLock()
 	defer f.mu.RUnlock()
 	d := &snapshotData{Version: 1, Owners: make(map[string]owner, len(f.owners)),
@@ -255,6 +276,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Lock()
 	f.owners, f.retained = d.Owners, retained
 	f.mu.Unlock()
+	if err := f.restoreReplicated(&d); err != nil {
+		return err
+	}
 	if f.onRestore != nil {
 		f.onRestore()
 	}

@@ -60,6 +60,7 @@ type Node struct {
 	hasState atomic.Bool   // raft has a log or snapshot: advertised in the metadata
 	claims   atomic.Uint32 // claim counter, the bottom half of tokens
 	poke     chan struct{} // wakes the reconciler; buffered, 1
+	waiters  waiters       // Replicate calls waiting for their answer (apply.go)
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -144,6 +145,9 @@ func (n *Node) start(ctx context.Context) error {
 	}
 
 	n.fsm = newFSM(cfg.OnChange, cfg.OnRestore)
+	if len(cfg.Replicated) > 0 {
+		n.fsm.initReplicated(cfg.NodeID, cfg.Replicated, n.log, n.waiters.deliver) // apply.go
+	}
 	n.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.DataDir, "raft.db")})
 	if err != nil {
 		return fmt.Errorf("cluster: raft log: %w", err)
@@ -191,6 +195,10 @@ func (n *Node) start(ctx context.Context) error {
 	go n.joinLoop()
 	go n.reconcileLoop()
 	go n.ownClaimsLoop()
+	if len(cfg.Replicated) > 0 {
+		n.wg.Add(1)
+		go n.seedLoop() // apply.go
+	}
 	if !has && cfg.BootstrapExpect > 0 {
 		n.wg.Add(1)
 		go n.bootstrapLoop()

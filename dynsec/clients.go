@@ -100,7 +100,7 @@ func createClient(c *cmd) result {
 	}
 	cl := &client{username: name, clientID: id, textName: a.name, textDescription: a.desc, roles: a.roles}
 	if hasPW {
-		h, err := hashPassword(pw)
+		h, err := c.hash(pw)
 		if err != nil {
 			return fail("Internal error")
 		}
@@ -185,7 +185,7 @@ func modifyClient(c *cmd, cl *client) result {
 	}
 	var hash string
 	if pw != "" {
-		h, err := hashPassword(pw)
+		h, err := c.hash(pw)
 		if err != nil {
 			return fail("Internal error")
 		}
@@ -248,7 +248,7 @@ func setClientPassword(c *cmd) result {
 	if cl == nil {
 		return fail("Client not found")
 	}
-	h, err := hashPassword(pw)
+	h, err := c.hash(pw)
 	if err != nil {
 		return fail("Internal error")
 	}

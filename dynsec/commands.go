@@ -36,6 +36,18 @@ type cmd struct {
 	kick  *affected
 	conns map[string][]string // connected clients' addresses by user name; nil if unknown
 	log   []string            // k=v pairs for the change log
+	// prepared: the passwords of the command are hashed already
+	// (replicate.go).
+	prepared bool
+}
+
+// hash returns the encoded hash of a password argument: pw itself in a
+// prepared command, whose passwords the origin node hashed.
+func (c *cmd) hash(pw string) (string, error) {
+	if c.prepared {
+		return pw, nil
+	}
+	return hashPassword(pw)
 }
 
 // result is what a command returns: data for get and list commands, an
@@ -113,8 +125,9 @@ func needsConnections(name string) bool {
 
 // execute runs a batch of commands and returns the response JSON and the
 // clients to kick. Commands run one batch at a time; the file is saved
-// once after a batch that changed anything.
-func (s *Security) execute(who Requester, payload []byte) ([]byte, affected) {
+// once after a batch that changed anything. A prepared batch's passwords
+// are hashed already (replicate.go).
+func (s *Security) execute(who Requester, payload []byte, prepared bool) ([]byte, affected) {
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
 	var kick affected
@@ -170,7 +183,7 @@ func (s *Security) execute(who Requester, payload []byte) ([]byte, affected) {
 			out.Responses = append(out.Responses, response{Command: name, Error: "Unknown command", CorrelationData: corr})
 			continue
 		}
-		c := &cmd{name: def.name, o: o, st: s.st, who: who, kick: &kick, conns: conns}
+		c := &cmd{name: def.name, o: o, st: s.st, who: who, kick: &kick, conns: conns, prepared: prepared}
 		r := def.run(c)
 		if r.changed {
 			dirty = true

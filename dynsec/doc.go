@@ -42,4 +42,14 @@
 // synced, renamed over the old one, the directory synced) once per batch;
 // the clients a change concerns are disconnected afterwards (MQTT 5:
 // reason code 0x98).
+//
+// # Replication
+//
+// With Options.Replicate (midge broker sets it in a cluster), a request
+// that may change something is not applied where it arrives: it is
+// prepared (passwords hashed, with their random salts, once) and handed
+// to the hook, which has Security.Apply run on every replica in one
+// order; each replica saves its file and kicks its own clients, and the
+// response is the arriving replica's Apply's. Snapshot and Restore carry
+// the whole state between replicas. Reads are answered locally.
 package dynsec

@@ -37,14 +37,24 @@ type Options struct {
 	PasswordEnv string
 	// Logger receives the log of changes ("dynsec: ..."); nil: none.
 	Logger *slog.Logger
+	// Replicate, if set, makes every change go through it instead of
+	// being applied here: a request that may change something is prepared
+	// (its passwords hashed) and handed to Replicate, which must have
+	// Security.Apply run on every replica of the state (this one
+	// included) in one order and return this replica's answer, or fail
+	// without applying it. A failure answers every command of the request
+	// with the error. Requests that only read (get and list commands) are
+	// answered here. See replicate.go.
+	Replicate func(ctx context.Context, cmd []byte) ([]byte, error)
 }
 
 // Security is dynamic security: a link of the broker's authentication and
 // authorization chains and the handler of $CONTROL/dynamic-security/v1. It
 // is safe for concurrent use.
 type Security struct {
-	path string
-	log  *slog.Logger
+	path      string
+	log       *slog.Logger
+	replicate func(ctx context.Context, cmd []byte) ([]byte, error) // Options.Replicate; read-only
 
 	saveMu  sync.Mutex // serializes commands, saves included: one batch at a time
 	saveErr error      // guarded by saveMu: the last save's error
@@ -67,7 +77,7 @@ func Open(o Options) (*Security, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Security{path: o.ConfigFile, log: o.Logger, st: st}
+	s := &Security{path: o.ConfigFile, log: o.Logger, st: st, replicate: o.Replicate}
 	if s.log == nil {
 		s.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
@@ -110,8 +120,12 @@ type Requester struct {
 // Mosquitto 2.1 kicks on its next tick, so that it first gets its
 // acknowledgement and response; its rights are checked on every message
 // meanwhile.
-func (s *Security) HandleControl(_ context.Context, c *broker.Client, payload []byte) []byte {
-	resp, kick := s.execute(Requester{ClientID: c.ID, Username: c.Username}, payload)
+func (s *Security) HandleControl(ctx context.Context, c *broker.Client, payload []byte) []byte {
+	who := Requester{ClientID: c.ID, Username: c.Username}
+	if s.replicated(payload) {
+		return s.propose(ctx, who, payload) // replicate.go: Apply kicks
+	}
+	resp, kick := s.execute(who, payload, false)
 	s.mu.RLock()
 	brk := s.brk
 	s.mu.RUnlock()
@@ -137,7 +151,10 @@ const kickDelay = 100 * time.Millisecond
 // returns the response JSON. The dashboard uses it after its own
 // authorization check.
 func (s *Security) Execute(who Requester, payload []byte) []byte {
-	resp, kick := s.execute(who, payload)
+	if s.replicated(payload) {
+		return s.propose(context.Background(), who, payload) // replicate.go: Apply kicks
+	}
+	resp, kick := s.execute(who, payload, false)
 	s.mu.RLock()
 	brk := s.brk
 	s.mu.RUnlock()
@@ -165,7 +182,7 @@ func ApplyFile(path string, payload []byte) ([]byte, error) {
 		return nil, err
 	}
 	s := &Security{path: path, st: st, log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	resp, _ := s.execute(Requester{}, payload)
+	resp, _ := s.execute(Requester{}, payload, false)
 	if s.saveErr != nil {
 		return resp, s.saveErr
 	}

@@ -315,6 +315,10 @@ type brokerRun struct {
 	bridges bridgeRun    // the bridges (bridges.go)
 	cluster *clusterRun  // the cluster node (cluster.go), nil without cluster options
 	sd      sdNotifier   // systemd's notify socket, if started by a Type=notify unit
+
+	// dynsecNode is the cluster node dynamic security replicates its
+	// changes through (cluster_dynsec.go); nil when not running.
+	dynsecNode dynsecNode
 }
 
 // openListener is a listening socket and its settings.

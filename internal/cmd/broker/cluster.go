@@ -84,11 +84,13 @@ func (b *brokerRun) startCluster(ctx context.Context) error {
 	cfg.Deliver = func(from string, f []byte, done func()) { cr.receive(b, from, f, done) }
 	cfg.OnChange = cr.hooks.onChange
 	cfg.OnRestore = func() { cr.hooks.markDirty("") }
+	b.clusterReplicated(&cfg) // cluster_dynsec.go
 	n, err := cluster.Start(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	cr.node, cr.hooks.node = n, n
+	b.dynsecNode.Store(n)
 	b.cluster = cr
 	b.log.Info(fmt.Sprintf("Cluster %q: node %s on %s (gossip %s), data in %s.", c.Name, n.ID(), n.Addr(), n.GossipAddr(), c.DataDir))
 	return nil
@@ -201,6 +203,7 @@ func (b *brokerRun) stopCluster() {
 		<-cr.sysDone
 	}
 	cr.hooks.close()
+	b.dynsecNode.Store(nil)
 	b.log.Info(fmt.Sprintf("Cluster: %d messages received from other nodes, %d could not be published.", cr.received.Load(), cr.lost.Load()))
 	if err := cr.node.Close(); err != nil {
 		b.log.Error("Error: closing the cluster node: " + err.Error())

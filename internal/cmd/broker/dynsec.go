@@ -26,7 +26,8 @@ func (b *brokerRun) openDynsec() error {
 		if ds == nil {
 			var err error
 			ds, err = dynsec.Open(dynsec.Options{ConfigFile: sc.DynsecFile, PasswordInitFile: sc.DynsecPasswordInitFile,
-				PasswordEnv: os.Getenv("MOSQUITTO_DYNSEC_PASSWORD"), Logger: b.log})
+				PasswordEnv: os.Getenv("MOSQUITTO_DYNSEC_PASSWORD"), Logger: b.log,
+				Replicate: b.dynsecReplicate()}) // cluster_dynsec.go
 			if errors.Is(err, fs.ErrPermission) && b.res.User != "" {
 				return fmt.Errorf("%s: dynamic security: %w (the file is opened after the broker becomes user %s: it and its directory must be writable by that user)",
 					sc.DynsecPos, err, b.res.User)
