@@ -192,6 +192,13 @@ func (srv *Server) RouteAsync(m *Message, done func(error)) {
 	srv.publishDurable(m, nil, nil, func(_ bool, err error) { done(err) })
 }
 
+// RouteSelectedAsync is RouteAsync with RouteSelected's selection: the
+// shared subscription groups that deliver m here.
+func (srv *Server) RouteSelectedAsync(m *Message, sel Selection, done func(error)) {
+	m.sel = &sel
+	srv.RouteAsync(m, done)
+}
+
 // SetRetained stores m as the retained message of its topic (an empty
 // payload deletes it), as a retained Publish would, without routing it.
 func (srv *Server) SetRetained(m *Message) error {

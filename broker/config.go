@@ -169,6 +169,27 @@ type Config struct {
 	// sends it again after reconnecting. m must not be changed. Messages
 	// the program publishes (Publish, wills) are not passed to it.
 	Replicate func(ctx context.Context, m *Message) error
+	// OnRoute, if set, is told of the filters this server's sessions
+	// subscribe to, its routes (a cluster announces them to the other
+	// nodes): filter (a shared group's as "$share/NAME/FILTER", the mount
+	// point applied) is added when the first session subscribes to it and
+	// removed when the last one unsubscribes or ends (a clean end, a
+	// session expiry, a takeover with Clean Start). A persistent session
+	// keeps its subscriptions while offline, so they stay routes; those
+	// restored from the Store are added when the server starts. Calls come
+	// one at a time, in the order of the changes, with no lock of the
+	// server held, before the SUBACK or UNSUBACK of the change is queued;
+	// OnRoute must return promptly and must not subscribe or unsubscribe
+	// sessions itself.
+	OnRoute func(filter string, added bool)
+	// SharedChoice, if set, is asked while a message is routed, for each
+	// shared subscription group (its filter, "$share/NAME/FILTER") that
+	// the message matches here, whether one of the group's members here
+	// gets it (true) or none (false: a member elsewhere, on another node of
+	// a cluster, does). It runs on the publishing goroutine, with no lock
+	// held, after the observers (Observe) saw the message, and must not
+	// block. Not asked for a message of RouteSelected.
+	SharedChoice func(m *Message, group string) bool
 
 	// Logger receives the server's logs. If nil, logs are discarded.
 	Logger *slog.Logger

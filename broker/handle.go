@@ -335,6 +335,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 		var err error
 		existed[i], err = srv.index.Subscribe(s, g.filter, g.opts) // replaces an identical filter [MQTT-3.8.4-3]
 		if err != nil {
+			srv.flushRoutes()
 			return &packet.Error{Code: packet.TopicFilterInvalid, Reason: err.Error()}
 		}
 		s.mu.Lock()
@@ -359,6 +360,7 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 			}
 		}
 	}
+	srv.flushRoutes() // before the SUBACK: Config.OnRoute
 	// The retained messages are read before SUBACK can leave, and queued
 	// after it: a message the client publishes once it holds its SUBACK
 	// reaches it once, live, and not a second time as a retained message.
@@ -427,6 +429,7 @@ func (c *conn) handleUnsubscribe(ctx context.Context, p *packet.Unsubscribe) {
 			}
 		}
 	}
+	c.srv.flushRoutes() // before the UNSUBACK: Config.OnRoute
 	ack := &packet.Unsuback{PacketID: p.PacketID}
 	if c.version == packet.Version5 {
 		ack.ReasonCodes = codes

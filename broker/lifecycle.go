@@ -113,6 +113,7 @@ func (srv *Server) attach(c *conn, cleanStart bool, expiry uint32, will *Message
 	}
 	s.mu.Unlock()
 	srv.mu.Unlock()
+	srv.flushRoutes() // a discarded session's routes
 
 	var failed error
 	if srv.commit != nil && (record != nil || dropOld) {
@@ -410,6 +411,7 @@ func (srv *Server) detach(c *conn) {
 	}
 	if ended {
 		srv.index.UnsubscribeAll(s)
+		srv.flushRoutes()
 	}
 	if !srv.opt().QuietConnections && c.reason() != "" {
 		srv.logDisconnect(c)
@@ -492,6 +494,7 @@ func (srv *Server) expire(s *session) {
 	s.mu.Unlock()
 	srv.mu.Unlock()
 	srv.index.UnsubscribeAll(s)
+	srv.flushRoutes()
 	if inStore {
 		srv.commit.add(func(b *Batch) { b.DeleteSession(s.id) }, nil)
 	}

@@ -36,7 +36,8 @@ type Message struct {
 	// (StoredDelivery.ID). Only the committer's goroutine reads or writes
 	// it, see committer.number.
 	id        uint64
-	routeOnly bool // a message of Route: not stored as retained
+	routeOnly bool       // a message of Route: not stored as retained
+	sel       *Selection // RouteSelected's: the subscriptions that get it
 }
 
 // newMessage makes the message a client's PUBLISH p carries, on topic name

@@ -256,5 +256,6 @@ func (srv *Server) restore(ctx context.Context) error {
 		return fmt.Errorf("broker: restoring from the store: %w", err)
 	}
 	srv.log.Info(fmt.Sprintf("Restored %d retained messages and %d persistent sessions from the store.", nRet, nSess))
+	srv.flushRoutes() // the restored sessions' subscriptions
 	return nil
 }

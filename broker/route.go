@@ -152,6 +152,10 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 	srv.notify(m)
 	srv.index.Match(m.Topic, &rs.m)
 	matched := len(rs.m.Subs) > 0 || len(rs.m.Shared) > 0
+	if m.sel != nil && !m.sel.Plain {
+		clear(rs.m.Subs)
+		rs.m.Subs = rs.m.Subs[:0] // another node's choice: its groups only
+	}
 	ctx := srv.ctx
 
 	merge := !srv.opt().AllowDuplicateMessages && len(rs.m.Subs) > 1 && anyOverlap(rs.m.Subs)
@@ -202,6 +206,9 @@ func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 	}
 	clear(rs.targets)
 	for _, g := range rs.m.Shared {
+		if !srv.sharedHere(m, g.Filter()) {
+			continue // delivered elsewhere (a cluster's choice)
+		}
 		if r, ok := srv.pickShared(ctx, g, m, nil); ok {
 			rs.out = append(rs.out, r)
 		}

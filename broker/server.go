@@ -66,6 +66,11 @@ type Server struct {
 
 	observers observers.List[*Message] // see Observe
 
+	// routeMu serializes the calls of Config.OnRoute (see flushRoutes);
+	// taken with no other lock held, Index.mu inside it.
+	routeMu  sync.Mutex
+	routeBuf []topic.FilterChange // guarded by routeMu
+
 	control cowmap.Map[ControlHandler] // $CONTROL endpoints; see HandleControl
 
 	mu        sync.Mutex // guards the fields below
@@ -106,6 +111,9 @@ func New(cfg Config) *Server {
 		s.commit = newCommitter(s, cfg.Store, cfg.PersistenceInterval)
 	}
 
+	if cfg.OnRoute != nil {
+		s.index.TrackFilters()
+	}
 	s.routes.New = func() any { return &routeScratch{} }
 	s.readBufs = bufpool.New(512, readBufferSize)
 	return s

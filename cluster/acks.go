@@ -162,32 +162,61 @@ func (n *Node) forwardTo(ctx context.Context, peers []*peer, frame []byte) (*Pen
 	pd := &Pending{n: n}
 	var err error
 	for _, p := range peers {
-		for {
-			seq, ok := p.enqueue(n, frame)
-			if ok {
-				pd.waits = append(pd.waits, peerSeq{p: p, seq: seq})
-				break
-			}
-			p.mu.Lock()
-			gone, full, changed := p.gone, len(p.frames) >= p.max, p.changed
-			p.mu.Unlock()
-			if gone {
-				break // nobody to wait for
-			}
-			if !full {
-				continue
-			}
-			select {
-			case <-changed:
-				continue
-			case <-ctx.Done():
-				p.dropped.Add(1)
-				err = ErrQueueFull
-			}
-			break
+		if e := pd.add(ctx, p, frame); e != nil {
+			err = e
 		}
 	}
 	return pd, err
+}
+
+// ForwardTo queues frame for node id alone, as Send does, but waits for
+// room while its queue is full, until ctx is done (ErrQueueFull: the frame
+// is not queued, and counted dropped), and adds the frame to pd, so that
+// pd.Wait waits for its acknowledgement too. A nil pd starts a new
+// Pending; ForwardTo returns the Pending. A node without a stream (not
+// alive, or this node) is not waited for. frame must not be changed
+// afterwards.
+func (n *Node) ForwardTo(ctx context.Context, pd *Pending, id string, frame []byte) (*Pending, error) {
+	if pd == nil {
+		pd = &Pending{n: n}
+	}
+	if len(frame) > MaxFrameSize {
+		return pd, fmt.Errorf("cluster: frame of %d bytes, more than %d", len(frame), MaxFrameSize)
+	}
+	n.peersMu.Lock()
+	p := n.peers[id]
+	n.peersMu.Unlock()
+	if p == nil {
+		return pd, nil
+	}
+	return pd, pd.add(ctx, p, frame)
+}
+
+// add queues frame for p, waiting for room until ctx is done, and records
+// it for Wait. A peer that has stopped is skipped.
+func (pd *Pending) add(ctx context.Context, p *peer, frame []byte) error {
+	for {
+		seq, ok := p.enqueue(pd.n, frame)
+		if ok {
+			pd.waits = append(pd.waits, peerSeq{p: p, seq: seq})
+			return nil
+		}
+		p.mu.Lock()
+		gone, full, changed := p.gone, len(p.frames) >= p.max, p.changed
+		p.mu.Unlock()
+		if gone {
+			return nil // nobody to wait for
+		}
+		if !full {
+			continue
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			p.dropped.Add(1)
+			return ErrQueueFull
+		}
+	}
 }
 
 // Wait waits until every node the frame was queued for has acknowledged

@@ -21,8 +21,16 @@ type Claim struct {
 	Token uint64
 	// Previous is the node that owned the identifier before ("" for none,
 	// or this node's own id when it owned it already): the node whose
-	// connection with that identifier must now close.
+	// connection with that identifier must now close. It is also a failed
+	// node whose claims were dropped, which may still be running cut off.
+	// When Previous is another node, AwaitTakeover tells when that
+	// connection is surely closed.
 	Previous string
+	// Index is the claim's raft log index.
+	Index uint64
+	// agreed is when this node learned the claim was agreed on, on its
+	// monotonic clock.
+	agreed time.Time
 }
 
 // Claim makes this node the owner of a client identifier, through raft: a
@@ -36,7 +44,7 @@ func (n *Node) Claim(ctx context.Context, clientID string) (Claim, error) {
 	if err != nil {
 		return Claim{}, err
 	}
-	return Claim{ClientID: clientID, Token: tok, Previous: res.Previous}, nil
+	return Claim{ClientID: clientID, Token: tok, Previous: res.Previous, Index: res.Index, agreed: time.Now()}, nil
 }
 
 // Release gives up a claim, when its connection closes. It does nothing
@@ -166,11 +174,12 @@ func (n *Node) applyLocal(ctx context.Context, b []byte) (result, error) {
 	}
 	switch r := f.Response().(type) {
 	case result:
+		r.Index = f.Index()
 		return r, nil
 	case error:
 		return result{Error: r.Error()}, nil
 	}
-	return result{}, nil
+	return result{Index: f.Index()}, nil
 }
 
 // forward hands an encoded command to the leader's API.
@@ -199,6 +208,7 @@ func (n *Node) handler() http.Handler {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(n.Status())
 	})
+	mux.HandleFunc("GET /v1/fence", n.serveFence) // fence.go
 	mux.HandleFunc("POST /v1/apply", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCommandSize))
 		if err != nil {

@@ -30,6 +30,15 @@ type Config struct {
 	// Gossip is the HOST:PORT memberlist listens on, TCP and UDP
 	// (cluster_gossip).
 	Gossip string
+	// Advertise, if set, is the HOST:PORT the other nodes dial for this
+	// node's cluster port (cluster_advertise), instead of the one derived
+	// from Listen: for a node behind NAT, a container's port mapping or a
+	// proxy.
+	Advertise string
+	// GossipAdvertise, if set, is the IP:PORT the other nodes send this
+	// node's gossip to, TCP and UDP (cluster_gossip_advertise):
+	// memberlist's AdvertiseAddr and AdvertisePort.
+	GossipAdvertise string
 	// Join are the gossip addresses of existing nodes (cluster_join). They
 	// are tried, with the members known before a restart, until one answers.
 	Join []string
@@ -149,6 +158,18 @@ func (c Config) Validate() error {
 	}
 	if err := checkHostPort(c.Gossip); err != nil {
 		errs = append(errs, fmt.Errorf("cluster: gossip address: %w", err))
+	}
+	if c.Advertise != "" {
+		if err := checkHostPort(c.Advertise); err != nil {
+			errs = append(errs, fmt.Errorf("cluster: advertise address: %w", err))
+		}
+	}
+	if c.GossipAdvertise != "" {
+		if host, _, err := net.SplitHostPort(c.GossipAdvertise); err != nil || net.ParseIP(host) == nil {
+			errs = append(errs, fmt.Errorf("cluster: gossip advertise address %q: want IP:PORT", c.GossipAdvertise))
+		} else if err := checkHostPort(c.GossipAdvertise); err != nil {
+			errs = append(errs, fmt.Errorf("cluster: gossip advertise address: %w", err))
+		}
 	}
 	for _, j := range c.Join {
 		if err := checkHostPort(j); err != nil {

@@ -8,8 +8,9 @@
 //     raft (hashicorp/raft's network transport follows), an ASCII capital
 //     letter is HTTP/1.1 (the first letter of GET or POST), served by the
 //     node's small HTTP API: GET /v1/status (what "midge cluster status"
-//     prints) and POST /v1/apply, by which a follower hands a command to the
-//     leader. 0x02 is a forwarding stream (Broadcast, Forward,
+//     prints), GET /v1/fence (for AwaitTakeover, below) and POST /v1/apply,
+//     by which a follower hands a command to the leader. 0x02 is a
+//     forwarding stream (Broadcast, Send, Forward, ForwardTo,
 //     Config.Deliver): one per pair of live nodes, with a bounded queue of
 //     unacknowledged frames. Other bytes close the
 //     connection. With Config.TLS (TLSConfig) every connection is mutual
@@ -23,6 +24,11 @@
 //     delegates: nodes of different clusters never join each other. With
 //     Config.GossipKey the gossip is encrypted and authenticated
 //     (memberlist's SecretKey): a node without the key cannot join.
+//
+// Config.Advertise and Config.GossipAdvertise (cluster_advertise,
+// cluster_gossip_advertise) are told to the other nodes instead, for NAT,
+// containers and proxies. A node dials the others from the IP address it
+// listens on, when it names one.
 //
 // # Formation
 //
@@ -53,6 +59,17 @@
 // apply an opaque command in log order and returns this node's answer; the
 // first leader seeds each one with its own state. The state is snapshotted to files in
 // the data directory; raft's log and stable store are a bbolt file there.
+//
+// # Fencing
+//
+// A node that has been out of contact with a majority for FenceLease is
+// Fenced: its user must close the connections of the client identifiers it
+// claimed and admit none (midge broker does). A claim that takes an
+// identifier from another node is followed by AwaitTakeover, which returns
+// once that node applied the claim, or has surely fenced itself; with
+// both, an identifier is never connected on two nodes at once, across a
+// partition too, comparing only durations on each node's own clock
+// (docs/cluster.md states the timing assumptions).
 //
 // # Forwarding
 //

@@ -157,6 +157,29 @@ func (p *peer) ack(seq uint64) {
 	p.notifyLocked()
 }
 
+// Send queues frame for node id alone, as Broadcast does for every node
+// (see Targets for the nodes a message goes to), without waiting. It
+// reports whether the frame was queued: not when the node has no stream
+// (it is not alive, or is this node), nor when its queue is full (the
+// frame is counted dropped). ForwardTo waits for room and tells when the
+// frame was acknowledged.
+func (n *Node) Send(id string, frame []byte) bool {
+	if len(frame) > MaxFrameSize {
+		return false
+	}
+	n.peersMu.Lock()
+	p := n.peers[id]
+	n.peersMu.Unlock()
+	if p == nil {
+		return false
+	}
+	if _, ok := p.enqueue(n, frame); !ok {
+		p.dropped.Add(1)
+		return false
+	}
+	return true
+}
+
 // syncPeers starts a stream to each live member that has none, and stops
 // those of members no longer alive (dropping what they had queued).
 func (n *Node) syncPeers() {

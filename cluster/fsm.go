@@ -80,11 +80,15 @@ const (
 
 // command is one entry of raft's log, encoded as JSON.
 type command struct {
-	Op       string     `json:"op"`
-	Client   string     `json:"client,omitempty"`
-	Node     string     `json:"node,omitempty"`
-	Token    uint64     `json:"token,omitempty"`
-	Keep     uint32     `json:"keep,omitempty"` // drop_node: the incarnation whose claims stay
+	Op     string `json:"op"`
+	Client string `json:"client,omitempty"`
+	Node   string `json:"node,omitempty"`
+	Token  uint64 `json:"token,omitempty"`
+	Keep   uint32 `json:"keep,omitempty"` // drop_node: the incarnation whose claims stay
+	// Tomb (drop_node): the node is failed, not gone: its claims are kept
+	// as tombstones, so that the next claim of each of its identifiers
+	// names it as Previous (fence.go) and waits for its lease.
+	Tomb     bool       `json:"tomb,omitempty"`
 	Retained *Retained  `json:"retained,omitempty"`
 	Batch    []Retained `json:"batch,omitempty"` // retain_batch
 	// Kind and Payload: apply and seed, a command of a Replicated (apply.go).
@@ -95,6 +99,7 @@ type command struct {
 // result is what applying a command returns.
 type result struct {
 	Previous string `json:"previous,omitempty"` // claim: the owner before
+	Index    uint64 `json:"index,omitempty"`    // the command's raft log index (set by applyLocal)
 	Error    string `json:"error,omitempty"`
 }
 
@@ -115,8 +120,12 @@ type fsm struct {
 	onChange  func(Change)
 	onRestore func()
 
-	mu       sync.RWMutex        // guards owners and retained
-	owners   map[string]owner    // by client identifier
+	mu     sync.RWMutex     // guards owners, dropped and retained
+	owners map[string]owner // by client identifier
+	// dropped are the claims of failed nodes (drop_node with Tomb), by
+	// client identifier, until the identifier is claimed again or the node
+	// comes back or is removed.
+	dropped  map[string]owner
 	retained map[string]Retained // by topic
 
 	repl *replicatedState // Config.Replicated (apply.go); nil: none. Set before raft starts.
@@ -126,7 +135,7 @@ var _ raft.FSM = (*fsm)(nil)
 
 func newFSM(onChange func(Change), onRestore func()) *fsm {
 	return &fsm{onChange: onChange, onRestore: onRestore,
-		owners: make(map[string]owner), retained: make(map[string]Retained)}
+		owners: make(map[string]owner), dropped: make(map[string]owner), retained: make(map[string]Retained)}
 }
 
 // Apply applies one log entry. It returns a result (or an error for an
@@ -158,21 +167,41 @@ func (f *fsm) apply(c *command) (result, []Change) {
 		if ok && cur.Node == c.Node && cur.Token == c.Token {
 			return result{Previous: cur.Previous}, nil // a retry
 		}
+		if !ok {
+			// A failed node's claim: that node may still have the client.
+			cur = f.dropped[c.Client]
+		}
+		delete(f.dropped, c.Client)
 		f.owners[c.Client] = owner{Node: c.Node, Token: c.Token, Previous: cur.Node}
 		return result{Previous: cur.Node}, []Change{{Kind: OwnerChanged, ClientID: c.Client, Owner: c.Node,
 			Previous: cur.Node, PreviousToken: cur.Token}}
 	case opRelease:
 		cur, ok := f.owners[c.Client]
 		if !ok || cur.Node != c.Node || cur.Token != c.Token {
+			if d, ok := f.dropped[c.Client]; ok && d.Node == c.Node && d.Token == c.Token {
+				delete(f.dropped, c.Client) // its connection ended: nothing to wait for
+			}
 			return result{}, nil // released already, or claimed since
 		}
 		delete(f.owners, c.Client)
 		return result{}, []Change{{Kind: OwnerChanged, ClientID: c.Client, Previous: c.Node, PreviousToken: c.Token}}
 	case opDropNode:
 		var changes []Change
+		drop := func(o owner) bool { return o.Node == c.Node && (c.Keep == 0 || uint32(o.Token>>32) != c.Keep) }
+		if !c.Tomb {
+			// The node restarted (its connections died) or was removed.
+			for id, d := range f.dropped {
+				if drop(d) {
+					delete(f.dropped, id)
+				}
+			}
+		}
 		for id, cur := range f.owners {
-			if cur.Node == c.Node && (c.Keep == 0 || uint32(cur.Token>>32) != c.Keep) {
+			if drop(cur) {
 				delete(f.owners, id)
+				if c.Tomb {
+					f.dropped[id] = owner{Node: cur.Node, Token: cur.Token}
+				}
 				changes = append(changes, Change{Kind: OwnerChanged, ClientID: id, Previous: c.Node, PreviousToken: cur.Token})
 			}
 		}
@@ -222,6 +251,7 @@ func (f *fsm) counts() (owners, retained int) {
 type snapshotData struct {
 	Version  int              `json:"version"`
 	Owners   map[string]owner `json:"owners"`
+	Dropped  map[string]owner `json:"dropped,omitempty"`
 	Retained []Retained       `json:"retained"`
 	// Kinds is the state of each seeded Replicated, Tokens the last
 	// command applied of each node (apply.go).
@@ -247,6 +277,12 @@ func (f *fsm) snapshotState() (*snapshotData, error) {
 	for k, v := range f.owners {
 		d.Owners[k] = v
 	}
+	if len(f.dropped) > 0 {
+		d.Dropped = make(map[string]owner, len(f.dropped))
+		for k, v := range f.dropped {
+			d.Dropped[k] = v
+		}
+	}
 	for _, r := range f.retained {
 		d.Retained = append(d.Retained, r) // Payload and Properties are never modified in place
 	}
@@ -266,6 +302,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if d.Owners == nil {
 		d.Owners = make(map[string]owner)
 	}
+	if d.Dropped == nil {
+		d.Dropped = make(map[string]owner)
+	}
 	retained := make(map[string]Retained, len(d.Retained))
 	for _, r := range d.Retained {
 		if r.Topic == "" {
@@ -274,7 +313,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		retained[r.Topic] = r
 	}
 	f.mu.Lock()
-	f.owners, f.retained = d.Owners, retained
+	f.owners, f.dropped, f.retained = d.Owners, d.Dropped, retained
 	f.mu.Unlock()
 	if err := f.restoreReplicated(&d); err != nil {
 		return err

@@ -42,7 +42,16 @@ func (n *Node) startMemberlist() (*memberlist.Memberlist, error) {
 	}
 	c.BindAddr = host
 	c.BindPort, _ = strconv.Atoi(port)
-	if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() && c.BindPort != 0 {
+	c.Logger = stdLogger(n.log, "") // its lines name it
+	bindPort := c.BindPort
+	if c.Transport, c.BindPort, err = gossipTransport(host, c.BindPort, c); err != nil {
+		return nil, fmt.Errorf("cluster: gossip: %w", err)
+	}
+	if adv := n.cfg.GossipAdvertise; adv != "" {
+		ah, ap, _ := net.SplitHostPort(adv) // checked by Validate
+		c.AdvertiseAddr = ah
+		c.AdvertisePort, _ = strconv.Atoi(ap)
+	} else if ip := net.ParseIP(host); ip != nil && !ip.IsUnspecified() && bindPort != 0 {
 		// With port 0 memberlist advertises the port it bound, with the
 		// bind address when that is an IP.
 		c.AdvertiseAddr, c.AdvertisePort = host, c.BindPort
@@ -55,9 +64,9 @@ func (n *Node) startMemberlist() (*memberlist.Memberlist, error) {
 	}
 	d := &delegate{n: n}
 	c.Delegate, c.Events, c.Alive, c.Merge = d, d, d, d
-	c.Logger = stdLogger(n.log, "") // its lines name it
 	ml, err := memberlist.Create(c)
 	if err != nil {
+		c.Transport.Shutdown()
 		return nil, fmt.Errorf("cluster: gossip: %w", err)
 	}
 	return ml, nil

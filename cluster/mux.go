@@ -19,6 +19,8 @@ const (
 	streamRaft byte = 0x01
 	// streamForward is a forwarding stream (forward.go).
 	streamForward byte = 0x02
+	// streamRoutes is a route stream (routestream.go).
+	streamRoutes byte = 0x03
 )
 
 // firstByteTimeout bounds the wait for a connection's first byte.
@@ -30,13 +32,14 @@ type mux struct {
 	ln   net.Listener
 	raft *chanListener
 	fwd  *chanListener
+	rts  *chanListener // route streams
 	http *chanListener
 	log  *slog.Logger
 	wg   sync.WaitGroup // the accept loop and the connections being sorted
 }
 
 func newMux(ln net.Listener, log *slog.Logger) *mux {
-	return &mux{ln: ln, log: log, raft: newChanListener(ln.Addr()), fwd: newChanListener(ln.Addr()), http: newChanListener(ln.Addr())}
+	return &mux{ln: ln, log: log, raft: newChanListener(ln.Addr()), fwd: newChanListener(ln.Addr()), rts: newChanListener(ln.Addr()), http: newChanListener(ln.Addr())}
 }
 
 // serve accepts until the listener is closed.
@@ -54,6 +57,7 @@ func (m *mux) serve() {
 			}
 			m.raft.close()
 			m.fwd.close()
+			m.rts.close()
 			m.http.close()
 			return
 		}
@@ -86,6 +90,9 @@ func (m *mux) sort(c net.Conn) {
 	case b[0] == streamForward:
 		br.Discard(1)
 		m.fwd.put(&bufConn{Conn: c, r: br})
+	case b[0] == streamRoutes:
+		br.Discard(1)
+		m.rts.put(&bufConn{Conn: c, r: br})
 	case b[0] >= 'A' && b[0] <= 'Z':
 		m.http.put(&bufConn{Conn: c, r: br})
 	default:
@@ -98,6 +105,7 @@ func (m *mux) close() error {
 	err := m.ln.Close()
 	m.raft.close()
 	m.fwd.close()
+	m.rts.close()
 	m.http.close()
 	return err
 }
@@ -154,6 +162,7 @@ type raftStream struct {
 	*chanListener
 	advertise net.Addr
 	tls       *tls.Config // nil: plain TCP
+	local     net.Addr    // source address; nil for any
 }
 
 var _ raft.StreamLayer = (*raftStream)(nil)
@@ -163,5 +172,5 @@ func (s *raftStream) Addr() net.Addr { return s.advertise }
 
 // Dial connects to a node's cluster port and announces raft.
 func (s *raftStream) Dial(address raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	return dialCluster(s.tls, string(address), timeout, []byte{streamRaft})
+	return dialCluster(s.tls, s.local, string(address), timeout, []byte{streamRaft})
 }

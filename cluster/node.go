@@ -47,6 +47,7 @@ type Node struct {
 	incarnation uint32    // random, non-zero: the top half of this life's claim tokens
 	started     time.Time // when Start was called
 	advertise   string    // cluster address the other nodes dial
+	local       net.Addr  // the source address of the node's cluster connections; nil for any
 	gossip      string    // gossip address memberlist advertises
 
 	mux      *mux
@@ -62,6 +63,10 @@ type Node struct {
 	poke     chan struct{} // wakes the reconciler; buffered, 1
 	waiters  waiters       // Replicate calls waiting for their answer (apply.go)
 
+	leaderSlack time.Duration // how long a leader may lead after losing its majority (fence.go)
+	contactMu   sync.Mutex    // guards contact
+	contact     time.Time     // last contact with a majority, monotonic; zero for never
+
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the node's goroutines
@@ -71,6 +76,8 @@ type Node struct {
 	// fwdSeq numbers the frames of this life on every stream (forward.go);
 	// dupFrames counts the frames received twice and dropped (acks.go).
 	fwdSeq, dupFrames atomic.Uint64
+
+	routes *routeTable // every node's routes and the route streams (routes.go); its own lock
 
 	mu      sync.Mutex             // guards members, failed, refused, closed
 	members map[string]*memberInfo // every member memberlist told of, by node id
@@ -108,6 +115,7 @@ func Start(ctx context.Context, cfg Config) (*Node, error) {
 		started: time.Now(),
 		members: make(map[string]*memberInfo),
 		peers:   make(map[string]*peer),
+		routes:  newRouteTable(),
 		failed:  make(map[string]time.Time),
 		refused: make(map[string]string),
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: time.Minute,
@@ -140,9 +148,13 @@ func (n *Node) start(ctx context.Context) error {
 		ln = tls.NewListener(ln, cfg.TLS)
 	}
 	n.mux = newMux(ln, n.log)
-	if n.advertise, err = advertiseAddr(cfg.Listen, ln.Addr()); err != nil {
+	if cfg.Advertise != "" {
+		n.advertise = cfg.Advertise
+	} else if n.advertise, err = advertiseAddr(cfg.Listen, ln.Addr()); err != nil {
 		return err
 	}
+	n.local = sourceAddr(cfg.Listen)
+	n.client.Transport.(*http.Transport).DialContext = (&net.Dialer{LocalAddr: n.local, Timeout: 10 * time.Second}).DialContext
 
 	n.fsm = newFSM(cfg.OnChange, cfg.OnRestore)
 	if len(cfg.Replicated) > 0 {
@@ -162,7 +174,7 @@ func (n *Node) start(ctx context.Context) error {
 	}
 	n.hasState.Store(has)
 	n.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  &raftStream{chanListener: n.mux.raft, advertise: tcpAddr(n.advertise), tls: cfg.TLS},
+		Stream:  &raftStream{chanListener: n.mux.raft, advertise: tcpAddr(n.advertise), tls: cfg.TLS, local: n.local},
 		MaxPool: 3,
 		Timeout: 10 * time.Second,
 		Logger:  hcLogger(n.log, "raft"),
@@ -173,6 +185,7 @@ func (n *Node) start(ctx context.Context) error {
 	if cfg.tune != nil {
 		cfg.tune(rc)
 	}
+	n.leaderSlack = 2 * rc.LeaderLeaseTimeout
 	if n.raft, err = raft.NewRaft(rc, n.fsm, n.store, n.store, snaps, n.trans); err != nil {
 		return fmt.Errorf("cluster: raft: %w", err)
 	}
@@ -189,9 +202,12 @@ func (n *Node) start(ctx context.Context) error {
 	n.gossip = n.ml.LocalNode().Address()
 	n.mux.wg.Add(1)
 	go n.mux.serve()
-	n.wg.Add(5)
+	n.wg.Add(6)
+	go n.contactLoop()
 	go func() { defer n.wg.Done(); n.httpSrv.Serve(n.mux.http) }()
 	go n.serveForward(n.mux.fwd)
+	n.wg.Add(1)
+	go n.serveRoutes(n.mux.rts)
 	go n.joinLoop()
 	go n.reconcileLoop()
 	go n.ownClaimsLoop()
@@ -258,6 +274,7 @@ func (n *Node) Close() error {
 	}
 	n.cancel()
 	n.stopPeers()
+	n.stopRoutes()
 	return n.release()
 }
 

@@ -26,6 +26,7 @@ func (n *Node) reconcileLoop() {
 			n.setHasState()
 		}
 		n.syncPeers()
+		n.syncRoutes()
 		if n.raft.State() != raft.Leader {
 			n.mu.Lock()
 			clear(n.failed)
@@ -95,7 +96,7 @@ func (n *Node) reconcile(now time.Time) {
 	}
 	n.mu.Unlock()
 	for _, id := range dead {
-		n.dropClaims(id)
+		n.dropClaims(id, true)
 	}
 	for _, id := range reap {
 		// Never below the quorum of what is left: raft itself refuses a
@@ -108,15 +109,17 @@ func (n *Node) reconcile(now time.Time) {
 		n.mu.Lock()
 		delete(n.failed, id)
 		n.mu.Unlock()
-		n.dropClaims(id)
+		n.dropClaims(id, false)
 	}
 }
 
-// dropClaims releases every claim of a node that is gone.
-func (n *Node) dropClaims(id string) {
+// dropClaims releases every claim of a node that failed (tomb: the node
+// may still be running, cut off, and its claims stay as tombstones for
+// the fencing of fence.go) or that is gone for good.
+func (n *Node) dropClaims(id string, tomb bool) {
 	ctx, cancel := context.WithTimeout(n.ctx, n.cfg.ApplyTimeout)
 	defer cancel()
-	if _, err := n.apply(ctx, &command{Op: opDropNode, Node: id}); err != nil {
+	if _, err := n.apply(ctx, &command{Op: opDropNode, Node: id, Tomb: tomb}); err != nil {
 		n.log.Warn("cluster: dropping the claims of a failed member", "member", id, "err", err)
 	}
 }

@@ -45,6 +45,9 @@ type Status struct {
 	Retained int `json:"retained"`
 	// Peers are the forwarding streams to the other live nodes.
 	Peers []PeerStatus `json:"peers"`
+	// Routes is the number of routes (distinct filters subscribed to)
+	// of each node this node knows the routes of, itself included.
+	Routes map[string]int `json:"routes,omitempty"`
 }
 
 // MemberStatus is a member as a node sees it.
@@ -71,6 +74,7 @@ func (n *Node) Status() Status {
 	}
 	s.Owners, s.Retained = n.fsm.counts()
 	s.Peers = n.peerStatus()
+	s.Routes = n.routes.counts(n.cfg.NodeID)
 	slices.SortFunc(s.Peers, func(a, b PeerStatus) int { return strings.Compare(a.ID, b.ID) })
 	byID := make(map[string]*MemberStatus)
 	n.mu.Lock()

@@ -62,11 +62,12 @@ func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 // dial connects to a node's cluster port, over TLS when the node has it,
 // and writes the stream's first bytes.
 func (n *Node) dial(addr string, timeout time.Duration, first []byte) (net.Conn, error) {
-	return dialCluster(n.cfg.TLS, addr, timeout, first)
+	return dialCluster(n.cfg.TLS, n.local, addr, timeout, first)
 }
 
-func dialCluster(tc *tls.Config, addr string, timeout time.Duration, first []byte) (net.Conn, error) {
-	d := &net.Dialer{Timeout: timeout}
+// dialCluster dials addr from local (nil: any source address).
+func dialCluster(tc *tls.Config, local net.Addr, addr string, timeout time.Duration, first []byte) (net.Conn, error) {
+	d := &net.Dialer{Timeout: timeout, LocalAddr: local}
 	var c net.Conn
 	var err error
 	if tc != nil {

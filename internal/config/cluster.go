@@ -15,7 +15,8 @@ import (
 //
 // The embedded cluster.Config holds the options it declares: cluster_name
 // (Name), cluster_node_id (NodeID; "" for the host name), cluster_listen
-// (Listen), cluster_gossip (Gossip), cluster_join (Join, in order: a line
+// (Listen), cluster_gossip (Gossip), cluster_advertise (Advertise),
+// cluster_gossip_advertise (GossipAdvertise), cluster_join (Join, in order: a line
 // may give several and the option may be repeated), cluster_bootstrap_expect
 // (BootstrapExpect, 0 when not given), cluster_data_dir (DataDir; default
 // persistence_location/cluster, "cluster" in the working directory without
@@ -77,8 +78,18 @@ func clusterHandlers() map[string]handler {
 				c(p, pos).NodeID = v
 			}
 		},
-		"cluster_listen": addr(func(c *Cluster, v string) { c.Listen = v }),
-		"cluster_gossip": addr(func(c *Cluster, v string) { c.Gossip = v }),
+		"cluster_listen":    addr(func(c *Cluster, v string) { c.Listen = v }),
+		"cluster_gossip":    addr(func(c *Cluster, v string) { c.Gossip = v }),
+		"cluster_advertise": addr(func(c *Cluster, v string) { c.Advertise = v }),
+		"cluster_gossip_advertise": func(p *parser, pos Position, name, rest string) {
+			if v, ok := p.token(pos, name, rest); ok && p.once(pos, name, name) && p.hostPort(pos, name, v) {
+				if host, _, _ := net.SplitHostPort(v); net.ParseIP(host) == nil {
+					p.errorf(pos, "invalid %s address %q: want IP:PORT (memberlist advertises an IP address)", name, v)
+					return
+				}
+				c(p, pos).GossipAdvertise = v
+			}
+		},
 		"cluster_join": func(p *parser, pos Position, name, rest string) {
 			f := strings.FieldsFunc(rest, blank)
 			if i := slicesIndexComment(f); i >= 0 {
@@ -140,8 +151,13 @@ func (p *parser) hostPort(pos Position, name, v string) bool {
 		p.errorf(pos, "invalid %s address %q: the port must be 1 to 65535", name, v)
 		return false
 	}
-	if host == "" && name == "cluster_join" {
+	advertise := strings.HasSuffix(name, "_advertise")
+	if host == "" && (name == "cluster_join" || advertise) {
 		p.errorf(pos, "invalid %s address %q: no host", name, v)
+		return false
+	}
+	if ip := net.ParseIP(host); advertise && ip != nil && ip.IsUnspecified() {
+		p.errorf(pos, "invalid %s address %q: the other nodes cannot dial an unspecified address", name, v)
 		return false
 	}
 	return true

@@ -27,6 +27,11 @@ cluster_bootstrap_expect 3
 		c.DataDir != "/var/lib/midge/cluster" || c.Pos.Line != 2 {
 		t.Errorf("Cluster = %+v", c)
 	}
+	r = mustParse(t, "cluster_name c\ncluster_listen 0.0.0.0:7000\ncluster_gossip 0.0.0.0:7001\ncluster_join a:1\n"+
+		"cluster_advertise n1.example:17000\ncluster_gossip_advertise 192.0.2.1:17001\n")
+	if c := r.Cluster; c.Advertise != "n1.example:17000" || c.GossipAdvertise != "192.0.2.1:17001" {
+		t.Errorf("advertise: Cluster = %+v", c)
+	}
 	r = mustParse(t, "cluster_name c\ncluster_listen :7000\ncluster_gossip :7001\ncluster_join a:1\ncluster_gossip_key AAECAwQFBgcICQoLDA0ODw==\n")
 	if k := r.Cluster.GossipKey; len(k) != 16 || k[15] != 15 {
 		t.Errorf("GossipKey = %v", k)
@@ -61,6 +66,13 @@ func TestClusterErrors(t *testing.T) {
 		{ok + "cluster_gossip_key not*base64\n", "t.conf:5: cluster_gossip_key is not base64"},
 		{"cluster_name c\ncluster_listen 127.0.0.1:0\n", `t.conf:2: invalid cluster_listen address "127.0.0.1:0": the port must be 1 to 65535`},
 		{"cluster_name c\ncluster_gossip 127.0.0.1:99999\n", `t.conf:2: invalid cluster_gossip address "127.0.0.1:99999": the port must be 1 to 65535`},
+		{ok + "cluster_advertise 10.0.0.1\n", `t.conf:5: invalid cluster_advertise address "10.0.0.1": want HOST:PORT`},
+		{ok + "cluster_advertise :7000\n", `t.conf:5: invalid cluster_advertise address ":7000": no host`},
+		{ok + "cluster_advertise 0.0.0.0:7000\n", `t.conf:5: invalid cluster_advertise address "0.0.0.0:7000": the other nodes cannot dial an unspecified address`},
+		{ok + "cluster_advertise a:1\ncluster_advertise b:1\n", "t.conf:6: duplicate cluster_advertise value (first at t.conf:5)"},
+		{ok + "cluster_gossip_advertise n1.example:7001\n", `t.conf:5: invalid cluster_gossip_advertise address "n1.example:7001": want IP:PORT`},
+		{ok + "cluster_gossip_advertise 10.0.0.1:0\n", `t.conf:5: invalid cluster_gossip_advertise address "10.0.0.1:0": the port must be 1 to 65535`},
+		{ok + "cluster_gossip_advertise [::]:7001\n", `t.conf:5: invalid cluster_gossip_advertise address "[::]:7001": the other nodes cannot dial an unspecified address`},
 		{"cluster_bootstrap_expect 0\n", "t.conf:1: invalid cluster_bootstrap_expect 0: want 1 to 100"},
 		{"cluster_bootstrap_expect three\n", `t.conf:1: cluster_bootstrap_expect value "three" is not a number`},
 		{"cluster_node_id " + strings.Repeat("x", 129) + "\n", "t.conf:1: cluster_node_id longer than 128 bytes"},

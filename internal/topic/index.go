@@ -85,6 +85,10 @@ type Index[S comparable] struct {
 	root   node[S]           // guarded by mu
 	owners map[S]*subscriber // guarded by mu; the filters each subscriber holds
 	count  atomic.Int64      // number of subscriptions; written with mu held
+
+	track   bool           // guarded by mu; TrackFilters was called
+	changes []FilterChange // guarded by mu; recorded, not yet taken
+	pending atomic.Int64   // len(changes); written with mu held
 }
 
 // NewIndex returns an empty Index.
@@ -128,6 +132,9 @@ func (ix *Index[S]) Subscribe(sub S, filter string, o Options) (existed bool, er
 		if g.join(Entry[S]{Sub: sub, Filter: g.filter, Options: o}) {
 			return true, nil
 		}
+		if len(g.Members()) == 1 {
+			ix.noteLocked(g.filter, true)
+		}
 		ix.ownLocked(sub, g.filter)
 		return false, nil
 	}
@@ -141,6 +148,9 @@ func (ix *Index[S]) Subscribe(sub S, filter string, o Options) (existed bool, er
 		f = n.subs[0].Filter // the same filter: share the string
 	case f == "":
 		f = strings.Clone(filter)
+	}
+	if len(n.subs) == 0 {
+		ix.noteLocked(f, true)
 	}
 	n.add(Entry[S]{Sub: sub, Filter: f, Options: o})
 	ix.ownLocked(sub, f)
@@ -204,6 +214,77 @@ func (ix *Index[S]) UnsubscribeAll(sub S) {
 func (ix *Index[S]) removeLocked(sub S, f string) {
 	group, inner, shared, _ := ParseShared(f)
 	ix.root.remove(inner, sub, group, shared)
+	if !ix.track {
+		return
+	}
+	n := ix.root.lookup(inner)
+	if shared && n.group(group) == nil || !shared && (n == nil || len(n.subs) == 0) {
+		ix.noteLocked(f, false)
+	}
+}
+
+// FilterChange is a change of the set of distinct filters an Index holds
+// (see TrackFilters).
+type FilterChange struct {
+	// Filter is the filter as subscribed, "$share/{ShareName}/{filter}"
+	// for a shared subscription group.
+	Filter string
+	// Added is true when the first subscription to Filter appeared, false
+	// when the last one went.
+	Added bool
+}
+
+// TrackFilters makes the Index record, from now on, every change of the
+// set of distinct filters it holds: a filter (a shared group's, with its
+// "$share/{ShareName}/" prefix) is added when its first subscriber
+// subscribes and removed when its last one goes. The filters held at the
+// time of the call are recorded as added. TakeFilterChanges hands the
+// changes out; until they are taken the Index keeps them.
+func (ix *Index[S]) TrackFilters() {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.track {
+		return
+	}
+	ix.track = true
+	seen := make(map[string]bool)
+	for _, rec := range ix.owners {
+		for _, f := range rec.filters {
+			if !seen[f] {
+				seen[f] = true
+				ix.noteLocked(f, true)
+			}
+		}
+	}
+}
+
+// noteLocked records a filter change if the Index tracks them. ix.mu must
+// be held for writing.
+func (ix *Index[S]) noteLocked(f string, added bool) {
+	if !ix.track {
+		return
+	}
+	ix.changes = append(ix.changes, FilterChange{Filter: f, Added: added})
+	ix.pending.Store(int64(len(ix.changes)))
+}
+
+// TakeFilterChanges appends the filter changes recorded since the last
+// call to buf, in the order they happened, and forgets them. It costs one
+// atomic load when there are none.
+func (ix *Index[S]) TakeFilterChanges(buf []FilterChange) []FilterChange {
+	if ix.pending.Load() == 0 {
+		return buf
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	buf = append(buf, ix.changes...)
+	clear(ix.changes)
+	ix.changes = ix.changes[:0]
+	if cap(ix.changes) > 1024 {
+		ix.changes = nil
+	}
+	ix.pending.Store(0)
+	return buf
 }
 
 // Subscriptions returns a copy of every subscription of sub, in no particular

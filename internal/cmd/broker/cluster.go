@@ -103,13 +103,15 @@ func (b *brokerRun) setClusterHooks(cfg *broker.Config) {
 	if cr := b.cluster; cr != nil {
 		cfg.Admit, cfg.OnDisconnect = cr.hooks.admit, cr.hooks.disconnected
 		cfg.Replicate = cr.repl.replicate
+		cr.setRouteHooks(cfg) // cluster_routes.go
 	}
 }
 
-// attachCluster forwards every message the server routes to every other
-// live node (docs/cluster.md says what that guarantees): QoS 0 ones
-// dropped when a peer's queue is full, QoS 1 and 2 ones waiting for room
-// and acknowledged (cluster_replicate.go). It has raft agree on the
+// attachCluster forwards every message the server routes to the other
+// nodes with a matching route (docs/cluster.md says what that
+// guarantees): QoS 0 ones dropped when a peer's queue is full, QoS 1 and 2
+// ones waiting for room and acknowledged (cluster_replicate.go). It has
+// raft agree on the
 // retained messages published here.
 func (b *brokerRun) attachCluster(srv *broker.Server) {
 	cr := b.cluster
@@ -124,14 +126,7 @@ func (b *brokerRun) attachCluster(srv *broker.Server) {
 		if m.Retain {
 			cr.hooks.observe(m)
 		}
-		f, ok := encodeFrame(m, time.Now())
-		switch {
-		case !ok:
-		case m.QoS == 0:
-			cr.node.Broadcast(f)
-		default:
-			cr.repl.forward(cr.node, m, f)
-		}
+		cr.forward(m) // to the nodes with a matching route (cluster_routes.go)
 	})
 	close(cr.ready)
 	if d := sysInterval(b.res.Config.SysInterval); d > 0 {
@@ -143,7 +138,8 @@ func (b *brokerRun) attachCluster(srv *broker.Server) {
 // publishSys publishes the node's view of the cluster under
 // $SYS/broker/cluster/ every interval, retained, each value when it
 // changes: node_id, state (raft's), leader, term, commit_index,
-// members/<id> (alive, dead or unknown; voter or not), peers/<id>/queued,
+// members/<id> (alive, dead or unknown; voter or not), routes/<id> (the
+// routes this node knows of each node), peers/<id>/queued,
 // sent and dropped (the forwarding streams), messages/received and
 // messages/lost (forwarded messages published here, or not).
 func (cr *clusterRun) publishSys(srv *broker.Server, interval time.Duration) {
@@ -164,6 +160,9 @@ func (cr *clusterRun) publishSys(srv *broker.Server, interval time.Duration) {
 				v += " voter"
 			}
 			vals["members/"+m.ID] = v
+		}
+		for id, k := range st.Routes {
+			vals["routes/"+id] = fmt.Sprint(k)
 		}
 		for _, p := range st.Peers {
 			vals["peers/"+p.ID+"/queued"] = fmt.Sprint(p.Queued)
@@ -277,7 +276,11 @@ func (cr *clusterRun) receive(b *brokerRun, from string, f []byte, done func()) 
 		return // stopping: never acknowledged, the sender keeps it
 	}
 	srv := cr.srv()
-	m, err := decodeFrame(from, f, time.Now())
+	sel, f, err := decodeSelection(f) // cluster_routes.go
+	var m *broker.Message
+	if err == nil {
+		m, err = decodeFrame(from, f, time.Now())
+	}
 	if srv == nil || err != nil {
 		cr.lost.Add(1)
 		b.log.Warn(fmt.Sprintf("Warning: cluster: a message from node %s: %v", from, err))
@@ -286,7 +289,7 @@ func (cr *clusterRun) receive(b *brokerRun, from string, f []byte, done func()) 
 	}
 	// Delivered here, but stored as retained from raft's agreement only
 	// (cluster_hooks.go): a frame may arrive after a later agreement.
-	srv.RouteAsync(m, func(err error) {
+	srv.RouteSelectedAsync(m, sel, func(err error) {
 		if errors.Is(err, broker.ErrStoreClosed) {
 			return // stopping: never acknowledged, the sender keeps it for the next life
 		}

@@ -21,8 +21,10 @@ import (
 const dynsecKind = "dynsec"
 
 // dynsecTimeout bounds a change's trip through raft: without a majority in
-// that time the change is refused.
-const dynsecTimeout = 5 * time.Second
+// that time the change is refused. It is shorter than the fence lease: a
+// client of a node that lost its majority gets the refusal before the node
+// closes its connection (cluster_fence.go).
+const dynsecTimeout = cluster.FenceLease - 2*time.Second
 
 // errNoCluster answers a change made before the cluster node started or
 // after it stopped.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,6 +27,11 @@ import (
 // majority in that time refuses the client (CONNACK 0x88).
 const claimTimeout = 5 * time.Second
 
+// takeoverTimeout bounds the wait of a CONNECT that takes its client id
+// over from another node (cluster.AwaitTakeover): that node's lease and
+// margin (7 s) and more.
+const takeoverTimeout = 20 * time.Second
+
 // retainQueue bounds the retained messages waiting for raft on one node.
 const retainQueue = 10000
 
@@ -41,7 +47,7 @@ type clusterHooks struct {
 	log  func(msg string)      // logs a warning
 	srv  func() *broker.Server // nil until the server runs
 
-	mu     sync.Mutex            // guards claims, superseded, dirty, all, closed
+	mu     sync.Mutex            // guards claims, superseded, dirty, all, closed, fenced
 	claims map[string]localClaim // by client identifier
 	// superseded are this node's claims another node's claim replaced
 	// before the connection that made them was admitted, with when.
@@ -49,6 +55,7 @@ type clusterHooks struct {
 	dirty      map[string]bool // topics whose retained message to sync
 	all        bool            // sync every retained message
 	closed     bool            // close was called: no more releases
+	fenced     bool            // fenced as fenceLoop last saw it (cluster_fence.go)
 	wake       chan struct{}   // wakes syncLoop; buffered, 1
 
 	retain   chan *broker.Message // retained messages for raft, in order
@@ -61,27 +68,46 @@ type clusterHooks struct {
 
 func newClusterHooks(warn func(string), srv func() *broker.Server) *clusterHooks {
 	h := &clusterHooks{log: warn, srv: srv, claims: make(map[string]localClaim), dirty: make(map[string]bool),
-		superseded: make(map[uint64]time.Time),
-		wake:       make(chan struct{}, 1), retain: make(chan *broker.Message, retainQueue)}
+		superseded: make(map[uint64]time.Time), fenced: true,
+		wake: make(chan struct{}, 1), retain: make(chan *broker.Message, retainQueue)}
 	h.ctx, h.cancel = context.WithCancel(context.Background())
 	return h
 }
 
-// admit claims c's client identifier for this node (Config.Admit). The
-// error refuses the client: the cluster could not agree in time.
+// admit claims c's client identifier for this node (Config.Admit), and
+// waits, when the claim takes the identifier over from another node, until
+// that node's connection is surely closed (cluster.AwaitTakeover). The
+// error refuses the client: the node is fenced (cluster_fence.go), or the
+// cluster could not agree in time.
 func (h *clusterHooks) admit(ctx context.Context, c *broker.Client) error {
-	ctx, cancel := context.WithTimeout(ctx, claimTimeout)
-	defer cancel()
-	cl, err := h.node.Claim(ctx, c.ID)
+	if d := h.node.OutOfContact(); d >= cluster.FenceLease && d != math.MaxInt64 {
+		// Lost contact: refused at once. (A node that was never in contact,
+		// just started, tries: the first leader may be a moment away.)
+		return errors.New("cluster unavailable: no contact with a majority")
+	}
+	cctx, cancel := context.WithTimeout(ctx, claimTimeout)
+	cl, err := h.node.Claim(cctx, c.ID)
+	cancel()
 	if err != nil {
 		return fmt.Errorf("cluster unavailable: %w", err)
 	}
+	tctx, cancel := context.WithTimeout(ctx, takeoverTimeout)
+	err = h.node.AwaitTakeover(tctx, cl)
+	cancel()
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.superseded[cl.Token]; ok {
 		// Another node claimed the id between the leader's answer and now.
 		delete(h.superseded, cl.Token)
 		return errors.New("cluster: client id claimed by another node meanwhile")
+	}
+	if err == nil && h.node.Fenced() {
+		// Lost meanwhile: fenceLoop may have closed the others already.
+		err = errors.New("no contact with a majority")
+	}
+	if err != nil {
+		h.release(c.ID, cl)
+		return fmt.Errorf("cluster unavailable: %w", err)
 	}
 	h.claims[c.ID] = localClaim{client: c, claim: cl}
 	return nil
@@ -92,23 +118,28 @@ func (h *clusterHooks) admit(ctx context.Context, c *broker.Client) error {
 // node's claim took the client identifier over.
 func (h *clusterHooks) disconnected(c *broker.Client, takenOver bool) {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	lc, ok := h.claims[c.ID]
-	mine := ok && lc.client == c && !takenOver && !h.closed
-	if mine {
+	if ok && lc.client == c && !takenOver {
 		delete(h.claims, c.ID)
-		h.releases.Add(1) // under h.mu: never once close waits
+		h.release(c.ID, lc.claim)
 	}
-	h.mu.Unlock()
-	if !mine {
+}
+
+// release gives up claim cl of client id in the background, unless close
+// was called. h.mu must be held.
+func (h *clusterHooks) release(id string, cl cluster.Claim) {
+	if h.closed {
 		return
 	}
+	h.releases.Add(1) // under h.mu: never once close waits
 	go func() {
 		defer h.releases.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), claimTimeout)
 		defer cancel()
-		if err := h.node.Release(ctx, lc.claim); err != nil && !errors.Is(err, cluster.ErrClosed) {
+		if err := h.node.Release(ctx, cl); err != nil && !errors.Is(err, cluster.ErrClosed) {
 			// Harmless: the next claim of the identifier replaces it.
-			h.log(fmt.Sprintf("Warning: cluster: releasing client id %q: %v", c.ID, err))
+			h.log(fmt.Sprintf("Warning: cluster: releasing client id %q: %v", id, err))
 		}
 	}()
 }
@@ -128,8 +159,12 @@ func (h *clusterHooks) onChange(ch cluster.Change) {
 		h.mu.Lock()
 		lc, ok := h.claims[ch.ClientID]
 		ours := ok && lc.claim.Token == ch.PreviousToken
-		if ours {
+		if ours && ch.Owner != "" {
 			delete(h.claims, ch.ClientID) // its claim is gone: nothing to release
+		} else if ours {
+			// The leader dropped the claim (it held this node failed): the
+			// identifier's next claim, which takes it from the tombstone,
+			// closes the connection.
 		} else if ch.Owner != "" {
 			// A claim whose connection admit has not recorded yet, if any.
 			// (A connection between admit and its attachment still
@@ -190,9 +225,10 @@ func (h *clusterHooks) observe(m *broker.Message) {
 // start starts the loops once srv runs: everything is synced first, since
 // raft may have applied changes before.
 func (h *clusterHooks) start(srv *broker.Server) {
-	h.loops.Add(2)
+	h.loops.Add(3)
 	go h.syncLoop(srv)
 	go h.retainLoop()
+	go h.fenceLoop(srv)
 	h.markDirty("")
 }
 

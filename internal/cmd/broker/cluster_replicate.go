@@ -49,11 +49,19 @@ type pendingFrame struct {
 }
 
 // forward queues m's frame f for the other nodes and keeps its Pending for
-// replicate. It runs on the publishing goroutine, which it holds back
+// replicate: to each of targets, the nodes with a matching route. It runs
+// on the publishing goroutine, which it holds back
 // while a queue is full.
-func (r *replication) forward(n *cluster.Node, m *broker.Message, f []byte) {
+func (r *replication) forward(n *cluster.Node, m *broker.Message, targets []cluster.Target, f []byte) {
 	ctx, cancel := context.WithTimeout(context.Background(), forwardWait)
-	pd, err := n.Forward(ctx, f)
+	var pd *cluster.Pending
+	var err error
+	for _, t := range targets {
+		var e error
+		if pd, e = n.ForwardTo(ctx, pd, t.Node, selectFrame(t, f)); e != nil {
+			err = e
+		}
+	}
 	cancel()
 	now := time.Now()
 	r.mu.Lock()

@@ -21,9 +21,9 @@ func TestPubackWaitsForPeers(t *testing.T) {
 	v5 := packet.Version5
 	sub2, _ := testutil.Connect(t, ps[1].mqtt, v5, "sub2")
 	sub2.Subscribe(1, "w/#", 1)
+	waitRoutes(t, ps[1], 1, ps...) // node 1 forwards to node 2
 	pub, _ := testutil.Connect(t, ps[0].mqtt, v5, "pub")
-	// Both streams carry a message before node 2 stops (node 2's
-	// subscription is known to it, not to node 1: routing is per node).
+	// A first message crosses before node 2 stops.
 	pub.Send(&packet.Publish{Topic: "w/0", QoS: 1, PacketID: 1, Payload: []byte("before")})
 	expectPuback(t, pub)
 	expectPublish(t, sub2, "w/0", "before")

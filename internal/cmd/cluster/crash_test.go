@@ -74,6 +74,11 @@ func TestClusterCrashKeepsAcknowledgedMessages(t *testing.T) {
 		s.start(t, ctx, p.mqtt)
 		subs = append(subs, s)
 	}
+	// A message goes only to the nodes whose routes match: publish once
+	// every node knows the subscribers' routes.
+	for _, p := range rest {
+		waitRoutes(t, p, 1, ps...)
+	}
 	addrs := []string{ps[0].mqtt, ps[1].mqtt, ps[2].mqtt}
 	var pubs []*crashPub
 	for i, p := range ps {

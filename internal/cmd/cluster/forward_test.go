@@ -79,6 +79,8 @@ func TestCrossNodeDelivery(t *testing.T) {
 	sub1.Subscribe(1, "a/#", 1)
 	sub3, _ := testutil.Connect(t, ps[2].mqtt, v5, "sub3")
 	sub3.Subscribe(1, "a/b", 0)
+	waitRoutes(t, ps[0], 1, ps...) // a message goes to the nodes with a matching route
+	waitRoutes(t, ps[2], 1, ps...)
 
 	pub2, _ := testutil.Connect(t, ps[1].mqtt, v5, "pub2")
 	pp := &packet.Publish{Topic: "a/b", QoS: 1, PacketID: 7, Payload: []byte("from n2")}
@@ -107,6 +109,7 @@ func TestCrossNodeDelivery(t *testing.T) {
 	// A retained message published on n3 is retained on n2.
 	sub2, _ := testutil.Connect(t, ps[1].mqtt, v5, "sub2")
 	sub2.Subscribe(1, "r/#", 1)
+	waitRoutes(t, ps[1], 1, ps...)
 	pub3.Send(&packet.Publish{Topic: "r/x", QoS: 1, PacketID: 1, Retain: true, Payload: []byte("kept")})
 	expectPuback(t, pub3)
 	expectPublish(t, sub2, "r/x", "kept")
@@ -126,7 +129,7 @@ func TestCrossNodeDelivery(t *testing.T) {
 	sys, _ := testutil.Connect(t, ps[1].mqtt, v5, "sys")
 	sys.Subscribe(1, "$SYS/broker/cluster/#", 0)
 	leader, _ := formed(ps...)
-	want := map[string]string{"node_id": "x2", "leader": leader, "members/x1": "alive voter", "peers/x3/dropped": "0"}
+	want := map[string]string{"node_id": "x2", "leader": leader, "members/x1": "alive voter", "peers/x3/dropped": "0", "routes/x1": "1"}
 	for len(want) > 0 {
 		p := testutil.Expect[*packet.Publish](sys)
 		k := p.Topic[len("$SYS/broker/cluster/"):]

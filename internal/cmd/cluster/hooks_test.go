@@ -182,6 +182,7 @@ func TestRetainedDeliveredOnce(t *testing.T) {
 	ps := startThree(t, "d")
 	sub, _ := testutil.Connect(t, ps[1].mqtt, packet.Version5, "sub")
 	sub.Subscribe(1, "d/#", 1)
+	waitRoutes(t, ps[1], 1, ps...)
 	pub, _ := testutil.Connect(t, ps[0].mqtt, packet.Version5, "pub")
 	pub.Send(&packet.Publish{Topic: "d/1", QoS: 1, PacketID: 1, Retain: true, Payload: []byte("x")})
 	expectPuback(t, pub)
