@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/topic"
@@ -206,6 +207,7 @@ func (srv *Server) SetRetained(m *Message) error {
 		return ErrInvalidTopic
 	}
 	m.Retain = true
+	atomic.StoreUint64(&m.matchGen, 0) // not routed here: new subscribers get it
 	srv.applyRetained(m)
 	if srv.commit != nil && storable(m.Topic) && !srv.opt().RetainUnavailable {
 		srv.commit.add(func(b *Batch) { storeRetained(b, m) }, nil)

@@ -249,6 +249,7 @@ func (c *conn) serve() {
 		defer c.recoverPanic()
 		ok = c.handshake(&c.ctx)
 	}()
+	c.srv.memory.Connected() // a burst's garbage is returned once it settles
 	if !ok {
 		c.finish()
 		return

@@ -75,11 +75,16 @@ func (c *conn) queueAck(t packet.Type, id uint16, code packet.ReasonCode) {
 // writeBuffers hold the write buffers of writers that ended.
 var writeBuffers connwrite.Pool[outItem]
 
+// writers starts writer goroutines without allocating (`go c.writeLoop()`
+// allocates its closure, and a busy connection's writer is started again
+// every few deliveries).
+var writers connwrite.Starter[*conn]
+
 // wake makes sure a writer goroutine will look at the queues. It never
 // blocks on the network.
 func (c *conn) wake() {
 	if c.gate.Wake() {
-		go c.writeLoop()
+		writers.Go((*conn).writeLoop, c)
 	}
 }
 

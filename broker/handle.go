@@ -331,9 +331,10 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 	at := s.enqSeq
 	s.mu.Unlock()
 	existed := make([]bool, len(grants))
+	gens := make([]uint64, len(grants))
 	for i, g := range grants {
 		var err error
-		existed[i], err = srv.index.Subscribe(s, g.filter, g.opts) // replaces an identical filter [MQTT-3.8.4-3]
+		existed[i], gens[i], err = srv.index.SubscribeGen(s, g.filter, g.opts) // replaces an identical filter [MQTT-3.8.4-3]
 		if err != nil {
 			srv.flushRoutes()
 			return &packet.Error{Code: packet.TopicFilterInvalid, Reason: err.Error()}
@@ -377,7 +378,11 @@ func (c *conn) handleSubscribe(ctx context.Context, p *packet.Subscribe) error {
 				continue
 			}
 		}
-		retained = srv.matchRetained(ctx, c, g.inner, g.opts, retained)
+		gen := gens[i]
+		if existed[i] {
+			gen = 0 // asked again for what it may have had: all of them
+		}
+		retained = srv.matchRetained(ctx, c, g.inner, g.opts, gen, retained)
 	}
 	c.queueCtrlAt(outItem{kind: outPacket, pkt: &packet.Suback{PacketID: p.PacketID, ReasonCodes: codes}}, at)
 	s.deliverAll(retained) // all at once: a live message routed meanwhile comes after them

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"math"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/pubcodec"
@@ -10,6 +11,16 @@ import (
 // Message is an application message as the broker routes it. A Message is
 // immutable once published: every subscriber's delivery shares it.
 type Message struct {
+	// matchGen is, for a retained message, the subscription index's
+	// generation when the message was routed (topic.Matches.Stamp),
+	// genPending while it is stored but not routed yet, 0 if it was never
+	// routed here (restored, SetRetained). A new subscription reads it to
+	// tell whether the message reaches it live (matchRetained); the one
+	// field of a published Message that changes. Read and written with
+	// sync/atomic's functions (not an atomic.Uint64, so that a Message
+	// can still be copied); first, for 64-bit alignment on 32-bit ARM.
+	matchGen uint64
+
 	Topic   string
 	Payload []byte
 	QoS     byte
@@ -39,6 +50,9 @@ type Message struct {
 	routeOnly bool       // a message of Route: not stored as retained
 	sel       *Selection // RouteSelected's: the subscriptions that get it
 }
+
+// genPending marks a retained message stored ahead of its routing.
+const genPending = math.MaxUint64
 
 // newMessage makes the message a client's PUBLISH p carries, on topic name
 // (its mount point applied), received at now. The message takes p's

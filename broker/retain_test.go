@@ -3,6 +3,7 @@ package broker_test
 import (
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,6 +156,62 @@ func TestRetainExpiryInterval(t *testing.T) {
 			// The expired message stays in memory (nothing scans) until
 			// it is next matched.
 			testutil.WaitFor(t, "three retained messages", func() bool { return b.Server.Stats().Retained == 3 })
+		}
+	}
+}
+
+// A retained message whose routing overlaps a new subscription reaches it
+// once: live if its routing saw the subscription, as retained if not, never
+// both (for QoS 2 that would be a second copy of one message). The
+// publisher is held between storing the message and routing it (an
+// observer runs there) while a client subscribes and gets its SUBACK.
+func TestRetainedRoutedDuringSubscribe(t *testing.T) {
+	for _, qos := range []byte{1, 2} {
+		b := start(t, open())
+		held, release := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		remove := b.Observe(func(m *broker.Message) {
+			if m.Topic == "race/t" && m.Retain {
+				once.Do(func() { close(held); <-release })
+			}
+		})
+		pub, _ := testutil.Connect(t, b.Addr, 4, "pub")
+		pub.Send(&packet.Publish{Topic: "race/t", QoS: qos, PacketID: 1, Retain: true, Payload: []byte("x")})
+		select {
+		case <-held:
+		case <-time.After(10 * time.Second):
+			t.Fatal("the retained message never reached the router")
+		}
+		sub, _ := testutil.Connect(t, b.Addr, 4, "sub")
+		sub.Send(&packet.Subscribe{PacketID: 1, Subscriptions: []packet.Subscription{{Filter: "race/#", QoS: 2}}})
+		testutil.Expect[*packet.Suback](sub)
+		close(release)
+		remove()
+		// A marker published after the race ends the count.
+		pub.Send(&packet.Publish{Topic: "race/end", QoS: qos, PacketID: 2, Payload: []byte("end")})
+		copies := 0
+		for done := false; !done; {
+			switch p := sub.Next().(type) {
+			case *packet.Publish:
+				switch p.QoS {
+				case 1:
+					sub.Send(&packet.Ack{Kind: packet.TypePuback, PacketID: p.PacketID})
+				case 2:
+					sub.Send(&packet.Ack{Kind: packet.TypePubrec, PacketID: p.PacketID})
+				}
+				if p.Topic == "race/end" {
+					done = true
+				} else {
+					copies++
+				}
+			case *packet.Ack:
+				if p.Kind == packet.TypePubrel {
+					sub.Send(&packet.Ack{Kind: packet.TypePubcomp, PacketID: p.PacketID})
+				}
+			}
+		}
+		if copies != 1 {
+			t.Errorf("QoS %d: the subscriber got the retained message %d times, want once", qos, copies)
 		}
 	}
 }

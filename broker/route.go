@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/midge-mqtt/midge/internal/topic"
@@ -40,6 +41,9 @@ type routed struct {
 // needs keeping (the retained message, deliveries to persistent sessions) is
 // written without waiting; publishDurable is the path that waits.
 func (srv *Server) publish(m *Message, from *session) bool {
+	if m.Retain && !m.routeOnly {
+		atomic.StoreUint64(&m.matchGen, genPending) // stored now, routed below
+	}
 	srv.applyRetained(m)
 	if srv.commit != nil && m.Retain && !m.routeOnly && storable(m.Topic) && !srv.opt().RetainUnavailable {
 		srv.commit.add(func(b *Batch) { storeRetained(b, m) }, nil)
@@ -150,7 +154,11 @@ func storeRetained(b *Batch, m *Message) {
 // anything matched.
 func (srv *Server) route(m *Message, from *session, rs *routeScratch) bool {
 	srv.notify(m)
+	if m.Retain && !m.routeOnly {
+		rs.m.Stamp = &m.matchGen // for matchRetained
+	}
 	srv.index.Match(m.Topic, &rs.m)
+	rs.m.Stamp = nil
 	matched := len(rs.m.Subs) > 0 || len(rs.m.Shared) > 0
 	if m.sel != nil && !m.sel.Plain {
 		clear(rs.m.Subs)
@@ -287,12 +295,20 @@ func (srv *Server) dropExpiredRetained(name string, now time.Time) {
 
 // matchRetained appends to ds the deliveries to c's session of the
 // retained messages matching filter [MQTT-3.3.1-9] (v5), [MQTT-3.8.4-4].
-func (srv *Server) matchRetained(ctx context.Context, c *conn, filter string, o topic.Options, ds []delivery) []delivery {
+// gen is the index generation at which the subscription was added (0 if
+// it replaced one): a message whose routing saw the subscription reaches
+// it live, and is not sent a second time as retained.
+func (srv *Server) matchRetained(ctx context.Context, c *conn, filter string, o topic.Options, gen uint64, ds []delivery) []delivery {
 	now := srv.now()
 	var expired []string
 	srv.retained.Match(filter, func(name string, m *Message) bool {
 		if m.expired(now) {
 			expired = append(expired, name)
+			return true
+		}
+		if g := atomic.LoadUint64(&m.matchGen); gen != 0 && g != 0 && g >= gen {
+			// Routed with the subscription in the index, or (genPending)
+			// about to be: its routing delivers it.
 			return true
 		}
 		if !c.authorize(ctx, name, Read) || !srv.retainSourceAllowed(ctx, m) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -83,6 +84,25 @@ func (n *Node) Retain(ctx context.Context, rs ...Retained) error {
 func (n *Node) Owner(clientID string) (node string, ok bool) {
 	o, ok := n.fsm.owner(clientID)
 	return o.Node, ok
+}
+
+// Clients returns, sorted, the client identifiers node owns in this node's
+// copy of the state, at most max of them (all if max <= 0), and how many
+// it owns in all.
+func (n *Node) Clients(node string, max int) (ids []string, total int) {
+	n.fsm.mu.RLock()
+	for id, o := range n.fsm.owners {
+		if o.Node == node {
+			ids = append(ids, id)
+		}
+	}
+	n.fsm.mu.RUnlock()
+	slices.Sort(ids)
+	total = len(ids)
+	if max > 0 && len(ids) > max {
+		ids = ids[:max]
+	}
+	return ids, total
 }
 
 // RetainedMessage returns the retained message of topic in this node's

@@ -247,6 +247,17 @@ func (f *fsm) counts() (owners, retained int) {
 	return len(f.owners), len(f.retained)
 }
 
+// ownersByNode returns the number of client identifiers each node owns.
+func (f *fsm) ownersByNode() map[string]int {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	n := make(map[string]int)
+	for _, o := range f.owners {
+		n[o.Node]++
+	}
+	return n
+}
+
 // snapshotData is the state as a snapshot holds it.
 type snapshotData struct {
 	Version  int              `json:"version"`

@@ -60,6 +60,10 @@ type MemberStatus struct {
 	State  string `json:"state"`
 	Voter  bool   `json:"voter"`  // a voter in raft's configuration
 	Leader bool   `json:"leader"` // the leader this node knows
+	// Clients is the number of client identifiers the member owns in
+	// this node's copy of the state (its connected clients, as the
+	// cluster agreed on them).
+	Clients int `json:"clients"`
 }
 
 // Status returns the node's view of the cluster.
@@ -93,8 +97,10 @@ func (n *Node) Status() Status {
 			m.Voter = srv.Suffrage == raft.Voter
 		}
 	}
+	clients := n.fsm.ownersByNode()
 	for id, m := range byID {
 		m.Leader = id == string(lid) && id != ""
+		m.Clients = clients[id]
 		s.Members = append(s.Members, *m)
 	}
 	slices.SortFunc(s.Members, func(a, b MemberStatus) int {

@@ -31,6 +31,30 @@ func (h *handler) clusterAPI(w http.ResponseWriter, r *http.Request, _ *principa
 	writeJSON(w, r, http.StatusOK, map[string]any{"enabled": true, "status": st, "at": time.Now().UnixMilli()})
 }
 
+// maxClusterClients bounds the client identifiers GET
+// /api/v1/cluster/clients lists.
+const maxClusterClients = 1000
+
+// clusterClients answers GET /api/v1/cluster/clients?node=ID
+// (administrators): the client identifiers the node owns, as the cluster
+// agreed on them, sorted, at most maxClusterClients, with their total.
+func (h *handler) clusterClients(w http.ResponseWriter, r *http.Request, _ *principal) {
+	node := r.URL.Query().Get("node")
+	if node == "" {
+		writeError(w, http.StatusBadRequest, "node: the id of a cluster node is required")
+		return
+	}
+	if _, ok := h.s.clusterStatus(); !ok || h.s.cfg.ClusterClients == nil {
+		writeError(w, http.StatusNotFound, "this broker is not a cluster node")
+		return
+	}
+	ids, total := h.s.cfg.ClusterClients(node, maxClusterClients)
+	if ids == nil {
+		ids = []string{}
+	}
+	writeJSON(w, r, http.StatusOK, map[string]any{"node": node, "clients": ids, "total": total})
+}
+
 // memberStates are the states midge_cluster_members counts, each always
 // present so that a state that empties reads 0.
 var memberStates = []string{"alive", "suspect", "dead", "left", "unknown"}

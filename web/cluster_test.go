@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -63,7 +64,8 @@ func TestCluster(t *testing.T) {
 		leader = "1"
 	}
 	b := testutil.StartBroker(t, broker.Config{AllowAnonymous: true})
-	_, srv := serve(t, web.Config{Broker: b.Server, Cluster: func() (cluster.Status, bool) { return n.Status(), true }}, web.HandlerConfig{})
+	_, srv := serve(t, web.Config{Broker: b.Server, Cluster: func() (cluster.Status, bool) { return n.Status(), true },
+		ClusterClients: n.Clients}, web.HandlerConfig{})
 	text := httpGet(t, srv.URL+"/metrics")
 	wantMetrics(t, text,
 		`midge_cluster_node_up{node="w1"} 1`,
@@ -95,6 +97,31 @@ func TestCluster(t *testing.T) {
 	if !got.Enabled || got.Status.NodeID != "w1" || got.Status.Leader == "" || len(got.Status.Members) != 2 || got.Status.Owners != 1 {
 		t.Errorf("GET /api/v1/cluster = %+v", got)
 	}
+	// Every member with its clients: w1 claimed c1, w2 nothing.
+	for _, m := range got.Status.Members {
+		if want := map[string]int{"w1": 1, "w2": 0}[m.ID]; m.Clients != want {
+			t.Errorf("member %s: %d clients, want %d", m.ID, m.Clients, want)
+		}
+	}
+	var cl struct {
+		Node    string   `json:"node"`
+		Clients []string `json:"clients"`
+		Total   int      `json:"total"`
+	}
+	if err := json.Unmarshal([]byte(httpGet(t, srv.URL+"/api/v1/cluster/clients?node=w1")), &cl); err != nil {
+		t.Fatal(err)
+	}
+	if cl.Node != "w1" || len(cl.Clients) != 1 || cl.Clients[0] != "c1" || cl.Total != 1 {
+		t.Errorf("GET /api/v1/cluster/clients?node=w1 = %+v", cl)
+	}
+	if err := json.Unmarshal([]byte(httpGet(t, srv.URL+"/api/v1/cluster/clients?node=w2")), &cl); err != nil || len(cl.Clients) != 0 || cl.Total != 0 {
+		t.Errorf("GET /api/v1/cluster/clients?node=w2 = %+v (%v)", cl, err)
+	}
+	if resp, err := http.Get(srv.URL + "/api/v1/cluster/clients"); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("without node: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
 
 	_, alone := serve(t, web.Config{Broker: b.Server}, web.HandlerConfig{})
 	if text := httpGet(t, alone.URL+"/metrics"); strings.Contains(text, "midge_cluster_") {
@@ -102,5 +129,10 @@ func TestCluster(t *testing.T) {
 	}
 	if body := httpGet(t, alone.URL+"/api/v1/cluster"); !strings.Contains(body, `"enabled":false`) {
 		t.Errorf("a lone broker's GET /api/v1/cluster = %s", body)
+	}
+	if resp, err := http.Get(alone.URL + "/api/v1/cluster/clients?node=w1"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("a lone broker's GET /api/v1/cluster/clients: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 }

@@ -107,6 +107,7 @@ func (s *Server) Handler(cfg HandlerConfig) (http.Handler, error) {
 	h.api("POST /api/v1/acl", true, h.aclCheck)
 	h.api("GET /api/v1/bridges", true, h.bridges)
 	h.api("GET /api/v1/cluster", true, h.clusterAPI)
+	h.api("GET /api/v1/cluster/clients", true, h.clusterClients)
 	h.api("POST /api/v1/dynsec", true, h.dynsec)
 	h.mosquittoAPI() // Mosquitto 2.1's /api/v1/version, listeners, systree
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

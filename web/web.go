@@ -64,6 +64,11 @@ type Config struct {
 	// /api/v1/cluster. It is called at each scrape and request and must be
 	// safe for concurrent use.
 	Cluster func() (cluster.Status, bool)
+	// ClusterClients, if set, returns, sorted, at most max of the client
+	// identifiers a cluster node owns, and how many it owns in all
+	// (cluster.Node.Clients): GET /api/v1/cluster/clients. It must be
+	// safe for concurrent use.
+	ClusterClients func(node string, max int) (ids []string, total int)
 }
 
 func (c Config) withDefaults() Config {

@@ -3,8 +3,10 @@ package connwrite
 import (
 	"bytes"
 	"net"
+	"runtime"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/midge-mqtt/midge/packet"
 )
@@ -123,4 +125,60 @@ func TestGate(t *testing.T) {
 	if runs.Load() != 1 {
 		t.Fatal("a writer started after Stop")
 	}
+}
+
+// Starter runs the function with its argument on a goroutine of its own,
+// and starting one allocates nothing once its records are made.
+func TestStarter(t *testing.T) {
+	var s Starter[*chan int]
+	ch := make(chan int)
+	send := func(c *chan int) { *c <- 1 }
+	s.Go(send, &ch)
+	if <-ch != 1 {
+		t.Fatal("not run")
+	}
+	if n := testing.AllocsPerRun(1000, func() {
+		s.Go(send, &ch)
+		<-ch
+	}); n != 0 {
+		t.Errorf("%v allocations per goroutine started", n)
+	}
+}
+
+// A Wake that comes while the writer runs, before Stop, is answered: the
+// writer looks again (the connection's last packet, a DISCONNECT, is
+// queued so, and Stop waits for it to be written) instead of ending.
+func TestGateWakeBeforeStop(t *testing.T) {
+	var g Gate
+	if !g.Wake() {
+		t.Fatal("no writer started")
+	}
+	g.Pass() // the writer collects: nothing yet
+	g.Wake() // the last packet is queued
+	stopped := make(chan struct{})
+	go func() {
+		g.Stop()
+		close(stopped)
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g.mu.Lock()
+		dead := g.dead
+		g.mu.Unlock()
+		if dead {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("Stop did not stop the gate")
+		}
+		runtime.Gosched()
+	}
+	if g.Idle(func() {}) {
+		t.Fatal("the writer ended without looking at what was queued before Stop")
+	}
+	g.Pass()
+	if !g.Idle(func() {}) {
+		t.Fatal("the writer did not end once nothing was left")
+	}
+	<-stopped
 }

@@ -3,6 +3,9 @@
 //
 //   - Gate starts a writer goroutine on demand and lets it end when nothing
 //     is left to write, so that an idle connection holds no goroutine;
+//     Starter starts it without allocating, so that a busy connection
+//     whose writer ends and starts again every few packets costs no
+//     garbage;
 //   - Buffer encodes a batch of packets and writes it with one system call,
 //     large payloads by writev from the message, without a copy; Buffers
 //     are pooled (Pool), so an idle connection holds none;

@@ -41,14 +41,15 @@ func (g *Gate) Pass() {
 }
 
 // Idle is called by the writer when it found nothing to write. It reports
-// whether the writer must end: true unless Wake was called since Pass (and
-// the gate is not stopped). When it returns true, release has run, under
-// the gate's lock, before another writer may start: it gives back what the
-// writer held.
+// whether the writer must end: true unless Wake was called since Pass.
+// A Wake before Stop counts too: what it announced (a connection's last
+// packet) is written before Stop returns; no Wake counts after Stop. When
+// it returns true, release has run, under the gate's lock, before another
+// writer may start: it gives back what the writer held.
 func (g *Gate) Idle(release func()) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	if g.dirty && !g.dead {
+	if g.dirty {
 		return false
 	}
 	release()

@@ -63,6 +63,11 @@ type Matches[S comparable] struct {
 	// Shared holds each matching shared-subscription group once. The broker
 	// delivers the message to one member of each, see Group.Next.
 	Shared []*Group[S]
+	// Stamp, if not nil, receives the Index's generation (see
+	// SubscribeGen), stored atomically while Match holds the Index's lock:
+	// a subscription added at a generation up to the stamp was matched;
+	// one added later was not. Read it with atomic.LoadUint64.
+	Stamp *uint64
 }
 
 // Index is the subscription index: a trie over topic levels that finds every
@@ -86,6 +91,7 @@ type Index[S comparable] struct {
 	owners map[S]*subscriber // guarded by mu; the filters each subscriber holds
 	count  atomic.Int64      // number of subscriptions; written with mu held
 
+	gen     uint64         // guarded by mu; new subscriptions so far
 	track   bool           // guarded by mu; TrackFilters was called
 	changes []FilterChange // guarded by mu; recorded, not yet taken
 	pending atomic.Int64   // len(changes); written with mu held
@@ -105,12 +111,21 @@ func NewIndex[S comparable]() *Index[S] {
 // The Index keeps its own copy of filter, so filter may alias a buffer the
 // caller reuses.
 func (ix *Index[S]) Subscribe(sub S, filter string, o Options) (existed bool, err error) {
+	existed, _, err = ix.SubscribeGen(sub, filter, o)
+	return existed, err
+}
+
+// SubscribeGen is Subscribe, and also returns the generation at which a
+// new subscription was added (each new one counts one; a replaced one
+// leaves it unchanged). A Match whose Matches.Stamp received a generation
+// of at least gen saw the subscription; one that received less did not.
+func (ix *Index[S]) SubscribeGen(sub S, filter string, o Options) (existed bool, gen uint64, err error) {
 	group, inner, shared, err := ParseShared(filter) // validates a shared filter
 	if err == nil && !shared {
 		err = ValidFilter(filter) // the depth limit too
 	}
 	if err != nil {
-		return false, err
+		return false, 0, err
 	}
 
 	ix.mu.Lock()
@@ -130,17 +145,18 @@ func (ix *Index[S]) Subscribe(sub S, filter string, o Options) (existed bool, er
 			n.more.groups = append(n.more.groups, g)
 		}
 		if g.join(Entry[S]{Sub: sub, Filter: g.filter, Options: o}) {
-			return true, nil
+			return true, ix.gen, nil
 		}
 		if len(g.Members()) == 1 {
 			ix.noteLocked(g.filter, true)
 		}
 		ix.ownLocked(sub, g.filter)
-		return false, nil
+		ix.gen++
+		return false, ix.gen, nil
 	}
 	if i := n.find(sub); i >= 0 {
 		n.subs[i].Options = o // [MQTT-3.8.4-3]
-		return true, nil
+		return true, ix.gen, nil
 	}
 	f := own
 	switch {
@@ -154,7 +170,8 @@ func (ix *Index[S]) Subscribe(sub S, filter string, o Options) (existed bool, er
 	}
 	n.add(Entry[S]{Sub: sub, Filter: f, Options: o})
 	ix.ownLocked(sub, f)
-	return false, nil
+	ix.gen++
+	return false, ix.gen, nil
 }
 
 // ownLocked records that sub holds a new subscription to filter. ix.mu must
@@ -336,6 +353,9 @@ func (ix *Index[S]) Match(name string, m *Matches[S]) {
 	}
 	ix.mu.RLock()
 	matchLocked(&ix.root, name, name[0] == '$', m)
+	if m.Stamp != nil {
+		atomic.StoreUint64(m.Stamp, ix.gen)
+	}
 	ix.mu.RUnlock()
 }
 

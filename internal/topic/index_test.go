@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/midge-mqtt/midge/internal/topic"
@@ -508,5 +509,38 @@ func TestIndexGroup(t *testing.T) {
 		if g := ix.Group(f); g != nil {
 			t.Errorf("Group(%q) = %v, want nil", f, g.Filter())
 		}
+	}
+}
+
+// SubscribeGen counts new subscriptions, and Match stamps the generation
+// it saw: a subscription with a generation up to the stamp was matched.
+func TestSubscribeGenAndStamp(t *testing.T) {
+	ix := topic.NewIndex[string]()
+	var stamp uint64
+	m := topic.Matches[string]{Stamp: &stamp}
+	_, g1, err := ix.SubscribeGen("a", "t/+", topic.Options{})
+	if err != nil || g1 != 1 {
+		t.Fatalf("first subscription: generation %d, %v", g1, err)
+	}
+	ix.Match("t/x", &m)
+	if atomic.LoadUint64(&stamp) != g1 || len(m.Subs) != 1 {
+		t.Fatalf("stamp %d with %d matches, want %d and 1", atomic.LoadUint64(&stamp), len(m.Subs), g1)
+	}
+	if existed, g, _ := ix.SubscribeGen("a", "t/+", topic.Options{QoS: 1}); !existed || g != g1 {
+		t.Errorf("a replaced subscription: existed %v, generation %d, want true and %d", existed, g, g1)
+	}
+	_, g2, _ := ix.SubscribeGen("b", "$share/g/t/#", topic.Options{})
+	if g2 != g1+1 {
+		t.Errorf("a shared subscription's generation %d, want %d", g2, g1+1)
+	}
+	if atomic.LoadUint64(&stamp) >= g2 {
+		t.Errorf("the stamp %d claims the later subscription (%d) was matched", atomic.LoadUint64(&stamp), g2)
+	}
+	ix.Match("t/x", &m)
+	if atomic.LoadUint64(&stamp) != g2 || len(m.Subs) != 1 || len(m.Shared) != 1 {
+		t.Errorf("stamp %d, %d subs, %d groups; want %d, 1, 1", atomic.LoadUint64(&stamp), len(m.Subs), len(m.Shared), g2)
+	}
+	if _, _, err := ix.SubscribeGen("c", "t/#/x", topic.Options{}); err == nil {
+		t.Error("an invalid filter was accepted")
 	}
 }

@@ -156,6 +156,11 @@ await run(browser, 'e2e', join(artifacts, 'failure.png'), async () => {
   await nodeRow.locator('td', { hasText: /^alive$/ }).waitFor({ timeout: 30000 });
   await nodeRow.locator('td', { hasText: /^leader$/ }).waitFor({ timeout: 30000 });
   await page.locator('#cluster-summary', { hasText: 'Cluster e2e: node e2e-node (Leader), leader e2e-node; 1 of 1 members alive' }).waitFor();
+  // The node's clients, as the cluster agreed on them: the test's
+  // subscriber stays connected throughout.
+  await nodeRow.click();
+  await page.locator('#cluster-clients-list li', { hasText: /^e2e-subscriber$/ }).waitFor({ timeout: 30000 });
+  await page.locator('#cluster-clients-title', { hasText: /^Clients of e2e-node: \d+/ }).waitFor();
   await page.screenshot({ path: join(artifacts, 'cluster.png') });
 
   step('ACL tester');

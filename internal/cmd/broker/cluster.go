@@ -312,3 +312,12 @@ func (b *brokerRun) clusterStatus() func() (cluster.Status, bool) {
 	n := b.cluster.node
 	return func() (cluster.Status, bool) { return n.Status(), true }
 }
+
+// clusterClients returns what the dashboard calls to list a node's
+// clients (web.Config.ClusterClients), nil when the broker runs alone.
+func (b *brokerRun) clusterClients() func(string, int) ([]string, int) {
+	if b.cluster == nil {
+		return nil
+	}
+	return b.cluster.node.Clients
+}

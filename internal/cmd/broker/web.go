@@ -88,7 +88,7 @@ func (b *brokerRun) startWeb(srv *broker.Server) {
 		return
 	}
 	ws, err := web.New(web.Config{Broker: srv, History: b.res.HTTPAPI.History, Logger: b.log, Bridges: b.bridges.statuses,
-		Cluster: b.clusterStatus()})
+		Cluster: b.clusterStatus(), ClusterClients: b.clusterClients()})
 	if err != nil {
 		b.log.Error("Error: http_api: " + err.Error())
 		b.closeWebListeners()

@@ -165,9 +165,9 @@ func printStatus(w io.Writer, s cluster.Status) {
 	fmt.Fprintf(w, "state:    %d client ids owned, %d retained messages\n", s.Owners, s.Retained)
 	fmt.Fprintf(w, "members:  %d\n", len(s.Members))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "  ID\tSTATE\tVOTER\tLEADER\tADDRESS\tGOSSIP")
+	fmt.Fprintln(tw, "  ID\tSTATE\tVOTER\tLEADER\tCLIENTS\tADDRESS\tGOSSIP")
 	for _, m := range s.Members {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\t%s\n", m.ID, m.State, yes(m.Voter), yes(m.Leader), dash(m.Address), dash(m.Gossip))
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%d\t%s\t%s\n", m.ID, m.State, yes(m.Voter), yes(m.Leader), m.Clients, dash(m.Address), dash(m.Gossip))
 	}
 	tw.Flush()
 }
