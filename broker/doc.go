@@ -70,6 +70,26 @@
 // allocated as its bytes arrive; a large message is held once, not copied
 // per subscriber; idle connections park and hold no goroutine.
 //
+// # Session migration
+//
+// A persistent session can move to another Server (a cluster node taking
+// its client over): ExportSession on the old server takes it off at once —
+// a connection attached to it is closed as a takeover closes it
+// (DISCONNECT 0x8E in MQTT 5), its subscriptions leave the routing index,
+// nothing more is delivered to it there — and returns its state in the
+// Store's types (SessionExport: the StoredSession, the queued and
+// in-flight StoredDeliveries with their QoS 2 state and sequence numbers,
+// the inbound QoS 2 packet identifiers). ImportSession on the new server
+// installs it offline, commits it to that server's Store when there is
+// one, and subscribes it; the next CONNECT of its client without Clean
+// Start resumes it with session present 1, resending in-flight messages
+// with their packet identifiers. With a Store, the old server keeps its
+// stored copy until DropExported, which the caller calls once
+// ImportSession has returned nil: a crash in between leaves two copies,
+// never none. Messages routed to the old server after the export are not
+// delivered to the session; moving the routes is the caller's (a cluster's
+// routes follow the subscriptions).
+//
 // The concurrency model (every goroutine and lock, the lock order) and the
 // publish path are described in docs/internals.md in the repository.
 package broker

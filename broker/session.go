@@ -93,6 +93,10 @@ type session struct {
 	conn *conn
 	// ended is set when the session is discarded; deliveries are refused.
 	ended bool
+	// exported is set with ended by ExportSession: the session goes on on
+	// another server, and its stored deliveries stay in the store until
+	// DropExported.
+	exported bool
 	// expiry is the Session Expiry Interval in seconds (0xFFFFFFFF: never).
 	expiry uint32
 	// expireTimer ends the session when it stays offline for expiry.
@@ -203,7 +207,7 @@ func (s *session) headBlockedLocked(c *conn) bool {
 func (s *session) enqueueLocked(d *delivery) (*conn, bool) {
 	lim := s.srv.opt()
 	if s.ended {
-		if d.stored {
+		if d.stored && !s.exported {
 			s.srv.commit.add(func(b *Batch) { b.DeleteDelivery(s.id, d.storeSeq) }, nil)
 		}
 		return nil, false

@@ -229,6 +229,7 @@ func (n *Node) handler() http.Handler {
 		json.NewEncoder(w).Encode(n.Status())
 	})
 	mux.HandleFunc("GET /v1/fence", n.serveFence) // fence.go
+	n.sessionRoutes(mux)                          // session.go
 	mux.HandleFunc("POST /v1/apply", func(w http.ResponseWriter, r *http.Request) {
 		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxCommandSize))
 		if err != nil {

@@ -79,6 +79,8 @@ type Node struct {
 
 	routes *routeTable // every node's routes and the route streams (routes.go); its own lock
 
+	sessions atomic.Pointer[SessionMover] // serves session migration (session.go); nil until HandleSessions
+
 	mu      sync.Mutex             // guards members, failed, refused, closed
 	members map[string]*memberInfo // every member memberlist told of, by node id
 	failed  map[string]time.Time   // leader only: since when each voter is not alive

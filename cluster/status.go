@@ -62,7 +62,7 @@ type MemberStatus struct {
 	Leader bool   `json:"leader"` // the leader this node knows
 	// Clients is the number of client identifiers the member owns in
 	// this node's copy of the state (its connected clients, as the
-	// cluster agreed on them).
+	// cluster agreed on them, and its offline persistent sessions).
 	Clients int `json:"clients"`
 }
 

@@ -90,6 +90,7 @@ func (b *brokerRun) startCluster(ctx context.Context) error {
 		return fmt.Errorf("cluster: %w", err)
 	}
 	cr.node, cr.hooks.node = n, n
+	n.HandleSessions(sessionMover{cr.hooks}) // cluster_migrate.go
 	b.dynsecNode.Store(n)
 	b.cluster = cr
 	b.log.Info(fmt.Sprintf("Cluster %q: node %s on %s (gossip %s), data in %s.", c.Name, n.ID(), n.Addr(), n.GossipAddr(), c.DataDir))

@@ -94,6 +94,9 @@ func (h *clusterHooks) admit(ctx context.Context, c *broker.Client) error {
 	tctx, cancel := context.WithTimeout(ctx, takeoverTimeout)
 	err = h.node.AwaitTakeover(tctx, cl)
 	cancel()
+	if err == nil {
+		h.migrateIn(ctx, c.ID, cl) // cluster_migrate.go
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if _, ok := h.superseded[cl.Token]; ok {
@@ -115,14 +118,18 @@ func (h *clusterHooks) admit(ctx context.Context, c *broker.Client) error {
 
 // disconnected releases the claim of a connection that ended
 // (Config.OnDisconnect), unless a connection on this node or another
-// node's claim took the client identifier over.
+// node's claim took the client identifier over, or its persistent session
+// stays here offline (the claim then tells other nodes where it is).
 func (h *clusterHooks) disconnected(c *broker.Client, takenOver bool) {
+	kept := !takenOver && h.keepsSession(c.ID) // cluster_migrate.go
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	lc, ok := h.claims[c.ID]
 	if ok && lc.client == c && !takenOver {
 		delete(h.claims, c.ID)
-		h.release(c.ID, lc.claim)
+		if !kept {
+			h.release(c.ID, lc.claim)
+		} // else the claim says where the offline session is
 	}
 }
 
