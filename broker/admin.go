@@ -170,6 +170,36 @@ func (srv *Server) Route(ctx context.Context, m *Message) error {
 	return srv.Publish(ctx, m)
 }
 
+// RouteAsync is Route without waiting: m is handed to every matching
+// session now (QoS 2 deliveries to persistent sessions once they are
+// durable), and done is called once with the outcome: nil when every
+// delivery to a persistent session is durable (at once without a Store),
+// or the error (ErrInvalidTopic, or the Store's: those deliveries were
+// not made). done may run before RouteAsync returns, or on another
+func (srv *Server) RouteAsync(m *Message, done func(error)) {
+	if !packet.ValidTopicName(m.Topic) || topic.IsSys(m.Topic) {
+		done(ErrInvalidTopic)
+		return
+	}
+	m.routeOnly = true
+	if m.Received.IsZero() {
+		m.Received = srv.now()
+	}
+	if srv.commit == nil {
+		srv.publish(m, nil)
+		done(nil)
+		return
+	}
+	srv.publishDurable(m, nil, nil, func(_ bool, err error) { done(err) })
+}
+
+// RouteSelectedAsync is RouteAsync with RouteSelected's selection: the
+// shared subscription groups that deliver m here.
+func (srv *Server) RouteSelectedAsync(m *Message, sel Selection, done func(error)) {
+	m.sel = &sel
+	srv.RouteAsync(m, done)
+}
+
 // SetRetained stores m as the retained message of its topic (an empty
 // payload deletes it), as a retained Publish would, without routing it.
 func (srv *Server) SetRetained(m *Message) error {
@@ -212,8 +242,10 @@ func (srv *Server) DeleteRetained(ctx context.Context, filter string) (int, erro
 
 // Observe registers fn to see every message routed, after the publisher's
 // rights were checked, in publishing order per publisher. fn runs on the
-// publishing goroutine, so it must not block: copy or sample, and hand work
-// to a goroutine of your own. The Message must not be changed. Observers
+// publishing goroutine (holding no lock of the server's), so it should not
+// block: copy or sample, and hand work to a goroutine of your own. A wait
+// there holds back that publisher (and every subscriber's copy of the
+// message), which a cluster uses as backpressure when a peer is slow. The Message must not be changed. Observers
 // cost one atomic load per message when none is registered. The returned
 // function removes fn.
 func (srv *Server) Observe(fn func(*Message)) (remove func()) { return srv.observers.Add(fn) }

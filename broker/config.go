@@ -156,6 +156,19 @@ type Config struct {
 	// OnDisconnect, if set, is called when an attached connection ends, with
 	// the c Admit saw and whether a new connection here took it over.
 	OnDisconnect func(c *Client, takenOver bool)
+	// Replicate, if set, is called for each QoS 1 and 2 message a client
+	// publishes and the broker accepts for routing, after it was routed
+	// here and, with a Store, made durable, and before the PUBACK or
+	// PUBREC: the acknowledgement waits until it returns, so that a cluster
+	// can hold it until the other nodes have the message. It runs on a
+	// goroutine of the connection's, one message at a time in PUBLISH
+	// order (the acknowledgements keep that order), with a context
+	// cancelled when the connection closes; it may block, and should bound
+	// its wait. An error leaves the message unacknowledged and closes the
+	// connection (MQTT 5: DISCONNECT 0x89 Server busy), so the client
+	// sends it again after reconnecting. m must not be changed. Messages
+	// the program publishes (Publish, wills) are not passed to it.
+	Replicate func(ctx context.Context, m *Message) error
 	// OnRoute, if set, is told of the filters this server's sessions
 	// subscribe to, its routes (a cluster announces them to the other
 	// nodes): filter (a shared group's as "$share/NAME/FILTER", the mount

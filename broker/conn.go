@@ -66,6 +66,9 @@ type conn struct {
 	// inQoS1 counts the QoS 1 PUBLISHes received and not yet acknowledged,
 	// for the Receive Maximum.
 	inQoS1 atomic.Int32
+	// repl orders the acknowledgements waiting for Config.Replicate
+	// (replicate.go); it has its own lock.
+	repl replQueue
 
 	// Reader-owned.
 	aliasIn    []string      // inbound topic aliases, index alias-1

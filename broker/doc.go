@@ -23,7 +23,11 @@
 // behind $SYS (Stats, SysValues), serve request/response endpoints under
 // $CONTROL/ (HandleControl) and change the settings that can change while
 // running (Reload). Config.Admit and OnDisconnect, DisconnectWith, Route and
-// SetRetained let a cluster own client identifiers and retained messages.
+// SetRetained let a cluster own client identifiers and retained messages;
+// Config.Replicate holds a client's PUBACK or PUBREC until the program has
+// replicated the message (to the other nodes of a cluster), and
+// Server.RouteAsync delivers a message from elsewhere and reports when the
+// deliveries are durable.
 //
 // # Contracts
 //

@@ -110,7 +110,7 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		if m != nil && !srv.publish(m, s) && v == packet.Version5 {
 			code = packet.NoMatchingSubscribers
 		}
-		c.ackPublish(qos, id, code)
+		c.ackReplicated(m, qos, id, code)
 		return nil
 	}
 	// With a Store: acknowledge once the message is durable in every
@@ -131,7 +131,7 @@ func (c *conn) handlePublish(ctx context.Context, p *packet.Publish) error {
 		case m != nil && !matched && v == packet.Version5:
 			code = packet.NoMatchingSubscribers
 		}
-		c.ackPublish(qos, id, code)
+		c.ackReplicated(m, qos, id, code)
 	}
 	if m == nil {
 		srv.commit.add(nil, func(err error) { finish(false, nil) })

@@ -92,11 +92,22 @@ type Config struct {
 	// node should configure the same kinds.
 	Replicated map[string]Replicated
 
-	// OnFrame, if set, receives each frame another node Broadcast, with
-	// that node's id: in the order it was sent, from one goroutine per
-	// sending node. While it runs, that node's stream waits (and its queue
-	// there fills): it should not take long. The frame is its own.
+	// OnFrame, if set, receives each frame another node Broadcast or
+	// Forward, with that node's id: in the order it was sent, once per
+	// life of this node, from one goroutine per sending node. While it
+	// runs, that node's stream waits (and its queue there fills): it should
+	// not take long. The frame is acknowledged when it returns. The frame
+	// is its own.
 	OnFrame func(from string, frame []byte)
+	// Deliver, if set, is used instead of OnFrame: it is called as OnFrame
+	// is, and the frame is acknowledged once done has been called (from any
+	// goroutine, at any time: the frames after it are acknowledged only
+	// then), so a frame can be handed on at once and acknowledged when it
+	// is durable. A frame whose done is never called holds back the
+	// acknowledgement of every later frame of its sender, which keeps them
+	// and sends them again to this node's next life: call it for every
+	// frame, unless the node is stopping.
+	Deliver func(from string, frame []byte, done func())
 	// ForwardQueue bounds each peer's queue of frames. If zero, 10000.
 	ForwardQueue int
 

@@ -9,8 +9,10 @@
 //     letter is HTTP/1.1 (the first letter of GET or POST), served by the
 //     node's small HTTP API: GET /v1/status (what "midge cluster status"
 //     prints), GET /v1/fence (for AwaitTakeover, below) and POST /v1/apply,
-//     by which a follower hands a command to the leader. 0x02 is a forwarding stream (Broadcast, Config.OnFrame): one
-//     per pair of live nodes, with a bounded queue. Other bytes close the
+//     by which a follower hands a command to the leader. 0x02 is a
+//     forwarding stream (Broadcast, Send, Forward, ForwardTo,
+//     Config.Deliver): one per pair of live nodes, with a bounded queue of
+//     unacknowledged frames. Other bytes close the
 //     connection. With Config.TLS (TLSConfig) every connection is mutual
 //     TLS first, and the first byte is the first byte inside it: a node
 //     without a certificate of the cluster's CA cannot talk to it, and the
@@ -71,10 +73,17 @@
 //
 // # Forwarding
 //
-// Broadcast queues an opaque frame (the broker integration encodes a
-// message in it) for every other live node, and OnFrame receives the
-// frames of the others, in order per sending node. Frames are not
-// acknowledged yet: see docs/cluster.md.
+// Broadcast and Forward queue an opaque frame (the broker integration
+// encodes a message in it) for every other live node, and Config.Deliver
+// (or OnFrame) receives the frames of the others, in order per sending
+// node. Frames are acknowledged: the receiver acknowledges a frame once
+// Deliver called its done (the broker: once the message is durable in its
+// persistent sessions), the sender keeps it until then and sends it again
+// after a broken stream, and the receiver drops a frame it already handed
+// on in that life of the sender. Broadcast drops a frame for a peer whose
+// queue is full; Forward waits for room, and its Pending waits for the
+// acknowledgements, or for memberlist to declare the peer dead
+// (docs/cluster.md).
 //
 // A Node's methods are safe for concurrent use.
 package cluster

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,10 +16,18 @@ import (
 
 // Forwarding: one TCP stream from each node to each other live node, on
 // the cluster port (first byte 0x02). The stream starts with a hello (a
-// 4-byte big-endian length and JSON naming the cluster and the sending
-// node) and then carries frames, each a 4-byte big-endian length and the
-// frame's bytes, in the order Broadcast queued them. The frames are opaque
-// to the cluster: the broker integration encodes messages in them.
+// 4-byte big-endian length and JSON naming the cluster, the sending node
+// and its epoch, random for each life of the node) and then carries
+// frames, each a 4-byte big-endian length n, an 8-byte big-endian
+// sequence number and n bytes, in the order they were queued. The
+// receiver answers on the same connection with acknowledgements, each an
+// 8-byte big-endian sequence number: every frame up to it has been handled
+// (Config.Deliver called done, or Config.OnFrame returned). The sender
+// keeps each frame until it is acknowledged and sends the unacknowledged
+// ones again on the next stream; the receiver drops a frame whose sequence
+// number it has already handed on for that sender's epoch (acks.go), so a
+// frame is handled once per life of the receiving node. The frames are
+// opaque to the cluster: the broker integration encodes messages in them.
 
 // MaxFrameSize bounds a frame: Broadcast refuses a larger one, a receiver
 // closes a stream that announces one.
@@ -31,15 +40,30 @@ const defaultForwardQueue = 10000
 type hello struct {
 	Cluster string `json:"cluster"`
 	Node    string `json:"node"`
+	Epoch   uint64 `json:"epoch"` // the sender's life: sequence numbers are its
+}
+
+// outFrame is a frame queued for a peer.
+type outFrame struct {
+	seq  uint64
+	data []byte
 }
 
 // peer is the outgoing stream to one node.
 type peer struct {
 	id   string
 	addr string
-	q    chan []byte   // frames to send; bounded
+	max  int           // bound of frames
 	stop chan struct{} // closed to end the stream
 	done chan struct{} // closed when run has returned
+	wake chan struct{} // wakes the writer; buffered, 1
+
+	mu      sync.Mutex    // guards frames, written, acked, gone, changed
+	frames  []outFrame    // unacknowledged, by sequence number
+	written int           // frames[:written] were written to the current stream
+	acked   uint64        // the highest sequence number acknowledged
+	gone    bool          // the stream stopped: nothing more is sent or acknowledged
+	changed chan struct{} // closed and replaced when acked or gone change, or room frees
 
 	sent    atomic.Uint64
 	dropped atomic.Uint64 // queue full, or frames queued when the peer went away
@@ -50,8 +74,9 @@ type peer struct {
 type PeerStatus struct {
 	ID        string `json:"id"`        // the peer's node id
 	Address   string `json:"address"`   // its cluster address
-	Queued    int    `json:"queued"`    // frames waiting
-	Sent      uint64 `json:"sent"`      // frames written to a stream
+	Queued    int    `json:"queued"`    // frames not acknowledged yet (sent or waiting)
+	Sent      uint64 `json:"sent"`      // frames written to a stream (again after a reconnect)
+	Acked     uint64 `json:"acked"`     // the last frame sequence number acknowledged
 	Dropped   uint64 `json:"dropped"`   // frames dropped: queue full, or the peer went away
 	Connected bool   `json:"connected"` // a stream is open
 }
@@ -59,50 +84,100 @@ type PeerStatus struct {
 // Broadcast queues frame for every other live node, in order per node,
 // without waiting: a peer whose queue (Config.ForwardQueue frames) is full
 // drops it and counts it. It returns how many peers it was queued for.
-// frame must not be changed afterwards. Frames are not acknowledged: one
-// queued for a node that dies, or in flight on a stream that breaks, may
-// be lost (a frame being written when the stream broke is sent again on
-// the next stream, so it may also arrive twice).
+// frame must not be changed afterwards. A frame queued is sent again after
+// a broken stream until the node acknowledges it or memberlist declares it
+// dead; Forward waits for room and tells when the frame was acknowledged.
 func (n *Node) Broadcast(frame []byte) int {
 	if len(frame) > MaxFrameSize {
 		return 0
 	}
-	n.peersMu.Lock()
-	defer n.peersMu.Unlock()
 	k := 0
-	for _, p := range n.peers {
-		select {
-		case p.q <- frame:
+	for _, p := range n.livePeers() {
+		if _, ok := p.enqueue(n, frame); ok {
 			k++
-		default:
+		} else {
 			p.dropped.Add(1)
 		}
 	}
 	return k
 }
 
+// livePeers returns the streams to the live nodes.
+func (n *Node) livePeers() []*peer {
+	n.peersMu.Lock()
+	defer n.peersMu.Unlock()
+	ps := make([]*peer, 0, len(n.peers))
+	for _, p := range n.peers {
+		ps = append(ps, p)
+	}
+	return ps
+}
+
+// enqueue appends frame to p's queue with the next sequence number of
+// this node's life, unless the queue is full or p has stopped.
+func (p *peer) enqueue(n *Node, frame []byte) (uint64, bool) {
+	p.mu.Lock()
+	if p.gone || len(p.frames) >= p.max {
+		p.mu.Unlock()
+		return 0, false
+	}
+	// Taken under p.mu: the numbers of one peer's frames increase in
+	// queue order, which the receiver's duplicate check relies on.
+	seq := n.fwdSeq.Add(1)
+	p.frames = append(p.frames, outFrame{seq: seq, data: frame})
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+	return seq, true
+}
+
+// notifyLocked wakes those waiting on p.changed. p.mu must be held.
+func (p *peer) notifyLocked() {
+	close(p.changed)
+	p.changed = make(chan struct{})
+}
+
+// ack drops the frames up to seq, acknowledged by the peer.
+func (p *peer) ack(seq uint64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if seq <= p.acked {
+		return
+	}
+	p.acked = seq
+	k := 0
+	for k < len(p.frames) && p.frames[k].seq <= seq {
+		k++
+	}
+	clear(p.frames[:k])
+	p.frames = p.frames[k:]
+	p.written = max(p.written-k, 0)
+	p.notifyLocked()
+}
+
 // Send queues frame for node id alone, as Broadcast does for every node
-// (see Targets for the nodes a message goes to). It reports whether the
-// frame was queued: not when the node has no stream (it is not alive, or
-// is this node), nor when its queue is full (the frame is counted
-// dropped).
+// (see Targets for the nodes a message goes to), without waiting. It
+// reports whether the frame was queued: not when the node has no stream
+// (it is not alive, or is this node), nor when its queue is full (the
+// frame is counted dropped). ForwardTo waits for room and tells when the
+// frame was acknowledged.
 func (n *Node) Send(id string, frame []byte) bool {
 	if len(frame) > MaxFrameSize {
 		return false
 	}
 	n.peersMu.Lock()
-	defer n.peersMu.Unlock()
 	p := n.peers[id]
+	n.peersMu.Unlock()
 	if p == nil {
 		return false
 	}
-	select {
-	case p.q <- frame:
-		return true
-	default:
+	if _, ok := p.enqueue(n, frame); !ok {
 		p.dropped.Add(1)
 		return false
 	}
+	return true
 }
 
 // syncPeers starts a stream to each live member that has none, and stops
@@ -116,7 +191,7 @@ func (n *Node) syncPeers() {
 	}
 	for id, p := range n.peers {
 		if m, ok := alive[id]; !ok || m.Addr != p.addr {
-			close(p.stop)
+			p.halt()
 			delete(n.peers, id)
 		}
 	}
@@ -124,12 +199,27 @@ func (n *Node) syncPeers() {
 		if id == n.cfg.NodeID || n.peers[id] != nil {
 			continue
 		}
-		p := &peer{id: id, addr: m.Addr, q: make(chan []byte, n.cfg.ForwardQueue),
-			stop: make(chan struct{}), done: make(chan struct{})}
+		p := &peer{id: id, addr: m.Addr, max: n.cfg.ForwardQueue, stop: make(chan struct{}), done: make(chan struct{}),
+			wake: make(chan struct{}, 1), changed: make(chan struct{})}
 		n.peers[id] = p
 		n.wg.Add(1)
 		go n.runPeer(p)
 	}
+}
+
+// halt stops p's stream: its frames are dropped, and nobody waits for
+// them any more (Pending.Wait).
+func (p *peer) halt() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gone {
+		return
+	}
+	p.gone = true
+	p.dropped.Add(uint64(len(p.frames)))
+	p.frames, p.written = nil, 0
+	p.notifyLocked()
+	close(p.stop)
 }
 
 // stopPeers stops every stream, when the node closes.
@@ -137,7 +227,7 @@ func (n *Node) stopPeers() {
 	n.peersMu.Lock()
 	defer n.peersMu.Unlock()
 	for id, p := range n.peers {
-		close(p.stop)
+		p.halt()
 		delete(n.peers, id)
 	}
 }
@@ -146,18 +236,15 @@ func (n *Node) stopPeers() {
 func (n *Node) runPeer(p *peer) {
 	defer n.wg.Done()
 	defer close(p.done)
-	defer func() { p.dropped.Add(uint64(len(p.q))) }()
-	var pending []byte // the frame a broken stream was writing
 	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
 		c, err := n.dialPeer(p)
 		if err == nil {
 			p.up.Store(true)
 			delay = 100 * time.Millisecond
 			stopWatch := n.closeOnDone(c)
-			pending, err = n.writePeer(p, c, pending)
+			err = n.streamPeer(p, c)
 			stopWatch()
 			p.up.Store(false)
-			c.Close()
 			if err == nil {
 				return // stopped
 			}
@@ -175,7 +262,7 @@ func (n *Node) runPeer(p *peer) {
 
 // dialPeer opens a stream to p and sends the hello.
 func (n *Node) dialPeer(p *peer) (net.Conn, error) {
-	h, _ := json.Marshal(hello{Cluster: n.cfg.Name, Node: n.cfg.NodeID})
+	h, _ := json.Marshal(hello{Cluster: n.cfg.Name, Node: n.cfg.NodeID, Epoch: n.epoch()})
 	b := make([]byte, 0, 5+len(h))
 	b = append(b, streamForward)
 	b = binary.BigEndian.AppendUint32(b, uint32(len(h)))
@@ -183,46 +270,98 @@ func (n *Node) dialPeer(p *peer) (net.Conn, error) {
 	return n.dial(p.addr, 5*time.Second, b)
 }
 
-// writePeer writes pending, then p's queue, to c until p stops (nil) or a
-// write fails (the frame it was writing is returned, to send again).
-func (n *Node) writePeer(p *peer, c net.Conn, pending []byte) ([]byte, error) {
-	w := bufio.NewWriterSize(c, 64<<10)
-	var hdr [4]byte
-	write := func(f []byte) error {
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(f)))
-		if _, err := w.Write(hdr[:]); err != nil {
+// epoch identifies this life of the node on the forwarding streams.
+func (n *Node) epoch() uint64 {
+	return uint64(n.incarnation)<<32 | uint64(uint32(n.started.UnixNano()))
+}
+
+// streamPeer sends p's unacknowledged frames on c, from the first, and
+// reads the acknowledgements, until p stops (nil) or c fails. It closes c.
+func (n *Node) streamPeer(p *peer, c net.Conn) error {
+	p.mu.Lock()
+	p.written = 0 // the previous stream's unacknowledged frames go again
+	p.mu.Unlock()
+	acks := make(chan error, 1)
+	go func() { acks <- readAcks(p, c) }()
+	fin := make(chan struct{})
+	go func() {
+		select {
+		case <-p.stop: // a write may be blocked on a peer that is gone
+			c.Close()
+		case <-fin:
+		}
+	}()
+	err := n.writePeer(p, c, acks)
+	close(fin)
+	c.Close()
+	<-acks
+	select {
+	case <-p.stop:
+		return nil
+	default:
+	}
+	if err == nil {
+		err = io.EOF
+	}
+	return err
+}
+
+// readAcks reads c's acknowledgements into p until c fails.
+func readAcks(p *peer, c net.Conn) error {
+	r := bufio.NewReaderSize(c, 4096)
+	var b [8]byte
+	for {
+		if _, err := io.ReadFull(r, b[:]); err != nil {
 			return err
 		}
-		_, err := w.Write(f)
-		return err
+		p.ack(binary.BigEndian.Uint64(b[:]))
 	}
+}
+
+// writeBatch bounds the frames written between two looks at the queue.
+const writeBatch = 256
+
+// writePeer writes p's frames not yet written to c until p stops (nil), a
+// write fails, or the acknowledgements end (acks).
+func (n *Node) writePeer(p *peer, c net.Conn, acks chan error) error {
+	w := bufio.NewWriterSize(c, 64<<10)
+	var hdr [12]byte
 	for {
-		if pending != nil {
+		p.mu.Lock()
+		batch := slices.Clone(p.frames[p.written:min(len(p.frames), p.written+writeBatch)])
+		p.written += len(batch)
+		p.mu.Unlock()
+		if len(batch) > 0 {
 			c.SetWriteDeadline(time.Now().Add(30 * time.Second))
-			if err := write(pending); err != nil {
-				return pending, err
+			for _, f := range batch {
+				binary.BigEndian.PutUint32(hdr[:4], uint32(len(f.data)))
+				binary.BigEndian.PutUint64(hdr[4:], f.seq)
+				if _, err := w.Write(hdr[:]); err != nil {
+					return err
+				}
+				if _, err := w.Write(f.data); err != nil {
+					return err
+				}
 			}
-			p.sent.Add(1)
-			pending = nil
-		}
-		// Write what is queued, flushing once the queue is empty.
-		select {
-		case f := <-p.q:
-			pending = f
+			p.sent.Add(uint64(len(batch)))
 			continue
-		default:
 		}
 		if w.Buffered() > 0 {
 			c.SetWriteDeadline(time.Now().Add(30 * time.Second))
 			if err := w.Flush(); err != nil {
-				return nil, err // the frames in the buffer are lost
+				return err
 			}
 		}
 		select {
-		case f := <-p.q:
-			pending = f
+		case <-p.wake:
+		case err := <-acks:
+			acks <- err // for streamPeer
+			if err == nil {
+				err = io.EOF
+			}
+			return err
 		case <-p.stop:
-			return nil, nil
+			return nil
 		}
 	}
 }
@@ -230,6 +369,7 @@ func (n *Node) writePeer(p *peer, c net.Conn, pending []byte) ([]byte, error) {
 // serveForward accepts the forwarding streams of the other nodes.
 func (n *Node) serveForward(l *chanListener) {
 	defer n.wg.Done()
+	in := &inbound{senders: make(map[string]*sender)}
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -240,7 +380,7 @@ func (n *Node) serveForward(l *chanListener) {
 			defer n.wg.Done()
 			defer c.Close()
 			defer n.closeOnDone(c)()
-			if err := n.readForward(c); err != nil && !errors.Is(err, io.EOF) && n.ctx.Err() == nil {
+			if err := n.readForward(c, in); err != nil && !errors.Is(err, io.EOF) && n.ctx.Err() == nil {
 				n.log.Warn("cluster: forwarding stream from a peer ended", "remote", c.RemoteAddr(), "err", err)
 			}
 		}()
@@ -261,16 +401,16 @@ func (n *Node) closeOnDone(c net.Conn) (stop func()) {
 	return func() { once.Do(func() { close(done) }) }
 }
 
-// readForward reads a stream's hello and frames, handing each frame to
-// Config.OnFrame in order.
-func (n *Node) readForward(c net.Conn) error {
+// readForward reads a stream's hello and frames, handing each new frame
+// to the receiver (acks.go) in order, while ackForward acknowledges them.
+func (n *Node) readForward(c net.Conn, in *inbound) error {
 	r := bufio.NewReaderSize(c, 64<<10)
-	var hdr [4]byte
+	var hdr [12]byte
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
 		return err
 	}
-	size := binary.BigEndian.Uint32(hdr[:])
+	size := binary.BigEndian.Uint32(hdr[:4])
 	if size > 4096 {
 		return fmt.Errorf("hello of %d bytes", size)
 	}
@@ -286,21 +426,25 @@ func (n *Node) readForward(c net.Conn) error {
 		return fmt.Errorf("stream from node %q of cluster %q, not %q", h.Node, h.Cluster, n.cfg.Name)
 	}
 	c.SetReadDeadline(time.Time{})
+	st := in.sender(h.Node, h.Epoch)
+	acksDone := make(chan struct{})
+	stopAcks := make(chan struct{})
+	go func() { defer close(acksDone); ackForward(c, st, stopAcks) }()
+	defer func() { close(stopAcks); <-acksDone }()
 	for {
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			return err
 		}
-		size := binary.BigEndian.Uint32(hdr[:])
+		size := binary.BigEndian.Uint32(hdr[:4])
 		if size > MaxFrameSize {
 			return fmt.Errorf("node %q: frame of %d bytes", h.Node, size)
 		}
+		seq := binary.BigEndian.Uint64(hdr[4:])
 		f := make([]byte, size)
 		if _, err := io.ReadFull(r, f); err != nil {
 			return err
 		}
-		if n.cfg.OnFrame != nil {
-			n.cfg.OnFrame(h.Node, f)
-		}
+		st.receive(n, h.Node, seq, f)
 	}
 }
 
@@ -310,7 +454,10 @@ func (n *Node) peerStatus() []PeerStatus {
 	defer n.peersMu.Unlock()
 	out := make([]PeerStatus, 0, len(n.peers))
 	for _, p := range n.peers {
-		out = append(out, PeerStatus{ID: p.id, Address: p.addr, Queued: len(p.q), Sent: p.sent.Load(), Dropped: p.dropped.Load(), Connected: p.up.Load()})
+		p.mu.Lock()
+		q, acked := len(p.frames), p.acked
+		p.mu.Unlock()
+		out = append(out, PeerStatus{ID: p.id, Address: p.addr, Queued: q, Sent: p.sent.Load(), Acked: acked, Dropped: p.dropped.Load(), Connected: p.up.Load()})
 	}
 	return out
 }

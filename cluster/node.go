@@ -73,6 +73,9 @@ type Node struct {
 
 	peersMu sync.Mutex       // guards peers
 	peers   map[string]*peer // outgoing forwarding streams, by node id
+	// fwdSeq numbers the frames of this life on every stream (forward.go);
+	// dupFrames counts the frames received twice and dropped (acks.go).
+	fwdSeq, dupFrames atomic.Uint64
 
 	routes *routeTable // every node's routes and the route streams (routes.go); its own lock
 

@@ -63,6 +63,8 @@ type clusterRun struct {
 	sysStop  chan struct{}         // closed to stop the $SYS publisher
 	sysDone  chan struct{}         // closed when it has stopped
 	hooks    *clusterHooks         // client ids and retained messages (cluster_hooks.go)
+	repl     replication           // acknowledged forwarding (cluster_replicate.go)
+	ready    chan struct{}         // closed once the server runs: frames wait for it
 }
 
 // startCluster starts this broker's cluster node when the configuration
@@ -73,13 +75,13 @@ func (b *brokerRun) startCluster(ctx context.Context) error {
 	if c.Name == "" {
 		return nil
 	}
-	cr := &clusterRun{srv: b.srv.Load, hooks: newClusterHooks(func(s string) { b.log.Warn(s) }, b.srv.Load)}
+	cr := &clusterRun{srv: b.srv.Load, ready: make(chan struct{}), hooks: newClusterHooks(func(s string) { b.log.Warn(s) }, b.srv.Load)}
 	cfg, err := clusterConfig(c)
 	if err != nil {
 		return err
 	}
 	cfg.Logger = b.log
-	cfg.OnFrame = func(from string, f []byte) { cr.receive(b, from, f) }
+	cfg.Deliver = func(from string, f []byte, done func()) { cr.receive(b, from, f, done) }
 	cfg.OnChange = cr.hooks.onChange
 	cfg.OnRestore = func() { cr.hooks.markDirty("") }
 	b.clusterReplicated(&cfg) // cluster_dynsec.go
@@ -96,17 +98,21 @@ func (b *brokerRun) startCluster(ctx context.Context) error {
 }
 
 // setClusterHooks makes the server claim client identifiers through the
-// cluster (cluster_hooks.go).
+// cluster (cluster_hooks.go) and acknowledge a QoS 1 or 2 message once the
+// other nodes have it (cluster_replicate.go).
 func (b *brokerRun) setClusterHooks(cfg *broker.Config) {
 	if cr := b.cluster; cr != nil {
 		cfg.Admit, cfg.OnDisconnect = cr.hooks.admit, cr.hooks.disconnected
+		cfg.Replicate = cr.repl.replicate
 		cr.setRouteHooks(cfg) // cluster_routes.go
 	}
 }
 
 // attachCluster forwards every message the server routes to the other
-// nodes with a matching route, without acknowledgement (docs/cluster.md
-// says what that guarantees, and what not), and has raft agree on the
+// nodes with a matching route (docs/cluster.md says what that
+// guarantees): QoS 0 ones dropped when a peer's queue is full, QoS 1 and 2
+// ones waiting for room and acknowledged (cluster_replicate.go). It has
+// raft agree on the
 // retained messages published here.
 func (b *brokerRun) attachCluster(srv *broker.Server) {
 	cr := b.cluster
@@ -123,6 +129,7 @@ func (b *brokerRun) attachCluster(srv *broker.Server) {
 		}
 		cr.forward(m) // to the nodes with a matching route (cluster_routes.go)
 	})
+	close(cr.ready)
 	if d := sysInterval(b.res.Config.SysInterval); d > 0 {
 		cr.sysStop, cr.sysDone = make(chan struct{}), make(chan struct{})
 		go cr.publishSys(srv, d)
@@ -258,33 +265,43 @@ func decodeFrame(from string, f []byte, now time.Time) (*broker.Message, error) 
 	return m, nil
 }
 
-// receive publishes here a message another node forwarded.
-func (cr *clusterRun) receive(b *brokerRun, from string, f []byte) {
-	srv := cr.srv()
-	if srv == nil {
-		cr.lost.Add(1) // not serving yet
-		return
+// receive publishes here a message another node forwarded, and calls
+// done (the frame's acknowledgement) once its deliveries to persistent
+// sessions are durable. Until the server runs it waits (holding that
+// node's stream); a frame that cannot be published is acknowledged too,
+// and counted: sending it again would not help.
+func (cr *clusterRun) receive(b *brokerRun, from string, f []byte, done func()) {
+	select {
+	case <-cr.ready:
+	case <-cr.hooks.ctx.Done():
+		return // stopping: never acknowledged, the sender keeps it
 	}
+	srv := cr.srv()
 	sel, f, err := decodeSelection(f) // cluster_routes.go
 	var m *broker.Message
 	if err == nil {
 		m, err = decodeFrame(from, f, time.Now())
 	}
-	if err != nil {
+	if srv == nil || err != nil {
 		cr.lost.Add(1)
 		b.log.Warn(fmt.Sprintf("Warning: cluster: a message from node %s: %v", from, err))
+		done()
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
 	// Delivered here, but stored as retained from raft's agreement only
 	// (cluster_hooks.go): a frame may arrive after a later agreement.
-	if err := srv.RouteSelected(ctx, m, sel); err != nil {
-		cr.lost.Add(1)
-		b.log.Warn(fmt.Sprintf("Warning: cluster: publishing a message from node %s on %q: %v", from, m.Topic, err))
-		return
-	}
-	cr.received.Add(1)
+	srv.RouteSelectedAsync(m, sel, func(err error) {
+		if errors.Is(err, broker.ErrStoreClosed) {
+			return // stopping: never acknowledged, the sender keeps it for the next life
+		}
+		if err != nil {
+			cr.lost.Add(1)
+			b.log.Warn(fmt.Sprintf("Warning: cluster: publishing a message from node %s on %q: %v", from, m.Topic, err))
+		} else {
+			cr.received.Add(1)
+		}
+		done()
+	})
 }
 
 // clusterStatus returns what the dashboard calls for the cluster's

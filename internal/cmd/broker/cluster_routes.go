@@ -70,6 +70,12 @@ func (cr *clusterRun) forward(m *broker.Message) {
 	if !ok {
 		return
 	}
+	if m.QoS > 0 {
+		// Acknowledged, and the publisher's PUBACK/PUBREC waits for it
+		// (cluster_replicate.go).
+		cr.repl.forward(cr.node, m, targets, f)
+		return
+	}
 	for _, t := range targets {
 		cr.node.Send(t.Node, selectFrame(t, f))
 	}

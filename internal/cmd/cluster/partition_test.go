@@ -317,7 +317,7 @@ func TestPartition(t *testing.T) {
 		return true
 	})
 	sub3.Subscribe(1, "part/#", 1)
-	waitRoutes(t, ps[2], 1, ps...)
+	waitRoutes(t, ps[2], 1, ps...) // the others forward to p3 once they know its route
 	after := acked{}
 	for i := range 2 {
 		publishAcked(t, pubs[i], fmt.Sprintf("part/%d", i+1), "after", 5, after, &ids[i])
