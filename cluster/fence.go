@@ -33,13 +33,17 @@ import (
 //     has fenced itself.
 
 // FenceLease is how long a node may be out of contact with a majority
-// before it is fenced.
-const FenceLease = 5 * time.Second
+// before it is fenced. It is several of raft's elections long (each takes
+// one to two election timeouts of 1 s, and a split vote another), so
+// that the nodes of a majority that lost its leader elect a new one well
+// before it runs out: losing the leader node must not close the clients
+// of the others.
+const FenceLease = 10 * time.Second
 
 // TakeoverMargin is what a takeover waits beyond FenceLease for a node it
 // cannot reach: the fenced node's check interval, the time its broker takes
 // to close its connections, and scheduling delays on a loaded machine.
-const TakeoverMargin = 2 * time.Second
+const TakeoverMargin = 3 * time.Second
 
 // contactTick is how often a node notes its contact with a majority.
 const contactTick = 100 * time.Millisecond

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync/atomic"
-	"time"
 
 	"github.com/midge-mqtt/midge/cluster"
 	"github.com/midge-mqtt/midge/dynsec"
@@ -24,7 +23,7 @@ const dynsecKind = "dynsec"
 // that time the change is refused. It is shorter than the fence lease: a
 // client of a node that lost its majority gets the refusal before the node
 // closes its connection (cluster_fence.go).
-const dynsecTimeout = cluster.FenceLease - 2*time.Second
+const dynsecTimeout = cluster.FenceLease / 2
 
 // errNoCluster answers a change made before the cluster node started or
 // after it stopped.
