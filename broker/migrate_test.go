@@ -100,24 +100,7 @@ func TestMigrateConnectedSession(t *testing.T) {
 		if !ack.SessionPresent {
 			t.Fatal("CONNACK session present 0 after the import")
 		}
-		got := map[string]packet.Packet{}
-		for range 2 {
-			switch m := s.Next().(type) {
-			case *packet.Ack:
-				got["pubrel"] = m
-			case *packet.Publish:
-				got[m.Topic] = m
-			}
-		}
-		if a, ok := got["pubrel"].(*packet.Ack); !ok || a.Kind != packet.TypePubrel || a.PacketID != rel.PacketID {
-			t.Errorf("released message: got %+v, want PUBREL %d", got["pubrel"], rel.PacketID)
-		}
-		if m, ok := got["x/pending"].(*packet.Publish); !ok || m.PacketID != pend.PacketID || !m.Dup {
-			t.Errorf("pending message: got %+v, want PUBLISH id %d with DUP", got["x/pending"], pend.PacketID)
-		}
-		if _, ok := got["x/released"]; ok {
-			t.Error("a released QoS 2 message was sent again")
-		}
+		expectResent(t, s, rel, pend)
 	})
 }
 

@@ -132,24 +132,7 @@ func TestPersistQoS2Outbound(t *testing.T) {
 		s.Close()
 		b = restart()
 		s, _ = connectWith(t, b, persistent)
-		got := map[string]packet.Packet{}
-		for range 2 {
-			switch m := s.Next().(type) {
-			case *packet.Ack:
-				got["pubrel"] = m
-			case *packet.Publish:
-				got[m.Topic] = m
-			}
-		}
-		if a, ok := got["pubrel"].(*packet.Ack); !ok || a.Kind != packet.TypePubrel || a.PacketID != rel.PacketID {
-			t.Errorf("released message: got %+v, want PUBREL %d", got["pubrel"], rel.PacketID)
-		}
-		if m, ok := got["x/pending"].(*packet.Publish); !ok || m.PacketID != pend.PacketID || !m.Dup {
-			t.Errorf("pending message: got %+v, want PUBLISH id %d with DUP", got["x/pending"], pend.PacketID)
-		}
-		if _, ok := got["x/released"]; ok {
-			t.Error("a released QoS 2 message was sent again")
-		}
+		expectResent(t, s, rel, pend)
 	})
 }
 
@@ -484,5 +467,31 @@ func TestPersistCommitFailureLogged(t *testing.T) {
 	b.Stop(t)
 	if s := out.String(); !strings.Contains(s, "more like this in the last 10s)") {
 		t.Fatalf("log after shutdown %q, want a summary of the other failures", s)
+	}
+}
+
+// expectResent reads what a resumed session's client gets for the two
+// QoS 2 messages inFlight left: a PUBREL for the released one (rel) and
+// the pending one (pend) again, with its packet identifier and DUP; the
+// released one is not sent again.
+func expectResent(t *testing.T, s *testutil.Client, rel, pend *packet.Publish) {
+	t.Helper()
+	got := map[string]packet.Packet{}
+	for range 2 {
+		switch m := s.Next().(type) {
+		case *packet.Ack:
+			got["pubrel"] = m
+		case *packet.Publish:
+			got[m.Topic] = m
+		}
+	}
+	if a, ok := got["pubrel"].(*packet.Ack); !ok || a.Kind != packet.TypePubrel || a.PacketID != rel.PacketID {
+		t.Errorf("released message: got %+v, want PUBREL %d", got["pubrel"], rel.PacketID)
+	}
+	if m, ok := got["x/pending"].(*packet.Publish); !ok || m.PacketID != pend.PacketID || !m.Dup {
+		t.Errorf("pending message: got %+v, want PUBLISH id %d with DUP", got["x/pending"], pend.PacketID)
+	}
+	if _, ok := got["x/released"]; ok {
+		t.Error("a released QoS 2 message was sent again")
 	}
 }

@@ -236,38 +236,46 @@ func (n *Node) stopPeers() {
 func (n *Node) runPeer(p *peer) {
 	defer n.wg.Done()
 	defer close(p.done)
+	n.keepStream(streamForward, p.addr, p.stop, &p.up, func(c net.Conn) error { return n.streamPeer(p, c) }, func(err error) {
+		n.log.Warn("cluster: forwarding stream broken; reconnecting", "peer", p.id, "err", err)
+	})
+}
+
+// keepStream keeps a stream of kind (streamForward, streamRoutes) to the
+// node at addr open until stop is closed: it dials, sends the hello and
+// runs write on the connection; when write fails it tells broken and dials
+// again, backing off from 100 ms to 5 s. write returns nil once stop is
+// closed. up, if not nil, is true while a connection is open.
+func (n *Node) keepStream(kind byte, addr string, stop <-chan struct{}, up *atomic.Bool, write func(net.Conn) error, broken func(error)) {
 	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
-		c, err := n.dialPeer(p)
+		h, _ := json.Marshal(hello{Cluster: n.cfg.Name, Node: n.cfg.NodeID, Epoch: n.epoch()})
+		b := append([]byte{kind}, binary.BigEndian.AppendUint32(nil, uint32(len(h)))...)
+		c, err := n.dial(addr, 5*time.Second, append(b, h...))
 		if err == nil {
-			p.up.Store(true)
+			if up != nil {
+				up.Store(true)
+			}
 			delay = 100 * time.Millisecond
 			stopWatch := n.closeOnDone(c)
-			err = n.streamPeer(p, c)
+			err = write(c)
 			stopWatch()
-			p.up.Store(false)
+			c.Close()
+			if up != nil {
+				up.Store(false)
+			}
 			if err == nil {
 				return // stopped
 			}
-			n.log.Warn("cluster: forwarding stream broken; reconnecting", "peer", p.id, "err", err)
+			broken(err)
 		}
 		t := time.NewTimer(delay)
 		select {
-		case <-p.stop:
+		case <-stop:
 			t.Stop()
 			return
 		case <-t.C:
 		}
 	}
-}
-
-// dialPeer opens a stream to p and sends the hello.
-func (n *Node) dialPeer(p *peer) (net.Conn, error) {
-	h, _ := json.Marshal(hello{Cluster: n.cfg.Name, Node: n.cfg.NodeID, Epoch: n.epoch()})
-	b := make([]byte, 0, 5+len(h))
-	b = append(b, streamForward)
-	b = binary.BigEndian.AppendUint32(b, uint32(len(h)))
-	b = append(b, h...)
-	return n.dial(p.addr, 5*time.Second, b)
 }
 
 // epoch identifies this life of the node on the forwarding streams.
@@ -368,8 +376,18 @@ func (n *Node) writePeer(p *peer, c net.Conn, acks chan error) error {
 
 // serveForward accepts the forwarding streams of the other nodes.
 func (n *Node) serveForward(l *chanListener) {
-	defer n.wg.Done()
 	in := &inbound{senders: make(map[string]*sender)}
+	n.acceptStreams(l, func(c net.Conn) error { return n.readForward(c, in) }, func(c net.Conn, err error) {
+		n.log.Warn("cluster: forwarding stream from a peer ended", "remote", c.RemoteAddr(), "err", err)
+	})
+}
+
+// acceptStreams accepts the streams of the other nodes on l (its caller
+// counted in n.wg), each read by read on a goroutine of its own until it
+// ends or the node closes; ended is told how one ended, unless at its end
+// of file or because the node is closing.
+func (n *Node) acceptStreams(l *chanListener, read func(net.Conn) error, ended func(net.Conn, error)) {
+	defer n.wg.Done()
 	for {
 		c, err := l.Accept()
 		if err != nil {
@@ -380,8 +398,8 @@ func (n *Node) serveForward(l *chanListener) {
 			defer n.wg.Done()
 			defer c.Close()
 			defer n.closeOnDone(c)()
-			if err := n.readForward(c, in); err != nil && !errors.Is(err, io.EOF) && n.ctx.Err() == nil {
-				n.log.Warn("cluster: forwarding stream from a peer ended", "remote", c.RemoteAddr(), "err", err)
+			if err := read(c); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && n.ctx.Err() == nil {
+				ended(c, err)
 			}
 		}()
 	}
@@ -401,31 +419,43 @@ func (n *Node) closeOnDone(c net.Conn) (stop func()) {
 	return func() { once.Do(func() { close(done) }) }
 }
 
+// readHello reads the hello that starts a stream from another node (a
+// 4-byte big-endian length and its JSON), within 10 s, and refuses a
+// stream from another cluster or from no other node.
+func (n *Node) readHello(c net.Conn, r *bufio.Reader) (hello, error) {
+	var h hello
+	var hdr [4]byte
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return h, err
+	}
+	size := binary.BigEndian.Uint32(hdr[:])
+	if size > 4096 {
+		return h, fmt.Errorf("hello of %d bytes", size)
+	}
+	hb := make([]byte, size)
+	if _, err := io.ReadFull(r, hb); err != nil {
+		return h, err
+	}
+	if err := json.Unmarshal(hb, &h); err != nil {
+		return h, fmt.Errorf("bad hello: %w", err)
+	}
+	if h.Cluster != n.cfg.Name || h.Node == n.cfg.NodeID || h.Node == "" {
+		return h, fmt.Errorf("stream from node %q of cluster %q refused (this is node %q of %q)", h.Node, h.Cluster, n.cfg.NodeID, n.cfg.Name)
+	}
+	c.SetReadDeadline(time.Time{})
+	return h, nil
+}
+
 // readForward reads a stream's hello and frames, handing each new frame
 // to the receiver (acks.go) in order, while ackForward acknowledges them.
 func (n *Node) readForward(c net.Conn, in *inbound) error {
 	r := bufio.NewReaderSize(c, 64<<10)
+	h, err := n.readHello(c, r)
+	if err != nil {
+		return err
+	}
 	var hdr [12]byte
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
-		return err
-	}
-	size := binary.BigEndian.Uint32(hdr[:4])
-	if size > 4096 {
-		return fmt.Errorf("hello of %d bytes", size)
-	}
-	hb := make([]byte, size)
-	if _, err := io.ReadFull(r, hb); err != nil {
-		return err
-	}
-	var h hello
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return fmt.Errorf("bad hello: %w", err)
-	}
-	if h.Cluster != n.cfg.Name {
-		return fmt.Errorf("stream from node %q of cluster %q, not %q", h.Node, h.Cluster, n.cfg.Name)
-	}
-	c.SetReadDeadline(time.Time{})
 	st := in.sender(h.Node, h.Epoch)
 	acksDone := make(chan struct{})
 	stopAcks := make(chan struct{})

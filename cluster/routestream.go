@@ -3,7 +3,6 @@ package cluster
 import (
 	"bufio"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -125,31 +124,11 @@ func (n *Node) stopRoutes() {
 // each connection, then their changes.
 func (n *Node) runRoutes(o *routeOut) {
 	defer n.wg.Done()
-	for delay := 100 * time.Millisecond; ; delay = min(2*delay, 5*time.Second) {
-		h, _ := json.Marshal(hello{Cluster: n.cfg.Name, Node: n.cfg.NodeID})
-		b := append([]byte{streamRoutes}, binary.BigEndian.AppendUint32(nil, uint32(len(h)))...)
-		c, err := n.dial(o.addr, 5*time.Second, append(b, h...))
-		if err == nil {
-			delay = 100 * time.Millisecond
-			stopWatch := n.closeOnDone(c)
-			err = n.writeRoutes(o, c)
-			stopWatch()
-			c.Close()
-			if err == nil {
-				return // stopped
-			}
-			if n.ctx.Err() == nil {
-				n.log.Debug("cluster: route stream ended; reconnecting", "peer", o.id, "err", err)
-			}
+	n.keepStream(streamRoutes, o.addr, o.stop, nil, func(c net.Conn) error { return n.writeRoutes(o, c) }, func(err error) {
+		if n.ctx.Err() == nil {
+			n.log.Debug("cluster: route stream ended; reconnecting", "peer", o.id, "err", err)
 		}
-		t := time.NewTimer(delay)
-		select {
-		case <-o.stop:
-			t.Stop()
-			return
-		case <-t.C:
-		}
-	}
+	})
 }
 
 // writeRoutes writes the routes in full to c, then their changes, until o
@@ -241,49 +220,20 @@ func (n *Node) writeRoutes(o *routeOut, c net.Conn) error {
 
 // serveRoutes accepts the route streams of the other nodes.
 func (n *Node) serveRoutes(l *chanListener) {
-	defer n.wg.Done()
-	for {
-		c, err := l.Accept()
-		if err != nil {
-			return
-		}
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			defer c.Close()
-			defer n.closeOnDone(c)()
-			if err := n.readRoutes(c); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && n.ctx.Err() == nil {
-				n.log.Debug("cluster: route stream from a peer ended", "remote", c.RemoteAddr(), "err", err)
-			}
-		}()
-	}
+	n.acceptStreams(l, n.readRoutes, func(c net.Conn, err error) {
+		n.log.Debug("cluster: route stream from a peer ended", "remote", c.RemoteAddr(), "err", err)
+	})
 }
 
 // readRoutes reads a route stream's hello and messages, applying them to
 // the sending node's routes. The stream replaces that node's previous one.
 func (n *Node) readRoutes(c net.Conn) error {
 	r := bufio.NewReaderSize(c, 32<<10)
+	h, err := n.readHello(c, r)
+	if err != nil {
+		return err
+	}
 	var hdr [4]byte
-	c.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return err
-	}
-	size := binary.BigEndian.Uint32(hdr[:])
-	if size > 4096 {
-		return fmt.Errorf("hello of %d bytes", size)
-	}
-	hb := make([]byte, size)
-	if _, err := io.ReadFull(r, hb); err != nil {
-		return err
-	}
-	var h hello
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return fmt.Errorf("bad hello: %w", err)
-	}
-	if h.Cluster != n.cfg.Name || h.Node == n.cfg.NodeID || h.Node == "" {
-		return fmt.Errorf("route stream from node %q of cluster %q refused", h.Node, h.Cluster)
-	}
-	c.SetReadDeadline(time.Time{})
 	in := &routeIn{c: c}
 	rt := n.routes
 	rt.mu.Lock()

@@ -20,15 +20,7 @@ import (
 func TestDroppedClaimStillClosed(t *testing.T) {
 	t.Parallel()
 	var srv atomic.Pointer[mbroker.Server]
-	h := newClusterHooks(func(s string) { t.Log(s) }, srv.Load)
-	defer h.close()
-	n, err := cluster.Start(context.Background(), cluster.Config{Name: "t", NodeID: "me", Listen: "127.0.0.1:0",
-		Gossip: "127.0.0.1:0", BootstrapExpect: 1, DataDir: t.TempDir(), OnChange: h.onChange})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	h.node = n
+	h := oneNodeHooks(t, srv.Load)
 	b := testutil.StartBroker(t, mbroker.Config{AllowAnonymous: true, Admit: h.admit, OnDisconnect: h.disconnected})
 	srv.Store(b.Server)
 

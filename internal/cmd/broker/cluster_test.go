@@ -85,15 +85,7 @@ func TestAdmitSuperseded(t *testing.T) {
 	t.Parallel()
 	srv := mbroker.New(mbroker.Config{})
 	defer srv.Close()
-	h := newClusterHooks(func(s string) { t.Log(s) }, func() *mbroker.Server { return srv })
-	defer h.close()
-	n, err := cluster.Start(context.Background(), cluster.Config{Name: "t", NodeID: "me", Listen: "127.0.0.1:0",
-		Gossip: "127.0.0.1:0", BootstrapExpect: 1, DataDir: t.TempDir(), OnChange: h.onChange})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer n.Close()
-	h.node = n
+	h := oneNodeHooks(t, func() *mbroker.Server { return srv })
 	ctx := context.Background()
 	first := &mbroker.Client{ID: "first"}
 	if err := h.admit(ctx, first); err != nil { // waits for the leader
@@ -111,4 +103,20 @@ func TestAdmitSuperseded(t *testing.T) {
 	if err := h.admit(ctx, &mbroker.Client{ID: "third"}); err != nil {
 		t.Errorf("the claim after it: %v", err)
 	}
+}
+
+// oneNodeHooks returns cluster hooks on a one-node cluster of their own (h.node),
+// for the broker srv returns; both end with the test.
+func oneNodeHooks(t *testing.T, srv func() *mbroker.Server) *clusterHooks {
+	t.Helper()
+	h := newClusterHooks(func(s string) { t.Log(s) }, srv)
+	t.Cleanup(h.close)
+	n, err := cluster.Start(context.Background(), cluster.Config{Name: "t", NodeID: "me", Listen: "127.0.0.1:0",
+		Gossip: "127.0.0.1:0", BootstrapExpect: 1, DataDir: t.TempDir(), OnChange: h.onChange})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { n.Close() })
+	h.node = n
+	return h
 }

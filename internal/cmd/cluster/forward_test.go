@@ -25,22 +25,26 @@ func startThree(t *testing.T, name string) []*proc {
 	ps[1].start()
 	ps[2].start()
 	waitFor(t, "three nodes with one leader", func() bool { _, ok := formed(ps...); return ok })
-	waitFor(t, "every forwarding stream up", func() bool {
-		for _, p := range ps {
-			s, ok := p.status()
-			up := 0
-			for _, pe := range s.Peers {
-				if pe.Connected {
-					up++
-				}
-			}
-			if !ok || up != 2 {
-				return false
+	waitFor(t, "every forwarding stream up", func() bool { return streamsUp(ps) })
+	return ps
+}
+
+// streamsUp reports whether each node of ps has its forwarding streams to
+// all the others open.
+func streamsUp(ps []*proc) bool {
+	for _, p := range ps {
+		s, ok := p.status()
+		up := 0
+		for _, pe := range s.Peers {
+			if pe.Connected {
+				up++
 			}
 		}
-		return true
-	})
-	return ps
+		if !ok || up != len(ps)-1 {
+			return false
+		}
+	}
+	return true
 }
 
 // expectPublish reads the next packet from c: a PUBLISH of topic and

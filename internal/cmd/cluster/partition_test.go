@@ -3,8 +3,6 @@ package cluster
 import (
 	"fmt"
 	"net"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,31 +11,6 @@ import (
 	"github.com/midge-mqtt/midge/internal/testutil"
 	"github.com/midge-mqtt/midge/packet"
 )
-
-// freePortOn returns a port free on ip a moment ago, for TCP, and for UDP
-// too if udp.
-func freePortOn(t *testing.T, ip string, udp bool) int {
-	t.Helper()
-	for range 100 {
-		ln, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-		if err != nil {
-			t.Fatalf("listening on %s (a loopback address the partition test needs): %v", ip, err)
-		}
-		port := ln.Addr().(*net.TCPAddr).Port
-		if !udp {
-			ln.Close()
-			return port
-		}
-		pc, err := net.ListenPacket("udp", ln.Addr().String())
-		ln.Close()
-		if err == nil {
-			pc.Close()
-			return port
-		}
-	}
-	t.Fatalf("no port free on %s", ip)
-	return 0
-}
 
 // proxied is a node whose cluster and gossip ports the other nodes reach
 // through fault-injecting proxies (cluster_advertise,
@@ -52,42 +25,16 @@ type proxied struct {
 // listening on ip, behind two proxies; not started, without seeds.
 func newProxied(t *testing.T, name, id, ip string) *proxied {
 	t.Helper()
-	dir := t.TempDir()
-	p := &proc{t: t, id: id, dir: dir, conf: filepath.Join(dir, "midge.conf"), out: &testutil.LockedBuffer{}}
 	// The proxies first: they hold their ports from now on, and cannot
 	// take the node's between its choice and its start.
-	n := &proxied{proc: p, ip: ip, cproxy: testutil.NewFaultProxy(t, "", false), gproxy: testutil.NewFaultProxy(t, "", true)}
-	p.cluster = net.JoinHostPort(ip, fmt.Sprint(freePortOn(t, ip, false)))
-	p.gossip = net.JoinHostPort(ip, fmt.Sprint(freePortOn(t, ip, true)))
-	p.mqtt = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
-	n.cproxy.SetTarget(p.cluster)
-	n.gproxy.SetTarget(p.gossip)
-	_, mport, _ := net.SplitHostPort(p.mqtt)
-	conf := fmt.Sprintf(`user root
-listener %s 127.0.0.1
-allow_anonymous true
-persistence true
-persistence_location %s/
-log_dest stdout
-log_type all
-cluster_name %s
-cluster_node_id %s
-cluster_listen %s
-cluster_gossip %s
-cluster_advertise %s
-cluster_gossip_advertise %s
-cluster_bootstrap_expect 3
-`, mport, dir, name, id, p.cluster, p.gossip, n.cproxy.Addr, n.gproxy.Addr)
-	if err := os.WriteFile(p.conf, []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		p.stop()
-		if t.Failed() {
-			t.Logf("output of %s:\n%s", p.id, p.out.String())
-		}
-	})
-	return n
+	cproxy, gproxy := testutil.NewFaultProxy(t, "", false), testutil.NewFaultProxy(t, "", true)
+	clusterAddr := net.JoinHostPort(ip, fmt.Sprint(testutil.FreePort(t)))
+	gossipAddr := net.JoinHostPort(ip, fmt.Sprint(testutil.FreePort(t)))
+	cproxy.SetTarget(clusterAddr)
+	gproxy.SetTarget(gossipAddr)
+	p := newNode(t, name, id, clusterAddr, gossipAddr, fmt.Sprintf("cluster_advertise %s\ncluster_gossip_advertise %s\ncluster_bootstrap_expect 3\n",
+		cproxy.Addr, gproxy.Addr))
+	return &proxied{proc: p, ip: ip, cproxy: cproxy, gproxy: gproxy}
 }
 
 // acked are the QoS 1 messages acknowledged to the majority's publishers.
@@ -176,22 +123,7 @@ func TestPartition(t *testing.T) {
 		n.start()
 	}
 	waitFor(t, "three nodes with one leader", func() bool { _, ok := formed(ps...); return ok })
-	streamsUp := func() bool {
-		for _, p := range ps {
-			s, ok := p.status()
-			up := 0
-			for _, pe := range s.Peers {
-				if pe.Connected {
-					up++
-				}
-			}
-			if !ok || up != 2 {
-				return false
-			}
-		}
-		return true
-	}
-	waitFor(t, "every forwarding stream up", streamsUp)
+	waitFor(t, "every forwarding stream up", func() bool { return streamsUp(ps) })
 	n1, n3 := ns[0], ns[2]
 
 	// Clients on both sides: X on the node to be cut off, a QoS 1
@@ -304,7 +236,7 @@ func TestPartition(t *testing.T) {
 		n.gproxy.Restore()
 	}
 	waitFor(t, "p3 back in the cluster", func() bool { _, ok := formed(ps...); return ok })
-	waitFor(t, "every forwarding stream up again", streamsUp)
+	waitFor(t, "every forwarding stream up again", func() bool { return streamsUp(ps) })
 	var sub3 *testutil.Client
 	waitFor(t, "p3 admitting clients", func() bool {
 		c := testutil.Dial(t, n3.mqtt, packet.Version5)

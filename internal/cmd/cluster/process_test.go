@@ -54,9 +54,22 @@ type proc struct {
 // join, and returns the node, not started.
 func newProc(t *testing.T, name, id string, expect int, join []string) *proc {
 	t.Helper()
+	extra := fmt.Sprintf("cluster_bootstrap_expect %d\n", expect)
+	if len(join) > 0 {
+		extra += "cluster_join " + strings.Join(join, " ") + "\n"
+	}
+	return newNode(t, name, id, fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), extra)
+}
+
+// newNode writes the configuration of node id of cluster name, on the
+// cluster and gossip addresses given, with the lines extra after the
+// common ones, and returns the node, not started. Its output is logged if
+// the test fails.
+func newNode(t *testing.T, name, id, clusterAddr, gossipAddr, extra string) *proc {
+	t.Helper()
 	dir := t.TempDir()
 	p := &proc{t: t, id: id, dir: dir, conf: filepath.Join(dir, "midge.conf"), out: &testutil.LockedBuffer{},
-		cluster: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t)), gossip: fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))}
+		cluster: clusterAddr, gossip: gossipAddr}
 	p.mqtt = fmt.Sprintf("127.0.0.1:%d", testutil.FreePort(t))
 	_, mport, _ := net.SplitHostPort(p.mqtt)
 	conf := fmt.Sprintf(`user root
@@ -71,11 +84,7 @@ cluster_name %s
 cluster_node_id %s
 cluster_listen %s
 cluster_gossip %s
-cluster_bootstrap_expect %d
-`, mport, dir, name, id, p.cluster, p.gossip, expect)
-	if len(join) > 0 {
-		conf += "cluster_join " + strings.Join(join, " ") + "\n"
-	}
+`, mport, dir, name, id, p.cluster, p.gossip) + extra
 	if err := os.WriteFile(p.conf, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
